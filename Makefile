@@ -1,0 +1,15 @@
+# The two commands a fresh clone needs. Each installs what is missing first (Node 24, pnpm,
+# dependencies, redis-server, Docker where it can), and says so when it is already there.
+.PHONY: dev test lint typecheck build images clean
+
+dev: ## install what is missing, build, run the whole pipeline locally
+	@bash scripts/dev.sh
+
+test: ## install what is missing, then lint, type-check, unit and integration tests
+	@bash scripts/test.sh
+
+images: ## build (or reuse) the container images the integration tests use
+	@bash scripts/test-images.sh
+
+clean: ## remove build output and installed tools (not .data/)
+	rm -rf .tools node_modules apps/*/node_modules packages/*/node_modules apps/*/dist packages/*/dist .turbo

@@ -1,0 +1,33 @@
+// A stand-in for the MinIO image where no image can be pulled: s3rver speaking the same
+// interface (`server <dir>`, port 9000, MINIO_ROOT_USER / MINIO_ROOT_PASSWORD), so the test
+// harness starts either image with identical options.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver');
+const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
+
+const [command, directory = '/data'] = process.argv.slice(2);
+if (command !== 'server') {
+  console.error(`usage: serve.mjs server <directory>  (got: ${process.argv.slice(2).join(' ')})`);
+  process.exit(2);
+}
+
+// s3rver checks request signatures against its account registry; register the MinIO-style keys.
+DUMMY_ACCOUNT.createKeyPair(
+  process.env.MINIO_ROOT_USER ?? 'minioadmin',
+  process.env.MINIO_ROOT_PASSWORD ?? 'minioadmin',
+);
+
+const server = new S3rver({
+  address: '0.0.0.0',
+  port: Number(process.env.S3_PORT ?? 9000),
+  directory,
+  silent: process.env.S3_LOG !== '1',
+});
+const { address, port } = await server.run();
+console.log(`s3rver listening on ${address}:${port}, storing in ${directory}`);
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => server.close().then(() => process.exit(0)));
+}

@@ -1,0 +1,34 @@
+// Two projects: unit tests (`*.test.ts`, no services) and integration tests (`*.int.test.ts`),
+// whose global setup starts Redis and S3-compatible containers once for the whole run
+// (packages/testkit). Run one package's tests with a path: `pnpm test apps/ingest`.
+const common = {
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2023' } }] },
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    // Sources import each other as `./x.js` (NodeNext); Jest runs the `.ts` files themselves.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // Workspace packages are tested from source, so no build is needed before the tests.
+    '^@spool/(shared|testkit)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+      globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
+      globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',
+      testTimeout: 60_000,
+    },
+  ],
+};

@@ -1,0 +1,22 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { type TestServices, testServices } from './env.js';
+
+/** A Redis client for the test run's Redis; the caller quits it. */
+export function createTestRedis(services: TestServices = testServices()): Redis {
+  return new Redis(services.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+}
+
+/** An S3 client for the test run's S3-compatible server; the caller destroys it. */
+export function createTestS3(services: TestServices = testServices()): S3Client {
+  return new S3Client({
+    endpoint: services.s3.endpoint,
+    region: services.s3.region,
+    credentials: services.s3.credentials,
+    forcePathStyle: true,
+    // Checksums in the AWS SDK's newer default form are not understood by every S3-compatible
+    // store; ask for them only where the API requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Where the integration tests find their services. The Jest global setup fills these from the
+ * containers it starts; set them yourself to run the suite against services already running
+ * (no Docker at all):
+ *
+ * - `TEST_REDIS_URL`            e.g. `redis://127.0.0.1:6379`
+ * - `TEST_S3_ENDPOINT`          e.g. `http://127.0.0.1:9000`
+ * - `TEST_S3_ACCESS_KEY_ID`     default `minioadmin`
+ * - `TEST_S3_SECRET_ACCESS_KEY` default `minioadmin`
+ * - `TEST_S3_REGION`            default `us-east-1`
+ * - `TEST_S3_BUCKET`            default `spool-test` (created when missing)
+ */
+export interface TestServices {
+  redisUrl: string;
+  s3: {
+    endpoint: string;
+    region: string;
+    bucket: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
+}
+
+export const S3_DEFAULTS = Object.freeze({
+  accessKeyId: 'minioadmin',
+  secretAccessKey: 'minioadmin',
+  region: 'us-east-1',
+  bucket: 'spool-test',
+});
+
+/** The services of this test run; throws when the global setup has not run. */
+export function testServices(env: NodeJS.ProcessEnv = process.env): TestServices {
+  const redisUrl = env.TEST_REDIS_URL;
+  const endpoint = env.TEST_S3_ENDPOINT;
+  if (!redisUrl || !endpoint) {
+    throw new Error(
+      'TEST_REDIS_URL and TEST_S3_ENDPOINT are not set: run integration tests through Jest ' +
+        '(its global setup starts the containers) or point them at running services',
+    );
+  }
+  return {
+    redisUrl,
+    s3: {
+      endpoint,
+      region: env.TEST_S3_REGION ?? S3_DEFAULTS.region,
+      bucket: env.TEST_S3_BUCKET ?? S3_DEFAULTS.bucket,
+      credentials: {
+        accessKeyId: env.TEST_S3_ACCESS_KEY_ID ?? S3_DEFAULTS.accessKeyId,
+        secretAccessKey: env.TEST_S3_SECRET_ACCESS_KEY ?? S3_DEFAULTS.secretAccessKey,
+      },
+    },
+  };
+}

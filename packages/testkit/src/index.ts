@@ -1,0 +1,5 @@
+export { createTestRedis, createTestS3 } from './clients.js';
+export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
+export { testImages } from './images.js';
+export { randomName } from './names.js';
+export { startTestServices, stopTestServices } from './services.js';

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Shared helpers for `make dev` and `make test`: phase timing, and "ensure X" steps that install
+# what is missing (and say so when it is already there). Sourced, never run on its own.
+set -euo pipefail
+[ -n "${SPOOL_LIB_LOADED:-}" ] && return 0
+SPOOL_LIB_LOADED=1
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$ROOT/.tools"
+NODE_VERSION_WANTED=24
+NODE_MAJOR_MIN=22
+PNPM_VERSION=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")
+
+log() { printf '\033[1;34m[spool]\033[0m %s\n' "$*"; }
+warn() { printf '\033[1;33m[spool]\033[0m %s\n' "$*" >&2; }
+die() {
+  printf '\033[1;31m[spool] %s\033[0m\n' "$*" >&2
+  exit 1
+}
+
+PHASE_TIMES=()
+# phase NAME COMMAND...: runs one phase, prints its duration, and records it for the summary.
+phase() {
+  local name=$1
+  shift
+  local start=$SECONDS
+  log "── $name"
+  "$@"
+  local took=$((SECONDS - start))
+  PHASE_TIMES+=("$(printf '%-28s %4ss' "$name" "$took")")
+  log "── $name done in ${took}s"
+}
+print_phase_summary() {
+  log "phase durations:"
+  for line in "${PHASE_TIMES[@]}"; do printf '    %s\n' "$line"; done
+}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+is_debian() { [ -f /etc/debian_version ] && command -v apt-get >/dev/null; }
+
+APT_UPDATED=0
+apt_install() {
+  if ! is_root || ! is_debian; then
+    die "missing: $* — install it (e.g. 'sudo apt-get install -y $*' on Debian/Ubuntu) and run again"
+  fi
+  if [ "$APT_UPDATED" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# Node 22+ on PATH: the system one when new enough, else the official binary from the npm
+# package `node@24`, kept in .tools/ (the machine's Node 20 is end-of-life, and testcontainers 12
+# crashes on it at import).
+ensure_node() {
+  local local_bin="$TOOLS/node/node_modules/node/bin"
+  if [ -x "$local_bin/node" ] && [ "$(node_major "$local_bin/node")" -ge "$NODE_MAJOR_MIN" ]; then
+    export PATH="$local_bin:$PATH"
+    log "node $(node --version) (.tools) already installed, skipping"
+    return
+  fi
+  if command -v node >/dev/null && [ "$(node_major node)" -ge "$NODE_MAJOR_MIN" ]; then
+    log "node $(node --version) (system) is new enough, skipping"
+    return
+  fi
+  command -v npm >/dev/null ||
+    die "missing: Node.js $NODE_MAJOR_MIN+ (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
+  log "system node is $(node --version 2>/dev/null || echo absent); installing node@$NODE_VERSION_WANTED into .tools/node"
+  npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error "node@$NODE_VERSION_WANTED" >/dev/null
+  export PATH="$local_bin:$PATH"
+  log "node $(node --version) installed"
+}
+
+# pnpm at the version pinned by package.json's packageManager, kept in .tools/.
+ensure_pnpm() {
+  local bin="$TOOLS/pnpm/node_modules/.bin"
+  if [ -x "$bin/pnpm" ] && [ "$("$bin/pnpm" --version 2>/dev/null)" = "$PNPM_VERSION" ]; then
+    log "pnpm $PNPM_VERSION already installed, skipping"
+  else
+    log "installing pnpm@$PNPM_VERSION into .tools/pnpm"
+    npm install --prefix "$TOOLS/pnpm" --no-audit --no-fund --loglevel=error "pnpm@$PNPM_VERSION" >/dev/null
+  fi
+  export PATH="$bin:$PATH"
+}
+
+# Dependencies from the frozen lockfile; skipped when node_modules matches the lockfile already.
+ensure_deps() {
+  local stamp="$ROOT/node_modules/.spool-lock-hash"
+  local want
+  want=$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT"/package.json "$ROOT"/{apps,packages}/*/package.json | sha256sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "dependencies match pnpm-lock.yaml, skipping install"
+    return
+  fi
+  (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=append-only)
+  echo "$want" >"$stamp"
+}
+
+ensure_redis_server() {
+  if command -v redis-server >/dev/null; then
+    log "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') already installed, skipping"
+    return
+  fi
+  log "installing redis-server through apt"
+  apt_install redis-server
+}
+
+# A reachable Docker daemon; as root on Debian, install docker.io and start dockerd when absent.
+ensure_docker() {
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    log "docker daemon reachable, skipping"
+    return
+  fi
+  if ! command -v dockerd >/dev/null; then
+    is_root && is_debian ||
+      die "missing: a Docker daemon — install Docker (https://docs.docker.com/engine/install/) and start it, or set TEST_REDIS_URL and TEST_S3_ENDPOINT to run against existing services"
+    log "installing docker.io through apt"
+    apt_install docker.io
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    is_root || die "the Docker daemon is not running and only root can start it here: start it (e.g. 'sudo systemctl start docker') and run again"
+    mkdir -p "$TOOLS"
+    log "starting dockerd (log: .tools/dockerd.log)"
+    nohup dockerd >"$TOOLS/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do
+      docker info >/dev/null 2>&1 && break
+      sleep 1
+    done
+    docker info >/dev/null 2>&1 || die "dockerd did not come up within 60 s; see .tools/dockerd.log"
+  fi
+  log "docker daemon is up"
+}
+
+ensure_toolchain() {
+  phase "node" ensure_node
+  phase "pnpm" ensure_pnpm
+  phase "dependencies" ensure_deps
+}
