@@ -1,1 +1,24 @@
-export const SPOOL = 'spool';
+export {
+  type Config,
+  ConfigError,
+  loadConfig,
+  REDIS_STRING_LIMIT,
+  type SpoolProcess,
+  type WriteKey,
+} from './config.js';
+export { STREAMS_KEY, type StreamKeys, streamKeys } from './keys.js';
+export { createLogger, loggerOptions } from './logger.js';
+export {
+  FLUSH_BACKOFF,
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  flushBackoffDelay,
+  flushJobId,
+  parseFlushJobId,
+  QUEUE_PREFIX,
+} from './queue.js';
+export { type AppendResult, appendToBuffer, crossedThreshold, defineSpoolCommands } from './scripts.js';
+export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
+export { parseDuration, parseSize } from './units.js';

@@ -1,0 +1,81 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './config.js';
+
+const MiB = 1024 * 1024;
+
+describe('loadConfig', () => {
+  it('gives the documented defaults', () => {
+    const config = loadConfig({}, 'ingest');
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      host: '0.0.0.0',
+      port: 8080,
+      flushThresholdBytes: 32 * MiB,
+      flushIntervalMs: 300_000,
+      maxBufferBytes: 128 * MiB,
+      maxEventBytes: 32 * 1024,
+      maxBodyBytes: MiB,
+      writeKeys: [],
+      flushConcurrency: 2,
+      logLevel: 'info',
+    });
+    expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
+  });
+
+  it('is frozen', () => {
+    const config = loadConfig({}, 'ingest');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.s3)).toBe(true);
+  });
+
+  it('reads units and write keys', () => {
+    const config = loadConfig(
+      {
+        FLUSH_THRESHOLD_BYTES: '1MiB',
+        MAX_BUFFER_BYTES: '8MiB',
+        FLUSH_INTERVAL: '30s',
+        WRITE_KEYS: 'key-one-123:web,ios; key-two-456:*',
+        S3_FORCE_PATH_STYLE: 'true',
+      },
+      'ingest',
+    );
+    expect(config.flushThresholdBytes).toBe(MiB);
+    expect(config.maxBufferBytes).toBe(8 * MiB);
+    expect(config.flushIntervalMs).toBe(30_000);
+    expect(config.s3.forcePathStyle).toBe(true);
+    expect(config.writeKeys).toEqual([
+      { key: 'key-one-123', streams: new Set(['web', 'ios']) },
+      { key: 'key-two-456', streams: '*' },
+    ]);
+  });
+
+  it('caps the default buffer limit at what a Redis string can hold', () => {
+    expect(loadConfig({ FLUSH_THRESHOLD_BYTES: '200MiB' }, 'ingest').maxBufferBytes).toBe(512 * MiB);
+  });
+
+  it.each([
+    [{ FLUSH_THRESHOLD_BYTES: 'lots' }, /FLUSH_THRESHOLD_BYTES: expected a size/],
+    [{ FLUSH_INTERVAL: 'soon' }, /FLUSH_INTERVAL: expected a duration/],
+    [{ MAX_BUFFER_BYTES: '1GiB' }, /MAX_BUFFER_BYTES: Redis strings stop at 512MiB/],
+    [{ FLUSH_THRESHOLD_BYTES: '2MiB', MAX_BUFFER_BYTES: '1MiB' }, /FLUSH_THRESHOLD_BYTES: must not exceed/],
+    [{ MAX_EVENT_BYTES: '2MiB' }, /MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES/],
+    [{ FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
+    [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
+    [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
+  ])('stops on %p naming the variable', (env, message) => {
+    expect(() => loadConfig(env, 'ingest')).toThrow(ConfigError);
+    expect(() => loadConfig(env, 'ingest')).toThrow(message);
+  });
+
+  it('requires a bucket for the flusher only', () => {
+    expect(() => loadConfig({}, 'flusher')).toThrow(/S3_BUCKET: required by the flusher/);
+  });
+
+  it('never repeats a write key in its messages', () => {
+    expect(() => loadConfig({ WRITE_KEYS: 'supersecretvalue:Bad' }, 'ingest')).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('supersecretvalue') }),
+    );
+  });
+});

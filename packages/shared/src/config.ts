@@ -1,0 +1,224 @@
+import { z } from 'zod';
+import { isValidStreamName } from './stream-name.js';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * Spool's configuration: environment variables only, parsed once at start-up and frozen. A bad
+ * value stops the process with a message naming the variable and what it expected.
+ */
+
+const MiB = 1024 * 1024;
+/** Redis refuses to grow a string past 512 MiB. */
+export const REDIS_STRING_LIMIT = 512 * MiB;
+
+const sizeText = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a size such as 1048576, 512KiB, 32MiB or 1GB; got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
+const size = (fallback: string) => z.string().default(fallback).pipe(sizeText);
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a whole number from ${min} to ${max}; got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((text) => ['true', '1', 'yes'].includes(text));
+
+/** One write key and the streams it may write (`*` = all). */
+export interface WriteKey {
+  key: string;
+  streams: '*' | ReadonlySet<string>;
+}
+
+/** `key:stream,stream;key2:*` → write keys; empty → none (the service is open). */
+const writeKeys = z
+  .string()
+  .default('')
+  .transform((text, ctx): WriteKey[] => {
+    const keys: WriteKey[] = [];
+    for (const entry of text.split(';').map((part) => part.trim())) {
+      if (entry === '') continue;
+      const colon = entry.lastIndexOf(':');
+      const key = colon === -1 ? '' : entry.slice(0, colon).trim();
+      const streams =
+        colon === -1
+          ? []
+          : entry
+              .slice(colon + 1)
+              .split(',')
+              .map((s) => s.trim());
+      // The key itself never appears in a message: configuration errors end up in logs.
+      if (key.length < 8 || streams.length === 0 || streams.some((s) => s !== '*' && !isValidStreamName(s))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${keys.length + 1} is not "key:stream,stream" or "key:*" (keys are at least 8 characters; streams match ^[a-z0-9][a-z0-9_-]{0,63}$)`,
+        });
+        return z.NEVER;
+      }
+      keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
+    }
+    return keys;
+  });
+
+const schema = z.object({
+  /** Redis or Valkey URL. */
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Listen address of this process's HTTP server. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Listen port (ingest default 8080, flusher 9091). */
+  PORT: z.string().optional(),
+  /** Bytes: a buffer whose length (as APPEND returns it) reaches this gets a flush job. */
+  FLUSH_THRESHOLD_BYTES: size('32MiB'),
+  /** Milliseconds: a non-empty buffer is flushed at least this often. */
+  FLUSH_INTERVAL: duration('5m'),
+  /** Bytes: appends that would take a buffer past this are refused with 503 (default 4 × threshold). */
+  MAX_BUFFER_BYTES: sizeText.optional(),
+  /** Bytes: the largest single event, as stored (one line, server fields included). */
+  MAX_EVENT_BYTES: size('32KiB'),
+  /** Bytes: the largest request body, after decompression. */
+  MAX_BODY_BYTES: size('1MiB'),
+  /** Who may write where: `key:stream,stream;key2:*`. Unset: anyone may write anywhere. */
+  WRITE_KEYS: writeKeys,
+  /** Milliseconds: how long concurrent appends to one stream wait to share a Redis round trip (0 = same tick). */
+  GROUP_COMMIT_WINDOW: duration('0'),
+  /** Milliseconds: a Redis command that takes longer fails (the request gets 503). */
+  REDIS_COMMAND_TIMEOUT: duration('1s'),
+  /** Target bucket (required by the flusher). */
+  S3_BUCKET: z.string().optional(),
+  /** Object key prefix, e.g. `events/`. */
+  S3_PREFIX: z.string().default(''),
+  /** S3-compatible endpoint URL (MinIO, Ceph RGW, R2, …); unset = AWS. */
+  S3_ENDPOINT: z.string().optional(),
+  /** S3 region. */
+  S3_REGION: z.string().default('us-east-1'),
+  /** Path-style addressing (most S3-compatible stores need it). */
+  S3_FORCE_PATH_STYLE: boolean(false),
+  /** Flush jobs run at once by one flusher process. */
+  FLUSH_CONCURRENCY: integer(2, 1, 64),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  redisUrl: string;
+  host: string;
+  port: number;
+  flushThresholdBytes: number;
+  flushIntervalMs: number;
+  maxBufferBytes: number;
+  maxEventBytes: number;
+  maxBodyBytes: number;
+  writeKeys: readonly WriteKey[];
+  groupCommitWindowMs: number;
+  redisCommandTimeoutMs: number;
+  s3: {
+    bucket: string | undefined;
+    prefix: string;
+    endpoint: string | undefined;
+    region: string;
+    forcePathStyle: boolean;
+  };
+  flushConcurrency: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type SpoolProcess = 'ingest' | 'flusher';
+const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 9091 };
+
+/** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
+  // An empty variable means "not set", as in most shells' `VAR= cmd`.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(present);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const v = parsed.data;
+  const port = v.PORT === undefined ? DEFAULT_PORTS[process] : Number(v.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
+  const maxBufferBytes = v.MAX_BUFFER_BYTES ?? Math.min(4 * v.FLUSH_THRESHOLD_BYTES, REDIS_STRING_LIMIT);
+  if (maxBufferBytes > REDIS_STRING_LIMIT) {
+    problems.push(`MAX_BUFFER_BYTES: Redis strings stop at 512MiB; got ${maxBufferBytes} bytes`);
+  }
+  if (v.FLUSH_THRESHOLD_BYTES > maxBufferBytes) {
+    problems.push(`FLUSH_THRESHOLD_BYTES: must not exceed MAX_BUFFER_BYTES (${maxBufferBytes} bytes)`);
+  }
+  if (v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
+    problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
+  }
+  if (v.FLUSH_INTERVAL < 1000)
+    problems.push(`FLUSH_INTERVAL: must be at least 1s; got ${v.FLUSH_INTERVAL}ms`);
+  if (v.REDIS_COMMAND_TIMEOUT < 10) problems.push('REDIS_COMMAND_TIMEOUT: must be at least 10ms');
+  if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+
+  return Object.freeze({
+    redisUrl: v.REDIS_URL,
+    host: v.HOST,
+    port,
+    flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES,
+    flushIntervalMs: v.FLUSH_INTERVAL,
+    maxBufferBytes,
+    maxEventBytes: v.MAX_EVENT_BYTES,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    writeKeys: Object.freeze(v.WRITE_KEYS),
+    groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
+    redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+    s3: Object.freeze({
+      bucket: v.S3_BUCKET,
+      prefix: v.S3_PREFIX,
+      endpoint: v.S3_ENDPOINT,
+      region: v.S3_REGION,
+      forcePathStyle: v.S3_FORCE_PATH_STYLE,
+    }),
+    flushConcurrency: v.FLUSH_CONCURRENCY,
+    logLevel: v.LOG_LEVEL,
+  });
+}

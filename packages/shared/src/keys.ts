@@ -1,0 +1,40 @@
+/**
+ * The one place Redis key strings are built. Every key of a stream is hash-tagged with the stream
+ * name (`{<stream>}`), so all of them live in one Redis Cluster slot and one Lua script may touch
+ * them together.
+ *
+ * | key                                 | type    | meaning                                                    |
+ * | ----------------------------------- | ------- | ---------------------------------------------------------- |
+ * | `spool:{<stream>}:buf`              | string  | the active buffer: one JSON event per line, `\n`-terminated |
+ * | `spool:{<stream>}:gen`              | integer | generation of the active buffer (absent = 0)               |
+ * | `spool:{<stream>}:since`            | integer | ms timestamp of the first append into the active buffer    |
+ * | `spool:{<stream>}:sealed:<gen>`     | string  | a buffer taken out of service, waiting for (or in) upload   |
+ * | `spool:{<stream>}:sealed:<gen>:meta`| hash    | `since` of the sealed buffer (the S3 key derives from it)   |
+ * | `spool:{<stream>}:stats`            | hash    | `accepted` and `landed` event counters                     |
+ * | `spool:streams`                     | set     | every stream ever written (read by the sweep)              |
+ *
+ * BullMQ's own keys live under the queue prefix `{spool}` (see queue.ts).
+ */
+
+export const STREAMS_KEY = 'spool:streams';
+
+export interface StreamKeys {
+  buf: string;
+  gen: string;
+  since: string;
+  stats: string;
+  sealed(gen: number): string;
+  sealedMeta(gen: number): string;
+}
+
+export function streamKeys(stream: string): StreamKeys {
+  const base = `spool:{${stream}}`;
+  return {
+    buf: `${base}:buf`,
+    gen: `${base}:gen`,
+    since: `${base}:since`,
+    stats: `${base}:stats`,
+    sealed: (gen) => `${base}:sealed:${gen}`,
+    sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
+  };
+}

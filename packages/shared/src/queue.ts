@@ -1,0 +1,49 @@
+import type { JobsOptions } from 'bullmq';
+
+/** The BullMQ queue flush jobs go through. The `{spool}` prefix puts all its keys in one Cluster slot. */
+export const FLUSH_QUEUE = 'flush';
+export const QUEUE_PREFIX = '{spool}';
+export const FLUSH_JOB = 'flush';
+
+/** The backoff strategy the flusher registers: exponential, capped (see flushBackoffDelay). */
+export const FLUSH_BACKOFF = 'spool-capped-exponential';
+
+export interface FlushJobData {
+  stream: string;
+  gen: number;
+}
+
+/**
+ * The deterministic job id of a generation's flush: adding it twice is a no-op, so the crossing
+ * append, the sweep and a retry after a crash can never double a job. (BullMQ refuses `:` in
+ * custom ids, hence `@`.)
+ */
+export function flushJobId(stream: string, gen: number): string {
+  return `${stream}@${gen}`;
+}
+
+export function parseFlushJobId(id: string): FlushJobData | undefined {
+  const match = /^([a-z0-9][a-z0-9_-]{0,63})@(\d+)$/.exec(id);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { stream: match[1], gen: Number(match[2]) };
+}
+
+/**
+ * Flush jobs never give up for good: a generation that keeps failing stays sealed and is retried
+ * with a capped exponential backoff until S3 takes it.
+ */
+export const FLUSH_JOB_OPTIONS: Readonly<JobsOptions> = Object.freeze({
+  attempts: Number.MAX_SAFE_INTEGER,
+  backoff: { type: FLUSH_BACKOFF },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: { count: 1000 },
+});
+
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_CAP_MS = 5 * 60_000;
+
+/** Delay before retry number `attemptsMade` (1-based): 1 s, 2 s, 4 s, … capped at 5 minutes. */
+export function flushBackoffDelay(attemptsMade: number): number {
+  const exponent = Math.min(Math.max(attemptsMade - 1, 0), 30);
+  return Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS);
+}

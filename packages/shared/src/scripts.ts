@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis, Result } from 'ioredis';
+import { streamKeys } from './keys.js';
+
+/**
+ * The Lua scripts of the Redis protocol (lua/*.lua, named `<name>-<numberOfKeys>.lua`), registered
+ * on a client with `defineCommand` and typed for callers below.
+ */
+
+function lua(file: string): string {
+  // `../lua/` from both src/ (tests) and dist/ (built code).
+  return readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
+}
+
+const COMMANDS = {
+  spoolAppend: { numberOfKeys: 4, lua: lua('append-4.lua') },
+} as const;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    spoolAppend(
+      buf: string,
+      gen: string,
+      since: string,
+      stats: string,
+      chunk: string | Buffer,
+      eventCount: number,
+      maxBytes: number,
+      nowMs: number,
+    ): Result<number[], Context>;
+  }
+}
+
+/** Registers Spool's scripts on a client, once. */
+export function defineSpoolCommands(redis: Redis | Cluster): void {
+  for (const [name, definition] of Object.entries(COMMANDS)) {
+    if (!(name in redis)) redis.defineCommand(name, definition);
+  }
+}
+
+export type AppendResult =
+  | { refused: false; length: number; gen: number; started: boolean }
+  | { refused: true; length: number };
+
+/**
+ * Appends `chunk` (complete lines) to the stream's active buffer in one atomic step; refuses
+ * when the buffer would pass `maxBytes`. O(1) in the buffer's size.
+ */
+export async function appendToBuffer(
+  redis: Redis | Cluster,
+  stream: string,
+  chunk: string | Buffer,
+  eventCount: number,
+  maxBytes: number,
+  nowMs: number,
+): Promise<AppendResult> {
+  const keys = streamKeys(stream);
+  const [length = 0, gen = 0, started = 0] = await redis.spoolAppend(
+    keys.buf,
+    keys.gen,
+    keys.since,
+    keys.stats,
+    chunk,
+    eventCount,
+    maxBytes,
+    nowMs,
+  );
+  if (length === -1) return { refused: true, length: gen };
+  return { refused: false, length, gen, started: started === 1 };
+}
+
+/** True when an append that took the buffer to `length` (adding `added` bytes) crossed `threshold`. */
+export function crossedThreshold(length: number, added: number, threshold: number): boolean {
+  return length - added < threshold && length >= threshold;
+}
