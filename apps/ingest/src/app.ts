@@ -1,0 +1,109 @@
+import { STATUS_CODES } from 'node:http';
+import cors from '@fastify/cors';
+import { type Config, createLogger, type FlushJobData } from '@spool/shared';
+import type { Queue } from 'bullmq';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createWriteKeyCheck } from './auth.js';
+import { errors, RETRY_AFTER_SECONDS } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import { createIngestMetrics } from './metrics.js';
+import { eventsRoute } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+
+export interface IngestDeps {
+  config: Readonly<Config>;
+  /** Connected with `enableOfflineQueue: false` and a command timeout, so an outage answers 503 quickly. */
+  redis: Redis | Cluster;
+  queue: Queue<FlushJobData>;
+  logger?: Logger;
+}
+
+/** Fastify's own errors, answered with Spool's stable codes. */
+function normalise(error: FastifyError, maxBodyBytes: number): FastifyError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new errors.SPOOL_BODY_TOO_LARGE(maxBodyBytes);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return new errors.SPOOL_UNSUPPORTED_MEDIA_TYPE();
+    default:
+      return error;
+  }
+}
+
+/** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
+export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
+  const { config, redis, queue } = deps;
+  const metrics = createIngestMetrics();
+  const app = Fastify({
+    loggerInstance: (deps.logger ?? createLogger('spool-ingest', config.logLevel)) as FastifyBaseLogger,
+    bodyLimit: config.maxBodyBytes,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+  });
+  const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
+  let closing = false;
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.routeOptions.url === '/v1/streams/:stream/events') {
+      metrics.requests.inc({ status: String(reply.statusCode) });
+    }
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // Requests in flight when the server closes still get their append, and their answer.
+  app.addHook('onClose', async () => {
+    await groupCommit.drain();
+  });
+
+  app.setErrorHandler(async (raw: FastifyError, request, reply) => {
+    const error = normalise(raw, config.maxBodyBytes);
+    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (statusCode === 503) {
+      const seconds =
+        error.code === 'SPOOL_BUFFER_FULL'
+          ? RETRY_AFTER_SECONDS.bufferFull
+          : RETRY_AFTER_SECONDS.redisUnavailable;
+      reply.header('retry-after', String(seconds));
+    }
+    if (statusCode >= 500 && statusCode !== 503) request.log.error({ err: raw }, 'request failed');
+    const internal = statusCode >= 500 && statusCode !== 503;
+    return reply.code(statusCode).send({
+      statusCode,
+      code: internal ? 'SPOOL_INTERNAL' : (error.code ?? 'SPOOL_BAD_REQUEST'),
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: internal ? 'Internal error' : error.message,
+    });
+  });
+
+  await app.register(cors, {
+    origin: '*',
+    methods: ['POST'],
+    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
+    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    maxAge: 86_400,
+  });
+  await app.register(healthRoutes, {
+    isReady: () => !closing && redis.status === 'ready',
+    registry: metrics.registry,
+  });
+  await app.register(eventsRoute, {
+    maxBodyBytes: config.maxBodyBytes,
+    maxEventBytes: config.maxEventBytes,
+    checkWriteKey: createWriteKeyCheck(config.writeKeys),
+    groupCommit,
+    metrics,
+  });
+  return app;
+}

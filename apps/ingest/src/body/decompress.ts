@@ -1,0 +1,48 @@
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { errors } from '../errors.js';
+
+/** A stream Fastify reads the body from; `receivedEncodedLength` is what Fastify compares with Content-Length. */
+type BodyStream = Transform & { receivedEncodedLength: number };
+
+/** Stops the body once it passes `limit` bytes, before more of it is inflated (a gzip bomb costs nothing). */
+class SizeLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) callback(new errors.SPOOL_BODY_TOO_LARGE(this.limit));
+    else callback(null, chunk);
+  }
+}
+
+/**
+ * The request body as Fastify should read it: unchanged without Content-Encoding, inflated with
+ * `gzip`; any other encoding is refused. The decompressed size is what counts against `limit`.
+ */
+export function decodeBody(
+  payload: NodeJS.ReadableStream,
+  contentEncoding: string | undefined,
+  limit: number,
+): NodeJS.ReadableStream {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return payload;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new errors.SPOOL_UNSUPPORTED_ENCODING(encoding);
+
+  const gunzip = createGunzip();
+  const body = new SizeLimit(limit) as unknown as BodyStream;
+  body.receivedEncodedLength = 0;
+  payload.on('data', (chunk: Buffer) => {
+    body.receivedEncodedLength += chunk.length;
+  });
+  pipeline(payload, gunzip, body, (error) => {
+    if (!error) return;
+    const known = error as { code?: string };
+    if (known.code?.startsWith('SPOOL_')) return;
+    // zlib's own errors (truncated or corrupt input) become one stable 400.
+    body.destroy(new errors.SPOOL_BAD_GZIP(error.message));
+  });
+  return body;
+}

@@ -1,0 +1,51 @@
+/**
+ * What makes one event acceptable, checked per event so a bad event costs only itself.
+ *
+ * - It is a JSON object (not an array, string, number or null).
+ * - No key is `__proto__`, and no `constructor` holds a `prototype`: such keys are harmless to
+ *   Spool but pollute prototypes in the JavaScript readers downstream that merge events.
+ * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
+ *   an attack on every recursive reader (JSON.stringify included).
+ */
+export const MAX_EVENT_DEPTH = 64;
+
+export type EventProblem =
+  | { code: 'SPOOL_INVALID_EVENT'; message: string }
+  | { code: 'SPOOL_FORBIDDEN_KEY'; message: string }
+  | { code: 'SPOOL_EVENT_TOO_DEEP'; message: string };
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** The first problem of one event, or undefined when it is acceptable. Iterative: no stack to blow. */
+export function checkEvent(event: unknown): EventProblem | undefined {
+  if (!isPlainObject(event)) {
+    return { code: 'SPOOL_INVALID_EVENT', message: `an event must be a JSON object, not ${describe(event)}` };
+  }
+  const stack: Array<[value: unknown, depth: number]> = [[event, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (depth > MAX_EVENT_DEPTH) {
+      return { code: 'SPOOL_EVENT_TOO_DEEP', message: `an event may nest at most ${MAX_EVENT_DEPTH} levels` };
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(value as object)) {
+      const child = (value as Record<string, unknown>)[key];
+      if (key === '__proto__' || (key === 'constructor' && isPlainObject(child) && 'prototype' in child)) {
+        return { code: 'SPOOL_FORBIDDEN_KEY', message: `the key "${key}" is not allowed in events` };
+      }
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
+}

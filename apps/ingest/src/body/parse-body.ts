@@ -1,0 +1,60 @@
+import { isUtf8 } from 'node:buffer';
+import { errors } from '../errors.js';
+
+/** The body forms the API accepts, by media type. */
+export const MEDIA_TYPES = {
+  'application/json': 'json',
+  'text/plain': 'json', // what navigator.sendBeacon sends for a string
+  'application/x-ndjson': 'ndjson',
+} as const;
+
+export type BodyForm = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
+
+/** One item of a request: a parsed value, or the reason its NDJSON line did not parse. */
+export type BodyItem = { value: unknown } | { parseError: string };
+
+/** A parsed request: `single` when the body was one JSON object, `batch` otherwise. */
+export interface ParsedBody {
+  shape: 'single' | 'batch';
+  items: BodyItem[];
+}
+
+function decode(raw: Buffer): string {
+  // Checked rather than decoded leniently: a lenient decode would silently store U+FFFD instead.
+  if (!isUtf8(raw)) throw new errors.SPOOL_INVALID_UTF8();
+  const text = raw.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function parseJson(text: string): ParsedBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new errors.SPOOL_INVALID_JSON((error as Error).message);
+  }
+  if (Array.isArray(value)) return { shape: 'batch', items: value.map((item) => ({ value: item })) };
+  return { shape: 'single', items: [{ value }] };
+}
+
+function parseNdjson(text: string): ParsedBody {
+  const items: BodyItem[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      items.push({ value: JSON.parse(line) });
+    } catch (error) {
+      items.push({ parseError: `line is not valid JSON: ${(error as Error).message}` });
+    }
+  }
+  return { shape: 'batch', items };
+}
+
+/** Parses a whole body; throws the request-level errors (bad UTF-8, bad JSON, nothing in it). */
+export function parseBody(raw: Buffer, form: BodyForm): ParsedBody {
+  const text = decode(raw);
+  if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
+  const body = form === 'ndjson' ? parseNdjson(text) : parseJson(text);
+  if (body.items.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
+  return body;
+}

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { checkEvent } from './event-rules.js';
+import type { ParsedBody } from './parse-body.js';
+
+export interface RejectedEvent {
+  index: number;
+  code: string;
+  message: string;
+}
+
+export interface Lines {
+  /** Stored lines, each one JSON object ending in "\n". */
+  text: string;
+  count: number;
+  bytes: number;
+  rejected: RejectedEvent[];
+}
+
+/**
+ * Turns a parsed body into the lines to store: each good event plus `receivedAt` (the server's
+ * clock, always) and `messageId` (the client's non-empty string, else a new UUID). Bad events
+ * are listed by index and cost nothing else.
+ */
+export function toLines(body: ParsedBody, receivedAt: Date, maxEventBytes: number): Lines {
+  const stamp = receivedAt.toISOString();
+  const parts: string[] = [];
+  const rejected: RejectedEvent[] = [];
+  let bytes = 0;
+
+  body.items.forEach((item, index) => {
+    if ('parseError' in item) {
+      rejected.push({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError });
+      return;
+    }
+    const problem = checkEvent(item.value);
+    if (problem) {
+      rejected.push({ index, ...problem });
+      return;
+    }
+    const event = item.value as Record<string, unknown>;
+    const messageId =
+      typeof event.messageId === 'string' && event.messageId !== '' ? event.messageId : randomUUID();
+    const line = `${JSON.stringify({ ...event, receivedAt: stamp, messageId })}\n`;
+    const lineBytes = Buffer.byteLength(line);
+    if (lineBytes > maxEventBytes) {
+      rejected.push({
+        index,
+        code: 'SPOOL_EVENT_TOO_LARGE',
+        message: `the event is ${lineBytes} bytes as stored, over the ${maxEventBytes}-byte limit`,
+      });
+      return;
+    }
+    parts.push(line);
+    bytes += lineBytes;
+  });
+
+  return { text: parts.join(''), count: parts.length, bytes, rejected };
+}

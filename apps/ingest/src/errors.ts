@@ -1,0 +1,57 @@
+import createError from '@fastify/error';
+
+/**
+ * Every error the ingest API answers with. Codes are stable and never reused: clients and
+ * dashboards match on them. The HTTP API reference (docs/api.md) lists them.
+ */
+export const errors = {
+  SPOOL_INVALID_JSON: createError('SPOOL_INVALID_JSON', 'Body is not valid JSON: %s', 400),
+  SPOOL_INVALID_UTF8: createError('SPOOL_INVALID_UTF8', 'Body is not valid UTF-8', 400),
+  SPOOL_BAD_GZIP: createError('SPOOL_BAD_GZIP', 'Body is not a valid gzip stream: %s', 400),
+  SPOOL_EMPTY_BATCH: createError('SPOOL_EMPTY_BATCH', 'The request holds no events', 400),
+  SPOOL_INVALID_STREAM: createError(
+    'SPOOL_INVALID_STREAM',
+    'Stream name "%s" is invalid: use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit',
+    400,
+  ),
+  SPOOL_INVALID_EVENT: createError('SPOOL_INVALID_EVENT', '%s', 400),
+  SPOOL_NO_VALID_EVENTS: createError(
+    'SPOOL_NO_VALID_EVENTS',
+    'No event in the batch is valid (event %d: %s)',
+    400,
+  ),
+  SPOOL_UNAUTHORIZED: createError('SPOOL_UNAUTHORIZED', '%s', 401),
+  SPOOL_FORBIDDEN: createError('SPOOL_FORBIDDEN', 'This write key may not write to stream "%s"', 403),
+  SPOOL_BODY_TOO_LARGE: createError(
+    'SPOOL_BODY_TOO_LARGE',
+    'Body is larger than %d bytes (after decompression)',
+    413,
+  ),
+  SPOOL_EVENT_TOO_LARGE: createError('SPOOL_EVENT_TOO_LARGE', '%s', 413),
+  SPOOL_UNSUPPORTED_MEDIA_TYPE: createError(
+    'SPOOL_UNSUPPORTED_MEDIA_TYPE',
+    'Content-Type must be application/json, application/x-ndjson or text/plain',
+    415,
+  ),
+  SPOOL_UNSUPPORTED_ENCODING: createError(
+    'SPOOL_UNSUPPORTED_ENCODING',
+    'Content-Encoding "%s" is not supported: use gzip or none',
+    415,
+  ),
+  SPOOL_BUFFER_FULL: createError(
+    'SPOOL_BUFFER_FULL',
+    'Stream "%s" has %d bytes waiting for upload, its limit: retry later',
+    503,
+  ),
+  SPOOL_REDIS_UNAVAILABLE: createError(
+    'SPOOL_REDIS_UNAVAILABLE',
+    'The event store is unavailable: retry later',
+    503,
+  ),
+  SPOOL_SHUTTING_DOWN: createError('SPOOL_SHUTTING_DOWN', 'This instance is shutting down: retry', 503),
+} as const;
+
+export type SpoolErrorCode = keyof typeof errors;
+
+/** Seconds a client should wait before retrying a 503, by cause. */
+export const RETRY_AFTER_SECONDS = { bufferFull: 5, redisUnavailable: 1 } as const;

@@ -1,0 +1,172 @@
+import {
+  appendToBuffer,
+  type Config,
+  crossedThreshold,
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  type FlushJobData,
+  flushJobId,
+  STREAMS_KEY,
+} from '@spool/shared';
+import type { Queue } from 'bullmq';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Cluster, Redis } from 'ioredis';
+import { errors } from './errors.js';
+import type { IngestMetrics } from './metrics.js';
+
+/** A group is sent at once when it reaches this size, whatever the window. */
+const MAX_GROUP_BYTES = 4 * 1024 * 1024;
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Group {
+  stream: string;
+  parts: string[];
+  bytes: number;
+  events: number;
+  waiters: Waiter[];
+  timer?: NodeJS.Timeout | NodeJS.Immediate;
+}
+
+export interface GroupCommitDeps {
+  config: Pick<Config, 'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs'>;
+  redis: Redis | Cluster;
+  queue: Queue<FlushJobData>;
+  logger: FastifyBaseLogger;
+  metrics: IngestMetrics;
+}
+
+/**
+ * Group commit: requests for one stream that arrive within the window (by default, the same turn
+ * of the event loop) share one atomic append — one Redis round trip for many requests. Each
+ * request's promise settles only once its group's append is acknowledged by Redis, so a 202 is
+ * never sent for events Redis does not hold. A refused group (buffer full) appends nothing for any
+ * of its requests.
+ *
+ * The append whose result crosses FLUSH_THRESHOLD_BYTES adds the generation's flush job; the
+ * crossing is decided from APPEND's return value inside one atomic script, so across any number
+ * of groups and ingest processes exactly one append crosses per generation.
+ */
+export class GroupCommit {
+  private readonly open = new Map<string, Group>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly registeredStreams = new Set<string>();
+
+  constructor(private readonly deps: GroupCommitDeps) {}
+
+  /** Appends complete lines to the stream's buffer; resolves once Redis holds them. */
+  append(stream: string, lines: string, events: number, bytes: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let group = this.open.get(stream);
+      if (!group) {
+        group = { stream, parts: [], bytes: 0, events: 0, waiters: [] };
+        this.open.set(stream, group);
+        this.schedule(group);
+      }
+      group.parts.push(lines);
+      group.bytes += bytes;
+      group.events += events;
+      group.waiters.push({ resolve, reject });
+      if (group.bytes >= MAX_GROUP_BYTES) this.send(group);
+    });
+  }
+
+  /** Sends every open group and waits for all appends in flight (shutdown). */
+  async drain(): Promise<void> {
+    for (const group of [...this.open.values()]) this.send(group);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private schedule(group: Group): void {
+    const { groupCommitWindowMs } = this.deps.config;
+    group.timer =
+      groupCommitWindowMs > 0
+        ? setTimeout(() => this.send(group), groupCommitWindowMs)
+        : setImmediate(() => this.send(group));
+  }
+
+  private send(group: Group): void {
+    if (this.open.get(group.stream) !== group) return;
+    this.open.delete(group.stream);
+    if (group.timer) {
+      clearTimeout(group.timer as NodeJS.Timeout);
+      clearImmediate(group.timer as NodeJS.Immediate);
+    }
+    const sending = this.commit(group).finally(() => this.inFlight.delete(sending));
+    this.inFlight.add(sending);
+  }
+
+  private async commit(group: Group): Promise<void> {
+    const { config, redis, logger, metrics } = this.deps;
+    const chunk = group.parts.length === 1 ? (group.parts[0] as string) : group.parts.join('');
+    const endTimer = metrics.appendSeconds.startTimer();
+    let result: Awaited<ReturnType<typeof appendToBuffer>>;
+    try {
+      result = await appendToBuffer(
+        redis,
+        group.stream,
+        chunk,
+        group.events,
+        config.maxBufferBytes,
+        Date.now(),
+      );
+    } catch (error) {
+      metrics.failures.inc({ operation: 'append' });
+      logger.error({ err: error, stream: group.stream }, 'append failed; answering 503');
+      for (const waiter of group.waiters) waiter.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
+      return;
+    } finally {
+      endTimer();
+      metrics.groupSize.observe(group.waiters.length);
+    }
+
+    if (result.refused) {
+      logger.warn({ stream: group.stream, length: result.length }, 'buffer full; refusing appends');
+      for (const waiter of group.waiters)
+        waiter.reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.length));
+      return;
+    }
+
+    metrics.bytes.inc({ stream: group.stream }, group.bytes);
+    metrics.bufferBytes.set({ stream: group.stream }, result.length);
+    // Both follow-ups are recoverable if they fail (the sweep finds the stream and the crossing),
+    // so the events, already in Redis, are acknowledged regardless.
+    await Promise.all([
+      this.registerStream(group.stream, result.started),
+      crossedThreshold(result.length, group.bytes, config.flushThresholdBytes)
+        ? this.enqueueFlush(group.stream, result.gen)
+        : undefined,
+    ]);
+    for (const waiter of group.waiters) waiter.resolve();
+  }
+
+  /** Adds the stream to `spool:streams` (another Cluster slot than the append) the first time it is seen. */
+  private async registerStream(stream: string, started: boolean): Promise<void> {
+    if (!started && this.registeredStreams.has(stream)) return;
+    try {
+      await this.deps.redis.sadd(STREAMS_KEY, stream);
+      this.registeredStreams.add(stream);
+    } catch (error) {
+      this.deps.metrics.failures.inc({ operation: 'register_stream' });
+      this.deps.logger.error({ err: error, stream }, 'could not add the stream to spool:streams; will retry');
+    }
+  }
+
+  private async enqueueFlush(stream: string, gen: number): Promise<void> {
+    const jobId = flushJobId(stream, gen);
+    try {
+      await this.deps.queue.add(FLUSH_JOB, { stream, gen }, { ...FLUSH_JOB_OPTIONS, jobId });
+      this.deps.metrics.flushJobsEnqueued.inc();
+      this.deps.logger.info({ stream, gen, jobId }, 'buffer crossed the flush threshold; flush job added');
+    } catch (error) {
+      this.deps.metrics.failures.inc({ operation: 'enqueue_flush' });
+      this.deps.logger.error(
+        { err: error, stream, gen, jobId },
+        'could not add the flush job; the sweep will',
+      );
+    }
+  }
+}

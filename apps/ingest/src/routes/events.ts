@@ -1,0 +1,81 @@
+import { isValidStreamName } from '@spool/shared';
+import type { FastifyInstance } from 'fastify';
+import type { AuthResult } from '../auth.js';
+import { decodeBody } from '../body/decompress.js';
+import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
+import { type RejectedEvent, toLines } from '../body/to-lines.js';
+import { errors } from '../errors.js';
+import type { GroupCommit } from '../group-commit.js';
+import type { IngestMetrics } from '../metrics.js';
+
+export interface EventsRouteOptions {
+  maxBodyBytes: number;
+  maxEventBytes: number;
+  checkWriteKey(authorization: string | undefined, stream: string): AuthResult;
+  groupCommit: GroupCommit;
+  metrics: IngestMetrics;
+}
+
+interface EventsRoute {
+  Params: { stream: string };
+  Body: ParsedBody;
+}
+
+/** The rejected event that answers a request whose every event was bad. */
+function wholeRequestError(shape: ParsedBody['shape'], first: RejectedEvent) {
+  if (shape === 'single') {
+    return first.code === 'SPOOL_EVENT_TOO_LARGE'
+      ? new errors.SPOOL_EVENT_TOO_LARGE(first.message)
+      : new errors.SPOOL_INVALID_EVENT(first.message);
+  }
+  return new errors.SPOOL_NO_VALID_EVENTS(first.index, first.message);
+}
+
+/** `POST /v1/streams/:stream/events`: see docs/api.md. */
+export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
+  const { maxBodyBytes, maxEventBytes, checkWriteKey, groupCommit, metrics } = options;
+
+  // Only the API's own media types; anything else is 415 before a byte of the body is read.
+  app.removeAllContentTypeParsers();
+  for (const [mediaType, form] of Object.entries(MEDIA_TYPES) as Array<[string, BodyForm]>) {
+    app.addContentTypeParser(
+      mediaType,
+      { parseAs: 'buffer', bodyLimit: maxBodyBytes },
+      (_request, raw, done) => {
+        try {
+          done(null, parseBody(raw as Buffer, form));
+        } catch (error) {
+          done(error as Error, undefined);
+        }
+      },
+    );
+  }
+
+  app.post<EventsRoute>('/v1/streams/:stream/events', {
+    // Stream name and write key are checked before the body is read: a refused request costs nothing.
+    onRequest: async (request) => {
+      const { stream } = request.params;
+      const auth = checkWriteKey(request.headers.authorization, stream);
+      if (!auth.ok && auth.status === 401) throw new errors.SPOOL_UNAUTHORIZED(auth.reason);
+      if (!isValidStreamName(stream)) throw new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80));
+      if (!auth.ok) throw new errors.SPOOL_FORBIDDEN(stream);
+    },
+    preParsing: async (request, _reply, payload) =>
+      decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload,
+    handler: async (request, reply) => {
+      const { stream } = request.params;
+      const lines = toLines(request.body, new Date(), maxEventBytes);
+      if (lines.rejected.length > 0)
+        metrics.events.inc({ stream, outcome: 'rejected' }, lines.rejected.length);
+      const [firstRejected] = lines.rejected;
+      if (lines.count === 0) {
+        throw firstRejected
+          ? wholeRequestError(request.body.shape, firstRejected)
+          : new errors.SPOOL_EMPTY_BATCH();
+      }
+      await groupCommit.append(stream, lines.text, lines.count, lines.bytes);
+      metrics.events.inc({ stream, outcome: 'accepted' }, lines.count);
+      return reply.code(202).send({ accepted: lines.count, rejected: lines.rejected });
+    },
+  });
+}

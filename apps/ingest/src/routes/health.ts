@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export interface HealthRouteOptions {
+  /** True while the process can do its work (Redis reachable, not shutting down). */
+  isReady(): boolean;
+  registry: Registry;
+}
+
+/** `/healthz` (alive), `/readyz` (ready for traffic) and `/metrics` (Prometheus text). */
+export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = options.isReady();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(options.registry.contentType).send(await options.registry.metrics());
+  });
+}
