@@ -19,6 +19,13 @@ export {
   parseFlushJobId,
   QUEUE_PREFIX,
 } from './queue.js';
-export { type AppendResult, appendToBuffer, crossedThreshold, defineSpoolCommands } from './scripts.js';
+export {
+  type AppendResult,
+  appendToBuffer,
+  crossedThreshold,
+  defineSpoolCommands,
+  type SealResult,
+  sealGeneration,
+} from './scripts.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { parseDuration, parseSize } from './units.js';

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { streamKeys } from './keys.js';
-import { appendToBuffer, defineSpoolCommands } from './scripts.js';
+import { appendToBuffer, defineSpoolCommands, sealGeneration } from './scripts.js';
 
 describe('the append script', () => {
   const redis = createTestRedis();
@@ -40,5 +40,50 @@ describe('the append script', () => {
     const stream = randomName();
     const result = await appendToBuffer(redis, stream, '{"e":"é😀"}\n', 1, 1000, 1);
     expect(result).toMatchObject({ length: Buffer.byteLength('{"e":"é😀"}\n') });
+  });
+});
+
+describe('the seal script', () => {
+  const redis = createTestRedis();
+  defineSpoolCommands(redis);
+  afterAll(() => redis.quit());
+
+  it('renames the active buffer to its generation, keeps its since, and starts the next generation', async () => {
+    const stream = randomName();
+    const keys = streamKeys(stream);
+    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1234);
+
+    expect(await sealGeneration(redis, stream, 0, 9999)).toEqual({
+      status: 'sealed',
+      length: 2,
+      since: 1234,
+    });
+    expect(await redis.get(keys.sealed(0))).toBe('a\n');
+    expect(await redis.hget(keys.sealedMeta(0), 'since')).toBe('1234');
+    expect(await redis.exists(keys.buf, keys.since)).toBe(0);
+    expect(await redis.get(keys.gen)).toBe('1');
+
+    const next = await appendToBuffer(redis, stream, 'b\n', 1, 1000, 5678);
+    expect(next).toEqual({ refused: false, length: 2, gen: 1, started: true });
+  });
+
+  it('on a retry reuses the sealed key instead of sealing the next generation', async () => {
+    const stream = randomName();
+    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1);
+    await sealGeneration(redis, stream, 0, 2);
+    await appendToBuffer(redis, stream, 'bb\n', 1, 1000, 3);
+
+    expect(await sealGeneration(redis, stream, 0, 4)).toEqual({ status: 'resealed', length: 2, since: 1 });
+    expect(await redis.get(streamKeys(stream).buf)).toBe('bb\n');
+  });
+
+  it('does nothing for a generation that is gone or never held anything', async () => {
+    const stream = randomName();
+    expect(await sealGeneration(redis, stream, 0, 1)).toEqual({ status: 'nothing', length: 0 });
+    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1);
+    await sealGeneration(redis, stream, 0, 2);
+    await redis.unlink(streamKeys(stream).sealed(0));
+    expect(await sealGeneration(redis, stream, 0, 3)).toEqual({ status: 'nothing', length: 0 });
+    expect(await sealGeneration(redis, stream, 5, 3)).toEqual({ status: 'nothing', length: 0 });
   });
 });

@@ -14,6 +14,7 @@ function lua(file: string): string {
 
 const COMMANDS = {
   spoolAppend: { numberOfKeys: 4, lua: lua('append-4.lua') },
+  spoolSeal: { numberOfKeys: 5, lua: lua('seal-5.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -26,6 +27,15 @@ declare module 'ioredis' {
       chunk: string | Buffer,
       eventCount: number,
       maxBytes: number,
+      nowMs: number,
+    ): Result<number[], Context>;
+    spoolSeal(
+      buf: string,
+      gen: string,
+      since: string,
+      sealed: string,
+      sealedMeta: string,
+      sealGen: number,
       nowMs: number,
     ): Result<number[], Context>;
   }
@@ -72,4 +82,33 @@ export async function appendToBuffer(
 /** True when an append that took the buffer to `length` (adding `added` bytes) crossed `threshold`. */
 export function crossedThreshold(length: number, added: number, threshold: number): boolean {
   return length - added < threshold && length >= threshold;
+}
+
+export type SealResult =
+  | { status: 'sealed' | 'resealed'; length: number; since: number }
+  | { status: 'nothing'; length: 0 };
+
+/**
+ * Seals generation `gen` of the stream: renames the active buffer to `sealed:<gen>` and starts
+ * the next generation, atomically. A retry finds its earlier seal (`resealed`); a generation
+ * already uploaded or never written gives `nothing`.
+ */
+export async function sealGeneration(
+  redis: Redis | Cluster,
+  stream: string,
+  gen: number,
+  nowMs: number,
+): Promise<SealResult> {
+  const keys = streamKeys(stream);
+  const [status = 0, length = 0, since = 0] = await redis.spoolSeal(
+    keys.buf,
+    keys.gen,
+    keys.since,
+    keys.sealed(gen),
+    keys.sealedMeta(gen),
+    gen,
+    nowMs,
+  );
+  if (status === 0) return { status: 'nothing', length: 0 };
+  return { status: status === 1 ? 'sealed' : 'resealed', length, since };
 }

@@ -3,3 +3,4 @@ export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
 export { randomName } from './names.js';
 export { startTestServices, stopTestServices } from './services.js';
+export { TcpProxy } from './tcp-proxy.js';

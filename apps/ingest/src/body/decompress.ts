@@ -1,4 +1,4 @@
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { errors } from '../errors.js';
 
@@ -37,12 +37,10 @@ export function decodeBody(
   payload.on('data', (chunk: Buffer) => {
     body.receivedEncodedLength += chunk.length;
   });
-  pipeline(payload, gunzip, body, (error) => {
-    if (!error) return;
-    const known = error as { code?: string };
-    if (known.code?.startsWith('SPOOL_')) return;
-    // zlib's own errors (truncated or corrupt input) become one stable 400.
-    body.destroy(new errors.SPOOL_BAD_GZIP(error.message));
-  });
+  // zlib's own errors (truncated or corrupt input) become one stable 400.
+  gunzip.on('error', (error) => body.destroy(new errors.SPOOL_BAD_GZIP(error.message)));
+  payload.on('error', (error) => body.destroy(error));
+  body.on('close', () => gunzip.destroy());
+  payload.pipe(gunzip).pipe(body);
   return body;
 }

@@ -1,0 +1,331 @@
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { FLUSH_QUEUE, flushJobId, QUEUE_PREFIX, streamKeys } from '@spool/shared';
+import { createTestRedis, randomName } from '@spool/testkit';
+import { startTestIngest, type TestIngest } from './test-support.js';
+
+const redis = createTestRedis();
+let ingest: TestIngest;
+
+beforeAll(async () => {
+  ingest = await startTestIngest({
+    MAX_EVENT_BYTES: '1KiB',
+    MAX_BODY_BYTES: '64KiB',
+    FLUSH_THRESHOLD_BYTES: '4KiB',
+  });
+});
+afterAll(async () => {
+  await ingest.close();
+  await redis.quit();
+});
+
+function post(stream: string, body: string | Buffer, headers: Record<string, string> = {}) {
+  return ingest.app.inject({
+    method: 'POST',
+    url: `/v1/streams/${stream}/events`,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: body,
+  });
+}
+
+async function storedLines(stream: string): Promise<Array<Record<string, unknown>>> {
+  const buffer = (await redis.get(streamKeys(stream).buf)) ?? '';
+  expect(buffer === '' || buffer.endsWith('\n')).toBe(true);
+  return buffer
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line));
+}
+
+describe('POST /v1/streams/:stream/events accepts', () => {
+  it('one JSON object, stored as one line with receivedAt and a generated messageId', async () => {
+    const stream = randomName();
+    const before = Date.now();
+    const response = await post(stream, JSON.stringify({ event: 'signup', n: 1 }));
+
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({ accepted: 1, rejected: [] });
+    const [line, ...rest] = await storedLines(stream);
+    expect(rest).toEqual([]);
+    expect(line).toMatchObject({ event: 'signup', n: 1 });
+    expect(Date.parse(line?.receivedAt as string)).toBeGreaterThanOrEqual(before - 1);
+    expect(line?.receivedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(line?.messageId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('an array of events, keeping a client messageId and overriding a client receivedAt', async () => {
+    const stream = randomName();
+    const response = await post(
+      stream,
+      JSON.stringify([
+        { a: 1, messageId: 'client-id-1' },
+        { b: 2, receivedAt: '1999-01-01T00:00:00Z' },
+      ]),
+    );
+
+    expect(response.json()).toEqual({ accepted: 2, rejected: [] });
+    const [first, second] = await storedLines(stream);
+    expect(first).toMatchObject({ a: 1, messageId: 'client-id-1' });
+    expect(second?.receivedAt).not.toBe('1999-01-01T00:00:00Z');
+    expect(second?.messageId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('NDJSON, ignoring blank lines', async () => {
+    const stream = randomName();
+    const response = await post(stream, '{"a":1}\n\n  \r\n{"b":2}\r\n', {
+      'content-type': 'application/x-ndjson',
+    });
+
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({ accepted: 2, rejected: [] });
+    expect((await storedLines(stream)).map((line) => line.a ?? line.b)).toEqual([1, 2]);
+  });
+
+  it('text/plain as JSON, as navigator.sendBeacon sends it', async () => {
+    const stream = randomName();
+    const response = await post(stream, '[{"beacon":true}]', { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(response.statusCode).toBe(202);
+    expect(await storedLines(stream)).toEqual([expect.objectContaining({ beacon: true })]);
+  });
+
+  it('a gzip body', async () => {
+    const stream = randomName();
+    const events = Array.from({ length: 50 }, (_, i) => ({ i, text: 'é😀 '.repeat(5) }));
+    const response = await post(stream, gzipSync(JSON.stringify(events)), { 'content-encoding': 'gzip' });
+    expect(response.json()).toEqual({ accepted: 50, rejected: [] });
+    expect((await storedLines(stream)).map((line) => line.i)).toEqual(events.map((event) => event.i));
+  });
+
+  it('a batch with some bad events: stores the good ones and lists each bad one by index, code and reason', async () => {
+    const stream = randomName();
+    const body = JSON.stringify([{ ok: 1 }, 'text', { big: 'x'.repeat(2000) }, null, { ok: 2 }, [1]]);
+    const response = await post(stream, body);
+
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      accepted: 2,
+      rejected: [
+        { index: 1, code: 'SPOOL_INVALID_EVENT', message: 'an event must be a JSON object, not a string' },
+        {
+          index: 2,
+          code: 'SPOOL_EVENT_TOO_LARGE',
+          message: expect.stringContaining('over the 1024-byte limit'),
+        },
+        { index: 3, code: 'SPOOL_INVALID_EVENT', message: 'an event must be a JSON object, not null' },
+        { index: 5, code: 'SPOOL_INVALID_EVENT', message: 'an event must be a JSON object, not an array' },
+      ],
+    });
+    expect((await storedLines(stream)).map((line) => line.ok)).toEqual([1, 2]);
+    expect(await redis.hget(streamKeys(stream).stats, 'accepted')).toBe('2');
+  });
+
+  it('an NDJSON batch with an unparseable line: the other lines are stored', async () => {
+    const stream = randomName();
+    const response = await post(stream, '{"a":1}\n{"b":\n{"c":3}\n', {
+      'content-type': 'application/x-ndjson',
+    });
+    expect(response.json()).toEqual({
+      accepted: 2,
+      rejected: [
+        { index: 1, code: 'SPOOL_INVALID_JSON', message: expect.stringContaining('line is not valid JSON') },
+      ],
+    });
+    expect(await storedLines(stream)).toHaveLength(2);
+  });
+});
+
+describe('POST /v1/streams/:stream/events refuses, appending nothing,', () => {
+  const cases: Array<[string, () => Promise<{ statusCode: number; json(): unknown }>, number, string]> = [];
+  const stream = randomName();
+  const add = (name: string, request: () => ReturnType<typeof post>, status: number, code: string) =>
+    cases.push([name, request, status, code]);
+
+  add('malformed JSON', () => post(stream, '{"a":'), 400, 'SPOOL_INVALID_JSON');
+  add('an empty array', () => post(stream, '[]'), 400, 'SPOOL_EMPTY_BATCH');
+  add('an empty body', () => post(stream, ''), 400, 'SPOOL_EMPTY_BATCH');
+  add(
+    'NDJSON of blank lines',
+    () => post(stream, '\n\n', { 'content-type': 'application/x-ndjson' }),
+    400,
+    'SPOOL_EMPTY_BATCH',
+  );
+  add('a bad stream name', () => post('Not_Valid!', '{}'), 400, 'SPOOL_INVALID_STREAM');
+  add('a stream name over 64 characters', () => post('a'.repeat(65), '{}'), 400, 'SPOOL_INVALID_STREAM');
+  add('a batch with no valid event', () => post(stream, '[1, "x"]'), 400, 'SPOOL_NO_VALID_EVENTS');
+  add('a single event that is not an object', () => post(stream, '"hello"'), 400, 'SPOOL_INVALID_EVENT');
+  add(
+    'a single event over MAX_EVENT_BYTES',
+    () => post(stream, JSON.stringify({ x: 'y'.repeat(2000) })),
+    413,
+    'SPOOL_EVENT_TOO_LARGE',
+  );
+  add(
+    'a body over MAX_BODY_BYTES',
+    () => post(stream, JSON.stringify(Array.from({ length: 1000 }, () => ({ x: 'y'.repeat(100) })))),
+    413,
+    'SPOOL_BODY_TOO_LARGE',
+  );
+  add(
+    'a gzip body over MAX_BODY_BYTES once decompressed',
+    () =>
+      post(stream, gzipSync(JSON.stringify([{ x: ' '.repeat(200_000) }])), { 'content-encoding': 'gzip' }),
+    413,
+    'SPOOL_BODY_TOO_LARGE',
+  );
+  add(
+    'an unsupported content type',
+    () => post(stream, '<e/>', { 'content-type': 'application/xml' }),
+    415,
+    'SPOOL_UNSUPPORTED_MEDIA_TYPE',
+  );
+  add(
+    'an unsupported content encoding',
+    () => post(stream, '{}', { 'content-encoding': 'br' }),
+    415,
+    'SPOOL_UNSUPPORTED_ENCODING',
+  );
+  add(
+    'a corrupt gzip body',
+    () => post(stream, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }),
+    400,
+    'SPOOL_BAD_GZIP',
+  );
+
+  it.each(cases)('%s', async (_name, request, status, code) => {
+    const response = await request();
+    expect(response.statusCode).toBe(status);
+    expect(response.json()).toMatchObject({ statusCode: status, code, message: expect.any(String) });
+    expect(await redis.exists(streamKeys(stream).buf, 'spool:{not_valid!}:buf')).toBe(0);
+  });
+
+  it('a batch with no valid event, naming the first bad event and why', async () => {
+    const response = await post(randomName(), '[1, "x"]');
+    expect(response.json()).toMatchObject({
+      message: 'No event in the batch is valid (event 0: an event must be a JSON object, not a number)',
+    });
+  });
+});
+
+describe('write keys', () => {
+  let secured: TestIngest;
+  beforeAll(async () => {
+    secured = await startTestIngest({ WRITE_KEYS: 'web-key-0001:web,shop;admin-key-0002:*' });
+  });
+  afterAll(() => secured.close());
+
+  const send = (stream: string, authorization?: string) =>
+    secured.app.inject({
+      method: 'POST',
+      url: `/v1/streams/${stream}/events`,
+      headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      payload: '{"e":1}',
+    });
+  const basic = (user: string, password = '') =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  it('refuses a request without a key with 401', async () => {
+    const response = await send('web');
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: 'SPOOL_UNAUTHORIZED' });
+  });
+
+  it('refuses a wrong key with 401', async () => {
+    for (const authorization of ['Bearer web-key-0002', basic('nope'), 'Token web-key-0001', 'Bearer ']) {
+      expect((await send('web', authorization)).statusCode).toBe(401);
+    }
+  });
+
+  it('refuses a key on a stream it may not write with 403', async () => {
+    const response = await send('ios', 'Bearer web-key-0001');
+    expect(response.statusCode).toBe(403);
+    expect(response.json()).toMatchObject({ code: 'SPOOL_FORBIDDEN' });
+  });
+
+  it('accepts a Bearer key and a Basic key given as the user name', async () => {
+    expect((await send('web', 'Bearer web-key-0001')).statusCode).toBe(202);
+    expect((await send('web', basic('web-key-0001'))).statusCode).toBe(202);
+    expect((await send(randomName(), `bearer  admin-key-0002`)).statusCode).toBe(202);
+  });
+});
+
+describe('backpressure', () => {
+  it('answers 503 with Retry-After once the buffer is at MAX_BUFFER_BYTES, and appends nothing', async () => {
+    const small = await startTestIngest({ FLUSH_THRESHOLD_BYTES: '1KiB', MAX_BUFFER_BYTES: '2KiB' });
+    try {
+      const stream = randomName();
+      const event = JSON.stringify({ pad: 'x'.repeat(400) });
+      const answers: number[] = [];
+      for (let i = 0; i < 8; i += 1) {
+        const response = await small.app.inject({
+          method: 'POST',
+          url: `/v1/streams/${stream}/events`,
+          headers: { 'content-type': 'application/json' },
+          payload: event,
+        });
+        answers.push(response.statusCode);
+        if (response.statusCode === 503) {
+          expect(response.headers['retry-after']).toBe('5');
+          expect(response.json()).toMatchObject({ code: 'SPOOL_BUFFER_FULL' });
+        }
+      }
+      const accepted = answers.filter((status) => status === 202).length;
+      expect(accepted).toBeGreaterThan(0);
+      expect(answers.slice(accepted).every((status) => status === 503)).toBe(true);
+      const length = await redis.strlen(streamKeys(stream).buf);
+      expect(length).toBeLessThanOrEqual(2048);
+      expect((await redis.get(streamKeys(stream).buf))?.split('\n').length).toBe(accepted + 1);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('flush jobs', () => {
+  it('the append that crosses FLUSH_THRESHOLD_BYTES adds the job <stream>@<gen>, and only that one', async () => {
+    const stream = randomName();
+    const event = JSON.stringify({ pad: 'x'.repeat(900) });
+    for (let i = 0; i < 10; i += 1) expect((await post(stream, event)).statusCode).toBe(202);
+
+    const job = await ingest.queue.getJob(flushJobId(stream, 0));
+    expect(job?.data).toEqual({ stream, gen: 0 });
+    expect(job?.name).toBe('flush');
+    const jobKeys = await redis.keys(`${QUEUE_PREFIX}:${FLUSH_QUEUE}:${stream}@*`);
+    expect(jobKeys).toEqual([`${QUEUE_PREFIX}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
+    expect(await redis.sismember('spool:streams', stream)).toBe(1);
+  });
+});
+
+describe('CORS', () => {
+  it('answers a browser preflight for the events route', async () => {
+    const response = await ingest.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/streams/web/events',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,authorization',
+      },
+    });
+    expect(response.statusCode).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
+    expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
+  });
+});
+
+describe('health and metrics', () => {
+  it('serves /healthz, /readyz and Prometheus /metrics', async () => {
+    expect((await ingest.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await ingest.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    await post(randomName(), '{"m":1}');
+    const metrics = await ingest.app.inject({ url: '/metrics' });
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    expect(metrics.body).toMatch(/spool_ingest_events_total\{stream="[^"]+",outcome="accepted"\} 1/);
+    expect(metrics.body).toContain('spool_ingest_append_duration_seconds_bucket');
+    expect(metrics.body).toMatch(/spool_ingest_requests_total\{status="202"\} \d+/);
+  });
+
+  it('sends a request id with every answer', async () => {
+    const response = await post(randomName(), '{}', { 'x-request-id': 'trace-123' });
+    expect(response.headers['x-request-id']).toBe('trace-123');
+  });
+});

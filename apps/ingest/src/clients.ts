@@ -1,0 +1,57 @@
+import {
+  type Config,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  QUEUE_PREFIX,
+} from '@spool/shared';
+import { Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface IngestClients {
+  redis: Redis;
+  queue: Queue<FlushJobData>;
+  close(): Promise<void>;
+}
+
+/**
+ * The ingest's Redis connections: one for appends, one for the flush queue. No offline queue and
+ * a command timeout, so while Redis is away a request gets 503 at once instead of waiting on a
+ * queue that may never drain; ioredis keeps reconnecting by itself.
+ */
+export function createIngestClients(
+  config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs'>,
+): IngestClients {
+  const options: RedisOptions = {
+    enableOfflineQueue: false,
+    commandTimeout: config.redisCommandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+  };
+  const redis = new Redis(config.redisUrl, options);
+  defineSpoolCommands(redis);
+  const queueConnection = new Redis(config.redisUrl, options);
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+  return {
+    redis,
+    queue,
+    async close() {
+      await queue.close();
+      await Promise.allSettled([redis.quit(), queueConnection.quit()]);
+      redis.disconnect();
+      queueConnection.disconnect();
+    },
+  };
+}
+
+/** Resolves once the client can take commands (the offline queue is off, so earlier ones fail). */
+export async function whenReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
+    redis.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

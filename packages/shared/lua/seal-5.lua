@@ -1,0 +1,35 @@
+--[[
+  Takes a stream's active buffer out of service for upload, as generation `gen`. Idempotent: a
+  retry of the same flush finds its sealed key and uses it; a flush whose generation was already
+  uploaded (or never held anything) finds nothing to do. RENAME onto a fresh key is O(1).
+
+  Input:
+    KEYS[1] buf          the active buffer              spool:{<stream>}:buf
+    KEYS[2] gen          generation of the active buffer spool:{<stream>}:gen
+    KEYS[3] since        first-append time of the buffer spool:{<stream>}:since
+    KEYS[4] sealed       the sealed buffer of `gen`      spool:{<stream>}:sealed:<gen>
+    KEYS[5] sealedMeta   its metadata hash               spool:{<stream>}:sealed:<gen>:meta
+
+    ARGV[1] gen     the generation the flush job is for
+    ARGV[2] nowMs   fallback `since` if the buffer has none (written by an older ingest)
+
+  Output:
+    { 1, length, since }   sealed now
+    { 2, length, since }   already sealed by an earlier attempt: upload it again
+    { 0, 0, 0 }            nothing to seal: the generation is gone or empty
+]]
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], 'since') or ARGV[2]) }
+end
+
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 0, 0, 0 }
+end
+
+local since = redis.call('GET', KEYS[3]) or ARGV[2]
+redis.call('RENAME', KEYS[1], KEYS[4])
+redis.call('HSET', KEYS[5], 'since', since)
+redis.call('DEL', KEYS[3])
+redis.call('INCR', KEYS[2])
+return { 1, redis.call('STRLEN', KEYS[4]), tonumber(since) }

@@ -1,0 +1,72 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a service, for fault tests: `cut()` resets every
+ * connection and refuses new ones (the service is down), `blackhole()` keeps connections open but
+ * forwards nothing (the network hangs), `restore()` heals both.
+ */
+export class TcpProxy {
+  private mode: 'open' | 'cut' | 'blackhole' = 'open';
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined;
+    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address');
+    proxy = new TcpProxy(server, address.port);
+    return proxy;
+  }
+
+  /** `redis://127.0.0.1:<port>` style address of the proxy, for a URL of the same scheme. */
+  url(scheme: string): string {
+    return `${scheme}://127.0.0.1:${this.port}`;
+  }
+
+  cut(): void {
+    this.mode = 'cut';
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    this.sockets.clear();
+  }
+
+  blackhole(): void {
+    this.mode = 'blackhole';
+  }
+
+  restore(): void {
+    this.mode = 'open';
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    if (this.mode === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(port, host);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      this.sockets.add(from);
+      from.on('data', (data) => {
+        if (this.mode === 'open') to.write(data);
+      });
+      from.on('error', () => to.destroy());
+      from.on('close', () => {
+        this.sockets.delete(from);
+        to.destroy();
+      });
+    }
+  }
+}
