@@ -13,22 +13,29 @@ const common = {
   testEnvironment: 'node',
 };
 
+const projects = [
+  {
+    ...common,
+    displayName: 'unit',
+    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts'],
+    testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
+  },
+  {
+    ...common,
+    displayName: 'integration',
+    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int.test.ts'],
+    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
+    globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',
+  },
+];
+
+// SPOOL_TEST_PROJECT=unit|integration runs one kind (Jest's --selectProjects would swallow the
+// path arguments that follow it).
+const only = process.env.SPOOL_TEST_PROJECT;
+
 export default {
-  projects: [
-    {
-      ...common,
-      displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts'],
-      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
-    },
-    {
-      ...common,
-      displayName: 'integration',
-      testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
-      globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
-      globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',
-      testTimeout: 60_000,
-    },
-  ],
+  // Per test; integration tests start processes and wait on Redis and S3.
+  testTimeout: 60_000,
+  projects: only ? projects.filter((project) => project.displayName === only) : projects,
 };

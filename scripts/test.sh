@@ -11,8 +11,8 @@ rm -f "$RESULTS"/*.json
 
 jest() {
   local project=$1
-  node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
-    --selectProjects "$project" --json --outputFile="$RESULTS/$project.json" "${@:2}"
+  SPOOL_TEST_PROJECT=$project node --experimental-vm-modules --no-warnings=ExperimentalWarning \
+    node_modules/jest/bin/jest.js --json --outputFile="$RESULTS/$project.json" "${@:2}"
 }
 
 prepare_services() {

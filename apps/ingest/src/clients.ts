@@ -21,6 +21,7 @@ export interface IngestClients {
  */
 export function createIngestClients(
   config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs'>,
+  onError: (error: Error, client: 'redis' | 'queue') => void = () => {},
 ): IngestClients {
   const options: RedisOptions = {
     enableOfflineQueue: false,
@@ -32,6 +33,9 @@ export function createIngestClients(
   defineSpoolCommands(redis);
   const queueConnection = new Redis(config.redisUrl, options);
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+  // Connection errors are expected while Redis is away (requests answer 503); they must not crash.
+  redis.on('error', (error) => onError(error, 'redis'));
+  queue.on('error', (error) => onError(error, 'queue'));
   return {
     redis,
     queue,

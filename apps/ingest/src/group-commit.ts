@@ -116,6 +116,7 @@ export class GroupCommit {
     } catch (error) {
       metrics.failures.inc({ operation: 'append' });
       logger.error({ err: error, stream: group.stream }, 'append failed; answering 503');
+      this.dropStalledConnection(error);
       for (const waiter of group.waiters) waiter.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
       return;
     } finally {
@@ -141,6 +142,18 @@ export class GroupCommit {
         : undefined,
     ]);
     for (const waiter of group.waiters) waiter.resolve();
+  }
+
+  /**
+   * A command that timed out leaves its connection waiting for a reply that may never come, and
+   * every later command queued behind it. A fresh connection serves the next requests instead.
+   */
+  private dropStalledConnection(error: unknown): void {
+    const { redis, logger } = this.deps;
+    if ((error as Error).message === 'Command timed out' && redis.status === 'ready') {
+      logger.warn('Redis did not answer within REDIS_COMMAND_TIMEOUT; reconnecting');
+      redis.disconnect(true);
+    }
   }
 
   /** Adds the stream to `spool:streams` (another Cluster slot than the append) the first time it is seen. */

@@ -17,10 +17,9 @@ function readConfig() {
 
 const config = readConfig();
 const logger = createLogger('spool-ingest', config.logLevel);
-const clients = createIngestClients(config);
-for (const client of [clients.redis, clients.queue.opts.connection]) {
-  (client as NodeJS.EventEmitter).on('error', (err) => logger.warn({ err }, 'redis connection error'));
-}
+const clients = createIngestClients(config, (err, client) =>
+  logger.warn({ err, client }, 'redis connection error'),
+);
 
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.writeKeys.length === 0) {
