@@ -53,6 +53,9 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // While closing, answers end their keep-alive connection; otherwise a connection that was
+    // busy when close began would hold the server open until keepAliveTimeout.
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     if (request.routeOptions.url === '/v1/streams/:stream/events') {
