@@ -329,3 +329,39 @@ describe('health and metrics', () => {
     expect(response.headers['x-request-id']).toBe('trace-123');
   });
 });
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After once a key passes RATE_LIMIT_MAX, counted across replicas', async () => {
+    const env = {
+      WRITE_KEYS: 'limited-key-1:*;other-key-22:*',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_WINDOW: '30s',
+    };
+    const replicas = [await startTestIngest(env), await startTestIngest(env)];
+    try {
+      const stream = randomName();
+      const send = (replica: number, key: string, n: number) =>
+        replicas[replica]?.app.inject({
+          method: 'POST',
+          url: `/v1/streams/${stream}/events`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          payload: JSON.stringify({ n }),
+        });
+      const statuses = [];
+      for (let n = 0; n < 3; n += 1) statuses.push((await send(n % 2, 'limited-key-1', n))?.statusCode);
+      const limited = await send(1, 'limited-key-1', 99);
+
+      expect(statuses).toEqual([202, 202, 202]);
+      expect(limited?.statusCode).toBe(429);
+      expect(limited?.json()).toMatchObject({ statusCode: 429, code: 'SPOOL_RATE_LIMITED' });
+      expect(Number(limited?.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await send(0, 'other-key-22', 100))?.statusCode).toBe(202);
+      const stored = (await storedLines(stream)).map((line) => line.n);
+      expect(stored).toEqual([0, 1, 2, 100]);
+      // The key itself never reaches Redis, only a digest of it.
+      expect(await redis.keys('spool:ratelimit:*limited-key-1*')).toEqual([]);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+});

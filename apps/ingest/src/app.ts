@@ -1,11 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import cors from '@fastify/cors';
-import { type Config, createLogger, type FlushJobData } from '@spool/shared';
+import rateLimit from '@fastify/rate-limit';
+import { type Config, createLogger, type FlushJobData, RATE_LIMIT_NAMESPACE } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createWriteKeyCheck } from './auth.js';
+import { clientIdentity, createWriteKeyCheck } from './auth.js';
 import { errors, RETRY_AFTER_SECONDS } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
@@ -97,6 +98,16 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     exposedHeaders: ['Retry-After', 'X-Request-Id'],
     maxAge: 86_400,
   });
+  // Per write key (per client IP on an open service), counted in Redis so the limit holds across
+  // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.
+  await app.register(rateLimit, {
+    global: false,
+    redis,
+    nameSpace: RATE_LIMIT_NAMESPACE,
+    skipOnError: true,
+    keyGenerator: (request) => clientIdentity(request.headers.authorization, request.ip),
+    errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),
+  });
   await app.register(healthRoutes, {
     isReady: () => !closing && redis.status === 'ready',
     registry: metrics.registry,
@@ -105,6 +116,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     maxBodyBytes: config.maxBodyBytes,
     maxEventBytes: config.maxEventBytes,
     checkWriteKey: createWriteKeyCheck(config.writeKeys),
+    rateLimit: config.rateLimit,
     groupCommit,
     metrics,
   });

@@ -59,3 +59,12 @@ export function createWriteKeyCheck(
     return { ok: true };
   };
 }
+
+/**
+ * Who a request counts as for rate limiting: a digest of its write key (the key itself never
+ * reaches Redis or the logs), or its IP address when it presents none.
+ */
+export function clientIdentity(authorization: string | undefined, ip: string): string {
+  const key = presentedKey(authorization);
+  return key === undefined ? `ip:${ip}` : `key:${sha256(key).toString('base64url').slice(0, 22)}`;
+}

@@ -6,7 +6,7 @@ describe('errors', () => {
     expect(new SpoolError('x', 1).code).toBe(name);
   });
 
-  it('gives every error a 4xx or 503 status', () => {
+  it('gives every error a 4xx or a 503 status', () => {
     for (const SpoolError of Object.values(errors)) {
       const { statusCode } = new SpoolError('x', 1);
       expect(statusCode === 503 || (statusCode >= 400 && statusCode < 500)).toBe(true);

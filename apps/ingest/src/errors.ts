@@ -38,6 +38,7 @@ export const errors = {
     'Content-Encoding "%s" is not supported: use gzip or none',
     415,
   ),
+  SPOOL_RATE_LIMITED: createError('SPOOL_RATE_LIMITED', 'Rate limit exceeded: retry in %s', 429),
   SPOOL_BUFFER_FULL: createError(
     'SPOOL_BUFFER_FULL',
     'Stream "%s" has %d bytes waiting for upload, its limit: retry later',

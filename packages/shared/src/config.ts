@@ -119,6 +119,10 @@ const schema = z.object({
   WRITE_KEYS: writeKeys,
   /** Milliseconds: how long concurrent appends to one stream wait to share a Redis round trip (0 = same tick). */
   GROUP_COMMIT_WINDOW: duration('0'),
+  /** Requests per RATE_LIMIT_WINDOW per write key (per client IP when the service is open); 0 = no limit. */
+  RATE_LIMIT_MAX: integer(0, 0, 1_000_000_000),
+  /** Milliseconds: the rate limit's window. */
+  RATE_LIMIT_WINDOW: duration('1s'),
   /** Milliseconds: a Redis command that takes longer fails (the request gets 503). */
   REDIS_COMMAND_TIMEOUT: duration('1s'),
   /** Target bucket (required by the flusher). */
@@ -149,6 +153,7 @@ export interface Config {
   writeKeys: readonly WriteKey[];
   groupCommitWindowMs: number;
   redisCommandTimeoutMs: number;
+  rateLimit: { max: number; windowMs: number };
   s3: {
     bucket: string | undefined;
     prefix: string;
@@ -196,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.FLUSH_INTERVAL < 1000)
     problems.push(`FLUSH_INTERVAL: must be at least 1s; got ${v.FLUSH_INTERVAL}ms`);
   if (v.REDIS_COMMAND_TIMEOUT < 10) problems.push('REDIS_COMMAND_TIMEOUT: must be at least 10ms');
+  if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 
@@ -211,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     writeKeys: Object.freeze(v.WRITE_KEYS),
     groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+    rateLimit: Object.freeze({ max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW }),
     s3: Object.freeze({
       bucket: v.S3_BUCKET,
       prefix: v.S3_PREFIX,

@@ -6,7 +6,7 @@ export {
   type SpoolProcess,
   type WriteKey,
 } from './config.js';
-export { STREAMS_KEY, type StreamKeys, streamKeys } from './keys.js';
+export { RATE_LIMIT_NAMESPACE, STREAMS_KEY, type StreamKeys, streamKeys } from './keys.js';
 export { createLogger, loggerOptions } from './logger.js';
 export {
   FLUSH_BACKOFF,

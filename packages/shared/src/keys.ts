@@ -12,11 +12,15 @@
  * | `spool:{<stream>}:sealed:<gen>:meta`| hash    | `since` of the sealed buffer (the S3 key derives from it)   |
  * | `spool:{<stream>}:stats`            | hash    | `accepted` and `landed` event counters                     |
  * | `spool:streams`                     | set     | every stream ever written (read by the sweep)              |
+ * | `spool:ratelimit:<client>`          | integer | requests in the current rate-limit window (@fastify/rate-limit) |
  *
  * BullMQ's own keys live under the queue prefix `{spool}` (see queue.ts).
  */
 
 export const STREAMS_KEY = 'spool:streams';
+
+/** Prefix @fastify/rate-limit puts before its client keys (a hash of the write key, or `ip:<address>`). */
+export const RATE_LIMIT_NAMESPACE = 'spool:ratelimit:';
 
 export interface StreamKeys {
   buf: string;

@@ -12,6 +12,8 @@ export interface EventsRouteOptions {
   maxBodyBytes: number;
   maxEventBytes: number;
   checkWriteKey(authorization: string | undefined, stream: string): AuthResult;
+  /** Requests per window per client; `max` 0 turns the limit off. */
+  rateLimit: { max: number; windowMs: number };
   groupCommit: GroupCommit;
   metrics: IngestMetrics;
 }
@@ -33,7 +35,7 @@ function wholeRequestError(shape: ParsedBody['shape'], first: RejectedEvent) {
 
 /** `POST /v1/streams/:stream/events`: see docs/api.md. */
 export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
-  const { maxBodyBytes, maxEventBytes, checkWriteKey, groupCommit, metrics } = options;
+  const { maxBodyBytes, maxEventBytes, checkWriteKey, groupCommit, metrics, rateLimit } = options;
 
   // Only the API's own media types; anything else is 415 before a byte of the body is read.
   app.removeAllContentTypeParsers();
@@ -52,6 +54,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
   }
 
   app.post<EventsRoute>('/v1/streams/:stream/events', {
+    config: rateLimit.max > 0 ? { rateLimit: { max: rateLimit.max, timeWindow: rateLimit.windowMs } } : {},
     // Stream name and write key are checked before the body is read: a refused request costs nothing.
     onRequest: async (request) => {
       const { stream } = request.params;
