@@ -1,7 +1,13 @@
 import { STATUS_CODES } from 'node:http';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { type Config, createLogger, type FlushJobData, RATE_LIMIT_NAMESPACE } from '@spool/shared';
+import {
+  type Config,
+  createLogger,
+  type FlushJobData,
+  healthRoutes,
+  RATE_LIMIT_NAMESPACE,
+} from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
@@ -11,7 +17,6 @@ import { errors, RETRY_AFTER_SECONDS } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
 import { eventsRoute } from './routes/events.js';
-import { healthRoutes } from './routes/health.js';
 
 export interface IngestDeps {
   config: Readonly<Config>;

@@ -6,6 +6,7 @@ export {
   type SpoolProcess,
   type WriteKey,
 } from './config.js';
+export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
 export { RATE_LIMIT_NAMESPACE, STREAMS_KEY, type StreamKeys, streamKeys } from './keys.js';
 export { createLogger, loggerOptions } from './logger.js';
 export {
@@ -24,6 +25,7 @@ export {
   appendToBuffer,
   crossedThreshold,
   defineSpoolCommands,
+  releaseGeneration,
   type SealResult,
   sealGeneration,
 } from './scripts.js';

@@ -10,6 +10,7 @@
  * | `spool:{<stream>}:since`            | integer | ms timestamp of the first append into the active buffer    |
  * | `spool:{<stream>}:sealed:<gen>`     | string  | a buffer taken out of service, waiting for (or in) upload   |
  * | `spool:{<stream>}:sealed:<gen>:meta`| hash    | `since` of the sealed buffer (the S3 key derives from it)   |
+ * | `spool:{<stream>}:pending`          | set     | sealed generations not yet released (read by the sweep)    |
  * | `spool:{<stream>}:stats`            | hash    | `accepted` and `landed` event counters                     |
  * | `spool:streams`                     | set     | every stream ever written (read by the sweep)              |
  * | `spool:ratelimit:<client>`          | integer | requests in the current rate-limit window (@fastify/rate-limit) |
@@ -27,6 +28,7 @@ export interface StreamKeys {
   gen: string;
   since: string;
   stats: string;
+  pending: string;
   sealed(gen: number): string;
   sealedMeta(gen: number): string;
 }
@@ -38,6 +40,7 @@ export function streamKeys(stream: string): StreamKeys {
     gen: `${base}:gen`,
     since: `${base}:since`,
     stats: `${base}:stats`,
+    pending: `${base}:pending`,
     sealed: (gen) => `${base}:sealed:${gen}`,
     sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
   };

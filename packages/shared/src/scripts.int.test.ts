@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { streamKeys } from './keys.js';
-import { appendToBuffer, defineSpoolCommands, sealGeneration } from './scripts.js';
+import { appendToBuffer, defineSpoolCommands, releaseGeneration, sealGeneration } from './scripts.js';
 
 describe('the append script', () => {
   const redis = createTestRedis();
@@ -85,5 +85,26 @@ describe('the seal script', () => {
     await redis.unlink(streamKeys(stream).sealed(0));
     expect(await sealGeneration(redis, stream, 0, 3)).toEqual({ status: 'nothing', length: 0 });
     expect(await sealGeneration(redis, stream, 5, 3)).toEqual({ status: 'nothing', length: 0 });
+  });
+});
+
+describe('the release script', () => {
+  const redis = createTestRedis();
+  defineSpoolCommands(redis);
+  afterAll(() => redis.quit());
+
+  it('deletes the sealed generation and counts its events as landed, once', async () => {
+    const stream = randomName();
+    const keys = streamKeys(stream);
+    await appendToBuffer(redis, stream, 'a\nb\n', 2, 1000, 1);
+    await sealGeneration(redis, stream, 0, 2);
+    expect(await redis.smembers(keys.pending)).toEqual(['0']);
+
+    expect(await releaseGeneration(redis, stream, 0, 2)).toBe(true);
+    expect(await releaseGeneration(redis, stream, 0, 2)).toBe(false);
+
+    expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0))).toBe(0);
+    expect(await redis.smembers(keys.pending)).toEqual([]);
+    expect(await redis.hgetall(keys.stats)).toEqual({ accepted: '2', landed: '2' });
   });
 });

@@ -14,7 +14,8 @@ function lua(file: string): string {
 
 const COMMANDS = {
   spoolAppend: { numberOfKeys: 4, lua: lua('append-4.lua') },
-  spoolSeal: { numberOfKeys: 5, lua: lua('seal-5.lua') },
+  spoolSeal: { numberOfKeys: 6, lua: lua('seal-6.lua') },
+  spoolRelease: { numberOfKeys: 4, lua: lua('release-4.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -35,9 +36,18 @@ declare module 'ioredis' {
       since: string,
       sealed: string,
       sealedMeta: string,
+      pending: string,
       sealGen: number,
       nowMs: number,
     ): Result<number[], Context>;
+    spoolRelease(
+      sealed: string,
+      sealedMeta: string,
+      stats: string,
+      pending: string,
+      eventCount: number,
+      gen: number,
+    ): Result<number, Context>;
   }
 }
 
@@ -106,9 +116,32 @@ export async function sealGeneration(
     keys.since,
     keys.sealed(gen),
     keys.sealedMeta(gen),
+    keys.pending,
     gen,
     nowMs,
   );
   if (status === 0) return { status: 'nothing', length: 0 };
   return { status: status === 1 ? 'sealed' : 'resealed', length, since };
+}
+
+/**
+ * Releases generation `gen` after S3 confirmed its object: the sealed buffer goes, and its events
+ * count as landed, once. Returns false when an earlier attempt had already released it.
+ */
+export async function releaseGeneration(
+  redis: Redis | Cluster,
+  stream: string,
+  gen: number,
+  eventCount: number,
+): Promise<boolean> {
+  const keys = streamKeys(stream);
+  const released = await redis.spoolRelease(
+    keys.sealed(gen),
+    keys.sealedMeta(gen),
+    keys.stats,
+    keys.pending,
+    eventCount,
+    gen,
+  );
+  return released === 1;
 }

@@ -9,6 +9,7 @@
     KEYS[3] since        first-append time of the buffer spool:{<stream>}:since
     KEYS[4] sealed       the sealed buffer of `gen`      spool:{<stream>}:sealed:<gen>
     KEYS[5] sealedMeta   its metadata hash               spool:{<stream>}:sealed:<gen>:meta
+    KEYS[6] pending      sealed generations not yet released  spool:{<stream>}:pending
 
     ARGV[1] gen     the generation the flush job is for
     ARGV[2] nowMs   fallback `since` if the buffer has none (written by an older ingest)
@@ -31,5 +32,6 @@ local since = redis.call('GET', KEYS[3]) or ARGV[2]
 redis.call('RENAME', KEYS[1], KEYS[4])
 redis.call('HSET', KEYS[5], 'since', since)
 redis.call('DEL', KEYS[3])
+redis.call('SADD', KEYS[6], ARGV[1])
 redis.call('INCR', KEYS[2])
 return { 1, redis.call('STRLEN', KEYS[4]), tonumber(since) }

@@ -1,0 +1,25 @@
+--[[
+  Releases a generation once S3 has confirmed its object: deletes the sealed buffer and its
+  metadata, and adds its events to the stream's landed counter. Idempotent: a generation already
+  released (an upload that ran twice) changes nothing, so events are counted once.
+
+  Input:
+    KEYS[1] sealed       the sealed buffer            spool:{<stream>}:sealed:<gen>
+    KEYS[2] sealedMeta   its metadata hash            spool:{<stream>}:sealed:<gen>:meta
+    KEYS[3] stats        accepted/landed counters     spool:{<stream>}:stats
+    KEYS[4] pending      sealed generations not yet released  spool:{<stream>}:pending
+
+    ARGV[1] eventCount   events in the sealed buffer (lines)
+    ARGV[2] gen          the generation
+
+  Output:
+    1   released now
+    0   already released
+]]
+redis.call('SREM', KEYS[4], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('UNLINK', KEYS[1], KEYS[2])
+redis.call('HINCRBY', KEYS[3], 'landed', ARGV[1])
+return 1
