@@ -1,47 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName, testServices } from '@spool/testkit';
+import { createTestRedis, randomName, spawnService, testServices } from '@spool/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const redis = createTestRedis();
 afterAll(() => redis.quit());
 
-/** Starts the built ingest as a real process; resolves with its URL once it listens. */
-async function startIngestProcess(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      REDIS_URL: testServices().redisUrl,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (data) => {
-    output += data;
-  });
-  child.stderr?.on('data', (data) => {
-    output += data;
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-    if (match?.[1]) return { child, url: match[1], output: () => output };
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`ingest did not start:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('graceful shutdown of the ingest process', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'on %s stops taking requests, answers the ones in flight after their append, and exits 0',
     async (signal) => {
-      const { child, url, output } = await startIngestProcess();
+      const ingest = await spawnService(MAIN, { REDIS_URL: testServices().redisUrl, LOG_LEVEL: 'info' });
+      const { url, output } = ingest;
       const stream = randomName('stop');
       const acknowledged: string[] = [];
       const refused: string[] = [];
@@ -69,9 +40,7 @@ describe('graceful shutdown of the ingest process', () => {
       };
       const clients = Array.from({ length: 20 }, client);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      const [code] = await exited;
+      const code = await ingest.stop(signal);
       stop = true;
       await Promise.all(clients);
 

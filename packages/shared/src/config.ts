@@ -135,6 +135,12 @@ const schema = z.object({
   S3_REGION: z.string().default('us-east-1'),
   /** Path-style addressing (most S3-compatible stores need it). */
   S3_FORCE_PATH_STYLE: boolean(false),
+  /** Milliseconds: first delay before a failed flush is retried; each retry doubles it. */
+  FLUSH_RETRY_BASE: duration('1s'),
+  /** Milliseconds: the longest delay between retries of a failed flush (flushes never give up). */
+  FLUSH_RETRY_MAX: duration('5m'),
+  /** `when_required` (works with every S3-compatible store) or `when_supported` (AWS's default, adds CRC checksums). */
+  S3_CHECKSUMS: z.enum(['when_required', 'when_supported']).default('when_required'),
   /** Flush jobs run at once by one flusher process. */
   FLUSH_CONCURRENCY: integer(2, 1, 64),
   /** pino level. */
@@ -160,7 +166,10 @@ export interface Config {
     endpoint: string | undefined;
     region: string;
     forcePathStyle: boolean;
+    checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
   };
+  flushRetryBaseMs: number;
+  flushRetryMaxMs: number;
   flushConcurrency: number;
   logLevel: string;
 }
@@ -201,6 +210,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.FLUSH_INTERVAL < 1000)
     problems.push(`FLUSH_INTERVAL: must be at least 1s; got ${v.FLUSH_INTERVAL}ms`);
   if (v.REDIS_COMMAND_TIMEOUT < 10) problems.push('REDIS_COMMAND_TIMEOUT: must be at least 10ms');
+  if (v.FLUSH_RETRY_BASE < 10 || v.FLUSH_RETRY_BASE > v.FLUSH_RETRY_MAX) {
+    problems.push('FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX');
+  }
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -224,7 +236,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       endpoint: v.S3_ENDPOINT,
       region: v.S3_REGION,
       forcePathStyle: v.S3_FORCE_PATH_STYLE,
+      checksums: v.S3_CHECKSUMS === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
     }),
+    flushRetryBaseMs: v.FLUSH_RETRY_BASE,
+    flushRetryMaxMs: v.FLUSH_RETRY_MAX,
     flushConcurrency: v.FLUSH_CONCURRENCY,
     logLevel: v.LOG_LEVEL,
   });

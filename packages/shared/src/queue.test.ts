@@ -16,7 +16,8 @@ describe('flush job ids', () => {
 
 describe('flushBackoffDelay', () => {
   it('doubles from one second and stops at five minutes', () => {
-    expect([1, 2, 3, 4].map(flushBackoffDelay)).toEqual([1000, 2000, 4000, 8000]);
+    expect([1, 2, 3, 4].map((n) => flushBackoffDelay(n))).toEqual([1000, 2000, 4000, 8000]);
+    expect([1, 2, 3].map((n) => flushBackoffDelay(n, 100, 250))).toEqual([100, 200, 250]);
     expect(flushBackoffDelay(12)).toBe(300_000);
     expect(flushBackoffDelay(10_000)).toBe(300_000);
   });

@@ -35,15 +35,14 @@ export function parseFlushJobId(id: string): FlushJobData | undefined {
 export const FLUSH_JOB_OPTIONS: Readonly<JobsOptions> = Object.freeze({
   attempts: Number.MAX_SAFE_INTEGER,
   backoff: { type: FLUSH_BACKOFF },
-  removeOnComplete: { count: 1000 },
+  // Completed ids are removed at once so the same id can be added again later (the sweep may
+  // need to); failed ones (only UnrecoverableError fails a flush for good) stay for inspection.
+  removeOnComplete: true,
   removeOnFail: { count: 1000 },
 });
 
-const BACKOFF_BASE_MS = 1_000;
-const BACKOFF_CAP_MS = 5 * 60_000;
-
-/** Delay before retry number `attemptsMade` (1-based): 1 s, 2 s, 4 s, … capped at 5 minutes. */
-export function flushBackoffDelay(attemptsMade: number): number {
+/** Delay before retry number `attemptsMade` (1-based): base, 2 × base, 4 × base, … capped. */
+export function flushBackoffDelay(attemptsMade: number, baseMs = 1_000, capMs = 5 * 60_000): number {
   const exponent = Math.min(Math.max(attemptsMade - 1, 0), 30);
-  return Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS);
+  return Math.min(baseMs * 2 ** exponent, capMs);
 }

@@ -1,0 +1,62 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  type Config,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  QUEUE_PREFIX,
+} from '@spool/shared';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export interface FlusherClients {
+  /** Seal, read, release and sweep commands. */
+  redis: Redis;
+  /** For the BullMQ worker, which blocks on it (needs `maxRetriesPerRequest: null`). */
+  workerConnection: Redis;
+  queue: Queue<FlushJobData>;
+  s3: S3Client;
+  close(): Promise<void>;
+}
+
+/** The S3 client, with checksums as configured (WHEN_REQUIRED suits every S3-compatible store). */
+export function createS3Client(s3: Config['s3']): S3Client {
+  return new S3Client({
+    region: s3.region,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    forcePathStyle: s3.forcePathStyle,
+    requestChecksumCalculation: s3.checksums,
+    responseChecksumValidation: s3.checksums,
+  });
+}
+
+export function createFlusherClients(
+  config: Pick<Config, 'redisUrl' | 's3'>,
+  onError: (error: Error, client: string) => void = () => {},
+): FlusherClients {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  defineSpoolCommands(redis);
+  const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+  const s3 = createS3Client(config.s3);
+  for (const [name, emitter] of [
+    ['redis', redis],
+    ['worker', workerConnection],
+    ['queue', queue],
+  ] as const) {
+    emitter.on('error', (error: Error) => onError(error, name));
+  }
+  return {
+    redis,
+    workerConnection,
+    queue,
+    s3,
+    async close() {
+      await queue.close();
+      await Promise.allSettled([redis.quit(), workerConnection.quit(), queueConnection.quit()]);
+      for (const client of [redis, workerConnection, queueConnection]) client.disconnect();
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type Config, releaseGeneration, sealGeneration, streamKeys } from '@spool/shared';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { FlusherMetrics } from './metrics.js';
+import { objectKey } from './object-key.js';
+import { summarize } from './sealed-buffer.js';
+import { abortStaleUploads, objectMetadata, uploadSealed } from './upload.js';
+
+export interface FlushDeps {
+  config: Pick<Config, 's3'>;
+  redis: Redis | Cluster;
+  s3: S3Client;
+  logger: Logger;
+  metrics: FlusherMetrics;
+}
+
+export type FlushOutcome =
+  | { status: 'nothing' }
+  | { status: 'uploaded'; key: string; events: number; rawBytes: number; compressedBytes: number };
+
+/**
+ * One flush job: seal the generation, stream it through gzip to its deterministic S3 key, and
+ * only after S3 confirmed, release it. Every step is safe to repeat: a retry after a crash anywhere
+ * reuses the sealed key, overwrites the same object with the same bytes, and counts the events
+ * once. Throws to have the job retried (with backoff) when Redis or S3 fails.
+ */
+export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {
+  const { config, redis, s3, logger, metrics } = deps;
+  const bucket = config.s3.bucket as string;
+  const sealed = await sealGeneration(redis, stream, gen, Date.now());
+  if (sealed.status === 'nothing') {
+    logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
+    return { status: 'nothing' };
+  }
+  const endTimer = metrics.flushSeconds.startTimer();
+  const sealedKey = streamKeys(stream).sealed(gen);
+  const summary = await summarize(redis, sealedKey, sealed.length);
+  if (summary.events === 0) {
+    // Not reachable through the ingest (every append is whole lines); never an empty object.
+    await releaseGeneration(redis, stream, gen, 0);
+    return { status: 'nothing' };
+  }
+  const target = { s3, bucket, key: objectKey(config.s3.prefix, stream, sealed.since, gen) };
+  if (sealed.status === 'resealed') {
+    const aborted = await abortStaleUploads(target);
+    if (aborted > 0)
+      logger.info(
+        { stream, gen, key: target.key, aborted },
+        'aborted multipart uploads left by an earlier attempt',
+      );
+  }
+  const { compressedBytes } = await uploadSealed(
+    redis,
+    sealedKey,
+    sealed.length,
+    target,
+    objectMetadata(stream, gen, summary),
+  );
+  const releasedNow = await releaseGeneration(redis, stream, gen, summary.events);
+  endTimer();
+
+  metrics.objects.inc({ stream });
+  metrics.events.inc({ stream }, summary.events);
+  metrics.rawBytes.inc({ stream }, summary.rawBytes);
+  metrics.compressedBytes.inc({ stream }, compressedBytes);
+  logger.info(
+    {
+      stream,
+      gen,
+      key: target.key,
+      events: summary.events,
+      rawBytes: summary.rawBytes,
+      compressedBytes,
+      releasedNow,
+    },
+    'generation uploaded',
+  );
+  return {
+    status: 'uploaded',
+    key: target.key,
+    events: summary.events,
+    rawBytes: summary.rawBytes,
+    compressedBytes,
+  };
+}

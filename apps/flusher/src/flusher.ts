@@ -1,0 +1,114 @@
+import {
+  type Config,
+  FLUSH_BACKOFF,
+  FLUSH_JOB,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  flushBackoffDelay,
+  healthRoutes,
+  parseFlushJobId,
+  QUEUE_PREFIX,
+} from '@spool/shared';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { FlusherClients } from './clients.js';
+import { type FlushOutcome, flushGeneration } from './flush-generation.js';
+import { createFlusherMetrics } from './metrics.js';
+import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
+
+export const SWEEP_JOB = 'sweep';
+const SWEEP_SCHEDULER_ID = 'spool-sweep';
+/** A job whose lock is not renewed for this long is taken over by another worker (a crashed flusher). */
+const LOCK_DURATION_MS = 15_000;
+
+export interface FlusherDeps {
+  config: Readonly<Config>;
+  clients: FlusherClients;
+  logger: Logger;
+}
+
+export interface Flusher {
+  worker: Worker<FlushJobData>;
+  /** Health and metrics; not listening (main.ts listens). */
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * The flusher: a BullMQ worker running flush jobs (FLUSH_CONCURRENCY at once) and the sweep,
+ * which a job scheduler fires once per tick across all replicas.
+ */
+export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
+  const { config, clients, logger } = deps;
+  const metrics = createFlusherMetrics(() =>
+    clients.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+  );
+  const flushDeps = { config, redis: clients.redis, s3: clients.s3, logger, metrics };
+  const sweepDeps = { config, redis: clients.redis, queue: clients.queue, logger, metrics };
+  let closing = false;
+
+  const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
+    if (job.name === SWEEP_JOB) return sweep(sweepDeps);
+    const target = job.id === undefined ? undefined : parseFlushJobId(job.id);
+    if (
+      job.name !== FLUSH_JOB ||
+      !target ||
+      target.stream !== job.data.stream ||
+      target.gen !== job.data.gen
+    ) {
+      throw new UnrecoverableError(`not a flush job Spool knows: ${job.name} ${job.id}`);
+    }
+    try {
+      return await flushGeneration(flushDeps, target.stream, target.gen);
+    } catch (error) {
+      metrics.failures.inc({ stream: target.stream });
+      logger.warn(
+        { err: error, stream: target.stream, gen: target.gen, jobId: job.id, attempt: job.attemptsMade + 1 },
+        'flush failed; will retry',
+      );
+      throw error;
+    }
+  };
+
+  const worker = new Worker<FlushJobData, FlushOutcome | SweepResult>(FLUSH_QUEUE, processJob, {
+    connection: clients.workerConnection,
+    prefix: QUEUE_PREFIX,
+    concurrency: config.flushConcurrency,
+    lockDuration: LOCK_DURATION_MS,
+    stalledInterval: LOCK_DURATION_MS,
+    // A stalled flush is safe to run again (seal and release are idempotent): never give up on it.
+    maxStalledCount: Number.MAX_SAFE_INTEGER,
+    settings: {
+      backoffStrategy: (attemptsMade, type) =>
+        type === FLUSH_BACKOFF
+          ? flushBackoffDelay(attemptsMade, config.flushRetryBaseMs, config.flushRetryMaxMs)
+          : -1,
+    },
+  });
+  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+
+  await clients.queue.upsertJobScheduler(
+    SWEEP_SCHEDULER_ID,
+    { every: sweepEveryMs(config.flushIntervalMs) },
+    { name: SWEEP_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
+  );
+
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+  await app.register(healthRoutes, {
+    isReady: () => !closing && worker.isRunning() && clients.redis.status === 'ready',
+    registry: metrics.registry,
+  });
+
+  return {
+    worker,
+    app,
+    async close() {
+      closing = true;
+      // Waits for the jobs in hand; a job still running past the caller's deadline is taken over
+      // by another worker once its lock expires.
+      await worker.close();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The flusher's Prometheus metrics, on a registry of its own. `jobCounts` is asked for the queue
+ * depth at each scrape.
+ */
+export function createFlusherMetrics(jobCounts: () => Promise<Record<string, number>> = async () => ({})) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
+  return {
+    registry,
+    flushSeconds: new Histogram({
+      name: 'spool_flush_duration_seconds',
+      help: 'Time to seal, compress, upload and release one generation',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    rawBytes: new Counter({
+      name: 'spool_flush_raw_bytes_total',
+      help: 'Bytes of NDJSON uploaded (before compression), by stream',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    compressedBytes: new Counter({
+      name: 'spool_flush_compressed_bytes_total',
+      help: 'Bytes written to S3 (gzip), by stream',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    events: new Counter({
+      name: 'spool_flush_events_total',
+      help: 'Events landed in S3, by stream',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    objects: new Counter({
+      name: 'spool_flush_objects_total',
+      help: 'Objects written to S3, by stream',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'spool_flush_failures_total',
+      help: 'Flush attempts that failed (and will be retried), by stream',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    oldestBufferAge: new Gauge({
+      name: 'spool_oldest_buffer_age_seconds',
+      help: 'Age of the oldest unflushed data (active buffer or sealed generation), as of the last sweep',
+      registers: [registry],
+    }),
+    bufferBytes: new Gauge({
+      name: 'spool_buffer_bytes',
+      help: 'Length of the active buffer, by stream, as of the last sweep',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    pendingGenerations: new Gauge({
+      name: 'spool_sealed_generations',
+      help: 'Sealed generations waiting for (or in) upload, by stream, as of the last sweep',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    queueJobs: new Gauge({
+      name: 'spool_queue_jobs',
+      help: 'Flush queue jobs by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        for (const [state, count] of Object.entries(await jobCounts())) this.set({ state }, count);
+      },
+    }),
+  };
+}
+
+export type FlusherMetrics = ReturnType<typeof createFlusherMetrics>;

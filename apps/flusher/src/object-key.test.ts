@@ -1,0 +1,18 @@
+import { describe, expect, it } from '@jest/globals';
+import { objectKey } from './object-key.js';
+
+describe('objectKey', () => {
+  it('partitions by the buffer start, in UTC, Hive style', () => {
+    const since = Date.parse('2026-11-27T03:05:09.007Z');
+    expect(objectKey('events/', 'web', since, 42)).toBe(
+      'events/stream=web/dt=2026-11-27/hour=03/web-20261127T030509007Z-42.ndjson.gz',
+    );
+  });
+
+  it('gives a retry the same key', () => {
+    expect(objectKey('', 'ios', 1_700_000_000_000, 0)).toBe(objectKey('', 'ios', 1_700_000_000_000, 0));
+    expect(objectKey('', 'ios', 1_700_000_000_000, 0)).toBe(
+      'stream=ios/dt=2023-11-14/hour=22/ios-20231114T221320000Z-0.ndjson.gz',
+    );
+  });
+});

@@ -1,0 +1,16 @@
+/**
+ * The S3 key of a generation's object, Hive-partitioned so Athena, Spark, Trino and DuckDB read
+ * the output as it is:
+ *
+ *   {S3_PREFIX}stream=<stream>/dt=<YYYY-MM-DD>/hour=<HH>/<stream>-<YYYYMMDDTHHmmssSSS>Z-<gen>.ndjson.gz
+ *
+ * Date, hour and timestamp come from the buffer's `since` (UTC), never from the flush time, so a
+ * retry writes the same key: one object per generation however often the upload runs.
+ */
+export function objectKey(prefix: string, stream: string, sinceMs: number, gen: number): string {
+  const iso = new Date(sinceMs).toISOString(); // 2026-11-27T03:30:41.125Z
+  const day = iso.slice(0, 10);
+  const hour = iso.slice(11, 13);
+  const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}${iso.slice(20, 23)}Z`;
+  return `${prefix}stream=${stream}/dt=${day}/hour=${hour}/${stream}-${stamp}-${gen}.ndjson.gz`;
+}

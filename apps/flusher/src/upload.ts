@@ -1,0 +1,104 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Cluster, Redis } from 'ioredis';
+import { type BufferSummary, readSealed } from './sealed-buffer.js';
+
+/**
+ * Multipart part size and parts in flight: the upload holds at most PART_BYTES × QUEUE_SIZE of
+ * compressed data, whatever the buffer's size.
+ */
+export const PART_BYTES = 8 * 1024 * 1024;
+export const QUEUE_SIZE = 4;
+
+class ByteCounter extends Transform {
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+export interface UploadTarget {
+  s3: S3Client;
+  bucket: string;
+  key: string;
+}
+
+/** User metadata of an object: enough to check it against what was accepted. */
+export function objectMetadata(stream: string, gen: number, summary: BufferSummary): Record<string, string> {
+  return {
+    'spool-stream': stream,
+    'spool-generation': String(gen),
+    'spool-events': String(summary.events),
+    'spool-raw-bytes': String(summary.rawBytes),
+    'spool-sha256': summary.sha256,
+    'spool-first-received-at': summary.firstReceivedAt,
+    'spool-last-received-at': summary.lastReceivedAt,
+  };
+}
+
+/**
+ * Aborts multipart uploads to `key` left open by an attempt that died mid-upload (kill -9 cannot
+ * abort). Best effort: a store without ListMultipartUploads keeps them until its lifecycle rule
+ * (AbortIncompleteMultipartUpload) removes them.
+ */
+export async function abortStaleUploads(target: UploadTarget): Promise<number> {
+  const { s3, bucket, key } = target;
+  let aborted = 0;
+  try {
+    const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+    for (const upload of listing.Uploads ?? []) {
+      if (upload.Key !== key || !upload.UploadId) continue;
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
+      aborted += 1;
+    }
+  } catch {
+    // Not supported by this store, or transient: the upload below does not depend on it.
+  }
+  return aborted;
+}
+
+/**
+ * Streams a sealed buffer from Redis through gzip into a multipart upload. Returns the compressed
+ * size once S3 has confirmed the whole object. On failure the multipart upload is aborted
+ * (`leavePartsOnError: false`) and the error is thrown; the sealed buffer is untouched.
+ */
+export async function uploadSealed(
+  redis: Redis | Cluster,
+  sealedKey: string,
+  length: number,
+  target: UploadTarget,
+  metadata: Record<string, string>,
+): Promise<{ compressedBytes: number }> {
+  const counter = new ByteCounter();
+  const upload = new Upload({
+    client: target.s3,
+    params: {
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: counter,
+      ContentType: 'application/gzip',
+      Metadata: metadata,
+    },
+    partSize: PART_BYTES,
+    queueSize: QUEUE_SIZE,
+    leavePartsOnError: false,
+  });
+  // Either side failing stops the other: a Redis error aborts the upload, an S3 error stops the
+  // reading (otherwise it would wait forever on a consumer that is gone).
+  const uploaded = upload.done().catch((error: unknown) => {
+    counter.destroy(error as Error);
+    throw error;
+  });
+  const compressed = pipeline(readSealed(redis, sealedKey, length), createGzip(), counter).catch(
+    (error: unknown) => {
+      void upload.abort().catch(() => {});
+      throw error;
+    },
+  );
+  await Promise.all([compressed, uploaded]);
+  return { compressedBytes: counter.bytes };
+}
