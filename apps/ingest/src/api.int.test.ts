@@ -280,6 +280,33 @@ describe('backpressure', () => {
   });
 });
 
+describe('group commit under backpressure', () => {
+  it('a group too big for the buffer falls back to its requests one by one: those that fit are accepted', async () => {
+    const small = await startTestIngest({ FLUSH_THRESHOLD_BYTES: '4KiB', MAX_BUFFER_BYTES: '8KiB' });
+    try {
+      const stream = randomName();
+      const event = JSON.stringify({ pad: 'x'.repeat(900) });
+      // Sent together, they share one group of about 10 KiB: more than the buffer may hold.
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          small.app.inject({
+            method: 'POST',
+            url: `/v1/streams/${stream}/events`,
+            headers: { 'content-type': 'application/json' },
+            payload: event,
+          }),
+        ),
+      );
+      const accepted = answers.filter((answer) => answer.statusCode === 202).length;
+      expect(accepted).toBeGreaterThanOrEqual(7);
+      expect(answers.filter((answer) => answer.statusCode === 503)).toHaveLength(10 - accepted);
+      expect(await storedLines(stream)).toHaveLength(accepted);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('flush jobs', () => {
   it('the append that crosses FLUSH_THRESHOLD_BYTES adds the job <stream>@<gen>, and only that one', async () => {
     const stream = randomName();

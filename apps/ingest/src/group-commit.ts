@@ -17,17 +17,20 @@ import type { IngestMetrics } from './metrics.js';
 /** A group is sent at once when it reaches this size, whatever the window. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
-interface Waiter {
+/** One request's lines, and how to answer it. */
+interface Member {
+  lines: string;
+  bytes: number;
+  events: number;
   resolve(): void;
   reject(error: Error): void;
 }
 
 interface Group {
   stream: string;
-  parts: string[];
+  members: Member[];
   bytes: number;
   events: number;
-  waiters: Waiter[];
   timer?: NodeJS.Timeout | NodeJS.Immediate;
 }
 
@@ -43,8 +46,9 @@ export interface GroupCommitDeps {
  * Group commit: requests for one stream that arrive within the window (by default, the same turn
  * of the event loop) share one atomic append — one Redis round trip for many requests. Each
  * request's promise settles only once its group's append is acknowledged by Redis, so a 202 is
- * never sent for events Redis does not hold. A refused group (buffer full) appends nothing for any
- * of its requests.
+ * never sent for events Redis does not hold. A group refused as a whole (it would pass
+ * MAX_BUFFER_BYTES) appends nothing; its requests are then tried one by one, so those that still
+ * fit are accepted and only the rest get 503.
  *
  * The append whose result crosses FLUSH_THRESHOLD_BYTES adds the generation's flush job; the
  * crossing is decided from APPEND's return value inside one atomic script, so across any number
@@ -62,14 +66,13 @@ export class GroupCommit {
     return new Promise<void>((resolve, reject) => {
       let group = this.open.get(stream);
       if (!group) {
-        group = { stream, parts: [], bytes: 0, events: 0, waiters: [] };
+        group = { stream, members: [], bytes: 0, events: 0 };
         this.open.set(stream, group);
         this.schedule(group);
       }
-      group.parts.push(lines);
+      group.members.push({ lines, bytes, events, resolve, reject });
       group.bytes += bytes;
       group.events += events;
-      group.waiters.push({ resolve, reject });
       if (group.bytes >= MAX_GROUP_BYTES) this.send(group);
     });
   }
@@ -95,13 +98,19 @@ export class GroupCommit {
       clearTimeout(group.timer as NodeJS.Timeout);
       clearImmediate(group.timer as NodeJS.Immediate);
     }
-    const sending = this.commit(group).finally(() => this.inFlight.delete(sending));
-    this.inFlight.add(sending);
+    this.track(this.commit(group));
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
   }
 
   private async commit(group: Group): Promise<void> {
     const { config, redis, logger, metrics } = this.deps;
-    const chunk = group.parts.length === 1 ? (group.parts[0] as string) : group.parts.join('');
+    const { members } = group;
+    const chunk =
+      members.length === 1 ? (members[0] as Member).lines : members.map((member) => member.lines).join('');
     const endTimer = metrics.appendSeconds.startTimer();
     let result: Awaited<ReturnType<typeof appendToBuffer>>;
     try {
@@ -117,17 +126,30 @@ export class GroupCommit {
       metrics.failures.inc({ operation: 'append' });
       logger.error({ err: error, stream: group.stream }, 'append failed; answering 503');
       this.dropStalledConnection(error);
-      for (const waiter of group.waiters) waiter.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
+      for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
       return;
     } finally {
       endTimer();
-      metrics.groupSize.observe(group.waiters.length);
+      metrics.groupSize.observe(members.length);
     }
 
+    if (result.refused && members.length > 1) {
+      // The group as a whole does not fit; some of its requests may.
+      for (const member of members) {
+        this.track(
+          this.commit({
+            stream: group.stream,
+            members: [member],
+            bytes: member.bytes,
+            events: member.events,
+          }),
+        );
+      }
+      return;
+    }
     if (result.refused) {
       logger.warn({ stream: group.stream, length: result.length }, 'buffer full; refusing appends');
-      for (const waiter of group.waiters)
-        waiter.reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.length));
+      (members[0] as Member).reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.length));
       return;
     }
 
@@ -141,7 +163,7 @@ export class GroupCommit {
         ? this.enqueueFlush(group.stream, result.gen)
         : undefined,
     ]);
-    for (const waiter of group.waiters) waiter.resolve();
+    for (const member of members) member.resolve();
   }
 
   /**

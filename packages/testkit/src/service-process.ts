@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 
 /** A Spool process (ingest or flusher) started from its built `main.js`, for tests. */
 export interface ServiceProcess {
@@ -13,19 +14,37 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-const LISTENING = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/;
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function answersHealth(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/healthz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Starts `node <script>` with the current environment plus `env`, on 127.0.0.1 and a free port,
- * and resolves once it listens. Throws with its output if it exits or does not start in time.
+ * and resolves once its /healthz answers (whatever its log level). Throws with its output if it
+ * exits or does not start in time.
  */
 export async function spawnService(
   script: string,
   env: Record<string, string>,
   timeoutMs = 20_000,
 ): Promise<ServiceProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [script], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -38,9 +57,7 @@ export async function spawnService(
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const match = LISTENING.exec(output);
-    if (match?.[1] && child.pid !== undefined) {
-      const url = match[1];
+    if (child.pid !== undefined && child.exitCode === null && (await answersHealth(url))) {
       return {
         child,
         url,

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { STREAMS_KEY, streamKeys } from '@spool/shared';
+import {
+  createTestRedis,
+  createTestS3,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  type ServiceProcess,
+  spawnService,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
+import { flusherTestEnv } from './test-support.js';
+
+const INGEST_MAIN = fileURLToPath(new URL('../../ingest/dist/main.js', import.meta.url));
+const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const KEY_LAYOUT =
+  /^(?<prefix>.*)stream=(?<stream>[a-z0-9_-]+)\/dt=(?<day>\d{4}-\d\d-\d\d)\/hour=(?<hour>\d\d)\/\k<stream>-(?<stamp>\d{8}T\d{9})Z-(?<gen>\d+)\.ndjson\.gz$/;
+
+const services = testServices();
+const redis = createTestRedis();
+const s3 = createTestS3();
+const prefix = `${randomName('e2e')}/`;
+let ingest: ServiceProcess;
+let flusher: ServiceProcess;
+
+beforeAll(async () => {
+  ingest = await spawnService(INGEST_MAIN, {
+    REDIS_URL: services.redisUrl,
+    FLUSH_THRESHOLD_BYTES: '256KiB',
+    MAX_BUFFER_BYTES: '32MiB',
+    MAX_EVENT_BYTES: '8KiB',
+    LOG_LEVEL: 'warn',
+  });
+  flusher = await spawnService(
+    FLUSHER_MAIN,
+    flusherTestEnv({ S3_PREFIX: prefix, FLUSH_INTERVAL: '2s', LOG_LEVEL: 'warn' }),
+  );
+});
+afterAll(async () => {
+  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await redis.quit();
+  s3.destroy();
+});
+
+/** Posts `events` in batches from `concurrency` clients; every request must be accepted whole. */
+async function postAll(
+  stream: string,
+  events: object[],
+  batchSize: number,
+  concurrency: number,
+): Promise<void> {
+  const batches: object[][] = [];
+  for (let i = 0; i < events.length; i += batchSize) batches.push(events.slice(i, i + batchSize));
+  let next = 0;
+  const client = async () => {
+    while (next < batches.length) {
+      const batch = batches[next++] as object[];
+      const response = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(batch),
+      });
+      expect(await response.json()).toEqual({ accepted: batch.length, rejected: [] });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+}
+
+/** Waits until every accepted event of the stream has landed and nothing is buffered. */
+async function waitUntilLanded(stream: string, timeoutMs: number): Promise<void> {
+  const keys = streamKeys(stream);
+  await waitFor(
+    async () => {
+      const stats = await redis.hgetall(keys.stats);
+      const pending = await redis.scard(keys.pending);
+      const buffered = await redis.exists(keys.buf);
+      return stats.accepted !== undefined &&
+        stats.accepted === stats.landed &&
+        pending === 0 &&
+        buffered === 0
+        ? true
+        : undefined;
+    },
+    timeoutMs,
+    `stream ${stream} to land`,
+  );
+}
+
+const TEXTS = [
+  'plain ascii',
+  'café au lait',
+  'Grüße aus Köln',
+  'こんにちは世界',
+  '😀🎉 emoji',
+  'עברית',
+  '"quotes" \\ and \t tabs',
+];
+
+describe('end to end: ingest → Redis → flusher → S3', () => {
+  it('lands 10,000 events of mixed sizes, each exactly once and byte-identical, in correctly named objects', async () => {
+    const stream = randomName('e2e');
+    const events = Array.from({ length: 10_000 }, (_, i) => ({
+      messageId: `${stream}-${i}`,
+      event: 'page',
+      text: TEXTS[i % TEXTS.length],
+      pad: 'x'.repeat((i * 7919) % 3000),
+      n: i,
+    }));
+    const sent = new Map(events.map((event) => [event.messageId, JSON.stringify(event)]));
+    await postAll(stream, events, 50, 20);
+    await waitUntilLanded(stream, 60_000);
+
+    const keys = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
+    expect(keys.length).toBeGreaterThan(5);
+    const seen = new Set<string>();
+    const gens = new Set<number>();
+    for (const key of keys) {
+      const object = await readSpoolObject(s3, services.s3.bucket, key);
+      const layout = KEY_LAYOUT.exec(key)?.groups;
+      expect(layout).toMatchObject({ prefix, stream });
+      const gen = Number(layout?.gen);
+      expect(gens.has(gen)).toBe(false);
+      gens.add(gen);
+
+      const receivedAts: string[] = [];
+      for (const line of object.lines) {
+        const { receivedAt, ...event } = JSON.parse(line);
+        receivedAts.push(receivedAt);
+        expect(seen.has(event.messageId)).toBe(false);
+        seen.add(event.messageId);
+        expect(JSON.stringify(event)).toBe(sent.get(event.messageId));
+      }
+      // The partition and timestamp come from the buffer's start, never later than its first event.
+      const firstAt = Date.parse(receivedAts[0] as string);
+      const since = Date.parse(`${layout?.day}T${layout?.hour}:00:00Z`);
+      expect(firstAt - since).toBeGreaterThanOrEqual(0);
+      expect(firstAt - since).toBeLessThan(3_600_000);
+      expect(object.metadata).toEqual({
+        'spool-stream': stream,
+        'spool-generation': String(gen),
+        'spool-events': String(object.lines.length),
+        'spool-raw-bytes': String(object.raw.length),
+        'spool-sha256': createHash('sha256').update(object.raw).digest('hex'),
+        'spool-first-received-at': receivedAts[0],
+        'spool-last-received-at': receivedAts.at(-1),
+      });
+    }
+    expect(seen.size).toBe(events.length);
+    expect(await redis.hgetall(streamKeys(stream).stats)).toEqual({ accepted: '10000', landed: '10000' });
+    expect(await redis.sismember(STREAMS_KEY, stream)).toBe(1);
+  });
+
+  it('lands a buffer below the threshold once it is older than FLUSH_INTERVAL', async () => {
+    const stream = randomName('time');
+    const started = Date.now();
+    await postAll(stream, [{ messageId: 'a' }, { messageId: 'b' }, { messageId: 'c' }], 3, 1);
+
+    const [key] = await waitFor(
+      async () => {
+        const found = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+      'the time-based flush',
+    );
+    // FLUSH_INTERVAL is 2 s: not before it, and within it plus a couple of sweep ticks.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+    expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(['a', 'b', 'c']);
+    await waitUntilLanded(stream, 10_000);
+  });
+
+  it('serves health, readiness and metrics on the flusher port', async () => {
+    expect((await fetch(`${flusher.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${flusher.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${flusher.url}/metrics`)).text();
+    for (const name of [
+      'spool_flush_duration_seconds_bucket',
+      'spool_flush_raw_bytes_total',
+      'spool_flush_compressed_bytes_total',
+      'spool_flush_objects_total',
+      'spool_flush_failures_total',
+      'spool_oldest_buffer_age_seconds',
+      'spool_queue_jobs{state="waiting"}',
+    ]) {
+      expect(metrics).toContain(name);
+    }
+  });
+});

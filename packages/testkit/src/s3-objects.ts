@@ -1,0 +1,52 @@
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+
+/** Every object key under `prefix`, in key order. */
+export async function listObjectKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export interface SpoolObject {
+  key: string;
+  raw: Buffer;
+  lines: string[];
+  metadata: Record<string, string>;
+}
+
+/** Downloads a Spool object, gunzips it and splits it into lines (each ended by "\n"). */
+export async function readSpoolObject(s3: S3Client, bucket: string, key: string): Promise<SpoolObject> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const raw = gunzipSync(Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  const text = raw.toString('utf8');
+  if (text !== '' && !text.endsWith('\n')) throw new Error(`${key} does not end with a newline`);
+  return {
+    key,
+    raw,
+    lines: text === '' ? [] : text.slice(0, -1).split('\n'),
+    metadata: object.Metadata ?? {},
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
