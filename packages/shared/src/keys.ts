@@ -11,6 +11,7 @@
  * | `spool:{<stream>}:sealed:<gen>`     | string  | a buffer taken out of service, waiting for (or in) upload   |
  * | `spool:{<stream>}:sealed:<gen>:meta`| hash    | `since` of the sealed buffer (the S3 key derives from it)   |
  * | `spool:{<stream>}:pending`          | set     | sealed generations not yet released (read by the sweep)    |
+ * | `spool:{<stream>}:sealed-bytes`     | integer | bytes in sealed generations (counted against MAX_BUFFER_BYTES) |
  * | `spool:{<stream>}:stats`            | hash    | `accepted` and `landed` event counters                     |
  * | `spool:streams`                     | set     | every stream ever written (read by the sweep)              |
  * | `spool:ratelimit:<client>`          | integer | requests in the current rate-limit window (@fastify/rate-limit) |
@@ -29,6 +30,7 @@ export interface StreamKeys {
   since: string;
   stats: string;
   pending: string;
+  sealedBytes: string;
   sealed(gen: number): string;
   sealedMeta(gen: number): string;
 }
@@ -41,6 +43,7 @@ export function streamKeys(stream: string): StreamKeys {
     since: `${base}:since`,
     stats: `${base}:stats`,
     pending: `${base}:pending`,
+    sealedBytes: `${base}:sealed-bytes`,
     sealed: (gen) => `${base}:sealed:${gen}`,
     sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
   };

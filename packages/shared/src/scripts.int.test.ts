@@ -108,3 +108,31 @@ describe('the release script', () => {
     expect(await redis.hgetall(keys.stats)).toEqual({ accepted: '2', landed: '2' });
   });
 });
+
+describe('MAX_BUFFER_BYTES', () => {
+  const redis = createTestRedis();
+  defineSpoolCommands(redis);
+  afterAll(() => redis.quit());
+
+  it('counts sealed generations awaiting upload, so an S3 outage cannot fill Redis', async () => {
+    const stream = randomName();
+    const keys = streamKeys(stream);
+    await appendToBuffer(redis, stream, 'x'.repeat(59) + '\n', 1, 100, 1);
+    await sealGeneration(redis, stream, 0, 2);
+    expect(await redis.get(keys.sealedBytes)).toBe('60');
+
+    expect(await appendToBuffer(redis, stream, 'y'.repeat(49) + '\n', 1, 100, 3)).toEqual({
+      refused: true,
+      length: 60,
+    });
+    expect(await appendToBuffer(redis, stream, 'z'.repeat(39) + '\n', 1, 100, 4)).toMatchObject({
+      refused: false,
+    });
+
+    await releaseGeneration(redis, stream, 0, 1);
+    expect(await redis.get(keys.sealedBytes)).toBe('0');
+    expect(await appendToBuffer(redis, stream, 'y'.repeat(49) + '\n', 1, 100, 5)).toMatchObject({
+      refused: false,
+    });
+  });
+});

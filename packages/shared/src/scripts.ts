@@ -13,9 +13,9 @@ function lua(file: string): string {
 }
 
 const COMMANDS = {
-  spoolAppend: { numberOfKeys: 4, lua: lua('append-4.lua') },
-  spoolSeal: { numberOfKeys: 6, lua: lua('seal-6.lua') },
-  spoolRelease: { numberOfKeys: 4, lua: lua('release-4.lua') },
+  spoolAppend: { numberOfKeys: 5, lua: lua('append-5.lua') },
+  spoolSeal: { numberOfKeys: 7, lua: lua('seal-7.lua') },
+  spoolRelease: { numberOfKeys: 5, lua: lua('release-5.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -25,6 +25,7 @@ declare module 'ioredis' {
       gen: string,
       since: string,
       stats: string,
+      sealedBytes: string,
       chunk: string | Buffer,
       eventCount: number,
       maxBytes: number,
@@ -37,6 +38,7 @@ declare module 'ioredis' {
       sealed: string,
       sealedMeta: string,
       pending: string,
+      sealedBytes: string,
       sealGen: number,
       nowMs: number,
     ): Result<number[], Context>;
@@ -45,6 +47,7 @@ declare module 'ioredis' {
       sealedMeta: string,
       stats: string,
       pending: string,
+      sealedBytes: string,
       eventCount: number,
       gen: number,
     ): Result<number, Context>;
@@ -63,8 +66,9 @@ export type AppendResult =
   | { refused: true; length: number };
 
 /**
- * Appends `chunk` (complete lines) to the stream's active buffer in one atomic step; refuses
- * when the buffer would pass `maxBytes`. O(1) in the buffer's size.
+ * Appends `chunk` (complete lines) to the stream's active buffer in one atomic step; refuses when
+ * the stream's data in Redis (active buffer plus sealed generations awaiting upload) would pass
+ * `maxBytes`, answering with what it holds. O(1) in the buffer's size.
  */
 export async function appendToBuffer(
   redis: Redis | Cluster,
@@ -80,6 +84,7 @@ export async function appendToBuffer(
     keys.gen,
     keys.since,
     keys.stats,
+    keys.sealedBytes,
     chunk,
     eventCount,
     maxBytes,
@@ -117,6 +122,7 @@ export async function sealGeneration(
     keys.sealed(gen),
     keys.sealedMeta(gen),
     keys.pending,
+    keys.sealedBytes,
     gen,
     nowMs,
   );
@@ -140,6 +146,7 @@ export async function releaseGeneration(
     keys.sealedMeta(gen),
     keys.stats,
     keys.pending,
+    keys.sealedBytes,
     eventCount,
     gen,
   );

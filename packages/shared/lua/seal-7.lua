@@ -10,6 +10,7 @@
     KEYS[4] sealed       the sealed buffer of `gen`      spool:{<stream>}:sealed:<gen>
     KEYS[5] sealedMeta   its metadata hash               spool:{<stream>}:sealed:<gen>:meta
     KEYS[6] pending      sealed generations not yet released  spool:{<stream>}:pending
+    KEYS[7] sealedBytes  bytes in sealed generations     spool:{<stream>}:sealed-bytes
 
     ARGV[1] gen     the generation the flush job is for
     ARGV[2] nowMs   fallback `since` if the buffer has none (written by an older ingest)
@@ -33,5 +34,7 @@ redis.call('RENAME', KEYS[1], KEYS[4])
 redis.call('HSET', KEYS[5], 'since', since)
 redis.call('DEL', KEYS[3])
 redis.call('SADD', KEYS[6], ARGV[1])
+local length = redis.call('STRLEN', KEYS[4])
+redis.call('INCRBY', KEYS[7], length)
 redis.call('INCR', KEYS[2])
-return { 1, redis.call('STRLEN', KEYS[4]), tonumber(since) }
+return { 1, length, tonumber(since) }

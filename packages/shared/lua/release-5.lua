@@ -8,6 +8,7 @@
     KEYS[2] sealedMeta   its metadata hash            spool:{<stream>}:sealed:<gen>:meta
     KEYS[3] stats        accepted/landed counters     spool:{<stream>}:stats
     KEYS[4] pending      sealed generations not yet released  spool:{<stream>}:pending
+    KEYS[5] sealedBytes  bytes in sealed generations  spool:{<stream>}:sealed-bytes
 
     ARGV[1] eventCount   events in the sealed buffer (lines)
     ARGV[2] gen          the generation
@@ -20,6 +21,7 @@ redis.call('SREM', KEYS[4], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
+redis.call('DECRBY', KEYS[5], redis.call('STRLEN', KEYS[1]))
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'landed', ARGV[1])
 return 1
