@@ -50,6 +50,10 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
         'aborted multipart uploads left by an earlier attempt',
       );
   }
+  logger.info(
+    { stream, gen, key: target.key, rawBytes: sealed.length, status: sealed.status },
+    'uploading generation',
+  );
   const { compressedBytes } = await uploadSealed(
     redis,
     sealedKey,

@@ -19,8 +19,6 @@ import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
 
 export const SWEEP_JOB = 'sweep';
 const SWEEP_SCHEDULER_ID = 'spool-sweep';
-/** A job whose lock is not renewed for this long is taken over by another worker (a crashed flusher). */
-const LOCK_DURATION_MS = 15_000;
 
 export interface FlusherDeps {
   config: Readonly<Config>;
@@ -75,8 +73,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     connection: clients.workerConnection,
     prefix: QUEUE_PREFIX,
     concurrency: config.flushConcurrency,
-    lockDuration: LOCK_DURATION_MS,
-    stalledInterval: LOCK_DURATION_MS,
+    // A crashed flusher's job is taken over once its lock is not renewed for this long.
+    lockDuration: config.flushLockDurationMs,
+    stalledInterval: config.flushLockDurationMs,
     // A stalled flush is safe to run again (seal and release are idempotent): never give up on it.
     maxStalledCount: Number.MAX_SAFE_INTEGER,
     settings: {

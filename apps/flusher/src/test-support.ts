@@ -1,5 +1,14 @@
-import { type Config, loadConfig } from '@spool/shared';
+import { randomBytes } from 'node:crypto';
+import {
+  appendToBuffer,
+  type Config,
+  defineSpoolCommands,
+  loadConfig,
+  REDIS_STRING_LIMIT,
+  STREAMS_KEY,
+} from '@spool/shared';
 import { testServices } from '@spool/testkit';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createFlusherClients, type FlusherClients } from './clients.js';
 import { buildFlusher, type Flusher } from './flusher.js';
@@ -44,4 +53,47 @@ export async function startTestFlusher(env: Record<string, string> = {}): Promis
       await clients.close();
     },
   };
+}
+
+/**
+ * Fills a stream's buffer straight through the append script (the ingest's own protocol), with
+ * lines shaped like the ingest's: `{"messageId","receivedAt","data"}`. `random` data barely
+ * compresses, for uploads that take a while. Returns the messageIds, in order.
+ */
+export async function fillBuffer(
+  redis: Redis,
+  stream: string,
+  totalBytes: number,
+  options: { random?: boolean; lineBytes?: number } = {},
+): Promise<string[]> {
+  defineSpoolCommands(redis);
+  const lineBytes = options.lineBytes ?? 1024;
+  const ids: string[] = [];
+  let written = 0;
+  while (written < totalBytes) {
+    const lines: string[] = [];
+    let chunkBytes = 0;
+    while (chunkBytes < 4 * 1024 * 1024 && written + chunkBytes < totalBytes) {
+      const messageId = `${stream}-${ids.length}`;
+      const filler = options.random
+        ? randomBytes(lineBytes * 0.75).toString('base64')
+        : 'x'.repeat(lineBytes);
+      const line = `${JSON.stringify({ messageId, receivedAt: new Date().toISOString(), data: filler })}\n`;
+      ids.push(messageId);
+      lines.push(line);
+      chunkBytes += Buffer.byteLength(line);
+    }
+    const result = await appendToBuffer(
+      redis,
+      stream,
+      lines.join(''),
+      lines.length,
+      REDIS_STRING_LIMIT,
+      Date.now(),
+    );
+    if (result.refused) throw new Error('buffer refused the fill');
+    written += chunkBytes;
+  }
+  await redis.sadd(STREAMS_KEY, stream);
+  return ids;
 }

@@ -141,6 +141,8 @@ const schema = z.object({
   FLUSH_RETRY_MAX: duration('5m'),
   /** `when_required` (works with every S3-compatible store) or `when_supported` (AWS's default, adds CRC checksums). */
   S3_CHECKSUMS: z.enum(['when_required', 'when_supported']).default('when_required'),
+  /** Milliseconds: a flush whose worker stops renewing its lock this long (a crashed flusher) is taken over by another. */
+  FLUSH_LOCK_DURATION: duration('30s'),
   /** Flush jobs run at once by one flusher process. */
   FLUSH_CONCURRENCY: integer(2, 1, 64),
   /** pino level. */
@@ -170,6 +172,7 @@ export interface Config {
   };
   flushRetryBaseMs: number;
   flushRetryMaxMs: number;
+  flushLockDurationMs: number;
   flushConcurrency: number;
   logLevel: string;
 }
@@ -213,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.FLUSH_RETRY_BASE < 10 || v.FLUSH_RETRY_BASE > v.FLUSH_RETRY_MAX) {
     problems.push('FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX');
   }
+  if (v.FLUSH_LOCK_DURATION < 1000) problems.push('FLUSH_LOCK_DURATION: must be at least 1s');
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -240,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     }),
     flushRetryBaseMs: v.FLUSH_RETRY_BASE,
     flushRetryMaxMs: v.FLUSH_RETRY_MAX,
+    flushLockDurationMs: v.FLUSH_LOCK_DURATION,
     flushConcurrency: v.FLUSH_CONCURRENCY,
     logLevel: v.LOG_LEVEL,
   });

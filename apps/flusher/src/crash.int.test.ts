@@ -1,0 +1,126 @@
+import { fileURLToPath } from 'node:url';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  FLUSH_QUEUE,
+  flushJobId,
+  QUEUE_PREFIX,
+  streamKeys,
+} from '@spool/shared';
+import {
+  createTestRedis,
+  createTestS3,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  spawnService,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
+import { Queue } from 'bullmq';
+import { fillBuffer, flusherTestEnv } from './test-support.js';
+
+const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const MiB = 1024 * 1024;
+const services = testServices();
+const redis = createTestRedis();
+const s3 = createTestS3();
+const queueConnection = createTestRedis();
+const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+
+afterAll(async () => {
+  await queue.close();
+  await queueConnection.quit();
+  await redis.quit();
+  s3.destroy();
+});
+
+async function objectExists(key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: services.s3.bucket, Key: key }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for the flusher's "uploading generation" log line and returns the object key it names. */
+async function uploadStarted(output: () => string, stream: string): Promise<string> {
+  return waitFor(
+    async () => {
+      for (const line of output().split('\n')) {
+        if (line.includes('"uploading generation"') && line.includes(stream))
+          return JSON.parse(line).key as string;
+      }
+      return undefined;
+    },
+    30_000,
+    'the upload to start',
+  );
+}
+
+async function expectLandedOnce(stream: string, prefix: string, ids: string[]): Promise<void> {
+  const keys = streamKeys(stream);
+  await waitFor(
+    async () => ((await redis.hget(keys.stats, 'landed')) === String(ids.length) ? true : undefined),
+    60_000,
+    'the generation to land',
+  );
+  const objects = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
+  expect(objects).toHaveLength(1);
+  const object = await readSpoolObject(s3, services.s3.bucket, objects[0] as string);
+  expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+  expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0), keys.buf)).toBe(0);
+  expect(await redis.smembers(keys.pending)).toEqual([]);
+  expect(await redis.get(keys.sealedBytes)).toBe('0');
+  expect(await redis.hgetall(keys.stats)).toEqual({
+    accepted: String(ids.length),
+    landed: String(ids.length),
+  });
+}
+
+describe('a flusher that dies', () => {
+  it('killed -9 in the middle of a multipart upload: the restarted flusher uploads the generation once, losing and doubling nothing', async () => {
+    const stream = randomName('crash');
+    const prefix = `${randomName('crash')}/`;
+    const ids = await fillBuffer(redis, stream, 40 * MiB, { random: true });
+    const env = flusherTestEnv({ S3_PREFIX: prefix, LOG_LEVEL: 'info', FLUSH_LOCK_DURATION: '2s' });
+
+    const first = await spawnService(FLUSHER_MAIN, env);
+    await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
+    const key = await uploadStarted(first.output, stream);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await first.stop('SIGKILL');
+
+    // Killed mid-upload: the object is not there, the sealed generation is.
+    expect(await objectExists(key)).toBe(false);
+    expect(await redis.strlen(streamKeys(stream).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
+
+    const second = await spawnService(FLUSHER_MAIN, env);
+    try {
+      await expectLandedOnce(stream, prefix, ids);
+      expect(second.output()).toContain('"status":"resealed"');
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('stopped with SIGTERM in the middle of a flush: finishes the upload in hand, then exits 0', async () => {
+    const stream = randomName('term');
+    const prefix = `${randomName('term')}/`;
+    const ids = await fillBuffer(redis, stream, 24 * MiB, { random: true });
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({ S3_PREFIX: prefix, LOG_LEVEL: 'info' }),
+    );
+    await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
+    const key = await uploadStarted(flusher.output, stream);
+
+    expect(await flusher.stop('SIGTERM')).toBe(0);
+    expect(await objectExists(key)).toBe(true);
+    expect(flusher.output()).toContain('"msg":"generation uploaded"');
+    await expectLandedOnce(stream, prefix, ids);
+  });
+});
