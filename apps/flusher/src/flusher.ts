@@ -12,6 +12,7 @@ import {
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface FlusherDeps {
 
 export interface Flusher {
   worker: Worker<FlushJobData>;
+  /** The Prometheus registry /metrics serves. */
+  registry(): Registry;
   /** Health and metrics; not listening (main.ts listens). */
   app: FastifyInstance;
   close(): Promise<void>;
@@ -101,6 +104,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   return {
     worker,
+    registry: () => metrics.registry,
     app,
     async close() {
       closing = true;

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  FLUSH_QUEUE,
+  flushJobId,
+  QUEUE_PREFIX,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, randomName, spawnService, waitFor } from '@spool/testkit';
+import { Queue } from 'bullmq';
+import { fillBuffer, flusherTestEnv } from './test-support.js';
+
+const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const MiB = 1024 * 1024;
+const redis = createTestRedis();
+const queueConnection = createTestRedis();
+const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+afterAll(async () => {
+  await queue.close();
+  await queueConnection.quit();
+  await redis.quit();
+});
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) * 1024;
+}
+
+describe('flusher memory', () => {
+  it('flushing a 200 MiB buffer grows the flusher process by far less than the buffer (< 150 MiB)', async () => {
+    const stream = randomName('mem');
+    const ids = await fillBuffer(redis, stream, 200 * MiB, { lineBytes: 2048 });
+    expect(await redis.strlen(streamKeys(stream).buf)).toBeGreaterThanOrEqual(200 * MiB);
+
+    const flusher = await spawnService(FLUSHER_MAIN, flusherTestEnv({ S3_PREFIX: `${randomName('mem')}/` }));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const baseline = rssBytes(flusher.pid);
+      let peak = baseline;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssBytes(flusher.pid));
+      }, 20);
+      await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
+      await waitFor(
+        async () =>
+          (await redis.hget(streamKeys(stream).stats, 'landed')) === String(ids.length) ? true : undefined,
+        120_000,
+        'the 200 MiB generation to land',
+      );
+      clearInterval(sampler);
+      const growth = peak - baseline;
+      process.stdout.write(
+        `flusher RSS: baseline ${(baseline / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB for a 200 MiB buffer\n`,
+      );
+      expect(growth).toBeLessThan(150 * MiB);
+    } finally {
+      await flusher.stop();
+    }
+  });
+});

@@ -1,0 +1,114 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import {
+  createTestRedis,
+  createTestS3,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  type ServiceProcess,
+  spawnService,
+  TcpProxy,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
+import { startTestFlusher, type TestFlusher } from './test-support.js';
+
+const INGEST_MAIN = fileURLToPath(new URL('../../ingest/dist/main.js', import.meta.url));
+const services = testServices();
+const redis = createTestRedis();
+const s3 = createTestS3();
+const prefix = `${randomName('outage')}/`;
+let proxy: TcpProxy;
+let ingest: ServiceProcess;
+let flusher: TestFlusher;
+
+beforeAll(async () => {
+  const endpoint = new URL(services.s3.endpoint);
+  proxy = await TcpProxy.start(endpoint.hostname, Number(endpoint.port));
+  ingest = await spawnService(INGEST_MAIN, {
+    REDIS_URL: services.redisUrl,
+    FLUSH_THRESHOLD_BYTES: '16KiB',
+    MAX_BUFFER_BYTES: '128KiB',
+    LOG_LEVEL: 'warn',
+  });
+  flusher = await startTestFlusher({
+    S3_ENDPOINT: proxy.url('http'),
+    S3_PREFIX: prefix,
+    FLUSH_INTERVAL: '1s',
+    FLUSH_RETRY_BASE: '100ms',
+    FLUSH_RETRY_MAX: '500ms',
+  });
+});
+afterAll(async () => {
+  await flusher.close();
+  await ingest.stop();
+  await proxy.close();
+  await redis.quit();
+  s3.destroy();
+});
+
+async function post(stream: string, messageId: string): Promise<number> {
+  const response = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messageId, pad: 'p'.repeat(900) }),
+  });
+  await response.text();
+  return response.status;
+}
+
+describe('while S3 is down', () => {
+  it('keeps every buffer, retries, lets ingest fill up to MAX_BUFFER_BYTES, and lands everything once S3 is back', async () => {
+    const stream = randomName('outage');
+    const keys = streamKeys(stream);
+    proxy.cut();
+
+    const accepted: string[] = [];
+    let refused = 0;
+    for (let i = 0; refused < 5 && i < 1_000; i += 1) {
+      const status = await post(stream, `m${i}`);
+      if (status === 202) accepted.push(`m${i}`);
+      else if (status === 503) refused += 1;
+      else throw new Error(`unexpected status ${status}`);
+      if (status === 503) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // About 128 KiB of ~1 KiB events: the limit held while generations piled up unsent.
+    expect(refused).toBe(5);
+    expect(accepted.length).toBeGreaterThan(60);
+    expect(accepted.length).toBeLessThan(140);
+    await waitFor(
+      async () => ((await redis.scard(keys.pending)) >= 2 ? true : undefined),
+      10_000,
+      'sealed generations',
+    );
+    const failures = await waitFor(
+      async () => {
+        const text = await flusher.registry().metrics();
+        const value = Number(/spool_flush_failures_total\{stream="[^"]+"\} (\d+)/.exec(text)?.[1] ?? 0);
+        return value >= 3 ? value : undefined;
+      },
+      20_000,
+      'retries',
+    );
+    expect(failures).toBeGreaterThanOrEqual(3);
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)).toEqual([]);
+    expect(await redis.hget(keys.stats, 'landed')).toBeNull();
+
+    proxy.restore();
+    await waitFor(
+      async () => ((await redis.hget(keys.stats, 'landed')) === String(accepted.length) ? true : undefined),
+      30_000,
+      'everything to land',
+    );
+    const landed: string[] = [];
+    for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)) {
+      const object = await readSpoolObject(s3, services.s3.bucket, key);
+      landed.push(...object.lines.map((line) => JSON.parse(line).messageId as string));
+    }
+    expect(landed.sort()).toEqual([...accepted].sort());
+    expect(await redis.smembers(keys.pending)).toEqual([]);
+    expect(await post(stream, 'after')).toBe(202);
+  });
+});
