@@ -78,7 +78,7 @@ pick_image() {
 
 ensure_test_images() {
   local s3_hash
-  s3_hash=$(cat "$ROOT"/docker/test-images/s3/* "$(command -v node)" | sha256sum | cut -c1-12)
+  s3_hash=$(cat "$ROOT"/docker/test-images/s3/{serve.mjs,package.json,package-lock.json} "$(command -v node)" | sha256sum | cut -c1-12)
   pick_image redis SPOOL_TEST_REDIS_IMAGE build_redis_standin spool-local/redis:7-debian
   pick_image s3 SPOOL_TEST_S3_IMAGE build_s3_standin "spool-local/s3rver:$s3_hash"
   # The Ryuk reaper image cannot be pulled either; the harness stops its containers itself.

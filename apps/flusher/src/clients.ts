@@ -1,11 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import {
-  type Config,
-  defineSpoolCommands,
-  FLUSH_QUEUE,
-  type FlushJobData,
-  QUEUE_PREFIX,
-} from '@spool/shared';
+import { type Config, defineSpoolCommands, FLUSH_QUEUE, type FlushJobData, queuePrefix } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -31,14 +25,17 @@ export function createS3Client(s3: Config['s3']): S3Client {
 }
 
 export function createFlusherClients(
-  config: Pick<Config, 'redisUrl' | 's3'>,
+  config: Pick<Config, 'redisUrl' | 's3' | 'namespace'>,
   onError: (error: Error, client: string) => void = () => {},
 ): FlusherClients {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   defineSpoolCommands(redis);
   const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    connection: queueConnection,
+    prefix: queuePrefix(config.namespace),
+  });
   const s3 = createS3Client(config.s3);
   for (const [name, emitter] of [
     ['redis', redis],

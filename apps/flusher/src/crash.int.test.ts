@@ -6,7 +6,7 @@ import {
   FLUSH_JOB_OPTIONS,
   FLUSH_QUEUE,
   flushJobId,
-  QUEUE_PREFIX,
+  queuePrefix,
   streamKeys,
 } from '@spool/shared';
 import {
@@ -25,10 +25,12 @@ import { fillBuffer, flusherTestEnv } from './test-support.js';
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const MiB = 1024 * 1024;
 const services = testServices();
+/** This file's own namespace: flushers of other test files never see its queue or streams. */
+const NS = randomName('ns');
 const redis = createTestRedis();
 const s3 = createTestS3();
 const queueConnection = createTestRedis();
-const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: queuePrefix(NS) });
 
 afterAll(async () => {
   await queue.close();
@@ -62,7 +64,7 @@ async function uploadStarted(output: () => string, stream: string): Promise<stri
 }
 
 async function expectLandedOnce(stream: string, prefix: string, ids: string[]): Promise<void> {
-  const keys = streamKeys(stream);
+  const keys = streamKeys(stream, NS);
   await waitFor(
     async () => ((await redis.hget(keys.stats, 'landed')) === String(ids.length) ? true : undefined),
     60_000,
@@ -85,8 +87,13 @@ describe('a flusher that dies', () => {
   it('killed -9 in the middle of a multipart upload: the restarted flusher uploads the generation once, losing and doubling nothing', async () => {
     const stream = randomName('crash');
     const prefix = `${randomName('crash')}/`;
-    const ids = await fillBuffer(redis, stream, 40 * MiB, { random: true });
-    const env = flusherTestEnv({ S3_PREFIX: prefix, LOG_LEVEL: 'info', FLUSH_LOCK_DURATION: '2s' });
+    const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
+    const env = flusherTestEnv({
+      REDIS_NAMESPACE: NS,
+      S3_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      FLUSH_LOCK_DURATION: '2s',
+    });
 
     const first = await spawnService(FLUSHER_MAIN, env);
     await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
@@ -96,7 +103,7 @@ describe('a flusher that dies', () => {
 
     // Killed mid-upload: the object is not there, the sealed generation is.
     expect(await objectExists(key)).toBe(false);
-    expect(await redis.strlen(streamKeys(stream).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
+    expect(await redis.strlen(streamKeys(stream, NS).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
 
     const second = await spawnService(FLUSHER_MAIN, env);
     try {
@@ -110,10 +117,10 @@ describe('a flusher that dies', () => {
   it('stopped with SIGTERM in the middle of a flush: finishes the upload in hand, then exits 0', async () => {
     const stream = randomName('term');
     const prefix = `${randomName('term')}/`;
-    const ids = await fillBuffer(redis, stream, 24 * MiB, { random: true });
+    const ids = await fillBuffer(redis, streamKeys(stream, NS), 24 * MiB, { random: true });
     const flusher = await spawnService(
       FLUSHER_MAIN,
-      flusherTestEnv({ S3_PREFIX: prefix, LOG_LEVEL: 'info' }),
+      flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, LOG_LEVEL: 'info' }),
     );
     await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
     const key = await uploadStarted(flusher.output, stream);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { STREAMS_KEY, streamKeys } from '@spool/shared';
+import { streamKeys, streamsKey } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -21,27 +21,36 @@ const KEY_LAYOUT =
   /^(?<prefix>.*)stream=(?<stream>[a-z0-9_-]+)\/dt=(?<day>\d{4}-\d\d-\d\d)\/hour=(?<hour>\d\d)\/\k<stream>-(?<stamp>\d{8}T\d{9})Z-(?<gen>\d+)\.ndjson\.gz$/;
 
 const services = testServices();
+/** This file's own namespace: flushers of other test files never see its queue or streams. */
+const NS = randomName('ns');
 const redis = createTestRedis();
 const s3 = createTestS3();
 const prefix = `${randomName('e2e')}/`;
 let ingest: ServiceProcess;
 let flusher: ServiceProcess;
+let secondFlusher: ServiceProcess;
 
 beforeAll(async () => {
   ingest = await spawnService(INGEST_MAIN, {
+    REDIS_NAMESPACE: NS,
     REDIS_URL: services.redisUrl,
     FLUSH_THRESHOLD_BYTES: '256KiB',
     MAX_BUFFER_BYTES: '32MiB',
     MAX_EVENT_BYTES: '8KiB',
     LOG_LEVEL: 'warn',
   });
-  flusher = await spawnService(
-    FLUSHER_MAIN,
-    flusherTestEnv({ S3_PREFIX: prefix, FLUSH_INTERVAL: '2s', LOG_LEVEL: 'warn' }),
-  );
+  // Two flusher processes compete for the same jobs, as replicas do.
+  const flusherEnv = flusherTestEnv({
+    REDIS_NAMESPACE: NS,
+    S3_PREFIX: prefix,
+    FLUSH_INTERVAL: '2s',
+    LOG_LEVEL: 'warn',
+  });
+  flusher = await spawnService(FLUSHER_MAIN, flusherEnv);
+  secondFlusher = await spawnService(FLUSHER_MAIN, flusherEnv);
 });
 afterAll(async () => {
-  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await Promise.all([ingest?.stop(), flusher?.stop(), secondFlusher?.stop()]);
   await redis.quit();
   s3.destroy();
 });
@@ -72,7 +81,7 @@ async function postAll(
 
 /** Waits until every accepted event of the stream has landed and nothing is buffered. */
 async function waitUntilLanded(stream: string, timeoutMs: number): Promise<void> {
-  const keys = streamKeys(stream);
+  const keys = streamKeys(stream, NS);
   await waitFor(
     async () => {
       const stats = await redis.hgetall(keys.stats);
@@ -100,7 +109,7 @@ const TEXTS = [
   '"quotes" \\ and \t tabs',
 ];
 
-describe('end to end: ingest → Redis → flusher → S3', () => {
+describe('end to end: ingest → Redis → two flushers → S3', () => {
   it('lands 10,000 events of mixed sizes, each exactly once and byte-identical, in correctly named objects', async () => {
     const stream = randomName('e2e');
     const events = Array.from({ length: 10_000 }, (_, i) => ({
@@ -150,8 +159,8 @@ describe('end to end: ingest → Redis → flusher → S3', () => {
       });
     }
     expect(seen.size).toBe(events.length);
-    expect(await redis.hgetall(streamKeys(stream).stats)).toEqual({ accepted: '10000', landed: '10000' });
-    expect(await redis.sismember(STREAMS_KEY, stream)).toBe(1);
+    expect(await redis.hgetall(streamKeys(stream, NS).stats)).toEqual({ accepted: '10000', landed: '10000' });
+    expect(await redis.sismember(streamsKey(NS), stream)).toBe(1);
   });
 
   it('lands a buffer below the threshold once it is older than FLUSH_INTERVAL', async () => {

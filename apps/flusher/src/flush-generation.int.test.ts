@@ -31,7 +31,7 @@ describe('flushGeneration', () => {
   it('run by several workers at once for one generation, writes one object under one key and counts events once', async () => {
     const stream = randomName('race');
     const prefix = `${randomName('race')}/`;
-    const ids = await fillBuffer(redis, stream, 3 * 1024 * 1024);
+    const ids = await fillBuffer(redis, streamKeys(stream), 3 * 1024 * 1024);
 
     const outcomes = await Promise.all(
       Array.from({ length: 4 }, () => flushGeneration(deps(prefix), stream, 0)),
@@ -57,7 +57,7 @@ describe('flushGeneration', () => {
     expect(await flushGeneration(deps(prefix), stream, 0)).toEqual({ status: 'nothing' });
     await appendToBuffer(
       redis,
-      stream,
+      streamKeys(stream),
       '{"receivedAt":"2026-01-01T00:00:00.000Z","messageId":"a"}\n',
       1,
       1e6,

@@ -8,7 +8,7 @@ import { summarize } from './sealed-buffer.js';
 import { abortStaleUploads, objectMetadata, uploadSealed } from './upload.js';
 
 export interface FlushDeps {
-  config: Pick<Config, 's3'>;
+  config: Pick<Config, 's3' | 'namespace'>;
   redis: Redis | Cluster;
   s3: S3Client;
   logger: Logger;
@@ -28,17 +28,18 @@ export type FlushOutcome =
 export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {
   const { config, redis, s3, logger, metrics } = deps;
   const bucket = config.s3.bucket as string;
-  const sealed = await sealGeneration(redis, stream, gen, Date.now());
+  const keys = streamKeys(stream, config.namespace);
+  const sealed = await sealGeneration(redis, keys, gen, Date.now());
   if (sealed.status === 'nothing') {
     logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
     return { status: 'nothing' };
   }
   const endTimer = metrics.flushSeconds.startTimer();
-  const sealedKey = streamKeys(stream).sealed(gen);
+  const sealedKey = keys.sealed(gen);
   const summary = await summarize(redis, sealedKey, sealed.length);
   if (summary.events === 0) {
     // Not reachable through the ingest (every append is whole lines); never an empty object.
-    await releaseGeneration(redis, stream, gen, 0);
+    await releaseGeneration(redis, keys, gen, 0);
     return { status: 'nothing' };
   }
   const target = { s3, bucket, key: objectKey(config.s3.prefix, stream, sealed.since, gen) };
@@ -61,7 +62,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     target,
     objectMetadata(stream, gen, summary),
   );
-  const releasedNow = await releaseGeneration(redis, stream, gen, summary.events);
+  const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();
 
   metrics.objects.inc({ stream });

@@ -7,7 +7,8 @@ import {
   flushBackoffDelay,
   healthRoutes,
   parseFlushJobId,
-  QUEUE_PREFIX,
+  queuePrefix,
+  quietProbes,
 } from '@spool/shared';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -74,7 +75,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   const worker = new Worker<FlushJobData, FlushOutcome | SweepResult>(FLUSH_QUEUE, processJob, {
     connection: clients.workerConnection,
-    prefix: QUEUE_PREFIX,
+    prefix: queuePrefix(config.namespace),
     concurrency: config.flushConcurrency,
     // A crashed flusher's job is taken over once its lock is not renewed for this long.
     lockDuration: config.flushLockDurationMs,
@@ -96,7 +97,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     { name: SWEEP_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
   );
 
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: quietProbes() });
   await app.register(healthRoutes, {
     isReady: () => !closing && worker.isRunning() && clients.redis.status === 'ready',
     registry: metrics.registry,

@@ -6,7 +6,7 @@ import {
   FLUSH_JOB_OPTIONS,
   FLUSH_QUEUE,
   flushJobId,
-  QUEUE_PREFIX,
+  queuePrefix,
   streamKeys,
 } from '@spool/shared';
 import { createTestRedis, randomName, spawnService, waitFor } from '@spool/testkit';
@@ -15,9 +15,11 @@ import { fillBuffer, flusherTestEnv } from './test-support.js';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const MiB = 1024 * 1024;
+/** This file's own namespace: flushers of other test files never see its queue or streams. */
+const NS = randomName('ns');
 const redis = createTestRedis();
 const queueConnection = createTestRedis();
-const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: queuePrefix(NS) });
 afterAll(async () => {
   await queue.close();
   await queueConnection.quit();
@@ -32,10 +34,13 @@ function rssBytes(pid: number): number {
 describe('flusher memory', () => {
   it('flushing a 200 MiB buffer grows the flusher process by far less than the buffer (< 150 MiB)', async () => {
     const stream = randomName('mem');
-    const ids = await fillBuffer(redis, stream, 200 * MiB, { lineBytes: 2048 });
-    expect(await redis.strlen(streamKeys(stream).buf)).toBeGreaterThanOrEqual(200 * MiB);
+    const ids = await fillBuffer(redis, streamKeys(stream, NS), 200 * MiB, { lineBytes: 2048 });
+    expect(await redis.strlen(streamKeys(stream, NS).buf)).toBeGreaterThanOrEqual(200 * MiB);
 
-    const flusher = await spawnService(FLUSHER_MAIN, flusherTestEnv({ S3_PREFIX: `${randomName('mem')}/` }));
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: `${randomName('mem')}/` }),
+    );
     try {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const baseline = rssBytes(flusher.pid);
@@ -46,7 +51,9 @@ describe('flusher memory', () => {
       await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
       await waitFor(
         async () =>
-          (await redis.hget(streamKeys(stream).stats, 'landed')) === String(ids.length) ? true : undefined,
+          (await redis.hget(streamKeys(stream, NS).stats, 'landed')) === String(ids.length)
+            ? true
+            : undefined,
         120_000,
         'the 200 MiB generation to land',
       );

@@ -17,6 +17,8 @@ import { startTestFlusher, type TestFlusher } from './test-support.js';
 
 const INGEST_MAIN = fileURLToPath(new URL('../../ingest/dist/main.js', import.meta.url));
 const services = testServices();
+/** This file's own namespace: flushers of other test files never see its queue or streams. */
+const NS = randomName('ns');
 const redis = createTestRedis();
 const s3 = createTestS3();
 const prefix = `${randomName('outage')}/`;
@@ -28,12 +30,14 @@ beforeAll(async () => {
   const endpoint = new URL(services.s3.endpoint);
   proxy = await TcpProxy.start(endpoint.hostname, Number(endpoint.port));
   ingest = await spawnService(INGEST_MAIN, {
+    REDIS_NAMESPACE: NS,
     REDIS_URL: services.redisUrl,
     FLUSH_THRESHOLD_BYTES: '16KiB',
     MAX_BUFFER_BYTES: '128KiB',
     LOG_LEVEL: 'warn',
   });
   flusher = await startTestFlusher({
+    REDIS_NAMESPACE: NS,
     S3_ENDPOINT: proxy.url('http'),
     S3_PREFIX: prefix,
     FLUSH_INTERVAL: '1s',
@@ -62,7 +66,7 @@ async function post(stream: string, messageId: string): Promise<number> {
 describe('while S3 is down', () => {
   it('keeps every buffer, retries, lets ingest fill up to MAX_BUFFER_BYTES, and lands everything once S3 is back', async () => {
     const stream = randomName('outage');
-    const keys = streamKeys(stream);
+    const keys = streamKeys(stream, NS);
     proxy.cut();
 
     const accepted: string[] = [];

@@ -4,8 +4,8 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
-  STREAMS_KEY,
   streamKeys,
+  streamsKey,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { FlusherMetrics } from './metrics.js';
 
 export interface SweepDeps {
-  config: Pick<Config, 'flushIntervalMs' | 'flushThresholdBytes'>;
+  config: Pick<Config, 'flushIntervalMs' | 'flushThresholdBytes' | 'namespace'>;
   redis: Redis;
   queue: Queue<FlushJobData>;
   logger: Logger;
@@ -55,11 +55,11 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
 
   let cursor = '0';
   do {
-    const [next, streams] = await redis.sscan(STREAMS_KEY, cursor, 'COUNT', 500);
+    const [next, streams] = await redis.sscan(streamsKey(config.namespace), cursor, 'COUNT', 500);
     cursor = next;
     for (const stream of streams) {
       result.streams += 1;
-      const keys = streamKeys(stream);
+      const keys = streamKeys(stream, config.namespace);
       const replies = await redis
         .pipeline()
         .get(keys.gen)

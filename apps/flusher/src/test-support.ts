@@ -5,7 +5,8 @@ import {
   defineSpoolCommands,
   loadConfig,
   REDIS_STRING_LIMIT,
-  STREAMS_KEY,
+  type StreamKeys,
+  streamsKey,
 } from '@spool/shared';
 import { testServices } from '@spool/testkit';
 import type { Redis } from 'ioredis';
@@ -62,7 +63,7 @@ export async function startTestFlusher(env: Record<string, string> = {}): Promis
  */
 export async function fillBuffer(
   redis: Redis,
-  stream: string,
+  keys: StreamKeys,
   totalBytes: number,
   options: { random?: boolean; lineBytes?: number } = {},
 ): Promise<string[]> {
@@ -74,7 +75,7 @@ export async function fillBuffer(
     const lines: string[] = [];
     let chunkBytes = 0;
     while (chunkBytes < 4 * 1024 * 1024 && written + chunkBytes < totalBytes) {
-      const messageId = `${stream}-${ids.length}`;
+      const messageId = `${keys.stream}-${ids.length}`;
       const filler = options.random
         ? randomBytes(lineBytes * 0.75).toString('base64')
         : 'x'.repeat(lineBytes);
@@ -85,7 +86,7 @@ export async function fillBuffer(
     }
     const result = await appendToBuffer(
       redis,
-      stream,
+      keys,
       lines.join(''),
       lines.length,
       REDIS_STRING_LIMIT,
@@ -94,6 +95,11 @@ export async function fillBuffer(
     if (result.refused) throw new Error('buffer refused the fill');
     written += chunkBytes;
   }
-  await redis.sadd(STREAMS_KEY, stream);
+  await redis.sadd(streamsKey(namespaceOf(keys)), keys.stream);
   return ids;
+}
+
+/** The namespace a stream's keys were built with (`<ns>:{<stream>}:buf`). */
+function namespaceOf(keys: StreamKeys): string {
+  return keys.buf.slice(0, keys.buf.indexOf(':{'));
 }

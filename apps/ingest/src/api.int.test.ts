@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FLUSH_QUEUE, flushJobId, QUEUE_PREFIX, streamKeys } from '@spool/shared';
+import { FLUSH_QUEUE, flushJobId, queuePrefix, streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from './test-support.js';
 
@@ -316,8 +316,8 @@ describe('flush jobs', () => {
     const job = await ingest.queue.getJob(flushJobId(stream, 0));
     expect(job?.data).toEqual({ stream, gen: 0 });
     expect(job?.name).toBe('flush');
-    const jobKeys = await redis.keys(`${QUEUE_PREFIX}:${FLUSH_QUEUE}:${stream}@*`);
-    expect(jobKeys).toEqual([`${QUEUE_PREFIX}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
+    const jobKeys = await redis.keys(`${queuePrefix()}:${FLUSH_QUEUE}:${stream}@*`);
+    expect(jobKeys).toEqual([`${queuePrefix()}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
     expect(await redis.sismember('spool:streams', stream)).toBe(1);
   });
 });

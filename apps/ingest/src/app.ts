@@ -6,7 +6,8 @@ import {
   createLogger,
   type FlushJobData,
   healthRoutes,
-  RATE_LIMIT_NAMESPACE,
+  quietProbes,
+  rateLimitNamespace,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -45,6 +46,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const metrics = createIngestMetrics();
   const app = Fastify({
     loggerInstance: (deps.logger ?? createLogger('spool-ingest', config.logLevel)) as FastifyBaseLogger,
+    logController: quietProbes(),
     bodyLimit: config.maxBodyBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
@@ -108,7 +110,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     global: false,
     redis,
-    nameSpace: RATE_LIMIT_NAMESPACE,
+    nameSpace: rateLimitNamespace(config.namespace),
     skipOnError: true,
     keyGenerator: (request) => clientIdentity(request.headers.authorization, request.ip),
     errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),

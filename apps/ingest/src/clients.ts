@@ -1,10 +1,4 @@
-import {
-  type Config,
-  defineSpoolCommands,
-  FLUSH_QUEUE,
-  type FlushJobData,
-  QUEUE_PREFIX,
-} from '@spool/shared';
+import { type Config, defineSpoolCommands, FLUSH_QUEUE, type FlushJobData, queuePrefix } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
@@ -20,7 +14,7 @@ export interface IngestClients {
  * queue that may never drain; ioredis keeps reconnecting by itself.
  */
 export function createIngestClients(
-  config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs'>,
+  config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs' | 'namespace'>,
   onError: (error: Error, client: 'redis' | 'queue') => void = () => {},
 ): IngestClients {
   const options: RedisOptions = {
@@ -32,7 +26,10 @@ export function createIngestClients(
   const redis = new Redis(config.redisUrl, options);
   defineSpoolCommands(redis);
   const queueConnection = new Redis(config.redisUrl, options);
-  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: queueConnection, prefix: QUEUE_PREFIX });
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    connection: queueConnection,
+    prefix: queuePrefix(config.namespace),
+  });
   // Connection errors are expected while Redis is away (requests answer 503); they must not crash.
   redis.on('error', (error) => onError(error, 'redis'));
   queue.on('error', (error) => onError(error, 'queue'));

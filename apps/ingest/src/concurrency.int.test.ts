@@ -46,7 +46,7 @@ describe('two ingest instances sharing one Redis, under 50 concurrent clients', 
       while (sealing) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 40));
         const gen = Number((await redis.get(keys.gen)) ?? 0);
-        const sealed = await sealGeneration(redis, stream, gen, Date.now());
+        const sealed = await sealGeneration(redis, keys, gen, Date.now());
         if (sealed.status === 'sealed') sealedGens.push(gen);
       }
     })();
@@ -75,7 +75,7 @@ describe('two ingest instances sharing one Redis, under 50 concurrent clients', 
     sealing = false;
     await sealer;
     const lastGen = Number((await redis.get(keys.gen)) ?? 0);
-    if ((await sealGeneration(redis, stream, lastGen, Date.now())).status === 'sealed')
+    if ((await sealGeneration(redis, keys, lastGen, Date.now())).status === 'sealed')
       sealedGens.push(lastGen);
 
     expect(statuses).toHaveLength(CLIENTS * REQUESTS_PER_CLIENT);

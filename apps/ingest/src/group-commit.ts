@@ -6,7 +6,8 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
-  STREAMS_KEY,
+  streamKeys,
+  streamsKey,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
@@ -35,7 +36,7 @@ interface Group {
 }
 
 export interface GroupCommitDeps {
-  config: Pick<Config, 'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs'>;
+  config: Pick<Config, 'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs' | 'namespace'>;
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
   logger: FastifyBaseLogger;
@@ -116,7 +117,7 @@ export class GroupCommit {
     try {
       result = await appendToBuffer(
         redis,
-        group.stream,
+        streamKeys(group.stream, config.namespace),
         chunk,
         group.events,
         config.maxBufferBytes,
@@ -182,7 +183,7 @@ export class GroupCommit {
   private async registerStream(stream: string, started: boolean): Promise<void> {
     if (!started && this.registeredStreams.has(stream)) return;
     try {
-      await this.deps.redis.sadd(STREAMS_KEY, stream);
+      await this.deps.redis.sadd(streamsKey(this.deps.config.namespace), stream);
       this.registeredStreams.add(stream);
     } catch (error) {
       this.deps.metrics.failures.inc({ operation: 'register_stream' });

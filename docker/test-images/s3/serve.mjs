@@ -1,6 +1,7 @@
 // A stand-in for the MinIO image where no image can be pulled: s3rver speaking the same
 // interface (`server <dir>`, port 9000, MINIO_ROOT_USER / MINIO_ROOT_PASSWORD), so the test
-// harness starts either image with identical options.
+// harness starts either image with identical options. `make dev` runs it directly as its
+// embedded S3-compatible store.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -20,10 +21,15 @@ DUMMY_ACCOUNT.createKeyPair(
 );
 
 const server = new S3rver({
-  address: '0.0.0.0',
+  address: process.env.S3_ADDRESS ?? '0.0.0.0',
   port: Number(process.env.S3_PORT ?? 9000),
   directory,
   silent: process.env.S3_LOG !== '1',
+  // S3_BUCKETS=a,b creates those buckets at start (kept if they exist).
+  configureBuckets: (process.env.S3_BUCKETS ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((name) => ({ name })),
 });
 const { address, port } = await server.run();
 console.log(`s3rver listening on ${address}:${port}, storing in ${directory}`);

@@ -101,6 +101,11 @@ const writeKeys = z
 const schema = z.object({
   /** Redis or Valkey URL. */
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Prefix of every key (and `{<ns>}` of the queue): deployments with different namespaces share a Redis. */
+  REDIS_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1 to 32 of a-z, 0-9, "_" and "-"')
+    .default('spool'),
   /** Listen address of this process's HTTP server. */
   HOST: z.string().default('0.0.0.0'),
   /** Listen port (ingest default 8080, flusher 9091). */
@@ -151,6 +156,7 @@ const schema = z.object({
 
 export interface Config {
   redisUrl: string;
+  namespace: string;
   host: string;
   port: number;
   flushThresholdBytes: number;
@@ -223,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
 
   return Object.freeze({
     redisUrl: v.REDIS_URL,
+    namespace: v.REDIS_NAMESPACE,
     host: v.HOST,
     port,
     flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES,

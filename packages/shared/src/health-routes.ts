@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 
 export interface HealthRouteOptions {
@@ -16,5 +16,14 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   });
   app.get('/metrics', async (_request, reply) => {
     return reply.type(options.registry.contentType).send(await options.registry.metrics());
+  });
+}
+
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Request logging for everything but probes and scrapes, which would drown the log. */
+export function quietProbes(): LogController {
+  return new LogController({
+    disableRequestLogging: (request: FastifyRequest) => PROBES.has(request.url.split('?')[0] ?? ''),
   });
 }

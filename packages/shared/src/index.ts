@@ -6,8 +6,15 @@ export {
   type SpoolProcess,
   type WriteKey,
 } from './config.js';
-export { type HealthRouteOptions, healthRoutes } from './health-routes.js';
-export { RATE_LIMIT_NAMESPACE, STREAMS_KEY, type StreamKeys, streamKeys } from './keys.js';
+export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
+export {
+  DEFAULT_NAMESPACE,
+  queuePrefix,
+  rateLimitNamespace,
+  type StreamKeys,
+  streamKeys,
+  streamsKey,
+} from './keys.js';
 export { createLogger, loggerOptions } from './logger.js';
 export {
   FLUSH_BACKOFF,
@@ -18,7 +25,6 @@ export {
   flushBackoffDelay,
   flushJobId,
   parseFlushJobId,
-  QUEUE_PREFIX,
 } from './queue.js';
 export {
   type AppendResult,

@@ -1,30 +1,29 @@
 /**
  * The one place Redis key strings are built. Every key of a stream is hash-tagged with the stream
  * name (`{<stream>}`), so all of them live in one Redis Cluster slot and one Lua script may touch
- * them together.
+ * them together. `<ns>` is REDIS_NAMESPACE (default `spool`): deployments (or test runs) with
+ * different namespaces share a Redis without seeing each other.
  *
- * | key                                 | type    | meaning                                                    |
- * | ----------------------------------- | ------- | ---------------------------------------------------------- |
- * | `spool:{<stream>}:buf`              | string  | the active buffer: one JSON event per line, `\n`-terminated |
- * | `spool:{<stream>}:gen`              | integer | generation of the active buffer (absent = 0)               |
- * | `spool:{<stream>}:since`            | integer | ms timestamp of the first append into the active buffer    |
- * | `spool:{<stream>}:sealed:<gen>`     | string  | a buffer taken out of service, waiting for (or in) upload   |
- * | `spool:{<stream>}:sealed:<gen>:meta`| hash    | `since` of the sealed buffer (the S3 key derives from it)   |
- * | `spool:{<stream>}:pending`          | set     | sealed generations not yet released (read by the sweep)    |
- * | `spool:{<stream>}:sealed-bytes`     | integer | bytes in sealed generations (counted against MAX_BUFFER_BYTES) |
- * | `spool:{<stream>}:stats`            | hash    | `accepted` and `landed` event counters                     |
- * | `spool:streams`                     | set     | every stream ever written (read by the sweep)              |
- * | `spool:ratelimit:<client>`          | integer | requests in the current rate-limit window (@fastify/rate-limit) |
+ * | key                                 | type    | meaning                                                      |
+ * | ----------------------------------- | ------- | ------------------------------------------------------------ |
+ * | `<ns>:{<stream>}:buf`               | string  | the active buffer: one JSON event per line, `\n`-terminated   |
+ * | `<ns>:{<stream>}:gen`               | integer | generation of the active buffer (absent = 0)                 |
+ * | `<ns>:{<stream>}:since`             | integer | ms timestamp of the first append into the active buffer      |
+ * | `<ns>:{<stream>}:sealed:<gen>`      | string  | a buffer taken out of service, waiting for (or in) upload     |
+ * | `<ns>:{<stream>}:sealed:<gen>:meta` | hash    | `since` of the sealed buffer (the S3 key derives from it)     |
+ * | `<ns>:{<stream>}:pending`           | set     | sealed generations not yet released (read by the sweep)      |
+ * | `<ns>:{<stream>}:sealed-bytes`      | integer | bytes in sealed generations (counted against MAX_BUFFER_BYTES) |
+ * | `<ns>:{<stream>}:stats`             | hash    | `accepted` and `landed` event counters                       |
+ * | `<ns>:streams`                      | set     | every stream ever written (read by the sweep)                |
+ * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |
  *
- * BullMQ's own keys live under the queue prefix `{spool}` (see queue.ts).
+ * BullMQ's own keys live under the queue prefix `{<ns>}` (one Cluster slot).
  */
 
-export const STREAMS_KEY = 'spool:streams';
-
-/** Prefix @fastify/rate-limit puts before its client keys (a hash of the write key, or `ip:<address>`). */
-export const RATE_LIMIT_NAMESPACE = 'spool:ratelimit:';
+export const DEFAULT_NAMESPACE = 'spool';
 
 export interface StreamKeys {
+  stream: string;
   buf: string;
   gen: string;
   since: string;
@@ -35,9 +34,10 @@ export interface StreamKeys {
   sealedMeta(gen: number): string;
 }
 
-export function streamKeys(stream: string): StreamKeys {
-  const base = `spool:{${stream}}`;
+export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): StreamKeys {
+  const base = `${namespace}:{${stream}}`;
   return {
+    stream,
     buf: `${base}:buf`,
     gen: `${base}:gen`,
     since: `${base}:since`,
@@ -47,4 +47,19 @@ export function streamKeys(stream: string): StreamKeys {
     sealed: (gen) => `${base}:sealed:${gen}`,
     sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
   };
+}
+
+/** The set of every stream ever written. */
+export function streamsKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:streams`;
+}
+
+/** The BullMQ queue prefix: a hash tag, so all of the queue's keys share one Cluster slot. */
+export function queuePrefix(namespace = DEFAULT_NAMESPACE): string {
+  return `{${namespace}}`;
+}
+
+/** What @fastify/rate-limit puts before its client keys (a digest of the write key, or `ip:<address>`). */
+export function rateLimitNamespace(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:ratelimit:`;
 }

@@ -1,8 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 
-/** The BullMQ queue flush jobs go through. The `{spool}` prefix puts all its keys in one Cluster slot. */
+/** The BullMQ queue flush jobs go through (its prefix comes from keys.ts: `queuePrefix`). */
 export const FLUSH_QUEUE = 'flush';
-export const QUEUE_PREFIX = '{spool}';
 export const FLUSH_JOB = 'flush';
 
 /** The backoff strategy the flusher registers: exponential, capped (see flushBackoffDelay). */

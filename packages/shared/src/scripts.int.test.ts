@@ -13,8 +13,15 @@ describe('the append script', () => {
     const keys = streamKeys(stream);
     await redis.set(keys.gen, '3');
 
-    const first = await appendToBuffer(redis, stream, '{"a":1}\n', 1, 1000, 1_700_000_000_000);
-    const second = await appendToBuffer(redis, stream, '{"b":2}\n{"c":3}\n', 2, 1000, 1_700_000_000_999);
+    const first = await appendToBuffer(redis, streamKeys(stream), '{"a":1}\n', 1, 1000, 1_700_000_000_000);
+    const second = await appendToBuffer(
+      redis,
+      streamKeys(stream),
+      '{"b":2}\n{"c":3}\n',
+      2,
+      1000,
+      1_700_000_000_999,
+    );
 
     expect(first).toEqual({ refused: false, length: 8, gen: 3, started: true });
     expect(second).toEqual({ refused: false, length: 24, gen: 3, started: false });
@@ -26,10 +33,10 @@ describe('the append script', () => {
   it('refuses an append that would pass the maximum and writes nothing', async () => {
     const stream = randomName();
     const keys = streamKeys(stream);
-    await appendToBuffer(redis, stream, 'x'.repeat(90), 1, 100, 1);
+    await appendToBuffer(redis, streamKeys(stream), 'x'.repeat(90), 1, 100, 1);
 
-    const refused = await appendToBuffer(redis, stream, 'y'.repeat(11), 1, 100, 2);
-    const fits = await appendToBuffer(redis, stream, 'z'.repeat(10), 1, 100, 3);
+    const refused = await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(11), 1, 100, 2);
+    const fits = await appendToBuffer(redis, streamKeys(stream), 'z'.repeat(10), 1, 100, 3);
 
     expect(refused).toEqual({ refused: true, length: 90 });
     expect(fits).toEqual({ refused: false, length: 100, gen: 0, started: false });
@@ -38,7 +45,7 @@ describe('the append script', () => {
 
   it('counts bytes, not characters, for multi-byte text', async () => {
     const stream = randomName();
-    const result = await appendToBuffer(redis, stream, '{"e":"é😀"}\n', 1, 1000, 1);
+    const result = await appendToBuffer(redis, streamKeys(stream), '{"e":"é😀"}\n', 1, 1000, 1);
     expect(result).toMatchObject({ length: Buffer.byteLength('{"e":"é😀"}\n') });
   });
 });
@@ -51,9 +58,9 @@ describe('the seal script', () => {
   it('renames the active buffer to its generation, keeps its since, and starts the next generation', async () => {
     const stream = randomName();
     const keys = streamKeys(stream);
-    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1234);
+    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1234);
 
-    expect(await sealGeneration(redis, stream, 0, 9999)).toEqual({
+    expect(await sealGeneration(redis, streamKeys(stream), 0, 9999)).toEqual({
       status: 'sealed',
       length: 2,
       since: 1234,
@@ -63,28 +70,32 @@ describe('the seal script', () => {
     expect(await redis.exists(keys.buf, keys.since)).toBe(0);
     expect(await redis.get(keys.gen)).toBe('1');
 
-    const next = await appendToBuffer(redis, stream, 'b\n', 1, 1000, 5678);
+    const next = await appendToBuffer(redis, streamKeys(stream), 'b\n', 1, 1000, 5678);
     expect(next).toEqual({ refused: false, length: 2, gen: 1, started: true });
   });
 
   it('on a retry reuses the sealed key instead of sealing the next generation', async () => {
     const stream = randomName();
-    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1);
-    await sealGeneration(redis, stream, 0, 2);
-    await appendToBuffer(redis, stream, 'bb\n', 1, 1000, 3);
+    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1);
+    await sealGeneration(redis, streamKeys(stream), 0, 2);
+    await appendToBuffer(redis, streamKeys(stream), 'bb\n', 1, 1000, 3);
 
-    expect(await sealGeneration(redis, stream, 0, 4)).toEqual({ status: 'resealed', length: 2, since: 1 });
+    expect(await sealGeneration(redis, streamKeys(stream), 0, 4)).toEqual({
+      status: 'resealed',
+      length: 2,
+      since: 1,
+    });
     expect(await redis.get(streamKeys(stream).buf)).toBe('bb\n');
   });
 
   it('does nothing for a generation that is gone or never held anything', async () => {
     const stream = randomName();
-    expect(await sealGeneration(redis, stream, 0, 1)).toEqual({ status: 'nothing', length: 0 });
-    await appendToBuffer(redis, stream, 'a\n', 1, 1000, 1);
-    await sealGeneration(redis, stream, 0, 2);
+    expect(await sealGeneration(redis, streamKeys(stream), 0, 1)).toEqual({ status: 'nothing', length: 0 });
+    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1);
+    await sealGeneration(redis, streamKeys(stream), 0, 2);
     await redis.unlink(streamKeys(stream).sealed(0));
-    expect(await sealGeneration(redis, stream, 0, 3)).toEqual({ status: 'nothing', length: 0 });
-    expect(await sealGeneration(redis, stream, 5, 3)).toEqual({ status: 'nothing', length: 0 });
+    expect(await sealGeneration(redis, streamKeys(stream), 0, 3)).toEqual({ status: 'nothing', length: 0 });
+    expect(await sealGeneration(redis, streamKeys(stream), 5, 3)).toEqual({ status: 'nothing', length: 0 });
   });
 });
 
@@ -96,12 +107,12 @@ describe('the release script', () => {
   it('deletes the sealed generation and counts its events as landed, once', async () => {
     const stream = randomName();
     const keys = streamKeys(stream);
-    await appendToBuffer(redis, stream, 'a\nb\n', 2, 1000, 1);
-    await sealGeneration(redis, stream, 0, 2);
+    await appendToBuffer(redis, streamKeys(stream), 'a\nb\n', 2, 1000, 1);
+    await sealGeneration(redis, streamKeys(stream), 0, 2);
     expect(await redis.smembers(keys.pending)).toEqual(['0']);
 
-    expect(await releaseGeneration(redis, stream, 0, 2)).toBe(true);
-    expect(await releaseGeneration(redis, stream, 0, 2)).toBe(false);
+    expect(await releaseGeneration(redis, streamKeys(stream), 0, 2)).toBe(true);
+    expect(await releaseGeneration(redis, streamKeys(stream), 0, 2)).toBe(false);
 
     expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0))).toBe(0);
     expect(await redis.smembers(keys.pending)).toEqual([]);
@@ -117,21 +128,21 @@ describe('MAX_BUFFER_BYTES', () => {
   it('counts sealed generations awaiting upload, so an S3 outage cannot fill Redis', async () => {
     const stream = randomName();
     const keys = streamKeys(stream);
-    await appendToBuffer(redis, stream, 'x'.repeat(59) + '\n', 1, 100, 1);
-    await sealGeneration(redis, stream, 0, 2);
+    await appendToBuffer(redis, streamKeys(stream), 'x'.repeat(59) + '\n', 1, 100, 1);
+    await sealGeneration(redis, streamKeys(stream), 0, 2);
     expect(await redis.get(keys.sealedBytes)).toBe('60');
 
-    expect(await appendToBuffer(redis, stream, 'y'.repeat(49) + '\n', 1, 100, 3)).toEqual({
+    expect(await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(49) + '\n', 1, 100, 3)).toEqual({
       refused: true,
       length: 60,
     });
-    expect(await appendToBuffer(redis, stream, 'z'.repeat(39) + '\n', 1, 100, 4)).toMatchObject({
+    expect(await appendToBuffer(redis, streamKeys(stream), 'z'.repeat(39) + '\n', 1, 100, 4)).toMatchObject({
       refused: false,
     });
 
-    await releaseGeneration(redis, stream, 0, 1);
+    await releaseGeneration(redis, streamKeys(stream), 0, 1);
     expect(await redis.get(keys.sealedBytes)).toBe('0');
-    expect(await appendToBuffer(redis, stream, 'y'.repeat(49) + '\n', 1, 100, 5)).toMatchObject({
+    expect(await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(49) + '\n', 1, 100, 5)).toMatchObject({
       refused: false,
     });
   });

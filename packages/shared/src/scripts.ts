@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
-import { streamKeys } from './keys.js';
+import type { StreamKeys } from './keys.js';
 
 /**
  * The Lua scripts of the Redis protocol (lua/*.lua, named `<name>-<numberOfKeys>.lua`), registered
@@ -72,13 +72,12 @@ export type AppendResult =
  */
 export async function appendToBuffer(
   redis: Redis | Cluster,
-  stream: string,
+  keys: StreamKeys,
   chunk: string | Buffer,
   eventCount: number,
   maxBytes: number,
   nowMs: number,
 ): Promise<AppendResult> {
-  const keys = streamKeys(stream);
   const [length = 0, gen = 0, started = 0] = await redis.spoolAppend(
     keys.buf,
     keys.gen,
@@ -110,11 +109,10 @@ export type SealResult =
  */
 export async function sealGeneration(
   redis: Redis | Cluster,
-  stream: string,
+  keys: StreamKeys,
   gen: number,
   nowMs: number,
 ): Promise<SealResult> {
-  const keys = streamKeys(stream);
   const [status = 0, length = 0, since = 0] = await redis.spoolSeal(
     keys.buf,
     keys.gen,
@@ -136,11 +134,10 @@ export async function sealGeneration(
  */
 export async function releaseGeneration(
   redis: Redis | Cluster,
-  stream: string,
+  keys: StreamKeys,
   gen: number,
   eventCount: number,
 ): Promise<boolean> {
-  const keys = streamKeys(stream);
   const released = await redis.spoolRelease(
     keys.sealed(gen),
     keys.sealedMeta(gen),
