@@ -1,10 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { type TestServices, testServices } from './env.js';
 
 /** A Redis client for the test run's Redis; the caller quits it. */
-export function createTestRedis(services: TestServices = testServices()): Redis {
-  return new Redis(services.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+export function createTestRedis(options: RedisOptions = {}, services: TestServices = testServices()): Redis {
+  return new Redis(services.redisUrl, { maxRetriesPerRequest: 1, ...options });
 }
 
 /** An S3 client for the test run's S3-compatible server; the caller destroys it. */

@@ -11,7 +11,7 @@ const MiB = 1024 * 1024;
 
 describe('the integration-test harness', () => {
   const services = testServices();
-  const redis = createTestRedis(services);
+  const redis = createTestRedis({}, services);
   const s3 = createTestS3(services);
 
   afterAll(async () => {
