@@ -15,6 +15,7 @@ export {
   streamKeys,
   streamsKey,
 } from './keys.js';
+export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 export { createLogger, loggerOptions } from './logger.js';
 export {
   FLUSH_BACKOFF,

@@ -1,0 +1,29 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+
+const MAINS = {
+  ingest: fileURLToPath(new URL('../dist/main.js', import.meta.url)),
+  flusher: fileURLToPath(new URL('../../flusher/dist/main.js', import.meta.url)),
+};
+
+describe('start-up with a bad configuration', () => {
+  it.each([
+    ['ingest', { FLUSH_THRESHOLD_BYTES: 'lots' }, /FLUSH_THRESHOLD_BYTES: expected a size/],
+    ['ingest', { WRITE_KEYS: 'tiny:web' }, /WRITE_KEYS: entry 1 is not/],
+    ['flusher', { S3_BUCKET: '' }, /S3_BUCKET: required by the flusher/],
+    ['flusher', { S3_BUCKET: 'b', FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number/],
+  ] as const)(
+    '%s with %p exits 78 naming the variable, before connecting to anything',
+    (app, env, message) => {
+      const result = spawnSync(process.execPath, [MAINS[app]], {
+        env: { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:1', ...env },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(result.status).toBe(78);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toContain('tiny');
+    },
+  );
+});
