@@ -28,9 +28,16 @@ const projects = [
     globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
     globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',
   },
+  {
+    // The docker-compose stack with the built images (make test builds them first).
+    ...common,
+    displayName: 'compose',
+    testMatch: ['<rootDir>/docker/test/*.smoke.test.ts'],
+    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  },
 ];
 
-// SPOOL_TEST_PROJECT=unit|integration runs one kind (Jest's --selectProjects would swallow the
+// SPOOL_TEST_PROJECT=unit|integration|compose runs one kind (Jest's --selectProjects would swallow the
 // path arguments that follow it).
 const only = process.env.SPOOL_TEST_PROJECT;
 

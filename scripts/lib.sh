@@ -139,3 +139,12 @@ ensure_toolchain() {
   phase "pnpm" ensure_pnpm
   phase "dependencies" ensure_deps
 }
+
+ensure_compose() {
+  if command -v docker-compose >/dev/null; then
+    log "docker-compose $(docker-compose version --short 2>/dev/null) already installed, skipping"
+    return
+  fi
+  log "installing docker-compose through apt"
+  apt_install docker-compose
+}

@@ -3,7 +3,7 @@
 # SPOOL_TEST_S3_IMAGE. The upstream images (packages/testkit/images.json) are used when present
 # or pullable; where no registry is reachable (this project's build machines), stand-ins are built
 # from the machine's own files and reused on later runs:
-#   - Redis: the Debian `redis-server` binary and the libraries `ldd` lists (about 18 MB);
+#   - Redis: the Debian `redis-server` and `redis-cli` binaries and the libraries `ldd` lists;
 #   - S3: s3rver (docker/test-images/s3) on the Node 24 binary, MinIO-compatible in port,
 #     command and credential variables, so the harness starts either one the same way.
 # Sourced by scripts/test.sh; run directly (`make images`) it only builds and reports.
@@ -32,6 +32,7 @@ build_redis_standin() {
   ensure_redis_server
   rootfs=$(mktemp -d)
   copy_with_libs /usr/bin/redis-server "$rootfs" /usr/local/bin/redis-server
+  copy_with_libs /usr/bin/redis-cli "$rootfs" /usr/local/bin/redis-cli
   mkdir -p "$rootfs/data" "$rootfs/tmp"
   chmod 1777 "$rootfs/tmp"
   tar -C "$rootfs" -c . | docker import \
@@ -79,7 +80,7 @@ pick_image() {
 ensure_test_images() {
   local s3_hash
   s3_hash=$(cat "$ROOT"/docker/test-images/s3/{serve.mjs,package.json,package-lock.json} "$(command -v node)" | sha256sum | cut -c1-12)
-  pick_image redis SPOOL_TEST_REDIS_IMAGE build_redis_standin spool-local/redis:7-debian
+  pick_image redis SPOOL_TEST_REDIS_IMAGE build_redis_standin spool-local/redis:7-debian-2
   pick_image s3 SPOOL_TEST_S3_IMAGE build_s3_standin "spool-local/s3rver:$s3_hash"
   # The Ryuk reaper image cannot be pulled either; the harness stops its containers itself.
   if [[ "$SPOOL_TEST_REDIS_IMAGE$SPOOL_TEST_S3_IMAGE" == *spool-local/* ]] &&

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: installs what is missing, then lint, type-check, unit and integration tests.
-# Integration tests run against containers (see scripts/test-images.sh), or against running
-# services when TEST_REDIS_URL and TEST_S3_ENDPOINT are set.
-source "$(dirname "${BASH_SOURCE[0]}")/test-images.sh"
+# `make test`: installs what is missing, then lint, type-check, unit tests, integration tests
+# against containers (see scripts/test-images.sh) or against running services when
+# TEST_REDIS_URL and TEST_S3_ENDPOINT are set, and the docker-compose smoke test with the built
+# images (scripts/build-images.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/build-images.sh"
 cd "$ROOT"
 
 RESULTS="$TOOLS/test-results"
@@ -15,13 +16,21 @@ jest() {
     node_modules/jest/bin/jest.js --json --outputFile="$RESULTS/$project.json" "${@:2}"
 }
 
+USE_DOCKER=1
+if [ -n "${TEST_REDIS_URL:-}" ] && [ -n "${TEST_S3_ENDPOINT:-}" ] && ! docker info >/dev/null 2>&1; then
+  USE_DOCKER=0
+fi
+
 prepare_services() {
   if [ -n "${TEST_REDIS_URL:-}" ] && [ -n "${TEST_S3_ENDPOINT:-}" ]; then
     log "using running services: TEST_REDIS_URL=$TEST_REDIS_URL TEST_S3_ENDPOINT=$TEST_S3_ENDPOINT"
-    return
+  else
+    ensure_docker
   fi
-  ensure_docker
-  ensure_test_images
+  if [ "$USE_DOCKER" = 1 ]; then
+    ensure_compose
+    ensure_test_images
+  fi
 }
 
 # The closing line counts every test of both runs, passed and failed.
@@ -44,6 +53,12 @@ phase "typecheck + build (tsc -b)" pnpm -s typecheck
 phase "unit tests" jest unit || status=1
 phase "test services" prepare_services
 phase "integration tests" jest integration || status=1
+if [ "$USE_DOCKER" = 1 ]; then
+  phase "images" build_images
+  phase "compose smoke test" jest compose || status=1
+else
+  warn "NOT RUN: the docker-compose smoke test (no Docker daemon; services came from TEST_REDIS_URL / TEST_S3_ENDPOINT)"
+fi
 print_phase_summary
 print_totals
 exit $status

@@ -25,6 +25,9 @@ const server = new S3rver({
   port: Number(process.env.S3_PORT ?? 9000),
   directory,
   silent: process.env.S3_LOG !== '1',
+  // Path-style only, as MinIO without MINIO_DOMAIN: otherwise s3rver takes any host name that is
+  // not an IP or localhost (e.g. the compose service name `s3`) for a bucket name.
+  vhostBuckets: false,
   // S3_BUCKETS=a,b creates those buckets at start (kept if they exist).
   configureBuckets: (process.env.S3_BUCKETS ?? '')
     .split(',')

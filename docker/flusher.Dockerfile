@@ -1,0 +1,38 @@
+# The flusher image. Build from the repository root:
+#   docker build -f docker/flusher.Dockerfile -t spool/flusher .
+# Build arguments:
+#   NODE_IMAGE     base image with Node.js 22+ and npm (default: the official node:24-bookworm-slim)
+# A CA to trust while installing packages (TLS-intercepting proxies): put its PEM file in
+# docker/extra-ca/ (see the README there); `make images` does so with the host's NODE_EXTRA_CA_CERTS.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+ARG PNPM_VERSION=12.21.0
+ENV CI=true
+WORKDIR /src
+COPY docker/with-extra-ca /usr/local/bin/with-extra-ca
+COPY docker/extra-ca/ /tmp/extra-ca/
+RUN with-extra-ca npm install --global --no-audit --no-fund --loglevel=error pnpm@${PNPM_VERSION}
+# Manifests first: the dependency layer is rebuilt only when they change.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY apps/ingest/package.json apps/ingest/
+COPY apps/flusher/package.json apps/flusher/
+COPY packages/shared/package.json packages/shared/
+COPY packages/testkit/package.json packages/testkit/
+RUN with-extra-ca pnpm install --frozen-lockfile --reporter=append-only
+COPY tsconfig.base.json tsconfig.json ./
+COPY packages packages
+COPY apps apps
+RUN pnpm exec tsc -b apps/flusher \
+  && with-extra-ca pnpm --filter @spool/flusher deploy --prod --legacy /out
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production PORT=9091
+WORKDIR /app
+COPY --from=build --chown=root:root /out ./
+# Node is PID 1 and handles SIGTERM itself (graceful shutdown); it runs unprivileged.
+USER node
+EXPOSE 9091
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { listObjectKeys, readSpoolObject, waitFor } from '@spool/testkit';
+import autocannon from 'autocannon';
+import { ComposeStack, docker } from './compose-stack.js';
+
+/**
+ * The compose stack as users run it: 2 ingest and 2 flusher replicas, Redis, the S3-compatible
+ * store, built images. Needs `make images` first (make test does it).
+ */
+const stack = new ComposeStack(`spoolsmoke${randomBytes(3).toString('hex')}`, {
+  SPOOL_REDIS_IMAGE: process.env.SPOOL_TEST_REDIS_IMAGE ?? 'redis:7.4',
+  SPOOL_S3_IMAGE: process.env.SPOOL_TEST_S3_IMAGE ?? 'minio/minio:latest',
+  FLUSH_THRESHOLD_BYTES: '24MiB',
+  FLUSH_INTERVAL: '2s',
+  FLUSH_LOCK_DURATION: '5s',
+  LOG_LEVEL: 'info',
+});
+const BUCKET = 'spool';
+let ingestUrls: string[];
+let s3: S3Client;
+
+beforeAll(async () => {
+  await stack.up({ ingest: 2, flusher: 2 });
+  ingestUrls = [await stack.url('ingest', 8080, 1), await stack.url('ingest', 8080, 2)];
+  s3 = new S3Client({
+    endpoint: await stack.url('s3', 9000),
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  for (const url of ingestUrls) {
+    await waitFor(
+      async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.ok ? true : undefined),
+      60_000,
+      url,
+    );
+  }
+}, 180_000);
+
+afterAll(async () => {
+  s3?.destroy();
+  await stack.down();
+}, 60_000);
+
+/** Index of the first log line (JSON, one per line) with this message (and stream), or -1. */
+function lineIndex(logs: string, msg: string, stream?: string): number {
+  return logs.split('\n').findIndex((line) => {
+    if (!line.startsWith('{')) return false;
+    const entry = JSON.parse(line) as { msg?: string; stream?: string };
+    return entry.msg === msg && (stream === undefined || entry.stream === stream);
+  });
+}
+
+/** Every messageId in the stream's objects, with how often each was found. */
+async function landedIds(stream: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const key of await listObjectKeys(s3, BUCKET, `stream=${stream}/`)) {
+    for (const line of (await readSpoolObject(s3, BUCKET, key)).lines) {
+      const id = JSON.parse(line).messageId as string;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+async function waitForLanded(
+  stream: string,
+  expected: number,
+  timeoutMs: number,
+): Promise<Map<string, number>> {
+  return waitFor(
+    async () => {
+      const stats = await stack.redis('hget', `spool:{${stream}}:stats`, 'landed');
+      return stats === String(expected) ? landedIds(stream) : undefined;
+    },
+    timeoutMs,
+    `${expected} events of ${stream} to land`,
+  );
+}
+
+describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
+  it('takes 5,000 requests at concurrency 50 and lands every event in S3 exactly once', async () => {
+    const stream = 'smoke';
+    let sequence = 0;
+    const load = (url: string) =>
+      autocannon({
+        url,
+        connections: 25,
+        amount: 2_500,
+        requests: [
+          {
+            method: 'POST',
+            path: `/v1/streams/${stream}/events`,
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (request) => ({
+              ...request,
+              body: JSON.stringify({ messageId: `m-${sequence++}`, event: 'page', path: '/pricing' }),
+            }),
+          },
+        ],
+      });
+    const results = await Promise.all(ingestUrls.map(load));
+
+    expect(results.map((result) => result.non2xx + result.errors + result.timeouts)).toEqual([0, 0]);
+    expect(results.reduce((sum, result) => sum + result['2xx'], 0)).toBe(5_000);
+    const landed = await waitForLanded(stream, 5_000, 60_000);
+    expect(landed.size).toBe(5_000);
+    expect([...landed.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('loses nothing when a flusher is stopped (docker stop) in the middle of a flush', async () => {
+    const stream = 'sigterm';
+    // About 26 MiB, past the 24 MiB threshold: one big generation whose upload takes a while.
+    const ids: string[] = [];
+    for (let request = 0; request < 32; request += 1) {
+      const events = Array.from({ length: 30 }, () => {
+        const messageId = `s-${ids.length}`;
+        ids.push(messageId);
+        return { messageId, data: randomBytes(20_000).toString('base64') };
+      });
+      const response = await fetch(`${ingestUrls[request % 2]}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      });
+      expect(response.status).toBe(202);
+    }
+
+    const flushing = await waitFor(
+      async () => {
+        for (const id of await stack.containers('flusher')) {
+          if (lineIndex(await docker('logs', id), 'uploading generation', stream) !== -1) return id;
+        }
+        return undefined;
+      },
+      30_000,
+      'a flusher to start uploading',
+    );
+    await docker('stop', '--time', '30', flushing);
+
+    const logs = await docker('logs', flushing);
+    expect(await docker('inspect', '-f', '{{.State.ExitCode}}', flushing)).toBe('0\n');
+    // It was stopped mid-flush: the shutdown began before the upload ended, and the upload ended.
+    const shutdownAt = lineIndex(logs, 'shutting down');
+    expect(shutdownAt).toBeGreaterThan(lineIndex(logs, 'uploading generation', stream));
+    expect(lineIndex(logs, 'generation uploaded', stream)).toBeGreaterThan(shutdownAt);
+
+    const landed = await waitForLanded(stream, ids.length, 60_000);
+    expect([...landed.keys()].sort()).toEqual([...ids].sort());
+    expect([...landed.values()].every((count) => count === 1)).toBe(true);
+  });
+});
