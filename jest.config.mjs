@@ -17,7 +17,7 @@ const projects = [
   {
     ...common,
     displayName: 'unit',
-    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts'],
+    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts', '<rootDir>/deploy/**/*.test.ts'],
     testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
   },
   {
