@@ -1,6 +1,6 @@
 # The two commands a fresh clone needs. Each installs what is missing first (Node 24, pnpm,
 # dependencies, redis-server, Docker where it can), and says so when it is already there.
-.PHONY: dev test images test-images clean
+.PHONY: dev test loadtest images test-images clean
 
 dev: ## install what is missing, build, run the whole pipeline locally
 	@bash scripts/dev.sh
@@ -8,10 +8,16 @@ dev: ## install what is missing, build, run the whole pipeline locally
 test: ## install what is missing, then lint, type-check, unit and integration tests
 	@bash scripts/test.sh
 
+loadtest: ## rehearse production load and verify nothing was lost: make loadtest ARGS="--target-buffer 500MB"
+	@bash scripts/loadtest.sh $(ARGS)
+
 images: ## build the production images spool/ingest and spool/flusher
 	@bash scripts/build-images.sh
 
-test-images: ## build (or reuse) the container images the integration tests use
+test-loadtest: ## rehearse production load and verify nothing was lost: make loadtest ARGS="--target-buffer 500MB"
+	@bash scripts/loadtest.sh $(ARGS)
+
+images: ## build (or reuse) the container images the integration tests use
 	@bash scripts/test-images.sh
 
 clean: ## remove build output and installed tools (not .data/)

@@ -17,13 +17,13 @@ const projects = [
   {
     ...common,
     displayName: 'unit',
-    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.test.ts', '<rootDir>/deploy/**/*.test.ts'],
+    testMatch: ['<rootDir>/{apps,packages,tools}/*/src/**/*.test.ts', '<rootDir>/deploy/**/*.test.ts'],
     testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
   },
   {
     ...common,
     displayName: 'integration',
-    testMatch: ['<rootDir>/{apps,packages}/*/src/**/*.int.test.ts'],
+    testMatch: ['<rootDir>/{apps,packages,tools}/*/src/**/*.int.test.ts'],
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
     globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',

@@ -31,6 +31,7 @@ prepare_services() {
     ensure_compose
     ensure_test_images
   fi
+  ensure_redis_server # the loadtest's own stack runs one
 }
 
 # The closing line counts every test of both runs, passed and failed.

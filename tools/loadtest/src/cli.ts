@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { streamKeys } from '@spool/shared';
+import { Redis } from 'ioredis';
+import { type ClientLog, type LoadStats, runLoad } from './load.js';
+import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
+import { bar, formatBytes, percentile, table } from './report.js';
+import { type OwnStack, startOwnStack } from './stack.js';
+import { flushNow, verify, waitUntilLanded } from './verify.js';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const status = (line: string) =>
+  process.stderr.isTTY ? process.stderr.write(`\r\x1b[2K${line}`) : process.stderr.write(`${line}\n`);
+
+async function main(options: LoadtestOptions): Promise<number> {
+  const runId = `lt${Date.now().toString(36)}`;
+  const streams = Array.from({ length: options.streams }, (_, i) => `${runId}-s${i}`);
+  const own: OwnStack | undefined = options.url
+    ? undefined
+    : await startOwnStack(options.targetBufferBytes ?? 32 * 1024 * 1024, say);
+  const target = {
+    url: own?.url ?? (options.url as string),
+    redisUrl: own?.redisUrl ?? options.redisUrl,
+    s3Endpoint: own?.s3Endpoint ?? options.s3Endpoint,
+    bucket: own?.bucket ?? options.s3Bucket,
+    namespace: own ? 'spool' : options.namespace,
+  };
+  const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 2 });
+  const s3 = new S3Client({
+    endpoint: target.s3Endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: own?.accessKey ?? options.s3AccessKey,
+      secretAccessKey: own?.secretKey ?? options.s3SecretKey,
+    },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  try {
+    const stats: LoadStats = {
+      started: 0,
+      requests: 0,
+      accepted: 0,
+      refused: 0,
+      errors: 0,
+      acceptedEvents: 0,
+      acceptedBytesByStream: new Map(),
+      intervalLatencies: [],
+      allLatencies: [],
+    };
+    const logs: ClientLog[] = [];
+    const started = performance.now();
+    const elapsed = () => performance.now() - started;
+    const filled = () =>
+      options.targetBufferBytes === undefined
+        ? 0
+        : Math.min(...streams.map((s) => stats.acceptedBytesByStream.get(s) ?? 0)) /
+          options.targetBufferBytes;
+    const done = () =>
+      (options.requests !== undefined && stats.started >= options.requests) ||
+      (options.durationMs !== undefined && elapsed() >= options.durationMs) ||
+      (options.targetBufferBytes !== undefined && filled() >= 1);
+
+    say(
+      `loadtest ${runId}: ${options.concurrency} clients, ${options.eventsPerRequest} events of ~${options.eventBytes} B per request, ` +
+        `${options.streams} stream(s), against ${target.url}`,
+    );
+    let lastRequests = 0;
+    let lastAt = 0;
+    const ticker = setInterval(async () => {
+      const now = elapsed();
+      const rate = ((stats.requests - lastRequests) * 1000) / Math.max(1, now - lastAt);
+      lastRequests = stats.requests;
+      lastAt = now;
+      const latencies = stats.intervalLatencies.splice(0);
+      const buffers = await Promise.all(
+        streams
+          .slice(0, 4)
+          .map(async (s) =>
+            formatBytes(await redis.strlen(streamKeys(s, target.namespace).buf).catch(() => 0)),
+          ),
+      );
+      const progress =
+        options.targetBufferBytes !== undefined
+          ? filled()
+          : options.requests !== undefined
+            ? stats.requests / options.requests
+            : now / (options.durationMs as number);
+      status(
+        `${bar(progress)} ${(now / 1000).toFixed(0)}s  ${rate.toFixed(0)} req/s  ` +
+          `p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  ` +
+          `errors ${stats.errors}  refused ${stats.refused}  buffer ${buffers.join(' / ')}`,
+      );
+    }, 1_000);
+    await runLoad(
+      {
+        url: target.url,
+        runId,
+        streams,
+        concurrency: options.concurrency,
+        eventsPerRequest: options.eventsPerRequest,
+        eventBytes: options.eventBytes,
+        done,
+      },
+      stats,
+      logs,
+    );
+    clearInterval(ticker);
+    const loadSeconds = elapsed() / 1000;
+    say('');
+
+    const summary: Record<string, unknown> = {
+      runId,
+      startedAt: new Date(Date.now() - elapsed()).toISOString(),
+      options: { ...options, url: target.url },
+      seconds: Number(loadSeconds.toFixed(2)),
+      requests: stats.requests,
+      accepted: stats.accepted,
+      refused: stats.refused,
+      errors: stats.errors,
+      requestsPerSecond: Math.round(stats.requests / loadSeconds),
+      eventsPerSecond: Math.round(stats.acceptedEvents / loadSeconds),
+      acceptedBytes: [...stats.acceptedBytesByStream.values()].reduce((a, b) => a + b, 0),
+      latencyMs: {
+        p50: Number(percentile(stats.allLatencies, 50).toFixed(2)),
+        p99: Number(percentile(stats.allLatencies, 99).toFixed(2)),
+        max: Number(percentile(stats.allLatencies, 100).toFixed(2)),
+      },
+    };
+    let ok = true;
+    if (options.verify) {
+      await flushNow(redis, target.namespace, streams);
+      await waitUntilLanded(redis, target.namespace, streams, options.landTimeoutMs, status);
+      say('');
+      const verification = await verify(s3, target.bucket, streams, runId, options.eventsPerRequest, logs);
+      summary.verification = verification;
+      ok = verification.missing === 0 && verification.duplicated === 0 && verification.refusedFound === 0;
+    }
+
+    const v = summary.verification as Awaited<ReturnType<typeof verify>> | undefined;
+    say(
+      table([
+        ['duration', `${summary.seconds} s`],
+        [
+          'requests (202 / refused / errors)',
+          `${stats.requests} (${stats.accepted} / ${stats.refused} / ${stats.errors})`,
+        ],
+        ['requests/s', summary.requestsPerSecond as number],
+        ['events accepted', stats.acceptedEvents],
+        ['events/s', summary.eventsPerSecond as number],
+        ['bytes accepted', formatBytes(summary.acceptedBytes as number)],
+        [
+          'latency p50 / p99 / max',
+          `${(summary.latencyMs as { p50: number }).p50} / ${(summary.latencyMs as { p99: number }).p99} / ${(summary.latencyMs as { max: number }).max} ms`,
+        ],
+        ...(v
+          ? ([
+              ['objects read back', v.objects],
+              ['events landed', v.landedEvents],
+              ['accepted and landed once', v.acceptedLanded],
+              ['MISSING (accepted, not landed)', v.missing],
+              ['DUPLICATED', v.duplicated],
+              ['refused but stored', v.refusedFound],
+              ['unanswered, landed', v.unknownLanded],
+            ] as Array<[string, number]>)
+          : [['verification', 'skipped (--no-verify)'] as [string, string]]),
+      ]),
+    );
+    mkdirSync(options.out, { recursive: true });
+    const file = join(options.out, `loadtest-${runId}.json`);
+    writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+    say(`${ok ? 'OK' : 'FAILED'}: summary written to ${file}`);
+    return ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+    s3.destroy();
+    await own?.stop();
+  }
+}
+
+let options: LoadtestOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  say(`spool loadtest: ${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+process.exit(await main(options));

@@ -1,0 +1,99 @@
+import { Agent, request } from 'undici';
+
+export interface LoadPlan {
+  url: string;
+  runId: string;
+  streams: string[];
+  concurrency: number;
+  eventsPerRequest: number;
+  eventBytes: number;
+  /** Stops when this returns true (checked before every request). */
+  done(): boolean;
+}
+
+export const OUTCOME = { refused: 0, accepted: 1, unknown: 2 } as const;
+
+/** What one client did: the outcome of each of its requests. */
+export interface ClientLog {
+  /** outcome[seq]: accepted (202), refused (an answer other than 202: nothing was stored), or
+   * unknown (no answer: the events may or may not be stored). */
+  outcome: number[];
+}
+
+export interface LoadStats {
+  /** Requests sent (answered or not). */
+  started: number;
+  requests: number;
+  accepted: number;
+  refused: number;
+  errors: number;
+  acceptedEvents: number;
+  acceptedBytesByStream: Map<string, number>;
+  /** Latencies (ms) since the last `drainLatencies()`, and of the whole run. */
+  intervalLatencies: number[];
+  allLatencies: number[];
+}
+
+/** messageId of event `e` of request `seq` of client `c`: what verification maps back. */
+export function messageId(runId: string, client: number, seq: number, event: number): string {
+  return `${runId}-${client}-${seq}-${event}`;
+}
+
+function body(plan: LoadPlan, client: number, seq: number): { text: string; bytes: number } {
+  const events: string[] = [];
+  let bytes = 0;
+  for (let e = 0; e < plan.eventsPerRequest; e += 1) {
+    const head = `{"messageId":"${messageId(plan.runId, client, seq, e)}","event":"page","userId":"u-${(client * 7919 + seq) % 100_000}","pad":"`;
+    // receivedAt adds about 40 bytes when stored.
+    const pad = 'x'.repeat(Math.max(0, plan.eventBytes - head.length - 2 - 40));
+    const event = `${head}${pad}"}`;
+    events.push(event);
+    bytes += event.length + 40;
+  }
+  return { text: `[${events.join(',')}]`, bytes };
+}
+
+/** Runs the clients; each sends one request at a time over a keep-alive connection. */
+export async function runLoad(plan: LoadPlan, stats: LoadStats, logs: ClientLog[]): Promise<void> {
+  const dispatcher = new Agent({ connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const client = async (index: number) => {
+    const log: ClientLog = { outcome: [] };
+    logs[index] = log;
+    for (let seq = 0; !plan.done(); seq += 1) {
+      const stream = plan.streams[(index + seq) % plan.streams.length] as string;
+      const { text, bytes } = body(plan, index, seq);
+      stats.started += 1;
+      const started = performance.now();
+      try {
+        const response = await request(`${plan.url}/v1/streams/${stream}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: text,
+          dispatcher,
+        });
+        await response.body.text();
+        const ms = performance.now() - started;
+        stats.intervalLatencies.push(ms);
+        stats.allLatencies.push(ms);
+        stats.requests += 1;
+        if (response.statusCode === 202) {
+          log.outcome[seq] = OUTCOME.accepted;
+          stats.accepted += 1;
+          stats.acceptedEvents += plan.eventsPerRequest;
+          stats.acceptedBytesByStream.set(stream, (stats.acceptedBytesByStream.get(stream) ?? 0) + bytes);
+        } else {
+          log.outcome[seq] = OUTCOME.refused;
+          stats.refused += 1;
+          if (response.statusCode === 503) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      } catch {
+        log.outcome[seq] = OUTCOME.unknown;
+        stats.requests += 1;
+        stats.errors += 1;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: plan.concurrency }, (_, index) => client(index)));
+  await dispatcher.close();
+}

@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+import { parseDuration, parseSize } from '@spool/shared';
+
+export interface LoadtestOptions {
+  /** Ingest URL; unset: the loadtest starts a stack of its own. */
+  url: string | undefined;
+  redisUrl: string;
+  s3Endpoint: string;
+  s3Bucket: string;
+  s3AccessKey: string;
+  s3SecretKey: string;
+  namespace: string;
+  concurrency: number;
+  requests: number | undefined;
+  durationMs: number | undefined;
+  eventsPerRequest: number;
+  eventBytes: number;
+  streams: number;
+  /** Stop once every stream's buffer holds this much (and size the own stack's threshold to it). */
+  targetBufferBytes: number | undefined;
+  verify: boolean;
+  landTimeoutMs: number;
+  out: string;
+}
+
+export const USAGE = `spool loadtest — rehearse production load, then prove nothing was lost or doubled
+
+  make loadtest ARGS="--target-buffer 500MB --concurrency 100"
+  pnpm loadtest [options]
+
+Load (one of --requests, --duration, --target-buffer; default --duration 30s):
+  --requests N            total requests
+  --duration 30s          how long to send
+  --target-buffer 500MB   until every stream's buffer holds this much (own stack: threshold set to it)
+  --concurrency 100       concurrent clients (keep-alive connections)
+  --events-per-request 100
+  --event-bytes 200       approximate size of one event as stored
+  --streams 1             streams the load is spread over
+
+Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a temporary folder):
+  --url http://127.0.0.1:8080   an ingest already running (e.g. make dev's); verification then
+  --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool
+  --s3-access-key spool --s3-secret-key spool-local-secret --namespace spool
+                                 reads that stack's Redis and S3 (these defaults are make dev's)
+
+Verification:
+  --no-verify             only send load
+  --land-timeout 5m       how long to wait for everything accepted to land in S3
+
+Output:
+  --out bench/results     where the JSON summary is written
+`;
+
+function number(value: string | undefined, name: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min)
+    throw new Error(`--${name}: expected a whole number of at least ${min}; got "${value}"`);
+  return parsed;
+}
+
+function size(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = parseSize(value);
+  if (!bytes) throw new Error(`--${name}: expected a size such as 500MB or 64MiB; got "${value}"`);
+  return bytes;
+}
+
+function duration(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (!ms) throw new Error(`--${name}: expected a duration such as 30s or 5m; got "${value}"`);
+  return ms;
+}
+
+/** Parses the command line; throws with a message naming the bad option. */
+export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      url: { type: 'string' },
+      'redis-url': { type: 'string', default: 'redis://127.0.0.1:6390' },
+      's3-endpoint': { type: 'string', default: 'http://127.0.0.1:9000' },
+      bucket: { type: 'string', default: 'spool' },
+      's3-access-key': { type: 'string', default: 'spool' },
+      's3-secret-key': { type: 'string', default: 'spool-local-secret' },
+      namespace: { type: 'string', default: 'spool' },
+      concurrency: { type: 'string', default: '100' },
+      requests: { type: 'string' },
+      duration: { type: 'string' },
+      'target-buffer': { type: 'string' },
+      'events-per-request': { type: 'string', default: '100' },
+      'event-bytes': { type: 'string', default: '200' },
+      streams: { type: 'string', default: '1' },
+      'no-verify': { type: 'boolean', default: false },
+      'land-timeout': { type: 'string', default: '5m' },
+      out: { type: 'string', default: 'bench/results' },
+    },
+  });
+  if (values.help) return 'help';
+  const requests = number(values.requests, 'requests');
+  const targetBufferBytes = size(values['target-buffer'], 'target-buffer');
+  let durationMs = duration(values.duration, 'duration');
+  if (requests === undefined && targetBufferBytes === undefined && durationMs === undefined)
+    durationMs = 30_000;
+  const eventBytes = number(values['event-bytes'], 'event-bytes', 120) as number;
+  return {
+    url: values.url,
+    redisUrl: values['redis-url'],
+    s3Endpoint: values['s3-endpoint'],
+    s3Bucket: values.bucket,
+    s3AccessKey: values['s3-access-key'],
+    s3SecretKey: values['s3-secret-key'],
+    namespace: values.namespace,
+    concurrency: number(values.concurrency, 'concurrency') as number,
+    requests,
+    durationMs,
+    eventsPerRequest: number(values['events-per-request'], 'events-per-request') as number,
+    eventBytes,
+    streams: number(values.streams, 'streams') as number,
+    targetBufferBytes,
+    verify: !values['no-verify'],
+    landTimeoutMs: duration(values['land-timeout'], 'land-timeout') as number,
+    out: values.out,
+  };
+}

@@ -1,0 +1,138 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const S3_STANDIN = join(ROOT, 'docker/test-images/s3');
+
+export interface OwnStack {
+  url: string;
+  redisUrl: string;
+  s3Endpoint: string;
+  bucket: string;
+  accessKey: string;
+  secretKey: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const answers = (url: string) => async () => (await fetch(url)).status < 500;
+
+/**
+ * A stack of its own on 127.0.0.1 in a temporary folder: redis-server (AOF everysec, as shipped),
+ * the s3rver stand-in, the built ingest and flusher. `thresholdBytes` sizes the buffers.
+ */
+export async function startOwnStack(thresholdBytes: number, log: (line: string) => void): Promise<OwnStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-loadtest-'));
+  const children: ChildProcess[] = [];
+  const start = (command: string, args: string[], env: Record<string, string> = {}) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  };
+  const [redisPort, s3Port, ingestPort, flusherPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const bucket = 'loadtest';
+  const credentials = { AWS_ACCESS_KEY_ID: 'spool', AWS_SECRET_ACCESS_KEY: 'spool-local-secret' };
+
+  start('redis-server', [
+    '--port',
+    String(redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
+  if (!existsSync(join(S3_STANDIN, 'node_modules'))) {
+    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: S3_STANDIN,
+    });
+  }
+  start(process.execPath, [join(S3_STANDIN, 'serve.mjs'), 'server', join(dir, 's3')], {
+    MINIO_ROOT_USER: credentials.AWS_ACCESS_KEY_ID,
+    MINIO_ROOT_PASSWORD: credentials.AWS_SECRET_ACCESS_KEY,
+    S3_ADDRESS: '127.0.0.1',
+    S3_PORT: String(s3Port),
+    S3_BUCKETS: bucket,
+  });
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+  await until('s3rver', answers(`${s3Endpoint}/`));
+  const common = {
+    REDIS_URL: redisUrl,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    FLUSH_THRESHOLD_BYTES: String(thresholdBytes),
+    MAX_BUFFER_BYTES: String(
+      Math.min(512 * 1024 * 1024, Math.max(4 * thresholdBytes, thresholdBytes + 32 * 1024 * 1024)),
+    ),
+    // Long, so a buffer fills to the threshold as one generation; the loadtest flushes what is
+    // left at the end itself (flushNow).
+    FLUSH_INTERVAL: '10m',
+  };
+  start(process.execPath, [join(ROOT, 'apps/ingest/dist/main.js')], { ...common, PORT: String(ingestPort) });
+  start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+    ...common,
+    ...credentials,
+    PORT: String(flusherPort),
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: s3Endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+  });
+  const url = `http://127.0.0.1:${ingestPort}`;
+  await until('ingest', answers(`${url}/readyz`));
+  await until('flusher', answers(`http://127.0.0.1:${flusherPort}/readyz`));
+  log(
+    `own stack in ${dir}: ingest ${url}, redis ${redisUrl}, s3 ${s3Endpoint} (threshold ${thresholdBytes} bytes)`,
+  );
+
+  return {
+    url,
+    redisUrl,
+    s3Endpoint,
+    bucket,
+    accessKey: credentials.AWS_ACCESS_KEY_ID,
+    secretKey: credentials.AWS_SECRET_ACCESS_KEY,
+    async stop() {
+      for (const child of children.reverse()) {
+        child.kill('SIGTERM');
+        if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
