@@ -1,0 +1,106 @@
+// d. Flusher: time and peak RSS to flush a 256 MiB buffer to S3, against plain Node gzip of the
+//    same bytes to /dev/null (the compression bound). Target: >= 0.8 x gzip throughput, peak RSS
+//    under 200 MiB.
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { freePort, markdown, ROOT, rssMiB, start, startRedis, startS3, storedLine, until } from './lib.mjs';
+
+const MiB = 1024 * 1024;
+
+export async function run({ bytes = 256 * MiB } = {}) {
+  const redis = await startRedis();
+  const s3 = await startS3();
+  const chunk = Array.from({ length: 16 * 1024 }, (_, i) => storedLine(i, 256)).join('');
+  const key = 'spool:{bench-d}:buf';
+  let lines = 0;
+  for (let written = 0; written < bytes; written += chunk.length) {
+    await redis.redis.append(key, chunk);
+    lines += 16 * 1024;
+  }
+  const length = await redis.redis.strlen(key);
+  await redis.redis.set('spool:{bench-d}:since', String(Date.now()));
+  await redis.redis.hset('spool:{bench-d}:stats', 'accepted', String(lines));
+  await redis.redis.sadd('spool:streams', 'bench-d');
+
+  // Baseline: the same bytes, in the same 4 MiB GETRANGE chunks, through gzip to /dev/null.
+  const gzipStarted = performance.now();
+  await pipeline(
+    Readable.from(
+      (async function* () {
+        for (let start = 0; start < length; start += 4 * MiB)
+          yield await redis.redis.getrangeBuffer(key, start, Math.min(start + 4 * MiB, length) - 1);
+      })(),
+    ),
+    createGzip(),
+    createWriteStream('/dev/null'),
+  );
+  const gzipSeconds = (performance.now() - gzipStarted) / 1000;
+
+  const port = await freePort();
+  const flusher = start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+    REDIS_URL: redis.url,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.url,
+    S3_FORCE_PATH_STYLE: 'true',
+    FLUSH_INTERVAL: '10m',
+    ...s3.credentials,
+  });
+  await until('flusher', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  const baselineRss = rssMiB(flusher.pid);
+  let peakRss = baselineRss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMiB(flusher.pid));
+  }, 20);
+  const { Queue } = await import('bullmq');
+  const queue = new Queue('flush', { connection: redis.redis, prefix: '{spool}' });
+  const flushStarted = performance.now();
+  await queue.add(
+    'flush',
+    { stream: 'bench-d', gen: 0 },
+    { jobId: 'bench-d@0', attempts: 1000, backoff: { type: 'spool-capped-exponential' } },
+  );
+  await until(
+    'the flush',
+    async () => (await redis.redis.hget('spool:{bench-d}:stats', 'landed')) === String(lines),
+    600_000,
+  );
+  const flushSeconds = (performance.now() - flushStarted) / 1000;
+  clearInterval(sampler);
+  await queue.close();
+  redis.redis.disconnect();
+
+  const gzipMBps = length / MiB / gzipSeconds;
+  const flushMBps = length / MiB / flushSeconds;
+  const ratio = flushMBps / gzipMBps;
+  return {
+    name: 'd. flusher vs plain gzip',
+    target: 'flusher >= 0.8 x gzip throughput, peak RSS < 200 MiB',
+    ratio,
+    met: ratio >= 0.8 && peakRss < 200,
+    bytes: length,
+    gzipSeconds,
+    flushSeconds,
+    baselineRss,
+    peakRss,
+    markdown: markdown(
+      `d. Flushing a ${Math.round(length / MiB)} MiB buffer`,
+      ['', 'seconds', 'MiB/s', 'RSS MiB'],
+      [
+        ['plain gzip of the same bytes to /dev/null', gzipSeconds.toFixed(2), gzipMBps.toFixed(1), ''],
+        [
+          'spool flusher to S3 (seal, hash pass, gzip, multipart upload, release)',
+          flushSeconds.toFixed(2),
+          flushMBps.toFixed(1),
+          `${baselineRss.toFixed(0)} idle, ${peakRss.toFixed(0)} peak`,
+        ],
+        ['ratio (target >= 0.8; peak RSS < 200 MiB)', '', ratio.toFixed(2), ''],
+      ],
+    ),
+  };
+}

@@ -1,0 +1,38 @@
+// make bench: runs each scenario beside its baseline, prints the tables, writes
+// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] [c] [d] [e]
+import { cpus, totalmem } from 'node:os';
+import { stopAll, writeResults } from './lib.mjs';
+
+const SCENARIOS = {
+  a: './a-ingest-vs-bare-fastify.mjs',
+  b: './b-batch-events-vs-redis-append.mjs',
+  c: './c-latency-vs-buffer-size.mjs',
+  d: './d-flusher-vs-gzip.mjs',
+  e: './e-freshness.mjs',
+};
+
+const chosen = process.argv.slice(2);
+if (chosen.some((name) => !(name in SCENARIOS))) {
+  console.error(`usage: node bench/run.mjs [${Object.keys(SCENARIOS).join('] [')}]   (none: all)`);
+  process.exit(2);
+}
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const results = {
+  startedAt: new Date().toISOString(),
+  machine,
+  scenarios: [],
+  markdown: [`Machine: ${machine}\n`],
+};
+try {
+  for (const name of chosen.length > 0 ? chosen : Object.keys(SCENARIOS)) {
+    const { run } = await import(SCENARIOS[name]);
+    const result = await run();
+    await stopAll();
+    results.scenarios.push(result);
+    results.markdown.push(result.markdown);
+    console.log(`${result.met ? 'MET' : 'NOT MET'}: ${result.target} (ratio ${result.ratio.toFixed(2)})`);
+  }
+} finally {
+  await stopAll();
+}
+console.log(`\nresults: ${writeResults(results)}`);
