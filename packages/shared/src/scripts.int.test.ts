@@ -128,21 +128,21 @@ describe('MAX_BUFFER_BYTES', () => {
   it('counts sealed generations awaiting upload, so an S3 outage cannot fill Redis', async () => {
     const stream = randomName();
     const keys = streamKeys(stream);
-    await appendToBuffer(redis, streamKeys(stream), 'x'.repeat(59) + '\n', 1, 100, 1);
+    await appendToBuffer(redis, streamKeys(stream), `${'x'.repeat(59)}\n`, 1, 100, 1);
     await sealGeneration(redis, streamKeys(stream), 0, 2);
     expect(await redis.get(keys.sealedBytes)).toBe('60');
 
-    expect(await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(49) + '\n', 1, 100, 3)).toEqual({
+    expect(await appendToBuffer(redis, streamKeys(stream), `${'y'.repeat(49)}\n`, 1, 100, 3)).toEqual({
       refused: true,
       length: 60,
     });
-    expect(await appendToBuffer(redis, streamKeys(stream), 'z'.repeat(39) + '\n', 1, 100, 4)).toMatchObject({
+    expect(await appendToBuffer(redis, streamKeys(stream), `${'z'.repeat(39)}\n`, 1, 100, 4)).toMatchObject({
       refused: false,
     });
 
     await releaseGeneration(redis, streamKeys(stream), 0, 1);
     expect(await redis.get(keys.sealedBytes)).toBe('0');
-    expect(await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(49) + '\n', 1, 100, 5)).toMatchObject({
+    expect(await appendToBuffer(redis, streamKeys(stream), `${'y'.repeat(49)}\n`, 1, 100, 5)).toMatchObject({
       refused: false,
     });
   });
