@@ -1,0 +1,36 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { randomName, spawnService, testServices } from '@spool/testkit';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+describe('write keys in logs', () => {
+  it('never appear, at the most verbose log level, whether right, wrong, Bearer or Basic', async () => {
+    const good = `good-key-${randomName('k')}`;
+    const wrong = `wrong-key-${randomName('k')}`;
+    const ingest = await spawnService(MAIN, {
+      REDIS_URL: testServices().redisUrl,
+      WRITE_KEYS: `${good}:*`,
+      LOG_LEVEL: 'trace',
+    });
+    const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+    const statuses: number[] = [];
+    for (const authorization of [`Bearer ${good}`, basic(good), `Bearer ${wrong}`, basic(wrong), 'Bearer']) {
+      const response = await fetch(`${ingest.url}/v1/streams/${randomName()}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: '{"event":"x"}',
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
+    await ingest.stop();
+
+    expect(statuses).toEqual([202, 202, 401, 401, 401]);
+    const output = ingest.output();
+    expect(output).toContain('"msg":"request completed"');
+    for (const secret of [good, wrong, basic(good).slice(6), basic(wrong).slice(6)]) {
+      expect(output).not.toContain(secret);
+    }
+  });
+});
