@@ -81,7 +81,8 @@ export class GroupCommit {
   /** Sends every open group and waits for all appends in flight (shutdown). */
   async drain(): Promise<void> {
     for (const group of [...this.open.values()]) this.send(group);
-    await Promise.allSettled([...this.inFlight]);
+    // A refused group's requests are retried singly, adding work while we wait.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   private schedule(group: Group): void {
