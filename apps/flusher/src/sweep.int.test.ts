@@ -76,6 +76,13 @@ describe('the sweep', () => {
     expect((await sweep(deps, now)).enqueued).toEqual([]);
   });
 
+  it('flushes a buffer whose start time is missing instead of leaving it for ever', async () => {
+    const stream = randomName('nosince');
+    await write(stream, 100, Date.now());
+    await redis.del(streamKeys(stream, NS).since);
+    expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+  });
+
   it('retries a flush job that failed for good', async () => {
     const stream = randomName('failed');
     await write(stream, 100, Date.now());

@@ -75,7 +75,8 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
       metrics.pendingGenerations.set({ stream }, pending.length);
 
       if (length > 0) {
-        const startedAt = since === null ? now : Number(since);
+        // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
+        const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
         oldestSince = Math.min(oldestSince, startedAt);
         if (now - startedAt >= config.flushIntervalMs || length >= config.flushThresholdBytes) {
           await ensureJob(stream, Number(gen ?? 0));
