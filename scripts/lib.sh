@@ -20,15 +20,21 @@ die() {
 
 PHASE_TIMES=()
 # phase NAME COMMAND...: runs one phase, prints its duration, and records it for the summary.
+# Returns the command's status, so `phase NAME cmd || status=1` sees a failure.
 phase() {
-  local name=$1
+  local name=$1 rc=0
   shift
   local start=$SECONDS
   log "── $name"
-  "$@"
+  "$@" || rc=$?
   local took=$((SECONDS - start))
   PHASE_TIMES+=("$(printf '%-28s %4ss' "$name" "$took")")
-  log "── $name done in ${took}s"
+  if [ "$rc" = 0 ]; then
+    log "── $name done in ${took}s"
+  else
+    warn "── $name FAILED (exit $rc) after ${took}s"
+  fi
+  return "$rc"
 }
 print_phase_summary() {
   log "phase durations:"
