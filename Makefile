@@ -1,6 +1,6 @@
 # The two commands a fresh clone needs. Each installs what is missing first (Node 24, pnpm,
 # dependencies, redis-server, Docker where it can), and says so when it is already there.
-.PHONY: dev test loadtest bench images test-images clean
+.PHONY: dev test test-chaos loadtest bench images test-images clean
 
 dev: ## install what is missing, build, run the whole pipeline locally
 	@bash scripts/dev.sh
@@ -10,6 +10,9 @@ test: ## install what is missing, then lint, type-check, unit and integration te
 
 loadtest: ## rehearse production load and verify nothing was lost: make loadtest ARGS="--target-buffer 500MB"
 	@bash scripts/loadtest.sh $(ARGS)
+
+test-chaos: ## faults under load (kill -9, S3 500/slow/gone, network cut, Redis restart): make test-chaos ARGS="--fsync everysec"
+	@bash scripts/chaos.sh $(ARGS)
 
 bench: ## each benchmark scenario beside its baseline (bench/); make bench ARGS="c" runs one
 	@bash scripts/bench.sh $(ARGS)

@@ -96,7 +96,7 @@ async function main(options: LoadtestOptions): Promise<number> {
     }, 1_000);
     await runLoad(
       {
-        url: target.url,
+        urls: [target.url],
         runId,
         streams,
         concurrency: options.concurrency,

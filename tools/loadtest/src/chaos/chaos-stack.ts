@@ -1,0 +1,152 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TcpProxy } from '@spool/testkit';
+import { ManagedProcess } from './managed-process.js';
+import { S3FaultProxy } from './s3-fault-proxy.js';
+
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface ChaosStack {
+  redisUrl: string;
+  redis: ManagedProcess;
+  ingest: ManagedProcess[];
+  ingestUrls: string[];
+  flushers: ManagedProcess[];
+  s3Endpoint: string;
+  s3Proxy: S3FaultProxy;
+  /** Between the flushers and Redis. */
+  flusherRedisProxy: TcpProxy;
+  bucket: string;
+  waitReady(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real processes — 2 ingest, 2 flusher, redis-server with AOF, s3rver — with fault points:
+ * an HTTP fault proxy before S3, a TCP proxy between the flushers and Redis.
+ */
+export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<ChaosStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-chaos-'));
+  const redisPort = await freePort();
+  const s3Port = await freePort();
+  const redis = new ManagedProcess('redis', 'redis-server', [
+    '--port',
+    String(redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    fsync,
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
+  redis.start();
+  const standin = join(ROOT, 'docker/test-images/s3');
+  if (!existsSync(join(standin, 'node_modules')))
+    throw new Error('run make dev or make test once (s3rver stand-in)');
+  const bucket = 'chaos';
+  const s3 = new ManagedProcess(
+    's3rver',
+    process.execPath,
+    [join(standin, 'serve.mjs'), 'server', join(dir, 's3')],
+    {
+      MINIO_ROOT_USER: 'spool',
+      MINIO_ROOT_PASSWORD: 'spool-local-secret',
+      S3_ADDRESS: '127.0.0.1',
+      S3_PORT: String(s3Port),
+      S3_BUCKETS: bucket,
+    },
+  );
+  s3.start();
+  const s3Proxy = await S3FaultProxy.start(s3Port);
+  const flusherRedisProxy = await TcpProxy.start('127.0.0.1', redisPort);
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const common = {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    FLUSH_THRESHOLD_BYTES: '512KiB',
+    MAX_BUFFER_BYTES: '64MiB',
+    FLUSH_INTERVAL: '2s',
+  };
+  const ingestPorts = [await freePort(), await freePort()];
+  const ingest = ingestPorts.map(
+    (port, i) =>
+      new ManagedProcess(`ingest-${i + 1}`, process.execPath, [join(ROOT, 'apps/ingest/dist/main.js')], {
+        ...common,
+        REDIS_URL: redisUrl,
+        PORT: String(port),
+      }),
+  );
+  const flusherPorts = [await freePort(), await freePort()];
+  const flushers = flusherPorts.map(
+    (port, i) =>
+      new ManagedProcess(`flusher-${i + 1}`, process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+        ...common,
+        REDIS_URL: flusherRedisProxy.url('redis'),
+        PORT: String(port),
+        S3_BUCKET: bucket,
+        S3_ENDPOINT: `http://127.0.0.1:${s3Proxy.port}`,
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_ACCESS_KEY_ID: 'spool',
+        AWS_SECRET_ACCESS_KEY: 'spool-local-secret',
+        FLUSH_RETRY_BASE: '200ms',
+        FLUSH_RETRY_MAX: '2s',
+        FLUSH_LOCK_DURATION: '3s',
+      }),
+  );
+  const ingestUrls = ingestPorts.map((port) => `http://127.0.0.1:${port}`);
+  const waitReady = async () => {
+    await until('s3rver', async () => (await fetch(`http://127.0.0.1:${s3Port}/`)).status < 500);
+    for (const url of ingestUrls) await until(url, async () => (await fetch(`${url}/readyz`)).ok);
+    for (const port of flusherPorts)
+      await until(`flusher ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  };
+  await new Promise((resolve) => setTimeout(resolve, 300)); // redis-server binds
+  for (const process of [...ingest, ...flushers]) process.start();
+  await waitReady();
+  return {
+    redisUrl,
+    redis,
+    ingest,
+    ingestUrls,
+    flushers,
+    s3Endpoint: `http://127.0.0.1:${s3Port}`,
+    s3Proxy,
+    flusherRedisProxy,
+    bucket,
+    waitReady,
+    async stop() {
+      for (const process of [...ingest, ...flushers]) await process.stop();
+      await s3Proxy.close();
+      await flusherRedisProxy.close();
+      await s3.stop();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { parseDuration, streamsKey } from '@spool/shared';
+import { Redis } from 'ioredis';
+import { type ClientLog, type LoadStats, runLoad } from '../load.js';
+import { table } from '../report.js';
+import { flushNow, verify, waitUntilLanded } from '../verify.js';
+import { type ChaosStack, startChaosStack } from './chaos-stack.js';
+
+const USAGE = `spool chaos — faults under load, then a count of what survived
+
+  make test-chaos ARGS="--duration 2m --fsync everysec"
+  --duration 60s        load time; faults are spread over it
+  --fsync always        Redis appendfsync: always (0 acknowledged events may be lost) or everysec
+  --s3-outage 30s       how long S3 is gone
+  --fault 5s            how long each other fault lasts
+  --concurrency 20      clients
+`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Fault {
+  name: string;
+  inject(stack: ChaosStack): Promise<void>;
+}
+
+function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
+  const s3 = (mode: 'error500' | 'slow' | 'gone', ms: number) => async (stack: ChaosStack) => {
+    stack.s3Proxy.set(mode);
+    await sleep(ms);
+    stack.s3Proxy.set('none');
+  };
+  return [
+    {
+      name: 'kill -9 a flusher during uploads, 3 times',
+      inject: async (stack) => {
+        for (let i = 0; i < 3; i += 1) {
+          await stack.flushers[i % 2]?.restart(300);
+          await sleep(faultMs / 3);
+        }
+      },
+    },
+    {
+      name: 'kill -9 an ingest (restarted after 1 s)',
+      inject: async (stack) => stack.ingest[1]?.restart(1_000),
+    },
+    {
+      // Under full load, so an everysec window has acknowledged events in it to lose.
+      name: `Redis kill -9 and restart (AOF, appendfsync ${fsync})`,
+      inject: async (stack) => stack.redis.restart(500),
+    },
+    { name: 'S3 answers 500', inject: s3('error500', faultMs) },
+    { name: 'S3 answers slowly (2 s a request)', inject: s3('slow', faultMs) },
+    {
+      name: 'network between flushers and Redis cut',
+      inject: async (stack) => {
+        stack.flusherRedisProxy.cut();
+        await sleep(faultMs);
+        stack.flusherRedisProxy.restore();
+      },
+    },
+    // Last: with S3 gone, buffers fill to MAX_BUFFER_BYTES and the ingest answers 503.
+    { name: `S3 gone for ${s3OutageMs / 1000} s`, inject: s3('gone', s3OutageMs) },
+  ];
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      duration: { type: 'string', default: '60s' },
+      fsync: { type: 'string', default: 'always' },
+      's3-outage': { type: 'string', default: '30s' },
+      fault: { type: 'string', default: '5s' },
+      concurrency: { type: 'string', default: '20' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const durationMs = parseDuration(values.duration) ?? Number.NaN;
+  const faultMs = parseDuration(values.fault) ?? Number.NaN;
+  const s3OutageMs = parseDuration(values['s3-outage']) ?? Number.NaN;
+  const concurrency = Number(values.concurrency);
+  const fsync = values.fsync;
+  if (
+    ![durationMs, faultMs, s3OutageMs, concurrency].every(Number.isFinite) ||
+    (fsync !== 'always' && fsync !== 'everysec')
+  ) {
+    say(`spool chaos: bad option\n\n${USAGE}`);
+    return 2;
+  }
+
+  const stack = await startChaosStack(fsync);
+  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 5 });
+  redis.on('error', () => {});
+  const s3 = new S3Client({
+    endpoint: stack.s3Endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  try {
+    const runId = `ch${Date.now().toString(36)}`;
+    const streams = [`${runId}-a`, `${runId}-b`];
+    const stats: LoadStats = {
+      started: 0,
+      requests: 0,
+      accepted: 0,
+      refused: 0,
+      errors: 0,
+      acceptedEvents: 0,
+      acceptedBytesByStream: new Map(),
+      intervalLatencies: [],
+      allLatencies: [],
+    };
+    const logs: ClientLog[] = [];
+    const started = Date.now();
+    let faultsDone = false;
+    const load = runLoad(
+      {
+        urls: stack.ingestUrls,
+        runId,
+        streams,
+        concurrency,
+        eventsPerRequest: 10,
+        eventBytes: 200,
+        // Load runs through every fault, and for at least --duration.
+        done: () => faultsDone && Date.now() - started >= durationMs,
+      },
+      stats,
+      logs,
+    );
+    const schedule = faults(fsync, faultMs, s3OutageMs);
+    const gap = durationMs / (schedule.length + 1);
+    const injected: Array<[string, string]> = [];
+    for (const [i, fault] of schedule.entries()) {
+      await sleep(Math.max(0, started + gap * (i + 1) - Date.now()));
+      const at = ((Date.now() - started) / 1000).toFixed(1);
+      say(`t=${at}s  ${fault.name}`);
+      await fault.inject(stack);
+      injected.push([fault.name, `at ${at} s, ${stats.accepted} requests acknowledged so far`]);
+    }
+    faultsDone = true;
+    await load;
+    stack.s3Proxy.set('none');
+    stack.flusherRedisProxy.restore();
+    await stack.waitReady();
+    say(
+      `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
+    );
+    await flushNow(redis, 'spool', streams);
+    await waitUntilLanded(redis, 'spool', streams, 5 * 60_000, () => {});
+    const v = await verify(s3, stack.bucket, streams, runId, 10, logs);
+    let orphans = 0;
+    for (const stream of await redis.smembers(streamsKey())) {
+      orphans += (await redis.scan('0', 'MATCH', `spool:{${stream}}:sealed:*`, 'COUNT', 10_000))[1].length;
+    }
+    const acknowledged = v.acceptedLanded + v.missing;
+    say('\nFaults injected:');
+    say(table(injected));
+    say('\nEvents:');
+    say(
+      table([
+        ['acknowledged (202)', acknowledged],
+        ['landed in S3, once', v.acceptedLanded],
+        ['LOST', v.missing],
+        ['DUPLICATED', v.duplicated],
+        ['refused but stored', v.refusedFound],
+        ['unanswered or timed out, landed', v.unknownLanded],
+        ['sealed keys left in Redis', orphans],
+      ]),
+    );
+    const ok =
+      v.duplicated === 0 &&
+      v.refusedFound === 0 &&
+      orphans === 0 &&
+      (fsync === 'everysec' || v.missing === 0);
+    say(
+      `\n${ok ? 'OK' : 'FAILED'}${fsync === 'everysec' ? ` (appendfsync everysec: ${v.missing} acknowledged events lost in the restart window)` : ''}`,
+    );
+    return ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+    s3.destroy();
+    await stack.stop();
+  }
+}
+
+process.exit(await main());
