@@ -4,9 +4,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { parseDuration, streamsKey } from '@spool/shared';
 import { Redis } from 'ioredis';
 import { type ClientLog, type LoadStats, runLoad } from '../load.js';
-import { table } from '../report.js';
+import { percentile, table } from '../report.js';
 import { flushNow, verify, waitUntilLanded } from '../verify.js';
 import { type ChaosStack, startChaosStack } from './chaos-stack.js';
+import { greedyClients } from './greedy-clients.js';
 
 const USAGE = `spool chaos — faults under load, then a count of what survived
 
@@ -23,7 +24,8 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Fault {
   name: string;
-  inject(stack: ChaosStack): Promise<void>;
+  /** Resolves with a note for the table (a string), if it has one. */
+  inject(stack: ChaosStack): Promise<unknown>;
 }
 
 function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
@@ -45,6 +47,18 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     {
       name: 'kill -9 an ingest (restarted after 1 s)',
       inject: async (stack) => stack.ingest[1]?.restart(1_000),
+    },
+    {
+      name: 'greedy clients at one ingest: 2,000 idle connections, 100 slowloris, 20 oversized headers',
+      inject: async (stack) => {
+        const port = Number(new URL(stack.ingestUrls[0] as string).port);
+        const greedy = await greedyClients(port, { idle: 2_000, slowloris: 100, hugeHeaders: 20 });
+        await sleep(faultMs);
+        const answers = await greedy.hugeHeaderAnswers;
+        greedy.release();
+        const statuses = [...new Set(answers)].join(', ');
+        return `oversized headers answered: ${statuses}`;
+      },
     },
     {
       // Under full load, so an everysec window has acknowledged events in it to lose.
@@ -143,8 +157,14 @@ async function main(): Promise<number> {
       await sleep(Math.max(0, started + gap * (i + 1) - Date.now()));
       const at = ((Date.now() - started) / 1000).toFixed(1);
       say(`t=${at}s  ${fault.name}`);
-      await fault.inject(stack);
-      injected.push([fault.name, `at ${at} s, ${stats.accepted} requests acknowledged so far`]);
+      const before = percentile(stats.allLatencies.slice(-2_000), 99);
+      const mark = stats.allLatencies.length;
+      const note = await fault.inject(stack);
+      const during = percentile(stats.allLatencies.slice(mark), 99);
+      injected.push([
+        fault.name,
+        `at ${at} s; ${stats.accepted} requests acknowledged so far; p99 ${before.toFixed(0)} ms before, ${during.toFixed(0)} ms during${typeof note === 'string' ? `; ${note}` : ''}`,
+      ]);
     }
     faultsDone = true;
     await load;
