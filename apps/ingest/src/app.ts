@@ -78,6 +78,15 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     await groupCommit.drain();
   });
 
+  // Outside the events route no body is read: an unknown path answers 404, whatever it was sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => {
+    payload.resume();
+    done(null, undefined);
+  });
+  app.setNotFoundHandler(async (request) => {
+    throw new errors.SPOOL_NOT_FOUND(request.method, request.url.slice(0, 200));
+  });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
     const error = normalise(raw, config.maxBodyBytes);
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
@@ -90,9 +99,11 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     }
     if (statusCode >= 500 && statusCode !== 503) request.log.error({ err: raw }, 'request failed');
     const internal = statusCode >= 500 && statusCode !== 503;
+    // Every answer carries a SPOOL_ code; one from Fastify or a plugin falls back to a generic one.
+    const code = error.code?.startsWith('SPOOL_') ? error.code : 'SPOOL_BAD_REQUEST';
     return reply.code(statusCode).send({
       statusCode,
-      code: internal ? 'SPOOL_INTERNAL' : (error.code ?? 'SPOOL_BAD_REQUEST'),
+      code: internal ? 'SPOOL_INTERNAL' : code,
       error: STATUS_CODES[statusCode] ?? 'Error',
       message: internal ? 'Internal error' : error.message,
     });

@@ -15,6 +15,11 @@ export const errors = {
     400,
   ),
   SPOOL_INVALID_EVENT: createError('SPOOL_INVALID_EVENT', '%s', 400),
+  SPOOL_NOT_FOUND: createError(
+    'SPOOL_NOT_FOUND',
+    'No route %s %s: events go to POST /v1/streams/:stream/events',
+    404,
+  ),
   SPOOL_NO_VALID_EVENTS: createError(
     'SPOOL_NO_VALID_EVENTS',
     'No event in the batch is valid (event %d: %s)',

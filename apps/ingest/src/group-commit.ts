@@ -15,6 +15,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 
+/** Streams remembered as already in the stream set (an optimisation; forgetting costs one SADD). */
+const MAX_REMEMBERED_STREAMS = 10_000;
+
 /** A group is sent at once when it reaches this size, whatever the window. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
@@ -155,8 +158,9 @@ export class GroupCommit {
       return;
     }
 
-    metrics.bytes.inc({ stream: group.stream }, group.bytes);
-    metrics.bufferBytes.set({ stream: group.stream }, result.length);
+    const label = metrics.streamLabel(group.stream);
+    metrics.bytes.inc({ stream: label }, group.bytes);
+    if (label !== '_other') metrics.bufferBytes.set({ stream: label }, result.length);
     // Both follow-ups are recoverable if they fail (the sweep finds the stream and the crossing),
     // so the events, already in Redis, are acknowledged regardless.
     await Promise.all([
@@ -185,6 +189,8 @@ export class GroupCommit {
     if (!started && this.registeredStreams.has(stream)) return;
     try {
       await this.deps.redis.sadd(streamsKey(this.deps.config.namespace), stream);
+      // Only a cache of what needs no SADD; bounded, since stream names come from clients.
+      if (this.registeredStreams.size >= MAX_REMEMBERED_STREAMS) this.registeredStreams.clear();
       this.registeredStreams.add(stream);
     } catch (error) {
       this.deps.metrics.failures.inc({ operation: 'register_stream' });

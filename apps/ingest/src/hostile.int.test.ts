@@ -90,6 +90,20 @@ describe('hostile requests get their documented answer and append nothing', () =
     expect(await buffered(stream)).toBe('');
   });
 
+  it('a request with neither body nor Content-Type is an empty batch (the fuzzer found it answered 500)', async () => {
+    const stream = randomName();
+    const response = await ingest.app.inject({ method: 'POST', url: `/v1/streams/${stream}/events` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'SPOOL_EMPTY_BATCH' });
+    expect(await buffered(stream)).toBe('');
+  });
+
+  it('an unknown path gets a coded 404 (the fuzzer found "." stream names normalised away)', async () => {
+    const response = await ingest.app.inject({ method: 'POST', url: '/v1/streams/events' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ statusCode: 404, code: 'SPOOL_NOT_FOUND' });
+  });
+
   it('a gzip bomb (50 MB of zeros in about 50 KB) is refused with 413 without inflating it all', async () => {
     const stream = randomName();
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20), { level: 9 });

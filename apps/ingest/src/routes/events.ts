@@ -67,9 +67,14 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload,
     handler: async (request, reply) => {
       const { stream } = request.params;
+      // No body and no Content-Type: Fastify runs no parser at all.
+      if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const lines = toLines(request.body, new Date(), maxEventBytes);
       if (lines.rejected.length > 0)
-        metrics.events.inc({ stream, outcome: 'rejected' }, lines.rejected.length);
+        metrics.events.inc(
+          { stream: metrics.streamLabel(stream), outcome: 'rejected' },
+          lines.rejected.length,
+        );
       const [firstRejected] = lines.rejected;
       if (lines.count === 0) {
         throw firstRejected
@@ -77,7 +82,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
           : new errors.SPOOL_EMPTY_BATCH();
       }
       await groupCommit.append(stream, lines.text, lines.count, lines.bytes);
-      metrics.events.inc({ stream, outcome: 'accepted' }, lines.count);
+      metrics.events.inc({ stream: metrics.streamLabel(stream), outcome: 'accepted' }, lines.count);
       return reply.code(202).send({ accepted: lines.count, rejected: lines.rejected });
     },
   });

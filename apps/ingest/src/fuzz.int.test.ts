@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import { createTestRedis, randomName, type ServiceProcess, spawnService, testServices } from '@spool/testkit';
+import fc from 'fast-check';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
+const redis = createTestRedis();
+let ingest: ServiceProcess;
+
+beforeAll(async () => {
+  ingest = await spawnService(MAIN, {
+    REDIS_URL: testServices().redisUrl,
+    MAX_BODY_BYTES: '64KiB',
+    MAX_EVENT_BYTES: '4KiB',
+    LOG_LEVEL: 'warn',
+    // A small heap: memory that grew with the requests would end the process (and fail the test).
+    NODE_OPTIONS: '--max-old-space-size=64',
+  });
+});
+afterAll(async () => {
+  await ingest.stop();
+  await redis.quit();
+});
+
+const rssMiB = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+/** Hostile seeds that fast-check mutates and mixes with arbitrary input. */
+const CORPUS = [
+  '{"__proto__":{"polluted":true}}',
+  '{"constructor":{"prototype":{"x":1}}}',
+  `[${'['.repeat(5_000)}${']'.repeat(5_000)}]`,
+  '[{"a":1},{"b":',
+  '{"a":"\\ud800"}',
+  '[1,2,3]',
+  'null',
+  '{"messageId":42}',
+  `[${Array.from({ length: 300 }, () => '{"x":1}').join(',')}]`,
+];
+
+const request = fc.record({
+  body: fc.oneof(
+    fc.uint8Array({ maxLength: 4096 }).map((bytes) => Buffer.from(bytes)),
+    fc.json({ maxDepth: 8 }).map((text) => Buffer.from(text)),
+    fc.array(fc.json({ maxDepth: 4 }), { maxLength: 30 }).map((lines) => Buffer.from(lines.join('\n'))),
+    fc.constantFrom(...CORPUS).map((text) => Buffer.from(text)),
+    fc
+      .tuple(fc.constantFrom(...CORPUS), fc.nat(), fc.string({ maxLength: 8 }))
+      .map(([text, at, insert]) =>
+        Buffer.from(text.slice(0, at % (text.length + 1)) + insert + text.slice(at % (text.length + 1))),
+      ),
+  ),
+  contentType: fc.constantFrom(
+    'application/json',
+    'application/x-ndjson',
+    'text/plain',
+    'application/xml',
+    '',
+  ),
+  gzip: fc.boolean(),
+  stream: fc.oneof(fc.constant('ok'), fc.string({ maxLength: 70 })),
+});
+
+describe(`${REQUESTS.toLocaleString('en')} fuzzed requests to a real ingest process`, () => {
+  it('get only 202 or a coded 4xx, never store part of a refused request, and run in a 64 MiB heap', async () => {
+    // A fixed seed: a failure names a request that can be replayed.
+    const samples = fc.sample(request, {
+      numRuns: REQUESTS,
+      seed: Number(process.env.FUZZ_SEED ?? 20261127),
+    });
+    let rssAfterWarmup = 0;
+    let next = 0;
+    const statuses = new Map<number, number>();
+    const client = async () => {
+      while (next < samples.length) {
+        const index = next++;
+        const sample = samples[index] as (typeof samples)[number];
+        const stream = sample.stream === 'ok' ? randomName('fz') : sample.stream;
+        const headers: Record<string, string> = {};
+        if (sample.contentType) headers['content-type'] = sample.contentType;
+        if (sample.gzip) headers['content-encoding'] = 'gzip';
+        const response = await fetch(`${ingest.url}/v1/streams/${encodeURIComponent(stream)}/events`, {
+          method: 'POST',
+          headers,
+          body: sample.gzip ? gzipSync(sample.body) : sample.body,
+        });
+        const answer = (await response.json()) as { accepted?: number; code?: string };
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        if (!(response.status === 202 || (response.status >= 400 && response.status < 500))) {
+          throw new Error(
+            `status ${response.status} ${JSON.stringify(answer)} for stream ${JSON.stringify(stream)} ${sample.contentType} gzip=${sample.gzip} body=${JSON.stringify(sample.body.toString('latin1').slice(0, 200))}`,
+          );
+        }
+        if (response.status !== 202 && !/^SPOOL_/.test(answer.code ?? '')) {
+          throw new Error(
+            `no code: status ${response.status} ${JSON.stringify(answer)} for stream ${JSON.stringify(stream)}`,
+          );
+        }
+        if (sample.stream === 'ok') {
+          const stored = await redis.get(streamKeys(stream).buf);
+          const lines = stored ? stored.slice(0, -1).split('\n').length : 0;
+          expect(lines).toBe(response.status === 202 ? answer.accepted : 0);
+          if (stored)
+            await redis.unlink(streamKeys(stream).buf, streamKeys(stream).since, streamKeys(stream).stats);
+        }
+        if (index === 2_000) rssAfterWarmup = rssMiB(ingest.pid);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, client));
+
+    const growth = rssMiB(ingest.pid) - rssAfterWarmup;
+    process.stdout.write(
+      `fuzz: ${JSON.stringify(Object.fromEntries(statuses))}, RSS growth after warm-up ${growth.toFixed(1)} MiB\n`,
+    );
+    expect(statuses.get(202)).toBeGreaterThan(100);
+    // RSS is reported, not bounded: V8 grows its heap lazily up to the 64 MiB old-space limit.
+    expect(growth).toBeLessThan(256);
+    expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+  });
+});
