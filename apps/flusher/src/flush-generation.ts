@@ -65,10 +65,11 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();
 
-  metrics.objects.inc({ stream });
-  metrics.events.inc({ stream }, summary.events);
-  metrics.rawBytes.inc({ stream }, summary.rawBytes);
-  metrics.compressedBytes.inc({ stream }, compressedBytes);
+  const label = { stream: metrics.streamLabel(stream) };
+  metrics.objects.inc(label);
+  metrics.events.inc(label, summary.events);
+  metrics.rawBytes.inc(label, summary.rawBytes);
+  metrics.compressedBytes.inc(label, compressedBytes);
   logger.info(
     {
       stream,

@@ -64,7 +64,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     try {
       return await flushGeneration(flushDeps, target.stream, target.gen);
     } catch (error) {
-      metrics.failures.inc({ stream: target.stream });
+      metrics.failures.inc({ stream: metrics.streamLabel(target.stream) });
       logger.warn(
         { err: error, stream: target.stream, gen: target.gen, jobId: job.id, attempt: job.attemptsMade + 1 },
         'flush failed; will retry',

@@ -1,3 +1,4 @@
+import { streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -9,6 +10,7 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
   return {
     registry,
+    streamLabel: streamLabeler(),
     flushSeconds: new Histogram({
       name: 'spool_flush_duration_seconds',
       help: 'Time to seal, compress, upload and release one generation',

@@ -4,6 +4,7 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
+  OTHER_STREAMS_LABEL,
   streamKeys,
   streamsKey,
 } from '@spool/shared';
@@ -71,8 +72,11 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
         if (error) throw error;
         return value;
       }) as [string | null, string | null, number, string[]];
-      metrics.bufferBytes.set({ stream }, length);
-      metrics.pendingGenerations.set({ stream }, pending.length);
+      const label = metrics.streamLabel(stream);
+      if (label !== OTHER_STREAMS_LABEL) {
+        metrics.bufferBytes.set({ stream: label }, length);
+        metrics.pendingGenerations.set({ stream: label }, pending.length);
+      }
 
       if (length > 0) {
         // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.

@@ -6,6 +6,7 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
+  OTHER_STREAMS_LABEL,
   streamKeys,
   streamsKey,
 } from '@spool/shared';
@@ -160,7 +161,7 @@ export class GroupCommit {
 
     const label = metrics.streamLabel(group.stream);
     metrics.bytes.inc({ stream: label }, group.bytes);
-    if (label !== '_other') metrics.bufferBytes.set({ stream: label }, result.length);
+    if (label !== OTHER_STREAMS_LABEL) metrics.bufferBytes.set({ stream: label }, result.length);
     // Both follow-ups are recoverable if they fail (the sweep finds the stream and the crossing),
     // so the events, already in Redis, are acknowledged regardless.
     await Promise.all([

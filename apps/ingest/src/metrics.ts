@@ -1,20 +1,5 @@
+import { streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-
-/**
- * Streams that get a metrics label of their own; later ones share `_other`. Stream names come
- * from clients: without a cap, writing to random streams would grow the metrics without bound.
- */
-export const MAX_STREAM_LABELS = 1_000;
-
-export function streamLabeler(max = MAX_STREAM_LABELS): (stream: string) => string {
-  const labelled = new Set<string>();
-  return (stream) => {
-    if (labelled.has(stream)) return stream;
-    if (labelled.size >= max) return '_other';
-    labelled.add(stream);
-    return stream;
-  };
-}
 
 /** The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in tests). */
 export function createIngestMetrics() {

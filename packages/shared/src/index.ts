@@ -36,5 +36,6 @@ export {
   type SealResult,
   sealGeneration,
 } from './scripts.js';
+export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { parseDuration, parseSize } from './units.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { streamLabeler } from './metrics.js';
+import { streamLabeler } from './stream-labels.js';
 
 describe('streamLabeler', () => {
   it('gives the first streams their own label and the rest one shared label, so clients cannot grow the metrics', () => {

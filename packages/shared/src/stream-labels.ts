@@ -1,0 +1,16 @@
+/**
+ * Streams that get a metrics label of their own; later ones share `_other`. Stream names come
+ * from clients: without a cap, writing to random streams would grow the metrics without bound.
+ */
+export const MAX_STREAM_LABELS = 1_000;
+export const OTHER_STREAMS_LABEL = '_other';
+
+export function streamLabeler(max = MAX_STREAM_LABELS): (stream: string) => string {
+  const labelled = new Set<string>();
+  return (stream) => {
+    if (labelled.has(stream)) return stream;
+    if (labelled.size >= max) return OTHER_STREAMS_LABEL;
+    labelled.add(stream);
+    return stream;
+  };
+}
