@@ -1,6 +1,6 @@
 # The two commands a fresh clone needs. Each installs what is missing first (Node 24, pnpm,
 # dependencies, redis-server, Docker where it can), and says so when it is already there.
-.PHONY: dev test test-chaos loadtest bench images test-images clean
+.PHONY: dev test test-chaos soak loadtest bench images test-images clean
 
 dev: ## install what is missing, build, run the whole pipeline locally
 	@bash scripts/dev.sh
@@ -13,6 +13,9 @@ loadtest: ## rehearse production load and verify nothing was lost: make loadtest
 
 test-chaos: ## faults under load (kill -9, S3 500/slow/gone, network cut, Redis restart): make test-chaos ARGS="--fsync everysec"
 	@bash scripts/chaos.sh $(ARGS)
+
+soak: ## steady load for 30 minutes, watching memory: make soak ARGS="--duration 5m"
+	@bash scripts/soak.sh $(ARGS)
 
 bench: ## each benchmark scenario beside its baseline (bench/); make bench ARGS="c" runs one
 	@bash scripts/bench.sh $(ARGS)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make soak ARGS="..."`: steady load on the real processes for a long time (30 min by default),
+# printing RSS of every process, Redis memory and the count of non-buffer keys over time.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+ensure_toolchain
+ensure_redis_server
+phase "build (tsc -b)" pnpm -s build
+if [ ! -d docker/test-images/s3/node_modules ]; then
+  (cd docker/test-images/s3 && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+node tools/loadtest/dist/soak/cli.js "$@"

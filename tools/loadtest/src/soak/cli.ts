@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parseDuration, streamsKey } from '@spool/shared';
+import { Redis } from 'ioredis';
+import { startChaosStack } from '../chaos/chaos-stack.js';
+import { type ClientLog, type LoadStats, runLoad } from '../load.js';
+import { percentile, table } from '../report.js';
+import { flushNow, waitUntilLanded } from '../verify.js';
+
+const USAGE = `spool soak — steady load for a long time, watching memory
+
+  make soak                       30 minutes
+  make soak ARGS="--duration 5m --every 30s --concurrency 10"
+`;
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) / 1024;
+}
+
+/** Keys that are not a stream's buffers: they must not pile up under steady load. */
+async function otherKeys(redis: Redis): Promise<number> {
+  let count = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 5_000);
+    cursor = next;
+    count += keys.filter((key) => !/:(buf|since|gen|stats|pending|sealed-bytes)$/.test(key)).length;
+  } while (cursor !== '0');
+  return count;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      duration: { type: 'string', default: '30m' },
+      every: { type: 'string', default: '1m' },
+      concurrency: { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const durationMs = parseDuration(values.duration);
+  const everyMs = parseDuration(values.every);
+  const concurrency = Number(values.concurrency);
+  if (!durationMs || !everyMs || !(concurrency >= 1)) {
+    say(`spool soak: bad option\n\n${USAGE}`);
+    return 2;
+  }
+  const stack = await startChaosStack('everysec');
+  const redis = new Redis(stack.redisUrl);
+  try {
+    const runId = `sk${Date.now().toString(36)}`;
+    const streams = [`${runId}-a`, `${runId}-b`, `${runId}-c`];
+    const stats: LoadStats = {
+      started: 0,
+      requests: 0,
+      accepted: 0,
+      refused: 0,
+      errors: 0,
+      acceptedEvents: 0,
+      acceptedBytesByStream: new Map(),
+      intervalLatencies: [],
+      allLatencies: [],
+    };
+    const logs: ClientLog[] = [];
+    const started = Date.now();
+    const rows: Array<Array<string | number>> = [];
+    const processes = [...stack.ingest, ...stack.flushers, stack.redis];
+    const sample = async () => {
+      const info = await redis.info('memory');
+      const usedMiB = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20;
+      const latencies = stats.intervalLatencies.splice(0);
+      rows.push([
+        `${Math.round((Date.now() - started) / 1000)} s`,
+        stats.accepted,
+        percentile(latencies, 99).toFixed(0),
+        ...processes.map((p) => rssMiB(p.pid).toFixed(0)),
+        usedMiB.toFixed(1),
+        await otherKeys(redis),
+      ]);
+      say(`t=${rows.at(-1)?.[0]}  acknowledged ${stats.accepted}`);
+    };
+    const sampler = setInterval(() => void sample(), everyMs);
+    await runLoad(
+      {
+        urls: stack.ingestUrls,
+        runId,
+        streams,
+        concurrency,
+        eventsPerRequest: 10,
+        eventBytes: 200,
+        done: () => Date.now() - started >= durationMs,
+      },
+      stats,
+      logs,
+    );
+    clearInterval(sampler);
+    await sample();
+    await flushNow(redis, 'spool', streams);
+    await waitUntilLanded(redis, 'spool', streams, 5 * 60_000, () => {});
+    say(
+      `\n${table([
+        ['requests', stats.requests],
+        ['acknowledged', stats.accepted],
+        ['streams in Redis', await redis.scard(streamsKey())],
+      ])}\n`,
+    );
+    const header = [
+      'time',
+      'acknowledged',
+      'p99 ms',
+      ...processes.map((p) => `${p.name} RSS MiB`),
+      'redis used MiB',
+      'other keys',
+    ];
+    process.stdout.write(`| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n`);
+    for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+    return 0;
+  } finally {
+    redis.disconnect();
+    await stack.stop();
+  }
+}
+
+process.exit(await main());
