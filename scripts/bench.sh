@@ -7,7 +7,5 @@ ensure_toolchain
 ensure_redis_server
 command -v redis-benchmark >/dev/null || apt_install redis-tools
 phase "build (tsc -b)" pnpm -s build
-if [ ! -d docker/test-images/s3/node_modules ]; then
-  (cd docker/test-images/s3 && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+ensure_s3_standin
 node bench/run.mjs "$@"

@@ -51,9 +51,7 @@ start_s3() {
     return
   fi
   local port=${SPOOL_DEV_S3_PORT:-9000}
-  if [ ! -d "$S3_STANDIN/node_modules" ]; then
-    (cd "$S3_STANDIN" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  ensure_s3_standin
   mkdir -p "$DATA/s3"
   MINIO_ROOT_USER=spool MINIO_ROOT_PASSWORD=spool-local-secret S3_ADDRESS=127.0.0.1 S3_PORT=$port \
     S3_BUCKETS=$S3_BUCKET node "$S3_STANDIN/serve.mjs" server "$DATA/s3" &

@@ -140,6 +140,13 @@ ensure_docker() {
   log "docker daemon is up"
 }
 
+# The s3rver stand-in's packages, for what runs it directly (loadtest, chaos, soak, bench, make dev).
+ensure_s3_standin() {
+  if [ ! -d "$ROOT/docker/test-images/s3/node_modules" ]; then
+    (cd "$ROOT/docker/test-images/s3" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 ensure_toolchain() {
   phase "node" ensure_node
   phase "pnpm" ensure_pnpm

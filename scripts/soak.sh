@@ -6,7 +6,5 @@ cd "$ROOT"
 ensure_toolchain
 ensure_redis_server
 phase "build (tsc -b)" pnpm -s build
-if [ ! -d docker/test-images/s3/node_modules ]; then
-  (cd docker/test-images/s3 && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+ensure_s3_standin
 node tools/loadtest/dist/soak/cli.js "$@"

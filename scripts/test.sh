@@ -71,9 +71,7 @@ phase "unit tests" jest unit || status=1
 phase "test services" prepare_services
 phase "integration tests" jest integration || status=1
 chaos_short() {
-  if [ ! -d docker/test-images/s3/node_modules ]; then
-    (cd docker/test-images/s3 && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
+  ensure_s3_standin
   node tools/loadtest/dist/chaos/cli.js --duration 20s --s3-outage 4s --fault 2s
 }
 phase "chaos (short)" chaos_short || status=1

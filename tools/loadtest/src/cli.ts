@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { streamKeys } from '@spool/shared';
 import { Redis } from 'ioredis';
-import { type ClientLog, type LoadStats, runLoad } from './load.js';
+import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
 import { type OwnStack, startOwnStack } from './stack.js';
@@ -39,17 +39,7 @@ async function main(options: LoadtestOptions): Promise<number> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   try {
-    const stats: LoadStats = {
-      started: 0,
-      requests: 0,
-      accepted: 0,
-      refused: 0,
-      errors: 0,
-      acceptedEvents: 0,
-      acceptedBytesByStream: new Map(),
-      intervalLatencies: [],
-      allLatencies: [],
-    };
+    const stats = newLoadStats();
     const logs: ClientLog[] = [];
     const started = performance.now();
     const elapsed = () => performance.now() - started;

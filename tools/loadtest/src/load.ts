@@ -35,6 +35,20 @@ export interface LoadStats {
   allLatencies: number[];
 }
 
+export function newLoadStats(): LoadStats {
+  return {
+    started: 0,
+    requests: 0,
+    accepted: 0,
+    refused: 0,
+    errors: 0,
+    acceptedEvents: 0,
+    acceptedBytesByStream: new Map(),
+    intervalLatencies: [],
+    allLatencies: [],
+  };
+}
+
 /** messageId of event `e` of request `seq` of client `c`: what verification maps back. */
 export function messageId(runId: string, client: number, seq: number, event: number): string {
   return `${runId}-${client}-${seq}-${event}`;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseDuration, streamsKey } from '@spool/shared';
 import { Redis } from 'ioredis';
-import { type ClientLog, type LoadStats, runLoad } from '../load.js';
+import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { flushNow, verify, waitUntilLanded } from '../verify.js';
 import { type ChaosStack, startChaosStack } from './chaos-stack.js';
@@ -122,17 +122,7 @@ async function main(): Promise<number> {
   try {
     const runId = `ch${Date.now().toString(36)}`;
     const streams = [`${runId}-a`, `${runId}-b`];
-    const stats: LoadStats = {
-      started: 0,
-      requests: 0,
-      accepted: 0,
-      refused: 0,
-      errors: 0,
-      acceptedEvents: 0,
-      acceptedBytesByStream: new Map(),
-      intervalLatencies: [],
-      allLatencies: [],
-    };
+    const stats = newLoadStats();
     const logs: ClientLog[] = [];
     const started = Date.now();
     let faultsDone = false;

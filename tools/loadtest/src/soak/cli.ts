@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration, streamsKey } from '@spool/shared';
 import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
-import { type ClientLog, type LoadStats, runLoad } from '../load.js';
+import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { flushNow, waitUntilLanded } from '../verify.js';
 
@@ -59,17 +59,7 @@ async function main(): Promise<number> {
   try {
     const runId = `sk${Date.now().toString(36)}`;
     const streams = [`${runId}-a`, `${runId}-b`, `${runId}-c`];
-    const stats: LoadStats = {
-      started: 0,
-      requests: 0,
-      accepted: 0,
-      refused: 0,
-      errors: 0,
-      acceptedEvents: 0,
-      acceptedBytesByStream: new Map(),
-      intervalLatencies: [],
-      allLatencies: [],
-    };
+    const stats = newLoadStats();
     const logs: ClientLog[] = [];
     const started = Date.now();
     const rows: Array<Array<string | number>> = [];
