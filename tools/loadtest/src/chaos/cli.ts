@@ -101,15 +101,22 @@ async function main(): Promise<number> {
   const s3OutageMs = parseDuration(values['s3-outage']) ?? Number.NaN;
   const concurrency = Number(values.concurrency);
   const fsync = values.fsync;
-  if (
-    ![durationMs, faultMs, s3OutageMs, concurrency].every(Number.isFinite) ||
-    (fsync !== 'always' && fsync !== 'everysec')
-  ) {
-    say(`spool chaos: bad option\n\n${USAGE}`);
+  const problem = [
+    [!Number.isFinite(durationMs), '--duration: expected a duration such as 60s or 2m'],
+    [!Number.isFinite(faultMs), '--fault: expected a duration such as 5s'],
+    [!Number.isFinite(s3OutageMs), '--s3-outage: expected a duration such as 30s'],
+    [
+      !(Number.isInteger(concurrency) && concurrency >= 1),
+      '--concurrency: expected a whole number of at least 1',
+    ],
+    [fsync !== 'always' && fsync !== 'everysec', '--fsync: expected always or everysec'],
+  ].find(([failed]) => failed)?.[1];
+  if (problem) {
+    say(`spool chaos: ${problem}\n\n${USAGE}`);
     return 2;
   }
 
-  const stack = await startChaosStack(fsync);
+  const stack = await startChaosStack(fsync as 'always' | 'everysec');
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 5 });
   redis.on('error', () => {});
   const s3 = new S3Client({

@@ -50,8 +50,15 @@ async function main(): Promise<number> {
   const durationMs = parseDuration(values.duration);
   const everyMs = parseDuration(values.every);
   const concurrency = Number(values.concurrency);
-  if (!durationMs || !everyMs || !(concurrency >= 1)) {
-    say(`spool soak: bad option\n\n${USAGE}`);
+  const bad = [
+    ['--duration', durationMs],
+    ['--every', everyMs],
+  ].find(([, value]) => !value);
+  if (bad || !(Number.isInteger(concurrency) && concurrency >= 1)) {
+    const name = bad
+      ? `${bad[0]}: expected a duration such as 90s or 5m`
+      : '--concurrency: expected a whole number of at least 1';
+    say(`spool soak: ${name}\n\n${USAGE}`);
     return 2;
   }
   const stack = await startChaosStack('everysec');
@@ -87,7 +94,7 @@ async function main(): Promise<number> {
         concurrency,
         eventsPerRequest: 10,
         eventBytes: 200,
-        done: () => Date.now() - started >= durationMs,
+        done: () => Date.now() - started >= (durationMs as number),
       },
       stats,
       logs,
