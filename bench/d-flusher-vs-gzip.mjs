@@ -2,11 +2,10 @@
 //    same bytes to /dev/null (the compression bound). Target: >= 0.8 x gzip throughput, peak RSS
 //    under 200 MiB.
 import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { freePort, markdown, ROOT, rssMiB, start, startRedis, startS3, storedLine, until } from './lib.mjs';
+import { markdown, rssMiB, startFlusher, startRedis, startS3, storedLine, until } from './lib.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -39,19 +38,7 @@ export async function run({ bytes = 256 * MiB } = {}) {
   );
   const gzipSeconds = (performance.now() - gzipStarted) / 1000;
 
-  const port = await freePort();
-  const flusher = start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
-    REDIS_URL: redis.url,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.url,
-    S3_FORCE_PATH_STYLE: 'true',
-    FLUSH_INTERVAL: '10m',
-    ...s3.credentials,
-  });
-  await until('flusher', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  const flusher = await startFlusher(redis.url, s3, { FLUSH_INTERVAL: '10m' });
   const baselineRss = rssMiB(flusher.pid);
   let peakRss = baselineRss;
   const sampler = setInterval(() => {

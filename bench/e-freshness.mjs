@@ -1,9 +1,8 @@
 // e. Freshness: time from the 202 to the object being readable in S3, for a request that
 //    crosses the threshold, against a direct S3 PutObject of the same bytes (gzip) from the client.
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort, markdown, ROOT, start, startIngest, startRedis, startS3, until } from './lib.mjs';
+import { markdown, startFlusher, startIngest, startRedis, startS3 } from './lib.mjs';
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -11,19 +10,7 @@ export async function run({ rounds = 7 } = {}) {
   const redis = await startRedis();
   const s3 = await startS3();
   const ingest = await startIngest(redis.url, { FLUSH_THRESHOLD_BYTES: '64KiB' });
-  const port = await freePort();
-  start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
-    REDIS_URL: redis.url,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.url,
-    S3_FORCE_PATH_STYLE: 'true',
-    FLUSH_THRESHOLD_BYTES: '64KiB',
-    ...s3.credentials,
-  });
-  await until('flusher', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  await startFlusher(redis.url, s3, { FLUSH_THRESHOLD_BYTES: '64KiB' });
   const client = new S3Client({
     endpoint: s3.url,
     region: 'us-east-1',

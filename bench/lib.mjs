@@ -103,6 +103,24 @@ export async function startIngest(redisUrl, env = {}) {
   return url;
 }
 
+/** The built flusher against `redisUrl` and the s3rver from startS3(); resolves once it is ready. */
+export async function startFlusher(redisUrl, s3, env = {}) {
+  const port = await freePort();
+  const child = start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+    REDIS_URL: redisUrl,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.url,
+    S3_FORCE_PATH_STYLE: 'true',
+    ...s3.credentials,
+    ...env,
+  });
+  await until('flusher', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+  return child;
+}
+
 /** autocannon for `seconds` against a POST body; returns req/s and latency percentiles (ms). */
 export async function load(url, { body, connections = 100, seconds = 10, contentType = 'application/json' }) {
   const result = await autocannon({

@@ -18,3 +18,11 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** redis-server as Spool ships it: AOF on, no RDB snapshots, never evicting a buffer. */
+export function redisServerArgs(port: number, dir: string, fsync: 'always' | 'everysec'): string[] {
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+    ...['--appendonly', 'yes', '--appendfsync', fsync, '--save', '', '--maxmemory-policy', 'noeviction'],
+  ];
+}

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, until } from './processes.js';
+import { freePort, redisServerArgs, until } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const S3_STANDIN = join(ROOT, 'docker/test-images/s3');
@@ -44,22 +44,7 @@ export async function startOwnStack(thresholdBytes: number, log: (line: string) 
   const bucket = 'loadtest';
   const credentials = { AWS_ACCESS_KEY_ID: 'spool', AWS_SECRET_ACCESS_KEY: 'spool-local-secret' };
 
-  start('redis-server', [
-    '--port',
-    String(redisPort),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'everysec',
-    '--save',
-    '',
-    '--maxmemory-policy',
-    'noeviction',
-  ]);
+  start('redis-server', redisServerArgs(redisPort, dir, 'everysec'));
   if (!existsSync(join(S3_STANDIN, 'node_modules'))) {
     execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
       cwd: S3_STANDIN,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TcpProxy } from '@spool/testkit';
-import { freePort, until } from '../processes.js';
+import { freePort, redisServerArgs, until } from '../processes.js';
 import { ManagedProcess } from './managed-process.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
 
@@ -32,22 +32,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   const dir = mkdtempSync(join(tmpdir(), 'spool-chaos-'));
   const redisPort = await freePort();
   const s3Port = await freePort();
-  const redis = new ManagedProcess('redis', 'redis-server', [
-    '--port',
-    String(redisPort),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    fsync,
-    '--save',
-    '',
-    '--maxmemory-policy',
-    'noeviction',
-  ]);
+  const redis = new ManagedProcess('redis', 'redis-server', redisServerArgs(redisPort, dir, fsync));
   redis.start();
   const standin = join(ROOT, 'docker/test-images/s3');
   if (!existsSync(join(standin, 'node_modules')))
