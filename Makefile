@@ -23,10 +23,7 @@ bench: ## each benchmark scenario beside its baseline (bench/); make bench ARGS=
 images: ## build the production images spool/ingest and spool/flusher
 	@bash scripts/build-images.sh
 
-test-loadtest: ## rehearse production load and verify nothing was lost: make loadtest ARGS="--target-buffer 500MB"
-	@bash scripts/loadtest.sh $(ARGS)
-
-images: ## build (or reuse) the container images the integration tests use
+test-images: ## build (or reuse) the container images the integration tests use
 	@bash scripts/test-images.sh
 
 clean: ## remove build output and installed tools (not .data/)
