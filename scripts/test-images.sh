@@ -47,7 +47,7 @@ build_s3_standin() {
   copy_with_libs "$(command -v node)" "$rootfs" /usr/local/bin/node
   mkdir -p "$rootfs/opt/s3" "$rootfs/data" "$rootfs/tmp"
   chmod 1777 "$rootfs/tmp"
-  cp "$ROOT"/docker/test-images/s3/{serve.mjs,package.json,package-lock.json} "$rootfs/opt/s3/"
+  cp "$ROOT"/docker/test-images/s3/{*.mjs,package.json,package-lock.json} "$rootfs/opt/s3/"
   (cd "$rootfs/opt/s3" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
   tar -C "$rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/bin' --change 'EXPOSE 9000' \
@@ -79,7 +79,7 @@ pick_image() {
 
 ensure_test_images() {
   local s3_hash
-  s3_hash=$(cat "$ROOT"/docker/test-images/s3/{serve.mjs,package.json,package-lock.json} "$(command -v node)" | sha256sum | cut -c1-12)
+  s3_hash=$(cat "$ROOT"/docker/test-images/s3/{*.mjs,package.json,package-lock.json} "$(command -v node)" | sha256sum | cut -c1-12)
   pick_image redis SPOOL_TEST_REDIS_IMAGE build_redis_standin spool-local/redis:7-debian-2
   pick_image s3 SPOOL_TEST_S3_IMAGE build_s3_standin "spool-local/s3rver:$s3_hash"
   # The Ryuk reaper image cannot be pulled either; the harness stops its containers itself.

@@ -13,6 +13,7 @@ import {
   createTestRedis,
   createTestS3,
   listObjectKeys,
+  listOpenUploads,
   randomName,
   readSpoolObject,
   spawnService,
@@ -98,17 +99,26 @@ describe('a flusher that dies', () => {
     const first = await spawnService(FLUSHER_MAIN, env);
     await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
     const key = await uploadStarted(first.output, stream);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Kill it once S3 holds its multipart upload, before the upload completes.
+    await waitFor(
+      async () => ((await listOpenUploads(s3, services.s3.bucket, key)).length > 0 ? true : undefined),
+      30_000,
+      'the multipart upload to be created',
+    );
     await first.stop('SIGKILL');
 
-    // Killed mid-upload: the object is not there, the sealed generation is.
+    // Killed mid-upload: the object is not there, the sealed generation and the open upload are.
     expect(await objectExists(key)).toBe(false);
     expect(await redis.strlen(streamKeys(stream, NS).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
+    expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([key]);
 
     const second = await spawnService(FLUSHER_MAIN, env);
     try {
       await expectLandedOnce(stream, prefix, ids);
       expect(second.output()).toContain('"status":"resealed"');
+      // The restarted flusher aborted the dead one's upload before uploading again.
+      expect(second.output()).toContain('"aborted":1');
+      expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
     } finally {
       await second.stop();
     }
@@ -127,6 +137,7 @@ describe('a flusher that dies', () => {
 
     expect(await flusher.stop('SIGTERM')).toBe(0);
     expect(await objectExists(key)).toBe(true);
+    expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
     expect(flusher.output()).toContain('"msg":"generation uploaded"');
     await expectLandedOnce(stream, prefix, ids);
   });

@@ -11,9 +11,9 @@ import type { Redis } from 'ioredis';
 import { abortStaleUploads, PART_BYTES, uploadSealed } from './upload.js';
 
 /**
- * The multipart clean-up paths, which the s3rver stand-in cannot show (it implements neither
- * ListMultipartUploads nor keeps parts visible): an S3 client that records the commands it is
- * sent and fails the ones it is told to. The integration tests cover the real uploads.
+ * The multipart clean-up paths when S3 fails at a chosen step, which a real store shows only by
+ * chance: an S3 client that records the commands it is sent and fails the ones it is told to.
+ * The integration tests (crash.int.test.ts) and the chaos suite cover the real uploads and aborts.
  */
 function recordingS3(fail: (command: object) => Error | undefined) {
   const sent: object[] = [];
@@ -38,6 +38,11 @@ function recordingS3(fail: (command: object) => Error | undefined) {
     },
   };
   return { client: client as unknown as S3Client, sent };
+}
+
+/** An error shaped as the AWS SDK throws them: a name (the S3 error code) and the HTTP status. */
+function s3Error(name: string, httpStatusCode: number): Error {
+  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode } });
 }
 
 /** A Redis stand-in serving GETRANGE from memory (no server is needed for these paths). */
@@ -77,10 +82,32 @@ describe('abortStaleUploads', () => {
     expect(aborted).toEqual(['stale-1', 'stale-2']);
   });
 
-  it('carries on when the store does not support listing multipart uploads', async () => {
+  it('carries on when the store does not implement listing multipart uploads', async () => {
     const { client } = recordingS3((command) =>
-      command instanceof ListMultipartUploadsCommand ? new Error('NotImplemented') : undefined,
+      command instanceof ListMultipartUploadsCommand ? s3Error('NotImplemented', 501) : undefined,
     );
     expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'k' })).toBe(0);
+  });
+
+  it('fails (so the flush is retried) when the listing fails for any other reason', async () => {
+    const { client } = recordingS3((command) =>
+      command instanceof ListMultipartUploadsCommand ? s3Error('ServiceUnavailable', 503) : undefined,
+    );
+    await expect(abortStaleUploads({ s3: client, bucket: 'b', key: 'a/b.ndjson.gz' })).rejects.toThrow(
+      'ServiceUnavailable',
+    );
+  });
+
+  it('fails when an abort fails, but not when the upload is already gone', async () => {
+    const failing = recordingS3((command) =>
+      command instanceof AbortMultipartUploadCommand ? s3Error('InternalError', 500) : undefined,
+    );
+    await expect(
+      abortStaleUploads({ s3: failing.client, bucket: 'b', key: 'a/b.ndjson.gz' }),
+    ).rejects.toThrow('InternalError');
+    const gone = recordingS3((command) =>
+      command instanceof AbortMultipartUploadCommand ? s3Error('NoSuchUpload', 404) : undefined,
+    );
+    expect(await abortStaleUploads({ s3: gone.client, bucket: 'b', key: 'a/b.ndjson.gz' })).toBe(2);
   });
 });

@@ -1,7 +1,12 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Cluster, Redis } from 'ioredis';
 import { type BufferSummary, readSealed } from './sealed-buffer.js';
@@ -41,24 +46,43 @@ export function objectMetadata(stream: string, gen: number, summary: BufferSumma
 }
 
 /**
- * Aborts multipart uploads to `key` left open by an attempt that died mid-upload (kill -9 cannot
- * abort). Best effort: a store without ListMultipartUploads keeps them until its lifecycle rule
- * (AbortIncompleteMultipartUpload) removes them.
+ * Aborts the multipart uploads an earlier attempt at this object left open (a flusher killed
+ * mid-upload leaves its upload open; S3 keeps and bills its parts until it is aborted). Returns
+ * how many it aborted. A store that does not implement the listing (501/405) is skipped; any
+ * other failure is thrown, so the flush is retried rather than upload beside a stale upload it
+ * could not clear.
  */
 export async function abortStaleUploads(target: UploadTarget): Promise<number> {
   const { s3, bucket, key } = target;
-  let aborted = 0;
+  let listing: ListMultipartUploadsCommandOutput;
   try {
-    const listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-    for (const upload of listing.Uploads ?? []) {
-      if (upload.Key !== key || !upload.UploadId) continue;
+    listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  } catch (error) {
+    if (isNotSupported(error)) return 0;
+    throw error;
+  }
+  let aborted = 0;
+  for (const upload of listing.Uploads ?? []) {
+    if (upload.Key !== key || !upload.UploadId) continue;
+    try {
       await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
-      aborted += 1;
+    } catch (error) {
+      // Gone since the listing (another attempt aborted or completed it): nothing left to clear.
+      if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
     }
-  } catch {
-    // Not supported by this store, or transient: the upload below does not depend on it.
+    aborted += 1;
   }
   return aborted;
+}
+
+function isNotSupported(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    name === 'NotImplemented' ||
+    name === 'MethodNotAllowed' ||
+    $metadata?.httpStatusCode === 501 ||
+    $metadata?.httpStatusCode === 405
+  );
 }
 
 /**

@@ -8,6 +8,8 @@ const require = createRequire(import.meta.url);
 const S3rver = require('s3rver');
 const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
 
+import { multipartUploads } from './multipart-uploads.mjs';
+
 const [command, directory = '/data'] = process.argv.slice(2);
 if (command !== 'server') {
   console.error(`usage: serve.mjs server <directory>  (got: ${process.argv.slice(2).join(' ')})`);
@@ -34,6 +36,8 @@ const server = new S3rver({
     .filter(Boolean)
     .map((name) => ({ name })),
 });
+// Before s3rver's router (the last middleware), which does not implement these two calls.
+server.middleware.splice(server.middleware.length - 1, 0, multipartUploads(server.store));
 const { address, port } = await server.run();
 console.log(`s3rver listening on ${address}:${port}, storing in ${directory}`);
 

@@ -2,7 +2,7 @@ export { createTestRedis, createTestS3 } from './clients.js';
 export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
 export { randomName } from './names.js';
-export { listObjectKeys, readSpoolObject, type SpoolObject, waitFor } from './s3-objects.js';
+export { listObjectKeys, listOpenUploads, readSpoolObject, type SpoolObject, waitFor } from './s3-objects.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { startTestServices, stopTestServices } from './services.js';
 export { TcpProxy } from './tcp-proxy.js';

@@ -1,5 +1,10 @@
 import { gunzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 
 /** Every object key under `prefix`, in key order. */
 export async function listObjectKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
@@ -12,6 +17,27 @@ export async function listObjectKeys(s3: S3Client, bucket: string, prefix: strin
     for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+  return keys.sort();
+}
+
+/** Multipart uploads started and neither completed nor aborted under `prefix`: keys, in key order. */
+export async function listOpenUploads(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+      }),
+    );
+    for (const upload of page.Uploads ?? []) if (upload.Key) keys.push(upload.Key);
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (keyMarker);
   return keys.sort();
 }
 
