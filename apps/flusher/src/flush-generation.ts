@@ -61,6 +61,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     sealed.length,
     target,
     objectMetadata(stream, gen, summary),
+    config.s3.partBytes,
   );
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();

@@ -12,8 +12,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { type BufferSummary, readSealed } from './sealed-buffer.js';
 
 /**
- * Multipart part size and parts in flight: the upload holds at most PART_BYTES × QUEUE_SIZE of
- * compressed data, whatever the buffer's size.
+ * Default multipart part size (S3_PART_SIZE) and parts in flight: the upload holds at most
+ * part size × QUEUE_SIZE of compressed data, whatever the buffer's size.
  */
 export const PART_BYTES = 8 * 1024 * 1024;
 export const QUEUE_SIZE = 4;
@@ -96,6 +96,7 @@ export async function uploadSealed(
   length: number,
   target: UploadTarget,
   metadata: Record<string, string>,
+  partBytes = PART_BYTES,
 ): Promise<{ compressedBytes: number }> {
   const counter = new ByteCounter();
   const upload = new Upload({
@@ -107,7 +108,7 @@ export async function uploadSealed(
       ContentType: 'application/gzip',
       Metadata: metadata,
     },
-    partSize: PART_BYTES,
+    partSize: partBytes,
     queueSize: QUEUE_SIZE,
     leavePartsOnError: false,
   });

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       flushConcurrency: 2,
       logLevel: 'info',
     });
+    expect(config.s3.partBytes).toBe(8 * MiB);
     expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
   });
 
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
         FLUSH_INTERVAL: '30s',
         WRITE_KEYS: 'key-one-123:web,ios; key-two-456:*',
         S3_FORCE_PATH_STYLE: 'true',
+        S3_PART_SIZE: '5MiB',
       },
       'ingest',
     );
@@ -43,6 +45,7 @@ describe('loadConfig', () => {
     expect(config.maxBufferBytes).toBe(8 * MiB);
     expect(config.flushIntervalMs).toBe(30_000);
     expect(config.s3.forcePathStyle).toBe(true);
+    expect(config.s3.partBytes).toBe(5 * MiB);
     expect(config.writeKeys).toEqual([
       { key: 'key-one-123', streams: new Set(['web', 'ios']) },
       { key: 'key-two-456', streams: '*' },
@@ -61,6 +64,8 @@ describe('loadConfig', () => {
     [{ MAX_EVENT_BYTES: '2MiB' }, /MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES/],
     [{ FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
     [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
+    [{ S3_PART_SIZE: '4MiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
+    [{ S3_PART_SIZE: '6GiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],

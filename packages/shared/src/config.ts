@@ -146,6 +146,8 @@ const schema = z.object({
   FLUSH_RETRY_MAX: duration('5m'),
   /** `when_required` (works with every S3-compatible store) or `when_supported` (AWS's default, adds CRC checksums). */
   S3_CHECKSUMS: z.enum(['when_required', 'when_supported']).default('when_required'),
+  /** Bytes: multipart part size (S3's bounds: 5MiB to 5GiB); a flush holds at most 4 parts in memory. */
+  S3_PART_SIZE: size('8MiB'),
   /** Milliseconds: a flush whose worker stops renewing its lock this long (a crashed flusher) is taken over by another. */
   FLUSH_LOCK_DURATION: duration('30s'),
   /** Flush jobs run at once by one flusher process. */
@@ -175,6 +177,7 @@ export interface Config {
     region: string;
     forcePathStyle: boolean;
     checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+    partBytes: number;
   };
   flushRetryBaseMs: number;
   flushRetryMaxMs: number;
@@ -224,6 +227,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   }
   if (v.FLUSH_LOCK_DURATION < 1000) problems.push('FLUSH_LOCK_DURATION: must be at least 1s');
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
+  if (v.S3_PART_SIZE < 5 * 1024 ** 2 || v.S3_PART_SIZE > 5 * 1024 ** 3) {
+    problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
+  }
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 
@@ -248,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       region: v.S3_REGION,
       forcePathStyle: v.S3_FORCE_PATH_STYLE,
       checksums: v.S3_CHECKSUMS === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+      partBytes: v.S3_PART_SIZE,
     }),
     flushRetryBaseMs: v.FLUSH_RETRY_BASE,
     flushRetryMaxMs: v.FLUSH_RETRY_MAX,
