@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 
 export interface LoadPlan {
@@ -8,6 +9,9 @@ export interface LoadPlan {
   concurrency: number;
   eventsPerRequest: number;
   eventBytes: number;
+  /** Pad events with slices of random text (the events then gzip about 2.8:1, like real ones)
+   * instead of one repeated character (about 50:1): big generations become multipart uploads. */
+  randomPadding?: boolean;
   /** Stops when this returns true (checked before every request). */
   done(): boolean;
 }
@@ -54,13 +58,22 @@ export function messageId(runId: string, client: number, seq: number, event: num
   return `${runId}-${client}-${seq}-${event}`;
 }
 
+/** Slices of it pad events when `randomPadding` is set: no per-event cost beyond the copy. */
+const RANDOM_TEXT = randomBytes(96 * 1024).toString('base64url');
+
+function padding(plan: LoadPlan, length: number, client: number, seq: number, event: number): string {
+  if (!plan.randomPadding) return 'x'.repeat(length);
+  const start = ((client * 7_919 + seq * 104_729 + event * 1_299_709) >>> 0) % (RANDOM_TEXT.length - length);
+  return RANDOM_TEXT.slice(start, start + length);
+}
+
 function body(plan: LoadPlan, client: number, seq: number): { text: string; bytes: number } {
   const events: string[] = [];
   let bytes = 0;
   for (let e = 0; e < plan.eventsPerRequest; e += 1) {
     const head = `{"messageId":"${messageId(plan.runId, client, seq, e)}","event":"page","userId":"u-${(client * 7919 + seq) % 100_000}","pad":"`;
     // receivedAt adds about 40 bytes when stored.
-    const pad = 'x'.repeat(Math.max(0, plan.eventBytes - head.length - 2 - 40));
+    const pad = padding(plan, Math.max(0, plan.eventBytes - head.length - 2 - 40), client, seq, e);
     const event = `${head}${pad}"}`;
     events.push(event);
     bytes += event.length + 40;

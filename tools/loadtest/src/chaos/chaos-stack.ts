@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { S3Client } from '@aws-sdk/client-s3';
 import { TcpProxy } from '@spool/testkit';
 import { freePort, redisServerArgs, until } from '../processes.js';
 import { ManagedProcess } from './managed-process.js';
@@ -15,11 +16,12 @@ export interface ChaosStack {
   ingest: ManagedProcess[];
   ingestUrls: string[];
   flushers: ManagedProcess[];
-  s3Endpoint: string;
   s3Proxy: S3FaultProxy;
   /** Between the flushers and Redis. */
   flusherRedisProxy: TcpProxy;
   bucket: string;
+  /** Straight to the S3 server, past the fault proxy: for counting what landed. */
+  s3Client: S3Client;
   waitReady(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -57,9 +59,11 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   const common = {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
-    FLUSH_THRESHOLD_BYTES: '512KiB',
-    MAX_BUFFER_BYTES: '64MiB',
-    FLUSH_INTERVAL: '2s',
+    // Generations of up to 32 MiB, which with the load's random padding (about 2.8:1) are
+    // multipart uploads of 5 MiB parts: a flusher killed mid-upload leaves one open.
+    FLUSH_THRESHOLD_BYTES: '32MiB',
+    MAX_BUFFER_BYTES: '256MiB',
+    FLUSH_INTERVAL: '5s',
   };
   const ingestPorts = [await freePort(), await freePort()];
   const ingest = ingestPorts.map(
@@ -85,8 +89,16 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
         FLUSH_RETRY_BASE: '200ms',
         FLUSH_RETRY_MAX: '2s',
         FLUSH_LOCK_DURATION: '3s',
+        S3_PART_SIZE: '5MiB',
       }),
   );
+  const s3Client = new S3Client({
+    endpoint: `http://127.0.0.1:${s3Port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   const ingestUrls = ingestPorts.map((port) => `http://127.0.0.1:${port}`);
   const waitReady = async () => {
     await until('s3rver', async () => (await fetch(`http://127.0.0.1:${s3Port}/`)).status < 500);
@@ -103,12 +115,13 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
     ingest,
     ingestUrls,
     flushers,
-    s3Endpoint: `http://127.0.0.1:${s3Port}`,
     s3Proxy,
     flusherRedisProxy,
     bucket,
+    s3Client,
     waitReady,
     async stop() {
+      s3Client.destroy();
       for (const process of [...ingest, ...flushers]) await process.stop();
       await s3Proxy.close();
       await flusherRedisProxy.close();

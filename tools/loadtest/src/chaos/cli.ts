@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
 import { parseDuration, streamsKey } from '@spool/shared';
+import { listOpenUploads } from '@spool/testkit';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
@@ -28,6 +28,10 @@ interface Fault {
   inject(stack: ChaosStack): Promise<unknown>;
 }
 
+async function openUploads(stack: ChaosStack): Promise<number> {
+  return (await listOpenUploads(stack.s3Client, stack.bucket, '')).length;
+}
+
 function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
   const s3 = (mode: 'error500' | 'slow' | 'gone', ms: number) => async (stack: ChaosStack) => {
     stack.s3Proxy.set(mode);
@@ -38,10 +42,16 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     {
       name: 'kill -9 a flusher during uploads, 3 times',
       inject: async (stack) => {
+        let midUpload = 0;
         for (let i = 0; i < 3; i += 1) {
+          // Kill while a multipart upload is open, waiting up to 15 s for one.
+          const deadline = Date.now() + 15_000;
+          while ((await openUploads(stack)) === 0 && Date.now() < deadline) await sleep(20);
+          if ((await openUploads(stack)) > 0) midUpload += 1;
           await stack.flushers[i % 2]?.restart(300);
           await sleep(faultMs / 3);
         }
+        return `${midUpload} of 3 kills while a multipart upload was open`;
       },
     },
     {
@@ -119,13 +129,7 @@ async function main(): Promise<number> {
   const stack = await startChaosStack(fsync as 'always' | 'everysec');
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 5 });
   redis.on('error', () => {});
-  const s3 = new S3Client({
-    endpoint: stack.s3Endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const s3 = stack.s3Client;
   try {
     const runId = `ch${Date.now().toString(36)}`;
     const streams = [`${runId}-a`, `${runId}-b`];
@@ -141,6 +145,7 @@ async function main(): Promise<number> {
         concurrency,
         eventsPerRequest: 10,
         eventBytes: 200,
+        randomPadding: true,
         // Load runs through every fault, and for at least --duration.
         done: () => faultsDone && Date.now() - started >= durationMs,
       },
@@ -178,6 +183,8 @@ async function main(): Promise<number> {
     for (const stream of await redis.smembers(streamsKey())) {
       orphans += (await redis.scan('0', 'MATCH', `spool:{${stream}}:sealed:*`, 'COUNT', 10_000))[1].length;
     }
+    // A flusher killed mid-upload leaves its multipart upload open; the retry must abort it.
+    const uploadsLeftOpen = await openUploads(stack);
     const acknowledged = v.acceptedLanded + v.missing;
     say('\nFaults injected:');
     say(table(injected));
@@ -191,12 +198,14 @@ async function main(): Promise<number> {
         ['refused but stored', v.refusedFound],
         ['unanswered or timed out, landed', v.unknownLanded],
         ['sealed keys left in Redis', orphans],
+        ['multipart uploads left open', uploadsLeftOpen],
       ]),
     );
     const ok =
       v.duplicated === 0 &&
       v.refusedFound === 0 &&
       orphans === 0 &&
+      uploadsLeftOpen === 0 &&
       (fsync === 'everysec' || v.missing === 0);
     say(
       `\n${ok ? 'OK' : 'FAILED'}${fsync === 'everysec' ? ` (appendfsync everysec: ${v.missing} acknowledged events lost in the restart window)` : ''}`,
@@ -204,7 +213,6 @@ async function main(): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     redis.disconnect();
-    s3.destroy();
     await stack.stop();
   }
 }
