@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { storedLine, toLines } from './to-lines.js';
+
+const STAMP = '2026-11-27T06:00:00.000Z';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The definition storedLine must match: a copy of the event with the two fields set. */
+function reference(event: Record<string, unknown>, messageId: string): string {
+  return `${JSON.stringify({ ...event, receivedAt: STAMP, messageId })}\n`;
+}
+
+describe('storedLine', () => {
+  it('is the JSON of the event plus receivedAt and messageId, for any event', () => {
+    const fieldValue = fc.oneof(fc.jsonValue(), fc.constant(''), fc.string(), fc.integer());
+    const event = fc.dictionary(
+      fc.oneof(fc.string(), fc.constantFrom('messageId', 'receivedAt', '0', '10', 'a"b', 'é')),
+      fieldValue,
+    );
+    fc.assert(
+      fc.property(event, (value) => {
+        const line = storedLine(value, STAMP);
+        const stored = JSON.parse(line) as Record<string, unknown>;
+        const clientId = typeof value.messageId === 'string' && value.messageId !== '';
+        if (clientId) expect(stored.messageId).toBe(value.messageId);
+        else expect(stored.messageId).toMatch(UUID);
+        expect(line).toBe(reference(value, stored.messageId as string));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('keeps the client messageId and overrides the client receivedAt in place', () => {
+    expect(storedLine({ receivedAt: 'client', a: 1, messageId: 'm-1' }, STAMP)).toBe(
+      `{"receivedAt":"${STAMP}","a":1,"messageId":"m-1"}\n`,
+    );
+    expect(storedLine({ messageId: 'm-1', a: 1 }, STAMP)).toBe(
+      `{"messageId":"m-1","a":1,"receivedAt":"${STAMP}"}\n`,
+    );
+  });
+
+  it('gives an event with no messageId, or an empty or non-string one, a new UUID', () => {
+    for (const event of [{}, { messageId: '' }, { messageId: 7 }, { a: { messageId: 'nested' } }]) {
+      const stored = JSON.parse(storedLine(event, STAMP));
+      expect(stored.messageId).toMatch(UUID);
+      expect(stored.receivedAt).toBe(STAMP);
+    }
+  });
+});
+
+describe('toLines', () => {
+  it('stores good events, lists bad ones by index, and counts stored bytes', () => {
+    const lines = toLines(
+      {
+        shape: 'batch',
+        items: [{ value: { a: 'é' } }, { parseError: 'bad' }, { value: [1] }, { value: { b: 2 } }],
+      },
+      new Date(STAMP),
+      1024,
+    );
+    expect(lines.count).toBe(2);
+    expect(lines.rejected.map((r) => [r.index, r.code])).toEqual([
+      [1, 'SPOOL_INVALID_JSON'],
+      [2, 'SPOOL_INVALID_EVENT'],
+    ]);
+    expect(
+      lines.text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line).receivedAt),
+    ).toEqual([STAMP, STAMP]);
+    expect(lines.bytes).toBe(Buffer.byteLength(lines.text));
+  });
+
+  it('refuses an event over the limit as stored, server fields included', () => {
+    const event = { pad: 'x'.repeat(100) };
+    const size = Buffer.byteLength(storedLine(event, STAMP));
+    const at = (limit: number) =>
+      toLines({ shape: 'single', items: [{ value: event }] }, new Date(STAMP), limit);
+    expect(at(size).count).toBe(1);
+    expect(at(size - 1).rejected[0]?.code).toBe('SPOOL_EVENT_TOO_LARGE');
+  });
+});
