@@ -106,7 +106,9 @@ export async function startIngest(redisUrl, env = {}) {
 /** The built flusher against `redisUrl` and the s3rver from startS3(); resolves once it is ready. */
 export async function startFlusher(redisUrl, s3, env = {}) {
   const port = await freePort();
-  const child = start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+  // SPOOL_BENCH_FLUSHER=<another build's main.js> compares two builds on the same machine.
+  const main = process.env.SPOOL_BENCH_FLUSHER ?? join(ROOT, 'apps/flusher/dist/main.js');
+  const child = start(process.execPath, [main], {
     REDIS_URL: redisUrl,
     HOST: '127.0.0.1',
     PORT: String(port),

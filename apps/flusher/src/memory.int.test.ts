@@ -39,7 +39,13 @@ describe('flusher memory', () => {
 
     const flusher = await spawnService(
       FLUSHER_MAIN,
-      flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: `${randomName('mem')}/` }),
+      // Over the buffer's size: otherwise the first sweep flushes it at start, and the baseline
+      // below would be taken in the middle of that flush.
+      flusherTestEnv({
+        REDIS_NAMESPACE: NS,
+        S3_PREFIX: `${randomName('mem')}/`,
+        FLUSH_THRESHOLD_BYTES: '256MiB',
+      }),
     );
     try {
       await new Promise((resolve) => setTimeout(resolve, 500));
