@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, loadConfig, streamKeys } from '@spool/shared';
 import {
@@ -22,9 +23,10 @@ afterAll(async () => {
   s3.destroy();
 });
 
-function deps(prefix: string) {
-  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix }), 'flusher');
-  return { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+function deps(prefix: string, env: Record<string, string> = {}, logLines: string[] = []) {
+  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix, ...env }), 'flusher');
+  const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
+  return { config, redis, s3, logger, metrics: createFlusherMetrics() };
 }
 
 describe('flushGeneration', () => {
@@ -49,6 +51,28 @@ describe('flushGeneration', () => {
       accepted: String(ids.length),
       landed: String(ids.length),
     });
+  });
+
+  it.each([
+    ['compresses within the hold: read from Redis once, uploaded from memory', false, 24, 1],
+    ['compresses past the hold: read from Redis a second time to upload', true, 32, 2],
+  ])('a buffer that %s, lands whole with its metadata', async (_name, random, mebibytes, readPasses) => {
+    const stream = randomName('pass');
+    const prefix = `${randomName('pass')}/`;
+    const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
+    const logLines: string[] = [];
+    // 5 MiB parts: the first pass may hold 4 parts (20 MiB) of gzip.
+    const outcome = await flushGeneration(deps(prefix, { S3_PART_SIZE: '5MiB' }, logLines), stream, 0);
+
+    expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });
+    const uploading = logLines.map((line) => JSON.parse(line)).find((l) => l.msg === 'uploading generation');
+    expect(uploading.readPasses).toBe(readPasses);
+    const [key] = await listObjectKeys(s3, services.s3.bucket, prefix);
+    const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+    expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+    expect(object.metadata['spool-events']).toBe(String(ids.length));
+    expect(object.metadata['spool-sha256']).toBe(createHash('sha256').update(object.raw).digest('hex'));
+    expect(object.metadata['spool-raw-bytes']).toBe(String(object.raw.length));
   });
 
   it('does nothing for a generation already uploaded, and never writes an empty object', async () => {

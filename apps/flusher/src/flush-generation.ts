@@ -4,8 +4,8 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FlusherMetrics } from './metrics.js';
 import { objectKey } from './object-key.js';
-import { summarize } from './sealed-buffer.js';
-import { abortStaleUploads, objectMetadata, uploadSealed } from './upload.js';
+import { summarizeAndCompress } from './sealed-buffer.js';
+import { abortStaleUploads, objectMetadata, QUEUE_SIZE, uploadSealed } from './upload.js';
 
 export interface FlushDeps {
   config: Pick<Config, 's3' | 'namespace'>;
@@ -36,7 +36,13 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   }
   const endTimer = metrics.flushSeconds.startTimer();
   const sealedKey = keys.sealed(gen);
-  const summary = await summarize(redis, sealedKey, sealed.length);
+  // The upload's own memory bound (parts in flight) is what the first pass may hold of gzip.
+  const { summary, gzip } = await summarizeAndCompress(
+    redis,
+    sealedKey,
+    sealed.length,
+    config.s3.partBytes * QUEUE_SIZE,
+  );
   if (summary.events === 0) {
     // Not reachable through the ingest (every append is whole lines); never an empty object.
     await releaseGeneration(redis, keys, gen, 0);
@@ -52,7 +58,15 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
       );
   }
   logger.info(
-    { stream, gen, key: target.key, rawBytes: sealed.length, status: sealed.status },
+    {
+      stream,
+      gen,
+      key: target.key,
+      rawBytes: sealed.length,
+      status: sealed.status,
+      // 1: compressed during the summary pass and uploaded from memory; 2: read again to upload.
+      readPasses: gzip ? 1 : 2,
+    },
     'uploading generation',
   );
   const { compressedBytes } = await uploadSealed(
@@ -61,7 +75,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     sealed.length,
     target,
     objectMetadata(stream, gen, summary),
-    config.s3.partBytes,
+    { partBytes: config.s3.partBytes, gzip },
   );
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();

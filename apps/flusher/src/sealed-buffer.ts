@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { GzipPieces } from './parallel-gzip.js';
 
 /** How much of a sealed buffer is read from Redis at a time. */
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads a sealed buffer in chunks with GETRANGE, never as one string: memory stays bounded by
- * the chunk size whatever the buffer's size. A sealed key never changes, so reading it in pieces
- * is consistent.
+ * two chunks whatever the buffer's size. The next chunk is already on its way while the caller
+ * works on this one (Redis sends while the flusher hashes or compresses). A sealed key never
+ * changes, so reading it in pieces is consistent.
  */
 export async function* readSealed(
   redis: Redis | Cluster,
@@ -15,7 +17,7 @@ export async function* readSealed(
   length: number,
   chunkBytes = READ_CHUNK_BYTES,
 ): AsyncGenerator<Buffer> {
-  for (let start = 0; start < length; start += chunkBytes) {
+  const read = async (start: number): Promise<Buffer> => {
     const end = Math.min(start + chunkBytes, length) - 1;
     const chunk = await redis.getrangeBuffer(key, start, end);
     if (chunk.length !== end - start + 1) {
@@ -23,6 +25,14 @@ export async function* readSealed(
         `sealed buffer ${key} is shorter than its sealed length ${length} (read ${start + chunk.length})`,
       );
     }
+    return chunk;
+  };
+  let next = length > 0 ? read(0) : undefined;
+  for (let start = 0; next; start += chunkBytes) {
+    const chunk = await next;
+    next = start + chunkBytes < length ? read(start + chunkBytes) : undefined;
+    // If the caller stops early, the read ahead is dropped: its failure is nobody's to handle.
+    next?.catch(() => {});
     yield chunk;
   }
 }
@@ -47,41 +57,89 @@ function receivedAtOf(line: string): string {
 const NEWLINE = 0x0a;
 
 /**
- * What the object's metadata records, computed in one streaming pass before the upload (S3 takes
- * metadata when the upload starts): the event count (lines), the SHA-256 of the raw content, and
- * the first and last `receivedAt`.
+ * What the object's metadata records, built chunk by chunk in one streaming pass: the event count
+ * (lines), the SHA-256 of the raw content, and the first and last `receivedAt`.
  */
-export async function summarize(redis: Redis | Cluster, key: string, length: number): Promise<BufferSummary> {
-  const hash = createHash('sha256');
-  let events = 0;
-  let firstLine: string | undefined;
-  let head: Buffer[] = [];
-  let tail = Buffer.alloc(0);
-  for await (const chunk of readSealed(redis, key, length)) {
-    hash.update(chunk);
+class SummaryBuilder {
+  private readonly hash = createHash('sha256');
+  private events = 0;
+  private rawBytes = 0;
+  private firstLine: string | undefined;
+  private head: Buffer[] = [];
+  private tail = Buffer.alloc(0);
+
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.rawBytes += chunk.length;
     let index = chunk.indexOf(NEWLINE);
-    if (firstLine === undefined) {
-      if (index === -1) head.push(chunk);
+    if (this.firstLine === undefined) {
+      if (index === -1) this.head.push(Buffer.from(chunk));
       else {
-        head.push(chunk.subarray(0, index));
-        firstLine = Buffer.concat(head).toString('utf8');
-        head = [];
+        this.head.push(chunk.subarray(0, index));
+        this.firstLine = Buffer.concat(this.head).toString('utf8');
+        this.head = [];
       }
     }
     while (index !== -1) {
-      events += 1;
+      this.events += 1;
       index = chunk.indexOf(NEWLINE, index + 1);
     }
     // The last line may span chunks: keep the bytes after the chunk's second-to-last newline.
     const cut = chunk.length < 2 ? -1 : chunk.lastIndexOf(NEWLINE, chunk.length - 2);
-    tail = cut === -1 ? Buffer.concat([tail, chunk]) : Buffer.from(chunk.subarray(cut + 1));
+    this.tail = cut === -1 ? Buffer.concat([this.tail, chunk]) : Buffer.from(chunk.subarray(cut + 1));
   }
-  const lastLine = tail.toString('utf8').replace(/\n$/, '');
-  return {
-    events,
-    rawBytes: length,
-    sha256: hash.digest('hex'),
-    firstReceivedAt: receivedAtOf(firstLine ?? ''),
-    lastReceivedAt: receivedAtOf(lastLine),
+
+  result(): BufferSummary {
+    const lastLine = this.tail.toString('utf8').replace(/\n$/, '');
+    return {
+      events: this.events,
+      rawBytes: this.rawBytes,
+      sha256: this.hash.digest('hex'),
+      firstReceivedAt: receivedAtOf(this.firstLine ?? ''),
+      lastReceivedAt: receivedAtOf(lastLine),
+    };
+  }
+}
+
+/** The first pass over a sealed buffer: its summary, and its gzip when that came out small. */
+export interface FirstPass {
+  summary: BufferSummary;
+  /** The whole gzip object, when it took at most `holdBytes`; otherwise a second pass makes it. */
+  gzip: Buffer[] | undefined;
+}
+
+/**
+ * One streaming pass over a sealed buffer that summarizes it (S3 takes the metadata when the
+ * upload starts) and, on the thread pool meanwhile, compresses it, holding the gzip output up to
+ * `holdBytes`. A buffer that compresses within that (NDJSON usually shrinks 5-20 times) is read
+ * from Redis once and uploaded from memory; past it, the held output is dropped at once, the
+ * compression stops, and the upload reads the buffer a second time. Memory stays bounded by
+ * `holdBytes` plus a few chunks, whatever the buffer's size.
+ */
+export async function summarizeAndCompress(
+  redis: Redis | Cluster,
+  key: string,
+  length: number,
+  holdBytes: number,
+): Promise<FirstPass> {
+  const summary = new SummaryBuilder();
+  let gzip: GzipPieces | undefined = new GzipPieces();
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const hold = (pieces: Buffer[]) => {
+    for (const piece of pieces) {
+      held.push(piece);
+      heldBytes += piece.length;
+    }
+    if (heldBytes > holdBytes) {
+      gzip = undefined;
+      held = [];
+    }
   };
+  for await (const chunk of readSealed(redis, key, length)) {
+    summary.add(chunk);
+    if (gzip) hold(await gzip.add(chunk));
+  }
+  if (gzip) hold(await gzip.finish());
+  return { summary: summary.result(), gzip: gzip ? held : undefined };
 }

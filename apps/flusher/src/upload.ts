@@ -1,6 +1,5 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
   ListMultipartUploadsCommand,
@@ -9,6 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Cluster, Redis } from 'ioredis';
+import { ParallelGzip } from './parallel-gzip.js';
 import { type BufferSummary, readSealed } from './sealed-buffer.js';
 
 /**
@@ -85,9 +85,17 @@ function isNotSupported(error: unknown): boolean {
   );
 }
 
+export interface UploadOptions {
+  /** Multipart part size (S3_PART_SIZE). */
+  partBytes?: number;
+  /** The object's gzip, already made by the first pass; without it, the buffer is read again. */
+  gzip?: Buffer[];
+}
+
 /**
- * Streams a sealed buffer from Redis through gzip into a multipart upload. Returns the compressed
- * size once S3 has confirmed the whole object. On failure the multipart upload is aborted
+ * Uploads a sealed buffer's gzip as a multipart upload: from memory when the first pass held it,
+ * else streamed from Redis through gzip (on several cores). Returns the compressed size once S3
+ * has confirmed the whole object. On failure the multipart upload is aborted
  * (`leavePartsOnError: false`) and the error is thrown; the sealed buffer is untouched.
  */
 export async function uploadSealed(
@@ -96,7 +104,7 @@ export async function uploadSealed(
   length: number,
   target: UploadTarget,
   metadata: Record<string, string>,
-  partBytes = PART_BYTES,
+  { partBytes = PART_BYTES, gzip }: UploadOptions = {},
 ): Promise<{ compressedBytes: number }> {
   const counter = new ByteCounter();
   const upload = new Upload({
@@ -118,12 +126,14 @@ export async function uploadSealed(
     counter.destroy(error as Error);
     throw error;
   });
-  const compressed = pipeline(readSealed(redis, sealedKey, length), createGzip(), counter).catch(
-    (error: unknown) => {
-      void upload.abort().catch(() => {});
-      throw error;
-    },
-  );
+  const compressed = (
+    gzip
+      ? pipeline(Readable.from(gzip), counter)
+      : pipeline(readSealed(redis, sealedKey, length), new ParallelGzip(), counter)
+  ).catch((error: unknown) => {
+    void upload.abort().catch(() => {});
+    throw error;
+  });
   await Promise.all([compressed, uploaded]);
   return { compressedBytes: counter.bytes };
 }
