@@ -89,7 +89,9 @@ export async function startS3() {
 
 export async function startIngest(redisUrl, env = {}) {
   const port = await freePort();
-  start(process.execPath, [join(ROOT, 'apps/ingest/dist/main.js')], {
+  // SPOOL_BENCH_INGEST=<another build's main.js> compares two builds on the same machine.
+  const main = process.env.SPOOL_BENCH_INGEST ?? join(ROOT, 'apps/ingest/dist/main.js');
+  start(process.execPath, [main], {
     REDIS_URL: redisUrl,
     HOST: '127.0.0.1',
     PORT: String(port),
