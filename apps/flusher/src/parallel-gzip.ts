@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
 
@@ -34,16 +33,21 @@ export class GzipPieces {
 
   constructor(private readonly parallelism = GZIP_PARALLELISM) {}
 
-  /** Starts compressing `chunk`; resolves with the output that is ready, in order. */
-  async add(chunk: Buffer): Promise<Buffer[]> {
+  /**
+   * Starts compressing `chunk`; resolves with the output that is ready, in order. `consumed` is
+   * called once the chunk is no longer read (its deflate finished or failed): until then the
+   * caller must not reuse its memory.
+   */
+  async add(chunk: Buffer, consumed: () => void = () => {}): Promise<Buffer[]> {
     const ready = this.header();
-    if (chunk.length > 0) {
+    if (chunk.length === 0) consumed();
+    else {
       const piece = deflateRawAsync(chunk, {
         finishFlush: constants.Z_SYNC_FLUSH,
         ...(this.window.length > 0 ? { dictionary: this.window } : {}),
       });
       // Awaited in order below (or dropped with this object); a failure is not unhandled.
-      piece.catch(() => {});
+      piece.then(consumed, consumed);
       this.inFlight.push(piece);
       this.crc = crc32(chunk, this.crc);
       this.inputBytes += chunk.length;
@@ -75,26 +79,12 @@ export class GzipPieces {
   }
 }
 
-/** GzipPieces as a stream: bytes in, one gzip member out. */
-export class ParallelGzip extends Transform {
-  private readonly pieces: GzipPieces;
-
-  constructor(parallelism = GZIP_PARALLELISM) {
-    super();
-    this.pieces = new GzipPieces(parallelism);
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.pieces.add(chunk).then((ready) => {
-      for (const piece of ready) this.push(piece);
-      callback();
-    }, callback);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.pieces.finish().then((rest) => {
-      for (const piece of rest) this.push(piece);
-      callback();
-    }, callback);
-  }
+/** The gzip member of a series of chunks, as they come; each chunk is released once compressed. */
+export async function* gzipChunks(
+  chunks: AsyncIterable<{ data: Buffer; release(): void }>,
+  parallelism = GZIP_PARALLELISM,
+): AsyncGenerator<Buffer> {
+  const gzip = new GzipPieces(parallelism);
+  for await (const chunk of chunks) yield* await gzip.add(chunk.data, chunk.release);
+  yield* await gzip.finish();
 }

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Cluster, Redis } from 'ioredis';
-import { ParallelGzip } from './parallel-gzip.js';
+import { gzipChunks } from './parallel-gzip.js';
 import { type BufferSummary, readSealed } from './sealed-buffer.js';
 
 /**
@@ -129,7 +129,7 @@ export async function uploadSealed(
   const compressed = (
     gzip
       ? pipeline(Readable.from(gzip), counter)
-      : pipeline(readSealed(redis, sealedKey, length), new ParallelGzip(), counter)
+      : pipeline(gzipChunks(readSealed(redis, sealedKey, length)), counter)
   ).catch((error: unknown) => {
     void upload.abort().catch(() => {});
     throw error;

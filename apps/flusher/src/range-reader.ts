@@ -1,0 +1,162 @@
+import { once } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Redis } from 'ioredis';
+
+/** A read gets no byte from Redis for this long: the connection is given up (the flush retries). */
+const IDLE_TIMEOUT_MS = 30_000;
+
+/** Bytes the socket reads at a time, into one buffer reused for every read. */
+const SOCKET_READ_BYTES = 64 * 1024;
+
+interface Pending {
+  /** Where a bulk reply's bytes go (GETRANGE); status replies need none. */
+  target?: Buffer;
+  resolve(reply: Buffer | string): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A Redis connection of its own that reads GETRANGE replies straight into buffers the caller owns
+ * and reuses. Through ioredis every 4 MiB read costs 8 MiB of short-lived Buffers (the socket's
+ * 64 KiB pieces, then their concatenation), which V8 collects only once some 64 MiB of them have
+ * piled up: the flusher's peak memory while flushing was mostly that garbage. Here the socket
+ * reads into one fixed buffer (`onread`) and each reply is copied once, into its target.
+ *
+ * It speaks just enough RESP for AUTH, SELECT and GETRANGE, over TCP or a Unix socket, with the
+ * options ioredis parsed from REDIS_URL (a TLS connection is read through ioredis instead).
+ */
+export class RangeReader {
+  private readonly pending: Pending[] = [];
+  private socket: Socket | undefined;
+  private failure: Error | undefined;
+  /** The current reply's first line, while it is incomplete (latin1: RESP headers are ASCII). */
+  private header = '';
+  /** A bulk reply whose body is arriving. */
+  private bulk: { target: Buffer; length: number; written: number } | undefined;
+  /** Bytes of the "\r\n" after a bulk body still to skip. */
+  private crlfToSkip = 0;
+
+  /**
+   * Connects with the options of an ioredis client, then authenticates, selects its db and names
+   * itself (`CLIENT LIST` shows it as `name`).
+   */
+  static async connect(redis: Redis, name = 'spool-flusher-reader'): Promise<RangeReader> {
+    const reader = new RangeReader();
+    try {
+      await reader.open(redis, name);
+    } catch (error) {
+      reader.close();
+      throw error;
+    }
+    return reader;
+  }
+
+  /** Reads bytes `start`..`end` (inclusive) of `key` into `target`; resolves with the part filled. */
+  getrange(key: string, start: number, end: number, target: Buffer): Promise<Buffer> {
+    return this.send(['GETRANGE', key, String(start), String(end)], target) as Promise<Buffer>;
+  }
+
+  close(): void {
+    this.fail(new Error('range reader closed'));
+  }
+
+  private async open(redis: Redis, name: string): Promise<void> {
+    const { host, port, path, family, username, password, db, connectTimeout } = redis.options;
+    const onread = {
+      buffer: Buffer.allocUnsafe(SOCKET_READ_BYTES),
+      callback: (bytes: number, buffer: Uint8Array) => {
+        this.receive(buffer as Buffer, bytes);
+        return true;
+      },
+    };
+    const socket = path
+      ? netConnect({ path, onread })
+      : netConnect({ host: host ?? '127.0.0.1', port: port ?? 6379, family: family ?? 0, onread });
+    this.socket = socket;
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => this.fail(new Error('Redis closed the connection')));
+    socket.setTimeout(connectTimeout ?? IDLE_TIMEOUT_MS, () => {
+      socket.destroy(new Error(`no answer from Redis in ${socket.timeout} ms`));
+    });
+    await once(socket, 'connect');
+    socket.setTimeout(IDLE_TIMEOUT_MS);
+    socket.setNoDelay(true);
+    if (password) await this.send(username ? ['AUTH', username, password] : ['AUTH', password]);
+    if (db) await this.send(['SELECT', String(db)]);
+    await this.send(['CLIENT', 'SETNAME', name]);
+  }
+
+  private send(args: string[], target?: Buffer): Promise<Buffer | string> {
+    if (this.failure) return Promise.reject(this.failure);
+    const socket = this.socket as Socket;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ target, resolve, reject });
+      let command = `*${args.length}\r\n`;
+      for (const arg of args) command += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
+      socket.write(command);
+    });
+  }
+
+  private receive(buffer: Buffer, bytes: number): void {
+    let at = 0;
+    while (at < bytes && !this.failure) {
+      if (this.crlfToSkip > 0) {
+        const skip = Math.min(this.crlfToSkip, bytes - at);
+        at += skip;
+        this.crlfToSkip -= skip;
+        if (this.crlfToSkip === 0) this.finishBulk();
+      } else if (this.bulk) {
+        const copy = Math.min(this.bulk.length - this.bulk.written, bytes - at);
+        buffer.copy(this.bulk.target, this.bulk.written, at, at + copy);
+        this.bulk.written += copy;
+        at += copy;
+        if (this.bulk.written === this.bulk.length) this.crlfToSkip = 2;
+      } else {
+        const newline = buffer.indexOf(0x0a, at);
+        const end = newline === -1 || newline >= bytes ? bytes : newline;
+        this.header += buffer.toString('latin1', at, end);
+        at = end === bytes ? bytes : end + 1;
+        if (end !== bytes) {
+          const line = this.header.endsWith('\r') ? this.header.slice(0, -1) : this.header;
+          this.header = '';
+          this.replyLine(line);
+        }
+      }
+    }
+  }
+
+  private replyLine(line: string): void {
+    const kind = line[0];
+    const rest = line.slice(1);
+    const length = Number(rest);
+    const target = this.pending[0]?.target;
+    if (kind === '+' || kind === ':') this.settle((p) => p.resolve(rest));
+    else if (kind === '-') this.settle((p) => p.reject(new Error(`Redis answered: ${rest}`)));
+    else if (kind !== '$' || !Number.isInteger(length) || !target || length > target.length) {
+      this.fail(new Error(`unexpected reply from Redis: ${line.slice(0, 80)}`));
+    } else if (length === -1) this.settle((p) => p.resolve(target.subarray(0, 0)));
+    else {
+      this.bulk = { target, length, written: 0 };
+      if (length === 0) this.crlfToSkip = 2;
+    }
+  }
+
+  private finishBulk(): void {
+    const { target, written } = this.bulk as NonNullable<RangeReader['bulk']>;
+    this.bulk = undefined;
+    this.settle((p) => p.resolve(target.subarray(0, written)));
+  }
+
+  private settle(answer: (pending: Pending) => void): void {
+    const pending = this.pending.shift();
+    if (pending) answer(pending);
+    else this.fail(new Error('a reply from Redis that nothing asked for'));
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const pending of this.pending.splice(0)) pending.reject(error);
+    this.socket?.destroy();
+  }
+}
