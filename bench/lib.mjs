@@ -60,9 +60,11 @@ export async function startRedis() {
     tempDir('redis'),
   ]);
   const { Redis } = await import('ioredis');
-  const redis = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true });
-  redis.on('error', () => {}); // refused until redis-server listens; the checks below retry
-  await until('redis', async () => await redis.connect().then(() => true));
+  // Refused until redis-server listens: ioredis reconnects every 50 ms and PING waits for that.
+  // (Calling connect() again instead fails for ever once a first attempt was refused.)
+  const redis = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50 });
+  redis.on('error', () => {});
+  await until('redis', async () => (await redis.ping()) === 'PONG');
   return { url: `redis://127.0.0.1:${port}`, port, redis };
 }
 
