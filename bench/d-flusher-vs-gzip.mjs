@@ -88,7 +88,7 @@ export async function run({ bytes = 256 * MiB } = {}) {
       [
         ['plain gzip of the same bytes to /dev/null', gzipSeconds.toFixed(2), gzipMBps.toFixed(1), ''],
         [
-          'spool flusher to S3 (seal, hash pass, gzip, multipart upload, release)',
+          'spool flusher to S3 (seal, summary + parallel gzip in one read, upload, release)',
           flushSeconds.toFixed(2),
           flushMBps.toFixed(1),
           `${baselineRss.toFixed(0)} idle, ${peakRss.toFixed(0)} peak`,
