@@ -59,16 +59,19 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
   let closing = false;
 
-  app.addHook('onSend', async (request, reply) => {
+  // The per-request hooks take callbacks rather than being async: no promise per request per hook.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While closing, answers end their keep-alive connection; otherwise a connection that was
     // busy when close began would hold the server open until keepAliveTimeout.
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (request.routeOptions.url === '/v1/streams/:stream/events') {
       metrics.requests.inc({ status: String(reply.statusCode) });
     }
+    done();
   });
   app.addHook('preClose', async () => {
     closing = true;
