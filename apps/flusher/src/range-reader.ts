@@ -83,7 +83,8 @@ export class RangeReader {
     socket.setNoDelay(true);
     if (password) await this.send(username ? ['AUTH', username, password] : ['AUTH', password]);
     if (db) await this.send(['SELECT', String(db)]);
-    await this.send(['CLIENT', 'SETNAME', name]);
+    // A name helps whoever reads CLIENT LIST, but an ACL user without +client must still read.
+    await this.send(['CLIENT', 'SETNAME', name]).catch(() => {});
   }
 
   private send(args: string[], target?: Buffer): Promise<Buffer | string> {
