@@ -35,8 +35,15 @@ export class ManagedProcess {
     this.start();
   }
 
-  async stop(): Promise<void> {
-    await this.signal('SIGTERM');
+  /** SIGTERM, and SIGKILL if it has not exited after `graceMs`: tearing down never hangs. */
+  async stop(graceMs = 10_000): Promise<void> {
+    const child = this.child;
+    const stubborn = setTimeout(() => child?.kill('SIGKILL'), graceMs);
+    try {
+      await this.signal('SIGTERM');
+    } finally {
+      clearTimeout(stubborn);
+    }
   }
 
   private async signal(signal: NodeJS.Signals): Promise<void> {

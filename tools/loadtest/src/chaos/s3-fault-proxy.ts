@@ -49,6 +49,14 @@ export class S3FaultProxy {
           },
         );
         upstream.on('error', () => outgoing.destroy());
+        // A client gone mid-request (killed, or dropped by `gone`) must not leave its half-sent
+        // request open upstream: the store would wait for the rest of the body, and never close.
+        incoming.on('close', () => {
+          if (!incoming.complete) upstream.destroy();
+        });
+        outgoing.on('close', () => {
+          if (!outgoing.writableFinished) upstream.destroy();
+        });
         incoming.pipe(upstream);
       };
       if (fault === 'slow') setTimeout(forward, proxy?.slowMs ?? 0);
