@@ -36,7 +36,8 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   }
   const endTimer = metrics.flushSeconds.startTimer();
   const sealedKey = keys.sealed(gen);
-  // The upload's own memory bound (parts in flight) is what the first pass may hold of gzip.
+  // The first pass may hold as much gzip as the upload holds in parts in flight (both about
+  // 4 parts); uploading the held gzip holds both at once, so a flush peaks near twice that.
   const { summary, gzip } = await summarizeAndCompress(
     redis,
     sealedKey,
@@ -50,11 +51,16 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   }
   const target = { s3, bucket, key: objectKey(config.s3.prefix, stream, sealed.since, gen) };
   if (sealed.status === 'resealed') {
-    const aborted = await abortStaleUploads(target);
+    const { aborted, skipped } = await abortStaleUploads(target);
     if (aborted > 0)
       logger.info(
         { stream, gen, key: target.key, aborted },
         'aborted multipart uploads left by an earlier attempt',
+      );
+    if (skipped === 'not permitted')
+      logger.warn(
+        { stream, gen, key: target.key },
+        "may not list multipart uploads (s3:ListBucketMultipartUploads): an earlier attempt's upload is left to the bucket lifecycle rule",
       );
   }
   logger.info(

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 
-/** A read gets no byte from Redis for this long: the connection is given up (the flush retries). */
+/** Nothing from Redis this long while a reply is awaited: the connection is dropped (the flush retries). */
 const IDLE_TIMEOUT_MS = 30_000;
 
 /** Bytes the socket reads at a time, into one buffer reused for every read. */
@@ -75,11 +75,12 @@ export class RangeReader {
     this.socket = socket;
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.fail(new Error('Redis closed the connection')));
-    socket.setTimeout(connectTimeout ?? IDLE_TIMEOUT_MS, () => {
-      socket.destroy(new Error(`no answer from Redis in ${socket.timeout} ms`));
-    });
+    // Armed only while connecting and while replies are awaited (see send/settle): a reader
+    // waiting on its consumer (an upload held up by S3) is idle, not stuck.
+    socket.on('timeout', () => socket.destroy(new Error(`no answer from Redis in ${socket.timeout} ms`)));
+    socket.setTimeout(connectTimeout ?? IDLE_TIMEOUT_MS);
     await once(socket, 'connect');
-    socket.setTimeout(IDLE_TIMEOUT_MS);
+    socket.setTimeout(0);
     socket.setNoDelay(true);
     if (password) await this.send(username ? ['AUTH', username, password] : ['AUTH', password]);
     if (db) await this.send(['SELECT', String(db)]);
@@ -92,6 +93,7 @@ export class RangeReader {
     const socket = this.socket as Socket;
     return new Promise((resolve, reject) => {
       this.pending.push({ target, resolve, reject });
+      if (this.pending.length === 1) socket.setTimeout(IDLE_TIMEOUT_MS);
       let command = `*${args.length}\r\n`;
       for (const arg of args) command += `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`;
       socket.write(command);
@@ -102,9 +104,13 @@ export class RangeReader {
     let at = 0;
     while (at < bytes && !this.failure) {
       if (this.crlfToSkip > 0) {
-        const skip = Math.min(this.crlfToSkip, bytes - at);
-        at += skip;
-        this.crlfToSkip -= skip;
+        // The bulk body's terminator: "\r" then "\n", possibly in separate reads.
+        if (buffer[at] !== (this.crlfToSkip === 2 ? 0x0d : 0x0a)) {
+          this.fail(new Error('unexpected reply from Redis: a bulk reply without its CRLF'));
+          return;
+        }
+        at += 1;
+        this.crlfToSkip -= 1;
         if (this.crlfToSkip === 0) this.finishBulk();
       } else if (this.bulk) {
         const copy = Math.min(this.bulk.length - this.bulk.written, bytes - at);
@@ -133,7 +139,14 @@ export class RangeReader {
     const target = this.pending[0]?.target;
     if (kind === '+' || kind === ':') this.settle((p) => p.resolve(rest));
     else if (kind === '-') this.settle((p) => p.reject(new Error(`Redis answered: ${rest}`)));
-    else if (kind !== '$' || !Number.isInteger(length) || !target || length > target.length) {
+    else if (
+      kind !== '$' ||
+      rest === '' ||
+      !Number.isInteger(length) ||
+      length < -1 ||
+      !target ||
+      length > target.length
+    ) {
       this.fail(new Error(`unexpected reply from Redis: ${line.slice(0, 80)}`));
     } else if (length === -1) this.settle((p) => p.resolve(target.subarray(0, 0)));
     else {
@@ -150,6 +163,7 @@ export class RangeReader {
 
   private settle(answer: (pending: Pending) => void): void {
     const pending = this.pending.shift();
+    if (this.pending.length === 0) this.socket?.setTimeout(0);
     if (pending) answer(pending);
     else this.fail(new Error('a reply from Redis that nothing asked for'));
   }

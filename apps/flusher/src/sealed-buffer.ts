@@ -125,7 +125,7 @@ const NEWLINE = 0x0a;
  * What the object's metadata records, built chunk by chunk in one streaming pass: the event count
  * (lines), the SHA-256 of the raw content, and the first and last `receivedAt`.
  */
-class SummaryBuilder {
+export class SummaryBuilder {
   private readonly hash = createHash('sha256');
   private events = 0;
   private rawBytes = 0;
@@ -149,9 +149,12 @@ class SummaryBuilder {
       this.events += 1;
       index = chunk.indexOf(NEWLINE, index + 1);
     }
-    // The last line may span chunks: keep the bytes after the chunk's second-to-last newline.
+    // The last line may span chunks: keep the bytes after the chunk's second-to-last newline;
+    // with no such newline, the chunk continues the kept line, or starts a new one if that ended.
     const cut = chunk.length < 2 ? -1 : chunk.lastIndexOf(NEWLINE, chunk.length - 2);
-    this.tail = cut === -1 ? Buffer.concat([this.tail, chunk]) : Buffer.from(chunk.subarray(cut + 1));
+    if (cut !== -1) this.tail = Buffer.from(chunk.subarray(cut + 1));
+    else if (this.tail.at(-1) === NEWLINE) this.tail = Buffer.from(chunk);
+    else this.tail = Buffer.concat([this.tail, chunk]);
   }
 
   result(): BufferSummary {
@@ -177,9 +180,11 @@ export interface FirstPass {
  * One streaming pass over a sealed buffer that summarizes it (S3 takes the metadata when the
  * upload starts) and, on the thread pool meanwhile, compresses it, holding the gzip output up to
  * `holdBytes`. A buffer that compresses within that (NDJSON usually shrinks 5-20 times) is read
- * from Redis once and uploaded from memory; past it, the held output is dropped at once, the
- * compression stops, and the upload reads the buffer a second time. Memory stays bounded by
- * `holdBytes` plus a few chunks, whatever the buffer's size.
+ * from Redis once and uploaded from memory; past it, the held output is dropped at once, no
+ * further chunk is compressed (those already on the thread pool finish), and the upload reads
+ * the buffer a second time. Memory stays bounded by `holdBytes` plus a few chunks whatever the
+ * buffer's size (and, while the held gzip is uploaded, by about twice `holdBytes`: the upload
+ * copies it into its parts).
  */
 export async function summarizeAndCompress(
   redis: Redis | Cluster,

@@ -75,7 +75,9 @@ describe('uploadSealed', () => {
 describe('abortStaleUploads', () => {
   it('aborts the uploads an earlier attempt left open for exactly this key', async () => {
     const { client, sent } = recordingS3(() => undefined);
-    expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'a/b.ndjson.gz' })).toBe(2);
+    expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'a/b.ndjson.gz' })).toEqual({
+      aborted: 2,
+    });
     const aborted = sent
       .filter((command) => command instanceof AbortMultipartUploadCommand)
       .map((command) => (command as AbortMultipartUploadCommand).input.UploadId);
@@ -86,7 +88,20 @@ describe('abortStaleUploads', () => {
     const { client } = recordingS3((command) =>
       command instanceof ListMultipartUploadsCommand ? s3Error('NotImplemented', 501) : undefined,
     );
-    expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'k' })).toBe(0);
+    expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'k' })).toEqual({
+      aborted: 0,
+      skipped: 'not implemented',
+    });
+  });
+
+  it('carries on, saying so, when the credentials may not list multipart uploads', async () => {
+    const { client } = recordingS3((command) =>
+      command instanceof ListMultipartUploadsCommand ? s3Error('AccessDenied', 403) : undefined,
+    );
+    expect(await abortStaleUploads({ s3: client, bucket: 'b', key: 'k' })).toEqual({
+      aborted: 0,
+      skipped: 'not permitted',
+    });
   });
 
   it('fails (so the flush is retried) when the listing fails for any other reason', async () => {
@@ -108,6 +123,8 @@ describe('abortStaleUploads', () => {
     const gone = recordingS3((command) =>
       command instanceof AbortMultipartUploadCommand ? s3Error('NoSuchUpload', 404) : undefined,
     );
-    expect(await abortStaleUploads({ s3: gone.client, bucket: 'b', key: 'a/b.ndjson.gz' })).toBe(2);
+    expect(await abortStaleUploads({ s3: gone.client, bucket: 'b', key: 'a/b.ndjson.gz' })).toEqual({
+      aborted: 0,
+    });
   });
 });
