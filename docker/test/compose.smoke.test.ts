@@ -138,24 +138,24 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       const flushing = await waitFor(
         async () => {
           for (const id of await stack.containers('flusher')) {
-            if (lineIndex(await docker('logs', id), 'uploading generation', stream) !== -1) return id;
+            if (lineIndex(await docker('logs', id), 'flushing generation', stream) !== -1) return id;
           }
           return undefined;
         },
         30_000,
-        'a flusher to start uploading',
+        'a flusher to start flushing',
       );
       await docker('stop', '--time', '30', flushing);
 
       const logs = await docker('logs', flushing);
       expect(await docker('inspect', '-f', '{{.State.ExitCode}}', flushing)).toBe('0\n');
-      // Mid-flush: the shutdown began after the upload started and before it ended, and the
-      // upload still ended (the flusher finished the job in hand before exiting). A restarted
-      // container's log holds its earlier runs too: search from this upload's start.
-      const uploadingAt = lineIndex(logs, 'uploading generation', stream);
-      const shutdownAt = lineIndex(logs, 'shutting down', undefined, uploadingAt);
-      const uploadedAt = lineIndex(logs, 'generation uploaded', stream, uploadingAt);
-      stoppedMidFlush = uploadingAt !== -1 && shutdownAt > uploadingAt && uploadedAt > shutdownAt;
+      // Mid-flush: the shutdown began after the flush started and before its upload ended, and
+      // the upload still ended (the flusher finished the job in hand before exiting). A restarted
+      // container's log holds its earlier runs too: search from this flush's start.
+      const flushingAt = lineIndex(logs, 'flushing generation', stream);
+      const shutdownAt = lineIndex(logs, 'shutting down', undefined, flushingAt);
+      const uploadedAt = lineIndex(logs, 'generation uploaded', stream, flushingAt);
+      stoppedMidFlush = flushingAt !== -1 && shutdownAt > flushingAt && uploadedAt > shutdownAt;
 
       const landed = await waitForLanded(stream, ids.length, 60_000);
       expect([...landed.keys()].sort()).toEqual([...ids].sort());

@@ -36,6 +36,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   }
   const endTimer = metrics.flushSeconds.startTimer();
   const sealedKey = keys.sealed(gen);
+  logger.info({ stream, gen, rawBytes: sealed.length, status: sealed.status }, 'flushing generation');
   // The first pass may hold as much gzip as the upload holds in parts in flight (both about
   // 4 parts); uploading the held gzip holds both at once, so a flush peaks near twice that.
   const { summary, gzip } = await summarizeAndCompress(
