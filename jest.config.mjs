@@ -17,7 +17,11 @@ const projects = [
   {
     ...common,
     displayName: 'unit',
-    testMatch: ['<rootDir>/{apps,packages,tools}/*/src/**/*.test.ts', '<rootDir>/deploy/**/*.test.ts'],
+    testMatch: [
+      '<rootDir>/{apps,packages,tools}/*/src/**/*.test.ts',
+      '<rootDir>/deploy/**/*.test.ts',
+      '<rootDir>/scripts/**/*.test.ts',
+    ],
     testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
   },
   {

@@ -8,7 +8,7 @@ SPOOL_LIB_LOADED=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 NODE_VERSION_WANTED=24
-NODE_MAJOR_MIN=22
+NODE_MIN=22.2.0 # zlib.crc32 (the flusher) came in 22.2
 PNPM_VERSION=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")
 
 log() { printf '\033[1;34m[spool]\033[0m %s\n' "$*"; }
@@ -56,24 +56,29 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# node_new_enough BINARY: true when that node is at least NODE_MIN.
+node_new_enough() {
+  local version
+  version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
+  [ "$(printf '%s\n%s\n' "$NODE_MIN" "$version" | sort -V | head -1)" = "$NODE_MIN" ]
+}
 
-# Node 22+ on PATH: the system one when new enough, else the official binary from the npm
+# Node 22.2+ on PATH: the system one when new enough, else the official binary from the npm
 # package `node@24`, kept in .tools/ (the machine's Node 20 is end-of-life, and testcontainers 12
 # crashes on it at import).
 ensure_node() {
   local local_bin="$TOOLS/node/node_modules/node/bin"
-  if [ -x "$local_bin/node" ] && [ "$(node_major "$local_bin/node")" -ge "$NODE_MAJOR_MIN" ]; then
+  if [ -x "$local_bin/node" ] && node_new_enough "$local_bin/node"; then
     export PATH="$local_bin:$PATH"
     log "node $(node --version) (.tools) already installed, skipping"
     return
   fi
-  if command -v node >/dev/null && [ "$(node_major node)" -ge "$NODE_MAJOR_MIN" ]; then
+  if command -v node >/dev/null && node_new_enough node; then
     log "node $(node --version) (system) is new enough, skipping"
     return
   fi
   command -v npm >/dev/null ||
-    die "missing: Node.js $NODE_MAJOR_MIN+ (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
+    die "missing: Node.js $NODE_MIN+ (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
   log "system node is $(node --version 2>/dev/null || echo absent); installing node@$NODE_VERSION_WANTED into .tools/node"
   npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error "node@$NODE_VERSION_WANTED" >/dev/null
   export PATH="$local_bin:$PATH"
