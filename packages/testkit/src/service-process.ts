@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from './ports.js';
 
 /** A Spool process (ingest or flusher) started from its built `main.js`, for tests. */
 export interface ServiceProcess {
@@ -12,15 +12,6 @@ export interface ServiceProcess {
   output(): string;
   /** Sends a signal and resolves with the exit code once it has exited. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
 }
 
 async function answersHealth(url: string): Promise<boolean> {
