@@ -1,12 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, redisServerArgs, until } from './processes.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const S3_STANDIN = join(ROOT, 'docker/test-images/s3');
+import { freePort, REPO_ROOT, redisServerArgs, s3StandinMain, until } from './processes.js';
 
 export interface OwnStack {
   url: string;
@@ -45,12 +41,7 @@ export async function startOwnStack(thresholdBytes: number, log: (line: string) 
   const credentials = { AWS_ACCESS_KEY_ID: 'spool', AWS_SECRET_ACCESS_KEY: 'spool-local-secret' };
 
   start('redis-server', redisServerArgs(redisPort, dir, 'everysec'));
-  if (!existsSync(join(S3_STANDIN, 'node_modules'))) {
-    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: S3_STANDIN,
-    });
-  }
-  start(process.execPath, [join(S3_STANDIN, 'serve.mjs'), 'server', join(dir, 's3')], {
+  start(process.execPath, [s3StandinMain(), 'server', join(dir, 's3')], {
     MINIO_ROOT_USER: credentials.AWS_ACCESS_KEY_ID,
     MINIO_ROOT_PASSWORD: credentials.AWS_SECRET_ACCESS_KEY,
     S3_ADDRESS: '127.0.0.1',
@@ -72,8 +63,11 @@ export async function startOwnStack(thresholdBytes: number, log: (line: string) 
     // left at the end itself (flushNow).
     FLUSH_INTERVAL: '10m',
   };
-  start(process.execPath, [join(ROOT, 'apps/ingest/dist/main.js')], { ...common, PORT: String(ingestPort) });
-  start(process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
+  start(process.execPath, [join(REPO_ROOT, 'apps/ingest/dist/main.js')], {
+    ...common,
+    PORT: String(ingestPort),
+  });
+  start(process.execPath, [join(REPO_ROOT, 'apps/flusher/dist/main.js')], {
     ...common,
     ...credentials,
     PORT: String(flusherPort),

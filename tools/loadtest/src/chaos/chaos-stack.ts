@@ -1,14 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import { TcpProxy } from '@spool/testkit';
-import { freePort, redisServerArgs, until } from '../processes.js';
+import { freePort, REPO_ROOT, redisServerArgs, s3StandinMain, until } from '../processes.js';
 import { ManagedProcess } from './managed-process.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
-
-const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export interface ChaosStack {
   redisUrl: string;
@@ -36,22 +33,14 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   const s3Port = await freePort();
   const redis = new ManagedProcess('redis', 'redis-server', redisServerArgs(redisPort, dir, fsync));
   redis.start();
-  const standin = join(ROOT, 'docker/test-images/s3');
-  if (!existsSync(join(standin, 'node_modules')))
-    throw new Error('run make dev or make test once (s3rver stand-in)');
   const bucket = 'chaos';
-  const s3 = new ManagedProcess(
-    's3rver',
-    process.execPath,
-    [join(standin, 'serve.mjs'), 'server', join(dir, 's3')],
-    {
-      MINIO_ROOT_USER: 'spool',
-      MINIO_ROOT_PASSWORD: 'spool-local-secret',
-      S3_ADDRESS: '127.0.0.1',
-      S3_PORT: String(s3Port),
-      S3_BUCKETS: bucket,
-    },
-  );
+  const s3 = new ManagedProcess('s3rver', process.execPath, [s3StandinMain(), 'server', join(dir, 's3')], {
+    MINIO_ROOT_USER: 'spool',
+    MINIO_ROOT_PASSWORD: 'spool-local-secret',
+    S3_ADDRESS: '127.0.0.1',
+    S3_PORT: String(s3Port),
+    S3_BUCKETS: bucket,
+  });
   s3.start();
   const s3Proxy = await S3FaultProxy.start(s3Port);
   const flusherRedisProxy = await TcpProxy.start('127.0.0.1', redisPort);
@@ -68,7 +57,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   const ingestPorts = [await freePort(), await freePort()];
   const ingest = ingestPorts.map(
     (port, i) =>
-      new ManagedProcess(`ingest-${i + 1}`, process.execPath, [join(ROOT, 'apps/ingest/dist/main.js')], {
+      new ManagedProcess(`ingest-${i + 1}`, process.execPath, [join(REPO_ROOT, 'apps/ingest/dist/main.js')], {
         ...common,
         REDIS_URL: redisUrl,
         PORT: String(port),
@@ -77,20 +66,25 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   const flusherPorts = [await freePort(), await freePort()];
   const flushers = flusherPorts.map(
     (port, i) =>
-      new ManagedProcess(`flusher-${i + 1}`, process.execPath, [join(ROOT, 'apps/flusher/dist/main.js')], {
-        ...common,
-        REDIS_URL: flusherRedisProxy.url('redis'),
-        PORT: String(port),
-        S3_BUCKET: bucket,
-        S3_ENDPOINT: `http://127.0.0.1:${s3Proxy.port}`,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_ACCESS_KEY_ID: 'spool',
-        AWS_SECRET_ACCESS_KEY: 'spool-local-secret',
-        FLUSH_RETRY_BASE: '200ms',
-        FLUSH_RETRY_MAX: '2s',
-        FLUSH_LOCK_DURATION: '3s',
-        S3_PART_SIZE: '5MiB',
-      }),
+      new ManagedProcess(
+        `flusher-${i + 1}`,
+        process.execPath,
+        [join(REPO_ROOT, 'apps/flusher/dist/main.js')],
+        {
+          ...common,
+          REDIS_URL: flusherRedisProxy.url('redis'),
+          PORT: String(port),
+          S3_BUCKET: bucket,
+          S3_ENDPOINT: `http://127.0.0.1:${s3Proxy.port}`,
+          S3_FORCE_PATH_STYLE: 'true',
+          AWS_ACCESS_KEY_ID: 'spool',
+          AWS_SECRET_ACCESS_KEY: 'spool-local-secret',
+          FLUSH_RETRY_BASE: '200ms',
+          FLUSH_RETRY_MAX: '2s',
+          FLUSH_LOCK_DURATION: '3s',
+          S3_PART_SIZE: '5MiB',
+        },
+      ),
   );
   const s3Client = new S3Client({
     endpoint: `http://127.0.0.1:${s3Port}`,
