@@ -3,9 +3,6 @@
 # (bench/run.mjs), each beside its baseline. Not part of `make test`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-ensure_toolchain
-ensure_redis_server
+ensure_local_stack
 command -v redis-benchmark >/dev/null || apt_install redis-tools
-phase "build (tsc -b)" pnpm -s build
-ensure_s3_standin
 node bench/run.mjs "$@"

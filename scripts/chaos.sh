@@ -5,8 +5,5 @@
 # acknowledged event lost with appendfsync always.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-ensure_toolchain
-ensure_redis_server
-phase "build (tsc -b)" pnpm -s build
-ensure_s3_standin
+ensure_local_stack
 node tools/loadtest/dist/chaos/cli.js "$@"

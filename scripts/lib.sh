@@ -158,6 +158,15 @@ ensure_toolchain() {
   phase "dependencies" ensure_deps
 }
 
+# What the tools that start their own stack (loadtest, chaos, soak, bench) need: the toolchain,
+# redis-server, a build, and the S3 stand-in.
+ensure_local_stack() {
+  ensure_toolchain
+  ensure_redis_server
+  phase "build (tsc -b)" pnpm -s build
+  ensure_s3_standin
+}
+
 ensure_compose() {
   if command -v docker-compose >/dev/null; then
     log "docker-compose $(docker-compose version --short 2>/dev/null) already installed, skipping"

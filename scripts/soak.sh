@@ -3,8 +3,5 @@
 # printing RSS of every process, Redis memory and the count of non-buffer keys over time.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-ensure_toolchain
-ensure_redis_server
-phase "build (tsc -b)" pnpm -s build
-ensure_s3_standin
+ensure_local_stack
 node tools/loadtest/dist/soak/cli.js "$@"
