@@ -1,13 +1,45 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
+/** How deep an error's properties are searched for commands (causes, previous errors). */
+const MAX_ERROR_DEPTH = 4;
+
+function isCommand(value: unknown): value is { name?: unknown; args?: unknown } {
+  return typeof value === 'object' && value !== null && 'args' in value;
+}
+
+/** A copy of a serialized error in which every `command` keeps its name and loses its arguments. */
+function withoutCommandArguments(value: unknown, depth: number): unknown {
+  if (depth > MAX_ERROR_DEPTH || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => withoutCommandArguments(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    copy[key] =
+      key === 'command' && isCommand(child)
+        ? { name: child.name, args: '[not logged]' }
+        : withoutCommandArguments(child, depth + 1);
+  }
+  return copy;
+}
+
+/**
+ * pino's error serializer, less the arguments of failed Redis commands: ioredis attaches them to
+ * its errors (`command.args`), and for an append they are the events themselves, personal data
+ * included. Only the command's name is logged.
+ */
+export function serializeError(error: unknown): unknown {
+  return withoutCommandArguments(pino.stdSerializers.err(error as Error), 0);
+}
+
 /**
  * pino options shared by both processes: one JSON event per line, the process name on every line,
- * and credentials redacted wherever a request or configuration object is logged.
+ * credentials redacted wherever a request or configuration object is logged, and no event data
+ * in logged errors.
  */
 export function loggerOptions(name: string, level: string): LoggerOptions {
   return {
     name,
     level,
+    serializers: { err: serializeError, error: serializeError },
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', 'config.writeKeys', '*.writeKeys'],
       censor: '[redacted]',

@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomName, spawnService, waitFor } from '@spool/testkit';
+import { freePort } from '@spool/testkit/ports';
+import { Redis } from 'ioredis';
+
+/**
+ * Redis refusing an append (out of memory, a read-only replica, a failed snapshot) must never put
+ * the events into the logs: ioredis attaches a failed command's arguments to its error. Each
+ * refusal is forced for real on a redis-server of this test's own, at every log level.
+ */
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const SECRETS = ['jane.doe@example.com', '078-05-1120'];
+
+let dir: string;
+let server: ChildProcess;
+let admin: Redis;
+let redisUrl: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'spool-redis-errors-'));
+  const port = await freePort();
+  redisUrl = `redis://127.0.0.1:${port}`;
+  server = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--enable-protected-configs',
+      'yes',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  admin = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  admin.on('error', () => {});
+  await waitFor(
+    async () => ((await admin.ping().catch(() => '')) === 'PONG' ? true : undefined),
+    10_000,
+    'redis',
+  );
+});
+afterAll(async () => {
+  admin.disconnect();
+  server.kill('SIGKILL');
+  await once(server, 'exit');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Each refusal: how to cause it, how to end it, and what Redis says. */
+const REFUSALS = {
+  'out of memory (OOM)': {
+    cause: () => admin.config('SET', 'maxmemory', '1'),
+    end: () => admin.config('SET', 'maxmemory', '0'),
+    says: 'OOM',
+  },
+  'a read-only replica (READONLY)': {
+    // A primary that does not exist: the server turns replica, and refuses writes.
+    cause: () => admin.call('REPLICAOF', '127.0.0.1', '1'),
+    end: () => admin.call('REPLICAOF', 'NO', 'ONE'),
+    says: 'READONLY',
+  },
+  'a failed snapshot (MISCONF)': {
+    cause: async () => {
+      // A snapshot into a directory deleted under the server fails, even for root; with a save
+      // point configured, Redis then refuses writes.
+      await admin.config('SET', 'save', '3600 1');
+      const gone = join(dir, randomName('gone'));
+      mkdirSync(gone);
+      await admin.config('SET', 'dir', gone);
+      rmSync(gone, { recursive: true });
+      await admin.bgsave();
+      await waitFor(
+        async () =>
+          (await admin.info('persistence')).includes('rdb_last_bgsave_status:err') ? true : undefined,
+        10_000,
+        'the snapshot to fail',
+      );
+    },
+    end: async () => {
+      await admin.config('SET', 'dir', dir);
+      await admin.bgsave();
+      await waitFor(
+        async () =>
+          (await admin.info('persistence')).includes('rdb_last_bgsave_status:ok') ? true : undefined,
+        10_000,
+        'a snapshot to succeed',
+      );
+      await admin.config('SET', 'save', '');
+    },
+    says: 'MISCONF',
+  },
+};
+
+describe('an append Redis refuses', () => {
+  it.each(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])(
+    'answers 503 and logs no event data at level %s',
+    async (level) => {
+      const ingest = await spawnService(MAIN, {
+        ALLOW_ANONYMOUS_WRITES: 'true',
+        REDIS_URL: redisUrl,
+        LOG_LEVEL: level,
+      });
+      const stream = randomName();
+      const post = (body: object) =>
+        fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      try {
+        // Registered, and the script loaded: what fails next is the append itself.
+        expect((await post({ warm: true })).status).toBe(202);
+        for (const [name, refusal] of Object.entries(REFUSALS)) {
+          await refusal.cause();
+          try {
+            const answer = await post({ event: 'signup', email: SECRETS[0], ssn: SECRETS[1], refusal: name });
+            expect(answer.status).toBe(503);
+          } finally {
+            await refusal.end();
+          }
+        }
+      } finally {
+        await ingest.stop();
+      }
+      const output = ingest.output();
+      for (const secret of SECRETS) expect(output).not.toContain(secret);
+      // The refusals themselves are logged (at error level), so the check above had logs to read.
+      for (const { says } of Object.values(REFUSALS)) {
+        if (level === 'fatal') expect(output).not.toContain(says);
+        else expect(output).toContain(says);
+      }
+    },
+  );
+});
