@@ -4,10 +4,16 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * A TCP proxy on 127.0.0.1 in front of a service, for fault tests: `cut()` closes every
  * connection and refuses new ones (the service is down), `blackhole()` keeps connections open but
  * delivers nothing until `restore()` (the network hangs; as with TCP, what was sent is held, not
- * lost), `restore()` heals both.
+ * lost), `restore()` heals both. `loseReplyTo(marker)` lets the next request that contains
+ * `marker` through, then drops the service's answer to it and closes that connection: the
+ * service did the work, the client never hears of it.
  */
 export class TcpProxy {
   private mode: 'open' | 'cut' | 'blackhole' = 'open';
+  private replyMarker: Buffer | undefined;
+  private readonly awaitingLoss = new Set<Socket>();
+  /** Answers dropped by `loseReplyTo()` so far. */
+  lostReplies = 0;
   private readonly sockets = new Set<Socket>();
   private readonly held: Array<() => void> = [];
 
@@ -42,8 +48,13 @@ export class TcpProxy {
     this.mode = 'blackhole';
   }
 
+  loseReplyTo(marker: string): void {
+    this.replyMarker = Buffer.from(marker);
+  }
+
   restore(): void {
     this.mode = 'open';
+    this.replyMarker = undefined;
     for (const release of this.held.splice(0)) release();
   }
 
@@ -63,8 +74,16 @@ export class TcpProxy {
       [upstream, client],
     ] as const) {
       this.sockets.add(from);
-      from.on('data', (data) => {
-        if (this.mode === 'open') to.write(data);
+      from.on('data', (data: Buffer) => {
+        if (from === client && this.replyMarker && data.includes(this.replyMarker)) {
+          this.replyMarker = undefined;
+          this.awaitingLoss.add(upstream);
+        }
+        if (from === upstream && this.awaitingLoss.delete(upstream)) {
+          this.lostReplies += 1;
+          from.destroy();
+          to.destroy();
+        } else if (this.mode === 'open') to.write(data);
         else this.held.push(() => to.write(data));
       });
       from.on('error', () => to.destroy());
