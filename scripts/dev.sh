@@ -16,6 +16,15 @@ PIDS=()
 export FLUSH_THRESHOLD_BYTES=${FLUSH_THRESHOLD_BYTES:-1MiB}
 export FLUSH_INTERVAL=${FLUSH_INTERVAL:-10s}
 export LOG_LEVEL=${LOG_LEVEL:-info}
+# A demo on this machine only: listening on loopback, and open to anyone who can reach it unless
+# WRITE_KEYS is set. The ingest refuses to run open unless told so, and make dev tells it.
+export HOST=${HOST:-127.0.0.1}
+if [ -z "${WRITE_KEYS:-}" ]; then
+  export ALLOW_ANONYMOUS_WRITES=${ALLOW_ANONYMOUS_WRITES:-true}
+  ACCESS="open to anyone who reaches $HOST (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)"
+else
+  ACCESS="write keys required (WRITE_KEYS)"
+fi
 
 wait_for() { # wait_for WHAT COMMAND...: up to 10 s
   local what=$1
@@ -93,6 +102,7 @@ phase "ingest + flusher" start_apps
 cat <<EOT
 
   Spool is running (demo settings: FLUSH_THRESHOLD_BYTES=$FLUSH_THRESHOLD_BYTES, FLUSH_INTERVAL=$FLUSH_INTERVAL).
+  Access: $ACCESS.
 
   Send an event:
     curl -X POST http://127.0.0.1:$INGEST_PORT/v1/streams/web/events \\

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { streamKeys, streamsKey } from '@spool/shared';
+import { streamKeys, streamRegistryKey } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -32,6 +32,7 @@ let secondFlusher: ServiceProcess;
 
 beforeAll(async () => {
   ingest = await spawnService(INGEST_MAIN, {
+    ALLOW_ANONYMOUS_WRITES: 'true',
     REDIS_NAMESPACE: NS,
     REDIS_URL: services.redisUrl,
     FLUSH_THRESHOLD_BYTES: '256KiB',
@@ -73,7 +74,12 @@ async function postAll(
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(batch),
       });
-      expect(await response.json()).toEqual({ accepted: batch.length, rejected: [] });
+      expect(await response.json()).toEqual({
+        accepted: batch.length,
+        duplicates: 0,
+        rejected: [],
+        rejectedCount: 0,
+      });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
@@ -160,7 +166,7 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
     }
     expect(seen.size).toBe(events.length);
     expect(await redis.hgetall(streamKeys(stream, NS).stats)).toEqual({ accepted: '10000', landed: '10000' });
-    expect(await redis.sismember(streamsKey(NS), stream)).toBe(1);
+    expect(await redis.zscore(streamRegistryKey(NS), stream)).not.toBeNull();
   });
 
   it('lands a buffer below the threshold once it is older than FLUSH_INTERVAL', async () => {

@@ -79,14 +79,13 @@ describe('flushGeneration', () => {
     const stream = randomName('none');
     const prefix = `${randomName('none')}/`;
     expect(await flushGeneration(deps(prefix), stream, 0)).toEqual({ status: 'nothing' });
-    await appendToBuffer(
-      redis,
-      streamKeys(stream),
-      '{"receivedAt":"2026-01-01T00:00:00.000Z","messageId":"a"}\n',
-      1,
-      1e6,
-      1,
-    );
+    await appendToBuffer(redis, streamKeys(stream), {
+      chunk: '{"receivedAt":"2026-01-01T00:00:00.000Z","messageId":"a"}\n',
+      eventCount: 1,
+      maxBytes: 1e6,
+      dedupeWindowMs: 0,
+      clientIds: [],
+    });
     expect(await flushGeneration(deps(prefix), stream, 0)).toMatchObject({ status: 'uploaded', events: 1 });
     expect(await flushGeneration(deps(prefix), stream, 0)).toEqual({ status: 'nothing' });
     expect(await flushGeneration(deps(prefix), stream, 1)).toEqual({ status: 'nothing' });

@@ -29,7 +29,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   const { config, redis, s3, logger, metrics } = deps;
   const bucket = config.s3.bucket as string;
   const keys = streamKeys(stream, config.namespace);
-  const sealed = await sealGeneration(redis, keys, gen, Date.now());
+  const sealed = await sealGeneration(redis, keys, gen);
   if (sealed.status === 'nothing') {
     logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
     return { status: 'nothing' };

@@ -30,10 +30,12 @@ beforeAll(async () => {
   const endpoint = new URL(services.s3.endpoint);
   proxy = await TcpProxy.start(endpoint.hostname, Number(endpoint.port));
   ingest = await spawnService(INGEST_MAIN, {
+    ALLOW_ANONYMOUS_WRITES: 'true',
     REDIS_NAMESPACE: NS,
     REDIS_URL: services.redisUrl,
     FLUSH_THRESHOLD_BYTES: '16KiB',
     MAX_BUFFER_BYTES: '128KiB',
+    MAX_BODY_BYTES: '32KiB',
     LOG_LEVEL: 'warn',
   });
   flusher = await startTestFlusher({

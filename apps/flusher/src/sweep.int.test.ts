@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import {
   appendToBuffer,
   defineSpoolCommands,
@@ -7,11 +7,15 @@ import {
   FLUSH_QUEUE,
   type FlushJobData,
   flushJobId,
+  legacyStreamsKey,
   loadConfig,
   queuePrefix,
+  redisNow,
+  registerStream,
   sealGeneration,
+  streamForgetAfterMs,
   streamKeys,
-  streamsKey,
+  streamRegistryKey,
 } from '@spool/shared';
 import { createTestRedis, randomName, waitFor } from '@spool/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -38,15 +42,26 @@ afterAll(async () => {
   await redis.quit();
 });
 
+const registry = streamRegistryKey(NS);
+
+/** Appends about `bytes` to the stream, as the ingest does, and dates the buffer `sinceMs`. */
 async function write(stream: string, bytes: number, sinceMs: number): Promise<void> {
+  const keys = streamKeys(stream, NS);
+  await registerStream(redis, registry, stream);
   const line = `${JSON.stringify({ pad: 'x'.repeat(Math.max(bytes - 12, 0)) })}\n`;
-  await appendToBuffer(redis, streamKeys(stream, NS), line, 1, 1e9, sinceMs);
-  await redis.sadd(streamsKey(NS), stream);
+  await appendToBuffer(redis, keys, {
+    chunk: line,
+    eventCount: 1,
+    maxBytes: 1e9,
+    dedupeWindowMs: 0,
+    clientIds: [],
+  });
+  await redis.set(keys.since, sinceMs);
 }
 
 describe('the sweep', () => {
   it('enqueues old buffers, lost crossings and orphaned sealed generations, and leaves the rest alone', async () => {
-    const now = Date.now();
+    const now = await redisNow(redis);
     const [young, old, crossed, sealed, withJob] = ['young', 'old', 'crossed', 'sealed', 'withjob'].map(
       (name) => randomName(name),
     ) as [string, string, string, string, string];
@@ -54,7 +69,7 @@ describe('the sweep', () => {
     await write(old, 100, now - 61_000);
     await write(crossed, 2_000, now - 1_000);
     await write(sealed, 100, now - 1_000);
-    await sealGeneration(redis, streamKeys(sealed, NS), 0, now);
+    await sealGeneration(redis, streamKeys(sealed, NS), 0);
     await write(withJob, 2_000, now - 1_000);
     await queue.add(
       FLUSH_JOB,
@@ -62,7 +77,7 @@ describe('the sweep', () => {
       { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(withJob, 0), delay: 60_000 },
     );
 
-    const result = await sweep(deps, now);
+    const result = await sweep(deps);
 
     expect(result.enqueued.sort()).toEqual(
       [flushJobId(old, 0), flushJobId(crossed, 0), flushJobId(sealed, 0)].sort(),
@@ -70,23 +85,102 @@ describe('the sweep', () => {
     expect(result.streams).toBe(5);
     expect(await queue.getJob(flushJobId(young, 0))).toBeUndefined();
     const metricsText = await metrics.registry.metrics();
-    expect(metricsText).toMatch(/spool_oldest_buffer_age_seconds 6[01]/);
+    expect(metricsText).toMatch(/spool_oldest_buffer_age_seconds 6[0-2]/);
 
     // A second sweep adds nothing: the jobs exist.
-    expect((await sweep(deps, now)).enqueued).toEqual([]);
+    expect((await sweep(deps)).enqueued).toEqual([]);
+  });
+
+  it("ages buffers on Redis's clock, whatever this process's clock says", async () => {
+    const stream = randomName('clock');
+    await write(stream, 100, (await redisNow(redis)) - 61_000);
+    // This process's clock a day behind: by it, the buffer would not be due for a day.
+    jest.useFakeTimers({
+      now: Date.now() - 86_400_000,
+      doNotFake: [
+        'nextTick',
+        'setImmediate',
+        'clearImmediate',
+        'setTimeout',
+        'clearTimeout',
+        'setInterval',
+        'clearInterval',
+        'queueMicrotask',
+        'hrtime',
+        'performance',
+      ],
+    });
+    try {
+      expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('sets sealed-bytes from the sealed keys, so a key deleted by hand does not hold the stream at its limit', async () => {
+    const stream = randomName('deleted');
+    const keys = streamKeys(stream, NS);
+    await write(stream, 500, await redisNow(redis));
+    await sealGeneration(redis, keys, 0);
+    await redis.del(keys.sealed(0));
+
+    const result = await sweep(deps);
+    expect(result.reconciled).toContain(stream);
+    expect(await redis.get(keys.sealedBytes)).toBeNull();
+    expect(await redis.smembers(keys.pending)).toEqual([]);
+    expect((await sweep(deps)).reconciled).not.toContain(stream);
+  });
+
+  it('forgets a stream idle past the horizon, and keeps one that holds data or was registered since', async () => {
+    const [idle, busy, recent] = ['idle', 'busy', 'recent'].map((name) => randomName(name)) as [
+      string,
+      string,
+      string,
+    ];
+    const now = await redisNow(redis);
+    const longAgo = now - streamForgetAfterMs(config.flushIntervalMs) - 1_000;
+    await redis.zadd(registry, longAgo, idle);
+    await write(busy, 100, now);
+    await redis.zadd(registry, longAgo, busy);
+    await redis.zadd(registry, now, recent);
+
+    const result = await sweep(deps);
+    expect(result.forgotten).toContain(idle);
+    expect(result.forgotten).not.toContain(busy);
+    expect(result.forgotten).not.toContain(recent);
+    expect(await redis.zscore(registry, idle)).toBeNull();
+    expect(await redis.zscore(registry, busy)).not.toBeNull();
+  });
+
+  it('moves the stream set of earlier versions into the registry, so their buffers are still flushed', async () => {
+    const stream = randomName('legacy');
+    const keys = streamKeys(stream, NS);
+    await appendToBuffer(redis, keys, {
+      chunk: '{"a":1}\n',
+      eventCount: 1,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: [],
+    });
+    await redis.set(keys.since, (await redisNow(redis)) - 61_000);
+    await redis.sadd(legacyStreamsKey(NS), stream);
+
+    expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+    expect(await redis.exists(legacyStreamsKey(NS))).toBe(0);
+    expect(await redis.zscore(registry, stream)).not.toBeNull();
   });
 
   it('flushes a buffer whose start time is missing instead of leaving it for ever', async () => {
     const stream = randomName('nosince');
-    await write(stream, 100, Date.now());
+    await write(stream, 100, await redisNow(redis));
     await redis.del(streamKeys(stream, NS).since);
     expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
   });
 
   it('retries a flush job that failed for good', async () => {
     const stream = randomName('failed');
-    await write(stream, 100, Date.now());
-    await sealGeneration(redis, streamKeys(stream, NS), 0, Date.now());
+    await write(stream, 100, await redisNow(redis));
+    await sealGeneration(redis, streamKeys(stream, NS), 0);
     const job = await queue.add(
       FLUSH_JOB,
       { stream, gen: 0 },

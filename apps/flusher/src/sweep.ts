@@ -4,13 +4,18 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
+  forgetStream,
   OTHER_STREAMS_LABEL,
+  reconcileSealed,
+  redisNow,
+  streamForgetAfterMs,
   streamKeys,
-  streamsKey,
+  streamRegistryKey,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { adoptLegacyStreams } from './legacy-streams.js';
 import type { FlusherMetrics } from './metrics.js';
 
 export interface SweepDeps {
@@ -25,22 +30,36 @@ export interface SweepResult {
   streams: number;
   enqueued: string[];
   retried: string[];
+  /** Idle streams taken out of the registry. */
+  forgotten: string[];
+  /** Streams whose sealed-bytes count did not match their sealed keys, and was set from them. */
+  reconciled: string[];
 }
 
 /**
  * Makes sure every generation that should be flushed has a live job; run by a BullMQ job
- * scheduler, so one sweep runs per tick across all flusher replicas. It enqueues:
+ * scheduler, so one sweep runs per tick across all flusher replicas. Ages are measured on Redis's
+ * clock, the one `since` is written on. It enqueues:
  * - an active buffer older than FLUSH_INTERVAL (the time-based flush);
  * - an active buffer over the threshold without a job (its crossing's enqueue was lost);
  * - every sealed generation without a live job (its job was lost), and retries one whose job
  *   failed for good.
- * Adding an id that exists is a no-op, so a sweep never doubles a job. Reads are O(1) per stream
- * (STRLEN, GET, SMEMBERS of the few pending generations).
+ * Adding an id that exists is a no-op, so a sweep never doubles a job. It also sets a stream's
+ * sealed-bytes count from its sealed keys (a key deleted by hand must not hold the stream at its
+ * limit), and forgets streams idle past the registry's horizon (stream-registry.ts). Reads are
+ * O(1) per stream, plus O(pending generations).
  */
-export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepResult> {
-  const { config, redis, queue, metrics } = deps;
-  const result: SweepResult = { streams: 0, enqueued: [], retried: [] };
+export async function sweep(deps: SweepDeps): Promise<SweepResult> {
+  const { config, redis, queue, metrics, logger } = deps;
+  const result: SweepResult = { streams: 0, enqueued: [], retried: [], forgotten: [], reconciled: [] };
+  const now = await redisNow(redis);
+  const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
+  const registry = streamRegistryKey(config.namespace);
   let oldestSince = now;
+
+  const adopted = await adoptLegacyStreams(redis, config.namespace, now);
+  if (adopted > 0)
+    logger.info({ streams: adopted }, 'moved the streams of the old stream set into the registry');
 
   const ensureJob = async (stream: string, gen: number) => {
     const jobId = flushJobId(stream, gen);
@@ -56,9 +75,11 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
 
   let cursor = '0';
   do {
-    const [next, streams] = await redis.sscan(streamsKey(config.namespace), cursor, 'COUNT', 500);
+    const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
     cursor = next;
-    for (const stream of streams) {
+    // ZSCAN answers member, score, member, score, ...
+    for (let i = 0; i < page.length; i += 2) {
+      const stream = page[i] as string;
       result.streams += 1;
       const keys = streamKeys(stream, config.namespace);
       const replies = await redis
@@ -67,17 +88,28 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
         .get(keys.since)
         .strlen(keys.buf)
         .smembers(keys.pending)
+        .get(keys.sealedBytes)
         .exec();
-      const [gen, since, length, pending] = (replies ?? []).map(([error, value]) => {
+      const [gen, since, length, pending, sealedBytes] = (replies ?? []).map(([error, value]) => {
         if (error) throw error;
         return value;
-      }) as [string | null, string | null, number, string[]];
+      }) as [string | null, string | null, number, string[], string | null];
       const label = metrics.streamLabel(stream);
       if (label !== OTHER_STREAMS_LABEL) {
         metrics.bufferBytes.set({ stream: label }, length);
         metrics.pendingGenerations.set({ stream: label }, pending.length);
       }
 
+      if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
+        const reconciliation = await reconcileSealed(redis, keys);
+        if (reconciliation.sealedBytes !== reconciliation.counted || reconciliation.forgotten > 0) {
+          result.reconciled.push(stream);
+          logger.warn(
+            { stream, ...reconciliation },
+            'sealed-bytes did not match the sealed keys (one was deleted outside Spool?); set from them',
+          );
+        }
+      }
       if (length > 0) {
         // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
         const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
@@ -85,6 +117,8 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
         if (now - startedAt >= config.flushIntervalMs || length >= config.flushThresholdBytes) {
           await ensureJob(stream, Number(gen ?? 0));
         }
+      } else if (pending.length === 0 && (await forgetStream(redis, registry, stream, forgetBefore))) {
+        result.forgotten.push(stream);
       }
       for (const sealedGen of pending) {
         const sealedSince = await redis.hget(keys.sealedMeta(Number(sealedGen)), 'since');
@@ -96,8 +130,9 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<SweepRes
 
   metrics.oldestBufferAge.set((now - oldestSince) / 1000);
   if (result.enqueued.length > 0 || result.retried.length > 0) {
-    deps.logger.info({ enqueued: result.enqueued, retried: result.retried }, 'sweep enqueued flushes');
+    logger.info({ enqueued: result.enqueued, retried: result.retried }, 'sweep enqueued flushes');
   }
+  if (result.forgotten.length > 0) logger.info({ streams: result.forgotten.length }, 'forgot idle streams');
   return result;
 }
 

@@ -5,8 +5,9 @@ import {
   defineSpoolCommands,
   loadConfig,
   REDIS_STRING_LIMIT,
+  registerStream,
   type StreamKeys,
-  streamsKey,
+  streamRegistryKey,
 } from '@spool/shared';
 import { testServices } from '@spool/testkit';
 import type { Redis } from 'ioredis';
@@ -84,18 +85,17 @@ export async function fillBuffer(
       lines.push(line);
       chunkBytes += Buffer.byteLength(line);
     }
-    const result = await appendToBuffer(
-      redis,
-      keys,
-      lines.join(''),
-      lines.length,
-      REDIS_STRING_LIMIT,
-      Date.now(),
-    );
+    const result = await appendToBuffer(redis, keys, {
+      chunk: lines.join(''),
+      eventCount: lines.length,
+      maxBytes: REDIS_STRING_LIMIT,
+      dedupeWindowMs: 0,
+      clientIds: [],
+    });
     if (result.refused) throw new Error('buffer refused the fill');
     written += chunkBytes;
   }
-  await redis.sadd(streamsKey(namespaceOf(keys)), keys.stream);
+  await registerStream(redis, streamRegistryKey(namespaceOf(keys)), keys.stream);
   return ids;
 }
 

@@ -10,10 +10,15 @@ import {
   rateLimitNamespace,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type onRequestAsyncHookHandler,
+} from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { clientIdentity, createWriteKeyCheck } from './auth.js';
+import { createWriteKeyCheck, rateLimitIdentity } from './auth.js';
 import { errors, RETRY_AFTER_SECONDS } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
@@ -50,6 +55,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     bodyLimit: config.maxBodyBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',
+    // Off unless configured: X-Forwarded-For names the client only behind a proxy one trusts.
+    trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
     return503OnClosing: true,
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
     requestTimeout: 30_000,
@@ -119,16 +126,24 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     exposedHeaders: ['Retry-After', 'X-Request-Id'],
     maxAge: 86_400,
   });
-  // Per write key (per client IP on an open service), counted in Redis so the limit holds across
+  // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.
+  app.decorateRequest('auth', undefined);
   await app.register(rateLimit, {
     global: false,
     redis,
     nameSpace: rateLimitNamespace(config.namespace),
     skipOnError: true,
-    keyGenerator: (request) => clientIdentity(request.headers.authorization, request.ip),
+    keyGenerator: (request) => rateLimitIdentity(request.auth, request.ip),
     errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),
   });
+  const limiter =
+    config.rateLimit.max > 0
+      ? app.rateLimit({ max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs })
+      : undefined;
+  const limited: onRequestAsyncHookHandler | undefined = limiter
+    ? (request, reply) => limiter.call(app, request, reply)
+    : undefined;
   await app.register(healthRoutes, {
     isReady: () => !closing && redis.status === 'ready',
     registry: metrics.registry,
@@ -136,8 +151,10 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(eventsRoute, {
     maxBodyBytes: config.maxBodyBytes,
     maxEventBytes: config.maxEventBytes,
+    maxEventsPerRequest: config.maxEventsPerRequest,
+    maxRequestStoredBytes: config.maxRequestStoredBytes,
     checkWriteKey: createWriteKeyCheck(config.writeKeys),
-    rateLimit: config.rateLimit,
+    rateLimit: limited,
     groupCommit,
     metrics,
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { createWriteKeyCheck, presentedKey } from './auth.js';
+import { createWriteKeyCheck, presentedKey, rateLimitIdentity } from './auth.js';
 
 describe('presentedKey', () => {
   it.each([
@@ -22,15 +22,41 @@ describe('createWriteKeyCheck', () => {
     { key: 'key-for-all', streams: '*' },
   ]);
 
-  it('is open when no keys are configured', () => {
+  it('is open when no keys are configured, and then names no key whatever is presented', () => {
     expect(createWriteKeyCheck([])(undefined, 'any')).toEqual({ ok: true });
+    expect(createWriteKeyCheck([])('Bearer made-up-key', 'any')).toEqual({ ok: true });
   });
 
   it('tells a missing or unknown key (401) from a key not allowed on the stream (403)', () => {
     expect(check(undefined, 'web')).toMatchObject({ ok: false, status: 401 });
     expect(check('Bearer key-for-wex', 'web')).toMatchObject({ ok: false, status: 401 });
     expect(check('Bearer key-for-web', 'ios')).toMatchObject({ ok: false, status: 403 });
-    expect(check('Bearer key-for-web', 'web')).toEqual({ ok: true });
-    expect(check('Bearer key-for-all', 'ios')).toEqual({ ok: true });
+    expect(check('Bearer key-for-web', 'web')).toMatchObject({ ok: true });
+    expect(check('Bearer key-for-all', 'ios')).toMatchObject({ ok: true });
+  });
+});
+
+describe('rateLimitIdentity', () => {
+  const check = createWriteKeyCheck([{ key: 'key-for-web', streams: new Set(['web']) }]);
+
+  it('is the verified key, the same however it was sent, and never the key itself', () => {
+    const bearer = rateLimitIdentity(check('Bearer key-for-web', 'web'), '10.0.0.1');
+    const basic = rateLimitIdentity(
+      check(`Basic ${Buffer.from('key-for-web:').toString('base64')}`, 'web'),
+      '10.0.0.2',
+    );
+    expect(bearer).toMatch(/^key:/);
+    expect(basic).toBe(bearer);
+    expect(bearer).not.toContain('key-for-web');
+    // Not allowed on this stream, but verified: still the key's own bucket.
+    expect(rateLimitIdentity(check('Bearer key-for-web', 'ios'), '10.0.0.1')).toBe(bearer);
+  });
+
+  it('is the client address for an unknown, missing or unverifiable key', () => {
+    expect(rateLimitIdentity(check('Bearer guess-1234', 'web'), '10.0.0.1')).toBe('ip:10.0.0.1');
+    expect(rateLimitIdentity(check(undefined, 'web'), '10.0.0.1')).toBe('ip:10.0.0.1');
+    expect(rateLimitIdentity(createWriteKeyCheck([])('Bearer random-1', 'web'), '10.0.0.3')).toBe(
+      'ip:10.0.0.3',
+    );
   });
 });

@@ -8,10 +8,24 @@ import type { WriteKey } from '@spool/shared';
  * keys tried reveals how much of a guess was right. Keys are never logged (pino redacts the header).
  */
 
-export type AuthResult = { ok: true } | { ok: false; status: 401 | 403; reason: string };
+/**
+ * `identity` names a verified write key for rate limiting (`key:<digest>`); it is absent when no
+ * key was verified (an open service, or a missing or unknown key), and the client address counts.
+ */
+export type AuthResult =
+  | { ok: true; identity?: string }
+  | { ok: false; status: 401 | 403; reason: string; identity?: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The write-key check of this request, made before anything else reads it. */
+    auth?: AuthResult;
+  }
+}
 
 interface HashedKey {
   digest: Buffer;
+  identity: string;
   streams: WriteKey['streams'];
 }
 
@@ -35,7 +49,11 @@ export function presentedKey(authorization: string | undefined): string | undefi
 export function createWriteKeyCheck(
   writeKeys: readonly WriteKey[],
 ): (authorization: string | undefined, stream: string) => AuthResult {
-  const keys: HashedKey[] = writeKeys.map(({ key, streams }) => ({ digest: sha256(key), streams }));
+  const keys: HashedKey[] = writeKeys.map(({ key, streams }) => {
+    const digest = sha256(key);
+    // Only a digest reaches Redis (rate-limit counters) or a log.
+    return { digest, identity: `key:${digest.toString('base64url').slice(0, 22)}`, streams };
+  });
 
   return (authorization, stream) => {
     if (keys.length === 0) return { ok: true };
@@ -54,17 +72,17 @@ export function createWriteKeyCheck(
     }
     if (!match) return { ok: false, status: 401, reason: 'The write key is not valid' };
     if (match.streams !== '*' && !match.streams.has(stream)) {
-      return { ok: false, status: 403, reason: stream };
+      return { ok: false, status: 403, reason: stream, identity: match.identity };
     }
-    return { ok: true };
+    return { ok: true, identity: match.identity };
   };
 }
 
 /**
- * Who a request counts as for rate limiting: a digest of its write key (the key itself never
- * reaches Redis or the logs), or its IP address when it presents none.
+ * Who a request counts as for rate limiting: its verified write key, else its client address
+ * (through TRUST_PROXY). A key that was not verified never names a bucket of its own, so neither
+ * random keys on an open service nor guesses at a keyed one escape the per-address limit.
  */
-export function clientIdentity(authorization: string | undefined, ip: string): string {
-  const key = presentedKey(authorization);
-  return key === undefined ? `ip:${ip}` : `key:${sha256(key).toString('base64url').slice(0, 22)}`;
+export function rateLimitIdentity(auth: AuthResult | undefined, ip: string): string {
+  return auth?.identity ?? `ip:${ip}`;
 }

@@ -12,6 +12,12 @@ export interface IngestClients {
  * The ingest's Redis connections: one for appends, one for the flush queue. No offline queue and
  * a command timeout, so while Redis is away a request gets 503 at once instead of waiting on a
  * queue that may never drain; ioredis keeps reconnecting by itself.
+ *
+ * The append connection never re-sends a command whose reply was lost with its connection
+ * (ioredis does by default, `autoResendUnfulfilledCommands`): Redis may have run it already, and
+ * a second run would store its events twice under one 202. The request gets 503 instead, within
+ * the command timeout, and its client's retry is deduplicated by messageId. (Adding a flush job
+ * twice is harmless, so the queue's connection keeps the default.)
  */
 export function createIngestClients(
   config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs' | 'namespace'>,
@@ -23,7 +29,7 @@ export function createIngestClients(
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   };
-  const redis = new Redis(config.redisUrl, options);
+  const redis = new Redis(config.redisUrl, { ...options, autoResendUnfulfilledCommands: false });
   defineSpoolCommands(redis);
   const queueConnection = new Redis(config.redisUrl, options);
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {

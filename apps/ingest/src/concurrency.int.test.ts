@@ -46,7 +46,7 @@ describe('two ingest instances sharing one Redis, under 50 concurrent clients', 
       while (sealing) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 40));
         const gen = Number((await redis.get(keys.gen)) ?? 0);
-        const sealed = await sealGeneration(redis, keys, gen, Date.now());
+        const sealed = await sealGeneration(redis, keys, gen);
         if (sealed.status === 'sealed') sealedGens.push(gen);
       }
     })();
@@ -67,7 +67,12 @@ describe('two ingest instances sharing one Redis, under 50 concurrent clients', 
           body: JSON.stringify(events),
         });
         statuses.push(response.status);
-        expect(await response.json()).toEqual({ accepted: count, rejected: [] });
+        expect(await response.json()).toEqual({
+          accepted: count,
+          duplicates: 0,
+          rejected: [],
+          rejectedCount: 0,
+        });
       }
       return statuses;
     };
@@ -75,8 +80,7 @@ describe('two ingest instances sharing one Redis, under 50 concurrent clients', 
     sealing = false;
     await sealer;
     const lastGen = Number((await redis.get(keys.gen)) ?? 0);
-    if ((await sealGeneration(redis, keys, lastGen, Date.now())).status === 'sealed')
-      sealedGens.push(lastGen);
+    if ((await sealGeneration(redis, keys, lastGen)).status === 'sealed') sealedGens.push(lastGen);
 
     expect(statuses).toHaveLength(CLIENTS * REQUESTS_PER_CLIENT);
     expect(statuses.every((status) => status === 202)).toBe(true);

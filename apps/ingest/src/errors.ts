@@ -33,6 +33,16 @@ export const errors = {
     413,
   ),
   SPOOL_EVENT_TOO_LARGE: createError('SPOOL_EVENT_TOO_LARGE', '%s', 413),
+  SPOOL_TOO_MANY_EVENTS: createError(
+    'SPOOL_TOO_MANY_EVENTS',
+    'The request holds %d events; MAX_EVENTS_PER_REQUEST allows %d',
+    413,
+  ),
+  SPOOL_REQUEST_TOO_LARGE: createError(
+    'SPOOL_REQUEST_TOO_LARGE',
+    "The request's events would take more than %d bytes as stored (2 × MAX_BODY_BYTES, server fields included)",
+    413,
+  ),
   SPOOL_UNSUPPORTED_MEDIA_TYPE: createError(
     'SPOOL_UNSUPPORTED_MEDIA_TYPE',
     'Content-Type must be application/json, application/x-ndjson or text/plain',
@@ -51,7 +61,7 @@ export const errors = {
   ),
   SPOOL_REDIS_UNAVAILABLE: createError(
     'SPOOL_REDIS_UNAVAILABLE',
-    'The event store is unavailable: retry later',
+    'The event store is unavailable or did not confirm the append: retry (the events may be stored; a retry with the same messageIds is not stored twice)',
     503,
   ),
   SPOOL_SHUTTING_DOWN: createError('SPOOL_SHUTTING_DOWN', 'This instance is shutting down: retry', 503),

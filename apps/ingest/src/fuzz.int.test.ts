@@ -13,6 +13,7 @@ let ingest: ServiceProcess;
 
 beforeAll(async () => {
   ingest = await spawnService(MAIN, {
+    ALLOW_ANONYMOUS_WRITES: 'true',
     REDIS_URL: testServices().redisUrl,
     MAX_BODY_BYTES: '64KiB',
     MAX_EVENT_BYTES: '4KiB',

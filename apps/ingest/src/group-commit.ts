@@ -1,4 +1,5 @@
 import {
+  type AppendResult,
   appendToBuffer,
   type Config,
   crossedThreshold,
@@ -8,26 +9,37 @@ import {
   flushJobId,
   OTHER_STREAMS_LABEL,
   streamKeys,
-  streamsKey,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
-
-/** Streams remembered as already in the stream set (an optimisation; forgetting costs one SADD). */
-const MAX_REMEMBERED_STREAMS = 10_000;
+import { StreamRegistration } from './stream-registration.js';
 
 /** A group is sent at once when it reaches this size, whatever the window. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
+/** What one request asks to store: its lines, and the messageIds its client chose. */
+export interface AppendLines {
+  /** Complete lines, each ending in "\n". */
+  text: string;
+  count: number;
+  bytes: number;
+  /** Flat pairs (line index in `text`, messageId). */
+  clientIds: Array<number | string>;
+}
+
+/** What became of a request's events once Redis answered. */
+export interface Appended {
+  /** Events left out because the stream already accepted their messageId (within DEDUPE_WINDOW). */
+  duplicates: number;
+}
+
 /** One request's lines, and how to answer it. */
 interface Member {
-  lines: string;
-  bytes: number;
-  events: number;
-  resolve(): void;
+  lines: AppendLines;
+  resolve(appended: Appended): void;
   reject(error: Error): void;
 }
 
@@ -40,21 +52,41 @@ interface Group {
 }
 
 export interface GroupCommitDeps {
-  config: Pick<Config, 'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs' | 'namespace'>;
+  config: Pick<
+    Config,
+    'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs' | 'namespace' | 'dedupeWindowMs'
+  >;
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
   logger: FastifyBaseLogger;
   metrics: IngestMetrics;
 }
 
+/** The client messageIds of several requests, their line indexes counted across the group. */
+function groupClientIds(members: Member[]): Array<number | string> {
+  if (members.length === 1) return (members[0] as Member).lines.clientIds;
+  const ids: Array<number | string> = [];
+  let base = 0;
+  for (const { lines } of members) {
+    for (let i = 0; i < lines.clientIds.length; i += 2) {
+      ids.push((lines.clientIds[i] as number) + base, lines.clientIds[i + 1] as string);
+    }
+    base += lines.count;
+  }
+  return ids;
+}
+
 /**
  * Group commit: requests for one stream that arrive within the window (by default, the same turn
- * of the event loop) share one atomic append — one Redis round trip for many requests. Each
+ * of the event loop) share one atomic append, one Redis round trip for many requests. Each
  * request's promise settles only once its group's append is acknowledged by Redis, so a 202 is
- * never sent for events Redis does not hold. A group refused as a whole (it would pass
- * MAX_BUFFER_BYTES) appends nothing; its requests are then tried one by one, so those that still
- * fit are accepted and only the rest get 503.
+ * never sent for events Redis does not hold. Dedupe runs inside that one append, so two requests
+ * of one group carrying the same messageId store it once. A group refused as a whole (it would
+ * pass MAX_BUFFER_BYTES) appends nothing; its requests are then tried one by one, so those that
+ * still fit are accepted and only the rest get 503.
  *
+ * Before its first append, and then at least every STREAM_REGISTRATION_REFRESH_MS, a stream is
+ * registered for the sweep; a failed registration fails the append before anything is stored.
  * The append whose result crosses FLUSH_THRESHOLD_BYTES adds the generation's flush job; the
  * crossing is decided from APPEND's return value inside one atomic script, so across any number
  * of groups and ingest processes exactly one append crosses per generation.
@@ -62,22 +94,24 @@ export interface GroupCommitDeps {
 export class GroupCommit {
   private readonly open = new Map<string, Group>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly registeredStreams = new Set<string>();
+  private readonly registration: StreamRegistration;
 
-  constructor(private readonly deps: GroupCommitDeps) {}
+  constructor(private readonly deps: GroupCommitDeps) {
+    this.registration = new StreamRegistration(deps.redis, deps.config.namespace);
+  }
 
-  /** Appends complete lines to the stream's buffer; resolves once Redis holds them. */
-  append(stream: string, lines: string, events: number, bytes: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Appends a request's lines to the stream's buffer; resolves once Redis holds them. */
+  append(stream: string, lines: AppendLines): Promise<Appended> {
+    return new Promise<Appended>((resolve, reject) => {
       let group = this.open.get(stream);
       if (!group) {
         group = { stream, members: [], bytes: 0, events: 0 };
         this.open.set(stream, group);
         this.schedule(group);
       }
-      group.members.push({ lines, bytes, events, resolve, reject });
-      group.bytes += bytes;
-      group.events += events;
+      group.members.push({ lines, resolve, reject });
+      group.bytes += lines.bytes;
+      group.events += lines.count;
       if (group.bytes >= MAX_GROUP_BYTES) this.send(group);
     });
   }
@@ -115,24 +149,33 @@ export class GroupCommit {
   private async commit(group: Group): Promise<void> {
     const { config, redis, logger, metrics } = this.deps;
     const { members } = group;
-    const chunk =
-      members.length === 1 ? (members[0] as Member).lines : members.map((member) => member.lines).join('');
-    const endTimer = metrics.appendSeconds.startTimer();
-    let result: Awaited<ReturnType<typeof appendToBuffer>>;
-    try {
-      result = await appendToBuffer(
-        redis,
-        streamKeys(group.stream, config.namespace),
-        chunk,
-        group.events,
-        config.maxBufferBytes,
-        Date.now(),
-      );
-    } catch (error) {
-      metrics.failures.inc({ operation: 'append' });
-      logger.error({ err: error, stream: group.stream }, 'append failed; answering 503');
+    const failAll = (operation: 'register_stream' | 'append', error: unknown) => {
+      metrics.failures.inc({ operation });
+      logger.error({ err: error, stream: group.stream }, `${operation} failed; answering 503`);
       this.dropStalledConnection(error);
       for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
+    };
+    try {
+      await this.registration.ensure(group.stream);
+    } catch (error) {
+      failAll('register_stream', error);
+      return;
+    }
+    const endTimer = metrics.appendSeconds.startTimer();
+    let result: AppendResult;
+    try {
+      result = await appendToBuffer(redis, streamKeys(group.stream, config.namespace), {
+        chunk:
+          members.length === 1
+            ? (members[0] as Member).lines.text
+            : members.map((m) => m.lines.text).join(''),
+        eventCount: group.events,
+        maxBytes: config.maxBufferBytes,
+        dedupeWindowMs: config.dedupeWindowMs,
+        clientIds: groupClientIds(members),
+      });
+    } catch (error) {
+      failAll('append', error);
       return;
     } finally {
       endTimer();
@@ -146,31 +189,44 @@ export class GroupCommit {
           this.commit({
             stream: group.stream,
             members: [member],
-            bytes: member.bytes,
-            events: member.events,
+            bytes: member.lines.bytes,
+            events: member.lines.count,
           }),
         );
       }
       return;
     }
     if (result.refused) {
-      logger.warn({ stream: group.stream, length: result.length }, 'buffer full; refusing appends');
-      (members[0] as Member).reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.length));
+      logger.warn({ stream: group.stream, held: result.held }, 'buffer full; refusing appends');
+      (members[0] as Member).reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.held));
       return;
     }
 
     const label = metrics.streamLabel(group.stream);
-    metrics.bytes.inc({ stream: label }, group.bytes);
+    metrics.bytes.inc({ stream: label }, result.appended);
     if (label !== OTHER_STREAMS_LABEL) metrics.bufferBytes.set({ stream: label }, result.length);
-    // Both follow-ups are recoverable if they fail (the sweep finds the stream and the crossing),
-    // so the events, already in Redis, are acknowledged regardless.
-    await Promise.all([
-      this.registerStream(group.stream, result.started),
-      crossedThreshold(result.length, group.bytes, config.flushThresholdBytes)
-        ? this.enqueueFlush(group.stream, result.gen)
-        : undefined,
-    ]);
-    for (const member of members) member.resolve();
+    // Recoverable if it fails (the sweep finds the crossing), so the events, already in Redis,
+    // are acknowledged regardless.
+    if (crossedThreshold(result.length, result.appended, config.flushThresholdBytes)) {
+      await this.enqueueFlush(group.stream, result.gen);
+    }
+    this.answer(members, result.duplicates);
+  }
+
+  /** Resolves each request with its share of the group's duplicates (line indexes, ascending). */
+  private answer(members: Member[], duplicates: number[]): void {
+    let next = 0;
+    let base = 0;
+    for (const member of members) {
+      const end = base + member.lines.count;
+      let count = 0;
+      while (next < duplicates.length && (duplicates[next] as number) < end) {
+        count += 1;
+        next += 1;
+      }
+      member.resolve({ duplicates: count });
+      base = end;
+    }
   }
 
   /**
@@ -182,20 +238,6 @@ export class GroupCommit {
     if ((error as Error).message === 'Command timed out' && redis.status === 'ready') {
       logger.warn('Redis did not answer within REDIS_COMMAND_TIMEOUT; reconnecting');
       redis.disconnect(true);
-    }
-  }
-
-  /** Adds the stream to `spool:streams` (another Cluster slot than the append) the first time it is seen. */
-  private async registerStream(stream: string, started: boolean): Promise<void> {
-    if (!started && this.registeredStreams.has(stream)) return;
-    try {
-      await this.deps.redis.sadd(streamsKey(this.deps.config.namespace), stream);
-      // Only a cache of what needs no SADD; bounded, since stream names come from clients.
-      if (this.registeredStreams.size >= MAX_REMEMBERED_STREAMS) this.registeredStreams.clear();
-      this.registeredStreams.add(stream);
-    } catch (error) {
-      this.deps.metrics.failures.inc({ operation: 'register_stream' });
-      this.deps.logger.error({ err: error, stream }, 'could not add the stream to spool:streams; will retry');
     }
   }
 

@@ -122,6 +122,8 @@ describe('hostile requests get their documented answer and append nothing', () =
     const response = await post(stream, body);
     expect(response.json()).toEqual({
       accepted: 2,
+      duplicates: 0,
+      rejectedCount: 2,
       rejected: [
         { index: 1, code: 'SPOOL_FORBIDDEN_KEY', message: 'the key "__proto__" is not allowed in events' },
         { index: 2, code: 'SPOOL_EVENT_TOO_DEEP', message: 'an event may nest at most 64 levels' },

@@ -11,8 +11,8 @@ const clients = createIngestClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
 );
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
-if (config.writeKeys.length === 0) {
-  logger.warn('WRITE_KEYS is not set: this ingest accepts events from anyone, for any stream');
+if (config.allowAnonymousWrites) {
+  logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');
 }
 
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {

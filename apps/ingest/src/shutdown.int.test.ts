@@ -11,7 +11,11 @@ describe('graceful shutdown of the ingest process', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'on %s stops taking requests, answers the ones in flight after their append, and exits 0',
     async (signal) => {
-      const ingest = await spawnService(MAIN, { REDIS_URL: testServices().redisUrl, LOG_LEVEL: 'info' });
+      const ingest = await spawnService(MAIN, {
+        ALLOW_ANONYMOUS_WRITES: 'true',
+        REDIS_URL: testServices().redisUrl,
+        LOG_LEVEL: 'info',
+      });
       const { url, output } = ingest;
       const stream = randomName('stop');
       const acknowledged: string[] = [];

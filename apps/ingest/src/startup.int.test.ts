@@ -11,6 +11,9 @@ describe('start-up with a bad configuration', () => {
   it.each([
     ['ingest', { FLUSH_THRESHOLD_BYTES: 'lots' }, /FLUSH_THRESHOLD_BYTES: expected a size/],
     ['ingest', { WRITE_KEYS: 'tiny:web' }, /WRITE_KEYS: entry 1 is not/],
+    // Fail closed: an open service is a choice, never the result of a missing Secret.
+    ['ingest', {}, /WRITE_KEYS: required, so that only holders of a key can write/],
+    ['ingest', { WRITE_KEYS: '' }, /ALLOW_ANONYMOUS_WRITES=true instead/],
     ['flusher', { S3_BUCKET: '' }, /S3_BUCKET: required by the flusher/],
     ['flusher', { S3_BUCKET: 'b', FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number/],
   ] as const)(

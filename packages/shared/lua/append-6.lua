@@ -1,39 +1,124 @@
 --[[
-  Appends complete NDJSON lines to a stream's active buffer, refusing (and appending nothing)
-  when the stream's data in Redis — the active buffer plus sealed generations not yet uploaded —
-  would pass its maximum. Every command here is O(1) in the buffer's size: STRLEN, APPEND's
-  return value and a counter are the only measures.
+  Appends complete NDJSON lines to a stream's active buffer, leaving out events whose messageId
+  the stream accepted within the dedupe window, and refusing (appending nothing) when the
+  stream's data in Redis (the active buffer plus sealed generations not yet uploaded) would pass
+  its maximum. Every command here is O(1) in the buffer's size: STRLEN, APPEND's return value and
+  counters are the only measures; dedupe costs O(events in this call).
+
+  Dedupe: the messageIds accepted in each time bucket of half a window are one set,
+  `<seen>:<bucketMs>:<n>` (n = floor(now / bucketMs), on Redis's clock). An id is looked up in
+  the current bucket and the two before it, so it is remembered for at least one whole window
+  and at most one and a half; each set expires as a whole when it falls out of the window, so
+  expiry never touches single ids. The sets share the stream's hash tag: they live in this
+  script's Cluster slot, though their names are built here from KEYS[6].
 
   Input:
-    KEYS[1] buf     the active buffer                 spool:{<stream>}:buf
-    KEYS[2] gen     generation of the active buffer   spool:{<stream>}:gen
-    KEYS[3] since   first-append time of the buffer   spool:{<stream>}:since
-    KEYS[4] stats   accepted/landed counters          spool:{<stream>}:stats
-    KEYS[5] sealedBytes  bytes in sealed generations  spool:{<stream>}:sealed-bytes
+    KEYS[1] buf          the active buffer                 spool:{<stream>}:buf
+    KEYS[2] gen          generation of the active buffer   spool:{<stream>}:gen
+    KEYS[3] since        first-append time of the buffer   spool:{<stream>}:since
+    KEYS[4] stats        accepted/landed/duplicates        spool:{<stream>}:stats
+    KEYS[5] sealedBytes  bytes in sealed generations       spool:{<stream>}:sealed-bytes
+    KEYS[6] seen         prefix of the dedupe sets         spool:{<stream>}:seen
 
     ARGV[1] chunk        one or more lines, each ending in "\n"
     ARGV[2] eventCount   number of lines in the chunk
     ARGV[3] maxBytes     MAX_BUFFER_BYTES (active buffer + sealed generations)
-    ARGV[4] nowMs        the caller's clock, recorded as `since` when this append starts the buffer
+    ARGV[4] windowMs     DEDUPE_WINDOW in ms; 0 turns dedupe off
+    ARGV[5], ARGV[6]...  pairs of (line index from 0, messageId) for the lines whose messageId the
+                         client chose; lines with a generated messageId need no dedupe
 
   Output:
-    { length, gen, started }   appended; length is the buffer's length after it, started is 1
-                               when this append created the buffer
-    { -1, held }               refused: held (active + sealed bytes) + #chunk would pass maxBytes
+    { length, gen, started, appended, index... }
+        appended (or nothing to append: every event was a duplicate). length is the buffer's
+        length after it, started is 1 when this append created the buffer, appended is the bytes
+        it added, and the line indexes of the duplicates left out follow, in ascending order
+    { -1, held }
+        refused: held (active + sealed bytes) + the bytes to append would pass maxBytes
 ]]
+--- @include "now-ms"
+
+local SLICE = 1000 -- arguments per command: unpack() has a limit
+
+local now = nowMs()
+local chunk = ARGV[1]
+local events = tonumber(ARGV[2])
+local windowMs = tonumber(ARGV[4])
+local idCount = (#ARGV - 4) / 2
+
+local duplicates = {}
+local fresh = {}
+local bucketMs = math.ceil(windowMs / 2)
+local bucket = windowMs > 0 and math.floor(now / bucketMs) or 0
+local bucketKey = KEYS[6] .. ':' .. bucketMs .. ':' .. bucket
+if windowMs > 0 and idCount > 0 then
+  local ids = {}
+  for i = 1, idCount do ids[i] = ARGV[4 + 2 * i] end
+  local seen = {}
+  for back = 2, 0, -1 do
+    local key = KEYS[6] .. ':' .. bucketMs .. ':' .. (bucket - back)
+    if redis.call('EXISTS', key) == 1 then
+      for from = 1, idCount, SLICE do
+        local to = math.min(from + SLICE - 1, idCount)
+        local found = redis.call('SMISMEMBER', key, unpack(ids, from, to))
+        for j = 1, #found do
+          if found[j] == 1 then seen[ids[from + j - 1]] = true end
+        end
+      end
+    end
+  end
+  for i = 1, idCount do
+    local id = ids[i]
+    if seen[id] then
+      duplicates[#duplicates + 1] = tonumber(ARGV[3 + 2 * i])
+    else
+      -- A later event with the same id in this very call is a duplicate of this one.
+      seen[id] = true
+      fresh[#fresh + 1] = id
+    end
+  end
+end
+
+if #duplicates > 0 then
+  local skip = {}
+  for _, index in ipairs(duplicates) do skip[index] = true end
+  local kept = {}
+  local start = 1
+  local index = 0
+  while start <= #chunk do
+    local stop = string.find(chunk, '\n', start, true)
+    if not skip[index] then kept[#kept + 1] = string.sub(chunk, start, stop) end
+    start = stop + 1
+    index = index + 1
+  end
+  chunk = table.concat(kept)
+  events = events - #duplicates
+end
+
 local length = redis.call('STRLEN', KEYS[1])
 local held = length + tonumber(redis.call('GET', KEYS[5]) or '0')
-if held + #ARGV[1] > tonumber(ARGV[3]) then
+if held + #chunk > tonumber(ARGV[3]) then
   return { -1, held }
 end
 
-local newLength = redis.call('APPEND', KEYS[1], ARGV[1])
-local started = 0
-if newLength == #ARGV[1] then
-  redis.call('SET', KEYS[3], ARGV[4])
-  started = 1
-end
-redis.call('HINCRBY', KEYS[4], 'accepted', ARGV[2])
-
 local gen = tonumber(redis.call('GET', KEYS[2]) or '0')
-return { newLength, gen, started }
+local reply = { length, gen, 0, #chunk }
+if #chunk > 0 then
+  reply[1] = redis.call('APPEND', KEYS[1], chunk)
+  if reply[1] == #chunk then
+    redis.call('SET', KEYS[3], now)
+    reply[3] = 1
+  end
+  redis.call('HINCRBY', KEYS[4], 'accepted', events)
+end
+if #duplicates > 0 then
+  redis.call('HINCRBY', KEYS[4], 'duplicates', #duplicates)
+  for _, index in ipairs(duplicates) do reply[#reply + 1] = index end
+end
+if #fresh > 0 then
+  for from = 1, #fresh, SLICE do
+    redis.call('SADD', bucketKey, unpack(fresh, from, math.min(from + SLICE - 1, #fresh)))
+  end
+  -- Gone once no later bucket looks back to it.
+  redis.call('PEXPIREAT', bucketKey, (bucket + 3) * bucketMs)
+end
+return reply

@@ -13,15 +13,18 @@
     KEYS[7] sealedBytes  bytes in sealed generations     spool:{<stream>}:sealed-bytes
 
     ARGV[1] gen     the generation the flush job is for
-    ARGV[2] nowMs   fallback `since` if the buffer has none (written by an older ingest)
 
   Output:
     { 1, length, since }   sealed now
     { 2, length, since }   already sealed by an earlier attempt: upload it again
     { 0, 0, 0 }            nothing to seal: the generation is gone or empty
 ]]
+--- @include "now-ms"
+
+-- A buffer without `since` (lost, or written by hand) is dated now.
+
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], 'since') or ARGV[2]) }
+  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], 'since') or nowMs()) }
 end
 
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -29,7 +32,7 @@ if current ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then
   return { 0, 0, 0 }
 end
 
-local since = redis.call('GET', KEYS[3]) or ARGV[2]
+local since = redis.call('GET', KEYS[3]) or nowMs()
 redis.call('RENAME', KEYS[1], KEYS[4])
 redis.call('HSET', KEYS[5], 'since', since)
 redis.call('DEL', KEYS[3])

@@ -2,10 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from './config.js';
 
 const MiB = 1024 * 1024;
+/** An ingest must be told it may run open; most tests here are about other variables. */
+const OPEN = { ALLOW_ANONYMOUS_WRITES: 'true' };
 
 describe('loadConfig', () => {
   it('gives the documented defaults', () => {
-    const config = loadConfig({}, 'ingest');
+    const config = loadConfig(OPEN, 'ingest');
     expect(config).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379',
       host: '0.0.0.0',
@@ -16,6 +18,11 @@ describe('loadConfig', () => {
       maxEventBytes: 32 * 1024,
       maxBodyBytes: MiB,
       writeKeys: [],
+      allowAnonymousWrites: true,
+      maxEventsPerRequest: 2_500,
+      maxRequestStoredBytes: 2 * MiB,
+      dedupeWindowMs: 600_000,
+      trustProxy: false,
       flushConcurrency: 2,
       logLevel: 'info',
     });
@@ -24,7 +31,7 @@ describe('loadConfig', () => {
   });
 
   it('is frozen', () => {
-    const config = loadConfig({}, 'ingest');
+    const config = loadConfig(OPEN, 'ingest');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.s3)).toBe(true);
   });
@@ -53,14 +60,51 @@ describe('loadConfig', () => {
   });
 
   it('caps the default buffer limit at what a Redis string can hold', () => {
-    expect(loadConfig({ FLUSH_THRESHOLD_BYTES: '200MiB' }, 'ingest').maxBufferBytes).toBe(512 * MiB);
+    expect(loadConfig({ ...OPEN, FLUSH_THRESHOLD_BYTES: '200MiB' }, 'ingest').maxBufferBytes).toBe(512 * MiB);
+  });
+
+  it('makes the default buffer limit room for the threshold plus one whole request', () => {
+    const config = loadConfig(
+      { ...OPEN, FLUSH_THRESHOLD_BYTES: '64KiB', MAX_BODY_BYTES: '256KiB' },
+      'ingest',
+    );
+    expect(config.maxBufferBytes).toBe(64 * 1024 + 2 * 256 * 1024);
+  });
+
+  it('reads the proxies to trust, and refuses what would let a client pick its own address', () => {
+    expect(loadConfig({ ...OPEN, TRUST_PROXY: '10.0.0.0/8, loopback,::1' }, 'ingest').trustProxy).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
+    expect(() => loadConfig({ ...OPEN, TRUST_PROXY: 'true' }, 'ingest')).toThrow(
+      /TRUST_PROXY: expected false/,
+    );
+    expect(() => loadConfig({ ...OPEN, TRUST_PROXY: '2' }, 'ingest')).toThrow(/TRUST_PROXY: expected false/);
+  });
+
+  it('turns dedupe off with DEDUPE_WINDOW=0', () => {
+    expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '0' }, 'ingest').dedupeWindowMs).toBe(0);
+    expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '24h' }, 'ingest').dedupeWindowMs).toBe(86_400_000);
   });
 
   it.each([
     [{ FLUSH_THRESHOLD_BYTES: 'lots' }, /FLUSH_THRESHOLD_BYTES: expected a size/],
     [{ FLUSH_INTERVAL: 'soon' }, /FLUSH_INTERVAL: expected a duration/],
     [{ MAX_BUFFER_BYTES: '1GiB' }, /MAX_BUFFER_BYTES: Redis strings stop at 512MiB/],
-    [{ FLUSH_THRESHOLD_BYTES: '2MiB', MAX_BUFFER_BYTES: '1MiB' }, /FLUSH_THRESHOLD_BYTES: must not exceed/],
+    // Settings that would wedge a stream: the append crossing the threshold must always fit.
+    [
+      { FLUSH_THRESHOLD_BYTES: '2MiB', MAX_BUFFER_BYTES: '1MiB' },
+      /MAX_BUFFER_BYTES: MAX_BUFFER_BYTES \(1048576 bytes\) must be at least FLUSH_THRESHOLD_BYTES \+ 2 × MAX_BODY_BYTES/,
+    ],
+    [{ FLUSH_THRESHOLD_BYTES: '32MiB', MAX_BUFFER_BYTES: '32MiB' }, /MAX_BUFFER_BYTES: .* must be at least/],
+    [
+      { MAX_BODY_BYTES: '8MiB', MAX_BUFFER_BYTES: '4MiB', FLUSH_THRESHOLD_BYTES: '1MiB' },
+      /MAX_BUFFER_BYTES: .* must be at least/,
+    ],
+    [{ FLUSH_THRESHOLD_BYTES: '512MiB' }, /FLUSH_THRESHOLD_BYTES: MAX_BUFFER_BYTES .* must be at least/],
+    [{ MAX_EVENTS_PER_REQUEST: '0' }, /MAX_EVENTS_PER_REQUEST: expected a whole number from 1/],
+    [{ DEDUPE_WINDOW: '10ms' }, /DEDUPE_WINDOW: must be 0 \(off\) or at least 1s/],
     [{ MAX_EVENT_BYTES: '2MiB' }, /MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES/],
     [{ FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
     [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
@@ -70,8 +114,19 @@ describe('loadConfig', () => {
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
   ])('stops on %p naming the variable', (env, message) => {
-    expect(() => loadConfig(env, 'ingest')).toThrow(ConfigError);
-    expect(() => loadConfig(env, 'ingest')).toThrow(message);
+    expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
+    expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);
+  });
+
+  it('fails closed: an ingest without write keys starts only when told it may be open', () => {
+    expect(() => loadConfig({}, 'ingest')).toThrow(/WRITE_KEYS: required/);
+    expect(() => loadConfig({}, 'ingest')).toThrow(/ALLOW_ANONYMOUS_WRITES=true/);
+    expect(loadConfig({ WRITE_KEYS: 'key-one-123:*' }, 'ingest').allowAnonymousWrites).toBe(false);
+    expect(() =>
+      loadConfig({ WRITE_KEYS: 'key-one-123:*', ALLOW_ANONYMOUS_WRITES: 'true' }, 'ingest'),
+    ).toThrow(/ALLOW_ANONYMOUS_WRITES: WRITE_KEYS is set too/);
+    // The flusher takes no writes.
+    expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').writeKeys).toEqual([]);
   });
 
   it('requires a bucket for the flusher only', () => {
@@ -79,7 +134,7 @@ describe('loadConfig', () => {
   });
 
   it('never repeats a write key in its messages', () => {
-    expect(() => loadConfig({ WRITE_KEYS: 'supersecretvalue:Bad' }, 'ingest')).toThrow(
+    expect(() => loadConfig({ ...OPEN, WRITE_KEYS: 'supersecretvalue:Bad' }, 'ingest')).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('supersecretvalue') }),
     );
   });

@@ -1,6 +1,17 @@
 import { z } from 'zod';
-import { isValidStreamName } from './stream-name.js';
-import { parseDuration, parseSize } from './units.js';
+import {
+  boolean,
+  duration,
+  integer,
+  size,
+  sizeText,
+  type TrustProxy,
+  trustProxy,
+  type WriteKey,
+  writeKeys,
+} from './config-fields.js';
+
+export type { TrustProxy, WriteKey } from './config-fields.js';
 
 /**
  * Spool's configuration: environment variables only, parsed once at start-up and frozen. A bad
@@ -11,92 +22,12 @@ const MiB = 1024 * 1024;
 /** Redis refuses to grow a string past 512 MiB. */
 export const REDIS_STRING_LIMIT = 512 * MiB;
 
-const sizeText = z.string().transform((text, ctx) => {
-  const bytes = parseSize(text);
-  if (bytes === undefined || bytes <= 0) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `expected a size such as 1048576, 512KiB, 32MiB or 1GB; got "${text}"`,
-    });
-    return z.NEVER;
-  }
-  return bytes;
-});
-const size = (fallback: string) => z.string().default(fallback).pipe(sizeText);
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`,
-        });
-        return z.NEVER;
-      }
-      return ms;
-    });
-
-const integer = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .default(String(fallback))
-    .transform((text, ctx) => {
-      const value = Number(text);
-      if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a whole number from ${min} to ${max}; got "${text}"`,
-        });
-        return z.NEVER;
-      }
-      return value;
-    });
-
-const boolean = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((text) => ['true', '1', 'yes'].includes(text));
-
-/** One write key and the streams it may write (`*` = all). */
-export interface WriteKey {
-  key: string;
-  streams: '*' | ReadonlySet<string>;
-}
-
-/** `key:stream,stream;key2:*` → write keys; empty → none (the service is open). */
-const writeKeys = z
-  .string()
-  .default('')
-  .transform((text, ctx): WriteKey[] => {
-    const keys: WriteKey[] = [];
-    for (const entry of text.split(';').map((part) => part.trim())) {
-      if (entry === '') continue;
-      const colon = entry.lastIndexOf(':');
-      const key = colon === -1 ? '' : entry.slice(0, colon).trim();
-      const streams =
-        colon === -1
-          ? []
-          : entry
-              .slice(colon + 1)
-              .split(',')
-              .map((s) => s.trim());
-      // The key itself never appears in a message: configuration errors end up in logs.
-      if (key.length < 8 || streams.length === 0 || streams.some((s) => s !== '*' && !isValidStreamName(s))) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `entry ${keys.length + 1} is not "key:stream,stream" or "key:*" (keys are at least 8 characters; streams match ^[a-z0-9][a-z0-9_-]{0,63}$)`,
-        });
-        return z.NEVER;
-      }
-      keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
-    }
-    return keys;
-  });
+/**
+ * What one request may add to Redis, as a multiple of MAX_BODY_BYTES. Server fields add about
+ * 90 bytes an event, and numbers may grow when re-serialized (`1e20` is stored as 21 digits);
+ * this bounds both.
+ */
+export const STORED_BYTES_PER_BODY_BYTE = 2;
 
 const schema = z.object({
   /** Redis or Valkey URL. */
@@ -120,8 +51,16 @@ const schema = z.object({
   MAX_EVENT_BYTES: size('32KiB'),
   /** Bytes: the largest request body, after decompression. */
   MAX_BODY_BYTES: size('1MiB'),
-  /** Who may write where: `key:stream,stream;key2:*`. Unset: anyone may write anywhere. */
+  /** Who may write where: `key:stream,stream;key2:*`. The ingest needs it, or ALLOW_ANONYMOUS_WRITES. */
   WRITE_KEYS: writeKeys,
+  /** Without WRITE_KEYS the ingest refuses to start unless this says the service is meant to be open. */
+  ALLOW_ANONYMOUS_WRITES: boolean(false),
+  /** Events: the most one request may carry (Segment's batch allows 2,500). */
+  MAX_EVENTS_PER_REQUEST: integer(2_500, 1, 100_000),
+  /** Milliseconds: a messageId a stream accepted this recently is not stored again; 0 turns dedupe off. */
+  DEDUPE_WINDOW: duration('10m'),
+  /** Which proxies' X-Forwarded-For gives the client address (rate limits per IP): `false`, hops, or addresses. */
+  TRUST_PROXY: trustProxy,
   /** Milliseconds: how long concurrent appends to one stream wait to share a Redis round trip (0 = same tick). */
   GROUP_COMMIT_WINDOW: duration('0'),
   /** Requests per RATE_LIMIT_WINDOW per write key (per client IP when the service is open); 0 = no limit. */
@@ -166,7 +105,14 @@ export interface Config {
   maxBufferBytes: number;
   maxEventBytes: number;
   maxBodyBytes: number;
+  /** The most one request's events may take as stored (STORED_BYTES_PER_BODY_BYTE × maxBodyBytes). */
+  maxRequestStoredBytes: number;
+  maxEventsPerRequest: number;
   writeKeys: readonly WriteKey[];
+  allowAnonymousWrites: boolean;
+  /** 0: dedupe off. */
+  dedupeWindowMs: number;
+  trustProxy: TrustProxy;
   groupCommitWindowMs: number;
   redisCommandTimeoutMs: number;
   rateLimit: { max: number; windowMs: number };
@@ -209,12 +155,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   const port = v.PORT === undefined ? DEFAULT_PORTS[process] : Number(v.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
-  const maxBufferBytes = v.MAX_BUFFER_BYTES ?? Math.min(4 * v.FLUSH_THRESHOLD_BYTES, REDIS_STRING_LIMIT);
+  const maxRequestStoredBytes = STORED_BYTES_PER_BODY_BYTE * v.MAX_BODY_BYTES;
+  // The append that crosses the threshold must always fit, or a buffer just below the threshold
+  // would refuse every append and never get its flush job.
+  const smallestMaxBuffer = v.FLUSH_THRESHOLD_BYTES + maxRequestStoredBytes;
+  const maxBufferBytes =
+    v.MAX_BUFFER_BYTES ??
+    Math.min(Math.max(4 * v.FLUSH_THRESHOLD_BYTES, smallestMaxBuffer), REDIS_STRING_LIMIT);
   if (maxBufferBytes > REDIS_STRING_LIMIT) {
     problems.push(`MAX_BUFFER_BYTES: Redis strings stop at 512MiB; got ${maxBufferBytes} bytes`);
-  }
-  if (v.FLUSH_THRESHOLD_BYTES > maxBufferBytes) {
-    problems.push(`FLUSH_THRESHOLD_BYTES: must not exceed MAX_BUFFER_BYTES (${maxBufferBytes} bytes)`);
+  } else if (maxBufferBytes < smallestMaxBuffer) {
+    const culprit = v.MAX_BUFFER_BYTES === undefined ? 'FLUSH_THRESHOLD_BYTES' : 'MAX_BUFFER_BYTES';
+    problems.push(
+      `${culprit}: MAX_BUFFER_BYTES (${maxBufferBytes} bytes) must be at least FLUSH_THRESHOLD_BYTES + ${STORED_BYTES_PER_BODY_BYTE} × MAX_BODY_BYTES (${smallestMaxBuffer} bytes), so that the append crossing the threshold always fits`,
+    );
   }
   if (v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
     problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
@@ -231,6 +185,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
   }
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
+  if (process === 'ingest' && v.WRITE_KEYS.length === 0 && !v.ALLOW_ANONYMOUS_WRITES) {
+    problems.push(
+      'WRITE_KEYS: required, so that only holders of a key can write; to run an open service on purpose, set ALLOW_ANONYMOUS_WRITES=true instead',
+    );
+  }
+  if (v.WRITE_KEYS.length > 0 && v.ALLOW_ANONYMOUS_WRITES) {
+    problems.push('ALLOW_ANONYMOUS_WRITES: WRITE_KEYS is set too; choose one');
+  }
+  if (v.DEDUPE_WINDOW !== 0 && v.DEDUPE_WINDOW < 1000) {
+    problems.push(`DEDUPE_WINDOW: must be 0 (off) or at least 1s; got ${v.DEDUPE_WINDOW}ms`);
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 
   return Object.freeze({
@@ -243,7 +208,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     maxBufferBytes,
     maxEventBytes: v.MAX_EVENT_BYTES,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    maxRequestStoredBytes,
+    maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),
+    allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
+    dedupeWindowMs: v.DEDUPE_WINDOW,
+    trustProxy: v.TRUST_PROXY,
     groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
     rateLimit: Object.freeze({ max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW }),

@@ -4,16 +4,19 @@ export {
   loadConfig,
   REDIS_STRING_LIMIT,
   type SpoolProcess,
+  STORED_BYTES_PER_BODY_BYTE,
+  type TrustProxy,
   type WriteKey,
 } from './config.js';
 export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
 export {
   DEFAULT_NAMESPACE,
+  legacyStreamsKey,
   queuePrefix,
   rateLimitNamespace,
   type StreamKeys,
   streamKeys,
-  streamsKey,
+  streamRegistryKey,
 } from './keys.js';
 export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 export { createLogger, loggerOptions } from './logger.js';
@@ -28,14 +31,21 @@ export {
   parseFlushJobId,
 } from './queue.js';
 export {
+  type AppendRequest,
   type AppendResult,
   appendToBuffer,
   crossedThreshold,
   defineSpoolCommands,
+  forgetStream,
+  reconcileSealed,
+  redisNow,
+  registerStream,
   releaseGeneration,
+  type SealedReconciliation,
   type SealResult,
   sealGeneration,
 } from './scripts.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
+export { STREAM_REGISTRATION_REFRESH_MS, streamForgetAfterMs } from './stream-registry.js';
 export { parseDuration, parseSize } from './units.js';

@@ -13,8 +13,10 @@
  * | `<ns>:{<stream>}:sealed:<gen>:meta` | hash    | `since` of the sealed buffer (the S3 key derives from it)     |
  * | `<ns>:{<stream>}:pending`           | set     | sealed generations not yet released (read by the sweep)      |
  * | `<ns>:{<stream>}:sealed-bytes`      | integer | bytes in sealed generations (counted against MAX_BUFFER_BYTES) |
- * | `<ns>:{<stream>}:stats`             | hash    | `accepted` and `landed` event counters                       |
- * | `<ns>:streams`                      | set     | every stream ever written (read by the sweep)                |
+ * | `<ns>:{<stream>}:stats`             | hash    | `accepted`, `landed` and `duplicates` event counters         |
+ * | `<ns>:{<stream>}:seen:<ms>:<n>`     | set     | messageIds accepted in time bucket n of <ms> (dedupe; expires as a whole) |
+ * | `<ns>:stream-registry`              | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
+ * | `<ns>:streams`                      | set     | the registry of earlier versions: the sweep moves it into `stream-registry` |
  * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |
  *
  * BullMQ's own keys live under the queue prefix `{<ns>}` (one Cluster slot).
@@ -30,6 +32,10 @@ export interface StreamKeys {
   stats: string;
   pending: string;
   sealedBytes: string;
+  /** Prefix of the dedupe sets, `<seen>:<bucketMs>:<n>` (built by the append script). */
+  seen: string;
+  /** Prefix of the sealed buffers, `<sealedPrefix>:<gen>`. */
+  sealedPrefix: string;
   sealed(gen: number): string;
   sealedMeta(gen: number): string;
 }
@@ -44,13 +50,20 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     stats: `${base}:stats`,
     pending: `${base}:pending`,
     sealedBytes: `${base}:sealed-bytes`,
+    seen: `${base}:seen`,
+    sealedPrefix: `${base}:sealed`,
     sealed: (gen) => `${base}:sealed:${gen}`,
     sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
   };
 }
 
-/** The set of every stream ever written. */
-export function streamsKey(namespace = DEFAULT_NAMESPACE): string {
+/** The streams in use, scored by their last registration: what the sweep visits. */
+export function streamRegistryKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:stream-registry`;
+}
+
+/** The set of streams that versions before the registry kept; the sweep moves it over. */
+export function legacyStreamsKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:streams`;
 }
 

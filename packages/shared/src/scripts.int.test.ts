@@ -1,118 +1,268 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName } from '@spool/testkit';
-import { streamKeys } from './keys.js';
-import { appendToBuffer, defineSpoolCommands, releaseGeneration, sealGeneration } from './scripts.js';
+import { type StreamKeys, streamKeys } from './keys.js';
+import {
+  type AppendResult,
+  appendToBuffer,
+  defineSpoolCommands,
+  forgetStream,
+  reconcileSealed,
+  redisNow,
+  registerStream,
+  releaseGeneration,
+  sealGeneration,
+} from './scripts.js';
+
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+afterAll(() => redis.quit());
+
+/** Appends lines; `ids[i]` is line i's client messageId (undefined: generated, no dedupe). */
+function append(
+  keys: StreamKeys,
+  lines: string[],
+  { maxBytes = 1_000_000, windowMs = 0, ids = [] as Array<string | undefined> } = {},
+): Promise<AppendResult> {
+  const clientIds: Array<string | number> = [];
+  ids.forEach((id, index) => {
+    if (id !== undefined) clientIds.push(index, id);
+  });
+  return appendToBuffer(redis, keys, {
+    chunk: lines.map((line) => `${line}\n`).join(''),
+    eventCount: lines.length,
+    maxBytes,
+    dedupeWindowMs: windowMs,
+    clientIds,
+  });
+}
+
+const seenKeys = (keys: StreamKeys) => redis.keys(`${keys.seen}:*`);
 
 describe('the append script', () => {
-  const redis = createTestRedis();
-  defineSpoolCommands(redis);
-  afterAll(() => redis.quit());
-
   it('appends, returns the new length and generation, and marks the append that started the buffer', async () => {
-    const stream = randomName();
-    const keys = streamKeys(stream);
+    const keys = streamKeys(randomName());
     await redis.set(keys.gen, '3');
 
-    const first = await appendToBuffer(redis, streamKeys(stream), '{"a":1}\n', 1, 1000, 1_700_000_000_000);
-    const second = await appendToBuffer(
-      redis,
-      streamKeys(stream),
-      '{"b":2}\n{"c":3}\n',
-      2,
-      1000,
-      1_700_000_000_999,
-    );
+    const first = await append(keys, ['{"a":1}']);
+    const second = await append(keys, ['{"b":2}', '{"c":3}']);
 
-    expect(first).toEqual({ refused: false, length: 8, gen: 3, started: true });
-    expect(second).toEqual({ refused: false, length: 24, gen: 3, started: false });
+    expect(first).toEqual({ refused: false, length: 8, gen: 3, started: true, appended: 8, duplicates: [] });
+    expect(second).toEqual({
+      refused: false,
+      length: 24,
+      gen: 3,
+      started: false,
+      appended: 16,
+      duplicates: [],
+    });
     expect(await redis.get(keys.buf)).toBe('{"a":1}\n{"b":2}\n{"c":3}\n');
-    expect(await redis.get(keys.since)).toBe('1700000000000');
     expect(await redis.hget(keys.stats, 'accepted')).toBe('3');
   });
 
+  it("dates the buffer by Redis's clock, whatever the caller's clock says", async () => {
+    const keys = streamKeys(randomName());
+    const before = await redisNow(redis);
+    await append(keys, ['{"a":1}']);
+    const after = await redisNow(redis);
+    const since = Number(await redis.get(keys.since));
+    expect(since).toBeGreaterThanOrEqual(before);
+    expect(since).toBeLessThanOrEqual(after);
+  });
+
   it('refuses an append that would pass the maximum and writes nothing', async () => {
-    const stream = randomName();
-    const keys = streamKeys(stream);
-    await appendToBuffer(redis, streamKeys(stream), 'x'.repeat(90), 1, 100, 1);
+    const keys = streamKeys(randomName());
+    await append(keys, ['x'.repeat(89)], { maxBytes: 100 });
 
-    const refused = await appendToBuffer(redis, streamKeys(stream), 'y'.repeat(11), 1, 100, 2);
-    const fits = await appendToBuffer(redis, streamKeys(stream), 'z'.repeat(10), 1, 100, 3);
+    const refused = await append(keys, ['y'.repeat(10)], { maxBytes: 100 });
+    const fits = await append(keys, ['z'.repeat(9)], { maxBytes: 100 });
 
-    expect(refused).toEqual({ refused: true, length: 90 });
-    expect(fits).toEqual({ refused: false, length: 100, gen: 0, started: false });
+    expect(refused).toEqual({ refused: true, held: 90 });
+    expect(fits).toMatchObject({ refused: false, length: 100 });
     expect(await redis.hget(keys.stats, 'accepted')).toBe('2');
   });
 
   it('counts bytes, not characters, for multi-byte text', async () => {
-    const stream = randomName();
-    const result = await appendToBuffer(redis, streamKeys(stream), '{"e":"é😀"}\n', 1, 1000, 1);
+    const result = await append(streamKeys(randomName()), ['{"e":"é😀"}']);
     expect(result).toMatchObject({ length: Buffer.byteLength('{"e":"é😀"}\n') });
   });
 });
 
-describe('the seal script', () => {
-  const redis = createTestRedis();
-  defineSpoolCommands(redis);
-  afterAll(() => redis.quit());
+describe('messageId dedupe in the append script', () => {
+  const WINDOW = 600_000;
 
-  it('renames the active buffer to its generation, keeps its since, and starts the next generation', async () => {
-    const stream = randomName();
-    const keys = streamKeys(stream);
-    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1234);
+  it('leaves out events whose messageId the stream accepted, and counts them', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['{"n":1}', '{"n":2}'], { windowMs: WINDOW, ids: ['m-1', 'm-2'] });
 
-    expect(await sealGeneration(redis, streamKeys(stream), 0, 9999)).toEqual({
-      status: 'sealed',
-      length: 2,
-      since: 1234,
+    const retry = await append(keys, ['{"n":2}', '{"n":3,"é":"😀"}', '{"n":1}', '{"n":4}'], {
+      windowMs: WINDOW,
+      ids: ['m-2', 'm-3', 'm-1', undefined],
     });
+
+    expect(retry).toMatchObject({ refused: false, duplicates: [0, 2] });
+    const third = '{"n":3,"é":"😀"}\n';
+    expect(retry).toMatchObject({ appended: Buffer.byteLength(third) + 8 });
+    expect(await redis.get(keys.buf)).toBe(`{"n":1}\n{"n":2}\n${third}{"n":4}\n`);
+    expect(await redis.hgetall(keys.stats)).toEqual({ accepted: '4', duplicates: '2' });
+  });
+
+  it('stores an id once when it comes twice in one append (two requests of one group)', async () => {
+    const keys = streamKeys(randomName());
+    const result = await append(keys, ['{"from":"a"}', '{"from":"b"}'], {
+      windowMs: WINDOW,
+      ids: ['m', 'm'],
+    });
+    expect(result).toMatchObject({ duplicates: [1] });
+    expect(await redis.get(keys.buf)).toBe('{"from":"a"}\n');
+  });
+
+  it('appends nothing, and starts no buffer, when every event is a duplicate', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['{"a":1}'], { windowMs: WINDOW, ids: ['only'] });
+    await sealGeneration(redis, keys, 0);
+
+    const again = await append(keys, ['{"a":1}'], { windowMs: WINDOW, ids: ['only'] });
+    expect(again).toEqual({
+      refused: false,
+      length: 0,
+      gen: 1,
+      started: false,
+      appended: 0,
+      duplicates: [0],
+    });
+    expect(await redis.exists(keys.buf, keys.since)).toBe(0);
+  });
+
+  it('never leaves out an id it has not accepted: other streams, refused appends, generated ids', async () => {
+    const keys = streamKeys(randomName());
+    const other = streamKeys(randomName());
+    await append(other, ['{"a":1}'], { windowMs: WINDOW, ids: ['shared-id'] });
+    // Refused for space: its id must not count as accepted.
+    expect(await append(keys, ['x'.repeat(200)], { maxBytes: 100, windowMs: WINDOW, ids: ['big'] })).toEqual({
+      refused: true,
+      held: 0,
+    });
+
+    const result = await append(keys, ['{"a":1}', '{"b":2}', '{"c":3}'], {
+      maxBytes: 100,
+      windowMs: WINDOW,
+      ids: ['shared-id', 'big', undefined],
+    });
+    expect(result).toMatchObject({ refused: false, duplicates: [] });
+    // Only the two client ids are remembered; the generated one needs no entry.
+    const [set] = await seenKeys(keys);
+    expect((await redis.smembers(set as string)).sort()).toEqual(['big', 'shared-id']);
+  });
+
+  it('keeps no ids, and stores every event, with the window 0', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['{"a":1}'], { ids: ['same'] });
+    const again = await append(keys, ['{"a":1}', '{"a":1}'], { ids: ['same', 'same'] });
+    expect(again).toMatchObject({ duplicates: [] });
+    expect(await redis.hget(keys.stats, 'accepted')).toBe('3');
+    expect(await seenKeys(keys)).toEqual([]);
+  });
+
+  it('remembers an id for at least one window and at most one and a half, expiring whole sets', async () => {
+    const keys = streamKeys(randomName());
+    const before = await redisNow(redis);
+    await append(keys, ['{"a":1}'], { windowMs: WINDOW, ids: ['m'] });
+    const [set] = await seenKeys(keys);
+    const expiresAt = await redis.pexpiretime(set as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + WINDOW);
+    expect(expiresAt).toBeLessThanOrEqual(before + 1.5 * WINDOW + 1);
+  });
+
+  it('accepts an id again once the window has passed', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['{"a":1}'], { windowMs: 1_000, ids: ['m'] });
+    expect(await append(keys, ['{"a":1}'], { windowMs: 1_000, ids: ['m'] })).toMatchObject({
+      duplicates: [0],
+    });
+    // The set of a 1 s window lives 1 to 1.5 s.
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    expect(await append(keys, ['{"a":1}'], { windowMs: 1_000, ids: ['m'] })).toMatchObject({
+      duplicates: [],
+    });
+  });
+
+  it('handles more ids than one command takes (2,500 events, 1,250 of them seen)', async () => {
+    const keys = streamKeys(randomName());
+    const ids = Array.from({ length: 2_500 }, (_, i) => `id-${i}`);
+    const lines = ids.map((id) => `{"id":"${id}"}`);
+    await append(
+      keys,
+      lines.filter((_, i) => i % 2 === 0),
+      {
+        windowMs: WINDOW,
+        ids: ids.filter((_, i) => i % 2 === 0),
+      },
+    );
+    const result = await append(keys, lines, { windowMs: WINDOW, ids });
+    expect(result).toMatchObject({ refused: false });
+    expect((result as { duplicates: number[] }).duplicates).toEqual(
+      ids.map((_, i) => i).filter((i) => i % 2 === 0),
+    );
+    const stored = ((await redis.get(keys.buf)) ?? '').trim().split('\n');
+    expect(stored).toHaveLength(2_500);
+    expect(new Set(stored).size).toBe(2_500);
+  });
+});
+
+describe('the seal script', () => {
+  it('renames the active buffer to its generation, keeps its since, and starts the next generation', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    const since = Number(await redis.get(keys.since));
+
+    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'sealed', length: 2, since });
     expect(await redis.get(keys.sealed(0))).toBe('a\n');
-    expect(await redis.hget(keys.sealedMeta(0), 'since')).toBe('1234');
+    expect(await redis.hget(keys.sealedMeta(0), 'since')).toBe(String(since));
     expect(await redis.exists(keys.buf, keys.since)).toBe(0);
     expect(await redis.get(keys.gen)).toBe('1');
 
-    const next = await appendToBuffer(redis, streamKeys(stream), 'b\n', 1, 1000, 5678);
-    expect(next).toEqual({ refused: false, length: 2, gen: 1, started: true });
+    expect(await append(keys, ['b'])).toMatchObject({ refused: false, length: 2, gen: 1, started: true });
   });
 
   it('on a retry reuses the sealed key instead of sealing the next generation', async () => {
-    const stream = randomName();
-    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1);
-    await sealGeneration(redis, streamKeys(stream), 0, 2);
-    await appendToBuffer(redis, streamKeys(stream), 'bb\n', 1, 1000, 3);
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    const { since } = (await sealGeneration(redis, keys, 0)) as { since: number };
+    await append(keys, ['bb']);
 
-    expect(await sealGeneration(redis, streamKeys(stream), 0, 4)).toEqual({
-      status: 'resealed',
-      length: 2,
-      since: 1,
-    });
-    expect(await redis.get(streamKeys(stream).buf)).toBe('bb\n');
+    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'resealed', length: 2, since });
+    expect(await redis.get(keys.buf)).toBe('bb\n');
+  });
+
+  it("dates a buffer without since by Redis's clock", async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await redis.del(keys.since);
+    const before = await redisNow(redis);
+    const sealed = (await sealGeneration(redis, keys, 0)) as { since: number };
+    expect(sealed.since).toBeGreaterThanOrEqual(before);
   });
 
   it('does nothing for a generation that is gone or never held anything', async () => {
-    const stream = randomName();
-    expect(await sealGeneration(redis, streamKeys(stream), 0, 1)).toEqual({ status: 'nothing', length: 0 });
-    await appendToBuffer(redis, streamKeys(stream), 'a\n', 1, 1000, 1);
-    await sealGeneration(redis, streamKeys(stream), 0, 2);
-    await redis.unlink(streamKeys(stream).sealed(0));
-    expect(await sealGeneration(redis, streamKeys(stream), 0, 3)).toEqual({ status: 'nothing', length: 0 });
-    expect(await sealGeneration(redis, streamKeys(stream), 5, 3)).toEqual({ status: 'nothing', length: 0 });
+    const keys = streamKeys(randomName());
+    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'nothing', length: 0 });
+    await append(keys, ['a']);
+    await sealGeneration(redis, keys, 0);
+    await redis.unlink(keys.sealed(0));
+    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'nothing', length: 0 });
+    expect(await sealGeneration(redis, keys, 5)).toEqual({ status: 'nothing', length: 0 });
   });
 });
 
 describe('the release script', () => {
-  const redis = createTestRedis();
-  defineSpoolCommands(redis);
-  afterAll(() => redis.quit());
-
   it('deletes the sealed generation and counts its events as landed, once', async () => {
-    const stream = randomName();
-    const keys = streamKeys(stream);
-    await appendToBuffer(redis, streamKeys(stream), 'a\nb\n', 2, 1000, 1);
-    await sealGeneration(redis, streamKeys(stream), 0, 2);
+    const keys = streamKeys(randomName());
+    await append(keys, ['a', 'b']);
+    await sealGeneration(redis, keys, 0);
     expect(await redis.smembers(keys.pending)).toEqual(['0']);
 
-    expect(await releaseGeneration(redis, streamKeys(stream), 0, 2)).toBe(true);
-    expect(await releaseGeneration(redis, streamKeys(stream), 0, 2)).toBe(false);
+    expect(await releaseGeneration(redis, keys, 0, 2)).toBe(true);
+    expect(await releaseGeneration(redis, keys, 0, 2)).toBe(false);
 
     expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0))).toBe(0);
     expect(await redis.smembers(keys.pending)).toEqual([]);
@@ -121,29 +271,54 @@ describe('the release script', () => {
 });
 
 describe('MAX_BUFFER_BYTES', () => {
-  const redis = createTestRedis();
-  defineSpoolCommands(redis);
-  afterAll(() => redis.quit());
-
   it('counts sealed generations awaiting upload, so an S3 outage cannot fill Redis', async () => {
-    const stream = randomName();
-    const keys = streamKeys(stream);
-    await appendToBuffer(redis, streamKeys(stream), `${'x'.repeat(59)}\n`, 1, 100, 1);
-    await sealGeneration(redis, streamKeys(stream), 0, 2);
+    const keys = streamKeys(randomName());
+    await append(keys, ['x'.repeat(59)], { maxBytes: 100 });
+    await sealGeneration(redis, keys, 0);
     expect(await redis.get(keys.sealedBytes)).toBe('60');
 
-    expect(await appendToBuffer(redis, streamKeys(stream), `${'y'.repeat(49)}\n`, 1, 100, 3)).toEqual({
-      refused: true,
-      length: 60,
-    });
-    expect(await appendToBuffer(redis, streamKeys(stream), `${'z'.repeat(39)}\n`, 1, 100, 4)).toMatchObject({
-      refused: false,
-    });
+    expect(await append(keys, ['y'.repeat(49)], { maxBytes: 100 })).toEqual({ refused: true, held: 60 });
+    expect(await append(keys, ['z'.repeat(39)], { maxBytes: 100 })).toMatchObject({ refused: false });
 
-    await releaseGeneration(redis, streamKeys(stream), 0, 1);
+    await releaseGeneration(redis, keys, 0, 1);
     expect(await redis.get(keys.sealedBytes)).toBe('0');
-    expect(await appendToBuffer(redis, streamKeys(stream), `${'y'.repeat(49)}\n`, 1, 100, 5)).toMatchObject({
-      refused: false,
-    });
+    expect(await append(keys, ['y'.repeat(49)], { maxBytes: 100 })).toMatchObject({ refused: false });
+  });
+});
+
+describe('the reconcile script', () => {
+  it('sets sealed-bytes from the sealed keys and forgets generations whose key was deleted', async () => {
+    const keys = streamKeys(randomName());
+    for (const line of ['a'.repeat(9), 'b'.repeat(19), 'c'.repeat(29)]) {
+      await append(keys, [line]);
+      await sealGeneration(redis, keys, Number((await redis.get(keys.gen)) ?? 0));
+    }
+    expect(await redis.get(keys.sealedBytes)).toBe('60');
+    expect(await reconcileSealed(redis, keys)).toEqual({ sealedBytes: 60, counted: 60, forgotten: 0 });
+
+    await redis.del(keys.sealed(1));
+    expect(await reconcileSealed(redis, keys)).toEqual({ sealedBytes: 40, counted: 60, forgotten: 1 });
+    expect(await redis.get(keys.sealedBytes)).toBe('40');
+    expect((await redis.smembers(keys.pending)).sort()).toEqual(['0', '2']);
+    expect(await redis.exists(keys.sealedMeta(1))).toBe(0);
+
+    // What release subtracts still adds up: nothing left over, nothing negative.
+    await releaseGeneration(redis, keys, 0, 1);
+    await releaseGeneration(redis, keys, 2, 1);
+    expect(await redis.get(keys.sealedBytes)).toBe('0');
+  });
+});
+
+describe('the stream registry scripts', () => {
+  it("register a stream at Redis's time, and forget it only if not registered since the cutoff", async () => {
+    const registry = `${randomName('registry')}:stream-registry`;
+    const registeredAt = await registerStream(redis, registry, 'web');
+    expect(Number(await redis.zscore(registry, 'web'))).toBe(registeredAt);
+
+    expect(await forgetStream(redis, registry, 'web', registeredAt)).toBe(false);
+    expect(await forgetStream(redis, registry, 'web', registeredAt + 1)).toBe(true);
+    expect(await redis.zscore(registry, 'web')).toBeNull();
+    expect(await forgetStream(redis, registry, 'web', registeredAt + 1)).toBe(false);
+    await redis.del(registry);
   });
 });

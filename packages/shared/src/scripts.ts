@@ -4,18 +4,25 @@ import type { StreamKeys } from './keys.js';
 
 /**
  * The Lua scripts of the Redis protocol (lua/*.lua, named `<name>-<numberOfKeys>.lua`), registered
- * on a client with `defineCommand` and typed for callers below.
+ * on a client with `defineCommand` and typed for callers below. A line `--- @include "<name>"`
+ * takes in lua/includes/<name>.lua, so shared Lua is written once.
  */
 
 function lua(file: string): string {
   // `../lua/` from both src/ (tests) and dist/ (built code).
-  return readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
+  const text = readFileSync(new URL(`../lua/${file}`, import.meta.url), 'utf8');
+  return text.replace(/^--- @include "([a-z0-9-]+)"$/gm, (_line, name: string) =>
+    lua(`includes/${name}.lua`),
+  );
 }
 
 const COMMANDS = {
-  spoolAppend: { numberOfKeys: 5, lua: lua('append-5.lua') },
+  spoolAppend: { numberOfKeys: 6, lua: lua('append-6.lua') },
   spoolSeal: { numberOfKeys: 7, lua: lua('seal-7.lua') },
   spoolRelease: { numberOfKeys: 5, lua: lua('release-5.lua') },
+  spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
+  spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
+  spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -26,10 +33,12 @@ declare module 'ioredis' {
       since: string,
       stats: string,
       sealedBytes: string,
+      seen: string,
       chunk: string | Buffer,
       eventCount: number,
       maxBytes: number,
-      nowMs: number,
+      dedupeWindowMs: number,
+      ...indexesAndIds: Array<string | number>
     ): Result<number[], Context>;
     spoolSeal(
       buf: string,
@@ -40,7 +49,6 @@ declare module 'ioredis' {
       pending: string,
       sealedBytes: string,
       sealGen: number,
-      nowMs: number,
     ): Result<number[], Context>;
     spoolRelease(
       sealed: string,
@@ -51,6 +59,13 @@ declare module 'ioredis' {
       eventCount: number,
       gen: number,
     ): Result<number, Context>;
+    spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
+    spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
+    spoolReconcileSealed(
+      pending: string,
+      sealedBytes: string,
+      sealedPrefix: string,
+    ): Result<number[], Context>;
   }
 }
 
@@ -61,36 +76,59 @@ export function defineSpoolCommands(redis: Redis | Cluster): void {
   }
 }
 
+/** What one append is asked to store. */
+export interface AppendRequest {
+  /** Complete lines, each ending in "\n". */
+  chunk: string | Buffer;
+  eventCount: number;
+  /** MAX_BUFFER_BYTES: active buffer plus sealed generations. */
+  maxBytes: number;
+  /** DEDUPE_WINDOW in ms; 0 stores every line. */
+  dedupeWindowMs: number;
+  /** Flat pairs (line index, messageId) of the lines whose messageId the client chose. */
+  clientIds: Array<string | number>;
+}
+
 export type AppendResult =
-  | { refused: false; length: number; gen: number; started: boolean }
-  | { refused: true; length: number };
+  | {
+      refused: false;
+      length: number;
+      gen: number;
+      started: boolean;
+      /** Bytes appended: the chunk less the duplicates left out. */
+      appended: number;
+      /** Line indexes (ascending) left out as duplicates of an accepted messageId. */
+      duplicates: number[];
+    }
+  | { refused: true; held: number };
 
 /**
- * Appends `chunk` (complete lines) to the stream's active buffer in one atomic step; refuses when
- * the stream's data in Redis (active buffer plus sealed generations awaiting upload) would pass
- * `maxBytes`, answering with what it holds. O(1) in the buffer's size.
+ * Appends the request's lines to the stream's active buffer in one atomic step, leaving out those
+ * whose messageId the stream accepted within the dedupe window; refuses when the stream's data
+ * in Redis (active buffer plus sealed generations awaiting upload) would pass `maxBytes`,
+ * answering with what it holds. O(1) in the buffer's size.
  */
 export async function appendToBuffer(
   redis: Redis | Cluster,
   keys: StreamKeys,
-  chunk: string | Buffer,
-  eventCount: number,
-  maxBytes: number,
-  nowMs: number,
+  request: AppendRequest,
 ): Promise<AppendResult> {
-  const [length = 0, gen = 0, started = 0] = await redis.spoolAppend(
+  const reply = await redis.spoolAppend(
     keys.buf,
     keys.gen,
     keys.since,
     keys.stats,
     keys.sealedBytes,
-    chunk,
-    eventCount,
-    maxBytes,
-    nowMs,
+    keys.seen,
+    request.chunk,
+    request.eventCount,
+    request.maxBytes,
+    request.dedupeWindowMs,
+    ...request.clientIds,
   );
-  if (length === -1) return { refused: true, length: gen };
-  return { refused: false, length, gen, started: started === 1 };
+  const [length = 0, gen = 0, started = 0, appended = 0] = reply;
+  if (length === -1) return { refused: true, held: gen };
+  return { refused: false, length, gen, started: started === 1, appended, duplicates: reply.slice(4) };
 }
 
 /** True when an append that took the buffer to `length` (adding `added` bytes) crossed `threshold`. */
@@ -111,7 +149,6 @@ export async function sealGeneration(
   redis: Redis | Cluster,
   keys: StreamKeys,
   gen: number,
-  nowMs: number,
 ): Promise<SealResult> {
   const [status = 0, length = 0, since = 0] = await redis.spoolSeal(
     keys.buf,
@@ -122,7 +159,6 @@ export async function sealGeneration(
     keys.pending,
     keys.sealedBytes,
     gen,
-    nowMs,
   );
   if (status === 0) return { status: 'nothing', length: 0 };
   return { status: status === 1 ? 'sealed' : 'resealed', length, since };
@@ -148,4 +184,51 @@ export async function releaseGeneration(
     gen,
   );
   return released === 1;
+}
+
+/** Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it. */
+export async function registerStream(
+  redis: Redis | Cluster,
+  registry: string,
+  stream: string,
+): Promise<number> {
+  return redis.spoolRegisterStream(registry, stream);
+}
+
+/** Takes an idle stream out of the registry unless it was registered since `cutoffMs`. */
+export async function forgetStream(
+  redis: Redis | Cluster,
+  registry: string,
+  stream: string,
+  cutoffMs: number,
+): Promise<boolean> {
+  return (await redis.spoolForgetStream(registry, stream, cutoffMs)) === 1;
+}
+
+export interface SealedReconciliation {
+  /** Bytes the sealed keys hold: the counter's value now. */
+  sealedBytes: number;
+  /** What the counter said before. */
+  counted: number;
+  /** Pending generations whose sealed key was gone. */
+  forgotten: number;
+}
+
+/** Sets the stream's sealed-bytes counter from its sealed keys (see reconcile-sealed-3.lua). */
+export async function reconcileSealed(
+  redis: Redis | Cluster,
+  keys: StreamKeys,
+): Promise<SealedReconciliation> {
+  const [sealedBytes = 0, counted = 0, forgotten = 0] = await redis.spoolReconcileSealed(
+    keys.pending,
+    keys.sealedBytes,
+    keys.sealedPrefix,
+  );
+  return { sealedBytes, counted, forgotten };
+}
+
+/** Milliseconds on Redis's clock: the one clock every process agrees on. */
+export async function redisNow(redis: Redis | Cluster): Promise<number> {
+  const [seconds = '0', micros = '0'] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }

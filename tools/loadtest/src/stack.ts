@@ -65,6 +65,8 @@ export async function startOwnStack(thresholdBytes: number, log: (line: string) 
   };
   start(process.execPath, [join(REPO_ROOT, 'apps/ingest/dist/main.js')], {
     ...common,
+    // Its own stack on loopback; the loadtest's clients present no key.
+    ALLOW_ANONYMOUS_WRITES: 'true',
     PORT: String(ingestPort),
   });
   start(process.execPath, [join(REPO_ROOT, 'apps/flusher/dist/main.js')], {

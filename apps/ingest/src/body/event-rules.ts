@@ -6,8 +6,11 @@
  *   Spool but pollute prototypes in the JavaScript readers downstream that merge events.
  * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
  *   an attack on every recursive reader (JSON.stringify included).
+ * - A messageId of its own has at most MAX_MESSAGE_ID_LENGTH characters (Segment's limit): dedupe
+ *   keeps every id for a window, so an id's size is what bounds its memory.
  */
 export const MAX_EVENT_DEPTH = 64;
+export const MAX_MESSAGE_ID_LENGTH = 100;
 
 export type EventProblem =
   | { code: 'SPOOL_INVALID_EVENT'; message: string }
@@ -28,6 +31,12 @@ function describe(value: unknown): string {
 export function checkEvent(event: unknown): EventProblem | undefined {
   if (!isPlainObject(event)) {
     return { code: 'SPOOL_INVALID_EVENT', message: `an event must be a JSON object, not ${describe(event)}` };
+  }
+  if (typeof event.messageId === 'string' && event.messageId.length > MAX_MESSAGE_ID_LENGTH) {
+    return {
+      code: 'SPOOL_INVALID_EVENT',
+      message: `messageId may have at most ${MAX_MESSAGE_ID_LENGTH} characters; this one has ${event.messageId.length}`,
+    };
   }
   const stack: Array<[value: unknown, depth: number]> = [[event, 1]];
   while (stack.length > 0) {

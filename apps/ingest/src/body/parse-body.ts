@@ -26,21 +26,24 @@ function decode(raw: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function parseJson(text: string): ParsedBody {
+function parseJson(text: string, maxEvents: number): ParsedBody {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
     throw new errors.SPOOL_INVALID_JSON((error as Error).message);
   }
-  if (Array.isArray(value)) return { shape: 'batch', items: value.map((item) => ({ value: item })) };
-  return { shape: 'single', items: [{ value }] };
+  if (!Array.isArray(value)) return { shape: 'single', items: [{ value }] };
+  if (value.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(value.length, maxEvents);
+  return { shape: 'batch', items: value.map((item) => ({ value: item })) };
 }
 
-function parseNdjson(text: string): ParsedBody {
+function parseNdjson(text: string, maxEvents: number): ParsedBody {
+  // Counted before any line is parsed: a body of many tiny lines costs no parsing.
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  if (lines.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(lines.length, maxEvents);
   const items: BodyItem[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+  for (const line of lines) {
     try {
       items.push({ value: JSON.parse(line) });
     } catch (error) {
@@ -50,11 +53,14 @@ function parseNdjson(text: string): ParsedBody {
   return { shape: 'batch', items };
 }
 
-/** Parses a whole body; throws the request-level errors (bad UTF-8, bad JSON, nothing in it). */
-export function parseBody(raw: Buffer, form: BodyForm): ParsedBody {
+/**
+ * Parses a whole body; throws the request-level errors (bad UTF-8, bad JSON, nothing in it, more
+ * than `maxEvents` events).
+ */
+export function parseBody(raw: Buffer, form: BodyForm, maxEvents: number): ParsedBody {
   const text = decode(raw);
   if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
-  const body = form === 'ndjson' ? parseNdjson(text) : parseJson(text);
+  const body = form === 'ndjson' ? parseNdjson(text, maxEvents) : parseJson(text, maxEvents);
   if (body.items.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   return body;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { storedLine, toLines } from './to-lines.js';
+import { MAX_LISTED_REJECTIONS, storedLine, toLines } from './to-lines.js';
 
 const STAMP = '2026-11-27T06:00:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -56,7 +56,7 @@ describe('toLines', () => {
         items: [{ value: { a: 'é' } }, { parseError: 'bad' }, { value: [1] }, { value: { b: 2 } }],
       },
       new Date(STAMP),
-      1024,
+      { maxEventBytes: 1024, maxStoredBytes: 1e6 },
     );
     expect(lines.count).toBe(2);
     expect(lines.rejected.map((r) => [r.index, r.code])).toEqual([
@@ -76,8 +76,52 @@ describe('toLines', () => {
     const event = { pad: 'x'.repeat(100) };
     const size = Buffer.byteLength(storedLine(event, STAMP));
     const at = (limit: number) =>
-      toLines({ shape: 'single', items: [{ value: event }] }, new Date(STAMP), limit);
+      toLines({ shape: 'single', items: [{ value: event }] }, new Date(STAMP), {
+        maxEventBytes: limit,
+        maxStoredBytes: 1e6,
+      });
     expect(at(size).count).toBe(1);
     expect(at(size - 1).rejected[0]?.code).toBe('SPOOL_EVENT_TOO_LARGE');
+  });
+
+  it('lists the line index of each client messageId, and none for generated ones', () => {
+    const lines = toLines(
+      {
+        shape: 'batch',
+        items: [
+          { value: { messageId: 'm-1' } },
+          { value: 7 },
+          { value: { a: 1 } },
+          { value: { messageId: '' } },
+          { value: { messageId: 'm-2' } },
+        ],
+      },
+      new Date(STAMP),
+      { maxEventBytes: 1024, maxStoredBytes: 1e6 },
+    );
+    // Indexes count stored lines (the rejected 7 is not one).
+    expect(lines.clientIds).toEqual([0, 'm-1', 3, 'm-2']);
+  });
+
+  it('lists the first 100 rejected events and counts them all', () => {
+    const items = Array.from({ length: 250 }, (_, i) => ({ value: i % 5 === 0 ? { ok: i } : i }));
+    const lines = toLines({ shape: 'batch', items }, new Date(STAMP), {
+      maxEventBytes: 1024,
+      maxStoredBytes: 1e6,
+    });
+    expect(lines.count).toBe(50);
+    expect(lines.rejectedCount).toBe(200);
+    expect(lines.rejected).toHaveLength(MAX_LISTED_REJECTIONS);
+    expect(lines.rejected[99]?.index).toBe(124);
+  });
+
+  it('refuses the whole request once its stored lines pass the limit', () => {
+    // Numbers such as 1e20 grow when stored (21 digits): the stored form is what counts.
+    const items = Array.from({ length: 10 }, () => ({ value: { n: [1e20, 1e20, 1e20, 1e20] } }));
+    const limits = { maxEventBytes: 1024, maxStoredBytes: 1_000 };
+    expect(() => toLines({ shape: 'batch', items }, new Date(STAMP), limits)).toThrow(
+      expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE', statusCode: 413 }),
+    );
+    expect(toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits).count).toBe(4);
   });
 });

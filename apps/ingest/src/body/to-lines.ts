@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { errors } from '../errors.js';
 import { checkEvent } from './event-rules.js';
 import type { ParsedBody } from './parse-body.js';
+
+/** An answer lists this many rejected events at most, and counts the rest. */
+export const MAX_LISTED_REJECTIONS = 100;
 
 export interface RejectedEvent {
   index: number;
@@ -13,7 +17,23 @@ export interface Lines {
   text: string;
   count: number;
   bytes: number;
+  /** Flat pairs (line index, messageId) of the lines whose messageId the client chose: what dedupe checks. */
+  clientIds: Array<number | string>;
+  /** The first MAX_LISTED_REJECTIONS rejected events. */
   rejected: RejectedEvent[];
+  rejectedCount: number;
+}
+
+export interface LineLimits {
+  /** MAX_EVENT_BYTES: one stored line. */
+  maxEventBytes: number;
+  /** What the request's stored lines may take together. */
+  maxStoredBytes: number;
+}
+
+/** The event's own messageId when it chose one (a non-empty string), else undefined. */
+export function clientMessageId(event: Record<string, unknown>): string | undefined {
+  return typeof event.messageId === 'string' && event.messageId !== '' ? event.messageId : undefined;
 }
 
 /**
@@ -24,14 +44,14 @@ export interface Lines {
  * copy on the ingest's busiest path.
  */
 export function storedLine(event: Record<string, unknown>, stamp: string): string {
-  const clientMessageId = typeof event.messageId === 'string' && event.messageId !== '';
-  if (Object.hasOwn(event, 'receivedAt') || (Object.hasOwn(event, 'messageId') && !clientMessageId)) {
+  const ownId = clientMessageId(event);
+  if (Object.hasOwn(event, 'receivedAt') || (Object.hasOwn(event, 'messageId') && ownId === undefined)) {
     // The server's value replaces the client's in place: only the copy keeps the key order.
-    const messageId = clientMessageId ? event.messageId : randomUUID();
+    const messageId = ownId ?? randomUUID();
     return `${JSON.stringify({ ...event, receivedAt: stamp, messageId })}\n`;
   }
   const json = JSON.stringify(event);
-  const added = clientMessageId
+  const added = ownId
     ? `"receivedAt":"${stamp}"}\n`
     : `"receivedAt":"${stamp}","messageId":"${randomUUID()}"}\n`;
   return json === '{}' ? `{${added}` : `${json.slice(0, -1)},${added}`;
@@ -40,37 +60,48 @@ export function storedLine(event: Record<string, unknown>, stamp: string): strin
 /**
  * Turns a parsed body into the lines to store: each good event plus `receivedAt` (the server's
  * clock, always) and `messageId` (the client's non-empty string, else a new UUID). Bad events
- * are listed by index and cost nothing else.
+ * are listed by index (the first MAX_LISTED_REJECTIONS) and cost nothing else. Throws when the
+ * stored lines together would pass `maxStoredBytes`, before building the rest.
  */
-export function toLines(body: ParsedBody, receivedAt: Date, maxEventBytes: number): Lines {
+export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits): Lines {
   const stamp = receivedAt.toISOString();
   const parts: string[] = [];
+  const clientIds: Array<number | string> = [];
   const rejected: RejectedEvent[] = [];
+  let rejectedCount = 0;
   let bytes = 0;
+  const reject = (event: RejectedEvent) => {
+    rejectedCount += 1;
+    if (rejected.length < MAX_LISTED_REJECTIONS) rejected.push(event);
+  };
 
   body.items.forEach((item, index) => {
     if ('parseError' in item) {
-      rejected.push({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError });
+      reject({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError });
       return;
     }
     const problem = checkEvent(item.value);
     if (problem) {
-      rejected.push({ index, ...problem });
+      reject({ index, ...problem });
       return;
     }
-    const line = storedLine(item.value as Record<string, unknown>, stamp);
+    const event = item.value as Record<string, unknown>;
+    const line = storedLine(event, stamp);
     const lineBytes = Buffer.byteLength(line);
-    if (lineBytes > maxEventBytes) {
-      rejected.push({
+    if (lineBytes > limits.maxEventBytes) {
+      reject({
         index,
         code: 'SPOOL_EVENT_TOO_LARGE',
-        message: `the event is ${lineBytes} bytes as stored, over the ${maxEventBytes}-byte limit`,
+        message: `the event is ${lineBytes} bytes as stored, over the ${limits.maxEventBytes}-byte limit`,
       });
       return;
     }
-    parts.push(line);
     bytes += lineBytes;
+    if (bytes > limits.maxStoredBytes) throw new errors.SPOOL_REQUEST_TOO_LARGE(limits.maxStoredBytes);
+    const ownId = clientMessageId(event);
+    if (ownId !== undefined) clientIds.push(parts.length, ownId);
+    parts.push(line);
   });
 
-  return { text: parts.join(''), count: parts.length, bytes, rejected };
+  return { text: parts.join(''), count: parts.length, bytes, clientIds, rejected, rejectedCount };
 }

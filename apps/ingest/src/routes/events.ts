@@ -1,5 +1,5 @@
 import { isValidStreamName } from '@spool/shared';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify';
 import type { AuthResult } from '../auth.js';
 import { decodeBody } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
@@ -11,9 +11,11 @@ import type { IngestMetrics } from '../metrics.js';
 export interface EventsRouteOptions {
   maxBodyBytes: number;
   maxEventBytes: number;
+  maxEventsPerRequest: number;
+  maxRequestStoredBytes: number;
   checkWriteKey(authorization: string | undefined, stream: string): AuthResult;
-  /** Requests per window per client; `max` 0 turns the limit off. */
-  rateLimit: { max: number; windowMs: number };
+  /** The rate limit's onRequest step (it reads `request.auth`), or undefined when there is none. */
+  rateLimit: onRequestAsyncHookHandler | undefined;
   groupCommit: GroupCommit;
   metrics: IngestMetrics;
 }
@@ -35,7 +37,8 @@ function wholeRequestError(shape: ParsedBody['shape'], first: RejectedEvent) {
 
 /** `POST /v1/streams/:stream/events`: see docs/api.md. */
 export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
-  const { maxBodyBytes, maxEventBytes, checkWriteKey, groupCommit, metrics, rateLimit } = options;
+  const { maxBodyBytes, maxEventsPerRequest, checkWriteKey, groupCommit, metrics } = options;
+  const lineLimits = { maxEventBytes: options.maxEventBytes, maxStoredBytes: options.maxRequestStoredBytes };
 
   // Only the API's own media types; anything else is 415 before a byte of the body is read.
   app.removeAllContentTypeParsers();
@@ -45,7 +48,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       { parseAs: 'buffer', bodyLimit: maxBodyBytes },
       (_request, raw, done) => {
         try {
-          done(null, parseBody(raw as Buffer, form));
+          done(null, parseBody(raw as Buffer, form, maxEventsPerRequest));
         } catch (error) {
           done(error as Error, undefined);
         }
@@ -53,18 +56,28 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     );
   }
 
+  // Callback hooks, not async ones: no promise per request per hook on the busiest route.
+  // The key is checked first but refused only after the rate limit has counted the request, so
+  // refused keys count against their address and guessing keys is limited like anything else.
+  const authenticate: onRequestHookHandler = (request, _reply, done) => {
+    request.auth = checkWriteKey(
+      request.headers.authorization,
+      (request.params as EventsRoute['Params']).stream,
+    );
+    done();
+  };
+  // Stream name and write key are checked before the body is read: a refused request costs nothing.
+  const refuse: onRequestHookHandler = (request, _reply, done) => {
+    const { stream } = request.params as EventsRoute['Params'];
+    const auth = request.auth as AuthResult;
+    if (!auth.ok && auth.status === 401) done(new errors.SPOOL_UNAUTHORIZED(auth.reason));
+    else if (!isValidStreamName(stream)) done(new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80)));
+    else if (!auth.ok) done(new errors.SPOOL_FORBIDDEN(stream));
+    else done();
+  };
+
   app.post<EventsRoute>('/v1/streams/:stream/events', {
-    config: rateLimit.max > 0 ? { rateLimit: { max: rateLimit.max, timeWindow: rateLimit.windowMs } } : {},
-    // Stream name and write key are checked before the body is read: a refused request costs nothing.
-    // Callback hooks, not async ones: no promise per request per hook on the busiest route.
-    onRequest: (request, _reply, done) => {
-      const { stream } = request.params;
-      const auth = checkWriteKey(request.headers.authorization, stream);
-      if (!auth.ok && auth.status === 401) done(new errors.SPOOL_UNAUTHORIZED(auth.reason));
-      else if (!isValidStreamName(stream)) done(new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80)));
-      else if (!auth.ok) done(new errors.SPOOL_FORBIDDEN(stream));
-      else done();
-    },
+    onRequest: options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse],
     preParsing: (request, _reply, payload, done) => {
       try {
         done(null, decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload);
@@ -76,21 +89,26 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const { stream } = request.params;
       // No body and no Content-Type: Fastify runs no parser at all.
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
-      const lines = toLines(request.body, new Date(), maxEventBytes);
-      if (lines.rejected.length > 0)
-        metrics.events.inc(
-          { stream: metrics.streamLabel(stream), outcome: 'rejected' },
-          lines.rejected.length,
-        );
+      const lines = toLines(request.body, new Date(), lineLimits);
+      const label = metrics.streamLabel(stream);
+      if (lines.rejectedCount > 0)
+        metrics.events.inc({ stream: label, outcome: 'rejected' }, lines.rejectedCount);
       const [firstRejected] = lines.rejected;
       if (lines.count === 0) {
         throw firstRejected
           ? wholeRequestError(request.body.shape, firstRejected)
           : new errors.SPOOL_EMPTY_BATCH();
       }
-      await groupCommit.append(stream, lines.text, lines.count, lines.bytes);
-      metrics.events.inc({ stream: metrics.streamLabel(stream), outcome: 'accepted' }, lines.count);
-      return reply.code(202).send({ accepted: lines.count, rejected: lines.rejected });
+      const { duplicates } = await groupCommit.append(stream, lines);
+      const accepted = lines.count - duplicates;
+      if (accepted > 0) metrics.events.inc({ stream: label, outcome: 'accepted' }, accepted);
+      if (duplicates > 0) metrics.events.inc({ stream: label, outcome: 'duplicate' }, duplicates);
+      return reply.code(202).send({
+        accepted,
+        duplicates,
+        rejected: lines.rejected,
+        rejectedCount: lines.rejectedCount,
+      });
     },
   });
 }

@@ -59,6 +59,8 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
     (port, i) =>
       new ManagedProcess(`ingest-${i + 1}`, process.execPath, [join(REPO_ROOT, 'apps/ingest/dist/main.js')], {
         ...common,
+        // Its own stack on loopback; the load's clients present no key.
+        ALLOW_ANONYMOUS_WRITES: 'true',
         REDIS_URL: redisUrl,
         PORT: String(port),
       }),

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { parseDuration, streamsKey } from '@spool/shared';
+import { parseDuration, streamKeys } from '@spool/shared';
 import { listOpenUploads } from '@spool/testkit';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
@@ -180,8 +180,9 @@ async function main(): Promise<number> {
     await waitUntilLanded(redis, 'spool', streams, 5 * 60_000, () => {});
     const v = await verify(s3, stack.bucket, streams, runId, 10, logs);
     let orphans = 0;
-    for (const stream of await redis.smembers(streamsKey())) {
-      orphans += (await redis.scan('0', 'MATCH', `spool:{${stream}}:sealed:*`, 'COUNT', 10_000))[1].length;
+    for (const stream of streams) {
+      const sealed = `${streamKeys(stream).sealedPrefix}:*`;
+      orphans += (await redis.scan('0', 'MATCH', sealed, 'COUNT', 10_000))[1].length;
     }
     // A flusher killed mid-upload leaves its multipart upload open; the retry must abort it.
     const uploadsLeftOpen = await openUploads(stack);

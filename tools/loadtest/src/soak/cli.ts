@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDuration, streamsKey } from '@spool/shared';
+import { parseDuration, streamRegistryKey } from '@spool/shared';
 import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       `\n${table([
         ['requests', stats.requests],
         ['acknowledged', stats.accepted],
-        ['streams in Redis', await redis.scard(streamsKey())],
+        ['streams in Redis', await redis.zcard(streamRegistryKey())],
       ])}\n`,
     );
     const header = [

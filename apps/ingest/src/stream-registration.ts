@@ -1,0 +1,37 @@
+import { registerStream, STREAM_REGISTRATION_REFRESH_MS, streamRegistryKey } from '@spool/shared';
+import type { Cluster, Redis } from 'ioredis';
+
+/** Streams remembered as registered (a cache: forgetting one costs one more registration). */
+const MAX_REMEMBERED_STREAMS = 10_000;
+
+/**
+ * Registers a stream in the stream registry before it is appended to, so the sweep always knows
+ * a buffer that holds data (its time-based flush depends on it): a registration that fails fails
+ * the append before anything is stored. Within STREAM_REGISTRATION_REFRESH_MS of its last
+ * registration, measured from before that command was sent, a stream is not registered again.
+ */
+export class StreamRegistration {
+  private readonly registeredAt = new Map<string, number>();
+  private readonly registry: string;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    namespace: string,
+  ) {
+    this.registry = streamRegistryKey(namespace);
+  }
+
+  /** Undefined when the stream is registered recently enough; otherwise the registration. */
+  ensure(stream: string): Promise<void> | undefined {
+    const at = this.registeredAt.get(stream);
+    if (at !== undefined && performance.now() - at < STREAM_REGISTRATION_REFRESH_MS) return undefined;
+    return this.register(stream);
+  }
+
+  private async register(stream: string): Promise<void> {
+    const sentAt = performance.now();
+    await registerStream(this.redis, this.registry, stream);
+    if (this.registeredAt.size >= MAX_REMEMBERED_STREAMS) this.registeredAt.clear();
+    this.registeredAt.set(stream, sentAt);
+  }
+}

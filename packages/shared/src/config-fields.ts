@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { isValidStreamName } from './stream-name.js';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * The kinds of value Spool's environment variables take, each parsed from text with a message
+ * that says what was expected. The schema itself is in config.ts.
+ */
+
+/** Bytes, from `1048576`, `512KiB`, `32MiB` or `1GB`. */
+export const sizeText = z.string().transform((text, ctx) => {
+  const bytes = parseSize(text);
+  if (bytes === undefined || bytes <= 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a size such as 1048576, 512KiB, 32MiB or 1GB; got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+export const size = (fallback: string) => z.string().default(fallback).pipe(sizeText);
+
+/** Milliseconds, from `250`, `250ms`, `30s`, `5m` or `1h`. */
+export const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+export const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!/^\s*\d+\s*$/.test(text) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a whole number from ${min} to ${max}; got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+export const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((text) => ['true', '1', 'yes'].includes(text));
+
+/** One write key and the streams it may write (`*` = all). */
+export interface WriteKey {
+  key: string;
+  streams: '*' | ReadonlySet<string>;
+}
+
+/** `key:stream,stream;key2:*` → write keys; empty → none. */
+export const writeKeys = z
+  .string()
+  .default('')
+  .transform((text, ctx): WriteKey[] => {
+    const keys: WriteKey[] = [];
+    for (const entry of text.split(';').map((part) => part.trim())) {
+      if (entry === '') continue;
+      const colon = entry.lastIndexOf(':');
+      const key = colon === -1 ? '' : entry.slice(0, colon).trim();
+      const streams =
+        colon === -1
+          ? []
+          : entry
+              .slice(colon + 1)
+              .split(',')
+              .map((s) => s.trim());
+      // The key itself never appears in a message: configuration errors end up in logs.
+      if (key.length < 8 || streams.length === 0 || streams.some((s) => s !== '*' && !isValidStreamName(s))) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${keys.length + 1} is not "key:stream,stream" or "key:*" (keys are at least 8 characters; streams match ^[a-z0-9][a-z0-9_-]{0,63}$)`,
+        });
+        return z.NEVER;
+      }
+      keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
+    }
+    return keys;
+  });
+
+/** Which proxies' `X-Forwarded-For` is believed: none, or those at these addresses. */
+export type TrustProxy = false | readonly string[];
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const IPV4_CIDR = /^(\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?$/;
+const IPV6_CIDR = /^[0-9a-f:.]*:[0-9a-f:.]*(\/\d{1,3})?$/i;
+
+/**
+ * `TRUST_PROXY`: unset or `false` believes no proxy (the client address is the TCP peer); a
+ * comma-separated list of addresses, CIDR ranges or `loopback`/`linklocal`/`uniquelocal` believes
+ * the `X-Forwarded-For` of requests from those proxies only. `true` (believe anyone) and hop
+ * counts (which cannot tell a proxy from a client) are refused: a client could pick its address.
+ */
+export const trustProxy = z
+  .string()
+  .default('false')
+  .transform((text, ctx): TrustProxy => {
+    const value = text.trim();
+    if (value === 'false') return false;
+    const entries = value.split(',').map((entry) => entry.trim());
+    if (entries.every((entry) => PROXY_NAMES.has(entry) || IPV4_CIDR.test(entry) || IPV6_CIDR.test(entry))) {
+      return Object.freeze(entries);
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected false, or the addresses of the proxies in front of the ingest, such as 10.0.0.0/8,loopback; got "${text}"`,
+    });
+    return z.NEVER;
+  });
