@@ -103,4 +103,22 @@ describe('the Kubernetes base', () => {
       metadata: { listName: `${queuePrefix()}:${FLUSH_QUEUE}:wait` },
     });
   });
+
+  it('fails closed: the ingest does not start without the Secret that holds WRITE_KEYS, and is never told to run open', () => {
+    type EnvFrom = { envFrom: Array<{ secretRef?: { name: string; optional?: boolean } }> };
+    const ingest = find<{ spec: { template: { spec: { containers: EnvFrom[] } } } }>(
+      'Deployment',
+      'spool-ingest',
+    );
+    const secretRefs = ingest.spec.template.spec.containers[0]?.envFrom.flatMap(
+      (from) => from.secretRef ?? [],
+    );
+    expect(secretRefs).toEqual([{ name: 'spool' }]);
+    expect(find<{ data: Record<string, string> }>('ConfigMap', 'spool').data).not.toHaveProperty(
+      'ALLOW_ANONYMOUS_WRITES',
+    );
+    expect(
+      (secretExample as unknown as { stringData: Record<string, string> }).stringData.WRITE_KEYS,
+    ).toBeDefined();
+  });
 });

@@ -1,11 +1,18 @@
 import { createLogger, loadConfigOrExit, stopOnSignals } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
+import { containerMemoryLimit, flusherPeakBytes, memoryProblem } from './memory-budget.js';
 
 /** How long shutdown waits for the jobs in hand; past it, their locks expire and others take them. */
 const SHUTDOWN_GRACE_MS = 25_000;
 
 const config = loadConfigOrExit('flusher');
+const memoryLimit = containerMemoryLimit();
+const tooBig = memoryProblem(config, memoryLimit);
+if (tooBig) {
+  console.error(`spool-flusher: invalid configuration:\n  ${tooBig}`);
+  process.exit(78); // EX_CONFIG, as for any other bad setting
+}
 const logger = createLogger('spool-flusher', config.logLevel);
 const clients = createFlusherClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
@@ -18,6 +25,12 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
 });
 await flusher.app.listen({ host: config.host, port: config.port });
 logger.info(
-  { bucket: config.s3.bucket, prefix: config.s3.prefix, concurrency: config.flushConcurrency },
+  {
+    bucket: config.s3.bucket,
+    prefix: config.s3.prefix,
+    concurrency: config.flushConcurrency,
+    peakMemoryBytes: flusherPeakBytes(config),
+    memoryLimitBytes: memoryLimit ?? null,
+  },
   'flusher running',
 );

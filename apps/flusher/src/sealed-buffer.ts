@@ -7,7 +7,7 @@ import { RangeReader } from './range-reader.js';
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Chunk buffers in rotation: the one worked on, the one read ahead, and those being compressed. */
-const CHUNK_BUFFERS = GZIP_PARALLELISM + 2;
+export const CHUNK_BUFFERS = GZIP_PARALLELISM + 2;
 
 /** A piece of a sealed buffer. `release()` when done with `data`: its memory is then reused. */
 export interface Chunk {

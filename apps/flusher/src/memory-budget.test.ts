@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '@spool/shared';
+import { containerMemoryLimit, flusherPeakBytes, memoryProblem } from './memory-budget.js';
+
+const MiB = 1024 * 1024;
+const config = (env: Record<string, string> = {}) => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher');
+
+describe('the flusher memory budget', () => {
+  it('keeps the defaults well within the 512 Mi the Kubernetes manifest gives a flusher', () => {
+    expect(flusherPeakBytes(config())).toBeLessThan(400 * MiB);
+    expect(memoryProblem(config(), 512 * MiB)).toBeUndefined();
+  });
+
+  it('refuses 64 MiB parts at concurrency 2 in a 512 Mi container, naming both settings', () => {
+    const problem = memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 512 * MiB);
+    expect(problem).toMatch(
+      /^S3_PART_SIZE \(64 MiB\) × FLUSH_CONCURRENCY \(2\): a flusher may hold about 1\d{3} MiB/,
+    );
+    expect(problem).toContain('memory limit of 512 MiB');
+    expect(memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 2048 * MiB)).toBeUndefined();
+  });
+
+  it('has nothing to check against without a container limit', () => {
+    expect(memoryProblem(config({ S3_PART_SIZE: '1GiB' }), undefined)).toBeUndefined();
+  });
+});
+
+describe('containerMemoryLimit', () => {
+  const files = (contents: Record<string, string>) => (path: string) => {
+    const text = contents[path];
+    if (text === undefined) throw new Error('ENOENT');
+    return text;
+  };
+
+  it('reads cgroup v2, then v1', () => {
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '536870912\n' }))).toBe(512 * MiB);
+    expect(
+      containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '1073741824\n' })),
+    ).toBe(1024 * MiB);
+  });
+
+  it('finds no limit where there is none', () => {
+    expect(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' }))).toBeUndefined();
+    expect(
+      containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' })),
+    ).toBeUndefined();
+    expect(containerMemoryLimit(files({}))).toBeUndefined();
+  });
+});

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '@spool/shared';
+import { CHUNK_BUFFERS, READ_CHUNK_BYTES } from './sealed-buffer.js';
+import { QUEUE_SIZE } from './upload.js';
+
+const MiB = 1024 * 1024;
+
+/** An idle flusher's resident memory, rounded up (measured 116 MiB; docs/output.md). */
+export const IDLE_BYTES = 128 * MiB;
+
+/**
+ * The most one flush holds: the gzip its first pass kept (up to QUEUE_SIZE parts) while the
+ * upload copies it into parts in flight (QUEUE_SIZE more), plus the buffers it reads Redis into.
+ */
+export function flushPeakBytes(partBytes: number): number {
+  return 2 * QUEUE_SIZE * partBytes + CHUNK_BUFFERS * READ_CHUNK_BYTES;
+}
+
+/** The most the flusher process holds with FLUSH_CONCURRENCY flushes at their peak at once. */
+export function flusherPeakBytes(config: Pick<Config, 's3' | 'flushConcurrency'>): number {
+  return IDLE_BYTES + config.flushConcurrency * flushPeakBytes(config.s3.partBytes);
+}
+
+/**
+ * The container's memory limit (cgroup v2, else v1), or undefined when there is none: a process
+ * that passes it is killed, whatever it was flushing.
+ */
+export function containerMemoryLimit(
+  read: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): number | undefined {
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    let text: string;
+    try {
+      text = read(path).trim();
+    } catch {
+      continue;
+    }
+    const bytes = Number(text);
+    // v2 says "max"; v1 says a number near 2^63 when unlimited.
+    return Number.isSafeInteger(bytes) && bytes > 0 && bytes < 2 ** 60 ? bytes : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Why these settings cannot keep within the memory limit, naming them, or undefined when they
+ * can (or there is no limit).
+ */
+export function memoryProblem(
+  config: Pick<Config, 's3' | 'flushConcurrency'>,
+  limitBytes: number | undefined,
+): string | undefined {
+  const peak = flusherPeakBytes(config);
+  if (limitBytes === undefined || peak <= limitBytes) return undefined;
+  const mib = (bytes: number) => `${Math.ceil(bytes / MiB)} MiB`;
+  return (
+    `S3_PART_SIZE (${mib(config.s3.partBytes)}) × FLUSH_CONCURRENCY (${config.flushConcurrency}): ` +
+    `a flusher may hold about ${mib(peak)} (${mib(IDLE_BYTES)} idle + ${config.flushConcurrency} × ` +
+    `${mib(flushPeakBytes(config.s3.partBytes))} a flush), over this container's memory limit of ` +
+    `${mib(limitBytes)}; lower S3_PART_SIZE or FLUSH_CONCURRENCY, or raise the limit`
+  );
+}
