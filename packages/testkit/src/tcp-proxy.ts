@@ -4,12 +4,13 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * A TCP proxy on 127.0.0.1 in front of a service, for fault tests: `cut()` closes every
  * connection and refuses new ones (the service is down), `blackhole()` keeps connections open but
  * delivers nothing until `restore()` (the network hangs; as with TCP, what was sent is held, not
- * lost), `restore()` heals both. `loseReplyTo(marker)` lets the next request that contains
+ * lost), `restore()` heals them. `loseReplyTo(marker)` lets the next request that contains
  * `marker` through, then drops the service's answer to it and closes that connection: the
- * service did the work, the client never hears of it.
+ * service did the work, the client never hears of it. `loseReplies()` does that to every
+ * answer until `restore()`.
  */
 export class TcpProxy {
-  private mode: 'open' | 'cut' | 'blackhole' = 'open';
+  private mode: 'open' | 'cut' | 'blackhole' | 'lose-replies' = 'open';
   private replyMarker: Buffer | undefined;
   private readonly awaitingLoss = new Set<Socket>();
   /** Answers dropped by `loseReplyTo()` so far. */
@@ -48,6 +49,10 @@ export class TcpProxy {
     this.mode = 'blackhole';
   }
 
+  loseReplies(): void {
+    this.mode = 'lose-replies';
+  }
+
   loseReplyTo(marker: string): void {
     this.replyMarker = Buffer.from(marker);
   }
@@ -79,11 +84,12 @@ export class TcpProxy {
           this.replyMarker = undefined;
           this.awaitingLoss.add(upstream);
         }
-        if (from === upstream && this.awaitingLoss.delete(upstream)) {
+        const loseAll = this.mode === 'lose-replies' && from === upstream;
+        if (loseAll || (from === upstream && this.awaitingLoss.delete(upstream))) {
           this.lostReplies += 1;
           from.destroy();
           to.destroy();
-        } else if (this.mode === 'open') to.write(data);
+        } else if (this.mode === 'open' || this.mode === 'lose-replies') to.write(data);
         else this.held.push(() => to.write(data));
       });
       from.on('error', () => to.destroy());

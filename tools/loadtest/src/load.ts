@@ -26,13 +26,17 @@ export interface ClientLog {
 }
 
 export interface LoadStats {
-  /** Requests sent (answered or not). */
+  /** Requests sent (answered or not), retries included. */
   started: number;
   requests: number;
   accepted: number;
   refused: number;
   errors: number;
+  /** Requests sent again, with the same messageIds, after a 503, a 429 or no answer. */
+  retries: number;
   acceptedEvents: number;
+  /** Events an answer counted as duplicates: stored by an earlier attempt whose answer was lost. */
+  duplicateEvents: number;
   acceptedBytesByStream: Map<string, number>;
   /** Latencies (ms) since the last `drainLatencies()`, and of the whole run. */
   intervalLatencies: number[];
@@ -46,7 +50,9 @@ export function newLoadStats(): LoadStats {
     accepted: 0,
     refused: 0,
     errors: 0,
+    retries: 0,
     acceptedEvents: 0,
+    duplicateEvents: 0,
     acceptedBytesByStream: new Map(),
     intervalLatencies: [],
     allLatencies: [],
@@ -81,48 +87,70 @@ function body(plan: LoadPlan, client: number, seq: number): { text: string; byte
   return { text: `[${events.join(',')}]`, bytes };
 }
 
-/** Runs the clients; each sends one request at a time over a keep-alive connection. */
+/** Answers after which a client sends the same request again, as analytics SDKs do. */
+const RETRIED_STATUSES = new Set([429, 503]);
+
+/**
+ * Runs the clients; each sends one request at a time over a keep-alive connection. A request
+ * answered 429 or 503, or not answered at all, is sent again with the same body (the same
+ * messageIds) until it is answered otherwise or the load is done, as a well-behaved SDK retries.
+ */
 export async function runLoad(plan: LoadPlan, stats: LoadStats, logs: ClientLog[]): Promise<void> {
   const dispatcher = new Agent({ connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const client = async (index: number) => {
     const log: ClientLog = { outcome: [] };
     logs[index] = log;
     for (let seq = 0; !plan.done(); seq += 1) {
       const stream = plan.streams[(index + seq) % plan.streams.length] as string;
       const { text, bytes } = body(plan, index, seq);
-      stats.started += 1;
-      const started = performance.now();
-      try {
-        const url = plan.urls[index % plan.urls.length] as string;
-        const response = await request(`${url}/v1/streams/${stream}/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: text,
-          dispatcher,
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-        });
-        const answer = await response.body.text();
+      const url = plan.urls[index % plan.urls.length] as string;
+      // Once an attempt may have been stored, the request's events may land whatever comes next.
+      let mayBeStored = false;
+      for (let attempt = 0; ; attempt += 1) {
+        if (attempt > 0) stats.retries += 1;
+        stats.started += 1;
+        const started = performance.now();
+        let status: number;
+        let answer: string;
+        try {
+          const response = await request(`${url}/v1/streams/${stream}/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: text,
+            dispatcher,
+            headersTimeout: 10_000,
+            bodyTimeout: 10_000,
+          });
+          status = response.statusCode;
+          answer = await response.body.text();
+        } catch {
+          stats.requests += 1;
+          stats.errors += 1;
+          mayBeStored = true;
+          log.outcome[seq] = OUTCOME.unknown;
+          if (plan.done()) break;
+          await pause(100);
+          continue;
+        }
         const ms = performance.now() - started;
         stats.intervalLatencies.push(ms);
         stats.allLatencies.push(ms);
         stats.requests += 1;
-        if (response.statusCode === 202) {
+        if (status === 202) {
           log.outcome[seq] = OUTCOME.accepted;
           stats.accepted += 1;
           stats.acceptedEvents += plan.eventsPerRequest;
+          stats.duplicateEvents += (JSON.parse(answer) as { duplicates?: number }).duplicates ?? 0;
           stats.acceptedBytesByStream.set(stream, (stats.acceptedBytesByStream.get(stream) ?? 0) + bytes);
-        } else {
-          // A timed-out append may still have been applied by Redis: its events may land.
-          log.outcome[seq] = answer.includes('SPOOL_REDIS_UNAVAILABLE') ? OUTCOME.unknown : OUTCOME.refused;
-          stats.refused += 1;
-          if (response.statusCode === 503) await new Promise((resolve) => setTimeout(resolve, 200));
+          break;
         }
-      } catch {
-        log.outcome[seq] = OUTCOME.unknown;
-        stats.requests += 1;
-        stats.errors += 1;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        stats.refused += 1;
+        // A timed-out append may still have been applied by Redis: its events may land.
+        if (answer.includes('SPOOL_REDIS_UNAVAILABLE')) mayBeStored = true;
+        log.outcome[seq] = mayBeStored ? OUTCOME.unknown : OUTCOME.refused;
+        if (!RETRIED_STATUSES.has(status) || plan.done()) break;
+        await pause(200);
       }
     }
   };

@@ -16,6 +16,8 @@ export interface ChaosStack {
   s3Proxy: S3FaultProxy;
   /** Between the flushers and Redis. */
   flusherRedisProxy: TcpProxy;
+  /** Between the ingests and Redis. */
+  ingestRedisProxy: TcpProxy;
   bucket: string;
   /** Straight to the S3 server, past the fault proxy: for counting what landed. */
   s3Client: S3Client;
@@ -25,7 +27,8 @@ export interface ChaosStack {
 
 /**
  * The real processes — 2 ingest, 2 flusher, redis-server with AOF, s3rver — with fault points:
- * an HTTP fault proxy before S3, a TCP proxy between the flushers and Redis.
+ * an HTTP fault proxy before S3, TCP proxies between the flushers and Redis and between the
+ * ingests and Redis.
  */
 export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<ChaosStack> {
   const dir = mkdtempSync(join(tmpdir(), 'spool-chaos-'));
@@ -44,6 +47,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
   s3.start();
   const s3Proxy = await S3FaultProxy.start(s3Port);
   const flusherRedisProxy = await TcpProxy.start('127.0.0.1', redisPort);
+  const ingestRedisProxy = await TcpProxy.start('127.0.0.1', redisPort);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const common = {
     HOST: '127.0.0.1',
@@ -61,7 +65,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
         ...common,
         // Its own stack on loopback; the load's clients present no key.
         ALLOW_ANONYMOUS_WRITES: 'true',
-        REDIS_URL: redisUrl,
+        REDIS_URL: ingestRedisProxy.url('redis'),
         PORT: String(port),
       }),
   );
@@ -113,6 +117,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
     flushers,
     s3Proxy,
     flusherRedisProxy,
+    ingestRedisProxy,
     bucket,
     s3Client,
     waitReady,
@@ -121,6 +126,7 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
       for (const process of [...ingest, ...flushers]) await process.stop();
       await s3Proxy.close();
       await flusherRedisProxy.close();
+      await ingestRedisProxy.close();
       await s3.stop();
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -78,6 +78,18 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     { name: 'S3 answers 500', inject: s3('error500', faultMs) },
     { name: 'S3 answers slowly (2 s a request)', inject: s3('slow', faultMs) },
     {
+      // Redis runs each append, and the ingest never hears back: a 503 "may be stored", and the
+      // clients send the same messageIds again. Dedupe must keep each event to one copy.
+      name: 'ingest↔Redis replies lost (connections cut mid-reply)',
+      inject: async (stack) => {
+        const before = stack.ingestRedisProxy.lostReplies;
+        stack.ingestRedisProxy.loseReplies();
+        await sleep(faultMs);
+        stack.ingestRedisProxy.restore();
+        return `${stack.ingestRedisProxy.lostReplies - before} replies lost`;
+      },
+    },
+    {
       name: 'network between flushers and Redis cut',
       inject: async (stack) => {
         stack.flusherRedisProxy.cut();
@@ -172,6 +184,7 @@ async function main(): Promise<number> {
     await load;
     stack.s3Proxy.set('none');
     stack.flusherRedisProxy.restore();
+    stack.ingestRedisProxy.restore();
     await stack.waitReady();
     say(
       `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
@@ -195,7 +208,9 @@ async function main(): Promise<number> {
         ['acknowledged (202)', acknowledged],
         ['landed in S3, once', v.acceptedLanded],
         ['LOST', v.missing],
-        ['DUPLICATED', v.duplicated],
+        ['DUPLICATED (copies by messageId)', v.duplicated],
+        ['requests retried with the same messageIds', stats.retries],
+        ['events answered as duplicates', stats.duplicateEvents],
         ['refused but stored', v.refusedFound],
         ['unanswered or timed out, landed', v.unknownLanded],
         ['sealed keys left in Redis', orphans],
