@@ -129,13 +129,23 @@ export async function startFlusher(redisUrl, s3, env = {}) {
   return child;
 }
 
-/** autocannon for `seconds` against a POST body; returns req/s and latency percentiles (ms). */
-export async function load(url, { body, connections = 100, seconds = 10, contentType = 'application/json' }) {
+/**
+ * autocannon for `seconds` against a POST body (or a new body per request from `makeBody(n)`);
+ * returns req/s and latency percentiles (ms).
+ */
+export async function load(
+  url,
+  { body, makeBody, connections = 100, seconds = 10, contentType = 'application/json' },
+) {
+  let sent = 0;
   const result = await autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': contentType },
     body,
+    ...(makeBody
+      ? { requests: [{ setupRequest: (request) => ({ ...request, body: makeBody(sent++) }) }] }
+      : {}),
     connections,
     duration: seconds,
   });

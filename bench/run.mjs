@@ -1,5 +1,5 @@
 // make bench: runs each scenario beside its baseline, prints the tables, writes
-// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] [c] [d] [e]
+// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] [c] [d] [e] [f] [g]
 import { cpus, totalmem } from 'node:os';
 import { stopAll, writeResults } from './lib.mjs';
 
@@ -9,6 +9,8 @@ const SCENARIOS = {
   c: './c-latency-vs-buffer-size.mjs',
   d: './d-flusher-vs-gzip.mjs',
   e: './e-freshness.mjs',
+  f: './f-dedupe-on-vs-off.mjs',
+  g: './g-dedupe-memory.mjs',
 };
 
 const chosen = process.argv.slice(2);

@@ -84,7 +84,7 @@ describe('flushGeneration', () => {
       eventCount: 1,
       maxBytes: 1e6,
       dedupeWindowMs: 0,
-      clientIds: [],
+      clientIds: { ids: [], lines: [] },
     });
     expect(await flushGeneration(deps(prefix), stream, 0)).toMatchObject({ status: 'uploaded', events: 1 });
     expect(await flushGeneration(deps(prefix), stream, 0)).toEqual({ status: 'nothing' });

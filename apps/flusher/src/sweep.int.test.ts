@@ -54,7 +54,7 @@ async function write(stream: string, bytes: number, sinceMs: number): Promise<vo
     eventCount: 1,
     maxBytes: 1e9,
     dedupeWindowMs: 0,
-    clientIds: [],
+    clientIds: { ids: [], lines: [] },
   });
   await redis.set(keys.since, sinceMs);
 }
@@ -160,7 +160,7 @@ describe('the sweep', () => {
       eventCount: 1,
       maxBytes: 1e9,
       dedupeWindowMs: 0,
-      clientIds: [],
+      clientIds: { ids: [], lines: [] },
     });
     await redis.set(keys.since, (await redisNow(redis)) - 61_000);
     await redis.sadd(legacyStreamsKey(NS), stream);

@@ -90,7 +90,7 @@ export async function fillBuffer(
       eventCount: lines.length,
       maxBytes: REDIS_STRING_LIMIT,
       dedupeWindowMs: 0,
-      clientIds: [],
+      clientIds: { ids: [], lines: [] },
     });
     if (result.refused) throw new Error('buffer refused the fill');
     written += chunkBytes;

@@ -1,6 +1,7 @@
 import {
   type AppendResult,
   appendToBuffer,
+  type ClientMessageIds,
   type Config,
   crossedThreshold,
   FLUSH_JOB,
@@ -26,8 +27,8 @@ export interface AppendLines {
   text: string;
   count: number;
   bytes: number;
-  /** Flat pairs (line index in `text`, messageId). */
-  clientIds: Array<number | string>;
+  /** The messageIds the client chose, and their lines in `text`. */
+  clientIds: ClientMessageIds;
 }
 
 /** What became of a request's events once Redis answered. */
@@ -62,18 +63,17 @@ export interface GroupCommitDeps {
   metrics: IngestMetrics;
 }
 
-/** The client messageIds of several requests, their line indexes counted across the group. */
-function groupClientIds(members: Member[]): Array<number | string> {
+/** The client messageIds of several requests, their lines counted across the group. */
+function groupClientIds(members: Member[]): ClientMessageIds {
   if (members.length === 1) return (members[0] as Member).lines.clientIds;
-  const ids: Array<number | string> = [];
+  const group: ClientMessageIds = { ids: [], lines: [] };
   let base = 0;
   for (const { lines } of members) {
-    for (let i = 0; i < lines.clientIds.length; i += 2) {
-      ids.push((lines.clientIds[i] as number) + base, lines.clientIds[i + 1] as string);
-    }
+    for (const id of lines.clientIds.ids) group.ids.push(id);
+    for (const line of lines.clientIds.lines) group.lines.push(line + base);
     base += lines.count;
   }
-  return ids;
+  return group;
 }
 
 /**

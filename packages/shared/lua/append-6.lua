@@ -5,11 +5,11 @@
   its maximum. Every command here is O(1) in the buffer's size: STRLEN, APPEND's return value and
   counters are the only measures; dedupe costs O(events in this call).
 
-  Dedupe: the messageIds accepted in each time bucket of half a window are one set,
+  Dedupe: the messageIds accepted in each time bucket (a window / BUCKETS long) are one set,
   `<seen>:<bucketMs>:<n>` (n = floor(now / bucketMs), on Redis's clock). An id is looked up in
-  the current bucket and the two before it, so it is remembered for at least one whole window
-  and at most one and a half; each set expires as a whole when it falls out of the window, so
-  expiry never touches single ids. The sets share the stream's hash tag: they live in this
+  the current bucket and the BUCKETS before it, so it is remembered for at least one whole
+  window and at most 1 + 1/BUCKETS; each set expires as a whole when it falls out of the window,
+  so expiry never touches single ids. The sets share the stream's hash tag: they live in this
   script's Cluster slot, though their names are built here from KEYS[6].
 
   Input:
@@ -24,8 +24,10 @@
     ARGV[2] eventCount   number of lines in the chunk
     ARGV[3] maxBytes     MAX_BUFFER_BYTES (active buffer + sealed generations)
     ARGV[4] windowMs     DEDUPE_WINDOW in ms; 0 turns dedupe off
-    ARGV[5], ARGV[6]...  pairs of (line index from 0, messageId) for the lines whose messageId the
-                         client chose; lines with a generated messageId need no dedupe
+    ARGV[5] idLines      the line index (from 0) of each id below, comma-separated; empty when
+                         the ids are those of lines 0, 1, 2, ... in order
+    ARGV[6...] ids       the messageIds the client chose (lines with a generated messageId need
+                         no dedupe, and have none here)
 
   Output:
     { length, gen, started, appended, index... }
@@ -38,42 +40,56 @@
 --- @include "now-ms"
 
 local SLICE = 1000 -- arguments per command: unpack() has a limit
+local BUCKETS = 2 -- sets per window: ids are kept from 1 to 1 + 1/BUCKETS windows
+local FIRST_ID = 6
 
 local now = nowMs()
 local chunk = ARGV[1]
 local events = tonumber(ARGV[2])
 local windowMs = tonumber(ARGV[4])
-local idCount = (#ARGV - 4) / 2
+local lastId = #ARGV
 
+-- Line indexes (from 0) of the duplicates left out, ascending.
 local duplicates = {}
-local fresh = {}
-local bucketMs = math.ceil(windowMs / 2)
+-- The ids to remember; nil means all of them.
+local fresh
+local bucketMs = math.ceil(windowMs / BUCKETS)
 local bucket = windowMs > 0 and math.floor(now / bucketMs) or 0
 local bucketKey = KEYS[6] .. ':' .. bucketMs .. ':' .. bucket
-if windowMs > 0 and idCount > 0 then
-  local ids = {}
-  for i = 1, idCount do ids[i] = ARGV[4 + 2 * i] end
+if windowMs > 0 and lastId >= FIRST_ID then
   local seen = {}
-  for back = 2, 0, -1 do
+  for back = BUCKETS, 0, -1 do
     local key = KEYS[6] .. ':' .. bucketMs .. ':' .. (bucket - back)
     if redis.call('EXISTS', key) == 1 then
-      for from = 1, idCount, SLICE do
-        local to = math.min(from + SLICE - 1, idCount)
-        local found = redis.call('SMISMEMBER', key, unpack(ids, from, to))
+      for from = FIRST_ID, lastId, SLICE do
+        local found = redis.call('SMISMEMBER', key, unpack(ARGV, from, math.min(from + SLICE - 1, lastId)))
         for j = 1, #found do
-          if found[j] == 1 then seen[ids[from + j - 1]] = true end
+          if found[j] == 1 then seen[ARGV[from + j - 1]] = true end
         end
       end
     end
   end
-  for i = 1, idCount do
-    local id = ids[i]
+  local positions = {}
+  for i = FIRST_ID, lastId do
+    local id = ARGV[i]
     if seen[id] then
-      duplicates[#duplicates + 1] = tonumber(ARGV[3 + 2 * i])
+      positions[#positions + 1] = i - FIRST_ID
     else
       -- A later event with the same id in this very call is a duplicate of this one.
       seen[id] = true
-      fresh[#fresh + 1] = id
+    end
+  end
+  if #positions > 0 then
+    local lines = {}
+    for line in string.gmatch(ARGV[5], '%d+') do lines[#lines + 1] = tonumber(line) end
+    local skip = {}
+    for _, position in ipairs(positions) do
+      skip[position + FIRST_ID] = true
+      duplicates[#duplicates + 1] = ARGV[5] == '' and position or lines[position + 1]
+    end
+    fresh = {}
+    for i = FIRST_ID, lastId do
+      if not skip[i] then fresh[#fresh + 1] = ARGV[i] end
     end
   end
 end
@@ -114,11 +130,17 @@ if #duplicates > 0 then
   redis.call('HINCRBY', KEYS[4], 'duplicates', #duplicates)
   for _, index in ipairs(duplicates) do reply[#reply + 1] = index end
 end
-if #fresh > 0 then
-  for from = 1, #fresh, SLICE do
-    redis.call('SADD', bucketKey, unpack(fresh, from, math.min(from + SLICE - 1, #fresh)))
+if windowMs > 0 and lastId >= FIRST_ID and #chunk > 0 then
+  if fresh then
+    for from = 1, #fresh, SLICE do
+      redis.call('SADD', bucketKey, unpack(fresh, from, math.min(from + SLICE - 1, #fresh)))
+    end
+  else
+    for from = FIRST_ID, lastId, SLICE do
+      redis.call('SADD', bucketKey, unpack(ARGV, from, math.min(from + SLICE - 1, lastId)))
+    end
   end
   -- Gone once no later bucket looks back to it.
-  redis.call('PEXPIREAT', bucketKey, (bucket + 3) * bucketMs)
+  redis.call('PEXPIREAT', bucketKey, (bucket + BUCKETS + 1) * bucketMs)
 end
 return reply

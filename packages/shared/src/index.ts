@@ -34,6 +34,7 @@ export {
   type AppendRequest,
   type AppendResult,
   appendToBuffer,
+  type ClientMessageIds,
   crossedThreshold,
   defineSpoolCommands,
   forgetStream,

@@ -4,6 +4,7 @@ import { type StreamKeys, streamKeys } from './keys.js';
 import {
   type AppendResult,
   appendToBuffer,
+  type ClientMessageIds,
   defineSpoolCommands,
   forgetStream,
   reconcileSealed,
@@ -23,9 +24,11 @@ function append(
   lines: string[],
   { maxBytes = 1_000_000, windowMs = 0, ids = [] as Array<string | undefined> } = {},
 ): Promise<AppendResult> {
-  const clientIds: Array<string | number> = [];
+  const clientIds: ClientMessageIds = { ids: [], lines: [] };
   ids.forEach((id, index) => {
-    if (id !== undefined) clientIds.push(index, id);
+    if (id === undefined) return;
+    clientIds.ids.push(id);
+    clientIds.lines.push(index);
   });
   return appendToBuffer(redis, keys, {
     chunk: lines.map((line) => `${line}\n`).join(''),

@@ -38,7 +38,8 @@ declare module 'ioredis' {
       eventCount: number,
       maxBytes: number,
       dedupeWindowMs: number,
-      ...indexesAndIds: Array<string | number>
+      idLines: string,
+      ...ids: string[]
     ): Result<number[], Context>;
     spoolSeal(
       buf: string,
@@ -85,8 +86,20 @@ export interface AppendRequest {
   maxBytes: number;
   /** DEDUPE_WINDOW in ms; 0 stores every line. */
   dedupeWindowMs: number;
-  /** Flat pairs (line index, messageId) of the lines whose messageId the client chose. */
-  clientIds: Array<string | number>;
+  /** The messageIds the client chose, and their lines: what dedupe checks. */
+  clientIds: ClientMessageIds;
+}
+
+/** The messageIds a client chose (generated ones need no dedupe), and the line of each. */
+export interface ClientMessageIds {
+  ids: string[];
+  /** Line index (from 0) of each id, ascending. */
+  lines: number[];
+}
+
+/** ARGV of the ids' lines: empty when they are lines 0, 1, 2, … in order (the usual case). */
+function linesArgument({ lines }: ClientMessageIds): string {
+  return lines.every((line, index) => line === index) ? '' : lines.join(',');
 }
 
 export type AppendResult =
@@ -124,7 +137,8 @@ export async function appendToBuffer(
     request.eventCount,
     request.maxBytes,
     request.dedupeWindowMs,
-    ...request.clientIds,
+    linesArgument(request.clientIds),
+    ...request.clientIds.ids,
   );
   const [length = 0, gen = 0, started = 0, appended = 0] = reply;
   if (length === -1) return { refused: true, held: gen };

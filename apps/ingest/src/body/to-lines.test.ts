@@ -100,7 +100,7 @@ describe('toLines', () => {
       { maxEventBytes: 1024, maxStoredBytes: 1e6 },
     );
     // Indexes count stored lines (the rejected 7 is not one).
-    expect(lines.clientIds).toEqual([0, 'm-1', 3, 'm-2']);
+    expect(lines.clientIds).toEqual({ ids: ['m-1', 'm-2'], lines: [0, 3] });
   });
 
   it('lists the first 100 rejected events and counts them all', () => {

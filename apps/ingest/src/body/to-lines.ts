@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ClientMessageIds } from '@spool/shared';
 import { errors } from '../errors.js';
 import { checkEvent } from './event-rules.js';
 import type { ParsedBody } from './parse-body.js';
@@ -17,8 +18,8 @@ export interface Lines {
   text: string;
   count: number;
   bytes: number;
-  /** Flat pairs (line index, messageId) of the lines whose messageId the client chose: what dedupe checks. */
-  clientIds: Array<number | string>;
+  /** The messageIds the client chose, and their lines: what dedupe checks. */
+  clientIds: ClientMessageIds;
   /** The first MAX_LISTED_REJECTIONS rejected events. */
   rejected: RejectedEvent[];
   rejectedCount: number;
@@ -66,7 +67,7 @@ export function storedLine(event: Record<string, unknown>, stamp: string): strin
 export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits): Lines {
   const stamp = receivedAt.toISOString();
   const parts: string[] = [];
-  const clientIds: Array<number | string> = [];
+  const clientIds: ClientMessageIds = { ids: [], lines: [] };
   const rejected: RejectedEvent[] = [];
   let rejectedCount = 0;
   let bytes = 0;
@@ -99,7 +100,10 @@ export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits):
     bytes += lineBytes;
     if (bytes > limits.maxStoredBytes) throw new errors.SPOOL_REQUEST_TOO_LARGE(limits.maxStoredBytes);
     const ownId = clientMessageId(event);
-    if (ownId !== undefined) clientIds.push(parts.length, ownId);
+    if (ownId !== undefined) {
+      clientIds.ids.push(ownId);
+      clientIds.lines.push(parts.length);
+    }
     parts.push(line);
   });
 
