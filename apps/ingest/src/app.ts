@@ -57,7 +57,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     // Off unless configured: X-Forwarded-For names the client only behind a proxy one trusts.
     trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
-    return503OnClosing: true,
+    // Refused below with a coded answer instead (SPOOL_SHUTTING_DOWN, Retry-After).
+    return503OnClosing: false,
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
@@ -67,6 +68,10 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   let closing = false;
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
+  // A request that arrives on a kept-alive connection once closing began goes to another instance.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(closing ? new errors.SPOOL_SHUTTING_DOWN() : undefined);
+  });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While closing, answers end their keep-alive connection; otherwise a connection that was

@@ -6,12 +6,13 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * delivers nothing until `restore()` (the network hangs; as with TCP, what was sent is held, not
  * lost), `restore()` heals them. `loseReplyTo(marker)` lets the next request that contains
  * `marker` through, then drops the service's answer to it and closes that connection: the
- * service did the work, the client never hears of it. `loseReplies()` does that to every
- * answer until `restore()`.
+ * service did the work, the client never hears of it. `loseReplies(marker)` does that to every
+ * request that contains `marker` (every request, without one) until `restore()`.
  */
 export class TcpProxy {
-  private mode: 'open' | 'cut' | 'blackhole' | 'lose-replies' = 'open';
+  private mode: 'open' | 'cut' | 'blackhole' = 'open';
   private replyMarker: Buffer | undefined;
+  private keepLosing = false;
   private readonly awaitingLoss = new Set<Socket>();
   /** Answers dropped by `loseReplyTo()` so far. */
   lostReplies = 0;
@@ -49,12 +50,14 @@ export class TcpProxy {
     this.mode = 'blackhole';
   }
 
-  loseReplies(): void {
-    this.mode = 'lose-replies';
+  loseReplies(marker = ''): void {
+    this.replyMarker = Buffer.from(marker);
+    this.keepLosing = true;
   }
 
   loseReplyTo(marker: string): void {
     this.replyMarker = Buffer.from(marker);
+    this.keepLosing = false;
   }
 
   restore(): void {
@@ -81,15 +84,14 @@ export class TcpProxy {
       this.sockets.add(from);
       from.on('data', (data: Buffer) => {
         if (from === client && this.replyMarker && data.includes(this.replyMarker)) {
-          this.replyMarker = undefined;
+          if (!this.keepLosing) this.replyMarker = undefined;
           this.awaitingLoss.add(upstream);
         }
-        const loseAll = this.mode === 'lose-replies' && from === upstream;
-        if (loseAll || (from === upstream && this.awaitingLoss.delete(upstream))) {
+        if (from === upstream && this.awaitingLoss.delete(upstream)) {
           this.lostReplies += 1;
           from.destroy();
           to.destroy();
-        } else if (this.mode === 'open' || this.mode === 'lose-replies') to.write(data);
+        } else if (this.mode === 'open') to.write(data);
         else this.held.push(() => to.write(data));
       });
       from.on('error', () => to.destroy());

@@ -83,7 +83,9 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
       name: 'ingest↔Redis replies lost (connections cut mid-reply)',
       inject: async (stack) => {
         const before = stack.ingestRedisProxy.lostReplies;
-        stack.ingestRedisProxy.loseReplies();
+        // Every script call (appends, registrations) runs and loses its reply; the rest (the
+        // ready check after each reconnect) passes, so appends keep reaching Redis.
+        stack.ingestRedisProxy.loseReplies('evalsha');
         await sleep(faultMs);
         stack.ingestRedisProxy.restore();
         return `${stack.ingestRedisProxy.lostReplies - before} replies lost`;
