@@ -57,7 +57,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     // Off unless configured: X-Forwarded-For names the client only behind a proxy one trusts.
     trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
-    // Refused below with a coded answer instead (SPOOL_SHUTTING_DOWN, Retry-After).
+    // The events route refuses with a coded answer instead (SPOOL_SHUTTING_DOWN, Retry-After);
+    // health and metrics keep answering (/readyz says 503) until the server closes.
     return503OnClosing: false,
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
     requestTimeout: 30_000,
@@ -68,10 +69,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   let closing = false;
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
-  // A request that arrives on a kept-alive connection once closing began goes to another instance.
-  app.addHook('onRequest', (_request, _reply, done) => {
-    done(closing ? new errors.SPOOL_SHUTTING_DOWN() : undefined);
-  });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     // While closing, answers end their keep-alive connection; otherwise a connection that was
@@ -160,6 +157,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     maxRequestStoredBytes: config.maxRequestStoredBytes,
     checkWriteKey: createWriteKeyCheck(config.writeKeys),
     rateLimit: limited,
+    isClosing: () => closing,
     groupCommit,
     metrics,
   });

@@ -156,7 +156,9 @@ export class GroupCommit {
       for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
     };
     try {
-      await this.registration.ensure(group.stream);
+      // Usually registered already: then there is no promise to wait for.
+      const registering = this.registration.ensure(group.stream);
+      if (registering) await registering;
     } catch (error) {
       failAll('register_stream', error);
       return;

@@ -1,5 +1,10 @@
 import { isValidStreamName } from '@spool/shared';
-import type { FastifyInstance, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  onRequestHookHandler,
+} from 'fastify';
 import type { AuthResult } from '../auth.js';
 import { decodeBody } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
@@ -16,6 +21,8 @@ export interface EventsRouteOptions {
   checkWriteKey(authorization: string | undefined, stream: string): AuthResult;
   /** The rate limit's onRequest step (it reads `request.auth`), or undefined when there is none. */
   rateLimit: onRequestAsyncHookHandler | undefined;
+  /** True once the instance is shutting down: requests then go to another instance. */
+  isClosing(): boolean;
   groupCommit: GroupCommit;
   metrics: IngestMetrics;
 }
@@ -57,27 +64,42 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
   }
 
   // Callback hooks, not async ones: no promise per request per hook on the busiest route.
-  // The key is checked first but refused only after the rate limit has counted the request, so
-  // refused keys count against their address and guessing keys is limited like anything else.
-  const authenticate: onRequestHookHandler = (request, _reply, done) => {
+  // Everything is decided before the body is read: a refused request costs nothing. The key is
+  // checked first but refused only after the rate limit has counted the request, so refused keys
+  // count against their address and guessing keys is limited like anything else.
+  const authenticate = (request: FastifyRequest) => {
     request.auth = checkWriteKey(
       request.headers.authorization,
       (request.params as EventsRoute['Params']).stream,
     );
-    done();
   };
-  // Stream name and write key are checked before the body is read: a refused request costs nothing.
-  const refuse: onRequestHookHandler = (request, _reply, done) => {
+  const refusal = (request: FastifyRequest): Error | undefined => {
     const { stream } = request.params as EventsRoute['Params'];
     const auth = request.auth as AuthResult;
-    if (!auth.ok && auth.status === 401) done(new errors.SPOOL_UNAUTHORIZED(auth.reason));
-    else if (!isValidStreamName(stream)) done(new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80)));
-    else if (!auth.ok) done(new errors.SPOOL_FORBIDDEN(stream));
-    else done();
+    if (options.isClosing()) return new errors.SPOOL_SHUTTING_DOWN();
+    if (!auth.ok && auth.status === 401) return new errors.SPOOL_UNAUTHORIZED(auth.reason);
+    if (!isValidStreamName(stream)) return new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80));
+    if (!auth.ok) return new errors.SPOOL_FORBIDDEN(stream);
+    return undefined;
   };
+  const onRequest: Array<onRequestHookHandler | onRequestAsyncHookHandler> = options.rateLimit
+    ? [
+        (request, _reply, done) => {
+          authenticate(request);
+          done();
+        },
+        options.rateLimit,
+        (request, _reply, done) => done(refusal(request)),
+      ]
+    : [
+        (request, _reply, done) => {
+          authenticate(request);
+          done(refusal(request));
+        },
+      ];
 
   app.post<EventsRoute>('/v1/streams/:stream/events', {
-    onRequest: options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse],
+    onRequest,
     preParsing: (request, _reply, payload, done) => {
       try {
         done(null, decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload);
