@@ -63,6 +63,9 @@ export interface GroupCommitDeps {
   metrics: IngestMetrics;
 }
 
+/** With dedupe off, no id goes to Redis. */
+const NO_CLIENT_IDS: ClientMessageIds = Object.freeze({ ids: [], lines: [] }) as unknown as ClientMessageIds;
+
 /** The client messageIds of several requests, their lines counted across the group. */
 function groupClientIds(members: Member[]): ClientMessageIds {
   if (members.length === 1) return (members[0] as Member).lines.clientIds;
@@ -174,7 +177,7 @@ export class GroupCommit {
         eventCount: group.events,
         maxBytes: config.maxBufferBytes,
         dedupeWindowMs: config.dedupeWindowMs,
-        clientIds: groupClientIds(members),
+        clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
       });
     } catch (error) {
       failAll('append', error);

@@ -27,7 +27,9 @@
     ARGV[5] idLines      the line index (from 0) of each id below, comma-separated; empty when
                          the ids are those of lines 0, 1, 2, ... in order
     ARGV[6...] ids       the messageIds the client chose (lines with a generated messageId need
-                         no dedupe, and have none here)
+                         no dedupe and have none here). Plain arguments: Redis makes them Lua
+                         strings once, and unpack() hands them on without a copy (measured
+                         cheaper than one JSON or separated argument split in Lua)
 
   Output:
     { length, gen, started, appended, index... }
@@ -41,12 +43,12 @@
 
 local SLICE = 1000 -- arguments per command: unpack() has a limit
 local BUCKETS = 2 -- sets per window: ids are kept from 1 to 1 + 1/BUCKETS windows
-local FIRST_ID = 6
 
 local now = nowMs()
 local chunk = ARGV[1]
 local events = tonumber(ARGV[2])
 local windowMs = tonumber(ARGV[4])
+local FIRST_ID = 6
 local lastId = #ARGV
 
 -- Line indexes (from 0) of the duplicates left out, ascending.

@@ -38,8 +38,7 @@ declare module 'ioredis' {
       eventCount: number,
       maxBytes: number,
       dedupeWindowMs: number,
-      idLines: string,
-      ...ids: string[]
+      ...idLinesAndIds: string[]
     ): Result<number[], Context>;
     spoolSeal(
       buf: string,
@@ -97,9 +96,14 @@ export interface ClientMessageIds {
   lines: number[];
 }
 
-/** ARGV of the ids' lines: empty when they are lines 0, 1, 2, … in order (the usual case). */
-function linesArgument({ lines }: ClientMessageIds): string {
-  return lines.every((line, index) => line === index) ? '' : lines.join(',');
+/**
+ * The ids' arguments: their lines (empty when they are lines 0, 1, 2, … in order, the usual
+ * case), then the ids themselves; none at all without ids.
+ */
+function idArguments({ ids, lines }: ClientMessageIds): string[] {
+  if (ids.length === 0) return [];
+  const inOrder = lines.every((line, index) => line === index);
+  return [inOrder ? '' : lines.join(','), ...ids];
 }
 
 export type AppendResult =
@@ -137,8 +141,7 @@ export async function appendToBuffer(
     request.eventCount,
     request.maxBytes,
     request.dedupeWindowMs,
-    linesArgument(request.clientIds),
-    ...request.clientIds.ids,
+    ...idArguments(request.clientIds),
   );
   const [length = 0, gen = 0, started = 0, appended = 0] = reply;
   if (length === -1) return { refused: true, held: gen };

@@ -7,7 +7,8 @@
  * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
  *   an attack on every recursive reader (JSON.stringify included).
  * - A messageId of its own has at most MAX_MESSAGE_ID_LENGTH characters (Segment's limit): dedupe
- *   keeps every id for a window, so an id's size is what bounds its memory.
+ *   keeps every id for a window, so an id's size is what bounds its memory. It is well-formed
+ *   Unicode: a lone surrogate has no UTF-8 form, so two different such ids would look alike.
  */
 export const MAX_EVENT_DEPTH = 64;
 export const MAX_MESSAGE_ID_LENGTH = 100;
@@ -36,6 +37,13 @@ export function checkEvent(event: unknown): EventProblem | undefined {
     return {
       code: 'SPOOL_INVALID_EVENT',
       message: `messageId may have at most ${MAX_MESSAGE_ID_LENGTH} characters; this one has ${event.messageId.length}`,
+    };
+  }
+  // A lone surrogate has no UTF-8 form: two such ids would look alike to dedupe.
+  if (typeof event.messageId === 'string' && !event.messageId.isWellFormed()) {
+    return {
+      code: 'SPOOL_INVALID_EVENT',
+      message: 'messageId is not well-formed Unicode (a lone surrogate)',
     };
   }
   const stack: Array<[value: unknown, depth: number]> = [[event, 1]];
