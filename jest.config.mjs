@@ -23,13 +23,13 @@ const projects = [
       '<rootDir>/deploy/**/*.test.ts',
       '<rootDir>/scripts/**/*.test.ts',
     ],
-    testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/'],
+    testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/', '/.tsbuild/'],
   },
   {
     ...common,
     displayName: 'integration',
-    testMatch: ['<rootDir>/{apps,packages,tools}/*/src/**/*.int.test.ts'],
-    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    testMatch: ['<rootDir>/{apps,packages,tools}/*/src/**/*.int.test.ts', '<rootDir>/tests/*/*.int.test.ts'],
+    testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.tsbuild/'],
     globalSetup: '<rootDir>/packages/testkit/dist/global-setup.js',
     globalTeardown: '<rootDir>/packages/testkit/dist/global-teardown.js',
   },
@@ -38,7 +38,7 @@ const projects = [
     ...common,
     displayName: 'compose',
     testMatch: ['<rootDir>/docker/test/*.smoke.test.ts'],
-    testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.tsbuild/'],
   },
 ];
 

@@ -7,14 +7,15 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-ARG PNPM_VERSION=12.21.0
 ENV CI=true
 WORKDIR /src
 COPY docker/with-extra-ca /usr/local/bin/with-extra-ca
 COPY docker/extra-ca/ /tmp/extra-ca/
-RUN with-extra-ca npm install --global --no-audit --no-fund --loglevel=error pnpm@${PNPM_VERSION}
 # Manifests first: the dependency layer is rebuilt only when they change.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+# The pnpm of package.json's packageManager: its version is written in one place.
+RUN with-extra-ca npm install --global --no-audit --no-fund --loglevel=error \
+  "pnpm@$(node -p 'require("./package.json").packageManager.split("@")[1]')"
 COPY apps/ingest/package.json apps/ingest/
 COPY apps/flusher/package.json apps/flusher/
 COPY packages/shared/package.json packages/shared/
@@ -23,7 +24,7 @@ RUN with-extra-ca pnpm install --frozen-lockfile --reporter=append-only
 COPY tsconfig.base.json tsconfig.json ./
 COPY packages packages
 COPY apps apps
-RUN pnpm exec tsc -b apps/ingest \
+RUN pnpm exec tsc -b apps/ingest/tsconfig.build.json \
   && with-extra-ca pnpm --filter @spool/ingest deploy --prod --legacy /out
 
 FROM ${NODE_IMAGE}

@@ -12,6 +12,7 @@ import {
 import {
   createTestRedis,
   createTestS3,
+  flusherTestEnv,
   listObjectKeys,
   listOpenUploads,
   randomName,
@@ -21,7 +22,7 @@ import {
   waitFor,
 } from '@spool/testkit';
 import { Queue } from 'bullmq';
-import { fillBuffer, flusherTestEnv } from './test-support.js';
+import { fillBuffer } from '../test/support.js';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const MiB = 1024 * 1024;

@@ -4,15 +4,16 @@ import { appendToBuffer, defineSpoolCommands, loadConfig, streamKeys } from '@sp
 import {
   createTestRedis,
   createTestS3,
+  flusherTestEnv,
   listObjectKeys,
   randomName,
   readSpoolObject,
   testServices,
 } from '@spool/testkit';
 import { pino } from 'pino';
+import { fillBuffer } from '../test/support.js';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
-import { fillBuffer, flusherTestEnv } from './test-support.js';
 
 const services = testServices();
 const redis = createTestRedis();

@@ -13,7 +13,6 @@ import {
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
@@ -30,8 +29,6 @@ export interface FlusherDeps {
 
 export interface Flusher {
   worker: Worker<FlushJobData>;
-  /** The Prometheus registry /metrics serves. */
-  registry(): Registry;
   /** Health and metrics; not listening (main.ts listens). */
   app: FastifyInstance;
   close(): Promise<void>;
@@ -105,7 +102,6 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   return {
     worker,
-    registry: () => metrics.registry,
     app,
     async close() {
       closing = true;

@@ -9,9 +9,9 @@ import {
   queuePrefix,
   streamKeys,
 } from '@spool/shared';
-import { createTestRedis, randomName, spawnService, waitFor } from '@spool/testkit';
+import { createTestRedis, flusherTestEnv, randomName, spawnService, waitFor } from '@spool/testkit';
 import { Queue } from 'bullmq';
-import { fillBuffer, flusherTestEnv } from './test-support.js';
+import { fillBuffer } from '../test/support.js';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const MiB = 1024 * 1024;

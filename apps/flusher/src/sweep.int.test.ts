@@ -17,12 +17,11 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import { createTestRedis, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { createFlusherMetrics } from './metrics.js';
 import { sweep, sweepEveryMs } from './sweep.js';
-import { flusherTestEnv } from './test-support.js';
 
 const NS = randomName('ns');
 const redis = createTestRedis();

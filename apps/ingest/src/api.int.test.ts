@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FLUSH_QUEUE, flushJobId, queuePrefix, streamKeys, streamRegistryKey } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const redis = createTestRedis();
 let ingest: TestIngest;

@@ -50,15 +50,3 @@ export function createIngestClients(
     },
   };
 }
-
-/** Resolves once the client can take commands (the offline queue is off, so earlier ones fail). */
-export async function whenReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}

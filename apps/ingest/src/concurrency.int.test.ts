@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineSpoolCommands, flushJobId, sealGeneration, streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const CLIENTS = 50;
 const REQUESTS_PER_CLIENT = 200;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys, streamRegistryKey } from '@spool/shared';
 import { createTestRedis, randomName, TcpProxy, testServices, waitFor } from '@spool/testkit';
 import { Redis } from 'ioredis';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const redis = createTestRedis();
 afterAll(() => redis.quit());

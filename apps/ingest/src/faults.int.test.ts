@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import { createTestRedis, randomName, TcpProxy, testServices } from '@spool/testkit';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const redis = createTestRedis();
 let proxy: TcpProxy;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
 import fc from 'fast-check';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const redis = createTestRedis();
 let ingest: TestIngest;

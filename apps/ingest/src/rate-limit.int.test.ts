@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
-import { startTestIngest, type TestIngest } from './test-support.js';
+import { startTestIngest, type TestIngest } from '../test/support.js';
 
 const redis = createTestRedis();
 afterAll(() => redis.quit());

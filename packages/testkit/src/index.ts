@@ -5,4 +5,5 @@ export { randomName } from './names.js';
 export { listObjectKeys, listOpenUploads, readSpoolObject, type SpoolObject, waitFor } from './s3-objects.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { startTestServices, stopTestServices } from './services.js';
+export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS } from './spool-services.js';
 export { TcpProxy } from './tcp-proxy.js';

@@ -9,31 +9,15 @@ import {
   type StreamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { testServices } from '@spool/testkit';
+import { flusherTestEnv } from '@spool/testkit';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createFlusherClients, type FlusherClients } from './clients.js';
-import { buildFlusher, type Flusher } from './flusher.js';
+import { createFlusherClients, type FlusherClients } from '../src/clients.js';
+import { buildFlusher, type Flusher } from '../src/flusher.js';
 
 export interface TestFlusher extends Flusher {
   clients: FlusherClients;
   config: Readonly<Config>;
-}
-
-/** Environment that points a flusher (in process, or a child process) at the test run's services. */
-export function flusherTestEnv(env: Record<string, string> = {}): Record<string, string> {
-  const services = testServices();
-  return {
-    REDIS_URL: services.redisUrl,
-    S3_BUCKET: services.s3.bucket,
-    S3_ENDPOINT: services.s3.endpoint,
-    S3_REGION: services.s3.region,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ACCESS_KEY_ID: services.s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: services.s3.credentials.secretAccessKey,
-    LOG_LEVEL: 'silent',
-    ...env,
-  };
 }
 
 /** A flusher in this process against the test run's Redis and S3 (credentials from the environment). */

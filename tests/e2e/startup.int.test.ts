@@ -1,11 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-
-const MAINS = {
-  ingest: fileURLToPath(new URL('../dist/main.js', import.meta.url)),
-  flusher: fileURLToPath(new URL('../../flusher/dist/main.js', import.meta.url)),
-};
+import { SPOOL_MAINS } from '@spool/testkit';
 
 describe('start-up with a bad configuration', () => {
   it.each([
@@ -19,7 +14,7 @@ describe('start-up with a bad configuration', () => {
   ] as const)(
     '%s with %p exits 78 naming the variable, before connecting to anything',
     (app, env, message) => {
-      const result = spawnSync(process.execPath, [MAINS[app]], {
+      const result = spawnSync(process.execPath, [SPOOL_MAINS[app]], {
         env: { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:1', ...env },
         encoding: 'utf8',
         timeout: 10_000,

@@ -1,21 +1,21 @@
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
+  flusherTestEnv,
+  ingestTestEnv,
   listObjectKeys,
   randomName,
   readSpoolObject,
   type ServiceProcess,
+  SPOOL_MAINS,
   spawnService,
   TcpProxy,
   testServices,
   waitFor,
 } from '@spool/testkit';
-import { startTestFlusher, type TestFlusher } from './test-support.js';
 
-const INGEST_MAIN = fileURLToPath(new URL('../../ingest/dist/main.js', import.meta.url));
 const services = testServices();
 /** This file's own namespace: flushers of other test files never see its queue or streams. */
 const NS = randomName('ns');
@@ -24,31 +24,36 @@ const s3 = createTestS3();
 const prefix = `${randomName('outage')}/`;
 let proxy: TcpProxy;
 let ingest: ServiceProcess;
-let flusher: TestFlusher;
+let flusher: ServiceProcess;
 
 beforeAll(async () => {
   const endpoint = new URL(services.s3.endpoint);
   proxy = await TcpProxy.start(endpoint.hostname, Number(endpoint.port));
-  ingest = await spawnService(INGEST_MAIN, {
-    ALLOW_ANONYMOUS_WRITES: 'true',
-    REDIS_NAMESPACE: NS,
-    REDIS_URL: services.redisUrl,
-    FLUSH_THRESHOLD_BYTES: '16KiB',
-    MAX_BUFFER_BYTES: '128KiB',
-    MAX_BODY_BYTES: '32KiB',
-    LOG_LEVEL: 'warn',
-  });
-  flusher = await startTestFlusher({
-    REDIS_NAMESPACE: NS,
-    S3_ENDPOINT: proxy.url('http'),
-    S3_PREFIX: prefix,
-    FLUSH_INTERVAL: '1s',
-    FLUSH_RETRY_BASE: '100ms',
-    FLUSH_RETRY_MAX: '500ms',
-  });
+  ingest = await spawnService(
+    SPOOL_MAINS.ingest,
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      FLUSH_THRESHOLD_BYTES: '16KiB',
+      MAX_BUFFER_BYTES: '128KiB',
+      MAX_BODY_BYTES: '32KiB',
+      LOG_LEVEL: 'warn',
+    }),
+  );
+  flusher = await spawnService(
+    SPOOL_MAINS.flusher,
+    flusherTestEnv({
+      REDIS_NAMESPACE: NS,
+      S3_ENDPOINT: proxy.url('http'),
+      S3_PREFIX: prefix,
+      FLUSH_INTERVAL: '1s',
+      FLUSH_RETRY_BASE: '100ms',
+      FLUSH_RETRY_MAX: '500ms',
+      LOG_LEVEL: 'warn',
+    }),
+  );
 });
 afterAll(async () => {
-  await flusher.close();
+  await flusher.stop();
   await ingest.stop();
   await proxy.close();
   await redis.quit();
@@ -91,7 +96,7 @@ describe('while S3 is down', () => {
     );
     const failures = await waitFor(
       async () => {
-        const text = await flusher.registry().metrics();
+        const text = await (await fetch(`${flusher.url}/metrics`)).text();
         const value = Number(/spool_flush_failures_total\{stream="[^"]+"\} (\d+)/.exec(text)?.[1] ?? 0);
         return value >= 3 ? value : undefined;
       },

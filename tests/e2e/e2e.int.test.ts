@@ -1,22 +1,21 @@
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys, streamRegistryKey } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
+  flusherTestEnv,
+  ingestTestEnv,
   listObjectKeys,
   randomName,
   readSpoolObject,
   type ServiceProcess,
+  SPOOL_MAINS,
   spawnService,
   testServices,
   waitFor,
 } from '@spool/testkit';
-import { flusherTestEnv } from './test-support.js';
 
-const INGEST_MAIN = fileURLToPath(new URL('../../ingest/dist/main.js', import.meta.url));
-const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const KEY_LAYOUT =
   /^(?<prefix>.*)stream=(?<stream>[a-z0-9_-]+)\/dt=(?<day>\d{4}-\d\d-\d\d)\/hour=(?<hour>\d\d)\/\k<stream>-(?<stamp>\d{8}T\d{9})Z-(?<gen>\d+)\.ndjson\.gz$/;
 
@@ -31,15 +30,16 @@ let flusher: ServiceProcess;
 let secondFlusher: ServiceProcess;
 
 beforeAll(async () => {
-  ingest = await spawnService(INGEST_MAIN, {
-    ALLOW_ANONYMOUS_WRITES: 'true',
-    REDIS_NAMESPACE: NS,
-    REDIS_URL: services.redisUrl,
-    FLUSH_THRESHOLD_BYTES: '256KiB',
-    MAX_BUFFER_BYTES: '32MiB',
-    MAX_EVENT_BYTES: '8KiB',
-    LOG_LEVEL: 'warn',
-  });
+  ingest = await spawnService(
+    SPOOL_MAINS.ingest,
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      FLUSH_THRESHOLD_BYTES: '256KiB',
+      MAX_BUFFER_BYTES: '32MiB',
+      MAX_EVENT_BYTES: '8KiB',
+      LOG_LEVEL: 'warn',
+    }),
+  );
   // Two flusher processes compete for the same jobs, as replicas do.
   const flusherEnv = flusherTestEnv({
     REDIS_NAMESPACE: NS,
@@ -47,8 +47,8 @@ beforeAll(async () => {
     FLUSH_INTERVAL: '2s',
     LOG_LEVEL: 'warn',
   });
-  flusher = await spawnService(FLUSHER_MAIN, flusherEnv);
-  secondFlusher = await spawnService(FLUSHER_MAIN, flusherEnv);
+  flusher = await spawnService(SPOOL_MAINS.flusher, flusherEnv);
+  secondFlusher = await spawnService(SPOOL_MAINS.flusher, flusherEnv);
 });
 afterAll(async () => {
   await Promise.all([ingest?.stop(), flusher?.stop(), secondFlusher?.stop()]);
