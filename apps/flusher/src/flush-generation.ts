@@ -2,10 +2,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type Config, releaseGeneration, sealGeneration, streamKeys } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { summarizeAndCompress } from './first-pass.js';
 import type { FlusherMetrics } from './metrics.js';
-import { objectKey } from './object-key.js';
-import { summarizeAndCompress } from './sealed-buffer.js';
-import { abortStaleUploads, objectMetadata, QUEUE_SIZE, uploadSealed } from './upload.js';
+import { gzipChunks } from './parallel-gzip.js';
+import { objectKey, objectMetadata } from './s3-object.js';
+import { readSealed } from './sealed-reader.js';
+import { abortStaleUploads } from './stale-uploads.js';
+import { QUEUE_SIZE, uploadBody } from './upload.js';
 
 export interface FlushDeps {
   config: Pick<Config, 's3' | 'namespace'>;
@@ -20,73 +23,66 @@ export type FlushOutcome =
   | { status: 'uploaded'; key: string; events: number; rawBytes: number; compressedBytes: number };
 
 /**
- * One flush job: seal the generation, stream it through gzip to its deterministic S3 key, and
- * only after S3 confirmed, release it. Every step is safe to repeat: a retry after a crash anywhere
- * reuses the sealed key, overwrites the same object with the same bytes, and counts the events
- * once. Throws to have the job retried (with backoff) when Redis or S3 fails.
+ * One flush job, top to bottom: seal the generation; read it once to summarize and compress it;
+ * upload the gzip (held from that read when it was small, else compressed from a second read) to
+ * its deterministic S3 key; and only after S3 confirmed, release it. Every step is safe to
+ * repeat: a retry after a crash anywhere reuses the sealed key, overwrites the same object with
+ * the same bytes, and counts the events once. Throws to have the job retried (with backoff) when
+ * Redis or S3 fails.
  */
 export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {
   const { config, redis, s3, logger, metrics } = deps;
-  const bucket = config.s3.bucket as string;
+  const { partBytes } = config.s3;
   const keys = streamKeys(stream, config.namespace);
+
   const sealed = await sealGeneration(redis, keys, gen);
   if (sealed.status === 'nothing') {
     logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
     return { status: 'nothing' };
   }
   const endTimer = metrics.flushSeconds.startTimer();
-  const sealedKey = keys.sealed(gen);
+  const read = () => readSealed(redis, keys.sealed(gen), sealed.length);
   logger.info({ stream, gen, rawBytes: sealed.length, status: sealed.status }, 'flushing generation');
-  // The first pass may hold as much gzip as the upload holds in parts in flight (both about
-  // 4 parts); uploading the held gzip holds both at once, so a flush peaks near twice that.
-  const { summary, gzip } = await summarizeAndCompress(
-    redis,
-    sealedKey,
-    sealed.length,
-    config.s3.partBytes * QUEUE_SIZE,
-  );
+
+  // The first read may hold as much gzip as the upload holds in parts in flight (both QUEUE_SIZE
+  // parts); uploading the held gzip holds both at once, so a flush peaks near twice that.
+  const { summary, gzip } = await summarizeAndCompress(read(), partBytes * QUEUE_SIZE);
   if (summary.events === 0) {
     // Not reachable through the ingest (every append is whole lines); never an empty object.
     await releaseGeneration(redis, keys, gen, 0);
     return { status: 'nothing' };
   }
-  const target = { s3, bucket, key: objectKey(config.s3.prefix, stream, sealed.since, gen) };
-  if (sealed.status === 'resealed') {
-    const { aborted, skipped } = await abortStaleUploads(target);
-    if (aborted > 0)
-      logger.info(
-        { stream, gen, key: target.key, aborted },
-        'aborted multipart uploads left by an earlier attempt',
-      );
-    if (skipped === 'not permitted')
-      logger.warn(
-        { stream, gen, key: target.key },
-        "may not list multipart uploads (s3:ListBucketMultipartUploads): an earlier attempt's upload is left to the bucket lifecycle rule",
-      );
-  }
+
+  const target = {
+    s3,
+    bucket: config.s3.bucket as string,
+    key: objectKey(config.s3.prefix, stream, sealed.since, gen),
+  };
+  if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(
+    // readPasses 1: compressed during the first read and uploaded from memory; 2: read again.
     {
       stream,
       gen,
       key: target.key,
       rawBytes: sealed.length,
       status: sealed.status,
-      // 1: compressed during the summary pass and uploaded from memory; 2: read again to upload.
       readPasses: gzip ? 1 : 2,
     },
     'uploading generation',
   );
-  const { compressedBytes } = await uploadSealed(
-    redis,
-    sealedKey,
-    sealed.length,
+  const { compressedBytes } = await uploadBody(
     target,
-    objectMetadata(stream, gen, summary),
-    { partBytes: config.s3.partBytes, gzip },
+    {
+      pieces: gzip ?? gzipChunks(read()),
+      contentType: 'application/gzip',
+      metadata: objectMetadata(stream, gen, summary),
+    },
+    partBytes,
   );
+
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();
-
   const label = { stream: metrics.streamLabel(stream) };
   metrics.objects.inc(label);
   metrics.events.inc(label, summary.events);
@@ -111,4 +107,26 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     rawBytes: summary.rawBytes,
     compressedBytes,
   };
+}
+
+/** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */
+async function clearEarlierAttempt(
+  { logger }: FlushDeps,
+  target: Parameters<typeof abortStaleUploads>[0],
+  stream: string,
+  gen: number,
+): Promise<void> {
+  const { aborted, skipped } = await abortStaleUploads(target);
+  if (aborted > 0) {
+    logger.info(
+      { stream, gen, key: target.key, aborted },
+      'aborted multipart uploads left by an earlier attempt',
+    );
+  }
+  if (skipped === 'not permitted') {
+    logger.warn(
+      { stream, gen, key: target.key },
+      "may not list multipart uploads (s3:ListBucketMultipartUploads): an earlier attempt's upload is left to the bucket lifecycle rule",
+    );
+  }
 }

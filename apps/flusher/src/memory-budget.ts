@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '@spool/shared';
-import { CHUNK_BUFFERS, READ_CHUNK_BYTES } from './sealed-buffer.js';
+import { CHUNK_BUFFERS, READ_CHUNK_BYTES } from './sealed-reader.js';
 import { QUEUE_SIZE } from './upload.js';
 
 const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName, testServices } from '@spool/testkit';
 import { Redis } from 'ioredis';
 import { RangeReader } from './range-reader.js';
-import { type Chunk, readSealed } from './sealed-buffer.js';
+import { type Chunk, readSealed } from './sealed-reader.js';
 
 const redis = createTestRedis();
 const opened: Redis[] = [redis];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { objectKey } from './object-key.js';
+import { objectKey } from './s3-object.js';
 
 describe('objectKey', () => {
   it('partitions by the buffer start, in UTC, Hive style', () => {

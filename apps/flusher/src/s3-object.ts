@@ -1,3 +1,5 @@
+import type { BufferSummary } from './buffer-summary.js';
+
 /**
  * The S3 key of a generation's object, Hive-partitioned so Athena, Spark, Trino and DuckDB read
  * the output as it is:
@@ -13,4 +15,17 @@ export function objectKey(prefix: string, stream: string, sinceMs: number, gen: 
   const hour = iso.slice(11, 13);
   const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}${iso.slice(20, 23)}Z`;
   return `${prefix}stream=${stream}/dt=${day}/hour=${hour}/${stream}-${stamp}-${gen}.ndjson.gz`;
+}
+
+/** User metadata of a generation's object: enough to check it against what was accepted. */
+export function objectMetadata(stream: string, gen: number, summary: BufferSummary): Record<string, string> {
+  return {
+    'spool-stream': stream,
+    'spool-generation': String(gen),
+    'spool-events': String(summary.events),
+    'spool-raw-bytes': String(summary.rawBytes),
+    'spool-sha256': summary.sha256,
+    'spool-first-received-at': summary.firstReceivedAt,
+    'spool-last-received-at': summary.lastReceivedAt,
+  };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { SummaryBuilder } from './sealed-buffer.js';
+import { SummaryBuilder } from './buffer-summary.js';
 
 const line = (i: number, pad: number) =>
   `${JSON.stringify({ receivedAt: `2026-11-27T00:00:${String(i % 60).padStart(2, '0')}.000Z`, i, p: 'x'.repeat(pad) })}\n`;

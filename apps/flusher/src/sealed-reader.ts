@@ -1,0 +1,102 @@
+import { type Cluster, Redis } from 'ioredis';
+import { GZIP_PARALLELISM } from './parallel-gzip.js';
+import { RangeReader } from './range-reader.js';
+
+/** How much of a sealed buffer is read from Redis at a time. */
+export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Chunk buffers in rotation: the one worked on, the one read ahead, and those being compressed. */
+export const CHUNK_BUFFERS = GZIP_PARALLELISM + 2;
+
+/** A piece of a sealed buffer. `release()` when done with `data`: its memory is then reused. */
+export interface Chunk {
+  data: Buffer;
+  release(): void;
+}
+
+/** A fixed number of equal buffers; `take` waits while all are out. */
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: Array<(buffer: Buffer) => void> = [];
+  private created = 0;
+
+  constructor(
+    private readonly count: number,
+    private readonly bytes: number,
+  ) {}
+
+  take(): Promise<Buffer> {
+    const buffer = this.free.pop();
+    if (buffer) return Promise.resolve(buffer);
+    if (this.created < this.count) {
+      this.created += 1;
+      return Promise.resolve(Buffer.allocUnsafe(this.bytes));
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  give(buffer: Buffer): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter(buffer);
+    else this.free.push(buffer);
+  }
+}
+
+/**
+ * Reads a sealed buffer in chunks with GETRANGE, never as one string, into a few buffers that are
+ * reused as the caller releases them (over a connection of its own, see RangeReader): memory
+ * stays bounded by those buffers whatever the sealed buffer's size, and reading makes no garbage.
+ * The next chunk is already on its way while the caller works on this one. A sealed key never
+ * changes, so reading it in pieces is consistent. (Through TLS, or a client other than a plain
+ * ioredis `Redis`, it reads through ioredis instead, without the reuse.)
+ */
+export async function* readSealed(
+  redis: Redis | Cluster,
+  key: string,
+  length: number,
+  chunkBytes = READ_CHUNK_BYTES,
+): AsyncGenerator<Chunk> {
+  const reader =
+    length > 0 && redis instanceof Redis && !redis.options.tls ? await RangeReader.connect(redis) : undefined;
+  const pool = new BufferPool(CHUNK_BUFFERS, chunkBytes);
+  const read = async (start: number): Promise<Chunk> => {
+    const end = Math.min(start + chunkBytes, length) - 1;
+    const buffer = reader ? await pool.take() : undefined;
+    const release = () => buffer && pool.give(buffer);
+    let data: Buffer;
+    try {
+      data = reader
+        ? await reader.getrange(key, start, end, buffer as Buffer)
+        : await redis.getrangeBuffer(key, start, end);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (data.length !== end - start + 1) {
+      release();
+      throw new Error(
+        `sealed buffer ${key} is shorter than its sealed length ${length} (read ${start + data.length})`,
+      );
+    }
+    let released = false;
+    return {
+      data,
+      release: () => {
+        if (!released) release();
+        released = true;
+      },
+    };
+  };
+  try {
+    let next = length > 0 ? read(0) : undefined;
+    for (let start = 0; next; start += chunkBytes) {
+      const chunk = await next;
+      next = start + chunkBytes < length ? read(start + chunkBytes) : undefined;
+      // If the caller stops early, the read ahead is dropped: its failure is nobody's to handle.
+      next?.catch(() => {});
+      yield chunk;
+    }
+  } finally {
+    reader?.close();
+  }
+}

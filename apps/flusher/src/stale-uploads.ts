@@ -1,0 +1,49 @@
+import {
+  AbortMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
+} from '@aws-sdk/client-s3';
+import type { UploadTarget } from './upload.js';
+
+/** What clearing an object's stale multipart uploads did. */
+export interface StaleUploads {
+  aborted: number;
+  /** Why nothing was listed: the store does not implement the listing, or the credentials may not. */
+  skipped?: 'not implemented' | 'not permitted';
+}
+
+/**
+ * Aborts the multipart uploads an earlier attempt at this object left open (a flusher killed
+ * mid-upload leaves its upload open; S3 keeps and bills its parts until it is aborted). A store
+ * that does not implement the listing (501/405), or credentials without
+ * `s3:ListBucketMultipartUploads` (403), skip it: those uploads are left to the bucket's
+ * lifecycle rule, since refusing to flush would be worse. Any other failure is thrown, so the
+ * flush is retried rather than upload beside a stale upload it could not clear.
+ */
+export async function abortStaleUploads(target: UploadTarget): Promise<StaleUploads> {
+  const { s3, bucket, key } = target;
+  let listing: ListMultipartUploadsCommandOutput;
+  try {
+    listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const name = (error as { name?: string }).name;
+    if (name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405) {
+      return { aborted: 0, skipped: 'not implemented' };
+    }
+    if (name === 'AccessDenied' || status === 403) return { aborted: 0, skipped: 'not permitted' };
+    throw error;
+  }
+  let aborted = 0;
+  for (const upload of listing.Uploads ?? []) {
+    if (upload.Key !== key || !upload.UploadId) continue;
+    try {
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
+      aborted += 1;
+    } catch (error) {
+      // Gone since the listing (another attempt aborted or completed it): nothing left to clear.
+      if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+    }
+  }
+  return { aborted };
+}
