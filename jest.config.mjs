@@ -9,7 +9,7 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // Workspace packages are tested from source, so no build is needed before the tests.
     '^@spool/(shared|testkit)$': '<rootDir>/packages/$1/src/index.ts',
-    '^@spool/testkit/ports$': '<rootDir>/packages/testkit/src/ports.ts',
+    '^@spool/testkit/(ports|landing)$': '<rootDir>/packages/testkit/src/$1.ts',
   },
   testEnvironment: 'node',
 };

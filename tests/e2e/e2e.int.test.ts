@@ -14,6 +14,7 @@ import {
   spawnService,
   testServices,
   waitFor,
+  waitUntilLanded,
 } from '@spool/testkit';
 
 const KEY_LAYOUT =
@@ -85,26 +86,6 @@ async function postAll(
   await Promise.all(Array.from({ length: concurrency }, client));
 }
 
-/** Waits until every accepted event of the stream has landed and nothing is buffered. */
-async function waitUntilLanded(stream: string, timeoutMs: number): Promise<void> {
-  const keys = streamKeys(stream, NS);
-  await waitFor(
-    async () => {
-      const stats = await redis.hgetall(keys.stats);
-      const pending = await redis.scard(keys.pending);
-      const buffered = await redis.exists(keys.buf);
-      return stats.accepted !== undefined &&
-        stats.accepted === stats.landed &&
-        pending === 0 &&
-        buffered === 0
-        ? true
-        : undefined;
-    },
-    timeoutMs,
-    `stream ${stream} to land`,
-  );
-}
-
 const TEXTS = [
   'plain ascii',
   'café au lait',
@@ -127,7 +108,7 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
     }));
     const sent = new Map(events.map((event) => [event.messageId, JSON.stringify(event)]));
     await postAll(stream, events, 50, 20);
-    await waitUntilLanded(stream, 60_000);
+    await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 60_000 });
 
     const keys = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
     expect(keys.length).toBeGreaterThan(5);
@@ -186,7 +167,7 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
     const object = await readSpoolObject(s3, services.s3.bucket, key as string);
     expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(['a', 'b', 'c']);
-    await waitUntilLanded(stream, 10_000);
+    await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 10_000 });
   });
 
   it('serves health, readiness and metrics on the flusher port', async () => {

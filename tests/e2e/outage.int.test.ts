@@ -14,6 +14,7 @@ import {
   TcpProxy,
   testServices,
   waitFor,
+  waitUntilLanded,
 } from '@spool/testkit';
 
 const services = testServices();
@@ -108,11 +109,8 @@ describe('while S3 is down', () => {
     expect(await redis.hget(keys.stats, 'landed')).toBeNull();
 
     proxy.restore();
-    await waitFor(
-      async () => ((await redis.hget(keys.stats, 'landed')) === String(accepted.length) ? true : undefined),
-      30_000,
-      'everything to land',
-    );
+    await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 30_000 });
+    expect(await redis.hget(keys.stats, 'landed')).toBe(String(accepted.length));
     const landed: string[] = [];
     for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)) {
       const object = await readSpoolObject(s3, services.s3.bucket, key);

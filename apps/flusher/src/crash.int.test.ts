@@ -1,14 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import {
-  FLUSH_JOB,
-  FLUSH_JOB_OPTIONS,
-  FLUSH_QUEUE,
-  flushJobId,
-  queuePrefix,
-  streamKeys,
-} from '@spool/shared';
+import { addFlushJob, FLUSH_QUEUE, queuePrefix, streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -20,6 +13,7 @@ import {
   spawnService,
   testServices,
   waitFor,
+  waitUntilLanded,
 } from '@spool/testkit';
 import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
@@ -67,11 +61,7 @@ async function uploadStarted(output: () => string, stream: string): Promise<stri
 
 async function expectLandedOnce(stream: string, prefix: string, ids: string[]): Promise<void> {
   const keys = streamKeys(stream, NS);
-  await waitFor(
-    async () => ((await redis.hget(keys.stats, 'landed')) === String(ids.length) ? true : undefined),
-    60_000,
-    'the generation to land',
-  );
+  await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 60_000 });
   const objects = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
   expect(objects).toHaveLength(1);
   const object = await readSpoolObject(s3, services.s3.bucket, objects[0] as string);
@@ -98,7 +88,7 @@ describe('a flusher that dies', () => {
     });
 
     const first = await spawnService(FLUSHER_MAIN, env);
-    await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
+    await addFlushJob(queue, stream, 0);
     const key = await uploadStarted(first.output, stream);
     // Kill it once S3 holds its multipart upload, before the upload completes.
     await waitFor(
@@ -133,7 +123,7 @@ describe('a flusher that dies', () => {
       FLUSHER_MAIN,
       flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, LOG_LEVEL: 'info' }),
     );
-    await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
+    await addFlushJob(queue, stream, 0);
     const key = await uploadStarted(flusher.output, stream);
 
     expect(await flusher.stop('SIGTERM')).toBe(0);

@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import {
-  FLUSH_JOB,
-  FLUSH_JOB_OPTIONS,
-  FLUSH_QUEUE,
-  flushJobId,
-  queuePrefix,
-  streamKeys,
-} from '@spool/shared';
-import { createTestRedis, flusherTestEnv, randomName, spawnService, waitFor } from '@spool/testkit';
+import { addFlushJob, FLUSH_QUEUE, queuePrefix, streamKeys } from '@spool/shared';
+import { createTestRedis, flusherTestEnv, randomName, spawnService, waitUntilLanded } from '@spool/testkit';
 import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
 
@@ -54,16 +47,10 @@ describe('flusher memory', () => {
       const sampler = setInterval(() => {
         peak = Math.max(peak, rssBytes(flusher.pid));
       }, 20);
-      await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0) });
-      await waitFor(
-        async () =>
-          (await redis.hget(streamKeys(stream, NS).stats, 'landed')) === String(ids.length)
-            ? true
-            : undefined,
-        120_000,
-        'the 200 MiB generation to land',
-      );
+      await addFlushJob(queue, stream, 0);
+      await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 120_000 });
       clearInterval(sampler);
+      expect(await redis.hget(streamKeys(stream, NS).stats, 'landed')).toBe(String(ids.length));
       const growth = peak - baseline;
       process.stdout.write(
         `flusher RSS: baseline ${(baseline / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB, growth ${(growth / MiB).toFixed(0)} MiB for a 200 MiB buffer\n`,

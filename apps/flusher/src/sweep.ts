@@ -1,7 +1,6 @@
 import {
+  addFlushJob,
   type Config,
-  FLUSH_JOB,
-  FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
   forgetStream,
@@ -65,7 +64,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     const jobId = flushJobId(stream, gen);
     const job = await queue.getJob(jobId);
     if (!job) {
-      await queue.add(FLUSH_JOB, { stream, gen }, { ...FLUSH_JOB_OPTIONS, jobId });
+      await addFlushJob(queue, stream, gen);
       result.enqueued.push(jobId);
     } else if (await job.isFailed()) {
       await job.retry('failed');

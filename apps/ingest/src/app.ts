@@ -76,12 +76,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    if (request.routeOptions.url === '/v1/streams/:stream/events') {
-      metrics.requests.inc({ status: String(reply.statusCode) });
-    }
-    done();
-  });
   app.addHook('preClose', async () => {
     closing = true;
   });

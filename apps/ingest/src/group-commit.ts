@@ -1,11 +1,10 @@
 import {
   type AppendResult,
+  addFlushJob,
   appendToBuffer,
   type ClientMessageIds,
   type Config,
   crossedThreshold,
-  FLUSH_JOB,
-  FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
   OTHER_STREAMS_LABEL,
@@ -249,7 +248,7 @@ export class GroupCommit {
   private async enqueueFlush(stream: string, gen: number): Promise<void> {
     const jobId = flushJobId(stream, gen);
     try {
-      await this.deps.queue.add(FLUSH_JOB, { stream, gen }, { ...FLUSH_JOB_OPTIONS, jobId });
+      await addFlushJob(this.deps.queue, stream, gen);
       this.deps.metrics.flushJobsEnqueued.inc();
       this.deps.logger.info({ stream, gen, jobId }, 'buffer crossed the flush threshold; flush job added');
     } catch (error) {

@@ -21,6 +21,7 @@ export {
 export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 export { createLogger, loggerOptions } from './logger.js';
 export {
+  addFlushJob,
   FLUSH_BACKOFF,
   FLUSH_JOB,
   FLUSH_JOB_OPTIONS,

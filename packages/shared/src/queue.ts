@@ -1,4 +1,5 @@
-import type { JobsOptions } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
+import { STREAM_NAME_PATTERN } from './stream-name.js';
 
 /** The BullMQ queue flush jobs go through (its prefix comes from keys.ts: `queuePrefix`). */
 export const FLUSH_QUEUE = 'flush';
@@ -22,9 +23,11 @@ export function flushJobId(stream: string, gen: number): string {
 }
 
 export function parseFlushJobId(id: string): FlushJobData | undefined {
-  const match = /^([a-z0-9][a-z0-9_-]{0,63})@(\d+)$/.exec(id);
-  if (!match?.[1] || !match[2]) return undefined;
-  return { stream: match[1], gen: Number(match[2]) };
+  const at = id.lastIndexOf('@');
+  const stream = id.slice(0, at);
+  const gen = id.slice(at + 1);
+  if (at === -1 || !STREAM_NAME_PATTERN.test(stream) || !/^\d+$/.test(gen)) return undefined;
+  return { stream, gen: Number(gen) };
 }
 
 /**
@@ -44,4 +47,16 @@ export const FLUSH_JOB_OPTIONS: Readonly<JobsOptions> = Object.freeze({
 export function flushBackoffDelay(attemptsMade: number, baseMs = 1_000, capMs = 5 * 60_000): number {
   const exponent = Math.min(Math.max(attemptsMade - 1, 0), 30);
   return Math.min(baseMs * 2 ** exponent, capMs);
+}
+
+/**
+ * Adds generation `gen`'s flush job, the one way every caller does it (the crossing append, the
+ * sweep, tools): under its deterministic id, so adding it again while it exists is a no-op.
+ */
+export function addFlushJob(
+  queue: Queue<FlushJobData>,
+  stream: string,
+  gen: number,
+): Promise<Job<FlushJobData>> {
+  return queue.add(FLUSH_JOB, { stream, gen }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, gen) });
 }

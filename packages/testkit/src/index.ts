@@ -1,6 +1,7 @@
 export { createTestRedis, createTestS3 } from './clients.js';
 export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
+export { inFlight, type LandingOptions, waitUntilLanded } from './landing.js';
 export { randomName } from './names.js';
 export { listObjectKeys, listOpenUploads, readSpoolObject, type SpoolObject, waitFor } from './s3-objects.js';
 export { type ServiceProcess, spawnService } from './service-process.js';

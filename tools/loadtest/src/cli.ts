@@ -3,12 +3,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { streamKeys } from '@spool/shared';
+import { waitUntilLanded } from '@spool/testkit/landing';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
 import { type OwnStack, startOwnStack } from './stack.js';
-import { flushNow, verify, waitUntilLanded } from './verify.js';
+import { flushNow, verify } from './verify.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const status = (line: string) =>
@@ -124,7 +125,11 @@ async function main(options: LoadtestOptions): Promise<number> {
     let ok = true;
     if (options.verify) {
       await flushNow(redis, target.namespace, streams);
-      await waitUntilLanded(redis, target.namespace, streams, options.landTimeoutMs, status);
+      await waitUntilLanded(redis, streams, {
+        namespace: target.namespace,
+        timeoutMs: options.landTimeoutMs,
+        progress: status,
+      });
       say('');
       const verification = await verify(s3, target.bucket, streams, runId, options.eventsPerRequest, logs);
       summary.verification = verification;

@@ -2,15 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import {
-  FLUSH_JOB,
-  FLUSH_JOB_OPTIONS,
-  FLUSH_QUEUE,
-  type FlushJobData,
-  flushJobId,
-  queuePrefix,
-  streamKeys,
-} from '@spool/shared';
+import { addFlushJob, FLUSH_QUEUE, type FlushJobData, queuePrefix, streamKeys } from '@spool/shared';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ClientLog, OUTCOME } from './load.js';
@@ -43,35 +35,10 @@ export async function flushNow(redis: Redis, namespace: string, streams: string[
       const keys = streamKeys(stream, namespace);
       if ((await redis.strlen(keys.buf)) === 0) continue;
       const gen = Number((await redis.get(keys.gen)) ?? 0);
-      await queue.add(FLUSH_JOB, { stream, gen }, { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, gen) });
+      await addFlushJob(queue, stream, gen);
     }
   } finally {
     await queue.close();
-  }
-}
-
-/** Waits until every stream has landed all it accepted (the time-based flush sends the rest). */
-export async function waitUntilLanded(
-  redis: Redis,
-  namespace: string,
-  streams: string[],
-  timeoutMs: number,
-  progress: (text: string) => void,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let waiting = 0;
-    for (const stream of streams) {
-      const keys = streamKeys(stream, namespace);
-      const [accepted = '0', landed = '0'] = await redis.hmget(keys.stats, 'accepted', 'landed');
-      const held = (await redis.strlen(keys.buf)) + Number((await redis.get(keys.sealedBytes)) ?? 0);
-      if (accepted !== landed || held > 0) waiting += Number(accepted) - Number(landed);
-    }
-    if (waiting === 0) return;
-    progress(`waiting for ${waiting} events to land in S3`);
-    if (Date.now() > deadline)
-      throw new Error(`${waiting} accepted events had not landed after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

@@ -100,6 +100,11 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
 
   app.post<EventsRoute>('/v1/streams/:stream/events', {
     onRequest,
+    // Every answer of this route, refusals included, counted by status.
+    onResponse: (_request, reply, done) => {
+      metrics.requests.inc({ status: String(reply.statusCode) });
+      done();
+    },
     preParsing: (request, _reply, payload, done) => {
       try {
         done(null, decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload);

@@ -2,10 +2,11 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, streamKeys } from '@spool/shared';
 import { listOpenUploads } from '@spool/testkit';
+import { waitUntilLanded } from '@spool/testkit/landing';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
-import { flushNow, verify, waitUntilLanded } from '../verify.js';
+import { flushNow, verify } from '../verify.js';
 import { type ChaosStack, startChaosStack } from './chaos-stack.js';
 import { greedyClients } from './greedy-clients.js';
 
@@ -192,7 +193,7 @@ async function main(): Promise<number> {
       `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
     );
     await flushNow(redis, 'spool', streams);
-    await waitUntilLanded(redis, 'spool', streams, 5 * 60_000, () => {});
+    await waitUntilLanded(redis, streams, { timeoutMs: 5 * 60_000 });
     const v = await verify(s3, stack.bucket, streams, runId, 10, logs);
     let orphans = 0;
     for (const stream of streams) {

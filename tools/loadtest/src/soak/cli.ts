@@ -2,11 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration, streamRegistryKey } from '@spool/shared';
+import { waitUntilLanded } from '@spool/testkit/landing';
 import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
-import { flushNow, waitUntilLanded } from '../verify.js';
+import { flushNow } from '../verify.js';
 
 const USAGE = `spool soak — steady load for a long time, watching memory
 
@@ -102,7 +103,7 @@ async function main(): Promise<number> {
     clearInterval(sampler);
     await sample();
     await flushNow(redis, 'spool', streams);
-    await waitUntilLanded(redis, 'spool', streams, 5 * 60_000, () => {});
+    await waitUntilLanded(redis, streams, { timeoutMs: 5 * 60_000 });
     say(
       `\n${table([
         ['requests', stats.requests],

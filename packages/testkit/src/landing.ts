@@ -1,0 +1,44 @@
+import { DEFAULT_NAMESPACE, streamKeys } from '@spool/shared';
+import type { Redis } from 'ioredis';
+
+export interface LandingOptions {
+  namespace?: string;
+  timeoutMs: number;
+  /** Called on every check that finds events still in flight. */
+  progress?: (text: string) => void;
+}
+
+/** Events a stream accepted and has not landed yet, and bytes it still holds in Redis. */
+export async function inFlight(redis: Redis, stream: string, namespace = DEFAULT_NAMESPACE) {
+  const keys = streamKeys(stream, namespace);
+  const [accepted = null, landed = null] = await redis.hmget(keys.stats, 'accepted', 'landed');
+  const held = (await redis.strlen(keys.buf)) + Number((await redis.get(keys.sealedBytes)) ?? 0);
+  return { events: Number(accepted ?? 0) - Number(landed ?? 0), held, accepted: Number(accepted ?? 0) };
+}
+
+/**
+ * Resolves once every stream has landed all it accepted and holds nothing in Redis (its buffer
+ * and sealed generations gone): the one way tests and tools wait for S3. Throws after timeoutMs.
+ */
+export async function waitUntilLanded(
+  redis: Redis,
+  streams: string[],
+  options: LandingOptions,
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    let events = 0;
+    let held = 0;
+    for (const stream of streams) {
+      const state = await inFlight(redis, stream, options.namespace);
+      events += state.events;
+      held += state.held;
+    }
+    if (events === 0 && held === 0) return;
+    options.progress?.(`waiting for ${events} events (${held} bytes in Redis) to land in S3`);
+    if (Date.now() > deadline) {
+      throw new Error(`${events} accepted events had not landed after ${options.timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
