@@ -1,24 +1,30 @@
-# The two commands a fresh clone needs. Each installs what is missing first (Node 24, pnpm,
-# dependencies, redis-server, Docker where it can), and says so when it is already there.
-.PHONY: dev test test-chaos soak loadtest bench images test-images clean
+# Spool's commands. A fresh clone needs two: `make dev` and `make test`; each installs what is
+# missing first (Node 24, pnpm, dependencies, redis-server, Docker where it can) and says so when
+# it is already there. `make` alone lists them all and starts nothing.
+.DEFAULT_GOAL := help
+.PHONY: help dev test test-chaos soak loadtest bench images test-images clean
 
-dev: ## install what is missing, build, run the whole pipeline locally
+help: ## list the targets (this)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo '  (ARGS="..." passes options to loadtest, test-chaos, soak and bench; ARGS="--help" lists them)'
+
+dev: ## run the whole pipeline locally: Redis, an S3 stand-in, the ingest and the flusher
 	@bash scripts/dev.sh
 
-test: ## install what is missing, then lint, type-check, unit and integration tests
+test: ## lint, type-check, unit, integration, chaos (short) and compose tests
 	@bash scripts/test.sh
 
-loadtest: ## rehearse production load and verify nothing was lost: make loadtest ARGS="--target-buffer 500MB"
-	@bash scripts/loadtest.sh $(ARGS)
+loadtest: ## rehearse production load, then prove nothing was lost or doubled: ARGS="--target-buffer 500MB"
+	@bash scripts/tool.sh loadtest $(ARGS)
 
-test-chaos: ## faults under load (kill -9, S3 500/slow/gone, network cut, Redis restart): make test-chaos ARGS="--fsync everysec"
-	@bash scripts/chaos.sh $(ARGS)
+test-chaos: ## faults under load (kill -9, S3 down, cut networks, lost replies): ARGS="--fsync everysec"
+	@bash scripts/tool.sh chaos $(ARGS)
 
-soak: ## steady load for 30 minutes, watching memory: make soak ARGS="--duration 5m"
-	@bash scripts/soak.sh $(ARGS)
+soak: ## steady load for 30 minutes, watching memory: ARGS="--duration 5m"
+	@bash scripts/tool.sh soak $(ARGS)
 
-bench: ## each benchmark scenario beside its baseline (bench/); make bench ARGS="c" runs one
-	@bash scripts/bench.sh $(ARGS)
+bench: ## each benchmark scenario beside its baseline (bench/): ARGS="c" runs one
+	@bash scripts/tool.sh bench $(ARGS)
 
 images: ## build the production images spool/ingest and spool/flusher
 	@bash scripts/build-images.sh
@@ -27,4 +33,4 @@ test-images: ## build (or reuse) the container images the integration tests use
 	@bash scripts/test-images.sh
 
 clean: ## remove build output and installed tools (not .data/)
-	rm -rf .tools node_modules apps/*/node_modules packages/*/node_modules apps/*/dist packages/*/dist .turbo
+	rm -rf .tools .tsbuild node_modules apps/*/node_modules packages/*/node_modules tools/*/node_modules tests/*/node_modules apps/*/dist packages/*/dist tools/*/dist .turbo

@@ -9,7 +9,8 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     // Workspace packages are tested from source, so no build is needed before the tests.
     '^@spool/(shared|testkit)$': '<rootDir>/packages/$1/src/index.ts',
-    '^@spool/testkit/(ports|landing)$': '<rootDir>/packages/testkit/src/$1.ts',
+    '^@spool/testkit/(ports|landing|wait)$': '<rootDir>/packages/testkit/src/$1.ts',
+    '^@spool/testkit/local-stack$': '<rootDir>/packages/testkit/src/local-stack/index.ts',
   },
   testEnvironment: 'node',
 };

@@ -1,7 +1,7 @@
 // a. Ingest throughput, single-event requests at 100 connections, against a bare Fastify route
 //    that parses the same JSON and answers 202 without Redis. Target: >= 0.6 x bare Fastify.
 import { join } from 'node:path';
-import { freePort, load, markdown, ROOT, start, startIngest, startRedis, until } from './lib.mjs';
+import { freePort, load, markdown, ROOT, start, startIngest, startStack, until } from './lib.mjs';
 
 export async function run({ seconds = 10 } = {}) {
   const body = JSON.stringify({
@@ -10,8 +10,8 @@ export async function run({ seconds = 10 } = {}) {
     path: '/pricing',
     referrer: 'https://example.com/',
   });
-  const redis = await startRedis();
-  const ingest = await startIngest(redis.url);
+  const redis = await startStack();
+  const ingest = await startIngest(redis);
   const barePort = await freePort();
   start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], { PORT: String(barePort) });
   const bare = `http://127.0.0.1:${barePort}`;

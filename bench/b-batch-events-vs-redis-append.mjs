@@ -1,11 +1,11 @@
 // b. Ingest throughput with 100 events per request, in events/s, against redis-benchmark's
 //    unpipelined APPEND ops/s on the same machine. Target: >= 5 x redis-benchmark.
 import { execFileSync } from 'node:child_process';
-import { load, markdown, startIngest, startRedis } from './lib.mjs';
+import { load, markdown, startIngest, startStack } from './lib.mjs';
 
 export async function run({ seconds = 10 } = {}) {
-  const redis = await startRedis();
-  const ingest = await startIngest(redis.url);
+  const redis = await startStack();
+  const ingest = await startIngest(redis);
   const line = 'x'.repeat(146);
   const output = execFileSync(
     'redis-benchmark',

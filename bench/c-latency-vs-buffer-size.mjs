@@ -2,7 +2,7 @@
 //    pre-filled to 0, 100 MB and 400 MB, against the same measurement on a BITCOUNT-based handler.
 //    Target: spool's p99 at 400 MB <= 1.2 x its p99 at 0 MB.
 import { join } from 'node:path';
-import { freePort, load, markdown, ROOT, start, startIngest, startRedis, storedLine, until } from './lib.mjs';
+import { freePort, load, markdown, ROOT, start, startIngest, startStack, storedLine, until } from './lib.mjs';
 
 const MB = 1_000_000;
 
@@ -13,8 +13,8 @@ async function prefill(redis, key, bytes) {
 }
 
 export async function run({ seconds = 8, connections = 20 } = {}) {
-  const redis = await startRedis();
-  const ingest = await startIngest(redis.url);
+  const redis = await startStack();
+  const ingest = await startIngest(redis);
   const naivePort = await freePort();
   start(process.execPath, [join(ROOT, 'bench/baselines/bitcount-ingest.mjs')], {
     PORT: String(naivePort),

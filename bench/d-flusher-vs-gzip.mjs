@@ -5,24 +5,37 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { markdown, rssMiB, startFlusher, startRedis, startS3, storedLine, until } from './lib.mjs';
+import {
+  addFlushJob,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  queuePrefix,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
+import { Queue } from 'bullmq';
+import { markdown, rssMiB, startFlusher, startStack, storedLine, until } from './lib.mjs';
 
 const MiB = 1024 * 1024;
 
 export async function run({ bytes = 256 * MiB } = {}) {
-  const redis = await startRedis();
-  const s3 = await startS3();
+  const redis = await startStack({ s3: true });
+  // The buffer as the ingest leaves it (its keys from the one module that builds them), filled
+  // with APPEND directly: 256 MiB through HTTP would take longer than the flush it measures.
+  const keys = streamKeys('bench-d');
+  const key = keys.buf;
   const chunk = Array.from({ length: 16 * 1024 }, (_, i) => storedLine(i, 256)).join('');
-  const key = 'spool:{bench-d}:buf';
   let lines = 0;
   for (let written = 0; written < bytes; written += chunk.length) {
     await redis.redis.append(key, chunk);
     lines += 16 * 1024;
   }
   const length = await redis.redis.strlen(key);
-  await redis.redis.set('spool:{bench-d}:since', String(Date.now()));
-  await redis.redis.hset('spool:{bench-d}:stats', 'accepted', String(lines));
-  await redis.redis.sadd('spool:streams', 'bench-d');
+  await redis.redis.set(keys.since, String(Date.now()));
+  await redis.redis.hset(keys.stats, 'accepted', String(lines));
+  defineSpoolCommands(redis.redis);
+  await registerStream(redis.redis, streamRegistryKey(), 'bench-d');
 
   // Baseline: the same bytes, in the same 4 MiB GETRANGE chunks, through gzip to /dev/null.
   const gzipStarted = performance.now();
@@ -41,7 +54,7 @@ export async function run({ bytes = 256 * MiB } = {}) {
   // Interval and threshold past the buffer: the flusher's first sweep must not start this flush
   // before the job below (it would, at the default 32MiB threshold), or "idle" RSS and the
   // flush time would be taken mid-flush.
-  const flusher = await startFlusher(redis.url, s3, {
+  const flusher = await startFlusher(redis, {
     FLUSH_INTERVAL: '10m',
     FLUSH_THRESHOLD_BYTES: '480MiB',
     MAX_BUFFER_BYTES: '512MiB',
@@ -51,17 +64,12 @@ export async function run({ bytes = 256 * MiB } = {}) {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, rssMiB(flusher.pid));
   }, 20);
-  const { Queue } = await import('bullmq');
-  const queue = new Queue('flush', { connection: redis.redis, prefix: '{spool}' });
+  const queue = new Queue(FLUSH_QUEUE, { connection: redis.redis, prefix: queuePrefix() });
   const flushStarted = performance.now();
-  await queue.add(
-    'flush',
-    { stream: 'bench-d', gen: 0 },
-    { jobId: 'bench-d@0', attempts: 1000, backoff: { type: 'spool-capped-exponential' } },
-  );
+  await addFlushJob(queue, 'bench-d', 0);
   await until(
     'the flush',
-    async () => (await redis.redis.hget('spool:{bench-d}:stats', 'landed')) === String(lines),
+    async () => (await redis.redis.hget(keys.stats, 'landed')) === String(lines),
     600_000,
   );
   const flushSeconds = (performance.now() - flushStarted) / 1000;

@@ -2,20 +2,20 @@
 //    crosses the threshold, against a direct S3 PutObject of the same bytes (gzip) from the client.
 import { gzipSync } from 'node:zlib';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { markdown, startFlusher, startIngest, startRedis, startS3 } from './lib.mjs';
+import { markdown, startFlusher, startIngest, startStack } from './lib.mjs';
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 export async function run({ rounds = 7 } = {}) {
-  const redis = await startRedis();
-  const s3 = await startS3();
-  const ingest = await startIngest(redis.url, { FLUSH_THRESHOLD_BYTES: '64KiB' });
-  await startFlusher(redis.url, s3, { FLUSH_THRESHOLD_BYTES: '64KiB' });
+  const redis = await startStack({ s3: true });
+  const { s3 } = redis.stack;
+  const ingest = await startIngest(redis, { FLUSH_THRESHOLD_BYTES: '64KiB' });
+  await startFlusher(redis, { FLUSH_THRESHOLD_BYTES: '64KiB' });
   const client = new S3Client({
-    endpoint: s3.url,
+    endpoint: s3.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
+    credentials: s3.credentials,
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   const events = Array.from({ length: 400 }, (_, i) => ({

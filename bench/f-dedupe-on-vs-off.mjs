@@ -5,7 +5,7 @@
 //    the run as a full window's do (each id looked up in three sets of ~1 s of ids: the steady
 //    state). Target: on >= 0.8 x off, for each. Each pair alternates off, on, off, on (5 s each)
 //    to share the machine's drift. The ingest, Redis and autocannon share the machine's cores.
-import { load, markdown, startIngest, startRedis } from './lib.mjs';
+import { load, markdown, startIngest, startStack } from './lib.mjs';
 
 const RUN = Date.now().toString(36);
 const event = (id) => `{"messageId":"${id}","event":"page","userId":"u-123","path":"/pricing"}`;
@@ -19,10 +19,10 @@ const SHAPES = [
 ];
 
 export async function run({ seconds = 5 } = {}) {
-  const redis = await startRedis();
-  const off = await startIngest(redis.url, { DEDUPE_WINDOW: '0' });
+  const redis = await startStack();
+  const off = await startIngest(redis, { DEDUPE_WINDOW: '0' });
   const on = {};
-  for (const { window } of SHAPES) on[window] ??= await startIngest(redis.url, { DEDUPE_WINDOW: window });
+  for (const { window } of SHAPES) on[window] ??= await startIngest(redis, { DEDUPE_WINDOW: window });
   const measured = [];
   for (const [index, { name, events, makeBody, window }] of SHAPES.entries()) {
     const totals = { off: { requests: 0, p99: [] }, on: { requests: 0, p99: [] } };

@@ -3,7 +3,7 @@
 //    shapes: a UUID (36 characters) and a 64-character id. Reported, no target; the baseline is
 //    the ids' own bytes.
 import { randomUUID } from 'node:crypto';
-import { markdown, startIngest, startRedis } from './lib.mjs';
+import { markdown, startIngest, startStack } from './lib.mjs';
 
 const IDS = 1_000_000;
 const PER_REQUEST = 1_000;
@@ -28,8 +28,8 @@ async function setBytes(redis, pattern) {
 }
 
 export async function run() {
-  const redis = await startRedis();
-  const ingest = await startIngest(redis.url, {
+  const redis = await startStack();
+  const ingest = await startIngest(redis, {
     DEDUPE_WINDOW: '1h',
     MAX_EVENTS_PER_REQUEST: String(PER_REQUEST),
   });

@@ -1,25 +1,21 @@
-// Shared pieces of the benchmarks: processes on 127.0.0.1 (redis-server, s3rver, the built ingest
-// and flusher), autocannon runs, and the results file. Every scenario runs beside its baseline in
+// Shared pieces of the benchmarks: Spool's local stack on 127.0.0.1 (@spool/testkit/local-stack),
+// the baselines' processes, autocannon runs, and the results file. Every scenario runs beside its baseline in
 // the same run on the same machine: compare ratios, never absolute numbers across machines.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LocalStack } from '@spool/testkit/local-stack';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const children = new Set();
 const dirs = new Set();
+const stacks = new Set();
 
-export async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '@spool/testkit/ports';
 
 export function tempDir(name) {
   const dir = mkdtempSync(join(tmpdir(), `spool-bench-${name}-`));
@@ -27,6 +23,7 @@ export function tempDir(name) {
   return dir;
 }
 
+/** A baseline's process (bare Fastify, the BITCOUNT handler): not Spool's, so not the local stack. */
 export function start(command, args, env = {}) {
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
@@ -37,96 +34,35 @@ export function start(command, args, env = {}) {
   return child;
 }
 
-export async function until(what, check, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`${what} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { until } from '@spool/testkit/wait';
 
-export async function startRedis() {
-  const port = await freePort();
-  start('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    tempDir('redis'),
-  ]);
-  const { Redis } = await import('ioredis');
-  // Refused until redis-server listens: ioredis reconnects every 50 ms and PING waits for that.
-  // (Calling connect() again instead fails for ever once a first attempt was refused.)
-  const redis = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: () => 50 });
+/**
+ * Spool's local stack for one scenario: Redis without AOF (the benchmarks measure Spool, not the
+ * disk) and, when asked, the S3 stand-in. `redis` is a client of it; `port` its port.
+ */
+export async function startStack({ s3 = false } = {}) {
+  const stack = await LocalStack.start({ redis: { fsync: 'off' }, s3: s3 ? { bucket: 'bench' } : false });
+  stacks.add(stack);
+  const redis = new Redis(stack.redisUrl);
   redis.on('error', () => {});
-  await until('redis', async () => (await redis.ping()) === 'PONG');
-  return { url: `redis://127.0.0.1:${port}`, port, redis };
+  return { stack, redis, url: stack.redisUrl, port: Number(new URL(stack.redisUrl).port) };
 }
 
-export async function startS3() {
-  const port = await freePort();
-  const standin = join(ROOT, 'docker/test-images/s3');
-  if (!existsSync(join(standin, 'node_modules')))
-    throw new Error('run make dev or make test once first (s3rver stand-in)');
-  start(process.execPath, [join(standin, 'serve.mjs'), 'server', tempDir('s3')], {
-    MINIO_ROOT_USER: 'spool',
-    MINIO_ROOT_PASSWORD: 'spool-local-secret',
-    S3_ADDRESS: '127.0.0.1',
-    S3_PORT: String(port),
-    S3_BUCKETS: 'bench',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until('s3rver', async () => (await fetch(url)).status < 500);
-  return {
-    url,
-    bucket: 'bench',
-    credentials: { AWS_ACCESS_KEY_ID: 'spool', AWS_SECRET_ACCESS_KEY: 'spool-local-secret' },
-  };
-}
-
-export async function startIngest(redisUrl, env = {}) {
-  const port = await freePort();
+/** An ingest on the stack, its buffers far from flushing; resolves with its URL once ready. */
+export async function startIngest(bench, env = {}) {
   // SPOOL_BENCH_INGEST=<another build's main.js> compares two builds on the same machine.
-  const main = process.env.SPOOL_BENCH_INGEST ?? join(ROOT, 'apps/ingest/dist/main.js');
-  start(process.execPath, [main], {
-    REDIS_URL: redisUrl,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    // Its own processes on loopback; the load presents no key.
-    ALLOW_ANONYMOUS_WRITES: 'true',
-    FLUSH_THRESHOLD_BYTES: '480MiB',
-    MAX_BUFFER_BYTES: '512MiB',
-    ...env,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until('ingest', async () => (await fetch(`${url}/readyz`)).ok);
-  return url;
+  const ingest = await bench.stack.addIngest(
+    { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB', ...env },
+    { main: process.env.SPOOL_BENCH_INGEST },
+  );
+  return ingest.url;
 }
 
-/** The built flusher against `redisUrl` and the s3rver from startS3(); resolves once it is ready. */
-export async function startFlusher(redisUrl, s3, env = {}) {
-  const port = await freePort();
+/** A flusher on the stack; resolves with its process (for its RSS) once ready. */
+export async function startFlusher(bench, env = {}) {
   // SPOOL_BENCH_FLUSHER=<another build's main.js> compares two builds on the same machine.
-  const main = process.env.SPOOL_BENCH_FLUSHER ?? join(ROOT, 'apps/flusher/dist/main.js');
-  const child = start(process.execPath, [main], {
-    REDIS_URL: redisUrl,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.url,
-    S3_FORCE_PATH_STYLE: 'true',
-    ...s3.credentials,
-    ...env,
-  });
-  await until('flusher', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
-  return child;
+  const flusher = await bench.stack.addFlusher(env, { main: process.env.SPOOL_BENCH_FLUSHER });
+  return flusher.process;
 }
 
 /**
@@ -164,6 +100,8 @@ export function rssMiB(pid) {
 }
 
 export async function stopAll() {
+  for (const stack of stacks) await stack.stop();
+  stacks.clear();
   for (const child of children) child.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 300));
   for (const child of children) child.kill('SIGKILL');

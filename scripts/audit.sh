@@ -3,7 +3,7 @@
 # known vulnerability of high or critical severity; exits 0 saying NOT RUN, with the reason,
 # where the registry's audit endpoint cannot be reached (this project's build machines get 405).
 # The registry is the project's (npm's), or the one SPOOL_AUDIT_REGISTRY names.
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
 cd "$ROOT"
 
 args=(--audit-level high)

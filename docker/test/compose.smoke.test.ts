@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { listObjectKeys, readSpoolObject, waitFor } from '@spool/testkit';
+import { LOCAL_S3_CREDENTIALS } from '@spool/testkit/local-stack';
 import autocannon from 'autocannon';
 import { ComposeStack, docker } from './compose-stack.js';
 
@@ -12,6 +13,8 @@ import { ComposeStack, docker } from './compose-stack.js';
 const stack = new ComposeStack(`spoolsmoke${randomBytes(3).toString('hex')}`, {
   SPOOL_REDIS_IMAGE: process.env.SPOOL_TEST_REDIS_IMAGE ?? 'redis:7.4',
   SPOOL_S3_IMAGE: process.env.SPOOL_TEST_S3_IMAGE ?? 'minio/minio:latest',
+  SPOOL_S3_ACCESS_KEY: LOCAL_S3_CREDENTIALS.accessKeyId,
+  SPOOL_S3_SECRET_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
   // Loopback only, and the load presents no key: open, and said so.
   ALLOW_ANONYMOUS_WRITES: 'true',
   FLUSH_THRESHOLD_BYTES: '24MiB',
@@ -30,7 +33,7 @@ beforeAll(async () => {
     endpoint: await stack.url('s3', 9000),
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: 'spool', secretAccessKey: 'spool-local-secret' },
+    credentials: LOCAL_S3_CREDENTIALS,
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   for (const url of ingestUrls) {

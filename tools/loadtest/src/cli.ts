@@ -4,28 +4,53 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { streamKeys } from '@spool/shared';
 import { waitUntilLanded } from '@spool/testkit/landing';
+import { LocalStack } from '@spool/testkit/local-stack';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
-import { type OwnStack, startOwnStack } from './stack.js';
 import { flushNow, verify } from './verify.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const status = (line: string) =>
   process.stderr.isTTY ? process.stderr.write(`\r\x1b[2K${line}`) : process.stderr.write(`${line}\n`);
 
+/**
+ * A stack of its own (the local stack, AOF everysec as shipped): one ingest and one flusher whose
+ * buffers fill to `thresholdBytes` as one generation; the loadtest flushes what is left at the
+ * end itself (flushNow), so the interval is long.
+ */
+async function startOwnStack(thresholdBytes: number): Promise<LocalStack> {
+  const stack = await LocalStack.start({ s3: { bucket: 'loadtest' } });
+  const env = {
+    FLUSH_THRESHOLD_BYTES: String(thresholdBytes),
+    MAX_BUFFER_BYTES: String(
+      Math.min(512 * 1024 * 1024, Math.max(4 * thresholdBytes, thresholdBytes + 32 * 1024 * 1024)),
+    ),
+    FLUSH_INTERVAL: '10m',
+  };
+  try {
+    await stack.addIngest(env);
+    await stack.addFlusher(env);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  say(
+    `own stack: ingest ${stack.ingests[0]?.url}, redis ${stack.redisUrl}, s3 ${stack.s3?.endpoint} (threshold ${thresholdBytes} bytes)`,
+  );
+  return stack;
+}
+
 async function main(options: LoadtestOptions): Promise<number> {
   const runId = `lt${Date.now().toString(36)}`;
   const streams = Array.from({ length: options.streams }, (_, i) => `${runId}-s${i}`);
-  const own: OwnStack | undefined = options.url
-    ? undefined
-    : await startOwnStack(options.targetBufferBytes ?? 32 * 1024 * 1024, say);
+  const own = options.url ? undefined : await startOwnStack(options.targetBufferBytes ?? 32 * 1024 * 1024);
   const target = {
-    url: own?.url ?? (options.url as string),
+    url: own?.ingests[0]?.url ?? (options.url as string),
     redisUrl: own?.redisUrl ?? options.redisUrl,
-    s3Endpoint: own?.s3Endpoint ?? options.s3Endpoint,
-    bucket: own?.bucket ?? options.s3Bucket,
+    s3Endpoint: own?.s3?.endpoint ?? options.s3Endpoint,
+    bucket: own?.s3?.bucket ?? options.s3Bucket,
     namespace: own ? 'spool' : options.namespace,
   };
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 2 });
@@ -34,8 +59,8 @@ async function main(options: LoadtestOptions): Promise<number> {
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: {
-      accessKeyId: own?.accessKey ?? options.s3AccessKey,
-      secretAccessKey: own?.secretKey ?? options.s3SecretKey,
+      accessKeyId: own?.s3?.credentials.accessKeyId ?? options.s3AccessKey,
+      secretAccessKey: own?.s3?.credentials.secretAccessKey ?? options.s3SecretKey,
     },
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '@spool/shared';
+import { LOCAL_S3_CREDENTIALS } from '@spool/testkit/local-stack';
 
 export interface LoadtestOptions {
   /** Ingest URL; unset: the loadtest starts a stack of its own. */
@@ -40,7 +41,7 @@ Load (one of --requests, --duration, --target-buffer; default --duration 30s):
 Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a temporary folder):
   --url http://127.0.0.1:8080   an ingest already running (e.g. make dev's); verification then
   --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool
-  --s3-access-key spool --s3-secret-key spool-local-secret --namespace spool
+  --s3-access-key ${LOCAL_S3_CREDENTIALS.accessKeyId} --s3-secret-key ${LOCAL_S3_CREDENTIALS.secretAccessKey} --namespace spool
                                  reads that stack's Redis and S3 (these defaults are make dev's)
 
 Verification:
@@ -84,8 +85,8 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
       'redis-url': { type: 'string', default: 'redis://127.0.0.1:6390' },
       's3-endpoint': { type: 'string', default: 'http://127.0.0.1:9000' },
       bucket: { type: 'string', default: 'spool' },
-      's3-access-key': { type: 'string', default: 'spool' },
-      's3-secret-key': { type: 'string', default: 'spool-local-secret' },
+      's3-access-key': { type: 'string', default: LOCAL_S3_CREDENTIALS.accessKeyId },
+      's3-secret-key': { type: 'string', default: LOCAL_S3_CREDENTIALS.secretAccessKey },
       namespace: { type: 'string', default: 'spool' },
       concurrency: { type: 'string', default: '100' },
       requests: { type: 'string' },

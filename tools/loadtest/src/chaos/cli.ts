@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration, streamKeys } from '@spool/shared';
 import { listOpenUploads } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
+import type { StackFaults } from '@spool/testkit/local-stack';
 import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
@@ -29,15 +30,17 @@ interface Fault {
   inject(stack: ChaosStack): Promise<unknown>;
 }
 
+const faultsOf = (chaos: ChaosStack) => chaos.stack.faults as StackFaults;
+
 async function openUploads(stack: ChaosStack): Promise<number> {
   return (await listOpenUploads(stack.s3Client, stack.bucket, '')).length;
 }
 
 function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
-  const s3 = (mode: 'error500' | 'slow' | 'gone', ms: number) => async (stack: ChaosStack) => {
-    stack.s3Proxy.set(mode);
+  const s3 = (mode: 'error500' | 'slow' | 'gone', ms: number) => async (chaos: ChaosStack) => {
+    faultsOf(chaos).s3.set(mode);
     await sleep(ms);
-    stack.s3Proxy.set('none');
+    faultsOf(chaos).s3.set('none');
   };
   return [
     {
@@ -49,7 +52,7 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
           const deadline = Date.now() + 15_000;
           while ((await openUploads(stack)) === 0 && Date.now() < deadline) await sleep(20);
           if ((await openUploads(stack)) > 0) midUpload += 1;
-          await stack.flushers[i % 2]?.restart(300);
+          await stack.stack.flushers[i % 2]?.process.restart(300);
           await sleep(faultMs / 3);
         }
         return `${midUpload} of 3 kills while a multipart upload was open`;
@@ -57,7 +60,7 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     },
     {
       name: 'kill -9 an ingest (restarted after 1 s)',
-      inject: async (stack) => stack.ingest[1]?.restart(1_000),
+      inject: async (stack) => stack.stack.ingests[1]?.process.restart(1_000),
     },
     {
       name: 'greedy clients at one ingest: 2,000 idle connections, 100 slowloris, 20 oversized headers',
@@ -74,7 +77,7 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     {
       // Under full load, so an everysec window has acknowledged events in it to lose.
       name: `Redis kill -9 and restart (AOF, appendfsync ${fsync})`,
-      inject: async (stack) => stack.redis.restart(500),
+      inject: async (stack) => stack.stack.redisServer?.restart(500),
     },
     { name: 'S3 answers 500', inject: s3('error500', faultMs) },
     { name: 'S3 answers slowly (2 s a request)', inject: s3('slow', faultMs) },
@@ -83,21 +86,22 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
       // clients send the same messageIds again. Dedupe must keep each event to one copy.
       name: 'ingest↔Redis replies lost (connections cut mid-reply)',
       inject: async (stack) => {
-        const before = stack.ingestRedisProxy.lostReplies;
+        const proxy = faultsOf(stack).ingestRedis;
+        const before = proxy.lostReplies;
         // Every script call (appends, registrations) runs and loses its reply; the rest (the
         // ready check after each reconnect) passes, so appends keep reaching Redis.
-        stack.ingestRedisProxy.loseReplies('evalsha');
+        proxy.loseReplies('evalsha');
         await sleep(faultMs);
-        stack.ingestRedisProxy.restore();
-        return `${stack.ingestRedisProxy.lostReplies - before} replies lost`;
+        proxy.restore();
+        return `${proxy.lostReplies - before} replies lost`;
       },
     },
     {
       name: 'network between flushers and Redis cut',
       inject: async (stack) => {
-        stack.flusherRedisProxy.cut();
+        faultsOf(stack).flusherRedis.cut();
         await sleep(faultMs);
-        stack.flusherRedisProxy.restore();
+        faultsOf(stack).flusherRedis.restore();
       },
     },
     // Last: with S3 gone, buffers fill to MAX_BUFFER_BYTES and the ingest answers 503.
@@ -142,7 +146,7 @@ async function main(): Promise<number> {
   }
 
   const stack = await startChaosStack(fsync as 'always' | 'everysec');
-  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 5 });
+  const redis = new Redis(stack.stack.redisUrl, { maxRetriesPerRequest: 5 });
   redis.on('error', () => {});
   const s3 = stack.s3Client;
   try {
@@ -185,10 +189,10 @@ async function main(): Promise<number> {
     }
     faultsDone = true;
     await load;
-    stack.s3Proxy.set('none');
-    stack.flusherRedisProxy.restore();
-    stack.ingestRedisProxy.restore();
-    await stack.waitReady();
+    faultsOf(stack).s3.set('none');
+    faultsOf(stack).flusherRedis.restore();
+    faultsOf(stack).ingestRedis.restore();
+    await stack.stack.waitReady();
     say(
       `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
     );

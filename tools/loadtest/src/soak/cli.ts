@@ -63,7 +63,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const stack = await startChaosStack('everysec');
-  const redis = new Redis(stack.redisUrl);
+  const redis = new Redis(stack.stack.redisUrl);
   try {
     const runId = `sk${Date.now().toString(36)}`;
     const streams = [`${runId}-a`, `${runId}-b`, `${runId}-c`];
@@ -71,7 +71,9 @@ async function main(): Promise<number> {
     const logs: ClientLog[] = [];
     const started = Date.now();
     const rows: Array<Array<string | number>> = [];
-    const processes = [...stack.ingest, ...stack.flushers, stack.redis];
+    const { ingests, flushers, redisServer } = stack.stack;
+    const processes = [...ingests, ...flushers].map((service) => service.process);
+    if (redisServer) processes.push(redisServer);
     const sample = async () => {
       const info = await redis.info('memory');
       const usedMiB = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20;

@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
-/** A child process the chaos run can kill -9 and start again with the same command. */
+/** Where a process's output goes: nowhere, this process's own streams, or line by line to a handler. */
+export type ProcessOutput = 'ignore' | 'inherit' | ((name: string, line: string) => void);
+
+/** A child process a local stack can stop, kill -9 and start again with the same command. */
 export class ManagedProcess {
   private child: ChildProcess | undefined;
   restarts = 0;
@@ -10,17 +14,37 @@ export class ManagedProcess {
     private readonly command: string,
     private readonly args: string[],
     private readonly env: Record<string, string> = {},
+    private readonly output: ProcessOutput = 'ignore',
   ) {}
 
   start(): void {
+    const piped = typeof this.output === 'function';
     this.child = spawn(this.command, this.args, {
       env: { ...process.env, ...this.env },
-      stdio: ['ignore', 'ignore', 'ignore'],
+      stdio: ['ignore', piped ? 'pipe' : this.output, piped ? 'pipe' : this.output] as never,
     });
+    if (typeof this.output === 'function') {
+      const handle = this.output;
+      for (const stream of [this.child.stdout, this.child.stderr]) {
+        if (stream) createInterface({ input: stream }).on('line', (line) => handle(this.name, line));
+      }
+    }
   }
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** True until the process exits. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the exit code once the process exits (at once if it has). */
+  exited(): Promise<number | null> {
+    const child = this.child;
+    if (!child || !this.running) return Promise.resolve(child?.exitCode ?? null);
+    return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
   /** SIGKILL: no shutdown, no flush, no goodbye. */
@@ -48,7 +72,7 @@ export class ManagedProcess {
 
   private async signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || !this.running) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;

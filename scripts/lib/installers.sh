@@ -1,45 +1,18 @@
 #!/usr/bin/env bash
-# Shared helpers for `make dev` and `make test`: phase timing, and "ensure X" steps that install
-# what is missing (and say so when it is already there). Sourced, never run on its own.
+# The "ensure X" steps of the scripts: each installs what is missing, or says it is already there.
+# Sourced, never run on its own.
 set -euo pipefail
-[ -n "${SPOOL_LIB_LOADED:-}" ] && return 0
-SPOOL_LIB_LOADED=1
+[ -n "${SPOOL_INSTALLERS_LOADED:-}" ] && return 0
+SPOOL_INSTALLERS_LOADED=1
+# shellcheck source=log.sh
+source "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS="$ROOT/.tools"
 NODE_VERSION_WANTED=24
 NODE_MIN=22.2.0 # zlib.crc32 (the flusher) came in 22.2
 PNPM_VERSION=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")
 
-log() { printf '\033[1;34m[spool]\033[0m %s\n' "$*"; }
-warn() { printf '\033[1;33m[spool]\033[0m %s\n' "$*" >&2; }
-die() {
-  printf '\033[1;31m[spool] %s\033[0m\n' "$*" >&2
-  exit 1
-}
-
-PHASE_TIMES=()
-# phase NAME COMMAND...: runs one phase, prints its duration, and records it for the summary.
-# Returns the command's status, so `phase NAME cmd || status=1` sees a failure.
-phase() {
-  local name=$1 rc=0
-  shift
-  local start=$SECONDS
-  log "── $name"
-  "$@" || rc=$?
-  local took=$((SECONDS - start))
-  PHASE_TIMES+=("$(printf '%-28s %4ss' "$name" "$took")")
-  if [ "$rc" = 0 ]; then
-    log "── $name done in ${took}s"
-  else
-    warn "── $name FAILED (exit $rc) after ${took}s"
-  fi
-  return "$rc"
-}
-print_phase_summary() {
-  log "phase durations:"
-  for line in "${PHASE_TIMES[@]}"; do printf '    %s\n' "$line"; done
-}
 
 is_root() { [ "$(id -u)" = 0 ]; }
 is_debian() { [ -f /etc/debian_version ] && command -v apt-get >/dev/null; }
@@ -101,7 +74,7 @@ ensure_pnpm() {
 ensure_deps() {
   local stamp="$ROOT/node_modules/.spool-lock-hash"
   local want
-  want=$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT"/package.json "$ROOT"/{apps,packages}/*/package.json | sha256sum | cut -c1-16)
+  want=$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT"/package.json "$ROOT"/{apps,packages,tools,tests}/*/package.json | sha256sum | cut -c1-16)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     log "dependencies match pnpm-lock.yaml, skipping install"
     return
@@ -145,26 +118,19 @@ ensure_docker() {
   log "docker daemon is up"
 }
 
-# The s3rver stand-in's packages, for what runs it directly (loadtest, chaos, soak, bench, make dev).
-ensure_s3_standin() {
-  if [ ! -d "$ROOT/docker/test-images/s3/node_modules" ]; then
-    (cd "$ROOT/docker/test-images/s3" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >/dev/null)
-  fi
-}
-
 ensure_toolchain() {
   phase "node" ensure_node
   phase "pnpm" ensure_pnpm
   phase "dependencies" ensure_deps
 }
 
-# What the tools that start their own stack (loadtest, chaos, soak, bench) need: the toolchain,
-# redis-server, a build, and the S3 stand-in.
+# What the tools that start a local stack (make dev, loadtest, chaos, soak, bench) need: the
+# toolchain, redis-server and a build. (The S3 stand-in installs itself the first time it runs:
+# packages/testkit/src/local-stack/s3-standin.ts.)
 ensure_local_stack() {
   ensure_toolchain
   ensure_redis_server
   phase "build (tsc -b)" pnpm -s build
-  ensure_s3_standin
 }
 
 ensure_compose() {

@@ -1,0 +1,288 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from '../ports.js';
+import { SPOOL_MAINS } from '../spool-services.js';
+import { TcpProxy } from '../tcp-proxy.js';
+import { until, waitFor } from '../wait.js';
+import { ManagedProcess, type ProcessOutput } from './managed-process.js';
+import { S3FaultProxy } from './s3-fault-proxy.js';
+import { LOCAL_S3_CREDENTIALS, s3StandinMain } from './s3-standin.js';
+
+export interface LocalStackOptions {
+  /** Where Redis's AOF and the S3 objects live; a temporary folder, removed at stop(), by default. */
+  dataDir?: string;
+  redis?: {
+    /** An existing Redis to use instead of starting one. */
+    url?: string;
+    port?: number;
+    /** Redis's appendfsync; `off` runs without AOF (benchmarks). Default: `everysec`, as shipped. */
+    fsync?: 'always' | 'everysec' | 'off';
+  };
+  /** `false`: no S3 (ingest-only stacks). */
+  s3?:
+    | false
+    | {
+        /** An existing S3-compatible endpoint (with credentials from the environment) instead of the stand-in. */
+        endpoint?: string;
+        port?: number;
+        bucket?: string;
+      };
+  /**
+   * Fault points between the processes: an HTTP fault proxy in front of S3, and TCP proxies
+   * between Redis and the ingests, and between Redis and the flushers.
+   */
+  faults?: boolean;
+  /** What the processes print (Redis and the stand-in log to files in the data folder). */
+  output?: ProcessOutput;
+}
+
+/** Where a Spool process listens, and which build runs (another build's main.js, to compare two). */
+export interface ServiceOptions {
+  port?: number;
+  main?: string;
+}
+
+/** One of the stack's ingests or flushers. */
+export interface SpoolService {
+  name: string;
+  url: string;
+  process: ManagedProcess;
+}
+
+export interface StackFaults {
+  s3: S3FaultProxy;
+  ingestRedis: TcpProxy;
+  flusherRedis: TcpProxy;
+}
+
+export interface StackS3 {
+  endpoint: string;
+  bucket: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+const ready = (url: string) => async () => (await fetch(`${url}/readyz`)).ok;
+
+/** redis-server as Spool ships it: AOF on (unless `off`), no RDB snapshots, never evicting a buffer. */
+function redisServerArgs(port: number, dir: string, fsync: 'always' | 'everysec' | 'off'): string[] {
+  const persistence =
+    fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync];
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
+    ...persistence,
+    ...['--save', '', '--maxmemory-policy', 'noeviction'],
+  ];
+}
+
+/**
+ * Spool's whole pipeline as local processes on 127.0.0.1: redis-server, the S3-compatible
+ * stand-in, and as many built ingests and flushers as asked for, with optional fault points
+ * between them. The one local stack: `make dev`, the loadtest, the chaos and soak runs and the
+ * benchmarks all start theirs here, so ports, readiness, credentials and shutdown are written
+ * once. Nothing here loads the container harness.
+ */
+export class LocalStack {
+  readonly ingests: SpoolService[] = [];
+  readonly flushers: SpoolService[] = [];
+  private readonly processes: ManagedProcess[] = [];
+
+  private constructor(
+    private readonly options: LocalStackOptions,
+    private readonly dir: string,
+    private readonly temporary: boolean,
+    /** Redis as the stack's own clients reach it (never through a fault proxy). */
+    readonly redisUrl: string,
+    readonly redisServer: ManagedProcess | undefined,
+    readonly s3: StackS3 | undefined,
+    readonly faults: StackFaults | undefined,
+  ) {}
+
+  static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
+    const temporary = options.dataDir === undefined;
+    const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'spool-stack-'));
+    const output = options.output ?? 'ignore';
+    const started: ManagedProcess[] = [];
+    const launch = (process: ManagedProcess) => {
+      process.start();
+      started.push(process);
+      return process;
+    };
+
+    let redisUrl = options.redis?.url;
+    let redisServer: ManagedProcess | undefined;
+    if (!redisUrl) {
+      const port = options.redis?.port ?? (await freePort());
+      mkdirSync(join(dir, 'redis'), { recursive: true });
+      const args = redisServerArgs(port, join(dir, 'redis'), options.redis?.fsync ?? 'everysec');
+      redisServer = launch(new ManagedProcess('redis', 'redis-server', args, {}, 'ignore'));
+      redisUrl = `redis://127.0.0.1:${port}`;
+    }
+
+    let s3: StackS3 | undefined;
+    if (options.s3 !== false) {
+      const bucket = options.s3?.bucket ?? 'spool';
+      if (options.s3?.endpoint) {
+        s3 = {
+          endpoint: options.s3.endpoint,
+          bucket,
+          credentials: {
+            accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '',
+            secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '',
+          },
+        };
+      } else {
+        const port = options.s3?.port ?? (await freePort());
+        mkdirSync(join(dir, 's3'), { recursive: true });
+        const env = {
+          MINIO_ROOT_USER: LOCAL_S3_CREDENTIALS.accessKeyId,
+          MINIO_ROOT_PASSWORD: LOCAL_S3_CREDENTIALS.secretAccessKey,
+          S3_ADDRESS: '127.0.0.1',
+          S3_PORT: String(port),
+          S3_BUCKETS: bucket,
+        };
+        launch(
+          new ManagedProcess(
+            's3',
+            process.execPath,
+            [s3StandinMain(), 'server', join(dir, 's3')],
+            env,
+            output,
+          ),
+        );
+        s3 = { endpoint: `http://127.0.0.1:${port}`, bucket, credentials: { ...LOCAL_S3_CREDENTIALS } };
+      }
+    }
+
+    // A process of ours that exits at start (a port in use, say) must fail the start, not leave
+    // the stack talking to whatever else answers on that port.
+    const alive = () => {
+      const dead = started.find((process) => !process.running);
+      if (dead) throw new Error(`${dead.name} exited at start: is its port in use?`);
+    };
+    try {
+      await until('redis', async () => {
+        const client = new Redis(redisUrl as string, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        client.on('error', () => {});
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG';
+        } finally {
+          client.disconnect();
+        }
+      });
+      if (s3) await until('s3', async () => (await fetch(`${s3?.endpoint}/`)).status < 500);
+      // The checks above pass on any server: ours must still be running once they did.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      alive();
+      let faults: StackFaults | undefined;
+      if (options.faults) {
+        const redisPort = Number(new URL(redisUrl).port);
+        faults = {
+          s3: await S3FaultProxy.start(Number(new URL((s3 as StackS3).endpoint).port)),
+          ingestRedis: await TcpProxy.start('127.0.0.1', redisPort),
+          flusherRedis: await TcpProxy.start('127.0.0.1', redisPort),
+        };
+      }
+      const stack = new LocalStack(options, dir, temporary, redisUrl, redisServer, s3, faults);
+      stack.processes.push(...started);
+      return stack;
+    } catch (error) {
+      for (const process of started.reverse()) await process.stop();
+      if (temporary) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Starts one more ingest (the built one, open on loopback unless `env` has WRITE_KEYS). */
+  async addIngest(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<SpoolService> {
+    const redis = this.faults ? this.faults.ingestRedis.url('redis') : this.redisUrl;
+    const access: Record<string, string> = env.WRITE_KEYS ? {} : { ALLOW_ANONYMOUS_WRITES: 'true' };
+    const main = options.main ?? SPOOL_MAINS.ingest;
+    const service = await this.addService(
+      'ingest',
+      main,
+      { REDIS_URL: redis, ...access, ...env },
+      options.port,
+    );
+    this.ingests.push(service);
+    return service;
+  }
+
+  /** Starts one more flusher (the built one), on the stack's Redis and S3. */
+  async addFlusher(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<SpoolService> {
+    const s3 = this.s3;
+    if (!s3) throw new Error('this stack has no S3: start it without `s3: false` to add a flusher');
+    const service = await this.addService(
+      'flusher',
+      options.main ?? SPOOL_MAINS.flusher,
+      {
+        REDIS_URL: this.faults ? this.faults.flusherRedis.url('redis') : this.redisUrl,
+        S3_BUCKET: s3.bucket,
+        S3_ENDPOINT: this.faults ? `http://127.0.0.1:${this.faults.s3.port}` : s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        S3_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+        ...env,
+      },
+      options.port,
+    );
+    this.flushers.push(service);
+    return service;
+  }
+
+  /** Resolves once the stand-in and every ingest and flusher answer as ready (after faults, say). */
+  async waitReady(): Promise<void> {
+    const s3 = this.s3;
+    if (s3) await until('s3', async () => (await fetch(`${s3.endpoint}/`)).status < 500);
+    for (const service of [...this.ingests, ...this.flushers]) await until(service.name, ready(service.url));
+  }
+
+  /** Stops everything, last started first, and removes a temporary data folder. */
+  async stop(): Promise<void> {
+    for (const process of [...this.processes].reverse()) await process.stop();
+    if (this.faults) {
+      await this.faults.s3.close();
+      await this.faults.ingestRedis.close();
+      await this.faults.flusherRedis.close();
+    }
+    if (this.temporary) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async addService(
+    kind: 'ingest' | 'flusher',
+    main: string,
+    env: Record<string, string>,
+    fixedPort?: number,
+  ): Promise<SpoolService> {
+    const port = fixedPort ?? (await freePort());
+    const count = (kind === 'ingest' ? this.ingests : this.flushers).length;
+    const name = `${kind}-${count + 1}`;
+    const process = new ManagedProcess(
+      name,
+      globalThis.process.execPath,
+      [main],
+      { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      this.options.output ?? 'ignore',
+    );
+    process.start();
+    this.processes.push(process);
+    const url = `http://127.0.0.1:${port}`;
+    // Fails at once if the process exits (a bad setting exits 78), else once it answers ready.
+    const answered = await waitFor(
+      async () =>
+        !process.running ? 'exited' : (await ready(url)().catch(() => false)) ? 'ready' : undefined,
+      30_000,
+      `${name} to start`,
+    );
+    if (answered === 'exited')
+      throw new Error(`${name} exited at start (exit code ${await process.exited()})`);
+    return { name, url, process };
+  }
+}

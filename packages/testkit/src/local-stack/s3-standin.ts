@@ -1,0 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository this module runs from (packages/testkit/{src,dist}/local-stack/). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The credentials every local stack gives its S3 stand-in: a local secret, not a real one. */
+export const LOCAL_S3_CREDENTIALS = Object.freeze({
+  accessKeyId: 'spool',
+  secretAccessKey: 'spool-local-secret',
+});
+
+/**
+ * The entry point of the S3-compatible stand-in (s3rver behind MinIO's interface,
+ * docker/test-images/s3), its dependencies installed first when a fresh clone has not got them:
+ * the one place that installs it.
+ */
+export function s3StandinMain(): string {
+  const standin = join(REPO_ROOT, 'docker/test-images/s3');
+  if (!existsSync(join(standin, 'node_modules'))) {
+    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: standin,
+    });
+  }
+  return join(standin, 'serve.mjs');
+}

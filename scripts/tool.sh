@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make loadtest|test-chaos|soak|bench ARGS="..."`: installs what is missing, builds, and runs one
+# of the tools that start a local stack of their own. `--help` lists a tool's options.
+#   loadtest  tools/loadtest: fill production-size buffers, then prove nothing was lost or doubled
+#   chaos     faults under load, then a count of what survived (exit 1 on any loss or duplicate)
+#   soak      steady load for a long time, watching every process's memory
+#   bench     each benchmark scenario beside its baseline (bench/run.mjs)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
+cd "$ROOT"
+
+tool=${1:-}
+shift || true
+case "$tool" in
+  loadtest) entry=tools/loadtest/dist/cli.js ;;
+  chaos) entry=tools/loadtest/dist/chaos/cli.js ;;
+  soak) entry=tools/loadtest/dist/soak/cli.js ;;
+  bench) entry=bench/run.mjs ;;
+  *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench [options] (got '$tool')" ;;
+esac
+ensure_local_stack
+if [ "$tool" = bench ] && ! command -v redis-benchmark >/dev/null; then apt_install redis-tools; fi
+node "$entry" "$@"

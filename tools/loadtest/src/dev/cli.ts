@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
+import { prettyFactory } from 'pino-pretty';
+
+/**
+ * `make dev`: the whole pipeline on this machine, in the foreground, on the local stack: a Redis
+ * of its own (AOF everysec, data in .data/redis) unless REDIS_URL is set, the S3 stand-in (objects
+ * in .data/s3) unless S3_ENDPOINT is set, then the ingest and the flusher, on loopback. Logs are
+ * pretty on a terminal and JSON lines otherwise. Ctrl-C stops everything; the next run reuses the
+ * data. Every other setting passes through from the environment (README, Configuration).
+ */
+const env = process.env;
+const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
+const DEMO = {
+  // Objects appear within seconds: a demo, not production's 32MiB / 5m.
+  FLUSH_THRESHOLD_BYTES: env.FLUSH_THRESHOLD_BYTES ?? '1MiB',
+  FLUSH_INTERVAL: env.FLUSH_INTERVAL ?? '10s',
+  LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+};
+
+/** Each line of a process, as a terminal reader wants it: pino's JSON made readable, names aligned. */
+function prettyOutput(): ProcessOutput {
+  const pretty = prettyFactory({
+    colorize: true,
+    singleLine: true,
+    translateTime: 'HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+  });
+  return (name, line) => {
+    const text = line.startsWith('{') ? pretty(line).trimEnd() : line;
+    process.stdout.write(`${name.padEnd(9)} ${text}\n`);
+  };
+}
+
+const stack = await LocalStack.start({
+  dataDir: join(REPO_ROOT, '.data'),
+  redis: { url: env.REDIS_URL, port: port('SPOOL_DEV_REDIS_PORT', 6390), fsync: 'everysec' },
+  s3: { endpoint: env.S3_ENDPOINT, port: port('SPOOL_DEV_S3_PORT', 9000), bucket: env.S3_BUCKET ?? 'spool' },
+  output: process.stdout.isTTY ? prettyOutput() : 'inherit',
+}).catch((error: unknown) => {
+  process.stderr.write(
+    `make dev: ${(error as Error).message}\n  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n`,
+  );
+  process.exit(1);
+});
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write('\nstopping; the data stays in .data/ for the next run\n');
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+try {
+  const ingest = await stack.addIngest(DEMO, { port: port('SPOOL_DEV_INGEST_PORT', 8080) });
+  const flusher = await stack.addFlusher(DEMO, { port: port('SPOOL_DEV_FLUSHER_PORT', 9091) });
+  const access = env.WRITE_KEYS
+    ? 'write keys required (WRITE_KEYS)'
+    : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
+  const bucket = stack.s3?.bucket;
+  process.stderr.write(`
+  Spool is running (demo settings: FLUSH_THRESHOLD_BYTES=${DEMO.FLUSH_THRESHOLD_BYTES}, FLUSH_INTERVAL=${DEMO.FLUSH_INTERVAL}).
+  Access: ${access}.
+  Redis ${stack.redisUrl}, S3 ${stack.s3?.endpoint} (bucket ${bucket})
+
+  Send an event:
+    curl -X POST ${ingest.url}/v1/streams/web/events \\
+      -H 'Content-Type: application/json' -d '{"event":"signup","plan":"pro"}'
+
+  It lands within about ${DEMO.FLUSH_INTERVAL} in .data/s3/${bucket}/stream=web/dt=<day>/hour=<hour>/
+    (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
+
+  Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
+  Ctrl-C stops everything; the next 'make dev' reuses .data/.
+
+`);
+  // Runs until Ctrl-C, or until a process of the pipeline exits by itself.
+  await Promise.race([...stack.ingests, ...stack.flushers].map((service) => service.process.exited()));
+  process.stderr.write('a process of the pipeline exited; stopping\n');
+  await stack.stop();
+  process.exit(1);
+} catch (error) {
+  process.stderr.write(`make dev: ${(error as Error).message}\n`);
+  await stack.stop();
+  process.exit(1);
+}
