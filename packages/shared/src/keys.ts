@@ -36,6 +36,8 @@ export interface StreamKeys {
   seen: string;
   /** Prefix of the sealed buffers, `<sealedPrefix>:<gen>`. */
   sealedPrefix: string;
+  /** A SCAN pattern matching every sealed buffer (and its meta) of the stream: for tools. */
+  sealedPattern: string;
   sealed(gen: number): string;
   sealedMeta(gen: number): string;
 }
@@ -52,6 +54,7 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     sealedBytes: `${base}:sealed-bytes`,
     seen: `${base}:seen`,
     sealedPrefix: `${base}:sealed`,
+    sealedPattern: `${base}:sealed:*`,
     sealed: (gen) => `${base}:sealed:${gen}`,
     sealedMeta: (gen) => `${base}:sealed:${gen}:meta`,
   };

@@ -201,8 +201,8 @@ async function main(): Promise<number> {
     const v = await verify(s3, stack.bucket, streams, runId, 10, logs);
     let orphans = 0;
     for (const stream of streams) {
-      const sealed = `${streamKeys(stream).sealedPrefix}:*`;
-      orphans += (await redis.scan('0', 'MATCH', sealed, 'COUNT', 10_000))[1].length;
+      orphans += (await redis.scan('0', 'MATCH', streamKeys(stream).sealedPattern, 'COUNT', 10_000))[1]
+        .length;
     }
     // A flusher killed mid-upload leaves its multipart upload open; the retry must abort it.
     const uploadsLeftOpen = await openUploads(stack);
