@@ -33,7 +33,8 @@ beforeAll(async () => {
     endpoint: await stack.url('s3', 9000),
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: LOCAL_S3_CREDENTIALS,
+    // A copy: the AWS SDK writes to the credentials object it is given.
+    credentials: { ...LOCAL_S3_CREDENTIALS },
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   for (const url of ingestUrls) {
