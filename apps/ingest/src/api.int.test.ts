@@ -363,9 +363,9 @@ describe('health and metrics', () => {
     expect(metrics.headers['content-type']).toContain('text/plain');
     expect(metrics.body).toMatch(/spool_ingest_events_total\{stream="[^"]+",outcome="accepted"\} 1/);
     expect(metrics.body).toContain('spool_ingest_append_duration_seconds_bucket');
-    expect(metrics.body).toMatch(/spool_ingest_requests_total\{status="202"\} \d+/);
+    expect(metrics.body).toMatch(/spool_ingest_requests_total\{api="native",status="202"\} \d+/);
     // Refused before the body is read, and still counted.
-    expect(metrics.body).toMatch(/spool_ingest_requests_total\{status="400"\} \d+/);
+    expect(metrics.body).toMatch(/spool_ingest_requests_total\{api="native",status="400"\} \d+/);
   });
 
   it('sends a request id with every answer', async () => {

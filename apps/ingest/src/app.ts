@@ -18,11 +18,13 @@ import Fastify, {
 } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createWriteKeyCheck, rateLimitIdentity } from './auth.js';
+import { createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
 import { errors, RETRY_AFTER_SECONDS } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
 import { eventsRoute } from './routes/events.js';
+import { sdkConfigRoutes } from './routes/sdk-config.js';
+import { trackingRoutes } from './routes/tracking.js';
 
 export interface IngestDeps {
   config: Readonly<Config>;
@@ -115,11 +117,19 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     });
   });
 
+  // Any page may send: the browser SDKs send headers of their own (AnonymousId, SentAt,
+  // X-Retry-Count, Rsa-*), so the preflight's requested headers are allowed as asked; Retry-After
+  // is exposed, or analytics.js could not read it.
   await app.register(cors, {
     origin: '*',
-    methods: ['POST'],
-    allowedHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id'],
+    methods: ['GET', 'POST'],
+    exposedHeaders: [
+      'Retry-After',
+      'X-Request-Id',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ],
     maxAge: 86_400,
   });
   // Per verified write key, else per client address, counted in Redis so the limit holds across
@@ -144,6 +154,21 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     isReady: () => !closing && redis.status === 'ready',
     registry: metrics.registry,
   });
+  const keys = writeKeyVerifier(config.writeKeys);
+  await app.register(trackingRoutes, {
+    maxBatchBytes: config.tracking.maxBatchBytes,
+    maxEventBytes: config.maxEventBytes,
+    maxEventsPerRequest: config.maxEventsPerRequest,
+    maxRequestStoredBytes: config.maxRequestStoredBytes,
+    keys,
+    defaultStream: config.tracking.defaultStream,
+    ipPolicy: config.tracking.ipPolicy,
+    rateLimit: limited,
+    isClosing: () => closing,
+    groupCommit,
+    metrics,
+  });
+  await app.register(sdkConfigRoutes, { keys });
   await app.register(eventsRoute, {
     maxBodyBytes: config.maxBodyBytes,
     maxEventBytes: config.maxEventBytes,

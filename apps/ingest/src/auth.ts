@@ -23,12 +23,6 @@ declare module 'fastify' {
   }
 }
 
-interface HashedKey {
-  digest: Buffer;
-  identity: string;
-  streams: WriteKey['streams'];
-}
-
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /** The key a request presents, or undefined. */
@@ -46,35 +40,60 @@ export function presentedKey(authorization: string | undefined): string | undefi
   return undefined;
 }
 
-export function createWriteKeyCheck(
-  writeKeys: readonly WriteKey[],
-): (authorization: string | undefined, stream: string) => AuthResult {
-  const keys: HashedKey[] = writeKeys.map(({ key, streams }) => {
+/** A configured write key that a request presented. */
+export interface VerifiedKey {
+  /** For rate limiting: a digest, never the key. */
+  identity: string;
+  streams: WriteKey['streams'];
+}
+
+/**
+ * The configured write keys. `verify` compares a presented key's digest with every configured
+ * one in constant time; `open` is true when none are configured (ALLOW_ANONYMOUS_WRITES).
+ */
+export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
+  const keys = writeKeys.map(({ key, streams }) => {
     const digest = sha256(key);
     // Only a digest reaches Redis (rate-limit counters) or a log.
     return { digest, identity: `key:${digest.toString('base64url').slice(0, 22)}`, streams };
   });
+  return {
+    open: keys.length === 0,
+    verify(key: string | undefined): VerifiedKey | undefined {
+      if (key === undefined || key === '') return undefined;
+      const digest = sha256(key);
+      let match: VerifiedKey | undefined;
+      for (const candidate of keys) {
+        if (timingSafeEqual(candidate.digest, digest) && match === undefined) match = candidate;
+      }
+      return match && { identity: match.identity, streams: match.streams };
+    },
+  };
+}
 
+export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
+
+/** The native API's rule: the key in Authorization, allowed on the stream of the path. */
+export function createWriteKeyCheck(
+  writeKeys: readonly WriteKey[],
+): (authorization: string | undefined, stream: string) => AuthResult {
+  const verifier = writeKeyVerifier(writeKeys);
   return (authorization, stream) => {
-    if (keys.length === 0) return { ok: true };
-    const key = presentedKey(authorization);
-    if (key === undefined) {
+    if (verifier.open) return { ok: true };
+    const presented = presentedKey(authorization);
+    if (presented === undefined) {
       return {
         ok: false,
         status: 401,
         reason: 'A write key is required: Authorization: Bearer <key>, or Basic with the key as user name',
       };
     }
-    const digest = sha256(key);
-    let match: HashedKey | undefined;
-    for (const candidate of keys) {
-      if (timingSafeEqual(candidate.digest, digest) && match === undefined) match = candidate;
+    const key = verifier.verify(presented);
+    if (!key) return { ok: false, status: 401, reason: 'The write key is not valid' };
+    if (key.streams !== '*' && !key.streams.has(stream)) {
+      return { ok: false, status: 403, reason: stream, identity: key.identity };
     }
-    if (!match) return { ok: false, status: 401, reason: 'The write key is not valid' };
-    if (match.streams !== '*' && !match.streams.has(stream)) {
-      return { ok: false, status: 403, reason: stream, identity: match.identity };
-    }
-    return { ok: true, identity: match.identity };
+    return { ok: true, identity: key.identity };
   };
 }
 

@@ -17,9 +17,10 @@ export const errors = {
   SPOOL_INVALID_EVENT: createError('SPOOL_INVALID_EVENT', '%s', 400),
   SPOOL_NOT_FOUND: createError(
     'SPOOL_NOT_FOUND',
-    'No route %s %s: events go to POST /v1/streams/:stream/events',
+    'No route %s %s: events go to POST /v1/streams/:stream/events, or the Segment-compatible /v1/track, /v1/batch, …',
     404,
   ),
+  SPOOL_INVALID_BATCH: createError('SPOOL_INVALID_BATCH', 'The body must be {"batch": [...]}: %s', 400),
   SPOOL_NO_VALID_EVENTS: createError(
     'SPOOL_NO_VALID_EVENTS',
     'No event in the batch is valid (event %d: %s)',

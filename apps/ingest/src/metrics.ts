@@ -10,8 +10,8 @@ export function createIngestMetrics() {
     streamLabel: streamLabeler(),
     requests: new Counter({
       name: 'spool_ingest_requests_total',
-      help: 'Event requests answered, by HTTP status',
-      labelNames: ['status'] as const,
+      help: 'Event requests answered, by API (native or tracking, the Segment-compatible one) and HTTP status',
+      labelNames: ['api', 'status'] as const,
       registers: [registry],
     }),
     events: new Counter({

@@ -10,6 +10,7 @@ import {
   type WriteKey,
   writeKeys,
 } from './config-fields.js';
+import { isValidStreamName } from './stream-name.js';
 
 export type { TrustProxy, WriteKey } from './config-fields.js';
 
@@ -59,8 +60,20 @@ const schema = z.object({
   MAX_EVENTS_PER_REQUEST: integer(2_500, 1, 100_000),
   /** Milliseconds: a messageId a stream accepted this recently is not stored again; 0 turns dedupe off. */
   DEDUPE_WINDOW: duration('10m'),
-  /** Which proxies' X-Forwarded-For gives the client address (rate limits per IP): `false`, hops, or addresses. */
+  /** Which proxies' X-Forwarded-For gives the client address (rate limits, context.ip): `false`, or addresses. */
   TRUST_PROXY: trustProxy,
+  /** The stream of the Segment-compatible API's messages when the key may write any stream (`*`) or the service is open. */
+  DEFAULT_STREAM: z
+    .string()
+    .default('events')
+    .refine(
+      isValidStreamName,
+      'expected a stream name: 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit',
+    ),
+  /** Bytes: the largest body of the Segment-compatible API after decompression (default Segment's 500 KB, at most MAX_BODY_BYTES). */
+  MAX_BATCH_BYTES: sizeText.optional(),
+  /** What the Segment-compatible API stores of a client's IP (context.ip): `keep`, `truncate` (last octet / last 80 bits zeroed) or `drop`. */
+  IP_POLICY: z.enum(['keep', 'truncate', 'drop']).default('keep'),
   /** Milliseconds: how long concurrent appends to one stream wait to share a Redis round trip (0 = same tick). */
   GROUP_COMMIT_WINDOW: duration('0'),
   /** Requests per RATE_LIMIT_WINDOW per write key (per client IP when the service is open); 0 = no limit. */
@@ -113,6 +126,8 @@ export interface Config {
   /** 0: dedupe off. */
   dedupeWindowMs: number;
   trustProxy: TrustProxy;
+  /** The Segment-compatible API: where `*` keys and open services write, its body limit, and client IPs. */
+  tracking: { defaultStream: string; maxBatchBytes: number; ipPolicy: 'keep' | 'truncate' | 'drop' };
   groupCommitWindowMs: number;
   redisCommandTimeoutMs: number;
   rateLimit: { max: number; windowMs: number };
@@ -170,6 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       `${culprit}: MAX_BUFFER_BYTES (${maxBufferBytes} bytes) must be at least FLUSH_THRESHOLD_BYTES + ${STORED_BYTES_PER_BODY_BYTE} × MAX_BODY_BYTES (${smallestMaxBuffer} bytes), so that the append crossing the threshold always fits`,
     );
   }
+  // One body limit bounds what a request may store: the tracking API's may not pass the native one.
+  const maxBatchBytes = v.MAX_BATCH_BYTES ?? Math.min(500 * 1024, v.MAX_BODY_BYTES);
+  if (maxBatchBytes > v.MAX_BODY_BYTES) {
+    problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
+  }
   if (v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
     problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
@@ -214,6 +234,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
     dedupeWindowMs: v.DEDUPE_WINDOW,
     trustProxy: v.TRUST_PROXY,
+    tracking: Object.freeze({
+      defaultStream: v.DEFAULT_STREAM,
+      maxBatchBytes,
+      ipPolicy: v.IP_POLICY,
+    }),
     groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
     rateLimit: Object.freeze({ max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW }),

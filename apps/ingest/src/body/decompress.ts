@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import type { preParsingHookHandler } from 'fastify';
 import { errors } from '../errors.js';
 
 /** A stream Fastify reads the body from; `receivedEncodedLength` is what Fastify compares with Content-Length. */
@@ -43,4 +44,15 @@ export function decodeBody(
   body.on('close', () => gunzip.destroy());
   payload.pipe(gunzip).pipe(body);
   return body;
+}
+
+/** Fastify's preParsing step for a route whose bodies may be gzip, up to `limit` bytes inflated. */
+export function decodingHook(limit: number): preParsingHookHandler {
+  return (request, _reply, payload, done) => {
+    try {
+      done(null, decodeBody(payload, request.headers['content-encoding'], limit) as typeof payload);
+    } catch (error) {
+      done(error as Error);
+    }
+  };
 }

@@ -26,6 +26,17 @@ function decode(raw: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+/** A whole body as one JSON value: checked UTF-8, and the request-level errors. */
+export function parseJsonValue(raw: Buffer): unknown {
+  const text = decode(raw);
+  if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new errors.SPOOL_INVALID_JSON((error as Error).message);
+  }
+}
+
 function parseJson(text: string, maxEvents: number): ParsedBody {
   let value: unknown;
   try {

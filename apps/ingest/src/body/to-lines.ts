@@ -25,6 +25,12 @@ export interface Lines {
   rejectedCount: number;
 }
 
+/** Turns one event into the object to store, or says why it is refused (the tracking API's rules). */
+export type PrepareEvent = (
+  value: unknown,
+  receivedAt: string,
+) => { message: Record<string, unknown> } | { problem: Omit<RejectedEvent, 'index'> };
+
 export interface LineLimits {
   /** MAX_EVENT_BYTES: one stored line. */
   maxEventBytes: number;
@@ -59,12 +65,18 @@ export function storedLine(event: Record<string, unknown>, stamp: string): strin
 }
 
 /**
- * Turns a parsed body into the lines to store: each good event plus `receivedAt` (the server's
- * clock, always) and `messageId` (the client's non-empty string, else a new UUID). Bad events
- * are listed by index (the first MAX_LISTED_REJECTIONS) and cost nothing else. Throws when the
- * stored lines together would pass `maxStoredBytes`, before building the rest.
+ * Turns a parsed body into the lines to store: each good event (made ready by `prepare` when
+ * given) plus `receivedAt` (the server's clock, always) and `messageId` (the client's non-empty
+ * string, else a new UUID). Bad events are listed by index (the first MAX_LISTED_REJECTIONS) and
+ * cost nothing else. Throws when the stored lines together would pass `maxStoredBytes`, before
+ * building the rest.
  */
-export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits): Lines {
+export function toLines(
+  body: ParsedBody,
+  receivedAt: Date,
+  limits: LineLimits,
+  prepare?: PrepareEvent,
+): Lines {
   const stamp = receivedAt.toISOString();
   const parts: string[] = [];
   const clientIds: ClientMessageIds = { ids: [], lines: [] };
@@ -86,7 +98,12 @@ export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits):
       reject({ index, ...problem });
       return;
     }
-    const event = item.value as Record<string, unknown>;
+    const prepared = prepare?.(item.value, stamp);
+    if (prepared && 'problem' in prepared) {
+      reject({ index, ...prepared.problem });
+      return;
+    }
+    const event = prepared ? prepared.message : (item.value as Record<string, unknown>);
     const line = storedLine(event, stamp);
     const lineBytes = Buffer.byteLength(line);
     if (lineBytes > limits.maxEventBytes) {
@@ -108,4 +125,14 @@ export function toLines(body: ParsedBody, receivedAt: Date, limits: LineLimits):
   });
 
   return { text: parts.join(''), count: parts.length, bytes, clientIds, rejected, rejectedCount };
+}
+
+/** The error that answers a request none of whose events could be stored: its first one's. */
+export function refusalOf(shape: ParsedBody['shape'], first: RejectedEvent) {
+  if (shape === 'single') {
+    return first.code === 'SPOOL_EVENT_TOO_LARGE'
+      ? new errors.SPOOL_EVENT_TOO_LARGE(first.message)
+      : new errors.SPOOL_INVALID_EVENT(first.message);
+  }
+  return new errors.SPOOL_NO_VALID_EVENTS(first.index, first.message);
 }

@@ -6,9 +6,9 @@ import type {
   onRequestHookHandler,
 } from 'fastify';
 import type { AuthResult } from '../auth.js';
-import { decodeBody } from '../body/decompress.js';
+import { decodingHook } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
-import { type RejectedEvent, toLines } from '../body/to-lines.js';
+import { refusalOf, toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { IngestMetrics } from '../metrics.js';
@@ -30,16 +30,6 @@ export interface EventsRouteOptions {
 interface EventsRoute {
   Params: { stream: string };
   Body: ParsedBody;
-}
-
-/** The rejected event that answers a request whose every event was bad. */
-function wholeRequestError(shape: ParsedBody['shape'], first: RejectedEvent) {
-  if (shape === 'single') {
-    return first.code === 'SPOOL_EVENT_TOO_LARGE'
-      ? new errors.SPOOL_EVENT_TOO_LARGE(first.message)
-      : new errors.SPOOL_INVALID_EVENT(first.message);
-  }
-  return new errors.SPOOL_NO_VALID_EVENTS(first.index, first.message);
 }
 
 /** `POST /v1/streams/:stream/events`: see docs/api.md. */
@@ -102,16 +92,10 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     onRequest,
     // Every answer of this route, refusals included, counted by status.
     onResponse: (_request, reply, done) => {
-      metrics.requests.inc({ status: String(reply.statusCode) });
+      metrics.requests.inc({ api: 'native', status: String(reply.statusCode) });
       done();
     },
-    preParsing: (request, _reply, payload, done) => {
-      try {
-        done(null, decodeBody(payload, request.headers['content-encoding'], maxBodyBytes) as typeof payload);
-      } catch (error) {
-        done(error as Error);
-      }
-    },
+    preParsing: decodingHook(maxBodyBytes),
     handler: async (request, reply) => {
       const { stream } = request.params;
       // No body and no Content-Type: Fastify runs no parser at all.
@@ -122,9 +106,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
         metrics.events.inc({ stream: label, outcome: 'rejected' }, lines.rejectedCount);
       const [firstRejected] = lines.rejected;
       if (lines.count === 0) {
-        throw firstRejected
-          ? wholeRequestError(request.body.shape, firstRejected)
-          : new errors.SPOOL_EMPTY_BATCH();
+        throw firstRejected ? refusalOf(request.body.shape, firstRejected) : new errors.SPOOL_EMPTY_BATCH();
       }
       const { duplicates } = await groupCommit.append(stream, lines);
       const accepted = lines.count - duplicates;

@@ -1,0 +1,197 @@
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  preHandlerHookHandler,
+} from 'fastify';
+import { presentedKey, type WriteKeyVerifier } from '../auth.js';
+import { decodingHook } from '../body/decompress.js';
+import { isPlainObject } from '../body/event-rules.js';
+import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
+import { refusalOf, toLines } from '../body/to-lines.js';
+import { errors } from '../errors.js';
+import type { GroupCommit } from '../group-commit.js';
+import type { IngestMetrics } from '../metrics.js';
+import type { IpPolicy } from '../tracking/client-ip.js';
+import { type MessageEnvelope, type MessageType, normalizeMessage } from '../tracking/message.js';
+
+export interface TrackingRouteOptions {
+  /** MAX_BATCH_BYTES: a body's most, after decompression. */
+  maxBatchBytes: number;
+  maxEventBytes: number;
+  maxEventsPerRequest: number;
+  maxRequestStoredBytes: number;
+  keys: WriteKeyVerifier;
+  /** Where `*` keys and an open service write (DEFAULT_STREAM). */
+  defaultStream: string;
+  ipPolicy: IpPolicy;
+  /** The rate limit's step (it reads `request.auth`), or undefined when there is none. */
+  rateLimit: onRequestAsyncHookHandler | undefined;
+  isClosing(): boolean;
+  groupCommit: GroupCommit;
+  metrics: IngestMetrics;
+}
+
+/** Single-message routes: Segment's, and analytics.js's short ones, with the type each implies. */
+const SINGLE_ROUTES: Record<string, MessageType> = {
+  '/v1/track': 'track',
+  '/v1/t': 'track',
+  '/v1/identify': 'identify',
+  '/v1/i': 'identify',
+  '/v1/page': 'page',
+  '/v1/p': 'page',
+  '/v1/screen': 'screen',
+  '/v1/s': 'screen',
+  '/v1/group': 'group',
+  '/v1/g': 'group',
+  '/v1/alias': 'alias',
+  '/v1/a': 'alias',
+};
+
+/** Batch routes: `{batch: [...], context?, sentAt?, writeKey?}`; the beacon's key is in its query. */
+const BATCH_ROUTES = ['/v1/batch', '/v1/import', '/v1/b', '/beacon/v1/batch'];
+
+interface TrackingRequest {
+  Body: unknown;
+  Querystring: { writeKey?: string };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The stream a tracking request writes to, once its write key is known. */
+    trackingStream?: string;
+  }
+}
+
+/** The body's `writeKey`, where SDKs that send no Authorization header put it. */
+function bodyKey(body: unknown): string | undefined {
+  return isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : undefined;
+}
+
+/** What a batch body carries: its messages, and what they share. */
+function batchOf(body: unknown, maxEvents: number) {
+  if (!isPlainObject(body)) throw new errors.SPOOL_INVALID_BATCH('the body is not an object');
+  if (!Array.isArray(body.batch)) throw new errors.SPOOL_INVALID_BATCH('"batch" is not an array');
+  if (body.batch.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
+  if (body.batch.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(body.batch.length, maxEvents);
+  return { items: body.batch as unknown[], context: body.context, sentAt: body.sentAt };
+}
+
+/**
+ * The Segment-compatible tracking API (docs/sdks.md), on the native API's append path: one stored
+ * line per message, the same buffers, flushes, exactly-once landing and messageId dedupe. The
+ * write key may come as Basic user name, Bearer token, `writeKey` in the body, or (the beacon)
+ * `?writeKey=`; a key's messages go to its first stream in WRITE_KEYS, a `*` key's (and an open
+ * service's) to DEFAULT_STREAM. Bodies are JSON whatever their Content-Type says (analytics.js
+ * sends text/plain, rudder-sdk-node gzip with a form type).
+ */
+export async function trackingRoutes(app: FastifyInstance, options: TrackingRouteOptions): Promise<void> {
+  const { keys, groupCommit, metrics, maxEventsPerRequest } = options;
+  const lineLimits = { maxEventBytes: options.maxEventBytes, maxStoredBytes: options.maxRequestStoredBytes };
+
+  app.decorateRequest('trackingStream', undefined);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: options.maxBatchBytes },
+    (_request, raw, done) => {
+      try {
+        done(null, parseJsonValue(raw as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+
+  // The key may be in the body: these steps come after parsing (bounded by MAX_BATCH_BYTES).
+  // The key is checked first but refused only after the rate limit has counted the request.
+  const authenticate: preHandlerHookHandler = (request, _reply, done) => {
+    const { writeKey } = request.query as TrackingRequest['Querystring'];
+    const presented = presentedKey(request.headers.authorization) ?? bodyKey(request.body) ?? writeKey;
+    const key = keys.verify(presented);
+    if (keys.open) {
+      request.auth = { ok: true };
+      request.trackingStream = options.defaultStream;
+    } else if (key) {
+      request.auth = { ok: true, identity: key.identity };
+      request.trackingStream = key.streams === '*' ? options.defaultStream : [...key.streams][0];
+    } else {
+      const reason =
+        presented === undefined
+          ? 'A write key is required: Basic with the key as user name, Bearer, or "writeKey" in the body'
+          : 'The write key is not valid';
+      request.auth = { ok: false, status: 401, reason };
+    }
+    done();
+  };
+  const refuse: preHandlerHookHandler = (request, _reply, done) => {
+    if (options.isClosing()) done(new errors.SPOOL_SHUTTING_DOWN());
+    else if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
+    else done();
+  };
+  const preHandler = options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse];
+
+  const store = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    body: ParsedBody,
+    envelope: MessageEnvelope,
+  ) => {
+    const stream = request.trackingStream as string;
+    const lines = toLines(body, new Date(envelope.receivedAt), lineLimits, (value) =>
+      normalizeMessage(value, envelope),
+    );
+    const label = metrics.streamLabel(stream);
+    if (lines.rejectedCount > 0)
+      metrics.events.inc({ stream: label, outcome: 'rejected' }, lines.rejectedCount);
+    const [first] = lines.rejected;
+    if (lines.count === 0) throw first ? refusalOf(body.shape, first) : new errors.SPOOL_EMPTY_BATCH();
+    const { duplicates } = await groupCommit.append(stream, lines);
+    const accepted = lines.count - duplicates;
+    if (accepted > 0) metrics.events.inc({ stream: label, outcome: 'accepted' }, accepted);
+    if (duplicates > 0) metrics.events.inc({ stream: label, outcome: 'duplicate' }, duplicates);
+    // Segment's answer, and Spool's counts beside it (SDKs read only the status).
+    return reply.code(200).send({
+      success: true,
+      accepted,
+      duplicates,
+      rejected: lines.rejected,
+      rejectedCount: lines.rejectedCount,
+    });
+  };
+  const envelopeOf = (request: FastifyRequest, shared: Partial<MessageEnvelope> = {}): MessageEnvelope => ({
+    receivedAt: new Date().toISOString(),
+    ip: request.ip,
+    ipPolicy: options.ipPolicy,
+    ...shared,
+  });
+  const common = {
+    preParsing: decodingHook(options.maxBatchBytes),
+    preHandler,
+    onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      metrics.requests.inc({ api: 'tracking', status: String(reply.statusCode) });
+      done();
+    },
+  };
+
+  for (const [url, type] of Object.entries(SINGLE_ROUTES)) {
+    app.post<TrackingRequest>(url, { ...common }, async (request, reply) => {
+      if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
+      return store(
+        request,
+        reply,
+        { shape: 'single', items: [{ value: request.body }] },
+        envelopeOf(request, { type }),
+      );
+    });
+  }
+  for (const url of BATCH_ROUTES) {
+    app.post<TrackingRequest>(url, { ...common }, async (request, reply) => {
+      if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
+      const { items, context, sentAt } = batchOf(request.body, maxEventsPerRequest);
+      const body: ParsedBody = { shape: 'batch', items: items.map((value) => ({ value })) };
+      return store(request, reply, body, envelopeOf(request, { context, sentAt }));
+    });
+  }
+}

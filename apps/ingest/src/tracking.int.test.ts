@@ -1,0 +1,353 @@
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import { createTestRedis, randomName } from '@spool/testkit';
+import { startTestIngest, type TestIngest } from '../test/support.js';
+
+/** The Segment-compatible tracking API, driven as the SDKs drive it (docs/sdks.md). */
+const redis = createTestRedis();
+afterAll(() => redis.quit());
+
+const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+async function stored(namespace: string, stream: string): Promise<Array<Record<string, unknown>>> {
+  const text = (await redis.get(streamKeys(stream, namespace).buf)) ?? '';
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+function send(
+  ingest: TestIngest,
+  url: string,
+  payload: unknown,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) {
+  return ingest.app.inject({
+    method: 'POST',
+    url,
+    headers,
+    payload: Buffer.isBuffer(payload) || typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+}
+
+describe('the tracking API on a keyed service', () => {
+  const ns = randomName('trk');
+  const stream = randomName('web');
+  let ingest: TestIngest;
+  beforeAll(async () => {
+    ingest = await startTestIngest({
+      REDIS_NAMESPACE: ns,
+      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*`,
+      DEFAULT_STREAM: 'everything',
+      MAX_BATCH_BYTES: '64KiB',
+      MAX_EVENT_BYTES: '4KiB',
+    });
+  });
+  afterAll(() => ingest.close());
+
+  it.each([
+    ['/v1/track', 'track', { event: 'Signed Up' }],
+    ['/v1/t', 'track', { event: 'Signed Up' }],
+    ['/v1/identify', 'identify', { traits: { plan: 'pro' } }],
+    ['/v1/i', 'identify', {}],
+    ['/v1/page', 'page', { name: 'Pricing' }],
+    ['/v1/p', 'page', {}],
+    ['/v1/screen', 'screen', { name: 'Home' }],
+    ['/v1/s', 'screen', {}],
+    ['/v1/group', 'group', { groupId: 'g-1' }],
+    ['/v1/g', 'group', { groupId: 'g-1' }],
+    ['/v1/alias', 'alias', { previousId: 'anon-1' }],
+    ['/v1/a', 'alias', { previousId: 'anon-1' }],
+  ])('%s stores one %s message, its type from the route', async (url, type, fields) => {
+    const messageId = randomName('m');
+    const response = await send(
+      ingest,
+      url,
+      { userId: 'u-1', messageId, type: 'wrong', ...fields },
+      {
+        'content-type': 'text/plain',
+        authorization: basic('web-key-0001'),
+      },
+    );
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ success: true, accepted: 1 });
+    const line = (await stored(ns, stream)).find((message) => message.messageId === messageId);
+    expect(line).toMatchObject({ type, userId: 'u-1', ...fields, context: { ip: '127.0.0.1' } });
+    expect(typeof line?.receivedAt).toBe('string');
+  });
+
+  it('takes a batch, merging its context into each message and keeping its sentAt, and stores no key', async () => {
+    const response = await send(
+      ingest,
+      '/v1/batch',
+      {
+        writeKey: 'web-key-0001',
+        sentAt: '2026-12-01T11:00:09.000Z',
+        context: { library: { name: 'analytics-node' } },
+        batch: [
+          {
+            type: 'track',
+            userId: 'u',
+            event: 'A',
+            messageId: 'batch-a',
+            timestamp: '2026-12-01T11:00:00.000Z',
+          },
+          { type: 'identify', anonymousId: 'anon', messageId: 'batch-b', context: { locale: 'fr' } },
+        ],
+      },
+      { 'content-type': 'application/json' },
+    );
+    expect(response.statusCode).toBe(200);
+    const lines = (await stored(ns, stream)).filter((message) =>
+      String(message.messageId).startsWith('batch-'),
+    );
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      event: 'A',
+      sentAt: '2026-12-01T11:00:09.000Z',
+      originalTimestamp: '2026-12-01T11:00:00.000Z',
+      context: { library: { name: 'analytics-node' } },
+    });
+    expect(lines[1]).toMatchObject({ context: { locale: 'fr', library: { name: 'analytics-node' } } });
+    // Corrected for the client's clock: nine seconds before it was received.
+    const lag = Date.parse(lines[0]?.receivedAt as string) - Date.parse(lines[0]?.timestamp as string);
+    expect(lag).toBe(9_000);
+    for (const line of lines) expect(line).not.toHaveProperty('writeKey');
+  });
+
+  it.each([
+    ['/v1/import', { authorization: `Bearer web-key-0001` }, ''],
+    ['/v1/b', { authorization: basic('web-key-0001') }, ''],
+    ['/beacon/v1/batch', {}, '?writeKey=web-key-0001'],
+  ])('%s takes a batch, the key in its usual place', async (url, headers, query) => {
+    const messageId = randomName('m');
+    const response = await send(
+      ingest,
+      `${url}${query}`,
+      { batch: [{ type: 'track', userId: 'u', event: 'E', messageId }] },
+      { 'content-type': 'text/plain', ...headers },
+    );
+    expect(response.statusCode).toBe(200);
+    expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
+  });
+
+  it("reads JSON whatever the Content-Type, gzip included (rudder-sdk-node's form type)", async () => {
+    const messageId = randomName('m');
+    const body = gzipSync(JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'Z', messageId }] }));
+    const response = await send(ingest, '/v1/batch', body, {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-encoding': 'gzip',
+      authorization: basic('web-key-0001'),
+    });
+    expect(response.statusCode).toBe(200);
+    expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
+  });
+
+  it("sends a * key's messages, and only those, to DEFAULT_STREAM", async () => {
+    const messageId = randomName('m');
+    await send(
+      ingest,
+      '/v1/track',
+      { userId: 'u', event: 'E', messageId },
+      {
+        'content-type': 'application/json',
+        authorization: basic('all-key-0002'),
+      },
+    );
+    expect((await stored(ns, 'everything')).map((message) => message.messageId)).toContain(messageId);
+  });
+
+  it('refuses a missing or unknown key with 401, storing nothing', async () => {
+    const messageId = randomName('m');
+    const attempts: Array<Record<string, string>> = [{}, { authorization: basic('nope-nope-nope') }];
+    for (const headers of attempts) {
+      const response = await send(
+        ingest,
+        '/v1/track',
+        { userId: 'u', event: 'E', messageId },
+        {
+          'content-type': 'application/json',
+          ...headers,
+        },
+      );
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({ code: 'SPOOL_UNAUTHORIZED' });
+    }
+    const wrongInBody = await send(ingest, '/v1/batch', {
+      writeKey: 'nope',
+      batch: [{ type: 'track', userId: 'u', event: 'E' }],
+    });
+    expect(wrongInBody.statusCode).toBe(401);
+    expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
+  });
+
+  it('answers malformed input with 400 and a reason, and stores only the good messages of a batch', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    const cases: Array<[string, unknown, string]> = [
+      ['/v1/batch', { batch: 'nope' }, 'SPOOL_INVALID_BATCH'],
+      ['/v1/batch', [1, 2], 'SPOOL_INVALID_BATCH'],
+      ['/v1/batch', '{"batch":[', 'SPOOL_INVALID_JSON'],
+      ['/v1/track', { userId: 'u' }, 'SPOOL_INVALID_EVENT'],
+      ['/v1/identify', { traits: {} }, 'SPOOL_INVALID_EVENT'],
+      ['/v1/batch', { batch: [{ type: 'nope', userId: 'u' }] }, 'SPOOL_NO_VALID_EVENTS'],
+    ];
+    for (const [url, payload, code] of cases) {
+      const response = await send(ingest, url, payload, headers);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ code, message: expect.any(String) });
+    }
+    const messageId = randomName('m');
+    const mixed = await send(
+      ingest,
+      '/v1/batch',
+      {
+        batch: [
+          { type: 'track', userId: 'u' },
+          { type: 'track', userId: 'u', event: 'ok', messageId },
+        ],
+      },
+      headers,
+    );
+    expect(mixed.statusCode).toBe(200);
+    expect(mixed.json()).toMatchObject({
+      success: true,
+      accepted: 1,
+      rejectedCount: 1,
+      rejected: [{ index: 0, code: 'SPOOL_INVALID_EVENT', message: 'a track message needs "event"' }],
+    });
+  });
+
+  it('refuses an oversized message (MAX_EVENT_BYTES) and an oversized batch (MAX_BATCH_BYTES) with 413', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    const big = await send(
+      ingest,
+      '/v1/track',
+      { userId: 'u', event: 'E', properties: { pad: 'x'.repeat(5_000) } },
+      headers,
+    );
+    expect(big.statusCode).toBe(413);
+    expect(big.json()).toMatchObject({ code: 'SPOOL_EVENT_TOO_LARGE' });
+    const batch = {
+      batch: Array.from({ length: 30 }, () => ({ type: 'track', userId: 'u', event: 'x'.repeat(3_000) })),
+    };
+    const tooMuch = await send(ingest, '/v1/batch', batch, headers);
+    expect(tooMuch.statusCode).toBe(413);
+    expect(tooMuch.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+  });
+
+  it('stores a retried messageId once, counting the retry as a duplicate', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    const messageId = randomName('m');
+    const message = { userId: 'u', event: 'E', messageId };
+    expect((await send(ingest, '/v1/track', message, headers)).json()).toMatchObject({
+      accepted: 1,
+      duplicates: 0,
+    });
+    expect((await send(ingest, '/v1/track', message, headers)).json()).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+    });
+    expect((await stored(ns, stream)).filter((line) => line.messageId === messageId)).toHaveLength(1);
+  });
+
+  it("serves analytics.js's settings for a known key, pointing it here, and refuses an unknown one", async () => {
+    const settings = await ingest.app.inject({
+      url: '/v1/projects/web-key-0001/settings',
+      headers: { host: 'spool.test:8080' },
+    });
+    expect(settings.statusCode).toBe(200);
+    expect(settings.json()).toEqual({
+      integrations: {
+        'Segment.io': { apiKey: 'web-key-0001', apiHost: 'spool.test:8080/v1', protocol: 'http' },
+      },
+      metrics: { sampleRate: 0 },
+    });
+    expect((await ingest.app.inject({ url: '/v1/projects/nope/settings' })).statusCode).toBe(401);
+  });
+
+  it("serves RudderStack's source config for a known key, with no destinations", async () => {
+    const config = await ingest.app.inject({
+      url: '/sourceConfig/?p=npm&v=3.34.1&writeKey=web-key-0001',
+      headers: { authorization: basic('web-key-0001') },
+    });
+    expect(config.statusCode).toBe(200);
+    expect(config.json()).toMatchObject({ source: { config: {}, destinations: [], enabled: true } });
+    expect((await ingest.app.inject({ url: '/sourceConfig/?writeKey=nope' })).statusCode).toBe(401);
+  });
+
+  it("answers a browser's preflight with the SDKs' own headers allowed and Retry-After readable", async () => {
+    const response = await ingest.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/t',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,anonymousid,sentat,content-type',
+      },
+    });
+    expect(response.statusCode).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('*');
+    expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('anonymousid');
+    const answer = await send(
+      ingest,
+      '/v1/t',
+      { userId: 'u', event: 'E' },
+      {
+        'content-type': 'text/plain',
+        origin: 'https://shop.example',
+        authorization: basic('web-key-0001'),
+      },
+    );
+    expect(String(answer.headers['access-control-expose-headers']).toLowerCase()).toContain('retry-after');
+  });
+});
+
+describe('the tracking API on an open service', () => {
+  it('writes to DEFAULT_STREAM, fills context.ip through TRUST_PROXY, and applies IP_POLICY', async () => {
+    const ns = randomName('trk');
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: ns,
+      TRUST_PROXY: '127.0.0.1',
+      IP_POLICY: 'truncate',
+    });
+    try {
+      const response = await send(
+        ingest,
+        '/v1/track',
+        { userId: 'u', event: 'E' },
+        {
+          'content-type': 'application/json',
+          'x-forwarded-for': '203.0.113.77',
+        },
+      );
+      expect(response.statusCode).toBe(200);
+      const [line] = await stored(ns, 'events');
+      expect(line?.context).toEqual({ ip: '203.0.113.0' });
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('answers 429 with Retry-After and X-RateLimit-Reset past the rate limit', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      const statuses: number[] = [];
+      let last: Awaited<ReturnType<typeof send>> | undefined;
+      for (let i = 0; i < 3; i += 1) {
+        last = await send(ingest, '/v1/track', { userId: 'u', event: 'E' });
+        statuses.push(last.statusCode);
+      }
+      expect(statuses).toEqual([200, 200, 429]);
+      expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
+      expect(last?.headers['x-ratelimit-reset']).toBeDefined();
+    } finally {
+      await ingest.close();
+    }
+  });
+});

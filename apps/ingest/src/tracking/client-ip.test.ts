@@ -1,0 +1,27 @@
+import { describe, expect, it } from '@jest/globals';
+import { storedIp, truncateIp } from './client-ip.js';
+
+describe('truncateIp', () => {
+  it.each([
+    ['203.0.113.77', '203.0.113.0'],
+    ['2001:db8:85a3:8d3:1319:8a2e:370:7348', '2001:db8:85a3::'],
+    ['::ffff:198.51.100.9', '198.51.100.0'],
+    ['::1', '::'],
+  ])('zeroes the host part of %s', (ip, truncated) => {
+    expect(truncateIp(ip)).toBe(truncated);
+  });
+
+  it('stores nothing for text that is not an address', () => {
+    expect(truncateIp('not an ip')).toBeUndefined();
+    expect(truncateIp('999.1.1.1')).toBeUndefined();
+  });
+});
+
+describe('storedIp', () => {
+  it('keeps, truncates or drops as IP_POLICY says', () => {
+    expect(storedIp('203.0.113.77', 'keep')).toBe('203.0.113.77');
+    expect(storedIp('203.0.113.77', 'truncate')).toBe('203.0.113.0');
+    expect(storedIp('203.0.113.77', 'drop')).toBeUndefined();
+    expect(storedIp(42, 'keep')).toBeUndefined();
+  });
+});

@@ -1,0 +1,25 @@
+import ipaddr from 'ipaddr.js';
+
+export type IpPolicy = 'keep' | 'truncate' | 'drop';
+
+/**
+ * An address with its host part zeroed, as analytics tools anonymize: the last octet of an IPv4
+ * address, the last 80 bits of an IPv6 one (an IPv4 address written as IPv6 is an IPv4 address).
+ * Undefined for text that is not an address: it is not stored.
+ */
+export function truncateIp(text: string): string | undefined {
+  if (!ipaddr.isValid(text)) return undefined;
+  let address = ipaddr.parse(text);
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+    address = (address as ipaddr.IPv6).toIPv4Address();
+  }
+  const bytes = address.toByteArray();
+  const keep = address.kind() === 'ipv4' ? 3 : 6;
+  return ipaddr.fromByteArray(bytes.map((byte, index) => (index < keep ? byte : 0))).toString();
+}
+
+/** The client IP to store under IP_POLICY, or undefined to store none. */
+export function storedIp(ip: unknown, policy: IpPolicy): string | undefined {
+  if (typeof ip !== 'string' || ip === '' || policy === 'drop') return undefined;
+  return policy === 'keep' ? ip : truncateIp(ip);
+}

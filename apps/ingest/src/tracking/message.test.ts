@@ -1,0 +1,102 @@
+import { describe, expect, it } from '@jest/globals';
+import { type MessageEnvelope, normalizeMessage } from './message.js';
+
+const RECEIVED = '2026-12-01T12:00:10.000Z';
+const envelope = (more: Partial<MessageEnvelope> = {}): MessageEnvelope => ({
+  receivedAt: RECEIVED,
+  ip: '203.0.113.77',
+  ipPolicy: 'keep',
+  ...more,
+});
+const stored = (raw: unknown, more: Partial<MessageEnvelope> = {}) => {
+  const result = normalizeMessage(raw, envelope(more));
+  if ('problem' in result) throw new Error(result.problem.message);
+  return result.message;
+};
+const refusal = (raw: unknown, more: Partial<MessageEnvelope> = {}) => {
+  const result = normalizeMessage(raw, envelope(more));
+  return 'problem' in result ? result.problem.message : undefined;
+};
+
+describe('normalizeMessage', () => {
+  it('takes the type from the route for single messages, and from the message in a batch', () => {
+    expect(stored({ userId: 'u', event: 'x', type: 'page' }, { type: 'track' }).type).toBe('track');
+    expect(stored({ userId: 'u', type: 'screen' }).type).toBe('screen');
+    expect(refusal({ userId: 'u', type: 'purchase' })).toMatch(/"type" must be one of track, identify/);
+    expect(refusal({ userId: 'u' })).toMatch(/"type" must be one of/);
+  });
+
+  it("requires Segment's fields: an identity everywhere, event, groupId and previousId by type", () => {
+    expect(refusal({ event: 'x' }, { type: 'track' })).toBe('a message needs a "userId" or an "anonymousId"');
+    expect(refusal({ userId: '' }, { type: 'identify' })).toMatch(/"userId" or an "anonymousId"/);
+    expect(refusal({ userId: 'u' }, { type: 'track' })).toBe('a track message needs "event"');
+    expect(refusal({ anonymousId: 'a' }, { type: 'group' })).toBe('a group message needs "groupId"');
+    expect(refusal({ userId: 'u' }, { type: 'alias' })).toBe('a alias message needs "previousId"');
+    expect(refusal({ userId: 42, event: 'x' }, { type: 'track' })).toBeUndefined();
+    expect(refusal('text', { type: 'track' })).toBe('a message must be a JSON object');
+    expect(refusal({ userId: 'u', context: [1] }, { type: 'identify' })).toBe('"context" must be an object');
+  });
+
+  it("merges the batch's context into each message's, the message's own fields winning", () => {
+    const message = stored(
+      { userId: 'u', context: { locale: 'fr', app: { name: 'mine' } } },
+      { type: 'identify', context: { locale: 'en', library: { name: 'analytics-node' } } },
+    );
+    expect(message.context).toEqual({
+      locale: 'fr',
+      app: { name: 'mine' },
+      library: { name: 'analytics-node' },
+      ip: '203.0.113.77',
+    });
+  });
+
+  it('fills context.ip from the request when absent, and applies IP_POLICY to either', () => {
+    expect(stored({ userId: 'u' }, { type: 'page' }).context).toEqual({ ip: '203.0.113.77' });
+    expect(stored({ userId: 'u', context: { ip: '198.51.100.9' } }, { type: 'page' }).context).toEqual({
+      ip: '198.51.100.9',
+    });
+    expect(stored({ userId: 'u' }, { type: 'page', ipPolicy: 'truncate' }).context).toEqual({
+      ip: '203.0.113.0',
+    });
+    expect(
+      stored({ userId: 'u', context: { ip: '198.51.100.9' } }, { type: 'page', ipPolicy: 'drop' }).context,
+    ).toEqual({});
+  });
+
+  it('keeps sentAt and the client timestamp, and corrects timestamp for the client clock', () => {
+    // The client's clock is 1 h behind: it sent at 11:00:09 what it timed at 11:00:00.
+    const message = stored(
+      { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00.000Z' },
+      { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+    );
+    expect(message).toMatchObject({
+      sentAt: '2026-12-01T11:00:09.000Z',
+      originalTimestamp: '2026-12-01T11:00:00.000Z',
+      timestamp: '2026-12-01T12:00:01.000Z',
+    });
+    // A message's own sentAt wins over the batch's; without sentAt the client's time stands.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z', sentAt: '2026-12-01T11:00:05Z' },
+        { type: 'track', sentAt: '2026-12-01T11:00:09Z' },
+      ).timestamp,
+    ).toBe('2026-12-01T12:00:05.000Z');
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z' }, { type: 'track' }).timestamp,
+    ).toBe('2026-12-01T11:00:00.000Z');
+    // No client time at all, or one JavaScript cannot write: the time of receipt.
+    expect(stored({ userId: 'u', event: 'x' }, { type: 'track' }).timestamp).toBe(RECEIVED);
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '+275760-09-13T00:00:00.000Z' },
+        { type: 'track', sentAt: '1970-01-01T00:00:00Z' },
+      ).timestamp,
+    ).toBe(RECEIVED);
+  });
+
+  it('never stores the write key', () => {
+    expect(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' })).not.toHaveProperty(
+      'writeKey',
+    );
+  });
+});

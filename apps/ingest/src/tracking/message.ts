@@ -1,0 +1,106 @@
+import type { EventProblem } from '../body/event-rules.js';
+import { isPlainObject } from '../body/event-rules.js';
+import { type IpPolicy, storedIp } from './client-ip.js';
+
+/** The Segment spec's message types. */
+export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/** Fields a message of each type must carry, besides `userId` or `anonymousId` (Segment's spec). */
+const REQUIRED: Record<MessageType, readonly string[]> = {
+  track: ['event'],
+  identify: [],
+  page: [],
+  screen: [],
+  group: ['groupId'],
+  alias: ['previousId'],
+};
+
+/** What a message shares with the others of its request: the batch's context and sentAt, the client. */
+export interface MessageEnvelope {
+  /** The route's type (single-message routes); batches take each message's own. */
+  type?: MessageType;
+  /** A batch's `context`, merged into each message's (the message's own fields win). */
+  context?: unknown;
+  /** A batch's `sentAt`, for messages without their own. */
+  sentAt?: unknown;
+  /** When the server received the request (ISO-8601). */
+  receivedAt: string;
+  /** The client's address (through TRUST_PROXY), for `context.ip` when the message has none. */
+  ip: string;
+  ipPolicy: IpPolicy;
+}
+
+const isId = (value: unknown) => (typeof value === 'string' && value !== '') || typeof value === 'number';
+
+function problem(message: string): EventProblem {
+  return { code: 'SPOOL_INVALID_EVENT', message };
+}
+
+/** Milliseconds of an ISO-8601 time, or undefined. */
+function timeOf(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** ISO-8601 of `ms`, or undefined past the dates JavaScript can write (a client's wild clock). */
+function isoOf(ms: number): string | undefined {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : undefined;
+}
+
+/**
+ * One message of the Segment-compatible API as Spool stores it, per Segment's spec: the type from
+ * the route (single messages) or the message (batches), the required fields checked, the batch's
+ * context merged in, `context.ip` filled from the request when absent and then kept, truncated or
+ * dropped (IP_POLICY), `sentAt` kept, `originalTimestamp` the client's own timestamp, and
+ * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp). The
+ * write key, a secret, is never stored. `receivedAt` and `messageId` are set after, as for every
+ * stored line (to-lines.ts).
+ */
+export function normalizeMessage(
+  raw: unknown,
+  envelope: MessageEnvelope,
+): { message: Record<string, unknown> } | { problem: EventProblem } {
+  if (!isPlainObject(raw)) return { problem: problem('a message must be a JSON object') };
+  const type = envelope.type ?? raw.type;
+  if (!MESSAGE_TYPES.includes(type as MessageType)) {
+    return { problem: problem(`"type" must be one of ${MESSAGE_TYPES.join(', ')}`) };
+  }
+  if (!isId(raw.userId) && !isId(raw.anonymousId)) {
+    return { problem: problem('a message needs a "userId" or an "anonymousId"') };
+  }
+  for (const field of REQUIRED[type as MessageType]) {
+    if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
+  }
+  if (raw.context !== undefined && !isPlainObject(raw.context)) {
+    return { problem: problem('"context" must be an object') };
+  }
+
+  const { writeKey: _secret, ...message } = raw;
+  message.type = type;
+  const context: Record<string, unknown> = {
+    ...(isPlainObject(envelope.context) ? envelope.context : {}),
+    ...(raw.context as Record<string, unknown> | undefined),
+  };
+  const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
+  if (ip === undefined) delete context.ip;
+  else context.ip = ip;
+  message.context = context;
+
+  const sentAt = message.sentAt ?? envelope.sentAt;
+  if (sentAt !== undefined) message.sentAt = sentAt;
+  const original = message.originalTimestamp ?? message.timestamp;
+  const originalMs = timeOf(original);
+  const sentMs = timeOf(sentAt);
+  const receivedMs = Date.parse(envelope.receivedAt);
+  if (original !== undefined) message.originalTimestamp = original;
+  const corrected =
+    originalMs === undefined
+      ? undefined
+      : sentMs === undefined
+        ? originalMs
+        : receivedMs - (sentMs - originalMs);
+  message.timestamp = (corrected === undefined ? undefined : isoOf(corrected)) ?? envelope.receivedAt;
+  return { message };
+}
