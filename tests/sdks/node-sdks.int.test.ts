@@ -1,0 +1,227 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import RudderAnalytics from '@rudderstack/rudder-sdk-node';
+import { Analytics, FetchHTTPClient, type HTTPClientRequest } from '@segment/analytics-node';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  ingestTestEnv,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  type ServiceProcess,
+  SPOOL_MAINS,
+  spawnService,
+  testServices,
+  waitUntilLanded,
+} from '@spool/testkit';
+
+/**
+ * Segment's and RudderStack's Node SDKs, unchanged but for their host option, against a real
+ * ingest and flusher: every call type, read back from S3 with its fields; and the failures an SDK
+ * must see as failures it does not retry: a wrong key, an oversized message, a malformed batch.
+ */
+const services = testServices();
+const NS = randomName('ns');
+const STREAM = randomName('sdk');
+const KEY = `sdk-key-${randomName('k')}`;
+const prefix = `${randomName('sdks')}/`;
+const redis = createTestRedis();
+const s3 = createTestS3();
+let ingest: ServiceProcess;
+let flusher: ServiceProcess;
+
+beforeAll(async () => {
+  ingest = await spawnService(
+    SPOOL_MAINS.ingest,
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      WRITE_KEYS: `${KEY}:${STREAM}`,
+      MAX_EVENT_BYTES: '8KiB',
+      LOG_LEVEL: 'warn',
+    }),
+  );
+  flusher = await spawnService(
+    SPOOL_MAINS.flusher,
+    flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, FLUSH_INTERVAL: '1s', LOG_LEVEL: 'warn' }),
+  );
+});
+afterAll(async () => {
+  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await redis.quit();
+  s3.destroy();
+});
+
+/** Every message that landed in S3, by messageId (or the test's own marker). */
+async function landed(): Promise<Array<Record<string, unknown>>> {
+  await waitUntilLanded(redis, [STREAM], { namespace: NS, timeoutMs: 30_000 });
+  const messages: Array<Record<string, unknown>> = [];
+  for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${STREAM}/`)) {
+    const object = await readSpoolObject(s3, services.s3.bucket, key);
+    messages.push(...object.lines.map((line) => JSON.parse(line) as Record<string, unknown>));
+  }
+  return messages;
+}
+
+const ofUser = (messages: Array<Record<string, unknown>>, userId: string) =>
+  Object.fromEntries(messages.filter((m) => m.userId === userId).map((m) => [m.type as string, m]));
+
+describe('@segment/analytics-node', () => {
+  it('sends every call type; each lands once, with its fields and the server ones', async () => {
+    const userId = randomName('seg-user');
+    const analytics = new Analytics({ writeKey: KEY, host: ingest.url, flushAt: 10, flushInterval: 100 });
+    const statuses: number[] = [];
+    analytics.on('http_response', (response) => statuses.push(response.status));
+    analytics.track({ userId, event: 'Order Completed', properties: { revenue: 10, currency: 'EUR' } });
+    analytics.identify({ userId, traits: { plan: 'pro', email: 'jane@example.com' } });
+    analytics.page({ userId, name: 'Pricing', properties: { path: '/pricing' } });
+    analytics.screen({ userId, name: 'Home' });
+    analytics.group({ userId, groupId: 'acme', traits: { seats: 12 } });
+    analytics.alias({ userId, previousId: 'anon-1' });
+    await analytics.closeAndFlush();
+    expect(statuses.every((status) => status === 200)).toBe(true);
+
+    const byType = ofUser(await landed(), userId);
+    expect(Object.keys(byType).sort()).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track']);
+    expect(byType.track).toMatchObject({
+      event: 'Order Completed',
+      properties: { revenue: 10, currency: 'EUR' },
+    });
+    expect(byType.identify).toMatchObject({ traits: { plan: 'pro', email: 'jane@example.com' } });
+    expect(byType.page).toMatchObject({ name: 'Pricing', properties: { path: '/pricing' } });
+    expect(byType.screen).toMatchObject({ name: 'Home' });
+    expect(byType.group).toMatchObject({ groupId: 'acme', traits: { seats: 12 } });
+    expect(byType.alias).toMatchObject({ previousId: 'anon-1' });
+    for (const message of Object.values(byType)) {
+      expect(message).toMatchObject({
+        messageId: expect.stringMatching(/^node-next-/),
+        context: { library: { name: '@segment/analytics-node' }, ip: '127.0.0.1' },
+        sentAt: expect.any(String),
+        originalTimestamp: expect.any(String),
+        timestamp: expect.any(String),
+        receivedAt: expect.any(String),
+      });
+      expect(message).not.toHaveProperty('writeKey');
+    }
+  });
+
+  it('sees a wrong key as a failure it does not retry', async () => {
+    const analytics = new Analytics({
+      writeKey: 'not-a-key-at-all',
+      host: ingest.url,
+      flushAt: 1,
+      maxRetries: 3,
+    });
+    const statuses: number[] = [];
+    const errors: unknown[] = [];
+    analytics.on('http_response', (response) => statuses.push(response.status));
+    analytics.on('error', (error) => errors.push(error));
+    analytics.track({ userId: 'u', event: 'Nope' });
+    await analytics.closeAndFlush();
+    expect(statuses).toEqual([401]);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('sees an oversized message (over MAX_EVENT_BYTES) fail alone, its batch-mates stored', async () => {
+    const userId = randomName('seg-big');
+    const analytics = new Analytics({ writeKey: KEY, host: ingest.url, flushAt: 3, flushInterval: 10_000 });
+    const statuses: number[] = [];
+    analytics.on('http_response', (response) => statuses.push(response.status));
+    analytics.track({ userId, event: 'Small 1' });
+    analytics.track({ userId, event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
+    analytics.track({ userId, event: 'Small 2' });
+    await analytics.closeAndFlush();
+    expect(statuses).toEqual([200]);
+    const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
+    expect(events.sort()).toEqual(['Small 1', 'Small 2']);
+
+    // Alone in its batch, it is refused (400), and not sent again.
+    const alone = new Analytics({ writeKey: KEY, host: ingest.url, flushAt: 1, maxRetries: 3 });
+    const aloneStatuses: number[] = [];
+    alone.on('http_response', (response) => aloneStatuses.push(response.status));
+    alone.track({ userId, event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
+    await alone.closeAndFlush();
+    expect(aloneStatuses).toEqual([400]);
+  });
+
+  it('sees a malformed batch refused with 400, and does not send it again', async () => {
+    const sent: string[] = [];
+    // The SDK, unchanged, over an HTTP client that garbles what it sends.
+    const garbling = new (class extends FetchHTTPClient {
+      override makeRequest(request: HTTPClientRequest) {
+        sent.push(request.url);
+        return super.makeRequest({ ...request, body: JSON.stringify({ batch: 'not a list' }) });
+      }
+    })();
+    const analytics = new Analytics({
+      writeKey: KEY,
+      host: ingest.url,
+      flushAt: 1,
+      maxRetries: 3,
+      httpClient: garbling,
+    });
+    const statuses: number[] = [];
+    analytics.on('http_response', (response) => statuses.push(response.status));
+    analytics.track({ userId: 'u', event: 'Garbled' });
+    await analytics.closeAndFlush();
+    expect(statuses).toEqual([400]);
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe('@rudderstack/rudder-sdk-node', () => {
+  const rudder = (writeKey: string, errors: unknown[] = []) =>
+    new RudderAnalytics(writeKey, {
+      dataPlaneUrl: ingest.url,
+      flushAt: 10,
+      flushInterval: 100,
+      retryCount: 1,
+      // Without it, the SDK throws its final failure at the process.
+      errorHandler: (error: unknown) => errors.push(error),
+    });
+
+  it('sends every call type, gzip as it does by default; each lands once, with its fields', async () => {
+    const userId = randomName('rs-user');
+    const client = rudder(KEY);
+    client.track({ userId, event: 'Order Completed', properties: { revenue: 10 } });
+    client.identify({ userId, traits: { plan: 'pro' } });
+    client.page({ userId, name: 'Pricing', properties: { path: '/pricing' } });
+    client.screen({ userId, name: 'Home' });
+    client.group({ userId, groupId: 'acme', traits: { seats: 12 } });
+    client.alias({ userId, previousId: 'anon-1' });
+    await client.flush();
+
+    const byType = ofUser(await landed(), userId);
+    expect(Object.keys(byType).sort()).toEqual(['alias', 'group', 'identify', 'page', 'screen', 'track']);
+    expect(byType.track).toMatchObject({ event: 'Order Completed', properties: { revenue: 10 } });
+    expect(byType.identify).toMatchObject({ traits: { plan: 'pro' } });
+    expect(byType.group).toMatchObject({ groupId: 'acme' });
+    expect(byType.alias).toMatchObject({ previousId: 'anon-1' });
+    for (const message of Object.values(byType)) {
+      expect(message).toMatchObject({
+        messageId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        channel: 'server',
+        context: { library: { name: 'analytics-node' }, ip: '127.0.0.1' },
+        originalTimestamp: expect.any(String),
+        sentAt: expect.any(String),
+        timestamp: expect.any(String),
+      });
+    }
+  });
+
+  it('sees a wrong key as a failure (401)', async () => {
+    const errors: Array<{ response?: { status?: number } }> = [];
+    const client = rudder('not-a-key-at-all', errors);
+    client.track({ userId: 'u', event: 'Nope' });
+    await client.flush().catch(() => {});
+    expect(errors.map((error) => error.response?.status)).toEqual([401]);
+  });
+
+  it('sees a batch of only oversized messages refused (400)', async () => {
+    const errors: Array<{ response?: { status?: number } }> = [];
+    const client = rudder(KEY, errors);
+    client.track({ userId: 'u', event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
+    await client.flush().catch(() => {});
+    expect(errors.map((error) => error.response?.status)).toEqual([400]);
+  });
+});
