@@ -32,6 +32,7 @@ prepare_services() {
     ensure_test_images
   fi
   ensure_redis_server # the loadtest's own stack runs one
+  ensure_chromium     # the browser SDKs' tests
 }
 
 # The closing line counts every test of both runs, passed and failed.

@@ -92,6 +92,16 @@ ensure_redis_server() {
   apt_install redis-server
 }
 
+# Debian's Chromium, for the browser SDK tests (tests/sdks): a browser is never downloaded.
+ensure_chromium() {
+  if command -v chromium >/dev/null; then
+    log "chromium $(chromium --version 2>/dev/null | awk '{print $2}') already installed, skipping"
+    return
+  fi
+  log "installing chromium through apt"
+  apt_install chromium
+}
+
 # A reachable Docker daemon; as root on Debian, install docker.io and start dockerd when absent.
 ensure_docker() {
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then

@@ -5,7 +5,7 @@ import { randomName, spawnService, testServices } from '@spool/testkit';
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 describe('write keys in logs', () => {
-  it('never appear, at the most verbose log level, whether right, wrong, Bearer or Basic', async () => {
+  it('never appear, at the most verbose log level: Bearer, Basic, in a body or in a query, right or wrong', async () => {
     const good = `good-key-${randomName('k')}`;
     const wrong = `wrong-key-${randomName('k')}`;
     const ingest = await spawnService(MAIN, {
@@ -24,9 +24,21 @@ describe('write keys in logs', () => {
       statuses.push(response.status);
       await response.text();
     }
+    // The tracking API's other places for a key: the body, and the beacon's query.
+    for (const key of [good, wrong]) {
+      for (const [url, body] of [
+        ['/v1/batch', { writeKey: key, batch: [{ type: 'track', userId: 'u', event: 'x' }] }],
+        [`/beacon/v1/batch?writeKey=${key}`, { batch: [{ type: 'track', userId: 'u', event: 'x' }] }],
+      ] as const) {
+        const response = await fetch(`${ingest.url}${url}`, { method: 'POST', body: JSON.stringify(body) });
+        statuses.push(response.status);
+        await response.text();
+      }
+    }
     await ingest.stop();
 
-    expect(statuses).toEqual([202, 202, 401, 401, 401]);
+    expect(statuses).toEqual([202, 202, 401, 401, 401, 200, 200, 401, 401]);
+    expect(ingest.output()).toContain('/beacon/v1/batch?writeKey=[redacted]');
     const output = ingest.output();
     expect(output).toContain('"msg":"request completed"');
     for (const secret of [good, wrong, basic(good).slice(6), basic(wrong).slice(6)]) {

@@ -30,16 +30,43 @@ export function serializeError(error: unknown): unknown {
   return withoutCommandArguments(pino.stdSerializers.err(error as Error), 0);
 }
 
+/** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
+const SECRET_PARAMETERS = /([?&](?:writeKey|write_key|apiKey|token)=)[^&#]*/gi;
+
+/** A URL as it may be logged: credentials in its query replaced. */
+export function loggableUrl(url: string): string {
+  return url.replace(SECRET_PARAMETERS, '$1[redacted]');
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/** Fastify's request serializer, less the credentials a query may carry. */
+export function serializeRequest(request: LoggedRequest) {
+  return {
+    method: request.method,
+    url: request.url === undefined ? undefined : loggableUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
 /**
  * pino options shared by both processes: one JSON event per line, the process name on every line,
- * credentials redacted wherever a request or configuration object is logged, and no event data
- * in logged errors.
+ * credentials redacted wherever a request or configuration object is logged (headers, and keys in
+ * a URL's query), and no event data in logged errors.
  */
 export function loggerOptions(name: string, level: string): LoggerOptions {
   return {
     name,
     level,
-    serializers: { err: serializeError, error: serializeError },
+    serializers: { err: serializeError, error: serializeError, req: serializeRequest },
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', 'config.writeKeys', '*.writeKeys'],
       censor: '[redacted]',

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  ingestTestEnv,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  type ServiceProcess,
+  SPOOL_MAINS,
+  spawnService,
+  testServices,
+  waitFor,
+  waitUntilLanded,
+} from '@spool/testkit';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+/**
+ * Segment's analytics.js (@segment/analytics-next) and RudderStack's JavaScript SDK
+ * (@rudderstack/analytics-js), unchanged, in headless Chromium (Debian's), in a page served from
+ * another origin than Spool's: track, page and identify, and what they send as the page unloads.
+ * Nothing is fetched from any vendor: analytics.js reads its settings from Spool (its cdnURL),
+ * RudderStack its source config (configUrl), and the page loads each SDK's own build from the
+ * npm package (RudderStack's "bundled" one, which carries its plugins).
+ */
+// From this package's node_modules: the packages' export maps do not list their browser builds.
+const installed = (path: string) => fileURLToPath(new URL(`./node_modules/${path}`, import.meta.url));
+const SDK_FILES = {
+  '/vendor/analytics-next.js': installed('@segment/analytics-next/dist/umd/index.js'),
+  '/vendor/rudder-analytics.js': installed('@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js'),
+};
+const CHROMIUM = process.env.SPOOL_CHROMIUM ?? '/usr/bin/chromium';
+
+const services = testServices();
+const NS = randomName('ns');
+const STREAM = randomName('web');
+const KEY = `web-key-${randomName('k')}`;
+const prefix = `${randomName('browser')}/`;
+const redis = createTestRedis();
+const s3 = createTestS3();
+let ingest: ServiceProcess;
+let flusher: ServiceProcess;
+let site: Server;
+let siteUrl: string;
+let browser: Browser;
+
+/** The pages: each loads one SDK pointed at Spool; `run` is what the test calls in it. */
+function pages(spool: string): Record<string, string> {
+  const segment = (options: object) => `<!doctype html><title>segment</title>
+<script src="/vendor/analytics-next.js"></script>
+<script>
+  window.analytics = window.AnalyticsNext.AnalyticsBrowser.load(
+    { writeKey: ${JSON.stringify(KEY)}, cdnURL: ${JSON.stringify(spool)} },
+    ${JSON.stringify(options)},
+  );
+</script>`;
+  const rudder = (options: object) => `<!doctype html><title>rudder</title>
+<script src="/vendor/rudder-analytics.js"></script>
+<script>
+  window.analytics = new window.rudderanalytics.RudderAnalytics();
+  window.analytics.load(${JSON.stringify(KEY)}, ${JSON.stringify(spool)}, ${JSON.stringify({
+    configUrl: spool,
+    polyfillIfRequired: false,
+    ...options,
+  })});
+</script>`;
+  return {
+    '/segment.html': segment({}),
+    // Events wait in a batch until the page unloads, then go out as it does.
+    '/segment-batching.html': segment({
+      integrations: {
+        'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 100, timeout: 600_000 } } },
+      },
+    }),
+    '/rudder.html': rudder({}),
+    // Events go by navigator.sendBeacon, flushed as the page unloads.
+    '/rudder-beacon.html': rudder({ useBeacon: true }),
+    '/elsewhere.html': '<!doctype html><title>elsewhere</title>',
+  };
+}
+
+beforeAll(async () => {
+  ingest = await spawnService(
+    SPOOL_MAINS.ingest,
+    // Info: its request log shows the routes the SDKs used.
+    ingestTestEnv({ REDIS_NAMESPACE: NS, WRITE_KEYS: `${KEY}:${STREAM}`, LOG_LEVEL: 'info' }),
+  );
+  flusher = await spawnService(
+    SPOOL_MAINS.flusher,
+    flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, FLUSH_INTERVAL: '1s', LOG_LEVEL: 'warn' }),
+  );
+  // Another origin than Spool's: 127.0.0.1 against localhost, and another port.
+  const spool = ingest.url.replace('127.0.0.1', 'localhost');
+  const content = pages(spool);
+  site = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0] as string;
+    const file = SDK_FILES[path as keyof typeof SDK_FILES];
+    if (file) response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
+    else if (content[path]) response.writeHead(200, { 'content-type': 'text/html' }).end(content[path]);
+    else response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => site?.close(resolve));
+  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await redis.quit();
+  s3.destroy();
+});
+
+/** What the tests call of either SDK in the page. */
+interface Sdk {
+  identify(userId: string, traits?: object): unknown;
+  track(event: string, properties?: object): unknown;
+  page(...args: unknown[]): unknown;
+  ready(callback: (value?: unknown) => void): unknown;
+}
+
+/** A fresh browser context on a page; every request it makes is recorded. */
+async function open(path: string): Promise<{ page: Page; requests: string[]; close(): Promise<void> }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  await page.goto(`${siteUrl}${path}`);
+  return { page, requests, close: () => context.close() };
+}
+
+/** What landed for `userId` (or anonymously in the same test), by message type. */
+async function landedFor(marker: string, expected: number): Promise<Array<Record<string, unknown>>> {
+  const mine = async () => {
+    await waitUntilLanded(redis, [STREAM], { namespace: NS, timeoutMs: 30_000 });
+    const messages: Array<Record<string, unknown>> = [];
+    for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${STREAM}/`)) {
+      const object = await readSpoolObject(s3, services.s3.bucket, key);
+      for (const line of object.lines) {
+        const message = JSON.parse(line) as Record<string, unknown>;
+        if (JSON.stringify(message).includes(marker)) messages.push(message);
+      }
+    }
+    return messages.length >= expected ? messages : undefined;
+  };
+  return waitFor(mine, 30_000, `${expected} messages marked ${marker} to land`);
+}
+
+const onlyLocal = (requests: string[]) =>
+  requests.filter(
+    (url) => !url.startsWith(siteUrl) && !url.startsWith(ingest.url.replace('127.0.0.1', 'localhost')),
+  );
+
+describe('@segment/analytics-next in Chromium', () => {
+  it('sends track, page and identify to Spool, settings and all, and nothing to any vendor', async () => {
+    const marker = randomName('seg');
+    const { page, requests, close } = await open('/segment.html');
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await analytics.identify(`user-${m}`, { plan: 'pro' });
+      await analytics.track('Clicked Buy', { marker: m, price: 10 });
+      await analytics.page('Pricing', { marker: m });
+    }, marker);
+    const messages = await landedFor(marker, 3);
+    await close();
+
+    const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
+    expect(byType.identify).toMatchObject({ userId: `user-${marker}`, traits: { plan: 'pro' } });
+    expect(byType.track).toMatchObject({
+      event: 'Clicked Buy',
+      properties: { marker, price: 10 },
+      userId: `user-${marker}`,
+    });
+    expect(byType.page).toMatchObject({ name: 'Pricing' });
+    for (const message of messages) {
+      expect(message).toMatchObject({
+        messageId: expect.stringMatching(/^ajs-next-/),
+        anonymousId: expect.any(String),
+        context: {
+          library: { name: 'analytics.js' },
+          page: { url: expect.stringContaining(siteUrl) },
+          ip: '127.0.0.1',
+        },
+        sentAt: expect.any(String),
+        receivedAt: expect.any(String),
+      });
+      expect(message).not.toHaveProperty('writeKey');
+    }
+    expect(requests.some((url) => url.endsWith(`/v1/projects/${KEY}/settings`))).toBe(true);
+    expect(onlyLocal(requests)).toEqual([]);
+  });
+
+  it('sends what it batched as the page unloads', async () => {
+    const marker = randomName('segunload');
+    const { page, close } = await open('/segment-batching.html');
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      // Loaded: events of an SDK still loading are kept for the next page that loads it.
+      await new Promise((resolve) => analytics.ready(resolve));
+      analytics.track('Left Page', { marker: m });
+      analytics.track('Left Page Again', { marker: m });
+    }, marker);
+    await page.goto(`${siteUrl}/elsewhere.html`);
+    const messages = await landedFor(marker, 2);
+    await close();
+    expect(messages.map((m) => m.event).sort()).toEqual(['Left Page', 'Left Page Again']);
+  });
+});
+
+describe('@rudderstack/analytics-js in Chromium', () => {
+  it('sends track, page and identify to Spool, source config and all, and nothing to any vendor', async () => {
+    const marker = randomName('rs');
+    const { page, requests, close } = await open('/rudder.html');
+    await page.evaluate((m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      analytics.identify(`user-${m}`, { plan: 'pro' });
+      analytics.track('Clicked Buy', { marker: m, price: 10 });
+      analytics.page('Shop', 'Pricing', { marker: m });
+    }, marker);
+    const messages = await landedFor(marker, 3);
+    await close();
+
+    const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
+    expect(byType.identify).toMatchObject({ userId: `user-${marker}` });
+    expect(byType.track).toMatchObject({ event: 'Clicked Buy', properties: { marker, price: 10 } });
+    expect(byType.page).toMatchObject({ name: 'Pricing' });
+    for (const message of messages) {
+      expect(message).toMatchObject({
+        messageId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        anonymousId: expect.any(String),
+        channel: 'web',
+        context: { library: { name: 'RudderLabs JavaScript SDK' }, ip: '127.0.0.1' },
+        originalTimestamp: expect.any(String),
+        receivedAt: expect.any(String),
+      });
+    }
+    expect(requests.some((url) => url.includes('/sourceConfig'))).toBe(true);
+    expect(onlyLocal(requests)).toEqual([]);
+  });
+
+  it('sends a beacon to /beacon/v1/batch as the page unloads', async () => {
+    const marker = randomName('rsbeacon');
+    const { page, close } = await open('/rudder-beacon.html');
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await new Promise((resolve) => analytics.ready(resolve));
+      analytics.track('Left Page', { marker: m });
+    }, marker);
+    await page.goto(`${siteUrl}/elsewhere.html`);
+    const messages = await landedFor(marker, 1);
+    await close();
+    expect(messages[0]).toMatchObject({ event: 'Left Page', type: 'track' });
+    // An unloading page's beacon is not among the page's requests Playwright reports: the
+    // ingest's own log says which route it came by (its key not written, as everywhere).
+    expect(ingest.output()).toContain('"url":"/beacon/v1/batch?writeKey=[redacted]"');
+  });
+});
