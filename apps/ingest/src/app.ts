@@ -6,6 +6,7 @@ import {
   createLogger,
   type FlushJobData,
   healthRoutes,
+  lazyChildLogger,
   quietProbes,
   rateLimitNamespace,
 } from '@spool/shared';
@@ -54,6 +55,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: (deps.logger ?? createLogger('spool-ingest', config.logLevel)) as FastifyBaseLogger,
     logController: quietProbes(),
+    childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,
     genReqId: () => crypto.randomUUID(),
     requestIdHeader: 'x-request-id',

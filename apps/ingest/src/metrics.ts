@@ -1,11 +1,39 @@
 import { streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+export type IngestApi = 'native' | 'tracking';
+
+/** What became of one request's events. */
+export interface EventOutcomes {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+
+/**
+ * The value of `make(key)`, made once per key: prom-client hashes a label set on every `inc`,
+ * and the request path counts on every request. Keys are bounded (statuses; streams capped by
+ * streamLabeler).
+ */
+function cachedBy<T>(make: (key: string) => T): (key: string) => T {
+  const made = new Map<string, T>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
+    }
+    return value;
+  };
+}
+
 /** The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in tests). */
 export function createIngestMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_ingest_' });
-  return {
+  const metrics = {
     registry,
     streamLabel: streamLabeler(),
     requests: new Counter({
@@ -55,6 +83,32 @@ export function createIngestMetrics() {
       labelNames: ['operation'] as const,
       registers: [registry],
     }),
+  };
+
+  const requestCounters = cachedBy<CounterChild>((key) => {
+    const [api, status] = key.split(' ') as [string, string];
+    return metrics.requests.labels({ api, status });
+  });
+  const outcomeCounters = cachedBy((label) => ({
+    accepted: metrics.events.labels({ stream: label, outcome: 'accepted' }),
+    duplicates: metrics.events.labels({ stream: label, outcome: 'duplicate' }),
+    rejected: metrics.events.labels({ stream: label, outcome: 'rejected' }),
+  }));
+
+  return {
+    ...metrics,
+    /** One answered request of an event route, by API and status. */
+    countRequest(api: IngestApi, statusCode: number): void {
+      requestCounters(`${api} ${statusCode}`).inc();
+    },
+    /** A request's events by outcome, under the stream's label. */
+    countEvents(stream: string, outcomes: Partial<EventOutcomes>): void {
+      const counters = outcomeCounters(metrics.streamLabel(stream));
+      for (const outcome of ['accepted', 'duplicates', 'rejected'] as const) {
+        const count = outcomes[outcome] ?? 0;
+        if (count > 0) counters[outcome].inc(count);
+      }
+    },
   };
 }
 

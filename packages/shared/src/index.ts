@@ -19,7 +19,7 @@ export {
   streamRegistryKey,
 } from './keys.js';
 export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
-export { createLogger, loggerOptions } from './logger.js';
+export { createLogger, lazyChildLogger, loggerOptions } from './logger.js';
 export {
   addFlushJob,
   FLUSH_BACKOFF,

@@ -77,3 +77,87 @@ export function loggerOptions(name: string, level: string): LoggerOptions {
 export function createLogger(name: string, level: string): Logger {
   return pino(loggerOptions(name, level));
 }
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+type LogArguments = Parameters<Logger['info']>;
+
+/**
+ * A request's logger that becomes pino's child logger only when something is logged at an
+ * enabled level. pino serializes a child's bindings (the request id) when the child is made, and
+ * at the levels services run at most requests log nothing: measured at 2 % of the ingest's CPU
+ * on single-event requests.
+ */
+class LazyChildLogger {
+  private made: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly options: object,
+  ) {}
+
+  private real(): Logger {
+    this.made ??= this.parent.child(this.bindings, this.options);
+    return this.made;
+  }
+
+  private write(level: Level, args: LogArguments): void {
+    if (this.isLevelEnabled(level)) (this.real()[level] as (...a: LogArguments) => void)(...args);
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.real().level = level;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.made ?? this.parent).isLevelEnabled(level);
+  }
+
+  child(bindings: Record<string, unknown>, options?: object): Logger {
+    return this.real().child(bindings, options);
+  }
+
+  trace(...args: LogArguments): void {
+    this.write('trace', args);
+  }
+
+  debug(...args: LogArguments): void {
+    this.write('debug', args);
+  }
+
+  info(...args: LogArguments): void {
+    this.write('info', args);
+  }
+
+  warn(...args: LogArguments): void {
+    this.write('warn', args);
+  }
+
+  error(...args: LogArguments): void {
+    this.write('error', args);
+  }
+
+  fatal(...args: LogArguments): void {
+    this.write('fatal', args);
+  }
+
+  silent(): void {}
+}
+
+/**
+ * Fastify's `childLoggerFactory` for request loggers made only when used (LazyChildLogger). A
+ * route with a level of its own (`logLevel`) gets pino's child at once: its level is not the
+ * parent's.
+ */
+export function lazyChildLogger(
+  logger: Logger,
+  bindings: Record<string, unknown>,
+  options: { level?: string },
+): Logger {
+  if (options.level !== undefined) return logger.child(bindings, options);
+  return new LazyChildLogger(logger, bindings, options) as unknown as Logger;
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientMessageIds } from '@spool/shared';
 import { errors } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import { checkEvent } from './event-rules.js';
 import type { ParsedBody } from './parse-body.js';
 
@@ -77,7 +78,7 @@ export function toLines(
   limits: LineLimits,
   prepare?: PrepareEvent,
 ): Lines {
-  const stamp = receivedAt.toISOString();
+  const stamp = isoTime(receivedAt);
   const parts: string[] = [];
   const clientIds: ClientMessageIds = { ids: [], lines: [] };
   const rejected: RejectedEvent[] = [];
@@ -88,20 +89,23 @@ export function toLines(
     if (rejected.length < MAX_LISTED_REJECTIONS) rejected.push(event);
   };
 
-  body.items.forEach((item, index) => {
+  // A plain loop: this runs for every event of every request.
+  const { items } = body;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index] as ParsedBody['items'][number];
     if ('parseError' in item) {
       reject({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError });
-      return;
+      continue;
     }
     const problem = checkEvent(item.value);
     if (problem) {
       reject({ index, ...problem });
-      return;
+      continue;
     }
     const prepared = prepare?.(item.value, stamp);
     if (prepared && 'problem' in prepared) {
       reject({ index, ...prepared.problem });
-      return;
+      continue;
     }
     const event = prepared ? prepared.message : (item.value as Record<string, unknown>);
     const line = storedLine(event, stamp);
@@ -112,7 +116,7 @@ export function toLines(
         code: 'SPOOL_EVENT_TOO_LARGE',
         message: `the event is ${lineBytes} bytes as stored, over the ${limits.maxEventBytes}-byte limit`,
       });
-      return;
+      continue;
     }
     bytes += lineBytes;
     if (bytes > limits.maxStoredBytes) throw new errors.SPOOL_REQUEST_TOO_LARGE(limits.maxStoredBytes);
@@ -122,7 +126,7 @@ export function toLines(
       clientIds.lines.push(parts.length);
     }
     parts.push(line);
-  });
+  }
 
   return { text: parts.join(''), count: parts.length, bytes, clientIds, rejected, rejectedCount };
 }

@@ -92,7 +92,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     onRequest,
     // Every answer of this route, refusals included, counted by status.
     onResponse: (_request, reply, done) => {
-      metrics.requests.inc({ api: 'native', status: String(reply.statusCode) });
+      metrics.countRequest('native', reply.statusCode);
       done();
     },
     preParsing: decodingHook(maxBodyBytes),
@@ -101,17 +101,14 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       // No body and no Content-Type: Fastify runs no parser at all.
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const lines = toLines(request.body, new Date(), lineLimits);
-      const label = metrics.streamLabel(stream);
-      if (lines.rejectedCount > 0)
-        metrics.events.inc({ stream: label, outcome: 'rejected' }, lines.rejectedCount);
+      metrics.countEvents(stream, { rejected: lines.rejectedCount });
       const [firstRejected] = lines.rejected;
       if (lines.count === 0) {
         throw firstRejected ? refusalOf(request.body.shape, firstRejected) : new errors.SPOOL_EMPTY_BATCH();
       }
       const { duplicates } = await groupCommit.append(stream, lines);
       const accepted = lines.count - duplicates;
-      if (accepted > 0) metrics.events.inc({ stream: label, outcome: 'accepted' }, accepted);
-      if (duplicates > 0) metrics.events.inc({ stream: label, outcome: 'duplicate' }, duplicates);
+      metrics.countEvents(stream, { accepted, duplicates });
       return reply.code(202).send({
         accepted,
         duplicates,

@@ -12,9 +12,10 @@ import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
 import { refusalOf, toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
 import type { GroupCommit } from '../group-commit.js';
+import { isoTime } from '../iso-time.js';
 import type { IngestMetrics } from '../metrics.js';
 import type { IpPolicy } from '../tracking/client-ip.js';
-import { type MessageEnvelope, type MessageType, normalizeMessage } from '../tracking/message.js';
+import { type MessageEnvelope, type MessageType, messageNormalizer } from '../tracking/message.js';
 
 export interface TrackingRouteOptions {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
@@ -136,21 +137,16 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     request: FastifyRequest,
     reply: FastifyReply,
     body: ParsedBody,
-    envelope: MessageEnvelope,
+    envelope: MessageEnvelope & { received: Date },
   ) => {
     const stream = request.trackingStream as string;
-    const lines = toLines(body, new Date(envelope.receivedAt), lineLimits, (value) =>
-      normalizeMessage(value, envelope),
-    );
-    const label = metrics.streamLabel(stream);
-    if (lines.rejectedCount > 0)
-      metrics.events.inc({ stream: label, outcome: 'rejected' }, lines.rejectedCount);
+    const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope));
+    metrics.countEvents(stream, { rejected: lines.rejectedCount });
     const [first] = lines.rejected;
     if (lines.count === 0) throw first ? refusalOf(body.shape, first) : new errors.SPOOL_EMPTY_BATCH();
     const { duplicates } = await groupCommit.append(stream, lines);
     const accepted = lines.count - duplicates;
-    if (accepted > 0) metrics.events.inc({ stream: label, outcome: 'accepted' }, accepted);
-    if (duplicates > 0) metrics.events.inc({ stream: label, outcome: 'duplicate' }, duplicates);
+    metrics.countEvents(stream, { accepted, duplicates });
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
     return reply.code(200).send({
       success: true,
@@ -160,17 +156,18 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       rejectedCount: lines.rejectedCount,
     });
   };
-  const envelopeOf = (request: FastifyRequest, shared: Partial<MessageEnvelope> = {}): MessageEnvelope => ({
-    receivedAt: new Date().toISOString(),
-    ip: request.ip,
-    ipPolicy: options.ipPolicy,
-    ...shared,
-  });
+  const envelopeOf = (
+    request: FastifyRequest,
+    shared: Partial<MessageEnvelope> = {},
+  ): MessageEnvelope & { received: Date } => {
+    const received = new Date();
+    return { received, receivedAt: isoTime(received), ip: request.ip, ipPolicy: options.ipPolicy, ...shared };
+  };
   const common = {
     preParsing: decodingHook(options.maxBatchBytes),
     preHandler,
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      metrics.requests.inc({ api: 'tracking', status: String(reply.statusCode) });
+      metrics.countRequest('tracking', reply.statusCode);
       done();
     },
   };

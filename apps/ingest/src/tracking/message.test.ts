@@ -58,9 +58,11 @@ describe('normalizeMessage', () => {
     expect(stored({ userId: 'u' }, { type: 'page', ipPolicy: 'truncate' }).context).toEqual({
       ip: '203.0.113.0',
     });
-    expect(
-      stored({ userId: 'u', context: { ip: '198.51.100.9' } }, { type: 'page', ipPolicy: 'drop' }).context,
-    ).toEqual({});
+    const dropped = stored(
+      { userId: 'u', context: { ip: '198.51.100.9' } },
+      { type: 'page', ipPolicy: 'drop' },
+    );
+    expect(JSON.stringify(dropped.context)).toBe('{}');
   });
 
   it('keeps sentAt and the client timestamp, and corrects timestamp for the client clock', () => {
@@ -95,8 +97,9 @@ describe('normalizeMessage', () => {
   });
 
   it('never stores the write key', () => {
-    expect(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' })).not.toHaveProperty(
-      'writeKey',
-    );
+    // What is stored is the message's JSON.
+    const line = JSON.stringify(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' }));
+    expect(line).not.toContain('writeKey');
+    expect(line).not.toContain('secret-key-123');
   });
 });

@@ -1,5 +1,6 @@
 import type { EventProblem } from '../body/event-rules.js';
 import { isPlainObject } from '../body/event-rules.js';
+import { formatIso, parseIso } from '../iso-time.js';
 import { type IpPolicy, storedIp } from './client-ip.js';
 
 /** The Segment spec's message types. */
@@ -40,67 +41,83 @@ function problem(message: string): EventProblem {
 /** Milliseconds of an ISO-8601 time, or undefined. */
 function timeOf(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
-  const ms = Date.parse(value);
+  const ms = parseIso(value);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** ISO-8601 of `ms`, or undefined past the dates JavaScript can write (a client's wild clock). */
 function isoOf(ms: number): string | undefined {
-  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : undefined;
+  return Math.abs(ms) <= 8.64e15 ? formatIso(ms) : undefined;
 }
 
+export type NormalizeMessage = (
+  raw: unknown,
+) => { message: Record<string, unknown> } | { problem: EventProblem };
+
 /**
- * One message of the Segment-compatible API as Spool stores it, per Segment's spec: the type from
+ * Turns the messages of one request into what Spool stores, per Segment's spec: the type from
  * the route (single messages) or the message (batches), the required fields checked, the batch's
  * context merged in, `context.ip` filled from the request when absent and then kept, truncated or
  * dropped (IP_POLICY), `sentAt` kept, `originalTimestamp` the client's own timestamp, and
  * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp). The
  * write key, a secret, is never stored. `receivedAt` and `messageId` are set after, as for every
- * stored line (to-lines.ts).
+ * stored line (to-lines.ts). What the messages share (times, the batch's context) is read once
+ * per request, and a message is changed in place rather than copied: this runs for every message.
  */
+export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
+  const receivedMs = parseIso(envelope.receivedAt);
+  const batchSentMs = timeOf(envelope.sentAt);
+  const batchContext = isPlainObject(envelope.context) ? envelope.context : undefined;
+  return (raw) => {
+    if (!isPlainObject(raw)) return { problem: problem('a message must be a JSON object') };
+    const type = envelope.type ?? raw.type;
+    if (!MESSAGE_TYPES.includes(type as MessageType)) {
+      return { problem: problem(`"type" must be one of ${MESSAGE_TYPES.join(', ')}`) };
+    }
+    if (!isId(raw.userId) && !isId(raw.anonymousId)) {
+      return { problem: problem('a message needs a "userId" or an "anonymousId"') };
+    }
+    for (const field of REQUIRED[type as MessageType]) {
+      if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
+    }
+    if (raw.context !== undefined && !isPlainObject(raw.context)) {
+      return { problem: problem('"context" must be an object') };
+    }
+
+    // The parsed message is this request's own: changed in place. A key set to undefined is left
+    // out by JSON.stringify, and deleting one would slow every later step on the object.
+    const message = raw;
+    if (Object.hasOwn(message, 'writeKey')) message.writeKey = undefined;
+    message.type = type;
+    const context: Record<string, unknown> = batchContext
+      ? { ...batchContext, ...(raw.context as Record<string, unknown> | undefined) }
+      : ((raw.context as Record<string, unknown> | undefined) ?? {});
+    const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
+    context.ip = ip;
+    message.context = context;
+
+    const ownSentAt = message.sentAt;
+    const sentAt = ownSentAt ?? envelope.sentAt;
+    if (sentAt !== undefined) message.sentAt = sentAt;
+    const original = message.originalTimestamp ?? message.timestamp;
+    const originalMs = timeOf(original);
+    const sentMs = ownSentAt === undefined ? batchSentMs : timeOf(ownSentAt);
+    if (original !== undefined) message.originalTimestamp = original;
+    const corrected =
+      originalMs === undefined
+        ? undefined
+        : sentMs === undefined
+          ? originalMs
+          : receivedMs - (sentMs - originalMs);
+    message.timestamp = (corrected === undefined ? undefined : isoOf(corrected)) ?? envelope.receivedAt;
+    return { message };
+  };
+}
+
+/** One message of the Segment-compatible API as Spool stores it (see messageNormalizer). */
 export function normalizeMessage(
   raw: unknown,
   envelope: MessageEnvelope,
 ): { message: Record<string, unknown> } | { problem: EventProblem } {
-  if (!isPlainObject(raw)) return { problem: problem('a message must be a JSON object') };
-  const type = envelope.type ?? raw.type;
-  if (!MESSAGE_TYPES.includes(type as MessageType)) {
-    return { problem: problem(`"type" must be one of ${MESSAGE_TYPES.join(', ')}`) };
-  }
-  if (!isId(raw.userId) && !isId(raw.anonymousId)) {
-    return { problem: problem('a message needs a "userId" or an "anonymousId"') };
-  }
-  for (const field of REQUIRED[type as MessageType]) {
-    if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
-  }
-  if (raw.context !== undefined && !isPlainObject(raw.context)) {
-    return { problem: problem('"context" must be an object') };
-  }
-
-  const { writeKey: _secret, ...message } = raw;
-  message.type = type;
-  const context: Record<string, unknown> = {
-    ...(isPlainObject(envelope.context) ? envelope.context : {}),
-    ...(raw.context as Record<string, unknown> | undefined),
-  };
-  const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
-  if (ip === undefined) delete context.ip;
-  else context.ip = ip;
-  message.context = context;
-
-  const sentAt = message.sentAt ?? envelope.sentAt;
-  if (sentAt !== undefined) message.sentAt = sentAt;
-  const original = message.originalTimestamp ?? message.timestamp;
-  const originalMs = timeOf(original);
-  const sentMs = timeOf(sentAt);
-  const receivedMs = Date.parse(envelope.receivedAt);
-  if (original !== undefined) message.originalTimestamp = original;
-  const corrected =
-    originalMs === undefined
-      ? undefined
-      : sentMs === undefined
-        ? originalMs
-        : receivedMs - (sentMs - originalMs);
-  message.timestamp = (corrected === undefined ? undefined : isoOf(corrected)) ?? envelope.receivedAt;
-  return { message };
+  return messageNormalizer(envelope)(raw);
 }
