@@ -210,8 +210,10 @@ describe('@segment/analytics-next in Chromium', () => {
       const analytics = (window as unknown as { analytics: Sdk }).analytics;
       // Loaded: events of an SDK still loading are kept for the next page that loads it.
       await new Promise((resolve) => analytics.ready(resolve));
-      analytics.track('Left Page', { marker: m });
-      analytics.track('Left Page Again', { marker: m });
+      // Each settles once its event waits in the batch (the batching dispatcher answers at once);
+      // leaving earlier could leave before an event has gone through the SDK's plugins.
+      await analytics.track('Left Page', { marker: m });
+      await analytics.track('Left Page Again', { marker: m });
     }, marker);
     await page.goto(`${siteUrl}/elsewhere.html`);
     const messages = await landedFor(marker, 2);
