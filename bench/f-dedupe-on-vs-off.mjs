@@ -5,7 +5,7 @@
 //    the run as a full window's do (each id looked up in three sets of ~1 s of ids: the steady
 //    state). Target: on >= 0.8 x off, for each. Each pair alternates off, on, off, on (5 s each)
 //    to share the machine's drift. The ingest, Redis and autocannon share the machine's cores.
-import { load, markdown, startIngest, startStack } from './lib.mjs';
+import { alternate, markdown, startIngest, startStack } from './lib.mjs';
 
 const RUN = Date.now().toString(36);
 const event = (id) => `{"messageId":"${id}","event":"page","userId":"u-123","path":"/pricing"}`;
@@ -25,24 +25,21 @@ export async function run({ seconds = 5 } = {}) {
   for (const { window } of SHAPES) on[window] ??= await startIngest(redis, { DEDUPE_WINDOW: window });
   const measured = [];
   for (const [index, { name, events, makeBody, window }] of SHAPES.entries()) {
-    const totals = { off: { requests: 0, p99: [] }, on: { requests: 0, p99: [] } };
-    for (const [round, mode] of ['off', 'on', 'off', 'on'].entries()) {
-      const url = mode === 'off' ? off : on[window];
-      const result = await load(`${url}/v1/streams/bench-f-${index}-${mode}/events`, {
-        makeBody: makeBody(`${index}${round}`),
-        seconds,
-      });
-      if (result.non2xx + result.errors > 0) throw new Error(`bench f: ${mode} ${name} answered errors`);
-      totals[mode].requests += result.requestsPerSecond / 2;
-      totals[mode].p99.push(result.p99);
-    }
+    const side = (mode, url) => ({
+      url: `${url}/v1/streams/bench-f-${index}-${mode}/events`,
+      makeBody: (round) => makeBody(`${index}${mode}${round}`),
+      stream: `bench-f-${index}-${mode}`,
+    });
+    const [offResult, onResult] = await alternate(redis, [side('off', off), side('on', on[window])], {
+      seconds,
+    });
     measured.push({
       name,
-      offEventsPerSecond: Math.round(totals.off.requests * events),
-      onEventsPerSecond: Math.round(totals.on.requests * events),
-      ratio: totals.on.requests / totals.off.requests,
-      offP99: Math.max(...totals.off.p99),
-      onP99: Math.max(...totals.on.p99),
+      offEventsPerSecond: offResult.requestsPerSecond * events,
+      onEventsPerSecond: onResult.requestsPerSecond * events,
+      ratio: onResult.requestsPerSecond / offResult.requestsPerSecond,
+      offP99: offResult.p99,
+      onP99: onResult.p99,
     });
   }
   redis.redis.disconnect();

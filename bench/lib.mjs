@@ -6,7 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { streamKeys } from '@spool/shared';
 import { LocalStack } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
+import { until } from '@spool/testkit/wait';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 
@@ -15,7 +18,7 @@ const children = new Set();
 const dirs = new Set();
 const stacks = new Set();
 
-export { freePort } from '@spool/testkit/ports';
+export { freePort, until };
 
 export function tempDir(name) {
   const dir = mkdtempSync(join(tmpdir(), `spool-bench-${name}-`));
@@ -34,8 +37,6 @@ export function start(command, args, env = {}) {
   return child;
 }
 
-export { until } from '@spool/testkit/wait';
-
 /**
  * Spool's local stack for one scenario: Redis without AOF (the benchmarks measure Spool, not the
  * disk) and, when asked, the S3 stand-in. `redis` is a client of it; `port` its port.
@@ -46,6 +47,41 @@ export async function startStack({ s3 = false } = {}) {
   const redis = new Redis(stack.redisUrl);
   redis.on('error', () => {});
   return { stack, redis, url: stack.redisUrl, port: Number(new URL(stack.redisUrl).port) };
+}
+
+/**
+ * Stands in for the flusher while a scenario loads the ingest: every 100 ms, a stream's active
+ * buffer past FLUSH_THRESHOLD_BYTES's default (32 MiB) is dropped, as the flusher's seal would
+ * take it out of service. The scenarios run no flusher (compressing would take the cores the
+ * ingest is measured on), and without this, buffers would grow to hundreds of MiB, where Redis's
+ * APPEND costs something else: it grows a string 1 MiB at a time and each growth may copy the
+ * string, until, past about 128 MiB, the allocator grows it in place
+ * (bench/analysis/redis-append-costs.mjs: 1.3–2.4 ms per 430 KiB append below 64 MiB, 0.2 ms
+ * past 128 MiB). This keeps the ingest in the regime a deployment with the default runs in.
+ * Returns the function that stops it.
+ */
+export function drainBuffers(bench, streams, { aboveBytes = 32 * 2 ** 20, everyMs = 100 } = {}) {
+  const keys = streams.map((stream) => streamKeys(stream).buf);
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      for (const key of keys) if ((await bench.redis.strlen(key)) > aboveBytes) await bench.redis.unlink(key);
+    } finally {
+      busy = false;
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
+/** The bare Fastify baseline (baselines/bare-fastify.mjs); resolves with its URL once it answers. */
+export async function startBareFastify() {
+  const port = await freePort();
+  start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], { PORT: String(port) });
+  const url = `http://127.0.0.1:${port}`;
+  await until('bare fastify', async () => (await fetch(url)).status > 0);
+  return url;
 }
 
 /** An ingest on the stack, its buffers far from flushing; resolves with its URL once ready. */
@@ -71,7 +107,7 @@ export async function startFlusher(bench, env = {}) {
  */
 export async function load(
   url,
-  { body, makeBody, connections = 100, seconds = 10, contentType = 'application/json' },
+  { body, makeBody, connections = 100, seconds = 10, contentType = 'application/json' } = {},
 ) {
   let sent = 0;
   const result = await autocannon({
@@ -92,6 +128,38 @@ export async function load(
     non2xx: result.non2xx,
     errors: result.errors,
   };
+}
+
+/**
+ * Loads each side in turn, `rounds` times (A, B, A, B …), so every side shares the machine's
+ * drift: this machine's throughput moves by a tenth between minutes, more than most differences
+ * the scenarios look for. A side is `{ url, body }` or `{ url, makeBody: (round) => (n) => body }`
+ * (a fresh generator per round, so ids never repeat), with `contentType` when not JSON, and the
+ * `stream` it writes to (a Spool side), whose buffer drainBuffers keeps to a deployment's size
+ * while it loads. Returns each side's mean req/s and worst latencies; throws if any request
+ * failed, since a ratio of refused requests measures nothing.
+ */
+export async function alternate(bench, sides, { rounds = 2, seconds = 5 } = {}) {
+  const totals = sides.map(() => ({ requestsPerSecond: 0, p50: 0, p99: 0, errors: 0, non2xx: 0 }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [index, side] of sides.entries()) {
+      const stopDraining = side.stream ? drainBuffers(bench, [side.stream]) : undefined;
+      const result = await load(side.url, {
+        body: side.body,
+        makeBody: side.makeBody?.(`${round}`),
+        contentType: side.contentType,
+        seconds,
+      }).finally(stopDraining);
+      if (result.errors + result.non2xx > 0) {
+        throw new Error(`${side.url}: ${result.errors} errors, ${result.non2xx} answers other than 2xx`);
+      }
+      const total = totals[index];
+      total.requestsPerSecond += result.requestsPerSecond / rounds;
+      total.p50 = Math.max(total.p50, result.p50);
+      total.p99 = Math.max(total.p99, result.p99);
+    }
+  }
+  return totals.map((total) => ({ ...total, requestsPerSecond: Math.round(total.requestsPerSecond) }));
 }
 
 export function rssMiB(pid) {

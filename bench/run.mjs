@@ -1,16 +1,17 @@
 // make bench: runs each scenario beside its baseline, prints the tables, writes
-// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] [c] [d] [e] [f] [g]
+// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] … [h]
 import { cpus, totalmem } from 'node:os';
 import { stopAll, writeResults } from './lib.mjs';
 
 const SCENARIOS = {
   a: './a-ingest-vs-bare-fastify.mjs',
-  b: './b-batch-events-vs-redis-append.mjs',
+  b: './b-batch-events-vs-bare-fastify.mjs',
   c: './c-latency-vs-buffer-size.mjs',
   d: './d-flusher-vs-gzip.mjs',
   e: './e-freshness.mjs',
   f: './f-dedupe-on-vs-off.mjs',
   g: './g-dedupe-memory.mjs',
+  h: './h-tracking-batch-vs-native.mjs',
 };
 
 const chosen = process.argv.slice(2);

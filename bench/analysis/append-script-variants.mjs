@@ -4,7 +4,7 @@
 // when the script changes. Usage: node bench/analysis/append-script-variants.mjs [--steady]
 //   --steady  first fills the two older sets of the window with 300,000 ids each
 import { readFileSync } from 'node:fs';
-import { ROOT, startRedis, stopAll } from '../lib.mjs';
+import { ROOT, startStack, stopAll } from '../lib.mjs';
 
 const steady = process.argv.includes('--steady');
 const lua = (file) => readFileSync(`${ROOT}/packages/shared/lua/${file}`, 'utf8');
@@ -33,7 +33,7 @@ const VARIANTS = {
 };
 const CALLS = 3_000;
 
-const { redis } = await startRedis();
+const { redis } = await startStack();
 const cpuSeconds = async () => {
   const info = await redis.info('cpu');
   return Number(/used_cpu_user:([\d.]+)/.exec(info)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)[1]);

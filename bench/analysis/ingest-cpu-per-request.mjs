@@ -1,0 +1,50 @@
+// The ingest's CPU per request (user + system time of its process, from /proc, around each load)
+// for two builds, alternating, on single-event requests at 100 connections: a steadier measure
+// than throughput on a shared, noisy machine, since it does not depend on what else gets the
+// cores. Not a scenario of `make bench`; an analysis for A/B runs of the request path.
+// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js> [rounds]
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load, ROOT, startStack, stopAll } from '../lib.mjs';
+
+const [other, rounds = '3'] = process.argv.slice(2);
+if (!other) {
+  console.error('usage: node bench/analysis/ingest-cpu-per-request.mjs <other main.js> [rounds]');
+  process.exit(2);
+}
+const BUILDS = { this: join(ROOT, 'apps/ingest/dist/main.js'), other };
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+};
+const body = JSON.stringify({
+  event: 'page',
+  userId: 'u-123',
+  path: '/pricing',
+  referrer: 'https://example.com/',
+});
+const results = { this: [], other: [] };
+for (let round = 0; round < Number(rounds); round++) {
+  for (const [name, main] of Object.entries(BUILDS)) {
+    const bench = await startStack();
+    const ingest = await bench.stack.addIngest(
+      { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB' },
+      { main },
+    );
+    const url = `${ingest.url}/v1/streams/bench-cpu/events`;
+    await load(url, { body, seconds: 2 }); // warm up
+    const before = cpuSeconds(ingest.process.pid);
+    const result = await load(url, { body, seconds: 6 });
+    const micros = ((cpuSeconds(ingest.process.pid) - before) * 1e6) / (result.requestsPerSecond * 6);
+    results[name].push(micros);
+    console.log(
+      `${name.padEnd(6)} ${result.requestsPerSecond} req/s, ${micros.toFixed(1)} µs of CPU a request`,
+    );
+    bench.redis.disconnect();
+    await stopAll();
+  }
+}
+for (const [name, values] of Object.entries(results)) {
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+  console.log(`${name}: mean ${mean.toFixed(1)} µs of CPU a request`);
+}
