@@ -86,6 +86,13 @@ describe('normalizeMessage', () => {
     expect(
       stored({ userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z' }, { type: 'track' }).timestamp,
     ).toBe('2026-12-01T11:00:00.000Z');
+    // A null sentAt of its own is no sentAt: the batch's counts.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00.000Z', sentAt: null },
+        { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+      ).timestamp,
+    ).toBe('2026-12-01T12:00:01.000Z');
     // No client time at all, or one JavaScript cannot write: the time of receipt.
     expect(stored({ userId: 'u', event: 'x' }, { type: 'track' }).timestamp).toBe(RECEIVED);
     expect(

@@ -101,7 +101,8 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     if (sentAt !== undefined) message.sentAt = sentAt;
     const original = message.originalTimestamp ?? message.timestamp;
     const originalMs = timeOf(original);
-    const sentMs = ownSentAt === undefined ? batchSentMs : timeOf(ownSentAt);
+    // Read once for the batch; a message's own (not null) is read here.
+    const sentMs = ownSentAt === undefined || ownSentAt === null ? batchSentMs : timeOf(ownSentAt);
     if (original !== undefined) message.originalTimestamp = original;
     const corrected =
       originalMs === undefined
