@@ -26,10 +26,14 @@ function decode(raw: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** A whole body as one JSON value: checked UTF-8, and the request-level errors. */
-export function parseJsonValue(raw: Buffer): unknown {
+/** A body's text: checked UTF-8, refused when it holds nothing. */
+function bodyText(raw: Buffer): string {
   const text = decode(raw);
   if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
+  return text;
+}
+
+function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -37,13 +41,13 @@ export function parseJsonValue(raw: Buffer): unknown {
   }
 }
 
+/** A whole body as one JSON value: checked UTF-8, and the request-level errors. */
+export function parseJsonValue(raw: Buffer): unknown {
+  return parseJsonText(bodyText(raw));
+}
+
 function parseJson(text: string, maxEvents: number): ParsedBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new errors.SPOOL_INVALID_JSON((error as Error).message);
-  }
+  const value = parseJsonText(text);
   if (!Array.isArray(value)) return { shape: 'single', items: [{ value }] };
   if (value.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(value.length, maxEvents);
   return { shape: 'batch', items: value.map((item) => ({ value: item })) };
@@ -69,8 +73,7 @@ function parseNdjson(text: string, maxEvents: number): ParsedBody {
  * than `maxEvents` events).
  */
 export function parseBody(raw: Buffer, form: BodyForm, maxEvents: number): ParsedBody {
-  const text = decode(raw);
-  if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
+  const text = bodyText(raw);
   const body = form === 'ndjson' ? parseNdjson(text, maxEvents) : parseJson(text, maxEvents);
   if (body.items.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   return body;

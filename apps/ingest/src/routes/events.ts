@@ -8,12 +8,11 @@ import type {
 import type { AuthResult } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
-import { refusalOf, toLines } from '../body/to-lines.js';
+import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
-import type { GroupCommit } from '../group-commit.js';
-import type { IngestMetrics } from '../metrics.js';
+import { type StoreDeps, storeLines } from './store-lines.js';
 
-export interface EventsRouteOptions {
+export interface EventsRouteOptions extends StoreDeps {
   maxBodyBytes: number;
   maxEventBytes: number;
   maxEventsPerRequest: number;
@@ -23,8 +22,6 @@ export interface EventsRouteOptions {
   rateLimit: onRequestAsyncHookHandler | undefined;
   /** True once the instance is shutting down: requests then go to another instance. */
   isClosing(): boolean;
-  groupCommit: GroupCommit;
-  metrics: IngestMetrics;
 }
 
 interface EventsRoute {
@@ -34,7 +31,7 @@ interface EventsRoute {
 
 /** `POST /v1/streams/:stream/events`: see docs/api.md. */
 export async function eventsRoute(app: FastifyInstance, options: EventsRouteOptions): Promise<void> {
-  const { maxBodyBytes, maxEventsPerRequest, checkWriteKey, groupCommit, metrics } = options;
+  const { maxBodyBytes, maxEventsPerRequest, checkWriteKey, metrics } = options;
   const lineLimits = { maxEventBytes: options.maxEventBytes, maxStoredBytes: options.maxRequestStoredBytes };
 
   // Only the API's own media types; anything else is 415 before a byte of the body is read.
@@ -101,20 +98,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       // No body and no Content-Type: Fastify runs no parser at all.
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const lines = toLines(request.body, new Date(), lineLimits);
-      metrics.countEvents(stream, { rejected: lines.rejectedCount });
-      const [firstRejected] = lines.rejected;
-      if (lines.count === 0) {
-        throw firstRejected ? refusalOf(request.body.shape, firstRejected) : new errors.SPOOL_EMPTY_BATCH();
-      }
-      const { duplicates } = await groupCommit.append(stream, lines);
-      const accepted = lines.count - duplicates;
-      metrics.countEvents(stream, { accepted, duplicates });
-      return reply.code(202).send({
-        accepted,
-        duplicates,
-        rejected: lines.rejected,
-        rejectedCount: lines.rejectedCount,
-      });
+      return reply.code(202).send(await storeLines(options, stream, request.body.shape, lines));
     },
   });
 }

@@ -9,15 +9,14 @@ import { presentedKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { isPlainObject } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
-import { refusalOf, toLines } from '../body/to-lines.js';
+import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
-import type { GroupCommit } from '../group-commit.js';
 import { isoTime } from '../iso-time.js';
-import type { IngestMetrics } from '../metrics.js';
 import type { IpPolicy } from '../tracking/client-ip.js';
 import { type MessageEnvelope, type MessageType, messageNormalizer } from '../tracking/message.js';
+import { type StoreDeps, storeLines } from './store-lines.js';
 
-export interface TrackingRouteOptions {
+export interface TrackingRouteOptions extends StoreDeps {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
   maxBatchBytes: number;
   maxEventBytes: number;
@@ -30,8 +29,6 @@ export interface TrackingRouteOptions {
   /** The rate limit's step (it reads `request.auth`), or undefined when there is none. */
   rateLimit: onRequestAsyncHookHandler | undefined;
   isClosing(): boolean;
-  groupCommit: GroupCommit;
-  metrics: IngestMetrics;
 }
 
 /** Single-message routes: Segment's, and analytics.js's short ones, with the type each implies. */
@@ -88,7 +85,7 @@ function batchOf(body: unknown, maxEvents: number) {
  * sends text/plain, rudder-sdk-node gzip with a form type).
  */
 export async function trackingRoutes(app: FastifyInstance, options: TrackingRouteOptions): Promise<void> {
-  const { keys, groupCommit, metrics, maxEventsPerRequest } = options;
+  const { keys, metrics, maxEventsPerRequest } = options;
   const lineLimits = { maxEventBytes: options.maxEventBytes, maxStoredBytes: options.maxRequestStoredBytes };
 
   app.decorateRequest('trackingStream', undefined);
@@ -139,22 +136,10 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     body: ParsedBody,
     envelope: MessageEnvelope & { received: Date },
   ) => {
-    const stream = request.trackingStream as string;
     const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope));
-    metrics.countEvents(stream, { rejected: lines.rejectedCount });
-    const [first] = lines.rejected;
-    if (lines.count === 0) throw first ? refusalOf(body.shape, first) : new errors.SPOOL_EMPTY_BATCH();
-    const { duplicates } = await groupCommit.append(stream, lines);
-    const accepted = lines.count - duplicates;
-    metrics.countEvents(stream, { accepted, duplicates });
+    const stored = await storeLines(options, request.trackingStream as string, body.shape, lines);
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
-    return reply.code(200).send({
-      success: true,
-      accepted,
-      duplicates,
-      rejected: lines.rejected,
-      rejectedCount: lines.rejectedCount,
-    });
+    return reply.code(200).send({ success: true, ...stored });
   };
   const envelopeOf = (
     request: FastifyRequest,
