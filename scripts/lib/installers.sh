@@ -83,23 +83,25 @@ ensure_deps() {
   echo "$want" >"$stamp"
 }
 
-ensure_redis_server() {
-  if command -v redis-server >/dev/null; then
-    log "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') already installed, skipping"
+# ensure_apt_tool COMMAND VERSION: COMMAND, from Debian's package of the same name unless it is on
+# the PATH already; VERSION is a shell command printing the installed version, for the log.
+ensure_apt_tool() {
+  local command=$1 version=$2
+  if command -v "$command" >/dev/null; then
+    log "$command $(eval "$version" 2>/dev/null) already installed, skipping"
     return
   fi
-  log "installing redis-server through apt"
-  apt_install redis-server
+  log "installing $command through apt"
+  apt_install "$command"
+}
+
+ensure_redis_server() {
+  ensure_apt_tool redis-server "redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'"
 }
 
 # Debian's Chromium, for the browser SDK tests (tests/sdks): a browser is never downloaded.
 ensure_chromium() {
-  if command -v chromium >/dev/null; then
-    log "chromium $(chromium --version 2>/dev/null | awk '{print $2}') already installed, skipping"
-    return
-  fi
-  log "installing chromium through apt"
-  apt_install chromium
+  ensure_apt_tool chromium "chromium --version | awk '{print \$2}'"
 }
 
 # A reachable Docker daemon; as root on Debian, install docker.io and start dockerd when absent.
@@ -144,10 +146,5 @@ ensure_local_stack() {
 }
 
 ensure_compose() {
-  if command -v docker-compose >/dev/null; then
-    log "docker-compose $(docker-compose version --short 2>/dev/null) already installed, skipping"
-    return
-  fi
-  log "installing docker-compose through apt"
-  apt_install docker-compose
+  ensure_apt_tool docker-compose "docker-compose version --short"
 }
