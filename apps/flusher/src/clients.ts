@@ -1,13 +1,20 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { type Config, defineSpoolCommands, FLUSH_QUEUE, type FlushJobData, queuePrefix } from '@spool/shared';
+import {
+  type Config,
+  connectRedis,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  queuePrefix,
+  type RedisClient,
+} from '@spool/shared';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 
 export interface FlusherClients {
   /** Seal, read, release and sweep commands. */
-  redis: Redis;
+  redis: RedisClient;
   /** For the BullMQ worker, which blocks on it (needs `maxRetriesPerRequest: null`). */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   queue: Queue<FlushJobData>;
   s3: S3Client;
   close(): Promise<void>;
@@ -24,14 +31,18 @@ export function createS3Client(s3: Config['s3']): S3Client {
   });
 }
 
+/**
+ * The flusher's Redis connections (to one server, or to a cluster) and its S3 client. Its
+ * commands may be re-sent after a lost reply: sealing and releasing a generation are idempotent.
+ */
 export function createFlusherClients(
-  config: Pick<Config, 'redisUrl' | 's3' | 'namespace'>,
+  config: Pick<Config, 'redis' | 's3' | 'namespace'>,
   onError: (error: Error, client: string) => void = () => {},
 ): FlusherClients {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
   defineSpoolCommands(redis);
-  const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const workerConnection = connectRedis(config.redis, { maxRetriesPerRequest: null });
+  const queueConnection = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),
@@ -42,7 +53,7 @@ export function createFlusherClients(
     ['worker', workerConnection],
     ['queue', queue],
   ] as const) {
-    emitter.on('error', (error: Error) => onError(error, name));
+    (emitter as NodeJS.EventEmitter).on('error', (error: Error) => onError(error, name));
   }
   return {
     redis,

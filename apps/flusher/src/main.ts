@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit, stopOnSignals } from '@spool/shared';
+import { createLogger, describeRedisTarget, loadConfigOrExit, stopOnSignals } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem } from './memory-budget.js';
@@ -26,6 +26,7 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
 await flusher.app.listen({ host: config.host, port: config.port });
 logger.info(
   {
+    redis: describeRedisTarget(config.redis),
     bucket: config.s3.bucket,
     prefix: config.s3.prefix,
     concurrency: config.flushConcurrency,

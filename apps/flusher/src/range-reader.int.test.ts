@@ -24,7 +24,7 @@ describe('RangeReader', () => {
     const key = randomName('range');
     const value = hostileValue(1_500_000);
     await redis.set(key, value);
-    const reader = await RangeReader.connect(redis);
+    const reader = await RangeReader.connect(redis.options);
     try {
       const ranges: Array<[number, number]> = [
         [0, 0],
@@ -62,7 +62,7 @@ describe('RangeReader', () => {
     url.pathname = '/2';
     const client = new Redis(url.toString(), { lazyConnect: true });
     opened.push(client);
-    const reader = await RangeReader.connect(client);
+    const reader = await RangeReader.connect(client.options);
     try {
       expect((await reader.getrange(key, 0, 99, Buffer.alloc(100))).toString()).toBe('in database two');
     } finally {
@@ -81,8 +81,8 @@ describe('RangeReader', () => {
     const refused = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true });
     opened.push(wrong, refused);
     try {
-      await expect(RangeReader.connect(wrong)).rejects.toThrow(/Redis answered: WRONGPASS/);
-      await expect(RangeReader.connect(refused)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(RangeReader.connect(wrong.options)).rejects.toThrow(/Redis answered: WRONGPASS/);
+      await expect(RangeReader.connect(refused.options)).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       await redis.call('ACL', 'DELUSER', user);
     }
@@ -92,7 +92,7 @@ describe('RangeReader', () => {
     const key = randomName('dropped');
     await redis.set(key, 'some bytes');
     const name = randomName('reader');
-    const reader = await RangeReader.connect(redis, name);
+    const reader = await RangeReader.connect(redis.options, name);
     expect((await reader.getrange(key, 0, 3, Buffer.alloc(4))).toString()).toBe('some');
     const list = (await redis.client('LIST')) as string;
     const [, id] = list.match(new RegExp(`id=(\\d+) [^\\n]*name=${name} `)) ?? [];

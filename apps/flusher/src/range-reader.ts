@@ -1,12 +1,25 @@
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 
 /** Nothing from Redis this long while a reply is awaited: the connection is dropped (the flush retries). */
 const IDLE_TIMEOUT_MS = 30_000;
 
 /** Bytes the socket reads at a time, into one buffer reused for every read. */
 const SOCKET_READ_BYTES = 64 * 1024;
+
+/** Where a reader connects, and as whom: an ioredis client's options (those it parsed from REDIS_URL). */
+export type RangeReaderTarget = Pick<
+  RedisOptions,
+  'host' | 'port' | 'path' | 'family' | 'username' | 'password' | 'db' | 'connectTimeout'
+>;
+
+/** An error reply from Redis (`-MOVED 3999 127.0.0.1:7002`, say), its text as Redis sent it. */
+export class RedisErrorReply extends Error {
+  constructor(readonly reply: string) {
+    super(`Redis answered: ${reply}`);
+  }
+}
 
 interface Pending {
   /** Where a bulk reply's bytes go (GETRANGE); status replies need none. */
@@ -40,10 +53,10 @@ export class RangeReader {
    * Connects with the options of an ioredis client, then authenticates, selects its db and names
    * itself (`CLIENT LIST` shows it as `name`).
    */
-  static async connect(redis: Redis, name = 'spool-flusher-reader'): Promise<RangeReader> {
+  static async connect(target: RangeReaderTarget, name = 'spool-flusher-reader'): Promise<RangeReader> {
     const reader = new RangeReader();
     try {
-      await reader.open(redis, name);
+      await reader.open(target, name);
     } catch (error) {
       reader.close();
       throw error;
@@ -51,8 +64,13 @@ export class RangeReader {
     return reader;
   }
 
-  /** Reads bytes `start`..`end` (inclusive) of `key` into `target`; resolves with the part filled. */
-  getrange(key: string, start: number, end: number, target: Buffer): Promise<Buffer> {
+  /**
+   * Reads bytes `start`..`end` (inclusive) of `key` into `target`; resolves with the part filled.
+   * `asking`: sends ASKING first, as a cluster node's ASK redirection requires.
+   */
+  getrange(key: string, start: number, end: number, target: Buffer, asking = false): Promise<Buffer> {
+    // Its answer (or error) comes back as the GETRANGE's own: only that one is awaited.
+    if (asking) this.send(['ASKING']).catch(() => {});
     return this.send(['GETRANGE', key, String(start), String(end)], target) as Promise<Buffer>;
   }
 
@@ -60,8 +78,8 @@ export class RangeReader {
     this.fail(new Error('range reader closed'));
   }
 
-  private async open(redis: Redis, name: string): Promise<void> {
-    const { host, port, path, family, username, password, db, connectTimeout } = redis.options;
+  private async open(target: RangeReaderTarget, name: string): Promise<void> {
+    const { host, port, path, family, username, password, db, connectTimeout } = target;
     const onread = {
       buffer: Buffer.allocUnsafe(SOCKET_READ_BYTES),
       callback: (bytes: number, buffer: Uint8Array) => {
@@ -138,7 +156,7 @@ export class RangeReader {
     const length = Number(rest);
     const target = this.pending[0]?.target;
     if (kind === '+' || kind === ':') this.settle((p) => p.resolve(rest));
-    else if (kind === '-') this.settle((p) => p.reject(new Error(`Redis answered: ${rest}`)));
+    else if (kind === '-') this.settle((p) => p.reject(new RedisErrorReply(rest)));
     else if (
       kind !== '$' ||
       rest === '' ||

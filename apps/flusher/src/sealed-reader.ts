@@ -1,4 +1,5 @@
-import { type Cluster, Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { ClusterRangeReader } from './cluster-range-reader.js';
 import { GZIP_PARALLELISM } from './parallel-gzip.js';
 import { RangeReader } from './range-reader.js';
 
@@ -47,17 +48,24 @@ class BufferPool {
  * reused as the caller releases them (over a connection of its own, see RangeReader): memory
  * stays bounded by those buffers whatever the sealed buffer's size, and reading makes no garbage.
  * The next chunk is already on its way while the caller works on this one. A sealed key never
- * changes, so reading it in pieces is consistent. (Through TLS, or a client other than a plain
- * ioredis `Redis`, it reads through ioredis instead, without the reuse.)
+ * changes, so reading it in pieces is consistent. In a cluster, the reads go to the node that
+ * serves the key's slot (see ClusterRangeReader). (Through TLS it reads through ioredis instead,
+ * without the reuse.)
  */
+/** A reader of its own for `redis`, or none where reads must go through ioredis (TLS). */
+async function openReader(redis: Redis | Cluster): Promise<RangeReader | ClusterRangeReader | undefined> {
+  if (redis instanceof Redis && !redis.options.tls) return RangeReader.connect(redis.options);
+  if (redis instanceof Cluster && !redis.options.redisOptions?.tls) return new ClusterRangeReader(redis);
+  return undefined;
+}
+
 export async function* readSealed(
   redis: Redis | Cluster,
   key: string,
   length: number,
   chunkBytes = READ_CHUNK_BYTES,
 ): AsyncGenerator<Chunk> {
-  const reader =
-    length > 0 && redis instanceof Redis && !redis.options.tls ? await RangeReader.connect(redis) : undefined;
+  const reader = length > 0 ? await openReader(redis) : undefined;
   const pool = new BufferPool(CHUNK_BUFFERS, chunkBytes);
   const read = async (start: number): Promise<Chunk> => {
     const end = Math.min(start + chunkBytes, length) - 1;

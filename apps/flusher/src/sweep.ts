@@ -5,6 +5,7 @@ import {
   flushJobId,
   forgetStream,
   OTHER_STREAMS_LABEL,
+  type RedisClient,
   reconcileSealed,
   redisNow,
   streamForgetAfterMs,
@@ -12,14 +13,13 @@ import {
   streamRegistryKey,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { adoptLegacyStreams } from './legacy-streams.js';
 import type { FlusherMetrics } from './metrics.js';
 
 export interface SweepDeps {
   config: Pick<Config, 'flushIntervalMs' | 'flushThresholdBytes' | 'namespace'>;
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue<FlushJobData>;
   logger: Logger;
   metrics: FlusherMetrics;

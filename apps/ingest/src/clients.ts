@@ -1,26 +1,35 @@
-import { type Config, defineSpoolCommands, FLUSH_QUEUE, type FlushJobData, queuePrefix } from '@spool/shared';
+import {
+  type Config,
+  connectRedis,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  queuePrefix,
+  type RedisClient,
+} from '@spool/shared';
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 
 export interface IngestClients {
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue<FlushJobData>;
   close(): Promise<void>;
 }
 
 /**
- * The ingest's Redis connections: one for appends, one for the flush queue. No offline queue and
+ * The ingest's Redis connections (to one server, or to a cluster): one for appends, one for the
+ * flush queue. No offline queue and
  * a command timeout, so while Redis is away a request gets 503 at once instead of waiting on a
  * queue that may never drain; ioredis keeps reconnecting by itself.
  *
  * The append connection never re-sends a command whose reply was lost with its connection
- * (ioredis does by default, `autoResendUnfulfilledCommands`): Redis may have run it already, and
- * a second run would store its events twice under one 202. The request gets 503 instead, within
+ * (ioredis does by default, see connectRedis's `neverResend`): Redis may have run it already,
+ * and a second run would store its events twice under one 202. The request gets 503 instead, within
  * the command timeout, and its client's retry is deduplicated by messageId. (Adding a flush job
  * twice is harmless, so the queue's connection keeps the default.)
  */
 export function createIngestClients(
-  config: Pick<Config, 'redisUrl' | 'redisCommandTimeoutMs' | 'namespace'>,
+  config: Pick<Config, 'redis' | 'redisCommandTimeoutMs' | 'namespace'>,
   onError: (error: Error, client: 'redis' | 'queue') => void = () => {},
 ): IngestClients {
   const options: RedisOptions = {
@@ -29,9 +38,9 @@ export function createIngestClients(
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   };
-  const redis = new Redis(config.redisUrl, { ...options, autoResendUnfulfilledCommands: false });
+  const redis = connectRedis(config.redis, options, { neverResend: true });
   defineSpoolCommands(redis);
-  const queueConnection = new Redis(config.redisUrl, options);
+  const queueConnection = connectRedis(config.redis, options);
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),

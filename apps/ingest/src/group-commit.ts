@@ -8,6 +8,8 @@ import {
   type FlushJobData,
   flushJobId,
   OTHER_STREAMS_LABEL,
+  type ReplicaAck,
+  ReplicaAckError,
   streamKeys,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
@@ -54,7 +56,13 @@ interface Group {
 export interface GroupCommitDeps {
   config: Pick<
     Config,
-    'flushThresholdBytes' | 'maxBufferBytes' | 'groupCommitWindowMs' | 'namespace' | 'dedupeWindowMs'
+    | 'flushThresholdBytes'
+    | 'maxBufferBytes'
+    | 'groupCommitWindowMs'
+    | 'namespace'
+    | 'dedupeWindowMs'
+    | 'minReplicasAck'
+    | 'redisCommandTimeoutMs'
   >;
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
@@ -97,9 +105,16 @@ export class GroupCommit {
   private readonly open = new Map<string, Group>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly registration: StreamRegistration;
+  private readonly replicaAck: ReplicaAck | undefined;
 
   constructor(private readonly deps: GroupCommitDeps) {
     this.registration = new StreamRegistration(deps.redis, deps.config.namespace);
+    const { minReplicasAck, redisCommandTimeoutMs } = deps.config;
+    // Half the command timeout: WAIT answers (with a count) before the command would time out.
+    this.replicaAck =
+      minReplicasAck > 0
+        ? { replicas: minReplicasAck, timeoutMs: Math.max(1, Math.floor(redisCommandTimeoutMs / 2)) }
+        : undefined;
   }
 
   /** Appends a request's lines to the stream's buffer; resolves once Redis holds them. */
@@ -151,7 +166,7 @@ export class GroupCommit {
   private async commit(group: Group): Promise<void> {
     const { config, redis, logger, metrics } = this.deps;
     const { members } = group;
-    const failAll = (operation: 'register_stream' | 'append', error: unknown) => {
+    const failAll = (operation: 'register_stream' | 'append' | 'replicate', error: unknown) => {
       metrics.failures.inc({ operation });
       logger.error({ err: error, stream: group.stream }, `${operation} failed; answering 503`);
       this.dropStalledConnection(error);
@@ -168,18 +183,23 @@ export class GroupCommit {
     const endTimer = metrics.appendSeconds.startTimer();
     let result: AppendResult;
     try {
-      result = await appendToBuffer(redis, streamKeys(group.stream, config.namespace), {
-        chunk:
-          members.length === 1
-            ? (members[0] as Member).lines.text
-            : members.map((m) => m.lines.text).join(''),
-        eventCount: group.events,
-        maxBytes: config.maxBufferBytes,
-        dedupeWindowMs: config.dedupeWindowMs,
-        clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
-      });
+      result = await appendToBuffer(
+        redis,
+        streamKeys(group.stream, config.namespace),
+        {
+          chunk:
+            members.length === 1
+              ? (members[0] as Member).lines.text
+              : members.map((m) => m.lines.text).join(''),
+          eventCount: group.events,
+          maxBytes: config.maxBufferBytes,
+          dedupeWindowMs: config.dedupeWindowMs,
+          clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
+        },
+        this.replicaAck,
+      );
     } catch (error) {
-      failAll('append', error);
+      failAll(error instanceof ReplicaAckError ? 'replicate' : 'append', error);
       return;
     } finally {
       endTimer();

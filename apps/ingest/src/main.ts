@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit, stopOnSignals } from '@spool/shared';
+import { createLogger, describeRedisTarget, loadConfigOrExit, stopOnSignals } from '@spool/shared';
 import { buildApp } from './app.js';
 import { createIngestClients } from './clients.js';
 
@@ -20,3 +20,7 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await clients.close();
 });
 await app.listen({ host: config.host, port: config.port });
+logger.info(
+  { redis: describeRedisTarget(config.redis), minReplicasAck: config.minReplicasAck },
+  'ingest running',
+);

@@ -1,7 +1,6 @@
-import { type Config, loadConfig } from '@spool/shared';
+import { type Config, loadConfig, type RedisClient } from '@spool/shared';
 import { ingestTestEnv } from '@spool/testkit';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { buildApp } from '../src/app.js';
 import { createIngestClients, type IngestClients } from '../src/clients.js';
 
@@ -11,7 +10,7 @@ export interface TestIngest extends IngestClients {
 }
 
 /** Resolves once the client can take commands (the offline queue is off, so earlier ones fail). */
-async function whenReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+async function whenReady(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);

@@ -9,7 +9,8 @@ describe('loadConfig', () => {
   it('gives the documented defaults', () => {
     const config = loadConfig(OPEN, 'ingest');
     expect(config).toMatchObject({
-      redisUrl: 'redis://127.0.0.1:6379',
+      redis: { kind: 'standalone', url: 'redis://127.0.0.1:6379' },
+      minReplicasAck: 0,
       host: '0.0.0.0',
       port: 8080,
       flushThresholdBytes: 32 * MiB,
@@ -28,6 +29,29 @@ describe('loadConfig', () => {
     });
     expect(config.s3.partBytes).toBe(8 * MiB);
     expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
+  });
+
+  it('takes a cluster from REDIS_CLUSTER_NODES, and refuses it beside REDIS_URL', () => {
+    const config = loadConfig({ ...OPEN, REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7001' }, 'ingest');
+    expect(config.redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      username: undefined,
+      password: undefined,
+      tls: false,
+    });
+    expect(() =>
+      loadConfig({ ...OPEN, REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_URL: 'redis://r:6379' }, 'ingest'),
+    ).toThrow(/REDIS_CLUSTER_NODES: REDIS_URL is set too/);
+    expect(() => loadConfig({ ...OPEN, REDIS_CLUSTER_NODES: '10.0.0.1' }, 'ingest')).toThrow(
+      /REDIS_CLUSTER_NODES: expected host:port,host:port,…: entry 1 is not host:port/,
+    );
+    expect(() => loadConfig({ ...OPEN, REDIS_MIN_REPLICAS_ACK: '-1' }, 'ingest')).toThrow(
+      /REDIS_MIN_REPLICAS_ACK/,
+    );
   });
 
   it('is frozen', () => {

@@ -10,6 +10,7 @@ import {
   type WriteKey,
   writeKeys,
 } from './config-fields.js';
+import { parseClusterNodes, type RedisTarget } from './redis-target.js';
 import { isValidStreamName } from './stream-name.js';
 
 export type { TrustProxy, WriteKey } from './config-fields.js';
@@ -33,6 +34,24 @@ export const STORED_BYTES_PER_BODY_BYTE = 2;
 const schema = z.object({
   /** Redis or Valkey URL. */
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Seed nodes of a Redis / Valkey Cluster (`host:port,…`, or URLs for credentials and TLS): Cluster mode. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return parseClusterNodes(text);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected host:port,host:port,…: ${(error as Error).message}`,
+        });
+        return z.NEVER;
+      }
+    }),
+  /** Replicas that must confirm an append (Redis WAIT) before the ingest answers 202; 0 = the primary's word. */
+  REDIS_MIN_REPLICAS_ACK: integer(0, 0, 16),
   /** Prefix of every key (and `{<ns>}` of the queue): deployments with different namespaces share a Redis. */
   REDIS_NAMESPACE: z
     .string()
@@ -109,7 +128,9 @@ const schema = z.object({
 });
 
 export interface Config {
-  redisUrl: string;
+  redis: RedisTarget;
+  /** Replicas that must confirm an append before it is acknowledged (WAIT); 0: none. */
+  minReplicasAck: number;
   namespace: string;
   host: string;
   port: number;
@@ -204,6 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.S3_PART_SIZE < 5 * 1024 ** 2 || v.S3_PART_SIZE > 5 * 1024 ** 3) {
     problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
   }
+  if (v.REDIS_CLUSTER_NODES && present.REDIS_URL !== undefined) {
+    problems.push('REDIS_CLUSTER_NODES: REDIS_URL is set too; choose one Redis (a server or a cluster)');
+  }
   if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
   if (process === 'ingest' && v.WRITE_KEYS.length === 0 && !v.ALLOW_ANONYMOUS_WRITES) {
     problems.push(
@@ -219,7 +243,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
 
   return Object.freeze({
-    redisUrl: v.REDIS_URL,
+    redis: Object.freeze(v.REDIS_CLUSTER_NODES ?? { kind: 'standalone' as const, url: v.REDIS_URL }),
+    minReplicasAck: v.REDIS_MIN_REPLICAS_ACK,
     namespace: v.REDIS_NAMESPACE,
     host: v.HOST,
     port,

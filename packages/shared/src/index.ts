@@ -31,6 +31,13 @@ export {
   flushJobId,
   parseFlushJobId,
 } from './queue.js';
+export { type ConnectOptions, connectRedis, isCluster, type RedisClient } from './redis-connection.js';
+export {
+  type ClusterNode,
+  describeRedisTarget,
+  parseClusterNodes,
+  type RedisTarget,
+} from './redis-target.js';
 export {
   type AppendRequest,
   type AppendResult,
@@ -39,6 +46,8 @@ export {
   crossedThreshold,
   defineSpoolCommands,
   forgetStream,
+  type ReplicaAck,
+  ReplicaAckError,
   reconcileSealed,
   redisNow,
   registerStream,

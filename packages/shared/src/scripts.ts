@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis, Result } from 'ioredis';
+import { Cluster, type Redis, type Result } from 'ioredis';
 import type { StreamKeys } from './keys.js';
 
 /**
@@ -119,18 +119,43 @@ export type AppendResult =
     }
   | { refused: true; held: number };
 
+/** How many replicas must confirm an append (Redis WAIT) before it counts as stored, and how long to wait. */
+export interface ReplicaAck {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/** Fewer replicas than asked confirmed an append in time: the events may be stored, or may be lost in a failover. */
+export class ReplicaAckError extends Error {
+  override name = 'ReplicaAckError';
+  constructor(
+    readonly confirmed: number,
+    readonly wanted: number,
+  ) {
+    super(`${confirmed} of ${wanted} replicas confirmed the append in time`);
+  }
+}
+
+/** Redirections to follow before giving up: a slot that keeps moving is a cluster in trouble. */
+const MAX_MOVED_RETRIES = 3;
+
 /**
  * Appends the request's lines to the stream's active buffer in one atomic step, leaving out those
  * whose messageId the stream accepted within the dedupe window; refuses when the stream's data
  * in Redis (active buffer plus sealed generations awaiting upload) would pass `maxBytes`,
  * answering with what it holds. O(1) in the buffer's size.
+ *
+ * With `ack`, the append and a WAIT go together to the server that holds the stream (one
+ * pipeline, so a cluster sends both to the slot's master, on one connection), and the append
+ * counts only once `ack.replicas` replicas hold it: otherwise ReplicaAckError.
  */
 export async function appendToBuffer(
   redis: Redis | Cluster,
   keys: StreamKeys,
   request: AppendRequest,
+  ack?: ReplicaAck,
 ): Promise<AppendResult> {
-  const reply = await redis.spoolAppend(
+  const args: Parameters<Redis['spoolAppend']> = [
     keys.buf,
     keys.gen,
     keys.since,
@@ -142,10 +167,41 @@ export async function appendToBuffer(
     request.maxBytes,
     request.dedupeWindowMs,
     ...idArguments(request.clientIds),
-  );
+  ];
+  const reply =
+    ack && ack.replicas > 0 ? await appendAndWait(redis, args, ack) : await redis.spoolAppend(...args);
   const [length = 0, gen = 0, started = 0, appended = 0] = reply;
   if (length === -1) return { refused: true, held: gen };
   return { refused: false, length, gen, started: started === 1, appended, duplicates: reply.slice(4) };
+}
+
+async function appendAndWait(
+  redis: Redis | Cluster,
+  args: Parameters<Redis['spoolAppend']>,
+  ack: ReplicaAck,
+): Promise<number[]> {
+  for (let attempt = 0; ; attempt += 1) {
+    const [[appendError, reply] = [], [waitError, confirmed] = []] =
+      (await redis
+        .pipeline()
+        .spoolAppend(...args)
+        .wait(ack.replicas, ack.timeoutMs)
+        .exec()) ?? [];
+    // MOVED: the slot has moved and Redis ran nothing. ioredis follows it for a lone command but
+    // not for this pair (the WAIT went through), so it is followed here.
+    if (
+      appendError?.message.startsWith('MOVED ') &&
+      redis instanceof Cluster &&
+      attempt < MAX_MOVED_RETRIES
+    ) {
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      continue;
+    }
+    if (appendError) throw appendError;
+    if (waitError) throw waitError;
+    if ((confirmed as number) < ack.replicas) throw new ReplicaAckError(confirmed as number, ack.replicas);
+    return reply as number[];
+  }
 }
 
 /** True when an append that took the buffer to `length` (adding `added` bytes) crossed `threshold`. */

@@ -1,5 +1,4 @@
-import { DEFAULT_NAMESPACE, streamKeys } from '@spool/shared';
-import type { Redis } from 'ioredis';
+import { DEFAULT_NAMESPACE, type RedisClient, streamKeys } from '@spool/shared';
 
 export interface LandingOptions {
   namespace?: string;
@@ -9,7 +8,7 @@ export interface LandingOptions {
 }
 
 /** Events a stream accepted and has not landed yet, and bytes it still holds in Redis. */
-export async function inFlight(redis: Redis, stream: string, namespace = DEFAULT_NAMESPACE) {
+export async function inFlight(redis: RedisClient, stream: string, namespace = DEFAULT_NAMESPACE) {
   const keys = streamKeys(stream, namespace);
   const [accepted = null, landed = null] = await redis.hmget(keys.stats, 'accepted', 'landed');
   const held = (await redis.strlen(keys.buf)) + Number((await redis.get(keys.sealedBytes)) ?? 0);
@@ -21,7 +20,7 @@ export async function inFlight(redis: Redis, stream: string, namespace = DEFAULT
  * and sealed generations gone): the one way tests and tools wait for S3. Throws after timeoutMs.
  */
 export async function waitUntilLanded(
-  redis: Redis,
+  redis: RedisClient,
   streams: string[],
   options: LandingOptions,
 ): Promise<void> {

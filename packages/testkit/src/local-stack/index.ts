@@ -7,5 +7,10 @@ export {
   type StackS3,
 } from './local-stack.js';
 export { ManagedProcess, type ProcessOutput } from './managed-process.js';
+export {
+  type ClusterNodeState,
+  LocalRedisCluster,
+  type LocalRedisClusterOptions,
+} from './redis-cluster.js';
 export { type S3Fault, S3FaultProxy } from './s3-fault-proxy.js';
 export { LOCAL_S3_CREDENTIALS, REPO_ROOT, s3StandinMain } from './s3-standin.js';

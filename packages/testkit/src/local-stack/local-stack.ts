@@ -1,12 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { connectRedis, parseClusterNodes, type RedisClient, type RedisTarget } from '@spool/shared';
+import { Redis, type RedisOptions } from 'ioredis';
 import { freePort } from '../ports.js';
 import { SPOOL_MAINS } from '../spool-services.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { until, waitFor } from '../wait.js';
 import { ManagedProcess, type ProcessOutput } from './managed-process.js';
+import { LocalRedisCluster } from './redis-cluster.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
 import { LOCAL_S3_CREDENTIALS, s3StandinMain } from './s3-standin.js';
 
@@ -19,6 +21,8 @@ export interface LocalStackOptions {
     port?: number;
     /** Redis's appendfsync; `off` runs without AOF (benchmarks). Default: `everysec`, as shipped. */
     fsync?: 'always' | 'everysec' | 'off';
+    /** A local Redis Cluster instead of one server (see LocalRedisCluster); not with `url` or faults. */
+    cluster?: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number };
   };
   /** `false`: no S3 (ingest-only stacks). */
   s3?:
@@ -92,9 +96,11 @@ export class LocalStack {
     private readonly options: LocalStackOptions,
     private readonly dir: string,
     private readonly temporary: boolean,
-    /** Redis as the stack's own clients reach it (never through a fault proxy). */
+    /** Redis as the stack's own clients reach it (never through a fault proxy); a cluster's first node. */
     readonly redisUrl: string,
     readonly redisServer: ManagedProcess | undefined,
+    /** The cluster, when the stack runs one (its processes, its state, its nodes to kill). */
+    readonly redisCluster: LocalRedisCluster | undefined,
     readonly s3: StackS3 | undefined,
     readonly faults: StackFaults | undefined,
   ) {}
@@ -112,7 +118,16 @@ export class LocalStack {
 
     let redisUrl = options.redis?.url;
     let redisServer: ManagedProcess | undefined;
-    if (!redisUrl) {
+    let redisCluster: LocalRedisCluster | undefined;
+    if (options.redis?.cluster) {
+      if (redisUrl || options.faults) throw new Error('a cluster stack takes neither redis.url nor faults');
+      redisCluster = await LocalRedisCluster.start({
+        dir: join(dir, 'redis'),
+        fsync: options.redis.fsync,
+        ...options.redis.cluster,
+      });
+      redisUrl = `redis://127.0.0.1:${redisCluster.ports[0]}`;
+    } else if (!redisUrl) {
       const port = options.redis?.port ?? (await freePort());
       mkdirSync(join(dir, 'redis'), { recursive: true });
       const args = redisServerArgs(port, join(dir, 'redis'), options.redis?.fsync ?? 'everysec');
@@ -189,25 +204,43 @@ export class LocalStack {
           flusherRedis: await TcpProxy.start('127.0.0.1', redisPort),
         };
       }
-      const stack = new LocalStack(options, dir, temporary, redisUrl, redisServer, s3, faults);
+      const stack = new LocalStack(options, dir, temporary, redisUrl, redisServer, redisCluster, s3, faults);
       stack.processes.push(...started);
       return stack;
     } catch (error) {
       for (const process of started.reverse()) await process.stop();
+      await redisCluster?.stop();
       if (temporary) rmSync(dir, { recursive: true, force: true });
       throw error;
     }
   }
 
+  /** The stack's Redis as a Spool process is configured for it: a server or a cluster. */
+  get redisTarget(): RedisTarget {
+    return this.redisCluster
+      ? parseClusterNodes(this.redisCluster.seeds)
+      : { kind: 'standalone', url: this.redisUrl };
+  }
+
+  /** A client of the stack's Redis (a cluster client for a cluster), for tools and tests. */
+  connectRedis(options: RedisOptions = {}): RedisClient {
+    return connectRedis(this.redisTarget, options);
+  }
+
+  /** REDIS_URL or REDIS_CLUSTER_NODES, through the fault proxy `proxy` when the stack has one. */
+  private redisEnv(proxy: TcpProxy | undefined): Record<string, string> {
+    if (this.redisCluster) return { REDIS_CLUSTER_NODES: this.redisCluster.seeds };
+    return { REDIS_URL: proxy ? proxy.url('redis') : this.redisUrl };
+  }
+
   /** Starts one more ingest (the built one, open on loopback unless `env` has WRITE_KEYS). */
   async addIngest(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<SpoolService> {
-    const redis = this.faults ? this.faults.ingestRedis.url('redis') : this.redisUrl;
     const access: Record<string, string> = env.WRITE_KEYS ? {} : { ALLOW_ANONYMOUS_WRITES: 'true' };
     const main = options.main ?? SPOOL_MAINS.ingest;
     const service = await this.addService(
       'ingest',
       main,
-      { REDIS_URL: redis, ...access, ...env },
+      { ...this.redisEnv(this.faults?.ingestRedis), ...access, ...env },
       options.port,
     );
     this.ingests.push(service);
@@ -222,7 +255,7 @@ export class LocalStack {
       'flusher',
       options.main ?? SPOOL_MAINS.flusher,
       {
-        REDIS_URL: this.faults ? this.faults.flusherRedis.url('redis') : this.redisUrl,
+        ...this.redisEnv(this.faults?.flusherRedis),
         S3_BUCKET: s3.bucket,
         S3_ENDPOINT: this.faults ? `http://127.0.0.1:${this.faults.s3.port}` : s3.endpoint,
         S3_FORCE_PATH_STYLE: 'true',
@@ -247,6 +280,7 @@ export class LocalStack {
   /** Stops everything, last started first, and removes a temporary data folder. */
   async stop(): Promise<void> {
     for (const process of [...this.processes].reverse()) await process.stop();
+    await this.redisCluster?.stop();
     if (this.faults) {
       await this.faults.s3.close();
       await this.faults.ingestRedis.close();

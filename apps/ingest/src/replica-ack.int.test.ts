@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import { randomName } from '@spool/testkit';
+import { ManagedProcess } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
+import { until } from '@spool/testkit/wait';
+import { Redis } from 'ioredis';
+import { startTestIngest, type TestIngest } from '../test/support.js';
+
+/**
+ * REDIS_MIN_REPLICAS_ACK against a standalone Redis with one replica (redis-server processes of
+ * this test's own): a 202 only once the replica holds the events, 503 while it cannot confirm.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'spool-replica-'));
+let primary: ManagedProcess;
+let replica: ManagedProcess;
+let primaryUrl: string;
+let replicaClient: Redis;
+let ingest: TestIngest;
+const stream = randomName('replicated');
+
+function redisServer(name: string, port: number, extra: string[] = []): ManagedProcess {
+  const process = new ManagedProcess(name, 'redis-server', [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ...['--dir', dir, '--dbfilename', `${name}.rdb`],
+    ...extra,
+  ]);
+  process.start();
+  return process;
+}
+
+function post(messageId: string) {
+  return ingest.app.inject({
+    method: 'POST',
+    url: `/v1/streams/${stream}/events`,
+    payload: [{ messageId, n: 1 }],
+  });
+}
+
+beforeAll(async () => {
+  const primaryPort = await freePort();
+  const replicaPort = await freePort();
+  primary = redisServer('primary', primaryPort);
+  replica = redisServer('replica', replicaPort, ['--replicaof', '127.0.0.1', String(primaryPort)]);
+  primaryUrl = `redis://127.0.0.1:${primaryPort}`;
+  replicaClient = new Redis(replicaPort, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  await until('the replica to sync', async () =>
+    (await replicaClient.info('replication')).includes('master_link_status:up'),
+  );
+  ingest = await startTestIngest(
+    { REDIS_MIN_REPLICAS_ACK: '1', REDIS_COMMAND_TIMEOUT: '600ms', REDIS_NAMESPACE: 'spool' },
+    primaryUrl,
+  );
+});
+
+afterAll(async () => {
+  if (replica?.pid) process.kill(replica.pid, 'SIGCONT');
+  await ingest?.close();
+  replicaClient?.disconnect();
+  await replica?.stop();
+  await primary?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('REDIS_MIN_REPLICAS_ACK=1', () => {
+  it('answers 202 once the replica holds the events', async () => {
+    const answer = await post('first');
+    expect(answer.statusCode).toBe(202);
+    // Confirmed by WAIT: the replica already has the line, no waiting needed.
+    expect(await replicaClient.get(streamKeys(stream).buf)).toContain('"messageId":"first"');
+  });
+
+  it('answers 503 "may be stored" while the replica cannot confirm, and a retry is not stored twice', async () => {
+    const pid = replica.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    let answer: Awaited<ReturnType<typeof post>>;
+    try {
+      answer = await post('second');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(answer.statusCode).toBe(503);
+    expect(answer.json()).toMatchObject({ code: 'SPOOL_REDIS_UNAVAILABLE' });
+    expect(answer.headers['retry-after']).toBe('1');
+    const metrics = await ingest.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/spool_ingest_failures_total\{operation="replicate"\} 1/);
+
+    // The primary stored it; the client's retry (same messageId) is confirmed, and kept once.
+    const retry = await post('second');
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toMatchObject({ accepted: 0, duplicates: 1, rejected: [] });
+    const buffer = (await replicaClient.get(streamKeys(stream).buf)) ?? '';
+    expect(buffer.match(/"messageId":"second"/g)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,246 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { until } from '../wait.js';
+import { ManagedProcess } from './managed-process.js';
+
+const run = promisify(execFile);
+
+export interface LocalRedisClusterOptions {
+  /** Each node's AOF, nodes.conf and log go to `<dir>/<port>/`. */
+  dir: string;
+  masters?: number;
+  replicasPerMaster?: number;
+  /** appendfsync of every node; `off` runs without AOF. */
+  fsync?: 'always' | 'everysec' | 'off';
+  /** requirepass (and masterauth) of every node. */
+  password?: string;
+  /** cluster-node-timeout: how long a master may be unreachable before its replica takes over. */
+  nodeTimeoutMs?: number;
+}
+
+/** One node as CLUSTER NODES describes it. */
+export interface ClusterNodeState {
+  id: string;
+  port: number;
+  role: 'master' | 'replica';
+  /** A replica's master's id. */
+  masterId: string | undefined;
+  /** Slots served (masters), as `first-last` ranges. */
+  slots: string[];
+  connected: boolean;
+  failed: boolean;
+}
+
+function portFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free with its cluster bus port (port + 10000) free too. */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if (taken.has(port) || taken.has(port + 10_000)) continue;
+    if ((await portFree(port)) && (await portFree(port + 10_000))) {
+      taken.add(port);
+      taken.add(port + 10_000);
+      return port;
+    }
+  }
+}
+
+/**
+ * A Redis Cluster of local redis-server processes on 127.0.0.1 (by default 3 masters, each with
+ * one replica), configured as Spool ships Redis: AOF, no RDB, noeviction. Made with
+ * `redis-cli --cluster create`; ready once every node agrees the cluster is ok and every replica
+ * is in sync, so WAIT and failovers behave from the first command.
+ */
+export class LocalRedisCluster {
+  private constructor(
+    private readonly options: LocalRedisClusterOptions,
+    readonly ports: readonly number[],
+    private readonly processes: ReadonlyMap<number, ManagedProcess>,
+  ) {}
+
+  static async start(options: LocalRedisClusterOptions): Promise<LocalRedisCluster> {
+    const masters = options.masters ?? 3;
+    const replicas = options.replicasPerMaster ?? 1;
+    const taken = new Set<number>();
+    const ports: number[] = [];
+    for (let i = 0; i < masters * (1 + replicas); i += 1) ports.push(await clusterPort(taken));
+    const processes = new Map<number, ManagedProcess>();
+    const cluster = new LocalRedisCluster(options, ports, processes);
+    try {
+      for (const port of ports) {
+        const dir = join(options.dir, String(port));
+        mkdirSync(dir, { recursive: true });
+        const node = new ManagedProcess(`redis-${port}`, 'redis-server', cluster.serverArgs(port, dir));
+        node.start();
+        processes.set(port, node);
+      }
+      for (const port of ports)
+        await until(`redis ${port}`, async () => (await cluster.call(port, 'PING')) === 'PONG');
+      await run('redis-cli', [
+        ...cluster.auth(),
+        '--cluster',
+        'create',
+        ...ports.map((port) => `127.0.0.1:${port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ]);
+      await cluster.waitHealthy(masters * replicas);
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  /** `host:port,…` of every node: REDIS_CLUSTER_NODES. */
+  get seeds(): string {
+    return this.ports.map((port) => `127.0.0.1:${port}`).join(',');
+  }
+
+  /** The process of the node on `port` (to kill -9 it, say). */
+  process(port: number): ManagedProcess {
+    const node = this.processes.get(port);
+    if (!node) throw new Error(`no cluster node on port ${port}`);
+    return node;
+  }
+
+  /** The cluster as one node (the first that answers) sees it. */
+  async state(): Promise<ClusterNodeState[]> {
+    for (const port of this.ports) {
+      if (!this.processes.get(port)?.running) continue;
+      const text = await this.call(port, 'CLUSTER', 'NODES').catch(() => undefined);
+      if (typeof text === 'string') return parseClusterNodes(text);
+    }
+    throw new Error('no cluster node answers');
+  }
+
+  /** The port of the master that serves `key`'s slot, by the cluster's own account. */
+  async masterOf(key: string): Promise<number> {
+    const nodes = await this.state();
+    const slot = Number(await this.call(nodes[0]?.port as number, 'CLUSTER', 'KEYSLOT', key));
+    const master = nodes.find(
+      (node) =>
+        node.role === 'master' &&
+        node.slots.some((range) => {
+          const [first = -1, last = first] = range.split('-').map(Number);
+          return slot >= first && slot <= last;
+        }),
+    );
+    if (!master) throw new Error(`no master serves slot ${slot}`);
+    return master.port;
+  }
+
+  /**
+   * Resolves once every running node says the cluster is ok and sees the same masters, replicas
+   * and slots (gossip has settled), every replica is in sync with its master, and there are
+   * `replicas` replicas in all (at start: all of them; after a failover, fewer).
+   */
+  async waitHealthy(replicas?: number, timeoutMs = 60_000): Promise<void> {
+    const running = () => this.ports.filter((port) => this.processes.get(port)?.running);
+    const describe = (nodes: ClusterNodeState[]) =>
+      nodes
+        .map(
+          (node) =>
+            `${node.port} ${node.role} ${node.failed} ${node.masterId ?? '-'} ${node.slots.join(',')}`,
+        )
+        .sort()
+        .join('|');
+    await until(
+      'the cluster to settle on every node',
+      async () => {
+        let agreed: string | undefined;
+        for (const port of running()) {
+          const info = String(await this.call(port, 'CLUSTER', 'INFO'));
+          if (!info.includes('cluster_state:ok')) return false;
+          const view = describe(parseClusterNodes(String(await this.call(port, 'CLUSTER', 'NODES'))));
+          if (agreed !== undefined && view !== agreed) return false;
+          agreed = view;
+        }
+        const live = (await this.state()).filter((node) => !node.failed && running().includes(node.port));
+        const liveReplicas = live.filter((node) => node.role === 'replica');
+        if (replicas !== undefined && liveReplicas.length !== replicas) return false;
+        for (const master of live.filter((node) => node.role === 'master' && node.slots.length > 0)) {
+          const replication = String(await this.call(master.port, 'INFO', 'replication'));
+          const expected = liveReplicas.filter((node) => node.masterId === master.id).length;
+          const online = replication.match(/^slave\d+:.*state=online/gm)?.length ?? 0;
+          if (online < expected) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const node of this.processes.values()) await node.stop();
+  }
+
+  /** One command to one node, on a connection of its own. */
+  async call(port: number, ...args: string[]): Promise<unknown> {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      ...(this.options.password ? { password: this.options.password } : {}),
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return await client.call(args[0] as string, ...args.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  private auth(): string[] {
+    return this.options.password ? ['-a', this.options.password, '--no-auth-warning'] : [];
+  }
+
+  private serverArgs(port: number, dir: string): string[] {
+    const fsync = this.options.fsync ?? 'everysec';
+    const password = this.options.password;
+    return [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
+      ...(fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]),
+      ...['--save', '', '--maxmemory-policy', 'noeviction'],
+      ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
+      ...['--cluster-node-timeout', String(this.options.nodeTimeoutMs ?? 2_000)],
+      ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+    ];
+  }
+}
+
+/** CLUSTER NODES' text → one entry per node. */
+export function parseClusterNodes(text: string): ClusterNodeState[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id = '', address = '', flags = '', masterId = '-', , , , link = '', ...slots] = line.split(' ');
+      const port = Number(address.split('@')[0]?.split(':').pop());
+      const flagSet = new Set(flags.split(','));
+      return {
+        id,
+        port,
+        role: flagSet.has('master') ? ('master' as const) : ('replica' as const),
+        masterId: masterId === '-' ? undefined : masterId,
+        slots: slots.filter((slot) => !slot.startsWith('[')),
+        connected: link === 'connected',
+        failed: flagSet.has('fail') || flagSet.has('fail?'),
+      };
+    });
+}
