@@ -11,6 +11,7 @@ export {
   type ClusterNodeState,
   LocalRedisCluster,
   type LocalRedisClusterOptions,
+  type SlotMove,
 } from './redis-cluster.js';
 export { type S3Fault, S3FaultProxy } from './s3-fault-proxy.js';
 export { LOCAL_S3_CREDENTIALS, REPO_ROOT, s3StandinMain } from './s3-standin.js';

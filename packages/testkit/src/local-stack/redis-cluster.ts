@@ -130,16 +130,72 @@ export class LocalRedisCluster {
   async masterOf(key: string): Promise<number> {
     const nodes = await this.state();
     const slot = Number(await this.call(nodes[0]?.port as number, 'CLUSTER', 'KEYSLOT', key));
-    const master = nodes.find(
-      (node) =>
-        node.role === 'master' &&
-        node.slots.some((range) => {
-          const [first = -1, last = first] = range.split('-').map(Number);
-          return slot >= first && slot <= last;
-        }),
-    );
+    const master = nodes.find((node) => node.role === 'master' && slotInRanges(slot, node.slots));
     if (!master) throw new Error(`no master serves slot ${slot}`);
     return master.port;
+  }
+
+  /**
+   * Moves `slot` to the master on `toPort` as `redis-cli --cluster reshard` does, in its three
+   * steps (so a test can act between them): mark the slot migrating, move its keys with
+   * MIGRATE, hand the slot over.
+   */
+  async migrateSlot(slot: number, toPort: number): Promise<void> {
+    const move = await this.beginSlotMigration(slot, toPort);
+    await this.migrateKeys(move);
+    await this.finishSlotMigration(move);
+  }
+
+  /** Step 1: the target imports the slot, its owner migrates it (from now on, ASK for keys already moved). */
+  async beginSlotMigration(slot: number, toPort: number): Promise<SlotMove> {
+    const nodes = await this.state();
+    const owner = nodes.find((node) => node.role === 'master' && slotInRanges(slot, node.slots));
+    const target = nodes.find((node) => node.port === toPort);
+    if (!owner || !target || target.role !== 'master' || owner === target) {
+      throw new Error(`cannot move slot ${slot} to ${toPort}: owner ${owner?.port}, target ${target?.role}`);
+    }
+    await this.call(target.port, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', owner.id);
+    await this.call(owner.port, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', target.id);
+    return { slot, from: owner, to: target };
+  }
+
+  /** Step 2: moves up to `limit` of the slot's keys (all by default) to the target. */
+  async migrateKeys(move: SlotMove, limit = Number.POSITIVE_INFINITY): Promise<number> {
+    let moved = 0;
+    while (moved < limit) {
+      const count = String(Math.min(100, limit - moved));
+      const keys = (await this.call(
+        move.from.port,
+        'CLUSTER',
+        'GETKEYSINSLOT',
+        String(move.slot),
+        count,
+      )) as string[];
+      if (keys.length === 0) break;
+      const auth = this.options.password ? ['AUTH', this.options.password] : [];
+      await this.call(
+        move.from.port,
+        'MIGRATE',
+        '127.0.0.1',
+        String(move.to.port),
+        '',
+        '0',
+        '5000',
+        ...auth,
+        'KEYS',
+        ...keys,
+      );
+      moved += keys.length;
+    }
+    return moved;
+  }
+
+  /** Step 3: every master learns the slot's new owner (the target first, as redis-cli does). */
+  async finishSlotMigration(move: SlotMove): Promise<void> {
+    const masters = (await this.state()).filter((node) => node.role === 'master' && !node.failed);
+    for (const node of [move.to, ...masters.filter((master) => master.id !== move.to.id)]) {
+      await this.call(node.port, 'CLUSTER', 'SETSLOT', String(move.slot), 'NODE', move.to.id);
+    }
   }
 
   /**
@@ -222,6 +278,21 @@ export class LocalRedisCluster {
       ...(password ? ['--requirepass', password, '--masterauth', password] : []),
     ];
   }
+}
+
+/** A slot on its way from one master to another (see LocalRedisCluster.migrateSlot). */
+export interface SlotMove {
+  slot: number;
+  from: ClusterNodeState;
+  to: ClusterNodeState;
+}
+
+/** Whether `slot` is in ranges such as `0-5460` and `7000`. */
+function slotInRanges(slot: number, ranges: string[]): boolean {
+  return ranges.some((range) => {
+    const [first = -1, last = first] = range.split('-').map(Number);
+    return slot >= first && slot <= last;
+  });
 }
 
 /** CLUSTER NODES' text → one entry per node. */
