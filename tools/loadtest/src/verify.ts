@@ -2,9 +2,15 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { addFlushJob, FLUSH_QUEUE, type FlushJobData, queuePrefix, streamKeys } from '@spool/shared';
+import {
+  addFlushJob,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  queuePrefix,
+  type RedisClient,
+  streamKeys,
+} from '@spool/shared';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type ClientLog, OUTCOME } from './load.js';
 
 export interface Verification {
@@ -28,7 +34,7 @@ export interface Verification {
  * Flushes what the streams still buffer without waiting for FLUSH_INTERVAL: adds each active
  * generation's flush job, as the sweep would (adding an existing job id is a no-op).
  */
-export async function flushNow(redis: Redis, namespace: string, streams: string[]): Promise<void> {
+export async function flushNow(redis: RedisClient, namespace: string, streams: string[]): Promise<void> {
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
   try {
     for (const stream of streams) {

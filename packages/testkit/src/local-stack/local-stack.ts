@@ -21,7 +21,7 @@ export interface LocalStackOptions {
     port?: number;
     /** Redis's appendfsync; `off` runs without AOF (benchmarks). Default: `everysec`, as shipped. */
     fsync?: 'always' | 'everysec' | 'off';
-    /** A local Redis Cluster instead of one server (see LocalRedisCluster); not with `url` or faults. */
+    /** A local Redis Cluster instead of one server (see LocalRedisCluster); not with `url`. */
     cluster?: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number };
   };
   /** `false`: no S3 (ingest-only stacks). */
@@ -35,7 +35,8 @@ export interface LocalStackOptions {
       };
   /**
    * Fault points between the processes: an HTTP fault proxy in front of S3, and TCP proxies
-   * between Redis and the ingests, and between Redis and the flushers.
+   * between Redis and the ingests, and between Redis and the flushers (not for a cluster, whose
+   * clients reach each node at the address the cluster gives them).
    */
   faults?: boolean;
   /** What the processes print (Redis and the stand-in log to files in the data folder). */
@@ -57,8 +58,9 @@ export interface SpoolService {
 
 export interface StackFaults {
   s3: S3FaultProxy;
-  ingestRedis: TcpProxy;
-  flusherRedis: TcpProxy;
+  /** Absent for a cluster. */
+  ingestRedis: TcpProxy | undefined;
+  flusherRedis: TcpProxy | undefined;
 }
 
 export interface StackS3 {
@@ -120,7 +122,7 @@ export class LocalStack {
     let redisServer: ManagedProcess | undefined;
     let redisCluster: LocalRedisCluster | undefined;
     if (options.redis?.cluster) {
-      if (redisUrl || options.faults) throw new Error('a cluster stack takes neither redis.url nor faults');
+      if (redisUrl) throw new Error('a cluster stack takes no redis.url');
       redisCluster = await LocalRedisCluster.start({
         dir: join(dir, 'redis'),
         fsync: options.redis.fsync,
@@ -198,10 +200,11 @@ export class LocalStack {
       let faults: StackFaults | undefined;
       if (options.faults) {
         const redisPort = Number(new URL(redisUrl).port);
+        const redisProxy = () => (redisCluster ? undefined : TcpProxy.start('127.0.0.1', redisPort));
         faults = {
           s3: await S3FaultProxy.start(Number(new URL((s3 as StackS3).endpoint).port)),
-          ingestRedis: await TcpProxy.start('127.0.0.1', redisPort),
-          flusherRedis: await TcpProxy.start('127.0.0.1', redisPort),
+          ingestRedis: await redisProxy(),
+          flusherRedis: await redisProxy(),
         };
       }
       const stack = new LocalStack(options, dir, temporary, redisUrl, redisServer, redisCluster, s3, faults);
@@ -283,8 +286,8 @@ export class LocalStack {
     await this.redisCluster?.stop();
     if (this.faults) {
       await this.faults.s3.close();
-      await this.faults.ingestRedis.close();
-      await this.faults.flusherRedis.close();
+      await this.faults.ingestRedis?.close();
+      await this.faults.flusherRedis?.close();
     }
     if (this.temporary) rmSync(this.dir, { recursive: true, force: true });
   }

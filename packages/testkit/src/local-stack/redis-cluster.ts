@@ -118,10 +118,18 @@ export class LocalRedisCluster {
 
   /** The cluster as one node (the first that answers) sees it. */
   async state(): Promise<ClusterNodeState[]> {
+    return parseClusterNodes(String(await this.callAny('CLUSTER', 'NODES')));
+  }
+
+  /** One command to the first running node that answers it. */
+  async callAny(...args: string[]): Promise<unknown> {
     for (const port of this.ports) {
       if (!this.processes.get(port)?.running) continue;
-      const text = await this.call(port, 'CLUSTER', 'NODES').catch(() => undefined);
-      if (typeof text === 'string') return parseClusterNodes(text);
+      const answer = await this.call(port, ...args).then(
+        (value) => ({ value }),
+        () => undefined,
+      );
+      if (answer) return answer.value;
     }
     throw new Error('no cluster node answers');
   }
@@ -129,7 +137,7 @@ export class LocalRedisCluster {
   /** The port of the master that serves `key`'s slot, by the cluster's own account. */
   async masterOf(key: string): Promise<number> {
     const nodes = await this.state();
-    const slot = Number(await this.call(nodes[0]?.port as number, 'CLUSTER', 'KEYSLOT', key));
+    const slot = Number(await this.callAny('CLUSTER', 'KEYSLOT', key));
     const master = nodes.find((node) => node.role === 'master' && slotInRanges(slot, node.slots));
     if (!master) throw new Error(`no master serves slot ${slot}`);
     return master.port;

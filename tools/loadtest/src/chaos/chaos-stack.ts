@@ -2,9 +2,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { LocalStack } from '@spool/testkit/local-stack';
 
 /**
- * The local stack as the chaos and soak runs use it: redis-server with AOF (`fsync`), the S3
- * stand-in, 2 ingests and 2 flushers, with every fault point (the S3 fault proxy, TCP proxies
- * between Redis and each side), plus an S3 client past the fault proxy to count what landed.
+ * The local stack as the chaos and soak runs use it: redis-server with AOF (`fsync`), or a
+ * cluster of 3 masters and 3 replicas; the S3 stand-in, 2 ingests and 2 flushers, with every
+ * fault point (the S3 fault proxy, and for one server TCP proxies between Redis and each side),
+ * plus an S3 client past the fault proxy to count what landed.
  */
 export interface ChaosStack {
   stack: LocalStack;
@@ -15,8 +16,24 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<ChaosStack> {
-  const stack = await LocalStack.start({ redis: { fsync }, s3: { bucket: 'chaos' }, faults: true });
+export interface ChaosStackOptions {
+  fsync: 'always' | 'everysec';
+  /** A Redis Cluster of 3 masters and 3 replicas instead of one server. */
+  cluster?: boolean;
+  /** REDIS_MIN_REPLICAS_ACK of the ingests. */
+  minReplicasAck?: number;
+}
+
+export async function startChaosStack({
+  fsync,
+  cluster = false,
+  minReplicasAck = 0,
+}: ChaosStackOptions): Promise<ChaosStack> {
+  const stack = await LocalStack.start({
+    redis: { fsync, ...(cluster ? { cluster: { masters: 3, replicasPerMaster: 1 } } : {}) },
+    s3: { bucket: 'chaos' },
+    faults: true,
+  });
   try {
     const common = {
       // Generations of up to 32 MiB, which with the load's random padding (about 2.8:1) are
@@ -25,7 +42,9 @@ export async function startChaosStack(fsync: 'always' | 'everysec'): Promise<Cha
       MAX_BUFFER_BYTES: '256MiB',
       FLUSH_INTERVAL: '5s',
     };
-    for (let i = 0; i < 2; i += 1) await stack.addIngest(common);
+    for (let i = 0; i < 2; i += 1) {
+      await stack.addIngest({ ...common, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) });
+    }
     for (let i = 0; i < 2; i += 1) {
       await stack.addFlusher({
         ...common,

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { parseDuration, streamKeys } from '@spool/shared';
-import { listOpenUploads } from '@spool/testkit';
+import { parseDuration, type RedisClient, streamKeys } from '@spool/shared';
+import { listOpenUploads, type TcpProxy } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import type { StackFaults } from '@spool/testkit/local-stack';
-import { Redis } from 'ioredis';
+import { waitFor } from '@spool/testkit/wait';
+import { Cluster } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { flushNow, verify } from '../verify.js';
@@ -19,6 +20,11 @@ const USAGE = `spool chaos — faults under load, then a count of what survived
   --s3-outage 30s       how long S3 is gone
   --fault 5s            how long each other fault lasts
   --concurrency 20      clients
+  --cluster             a Redis Cluster (3 masters, 3 replicas): its faults are a slot resharded
+                        under load and a master killed (kill -9) and replaced by its replica,
+                        instead of a Redis restart and cut Redis connections
+  --min-replicas-ack 1  REDIS_MIN_REPLICAS_ACK of the ingests (with --cluster): 1 must lose
+                        nothing when a master dies; 0 counts what it loses
 `;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -36,7 +42,16 @@ async function openUploads(stack: ChaosStack): Promise<number> {
   return (await listOpenUploads(stack.s3Client, stack.bucket, '')).length;
 }
 
-function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
+interface FaultOptions {
+  fsync: string;
+  faultMs: number;
+  s3OutageMs: number;
+  cluster: boolean;
+  /** The stream whose slot the cluster faults move, and whose master they kill. */
+  busyStream: string;
+}
+
+function faults({ fsync, faultMs, s3OutageMs, cluster, busyStream }: FaultOptions): Fault[] {
   const s3 = (mode: 'error500' | 'slow' | 'gone', ms: number) => async (chaos: ChaosStack) => {
     faultsOf(chaos).s3.set(mode);
     await sleep(ms);
@@ -74,19 +89,32 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
         return `oversized headers answered: ${statuses}`;
       },
     },
-    {
-      // Under full load, so an everysec window has acknowledged events in it to lose.
-      name: `Redis kill -9 and restart (AOF, appendfsync ${fsync})`,
-      inject: async (stack) => stack.stack.redisServer?.restart(500),
-    },
+    ...(cluster ? clusterFaults(busyStream) : [redisRestart(fsync)]),
     { name: 'S3 answers 500', inject: s3('error500', faultMs) },
     { name: 'S3 answers slowly (2 s a request)', inject: s3('slow', faultMs) },
+    ...(cluster ? [] : redisConnectionFaults(faultMs)),
+    // Last: with S3 gone, buffers fill to MAX_BUFFER_BYTES and the ingest answers 503.
+    { name: `S3 gone for ${s3OutageMs / 1000} s`, inject: s3('gone', s3OutageMs) },
+  ];
+}
+
+function redisRestart(fsync: string): Fault {
+  return {
+    // Under full load, so an everysec window has acknowledged events in it to lose.
+    name: `Redis kill -9 and restart (AOF, appendfsync ${fsync})`,
+    inject: async (stack) => stack.stack.redisServer?.restart(500),
+  };
+}
+
+/** Through the TCP proxies between Redis and each side: one server only. */
+function redisConnectionFaults(faultMs: number): Fault[] {
+  return [
     {
       // Redis runs each append, and the ingest never hears back: a 503 "may be stored", and the
       // clients send the same messageIds again. Dedupe must keep each event to one copy.
       name: 'ingest↔Redis replies lost (connections cut mid-reply)',
       inject: async (stack) => {
-        const proxy = faultsOf(stack).ingestRedis;
+        const proxy = faultsOf(stack).ingestRedis as TcpProxy;
         const before = proxy.lostReplies;
         // Every script call (appends, registrations) runs and loses its reply; the rest (the
         // ready check after each reconnect) passes, so appends keep reaching Redis.
@@ -99,14 +127,70 @@ function faults(fsync: string, faultMs: number, s3OutageMs: number): Fault[] {
     {
       name: 'network between flushers and Redis cut',
       inject: async (stack) => {
-        faultsOf(stack).flusherRedis.cut();
+        faultsOf(stack).flusherRedis?.cut();
         await sleep(faultMs);
-        faultsOf(stack).flusherRedis.restore();
+        faultsOf(stack).flusherRedis?.restore();
       },
     },
-    // Last: with S3 gone, buffers fill to MAX_BUFFER_BYTES and the ingest answers 503.
-    { name: `S3 gone for ${s3OutageMs / 1000} s`, inject: s3('gone', s3OutageMs) },
   ];
+}
+
+/** A busy stream's slot resharded to another master, then that master killed (kill -9). */
+function clusterFaults(busyStream: string): Fault[] {
+  const busyKey = streamKeys(busyStream).buf;
+  const clusterOf = (chaos: ChaosStack) => {
+    if (!chaos.stack.redisCluster) throw new Error('--cluster without a cluster');
+    return chaos.stack.redisCluster;
+  };
+  return [
+    {
+      name: `the slot of stream ${busyStream} resharded to another master under load`,
+      inject: async (chaos) => {
+        const cluster = clusterOf(chaos);
+        const owner = await cluster.masterOf(busyKey);
+        const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
+        const slot = Number(await cluster.call(owner, 'CLUSTER', 'KEYSLOT', busyKey));
+        const started = Date.now();
+        await cluster.migrateSlot(slot, target?.port as number);
+        return `slot ${slot} moved from :${owner} to :${target?.port} in ${Date.now() - started} ms`;
+      },
+    },
+    {
+      name: `kill -9 the master of stream ${busyStream}; its replica takes over; the node rejoins`,
+      inject: async (chaos) => {
+        const cluster = clusterOf(chaos);
+        const master = await cluster.masterOf(busyKey);
+        const killed = Date.now();
+        await cluster.process(master).kill9();
+        await waitFor(
+          async () => ((await cluster.masterOf(busyKey).catch(() => master)) !== master ? true : undefined),
+          60_000,
+          'a replica to take over',
+        );
+        const promotedMs = Date.now() - killed;
+        // As a restarted pod: it rejoins as the new master's replica (with REDIS_MIN_REPLICAS_ACK=1
+        // the new master refuses writes until it has one).
+        cluster.process(master).start();
+        await cluster.waitHealthy(3);
+        return `replica promoted after ${promotedMs} ms; replicas whole again after ${Date.now() - killed} ms`;
+      },
+    },
+  ];
+}
+
+/** Keys matching `pattern` on every master (a cluster) or on the one server. */
+async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const keys: string[] = [];
+  for (const server of servers) {
+    let cursor = '0';
+    do {
+      const [next, page] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 10_000);
+      keys.push(...page);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return keys;
 }
 
 async function main(): Promise<number> {
@@ -118,6 +202,8 @@ async function main(): Promise<number> {
       's3-outage': { type: 'string', default: '30s' },
       fault: { type: 'string', default: '5s' },
       concurrency: { type: 'string', default: '20' },
+      cluster: { type: 'boolean', default: false },
+      'min-replicas-ack': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -130,6 +216,8 @@ async function main(): Promise<number> {
   const s3OutageMs = parseDuration(values['s3-outage']) ?? Number.NaN;
   const concurrency = Number(values.concurrency);
   const fsync = values.fsync;
+  const cluster = values.cluster === true;
+  const minReplicasAck = Number(values['min-replicas-ack']);
   const problem = [
     [!Number.isFinite(durationMs), '--duration: expected a duration such as 60s or 2m'],
     [!Number.isFinite(faultMs), '--fault: expected a duration such as 5s'],
@@ -139,15 +227,17 @@ async function main(): Promise<number> {
       '--concurrency: expected a whole number of at least 1',
     ],
     [fsync !== 'always' && fsync !== 'everysec', '--fsync: expected always or everysec'],
+    [!(minReplicasAck === 0 || minReplicasAck === 1), '--min-replicas-ack: expected 0 or 1'],
+    [minReplicasAck > 0 && !cluster, '--min-replicas-ack: only with --cluster (its masters have replicas)'],
   ].find(([failed]) => failed)?.[1];
   if (problem) {
     say(`spool chaos: ${problem}\n\n${USAGE}`);
     return 2;
   }
 
-  const stack = await startChaosStack(fsync as 'always' | 'everysec');
-  const redis = new Redis(stack.stack.redisUrl, { maxRetriesPerRequest: 5 });
-  redis.on('error', () => {});
+  const stack = await startChaosStack({ fsync: fsync as 'always' | 'everysec', cluster, minReplicasAck });
+  const redis = stack.stack.connectRedis({ maxRetriesPerRequest: 5 });
+  (redis as NodeJS.EventEmitter).on('error', () => {});
   const s3 = stack.s3Client;
   try {
     const runId = `ch${Date.now().toString(36)}`;
@@ -171,7 +261,7 @@ async function main(): Promise<number> {
       stats,
       logs,
     );
-    const schedule = faults(fsync, faultMs, s3OutageMs);
+    const schedule = faults({ fsync, faultMs, s3OutageMs, cluster, busyStream: streams[0] as string });
     const gap = durationMs / (schedule.length + 1);
     const injected: Array<[string, string]> = [];
     for (const [i, fault] of schedule.entries()) {
@@ -190,8 +280,8 @@ async function main(): Promise<number> {
     faultsDone = true;
     await load;
     faultsOf(stack).s3.set('none');
-    faultsOf(stack).flusherRedis.restore();
-    faultsOf(stack).ingestRedis.restore();
+    faultsOf(stack).flusherRedis?.restore();
+    faultsOf(stack).ingestRedis?.restore();
     await stack.stack.waitReady();
     say(
       `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
@@ -200,10 +290,7 @@ async function main(): Promise<number> {
     await waitUntilLanded(redis, streams, { timeoutMs: 5 * 60_000 });
     const v = await verify(s3, stack.bucket, streams, runId, 10, logs);
     let orphans = 0;
-    for (const stream of streams) {
-      orphans += (await redis.scan('0', 'MATCH', streamKeys(stream).sealedPattern, 'COUNT', 10_000))[1]
-        .length;
-    }
+    for (const stream of streams) orphans += (await scanKeys(redis, streamKeys(stream).sealedPattern)).length;
     // A flusher killed mid-upload leaves its multipart upload open; the retry must abort it.
     const uploadsLeftOpen = await openUploads(stack);
     const acknowledged = v.acceptedLanded + v.missing;
@@ -224,15 +311,19 @@ async function main(): Promise<number> {
         ['multipart uploads left open', uploadsLeftOpen],
       ]),
     );
+    // What may be lost: with one server, what appendfsync everysec had not written; in a
+    // cluster, what a dead master had not replicated, unless a replica confirmed every append.
+    const lossAllowed = cluster ? minReplicasAck === 0 : fsync === 'everysec';
+    const window = cluster
+      ? `REDIS_MIN_REPLICAS_ACK=0: ${v.missing} acknowledged events lost with the killed master`
+      : `appendfsync everysec: ${v.missing} acknowledged events lost in the restart window`;
     const ok =
       v.duplicated === 0 &&
       v.refusedFound === 0 &&
       orphans === 0 &&
       uploadsLeftOpen === 0 &&
-      (fsync === 'everysec' || v.missing === 0);
-    say(
-      `\n${ok ? 'OK' : 'FAILED'}${fsync === 'everysec' ? ` (appendfsync everysec: ${v.missing} acknowledged events lost in the restart window)` : ''}`,
-    );
+      (lossAllowed || v.missing === 0);
+    say(`\n${ok ? 'OK' : 'FAILED'}${lossAllowed ? ` (${window})` : ''}`);
     return ok ? 0 : 1;
   } finally {
     redis.disconnect();

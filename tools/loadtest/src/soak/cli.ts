@@ -62,7 +62,7 @@ async function main(): Promise<number> {
     say(`spool soak: ${name}\n\n${USAGE}`);
     return 2;
   }
-  const stack = await startChaosStack('everysec');
+  const stack = await startChaosStack({ fsync: 'everysec' });
   const redis = new Redis(stack.stack.redisUrl);
   try {
     const runId = `sk${Date.now().toString(36)}`;
