@@ -68,15 +68,19 @@ export interface LandingCount {
   unexpected: string[];
 }
 
-/** Waits until every stream landed what it accepted, then counts each event in S3 by messageId. */
+/**
+ * Waits until every stream landed what it accepted (a sharded stream: name its buffer units in
+ * `units`), then counts each event in S3 by messageId.
+ */
 export async function countLanded(
   redis: RedisClient,
   s3: S3Client,
   bucket: string,
   acknowledged: Acknowledged,
+  units: string[] = [...acknowledged.keys()],
 ): Promise<LandingCount> {
   const streams = [...acknowledged.keys()];
-  await waitUntilLanded(redis, streams, { timeoutMs: 60_000 });
+  await waitUntilLanded(redis, units, { timeoutMs: 60_000 });
   const counts = new Map<string, number>();
   for (const stream of streams) {
     for (const key of await listObjectKeys(s3, bucket, `stream=${stream}/`)) {

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type RedisClient, streamKeys } from '@spool/shared';
+import { type RedisClient, shardUnit, streamKeys } from '@spool/shared';
+import { listObjectKeys } from '@spool/testkit';
 import { type LocalRedisCluster, LocalStack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { type Acknowledged, countLanded, send, stackS3 } from './cluster-support.js';
@@ -14,13 +15,21 @@ let stack: LocalStack;
 let redis: RedisClient;
 let s3: S3Client;
 
+const HOT = 'hot-clicks';
+
 /** Ingests that answer 202 once a replica holds the events, and one that answers on the master's word. */
 let replicated: string[];
 let unreplicated: string[];
 
 beforeAll(async () => {
   stack = await LocalStack.start({ redis: { cluster: { masters: 3, replicasPerMaster: 1 } } });
-  const pipeline = { FLUSH_THRESHOLD_BYTES: '64KiB', MAX_BUFFER_BYTES: '16MiB', FLUSH_INTERVAL: '2s' };
+  const pipeline = {
+    FLUSH_THRESHOLD_BYTES: '64KiB',
+    MAX_BUFFER_BYTES: '16MiB',
+    FLUSH_INTERVAL: '2s',
+    // One hot stream over 3 shards, whose hash tags happen to fall on the 3 masters.
+    STREAM_SHARDS: `${HOT}:3`,
+  };
   for (let i = 0; i < 2; i += 1) {
     await stack.addIngest({ ...pipeline, REDIS_MIN_REPLICAS_ACK: '1' });
     await stack.addFlusher(pipeline);
@@ -63,6 +72,22 @@ describe('Spool on a Redis Cluster', () => {
       holders.add(master);
     }
     expect(holders.size).toBe(3);
+  });
+
+  it('spreads a hot stream over its shards on several masters, each shard to its own objects, exactly once', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const acknowledged: Acknowledged = new Map();
+    await send(replicated, HOT, 6_000, 100, acknowledged);
+    const units = [0, 1, 2].map((shard) => shardUnit(HOT, shard));
+
+    const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged, units);
+    expect(landing).toMatchObject({ lost: [], duplicated: [], unexpected: [], landed: 6_000 });
+    const keys = await listObjectKeys(s3, stack.s3?.bucket as string, `stream=${HOT}/`);
+    for (const shard of [1, 2]) expect(keys.some((key) => key.endsWith(`-s${shard}.ndjson.gz`))).toBe(true);
+    expect(keys.some((key) => /-\d+\.ndjson\.gz$/.test(key))).toBe(true);
+    const masters = new Set<number>();
+    for (const unit of units) masters.add(await cluster.masterOf(streamKeys(unit).stats));
+    expect(masters.size).toBe(3);
   });
 
   it('loses and duplicates nothing while the slot of a busy stream moves to another master', async () => {

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type Config, releaseGeneration, sealGeneration, streamKeys } from '@spool/shared';
+import { type Config, parseShardUnit, releaseGeneration, sealGeneration, streamKeys } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { summarizeAndCompress } from './first-pass.js';
@@ -34,6 +34,8 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   const { config, redis, s3, logger, metrics } = deps;
   const { partBytes } = config.s3;
   const keys = streamKeys(stream, config.namespace);
+  // `stream` is a buffer unit: a stream, or one shard of a sharded stream (stream-shards.ts).
+  const unit = parseShardUnit(stream) ?? { stream, shard: 0 };
 
   const sealed = await sealGeneration(redis, keys, gen);
   if (sealed.status === 'nothing') {
@@ -56,7 +58,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   const target = {
     s3,
     bucket: config.s3.bucket as string,
-    key: objectKey(config.s3.prefix, stream, sealed.since, gen),
+    key: objectKey(config.s3.prefix, unit.stream, sealed.since, gen, unit.shard),
   };
   if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(
@@ -76,14 +78,14 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     {
       pieces: gzip ?? gzipChunks(read()),
       contentType: 'application/gzip',
-      metadata: objectMetadata(stream, gen, summary),
+      metadata: objectMetadata(unit.stream, gen, summary, unit.shard),
     },
     partBytes,
   );
 
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
   endTimer();
-  const label = { stream: metrics.streamLabel(stream) };
+  const label = { stream: metrics.streamLabel(unit.stream) };
   metrics.objects.inc(label);
   metrics.events.inc(label, summary.events);
   metrics.rawBytes.inc(label, summary.rawBytes);

@@ -9,6 +9,7 @@ import {
   parseFlushJobId,
   queuePrefix,
   quietProbes,
+  streamOfUnit,
 } from '@spool/shared';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -61,7 +62,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     try {
       return await flushGeneration(flushDeps, target.stream, target.gen);
     } catch (error) {
-      metrics.failures.inc({ stream: metrics.streamLabel(target.stream) });
+      metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
       logger.warn(
         { err: error, stream: target.stream, gen: target.gen, jobId: job.id, attempt: job.attemptsMade + 1 },
         'flush failed; will retry',

@@ -9,6 +9,14 @@ describe('objectKey', () => {
     );
   });
 
+  it('puts the shards of a sharded stream in the same partition, each under its own name', () => {
+    const since = Date.parse('2026-11-27T03:05:09.007Z');
+    expect(objectKey('', 'web', since, 42, 0)).toBe(objectKey('', 'web', since, 42));
+    expect(objectKey('', 'web', since, 42, 3)).toBe(
+      'stream=web/dt=2026-11-27/hour=03/web-20261127T030509007Z-42-s3.ndjson.gz',
+    );
+  });
+
   it('gives a retry the same key', () => {
     expect(objectKey('', 'ios', 1_700_000_000_000, 0)).toBe(objectKey('', 'ios', 1_700_000_000_000, 0));
     expect(objectKey('', 'ios', 1_700_000_000_000, 0)).toBe(

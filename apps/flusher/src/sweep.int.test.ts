@@ -13,6 +13,7 @@ import {
   redisNow,
   registerStream,
   sealGeneration,
+  shardUnit,
   streamForgetAfterMs,
   streamKeys,
   streamRegistryKey,
@@ -88,6 +89,52 @@ describe('the sweep', () => {
 
     // A second sweep adds nothing: the jobs exist.
     expect((await sweep(deps)).enqueued).toEqual([]);
+  });
+
+  it("flushes a shard at its share of the threshold, and reports a sharded stream's shards as one", async () => {
+    const ns = randomName('ns');
+    const stream = randomName('hot');
+    const shardQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const shardMetrics = createFlusherMetrics();
+    const shardConfig = loadConfig(
+      flusherTestEnv({
+        REDIS_NAMESPACE: ns,
+        FLUSH_INTERVAL: '1m',
+        FLUSH_THRESHOLD_BYTES: '1KiB',
+        MAX_BUFFER_BYTES: '16MiB',
+        STREAM_SHARDS: `${stream}:4`,
+      }),
+      'flusher',
+    );
+    try {
+      const now = await redisNow(redis);
+      // 401 bytes: over a shard's 256-byte share of the 1 KiB threshold, under the whole of it.
+      for (const shard of [0, 2]) {
+        const unit = shardUnit(stream, shard);
+        await registerStream(redis, streamRegistryKey(ns), unit);
+        await appendToBuffer(redis, streamKeys(unit, ns), {
+          chunk: `${JSON.stringify({ pad: 'x'.repeat(390) })}\n`,
+          eventCount: 1,
+          maxBytes: 1e9,
+          dedupeWindowMs: 0,
+          clientIds: { ids: [], lines: [] },
+        });
+        await redis.set(streamKeys(unit, ns).since, now - 1_000);
+      }
+      const result = await sweep({ ...deps, config: shardConfig, queue: shardQueue, metrics: shardMetrics });
+      expect(result.enqueued.sort()).toEqual(
+        [flushJobId(stream, 0), flushJobId(shardUnit(stream, 2), 0)].sort(),
+      );
+      const text = await shardMetrics.registry.metrics();
+      // Both shards' 401-byte buffers, summed under the stream.
+      expect(text).toContain(`spool_buffer_bytes{stream="${stream}"} 802`);
+    } finally {
+      await shardQueue.obliterate({ force: true });
+      await shardQueue.close();
+    }
   });
 
   it("ages buffers on Redis's clock, whatever this process's clock says", async () => {

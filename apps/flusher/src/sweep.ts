@@ -10,7 +10,9 @@ import {
   redisNow,
   streamForgetAfterMs,
   streamKeys,
+  streamOfUnit,
   streamRegistryKey,
+  unitLimits,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -18,7 +20,10 @@ import { adoptLegacyStreams } from './legacy-streams.js';
 import type { FlusherMetrics } from './metrics.js';
 
 export interface SweepDeps {
-  config: Pick<Config, 'flushIntervalMs' | 'flushThresholdBytes' | 'namespace'>;
+  config: Pick<
+    Config,
+    'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards' | 'namespace'
+  >;
   redis: RedisClient;
   queue: Queue<FlushJobData>;
   logger: Logger;
@@ -72,6 +77,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     }
   };
 
+  // Per stream label: a sharded stream's gauges sum its shards.
+  const gauges = new Map<string, { bytes: number; pending: number }>();
   let cursor = '0';
   do {
     const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
@@ -93,10 +100,12 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         if (error) throw error;
         return value;
       }) as [string | null, string | null, number, string[], string | null];
-      const label = metrics.streamLabel(stream);
+      const label = metrics.streamLabel(streamOfUnit(stream));
       if (label !== OTHER_STREAMS_LABEL) {
-        metrics.bufferBytes.set({ stream: label }, length);
-        metrics.pendingGenerations.set({ stream: label }, pending.length);
+        const gauge = gauges.get(label) ?? { bytes: 0, pending: 0 };
+        gauge.bytes += length;
+        gauge.pending += pending.length;
+        gauges.set(label, gauge);
       }
 
       if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
@@ -113,7 +122,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
         const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
         oldestSince = Math.min(oldestSince, startedAt);
-        if (now - startedAt >= config.flushIntervalMs || length >= config.flushThresholdBytes) {
+        if (
+          now - startedAt >= config.flushIntervalMs ||
+          length >= unitLimits(config, stream).flushThresholdBytes
+        ) {
           await ensureJob(stream, Number(gen ?? 0));
         }
       } else if (pending.length === 0 && (await forgetStream(redis, registry, stream, forgetBefore))) {
@@ -126,6 +138,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       }
     }
   } while (cursor !== '0');
+  for (const [label, { bytes, pending }] of gauges) {
+    metrics.bufferBytes.set({ stream: label }, bytes);
+    metrics.pendingGenerations.set({ stream: label }, pending);
+  }
 
   metrics.oldestBufferAge.set((now - oldestSince) / 1000);
   if (result.enqueued.length > 0 || result.retried.length > 0) {

@@ -65,6 +65,11 @@ export const errors = {
     'The event store is unavailable or did not confirm the append: retry (the events may be stored; a retry with the same messageIds is not stored twice)',
     503,
   ),
+  SPOOL_PARTLY_STORED: createError(
+    'SPOOL_PARTLY_STORED',
+    'Stream "%s": some of the events were stored and the others refused (a shard\'s buffer is full, or Redis did not confirm): retry with the same messageIds, and the stored ones are answered as duplicates',
+    503,
+  ),
   SPOOL_SHUTTING_DOWN: createError('SPOOL_SHUTTING_DOWN', 'This instance is shutting down: retry', 503),
 } as const;
 

@@ -7,29 +7,41 @@ import {
   crossedThreshold,
   type FlushJobData,
   flushJobId,
+  MAX_STREAM_SHARDS,
   OTHER_STREAMS_LABEL,
   type ReplicaAck,
   ReplicaAckError,
+  shardCount,
+  shardUnit,
   streamKeys,
+  streamOfUnit,
+  unitLimits,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
+import { splitByShard } from './shard-lines.js';
 import { StreamRegistration } from './stream-registration.js';
 
 /** A group is sent at once when it reaches this size, whatever the window. */
 const MAX_GROUP_BYTES = 4 * 1024 * 1024;
 
-/** What one request asks to store: its lines, and the messageIds its client chose. */
-export interface AppendLines {
+/** What one request asks to store in one buffer unit: its lines, and the messageIds its client chose. */
+interface UnitLines {
   /** Complete lines, each ending in "\n". */
   text: string;
   count: number;
   bytes: number;
   /** The messageIds the client chose, and their lines in `text`. */
   clientIds: ClientMessageIds;
+}
+
+/** What one request asks to store in a stream. */
+export interface AppendLines extends UnitLines {
+  /** The lines one by one (`text` is their join): a sharded stream splits them among its shards. */
+  parts: readonly string[];
 }
 
 /** What became of a request's events once Redis answered. */
@@ -40,12 +52,13 @@ export interface Appended {
 
 /** One request's lines, and how to answer it. */
 interface Member {
-  lines: AppendLines;
+  lines: UnitLines;
   resolve(appended: Appended): void;
   reject(error: Error): void;
 }
 
 interface Group {
+  /** The buffer unit: the stream, or one shard of it. */
   stream: string;
   members: Member[];
   bytes: number;
@@ -63,6 +76,7 @@ export interface GroupCommitDeps {
     | 'dedupeWindowMs'
     | 'minReplicasAck'
     | 'redisCommandTimeoutMs'
+    | 'streamShards'
   >;
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
@@ -106,6 +120,10 @@ export class GroupCommit {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly registration: StreamRegistration;
   private readonly replicaAck: ReplicaAck | undefined;
+  /** False when no stream is sharded (the usual case): units are then streams, limits the config's. */
+  private readonly sharded: boolean;
+  /** Rotates the shard that takes a request's lines without client ids, spreading them. */
+  private spareShard = 0;
 
   constructor(private readonly deps: GroupCommitDeps) {
     this.registration = new StreamRegistration(deps.redis, deps.config.namespace);
@@ -115,15 +133,50 @@ export class GroupCommit {
       minReplicasAck > 0
         ? { replicas: minReplicasAck, timeoutMs: Math.max(1, Math.floor(redisCommandTimeoutMs / 2)) }
         : undefined;
+    this.sharded = deps.config.streamShards.default > 1 || deps.config.streamShards.streams.size > 0;
   }
 
-  /** Appends a request's lines to the stream's buffer; resolves once Redis holds them. */
+  /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */
   append(stream: string, lines: AppendLines): Promise<Appended> {
+    const shards = this.sharded ? shardCount(this.deps.config.streamShards, stream) : 1;
+    return shards === 1 ? this.appendToUnit(stream, lines) : this.appendToShards(stream, lines, shards);
+  }
+
+  /**
+   * A sharded stream's request: each shard's lines go to that shard's group, and the request is
+   * answered once all are stored. When some are refused, the answer says what became of the
+   * rest: a refusal that all parts share keeps its meaning (a full buffer stored nothing, an
+   * unconfirmed append may be stored); otherwise some events are stored and a retry with the
+   * same messageIds stores only the others (SPOOL_PARTLY_STORED).
+   */
+  private async appendToShards(stream: string, lines: AppendLines, shards: number): Promise<Appended> {
+    this.spareShard = (this.spareShard + 1) % MAX_STREAM_SHARDS;
+    const parts = splitByShard(lines, shards, this.spareShard % shards);
+    const results = await Promise.allSettled(
+      parts.map((part) => this.appendToUnit(shardUnit(stream, part.shard), part)),
+    );
+    let duplicates = 0;
+    const refusals: Error[] = [];
+    for (const result of results) {
+      if (result.status === 'fulfilled') duplicates += result.value.duplicates;
+      else refusals.push(result.reason as Error);
+    }
+    const [first] = refusals;
+    if (!first) return { duplicates };
+    const shared = refusals.every(
+      (error) => (error as { code?: string }).code === (first as { code?: string }).code,
+    );
+    if (refusals.length === results.length && shared) throw first;
+    throw new errors.SPOOL_PARTLY_STORED(stream);
+  }
+
+  /** Appends lines to one buffer unit (a stream, or one shard of it) in its group. */
+  private appendToUnit(unit: string, lines: UnitLines): Promise<Appended> {
     return new Promise<Appended>((resolve, reject) => {
-      let group = this.open.get(stream);
+      let group = this.open.get(unit);
       if (!group) {
-        group = { stream, members: [], bytes: 0, events: 0 };
-        this.open.set(stream, group);
+        group = { stream: unit, members: [], bytes: 0, events: 0 };
+        this.open.set(unit, group);
         this.schedule(group);
       }
       group.members.push({ lines, resolve, reject });
@@ -180,6 +233,7 @@ export class GroupCommit {
       failAll('register_stream', error);
       return;
     }
+    const limits = this.limitsOf(group.stream);
     const endTimer = metrics.appendSeconds.startTimer();
     let result: AppendResult;
     try {
@@ -192,7 +246,7 @@ export class GroupCommit {
               ? (members[0] as Member).lines.text
               : members.map((m) => m.lines.text).join(''),
           eventCount: group.events,
-          maxBytes: config.maxBufferBytes,
+          maxBytes: limits.maxBufferBytes,
           dedupeWindowMs: config.dedupeWindowMs,
           clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
         },
@@ -226,15 +280,24 @@ export class GroupCommit {
       return;
     }
 
-    const label = metrics.streamLabel(group.stream);
+    const stream = streamOfUnit(group.stream);
+    const label = metrics.streamLabel(stream);
     metrics.bytes.inc({ stream: label }, result.appended);
-    if (label !== OTHER_STREAMS_LABEL) metrics.bufferBytes.set({ stream: label }, result.length);
+    // A sharded stream's gauge is the sum of its shards: the sweep sets it.
+    if (label !== OTHER_STREAMS_LABEL && stream === group.stream) {
+      metrics.bufferBytes.set({ stream: label }, result.length);
+    }
     // Recoverable if it fails (the sweep finds the crossing), so the events, already in Redis,
     // are acknowledged regardless.
-    if (crossedThreshold(result.length, result.appended, config.flushThresholdBytes)) {
+    if (crossedThreshold(result.length, result.appended, limits.flushThresholdBytes)) {
       await this.enqueueFlush(group.stream, result.gen);
     }
     this.answer(members, result.duplicates);
+  }
+
+  /** A unit's threshold and maximum: the stream's, or a shard's share of them. */
+  private limitsOf(unit: string): { flushThresholdBytes: number; maxBufferBytes: number } {
+    return this.sharded ? unitLimits(this.deps.config, unit) : this.deps.config;
   }
 
   /** Resolves each request with its share of the group's duplicates (line indexes, ascending). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidStreamName } from './stream-name.js';
+import { MAX_STREAM_SHARDS, type StreamShards } from './stream-shards.js';
 import { parseDuration, parseSize } from './units.js';
 
 /**
@@ -125,4 +126,40 @@ export const trustProxy = z
       message: `expected false, or the addresses of the proxies in front of the ingest, such as 10.0.0.0/8,loopback; got "${text}"`,
     });
     return z.NEVER;
+  });
+
+/**
+ * `STREAM_SHARDS`: how many sub-buffers a stream is split over. `4` for every stream, or
+ * `web:4,clicks:8` for those streams (and `*:2` for the rest); 1 (unsplit) by default.
+ */
+export const streamShards = z
+  .string()
+  .default('1')
+  .transform((text, ctx): StreamShards => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    };
+    const count = (value: string | undefined) => {
+      const n = Number(value);
+      return value !== undefined && /^\d+$/.test(value.trim()) && n >= 1 && n <= MAX_STREAM_SHARDS
+        ? n
+        : undefined;
+    };
+    const whole = count(text);
+    if (whole !== undefined) return { default: whole, streams: new Map() };
+    let fallback = 1;
+    const streams = new Map<string, number>();
+    for (const entry of text.split(',').map((part) => part.trim())) {
+      const [name = '', value] = entry.split(':').map((part) => part.trim());
+      const n = count(value);
+      if (n === undefined || (name !== '*' && !isValidStreamName(name))) {
+        return fail(
+          `expected a number of shards (1 to ${MAX_STREAM_SHARDS}), or stream:shards entries such as web:4,*:1; got "${entry}"`,
+        );
+      }
+      if (name === '*') fallback = n;
+      else streams.set(name, n);
+    }
+    return { default: fallback, streams };
   });

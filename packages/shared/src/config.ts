@@ -5,6 +5,7 @@ import {
   integer,
   size,
   sizeText,
+  streamShards,
   type TrustProxy,
   trustProxy,
   type WriteKey,
@@ -12,6 +13,7 @@ import {
 } from './config-fields.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
 import { isValidStreamName } from './stream-name.js';
+import { type StreamShards, shardLimits } from './stream-shards.js';
 
 export type { TrustProxy, WriteKey } from './config-fields.js';
 
@@ -67,6 +69,8 @@ const schema = z.object({
   FLUSH_INTERVAL: duration('5m'),
   /** Bytes: appends that would take a buffer past this are refused with 503 (default 4 × threshold). */
   MAX_BUFFER_BYTES: sizeText.optional(),
+  /** Sub-buffers a stream is split over (`4`, or `web:4,*:1`): each on its own slot, for streams one Redis core cannot carry. */
+  STREAM_SHARDS: streamShards,
   /** Bytes: the largest single event, as stored (one line, server fields included). */
   MAX_EVENT_BYTES: size('32KiB'),
   /** Bytes: the largest request body, after decompression. */
@@ -137,6 +141,8 @@ export interface Config {
   flushThresholdBytes: number;
   flushIntervalMs: number;
   maxBufferBytes: number;
+  /** Sub-buffers per stream; the threshold and maximum above are divided among them. */
+  streamShards: StreamShards;
   maxEventBytes: number;
   maxBodyBytes: number;
   /** The most one request's events may take as stored (STORED_BYTES_PER_BODY_BYTE × maxBodyBytes). */
@@ -206,6 +212,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       `${culprit}: MAX_BUFFER_BYTES (${maxBufferBytes} bytes) must be at least FLUSH_THRESHOLD_BYTES + ${STORED_BYTES_PER_BODY_BYTE} × MAX_BODY_BYTES (${smallestMaxBuffer} bytes), so that the append crossing the threshold always fits`,
     );
   }
+  // A request may send all its events to one shard: each shard's share must still take it.
+  for (const [stream, shards] of [['*', v.STREAM_SHARDS.default] as const, ...v.STREAM_SHARDS.streams]) {
+    const share = shardLimits({ flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES, maxBufferBytes }, shards);
+    if (shards > 1 && share.maxBufferBytes < share.flushThresholdBytes + maxRequestStoredBytes) {
+      problems.push(
+        `STREAM_SHARDS: ${stream}:${shards} leaves each shard ${share.maxBufferBytes} bytes of MAX_BUFFER_BYTES, under its share of the threshold + ${STORED_BYTES_PER_BODY_BYTE} × MAX_BODY_BYTES (${share.flushThresholdBytes + maxRequestStoredBytes} bytes): use fewer shards or a larger MAX_BUFFER_BYTES`,
+      );
+    }
+  }
   // One body limit bounds what a request may store: the tracking API's may not pass the native one.
   const maxBatchBytes = v.MAX_BATCH_BYTES ?? Math.min(500 * 1024, v.MAX_BODY_BYTES);
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
@@ -251,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES,
     flushIntervalMs: v.FLUSH_INTERVAL,
     maxBufferBytes,
+    streamShards: Object.freeze(v.STREAM_SHARDS),
     maxEventBytes: v.MAX_EVENT_BYTES,
     maxBodyBytes: v.MAX_BODY_BYTES,
     maxRequestStoredBytes,

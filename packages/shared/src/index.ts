@@ -59,4 +59,16 @@ export {
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { STREAM_REGISTRATION_REFRESH_MS, streamForgetAfterMs } from './stream-registry.js';
+export {
+  MAX_STREAM_SHARDS,
+  parseShardUnit,
+  type StreamShards,
+  shardCount,
+  shardLimits,
+  shardOfMessageId,
+  shardUnit,
+  streamOfUnit,
+  UNSHARDED,
+  unitLimits,
+} from './stream-shards.js';
 export { parseDuration, parseSize } from './units.js';

@@ -7,11 +7,15 @@ describe('flush job ids', () => {
     expect(flushJobId('web-app', 7)).toBe('web-app@7');
     expect(flushJobId('web-app', 7)).not.toContain(':');
     expect(parseFlushJobId('web-app@7')).toEqual({ stream: 'web-app', gen: 7 });
+    expect(parseFlushJobId('web-app#3@7')).toEqual({ stream: 'web-app#3', gen: 7 });
   });
 
-  it.each(['web', '@1', 'Web@1', 'web@-1', 'web@1.5', 'web@1@2'])('refuses %p', (id) => {
-    expect(parseFlushJobId(id)).toBeUndefined();
-  });
+  it.each(['web', '@1', 'Web@1', 'web@-1', 'web@1.5', 'web@1@2', 'web#0@1', 'web#64@1', 'web#@1'])(
+    'refuses %p',
+    (id) => {
+      expect(parseFlushJobId(id)).toBeUndefined();
+    },
+  );
 });
 
 describe('flushBackoffDelay', () => {

@@ -1,5 +1,5 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
-import { STREAM_NAME_PATTERN } from './stream-name.js';
+import { parseShardUnit } from './stream-shards.js';
 
 /** The BullMQ queue flush jobs go through (its prefix comes from keys.ts: `queuePrefix`). */
 export const FLUSH_QUEUE = 'flush';
@@ -9,6 +9,7 @@ export const FLUSH_JOB = 'flush';
 export const FLUSH_BACKOFF = 'spool-capped-exponential';
 
 export interface FlushJobData {
+  /** The buffer unit: a stream, or one shard of a sharded stream (`web#2`, see stream-shards.ts). */
   stream: string;
   gen: number;
 }
@@ -26,7 +27,7 @@ export function parseFlushJobId(id: string): FlushJobData | undefined {
   const at = id.lastIndexOf('@');
   const stream = id.slice(0, at);
   const gen = id.slice(at + 1);
-  if (at === -1 || !STREAM_NAME_PATTERN.test(stream) || !/^\d+$/.test(gen)) return undefined;
+  if (at === -1 || !parseShardUnit(stream) || !/^\d+$/.test(gen)) return undefined;
   return { stream, gen: Number(gen) };
 }
 

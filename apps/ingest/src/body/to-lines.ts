@@ -17,6 +17,8 @@ export interface RejectedEvent {
 export interface Lines {
   /** Stored lines, each one JSON object ending in "\n". */
   text: string;
+  /** The same lines one by one. */
+  parts: string[];
   count: number;
   bytes: number;
   /** The messageIds the client chose, and their lines: what dedupe checks. */
@@ -128,7 +130,7 @@ export function toLines(
     parts.push(line);
   }
 
-  return { text: parts.join(''), count: parts.length, bytes, clientIds, rejected, rejectedCount };
+  return { text: parts.join(''), parts, count: parts.length, bytes, clientIds, rejected, rejectedCount };
 }
 
 /** The error that answers a request none of whose events could be stored: its first one's. */

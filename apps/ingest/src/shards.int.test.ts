@@ -1,0 +1,128 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { shardOfMessageId, shardUnit, streamKeys, streamRegistryKey } from '@spool/shared';
+import { createTestRedis, randomName } from '@spool/testkit';
+import { startTestIngest, type TestIngest } from '../test/support.js';
+
+/** A stream split over shards (STREAM_SHARDS): where its events go, dedupe, and partial refusals. */
+const redis = createTestRedis();
+const ingests: TestIngest[] = [];
+afterAll(async () => {
+  for (const ingest of ingests) await ingest.close();
+  await redis.quit();
+});
+
+async function ingestFor(env: Record<string, string>): Promise<TestIngest> {
+  const ingest = await startTestIngest(env);
+  ingests.push(ingest);
+  return ingest;
+}
+
+function post(ingest: TestIngest, stream: string, events: unknown[]) {
+  return ingest.app.inject({ method: 'POST', url: `/v1/streams/${stream}/events`, payload: events });
+}
+
+const linesOf = async (unit: string) =>
+  ((await redis.get(streamKeys(unit).buf)) ?? '').split('\n').filter((line) => line !== '');
+
+/** `count` messageIds that all hash to `shard` of `shards`. */
+function idsOfShard(prefix: string, shard: number, shards: number, count: number): string[] {
+  const ids: string[] = [];
+  for (let i = 0; ids.length < count; i += 1) {
+    if (shardOfMessageId(`${prefix}-${i}`, shards) === shard) ids.push(`${prefix}-${i}`);
+  }
+  return ids;
+}
+
+describe('a sharded stream', () => {
+  it('keeps each event in the shard of its messageId, registers every shard, and deduplicates across requests', async () => {
+    const stream = randomName('hot');
+    const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:4` });
+    const events = Array.from({ length: 400 }, (_, i) => ({ messageId: `m-${i}`, n: i }));
+
+    const first = await post(ingest, stream, events);
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toMatchObject({ accepted: 400, duplicates: 0 });
+
+    const stored = new Map<string, number>();
+    for (let shard = 0; shard < 4; shard += 1) {
+      const lines = await linesOf(shardUnit(stream, shard));
+      expect(lines.length).toBeGreaterThan(50);
+      for (const line of lines) {
+        const { messageId } = JSON.parse(line) as { messageId: string };
+        expect(shardOfMessageId(messageId, 4)).toBe(shard);
+        stored.set(messageId, (stored.get(messageId) ?? 0) + 1);
+      }
+    }
+    expect(stored.size).toBe(400);
+    expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    for (let shard = 0; shard < 4; shard += 1) {
+      expect(await redis.zscore(streamRegistryKey(), shardUnit(stream, shard))).not.toBeNull();
+    }
+
+    // The same ids again, in another order and split differently: every one is a duplicate.
+    const again = await post(ingest, stream, [...events].reverse());
+    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 400 });
+    expect((await Promise.all([0, 1, 2, 3].map((s) => linesOf(shardUnit(stream, s))))).flat()).toHaveLength(
+      400,
+    );
+  });
+
+  it('puts the events without a client messageId of one request in one shard', async () => {
+    const stream = randomName('hot');
+    const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:4` });
+    expect((await post(ingest, stream, [{ a: 1 }, { a: 2 }, { a: 3 }])).statusCode).toBe(202);
+    const perShard = await Promise.all([0, 1, 2, 3].map((s) => linesOf(shardUnit(stream, s))));
+    expect(perShard.map((lines) => lines.length).sort()).toEqual([0, 0, 0, 3]);
+  });
+
+  it('answers 503 SPOOL_PARTLY_STORED when one shard is full, and the retry stores only the rest', async () => {
+    const stream = randomName('hot');
+    // Each of the 2 shards may hold 64 KiB, and flushes at 32 KiB (no flusher runs here).
+    const ingest = await ingestFor({
+      STREAM_SHARDS: `${stream}:2`,
+      MAX_BODY_BYTES: '16KiB',
+      MAX_EVENT_BYTES: '8KiB',
+      FLUSH_THRESHOLD_BYTES: '64KiB',
+      MAX_BUFFER_BYTES: '128KiB',
+    });
+    const [fullId, ...fillIds] = idsOfShard('one', 1, 2, 11);
+    const [openId] = idsOfShard('zero', 0, 2, 1);
+    const padding = 'x'.repeat(6_000);
+    for (const id of fillIds) {
+      expect((await post(ingest, stream, [{ messageId: id, padding }])).statusCode).toBe(202);
+    }
+    // Shard 1 now holds about 61 KB of its 64 KiB: another 6 KB event there does not fit.
+    const both = [
+      { messageId: openId, n: 0 },
+      { messageId: fullId, padding },
+    ];
+    const refused = await post(ingest, stream, both);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 'SPOOL_PARTLY_STORED' });
+    expect((await linesOf(stream)).some((line) => line.includes(openId as string))).toBe(true);
+
+    // Once shard 1 has room (as after its flush), the retry stores only what was refused.
+    await redis.del(streamKeys(shardUnit(stream, 1)).buf);
+    const retry = await post(ingest, stream, both);
+    expect(retry.statusCode).toBe(202);
+    expect(retry.json()).toMatchObject({ accepted: 1, duplicates: 1 });
+  });
+
+  it('answers SPOOL_BUFFER_FULL, storing nothing, when every shard it needs is full', async () => {
+    const stream = randomName('hot');
+    const ingest = await ingestFor({
+      STREAM_SHARDS: `${stream}:2`,
+      MAX_BODY_BYTES: '16KiB',
+      MAX_EVENT_BYTES: '8KiB',
+      FLUSH_THRESHOLD_BYTES: '64KiB',
+      MAX_BUFFER_BYTES: '128KiB',
+    });
+    const [lastId, ...fillIds] = idsOfShard('one', 1, 2, 11);
+    const padding = 'x'.repeat(6_000);
+    for (const id of fillIds) await post(ingest, stream, [{ messageId: id, padding }]);
+    const refused = await post(ingest, stream, [{ messageId: lastId, padding }]);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 'SPOOL_BUFFER_FULL' });
+    expect(await linesOf(stream)).toEqual([]);
+  });
+});
