@@ -2,7 +2,7 @@
 # missing first (Node 24, pnpm, dependencies, redis-server, Docker where it can) and says so when
 # it is already there. `make` alone lists them all and starts nothing.
 .DEFAULT_GOAL := help
-.PHONY: help dev test test-chaos soak loadtest bench images test-images clean
+.PHONY: help dev dev-cluster test test-chaos soak loadtest bench images test-images clean
 
 help: ## list the targets (this)
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -10,6 +10,9 @@ help: ## list the targets (this)
 
 dev: ## run the whole pipeline locally: Redis, an S3 stand-in, the ingest and the flusher
 	@bash scripts/dev.sh
+
+dev-cluster: ## make dev on a Redis Cluster of 3 masters and 3 replicas (ports 7000-7005)
+	@SPOOL_DEV_CLUSTER=1 bash scripts/dev.sh
 
 test: ## lint, type-check, unit, integration, chaos (short) and compose tests
 	@bash scripts/test.sh

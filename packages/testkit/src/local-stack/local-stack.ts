@@ -22,7 +22,7 @@ export interface LocalStackOptions {
     /** Redis's appendfsync; `off` runs without AOF (benchmarks). Default: `everysec`, as shipped. */
     fsync?: 'always' | 'everysec' | 'off';
     /** A local Redis Cluster instead of one server (see LocalRedisCluster); not with `url`. */
-    cluster?: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number };
+    cluster?: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; basePort?: number };
   };
   /** `false`: no S3 (ingest-only stacks). */
   s3?:
@@ -124,7 +124,7 @@ export class LocalStack {
     if (options.redis?.cluster) {
       if (redisUrl) throw new Error('a cluster stack takes no redis.url');
       redisCluster = await LocalRedisCluster.start({
-        dir: join(dir, 'redis'),
+        dir: join(dir, 'redis-cluster'),
         fsync: options.redis.fsync,
         ...options.redis.cluster,
       });

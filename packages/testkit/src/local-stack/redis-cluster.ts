@@ -20,6 +20,11 @@ export interface LocalRedisClusterOptions {
   password?: string;
   /** cluster-node-timeout: how long a master may be unreachable before its replica takes over. */
   nodeTimeoutMs?: number;
+  /**
+   * Fixed ports from here up (bus ports 10000 above them), so a cluster kept in `dir` starts
+   * again as it was (`make dev-cluster`); free random ports otherwise.
+   */
+  basePort?: number;
 }
 
 /** One node as CLUSTER NODES describes it. */
@@ -74,7 +79,10 @@ export class LocalRedisCluster {
     const replicas = options.replicasPerMaster ?? 1;
     const taken = new Set<number>();
     const ports: number[] = [];
-    for (let i = 0; i < masters * (1 + replicas); i += 1) ports.push(await clusterPort(taken));
+    const { basePort } = options;
+    for (let i = 0; i < masters * (1 + replicas); i += 1) {
+      ports.push(basePort === undefined ? await clusterPort(taken) : basePort + i);
+    }
     const processes = new Map<number, ManagedProcess>();
     const cluster = new LocalRedisCluster(options, ports, processes);
     try {
@@ -87,6 +95,12 @@ export class LocalRedisCluster {
       }
       for (const port of ports)
         await until(`redis ${port}`, async () => (await cluster.call(port, 'PING')) === 'PONG');
+      // Nodes that already know each other (a cluster kept in `dir`) are a cluster already.
+      const info = String(await cluster.call(ports[0] as number, 'CLUSTER', 'INFO'));
+      if (!info.includes('cluster_known_nodes:1\r')) {
+        await cluster.waitHealthy();
+        return cluster;
+      }
       await run('redis-cli', [
         ...cluster.auth(),
         '--cluster',

@@ -9,6 +9,9 @@ import { prettyFactory } from 'pino-pretty';
  * in .data/s3) unless S3_ENDPOINT is set, then the ingest and the flusher, on loopback. Logs are
  * pretty on a terminal and JSON lines otherwise. Ctrl-C stops everything; the next run reuses the
  * data. Every other setting passes through from the environment (README, Configuration).
+ *
+ * `make dev-cluster` (SPOOL_DEV_CLUSTER=1): the same pipeline on a Redis Cluster of 3 masters and
+ * 3 replicas (ports 7000-7005 and their bus ports 17000-17005, data in .data/redis-cluster).
  */
 const env = process.env;
 const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
@@ -33,14 +36,20 @@ function prettyOutput(): ProcessOutput {
   };
 }
 
+const cluster = env.SPOOL_DEV_CLUSTER === '1';
 const stack = await LocalStack.start({
   dataDir: join(REPO_ROOT, '.data'),
-  redis: { url: env.REDIS_URL, port: port('SPOOL_DEV_REDIS_PORT', 6390), fsync: 'everysec' },
+  redis: cluster
+    ? {
+        fsync: 'everysec',
+        cluster: { masters: 3, replicasPerMaster: 1, basePort: port('SPOOL_DEV_CLUSTER_PORT', 7000) },
+      }
+    : { url: env.REDIS_URL, port: port('SPOOL_DEV_REDIS_PORT', 6390), fsync: 'everysec' },
   s3: { endpoint: env.S3_ENDPOINT, port: port('SPOOL_DEV_S3_PORT', 9000), bucket: env.S3_BUCKET ?? 'spool' },
   output: process.stdout.isTTY ? prettyOutput() : 'inherit',
 }).catch((error: unknown) => {
   process.stderr.write(
-    `make dev: ${(error as Error).message}\n  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n`,
+    `make dev: ${(error as Error).message}\n  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n`,
   );
   process.exit(1);
 });
@@ -65,7 +74,7 @@ try {
   process.stderr.write(`
   Spool is running (demo settings: FLUSH_THRESHOLD_BYTES=${DEMO.FLUSH_THRESHOLD_BYTES}, FLUSH_INTERVAL=${DEMO.FLUSH_INTERVAL}).
   Access: ${access}.
-  Redis ${stack.redisUrl}, S3 ${stack.s3?.endpoint} (bucket ${bucket})
+  Redis ${stack.redisCluster ? `Cluster of 3 masters and 3 replicas: REDIS_CLUSTER_NODES=${stack.redisCluster.seeds}` : stack.redisUrl}, S3 ${stack.s3?.endpoint} (bucket ${bucket})
 
   Send an event:
     curl -X POST ${ingest.url}/v1/streams/web/events \\
