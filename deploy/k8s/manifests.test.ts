@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { FLUSH_QUEUE, queuePrefix } from '@spool/shared';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { FLUSH_QUEUE, loadConfig, queuePrefix } from '@spool/shared';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -28,6 +28,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+  'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
 };
 
 function find<T = Manifest>(kind: string, name: string): T {
@@ -120,5 +121,89 @@ describe('the Kubernetes base', () => {
     expect(
       (secretExample as unknown as { stringData: Record<string, string> }).stringData.WRITE_KEYS,
     ).toBeDefined();
+  });
+});
+
+/**
+ * The overlay for a Redis Cluster users already run (deploy/k8s/overlays/redis-cluster), built as
+ * kustomize builds it: its strategic-merge patches applied to the base (objects merged, `null`
+ * deletes a field, lists replaced), its own resources added. (`kubectl kustomize` gives the same
+ * manifests; it is not needed to run this.)
+ */
+describe('the Redis Cluster overlay', () => {
+  const overlay = new URL('./overlays/redis-cluster/', import.meta.url);
+  const readOverlay = (file: string) => parse(readFileSync(new URL(file, overlay), 'utf8'));
+  const spec = readOverlay('kustomization.yaml') as { resources: string[]; patches: Array<{ path: string }> };
+
+  function merge(target: unknown, patch: unknown): unknown {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+    const result: Record<string, unknown> = { ...(target as Record<string, unknown>) };
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete result[key];
+      else result[key] = merge(result[key], value);
+    }
+    return result;
+  }
+
+  const built = manifests.map((manifest) => {
+    const patch = spec.patches
+      .map(({ path }) => readOverlay(path) as Manifest)
+      .find((p) => p.kind === manifest.kind && p.metadata.name === manifest.metadata.name);
+    return (patch ? merge(manifest, patch) : manifest) as Manifest;
+  });
+  for (const file of spec.resources.filter((path) => !path.startsWith('..')))
+    built.push(readOverlay(file) as Manifest);
+  const secret = readOverlay('secret.example.yaml') as Manifest & { stringData: Record<string, string> };
+  const builtOf = <T>(kind: string, name: string) =>
+    built.find((m) => m.kind === kind && m.metadata.name === name) as unknown as T;
+
+  it('patches only what the base has', () => {
+    for (const { path } of spec.patches) {
+      const patch = readOverlay(path) as Manifest;
+      expect(manifests.some((m) => m.kind === patch.kind && m.metadata.name === patch.metadata.name)).toBe(
+        true,
+      );
+    }
+  });
+
+  it.each([...built, secret].map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
+    '%s is valid against its schema',
+    (_name, manifest) => {
+      const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
+      expect(Model).toBeDefined();
+      expect(() =>
+        new (Model as new (data: unknown) => { validate(): void })(manifest).validate(),
+      ).not.toThrow();
+    },
+  );
+
+  it('configures both processes for the cluster, with replicated acknowledgements', () => {
+    const env = {
+      ...builtOf<{ data: Record<string, string> }>('ConfigMap', 'spool').data,
+      ...secret.stringData,
+    };
+    expect(env).not.toHaveProperty('REDIS_URL');
+    const ingest = loadConfig(env, 'ingest');
+    expect(ingest.redis).toMatchObject({ kind: 'cluster', nodes: [{ host: 'redis-cluster', port: 6379 }] });
+    expect(ingest.minReplicasAck).toBe(1);
+    expect(loadConfig(env, 'flusher').redis.kind).toBe('cluster');
+  });
+
+  it("scales the flusher on the flush queue's wait list through KEDA's redis-cluster scaler, with the Secret's password", () => {
+    type Trigger = { type: string; metadata: { listName: string }; authenticationRef: { name: string } };
+    const [trigger] = builtOf<{ spec: { triggers: Trigger[] } }>('ScaledObject', 'spool-flusher').spec
+      .triggers;
+    expect(trigger).toMatchObject({
+      type: 'redis-cluster',
+      metadata: { listName: `${queuePrefix()}:${FLUSH_QUEUE}:wait` },
+    });
+    const auth = builtOf<{ spec: { secretTargetRef: Array<{ name: string; key: string }> } }>(
+      'TriggerAuthentication',
+      trigger?.authenticationRef.name as string,
+    );
+    for (const ref of auth.spec.secretTargetRef) {
+      expect(ref.name).toBe(secret.metadata.name);
+      expect(secret.stringData).toHaveProperty(ref.key);
+    }
   });
 });
