@@ -74,6 +74,22 @@ describe('Spool on a Redis Cluster', () => {
     expect(holders.size).toBe(3);
   });
 
+  it('answers the first requests of a new ingest: it is ready only once every master is connected', async () => {
+    const ingest = await stack.addIngest({ STREAM_SHARDS: `${HOT}:3` });
+    // Streams on every master, all at once: a master still connecting would answer 503.
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        fetch(`${ingest.url}/v1/streams/first-${i}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ messageId: `first-${i}` }),
+        }).then((answer) => answer.status),
+      ),
+    );
+    expect(answers.filter((status) => status !== 202)).toEqual([]);
+    await ingest.process.stop();
+  });
+
   it('spreads a hot stream over its shards on several masters, each shard to its own objects, exactly once', async () => {
     const cluster = stack.redisCluster as LocalRedisCluster;
     const acknowledged: Acknowledged = new Map();

@@ -6,6 +6,7 @@ import {
   type FlushJobData,
   flushBackoffDelay,
   healthRoutes,
+  isRedisReady,
   parseFlushJobId,
   queuePrefix,
   quietProbes,
@@ -97,7 +98,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: quietProbes() });
   await app.register(healthRoutes, {
-    isReady: () => !closing && worker.isRunning() && clients.redis.status === 'ready',
+    isReady: () => !closing && worker.isRunning() && isRedisReady(clients.redis),
     registry: metrics.registry,
   });
 

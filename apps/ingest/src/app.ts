@@ -6,6 +6,7 @@ import {
   createLogger,
   type FlushJobData,
   healthRoutes,
+  isRedisReady,
   lazyChildLogger,
   quietProbes,
   rateLimitNamespace,
@@ -153,7 +154,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     ? (request, reply) => limiter.call(app, request, reply)
     : undefined;
   await app.register(healthRoutes, {
-    isReady: () => !closing && redis.status === 'ready',
+    isReady: () => !closing && isRedisReady(redis),
     registry: metrics.registry,
   });
   const keys = writeKeyVerifier(config.writeKeys);

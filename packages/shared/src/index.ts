@@ -31,7 +31,12 @@ export {
   flushJobId,
   parseFlushJobId,
 } from './queue.js';
-export { type ConnectOptions, connectRedis, isCluster, type RedisClient } from './redis-connection.js';
+export {
+  type ConnectOptions,
+  connectRedis,
+  isRedisReady,
+  type RedisClient,
+} from './redis-connection.js';
 export {
   type ClusterNode,
   describeRedisTarget,

@@ -32,7 +32,7 @@ export function connectRedis(
     );
   }
   const { enableOfflineQueue, retryStrategy, ...nodeOptions } = options;
-  return new Cluster(
+  const cluster = new Cluster(
     target.nodes.map((node) => ({ ...node })),
     {
       redisOptions: {
@@ -47,9 +47,28 @@ export function connectRedis(
       ...(neverResend ? { retryDelayOnFailover: 0 } : {}),
     },
   );
+  // ioredis connects to a node on its first command, and without an offline queue the commands
+  // that arrive while it connects fail: connect every master once the cluster is ready (a PING
+  // through the node's own connection, which queues it until connected).
+  cluster.on('ready', () => {
+    for (const node of cluster.nodes('master')) if (node.status === 'wait') node.ping().catch(() => {});
+  });
+  return cluster;
 }
 
-/** True for a cluster client (whose commands route by key, and whose nodes are many). */
-export function isCluster(redis: RedisClient): redis is Cluster {
-  return redis instanceof Cluster;
+/**
+ * Ready for traffic: connected, and for a cluster, connected to every master. A master the client
+ * has not used yet (one that a failover or reshard brought in) is asked for a PING, so it is
+ * connected by the next check.
+ */
+export function isRedisReady(redis: RedisClient): boolean {
+  if (!(redis instanceof Cluster)) return redis.status === 'ready';
+  if (redis.status !== 'ready') return false;
+  let ready = true;
+  for (const node of redis.nodes('master')) {
+    if (node.status === 'ready') continue;
+    ready = false;
+    if (node.status === 'wait') node.ping().catch(() => {});
+  }
+  return ready;
 }
