@@ -39,12 +39,16 @@ export function start(command, args, env = {}) {
 
 /**
  * Spool's local stack for one scenario: Redis without AOF (the benchmarks measure Spool, not the
- * disk) and, when asked, the S3 stand-in. `redis` is a client of it; `port` its port.
+ * disk) and, when asked, the S3 stand-in; with `cluster` (LocalStack's cluster options), a Redis
+ * Cluster instead of one server. `redis` is a client of it; `url`, `port`: its (first) server.
  */
-export async function startStack({ s3 = false } = {}) {
-  const stack = await LocalStack.start({ redis: { fsync: 'off' }, s3: s3 ? { bucket: 'bench' } : false });
+export async function startStack({ s3 = false, cluster } = {}) {
+  const stack = await LocalStack.start({
+    redis: { fsync: 'off', ...(cluster ? { cluster } : {}) },
+    s3: s3 ? { bucket: 'bench' } : false,
+  });
   stacks.add(stack);
-  const redis = new Redis(stack.redisUrl);
+  const redis = cluster ? stack.connectRedis() : new Redis(stack.redisUrl);
   redis.on('error', () => {});
   return { stack, redis, url: stack.redisUrl, port: Number(new URL(stack.redisUrl).port) };
 }
@@ -127,6 +131,8 @@ export async function load(
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    /** Answers by status code, e.g. `{ "202": { count } }`. */
+    statusCodes: result.statusCodeStats,
   };
 }
 
@@ -136,14 +142,14 @@ export async function load(
  * the scenarios look for. A side is `{ url, body }` or `{ url, makeBody: (round) => (n) => body }`
  * (a fresh generator per round, so ids never repeat), with `contentType` when not JSON, and the
  * `stream` it writes to (a Spool side), whose buffer drainBuffers keeps to a deployment's size
- * while it loads. Returns each side's mean req/s and worst latencies; throws if any request
+ * while it loads (on `side.bench`, when the side runs on a stack of its own). Returns each side's mean req/s and worst latencies; throws if any request
  * failed, since a ratio of refused requests measures nothing.
  */
 export async function alternate(bench, sides, { rounds = 2, seconds = 5 } = {}) {
   const totals = sides.map(() => ({ requestsPerSecond: 0, p50: 0, p99: 0, errors: 0, non2xx: 0 }));
   for (let round = 0; round < rounds; round++) {
     for (const [index, side] of sides.entries()) {
-      const stopDraining = side.stream ? drainBuffers(bench, [side.stream]) : undefined;
+      const stopDraining = side.stream ? drainBuffers(side.bench ?? bench, [side.stream]) : undefined;
       const result = await load(side.url, {
         body: side.body,
         makeBody: side.makeBody?.(`${round}`),
@@ -151,7 +157,9 @@ export async function alternate(bench, sides, { rounds = 2, seconds = 5 } = {}) 
         seconds,
       }).finally(stopDraining);
       if (result.errors + result.non2xx > 0) {
-        throw new Error(`${side.url}: ${result.errors} errors, ${result.non2xx} answers other than 2xx`);
+        throw new Error(
+          `${side.url}: ${result.errors} errors, ${result.non2xx} answers other than 2xx (${JSON.stringify(result.statusCodes)})`,
+        );
       }
       const total = totals[index];
       total.requestsPerSecond += result.requestsPerSecond / rounds;

@@ -12,6 +12,7 @@ const SCENARIOS = {
   f: './f-dedupe-on-vs-off.mjs',
   g: './g-dedupe-memory.mjs',
   h: './h-tracking-batch-vs-native.mjs',
+  i: './i-cluster-vs-one-redis.mjs',
 };
 
 const chosen = process.argv.slice(2);
