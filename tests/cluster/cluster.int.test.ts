@@ -7,9 +7,9 @@ import { waitFor } from '@spool/testkit/wait';
 import { type Acknowledged, countLanded, send, stackS3 } from './cluster-support.js';
 
 /**
- * The whole pipeline on a local Redis Cluster of 3 masters and 3 replicas: two ingests and two
- * flushers in Cluster mode (REDIS_CLUSTER_NODES), streams spread over the masters by their hash
- * tags, every event landing exactly once.
+ * The whole pipeline on a local Redis Cluster of 3 masters and 3 replicas, password-protected:
+ * two ingests and two flushers in Cluster mode (REDIS_CLUSTER_NODES), streams spread over the
+ * masters by their hash tags, every event landing exactly once.
  */
 let stack: LocalStack;
 let redis: RedisClient;
@@ -22,7 +22,11 @@ let replicated: string[];
 let unreplicated: string[];
 
 beforeAll(async () => {
-  stack = await LocalStack.start({ redis: { cluster: { masters: 3, replicasPerMaster: 1 } } });
+  // With a password, as production clusters have: every client (ingest, flusher, their readers,
+  // BullMQ) must authenticate on every node it discovers, from REDIS_CLUSTER_NODES's URLs.
+  stack = await LocalStack.start({
+    redis: { cluster: { masters: 3, replicasPerMaster: 1, password: 'cluster-secret' } },
+  });
   const pipeline = {
     FLUSH_THRESHOLD_BYTES: '64KiB',
     MAX_BUFFER_BYTES: '16MiB',

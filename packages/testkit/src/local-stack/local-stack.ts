@@ -8,7 +8,7 @@ import { SPOOL_MAINS } from '../spool-services.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { until, waitFor } from '../wait.js';
 import { ManagedProcess, type ProcessOutput } from './managed-process.js';
-import { LocalRedisCluster } from './redis-cluster.js';
+import { LocalRedisCluster, type LocalRedisClusterOptions } from './redis-cluster.js';
 import { S3FaultProxy } from './s3-fault-proxy.js';
 import { LOCAL_S3_CREDENTIALS, s3StandinMain } from './s3-standin.js';
 
@@ -22,7 +22,7 @@ export interface LocalStackOptions {
     /** Redis's appendfsync; `off` runs without AOF (benchmarks). Default: `everysec`, as shipped. */
     fsync?: 'always' | 'everysec' | 'off';
     /** A local Redis Cluster instead of one server (see LocalRedisCluster); not with `url`. */
-    cluster?: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; basePort?: number };
+    cluster?: Omit<LocalRedisClusterOptions, 'dir' | 'fsync'>;
   };
   /** `false`: no S3 (ingest-only stacks). */
   s3?:
@@ -179,20 +179,22 @@ export class LocalStack {
       if (dead) throw new Error(`${dead.name} exited at start: is its port in use?`);
     };
     try {
-      await until('redis', async () => {
-        const client = new Redis(redisUrl as string, {
-          lazyConnect: true,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
+      // (A cluster is healthy once LocalRedisCluster.start resolves.)
+      if (!redisCluster)
+        await until('redis', async () => {
+          const client = new Redis(redisUrl as string, {
+            lazyConnect: true,
+            maxRetriesPerRequest: 0,
+            retryStrategy: () => null,
+          });
+          client.on('error', () => {});
+          try {
+            await client.connect();
+            return (await client.ping()) === 'PONG';
+          } finally {
+            client.disconnect();
+          }
         });
-        client.on('error', () => {});
-        try {
-          await client.connect();
-          return (await client.ping()) === 'PONG';
-        } finally {
-          client.disconnect();
-        }
-      });
       if (s3) await until('s3', async () => (await fetch(`${s3?.endpoint}/`)).status < 500);
       // The checks above pass on any server: ours must still be running once they did.
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -118,9 +118,11 @@ export class LocalRedisCluster {
     }
   }
 
-  /** `host:port,…` of every node: REDIS_CLUSTER_NODES. */
+  /** Every node as REDIS_CLUSTER_NODES takes it: `host:port,…`, or URLs with the password. */
   get seeds(): string {
-    return this.ports.map((port) => `127.0.0.1:${port}`).join(',');
+    const password = this.options.password;
+    const access = password ? `redis://:${encodeURIComponent(password)}@` : '';
+    return this.ports.map((port) => `${access}127.0.0.1:${port}`).join(',');
   }
 
   /** The process of the node on `port` (to kill -9 it, say). */
