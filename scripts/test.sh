@@ -33,6 +33,7 @@ prepare_services() {
   fi
   ensure_redis_server # the loadtest's own stack runs one
   ensure_chromium     # the browser SDKs' tests
+  ensure_openssl      # the certificates of the cluster TLS test
 }
 
 # The closing line counts every test of both runs, passed and failed.

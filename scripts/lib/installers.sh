@@ -99,6 +99,11 @@ ensure_redis_server() {
   ensure_apt_tool redis-server "redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'"
 }
 
+# openssl, which the Redis Cluster TLS test makes its certificates with (tests/cluster).
+ensure_openssl() {
+  ensure_apt_tool openssl "openssl version | awk '{print \$2}'"
+}
+
 # Debian's Chromium, for the browser SDK tests (tests/sdks): a browser is never downloaded.
 ensure_chromium() {
   ensure_apt_tool chromium "chromium --version | awk '{print \$2}'"

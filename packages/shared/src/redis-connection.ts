@@ -39,7 +39,8 @@ export function connectRedis(
         ...nodeOptions,
         ...(target.username ? { username: target.username } : {}),
         ...(target.password ? { password: target.password } : {}),
-        ...(target.tls ? { tls: {} } : {}),
+        // `options.tls` may add to TLS (a CA, say); the target says whether it is on.
+        ...(target.tls ? { tls: nodeOptions.tls ?? {} } : {}),
         ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
       },
       ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),

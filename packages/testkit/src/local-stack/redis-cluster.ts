@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,8 @@ export interface LocalRedisClusterOptions {
   fsync?: 'always' | 'everysec' | 'off';
   /** requirepass (and masterauth) of every node. */
   password?: string;
+  /** TLS only, on every link (clients, cluster bus, replication), with these PEM files. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** cluster-node-timeout: how long a master may be unreachable before its replica takes over. */
   nodeTimeoutMs?: number;
   /**
@@ -120,8 +122,9 @@ export class LocalRedisCluster {
 
   /** Every node as REDIS_CLUSTER_NODES takes it: `host:port,…`, or URLs with the password. */
   get seeds(): string {
-    const password = this.options.password;
-    const access = password ? `redis://:${encodeURIComponent(password)}@` : '';
+    const { password, tls } = this.options;
+    const scheme = tls ? 'rediss' : 'redis';
+    const access = password ? `${scheme}://:${encodeURIComponent(password)}@` : tls ? 'rediss://' : '';
     return this.ports.map((port) => `${access}127.0.0.1:${port}`).join(',');
   }
 
@@ -276,6 +279,7 @@ export class LocalRedisCluster {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
       ...(this.options.password ? { password: this.options.password } : {}),
+      ...(this.options.tls ? { tls: { ca: readFileSync(this.options.tls.caFile) } } : {}),
     });
     client.on('error', () => {});
     try {
@@ -287,14 +291,26 @@ export class LocalRedisCluster {
   }
 
   private auth(): string[] {
-    return this.options.password ? ['-a', this.options.password, '--no-auth-warning'] : [];
+    const { password, tls } = this.options;
+    return [
+      ...(password ? ['-a', password, '--no-auth-warning'] : []),
+      ...(tls ? ['--tls', '--cacert', tls.caFile] : []),
+    ];
   }
 
   private serverArgs(port: number, dir: string): string[] {
     const fsync = this.options.fsync ?? 'everysec';
-    const password = this.options.password;
+    const { password, tls } = this.options;
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes']
+      : ['--port', String(port)];
     return [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
+      ...listen,
+      ...(tls
+        ? ['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile]
+        : []),
+      ...(tls ? ['--tls-auth-clients', 'no'] : []),
+      ...['--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
       ...(fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]),
       ...['--save', '', '--maxmemory-policy', 'noeviction'],
       ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
