@@ -5,13 +5,9 @@
 //    the run as a full window's do (each id looked up in three sets of ~1 s of ids: the steady
 //    state). Target: on >= 0.8 x off, for each. Each pair alternates off, on, off, on (5 s each)
 //    to share the machine's drift. The ingest, Redis and autocannon share the machine's cores.
-import { alternate, markdown, startIngest, startStack } from './lib.mjs';
+import { alternate, markdown, startIngest, startStack, uniqueIdBodies } from './lib.mjs';
 
-const RUN = Date.now().toString(36);
-const event = (id) => `{"messageId":"${id}","event":"page","userId":"u-123","path":"/pricing"}`;
-const single = (tag) => (n) => event(`${RUN}-${tag}-${n}`);
-const batch = (tag) => (n) =>
-  `[${Array.from({ length: 100 }, (_, i) => event(`${RUN}-${tag}-${n}-${i}`)).join(',')}]`;
+const { single, batch } = uniqueIdBodies();
 const SHAPES = [
   { name: 'single-event requests, window 10m', events: 1, makeBody: single, window: '10m' },
   { name: '100-event batches, window 10m', events: 100, makeBody: batch, window: '10m' },

@@ -8,14 +8,10 @@
 //    Everything shares this machine's cores: the ratios hold, absolute events/s do not travel.
 import { readFileSync } from 'node:fs';
 import { shardUnit } from '@spool/shared';
-import { alternate, drainBuffers, load, markdown, startIngest, startStack } from './lib.mjs';
+import { alternate, drainBuffers, load, markdown, startIngest, startStack, uniqueIdBodies } from './lib.mjs';
 
 const TARGET = 0.9;
-const RUN = Date.now().toString(36);
-const event = (id) => `{"messageId":"${id}","event":"page","userId":"u-123","path":"/pricing"}`;
-const single = (tag) => (n) => event(`${RUN}-${tag}-${n}`);
-const batch = (tag) => (n) =>
-  `[${Array.from({ length: 100 }, (_, i) => event(`${RUN}-${tag}-${n}-${i}`)).join(',')}]`;
+const { single, batch } = uniqueIdBodies();
 const SHAPES = [
   { name: 'single-event requests', events: 1, makeBody: single },
   { name: '100-event batches', events: 100, makeBody: batch },

@@ -212,3 +212,17 @@ export function storedLine(index, bytes = 146) {
   const head = `{"event":"page","userId":"u-${index % 1000}","receivedAt":"2026-11-27T00:00:00.000Z","messageId":"m-${index}","pad":"`;
   return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 3))}"}\n`;
 }
+
+/**
+ * Request bodies whose every event carries a messageId of its own, never repeated across calls:
+ * `single(tag)` and `batch(tag)` (100 events) each return `(n) => body` for autocannon.
+ */
+export function uniqueIdBodies() {
+  const run = Date.now().toString(36);
+  const event = (id) => `{"messageId":"${id}","event":"page","userId":"u-123","path":"/pricing"}`;
+  return {
+    single: (tag) => (n) => event(`${run}-${tag}-${n}`),
+    batch: (tag) => (n) =>
+      `[${Array.from({ length: 100 }, (_, i) => event(`${run}-${tag}-${n}-${i}`)).join(',')}]`,
+  };
+}

@@ -50,16 +50,17 @@ type DeploymentSpec = {
   };
 };
 
+/** The manifest passes its kind's schema (kubernetes-models, @kubernetes-models/keda). */
+function expectValid(manifest: Manifest): void {
+  const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
+  expect(Model).toBeDefined();
+  expect(() => new (Model as new (data: unknown) => { validate(): void })(manifest).validate()).not.toThrow();
+}
+
 describe('the Kubernetes base', () => {
   it.each([...manifests, secretExample].map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
     '%s is valid against its schema',
-    (_name, manifest) => {
-      const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
-      expect(Model).toBeDefined();
-      expect(() =>
-        new (Model as new (data: unknown) => { validate(): void })(manifest).validate(),
-      ).not.toThrow();
-    },
+    (_name, manifest) => expectValid(manifest),
   );
 
   it.each(['spool-ingest', 'spool-flusher'])('%s: selector, probes and port agree', (name) => {
@@ -168,13 +169,7 @@ describe('the Redis Cluster overlay', () => {
 
   it.each([...built, secret].map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
     '%s is valid against its schema',
-    (_name, manifest) => {
-      const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
-      expect(Model).toBeDefined();
-      expect(() =>
-        new (Model as new (data: unknown) => { validate(): void })(manifest).validate(),
-      ).not.toThrow();
-    },
+    (_name, manifest) => expectValid(manifest),
   );
 
   it('configures both processes for the cluster, with replicated acknowledgements', () => {

@@ -24,6 +24,8 @@ function post(ingest: TestIngest, stream: string, events: unknown[]) {
 const linesOf = async (unit: string) =>
   ((await redis.get(streamKeys(unit).buf)) ?? '').split('\n').filter((line) => line !== '');
 
+const PADDING = 'x'.repeat(6_000);
+
 /** `count` messageIds that all hash to `shard` of `shards`. */
 function idsOfShard(prefix: string, shard: number, shards: number, count: number): string[] {
   const ids: string[] = [];
@@ -75,9 +77,12 @@ describe('a sharded stream', () => {
     expect(perShard.map((lines) => lines.length).sort()).toEqual([0, 0, 0, 3]);
   });
 
-  it('answers 503 SPOOL_PARTLY_STORED when one shard is full, and the retry stores only the rest', async () => {
-    const stream = randomName('hot');
-    // Each of the 2 shards may hold 64 KiB, and flushes at 32 KiB (no flusher runs here).
+  /**
+   * A stream of 2 shards, each of which may hold 64 KiB (and flushes at 32 KiB; no flusher runs
+   * here), whose shard 1 is filled to about 61 KB: another 6 KB event there does not fit.
+   * Returns the id of that event.
+   */
+  async function nearlyFullShard(stream: string): Promise<{ ingest: TestIngest; refusedId: string }> {
     const ingest = await ingestFor({
       STREAM_SHARDS: `${stream}:2`,
       MAX_BODY_BYTES: '16KiB',
@@ -85,16 +90,20 @@ describe('a sharded stream', () => {
       FLUSH_THRESHOLD_BYTES: '64KiB',
       MAX_BUFFER_BYTES: '128KiB',
     });
-    const [fullId, ...fillIds] = idsOfShard('one', 1, 2, 11);
-    const [openId] = idsOfShard('zero', 0, 2, 1);
-    const padding = 'x'.repeat(6_000);
+    const [refusedId, ...fillIds] = idsOfShard('one', 1, 2, 11);
     for (const id of fillIds) {
-      expect((await post(ingest, stream, [{ messageId: id, padding }])).statusCode).toBe(202);
+      expect((await post(ingest, stream, [{ messageId: id, padding: PADDING }])).statusCode).toBe(202);
     }
-    // Shard 1 now holds about 61 KB of its 64 KiB: another 6 KB event there does not fit.
+    return { ingest, refusedId: refusedId as string };
+  }
+
+  it('answers 503 SPOOL_PARTLY_STORED when one shard is full, and the retry stores only the rest', async () => {
+    const stream = randomName('hot');
+    const { ingest, refusedId } = await nearlyFullShard(stream);
+    const [openId] = idsOfShard('zero', 0, 2, 1);
     const both = [
       { messageId: openId, n: 0 },
-      { messageId: fullId, padding },
+      { messageId: refusedId, padding: PADDING },
     ];
     const refused = await post(ingest, stream, both);
     expect(refused.statusCode).toBe(503);
@@ -110,17 +119,8 @@ describe('a sharded stream', () => {
 
   it('answers SPOOL_BUFFER_FULL, storing nothing, when every shard it needs is full', async () => {
     const stream = randomName('hot');
-    const ingest = await ingestFor({
-      STREAM_SHARDS: `${stream}:2`,
-      MAX_BODY_BYTES: '16KiB',
-      MAX_EVENT_BYTES: '8KiB',
-      FLUSH_THRESHOLD_BYTES: '64KiB',
-      MAX_BUFFER_BYTES: '128KiB',
-    });
-    const [lastId, ...fillIds] = idsOfShard('one', 1, 2, 11);
-    const padding = 'x'.repeat(6_000);
-    for (const id of fillIds) await post(ingest, stream, [{ messageId: id, padding }]);
-    const refused = await post(ingest, stream, [{ messageId: lastId, padding }]);
+    const { ingest, refusedId } = await nearlyFullShard(stream);
+    const refused = await post(ingest, stream, [{ messageId: refusedId, padding: PADDING }]);
     expect(refused.statusCode).toBe(503);
     expect(refused.json()).toMatchObject({ code: 'SPOOL_BUFFER_FULL' });
     expect(await linesOf(stream)).toEqual([]);
