@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type RedisClient, shardUnit, streamKeys } from '@spool/shared';
+import { appendToBuffer, defineSpoolCommands, type RedisClient, shardUnit, streamKeys } from '@spool/shared';
 import { listObjectKeys } from '@spool/testkit';
 import { type LocalRedisCluster, LocalStack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
@@ -132,6 +132,36 @@ describe('Spool on a Redis Cluster', () => {
     expect(await cluster.masterOf(streamKeys(busy).buf)).toBe(target?.port);
     const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged);
     expect(landing).toMatchObject({ lost: [], duplicated: [], unexpected: [], landed: 3 * 6_000 });
+  });
+
+  it('follows a moved slot when the append and its WAIT go as one pipeline (REDIS_MIN_REPLICAS_ACK)', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const client = stack.connectRedis();
+    defineSpoolCommands(client);
+    try {
+      const keys = streamKeys('moved-acked');
+      const line = (n: number) => ({
+        chunk: `{"n":${n}}\n`,
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      const ack = { replicas: 1, timeoutMs: 500 };
+      // The first append loads the client's slot map; then the slot moves behind its back.
+      expect(await appendToBuffer(client, keys, line(1), ack)).toMatchObject({ refused: false });
+      const owner = await cluster.masterOf(keys.buf);
+      const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
+      await cluster.migrateSlot(
+        Number(await cluster.callAny('CLUSTER', 'KEYSLOT', keys.buf)),
+        target?.port as number,
+      );
+
+      expect(await appendToBuffer(client, keys, line(2), ack)).toMatchObject({ refused: false, length: 16 });
+      expect(await cluster.masterOf(keys.buf)).toBe(target?.port);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('loses no acknowledged event when a master dies under load (REDIS_MIN_REPLICAS_ACK=1)', async () => {

@@ -138,6 +138,8 @@ export class ReplicaAckError extends Error {
 
 /** Redirections to follow before giving up: a slot that keeps moving is a cluster in trouble. */
 const MAX_MOVED_RETRIES = 3;
+/** As ioredis's retryDelayOnTryAgain. */
+const TRYAGAIN_DELAY_MS = 100;
 
 /**
  * Appends the request's lines to the stream's active buffer in one atomic step, leaving out those
@@ -187,14 +189,15 @@ async function appendAndWait(
         .spoolAppend(...args)
         .wait(ack.replicas, ack.timeoutMs)
         .exec()) ?? [];
-    // MOVED: the slot has moved and Redis ran nothing. ioredis follows it for a lone command but
-    // not for this pair (the WAIT went through), so it is followed here.
-    if (
-      appendError?.message.startsWith('MOVED ') &&
-      redis instanceof Cluster &&
-      attempt < MAX_MOVED_RETRIES
-    ) {
-      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+    // MOVED (the slot has moved) and TRYAGAIN (it is moving): Redis ran nothing. ioredis follows
+    // them for a lone command but not for this pair (the WAIT went through), so they are here.
+    const redirected = appendError?.message.split(' ', 1)[0];
+    if ((redirected === 'MOVED' || redirected === 'TRYAGAIN') && attempt < MAX_MOVED_RETRIES) {
+      if (redirected === 'MOVED' && redis instanceof Cluster) {
+        await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS));
+      }
       continue;
     }
     if (appendError) throw appendError;
