@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendToBuffer, defineSpoolCommands, loadConfig, streamKeys } from '@spool/shared';
+import { appendToBuffer, defineSpoolCommands, loadConfig, sealGeneration, streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -74,6 +74,49 @@ describe('flushGeneration', () => {
     expect(object.metadata['spool-events']).toBe(String(ids.length));
     expect(object.metadata['spool-sha256']).toBe(createHash('sha256').update(object.raw).digest('hex'));
     expect(object.metadata['spool-raw-bytes']).toBe(String(object.raw.length));
+  });
+
+  it.each([
+    ['compresses within the hold: uploaded from memory', false, 24, 1],
+    ['compresses past the hold: read a second time', true, 32, 2],
+  ])(
+    'with OUTPUT_FORMAT=ndjson.zst, a buffer that %s, lands whole as one zstd frame',
+    async (_name, random, mebibytes, readPasses) => {
+      const stream = randomName('zst');
+      const prefix = `${randomName('zst')}/`;
+      const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
+      const logLines: string[] = [];
+      const env = { S3_PART_SIZE: '5MiB', OUTPUT_FORMAT: `${stream}:ndjson.zst` };
+      const outcome = await flushGeneration(deps(prefix, env, logLines), stream, 0);
+
+      expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });
+      const uploading = logLines
+        .map((line) => JSON.parse(line))
+        .find((l) => l.msg === 'uploading generation');
+      expect(uploading.readPasses).toBe(readPasses);
+      const [key] = await listObjectKeys(s3, services.s3.bucket, prefix);
+      expect(key).toMatch(/-0\.ndjson\.zst$/);
+      // readSpoolObject decodes the first zstd frame only: every event is there when it is one.
+      const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+      expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+      expect(object.contentType).toBe('application/zstd');
+      expect(object.metadata['spool-sha256']).toBe(createHash('sha256').update(object.raw).digest('hex'));
+    },
+  );
+
+  it('writes a generation in the format recorded at its seal, whatever OUTPUT_FORMAT says at the retry', async () => {
+    const stream = randomName('format');
+    const prefix = `${randomName('format')}/`;
+    await fillBuffer(redis, streamKeys(stream), 64 * 1024);
+    // An attempt sealed it for zstd, then crashed; the flusher that retries is configured for gzip.
+    expect(await sealGeneration(redis, streamKeys(stream), 0, 'ndjson.zst')).toMatchObject({
+      format: 'ndjson.zst',
+    });
+    const outcome = await flushGeneration(deps(prefix, { OUTPUT_FORMAT: 'ndjson.gz' }), stream, 0);
+    expect(outcome).toMatchObject({ status: 'uploaded' });
+    expect(await listObjectKeys(s3, services.s3.bucket, prefix)).toEqual([
+      expect.stringMatching(/-0\.ndjson\.zst$/),
+    ]);
   });
 
   it('does nothing for a generation already uploaded, and never writes an empty object', async () => {

@@ -1,17 +1,24 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type Config, parseShardUnit, releaseGeneration, sealGeneration, streamKeys } from '@spool/shared';
+import {
+  type Config,
+  forStream,
+  parseShardUnit,
+  releaseGeneration,
+  sealGeneration,
+  streamKeys,
+} from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { summarizeAndCompress } from './first-pass.js';
 import type { FlusherMetrics } from './metrics.js';
-import { gzipChunks } from './parallel-gzip.js';
+import { compressChunks, FORMAT_WRITERS } from './output-formats.js';
 import { objectKey, objectMetadata } from './s3-object.js';
 import { readSealed } from './sealed-reader.js';
 import { abortStaleUploads } from './stale-uploads.js';
 import { QUEUE_SIZE, uploadBody } from './upload.js';
 
 export interface FlushDeps {
-  config: Pick<Config, 's3' | 'namespace'>;
+  config: Pick<Config, 's3' | 'namespace' | 'outputFormat'>;
   redis: Redis | Cluster;
   s3: S3Client;
   logger: Logger;
@@ -37,18 +44,27 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   // `stream` is a buffer unit: a stream, or one shard of a sharded stream (stream-shards.ts).
   const unit = parseShardUnit(stream) ?? { stream, shard: 0 };
 
-  const sealed = await sealGeneration(redis, keys, gen);
+  const sealed = await sealGeneration(redis, keys, gen, forStream(config.outputFormat, unit.stream));
   if (sealed.status === 'nothing') {
     logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
     return { status: 'nothing' };
   }
   const endTimer = metrics.flushSeconds.startTimer();
   const read = () => readSealed(redis, keys.sealed(gen), sealed.length);
-  logger.info({ stream, gen, rawBytes: sealed.length, status: sealed.status }, 'flushing generation');
+  // The format recorded at the seal, not today's setting: a retry writes the same object key.
+  const writer = FORMAT_WRITERS[sealed.format];
+  logger.info(
+    { stream, gen, rawBytes: sealed.length, status: sealed.status, format: sealed.format },
+    'flushing generation',
+  );
 
-  // The first read may hold as much gzip as the upload holds in parts in flight (both QUEUE_SIZE
-  // parts); uploading the held gzip holds both at once, so a flush peaks near twice that.
-  const { summary, gzip } = await summarizeAndCompress(read(), partBytes * QUEUE_SIZE);
+  // The first read may hold as much output as the upload holds in parts in flight (both
+  // QUEUE_SIZE parts); uploading the held output holds both at once, so a flush peaks near twice that.
+  const { summary, compressed } = await summarizeAndCompress(
+    read(),
+    partBytes * QUEUE_SIZE,
+    writer.compressor(),
+  );
   if (summary.events === 0) {
     // Not reachable through the ingest (every append is whole lines); never an empty object.
     await releaseGeneration(redis, keys, gen, 0);
@@ -58,7 +74,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   const target = {
     s3,
     bucket: config.s3.bucket as string,
-    key: objectKey(config.s3.prefix, unit.stream, sealed.since, gen, unit.shard),
+    key: objectKey(config.s3.prefix, unit.stream, sealed.since, gen, unit.shard, writer.extension),
   };
   if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(
@@ -69,15 +85,15 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
       key: target.key,
       rawBytes: sealed.length,
       status: sealed.status,
-      readPasses: gzip ? 1 : 2,
+      readPasses: compressed ? 1 : 2,
     },
     'uploading generation',
   );
   const { compressedBytes } = await uploadBody(
     target,
     {
-      pieces: gzip ?? gzipChunks(read()),
-      contentType: 'application/gzip',
+      pieces: compressed ?? compressChunks(writer.compressor(), read()),
+      contentType: writer.contentType,
       metadata: objectMetadata(unit.stream, gen, summary, unit.shard),
     },
     partBytes,

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { crc32, gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { gzipChunks } from './parallel-gzip.js';
+import { compressChunks } from './output-formats.js';
+import { GzipPieces } from './parallel-gzip.js';
 
-/** Runs `chunks` through gzipChunks, checking every chunk is released once, after its use. */
+/** Runs `chunks` through GzipPieces, checking every chunk is released once, after its use. */
 async function compress(chunks: Buffer[], parallelism: number): Promise<Buffer> {
   const released = new Set<number>();
   async function* source() {
@@ -19,7 +20,7 @@ async function compress(chunks: Buffer[], parallelism: number): Promise<Buffer> 
     }
   }
   const out: Buffer[] = [];
-  for await (const piece of gzipChunks(source(), parallelism)) out.push(piece);
+  for await (const piece of compressChunks(new GzipPieces(parallelism), source())) out.push(piece);
   expect(released.size).toBe(chunks.length);
   return Buffer.concat(out);
 }
@@ -44,7 +45,7 @@ const text = (lines: number) =>
     ).join(''),
   );
 
-describe('gzipChunks (GzipPieces)', () => {
+describe('GzipPieces', () => {
   it('is one gzip member holding exactly the bytes written, whatever the chunks and parallelism', async () => {
     await fc.assert(
       fc.asyncProperty(

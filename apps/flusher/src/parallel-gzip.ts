@@ -72,19 +72,14 @@ export class GzipPieces {
     return rest;
   }
 
+  /** The chunks on the thread pool finish by themselves; nothing else is held. */
+  discard(): void {
+    this.inFlight.length = 0;
+  }
+
   private header(): Buffer[] {
     if (this.headerSent) return [];
     this.headerSent = true;
     return [GZIP_HEADER];
   }
-}
-
-/** The gzip member of a series of chunks, as they come; each chunk is released once compressed. */
-export async function* gzipChunks(
-  chunks: AsyncIterable<{ data: Buffer; release(): void }>,
-  parallelism = GZIP_PARALLELISM,
-): AsyncGenerator<Buffer> {
-  const gzip = new GzipPieces(parallelism);
-  for await (const chunk of chunks) yield* await gzip.add(chunk.data, chunk.release);
-  yield* await gzip.finish();
 }

@@ -6,20 +6,28 @@ import type { BufferSummary } from './buffer-summary.js';
  *
  *   {S3_PREFIX}stream=<stream>/dt=<YYYY-MM-DD>/hour=<HH>/<stream>-<YYYYMMDDTHHmmssSSS>Z-<gen>.ndjson.gz
  *
- * and for shard n ≥ 1 of a sharded stream (STREAM_SHARDS), in the same partitions:
+ * (`.ndjson.zst` for OUTPUT_FORMAT=ndjson.zst), and for shard n ≥ 1 of a sharded stream
+ * (STREAM_SHARDS), in the same partitions:
  *
  *   …/<stream>-<YYYYMMDDTHHmmssSSS>Z-<gen>-s<n>.ndjson.gz
  *
  * Date, hour and timestamp come from the buffer's `since` (UTC), never from the flush time, so a
  * retry writes the same key: one object per generation however often the upload runs.
  */
-export function objectKey(prefix: string, stream: string, sinceMs: number, gen: number, shard = 0): string {
+export function objectKey(
+  prefix: string,
+  stream: string,
+  sinceMs: number,
+  gen: number,
+  shard = 0,
+  extension = 'ndjson.gz',
+): string {
   const iso = new Date(sinceMs).toISOString(); // 2026-11-27T03:30:41.125Z
   const day = iso.slice(0, 10);
   const hour = iso.slice(11, 13);
   const stamp = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}${iso.slice(20, 23)}Z`;
   const name = shard === 0 ? `${stream}-${stamp}-${gen}` : `${stream}-${stamp}-${gen}-s${shard}`;
-  return `${prefix}stream=${stream}/dt=${day}/hour=${hour}/${name}.ndjson.gz`;
+  return `${prefix}stream=${stream}/dt=${day}/hour=${hour}/${name}.${extension}`;
 }
 
 /** User metadata of a generation's object: enough to check it against what was accepted. */

@@ -13,31 +13,35 @@
     KEYS[7] sealedBytes  bytes in sealed generations     spool:{<stream>}:sealed-bytes
 
     ARGV[1] gen     the generation the flush job is for
+    ARGV[2] format  the output format to write it in (OUTPUT_FORMAT), recorded with it, so that
+                    every attempt writes the same object key whatever the configuration says then
 
   Output:
-    { 1, length, since }   sealed now
-    { 2, length, since }   already sealed by an earlier attempt: upload it again
-    { 0, 0, 0 }            nothing to seal: the generation is gone or empty
+    { 1, length, since, format }   sealed now
+    { 2, length, since, format }   already sealed by an earlier attempt: upload it again, in the
+                                   format recorded then (ndjson.gz for seals of earlier versions)
+    { 0, 0, 0, '' }                nothing to seal: the generation is gone or empty
 ]]
 --- @include "now-ms"
 
 -- A buffer without `since` (lost, or written by hand) is dated now.
 
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(redis.call('HGET', KEYS[5], 'since') or nowMs()) }
+  local meta = redis.call('HMGET', KEYS[5], 'since', 'format')
+  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(meta[1] or nowMs()), meta[2] or 'ndjson.gz' }
 end
 
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 if current ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then
-  return { 0, 0, 0 }
+  return { 0, 0, 0, '' }
 end
 
 local since = redis.call('GET', KEYS[3]) or nowMs()
 redis.call('RENAME', KEYS[1], KEYS[4])
-redis.call('HSET', KEYS[5], 'since', since)
+redis.call('HSET', KEYS[5], 'since', since, 'format', ARGV[2])
 redis.call('DEL', KEYS[3])
 redis.call('SADD', KEYS[6], ARGV[1])
 local length = redis.call('STRLEN', KEYS[4])
 redis.call('INCRBY', KEYS[7], length)
 redis.call('INCR', KEYS[2])
-return { 1, length, tonumber(since) }
+return { 1, length, tonumber(since), ARGV[2] }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import type { PerStream } from './per-stream.js';
 import { isValidStreamName } from './stream-name.js';
-import { MAX_STREAM_SHARDS, type StreamShards } from './stream-shards.js';
+import { MAX_STREAM_SHARDS } from './stream-shards.js';
 import { parseDuration, parseSize } from './units.js';
 
 /**
@@ -129,37 +130,57 @@ export const trustProxy = z
   });
 
 /**
+ * A setting by stream (see per-stream.ts): `value` for every stream, or `stream:value,…` entries
+ * with `*:value` for the rest (`fallback` when no `*` is given). `parse` reads one value, or
+ * refuses it with undefined; `expected` says what it takes.
+ */
+function perStream<T>(fallback: string, parse: (text: string) => T | undefined, expected: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx): PerStream<T> => {
+      const whole = parse(text.trim());
+      if (whole !== undefined) return { default: whole, streams: new Map() };
+      let rest = parse(fallback) as T;
+      const streams = new Map<string, T>();
+      for (const entry of text.split(',').map((part) => part.trim())) {
+        const colon = entry.lastIndexOf(':');
+        const name = entry.slice(0, colon).trim();
+        const value = colon === -1 ? undefined : parse(entry.slice(colon + 1).trim());
+        if (value === undefined || (name !== '*' && !isValidStreamName(name))) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected ${expected}, or stream:value entries such as web:…,*:…; got "${entry}"`,
+          });
+          return z.NEVER;
+        }
+        if (name === '*') rest = value;
+        else streams.set(name, value);
+      }
+      return { default: rest, streams };
+    });
+}
+
+/**
  * `STREAM_SHARDS`: how many sub-buffers a stream is split over. `4` for every stream, or
  * `web:4,clicks:8` for those streams (and `*:2` for the rest); 1 (unsplit) by default.
  */
-export const streamShards = z
-  .string()
-  .default('1')
-  .transform((text, ctx): StreamShards => {
-    const fail = (message: string) => {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    };
-    const count = (value: string | undefined) => {
-      const n = Number(value);
-      return value !== undefined && /^\d+$/.test(value.trim()) && n >= 1 && n <= MAX_STREAM_SHARDS
-        ? n
-        : undefined;
-    };
-    const whole = count(text);
-    if (whole !== undefined) return { default: whole, streams: new Map() };
-    let fallback = 1;
-    const streams = new Map<string, number>();
-    for (const entry of text.split(',').map((part) => part.trim())) {
-      const [name = '', value] = entry.split(':').map((part) => part.trim());
-      const n = count(value);
-      if (n === undefined || (name !== '*' && !isValidStreamName(name))) {
-        return fail(
-          `expected a number of shards (1 to ${MAX_STREAM_SHARDS}), or stream:shards entries such as web:4,*:1; got "${entry}"`,
-        );
-      }
-      if (name === '*') fallback = n;
-      else streams.set(name, n);
-    }
-    return { default: fallback, streams };
-  });
+export const streamShards = perStream(
+  '1',
+  (text) => {
+    const n = Number(text);
+    return /^\d+$/.test(text) && n >= 1 && n <= MAX_STREAM_SHARDS ? n : undefined;
+  },
+  `a number of shards (1 to ${MAX_STREAM_SHARDS})`,
+);
+
+/** The formats the flusher writes objects in (docs/output.md). */
+export const OUTPUT_FORMATS = ['ndjson.gz', 'ndjson.zst'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** `OUTPUT_FORMAT`: `ndjson.zst` for every stream, or `web:ndjson.zst,*:ndjson.gz`; `ndjson.gz` by default. */
+export const outputFormat = perStream<OutputFormat>(
+  'ndjson.gz',
+  (text) => OUTPUT_FORMATS.find((format) => format === text),
+  `${OUTPUT_FORMATS.join(' or ')} (parquet is not available in this version yet)`,
+);

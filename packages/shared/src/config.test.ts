@@ -54,6 +54,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes OUTPUT_FORMAT for every stream or by stream, and refuses what it cannot write', () => {
+    expect(loadConfig(OPEN, 'ingest').outputFormat.default).toBe('ndjson.gz');
+    const { outputFormat } = loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:ndjson.zst,*:ndjson.gz' }, 'ingest');
+    expect(outputFormat.default).toBe('ndjson.gz');
+    expect(outputFormat.streams.get('web')).toBe('ndjson.zst');
+    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest')).toThrow(
+      /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst \(parquet is not available in this version yet\)/,
+    );
+    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:csv' }, 'ingest')).toThrow(/OUTPUT_FORMAT/);
+  });
+
   it('is frozen', () => {
     const config = loadConfig(OPEN, 'ingest');
     expect(Object.isFrozen(config)).toBe(true);

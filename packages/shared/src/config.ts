@@ -3,6 +3,8 @@ import {
   boolean,
   duration,
   integer,
+  type OutputFormat,
+  outputFormat,
   size,
   sizeText,
   streamShards,
@@ -11,11 +13,12 @@ import {
   type WriteKey,
   writeKeys,
 } from './config-fields.js';
+import type { PerStream } from './per-stream.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
 import { isValidStreamName } from './stream-name.js';
 import { type StreamShards, shardLimits } from './stream-shards.js';
 
-export type { TrustProxy, WriteKey } from './config-fields.js';
+export type { OutputFormat, TrustProxy, WriteKey } from './config-fields.js';
 
 /**
  * Spool's configuration: environment variables only, parsed once at start-up and frozen. A bad
@@ -105,6 +108,8 @@ const schema = z.object({
   RATE_LIMIT_WINDOW: duration('1s'),
   /** Milliseconds: a Redis command that takes longer fails (the request gets 503). */
   REDIS_COMMAND_TIMEOUT: duration('1s'),
+  /** What objects are written as: `ndjson.gz`, `ndjson.zst`, or by stream (`web:ndjson.zst,*:ndjson.gz`). */
+  OUTPUT_FORMAT: outputFormat,
   /** Target bucket (required by the flusher). */
   S3_BUCKET: z.string().optional(),
   /** Object key prefix, e.g. `events/`. */
@@ -158,6 +163,8 @@ export interface Config {
   groupCommitWindowMs: number;
   redisCommandTimeoutMs: number;
   rateLimit: { max: number; windowMs: number };
+  /** The format of each stream's objects. */
+  outputFormat: PerStream<OutputFormat>;
   s3: {
     bucket: string | undefined;
     prefix: string;
@@ -283,6 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
     rateLimit: Object.freeze({ max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW }),
+    outputFormat: Object.freeze(v.OUTPUT_FORMAT),
     s3: Object.freeze({
       bucket: v.S3_BUCKET,
       prefix: v.S3_PREFIX,

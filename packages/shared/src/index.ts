@@ -2,12 +2,14 @@ export {
   type Config,
   ConfigError,
   loadConfig,
+  type OutputFormat,
   REDIS_STRING_LIMIT,
   type SpoolProcess,
   STORED_BYTES_PER_BODY_BYTE,
   type TrustProxy,
   type WriteKey,
 } from './config.js';
+export { OUTPUT_FORMATS } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
 export {
   DEFAULT_NAMESPACE,
@@ -20,6 +22,7 @@ export {
 } from './keys.js';
 export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggerOptions } from './logger.js';
+export { forStream, type PerStream } from './per-stream.js';
 export {
   addFlushJob,
   FLUSH_BACKOFF,

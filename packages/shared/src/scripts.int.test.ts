@@ -218,7 +218,12 @@ describe('the seal script', () => {
     await append(keys, ['a']);
     const since = Number(await redis.get(keys.since));
 
-    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'sealed', length: 2, since });
+    expect(await sealGeneration(redis, keys, 0)).toEqual({
+      status: 'sealed',
+      length: 2,
+      since,
+      format: 'ndjson.gz',
+    });
     expect(await redis.get(keys.sealed(0))).toBe('a\n');
     expect(await redis.hget(keys.sealedMeta(0), 'since')).toBe(String(since));
     expect(await redis.exists(keys.buf, keys.since)).toBe(0);
@@ -233,8 +238,34 @@ describe('the seal script', () => {
     const { since } = (await sealGeneration(redis, keys, 0)) as { since: number };
     await append(keys, ['bb']);
 
-    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'resealed', length: 2, since });
+    expect(await sealGeneration(redis, keys, 0)).toEqual({
+      status: 'resealed',
+      length: 2,
+      since,
+      format: 'ndjson.gz',
+    });
     expect(await redis.get(keys.buf)).toBe('bb\n');
+  });
+
+  it('records the output format with the seal, and gives a retry that format whatever it asks', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    expect(await sealGeneration(redis, keys, 0, 'ndjson.zst')).toMatchObject({
+      status: 'sealed',
+      format: 'ndjson.zst',
+    });
+    expect(await sealGeneration(redis, keys, 0, 'ndjson.gz')).toMatchObject({
+      status: 'resealed',
+      format: 'ndjson.zst',
+    });
+
+    // Sealed by an earlier version (no format recorded): gzip, the only format it wrote.
+    await redis.hdel(keys.sealedMeta(0), 'format');
+    expect(await sealGeneration(redis, keys, 0, 'ndjson.zst')).toMatchObject({ format: 'ndjson.gz' });
+
+    // Sealed by a later version for a format this one cannot write: refused, so it writes no second object.
+    await redis.hset(keys.sealedMeta(0), 'format', 'parquet');
+    await expect(sealGeneration(redis, keys, 0)).rejects.toThrow(/sealed for format "parquet"/);
   });
 
   it("dates a buffer without since by Redis's clock", async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type Redis, type Result } from 'ioredis';
+import { OUTPUT_FORMATS, type OutputFormat } from './config-fields.js';
 import type { StreamKeys } from './keys.js';
 
 /**
@@ -49,7 +50,8 @@ declare module 'ioredis' {
       pending: string,
       sealedBytes: string,
       sealGen: number,
-    ): Result<number[], Context>;
+      format: string,
+    ): Result<[number, number, number, string], Context>;
     spoolRelease(
       sealed: string,
       sealedMeta: string,
@@ -213,20 +215,28 @@ export function crossedThreshold(length: number, added: number, threshold: numbe
 }
 
 export type SealResult =
-  | { status: 'sealed' | 'resealed'; length: number; since: number }
+  | {
+      status: 'sealed' | 'resealed';
+      length: number;
+      since: number;
+      /** The format to write the generation in: recorded at its seal. */
+      format: OutputFormat;
+    }
   | { status: 'nothing'; length: 0 };
 
 /**
  * Seals generation `gen` of the stream: renames the active buffer to `sealed:<gen>` and starts
- * the next generation, atomically. A retry finds its earlier seal (`resealed`); a generation
- * already uploaded or never written gives `nothing`.
+ * the next generation, atomically, recording the `format` to write it in. A retry finds its
+ * earlier seal (`resealed`) and the format recorded then; a generation already uploaded or never
+ * written gives `nothing`.
  */
 export async function sealGeneration(
   redis: Redis | Cluster,
   keys: StreamKeys,
   gen: number,
+  format: OutputFormat = 'ndjson.gz',
 ): Promise<SealResult> {
-  const [status = 0, length = 0, since = 0] = await redis.spoolSeal(
+  const [status, length, since, recorded] = await redis.spoolSeal(
     keys.buf,
     keys.gen,
     keys.since,
@@ -235,9 +245,16 @@ export async function sealGeneration(
     keys.pending,
     keys.sealedBytes,
     gen,
+    format,
   );
   if (status === 0) return { status: 'nothing', length: 0 };
-  return { status: status === 1 ? 'sealed' : 'resealed', length, since };
+  const known = OUTPUT_FORMATS.find((name) => name === recorded);
+  // Sealed by a version that writes a format this one cannot (a rolling upgrade): writing it in
+  // another format would put a second object beside the first. The job retries; one of the
+  // newer flushers takes it.
+  if (!known)
+    throw new Error(`generation ${gen} was sealed for format "${recorded}", which this flusher cannot write`);
+  return { status: status === 1 ? 'sealed' : 'resealed', length, since, format: known };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { forStream, type PerStream } from './per-stream.js';
 import { STREAM_NAME_PATTERN } from './stream-name.js';
 
 /**
@@ -14,16 +15,13 @@ export const MAX_STREAM_SHARDS = 64;
 const SEPARATOR = '#';
 const UNIT_PATTERN = new RegExp(`^(${STREAM_NAME_PATTERN.source.slice(1, -1)})(?:#([1-9][0-9]?))?$`);
 
-/** How many shards each stream has: `default`, unless `streams` names it. */
-export interface StreamShards {
-  default: number;
-  streams: ReadonlyMap<string, number>;
-}
+/** How many shards each stream has (STREAM_SHARDS). */
+export type StreamShards = PerStream<number>;
 
 export const UNSHARDED: StreamShards = Object.freeze({ default: 1, streams: new Map() });
 
 export function shardCount(shards: StreamShards, stream: string): number {
-  return shards.streams.get(stream) ?? shards.default;
+  return forStream(shards, stream);
 }
 
 /** The buffer unit of `shard` of `stream`: the stream's own name for shard 0. */

@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
@@ -46,12 +46,17 @@ export interface SpoolObject {
   raw: Buffer;
   lines: string[];
   metadata: Record<string, string>;
+  contentType: string | undefined;
 }
 
-/** Downloads a Spool object, gunzips it and splits it into lines (each ended by "\n"). */
+/**
+ * Downloads a Spool object, decompresses it by its extension (`.ndjson.gz`, `.ndjson.zst`) and
+ * splits it into lines (each ended by "\n").
+ */
 export async function readSpoolObject(s3: S3Client, bucket: string, key: string): Promise<SpoolObject> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const raw = gunzipSync(Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  const body = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+  const raw = key.endsWith('.zst') ? zstdDecompressSync(body) : gunzipSync(body);
   const text = raw.toString('utf8');
   if (text !== '' && !text.endsWith('\n')) throw new Error(`${key} does not end with a newline`);
   return {
@@ -59,5 +64,6 @@ export async function readSpoolObject(s3: S3Client, bucket: string, key: string)
     raw,
     lines: text === '' ? [] : text.slice(0, -1).split('\n'),
     metadata: object.Metadata ?? {},
+    contentType: object.ContentType,
   };
 }
