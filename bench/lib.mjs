@@ -2,15 +2,26 @@
 // the baselines' processes, autocannon runs, and the results file. Every scenario runs beside its baseline in
 // the same run on the same machine: compare ratios, never absolute numbers across machines.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { streamKeys } from '@spool/shared';
+import {
+  addFlushJob,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  queuePrefix,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
 import { LocalStack } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
 import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -225,4 +236,104 @@ export function uniqueIdBodies() {
     batch: (tag) => (n) =>
       `[${Array.from({ length: 100 }, (_, i) => event(`${run}-${tag}-${n}-${i}`)).join(',')}]`,
   };
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * A sealed-size buffer as the ingest leaves it (its keys from the one module that builds them),
+ * filled with APPEND directly: hundreds of MiB through HTTP would take longer than the flush it
+ * is for. Its events carry random padding, so they compress about as real events do (3-5:1; a
+ * repeated character compresses 50:1 and measures only the reading). Resolves with its length
+ * and line count.
+ */
+export async function fillStreamBuffer(bench, stream, bytes) {
+  const keys = streamKeys(stream);
+  let lines = 0;
+  for (let written = 0; written < bytes; ) {
+    const chunk = Array.from({ length: 4 * 1024 }, (_, i) => realisticLine(lines + i)).join('');
+    await bench.redis.append(keys.buf, chunk);
+    written += Buffer.byteLength(chunk);
+    lines += 4 * 1024;
+  }
+  await bench.redis.set(keys.since, String(Date.now()));
+  await bench.redis.hset(keys.stats, 'accepted', String(lines));
+  defineSpoolCommands(bench.redis);
+  await registerStream(bench.redis, streamRegistryKey(), stream);
+  return { length: await bench.redis.strlen(keys.buf), lines };
+}
+
+/** A stored event of about 300 bytes with a random id and token, as analytics events carry. */
+function realisticLine(index) {
+  const id = randomBytes(16).toString('hex');
+  const token = randomBytes(24).toString('base64');
+  return `${JSON.stringify({
+    event: ['page', 'track', 'identify'][index % 3],
+    userId: `u-${index % 5000}`,
+    properties: { path: `/p/${index % 300}`, plan: index % 2 ? 'pro' : 'free', amount: index % 97, token },
+    context: { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120', locale: 'en-US' },
+    receivedAt: new Date(1_796_000_000_000 + index * 37).toISOString(),
+    messageId: id,
+  })}\n`;
+}
+
+/**
+ * A baseline: the stream's buffer, written once to a file (not timed), then compressed by
+ * `command` reading that file (`args` end with it), its output to /dev/null: the machine's
+ * compression limit, with no Redis to read. Resolves with its seconds.
+ */
+export async function compressBufferWith(bench, stream, length, command, args) {
+  const file = join(tempDir('baseline'), 'buffer.ndjson');
+  const out = createWriteStream(file);
+  for (let start = 0; start < length; start += 4 * MiB) {
+    const piece = await bench.redis.getrangeBuffer(
+      streamKeys(stream).buf,
+      start,
+      Math.min(start + 4 * MiB, length) - 1,
+    );
+    if (!out.write(piece)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const started = performance.now();
+  const child = spawn(command, [...args, file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`${command} exited with ${code}`);
+  const seconds = (performance.now() - started) / 1000;
+  rmSync(file);
+  return seconds;
+}
+
+/**
+ * Flushes the stream's generation 0 with a flusher of its own (configured by `env`) and resolves
+ * with the seconds it took and the flusher's RSS, idle and at its peak (sampled every 20 ms).
+ */
+export async function flushWithFlusher(bench, stream, lines, env = {}) {
+  // Interval and threshold past the buffer: the flusher's first sweep must not start this flush
+  // before the job below, or "idle" RSS and the flush time would be taken mid-flush.
+  const flusher = await startFlusher(bench, {
+    FLUSH_INTERVAL: '10m',
+    FLUSH_THRESHOLD_BYTES: '480MiB',
+    MAX_BUFFER_BYTES: '512MiB',
+    ...env,
+  });
+  const idleRss = rssMiB(flusher.pid);
+  let peakRss = idleRss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMiB(flusher.pid));
+  }, 20);
+  const queue = new Queue(FLUSH_QUEUE, { connection: bench.redis, prefix: queuePrefix() });
+  const started = performance.now();
+  try {
+    await addFlushJob(queue, stream, 0);
+    await until(
+      'the flush',
+      async () => (await bench.redis.hget(streamKeys(stream).stats, 'landed')) === String(lines),
+      600_000,
+    );
+  } finally {
+    clearInterval(sampler);
+    await queue.close();
+  }
+  return { seconds: (performance.now() - started) / 1000, idleRss, peakRss };
 }

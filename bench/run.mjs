@@ -13,6 +13,7 @@ const SCENARIOS = {
   g: './g-dedupe-memory.mjs',
   h: './h-tracking-batch-vs-native.mjs',
   i: './i-cluster-vs-one-redis.mjs',
+  j: './j-flusher-vs-zstd.mjs',
 };
 
 const chosen = process.argv.slice(2);

@@ -18,5 +18,9 @@ case "$tool" in
   *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench [options] (got '$tool')" ;;
 esac
 ensure_local_stack
-if [ "$tool" = bench ] && ! command -v redis-benchmark >/dev/null; then apt_install redis-tools; fi
+if [ "$tool" = bench ]; then
+  command -v redis-benchmark >/dev/null || apt_install redis-tools
+  ensure_apt_tool pigz "pigz --version 2>&1 | awk '{print \$2}'" # the gzip baseline of bench d
+  ensure_apt_tool zstd "zstd --version | awk '{print \$7}'"       # the zstd baseline of bench j
+fi
 node "$entry" "$@"
