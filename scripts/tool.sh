@@ -21,6 +21,6 @@ ensure_local_stack
 if [ "$tool" = bench ]; then
   command -v redis-benchmark >/dev/null || apt_install redis-tools
   ensure_apt_tool pigz "pigz --version 2>&1 | awk '{print \$2}'" # the gzip baseline of bench d
-  ensure_apt_tool zstd "zstd --version | awk '{print \$7}'"       # the zstd baseline of bench j
+  ensure_apt_tool zstd "zstd --version | grep -o 'v[0-9.]*'"   # the zstd baseline of bench j
 fi
 node "$entry" "$@"
