@@ -337,3 +337,61 @@ export async function flushWithFlusher(bench, stream, lines, env = {}) {
   }
   return { seconds: (performance.now() - started) / 1000, idleRss, peakRss };
 }
+
+/**
+ * A flush scenario (d, j): fills 256 MiB, times each baseline command on the same bytes (the
+ * first is the target's), flushes them in `format`, and tabulates. Target: the flusher at
+ * `target` x the first baseline's throughput, with peak RSS under 200 MiB.
+ */
+export async function flushScenario({ id, name, format, baselines, target = 0.8, bytes = 256 * MiB }) {
+  const bench = await startStack({ s3: true });
+  const stream = `bench-${id}`;
+  const { length, lines } = await fillStreamBuffer(bench, stream, bytes);
+  const timed = [];
+  for (const baseline of baselines) {
+    timed.push({
+      ...baseline,
+      seconds: await compressBufferWith(bench, stream, length, baseline.command, baseline.args),
+    });
+  }
+  const flush = await flushWithFlusher(bench, stream, lines, { OUTPUT_FORMAT: format });
+  bench.redis.disconnect();
+
+  const mbps = (seconds) => length / MiB / seconds;
+  const ratio = mbps(flush.seconds) / mbps(timed[0].seconds);
+  return {
+    name,
+    target: `flusher >= ${target} x ${timed[0].label}, peak RSS < 200 MiB`,
+    ratio,
+    met: ratio >= target && flush.peakRss < 200,
+    bytes: length,
+    baselines: timed.map(({ label, seconds }) => ({ label, seconds })),
+    flushSeconds: flush.seconds,
+    baselineRss: flush.idleRss,
+    peakRss: flush.peakRss,
+    markdown: markdown(
+      `${id}. Flushing a ${Math.round(length / MiB)} MiB buffer as ${format}`,
+      ['', 'seconds', 'MiB/s', 'RSS MiB'],
+      [
+        ...timed.map(({ label, seconds }) => [
+          `${label} of the same bytes (from a file)`,
+          seconds.toFixed(2),
+          mbps(seconds).toFixed(1),
+          '',
+        ]),
+        [
+          `spool flusher to S3 (seal, summary, ${format}, upload, release)`,
+          flush.seconds.toFixed(2),
+          mbps(flush.seconds).toFixed(1),
+          `${flush.idleRss.toFixed(0)} idle, ${flush.peakRss.toFixed(0)} peak`,
+        ],
+        ...timed.map(({ label, seconds }, index) => [
+          `ratio to ${label}${index === 0 ? ` (target >= ${target}; peak RSS < 200 MiB)` : ''}`,
+          '',
+          (mbps(flush.seconds) / mbps(seconds)).toFixed(2),
+          '',
+        ]),
+      ],
+    ),
+  };
+}
