@@ -76,7 +76,6 @@ export {
   shardOfMessageId,
   shardUnit,
   streamOfUnit,
-  UNSHARDED,
   unitLimits,
 } from './stream-shards.js';
 export { parseDuration, parseSize } from './units.js';

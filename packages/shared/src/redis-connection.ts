@@ -48,28 +48,31 @@ export function connectRedis(
       ...(neverResend ? { retryDelayOnFailover: 0 } : {}),
     },
   );
-  // ioredis connects to a node on its first command, and without an offline queue the commands
-  // that arrive while it connects fail: connect every master once the cluster is ready (a PING
-  // through the node's own connection, which queues it until connected).
-  cluster.on('ready', () => {
-    for (const node of cluster.nodes('master')) if (node.status === 'wait') node.ping().catch(() => {});
-  });
+  cluster.on('ready', () => connectIdleMasters(cluster));
   return cluster;
 }
 
 /**
+ * ioredis connects to a cluster node on its first command, and without an offline queue the
+ * commands that arrive while it connects fail. This connects every master not yet connected (a
+ * PING through the node's own connection, which queues it until connected). Returns whether all
+ * were connected already.
+ */
+function connectIdleMasters(cluster: Cluster): boolean {
+  let connected = true;
+  for (const node of cluster.nodes('master')) {
+    if (node.status === 'ready') continue;
+    connected = false;
+    if (node.status === 'wait') node.ping().catch(() => {});
+  }
+  return connected;
+}
+
+/**
  * Ready for traffic: connected, and for a cluster, connected to every master. A master the client
- * has not used yet (one that a failover or reshard brought in) is asked for a PING, so it is
- * connected by the next check.
+ * has not used yet (one that a failover or reshard brought in) is connected, for the next check.
  */
 export function isRedisReady(redis: RedisClient): boolean {
   if (!(redis instanceof Cluster)) return redis.status === 'ready';
-  if (redis.status !== 'ready') return false;
-  let ready = true;
-  for (const node of redis.nodes('master')) {
-    if (node.status === 'ready') continue;
-    ready = false;
-    if (node.status === 'wait') node.ping().catch(() => {});
-  }
-  return ready;
+  return redis.status === 'ready' && connectIdleMasters(redis);
 }

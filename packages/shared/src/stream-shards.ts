@@ -18,8 +18,6 @@ const UNIT_PATTERN = new RegExp(`^(${STREAM_NAME_PATTERN.source.slice(1, -1)})(?
 /** How many shards each stream has (STREAM_SHARDS). */
 export type StreamShards = PerStream<number>;
 
-export const UNSHARDED: StreamShards = Object.freeze({ default: 1, streams: new Map() });
-
 export function shardCount(shards: StreamShards, stream: string): number {
   return forStream(shards, stream);
 }
