@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { RedisClient } from '@spool/shared';
+import { FLUSH_QUEUE, queuePrefix, type RedisClient } from '@spool/shared';
 import { listObjectKeys, readSpoolObject, waitUntilLanded } from '@spool/testkit';
 import type { LocalStack } from '@spool/testkit/local-stack';
 
@@ -60,6 +60,19 @@ export async function send(
   return { retries };
 }
 
+/** The flush queue's jobs by state, and each active job's lock: what a stuck flush looks like. */
+async function describeQueue(redis: RedisClient): Promise<string> {
+  const queue = `${queuePrefix()}:${FLUSH_QUEUE}`;
+  const [waiting, delayed, active] = await Promise.all([
+    redis.llen(`${queue}:wait`),
+    redis.zcard(`${queue}:delayed`),
+    redis.lrange(`${queue}:active`, 0, -1),
+  ]);
+  const locks = await Promise.all(active.map((id) => redis.pttl(`${queue}:${id}:lock`)));
+  const held = active.map((id, i) => `${id} (lock ${locks[i] === -2 ? 'gone' : `${locks[i]} ms`})`);
+  return `${waiting} waiting, ${delayed} delayed, active: ${held.join(', ') || 'none'}`;
+}
+
 /** How often each acknowledged messageId landed, and what landed that nobody was told about. */
 export interface LandingCount {
   landed: number;
@@ -80,7 +93,9 @@ export async function countLanded(
   units: string[] = [...acknowledged.keys()],
 ): Promise<LandingCount> {
   const streams = [...acknowledged.keys()];
-  await waitUntilLanded(redis, units, { timeoutMs: 60_000 });
+  await waitUntilLanded(redis, units, { timeoutMs: 60_000 }).catch(async (error: Error) => {
+    throw new Error(`${error.message}; the flush queue: ${await describeQueue(redis)}`);
+  });
   const counts = new Map<string, number>();
   for (const stream of streams) {
     for (const key of await listObjectKeys(s3, bucket, `stream=${stream}/`)) {

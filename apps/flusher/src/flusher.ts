@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   type Config,
   FLUSH_BACKOFF,
@@ -11,6 +12,7 @@ import {
   queuePrefix,
   quietProbes,
   streamOfUnit,
+  sweepLeaseKey,
 } from '@spool/shared';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -19,9 +21,13 @@ import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
+import { startSweepTimer } from './sweep-timer.js';
 
+/** The job an earlier version's scheduler fired the sweep with: still run if one is left. */
 export const SWEEP_JOB = 'sweep';
 const SWEEP_SCHEDULER_ID = 'spool-sweep';
+/** How often each flusher looks for jobs whose lock expired (one small script on the queue's node). */
+const STALLED_CHECK_EVERY_MS = 5_000;
 
 export interface FlusherDeps {
   config: Readonly<Config>;
@@ -37,8 +43,8 @@ export interface Flusher {
 }
 
 /**
- * The flusher: a BullMQ worker running flush jobs (FLUSH_CONCURRENCY at once) and the sweep,
- * which a job scheduler fires once per tick across all replicas.
+ * The flusher: a BullMQ worker running flush jobs (FLUSH_CONCURRENCY at once), and the sweep,
+ * once per tick across all replicas (sweep-timer.ts).
  */
 export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const { config, clients, logger } = deps;
@@ -76,9 +82,11 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     connection: clients.workerConnection,
     prefix: queuePrefix(config.namespace),
     concurrency: config.flushConcurrency,
-    // A crashed flusher's job is taken over once its lock is not renewed for this long.
+    // A crashed flusher's job is taken over once its lock is not renewed for this long, and
+    // so is a job whose completion was lost in a Redis failover (the job stays active, its
+    // stream's next flush waits on it), found by the next stalled check after its lock expired.
     lockDuration: config.flushLockDurationMs,
-    stalledInterval: config.flushLockDurationMs,
+    stalledInterval: Math.min(config.flushLockDurationMs, STALLED_CHECK_EVERY_MS),
     // A stalled flush is safe to run again (seal and release are idempotent): never give up on it.
     maxStalledCount: Number.MAX_SAFE_INTEGER,
     settings: {
@@ -90,11 +98,17 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   });
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
 
-  await clients.queue.upsertJobScheduler(
-    SWEEP_SCHEDULER_ID,
-    { every: sweepEveryMs(config.flushIntervalMs) },
-    { name: SWEEP_JOB, opts: { removeOnComplete: true, removeOnFail: 100 } },
-  );
+  // Earlier versions fired the sweep from a BullMQ job scheduler, which a failover can stop for good.
+  await clients.queue.removeJobScheduler(SWEEP_SCHEDULER_ID);
+  const sweepTimer = startSweepTimer({
+    redis: clients.redis,
+    leaseKey: sweepLeaseKey(config.namespace),
+    holder: `${hostname()}:${process.pid}`,
+    everyMs: sweepEveryMs(config.flushIntervalMs),
+    sweep: () => sweep(sweepDeps),
+    onTick: (outcome) => metrics.sweeps.inc({ outcome }),
+    logger,
+  });
 
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: quietProbes() });
   await app.register(healthRoutes, {
@@ -107,6 +121,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     app,
     async close() {
       closing = true;
+      await sweepTimer.stop();
       // Waits for the jobs in hand; a job still running past the caller's deadline is taken over
       // by another worker once its lock expires.
       await worker.close();

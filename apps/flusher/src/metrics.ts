@@ -64,6 +64,12 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    sweeps: new Counter({
+      name: 'spool_sweep_ticks_total',
+      help: 'Sweep ticks by outcome: ran here, failed here (retried next tick), or skipped (another flusher had the tick)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     queueJobs: new Gauge({
       name: 'spool_queue_jobs',
       help: 'Flush queue jobs by state',

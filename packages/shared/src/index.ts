@@ -19,6 +19,7 @@ export {
   type StreamKeys,
   streamKeys,
   streamRegistryKey,
+  sweepLeaseKey,
 } from './keys.js';
 export { loadConfigOrExit, stopOnSignals } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggerOptions } from './logger.js';

@@ -70,6 +70,11 @@ export function legacyStreamsKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:streams`;
 }
 
+/** Held by the flusher that sweeps this tick (sweep-timer.ts). */
+export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:sweep-lease`;
+}
+
 /** The BullMQ queue prefix: a hash tag, so all of the queue's keys share one Cluster slot. */
 export function queuePrefix(namespace = DEFAULT_NAMESPACE): string {
   return `{${namespace}}`;

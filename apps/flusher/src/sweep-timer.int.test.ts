@@ -1,0 +1,100 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { streamKeys, sweepLeaseKey } from '@spool/shared';
+import { createTestRedis, randomName, waitFor, waitUntilLanded } from '@spool/testkit';
+import { pino } from 'pino';
+import { fillBuffer, startTestFlusher } from '../test/support.js';
+import { startSweepTimer } from './sweep-timer.js';
+
+const redis = createTestRedis();
+const logger = pino({ level: 'silent' });
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+type Outcome = 'ran' | 'failed' | 'skipped';
+
+/** A timer on a fresh lease, recording each tick's outcome. */
+function timer(sweep: () => Promise<unknown>, leaseKey = sweepLeaseKey(randomName('ns')), holder = 'a') {
+  const outcomes: Outcome[] = [];
+  const handle = startSweepTimer({
+    redis,
+    leaseKey,
+    holder,
+    everyMs: 50,
+    sweep,
+    onTick: (outcome) => outcomes.push(outcome),
+    logger,
+  });
+  return { outcomes, leaseKey, stop: () => handle.stop() };
+}
+
+describe('the sweep timer', () => {
+  it('sweeps again on the next tick after a sweep that failed', async () => {
+    let calls = 0;
+    const t = timer(async () => {
+      calls += 1;
+      if (calls === 1) throw new Error('Redis went away');
+    });
+    await waitFor(
+      async () => (t.outcomes.includes('ran') ? true : undefined),
+      10_000,
+      'a sweep after the failure',
+    );
+    await t.stop();
+    // (A tick may also find the failed sweep's lease still held.)
+    expect(t.outcomes.filter((outcome) => outcome !== 'skipped').slice(0, 2)).toEqual(['failed', 'ran']);
+  });
+
+  it('skips its ticks while another flusher holds the lease, and sweeps once it expires', async () => {
+    const leaseKey = sweepLeaseKey(randomName('ns'));
+    await redis.set(leaseKey, 'another flusher', 'PX', 1_000);
+    let calls = 0;
+    const t = timer(async () => {
+      calls += 1;
+    }, leaseKey);
+    await waitFor(async () => (t.outcomes.includes('skipped') ? true : undefined), 10_000, 'a skipped tick');
+    expect(calls).toBe(0);
+    await waitFor(async () => (calls > 0 ? true : undefined), 10_000, 'the lease to expire');
+    await t.stop();
+    expect(t.outcomes[0]).toBe('skipped');
+  });
+
+  it('waits for the sweep in progress when stopped, and ticks no more', async () => {
+    let finished = false;
+    let calls = 0;
+    const t = timer(async () => {
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      finished = true;
+    });
+    await waitFor(async () => (calls > 0 ? true : undefined), 10_000, 'a sweep to start');
+    await t.stop();
+    expect(finished).toBe(true);
+    const ticks = t.outcomes.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(t.outcomes.length).toBe(ticks);
+  });
+});
+
+describe('a flusher', () => {
+  it('still flushes on time after a failover lost the flush queue, its sweep schedule with it', async () => {
+    const namespace = randomName('ns');
+    const flusher = await startTestFlusher({
+      REDIS_NAMESPACE: namespace,
+      FLUSH_INTERVAL: '1s',
+      FLUSH_THRESHOLD_BYTES: '1MiB',
+    });
+    try {
+      // What promoting a replica that had not caught up can do: the queue's recent writes (here,
+      // all of its keys) gone. A sweep fired by a BullMQ job scheduler stopped for good here.
+      for (const key of await redis.keys(`{${namespace}}:*`)) await redis.del(key);
+      const keys = streamKeys(randomName('lost-queue'), namespace);
+      await fillBuffer(redis, keys, 4 * 1024);
+      // Under the threshold: only the time-based flush, which the sweep starts, can land it.
+      await waitUntilLanded(redis, [keys.stream], { namespace, timeoutMs: 30_000 });
+    } finally {
+      await flusher.close();
+    }
+  });
+});
