@@ -48,9 +48,10 @@ describe('flushGeneration', () => {
     expect(objects).toEqual([...uploadedKeys]);
     const object = await readSpoolObject(s3, services.s3.bucket, objects[0] as string);
     expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
-    expect(await redis.hgetall(streamKeys(stream).stats)).toEqual({
+    expect(await redis.hgetall(streamKeys(stream).stats)).toMatchObject({
       accepted: String(ids.length),
       landed: String(ids.length),
+      lastObject: objects[0],
     });
   });
 

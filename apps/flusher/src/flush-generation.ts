@@ -99,7 +99,7 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     partBytes,
   );
 
-  const releasedNow = await releaseGeneration(redis, keys, gen, summary.events);
+  const releasedNow = await releaseGeneration(redis, keys, gen, summary.events, target.key);
   endTimer();
   const label = { stream: metrics.streamLabel(unit.stream) };
   metrics.objects.inc(label);

@@ -20,6 +20,9 @@ import type { Logger } from 'pino';
 import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
+import { recordFlushError } from './status/flush-errors.js';
+import { statusReader } from './status/status.js';
+import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
 import { startSweepTimer } from './sweep-timer.js';
 
@@ -70,6 +73,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       return await flushGeneration(flushDeps, target.stream, target.gen);
     } catch (error) {
       metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
+      await recordFlushError(clients.redis, config.namespace, target.stream, error);
       logger.warn(
         { err: error, stream: target.stream, gen: target.gen, jobId: job.id, attempt: job.attemptsMade + 1 },
         'flush failed; will retry',
@@ -114,6 +118,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   await app.register(healthRoutes, {
     isReady: () => !closing && worker.isRunning() && isRedisReady(clients.redis),
     registry: metrics.registry,
+  });
+  await app.register(statusRoutes, {
+    readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
+    adminKeys: config.adminKeys,
   });
 
   return {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createWriteKeyCheck, presentedKey, rateLimitIdentity } from './auth.js';
+import { presentedKey } from '@spool/shared';
+import { createWriteKeyCheck, rateLimitIdentity } from './auth.js';
 
 describe('presentedKey', () => {
   it.each([

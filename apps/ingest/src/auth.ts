@@ -1,12 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { WriteKey } from '@spool/shared';
+import { keyMatcher, presentedKey, sha256, type WriteKey } from '@spool/shared';
 
-/**
- * Write-key checks. A key arrives as `Authorization: Bearer <key>` or as HTTP Basic with the key
- * as user name (what Segment-style analytics SDKs send). Keys are compared as SHA-256 digests
- * with timingSafeEqual against every configured key, so neither the comparison nor the number of
- * keys tried reveals how much of a guess was right. Keys are never logged (pino redacts the header).
- */
+/** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
 
 /**
  * `identity` names a verified write key for rate limiting (`key:<digest>`); it is absent when no
@@ -23,23 +17,6 @@ declare module 'fastify' {
   }
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
-
-/** The key a request presents, or undefined. */
-export function presentedKey(authorization: string | undefined): string | undefined {
-  if (!authorization) return undefined;
-  const [scheme = '', ...rest] = authorization.trim().split(/\s+/);
-  const credentials = rest.join(' ');
-  if (scheme.toLowerCase() === 'bearer') return credentials || undefined;
-  if (scheme.toLowerCase() === 'basic') {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon === -1 ? decoded : decoded.slice(0, colon);
-    return user || undefined;
-  }
-  return undefined;
-}
-
 /** A configured write key that a request presented. */
 export interface VerifiedKey {
   /** For rate limiting: a digest, never the key. */
@@ -52,23 +29,14 @@ export interface VerifiedKey {
  * one in constant time; `open` is true when none are configured (ALLOW_ANONYMOUS_WRITES).
  */
 export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
-  const keys = writeKeys.map(({ key, streams }) => {
-    const digest = sha256(key);
-    // Only a digest reaches Redis (rate-limit counters) or a log.
-    return { digest, identity: `key:${digest.toString('base64url').slice(0, 22)}`, streams };
-  });
-  return {
-    open: keys.length === 0,
-    verify(key: string | undefined): VerifiedKey | undefined {
-      if (key === undefined || key === '') return undefined;
-      const digest = sha256(key);
-      let match: VerifiedKey | undefined;
-      for (const candidate of keys) {
-        if (timingSafeEqual(candidate.digest, digest) && match === undefined) match = candidate;
-      }
-      return match && { identity: match.identity, streams: match.streams };
-    },
-  };
+  const verify = keyMatcher<VerifiedKey>(
+    writeKeys.map(({ key, streams }) => ({
+      key,
+      // Only a digest reaches Redis (rate-limit counters) or a log.
+      value: { identity: `key:${sha256(key).toString('base64url').slice(0, 22)}`, streams },
+    })),
+  );
+  return { open: writeKeys.length === 0, verify };
 }
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;

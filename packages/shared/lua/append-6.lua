@@ -16,7 +16,7 @@
     KEYS[1] buf          the active buffer                 spool:{<stream>}:buf
     KEYS[2] gen          generation of the active buffer   spool:{<stream>}:gen
     KEYS[3] since        first-append time of the buffer   spool:{<stream>}:since
-    KEYS[4] stats        accepted/landed/duplicates        spool:{<stream>}:stats
+    KEYS[4] stats        the stream's counters (status.md)  spool:{<stream>}:stats
     KEYS[5] sealedBytes  bytes in sealed generations       spool:{<stream>}:sealed-bytes
     KEYS[6] seen         prefix of the dedupe sets         spool:{<stream>}:seen
 
@@ -127,6 +127,7 @@ if #chunk > 0 then
     reply[3] = 1
   end
   redis.call('HINCRBY', KEYS[4], 'accepted', events)
+  redis.call('HINCRBY', KEYS[4], 'acceptedBytes', #chunk)
 end
 if #duplicates > 0 then
   redis.call('HINCRBY', KEYS[4], 'duplicates', #duplicates)

@@ -1,7 +1,8 @@
 --[[
   Releases a generation once S3 has confirmed its object: deletes the sealed buffer and its
-  metadata, and adds its events to the stream's landed counter. Idempotent: a generation already
-  released (an upload that ran twice) changes nothing, so events are counted once.
+  metadata, adds its events to the stream's landed counter, and records the object as the
+  stream's last (for the status page). Idempotent: a generation already released (an upload that
+  ran twice) changes nothing, so events are counted once.
 
   Input:
     KEYS[1] sealed       the sealed buffer            spool:{<stream>}:sealed:<gen>
@@ -12,11 +13,14 @@
 
     ARGV[1] eventCount   events in the sealed buffer (lines)
     ARGV[2] gen          the generation
+    ARGV[3] objectKey    the S3 key it landed at (empty: no object, the generation had no events)
 
   Output:
     1   released now
     0   already released
 ]]
+--- @include "now-ms"
+
 redis.call('SREM', KEYS[4], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -24,4 +28,7 @@ end
 redis.call('DECRBY', KEYS[5], redis.call('STRLEN', KEYS[1]))
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'landed', ARGV[1])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[3], 'lastObject', ARGV[3], 'lastLandedAt', nowMs())
+end
 return 1

@@ -69,6 +69,24 @@ export interface WriteKey {
   streams: '*' | ReadonlySet<string>;
 }
 
+/** `key1,key2` → admin keys (at least 16 characters each); empty → none. */
+export const adminKeys = z
+  .string()
+  .default('')
+  .transform((text, ctx): string[] => {
+    const keys = text
+      .split(',')
+      .map((key) => key.trim())
+      .filter((key) => key !== '');
+    // The key itself never appears in a message: configuration errors end up in logs.
+    const short = keys.findIndex((key) => key.length < 16);
+    if (short !== -1) {
+      ctx.addIssue({ code: 'custom', message: `key ${short + 1} is shorter than 16 characters` });
+      return z.NEVER;
+    }
+    return keys;
+  });
+
 /** `key:stream,stream;key2:*` → write keys; empty → none. */
 export const writeKeys = z
   .string()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  adminKeys,
   boolean,
   duration,
   integer,
@@ -80,6 +81,8 @@ const schema = z.object({
   MAX_BODY_BYTES: size('1MiB'),
   /** Who may write where: `key:stream,stream;key2:*`. The ingest needs it, or ALLOW_ANONYMOUS_WRITES. */
   WRITE_KEYS: writeKeys,
+  /** Keys for the flusher's status page (`/status`, `/status.json`): `key1,key2`; unset, the page is open. */
+  ADMIN_KEYS: adminKeys,
   /** Without WRITE_KEYS the ingest refuses to start unless this says the service is meant to be open. */
   ALLOW_ANONYMOUS_WRITES: boolean(false),
   /** Events: the most one request may carry (Segment's batch allows 2,500). */
@@ -154,6 +157,7 @@ export interface Config {
   maxRequestStoredBytes: number;
   maxEventsPerRequest: number;
   writeKeys: readonly WriteKey[];
+  adminKeys: readonly string[];
   allowAnonymousWrites: boolean;
   /** 0: dedupe off. */
   dedupeWindowMs: number;
@@ -279,6 +283,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     maxRequestStoredBytes,
     maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),
+    adminKeys: Object.freeze(v.ADMIN_KEYS),
     allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
     dedupeWindowMs: v.DEDUPE_WINDOW,
     trustProxy: v.TRUST_PROXY,

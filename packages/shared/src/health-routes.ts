@@ -19,9 +19,9 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   });
 }
 
-const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);
 
-/** Request logging for everything but probes and scrapes, which would drown the log. */
+/** Request logging for everything but probes, scrapes and the status page's polling, which would drown the log. */
 export function quietProbes(): LogController {
   return new LogController({
     // Runs for every request: no split, no array.

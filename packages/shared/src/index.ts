@@ -13,6 +13,7 @@ export { OUTPUT_FORMATS } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
 export {
   DEFAULT_NAMESPACE,
+  lastFlushErrorKey,
   legacyStreamsKey,
   queuePrefix,
   rateLimitNamespace,
@@ -65,6 +66,7 @@ export {
   type SealResult,
   sealGeneration,
 } from './scripts.js';
+export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { STREAM_REGISTRATION_REFRESH_MS, streamForgetAfterMs } from './stream-registry.js';

@@ -70,6 +70,11 @@ export function legacyStreamsKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:streams`;
 }
 
+/** The last failed flush attempt, any flusher's, for the status page (JSON: message, stream, time). */
+export function lastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:last-flush-error`;
+}
+
 /** Held by the flusher that sweeps this tick (sweep-timer.ts). */
 export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:sweep-lease`;

@@ -106,7 +106,11 @@ describe('messageId dedupe in the append script', () => {
     const third = '{"n":3,"é":"😀"}\n';
     expect(retry).toMatchObject({ appended: Buffer.byteLength(third) + 8 });
     expect(await redis.get(keys.buf)).toBe(`{"n":1}\n{"n":2}\n${third}{"n":4}\n`);
-    expect(await redis.hgetall(keys.stats)).toEqual({ accepted: '4', duplicates: '2' });
+    expect(await redis.hgetall(keys.stats)).toEqual({
+      accepted: '4',
+      acceptedBytes: String(Buffer.byteLength(`{"n":1}\n{"n":2}\n${third}{"n":4}\n`)),
+      duplicates: '2',
+    });
   });
 
   it('stores an id once when it comes twice in one append (two requests of one group)', async () => {
@@ -295,12 +299,21 @@ describe('the release script', () => {
     await sealGeneration(redis, keys, 0);
     expect(await redis.smembers(keys.pending)).toEqual(['0']);
 
-    expect(await releaseGeneration(redis, keys, 0, 2)).toBe(true);
-    expect(await releaseGeneration(redis, keys, 0, 2)).toBe(false);
+    const before = Number((await redis.time())[0]) * 1000;
+    expect(await releaseGeneration(redis, keys, 0, 2, 'stream=s/a.ndjson.gz')).toBe(true);
+    expect(await releaseGeneration(redis, keys, 0, 2, 'stream=s/other.ndjson.gz')).toBe(false);
 
     expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0))).toBe(0);
     expect(await redis.smembers(keys.pending)).toEqual([]);
-    expect(await redis.hgetall(keys.stats)).toEqual({ accepted: '2', landed: '2' });
+    const { lastLandedAt, ...stats } = await redis.hgetall(keys.stats);
+    // The bytes appended: "a\n" and "b\n".
+    expect(stats).toEqual({
+      accepted: '2',
+      acceptedBytes: '4',
+      landed: '2',
+      lastObject: 'stream=s/a.ndjson.gz',
+    });
+    expect(Number(lastLandedAt)).toBeGreaterThanOrEqual(before);
   });
 });
 

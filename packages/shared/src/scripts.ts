@@ -60,6 +60,7 @@ declare module 'ioredis' {
       sealedBytes: string,
       eventCount: number,
       gen: number,
+      objectKey: string,
     ): Result<number, Context>;
     spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
@@ -258,14 +259,16 @@ export async function sealGeneration(
 }
 
 /**
- * Releases generation `gen` after S3 confirmed its object: the sealed buffer goes, and its events
- * count as landed, once. Returns false when an earlier attempt had already released it.
+ * Releases generation `gen` after S3 confirmed its object (at `objectKey`; none for a generation
+ * with no events): the sealed buffer goes, and its events count as landed, once. Returns false
+ * when an earlier attempt had already released it.
  */
 export async function releaseGeneration(
   redis: Redis | Cluster,
   keys: StreamKeys,
   gen: number,
   eventCount: number,
+  objectKey = '',
 ): Promise<boolean> {
   const released = await redis.spoolRelease(
     keys.sealed(gen),
@@ -275,6 +278,7 @@ export async function releaseGeneration(
     keys.sealedBytes,
     eventCount,
     gen,
+    objectKey,
   );
   return released === 1;
 }

@@ -1,5 +1,6 @@
+import { presentedKey } from '@spool/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { presentedKey, type VerifiedKey, type WriteKeyVerifier } from '../auth.js';
+import type { VerifiedKey, WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
 export interface SdkConfigRouteOptions {

@@ -1,3 +1,4 @@
+import { presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -5,7 +6,7 @@ import type {
   onRequestAsyncHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import { presentedKey, type WriteKeyVerifier } from '../auth.js';
+import type { WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { isPlainObject } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';

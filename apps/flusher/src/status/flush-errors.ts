@@ -1,0 +1,38 @@
+import { lastFlushErrorKey, type RedisClient } from '@spool/shared';
+
+export interface FlushErrorRecord {
+  /** The error's class and message (truncated): S3's or Redis's answer, never event data. */
+  type: string;
+  message: string;
+  stream: string;
+  at: string;
+}
+
+const MAX_MESSAGE = 300;
+
+/**
+ * Records a failed flush attempt where every flusher's status page sees it. Best effort: when
+ * Redis is what failed, the record may not be written, and the failure is logged anyway.
+ */
+export async function recordFlushError(
+  redis: RedisClient,
+  namespace: string,
+  stream: string,
+  error: unknown,
+): Promise<void> {
+  const record: FlushErrorRecord = {
+    type: error instanceof Error ? error.name : typeof error,
+    message: (error instanceof Error ? error.message : String(error)).slice(0, MAX_MESSAGE),
+    stream,
+    at: new Date().toISOString(),
+  };
+  await redis.set(lastFlushErrorKey(namespace), JSON.stringify(record)).catch(() => {});
+}
+
+export async function readLastFlushError(
+  redis: RedisClient,
+  namespace: string,
+): Promise<FlushErrorRecord | null> {
+  const text = await redis.get(lastFlushErrorKey(namespace));
+  return text === null ? null : (JSON.parse(text) as FlushErrorRecord);
+}

@@ -1,0 +1,48 @@
+import { keyMatcher, presentedKey } from '@spool/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_STREAM_LIMIT, type Status } from './status.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
+
+export interface StatusRouteOptions {
+  readStatus(limit?: number): Promise<Status>;
+  /** ADMIN_KEYS: when any, both routes answer 401 to a request without one of them. */
+  adminKeys: readonly string[];
+}
+
+/**
+ * `GET /status.json` (the pipeline's state) and `GET /status` (a page that shows it and updates
+ * itself). Behind ADMIN_KEYS when set: `Authorization: Bearer <key>`, or HTTP Basic with the key as
+ * user name, which is what a browser sends after its login prompt (the page's own requests then
+ * carry it too; the key is never in a URL, a page or a log).
+ */
+export async function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
+  const isAdmin = keyMatcher(options.adminKeys.map((key) => ({ key, value: true })));
+  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (options.adminKeys.length === 0 || isAdmin(presentedKey(request.headers.authorization))) return;
+    return reply.code(401).header('www-authenticate', 'Basic realm="Spool status", charset="UTF-8"').send({
+      error: 'unauthorized',
+      message: 'the status needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
+    });
+  };
+
+  app.get('/status.json', { onRequest: guard }, async (request, reply) => {
+    const { limit } = request.query as { limit?: string };
+    const parsed = limit === undefined ? undefined : Number(limit);
+    if (parsed !== undefined && !(Number.isInteger(parsed) && parsed >= 1 && parsed <= MAX_STREAM_LIMIT)) {
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: `limit: expected a whole number from 1 to ${MAX_STREAM_LIMIT}`,
+      });
+    }
+    return reply.header('cache-control', 'no-store').send(await options.readStatus(parsed));
+  });
+
+  app.get('/status', { onRequest: guard }, async (_request, reply) => {
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', STATUS_PAGE_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .send(STATUS_PAGE);
+  });
+}

@@ -1,0 +1,227 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import { z } from 'zod';
+import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
+
+const redis = createTestRedis();
+const flushers: TestFlusher[] = [];
+
+afterAll(async () => {
+  await Promise.all(flushers.map((flusher) => flusher.close()));
+  await redis.quit();
+});
+
+async function flusher(env: Record<string, string> = {}): Promise<TestFlusher & { namespace: string }> {
+  const namespace = randomName('ns');
+  const started = await startTestFlusher({ REDIS_NAMESPACE: namespace, ...env });
+  flushers.push(started);
+  return Object.assign(started, { namespace });
+}
+
+const count = z.number().int().nonnegative();
+const rate = z.number().nonnegative().nullable();
+const streamRow = z
+  .object({
+    stream: z.string(),
+    bufferBytes: count,
+    thresholdShare: z.number().nonnegative(),
+    maxShare: z.number().nonnegative(),
+    ageMs: count.nullable(),
+    generation: count,
+    sealedGenerations: count,
+    sealedBytes: count,
+    oldestSealedAgeMs: count.nullable(),
+    accepted: count,
+    landed: count,
+    duplicates: count,
+    acceptedBytes: count,
+    eventsPerSecond: rate,
+    bytesPerSecond: rate,
+    lastObject: z.object({ key: z.string(), landedAt: z.iso.datetime() }).strict().nullable(),
+    stuck: z.boolean(),
+  })
+  .strict();
+/** What /status.json promises (docs/operations.md): every field, its type, nothing more. */
+const statusSchema = z
+  .object({
+    generatedAt: z.iso.datetime(),
+    settings: z
+      .object({ flushThresholdBytes: count, maxBufferBytes: count, flushIntervalMs: count })
+      .strict(),
+    totals: z
+      .object({
+        streams: count,
+        stuck: count,
+        bufferBytes: count,
+        sealedGenerations: count,
+        sealedBytes: count,
+        accepted: count,
+        landed: count,
+        duplicates: count,
+        inFlight: count,
+        eventsPerSecond: rate,
+        bytesPerSecond: rate,
+      })
+      .strict(),
+    streams: z.array(streamRow),
+    limit: count,
+    queue: z
+      .object({
+        waiting: count,
+        active: count,
+        delayed: count,
+        failed: count,
+        prioritized: count,
+        oldestWaitingAgeMs: count.nullable(),
+      })
+      .strict(),
+    lastFlushError: z
+      .object({ type: z.string(), message: z.string(), stream: z.string(), at: z.iso.datetime() })
+      .strict()
+      .nullable(),
+    redis: z
+      .object({
+        nodes: count,
+        usedMemoryBytes: count,
+        maxMemoryBytes: count,
+        evictionPolicies: z.array(z.string()),
+        aofEnabled: z.boolean(),
+        warnings: z.array(z.string()),
+      })
+      .strict(),
+  })
+  .strict();
+
+async function status(target: TestFlusher, query = '', headers: Record<string, string> = {}) {
+  return target.app.inject({ method: 'GET', url: `/status.json${query}`, headers });
+}
+
+describe('/status.json', () => {
+  it('answers the schema: the streams buffering, the queue and Redis, with rates once sampled twice', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h', FLUSH_THRESHOLD_BYTES: '1MiB' });
+    const keys = streamKeys(randomName('web'), target.namespace);
+    const ids = await fillBuffer(redis, keys, 64 * 1024);
+
+    const first = statusSchema.parse((await status(target)).json());
+    const row = first.streams.find((entry) => entry.stream === keys.stream);
+    expect(row).toMatchObject({
+      bufferBytes: await redis.strlen(keys.buf),
+      generation: 0,
+      accepted: ids.length,
+      landed: 0,
+      sealedGenerations: 0,
+      lastObject: null,
+      stuck: false,
+      eventsPerSecond: null,
+    });
+    expect(row?.thresholdShare).toBeCloseTo((row?.bufferBytes ?? 0) / (1024 * 1024));
+    expect(first.totals).toMatchObject({ streams: 1, accepted: ids.length, inFlight: ids.length });
+    expect(first.settings).toEqual({
+      flushThresholdBytes: 1024 * 1024,
+      maxBufferBytes: 4 * 1024 * 1024,
+      flushIntervalMs: 3_600_000,
+    });
+
+    // More events, and a second sample (samples are at least a second apart): a rate.
+    await fillBuffer(redis, keys, 16 * 1024);
+    const second = await waitFor(
+      async () => {
+        const answer = statusSchema.parse((await status(target)).json());
+        return answer.totals.eventsPerSecond === null ? undefined : answer;
+      },
+      10_000,
+      'a second sample',
+    );
+    expect(second.totals.eventsPerSecond).toBeGreaterThan(0);
+    expect(second.streams[0]?.bytesPerSecond).toBeGreaterThan(0);
+    expect(second.redis.nodes).toBe(1);
+  });
+
+  it('puts stuck streams first, shows the last flush error, and refuses a bad limit', async () => {
+    // S3 unreachable: every flush fails, and the buffer ages past twice FLUSH_INTERVAL.
+    const target = await flusher({
+      FLUSH_INTERVAL: '1s',
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+      FLUSH_RETRY_BASE: '100ms',
+    });
+    const calm = streamKeys(randomName('calm'), target.namespace);
+    const stuck = streamKeys(randomName('stuck'), target.namespace);
+    await fillBuffer(redis, calm, 8 * 1024);
+    await fillBuffer(redis, stuck, 1024);
+    const answer = await waitFor(
+      async () => {
+        const parsed = statusSchema.parse((await status(target, '?limit=1')).json());
+        return parsed.totals.stuck === 2 && parsed.lastFlushError ? parsed : undefined;
+      },
+      30_000,
+      'both streams stuck and a flush error',
+    );
+    expect(answer.limit).toBe(1);
+    expect(answer.streams).toHaveLength(1);
+    expect(answer.totals.streams).toBe(2);
+    expect(answer.streams[0]).toMatchObject({ stuck: true, sealedGenerations: 1 });
+    expect(answer.lastFlushError?.message).not.toBe('');
+
+    for (const limit of ['0', '-1', '1001', '1.5', 'ten', '']) {
+      const refused = await status(target, `?limit=${limit}`);
+      expect({ limit, status: refused.statusCode }).toEqual({ limit, status: 400 });
+      expect(refused.json()).toMatchObject({ error: 'bad_request' });
+    }
+  });
+});
+
+describe('the status behind ADMIN_KEYS', () => {
+  const KEY = 'admin-key-0123456789abcdef';
+
+  it('answers 401 with a login prompt without a key or with a wrong one, and the page and data with one', async () => {
+    const target = await flusher({ ADMIN_KEYS: `another-admin-key-000000,${KEY}` });
+    const basic = (user: string) => `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
+    for (const url of ['/status', '/status.json']) {
+      for (const authorization of [
+        undefined,
+        'Bearer wrong-key-0123456789',
+        basic('wrong'),
+        'Bearer ',
+        KEY,
+      ]) {
+        const answer = await target.app.inject({
+          method: 'GET',
+          url,
+          headers: authorization === undefined ? {} : { authorization },
+        });
+        expect({ url, authorization, status: answer.statusCode }).toEqual({
+          url,
+          authorization,
+          status: 401,
+        });
+        expect(answer.headers['www-authenticate']).toBe('Basic realm="Spool status", charset="UTF-8"');
+        expect(answer.body).not.toContain(KEY);
+      }
+      for (const authorization of [`Bearer ${KEY}`, basic(KEY)]) {
+        const answer = await target.app.inject({ method: 'GET', url, headers: { authorization } });
+        expect({ url, status: answer.statusCode }).toEqual({ url, status: 200 });
+        expect(answer.body).not.toContain(KEY);
+      }
+    }
+  });
+
+  it('refuses to start with an admin key shorter than 16 characters, naming no key', async () => {
+    await expect(flusher({ ADMIN_KEYS: 'short-key' })).rejects.toThrow(
+      /ADMIN_KEYS: key 1 is shorter than 16 characters/,
+    );
+    await expect(flusher({ ADMIN_KEYS: 'short-key' })).rejects.not.toThrow(/short-key/);
+  });
+});
+
+describe('/status', () => {
+  it('is one page with no outside asset, its script allowed by hash alone', async () => {
+    const target = await flusher();
+    const page = await target.app.inject({ method: 'GET', url: '/status' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+';/);
+    expect(page.body).not.toMatch(/<(link|img|iframe)|src=|https?:\/\//);
+    expect(page.body).not.toContain('innerHTML');
+  });
+});
