@@ -1,0 +1,123 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LocalStack, type LocalStack as Stack } from '@spool/testkit/local-stack';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+/**
+ * The flusher's status page as an operator opens it: headless Chromium (Debian's), the browser's
+ * own login (HTTP Basic, the admin key as user name), against a real ingest, flusher, Redis and
+ * S3 stand-in, with S3 cut off (a fault proxy) to see a flush get stuck.
+ */
+const CHROMIUM = process.env.SPOOL_CHROMIUM ?? '/usr/bin/chromium';
+const ADMIN_KEY = 'status-admin-key-0123456789';
+/** Where the screenshot goes (the README shows one taken here). */
+const SCREENSHOTS = fileURLToPath(new URL('../../.tools/test-results/', import.meta.url));
+
+let stack: Stack;
+let browser: Browser;
+let page: Page;
+let ingestUrl: string;
+
+beforeAll(async () => {
+  stack = await LocalStack.start({ faults: true });
+  const pipeline = { FLUSH_INTERVAL: '2s', FLUSH_THRESHOLD_BYTES: '1MiB' };
+  ingestUrl = (await stack.addIngest(pipeline)).url;
+  const flusher = await stack.addFlusher({
+    ...pipeline,
+    ADMIN_KEYS: ADMIN_KEY,
+    FLUSH_RETRY_BASE: '200ms',
+    FLUSH_RETRY_MAX: '1s',
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+  });
+  const context = await browser.newContext({
+    httpCredentials: { username: ADMIN_KEY, password: '' },
+    viewport: { width: 1400, height: 700 },
+  });
+  page = await context.newPage();
+  await page.goto(`${flusher.url}/status`);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function send(stream: string, events: number): Promise<void> {
+  const answer = await fetch(`${ingestUrl}/v1/streams/${stream}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(Array.from({ length: events }, (_, n) => ({ event: 'page', n }))),
+  });
+  expect(answer.status).toBe(202);
+}
+
+/** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
+function cellText(stream: string, cell: string): Promise<string> {
+  return page.locator(`tr[data-stream="${stream}"] td.${cell}`).innerText();
+}
+
+describe('the status page, in Chromium', () => {
+  it('renders the streams, and lands them', async () => {
+    await send('status-web', 120);
+    await send('status-ios', 30);
+    await page.locator('tr[data-stream="status-web"]').waitFor({ timeout: 15_000 });
+    await page.locator('tr[data-stream="status-ios"]').waitFor({ timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-stream="status-web"] td.landed')?.textContent === '120',
+      undefined,
+      { timeout: 20_000 },
+    );
+    expect(await cellText('status-web', 'accepted')).toBe('120');
+    expect(await page.locator('tr[data-stream="status-web"] td.object').innerText()).toContain(
+      'stream=status-web/',
+    );
+    expect(await page.locator('body').getAttribute('data-state')).toBe('ok');
+  });
+
+  it('updates itself when events arrive', async () => {
+    await send('status-web', 1_000);
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-stream="status-web"] td.accepted')?.textContent === '1,120',
+      undefined,
+      { timeout: 15_000 },
+    );
+  });
+
+  it('shows a flush stuck while S3 is down, and the error', async () => {
+    const faults = stack.faults;
+    if (!faults) throw new Error('the stack runs no fault proxy');
+    faults.s3.fault = 'gone';
+    try {
+      await send('status-stuck', 50);
+      // Twice FLUSH_INTERVAL (4 s) after the first append, its row turns red, first in the table.
+      await page.locator('tr.stuck[data-stream="status-stuck"]').waitFor({ timeout: 30_000 });
+      await page.waitForFunction(() => document.body.dataset.state === 'attention', undefined, {
+        timeout: 10_000,
+      });
+      // (status-web's last events wait for S3 too.)
+      const alerts = await page.locator('#alerts').innerText();
+      expect(alerts).toMatch(/\d stream\(s\) stuck: data older than twice FLUSH_INTERVAL/);
+      expect(alerts).toMatch(/last flush error, \S+ \(status-(stuck|web)\): /);
+      // The stuck rows come first.
+      const rows = await page
+        .locator('#streams tr')
+        .evaluateAll((trs) => trs.map((tr) => tr.classList.contains('stuck')));
+      expect(rows).toEqual([...rows].sort((a, b) => Number(b) - Number(a)));
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: `${SCREENSHOTS}status-page.png`, fullPage: true });
+    } finally {
+      faults.s3.fault = 'none';
+    }
+    // S3 back: the stuck generation lands, and the page says so.
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-stream="status-stuck"] td.landed')?.textContent === '50',
+      undefined,
+      { timeout: 30_000 },
+    );
+    await page.locator('tr.stuck').waitFor({ state: 'detached', timeout: 10_000 });
+  });
+});
