@@ -34,6 +34,7 @@ prepare_services() {
   ensure_redis_server # the loadtest's own stack runs one
   ensure_chromium     # the browser SDKs' tests
   ensure_openssl      # the certificates of the cluster TLS test
+  ensure_promtool     # the alert rules' checks and unit tests
 }
 
 # The closing line counts every test of both runs, passed and failed.

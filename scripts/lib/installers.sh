@@ -104,6 +104,16 @@ ensure_openssl() {
   ensure_apt_tool openssl "openssl version | awk '{print \$2}'"
 }
 
+# promtool (Debian's prometheus package), which checks and unit-tests the alert rules (tests/status).
+ensure_promtool() {
+  if command -v promtool >/dev/null; then
+    log "promtool $(promtool --version 2>&1 | awk 'NR==1{print $3}') already installed, skipping"
+    return
+  fi
+  log "installing promtool (Debian's prometheus package) through apt"
+  apt_install prometheus
+}
+
 # Debian's Chromium, for the browser SDK tests (tests/sdks): a browser is never downloaded.
 ensure_chromium() {
   ensure_apt_tool chromium "chromium --version | awk '{print \$2}'"

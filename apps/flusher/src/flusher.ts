@@ -54,6 +54,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const metrics = createFlusherMetrics(() =>
     clients.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
   );
+  metrics.flushInterval.set(config.flushIntervalMs / 1000);
   const flushDeps = { config, redis: clients.redis, s3: clients.s3, logger, metrics };
   const sweepDeps = { config, redis: clients.redis, queue: clients.queue, logger, metrics };
   let closing = false;

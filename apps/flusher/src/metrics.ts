@@ -64,6 +64,17 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    bufferFillRatio: new Gauge({
+      name: 'spool_buffer_fill_ratio',
+      help: "Data in Redis (active buffer and sealed generations) against MAX_BUFFER_BYTES, by stream (a sharded stream's fullest shard), as of the last sweep: at 1 the ingest answers 503",
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    flushInterval: new Gauge({
+      name: 'spool_flush_interval_seconds',
+      help: 'FLUSH_INTERVAL: what the oldest buffer age is measured against',
+      registers: [registry],
+    }),
     sweeps: new Counter({
       name: 'spool_sweep_ticks_total',
       help: 'Sweep ticks by outcome: ran here, failed here (retried next tick), or skipped (another flusher had the tick)',

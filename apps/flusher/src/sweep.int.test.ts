@@ -131,6 +131,8 @@ describe('the sweep', () => {
       const text = await shardMetrics.registry.metrics();
       // Both shards' 401-byte buffers, summed under the stream.
       expect(text).toContain(`spool_buffer_bytes{stream="${stream}"} 802`);
+      // Fill: the fullest shard's 401 bytes of its 4 MiB share of MAX_BUFFER_BYTES.
+      expect(text).toContain(`spool_buffer_fill_ratio{stream="${stream}"} ${401 / (4 * 1024 * 1024)}`);
     } finally {
       await shardQueue.obliterate({ force: true });
       await shardQueue.close();

@@ -78,7 +78,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   };
 
   // Per stream label: a sharded stream's gauges sum its shards.
-  const gauges = new Map<string, { bytes: number; pending: number }>();
+  const gauges = new Map<string, { bytes: number; pending: number; fill: number }>();
   let cursor = '0';
   do {
     const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
@@ -102,9 +102,11 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       }) as [string | null, string | null, number, string[], string | null];
       const label = metrics.streamLabel(streamOfUnit(stream));
       if (label !== OTHER_STREAMS_LABEL) {
-        const gauge = gauges.get(label) ?? { bytes: 0, pending: 0 };
+        const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
         gauge.bytes += length;
         gauge.pending += pending.length;
+        const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
+        gauge.fill = Math.max(gauge.fill, fill);
         gauges.set(label, gauge);
       }
 
@@ -138,9 +140,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       }
     }
   } while (cursor !== '0');
-  for (const [label, { bytes, pending }] of gauges) {
+  for (const [label, { bytes, pending, fill }] of gauges) {
     metrics.bufferBytes.set({ stream: label }, bytes);
     metrics.pendingGenerations.set({ stream: label }, pending);
+    metrics.bufferFillRatio.set({ stream: label }, fill);
   }
 
   metrics.oldestBufferAge.set((now - oldestSince) / 1000);

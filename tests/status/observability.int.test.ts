@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
+import { createIngestMetrics } from '@spool/ingest/dist/metrics.js';
+
+/**
+ * The alert rules and the Grafana dashboard (deploy/observability): the rules pass promtool's
+ * check and its unit tests (alerts.test.yml fires each alert on a broken pipeline and none on a
+ * healthy one), and every metric a rule or a panel names is one the ingest or the flusher exports.
+ */
+const OBSERVABILITY = fileURLToPath(new URL('../../deploy/observability/', import.meta.url));
+const PROMTOOL = process.env.SPOOL_PROMTOOL ?? 'promtool';
+
+function promtool(...args: string[]): string {
+  return execFileSync(PROMTOOL, args, { cwd: `${OBSERVABILITY}prometheus`, encoding: 'utf8', stdio: 'pipe' });
+}
+
+/** Every series name the two processes export (a histogram's _bucket, _sum and _count included). */
+async function exportedNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const registry of [createFlusherMetrics().registry, createIngestMetrics().registry]) {
+    for (const metric of await registry.getMetricsAsJSON()) {
+      names.add(metric.name);
+      if (String(metric.type) === 'histogram') {
+        for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${metric.name}${suffix}`);
+      }
+    }
+  }
+  return names;
+}
+
+/** The metric names a PromQL text uses: every `spool_…` identifier. */
+const metricsIn = (promql: string) => promql.match(/\bspool_[a-z0-9_]+/g) ?? [];
+
+describe('the alert rules', () => {
+  it('pass promtool check rules', () => {
+    expect(promtool('check', 'rules', 'alerts.yml')).toContain('SUCCESS: 6 rules found');
+  });
+
+  it("pass promtool's unit tests: each alert fires on a broken pipeline, none on a healthy one", () => {
+    expect(promtool('test', 'rules', 'alerts.test.yml')).toContain('SUCCESS');
+  });
+
+  it('name only metrics that Spool exports', async () => {
+    const exported = await exportedNames();
+    const rules = readFileSync(`${OBSERVABILITY}prometheus/alerts.yml`, 'utf8');
+    const used = [...new Set(metricsIn(rules.replace(/^\s*#.*$/gm, '')))];
+    expect(used.length).toBeGreaterThan(5);
+    expect(used.filter((name) => !exported.has(name))).toEqual([]);
+  });
+});
+
+describe("the compose profile's Prometheus", () => {
+  it('has a configuration promtool accepts, loading the alert rules', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-prometheus-'));
+    try {
+      const config = readFileSync(`${OBSERVABILITY}prometheus/prometheus.yml`, 'utf8');
+      // In the container the rules are at /etc/prometheus/alerts.yml; here, where they are.
+      const local = config.replace('/etc/prometheus/alerts.yml', `${OBSERVABILITY}prometheus/alerts.yml`);
+      expect(local).not.toBe(config);
+      writeFileSync(join(dir, 'prometheus.yml'), local);
+      expect(promtool('check', 'config', join(dir, 'prometheus.yml'))).toContain('SUCCESS: 6 rules found');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  const dashboard = JSON.parse(readFileSync(`${OBSERVABILITY}grafana/spool.json`, 'utf8')) as {
+    panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
+  };
+
+  it('queries only metrics that Spool exports, in every panel', async () => {
+    const exported = await exportedNames();
+    const graphs = dashboard.panels.filter((panel) => panel.type !== 'row');
+    expect(graphs.length).toBeGreaterThan(10);
+    for (const panel of graphs) {
+      const used = (panel.targets ?? []).flatMap((target) => metricsIn(target.expr));
+      expect({ panel: panel.title, some: used.length > 0 }).toEqual({ panel: panel.title, some: true });
+      expect({ panel: panel.title, unknown: used.filter((name) => !exported.has(name)) }).toEqual({
+        panel: panel.title,
+        unknown: [],
+      });
+    }
+  });
+
+  it('has PromQL that Prometheus parses, in every query', () => {
+    // promtool parses a rule file: each query goes in as a recording rule.
+    const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
+    const dir = mkdtempSync(join(tmpdir(), 'spool-dashboard-'));
+    const rules = queries.map(
+      (expr, i) => `      - record: spool:dashboard_query_${i}\n        expr: ${JSON.stringify(expr)}`,
+    );
+    writeFileSync(
+      join(dir, 'queries.yml'),
+      `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`,
+    );
+    try {
+      expect(promtool('check', 'rules', join(dir, 'queries.yml'))).toContain(
+        `SUCCESS: ${queries.length} rules found`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
