@@ -2,7 +2,7 @@
 # missing first (Node 24, pnpm, dependencies, redis-server, Docker where it can) and says so when
 # it is already there. `make` alone lists them all and starts nothing.
 .DEFAULT_GOAL := help
-.PHONY: help dev dev-cluster test test-chaos soak loadtest bench images test-images clean
+.PHONY: help dev dev-cluster status tail test test-chaos soak loadtest bench images test-images clean
 
 help: ## list the targets (this)
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -13,6 +13,12 @@ dev: ## run the whole pipeline locally: Redis, an S3 stand-in, the ingest and th
 
 dev-cluster: ## make dev on a Redis Cluster of 3 masters and 3 replicas (ports 7000-7005)
 	@SPOOL_DEV_CLUSTER=1 bash scripts/dev.sh
+
+status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url URL" or "--redis URL")
+	@bash scripts/tool.sh spool status $(ARGS)
+
+tail: ## print a stream's events as they arrive: make tail STREAM=web (ARGS="--from-start")
+	@bash scripts/tool.sh spool tail $(STREAM) $(ARGS)
 
 test: ## lint, type-check, unit, integration, chaos (short) and compose tests
 	@bash scripts/test.sh

@@ -5,6 +5,7 @@
 #   chaos     faults under load, then a count of what survived (exit 1 on any loss or duplicate)
 #   soak      steady load for a long time, watching every process's memory
 #   bench     each benchmark scenario beside its baseline (bench/run.mjs)
+#   spool     the spool command (tools/cli): `status` (a live table) and `tail STREAM`
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
 cd "$ROOT"
 
@@ -15,8 +16,15 @@ case "$tool" in
   chaos) entry=tools/loadtest/dist/chaos/cli.js ;;
   soak) entry=tools/loadtest/dist/soak/cli.js ;;
   bench) entry=bench/run.mjs ;;
-  *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench [options] (got '$tool')" ;;
+  spool) entry=tools/cli/dist/cli.js ;;
+  *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench|spool [options] (got '$tool')" ;;
 esac
+if [ "$tool" = spool ]; then
+  # Quietly: the command's own output is what the user asked for.
+  ensure_toolchain >/dev/null
+  pnpm -s build >/dev/null 2>&1 || die "the build failed: run pnpm build to see why"
+  exec node "$entry" "$@"
+fi
 ensure_local_stack
 if [ "$tool" = bench ]; then
   command -v redis-benchmark >/dev/null || apt_install redis-tools

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { appendToBuffer, defineSpoolCommands, streamKeys } from '@spool/shared';
+import {
+  createTestRedis,
+  flusherTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  spawnService,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
+
+/** The built `spool` command, run as a user runs it: its output into a pipe. */
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const REDIS_URL = testServices().redisUrl;
+const ANSI = /\x1b\[/;
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number);
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function append(stream: string, namespace: string, lines: string[]): Promise<void> {
+  await appendToBuffer(redis, streamKeys(stream, namespace), {
+    chunk: lines.map((line) => `${line}\n`).join(''),
+    eventCount: lines.length,
+    maxBytes: 1e9,
+    dedupeWindowMs: 0,
+    clientIds: { ids: [], lines: [] },
+  });
+}
+
+describe('spool tail', () => {
+  it('prints new events as NDJSON into a pipe, without colours, and stops on Ctrl-C', async () => {
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    const tail = run(['tail', stream, '--redis', REDIS_URL, '--namespace', namespace]);
+    const lines = Array.from({ length: 3 }, (_, n) =>
+      JSON.stringify({ event: 'page', n, pad: 'x'.repeat(300) }),
+    );
+    // Appends until the tail (which starts at the end) has shown them: it may start after the first.
+    await waitFor(
+      async () => {
+        await append(stream, namespace, lines);
+        return tail.out().includes(lines[2] as string) ? true : undefined;
+      },
+      15_000,
+      'the tail to print',
+    );
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+    expect(tail.out()).not.toMatch(ANSI);
+    // Whole lines into a pipe, however long.
+    for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
+  });
+
+  it('refuses a call without a stream, or with two, with its usage', async () => {
+    for (const args of [['tail'], ['tail', 'a', 'b'], ['tails', 'a'], ['status', '--limit', '0']]) {
+      const cli = run(args);
+      expect({ args, code: await cli.exited }).toEqual({ args, code: 64 });
+      expect(cli.err()).toContain('spool tail STREAM');
+    }
+  });
+});
+
+describe('spool status', () => {
+  it('prints one plain snapshot into a pipe, straight from Redis', async () => {
+    const namespace = randomName('ns');
+    await redis.zadd(`${namespace}:stream-registry`, Date.now(), 'status-cli-web');
+    await append('status-cli-web', namespace, ['{"n":1}', '{"n":2}']);
+    const cli = run(['status', '--redis', REDIS_URL, '--namespace', namespace]);
+    expect(await cli.exited).toBe(0);
+    expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
+    expect(cli.out()).toContain('1 streams');
+    expect(cli.out()).not.toMatch(ANSI);
+  });
+
+  it("reads a flusher's /status.json with the admin key from SPOOL_ADMIN_KEY, and says when it needs one", async () => {
+    const key = 'cli-admin-key-0123456789';
+    const flusher = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_NAMESPACE: randomName('ns'), ADMIN_KEYS: key }),
+    );
+    try {
+      const { url } = flusher;
+      const refused = run(['status', '--url', url]);
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toContain('wants an admin key: set SPOOL_ADMIN_KEY');
+      const shown = run(['status', '--url', url], { SPOOL_ADMIN_KEY: key });
+      expect(await shown.exited).toBe(0);
+      expect(shown.out()).toContain('0 streams');
+      expect(shown.out() + shown.err()).not.toContain(key);
+    } finally {
+      await flusher.stop();
+    }
+  });
+});

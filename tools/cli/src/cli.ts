@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import type { Status } from '@spool/flusher/dist/status/status.js';
+import { statusReader } from '@spool/flusher/dist/status/status.js';
+import {
+  connectRedis,
+  DEFAULT_NAMESPACE,
+  defineSpoolCommands,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  loadConfig,
+  parseClusterNodes,
+  queuePrefix,
+  type RedisClient,
+  type RedisTarget,
+  streamKeys,
+} from '@spool/shared';
+import { Queue } from 'bullmq';
+import { followStream } from './follow-stream.js';
+import { renderStatus } from './status-table.js';
+
+const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--limit N] [--once]
+    A live table of the pipeline: every stream's buffer, age, sealed generations and rates, the
+    queue, Redis. From a flusher's /status.json (--url; default http://127.0.0.1:9091; with
+    ADMIN_KEYS set, put one in SPOOL_ADMIN_KEY), or straight from Redis (--redis, --cluster).
+    Redraws every 2 s on a terminal; into a pipe it prints once, without colours.
+
+spool tail STREAM [--redis URL | --cluster host:port,...] [--from-start] [--namespace NS]
+    Prints the stream's events as they are appended (NDJSON, one per line), reading only the new
+    bytes each time. A flush in the middle loses and repeats nothing. For a sharded stream, tail
+    each shard: web, web#1, web#2, ...
+
+Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
+(make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    url: { type: 'string' },
+    redis: { type: 'string' },
+    cluster: { type: 'string' },
+    namespace: { type: 'string', default: process.env.REDIS_NAMESPACE ?? DEFAULT_NAMESPACE },
+    limit: { type: 'string', default: '50' },
+    once: { type: 'boolean', default: false },
+    'from-start': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`spool: ${message}\n\n${USAGE}\n`);
+  process.exit(64); // EX_USAGE
+}
+
+function redisTarget(): RedisTarget {
+  const nodes = values.cluster ?? (values.redis ? undefined : process.env.REDIS_CLUSTER_NODES);
+  if (nodes) return parseClusterNodes(nodes);
+  return { kind: 'standalone', url: values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+}
+
+/** Stops on Ctrl-C (or SIGTERM, or a closed pipe): the signal every loop checks. */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
+  process.stdout.on('error', () => controller.abort()); // EPIPE: `spool tail web | head`
+  return controller.signal;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+async function tail(stream: string): Promise<void> {
+  const redis = connectRedis(redisTarget(), { maxRetriesPerRequest: 3 });
+  defineSpoolCommands(redis);
+  const signal = stopSignal();
+  const width = process.stdout.isTTY ? process.stdout.columns : undefined;
+  try {
+    for await (const step of followStream(redis, streamKeys(stream, values.namespace), {
+      fromStart: values['from-start'],
+      signal,
+    })) {
+      if (step.kind === 'skipped') {
+        process.stderr.write(
+          `spool tail: generation ${step.gen} landed before its bytes from ${step.fromByte} were read; they are in its S3 object\n`,
+        );
+        continue;
+      }
+      // On a terminal a line is cut to its width; into a pipe, whole (for jq and the like).
+      const text = step.lines.map((line) =>
+        width && line.length > width ? `${line.slice(0, width - 1)}…` : line,
+      );
+      if (!process.stdout.write(`${text.join('\n')}\n`))
+        await new Promise((resolve) => process.stdout.once('drain', resolve));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function status(): Promise<void> {
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    fail('--limit: expected a whole number from 1 to 1000');
+  let read: () => Promise<Status>;
+  let close = async () => {};
+  if (values.redis || values.cluster) {
+    const target = redisTarget();
+    const redis: RedisClient = connectRedis(target, { maxRetriesPerRequest: 3 });
+    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: redis,
+      prefix: queuePrefix(values.namespace),
+    });
+    // Thresholds and intervals as the flusher reads them, from this environment (the Redis
+    // and S3 settings are not used here).
+    const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
+    const config = loadConfig(
+      { ...env, REDIS_URL: 'redis://127.0.0.1:6379', S3_BUCKET: 'unused', REDIS_NAMESPACE: values.namespace },
+      'flusher',
+    );
+    const readStatus = statusReader({ redis, queue, config });
+    read = () => readStatus(limit);
+    close = async () => {
+      await queue.close();
+      redis.disconnect();
+    };
+  } else {
+    const url = new URL('status.json', `${(values.url ?? 'http://127.0.0.1:9091').replace(/\/?$/, '/')}`);
+    url.searchParams.set('limit', String(limit));
+    const key = process.env.SPOOL_ADMIN_KEY;
+    read = async () => {
+      const answer = await fetch(url, {
+        headers: key ? { authorization: `Bearer ${key}` } : {},
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (answer.status === 401) throw new Error(`${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`);
+      if (!answer.ok) throw new Error(`${url} answered ${answer.status}`);
+      return (await answer.json()) as Status;
+    };
+  }
+  const live = process.stdout.isTTY && !values.once;
+  const signal = stopSignal();
+  try {
+    do {
+      let lines: string[];
+      try {
+        lines = renderStatus(await read(), { width: process.stdout.columns ?? 120, color: live });
+      } catch (error) {
+        if (!live) throw error;
+        lines = [`cannot read the status: ${(error as Error).message}`];
+      }
+      // On a terminal: clear and redraw in place; into a pipe: one plain snapshot.
+      process.stdout.write(`${live ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
+      if (live) await sleep(2_000, signal);
+    } while (live && !signal.aborted);
+  } finally {
+    await close();
+  }
+}
+
+const [command, ...rest] = positionals;
+if (values.help || command === undefined) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(command === undefined && !values.help ? 64 : 0);
+}
+try {
+  if (command === 'tail') {
+    if (rest.length !== 1) fail('tail takes one stream');
+    await tail(rest[0] as string);
+  } else if (command === 'status') {
+    if (rest.length !== 0) fail('status takes no stream');
+    await status();
+  } else {
+    fail(`unknown command "${command}"`);
+  }
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(`spool ${command}: ${(error as Error).message}\n`);
+  process.exit(1);
+}

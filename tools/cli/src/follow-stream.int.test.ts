@@ -1,0 +1,104 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  releaseGeneration,
+  type StreamKeys,
+  sealGeneration,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import { type FollowStep, followStream } from './follow-stream.js';
+
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** Appends events `first`..`first + count - 1` of a series, as the ingest does (whole lines). */
+async function append(keys: StreamKeys, series: string, first: number, count: number): Promise<string[]> {
+  const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ series, n: first + i }));
+  await appendToBuffer(redis, keys, {
+    chunk: lines.map((line) => `${line}\n`).join(''),
+    eventCount: lines.length,
+    maxBytes: 1e9,
+    dedupeWindowMs: 0,
+    clientIds: { ids: [], lines: [] },
+  });
+  return lines;
+}
+
+/** Runs a follow in the background, collecting its steps, until `stop`. */
+function follow(keys: StreamKeys, options: Parameters<typeof followStream>[2] = {}) {
+  const controller = new AbortController();
+  const steps: FollowStep[] = [];
+  const done = (async () => {
+    for await (const step of followStream(redis, keys, { ...options, signal: controller.signal }))
+      steps.push(step);
+  })();
+  const lines = () => steps.flatMap((step) => (step.kind === 'lines' ? step.lines : []));
+  return {
+    steps,
+    lines,
+    until: (count: number) =>
+      waitFor(async () => (lines().length >= count ? true : undefined), 10_000, `${count} lines`),
+    stop: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+describe('following a stream', () => {
+  it('prints what is appended after it starts, across a flush in the middle, losing and repeating nothing', async () => {
+    const keys = streamKeys(randomName('tail'));
+    await append(keys, 'before', 0, 5); // not shown: the tail starts at the end
+    // A long poll: the seal below lands while the tail waits, so it must read the rest from the sealed key.
+    const tail = follow(keys, { pollMs: 400 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const expected = await append(keys, 'a', 0, 10);
+    await tail.until(10);
+    expected.push(...(await append(keys, 'a', 10, 10)));
+    expect((await sealGeneration(redis, keys, 0)).status).toBe('sealed');
+    expected.push(...(await append(keys, 'b', 0, 10)));
+    await tail.until(30);
+    // The sealed generation lands (released) after the tail read it: nothing changes for the tail.
+    await releaseGeneration(redis, keys, 0, 25);
+    expected.push(...(await append(keys, 'b', 10, 5)));
+    await tail.until(35);
+    await tail.stop();
+    expect(tail.lines()).toEqual(expected);
+    expect(tail.steps.filter((step) => step.kind === 'skipped')).toEqual([]);
+  });
+
+  it('reads in bounded steps: lines cut between two reads come out whole', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { fromStart: true, readBytes: 7, pollMs: 20 });
+    const expected = await append(keys, 'small-reads', 0, 40);
+    await tail.until(40);
+    await tail.stop();
+    expect(tail.lines()).toEqual(expected);
+  });
+
+  it('says which bytes it skipped when a generation landed before it read them, then goes on', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { pollMs: 500 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = await append(keys, 'c', 0, 3);
+    await tail.until(3);
+    // Sealed and released while the tail waits: its rest is only in S3 now.
+    await append(keys, 'c', 3, 3);
+    await sealGeneration(redis, keys, 0);
+    await releaseGeneration(redis, keys, 0, 6);
+    const after = await append(keys, 'd', 0, 2);
+    await tail.until(5);
+    await tail.stop();
+    expect(tail.lines()).toEqual([...first, ...after]);
+    const firstBytes = first.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
+    expect(tail.steps.filter((step) => step.kind === 'skipped')).toEqual([
+      { kind: 'skipped', gen: 0, fromByte: firstBytes },
+    ]);
+  });
+});

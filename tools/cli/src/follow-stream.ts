@@ -1,0 +1,123 @@
+import type { RedisClient, StreamKeys } from '@spool/shared';
+
+/** What following a stream yields: events as appended, or bytes it could not read in time. */
+export type FollowStep =
+  | { kind: 'lines'; gen: number; lines: string[] }
+  /** A sealed generation was uploaded and released before its rest was read: its object has them. */
+  | { kind: 'skipped'; gen: number; fromByte: number };
+
+export interface FollowOptions {
+  /** From the active buffer's first byte, not from its end. */
+  fromStart?: boolean;
+  pollMs?: number;
+  /** The most one read takes, so a step costs at most this whatever the buffer's size. */
+  readBytes?: number;
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/**
+ * Follows a stream's buffer by offset: each step reads only the bytes appended since the last
+ * (`GETRANGE` from the last length seen), never the whole buffer. The generation and the range are
+ * read in one MULTI, so a read never mixes two generations. When the buffer is sealed (the
+ * flusher takes it), the rest of that generation is read from its sealed key, then the new buffer
+ * from its start: a flush in the middle of a tail loses and repeats nothing. Only when a sealed
+ * generation is uploaded and released before its rest was read does a step say what was skipped.
+ */
+export async function* followStream(
+  redis: RedisClient,
+  keys: StreamKeys,
+  options: FollowOptions = {},
+): AsyncGenerator<FollowStep> {
+  const { pollMs = 250, readBytes = 1024 * 1024, signal } = options;
+  const [gen0, length0] = await readGenAndLength(redis, keys);
+  let gen = gen0;
+  let offset = options.fromStart ? 0 : length0;
+  let partial = Buffer.alloc(0);
+
+  const lines = (data: Buffer): string[] => {
+    const all = Buffer.concat([partial, data]);
+    const end = all.lastIndexOf(0x0a);
+    partial = Buffer.from(all.subarray(end + 1));
+    return end === -1 ? [] : all.subarray(0, end).toString('utf8').split('\n');
+  };
+
+  while (!signal?.aborted) {
+    const [current, data] = await readActive(redis, keys, offset, readBytes);
+    if (current === gen) {
+      if (data.length > 0) {
+        offset += data.length;
+        const complete = lines(data);
+        if (complete.length > 0) yield { kind: 'lines', gen, lines: complete };
+        if (data.length === readBytes) continue; // more is there already
+      }
+      await sleep(pollMs, signal);
+      continue;
+    }
+    // Sealed since the last step: the rest of `gen` is in its sealed key, unless already released.
+    for (; gen < current && !signal?.aborted; gen += 1, offset = 0, partial = Buffer.alloc(0)) {
+      for (;;) {
+        const rest = await readSealed(redis, keys, gen, offset, readBytes);
+        if (rest === null) {
+          yield { kind: 'skipped', gen, fromByte: offset };
+          break;
+        }
+        offset += rest.length;
+        const complete = lines(rest);
+        if (complete.length > 0) yield { kind: 'lines', gen, lines: complete };
+        if (rest.length < readBytes) break;
+      }
+    }
+  }
+}
+
+async function readGenAndLength(redis: RedisClient, keys: StreamKeys): Promise<[number, number]> {
+  const replies = await redis.multi().get(keys.gen).strlen(keys.buf).exec();
+  const [[, gen], [, length]] = replies as [[Error | null, string | null], [Error | null, number]];
+  return [Number(gen ?? 0), length];
+}
+
+/** The generation, and the active buffer's bytes from `offset`, in one transaction (one slot). */
+async function readActive(
+  redis: RedisClient,
+  keys: StreamKeys,
+  offset: number,
+  bytes: number,
+): Promise<[number, Buffer]> {
+  const replies = await redis
+    .multi()
+    .get(keys.gen)
+    .getrangeBuffer(keys.buf, offset, offset + bytes - 1)
+    .exec();
+  const [[genError, gen], [rangeError, data]] = replies as [
+    [Error | null, string | null],
+    [Error | null, Buffer],
+  ];
+  if (genError || rangeError) throw genError ?? rangeError;
+  return [Number(gen ?? 0), data];
+}
+
+/** Bytes of sealed generation `gen` from `offset`; null once it is released (its key gone). */
+async function readSealed(
+  redis: RedisClient,
+  keys: StreamKeys,
+  gen: number,
+  offset: number,
+  bytes: number,
+): Promise<Buffer | null> {
+  const replies = await redis
+    .multi()
+    .exists(keys.sealed(gen))
+    .getrangeBuffer(keys.sealed(gen), offset, offset + bytes - 1)
+    .exec();
+  const [[, exists], [, data]] = replies as [[Error | null, number], [Error | null, Buffer]];
+  return exists === 1 ? data : null;
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Status } from '@spool/flusher/dist/status/status.js';
+import { renderStatus } from './status-table.js';
+
+function status(streams: Array<Partial<Status['streams'][number]> & { stream: string }>): Status {
+  return {
+    generatedAt: '2026-12-01T00:00:00.000Z',
+    settings: { flushThresholdBytes: 1024, maxBufferBytes: 4096, flushIntervalMs: 60_000 },
+    totals: {
+      streams: streams.length,
+      stuck: streams.filter((row) => row.stuck).length,
+      bufferBytes: 0,
+      sealedGenerations: 0,
+      sealedBytes: 0,
+      accepted: 0,
+      landed: 0,
+      duplicates: 0,
+      inFlight: 0,
+      eventsPerSecond: null,
+      bytesPerSecond: null,
+    },
+    streams: streams.map((row) => ({
+      bufferBytes: 512,
+      thresholdShare: 0.5,
+      maxShare: 0.125,
+      ageMs: 1_500,
+      generation: 3,
+      sealedGenerations: 0,
+      sealedBytes: 0,
+      oldestSealedAgeMs: null,
+      accepted: 1_234_567,
+      landed: 1_234_000,
+      duplicates: 2,
+      acceptedBytes: 0,
+      eventsPerSecond: 1_500,
+      bytesPerSecond: 2048,
+      lastObject: null,
+      stuck: false,
+      ...row,
+    })),
+    limit: 50,
+    queue: { waiting: 0, active: 1, delayed: 0, failed: 0, prioritized: 0, oldestWaitingAgeMs: null },
+    lastFlushError: null,
+    redis: {
+      nodes: 1,
+      usedMemoryBytes: 1 << 20,
+      maxMemoryBytes: 0,
+      evictionPolicies: ['noeviction'],
+      aofEnabled: true,
+      warnings: [],
+    },
+  };
+}
+
+describe('the status table', () => {
+  it('keeps the columns that fit a narrow terminal, and clips a long stream name', () => {
+    const lines = renderStatus(
+      status([{ stream: 'a-very-long-stream-name-that-goes-on-and-on' }, { stream: 'web' }]),
+      { width: 40, color: false },
+    );
+    const table = lines.slice(lines.indexOf('') + 1);
+    for (const line of table) expect(line.length).toBeLessThanOrEqual(40);
+    expect(table[0]).toMatch(/^stream +buffer +age/);
+    expect(table[1]).toMatch(/^a-very-\S*… /);
+  });
+
+  it('shows every column on a wide terminal', () => {
+    const lines = renderStatus(status([{ stream: 'web' }]), { width: 200, color: false });
+    expect(lines.find((line) => line.startsWith('stream'))).toMatch(/last landed$/);
+    expect(lines.find((line) => line.startsWith('web'))).toContain('1,234,567');
+  });
+
+  it('paints stuck streams and alerts red on a terminal, and never into a pipe', () => {
+    const stuck = status([{ stream: 'web', stuck: true }]);
+    const painted = renderStatus(stuck, { width: 120, color: true });
+    expect(painted.find((line) => line.includes('stream(s) stuck'))).toContain('\x1b[31m');
+    expect(painted.find((line) => line.includes('web '))).toContain('\x1b[31m');
+    expect(renderStatus(stuck, { width: 120, color: false }).join('\n')).not.toContain('\x1b[');
+  });
+});

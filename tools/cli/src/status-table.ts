@@ -1,0 +1,115 @@
+import type { Status } from '@spool/flusher/dist/status/status.js';
+
+/** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
+export interface TableStyle {
+  width: number;
+  color: boolean;
+}
+
+const RED = '\x1b[31m';
+const BOLD = '\x1b[1m';
+const RESET = '\x1b[0m';
+
+export function formatBytes(n: number | null): string {
+  if (n === null) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatAge(ms: number | null): string {
+  if (ms === null) return '-';
+  const s = ms / 1000;
+  return s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`;
+}
+
+const count = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+const percent = (x: number) => `${Math.round(x * 100)}%`;
+
+/** Columns, most useful first: a narrow terminal keeps those that fit, the stream name always. */
+const COLUMNS: Array<{ title: string; cell: (row: Status['streams'][number], status: Status) => string }> = [
+  { title: 'buffer', cell: (row) => formatBytes(row.bufferBytes) },
+  { title: 'age', cell: (row) => formatAge(row.ageMs) },
+  { title: 'of max', cell: (row) => percent(row.maxShare) },
+  { title: 'sealed', cell: (row) => String(row.sealedGenerations) },
+  { title: 'events/s', cell: (row) => count(row.eventsPerSecond) },
+  { title: 'accepted', cell: (row) => count(row.accepted) },
+  { title: 'landed', cell: (row) => count(row.landed) },
+  { title: 'of threshold', cell: (row) => percent(row.thresholdShare) },
+  { title: 'gen', cell: (row) => String(row.generation) },
+  { title: 'dupes', cell: (row) => count(row.duplicates) },
+  { title: 'bytes/s', cell: (row) => `${formatBytes(row.bytesPerSecond)}/s` },
+  { title: 'last landed', cell: (row) => row.lastObject?.landedAt ?? '-' },
+];
+
+const clip = (text: string, width: number) =>
+  text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+
+/** The status as lines of text: a summary, what needs attention, and a table of the streams. */
+export function renderStatus(status: Status, style: TableStyle): string[] {
+  const paint = (code: string, text: string) => (style.color ? `${code}${text}${RESET}` : text);
+  const t = status.totals;
+  const out: string[] = [];
+  out.push(paint(BOLD, `Spool, as of ${status.generatedAt}`));
+  out.push(
+    `${count(t.streams)} streams · ${formatBytes(t.bufferBytes)} buffered · ${count(t.sealedGenerations)} sealed · ` +
+      `${count(t.accepted)} accepted · ${count(t.landed)} landed · ${count(t.inFlight)} in flight · ${count(t.eventsPerSecond)} events/s`,
+  );
+  const q = status.queue;
+  out.push(
+    `queue: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed, ${q.failed} failed · ` +
+      `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`,
+  );
+  if (t.stuck > 0) out.push(paint(RED, `! ${t.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL`));
+  if (status.lastFlushError) {
+    const e = status.lastFlushError;
+    out.push(paint(RED, `! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`));
+  }
+  for (const warning of status.redis.warnings) out.push(paint(RED, `! Redis: ${warning}`));
+  out.push('');
+
+  const rows = status.streams.map((row) => ({
+    row,
+    cells: COLUMNS.map((column) => column.cell(row, status)),
+  }));
+  const nameWidth = Math.min(
+    Math.max(6, ...rows.map(({ row }) => row.stream.length)),
+    Math.max(6, Math.floor(style.width / 3)),
+  );
+  // Keep the columns that fit after the name, in order of use.
+  const widths = COLUMNS.map((column, i) =>
+    Math.max(column.title.length, ...rows.map(({ cells }) => (cells[i] ?? '').length)),
+  );
+  let used = nameWidth;
+  const shown: number[] = [];
+  for (const [i, width] of widths.entries()) {
+    if (used + 2 + width > style.width) break;
+    used += 2 + width;
+    shown.push(i);
+  }
+  const line = (name: string, cells: string[]) =>
+    [
+      clip(name, nameWidth).padEnd(nameWidth),
+      ...shown.map((i) => (cells[i] ?? '').padStart(widths[i] ?? 0)),
+    ].join('  ');
+  out.push(
+    paint(
+      BOLD,
+      line(
+        'stream',
+        COLUMNS.map((column) => column.title),
+      ),
+    ),
+  );
+  for (const { row, cells } of rows) {
+    const text = line(row.stream, cells);
+    out.push(row.stuck ? paint(RED, text) : text);
+  }
+  if (status.streams.length < t.streams) out.push(`(${status.streams.length} of ${t.streams} streams shown)`);
+  return out;
+}
