@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { type FlusherClients } from '../src/clients.js';
 import { type Flusher } from '../src/flusher.js';
 export interface TestFlusher extends Flusher {
-    clients: FlusherClients;
-    config: Readonly<Config>;
+  clients: FlusherClients;
+  config: Readonly<Config>;
 }
 /** A flusher in this process against the test run's Redis and S3 (credentials from the environment). */
 export declare function startTestFlusher(env?: Record<string, string>): Promise<TestFlusher>;
@@ -13,8 +13,13 @@ export declare function startTestFlusher(env?: Record<string, string>): Promise<
  * lines shaped like the ingest's: `{"messageId","receivedAt","data"}`. `random` data barely
  * compresses, for uploads that take a while. Returns the messageIds, in order.
  */
-export declare function fillBuffer(redis: Redis, keys: StreamKeys, totalBytes: number, options?: {
+export declare function fillBuffer(
+  redis: Redis,
+  keys: StreamKeys,
+  totalBytes: number,
+  options?: {
     random?: boolean;
     lineBytes?: number;
-}): Promise<string[]>;
+  },
+): Promise<string[]>;
 //# sourceMappingURL=support.d.ts.map

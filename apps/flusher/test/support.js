@@ -1,28 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import { appendToBuffer, defineSpoolCommands, loadConfig, REDIS_STRING_LIMIT, registerStream, streamRegistryKey, } from '@spool/shared';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  loadConfig,
+  REDIS_STRING_LIMIT,
+  registerStream,
+  streamRegistryKey,
+} from '@spool/shared';
 import { flusherTestEnv } from '@spool/testkit';
 import { pino } from 'pino';
 import { createFlusherClients } from '../src/clients.js';
 import { buildFlusher } from '../src/flusher.js';
 /** A flusher in this process against the test run's Redis and S3 (credentials from the environment). */
 export async function startTestFlusher(env = {}) {
-    const full = flusherTestEnv(env);
-    const config = loadConfig(full, 'flusher');
-    Object.assign(process.env, {
-        AWS_ACCESS_KEY_ID: full.AWS_ACCESS_KEY_ID,
-        AWS_SECRET_ACCESS_KEY: full.AWS_SECRET_ACCESS_KEY,
-    });
-    const clients = createFlusherClients(config);
-    const flusher = await buildFlusher({ config, clients, logger: pino({ level: config.logLevel }) });
-    return {
-        ...flusher,
-        clients,
-        config,
-        async close() {
-            await flusher.close();
-            await clients.close();
-        },
-    };
+  const full = flusherTestEnv(env);
+  const config = loadConfig(full, 'flusher');
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: full.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: full.AWS_SECRET_ACCESS_KEY,
+  });
+  const clients = createFlusherClients(config);
+  const flusher = await buildFlusher({ config, clients, logger: pino({ level: config.logLevel }) });
+  return {
+    ...flusher,
+    clients,
+    config,
+    async close() {
+      await flusher.close();
+      await clients.close();
+    },
+  };
 }
 /**
  * Fills a stream's buffer straight through the append script (the ingest's own protocol), with
@@ -30,39 +37,38 @@ export async function startTestFlusher(env = {}) {
  * compresses, for uploads that take a while. Returns the messageIds, in order.
  */
 export async function fillBuffer(redis, keys, totalBytes, options = {}) {
-    defineSpoolCommands(redis);
-    const lineBytes = options.lineBytes ?? 1024;
-    const ids = [];
-    let written = 0;
-    while (written < totalBytes) {
-        const lines = [];
-        let chunkBytes = 0;
-        while (chunkBytes < 4 * 1024 * 1024 && written + chunkBytes < totalBytes) {
-            const messageId = `${keys.stream}-${ids.length}`;
-            const filler = options.random
-                ? randomBytes(lineBytes * 0.75).toString('base64')
-                : 'x'.repeat(lineBytes);
-            const line = `${JSON.stringify({ messageId, receivedAt: new Date().toISOString(), data: filler })}\n`;
-            ids.push(messageId);
-            lines.push(line);
-            chunkBytes += Buffer.byteLength(line);
-        }
-        const result = await appendToBuffer(redis, keys, {
-            chunk: lines.join(''),
-            eventCount: lines.length,
-            maxBytes: REDIS_STRING_LIMIT,
-            dedupeWindowMs: 0,
-            clientIds: { ids: [], lines: [] },
-        });
-        if (result.refused)
-            throw new Error('buffer refused the fill');
-        written += chunkBytes;
+  defineSpoolCommands(redis);
+  const lineBytes = options.lineBytes ?? 1024;
+  const ids = [];
+  let written = 0;
+  while (written < totalBytes) {
+    const lines = [];
+    let chunkBytes = 0;
+    while (chunkBytes < 4 * 1024 * 1024 && written + chunkBytes < totalBytes) {
+      const messageId = `${keys.stream}-${ids.length}`;
+      const filler = options.random
+        ? randomBytes(lineBytes * 0.75).toString('base64')
+        : 'x'.repeat(lineBytes);
+      const line = `${JSON.stringify({ messageId, receivedAt: new Date().toISOString(), data: filler })}\n`;
+      ids.push(messageId);
+      lines.push(line);
+      chunkBytes += Buffer.byteLength(line);
     }
-    await registerStream(redis, streamRegistryKey(namespaceOf(keys)), keys.stream);
-    return ids;
+    const result = await appendToBuffer(redis, keys, {
+      chunk: lines.join(''),
+      eventCount: lines.length,
+      maxBytes: REDIS_STRING_LIMIT,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    if (result.refused) throw new Error('buffer refused the fill');
+    written += chunkBytes;
+  }
+  await registerStream(redis, streamRegistryKey(namespaceOf(keys)), keys.stream);
+  return ids;
 }
 /** The namespace a stream's keys were built with (`<ns>:{<stream>}:buf`). */
 function namespaceOf(keys) {
-    return keys.buf.slice(0, keys.buf.indexOf(':{'));
+  return keys.buf.slice(0, keys.buf.indexOf(':{'));
 }
 //# sourceMappingURL=support.js.map

@@ -118,7 +118,10 @@ describe('POST /v1/streams/:stream/events accepts', () => {
       ],
     });
     expect((await storedLines(stream)).map((line) => line.ok)).toEqual([1, 2]);
-    expect(await redis.hget(streamKeys(stream).stats, 'accepted')).toBe('2');
+    expect(await redis.hmget(streamKeys(stream).stats, 'accepted', 'rejected')).toEqual(['2', '4']);
+    // A batch with none valid is counted too, now that the stream has counters.
+    await post(stream, '[1, "x"]');
+    expect(await redis.hget(streamKeys(stream).stats, 'rejected')).toBe('6');
   });
 
   it('an NDJSON batch with an unparseable line: the other lines are stored', async () => {
@@ -200,6 +203,11 @@ describe('POST /v1/streams/:stream/events refuses, appending nothing,', () => {
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ statusCode: status, code, message: expect.any(String) });
     expect(await redis.exists(streamKeys(stream).buf, 'spool:{not_valid!}:buf')).toBe(0);
+  });
+
+  it('creates no key for a stream that never stored an event, however many bad events it gets', async () => {
+    for (const [, request] of cases) await request();
+    expect(await redis.exists(streamKeys(stream).stats, streamKeys(stream).buf)).toBe(0);
   });
 
   it('a batch with no valid event, naming the first bad event and why', async () => {

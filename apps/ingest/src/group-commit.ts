@@ -4,6 +4,7 @@ import {
   appendToBuffer,
   type ClientMessageIds,
   type Config,
+  countRejected,
   crossedThreshold,
   type FlushJobData,
   flushJobId,
@@ -134,6 +135,16 @@ export class GroupCommit {
         ? { replicas: minReplicasAck, timeoutMs: Math.max(1, Math.floor(redisCommandTimeoutMs / 2)) }
         : undefined;
     this.sharded = deps.config.streamShards.default > 1 || deps.config.streamShards.streams.size > 0;
+  }
+
+  /**
+   * Counts a request's rejected events on the stream's counters (shard 0's, for a sharded
+   * stream), for the status page. Best effort: a count Redis could not take is not worth a 503.
+   */
+  async countRejected(stream: string, rejected: number): Promise<void> {
+    await countRejected(this.deps.redis, streamKeys(stream, this.deps.config.namespace), rejected).catch(
+      (error: unknown) => this.deps.logger.warn({ err: error, stream }, 'could not count rejected events'),
+    );
   }
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */

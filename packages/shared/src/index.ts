@@ -53,6 +53,7 @@ export {
   type AppendResult,
   appendToBuffer,
   type ClientMessageIds,
+  countRejected,
   crossedThreshold,
   defineSpoolCommands,
   forgetStream,

@@ -24,6 +24,7 @@ const COMMANDS = {
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
+  spoolCountRejected: { numberOfKeys: 1, lua: lua('count-rejected-1.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -63,6 +64,7 @@ declare module 'ioredis' {
       objectKey: string,
     ): Result<number, Context>;
     spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
+    spoolCountRejected(stats: string, rejected: number): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
     spoolReconcileSealed(
       pending: string,
@@ -281,6 +283,15 @@ export async function releaseGeneration(
     objectKey,
   );
   return released === 1;
+}
+
+/** Counts `rejected` events refused at ingest on a stream that has stored events (count-rejected-1.lua). */
+export async function countRejected(
+  redis: Redis | Cluster,
+  keys: StreamKeys,
+  rejected: number,
+): Promise<number> {
+  return redis.spoolCountRejected(keys.stats, rejected);
 }
 
 /** Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it. */

@@ -43,6 +43,7 @@ const COLUMNS: Array<{ title: string; cell: (row: Status['streams'][number], sta
   { title: 'of threshold', cell: (row) => percent(row.thresholdShare) },
   { title: 'gen', cell: (row) => String(row.generation) },
   { title: 'dupes', cell: (row) => count(row.duplicates) },
+  { title: 'rejected', cell: (row) => count(row.rejected) },
   { title: 'bytes/s', cell: (row) => `${formatBytes(row.bytesPerSecond)}/s` },
   { title: 'last landed', cell: (row) => row.lastObject?.landedAt ?? '-' },
 ];

@@ -68,6 +68,7 @@ function render(status) {
     cell(row, count(s.accepted), 'num accepted');
     cell(row, count(s.landed), 'num landed');
     cell(row, count(s.duplicates), 'num');
+    cell(row, count(s.rejected), 'num rejected');
     cell(row, count(s.eventsPerSecond), 'num');
     cell(row, bytes(s.bytesPerSecond) + '/s', 'num');
     cell(row, s.lastObject ? s.lastObject.key + ' · ' + s.lastObject.landedAt : '–', 'object');
@@ -129,7 +130,7 @@ export const STATUS_PAGE = `<!doctype html>
 <ul id="alerts"></ul>
 <h2>Streams <span id="shown" class="muted"></span></h2>
 <div class="table"><table>
-<thead><tr><th>stream</th><th>buffer</th><th>of threshold</th><th>of max</th><th>age / interval</th><th>gen</th><th>sealed waiting</th><th>accepted</th><th>landed</th><th>duplicates</th><th>events/s</th><th>bytes/s</th><th>last object</th></tr></thead>
+<thead><tr><th>stream</th><th>buffer</th><th>of threshold</th><th>of max</th><th>age / interval</th><th>gen</th><th>sealed waiting</th><th>accepted</th><th>landed</th><th>duplicates</th><th>rejected</th><th>events/s</th><th>bytes/s</th><th>last object</th></tr></thead>
 <tbody id="streams"></tbody>
 </table></div>
 <h2>Flush queue</h2>

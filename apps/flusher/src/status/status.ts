@@ -23,6 +23,7 @@ export interface Status {
     accepted: number;
     landed: number;
     duplicates: number;
+    rejected: number;
     /** Accepted and not yet landed. */
     inFlight: number;
     eventsPerSecond: number | null;
@@ -112,6 +113,7 @@ export function statusReader(deps: {
           accepted: sum((row) => row.accepted),
           landed: sum((row) => row.landed),
           duplicates: sum((row) => row.duplicates),
+          rejected: sum((row) => row.rejected),
           inFlight: Math.max(
             0,
             sum((row) => row.accepted - row.landed),

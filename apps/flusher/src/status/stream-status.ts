@@ -24,6 +24,8 @@ export interface StreamStatus {
   accepted: number;
   landed: number;
   duplicates: number;
+  /** Refused at ingest (bad JSON, too large, ...), counted once the stream has stored an event. */
+  rejected: number;
   acceptedBytes: number;
   lastObject: { key: string; landedAt: string } | null;
   /** Older than twice FLUSH_INTERVAL (active or sealed): its flush is not keeping up. */
@@ -94,6 +96,7 @@ async function readUnit(
     accepted: Number(stats.accepted ?? 0),
     landed: Number(stats.landed ?? 0),
     duplicates: Number(stats.duplicates ?? 0),
+    rejected: Number(stats.rejected ?? 0),
     acceptedBytes: Number(stats.acceptedBytes ?? 0),
     lastObject:
       stats.lastObject && stats.lastLandedAt

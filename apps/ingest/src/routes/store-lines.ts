@@ -30,8 +30,14 @@ export async function storeLines(
 ): Promise<StoredCounts> {
   metrics.countEvents(stream, { rejected: lines.rejectedCount });
   const [first] = lines.rejected;
-  if (lines.count === 0) throw first ? refusalOf(shape, first) : new errors.SPOOL_EMPTY_BATCH();
+  // Counted on the stream's counters only once it has stored an event (count-rejected-1.lua):
+  // after the append, so the request that creates the stream counts its rejected ones too.
+  if (lines.count === 0) {
+    if (lines.rejectedCount > 0) await groupCommit.countRejected(stream, lines.rejectedCount);
+    throw first ? refusalOf(shape, first) : new errors.SPOOL_EMPTY_BATCH();
+  }
   const { duplicates } = await groupCommit.append(stream, lines);
+  if (lines.rejectedCount > 0) await groupCommit.countRejected(stream, lines.rejectedCount);
   const accepted = lines.count - duplicates;
   metrics.countEvents(stream, { accepted, duplicates });
   return { accepted, duplicates, rejected: lines.rejected, rejectedCount: lines.rejectedCount };
