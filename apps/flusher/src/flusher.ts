@@ -21,6 +21,7 @@ import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { recordFlushError } from './status/flush-errors.js';
+import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
@@ -115,7 +116,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     logger,
   });
 
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: quietProbes() });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: quietProbes([`${QUEUE_BOARD_PATH}/api/`]),
+  });
   await app.register(healthRoutes, {
     isReady: () => !closing && worker.isRunning() && isRedisReady(clients.redis),
     registry: metrics.registry,
@@ -124,6 +128,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
     adminKeys: config.adminKeys,
   });
+  await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys });
 
   return {
     worker,

@@ -21,14 +21,18 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);
 
-/** Request logging for everything but probes, scrapes and the status page's polling, which would drown the log. */
-export function quietProbes(): LogController {
+/**
+ * Request logging for everything but probes, scrapes and the status page's polling, which would
+ * drown the log; and for paths under `quietPrefixes` (a board's polled API, say).
+ */
+export function quietProbes(quietPrefixes: readonly string[] = []): LogController {
   return new LogController({
-    // Runs for every request: no split, no array.
+    // Runs for every request: no split.
     disableRequestLogging: (request: FastifyRequest) => {
       const { url } = request;
       const query = url.indexOf('?');
-      return PROBES.has(query === -1 ? url : url.slice(0, query));
+      const path = query === -1 ? url : url.slice(0, query);
+      return PROBES.has(path) || quietPrefixes.some((prefix) => path.startsWith(prefix));
     },
   });
 }

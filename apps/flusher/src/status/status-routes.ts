@@ -1,5 +1,5 @@
-import { keyMatcher, presentedKey } from '@spool/shared';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { adminGuard } from './admin-guard.js';
 import { MAX_STREAM_LIMIT, type Status } from './status.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
@@ -11,19 +11,10 @@ export interface StatusRouteOptions {
 
 /**
  * `GET /status.json` (the pipeline's state) and `GET /status` (a page that shows it and updates
- * itself). Behind ADMIN_KEYS when set: `Authorization: Bearer <key>`, or HTTP Basic with the key as
- * user name, which is what a browser sends after its login prompt (the page's own requests then
- * carry it too; the key is never in a URL, a page or a log).
+ * itself), behind ADMIN_KEYS when set (admin-guard.ts): the key is never in a URL, a page or a log.
  */
 export async function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
-  const isAdmin = keyMatcher(options.adminKeys.map((key) => ({ key, value: true })));
-  const guard = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (options.adminKeys.length === 0 || isAdmin(presentedKey(request.headers.authorization))) return;
-    return reply.code(401).header('www-authenticate', 'Basic realm="Spool status", charset="UTF-8"').send({
-      error: 'unauthorized',
-      message: 'the status needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
-    });
-  };
+  const guard = adminGuard(options.adminKeys);
 
   app.get('/status.json', { onRequest: guard }, async (request, reply) => {
     const { limit } = request.query as { limit?: string };

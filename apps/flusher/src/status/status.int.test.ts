@@ -179,7 +179,7 @@ describe('the status behind ADMIN_KEYS', () => {
   it('answers 401 with a login prompt without a key or with a wrong one, and the page and data with one', async () => {
     const target = await flusher({ ADMIN_KEYS: `another-admin-key-000000,${KEY}` });
     const basic = (user: string) => `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
-    for (const url of ['/status', '/status.json']) {
+    for (const url of ['/status', '/status.json', '/queues', '/queues/api/queues']) {
       for (const authorization of [
         undefined,
         'Bearer wrong-key-0123456789',
@@ -225,5 +225,18 @@ describe('/status', () => {
     expect(page.headers['content-security-policy']).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+';/);
     expect(page.body).not.toMatch(/<(link|img|iframe)|src=|https?:\/\//);
     expect(page.body).not.toContain('innerHTML');
+  });
+});
+
+describe('/queues', () => {
+  it('is Bull Board over the flush queue, read-only', async () => {
+    const target = await flusher();
+    const page = await target.app.inject({ method: 'GET', url: '/queues' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    const api = await target.app.inject({ method: 'GET', url: '/queues/api/queues' });
+    expect(api.statusCode).toBe(200);
+    const { queues } = api.json() as { queues: Array<{ name: string; readOnlyMode: boolean; type: string }> };
+    expect(queues).toEqual([expect.objectContaining({ name: 'flush', readOnlyMode: true, type: 'bullmq' })]);
   });
 });

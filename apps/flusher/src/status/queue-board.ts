@@ -1,0 +1,32 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FlushJobData } from '@spool/shared';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { adminGuard } from './admin-guard.js';
+
+export const QUEUE_BOARD_PATH = '/queues';
+
+/**
+ * Bull Board over the flush queue at /queues, behind ADMIN_KEYS like the status page: each job,
+ * its attempts and errors. Read-only: a flush job removed by hand would only be added again by
+ * the sweep, and retrying one is what the flusher does by itself.
+ */
+export async function queueBoard(
+  app: FastifyInstance,
+  options: { queue: Queue<FlushJobData>; adminKeys: readonly string[] },
+): Promise<void> {
+  const serverAdapter = new FastifyAdapter();
+  createBullBoard({
+    queues: [new BullMQAdapter(options.queue, { readOnlyMode: true, description: 'Spool flush jobs' })],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Spool flush queue' } },
+  });
+  serverAdapter.setBasePath(QUEUE_BOARD_PATH);
+  // Its own plugin scope: the guard covers the board's pages, assets and API, and nothing else.
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', adminGuard(options.adminKeys));
+    await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
+  });
+}
