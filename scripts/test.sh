@@ -62,6 +62,7 @@ phase "integration tests" jest integration || status=1
 phase "chaos (short)" node tools/loadtest/dist/chaos/cli.js --duration 20s --s3-outage 4s --fault 2s || status=1
 if [ "$USE_DOCKER" = 1 ]; then
   phase "images" build_images
+  phase "observability images" ensure_observability_images
   phase "compose smoke test" jest compose || status=1
 else
   warn "NOT RUN: the docker-compose smoke test (no Docker daemon; services came from TEST_REDIS_URL / TEST_S3_ENDPOINT)"

@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { listObjectKeys, readSpoolObject, waitFor } from '@spool/testkit';
 import { LOCAL_S3_CREDENTIALS } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
 import autocannon from 'autocannon';
 import { ComposeStack, docker } from './compose-stack.js';
 
@@ -10,7 +11,9 @@ import { ComposeStack, docker } from './compose-stack.js';
  * The compose stack as users run it: 2 ingest and 2 flusher replicas, Redis, the S3-compatible
  * store, built images. Needs `make images` first (make test does it).
  */
+const PROMETHEUS_PORT = await freePort();
 const stack = new ComposeStack(`spoolsmoke${randomBytes(3).toString('hex')}`, {
+  SPOOL_PROMETHEUS_PORT: String(PROMETHEUS_PORT),
   SPOOL_REDIS_IMAGE: process.env.SPOOL_TEST_REDIS_IMAGE ?? 'redis:7.4',
   SPOOL_S3_IMAGE: process.env.SPOOL_TEST_S3_IMAGE ?? 'minio/minio:latest',
   SPOOL_S3_ACCESS_KEY: LOCAL_S3_CREDENTIALS.accessKeyId,
@@ -170,4 +173,52 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
     }
     expect(stoppedMidFlush).toBe(true);
   });
+
+  it('runs Prometheus in the observability profile: every replica scraped, the alert rules loaded', async () => {
+    // Prometheus alone (make test builds a local one where none can be pulled; Grafana has none).
+    await stack.compose('--profile', 'observability', 'up', '-d', '--no-deps', 'prometheus');
+    const prometheus = `http://127.0.0.1:${PROMETHEUS_PORT}`;
+    const api = async <T>(path: string): Promise<T | undefined> => {
+      const answer = await fetch(`${prometheus}${path}`).catch(() => undefined);
+      return answer?.ok ? ((await answer.json()) as { data: T }).data : undefined;
+    };
+    type Targets = { activeTargets: Array<{ labels: { job: string }; health: string }> };
+    const targets = await waitFor(
+      async () => {
+        const data = await api<Targets>('/api/v1/targets');
+        const up = data?.activeTargets.filter((target) => target.health === 'up') ?? [];
+        return up.length === 4 ? data : undefined;
+      },
+      60_000,
+      'the 2 ingests and 2 flushers scraped',
+    );
+    expect(targets.activeTargets.map((target) => target.labels.job).sort()).toEqual([
+      'spool-flusher',
+      'spool-flusher',
+      'spool-ingest',
+      'spool-ingest',
+    ]);
+    const rules = await api<{
+      groups: Array<{ name: string; rules: Array<{ name: string; health: string }> }>;
+    }>('/api/v1/rules');
+    const loaded = rules?.groups.flatMap((group) => group.rules) ?? [];
+    expect(loaded.map((rule) => rule.name).sort()).toEqual([
+      'SpoolBufferNearlyFull',
+      'SpoolFlushFailing',
+      'SpoolFlushStuck',
+      'SpoolIngestAnswering503',
+      'SpoolLandingBehind',
+      'SpoolSweepNotRunning',
+    ]);
+    // The metrics the rules read are there: the load above was scraped.
+    const series = await waitFor(
+      async () => {
+        const data = await api<{ result: unknown[] }>('/api/v1/query?query=spool_ingest_requests_total');
+        return data && data.result.length > 0 ? data.result : undefined;
+      },
+      30_000,
+      'spool_ingest_requests_total in Prometheus',
+    );
+    expect(series.length).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -63,6 +63,37 @@ build_s3_standin() {
   rm -rf "$rootfs"
 }
 
+# Prometheus for the compose file's observability profile: Debian's prometheus binary (it needs
+# only libc) and nothing else; the configuration and rules are mounted by docker/compose.yml.
+build_prometheus_standin() {
+  local tag=$1 rootfs
+  ensure_promtool
+  rootfs=$(mktemp -d)
+  copy_with_libs /usr/bin/prometheus "$rootfs" /usr/local/bin/prometheus
+  mkdir -p "$rootfs/prometheus" "$rootfs/etc/prometheus" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp" "$rootfs/prometheus"
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV PATH=/usr/local/bin' --change 'WORKDIR /prometheus' --change 'EXPOSE 9090' \
+    --change 'ENTRYPOINT ["/usr/local/bin/prometheus"]' \
+    --change 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]' \
+    - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# The observability profile's images: Prometheus (a stand-in where none can be pulled) and
+# Grafana, which has no Debian package to build one from: where it cannot be pulled, the
+# profile's Grafana does not start, and this says so.
+ensure_observability_images() {
+  pick_image prometheus SPOOL_PROMETHEUS_IMAGE build_prometheus_standin spool-local/prometheus:debian-2.42
+  local grafana=${SPOOL_GRAFANA_IMAGE:-$(upstream_image grafana)}
+  if have_image "$grafana" || try_pull "$grafana"; then
+    export SPOOL_GRAFANA_IMAGE=$grafana
+    log "grafana image: $grafana"
+  else
+    warn "grafana image: $grafana cannot be pulled, and no local one can be built (no Debian package): the observability profile's Grafana will not start here"
+  fi
+}
+
 # pick_image KIND VAR BUILDER STANDIN_TAG: sets VAR to the image to use for KIND.
 pick_image() {
   local kind=$1 var=$2 builder=$3 standin=$4 upstream
