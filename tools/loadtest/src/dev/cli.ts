@@ -84,7 +84,7 @@ try {
     (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: make status (a live table), and 'spool tail web' (events as they arrive)
+    In a terminal: make status (a live table), make tail STREAM=web (web's events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses .data/.
 
