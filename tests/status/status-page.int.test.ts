@@ -57,7 +57,7 @@ async function send(stream: string, events: number): Promise<void> {
 
 /** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
 function cellText(stream: string, cell: string): Promise<string> {
-  return page.locator(`tr[data-stream="${stream}"] td.${cell}`).innerText();
+  return page.locator(`tr[data-stream="${stream}"] td.${cell}`).textContent();
 }
 
 describe('the status page, in Chromium', () => {
@@ -72,7 +72,7 @@ describe('the status page, in Chromium', () => {
       { timeout: 20_000 },
     );
     expect(await cellText('status-web', 'accepted')).toBe('120');
-    expect(await page.locator('tr[data-stream="status-web"] td.object').innerText()).toContain(
+    expect(await page.locator('tr[data-stream="status-web"] td.object').textContent()).toContain(
       'stream=status-web/',
     );
     expect(await page.locator('body').getAttribute('data-state')).toBe('ok');
@@ -99,7 +99,7 @@ describe('the status page, in Chromium', () => {
         timeout: 10_000,
       });
       // (status-web's last events wait for S3 too.)
-      const alerts = await page.locator('#alerts').innerText();
+      const alerts = await page.locator('#alerts').textContent();
       expect(alerts).toMatch(/\d stream\(s\) stuck: data older than twice FLUSH_INTERVAL/);
       expect(alerts).toMatch(/last flush error, \S+ \(status-(stuck|web)\): /);
       // The stuck rows come first.
