@@ -56,7 +56,7 @@ async function send(stream: string, events: number): Promise<void> {
 }
 
 /** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
-function cellText(stream: string, cell: string): Promise<string> {
+function cellText(stream: string, cell: string): Promise<string | null> {
   return page.locator(`tr[data-stream="${stream}"] td.${cell}`).textContent();
 }
 
