@@ -44,7 +44,7 @@ describe('flushGeneration', () => {
       outcomes.flatMap((outcome) => (outcome.status === 'uploaded' ? [outcome.key] : [])),
     );
     expect(uploadedKeys.size).toBe(1);
-    const objects = await listObjectKeys(s3, services.s3.bucket, prefix);
+    const objects = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
     expect(objects).toEqual([...uploadedKeys]);
     const object = await readSpoolObject(s3, services.s3.bucket, objects[0] as string);
     expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
@@ -69,7 +69,7 @@ describe('flushGeneration', () => {
     expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });
     const uploading = logLines.map((line) => JSON.parse(line)).find((l) => l.msg === 'uploading generation');
     expect(uploading.readPasses).toBe(readPasses);
-    const [key] = await listObjectKeys(s3, services.s3.bucket, prefix);
+    const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
     const object = await readSpoolObject(s3, services.s3.bucket, key as string);
     expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
     expect(object.metadata['spool-events']).toBe(String(ids.length));
@@ -95,7 +95,7 @@ describe('flushGeneration', () => {
         .map((line) => JSON.parse(line))
         .find((l) => l.msg === 'uploading generation');
       expect(uploading.readPasses).toBe(readPasses);
-      const [key] = await listObjectKeys(s3, services.s3.bucket, prefix);
+      const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
       expect(key).toMatch(/-0\.ndjson\.zst$/);
       // readSpoolObject decodes the first zstd frame only: every event is there when it is one.
       const object = await readSpoolObject(s3, services.s3.bucket, key as string);
@@ -115,7 +115,7 @@ describe('flushGeneration', () => {
     });
     const outcome = await flushGeneration(deps(prefix, { OUTPUT_FORMAT: 'ndjson.gz' }), stream, 0);
     expect(outcome).toMatchObject({ status: 'uploaded' });
-    expect(await listObjectKeys(s3, services.s3.bucket, prefix)).toEqual([
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toEqual([
       expect.stringMatching(/-0\.ndjson\.zst$/),
     ]);
   });
@@ -134,6 +134,6 @@ describe('flushGeneration', () => {
     expect(await flushGeneration(deps(prefix), stream, 0)).toMatchObject({ status: 'uploaded', events: 1 });
     expect(await flushGeneration(deps(prefix), stream, 0)).toEqual({ status: 'nothing' });
     expect(await flushGeneration(deps(prefix), stream, 1)).toEqual({ status: 'nothing' });
-    expect(await listObjectKeys(s3, services.s3.bucket, prefix)).toHaveLength(1);
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toHaveLength(1);
   });
 });

@@ -10,6 +10,7 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { summarizeAndCompress } from './first-pass.js';
+import { manifestLine, writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { compressChunks, FORMAT_WRITERS } from './output-formats.js';
 import { objectKey, objectMetadata } from './s3-object.js';
@@ -99,7 +100,15 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     partBytes,
   );
 
-  const releasedNow = await releaseGeneration(redis, keys, gen, summary.events, target.key);
+  const line = manifestLine(
+    target.key,
+    { gen, shard: unit.shard, format: sealed.format, bytes: compressedBytes },
+    summary,
+  );
+  const releasedNow = await releaseGeneration(redis, keys, gen, summary.events, {
+    key: target.key,
+    manifestLine: JSON.stringify(line),
+  });
   endTimer();
   const label = { stream: metrics.streamLabel(unit.stream) };
   metrics.objects.inc(label);
@@ -117,6 +126,14 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
       releasedNow,
     },
     'generation uploaded',
+  );
+  // The object has landed; its manifest line is pending until written (here, or by the sweep).
+  await writePendingManifests(
+    { redis, s3, bucket: target.bucket, prefix: config.s3.prefix, namespace: config.namespace },
+    stream,
+    unit.stream,
+  ).catch((error: unknown) =>
+    logger.warn({ err: error, stream, gen }, 'could not write the manifest yet; the sweep will'),
   );
   return {
     status: 'uploaded',

@@ -57,7 +57,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   );
   metrics.flushInterval.set(config.flushIntervalMs / 1000);
   const flushDeps = { config, redis: clients.redis, s3: clients.s3, logger, metrics };
-  const sweepDeps = { config, redis: clients.redis, queue: clients.queue, logger, metrics };
+  const sweepDeps = { config, redis: clients.redis, s3: clients.s3, queue: clients.queue, logger, metrics };
   let closing = false;
 
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {

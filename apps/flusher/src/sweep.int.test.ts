@@ -18,7 +18,7 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { createTestRedis, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
+import { createTestRedis, createTestS3, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { createFlusherMetrics } from './metrics.js';
@@ -34,12 +34,14 @@ const config = loadConfig(
   'flusher',
 );
 const metrics = createFlusherMetrics();
-const deps = { config, redis, queue, logger: pino({ level: 'silent' }), metrics };
+const s3 = createTestS3();
+const deps = { config, redis, s3, queue, logger: pino({ level: 'silent' }), metrics };
 
 afterAll(async () => {
   await queue.close();
   await queueConnection.quit();
   await redis.quit();
+  s3.destroy();
 });
 
 const registry = streamRegistryKey(NS);

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   addFlushJob,
   type Config,
@@ -17,14 +18,16 @@ import {
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { adoptLegacyStreams } from './legacy-streams.js';
+import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 
 export interface SweepDeps {
   config: Pick<
     Config,
-    'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards' | 'namespace'
+    'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards' | 'namespace' | 's3'
   >;
   redis: RedisClient;
+  s3: S3Client;
   queue: Queue<FlushJobData>;
   logger: Logger;
   metrics: FlusherMetrics;
@@ -38,6 +41,8 @@ export interface SweepResult {
   forgotten: string[];
   /** Streams whose sealed-bytes count did not match their sealed keys, and was set from them. */
   reconciled: string[];
+  /** Manifest lines written (of objects whose flush could not write them). */
+  manifestLines: number;
 }
 
 /**
@@ -55,7 +60,14 @@ export interface SweepResult {
  */
 export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   const { config, redis, queue, metrics, logger } = deps;
-  const result: SweepResult = { streams: 0, enqueued: [], retried: [], forgotten: [], reconciled: [] };
+  const result: SweepResult = {
+    streams: 0,
+    enqueued: [],
+    retried: [],
+    forgotten: [],
+    reconciled: [],
+    manifestLines: 0,
+  };
   const now = await redisNow(redis);
   const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
   const registry = streamRegistryKey(config.namespace);
@@ -95,11 +107,15 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         .strlen(keys.buf)
         .smembers(keys.pending)
         .get(keys.sealedBytes)
+        .hlen(keys.manifestPending)
         .exec();
-      const [gen, since, length, pending, sealedBytes] = (replies ?? []).map(([error, value]) => {
-        if (error) throw error;
-        return value;
-      }) as [string | null, string | null, number, string[], string | null];
+      const [gen, since, length, pending, sealedBytes, manifestPending] = (replies ?? []).map(
+        ([error, value]) => {
+          if (error) throw error;
+          return value;
+        },
+      ) as [string | null, string | null, number, string[], string | null, number];
+      if (manifestPending > 0) await writeManifests(deps, stream, result);
       const label = metrics.streamLabel(streamOfUnit(stream));
       if (label !== OTHER_STREAMS_LABEL) {
         const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
@@ -152,6 +168,27 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   }
   if (result.forgotten.length > 0) logger.info({ streams: result.forgotten.length }, 'forgot idle streams');
   return result;
+}
+
+/** Writes a unit's pending manifest lines (left by a flush that could not write them). */
+async function writeManifests(deps: SweepDeps, unit: string, result: SweepResult): Promise<void> {
+  const { config, redis, s3, logger } = deps;
+  try {
+    const written = await writePendingManifests(
+      {
+        redis,
+        s3,
+        bucket: config.s3.bucket as string,
+        prefix: config.s3.prefix,
+        namespace: config.namespace,
+      },
+      unit,
+      streamOfUnit(unit),
+    );
+    result.manifestLines += written ?? 0;
+  } catch (error) {
+    logger.warn({ err: error, stream: unit }, 'could not write manifests; the next sweep tries again');
+  }
 }
 
 /** How often the sweep runs: often enough that FLUSH_INTERVAL is kept to within a quarter. */

@@ -32,6 +32,10 @@ export interface StreamKeys {
   stats: string;
   pending: string;
   sealedBytes: string;
+  /** Manifest lines of released objects not yet written to their day's manifest: object key → line. */
+  manifestPending: string;
+  /** Held while one flusher writes the stream's manifests (on the stream's own slot, shards included). */
+  manifestLock: string;
   /** Prefix of the dedupe sets, `<seen>:<bucketMs>:<n>` (built by the append script). */
   seen: string;
   /** Prefix of the sealed buffers, `<sealedPrefix>:<gen>`. */
@@ -52,6 +56,8 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     stats: `${base}:stats`,
     pending: `${base}:pending`,
     sealedBytes: `${base}:sealed-bytes`,
+    manifestPending: `${base}:manifest-pending`,
+    manifestLock: `${base}:manifest-lock`,
     seen: `${base}:seen`,
     sealedPrefix: `${base}:sealed`,
     sealedPattern: `${base}:sealed:*`,

@@ -300,8 +300,11 @@ describe('the release script', () => {
     expect(await redis.smembers(keys.pending)).toEqual(['0']);
 
     const before = Number((await redis.time())[0]) * 1000;
-    expect(await releaseGeneration(redis, keys, 0, 2, 'stream=s/a.ndjson.gz')).toBe(true);
-    expect(await releaseGeneration(redis, keys, 0, 2, 'stream=s/other.ndjson.gz')).toBe(false);
+    const object = { key: 'stream=s/a.ndjson.gz', manifestLine: '{"key":"stream=s/a.ndjson.gz"}' };
+    expect(await releaseGeneration(redis, keys, 0, 2, object)).toBe(true);
+    expect(
+      await releaseGeneration(redis, keys, 0, 2, { key: 'stream=s/other.ndjson.gz', manifestLine: '{}' }),
+    ).toBe(false);
 
     expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0))).toBe(0);
     expect(await redis.smembers(keys.pending)).toEqual([]);
@@ -314,6 +317,8 @@ describe('the release script', () => {
       lastObject: 'stream=s/a.ndjson.gz',
     });
     expect(Number(lastLandedAt)).toBeGreaterThanOrEqual(before);
+    // One manifest line, the first release's: the second released nothing.
+    expect(await redis.hgetall(keys.manifestPending)).toEqual({ [object.key]: object.manifestLine });
   });
 });
 

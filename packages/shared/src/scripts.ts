@@ -20,7 +20,7 @@ function lua(file: string): string {
 const COMMANDS = {
   spoolAppend: { numberOfKeys: 6, lua: lua('append-6.lua') },
   spoolSeal: { numberOfKeys: 7, lua: lua('seal-7.lua') },
-  spoolRelease: { numberOfKeys: 5, lua: lua('release-5.lua') },
+  spoolRelease: { numberOfKeys: 6, lua: lua('release-6.lua') },
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
@@ -59,9 +59,11 @@ declare module 'ioredis' {
       stats: string,
       pending: string,
       sealedBytes: string,
+      manifestPending: string,
       eventCount: number,
       gen: number,
       objectKey: string,
+      manifestLine: string,
     ): Result<number, Context>;
     spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
     spoolCountRejected(stats: string, rejected: number): Result<number, Context>;
@@ -261,16 +263,17 @@ export async function sealGeneration(
 }
 
 /**
- * Releases generation `gen` after S3 confirmed its object (at `objectKey`; none for a generation
- * with no events): the sealed buffer goes, and its events count as landed, once. Returns false
- * when an earlier attempt had already released it.
+ * Releases generation `gen` after S3 confirmed its object (`object`: its key and manifest line;
+ * none for a generation with no events): the sealed buffer goes, its events count as landed, and
+ * its manifest line waits to be written, once. Returns false when an earlier attempt had already
+ * released it.
  */
 export async function releaseGeneration(
   redis: Redis | Cluster,
   keys: StreamKeys,
   gen: number,
   eventCount: number,
-  objectKey = '',
+  object: { key: string; manifestLine: string } | undefined = undefined,
 ): Promise<boolean> {
   const released = await redis.spoolRelease(
     keys.sealed(gen),
@@ -278,9 +281,11 @@ export async function releaseGeneration(
     keys.stats,
     keys.pending,
     keys.sealedBytes,
+    keys.manifestPending,
     eventCount,
     gen,
-    objectKey,
+    object?.key ?? '',
+    object?.manifestLine ?? '',
   );
   return released === 1;
 }

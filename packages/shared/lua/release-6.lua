@@ -1,7 +1,8 @@
 --[[
   Releases a generation once S3 has confirmed its object: deletes the sealed buffer and its
   metadata, adds its events to the stream's landed counter, and records the object as the
-  stream's last (for the status page). Idempotent: a generation already released (an upload that
+  stream's last (for the status page) and its manifest line as pending (manifests.ts writes it
+  to its day's manifest: atomic with the release, so each object gets exactly one line). Idempotent: a generation already released (an upload that
   ran twice) changes nothing, so events are counted once.
 
   Input:
@@ -10,10 +11,12 @@
     KEYS[3] stats        accepted/landed counters     spool:{<stream>}:stats
     KEYS[4] pending      sealed generations not yet released  spool:{<stream>}:pending
     KEYS[5] sealedBytes  bytes in sealed generations  spool:{<stream>}:sealed-bytes
+    KEYS[6] manifestPending  manifest lines to write  spool:{<stream>}:manifest-pending
 
     ARGV[1] eventCount   events in the sealed buffer (lines)
     ARGV[2] gen          the generation
     ARGV[3] objectKey    the S3 key it landed at (empty: no object, the generation had no events)
+    ARGV[4] manifestLine its line in its day's manifest (JSON), kept until a flusher writes it
 
   Output:
     1   released now
@@ -30,5 +33,6 @@ redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'landed', ARGV[1])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], 'lastObject', ARGV[3], 'lastLandedAt', nowMs())
+  redis.call('HSET', KEYS[6], ARGV[3], ARGV[4])
 end
 return 1

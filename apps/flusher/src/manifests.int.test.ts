@@ -1,0 +1,126 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  defineSpoolCommands,
+  loadConfig,
+  releaseGeneration,
+  sealGeneration,
+  shardUnit,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { fillBuffer } from '../test/support.js';
+import { flushGeneration } from './flush-generation.js';
+import { dayOfKey, type ManifestLine, manifestKey, readManifest } from './manifests.js';
+import { createFlusherMetrics } from './metrics.js';
+import { sweep } from './sweep.js';
+
+const { s3: services } = testServices();
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const s3 = createTestS3();
+const queueConnection = createTestRedis();
+
+afterAll(async () => {
+  await redis.quit();
+  await queueConnection.quit();
+  s3.destroy();
+});
+
+function deps(prefix: string, env: Record<string, string> = {}) {
+  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix, ...env }), 'flusher');
+  return { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+}
+
+async function manifestOf(prefix: string, stream: string, day: string): Promise<ManifestLine[]> {
+  return [...(await readManifest(s3, services.bucket, manifestKey(prefix, stream, day))).values()];
+}
+
+describe('manifests', () => {
+  it("give each object one line in its day's manifest, matching the object's own metadata", async () => {
+    const prefix = `${randomName('manifest')}/`;
+    const stream = randomName('web');
+    const keys = streamKeys(stream);
+    const landed: string[] = [];
+    for (const gen of [0, 1]) {
+      await fillBuffer(redis, keys, 64 * 1024);
+      const outcome = await flushGeneration(deps(prefix), stream, gen);
+      if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+      landed.push(outcome.key);
+    }
+    // The same generation flushed again (a retry after a crash) adds no line.
+    await flushGeneration(deps(prefix), stream, 1);
+
+    const day = dayOfKey(landed[0] as string);
+    const lines = await manifestOf(prefix, stream, day);
+    expect(lines.map((line) => line.key)).toEqual([...landed].sort());
+    for (const line of lines) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: line.key }));
+      expect(line).toEqual({
+        key: line.key,
+        generation: Number(head.Metadata?.['spool-generation']),
+        shard: 0,
+        format: 'ndjson.gz',
+        events: Number(head.Metadata?.['spool-events']),
+        bytes: head.ContentLength,
+        rawBytes: Number(head.Metadata?.['spool-raw-bytes']),
+        sha256: head.Metadata?.['spool-sha256'],
+        firstReceivedAt: head.Metadata?.['spool-first-received-at'],
+        lastReceivedAt: head.Metadata?.['spool-last-received-at'],
+      });
+    }
+    expect(await redis.hlen(keys.manifestPending)).toBe(0);
+  });
+
+  it('are written by the sweep when the flusher died between the release and the manifest', async () => {
+    const prefix = `${randomName('manifest')}/`;
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    const keys = streamKeys(stream, namespace);
+    await fillBuffer(redis, keys, 4 * 1024);
+    await sealGeneration(redis, keys, 0);
+    const key = `${prefix}stream=${stream}/dt=2026-12-01/hour=10/${stream}-20261201T100000000Z-0.ndjson.gz`;
+    const line = { key, generation: 0, shard: 0, format: 'ndjson.gz', events: 1 } as ManifestLine;
+    // What a flusher killed right after its release leaves: the line pending, no manifest.
+    await releaseGeneration(redis, keys, 0, 1, { key, manifestLine: JSON.stringify(line) });
+    expect(await manifestOf(prefix, stream, '2026-12-01')).toEqual([]);
+
+    const queue = new Queue('flush', { connection: queueConnection, prefix: `{${namespace}}` });
+    try {
+      const result = await sweep({
+        ...deps(prefix, { REDIS_NAMESPACE: namespace }),
+        queue,
+      });
+      expect(result.manifestLines).toBe(1);
+    } finally {
+      await queue.close();
+    }
+    expect(await manifestOf(prefix, stream, '2026-12-01')).toEqual([line]);
+    expect(await redis.hlen(keys.manifestPending)).toBe(0);
+  });
+
+  it("lose no line when a stream's shards land at once: one writer at a time, and the rest left pending", async () => {
+    const prefix = `${randomName('manifest')}/`;
+    const stream = randomName('hot');
+    // A namespace of its own: the sweep below visits every stream of its namespace.
+    const namespace = randomName('ns');
+    const env = { STREAM_SHARDS: `${stream}:4`, REDIS_NAMESPACE: namespace };
+    const units = [0, 1, 2, 3].map((shard) => shardUnit(stream, shard));
+    for (const unit of units) await fillBuffer(redis, streamKeys(unit, namespace), 16 * 1024);
+    const outcomes = await Promise.all(units.map((unit) => flushGeneration(deps(prefix, env), unit, 0)));
+    const keys = outcomes.flatMap((outcome) => (outcome.status === 'uploaded' ? [outcome.key] : []));
+    expect(keys).toHaveLength(4);
+    // Writers that found the lock taken left their lines pending: a sweep writes them.
+    const queue = new Queue('flush', { connection: queueConnection, prefix: `{${namespace}}` });
+    try {
+      await sweep({ ...deps(prefix, env), queue });
+    } finally {
+      await queue.close();
+    }
+    const lines = await manifestOf(prefix, stream, dayOfKey(keys[0] as string));
+    expect(lines.map((line) => line.key)).toEqual([...keys].sort());
+    expect(lines.map((line) => line.shard).sort()).toEqual([0, 1, 2, 3]);
+  });
+});
