@@ -5,7 +5,7 @@
 #   chaos     faults under load, then a count of what survived (exit 1 on any loss or duplicate)
 #   soak      steady load for a long time, watching every process's memory
 #   bench     each benchmark scenario beside its baseline (bench/run.mjs)
-#   spool     the spool command (tools/cli): `status` (a live table) and `tail STREAM`
+#   spool     the spool command (tools/cli): `status` (a live table), `tail STREAM`, `verify`
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
 cd "$ROOT"
 

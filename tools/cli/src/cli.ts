@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { createS3Client } from '@spool/flusher/dist/clients.js';
 import type { Status } from '@spool/flusher/dist/status/status.js';
 import { statusReader } from '@spool/flusher/dist/status/status.js';
 import {
@@ -8,6 +9,7 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  isValidStreamName,
   loadConfig,
   parseClusterNodes,
   queuePrefix,
@@ -18,6 +20,7 @@ import {
 import { Queue } from 'bullmq';
 import { followStream } from './follow-stream.js';
 import { renderStatus } from './status-table.js';
+import { verifyDay } from './verify-day.js';
 
 const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--limit N] [--once]
     A live table of the pipeline: every stream's buffer, age, sealed generations and rates, the
@@ -29,6 +32,12 @@ spool tail STREAM [--redis URL | --cluster host:port,...] [--from-start] [--name
     Prints the stream's events as they are appended (NDJSON, one per line), reading only the new
     bytes each time. A flush in the middle loses and repeats nothing. For a sharded stream, tail
     each shard: web, web#1, web#2, ...
+
+spool verify --stream STREAM --day YYYY-MM-DD [--deep]
+    Checks a day of a stream in S3 against its manifest (_manifests/) and the objects' metadata:
+    none missing, none changed, none extra. --deep also reads every object (decompressed, hashed).
+    S3 from the flusher's settings in the environment: S3_BUCKET, S3_PREFIX, S3_ENDPOINT, ...
+    Exits 0 when the day is whole, 1 when it is not.
 
 Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
 (make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;
@@ -42,6 +51,9 @@ const { positionals, values } = parseArgs({
     namespace: { type: 'string', default: process.env.REDIS_NAMESPACE ?? DEFAULT_NAMESPACE },
     limit: { type: 'string', default: '50' },
     once: { type: 'boolean', default: false },
+    stream: { type: 'string' },
+    day: { type: 'string' },
+    deep: { type: 'boolean', default: false },
     'from-start': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -163,6 +175,38 @@ async function status(): Promise<void> {
   }
 }
 
+async function verify(): Promise<boolean> {
+  const { stream, day } = values;
+  if (!stream || !isValidStreamName(stream)) fail('--stream: expected a stream name');
+  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('--day: expected YYYY-MM-DD');
+  // S3 as the flusher reads it (Redis is not used here).
+  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
+  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
+  const s3 = createS3Client(config.s3);
+  try {
+    const report = await verifyDay({
+      s3,
+      bucket: config.s3.bucket as string,
+      prefix: config.s3.prefix,
+      stream,
+      day,
+      deep: values.deep,
+    });
+    const problems = report.missing.length + report.changed.length + report.extra.length;
+    const out = [
+      `${report.manifest}: ${report.checked} objects in the manifest${values.deep ? ', read whole' : ''}`,
+      ...report.missing.map((key) => `missing  ${key}`),
+      ...report.changed.map(({ key, why }) => `changed  ${key}: ${why}`),
+      ...report.extra.map((key) => `extra    ${key} (not in the manifest; landed in the last moments?)`),
+      problems === 0 ? 'ok: none missing, none changed, none extra' : `${problems} problem(s)`,
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    return problems === 0;
+  } finally {
+    s3.destroy();
+  }
+}
+
 const [command, ...rest] = positionals;
 if (values.help || command === undefined) {
   process.stdout.write(`${USAGE}\n`);
@@ -172,6 +216,9 @@ try {
   if (command === 'tail') {
     if (rest.length !== 1) fail('tail takes one stream');
     await tail(rest[0] as string);
+  } else if (command === 'verify') {
+    if (rest.length !== 0) fail('verify takes --stream and --day');
+    process.exit((await verify()) ? 0 : 1);
   } else if (command === 'status') {
     if (rest.length !== 0) fail('status takes no stream');
     await status();

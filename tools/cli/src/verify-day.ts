@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  ListObjectsV2Command,
+  NotFound,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { type ManifestLine, manifestKey, readManifest } from '@spool/flusher/dist/manifests.js';
+
+export interface VerifyTarget {
+  s3: S3Client;
+  bucket: string;
+  prefix: string;
+  stream: string;
+  /** YYYY-MM-DD: the `dt=` partition. */
+  day: string;
+  /** Also read every object: decompress it, count its lines and hash its content. */
+  deep?: boolean;
+}
+
+export interface VerifyReport {
+  manifest: string;
+  /** Lines in the manifest. */
+  checked: number;
+  /** In the manifest, not in S3. */
+  missing: string[];
+  /** In both, but not what the manifest says. */
+  changed: Array<{ key: string; why: string }>;
+  /** In the partition, not in the manifest (or whose line a flusher has not written yet). */
+  extra: string[];
+}
+
+/**
+ * Checks a stream's day in S3 against its manifest and the objects' own metadata: every line's
+ * object is there (none missing), its size, event count and content digest are the manifest's
+ * (none changed; `deep` reads the content itself, else the metadata), and every object of the
+ * partition has a line (none extra). Reads the manifest once and each object's head (or body).
+ */
+export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
+  const { s3, bucket, prefix, stream, day } = target;
+  const key = manifestKey(prefix, stream, day);
+  const manifest = await readManifest(s3, bucket, key);
+  if (manifest.size === 0) throw new Error(`no manifest at s3://${bucket}/${key}`);
+  const report: VerifyReport = { manifest: key, checked: manifest.size, missing: [], changed: [], extra: [] };
+
+  for (const line of manifest.values()) {
+    const why = await check(target, line);
+    if (why === 'missing') report.missing.push(line.key);
+    else if (why) report.changed.push({ key: line.key, why });
+  }
+  for await (const objectKey of listKeys(s3, bucket, `${prefix}stream=${stream}/dt=${day}/`)) {
+    if (!manifest.has(objectKey)) report.extra.push(objectKey);
+  }
+  return report;
+}
+
+/** What is wrong with a line's object, 'missing', or undefined when it is what the line says. */
+async function check(target: VerifyTarget, line: ManifestLine): Promise<string | undefined> {
+  const { s3, bucket } = target;
+  let head: HeadObjectCommandOutput;
+  try {
+    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: line.key }));
+  } catch (error) {
+    if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return 'missing';
+    throw error;
+  }
+  const metadata = head.Metadata ?? {};
+  if (head.ContentLength !== line.bytes)
+    return `${head.ContentLength} bytes, the manifest says ${line.bytes}`;
+  if (metadata['spool-sha256'] !== line.sha256) return 'its spool-sha256 is not the manifest’s';
+  if (metadata['spool-events'] !== String(line.events)) {
+    return `its spool-events is ${metadata['spool-events']}, the manifest says ${line.events}`;
+  }
+  if (!target.deep) return undefined;
+  const content = await readContent(s3, bucket, line);
+  if (content.lines !== line.events)
+    return `it holds ${content.lines} lines, the manifest says ${line.events}`;
+  if (content.sha256 !== line.sha256) return 'its content’s SHA-256 is not the manifest’s';
+  return undefined;
+}
+
+/** Lines and SHA-256 of an object's decompressed content, streamed (never held whole). */
+async function readContent(
+  s3: S3Client,
+  bucket: string,
+  line: ManifestLine,
+): Promise<{ lines: number; sha256: string }> {
+  const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
+  const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
+  const hash = createHash('sha256');
+  let lines = 0;
+  for await (const chunk of (answer.Body as Readable).pipe(decompress) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+  }
+  return { lines, sha256: hash.digest('hex') };
+}
+
+async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+    token = page.NextContinuationToken;
+  } while (token);
+}

@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
+import { manifestKey } from '@spool/flusher/dist/manifests.js';
+import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  loadConfig,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
+import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import { pino } from 'pino';
+
+/** `spool verify`, as run: the built command, S3 from the environment, its report and exit code. */
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const { s3: services } = testServices();
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const s3 = createTestS3();
+
+afterAll(async () => {
+  await redis.quit();
+  s3.destroy();
+});
+
+async function verify(prefix: string, args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawn(process.execPath, [CLI, 'verify', ...args], {
+    env: { ...process.env, ...flusherTestEnv({ S3_PREFIX: prefix }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (data: Buffer) => {
+    out += data.toString();
+  });
+  const [code] = await once(child, 'exit');
+  return { code: code as number, out };
+}
+
+/** Two generations of a stream flushed as the flusher does: objects, metadata and manifest. */
+async function landTwoGenerations(prefix: string): Promise<{ stream: string; day: string; keys: string[] }> {
+  const stream = randomName('web');
+  const keys = streamKeys(stream);
+  await registerStream(redis, streamRegistryKey(), stream);
+  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix }), 'flusher');
+  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const landed: string[] = [];
+  for (const gen of [0, 1]) {
+    const lines = Array.from(
+      { length: 50 },
+      (_, n) => `${JSON.stringify({ gen, n, receivedAt: new Date().toISOString() })}\n`,
+    );
+    await appendToBuffer(redis, keys, {
+      chunk: lines.join(''),
+      eventCount: lines.length,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    const outcome = await flushGeneration(deps, stream, gen);
+    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+    landed.push(outcome.key);
+  }
+  return { stream, day: /dt=([\d-]+)/.exec(landed[0] as string)?.[1] as string, keys: landed };
+}
+
+describe('spool verify', () => {
+  it('passes a whole day, reading the objects too with --deep', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day } = await landTwoGenerations(prefix);
+    for (const extra of [[], ['--deep']]) {
+      const result = await verify(prefix, ['--stream', stream, '--day', day, ...extra]);
+      expect(result.out).toContain('2 objects in the manifest');
+      expect(result.out).toContain('ok: none missing, none changed, none extra');
+      expect(result.code).toBe(0);
+    }
+  });
+
+  it('names an object missing, one changed and one extra, and exits 1', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landTwoGenerations(prefix);
+    const [gone, changed] = keys as [string, string];
+    await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: gone }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: changed, Body: gzipSync('{"other":1}\n') }),
+    );
+    const extra = `${prefix}stream=${stream}/dt=${day}/hour=00/${stream}-stray.ndjson.gz`;
+    await s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: extra, Body: gzipSync('{}\n') }));
+
+    const result = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(result.code).toBe(1);
+    expect(result.out).toContain(`missing  ${gone}`);
+    expect(result.out).toMatch(new RegExp(`changed  ${changed}: \\d+ bytes, the manifest says \\d+`));
+    expect(result.out).toContain(`extra    ${extra}`);
+    expect(result.out).toContain('3 problem(s)');
+  });
+
+  it('with --deep, finds content changed behind the same size and metadata', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const stream = randomName('web');
+    const day = '2026-12-01';
+    const key = `${prefix}stream=${stream}/dt=${day}/hour=10/${stream}-20261201T100000000Z-0.ndjson.gz`;
+    const original = '{"n":1}\n{"n":2}\n';
+    // Stored (level 0) gzip: its size follows the content's length alone.
+    const body = (text: string) => gzipSync(text, { level: 0 });
+    const sha256 = createHash('sha256').update(original).digest('hex');
+    const metadata = { 'spool-sha256': sha256, 'spool-events': '2' };
+    const line = {
+      key,
+      generation: 0,
+      shard: 0,
+      format: 'ndjson.gz',
+      events: 2,
+      bytes: body(original).length,
+      rawBytes: original.length,
+      sha256,
+      firstReceivedAt: '',
+      lastReceivedAt: '',
+    };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: manifestKey(prefix, stream, day),
+        Body: `${JSON.stringify(line)}\n`,
+      }),
+    );
+    // Tampered: one character changed, same length, the original's metadata kept.
+    const tampered = original.replace('2', '3');
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: key, Body: body(tampered), Metadata: metadata }),
+    );
+
+    expect((await verify(prefix, ['--stream', stream, '--day', day])).code).toBe(0);
+    const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(deep.code).toBe(1);
+    expect(deep.out).toContain(`changed  ${key}: its content’s SHA-256 is not the manifest’s`);
+  });
+
+  it('refuses a bad stream or day, and says when a day has no manifest', async () => {
+    const prefix = `${randomName('verify')}/`;
+    expect((await verify(prefix, ['--stream', 'Bad Name', '--day', '2026-12-01'])).code).toBe(64);
+    expect((await verify(prefix, ['--stream', 'web', '--day', 'yesterday'])).code).toBe(64);
+    expect((await verify(prefix, ['--stream', 'web'])).code).toBe(64);
+    expect((await verify(prefix, ['--stream', 'web', '--day', '2026-12-01'])).code).toBe(1);
+  });
+});
