@@ -2,7 +2,7 @@
 # missing first (Node 24, pnpm, dependencies, redis-server, Docker where it can) and says so when
 # it is already there. `make` alone lists them all and starts nothing.
 .DEFAULT_GOAL := help
-.PHONY: help dev dev-cluster status tail verify observability test test-chaos soak loadtest bench images test-images clean
+.PHONY: help dev dev-cluster status tail verify replay observability test test-chaos soak loadtest bench images test-images clean
 
 help: ## list the targets (this)
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -22,6 +22,9 @@ tail: ## print a stream's events as they arrive: make tail STREAM=web (ARGS="--f
 
 verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=2026-12-01 (ARGS="--deep")
 	@bash scripts/tool.sh spool verify --stream "$(STREAM)" --day "$(DAY)" $(ARGS)
+
+replay: ## rewrite landed objects elsewhere or in another format: ARGS="--stream web --from D --to D --to-prefix P --format ndjson.zst"
+	@bash scripts/tool.sh spool replay $(ARGS)
 
 observability: ## the compose stack with Prometheus (Spool's alerts) and Grafana (its dashboard)
 	@bash scripts/observability.sh

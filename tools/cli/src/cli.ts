@@ -9,8 +9,11 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  forStream,
   isValidStreamName,
   loadConfig,
+  OUTPUT_FORMATS,
+  type OutputFormat,
   parseClusterNodes,
   queuePrefix,
   type RedisClient,
@@ -19,6 +22,7 @@ import {
 } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { followStream } from './follow-stream.js';
+import { replay } from './replay.js';
 import { renderStatus } from './status-table.js';
 import { verifyDay } from './verify-day.js';
 
@@ -39,6 +43,11 @@ spool verify --stream STREAM --day YYYY-MM-DD [--deep]
     S3 from the flusher's settings in the environment: S3_BUCKET, S3_PREFIX, S3_ENDPOINT, ...
     Exits 0 when the day is whole, 1 when it is not.
 
+spool replay --stream STREAM --from YYYY-MM-DD --to YYYY-MM-DD --to-prefix PREFIX [--format F]
+    Rewrites the stream's objects of those days (dt= partitions) under PREFIX, in format F
+    (ndjson.gz or ndjson.zst; default OUTPUT_FORMAT's for the stream), with their manifests. A second run changes
+    nothing; a run stopped (Ctrl-C, kill -9) picks up where it was. Progress on stderr.
+
 Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
 (make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;
 
@@ -54,6 +63,10 @@ const { positionals, values } = parseArgs({
     stream: { type: 'string' },
     day: { type: 'string' },
     deep: { type: 'boolean', default: false },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'to-prefix': { type: 'string' },
+    format: { type: 'string' },
     'from-start': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -207,6 +220,52 @@ async function verify(): Promise<boolean> {
   }
 }
 
+async function replayCommand(): Promise<void> {
+  const { stream, from, to, format } = values;
+  const toPrefix = values['to-prefix'];
+  if (!stream || !isValidStreamName(stream)) fail('--stream: expected a stream name');
+  for (const [name, day] of [
+    ['--from', from],
+    ['--to', to],
+  ] as const) {
+    if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail(`${name}: expected YYYY-MM-DD`);
+  }
+  if ((from as string) > (to as string)) fail('--from: after --to');
+  if (!toPrefix) fail('--to-prefix: where the copies go (S3_PREFIX is where the objects are)');
+  if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
+    fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
+  }
+  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
+  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
+  const s3 = createS3Client(config.s3);
+  const signal = stopSignal();
+  const tty = process.stderr.isTTY;
+  try {
+    const done = await replay({
+      s3,
+      bucket: config.s3.bucket as string,
+      fromPrefix: config.s3.prefix,
+      toPrefix,
+      stream: stream as string,
+      fromDay: from as string,
+      toDay: to as string,
+      format: (format as OutputFormat | undefined) ?? forStream(config.outputFormat, stream as string),
+      partBytes: config.s3.partBytes,
+      signal,
+      progress: (p) =>
+        process.stderr.write(
+          `${tty ? '\r\x1b[K' : ''}${p.objects}/${p.of} objects (${p.written} written, ${p.skipped} already there) ${tty ? '' : `${p.key}\n`}`,
+        ),
+    });
+    process.stderr.write(tty ? '\n' : '');
+    process.stdout.write(
+      `${signal.aborted ? 'stopped' : 'replayed'}: ${done.objects} of ${done.of} objects, ${done.written} written, ${done.skipped} already there\n`,
+    );
+  } finally {
+    s3.destroy();
+  }
+}
+
 const [command, ...rest] = positionals;
 if (values.help || command === undefined) {
   process.stdout.write(`${USAGE}\n`);
@@ -216,6 +275,9 @@ try {
   if (command === 'tail') {
     if (rest.length !== 1) fail('tail takes one stream');
     await tail(rest[0] as string);
+  } else if (command === 'replay') {
+    if (rest.length !== 0) fail('replay takes its options only');
+    await replayCommand();
   } else if (command === 'verify') {
     if (rest.length !== 0) fail('verify takes --stream and --day');
     process.exit((await verify()) ? 0 : 1);

@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
+import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  loadConfig,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  testServices,
+} from '@spool/testkit';
+import { pino } from 'pino';
+
+/** `spool replay`, as run: the built command, S3 from the environment. */
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const { s3: services } = testServices();
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const s3 = createTestS3();
+
+afterAll(async () => {
+  await redis.quit();
+  s3.destroy();
+});
+
+function run(command: string, prefix: string, args: string[]) {
+  const child = spawn(process.execPath, [CLI, command, ...args], {
+    env: { ...process.env, ...flusherTestEnv({ S3_PREFIX: prefix }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (data: Buffer) => {
+    out += data.toString();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    err += data.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number);
+  return { child, exited, out: () => out, err: () => err };
+}
+
+/** `count` generations of a stream flushed as the flusher does (gzip), their keys. */
+async function land(
+  prefix: string,
+  count: number,
+  eventsEach = 200,
+): Promise<{ stream: string; day: string; keys: string[] }> {
+  const stream = randomName('web');
+  const keys = streamKeys(stream);
+  await registerStream(redis, streamRegistryKey(), stream);
+  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix }), 'flusher');
+  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const landed: string[] = [];
+  for (let gen = 0; gen < count; gen += 1) {
+    const lines = Array.from(
+      { length: eventsEach },
+      (_, n) => `${JSON.stringify({ gen, n, event: 'page', receivedAt: new Date().toISOString() })}\n`,
+    );
+    await appendToBuffer(redis, keys, {
+      chunk: lines.join(''),
+      eventCount: lines.length,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    const outcome = await flushGeneration(deps, stream, gen);
+    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+    landed.push(outcome.key);
+  }
+  return { stream, day: /dt=([\d-]+)/.exec(landed[0] as string)?.[1] as string, keys: landed };
+}
+
+async function etags(keys: string[]): Promise<string[]> {
+  return Promise.all(
+    keys.map(
+      async (key) => (await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: key }))).ETag ?? '',
+    ),
+  );
+}
+
+describe('spool replay', () => {
+  it('re-encodes a day as zstd under another prefix: the same lines, a manifest that verifies, and nothing new on a second run', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 3);
+    const args = [
+      '--stream',
+      stream,
+      '--from',
+      day,
+      '--to',
+      day,
+      '--to-prefix',
+      target,
+      '--format',
+      'ndjson.zst',
+    ];
+
+    const first = run('replay', prefix, args);
+    expect(await first.exited).toBe(0);
+    expect(first.out()).toContain('replayed: 3 of 3 objects, 3 written, 0 already there');
+    const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+    expect(copies).toEqual(
+      keys
+        .map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, '.ndjson.zst')}`)
+        .sort(),
+    );
+    for (const [i, key] of keys.entries()) {
+      const copy = copies.find((c) => c.endsWith(`-${i}.ndjson.zst`)) as string;
+      expect((await readSpoolObject(s3, services.bucket, copy)).lines).toEqual(
+        (await readSpoolObject(s3, services.bucket, key)).lines,
+      );
+    }
+    // The copies' manifest checks out, content included.
+    const verified = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
+    expect(await verified.exited).toBe(0);
+    expect(verified.out()).toContain('3 objects in the manifest, read whole');
+
+    const before = await etags(copies);
+    const second = run('replay', prefix, args);
+    expect(await second.exited).toBe(0);
+    expect(second.out()).toContain('replayed: 3 of 3 objects, 0 written, 3 already there');
+    expect(await etags(copies)).toEqual(before);
+  });
+
+  it('picks up where a killed run stopped, writing each copy once', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    // Enough copies, each big enough, that the kill lands before the last.
+    const { stream, day } = await land(prefix, 10, 5_000);
+    const args = ['--stream', stream, '--from', day, '--to', day, '--to-prefix', target];
+
+    const killed = run('replay', prefix, args);
+    // kill -9 once it reported its first copy.
+    await new Promise<void>((resolve) => {
+      killed.child.stderr.on('data', () => {
+        if (killed.err().includes('1/10 objects')) resolve();
+      });
+    });
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const afterKill = (await listObjectKeys(s3, services.bucket, `${target}stream=`)).length;
+    expect(afterKill).toBeGreaterThanOrEqual(1);
+    expect(afterKill).toBeLessThan(10);
+
+    const resumed = run('replay', prefix, args);
+    expect(await resumed.exited).toBe(0);
+    expect(resumed.out()).toContain(
+      `replayed: 10 of 10 objects, ${10 - afterKill} written, ${afterKill} already there`,
+    );
+    expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toHaveLength(10);
+    const verified = run('verify', target, ['--stream', stream, '--day', day]);
+    expect(await verified.exited).toBe(0);
+  });
+
+  it('refuses bad options, and a target prefix that is the source', async () => {
+    const prefix = `${randomName('replay')}/`;
+    for (const args of [
+      ['--stream', 'web', '--from', '2026-12-02', '--to', '2026-12-01', '--to-prefix', 'x/'],
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01'],
+      [
+        '--stream',
+        'web',
+        '--from',
+        '2026-12-01',
+        '--to',
+        '2026-12-01',
+        '--to-prefix',
+        'x/',
+        '--format',
+        'csv',
+      ],
+      ['--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/'],
+    ]) {
+      expect({ args, code: await run('replay', prefix, args).exited }).toEqual({ args, code: 64 });
+    }
+    const same = run('replay', prefix, [
+      '--stream',
+      'web',
+      '--from',
+      '2026-12-01',
+      '--to',
+      '2026-12-01',
+      '--to-prefix',
+      prefix,
+    ]);
+    expect(await same.exited).toBe(1);
+    expect(same.err()).toContain('the same as S3_PREFIX');
+  });
+});

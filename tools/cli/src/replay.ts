@@ -1,0 +1,183 @@
+import type { Readable } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NotFound,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { type ManifestLine, manifestKey, readManifest } from '@spool/flusher/dist/manifests.js';
+import { compressChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
+import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
+import { uploadBody } from '@spool/flusher/dist/upload.js';
+import type { OutputFormat } from '@spool/shared';
+
+export interface ReplayOptions {
+  s3: S3Client;
+  bucket: string;
+  /** Where the objects are (S3_PREFIX). */
+  fromPrefix: string;
+  /** Where their copies go. */
+  toPrefix: string;
+  stream: string;
+  /** YYYY-MM-DD, both included: the `dt=` partitions replayed. */
+  fromDay: string;
+  toDay: string;
+  format: OutputFormat;
+  partBytes: number;
+  /** Called after each object: what is done so far. */
+  progress?: (done: ReplayProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ReplayProgress {
+  objects: number;
+  of: number;
+  written: number;
+  /** Already there from an earlier run: same source, same format. */
+  skipped: number;
+  key: string;
+}
+
+const EXTENSION = /\.(ndjson\.gz|ndjson\.zst)$/;
+
+/** The days from `from` to `to`, both included. */
+export function daysBetween(from: string, to: string): string[] {
+  const days: string[] = [];
+  for (let at = Date.parse(`${from}T00:00:00Z`); at <= Date.parse(`${to}T00:00:00Z`); at += 86_400_000) {
+    days.push(new Date(at).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/**
+ * Rewrites a stream's landed objects, day by day, in another format and/or under another prefix.
+ * Each copy's key is its source's, with the target prefix and the format's extension: so a second
+ * run, or a run resumed after a kill, finds each copy already written (its `spool-replayed-from`
+ * and `spool-sha256` match) and skips it; a copy cut off mid-upload left only a multipart upload,
+ * which the next run aborts before writing the copy again. Content is streamed (decompressed and
+ * compressed again as it comes, uploaded in parts), never held whole. Each target day gets its
+ * manifest, lines keyed by object as the flusher writes them.
+ */
+export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
+  const { s3, bucket, fromPrefix, toPrefix, stream, format, signal } = options;
+  if (fromPrefix === toPrefix)
+    throw new Error('--to-prefix: the same as S3_PREFIX; replay writes copies elsewhere');
+  const sources: string[] = [];
+  for (const day of daysBetween(options.fromDay, options.toDay)) {
+    for await (const key of listKeys(s3, bucket, `${fromPrefix}stream=${stream}/dt=${day}/`)) {
+      if (EXTENSION.test(key)) sources.push(key);
+    }
+  }
+  const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, key: '' };
+  const lines = new Map<string, ManifestLine[]>();
+  for (const source of sources) {
+    if (signal?.aborted) break;
+    const key = `${toPrefix}${source.slice(fromPrefix.length).replace(EXTENSION, `.${FORMAT_WRITERS[format].extension}`)}`;
+    const copied = await copyOnce(options, source, key);
+    if (copied.written) done.written += 1;
+    else done.skipped += 1;
+    const day = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1] as string;
+    lines.set(day, [...(lines.get(day) ?? []), copied.line]);
+    done.objects += 1;
+    done.key = key;
+    options.progress?.({ ...done });
+  }
+  // The target's manifests: merged by key with what an earlier run wrote.
+  for (const [day, dayLines] of lines) {
+    const target = manifestKey(toPrefix, stream, day);
+    const manifest = await readManifest(s3, bucket, target);
+    for (const line of dayLines) manifest.set(line.key, line);
+    const body = [...manifest.values()]
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((line) => `${JSON.stringify(line)}\n`)
+      .join('');
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentType: 'application/x-ndjson' }),
+    );
+  }
+  return done;
+}
+
+/** Writes one copy unless an earlier run did; returns its manifest line either way. */
+async function copyOnce(
+  options: ReplayOptions,
+  source: string,
+  key: string,
+): Promise<{ written: boolean; line: ManifestLine }> {
+  const { s3, bucket, format, partBytes } = options;
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }));
+  const metadata = head.Metadata ?? {};
+  const existing = await s3
+    .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
+    .catch((error: unknown) => {
+      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return undefined;
+      throw error;
+    });
+  const line = (bytes: number): ManifestLine => ({
+    key,
+    generation: Number(metadata['spool-generation'] ?? 0),
+    shard: Number(metadata['spool-shard'] ?? 0),
+    format,
+    events: Number(metadata['spool-events'] ?? 0),
+    bytes,
+    rawBytes: Number(metadata['spool-raw-bytes'] ?? 0),
+    sha256: metadata['spool-sha256'] ?? '',
+    firstReceivedAt: metadata['spool-first-received-at'] ?? '',
+    lastReceivedAt: metadata['spool-last-received-at'] ?? '',
+  });
+  if (
+    existing?.Metadata?.['spool-replayed-from'] === source &&
+    existing.Metadata['spool-sha256'] === metadata['spool-sha256']
+  ) {
+    return { written: false, line: line(existing.ContentLength ?? 0) };
+  }
+  // A run killed mid-upload left its parts: abort them before writing the copy again.
+  await abortStaleUploads({ s3, bucket, key });
+  const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }));
+  const decompress = source.endsWith('.ndjson.zst') ? createZstdDecompress() : createGunzip();
+  const content = (body.Body as Readable).pipe(decompress) as AsyncIterable<Buffer>;
+  const writer = FORMAT_WRITERS[format];
+  const { compressedBytes } = await uploadBody(
+    { s3, bucket, key },
+    {
+      pieces: compressChunks(writer.compressor(), chunksOf(content)),
+      contentType: writer.contentType,
+      metadata: { ...metadata, 'spool-replayed-from': source },
+    },
+    partBytes,
+  );
+  return { written: true, line: line(compressedBytes) };
+}
+
+/** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** The decompressed content in chunks of CHUNK_BYTES (the last smaller), as the flusher reads Redis. */
+async function* chunksOf(content: AsyncIterable<Buffer>): AsyncGenerator<{ data: Buffer; release(): void }> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const data of content) {
+    pending.push(data);
+    size += data.length;
+    if (size >= CHUNK_BYTES) {
+      yield { data: Buffer.concat(pending), release: () => {} };
+      pending = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
+}
+
+async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+    token = page.NextContinuationToken;
+  } while (token);
+}
