@@ -42,7 +42,7 @@ print_totals() {
   node -e '
     const fs = require("node:fs");
     let passed = 0, failed = 0;
-    for (const f of fs.readdirSync(process.argv[1])) {
+    for (const f of fs.readdirSync(process.argv[1]).filter((name) => name.endsWith(".json"))) {
       const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
       passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
     }

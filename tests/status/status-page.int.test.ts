@@ -12,7 +12,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 const CHROMIUM = process.env.SPOOL_CHROMIUM ?? '/usr/bin/chromium';
 const ADMIN_KEY = 'status-admin-key-0123456789';
 /** Where the screenshot goes (the README shows one taken here). */
-const SCREENSHOTS = fileURLToPath(new URL('../../.tools/test-results/', import.meta.url));
+const SCREENSHOTS = fileURLToPath(new URL('../../.tools/screenshots/', import.meta.url));
 
 let stack: Stack;
 let browser: Browser;
