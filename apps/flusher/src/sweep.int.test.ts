@@ -10,6 +10,7 @@ import {
   legacyStreamsKey,
   loadConfig,
   queuePrefix,
+  recordRejected,
   redisNow,
   registerStream,
   sealGeneration,
@@ -252,6 +253,30 @@ describe('the sweep', () => {
     const result = await sweep(deps);
     expect(result.retried).toContain(flushJobId(stream, 0));
     expect(await (await queue.getJob(flushJobId(stream, 0)))?.getState()).toBe('waiting');
+  });
+
+  it('writes a quarantine to S3 once it holds half of QUARANTINE_MAX_EVENTS (1,000 by default)', async () => {
+    const stream = randomName('bad');
+    const keys = streamKeys(stream, NS);
+    await registerStream(redis, registry, stream);
+    await redis.hset(keys.stats, 'accepted', '1');
+    const entry = JSON.stringify({
+      receivedAt: new Date().toISOString(),
+      code: 'SPOOL_INVALID_JSON',
+      text: '{',
+    });
+    await recordRejected(
+      redis,
+      keys,
+      499,
+      1_000,
+      Array.from({ length: 499 }, () => entry),
+    );
+    expect((await sweep(deps)).quarantined).toEqual([]);
+    await recordRejected(redis, keys, 1, 1_000, [entry]);
+    const [key] = (await sweep(deps)).quarantined;
+    expect(key).toMatch(new RegExp(`^_quarantine/stream=${stream}/dt=`));
+    expect(await redis.exists(keys.quarantine)).toBe(0);
   });
 
   it('runs often enough to keep FLUSH_INTERVAL within a quarter, between 1 s and 30 s', () => {

@@ -20,11 +20,18 @@ import type { Logger } from 'pino';
 import { adoptLegacyStreams } from './legacy-streams.js';
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
+import { drainQuarantine } from './quarantine.js';
 
 export interface SweepDeps {
   config: Pick<
     Config,
-    'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards' | 'namespace' | 's3'
+    | 'flushIntervalMs'
+    | 'flushThresholdBytes'
+    | 'maxBufferBytes'
+    | 'streamShards'
+    | 'namespace'
+    | 's3'
+    | 'quarantineMaxEvents'
   >;
   redis: RedisClient;
   s3: S3Client;
@@ -43,6 +50,8 @@ export interface SweepResult {
   reconciled: string[];
   /** Manifest lines written (of objects whose flush could not write them). */
   manifestLines: number;
+  /** Quarantine objects written (rejected events kept by the ingest). */
+  quarantined: string[];
 }
 
 /**
@@ -67,6 +76,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     forgotten: [],
     reconciled: [],
     manifestLines: 0,
+    quarantined: [],
   };
   const now = await redisNow(redis);
   const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
@@ -108,14 +118,17 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         .smembers(keys.pending)
         .get(keys.sealedBytes)
         .hlen(keys.manifestPending)
+        .llen(keys.quarantine)
+        .exists(keys.quarantineDrainingId)
         .exec();
-      const [gen, since, length, pending, sealedBytes, manifestPending] = (replies ?? []).map(
-        ([error, value]) => {
-          if (error) throw error;
-          return value;
-        },
-      ) as [string | null, string | null, number, string[], string | null, number];
+      const [gen, since, length, pending, sealedBytes, manifestPending, quarantined, draining] = (
+        replies ?? []
+      ).map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      }) as [string | null, string | null, number, string[], string | null, number, number, number];
       if (manifestPending > 0) await writeManifests(deps, stream, result);
+      if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
       const label = metrics.streamLabel(streamOfUnit(stream));
       if (label !== OTHER_STREAMS_LABEL) {
         const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
@@ -188,6 +201,33 @@ async function writeManifests(deps: SweepDeps, unit: string, result: SweepResult
     result.manifestLines += written ?? 0;
   } catch (error) {
     logger.warn({ err: error, stream: unit }, 'could not write manifests; the next sweep tries again');
+  }
+}
+
+/** Writes a unit's kept rejected events to S3 once there are enough, or the oldest is old enough. */
+async function writeQuarantine(
+  deps: SweepDeps,
+  unit: string,
+  now: number,
+  result: SweepResult,
+): Promise<void> {
+  const { config, redis, s3, logger } = deps;
+  try {
+    const key = await drainQuarantine(
+      {
+        redis,
+        s3,
+        bucket: config.s3.bucket as string,
+        prefix: config.s3.prefix,
+        namespace: config.namespace,
+      },
+      unit,
+      now,
+      { fullAt: Math.max(1, Math.floor(config.quarantineMaxEvents / 2)), maxAgeMs: config.flushIntervalMs },
+    );
+    if (key) result.quarantined.push(key);
+  } catch (error) {
+    logger.warn({ err: error, stream: unit }, 'could not write the quarantine; the next sweep tries again');
   }
 }
 

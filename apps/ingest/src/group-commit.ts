@@ -4,7 +4,6 @@ import {
   appendToBuffer,
   type ClientMessageIds,
   type Config,
-  countRejected,
   crossedThreshold,
   type FlushJobData,
   flushJobId,
@@ -12,6 +11,7 @@ import {
   OTHER_STREAMS_LABEL,
   type ReplicaAck,
   ReplicaAckError,
+  recordRejected,
   shardCount,
   shardUnit,
   streamKeys,
@@ -45,6 +45,13 @@ export interface AppendLines extends UnitLines {
   parts: readonly string[];
 }
 
+/** A request's rejected events, as recordRejected keeps them. */
+export interface RejectedLines {
+  rejected: ReadonlyArray<{ index: number; code: string; message: string }>;
+  rejectedText: readonly string[];
+  rejectedCount: number;
+}
+
 /** What became of a request's events once Redis answered. */
 export interface Appended {
   /** Events left out because the stream already accepted their messageId (within DEDUPE_WINDOW). */
@@ -73,6 +80,7 @@ export interface GroupCommitDeps {
     | 'flushThresholdBytes'
     | 'maxBufferBytes'
     | 'groupCommitWindowMs'
+    | 'quarantineMaxEvents'
     | 'namespace'
     | 'dedupeWindowMs'
     | 'minReplicasAck'
@@ -138,13 +146,36 @@ export class GroupCommit {
   }
 
   /**
-   * Counts a request's rejected events on the stream's counters (shard 0's, for a sharded
-   * stream), for the status page. Best effort: a count Redis could not take is not worth a 503.
+   * Records a request's rejected events on the stream (shard 0's keys, for a sharded stream): its
+   * counter, for the status page, and its quarantine, the listed ones with their text, for S3.
+   * Best effort: what Redis could not take is not worth a 503 (the answer lists them anyway).
    */
-  async countRejected(stream: string, rejected: number): Promise<void> {
-    await countRejected(this.deps.redis, streamKeys(stream, this.deps.config.namespace), rejected).catch(
-      (error: unknown) => this.deps.logger.warn({ err: error, stream }, 'could not count rejected events'),
-    );
+  async recordRejected(
+    stream: string,
+    lines: RejectedLines,
+    request: { id: string; at: string },
+  ): Promise<void> {
+    const { config, redis, logger } = this.deps;
+    const entries =
+      config.quarantineMaxEvents === 0
+        ? []
+        : lines.rejected.map((event, i) =>
+            JSON.stringify({
+              receivedAt: request.at,
+              requestId: request.id,
+              index: event.index,
+              code: event.code,
+              message: event.message,
+              text: lines.rejectedText[i] ?? '',
+            }),
+          );
+    await recordRejected(
+      redis,
+      streamKeys(stream, config.namespace),
+      lines.rejectedCount,
+      config.quarantineMaxEvents,
+      entries,
+    ).catch((error: unknown) => logger.warn({ err: error, stream }, 'could not record rejected events'));
   }
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */

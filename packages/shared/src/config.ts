@@ -87,6 +87,8 @@ const schema = z.object({
   ALLOW_ANONYMOUS_WRITES: boolean(false),
   /** Events: the most one request may carry (Segment's batch allows 2,500). */
   MAX_EVENTS_PER_REQUEST: integer(2_500, 1, 100_000),
+  /** Rejected events a stream keeps for S3 (`_quarantine/`), the newest; 0 keeps none. */
+  QUARANTINE_MAX_EVENTS: integer(1_000, 0, 10_000),
   /** Milliseconds: a messageId a stream accepted this recently is not stored again; 0 turns dedupe off. */
   DEDUPE_WINDOW: duration('10m'),
   /** Which proxies' X-Forwarded-For gives the client address (rate limits, context.ip): `false`, or addresses. */
@@ -158,6 +160,7 @@ export interface Config {
   maxEventsPerRequest: number;
   writeKeys: readonly WriteKey[];
   adminKeys: readonly string[];
+  quarantineMaxEvents: number;
   allowAnonymousWrites: boolean;
   /** 0: dedupe off. */
   dedupeWindowMs: number;
@@ -284,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),
     adminKeys: Object.freeze(v.ADMIN_KEYS),
+    quarantineMaxEvents: v.QUARANTINE_MAX_EVENTS,
     allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
     dedupeWindowMs: v.DEDUPE_WINDOW,
     trustProxy: v.TRUST_PROXY,

@@ -53,19 +53,20 @@ export {
   type AppendResult,
   appendToBuffer,
   type ClientMessageIds,
-  countRejected,
   crossedThreshold,
   defineSpoolCommands,
   forgetStream,
   type ReplicaAck,
   ReplicaAckError,
   reconcileSealed,
+  recordRejected,
   redisNow,
   registerStream,
   releaseGeneration,
   type SealedReconciliation,
   type SealResult,
   sealGeneration,
+  startQuarantineDrain,
 } from './scripts.js';
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';

@@ -32,6 +32,11 @@ export interface StreamKeys {
   stats: string;
   pending: string;
   sealedBytes: string;
+  /** Rejected events kept for S3 (_quarantine/), the newest QUARANTINE_MAX_EVENTS: JSON entries. */
+  quarantine: string;
+  /** Quarantine entries being written to S3, and the id (`<n>:<ms>`) that names their object. */
+  quarantineDraining: string;
+  quarantineDrainingId: string;
   /** Manifest lines of released objects not yet written to their day's manifest: object key → line. */
   manifestPending: string;
   /** Held while one flusher writes the stream's manifests (on the stream's own slot, shards included). */
@@ -57,6 +62,9 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     pending: `${base}:pending`,
     sealedBytes: `${base}:sealed-bytes`,
     manifestPending: `${base}:manifest-pending`,
+    quarantine: `${base}:quarantine`,
+    quarantineDraining: `${base}:quarantine-draining`,
+    quarantineDrainingId: `${base}:quarantine-draining-id`,
     manifestLock: `${base}:manifest-lock`,
     seen: `${base}:seen`,
     sealedPrefix: `${base}:sealed`,

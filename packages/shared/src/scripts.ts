@@ -24,7 +24,8 @@ const COMMANDS = {
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
-  spoolCountRejected: { numberOfKeys: 1, lua: lua('count-rejected-1.lua') },
+  spoolReject: { numberOfKeys: 2, lua: lua('reject-2.lua') },
+  spoolDrainQuarantine: { numberOfKeys: 4, lua: lua('drain-quarantine-4.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -66,7 +67,19 @@ declare module 'ioredis' {
       manifestLine: string,
     ): Result<number, Context>;
     spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
-    spoolCountRejected(stats: string, rejected: number): Result<number, Context>;
+    spoolDrainQuarantine(
+      quarantine: string,
+      draining: string,
+      drainingId: string,
+      stats: string,
+    ): Result<string | null, Context>;
+    spoolReject(
+      stats: string,
+      quarantine: string,
+      rejected: number,
+      maxKept: number,
+      ...entries: string[]
+    ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
     spoolReconcileSealed(
       pending: string,
@@ -290,13 +303,37 @@ export async function releaseGeneration(
   return released === 1;
 }
 
-/** Counts `rejected` events refused at ingest on a stream that has stored events (count-rejected-1.lua). */
-export async function countRejected(
+/**
+ * Records `rejected` events refused at ingest on a stream that has stored events: counts them, and
+ * keeps `entries` (at most `maxKept` per stream, the newest) in its quarantine (reject-2.lua).
+ */
+export async function recordRejected(
   redis: Redis | Cluster,
   keys: StreamKeys,
   rejected: number,
+  maxKept: number,
+  entries: string[],
 ): Promise<number> {
-  return redis.spoolCountRejected(keys.stats, rejected);
+  return redis.spoolReject(keys.stats, keys.quarantine, rejected, maxKept, ...entries);
+}
+
+/**
+ * Moves a stream's quarantine to its draining list for writing to S3 (drain-quarantine-4.lua):
+ * the draining id (`<n>:<ms>`) that names the object, an unfinished earlier drain's if any, or
+ * undefined when nothing is kept.
+ */
+export async function startQuarantineDrain(
+  redis: Redis | Cluster,
+  keys: StreamKeys,
+): Promise<string | undefined> {
+  return (
+    (await redis.spoolDrainQuarantine(
+      keys.quarantine,
+      keys.quarantineDraining,
+      keys.quarantineDrainingId,
+      keys.stats,
+    )) ?? undefined
+  );
 }
 
 /** Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it. */

@@ -11,7 +11,7 @@ export const MEDIA_TYPES = {
 export type BodyForm = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 
 /** One item of a request: a parsed value, or the reason its NDJSON line did not parse. */
-export type BodyItem = { value: unknown } | { parseError: string };
+export type BodyItem = { value: unknown } | { parseError: string; raw: string };
 
 /** A parsed request: `single` when the body was one JSON object, `batch` otherwise. */
 export interface ParsedBody {
@@ -62,7 +62,7 @@ function parseNdjson(text: string, maxEvents: number): ParsedBody {
     try {
       items.push({ value: JSON.parse(line) });
     } catch (error) {
-      items.push({ parseError: `line is not valid JSON: ${(error as Error).message}` });
+      items.push({ parseError: `line is not valid JSON: ${(error as Error).message}`, raw: line });
     }
   }
   return { shape: 'batch', items };

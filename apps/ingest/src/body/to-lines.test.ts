@@ -53,7 +53,12 @@ describe('toLines', () => {
     const lines = toLines(
       {
         shape: 'batch',
-        items: [{ value: { a: 'é' } }, { parseError: 'bad' }, { value: [1] }, { value: { b: 2 } }],
+        items: [
+          { value: { a: 'é' } },
+          { parseError: 'bad', raw: '{"x":' },
+          { value: [1] },
+          { value: { b: 2 } },
+        ],
       },
       new Date(STAMP),
       { maxEventBytes: 1024, maxStoredBytes: 1e6 },
@@ -63,6 +68,8 @@ describe('toLines', () => {
       [1, 'SPOOL_INVALID_JSON'],
       [2, 'SPOOL_INVALID_EVENT'],
     ]);
+    // Their text, for the quarantine: the line as sent, or the value as JSON.
+    expect(lines.rejectedText).toEqual(['{"x":', '[1]']);
     expect(
       lines.text
         .split('\n')

@@ -8,6 +8,9 @@ import type { ParsedBody } from './parse-body.js';
 /** An answer lists this many rejected events at most, and counts the rest. */
 export const MAX_LISTED_REJECTIONS = 100;
 
+/** A rejected event's text is kept (for the quarantine) up to this many characters. */
+export const MAX_REJECTED_TEXT = 2_048;
+
 export interface RejectedEvent {
   index: number;
   code: string;
@@ -25,6 +28,8 @@ export interface Lines {
   clientIds: ClientMessageIds;
   /** The first MAX_LISTED_REJECTIONS rejected events. */
   rejected: RejectedEvent[];
+  /** Their text as sent (JSON for a parsed value), cut to MAX_REJECTED_TEXT: what the quarantine keeps. */
+  rejectedText: string[];
   rejectedCount: number;
 }
 
@@ -84,40 +89,49 @@ export function toLines(
   const parts: string[] = [];
   const clientIds: ClientMessageIds = { ids: [], lines: [] };
   const rejected: RejectedEvent[] = [];
+  const rejectedText: string[] = [];
   let rejectedCount = 0;
   let bytes = 0;
-  const reject = (event: RejectedEvent) => {
+  // The text is made only for the listed ones: a request's bad events cost at most that many.
+  const reject = (event: RejectedEvent, text: () => string) => {
     rejectedCount += 1;
-    if (rejected.length < MAX_LISTED_REJECTIONS) rejected.push(event);
+    if (rejected.length < MAX_LISTED_REJECTIONS) {
+      rejected.push(event);
+      rejectedText.push(text().slice(0, MAX_REJECTED_TEXT));
+    }
   };
+  const json = (value: unknown) => () => JSON.stringify(value) ?? String(value);
 
   // A plain loop: this runs for every event of every request.
   const { items } = body;
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as ParsedBody['items'][number];
     if ('parseError' in item) {
-      reject({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError });
+      reject({ index, code: 'SPOOL_INVALID_JSON', message: item.parseError }, () => item.raw);
       continue;
     }
     const problem = checkEvent(item.value);
     if (problem) {
-      reject({ index, ...problem });
+      reject({ index, ...problem }, json(item.value));
       continue;
     }
     const prepared = prepare?.(item.value, stamp);
     if (prepared && 'problem' in prepared) {
-      reject({ index, ...prepared.problem });
+      reject({ index, ...prepared.problem }, json(item.value));
       continue;
     }
     const event = prepared ? prepared.message : (item.value as Record<string, unknown>);
     const line = storedLine(event, stamp);
     const lineBytes = Buffer.byteLength(line);
     if (lineBytes > limits.maxEventBytes) {
-      reject({
-        index,
-        code: 'SPOOL_EVENT_TOO_LARGE',
-        message: `the event is ${lineBytes} bytes as stored, over the ${limits.maxEventBytes}-byte limit`,
-      });
+      reject(
+        {
+          index,
+          code: 'SPOOL_EVENT_TOO_LARGE',
+          message: `the event is ${lineBytes} bytes as stored, over the ${limits.maxEventBytes}-byte limit`,
+        },
+        () => line,
+      );
       continue;
     }
     bytes += lineBytes;
@@ -130,7 +144,16 @@ export function toLines(
     parts.push(line);
   }
 
-  return { text: parts.join(''), parts, count: parts.length, bytes, clientIds, rejected, rejectedCount };
+  return {
+    text: parts.join(''),
+    parts,
+    count: parts.length,
+    bytes,
+    clientIds,
+    rejected,
+    rejectedText,
+    rejectedCount,
+  };
 }
 
 /** The error that answers a request none of whose events could be stored: its first one's. */

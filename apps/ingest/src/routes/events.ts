@@ -97,8 +97,13 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const { stream } = request.params;
       // No body and no Content-Type: Fastify runs no parser at all.
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
-      const lines = toLines(request.body, new Date(), lineLimits);
-      return reply.code(202).send(await storeLines(options, stream, request.body.shape, lines));
+      const received = new Date();
+      const lines = toLines(request.body, received, lineLimits);
+      const stored = await storeLines(options, stream, request.body.shape, lines, {
+        id: request.id,
+        at: received.toISOString(),
+      });
+      return reply.code(202).send(stored);
     },
   });
 }

@@ -27,17 +27,18 @@ export async function storeLines(
   stream: string,
   shape: ParsedBody['shape'],
   lines: Lines,
+  request: { id: string; at: string },
 ): Promise<StoredCounts> {
   metrics.countEvents(stream, { rejected: lines.rejectedCount });
   const [first] = lines.rejected;
-  // Counted on the stream's counters only once it has stored an event (count-rejected-1.lua):
-  // after the append, so the request that creates the stream counts its rejected ones too.
+  // Recorded on the stream (counted and quarantined) only once it has stored an event
+  // (reject-2.lua): after the append, so the request that creates the stream records its own.
   if (lines.count === 0) {
-    if (lines.rejectedCount > 0) await groupCommit.countRejected(stream, lines.rejectedCount);
+    if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request);
     throw first ? refusalOf(shape, first) : new errors.SPOOL_EMPTY_BATCH();
   }
   const { duplicates } = await groupCommit.append(stream, lines);
-  if (lines.rejectedCount > 0) await groupCommit.countRejected(stream, lines.rejectedCount);
+  if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request);
   const accepted = lines.count - duplicates;
   metrics.countEvents(stream, { accepted, duplicates });
   return { accepted, duplicates, rejected: lines.rejected, rejectedCount: lines.rejectedCount };

@@ -138,7 +138,10 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     envelope: MessageEnvelope & { received: Date },
   ) => {
     const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope));
-    const stored = await storeLines(options, request.trackingStream as string, body.shape, lines);
+    const stored = await storeLines(options, request.trackingStream as string, body.shape, lines, {
+      id: request.id,
+      at: envelope.received.toISOString(),
+    });
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
     return reply.code(200).send({ success: true, ...stored });
   };

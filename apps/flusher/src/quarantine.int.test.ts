@@ -1,0 +1,87 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  defineSpoolCommands,
+  recordRejected,
+  redisNow,
+  startQuarantineDrain,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, createTestS3, listObjectKeys, randomName, testServices } from '@spool/testkit';
+import { drainQuarantine, quarantineKey } from './quarantine.js';
+
+const { s3: services } = testServices();
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const s3 = createTestS3();
+
+afterAll(async () => {
+  await redis.quit();
+  s3.destroy();
+});
+
+/** A stream that has stored an event (so it has counters) and `count` kept rejected events. */
+async function rejected(stream: string, count: number, from = 0): Promise<string[]> {
+  const keys = streamKeys(stream);
+  await redis.hsetnx(keys.stats, 'accepted', '1');
+  const entries = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      receivedAt: new Date().toISOString(),
+      requestId: `r${from + i}`,
+      index: 0,
+      code: 'SPOOL_INVALID_JSON',
+      message: 'bad',
+      text: '{',
+    }),
+  );
+  await recordRejected(redis, keys, count, 1_000, entries);
+  return entries;
+}
+
+async function body(key: string): Promise<string> {
+  const answer = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
+  return (await answer.Body?.transformToString()) ?? '';
+}
+
+describe('draining the quarantine', () => {
+  const deps = (prefix: string) => ({ redis, s3, bucket: services.bucket, prefix, namespace: 'spool' });
+
+  it('waits until there are enough entries or the oldest is old enough, then writes them all in one object', async () => {
+    const prefix = `${randomName('q')}/`;
+    const stream = randomName('web');
+    const entries = await rejected(stream, 3);
+    const now = await redisNow(redis);
+    expect(
+      await drainQuarantine(deps(prefix), stream, now, { fullAt: 10, maxAgeMs: 60_000 }),
+    ).toBeUndefined();
+    const key = await drainQuarantine(deps(prefix), stream, now + 61_000, { fullAt: 10, maxAgeMs: 60_000 });
+    expect(key).toMatch(
+      new RegExp(
+        `^${prefix}_quarantine/stream=${stream}/dt=\\d{4}-\\d\\d-\\d\\d/${stream}-\\d{8}T\\d{9}Z-q1\\.ndjson$`,
+      ),
+    );
+    expect(await body(key as string)).toBe(entries.map((entry) => `${entry}\n`).join(''));
+    const keys = streamKeys(stream);
+    expect(await redis.exists(keys.quarantine, keys.quarantineDraining, keys.quarantineDrainingId)).toBe(0);
+  });
+
+  it('writes the same object again after a crash mid-drain, never a second one, then goes on', async () => {
+    const prefix = `${randomName('q')}/`;
+    const stream = randomName('web');
+    const first = await rejected(stream, 2);
+    // A flusher took the entries out of service and died before S3 had them.
+    const id = (await startQuarantineDrain(redis, streamKeys(stream))) as string;
+    const later = await rejected(stream, 1, 2);
+    const when = { fullAt: 1, maxAgeMs: 0 };
+    const now = await redisNow(redis);
+
+    expect(await drainQuarantine(deps(prefix), stream, now, when)).toBe(quarantineKey(prefix, stream, id));
+    expect(await body(quarantineKey(prefix, stream, id))).toBe(first.map((entry) => `${entry}\n`).join(''));
+    const next = (await drainQuarantine(deps(prefix), stream, now, when)) as string;
+    expect(next).toMatch(/-q2\.ndjson$/);
+    expect(await body(next)).toBe(`${later[0]}\n`);
+    expect(await listObjectKeys(s3, services.bucket, `${prefix}_quarantine/`)).toEqual(
+      [quarantineKey(prefix, stream, id), next].sort(),
+    );
+  });
+});

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import { createTestRedis, randomName } from '@spool/testkit';
+import { startTestIngest, type TestIngest } from '../test/support.js';
+
+/** Rejected events kept for the quarantine (what the sweep writes under _quarantine/), bounded. */
+const redis = createTestRedis();
+let ingest: TestIngest;
+
+beforeAll(async () => {
+  ingest = await startTestIngest({ QUARANTINE_MAX_EVENTS: '50' });
+});
+afterAll(async () => {
+  await ingest.close();
+  await redis.quit();
+});
+
+function post(stream: string, payload: string) {
+  return ingest.app.inject({
+    method: 'POST',
+    url: `/v1/streams/${stream}/events`,
+    headers: { 'content-type': 'application/x-ndjson' },
+    payload,
+  });
+}
+
+interface Entry {
+  receivedAt: string;
+  requestId: string;
+  index: number;
+  code: string;
+  message: string;
+  text: string;
+}
+
+async function kept(stream: string): Promise<Entry[]> {
+  return (await redis.lrange(streamKeys(stream).quarantine, 0, -1)).map(
+    (entry) => JSON.parse(entry) as Entry,
+  );
+}
+
+describe('the quarantine', () => {
+  it('keeps each rejected event with its reason, request id, time and text (cut to 2,048 characters)', async () => {
+    const stream = randomName();
+    const long = `"${'x'.repeat(5_000)}"`;
+    const answer = await post(stream, `{"ok":1}\n{"broken":\n${long}\n`);
+    expect(answer.statusCode).toBe(202);
+    const entries = await kept(stream);
+    expect(entries).toEqual([
+      {
+        receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        requestId: answer.headers['x-request-id'],
+        index: 1,
+        code: 'SPOOL_INVALID_JSON',
+        message: expect.stringContaining('line is not valid JSON'),
+        text: '{"broken":',
+      },
+      expect.objectContaining({ index: 2, code: 'SPOOL_INVALID_EVENT', text: long.slice(0, 2_048) }),
+    ]);
+  });
+
+  it('holds the newest QUARANTINE_MAX_EVENTS under a flood, counting what it let go', async () => {
+    const stream = randomName();
+    expect((await post(stream, '{"first":1}\n')).statusCode).toBe(202);
+    // 10 requests of 100 bad lines each (and one good): 1,000 rejected, 50 kept.
+    for (let request = 0; request < 10; request += 1) {
+      const bad = Array.from({ length: 100 }, (_, n) => `{"r":${request},"n":${n}`);
+      expect((await post(stream, `${bad.join('\n')}\n{"good":${request}}\n`)).statusCode).toBe(202);
+    }
+    const entries = await kept(stream);
+    expect(entries).toHaveLength(50);
+    expect(entries.at(-1)?.text).toBe('{"r":9,"n":99');
+    expect(await redis.hmget(streamKeys(stream).stats, 'rejected', 'quarantineDropped')).toEqual([
+      '1000',
+      '950',
+    ]);
+  });
+
+  it('creates no key for a stream that never stored an event', async () => {
+    const stream = randomName();
+    for (let request = 0; request < 5; request += 1)
+      expect((await post(stream, '{"bad":\n')).statusCode).toBe(400);
+    expect(await redis.exists(streamKeys(stream).quarantine, streamKeys(stream).stats)).toBe(0);
+  });
+});
