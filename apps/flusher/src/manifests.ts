@@ -75,6 +75,22 @@ export async function readManifest(
   return lines;
 }
 
+/** Writes a day's manifest whole: its lines sorted by object key, one JSON object a line. */
+export async function writeManifest(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  lines: Map<string, ManifestLine>,
+): Promise<void> {
+  const body = [...lines.values()]
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((line) => `${JSON.stringify(line)}\n`)
+    .join('');
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
+  );
+}
+
 export interface ManifestDeps {
   redis: RedisClient;
   s3: S3Client;
@@ -116,13 +132,7 @@ export async function writePendingManifests(
       const key = manifestKey(prefix, stream, day);
       const manifest = await readManifest(s3, bucket, key);
       for (const [objectKey, line] of lines) manifest.set(objectKey, JSON.parse(line) as ManifestLine);
-      const body = [...manifest.values()]
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-        .map((line) => `${JSON.stringify(line)}\n`)
-        .join('');
-      await s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
-      );
+      await writeManifest(s3, bucket, key, manifest);
       await redis.hdel(unitKeys.manifestPending, ...lines.map(([objectKey]) => objectKey));
       written += lines.length;
     }

@@ -183,24 +183,23 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   return result;
 }
 
+/** Where the side files (manifests, quarantine) go: the flusher's bucket and prefix. */
+function sideFiles({ config, redis, s3 }: SweepDeps) {
+  return {
+    redis,
+    s3,
+    bucket: config.s3.bucket as string,
+    prefix: config.s3.prefix,
+    namespace: config.namespace,
+  };
+}
+
 /** Writes a unit's pending manifest lines (left by a flush that could not write them). */
 async function writeManifests(deps: SweepDeps, unit: string, result: SweepResult): Promise<void> {
-  const { config, redis, s3, logger } = deps;
   try {
-    const written = await writePendingManifests(
-      {
-        redis,
-        s3,
-        bucket: config.s3.bucket as string,
-        prefix: config.s3.prefix,
-        namespace: config.namespace,
-      },
-      unit,
-      streamOfUnit(unit),
-    );
-    result.manifestLines += written ?? 0;
+    result.manifestLines += (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
   } catch (error) {
-    logger.warn({ err: error, stream: unit }, 'could not write manifests; the next sweep tries again');
+    deps.logger.warn({ err: error, stream: unit }, 'could not write manifests; the next sweep tries again');
   }
 }
 
@@ -211,23 +210,18 @@ async function writeQuarantine(
   now: number,
   result: SweepResult,
 ): Promise<void> {
-  const { config, redis, s3, logger } = deps;
+  const { quarantineMaxEvents, flushIntervalMs } = deps.config;
   try {
-    const key = await drainQuarantine(
-      {
-        redis,
-        s3,
-        bucket: config.s3.bucket as string,
-        prefix: config.s3.prefix,
-        namespace: config.namespace,
-      },
-      unit,
-      now,
-      { fullAt: Math.max(1, Math.floor(config.quarantineMaxEvents / 2)), maxAgeMs: config.flushIntervalMs },
-    );
+    const key = await drainQuarantine(sideFiles(deps), unit, now, {
+      fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
+      maxAgeMs: flushIntervalMs,
+    });
     if (key) result.quarantined.push(key);
   } catch (error) {
-    logger.warn({ err: error, stream: unit }, 'could not write the quarantine; the next sweep tries again');
+    deps.logger.warn(
+      { err: error, stream: unit },
+      'could not write the quarantine; the next sweep tries again',
+    );
   }
 }
 

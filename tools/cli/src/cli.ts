@@ -188,14 +188,18 @@ async function status(): Promise<void> {
   }
 }
 
+/** S3 as the flusher reads it from the environment (S3_BUCKET, S3_PREFIX, ...); Redis is not used. */
+function s3FromEnvironment() {
+  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
+  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
+  return { config, s3: createS3Client(config.s3) };
+}
+
 async function verify(): Promise<boolean> {
   const { stream, day } = values;
   if (!stream || !isValidStreamName(stream)) fail('--stream: expected a stream name');
   if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('--day: expected YYYY-MM-DD');
-  // S3 as the flusher reads it (Redis is not used here).
-  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
-  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
-  const s3 = createS3Client(config.s3);
+  const { config, s3 } = s3FromEnvironment();
   try {
     const report = await verifyDay({
       s3,
@@ -235,9 +239,7 @@ async function replayCommand(): Promise<void> {
   if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
   }
-  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
-  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
-  const s3 = createS3Client(config.s3);
+  const { config, s3 } = s3FromEnvironment();
   const signal = stopSignal();
   const tty = process.stderr.isTTY;
   try {

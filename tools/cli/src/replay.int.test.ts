@@ -1,31 +1,16 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
-import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
-import {
-  appendToBuffer,
-  defineSpoolCommands,
-  loadConfig,
-  registerStream,
-  streamKeys,
-  streamRegistryKey,
-} from '@spool/shared';
+import { defineSpoolCommands } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
-  flusherTestEnv,
   listObjectKeys,
   randomName,
   readSpoolObject,
   testServices,
 } from '@spool/testkit';
-import { pino } from 'pino';
+import { landGenerations, runCli, s3Env } from './test-support.js';
 
-/** `spool replay`, as run: the built command, S3 from the environment. */
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const { s3: services } = testServices();
 const redis = createTestRedis();
 defineSpoolCommands(redis);
@@ -36,53 +21,10 @@ afterAll(async () => {
   s3.destroy();
 });
 
-function run(command: string, prefix: string, args: string[]) {
-  const child = spawn(process.execPath, [CLI, command, ...args], {
-    env: { ...process.env, ...flusherTestEnv({ S3_PREFIX: prefix }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (data: Buffer) => {
-    out += data.toString();
-  });
-  child.stderr.on('data', (data: Buffer) => {
-    err += data.toString();
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number);
-  return { child, exited, out: () => out, err: () => err };
-}
-
-/** `count` generations of a stream flushed as the flusher does (gzip), their keys. */
-async function land(
-  prefix: string,
-  count: number,
-  eventsEach = 200,
-): Promise<{ stream: string; day: string; keys: string[] }> {
-  const stream = randomName('web');
-  const keys = streamKeys(stream);
-  await registerStream(redis, streamRegistryKey(), stream);
-  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix }), 'flusher');
-  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
-  const landed: string[] = [];
-  for (let gen = 0; gen < count; gen += 1) {
-    const lines = Array.from(
-      { length: eventsEach },
-      (_, n) => `${JSON.stringify({ gen, n, event: 'page', receivedAt: new Date().toISOString() })}\n`,
-    );
-    await appendToBuffer(redis, keys, {
-      chunk: lines.join(''),
-      eventCount: lines.length,
-      maxBytes: 1e9,
-      dedupeWindowMs: 0,
-      clientIds: { ids: [], lines: [] },
-    });
-    const outcome = await flushGeneration(deps, stream, gen);
-    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
-    landed.push(outcome.key);
-  }
-  return { stream, day: /dt=([\d-]+)/.exec(landed[0] as string)?.[1] as string, keys: landed };
-}
+/** `spool replay` (or another command), as run: the built command, S3 under `prefix`. */
+const run = (command: string, prefix: string, args: string[]) => runCli(command, args, s3Env(prefix));
+const land = (prefix: string, count: number, eventsEach = 200) =>
+  landGenerations(redis, s3, prefix, count, eventsEach);
 
 async function etags(keys: string[]): Promise<string[]> {
   return Promise.all(

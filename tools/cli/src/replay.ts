@@ -1,18 +1,17 @@
 import type { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  NotFound,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { type ManifestLine, manifestKey, readManifest } from '@spool/flusher/dist/manifests.js';
+  type ManifestLine,
+  manifestKey,
+  readManifest,
+  writeManifest,
+} from '@spool/flusher/dist/manifests.js';
 import { compressChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
 import type { OutputFormat } from '@spool/shared';
+import { listKeys } from './s3-keys.js';
 
 export interface ReplayOptions {
   s3: S3Client;
@@ -90,13 +89,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     const target = manifestKey(toPrefix, stream, day);
     const manifest = await readManifest(s3, bucket, target);
     for (const line of dayLines) manifest.set(line.key, line);
-    const body = [...manifest.values()]
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map((line) => `${JSON.stringify(line)}\n`)
-      .join('');
-    await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentType: 'application/x-ndjson' }),
-    );
+    await writeManifest(s3, bucket, target, manifest);
   }
   return done;
 }
@@ -169,15 +162,4 @@ async function* chunksOf(content: AsyncIterable<Buffer>): AsyncGenerator<{ data:
     }
   }
   if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
-}
-
-async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
-    token = page.NextContinuationToken;
-  } while (token);
 }

@@ -5,11 +5,11 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
-  ListObjectsV2Command,
   NotFound,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestKey, readManifest } from '@spool/flusher/dist/manifests.js';
+import { listKeys } from './s3-keys.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -98,15 +98,4 @@ async function readContent(
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
   }
   return { lines, sha256: hash.digest('hex') };
-}
-
-async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
-    token = page.NextContinuationToken;
-  } while (token);
 }

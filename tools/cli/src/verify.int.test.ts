@@ -1,26 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
 import { manifestKey } from '@spool/flusher/dist/manifests.js';
-import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
-import {
-  appendToBuffer,
-  defineSpoolCommands,
-  loadConfig,
-  registerStream,
-  streamKeys,
-  streamRegistryKey,
-} from '@spool/shared';
-import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
-import { pino } from 'pino';
+import { defineSpoolCommands } from '@spool/shared';
+import { createTestRedis, createTestS3, randomName, testServices } from '@spool/testkit';
+import { landGenerations, runCli, s3Env } from './test-support.js';
 
-/** `spool verify`, as run: the built command, S3 from the environment, its report and exit code. */
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const { s3: services } = testServices();
 const redis = createTestRedis();
 defineSpoolCommands(redis);
@@ -31,45 +17,13 @@ afterAll(async () => {
   s3.destroy();
 });
 
+/** `spool verify`, as run: the built command, S3 under `prefix`; its report and exit code. */
 async function verify(prefix: string, args: string[]): Promise<{ code: number; out: string }> {
-  const child = spawn(process.execPath, [CLI, 'verify', ...args], {
-    env: { ...process.env, ...flusherTestEnv({ S3_PREFIX: prefix }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (data: Buffer) => {
-    out += data.toString();
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number, out };
+  const cli = runCli('verify', args, s3Env(prefix));
+  return { code: await cli.exited, out: cli.out() };
 }
 
-/** Two generations of a stream flushed as the flusher does: objects, metadata and manifest. */
-async function landTwoGenerations(prefix: string): Promise<{ stream: string; day: string; keys: string[] }> {
-  const stream = randomName('web');
-  const keys = streamKeys(stream);
-  await registerStream(redis, streamRegistryKey(), stream);
-  const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix }), 'flusher');
-  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
-  const landed: string[] = [];
-  for (const gen of [0, 1]) {
-    const lines = Array.from(
-      { length: 50 },
-      (_, n) => `${JSON.stringify({ gen, n, receivedAt: new Date().toISOString() })}\n`,
-    );
-    await appendToBuffer(redis, keys, {
-      chunk: lines.join(''),
-      eventCount: lines.length,
-      maxBytes: 1e9,
-      dedupeWindowMs: 0,
-      clientIds: { ids: [], lines: [] },
-    });
-    const outcome = await flushGeneration(deps, stream, gen);
-    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
-    landed.push(outcome.key);
-  }
-  return { stream, day: /dt=([\d-]+)/.exec(landed[0] as string)?.[1] as string, keys: landed };
-}
+const landTwoGenerations = (prefix: string) => landGenerations(redis, s3, prefix, 2);
 
 describe('spool verify', () => {
   it('passes a whole day, reading the objects too with --deep', async () => {

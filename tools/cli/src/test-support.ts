@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
+import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
+import {
+  appendToBuffer,
+  loadConfig,
+  type RedisClient,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
+import { flusherTestEnv, randomName } from '@spool/testkit';
+import { pino } from 'pino';
+
+/** The built `spool` command. */
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/** Runs `spool <command> <args>` as a user does, S3 from the environment under `prefix`. */
+export function runCli(command: string, args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [CLI, command, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (data: Buffer) => {
+    out += data.toString();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    err += data.toString();
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number);
+  return { child, exited, out: () => out, err: () => err };
+}
+
+/** The environment that points the command at the test S3, under `prefix`. */
+export const s3Env = (prefix: string) => flusherTestEnv({ S3_PREFIX: prefix });
+
+/**
+ * `count` generations of a new stream (`eventsEach` events each) flushed as the flusher does:
+ * objects, metadata and the day's manifest. Resolves with the stream, the day and the keys.
+ */
+export async function landGenerations(
+  redis: RedisClient,
+  s3: S3Client,
+  prefix: string,
+  count: number,
+  eventsEach = 50,
+): Promise<{ stream: string; day: string; keys: string[] }> {
+  const stream = randomName('web');
+  const keys = streamKeys(stream);
+  await registerStream(redis, streamRegistryKey(), stream);
+  const config = loadConfig(s3Env(prefix), 'flusher');
+  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const landed: string[] = [];
+  for (let gen = 0; gen < count; gen += 1) {
+    const lines = Array.from(
+      { length: eventsEach },
+      (_, n) => `${JSON.stringify({ gen, n, event: 'page', receivedAt: new Date().toISOString() })}\n`,
+    );
+    await appendToBuffer(redis, keys, {
+      chunk: lines.join(''),
+      eventCount: lines.length,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    const outcome = await flushGeneration(deps, stream, gen);
+    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+    landed.push(outcome.key);
+  }
+  return { stream, day: /dt=([\d-]+)/.exec(landed[0] as string)?.[1] as string, keys: landed };
+}
