@@ -79,6 +79,22 @@ describe('toLines', () => {
     expect(lines.bytes).toBe(Buffer.byteLength(lines.text));
   });
 
+  it('keeps no text for an event too deep to write back as JSON, and throws nothing', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i += 1) deep = { d: deep };
+    const lines = toLines(
+      { shape: 'batch', items: [{ value: deep }, { value: { ok: 1 } }] },
+      new Date(STAMP),
+      {
+        maxEventBytes: 1024,
+        maxStoredBytes: 1e6,
+      },
+    );
+    expect(lines.rejected.map((r) => r.code)).toEqual(['SPOOL_EVENT_TOO_DEEP']);
+    expect(lines.rejectedText).toEqual(['']);
+    expect(lines.count).toBe(1);
+  });
+
   it('refuses an event over the limit as stored, server fields included', () => {
     const event = { pad: 'x'.repeat(100) };
     const size = Buffer.byteLength(storedLine(event, STAMP));

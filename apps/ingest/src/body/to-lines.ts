@@ -100,7 +100,15 @@ export function toLines(
       rejectedText.push(text().slice(0, MAX_REJECTED_TEXT));
     }
   };
-  const json = (value: unknown) => () => JSON.stringify(value) ?? String(value);
+  // A value refused for its depth (or anything else JSON.stringify cannot take) has no text: the
+  // quarantine records its reason alone.
+  const json = (value: unknown) => () => {
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch {
+      return '';
+    }
+  };
 
   // A plain loop: this runs for every event of every request.
   const { items } = body;
