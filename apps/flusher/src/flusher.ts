@@ -30,6 +30,8 @@ import { startSweepTimer } from './sweep-timer.js';
 /** The job an earlier version's scheduler fired the sweep with: still run if one is left. */
 export const SWEEP_JOB = 'sweep';
 const SWEEP_SCHEDULER_ID = 'spool-sweep';
+/** Ticks another flusher swept in a row, after which this one stops reporting the sweep's gauges. */
+const STALE_AFTER_SKIPPED_TICKS = 3;
 /** How often each flusher looks for jobs whose lock expired (one small script on the queue's node). */
 const STALLED_CHECK_EVERY_MS = 5_000;
 
@@ -104,6 +106,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   });
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
 
+  let skippedTicks = 0;
   // Earlier versions fired the sweep from a BullMQ job scheduler, which a failover can stop for good.
   await clients.queue.removeJobScheduler(SWEEP_SCHEDULER_ID);
   const sweepTimer = startSweepTimer({
@@ -112,7 +115,13 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     holder: `${hostname()}:${process.pid}`,
     everyMs: sweepEveryMs(config.flushIntervalMs),
     sweep: () => sweep(sweepDeps),
-    onTick: (outcome) => metrics.sweeps.inc({ outcome }),
+    onTick: (outcome) => {
+      metrics.sweeps.inc({ outcome });
+      skippedTicks = outcome === 'skipped' ? skippedTicks + 1 : 0;
+      // Another flusher sweeps now: this one's view of the buffers is growing stale, and alerts
+      // take the highest of every flusher's.
+      if (skippedTicks === STALE_AFTER_SKIPPED_TICKS) metrics.resetSweepGauges();
+    },
     logger,
   });
 

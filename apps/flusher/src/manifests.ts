@@ -120,6 +120,20 @@ export async function writePendingManifests(
   const lock = streamKeys(stream, namespace).manifestLock;
   const token = randomUUID();
   if ((await redis.set(lock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return undefined;
+  // Held for as long as this writer works (a slow S3 must not let a second writer in), and gone
+  // LOCK_MS after it dies.
+  const renew = setInterval(() => {
+    redis
+      .eval(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+        1,
+        lock,
+        token,
+        LOCK_MS,
+      )
+      .catch(() => {});
+  }, LOCK_MS / 3);
+  renew.unref();
   try {
     const pending = await redis.hgetall(unitKeys.manifestPending);
     const byDay = new Map<string, Array<[string, string]>>();
@@ -133,11 +147,16 @@ export async function writePendingManifests(
       const manifest = await readManifest(s3, bucket, key);
       for (const [objectKey, line] of lines) manifest.set(objectKey, JSON.parse(line) as ManifestLine);
       await writeManifest(s3, bucket, key, manifest);
+      // Only while the lock is still this writer's: one that lost it leaves its lines pending, for
+      // the next writer to merge again. (Two commands: a shard's lines and its stream's lock are on
+      // different Cluster slots; the renewal keeps the lock held between them.)
+      if ((await redis.get(lock)) !== token) return written;
       await redis.hdel(unitKeys.manifestPending, ...lines.map(([objectKey]) => objectKey));
       written += lines.length;
     }
     return written;
   } finally {
+    clearInterval(renew);
     await releaseLock(redis, lock, token);
   }
 }

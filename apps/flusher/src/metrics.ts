@@ -8,7 +8,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export function createFlusherMetrics(jobCounts: () => Promise<Record<string, number>> = async () => ({})) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
-  return {
+  const metrics = {
     registry,
     streamLabel: streamLabeler(),
     flushSeconds: new Histogram({
@@ -90,6 +90,20 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
         for (const [state, count] of Object.entries(await jobCounts())) this.set({ state }, count);
       },
     }),
+  };
+  return {
+    ...metrics,
+    /** Drops what the last sweep here set: another flusher sweeps now (sweep-timer.ts). */
+    resetSweepGauges(): void {
+      for (const gauge of [
+        metrics.oldestBufferAge,
+        metrics.bufferBytes,
+        metrics.pendingGenerations,
+        metrics.bufferFillRatio,
+      ]) {
+        gauge.reset();
+      }
+    },
   };
 }
 

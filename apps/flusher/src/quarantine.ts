@@ -48,7 +48,14 @@ export async function drainQuarantine(
   }
   const id = await startQuarantineDrain(redis, keys);
   if (!id) return undefined;
-  const entries = await redis.lrange(keys.quarantineDraining, 0, -1);
+  // The entries and the id in one transaction: a sweep that stalled here while another finished
+  // this drain and started the next must not write the next one's entries under this one's key.
+  const [[, current], [, entries]] = (await redis
+    .multi()
+    .get(keys.quarantineDrainingId)
+    .lrange(keys.quarantineDraining, 0, -1)
+    .exec()) as [[Error | null, string | null], [Error | null, string[]]];
+  if (current !== id) return undefined;
   const key = quarantineKey(prefix, streamOfUnit(unit), id);
   if (entries.length > 0) {
     await s3.send(

@@ -183,22 +183,25 @@ describe('the sweep', () => {
   });
 
   it('forgets a stream idle past the horizon, and keeps one that holds data or was registered since', async () => {
-    const [idle, busy, recent] = ['idle', 'busy', 'recent'].map((name) => randomName(name)) as [
-      string,
-      string,
-      string,
-    ];
+    const [idle, busy, recent, quarantined] = ['idle', 'busy', 'recent', 'quarantined'].map((name) =>
+      randomName(name),
+    ) as [string, string, string, string];
     const now = await redisNow(redis);
     const longAgo = now - streamForgetAfterMs(config.flushIntervalMs) - 1_000;
     await redis.zadd(registry, longAgo, idle);
     await write(busy, 100, now);
     await redis.zadd(registry, longAgo, busy);
     await redis.zadd(registry, now, recent);
+    // Idle, but it keeps rejected events for S3: not forgotten while they wait.
+    await redis.hset(streamKeys(quarantined, NS).stats, 'accepted', '1');
+    await recordRejected(redis, streamKeys(quarantined, NS), 1, 1_000, ['{"code":"SPOOL_INVALID_JSON"}']);
+    await redis.zadd(registry, longAgo, quarantined);
 
     const result = await sweep(deps);
     expect(result.forgotten).toContain(idle);
     expect(result.forgotten).not.toContain(busy);
     expect(result.forgotten).not.toContain(recent);
+    expect(result.forgotten).not.toContain(quarantined);
     expect(await redis.zscore(registry, idle)).toBeNull();
     expect(await redis.zscore(registry, busy)).not.toBeNull();
   });

@@ -159,7 +159,14 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         ) {
           await ensureJob(stream, Number(gen ?? 0));
         }
-      } else if (pending.length === 0 && (await forgetStream(redis, registry, stream, forgetBefore))) {
+      } else if (
+        // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
+        pending.length === 0 &&
+        manifestPending === 0 &&
+        quarantined === 0 &&
+        draining === 0 &&
+        (await forgetStream(redis, registry, stream, forgetBefore))
+      ) {
         result.forgotten.push(stream);
       }
       for (const sealedGen of pending) {

@@ -169,13 +169,19 @@ export class GroupCommit {
               text: lines.rejectedText[i] ?? '',
             }),
           );
-    await recordRejected(
-      redis,
-      streamKeys(stream, config.namespace),
-      lines.rejectedCount,
-      config.quarantineMaxEvents,
-      entries,
-    ).catch((error: unknown) => logger.warn({ err: error, stream }, 'could not record rejected events'));
+    try {
+      const counted = await recordRejected(
+        redis,
+        streamKeys(stream, config.namespace),
+        lines.rejectedCount,
+        config.quarantineMaxEvents,
+        entries,
+      );
+      // Kept: the sweep must visit the stream to write them, even one idle long enough to be forgotten.
+      if (counted > 0 && entries.length > 0) await this.registration.ensure(stream);
+    } catch (error) {
+      logger.warn({ err: error, stream }, 'could not record rejected events');
+    }
   }
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */

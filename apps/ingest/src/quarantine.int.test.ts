@@ -6,9 +6,11 @@ import { startTestIngest, type TestIngest } from '../test/support.js';
 /** Rejected events kept for the quarantine (what the sweep writes under _quarantine/), bounded. */
 const redis = createTestRedis();
 let ingest: TestIngest;
+/** The Segment-compatible API's stream (an open service writes there). */
+const TRACKING_STREAM = randomName('track');
 
 beforeAll(async () => {
-  ingest = await startTestIngest({ QUARANTINE_MAX_EVENTS: '50' });
+  ingest = await startTestIngest({ QUARANTINE_MAX_EVENTS: '50', DEFAULT_STREAM: TRACKING_STREAM });
 });
 afterAll(async () => {
   await ingest.close();
@@ -74,6 +76,27 @@ describe('the quarantine', () => {
       '1000',
       '950',
     ]);
+  });
+
+  it('keeps no write key and no client address of a refused Segment message', async () => {
+    const track = (message: object) =>
+      ingest.app.inject({
+        method: 'POST',
+        url: '/v1/track',
+        headers: { 'content-type': 'application/json' },
+        payload: message,
+      });
+    expect((await track({ userId: 'u1', event: 'ok' })).statusCode).toBe(200);
+    // No userId and no anonymousId: refused.
+    const refused = await track({
+      writeKey: 'secret-write-key-1',
+      event: 'x',
+      context: { ip: '203.0.113.77', locale: 'en' },
+    });
+    expect(refused.statusCode).toBe(400);
+    const [entry] = await kept(TRACKING_STREAM);
+    expect(JSON.parse(entry?.text ?? '{}')).toEqual({ event: 'x', context: { locale: 'en' } });
+    expect(JSON.stringify(await kept(TRACKING_STREAM))).not.toMatch(/secret-write-key-1|203\.0\.113\.77/);
   });
 
   it('creates no key for a stream that never stored an event', async () => {

@@ -101,4 +101,22 @@ describe('following a stream', () => {
       { kind: 'skipped', gen: 0, fromByte: firstBytes },
     ]);
   });
+
+  it('follows the buffer from its start when the generation goes back (Redis lost writes), and says so', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const before = await append(keys, 'e', 0, 2);
+    await sealGeneration(redis, keys, 0);
+    const tail = follow(keys, { fromStart: true, pollMs: 50 });
+    const gen1 = await append(keys, 'f', 0, 2);
+    await tail.until(2);
+    // What a failover to a replica that missed the seal looks like: generation 0 again, a new buffer.
+    await redis.del(keys.buf);
+    await redis.set(keys.gen, '0');
+    const again = await append(keys, 'g', 0, 3);
+    await tail.until(5);
+    await tail.stop();
+    expect(before).toHaveLength(2);
+    expect(tail.lines()).toEqual([...gen1, ...again]);
+    expect(tail.steps.filter((step) => step.kind === 'skipped')).toHaveLength(1);
+  });
 });

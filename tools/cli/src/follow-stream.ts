@@ -52,6 +52,15 @@ export async function* followStream(
 
   while (!signal?.aborted) {
     const [current, data] = await readActive(redis, keys, offset, readBytes);
+    if (current < gen) {
+      // The generation went back (Redis lost writes, or was emptied): follow its buffer from the start.
+      yield { kind: 'skipped', gen, fromByte: offset };
+      gen = current;
+      offset = 0;
+      partial = Buffer.alloc(0);
+      await sleep(pollMs, signal);
+      continue;
+    }
     if (current === gen) {
       if (data.length > 0) {
         offset += data.length;

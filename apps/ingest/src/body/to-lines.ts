@@ -33,6 +33,18 @@ export interface Lines {
   rejectedCount: number;
 }
 
+/**
+ * A refused value's text: its JSON. A value refused for its depth (or anything else
+ * JSON.stringify cannot take) has none: the quarantine records its reason alone.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return '';
+  }
+}
+
 /** Turns one event into the object to store, or says why it is refused (the tracking API's rules). */
 export type PrepareEvent = (
   value: unknown,
@@ -84,6 +96,8 @@ export function toLines(
   receivedAt: Date,
   limits: LineLimits,
   prepare?: PrepareEvent,
+  /** A refused value's text for the quarantine (an API that must leave fields out of it says how). */
+  textOf: (value: unknown) => string = jsonText,
 ): Lines {
   const stamp = isoTime(receivedAt);
   const parts: string[] = [];
@@ -100,15 +114,7 @@ export function toLines(
       rejectedText.push(text().slice(0, MAX_REJECTED_TEXT));
     }
   };
-  // A value refused for its depth (or anything else JSON.stringify cannot take) has no text: the
-  // quarantine records its reason alone.
-  const json = (value: unknown) => () => {
-    try {
-      return JSON.stringify(value) ?? String(value);
-    } catch {
-      return '';
-    }
-  };
+  const json = (value: unknown) => () => textOf(value);
 
   // A plain loop: this runs for every event of every request.
   const { items } = body;

@@ -14,7 +14,12 @@ import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
 import { isoTime } from '../iso-time.js';
 import type { IpPolicy } from '../tracking/client-ip.js';
-import { type MessageEnvelope, type MessageType, messageNormalizer } from '../tracking/message.js';
+import {
+  type MessageEnvelope,
+  type MessageType,
+  messageNormalizer,
+  quarantineText,
+} from '../tracking/message.js';
 import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface TrackingRouteOptions extends StoreDeps {
@@ -137,7 +142,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     body: ParsedBody,
     envelope: MessageEnvelope & { received: Date },
   ) => {
-    const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope));
+    const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope), quarantineText);
     const stored = await storeLines(options, request.trackingStream as string, body.shape, lines, {
       id: request.id,
       at: envelope.received.toISOString(),

@@ -1,5 +1,6 @@
 import type { EventProblem } from '../body/event-rules.js';
 import { isPlainObject } from '../body/event-rules.js';
+import { jsonText } from '../body/to-lines.js';
 import { formatIso, parseIso } from '../iso-time.js';
 import { type IpPolicy, storedIp } from './client-ip.js';
 
@@ -64,6 +65,21 @@ export type NormalizeMessage = (
  * stored line (to-lines.ts). What the messages share (times, the batch's context) is read once
  * per request, and a message is changed in place rather than copied: this runs for every message.
  */
+/**
+ * A refused message's text for the quarantine, without what is never stored: its `writeKey`, and
+ * its `context.ip` (IP_POLICY applies to stored messages; a refused one keeps no address at all).
+ */
+export function quarantineText(value: unknown): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return jsonText(value);
+  const { writeKey: _key, ...message } = value as Record<string, unknown>;
+  const context = message.context;
+  if (typeof context === 'object' && context !== null && !Array.isArray(context)) {
+    const { ip: _ip, ...rest } = context as Record<string, unknown>;
+    message.context = rest;
+  }
+  return jsonText(message);
+}
+
 export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
   const receivedMs = parseIso(envelope.receivedAt);
   const batchSentMs = timeOf(envelope.sentAt);
