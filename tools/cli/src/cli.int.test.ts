@@ -76,6 +76,14 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
+  it('says in one line that it cannot reach Redis, and exits 1', async () => {
+    const tail = run(['tail', 'web', '--redis', 'redis://127.0.0.1:1']);
+    expect(await tail.exited).toBe(1);
+    expect(tail.err().trim()).toBe(
+      'spool tail: cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)',
+    );
+  });
+
   it('refuses a call without a stream, or with two, with its usage', async () => {
     for (const args of [['tail'], ['tail', 'a', 'b'], ['tails', 'a'], ['status', '--limit', '0']]) {
       const cli = run(args);

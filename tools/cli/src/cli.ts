@@ -77,6 +77,13 @@ function fail(message: string): never {
   process.exit(64); // EX_USAGE
 }
 
+/** A connection to the target Redis; its connection errors end the command with one line, not a log each retry. */
+function connectTarget(): RedisClient {
+  const redis = connectRedis(redisTarget(), { maxRetriesPerRequest: 3 });
+  redis.on('error', () => {});
+  return redis;
+}
+
 function redisTarget(): RedisTarget {
   const nodes = values.cluster ?? (values.redis ? undefined : process.env.REDIS_CLUSTER_NODES);
   if (nodes) return parseClusterNodes(nodes);
@@ -101,7 +108,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 async function tail(stream: string): Promise<void> {
-  const redis = connectRedis(redisTarget(), { maxRetriesPerRequest: 3 });
+  const redis = connectTarget();
   defineSpoolCommands(redis);
   const signal = stopSignal();
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
@@ -135,8 +142,7 @@ async function status(): Promise<void> {
   let read: () => Promise<Status>;
   let close = async () => {};
   if (values.redis || values.cluster) {
-    const target = redisTarget();
-    const redis: RedisClient = connectRedis(target, { maxRetriesPerRequest: 3 });
+    const redis = connectTarget();
     const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
       connection: redis,
       prefix: queuePrefix(values.namespace),
@@ -291,6 +297,10 @@ try {
   }
   process.exit(0);
 } catch (error) {
-  process.stderr.write(`spool ${command}: ${(error as Error).message}\n`);
+  const reason = (error as Error).message;
+  const unreachable = /max retries per request|ECONNREFUSED|Connection is closed/i.test(reason);
+  process.stderr.write(
+    `spool ${command}: ${unreachable ? 'cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)' : reason}\n`,
+  );
   process.exit(1);
 }
