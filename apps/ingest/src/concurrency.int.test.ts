@@ -9,6 +9,9 @@ const THRESHOLD = 16 * 1024;
 
 const redis = createTestRedis();
 defineSpoolCommands(redis);
+// A namespace of its own: a flusher of another test file running at the same time (in the
+// default namespace) would seal, flush or sweep this test's generations, which it counts itself.
+const NS = randomName('ns');
 const instances: TestIngest[] = [];
 const urls: string[] = [];
 
@@ -17,6 +20,7 @@ beforeAll(async () => {
     const ingest = await startTestIngest({
       FLUSH_THRESHOLD_BYTES: String(THRESHOLD),
       MAX_BUFFER_BYTES: '64MiB',
+      REDIS_NAMESPACE: NS,
     });
     instances.push(ingest);
     urls.push(await ingest.app.listen({ host: '127.0.0.1', port: 0 }));
@@ -35,7 +39,7 @@ function metricValue(text: string, name: string): number {
 describe('two ingest instances sharing one Redis, under 50 concurrent clients', () => {
   it('store exactly the accepted events and add exactly one flush job per generation that crossed the threshold', async () => {
     const stream = randomName('conc');
-    const keys = streamKeys(stream);
+    const keys = streamKeys(stream, NS);
     const sent = new Map<string, string>(); // messageId -> client's event JSON
     let sealing = true;
     const sealedGens: number[] = [];
