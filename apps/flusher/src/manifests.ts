@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type RedisClient, streamKeys } from '@spool/shared';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { parseShardUnit, type RedisClient, streamKeys } from '@spool/shared';
 import type { BufferSummary } from './buffer-summary.js';
+import { drainSideFile } from './side-files.js';
 
 /** One object's line in its day's manifest. */
 export interface ManifestLine {
@@ -39,12 +39,24 @@ export function manifestLine(
 }
 
 /**
- * The manifest of a stream's day: `{S3_PREFIX}_manifests/stream=<s>/dt=<YYYY-MM-DD>.ndjson`, one
- * line per object of that `dt=` partition, sorted by key. Under `_manifests/`, so a reader's glob
- * over `stream=*` never takes it for events.
+ * A stream's day manifest is the parts in `{S3_PREFIX}_manifests/stream=<s>/dt=<YYYY-MM-DD>/`,
+ * each one NDJSON file of lines sorted by key, written once and never rewritten: together, one
+ * line per object of that `dt=` partition. Under `_manifests/`, so a reader's glob over
+ * `stream=*` never takes them for events.
  */
-export function manifestKey(prefix: string, stream: string, day: string): string {
-  return `${prefix}_manifests/stream=${stream}/dt=${day}.ndjson`;
+export function manifestFolder(prefix: string, stream: string, day: string): string {
+  return `${prefix}_manifests/stream=${stream}/dt=${day}/`;
+}
+
+/** The part one drain of a buffer unit's lines writes for one day: `s<shard>-<n>.ndjson`. */
+export function manifestPartKey(
+  prefix: string,
+  stream: string,
+  day: string,
+  shard: number,
+  drainingId: string,
+) {
+  return `${manifestFolder(prefix, stream, day)}s${shard}-${drainingId.split(':')[0]}.ndjson`;
 }
 
 /** The `dt=` day of an object key. */
@@ -54,35 +66,40 @@ export function dayOfKey(key: string): string {
   return day;
 }
 
-/** A manifest's lines by object key (an absent manifest has none). */
+/** A day's manifest: the lines of all its parts, by object key (a day without parts has none). */
 export async function readManifest(
   s3: S3Client,
   bucket: string,
-  key: string,
+  prefix: string,
+  stream: string,
+  day: string,
 ): Promise<Map<string, ManifestLine>> {
   const lines = new Map<string, ManifestLine>();
-  try {
-    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const text = (await answer.Body?.transformToString('utf8')) ?? '';
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const entry = JSON.parse(line) as ManifestLine;
-      lines.set(entry.key, entry);
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: manifestFolder(prefix, stream, day),
+        ContinuationToken: token,
+      }),
+    );
+    for (const part of page.Contents ?? []) {
+      const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part.Key }));
+      for (const line of ((await answer.Body?.transformToString('utf8')) ?? '').split('\n')) {
+        if (line === '') continue;
+        const entry = JSON.parse(line) as ManifestLine;
+        lines.set(entry.key, entry);
+      }
     }
-  } catch (error) {
-    if (!(error instanceof NoSuchKey)) throw error;
-  }
+    token = page.NextContinuationToken;
+  } while (token);
   return lines;
 }
 
-/** Writes a day's manifest whole: its lines sorted by object key, one JSON object a line. */
-export async function writeManifest(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  lines: Map<string, ManifestLine>,
-): Promise<void> {
-  const body = [...lines.values()]
+/** Writes one manifest part: its lines sorted by object key, one JSON object a line. */
+export async function writeManifestPart(s3: S3Client, bucket: string, key: string, lines: ManifestLine[]) {
+  const body = [...lines]
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((line) => `${JSON.stringify(line)}\n`)
     .join('');
@@ -99,74 +116,36 @@ export interface ManifestDeps {
   namespace: string;
 }
 
-const LOCK_MS = 60_000;
-
 /**
  * Writes the pending manifest lines of a buffer unit (released objects: release-6.lua keeps their
- * lines) into their days' manifests: each day's manifest is read, merged with its new lines by
- * object key, and written whole; only then are those lines taken off the pending hash. Under the
- * stream's lock (one writer per stream, its shards included), so two writers never drop each
- * other's lines. Safe to repeat at any point: a crash leaves the lines pending, and the merge by
- * key writes each once. Returns the lines written, or undefined when another flusher holds the lock
- * (it, or the next sweep, writes them).
+ * lines) as new parts of their days' manifests, one part per day per drain (side-files.ts: a
+ * crash writes the same parts again, never a second set). A write costs its new lines only: no
+ * manifest is read or rewritten, and no two writers (a stream's shards, two flushers) ever write
+ * the same part. Returns the lines written.
  */
 export async function writePendingManifests(
   deps: ManifestDeps,
   unit: string,
   stream: string,
-): Promise<number | undefined> {
+): Promise<number> {
   const { redis, s3, bucket, prefix, namespace } = deps;
-  const unitKeys = streamKeys(unit, namespace);
-  const lock = streamKeys(stream, namespace).manifestLock;
-  const token = randomUUID();
-  if ((await redis.set(lock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return undefined;
-  // Held for as long as this writer works (a slow S3 must not let a second writer in), and gone
-  // LOCK_MS after it dies.
-  const renew = setInterval(() => {
-    redis
-      .eval(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-        1,
-        lock,
-        token,
-        LOCK_MS,
-      )
-      .catch(() => {});
-  }, LOCK_MS / 3);
-  renew.unref();
-  try {
-    const pending = await redis.hgetall(unitKeys.manifestPending);
-    const byDay = new Map<string, Array<[string, string]>>();
-    for (const [key, line] of Object.entries(pending)) {
-      const day = dayOfKey(key);
-      byDay.set(day, [...(byDay.get(day) ?? []), [key, line]]);
-    }
-    let written = 0;
-    for (const [day, lines] of byDay) {
-      const key = manifestKey(prefix, stream, day);
-      const manifest = await readManifest(s3, bucket, key);
-      for (const [objectKey, line] of lines) manifest.set(objectKey, JSON.parse(line) as ManifestLine);
-      await writeManifest(s3, bucket, key, manifest);
-      // Only while the lock is still this writer's: one that lost it leaves its lines pending, for
-      // the next writer to merge again. (Two commands: a shard's lines and its stream's lock are on
-      // different Cluster slots; the renewal keeps the lock held between them.)
-      if ((await redis.get(lock)) !== token) return written;
-      await redis.hdel(unitKeys.manifestPending, ...lines.map(([objectKey]) => objectKey));
-      written += lines.length;
-    }
-    return written;
-  } finally {
-    clearInterval(renew);
-    await releaseLock(redis, lock, token);
-  }
-}
-
-/** Deletes the lock only if it is still this writer's (it may have expired and been taken). */
-async function releaseLock(redis: RedisClient, lock: string, token: string): Promise<void> {
-  await redis.eval(
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-    1,
-    lock,
-    token,
+  const shard = parseShardUnit(unit)?.shard ?? 0;
+  let written = 0;
+  await drainSideFile<Record<string, string>>(
+    redis,
+    streamKeys(unit, namespace),
+    'manifest',
+    async (id, pending) => {
+      const byDay = new Map<string, ManifestLine[]>();
+      for (const [key, line] of Object.entries(pending)) {
+        const day = dayOfKey(key);
+        byDay.set(day, [...(byDay.get(day) ?? []), JSON.parse(line) as ManifestLine]);
+      }
+      for (const [day, lines] of byDay) {
+        await writeManifestPart(s3, bucket, manifestPartKey(prefix, stream, day, shard, id), lines);
+        written += lines.length;
+      }
+    },
   );
+  return written;
 }

@@ -1,12 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import {
-  defineSpoolCommands,
-  recordRejected,
-  redisNow,
-  startQuarantineDrain,
-  streamKeys,
-} from '@spool/shared';
+import { defineSpoolCommands, recordRejected, redisNow, startDrain, streamKeys } from '@spool/shared';
 import { createTestRedis, createTestS3, listObjectKeys, randomName, testServices } from '@spool/testkit';
 import { drainQuarantine, quarantineKey } from './quarantine.js';
 
@@ -70,7 +64,7 @@ describe('draining the quarantine', () => {
     const stream = randomName('web');
     const first = await rejected(stream, 2);
     // A flusher took the entries out of service and died before S3 had them.
-    const id = (await startQuarantineDrain(redis, streamKeys(stream))) as string;
+    const id = (await startDrain(redis, streamKeys(stream), 'quarantine')) as string;
     const later = await rejected(stream, 1, 2);
     const when = { fullAt: 1, maxAgeMs: 0 };
     const now = await redisNow(redis);

@@ -1,5 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type RedisClient, startQuarantineDrain, streamKeys, streamOfUnit } from '@spool/shared';
+import { type RedisClient, streamKeys, streamOfUnit } from '@spool/shared';
+import { drainSideFile } from './side-files.js';
 
 /**
  * The S3 key of a quarantine drain: `{S3_PREFIX}_quarantine/stream=<s>/dt=<day>/<s>-<stamp>-q<n>.ndjson`,
@@ -23,10 +24,8 @@ export interface QuarantineDeps {
 
 /**
  * Writes a stream's kept rejected events to S3 when there are enough of them (`fullAt`) or the
- * oldest has waited `maxAgeMs`, or when an earlier drain was left unfinished: the entries are moved
- * out of service first (drain-quarantine-4.lua), written under their drain's key, and deleted only
- * after S3 confirmed, so a crash at any point writes the same object again, never a second one.
- * Returns the key written, or undefined.
+ * oldest has waited `maxAgeMs`, or when an earlier drain was left unfinished (side-files.ts: a
+ * crash writes the same object again, never a second one). Returns the key written, or undefined.
  */
 export async function drainQuarantine(
   deps: QuarantineDeps,
@@ -46,33 +45,18 @@ export async function drainQuarantine(
     const old = Number.isNaN(receivedAt) || now - receivedAt >= when.maxAgeMs;
     if (length < when.fullAt && !old) return undefined;
   }
-  const id = await startQuarantineDrain(redis, keys);
-  if (!id) return undefined;
-  // The entries and the id in one transaction: a sweep that stalled here while another finished
-  // this drain and started the next must not write the next one's entries under this one's key.
-  const [[, current], [, entries]] = (await redis
-    .multi()
-    .get(keys.quarantineDrainingId)
-    .lrange(keys.quarantineDraining, 0, -1)
-    .exec()) as [[Error | null, string | null], [Error | null, string[]]];
-  if (current !== id) return undefined;
-  const key = quarantineKey(prefix, streamOfUnit(unit), id);
-  if (entries.length > 0) {
+  let written: string | undefined;
+  await drainSideFile<string[]>(redis, keys, 'quarantine', async (id, entries) => {
+    written = quarantineKey(prefix, streamOfUnit(unit), id);
+    if (entries.length === 0) return;
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
-        Key: key,
+        Key: written,
         Body: entries.map((entry) => `${entry}\n`).join(''),
         ContentType: 'application/x-ndjson',
       }),
     );
-  }
-  await redis.eval(
-    "if redis.call('GET', KEYS[2]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end return 0",
-    2,
-    keys.quarantineDraining,
-    keys.quarantineDrainingId,
-    id,
-  );
-  return key;
+  });
+  return written;
 }

@@ -65,8 +65,10 @@ export {
   releaseGeneration,
   type SealedReconciliation,
   type SealResult,
+  type SideFile,
   sealGeneration,
-  startQuarantineDrain,
+  sideFileKeys,
+  startDrain,
 } from './scripts.js';
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';

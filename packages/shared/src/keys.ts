@@ -39,8 +39,9 @@ export interface StreamKeys {
   quarantineDrainingId: string;
   /** Manifest lines of released objects not yet written to their day's manifest: object key → line. */
   manifestPending: string;
-  /** Held while one flusher writes the stream's manifests (on the stream's own slot, shards included). */
-  manifestLock: string;
+  /** Manifest lines being written to S3, and the id (`<n>:<ms>`) that names their manifest part. */
+  manifestDraining: string;
+  manifestDrainingId: string;
   /** Prefix of the dedupe sets, `<seen>:<bucketMs>:<n>` (built by the append script). */
   seen: string;
   /** Prefix of the sealed buffers, `<sealedPrefix>:<gen>`. */
@@ -65,7 +66,8 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     quarantine: `${base}:quarantine`,
     quarantineDraining: `${base}:quarantine-draining`,
     quarantineDrainingId: `${base}:quarantine-draining-id`,
-    manifestLock: `${base}:manifest-lock`,
+    manifestDraining: `${base}:manifest-draining`,
+    manifestDrainingId: `${base}:manifest-draining-id`,
     seen: `${base}:seen`,
     sealedPrefix: `${base}:sealed`,
     sealedPattern: `${base}:sealed:*`,

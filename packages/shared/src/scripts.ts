@@ -25,7 +25,7 @@ const COMMANDS = {
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
   spoolReject: { numberOfKeys: 2, lua: lua('reject-2.lua') },
-  spoolDrainQuarantine: { numberOfKeys: 4, lua: lua('drain-quarantine-4.lua') },
+  spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -67,11 +67,12 @@ declare module 'ioredis' {
       manifestLine: string,
     ): Result<number, Context>;
     spoolRegisterStream(registry: string, stream: string): Result<number, Context>;
-    spoolDrainQuarantine(
-      quarantine: string,
+    spoolDrain(
+      pending: string,
       draining: string,
       drainingId: string,
       stats: string,
+      counter: string,
     ): Result<string | null, Context>;
     spoolReject(
       stats: string,
@@ -317,23 +318,28 @@ export async function recordRejected(
   return redis.spoolReject(keys.stats, keys.quarantine, rejected, maxKept, ...entries);
 }
 
+/** A stream's side files waiting for S3: its quarantine (a list), its manifest lines (a hash). */
+export type SideFile = 'quarantine' | 'manifest';
+
+/** The keys of a side file's pending entries, of those being written, and of their drain's id. */
+export function sideFileKeys(keys: StreamKeys, kind: SideFile) {
+  return kind === 'quarantine'
+    ? { pending: keys.quarantine, draining: keys.quarantineDraining, drainingId: keys.quarantineDrainingId }
+    : { pending: keys.manifestPending, draining: keys.manifestDraining, drainingId: keys.manifestDrainingId };
+}
+
 /**
- * Moves a stream's quarantine to its draining list for writing to S3 (drain-quarantine-4.lua):
- * the draining id (`<n>:<ms>`) that names the object, an unfinished earlier drain's if any, or
- * undefined when nothing is kept.
+ * Moves a stream's pending side-file entries out of service for writing to S3 (drain-4.lua): the
+ * draining id (`<n>:<ms>`) that names what they are written to, an unfinished earlier drain's if
+ * any, or undefined when nothing is pending.
  */
-export async function startQuarantineDrain(
+export async function startDrain(
   redis: Redis | Cluster,
   keys: StreamKeys,
+  kind: SideFile,
 ): Promise<string | undefined> {
-  return (
-    (await redis.spoolDrainQuarantine(
-      keys.quarantine,
-      keys.quarantineDraining,
-      keys.quarantineDrainingId,
-      keys.stats,
-    )) ?? undefined
-  );
+  const { pending, draining, drainingId } = sideFileKeys(keys, kind);
+  return (await redis.spoolDrain(pending, draining, drainingId, keys.stats, `${kind}Drains`)) ?? undefined;
 }
 
 /** Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it. */

@@ -3,9 +3,9 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
   type ManifestLine,
-  manifestKey,
+  manifestFolder,
   readManifest,
-  writeManifest,
+  writeManifestPart,
 } from '@spool/flusher/dist/manifests.js';
 import { compressChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
@@ -84,12 +84,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     done.key = key;
     options.progress?.({ ...done });
   }
-  // The target's manifests: merged by key with what an earlier run wrote.
+  // The target's manifests: one part per day, `replay.ndjson`, holding every copy replay wrote
+  // there (merged with what an earlier run wrote).
   for (const [day, dayLines] of lines) {
-    const target = manifestKey(toPrefix, stream, day);
-    const manifest = await readManifest(s3, bucket, target);
+    const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
     for (const line of dayLines) manifest.set(line.key, line);
-    await writeManifest(s3, bucket, target, manifest);
+    await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
+      ...manifest.values(),
+    ]);
   }
   return done;
 }

@@ -8,7 +8,7 @@ import {
   NotFound,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type ManifestLine, manifestKey, readManifest } from '@spool/flusher/dist/manifests.js';
+import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
 import { listKeys } from './s3-keys.js';
 
 export interface VerifyTarget {
@@ -42,8 +42,8 @@ export interface VerifyReport {
  */
 export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   const { s3, bucket, prefix, stream, day } = target;
-  const key = manifestKey(prefix, stream, day);
-  const manifest = await readManifest(s3, bucket, key);
+  const key = manifestFolder(prefix, stream, day);
+  const manifest = await readManifest(s3, bucket, prefix, stream, day);
   if (manifest.size === 0) throw new Error(`no manifest at s3://${bucket}/${key}`);
   const report: VerifyReport = { manifest: key, checked: manifest.size, missing: [], changed: [], extra: [] };
 

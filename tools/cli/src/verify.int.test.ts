@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { manifestKey } from '@spool/flusher/dist/manifests.js';
+import { manifestFolder } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
 import { createTestRedis, createTestS3, randomName, testServices } from '@spool/testkit';
 import { landGenerations, runCli, s3Env } from './test-support.js';
@@ -81,7 +81,7 @@ describe('spool verify', () => {
     await s3.send(
       new PutObjectCommand({
         Bucket: services.bucket,
-        Key: manifestKey(prefix, stream, day),
+        Key: `${manifestFolder(prefix, stream, day)}s0-1.ndjson`,
         Body: `${JSON.stringify(line)}\n`,
       }),
     );
