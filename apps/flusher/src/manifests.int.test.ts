@@ -6,6 +6,7 @@ import {
   releaseGeneration,
   sealGeneration,
   shardUnit,
+  startDrain,
   streamKeys,
 } from '@spool/shared';
 import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
@@ -76,7 +77,7 @@ describe('manifests', () => {
     expect(await redis.hlen(keys.manifestPending)).toBe(0);
   });
 
-  it('are written by the sweep when the flusher died between the release and the manifest', async () => {
+  it('are written by the sweep when the flusher died before its manifest part was written', async () => {
     const prefix = `${randomName('manifest')}/`;
     const namespace = randomName('ns');
     const stream = randomName('web');
@@ -85,8 +86,11 @@ describe('manifests', () => {
     await sealGeneration(redis, keys, 0);
     const key = `${prefix}stream=${stream}/dt=2026-12-01/hour=10/${stream}-20261201T100000000Z-0.ndjson.gz`;
     const line = { key, generation: 0, shard: 0, format: 'ndjson.gz', events: 1 } as ManifestLine;
-    // What a flusher killed right after its release leaves: the line pending, no manifest.
+    // What a flusher killed in the middle of writing its manifest part leaves: the line out of
+    // service (being written), no part in S3.
     await releaseGeneration(redis, keys, 0, 1, { key, manifestLine: JSON.stringify(line) });
+    expect(await startDrain(redis, keys, 'manifest')).toMatch(/^1:\d+$/);
+    expect(await redis.hlen(keys.manifestPending)).toBe(0);
     expect(await manifestOf(prefix, stream, '2026-12-01')).toEqual([]);
 
     const queue = new Queue('flush', { connection: queueConnection, prefix: `{${namespace}}` });
@@ -100,7 +104,7 @@ describe('manifests', () => {
       await queue.close();
     }
     expect(await manifestOf(prefix, stream, '2026-12-01')).toEqual([line]);
-    expect(await redis.hlen(keys.manifestPending)).toBe(0);
+    expect(await redis.exists(keys.manifestPending, keys.manifestDraining, keys.manifestDrainingId)).toBe(0);
   });
 
   it("lose no line when a stream's shards land at once: each writes parts of its own", async () => {

@@ -118,15 +118,26 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         .smembers(keys.pending)
         .get(keys.sealedBytes)
         .hlen(keys.manifestPending)
+        .exists(keys.manifestDrainingId)
         .llen(keys.quarantine)
         .exists(keys.quarantineDrainingId)
         .exec();
-      const [gen, since, length, pending, sealedBytes, manifestPending, quarantined, draining] = (
-        replies ?? []
-      ).map(([error, value]) => {
+      const [
+        gen,
+        since,
+        length,
+        pending,
+        sealedBytes,
+        manifestLines,
+        manifestDraining,
+        quarantined,
+        draining,
+      ] = (replies ?? []).map(([error, value]) => {
         if (error) throw error;
         return value;
-      }) as [string | null, string | null, number, string[], string | null, number, number, number];
+      }) as [string | null, string | null, number, string[], string | null, number, number, number, number];
+      // A drain a crash left unfinished is finished first, whatever is pending.
+      const manifestPending = manifestLines + manifestDraining;
       if (manifestPending > 0) await writeManifests(deps, stream, result);
       if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
       const label = metrics.streamLabel(streamOfUnit(stream));
