@@ -1,6 +1,7 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseShardUnit, type RedisClient, streamKeys } from '@spool/shared';
 import type { BufferSummary } from './buffer-summary.js';
+import { listKeys } from './s3-keys.js';
 import { drainSideFile } from './side-files.js';
 
 /** One object's line in its day's manifest. */
@@ -75,25 +76,14 @@ export async function readManifest(
   day: string,
 ): Promise<Map<string, ManifestLine>> {
   const lines = new Map<string, ManifestLine>();
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: manifestFolder(prefix, stream, day),
-        ContinuationToken: token,
-      }),
-    );
-    for (const part of page.Contents ?? []) {
-      const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part.Key }));
-      for (const line of ((await answer.Body?.transformToString('utf8')) ?? '').split('\n')) {
-        if (line === '') continue;
-        const entry = JSON.parse(line) as ManifestLine;
-        lines.set(entry.key, entry);
-      }
+  for await (const part of listKeys(s3, bucket, manifestFolder(prefix, stream, day))) {
+    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }));
+    for (const line of ((await answer.Body?.transformToString('utf8')) ?? '').split('\n')) {
+      if (line === '') continue;
+      const entry = JSON.parse(line) as ManifestLine;
+      lines.set(entry.key, entry);
     }
-    token = page.NextContinuationToken;
-  } while (token);
+  }
   return lines;
 }
 

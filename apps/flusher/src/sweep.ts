@@ -6,6 +6,7 @@ import {
   flushJobId,
   forgetStream,
   OTHER_STREAMS_LABEL,
+  pipelineValues,
   type RedisClient,
   reconcileSealed,
   redisNow,
@@ -132,10 +133,17 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         manifestDraining,
         quarantined,
         draining,
-      ] = (replies ?? []).map(([error, value]) => {
-        if (error) throw error;
-        return value;
-      }) as [string | null, string | null, number, string[], string | null, number, number, number, number];
+      ] = pipelineValues(replies) as [
+        string | null,
+        string | null,
+        number,
+        string[],
+        string | null,
+        number,
+        number,
+        number,
+        number,
+      ];
       // A drain a crash left unfinished is finished first, whatever is pending.
       const manifestPending = manifestLines + manifestDraining;
       if (manifestPending > 0) await writeManifests(deps, stream, result);

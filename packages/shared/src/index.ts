@@ -40,6 +40,7 @@ export {
   type ConnectOptions,
   connectRedis,
   isRedisReady,
+  pipelineValues,
   type RedisClient,
 } from './redis-connection.js';
 export {

@@ -76,3 +76,11 @@ export function isRedisReady(redis: RedisClient): boolean {
   if (!(redis instanceof Cluster)) return redis.status === 'ready';
   return redis.status === 'ready' && connectIdleMasters(redis);
 }
+
+/** A pipeline's replies in order, the first failed command's error thrown (ioredis answers [error, value] pairs). */
+export function pipelineValues(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  return (replies ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

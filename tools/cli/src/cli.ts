@@ -201,10 +201,22 @@ function s3FromEnvironment() {
   return { config, s3: createS3Client(config.s3) };
 }
 
-async function verify(): Promise<boolean> {
-  const { stream, day } = values;
+/** --stream, refused (exit 64) unless a stream name. */
+function streamOption(): string {
+  const { stream } = values;
   if (!stream || !isValidStreamName(stream)) fail('--stream: expected a stream name');
-  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('--day: expected YYYY-MM-DD');
+  return stream;
+}
+
+/** A day option (`--day`, `--from`, `--to`), refused (exit 64) unless YYYY-MM-DD. */
+function dayOption(name: string, day: string | undefined): string {
+  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail(`${name}: expected YYYY-MM-DD`);
+  return day;
+}
+
+async function verify(): Promise<boolean> {
+  const stream = streamOption();
+  const day = dayOption('--day', values.day);
   const { config, s3 } = s3FromEnvironment();
   try {
     const report = await verifyDay({
@@ -231,16 +243,12 @@ async function verify(): Promise<boolean> {
 }
 
 async function replayCommand(): Promise<void> {
-  const { stream, from, to, format } = values;
+  const { format } = values;
   const toPrefix = values['to-prefix'];
-  if (!stream || !isValidStreamName(stream)) fail('--stream: expected a stream name');
-  for (const [name, day] of [
-    ['--from', from],
-    ['--to', to],
-  ] as const) {
-    if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail(`${name}: expected YYYY-MM-DD`);
-  }
-  if ((from as string) > (to as string)) fail('--from: after --to');
+  const stream = streamOption();
+  const from = dayOption('--from', values.from);
+  const to = dayOption('--to', values.to);
+  if (from > to) fail('--from: after --to');
   if (!toPrefix) fail('--to-prefix: where the copies go (S3_PREFIX is where the objects are)');
   if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
@@ -254,10 +262,10 @@ async function replayCommand(): Promise<void> {
       bucket: config.s3.bucket as string,
       fromPrefix: config.s3.prefix,
       toPrefix,
-      stream: stream as string,
-      fromDay: from as string,
-      toDay: to as string,
-      format: (format as OutputFormat | undefined) ?? forStream(config.outputFormat, stream as string),
+      stream,
+      fromDay: from,
+      toDay: to,
+      format: (format as OutputFormat | undefined) ?? forStream(config.outputFormat, stream),
       partBytes: config.s3.partBytes,
       signal,
       progress: (p) =>

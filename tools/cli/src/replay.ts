@@ -8,10 +8,10 @@ import {
   writeManifestPart,
 } from '@spool/flusher/dist/manifests.js';
 import { compressChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
+import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
 import type { OutputFormat } from '@spool/shared';
-import { listKeys } from './s3-keys.js';
 
 export interface ReplayOptions {
   s3: S3Client;

@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
-import { listKeys } from './s3-keys.js';
+import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 
 export interface VerifyTarget {
   s3: S3Client;

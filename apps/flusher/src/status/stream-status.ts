@@ -1,5 +1,6 @@
 import {
   type Config,
+  pipelineValues,
   type RedisClient,
   redisNow,
   streamKeys,
@@ -71,10 +72,14 @@ async function readUnit(
     .get(keys.sealedBytes)
     .hgetall(keys.stats)
     .exec();
-  const [length, gen, since, pending, sealed, stats] = (replies ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  }) as [number, string | null, string | null, string[], string | null, Record<string, string>];
+  const [length, gen, since, pending, sealed, stats] = pipelineValues(replies) as [
+    number,
+    string | null,
+    string | null,
+    string[],
+    string | null,
+    Record<string, string>,
+  ];
   const sealedBytes = Number(sealed ?? 0);
   const oldestPending = pending.map(Number).sort((a, b) => a - b)[0];
   const sealedSince =
