@@ -9,17 +9,20 @@ import { LocalStack } from '@spool/testkit/local-stack';
 
 /**
  * The objects as a data team reads them: DuckDB over the Hive partitions, one query per format
- * (OUTPUT_FORMAT by stream: one stream gzip, one zstd). The S3 stand-in keeps each object's bytes
- * in `<key>._S3rver_object` on disk, so DuckDB reads those files, told the compression (it would
- * guess it from a `.gz` or `.zst` name).
+ * (OUTPUT_FORMAT by stream: one stream gzip, one zstd, one Parquet). The S3 stand-in keeps each
+ * object's bytes in `<key>._S3rver_object` on disk, so DuckDB reads those files, told the
+ * compression (it would guess it from a `.gz` or `.zst` name) or the format.
  */
 const dir = mkdtempSync(join(tmpdir(), 'spool-lake-'));
 const BUCKET = 'lake';
-const STREAMS = { 'ndjson.gz': 'lake-gz', 'ndjson.zst': 'lake-zst' } as const;
+const STREAMS = { 'ndjson.gz': 'lake-gz', 'ndjson.zst': 'lake-zst', parquet: 'lake-parquet' } as const;
 const EVENTS = ['page', 'signup', 'purchase'] as const;
 const PER_STREAM = 3_000;
+/** A Parquet stream whose fields change type between two generations. */
+const EVOLVING = 'lake-evolve';
 let stack: LocalStack;
 let redis: RedisClient;
+let ingestUrl: string;
 
 /** Sends PER_STREAM events to `stream`, each with a messageId, a number and a nested object. */
 async function send(url: string, stream: string): Promise<void> {
@@ -44,8 +47,12 @@ async function send(url: string, stream: string): Promise<void> {
 
 beforeAll(async () => {
   stack = await LocalStack.start({ dataDir: dir, s3: { bucket: BUCKET } });
-  const env = { FLUSH_INTERVAL: '2s', OUTPUT_FORMAT: `${STREAMS['ndjson.zst']}:ndjson.zst,*:ndjson.gz` };
+  const env = {
+    FLUSH_INTERVAL: '2s',
+    OUTPUT_FORMAT: `${STREAMS['ndjson.zst']}:ndjson.zst,${STREAMS.parquet}:parquet,${EVOLVING}:parquet,*:ndjson.gz`,
+  };
   const ingest = await stack.addIngest(env);
+  ingestUrl = ingest.url;
   await stack.addFlusher(env);
   redis = stack.connectRedis();
   for (const stream of Object.values(STREAMS)) await send(ingest.url, stream);
@@ -58,21 +65,34 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream) => {
-  const compression = format === 'ndjson.zst' ? 'zstd' : 'gzip';
-  const files = () => `${join(dir, 's3', BUCKET)}/stream=${stream}/dt=*/hour=*/*.${format}._S3rver_object`;
-  const source = () =>
-    `read_json_auto('${files()}', compression = '${compression}', hive_partitioning = true)`;
-
-  async function query(sql: string): Promise<Record<string, unknown>[]> {
-    const instance = await DuckDBInstance.create(':memory:');
-    const connection = await instance.connect();
-    try {
-      return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-    } finally {
-      connection.closeSync();
-    }
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
   }
+}
+
+/** What DuckDB makes of each format's columns, and how a nested field is read. */
+const READERS = {
+  'ndjson.gz': { time: 'TIMESTAMP', context: 'STRUCT', path: 'context.page.path' },
+  'ndjson.zst': { time: 'TIMESTAMP', context: 'STRUCT', path: 'context.page.path' },
+  // Parquet's nested objects are JSON columns, its times UTC timestamps (docs/output.md).
+  parquet: { time: 'TIMESTAMP WITH TIME ZONE', context: 'JSON', path: "context->>'$.page.path'" },
+} as const;
+
+function objectFiles(stream: string, format: string): string {
+  return `${join(dir, 's3', BUCKET)}/stream=${stream}/dt=*/hour=*/*.${format}._S3rver_object`;
+}
+
+describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream) => {
+  const reader = READERS[format as keyof typeof READERS];
+  const source = () =>
+    format === 'parquet'
+      ? `read_parquet('${objectFiles(stream, format)}', hive_partitioning = true, union_by_name = true)`
+      : `read_json_auto('${objectFiles(stream, format)}', compression = '${format === 'ndjson.zst' ? 'zstd' : 'gzip'}', hive_partitioning = true)`;
 
   it('are read by DuckDB with their partitions: the counts per event are what was sent', async () => {
     const rows = await query(
@@ -81,21 +101,68 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
     expect(rows).toEqual([...EVENTS].sort().map((event) => ({ stream, event, events: 1_000n, ids: 1_000n })));
   });
 
-  it('give typed columns: receivedAt a TIMESTAMP, numbers BIGINT, the partitions DATE and BIGINT', async () => {
+  it('give typed columns: receivedAt a timestamp, numbers BIGINT, the partitions DATE and BIGINT', async () => {
     const columns = Object.fromEntries(
       (await query(`DESCRIBE SELECT * FROM ${source()}`)).map((row) => [row.column_name, row.column_type]),
     );
+    expect(String(columns.context)).toMatch(new RegExp(`^${reader.context}`));
     expect(columns).toMatchObject({
-      receivedAt: 'TIMESTAMP',
+      receivedAt: reader.time,
       amount: 'BIGINT',
       messageId: 'VARCHAR',
       dt: 'DATE',
       hour: 'BIGINT',
       stream: 'VARCHAR',
     });
-    const [{ paths } = {}] = await query(
-      `SELECT count(DISTINCT context.page.path) AS paths FROM ${source()}`,
+    const [{ paths, total } = {}] = await query(
+      `SELECT count(DISTINCT ${reader.path}) AS paths, sum(amount) AS total FROM ${source()}`,
     );
     expect(paths).toBe(7n);
+    expect(total).toBe(BigInt(Array.from({ length: PER_STREAM }, (_, n) => n % 97).reduce((a, b) => a + b)));
+  });
+});
+
+describe('Parquet objects across a schema change between generations', () => {
+  async function sendGeneration(events: object[]): Promise<void> {
+    const answer = await fetch(`${ingestUrl}/v1/streams/${EVOLVING}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    expect(answer.status).toBe(202);
+    await waitUntilLanded(redis, [EVOLVING], { timeoutMs: 30_000 });
+  }
+
+  it('stay readable together with union_by_name: a field that changed type, a field that appeared', async () => {
+    // Generation one: plan is a number; generation two: plan is text, and coupon appears.
+    await sendGeneration(
+      Array.from({ length: 50 }, (_, n) => ({ messageId: `one-${n}`, event: 'buy', plan: n })),
+    );
+    await sendGeneration(
+      Array.from({ length: 30 }, (_, n) => ({
+        messageId: `two-${n}`,
+        event: 'buy',
+        plan: 'pro',
+        coupon: 'X',
+      })),
+    );
+    const files = objectFiles(EVOLVING, 'parquet');
+    const perFile = await query(
+      `SELECT count(DISTINCT file_name) AS files, list(DISTINCT type ORDER BY type) AS types FROM parquet_schema('${files}') WHERE name = 'plan'`,
+    );
+    expect(perFile).toEqual([{ files: 2n, types: ['BYTE_ARRAY', 'INT64'] }]);
+
+    const source = `read_parquet('${files}', hive_partitioning = true, union_by_name = true)`;
+    const columns = Object.fromEntries(
+      (await query(`DESCRIBE SELECT * FROM ${source}`)).map((row) => [row.column_name, row.column_type]),
+    );
+    expect(columns).toMatchObject({ plan: 'VARCHAR', coupon: 'VARCHAR' });
+    const rows = await query(
+      `SELECT split_part(messageId, '-', 1) AS generation, count(*) AS events, count(coupon) AS coupons, min(plan) AS plan FROM ${source} GROUP BY ALL ORDER BY generation`,
+    );
+    expect(rows).toEqual([
+      { generation: 'one', events: 50n, coupons: 0n, plan: '0' },
+      { generation: 'two', events: 30n, coupons: 30n, plan: 'pro' },
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import {
   type Config,
   forStream,
+  type OutputFormat,
   parseShardUnit,
   releaseGeneration,
   sealGeneration,
@@ -9,10 +10,10 @@ import {
 } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { summarizeAndCompress } from './first-pass.js';
+import { type FirstPass, summarizeAndCompress, summarizeAndStage } from './first-pass.js';
 import { manifestLine, writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
-import { compressChunks, FORMAT_WRITERS } from './output-formats.js';
+import { FORMAT_WRITERS, type FormatWriter } from './output-formats.js';
 import { objectKey, objectMetadata } from './s3-object.js';
 import { readSealed } from './sealed-reader.js';
 import { abortStaleUploads } from './stale-uploads.js';
@@ -39,7 +40,7 @@ export type FlushOutcome =
  * Redis or S3 fails.
  */
 export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {
-  const { config, redis, s3, logger, metrics } = deps;
+  const { config, redis, logger, metrics } = deps;
   const { partBytes } = config.s3;
   const keys = streamKeys(stream, config.namespace);
   // `stream` is a buffer unit: a stream, or one shard of a sharded stream (stream-shards.ts).
@@ -61,11 +62,32 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
 
   // The first read may hold as much output as the upload holds in parts in flight (both
   // QUEUE_SIZE parts); uploading the held output holds both at once, so a flush peaks near twice that.
-  const { summary, compressed } = await summarizeAndCompress(
-    read(),
-    partBytes * QUEUE_SIZE,
-    writer.compressor(),
-  );
+  const firstPass = writer.compressor
+    ? await summarizeAndCompress(read, partBytes * QUEUE_SIZE, writer.compressor)
+    : await summarizeAndStage(read, logger.child({ stream, gen }));
+  try {
+    return await uploadAndRelease(deps, { stream, gen, unit, sealed, writer, firstPass, endTimer });
+  } finally {
+    await firstPass.discard();
+  }
+}
+
+interface Prepared {
+  stream: string;
+  gen: number;
+  unit: { stream: string; shard: number };
+  sealed: { status: 'sealed' | 'resealed'; length: number; since: number; format: OutputFormat };
+  writer: FormatWriter;
+  firstPass: FirstPass;
+  endTimer: () => void;
+}
+
+/** The rest of a flush, once the first pass summarized the generation: upload, then release. */
+async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<FlushOutcome> {
+  const { config, redis, s3, logger, metrics } = deps;
+  const { stream, gen, unit, sealed, writer, firstPass, endTimer } = prepared;
+  const { summary } = firstPass;
+  const keys = streamKeys(stream, config.namespace);
   if (summary.events === 0) {
     // Not reachable through the ingest (every append is whole lines); never an empty object.
     await releaseGeneration(redis, keys, gen, 0);
@@ -86,18 +108,18 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
       key: target.key,
       rawBytes: sealed.length,
       status: sealed.status,
-      readPasses: compressed ? 1 : 2,
+      readPasses: firstPass.readPasses,
     },
     'uploading generation',
   );
   const { compressedBytes } = await uploadBody(
     target,
     {
-      pieces: compressed ?? compressChunks(writer.compressor(), read()),
+      pieces: firstPass.body(),
       contentType: writer.contentType,
       metadata: objectMetadata(unit.stream, gen, summary, unit.shard),
     },
-    partBytes,
+    config.s3.partBytes,
   );
 
   const line = manifestLine(

@@ -1,5 +1,7 @@
 import type { OutputFormat } from '@spool/shared';
+import type { Logger } from 'pino';
 import { GzipPieces } from './parallel-gzip.js';
+import { ParquetStage } from './parquet-stage.js';
 import { ZstdPieces } from './zstd-pieces.js';
 
 /** Compresses chunks in order: each `add` resolves with the output ready so far, `finish` with the rest. */
@@ -10,11 +12,15 @@ export interface Compressor {
   discard(): void;
 }
 
-/** How a generation is written in one OUTPUT_FORMAT: its object key's extension, type and compressor. */
+/**
+ * How a generation is written in one OUTPUT_FORMAT: its object key's extension, its type, and
+ * either a compressor (NDJSON, compressed as it is read) or none (Parquet, which needs the whole
+ * generation first: see ParquetStage).
+ */
 export interface FormatWriter {
   extension: string;
   contentType: string;
-  compressor(): Compressor;
+  compressor?: () => Compressor;
 }
 
 export const FORMAT_WRITERS: Readonly<Record<OutputFormat, FormatWriter>> = {
@@ -28,13 +34,35 @@ export const FORMAT_WRITERS: Readonly<Record<OutputFormat, FormatWriter>> = {
     contentType: 'application/zstd',
     compressor: () => new ZstdPieces(),
   },
+  parquet: {
+    extension: 'parquet',
+    contentType: 'application/vnd.apache.parquet',
+  },
 };
 
+type Chunks = AsyncIterable<{ data: Buffer; release(): void }>;
+
+/** A generation's NDJSON, as it is read, written in `format`: the object's bytes. */
+export async function* encodeChunks(format: OutputFormat, chunks: Chunks, logger: Pick<Logger, 'warn'>) {
+  const { compressor } = FORMAT_WRITERS[format];
+  if (compressor) {
+    yield* compressChunks(compressor(), chunks);
+    return;
+  }
+  const stage = await ParquetStage.open(logger);
+  try {
+    for await (const chunk of chunks) {
+      await stage.add(chunk.data);
+      chunk.release();
+    }
+    yield* stage.encode();
+  } finally {
+    await stage.discard();
+  }
+}
+
 /** A series of chunks compressed as they come; each chunk is released once compressed. */
-export async function* compressChunks(
-  compressor: Compressor,
-  chunks: AsyncIterable<{ data: Buffer; release(): void }>,
-): AsyncGenerator<Buffer> {
+export async function* compressChunks(compressor: Compressor, chunks: Chunks): AsyncGenerator<Buffer> {
   for await (const chunk of chunks) yield* await compressor.add(chunk.data, chunk.release);
   yield* await compressor.finish();
 }

@@ -193,12 +193,12 @@ export const streamShards = perStream(
 );
 
 /** The formats the flusher writes objects in (docs/output.md). */
-export const OUTPUT_FORMATS = ['ndjson.gz', 'ndjson.zst'] as const;
+export const OUTPUT_FORMATS = ['ndjson.gz', 'ndjson.zst', 'parquet'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
-/** `OUTPUT_FORMAT`: `ndjson.zst` for every stream, or `web:ndjson.zst,*:ndjson.gz`; `ndjson.gz` by default. */
+/** `OUTPUT_FORMAT`: `parquet` for every stream, or `web:parquet,*:ndjson.zst`; `ndjson.gz` by default. */
 export const outputFormat = perStream<OutputFormat>(
   'ndjson.gz',
   (text) => OUTPUT_FORMATS.find((format) => format === text),
-  `${OUTPUT_FORMATS.join(' or ')} (parquet is not available in this version yet)`,
+  OUTPUT_FORMATS.join(' or '),
 );

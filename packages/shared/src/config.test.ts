@@ -59,8 +59,9 @@ describe('loadConfig', () => {
     const { outputFormat } = loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:ndjson.zst,*:ndjson.gz' }, 'ingest');
     expect(outputFormat.default).toBe('ndjson.gz');
     expect(outputFormat.streams.get('web')).toBe('ndjson.zst');
-    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest')).toThrow(
-      /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst \(parquet is not available in this version yet\)/,
+    expect(loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest').outputFormat.default).toBe('parquet');
+    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'csv' }, 'ingest')).toThrow(
+      /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst or parquet/,
     );
     expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:csv' }, 'ingest')).toThrow(/OUTPUT_FORMAT/);
   });

@@ -21,6 +21,7 @@ import {
   streamKeys,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
+import { pino } from 'pino';
 import { followStream } from './follow-stream.js';
 import { replay } from './replay.js';
 import { renderStatus } from './status-table.js';
@@ -267,6 +268,7 @@ async function replayCommand(): Promise<void> {
       toDay: to,
       format: (format as OutputFormat | undefined) ?? forStream(config.outputFormat, stream),
       partBytes: config.s3.partBytes,
+      logger: pino({ level: 'warn' }, pino.destination(2)),
       signal,
       progress: (p) =>
         process.stderr.write(

@@ -7,11 +7,12 @@ import {
   readManifest,
   writeManifestPart,
 } from '@spool/flusher/dist/manifests.js';
-import { compressChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
+import { encodeChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
 import type { OutputFormat } from '@spool/shared';
+import type { Logger } from 'pino';
 
 export interface ReplayOptions {
   s3: S3Client;
@@ -28,6 +29,8 @@ export interface ReplayOptions {
   partBytes: number;
   /** Called after each object: what is done so far. */
   progress?: (done: ReplayProgress) => void;
+  /** Where a Parquet copy's fallbacks are told (a generation written with JSON columns). */
+  logger: Pick<Logger, 'warn'>;
   signal?: AbortSignal;
 }
 
@@ -138,7 +141,7 @@ async function copyOnce(
   const { compressedBytes } = await uploadBody(
     { s3, bucket, key },
     {
-      pieces: compressChunks(writer.compressor(), chunksOf(content)),
+      pieces: encodeChunks(format, chunksOf(content), options.logger),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': source },
     },

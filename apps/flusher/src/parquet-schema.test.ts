@@ -1,0 +1,114 @@
+import { describe, expect, it } from '@jest/globals';
+import { asJsonColumns, isIsoTime, MAX_COLUMNS, SchemaBuilder } from './parquet-schema.js';
+import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupRows } from './parquet-stage.js';
+
+function schemaOf(...events: object[]) {
+  const builder = new SchemaBuilder();
+  for (const event of events) builder.addLine(JSON.stringify(event));
+  return builder.result();
+}
+
+describe('isIsoTime', () => {
+  it.each([
+    '2026-11-30T22:00:00Z',
+    '2026-11-30T22:00:00.123Z',
+    '2026-11-30T22:00:00.123456789Z',
+    '2026-11-30 22:00:00',
+    '2026-11-30T22:00:00+01:00',
+    '2026-11-30T22:00:00-0530',
+    '2024-02-29T00:00:00Z',
+  ])('takes %s', (text) => expect(isIsoTime(text)).toBe(true));
+
+  it.each([
+    '2026-02-30T00:00:00Z',
+    '2023-02-29T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '2026-11-30T24:00:00Z',
+    '2026-11-30T23:60:00Z',
+    '2026-11-30',
+    '1764540000000',
+    'yesterday',
+    '2026-11-30T22:00:00Zjunk',
+  ])('refuses %s', (text) => expect(isIsoTime(text)).toBe(false));
+});
+
+describe('SchemaBuilder', () => {
+  it('gives each field the narrowest type every one of its values fits, in order of first appearance', () => {
+    expect(
+      schemaOf(
+        { b: true, i: 1, d: 1, s: 's', o: {}, a: [], n: null, m: 1 },
+        { b: false, i: -2, d: 1.5, s: 't', o: 1, a: null, n: null, m: 'x', late: 1 },
+      ),
+    ).toEqual({
+      kind: 'columns',
+      columns: [
+        { name: 'b', type: 'BOOLEAN' },
+        { name: 'i', type: 'BIGINT' },
+        { name: 'd', type: 'DOUBLE' },
+        { name: 's', type: 'VARCHAR' },
+        { name: 'o', type: 'JSON' },
+        { name: 'a', type: 'JSON' },
+        { name: 'n', type: 'VARCHAR' },
+        { name: 'm', type: 'VARCHAR' },
+        { name: 'late', type: 'BIGINT' },
+      ],
+    });
+  });
+
+  it('types the time fields TIMESTAMPTZ only when every value is a time, other fields never', () => {
+    const at = '2026-11-30T22:00:00Z';
+    expect(schemaOf({ receivedAt: at, timestamp: at, sentAt: 'soon', createdAt: at })).toEqual({
+      kind: 'columns',
+      columns: [
+        { name: 'receivedAt', type: 'TIMESTAMPTZ' },
+        { name: 'timestamp', type: 'TIMESTAMPTZ' },
+        { name: 'sentAt', type: 'VARCHAR' },
+        { name: 'createdAt', type: 'VARCHAR' },
+      ],
+    });
+    expect(schemaOf({ timestamp: at }, { timestamp: 5 })).toMatchObject({
+      columns: [{ name: 'timestamp', type: 'VARCHAR' }],
+    });
+  });
+
+  it('makes integers past 64 bits DOUBLE', () => {
+    expect(schemaOf({ big: 2 ** 63 }, { big: 1 })).toMatchObject({
+      columns: [{ name: 'big', type: 'DOUBLE' }],
+    });
+  });
+
+  it.each([
+    [
+      'names that differ only in case',
+      [{ userId: 1 }, { userid: 2 }],
+      'two fields whose names differ only in case',
+    ],
+    ['an empty name', [{ '': 1 }], 'a field with an empty name'],
+    [
+      'too many fields',
+      [Object.fromEntries(Array.from({ length: MAX_COLUMNS + 1 }, (_, i) => [`f${i}`, i]))],
+      `more than ${MAX_COLUMNS} fields`,
+    ],
+  ])('falls back to the whole event for %s', (_name, events, reason) => {
+    expect(schemaOf(...events)).toEqual({ kind: 'whole-event', reason });
+  });
+
+  it('asJsonColumns keeps the names and makes every column JSON', () => {
+    expect(asJsonColumns(schemaOf({ a: 1, b: 's' }))).toEqual({
+      kind: 'columns',
+      columns: [
+        { name: 'a', type: 'JSON' },
+        { name: 'b', type: 'JSON' },
+      ],
+    });
+  });
+});
+
+describe('rowGroupRows', () => {
+  it('aims at 8 MiB of NDJSON per row group, within bounds', () => {
+    expect(rowGroupRows(256 * 2 ** 20, (256 * 2 ** 20) / 512)).toBe(16_384);
+    expect(rowGroupRows(2 ** 30, 2 ** 30 / 8)).toBe(MAX_ROW_GROUP_ROWS);
+    expect(rowGroupRows(2 ** 30, 2 ** 30 / 32_768)).toBe(MIN_ROW_GROUP_ROWS);
+    expect(rowGroupRows(0, 0)).toBe(MAX_ROW_GROUP_ROWS);
+  });
+});

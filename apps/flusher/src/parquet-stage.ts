@@ -1,0 +1,130 @@
+import { createReadStream } from 'node:fs';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { copyToParquet, duckdbErrorKind, isValueError } from './parquet-duckdb.js';
+import { asJsonColumns, SchemaBuilder } from './parquet-schema.js';
+
+/**
+ * Rows per row group are sized by the generation's mean event size, aiming at this much NDJSON
+ * per group (about 1-2 MiB of zstd Parquet): DuckDB and Athena read row groups in parallel and
+ * skip them by their statistics, and the writer holds one group in memory at a time, so a group
+ * is as large as the flusher's memory bound allows (docs/output.md has the measurements).
+ */
+export const ROW_GROUP_NDJSON_BYTES = 8 * 1024 * 1024;
+export const MIN_ROW_GROUP_ROWS = 2048;
+/** DuckDB's default row group: larger ones buy readers nothing more. */
+export const MAX_ROW_GROUP_ROWS = 122_880;
+
+const NEWLINE = 0x0a;
+const READ_BYTES = 4 * 1024 * 1024;
+
+async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    at += (await file.write(data, at, data.length - at)).bytesWritten;
+  }
+}
+
+export function rowGroupRows(rawBytes: number, events: number): number {
+  const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
+  const rows = Math.round(ROW_GROUP_NDJSON_BYTES / meanEventBytes);
+  return Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, rows));
+}
+
+/**
+ * A generation on its way to Parquet. Parquet needs the whole generation's schema before its
+ * first row, so the generation is staged on local disk as it is read (once, from Redis) while
+ * its schema is inferred from every line; `encode` then has DuckDB write the Parquet file and
+ * yields its bytes for the upload. Memory stays bounded whatever the generation's size; disk
+ * holds the generation and its Parquet file until `discard` (which `encode` calls when done).
+ */
+export class ParquetStage {
+  private readonly schema = new SchemaBuilder();
+  private partial = Buffer.alloc(0);
+  private events = 0;
+  private rawBytes = 0;
+  private maxLineChars = 0;
+  private discarded = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly file: FileHandle,
+    private readonly logger: Pick<Logger, 'warn'>,
+  ) {}
+
+  static async open(logger: Pick<Logger, 'warn'>): Promise<ParquetStage> {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-parquet-'));
+    try {
+      return new ParquetStage(dir, await open(join(dir, 'generation.ndjson'), 'w'), logger);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** A chunk of the generation, in order. Its buffer may be reused once this resolves. */
+  async add(data: Buffer): Promise<void> {
+    this.rawBytes += data.length;
+    const written = writeAll(this.file, data);
+    // A newline byte is never inside a multi-byte UTF-8 character: cutting there is safe.
+    const end = data.lastIndexOf(NEWLINE);
+    if (end === -1) this.partial = Buffer.concat([this.partial, data]);
+    else {
+      this.addLines(Buffer.concat([this.partial, data.subarray(0, end)]).toString('utf8'));
+      this.partial = Buffer.from(data.subarray(end + 1));
+    }
+    await written;
+  }
+
+  private addLines(text: string): void {
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      this.events += 1;
+      if (line.length > this.maxLineChars) this.maxLineChars = line.length;
+      this.schema.addLine(line);
+    }
+  }
+
+  /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
+  async *encode(): AsyncGenerator<Buffer> {
+    try {
+      await this.file.close();
+      if (this.partial.length > 0) this.addLines(this.partial.toString('utf8'));
+      const output = join(this.dir, 'generation.parquet');
+      const copy = {
+        input: join(this.dir, 'generation.ndjson'),
+        output,
+        schema: this.schema.result(),
+        rowGroupRows: rowGroupRows(this.rawBytes, this.events),
+        // A UTF-16 code unit is at most 3 bytes of UTF-8.
+        maxLineBytes: this.maxLineChars * 3,
+      };
+      if (copy.schema.kind === 'whole-event') {
+        this.logger.warn({ reason: copy.schema.reason }, 'writing the generation as one _event JSON column');
+      }
+      try {
+        await copyToParquet(copy);
+      } catch (error) {
+        if (!isValueError(error)) throw error;
+        // Inference and DuckDB disagreed on a value; each column as JSON reads any value.
+        this.logger.warn(
+          { error: duckdbErrorKind(error) },
+          'DuckDB refused a value for its inferred type: writing the generation with JSON columns',
+        );
+        await copyToParquet({ ...copy, schema: asJsonColumns(copy.schema) });
+      }
+      yield* createReadStream(output, { highWaterMark: READ_BYTES });
+    } finally {
+      await this.discard();
+    }
+  }
+
+  /** Removes the staged files (and stops staging); safe to call more than once. */
+  async discard(): Promise<void> {
+    if (this.discarded) return;
+    this.discarded = true;
+    await this.file.close().catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

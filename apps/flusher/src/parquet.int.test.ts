@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  loadConfig,
+  REDIS_STRING_LIMIT,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import { pino } from 'pino';
+import { flushGeneration } from './flush-generation.js';
+import { createFlusherMetrics } from './metrics.js';
+
+/**
+ * Parquet flushes against real Redis and S3, read back by DuckDB: each generation's inferred
+ * types, the fallbacks that keep every event when a generation cannot be typed, and the same
+ * exactly-once key and metadata as the NDJSON formats.
+ */
+const services = testServices();
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+const s3 = createTestS3();
+const dir = mkdtempSync(join(tmpdir(), 'spool-parquet-test-'));
+afterAll(async () => {
+  await redis.quit();
+  s3.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function append(stream: string, events: object[]): Promise<void> {
+  const lines = events.map((event) => `${JSON.stringify(event)}\n`);
+  const result = await appendToBuffer(redis, streamKeys(stream), {
+    chunk: lines.join(''),
+    eventCount: lines.length,
+    maxBytes: REDIS_STRING_LIMIT,
+    dedupeWindowMs: 0,
+    clientIds: { ids: [], lines: [] },
+  });
+  if (result.refused) throw new Error('buffer refused the append');
+}
+
+/** Flushes generation `gen` as Parquet; returns the object's key, its file on disk and the log. */
+async function flushParquet(stream: string, gen = 0) {
+  const logLines: string[] = [];
+  const config = loadConfig(
+    flusherTestEnv({ S3_PREFIX: `${randomName('pq')}/`, OUTPUT_FORMAT: 'parquet' }),
+    'flusher',
+  );
+  const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
+  const outcome = await flushGeneration(
+    { config, redis, s3, logger, metrics: createFlusherMetrics() },
+    stream,
+    gen,
+  );
+  if (outcome.status !== 'uploaded') throw new Error(`nothing uploaded: ${outcome.status}`);
+  const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: outcome.key }));
+  const file = join(dir, `${randomName('object')}.parquet`);
+  writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  return { key: outcome.key, file, log: logLines.join('') };
+}
+
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+  }
+}
+
+async function columnTypes(file: string): Promise<Record<string, unknown>> {
+  const rows = await query(`DESCRIBE SELECT * FROM read_parquet('${file}')`);
+  return Object.fromEntries(rows.map((row) => [row.column_name, row.column_type]));
+}
+
+const stagedDirs = () =>
+  readdirSync(tmpdir()).filter((name) => name.startsWith('spool-parquet-') && !name.includes('test'));
+
+describe('a Parquet flush', () => {
+  it('types each top-level field from every line of the generation, nested values as JSON', async () => {
+    const stream = randomName('pq-types');
+    await append(stream, [
+      {
+        messageId: 'a',
+        event: 'page',
+        n: 1,
+        ratio: 1,
+        ok: true,
+        tags: ['x'],
+        props: { plan: 'pro' },
+        mixed: 'one',
+      },
+      {
+        messageId: 'b',
+        event: 'track',
+        n: 2,
+        ratio: 0.5,
+        ok: false,
+        tags: [],
+        props: {},
+        mixed: 2,
+        timestamp: '2026-11-30T23:00:00+01:00',
+      },
+      {
+        messageId: 'c',
+        event: 'track',
+        n: null,
+        ratio: 3,
+        ok: null,
+        props: null,
+        mixed: null,
+        timestamp: '2026-11-30T22:00:00.5Z',
+      },
+    ]);
+    const { file } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toEqual({
+      messageId: 'VARCHAR',
+      event: 'VARCHAR',
+      n: 'BIGINT',
+      ratio: 'DOUBLE',
+      ok: 'BOOLEAN',
+      tags: 'JSON',
+      props: 'JSON',
+      mixed: 'VARCHAR',
+      timestamp: 'TIMESTAMP WITH TIME ZONE',
+    });
+    const rows = await query(
+      `SELECT messageId, n, props->>'$.plan' AS plan, mixed, epoch_ms(timestamp) AS at FROM read_parquet('${file}') ORDER BY messageId`,
+    );
+    expect(rows).toEqual([
+      { messageId: 'a', n: 1n, plan: 'pro', mixed: 'one', at: null },
+      { messageId: 'b', n: 2n, plan: null, mixed: '2', at: BigInt(Date.parse('2026-11-30T22:00:00Z')) },
+      {
+        messageId: 'c',
+        n: null,
+        plan: null,
+        mixed: null,
+        at: BigInt(Date.parse('2026-11-30T22:00:00.500Z')),
+      },
+    ]);
+  });
+
+  it('keeps a time field text in a generation where one of its values is not a real time', async () => {
+    const stream = randomName('pq-time');
+    await append(stream, [
+      { messageId: 'a', timestamp: '2026-11-30T22:00:00Z' },
+      { messageId: 'b', timestamp: '2026-02-30T00:00:00Z' },
+    ]);
+    const { file } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toMatchObject({ timestamp: 'VARCHAR' });
+    const rows = await query(`SELECT timestamp FROM read_parquet('${file}') ORDER BY messageId`);
+    expect(rows.map((row) => row.timestamp)).toEqual(['2026-11-30T22:00:00Z', '2026-02-30T00:00:00Z']);
+  });
+
+  it('writes a generation whose fields differ only in case as one _event JSON column, every event whole', async () => {
+    const stream = randomName('pq-case');
+    const events = [
+      { messageId: 'a', userId: 'u1' },
+      { messageId: 'b', userid: 'u2', '': 'empty name' },
+    ];
+    await append(stream, events);
+    const { file, log } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toEqual({ _event: 'JSON' });
+    const rows = await query(`SELECT _event FROM read_parquet('${file}') ORDER BY _event->>'$.messageId'`);
+    expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
+    expect(log).toContain('two fields whose names differ only in case');
+  });
+
+  it('has the deterministic key with .parquet, the metadata of the raw lines, and leaves no staged file', async () => {
+    const stream = randomName('pq-key');
+    const events = Array.from({ length: 500 }, (_, i) => ({ messageId: `m${i}`, event: 'page', i }));
+    await append(stream, events);
+    const before = stagedDirs();
+    const { key } = await flushParquet(stream);
+
+    expect(key).toMatch(
+      new RegExp(
+        `^.+/stream=${stream}/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/${stream}-\\d{8}T\\d{9}Z-0\\.parquet$`,
+      ),
+    );
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.s3.bucket, Key: key }));
+    expect(head.ContentType).toBe('application/vnd.apache.parquet');
+    const raw = events.map((event) => `${JSON.stringify(event)}\n`).join('');
+    expect(head.Metadata).toMatchObject({
+      'spool-events': '500',
+      'spool-raw-bytes': String(Buffer.byteLength(raw)),
+      'spool-sha256': createHash('sha256').update(raw).digest('hex'),
+    });
+    expect(stagedDirs()).toEqual(before);
+  });
+});
