@@ -1,5 +1,5 @@
 // make bench: runs each scenario beside its baseline, prints the tables, writes
-// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] … [h]
+// bench/results/<timestamp>.json and .md. Usage: node bench/run.mjs [a] [b] … [k]
 import { cpus, totalmem } from 'node:os';
 import { stopAll, writeResults } from './lib.mjs';
 
@@ -14,6 +14,7 @@ const SCENARIOS = {
   h: './h-tracking-batch-vs-native.mjs',
   i: './i-cluster-vs-one-redis.mjs',
   j: './j-flusher-vs-zstd.mjs',
+  k: './k-flusher-vs-duckdb-parquet.mjs',
 };
 
 const chosen = process.argv.slice(2);

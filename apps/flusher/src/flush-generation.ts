@@ -112,7 +112,7 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     },
     'uploading generation',
   );
-  const { compressedBytes } = await uploadBody(
+  const { compressedBytes, objectSha256 } = await uploadBody(
     target,
     {
       pieces: firstPass.body(),
@@ -124,7 +124,7 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
 
   const line = manifestLine(
     target.key,
-    { gen, shard: unit.shard, format: sealed.format, bytes: compressedBytes },
+    { gen, shard: unit.shard, format: sealed.format, bytes: compressedBytes, objectSha256 },
     summary,
   );
   const releasedNow = await releaseGeneration(redis, keys, gen, summary.events, {

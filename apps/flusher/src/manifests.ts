@@ -16,13 +16,15 @@ export interface ManifestLine {
   rawBytes: number;
   /** SHA-256 of the uncompressed content (the object's `spool-sha256`). */
   sha256: string;
+  /** SHA-256 of the object's own bytes, as uploaded (absent from lines written before it was recorded, and from a replay's line for a copy an earlier run wrote). */
+  objectSha256?: string;
   firstReceivedAt: string;
   lastReceivedAt: string;
 }
 
 export function manifestLine(
   key: string,
-  object: { gen: number; shard: number; format: string; bytes: number },
+  object: { gen: number; shard: number; format: string; bytes: number; objectSha256: string },
   summary: BufferSummary,
 ): ManifestLine {
   return {
@@ -34,6 +36,7 @@ export function manifestLine(
     bytes: object.bytes,
     rawBytes: summary.rawBytes,
     sha256: summary.sha256,
+    objectSha256: object.objectSha256,
     firstReceivedAt: summary.firstReceivedAt,
     lastReceivedAt: summary.lastReceivedAt,
   };

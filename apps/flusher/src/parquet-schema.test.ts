@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { asJsonColumns, isIsoTime, MAX_COLUMNS, SchemaBuilder } from './parquet-schema.js';
+import { isIsoTime } from './iso-time.js';
+import { asJsonColumns, MAX_COLUMNS, SchemaBuilder } from './parquet-schema.js';
 import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupRows } from './parquet-stage.js';
 
 function schemaOf(...events: object[]) {
   const builder = new SchemaBuilder();
-  for (const event of events) builder.addLine(JSON.stringify(event));
+  for (const event of events) builder.addLine(Buffer.from(JSON.stringify(event)));
   return builder.result();
 }
 

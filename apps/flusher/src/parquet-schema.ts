@@ -1,3 +1,6 @@
+import { isIsoTimeAt } from './iso-time.js';
+import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
+
 /**
  * The Parquet schema of one generation, inferred from every one of its lines (not a sample: DuckDB
  * is then told each column's type, and a type a single line contradicts would fail the flush).
@@ -36,58 +39,16 @@ export const MAX_COLUMNS = 1000;
 /** The column of a generation written whole, one JSON value per event. */
 export const WHOLE_EVENT_COLUMN = '_event';
 
-const NULL = 1;
-const BOOLEAN = 2;
-const INTEGER = 4;
-const DECIMAL = 8;
-const STRING = 16;
-const NESTED = 32;
-/** Set for a string that is not a time DuckDB reads as TIMESTAMPTZ. */
+/** Set for a time field's string that is not a time DuckDB reads as TIMESTAMPTZ. */
 const NOT_TIME = 64;
 
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?$/;
-const INT64_LIMIT = 2 ** 63;
-
-/** A time DuckDB's TIMESTAMPTZ takes as it is: an ISO 8601 date and time that exists. */
-export function isIsoTime(text: string): boolean {
-  const match = ISO_TIME.exec(text);
-  if (!match) return false;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  return (
-    year >= 1 && days !== undefined && day >= 1 && day <= days && hour < 24 && minute < 60 && second < 60
-  );
-}
-
-function kindOf(value: unknown, timeField: boolean): number {
-  if (value === null) return NULL;
-  switch (typeof value) {
-    case 'boolean':
-      return BOOLEAN;
-    case 'number':
-      return Number.isInteger(value) && Math.abs(value) < INT64_LIMIT ? INTEGER : DECIMAL;
-    case 'string':
-      return timeField && !isIsoTime(value) ? STRING | NOT_TIME : STRING;
-    default:
-      return NESTED;
-  }
-}
-
 function typeOf(kinds: number, timeField: boolean): ColumnType {
-  if (kinds & NESTED) return 'JSON';
-  const scalars = kinds & ~NULL & ~NOT_TIME;
-  if (scalars === STRING && timeField && !(kinds & NOT_TIME)) return 'TIMESTAMPTZ';
-  if (scalars === BOOLEAN) return 'BOOLEAN';
-  if (scalars === INTEGER) return 'BIGINT';
-  if (scalars === DECIMAL || scalars === (INTEGER | DECIMAL)) return 'DOUBLE';
+  if (kinds & ValueKind.Nested) return 'JSON';
+  const scalars = kinds & ~ValueKind.Null & ~NOT_TIME;
+  if (scalars === ValueKind.String && timeField && !(kinds & NOT_TIME)) return 'TIMESTAMPTZ';
+  if (scalars === ValueKind.Boolean) return 'BOOLEAN';
+  if (scalars === ValueKind.Integer) return 'BIGINT';
+  if (scalars === ValueKind.Decimal || scalars === (ValueKind.Integer | ValueKind.Decimal)) return 'DOUBLE';
   return 'VARCHAR';
 }
 
@@ -97,16 +58,20 @@ export class SchemaBuilder {
   private readonly lowerCaseNames = new Set<string>();
   private unusable: string | undefined;
 
-  /** One line of NDJSON: a JSON object (the ingest stores nothing else). */
-  addLine(line: string): void {
+  private readonly names = new FieldNames();
+
+  /** One line of NDJSON, `line[start, end)`: a JSON object (the ingest stores nothing else). */
+  addLine(line: Buffer, start = 0, end = line.length): void {
     if (this.unusable) return;
-    const event = JSON.parse(line) as Record<string, unknown>;
-    for (const name in event) {
-      const kind = kindOf(event[name], TIME_FIELDS.has(name));
+    scanTopLevel(line, start, end, this.names, (name, kind, valueStart, valueEnd) => {
+      let kinds: number = kind;
+      if (kind === ValueKind.String && TIME_FIELDS.has(name) && !isIsoTimeAt(line, valueStart, valueEnd)) {
+        kinds |= NOT_TIME;
+      }
       const known = this.kinds.get(name);
-      if (known === undefined) this.addColumn(name, kind);
-      else if ((known | kind) !== known) this.kinds.set(name, known | kind);
-    }
+      if (known === undefined) this.addColumn(name, kinds);
+      else if ((known | kinds) !== known) this.kinds.set(name, known | kinds);
+    });
   }
 
   private addColumn(name: string, kind: number): void {

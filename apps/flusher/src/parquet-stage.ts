@@ -12,7 +12,7 @@ import { asJsonColumns, SchemaBuilder } from './parquet-schema.js';
  * skip them by their statistics, and the writer holds one group in memory at a time, so a group
  * is as large as the flusher's memory bound allows (docs/output.md has the measurements).
  */
-export const ROW_GROUP_NDJSON_BYTES = 8 * 1024 * 1024;
+export const ROW_GROUP_NDJSON_BYTES = 4 * 1024 * 1024;
 export const MIN_ROW_GROUP_ROWS = 2048;
 /** DuckDB's default row group: larger ones buy readers nothing more. */
 export const MAX_ROW_GROUP_ROWS = 122_880;
@@ -44,7 +44,7 @@ export class ParquetStage {
   private partial = Buffer.alloc(0);
   private events = 0;
   private rawBytes = 0;
-  private maxLineChars = 0;
+  private maxLineBytes = 0;
   private discarded = false;
 
   private constructor(
@@ -67,38 +67,43 @@ export class ParquetStage {
   async add(data: Buffer): Promise<void> {
     this.rawBytes += data.length;
     const written = writeAll(this.file, data);
-    // A newline byte is never inside a multi-byte UTF-8 character: cutting there is safe.
-    const end = data.lastIndexOf(NEWLINE);
-    if (end === -1) this.partial = Buffer.concat([this.partial, data]);
+    const newline = data.indexOf(NEWLINE);
+    if (newline === -1) this.partial = Buffer.concat([this.partial, data]);
     else {
-      this.addLines(Buffer.concat([this.partial, data.subarray(0, end)]).toString('utf8'));
-      this.partial = Buffer.from(data.subarray(end + 1));
+      if (this.partial.length > 0) {
+        const first = Buffer.concat([this.partial, data.subarray(0, newline)]);
+        this.addLine(first, 0, first.length);
+      } else this.addLine(data, 0, newline);
+      let from = newline + 1;
+      for (let next = data.indexOf(NEWLINE, from); next !== -1; next = data.indexOf(NEWLINE, from)) {
+        this.addLine(data, from, next);
+        from = next + 1;
+      }
+      // `data` is reused once this resolves: keep a copy of the line it ends in the middle of.
+      this.partial = Buffer.from(data.subarray(from));
     }
     await written;
   }
 
-  private addLines(text: string): void {
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      this.events += 1;
-      if (line.length > this.maxLineChars) this.maxLineChars = line.length;
-      this.schema.addLine(line);
-    }
+  private addLine(data: Buffer, start: number, end: number): void {
+    if (end === start) return;
+    this.events += 1;
+    if (end - start > this.maxLineBytes) this.maxLineBytes = end - start;
+    this.schema.addLine(data, start, end);
   }
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
   async *encode(): AsyncGenerator<Buffer> {
     try {
       await this.file.close();
-      if (this.partial.length > 0) this.addLines(this.partial.toString('utf8'));
+      this.addLine(this.partial, 0, this.partial.length);
       const output = join(this.dir, 'generation.parquet');
       const copy = {
         input: join(this.dir, 'generation.ndjson'),
         output,
         schema: this.schema.result(),
         rowGroupRows: rowGroupRows(this.rawBytes, this.events),
-        // A UTF-16 code unit is at most 3 bytes of UTF-8.
-        maxLineBytes: this.maxLineChars * 3,
+        maxLineBytes: this.maxLineBytes,
       };
       if (copy.schema.kind === 'whole-event') {
         this.logger.warn({ reason: copy.schema.reason }, 'writing the generation as one _event JSON column');

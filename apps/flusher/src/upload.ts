@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -6,10 +7,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 /** Parts in flight: an upload holds at most S3_PART_SIZE × QUEUE_SIZE, whatever the object's size. */
 export const QUEUE_SIZE = 4;
 
+/** Counts and hashes the object's bytes on their way to S3 (its manifest line records both). */
 class ByteCounter extends Transform {
   bytes = 0;
+  readonly hash = createHash('sha256');
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    this.hash.update(chunk);
     callback(null, chunk);
   }
 }
@@ -29,7 +33,7 @@ export interface UploadBody {
 
 /**
  * Uploads a body as a multipart upload of `partBytes` parts (S3_PART_SIZE), QUEUE_SIZE in flight.
- * Returns its size once S3 has confirmed the whole object. On failure the multipart upload is
+ * Returns its size and SHA-256 once S3 has confirmed the whole object. On failure the multipart upload is
  * aborted (`leavePartsOnError: false`) and the error is thrown; a failing body stops the upload,
  * and a failing upload stops reading the body.
  */
@@ -37,7 +41,7 @@ export async function uploadBody(
   target: UploadTarget,
   body: UploadBody,
   partBytes: number,
-): Promise<{ compressedBytes: number }> {
+): Promise<{ compressedBytes: number; objectSha256: string }> {
   const counter = new ByteCounter();
   const upload = new Upload({
     client: target.s3,
@@ -62,5 +66,5 @@ export async function uploadBody(
     throw error;
   });
   await Promise.all([read, uploaded]);
-  return { compressedBytes: counter.bytes };
+  return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
 }

@@ -1,4 +1,8 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { defineSpoolCommands } from '@spool/shared';
 import {
@@ -25,6 +29,31 @@ afterAll(async () => {
 const run = (command: string, prefix: string, args: string[]) => runCli(command, args, s3Env(prefix));
 const land = (prefix: string, count: number, eventsEach = 200) =>
   landGenerations(redis, s3, prefix, count, eventsEach);
+
+/** Each Parquet object's rows as `gen:n`, read by DuckDB from the object's bytes. */
+async function parquetRows(keys: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-replay-test-'));
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const files = await Promise.all(
+      keys.map(async (key, i) => {
+        const object = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
+        const file = join(dir, `${i}.parquet`);
+        writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+        return `'${file}'`;
+      }),
+    );
+    const reader = await connection.runAndReadAll(`SELECT gen, n FROM read_parquet([${files.join(', ')}])`);
+    return (reader.getRowObjectsJS() as Array<{ gen: bigint; n: bigint }>)
+      .map(({ gen, n }) => `${gen}:${n}`)
+      .sort();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function etags(keys: string[]): Promise<string[]> {
   return Promise.all(
@@ -77,6 +106,65 @@ describe('spool replay', () => {
     expect(await second.exited).toBe(0);
     expect(second.out()).toContain('replayed: 3 of 3 objects, 0 written, 3 already there');
     expect(await etags(copies)).toEqual(before);
+  });
+
+  it('re-encodes a day as Parquet that DuckDB reads event for event, with a manifest that verifies', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2, 300);
+    const args = [
+      '--stream',
+      stream,
+      '--from',
+      day,
+      '--to',
+      day,
+      '--to-prefix',
+      target,
+      '--format',
+      'parquet',
+    ];
+
+    const first = run('replay', prefix, args);
+    expect(await first.exited).toBe(0);
+    expect(first.out()).toContain('replayed: 2 of 2 objects, 2 written, 0 already there');
+    const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+    expect(copies).toEqual(
+      keys.map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, '.parquet')}`).sort(),
+    );
+    const sent = (await Promise.all(keys.map((key) => readSpoolObject(s3, services.bucket, key))))
+      .flatMap((object) => object.lines.map((line) => JSON.parse(line) as { gen: number; n: number }))
+      .map(({ gen, n }) => `${gen}:${n}`)
+      .sort();
+    expect(await parquetRows(copies)).toEqual(sent);
+    const verified = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
+    expect(await verified.exited).toBe(0);
+
+    const second = run('replay', prefix, args);
+    expect(await second.exited).toBe(0);
+    expect(second.out()).toContain('replayed: 2 of 2 objects, 0 written, 2 already there');
+    // The manifest keeps the first run's hashes of the copies: --deep still reads them.
+    const again = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
+    expect(await again.exited).toBe(0);
+  });
+
+  it('refuses to replay Parquet objects, writing nothing', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await landGenerations(redis, s3, prefix, 1, 10, 'parquet');
+    const refused = run('replay', prefix, [
+      '--stream',
+      stream,
+      '--from',
+      day,
+      '--to',
+      day,
+      '--to-prefix',
+      target,
+    ]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.err()).toContain('1 object(s) in range are Parquet');
+    expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
   });
 
   it('picks up where a killed run stopped, writing each copy once', async () => {

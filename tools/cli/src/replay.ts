@@ -68,10 +68,17 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   if (fromPrefix === toPrefix)
     throw new Error('--to-prefix: the same as S3_PREFIX; replay writes copies elsewhere');
   const sources: string[] = [];
+  let parquet = 0;
   for (const day of daysBetween(options.fromDay, options.toDay)) {
     for await (const key of listKeys(s3, bucket, `${fromPrefix}stream=${stream}/dt=${day}/`)) {
       if (EXTENSION.test(key)) sources.push(key);
+      else if (key.endsWith('.parquet')) parquet += 1;
     }
+  }
+  if (parquet > 0) {
+    throw new Error(
+      `${parquet} object(s) in range are Parquet: replay reads the NDJSON formats (ndjson.gz, ndjson.zst) only, since a Parquet object does not give back the lines it was written from`,
+    );
   }
   const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, key: '' };
   const lines = new Map<string, ManifestLine[]>();
@@ -91,7 +98,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   // there (merged with what an earlier run wrote).
   for (const [day, dayLines] of lines) {
     const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
-    for (const line of dayLines) manifest.set(line.key, line);
+    // A copy an earlier run wrote keeps its line's objectSha256 (only the writing run knows it).
+    for (const line of dayLines) manifest.set(line.key, { ...manifest.get(line.key), ...line });
     await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
       ...manifest.values(),
     ]);
@@ -114,7 +122,7 @@ async function copyOnce(
       if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return undefined;
       throw error;
     });
-  const line = (bytes: number): ManifestLine => ({
+  const line = (bytes: number, objectSha256?: string): ManifestLine => ({
     key,
     generation: Number(metadata['spool-generation'] ?? 0),
     shard: Number(metadata['spool-shard'] ?? 0),
@@ -123,6 +131,7 @@ async function copyOnce(
     bytes,
     rawBytes: Number(metadata['spool-raw-bytes'] ?? 0),
     sha256: metadata['spool-sha256'] ?? '',
+    ...(objectSha256 ? { objectSha256 } : {}),
     firstReceivedAt: metadata['spool-first-received-at'] ?? '',
     lastReceivedAt: metadata['spool-last-received-at'] ?? '',
   });
@@ -138,7 +147,7 @@ async function copyOnce(
   const decompress = source.endsWith('.ndjson.zst') ? createZstdDecompress() : createGunzip();
   const content = (body.Body as Readable).pipe(decompress) as AsyncIterable<Buffer>;
   const writer = FORMAT_WRITERS[format];
-  const { compressedBytes } = await uploadBody(
+  const { compressedBytes, objectSha256 } = await uploadBody(
     { s3, bucket, key },
     {
       pieces: encodeChunks(format, chunksOf(content), options.logger),
@@ -147,7 +156,7 @@ async function copyOnce(
     },
     partBytes,
   );
-  return { written: true, line: line(compressedBytes) };
+  return { written: true, line: line(compressedBytes, objectSha256) };
 }
 
 /** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */

@@ -7,6 +7,7 @@ import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
 import {
   appendToBuffer,
   loadConfig,
+  type OutputFormat,
   type RedisClient,
   registerStream,
   streamKeys,
@@ -49,11 +50,12 @@ export async function landGenerations(
   prefix: string,
   count: number,
   eventsEach = 50,
+  format: OutputFormat = 'ndjson.gz',
 ): Promise<{ stream: string; day: string; keys: string[] }> {
   const stream = randomName('web');
   const keys = streamKeys(stream);
   await registerStream(redis, streamRegistryKey(), stream);
-  const config = loadConfig(s3Env(prefix), 'flusher');
+  const config = loadConfig({ ...s3Env(prefix), OUTPUT_FORMAT: format }, 'flusher');
   const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
   const landed: string[] = [];
   for (let gen = 0; gen < count; gen += 1) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import {
   GetObjectCommand,
@@ -77,25 +77,46 @@ async function check(target: VerifyTarget, line: ManifestLine): Promise<string |
   }
   if (!target.deep) return undefined;
   const content = await readContent(s3, bucket, line);
+  if (line.objectSha256 && content.objectSha256 !== line.objectSha256) {
+    return 'its bytes’ SHA-256 is not the manifest’s';
+  }
+  // A Parquet object's lines are not in it as they were sent: its bytes' hash is the check.
+  if (content.lines === undefined) return undefined;
   if (content.lines !== line.events)
     return `it holds ${content.lines} lines, the manifest says ${line.events}`;
   if (content.sha256 !== line.sha256) return 'its content’s SHA-256 is not the manifest’s';
   return undefined;
 }
 
-/** Lines and SHA-256 of an object's decompressed content, streamed (never held whole). */
+/**
+ * The SHA-256 of an object's bytes and, for the NDJSON formats, the lines and SHA-256 of its
+ * decompressed content: streamed, never held whole.
+ */
 async function readContent(
   s3: S3Client,
   bucket: string,
   line: ManifestLine,
-): Promise<{ lines: number; sha256: string }> {
+): Promise<{ objectSha256: string; lines?: number; sha256?: string }> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
+  const objectHash = createHash('sha256');
+  const body = (answer.Body as Readable).pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        objectHash.update(chunk);
+        callback(null, chunk);
+      },
+    }),
+  );
+  if (line.format === 'parquet') {
+    for await (const _ of body);
+    return { objectSha256: objectHash.digest('hex') };
+  }
   const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
   const hash = createHash('sha256');
   let lines = 0;
-  for await (const chunk of (answer.Body as Readable).pipe(decompress) as AsyncIterable<Buffer>) {
+  for await (const chunk of body.pipe(decompress) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
   }
-  return { lines, sha256: hash.digest('hex') };
+  return { objectSha256: objectHash.digest('hex'), lines, sha256: hash.digest('hex') };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { manifestFolder } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
@@ -95,6 +95,28 @@ describe('spool verify', () => {
     const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
     expect(deep.code).toBe(1);
     expect(deep.out).toContain(`changed  ${key}: its content’s SHA-256 is not the manifest’s`);
+  });
+
+  it('checks Parquet objects by their bytes: --deep finds one changed behind its metadata', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landGenerations(redis, s3, prefix, 2, 50, 'parquet');
+    expect((await verify(prefix, ['--stream', stream, '--day', day, '--deep'])).code).toBe(0);
+    // One byte of the first object changed (its size kept), under its own metadata: only
+    // reading the bytes can tell.
+    const [first, second] = keys as [string, string];
+    const head = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: first }));
+    const tampered = Buffer.from((await head.Body?.transformToByteArray()) ?? []);
+    const middle = Math.floor(tampered.length / 2);
+    tampered[middle] = (tampered[middle] ?? 0) ^ 0xff;
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: first, Body: tampered, Metadata: head.Metadata }),
+    );
+
+    expect((await verify(prefix, ['--stream', stream, '--day', day])).code).toBe(0);
+    const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(deep.code).toBe(1);
+    expect(deep.out).toContain(`changed  ${first}: its bytes’ SHA-256 is not the manifest’s`);
+    expect(deep.out).not.toContain(second);
   });
 
   it('refuses a bad stream or day, and says when a day has no manifest', async () => {
