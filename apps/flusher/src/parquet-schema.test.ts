@@ -106,8 +106,8 @@ describe('SchemaBuilder', () => {
 });
 
 describe('rowGroupRows', () => {
-  it('aims at 8 MiB of NDJSON per row group, within bounds', () => {
-    expect(rowGroupRows(256 * 2 ** 20, (256 * 2 ** 20) / 512)).toBe(16_384);
+  it('aims at 4 MiB of NDJSON per row group, within bounds', () => {
+    expect(rowGroupRows(256 * 2 ** 20, (256 * 2 ** 20) / 512)).toBe(8192);
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 8)).toBe(MAX_ROW_GROUP_ROWS);
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 32_768)).toBe(MIN_ROW_GROUP_ROWS);
     expect(rowGroupRows(0, 0)).toBe(MAX_ROW_GROUP_ROWS);
