@@ -17,6 +17,11 @@ export function run() {
         command: process.execPath,
         args: [new URL('./baselines/duckdb-parquet-copy.mjs', import.meta.url).pathname],
       },
+      {
+        label: 'DuckDB COPY to Parquet (one thread)',
+        command: process.execPath,
+        args: [new URL('./baselines/duckdb-parquet-copy.mjs', import.meta.url).pathname, '--one-thread'],
+      },
     ],
   });
 }

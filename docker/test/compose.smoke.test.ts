@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { listObjectKeys, readSpoolObject, waitFor } from '@spool/testkit';
 import { LOCAL_S3_CREDENTIALS } from '@spool/testkit/local-stack';
@@ -23,6 +23,7 @@ const stack = new ComposeStack(`spoolsmoke${randomBytes(3).toString('hex')}`, {
   FLUSH_THRESHOLD_BYTES: '24MiB',
   FLUSH_INTERVAL: '2s',
   FLUSH_LOCK_DURATION: '5s',
+  OUTPUT_FORMAT: 'parquetsmoke:parquet,*:ndjson.gz',
   LOG_LEVEL: 'info',
 });
 const BUCKET = 'spool';
@@ -121,6 +122,31 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
     const landed = await waitForLanded(stream, 5_000, 60_000);
     expect(landed.size).toBe(5_000);
     expect([...landed.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('writes Parquet from the built image: DuckDB loads in it, and the object lands whole', async () => {
+    const stream = 'parquetsmoke';
+    const events = Array.from({ length: 100 }, (_, n) => ({ messageId: `p-${n}`, event: 'page', n }));
+    const answer = await fetch(`${ingestUrls[0]}/v1/streams/${stream}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    expect(answer.status).toBe(202);
+    await waitFor(
+      async () =>
+        (await stack.redis('hget', `spool:{${stream}}:stats`, 'landed')) === '100' ? true : undefined,
+      60_000,
+      `the ${stream} events to land`,
+    );
+    const [key, ...more] = await listObjectKeys(s3, BUCKET, `stream=${stream}/`);
+    expect(more).toEqual([]);
+    expect(key).toMatch(/\.parquet$/);
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+    // A Parquet file starts and ends with its magic number.
+    expect([bytes.subarray(0, 4).toString(), bytes.subarray(-4).toString()]).toEqual(['PAR1', 'PAR1']);
+    expect(object.Metadata?.['spool-events']).toBe('100');
   });
 
   it('loses nothing when a flusher is stopped (docker stop) in the middle of a flush', async () => {
