@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RedisClient } from '@spool/shared';
+import { duckdbQuery as query } from '@spool/testkit/duckdb';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import { LocalStack } from '@spool/testkit/local-stack';
 
@@ -64,16 +64,6 @@ afterAll(async () => {
   await stack?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
-  }
-}
 
 /** What DuckDB makes of each format's columns, and how a nested field is read. */
 const READERS = {

@@ -1,5 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { addFlushJob, FLUSH_QUEUE, queuePrefix, streamKeys } from '@spool/shared';
 import {
@@ -15,6 +18,7 @@ import {
   waitFor,
   waitUntilLanded,
 } from '@spool/testkit';
+import { duckdbQuery } from '@spool/testkit/duckdb';
 import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
 
@@ -59,13 +63,35 @@ async function uploadStarted(output: () => string, stream: string): Promise<stri
   );
 }
 
+/** The scratch directories of the flusher process `pid` (staged Parquet generations). */
+const stagedBy = (pid: number) =>
+  readdirSync(tmpdir()).filter((name) => name.startsWith(`spool-parquet-${pid}-`));
+
+/** The messageIds in an object, in order: its lines, or (Parquet) its rows as DuckDB reads them. */
+async function objectIds(key: string): Promise<string[]> {
+  if (!key.endsWith('.parquet')) {
+    return (await readSpoolObject(s3, services.s3.bucket, key)).lines.map(
+      (line) => JSON.parse(line).messageId,
+    );
+  }
+  const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: key }));
+  const file = join(mkdtempSync(join(tmpdir(), 'crash-test-')), 'object.parquet');
+  writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  try {
+    return (await duckdbQuery(`SELECT messageId FROM read_parquet('${file}')`)).map((row) =>
+      String(row.messageId),
+    );
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+}
+
 async function expectLandedOnce(stream: string, prefix: string, ids: string[]): Promise<void> {
   const keys = streamKeys(stream, NS);
   await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 60_000 });
   const objects = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
   expect(objects).toHaveLength(1);
-  const object = await readSpoolObject(s3, services.s3.bucket, objects[0] as string);
-  expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+  expect(await objectIds(objects[0] as string)).toEqual(ids);
   expect(await redis.exists(keys.sealed(0), keys.sealedMeta(0), keys.buf)).toBe(0);
   expect(await redis.smembers(keys.pending)).toEqual([]);
   expect(await redis.get(keys.sealedBytes)).toBe('0');
@@ -76,44 +102,52 @@ async function expectLandedOnce(stream: string, prefix: string, ids: string[]): 
 }
 
 describe('a flusher that dies', () => {
-  it('killed -9 in the middle of a multipart upload: the restarted flusher uploads the generation once, losing and doubling nothing', async () => {
-    const stream = randomName('crash');
-    const prefix = `${randomName('crash')}/`;
-    const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
-    const env = flusherTestEnv({
-      REDIS_NAMESPACE: NS,
-      S3_PREFIX: prefix,
-      LOG_LEVEL: 'info',
-      FLUSH_LOCK_DURATION: '2s',
-    });
+  it.each(['ndjson.gz', 'parquet'])(
+    'killed -9 in the middle of a multipart upload (%s): the restarted flusher uploads the generation once, losing and doubling nothing',
+    async (format) => {
+      const stream = randomName('crash');
+      const prefix = `${randomName('crash')}/`;
+      const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
+      const env = flusherTestEnv({
+        REDIS_NAMESPACE: NS,
+        S3_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+        FLUSH_LOCK_DURATION: '2s',
+        OUTPUT_FORMAT: format,
+      });
 
-    const first = await spawnService(FLUSHER_MAIN, env);
-    await addFlushJob(queue, stream, 0);
-    const key = await uploadStarted(first.output, stream);
-    // Kill it once S3 holds its multipart upload, before the upload completes.
-    await waitFor(
-      async () => ((await listOpenUploads(s3, services.s3.bucket, key)).length > 0 ? true : undefined),
-      30_000,
-      'the multipart upload to be created',
-    );
-    await first.stop('SIGKILL');
+      const first = await spawnService(FLUSHER_MAIN, env);
+      await addFlushJob(queue, stream, 0);
+      const key = await uploadStarted(first.output, stream);
+      // Kill it once S3 holds its multipart upload, before the upload completes.
+      await waitFor(
+        async () => ((await listOpenUploads(s3, services.s3.bucket, key)).length > 0 ? true : undefined),
+        30_000,
+        'the multipart upload to be created',
+      );
+      await first.stop('SIGKILL');
 
-    // Killed mid-upload: the object is not there, the sealed generation and the open upload are.
-    expect(await objectExists(key)).toBe(false);
-    expect(await redis.strlen(streamKeys(stream, NS).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
-    expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([key]);
+      // Killed mid-upload: the object is not there, the sealed generation and the open upload are.
+      expect(await objectExists(key)).toBe(false);
+      expect(await redis.strlen(streamKeys(stream, NS).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
+      expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([key]);
+      // A Parquet flush's staged files, left on disk by the kill.
+      expect(stagedBy(first.pid)).toHaveLength(format === 'parquet' ? 1 : 0);
 
-    const second = await spawnService(FLUSHER_MAIN, env);
-    try {
-      await expectLandedOnce(stream, prefix, ids);
-      expect(second.output()).toContain('"status":"resealed"');
-      // The restarted flusher aborted the dead one's upload before uploading again.
-      expect(second.output()).toContain('"aborted":1');
-      expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
-    } finally {
-      await second.stop();
-    }
-  });
+      const second = await spawnService(FLUSHER_MAIN, env);
+      try {
+        await expectLandedOnce(stream, prefix, ids);
+        expect(second.output()).toContain('"status":"resealed"');
+        // The restarted flusher aborted the dead one's upload before uploading again.
+        expect(second.output()).toContain('"aborted":1');
+        expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
+        // The dead flusher's staged Parquet files were removed by the next one to stage.
+        expect(stagedBy(first.pid)).toEqual([]);
+      } finally {
+        await second.stop();
+      }
+    },
+  );
 
   it('stopped with SIGTERM in the middle of a flush: finishes the upload in hand, then exits 0', async () => {
     const stream = randomName('term');

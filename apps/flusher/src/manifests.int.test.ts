@@ -1,4 +1,5 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   defineSpoolCommands,
@@ -61,6 +62,8 @@ describe('manifests', () => {
     expect(lines.map((line) => line.key)).toEqual([...landed].sort());
     for (const line of lines) {
       const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: line.key }));
+      const object = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: line.key }));
+      const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
       expect(line).toEqual({
         key: line.key,
         generation: Number(head.Metadata?.['spool-generation']),
@@ -70,6 +73,7 @@ describe('manifests', () => {
         bytes: head.ContentLength,
         rawBytes: Number(head.Metadata?.['spool-raw-bytes']),
         sha256: head.Metadata?.['spool-sha256'],
+        objectSha256: createHash('sha256').update(bytes).digest('hex'),
         firstReceivedAt: head.Metadata?.['spool-first-received-at'],
         lastReceivedAt: head.Metadata?.['spool-last-received-at'],
       });

@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { type ParquetSchema, WHOLE_EVENT_COLUMN } from './parquet-schema.js';
 
@@ -17,15 +15,14 @@ const MEMORY_LIMIT = '96MB';
 
 let turn: Promise<unknown> = Promise.resolve();
 
-async function openDuckdb(): Promise<DuckDBInstance> {
+async function openDuckdb(spill: string): Promise<DuckDBInstance> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   // No ICU extension (it is not built in, and a flusher downloads nothing): times without an
   // offset are read as UTC, which is what Spool's own times are.
   return DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: MEMORY_LIMIT,
-    // Created by DuckDB only if a COPY spills.
-    temp_directory: join(tmpdir(), `spool-duckdb-${process.pid}`),
+    temp_directory: spill,
   });
 }
 
@@ -37,6 +34,8 @@ export interface CopyToParquet {
   /** A file of NDJSON: the generation as staged. */
   input: string;
   output: string;
+  /** Where DuckDB may spill what its memory limit cannot hold (a directory it may create). */
+  spill: string;
   schema: ParquetSchema;
   rowGroupRows: number;
   /** The longest line's size bound, in bytes (DuckDB refuses longer JSON values). */
@@ -57,7 +56,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
 /** Writes the staged generation as one Parquet file: zstd columns, row groups of `rowGroupRows`. */
 export function copyToParquet(copy: CopyToParquet): Promise<void> {
   const run = turn.then(async () => {
-    const instance = await openDuckdb();
+    const instance = await openDuckdb(copy.spill);
     try {
       const connection = await instance.connect();
       try {

@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   appendToBuffer,
@@ -13,6 +12,7 @@ import {
   streamKeys,
 } from '@spool/shared';
 import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import { duckdbQuery as query } from '@spool/testkit/duckdb';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
@@ -63,16 +63,6 @@ async function flushParquet(stream: string, gen = 0) {
   const file = join(dir, `${randomName('object')}.parquet`);
   writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
   return { key: outcome.key, file, log: logLines.join('') };
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
-  }
 }
 
 async function columnTypes(file: string): Promise<Record<string, unknown>> {

@@ -268,8 +268,8 @@ describe('the seal script', () => {
     expect(await sealGeneration(redis, keys, 0, 'ndjson.zst')).toMatchObject({ format: 'ndjson.gz' });
 
     // Sealed by a later version for a format this one cannot write: refused, so it writes no second object.
-    await redis.hset(keys.sealedMeta(0), 'format', 'parquet');
-    await expect(sealGeneration(redis, keys, 0)).rejects.toThrow(/sealed for format "parquet"/);
+    await redis.hset(keys.sealedMeta(0), 'format', 'orc');
+    await expect(sealGeneration(redis, keys, 0)).rejects.toThrow(/sealed for format "orc"/);
   });
 
   it("dates a buffer without since by Redis's clock", async () => {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { defineSpoolCommands } from '@spool/shared';
 import {
@@ -13,6 +12,7 @@ import {
   readSpoolObject,
   testServices,
 } from '@spool/testkit';
+import { duckdbQuery } from '@spool/testkit/duckdb';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -33,8 +33,6 @@ const land = (prefix: string, count: number, eventsEach = 200) =>
 /** Each Parquet object's rows as `gen:n`, read by DuckDB from the object's bytes. */
 async function parquetRows(keys: string[]): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'spool-replay-test-'));
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
   try {
     const files = await Promise.all(
       keys.map(async (key, i) => {
@@ -44,13 +42,9 @@ async function parquetRows(keys: string[]): Promise<string[]> {
         return `'${file}'`;
       }),
     );
-    const reader = await connection.runAndReadAll(`SELECT gen, n FROM read_parquet([${files.join(', ')}])`);
-    return (reader.getRowObjectsJS() as Array<{ gen: bigint; n: bigint }>)
-      .map(({ gen, n }) => `${gen}:${n}`)
-      .sort();
+    const rows = await duckdbQuery(`SELECT gen, n FROM read_parquet([${files.join(', ')}])`);
+    return rows.map(({ gen, n }) => `${gen}:${n}`).sort();
   } finally {
-    connection.closeSync();
-    instance.closeSync();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,43 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The flusher's scratch directories under $TMPDIR (a Parquet flush's staged files and DuckDB's
+ * spill): named `spool-parquet-<pid>-…`, so that those a killed flusher left behind can be told
+ * from a live one's. The first scratch directory a process makes removes the leftovers: those of
+ * processes that are gone, and those with its own pid (a restarted container's flusher is pid 1
+ * again, over the same emptyDir, and has made none yet). Another live flusher's are kept.
+ */
+const SCRATCH = /^spool-parquet-(\d+)-/;
+
+let swept: Promise<void> | undefined;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the scratch directories dead flushers (or this process's previous life) left. */
+export async function removeLeftScratch(dir = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(SCRATCH.exec(name)?.[1] ?? Number.NaN);
+    if (Number.isNaN(pid) || (pid !== process.pid && alive(pid))) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** A new scratch directory; the process's first also removes what dead ones left. */
+export async function makeScratchDir(): Promise<string> {
+  swept ??= removeLeftScratch().then(() => undefined);
+  await swept;
+  return mkdtemp(join(tmpdir(), `spool-parquet-${process.pid}-`));
+}
