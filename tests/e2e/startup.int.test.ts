@@ -24,4 +24,27 @@ describe('start-up with a bad configuration', () => {
       expect(result.stderr).not.toContain('tiny');
     },
   );
+
+  it('flusher with OUTPUT_FORMAT=parquet where DuckDB cannot load exits 78 saying so', () => {
+    // A resolve hook that refuses DuckDB, as on a platform without its prebuilt binding.
+    const hook = `data:text/javascript,export async function resolve(specifier, context, next) {
+      if (specifier === '@duckdb/node-api') throw new Error('no DuckDB binding for this platform');
+      return next(specifier, context);
+    }`;
+    const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(hook)});`;
+    const result = spawnSync(process.execPath, ['--import', register, SPOOL_MAINS.flusher], {
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: 'redis://127.0.0.1:1',
+        S3_BUCKET: 'b',
+        OUTPUT_FORMAT: 'web:parquet',
+      },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(result.stderr).toMatch(
+      /OUTPUT_FORMAT: parquet needs DuckDB \(@duckdb\/node-api\), which cannot load here: no DuckDB binding for this platform/,
+    );
+    expect(result.status).toBe(78);
+  });
 });

@@ -1,7 +1,8 @@
 import { createLogger, describeRedisTarget, loadConfigOrExit, stopOnSignals } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
-import { containerMemoryLimit, flusherPeakBytes, memoryProblem } from './memory-budget.js';
+import { containerMemoryLimit, flusherPeakBytes, memoryProblem, writesParquet } from './memory-budget.js';
+import { loadDuckdb } from './parquet-duckdb.js';
 
 /** How long shutdown waits for the jobs in hand; past it, their locks expire and others take them. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -12,6 +13,14 @@ const tooBig = memoryProblem(config, memoryLimit);
 if (tooBig) {
   console.error(`spool-flusher: invalid configuration:\n  ${tooBig}`);
   process.exit(78); // EX_CONFIG, as for any other bad setting
+}
+if (writesParquet(config)) {
+  await loadDuckdb().catch((error: unknown) => {
+    console.error(
+      `spool-flusher: invalid configuration:\n  OUTPUT_FORMAT: parquet needs DuckDB (@duckdb/node-api), which cannot load here: ${(error as Error).message}`,
+    );
+    process.exit(78);
+  });
 }
 const logger = createLogger('spool-flusher', config.logLevel);
 const clients = createFlusherClients(config, (err, client) =>

@@ -20,6 +20,18 @@ describe('the flusher memory budget', () => {
     expect(memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 2048 * MiB)).toBeUndefined();
   });
 
+  it('counts DuckDB once when any stream writes Parquet, and still fits the defaults in 512 Mi', () => {
+    const parquet = config({ OUTPUT_FORMAT: 'web:parquet,*:ndjson.gz' });
+    expect(flusherPeakBytes(parquet) - flusherPeakBytes(config())).toBe(160 * MiB);
+    expect(flusherPeakBytes(config({ OUTPUT_FORMAT: 'parquet', FLUSH_CONCURRENCY: '4' }))).toBe(
+      flusherPeakBytes(config({ FLUSH_CONCURRENCY: '4' })) + 160 * MiB,
+    );
+    expect(memoryProblem(parquet, 512 * MiB)).toBeUndefined();
+    expect(memoryProblem(parquet, 384 * MiB)).toMatch(
+      /\+ 160 MiB for Parquet\), over this container's memory limit of 384 MiB/,
+    );
+  });
+
   it('has nothing to check against without a container limit', () => {
     expect(memoryProblem(config({ S3_PART_SIZE: '1GiB' }), undefined)).toBeUndefined();
   });

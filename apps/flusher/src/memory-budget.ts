@@ -9,6 +9,18 @@ const MiB = 1024 * 1024;
 export const IDLE_BYTES = 128 * MiB;
 
 /**
+ * What writing Parquet adds, once whatever FLUSH_CONCURRENCY (one DuckDB COPY at a time): its
+ * library and an instance writing one row group (measured +113-150 MiB; docs/output.md#parquet).
+ */
+export const PARQUET_BYTES = 160 * MiB;
+
+/** Whether any stream writes Parquet (OUTPUT_FORMAT, by default or by stream). */
+export function writesParquet(config: Pick<Config, 'outputFormat'>): boolean {
+  const { outputFormat } = config;
+  return outputFormat.default === 'parquet' || [...outputFormat.streams.values()].includes('parquet');
+}
+
+/**
  * The most one flush holds: the gzip its first pass kept (up to QUEUE_SIZE parts) while the
  * upload copies it into parts in flight (QUEUE_SIZE more), plus the buffers it reads Redis into.
  */
@@ -17,8 +29,9 @@ export function flushPeakBytes(partBytes: number): number {
 }
 
 /** The most the flusher process holds with FLUSH_CONCURRENCY flushes at their peak at once. */
-export function flusherPeakBytes(config: Pick<Config, 's3' | 'flushConcurrency'>): number {
-  return IDLE_BYTES + config.flushConcurrency * flushPeakBytes(config.s3.partBytes);
+export function flusherPeakBytes(config: Pick<Config, 's3' | 'flushConcurrency' | 'outputFormat'>): number {
+  const parquet = writesParquet(config) ? PARQUET_BYTES : 0;
+  return IDLE_BYTES + config.flushConcurrency * flushPeakBytes(config.s3.partBytes) + parquet;
 }
 
 /**
@@ -47,7 +60,7 @@ export function containerMemoryLimit(
  * can (or there is no limit).
  */
 export function memoryProblem(
-  config: Pick<Config, 's3' | 'flushConcurrency'>,
+  config: Pick<Config, 's3' | 'flushConcurrency' | 'outputFormat'>,
   limitBytes: number | undefined,
 ): string | undefined {
   const peak = flusherPeakBytes(config);
@@ -56,7 +69,8 @@ export function memoryProblem(
   return (
     `S3_PART_SIZE (${mib(config.s3.partBytes)}) × FLUSH_CONCURRENCY (${config.flushConcurrency}): ` +
     `a flusher may hold about ${mib(peak)} (${mib(IDLE_BYTES)} idle + ${config.flushConcurrency} × ` +
-    `${mib(flushPeakBytes(config.s3.partBytes))} a flush), over this container's memory limit of ` +
+    `${mib(flushPeakBytes(config.s3.partBytes))} a flush` +
+    `${writesParquet(config) ? ` + ${mib(PARQUET_BYTES)} for Parquet` : ''}), over this container's memory limit of ` +
     `${mib(limitBytes)}; lower S3_PART_SIZE or FLUSH_CONCURRENCY, or raise the limit`
   );
 }

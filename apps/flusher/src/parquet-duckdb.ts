@@ -15,6 +15,15 @@ const MEMORY_LIMIT = '96MB';
 
 let turn: Promise<unknown> = Promise.resolve();
 
+/**
+ * Loads DuckDB's library (no instance: that costs memory), so that a flusher told to write
+ * Parquet where DuckDB cannot run (a platform without its prebuilt binding) refuses to start
+ * rather than fail every Parquet flush. Throws with the loader's reason.
+ */
+export async function loadDuckdb(): Promise<void> {
+  await import('@duckdb/node-api');
+}
+
 async function openDuckdb(spill: string): Promise<DuckDBInstance> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   // No ICU extension (it is not built in, and a flusher downloads nothing): times without an
