@@ -86,6 +86,9 @@ describe('a Parquet flush', () => {
         tags: ['x'],
         props: { plan: 'pro' },
         mixed: 'one',
+        // Names SQL must quote, and one past any identifier limit.
+        'it\'s "quoted" ü.é': 'odd',
+        ['x'.repeat(300)]: 'long',
       },
       {
         messageId: 'b',
@@ -120,8 +123,14 @@ describe('a Parquet flush', () => {
       tags: 'JSON',
       props: 'JSON',
       mixed: 'VARCHAR',
+      'it\'s "quoted" ü.é': 'VARCHAR',
+      ['x'.repeat(300)]: 'VARCHAR',
       timestamp: 'TIMESTAMP WITH TIME ZONE',
     });
+    const [odd] = await query(
+      `SELECT "it's ""quoted"" ü.é" AS odd, ${'x'.repeat(300)} AS long FROM read_parquet('${file}') WHERE messageId = 'a'`,
+    );
+    expect(odd).toEqual({ odd: 'odd', long: 'long' });
     const rows = await query(
       `SELECT messageId, n, props->>'$.plan' AS plan, mixed, epoch_ms(timestamp) AS at FROM read_parquet('${file}') ORDER BY messageId`,
     );
