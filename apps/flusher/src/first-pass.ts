@@ -1,7 +1,6 @@
-import type { Logger } from 'pino';
 import { type BufferSummary, SummaryBuilder } from './buffer-summary.js';
 import { type Compressor, compressChunks } from './output-formats.js';
-import { ParquetStage } from './parquet-stage.js';
+import { type FallbackReport, ParquetStage } from './parquet-stage.js';
 import type { Chunk } from './sealed-reader.js';
 
 /** The first pass over a sealed buffer: its summary, and how to get the object's bytes. */
@@ -66,10 +65,10 @@ export async function summarizeAndCompress(
  */
 export async function summarizeAndStage(
   read: () => AsyncIterable<Chunk>,
-  logger: Pick<Logger, 'warn'>,
+  report: FallbackReport,
 ): Promise<FirstPass> {
   const summary = new SummaryBuilder();
-  const stage = await ParquetStage.open(logger);
+  const stage = await ParquetStage.open(report);
   try {
     for await (const chunk of read()) {
       summary.add(chunk.data);

@@ -64,7 +64,10 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   // QUEUE_SIZE parts); uploading the held output holds both at once, so a flush peaks near twice that.
   const firstPass = writer.compressor
     ? await summarizeAndCompress(read, partBytes * QUEUE_SIZE, writer.compressor)
-    : await summarizeAndStage(read, logger.child({ stream, gen }));
+    : await summarizeAndStage(read, {
+        logger: logger.child({ stream, gen }),
+        fallback: (kind) => metrics.parquetFallbacks.inc({ stream: metrics.streamLabel(unit.stream), kind }),
+      });
   try {
     return await uploadAndRelease(deps, { stream, gen, unit, sealed, writer, firstPass, endTimer });
   } finally {

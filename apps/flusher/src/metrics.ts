@@ -25,7 +25,7 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
     }),
     compressedBytes: new Counter({
       name: 'spool_flush_compressed_bytes_total',
-      help: 'Bytes written to S3 (gzip), by stream',
+      help: 'Bytes written to S3 (the objects as stored: compressed NDJSON, or Parquet), by stream',
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
@@ -39,6 +39,12 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       name: 'spool_flush_objects_total',
       help: 'Objects written to S3, by stream',
       labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
+    parquetFallbacks: new Counter({
+      name: 'spool_parquet_fallbacks_total',
+      help: 'Parquet generations written without their typed columns, by stream and kind: whole-event (one _event JSON column) or json-columns',
+      labelNames: ['stream', 'kind'] as const,
       registers: [registry],
     }),
     failures: new Counter({

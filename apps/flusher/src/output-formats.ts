@@ -49,7 +49,7 @@ export async function* encodeChunks(format: OutputFormat, chunks: Chunks, logger
     yield* compressChunks(compressor(), chunks);
     return;
   }
-  const stage = await ParquetStage.open(logger);
+  const stage = await ParquetStage.open({ logger });
   try {
     for await (const chunk of chunks) {
       await stage.add(chunk.data);

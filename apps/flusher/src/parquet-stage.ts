@@ -18,6 +18,12 @@ export const MIN_ROW_GROUP_ROWS = 2048;
 /** DuckDB's default row group: larger ones buy readers nothing more. */
 export const MAX_ROW_GROUP_ROWS = 122_880;
 
+/** Where a generation written without its typed columns is told: the log, and a metric. */
+export interface FallbackReport {
+  logger: Pick<Logger, 'warn'>;
+  fallback?: (kind: 'whole-event' | 'json-columns') => void;
+}
+
 const NEWLINE = 0x0a;
 const READ_BYTES = 4 * 1024 * 1024;
 
@@ -51,13 +57,13 @@ export class ParquetStage {
   private constructor(
     private readonly dir: string,
     private readonly file: FileHandle,
-    private readonly logger: Pick<Logger, 'warn'>,
+    private readonly report: FallbackReport,
   ) {}
 
-  static async open(logger: Pick<Logger, 'warn'>): Promise<ParquetStage> {
+  static async open(report: FallbackReport): Promise<ParquetStage> {
     const dir = await makeScratchDir();
     try {
-      return new ParquetStage(dir, await open(join(dir, 'generation.ndjson'), 'w'), logger);
+      return new ParquetStage(dir, await open(join(dir, 'generation.ndjson'), 'w'), report);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -108,17 +114,22 @@ export class ParquetStage {
         maxLineBytes: this.maxLineBytes,
       };
       if (copy.schema.kind === 'whole-event') {
-        this.logger.warn({ reason: copy.schema.reason }, 'writing the generation as one _event JSON column');
+        this.report.logger.warn(
+          { reason: copy.schema.reason },
+          'writing the generation as one _event JSON column',
+        );
+        this.report.fallback?.('whole-event');
       }
       try {
         await copyToParquet(copy);
       } catch (error) {
         if (!isValueError(error)) throw error;
         // Inference and DuckDB disagreed on a value; each column as JSON reads any value.
-        this.logger.warn(
+        this.report.logger.warn(
           { error: duckdbErrorKind(error) },
           'DuckDB refused a value for its inferred type: writing the generation with JSON columns',
         );
+        this.report.fallback?.('json-columns');
         await copyToParquet({ ...copy, schema: asJsonColumns(copy.schema) });
       }
       yield* createReadStream(output, { highWaterMark: READ_BYTES });

@@ -53,16 +53,13 @@ async function flushParquet(stream: string, gen = 0) {
     'flusher',
   );
   const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
-  const outcome = await flushGeneration(
-    { config, redis, s3, logger, metrics: createFlusherMetrics() },
-    stream,
-    gen,
-  );
+  const metrics = createFlusherMetrics();
+  const outcome = await flushGeneration({ config, redis, s3, logger, metrics }, stream, gen);
   if (outcome.status !== 'uploaded') throw new Error(`nothing uploaded: ${outcome.status}`);
   const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: outcome.key }));
   const file = join(dir, `${randomName('object')}.parquet`);
   writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
-  return { key: outcome.key, file, log: logLines.join('') };
+  return { key: outcome.key, file, log: logLines.join(''), metrics: await metrics.registry.metrics() };
 }
 
 async function columnTypes(file: string): Promise<Record<string, unknown>> {
@@ -167,12 +164,13 @@ describe('a Parquet flush', () => {
       { messageId: 'b', userid: 'u2', '': 'empty name' },
     ];
     await append(stream, events);
-    const { file, log } = await flushParquet(stream);
+    const { file, log, metrics } = await flushParquet(stream);
 
     expect(await columnTypes(file)).toEqual({ _event: 'JSON' });
     const rows = await query(`SELECT _event FROM read_parquet('${file}') ORDER BY _event->>'$.messageId'`);
     expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
     expect(log).toContain('two fields whose names differ only in case');
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
 
   it('has the deterministic key with .parquet, the metadata of the raw lines, and leaves no staged file', async () => {
