@@ -3,6 +3,7 @@ import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem, writesParquet } from './memory-budget.js';
 import { loadDuckdb } from './parquet-duckdb.js';
+import { scratchDiskProblem, scratchFreeBytes } from './scratch-dirs.js';
 
 /** How long shutdown waits for the jobs in hand; past it, their locks expire and others take them. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -33,6 +34,8 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await clients.close();
 });
 await flusher.app.listen({ host: config.host, port: config.port });
+const diskProblem = writesParquet(config) ? scratchDiskProblem(config, scratchFreeBytes()) : undefined;
+if (diskProblem) logger.warn({ problem: diskProblem }, 'the disk may be too small for Parquet flushes');
 logger.info(
   {
     redis: describeRedisTarget(config.redis),

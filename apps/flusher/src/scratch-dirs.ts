@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,39 @@ export async function removeLeftScratch(dir = tmpdir()): Promise<string[]> {
     removed.push(name);
   }
   return removed;
+}
+
+/**
+ * The disk a Parquet flush may stage on at once: the generation (up to MAX_BUFFER_BYTES) and its
+ * Parquet file (a fifth of it, or less), for each of FLUSH_CONCURRENCY flushes.
+ */
+export function scratchBytesNeeded(maxBufferBytes: number, flushConcurrency: number): number {
+  return Math.ceil(1.2 * maxBufferBytes * flushConcurrency);
+}
+
+/**
+ * Why $TMPDIR may be too small for Parquet flushes, naming the settings, or undefined. A warning,
+ * not a refusal: free space changes, and generations are seldom at MAX_BUFFER_BYTES; a flush
+ * that finds the disk full fails and is retried.
+ */
+export function scratchDiskProblem(
+  config: { maxBufferBytes: number; flushConcurrency: number },
+  freeBytes: number,
+  dir = tmpdir(),
+): string | undefined {
+  const needed = scratchBytesNeeded(config.maxBufferBytes, config.flushConcurrency);
+  if (freeBytes >= needed) return undefined;
+  const mib = (bytes: number) => `${Math.ceil(bytes / 1024 / 1024)} MiB`;
+  return (
+    `${dir} has ${mib(freeBytes)} free; Parquet flushes stage up to 1.2 × MAX_BUFFER_BYTES ` +
+    `(${mib(config.maxBufferBytes)}) × FLUSH_CONCURRENCY (${config.flushConcurrency}) = ${mib(needed)} there`
+  );
+}
+
+/** The free bytes of the file system that holds $TMPDIR. */
+export function scratchFreeBytes(dir = tmpdir()): number {
+  const stats = statfsSync(dir);
+  return stats.bavail * stats.bsize;
 }
 
 /** A new scratch directory; the process's first also removes what dead ones left. */
