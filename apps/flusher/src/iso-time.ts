@@ -33,11 +33,12 @@ export function isIsoTimeAt(line: Buffer, start: number, end: number): boolean {
   }
   if (at === end) return true;
   if (line[at] === 0x5a) return at + 1 === end; // Z
-  if ((line[at] !== 0x2b && line[at] !== DASH) || digitsAt(line, at + 1, 2) === -1) return false; // ±HH
+  // ±HH[[:]MM], an offset that exists (DuckDB would take +24:00 or +23:99 and shift the time).
+  if ((line[at] !== 0x2b && line[at] !== DASH) || !within(digitsAt(line, at + 1, 2), 23)) return false;
   const rest = end - (at + 3);
   if (rest === 0) return true;
-  if (rest === 2) return digitsAt(line, at + 3, 2) !== -1; // MM
-  return rest === 3 && line[at + 3] === COLON && digitsAt(line, at + 4, 2) !== -1; // :MM
+  if (rest === 2) return within(digitsAt(line, at + 3, 2), 59); // MM
+  return rest === 3 && line[at + 3] === COLON && within(digitsAt(line, at + 4, 2), 59); // :MM
 }
 
 /** isIsoTimeAt, for a string. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { isIsoTime } from './iso-time.js';
-import { asJsonColumns, MAX_COLUMNS, SchemaBuilder } from './parquet-schema.js';
+import { MAX_COLUMNS, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupRows } from './parquet-stage.js';
 
 function schemaOf(...events: object[]) {
@@ -30,6 +30,9 @@ describe('isIsoTime', () => {
     '1764540000000',
     'yesterday',
     '2026-11-30T22:00:00Zjunk',
+    '2026-11-30T22:00:00+24:00',
+    '2026-11-30T22:00:00+23:99',
+    '2026-11-30T22:00:00+99',
   ])('refuses %s', (text) => expect(isIsoTime(text)).toBe(false));
 });
 
@@ -49,7 +52,6 @@ describe('SchemaBuilder', () => {
         { name: 's', type: 'VARCHAR' },
         { name: 'o', type: 'JSON' },
         { name: 'a', type: 'JSON' },
-        { name: 'n', type: 'VARCHAR' },
         { name: 'm', type: 'VARCHAR' },
         { name: 'late', type: 'BIGINT' },
       ],
@@ -85,6 +87,8 @@ describe('SchemaBuilder', () => {
       'two fields whose names differ only in case',
     ],
     ['an empty name', [{ '': 1 }], 'a field with an empty name'],
+    ['a NUL in a name', [{ 'a\u0000b': 1 }], 'a field name with a NUL or a lone surrogate'],
+    ['a lone surrogate in a name', [{ 'cut \ud83d': 1 }], 'a field name with a NUL or a lone surrogate'],
     [
       'too many fields',
       [Object.fromEntries(Array.from({ length: MAX_COLUMNS + 1 }, (_, i) => [`f${i}`, i]))],
@@ -94,14 +98,29 @@ describe('SchemaBuilder', () => {
     expect(schemaOf(...events)).toEqual({ kind: 'whole-event', reason });
   });
 
-  it('asJsonColumns keeps the names and makes every column JSON', () => {
-    expect(asJsonColumns(schemaOf({ a: 1, b: 's' }))).toEqual({
+  it('tries typed columns, then the same columns as JSON, then each line as text', () => {
+    const typed = schemaOf({ a: 1, b: 's' });
+    expect(schemaAttempts(typed)).toEqual([
+      typed,
+      {
+        kind: 'columns',
+        columns: [
+          { name: 'a', type: 'JSON' },
+          { name: 'b', type: 'JSON' },
+        ],
+      },
+      { kind: 'lines' },
+    ]);
+    const whole = schemaOf({ a: 1 }, { A: 2 });
+    expect(schemaAttempts(whole)).toEqual([whole, { kind: 'lines' }]);
+  });
+
+  it('gives no column to a field null in every line, and the whole event when none is left', () => {
+    expect(schemaOf({ a: null, b: 1 }, { b: 2 })).toEqual({
       kind: 'columns',
-      columns: [
-        { name: 'a', type: 'JSON' },
-        { name: 'b', type: 'JSON' },
-      ],
+      columns: [{ name: 'b', type: 'BIGINT' }],
     });
+    expect(schemaOf({ a: null }, {})).toEqual({ kind: 'whole-event', reason: 'no field with a value' });
   });
 });
 

@@ -11,19 +11,26 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  *   one generation to the next, and Athena cannot read a struct whose fields changed between
  *   files; a JSON column stays one type, and both read its fields with a JSON path.
  * - Scalars: only booleans is BOOLEAN; only integers is BIGINT; integers and decimals is DOUBLE;
- *   anything else mixed is VARCHAR (a number is then its JSON text); only nulls is VARCHAR.
+ *   anything else mixed is VARCHAR (a number is then its JSON text). A field that is null (or
+ *   missing) in every line has no column: readers take a missing column as null, and a sparse
+ *   field does not flip to VARCHAR in the generations where it happens to be null.
  * - The time fields (TIME_FIELDS) are TIMESTAMPTZ (Parquet's UTC timestamp) when every value
  *   is an ISO 8601 time DuckDB reads; a generation with one that is not keeps them VARCHAR.
  * - When the fields cannot all be columns (two differ only in case, which a SQL engine cannot
- *   tell apart; an empty name; more than MAX_COLUMNS), the generation is one JSON column,
- *   `_event`, holding each whole event: nothing is dropped.
+ *   tell apart; a name that is empty, holds a NUL or is not well-formed Unicode, which DuckDB
+ *   would not match to its key; more than MAX_COLUMNS; no field with a value), the generation
+ *   is one JSON column, `_event`, holding each whole event: nothing is dropped.
+ * - The last resort, `lines` (see ParquetStage), is each line as text in `_event`: for what
+ *   DuckDB cannot parse as JSON at all (a lone UTF-16 surrogate escape in a string, which
+ *   JavaScript accepts and DuckDB refuses).
  */
 
 export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ' | 'JSON';
 
 export type ParquetSchema =
   | { kind: 'columns'; columns: Array<{ name: string; type: ColumnType }> }
-  | { kind: 'whole-event'; reason: string };
+  | { kind: 'whole-event'; reason: string }
+  | { kind: 'lines' };
 
 /** The fields read as timestamps: the ingest's `receivedAt`, and Segment's times. */
 export const TIME_FIELDS: ReadonlySet<string> = new Set([
@@ -78,7 +85,9 @@ export class SchemaBuilder {
     if (this.unusable) return;
     const lower = name.toLowerCase();
     if (name === '') this.unusable = 'a field with an empty name';
-    else if (this.lowerCaseNames.has(lower)) this.unusable = 'two fields whose names differ only in case';
+    else if (name.includes('\u0000') || !name.isWellFormed()) {
+      this.unusable = 'a field name with a NUL or a lone surrogate';
+    } else if (this.lowerCaseNames.has(lower)) this.unusable = 'two fields whose names differ only in case';
     else if (this.kinds.size >= MAX_COLUMNS) this.unusable = `more than ${MAX_COLUMNS} fields`;
     if (this.unusable) {
       this.kinds.clear();
@@ -90,15 +99,23 @@ export class SchemaBuilder {
 
   result(): ParquetSchema {
     if (this.unusable) return { kind: 'whole-event', reason: this.unusable };
-    return {
-      kind: 'columns',
-      columns: [...this.kinds].map(([name, kinds]) => ({ name, type: typeOf(kinds, TIME_FIELDS.has(name)) })),
-    };
+    const columns = [...this.kinds]
+      .filter(([, kinds]) => kinds !== ValueKind.Null)
+      .map(([name, kinds]) => ({ name, type: typeOf(kinds, TIME_FIELDS.has(name)) }));
+    if (columns.length === 0) return { kind: 'whole-event', reason: 'no field with a value' };
+    return { kind: 'columns', columns };
   }
 }
 
-/** The same columns, each JSON: reads any value (the fallback when DuckDB refuses a typed value). */
-export function asJsonColumns(schema: ParquetSchema): ParquetSchema {
-  if (schema.kind === 'whole-event') return schema;
-  return { kind: 'columns', columns: schema.columns.map(({ name }) => ({ name, type: 'JSON' })) };
+/**
+ * What to try, in order, to write a generation: its schema; then (typed columns only) the same
+ * columns each JSON, which reads any JSON value; then each line as text, which parses nothing.
+ */
+export function schemaAttempts(schema: ParquetSchema): ParquetSchema[] {
+  if (schema.kind !== 'columns') return [schema, { kind: 'lines' }];
+  const asJson: ParquetSchema = {
+    kind: 'columns',
+    columns: schema.columns.map(({ name }) => ({ name, type: 'JSON' })),
+  };
+  return [schema, asJson, { kind: 'lines' }];
 }

@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { copyToParquet, duckdbErrorKind, isValueError } from './parquet-duckdb.js';
-import { asJsonColumns, SchemaBuilder } from './parquet-schema.js';
+import { copyToParquet, duckdbErrorKind, isDataError, withoutData } from './parquet-duckdb.js';
+import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir } from './scratch-dirs.js';
 
 /**
@@ -18,10 +18,18 @@ export const MIN_ROW_GROUP_ROWS = 2048;
 /** DuckDB's default row group: larger ones buy readers nothing more. */
 export const MAX_ROW_GROUP_ROWS = 122_880;
 
+/** How a generation was written when not with its typed columns (docs/output.md#parquet). */
+export type FallbackKind = 'whole-event' | 'json-columns' | 'text-lines';
+
 /** Where a generation written without its typed columns is told: the log, and a metric. */
 export interface FallbackReport {
   logger: Pick<Logger, 'warn'>;
-  fallback?: (kind: 'whole-event' | 'json-columns') => void;
+  fallback?: (kind: FallbackKind) => void;
+}
+
+function fallbackKind(schema: ParquetSchema): FallbackKind {
+  if (schema.kind === 'lines') return 'text-lines';
+  return schema.kind === 'whole-event' ? 'whole-event' : 'json-columns';
 }
 
 const NEWLINE = 0x0a;
@@ -105,36 +113,48 @@ export class ParquetStage {
       await this.file.close();
       this.addLine(this.partial, 0, this.partial.length);
       const output = join(this.dir, 'generation.parquet');
-      const copy = {
-        input: join(this.dir, 'generation.ndjson'),
-        spill: join(this.dir, 'spill'),
-        output,
-        schema: this.schema.result(),
-        rowGroupRows: rowGroupRows(this.rawBytes, this.events),
-        maxLineBytes: this.maxLineBytes,
-      };
-      if (copy.schema.kind === 'whole-event') {
-        this.report.logger.warn(
-          { reason: copy.schema.reason },
-          'writing the generation as one _event JSON column',
-        );
-        this.report.fallback?.('whole-event');
-      }
-      try {
-        await copyToParquet(copy);
-      } catch (error) {
-        if (!isValueError(error)) throw error;
-        // Inference and DuckDB disagreed on a value; each column as JSON reads any value.
-        this.report.logger.warn(
-          { error: duckdbErrorKind(error) },
-          'DuckDB refused a value for its inferred type: writing the generation with JSON columns',
-        );
-        this.report.fallback?.('json-columns');
-        await copyToParquet({ ...copy, schema: asJsonColumns(copy.schema) });
-      }
+      await this.writeParquet(output);
       yield* createReadStream(output, { highWaterMark: READ_BYTES });
     } finally {
       await this.discard();
+    }
+  }
+
+  /**
+   * Has DuckDB write the staged generation to `output`, trying each way of reading it in turn
+   * (schemaAttempts) while DuckDB refuses the data, and checks that it wrote every event.
+   */
+  private async writeParquet(output: string): Promise<void> {
+    const schema = this.schema.result();
+    if (schema.kind === 'whole-event') {
+      this.report.logger.warn({ reason: schema.reason }, 'writing the generation as one _event JSON column');
+    }
+    const attempts = schemaAttempts(schema);
+    for (const [index, attempt] of attempts.entries()) {
+      let rows: number;
+      try {
+        rows = await copyToParquet({
+          input: join(this.dir, 'generation.ndjson'),
+          spill: join(this.dir, 'spill'),
+          output,
+          schema: attempt,
+          rowGroupRows: rowGroupRows(this.rawBytes, this.events),
+          maxLineBytes: this.maxLineBytes,
+        });
+      } catch (error) {
+        if (!isDataError(error) || index === attempts.length - 1) throw withoutData(error);
+        this.report.logger.warn(
+          { error: duckdbErrorKind(error), next: fallbackKind(attempts[index + 1] as ParquetSchema) },
+          'DuckDB refused the generation as read: reading it another way',
+        );
+        continue;
+      }
+      // Never an object short of events: the flush fails and is retried instead.
+      if (rows !== this.events) {
+        throw new Error(`DuckDB wrote ${rows} Parquet rows for a generation of ${this.events} events`);
+      }
+      if (attempt !== schema || schema.kind !== 'columns') this.report.fallback?.(fallbackKind(attempt));
+      return;
     }
   }
 

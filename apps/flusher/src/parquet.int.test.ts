@@ -173,6 +173,39 @@ describe('a Parquet flush', () => {
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
 
+  it('writes each line as text when DuckDB cannot parse it (a lone surrogate), the events unchanged', async () => {
+    const stream = randomName('pq-surrogate');
+    // A client that cut an emoji in half: JSON.stringify writes the lone half as \ud83d, which
+    // JavaScript (and so the ingest) accepts and DuckDB's JSON parser refuses.
+    const events = [
+      { messageId: 'a', text: 'cut \ud83d', n: 1 },
+      { messageId: 'b', text: 'whole', n: 2 },
+    ];
+    await append(stream, events);
+    const { file, log, metrics } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toEqual({ _event: 'VARCHAR' });
+    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
+    expect(rows.map((row) => row._event)).toEqual(events.map((event) => JSON.stringify(event)));
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
+    // The warnings name DuckDB's error kind, never the refused text.
+    expect(log).toContain('DuckDB refused the generation as read');
+    expect(log).not.toContain('cut');
+  });
+
+  it('writes a generation with a NUL in a field name whole, every event kept', async () => {
+    const stream = randomName('pq-nul');
+    const events = [
+      { messageId: 'a', 'x\u0000y': 1 },
+      { messageId: 'b', plain: 2 },
+    ];
+    await append(stream, events);
+    const { file } = await flushParquet(stream);
+
+    const rows = await query(`SELECT _event::VARCHAR AS event FROM read_parquet('${file}')`);
+    expect(rows.map((row) => JSON.parse(String(row.event)))).toEqual(events);
+  });
+
   it('has the deterministic key with .parquet, the metadata of the raw lines, and leaves no staged file', async () => {
     const stream = randomName('pq-key');
     const events = Array.from({ length: 500 }, (_, i) => ({ messageId: `m${i}`, event: 'page', i }));

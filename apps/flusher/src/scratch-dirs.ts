@@ -8,7 +8,9 @@ import { join } from 'node:path';
  * spill): named `spool-parquet-<pid>-…`, so that those a killed flusher left behind can be told
  * from a live one's. The first scratch directory a process makes removes the leftovers: those of
  * processes that are gone, and those with its own pid (a restarted container's flusher is pid 1
- * again, over the same emptyDir, and has made none yet). Another live flusher's are kept.
+ * again, over the same emptyDir, and has made none yet). Another live flusher's are kept: pids
+ * are only told apart within one PID namespace, so flusher containers must not share a $TMPDIR
+ * (a pod's emptyDir is its own).
  */
 const SCRATCH = /^spool-parquet-(\d+)-/;
 
@@ -30,8 +32,13 @@ export async function removeLeftScratch(dir = tmpdir()): Promise<string[]> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(SCRATCH.exec(name)?.[1] ?? Number.NaN);
     if (Number.isNaN(pid) || (pid !== process.pid && alive(pid))) continue;
-    await rm(join(dir, name), { recursive: true, force: true });
-    removed.push(name);
+    // Best effort: one that cannot be removed (another user's, on a shared /tmp) is left, and
+    // must not stop this flusher's Parquet flushes.
+    const gone = await rm(join(dir, name), { recursive: true, force: true }).then(
+      () => true,
+      () => false,
+    );
+    if (gone) removed.push(name);
   }
   return removed;
 }

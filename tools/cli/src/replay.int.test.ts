@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
 import {
   createTestRedis,
@@ -140,6 +141,11 @@ describe('spool replay', () => {
     // The manifest keeps the first run's hashes of the copies: --deep still reads them.
     const again = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
     expect(await again.exited).toBe(0);
+    const manifest = await readManifest(s3, services.bucket, target, stream, day);
+    expect([...manifest.values()].map((line) => line.objectSha256)).toEqual([
+      expect.stringMatching(/^[0-9a-f]{64}$/),
+      expect.stringMatching(/^[0-9a-f]{64}$/),
+    ]);
   });
 
   it('refuses to replay Parquet objects, writing nothing', async () => {

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import {
   GetObjectCommand,
@@ -9,6 +14,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
+import { parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 
 export interface VerifyTarget {
@@ -80,23 +86,25 @@ async function check(target: VerifyTarget, line: ManifestLine): Promise<string |
   if (line.objectSha256 && content.objectSha256 !== line.objectSha256) {
     return 'its bytes’ SHA-256 is not the manifest’s';
   }
-  // A Parquet object's lines are not in it as they were sent: its bytes' hash is the check.
-  if (content.lines === undefined) return undefined;
-  if (content.lines !== line.events)
-    return `it holds ${content.lines} lines, the manifest says ${line.events}`;
+  if (content.lines !== line.events) {
+    return `it holds ${content.lines} ${line.format === 'parquet' ? 'rows' : 'lines'}, the manifest says ${line.events}`;
+  }
+  // A Parquet object's lines are not in it as they were sent: its rows and bytes are the check.
+  if (content.sha256 === undefined) return undefined;
   if (content.sha256 !== line.sha256) return 'its content’s SHA-256 is not the manifest’s';
   return undefined;
 }
 
 /**
  * The SHA-256 of an object's bytes and, for the NDJSON formats, the lines and SHA-256 of its
- * decompressed content: streamed, never held whole.
+ * decompressed content (streamed, never held whole); for Parquet, its rows (the object is
+ * written to a temporary file for DuckDB to read its footer).
  */
 async function readContent(
   s3: S3Client,
   bucket: string,
   line: ManifestLine,
-): Promise<{ objectSha256: string; lines?: number; sha256?: string }> {
+): Promise<{ objectSha256: string; lines: number; sha256?: string }> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
   const objectHash = createHash('sha256');
   const body = (answer.Body as Readable).pipe(
@@ -108,8 +116,14 @@ async function readContent(
     }),
   );
   if (line.format === 'parquet') {
-    for await (const _ of body);
-    return { objectSha256: objectHash.digest('hex') };
+    const dir = await mkdtemp(join(tmpdir(), 'spool-verify-'));
+    try {
+      const file = join(dir, 'object.parquet');
+      await pipeline(body, createWriteStream(file));
+      return { objectSha256: objectHash.digest('hex'), lines: await parquetRows(file) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
   const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
   const hash = createHash('sha256');

@@ -4,7 +4,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { manifestFolder } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
-import { createTestRedis, createTestS3, randomName, testServices } from '@spool/testkit';
+import { createTestRedis, createTestS3, listObjectKeys, randomName, testServices } from '@spool/testkit';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -117,6 +117,38 @@ describe('spool verify', () => {
     expect(deep.code).toBe(1);
     expect(deep.out).toContain(`changed  ${first}: its bytes’ SHA-256 is not the manifest’s`);
     expect(deep.out).not.toContain(second);
+  });
+
+  it('counts a Parquet object’s rows against the manifest with --deep, hash or no hash', async () => {
+    // Another object of fewer events put in the place of the first, under the first's metadata,
+    // its manifest line fitted to the new size and without objectSha256 (as lines written before
+    // it was recorded): only the rows can tell.
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landGenerations(redis, s3, prefix, 1, 50, 'parquet');
+    const other = await landGenerations(redis, s3, `${randomName('verify')}/`, 1, 30, 'parquet');
+    const [key] = keys as [string];
+    const head = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
+    const replacement = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: other.keys[0] }));
+    const body = Buffer.from((await replacement.Body?.transformToByteArray()) ?? []);
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: key, Body: body, Metadata: head.Metadata }),
+    );
+    const folder = manifestFolder(prefix, stream, day);
+    const [part] = await listObjectKeys(s3, services.bucket, folder);
+    const manifest = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: part }));
+    const { objectSha256: _, ...line } = JSON.parse((await manifest.Body?.transformToString()) ?? '{}');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: part,
+        Body: `${JSON.stringify({ ...line, bytes: body.length })}\n`,
+      }),
+    );
+
+    expect((await verify(prefix, ['--stream', stream, '--day', day])).code).toBe(0);
+    const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(deep.out).toContain(`changed  ${key}: it holds 30 rows, the manifest says 50`);
+    expect(deep.code).toBe(1);
   });
 
   it('refuses a bad stream or day, and says when a day has no manifest', async () => {

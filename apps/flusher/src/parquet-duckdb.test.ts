@@ -1,0 +1,51 @@
+import { describe, expect, it } from '@jest/globals';
+import { duckdbErrorKind, isDataError, readStatement, withoutData } from './parquet-duckdb.js';
+
+describe('DuckDB errors', () => {
+  it.each([
+    ['Invalid Input Error: Malformed JSON in file "x", at byte 36: "secret"', 'Invalid Input Error', true],
+    ['Conversion Error: Could not convert string "secret" to INT64', 'Conversion Error', true],
+    ['Parser Error: unterminated quoted string', 'Parser Error', true],
+    ['Binder Error: Duplicate struct entry name "A"', 'Binder Error', true],
+    ['Out of Memory Error: failed to allocate data of size 32.0 MiB', 'Out of Memory Error', false],
+    ['IO Error: No space left on device', 'IO Error', false],
+    ['Error: Invalid Input Error: as another realm prints it', 'Invalid Input Error', true],
+    ['something else entirely', 'Error', false],
+  ])('%s is a %s (data error: %s)', (message, kind, data) => {
+    expect(duckdbErrorKind(new Error(message))).toBe(kind);
+    expect(isDataError({ message })).toBe(data);
+  });
+
+  it('keep none of their message when thrown on', () => {
+    const error = withoutData(new Error('Conversion Error: Could not convert string "ssn 123-45-6789"'));
+    expect(error.message).toBe(
+      'DuckDB Conversion Error while writing Parquet (its message is not kept: it may quote an event)',
+    );
+  });
+});
+
+describe('readStatement', () => {
+  const base = {
+    input: "/tmp/it's",
+    output: '/tmp/o',
+    spill: '/tmp/s',
+    rowGroupRows: 2048,
+    maxLineBytes: 100,
+  };
+
+  it('quotes field names and paths as SQL strings', () => {
+    const sql = readStatement({
+      ...base,
+      schema: { kind: 'columns', columns: [{ name: 'it\'s "x"', type: 'VARCHAR' }] },
+    });
+    expect(sql).toBe(
+      `read_ndjson('/tmp/it''s', columns = {'it''s "x"': 'VARCHAR'}, records = true, maximum_object_size = 1048576)`,
+    );
+  });
+
+  it('reads lines as text with a delimiter JSON text never holds', () => {
+    expect(readStatement({ ...base, schema: { kind: 'lines' } })).toContain(
+      `columns = {'_event': 'VARCHAR'}, header = false, delim = E'\\x01', quote = '', escape = ''`,
+    );
+  });
+});
