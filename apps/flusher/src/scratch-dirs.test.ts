@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +25,9 @@ describe('scratchDiskProblem', () => {
 
 describe('removeLeftScratch', () => {
   it('removes what dead flushers and this process left, and keeps a live flusher’s and anything else', async () => {
-    // A process that has exited: its pid names no process now.
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    // Past Linux's largest pid_max (2^22): no process has it, now or later (an exited child's
+    // pid could be taken again by another process while the test runs).
+    const dead = 2 ** 22 + 1;
     const names = [
       `spool-parquet-${dead}-a1`,
       `spool-parquet-${process.pid}-b2`,
