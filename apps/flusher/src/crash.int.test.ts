@@ -37,6 +37,7 @@ afterAll(async () => {
   await queueConnection.quit();
   await redis.quit();
   s3.destroy();
+  rmSync(SCRATCH, { recursive: true, force: true });
 });
 
 async function objectExists(key: string): Promise<boolean> {
@@ -63,9 +64,15 @@ async function uploadStarted(output: () => string, stream: string): Promise<stri
   );
 }
 
+/**
+ * The flushers' $TMPDIR here: their own, since any process that stages a Parquet generation in
+ * a directory removes what dead flushers left there (other test files' flushers among them).
+ */
+const SCRATCH = mkdtempSync(join(tmpdir(), 'crash-scratch-'));
+
 /** The scratch directories of the flusher process `pid` (staged Parquet generations). */
 const stagedBy = (pid: number) =>
-  readdirSync(tmpdir()).filter((name) => name.startsWith(`spool-parquet-${pid}-`));
+  readdirSync(SCRATCH).filter((name) => name.startsWith(`spool-parquet-${pid}-`));
 
 /** The messageIds in an object, in order: its lines, or (Parquet) its rows as DuckDB reads them. */
 async function objectIds(key: string): Promise<string[]> {
@@ -114,6 +121,7 @@ describe('a flusher that dies', () => {
         LOG_LEVEL: 'info',
         FLUSH_LOCK_DURATION: '2s',
         OUTPUT_FORMAT: format,
+        TMPDIR: SCRATCH,
       });
 
       const first = await spawnService(FLUSHER_MAIN, env);
