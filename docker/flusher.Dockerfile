@@ -36,4 +36,5 @@ USER node
 EXPOSE 9091
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# Node's flags: SPOOL_NODE_FLAGS.flusher in packages/testkit/src/spool-services.ts says why.
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -2,6 +2,17 @@ import { fileURLToPath } from 'node:url';
 import { testServices } from './env.js';
 
 /** The built entry points of Spool's two processes (`tsc -b` first). */
+/**
+ * Node's flags for each app, as its image and its `start` script run it (a test holds them to
+ * this). The flusher's young generation is capped at 2 MiB semi-spaces: its garbage is small
+ * objects while its data lives in Buffers, and V8's default (16 MiB) only raised its resident
+ * memory, by some 20 MiB idle and 40-55 MiB at a flush's peak (docs/benchmarks.md, d, j, k).
+ */
+export const SPOOL_NODE_FLAGS = {
+  ingest: [],
+  flusher: ['--max-semi-space-size=2'],
+} as const satisfies Record<string, readonly string[]>;
+
 export const SPOOL_MAINS = {
   // From packages/testkit/{src,dist}/ to the repository root.
   ingest: fileURLToPath(new URL('../../../apps/ingest/dist/main.js', import.meta.url)),

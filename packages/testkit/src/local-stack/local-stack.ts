@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connectRedis, parseClusterNodes, type RedisClient, type RedisTarget } from '@spool/shared';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort } from '../ports.js';
-import { SPOOL_MAINS } from '../spool-services.js';
+import { SPOOL_MAINS, SPOOL_NODE_FLAGS } from '../spool-services.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { until, waitFor } from '../wait.js';
 import { ManagedProcess, type ProcessOutput } from './managed-process.js';
@@ -306,7 +306,7 @@ export class LocalStack {
     const process = new ManagedProcess(
       name,
       globalThis.process.execPath,
-      [main],
+      [...SPOOL_NODE_FLAGS[kind], main],
       { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
       this.options.output ?? 'ignore',
     );
