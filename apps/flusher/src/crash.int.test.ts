@@ -72,7 +72,7 @@ const SCRATCH = mkdtempSync(join(tmpdir(), 'crash-scratch-'));
 
 /** The scratch directories of the flusher process `pid` (staged Parquet generations). */
 const stagedBy = (pid: number) =>
-  readdirSync(SCRATCH).filter((name) => name.startsWith(`spool-parquet-${pid}-`));
+  readdirSync(SCRATCH).filter((name) => name.startsWith(`spool-flush-${pid}-`));
 
 /** The messageIds in an object, in order: its lines, or (Parquet) its rows as DuckDB reads them. */
 async function objectIds(key: string): Promise<string[]> {
@@ -140,7 +140,7 @@ describe('a flusher that dies', () => {
       expect(await redis.strlen(streamKeys(stream, NS).sealed(0))).toBeGreaterThanOrEqual(40 * MiB);
       expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([key]);
       // A Parquet flush's staged files, left on disk by the kill.
-      expect(stagedBy(first.pid)).toHaveLength(format === 'parquet' ? 1 : 0);
+      if (format === 'parquet') expect(stagedBy(first.pid)).toHaveLength(1);
 
       const second = await spawnService(FLUSHER_MAIN, env);
       try {
@@ -149,13 +149,37 @@ describe('a flusher that dies', () => {
         // The restarted flusher aborted the dead one's upload before uploading again.
         expect(second.output()).toContain('"aborted":1');
         expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
-        // The dead flusher's staged Parquet files were removed by the next one to stage.
+        // Whatever the dead flusher left on disk was removed by the next one to make a scratch directory.
         expect(stagedBy(first.pid)).toEqual([]);
       } finally {
         await second.stop();
       }
     },
   );
+
+  it('with no disk for its output past the hold: reads the generation from Redis a second time, and lands it whole', async () => {
+    const stream = randomName('nodisk');
+    const prefix = `${randomName('nodisk')}/`;
+    // Random data compresses little: 40 MiB of it passes the hold (4 parts of 5 MiB).
+    const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({
+        REDIS_NAMESPACE: NS,
+        S3_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+        S3_PART_SIZE: '5MiB',
+        TMPDIR: '/nonexistent/spool-test',
+      }),
+    );
+    try {
+      await addFlushJob(queue, stream, 0);
+      await expectLandedOnce(stream, prefix, ids);
+      expect(flusher.output()).toMatch(/"readPasses":2,"outputOn":"redis"/);
+    } finally {
+      await flusher.stop();
+    }
+  });
 
   it('stopped with SIGTERM in the middle of a flush: finishes the upload in hand, then exits 0', async () => {
     const stream = randomName('term');

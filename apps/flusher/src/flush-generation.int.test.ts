@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, loadConfig, sealGeneration, streamKeys } from '@spool/shared';
 import {
@@ -30,6 +32,10 @@ function deps(prefix: string, env: Record<string, string> = {}, logLines: string
   return { config, redis, s3, logger, metrics: createFlusherMetrics() };
 }
 
+/** This process's scratch directories: a flush removes its own when done. */
+const ownScratch = () =>
+  readdirSync(tmpdir()).filter((name) => name.startsWith(`spool-flush-${process.pid}-`));
+
 describe('flushGeneration', () => {
   it('run by several workers at once for one generation, writes one object under one key and counts events once', async () => {
     const stream = randomName('race');
@@ -56,33 +62,39 @@ describe('flushGeneration', () => {
   });
 
   it.each([
-    ['compresses within the hold: read from Redis once, uploaded from memory', false, 24, 1],
-    ['compresses past the hold: read from Redis a second time to upload', true, 32, 2],
-  ])('a buffer that %s, lands whole with its metadata', async (_name, random, mebibytes, readPasses) => {
-    const stream = randomName('pass');
-    const prefix = `${randomName('pass')}/`;
-    const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
-    const logLines: string[] = [];
-    // 5 MiB parts: the first pass may hold 4 parts (20 MiB) of gzip.
-    const outcome = await flushGeneration(deps(prefix, { S3_PART_SIZE: '5MiB' }, logLines), stream, 0);
+    ['compresses within the hold: read from Redis once, uploaded from memory', false, 24, 1, 'memory'],
+    ['compresses past the hold: read from Redis once, uploaded from local disk', true, 32, 1, 'disk'],
+  ])(
+    'a buffer that %s, lands whole with its metadata',
+    async (_name, random, mebibytes, readPasses, outputOn) => {
+      const stream = randomName('pass');
+      const prefix = `${randomName('pass')}/`;
+      const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
+      const logLines: string[] = [];
+      // 5 MiB parts: the first pass may hold 4 parts (20 MiB) of gzip.
+      const outcome = await flushGeneration(deps(prefix, { S3_PART_SIZE: '5MiB' }, logLines), stream, 0);
 
-    expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });
-    const uploading = logLines.map((line) => JSON.parse(line)).find((l) => l.msg === 'uploading generation');
-    expect(uploading.readPasses).toBe(readPasses);
-    const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
-    const object = await readSpoolObject(s3, services.s3.bucket, key as string);
-    expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
-    expect(object.metadata['spool-events']).toBe(String(ids.length));
-    expect(object.metadata['spool-sha256']).toBe(createHash('sha256').update(object.raw).digest('hex'));
-    expect(object.metadata['spool-raw-bytes']).toBe(String(object.raw.length));
-  });
+      expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });
+      const uploading = logLines
+        .map((line) => JSON.parse(line))
+        .find((l) => l.msg === 'uploading generation');
+      expect(uploading).toMatchObject({ readPasses, outputOn });
+      expect(ownScratch()).toEqual([]);
+      const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
+      const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+      expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+      expect(object.metadata['spool-events']).toBe(String(ids.length));
+      expect(object.metadata['spool-sha256']).toBe(createHash('sha256').update(object.raw).digest('hex'));
+      expect(object.metadata['spool-raw-bytes']).toBe(String(object.raw.length));
+    },
+  );
 
   it.each([
-    ['compresses within the hold: uploaded from memory', false, 24, 1],
-    ['compresses past the hold: read a second time', true, 32, 2],
+    ['compresses within the hold: uploaded from memory', false, 24, 1, 'memory'],
+    ['compresses past the hold: uploaded from local disk', true, 32, 1, 'disk'],
   ])(
     'with OUTPUT_FORMAT=ndjson.zst, a buffer that %s, lands whole as one zstd frame',
-    async (_name, random, mebibytes, readPasses) => {
+    async (_name, random, mebibytes, readPasses, outputOn) => {
       const stream = randomName('zst');
       const prefix = `${randomName('zst')}/`;
       const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
@@ -94,7 +106,8 @@ describe('flushGeneration', () => {
       const uploading = logLines
         .map((line) => JSON.parse(line))
         .find((l) => l.msg === 'uploading generation');
-      expect(uploading.readPasses).toBe(readPasses);
+      expect(uploading).toMatchObject({ readPasses, outputOn });
+      expect(ownScratch()).toEqual([]);
       const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
       expect(key).toMatch(/-0\.ndjson\.zst$/);
       // readSpoolObject decodes the first zstd frame only: every event is there when it is one.

@@ -104,7 +104,8 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
   };
   if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(
-    // readPasses 1: compressed during the first read and uploaded from memory; 2: read again.
+    // readPasses 1: compressed during the first read, uploaded from memory or local disk
+    // (outputOn); 2: read again (no disk could take the output).
     {
       stream,
       gen,
@@ -112,6 +113,7 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
       rawBytes: sealed.length,
       status: sealed.status,
       readPasses: firstPass.readPasses,
+      outputOn: firstPass.outputOn,
     },
     'uploading generation',
   );

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { copyToParquet, duckdbErrorKind, isDataError, withoutData } from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
-import { makeScratchDir } from './scratch-dirs.js';
+import { makeScratchDir, writeAll } from './scratch-dirs.js';
 
 /**
  * Rows per row group are sized by the generation's mean event size, aiming at this much NDJSON
@@ -34,12 +34,6 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
 
 const NEWLINE = 0x0a;
 const READ_BYTES = 4 * 1024 * 1024;
-
-async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
-  for (let at = 0; at < data.length; ) {
-    at += (await file.write(data, at, data.length - at)).bytesWritten;
-  }
-}
 
 export function rowGroupRows(rawBytes: number, events: number): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));

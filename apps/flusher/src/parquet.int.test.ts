@@ -69,7 +69,7 @@ async function columnTypes(file: string): Promise<Record<string, unknown>> {
 
 /** This process's staged generations (flushGeneration runs here; other test files' do not count). */
 const stagedDirs = () =>
-  readdirSync(tmpdir()).filter((name) => name.startsWith(`spool-parquet-${process.pid}-`));
+  readdirSync(tmpdir()).filter((name) => name.startsWith(`spool-flush-${process.pid}-`));
 
 describe('a Parquet flush', () => {
   it('types each top-level field from every line of the generation, nested values as JSON', async () => {

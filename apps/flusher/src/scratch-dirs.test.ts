@@ -29,10 +29,10 @@ describe('removeLeftScratch', () => {
     // pid could be taken again by another process while the test runs).
     const dead = 2 ** 22 + 1;
     const names = [
-      `spool-parquet-${dead}-a1`,
-      `spool-parquet-${process.pid}-b2`,
-      `spool-parquet-${process.ppid}-c3`,
-      'spool-parquet-notapid',
+      `spool-flush-${dead}-a1`,
+      `spool-flush-${process.pid}-b2`,
+      `spool-flush-${process.ppid}-c3`,
+      'spool-flush-notapid',
       'other-dir',
     ];
     for (const name of names) mkdirSync(join(dir, name, 'spill'), { recursive: true });

@@ -1,18 +1,19 @@
 import { statfsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * The flusher's scratch directories under $TMPDIR (a Parquet flush's staged files and DuckDB's
- * spill): named `spool-parquet-<pid>-…`, so that those a killed flusher left behind can be told
+ * The flusher's scratch directories under $TMPDIR (a flush's compressed output past what it
+ * holds in memory, a Parquet flush's staged files and DuckDB's spill): named
+ * `spool-flush-<pid>-…`, so that those a killed flusher left behind can be told
  * from a live one's. The first scratch directory a process makes removes the leftovers: those of
  * processes that are gone, and those with its own pid (a restarted container's flusher is pid 1
  * again, over the same emptyDir, and has made none yet). Another live flusher's are kept: pids
  * are only told apart within one PID namespace, so flusher containers must not share a $TMPDIR
  * (a pod's emptyDir is its own).
  */
-const SCRATCH = /^spool-parquet-(\d+)-/;
+const SCRATCH = /^spool-flush-(\d+)-/;
 
 let swept: Promise<void> | undefined;
 
@@ -80,5 +81,12 @@ export function scratchFreeBytes(dir = tmpdir()): number {
 export async function makeScratchDir(): Promise<string> {
   swept ??= removeLeftScratch().then(() => undefined);
   await swept;
-  return mkdtemp(join(tmpdir(), `spool-parquet-${process.pid}-`));
+  return mkdtemp(join(tmpdir(), `spool-flush-${process.pid}-`));
+}
+
+/** Writes all of `data` at the file's position (a write may take less than it is given). */
+export async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    at += (await file.write(data, at, data.length - at)).bytesWritten;
+  }
 }
