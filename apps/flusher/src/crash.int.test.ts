@@ -160,7 +160,7 @@ describe('a flusher that dies', () => {
   it('with no disk for its output past the hold: reads the generation from Redis a second time, and lands it whole', async () => {
     const stream = randomName('nodisk');
     const prefix = `${randomName('nodisk')}/`;
-    // Random data compresses little: 40 MiB of it passes the hold (4 parts of 5 MiB).
+    // Random data compresses little: 40 MiB of it passes the hold (2 parts of 5 MiB).
     const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
     const flusher = await spawnService(
       FLUSHER_MAIN,

@@ -71,7 +71,7 @@ describe('flushGeneration', () => {
       const prefix = `${randomName('pass')}/`;
       const ids = await fillBuffer(redis, streamKeys(stream), mebibytes * 1024 * 1024, { random });
       const logLines: string[] = [];
-      // 5 MiB parts: the first pass may hold 4 parts (20 MiB) of gzip.
+      // 5 MiB parts: the first pass may hold 2 parts (10 MiB) of gzip in memory.
       const outcome = await flushGeneration(deps(prefix, { S3_PART_SIZE: '5MiB' }, logLines), stream, 0);
 
       expect(outcome).toMatchObject({ status: 'uploaded', events: ids.length });

@@ -14,7 +14,7 @@ describe('the flusher memory budget', () => {
   it('refuses 64 MiB parts at concurrency 2 in a 512 Mi container, naming both settings', () => {
     const problem = memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 512 * MiB);
     expect(problem).toMatch(
-      /^S3_PART_SIZE \(64 MiB\) × FLUSH_CONCURRENCY \(2\): a flusher may hold about 1\d{3} MiB/,
+      /^S3_PART_SIZE \(64 MiB\) × FLUSH_CONCURRENCY \(2\): a flusher may hold about 672 MiB/,
     );
     expect(problem).toContain('memory limit of 512 MiB');
     expect(memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 2048 * MiB)).toBeUndefined();
@@ -27,8 +27,8 @@ describe('the flusher memory budget', () => {
       flusherPeakBytes(config({ FLUSH_CONCURRENCY: '4' })) + 160 * MiB,
     );
     expect(memoryProblem(parquet, 512 * MiB)).toBeUndefined();
-    expect(memoryProblem(parquet, 384 * MiB)).toMatch(
-      /\+ 160 MiB for Parquet\), over this container's memory limit of 384 MiB/,
+    expect(memoryProblem(parquet, 320 * MiB)).toMatch(
+      /\+ 160 MiB for Parquet\), over this container's memory limit of 320 MiB/,
     );
   });
 

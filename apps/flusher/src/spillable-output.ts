@@ -3,7 +3,7 @@ import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
 
-const READ_BYTES = 4 * 1024 * 1024;
+const READ_BYTES = 1024 * 1024;
 
 /**
  * A first pass's compressed output, kept for the upload: in memory up to `holdBytes`, then on

@@ -4,8 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
-/** Parts in flight: an upload holds at most S3_PART_SIZE × QUEUE_SIZE, whatever the object's size. */
-export const QUEUE_SIZE = 4;
+/**
+ * Parts in flight: an upload holds at most S3_PART_SIZE × QUEUE_SIZE, whatever the object's size.
+ * Two: an upload from a scratch file fills every slot at once, and 4 × 8 MiB parts put a flush's
+ * peak 40-60 MiB higher than 2 did, for no shorter upload (docs/benchmarks.md, d); two parts in
+ * flight outrun what one core compresses.
+ */
+export const QUEUE_SIZE = 2;
 
 /** Counts and hashes the object's bytes on their way to S3 (its manifest line records both). */
 class ByteCounter extends Transform {

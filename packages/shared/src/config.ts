@@ -131,7 +131,7 @@ const schema = z.object({
   FLUSH_RETRY_MAX: duration('5m'),
   /** `when_required` (works with every S3-compatible store) or `when_supported` (AWS's default, adds CRC checksums). */
   S3_CHECKSUMS: z.enum(['when_required', 'when_supported']).default('when_required'),
-  /** Bytes: multipart part size (S3's bounds: 5MiB to 5GiB); a flush holds at most 4 parts in memory. */
+  /** Bytes: multipart part size (S3's bounds: 5MiB to 5GiB); a flush holds at most 4 parts in memory (2 in flight). */
   S3_PART_SIZE: size('8MiB'),
   /** Milliseconds: a flush whose worker stops renewing its lock this long (a crashed flusher) is taken over by another. */
   FLUSH_LOCK_DURATION: duration('30s'),
