@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { addFlushJob, FLUSH_QUEUE, queuePrefix, streamKeys } from '@spool/shared';
 import {
@@ -13,6 +13,7 @@ import {
   listOpenUploads,
   randomName,
   readSpoolObject,
+  saveObject,
   spawnService,
   testServices,
   waitFor,
@@ -81,9 +82,8 @@ async function objectIds(key: string): Promise<string[]> {
       (line) => JSON.parse(line).messageId,
     );
   }
-  const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: key }));
   const file = join(mkdtempSync(join(tmpdir(), 'crash-test-')), 'object.parquet');
-  writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  await saveObject(s3, services.s3.bucket, key, file);
   try {
     return (await duckdbQuery(`SELECT messageId FROM read_parquet('${file}')`)).map((row) =>
       String(row.messageId),

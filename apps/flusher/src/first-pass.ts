@@ -73,16 +73,7 @@ export async function summarizeAndStage(
 ): Promise<FirstPass> {
   const summary = new SummaryBuilder();
   const stage = await ParquetStage.open(report);
-  try {
-    for await (const chunk of read()) {
-      summary.add(chunk.data);
-      await stage.add(chunk.data);
-      chunk.release();
-    }
-  } catch (error) {
-    await stage.discard();
-    throw error;
-  }
+  await stage.addAll(read(), (data) => summary.add(data));
   return {
     summary: summary.result(),
     body: () => stage.encode(),

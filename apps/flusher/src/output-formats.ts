@@ -2,6 +2,7 @@ import type { OutputFormat } from '@spool/shared';
 import type { Logger } from 'pino';
 import { GzipPieces } from './parallel-gzip.js';
 import { ParquetStage } from './parquet-stage.js';
+import type { Chunk } from './sealed-reader.js';
 import { ZstdPieces } from './zstd-pieces.js';
 
 /** Compresses chunks in order: each `add` resolves with the output ready so far, `finish` with the rest. */
@@ -40,7 +41,7 @@ export const FORMAT_WRITERS: Readonly<Record<OutputFormat, FormatWriter>> = {
   },
 };
 
-type Chunks = AsyncIterable<{ data: Buffer; release(): void }>;
+type Chunks = AsyncIterable<Chunk>;
 
 /** A generation's NDJSON, as it is read, written in `format`: the object's bytes. */
 export async function* encodeChunks(format: OutputFormat, chunks: Chunks, logger: Pick<Logger, 'warn'>) {
@@ -51,10 +52,7 @@ export async function* encodeChunks(format: OutputFormat, chunks: Chunks, logger
   }
   const stage = await ParquetStage.open({ logger });
   try {
-    for await (const chunk of chunks) {
-      await stage.add(chunk.data);
-      chunk.release();
-    }
+    await stage.addAll(chunks);
     yield* stage.encode();
   } finally {
     await stage.discard();

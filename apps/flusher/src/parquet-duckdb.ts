@@ -1,4 +1,4 @@
-import type { DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { type ParquetSchema, WHOLE_EVENT_COLUMN } from './parquet-schema.js';
 
 /**
@@ -25,9 +25,10 @@ export async function loadDuckdb(): Promise<void> {
   await import('@duckdb/node-api');
 }
 
-async function openDuckdb(spill: string): Promise<DuckDBInstance> {
+/** Runs `work` on a connection to a DuckDB instance of its own, both closed after. */
+async function withDuckdb<T>(spill: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  return DuckDBInstance.create(':memory:', {
+  const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
     memory_limit: MEMORY_LIMIT,
     temp_directory: spill,
@@ -35,6 +36,16 @@ async function openDuckdb(spill: string): Promise<DuckDBInstance> {
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
+  try {
+    const connection = await instance.connect();
+    try {
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
 }
 
 function literal(text: string): string {
@@ -78,41 +89,25 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
  * and resolves with the rows it wrote.
  */
 export function copyToParquet(copy: CopyToParquet): Promise<number> {
-  const run = turn.then(async () => {
-    const instance = await openDuckdb(copy.spill);
-    try {
-      const connection = await instance.connect();
-      try {
-        const result = await connection.run(
-          `COPY (SELECT * FROM ${readStatement(copy)}) TO ${literal(copy.output)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
-        );
-        return Number(result.rowsChanged);
-      } finally {
-        connection.closeSync();
-      }
-    } finally {
-      instance.closeSync();
-    }
-  });
+  const run = turn.then(() =>
+    withDuckdb(copy.spill, async (connection) => {
+      const result = await connection.run(
+        `COPY (SELECT * FROM ${readStatement(copy)}) TO ${literal(copy.output)} ` +
+          `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
+      );
+      return Number(result.rowsChanged);
+    }),
+  );
   turn = run.catch(() => {});
   return run;
 }
 
 /** The rows a Parquet file holds, from its footer (spool verify --deep). */
-export async function parquetRows(file: string): Promise<number> {
-  const instance = await openDuckdb(`${file}.spill`);
-  try {
-    const connection = await instance.connect();
-    try {
-      const reader = await connection.runAndReadAll(`SELECT count(*) FROM read_parquet(${literal(file)})`);
-      return Number(reader.getRows()[0]?.[0]);
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
+export function parquetRows(file: string): Promise<number> {
+  return withDuckdb(`${file}.spill`, async (connection) => {
+    const reader = await connection.runAndReadAll(`SELECT count(*) FROM read_parquet(${literal(file)})`);
+    return Number(reader.getRows()[0]?.[0]);
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { copyToParquet, duckdbErrorKind, isDataError, withoutData } from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
+import type { Chunk } from './sealed-reader.js';
 
 /**
  * Rows per row group are sized by the generation's mean event size, aiming at this much NDJSON
@@ -68,6 +69,23 @@ export class ParquetStage {
       return new ParquetStage(dir, await open(join(dir, 'generation.ndjson'), 'w'), report);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * The generation's chunks, in order, each released once staged (and shown to `seen` first).
+   * On failure the staged files are removed and the error thrown.
+   */
+  async addAll(chunks: AsyncIterable<Chunk>, seen: (data: Buffer) => void = () => {}): Promise<void> {
+    try {
+      for await (const chunk of chunks) {
+        seen(chunk.data);
+        await this.add(chunk.data);
+        chunk.release();
+      }
+    } catch (error) {
+      await this.discard();
       throw error;
     }
   }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   appendToBuffer,
@@ -11,7 +11,14 @@ import {
   REDIS_STRING_LIMIT,
   streamKeys,
 } from '@spool/shared';
-import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  randomName,
+  saveObject,
+  testServices,
+} from '@spool/testkit';
 import { duckdbQuery as query } from '@spool/testkit/duckdb';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
@@ -56,9 +63,8 @@ async function flushParquet(stream: string, gen = 0) {
   const metrics = createFlusherMetrics();
   const outcome = await flushGeneration({ config, redis, s3, logger, metrics }, stream, gen);
   if (outcome.status !== 'uploaded') throw new Error(`nothing uploaded: ${outcome.status}`);
-  const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: outcome.key }));
   const file = join(dir, `${randomName('object')}.parquet`);
-  writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+  await saveObject(s3, services.s3.bucket, outcome.key, file);
   return { key: outcome.key, file, log: logLines.join(''), metrics: await metrics.registry.metrics() };
 }
 

@@ -12,8 +12,8 @@ import { Upload } from '@aws-sdk/lib-storage';
  */
 export const QUEUE_SIZE = 2;
 
-/** Counts and hashes the object's bytes on their way to S3 (its manifest line records both). */
-class ByteCounter extends Transform {
+/** Counts and hashes an object's bytes as they pass (to S3; and read back by spool verify). */
+export class ByteCounter extends Transform {
   bytes = 0;
   readonly hash = createHash('sha256');
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {

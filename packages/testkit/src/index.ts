@@ -3,7 +3,13 @@ export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
 export { inFlight, type LandingOptions, waitUntilLanded } from './landing.js';
 export { randomName } from './names.js';
-export { listObjectKeys, listOpenUploads, readSpoolObject, type SpoolObject } from './s3-objects.js';
+export {
+  listObjectKeys,
+  listOpenUploads,
+  readSpoolObject,
+  type SpoolObject,
+  saveObject,
+} from './s3-objects.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { startTestServices, stopTestServices } from './services.js';
 export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS } from './spool-services.js';

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import {
   GetObjectCommand,
@@ -5,6 +6,12 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
+
+/** Saves an object's bytes, as stored, to `file` (for DuckDB to read a Parquet object). */
+export async function saveObject(s3: S3Client, bucket: string, key: string, file: string): Promise<void> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+}
 
 /** Every object key under `prefix`, in key order. */
 export async function listObjectKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {

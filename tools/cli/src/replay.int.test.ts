@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
@@ -11,6 +11,7 @@ import {
   listObjectKeys,
   randomName,
   readSpoolObject,
+  saveObject,
   testServices,
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
@@ -37,9 +38,8 @@ async function parquetRows(keys: string[]): Promise<string[]> {
   try {
     const files = await Promise.all(
       keys.map(async (key, i) => {
-        const object = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
         const file = join(dir, `${i}.parquet`);
-        writeFileSync(file, Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+        await saveObject(s3, services.bucket, key, file);
         return `'${file}'`;
       }),
     );

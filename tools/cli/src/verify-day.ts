@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import {
@@ -16,6 +16,7 @@ import {
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
 import { parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
+import { ByteCounter } from '@spool/flusher/dist/upload.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -106,21 +107,14 @@ async function readContent(
   line: ManifestLine,
 ): Promise<{ objectSha256: string; lines: number; sha256?: string }> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
-  const objectHash = createHash('sha256');
-  const body = (answer.Body as Readable).pipe(
-    new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        objectHash.update(chunk);
-        callback(null, chunk);
-      },
-    }),
-  );
+  const objectBytes = new ByteCounter();
+  const body = (answer.Body as Readable).pipe(objectBytes);
   if (line.format === 'parquet') {
     const dir = await mkdtemp(join(tmpdir(), 'spool-verify-'));
     try {
       const file = join(dir, 'object.parquet');
       await pipeline(body, createWriteStream(file));
-      return { objectSha256: objectHash.digest('hex'), lines: await parquetRows(file) };
+      return { objectSha256: objectBytes.hash.digest('hex'), lines: await parquetRows(file) };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -132,5 +126,5 @@ async function readContent(
     hash.update(chunk);
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
   }
-  return { objectSha256: objectHash.digest('hex'), lines, sha256: hash.digest('hex') };
+  return { objectSha256: objectBytes.hash.digest('hex'), lines, sha256: hash.digest('hex') };
 }
