@@ -33,7 +33,10 @@ describe('splitByShard', () => {
         }),
         fc.integer({ min: 1, max: 8 }),
         (maybeIds, shards) => {
-          const parts = maybeIds.map((id, i) => line(id ?? `gen-${i}`));
+          // Each line carries its index, so lines with the same id stay distinct and their order is checkable.
+          const parts = maybeIds.map(
+            (id, i) => `{"messageId":${JSON.stringify(id ?? `gen-${i}`)},"i":${i}}\n`,
+          );
           const clientIds = { ids: [] as string[], lines: [] as number[] };
           maybeIds.forEach((id, i) => {
             if (id !== undefined) {
