@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, createTestS3 } from './clients.js';
 import { testServices } from './env.js';
+import { S3FaultProxy } from './local-stack/s3-fault-proxy.js';
 import { randomName } from './names.js';
+import { listOpenUploads } from './s3-objects.js';
 
 const MiB = 1024 * 1024;
 
@@ -51,5 +53,44 @@ describe('the integration-test harness', () => {
     expect(createHash('sha256').update(body).digest('hex')).toBe(
       createHash('sha256').update(payload).digest('hex'),
     );
+  });
+
+  it("has an S3 fault proxy that holds the next part of a multipart upload, naming the sender's app id", async () => {
+    const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
+    const client = new S3Client({
+      endpoint: `http://127.0.0.1:${proxy.port}`,
+      region: services.s3.region,
+      credentials: services.s3.credentials,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      // What AWS_SDK_UA_APP_ID sets, as the local stack does for each flusher.
+      userAgentAppId: 'flusher-7',
+    });
+    try {
+      // Nothing sent: the watch gives up.
+      expect(await proxy.holdNextUploadPart(50)).toBeUndefined();
+
+      const key = `${randomName('harness')}/held.bin`;
+      const payload = randomBytes(11 * MiB);
+      const held = proxy.holdNextUploadPart(30_000);
+      const upload = new Upload({
+        client,
+        params: { Bucket: services.s3.bucket, Key: key, Body: Readable.from([payload]) },
+        partSize: 5 * MiB,
+        queueSize: 1,
+      }).done();
+      const part = await held;
+      expect(part?.appId).toBe('flusher-7');
+      // Held: the upload is open and cannot finish until the part goes on.
+      expect((await listOpenUploads(s3, services.s3.bucket, key)).length).toBe(1);
+      part?.release();
+      await upload;
+      expect(await listOpenUploads(s3, services.s3.bucket, key)).toEqual([]);
+      const object = await s3.send(new GetObjectCommand({ Bucket: services.s3.bucket, Key: key }));
+      expect(Buffer.from((await object.Body?.transformToByteArray()) ?? []).equals(payload)).toBe(true);
+    } finally {
+      client.destroy();
+      await proxy.close();
+    }
   });
 });

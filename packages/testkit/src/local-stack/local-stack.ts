@@ -307,7 +307,8 @@ export class LocalStack {
       name,
       globalThis.process.execPath,
       [...SPOOL_NODE_FLAGS[kind], main],
-      { HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      // The app id names the process in its S3 requests' user agent, for the S3 fault proxy.
+      { HOST: '127.0.0.1', LOG_LEVEL: 'warn', AWS_SDK_UA_APP_ID: name, ...env, PORT: String(port) },
       this.options.output ?? 'ignore',
     );
     process.start();

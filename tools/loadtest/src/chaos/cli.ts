@@ -30,11 +30,20 @@ const USAGE = `spool chaos — faults under load, then a count of what survived
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
+/** What a fault reports: a note for the table, and whether it did what its name says. */
+interface FaultOutcome {
+  note: string;
+  happened: boolean;
+}
+
 interface Fault {
   name: string;
-  /** Resolves with a note for the table (a string), if it has one. */
+  /** Resolves with a note for the table (a string, or an outcome), if it has one. */
   inject(stack: ChaosStack): Promise<unknown>;
 }
+
+const isOutcome = (value: unknown): value is FaultOutcome =>
+  typeof value === 'object' && value !== null && 'happened' in value;
 
 const faultsOf = (chaos: ChaosStack) => chaos.stack.faults as StackFaults;
 
@@ -63,14 +72,19 @@ function faults({ fsync, faultMs, s3OutageMs, cluster, busyStream }: FaultOption
       inject: async (stack) => {
         let midUpload = 0;
         for (let i = 0; i < 3; i += 1) {
-          // Kill while a multipart upload is open, waiting up to 15 s for one.
-          const deadline = Date.now() + 15_000;
-          while ((await openUploads(stack)) === 0 && Date.now() < deadline) await sleep(20);
-          if ((await openUploads(stack)) > 0) midUpload += 1;
-          await stack.stack.flushers[i % 2]?.process.restart(300);
+          // The S3 proxy holds the next part sent (waiting up to 20 s, longer than the stack's
+          // FLUSH_INTERVAL, for one), and the flusher that sent it is killed with its multipart
+          // upload open and the part unsent.
+          const part = await faultsOf(stack).s3.holdNextUploadPart(20_000);
+          const sender = stack.stack.flushers.find((flusher) => flusher.name === part?.appId);
+          if (sender) midUpload += 1;
+          await (sender ?? stack.stack.flushers[i % 2])?.process.restart(300);
+          part?.release();
           await sleep(faultMs / 3);
         }
-        return `${midUpload} of 3 kills while a multipart upload was open`;
+        // None means no multipart upload ran in 60 s: then this run tested no kill mid-upload.
+        const note = `${midUpload} of 3 kills while the flusher had a multipart upload open`;
+        return { note, happened: midUpload > 0 } satisfies FaultOutcome;
       },
     },
     {
@@ -264,13 +278,16 @@ async function main(): Promise<number> {
     const schedule = faults({ fsync, faultMs, s3OutageMs, cluster, busyStream: streams[0] as string });
     const gap = durationMs / (schedule.length + 1);
     const injected: Array<[string, string]> = [];
+    const notHappened: string[] = [];
     for (const [i, fault] of schedule.entries()) {
       await sleep(Math.max(0, started + gap * (i + 1) - Date.now()));
       const at = ((Date.now() - started) / 1000).toFixed(1);
       say(`t=${at}s  ${fault.name}`);
       const before = percentile(stats.allLatencies.slice(-2_000), 99);
       const mark = stats.allLatencies.length;
-      const note = await fault.inject(stack);
+      const outcome = await fault.inject(stack);
+      const note = isOutcome(outcome) ? outcome.note : outcome;
+      if (isOutcome(outcome) && !outcome.happened) notHappened.push(fault.name);
       const during = percentile(stats.allLatencies.slice(mark), 99);
       injected.push([
         fault.name,
@@ -322,7 +339,9 @@ async function main(): Promise<number> {
       v.refusedFound === 0 &&
       orphans === 0 &&
       uploadsLeftOpen === 0 &&
+      notHappened.length === 0 &&
       (lossAllowed || v.missing === 0);
+    for (const name of notHappened) say(`\nThis fault did not happen, so the run did not test it: ${name}`);
     say(`\n${ok ? 'OK' : 'FAILED'}${lossAllowed ? ` (${window})` : ''}`);
     return ok ? 0 : 1;
   } finally {
