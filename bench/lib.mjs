@@ -319,8 +319,13 @@ export async function flushWithFlusher(bench, stream, lines, env = {}) {
   });
   const idleRss = rssMiB(flusher.pid);
   let peakRss = idleRss;
+  // SPOOL_BENCH_RSS_TRACE=<file>: every sample, as "milliseconds RSS-MiB" lines, to see which
+  // part of a flush holds the peak.
+  const trace = process.env.SPOOL_BENCH_RSS_TRACE ? [] : undefined;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssMiB(flusher.pid));
+    const rss = rssMiB(flusher.pid);
+    peakRss = Math.max(peakRss, rss);
+    trace?.push(`${Math.round(performance.now() - started)} ${rss.toFixed(1)}`);
   }, 20);
   const queue = new Queue(FLUSH_QUEUE, { connection: bench.redis, prefix: queuePrefix() });
   const started = performance.now();
@@ -334,6 +339,7 @@ export async function flushWithFlusher(bench, stream, lines, env = {}) {
   } finally {
     clearInterval(sampler);
     await queue.close();
+    if (trace) writeFileSync(process.env.SPOOL_BENCH_RSS_TRACE, `${trace.join('\n')}\n`);
   }
   return { seconds: (performance.now() - started) / 1000, idleRss, peakRss };
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { constants, crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { ZLIB_OUTPUT_CHUNK_BYTES } from './zlib-output.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 
@@ -43,6 +44,7 @@ export class GzipPieces {
     if (chunk.length === 0) consumed();
     else {
       const piece = deflateRawAsync(chunk, {
+        chunkSize: ZLIB_OUTPUT_CHUNK_BYTES,
         finishFlush: constants.Z_SYNC_FLUSH,
         ...(this.window.length > 0 ? { dictionary: this.window } : {}),
       });

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { constants, createZstdCompress, type ZstdCompress } from 'node:zlib';
+import { ZLIB_OUTPUT_CHUNK_BYTES } from './zlib-output.js';
 
 /** libzstd's default level: on event NDJSON about gzip's size in less than half its time (docs/output.md). */
 const LEVEL = 3;
@@ -22,6 +23,7 @@ export class ZstdPieces {
 
   constructor() {
     this.stream = createZstdCompress({
+      chunkSize: ZLIB_OUTPUT_CHUNK_BYTES,
       params: { [constants.ZSTD_c_compressionLevel]: LEVEL, [constants.ZSTD_c_checksumFlag]: 1 },
     });
     this.stream.on('data', (piece: Buffer) => {
