@@ -20,6 +20,7 @@ import {
   waitUntilLanded,
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
 
@@ -124,16 +125,22 @@ describe('a flusher that dies', () => {
         TMPDIR: SCRATCH,
       });
 
-      const first = await spawnService(FLUSHER_MAIN, env);
-      await addFlushJob(queue, stream, 0);
+      // The first flusher reaches S3 through a proxy that holds its first part: killed then, it
+      // is certainly in the middle of its multipart upload, however fast the upload would be.
+      const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
+      const first = await spawnService(FLUSHER_MAIN, {
+        ...env,
+        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      });
+      try {
+        const heldPart = proxy.holdNextUploadPart(60_000);
+        await addFlushJob(queue, stream, 0);
+        expect(await heldPart).toBeDefined();
+        await first.stop('SIGKILL');
+      } finally {
+        await proxy.close();
+      }
       const key = await uploadStarted(first.output, stream);
-      // Kill it once S3 holds its multipart upload, before the upload completes.
-      await waitFor(
-        async () => ((await listOpenUploads(s3, services.s3.bucket, key)).length > 0 ? true : undefined),
-        30_000,
-        'the multipart upload to be created',
-      );
-      await first.stop('SIGKILL');
 
       // Killed mid-upload: the object is not there, the sealed generation and the open upload are.
       expect(await objectExists(key)).toBe(false);
@@ -185,14 +192,35 @@ describe('a flusher that dies', () => {
     const stream = randomName('term');
     const prefix = `${randomName('term')}/`;
     const ids = await fillBuffer(redis, streamKeys(stream, NS), 24 * MiB, { random: true });
+    // Its first part is held at a proxy until the flusher has taken the SIGTERM: the upload is
+    // certainly in hand when the shutdown begins.
+    const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
     const flusher = await spawnService(
       FLUSHER_MAIN,
-      flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, LOG_LEVEL: 'info' }),
+      flusherTestEnv({
+        REDIS_NAMESPACE: NS,
+        S3_PREFIX: prefix,
+        LOG_LEVEL: 'info',
+        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      }),
     );
-    await addFlushJob(queue, stream, 0);
+    try {
+      const heldPart = proxy.holdNextUploadPart(60_000);
+      await addFlushJob(queue, stream, 0);
+      const part = await heldPart;
+      expect(part).toBeDefined();
+      const stopped = flusher.stop('SIGTERM');
+      await waitFor(
+        async () => (flusher.output().includes('"msg":"shutting down"') ? true : undefined),
+        30_000,
+        'the flusher to take the SIGTERM',
+      );
+      part?.release();
+      expect(await stopped).toBe(0);
+    } finally {
+      await proxy.close();
+    }
     const key = await uploadStarted(flusher.output, stream);
-
-    expect(await flusher.stop('SIGTERM')).toBe(0);
     expect(await objectExists(key)).toBe(true);
     expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
     expect(flusher.output()).toContain('"msg":"generation uploaded"');
