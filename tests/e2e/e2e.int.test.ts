@@ -130,11 +130,17 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
         seen.add(event.messageId);
         expect(JSON.stringify(event)).toBe(sent.get(event.messageId));
       }
-      // The partition and timestamp come from the buffer's start, never later than its first event.
+      // The partition and the key's stamp are the buffer's start: Redis's clock at its first
+      // append, a few milliseconds after its first event's receivedAt (the ingest's clock), so
+      // an event of hh:59:59.998 may open a buffer, and an object, of the next hour.
       const firstAt = Date.parse(receivedAts[0] as string);
-      const since = Date.parse(`${layout?.day}T${layout?.hour}:00:00Z`);
-      expect(firstAt - since).toBeGreaterThanOrEqual(0);
-      expect(firstAt - since).toBeLessThan(3_600_000);
+      const stamp = (layout?.stamp ?? '').replace(
+        /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})$/,
+        '$1-$2-$3T$4:$5:$6.$7Z',
+      );
+      const since = Date.parse(stamp);
+      expect(stamp.slice(0, 13)).toBe(`${layout?.day}T${layout?.hour}`);
+      expect(Math.abs(since - firstAt)).toBeLessThan(60_000);
       expect(object.metadata).toEqual({
         'spool-stream': stream,
         'spool-generation': String(gen),

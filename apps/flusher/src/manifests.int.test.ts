@@ -48,8 +48,11 @@ describe('manifests', () => {
     const stream = randomName('web');
     const keys = streamKeys(stream);
     const landed: string[] = [];
+    // Both generations dated from the first one's start: one day's manifest even across midnight.
+    const since = Date.now();
     for (const gen of [0, 1]) {
       await fillBuffer(redis, keys, 64 * 1024);
+      await redis.set(keys.since, String(since + gen));
       const outcome = await flushGeneration(deps(prefix), stream, gen);
       if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
       landed.push(outcome.key);
@@ -118,7 +121,11 @@ describe('manifests', () => {
     const namespace = randomName('ns');
     const env = { STREAM_SHARDS: `${stream}:4`, REDIS_NAMESPACE: namespace };
     const units = [0, 1, 2, 3].map((shard) => shardUnit(stream, shard));
-    for (const unit of units) await fillBuffer(redis, streamKeys(unit, namespace), 16 * 1024);
+    const since = Date.now(); // every shard in one day's manifest, even across midnight
+    for (const unit of units) {
+      await fillBuffer(redis, streamKeys(unit, namespace), 16 * 1024);
+      await redis.set(streamKeys(unit, namespace).since, String(since));
+    }
     const outcomes = await Promise.all(units.map((unit) => flushGeneration(deps(prefix, env), unit, 0)));
     const keys = outcomes.flatMap((outcome) => (outcome.status === 'uploaded' ? [outcome.key] : []));
     expect(keys).toHaveLength(4);

@@ -58,6 +58,9 @@ export async function landGenerations(
   const config = loadConfig({ ...s3Env(prefix), OUTPUT_FORMAT: format }, 'flusher');
   const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
   const landed: string[] = [];
+  // Every generation dated from the first one's start, a millisecond apart: all in one day's
+  // manifest even when the run crosses midnight.
+  const since = Date.now();
   for (let gen = 0; gen < count; gen += 1) {
     const lines = Array.from(
       { length: eventsEach },
@@ -70,6 +73,7 @@ export async function landGenerations(
       dedupeWindowMs: 0,
       clientIds: { ids: [], lines: [] },
     });
+    await redis.set(keys.since, String(since + gen));
     const outcome = await flushGeneration(deps, stream, gen);
     if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
     landed.push(outcome.key);
