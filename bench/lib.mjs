@@ -57,6 +57,11 @@ export async function startStack({ s3 = false, cluster } = {}) {
   const stack = await LocalStack.start({
     redis: { fsync: 'off', ...(cluster ? { cluster } : {}) },
     s3: s3 ? { bucket: 'bench' } : false,
+    // SPOOL_BENCH_LOGS=1: Spool's services' log lines on stderr, with the time they were printed
+    // (with LOG_LEVEL=info, a flush's steps: read, upload, release).
+    ...(process.env.SPOOL_BENCH_LOGS
+      ? { output: (name, line) => process.stderr.write(`${performance.now().toFixed(0)} ${name} ${line}\n`) }
+      : {}),
   });
   stacks.add(stack);
   const redis = cluster ? stack.connectRedis() : new Redis(stack.redisUrl);
@@ -112,7 +117,8 @@ export async function startIngest(bench, env = {}) {
 /** A flusher on the stack; resolves with its process (for its RSS) once ready. */
 export async function startFlusher(bench, env = {}) {
   // SPOOL_BENCH_FLUSHER=<another build's main.js> compares two builds on the same machine.
-  const flusher = await bench.stack.addFlusher(env, { main: process.env.SPOOL_BENCH_FLUSHER });
+  const logs = process.env.SPOOL_BENCH_LOGS ? { LOG_LEVEL: 'info' } : {};
+  const flusher = await bench.stack.addFlusher({ ...logs, ...env }, { main: process.env.SPOOL_BENCH_FLUSHER });
   return flusher.process;
 }
 
