@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName, spawnService, testServices } from '@spool/testkit';
+import { createTestRedis, randomName, spawnService, testServices, waitFor } from '@spool/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const redis = createTestRedis();
@@ -43,7 +43,12 @@ describe('graceful shutdown of the ingest process', () => {
         }
       };
       const clients = Array.from({ length: 20 }, client);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Stopped under load: once the clients have had some requests acknowledged, however slow the runner.
+      await waitFor(
+        async () => (acknowledged.length > 50 ? true : undefined),
+        30_000,
+        '50 acknowledged requests',
+      );
       const code = await ingest.stop(signal);
       stop = true;
       await Promise.all(clients);
