@@ -38,11 +38,12 @@ export async function startChaosStack({
     const common = {
       // Generations of up to 32 MiB, which with the load's random padding (about 2.8:1) are
       // multipart uploads of 5 MiB parts: a flusher killed mid-upload leaves one open. The
-      // interval is long enough for a generation to pass 14 MiB (one part compressed) at half
-      // this machine's load of about 2.5 MiB/s a stream; at 5 s every object was one PutObject.
+      // interval is long enough for a generation to pass 14 MiB (one part compressed) at a
+      // quarter of this machine's load of about 2.5 MiB/s a stream; at 5 s every object was one
+      // PutObject.
       FLUSH_THRESHOLD_BYTES: '32MiB',
       MAX_BUFFER_BYTES: '256MiB',
-      FLUSH_INTERVAL: '15s',
+      FLUSH_INTERVAL: '30s',
     };
     for (let i = 0; i < 2; i += 1) {
       await stack.addIngest({ ...common, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) });

@@ -72,17 +72,17 @@ function faults({ fsync, faultMs, s3OutageMs, cluster, busyStream }: FaultOption
       inject: async (stack) => {
         let midUpload = 0;
         for (let i = 0; i < 3; i += 1) {
-          // The S3 proxy holds the next part sent (waiting up to 20 s, longer than the stack's
+          // The S3 proxy holds the next part sent (waiting up to 35 s, longer than the stack's
           // FLUSH_INTERVAL, for one), and the flusher that sent it is killed with its multipart
           // upload open and the part unsent.
-          const part = await faultsOf(stack).s3.holdNextUploadPart(20_000);
+          const part = await faultsOf(stack).s3.holdNextUploadPart(35_000);
           const sender = stack.stack.flushers.find((flusher) => flusher.name === part?.appId);
           if (sender) midUpload += 1;
           await (sender ?? stack.stack.flushers[i % 2])?.process.restart(300);
           part?.release();
           await sleep(faultMs / 3);
         }
-        // None means no multipart upload ran in 60 s: then this run tested no kill mid-upload.
+        // None means no multipart upload ran in 105 s: then this run tested no kill mid-upload.
         const note = `${midUpload} of 3 kills while the flusher had a multipart upload open`;
         return { note, happened: midUpload > 0 } satisfies FaultOutcome;
       },
