@@ -118,7 +118,10 @@ export async function startIngest(bench, env = {}) {
 export async function startFlusher(bench, env = {}) {
   // SPOOL_BENCH_FLUSHER=<another build's main.js> compares two builds on the same machine.
   const logs = process.env.SPOOL_BENCH_LOGS ? { LOG_LEVEL: 'info' } : {};
-  const flusher = await bench.stack.addFlusher({ ...logs, ...env }, { main: process.env.SPOOL_BENCH_FLUSHER });
+  const flusher = await bench.stack.addFlusher(
+    { ...logs, ...env },
+    { main: process.env.SPOOL_BENCH_FLUSHER },
+  );
   return flusher.process;
 }
 
