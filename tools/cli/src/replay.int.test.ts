@@ -15,6 +15,7 @@ import {
   testServices,
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -174,18 +175,26 @@ describe('spool replay', () => {
     const { stream, day } = await land(prefix, 10, 5_000);
     const args = ['--stream', stream, '--from', day, '--to', day, '--to-prefix', target];
 
-    const killed = run('replay', prefix, args);
-    // kill -9 once it reported its first copy.
-    await new Promise<void>((resolve) => {
-      killed.child.stderr.on('data', () => {
-        if (killed.err().includes('1/10 objects')) resolve();
+    // The run reaches S3 through a proxy that holds its second copy's write: kill -9 then.
+    const proxy = await S3FaultProxy.start(Number(new URL(services.endpoint).port));
+    try {
+      const writesCopy = (method: string, url: URL) =>
+        method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
+      const firstCopy = proxy.holdNext(writesCopy, 60_000);
+      const killed = runCli('replay', args, {
+        ...s3Env(prefix),
+        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
       });
-    });
-    killed.child.kill('SIGKILL');
-    await killed.exited;
+      (await firstCopy)?.release();
+      const secondCopy = await proxy.holdNext(writesCopy, 60_000);
+      expect(secondCopy).toBeDefined();
+      killed.child.kill('SIGKILL');
+      await killed.exited;
+    } finally {
+      await proxy.close();
+    }
     const afterKill = (await listObjectKeys(s3, services.bucket, `${target}stream=`)).length;
-    expect(afterKill).toBeGreaterThanOrEqual(1);
-    expect(afterKill).toBeLessThan(10);
+    expect(afterKill).toBe(1);
 
     const resumed = run('replay', prefix, args);
     expect(await resumed.exited).toBe(0);

@@ -3,19 +3,20 @@ import type { Socket } from 'node:net';
 
 export type S3Fault = 'none' | 'error500' | 'slow' | 'gone';
 
-/** An UploadPart request the proxy holds for a watcher (see `holdNextUploadPart`). */
-export interface HeldUploadPart {
+/** A request the proxy holds for a watcher (see `holdNext`). */
+export interface HeldRequest {
   /** The sender's `app/<id>` from its user agent (the local stack names each flusher so). */
   appId: string | undefined;
-  /** Sends the part on, unless its sender is gone by then. */
+  /** Sends the request on, unless its sender is gone by then. */
   release(): void;
 }
 
+/** Which requests a watcher holds: by method and URL (path and query, as sent). */
+export type RequestMatch = (method: string, url: URL) => boolean;
+
 /** An UploadPart: a PUT naming the multipart upload and the part's number. */
-const isUploadPart = (method: string | undefined, url: string | undefined) => {
-  const query = new URL(url ?? '/', 'http://proxy').searchParams;
-  return method === 'PUT' && query.has('uploadId') && query.has('partNumber');
-};
+const isUploadPart: RequestMatch = (method, url) =>
+  method === 'PUT' && url.searchParams.has('uploadId') && url.searchParams.has('partNumber');
 
 /** The `app/<id>` of an AWS SDK user agent (AWS_SDK_UA_APP_ID). */
 const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
@@ -32,7 +33,7 @@ export class S3FaultProxy {
   fault: S3Fault = 'none';
   slowMs = 2_000;
   private readonly sockets = new Set<Socket>();
-  private partWatchers: Array<(part: HeldUploadPart) => void> = [];
+  private watchers: Array<{ matches: RequestMatch; hold: (request: HeldRequest) => void }> = [];
 
   private constructor(
     private readonly server: Server,
@@ -80,9 +81,9 @@ export class S3FaultProxy {
         });
         incoming.pipe(upstream);
       };
-      const watcher = isUploadPart(incoming.method, incoming.url) ? proxy?.partWatchers.shift() : undefined;
+      const watcher = proxy?.takeWatcher(incoming.method ?? '', incoming.url ?? '/');
       if (watcher) {
-        watcher({
+        watcher.hold({
           appId: appIdOf(incoming.headers),
           release: () => {
             if (!incoming.destroyed) forward();
@@ -107,21 +108,36 @@ export class S3FaultProxy {
   }
 
   /**
-   * Resolves with the next UploadPart request, held until `release` so that its sender is
-   * certainly in the middle of a multipart upload; or with undefined after `timeoutMs`.
+   * Resolves with the next request that `matches`, held until `release` (its sender waits for
+   * the answer meanwhile); or with undefined after `timeoutMs`.
    */
-  holdNextUploadPart(timeoutMs: number): Promise<HeldUploadPart | undefined> {
+  holdNext(matches: RequestMatch, timeoutMs: number): Promise<HeldRequest | undefined> {
     return new Promise((resolve) => {
-      const watcher = (part: HeldUploadPart) => {
-        clearTimeout(timer);
-        resolve(part);
+      const watcher = {
+        matches,
+        hold: (request: HeldRequest) => {
+          clearTimeout(timer);
+          resolve(request);
+        },
       };
       const timer = setTimeout(() => {
-        this.partWatchers = this.partWatchers.filter((waiting) => waiting !== watcher);
+        this.watchers = this.watchers.filter((waiting) => waiting !== watcher);
         resolve(undefined);
       }, timeoutMs);
-      this.partWatchers.push(watcher);
+      this.watchers.push(watcher);
     });
+  }
+
+  /** The next UploadPart, held: its sender is certainly in the middle of a multipart upload. */
+  holdNextUploadPart(timeoutMs: number): Promise<HeldRequest | undefined> {
+    return this.holdNext(isUploadPart, timeoutMs);
+  }
+
+  /** The first watcher waiting for this request, no longer waiting. */
+  private takeWatcher(method: string, path: string) {
+    const url = new URL(path, 'http://proxy');
+    const index = this.watchers.findIndex((watcher) => watcher.matches(method, url));
+    return index === -1 ? undefined : this.watchers.splice(index, 1)[0];
   }
 
   /** Sets a fault; `gone` also drops the connections already open. */
