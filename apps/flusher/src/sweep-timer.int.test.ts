@@ -48,7 +48,8 @@ describe('the sweep timer', () => {
 
   it('skips its ticks while another flusher holds the lease, and sweeps once it expires', async () => {
     const leaseKey = sweepLeaseKey(randomName('ns'));
-    await redis.set(leaseKey, 'another flusher', 'PX', 1_000);
+    // Long enough to be held still at the first tick (50 ms on) however slow the runner.
+    await redis.set(leaseKey, 'another flusher', 'PX', 3_000);
     let calls = 0;
     const t = timer(async () => {
       calls += 1;
