@@ -56,9 +56,9 @@ describe('the integration-test harness', () => {
   });
 
   it("has an S3 fault proxy that holds the next part of a multipart upload, naming the sender's app id", async () => {
-    const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
+    const proxy = await S3FaultProxy.start(services.s3.endpoint);
     const client = new S3Client({
-      endpoint: `http://127.0.0.1:${proxy.port}`,
+      endpoint: proxy.endpoint,
       region: services.s3.region,
       credentials: services.s3.credentials,
       forcePathStyle: true,

@@ -204,7 +204,7 @@ export class LocalStack {
         const redisPort = Number(new URL(redisUrl).port);
         const redisProxy = () => (redisCluster ? undefined : TcpProxy.start('127.0.0.1', redisPort));
         faults = {
-          s3: await S3FaultProxy.start(Number(new URL((s3 as StackS3).endpoint).port)),
+          s3: await S3FaultProxy.start((s3 as StackS3).endpoint),
           ingestRedis: await redisProxy(),
           flusherRedis: await redisProxy(),
         };
@@ -262,7 +262,7 @@ export class LocalStack {
       {
         ...this.redisEnv(this.faults?.flusherRedis),
         S3_BUCKET: s3.bucket,
-        S3_ENDPOINT: this.faults ? `http://127.0.0.1:${this.faults.s3.port}` : s3.endpoint,
+        S3_ENDPOINT: this.faults ? this.faults.s3.endpoint : s3.endpoint,
         S3_FORCE_PATH_STYLE: 'true',
         S3_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,

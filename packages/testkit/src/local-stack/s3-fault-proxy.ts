@@ -40,7 +40,9 @@ export class S3FaultProxy {
     readonly port: number,
   ) {}
 
-  static async start(targetPort: number): Promise<S3FaultProxy> {
+  /** Starts a proxy in front of the S3-compatible server at `target` (its URL). */
+  static async start(target: string): Promise<S3FaultProxy> {
+    const targetPort = Number(new URL(target).port);
     let proxy: S3FaultProxy | undefined;
     const server = createServer((incoming, outgoing) => {
       const fault = proxy?.fault ?? 'none';
@@ -105,6 +107,11 @@ export class S3FaultProxy {
     if (address === null || typeof address === 'string') throw new Error('no address');
     proxy = new S3FaultProxy(server, address.port);
     return proxy;
+  }
+
+  /** Where S3 clients reach the store through this proxy (their S3_ENDPOINT). */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
   }
 
   /**
