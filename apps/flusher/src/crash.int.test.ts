@@ -51,6 +51,10 @@ async function objectExists(key: string): Promise<boolean> {
   }
 }
 
+/** A flusher of this file's namespace writing under `prefix`, logging each step (`env` adds to it). */
+const flusherEnv = (prefix: string, env: Record<string, string> = {}) =>
+  flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, LOG_LEVEL: 'info', ...env });
+
 /** Waits for the flusher's "uploading generation" log line and returns the object key it names. */
 async function uploadStarted(output: () => string, stream: string): Promise<string> {
   return waitFor(
@@ -116,21 +120,14 @@ describe('a flusher that dies', () => {
       const stream = randomName('crash');
       const prefix = `${randomName('crash')}/`;
       const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
-      const env = flusherTestEnv({
-        REDIS_NAMESPACE: NS,
-        S3_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-        FLUSH_LOCK_DURATION: '2s',
-        OUTPUT_FORMAT: format,
-        TMPDIR: SCRATCH,
-      });
+      const env = flusherEnv(prefix, { FLUSH_LOCK_DURATION: '2s', OUTPUT_FORMAT: format, TMPDIR: SCRATCH });
 
       // The first flusher reaches S3 through a proxy that holds its first part: killed then, it
       // is certainly in the middle of its multipart upload, however fast the upload would be.
-      const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
+      const proxy = await S3FaultProxy.start(services.s3.endpoint);
       const first = await spawnService(FLUSHER_MAIN, {
         ...env,
-        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        S3_ENDPOINT: proxy.endpoint,
       });
       try {
         const heldPart = proxy.holdNextUploadPart(60_000);
@@ -171,13 +168,7 @@ describe('a flusher that dies', () => {
     const ids = await fillBuffer(redis, streamKeys(stream, NS), 40 * MiB, { random: true });
     const flusher = await spawnService(
       FLUSHER_MAIN,
-      flusherTestEnv({
-        REDIS_NAMESPACE: NS,
-        S3_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-        S3_PART_SIZE: '5MiB',
-        TMPDIR: '/nonexistent/spool-test',
-      }),
+      flusherEnv(prefix, { S3_PART_SIZE: '5MiB', TMPDIR: '/nonexistent/spool-test' }),
     );
     try {
       await addFlushJob(queue, stream, 0);
@@ -194,16 +185,8 @@ describe('a flusher that dies', () => {
     const ids = await fillBuffer(redis, streamKeys(stream, NS), 24 * MiB, { random: true });
     // Its first part is held at a proxy until the flusher has taken the SIGTERM: the upload is
     // certainly in hand when the shutdown begins.
-    const proxy = await S3FaultProxy.start(Number(new URL(services.s3.endpoint).port));
-    const flusher = await spawnService(
-      FLUSHER_MAIN,
-      flusherTestEnv({
-        REDIS_NAMESPACE: NS,
-        S3_PREFIX: prefix,
-        LOG_LEVEL: 'info',
-        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
-      }),
-    );
+    const proxy = await S3FaultProxy.start(services.s3.endpoint);
+    const flusher = await spawnService(FLUSHER_MAIN, flusherEnv(prefix, { S3_ENDPOINT: proxy.endpoint }));
     try {
       const heldPart = proxy.holdNextUploadPart(60_000);
       await addFlushJob(queue, stream, 0);

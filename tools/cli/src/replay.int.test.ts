@@ -30,6 +30,16 @@ afterAll(async () => {
 
 /** `spool replay` (or another command), as run: the built command, S3 under `prefix`. */
 const run = (command: string, prefix: string, args: string[]) => runCli(command, args, s3Env(prefix));
+
+/** `spool replay`'s options for one stream's day, copied under `target` (in `format`, if given). */
+const dayReplay = (stream: string, day: string, target: string, format?: string) => [
+  ...['--stream', stream, '--from', day, '--to', day, '--to-prefix', target],
+  ...(format ? ['--format', format] : []),
+];
+
+/** The keys replay writes for `keys` (landed under `prefix`): under `target`, with `extension`. */
+const copiesOf = (keys: string[], prefix: string, target: string, extension: string) =>
+  keys.map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, extension)}`).sort();
 const land = (prefix: string, count: number, eventsEach = 200) =>
   landGenerations(redis, s3, prefix, count, eventsEach);
 
@@ -64,28 +74,13 @@ describe('spool replay', () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
     const { stream, day, keys } = await land(prefix, 3);
-    const args = [
-      '--stream',
-      stream,
-      '--from',
-      day,
-      '--to',
-      day,
-      '--to-prefix',
-      target,
-      '--format',
-      'ndjson.zst',
-    ];
+    const args = dayReplay(stream, day, target, 'ndjson.zst');
 
     const first = run('replay', prefix, args);
     expect(await first.exited).toBe(0);
     expect(first.out()).toContain('replayed: 3 of 3 objects, 3 written, 0 already there');
     const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
-    expect(copies).toEqual(
-      keys
-        .map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, '.ndjson.zst')}`)
-        .sort(),
-    );
+    expect(copies).toEqual(copiesOf(keys, prefix, target, '.ndjson.zst'));
     for (const [i, key] of keys.entries()) {
       const copy = copies.find((c) => c.endsWith(`-${i}.ndjson.zst`)) as string;
       expect((await readSpoolObject(s3, services.bucket, copy)).lines).toEqual(
@@ -108,26 +103,13 @@ describe('spool replay', () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
     const { stream, day, keys } = await land(prefix, 2, 300);
-    const args = [
-      '--stream',
-      stream,
-      '--from',
-      day,
-      '--to',
-      day,
-      '--to-prefix',
-      target,
-      '--format',
-      'parquet',
-    ];
+    const args = dayReplay(stream, day, target, 'parquet');
 
     const first = run('replay', prefix, args);
     expect(await first.exited).toBe(0);
     expect(first.out()).toContain('replayed: 2 of 2 objects, 2 written, 0 already there');
     const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
-    expect(copies).toEqual(
-      keys.map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, '.parquet')}`).sort(),
-    );
+    expect(copies).toEqual(copiesOf(keys, prefix, target, '.parquet'));
     const sent = (await Promise.all(keys.map((key) => readSpoolObject(s3, services.bucket, key))))
       .flatMap((object) => object.lines.map((line) => JSON.parse(line) as { gen: number; n: number }))
       .map(({ gen, n }) => `${gen}:${n}`)
@@ -153,16 +135,7 @@ describe('spool replay', () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
     const { stream, day } = await landGenerations(redis, s3, prefix, 1, 10, 'parquet');
-    const refused = run('replay', prefix, [
-      '--stream',
-      stream,
-      '--from',
-      day,
-      '--to',
-      day,
-      '--to-prefix',
-      target,
-    ]);
+    const refused = run('replay', prefix, dayReplay(stream, day, target));
     expect(await refused.exited).toBe(1);
     expect(refused.err()).toContain('1 object(s) in range are Parquet');
     expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
@@ -173,17 +146,17 @@ describe('spool replay', () => {
     const target = `${randomName('replayed')}/`;
     // Enough copies, each big enough, that the kill lands before the last.
     const { stream, day } = await land(prefix, 10, 5_000);
-    const args = ['--stream', stream, '--from', day, '--to', day, '--to-prefix', target];
+    const args = dayReplay(stream, day, target);
 
     // The run reaches S3 through a proxy that holds its second copy's write: kill -9 then.
-    const proxy = await S3FaultProxy.start(Number(new URL(services.endpoint).port));
+    const proxy = await S3FaultProxy.start(services.endpoint);
     try {
       const writesCopy = (method: string, url: URL) =>
         method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
       const firstCopy = proxy.holdNext(writesCopy, 60_000);
       const killed = runCli('replay', args, {
         ...s3Env(prefix),
-        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        S3_ENDPOINT: proxy.endpoint,
       });
       (await firstCopy)?.release();
       const secondCopy = await proxy.holdNext(writesCopy, 60_000);
