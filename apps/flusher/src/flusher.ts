@@ -7,10 +7,10 @@ import {
   type FlushJobData,
   flushBackoffDelay,
   healthRoutes,
-  isRedisReady,
   parseFlushJobId,
   queuePrefix,
   quietProbes,
+  redisNotReady,
   streamOfUnit,
   sweepLeaseKey,
 } from '@spool/shared';
@@ -130,7 +130,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     logController: quietProbes([`${QUEUE_BOARD_PATH}/api/`]),
   });
   await app.register(healthRoutes, {
-    isReady: () => !closing && worker.isRunning() && isRedisReady(clients.redis),
+    notReadyReason: () => {
+      if (closing) return 'shutting down';
+      return worker.isRunning() ? redisNotReady(clients.redis) : 'the flush worker is not running';
+    },
     registry: metrics.registry,
   });
   await app.register(statusRoutes, {

@@ -6,10 +6,10 @@ import {
   createLogger,
   type FlushJobData,
   healthRoutes,
-  isRedisReady,
   lazyChildLogger,
   quietProbes,
   rateLimitNamespace,
+  redisNotReady,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, {
@@ -154,7 +154,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     ? (request, reply) => limiter.call(app, request, reply)
     : undefined;
   await app.register(healthRoutes, {
-    isReady: () => !closing && isRedisReady(redis),
+    notReadyReason: () => (closing ? 'shutting down' : redisNotReady(redis)),
     registry: metrics.registry,
   });
   const keys = writeKeyVerifier(config.writeKeys);

@@ -47,6 +47,11 @@ describe('when Redis is unreachable', () => {
 
     proxy.cut();
     await eventually(async () => (await ingest.app.inject({ url: '/readyz' })).statusCode === 503);
+    // Why, in words that name no address.
+    expect((await ingest.app.inject({ url: '/readyz' })).json()).toEqual({
+      status: 'not ready',
+      reason: expect.stringMatching(/^the Redis connection is (connecting|reconnecting|connect|close)$/),
+    });
     const { result: refused, ms } = await timed(() => post(stream, { during: true }));
     expect(refused.statusCode).toBe(503);
     expect(refused.headers['retry-after']).toBe('1');
@@ -56,7 +61,7 @@ describe('when Redis is unreachable', () => {
 
     proxy.restore();
     await eventually(async () => (await post(stream, { after: true })).statusCode === 202);
-    expect((await ingest.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    expect((await ingest.app.inject({ url: '/readyz' })).json()).toEqual({ status: 'ready' });
 
     const lines = ((await redis.get(streamKeys(stream).buf)) ?? '').trim().split('\n');
     expect(lines.some((line) => line.includes('"during"'))).toBe(false);

@@ -2,17 +2,32 @@ import { type FastifyInstance, type FastifyRequest, LogController } from 'fastif
 import type { Registry } from 'prom-client';
 
 export interface HealthRouteOptions {
-  /** True while the process can do its work (Redis reachable, not shutting down). */
-  isReady(): boolean;
+  /**
+   * Why the process cannot do its work now (Redis unreachable, shutting down), or undefined
+   * while it can. Said to anyone who asks `/readyz`: no addresses, no secrets.
+   */
+  notReadyReason(): string | undefined;
   registry: Registry;
 }
 
-/** `/healthz` (alive), `/readyz` (ready for traffic) and `/metrics` (Prometheus text). */
+/**
+ * `/healthz` (alive), `/readyz` (ready for traffic, or 503 and why not) and `/metrics`
+ * (Prometheus text). A change of readiness is logged once (warn when it is lost, info when it
+ * returns), so a pod that a load balancer left out can say why afterwards.
+ */
 export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
+  let lastReason: string | undefined;
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = options.isReady();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+    const reason = options.notReadyReason();
+    if (reason !== lastReason) {
+      if (reason) app.log.warn({ reason }, 'not ready');
+      else app.log.info({ was: lastReason }, 'ready again');
+      lastReason = reason;
+    }
+    return reason === undefined
+      ? reply.code(200).send({ status: 'ready' })
+      : reply.code(503).send({ status: 'not ready', reason });
   });
   app.get('/metrics', async (_request, reply) => {
     return reply.type(options.registry.contentType).send(await options.registry.metrics());

@@ -39,9 +39,9 @@ export {
 export {
   type ConnectOptions,
   connectRedis,
-  isRedisReady,
   pipelineValues,
   type RedisClient,
+  redisNotReady,
 } from './redis-connection.js';
 export {
   type ClusterNode,

@@ -55,26 +55,30 @@ export function connectRedis(
 /**
  * ioredis connects to a cluster node on its first command, and without an offline queue the
  * commands that arrive while it connects fail. This connects every master not yet connected (a
- * PING through the node's own connection, which queues it until connected). Returns whether all
- * were connected already.
+ * PING through the node's own connection, which queues it until connected).
  */
-function connectIdleMasters(cluster: Cluster): boolean {
-  let connected = true;
+function connectIdleMasters(cluster: Cluster): void {
   for (const node of cluster.nodes('master')) {
-    if (node.status === 'ready') continue;
-    connected = false;
     if (node.status === 'wait') node.ping().catch(() => {});
   }
-  return connected;
 }
 
 /**
- * Ready for traffic: connected, and for a cluster, connected to every master. A master the client
- * has not used yet (one that a failover or reshard brought in) is connected, for the next check.
+ * Why Redis is not ready for traffic, or undefined when it is: connected, and for a cluster,
+ * connected to every master. A master the client has not used yet (one that a failover or
+ * reshard brought in) is connected, for the next check. The reason names no address: `/readyz`
+ * answers anyone.
  */
-export function isRedisReady(redis: RedisClient): boolean {
-  if (!(redis instanceof Cluster)) return redis.status === 'ready';
-  return redis.status === 'ready' && connectIdleMasters(redis);
+export function redisNotReady(redis: RedisClient): string | undefined {
+  if (!(redis instanceof Cluster)) {
+    return redis.status === 'ready' ? undefined : `the Redis connection is ${redis.status}`;
+  }
+  if (redis.status !== 'ready') return `the Redis Cluster client is ${redis.status}`;
+  const masters = redis.nodes('master');
+  const connected = masters.filter((node) => node.status === 'ready').length;
+  if (connected === masters.length) return undefined;
+  connectIdleMasters(redis);
+  return `${connected} of ${masters.length} Redis Cluster masters connected`;
 }
 
 /** A pipeline's replies in order, the first failed command's error thrown (ioredis answers [error, value] pairs). */

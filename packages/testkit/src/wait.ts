@@ -13,7 +13,26 @@ export async function waitFor<T>(
   }
 }
 
-/** Polls `check` (a failing check counts as not yet) until it is true; throws after `timeoutMs`. */
+/**
+ * Polls `check` (a failing check counts as not yet) until it is true; throws after `timeoutMs`,
+ * saying why the last failing check failed.
+ */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  await waitFor(async () => ((await check().catch(() => false)) ? true : undefined), timeoutMs, what);
+  let lastFailure: string | undefined;
+  const passes = async () => {
+    try {
+      if (await check()) return true;
+      lastFailure = undefined;
+      return undefined;
+    } catch (error) {
+      lastFailure = (error as Error).message;
+      return undefined;
+    }
+  };
+  try {
+    await waitFor(passes, timeoutMs, what);
+  } catch (error) {
+    if (lastFailure === undefined) throw error;
+    throw new Error(`${(error as Error).message} (last: ${lastFailure})`);
+  }
 }

@@ -69,7 +69,12 @@ export interface StackS3 {
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
-const ready = (url: string) => async () => (await fetch(`${url}/readyz`)).ok;
+/** A service's readiness check: a 503 fails with the reason the service gives. */
+const ready = (url: string) => async () => {
+  const answer = await fetch(`${url}/readyz`);
+  if (!answer.ok) throw new Error(`/readyz answered ${answer.status} ${await answer.text()}`);
+  return true;
+};
 
 /** redis-server as Spool ships it: AOF on (unless `off`), no RDB snapshots, never evicting a buffer. */
 function redisServerArgs(port: number, dir: string, fsync: 'always' | 'everysec' | 'off'): string[] {

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { LocalStack } from '@spool/testkit/local-stack';
+import { LocalStack, type ProcessOutput } from '@spool/testkit/local-stack';
 
 /**
  * The local stack as the chaos and soak runs use it: redis-server with AOF (`fsync`), or a
@@ -22,17 +22,21 @@ export interface ChaosStackOptions {
   cluster?: boolean;
   /** REDIS_MIN_REPLICAS_ACK of the ingests. */
   minReplicasAck?: number;
+  /** Where the services' log lines go (LOG_LEVEL=warn); by default nowhere. */
+  output?: ProcessOutput;
 }
 
 export async function startChaosStack({
   fsync,
   cluster = false,
   minReplicasAck = 0,
+  output,
 }: ChaosStackOptions): Promise<ChaosStack> {
   const stack = await LocalStack.start({
     redis: { fsync, ...(cluster ? { cluster: { masters: 3, replicasPerMaster: 1 } } : {}) },
     s3: { bucket: 'chaos' },
     faults: true,
+    ...(output ? { output } : {}),
   });
   try {
     const common = {

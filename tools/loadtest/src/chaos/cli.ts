@@ -1,9 +1,10 @@
 #!/usr/bin/env node
+import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration, type RedisClient, streamKeys } from '@spool/shared';
 import { listOpenUploads, type TcpProxy } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
-import type { StackFaults } from '@spool/testkit/local-stack';
+import type { ProcessOutput, StackFaults } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { Cluster } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
@@ -192,6 +193,16 @@ function clusterFaults(busyStream: string): Fault[] {
   ];
 }
 
+/**
+ * SPOOL_CHAOS_LOGS=<file>: the services' log lines (warnings and errors), each after the time and
+ * the service's name, appended to a file: what to read when a run fails. The faults' lines on
+ * stderr carry the same clock.
+ */
+function serviceLogs(file: string | undefined): { output?: ProcessOutput } {
+  if (!file) return {};
+  return { output: (name, line) => appendFileSync(file, `${new Date().toISOString()} ${name} ${line}\n`) };
+}
+
 /** Keys matching `pattern` on every master (a cluster) or on the one server. */
 async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> {
   const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
@@ -249,7 +260,12 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const stack = await startChaosStack({ fsync: fsync as 'always' | 'everysec', cluster, minReplicasAck });
+  const stack = await startChaosStack({
+    fsync: fsync as 'always' | 'everysec',
+    cluster,
+    minReplicasAck,
+    ...serviceLogs(process.env.SPOOL_CHAOS_LOGS),
+  });
   const redis = stack.stack.connectRedis({ maxRetriesPerRequest: 5 });
   (redis as NodeJS.EventEmitter).on('error', () => {});
   const s3 = stack.s3Client;
@@ -282,7 +298,7 @@ async function main(): Promise<number> {
     for (const [i, fault] of schedule.entries()) {
       await sleep(Math.max(0, started + gap * (i + 1) - Date.now()));
       const at = ((Date.now() - started) / 1000).toFixed(1);
-      say(`t=${at}s  ${fault.name}`);
+      say(`t=${at}s (${new Date().toISOString()})  ${fault.name}`);
       const before = percentile(stats.allLatencies.slice(-2_000), 99);
       const mark = stats.allLatencies.length;
       const outcome = await fault.inject(stack);
