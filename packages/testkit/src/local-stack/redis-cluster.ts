@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { isPortFree } from '../ports.js';
 import { until } from '../wait.js';
 import { ManagedProcess } from './managed-process.js';
 
@@ -42,20 +42,12 @@ export interface ClusterNodeState {
   failed: boolean;
 }
 
-function portFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /** A port free with its cluster bus port (port + 10000) free too. */
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 30_000);
     if (taken.has(port) || taken.has(port + 10_000)) continue;
-    if ((await portFree(port)) && (await portFree(port + 10_000))) {
+    if ((await isPortFree(port)) && (await isPortFree(port + 10_000))) {
       taken.add(port);
       taken.add(port + 10_000);
       return port;
