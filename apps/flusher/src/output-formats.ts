@@ -41,6 +41,13 @@ export const FORMAT_WRITERS: Readonly<Record<OutputFormat, FormatWriter>> = {
   },
 };
 
+/** The format an object's key says it is in (its extension), or undefined for another key. */
+export function formatOfKey(key: string): OutputFormat | undefined {
+  return (Object.keys(FORMAT_WRITERS) as OutputFormat[]).find((format) =>
+    key.endsWith(`.${FORMAT_WRITERS[format].extension}`),
+  );
+}
+
 type Chunks = AsyncIterable<Chunk>;
 
 /** A generation's NDJSON, as it is read, written in `format`: the object's bytes. */

@@ -46,8 +46,10 @@ spool verify --stream STREAM --day YYYY-MM-DD [--deep]
 
 spool replay --stream STREAM --from YYYY-MM-DD --to YYYY-MM-DD --to-prefix PREFIX [--format F]
     Rewrites the stream's objects of those days (dt= partitions) under PREFIX, in format F
-    (ndjson.gz or ndjson.zst; default OUTPUT_FORMAT's for the stream), with their manifests. A second run changes
-    nothing; a run stopped (Ctrl-C, kill -9) picks up where it was. Progress on stderr.
+    (ndjson.gz, ndjson.zst or parquet; default OUTPUT_FORMAT's for the stream), with their
+    manifests. An object already in F is copied as it is; Parquet objects replay only as parquet.
+    A second run changes nothing; a run stopped (Ctrl-C, kill -9) picks up where it was.
+    Progress on stderr.
 
 Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
 (make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;

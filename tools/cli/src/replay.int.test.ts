@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { gzipSync } from 'node:zlib';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
@@ -59,6 +60,11 @@ async function parquetRows(keys: string[]): Promise<string[]> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function objectBytes(key: string): Promise<Buffer> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
+  return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
 }
 
 async function etags(keys: string[]): Promise<string[]> {
@@ -131,14 +137,71 @@ describe('spool replay', () => {
     ]);
   });
 
-  it('refuses to replay Parquet objects, writing nothing', async () => {
+  it('copies Parquet objects as they are beside NDJSON ones re-encoded (--format parquet), and a second run writes nothing', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
-    const { stream, day } = await landGenerations(redis, s3, prefix, 1, 10, 'parquet');
-    const refused = run('replay', prefix, dayReplay(stream, day, target));
-    expect(await refused.exited).toBe(1);
-    expect(refused.err()).toContain('1 object(s) in range are Parquet');
+    const { stream, day, keys } = await landGenerations(redis, s3, prefix, 3, 100, [
+      'parquet',
+      'ndjson.gz',
+      'parquet',
+    ]);
+    const args = dayReplay(stream, day, target, 'parquet');
+
+    const first = run('replay', prefix, args);
+    expect(await first.exited).toBe(0);
+    expect(first.out()).toContain('replayed: 3 of 3 objects, 3 written, 0 already there');
+    const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+    expect(copies).toEqual(copiesOf(keys, prefix, target, '.parquet'));
+    for (const source of keys.filter((key) => key.endsWith('.parquet'))) {
+      const copy = `${target}${source.slice(prefix.length)}`;
+      expect((await objectBytes(copy)).equals(await objectBytes(source))).toBe(true);
+    }
+    const sent = [0, 1, 2].flatMap((gen) => Array.from({ length: 100 }, (_, n) => `${gen}:${n}`));
+    expect(await parquetRows(copies)).toEqual(sent.sort());
+    const verified = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
+    expect(await verified.exited).toBe(0);
+
+    const before = await etags(copies);
+    const second = run('replay', prefix, args);
+    expect(await second.exited).toBe(0);
+    expect(second.out()).toContain('replayed: 3 of 3 objects, 0 written, 3 already there');
+    expect(await etags(copies)).toEqual(before);
+  });
+
+  it('refuses Parquet objects for an NDJSON format, writing nothing', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await landGenerations(redis, s3, prefix, 2, 10, ['ndjson.gz', 'parquet']);
+    for (const format of ['ndjson.gz', 'ndjson.zst']) {
+      const refused = run('replay', prefix, dayReplay(stream, day, target, format));
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toContain('1 object(s) in range are Parquet, which replays only as Parquet');
+    }
     expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
+  });
+
+  it('copies an object already in the target format byte for byte', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 1);
+    // The same lines at another gzip level: bytes the flusher's own encoding would not give again.
+    const [landed] = keys as [string];
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+    const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: landed,
+        Body: gzipSync(`${lines.join('\n')}\n`, { level: 1 }),
+        Metadata: head.Metadata,
+      }),
+    );
+    const copied = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.gz'));
+    expect(await copied.exited).toBe(0);
+    const [source] = keys as [string];
+    expect(
+      (await objectBytes(`${target}${source.slice(prefix.length)}`)).equals(await objectBytes(source)),
+    ).toBe(true);
   });
 
   it('picks up where a killed run stopped, writing each copy once', async () => {

@@ -7,7 +7,7 @@ import {
   readManifest,
   writeManifestPart,
 } from '@spool/flusher/dist/manifests.js';
-import { encodeChunks, FORMAT_WRITERS } from '@spool/flusher/dist/output-formats.js';
+import { encodeChunks, FORMAT_WRITERS, formatOfKey } from '@spool/flusher/dist/output-formats.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
@@ -43,8 +43,6 @@ export interface ReplayProgress {
   key: string;
 }
 
-const EXTENSION = /\.(ndjson\.gz|ndjson\.zst)$/;
-
 /** The days from `from` to `to`, both included. */
 export function daysBetween(from: string, to: string): string[] {
   const days: string[] = [];
@@ -56,35 +54,40 @@ export function daysBetween(from: string, to: string): string[] {
 
 /**
  * Rewrites a stream's landed objects, day by day, in another format and/or under another prefix.
- * Each copy's key is its source's, with the target prefix and the format's extension: so a second
- * run, or a run resumed after a kill, finds each copy already written (its `spool-replayed-from`
- * and `spool-sha256` match) and skips it; a copy cut off mid-upload left only a multipart upload,
- * which the next run aborts before writing the copy again. Content is streamed (decompressed and
- * compressed again as it comes, uploaded in parts), never held whole. Each target day gets its
- * manifest, lines keyed by object as the flusher writes them.
+ * An object already in the target format is copied as it is; an NDJSON object is re-encoded; a
+ * Parquet one has no other target (it does not give back the exact lines it was written from:
+ * times normalized, numbers typed), so a range that holds one is refused unless the target is
+ * Parquet, before anything is written. Each copy's key is its source's, with the target prefix
+ * and the format's extension: so a second run, or a run resumed after a kill, finds each copy
+ * already written (its `spool-replayed-from` and `spool-sha256` match) and skips it; a copy cut
+ * off mid-upload left only a multipart upload, which the next run aborts before writing the copy
+ * again. Content is streamed (copied, or decompressed and encoded again, as it comes, uploaded in
+ * parts), never held whole. Each target day gets its manifest, lines keyed by object as the
+ * flusher writes them.
  */
 export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const { s3, bucket, fromPrefix, toPrefix, stream, format, signal } = options;
   if (fromPrefix === toPrefix)
     throw new Error('--to-prefix: the same as S3_PREFIX; replay writes copies elsewhere');
-  const sources: string[] = [];
-  let parquet = 0;
+  const sources: Array<{ key: string; format: OutputFormat }> = [];
   for (const day of daysBetween(options.fromDay, options.toDay)) {
     for await (const key of listKeys(s3, bucket, `${fromPrefix}stream=${stream}/dt=${day}/`)) {
-      if (EXTENSION.test(key)) sources.push(key);
-      else if (key.endsWith('.parquet')) parquet += 1;
+      const sourceFormat = formatOfKey(key);
+      if (sourceFormat) sources.push({ key, format: sourceFormat });
     }
   }
-  if (parquet > 0) {
+  const parquet = sources.filter((source) => source.format === 'parquet').length;
+  if (parquet > 0 && format !== 'parquet') {
     throw new Error(
-      `${parquet} object(s) in range are Parquet: replay reads the NDJSON formats (ndjson.gz, ndjson.zst) only, since a Parquet object does not give back the lines it was written from`,
+      `${parquet} object(s) in range are Parquet, which replays only as Parquet (copied as it is): a Parquet object does not give back the lines it was written from. Replay them with --format parquet`,
     );
   }
   const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, key: '' };
   const lines = new Map<string, ManifestLine[]>();
   for (const source of sources) {
     if (signal?.aborted) break;
-    const key = `${toPrefix}${source.slice(fromPrefix.length).replace(EXTENSION, `.${FORMAT_WRITERS[format].extension}`)}`;
+    const relative = source.key.slice(fromPrefix.length, -FORMAT_WRITERS[source.format].extension.length);
+    const key = `${toPrefix}${relative}${FORMAT_WRITERS[format].extension}`;
     const copied = await copyOnce(options, source, key);
     if (copied.written) done.written += 1;
     else done.skipped += 1;
@@ -110,7 +113,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
 /** Writes one copy unless an earlier run did; returns its manifest line either way. */
 async function copyOnce(
   options: ReplayOptions,
-  source: string,
+  { key: source, format: sourceFormat }: { key: string; format: OutputFormat },
   key: string,
 ): Promise<{ written: boolean; line: ManifestLine }> {
   const { s3, bucket, format, partBytes } = options;
@@ -143,14 +146,15 @@ async function copyOnce(
   }
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
-  const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }));
-  const decompress = source.endsWith('.ndjson.zst') ? createZstdDecompress() : createGunzip();
-  const content = (body.Body as Readable).pipe(decompress) as AsyncIterable<Buffer>;
+  const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
   const writer = FORMAT_WRITERS[format];
   const { compressedBytes, objectSha256 } = await uploadBody(
     { s3, bucket, key },
     {
-      pieces: encodeChunks(format, chunksOf(content), options.logger),
+      pieces:
+        sourceFormat === format
+          ? body
+          : encodeChunks(format, ndjsonChunks(body, sourceFormat), options.logger),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': source },
     },
@@ -162,11 +166,18 @@ async function copyOnce(
 /** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** The decompressed content in chunks of CHUNK_BYTES (the last smaller), as the flusher reads Redis. */
-async function* chunksOf(content: AsyncIterable<Buffer>): AsyncGenerator<{ data: Buffer; release(): void }> {
+/**
+ * An NDJSON object's lines, decompressed, in chunks of CHUNK_BYTES (the last smaller), as the
+ * flusher reads Redis.
+ */
+async function* ndjsonChunks(
+  body: Readable,
+  format: OutputFormat,
+): AsyncGenerator<{ data: Buffer; release(): void }> {
+  const content = body.pipe(format === 'ndjson.zst' ? createZstdDecompress() : createGunzip());
   let pending: Buffer[] = [];
   let size = 0;
-  for await (const data of content) {
+  for await (const data of content as AsyncIterable<Buffer>) {
     pending.push(data);
     size += data.length;
     if (size >= CHUNK_BYTES) {

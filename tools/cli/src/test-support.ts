@@ -42,7 +42,8 @@ export const s3Env = (prefix: string) => flusherTestEnv({ S3_PREFIX: prefix });
 
 /**
  * `count` generations of a new stream (`eventsEach` events each) flushed as the flusher does:
- * objects, metadata and the day's manifest. Resolves with the stream, the day and the keys.
+ * objects, metadata and the day's manifest, in `format` (given a list, generation n is written in
+ * its nth format). Resolves with the stream, the day and the keys.
  */
 export async function landGenerations(
   redis: RedisClient,
@@ -50,13 +51,16 @@ export async function landGenerations(
   prefix: string,
   count: number,
   eventsEach = 50,
-  format: OutputFormat = 'ndjson.gz',
+  format: OutputFormat | OutputFormat[] = 'ndjson.gz',
 ): Promise<{ stream: string; day: string; keys: string[] }> {
   const stream = randomName('web');
   const keys = streamKeys(stream);
   await registerStream(redis, streamRegistryKey(), stream);
-  const config = loadConfig({ ...s3Env(prefix), OUTPUT_FORMAT: format }, 'flusher');
-  const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const common = { redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const depsOf = (gen: number) => {
+    const OUTPUT_FORMAT = Array.isArray(format) ? (format[gen] as OutputFormat) : format;
+    return { ...common, config: loadConfig({ ...s3Env(prefix), OUTPUT_FORMAT }, 'flusher') };
+  };
   const landed: string[] = [];
   // Every generation dated from the first one's start, a millisecond apart: all in one day's
   // manifest even when the run crosses midnight.
@@ -74,7 +78,7 @@ export async function landGenerations(
       clientIds: { ids: [], lines: [] },
     });
     await redis.set(keys.since, String(since + gen));
-    const outcome = await flushGeneration(deps, stream, gen);
+    const outcome = await flushGeneration(depsOf(gen), stream, gen);
     if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
     landed.push(outcome.key);
   }
