@@ -10,6 +10,7 @@ import { decodingHook } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface EventsRouteOptions extends StoreDeps {
@@ -101,7 +102,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const lines = toLines(request.body, received, lineLimits);
       const stored = await storeLines(options, stream, request.body.shape, lines, {
         id: request.id,
-        at: received.toISOString(),
+        at: isoTime(received),
       });
       return reply.code(202).send(stored);
     },

@@ -145,7 +145,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope), quarantineText);
     const stored = await storeLines(options, request.trackingStream as string, body.shape, lines, {
       id: request.id,
-      at: envelope.received.toISOString(),
+      at: envelope.receivedAt,
     });
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
     return reply.code(200).send({ success: true, ...stored });
