@@ -12,7 +12,12 @@ export async function inFlight(redis: RedisClient, stream: string, namespace = D
   const keys = streamKeys(stream, namespace);
   const [accepted = null, landed = null] = await redis.hmget(keys.stats, 'accepted', 'landed');
   const held = (await redis.strlen(keys.buf)) + Number((await redis.get(keys.sealedBytes)) ?? 0);
-  return { events: Number(accepted ?? 0) - Number(landed ?? 0), held, accepted: Number(accepted ?? 0) };
+  return {
+    events: Number(accepted ?? 0) - Number(landed ?? 0),
+    held,
+    accepted: Number(accepted ?? 0),
+    landed: Number(landed ?? 0),
+  };
 }
 
 /**
@@ -28,15 +33,23 @@ export async function waitUntilLanded(
   for (;;) {
     let events = 0;
     let held = 0;
+    const states: string[] = [];
     for (const stream of streams) {
       const state = await inFlight(redis, stream, options.namespace);
       events += state.events;
       held += state.held;
+      if (state.events !== 0 || state.held !== 0) {
+        states.push(
+          `${stream}: accepted ${state.accepted}, landed ${state.landed}, ${state.held} bytes in Redis`,
+        );
+      }
     }
-    if (events === 0 && held === 0) return;
+    if (states.length === 0) return;
     options.progress?.(`waiting for ${events} events (${held} bytes in Redis) to land in S3`);
     if (Date.now() > deadline) {
-      throw new Error(`${events} accepted events had not landed after ${options.timeoutMs} ms`);
+      throw new Error(
+        `${events} accepted events had not landed after ${options.timeoutMs} ms (${states.join('; ')})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -37,6 +37,7 @@ export async function startChaosStack({
     s3: { bucket: 'chaos' },
     faults: true,
     ...(output ? { output } : {}),
+    ...(process.env.SPOOL_CHAOS_DATA_DIR ? { dataDir: process.env.SPOOL_CHAOS_DATA_DIR } : {}),
   });
   try {
     const common = {
