@@ -163,6 +163,32 @@ export class LocalRedisCluster {
     const move = await this.beginSlotMigration(slot, toPort);
     await this.migrateKeys(move);
     await this.finishSlotMigration(move);
+    // What redis-cli does not wait for: until the target's replicas hold the keys it received, a
+    // failover of the target loses them (docs/reliability.md, Redis Cluster).
+    await this.replicasCaughtUp(move.to.port);
+  }
+
+  /**
+   * Resolves once every replica of the master on `port` has acknowledged what that master had
+   * written when this was called. Redis replicates MIGRATE's keys to the new owner's replicas as
+   * it does any write, asynchronously, and nothing a client does waits for them (WAIT counts only
+   * the calling client's own writes). Replicas acknowledge once a second.
+   */
+  async replicasCaughtUp(port: number, timeoutMs = 10_000): Promise<void> {
+    const replication = async () => String(await this.call(port, 'INFO', 'replication'));
+    const written = Number(/master_repl_offset:(\d+)/.exec(await replication())?.[1] ?? 0);
+    await until(
+      `the replicas of :${port} to acknowledge offset ${written}`,
+      async () => {
+        const info = await replication();
+        if (/connected_slaves:0\b/.test(info)) return true;
+        const acknowledged = [...info.matchAll(/^slave\d+:.*\boffset=(\d+)/gm)].map((match) =>
+          Number(match[1]),
+        );
+        return acknowledged.every((offset) => offset >= written);
+      },
+      timeoutMs,
+    );
   }
 
   /** Step 1: the target imports the slot, its owner migrates it (from now on, ASK for keys already moved). */
