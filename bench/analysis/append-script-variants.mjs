@@ -30,6 +30,10 @@ const VARIANTS = {
     window: 600_000,
   },
   'on (the script as it is)': { lua: script, window: 600_000 },
+  // Floors: what Redis charges for the 100 ids themselves, whatever the script does with them.
+  'floor: a script given the lines alone, doing nothing': { lua: 'return 1', window: 0 },
+  'floor: a script given the lines and ids, doing nothing': { lua: 'return 1', window: 600_000 },
+  'floor: SADD of the ids, no script': { sadd: true, window: 600_000 },
 };
 const CALLS = 3_000;
 
@@ -40,8 +44,8 @@ const cpuSeconds = async () => {
 };
 const line = (id) =>
   `{"messageId":"${id}","event":"page","userId":"u-123","receivedAt":"2026-12-01T00:00:00.000Z"}\n`;
-for (const [index, [name, { lua: source, window }]] of Object.entries(VARIANTS).entries()) {
-  redis.defineCommand(`variant${index}`, { numberOfKeys: 6, lua: source });
+for (const [index, [name, { lua: source, window, sadd }]] of Object.entries(VARIANTS).entries()) {
+  if (source) redis.defineCommand(`variant${index}`, { numberOfKeys: 6, lua: source });
   const tag = `{variant-${index}}`;
   const keys = ['buf', 'gen', 'since', 'stats', 'sealed-bytes', 'seen'].map((key) => `${tag}:${key}`);
   if (steady && window > 0) {
@@ -59,12 +63,16 @@ for (const [index, [name, { lua: source, window }]] of Object.entries(VARIANTS).
   for (let call = 0; call < CALLS; call += 1) {
     const ids = Array.from({ length: 100 }, (_, i) => `${tag}-${call}-${i}-0123456789abcdef`);
     const args = window > 0 ? ['', ...ids] : [];
-    pending.push(redis[`variant${index}`](...keys, ids.map(line).join(''), 100, 5e8, window, ...args));
+    pending.push(
+      sadd
+        ? redis.sadd(`${tag}:seen:floor`, ...ids)
+        : redis[`variant${index}`](...keys, ids.map(line).join(''), 100, 5e8, window, ...args),
+    );
     if (pending.length >= 32) await Promise.all(pending.splice(0));
   }
   await Promise.all(pending);
   console.log(
-    `${name.padEnd(28)} ${((((await cpuSeconds()) - before) / CALLS) * 1e6).toFixed(0)} µs of Redis CPU a call`,
+    `${name.padEnd(56)} ${((((await cpuSeconds()) - before) / CALLS) * 1e6).toFixed(0)} µs of Redis CPU a call`,
   );
 }
 redis.disconnect();
