@@ -56,16 +56,6 @@ export type NormalizeMessage = (
 ) => { message: Record<string, unknown> } | { problem: EventProblem };
 
 /**
- * Turns the messages of one request into what Spool stores, per Segment's spec: the type from
- * the route (single messages) or the message (batches), the required fields checked, the batch's
- * context merged in, `context.ip` filled from the request when absent and then kept, truncated or
- * dropped (IP_POLICY), `sentAt` kept, `originalTimestamp` the client's own timestamp, and
- * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp). The
- * write key, a secret, is never stored. `receivedAt` and `messageId` are set after, as for every
- * stored line (to-lines.ts). What the messages share (times, the batch's context) is read once
- * per request, and a message is changed in place rather than copied: this runs for every message.
- */
-/**
  * A refused message's text for the quarantine, without what is never stored: its `writeKey`, and
  * its `context.ip` (IP_POLICY applies to stored messages; a refused one keeps no address at all).
  */
@@ -80,6 +70,16 @@ export function quarantineText(value: unknown): string {
   return jsonText(message);
 }
 
+/**
+ * Turns the messages of one request into what Spool stores, per Segment's spec: the type from
+ * the route (single messages) or the message (batches), the required fields checked, the batch's
+ * context merged in, `context.ip` filled from the request when absent and then kept, truncated or
+ * dropped (IP_POLICY), `sentAt` kept, `originalTimestamp` the client's own timestamp, and
+ * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp). The
+ * write key, a secret, is never stored. `receivedAt` and `messageId` are set after, as for every
+ * stored line (to-lines.ts). What the messages share (times, the batch's context) is read once
+ * per request, and a message is changed in place rather than copied: this runs for every message.
+ */
 export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
   const receivedMs = parseIso(envelope.receivedAt);
   const batchSentMs = timeOf(envelope.sentAt);
