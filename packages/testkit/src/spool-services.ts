@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { testServices } from './env.js';
 
-/** The built entry points of Spool's two processes (`tsc -b` first). */
 /**
  * Node's flags for each app, as its image and its `start` script run it (a test holds them to
  * this). The flusher's young generation is capped at 2 MiB semi-spaces: its garbage is small
@@ -13,6 +12,7 @@ export const SPOOL_NODE_FLAGS = {
   flusher: ['--max-semi-space-size=2'],
 } as const satisfies Record<string, readonly string[]>;
 
+/** The built entry points of Spool's two processes (`tsc -b` first). */
 export const SPOOL_MAINS = {
   // From packages/testkit/{src,dist}/ to the repository root.
   ingest: fileURLToPath(new URL('../../../apps/ingest/dist/main.js', import.meta.url)),
