@@ -145,6 +145,36 @@ describe('Spool on a Redis Cluster', () => {
     expect(landing).toMatchObject({ lost: [], duplicated: [], unexpected: [], landed: 3 * 6_000 });
   });
 
+  it("waits after a reshard until the new owner's replicas have its writes (the harness's promise)", async () => {
+    // migrateSlot returns once the target's replicas hold the moved keys: a failover before
+    // that would lose them (docs/reliability.md). Here a replica that cannot acknowledge keeps it waiting.
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const nodes = await cluster.state();
+    const master = nodes.find((node) => node.role === 'master') as (typeof nodes)[number];
+    const replica = nodes.find((node) => node.masterId === master.id) as (typeof nodes)[number];
+    const key = Array.from({ length: 100 }, (_, i) => `caught-up-${i}`);
+    let owned: string | undefined;
+    for (const candidate of key) {
+      if ((await cluster.masterOf(candidate)) === master.port) {
+        owned = candidate;
+        break;
+      }
+    }
+    const pid = cluster.process(replica.port).pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await cluster.call(master.port, 'SET', owned as string, 'written while the replica is stopped');
+      // Well under the cluster's node timeout (2 s): the stopped replica is not failed.
+      await expect(cluster.replicasCaughtUp(master.port, 1_200)).rejects.toThrow(
+        `the replicas of :${master.port} to acknowledge offset`,
+      );
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await cluster.replicasCaughtUp(master.port);
+    expect(await cluster.call(replica.port, 'INFO', 'replication')).toContain('master_link_status:up');
+  });
+
   it('follows a moved slot when the append and its WAIT go as one pipeline (REDIS_MIN_REPLICAS_ACK)', async () => {
     const cluster = stack.redisCluster as LocalRedisCluster;
     const client = stack.connectRedis();

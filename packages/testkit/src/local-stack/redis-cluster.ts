@@ -181,11 +181,12 @@ export class LocalRedisCluster {
       `the replicas of :${port} to acknowledge offset ${written}`,
       async () => {
         const info = await replication();
-        if (/connected_slaves:0\b/.test(info)) return true;
+        const replicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? Number.NaN);
         const acknowledged = [...info.matchAll(/^slave\d+:.*\boffset=(\d+)/gm)].map((match) =>
           Number(match[1]),
         );
-        return acknowledged.every((offset) => offset >= written);
+        // Every replica read, or not done: an INFO this cannot read must not pass for caught up.
+        return acknowledged.length === replicas && acknowledged.every((offset) => offset >= written);
       },
       timeoutMs,
     );
