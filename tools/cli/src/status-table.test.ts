@@ -9,6 +9,7 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
     totals: {
       streams: streams.length,
       stuck: streams.filter((row) => row.stuck).length,
+      countersLost: streams.filter((row) => row.countersLost).length,
       bufferBytes: 0,
       sealedGenerations: 0,
       sealedBytes: 0,
@@ -38,6 +39,7 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
       bytesPerSecond: 2048,
       lastObject: null,
       stuck: false,
+      countersLost: false,
       ...row,
     })),
     limit: 50,
@@ -78,5 +80,16 @@ describe('the status table', () => {
     expect(painted.find((line) => line.includes('stream(s) stuck'))).toContain('\x1b[31m');
     expect(painted.find((line) => line.includes('web '))).toContain('\x1b[31m');
     expect(renderStatus(stuck, { width: 120, color: false }).join('\n')).not.toContain('\x1b[');
+  });
+
+  it('says when a stream landed more than it accepted (its counters were lost), and only then', () => {
+    const lost = renderStatus(status([{ stream: 'web', accepted: 10, landed: 25, countersLost: true }]), {
+      width: 120,
+      color: false,
+    });
+    expect(lost).toContain('! 1 stream(s) landed more than they accepted: their counters in Redis were lost');
+    expect(renderStatus(status([{ stream: 'web' }]), { width: 120, color: false }).join('\n')).not.toContain(
+      'counters',
+    );
   });
 });

@@ -67,6 +67,14 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
       `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`,
   );
   if (t.stuck > 0) out.push(paint(RED, `! ${t.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL`));
+  if (t.countersLost > 0) {
+    out.push(
+      paint(
+        RED,
+        `! ${t.countersLost} stream(s) landed more than they accepted: their counters in Redis were lost`,
+      ),
+    );
+  }
   if (status.lastFlushError) {
     const e = status.lastFlushError;
     out.push(paint(RED, `! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`));

@@ -47,6 +47,7 @@ function render(status) {
   alerts.replaceChildren();
   const alert = (text) => { const li = document.createElement('li'); li.textContent = text; alerts.appendChild(li); };
   if (t.stuck > 0) alert(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')');
+  if (t.countersLost > 0) alert(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
   if (status.lastFlushError) {
     const e = status.lastFlushError;
     alert('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message);
@@ -81,7 +82,7 @@ function render(status) {
   const r = status.redis;
   $('redis').textContent = bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
-  document.body.dataset.state = t.stuck > 0 || status.lastFlushError ? 'attention' : 'ok';
+  document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || status.lastFlushError ? 'attention' : 'ok';
 }
 async function refresh() {
   try {

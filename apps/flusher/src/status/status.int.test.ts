@@ -41,6 +41,7 @@ const streamRow = z
     bytesPerSecond: rate,
     lastObject: z.object({ key: z.string(), landedAt: z.iso.datetime() }).strict().nullable(),
     stuck: z.boolean(),
+    countersLost: z.boolean(),
   })
   .strict();
 /** What /status.json promises (docs/operations.md): every field, its type, nothing more. */
@@ -54,6 +55,7 @@ const statusSchema = z
       .object({
         streams: count,
         stuck: count,
+        countersLost: count,
         bufferBytes: count,
         sealedGenerations: count,
         sealedBytes: count,
@@ -115,6 +117,7 @@ describe('/status.json', () => {
       sealedGenerations: 0,
       lastObject: null,
       stuck: false,
+      countersLost: false,
       eventsPerSecond: null,
     });
     expect(row?.thresholdShare).toBeCloseTo((row?.bufferBytes ?? 0) / (1024 * 1024));
@@ -170,6 +173,24 @@ describe('/status.json', () => {
       expect({ limit, status: refused.statusCode }).toEqual({ limit, status: 400 });
       expect(refused.json()).toMatchObject({ error: 'bad_request' });
     }
+  });
+});
+
+describe('lost counters', () => {
+  it('flags a stream that landed more events than it accepted, as after a failover that lost its counters', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h', FLUSH_THRESHOLD_BYTES: '1MiB' });
+    const whole = streamKeys(randomName('whole'), target.namespace);
+    const lost = streamKeys(randomName('lost'), target.namespace);
+    await fillBuffer(redis, whole, 1024);
+    const ids = await fillBuffer(redis, lost, 1024);
+    // What a promoted replica without the stats hash ends with: the counters start again from
+    // the appends after it, and the flush of a buffer accepted before it lands more.
+    await redis.hset(lost.stats, 'accepted', 3, 'landed', ids.length + 3);
+
+    const answer = statusSchema.parse((await status(target)).json());
+    expect(answer.totals.countersLost).toBe(1);
+    expect(answer.streams.find((row) => row.stream === lost.stream)).toMatchObject({ countersLost: true });
+    expect(answer.streams.find((row) => row.stream === whole.stream)).toMatchObject({ countersLost: false });
   });
 });
 

@@ -17,6 +17,8 @@ export interface Status {
   totals: {
     streams: number;
     stuck: number;
+    /** Streams whose counters were lost (StreamStatus.countersLost). */
+    countersLost: number;
     bufferBytes: number;
     sealedGenerations: number;
     sealedBytes: number;
@@ -107,6 +109,7 @@ export function statusReader(deps: {
         totals: {
           streams: rows.length,
           stuck: rows.filter((row) => row.stuck).length,
+          countersLost: rows.filter((row) => row.countersLost).length,
           bufferBytes: sum((row) => row.bufferBytes),
           sealedGenerations: sum((row) => row.sealedGenerations),
           sealedBytes: sum((row) => row.sealedBytes),

@@ -31,6 +31,12 @@ export interface StreamStatus {
   lastObject: { key: string; landedAt: string } | null;
   /** Older than twice FLUSH_INTERVAL (active or sealed): its flush is not keeping up. */
   stuck: boolean;
+  /**
+   * Landed more events than it accepted, which no flush does: its counters in Redis were lost
+   * (a failover to a replica that lacked them, a deleted key). Its objects are counted by
+   * `spool verify`; the counters only start again from what came after.
+   */
+  countersLost: boolean;
 }
 
 /**
@@ -108,5 +114,6 @@ async function readUnit(
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
     stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
+    countersLost: Number(stats.landed ?? 0) > Number(stats.accepted ?? 0),
   };
 }
