@@ -94,6 +94,8 @@ async function readUnit(
   const ageMs = length > 0 && since !== null ? Math.max(0, now - Number(since)) : null;
   const oldestSealedAgeMs = sealedSince === null ? null : Math.max(0, now - Number(sealedSince));
   const late = 2 * config.flushIntervalMs;
+  const accepted = Number(stats.accepted ?? 0);
+  const landed = Number(stats.landed ?? 0);
   return {
     stream: unit,
     bufferBytes: length,
@@ -104,8 +106,8 @@ async function readUnit(
     sealedGenerations: pending.length,
     sealedBytes,
     oldestSealedAgeMs,
-    accepted: Number(stats.accepted ?? 0),
-    landed: Number(stats.landed ?? 0),
+    accepted,
+    landed,
     duplicates: Number(stats.duplicates ?? 0),
     rejected: Number(stats.rejected ?? 0),
     acceptedBytes: Number(stats.acceptedBytes ?? 0),
@@ -114,6 +116,6 @@ async function readUnit(
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
     stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
-    countersLost: Number(stats.landed ?? 0) > Number(stats.accepted ?? 0),
+    countersLost: landed > accepted,
   };
 }
