@@ -230,6 +230,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
     const loaded = rules?.groups.flatMap((group) => group.rules) ?? [];
     expect(loaded.map((rule) => rule.name).sort()).toEqual([
       'SpoolBufferNearlyFull',
+      'SpoolCountersLost',
       'SpoolFlushFailing',
       'SpoolFlushStuck',
       'SpoolIngestAnswering503',

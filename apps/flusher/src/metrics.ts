@@ -76,6 +76,12 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    countersLost: new Gauge({
+      name: 'spool_stream_counters_lost',
+      help: '1 when a stream has landed more events than it accepted, as of the last sweep: its counters hash in Redis was lost (a failover to a replica that lacked it), and events may have been lost with it',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
     flushInterval: new Gauge({
       name: 'spool_flush_interval_seconds',
       help: 'FLUSH_INTERVAL: what the oldest buffer age is measured against',
@@ -106,6 +112,7 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
         metrics.bufferBytes,
         metrics.pendingGenerations,
         metrics.bufferFillRatio,
+        metrics.countersLost,
       ]) {
         gauge.reset();
       }

@@ -182,6 +182,24 @@ describe('the sweep', () => {
     expect((await sweep(deps)).reconciled).not.toContain(stream);
   });
 
+  it('flags a stream whose counters were lost (landed more than it accepted) for the SpoolCountersLost alert', async () => {
+    const [healthy, lost] = [randomName('healthy'), randomName('lost')] as [string, string];
+    const now = await redisNow(redis);
+    await write(healthy, 100, now);
+    await write(lost, 100, now);
+    // As after a failover to a replica that lacked the hash: the appends since count from 1,
+    // while what landed before counts on.
+    await redis.hset(streamKeys(lost, NS).stats, 'landed', 40);
+    // Everything it accepted landed: counters that agree.
+    await redis.hset(streamKeys(healthy, NS).stats, 'landed', 1);
+
+    await sweep(deps);
+    const flagged = async (stream: string) =>
+      (await metrics.countersLost.get()).values.find((value) => value.labels.stream === stream)?.value;
+    expect(await flagged(healthy)).toBe(0);
+    expect(await flagged(lost)).toBe(1);
+  });
+
   it('forgets a stream idle past the horizon, and keeps one that holds data or was registered since', async () => {
     const [idle, busy, recent, quarantined] = ['idle', 'busy', 'recent', 'quarantined'].map((name) =>
       randomName(name),

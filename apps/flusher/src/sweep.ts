@@ -102,6 +102,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
 
   // Per stream label: a sharded stream's gauges sum its shards.
   const gauges = new Map<string, { bytes: number; pending: number; fill: number }>();
+  const countersLost = new Map<string, boolean>();
   let cursor = '0';
   do {
     const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
@@ -122,6 +123,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         .exists(keys.manifestDrainingId)
         .llen(keys.quarantine)
         .exists(keys.quarantineDrainingId)
+        .hmget(keys.stats, 'accepted', 'landed')
         .exec();
       const [
         gen,
@@ -133,6 +135,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         manifestDraining,
         quarantined,
         draining,
+        [accepted, landed],
       ] = pipelineValues(replies) as [
         string | null,
         string | null,
@@ -143,12 +146,17 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
         number,
         number,
         number,
+        [string | null, string | null],
       ];
       // A drain a crash left unfinished is finished first, whatever is pending.
       const manifestPending = manifestLines + manifestDraining;
       if (manifestPending > 0) await writeManifests(deps, stream, result);
       if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
       const label = metrics.streamLabel(streamOfUnit(stream));
+      // No flush lands more than was accepted: its counters were lost (stream-status.ts). Every
+      // label counts, "other" too: a loss must be seen whatever the stream's name.
+      const lost = Number(landed ?? 0) > Number(accepted ?? 0);
+      countersLost.set(label, lost || countersLost.get(label) === true);
       if (label !== OTHER_STREAMS_LABEL) {
         const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
         gauge.bytes += length;
@@ -200,6 +208,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     metrics.pendingGenerations.set({ stream: label }, pending);
     metrics.bufferFillRatio.set({ stream: label }, fill);
   }
+  for (const [label, lost] of countersLost) metrics.countersLost.set({ stream: label }, lost ? 1 : 0);
 
   metrics.oldestBufferAge.set((now - oldestSince) / 1000);
   if (result.enqueued.length > 0 || result.retried.length > 0) {
