@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
-import { SPOOL_MAINS } from '@spool/testkit';
+import { SPOOL_MAINS, testServices } from '@spool/testkit';
 
 describe('start-up with a bad configuration', () => {
   it.each([
@@ -11,6 +11,14 @@ describe('start-up with a bad configuration', () => {
     ['ingest', { WRITE_KEYS: '' }, /ALLOW_ANONYMOUS_WRITES=true instead/],
     ['flusher', { S3_BUCKET: '' }, /S3_BUCKET: required by the flusher/],
     ['flusher', { S3_BUCKET: 'b', FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number/],
+    // Values that once passed the checks, then crashed later or retried for ever.
+    ['ingest', { WRITE_KEYS: 'tiny-but-ok:web', TRUST_PROXY: '999.1.1.1' }, /TRUST_PROXY: expected false/],
+    [
+      'ingest',
+      { WRITE_KEYS: 'tiny-but-ok:web', REDIS_URL: 'http://127.0.0.1:1' },
+      /REDIS_URL: expected redis:/,
+    ],
+    ['flusher', { S3_BUCKET: 'b', S3_ENDPOINT: '127.0.0.1:9000' }, /S3_ENDPOINT: expected an http/],
   ] as const)(
     '%s with %p exits 78 naming the variable, before connecting to anything',
     (app, env, message) => {
@@ -22,6 +30,28 @@ describe('start-up with a bad configuration', () => {
       expect(result.status).toBe(78);
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toContain('tiny');
+    },
+  );
+
+  it.each(['ingest', 'flusher'] as const)(
+    '%s with a HOST that does not resolve exits 78 naming HOST and PORT',
+    (app) => {
+      const result = spawnSync(process.execPath, [SPOOL_MAINS[app]], {
+        env: {
+          PATH: process.env.PATH,
+          // A Redis that answers: the flusher starts its worker before it listens.
+          REDIS_URL: testServices().redisUrl,
+          ALLOW_ANONYMOUS_WRITES: 'true',
+          S3_BUCKET: 'b',
+          S3_ENDPOINT: 'http://127.0.0.1:1',
+          HOST: 'no-such-host.invalid',
+          PORT: '0',
+        },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(result.stdout).toContain('cannot listen on HOST=no-such-host.invalid PORT=0');
+      expect(result.status).toBe(78);
     },
   );
 

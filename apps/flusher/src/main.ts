@@ -1,4 +1,10 @@
-import { createLogger, describeRedisTarget, loadConfigOrExit, stopOnSignals } from '@spool/shared';
+import {
+  createLogger,
+  describeRedisTarget,
+  listenOrExit,
+  loadConfigOrExit,
+  stopOnSignals,
+} from '@spool/shared';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem, writesParquet } from './memory-budget.js';
@@ -33,7 +39,7 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await flusher.close();
   await clients.close();
 });
-await flusher.app.listen({ host: config.host, port: config.port });
+await listenOrExit(flusher.app, config, logger);
 const diskProblem = writesParquet(config) ? scratchDiskProblem(config, scratchFreeBytes()) : undefined;
 if (diskProblem) logger.warn({ problem: diskProblem }, 'the disk may be too small for Parquet flushes');
 logger.info(

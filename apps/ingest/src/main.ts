@@ -1,4 +1,10 @@
-import { createLogger, describeRedisTarget, loadConfigOrExit, stopOnSignals } from '@spool/shared';
+import {
+  createLogger,
+  describeRedisTarget,
+  listenOrExit,
+  loadConfigOrExit,
+  stopOnSignals,
+} from '@spool/shared';
 import { buildApp } from './app.js';
 import { createIngestClients } from './clients.js';
 
@@ -19,7 +25,7 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await app.close();
   await clients.close();
 });
-await app.listen({ host: config.host, port: config.port });
+await listenOrExit(app, config, logger);
 logger.info(
   { redis: describeRedisTarget(config.redis), minReplicasAck: config.minReplicasAck },
   'ingest running',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { PerStream } from './per-stream.js';
 import { isValidStreamName } from './stream-name.js';
@@ -121,8 +122,15 @@ export const writeKeys = z
 export type TrustProxy = false | readonly string[];
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
-const IPV4_CIDR = /^(\d{1,3})(\.\d{1,3}){3}(\/\d{1,2})?$/;
-const IPV6_CIDR = /^[0-9a-f:.]*:[0-9a-f:.]*(\/\d{1,3})?$/i;
+
+/** An address, or an address/prefix range: what @fastify/proxy-addr takes (it throws on the rest). */
+function isAddressOrRange(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 /**
  * `TRUST_PROXY`: unset or `false` believes no proxy (the client address is the TCP peer); a
@@ -137,7 +145,7 @@ export const trustProxy = z
     const value = text.trim();
     if (value === 'false') return false;
     const entries = value.split(',').map((entry) => entry.trim());
-    if (entries.every((entry) => PROXY_NAMES.has(entry) || IPV4_CIDR.test(entry) || IPV6_CIDR.test(entry))) {
+    if (entries.every((entry) => PROXY_NAMES.has(entry) || isAddressOrRange(entry))) {
       return Object.freeze(entries);
     }
     ctx.addIssue({
@@ -146,6 +154,34 @@ export const trustProxy = z
     });
     return z.NEVER;
   });
+
+/** Whether `text` is a URL of one of these schemes that names a host. */
+function hasHost(text: string, protocols: readonly string[]): boolean {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return protocols.includes(url.protocol) && url.hostname !== '';
+}
+
+/**
+ * `REDIS_URL`: `redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS, or the path of a
+ * Unix socket. Anything else ioredis would take for a socket path, and retry for ever. The
+ * message never repeats the text: it may hold a password.
+ */
+export const redisUrl = z
+  .string()
+  .default('redis://127.0.0.1:6379')
+  .refine(
+    (text) => text.startsWith('/') || hasHost(text, ['redis:', 'rediss:']),
+    'expected redis://host:port (rediss:// for TLS, redis://user:password@host:port with credentials) or the path of a Unix socket',
+  );
+
+/** `S3_ENDPOINT`: an http:// or https:// URL; without the scheme every upload fails. */
+export const httpUrl = z
+  .string()
+  .refine(
+    (text) => hasHost(text, ['http:', 'https:']),
+    'expected an http:// or https:// URL, such as https://s3.example.com or http://127.0.0.1:9000',
+  );
 
 /**
  * A setting by stream (see per-stream.ts): `value` for every stream, or `stream:value,…` entries

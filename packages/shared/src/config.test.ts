@@ -117,6 +117,39 @@ describe('loadConfig', () => {
       /TRUST_PROXY: expected false/,
     );
     expect(() => loadConfig({ ...OPEN, TRUST_PROXY: '2' }, 'ingest')).toThrow(/TRUST_PROXY: expected false/);
+    // What the regular expressions of an earlier version let through, and the proxy library threw on.
+    for (const bad of ['999.1.1.1', '10.0.0.0/33', ':', '::1/129', '10.0.0.1/8/8', '10.0.0.0/']) {
+      expect(() => loadConfig({ ...OPEN, TRUST_PROXY: bad }, 'ingest')).toThrow(
+        /TRUST_PROXY: expected false/,
+      );
+    }
+    expect(loadConfig({ ...OPEN, TRUST_PROXY: 'fd00::/8,192.168.0.0/16' }, 'ingest').trustProxy).toEqual([
+      'fd00::/8',
+      '192.168.0.0/16',
+    ]);
+  });
+
+  it('takes REDIS_URL as a redis:// or rediss:// URL or a socket path, and never repeats it in a refusal', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'rediss://u:p@h:6380/2', '/run/redis.sock']) {
+      expect(loadConfig({ ...OPEN, REDIS_URL: url }, 'ingest').redis).toEqual({ kind: 'standalone', url });
+    }
+    for (const bad of ['http://127.0.0.1:6379', '127.0.0.1:6379', 'redis://', 'redis://:s3cret-pass@']) {
+      const refusal = () => loadConfig({ ...OPEN, REDIS_URL: bad }, 'ingest');
+      expect(refusal).toThrow(/REDIS_URL: expected redis:\/\/host:port/);
+      expect(refusal).not.toThrow(/s3cret-pass/);
+    }
+  });
+
+  it('takes S3_ENDPOINT as an http:// or https:// URL only', () => {
+    const flusher = { S3_BUCKET: 'b' };
+    expect(loadConfig({ ...flusher, S3_ENDPOINT: 'http://127.0.0.1:9000' }, 'flusher').s3.endpoint).toBe(
+      'http://127.0.0.1:9000',
+    );
+    for (const bad of ['127.0.0.1:9000', 'ftp://s3.example.com', 's3.example.com']) {
+      expect(() => loadConfig({ ...flusher, S3_ENDPOINT: bad }, 'flusher')).toThrow(
+        /S3_ENDPOINT: expected an http:\/\/ or https:\/\/ URL/,
+      );
+    }
   });
 
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {

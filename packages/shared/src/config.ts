@@ -3,9 +3,11 @@ import {
   adminKeys,
   boolean,
   duration,
+  httpUrl,
   integer,
   type OutputFormat,
   outputFormat,
+  redisUrl,
   size,
   sizeText,
   streamShards,
@@ -39,7 +41,7 @@ export const STORED_BYTES_PER_BODY_BYTE = 2;
 
 const schema = z.object({
   /** Redis or Valkey URL. */
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl,
   /** Seed nodes of a Redis / Valkey Cluster (`host:port,…`, or URLs for credentials and TLS): Cluster mode. */
   REDIS_CLUSTER_NODES: z
     .string()
@@ -120,7 +122,7 @@ const schema = z.object({
   /** Object key prefix, e.g. `events/`. */
   S3_PREFIX: z.string().default(''),
   /** S3-compatible endpoint URL (MinIO, Ceph RGW, R2, …); unset = AWS. */
-  S3_ENDPOINT: z.string().optional(),
+  S3_ENDPOINT: httpUrl.optional(),
   /** S3 region. */
   S3_REGION: z.string().default('us-east-1'),
   /** Path-style addressing (most S3-compatible stores need it). */

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, type SpoolProcess } from './config.js';
 
@@ -42,4 +43,26 @@ export function stopOnSignals(logger: Logger, graceMs: number, stop: () => Promi
   };
   globalThis.process.once('SIGTERM', onSignal);
   globalThis.process.once('SIGINT', onSignal);
+}
+
+/** Listen errors that only a different HOST or PORT fixes: restarting will not help. */
+const ADDRESS_ERRORS = new Set(['ENOTFOUND', 'EADDRNOTAVAIL', 'EACCES']);
+
+/**
+ * Listens on HOST:PORT, or exits naming them: 78 for an address this machine cannot listen on (a
+ * host that does not resolve, an address that is not its own, a port it may not bind), 1 for the
+ * rest (a port in use may be free after a restart).
+ */
+export async function listenOrExit(
+  app: FastifyInstance,
+  { host, port }: Pick<Config, 'host' | 'port'>,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    logger.fatal({ err: error, host, port }, `cannot listen on HOST=${host} PORT=${port}`);
+    globalThis.process.exit(code !== undefined && ADDRESS_ERRORS.has(code) ? EXIT_CONFIG : 1);
+  }
 }
