@@ -15,8 +15,9 @@ s3_hash=$(cat "$ROOT"/docker/test-images/s3/{*.mjs,package.json,package-lock.jso
 pick_image s3 SPOOL_S3_IMAGE build_s3_standin "spool-local/s3rver:$s3_hash"
 services=(redis s3 create-bucket ingest flusher prometheus)
 [ -n "${SPOOL_GRAFANA_IMAGE:-}" ] && services+=(grafana)
-ALLOW_ANONYMOUS_WRITES=${ALLOW_ANONYMOUS_WRITES:-true} \
-  docker-compose -f docker/compose.yml --profile observability up -d "${services[@]}"
+# Open (on loopback) unless write keys are given: the ingest refuses both at once.
+if [ -z "${WRITE_KEYS:-}" ]; then export ALLOW_ANONYMOUS_WRITES=${ALLOW_ANONYMOUS_WRITES:-true}; fi
+docker-compose -f docker/compose.yml --profile observability up -d "${services[@]}"
 log "Prometheus: http://127.0.0.1:${SPOOL_PROMETHEUS_PORT:-9090} (alerts: /alerts)"
 [ -n "${SPOOL_GRAFANA_IMAGE:-}" ] && log "Grafana: http://127.0.0.1:3000 (the Spool dashboard is its home)"
 log "stop it: docker-compose -f docker/compose.yml --profile observability down"

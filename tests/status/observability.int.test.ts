@@ -36,6 +36,22 @@ async function exportedNames(): Promise<Set<string>> {
 /** The metric names a PromQL text uses: every `spool_…` identifier. */
 const metricsIn = (promql: string) => promql.match(/\bspool_[a-z0-9_]+/g) ?? [];
 
+/** The `outcome` values of spool_ingest_events_total a query filters on (`=` or `=~` with `|`). */
+function eventOutcomesIn(promql: string): string[] {
+  const matchers = promql.matchAll(/spool_ingest_events_total\{[^}]*\boutcome=~?"([^"]+)"/g);
+  return [...matchers].flatMap((match) => (match[1] as string).split('|'));
+}
+
+/** The outcomes the ingest counts events under, read from its metrics after one of each. */
+async function emittedEventOutcomes(): Promise<Set<string>> {
+  const metrics = createIngestMetrics();
+  metrics.countEvents('web', { accepted: 1, duplicates: 1, rejected: 1 });
+  const events = (await metrics.registry.getMetricsAsJSON()).find(
+    (metric) => metric.name === 'spool_ingest_events_total',
+  );
+  return new Set(events?.values.map((value) => String(value.labels.outcome)));
+}
+
 describe('the alert rules', () => {
   it('pass promtool check rules', () => {
     expect(promtool('check', 'rules', 'alerts.yml')).toContain('SUCCESS: 7 rules found');
@@ -87,6 +103,16 @@ describe('the Grafana dashboard', () => {
         unknown: [],
       });
     }
+  });
+
+  it('filters events only by outcomes the ingest counts', async () => {
+    const emitted = await emittedEventOutcomes();
+    expect([...emitted].sort()).toEqual(['accepted', 'duplicate', 'rejected']);
+    const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
+    const rules = readFileSync(`${OBSERVABILITY}prometheus/alerts.yml`, 'utf8');
+    const used = [...queries, rules].flatMap(eventOutcomesIn);
+    expect(used).toContain('duplicate');
+    expect(used.filter((outcome) => !emitted.has(outcome))).toEqual([]);
   });
 
   it('has PromQL that Prometheus parses, in every query', () => {
