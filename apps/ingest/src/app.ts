@@ -7,6 +7,7 @@ import {
   type FlushJobData,
   healthRoutes,
   lazyChildLogger,
+  loggableUrl,
   quietProbes,
   rateLimitNamespace,
   redisNotReady,
@@ -96,7 +97,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     done(null, undefined);
   });
   app.setNotFoundHandler(async (request) => {
-    throw new errors.SPOOL_NOT_FOUND(request.method, request.url.slice(0, 200));
+    // Its message is logged too: a mistyped settings path would carry a write key.
+    throw new errors.SPOOL_NOT_FOUND(request.method, loggableUrl(request.url.slice(0, 200)));
   });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
     const error = normalise(raw, config.maxBodyBytes);

@@ -35,10 +35,24 @@ describe('write keys in logs', () => {
         await response.text();
       }
     }
+    // And analytics.js's settings, whose path holds the key; RudderStack's source config, its query.
+    for (const key of [good, wrong]) {
+      // The last, a mistyped path: its 404 names the path, which is logged.
+      for (const url of [
+        `/v1/projects/${key}/settings`,
+        `/sourceConfig/?writeKey=${key}`,
+        `/v1/projects/${key}/setings`,
+      ]) {
+        const response = await fetch(`${ingest.url}${url}`);
+        statuses.push(response.status);
+        await response.text();
+      }
+    }
     await ingest.stop();
 
-    expect(statuses).toEqual([202, 202, 401, 401, 401, 200, 200, 401, 401]);
+    expect(statuses).toEqual([202, 202, 401, 401, 401, 200, 200, 401, 401, 200, 200, 404, 401, 401, 404]);
     expect(ingest.output()).toContain('/beacon/v1/batch?writeKey=[redacted]');
+    expect(ingest.output()).toContain('/v1/projects/[redacted]/settings');
     const output = ingest.output();
     expect(output).toContain('"msg":"request completed"');
     for (const secret of [good, wrong, basic(good).slice(6), basic(wrong).slice(6)]) {

@@ -23,7 +23,7 @@ export {
   sweepLeaseKey,
 } from './keys.js';
 export { listenOrExit, loadConfigOrExit, stopOnSignals } from './lifecycle.js';
-export { createLogger, lazyChildLogger, loggerOptions } from './logger.js';
+export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';
 export {
   addFlushJob,

@@ -33,9 +33,12 @@ export function serializeError(error: unknown): unknown {
 /** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
 const SECRET_PARAMETERS = /([?&](?:writeKey|write_key|apiKey|token)=)[^&#]*/gi;
 
-/** A URL as it may be logged: credentials in its query replaced. */
+/** Paths that carry a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
+const SECRET_PATH = /^(\/v1\/projects\/)[^/?#]*/i;
+
+/** A URL as it may be logged: credentials in its path and query replaced. */
 export function loggableUrl(url: string): string {
-  return url.replace(SECRET_PARAMETERS, '$1[redacted]');
+  return url.replace(SECRET_PATH, '$1[redacted]').replace(SECRET_PARAMETERS, '$1[redacted]');
 }
 
 interface LoggedRequest {
