@@ -267,6 +267,23 @@ describe('the tracking API on a keyed service', () => {
     expect((await ingest.app.inject({ url: '/v1/projects/nope/settings' })).statusCode).toBe(401);
   });
 
+  it('tells analytics.js to send over https from an https page, even where TLS ended at a proxy', async () => {
+    const protocolFor = async (headers: Record<string, string>) => {
+      const response = await ingest.app.inject({ url: '/v1/projects/web-key-0001/settings', headers });
+      expect(response.headers.vary).toMatch(/Origin/);
+      expect(response.headers.vary).toMatch(/X-Forwarded-Proto/);
+      return response.json().integrations['Segment.io'].protocol;
+    };
+    // A page elsewhere (its Origin), and one served by this host (its Referer): http is blocked there.
+    expect(await protocolFor({ origin: 'https://shop.example' })).toBe('https');
+    expect(await protocolFor({ referer: 'https://spool.test/page.html' })).toBe('https');
+    // A page over http may send over http (make dev).
+    expect(await protocolFor({ origin: 'http://127.0.0.1:3000' })).toBe('http');
+    expect(await protocolFor({})).toBe('http');
+    // An untrusted X-Forwarded-Proto is not believed (TRUST_PROXY is off here).
+    expect(await protocolFor({ 'x-forwarded-proto': 'https' })).toBe('http');
+  });
+
   it("serves RudderStack's source config for a known key, with no destinations", async () => {
     const config = await ingest.app.inject({
       url: '/sourceConfig/?p=npm&v=3.34.1&writeKey=web-key-0001',

@@ -1,5 +1,5 @@
 import { presentedKey } from '@spool/shared';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedKey, WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
@@ -9,6 +9,31 @@ export interface SdkConfigRouteOptions {
 
 /** How long browsers and CDNs may keep the answers: they change only with the deployment. */
 const CACHE_CONTROL = 'public, max-age=300';
+
+/** What the settings answer depends on, besides its URL: a cache must keep one per value. */
+const VARY = ['Host', 'Origin', 'Referer', 'X-Forwarded-Proto'];
+
+/**
+ * The scheme analytics.js should send with. A page served over https may not send over http (the
+ * browser blocks it as mixed content), and behind a proxy that ends TLS this request arrives as
+ * http unless TRUST_PROXY believes the proxy's X-Forwarded-Proto. So: https when the request came
+ * over TLS, or from a page of an https origin (its Origin, or for a same-origin page its Referer).
+ */
+function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
+  if (request.protocol === 'https') return 'https';
+  const page = request.headers.origin ?? request.headers.referer;
+  return typeof page === 'string' && page.toLowerCase().startsWith('https://') ? 'https' : 'http';
+}
+
+/** Adds `names` to the answer's Vary header, keeping what is there (CORS adds Origin). */
+function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
+  const present = String(reply.getHeader('vary') ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const missing = names.filter((name) => !present.some((had) => had.toLowerCase() === name.toLowerCase()));
+  return reply.header('vary', [...present, ...missing].join(', '));
+}
 
 /**
  * What the browser SDKs fetch before they send, served by Spool so a page needs no vendor's
@@ -30,12 +55,18 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
   app.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (request, reply) => {
     const { writeKey } = request.params;
     known(writeKey);
-    return reply.header('cache-control', CACHE_CONTROL).send({
-      integrations: {
-        'Segment.io': { apiKey: writeKey, apiHost: `${request.host}/v1`, protocol: request.protocol },
-      },
-      metrics: { sampleRate: 0 },
-    });
+    return vary(reply, VARY)
+      .header('cache-control', CACHE_CONTROL)
+      .send({
+        integrations: {
+          'Segment.io': {
+            apiKey: writeKey,
+            apiHost: `${request.host}/v1`,
+            protocol: sendingProtocol(request),
+          },
+        },
+        metrics: { sampleRate: 0 },
+      });
   });
 
   // rudder-analytics-js (@rudderstack/analytics-js): `${configUrl}/sourceConfig/?writeKey=…`, with the
