@@ -209,6 +209,18 @@ describe('@rudderstack/rudder-sdk-node', () => {
     }
   });
 
+  it('keeps a timestamp the user set (an import of past events), as rudder-server does', async () => {
+    const userId = randomName('rs-import');
+    const client = rudder(KEY);
+    client.track({ userId, event: 'Imported', timestamp: new Date('2020-05-05T10:00:00Z') });
+    await client.flush();
+
+    const message = ofUser(await landed(), userId).track;
+    expect(message).toMatchObject({ timestamp: '2020-05-05T10:00:00.000Z' });
+    // The SDK's own time of the call (now), as sent.
+    expect(Date.parse(message?.originalTimestamp as string)).toBeGreaterThan(Date.parse('2020-05-06'));
+  });
+
   it('sees a wrong key as a failure (401)', async () => {
     const errors: Array<{ response?: { status?: number } }> = [];
     const client = rudder('not-a-key-at-all', errors);

@@ -101,7 +101,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     throw new errors.SPOOL_NOT_FOUND(request.method, loggableUrl(request.url.slice(0, 200)));
   });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
-    const error = normalise(raw, config.maxBodyBytes);
+    // A route's own limit when it has one (the tracking API's MAX_BATCH_BYTES).
+    const error = normalise(raw, request.routeOptions.bodyLimit ?? config.maxBodyBytes);
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
     if (statusCode === 503) {
       const seconds =

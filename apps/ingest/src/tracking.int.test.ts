@@ -86,6 +86,7 @@ describe('the tracking API on a keyed service', () => {
         writeKey: 'web-key-0001',
         sentAt: '2026-12-01T11:00:09.000Z',
         context: { library: { name: 'analytics-node' } },
+        integrations: { All: false, Mixpanel: true },
         batch: [
           {
             type: 'track',
@@ -111,6 +112,7 @@ describe('the tracking API on a keyed service', () => {
       context: { library: { name: 'analytics-node' } },
     });
     expect(lines[1]).toMatchObject({ context: { locale: 'fr', library: { name: 'analytics-node' } } });
+    for (const line of lines) expect(line.integrations).toEqual({ All: false, Mixpanel: true });
     // Corrected for the client's clock: nine seconds before it was received.
     const lag = Date.parse(lines[0]?.receivedAt as string) - Date.parse(lines[0]?.timestamp as string);
     expect(lag).toBe(9_000);
@@ -185,6 +187,9 @@ describe('the tracking API on a keyed service', () => {
 
   it('answers malformed input with 400 and a reason, and stores only the good messages of a batch', async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    const ok = '{"type":"track","userId":"u","event":"ok"}';
+    const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    const before = (await stored(ns, stream)).length;
     const cases: Array<[string, unknown, string]> = [
       ['/v1/batch', { batch: 'nope' }, 'SPOOL_INVALID_BATCH'],
       ['/v1/batch', [1, 2], 'SPOOL_INVALID_BATCH'],
@@ -192,12 +197,23 @@ describe('the tracking API on a keyed service', () => {
       ['/v1/track', { userId: 'u' }, 'SPOOL_INVALID_EVENT'],
       ['/v1/identify', { traits: {} }, 'SPOOL_INVALID_EVENT'],
       ['/v1/batch', { batch: [{ type: 'nope', userId: 'u' }] }, 'SPOOL_NO_VALID_EVENTS'],
+      // The batch's context and integrations go into every message: they keep a message's rules.
+      ['/v1/batch', `{"context":{"__proto__":{"admin":true}},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      [
+        '/v1/batch',
+        `{"integrations":{"constructor":{"prototype":{}}},"batch":[${ok}]}`,
+        'SPOOL_INVALID_BATCH',
+      ],
+      ['/v1/batch', `{"context":${deep(100)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      // Deep enough to overflow the stack of a recursive writer: once a 500.
+      ['/v1/batch', `{"context":${deep(10_000)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
     ];
     for (const [url, payload, code] of cases) {
       const response = await send(ingest, url, payload, headers);
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({ code, message: expect.any(String) });
     }
+    expect((await stored(ns, stream)).length).toBe(before);
     const messageId = randomName('m');
     const mixed = await send(
       ingest,
@@ -235,6 +251,14 @@ describe('the tracking API on a keyed service', () => {
     const tooMuch = await send(ingest, '/v1/batch', batch, headers);
     expect(tooMuch.statusCode).toBe(413);
     expect(tooMuch.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+    // The limit it names is the tracking API's (MAX_BATCH_BYTES, 64 KiB here), gzip or not.
+    expect(tooMuch.json().message).toContain(String(64 * 1024));
+    const zipped = await send(ingest, '/v1/batch', gzipSync(JSON.stringify(batch)), {
+      ...headers,
+      'content-encoding': 'gzip',
+    });
+    expect(zipped.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+    expect(zipped.json().message).toContain(String(64 * 1024));
   });
 
   it('stores a retried messageId once, counting the retry as a duplicate', async () => {

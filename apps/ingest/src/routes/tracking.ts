@@ -8,7 +8,7 @@ import type {
 } from 'fastify';
 import type { WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
-import { isPlainObject } from '../body/event-rules.js';
+import { checkEvent, isPlainObject } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
@@ -79,7 +79,11 @@ function batchOf(body: unknown, maxEvents: number) {
   if (!Array.isArray(body.batch)) throw new errors.SPOOL_INVALID_BATCH('"batch" is not an array');
   if (body.batch.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   if (body.batch.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(body.batch.length, maxEvents);
-  return { items: body.batch as unknown[], context: body.context, sentAt: body.sentAt };
+  const { context, integrations } = body;
+  // Merged into every message: held to a message's rules once here, and refused with the batch.
+  const problem = checkEvent({ context, integrations });
+  if (problem) throw new errors.SPOOL_INVALID_BATCH(`its "context" or "integrations": ${problem.message}`);
+  return { items: body.batch as unknown[], context, integrations, sentAt: body.sentAt };
 }
 
 /**
@@ -158,6 +162,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     return { received, receivedAt: isoTime(received), ip: request.ip, ipPolicy: options.ipPolicy, ...shared };
   };
   const common = {
+    bodyLimit: options.maxBatchBytes,
     preParsing: decodingHook(options.maxBatchBytes),
     preHandler,
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -180,9 +185,9 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   for (const url of BATCH_ROUTES) {
     app.post<TrackingRequest>(url, { ...common }, async (request, reply) => {
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
-      const { items, context, sentAt } = batchOf(request.body, maxEventsPerRequest);
+      const { items, context, integrations, sentAt } = batchOf(request.body, maxEventsPerRequest);
       const body: ParsedBody = { shape: 'batch', items: items.map((value) => ({ value })) };
-      return store(request, reply, body, envelopeOf(request, { context, sentAt }));
+      return store(request, reply, body, envelopeOf(request, { context, integrations, sentAt }));
     });
   }
 }

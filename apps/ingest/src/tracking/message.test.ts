@@ -103,6 +103,47 @@ describe('normalizeMessage', () => {
     ).toBe(RECEIVED);
   });
 
+  it("keeps a timestamp the user set beside RudderStack's originalTimestamp, as rudder-server does", () => {
+    const message = stored(
+      {
+        userId: 'u',
+        event: 'Imported',
+        timestamp: '2020-05-05T12:00:00+02:00',
+        originalTimestamp: '2026-12-01T11:00:00.000Z',
+      },
+      { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+    );
+    expect(message).toMatchObject({
+      timestamp: '2020-05-05T10:00:00.000Z',
+      originalTimestamp: '2026-12-01T11:00:00.000Z',
+      sentAt: '2026-12-01T11:00:09.000Z',
+    });
+    // originalTimestamp alone (RudderStack's usual message) is corrected as Segment's timestamp is.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', originalTimestamp: '2026-12-01T11:00:00.000Z' },
+        { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+      ).timestamp,
+    ).toBe('2026-12-01T12:00:01.000Z');
+    // A timestamp beside it that is no time is corrected over, not kept.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: 'yesterday', originalTimestamp: '2026-12-01T11:00:00.000Z' },
+        { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+      ).timestamp,
+    ).toBe('2026-12-01T12:00:01.000Z');
+  });
+
+  it("merges the batch's integrations into each message's, the message's own winning", () => {
+    const batch = { All: false, Mixpanel: true };
+    expect(stored({ userId: 'u' }, { type: 'identify', integrations: batch }).integrations).toEqual(batch);
+    expect(
+      stored({ userId: 'u', integrations: { Mixpanel: false } }, { type: 'identify', integrations: batch })
+        .integrations,
+    ).toEqual({ All: false, Mixpanel: false });
+    expect(stored({ userId: 'u' }, { type: 'identify' }).integrations).toBeUndefined();
+  });
+
   it('never stores the write key', () => {
     // What is stored is the message's JSON.
     const line = JSON.stringify(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' }));

@@ -24,6 +24,8 @@ export interface MessageEnvelope {
   type?: MessageType;
   /** A batch's `context`, merged into each message's (the message's own fields win). */
   context?: unknown;
+  /** A batch's `integrations`, merged into each message's the same way (Segment's batch field). */
+  integrations?: unknown;
   /** A batch's `sentAt`, for messages without their own. */
   sentAt?: unknown;
   /** When the server received the request (ISO-8601). */
@@ -75,7 +77,8 @@ export function quarantineText(value: unknown): string {
  * the route (single messages) or the message (batches), the required fields checked, the batch's
  * context merged in, `context.ip` filled from the request when absent and then kept, truncated or
  * dropped (IP_POLICY), `sentAt` kept, `originalTimestamp` the client's own timestamp, and
- * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp). The
+ * `timestamp` corrected for the client's clock: receivedAt − (sentAt − originalTimestamp), unless
+ * the message has both (RudderStack's, with a time the user set), whose timestamp is kept. The
  * write key, a secret, is never stored. `receivedAt` and `messageId` are set after, as for every
  * stored line (to-lines.ts). What the messages share (times, the batch's context) is read once
  * per request, and a message is changed in place rather than copied: this runs for every message.
@@ -84,6 +87,7 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
   const receivedMs = parseIso(envelope.receivedAt);
   const batchSentMs = timeOf(envelope.sentAt);
   const batchContext = isPlainObject(envelope.context) ? envelope.context : undefined;
+  const batchIntegrations = isPlainObject(envelope.integrations) ? envelope.integrations : undefined;
   return (raw) => {
     if (!isPlainObject(raw)) return { problem: problem('a message must be a JSON object') };
     const type = envelope.type ?? raw.type;
@@ -111,10 +115,25 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
     context.ip = ip;
     message.context = context;
+    if (batchIntegrations) {
+      const own = message.integrations;
+      // Shared, not copied, when the message has none: nothing changes it.
+      if (own === undefined) message.integrations = batchIntegrations;
+      else if (isPlainObject(own)) message.integrations = { ...batchIntegrations, ...own };
+    }
 
     const ownSentAt = message.sentAt;
     const sentAt = ownSentAt ?? envelope.sentAt;
     if (sentAt !== undefined) message.sentAt = sentAt;
+    // RudderStack's SDKs time a message in originalTimestamp, and a timestamp beside it is one the
+    // user set (an import of past events): kept, as rudder-server keeps it. Segment's SDKs time it
+    // in timestamp, which is then the original, corrected for the client's clock.
+    const ownTimestampMs = message.originalTimestamp === undefined ? undefined : timeOf(message.timestamp);
+    const explicit = ownTimestampMs === undefined ? undefined : isoOf(ownTimestampMs);
+    if (explicit !== undefined) {
+      message.timestamp = explicit;
+      return { message };
+    }
     const original = message.originalTimestamp ?? message.timestamp;
     const originalMs = timeOf(original);
     // Read once for the batch; a message's own (not null) is read here.
