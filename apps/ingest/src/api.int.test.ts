@@ -376,8 +376,18 @@ describe('health and metrics', () => {
     expect(metrics.body).toMatch(/spool_ingest_requests_total\{api="native",status="400"\} \d+/);
   });
 
-  it('sends a request id with every answer', async () => {
+  it("sends a request id with every answer: the client's when it is a plausible id, else a new UUID", async () => {
     const response = await post(randomName(), '{}', { 'x-request-id': 'trace-123' });
     expect(response.headers['x-request-id']).toBe('trace-123');
+    // Echoed, logged and kept with refused events in the quarantine: a huge or odd one is replaced.
+    for (const hostile of ['x'.repeat(129), 'two words', 'tab\there']) {
+      const answer = await post(randomName(), '{}', { 'x-request-id': hostile });
+      expect(answer.headers['x-request-id']).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+      );
+    }
+    expect(
+      (await post(randomName(), '{}', { 'x-request-id': 'x'.repeat(128) })).headers['x-request-id'],
+    ).toBe('x'.repeat(128));
   });
 });

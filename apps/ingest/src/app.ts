@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import {
@@ -22,7 +21,8 @@ import Fastify, {
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
-import { errors, RETRY_AFTER_SECONDS } from './errors.js';
+import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
+import { errors } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
 import { eventsRoute } from './routes/events.js';
@@ -37,19 +37,6 @@ export interface IngestDeps {
   logger?: Logger;
 }
 
-/** Fastify's own errors, answered with Spool's stable codes. */
-function normalise(error: FastifyError, maxBodyBytes: number): FastifyError {
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new errors.SPOOL_BODY_TOO_LARGE(maxBodyBytes);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_TYPE':
-      return new errors.SPOOL_UNSUPPORTED_MEDIA_TYPE();
-    default:
-      return error;
-  }
-}
-
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
@@ -59,17 +46,25 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     logController: quietProbes(),
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,
-    genReqId: () => crypto.randomUUID(),
-    requestIdHeader: 'x-request-id',
+    // The client's X-Request-Id when it is a plausible id, else a new UUID: the id is echoed,
+    // logged and kept in the quarantine with every refused event, so its size must be bounded.
+    genReqId: requestIdOf,
+    requestIdHeader: false,
     // Off unless configured: X-Forwarded-For names the client only behind a proxy one trusts.
     trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
     // The events route refuses with a coded answer instead (SPOOL_SHUTTING_DOWN, Retry-After);
     // health and metrics keep answering (/readyz says 503) until the server closes.
     return503OnClosing: false,
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
+    // Node checks the two deadlines on an interval (30 s by default, which let a trickled request
+    // live 60-90 s), and the headers' must not pass the whole request's.
     requestTimeout: 30_000,
+    http: { headersTimeout: 30_000, connectionsCheckingInterval: 2_000 },
     connectionTimeout: 60_000,
     keepAliveTimeout: 72_000,
+    // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
   let closing = false;
@@ -102,25 +97,10 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
     // A route's own limit when it has one (the tracking API's MAX_BATCH_BYTES).
-    const error = normalise(raw, request.routeOptions.bodyLimit ?? config.maxBodyBytes);
-    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (statusCode === 503) {
-      const seconds =
-        error.code === 'SPOOL_BUFFER_FULL'
-          ? RETRY_AFTER_SECONDS.bufferFull
-          : RETRY_AFTER_SECONDS.redisUnavailable;
-      reply.header('retry-after', String(seconds));
-    }
-    if (statusCode >= 500 && statusCode !== 503) request.log.error({ err: raw }, 'request failed');
-    const internal = statusCode >= 500 && statusCode !== 503;
-    // Every answer carries a SPOOL_ code; one from Fastify or a plugin falls back to a generic one.
-    const code = error.code?.startsWith('SPOOL_') ? error.code : 'SPOOL_BAD_REQUEST';
-    return reply.code(statusCode).send({
-      statusCode,
-      code: internal ? 'SPOOL_INTERNAL' : code,
-      error: STATUS_CODES[statusCode] ?? 'Error',
-      message: internal ? 'Internal error' : error.message,
-    });
+    const answer = errorAnswer(raw, request.routeOptions.bodyLimit ?? config.maxBodyBytes, request.url);
+    if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
+    if (answer.internal) request.log.error({ err: raw }, 'request failed');
+    return reply.code(answer.statusCode).send(answer.body);
   });
 
   // Any page may send: the browser SDKs send headers of their own (AnonymousId, SentAt,
@@ -137,6 +117,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       'X-RateLimit-Reset',
     ],
     maxAge: 86_400,
+    // An OPTIONS that is no preflight (no Origin) gets the same 204, not a text/plain 400.
+    strictPreflight: false,
   });
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.

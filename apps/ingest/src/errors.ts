@@ -26,6 +26,7 @@ export const errors = {
     'No event in the batch is valid (event %d: %s)',
     400,
   ),
+  SPOOL_BAD_REQUEST: createError('SPOOL_BAD_REQUEST', 'The request is not valid: %s', 400),
   SPOOL_UNAUTHORIZED: createError('SPOOL_UNAUTHORIZED', '%s', 401),
   SPOOL_FORBIDDEN: createError('SPOOL_FORBIDDEN', 'This write key may not write to stream "%s"', 403),
   SPOOL_BODY_TOO_LARGE: createError(
@@ -57,7 +58,7 @@ export const errors = {
   SPOOL_RATE_LIMITED: createError('SPOOL_RATE_LIMITED', 'Rate limit exceeded: retry in %s', 429),
   SPOOL_BUFFER_FULL: createError(
     'SPOOL_BUFFER_FULL',
-    'Stream "%s" has %d bytes waiting for upload, its limit: retry later',
+    'Stream "%s" holds %d bytes in Redis, and this request would pass MAX_BUFFER_BYTES: retry later',
     503,
   ),
   SPOOL_REDIS_UNAVAILABLE: createError(

@@ -63,6 +63,9 @@ describe('hostile requests get their documented answer and append nothing', () =
       400,
       'SPOOL_INVALID_EVENT',
     ],
+    // JSON.parse reads it as Infinity, which would be stored as null.
+    ['a number past a double', '{"big":1e400}', {}, 400, 'SPOOL_INVALID_EVENT'],
+    ['a body of no-break spaces', '\u00a0\u00a0', {}, 400, 'SPOOL_INVALID_JSON'],
     [
       'a truncated gzip stream',
       gzipSync('[{"a":1}]').subarray(0, 12),
@@ -88,6 +91,22 @@ describe('hostile requests get their documented answer and append nothing', () =
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ statusCode: status, code });
     expect(await buffered(stream)).toBe('');
+  });
+
+  it('an NDJSON line of a no-break space or a BOM is a bad line, not a blank one', async () => {
+    const stream = randomName();
+    const body = '{"a":1}\n\u00a0\n\n\ufeff\n{"a":2}\n';
+    const response = await post(stream, body, { 'content-type': 'application/x-ndjson' });
+    expect(response.statusCode).toBe(202);
+    // Indexes count the request's events: blank lines are none.
+    expect(response.json()).toMatchObject({
+      accepted: 2,
+      rejectedCount: 2,
+      rejected: [
+        { index: 1, code: 'SPOOL_INVALID_JSON' },
+        { index: 2, code: 'SPOOL_INVALID_JSON' },
+      ],
+    });
   });
 
   it('a request with neither body nor Content-Type is an empty batch (the fuzzer found it answered 500)', async () => {

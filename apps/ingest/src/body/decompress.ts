@@ -41,6 +41,9 @@ export function decodeBody(
   // zlib's own errors (truncated or corrupt input) become one stable 400.
   gunzip.on('error', (error) => body.destroy(new errors.SPOOL_BAD_GZIP(error.message)));
   payload.on('error', (error) => body.destroy(error));
+  // Fastify stops listening once it has answered (a 413 on the bytes as sent comes first when they
+  // outgrow the inflated ones); an error after that must not go unheard, or it ends the process.
+  body.on('error', () => {});
   body.on('close', () => gunzip.destroy());
   payload.pipe(gunzip).pipe(body);
   return body;

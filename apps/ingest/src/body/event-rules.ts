@@ -6,6 +6,7 @@
  *   Spool but pollute prototypes in the JavaScript readers downstream that merge events.
  * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
  *   an attack on every recursive reader (JSON.stringify included).
+ * - Its numbers are finite: `1e400` parses to Infinity, and would be stored as null.
  * - A messageId of its own has at most MAX_MESSAGE_ID_LENGTH characters (Segment's limit): dedupe
  *   keeps every id for a window, so an id's size is what bounds its memory. It is well-formed
  *   Unicode: a lone surrogate has no UTF-8 form, so two different such ids would look alike.
@@ -27,6 +28,12 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
 }
+
+/** JSON.parse reads `1e400` as Infinity, which JSON.stringify would store as null: refused instead. */
+const OUT_OF_RANGE: EventProblem = {
+  code: 'SPOOL_INVALID_EVENT',
+  message: 'a number is out of range (past ±1.8e308, which no reader can hold): send it as a string',
+};
 
 /** The first problem of one event, or undefined when it is acceptable. Iterative: no stack to blow. */
 export function checkEvent(event: unknown): EventProblem | undefined {
@@ -53,7 +60,10 @@ export function checkEvent(event: unknown): EventProblem | undefined {
       return { code: 'SPOOL_EVENT_TOO_DEEP', message: `an event may nest at most ${MAX_EVENT_DEPTH} levels` };
     }
     if (Array.isArray(value)) {
-      for (const item of value) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+      for (const item of value) {
+        if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+        else if (typeof item === 'number' && !Number.isFinite(item)) return OUT_OF_RANGE;
+      }
       continue;
     }
     for (const key of Object.keys(value as object)) {
@@ -62,6 +72,7 @@ export function checkEvent(event: unknown): EventProblem | undefined {
         return { code: 'SPOOL_FORBIDDEN_KEY', message: `the key "${key}" is not allowed in events` };
       }
       if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+      else if (typeof child === 'number' && !Number.isFinite(child)) return OUT_OF_RANGE;
     }
   }
   return undefined;

@@ -26,10 +26,13 @@ function decode(raw: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+/** Only what JSON counts as whitespace: a no-break space or a stray BOM is content, and invalid. */
+const BLANK = /^[ \t\r\n]*$/;
+
 /** A body's text: checked UTF-8, refused when it holds nothing. */
 function bodyText(raw: Buffer): string {
   const text = decode(raw);
-  if (text.trim() === '') throw new errors.SPOOL_EMPTY_BATCH();
+  if (BLANK.test(text)) throw new errors.SPOOL_EMPTY_BATCH();
   return text;
 }
 
@@ -55,7 +58,7 @@ function parseJson(text: string, maxEvents: number): ParsedBody {
 
 function parseNdjson(text: string, maxEvents: number): ParsedBody {
   // Counted before any line is parsed: a body of many tiny lines costs no parsing.
-  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const lines = text.split('\n').filter((line) => !BLANK.test(line));
   if (lines.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(lines.length, maxEvents);
   const items: BodyItem[] = [];
   for (const line of lines) {

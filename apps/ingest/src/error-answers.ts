@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errors, RETRY_AFTER_SECONDS } from './errors.js';
+
+/**
+ * Every error answer the ingest gives, in one shape: `{statusCode, code, error, message}` with a
+ * stable SPOOL_ code (docs/api.md), whether the error comes from a route, from Fastify before any
+ * route ran (a malformed path), or from Node's HTTP parser (a request that is not valid HTTP).
+ */
+export interface ErrorAnswer {
+  statusCode: number;
+  /** Seconds, for the 503s a client should retry. */
+  retryAfter: string | undefined;
+  /** A failure of Spool's own (a 5xx but 503): logged, and answered without its details. */
+  internal: boolean;
+  body: { statusCode: number; code: string; error: string; message: string };
+}
+
+const STREAM_PATH = /^\/v1\/streams\/([^/?#]*)/;
+
+/** Fastify's own errors, answered with Spool's stable codes and messages that repeat no URL. */
+function normalise(error: FastifyError, bodyLimit: number, url: string): FastifyError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new errors.SPOOL_BODY_TOO_LARGE(bodyLimit);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return new errors.SPOOL_UNSUPPORTED_MEDIA_TYPE();
+    case 'FST_ERR_MAX_PARAM_LENGTH': {
+      // Before routing: the stream name is the events route's parameter; the other is a write key.
+      const stream = STREAM_PATH.exec(url)?.[1];
+      return stream === undefined
+        ? new errors.SPOOL_BAD_REQUEST('a path segment is longer than 100 characters')
+        : new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80));
+    }
+    case 'FST_ERR_BAD_URL':
+      return new errors.SPOOL_BAD_REQUEST('the path is not a valid URL (a broken %-escape?)');
+    default:
+      return error;
+  }
+}
+
+/** The answer to `raw`, raised while serving a request to `url` whose body limit is `bodyLimit`. */
+export function errorAnswer(raw: FastifyError, bodyLimit: number, url: string): ErrorAnswer {
+  const error = normalise(raw, bodyLimit, url);
+  const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  const internal = statusCode >= 500 && statusCode !== 503;
+  // Every answer carries a SPOOL_ code; one from Fastify or a plugin falls back to a generic one.
+  const code = error.code?.startsWith('SPOOL_') ? error.code : 'SPOOL_BAD_REQUEST';
+  const retryAfter =
+    statusCode !== 503
+      ? undefined
+      : String(
+          error.code === 'SPOOL_BUFFER_FULL'
+            ? RETRY_AFTER_SECONDS.bufferFull
+            : RETRY_AFTER_SECONDS.redisUnavailable,
+        );
+  return {
+    statusCode,
+    retryAfter,
+    internal,
+    body: {
+      statusCode,
+      code: internal ? 'SPOOL_INTERNAL' : code,
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: internal ? 'Internal error' : error.message,
+    },
+  };
+}
+
+/** Fastify's `frameworkErrors`: errors before any route ran, answered as a route's would be. */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const answer = errorAnswer(error, 0, request.url);
+  reply.code(answer.statusCode).header('x-request-id', request.id).send(answer.body);
+}
+
+/** A client's request id: up to 128 visible ASCII characters (UUIDs, trace ids, ULIDs). */
+const CLIENT_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The request's id: the client's `X-Request-Id` when it is one, else a new UUID. */
+export function requestIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const id = request.headers['x-request-id'];
+  return typeof id === 'string' && CLIENT_REQUEST_ID.test(id) ? id : randomUUID();
+}
+
+/** Node's parser errors: the request never became one (no route, no hooks). */
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request that is not valid HTTP (a Content-Length its body
+ * does not match, a broken header) or too slow still gets Spool's JSON shape and a request id,
+ * then the connection closes. A socket the client already reset gets nothing.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy(error);
+    return;
+  }
+  const statusCode = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+  const reason = STATUS_CODES[statusCode] ?? 'Bad Request';
+  const message =
+    statusCode === 408
+      ? 'The request did not arrive whole in time'
+      : statusCode === 431
+        ? 'The request headers are too large'
+        : `The request is not valid HTTP (${error.code ?? 'unknown'})`;
+  const body = JSON.stringify({ statusCode, code: 'SPOOL_BAD_REQUEST', error: reason, message });
+  socket.end(
+    `HTTP/1.1 ${statusCode} ${reason}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${randomUUID()}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}

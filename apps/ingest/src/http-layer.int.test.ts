@@ -1,0 +1,130 @@
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type ServiceProcess, spawnService, testServices } from '@spool/testkit';
+
+/**
+ * What reaches the ingest over a real socket, where inject() cannot go: chunked bodies, requests
+ * that are not valid HTTP, paths Fastify refuses before routing. The process must answer each in
+ * Spool's shape, and live on.
+ */
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+let ingest: ServiceProcess;
+let port: number;
+
+beforeAll(async () => {
+  ingest = await spawnService(MAIN, { ALLOW_ANONYMOUS_WRITES: 'true', REDIS_URL: testServices().redisUrl });
+  port = Number(new URL(ingest.url).port);
+});
+afterAll(() => ingest.stop());
+
+/** One chunked POST (no Content-Length): Fastify can only count the body as it comes. */
+function postChunked(path: string, body: Buffer, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: { ...headers, 'transfer-encoding': 'chunked' },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Raw bytes on a socket, and what came back before it closed. */
+function sendRaw(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+const jsonOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+
+describe('the ingest over a real socket', () => {
+  it.each(['/v1/streams/web/events', '/v1/batch'])(
+    'answers 413 to a chunked gzip body larger as sent than inflated (%s), and lives on',
+    async (path) => {
+      // Stored blocks (level 0): the bytes as sent pass the limit before the inflated ones do, so
+      // Fastify answers first and the inflating stream's own error comes after: it once ended the process.
+      const body = gzipSync(`[${'{},'.repeat(700_000)}{}]`, { level: 0 });
+      const answer = await postChunked(path, body, {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      });
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body)).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  it.each([
+    [
+      'a Content-Length longer than the body',
+      'POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{}',
+      400,
+    ],
+    [
+      'a header name with a space',
+      'POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nBad Header: x\r\nContent-Length: 2\r\n\r\n{}',
+      400,
+    ],
+    [
+      'both Content-Length and chunked',
+      'POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+      400,
+    ],
+    ['20 KB of headers', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ])(
+    'answers %s with SPOOL_BAD_REQUEST, a request id, and a closed connection',
+    async (_name, bytes, status) => {
+      const answer = await sendRaw(bytes);
+      expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
+      expect(answer).toMatch(/\r\nX-Request-Id: [0-9a-f-]{36}\r\n/i);
+      expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(jsonOf(answer)).toMatchObject({ statusCode: status, code: 'SPOOL_BAD_REQUEST' });
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  it.each([
+    [`/v1/streams/${'a'.repeat(101)}/events`, 'SPOOL_INVALID_STREAM'],
+    ['/v1/streams/%zz/events', 'SPOOL_BAD_REQUEST'],
+    [`/v1/projects/${'k'.repeat(101)}/settings`, 'SPOOL_BAD_REQUEST'],
+  ])('answers a path Fastify refuses before routing (%s) as a route would: %s', async (path, code) => {
+    const response = await fetch(`${ingest.url}${path}`, {
+      method: path.endsWith('/events') ? 'POST' : 'GET',
+      headers: { 'content-type': 'application/json' },
+      body: path.endsWith('/events') ? '{}' : undefined,
+    });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const answer = (await response.json()) as { code: string; message: string };
+    expect(answer.code).toBe(code);
+    // A write key in a path is never repeated.
+    expect(answer.message).not.toContain('kkkk');
+  });
+
+  it('answers an OPTIONS that is no preflight with 204, as it answers a preflight', async () => {
+    const response = await fetch(`${ingest.url}/v1/streams/web/events`, { method: 'OPTIONS' });
+    expect(response.status).toBe(204);
+  });
+});
