@@ -209,13 +209,8 @@ export class GroupCommit {
       if (result.status === 'fulfilled') duplicates += result.value.duplicates;
       else refusals.push(result.reason as Error);
     }
-    const [first] = refusals;
-    if (!first) return { duplicates };
-    const shared = refusals.every(
-      (error) => (error as { code?: string }).code === (first as { code?: string }).code,
-    );
-    if (refusals.length === results.length && shared) throw first;
-    throw new errors.SPOOL_PARTLY_STORED(stream);
+    if (refusals.length === 0) return { duplicates };
+    throw shardedRefusal(stream, refusals, results.length);
   }
 
   /** Appends lines to one buffer unit (a stream, or one shard of it) in its group. */
@@ -390,4 +385,19 @@ export class GroupCommit {
       );
     }
   }
+}
+
+const codeOf = (error: Error) => (error as { code?: string }).code;
+
+/**
+ * The answer to a sharded request some of whose `parts` were refused. When every part was refused
+ * it keeps the refusals' meaning: theirs when they agree, else "may be stored" when any may be (a
+ * retry is right either way, and no part is stored twice), else the first. When some part was
+ * stored: SPOOL_PARTLY_STORED.
+ */
+export function shardedRefusal(stream: string, refusals: readonly Error[], parts: number): Error {
+  const [first] = refusals as [Error, ...Error[]];
+  if (refusals.length < parts) return new errors.SPOOL_PARTLY_STORED(stream);
+  if (refusals.every((error) => codeOf(error) === codeOf(first))) return first;
+  return refusals.find((error) => codeOf(error) === 'SPOOL_REDIS_UNAVAILABLE') ?? first;
 }
