@@ -79,6 +79,11 @@ export const adminKeys = z
       .split(',')
       .map((key) => key.trim())
       .filter((key) => key !== '');
+    // Set, yet no key in it (`,` or spaces): refused rather than read as "open".
+    if (keys.length === 0 && text !== '') {
+      ctx.addIssue({ code: 'custom', message: 'holds no key; leave it unset for open admin views' });
+      return z.NEVER;
+    }
     // The key itself never appears in a message: configuration errors end up in logs.
     const short = keys.findIndex((key) => key.length < 16);
     if (short !== -1) {
@@ -114,6 +119,11 @@ export const writeKeys = z
         return z.NEVER;
       }
       keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
+    }
+    // Set, yet no key in it (`;` or spaces): a mistake, never an open service.
+    if (keys.length === 0 && text !== '') {
+      ctx.addIssue({ code: 'custom', message: 'holds no key' });
+      return z.NEVER;
     }
     return keys;
   });

@@ -182,6 +182,10 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
+    // Set, but holding no key: never read as "open".
+    [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
+    [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
+    [{ WRITE_KEYS: ' ; ' }, /WRITE_KEYS: holds no key/],
   ])('stops on %p naming the variable', (env, message) => {
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);
