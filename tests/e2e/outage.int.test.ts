@@ -49,6 +49,7 @@ beforeAll(async () => {
       FLUSH_INTERVAL: '1s',
       FLUSH_RETRY_BASE: '100ms',
       FLUSH_RETRY_MAX: '500ms',
+      S3_TIMEOUT: '1s',
       LOG_LEVEL: 'warn',
     }),
   );
@@ -60,6 +61,15 @@ afterAll(async () => {
   await redis.quit();
   s3.destroy();
 });
+
+/** The flusher's count of failed flush attempts, over every stream. */
+async function flushFailures(): Promise<number> {
+  const text = await (await fetch(`${flusher.url}/metrics`)).text();
+  return [...text.matchAll(/spool_flush_failures_total\{stream="[^"]+"\} (\d+)/g)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
+}
 
 async function post(stream: string, messageId: string): Promise<number> {
   const response = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
@@ -120,4 +130,33 @@ describe('while S3 is down', () => {
     expect(await redis.smembers(keys.pending)).toEqual([]);
     expect(await post(stream, 'after')).toBe(202);
   });
+});
+
+describe('while S3 hangs (connections taken, nothing answered)', () => {
+  it('fails each stuck attempt after S3_TIMEOUT and retries, instead of waiting for ever, then lands once', async () => {
+    const stream = randomName('stall');
+    const before = await flushFailures();
+    proxy.blackhole();
+    const accepted: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      if ((await post(stream, `s${i}`)) === 202) accepted.push(`s${i}`);
+    }
+    expect(accepted).toHaveLength(20);
+    // Without a timeout the first attempt would never end: no failure would ever be counted.
+    await waitFor(
+      async () => ((await flushFailures()) >= before + 2 ? true : undefined),
+      30_000,
+      'timed-out attempts',
+    );
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)).toEqual([]);
+
+    proxy.restore();
+    await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 30_000 });
+    const landed: string[] = [];
+    for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)) {
+      const object = await readSpoolObject(s3, services.s3.bucket, key);
+      landed.push(...object.lines.map((line) => JSON.parse(line).messageId as string));
+    }
+    expect(landed.sort()).toEqual([...accepted].sort());
+  }, 90_000);
 });

@@ -20,7 +20,13 @@ export interface FlusherClients {
   close(): Promise<void>;
 }
 
-/** The S3 client, with checksums as configured (WHEN_REQUIRED suits every S3-compatible store). */
+/**
+ * The S3 client, with checksums as configured (WHEN_REQUIRED suits every S3-compatible store).
+ * The SDK waits for ever by default: a store that accepts a connection and never answers would
+ * hold a flush (and its slot of FLUSH_CONCURRENCY) for good. A connection that stays idle for
+ * S3_TIMEOUT fails instead, and the SDK's retries, then the flush's, take over. Idle, not total:
+ * a large part on a slow link keeps moving, and is not cut.
+ */
 export function createS3Client(s3: Config['s3']): S3Client {
   return new S3Client({
     region: s3.region,
@@ -28,6 +34,7 @@ export function createS3Client(s3: Config['s3']): S3Client {
     forcePathStyle: s3.forcePathStyle,
     requestChecksumCalculation: s3.checksums,
     responseChecksumValidation: s3.checksums,
+    requestHandler: { connectionTimeout: s3.timeoutMs, socketTimeout: s3.timeoutMs },
   });
 }
 

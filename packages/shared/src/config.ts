@@ -135,6 +135,8 @@ const schema = z.object({
   S3_CHECKSUMS: z.enum(['when_required', 'when_supported']).default('when_required'),
   /** Bytes: multipart part size (S3's bounds: 5MiB to 5GiB); a flush holds at most 4 parts in memory (2 in flight). */
   S3_PART_SIZE: size('8MiB'),
+  /** Milliseconds: an S3 connection that sends and receives nothing this long fails (the flush retries). */
+  S3_TIMEOUT: duration('60s'),
   /** Milliseconds: a flush whose worker stops renewing its lock this long (a crashed flusher) is taken over by another. */
   FLUSH_LOCK_DURATION: duration('30s'),
   /** Flush jobs run at once by one flusher process. */
@@ -182,6 +184,8 @@ export interface Config {
     forcePathStyle: boolean;
     checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
     partBytes: number;
+    /** S3_TIMEOUT: an idle connection's limit, and a new connection's. */
+    timeoutMs: number;
   };
   flushRetryBaseMs: number;
   flushRetryMaxMs: number;
@@ -310,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       forcePathStyle: v.S3_FORCE_PATH_STYLE,
       checksums: v.S3_CHECKSUMS === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       partBytes: v.S3_PART_SIZE,
+      timeoutMs: v.S3_TIMEOUT,
     }),
     flushRetryBaseMs: v.FLUSH_RETRY_BASE,
     flushRetryMaxMs: v.FLUSH_RETRY_MAX,
