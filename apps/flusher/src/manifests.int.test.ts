@@ -114,6 +114,25 @@ describe('manifests', () => {
     expect(await redis.exists(keys.manifestPending, keys.manifestDraining, keys.manifestDrainingId)).toBe(0);
   });
 
+  it("lose no line when the stream's counters are lost (a failover): the drain count starts again", async () => {
+    const prefix = `${randomName('manifest')}/`;
+    const stream = randomName('web');
+    const keys = streamKeys(stream);
+    const since = Date.now(); // one day's manifest, even across midnight
+    const landed: string[] = [];
+    for (const gen of [0, 1]) {
+      await fillBuffer(redis, keys, 4 * 1024);
+      await redis.set(keys.since, String(since + gen));
+      const outcome = await flushGeneration(deps(prefix), stream, gen);
+      if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+      landed.push(outcome.key);
+      // As a failover to a replica that lacked the hash does: the next drain counts from 1 again.
+      await redis.del(keys.stats);
+    }
+    const lines = await manifestOf(prefix, stream, dayOfKey(landed[0] as string));
+    expect(lines.map((line) => line.key)).toEqual([...landed].sort());
+  });
+
   it("lose no line when a stream's shards land at once: each writes parts of its own", async () => {
     const prefix = `${randomName('manifest')}/`;
     const stream = randomName('hot');

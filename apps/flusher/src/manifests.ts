@@ -52,7 +52,12 @@ export function manifestFolder(prefix: string, stream: string, day: string): str
   return `${prefix}_manifests/stream=${stream}/dt=${day}/`;
 }
 
-/** The part one drain of a buffer unit's lines writes for one day: `s<shard>-<n>.ndjson`. */
+/**
+ * The part one drain of a buffer unit's lines writes for one day: `s<shard>-<n>-<ms>.ndjson`,
+ * from the drain's id (drain-4.lua). Both halves: `n` counts in the stream's stats hash, which a
+ * failover can lose (its count starts again), and a name from `n` alone would then overwrite a
+ * part already written.
+ */
 export function manifestPartKey(
   prefix: string,
   stream: string,
@@ -60,7 +65,7 @@ export function manifestPartKey(
   shard: number,
   drainingId: string,
 ) {
-  return `${manifestFolder(prefix, stream, day)}s${shard}-${drainingId.split(':')[0]}.ndjson`;
+  return `${manifestFolder(prefix, stream, day)}s${shard}-${drainingId.replace(':', '-')}.ndjson`;
 }
 
 /** The `dt=` day of an object key. */
