@@ -34,6 +34,8 @@ async function send(url: string, stream: string): Promise<void> {
         event: EVENTS[n % EVENTS.length],
         amount: n % 97,
         context: { page: { path: `/p/${n % 7}` } },
+        // One client cut its text in the middle of an emoji: a lone surrogate, sent as \ud83d.
+        ...(n === 5 ? { note: 'cut \ud83d' } : {}),
       };
     });
     const answer = await fetch(`${url}/v1/streams/${stream}/events`, {
@@ -95,6 +97,11 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
       `SELECT stream, event, count(*) AS events, count(DISTINCT messageId) AS ids FROM ${source()} GROUP BY ALL ORDER BY event`,
     );
     expect(rows).toEqual([...EVENTS].sort().map((event) => ({ stream, event, events: 1_000n, ids: 1_000n })));
+  });
+
+  it('hold a lone surrogate a client sent as U+FFFD, so DuckDB reads them at all', async () => {
+    const rows = await query(`SELECT note FROM ${source()} WHERE messageId = '${stream}-5'`);
+    expect(rows).toEqual([{ note: 'cut \ufffd' }]);
   });
 
   it('give typed columns: receivedAt a timestamp, numbers BIGINT, the partitions DATE and INTEGER', async () => {

@@ -7,6 +7,10 @@
  * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
  *   an attack on every recursive reader (JSON.stringify included).
  * - Its numbers are finite: `1e400` parses to Infinity, and would be stored as null.
+ * - Its text is Unicode: a lone surrogate (`"\ud83d"`, what a client that cuts a string in the
+ *   middle of an emoji sends) has no UTF-8 form, and DuckDB refuses the whole file that holds one.
+ *   In a value it becomes U+FFFD, as any UTF-8 encoder would write it, and the event is kept; in
+ *   a key it refuses the event (mendLoneSurrogates, run on the rare line that may hold one).
  * - A messageId of its own has at most MAX_MESSAGE_ID_LENGTH characters (Segment's limit): dedupe
  *   keeps every id for a window, so an id's size is what bounds its memory. It is well-formed
  *   Unicode: a lone surrogate has no UTF-8 form, so two different such ids would look alike.
@@ -76,4 +80,47 @@ export function checkEvent(event: unknown): EventProblem | undefined {
     }
   }
   return undefined;
+}
+
+/** A key that is no Unicode text: mending it would change its name. */
+export const LONE_SURROGATE_KEY: EventProblem = {
+  code: 'SPOOL_INVALID_EVENT',
+  message: 'a key is not well-formed Unicode (a lone surrogate, which has no UTF-8 form)',
+};
+
+/**
+ * Mends an event's string values that are not well-formed Unicode, in place (each lone surrogate
+ * becomes U+FFFD: String.prototype.toWellFormed). Returns whether it changed anything, or the
+ * problem when a key is not well-formed. Walks the whole event: called only for a stored line in
+ * which JSON.stringify wrote a `\ud…` escape, which it does for lone surrogates alone (an event
+ * that passed checkEvent, so its depth is bounded).
+ */
+export function mendLoneSurrogates(event: Record<string, unknown>): boolean | EventProblem {
+  let mended = false;
+  const stack: unknown[] = [event];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (typeof item === 'object' && item !== null) stack.push(item);
+        else if (typeof item === 'string' && !item.isWellFormed()) {
+          value[i] = item.toWellFormed();
+          mended = true;
+        }
+      }
+      continue;
+    }
+    const object = value as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      if (!key.isWellFormed()) return LONE_SURROGATE_KEY;
+      const child = object[key];
+      if (typeof child === 'object' && child !== null) stack.push(child);
+      else if (typeof child === 'string' && !child.isWellFormed()) {
+        object[key] = child.toWellFormed();
+        mended = true;
+      }
+    }
+  }
+  return mended;
 }

@@ -49,6 +49,30 @@ describe('storedLine', () => {
 });
 
 describe('toLines', () => {
+  it('mends a lone surrogate in a value to U+FFFD, and refuses one in a key', () => {
+    // As JSON.parse reads them: lone surrogates, a pair (an emoji), and the escape's text itself.
+    const events = JSON.parse(
+      '[{"cut":"ab\\ud83d","list":["\\udc00",{"deep":"x\\ud83dy"}],"ok":"\\ud83d\\ude00","text":"\\\\ud83d"},' +
+        '{"\\ud83d":1},{"plain":"été"}]',
+    ) as unknown[];
+    const lines = toLines({ shape: 'batch', items: events.map((value) => ({ value })) }, new Date(STAMP), {
+      maxEventBytes: 1024,
+      maxStoredBytes: 1e6,
+    });
+    const [mended, plain] = lines.parts.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(mended).toMatchObject({
+      cut: 'ab\ufffd',
+      list: ['\ufffd', { deep: 'x\ufffdy' }],
+      ok: '😀',
+      text: '\\ud83d',
+    });
+    expect(plain).toMatchObject({ plain: 'été' });
+    expect(lines.rejected).toEqual([
+      { index: 1, code: 'SPOOL_INVALID_EVENT', message: expect.stringContaining('lone surrogate') },
+    ]);
+    expect(lines.bytes).toBe(Buffer.byteLength(lines.text));
+  });
+
   it('stores good events, lists bad ones by index, and counts stored bytes', () => {
     const lines = toLines(
       {

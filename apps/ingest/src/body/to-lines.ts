@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientMessageIds } from '@spool/shared';
 import { errors } from '../errors.js';
 import { isoTime } from '../iso-time.js';
-import { checkEvent } from './event-rules.js';
+import { checkEvent, mendLoneSurrogates } from './event-rules.js';
 import type { ParsedBody } from './parse-body.js';
 
 /** An answer lists this many rejected events at most, and counts the rest. */
@@ -135,7 +135,16 @@ export function toLines(
       continue;
     }
     const event = prepared ? prepared.message : (item.value as Record<string, unknown>);
-    const line = storedLine(event, stamp);
+    let line = storedLine(event, stamp);
+    // A lone surrogate is written as a \ud… escape: only such a line is looked at closely.
+    if (line.includes('\\ud')) {
+      const mended = mendLoneSurrogates(event);
+      if (typeof mended === 'object') {
+        reject({ index, ...mended }, json(item.value));
+        continue;
+      }
+      if (mended) line = storedLine(event, stamp);
+    }
     const lineBytes = Buffer.byteLength(line);
     if (lineBytes > limits.maxEventBytes) {
       reject(
