@@ -281,6 +281,13 @@ async function replayCommand(): Promise<void> {
     process.stdout.write(
       `${signal.aborted ? 'stopped' : 'replayed'}: ${done.objects} of ${done.of} objects, ${done.written} written, ${done.skipped} already there\n`,
     );
+    // Nothing to replay is almost always a wrong S3_PREFIX, stream or range: said, not passed over.
+    if (done.of === 0) {
+      process.stderr.write(
+        `spool: no objects of stream ${stream} from ${from} to ${to} under S3_PREFIX "${config.s3.prefix}"\n`,
+      );
+      process.exitCode = 1;
+    }
   } finally {
     s3.destroy();
   }
@@ -307,7 +314,7 @@ try {
   } else {
     fail(`unknown command "${command}"`);
   }
-  process.exit(0);
+  process.exit(process.exitCode ?? 0);
 } catch (error) {
   const reason = (error as Error).message;
   const unreachable = /max retries per request|ECONNREFUSED|Connection is closed/i.test(reason);

@@ -167,6 +167,38 @@ describe('spool replay', () => {
     await expectRerunWritesNothing(prefix, args, copies);
   });
 
+  it('copies a generation held in two formats once, from the one in the target format, and a second run writes nothing', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const mixed = `${randomName('mixed')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2, 50);
+    // Two replays into one prefix: each generation there as zstd and as Parquet.
+    for (const format of ['ndjson.zst', 'parquet']) {
+      expect(await run('replay', prefix, dayReplay(stream, day, mixed, format)).exited).toBe(0);
+    }
+    expect(await listObjectKeys(s3, services.bucket, `${mixed}stream=`)).toHaveLength(4);
+
+    const args = dayReplay(stream, day, target, 'parquet');
+    const first = run('replay', mixed, args);
+    expect(await first.exited).toBe(0);
+    expect(first.out()).toContain('replayed: 2 of 2 objects, 2 written, 0 already there');
+    const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+    expect(copies).toEqual(copiesOf(keys, prefix, target, '.parquet'));
+    for (const copy of copies) {
+      // The Parquet source, copied as it is: not the zstd one re-encoded.
+      expect(
+        (await objectBytes(copy)).equals(await objectBytes(`${mixed}${copy.slice(target.length)}`)),
+      ).toBe(true);
+    }
+    await expectRerunWritesNothing(mixed, args, copies);
+  });
+
+  it('says so, and exits 1, when the range holds no object (a wrong S3_PREFIX, stream or day)', async () => {
+    const nothing = run('replay', `${randomName('empty')}/`, dayReplay('web', '2026-12-01', 'elsewhere/'));
+    expect(await nothing.exited).toBe(1);
+    expect(nothing.err()).toContain('no objects of stream web from 2026-12-01 to 2026-12-01 under S3_PREFIX');
+  });
+
   it('refuses Parquet objects for an NDJSON format, writing nothing', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;

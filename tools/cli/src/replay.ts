@@ -69,13 +69,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const { s3, bucket, fromPrefix, toPrefix, stream, format, signal } = options;
   if (fromPrefix === toPrefix)
     throw new Error('--to-prefix: the same as S3_PREFIX; replay writes copies elsewhere');
-  const sources: Array<{ key: string; format: OutputFormat }> = [];
+  const found: Source[] = [];
   for (const day of daysBetween(options.fromDay, options.toDay)) {
     for await (const key of listKeys(s3, bucket, `${fromPrefix}stream=${stream}/dt=${day}/`)) {
       const sourceFormat = formatOfKey(key);
-      if (sourceFormat) sources.push({ key, format: sourceFormat });
+      if (sourceFormat)
+        found.push({ key, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
     }
   }
+  const sources = onePerTarget(found, format);
   const parquet = sources.filter((source) => source.format === 'parquet').length;
   if (parquet > 0 && format !== 'parquet') {
     throw new Error(
@@ -86,8 +88,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const lines = new Map<string, ManifestLine[]>();
   for (const source of sources) {
     if (signal?.aborted) break;
-    const relative = source.key.slice(fromPrefix.length, -FORMAT_WRITERS[source.format].extension.length);
-    const key = `${toPrefix}${relative}${FORMAT_WRITERS[format].extension}`;
+    const key = source.target;
     const copied = await copyOnce(options, source, key);
     if (copied.written) done.written += 1;
     else done.skipped += 1;
@@ -110,10 +111,39 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   return done;
 }
 
+interface Source {
+  key: string;
+  format: OutputFormat;
+  /** Where its copy goes. */
+  target: string;
+}
+
+/** A copy's key: its source's, under the target prefix, with the target format's extension. */
+function targetKey(options: ReplayOptions, key: string, sourceFormat: OutputFormat): string {
+  const relative = key.slice(options.fromPrefix.length, -FORMAT_WRITERS[sourceFormat].extension.length);
+  return `${options.toPrefix}${relative}${FORMAT_WRITERS[options.format].extension}`;
+}
+
+/**
+ * One source per copy. A prefix may hold one generation in two formats (replay wrote it there
+ * twice, in two formats): both would write the same copy, each run would write it again, and
+ * which content won would depend on order. The one already in the target format is taken (copied
+ * as it is), else one that can be re-encoded (NDJSON), else the first.
+ */
+function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] {
+  const rank = (source: Source) => (source.format === format ? 0 : source.format !== 'parquet' ? 1 : 2);
+  const chosen = new Map<string, Source>();
+  for (const source of found) {
+    const held = chosen.get(source.target);
+    if (!held || rank(source) < rank(held)) chosen.set(source.target, source);
+  }
+  return [...chosen.values()];
+}
+
 /** Writes one copy unless an earlier run did; returns its manifest line either way. */
 async function copyOnce(
   options: ReplayOptions,
-  { key: source, format: sourceFormat }: { key: string; format: OutputFormat },
+  { key: source, format: sourceFormat }: Source,
   key: string,
 ): Promise<{ written: boolean; line: ManifestLine }> {
   const { s3, bucket, format, partBytes } = options;
