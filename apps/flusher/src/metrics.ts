@@ -43,7 +43,7 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
     }),
     parquetFallbacks: new Counter({
       name: 'spool_parquet_fallbacks_total',
-      help: 'Parquet generations written without their typed columns, by stream and kind: whole-event (one _event JSON column), json-columns (DuckDB refused a typed value) or text-lines (DuckDB could not parse the JSON: each line stored as text)',
+      help: 'Parquet generations written without their typed columns, by stream and kind: whole-event (one _event column holding each event as JSON), json-columns (DuckDB refused a typed value: every column text) or text-lines (DuckDB could not parse the JSON: each line stored as text)',
       labelNames: ['stream', 'kind'] as const,
       registers: [registry],
     }),

@@ -79,7 +79,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
   const columns =
     schema.kind === 'columns'
       ? schema.columns.map(({ name, type }) => `${literal(name)}: ${literal(type)}`).join(', ')
-      : `${literal(WHOLE_EVENT_COLUMN)}: 'JSON'`;
+      : `${literal(WHOLE_EVENT_COLUMN)}: 'VARCHAR'`;
   const records = schema.kind === 'columns' ? 'true' : 'false';
   return `read_ndjson(${literal(input)}, columns = {${columns}}, records = ${records}, maximum_object_size = ${objectBytes})`;
 }

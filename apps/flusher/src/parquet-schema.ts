@@ -6,10 +6,12 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  * is then told each column's type, and a type a single line contradicts would fail the flush).
  *
  * - Each top-level field is a column, in the order the fields first appear.
- * - A field that is an object or an array in any line is a JSON column: event properties and
- *   context differ by event and by client release, so typed structs would change shape from
- *   one generation to the next, and Athena cannot read a struct whose fields changed between
- *   files; a JSON column stays one type, and both read its fields with a JSON path.
+ * - A field that is an object or an array in any line is a VARCHAR column of JSON text: event
+ *   properties and context differ by event and by client release, so typed structs would change
+ *   shape from one generation to the next, and Athena cannot read a struct whose fields changed
+ *   between files; text stays one type, and both read its fields with a JSON path. Not the JSON
+ *   logical type: DuckDB reads files together (union_by_name) by casting a column to one type,
+ *   and a generation where the field was plain text ("hello") does not cast to JSON.
  * - Scalars: only booleans is BOOLEAN; only integers is BIGINT; integers and decimals is DOUBLE;
  *   anything else mixed is VARCHAR (a number is then its JSON text). A field that is null (or
  *   missing) in every line has no column: readers take a missing column as null, and a sparse
@@ -19,13 +21,13 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  * - When the fields cannot all be columns (two differ only in case, which a SQL engine cannot
  *   tell apart; a name that is empty, holds a NUL or is not well-formed Unicode, which DuckDB
  *   would not match to its key; more than MAX_COLUMNS; no field with a value), the generation
- *   is one JSON column, `_event`, holding each whole event: nothing is dropped.
+ *   is one VARCHAR column, `_event`, holding each whole event's JSON: nothing is dropped.
  * - The last resort, `lines` (see ParquetStage), is each line as text in `_event`: for what
  *   DuckDB cannot parse as JSON at all (a lone UTF-16 surrogate escape in a string, which
  *   JavaScript accepts and DuckDB refuses).
  */
 
-export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ' | 'JSON';
+export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ';
 
 export type ParquetSchema =
   | { kind: 'columns'; columns: Array<{ name: string; type: ColumnType }> }
@@ -43,14 +45,15 @@ export const TIME_FIELDS: ReadonlySet<string> = new Set([
 /** More top-level fields than this in one generation make it one `_event` column. */
 export const MAX_COLUMNS = 1000;
 
-/** The column of a generation written whole, one JSON value per event. */
+/** The column of a generation written whole, each event's JSON text. */
 export const WHOLE_EVENT_COLUMN = '_event';
 
 /** Set for a time field's string that is not a time DuckDB reads as TIMESTAMPTZ. */
 const NOT_TIME = 64;
 
 function typeOf(kinds: number, timeField: boolean): ColumnType {
-  if (kinds & ValueKind.Nested) return 'JSON';
+  // JSON text (DuckDB writes an object read as VARCHAR as its JSON).
+  if (kinds & ValueKind.Nested) return 'VARCHAR';
   const scalars = kinds & ~ValueKind.Null & ~NOT_TIME;
   if (scalars === ValueKind.String && timeField && !(kinds & NOT_TIME)) return 'TIMESTAMPTZ';
   if (scalars === ValueKind.Boolean) return 'BOOLEAN';
@@ -109,13 +112,14 @@ export class SchemaBuilder {
 
 /**
  * What to try, in order, to write a generation: its schema; then (typed columns only) the same
- * columns each JSON, which reads any JSON value; then each line as text, which parses nothing.
+ * columns each VARCHAR, which reads any JSON value (a string as itself, anything else as its
+ * JSON); then each line as text, which parses nothing.
  */
 export function schemaAttempts(schema: ParquetSchema): ParquetSchema[] {
   if (schema.kind !== 'columns') return [schema, { kind: 'lines' }];
-  const asJson: ParquetSchema = {
+  const asText: ParquetSchema = {
     kind: 'columns',
-    columns: schema.columns.map(({ name }) => ({ name, type: 'JSON' })),
+    columns: schema.columns.map(({ name }) => ({ name, type: 'VARCHAR' })),
   };
-  return [schema, asJson, { kind: 'lines' }];
+  return [schema, asText, { kind: 'lines' }];
 }
