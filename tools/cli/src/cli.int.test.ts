@@ -76,6 +76,28 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
+  it("writes DEL and the C1 controls (U+009B, a terminal's CSI) as JSON escapes: the same event, nothing a terminal acts on", async () => {
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    const tail = run(['tail', stream, '--redis', REDIS_URL, '--namespace', namespace]);
+    const event = { event: 'page', title: 'a\u009b31mred\u007f\u0085z', plain: 'é' };
+    const line = JSON.stringify(event);
+    await waitFor(
+      async () => {
+        await append(stream, namespace, [line]);
+        return tail.out().includes('"plain"') ? true : undefined;
+      },
+      15_000,
+      'the tail to print',
+    );
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+    const [shown] = tail.out().trimEnd().split('\n') as [string];
+    expect(shown).not.toMatch(/[\u007f-\u009f]/);
+    expect(shown).toContain('a\\u009b31mred\\u007f\\u0085z');
+    expect(JSON.parse(shown)).toEqual(event);
+  });
+
   it('says in one line that it cannot reach Redis, and exits 1', async () => {
     const tail = run(['tail', 'web', '--redis', 'redis://127.0.0.1:1']);
     expect(await tail.exited).toBe(1);

@@ -110,6 +110,19 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
+/** DEL and the C1 controls, which JSON leaves raw (U+009B is a terminal's CSI, as ESC [ is). */
+const RAW_CONTROLS = /[\u007f-\u009f]/g;
+
+/**
+ * A stored line as it may reach a terminal: the characters a terminal could act on written as
+ * JSON escapes, so the line is the same JSON (jq reads the same event) and the event's text
+ * cannot move the cursor or recolour the screen. (JSON.stringify already escapes ESC and the
+ * other C0 controls.)
+ */
+function withEscapedControls(line: string): string {
+  return line.replace(RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 async function tail(stream: string): Promise<void> {
   const redis = connectTarget();
   defineSpoolCommands(redis);
@@ -127,9 +140,10 @@ async function tail(stream: string): Promise<void> {
         continue;
       }
       // On a terminal a line is cut to its width; into a pipe, whole (for jq and the like).
-      const text = step.lines.map((line) =>
-        width && line.length > width ? `${line.slice(0, width - 1)}…` : line,
-      );
+      const text = step.lines.map((line) => {
+        const safe = withEscapedControls(line);
+        return width && safe.length > width ? `${safe.slice(0, width - 1)}…` : safe;
+      });
       if (!process.stdout.write(`${text.join('\n')}\n`))
         await new Promise((resolve) => process.stdout.once('drain', resolve));
     }
