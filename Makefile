@@ -17,8 +17,8 @@ dev-cluster: ## make dev on a Redis Cluster of 3 masters and 3 replicas (ports 7
 status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url URL" or "--redis URL")
 	@bash scripts/tool.sh spool status $(ARGS)
 
-tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL; ARGS="--from-start")
-	@bash scripts/tool.sh spool tail "$(STREAM)" --redis "$${REDIS_URL:-redis://127.0.0.1:6390}" $(ARGS)
+tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL or REDIS_CLUSTER_NODES; ARGS="--from-start")
+	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:6390}") $(ARGS)
 
 verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=2026-12-01 (ARGS="--deep")
 	@bash scripts/tool.sh spool verify --stream "$(STREAM)" --day "$(DAY)" $(ARGS)
