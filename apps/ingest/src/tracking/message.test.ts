@@ -35,6 +35,10 @@ describe('normalizeMessage', () => {
     expect(refusal({ userId: 42, event: 'x' }, { type: 'track' })).toBeUndefined();
     expect(refusal('text', { type: 'track' })).toBe('a message must be a JSON object');
     expect(refusal({ userId: 'u', context: [1] }, { type: 'identify' })).toBe('"context" must be an object');
+    // null is no context: the message is kept, with the request's ip.
+    expect(stored({ userId: 'u', context: null }, { type: 'identify' }).context).toEqual({
+      ip: '203.0.113.77',
+    });
   });
 
   it("merges the batch's context into each message's, the message's own fields winning", () => {

@@ -100,7 +100,8 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     for (const field of REQUIRED[type as MessageType]) {
       if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
     }
-    if (raw.context !== undefined && !isPlainObject(raw.context)) {
+    // A null context is none (an SDK that sends every field); anything else must be an object.
+    if (raw.context !== undefined && raw.context !== null && !isPlainObject(raw.context)) {
       return { problem: problem('"context" must be an object') };
     }
 
@@ -109,9 +110,10 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     const message = raw;
     if (Object.hasOwn(message, 'writeKey')) message.writeKey = undefined;
     message.type = type;
+    const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;
     const context: Record<string, unknown> = batchContext
-      ? { ...batchContext, ...(raw.context as Record<string, unknown> | undefined) }
-      : ((raw.context as Record<string, unknown> | undefined) ?? {});
+      ? { ...batchContext, ...ownContext }
+      : (ownContext ?? {});
     const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
     context.ip = ip;
     message.context = context;
