@@ -42,21 +42,35 @@ async function manifestOf(prefix: string, stream: string, day: string): Promise<
   );
 }
 
+/**
+ * Lands generations 0 and 1 of `stream` (`bytes` each), dated from the first one's start (one
+ * day's manifest even across midnight); `afterEach` runs after each flush. Their object keys.
+ */
+async function flushGenerations(
+  prefix: string,
+  stream: string,
+  bytes: number,
+  afterEach: () => Promise<unknown> = async () => {},
+): Promise<string[]> {
+  const keys = streamKeys(stream);
+  const since = Date.now();
+  const landed: string[] = [];
+  for (const gen of [0, 1]) {
+    await fillBuffer(redis, keys, bytes);
+    await redis.set(keys.since, String(since + gen));
+    const outcome = await flushGeneration(deps(prefix), stream, gen);
+    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+    landed.push(outcome.key);
+    await afterEach();
+  }
+  return landed;
+}
+
 describe('manifests', () => {
   it("give each object one line in its day's manifest, matching the object's own metadata", async () => {
     const prefix = `${randomName('manifest')}/`;
     const stream = randomName('web');
-    const keys = streamKeys(stream);
-    const landed: string[] = [];
-    // Both generations dated from the first one's start: one day's manifest even across midnight.
-    const since = Date.now();
-    for (const gen of [0, 1]) {
-      await fillBuffer(redis, keys, 64 * 1024);
-      await redis.set(keys.since, String(since + gen));
-      const outcome = await flushGeneration(deps(prefix), stream, gen);
-      if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
-      landed.push(outcome.key);
-    }
+    const landed = await flushGenerations(prefix, stream, 64 * 1024);
     // The same generation flushed again (a retry after a crash) adds no line.
     await flushGeneration(deps(prefix), stream, 1);
 
@@ -81,7 +95,7 @@ describe('manifests', () => {
         lastReceivedAt: head.Metadata?.['spool-last-received-at'],
       });
     }
-    expect(await redis.hlen(keys.manifestPending)).toBe(0);
+    expect(await redis.hlen(streamKeys(stream).manifestPending)).toBe(0);
   });
 
   it('are written by the sweep when the flusher died before its manifest part was written', async () => {
@@ -117,18 +131,10 @@ describe('manifests', () => {
   it("lose no line when the stream's counters are lost (a failover): the drain count starts again", async () => {
     const prefix = `${randomName('manifest')}/`;
     const stream = randomName('web');
-    const keys = streamKeys(stream);
-    const since = Date.now(); // one day's manifest, even across midnight
-    const landed: string[] = [];
-    for (const gen of [0, 1]) {
-      await fillBuffer(redis, keys, 4 * 1024);
-      await redis.set(keys.since, String(since + gen));
-      const outcome = await flushGeneration(deps(prefix), stream, gen);
-      if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
-      landed.push(outcome.key);
-      // As a failover to a replica that lacked the hash does: the next drain counts from 1 again.
-      await redis.del(keys.stats);
-    }
+    // As a failover to a replica that lacked the hash does: the next drain counts from 1 again.
+    const landed = await flushGenerations(prefix, stream, 4 * 1024, () =>
+      redis.del(streamKeys(stream).stats),
+    );
     const lines = await manifestOf(prefix, stream, dayOfKey(landed[0] as string));
     expect(lines.map((line) => line.key)).toEqual([...landed].sort());
   });
