@@ -142,6 +142,37 @@ describe('the sweep', () => {
     }
   });
 
+  it('goes on past a stream it cannot read, so the streams after it are still flushed by time', async () => {
+    const ns = randomName('ns');
+    const [broken, old] = [randomName('broken'), randomName('old')] as [string, string];
+    const ownQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const ownConfig = loadConfig(flusherTestEnv({ REDIS_NAMESPACE: ns, FLUSH_INTERVAL: '1m' }), 'flusher');
+    try {
+      // The broken stream first in the registry (the oldest score), its pending set a string.
+      await redis.zadd(streamRegistryKey(ns), 1, broken);
+      await redis.set(streamKeys(broken, ns).pending, 'not a set');
+      await registerStream(redis, streamRegistryKey(ns), old);
+      await appendToBuffer(redis, streamKeys(old, ns), {
+        chunk: '{"a":1}\n',
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      await redis.set(streamKeys(old, ns).since, (await redisNow(redis)) - 61_000);
+
+      const result = await sweep({ ...deps, config: ownConfig, queue: ownQueue });
+      expect(result.failed).toEqual([broken]);
+      expect(result.enqueued).toEqual([flushJobId(old, 0)]);
+    } finally {
+      await ownQueue.obliterate({ force: true });
+      await ownQueue.close();
+    }
+  });
+
   it("ages buffers on Redis's clock, whatever this process's clock says", async () => {
     const stream = randomName('clock');
     await write(stream, 100, (await redisNow(redis)) - 61_000);

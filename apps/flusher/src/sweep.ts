@@ -53,12 +53,15 @@ export interface SweepResult {
   manifestLines: number;
   /** Quarantine objects written (rejected events kept by the ingest). */
   quarantined: string[];
+  /** Streams that could not be swept this tick (each logged; the others were swept). */
+  failed: string[];
 }
 
 /**
- * Makes sure every generation that should be flushed has a live job; run by a BullMQ job
- * scheduler, so one sweep runs per tick across all flusher replicas. Ages are measured on Redis's
- * clock, the one `since` is written on. It enqueues:
+ * Makes sure every generation that should be flushed has a live job; run on each flusher's own
+ * timer by the one that takes the tick's lease (sweep-timer.ts), so one sweep runs per tick across
+ * all flusher replicas. Ages are measured on Redis's clock, the one `since` is written on. A
+ * stream it cannot read is logged and passed over: the others are swept. It enqueues:
  * - an active buffer older than FLUSH_INTERVAL (the time-based flush);
  * - an active buffer over the threshold without a job (its crossing's enqueue was lost);
  * - every sealed generation without a live job (its job was lost), and retries one whose job
@@ -78,6 +81,7 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     reconciled: [],
     manifestLines: 0,
     quarantined: [],
+    failed: [],
   };
   const now = await redisNow(redis);
   const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
@@ -103,6 +107,101 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   // Per stream label: a sharded stream's gauges sum its shards.
   const gauges = new Map<string, { bytes: number; pending: number; fill: number }>();
   const countersLost = new Map<string, boolean>();
+  /** One stream's part of the sweep (see above). */
+  const visit = async (stream: string) => {
+    const keys = streamKeys(stream, config.namespace);
+    const replies = await redis
+      .pipeline()
+      .get(keys.gen)
+      .get(keys.since)
+      .strlen(keys.buf)
+      .smembers(keys.pending)
+      .get(keys.sealedBytes)
+      .hlen(keys.manifestPending)
+      .exists(keys.manifestDrainingId)
+      .llen(keys.quarantine)
+      .exists(keys.quarantineDrainingId)
+      .hmget(keys.stats, 'accepted', 'landed')
+      .exec();
+    const [
+      gen,
+      since,
+      length,
+      pending,
+      sealedBytes,
+      manifestLines,
+      manifestDraining,
+      quarantined,
+      draining,
+      [accepted, landed],
+    ] = pipelineValues(replies) as [
+      string | null,
+      string | null,
+      number,
+      string[],
+      string | null,
+      number,
+      number,
+      number,
+      number,
+      [string | null, string | null],
+    ];
+    // A drain a crash left unfinished is finished first, whatever is pending.
+    const manifestPending = manifestLines + manifestDraining;
+    if (manifestPending > 0) await writeManifests(deps, stream, result);
+    if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
+    const label = metrics.streamLabel(streamOfUnit(stream));
+    // No flush lands more than was accepted: its counters were lost (stream-status.ts). Every
+    // label counts, "other" too: a loss must be seen whatever the stream's name.
+    const lost = Number(landed ?? 0) > Number(accepted ?? 0);
+    countersLost.set(label, lost || countersLost.get(label) === true);
+    if (label !== OTHER_STREAMS_LABEL) {
+      const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
+      gauge.bytes += length;
+      gauge.pending += pending.length;
+      const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
+      gauge.fill = Math.max(gauge.fill, fill);
+      gauges.set(label, gauge);
+    }
+
+    if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
+      const reconciliation = await reconcileSealed(redis, keys);
+      if (reconciliation.sealedBytes !== reconciliation.counted || reconciliation.forgotten > 0) {
+        result.reconciled.push(stream);
+        logger.warn(
+          { stream, ...reconciliation },
+          'sealed-bytes did not match the sealed keys (one was deleted outside Spool?); set from them',
+        );
+      }
+    }
+    if (length > 0) {
+      // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
+      const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
+      oldestSince = Math.min(oldestSince, startedAt);
+      if (
+        now - startedAt >= config.flushIntervalMs ||
+        length >= unitLimits(config, stream).flushThresholdBytes
+      ) {
+        await ensureJob(stream, Number(gen ?? 0));
+      }
+    } else if (
+      // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
+      pending.length === 0 &&
+      manifestPending === 0 &&
+      quarantined === 0 &&
+      draining === 0 &&
+      (await forgetStream(redis, registry, stream, forgetBefore))
+    ) {
+      result.forgotten.push(stream);
+    }
+    for (const sealedGen of pending) {
+      const sealedSince = await redis.hget(keys.sealedMeta(Number(sealedGen)), 'since');
+      if (sealedSince !== null) oldestSince = Math.min(oldestSince, Number(sealedSince));
+      await ensureJob(stream, Number(sealedGen));
+    }
+  };
+
+  let failure: unknown;
   let cursor = '0';
   do {
     const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
@@ -111,95 +210,13 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     for (let i = 0; i < page.length; i += 2) {
       const stream = page[i] as string;
       result.streams += 1;
-      const keys = streamKeys(stream, config.namespace);
-      const replies = await redis
-        .pipeline()
-        .get(keys.gen)
-        .get(keys.since)
-        .strlen(keys.buf)
-        .smembers(keys.pending)
-        .get(keys.sealedBytes)
-        .hlen(keys.manifestPending)
-        .exists(keys.manifestDrainingId)
-        .llen(keys.quarantine)
-        .exists(keys.quarantineDrainingId)
-        .hmget(keys.stats, 'accepted', 'landed')
-        .exec();
-      const [
-        gen,
-        since,
-        length,
-        pending,
-        sealedBytes,
-        manifestLines,
-        manifestDraining,
-        quarantined,
-        draining,
-        [accepted, landed],
-      ] = pipelineValues(replies) as [
-        string | null,
-        string | null,
-        number,
-        string[],
-        string | null,
-        number,
-        number,
-        number,
-        number,
-        [string | null, string | null],
-      ];
-      // A drain a crash left unfinished is finished first, whatever is pending.
-      const manifestPending = manifestLines + manifestDraining;
-      if (manifestPending > 0) await writeManifests(deps, stream, result);
-      if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
-      const label = metrics.streamLabel(streamOfUnit(stream));
-      // No flush lands more than was accepted: its counters were lost (stream-status.ts). Every
-      // label counts, "other" too: a loss must be seen whatever the stream's name.
-      const lost = Number(landed ?? 0) > Number(accepted ?? 0);
-      countersLost.set(label, lost || countersLost.get(label) === true);
-      if (label !== OTHER_STREAMS_LABEL) {
-        const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
-        gauge.bytes += length;
-        gauge.pending += pending.length;
-        const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
-        gauge.fill = Math.max(gauge.fill, fill);
-        gauges.set(label, gauge);
-      }
-
-      if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
-        const reconciliation = await reconcileSealed(redis, keys);
-        if (reconciliation.sealedBytes !== reconciliation.counted || reconciliation.forgotten > 0) {
-          result.reconciled.push(stream);
-          logger.warn(
-            { stream, ...reconciliation },
-            'sealed-bytes did not match the sealed keys (one was deleted outside Spool?); set from them',
-          );
-        }
-      }
-      if (length > 0) {
-        // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
-        const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
-        oldestSince = Math.min(oldestSince, startedAt);
-        if (
-          now - startedAt >= config.flushIntervalMs ||
-          length >= unitLimits(config, stream).flushThresholdBytes
-        ) {
-          await ensureJob(stream, Number(gen ?? 0));
-        }
-      } else if (
-        // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
-        pending.length === 0 &&
-        manifestPending === 0 &&
-        quarantined === 0 &&
-        draining === 0 &&
-        (await forgetStream(redis, registry, stream, forgetBefore))
-      ) {
-        result.forgotten.push(stream);
-      }
-      for (const sealedGen of pending) {
-        const sealedSince = await redis.hget(keys.sealedMeta(Number(sealedGen)), 'since');
-        if (sealedSince !== null) oldestSince = Math.min(oldestSince, Number(sealedSince));
-        await ensureJob(stream, Number(sealedGen));
+      // One stream that cannot be read (a Cluster master away, a key of the wrong type) must not
+      // stop the sweep of the streams after it: each is tried, and the next tick tries again.
+      try {
+        await visit(stream);
+      } catch (error) {
+        result.failed.push(stream);
+        failure ??= error;
       }
     }
   } while (cursor !== '0');
@@ -215,6 +232,12 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     logger.info({ enqueued: result.enqueued, retried: result.retried }, 'sweep enqueued flushes');
   }
   if (result.forgotten.length > 0) logger.info({ streams: result.forgotten.length }, 'forgot idle streams');
+  if (result.failed.length > 0) {
+    logger.warn(
+      { err: failure, streams: result.failed.length, first: result.failed.slice(0, 5) },
+      'could not sweep some streams; the next tick tries them again',
+    );
+  }
   return result;
 }
 
