@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendToBuffer, defineSpoolCommands, loadConfig, sealGeneration, streamKeys } from '@spool/shared';
+import {
+  appendToBuffer,
+  defineSpoolCommands,
+  loadConfig,
+  pinDestination,
+  sealGeneration,
+  streamKeys,
+} from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -120,6 +127,26 @@ describe('flushGeneration', () => {
     expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toEqual([
       expect.stringMatching(/-0\.ndjson\.zst$/),
     ]);
+  });
+
+  it('writes under the bucket and prefix of the first attempt, whatever S3_PREFIX says at the retry', async () => {
+    const stream = randomName('moved');
+    const [first, later] = [`${randomName('first')}/`, `${randomName('later')}/`];
+    const keys = streamKeys(stream);
+    await fillBuffer(redis, keys, 16 * 1024);
+    // What an attempt that uploaded under `first` and died before its release leaves in Redis.
+    await sealGeneration(redis, keys, 0);
+    expect(await pinDestination(redis, keys, 0, { bucket: services.s3.bucket, prefix: first })).toEqual({
+      bucket: services.s3.bucket,
+      prefix: first,
+    });
+    // The retry runs with another S3_PREFIX: still one object, where the first attempt put it.
+    expect(await flushGeneration(deps(later), stream, 0)).toMatchObject({ status: 'uploaded' });
+    expect(await listObjectKeys(s3, services.s3.bucket, `${first}stream=`)).toHaveLength(1);
+    expect(await listObjectKeys(s3, services.s3.bucket, `${later}stream=`)).toEqual([]);
+    // Released: nothing is pinned again for it.
+    expect(await pinDestination(redis, keys, 0, { bucket: 'b', prefix: later })).toBeUndefined();
+    expect(await redis.exists(keys.sealedMeta(0))).toBe(0);
   });
 
   it('does nothing for a generation already uploaded, and never writes an empty object', async () => {

@@ -4,6 +4,7 @@ import {
   forStream,
   type OutputFormat,
   parseShardUnit,
+  pinDestination,
   releaseGeneration,
   sealGeneration,
   streamKeys,
@@ -97,10 +98,16 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     return { status: 'nothing' };
   }
 
+  // The first attempt's bucket and prefix, whatever the settings say now (pin-destination-1.lua).
+  const destination = await pinDestination(redis, keys, gen, {
+    bucket: config.s3.bucket as string,
+    prefix: config.s3.prefix,
+  });
+  if (!destination) return { status: 'nothing' }; // released meanwhile, by another flusher
   const target = {
     s3,
-    bucket: config.s3.bucket as string,
-    key: objectKey(config.s3.prefix, unit.stream, sealed.since, gen, unit.shard, writer.extension),
+    bucket: destination.bucket,
+    key: objectKey(destination.prefix, unit.stream, sealed.since, gen, unit.shard, writer.extension),
   };
   if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(

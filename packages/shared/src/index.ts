@@ -57,6 +57,7 @@ export {
   crossedThreshold,
   defineSpoolCommands,
   forgetStream,
+  pinDestination,
   type ReplicaAck,
   ReplicaAckError,
   reconcileSealed,

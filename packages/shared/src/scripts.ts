@@ -26,6 +26,7 @@ const COMMANDS = {
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
   spoolReject: { numberOfKeys: 2, lua: lua('reject-2.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
+  spoolPinDestination: { numberOfKeys: 1, lua: lua('pin-destination-1.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -82,6 +83,11 @@ declare module 'ioredis' {
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
+    spoolPinDestination(
+      sealedMeta: string,
+      bucket: string,
+      prefix: string,
+    ): Result<[string, string] | null, Context>;
     spoolReconcileSealed(
       pending: string,
       sealedBytes: string,
@@ -381,6 +387,17 @@ export async function reconcileSealed(
     keys.sealedPrefix,
   );
   return { sealedBytes, counted, forgotten };
+}
+
+/** Where a sealed generation's object goes (pin-destination-1.lua); undefined once it is released. */
+export async function pinDestination(
+  redis: Redis | Cluster,
+  keys: StreamKeys,
+  gen: number,
+  s3: { bucket: string; prefix: string },
+): Promise<{ bucket: string; prefix: string } | undefined> {
+  const pinned = await redis.spoolPinDestination(keys.sealedMeta(gen), s3.bucket, s3.prefix);
+  return pinned ? { bucket: pinned[0], prefix: pinned[1] } : undefined;
 }
 
 /** Milliseconds on Redis's clock: the one clock every process agrees on. */
