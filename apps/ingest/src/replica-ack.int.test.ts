@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { streamKeys } from '@spool/shared';
+import { appendToBuffer, defineSpoolCommands, ReplicaAckError, streamKeys } from '@spool/shared';
 import { randomName } from '@spool/testkit';
 import { ManagedProcess } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
@@ -94,5 +94,56 @@ describe('REDIS_MIN_REPLICAS_ACK=1', () => {
     expect(retry.json()).toMatchObject({ accepted: 0, duplicates: 1, rejected: [] });
     const buffer = (await replicaClient.get(streamKeys(stream).buf)) ?? '';
     expect(buffer.match(/"messageId":"second"/g)).toHaveLength(1);
+  });
+
+  it("takes no replica's word for an append sent after Redis's script cache was emptied", async () => {
+    // The cache empties on a restart or a failover; ioredis then sends the script's text again on
+    // its own, after the WAIT of the pair, which counted replicas for nothing: a 202 unconfirmed.
+    const client = new Redis(primaryUrl, { maxRetriesPerRequest: 1 });
+    defineSpoolCommands(client);
+    const keys = streamKeys(randomName('flushed'));
+    const ack = { replicas: 1, timeoutMs: 300 };
+    const lines = (id: string) => ({
+      chunk: `{"messageId":"${id}"}\n`,
+      eventCount: 1,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    const pid = replica.pid as number;
+    try {
+      // The client's first append loads the script: it is then taken as loaded on the connection.
+      expect(await appendToBuffer(client, keys, lines('warm'), ack)).toMatchObject({ refused: false });
+      // From another connection, as an operator or a restart would; then everything so far is on
+      // the replica, so a WAIT for nothing new would be answered at once.
+      const other = new Redis(primaryUrl, { maxRetriesPerRequest: 1 });
+      try {
+        await other.script('FLUSH');
+        expect(await other.wait(1, 5_000)).toBe(1);
+      } finally {
+        other.disconnect();
+      }
+      process.kill(pid, 'SIGSTOP');
+      // What the primary ran, in order: the WAIT must come after the append that ran.
+      const monitor = await client.duplicate().monitor();
+      const ran: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        const name = String(args[0]).toLowerCase();
+        if (name === 'eval' || name === 'evalsha' || name === 'wait') ran.push(name);
+      });
+      try {
+        await expect(appendToBuffer(client, keys, lines('unconfirmed'), ack)).rejects.toBeInstanceOf(
+          ReplicaAckError,
+        );
+        await until('the primary to have reported its commands', async () => ran.includes('eval'));
+      } finally {
+        monitor.disconnect();
+      }
+      // EVALSHA refused (NOSCRIPT, nothing ran), then the pair again with the script's text.
+      expect(ran).toEqual(['evalsha', 'wait', 'eval', 'wait']);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      client.disconnect();
+    }
   });
 });

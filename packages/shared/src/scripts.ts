@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Cluster, type Redis, type Result } from 'ioredis';
 import { OUTPUT_FORMATS, type OutputFormat } from './config-fields.js';
@@ -204,18 +205,33 @@ export async function appendToBuffer(
   return { refused: false, length, gen, started: started === 1, appended, duplicates: reply.slice(4) };
 }
 
+const APPEND = COMMANDS.spoolAppend;
+const APPEND_SHA = createHash('sha1').update(APPEND.lua).digest('hex');
+
+/**
+ * The append and its WAIT, in one pipeline: the WAIT counts the replicas that hold the append.
+ * The script goes by its digest (EVALSHA), and by its text only after Redis answered NOSCRIPT
+ * (its script cache emptied: a restart, SCRIPT FLUSH, a failover). Not through ioredis's own
+ * command, which on NOSCRIPT sends the script again on its own, after the WAIT: the WAIT then
+ * counted replicas for nothing, and the append was answered 202 unconfirmed.
+ */
 async function appendAndWait(
   redis: Redis | Cluster,
   args: Parameters<Redis['spoolAppend']>,
   ack: ReplicaAck,
 ): Promise<number[]> {
+  let sendText = false;
   for (let attempt = 0; ; attempt += 1) {
+    const pipeline = redis.pipeline();
+    if (sendText) pipeline.eval(APPEND.lua, APPEND.numberOfKeys, ...args);
+    else pipeline.evalsha(APPEND_SHA, APPEND.numberOfKeys, ...args);
     const [[appendError, reply] = [], [waitError, confirmed] = []] =
-      (await redis
-        .pipeline()
-        .spoolAppend(...args)
-        .wait(ack.replicas, ack.timeoutMs)
-        .exec()) ?? [];
+      (await pipeline.wait(ack.replicas, ack.timeoutMs).exec()) ?? [];
+    // NOSCRIPT: Redis ran nothing; the pair goes again, with the script's text.
+    if (!sendText && appendError?.message.startsWith('NOSCRIPT')) {
+      sendText = true;
+      continue;
+    }
     // MOVED (the slot has moved) and TRYAGAIN (it is moving): Redis ran nothing. ioredis follows
     // them for a lone command but not for this pair (the WAIT went through), so they are here.
     const redirected = appendError?.message.split(' ', 1)[0];
