@@ -25,6 +25,7 @@ import { pino } from 'pino';
 import { followStream } from './follow-stream.js';
 import { replay } from './replay.js';
 import { renderStatus } from './status-table.js';
+import { escapeControls } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
 
 const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--limit N] [--once]
@@ -110,19 +111,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-/** DEL and the C1 controls, which JSON leaves raw (U+009B is a terminal's CSI, as ESC [ is). */
-const RAW_CONTROLS = /[\u007f-\u009f]/g;
-
-/**
- * A stored line as it may reach a terminal: the characters a terminal could act on written as
- * JSON escapes, so the line is the same JSON (jq reads the same event) and the event's text
- * cannot move the cursor or recolour the screen. (JSON.stringify already escapes ESC and the
- * other C0 controls.)
- */
-function withEscapedControls(line: string): string {
-  return line.replace(RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 async function tail(stream: string): Promise<void> {
   const redis = connectTarget();
   defineSpoolCommands(redis);
@@ -141,7 +129,7 @@ async function tail(stream: string): Promise<void> {
       }
       // On a terminal a line is cut to its width; into a pipe, whole (for jq and the like).
       const text = step.lines.map((line) => {
-        const safe = withEscapedControls(line);
+        const safe = escapeControls(line);
         return width && safe.length > width ? `${safe.slice(0, width - 1)}…` : safe;
       });
       if (!process.stdout.write(`${text.join('\n')}\n`))

@@ -82,6 +82,28 @@ describe('the status table', () => {
     expect(renderStatus(stuck, { width: 120, color: false }).join('\n')).not.toContain('\x1b[');
   });
 
+  it("writes the controls of outside text (S3's error, a stream name, a warning) as escapes, even in colour", () => {
+    const hostile = '\x1b]0;PWNED\x07\x1b[2J\x1b[32mall flushes OK\x1b[0m\u009b31m';
+    const answer = status([{ stream: `web${hostile}` }]);
+    answer.lastFlushError = {
+      type: 'AccessDenied',
+      message: hostile,
+      stream: 'web',
+      at: '2026-12-02T07:00:00.000Z',
+    };
+    answer.redis.warnings = [hostile];
+    for (const color of [false, true]) {
+      const text = renderStatus(answer, { width: 300, color }).join('\n');
+      // Colour is Spool's own red, bold and reset only; no other control of any kind gets out.
+      const rest = ['\x1b[31m', '\x1b[1m', '\x1b[0m'].reduce((left, sgr) => left.replaceAll(sgr, ''), text);
+      expect([...rest].filter((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f')))).toEqual(
+        [],
+      );
+      expect(text).toContain('\\u001b]0;PWNED\\u0007');
+      expect(text).toContain('\\u009b31m');
+    }
+  });
+
   it('says when a stream landed more than it accepted (its counters were lost), and only then', () => {
     const lost = renderStatus(status([{ stream: 'web', accepted: 10, landed: 25, countersLost: true }]), {
       width: 120,

@@ -1,4 +1,5 @@
 import type { Status } from '@spool/flusher/dist/status/status.js';
+import { escapeControls } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
 export interface TableStyle {
@@ -77,9 +78,10 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
   }
   if (status.lastFlushError) {
     const e = status.lastFlushError;
-    out.push(paint(RED, `! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`));
+    // S3's words, or anyone's on the way to a plain-http endpoint: never raw to the terminal.
+    out.push(paint(RED, escapeControls(`! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`)));
   }
-  for (const warning of status.redis.warnings) out.push(paint(RED, `! Redis: ${warning}`));
+  for (const warning of status.redis.warnings) out.push(paint(RED, escapeControls(`! Redis: ${warning}`)));
   out.push('');
 
   const rows = status.streams.map((row) => ({
@@ -101,10 +103,11 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
     used += 2 + width;
     shown.push(i);
   }
+  // Escaped before it is measured or painted: a flusher behind --url may send any text.
   const line = (name: string, cells: string[]) =>
     [
-      clip(name, nameWidth).padEnd(nameWidth),
-      ...shown.map((i) => (cells[i] ?? '').padStart(widths[i] ?? 0)),
+      clip(escapeControls(name), nameWidth).padEnd(nameWidth),
+      ...shown.map((i) => escapeControls(cells[i] ?? '').padStart(widths[i] ?? 0)),
     ].join('  ');
   out.push(
     paint(
