@@ -42,6 +42,9 @@ export const FLUSH_JOB_OPTIONS: Readonly<JobsOptions> = Object.freeze({
   // need to); failed ones (only UnrecoverableError fails a flush for good) stay for inspection.
   removeOnComplete: true,
   removeOnFail: { count: 1000 },
+  // BullMQ keeps every failed attempt's stack trace on the job, without limit unless told: a flush
+  // that retries through a long S3 outage would fill the Redis the buffers need.
+  stackTraceLimit: 5,
 });
 
 /** Delay before retry number `attemptsMade` (1-based): base, 2 × base, 4 × base, … capped. */

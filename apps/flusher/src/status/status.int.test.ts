@@ -191,6 +191,11 @@ describe('lost counters', () => {
     expect(answer.totals.countersLost).toBe(1);
     expect(answer.streams.find((row) => row.stream === lost.stream)).toMatchObject({ countersLost: true });
     expect(answer.streams.find((row) => row.stream === whole.stream)).toMatchObject({ countersLost: false });
+    // In flight: what the whole stream accepted and did not land; the lost one adds nothing (and
+    // takes nothing away: a sum over streams would have cancelled it out).
+    const wholeIds = (await redis.hget(whole.stats, 'accepted')) ?? '0';
+    expect(answer.totals.inFlight).toBe(Number(wholeIds));
+    expect(answer.totals.inFlight).toBeGreaterThan(0);
   });
 });
 

@@ -117,10 +117,9 @@ export function statusReader(deps: {
           landed: sum((row) => row.landed),
           duplicates: sum((row) => row.duplicates),
           rejected: sum((row) => row.rejected),
-          inFlight: Math.max(
-            0,
-            sum((row) => row.accepted - row.landed),
-          ),
+          // Per stream: a stream whose counters were lost (landed > accepted) must not cancel
+          // out what another has in flight.
+          inFlight: sum((row) => Math.max(0, row.accepted - row.landed)),
           eventsPerSecond: sumRates((row) => row.eventsPerSecond),
           bytesPerSecond: sumRates((row) => row.bytesPerSecond),
         },
