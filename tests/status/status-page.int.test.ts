@@ -18,6 +18,7 @@ let stack: Stack;
 let browser: Browser;
 let page: Page;
 let ingestUrl: string;
+let flusherUrl: string;
 
 beforeAll(async () => {
   stack = await LocalStack.start({ faults: true });
@@ -38,6 +39,7 @@ beforeAll(async () => {
     viewport: { width: 1400, height: 700 },
   });
   page = await context.newPage();
+  flusherUrl = flusher.url;
   await page.goto(`${flusher.url}/status`);
 }, 120_000);
 
@@ -61,6 +63,26 @@ function cellText(stream: string, cell: string): Promise<string | null> {
 }
 
 describe('the status page, in Chromium', () => {
+  it('loads its data when the key is typed into the address (http://key@host/status)', async () => {
+    const context = await browser.newContext();
+    try {
+      const typed = await context.newPage();
+      const url = new URL(`${flusherUrl}/status`);
+      url.username = ADMIN_KEY;
+      await typed.goto(url.href);
+      await typed.waitForFunction(
+        () => document.getElementById('summary')?.textContent?.includes('streams'),
+        undefined,
+        {
+          timeout: 15_000,
+        },
+      );
+      expect(await typed.locator('#connection').textContent()).toBe('');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('renders the streams, and lands them', async () => {
     await send('status-web', 120);
     await send('status-ios', 30);

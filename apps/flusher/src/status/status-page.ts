@@ -86,7 +86,12 @@ function render(status) {
 }
 async function refresh() {
   try {
-    const answer = await fetch('status.json', { cache: 'no-store', credentials: 'same-origin' });
+    // Beside the page, but without the key a user may have typed into the address
+    // (http://key@host/status): fetch refuses a URL that holds credentials.
+    const url = new URL('status.json', location.href);
+    url.username = '';
+    url.password = '';
+    const answer = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
     if (!answer.ok) throw new Error('status.json answered ' + answer.status);
     render(await answer.json());
     $('connection').textContent = '';
