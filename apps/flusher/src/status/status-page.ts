@@ -86,8 +86,8 @@ function render(status) {
 }
 async function refresh() {
   try {
-    // Beside the page, but without the key a user may have typed into the address
-    // (http://key@host/status): fetch refuses a URL that holds credentials.
+    // Beside the page, but without the key a user may have typed into the address before the
+    // host: fetch refuses a URL that holds credentials.
     const url = new URL('status.json', location.href);
     url.username = '';
     url.password = '';

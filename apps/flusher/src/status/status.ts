@@ -58,6 +58,16 @@ interface Sample {
   status: Omit<Status, 'streams' | 'limit'> & { streams: StreamRow[] };
 }
 
+/** The order streams are shown in: stuck first, then the most data in Redis, the oldest, by name. */
+function byAttention(a: StreamRow, b: StreamRow): number {
+  return (
+    Number(b.stuck) - Number(a.stuck) ||
+    b.bufferBytes + b.sealedBytes - (a.bufferBytes + a.sealedBytes) ||
+    (b.ageMs ?? -1) - (a.ageMs ?? -1) ||
+    (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0)
+  );
+}
+
 /**
  * Builds the status, O(streams) in Redis commands and never O(buffer size), at most once a
  * second whatever the number of viewers; rates come from the difference with the previous sample.
@@ -87,11 +97,13 @@ export function statusReader(deps: {
     const before = new Map(previous?.status.streams.map((row) => [row.stream, row]));
     const rate = (current: number, earlier: number | undefined) =>
       earlier === undefined || seconds <= 0 ? null : Math.max(0, (current - earlier) / seconds);
-    const rows = streams.map((row) => ({
-      ...row,
-      eventsPerSecond: rate(row.accepted, before.get(row.stream)?.accepted),
-      bytesPerSecond: rate(row.acceptedBytes, before.get(row.stream)?.acceptedBytes),
-    }));
+    const rows = streams
+      .map((row) => ({
+        ...row,
+        eventsPerSecond: rate(row.accepted, before.get(row.stream)?.accepted),
+        bytesPerSecond: rate(row.acceptedBytes, before.get(row.stream)?.acceptedBytes),
+      }))
+      .sort(byAttention);
     const sum = (pick: (row: StreamRow) => number) => rows.reduce((total, row) => total + pick(row), 0);
     const sumRates = (pick: (row: StreamRow) => number | null) =>
       previous ? rows.reduce((total, row) => total + (pick(row) ?? 0), 0) : null;
@@ -145,16 +157,8 @@ export function statusReader(deps: {
       });
       last = await sampling;
     }
+    // Sorted once per reading (sample): a request costs its slice, not a sort of every stream.
     const { streams, ...rest } = last.status;
-    const shown = [...streams]
-      .sort(
-        (a, b) =>
-          Number(b.stuck) - Number(a.stuck) ||
-          b.bufferBytes + b.sealedBytes - (a.bufferBytes + a.sealedBytes) ||
-          (b.ageMs ?? -1) - (a.ageMs ?? -1) ||
-          a.stream.localeCompare(b.stream),
-      )
-      .slice(0, limit);
-    return { ...rest, streams: shown, limit };
+    return { ...rest, streams: streams.slice(0, limit), limit };
   };
 }
