@@ -30,10 +30,14 @@ function parseInfo(text: string): Map<string, string> {
 export async function readRedisHealth(redis: RedisClient): Promise<RedisHealth> {
   const masters: Array<Redis | Cluster> = 'nodes' in redis ? redis.nodes('master') : [redis];
   const infos = await Promise.all(
-    masters.map(async (node) =>
-      parseInfo(`${await node.info('memory')}\r\n${await node.info('persistence')}`),
-    ),
+    masters.map(async (node) => `${await node.info('memory')}\r\n${await node.info('persistence')}`),
   );
+  return healthOf(infos);
+}
+
+/** The health of the masters whose `INFO memory` and `INFO persistence` texts these are. */
+export function healthOf(texts: readonly string[]): RedisHealth {
+  const infos = texts.map(parseInfo);
   const policies = [...new Set(infos.map((info) => info.get('maxmemory_policy') ?? 'unknown'))];
   const used = infos.reduce((sum, info) => sum + Number(info.get('used_memory') ?? 0), 0);
   const limits = infos.map((info) => Number(info.get('maxmemory') ?? 0));
@@ -48,11 +52,21 @@ export async function readRedisHealth(redis: RedisClient): Promise<RedisHealth> 
   }
   if (!aofEnabled)
     warnings.push('AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes');
-  if (max > 0 && used > 0.8 * max) {
-    warnings.push(`Redis uses ${Math.round((100 * used) / max)}% of its maxmemory`);
+  // Each master against its own limit: a cluster's writes fail on the one master that is full,
+  // however much room the others have (and a master without a limit says nothing of the rest).
+  const shares = infos
+    .map((info) => Number(info.get('used_memory') ?? 0) / Number(info.get('maxmemory') ?? 0))
+    .filter((share) => Number.isFinite(share) && share > 0.8);
+  if (shares.length > 0) {
+    const worst = `${Math.round(100 * Math.max(...shares))}% of its maxmemory`;
+    warnings.push(
+      infos.length === 1
+        ? `Redis uses ${worst}`
+        : `${shares.length} of ${infos.length} Redis masters use over 80% of their maxmemory (the fullest ${worst})`,
+    );
   }
   return {
-    nodes: masters.length,
+    nodes: infos.length,
     usedMemoryBytes: used,
     maxMemoryBytes: max,
     evictionPolicies: policies,

@@ -1,0 +1,39 @@
+import { describe, expect, it } from '@jest/globals';
+import { healthOf } from './redis-health.js';
+
+/** One master's INFO memory and persistence, as Redis writes them. */
+const info = (usedMemory: number, maxMemory: number, policy = 'noeviction') =>
+  [
+    '# Memory',
+    `used_memory:${usedMemory}`,
+    `maxmemory:${maxMemory}`,
+    `maxmemory_policy:${policy}`,
+    '# Persistence',
+    'aof_enabled:1',
+  ].join('\r\n');
+
+const GiB = 1024 ** 3;
+
+describe('the Redis health of the status', () => {
+  it('warns of one server over 80% of its maxmemory, and not under', () => {
+    expect(healthOf([info(0.9 * GiB, GiB)]).warnings).toEqual(['Redis uses 90% of its maxmemory']);
+    expect(healthOf([info(0.5 * GiB, GiB)]).warnings).toEqual([]);
+  });
+
+  it('warns of one full master of a cluster, whatever room the others have or whether they have a limit', () => {
+    const oneFull = healthOf([info(0.99 * GiB, GiB), info(0.1 * GiB, GiB), info(0.1 * GiB, GiB)]);
+    expect(oneFull.warnings).toEqual([
+      '1 of 3 Redis masters use over 80% of their maxmemory (the fullest 99% of its maxmemory)',
+    ]);
+    expect(healthOf([info(0.99 * GiB, GiB), info(5 * GiB, 0)]).warnings).toHaveLength(1);
+    expect(healthOf([info(0.99 * GiB, GiB), info(5 * GiB, 0)]).maxMemoryBytes).toBe(0);
+  });
+
+  it('warns of eviction and of AOF off', () => {
+    const health = healthOf([info(1, 0, 'allkeys-lru').replace('aof_enabled:1', 'aof_enabled:0')]);
+    expect(health.warnings).toEqual([
+      'maxmemory-policy is allkeys-lru: Redis may evict buffers to make room (data loss); set noeviction',
+      'AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes',
+    ]);
+  });
+});
