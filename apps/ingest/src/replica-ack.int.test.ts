@@ -125,7 +125,7 @@ describe('REDIS_MIN_REPLICAS_ACK=1', () => {
       }
       process.kill(pid, 'SIGSTOP');
       // What the primary ran, in order: the WAIT must come after the append that ran.
-      const monitor = await client.duplicate().monitor();
+      const monitor = await client.monitor();
       const ran: string[] = [];
       monitor.on('monitor', (_time: string, args: string[]) => {
         const name = String(args[0]).toLowerCase();
