@@ -27,6 +27,14 @@ export async function queueBoard(
   // Its own plugin scope: the guard covers the board's pages, assets and API, and nothing else.
   await app.register(async (scope) => {
     scope.addHook('onRequest', adminGuard(options.adminKeys));
+    // An admin view: never kept by a cache, never framed by another page, never sniffed. (Its own
+    // inline scripts and styles keep it from the status page's strict CSP.)
+    scope.addHook('onSend', async (_request, reply) => {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('content-security-policy', "frame-ancestors 'none'");
+      reply.header('x-frame-options', 'DENY');
+    });
     await scope.register(serverAdapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
   });
 }

@@ -262,6 +262,15 @@ describe('/queues', () => {
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     const api = await target.app.inject({ method: 'GET', url: '/queues/api/queues' });
     expect(api.statusCode).toBe(200);
+    // Admin answers, as the status page's: kept by no cache, framed by no page, never sniffed.
+    for (const answer of [page, api]) {
+      expect(answer.headers).toMatchObject({
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "frame-ancestors 'none'",
+        'x-frame-options': 'DENY',
+      });
+    }
     const { queues } = api.json() as { queues: Array<{ name: string; readOnlyMode: boolean; type: string }> };
     expect(queues).toEqual([expect.objectContaining({ name: 'flush', readOnlyMode: true, type: 'bullmq' })]);
   });
