@@ -22,6 +22,7 @@ import { adoptLegacyStreams } from './legacy-streams.js';
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
+import { countersWereLost } from './status/stream-status.js';
 
 export interface SweepDeps {
   config: Pick<
@@ -151,9 +152,8 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     if (manifestPending > 0) await writeManifests(deps, stream, result);
     if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
     const label = metrics.streamLabel(streamOfUnit(stream));
-    // No flush lands more than was accepted: its counters were lost (stream-status.ts). Every
-    // label counts, "other" too: a loss must be seen whatever the stream's name.
-    const lost = Number(landed ?? 0) > Number(accepted ?? 0);
+    // Every label counts, "other" too: a loss must be seen whatever the stream's name.
+    const lost = countersWereLost(Number(accepted ?? 0), Number(landed ?? 0));
     countersLost.set(label, lost || countersLost.get(label) === true);
     if (label !== OTHER_STREAMS_LABEL) {
       const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };

@@ -70,6 +70,16 @@ export interface WriteKey {
   streams: '*' | ReadonlySet<string>;
 }
 
+/**
+ * A key list that is set, yet holds no key (`,`, `;`, spaces): a mistake, refused with `message`
+ * rather than read as unset, which would leave the service open. True when refused.
+ */
+function holdsNoKey(text: string, keys: number, ctx: z.RefinementCtx, message: string): boolean {
+  if (keys > 0 || text === '') return false;
+  ctx.addIssue({ code: 'custom', message });
+  return true;
+}
+
 /** `key1,key2` → admin keys (at least 16 characters each); empty → none. */
 export const adminKeys = z
   .string()
@@ -79,11 +89,8 @@ export const adminKeys = z
       .split(',')
       .map((key) => key.trim())
       .filter((key) => key !== '');
-    // Set, yet no key in it (`,` or spaces): refused rather than read as "open".
-    if (keys.length === 0 && text !== '') {
-      ctx.addIssue({ code: 'custom', message: 'holds no key; leave it unset for open admin views' });
+    if (holdsNoKey(text, keys.length, ctx, 'holds no key; leave it unset for open admin views'))
       return z.NEVER;
-    }
     // The key itself never appears in a message: configuration errors end up in logs.
     const short = keys.findIndex((key) => key.length < 16);
     if (short !== -1) {
@@ -120,11 +127,7 @@ export const writeKeys = z
       }
       keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
     }
-    // Set, yet no key in it (`;` or spaces): a mistake, never an open service.
-    if (keys.length === 0 && text !== '') {
-      ctx.addIssue({ code: 'custom', message: 'holds no key' });
-      return z.NEVER;
-    }
+    if (holdsNoKey(text, keys.length, ctx, 'holds no key')) return z.NEVER;
     return keys;
   });
 

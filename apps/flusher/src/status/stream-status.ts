@@ -62,6 +62,15 @@ export async function readStreamStatuses(
   return { now, streams };
 }
 
+/**
+ * Whether a unit's counters were lost: no flush lands more than was accepted, so landed above
+ * accepted means its stats hash went missing (a failover to a replica that lacked it, a deleted
+ * key) and counts again from the appends after.
+ */
+export function countersWereLost(accepted: number, landed: number): boolean {
+  return landed > accepted;
+}
+
 async function readUnit(
   redis: RedisClient,
   config: Parameters<typeof readStreamStatuses>[1],
@@ -116,6 +125,6 @@ async function readUnit(
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
     stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
-    countersLost: landed > accepted,
+    countersLost: countersWereLost(accepted, landed),
   };
 }
