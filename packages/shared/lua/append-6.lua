@@ -12,6 +12,11 @@
   so expiry never touches single ids. The sets share the stream's hash tag: they live in this
   script's Cluster slot, though their names are built here from KEYS[6].
 
+  A change of DEDUPE_WINDOW changes bucketMs, and so the sets' names. `<seen>:widths` (a hash:
+  bucketMs -> when that width's newest set expires) names every width whose sets may still live,
+  and their sets are looked up too, until they expire: ids accepted under the old window, or by
+  an ingest still on it during a rolling deploy, are still found.
+
   Input:
     KEYS[1] buf          the active buffer                 spool:{<stream>}:buf
     KEYS[2] gen          generation of the active buffer   spool:{<stream>}:gen
@@ -58,15 +63,35 @@ local fresh
 local bucketMs = math.ceil(windowMs / BUCKETS)
 local bucket = windowMs > 0 and math.floor(now / bucketMs) or 0
 local bucketKey = KEYS[6] .. ':' .. bucketMs .. ':' .. bucket
+local widthsKey = KEYS[6] .. ':widths'
+-- When this width's newest set expires: gone once no later bucket looks back to it.
+local expiresAt = (bucket + BUCKETS + 1) * bucketMs
+-- Width (ms) -> when its newest set expires, for every width whose sets may still live.
+local widths = {}
+-- Widths whose sets have all expired: struck from the registry at its next write.
+local gone = {}
 if windowMs > 0 and lastId >= FIRST_ID then
+  local registered = redis.call('HGETALL', widthsKey)
+  for i = 1, #registered, 2 do
+    local expiry = tonumber(registered[i + 1])
+    if expiry > now then
+      widths[tonumber(registered[i])] = expiry
+    else
+      gone[#gone + 1] = registered[i]
+    end
+  end
+  widths[bucketMs] = widths[bucketMs] or 0
   local seen = {}
-  for back = BUCKETS, 0, -1 do
-    local key = KEYS[6] .. ':' .. bucketMs .. ':' .. (bucket - back)
-    if redis.call('EXISTS', key) == 1 then
-      for from = FIRST_ID, lastId, SLICE do
-        local found = redis.call('SMISMEMBER', key, unpack(ARGV, from, math.min(from + SLICE - 1, lastId)))
-        for j = 1, #found do
-          if found[j] == 1 then seen[ARGV[from + j - 1]] = true end
+  for width in pairs(widths) do
+    local newest = math.floor(now / width)
+    for back = BUCKETS, 0, -1 do
+      local key = KEYS[6] .. ':' .. width .. ':' .. (newest - back)
+      if redis.call('EXISTS', key) == 1 then
+        for from = FIRST_ID, lastId, SLICE do
+          local found = redis.call('SMISMEMBER', key, unpack(ARGV, from, math.min(from + SLICE - 1, lastId)))
+          for j = 1, #found do
+            if found[j] == 1 then seen[ARGV[from + j - 1]] = true end
+          end
         end
       end
     end
@@ -143,7 +168,18 @@ if windowMs > 0 and lastId >= FIRST_ID and #chunk > 0 then
       redis.call('SADD', bucketKey, unpack(ARGV, from, math.min(from + SLICE - 1, lastId)))
     end
   end
-  -- Gone once no later bucket looks back to it.
-  redis.call('PEXPIREAT', bucketKey, (bucket + BUCKETS + 1) * bucketMs)
+  redis.call('PEXPIREAT', bucketKey, expiresAt)
+  -- Once a bucket (and once a width has expired): the registry names this width until its newest
+  -- set is gone, and lives as long as the longest-lived width it names.
+  if widths[bucketMs] ~= expiresAt or #gone > 0 then
+    widths[bucketMs] = expiresAt
+    local last = expiresAt
+    for _, expiry in pairs(widths) do
+      if expiry > last then last = expiry end
+    end
+    if #gone > 0 then redis.call('HDEL', widthsKey, unpack(gone)) end
+    redis.call('HSET', widthsKey, bucketMs, expiresAt)
+    redis.call('PEXPIREAT', widthsKey, last)
+  end
 end
 return reply

@@ -15,6 +15,7 @@
  * | `<ns>:{<stream>}:sealed-bytes`      | integer | bytes in sealed generations (counted against MAX_BUFFER_BYTES) |
  * | `<ns>:{<stream>}:stats`             | hash    | `accepted`, `landed` and `duplicates` event counters         |
  * | `<ns>:{<stream>}:seen:<ms>:<n>`     | set     | messageIds accepted in time bucket n of <ms> (dedupe; expires as a whole) |
+ * | `<ns>:{<stream>}:seen:widths`       | hash    | bucket width (ms) -> expiry of its newest set: the widths still looked up |
  * | `<ns>:stream-registry`              | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
  * | `<ns>:streams`                      | set     | the registry of earlier versions: the sweep moves it into `stream-registry` |
  * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |

@@ -39,7 +39,9 @@ function append(
   });
 }
 
-const seenKeys = (keys: StreamKeys) => redis.keys(`${keys.seen}:*`);
+/** The stream's dedupe sets (not the registry of their widths, `<seen>:widths`). */
+const seenKeys = async (keys: StreamKeys) =>
+  (await redis.keys(`${keys.seen}:*`)).filter((key) => key !== `${keys.seen}:widths`);
 
 describe('the append script', () => {
   it('appends, returns the new length and generation, and marks the append that started the buffer', async () => {
@@ -191,6 +193,43 @@ describe('messageId dedupe in the append script', () => {
     expect(await append(keys, ['{"a":1}'], { windowMs: 1_000, ids: ['m'] })).toMatchObject({
       duplicates: [],
     });
+  });
+
+  it('still finds the ids accepted under another DEDUPE_WINDOW (changed, or a rolling deploy), until their sets expire', async () => {
+    const keys = streamKeys(randomName());
+    const SHORT = 1_000;
+    await append(keys, ['{"a":1}'], { windowMs: WINDOW, ids: ['under-old'] });
+    await append(keys, ['{"b":2}'], { windowMs: SHORT, ids: ['under-new'] });
+
+    // Each window finds the other's ids: an ingest on the new value, and one still on the old.
+    expect(await append(keys, ['{"a":1}'], { windowMs: SHORT, ids: ['under-old'] })).toMatchObject({
+      duplicates: [0],
+    });
+    expect(await append(keys, ['{"b":2}'], { windowMs: WINDOW, ids: ['under-new'] })).toMatchObject({
+      duplicates: [0],
+    });
+    expect(await redis.hget(keys.stats, 'accepted')).toBe('2');
+
+    // The registry names each width until its newest set expires, and lives as long as the longest.
+    const widths = await redis.hgetall(`${keys.seen}:widths`);
+    expect(
+      Object.keys(widths)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([SHORT / 2, WINDOW / 2]);
+    const registryExpiry = await redis.pexpiretime(`${keys.seen}:widths`);
+    expect(registryExpiry).toBe(Math.max(...Object.values(widths).map(Number)));
+    for (const [width, expiry] of Object.entries(widths)) {
+      const sets = (await seenKeys(keys)).filter((key) => key.startsWith(`${keys.seen}:${width}:`));
+      expect(Math.max(...(await Promise.all(sets.map((set) => redis.pexpiretime(set)))))).toBe(
+        Number(expiry),
+      );
+    }
+
+    // Once the short window's sets are gone, its width is struck at the registry's next write.
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    await append(keys, ['{"c":3}'], { windowMs: WINDOW, ids: ['later'] });
+    expect(Object.keys(await redis.hgetall(`${keys.seen}:widths`))).toEqual([String(WINDOW / 2)]);
   });
 
   it('handles more ids than one command takes (2,500 events, 1,250 of them seen)', async () => {
