@@ -28,7 +28,7 @@ async function rejected(stream: string, count: number, from = 0): Promise<string
       text: '{',
     }),
   );
-  await recordRejected(redis, keys, count, 1_000, entries);
+  await recordRejected(redis, keys, { count, entries, stored: false }, 1_000);
   return entries;
 }
 
@@ -57,6 +57,39 @@ describe('draining the quarantine', () => {
     expect(await body(key as string)).toBe(entries.map((entry) => `${entry}\n`).join(''));
     const keys = streamKeys(stream);
     expect(await redis.exists(keys.quarantine, keys.quarantineDraining, keys.quarantineDrainingId)).toBe(0);
+  });
+
+  it("ages the entries on Redis's clock, whatever the clock of the ingest that refused them says", async () => {
+    const prefix = `${randomName('q')}/`;
+    const stream = randomName('web');
+    const keys = streamKeys(stream);
+    await redis.hsetnx(keys.stats, 'accepted', '1');
+    // Refused by an ingest whose clock runs an hour behind.
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const entry = JSON.stringify({
+      receivedAt: hourAgo,
+      requestId: 'r',
+      index: 0,
+      code: 'SPOOL_INVALID_JSON',
+    });
+    const before = await redisNow(redis);
+    await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+    const since = Number(await redis.get(keys.quarantineSince));
+    expect(since).toBeGreaterThanOrEqual(before);
+    expect(since).toBeLessThanOrEqual(await redisNow(redis));
+
+    const when = { fullAt: 10, maxAgeMs: 60_000 };
+    expect(await drainQuarantine(deps(prefix), stream, since + 59_000, when)).toBeUndefined();
+    // A later entry leaves the quarantine's age as it was: its oldest entry's.
+    await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+    expect(Number(await redis.get(keys.quarantineSince))).toBe(since);
+    expect(await drainQuarantine(deps(prefix), stream, since + 60_000, when)).toMatch(/-q1\.ndjson$/);
+    // The next entry, into an empty quarantine, starts its age again.
+    const beforeNext = await redisNow(redis);
+    await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+    const restarted = Number(await redis.get(keys.quarantineSince));
+    expect(restarted).toBeGreaterThanOrEqual(beforeNext);
+    expect(await drainQuarantine(deps(prefix), stream, restarted + 59_000, when)).toBeUndefined();
   });
 
   it('writes the same object again after a crash mid-drain, never a second one, then goes on', async () => {

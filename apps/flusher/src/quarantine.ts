@@ -36,13 +36,11 @@ export async function drainQuarantine(
   const { redis, s3, bucket, prefix, namespace } = deps;
   const keys = streamKeys(unit, namespace);
   if ((await redis.exists(keys.quarantineDrainingId)) === 0) {
-    const [length, oldest] = await Promise.all([
-      redis.llen(keys.quarantine),
-      redis.lindex(keys.quarantine, 0),
-    ]);
+    const [length, since] = await Promise.all([redis.llen(keys.quarantine), redis.get(keys.quarantineSince)]);
     if (length === 0) return undefined;
-    const receivedAt = Date.parse((JSON.parse(oldest ?? '{}') as { receivedAt?: string }).receivedAt ?? '');
-    const old = Number.isNaN(receivedAt) || now - receivedAt >= when.maxAgeMs;
+    // `since` is on Redis's clock, as `now` is (reject-3.lua); without it (kept by an earlier
+    // version), the entries are of unknown age: written now.
+    const old = since === null || now - Number(since) >= when.maxAgeMs;
     if (length < when.fullAt && !old) return undefined;
   }
   let written: string | undefined;

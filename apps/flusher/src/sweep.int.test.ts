@@ -243,7 +243,12 @@ describe('the sweep', () => {
     await redis.zadd(registry, now, recent);
     // Idle, but it keeps rejected events for S3: not forgotten while they wait.
     await redis.hset(streamKeys(quarantined, NS).stats, 'accepted', '1');
-    await recordRejected(redis, streamKeys(quarantined, NS), 1, 1_000, ['{"code":"SPOOL_INVALID_JSON"}']);
+    await recordRejected(
+      redis,
+      streamKeys(quarantined, NS),
+      { count: 1, entries: ['{"code":"SPOOL_INVALID_JSON"}'], stored: false },
+      1_000,
+    );
     await redis.zadd(registry, longAgo, quarantined);
 
     const result = await sweep(deps);
@@ -320,12 +325,11 @@ describe('the sweep', () => {
     await recordRejected(
       redis,
       keys,
-      499,
+      { count: 499, entries: Array.from({ length: 499 }, () => entry), stored: false },
       1_000,
-      Array.from({ length: 499 }, () => entry),
     );
     expect((await sweep(deps)).quarantined).toEqual([]);
-    await recordRejected(redis, keys, 1, 1_000, [entry]);
+    await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
     const [key] = (await sweep(deps)).quarantined;
     expect(key).toMatch(new RegExp(`^_quarantine/stream=${stream}/dt=`));
     expect(await redis.exists(keys.quarantine)).toBe(0);

@@ -23,7 +23,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
-import { splitByShard } from './shard-lines.js';
+import { type ShardPart, splitByShard } from './shard-lines.js';
 import { StreamRegistration } from './stream-registration.js';
 
 /** A group is sent at once when it reaches this size, whatever the window. */
@@ -148,12 +148,15 @@ export class GroupCommit {
   /**
    * Records a request's rejected events on the stream (shard 0's keys, for a sharded stream): its
    * counter, for the status page, and its quarantine, the listed ones with their text, for S3.
-   * Best effort: what Redis could not take is not worth a 503 (the answer lists them anyway).
+   * `stored`: the request stored events (on any shard), so the stream is real even where shard 0
+   * has stored nothing yet. Best effort: what Redis could not take is not worth a 503 (the answer
+   * lists them anyway).
    */
   async recordRejected(
     stream: string,
     lines: RejectedLines,
     request: { id: string; at: string },
+    stored: boolean,
   ): Promise<void> {
     const { config, redis, logger } = this.deps;
     const entries =
@@ -173,9 +176,8 @@ export class GroupCommit {
       const counted = await recordRejected(
         redis,
         streamKeys(stream, config.namespace),
-        lines.rejectedCount,
+        { count: lines.rejectedCount, entries, stored },
         config.quarantineMaxEvents,
-        entries,
       );
       // Kept: the sweep must visit the stream to write them, even one idle long enough to be forgotten.
       if (counted > 0 && entries.length > 0) await this.registration.ensure(stream);
@@ -203,14 +205,18 @@ export class GroupCommit {
     const results = await Promise.allSettled(
       parts.map((part) => this.appendToUnit(shardUnit(stream, part.shard), part)),
     );
-    let duplicates = 0;
+    const stored: StoredEvents = { accepted: 0, duplicates: 0 };
     const refusals: Error[] = [];
-    for (const result of results) {
-      if (result.status === 'fulfilled') duplicates += result.value.duplicates;
-      else refusals.push(result.reason as Error);
-    }
-    if (refusals.length === 0) return { duplicates };
-    throw shardedRefusal(stream, refusals, results.length);
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') {
+        refusals.push(result.reason as Error);
+        return;
+      }
+      stored.accepted += (parts[i] as ShardPart).count - result.value.duplicates;
+      stored.duplicates += result.value.duplicates;
+    });
+    if (refusals.length === 0) return { duplicates: stored.duplicates };
+    throw shardedRefusal(stream, refusals, results.length, stored);
   }
 
   /** Appends lines to one buffer unit (a stream, or one shard of it) in its group. */
@@ -389,15 +395,36 @@ export class GroupCommit {
 
 const codeOf = (error: Error) => (error as { code?: string }).code;
 
+/** What the stored parts of a sharded request stored, and left out as duplicates. */
+export interface StoredEvents {
+  accepted: number;
+  duplicates: number;
+}
+
 /**
  * The answer to a sharded request some of whose `parts` were refused. When every part was refused
  * it keeps the refusals' meaning: theirs when they agree, else "may be stored" when any may be (a
  * retry is right either way, and no part is stored twice), else the first. When some part was
- * stored: SPOOL_PARTLY_STORED.
+ * stored: SPOOL_PARTLY_STORED, carrying what the stored parts did (`storedEventsOf`).
  */
-export function shardedRefusal(stream: string, refusals: readonly Error[], parts: number): Error {
+export function shardedRefusal(
+  stream: string,
+  refusals: readonly Error[],
+  parts: number,
+  stored: StoredEvents,
+): Error {
   const [first] = refusals as [Error, ...Error[]];
-  if (refusals.length < parts) return new errors.SPOOL_PARTLY_STORED(stream);
+  if (refusals.length < parts) return Object.assign(new errors.SPOOL_PARTLY_STORED(stream), { stored });
   if (refusals.every((error) => codeOf(error) === codeOf(first))) return first;
   return refusals.find((error) => codeOf(error) === 'SPOOL_REDIS_UNAVAILABLE') ?? first;
+}
+
+/**
+ * The events a SPOOL_PARTLY_STORED refusal did store: the retry answers them as duplicates, so
+ * they are counted as accepted only here. Undefined for any other error.
+ */
+export function storedEventsOf(error: unknown): StoredEvents | undefined {
+  return codeOf(error as Error) === 'SPOOL_PARTLY_STORED'
+    ? (error as { stored?: StoredEvents }).stored
+    : undefined;
 }

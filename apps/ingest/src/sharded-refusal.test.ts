@@ -1,16 +1,24 @@
 import { describe, expect, it } from '@jest/globals';
 import { errors } from './errors.js';
-import { shardedRefusal } from './group-commit.js';
+import { shardedRefusal, storedEventsOf } from './group-commit.js';
 
 const full = () => new errors.SPOOL_BUFFER_FULL('web#1', 100);
 const unconfirmed = () => new errors.SPOOL_REDIS_UNAVAILABLE();
-const answer = (...args: Parameters<typeof shardedRefusal>) =>
-  (shardedRefusal(...args) as { code?: string }).code;
+const NONE = { accepted: 0, duplicates: 0 };
+const answer = (stream: string, refusals: Error[], parts: number) =>
+  (shardedRefusal(stream, refusals, parts, NONE) as { code?: string }).code;
 
 describe('the answer to a sharded request with refused parts', () => {
   it('is SPOOL_PARTLY_STORED when some part was stored', () => {
     expect(answer('web', [full()], 2)).toBe('SPOOL_PARTLY_STORED');
     expect(answer('web', [unconfirmed(), full()], 3)).toBe('SPOOL_PARTLY_STORED');
+  });
+
+  it('carries what the stored parts stored, for the accepted count; other errors carry nothing', () => {
+    const stored = { accepted: 3, duplicates: 1 };
+    expect(storedEventsOf(shardedRefusal('web', [full()], 2, stored))).toEqual(stored);
+    expect(storedEventsOf(shardedRefusal('web', [full(), full()], 2, NONE))).toBeUndefined();
+    expect(storedEventsOf(new Error('boom'))).toBeUndefined();
   });
 
   it("keeps the refusals' meaning when every part was refused the same way", () => {

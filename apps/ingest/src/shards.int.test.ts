@@ -77,6 +77,20 @@ describe('a sharded stream', () => {
     expect(perShard.map((lines) => lines.length).sort()).toEqual([0, 0, 0, 3]);
   });
 
+  it("records a request's rejected events on the stream even when only another shard stored events", async () => {
+    const stream = randomName('hot');
+    const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:2` });
+    const [storedId] = idsOfShard('one', 1, 2, 1);
+    const answer = await post(ingest, stream, [{ messageId: storedId }, 'not an object']);
+    expect(answer.json()).toMatchObject({ accepted: 1, rejectedCount: 1 });
+    expect(await linesOf(stream)).toEqual([]);
+    // Shard 0's keys hold the stream's record: its counter and its quarantine (for S3).
+    const keys = streamKeys(stream);
+    expect(await redis.hget(keys.stats, 'rejected')).toBe('1');
+    expect((await redis.lrange(keys.quarantine, 0, -1)).map((entry) => JSON.parse(entry).index)).toEqual([1]);
+    expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
+  });
+
   /**
    * A stream of 2 shards, each of which may hold 64 KiB (and flushes at 32 KiB; no flusher runs
    * here), whose shard 1 is filled to about 61 KB: another 6 KB event there does not fit.
@@ -105,16 +119,28 @@ describe('a sharded stream', () => {
       { messageId: openId, n: 0 },
       { messageId: refusedId, padding: PADDING },
     ];
-    const refused = await post(ingest, stream, both);
+    const refused = await post(ingest, stream, [...both, 'not an object']);
     expect(refused.statusCode).toBe(503);
     expect(refused.json()).toMatchObject({ code: 'SPOOL_PARTLY_STORED' });
     expect((await linesOf(stream)).some((line) => line.includes(openId as string))).toBe(true);
 
     // Once shard 1 has room (as after its flush), the retry stores only what was refused.
     await redis.del(streamKeys(shardUnit(stream, 1)).buf);
-    const retry = await post(ingest, stream, both);
+    const retry = await post(ingest, stream, [...both, 'not an object']);
     expect(retry.statusCode).toBe(202);
-    expect(retry.json()).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(retry.json()).toMatchObject({ accepted: 1, duplicates: 1, rejectedCount: 1 });
+
+    // Each event counted once: the part stored by the refused request too (its retry finds it a
+    // duplicate), the rejected one once its request was answered for good.
+    const metrics = (await ingest.app.inject({ url: '/metrics' })).body;
+    const count = (outcome: string) =>
+      Number(
+        new RegExp(`spool_ingest_events_total\\{stream="${stream}",outcome="${outcome}"\\} (\\d+)`).exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    expect([count('accepted'), count('duplicate'), count('rejected')]).toEqual([1 + 10 + 1, 1, 1]);
+    expect(await redis.hget(streamKeys(stream).stats, 'rejected')).toBe('1');
   });
 
   it('answers SPOOL_BUFFER_FULL, storing nothing, when every shard it needs is full', async () => {

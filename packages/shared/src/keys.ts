@@ -35,6 +35,8 @@ export interface StreamKeys {
   sealedBytes: string;
   /** Rejected events kept for S3 (_quarantine/), the newest QUARANTINE_MAX_EVENTS: JSON entries. */
   quarantine: string;
+  /** When the quarantine's oldest entry came (ms, Redis's clock): the sweep drains it by age. */
+  quarantineSince: string;
   /** Quarantine entries being written to S3, and the id (`<n>:<ms>`) that names their object. */
   quarantineDraining: string;
   quarantineDrainingId: string;
@@ -65,6 +67,7 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
     sealedBytes: `${base}:sealed-bytes`,
     manifestPending: `${base}:manifest-pending`,
     quarantine: `${base}:quarantine`,
+    quarantineSince: `${base}:quarantine-since`,
     quarantineDraining: `${base}:quarantine-draining`,
     quarantineDrainingId: `${base}:quarantine-draining-id`,
     manifestDraining: `${base}:manifest-draining`,

@@ -25,7 +25,7 @@ const COMMANDS = {
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
-  spoolReject: { numberOfKeys: 2, lua: lua('reject-2.lua') },
+  spoolReject: { numberOfKeys: 3, lua: lua('reject-3.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
   spoolPinDestination: { numberOfKeys: 1, lua: lua('pin-destination-1.lua') },
 } as const;
@@ -79,8 +79,10 @@ declare module 'ioredis' {
     spoolReject(
       stats: string,
       quarantine: string,
+      quarantineSince: string,
       rejected: number,
       maxKept: number,
+      stored: 0 | 1,
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
@@ -327,17 +329,27 @@ export async function releaseGeneration(
 }
 
 /**
- * Records `rejected` events refused at ingest on a stream that has stored events: counts them, and
- * keeps `entries` (at most `maxKept` per stream, the newest) in its quarantine (reject-2.lua).
+ * Records `rejected` events refused at ingest on a stream that has stored events (or whose request
+ * `stored` some, on any of its shards): counts them, and keeps `entries` (at most `maxKept` per
+ * stream, the newest) in its quarantine (reject-3.lua). Returns the stream's rejected count, or 0
+ * when it was not recorded.
  */
 export async function recordRejected(
   redis: Redis | Cluster,
   keys: StreamKeys,
-  rejected: number,
+  rejected: { count: number; entries: string[]; stored: boolean },
   maxKept: number,
-  entries: string[],
 ): Promise<number> {
-  return redis.spoolReject(keys.stats, keys.quarantine, rejected, maxKept, ...entries);
+  const { count, entries, stored } = rejected;
+  return redis.spoolReject(
+    keys.stats,
+    keys.quarantine,
+    keys.quarantineSince,
+    count,
+    maxKept,
+    stored ? 1 : 0,
+    ...entries,
+  );
 }
 
 /** A stream's side files waiting for S3: its quarantine (a list), its manifest lines (a hash). */

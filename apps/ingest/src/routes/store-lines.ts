@@ -1,7 +1,7 @@
 import type { ParsedBody } from '../body/parse-body.js';
 import { type Lines, type RejectedEvent, refusalOf } from '../body/to-lines.js';
 import { errors } from '../errors.js';
-import type { GroupCommit } from '../group-commit.js';
+import { type GroupCommit, storedEventsOf } from '../group-commit.js';
 import type { IngestMetrics } from '../metrics.js';
 
 /** What an accepted request's answer reports of its events, on either API. */
@@ -18,9 +18,9 @@ export interface StoreDeps {
 }
 
 /**
- * The step both event APIs end with: counts a request's rejected events; refuses the request when
- * none of its events is valid (with its first event's problem); else appends the others and
- * counts what Redis stored and what it left out as duplicates.
+ * The step both event APIs end with: refuses the request when none of its events is valid (with
+ * its first event's problem); else appends the others. Counts its events by outcome once the
+ * answer is final (a 202 or a 400): a request refused with a 503 is retried, and counted then.
  */
 export async function storeLines(
   { groupCommit, metrics }: StoreDeps,
@@ -29,17 +29,25 @@ export async function storeLines(
   lines: Lines,
   request: { id: string; at: string },
 ): Promise<StoredCounts> {
-  metrics.countEvents(stream, { rejected: lines.rejectedCount });
   const [first] = lines.rejected;
   // Recorded on the stream (counted and quarantined) only once it has stored an event
-  // (reject-2.lua): after the append, so the request that creates the stream records its own.
+  // (reject-3.lua): after the append, so the request that creates the stream records its own.
   if (lines.count === 0) {
-    if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request);
+    metrics.countEvents(stream, { rejected: lines.rejectedCount });
+    if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request, false);
     throw first ? refusalOf(shape, first) : new errors.SPOOL_EMPTY_BATCH();
   }
-  const { duplicates } = await groupCommit.append(stream, lines);
-  if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request);
+  let duplicates: number;
+  try {
+    ({ duplicates } = await groupCommit.append(stream, lines));
+  } catch (error) {
+    // Some shards stored their events, which the retry answers as duplicates: counted now.
+    const stored = storedEventsOf(error);
+    if (stored) metrics.countEvents(stream, stored);
+    throw error;
+  }
   const accepted = lines.count - duplicates;
-  metrics.countEvents(stream, { accepted, duplicates });
+  if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request, accepted > 0);
+  metrics.countEvents(stream, { accepted, duplicates, rejected: lines.rejectedCount });
   return { accepted, duplicates, rejected: lines.rejected, rejectedCount: lines.rejectedCount };
 }
