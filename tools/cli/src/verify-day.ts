@@ -108,12 +108,13 @@ async function readContent(
 ): Promise<{ objectSha256: string; lines: number; sha256?: string }> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
   const objectBytes = new ByteCounter();
-  const body = (answer.Body as Readable).pipe(objectBytes);
+  // Through pipeline(), never .pipe(): a download cut short fails the check instead of hanging it.
+  const body = answer.Body as Readable;
   if (line.format === 'parquet') {
     const dir = await mkdtemp(join(tmpdir(), 'spool-verify-'));
     try {
       const file = join(dir, 'object.parquet');
-      await pipeline(body, createWriteStream(file));
+      await pipeline(body, objectBytes, createWriteStream(file));
       return { objectSha256: objectBytes.hash.digest('hex'), lines: await parquetRows(file) };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -122,9 +123,11 @@ async function readContent(
   const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
   const hash = createHash('sha256');
   let lines = 0;
-  for await (const chunk of body.pipe(decompress) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
-  }
+  await pipeline(body, objectBytes, decompress, async (content: AsyncIterable<Buffer>) => {
+    for await (const chunk of content) {
+      hash.update(chunk);
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+    }
+  });
   return { objectSha256: objectBytes.hash.digest('hex'), lines, sha256: hash.digest('hex') };
 }

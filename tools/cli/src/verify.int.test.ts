@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { manifestFolder } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands } from '@spool/shared';
 import { createTestRedis, createTestS3, listObjectKeys, randomName, testServices } from '@spool/testkit';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -149,6 +150,24 @@ describe('spool verify', () => {
     const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
     expect(deep.out).toContain(`changed  ${key}: it holds 30 rows, the manifest says 50`);
     expect(deep.code).toBe(1);
+  });
+
+  it('with --deep, fails with a message (never hangs) when a download is cut short', async () => {
+    const prefix = `${randomName('verify')}/`;
+    // Enough events that the object arrives in many chunks, and is cut among them.
+    const { stream, day } = await landGenerations(redis, s3, prefix, 1, 100_000);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      proxy.set('cutDownloads');
+      const cli = runCli('verify', ['--stream', stream, '--day', day, '--deep'], {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+      });
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toMatch(/^spool verify: /m);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses a bad stream or day, and says when a day has no manifest', async () => {

@@ -1,7 +1,7 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export type S3Fault = 'none' | 'error500' | 'slow' | 'gone';
+export type S3Fault = 'none' | 'error500' | 'slow' | 'gone' | 'cutDownloads';
 
 /** A request the proxy holds for a watcher (see `holdNext`). */
 export interface HeldRequest {
@@ -18,6 +18,20 @@ export type RequestMatch = (method: string, url: URL) => boolean;
 const isUploadPart: RequestMatch = (method, url) =>
   method === 'PUT' && url.searchParams.has('uploadId') && url.searchParams.has('partNumber');
 
+/** Sends the first `bytes` of `answer`, then cuts the client's connection. */
+function cutAfter(answer: IncomingMessage, outgoing: ServerResponse, bytes: number): void {
+  let left = bytes;
+  answer.on('data', (chunk: Buffer) => {
+    if (left <= 0) return;
+    const part = chunk.subarray(0, left);
+    left -= part.length;
+    outgoing.write(part, () => {
+      if (left <= 0) outgoing.socket?.destroy();
+    });
+    if (left <= 0) answer.destroy();
+  });
+}
+
 /** The `app/<id>` of an AWS SDK user agent (AWS_SDK_UA_APP_ID). */
 const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
   const agents = [headers['x-amz-user-agent'], headers['user-agent']].flat().join(' ');
@@ -27,7 +41,8 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
 /**
  * An HTTP proxy in front of the S3-compatible server that injects faults: `error500` answers every
  * request with S3's InternalError, `slow` holds each request `slowMs` before forwarding it,
- * `gone` drops every connection (the store is unreachable).
+ * `gone` drops every connection (the store is unreachable), `cutDownloads` sends half of each
+ * object a GET asks for, then cuts the connection (a download that breaks off).
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
@@ -69,6 +84,11 @@ export class S3FaultProxy {
           },
           (answer) => {
             outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+            const length = Number(answer.headers['content-length'] ?? 0);
+            if (proxy?.fault === 'cutDownloads' && incoming.method === 'GET' && length > 1) {
+              cutAfter(answer, outgoing, Math.floor(length / 2));
+              return;
+            }
             answer.pipe(outgoing);
           },
         );
