@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
-import { flushNow, verify } from './verify.js';
+import { flushNow, type Verification, verify } from './verify.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const status = (line: string) =>
@@ -74,7 +74,10 @@ async function main(options: LoadtestOptions): Promise<number> {
         ? 0
         : Math.min(...streams.map((s) => stats.acceptedBytesByStream.get(s) ?? 0)) /
           options.targetBufferBytes;
+    // A wrong answer (a 4xx but 429: events over the ingest's limits, no write key) stops the run:
+    // it would repeat for every request, and a --target-buffer run would never end.
     const done = () =>
+      stats.wrongAnswers > 0 ||
       (options.requests !== undefined && stats.started >= options.requests) ||
       (options.durationMs !== undefined && elapsed() >= options.durationMs) ||
       (options.targetBufferBytes !== undefined && filled() >= 1);
@@ -113,6 +116,7 @@ async function main(options: LoadtestOptions): Promise<number> {
     await runLoad(
       {
         urls: [target.url],
+        writeKey: options.writeKey,
         runId,
         streams,
         concurrency: options.concurrency,
@@ -137,6 +141,8 @@ async function main(options: LoadtestOptions): Promise<number> {
       refused: stats.refused,
       errors: stats.errors,
       retries: stats.retries,
+      wrongAnswers: stats.wrongAnswers,
+      firstWrongAnswer: stats.firstWrongAnswer,
       duplicateEvents: stats.duplicateEvents,
       requestsPerSecond: Math.round(stats.requests / loadSeconds),
       eventsPerSecond: Math.round(stats.acceptedEvents / loadSeconds),
@@ -147,7 +153,15 @@ async function main(options: LoadtestOptions): Promise<number> {
         max: Number(percentile(stats.allLatencies, 100).toFixed(2)),
       },
     };
-    let ok = true;
+    // A run that stored nothing, or was answered as the load should never be, proves nothing.
+    const problems: string[] = [];
+    if (stats.acceptedEvents === 0) problems.push('no event was accepted');
+    if (stats.wrongAnswers > 0) {
+      problems.push(
+        `${stats.wrongAnswers} request(s) refused for good; the first: ${stats.firstWrongAnswer}`,
+      );
+    }
+    let v: Verification | undefined;
     if (options.verify) {
       await flushNow(redis, target.namespace, streams);
       await waitUntilLanded(redis, streams, {
@@ -156,12 +170,24 @@ async function main(options: LoadtestOptions): Promise<number> {
         progress: status,
       });
       say('');
-      const verification = await verify(s3, target.bucket, streams, runId, options.eventsPerRequest, logs);
-      summary.verification = verification;
-      ok = verification.missing === 0 && verification.duplicated === 0 && verification.refusedFound === 0;
+      const verification = await verify(
+        s3,
+        { bucket: target.bucket, prefix: own ? '' : options.s3Prefix },
+        streams,
+        runId,
+        options.eventsPerRequest,
+        logs,
+      );
+      v = verification;
+      summary.verification = { ...verification, missingRequests: verification.missingRequests.length };
+      if (verification.missing > 0) problems.push(`${verification.missing} accepted event(s) missing`);
+      if (verification.duplicated > 0) problems.push(`${verification.duplicated} duplicate(s)`);
+      if (verification.refusedFound > 0)
+        problems.push(`${verification.refusedFound} refused event(s) stored`);
+      if (verification.misplaced > 0) problems.push(`${verification.misplaced} event(s) in another stream`);
     }
+    const ok = problems.length === 0;
 
-    const v = summary.verification as Awaited<ReturnType<typeof verify>> | undefined;
     say(
       table([
         ['duration', `${summary.seconds} s`],
@@ -187,6 +213,7 @@ async function main(options: LoadtestOptions): Promise<number> {
               ['DUPLICATED (copies by messageId)', v.duplicated],
               ['answered as duplicates (retries)', stats.duplicateEvents],
               ['refused but stored', v.refusedFound],
+              ['IN ANOTHER STREAM', v.misplaced],
               ['unanswered, landed', v.unknownLanded],
             ] as Array<[string, number]>)
           : [['verification', 'skipped (--no-verify)'] as [string, string]]),
@@ -195,6 +222,7 @@ async function main(options: LoadtestOptions): Promise<number> {
     mkdirSync(options.out, { recursive: true });
     const file = join(options.out, `loadtest-${runId}.json`);
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+    for (const problem of problems) say(problem);
     say(`${ok ? 'OK' : 'FAILED'}: summary written to ${file}`);
     return ok ? 0 : 1;
   } finally {

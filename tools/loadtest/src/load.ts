@@ -4,6 +4,8 @@ import { Agent, request } from 'undici';
 export interface LoadPlan {
   /** Ingest URLs; client i sends to urls[i % urls.length]. */
   urls: string[];
+  /** Sent as `Authorization: Bearer <key>` (a stack with WRITE_KEYS). */
+  writeKey?: string;
   runId: string;
   streams: string[];
   concurrency: number;
@@ -21,8 +23,10 @@ export const OUTCOME = { refused: 0, accepted: 1, unknown: 2 } as const;
 /** What one client did: the outcome of each of its requests. */
 export interface ClientLog {
   /** outcome[seq]: accepted (202), refused (an answer other than 202: nothing was stored), or
-   * unknown (no answer: the events may or may not be stored). */
+   * unknown (no answer, or an answer saying they may be stored: they may or may not be). */
   outcome: number[];
+  /** answeredAt[seq]: when the 202 came (ms since the epoch), for an accepted request. */
+  answeredAt: number[];
 }
 
 export interface LoadStats {
@@ -34,6 +38,11 @@ export interface LoadStats {
   errors: number;
   /** Requests sent again, with the same messageIds, after a 503, a 429 or no answer. */
   retries: number;
+  /** Requests answered for good with neither a 202 nor a retry (a 4xx but 429): the load
+   * itself is wrong (events over the ingest's limits, no write key), so the run proves nothing. */
+  wrongAnswers: number;
+  /** The first such answer: its status and the start of its body. */
+  firstWrongAnswer?: string;
   acceptedEvents: number;
   /** Events an answer counted as duplicates: stored by an earlier attempt whose answer was lost. */
   duplicateEvents: number;
@@ -51,12 +60,18 @@ export function newLoadStats(): LoadStats {
     refused: 0,
     errors: 0,
     retries: 0,
+    wrongAnswers: 0,
     acceptedEvents: 0,
     duplicateEvents: 0,
     acceptedBytesByStream: new Map(),
     intervalLatencies: [],
     allLatencies: [],
   };
+}
+
+/** The stream request `seq` of client `c` goes to: what verification checks each event against. */
+export function streamFor(streams: readonly string[], client: number, seq: number): string {
+  return streams[(client + seq) % streams.length] as string;
 }
 
 /** messageId of event `e` of request `seq` of client `c`: what verification maps back. */
@@ -89,6 +104,8 @@ function body(plan: LoadPlan, client: number, seq: number): { text: string; byte
 
 /** Answers after which a client sends the same request again, as analytics SDKs do. */
 const RETRIED_STATUSES = new Set([429, 503]);
+/** 503s whose events may be stored, wholly or in part (docs/api.md): a retry finds them duplicates. */
+const MAY_BE_STORED = /"code":"SPOOL_(REDIS_UNAVAILABLE|PARTLY_STORED)"/;
 
 /**
  * Runs the clients; each sends one request at a time over a keep-alive connection. A request
@@ -98,11 +115,13 @@ const RETRIED_STATUSES = new Set([429, 503]);
 export async function runLoad(plan: LoadPlan, stats: LoadStats, logs: ClientLog[]): Promise<void> {
   const dispatcher = new Agent({ connections: plan.concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
   const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (plan.writeKey) headers.authorization = `Bearer ${plan.writeKey}`;
   const client = async (index: number) => {
-    const log: ClientLog = { outcome: [] };
+    const log: ClientLog = { outcome: [], answeredAt: [] };
     logs[index] = log;
     for (let seq = 0; !plan.done(); seq += 1) {
-      const stream = plan.streams[(index + seq) % plan.streams.length] as string;
+      const stream = streamFor(plan.streams, index, seq);
       const { text, bytes } = body(plan, index, seq);
       const url = plan.urls[index % plan.urls.length] as string;
       // Once an attempt may have been stored, the request's events may land whatever comes next.
@@ -116,7 +135,7 @@ export async function runLoad(plan: LoadPlan, stats: LoadStats, logs: ClientLog[
         try {
           const response = await request(`${url}/v1/streams/${stream}/events`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers,
             body: text,
             dispatcher,
             headersTimeout: 10_000,
@@ -138,18 +157,27 @@ export async function runLoad(plan: LoadPlan, stats: LoadStats, logs: ClientLog[
         stats.allLatencies.push(ms);
         stats.requests += 1;
         if (status === 202) {
+          const counts = JSON.parse(answer) as { accepted: number; duplicates: number };
           log.outcome[seq] = OUTCOME.accepted;
+          log.answeredAt[seq] = Date.now();
           stats.accepted += 1;
-          stats.acceptedEvents += plan.eventsPerRequest;
-          stats.duplicateEvents += (JSON.parse(answer) as { duplicates?: number }).duplicates ?? 0;
+          // Each event of the request is stored once: by this attempt, or (a duplicate) an earlier one.
+          stats.acceptedEvents += counts.accepted + counts.duplicates;
+          stats.duplicateEvents += counts.duplicates;
           stats.acceptedBytesByStream.set(stream, (stats.acceptedBytesByStream.get(stream) ?? 0) + bytes);
           break;
         }
         stats.refused += 1;
-        // A timed-out append may still have been applied by Redis: its events may land.
-        if (answer.includes('SPOOL_REDIS_UNAVAILABLE')) mayBeStored = true;
+        // A timed-out append may still have been applied by Redis, and a sharded stream may have
+        // stored part of the request: its events may land.
+        if (MAY_BE_STORED.test(answer)) mayBeStored = true;
         log.outcome[seq] = mayBeStored ? OUTCOME.unknown : OUTCOME.refused;
-        if (!RETRIED_STATUSES.has(status) || plan.done()) break;
+        if (!RETRIED_STATUSES.has(status)) {
+          stats.wrongAnswers += 1;
+          stats.firstWrongAnswer ??= `${status} ${answer.slice(0, 300)}`;
+          break;
+        }
+        if (plan.done()) break;
         await pause(200);
       }
     }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,24 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/** The loadtest's exit code and its stderr (its report). */
+function loadtest(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 120_000 }, (error, _stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stderr }),
+    );
+  });
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 describe('spool loadtest', () => {
   it('runs load against a stack of its own, reads every object back and reports zero loss and zero duplicates', async () => {
@@ -41,5 +60,39 @@ describe('spool loadtest', () => {
       foreign: 0,
     });
     expect(stderr).toContain('OK: summary written');
+  });
+
+  it('fails a run that stored nothing: no ingest there', async () => {
+    const port = await closedPort();
+    const { code, stderr } = await loadtest([
+      '--url',
+      `http://127.0.0.1:${port}`,
+      '--no-verify',
+      '--requests',
+      '3',
+      '--concurrency',
+      '1',
+      '--out',
+      await mkdtemp(join(tmpdir(), 'loadtest-out-')),
+    ]);
+    expect(stderr).toContain('no event was accepted');
+    expect(stderr).toContain('FAILED');
+    expect(code).toBe(1);
+  });
+
+  it('stops and fails at once when the ingest refuses the load itself (over its limits)', async () => {
+    const { code, stderr } = await loadtest([
+      '--target-buffer',
+      '1MB',
+      '--events-per-request',
+      '3000',
+      '--concurrency',
+      '2',
+      '--out',
+      await mkdtemp(join(tmpdir(), 'loadtest-out-')),
+    ]);
+    expect(stderr).toMatch(/refused for good; the first: 4\d\d .*SPOOL_/);
+    expect(stderr).toContain('FAILED');
+    expect(code).toBe(1);
   });
 });

@@ -8,6 +8,10 @@ export interface LoadtestOptions {
   redisUrl: string;
   s3Endpoint: string;
   s3Bucket: string;
+  /** The stack's S3_PREFIX: where its objects are. */
+  s3Prefix: string;
+  /** Sent as `Authorization: Bearer <key>` to a stack that has WRITE_KEYS. */
+  writeKey: string | undefined;
   s3AccessKey: string;
   s3SecretKey: string;
   namespace: string;
@@ -40,7 +44,8 @@ Load (one of --requests, --duration, --target-buffer; default --duration 30s):
 
 Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a temporary folder):
   --url http://127.0.0.1:8080   an ingest already running (e.g. make dev's); verification then
-  --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool
+  --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool --prefix ''
+  --write-key KEY               its WRITE_KEYS' key for the streams, when it has WRITE_KEYS
   --s3-access-key ${LOCAL_S3_CREDENTIALS.accessKeyId} --s3-secret-key ${LOCAL_S3_CREDENTIALS.secretAccessKey} --namespace spool
                                  reads that stack's Redis and S3 (these defaults are make dev's)
 
@@ -85,6 +90,8 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
       'redis-url': { type: 'string', default: 'redis://127.0.0.1:6390' },
       's3-endpoint': { type: 'string', default: 'http://127.0.0.1:9000' },
       bucket: { type: 'string', default: 'spool' },
+      prefix: { type: 'string', default: '' },
+      'write-key': { type: 'string' },
       's3-access-key': { type: 'string', default: LOCAL_S3_CREDENTIALS.accessKeyId },
       's3-secret-key': { type: 'string', default: LOCAL_S3_CREDENTIALS.secretAccessKey },
       namespace: { type: 'string', default: 'spool' },
@@ -112,6 +119,8 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
     redisUrl: values['redis-url'],
     s3Endpoint: values['s3-endpoint'],
     s3Bucket: values.bucket,
+    s3Prefix: values.prefix,
+    writeKey: values['write-key'],
     s3AccessKey: values['s3-access-key'],
     s3SecretKey: values['s3-secret-key'],
     namespace: values.namespace,

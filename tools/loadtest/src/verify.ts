@@ -1,6 +1,6 @@
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import {
   addFlushJob,
@@ -11,7 +11,7 @@ import {
   streamKeys,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
-import { type ClientLog, OUTCOME } from './load.js';
+import { type ClientLog, OUTCOME, streamFor } from './load.js';
 
 export interface Verification {
   objects: number;
@@ -26,6 +26,10 @@ export interface Verification {
   refusedFound: number;
   /** Events of requests without an answer that landed (allowed: the client could not know). */
   unknownLanded: number;
+  /** Events found in a stream other than the one their request went to. */
+  misplaced: number;
+  /** The accepted requests some of whose events are missing: [client, seq]. */
+  missingRequests: Array<[number, number]>;
   /** Lines that are not this run's events. */
   foreign: number;
 }
@@ -61,18 +65,44 @@ async function* objectKeys(s3: S3Client, bucket: string, prefix: string): AsyncG
 
 const ID = /^\{"messageId":"([^"]+)"/;
 
+/** The objects' decompressor, by their format (OUTPUT_FORMAT); Parquet is not read here. */
+function decompressorOf(key: string): Transform {
+  if (key.endsWith('.ndjson.gz')) return createGunzip();
+  if (key.endsWith('.ndjson.zst')) return createZstdDecompress();
+  throw new Error(
+    `cannot read ${key}: the loadtest counts events in ndjson.gz and ndjson.zst objects (OUTPUT_FORMAT), not Parquet`,
+  );
+}
+
+/** The lines of a byte stream; a line may span chunks. */
+async function* linesOf(source: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of source) {
+    const data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (let at = data.indexOf(0x0a); at !== -1; at = data.indexOf(0x0a, start)) {
+      yield data.toString('utf8', start, at);
+      start = at + 1;
+    }
+    rest = data.subarray(start);
+  }
+  if (rest.length > 0) yield rest.toString('utf8');
+}
+
 /**
- * Reads back every object of the run's streams, streaming (objects may be hundreds of MB), and
- * counts each event by messageId against what each client was told.
+ * Reads back every object of the run's streams under `prefix` (S3_PREFIX), streaming (objects may
+ * be hundreds of MB; a download cut short fails the run, never hangs it), and counts each event
+ * by messageId against what each client was told, in the stream its request went to.
  */
 export async function verify(
   s3: S3Client,
-  bucket: string,
+  target: { bucket: string; prefix?: string },
   streams: string[],
   runId: string,
   eventsPerRequest: number,
   logs: ClientLog[],
 ): Promise<Verification> {
+  const { bucket, prefix = '' } = target;
   const seen = logs.map((log) => new Uint8Array(log.outcome.length * eventsPerRequest));
   const result: Verification = {
     objects: 0,
@@ -82,42 +112,47 @@ export async function verify(
     duplicated: 0,
     refusedFound: 0,
     unknownLanded: 0,
+    misplaced: 0,
+    missingRequests: [],
     foreign: 0,
   };
+  const count = (stream: string, line: string) => {
+    result.landedEvents += 1;
+    const id = ID.exec(line)?.[1] ?? '';
+    const [run, client, seq, event] = id.split('-');
+    const counts = seen[Number(client)];
+    const index = Number(seq) * eventsPerRequest + Number(event);
+    if (run !== runId || !counts || !(index < counts.length)) {
+      result.foreign += 1;
+      return;
+    }
+    if (streamFor(streams, Number(client), Number(seq)) !== stream) result.misplaced += 1;
+    counts[index] = Math.min(255, (counts[index] ?? 0) + 1);
+  };
   for (const stream of streams) {
-    for await (const key of objectKeys(s3, bucket, `stream=${stream}/`)) {
+    for await (const key of objectKeys(s3, bucket, `${prefix}stream=${stream}/`)) {
       result.objects += 1;
+      const decompress = decompressorOf(key);
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const lines = createInterface({
-        input: (object.Body as Readable).pipe(createGunzip()),
-        crlfDelay: Number.POSITIVE_INFINITY,
+      await pipeline(object.Body as Readable, decompress, async (source: AsyncIterable<Buffer>) => {
+        for await (const line of linesOf(source)) count(stream, line);
       });
-      for await (const line of lines) {
-        result.landedEvents += 1;
-        const id = ID.exec(line)?.[1] ?? '';
-        const [run, client, seq, event] = id.split('-');
-        const counts = seen[Number(client)];
-        const index = Number(seq) * eventsPerRequest + Number(event);
-        if (run !== runId || !counts || !(index < counts.length)) {
-          result.foreign += 1;
-          continue;
-        }
-        counts[index] = Math.min(255, (counts[index] ?? 0) + 1);
-      }
     }
   }
   logs.forEach((log, client) => {
     const counts = seen[client] as Uint8Array;
     log.outcome.forEach((outcome, seq) => {
+      const missingBefore = result.missing;
       for (let event = 0; event < eventsPerRequest; event += 1) {
         const count = counts[seq * eventsPerRequest + event] ?? 0;
         if (count > 1) result.duplicated += count - 1;
         if (outcome === OUTCOME.accepted) {
-          if (count === 0) result.missing += 1;
-          else result.acceptedLanded += 1;
+          if (count > 0) result.acceptedLanded += 1;
+          else result.missing += 1;
         } else if (outcome === OUTCOME.refused && count > 0) result.refusedFound += 1;
         else if (outcome === OUTCOME.unknown && count > 0) result.unknownLanded += 1;
       }
+      if (result.missing > missingBefore) result.missingRequests.push([client, seq]);
     });
   });
   return result;

@@ -7,9 +7,9 @@ import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
-import { flushNow } from '../verify.js';
+import { flushNow, verify } from '../verify.js';
 
-const USAGE = `spool soak — steady load for a long time, watching memory
+const USAGE = `spool soak — steady load for a long time, watching memory; then every event read back
 
   make soak                       30 minutes
   make soak ARGS="--duration 5m --every 30s --concurrency 10"
@@ -106,13 +106,31 @@ async function main(): Promise<number> {
     await sample();
     await flushNow(redis, 'spool', streams);
     await waitUntilLanded(redis, streams, { timeoutMs: 5 * 60_000 });
+    // Every acknowledged event read back once, as the loadtest and the chaos run do.
+    const v = await verify(stack.s3Client, { bucket: stack.bucket }, streams, runId, 10, logs);
     say(
       `\n${table([
-        ['requests', stats.requests],
-        ['acknowledged', stats.accepted],
+        [
+          'requests (202 / refused / errors)',
+          `${stats.requests} (${stats.accepted} / ${stats.refused} / ${stats.errors})`,
+        ],
+        ['acknowledged events', v.acceptedLanded + v.missing],
+        ['landed in S3, once', v.acceptedLanded],
+        ['LOST', v.missing],
+        ['DUPLICATED (copies by messageId)', v.duplicated],
+        ['refused but stored', v.refusedFound],
+        ['IN ANOTHER STREAM', v.misplaced],
         ['streams in Redis', await redis.zcard(streamRegistryKey())],
       ])}\n`,
     );
+    const ok =
+      stats.acceptedEvents > 0 &&
+      stats.wrongAnswers === 0 &&
+      v.missing === 0 &&
+      v.duplicated === 0 &&
+      v.refusedFound === 0 &&
+      v.misplaced === 0;
+    if (stats.wrongAnswers > 0) say(`Requests refused for good: ${stats.firstWrongAnswer}`);
     const header = [
       'time',
       'acknowledged',
@@ -123,7 +141,8 @@ async function main(): Promise<number> {
     ];
     process.stdout.write(`| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n`);
     for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
-    return 0;
+    say(ok ? 'OK' : 'FAILED');
+    return ok ? 0 : 1;
   } finally {
     redis.disconnect();
     await stack.stop();

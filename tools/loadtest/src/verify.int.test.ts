@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { createTestS3, randomName, testServices } from '@spool/testkit';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
+import { type ClientLog, messageId, OUTCOME } from './load.js';
+import { verify } from './verify.js';
+
+/** The read-back every loadtest, chaos and soak run ends with: what it counts, and what fails it. */
+const { s3: services } = testServices();
+const s3 = createTestS3();
+afterAll(() => s3.destroy());
+
+const EVENTS = 2;
+const put = (key: string, body: Uint8Array) =>
+  s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: key, Body: body }));
+const lines = (runId: string, events: Array<[number, number, number]>) =>
+  events
+    .map(([client, seq, event]) => `{"messageId":"${messageId(runId, client, seq, event)}","n":1}\n`)
+    .join('');
+
+/** One client whose three requests were all answered 202. */
+const acceptedThree = (): ClientLog[] => [
+  { outcome: [OUTCOME.accepted, OUTCOME.accepted, OUTCOME.accepted], answeredAt: [1, 2, 3] },
+];
+
+describe("the loadtest's read-back", () => {
+  it('reads gzip and zstd objects under the stack S3_PREFIX, and finds events missing or in another stream', async () => {
+    const prefix = `${randomName('lt')}/`;
+    const runId = randomName('r').replaceAll('-', ''); // as the tools' run ids: no '-'
+    // Request n of client 0 goes to streams[n % 2].
+    const [a, b] = [`${runId}-a`, `${runId}-b`];
+    await put(
+      `${prefix}stream=${a}/dt=2026-12-02/hour=10/${a}-1.ndjson.gz`,
+      gzipSync(
+        lines(runId, [
+          [0, 0, 0],
+          [0, 0, 1],
+        ]),
+      ),
+    );
+    await put(
+      `${prefix}stream=${b}/dt=2026-12-02/hour=10/${b}-1.ndjson.zst`,
+      zstdCompressSync(
+        lines(runId, [
+          [0, 1, 0],
+          [0, 1, 1],
+        ]),
+      ),
+    );
+    // Request 2 belongs in stream a: one of its events landed in b, the other nowhere.
+    await put(
+      `${prefix}stream=${b}/dt=2026-12-02/hour=11/${b}-2.ndjson.gz`,
+      gzipSync(lines(runId, [[0, 2, 0]])),
+    );
+
+    const result = await verify(
+      s3,
+      { bucket: services.bucket, prefix },
+      [a, b],
+      runId,
+      EVENTS,
+      acceptedThree(),
+    );
+    expect(result).toMatchObject({
+      objects: 3,
+      landedEvents: 5,
+      acceptedLanded: 5,
+      missing: 1,
+      misplaced: 1,
+      duplicated: 0,
+      missingRequests: [[0, 2]],
+    });
+    // Without the prefix, nothing is found: every accepted event is missing.
+    expect(
+      await verify(s3, { bucket: services.bucket }, [a, b], runId, EVENTS, acceptedThree()),
+    ).toMatchObject({
+      objects: 0,
+      missing: 6,
+    });
+  });
+
+  it('refuses Parquet objects, which it cannot count, rather than pass them over', async () => {
+    const prefix = `${randomName('lt')}/`;
+    const runId = randomName('r').replaceAll('-', ''); // as the tools' run ids: no '-'
+    await put(`${prefix}stream=${runId}-a/dt=2026-12-02/hour=10/x.parquet`, new Uint8Array([1, 2, 3]));
+    await expect(
+      verify(s3, { bucket: services.bucket, prefix }, [`${runId}-a`], runId, EVENTS, acceptedThree()),
+    ).rejects.toThrow(/not Parquet/);
+  });
+
+  it('fails, never hangs, on a download cut short', async () => {
+    const prefix = `${randomName('lt')}/`;
+    const runId = randomName('r').replaceAll('-', ''); // as the tools' run ids: no '-'
+    // Megabytes that do not compress: the download arrives in many chunks, and is cut among them.
+    const events = Array.from(
+      { length: 50_000 },
+      (_, seq) =>
+        `{"messageId":"${messageId(runId, 0, seq, 0)}","pad":"${randomBytes(24).toString('hex')}"}\n`,
+    );
+    await put(`${prefix}stream=${runId}-a/dt=2026-12-02/hour=10/x.ndjson.gz`, gzipSync(events.join('')));
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    const cut = createTestS3({ ...testServices(), s3: { ...services, endpoint: proxy.endpoint } });
+    try {
+      proxy.set('cutDownloads');
+      await expect(
+        verify(cut, { bucket: services.bucket, prefix }, [`${runId}-a`], runId, 1, acceptedThree()),
+      ).rejects.toThrow();
+    } finally {
+      cut.destroy();
+      await proxy.close();
+    }
+  });
+});
