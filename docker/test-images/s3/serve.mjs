@@ -5,6 +5,21 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+
+// s3rver names each page of a listing by a token it encrypts with single DES, which Node's OpenSSL
+// 3 keeps in its legacy provider: every listing of more than 1,000 keys answered 500. The token is
+// s3rver's own and opaque to clients, so it gets Triple DES with the key thrice (the same cipher
+// in effect, with DES's 8-byte blocks), which the default provider has. Patched before s3rver
+// loads: it calls these through the module object, at each listing.
+const crypto = require('node:crypto');
+for (const name of ['createCipheriv', 'createDecipheriv']) {
+  const original = crypto[name];
+  crypto[name] = (algorithm, key, iv, options) =>
+    algorithm === 'des'
+      ? original('des-ede3-cbc', Buffer.concat([key, key, key]), iv, options)
+      : original(algorithm, key, iv, options);
+}
+
 const S3rver = require('s3rver');
 const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account');
 

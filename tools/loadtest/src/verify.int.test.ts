@@ -81,6 +81,32 @@ describe("the loadtest's read-back", () => {
     });
   });
 
+  it('reads every object of a stream that has more than one listing page (1,000 keys)', async () => {
+    const prefix = `${randomName('lt')}/`;
+    const runId = randomName('r').replaceAll('-', '');
+    const objects = 1_001;
+    for (let from = 0; from < objects; from += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, objects - from) }, (_, i) =>
+          put(
+            `${prefix}stream=${runId}-a/dt=2026-12-02/hour=10/${from + i}.ndjson.gz`,
+            gzipSync(lines(runId, [[0, from + i, 0]])),
+          ),
+        ),
+      );
+    }
+    const logs: ClientLog[] = [
+      { outcome: Array(objects).fill(OUTCOME.accepted), answeredAt: Array(objects).fill(1) },
+    ];
+    expect(
+      await verify(s3, { bucket: services.bucket, prefix }, [`${runId}-a`], runId, 1, logs),
+    ).toMatchObject({
+      objects,
+      acceptedLanded: objects,
+      missing: 0,
+    });
+  });
+
   it('refuses Parquet objects, which it cannot count, rather than pass them over', async () => {
     const prefix = `${randomName('lt')}/`;
     const runId = randomName('r').replaceAll('-', ''); // as the tools' run ids: no '-'
