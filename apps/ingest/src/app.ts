@@ -21,6 +21,7 @@ import Fastify, {
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
+import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
 import { GroupCommit } from './group-commit.js';
@@ -103,23 +104,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     return reply.code(answer.statusCode).send(answer.body);
   });
 
-  // Any page may send: the browser SDKs send headers of their own (AnonymousId, SentAt,
-  // X-Retry-Count, Rsa-*), so the preflight's requested headers are allowed as asked; Retry-After
-  // is exposed, or analytics.js could not read it.
-  await app.register(cors, {
-    origin: '*',
-    methods: ['GET', 'POST'],
-    exposedHeaders: [
-      'Retry-After',
-      'X-Request-Id',
-      'X-RateLimit-Limit',
-      'X-RateLimit-Remaining',
-      'X-RateLimit-Reset',
-    ],
-    maxAge: 86_400,
-    // An OPTIONS that is no preflight (no Origin) gets the same 204, not a text/plain 400.
-    strictPreflight: false,
-  });
+  await app.register(cors, CORS_OPTIONS);
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.
   app.decorateRequest('auth', undefined);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { EARLY_ANSWER_CORS_HEADERS } from './cors.js';
 import { errors, RETRY_AFTER_SECONDS } from './errors.js';
 
 /**
@@ -77,7 +78,11 @@ export function answerFrameworkError(
   reply: FastifyReply,
 ): void {
   const answer = errorAnswer(error, 0, request.url);
-  reply.code(answer.statusCode).header('x-request-id', request.id).send(answer.body);
+  reply
+    .code(answer.statusCode)
+    .headers(EARLY_ANSWER_CORS_HEADERS)
+    .header('x-request-id', request.id)
+    .send(answer.body);
 }
 
 /** A client's request id: up to 128 visible ASCII characters (UUIDs, trace ids, ULIDs). */

@@ -112,11 +112,14 @@ describe('the ingest over a real socket', () => {
   ])('answers a path Fastify refuses before routing (%s) as a route would: %s', async (path, code) => {
     const response = await fetch(`${ingest.url}${path}`, {
       method: path.endsWith('/events') ? 'POST' : 'GET',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', origin: 'https://shop.example' },
       body: path.endsWith('/events') ? '{}' : undefined,
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // A page can read it, as any other answer.
+    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    expect(response.headers.get('access-control-expose-headers')).toContain('X-Request-Id');
     const answer = (await response.json()) as { code: string; message: string };
     expect(answer.code).toBe(code);
     // A write key in a path is never repeated.
