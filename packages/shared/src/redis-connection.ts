@@ -63,6 +63,17 @@ function connectIdleMasters(cluster: Cluster): void {
   }
 }
 
+/** ioredis's connection states, in words (`connect`: connected, its handshake not done). */
+const STATES: Record<string, string> = {
+  wait: 'not connected yet',
+  connecting: 'connecting',
+  connect: 'connecting',
+  reconnecting: 'reconnecting',
+  close: 'closed',
+  end: 'closed',
+};
+const stateOf = (status: string) => STATES[status] ?? status;
+
 /**
  * Why Redis is not ready for traffic, or undefined when it is: connected, and for a cluster,
  * connected to every master. A master the client has not used yet (one that a failover or
@@ -71,9 +82,9 @@ function connectIdleMasters(cluster: Cluster): void {
  */
 export function redisNotReady(redis: RedisClient): string | undefined {
   if (!(redis instanceof Cluster)) {
-    return redis.status === 'ready' ? undefined : `the Redis connection is ${redis.status}`;
+    return redis.status === 'ready' ? undefined : `the Redis connection is ${stateOf(redis.status)}`;
   }
-  if (redis.status !== 'ready') return `the Redis Cluster client is ${redis.status}`;
+  if (redis.status !== 'ready') return `the Redis Cluster client is ${stateOf(redis.status)}`;
   const masters = redis.nodes('master');
   const connected = masters.filter((node) => node.status === 'ready').length;
   if (connected === masters.length) return undefined;
