@@ -8,6 +8,7 @@ import {
   type RedisClient,
   shardUnit,
   streamKeys,
+  streamRegistryKey,
 } from '@spool/shared';
 import { listObjectKeys } from '@spool/testkit';
 import { type LocalRedisCluster, LocalStack } from '@spool/testkit/local-stack';
@@ -173,6 +174,41 @@ describe('Spool on a Redis Cluster', () => {
     }
     await cluster.replicasCaughtUp(master.port);
     expect(await cluster.call(replica.port, 'INFO', 'replication')).toContain('master_link_status:up');
+  });
+
+  it("answers 202 for a new stream only once a replica holds its registration, on the registry's own master (REDIS_MIN_REPLICAS_ACK)", async () => {
+    // The append's WAIT covers only the stream's master; a registration lost in a failover would
+    // leave a one-off stream that the sweep never flushes by time.
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const registryMaster = await cluster.masterOf(streamRegistryKey());
+    let stream = '';
+    for (let i = 0; stream === ''; i += 1) {
+      if ((await cluster.masterOf(streamKeys(`registered-${i}`).buf)) !== registryMaster)
+        stream = `registered-${i}`;
+    }
+    const nodes = await cluster.state();
+    const masterId = nodes.find((node) => node.port === registryMaster)?.id;
+    const replica = nodes.find((node) => node.masterId === masterId) as (typeof nodes)[number];
+    const post = () =>
+      fetch(`${replicated[0]}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messageId: `${stream}-1` }),
+      });
+    const pid = cluster.process(replica.port).pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const refused = await post();
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { code: string }).code).toBe('SPOOL_REDIS_UNAVAILABLE');
+      // Refused before the append: nothing of it is stored.
+      expect(await redis.exists(streamKeys(stream).buf)).toBe(0);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await cluster.replicasCaughtUp(registryMaster);
+    expect((await post()).status).toBe(202);
+    expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
   });
 
   it('follows a moved slot when the append and its WAIT go as one pipeline (REDIS_MIN_REPLICAS_ACK)', async () => {

@@ -135,13 +135,13 @@ export class GroupCommit {
   private spareShard = 0;
 
   constructor(private readonly deps: GroupCommitDeps) {
-    this.registration = new StreamRegistration(deps.redis, deps.config.namespace);
     const { minReplicasAck, redisCommandTimeoutMs } = deps.config;
     // Half the command timeout: WAIT answers (with a count) before the command would time out.
     this.replicaAck =
       minReplicasAck > 0
         ? { replicas: minReplicasAck, timeoutMs: Math.max(1, Math.floor(redisCommandTimeoutMs / 2)) }
         : undefined;
+    this.registration = new StreamRegistration(deps.redis, deps.config.namespace, this.replicaAck);
     this.sharded = deps.config.streamShards.default > 1 || deps.config.streamShards.streams.size > 0;
   }
 

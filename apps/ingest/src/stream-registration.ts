@@ -1,4 +1,9 @@
-import { registerStream, STREAM_REGISTRATION_REFRESH_MS, streamRegistryKey } from '@spool/shared';
+import {
+  type ReplicaAck,
+  registerStream,
+  STREAM_REGISTRATION_REFRESH_MS,
+  streamRegistryKey,
+} from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
 /** Streams remembered as registered (a cache: forgetting one costs one more registration). */
@@ -9,6 +14,7 @@ const MAX_REMEMBERED_STREAMS = 10_000;
  * a buffer that holds data (its time-based flush depends on it): a registration that fails fails
  * the append before anything is stored. Within STREAM_REGISTRATION_REFRESH_MS of its last
  * registration, measured from before that command was sent, a stream is not registered again.
+ * With REDIS_MIN_REPLICAS_ACK, a registration counts once the replicas hold it, as an append does.
  */
 export class StreamRegistration {
   private readonly registeredAt = new Map<string, number>();
@@ -17,6 +23,7 @@ export class StreamRegistration {
   constructor(
     private readonly redis: Redis | Cluster,
     namespace: string,
+    private readonly ack?: ReplicaAck,
   ) {
     this.registry = streamRegistryKey(namespace);
   }
@@ -30,7 +37,7 @@ export class StreamRegistration {
 
   private async register(stream: string): Promise<void> {
     const sentAt = performance.now();
-    await registerStream(this.redis, this.registry, stream);
+    await registerStream(this.redis, this.registry, stream, this.ack);
     if (this.registeredAt.size >= MAX_REMEMBERED_STREAMS) this.registeredAt.clear();
     this.registeredAt.set(stream, sentAt);
   }

@@ -201,32 +201,39 @@ export async function appendToBuffer(
     ...idArguments(request.clientIds),
   ];
   const reply =
-    ack && ack.replicas > 0 ? await appendAndWait(redis, args, ack) : await redis.spoolAppend(...args);
+    ack && ack.replicas > 0
+      ? ((await scriptAndWait(redis, COMMANDS.spoolAppend, args, ack)) as number[])
+      : await redis.spoolAppend(...args);
   const [length = 0, gen = 0, started = 0, appended = 0] = reply;
   if (length === -1) return { refused: true, held: gen };
   return { refused: false, length, gen, started: started === 1, appended, duplicates: reply.slice(4) };
 }
 
-const APPEND = COMMANDS.spoolAppend;
-const APPEND_SHA = createHash('sha1').update(APPEND.lua).digest('hex');
+type Script = (typeof COMMANDS)[keyof typeof COMMANDS];
+const DIGESTS = new Map<Script, string>(
+  Object.values(COMMANDS).map((script) => [script, createHash('sha1').update(script.lua).digest('hex')]),
+);
 
 /**
- * The append and its WAIT, in one pipeline: the WAIT counts the replicas that hold the append.
- * The script goes by its digest (EVALSHA), and by its text only after Redis answered NOSCRIPT
- * (its script cache emptied: a restart, SCRIPT FLUSH, a failover). Not through ioredis's own
- * command, which on NOSCRIPT sends the script again on its own, after the WAIT: the WAIT then
+ * A script and its WAIT, in one pipeline: the WAIT counts the replicas that hold what the script
+ * wrote, or ReplicaAckError. One pipeline, so a cluster sends both to the slot's master on one
+ * connection. The script goes by its digest (EVALSHA), and by its text only after Redis answered
+ * NOSCRIPT (its script cache emptied: a restart, SCRIPT FLUSH, a failover). Not through ioredis's
+ * own command, which on NOSCRIPT sends the script again on its own, after the WAIT: the WAIT then
  * counted replicas for nothing, and the append was answered 202 unconfirmed.
  */
-async function appendAndWait(
+async function scriptAndWait(
   redis: Redis | Cluster,
-  args: Parameters<Redis['spoolAppend']>,
+  script: Script,
+  args: Array<string | number | Buffer>,
   ack: ReplicaAck,
-): Promise<number[]> {
+): Promise<unknown> {
+  const digest = DIGESTS.get(script) as string;
   let sendText = false;
   for (let attempt = 0; ; attempt += 1) {
     const pipeline = redis.pipeline();
-    if (sendText) pipeline.eval(APPEND.lua, APPEND.numberOfKeys, ...args);
-    else pipeline.evalsha(APPEND_SHA, APPEND.numberOfKeys, ...args);
+    if (sendText) pipeline.eval(script.lua, script.numberOfKeys, ...args);
+    else pipeline.evalsha(digest, script.numberOfKeys, ...args);
     const [[appendError, reply] = [], [waitError, confirmed] = []] =
       (await pipeline.wait(ack.replicas, ack.timeoutMs).exec()) ?? [];
     // NOSCRIPT: Redis ran nothing; the pair goes again, with the script's text.
@@ -248,7 +255,7 @@ async function appendAndWait(
     if (appendError) throw appendError;
     if (waitError) throw waitError;
     if ((confirmed as number) < ack.replicas) throw new ReplicaAckError(confirmed as number, ack.replicas);
-    return reply as number[];
+    return reply;
   }
 }
 
@@ -376,13 +383,21 @@ export async function startDrain(
   return (await redis.spoolDrain(pending, draining, drainingId, keys.stats, `${kind}Drains`)) ?? undefined;
 }
 
-/** Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it. */
+/**
+ * Records that `stream` is in use (so the sweep visits it); resolves with Redis's time of it.
+ * With `ack`, only once `ack.replicas` replicas hold it (else ReplicaAckError): on a cluster the
+ * registry lives on another master than the stream's buffer, whose WAIT does not cover it, and a
+ * registration lost in a failover would leave a one-off stream unflushed by time.
+ */
 export async function registerStream(
   redis: Redis | Cluster,
   registry: string,
   stream: string,
+  ack?: ReplicaAck,
 ): Promise<number> {
-  return redis.spoolRegisterStream(registry, stream);
+  return ack && ack.replicas > 0
+    ? ((await scriptAndWait(redis, COMMANDS.spoolRegisterStream, [registry, stream], ack)) as number)
+    : redis.spoolRegisterStream(registry, stream);
 }
 
 /** Takes an idle stream out of the registry unless it was registered since `cutoffMs`. */
