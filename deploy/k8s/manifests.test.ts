@@ -128,15 +128,27 @@ describe('the Kubernetes base', () => {
 /**
  * The overlay for a Redis Cluster users already run (deploy/k8s/overlays/redis-cluster), built as
  * kustomize builds it: its strategic-merge patches applied to the base (objects merged, `null`
- * deletes a field, lists replaced), its own resources added. (`kubectl kustomize` gives the same
- * manifests; it is not needed to run this.)
+ * deletes a field, lists of named items such as `containers` merged by name, other lists
+ * replaced, as `envFrom`), its own resources added. (`kubectl kustomize` gives the same manifests;
+ * it is not needed to run this.)
  */
 describe('the Redis Cluster overlay', () => {
   const overlay = new URL('./overlays/redis-cluster/', import.meta.url);
   const readOverlay = (file: string) => parse(readFileSync(new URL(file, overlay), 'utf8'));
   const spec = readOverlay('kustomization.yaml') as { resources: string[]; patches: Array<{ path: string }> };
 
+  const named = (list: unknown): list is Array<{ name: string }> =>
+    Array.isArray(list) &&
+    list.every((item) => typeof (item as { name?: unknown } | null)?.name === 'string');
+
   function merge(target: unknown, patch: unknown): unknown {
+    if (named(patch) && named(target)) {
+      const merged = target.map((item) => {
+        const change = patch.find((other) => other.name === item.name);
+        return change ? merge(item, change) : item;
+      });
+      return [...merged, ...patch.filter((item) => !target.some((other) => other.name === item.name))];
+    }
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
     const result: Record<string, unknown> = { ...(target as Record<string, unknown>) };
     for (const [key, value] of Object.entries(patch)) {
@@ -182,6 +194,29 @@ describe('the Redis Cluster overlay', () => {
     expect(ingest.redis).toMatchObject({ kind: 'cluster', nodes: [{ host: 'redis-cluster', port: 6379 }] });
     expect(ingest.minReplicasAck).toBe(1);
     expect(loadConfig(env, 'flusher').redis.kind).toBe('cluster');
+  });
+
+  it('fails closed: neither process starts without the Secret that holds REDIS_CLUSTER_NODES', () => {
+    type Pod = {
+      spec: {
+        template: {
+          spec: {
+            containers: Array<{
+              name: string;
+              image: string;
+              envFrom: Array<{ secretRef?: { optional?: boolean } }>;
+            }>;
+          };
+        };
+      };
+    };
+    for (const name of ['spool-ingest', 'spool-flusher']) {
+      const [container] = builtOf<Pod>('Deployment', name).spec.template.spec.containers;
+      // Merged into the base's container, not put in its place.
+      expect(container?.image).toMatch(/^spool\//);
+      const secretRefs = container?.envFrom.flatMap((from) => from.secretRef ?? []);
+      expect(secretRefs).toEqual([{ name: secret.metadata.name }]);
+    }
   });
 
   it("scales the flusher on the flush queue's wait list through KEDA's redis-cluster scaler, with the Secret's password", () => {
