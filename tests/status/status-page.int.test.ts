@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalStack, type LocalStack as Stack } from '@spool/testkit/local-stack';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 
 /**
  * The flusher's status page as an operator opens it: headless Chromium (Debian's), the browser's
@@ -141,5 +141,32 @@ describe('the status page, in Chromium', () => {
       { timeout: 30_000 },
     );
     await page.locator('tr.stuck').waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('opens the flush queue (/queues) with nothing fetched from outside the flusher', async () => {
+    const board = await page.context().newPage();
+    // What the browser sent elsewhere: finished, or failed for any reason but the page's CSP
+    // (Chromium reports a request it blocks by CSP as one that failed before it was sent).
+    const elsewhere: string[] = [];
+    const outside = (request: Request) => !request.url().startsWith(flusherUrl);
+    board.on('requestfinished', (request) => {
+      if (outside(request)) elsewhere.push(request.url());
+    });
+    board.on('requestfailed', (request) => {
+      // `csp` (net::ERR_BLOCKED_BY_CSP in some versions): refused by the page's policy.
+      if (outside(request) && !/csp/i.test(request.failure()?.errorText ?? '')) {
+        elsewhere.push(`${request.url()} (${request.failure()?.errorText})`);
+      }
+    });
+    try {
+      await board.goto(`${flusherUrl}/queues`);
+      // Rendered: the read-only board lists the flush queue.
+      await board.getByText('flush', { exact: true }).first().waitFor({ timeout: 30_000 });
+      await board.waitForLoadState('networkidle');
+      // Its page links Google's fonts; the CSP keeps the browser from asking for them.
+      expect(elsewhere).toEqual([]);
+    } finally {
+      await board.close();
+    }
   });
 });
