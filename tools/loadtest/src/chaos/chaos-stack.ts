@@ -22,6 +22,8 @@ export interface ChaosStackOptions {
   cluster?: boolean;
   /** REDIS_MIN_REPLICAS_ACK of the ingests. */
   minReplicasAck?: number;
+  /** The flushers' OUTPUT_FORMAT (NDJSON only: the run reads every event back). */
+  format?: 'ndjson.gz' | 'ndjson.zst';
   /** Where the services' log lines go (LOG_LEVEL=warn); by default nowhere. */
   output?: ProcessOutput;
 }
@@ -30,6 +32,7 @@ export async function startChaosStack({
   fsync,
   cluster = false,
   minReplicasAck = 0,
+  format = 'ndjson.gz',
   output,
 }: ChaosStackOptions): Promise<ChaosStack> {
   const stack = await LocalStack.start({
@@ -60,6 +63,7 @@ export async function startChaosStack({
         FLUSH_RETRY_MAX: '2s',
         FLUSH_LOCK_DURATION: '3s',
         S3_PART_SIZE: '5MiB',
+        OUTPUT_FORMAT: format,
       });
     }
   } catch (error) {
