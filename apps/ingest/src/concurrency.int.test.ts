@@ -21,6 +21,9 @@ beforeAll(async () => {
       FLUSH_THRESHOLD_BYTES: String(THRESHOLD),
       MAX_BUFFER_BYTES: '64MiB',
       REDIS_NAMESPACE: NS,
+      // Every request must get 202: a command slowed past the default 1 s by a busy machine would
+      // answer 503, which is another test's subject (faults.int).
+      REDIS_COMMAND_TIMEOUT: '30s',
     });
     instances.push(ingest);
     urls.push(await ingest.app.listen({ host: '127.0.0.1', port: 0 }));
