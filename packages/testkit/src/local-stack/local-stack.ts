@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis, parseClusterNodes, type RedisClient, type RedisTarget } from '@spool/shared';
 import { Redis, type RedisOptions } from 'ioredis';
-import { freePort } from '../ports.js';
+import { freePort, isPortFree } from '../ports.js';
 import { SPOOL_MAINS, SPOOL_NODE_FLAGS } from '../spool-services.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { until, waitFor } from '../wait.js';
@@ -69,9 +69,10 @@ export interface StackS3 {
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** A service's readiness check: a 503 fails with the reason the service gives. */
+/** A service's readiness check: a 503 fails with the reason the service gives. A server that
+ * takes the connection and never answers fails the check after 2 s, not the whole wait. */
 const ready = (url: string) => async () => {
-  const answer = await fetch(`${url}/readyz`);
+  const answer = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
   if (!answer.ok) throw new Error(`/readyz answered ${answer.status} ${await answer.text()}`);
   return true;
 };
@@ -308,6 +309,11 @@ export class LocalStack {
     const port = fixedPort ?? (await freePort());
     const count = (kind === 'ingest' ? this.ingests : this.flushers).length;
     const name = `${kind}-${count + 1}`;
+    // Another server on a fixed port would answer the readiness check for ours, and the stack
+    // would go on talking to it.
+    if (fixedPort !== undefined && !(await isPortFree(fixedPort))) {
+      throw new Error(`${name}: port ${fixedPort} is in use by another process`);
+    }
     const process = new ManagedProcess(
       name,
       globalThis.process.execPath,
@@ -326,7 +332,7 @@ export class LocalStack {
       30_000,
       `${name} to start`,
     );
-    if (answered === 'exited')
+    if (answered === 'exited' || !process.running)
       throw new Error(`${name} exited at start (exit code ${await process.exited()})`);
     return { name, url, process };
   }

@@ -37,6 +37,9 @@ function prettyOutput(): ProcessOutput {
 }
 
 const cluster = env.SPOOL_DEV_CLUSTER === '1';
+const PORTS_HINT =
+  '  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n';
+
 const stack = await LocalStack.start({
   dataDir: join(REPO_ROOT, '.data'),
   redis: cluster
@@ -48,9 +51,7 @@ const stack = await LocalStack.start({
   s3: { endpoint: env.S3_ENDPOINT, port: port('SPOOL_DEV_S3_PORT', 9000), bucket: env.S3_BUCKET ?? 'spool' },
   output: process.stdout.isTTY ? prettyOutput() : 'inherit',
 }).catch((error: unknown) => {
-  process.stderr.write(
-    `make dev: ${(error as Error).message}\n  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n`,
-  );
+  process.stderr.write(`make dev: ${(error as Error).message}\n${PORTS_HINT}`);
   process.exit(1);
 });
 let stopping = false;
@@ -84,18 +85,20 @@ try {
     (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: make status (a live table), make tail STREAM=web (web's events as they arrive)
+    In a terminal: make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=web (web's events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses .data/.
 
 `);
   // Runs until Ctrl-C, or until a process of the pipeline exits by itself.
   await Promise.race([...stack.ingests, ...stack.flushers].map((service) => service.process.exited()));
+  // Ctrl-C stops them too: stop() says so and exits.
+  if (stopping) await new Promise(() => {});
   process.stderr.write('a process of the pipeline exited; stopping\n');
   await stack.stop();
   process.exit(1);
 } catch (error) {
-  process.stderr.write(`make dev: ${(error as Error).message}\n`);
+  process.stderr.write(`make dev: ${(error as Error).message}\n${PORTS_HINT}`);
   await stack.stop();
   process.exit(1);
 }
