@@ -106,8 +106,17 @@ describe('spool tail', () => {
     );
   });
 
-  it('refuses a call without a stream, or with two, with its usage', async () => {
-    for (const args of [['tail'], ['tail', 'a', 'b'], ['tails', 'a'], ['status', '--limit', '0']]) {
+  it('refuses a call without a stream, with two, or with a name no stream has (never waiting on it), with its usage', async () => {
+    // `make tail` without STREAM passes an empty name.
+    const calls = [
+      ['tail'],
+      ['tail', ''],
+      ['tail', 'Web'],
+      ['tail', 'web x'],
+      ['tail', 'a', 'b'],
+      ['tails', 'a'],
+    ];
+    for (const args of [...calls, ['status', '--limit', '0']]) {
       const cli = run(args);
       expect({ args, code: await cli.exited }).toEqual({ args, code: 64 });
       expect(cli.err()).toContain('spool tail STREAM');
@@ -125,6 +134,14 @@ describe('spool status', () => {
     expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
     expect(cli.out()).toContain('1 streams');
     expect(cli.out()).not.toContain(ANSI);
+  });
+
+  it('says which flusher it cannot reach, and how to name another', async () => {
+    const cli = run(['status', '--url', 'http://127.0.0.1:1']);
+    expect(await cli.exited).toBe(1);
+    expect(cli.err()).toMatch(
+      /cannot reach the flusher at http:\/\/127\.0\.0\.1:1 \(.*\): is it running\? --url says where/,
+    );
   });
 
   it("reads a flusher's /status.json with the admin key from SPOOL_ADMIN_KEY, and says when it needs one", async () => {

@@ -111,7 +111,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
-async function tail(stream: string): Promise<void> {
+async function tail(stream: string | undefined): Promise<void> {
+  // Without this, a name no stream can have would be waited on for ever, in silence.
+  if (!stream || !isValidStreamName(stream)) fail('tail: expected a stream name (spool tail <stream>)');
   const redis = connectTarget();
   defineSpoolCommands(redis);
   const signal = stopSignal();
@@ -173,6 +175,10 @@ async function status(): Promise<void> {
       const answer = await fetch(url, {
         headers: key ? { authorization: `Bearer ${key}` } : {},
         signal: AbortSignal.timeout(10_000),
+      }).catch((error: Error) => {
+        throw new Error(
+          `cannot reach the flusher at ${url.origin} (${error.message}): is it running? --url says where`,
+        );
       });
       if (answer.status === 401) throw new Error(`${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`);
       if (!answer.ok) throw new Error(`${url} answered ${answer.status}`);
