@@ -234,16 +234,16 @@ async function scriptAndWait(
     const pipeline = redis.pipeline();
     if (sendText) pipeline.eval(script.lua, script.numberOfKeys, ...args);
     else pipeline.evalsha(digest, script.numberOfKeys, ...args);
-    const [[appendError, reply] = [], [waitError, confirmed] = []] =
+    const [[scriptError, reply] = [], [waitError, confirmed] = []] =
       (await pipeline.wait(ack.replicas, ack.timeoutMs).exec()) ?? [];
     // NOSCRIPT: Redis ran nothing; the pair goes again, with the script's text.
-    if (!sendText && appendError?.message.startsWith('NOSCRIPT')) {
+    if (!sendText && scriptError?.message.startsWith('NOSCRIPT')) {
       sendText = true;
       continue;
     }
     // MOVED (the slot has moved) and TRYAGAIN (it is moving): Redis ran nothing. ioredis follows
     // them for a lone command but not for this pair (the WAIT went through), so they are here.
-    const redirected = appendError?.message.split(' ', 1)[0];
+    const redirected = scriptError?.message.split(' ', 1)[0];
     if ((redirected === 'MOVED' || redirected === 'TRYAGAIN') && attempt < MAX_MOVED_RETRIES) {
       if (redirected === 'MOVED' && redis instanceof Cluster) {
         await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
@@ -252,7 +252,7 @@ async function scriptAndWait(
       }
       continue;
     }
-    if (appendError) throw appendError;
+    if (scriptError) throw scriptError;
     if (waitError) throw waitError;
     if ((confirmed as number) < ack.replicas) throw new ReplicaAckError(confirmed as number, ack.replicas);
     return reply;
