@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
@@ -36,12 +37,49 @@ function prettyOutput(): ProcessOutput {
   };
 }
 
+/**
+ * One make dev at a time on .data/: two Redis servers writing one AOF directory (a second run on
+ * other ports, say) would corrupt it. Takes .data/make-dev.pid, or exits naming its holder; a
+ * holder that is gone (killed) leaves it to the next run.
+ */
+function lockDataDir(dataDir: string): void {
+  const lock = join(dataDir, 'make-dev.pid');
+  mkdirSync(dataDir, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      process.on('exit', () => rmSync(lock, { force: true }));
+      return;
+    } catch {
+      const holder = Number(readFileSync(lock, 'utf8'));
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+        process.stderr.write(
+          `make dev: another make dev (pid ${holder}) is using ${dataDir}; stop it first\n`,
+        );
+        process.exit(1);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const cluster = env.SPOOL_DEV_CLUSTER === '1';
+const DATA_DIR = join(REPO_ROOT, '.data');
+lockDataDir(DATA_DIR);
 const PORTS_HINT =
   '  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n';
 
 const stack = await LocalStack.start({
-  dataDir: join(REPO_ROOT, '.data'),
+  dataDir: DATA_DIR,
   redis: cluster
     ? {
         fsync: 'everysec',
