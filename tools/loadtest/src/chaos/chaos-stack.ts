@@ -44,7 +44,7 @@ export async function startChaosStack({
   });
   try {
     const common = {
-      // Generations of up to 32 MiB, which with the load's random padding (about 2.8:1) are
+      // Generations of up to 32 MiB, which with the load's random padding (about 2.6-2.8:1) are
       // multipart uploads of 5 MiB parts: a flusher killed mid-upload leaves one open. The
       // interval is long enough for a generation to pass 14 MiB (one part compressed) at a
       // quarter of this machine's load of about 2.5 MiB/s a stream; at 5 s every object was one

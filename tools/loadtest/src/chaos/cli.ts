@@ -148,6 +148,9 @@ function redisConnectionFaults(faultMs: number): Fault[] {
       // clients send the same messageIds again. Dedupe must keep each event to one copy.
       name: 'ingest↔Redis replies lost (connections cut mid-reply)',
       inject: async (stack) => {
+        // Only once the ingests reach Redis again: after the Redis restart, a large AOF can take
+        // seconds to load, and meanwhile no append is sent for its reply to be lost.
+        await stack.stack.waitReady();
         const proxy = faultsOf(stack).ingestRedis as TcpProxy;
         const before = proxy.lostReplies;
         // Every script call (appends, registrations) runs and loses its reply; the rest (the
