@@ -91,6 +91,17 @@ describe('a sharded stream', () => {
     expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
   });
 
+  it("records a retry's rejected events though its other events were all duplicates on another shard", async () => {
+    const stream = randomName('hot');
+    const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:2` });
+    const [storedId] = idsOfShard('one', 1, 2, 1);
+    expect((await post(ingest, stream, [{ messageId: storedId }])).json()).toMatchObject({ accepted: 1 });
+    // As a retry after a 503 'may be stored' whose append Redis did apply.
+    const answer = await post(ingest, stream, [{ messageId: storedId }, 'not an object']);
+    expect(answer.json()).toMatchObject({ accepted: 0, duplicates: 1, rejectedCount: 1 });
+    expect(await redis.hget(streamKeys(stream).stats, 'rejected')).toBe('1');
+  });
+
   /**
    * A stream of 2 shards, each of which may hold 64 KiB (and flushes at 32 KiB; no flusher runs
    * here), whose shard 1 is filled to about 61 KB: another 6 KB event there does not fit.
@@ -141,6 +152,27 @@ describe('a sharded stream', () => {
       );
     expect([count('accepted'), count('duplicate'), count('rejected')]).toEqual([1 + 10 + 1, 1, 1]);
     expect(await redis.hget(streamKeys(stream).stats, 'rejected')).toBe('1');
+  });
+
+  it('counts a duplicate left out by a SPOOL_PARTLY_STORED request once: when its retry is answered', async () => {
+    const stream = randomName('hot');
+    const { ingest, refusedId } = await nearlyFullShard(stream);
+    const [openId] = idsOfShard('zero', 0, 2, 1);
+    expect((await post(ingest, stream, [{ messageId: openId }])).json()).toMatchObject({ accepted: 1 });
+    // Shard 0's part is all duplicate (stored, nothing appended); shard 1's is refused.
+    const both = [{ messageId: openId }, { messageId: refusedId, padding: PADDING }];
+    expect((await post(ingest, stream, both)).json()).toMatchObject({ code: 'SPOOL_PARTLY_STORED' });
+    await redis.del(streamKeys(shardUnit(stream, 1)).buf);
+    expect((await post(ingest, stream, both)).json()).toMatchObject({ accepted: 1, duplicates: 1 });
+
+    const metrics = (await ingest.app.inject({ url: '/metrics' })).body;
+    const count = (outcome: string) =>
+      Number(
+        new RegExp(`spool_ingest_events_total\\{stream="${stream}",outcome="${outcome}"\\} (\\d+)`).exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    expect([count('accepted'), count('duplicate')]).toEqual([10 + 1 + 1, 1]);
   });
 
   it('answers SPOOL_BUFFER_FULL, storing nothing, when every shard it needs is full', async () => {

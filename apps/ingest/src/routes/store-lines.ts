@@ -41,13 +41,15 @@ export async function storeLines(
   try {
     ({ duplicates } = await groupCommit.append(stream, lines));
   } catch (error) {
-    // Some shards stored their events, which the retry answers as duplicates: counted now.
+    // Some shards stored events, which the retry answers as duplicates: their storing is counted
+    // now (what those parts left out as duplicates, the retry counts again: not here).
     const stored = storedEventsOf(error);
-    if (stored) metrics.countEvents(stream, stored);
+    if (stored) metrics.countEvents(stream, { accepted: stored.accepted });
     throw error;
   }
   const accepted = lines.count - duplicates;
-  if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request, accepted > 0);
+  // Stored, or found duplicate: either way the stream has stored events, on some shard.
+  if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request, true);
   metrics.countEvents(stream, { accepted, duplicates, rejected: lines.rejectedCount });
   return { accepted, duplicates, rejected: lines.rejected, rejectedCount: lines.rejectedCount };
 }
