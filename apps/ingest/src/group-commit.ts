@@ -279,7 +279,7 @@ export class GroupCommit {
       const registering = this.registration.ensure(group.stream);
       if (registering) await registering;
     } catch (error) {
-      failAll('register_stream', error);
+      failAll(error instanceof ReplicaAckError ? 'replicate' : 'register_stream', error);
       return;
     }
     const limits = this.limitsOf(group.stream);

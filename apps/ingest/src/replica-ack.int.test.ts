@@ -96,6 +96,41 @@ describe('REDIS_MIN_REPLICAS_ACK=1', () => {
     expect(buffer.match(/"messageId":"second"/g)).toHaveLength(1);
   });
 
+  it("answers 503 for a new stream whose registration the replica cannot confirm, counted as 'replicate'", async () => {
+    const failures = async (operation: string) =>
+      Number(
+        new RegExp(`spool_ingest_failures_total\\{operation="${operation}"\\} (\\d+)`).exec(
+          (await ingest.app.inject({ method: 'GET', url: '/metrics' })).body,
+        )?.[1] ?? 0,
+      );
+    const [replicate, registration] = [await failures('replicate'), await failures('register_stream')];
+    const fresh = randomName('unregistered');
+    const pid = replica.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    let answer: Awaited<ReturnType<typeof post>>;
+    try {
+      answer = await ingest.app.inject({
+        method: 'POST',
+        url: `/v1/streams/${fresh}/events`,
+        payload: { messageId: 'fresh-1' },
+      });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(answer.statusCode).toBe(503);
+    // Refused at the registration, before the append: the primary holds no buffer for it.
+    const primary = new Redis(primaryUrl, { maxRetriesPerRequest: 1 });
+    try {
+      expect(await primary.exists(streamKeys(fresh).buf)).toBe(0);
+    } finally {
+      primary.disconnect();
+    }
+    expect([await failures('replicate'), await failures('register_stream')]).toEqual([
+      replicate + 1,
+      registration,
+    ]);
+  });
+
   it("takes no replica's word for an append sent after Redis's script cache was emptied", async () => {
     // The cache empties on a restart or a failover; ioredis then sends the script's text again on
     // its own, after the WAIT of the pair, which counted replicas for nothing: a 202 unconfirmed.
