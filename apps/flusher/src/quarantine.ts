@@ -44,7 +44,7 @@ export async function drainQuarantine(
     if (length < when.fullAt && !old) return undefined;
   }
   let written: string | undefined;
-  await drainSideFile<string[]>(redis, keys, 'quarantine', async (id, entries) => {
+  const drained = await drainSideFile<string[]>(redis, keys, 'quarantine', async (id, entries) => {
     written = quarantineKey(prefix, streamOfUnit(unit), id);
     if (entries.length === 0) return;
     await s3.send(
@@ -56,5 +56,14 @@ export async function drainQuarantine(
       }),
     );
   });
+  // Its age goes with it, unless new entries came meanwhile (they keep the age the first of them set).
+  if (drained) {
+    await redis.eval(
+      "if redis.call('LLEN', KEYS[1]) == 0 then return redis.call('DEL', KEYS[2]) end return 0",
+      2,
+      keys.quarantine,
+      keys.quarantineSince,
+    );
+  }
   return written;
 }
