@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
@@ -39,31 +39,49 @@ function prettyOutput(): ProcessOutput {
 
 /**
  * One make dev at a time on .data/: two Redis servers writing one AOF directory (a second run on
- * other ports, say) would corrupt it. Takes .data/make-dev.pid, or exits naming its holder; a
- * holder that is gone (killed) leaves it to the next run.
+ * other ports, say) would corrupt it. Takes .data/make-dev.pid (written whole, then linked: it
+ * never exists half-written), or exits naming its holder. A holder that is gone (killed) leaves
+ * it to the next run, taken over by a rename, so of two runs that find it only one removes it.
  */
 function lockDataDir(dataDir: string): void {
   const lock = join(dataDir, 'make-dev.pid');
+  const mine = join(dataDir, `make-dev.${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      process.on('exit', () => rmSync(lock, { force: true }));
-      return;
-    } catch {
-      const holder = Number(readFileSync(lock, 'utf8'));
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        process.stderr.write(
-          `make dev: another make dev (pid ${holder}) is using ${dataDir}; stop it first\n`,
-        );
-        process.exit(1);
+  writeFileSync(mine, String(process.pid));
+  // process.exit() runs no finally: this goes on every way out.
+  process.on('exit', () => rmSync(mine, { force: true }));
+  try {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        linkSync(mine, lock);
+        process.on('exit', () => rmSync(lock, { force: true }));
+        return;
+      } catch {
+        const holder = Number(readFileSync(lock, 'utf8'));
+        if (isAlive(holder)) {
+          process.stderr.write(
+            `make dev: another make dev (pid ${holder}) is using ${dataDir}; stop it first\n`,
+          );
+          process.exit(1);
+        }
+        const aside = `${lock}.stale.${process.pid}`;
+        try {
+          renameSync(lock, aside);
+          rmSync(aside, { force: true });
+        } catch {
+          // Another run moved it first: both try again, and one of them links.
+        }
       }
-      rmSync(lock, { force: true });
     }
+    process.stderr.write(`make dev: could not take ${lock}; is another make dev starting?\n`);
+    process.exit(1);
+  } finally {
+    rmSync(mine, { force: true });
   }
 }
 
 function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
