@@ -59,4 +59,34 @@ describe('write keys in logs', () => {
       expect(output).not.toContain(secret);
     }
   });
+
+  it('never appear spelled otherwise in a URL the routes still take, at the default log level', async () => {
+    const key = `spelled-key-${randomName('k')}`;
+    const ingest = await spawnService(MAIN, {
+      REDIS_URL: testServices().redisUrl,
+      WRITE_KEYS: `${key}:*`,
+      LOG_LEVEL: 'info',
+    });
+    const batch = JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'x' }] });
+    const statuses: number[] = [];
+    for (const [method, url] of [
+      ['GET', `//v1/projects/${key}/settings`],
+      ['GET', `/v1/%70rojects/${key}/settings`],
+      ['GET', `/sourceConfig/?write%4Bey=${key}`],
+      ['POST', `/beacon/v1/batch?write%4Bey=${key}`],
+      ['POST', `/v1/batch?write%4Bey=${key}`],
+    ] as const) {
+      const response = await fetch(`${ingest.url}${url}`, {
+        method,
+        body: method === 'POST' ? batch : undefined,
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
+    await ingest.stop();
+    // The decoded forms authenticate (the router and the query parser decode), so they must be hidden.
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(3);
+    expect(ingest.output()).toContain('"msg":"incoming request"');
+    expect(ingest.output()).not.toContain(key);
+  });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
-import { lazyChildLogger } from './logger.js';
+import { lazyChildLogger, loggableUrl } from './logger.js';
 
 /** A pino logger at `level` whose lines are collected. */
 function capturing(level: string) {
@@ -62,5 +62,43 @@ describe('lazyChildLogger for a route with a level of its own', () => {
     const { logger, lines } = capturing('warn');
     lazyChildLogger(logger, { reqId: 'r-5' }, { level: 'debug' }).debug('route detail');
     expect(lines).toEqual([expect.objectContaining({ reqId: 'r-5', msg: 'route detail' })]);
+  });
+});
+
+describe('loggableUrl', () => {
+  it('hides a write key in the settings path or a credential parameter, however the URL spells them', () => {
+    const key = 'k-secret-1';
+    for (const url of [
+      `/v1/projects/${key}/settings`,
+      `//v1/projects/${key}/settings`,
+      `/v1/%70rojects/${key}/settings`,
+      `/V1/PROJECTS/${key}/settings`,
+      `/v1/projects/${encodeURIComponent(key).replace('k', '%6B')}/settings`,
+      `/sourceConfig/?writeKey=${key}`,
+      `/sourceConfig/?write%4Bey=${key}`,
+      `/beacon/v1/batch?a=1&WRITEKEY=${key}&b=2`,
+      `/v1/track?write_key=${key}&writeKey=${key}`,
+      `/x?apiKey=${key}`,
+      `/x?token=${key}`,
+    ]) {
+      const logged = loggableUrl(url);
+      expect({ url, logged: logged.includes(key) || logged.includes('%6B-secret') }).toEqual({
+        url,
+        logged: false,
+      });
+      expect(logged).toContain('[redacted]');
+    }
+  });
+
+  it('leaves every other URL as it came', () => {
+    for (const url of [
+      '/v1/streams/web/events',
+      '/status.json?limit=10',
+      '/v1/batch',
+      '/queues/api/queues?page=2',
+      '/%zz',
+    ]) {
+      expect(loggableUrl(url)).toBe(url);
+    }
   });
 });

@@ -31,14 +31,43 @@ export function serializeError(error: unknown): unknown {
 }
 
 /** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
-const SECRET_PARAMETERS = /([?&](?:writeKey|write_key|apiKey|token)=)[^&#]*/gi;
+const SECRET_PARAMETERS = new Set(['writekey', 'write_key', 'apikey', 'token']);
 
-/** Paths that carry a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
-const SECRET_PATH = /^(\/v1\/projects\/)[^/?#]*/i;
+/** A path segment that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
+const SECRET_SEGMENT = /(\/projects\/)[^/]*/gi;
 
-/** A URL as it may be logged: credentials in its path and query replaced. */
+const decoded = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * A URL as it may be logged: credentials in its path and query replaced. Both are read as the
+ * router and the query parser read them (percent-decoded, the path's slashes collapsed, any
+ * case), so `/v1/%70rojects/<key>/…`, `//v1/projects/<key>/…` and `?write%4Bey=<key>` are hidden
+ * too. A path that holds a key is logged decoded, with the key replaced.
+ */
 export function loggableUrl(url: string): string {
-  return url.replace(SECRET_PATH, '$1[redacted]').replace(SECRET_PARAMETERS, '$1[redacted]');
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const readPath = decoded(path).replace(/\/{2,}/g, '/');
+  const loggedPath =
+    readPath.search(SECRET_SEGMENT) === -1 ? path : readPath.replace(SECRET_SEGMENT, '$1[redacted]');
+  if (queryAt === -1) return loggedPath;
+  const query = url
+    .slice(queryAt + 1)
+    .split('&')
+    .map((parameter) => {
+      const name = parameter.split('=', 1)[0] as string;
+      return SECRET_PARAMETERS.has(decoded(name.replaceAll('+', ' ')).toLowerCase())
+        ? `${name}=[redacted]`
+        : parameter;
+    })
+    .join('&');
+  return `${loggedPath}?${query}`;
 }
 
 interface LoggedRequest {
