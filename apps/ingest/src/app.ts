@@ -141,7 +141,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     groupCommit,
     metrics,
   });
-  await app.register(sdkConfigRoutes, { keys });
+  await app.register(sdkConfigRoutes, { keys, rateLimit: limited });
   await app.register(eventsRoute, {
     maxBodyBytes: config.maxBodyBytes,
     maxEventBytes: config.maxEventBytes,

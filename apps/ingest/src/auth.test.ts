@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { presentedKey } from '@spool/shared';
-import { createWriteKeyCheck, rateLimitIdentity } from './auth.js';
+import { addressBucket, createWriteKeyCheck, rateLimitIdentity } from './auth.js';
 
 describe('presentedKey', () => {
   it.each([
@@ -51,6 +51,22 @@ describe('rateLimitIdentity', () => {
     expect(bearer).not.toContain('key-for-web');
     // Not allowed on this stream, but verified: still the key's own bucket.
     expect(rateLimitIdentity(check('Bearer key-for-web', 'ios'), '10.0.0.1')).toBe(bearer);
+  });
+
+  it('counts an IPv4 address however it is written, and an IPv6 address by its /64', () => {
+    for (const ip of ['192.0.2.7', '::ffff:192.0.2.7', '::ffff:c000:207', '0:0:0:0:0:ffff:c000:0207']) {
+      expect(addressBucket(ip)).toBe('192.0.2.7');
+    }
+    const site = [
+      '2001:db8:1:2::1',
+      '2001:db8:1:2::8',
+      '2001:0db8:0001:0002:ffff:ffff:ffff:ffff',
+      '2001:db8:1:2::7%eth0',
+    ];
+    expect(new Set(site.map(addressBucket))).toEqual(new Set(['2001:db8:1:2::/64']));
+    expect(addressBucket('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(addressBucket('::1')).toBe('0:0:0:0::/64');
+    expect(rateLimitIdentity(undefined, '2001:db8:1:2::99')).toBe('ip:2001:db8:1:2::/64');
   });
 
   it('is the client address for an unknown, missing or unverifiable key', () => {

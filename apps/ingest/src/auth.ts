@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { keyMatcher, presentedKey, sha256, type WriteKey } from '@spool/shared';
 
 /** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
@@ -41,6 +42,12 @@ export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
 
+/** A query's `writeKey` (the beacon's, RudderStack's source config's): one, as text; a repeated one (an array) is none. */
+export function queryKey(query: unknown): string | undefined {
+  const { writeKey } = (query ?? {}) as { writeKey?: unknown };
+  return typeof writeKey === 'string' ? writeKey : undefined;
+}
+
 /** The native API's rule: the key in Authorization, allowed on the stream of the path. */
 export function createWriteKeyCheck(
   writeKeys: readonly WriteKey[],
@@ -71,5 +78,36 @@ export function createWriteKeyCheck(
  * random keys on an open service nor guesses at a keyed one escape the per-address limit.
  */
 export function rateLimitIdentity(auth: AuthResult | undefined, ip: string): string {
-  return auth?.identity ?? `ip:${ip}`;
+  return auth?.identity ?? `ip:${addressBucket(ip)}`;
+}
+
+/**
+ * The bucket of a client address: an IPv4 address itself, however it is written (an IPv4-mapped
+ * IPv6 address is the IPv4 one); an IPv6 address by its /64, the smallest block a provider hands
+ * a site, so a client cannot take a fresh bucket for each of its addresses.
+ */
+export function addressBucket(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  const groups = ipv6Groups(ip);
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The 8 groups of an IPv6 address (any notation: `::`, a dotted IPv4 tail, a zone). */
+function ipv6Groups(ip: string): number[] {
+  // The URL parser writes it canonically: hex groups, at most one `::`, no dotted tail.
+  const canonical = new URL(`http://[${ip.split('%')[0]}]`).hostname.slice(1, -1);
+  const [head = '', tail] = canonical.split('::');
+  const parse = (part: string) =>
+    part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16));
+  const [before, after] = [parse(head), parse(tail ?? '')];
+  return tail === undefined
+    ? before
+    : [...before, ...Array(8 - before.length - after.length).fill(0), ...after];
 }

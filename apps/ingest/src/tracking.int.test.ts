@@ -371,6 +371,27 @@ describe('the tracking API on an open service', () => {
     }
   });
 
+  it("names the Host it was asked for in analytics.js's settings, never a forwarded one, even behind a trusted proxy", async () => {
+    const ingest = await startTestIngest({ REDIS_NAMESPACE: randomName('trk'), TRUST_PROXY: 'loopback' });
+    try {
+      const settings = await ingest.app.inject({
+        url: '/v1/projects/any-key/settings',
+        headers: {
+          host: 'spool.test:8080',
+          'x-forwarded-host': 'evil.example',
+          'x-forwarded-proto': 'https',
+        },
+      });
+      // The proxy's word on the scheme is believed (TRUST_PROXY); a forwarded host never is.
+      expect(settings.json().integrations['Segment.io']).toMatchObject({
+        apiHost: 'spool.test:8080/v1',
+        protocol: 'https',
+      });
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('answers 429 with Retry-After and X-RateLimit-Reset past the rate limit', async () => {
     const ingest = await startTestIngest({
       REDIS_NAMESPACE: randomName('trk'),
@@ -387,6 +408,50 @@ describe('the tracking API on an open service', () => {
       expect(statuses).toEqual([200, 200, 429]);
       expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
       expect(last?.headers['x-ratelimit-reset']).toBeDefined();
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+describe("the SDKs' settings routes on a keyed, rate-limited service", () => {
+  it('count guesses at a key against the address, as the event routes do: 429 past the limit', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'known-key-0001:*',
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      const statuses: number[] = [];
+      for (const url of [
+        '/v1/projects/guess-1/settings',
+        '/sourceConfig/?writeKey=guess-2',
+        '/v1/projects/guess-3/settings',
+      ]) {
+        statuses.push((await ingest.app.inject({ url })).statusCode);
+      }
+      expect(statuses).toEqual([401, 401, 429]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('take a repeated writeKey parameter for no key: 401, never a 500', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'known-key-0001:*',
+    });
+    try {
+      const twice = 'writeKey=known-key-0001&writeKey=known-key-0001';
+      const answers = [
+        await ingest.app.inject({ url: `/sourceConfig/?${twice}` }),
+        await send(ingest, `/v1/track?${twice}`, { userId: 'u', event: 'E' }),
+        await send(ingest, `/beacon/v1/batch?${twice}`, {
+          batch: [{ type: 'track', userId: 'u', event: 'E' }],
+        }),
+      ];
+      expect(answers.map((answer) => answer.statusCode)).toEqual([401, 401, 401]);
     } finally {
       await ingest.close();
     }

@@ -31,8 +31,10 @@ export function presentedKey(authorization: string | undefined): string | undefi
  */
 export function keyMatcher<T>(entries: ReadonlyArray<{ key: string; value: T }>) {
   const digests = entries.map(({ key, value }) => ({ digest: sha256(key), value }));
-  return (presented: string | undefined): T | undefined => {
-    if (presented === undefined || presented === '') return undefined;
+  // `unknown`: what a query parser hands on may be an array (`?writeKey=a&writeKey=b`); only a
+  // string is a key.
+  return (presented: unknown): T | undefined => {
+    if (typeof presented !== 'string' || presented === '') return undefined;
     const digest = sha256(presented);
     let match: { value: T } | undefined;
     for (const candidate of digests) {

@@ -1,14 +1,32 @@
 import { presentedKey } from '@spool/shared';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { VerifiedKey, WriteKeyVerifier } from '../auth.js';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  onRequestHookHandler,
+} from 'fastify';
+import { queryKey, type WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
 export interface SdkConfigRouteOptions {
   keys: WriteKeyVerifier;
+  /** The rate limit's onRequest step (it reads `request.auth`), or undefined when there is none. */
+  rateLimit: onRequestAsyncHookHandler | undefined;
 }
 
 /** How long browsers and CDNs may keep the answers: they change only with the deployment. */
 const CACHE_CONTROL = 'public, max-age=300';
+
+/**
+ * The host the client asked for: its Host header, never X-Forwarded-Host. A client can send that
+ * header through a proxy that passes it on, and with TRUST_PROXY Fastify's `request.host` would
+ * believe it: the (cached) settings would send every page's events to the client's host. Proxies
+ * in front of Spool pass the public Host on (docs/sdks.md).
+ */
+function hostAsked(request: FastifyRequest): string {
+  return request.headers.host ?? request.host;
+}
 
 /** What the settings answer depends on, besides its URL: a cache must keep one per value. */
 const VARY = ['Host', 'Origin', 'Referer', 'X-Forwarded-Proto'];
@@ -39,47 +57,68 @@ function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
  * What the browser SDKs fetch before they send, served by Spool so a page needs no vendor's
  * service (docs/sdks.md): analytics.js's project settings, and RudderStack's source config. Both
  * point the SDK at the host the page asked, and turn every destination and the SDKs' own
- * metrics off. An unknown write key is refused as on the tracking routes.
+ * metrics off. An unknown write key is refused as on the tracking routes, after the rate limit
+ * counted it against the client's address: these answers say whether a key is valid, so
+ * guessing keys here is limited like anywhere else.
  */
 export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRouteOptions): Promise<void> {
-  const known = (key: string | undefined): VerifiedKey | { open: true } => {
-    if (options.keys.open) return { open: true };
-    const verified = options.keys.verify(key);
-    if (!verified) throw new errors.SPOOL_UNAUTHORIZED('The write key is not valid');
-    return verified;
+  /** Checks the key `keyOf` finds in the request; refused after the rate limit, not before. */
+  const checkedBy = (keyOf: (request: FastifyRequest) => string | undefined) => {
+    const authenticate: onRequestHookHandler = (request, _reply, done) => {
+      const verified = options.keys.open ? undefined : options.keys.verify(keyOf(request));
+      request.auth = options.keys.open
+        ? { ok: true }
+        : verified
+          ? { ok: true, identity: verified.identity }
+          : { ok: false, status: 401, reason: 'The write key is not valid' };
+      done();
+    };
+    const refuse: onRequestHookHandler = (request, _reply, done) => {
+      if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
+      else done();
+    };
+    return options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse];
   };
 
   // analytics.js (@segment/analytics-next): `${cdnURL}/v1/projects/<writeKey>/settings`. It sends
   // to `${protocol}://${apiHost}/<t|p|i|…>`; only the `Segment.io` integration, so it loads no
   // destination code from any CDN.
-  app.get<{ Params: { writeKey: string } }>('/v1/projects/:writeKey/settings', async (request, reply) => {
-    const { writeKey } = request.params;
-    known(writeKey);
-    return vary(reply, VARY)
-      .header('cache-control', CACHE_CONTROL)
-      .send({
-        integrations: {
-          'Segment.io': {
-            apiKey: writeKey,
-            apiHost: `${request.host}/v1`,
-            protocol: sendingProtocol(request),
+  app.get<{ Params: { writeKey: string } }>(
+    '/v1/projects/:writeKey/settings',
+    { onRequest: checkedBy((request) => (request.params as { writeKey: string }).writeKey) },
+    async (request, reply) =>
+      vary(reply, VARY)
+        .header('cache-control', CACHE_CONTROL)
+        .send({
+          integrations: {
+            'Segment.io': {
+              apiKey: request.params.writeKey,
+              apiHost: `${hostAsked(request)}/v1`,
+              protocol: sendingProtocol(request),
+            },
           },
-        },
-        metrics: { sampleRate: 0 },
-      });
-  });
+          metrics: { sampleRate: 0 },
+        }),
+  );
 
   // rudder-analytics-js (@rudderstack/analytics-js): `${configUrl}/sourceConfig/?writeKey=…`, with the
   // key as Basic user name too. No destinations: events go to its dataPlaneUrl only.
   // The SDK asks for `/sourceConfig/`, with its slash.
+  const sourceKey = (request: FastifyRequest) =>
+    presentedKey(request.headers.authorization) ?? queryKey(request.query);
   for (const url of ['/sourceConfig', '/sourceConfig/']) {
-    app.get(url, async (request: FastifyRequest, reply) => {
-      const { writeKey } = request.query as { writeKey?: string };
-      const key = presentedKey(request.headers.authorization) ?? writeKey;
-      const verified = known(key);
-      const id = 'identity' in verified ? verified.identity.replace('key:', 'spool-') : 'spool';
+    app.get(url, { onRequest: checkedBy(sourceKey) }, async (request: FastifyRequest, reply) => {
+      const identity = request.auth?.ok ? request.auth.identity : undefined;
+      const id = identity ? identity.replace('key:', 'spool-') : 'spool';
       return reply.header('cache-control', CACHE_CONTROL).send({
-        source: { id, name: 'Spool', writeKey: key ?? '', config: {}, destinations: [], enabled: true },
+        source: {
+          id,
+          name: 'Spool',
+          writeKey: sourceKey(request) ?? '',
+          config: {},
+          destinations: [],
+          enabled: true,
+        },
       });
     });
   }

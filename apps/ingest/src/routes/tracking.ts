@@ -6,7 +6,7 @@ import type {
   onRequestAsyncHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import type { WriteKeyVerifier } from '../auth.js';
+import { queryKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
@@ -115,8 +115,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   // The key may be in the body: these steps come after parsing (bounded by MAX_BATCH_BYTES).
   // The key is checked first but refused only after the rate limit has counted the request.
   const authenticate: preHandlerHookHandler = (request, _reply, done) => {
-    const { writeKey } = request.query as TrackingRequest['Querystring'];
-    const presented = presentedKey(request.headers.authorization) ?? bodyKey(request.body) ?? writeKey;
+    const presented =
+      presentedKey(request.headers.authorization) ?? bodyKey(request.body) ?? queryKey(request.query);
     const key = keys.verify(presented);
     if (keys.open) {
       request.auth = { ok: true };
