@@ -33,8 +33,8 @@ export function serializeError(error: unknown): unknown {
 /** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
 const SECRET_PARAMETERS = new Set(['writekey', 'write_key', 'apikey', 'token']);
 
-/** A path segment that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
-const SECRET_SEGMENT = /(\/projects\/)[^/]*/gi;
+/** The path that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
+const SECRET_PATH = /^(\/v1\/projects\/)[^/]*/i;
 
 const decoded = (text: string) => {
   try {
@@ -54,8 +54,7 @@ export function loggableUrl(url: string): string {
   const queryAt = url.indexOf('?');
   const path = queryAt === -1 ? url : url.slice(0, queryAt);
   const readPath = decoded(path).replace(/\/{2,}/g, '/');
-  const loggedPath =
-    readPath.search(SECRET_SEGMENT) === -1 ? path : readPath.replace(SECRET_SEGMENT, '$1[redacted]');
+  const loggedPath = SECRET_PATH.test(readPath) ? readPath.replace(SECRET_PATH, '$1[redacted]') : path;
   if (queryAt === -1) return loggedPath;
   const query = url
     .slice(queryAt + 1)
