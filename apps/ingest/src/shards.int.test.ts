@@ -26,6 +26,17 @@ const linesOf = async (unit: string) =>
 
 const PADDING = 'x'.repeat(6_000);
 
+/** The stream's spool_ingest_events_total, by outcome, as the ingest exports it now. */
+async function eventCounts(ingest: TestIngest, stream: string): Promise<(outcome: string) => number> {
+  const metrics = (await ingest.app.inject({ url: '/metrics' })).body;
+  return (outcome) =>
+    Number(
+      new RegExp(`spool_ingest_events_total\\{stream="${stream}",outcome="${outcome}"\\} (\\d+)`).exec(
+        metrics,
+      )?.[1] ?? 0,
+    );
+}
+
 /** `count` messageIds that all hash to `shard` of `shards`. */
 function idsOfShard(prefix: string, shard: number, shards: number, count: number): string[] {
   const ids: string[] = [];
@@ -143,13 +154,7 @@ describe('a sharded stream', () => {
 
     // Each event counted once: the part stored by the refused request too (its retry finds it a
     // duplicate), the rejected one once its request was answered for good.
-    const metrics = (await ingest.app.inject({ url: '/metrics' })).body;
-    const count = (outcome: string) =>
-      Number(
-        new RegExp(`spool_ingest_events_total\\{stream="${stream}",outcome="${outcome}"\\} (\\d+)`).exec(
-          metrics,
-        )?.[1] ?? 0,
-      );
+    const count = await eventCounts(ingest, stream);
     expect([count('accepted'), count('duplicate'), count('rejected')]).toEqual([1 + 10 + 1, 1, 1]);
     expect(await redis.hget(streamKeys(stream).stats, 'rejected')).toBe('1');
   });
@@ -165,13 +170,7 @@ describe('a sharded stream', () => {
     await redis.del(streamKeys(shardUnit(stream, 1)).buf);
     expect((await post(ingest, stream, both)).json()).toMatchObject({ accepted: 1, duplicates: 1 });
 
-    const metrics = (await ingest.app.inject({ url: '/metrics' })).body;
-    const count = (outcome: string) =>
-      Number(
-        new RegExp(`spool_ingest_events_total\\{stream="${stream}",outcome="${outcome}"\\} (\\d+)`).exec(
-          metrics,
-        )?.[1] ?? 0,
-      );
+    const count = await eventCounts(ingest, stream);
     expect([count('accepted'), count('duplicate')]).toEqual([10 + 1 + 1, 1]);
   });
 
