@@ -80,6 +80,11 @@ describe('loggableUrl', () => {
       `/v1/track?write_key=${key}&writeKey=${key}`,
       `/x?apiKey=${key}`,
       `/x?token=${key}`,
+      // The router ends the path at a '#' too, and takes what follows as the query.
+      `/sourceConfig#writeKey=${key}`,
+      `/sourceConfig/?a=1#writeKey=${key}`,
+      // An absolute-form target, routed by its path.
+      `http://x/v1/projects/${key}/settings`,
     ]) {
       const logged = loggableUrl(url);
       expect({ url, logged: logged.includes(key) || logged.includes('%6B-secret') }).toEqual({
@@ -88,6 +93,12 @@ describe('loggableUrl', () => {
       });
       expect(logged).toContain('[redacted]');
     }
+  });
+
+  it("hides the whole of a key that holds a slash, encoded, keeping only the route's last segment", () => {
+    expect(loggableUrl('/v1/projects/abcd%2Fefgh-secret1/settings')).toBe('/v1/projects/[redacted]/settings');
+    expect(loggableUrl('/v1/projects/abcd%2Fefgh-secret1')).toBe('/v1/projects/[redacted]');
+    expect(loggableUrl('/v1/projects/abcd/efgh-secret1/setings')).toBe('/v1/projects/[redacted]');
   });
 
   it('leaves every other URL as it came', () => {

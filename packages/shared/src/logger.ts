@@ -34,7 +34,10 @@ export function serializeError(error: unknown): unknown {
 const SECRET_PARAMETERS = new Set(['writekey', 'write_key', 'apikey', 'token']);
 
 /** The path that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
-const SECRET_PATH = /^(\/v1\/projects\/)[^/]*/i;
+const SECRET_PATH = /^\/v1\/projects\//i;
+
+/** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 const decoded = (text: string) => {
   try {
@@ -46,19 +49,25 @@ const decoded = (text: string) => {
 
 /**
  * A URL as it may be logged: credentials in its path and query replaced. Both are read as the
- * router and the query parser read them (percent-decoded, the path's slashes collapsed, any
- * case), so `/v1/%70rojects/<key>/…`, `//v1/projects/<key>/…` and `?write%4Bey=<key>` are hidden
- * too. A path that holds a key is logged decoded, with the key replaced.
+ * router and the query parser read them: an absolute-form target by its path, the path ended by
+ * the first `?` or `#`, percent-decoded with its slashes collapsed, in any case. So
+ * `/v1/%70rojects/<key>/…`, `//v1/projects/<key>/…`, `?write%4Bey=<key>` and `#writeKey=<key>`
+ * are hidden too. Everything after `/v1/projects/` is hidden but a last `settings` (a key may
+ * hold a `/`, encoded).
  */
 export function loggableUrl(url: string): string {
-  const queryAt = url.indexOf('?');
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const origin = ABSOLUTE_FORM.exec(url)?.[0] ?? '';
+  const target = url.slice(origin.length);
+  const queryAt = target.search(/[?#]/);
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
   const readPath = decoded(path).replace(/\/{2,}/g, '/');
-  const loggedPath = SECRET_PATH.test(readPath) ? readPath.replace(SECRET_PATH, '$1[redacted]') : path;
-  if (queryAt === -1) return loggedPath;
-  const query = url
+  const loggedPath = SECRET_PATH.test(readPath)
+    ? `/v1/projects/[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
+    : path;
+  if (queryAt === -1) return `${origin}${loggedPath}`;
+  const query = target
     .slice(queryAt + 1)
-    .split('&')
+    .split(/&|#/)
     .map((parameter) => {
       const name = parameter.split('=', 1)[0] as string;
       return SECRET_PARAMETERS.has(decoded(name.replaceAll('+', ' ')).toLowerCase())
@@ -66,7 +75,7 @@ export function loggableUrl(url: string): string {
         : parameter;
     })
     .join('&');
-  return `${loggedPath}?${query}`;
+  return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }
 
 interface LoggedRequest {
