@@ -25,7 +25,8 @@ const CACHE_CONTROL = 'public, max-age=300';
  * in front of Spool pass the public Host on (docs/sdks.md).
  */
 function hostAsked(request: FastifyRequest): string {
-  return request.headers.host ?? request.host;
+  // Not `request.host` even without a Host header (HTTP/1.0): it may be X-Forwarded-Host.
+  return request.headers.host ?? '';
 }
 
 /** What the settings answer depends on, besides its URL: a cache must keep one per value. */

@@ -50,34 +50,48 @@ function lockDataDir(dataDir: string): void {
   writeFileSync(mine, String(process.pid));
   // process.exit() runs no finally: this goes on every way out.
   process.on('exit', () => rmSync(mine, { force: true }));
-  try {
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      try {
-        linkSync(mine, lock);
-        process.on('exit', () => rmSync(lock, { force: true }));
-        return;
-      } catch {
-        const holder = Number(readFileSync(lock, 'utf8'));
-        if (isAlive(holder)) {
-          process.stderr.write(
-            `make dev: another make dev (pid ${holder}) is using ${dataDir}; stop it first\n`,
-          );
-          process.exit(1);
-        }
-        const aside = `${lock}.stale.${process.pid}`;
-        try {
-          renameSync(lock, aside);
-          rmSync(aside, { force: true });
-        } catch {
-          // Another run moved it first: both try again, and one of them links.
-        }
-      }
-    }
-    process.stderr.write(`make dev: could not take ${lock}; is another make dev starting?\n`);
+  const codeOf = (error: unknown) => (error as NodeJS.ErrnoException).code;
+  const refuse = (why: string): never => {
+    process.stderr.write(`make dev: ${why}\n`);
     process.exit(1);
-  } finally {
-    rmSync(mine, { force: true });
+  };
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      linkSync(mine, lock);
+      process.on('exit', () => rmSync(lock, { force: true }));
+      rmSync(mine); // the lock is its second name
+      return;
+    } catch (error) {
+      if (codeOf(error) !== 'EEXIST') throw error;
+    }
+    let holder: number;
+    try {
+      holder = Number(readFileSync(lock, 'utf8'));
+    } catch (error) {
+      if (codeOf(error) === 'ENOENT') continue; // its holder just stopped
+      throw error;
+    }
+    if (isAlive(holder)) refuse(`another make dev (pid ${holder}) is using ${dataDir}; stop it first`);
+    // Stale: moved aside. If another run took it over meanwhile, what was moved is its live lock:
+    // put back, and this run stops.
+    const aside = `${lock}.stale.${process.pid}`;
+    try {
+      renameSync(lock, aside);
+    } catch {
+      continue;
+    }
+    const moved = Number(readFileSync(aside, 'utf8'));
+    if (moved !== holder) {
+      try {
+        linkSync(aside, lock);
+      } finally {
+        rmSync(aside, { force: true });
+      }
+      refuse(`another make dev (pid ${moved}) is using ${dataDir}; stop it first`);
+    }
+    rmSync(aside, { force: true });
   }
+  refuse(`could not take ${lock}; is another make dev starting?`);
 }
 
 function isAlive(pid: number): boolean {
