@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
+import { stopOnSignal } from './stop-on-signal.js';
 import { flushNow, type Verification, verify } from './verify.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -46,6 +47,7 @@ async function main(options: LoadtestOptions): Promise<number> {
   const runId = `lt${Date.now().toString(36)}`;
   const streams = Array.from({ length: options.streams }, (_, i) => `${runId}-s${i}`);
   const own = options.url ? undefined : await startOwnStack(options.targetBufferBytes ?? 32 * 1024 * 1024);
+  if (own) stopOnSignal(() => own.stop());
   const target = {
     url: own?.ingests[0]?.url ?? (options.url as string),
     redisUrl: own?.redisUrl ?? options.redisUrl,

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
@@ -94,5 +94,26 @@ describe('spool loadtest', () => {
     expect(stderr).toMatch(/refused for good; the first: 4\d\d .*SPOOL_/);
     expect(stderr).toContain('FAILED');
     expect(code).toBe(1);
+  });
+
+  it('stops its own stack when it is sent SIGTERM mid-run, leaving nothing listening', async () => {
+    const child = spawn(process.execPath, [CLI, '--duration', '5m', '--concurrency', '2', '--no-verify'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const started = new Promise<string>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const url = /own stack: ingest (http:\/\/127\.0\.0\.1:\d+), redis (redis:\/\/127\.0\.0\.1:\d+)/.exec(
+          stderr,
+        );
+        if (url && /requests? ?\/s|req\/s/.test(stderr)) resolve(url[1] as string);
+      });
+    });
+    const ingestUrl = await started;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    await expect(fetch(`${ingestUrl}/healthz`)).rejects.toThrow();
   });
 });

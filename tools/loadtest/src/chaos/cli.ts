@@ -9,6 +9,7 @@ import { waitFor } from '@spool/testkit/wait';
 import { Cluster } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, verify } from '../verify.js';
 import { type ChaosStack, startChaosStack } from './chaos-stack.js';
 import { greedyClients } from './greedy-clients.js';
@@ -300,6 +301,7 @@ async function main(): Promise<number> {
     format: values.format as 'ndjson.gz' | 'ndjson.zst',
     ...serviceLogs(process.env.SPOOL_CHAOS_LOGS),
   });
+  stopOnSignal(() => stack.stop());
   const redis = stack.stack.connectRedis({ maxRetriesPerRequest: 5 });
   (redis as NodeJS.EventEmitter).on('error', () => {});
   const s3 = stack.s3Client;

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, verify } from '../verify.js';
 
 const USAGE = `spool soak — steady load for a long time, watching memory; then every event read back
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const stack = await startChaosStack({ fsync: 'everysec' });
+  stopOnSignal(() => stack.stop());
   const redis = new Redis(stack.stack.redisUrl);
   try {
     const runId = `sk${Date.now().toString(36)}`;
