@@ -10,7 +10,7 @@ import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
 import { stopOnSignal } from './stop-on-signal.js';
-import { flushNow, type Verification, verify } from './verify.js';
+import { flushNow, runProblems, type Verification, verify } from './verify.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const status = (line: string) =>
@@ -155,14 +155,6 @@ async function main(options: LoadtestOptions): Promise<number> {
         max: Number(percentile(stats.allLatencies, 100).toFixed(2)),
       },
     };
-    // A run that stored nothing, or was answered as the load should never be, proves nothing.
-    const problems: string[] = [];
-    if (stats.acceptedEvents === 0) problems.push('no event was accepted');
-    if (stats.wrongAnswers > 0) {
-      problems.push(
-        `${stats.wrongAnswers} request(s) refused for good; the first: ${stats.firstWrongAnswer}`,
-      );
-    }
     let v: Verification | undefined;
     if (options.verify) {
       await flushNow(redis, target.namespace, streams);
@@ -182,12 +174,8 @@ async function main(options: LoadtestOptions): Promise<number> {
       );
       v = verification;
       summary.verification = { ...verification, missingRequests: verification.missingRequests.length };
-      if (verification.missing > 0) problems.push(`${verification.missing} accepted event(s) missing`);
-      if (verification.duplicated > 0) problems.push(`${verification.duplicated} duplicate(s)`);
-      if (verification.refusedFound > 0)
-        problems.push(`${verification.refusedFound} refused event(s) stored`);
-      if (verification.misplaced > 0) problems.push(`${verification.misplaced} event(s) in another stream`);
     }
+    const problems = runProblems(stats, v);
     const ok = problems.length === 0;
 
     say(

@@ -11,7 +11,7 @@ import {
   streamKeys,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
-import { type ClientLog, OUTCOME, streamFor } from './load.js';
+import { type ClientLog, type LoadStats, OUTCOME, streamFor } from './load.js';
 
 export interface Verification {
   objects: number;
@@ -156,4 +156,30 @@ export async function verify(
     });
   });
   return result;
+}
+
+/**
+ * What fails a loadtest, chaos or soak run, in words: a load that stored nothing or was refused
+ * for good (the run proves nothing), and a read-back that found events lost, stored twice, stored
+ * though refused, or in another stream. `mayLose(client, seq)` excuses the lost events of an
+ * accepted request (the chaos run's window around a Redis kill); by default none is excused.
+ */
+export function runProblems(
+  stats: LoadStats,
+  v: Verification | undefined,
+  mayLose: (client: number, seq: number) => boolean = () => false,
+): string[] {
+  const problems: string[] = [];
+  if (stats.acceptedEvents === 0) problems.push('no event was accepted');
+  if (stats.wrongAnswers > 0) {
+    problems.push(`${stats.wrongAnswers} request(s) refused for good; the first: ${stats.firstWrongAnswer}`);
+  }
+  if (!v) return problems;
+  const lost = v.missingRequests.filter(([client, seq]) => !mayLose(client, seq)).length;
+  if (lost > 0)
+    problems.push(`${lost} acknowledged request(s) lost events (${v.missing} event(s) missing in all)`);
+  if (v.duplicated > 0) problems.push(`${v.duplicated} duplicate(s)`);
+  if (v.refusedFound > 0) problems.push(`${v.refusedFound} refused event(s) stored`);
+  if (v.misplaced > 0) problems.push(`${v.misplaced} event(s) in another stream`);
+  return problems;
 }

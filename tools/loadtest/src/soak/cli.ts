@@ -8,7 +8,7 @@ import { startChaosStack } from '../chaos/chaos-stack.js';
 import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { stopOnSignal } from '../stop-on-signal.js';
-import { flushNow, verify } from '../verify.js';
+import { flushNow, runProblems, verify } from '../verify.js';
 
 const USAGE = `spool soak — steady load for a long time, watching memory; then every event read back
 
@@ -125,14 +125,7 @@ async function main(): Promise<number> {
         ['streams in Redis', await redis.zcard(streamRegistryKey())],
       ])}\n`,
     );
-    const ok =
-      stats.acceptedEvents > 0 &&
-      stats.wrongAnswers === 0 &&
-      v.missing === 0 &&
-      v.duplicated === 0 &&
-      v.refusedFound === 0 &&
-      v.misplaced === 0;
-    if (stats.wrongAnswers > 0) say(`Requests refused for good: ${stats.firstWrongAnswer}`);
+    const problems = runProblems(stats, v);
     const header = [
       'time',
       'acknowledged',
@@ -143,8 +136,9 @@ async function main(): Promise<number> {
     ];
     process.stdout.write(`| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n`);
     for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
-    say(ok ? 'OK' : 'FAILED');
-    return ok ? 0 : 1;
+    for (const problem of problems) say(problem);
+    say(problems.length === 0 ? 'OK' : 'FAILED');
+    return problems.length === 0 ? 0 : 1;
   } finally {
     redis.disconnect();
     await stack.stop();
