@@ -47,6 +47,8 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
 export class S3FaultProxy {
   fault: S3Fault = 'none';
   slowMs = 2_000;
+  /** The GETs `cutDownloads` cuts: every one, unless a test narrows it (to objects, not manifests). */
+  cutMatches: RequestMatch = (method) => method === 'GET';
   private readonly sockets = new Set<Socket>();
   private watchers: Array<{ matches: RequestMatch; hold: (request: HeldRequest) => void }> = [];
 
@@ -85,7 +87,9 @@ export class S3FaultProxy {
           (answer) => {
             outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
             const length = Number(answer.headers['content-length'] ?? 0);
-            if (proxy?.fault === 'cutDownloads' && incoming.method === 'GET' && length > 1) {
+            const url = new URL(incoming.url ?? '/', 'http://proxy');
+            const cut = proxy?.fault === 'cutDownloads' && proxy.cutMatches(incoming.method ?? '', url);
+            if (cut && length > 1) {
               cutAfter(answer, outgoing, Math.floor(length / 2));
               return;
             }
