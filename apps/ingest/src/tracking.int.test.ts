@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
@@ -408,6 +410,65 @@ describe('the tracking API on an open service', () => {
       expect(statuses).toEqual([200, 200, 429]);
       expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
       expect(last?.headers['x-ratelimit-reset']).toBeDefined();
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
+/** The status of the answer to a request whose head promises a body that is never sent. */
+function statusWithoutBody(port: number, path: string, authorization: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: spool\r\nContent-Type: application/json\r\n` +
+          `Authorization: ${authorization}\r\nContent-Length: 4096\r\n\r\n`,
+      ),
+    );
+    let head = '';
+    socket.on('data', (chunk) => {
+      head += chunk;
+      if (!head.includes('\r\n\r\n')) return;
+      socket.destroy();
+      resolve(Number(head.split(' ')[1]));
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('the tracking API with the key in the Authorization header', () => {
+  it('counts and refuses a request before reading its body: 401 for a wrong key, then 429', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'header-key-0001:*',
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      await ingest.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = ingest.app.server.address() as AddressInfo;
+      // No body is ever sent: each answer comes from the head alone (else the test times out).
+      const guesses: number[] = [];
+      for (const path of ['/v1/batch', '/v1/track', '/v1/b']) {
+        guesses.push(await statusWithoutBody(port, path, basic('guessed-key-9')));
+      }
+      expect(guesses).toEqual([401, 401, 429]);
+      const valid = [];
+      for (let i = 0; i < 3; i += 1) {
+        valid.push(
+          await send(
+            ingest,
+            '/v1/track',
+            { userId: 'u', event: 'E' },
+            {
+              'content-type': 'application/json',
+              authorization: basic('header-key-0001'),
+            },
+          ),
+        );
+      }
+      expect(valid.map((answer) => answer.statusCode)).toEqual([200, 200, 429]);
+      expect(await statusWithoutBody(port, '/v1/batch', basic('header-key-0001'))).toBe(429);
     } finally {
       await ingest.close();
     }

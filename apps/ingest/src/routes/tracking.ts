@@ -4,6 +4,7 @@ import type {
   FastifyReply,
   FastifyRequest,
   onRequestAsyncHookHandler,
+  onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
 import { queryKey, type WriteKeyVerifier } from '../auth.js';
@@ -112,11 +113,11 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     },
   );
 
-  // The key may be in the body: these steps come after parsing (bounded by MAX_BATCH_BYTES).
-  // The key is checked first but refused only after the rate limit has counted the request.
-  const authenticate: preHandlerHookHandler = (request, _reply, done) => {
-    const presented =
-      presentedKey(request.headers.authorization) ?? bodyKey(request.body) ?? queryKey(request.query);
+  // The key is checked first but refused only after the rate limit has counted the request. A key
+  // in the Authorization header (the server SDKs) is read before the body: such a request is
+  // counted, and refused, without reading its body. Any other may carry its key in the body
+  // (analytics.js does): it is counted after parsing, bounded by MAX_BATCH_BYTES.
+  const authenticate = (request: FastifyRequest, presented: string | undefined) => {
     const key = keys.verify(presented);
     if (keys.open) {
       request.auth = { ok: true };
@@ -131,14 +132,34 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
           : 'The write key is not valid';
       request.auth = { ok: false, status: 401, reason };
     }
-    done();
   };
-  const refuse: preHandlerHookHandler = (request, _reply, done) => {
+  const refuse = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     if (options.isClosing()) done(new errors.SPOOL_SHUTTING_DOWN());
     else if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
     else done();
   };
-  const preHandler = options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse];
+  const authenticateFromHeader: onRequestHookHandler = (request, _reply, done) => {
+    const presented = presentedKey(request.headers.authorization);
+    if (presented !== undefined) authenticate(request, presented);
+    done();
+  };
+  const authenticateFromBody: preHandlerHookHandler = (request, _reply, done) => {
+    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.query));
+    done();
+  };
+  // The limiter counts a request once: where the key was read. (It runs once per request anyway.)
+  const { rateLimit } = options;
+  const countIfAuthenticated: onRequestAsyncHookHandler | undefined = rateLimit
+    ? async function (request, reply) {
+        if (request.auth !== undefined) await rateLimit.call(this, request, reply);
+      }
+    : undefined;
+  const refuseIfAuthenticated: onRequestHookHandler = (request, reply, done) =>
+    request.auth === undefined ? done() : refuse(request, reply, done);
+  const onRequest = countIfAuthenticated
+    ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
+    : [authenticateFromHeader, refuseIfAuthenticated];
+  const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
 
   const store = async (
     request: FastifyRequest,
@@ -163,6 +184,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   };
   const common = {
     bodyLimit: options.maxBatchBytes,
+    onRequest,
     preParsing: decodingHook(options.maxBatchBytes),
     preHandler,
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
