@@ -6,6 +6,7 @@ import type {
   onRequestAsyncHookHandler,
   onRequestHookHandler,
 } from 'fastify';
+import { append as appendVary } from 'vary';
 import { queryKey, type WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
@@ -46,12 +47,7 @@ function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
 
 /** Adds `names` to the answer's Vary header, keeping what is there (CORS adds Origin). */
 function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
-  const present = String(reply.getHeader('vary') ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
-  const missing = names.filter((name) => !present.some((had) => had.toLowerCase() === name.toLowerCase()));
-  return reply.header('vary', [...present, ...missing].join(', '));
+  return reply.header('vary', appendVary(String(reply.getHeader('vary') ?? ''), [...names]));
 }
 
 /**
