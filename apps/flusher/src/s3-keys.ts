@@ -1,13 +1,8 @@
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 
-/** Every key under `prefix`, page by page (S3 lists at most 1,000 a page). */
+/** Every key under `prefix`, page by page (S3 lists at most 1,000 a page), through the SDK's paginator. */
 export async function* listKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
     for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
-    token = page.NextContinuationToken;
-  } while (token);
+  }
 }

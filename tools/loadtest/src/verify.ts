@@ -1,7 +1,8 @@
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import {
   addFlushJob,
   FLUSH_QUEUE,
@@ -50,17 +51,6 @@ export async function flushNow(redis: RedisClient, namespace: string, streams: s
   } finally {
     await queue.close();
   }
-}
-
-async function* objectKeys(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
 }
 
 const ID = /^\{"messageId":"([^"]+)"/;
@@ -130,7 +120,7 @@ export async function verify(
     counts[index] = Math.min(255, (counts[index] ?? 0) + 1);
   };
   for (const stream of streams) {
-    for await (const key of objectKeys(s3, bucket, `${prefix}stream=${stream}/`)) {
+    for await (const key of listKeys(s3, bucket, `${prefix}stream=${stream}/`)) {
       result.objects += 1;
       const decompress = decompressorOf(key);
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
