@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyRequest,
   type onRequestAsyncHookHandler,
 } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
@@ -116,13 +117,14 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     keyGenerator: (request) => rateLimitIdentity(request.auth, request.ip),
     errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),
   });
-  const limiter =
-    config.rateLimit.max > 0
-      ? app.rateLimit({ max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs })
-      : undefined;
+  const limits = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs };
+  const limiter = config.rateLimit.max > 0 ? app.rateLimit(limits) : undefined;
   const limited: onRequestAsyncHookHandler | undefined = limiter
     ? (request, reply) => limiter.call(app, request, reply)
     : undefined;
+  // The same buckets, counted without refusing: for what a 429 would lose rather than delay.
+  const counter = config.rateLimit.max > 0 ? app.createRateLimit(limits) : undefined;
+  const countOnly = counter ? async (request: FastifyRequest) => void (await counter(request)) : undefined;
   await app.register(healthRoutes, {
     notReadyReason: () => (closing ? 'shutting down' : redisNotReady(redis)),
     registry: metrics.registry,
@@ -137,6 +139,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     defaultStream: config.tracking.defaultStream,
     ipPolicy: config.tracking.ipPolicy,
     rateLimit: limited,
+    countOnly,
     isClosing: () => closing,
     groupCommit,
     metrics,

@@ -476,7 +476,7 @@ describe('the tracking API with the key in the Authorization header', () => {
   });
 });
 
-describe("the SDKs' settings routes on a keyed, rate-limited service", () => {
+describe("the SDKs' settings routes and the beacon on a keyed, rate-limited service", () => {
   it('count guesses at a key against the address, as the event routes do: 429 past the limit', async () => {
     const ingest = await startTestIngest({
       REDIS_NAMESPACE: randomName('trk'),
@@ -494,6 +494,49 @@ describe("the SDKs' settings routes on a keyed, rate-limited service", () => {
         statuses.push((await ingest.app.inject({ url })).statusCode);
       }
       expect(statuses).toEqual([401, 401, 429]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it("never refuse a valid key's settings, nor its beacon, past the limit: a 429 there loses the page's events", async () => {
+    const ns = randomName('trk');
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: ns,
+      WRITE_KEYS: 'known-key-0001:site',
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    const track = (n: number) =>
+      send(ingest, '/v1/track', { writeKey: 'known-key-0001', userId: 'u', event: `E${n}` });
+    try {
+      // The key's bucket, shared by every visitor of the site, is used up: tracking requests wait.
+      expect([(await track(1)).statusCode, (await track(2)).statusCode, (await track(3)).statusCode]).toEqual(
+        [200, 200, 429],
+      );
+      const settings = await ingest.app.inject({ url: '/v1/projects/known-key-0001/settings' });
+      const source = await ingest.app.inject({ url: '/sourceConfig/?writeKey=known-key-0001' });
+      expect([settings.statusCode, source.statusCode]).toEqual([200, 200]);
+      // The beacon, which nothing retries, is stored; and counted: the request after it still waits.
+      const beacon = await send(ingest, '/beacon/v1/batch?writeKey=known-key-0001', {
+        batch: [{ type: 'track', userId: 'u', event: 'Left' }],
+      });
+      expect(beacon.statusCode).toBe(200);
+      expect((await stored(ns, 'site')).map((message) => message.event)).toEqual(['E1', 'E2', 'Left']);
+      const after = await track(4);
+      expect(after.statusCode).toBe(429);
+      // A wrong key's beacon is counted against the address and refused, as anywhere else.
+      const guesses = [];
+      for (let i = 0; i < 3; i += 1) {
+        guesses.push(
+          (
+            await send(ingest, `/beacon/v1/batch?writeKey=guess-${i}`, {
+              batch: [{ type: 'track', userId: 'u', event: 'E' }],
+            })
+          ).statusCode,
+        );
+      }
+      expect(guesses).toEqual([401, 401, 429]);
     } finally {
       await ingest.close();
     }

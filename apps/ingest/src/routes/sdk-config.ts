@@ -56,7 +56,7 @@ function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
  * point the SDK at the host the page asked, and turn every destination and the SDKs' own
  * metrics off. An unknown write key is refused as on the tracking routes, after the rate limit
  * counted it against the client's address: these answers say whether a key is valid, so
- * guessing keys here is limited like anywhere else.
+ * guessing keys here is limited like anywhere else. A valid key's requests are not counted.
  */
 export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRouteOptions): Promise<void> {
   /** Checks the key `keyOf` finds in the request; refused after the rate limit, not before. */
@@ -74,7 +74,15 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
       if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
       else done();
     };
-    return options.rateLimit ? [authenticate, options.rateLimit, refuse] : [authenticate, refuse];
+    // Only a wrong key is counted. A browser key is shared by every visitor of a site, and a 429
+    // here makes the SDK give up on the page (it loads no settings, so it sends nothing).
+    const { rateLimit } = options;
+    const countRefused: onRequestAsyncHookHandler | undefined = rateLimit
+      ? async function (request, reply) {
+          if (request.auth && !request.auth.ok) await rateLimit.call(this, request, reply);
+        }
+      : undefined;
+    return countRefused ? [authenticate, countRefused, refuse] : [authenticate, refuse];
   };
 
   // analytics.js (@segment/analytics-next): `${cdnURL}/v1/projects/<writeKey>/settings`. It sends

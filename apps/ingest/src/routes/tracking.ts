@@ -35,6 +35,8 @@ export interface TrackingRouteOptions extends StoreDeps {
   ipPolicy: IpPolicy;
   /** The rate limit's step (it reads `request.auth`), or undefined when there is none. */
   rateLimit: onRequestAsyncHookHandler | undefined;
+  /** Counts a request in its rate-limit bucket without refusing it, or undefined when there is no limit. */
+  countOnly: ((request: FastifyRequest) => Promise<void>) | undefined;
   isClosing(): boolean;
 }
 
@@ -54,8 +56,11 @@ const SINGLE_ROUTES: Record<string, MessageType> = {
   '/v1/a': 'alias',
 };
 
-/** Batch routes: `{batch: [...], context?, sentAt?, writeKey?}`; the beacon's key is in its query. */
-const BATCH_ROUTES = ['/v1/batch', '/v1/import', '/v1/b', '/beacon/v1/batch'];
+/** The route of `navigator.sendBeacon` (rudder-analytics-js on page unload): its key is in its query. */
+const BEACON_ROUTE = '/beacon/v1/batch';
+
+/** Batch routes: `{batch: [...], context?, sentAt?, writeKey?}`. */
+const BATCH_ROUTES = ['/v1/batch', '/v1/import', '/v1/b', BEACON_ROUTE];
 
 interface TrackingRequest {
   Body: unknown;
@@ -160,6 +165,17 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
     : [authenticateFromHeader, refuseIfAuthenticated];
   const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
+  // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
+  // delay them. With a valid key it is counted but not refused (the requests after it are).
+  const { countOnly } = options;
+  const countBeacon: preHandlerHookHandler | undefined =
+    rateLimit && countOnly
+      ? function (request, reply, done) {
+          const counted = request.auth?.ok ? countOnly(request) : rateLimit.call(this, request, reply);
+          counted.then(() => done(), done);
+        }
+      : undefined;
+  const beaconPreHandler = countBeacon ? [authenticateFromBody, countBeacon, refuse] : preHandler;
 
   const store = async (
     request: FastifyRequest,
@@ -205,7 +221,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     });
   }
   for (const url of BATCH_ROUTES) {
-    app.post<TrackingRequest>(url, { ...common }, async (request, reply) => {
+    const hooks = url === BEACON_ROUTE ? { ...common, preHandler: beaconPreHandler } : common;
+    app.post<TrackingRequest>(url, hooks, async (request, reply) => {
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const { items, context, integrations, sentAt } = batchOf(request.body, maxEventsPerRequest);
       const body: ParsedBody = { shape: 'batch', items: items.map((value) => ({ value })) };
