@@ -263,6 +263,41 @@ describe('the tracking API on a keyed service', () => {
     expect(zipped.json().message).toContain(String(64 * 1024));
   });
 
+  it('holds a message to MAX_EVENT_BYTES as the SDK sends it, not with the fields Spool adds', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    // As analytics-node sends it: its own messageId and timestamp, the batch's sentAt.
+    const messageOf = (bytes: number, n: number) => {
+      const message = {
+        type: 'track',
+        event: `Sized ${n}`,
+        userId: 'u-1',
+        messageId: randomName('m'),
+        timestamp: '2026-12-02T10:00:00.000Z',
+        context: { library: { name: '@segment/analytics-node', version: '3.1.0' } },
+        properties: { pad: '' },
+      };
+      message.properties.pad = 'x'.repeat(bytes - JSON.stringify(message).length);
+      expect(JSON.stringify(message).length).toBe(bytes);
+      return message;
+    };
+    const limit = 4 * 1024; // MAX_EVENT_BYTES here
+    const answer = await send(
+      ingest,
+      '/v1/batch',
+      { batch: [messageOf(limit, 1), messageOf(limit + 1024 + 1, 2)], sentAt: '2026-12-02T10:00:01.000Z' },
+      headers,
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toMatchObject({
+      accepted: 1,
+      rejected: [{ index: 1, code: 'SPOOL_EVENT_TOO_LARGE' }],
+    });
+    const line = (await stored(ns, stream)).find((message) => message.event === 'Sized 1');
+    expect(line).toBeDefined();
+    // Stored with what Spool adds: past the limit as sent.
+    expect(JSON.stringify(line).length).toBeGreaterThan(limit);
+  });
+
   it('stores a retried messageId once, counting the retry as a duplicate', async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
     const messageId = randomName('m');

@@ -20,6 +20,7 @@ import {
   type MessageType,
   messageNormalizer,
   quarantineText,
+  SERVER_FIELDS_BYTES,
 } from '../tracking/message.js';
 import { type StoreDeps, storeLines } from './store-lines.js';
 
@@ -102,7 +103,10 @@ function batchOf(body: unknown, maxEvents: number) {
  */
 export async function trackingRoutes(app: FastifyInstance, options: TrackingRouteOptions): Promise<void> {
   const { keys, metrics, maxEventsPerRequest } = options;
-  const lineLimits = { maxEventBytes: options.maxEventBytes, maxStoredBytes: options.maxRequestStoredBytes };
+  const lineLimits = {
+    maxEventBytes: options.maxEventBytes + SERVER_FIELDS_BYTES,
+    maxStoredBytes: options.maxRequestStoredBytes,
+  };
 
   app.decorateRequest('trackingStream', undefined);
   app.removeAllContentTypeParsers();
