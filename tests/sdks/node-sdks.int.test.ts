@@ -229,6 +229,61 @@ describe('@rudderstack/rudder-sdk-node', () => {
     expect(errors.map((error) => error.response?.status)).toEqual([401]);
   });
 
+  it("sends bursts past 500 KiB a batch: refused (413) under the defaults, landed whole with rudder-server's 4 MB", async () => {
+    // flushAt messages whatever their size, once the flush before has been answered: a burst of
+    // 6 KB messages makes batches of some 600 KB, past MAX_BATCH_BYTES's default (docs/sdks.md).
+    // Resolves once every message's batch has been answered (the SDK calls back per message).
+    const burst = (client: RudderAnalytics, userId: string) =>
+      Promise.all(
+        Array.from(
+          { length: 250 },
+          (_, i) =>
+            new Promise<void>((resolve) =>
+              client.track({ userId, event: `Burst ${i}`, properties: { pad: 'x'.repeat(6_000) } }, () =>
+                resolve(),
+              ),
+            ),
+        ),
+      );
+    const options = { flushAt: 100, flushInterval: 100, retryCount: 0 };
+    const refused: Array<{ response?: { status?: number } }> = [];
+    const underDefaults = new RudderAnalytics(KEY, {
+      ...options,
+      dataPlaneUrl: ingest.url,
+      errorHandler: (error: unknown) => refused.push(error as { response?: { status?: number } }),
+    });
+    await burst(underDefaults, randomName('rs-burst'));
+    expect(refused.map((error) => error.response?.status)).toContain(413);
+
+    const roomy = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({
+        REDIS_NAMESPACE: NS,
+        WRITE_KEYS: `${KEY}:${STREAM}`,
+        MAX_EVENT_BYTES: '8KiB',
+        MAX_BODY_BYTES: '4MiB',
+        MAX_BATCH_BYTES: '4MiB',
+        LOG_LEVEL: 'warn',
+      }),
+    );
+    try {
+      const errors: unknown[] = [];
+      const userId = randomName('rs-burst');
+      const client = new RudderAnalytics(KEY, {
+        ...options,
+        dataPlaneUrl: roomy.url,
+        errorHandler: (error: unknown) => errors.push(error),
+      });
+      await burst(client, userId);
+      expect(errors).toEqual([]);
+      const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
+      expect(new Set(events).size).toBe(250);
+      expect(events).toHaveLength(250);
+    } finally {
+      await roomy.stop();
+    }
+  });
+
   it('sees a batch of only oversized messages refused (400)', async () => {
     const errors: Array<{ response?: { status?: number } }> = [];
     const client = rudder(KEY, errors);
