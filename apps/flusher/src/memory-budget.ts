@@ -11,6 +11,8 @@ export const IDLE_BYTES = 128 * MiB;
 /**
  * What writing Parquet adds, once whatever FLUSH_CONCURRENCY (one DuckDB COPY at a time): its
  * library and an instance writing one row group (measured +113-150 MiB; docs/output.md#parquet).
+ * Row groups of large events take more (memoryLimitFor): not counted here, since the flusher
+ * cannot know its events' sizes at start; docs/output.md says how much room such streams need.
  */
 export const PARQUET_BYTES = 160 * MiB;
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { duckdbErrorKind, isDataError, readStatement, withoutData } from './parquet-duckdb.js';
+import {
+  duckdbErrorKind,
+  isDataError,
+  isOutOfMemory,
+  memoryLimitFor,
+  readStatement,
+  withoutData,
+} from './parquet-duckdb.js';
 
 describe('DuckDB errors', () => {
   it.each([
@@ -14,6 +21,7 @@ describe('DuckDB errors', () => {
   ])('%s is a %s (data error: %s)', (message, kind, data) => {
     expect(duckdbErrorKind(new Error(message))).toBe(kind);
     expect(isDataError({ message })).toBe(data);
+    expect(isOutOfMemory({ message })).toBe(kind === 'Out of Memory Error');
   });
 
   it('keep none of their message when thrown on', () => {
@@ -24,12 +32,20 @@ describe('DuckDB errors', () => {
   });
 });
 
+describe('memoryLimitFor', () => {
+  it('gives DuckDB 96 MB for small row groups, and 64 MiB and three times a large one', () => {
+    expect(memoryLimitFor(4 * 1024 * 1024)).toBe(96_000_000);
+    expect(memoryLimitFor(32_000_000)).toBe(64 * 1024 * 1024 + 96_000_000);
+  });
+});
+
 describe('readStatement', () => {
   const base = {
     input: "/tmp/it's",
     output: '/tmp/o',
     spill: '/tmp/s',
     rowGroupRows: 2048,
+    rowGroupBytes: 4 * 1024 * 1024,
     maxLineBytes: 100,
   };
 

@@ -11,8 +11,22 @@ import { type ParquetSchema, WHOLE_EVENT_COLUMN } from './parquet-schema.js';
  * upload starts (an instance kept open held some 65 MiB after each COPY, measured).
  */
 
-/** DuckDB's own buffers; what a COPY cannot fit spills to disk (temp_directory). */
-const MEMORY_LIMIT = '96MB';
+const MiB = 1024 * 1024;
+
+/** DuckDB's own buffers for a COPY of small row groups; what it cannot fit spills to disk (temp_directory). */
+const MEMORY_LIMIT_BYTES = 96 * 1000 * 1000;
+
+/**
+ * DuckDB's memory for a COPY whose row groups hold about `rowGroupBytes` of NDJSON. The Parquet
+ * writer holds a whole row group, and a group has at least 2,048 rows (DuckDB's vector), so
+ * events of some 16 KiB and more make groups past what 96 MB holds: measured, 1,144 events of
+ * 29 KB (one 32 MB group) failed at 96 and 128 MB and passed at 144. Such a COPY gets 64 MiB and
+ * three times its group, else it ran out of memory on every retry and the stream's generations
+ * waited for ever (docs/output.md#parquet).
+ */
+export function memoryLimitFor(rowGroupBytes: number): number {
+  return Math.max(MEMORY_LIMIT_BYTES, 64 * MiB + 3 * rowGroupBytes);
+}
 
 let turn: Promise<unknown> = Promise.resolve();
 
@@ -26,11 +40,15 @@ export async function loadDuckdb(): Promise<void> {
 }
 
 /** Runs `work` on a connection to a DuckDB instance of its own, both closed after. */
-async function withDuckdb<T>(spill: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+async function withDuckdb<T>(
+  spill: string,
+  work: (connection: DuckDBConnection) => Promise<T>,
+  memoryBytes = MEMORY_LIMIT_BYTES,
+): Promise<T> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', {
     threads: '1',
-    memory_limit: MEMORY_LIMIT,
+    memory_limit: `${Math.ceil(memoryBytes / MiB)}MiB`,
     temp_directory: spill,
     // A flusher downloads and loads no extension: what it needs (JSON, Parquet) is built in.
     autoinstall_known_extensions: 'false',
@@ -60,6 +78,8 @@ export interface CopyToParquet {
   spill: string;
   schema: ParquetSchema;
   rowGroupRows: number;
+  /** About how much NDJSON a row group holds: what DuckDB's memory is sized by (memoryLimitFor). */
+  rowGroupBytes: number;
   /** The longest line's size bound, in bytes (DuckDB refuses longer JSON values). */
   maxLineBytes: number;
 }
@@ -90,13 +110,17 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
  */
 export function copyToParquet(copy: CopyToParquet): Promise<number> {
   const run = turn.then(() =>
-    withDuckdb(copy.spill, async (connection) => {
-      const result = await connection.run(
-        `COPY (SELECT * FROM ${readStatement(copy)}) TO ${literal(copy.output)} ` +
-          `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
-      );
-      return Number(result.rowsChanged);
-    }),
+    withDuckdb(
+      copy.spill,
+      async (connection) => {
+        const result = await connection.run(
+          `COPY (SELECT * FROM ${readStatement(copy)}) TO ${literal(copy.output)} ` +
+            `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
+        );
+        return Number(result.rowsChanged);
+      },
+      memoryLimitFor(copy.rowGroupBytes),
+    ),
   );
   turn = run.catch(() => {});
   return run;
@@ -118,6 +142,15 @@ export function parquetRows(file: string): Promise<number> {
  */
 export function isDataError(error: unknown): boolean {
   return /^(Invalid Input|Conversion|Parser|Binder) Error$/.test(duckdbErrorKind(error));
+}
+
+/**
+ * Whether DuckDB ran out of memory: a generation of hundreds of typed columns does (the writer
+ * keeps buffers per column: 200 text columns of 2,048 rows passed 96 MB, measured), and one
+ * column of the events as text may still fit.
+ */
+export function isOutOfMemory(error: unknown): boolean {
+  return duckdbErrorKind(error) === 'Out of Memory Error';
 }
 
 /** A DuckDB error without its message, which may quote an event's values or field names. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { isIsoTime } from './iso-time.js';
 import { MAX_COLUMNS, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
-import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupRows } from './parquet-stage.js';
+import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupBytes, rowGroupRows } from './parquet-stage.js';
 
 function schemaOf(...events: object[]) {
   const builder = new SchemaBuilder();
@@ -130,5 +130,16 @@ describe('rowGroupRows', () => {
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 8)).toBe(MAX_ROW_GROUP_ROWS);
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 32_768)).toBe(MIN_ROW_GROUP_ROWS);
     expect(rowGroupRows(0, 0)).toBe(MAX_ROW_GROUP_ROWS);
+  });
+});
+
+describe('rowGroupBytes', () => {
+  it('bounds a row group by twice the mean event or the longest line, and by the generation', () => {
+    // 512-byte events: 8,192 rows of up to twice that.
+    expect(rowGroupBytes(256 * 2 ** 20, (256 * 2 ** 20) / 512, 4_000)).toBe(8192 * 1024);
+    // 32 KiB events, all alike: 2,048 rows of the longest line.
+    expect(rowGroupBytes(256 * 2 ** 20, (256 * 2 ** 20) / 32_768, 32_767)).toBe(2048 * 32_768);
+    // A generation smaller than one group: the generation.
+    expect(rowGroupBytes(32_000_000, 1_144, 28_000)).toBe(32_000_000);
   });
 });

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { copyToParquet, duckdbErrorKind, isDataError, withoutData } from './parquet-duckdb.js';
+import { copyToParquet, duckdbErrorKind, isDataError, isOutOfMemory, withoutData } from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
 import type { Chunk } from './sealed-reader.js';
@@ -40,6 +40,16 @@ export function rowGroupRows(rawBytes: number, events: number): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
   const rows = Math.round(ROW_GROUP_NDJSON_BYTES / meanEventBytes);
   return Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, rows));
+}
+
+/**
+ * About the most NDJSON one row group holds: its rows at twice the mean event size (events are
+ * not all alike) or the longest line, whichever is less, and never more than the generation.
+ */
+export function rowGroupBytes(rawBytes: number, events: number, maxLineBytes: number): number {
+  const meanEventBytes = rawBytes / Math.max(1, events);
+  const eventBytes = Math.min(2 * meanEventBytes, maxLineBytes + 1);
+  return Math.min(rawBytes, Math.ceil(rowGroupRows(rawBytes, events) * eventBytes));
 }
 
 /**
@@ -142,7 +152,8 @@ export class ParquetStage {
       this.report.logger.warn({ reason: schema.reason }, 'writing the generation as one _event JSON column');
     }
     const attempts = schemaAttempts(schema);
-    for (const [index, attempt] of attempts.entries()) {
+    for (let index = 0; index < attempts.length; index++) {
+      const attempt = attempts[index] as ParquetSchema;
       let rows: number;
       try {
         rows = await copyToParquet({
@@ -151,13 +162,17 @@ export class ParquetStage {
           output,
           schema: attempt,
           rowGroupRows: rowGroupRows(this.rawBytes, this.events),
+          rowGroupBytes: rowGroupBytes(this.rawBytes, this.events, this.maxLineBytes),
           maxLineBytes: this.maxLineBytes,
         });
       } catch (error) {
-        if (!isDataError(error) || index === attempts.length - 1) throw withoutData(error);
+        const last = index === attempts.length - 1;
+        if (last || !(isDataError(error) || isOutOfMemory(error))) throw withoutData(error);
+        // Out of memory with its columns: as many columns of text would be too; one column may fit.
+        if (isOutOfMemory(error)) index = attempts.length - 2;
         this.report.logger.warn(
           { error: duckdbErrorKind(error), next: fallbackKind(attempts[index + 1] as ParquetSchema) },
-          'DuckDB refused the generation as read: reading it another way',
+          'DuckDB could not write the generation as read: reading it another way',
         );
         continue;
       }

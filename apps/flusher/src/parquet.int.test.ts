@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,8 +196,49 @@ describe('a Parquet flush', () => {
     expect(rows.map((row) => row._event)).toEqual(events.map((event) => JSON.stringify(event)));
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
     // The warnings name DuckDB's error kind, never the refused text.
-    expect(log).toContain('DuckDB refused the generation as read');
+    expect(log).toContain('DuckDB could not write the generation as read');
     expect(log).not.toContain('cut');
+  });
+
+  it('writes a generation of large events, whose one row group passes 96 MB, with its typed columns', async () => {
+    const stream = randomName('pq-large');
+    // 1,144 events of 29 KB, each unlike the others: DuckDB's row groups have 2,048 rows at
+    // least, so this 32 MB generation is one group, held whole by the writer.
+    const events = Array.from({ length: 1_144 }, (_, i) => ({
+      messageId: `m${i}`,
+      payload: randomBytes(21_000).toString('base64'),
+    }));
+    for (let from = 0; from < events.length; from += 100)
+      await append(stream, events.slice(from, from + 100));
+    const { file, metrics } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toEqual({ messageId: 'VARCHAR', payload: 'VARCHAR' });
+    const [summary] = await query(
+      `SELECT count(*) AS n, count(DISTINCT payload) AS payloads, sum(length(payload)) AS bytes FROM read_parquet('${file}')`,
+    );
+    expect(summary).toEqual({ n: 1_144n, payloads: 1_144n, bytes: 1_144n * 28_000n });
+    expect(metrics).not.toContain(`spool_parquet_fallbacks_total{stream="${stream}"`);
+  });
+
+  it('writes a generation of hundreds of typed columns that DuckDB cannot fit as text lines, every event kept', async () => {
+    const stream = randomName('pq-wide');
+    // Past one row group of 2,048 rows, of 400 text columns.
+    const events = Array.from({ length: 2_100 }, (_, i) =>
+      Object.fromEntries([
+        ['messageId', `m${i}`],
+        ...Array.from({ length: 400 }, (_, field) => [`f${field}`, `v${i}-${field}`]),
+      ]),
+    );
+    for (let from = 0; from < events.length; from += 500)
+      await append(stream, events.slice(from, from + 500));
+    const { file, log, metrics } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toEqual({ _event: 'VARCHAR' });
+    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
+    // Each line as stored, in order (compared as text: 840,000 fields).
+    expect(rows.map((row) => row._event)).toEqual(events.map((event) => JSON.stringify(event)));
+    expect(log).toContain('Out of Memory Error');
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
   });
 
   it('writes a generation with a NUL in a field name whole, every event kept', async () => {
