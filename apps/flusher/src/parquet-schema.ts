@@ -55,7 +55,9 @@ function typeOf(kinds: number, timeField: boolean): ColumnType {
   // JSON text (DuckDB writes an object read as VARCHAR as its JSON).
   if (kinds & ValueKind.Nested) return 'VARCHAR';
   const scalars = kinds & ~ValueKind.Null & ~NOT_TIME;
-  if (scalars === ValueKind.String && timeField && !(kinds & NOT_TIME)) return 'TIMESTAMPTZ';
+  // A time field is a time or text, never a number or a boolean (epoch milliseconds, say): DuckDB's
+  // union_by_name cannot read a BIGINT generation of it with a TIMESTAMPTZ one; text reads with both.
+  if (timeField) return scalars === ValueKind.String && !(kinds & NOT_TIME) ? 'TIMESTAMPTZ' : 'VARCHAR';
   if (scalars === ValueKind.Boolean) return 'BOOLEAN';
   if (scalars === ValueKind.Integer) return 'BIGINT';
   if (scalars === ValueKind.Decimal || scalars === (ValueKind.Integer | ValueKind.Decimal)) return 'DOUBLE';

@@ -164,6 +164,22 @@ describe('a Parquet flush', () => {
     expect(rows.map((row) => row.timestamp)).toEqual(['2026-11-30T22:00:00Z', '2026-02-30T00:00:00Z']);
   });
 
+  it('keeps a time field of numbers text, so generations of it read together with union_by_name', async () => {
+    const [times, millis] = [randomName('pq-times'), randomName('pq-millis')];
+    await append(times, [{ messageId: 'a', timestamp: '2026-01-01T00:00:00Z' }]);
+    await append(millis, [{ messageId: 'b', timestamp: 1_767_225_600_000 }]);
+    const files = [(await flushParquet(times)).file, (await flushParquet(millis)).file];
+
+    expect(await columnTypes(files[1] as string)).toMatchObject({ timestamp: 'VARCHAR' });
+    const rows = await query(
+      `SELECT messageId, timestamp::VARCHAR AS t FROM read_parquet(['${files.join("','")}'], union_by_name = true) ORDER BY messageId`,
+    );
+    expect(rows).toEqual([
+      { messageId: 'a', t: expect.stringMatching(/^2026-01-01/) },
+      { messageId: 'b', t: '1767225600000' },
+    ]);
+  });
+
   it('writes a generation whose fields differ only in case as one _event column of JSON text, every event whole', async () => {
     const stream = randomName('pq-case');
     const events = [
