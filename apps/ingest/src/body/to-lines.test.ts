@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MAX_LISTED_REJECTIONS, storedLine, toLines } from './to-lines.js';
+import { cutText, MAX_LISTED_REJECTIONS, MAX_REJECTED_TEXT, storedLine, toLines } from './to-lines.js';
 
 const STAMP = '2026-11-27T06:00:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -101,6 +101,26 @@ describe('toLines', () => {
         .map((line) => JSON.parse(line).receivedAt),
     ).toEqual([STAMP, STAMP]);
     expect(lines.bytes).toBe(Buffer.byteLength(lines.text));
+  });
+
+  it('cuts a rejected text to MAX_REJECTED_TEXT, never between the halves of a character', () => {
+    // An emoji (two UTF-16 units) at every offset around the cut.
+    fc.assert(
+      fc.property(fc.integer({ min: MAX_REJECTED_TEXT - 3, max: MAX_REJECTED_TEXT + 1 }), (before) => {
+        const text = `${'x'.repeat(before)}😀 broken`;
+        const cut = cutText(text);
+        expect(cut.isWellFormed()).toBe(true);
+        expect(cut.length).toBeGreaterThanOrEqual(MAX_REJECTED_TEXT - 1);
+        expect(cut.length).toBeLessThanOrEqual(MAX_REJECTED_TEXT);
+        expect(text.startsWith(cut)).toBe(true);
+      }),
+    );
+    const lines = toLines(
+      { shape: 'batch', items: [{ parseError: 'bad', raw: `${'x'.repeat(MAX_REJECTED_TEXT - 1)}😀` }] },
+      new Date(STAMP),
+      { maxEventBytes: 1024, maxStoredBytes: 1e6 },
+    );
+    expect(lines.rejectedText).toEqual(['x'.repeat(MAX_REJECTED_TEXT - 1)]);
   });
 
   it('keeps no text for an event too deep to write back as JSON, and throws nothing', () => {

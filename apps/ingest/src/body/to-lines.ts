@@ -11,6 +11,17 @@ export const MAX_LISTED_REJECTIONS = 100;
 /** A rejected event's text is kept (for the quarantine) up to this many characters. */
 export const MAX_REJECTED_TEXT = 2_048;
 
+/**
+ * `text` cut to MAX_REJECTED_TEXT UTF-16 units, never between a character's two halves: a lone
+ * surrogate has no UTF-8 form, and DuckDB refuses the whole quarantine file that holds one.
+ */
+export function cutText(text: string): string {
+  if (text.length <= MAX_REJECTED_TEXT) return text;
+  const last = text.charCodeAt(MAX_REJECTED_TEXT - 1);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, splitsPair ? MAX_REJECTED_TEXT - 1 : MAX_REJECTED_TEXT);
+}
+
 export interface RejectedEvent {
   index: number;
   code: string;
@@ -111,7 +122,7 @@ export function toLines(
     rejectedCount += 1;
     if (rejected.length < MAX_LISTED_REJECTIONS) {
       rejected.push(event);
-      rejectedText.push(text().slice(0, MAX_REJECTED_TEXT));
+      rejectedText.push(cutText(text()));
     }
   };
   const json = (value: unknown) => () => textOf(value);
