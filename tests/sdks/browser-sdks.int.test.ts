@@ -43,6 +43,8 @@ const prefix = `${randomName('browser')}/`;
 const redis = createTestRedis();
 const s3 = createTestS3();
 let ingest: ServiceProcess;
+/** The same key and stream behind a rate limit of 2 requests a minute: its bucket is used up. */
+let limited: ServiceProcess;
 let flusher: ServiceProcess;
 let site: Server;
 let siteUrl: string;
@@ -89,13 +91,27 @@ beforeAll(async () => {
     // Info: its request log shows the routes the SDKs used.
     ingestTestEnv({ REDIS_NAMESPACE: NS, WRITE_KEYS: `${KEY}:${STREAM}`, LOG_LEVEL: 'info' }),
   );
+  limited = await spawnService(
+    SPOOL_MAINS.ingest,
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      WRITE_KEYS: `${KEY}:${STREAM}`,
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '60s',
+      LOG_LEVEL: 'info',
+    }),
+  );
   flusher = await spawnService(
     SPOOL_MAINS.flusher,
     flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, FLUSH_INTERVAL: '1s', LOG_LEVEL: 'warn' }),
   );
   // Another origin than Spool's: 127.0.0.1 against localhost, and another port.
   const spool = ingest.url.replace('127.0.0.1', 'localhost');
-  const content = pages(spool);
+  const limitedPages = Object.entries(pages(limited.url.replace('127.0.0.1', 'localhost')));
+  const content = {
+    ...pages(spool),
+    ...Object.fromEntries(limitedPages.map(([path, page]) => [`/limited${path}`, page])),
+  };
   site = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0] as string;
     const file = SDK_FILES[path as keyof typeof SDK_FILES];
@@ -119,7 +135,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => site?.close(resolve));
-  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await Promise.all([ingest?.stop(), limited?.stop(), flusher?.stop()]);
   await redis.quit();
   s3.destroy();
 });
@@ -161,7 +177,10 @@ async function landedFor(marker: string, expected: number): Promise<Array<Record
 
 const onlyLocal = (requests: string[]) =>
   requests.filter(
-    (url) => !url.startsWith(siteUrl) && !url.startsWith(ingest.url.replace('127.0.0.1', 'localhost')),
+    (url) =>
+      !url.startsWith(siteUrl) &&
+      !url.startsWith(ingest.url.replace('127.0.0.1', 'localhost')) &&
+      !url.startsWith(limited.url.replace('127.0.0.1', 'localhost')),
   );
 
 describe('@segment/analytics-next in Chromium', () => {
@@ -268,5 +287,42 @@ describe('@rudderstack/analytics-js in Chromium', () => {
     // An unloading page's beacon is not among the page's requests Playwright reports: the
     // ingest's own log says which route it came by (its key not written, as everywhere).
     expect(ingest.output()).toContain('"url":"/beacon/v1/batch?writeKey=[redacted]"');
+  });
+});
+
+describe("both SDKs in Chromium once the key's rate-limit bucket is used up", () => {
+  it('load their settings, and the beacon sent as the page unloads is stored', async () => {
+    const basic = `Basic ${Buffer.from(`${KEY}:`).toString('base64')}`;
+    const fill = [];
+    for (let i = 0; i < 3; i += 1) {
+      const answer = await fetch(`${limited.url}/v1/track`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'filler', event: 'Fill' }),
+      });
+      fill.push(answer.status);
+    }
+    // Every visitor of the site shares the key's bucket, and it is used up for a minute.
+    expect(fill).toEqual([200, 200, 429]);
+
+    // analytics.js loads (a 429 on its settings made it give up on the page).
+    const segment = await open('/limited/segment.html');
+    await segment.page.evaluate(
+      () => new Promise((resolve) => (window as unknown as { analytics: Sdk }).analytics.ready(resolve)),
+    );
+    await segment.close();
+
+    // rudder-analytics-js loads its source config, and its beacon (never retried) is stored.
+    const marker = randomName('rslimited');
+    const { page, close } = await open('/limited/rudder-beacon.html');
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await new Promise((resolve) => analytics.ready(resolve));
+      analytics.track('Left Page', { marker: m });
+    }, marker);
+    await page.goto(`${siteUrl}/elsewhere.html`);
+    const messages = await landedFor(marker, 1);
+    await close();
+    expect(messages[0]).toMatchObject({ event: 'Left Page', type: 'track' });
   });
 });
