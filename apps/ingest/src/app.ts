@@ -29,7 +29,7 @@ import { GroupCommit } from './group-commit.js';
 import { createIngestMetrics } from './metrics.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
-import { trackingRoutes } from './routes/tracking.js';
+import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
 
 export interface IngestDeps {
   config: Readonly<Config>;
@@ -122,9 +122,18 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const limited: onRequestAsyncHookHandler | undefined = limiter
     ? (request, reply) => limiter.call(app, request, reply)
     : undefined;
-  // The same buckets, counted without refusing: for what a 429 would lose rather than delay.
-  const counter = config.rateLimit.max > 0 ? app.createRateLimit(limits) : undefined;
-  const countOnly = counter ? async (request: FastifyRequest) => void (await counter(request)) : undefined;
+  // Beacons with a valid key (sendBeacon is never retried, so a 429 loses its events): counted in
+  // the same buckets, and refused only past twice RATE_LIMIT_MAX (a browser key is public).
+  const beaconCounter =
+    config.rateLimit.max > 0
+      ? app.createRateLimit({ ...limits, max: BEACON_ROOM * config.rateLimit.max })
+      : undefined;
+  const countBeacon = beaconCounter
+    ? async (request: FastifyRequest) => {
+        const state = await beaconCounter(request);
+        return state.isAllowed || !state.isExceeded ? undefined : state.ttlInSeconds;
+      }
+    : undefined;
   await app.register(healthRoutes, {
     notReadyReason: () => (closing ? 'shutting down' : redisNotReady(redis)),
     registry: metrics.registry,
@@ -139,7 +148,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     defaultStream: config.tracking.defaultStream,
     ipPolicy: config.tracking.ipPolicy,
     rateLimit: limited,
-    countOnly,
+    countBeacon,
     isClosing: () => closing,
     groupCommit,
     metrics,

@@ -534,7 +534,7 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
     }
   });
 
-  it("never refuse a valid key's settings, nor its beacon, past the limit: a 429 there loses the page's events", async () => {
+  it("never refuse a valid key's settings, and its beacons only past twice the limit: a 429 there loses the page's events", async () => {
     const ns = randomName('trk');
     const ingest = await startTestIngest({
       REDIS_NAMESPACE: ns,
@@ -552,14 +552,20 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
       const settings = await ingest.app.inject({ url: '/v1/projects/known-key-0001/settings' });
       const source = await ingest.app.inject({ url: '/sourceConfig/?writeKey=known-key-0001' });
       expect([settings.statusCode, source.statusCode]).toEqual([200, 200]);
-      // The beacon, which nothing retries, is stored; and counted: the request after it still waits.
-      const beacon = await send(ingest, '/beacon/v1/batch?writeKey=known-key-0001', {
-        batch: [{ type: 'track', userId: 'u', event: 'Left' }],
-      });
-      expect(beacon.statusCode).toBe(200);
+      // The beacon, which nothing retries, is stored (the 4th request of the window, within twice
+      // the limit); and counted: the request after it still waits.
+      const beacon = (event: string) =>
+        send(ingest, '/beacon/v1/batch?writeKey=known-key-0001', {
+          batch: [{ type: 'track', userId: 'u', event }],
+        });
+      expect((await beacon('Left')).statusCode).toBe(200);
       expect((await stored(ns, 'site')).map((message) => message.event)).toEqual(['E1', 'E2', 'Left']);
-      const after = await track(4);
-      expect(after.statusCode).toBe(429);
+      expect((await track(4)).statusCode).toBe(429);
+      // Past twice the limit beacons are refused too: a browser key is public, and its room is not unlimited.
+      const refused = await beacon('Too many');
+      expect(refused.statusCode).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await stored(ns, 'site')).map((message) => message.event)).toEqual(['E1', 'E2', 'Left']);
       // A wrong key's beacon is counted against the address and refused, as anywhere else.
       const guesses = [];
       for (let i = 0; i < 3; i += 1) {
@@ -572,6 +578,30 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
         );
       }
       expect(guesses).toEqual([401, 401, 429]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it('count a beacon with its key in the header once, as any request with a header key', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'known-key-0001:site',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i += 1) {
+        const answer = await send(
+          ingest,
+          '/beacon/v1/batch',
+          { batch: [{ type: 'track', userId: 'u', event: `B${i}` }] },
+          { 'content-type': 'application/json', authorization: 'Bearer known-key-0001' },
+        );
+        statuses.push(answer.statusCode);
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
     } finally {
       await ingest.close();
     }

@@ -36,8 +36,11 @@ export interface TrackingRouteOptions extends StoreDeps {
   ipPolicy: IpPolicy;
   /** The rate limit's step (it reads `request.auth`), or undefined when there is none. */
   rateLimit: onRequestAsyncHookHandler | undefined;
-  /** Counts a request in its rate-limit bucket without refusing it, or undefined when there is no limit. */
-  countOnly: ((request: FastifyRequest) => Promise<void>) | undefined;
+  /**
+   * Counts a beacon with a valid key in its rate-limit bucket, resolving with the seconds to wait
+   * when it is past BEACON_ROOM × RATE_LIMIT_MAX, else undefined; undefined when there is no limit.
+   */
+  countBeacon: ((request: FastifyRequest) => Promise<number | undefined>) | undefined;
   isClosing(): boolean;
 }
 
@@ -56,6 +59,13 @@ const SINGLE_ROUTES: Record<string, MessageType> = {
   '/v1/alias': 'alias',
   '/v1/a': 'alias',
 };
+
+/**
+ * How many times RATE_LIMIT_MAX a key's beacons may reach in a window before they too are refused:
+ * room past the limit, since a beacon is never retried, but not unlimited room (a browser key is
+ * public, and a beacon may carry a full batch).
+ */
+export const BEACON_ROOM = 2;
 
 /** The route of `navigator.sendBeacon` (rudder-analytics-js on page unload): its key is in its query. */
 const BEACON_ROUTE = '/beacon/v1/batch';
@@ -170,16 +180,25 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     : [authenticateFromHeader, refuseIfAuthenticated];
   const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
   // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
-  // delay them. With a valid key it is counted but not refused (the requests after it are).
-  const { countOnly } = options;
-  const countBeacon: preHandlerHookHandler | undefined =
-    rateLimit && countOnly
+  // delay them. With a valid key it is counted, and refused only past BEACON_ROOM times the limit
+  // (so the requests after it wait instead); a wrong key's is counted against its address.
+  const { countBeacon } = options;
+  const limitBeacon: preHandlerHookHandler | undefined =
+    rateLimit && countBeacon
       ? function (request, reply, done) {
-          const counted = request.auth?.ok ? countOnly(request) : rateLimit.call(this, request, reply);
-          counted.then(() => done(), done);
+          // A key in the header (sendBeacon sends none) was counted and refused in onRequest.
+          if (presentedKey(request.headers.authorization) !== undefined) return done();
+          const counted = request.auth?.ok
+            ? countBeacon(request)
+            : rateLimit.call(this, request, reply).then(() => undefined);
+          counted.then((retryAfter) => {
+            if (retryAfter === undefined) return done();
+            reply.header('retry-after', retryAfter);
+            done(new errors.SPOOL_RATE_LIMITED(`${retryAfter} seconds`));
+          }, done);
         }
       : undefined;
-  const beaconPreHandler = countBeacon ? [authenticateFromBody, countBeacon, refuse] : preHandler;
+  const beaconPreHandler = limitBeacon ? [authenticateFromBody, limitBeacon, refuse] : preHandler;
 
   const store = async (
     request: FastifyRequest,
