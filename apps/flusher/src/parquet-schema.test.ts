@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { isIsoTime } from './iso-time.js';
 import { MAX_COLUMNS, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
-import { MAX_ROW_GROUP_ROWS, MIN_ROW_GROUP_ROWS, rowGroupBytes, rowGroupRows } from './parquet-stage.js';
+import {
+  LargestRun,
+  MAX_ROW_GROUP_ROWS,
+  MIN_ROW_GROUP_ROWS,
+  rowGroupBytes,
+  rowGroupRows,
+} from './parquet-stage.js';
 
 function schemaOf(...events: object[]) {
   const builder = new SchemaBuilder();
@@ -141,12 +147,25 @@ describe('rowGroupRows', () => {
 });
 
 describe('rowGroupBytes', () => {
-  it('bounds a row group by twice the mean event or the longest line, and by the generation', () => {
-    // 512-byte events: 8,192 rows of up to twice that.
-    expect(rowGroupBytes(256 * 2 ** 20, (256 * 2 ** 20) / 512, 4_000)).toBe(8192 * 1024);
-    // 32 KiB events, all alike: 2,048 rows of the longest line.
-    expect(rowGroupBytes(256 * 2 ** 20, (256 * 2 ** 20) / 32_768, 32_767)).toBe(2048 * 32_768);
+  it('bounds a row group by runs of 2,048 lines at the largest run, and by the generation', () => {
+    // 512-byte events: 8,192 rows, four runs of 2,048 × 512 bytes.
+    expect(rowGroupBytes(256 * 2 ** 20, (256 * 2 ** 20) / 512, 2048 * 512)).toBe(8192 * 512);
+    // 200-byte events with 2,100 of 29 KB together: groups of 2,048 rows, one of them all large.
+    const raw = 20_000 * 200 + 2_100 * 29_000;
+    expect(rowGroupBytes(raw, 22_100, 2048 * 29_000)).toBe(2048 * 29_000);
     // A generation smaller than one group: the generation.
-    expect(rowGroupBytes(32_000_000, 1_144, 28_000)).toBe(32_000_000);
+    expect(rowGroupBytes(32_000_000, 1_144, 32_000_000)).toBe(32_000_000);
+  });
+});
+
+describe('LargestRun', () => {
+  it('is the most bytes of any 2,048 consecutive lines', () => {
+    const run = new LargestRun();
+    for (let i = 0; i < 5_000; i += 1) run.add(200);
+    expect(run.most).toBe(2048 * 200);
+    for (let i = 0; i < 100; i += 1) run.add(29_000);
+    expect(run.most).toBe(1948 * 200 + 100 * 29_000);
+    for (let i = 0; i < 5_000; i += 1) run.add(10);
+    expect(run.most).toBe(1948 * 200 + 100 * 29_000);
   });
 });

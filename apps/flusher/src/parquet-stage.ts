@@ -43,13 +43,32 @@ export function rowGroupRows(rawBytes: number, events: number): number {
 }
 
 /**
- * About the most NDJSON one row group holds: its rows at twice the mean event size (events are
- * not all alike) or the longest line, whichever is less, and never more than the generation.
+ * The most bytes any MIN_ROW_GROUP_ROWS consecutive lines of the generation hold (a sliding sum
+ * over the lines as they are staged): large events that come together make a row group of them,
+ * whatever the generation's mean.
  */
-export function rowGroupBytes(rawBytes: number, events: number, maxLineBytes: number): number {
-  const meanEventBytes = rawBytes / Math.max(1, events);
-  const eventBytes = Math.min(2 * meanEventBytes, maxLineBytes + 1);
-  return Math.min(rawBytes, Math.ceil(rowGroupRows(rawBytes, events) * eventBytes));
+export class LargestRun {
+  private readonly sizes = new Uint32Array(MIN_ROW_GROUP_ROWS);
+  private next = 0;
+  private sum = 0;
+  most = 0;
+
+  add(bytes: number): void {
+    this.sum += bytes - (this.sizes[this.next] as number);
+    this.sizes[this.next] = bytes;
+    this.next = (this.next + 1) % MIN_ROW_GROUP_ROWS;
+    if (this.sum > this.most) this.most = this.sum;
+  }
+}
+
+/**
+ * The most NDJSON one row group may hold: a group of `rowGroupRows` lines is at most that many
+ * runs of MIN_ROW_GROUP_ROWS lines, each at most the largest run; and never more than the
+ * generation.
+ */
+export function rowGroupBytes(rawBytes: number, events: number, largestRunBytes: number): number {
+  const runs = Math.ceil(rowGroupRows(rawBytes, events) / MIN_ROW_GROUP_ROWS);
+  return Math.min(rawBytes, runs * largestRunBytes);
 }
 
 /**
@@ -65,6 +84,7 @@ export class ParquetStage {
   private events = 0;
   private rawBytes = 0;
   private maxLineBytes = 0;
+  private readonly largestRun = new LargestRun();
   private discarded = false;
 
   private constructor(
@@ -126,6 +146,7 @@ export class ParquetStage {
     if (end === start) return;
     this.events += 1;
     if (end - start > this.maxLineBytes) this.maxLineBytes = end - start;
+    this.largestRun.add(end - start + 1);
     this.schema.addLine(data, start, end);
   }
 
@@ -162,7 +183,7 @@ export class ParquetStage {
           output,
           schema: attempt,
           rowGroupRows: rowGroupRows(this.rawBytes, this.events),
-          rowGroupBytes: rowGroupBytes(this.rawBytes, this.events, this.maxLineBytes),
+          rowGroupBytes: rowGroupBytes(this.rawBytes, this.events, this.largestRun.most),
           maxLineBytes: this.maxLineBytes,
         });
       } catch (error) {

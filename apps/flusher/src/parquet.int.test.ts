@@ -216,23 +216,26 @@ describe('a Parquet flush', () => {
     expect(log).not.toContain('cut');
   });
 
-  it('writes a generation of large events, whose one row group passes 96 MB, with its typed columns', async () => {
+  it('writes a generation of large events, whose row group passes 96 MB, with its typed columns', async () => {
     const stream = randomName('pq-large');
-    // 1,144 events of 29 KB, each unlike the others: DuckDB's row groups have 2,048 rows at
-    // least, so this 32 MB generation is one group, held whole by the writer.
-    const events = Array.from({ length: 1_144 }, (_, i) => ({
+    // 20,000 events of some 40 bytes, then 2,100 of 28 KB, each unlike the others: DuckDB's row
+    // groups have 2,048 rows at least, so the large ones make groups of up to 57 MB, held whole by
+    // the writer, though the generation's mean event is 2.7 KB.
+    const small = Array.from({ length: 20_000 }, (_, i) => ({ messageId: `s${i}`, payload: 'small' }));
+    const large = Array.from({ length: 2_100 }, (_, i) => ({
       messageId: `m${i}`,
       payload: randomBytes(21_000).toString('base64'),
     }));
-    for (let from = 0; from < events.length; from += 100)
-      await append(stream, events.slice(from, from + 100));
+    for (let from = 0; from < small.length; from += 5_000)
+      await append(stream, small.slice(from, from + 5_000));
+    for (let from = 0; from < large.length; from += 100) await append(stream, large.slice(from, from + 100));
     const { file, metrics } = await flushParquet(stream);
 
     expect(await columnTypes(file)).toEqual({ messageId: 'VARCHAR', payload: 'VARCHAR' });
     const [summary] = await query(
       `SELECT count(*) AS n, count(DISTINCT payload) AS payloads, sum(length(payload)) AS bytes FROM read_parquet('${file}')`,
     );
-    expect(summary).toEqual({ n: 1_144n, payloads: 1_144n, bytes: 1_144n * 28_000n });
+    expect(summary).toEqual({ n: 22_100n, payloads: 2_101n, bytes: 20_000n * 5n + 2_100n * 28_000n });
     expect(metrics).not.toContain(`spool_parquet_fallbacks_total{stream="${stream}"`);
   });
 
