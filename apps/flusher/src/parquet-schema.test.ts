@@ -84,7 +84,14 @@ describe('SchemaBuilder', () => {
       expect(schemaOf({ timestamp: value }, { timestamp: null })).toMatchObject({
         columns: [{ name: 'timestamp', type: 'VARCHAR' }],
       });
+      // In any case: union_by_name reads `Timestamp` and `timestamp` as one column.
+      expect(schemaOf({ Timestamp: value })).toMatchObject({
+        columns: [{ name: 'Timestamp', type: 'VARCHAR' }],
+      });
     }
+    expect(schemaOf({ ReceivedAt: at })).toMatchObject({
+      columns: [{ name: 'ReceivedAt', type: 'TIMESTAMPTZ' }],
+    });
   });
 
   it('makes integers past 64 bits DOUBLE', () => {

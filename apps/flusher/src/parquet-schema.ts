@@ -13,11 +13,12 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  *   logical type: DuckDB reads files together (union_by_name) by casting a column to one type,
  *   and a generation where the field was plain text ("hello") does not cast to JSON.
  * - Scalars: only booleans is BOOLEAN; only integers is BIGINT; integers and decimals is DOUBLE;
- *   anything else mixed is VARCHAR (a number is then its JSON text). A field that is null (or
+ *   anything else mixed is VARCHAR (a number is then DuckDB's text of it). A field that is null (or
  *   missing) in every line has no column: readers take a missing column as null, and a sparse
  *   field does not flip to VARCHAR in the generations where it happens to be null.
- * - The time fields (TIME_FIELDS) are TIMESTAMPTZ (Parquet's UTC timestamp) when every value
- *   is an ISO 8601 time DuckDB reads; a generation with one that is not keeps them VARCHAR.
+ * - The time fields (TIME_FIELDS, in any case) are TIMESTAMPTZ (Parquet's UTC timestamp) when
+ *   every value is an ISO 8601 time DuckDB reads; a generation with one that is not (a number
+ *   included) keeps them VARCHAR.
  * - When the fields cannot all be columns (two differ only in case, which a SQL engine cannot
  *   tell apart; a name that is empty, holds a NUL or is not well-formed Unicode, which DuckDB
  *   would not match to its key; more than MAX_COLUMNS; no field with a value), the generation
@@ -34,13 +35,13 @@ export type ParquetSchema =
   | { kind: 'whole-event'; reason: string }
   | { kind: 'lines' };
 
-/** The fields read as timestamps: the ingest's `receivedAt`, and Segment's times. */
-export const TIME_FIELDS: ReadonlySet<string> = new Set([
-  'receivedAt',
-  'timestamp',
-  'sentAt',
-  'originalTimestamp',
-]);
+/**
+ * The fields read as timestamps: the ingest's `receivedAt`, and Segment's times; matched without
+ * regard to case, as DuckDB's union_by_name matches columns: a `Timestamp` of numbers in one
+ * generation would be read with a `timestamp` of times in another, and BIGINT cannot be cast to
+ * TIMESTAMPTZ.
+ */
+const TIME_FIELDS: ReadonlySet<string> = new Set(['receivedat', 'timestamp', 'sentat', 'originaltimestamp']);
 
 /** More top-level fields than this in one generation make it one `_event` column. */
 export const MAX_COLUMNS = 1000;
@@ -71,13 +72,24 @@ export class SchemaBuilder {
   private unusable: string | undefined;
 
   private readonly names = new FieldNames();
+  /** Whether each name seen is a time field: its lower case made once, not for every value. */
+  private readonly timeFields = new Map<string, boolean>();
+
+  private isTimeField(name: string): boolean {
+    let timeField = this.timeFields.get(name);
+    if (timeField === undefined) {
+      timeField = TIME_FIELDS.has(name.toLowerCase());
+      this.timeFields.set(name, timeField);
+    }
+    return timeField;
+  }
 
   /** One line of NDJSON, `line[start, end)`: a JSON object (the ingest stores nothing else). */
   addLine(line: Buffer, start = 0, end = line.length): void {
     if (this.unusable) return;
     scanTopLevel(line, start, end, this.names, (name, kind, valueStart, valueEnd) => {
       let kinds: number = kind;
-      if (kind === ValueKind.String && TIME_FIELDS.has(name) && !isIsoTimeAt(line, valueStart, valueEnd)) {
+      if (kind === ValueKind.String && this.isTimeField(name) && !isIsoTimeAt(line, valueStart, valueEnd)) {
         kinds |= NOT_TIME;
       }
       const known = this.kinds.get(name);
@@ -106,7 +118,7 @@ export class SchemaBuilder {
     if (this.unusable) return { kind: 'whole-event', reason: this.unusable };
     const columns = [...this.kinds]
       .filter(([, kinds]) => kinds !== ValueKind.Null)
-      .map(([name, kinds]) => ({ name, type: typeOf(kinds, TIME_FIELDS.has(name)) }));
+      .map(([name, kinds]) => ({ name, type: typeOf(kinds, this.isTimeField(name)) }));
     if (columns.length === 0) return { kind: 'whole-event', reason: 'no field with a value' };
     return { kind: 'columns', columns };
   }
