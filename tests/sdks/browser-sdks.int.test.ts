@@ -175,6 +175,21 @@ async function landedFor(marker: string, expected: number): Promise<Array<Record
   return waitFor(mine, 30_000, `${expected} messages marked ${marker} to land`);
 }
 
+/** Tracks 'Left Page' on `path` once its SDK is ready, leaves the page, and waits for it to land. */
+async function trackAndLeave(path: string): Promise<Array<Record<string, unknown>>> {
+  const marker = randomName('left');
+  const { page, close } = await open(path);
+  await page.evaluate(async (m) => {
+    const analytics = (window as unknown as { analytics: Sdk }).analytics;
+    await new Promise((resolve) => analytics.ready(resolve));
+    analytics.track('Left Page', { marker: m });
+  }, marker);
+  await page.goto(`${siteUrl}/elsewhere.html`);
+  const messages = await landedFor(marker, 1);
+  await close();
+  return messages;
+}
+
 const onlyLocal = (requests: string[]) =>
   requests.filter(
     (url) =>
@@ -273,16 +288,7 @@ describe('@rudderstack/analytics-js in Chromium', () => {
   });
 
   it('sends a beacon to /beacon/v1/batch as the page unloads', async () => {
-    const marker = randomName('rsbeacon');
-    const { page, close } = await open('/rudder-beacon.html');
-    await page.evaluate(async (m) => {
-      const analytics = (window as unknown as { analytics: Sdk }).analytics;
-      await new Promise((resolve) => analytics.ready(resolve));
-      analytics.track('Left Page', { marker: m });
-    }, marker);
-    await page.goto(`${siteUrl}/elsewhere.html`);
-    const messages = await landedFor(marker, 1);
-    await close();
+    const messages = await trackAndLeave('/rudder-beacon.html');
     expect(messages[0]).toMatchObject({ event: 'Left Page', type: 'track' });
     // An unloading page's beacon is not among the page's requests Playwright reports: the
     // ingest's own log says which route it came by (its key not written, as everywhere).
@@ -313,16 +319,7 @@ describe("both SDKs in Chromium once the key's rate-limit bucket is used up", ()
     await segment.close();
 
     // rudder-analytics-js loads its source config, and its beacon (never retried) is stored.
-    const marker = randomName('rslimited');
-    const { page, close } = await open('/limited/rudder-beacon.html');
-    await page.evaluate(async (m) => {
-      const analytics = (window as unknown as { analytics: Sdk }).analytics;
-      await new Promise((resolve) => analytics.ready(resolve));
-      analytics.track('Left Page', { marker: m });
-    }, marker);
-    await page.goto(`${siteUrl}/elsewhere.html`);
-    const messages = await landedFor(marker, 1);
-    await close();
+    const messages = await trackAndLeave('/limited/rudder-beacon.html');
     expect(messages[0]).toMatchObject({ event: 'Left Page', type: 'track' });
   });
 });
