@@ -15,4 +15,25 @@ describe('the flusher metrics', () => {
     expect(text).not.toContain('stream="web"');
     expect(text).toMatch(/^spool_oldest_buffer_age_seconds 0$/m);
   });
+
+  it.each([
+    ['fails', () => Promise.reject(new Error('Reached the max retries per request limit'))],
+    ['never answers', () => new Promise<Record<string, number>>(() => {})],
+  ])(
+    'answer a scrape while Redis %s, without the queue depth and with every other series',
+    async (_, counts) => {
+      const metrics = createFlusherMetrics(counts);
+      metrics.sweeps.inc({ outcome: 'failed' });
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('spool_sweep_ticks_total{outcome="failed"} 1');
+      expect(text).not.toMatch(/spool_queue_jobs\{/);
+    },
+  );
+
+  it('report the queue depth when Redis answers', async () => {
+    const metrics = createFlusherMetrics(async () => ({ waiting: 3, active: 1 }));
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('spool_queue_jobs{state="waiting"} 3');
+    expect(text).toContain('spool_queue_jobs{state="active"} 1');
+  });
 });

@@ -1,9 +1,27 @@
 import { streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
+export const JOB_COUNTS_TIMEOUT_MS = 1_000;
+
+/** `work`'s result, or undefined once it fails or takes longer than `ms`. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The flusher's Prometheus metrics, on a registry of its own. `jobCounts` is asked for the queue
- * depth at each scrape.
+ * depth at each scrape; while Redis is away or hung the scrape answers without that series (it
+ * waited on Redis, and failed or never answered: every other series, the failures the alerts
+ * watch included, went with it).
  */
 export function createFlusherMetrics(jobCounts: () => Promise<Record<string, number>> = async () => ({})) {
   const registry = new Registry();
@@ -99,7 +117,9 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       labelNames: ['state'] as const,
       registers: [registry],
       async collect() {
-        for (const [state, count] of Object.entries(await jobCounts())) this.set({ state }, count);
+        const counts = await within(jobCounts(), JOB_COUNTS_TIMEOUT_MS);
+        this.reset();
+        for (const [state, count] of Object.entries(counts ?? {})) this.set({ state }, count);
       },
     }),
   };
