@@ -26,16 +26,22 @@ export const sizeText = z.string().transform((text, ctx) => {
 export const size = (fallback: string) => z.string().default(fallback).pipe(sizeText);
 
 /** Milliseconds, from `250`, `250ms`, `30s`, `5m` or `1h`. */
+/** The longest delay a Node timer takes (about 24.8 days): a longer one fires at once. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 export const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
       const ms = parseDuration(text);
-      if (ms === undefined) {
+      if (ms === undefined || ms > MAX_DURATION_MS) {
         ctx.addIssue({
           code: 'custom',
-          message: `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`,
+          message:
+            ms === undefined
+              ? `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`
+              : `expected at most 24 days (a timer's longest); got "${text}"`,
         });
         return z.NEVER;
       }

@@ -177,6 +177,16 @@ describe('loadConfig', () => {
     [{ MAX_EVENT_BYTES: '2MiB' }, /MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES/],
     [{ FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
     [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
+    // Number() would read these as a random port and as 80.
+    [{ PORT: ' ' }, /PORT: expected 0 to 65535/],
+    [{ PORT: '0x50' }, /PORT: expected 0 to 65535/],
+    // 0 would turn the timeout off; past a timer's longest, Node fires it at once.
+    [{ S3_TIMEOUT: '0' }, /S3_TIMEOUT: must be at least 1s/],
+    [{ REDIS_COMMAND_TIMEOUT: '600h' }, /REDIS_COMMAND_TIMEOUT: expected at most 24 days/],
+    [{ FLUSH_INTERVAL: '1000h' }, /FLUSH_INTERVAL: expected at most 24 days/],
+    [{ S3_PREFIX: 'events' }, /S3_PREFIX: expected empty or ending in "\/"/],
+    // The default buffer limit follows the threshold: a body this large is what passes it.
+    [{ MAX_BODY_BYTES: '1.5GiB' }, /MAX_BODY_BYTES: MAX_BUFFER_BYTES .* must be at least/],
     [{ S3_PART_SIZE: '4MiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ S3_PART_SIZE: '6GiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],

@@ -214,9 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const v = parsed.data;
-  const port = v.PORT === undefined ? DEFAULT_PORTS[process] : Number(v.PORT);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
+  // Digits only: Number() reads " " as 0 (a random port) and "0x50" as 80.
+  const port = v.PORT === undefined ? DEFAULT_PORTS[process] : /^\d{1,5}$/.test(v.PORT) ? Number(v.PORT) : -1;
+  if (port < 0 || port > 65535) problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
   const maxRequestStoredBytes = STORED_BYTES_PER_BODY_BYTE * v.MAX_BODY_BYTES;
   // The append that crosses the threshold must always fit, or a buffer just below the threshold
   // would refuse every append and never get its flush job.
@@ -227,7 +227,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (maxBufferBytes > REDIS_STRING_LIMIT) {
     problems.push(`MAX_BUFFER_BYTES: Redis strings stop at 512MiB; got ${maxBufferBytes} bytes`);
   } else if (maxBufferBytes < smallestMaxBuffer) {
-    const culprit = v.MAX_BUFFER_BYTES === undefined ? 'FLUSH_THRESHOLD_BYTES' : 'MAX_BUFFER_BYTES';
+    // The default follows the threshold, which a large MAX_BODY_BYTES may outgrow.
+    const culprit =
+      v.MAX_BUFFER_BYTES !== undefined
+        ? 'MAX_BUFFER_BYTES'
+        : maxRequestStoredBytes > v.FLUSH_THRESHOLD_BYTES
+          ? 'MAX_BODY_BYTES'
+          : 'FLUSH_THRESHOLD_BYTES';
     problems.push(
       `${culprit}: MAX_BUFFER_BYTES (${maxBufferBytes} bytes) must be at least FLUSH_THRESHOLD_BYTES + ${STORED_BYTES_PER_BODY_BYTE} × MAX_BODY_BYTES (${smallestMaxBuffer} bytes), so that the append crossing the threshold always fits`,
     );
@@ -256,6 +262,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     problems.push('FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX');
   }
   if (v.FLUSH_LOCK_DURATION < 1000) problems.push('FLUSH_LOCK_DURATION: must be at least 1s');
+  // 0 would turn the timeout off: a store that hangs would hold a flush for good.
+  if (v.S3_TIMEOUT < 1000) problems.push(`S3_TIMEOUT: must be at least 1s; got ${v.S3_TIMEOUT}ms`);
+  // A prefix is a folder: without its '/', keys would read `eventsstream=web/…`, and the side
+  // files (`_manifests/`, `_quarantine/`) would no longer start a key segment of their own.
+  if (v.S3_PREFIX !== '' && !v.S3_PREFIX.endsWith('/')) {
+    problems.push(`S3_PREFIX: expected empty or ending in "/" (as "events/"); got "${v.S3_PREFIX}"`);
+  }
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
   if (v.S3_PART_SIZE < 5 * 1024 ** 2 || v.S3_PART_SIZE > 5 * 1024 ** 3) {
     problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
