@@ -98,6 +98,21 @@ describe('spool tail', () => {
     expect(JSON.parse(shown)).toEqual(event);
   });
 
+  it('stops when the pipe it writes to closes (spool tail … | head), never waiting on it', async () => {
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    // More than a pipe holds: the tail is writing when its reader goes.
+    await append(
+      stream,
+      namespace,
+      Array.from({ length: 50_000 }, (_, n) => JSON.stringify({ n, pad: 'x'.repeat(200) })),
+    );
+    const tail = run(['tail', stream, '--redis', REDIS_URL, '--namespace', namespace, '--from-start']);
+    await once(tail.child.stdout, 'data');
+    tail.child.stdout.destroy();
+    expect(await tail.exited).toBe(0);
+  });
+
   it('says in one line that it cannot reach Redis, and exits 1', async () => {
     const tail = run(['tail', 'web', '--redis', 'redis://127.0.0.1:1']);
     expect(await tail.exited).toBe(1);

@@ -111,6 +111,23 @@ const sleep = (ms: number, signal: AbortSignal) =>
     });
   });
 
+/**
+ * Resolves once stdout takes more, or once stopped: a pipe whose reader is gone (`| head`) never
+ * drains, and waiting for it held the process for good, Ctrl-C and SIGTERM included.
+ */
+function drained(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      process.stdout.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    process.stdout.once('drain', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
 async function tail(stream: string | undefined): Promise<void> {
   // Without this, a name no stream can have would be waited on for ever, in silence.
   if (!stream || !isValidStreamName(stream)) fail('tail: expected a stream name (spool tail <stream>)');
@@ -134,8 +151,7 @@ async function tail(stream: string | undefined): Promise<void> {
         const safe = escapeControls(line);
         return width && safe.length > width ? `${safe.slice(0, width - 1)}…` : safe;
       });
-      if (!process.stdout.write(`${text.join('\n')}\n`))
-        await new Promise((resolve) => process.stdout.once('drain', resolve));
+      if (!process.stdout.write(`${text.join('\n')}\n`)) await drained(signal);
     }
   } finally {
     redis.disconnect();
