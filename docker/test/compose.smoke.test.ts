@@ -235,6 +235,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       'SpoolFlushStuck',
       'SpoolIngestAnswering503',
       'SpoolLandingBehind',
+      'SpoolSweepFailing',
       'SpoolSweepNotRunning',
     ]);
     // The metrics the rules read are there: the load above was scraped.
