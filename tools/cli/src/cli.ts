@@ -277,6 +277,9 @@ async function replayCommand(): Promise<void> {
   const to = dayOption('--to', values.to);
   if (from > to) fail('--from: after --to');
   if (!toPrefix) fail('--to-prefix: where the copies go (S3_PREFIX is where the objects are)');
+  // A folder, as S3_PREFIX is: without its '/', keys would read `copiesstream=web/…`.
+  if (!toPrefix.endsWith('/'))
+    fail(`--to-prefix: expected a prefix ending in "/" (as "replayed/"); got "${toPrefix}"`);
   if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
   }

@@ -290,6 +290,8 @@ describe('spool replay', () => {
         'csv',
       ],
       ['--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/'],
+      // A folder, as S3_PREFIX is.
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'copies'],
     ]) {
       expect({ args, code: await run('replay', prefix, args).exited }).toEqual({ args, code: 64 });
     }
