@@ -135,6 +135,44 @@ export function parquetRows(file: string): Promise<number> {
 }
 
 /**
+ * Calls `onId` with each row's messageId, and resolves with the rows read (the loadtest's
+ * read-back, which counts every event by its id). The id is the `messageId` column's, or, in a
+ * file that holds whole events as text (`_event`), the one in each event's JSON. Streams the
+ * rows: an object of millions of events is never held whole.
+ */
+export function eachParquetMessageId(file: string, onId: (id: string | undefined) => void): Promise<number> {
+  return withDuckdb(`${file}.spill`, async (connection) => {
+    const source = `read_parquet(${literal(file)})`;
+    const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+    const names = new Set(described.getRows().map((row) => String(row[0])));
+    const whole = !names.has('messageId') && names.has(WHOLE_EVENT_COLUMN);
+    const column = whole ? WHOLE_EVENT_COLUMN : 'messageId';
+    if (!names.has(column))
+      throw new Error(`${file} has neither a messageId nor an ${WHOLE_EVENT_COLUMN} column`);
+    const result = await connection.stream(`SELECT "${column}" FROM ${source}`);
+    let rows = 0;
+    for await (const batch of result.yieldRows()) {
+      for (const [value] of batch) {
+        rows += 1;
+        const text = typeof value === 'string' ? value : undefined;
+        onId(whole && text !== undefined ? messageIdOf(text) : text);
+      }
+    }
+    return rows;
+  });
+}
+
+/** The messageId of an event's JSON text, if it has one that is a string. */
+function messageIdOf(event: string): string | undefined {
+  try {
+    const id = (JSON.parse(event) as { messageId?: unknown }).messageId;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Whether DuckDB refused the data as read (a value for its column's type, JSON it cannot parse, a
  * name it cannot bind), rather than failed to run (memory, disk): the next way of reading the
  * generation may take it. Such an error's message quotes the data, so it is never logged or

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { copyToParquet } from '@spool/flusher/dist/parquet-duckdb.js';
+import type { ParquetSchema } from '@spool/flusher/dist/parquet-schema.js';
 import { createTestS3, randomName, testServices } from '@spool/testkit';
 import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { type ClientLog, messageId, OUTCOME } from './load.js';
@@ -19,6 +24,25 @@ const lines = (runId: string, events: Array<[number, number, number]>) =>
   events
     .map(([client, seq, event]) => `{"messageId":"${messageId(runId, client, seq, event)}","n":1}\n`)
     .join('');
+
+/** The bytes of a Parquet file of `ndjson` written by the flusher's own DuckDB COPY. */
+async function parquetOf(dir: string, ndjson: string, schema: ParquetSchema): Promise<Uint8Array> {
+  const name = randomName('p');
+  const input = join(dir, `${name}.ndjson`);
+  const output = join(dir, `${name}.parquet`);
+  await writeFile(input, ndjson);
+  const spill = join(dir, 'spill');
+  await copyToParquet({
+    input,
+    output,
+    spill,
+    schema,
+    rowGroupRows: 2048,
+    rowGroupBytes: 4096,
+    maxLineBytes: 4096,
+  });
+  return readFile(output);
+}
 
 /** One client whose three requests were all answered 202. */
 const acceptedThree = (): ClientLog[] => [
@@ -107,13 +131,66 @@ describe("the loadtest's read-back", () => {
     });
   });
 
-  it('refuses Parquet objects, which it cannot count, rather than pass them over', async () => {
+  it('reads Parquet objects, typed columns and whole events alike, and counts a duplicate and a missing event', async () => {
     const prefix = `${randomName('lt')}/`;
     const runId = randomName('r').replaceAll('-', ''); // as the tools' run ids: no '-'
-    await put(`${prefix}stream=${runId}-a/dt=2026-12-02/hour=10/x.parquet`, new Uint8Array([1, 2, 3]));
-    await expect(
-      verify(s3, { bucket: services.bucket, prefix }, [`${runId}-a`], runId, EVENTS, acceptedThree()),
-    ).rejects.toThrow(/not Parquet/);
+    const stream = `${runId}-a`;
+    const dir = await mkdtemp(join(tmpdir(), 'verify-parquet-'));
+    try {
+      // Request 0's events typed; request 1's first event as a whole event, and request 0's
+      // second once more; request 1's second event nowhere.
+      await put(
+        `${prefix}stream=${stream}/dt=2026-12-02/hour=10/x.parquet`,
+        await parquetOf(
+          dir,
+          lines(runId, [
+            [0, 0, 0],
+            [0, 0, 1],
+          ]),
+          {
+            kind: 'columns',
+            columns: [
+              { name: 'messageId', type: 'VARCHAR' },
+              { name: 'n', type: 'BIGINT' },
+            ],
+          },
+        ),
+      );
+      await put(
+        `${prefix}stream=${stream}/dt=2026-12-02/hour=11/y.parquet`,
+        await parquetOf(
+          dir,
+          lines(runId, [
+            [0, 1, 0],
+            [0, 0, 1],
+          ]),
+          { kind: 'whole-event', reason: 'test' },
+        ),
+      );
+      const logs: ClientLog[] = [{ outcome: [OUTCOME.accepted, OUTCOME.accepted], answeredAt: [1, 2] }];
+      expect(
+        await verify(s3, { bucket: services.bucket, prefix }, [stream], runId, EVENTS, logs),
+      ).toMatchObject({
+        objects: 2,
+        landedEvents: 4,
+        acceptedLanded: 3,
+        missing: 1,
+        duplicated: 1,
+        missingRequests: [[0, 1]],
+        foreign: 0,
+      });
+
+      // A Parquet object with no messageId to read fails the run rather than count its rows as foreign.
+      await put(
+        `${prefix}stream=${stream}/dt=2026-12-02/hour=12/z.parquet`,
+        await parquetOf(dir, '{"n":1}\n', { kind: 'columns', columns: [{ name: 'n', type: 'BIGINT' }] }),
+      );
+      await expect(
+        verify(s3, { bucket: services.bucket, prefix }, [stream], runId, EVENTS, logs),
+      ).rejects.toThrow(/neither a messageId nor an _event column/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails, never hangs, on a download cut short', async () => {

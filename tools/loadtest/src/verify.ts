@@ -1,7 +1,12 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { eachParquetMessageId } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import {
   addFlushJob,
@@ -55,13 +60,36 @@ export async function flushNow(redis: RedisClient, namespace: string, streams: s
 
 const ID = /^\{"messageId":"([^"]+)"/;
 
-/** The objects' decompressor, by their format (OUTPUT_FORMAT); Parquet is not read here. */
+/** An NDJSON object's decompressor, by its format (OUTPUT_FORMAT). */
 function decompressorOf(key: string): Transform {
   if (key.endsWith('.ndjson.gz')) return createGunzip();
   if (key.endsWith('.ndjson.zst')) return createZstdDecompress();
-  throw new Error(
-    `cannot read ${key}: the loadtest counts events in ndjson.gz and ndjson.zst objects (OUTPUT_FORMAT), not Parquet`,
-  );
+  throw new Error(`cannot read ${key}: not an object of an OUTPUT_FORMAT Spool writes`);
+}
+
+/**
+ * Calls `onId` with the messageId of each event of an object, streaming: NDJSON decompressed line
+ * by line; Parquet downloaded to a file, which DuckDB reads in batches of rows.
+ */
+async function eachMessageId(
+  body: Readable,
+  key: string,
+  onId: (id: string | undefined) => void,
+): Promise<void> {
+  if (key.endsWith('.parquet')) {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-loadtest-'));
+    try {
+      const file = join(dir, 'object.parquet');
+      await pipeline(body, createWriteStream(file));
+      await eachParquetMessageId(file, onId);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  await pipeline(body, decompressorOf(key), async (source: AsyncIterable<Buffer>) => {
+    for await (const line of linesOf(source)) onId(ID.exec(line)?.[1]);
+  });
 }
 
 /** The lines of a byte stream; a line may span chunks. */
@@ -80,8 +108,8 @@ async function* linesOf(source: AsyncIterable<Buffer>): AsyncGenerator<string> {
 }
 
 /**
- * Reads back every object of the run's streams under `prefix` (S3_PREFIX), streaming (objects may
- * be hundreds of MB; a download cut short fails the run, never hangs it), and counts each event
+ * Reads back every object of the run's streams under `prefix` (S3_PREFIX), in any OUTPUT_FORMAT,
+ * streaming (objects may be hundreds of MB; a download cut short fails the run, never hangs it), and counts each event
  * by messageId against what each client was told, in the stream its request went to.
  */
 export async function verify(
@@ -106,9 +134,8 @@ export async function verify(
     missingRequests: [],
     foreign: 0,
   };
-  const count = (stream: string, line: string) => {
+  const count = (stream: string, id = '') => {
     result.landedEvents += 1;
-    const id = ID.exec(line)?.[1] ?? '';
     const [run, client, seq, event] = id.split('-');
     const counts = seen[Number(client)];
     const index = Number(seq) * eventsPerRequest + Number(event);
@@ -122,11 +149,8 @@ export async function verify(
   for (const stream of streams) {
     for await (const key of listKeys(s3, bucket, `${prefix}stream=${stream}/`)) {
       result.objects += 1;
-      const decompress = decompressorOf(key);
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      await pipeline(object.Body as Readable, decompress, async (source: AsyncIterable<Buffer>) => {
-        for await (const line of linesOf(source)) count(stream, line);
-      });
+      await eachMessageId(object.Body as Readable, key, (id) => count(stream, id));
     }
   }
   logs.forEach((log, client) => {

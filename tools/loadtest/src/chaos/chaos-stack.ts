@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import type { OutputFormat } from '@spool/shared';
 import { LocalStack, type ProcessOutput } from '@spool/testkit/local-stack';
 
 /**
@@ -22,8 +23,8 @@ export interface ChaosStackOptions {
   cluster?: boolean;
   /** REDIS_MIN_REPLICAS_ACK of the ingests. */
   minReplicasAck?: number;
-  /** The flushers' OUTPUT_FORMAT (NDJSON only: the run reads every event back). */
-  format?: 'ndjson.gz' | 'ndjson.zst';
+  /** The flushers' OUTPUT_FORMAT. */
+  format?: OutputFormat;
   /** Where the services' log lines go (LOG_LEVEL=warn); by default nowhere. */
   output?: ProcessOutput;
 }

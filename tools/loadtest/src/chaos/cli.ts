@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDuration, type RedisClient, streamKeys } from '@spool/shared';
+import { OUTPUT_FORMATS, parseDuration, type RedisClient, streamKeys } from '@spool/shared';
 import { listOpenUploads, type TcpProxy } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import type { ProcessOutput, StackFaults } from '@spool/testkit/local-stack';
@@ -20,7 +20,7 @@ const USAGE = `spool chaos — faults under load, then a count of what survived
   --duration 60s        load time; faults are spread over it
   --fsync always        Redis appendfsync: always (0 acknowledged events may be lost) or everysec
                         (only those answered from 3 s before to 1 s after the Redis kill)
-  --format ndjson.gz    the flushers' OUTPUT_FORMAT: ndjson.gz or ndjson.zst
+  --format ndjson.gz    the flushers' OUTPUT_FORMAT: ndjson.gz, ndjson.zst or parquet
   --s3-outage 30s       how long S3 is gone
   --fault 5s            how long each other fault lasts
   --concurrency 20      clients
@@ -273,6 +273,7 @@ async function main(): Promise<number> {
   const fsync = values.fsync;
   const cluster = values.cluster === true;
   const minReplicasAck = Number(values['min-replicas-ack']);
+  const format = OUTPUT_FORMATS.find((name) => name === values.format);
   const problem = [
     [!Number.isFinite(durationMs), '--duration: expected a duration such as 60s or 2m'],
     [!Number.isFinite(faultMs), '--fault: expected a duration such as 5s'],
@@ -284,10 +285,7 @@ async function main(): Promise<number> {
     [fsync !== 'always' && fsync !== 'everysec', '--fsync: expected always or everysec'],
     [!(minReplicasAck === 0 || minReplicasAck === 1), '--min-replicas-ack: expected 0 or 1'],
     [minReplicasAck > 0 && !cluster, '--min-replicas-ack: only with --cluster (its masters have replicas)'],
-    [
-      values.format !== 'ndjson.gz' && values.format !== 'ndjson.zst',
-      '--format: expected ndjson.gz or ndjson.zst (the run reads every event back; it cannot count Parquet rows by messageId)',
-    ],
+    [format === undefined, `--format: expected ${OUTPUT_FORMATS.join(', ')}`],
   ].find(([failed]) => failed)?.[1];
   if (problem) {
     say(`spool chaos: ${problem}\n\n${USAGE}`);
@@ -298,7 +296,7 @@ async function main(): Promise<number> {
     fsync: fsync as 'always' | 'everysec',
     cluster,
     minReplicasAck,
-    format: values.format as 'ndjson.gz' | 'ndjson.zst',
+    format,
     ...serviceLogs(process.env.SPOOL_CHAOS_LOGS),
   });
   stopOnSignal(() => stack.stop());
