@@ -21,4 +21,25 @@ describe('the local stack', () => {
       await new Promise((resolve) => holder.close(resolve));
     }
   });
+
+  it("starts an ingest that requires keys when WRITE_KEYS is in the tool's own environment (WRITE_KEYS=… make dev)", async () => {
+    const stack = await LocalStack.start({ s3: false });
+    const before = process.env.WRITE_KEYS;
+    process.env.WRITE_KEYS = 'local-stack-test-key:web';
+    try {
+      const ingest = await stack.addIngest();
+      const send = (headers: Record<string, string>) =>
+        fetch(`${ingest.url}/v1/streams/web/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{"event":"signup"}',
+        });
+      expect((await send({})).status).toBe(401);
+      expect((await send({ authorization: 'Bearer local-stack-test-key' })).status).toBe(202);
+    } finally {
+      if (before === undefined) delete process.env.WRITE_KEYS;
+      else process.env.WRITE_KEYS = before;
+      await stack.stop();
+    }
+  });
 });

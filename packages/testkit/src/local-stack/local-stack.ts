@@ -244,9 +244,13 @@ export class LocalStack {
     return { REDIS_URL: proxy ? proxy.url('redis') : this.redisUrl };
   }
 
-  /** Starts one more ingest (the built one, open on loopback unless `env` has WRITE_KEYS). */
+  /**
+   * Starts one more ingest (the built one), open on loopback unless WRITE_KEYS is set in `env` or
+   * in this process's environment, which the service inherits (`WRITE_KEYS=… make dev`).
+   */
   async addIngest(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<SpoolService> {
-    const access: Record<string, string> = env.WRITE_KEYS ? {} : { ALLOW_ANONYMOUS_WRITES: 'true' };
+    const keyed = env.WRITE_KEYS ?? process.env.WRITE_KEYS;
+    const access: Record<string, string> = keyed ? {} : { ALLOW_ANONYMOUS_WRITES: 'true' };
     const main = options.main ?? SPOOL_MAINS.ingest;
     const service = await this.addService(
       'ingest',
