@@ -100,10 +100,15 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
   ERR_HTTP_REQUEST_TIMEOUT: 408,
 };
 
+/** The CORS headers as lines of a raw answer: a page can read a 408 or a 431 as any other. */
+const CLIENT_ERROR_CORS_LINES = Object.entries(EARLY_ANSWER_CORS_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
 /**
  * Fastify's `clientErrorHandler`: a request that is not valid HTTP (a Content-Length its body
- * does not match, a broken header) or too slow still gets Spool's JSON shape and a request id,
- * then the connection closes. A socket the client already reset gets nothing.
+ * does not match, a broken header) or too slow still gets Spool's JSON shape, a request id and
+ * the CORS headers, then the connection closes. A socket the client already reset gets nothing.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
@@ -124,6 +129,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `X-Request-Id: ${randomUUID()}\r\n` +
+      CLIENT_ERROR_CORS_LINES +
       'Connection: close\r\n\r\n' +
       body,
   );

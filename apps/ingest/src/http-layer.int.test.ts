@@ -94,11 +94,14 @@ describe('the ingest over a real socket', () => {
     ],
     ['20 KB of headers', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
   ])(
-    'answers %s with SPOOL_BAD_REQUEST, a request id, and a closed connection',
+    'answers %s with SPOOL_BAD_REQUEST, a request id, the CORS headers, and a closed connection',
     async (_name, bytes, status) => {
       const answer = await sendRaw(bytes);
       expect(answer.startsWith(`HTTP/1.1 ${status} `)).toBe(true);
       expect(answer).toMatch(/\r\nX-Request-Id: [0-9a-f-]{36}\r\n/i);
+      // A page can read it, as any other answer.
+      expect(answer).toMatch(/\r\nAccess-Control-Allow-Origin: \*\r\n/i);
+      expect(answer).toMatch(/\r\nAccess-Control-Expose-Headers: [^\r]*X-Request-Id/i);
       expect(answer).toMatch(/\r\nConnection: close\r\n/i);
       expect(jsonOf(answer)).toMatchObject({ statusCode: status, code: 'SPOOL_BAD_REQUEST' });
       expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
