@@ -23,8 +23,15 @@ const projects = [
       '<rootDir>/{apps,packages,tools}/*/src/**/*.test.ts',
       '<rootDir>/deploy/**/*.test.ts',
       '<rootDir>/scripts/**/*.test.ts',
+      '<rootDir>/docker/test/*.test.ts',
     ],
-    testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/', '/dist/', '/.tsbuild/'],
+    testPathIgnorePatterns: [
+      '\\.int\\.test\\.ts$',
+      '\\.smoke\\.test\\.ts$',
+      '/node_modules/',
+      '/dist/',
+      '/.tsbuild/',
+    ],
   },
   {
     ...common,
