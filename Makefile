@@ -15,10 +15,10 @@ dev-cluster: ## make dev on a Redis Cluster of 3 masters and 3 replicas (ports 7
 	@SPOOL_DEV_CLUSTER=1 bash scripts/dev.sh
 
 status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url URL" or "--redis URL")
-	@bash scripts/tool.sh spool status $(ARGS)
+	@bash scripts/tool.sh spool status $(if $(findstring --url,$(ARGS))$(findstring --redis,$(ARGS)),,--url http://127.0.0.1:$${SPOOL_DEV_FLUSHER_PORT:-9091}) $(ARGS)
 
 tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL or REDIS_CLUSTER_NODES; ARGS="--from-start")
-	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:6390}") $(ARGS)
+	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:$${SPOOL_DEV_REDIS_PORT:-6390}}") $(ARGS)
 
 # make verify and make replay read make dev's store unless S3_BUCKET names another: its address,
 # and the stand-in's local credentials (LOCAL_S3_CREDENTIALS in packages/testkit/src/local-stack/s3-standin.ts).

@@ -47,7 +47,8 @@ Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a
   --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool --prefix ''
   --write-key KEY               its WRITE_KEYS' key for the streams, when it has WRITE_KEYS
   --s3-access-key ${LOCAL_S3_CREDENTIALS.accessKeyId} --s3-secret-key ${LOCAL_S3_CREDENTIALS.secretAccessKey} --namespace spool
-                                 reads that stack's Redis and S3 (these defaults are make dev's)
+                                 reads that stack's Redis and S3 (these defaults are make dev's,
+                                 on SPOOL_DEV_REDIS_PORT and SPOOL_DEV_S3_PORT when set)
 
 Verification:
   --no-verify             only send load
@@ -87,8 +88,12 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
     options: {
       help: { type: 'boolean', short: 'h' },
       url: { type: 'string' },
-      'redis-url': { type: 'string', default: 'redis://127.0.0.1:6390' },
-      's3-endpoint': { type: 'string', default: 'http://127.0.0.1:9000' },
+      // make dev's, on the ports it was given (SPOOL_DEV_REDIS_PORT, SPOOL_DEV_S3_PORT).
+      'redis-url': {
+        type: 'string',
+        default: `redis://127.0.0.1:${process.env.SPOOL_DEV_REDIS_PORT ?? 6390}`,
+      },
+      's3-endpoint': { type: 'string', default: `http://127.0.0.1:${process.env.SPOOL_DEV_S3_PORT ?? 9000}` },
       bucket: { type: 'string', default: 'spool' },
       prefix: { type: 'string', default: '' },
       'write-key': { type: 'string' },

@@ -142,6 +142,11 @@ try {
     ? 'write keys required (WRITE_KEYS)'
     : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
   const bucket = stack.s3?.bucket;
+  // make status, tail, verify, replay and loadtest find this run on the ports it was given.
+  const portsSet = Object.entries(env)
+    .filter(([name, value]) => name.startsWith('SPOOL_DEV_') && name.endsWith('_PORT') && value)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
   process.stderr.write(`
   Spool is running (demo settings: FLUSH_THRESHOLD_BYTES=${DEMO.FLUSH_THRESHOLD_BYTES}, FLUSH_INTERVAL=${DEMO.FLUSH_INTERVAL}).
   Access: ${access}.
@@ -155,7 +160,7 @@ try {
     (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=web (web's events as they arrive)
+    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=web (web's events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses .data/.
 
