@@ -76,6 +76,16 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
+  it('tails a shard of a sharded stream (web#1), as its usage says', async () => {
+    const namespace = randomName('ns');
+    const shard = `${randomName('web')}#1`;
+    await append(shard, namespace, ['{"event":"page","shard":1}']);
+    const tail = run(['tail', shard, '--redis', REDIS_URL, '--namespace', namespace, '--from-start']);
+    await waitFor(async () => (tail.out().includes('"shard":1') ? true : undefined), 15_000, 'the tail');
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+  });
+
   it("writes DEL and the C1 controls (U+009B, a terminal's CSI) as JSON escapes: the same event, nothing a terminal acts on", async () => {
     const namespace = randomName('ns');
     const stream = randomName('web');
@@ -130,6 +140,10 @@ describe('spool tail', () => {
       ['tail', 'web x'],
       ['tail', 'a', 'b'],
       ['tails', 'a'],
+      ['tail', 'web#64'],
+      // An option it does not know, or one without its value: the usage, not a stack trace.
+      ['tail', 'web', '--follow'],
+      ['tail', 'web', '--redis'],
     ];
     for (const args of [...calls, ['status', '--limit', '0']]) {
       const cli = run(args);
@@ -149,6 +163,28 @@ describe('spool status', () => {
     expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
     expect(cli.out()).toContain('1 streams');
     expect(cli.out()).not.toContain(ANSI);
+  });
+
+  it('says in one line that it cannot reach Redis, and that a Cluster that is not one does not answer', async () => {
+    const unreachable = run(['status', '--redis', 'redis://127.0.0.1:1']);
+    expect(await unreachable.exited).toBe(1);
+    expect(unreachable.err().trim()).toBe(
+      'spool status: cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)',
+    );
+    // A plain Redis given as a Cluster: ioredis retries for ever (the command hung, a stack
+    // trace a retry); the read's deadline ends it.
+    const notCluster = run(['status', '--cluster', new URL(REDIS_URL).host]);
+    expect(await notCluster.exited).toBe(1);
+    expect(notCluster.err().trim()).toBe(
+      'spool status: the Redis Cluster (is it one?) did not answer within 10 s',
+    );
+  });
+
+  it('refuses an admin key in --url, never repeating it', async () => {
+    const cli = run(['status', '--url', 'http://cli-admin-key-0123456789@127.0.0.1:1']);
+    expect(await cli.exited).toBe(64);
+    expect(cli.err()).toContain('--url: put the admin key in SPOOL_ADMIN_KEY, not in the URL');
+    expect(cli.err()).not.toContain('cli-admin-key');
   });
 
   it('says which flusher it cannot reach, and how to name another', async () => {

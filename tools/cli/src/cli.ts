@@ -15,6 +15,7 @@ import {
   OUTPUT_FORMATS,
   type OutputFormat,
   parseClusterNodes,
+  parseShardUnit,
   queuePrefix,
   type RedisClient,
   type RedisTarget,
@@ -55,31 +56,39 @@ spool replay --stream STREAM --from YYYY-MM-DD --to YYYY-MM-DD --to-prefix PREFI
 Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
 (make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    url: { type: 'string' },
-    redis: { type: 'string' },
-    cluster: { type: 'string' },
-    namespace: { type: 'string', default: process.env.REDIS_NAMESPACE ?? DEFAULT_NAMESPACE },
-    limit: { type: 'string', default: '50' },
-    once: { type: 'boolean', default: false },
-    stream: { type: 'string' },
-    day: { type: 'string' },
-    deep: { type: 'boolean', default: false },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    'to-prefix': { type: 'string' },
-    format: { type: 'string' },
-    'from-start': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-
 function fail(message: string): never {
   process.stderr.write(`spool: ${message}\n\n${USAGE}\n`);
   process.exit(64); // EX_USAGE
 }
+
+/** The command line, or exit 64 with the usage for an option it does not know or one without its value. */
+function commandLine() {
+  try {
+    return parseArgs({ allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  redis: { type: 'string' },
+  cluster: { type: 'string' },
+  namespace: { type: 'string', default: process.env.REDIS_NAMESPACE ?? DEFAULT_NAMESPACE },
+  limit: { type: 'string', default: '50' },
+  once: { type: 'boolean', default: false },
+  stream: { type: 'string' },
+  day: { type: 'string' },
+  deep: { type: 'boolean', default: false },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'to-prefix': { type: 'string' },
+  format: { type: 'string' },
+  'from-start': { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const { positionals, values } = commandLine();
 
 /** A connection to the target Redis; its connection errors end the command with one line, not a log each retry. */
 function connectTarget(): RedisClient {
@@ -129,8 +138,10 @@ function drained(signal: AbortSignal): Promise<void> {
 }
 
 async function tail(stream: string | undefined): Promise<void> {
-  // Without this, a name no stream can have would be waited on for ever, in silence.
-  if (!stream || !isValidStreamName(stream)) fail('tail: expected a stream name (spool tail <stream>)');
+  // Without this, a name no stream can have would be waited on for ever, in silence. A sharded
+  // stream's shards are tailed one by one: web, web#1, web#2, ...
+  if (!stream || !parseShardUnit(stream))
+    fail('tail: expected a stream name, or a shard as web#1 (spool tail <stream>)');
   const redis = connectTarget();
   defineSpoolCommands(redis);
   const signal = stopSignal();
@@ -158,18 +169,40 @@ async function tail(stream: string | undefined): Promise<void> {
   }
 }
 
+/** How long one read of the status may take: a Redis that never answers must not hold the command. */
+const READ_TIMEOUT_MS = 10_000;
+
+/** `work`'s result, or undefined once `signal` stops the command; rejects past `ms`, naming `source`. */
+function withinDeadline<T>(
+  work: Promise<T>,
+  { ms, signal, source }: { ms: number; signal: AbortSignal; source: string },
+): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${source} did not answer within ${ms / 1000} s`)), ms);
+    const stop = () => resolve(undefined);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+    });
+  });
+}
+
 async function status(): Promise<void> {
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     fail('--limit: expected a whole number from 1 to 1000');
   let read: () => Promise<Status>;
   let close = async () => {};
+  let source = values.cluster ? 'the Redis Cluster (is it one?)' : 'Redis';
   if (values.redis || values.cluster) {
     const redis = connectTarget();
     const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
       connection: redis,
       prefix: queuePrefix(values.namespace),
     });
+    // Its connection's errors, a line a retry, are the read's to report (once, or its deadline's).
+    queue.on('error', () => {});
     // Thresholds and intervals as the flusher reads them, from this environment (the Redis
     // and S3 settings are not used here).
     const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
@@ -180,11 +213,15 @@ async function status(): Promise<void> {
     const readStatus = statusReader({ redis, queue, config });
     read = () => readStatus(limit);
     close = async () => {
-      await queue.close();
+      // A Redis never reached (a cluster that is not one) would hold the queue's close for good.
+      await Promise.race([queue.close(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       redis.disconnect();
     };
   } else {
     const url = new URL('status.json', `${(values.url ?? 'http://127.0.0.1:9091').replace(/\/?$/, '/')}`);
+    // fetch refuses such a URL, and its error repeats the URL, key included.
+    if (url.username || url.password) fail('--url: put the admin key in SPOOL_ADMIN_KEY, not in the URL');
+    source = `the flusher at ${url.origin}`;
     url.searchParams.set('limit', String(limit));
     const key = process.env.SPOOL_ADMIN_KEY;
     read = async () => {
@@ -207,7 +244,9 @@ async function status(): Promise<void> {
     do {
       let lines: string[];
       try {
-        lines = renderStatus(await read(), { width: process.stdout.columns ?? 120, color: live });
+        const answer = await withinDeadline(read(), { ms: READ_TIMEOUT_MS, signal, source });
+        if (answer === undefined) break; // stopped
+        lines = renderStatus(answer, { width: process.stdout.columns ?? 120, color: live });
       } catch (error) {
         if (!live) throw error;
         lines = [`cannot read the status: ${(error as Error).message}`];
@@ -235,9 +274,13 @@ function streamOption(): string {
   return stream;
 }
 
-/** A day option (`--day`, `--from`, `--to`), refused (exit 64) unless YYYY-MM-DD. */
+/** A day option (`--day`, `--from`, `--to`), refused (exit 64) unless a day of the calendar, YYYY-MM-DD. */
 function dayOption(name: string, day: string | undefined): string {
-  if (!day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) fail(`${name}: expected YYYY-MM-DD`);
+  // 2026-02-30 would be read as 2026-03-02, and 2026-12-99 as no day at all.
+  const at = day && /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+  if (!day || !Number.isFinite(at) || !new Date(at).toISOString().startsWith(day)) {
+    fail(`${name}: expected a day as YYYY-MM-DD`);
+  }
   return day;
 }
 
@@ -257,9 +300,12 @@ async function verify(): Promise<boolean> {
     const problems = report.missing.length + report.changed.length + report.extra.length;
     const out = [
       `${report.manifest}: ${report.checked} objects in the manifest${values.deep ? ', read whole' : ''}`,
-      ...report.missing.map((key) => `missing  ${key}`),
-      ...report.changed.map(({ key, why }) => `changed  ${key}: ${why}`),
-      ...report.extra.map((key) => `extra    ${key} (not in the manifest; landed in the last moments?)`),
+      // Keys come from S3, where any character may be in one: a terminal must not act on them.
+      ...report.missing.map((key) => `missing  ${escapeControls(key)}`),
+      ...report.changed.map(({ key, why }) => `changed  ${escapeControls(key)}: ${why}`),
+      ...report.extra.map(
+        (key) => `extra    ${escapeControls(key)} (not in the manifest; landed in the last moments?)`,
+      ),
       problems === 0 ? 'ok: none missing, none changed, none extra' : `${problems} problem(s)`,
     ];
     process.stdout.write(`${out.join('\n')}\n`);
@@ -301,13 +347,15 @@ async function replayCommand(): Promise<void> {
       signal,
       progress: (p) =>
         process.stderr.write(
-          `${tty ? '\r\x1b[K' : ''}${p.objects}/${p.of} objects (${p.written} written, ${p.skipped} already there) ${tty ? '' : `${p.key}\n`}`,
+          `${tty ? '\r\x1b[K' : ''}${p.objects}/${p.of} objects (${p.written} written, ${p.skipped} already there) ${tty ? '' : `${escapeControls(p.key)}\n`}`,
         ),
     });
     process.stderr.write(tty ? '\n' : '');
     process.stdout.write(
       `${signal.aborted ? 'stopped' : 'replayed'}: ${done.objects} of ${done.of} objects, ${done.written} written, ${done.skipped} already there\n`,
     );
+    // Stopped, the copy is not whole: `make replay && <delete the source>` must not go on.
+    if (signal.aborted) process.exitCode = 130;
     // Nothing to replay is almost always a wrong S3_PREFIX, stream or range: said, not passed over.
     if (done.of === 0) {
       process.stderr.write(
@@ -318,6 +366,19 @@ async function replayCommand(): Promise<void> {
   } finally {
     s3.destroy();
   }
+}
+
+/** What stopped a command, in words: tail and status read Redis, verify and replay S3. */
+function failureOf(command: string, error: Error): string {
+  const unreachable =
+    /max retries per request|ECONNREFUSED|Connection is closed|ENOTFOUND|EHOSTUNREACH/i.test(
+      `${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`,
+    );
+  if (!unreachable) return error.message;
+  if (command === 'verify' || command === 'replay') {
+    return `cannot reach S3 (${process.env.S3_ENDPOINT ?? 'AWS'}): is it running? S3_ENDPOINT says where`;
+  }
+  return 'cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)';
 }
 
 const [command, ...rest] = positionals;
@@ -343,10 +404,6 @@ try {
   }
   process.exit(process.exitCode ?? 0);
 } catch (error) {
-  const reason = (error as Error).message;
-  const unreachable = /max retries per request|ECONNREFUSED|Connection is closed/i.test(reason);
-  process.stderr.write(
-    `spool ${command}: ${unreachable ? 'cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)' : reason}\n`,
-  );
+  process.stderr.write(`spool ${command}: ${escapeControls(failureOf(command, error as Error))}\n`);
   process.exit(1);
 }

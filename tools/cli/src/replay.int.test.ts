@@ -292,6 +292,12 @@ describe('spool replay', () => {
       ['--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/'],
       // A folder, as S3_PREFIX is.
       ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'copies'],
+      // Days of no calendar: 2026-02-30 was read as 2026-03-02, 2026-12-99 as no day at all.
+      ['--stream', 'web', '--from', '2026-02-30', '--to', '2026-03-02', '--to-prefix', 'x/'],
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-99', '--to-prefix', 'x/'],
+      // An option it does not know, or one without its value: the usage, not a stack trace.
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/', '--follow'],
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix'],
     ]) {
       expect({ args, code: await run('replay', prefix, args).exited }).toEqual({ args, code: 64 });
     }
@@ -306,6 +312,72 @@ describe('spool replay', () => {
       prefix,
     ]);
     expect(await same.exited).toBe(1);
-    expect(same.err()).toContain('the same as S3_PREFIX');
+    expect(same.err()).toContain('is S3_PREFIX or inside its stream partitions or side files');
+  });
+
+  it('refuses a target inside the source partitions, where each run copied the copies of the last', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const { stream, day } = await land(prefix, 1, 10);
+    for (const target of [`${prefix}stream=${stream}/dt=${day}/copy/`, `${prefix}_copies/`]) {
+      const refused = run('replay', prefix, dayReplay(stream, day, target));
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toContain('inside its stream partitions or side files');
+    }
+    expect(await listObjectKeys(s3, services.bucket, prefix)).toHaveLength(2); // the object, its manifest
+  });
+
+  it('takes a range of centuries in one listing, and replays what it holds', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, keys } = await land(prefix, 2, 10);
+    // A request a day was 2.9 million listings here: the run never ended, Ctrl-C included.
+    const args = ['--stream', stream, '--from', '1970-01-01', '--to', '9999-12-31', '--to-prefix', target];
+    const replayed = run('replay', prefix, args);
+    expect(await replayed.exited).toBe(0);
+    expect(replayed.out()).toContain('replayed: 2 of 2 objects, 2 written');
+    expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toEqual(
+      copiesOf(keys, prefix, target, '.ndjson.gz'),
+    );
+  });
+
+  it('replays objects under a prefix S3 allows but HTTP headers do not carry (non-ASCII), recording the source percent-encoded', async () => {
+    const prefix = `日志-${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 1, 10);
+    const replayed = run('replay', prefix, dayReplay(stream, day, target));
+    expect(await replayed.exited).toBe(0);
+    const [source] = keys as [string];
+    const copy = `${target}${source.slice(prefix.length)}`;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: copy }));
+    expect(decodeURIComponent(head.Metadata?.['spool-replayed-from'] ?? '')).toBe(source);
+    await expectRerunWritesNothing(prefix, dayReplay(stream, day, target), [copy]);
+  });
+
+  it('stopped by Ctrl-C: finishes the copy in hand, writes its day manifest, and exits 130', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 4, 2_000);
+    const args = dayReplay(stream, day, target);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      const writesCopy = (method: string, url: URL) =>
+        method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
+      const firstCopy = proxy.holdNext(writesCopy, 60_000);
+      const stopped = runCli('replay', args, { ...s3Env(prefix), S3_ENDPOINT: proxy.endpoint });
+      (await firstCopy)?.release();
+      const held = await proxy.holdNext(writesCopy, 60_000);
+      expect(held).toBeDefined();
+      stopped.child.kill('SIGINT');
+      held?.release();
+      // An incomplete copy must not pass for a whole one: `make replay && <delete the source>`.
+      expect(await stopped.exited).toBe(130);
+      expect(stopped.out()).toMatch(/^stopped: 2 of 4 objects, 2 written/m);
+    } finally {
+      await proxy.close();
+    }
+    // What it wrote has its manifest: the target verifies as it stands.
+    const verified = run('verify', target, ['--stream', stream, '--day', day]);
+    expect(await verified.exited).toBe(0);
+    expect(verified.out()).toContain('2 objects in the manifest');
   });
 });

@@ -43,13 +43,43 @@ export interface ReplayProgress {
   key: string;
 }
 
-/** The days from `from` to `to`, both included. */
-export function daysBetween(from: string, to: string): string[] {
-  const days: string[] = [];
-  for (let at = Date.parse(`${from}T00:00:00Z`); at <= Date.parse(`${to}T00:00:00Z`); at += 86_400_000) {
-    days.push(new Date(at).toISOString().slice(0, 10));
+/**
+ * The stream's objects of the days from `fromDay` to `toDay` (both included), in key order (so day
+ * by day): one listing from the first day on, stopped past the last, whatever the range (a range
+ * of years costs what its objects do, not a request a day).
+ */
+async function* objectsInRange(options: ReplayOptions): AsyncGenerator<{ key: string; day: string }> {
+  const { s3, bucket, fromPrefix, stream, fromDay, toDay, signal } = options;
+  const days = `${fromPrefix}stream=${stream}/dt=`;
+  for await (const key of listKeys(s3, bucket, days, `${days}${fromDay}`)) {
+    if (signal?.aborted) return;
+    const day = key.slice(days.length, days.length + 10);
+    if (day > toDay) return;
+    // `dt=<day>/` only: a folder whose name merely starts with a day is not a partition.
+    if (key[days.length + 10] === '/' && /^\d{4}-\d{2}-\d{2}$/.test(day)) yield { key, day };
   }
-  return days;
+}
+
+/**
+ * Whether `toPrefix` puts the copies where replay, or a reader, takes them for landed objects or
+ * side files: inside the source's stream partitions (`<S3_PREFIX>stream=…`) or its `_` folders.
+ * A run there copied its own copies on the next run, and the source gained objects its manifests
+ * do not know.
+ */
+function insideSource(fromPrefix: string, toPrefix: string): boolean {
+  if (!toPrefix.startsWith(fromPrefix)) return false;
+  const rest = toPrefix.slice(fromPrefix.length);
+  return rest === '' || rest.startsWith('stream=') || rest.startsWith('_');
+}
+
+/**
+ * An S3 key as a metadata value: HTTP headers carry visible ASCII only, and S3 allows any UTF-8 in
+ * a key (a prefix in another script, a control character). What is not visible ASCII, and `%`
+ * itself, is percent-encoded; a key of visible ASCII without `%` (every key the flusher writes
+ * under an ASCII prefix) is unchanged, as copies of earlier versions recorded it.
+ */
+export function keyAsMetadata(key: string): string {
+  return key.replace(/[^\x20-\x7e]|%/gu, (c) => encodeURIComponent(c));
 }
 
 /**
@@ -66,16 +96,17 @@ export function daysBetween(from: string, to: string): string[] {
  * flusher writes them.
  */
 export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
-  const { s3, bucket, fromPrefix, toPrefix, stream, format, signal } = options;
-  if (fromPrefix === toPrefix)
-    throw new Error('--to-prefix: the same as S3_PREFIX; replay writes copies elsewhere');
+  const { fromPrefix, toPrefix, format, signal } = options;
+  if (insideSource(fromPrefix, toPrefix)) {
+    throw new Error(
+      `--to-prefix: "${toPrefix}" is S3_PREFIX or inside its stream partitions or side files; replay writes copies elsewhere`,
+    );
+  }
   const found: Source[] = [];
-  for (const day of daysBetween(options.fromDay, options.toDay)) {
-    for await (const key of listKeys(s3, bucket, `${fromPrefix}stream=${stream}/dt=${day}/`)) {
-      const sourceFormat = formatOfKey(key);
-      if (sourceFormat)
-        found.push({ key, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
-    }
+  for await (const { key, day } of objectsInRange(options)) {
+    const sourceFormat = formatOfKey(key);
+    if (sourceFormat)
+      found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
   }
   const sources = onePerTarget(found, format);
   const parquet = sources.filter((source) => source.format === 'parquet').length;
@@ -85,34 +116,55 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     );
   }
   const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, key: '' };
-  const lines = new Map<string, ManifestLine[]>();
+  const byDay = new Map<string, Source[]>();
   for (const source of sources) {
-    if (signal?.aborted) break;
-    const key = source.target;
-    const copied = await copyOnce(options, source, key);
-    if (copied.written) done.written += 1;
-    else done.skipped += 1;
-    const day = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1] as string;
-    lines.set(day, [...(lines.get(day) ?? []), copied.line]);
-    done.objects += 1;
-    done.key = key;
-    options.progress?.({ ...done });
+    const day = byDay.get(source.day);
+    if (day) day.push(source);
+    else byDay.set(source.day, [source]);
   }
-  // The target's manifests: one part per day, `replay.ndjson`, holding every copy replay wrote
-  // there (merged with what an earlier run wrote).
-  for (const [day, dayLines] of lines) {
-    const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
-    // A copy an earlier run wrote keeps its line's objectSha256 (only the writing run knows it).
-    for (const line of dayLines) manifest.set(line.key, { ...manifest.get(line.key), ...line });
-    await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
-      ...manifest.values(),
-    ]);
+  for (const [day, daySources] of byDay) {
+    if (signal?.aborted) break;
+    const lines: ManifestLine[] = [];
+    try {
+      for (const source of daySources) {
+        if (signal?.aborted) break;
+        const copied = await copyOnce(options, source, source.target).catch((error: unknown) => {
+          throw new Error(`${source.key}: ${(error as Error).message}`, { cause: error });
+        });
+        if (copied.written) done.written += 1;
+        else done.skipped += 1;
+        lines.push(copied.line);
+        done.objects += 1;
+        done.key = source.target;
+        options.progress?.({ ...done });
+      }
+    } finally {
+      // The day's manifest as soon as its copies are written, and for those written before a
+      // failure or a stop too: no copy is left without its line.
+      if (lines.length > 0) await writeDayManifest(options, day, lines);
+    }
   }
   return done;
 }
 
+/**
+ * The target day's manifest: one part, `replay.ndjson`, holding every copy replay wrote there
+ * (merged with what an earlier run wrote).
+ */
+async function writeDayManifest(options: ReplayOptions, day: string, lines: ManifestLine[]): Promise<void> {
+  const { s3, bucket, toPrefix, stream } = options;
+  const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
+  // A copy an earlier run wrote keeps its line's objectSha256 (only the writing run knows it).
+  for (const line of lines) manifest.set(line.key, { ...manifest.get(line.key), ...line });
+  await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
+    ...manifest.values(),
+  ]);
+}
+
 interface Source {
   key: string;
+  /** Its `dt=` partition. */
+  day: string;
   format: OutputFormat;
   /** Where its copy goes. */
   target: string;
@@ -168,8 +220,9 @@ async function copyOnce(
     firstReceivedAt: metadata['spool-first-received-at'] ?? '',
     lastReceivedAt: metadata['spool-last-received-at'] ?? '',
   });
+  const replayedFrom = keyAsMetadata(source);
   if (
-    existing?.Metadata?.['spool-replayed-from'] === source &&
+    existing?.Metadata?.['spool-replayed-from'] === replayedFrom &&
     existing.Metadata['spool-sha256'] === metadata['spool-sha256']
   ) {
     return { written: false, line: line(existing.ContentLength ?? 0) };
@@ -186,7 +239,7 @@ async function copyOnce(
           ? body
           : encodeChunks(format, ndjsonChunks(body, sourceFormat), options.logger),
       contentType: writer.contentType,
-      metadata: { ...metadata, 'spool-replayed-from': source },
+      metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
     },
     partBytes,
   );

@@ -172,10 +172,36 @@ describe('spool verify', () => {
     }
   });
 
+  it("writes an object key's controls as escapes: a key cannot clear the terminal or paint a false verdict", async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day } = await landTwoGenerations(prefix);
+    const forged = `${prefix}stream=${stream}/dt=${day}/hour=00/\u001b[2J\u001b[32mok: none missing\u0007.ndjson.gz`;
+    await s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: forged, Body: gzipSync('{}\n') }));
+    const report = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(report.code).toBe(1);
+    expect(report.out).not.toContain('\u001b');
+    expect(report.out).not.toContain('\u0007');
+    expect(report.out).toContain('extra    ');
+    expect(report.out).toContain('\\u001b[2J');
+  });
+
+  it('says it cannot reach S3, not Redis, when S3_ENDPOINT does not answer', async () => {
+    const cli = runCli('verify', ['--stream', 'web', '--day', '2026-12-01'], {
+      ...s3Env(`${randomName('verify')}/`),
+      S3_ENDPOINT: 'http://127.0.0.1:1',
+    });
+    expect(await cli.exited).toBe(1);
+    expect(cli.err().trim()).toBe(
+      'spool verify: cannot reach S3 (http://127.0.0.1:1): is it running? S3_ENDPOINT says where',
+    );
+  });
+
   it('refuses a bad stream or day, and says when a day has no manifest', async () => {
     const prefix = `${randomName('verify')}/`;
     expect((await verify(prefix, ['--stream', 'Bad Name', '--day', '2026-12-01'])).code).toBe(64);
     expect((await verify(prefix, ['--stream', 'web', '--day', 'yesterday'])).code).toBe(64);
+    expect((await verify(prefix, ['--stream', 'web', '--day', '2026-02-30'])).code).toBe(64);
+    expect((await verify(prefix, ['--stream', 'web', '--day'])).code).toBe(64);
     expect((await verify(prefix, ['--stream', 'web'])).code).toBe(64);
     expect((await verify(prefix, ['--stream', 'web', '--day', '2026-12-01'])).code).toBe(1);
   });
