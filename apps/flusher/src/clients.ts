@@ -13,8 +13,11 @@ import { Queue } from 'bullmq';
 export interface FlusherClients {
   /** Seal, read, release and sweep commands. */
   redis: RedisClient;
-  /** For the BullMQ worker, which blocks on it (needs `maxRetriesPerRequest: null`). */
-  workerConnection: RedisClient;
+  /**
+   * A new connection for a BullMQ worker, which blocks on it (`maxRetriesPerRequest: null`): one
+   * per worker, so that a worker replaced after a wedge (worker-watchdog.ts) starts afresh.
+   */
+  connectWorker(): RedisClient;
   queue: Queue<FlushJobData>;
   s3: S3Client;
   close(): Promise<void>;
@@ -48,7 +51,7 @@ export function createFlusherClients(
 ): FlusherClients {
   const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
   defineSpoolCommands(redis);
-  const workerConnection = connectRedis(config.redis, { maxRetriesPerRequest: null });
+  const workerConnections = new Set<RedisClient>();
   const queueConnection = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
     connection: queueConnection,
@@ -57,20 +60,27 @@ export function createFlusherClients(
   const s3 = createS3Client(config.s3);
   for (const [name, emitter] of [
     ['redis', redis],
-    ['worker', workerConnection],
     ['queue', queue],
   ] as const) {
     (emitter as NodeJS.EventEmitter).on('error', (error: Error) => onError(error, name));
   }
   return {
     redis,
-    workerConnection,
+    connectWorker() {
+      const connection = connectRedis(config.redis, { maxRetriesPerRequest: null });
+      connection.on('error', (error: Error) => onError(error, 'worker'));
+      // A closed one is forgotten: the clients' close() ends only those still open.
+      connection.once('end', () => workerConnections.delete(connection));
+      workerConnections.add(connection);
+      return connection;
+    },
     queue,
     s3,
     async close() {
       await queue.close();
-      await Promise.allSettled([redis.quit(), workerConnection.quit(), queueConnection.quit()]);
-      for (const client of [redis, workerConnection, queueConnection]) client.disconnect();
+      const connections = [redis, queueConnection, ...workerConnections];
+      await Promise.allSettled(connections.map((client) => client.quit()));
+      for (const client of connections) client.disconnect();
       s3.destroy();
     },
   };

@@ -26,6 +26,7 @@ import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
 import { startSweepTimer } from './sweep-timer.js';
+import { WATCHDOG_TIMING, type WatchdogTiming, watchWorker } from './worker-watchdog.js';
 
 /** The job an earlier version's scheduler fired the sweep with: still run if one is left. */
 export const SWEEP_JOB = 'sweep';
@@ -39,10 +40,13 @@ export interface FlusherDeps {
   config: Readonly<Config>;
   clients: FlusherClients;
   logger: Logger;
+  /** When the worker is taken for wedged (tests shorten it). */
+  watchdog?: WatchdogTiming;
 }
 
 export interface Flusher {
-  worker: Worker<FlushJobData>;
+  /** The BullMQ worker running flush jobs now (a wedged one is replaced: worker-watchdog.ts). */
+  readonly worker: Worker<FlushJobData>;
   /** Health and metrics; not listening (main.ts listens). */
   app: FastifyInstance;
   close(): Promise<void>;
@@ -62,7 +66,18 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const sweepDeps = { config, redis: clients.redis, s3: clients.s3, queue: clients.queue, logger, metrics };
   let closing = false;
 
+  const activity = { active: 0, started: 0 };
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
+    activity.active += 1;
+    activity.started += 1;
+    try {
+      return await runJob(job);
+    } finally {
+      activity.active -= 1;
+    }
+  };
+
+  const runJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
     if (job.name === SWEEP_JOB) return sweep(sweepDeps);
     const target = job.id === undefined ? undefined : parseFlushJobId(job.id);
     if (
@@ -86,25 +101,44 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     }
   };
 
-  const worker = new Worker<FlushJobData, FlushOutcome | SweepResult>(FLUSH_QUEUE, processJob, {
-    connection: clients.workerConnection,
-    prefix: queuePrefix(config.namespace),
-    concurrency: config.flushConcurrency,
-    // A crashed flusher's job is taken over once its lock is not renewed for this long, and
-    // so is a job whose completion was lost in a Redis failover (the job stays active, its
-    // stream's next flush waits on it), found by the next stalled check after its lock expired.
-    lockDuration: config.flushLockDurationMs,
-    stalledInterval: Math.min(config.flushLockDurationMs, STALLED_CHECK_EVERY_MS),
-    // A stalled flush is safe to run again (seal and release are idempotent): never give up on it.
-    maxStalledCount: Number.MAX_SAFE_INTEGER,
-    settings: {
-      backoffStrategy: (attemptsMade, type) =>
-        type === FLUSH_BACKOFF
-          ? flushBackoffDelay(attemptsMade, config.flushRetryBaseMs, config.flushRetryMaxMs)
-          : -1,
+  const startWorker = () => {
+    const connection = clients.connectWorker();
+    const worker = new Worker<FlushJobData, FlushOutcome | SweepResult>(FLUSH_QUEUE, processJob, {
+      connection,
+      prefix: queuePrefix(config.namespace),
+      concurrency: config.flushConcurrency,
+      // A crashed flusher's job is taken over once its lock is not renewed for this long, and
+      // so is a job whose completion was lost in a Redis failover (the job stays active, its
+      // stream's next flush waits on it), found by the next stalled check after its lock expired.
+      lockDuration: config.flushLockDurationMs,
+      stalledInterval: Math.min(config.flushLockDurationMs, STALLED_CHECK_EVERY_MS),
+      // A stalled flush is safe to run again (seal and release are idempotent): never give up on it.
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      settings: {
+        backoffStrategy: (attemptsMade, type) =>
+          type === FLUSH_BACKOFF
+            ? flushBackoffDelay(attemptsMade, config.flushRetryBaseMs, config.flushRetryMaxMs)
+            : -1,
+      },
+    });
+    worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+    return { worker, connection };
+  };
+  let current = startWorker();
+  const watchdog = watchWorker({
+    timing: deps.watchdog ?? WATCHDOG_TIMING,
+    waitingJobs: async () => (await clients.queue.getJobCounts('waiting')).waiting ?? 0,
+    activity: () => activity,
+    replace: async () => {
+      const wedged = current;
+      current = startWorker();
+      metrics.workerReplacements.inc();
+      // Its blocking call may never end: closed without waiting on it (no job of its is in hand).
+      wedged.connection.disconnect();
+      await wedged.worker.close(true).catch(() => {});
     },
+    logger,
   });
-  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
 
   let skippedTicks = 0;
   // Earlier versions fired the sweep from a BullMQ job scheduler, which a failover can stop for good.
@@ -132,7 +166,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   await app.register(healthRoutes, {
     notReadyReason: () => {
       if (closing) return 'shutting down';
-      return worker.isRunning() ? redisNotReady(clients.redis) : 'the flush worker is not running';
+      return current.worker.isRunning() ? redisNotReady(clients.redis) : 'the flush worker is not running';
     },
     registry: metrics.registry,
   });
@@ -143,14 +177,17 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys });
 
   return {
-    worker,
+    get worker() {
+      return current.worker;
+    },
     app,
     async close() {
       closing = true;
+      watchdog.stop();
       await sweepTimer.stop();
       // Waits for the jobs in hand; a job still running past the caller's deadline is taken over
       // by another worker once its lock expires.
-      await worker.close();
+      await current.worker.close();
       await app.close();
     },
   };

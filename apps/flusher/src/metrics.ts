@@ -111,6 +111,11 @@ export function createFlusherMetrics(jobCounts: () => Promise<Record<string, num
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    workerReplacements: new Counter({
+      name: 'spool_flush_worker_replacements_total',
+      help: 'Flush workers replaced because they took no job while jobs waited (a wedged Redis connection, as after a Redis Cluster outage)',
+      registers: [registry],
+    }),
     queueJobs: new Gauge({
       name: 'spool_queue_jobs',
       help: 'Flush queue jobs by state',

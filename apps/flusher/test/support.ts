@@ -31,7 +31,10 @@ export async function startTestFlusher(env: Record<string, string> = {}): Promis
   const clients = createFlusherClients(config);
   const flusher = await buildFlusher({ config, clients, logger: pino({ level: config.logLevel }) });
   return {
-    ...flusher,
+    get worker() {
+      return flusher.worker;
+    },
+    app: flusher.app,
     clients,
     config,
     async close() {

@@ -8,6 +8,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * `marker` through, then drops the service's answer to it and closes that connection: the
  * service did the work, the client never hears of it. `loseReplies(marker)` does that to every
  * request that contains `marker` (every request, without one) until `restore()`.
+ * `wedge()` makes every connection open now deliver nothing, ever, and stay open, while new ones
+ * work: a client whose connection half-died (no reset, no answer) and that never notices.
  */
 export class TcpProxy {
   private mode: 'open' | 'cut' | 'blackhole' = 'open';
@@ -18,6 +20,7 @@ export class TcpProxy {
   lostReplies = 0;
   private readonly sockets = new Set<Socket>();
   private readonly held: Array<() => void> = [];
+  private readonly wedged = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -44,6 +47,10 @@ export class TcpProxy {
     this.mode = 'cut';
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+  }
+
+  wedge(): void {
+    for (const socket of this.sockets) this.wedged.add(socket);
   }
 
   blackhole(): void {
@@ -87,6 +94,7 @@ export class TcpProxy {
           if (!this.keepLosing) this.replyMarker = undefined;
           this.awaitingLoss.add(upstream);
         }
+        if (this.wedged.has(from)) return;
         if (from === upstream && this.awaitingLoss.delete(upstream)) {
           this.lostReplies += 1;
           from.destroy();
@@ -97,6 +105,7 @@ export class TcpProxy {
       from.on('error', () => to.destroy());
       from.on('close', () => {
         this.sockets.delete(from);
+        this.wedged.delete(from);
         to.destroy();
       });
     }

@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { addFlushJob, loadConfig, streamKeys } from '@spool/shared';
+import {
+  createTestRedis,
+  flusherTestEnv,
+  randomName,
+  TcpProxy,
+  testServices,
+  waitFor,
+  waitUntilLanded,
+} from '@spool/testkit';
+import { pino } from 'pino';
+import { fillBuffer } from '../test/support.js';
+import { createFlusherClients } from './clients.js';
+import { buildFlusher } from './flusher.js';
+
+const redis = createTestRedis();
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+describe('the flush worker watchdog', () => {
+  it('replaces a worker whose Redis connections wedged (open, never answering), and the waiting flush lands', async () => {
+    const namespace = randomName('ns');
+    const env = flusherTestEnv({ REDIS_NAMESPACE: namespace, FLUSH_INTERVAL: '1h' });
+    const config = loadConfig(env, 'flusher');
+    // The S3 client reads its credentials from the environment, as the flusher's does.
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+    });
+    // The worker reaches Redis through a proxy; the flusher's other connections do not. A wedge
+    // then stops the worker only, as the Cluster outage did (its blocking connection).
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    const viaProxy = createFlusherClients({
+      ...config,
+      redis: { kind: 'standalone', url: proxy.url('redis') },
+    });
+    const clients = createFlusherClients(config);
+    clients.connectWorker = viaProxy.connectWorker;
+    const flusher = await buildFlusher({
+      config,
+      clients,
+      logger: pino({ level: process.env.DBG ? 'debug' : 'silent' }),
+      watchdog: { checkEveryMs: 200, wedgedAfterMs: 1_500 },
+    });
+    try {
+      const first = flusher.worker;
+      await waitFor(async () => (first.isRunning() ? true : undefined), 10_000, 'the worker to run');
+      // The worker blocks waiting for a job, on connections that now never answer nor close.
+      proxy.wedge();
+      const keys = streamKeys(randomName('web'), namespace);
+      await fillBuffer(redis, keys, 10_000);
+      await addFlushJob(clients.queue, keys.stream, 0);
+
+      await waitUntilLanded(redis, [keys.stream], { namespace, timeoutMs: 30_000 });
+      expect(flusher.worker).not.toBe(first);
+      const metrics = await flusher.app.inject({ url: '/metrics' });
+      expect(metrics.body).toMatch(/^spool_flush_worker_replacements_total 1$/m);
+    } finally {
+      await flusher.close();
+      await clients.close();
+      await viaProxy.close();
+      await proxy.close();
+    }
+  });
+});
