@@ -1,6 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { SPOOL_MAINS, testServices } from '@spool/testkit';
+import { flusherTestEnv, randomName, SPOOL_MAINS, spawnService, testServices, waitFor } from '@spool/testkit';
+import { freePort } from '@spool/testkit/ports';
 
 describe('start-up with a bad configuration', () => {
   it.each([
@@ -52,6 +56,96 @@ describe('start-up with a bad configuration', () => {
       });
       expect(result.stdout).toContain('cannot listen on HOST=no-such-host.invalid PORT=0');
       expect(result.status).toBe(78);
+    },
+  );
+
+  it('flusher without ADMIN_KEYS says at start that its admin views are open, and with them, says nothing', async () => {
+    const open = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_NAMESPACE: randomName('ns'), LOG_LEVEL: 'info' }),
+    );
+    const keyed = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({
+        REDIS_NAMESPACE: randomName('ns'),
+        LOG_LEVEL: 'info',
+        ADMIN_KEYS: 'startup-admin-key-0123',
+      }),
+    );
+    try {
+      await waitFor(
+        async () => (open.output().includes('flusher running') ? true : undefined),
+        10_000,
+        'start',
+      );
+      await waitFor(
+        async () => (keyed.output().includes('flusher running') ? true : undefined),
+        10_000,
+        'start',
+      );
+      expect(open.output()).toMatch(
+        /ADMIN_KEYS is not set: \/status, \/status\.json and \/queues are open to anyone/,
+      );
+      expect(keyed.output()).not.toContain('ADMIN_KEYS is not set');
+    } finally {
+      await open.stop();
+      await keyed.stop();
+    }
+  });
+
+  it.each(['ingest', 'flusher'] as const)(
+    '%s whose REDIS_URL names a node of a Redis Cluster exits 78, saying to use REDIS_CLUSTER_NODES',
+    async (app) => {
+      // A node with cluster mode on: it would serve its own slots only (others: MOVED, and 503).
+      const dir = mkdtempSync(join(tmpdir(), 'cluster-node-'));
+      const port = await freePort();
+      const node = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--cluster-enabled',
+          'yes',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
+        { stdio: 'ignore' },
+      );
+      try {
+        const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+          let stderr = '';
+          const child = spawn(process.execPath, [SPOOL_MAINS[app]], {
+            env: {
+              PATH: process.env.PATH,
+              REDIS_URL: `redis://127.0.0.1:${port}`,
+              ALLOW_ANONYMOUS_WRITES: 'true',
+              S3_BUCKET: 'b',
+              S3_ENDPOINT: 'http://127.0.0.1:1',
+              PORT: '0',
+              LOG_LEVEL: 'silent',
+            },
+          });
+          child.stderr.on('data', (data: Buffer) => {
+            stderr += data.toString();
+          });
+          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+          child.on('exit', (status) => {
+            clearTimeout(timer);
+            resolve({ status, stderr });
+          });
+        });
+        expect(result.stderr).toContain(
+          'REDIS_URL: a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES',
+        );
+        expect(result.status).toBe(78);
+      } finally {
+        node.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 

@@ -3,6 +3,7 @@ import {
   describeRedisTarget,
   listenOrExit,
   loadConfigOrExit,
+  refuseClusterNode,
   stopOnSignals,
 } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
@@ -33,6 +34,7 @@ const logger = createLogger('spool-flusher', config.logLevel);
 const clients = createFlusherClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
 );
+refuseClusterNode('flusher', clients.redis);
 const flusher = await buildFlusher({ config, clients, logger });
 
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
@@ -42,6 +44,11 @@ stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
 await listenOrExit(flusher.app, config, logger);
 const diskProblem = writesParquet(config) ? scratchDiskProblem(config, scratchFreeBytes()) : undefined;
 if (diskProblem) logger.warn({ problem: diskProblem }, 'the disk may be too small for Parquet flushes');
+if (config.adminKeys.length === 0) {
+  logger.warn(
+    `ADMIN_KEYS is not set: /status, /status.json and /queues are open to anyone who reaches ${config.host}:${config.port}`,
+  );
+}
 logger.info(
   {
     redis: describeRedisTarget(config.redis),

@@ -3,6 +3,7 @@ import {
   describeRedisTarget,
   listenOrExit,
   loadConfigOrExit,
+  refuseClusterNode,
   stopOnSignals,
 } from '@spool/shared';
 import { buildApp } from './app.js';
@@ -16,6 +17,7 @@ const logger = createLogger('spool-ingest', config.logLevel);
 const clients = createIngestClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
 );
+refuseClusterNode('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');

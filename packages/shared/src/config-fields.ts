@@ -103,6 +103,15 @@ export const adminKeys = z
       ctx.addIssue({ code: 'custom', message: `key ${short + 1} is shorter than 16 characters` });
       return z.NEVER;
     }
+    // A browser sends the key as Basic's user name, `user:password`: one holding ':' never matched.
+    const colon = keys.findIndex((key) => key.includes(':'));
+    if (colon !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `key ${colon + 1} holds ':', which a browser's log-in cannot send (Basic takes it for the password's start)`,
+      });
+      return z.NEVER;
+    }
     return keys;
   });
 

@@ -194,6 +194,7 @@ describe('loadConfig', () => {
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
     // Set, but holding no key: never read as "open".
     [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
+    [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
     [{ WRITE_KEYS: ' ; ' }, /WRITE_KEYS: holds no key/],
   ])('stops on %p naming the variable', (env, message) => {

@@ -22,7 +22,7 @@ export {
   streamRegistryKey,
   sweepLeaseKey,
 } from './keys.js';
-export { listenOrExit, loadConfigOrExit, stopOnSignals } from './lifecycle.js';
+export { listenOrExit, loadConfigOrExit, refuseClusterNode, stopOnSignals } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';
 export {

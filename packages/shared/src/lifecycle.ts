@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, type SpoolProcess } from './config.js';
+import type { RedisClient } from './redis-connection.js';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
 const EXIT_CONFIG = 78;
@@ -43,6 +45,30 @@ export function stopOnSignals(logger: Logger, graceMs: number, stop: () => Promi
   };
   globalThis.process.once('SIGTERM', onSignal);
   globalThis.process.once('SIGINT', onSignal);
+}
+
+/**
+ * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster: it serves
+ * its own slots only, so the streams of the others were answered 503 (`MOVED` in the log alone)
+ * and flush jobs could not be added, all behind a ready `/readyz`. Checked when the connection is
+ * first ready (Redis may be down at start).
+ */
+export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): void {
+  if (redis instanceof Cluster) return;
+  const check = () => {
+    redis.info('cluster').then(
+      (info) => {
+        if (!/^cluster_enabled:1\b/m.test(info)) return;
+        console.error(
+          `spool-${process}: invalid configuration:\n  REDIS_URL: a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES=host:port,… instead`,
+        );
+        globalThis.process.exit(EXIT_CONFIG);
+      },
+      () => {},
+    );
+  };
+  if (redis.status === 'ready') check();
+  else redis.once('ready', check);
 }
 
 /** Listen errors that only a different HOST or PORT fixes: restarting will not help. */
