@@ -1,21 +1,9 @@
 import { streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { within } from './within.js';
 
 /** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
 export const JOB_COUNTS_TIMEOUT_MS = 1_000;
-
-/** `work`'s result, or undefined once it fails or takes longer than `ms`. */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([work.catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The flusher's Prometheus metrics, on a registry of its own. `jobCounts` is asked for the queue

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createS3Client } from '@spool/flusher/dist/clients.js';
 import type { Status } from '@spool/flusher/dist/status/status.js';
@@ -211,7 +212,11 @@ async function status(): Promise<void> {
       'flusher',
     );
     const readStatus = statusReader({ redis, queue, config });
-    read = () => readStatus(limit);
+    read = async () => {
+      // A cluster client reads its nodes once ready: before, it knows no master to ask.
+      if (redis.status !== 'ready') await once(redis, 'ready');
+      return readStatus(limit);
+    };
     close = async () => {
       // A Redis never reached (a cluster that is not one) would hold the queue's close for good.
       await Promise.race([queue.close(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
@@ -234,6 +239,9 @@ async function status(): Promise<void> {
         );
       });
       if (answer.status === 401) throw new Error(`${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`);
+      // The flusher is there; its Redis is not (a 503 says so).
+      if (answer.status === 503)
+        throw new Error(`${url.origin}: ${((await answer.json()) as { message: string }).message}`);
       if (!answer.ok) throw new Error(`${url} answered ${answer.status}`);
       return (await answer.json()) as Status;
     };
@@ -374,6 +382,10 @@ function failureOf(command: string, error: Error): string {
     /max retries per request|ECONNREFUSED|Connection is closed|ENOTFOUND|EHOSTUNREACH/i.test(
       `${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`,
     );
+  // ioredis's words for a cluster whose slots it cannot read: down, or no cluster at all.
+  if (/Failed to refresh slots cache|ClusterAllFailedError/.test(error.message)) {
+    return 'cannot read a Redis Cluster there (is it one, and up? --cluster or REDIS_CLUSTER_NODES say where)';
+  }
   if (!unreachable) return error.message;
   if (command === 'verify' || command === 'replay') {
     return `cannot reach S3 (${process.env.S3_ENDPOINT ?? 'AWS'}): is it running? S3_ENDPOINT says where`;

@@ -29,6 +29,8 @@ function parseInfo(text: string): Map<string, string> {
  */
 export async function readRedisHealth(redis: RedisClient): Promise<RedisHealth> {
   const masters: Array<Redis | Cluster> = 'nodes' in redis ? redis.nodes('master') : [redis];
+  // A cluster client not yet ready knows no master: its health is unknown, not every check passed.
+  if (masters.length === 0) throw new Error('no Redis Cluster master is connected yet');
   const infos = await Promise.all(
     masters.map(async (node) => `${await node.info('memory')}\r\n${await node.info('persistence')}`),
   );

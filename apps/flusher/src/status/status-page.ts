@@ -92,11 +92,12 @@ async function refresh() {
     url.username = '';
     url.password = '';
     const answer = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
+    if (answer.status === 503) throw new Error((await answer.json()).message);
     if (!answer.ok) throw new Error('status.json answered ' + answer.status);
     render(await answer.json());
     $('connection').textContent = '';
   } catch (error) {
-    $('connection').textContent = 'cannot reach the flusher: ' + error.message;
+    $('connection').textContent = 'cannot read the status: ' + error.message;
   }
 }
 refresh();

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { within } from '../within.js';
 import { adminGuard } from './admin-guard.js';
 import { MAX_STREAM_LIMIT, type Status } from './status.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
+
+/** How long /status.json waits on Redis before answering 503. */
+const STATUS_TIMEOUT_MS = 5_000;
 
 export interface StatusRouteOptions {
   readStatus(limit?: number): Promise<Status>;
@@ -25,7 +29,19 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
         message: `limit: expected a whole number from 1 to ${MAX_STREAM_LIMIT}`,
       });
     }
-    return reply.header('cache-control', 'no-store').send(await options.readStatus(parsed));
+    const status = await within(options.readStatus(parsed), STATUS_TIMEOUT_MS);
+    // A Redis down or hung (a Cluster without quorum) held the answer until it came back, and
+    // `spool status` blamed the flusher; this says what is wrong, and the page says it too.
+    if (!status) {
+      return reply
+        .code(503)
+        .header('cache-control', 'no-store')
+        .send({
+          error: 'redis_unavailable',
+          message: `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
+        });
+    }
+    return reply.header('cache-control', 'no-store').send(status);
   });
 
   app.get('/status', { onRequest: guard }, async (_request, reply) => {

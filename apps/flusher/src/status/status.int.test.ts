@@ -1,8 +1,19 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import {
+  connectRedis,
+  FLUSH_QUEUE,
+  type FlushJobData,
+  loadConfig,
+  queuePrefix,
+  streamKeys,
+} from '@spool/shared';
+import { createTestRedis, flusherTestEnv, randomName, TcpProxy, testServices, waitFor } from '@spool/testkit';
+import { Queue } from 'bullmq';
+import Fastify from 'fastify';
 import { z } from 'zod';
 import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
+import { statusReader } from './status.js';
+import { statusRoutes } from './status-routes.js';
 
 const redis = createTestRedis();
 const flushers: TestFlusher[] = [];
@@ -243,6 +254,40 @@ describe('the status behind ADMIN_KEYS', () => {
 });
 
 describe('/status', () => {
+  it('answers 503 saying Redis did not answer, in bounded time, when Redis hangs (a Cluster without quorum)', async () => {
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    const hung = connectRedis(
+      { kind: 'standalone', url: proxy.url('redis') },
+      { maxRetriesPerRequest: null },
+    );
+    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: hung,
+      prefix: queuePrefix(randomName('ns')),
+    });
+    const app = Fastify();
+    const config = loadConfig(flusherTestEnv(), 'flusher');
+    await app.register(statusRoutes, {
+      readStatus: statusReader({ redis: hung, queue, config }),
+      adminKeys: [],
+    });
+    try {
+      proxy.blackhole();
+      const answer = await app.inject({ url: '/status.json' });
+      expect(answer.statusCode).toBe(503);
+      expect(answer.json()).toEqual({
+        error: 'redis_unavailable',
+        message: 'Redis did not answer within 5 s',
+      });
+    } finally {
+      await app.close();
+      proxy.restore();
+      await queue.close();
+      hung.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('is one page with no outside asset, its script allowed by hash alone', async () => {
     const target = await flusher();
     const page = await target.app.inject({ method: 'GET', url: '/status' });
