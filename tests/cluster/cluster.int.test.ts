@@ -243,6 +243,39 @@ describe('Spool on a Redis Cluster', () => {
     }
   });
 
+  it('waits out a slot on the move (ASK, then TRYAGAIN) and appends once it is handed over (REDIS_MIN_REPLICAS_ACK)', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const client = stack.connectRedis();
+    defineSpoolCommands(client);
+    try {
+      const keys = streamKeys('asked-acked');
+      const line = (n: number) => ({
+        chunk: `{"n":${n}}\n`,
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      const ack = { replicas: 1, timeoutMs: 500 };
+      expect(await appendToBuffer(client, keys, line(1), ack)).toMatchObject({ refused: false });
+      const owner = await cluster.masterOf(keys.buf);
+      const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
+      const slot = Number(await cluster.callAny('CLUSTER', 'KEYSLOT', keys.buf));
+      // Mid-reshard: the keys moved, the slot not yet handed over. The owner answers ASK, and the
+      // target TRYAGAIN (the script names keys no node holds yet): the append was answered 503
+      // at once. It now follows both while the slot moves, as ioredis does for a lone command.
+      const move = await cluster.beginSlotMigration(slot, target?.port as number);
+      await cluster.migrateKeys(move);
+      const appended = appendToBuffer(client, keys, line(2), ack);
+      await cluster.finishSlotMigration(move);
+      expect(await appended).toMatchObject({ refused: false, length: 16 });
+      await cluster.replicasCaughtUp(move.to.port);
+      expect(await client.get(keys.buf)).toBe('{"n":1}\n{"n":2}\n');
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('loses no acknowledged event when a master dies under load (REDIS_MIN_REPLICAS_ACK=1)', async () => {
     const { landing, queueMasterKilled } = await failoverUnderLoad('failover-acked', replicated);
     // The dead master served the flush queue too: BullMQ's latest writes may be lost with it.

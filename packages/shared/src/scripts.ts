@@ -166,10 +166,19 @@ export class ReplicaAckError extends Error {
   }
 }
 
-/** Redirections to follow before giving up: a slot that keeps moving is a cluster in trouble. */
-const MAX_MOVED_RETRIES = 3;
+/**
+ * How long an append and its WAIT keep following redirections (MOVED, ASK, TRYAGAIN) before giving
+ * up, in WAIT timeouts: a slot moves in steps (its keys one MIGRATE at a time), and a slot still
+ * moving past this is a cluster in trouble.
+ */
+const REDIRECT_BUDGET_WAITS = 2;
 /** As ioredis's retryDelayOnTryAgain. */
 const TRYAGAIN_DELAY_MS = 100;
+
+/** The connection of the cluster node at `address` (`host:port`, as ASK names it), if the client knows it. */
+function nodeAt(cluster: Cluster, address: string | undefined): Redis | undefined {
+  return cluster.nodes('all').find((node) => `${node.options.host}:${node.options.port}` === address);
+}
 
 /**
  * Appends the request's lines to the stream's active buffer in one atomic step, leaving out those
@@ -229,23 +238,34 @@ async function scriptAndWait(
   ack: ReplicaAck,
 ): Promise<unknown> {
   const digest = DIGESTS.get(script) as string;
+  const giveUpAt = Date.now() + REDIRECT_BUDGET_WAITS * ack.timeoutMs;
   let sendText = false;
-  for (let attempt = 0; ; attempt += 1) {
-    const pipeline = redis.pipeline();
+  // After ASK: the node the slot's keys are moving to, asked once (ASKING) for this pair.
+  let asked: Redis | undefined;
+  for (;;) {
+    const pipeline = (asked ?? redis).pipeline();
+    if (asked) pipeline.asking();
+    asked = undefined;
     if (sendText) pipeline.eval(script.lua, script.numberOfKeys, ...args);
     else pipeline.evalsha(digest, script.numberOfKeys, ...args);
-    const [[scriptError, reply] = [], [waitError, confirmed] = []] =
-      (await pipeline.wait(ack.replicas, ack.timeoutMs).exec()) ?? [];
+    const replies = (await pipeline.wait(ack.replicas, ack.timeoutMs).exec()) ?? [];
+    const [[scriptError, reply] = [], [waitError, confirmed] = []] = replies.slice(-2);
     // NOSCRIPT: Redis ran nothing; the pair goes again, with the script's text.
     if (!sendText && scriptError?.message.startsWith('NOSCRIPT')) {
       sendText = true;
       continue;
     }
-    // MOVED (the slot has moved) and TRYAGAIN (it is moving): Redis ran nothing. ioredis follows
-    // them for a lone command but not for this pair (the WAIT went through), so they are here.
-    const redirected = scriptError?.message.split(' ', 1)[0];
-    if ((redirected === 'MOVED' || redirected === 'TRYAGAIN') && attempt < MAX_MOVED_RETRIES) {
-      if (redirected === 'MOVED' && redis instanceof Cluster) {
+    // MOVED (the slot has moved), ASK (its keys are moving: these are on the target already) and
+    // TRYAGAIN (some are, some not yet): Redis ran nothing. ioredis follows them for a lone
+    // command but not for this pair (the WAIT went through), so they are here.
+    const [redirected, , address] = scriptError?.message.split(' ') ?? [];
+    if (
+      (redirected === 'MOVED' || redirected === 'ASK' || redirected === 'TRYAGAIN') &&
+      Date.now() < giveUpAt
+    ) {
+      asked = redirected === 'ASK' && redis instanceof Cluster ? nodeAt(redis, address) : undefined;
+      if (asked) continue;
+      if (redirected !== 'TRYAGAIN' && redis instanceof Cluster) {
         await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
       } else {
         await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS));
