@@ -2,10 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { streamKeys } from '@spool/shared';
+import { connectRedis, streamKeys } from '@spool/shared';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import { LocalStack } from '@spool/testkit/local-stack';
-import { Redis } from 'ioredis';
 import { type ClientLog, newLoadStats, runLoad } from './load.js';
 import { type LoadtestOptions, parseOptions, USAGE } from './options.js';
 import { bar, formatBytes, percentile, table } from './report.js';
@@ -50,12 +49,13 @@ async function main(options: LoadtestOptions): Promise<number> {
   if (own) stopOnSignal(() => own.stop());
   const target = {
     url: own?.ingests[0]?.url ?? (options.url as string),
-    redisUrl: own?.redisUrl ?? options.redisUrl,
     s3Endpoint: own?.s3?.endpoint ?? options.s3Endpoint,
     bucket: own?.s3?.bucket ?? options.s3Bucket,
     namespace: own ? 'spool' : options.namespace,
   };
-  const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = own
+    ? own.connectRedis({ maxRetriesPerRequest: 2 })
+    : connectRedis(options.redis, { maxRetriesPerRequest: 2 });
   const s3 = new S3Client({
     endpoint: target.s3Endpoint,
     region: 'us-east-1',

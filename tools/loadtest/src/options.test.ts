@@ -21,7 +21,25 @@ describe('loadtest options', () => {
     });
   });
 
+  it("reads a running stack's Redis Cluster from --cluster (its loadtest once died on MOVED), else one server", () => {
+    expect(
+      parseOptions(['--url', 'http://127.0.0.1:8200', '--cluster', '127.0.0.1:7200,127.0.0.1:7201']),
+    ).toMatchObject({
+      redis: {
+        kind: 'cluster',
+        nodes: [
+          { host: '127.0.0.1', port: 7200 },
+          { host: '127.0.0.1', port: 7201 },
+        ],
+      },
+    });
+    expect(parseOptions(['--redis-url', 'redis://127.0.0.1:6500'])).toMatchObject({
+      redis: { kind: 'standalone', url: 'redis://127.0.0.1:6500' },
+    });
+  });
+
   it.each([
+    [['--cluster', '127.0.0.1'], /--cluster: /],
     [['--concurrency', '0'], /--concurrency: expected a whole number of at least 1/],
     [['--target-buffer', 'huge'], /--target-buffer: expected a size/],
     [['--duration', 'soon'], /--duration: expected a duration/],

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { parseDuration, parseSize } from '@spool/shared';
+import { parseClusterNodes, parseDuration, parseSize, type RedisTarget } from '@spool/shared';
 import { LOCAL_S3_CREDENTIALS } from '@spool/testkit/local-stack';
 
 export interface LoadtestOptions {
   /** Ingest URL; unset: the loadtest starts a stack of its own. */
   url: string | undefined;
-  redisUrl: string;
+  /** That stack's Redis: a cluster (--cluster, or REDIS_CLUSTER_NODES), else one server. */
+  redis: RedisTarget;
   s3Endpoint: string;
   s3Bucket: string;
   /** The stack's S3_PREFIX: where its objects are. */
@@ -45,6 +46,7 @@ Load (one of --requests, --duration, --target-buffer; default --duration 30s):
 Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a temporary folder):
   --url http://127.0.0.1:8080   an ingest already running (e.g. make dev's); verification then
   --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool --prefix ''
+  --cluster host:port,...       its Redis Cluster's nodes, instead of --redis-url (default: REDIS_CLUSTER_NODES)
   --write-key KEY               its WRITE_KEYS' key for the streams, when it has WRITE_KEYS
   --s3-access-key ${LOCAL_S3_CREDENTIALS.accessKeyId} --s3-secret-key ${LOCAL_S3_CREDENTIALS.secretAccessKey} --namespace spool
                                  reads that stack's Redis and S3 (these defaults are make dev's,
@@ -57,6 +59,14 @@ Verification:
 Output:
   --out bench/results     where the JSON summary is written
 `;
+
+function clusterOption(value: string): RedisTarget {
+  try {
+    return parseClusterNodes(value);
+  } catch (error) {
+    throw new Error(`--cluster: ${(error as Error).message}`);
+  }
+}
 
 function number(value: string | undefined, name: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
@@ -93,6 +103,7 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
         type: 'string',
         default: `redis://127.0.0.1:${process.env.SPOOL_DEV_REDIS_PORT ?? 6390}`,
       },
+      cluster: { type: 'string', default: process.env.REDIS_CLUSTER_NODES || undefined },
       's3-endpoint': { type: 'string', default: `http://127.0.0.1:${process.env.SPOOL_DEV_S3_PORT ?? 9000}` },
       bucket: { type: 'string', default: 'spool' },
       prefix: { type: 'string', default: '' },
@@ -121,7 +132,7 @@ export function parseOptions(argv: string[]): LoadtestOptions | 'help' {
   const eventBytes = number(values['event-bytes'], 'event-bytes', 120) as number;
   return {
     url: values.url,
-    redisUrl: values['redis-url'],
+    redis: values.cluster ? clusterOption(values.cluster) : { kind: 'standalone', url: values['redis-url'] },
     s3Endpoint: values['s3-endpoint'],
     s3Bucket: values.bucket,
     s3Prefix: values.prefix,
