@@ -276,6 +276,45 @@ describe('Spool on a Redis Cluster', () => {
     }
   });
 
+  it('one master too slow to answer costs its own streams a 503, never the streams of the other masters', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const ingest = unreplicated[0] as string;
+    const post = (stream: string) =>
+      fetch(`${ingest}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"event":"page"}',
+      }).then((answer) => answer.status);
+    // Two streams on two masters, registered.
+    const masters = new Map<number, string>();
+    for (let i = 0; masters.size < 2; i += 1) {
+      const stream = `slow-master-${i}`;
+      const master = await cluster.masterOf(streamKeys(stream).buf);
+      if (!masters.has(master)) masters.set(master, stream);
+    }
+    const [[slowPort, slow], [, healthy]] = [...masters] as [[number, string], [number, string]];
+    expect([await post(slow), await post(healthy)]).toEqual([202, 202]);
+
+    // The slow master runs a script for 1.5 s: past REDIS_COMMAND_TIMEOUT (1 s), short of a failover.
+    const busy = cluster.call(
+      slowPort,
+      'EVAL',
+      "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 1500000 return 1",
+      '0',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await post(slow)).toBe(503);
+    // The whole cluster client was dropped for it: this one was answered "Cluster isn't ready".
+    expect(await post(healthy)).toBe(202);
+    await busy;
+    // And the slow master's streams come back on its new connection.
+    await waitFor(
+      async () => ((await post(slow)) === 202 ? true : undefined),
+      10_000,
+      'the slow master back',
+    );
+  });
+
   it('loses no acknowledged event when a master dies under load (REDIS_MIN_REPLICAS_ACK=1)', async () => {
     const { landing, queueMasterKilled } = await failoverUnderLoad('failover-acked', replicated);
     // The dead master served the flush queue too: BullMQ's latest writes may be lost with it.

@@ -1,4 +1,4 @@
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '@spool/shared';
 import type { Cluster } from 'ioredis';
 import { RangeReader, RedisErrorReply } from './range-reader.js';
 
@@ -30,7 +30,7 @@ export class ClusterRangeReader {
   ) {}
 
   async getrange(key: string, start: number, end: number, target: Buffer): Promise<Buffer> {
-    let node = this.cluster.slots[calculateSlot(key)]?.[0];
+    let node = this.cluster.slots[keySlot(key)]?.[0];
     let asking = false;
     for (let redirections = 0; ; redirections += 1) {
       if (!node) throw new Error(`no cluster node serves the slot of ${key} (is the cluster down?)`);

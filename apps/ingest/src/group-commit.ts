@@ -8,6 +8,7 @@ import {
   type FlushJobData,
   flushJobId,
   MAX_STREAM_SHARDS,
+  masterOfKey,
   OTHER_STREAMS_LABEL,
   type ReplicaAck,
   ReplicaAckError,
@@ -20,7 +21,7 @@ import {
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { type ShardPart, splitByShard } from './shard-lines.js';
@@ -268,10 +269,10 @@ export class GroupCommit {
   private async commit(group: Group): Promise<void> {
     const { config, redis, logger, metrics } = this.deps;
     const { members } = group;
-    const failAll = (operation: 'register_stream' | 'append' | 'replicate', error: unknown) => {
+    const failAll = (operation: 'register_stream' | 'append' | 'replicate', error: unknown, key: string) => {
       metrics.failures.inc({ operation });
       logger.error({ err: error, stream: group.stream }, `${operation} failed; answering 503`);
-      this.dropStalledConnection(error);
+      this.dropStalledConnection(error, key);
       for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
     };
     try {
@@ -279,7 +280,11 @@ export class GroupCommit {
       const registering = this.registration.ensure(group.stream);
       if (registering) await registering;
     } catch (error) {
-      failAll(error instanceof ReplicaAckError ? 'replicate' : 'register_stream', error);
+      failAll(
+        error instanceof ReplicaAckError ? 'replicate' : 'register_stream',
+        error,
+        this.registration.registry,
+      );
       return;
     }
     const limits = this.limitsOf(group.stream);
@@ -302,7 +307,11 @@ export class GroupCommit {
         this.replicaAck,
       );
     } catch (error) {
-      failAll(error instanceof ReplicaAckError ? 'replicate' : 'append', error);
+      failAll(
+        error instanceof ReplicaAckError ? 'replicate' : 'append',
+        error,
+        streamKeys(group.stream, config.namespace).buf,
+      );
       return;
     } finally {
       endTimer();
@@ -367,14 +376,17 @@ export class GroupCommit {
 
   /**
    * A command that timed out leaves its connection waiting for a reply that may never come, and
-   * every later command queued behind it. A fresh connection serves the next requests instead.
+   * every later command queued behind it. A fresh connection serves the next requests instead:
+   * on a cluster, the connection to the master of `key` (the command's), and no other. Dropping
+   * the whole cluster client for one slow master answered 503 to streams on healthy masters, and
+   * cut their appends in flight.
    */
-  private dropStalledConnection(error: unknown): void {
+  private dropStalledConnection(error: unknown, key: string): void {
     const { redis, logger } = this.deps;
-    if ((error as Error).message === 'Command timed out' && redis.status === 'ready') {
-      logger.warn('Redis did not answer within REDIS_COMMAND_TIMEOUT; reconnecting');
-      redis.disconnect(true);
-    }
+    if ((error as Error).message !== 'Command timed out' || redis.status !== 'ready') return;
+    logger.warn('Redis did not answer within REDIS_COMMAND_TIMEOUT; reconnecting');
+    if (redis instanceof Cluster) masterOfKey(redis, key)?.disconnect(true);
+    else redis.disconnect(true);
   }
 
   private async enqueueFlush(stream: string, gen: number): Promise<void> {

@@ -18,7 +18,8 @@ const MAX_REMEMBERED_STREAMS = 10_000;
  */
 export class StreamRegistration {
   private readonly registeredAt = new Map<string, number>();
-  private readonly registry: string;
+  /** The registry's key: where a registration goes (and what a timed-out one waited on). */
+  readonly registry: string;
 
   constructor(
     private readonly redis: Redis | Cluster,

@@ -39,6 +39,8 @@ export {
 export {
   type ConnectOptions,
   connectRedis,
+  keySlot,
+  masterOfKey,
   pipelineValues,
   type RedisClient,
   redisNotReady,

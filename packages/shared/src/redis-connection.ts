@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from './redis-target.js';
 
@@ -61,6 +62,17 @@ function connectIdleMasters(cluster: Cluster): void {
   for (const node of cluster.nodes('master')) {
     if (node.status === 'wait') node.ping().catch(() => {});
   }
+}
+
+/** The Redis Cluster slot (0 to 16383) of a key, hash tags included. */
+export function keySlot(key: string): number {
+  return calculateSlot(key);
+}
+
+/** The connection to the master that serves `key`'s slot in the client's slot map, if it has one. */
+export function masterOfKey(cluster: Cluster, key: string): Redis | undefined {
+  const address = cluster.slots[keySlot(key)]?.[0];
+  return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === address);
 }
 
 /** ioredis's connection states, in words (`connect`: connected, its handshake not done). */
