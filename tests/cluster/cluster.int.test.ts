@@ -64,6 +64,26 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** One event's append, as the ingest makes it (no messageId of the client's). */
+const oneEvent = (n: number) => ({
+  chunk: `{"n":${n}}\n`,
+  eventCount: 1,
+  maxBytes: 1e9,
+  dedupeWindowMs: 0,
+  clientIds: { ids: [], lines: [] },
+});
+
+/** `key`'s slot, and a master other than the one serving it (where a test moves the slot). */
+async function anotherMaster(
+  cluster: LocalRedisCluster,
+  key: string,
+): Promise<{ slot: number; target: number }> {
+  const owner = await cluster.masterOf(key);
+  const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
+  if (!target) throw new Error('no other master');
+  return { slot: Number(await cluster.callAny('CLUSTER', 'KEYSLOT', key)), target: target.port };
+}
+
 describe('Spool on a Redis Cluster', () => {
   it('lands the events of 20 streams exactly once, their keys on every master', async () => {
     const acknowledged: Acknowledged = new Map();
@@ -219,25 +239,17 @@ describe('Spool on a Redis Cluster', () => {
     defineSpoolCommands(client);
     try {
       const keys = streamKeys('moved-acked');
-      const line = (n: number) => ({
-        chunk: `{"n":${n}}\n`,
-        eventCount: 1,
-        maxBytes: 1e9,
-        dedupeWindowMs: 0,
-        clientIds: { ids: [], lines: [] },
-      });
       const ack = { replicas: 1, timeoutMs: 500 };
       // The first append loads the client's slot map; then the slot moves behind its back.
-      expect(await appendToBuffer(client, keys, line(1), ack)).toMatchObject({ refused: false });
-      const owner = await cluster.masterOf(keys.buf);
-      const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
-      await cluster.migrateSlot(
-        Number(await cluster.callAny('CLUSTER', 'KEYSLOT', keys.buf)),
-        target?.port as number,
-      );
+      expect(await appendToBuffer(client, keys, oneEvent(1), ack)).toMatchObject({ refused: false });
+      const { slot, target } = await anotherMaster(cluster, keys.buf);
+      await cluster.migrateSlot(slot, target);
 
-      expect(await appendToBuffer(client, keys, line(2), ack)).toMatchObject({ refused: false, length: 16 });
-      expect(await cluster.masterOf(keys.buf)).toBe(target?.port);
+      expect(await appendToBuffer(client, keys, oneEvent(2), ack)).toMatchObject({
+        refused: false,
+        length: 16,
+      });
+      expect(await cluster.masterOf(keys.buf)).toBe(target);
     } finally {
       client.disconnect();
     }
@@ -249,24 +261,16 @@ describe('Spool on a Redis Cluster', () => {
     defineSpoolCommands(client);
     try {
       const keys = streamKeys('asked-acked');
-      const line = (n: number) => ({
-        chunk: `{"n":${n}}\n`,
-        eventCount: 1,
-        maxBytes: 1e9,
-        dedupeWindowMs: 0,
-        clientIds: { ids: [], lines: [] },
-      });
-      const ack = { replicas: 1, timeoutMs: 500 };
-      expect(await appendToBuffer(client, keys, line(1), ack)).toMatchObject({ refused: false });
-      const owner = await cluster.masterOf(keys.buf);
-      const target = (await cluster.state()).find((node) => node.role === 'master' && node.port !== owner);
-      const slot = Number(await cluster.callAny('CLUSTER', 'KEYSLOT', keys.buf));
+      // Twice this to follow the move in: margin for a slow machine.
+      const ack = { replicas: 1, timeoutMs: 1_000 };
+      expect(await appendToBuffer(client, keys, oneEvent(1), ack)).toMatchObject({ refused: false });
+      const { slot, target } = await anotherMaster(cluster, keys.buf);
       // Mid-reshard: the keys moved, the slot not yet handed over. The owner answers ASK, and the
       // target TRYAGAIN (the script names keys no node holds yet): the append was answered 503
       // at once. It now follows both while the slot moves, as ioredis does for a lone command.
-      const move = await cluster.beginSlotMigration(slot, target?.port as number);
+      const move = await cluster.beginSlotMigration(slot, target);
       await cluster.migrateKeys(move);
-      const appended = appendToBuffer(client, keys, line(2), ack);
+      const appended = appendToBuffer(client, keys, oneEvent(2), ack);
       await cluster.finishSlotMigration(move);
       expect(await appended).toMatchObject({ refused: false, length: 16 });
       await cluster.replicasCaughtUp(move.to.port);

@@ -16,7 +16,7 @@ import {
   testServices,
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
-import { S3FaultProxy } from '@spool/testkit/local-stack';
+import { type HeldRequest, S3FaultProxy } from '@spool/testkit/local-stack';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -84,6 +84,31 @@ async function etags(keys: string[]): Promise<string[]> {
       async (key) => (await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: key }))).ETag ?? '',
     ),
   );
+}
+
+/**
+ * Runs `spool replay` through an S3 proxy that lets its first copy's write through and holds its
+ * second's, then calls `act` with the run and that held write.
+ */
+async function atSecondCopy(
+  prefix: string,
+  target: string,
+  args: string[],
+  act: (replay: ReturnType<typeof runCli>, held: HeldRequest) => Promise<void>,
+): Promise<void> {
+  const proxy = await S3FaultProxy.start(services.endpoint);
+  try {
+    const writesCopy = (method: string, url: URL) =>
+      method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
+    const firstCopy = proxy.holdNext(writesCopy, 60_000);
+    const replay = runCli('replay', args, { ...s3Env(prefix), S3_ENDPOINT: proxy.endpoint });
+    (await firstCopy)?.release();
+    const held = await proxy.holdNext(writesCopy, 60_000);
+    if (!held) throw new Error('the second copy was never written');
+    await act(replay, held);
+  } finally {
+    await proxy.close();
+  }
 }
 
 describe('spool replay', () => {
@@ -241,24 +266,11 @@ describe('spool replay', () => {
     const { stream, day } = await land(prefix, 10, 5_000);
     const args = dayReplay(stream, day, target);
 
-    // The run reaches S3 through a proxy that holds its second copy's write: kill -9 then.
-    const proxy = await S3FaultProxy.start(services.endpoint);
-    try {
-      const writesCopy = (method: string, url: URL) =>
-        method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
-      const firstCopy = proxy.holdNext(writesCopy, 60_000);
-      const killed = runCli('replay', args, {
-        ...s3Env(prefix),
-        S3_ENDPOINT: proxy.endpoint,
-      });
-      (await firstCopy)?.release();
-      const secondCopy = await proxy.holdNext(writesCopy, 60_000);
-      expect(secondCopy).toBeDefined();
+    // kill -9 while its second copy is being written.
+    await atSecondCopy(prefix, target, args, async (killed) => {
       killed.child.kill('SIGKILL');
       await killed.exited;
-    } finally {
-      await proxy.close();
-    }
+    });
     const afterKill = (await listObjectKeys(s3, services.bucket, `${target}stream=`)).length;
     expect(afterKill).toBe(1);
 
@@ -358,23 +370,13 @@ describe('spool replay', () => {
     const target = `${randomName('replayed')}/`;
     const { stream, day } = await land(prefix, 4, 2_000);
     const args = dayReplay(stream, day, target);
-    const proxy = await S3FaultProxy.start(services.endpoint);
-    try {
-      const writesCopy = (method: string, url: URL) =>
-        method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}stream`);
-      const firstCopy = proxy.holdNext(writesCopy, 60_000);
-      const stopped = runCli('replay', args, { ...s3Env(prefix), S3_ENDPOINT: proxy.endpoint });
-      (await firstCopy)?.release();
-      const held = await proxy.holdNext(writesCopy, 60_000);
-      expect(held).toBeDefined();
+    await atSecondCopy(prefix, target, args, async (stopped, held) => {
       stopped.child.kill('SIGINT');
-      held?.release();
+      held.release();
       // An incomplete copy must not pass for a whole one: `make replay && <delete the source>`.
       expect(await stopped.exited).toBe(130);
       expect(stopped.out()).toMatch(/^stopped: 2 of 4 objects, 2 written/m);
-    } finally {
-      await proxy.close();
-    }
+    });
     // What it wrote has its manifest: the target verifies as it stands.
     const verified = run('verify', target, ['--stream', stream, '--day', day]);
     expect(await verified.exited).toBe(0);
