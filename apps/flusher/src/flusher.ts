@@ -130,6 +130,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     waitingJobs: async () => (await clients.queue.getJobCounts('waiting')).waiting ?? 0,
     activity: () => activity,
     replace: async () => {
+      // A check that began before close() must not start a worker that close() would not end.
+      if (closing) return;
       const wedged = current;
       current = startWorker();
       metrics.workerReplacements.inc();
