@@ -69,10 +69,14 @@ export function keySlot(key: string): number {
   return calculateSlot(key);
 }
 
+/** The client's connection to the cluster node at `address` (`host:port`, as MOVED and ASK name it). */
+export function clusterNodeAt(cluster: Cluster, address: string | undefined): Redis | undefined {
+  return cluster.nodes('all').find((node) => `${node.options.host}:${node.options.port}` === address);
+}
+
 /** The connection to the master that serves `key`'s slot in the client's slot map, if it has one. */
 export function masterOfKey(cluster: Cluster, key: string): Redis | undefined {
-  const address = cluster.slots[keySlot(key)]?.[0];
-  return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === address);
+  return clusterNodeAt(cluster, cluster.slots[keySlot(key)]?.[0]);
 }
 
 /** ioredis's connection states, in words (`connect`: connected, its handshake not done). */

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Cluster, type Redis, type Result } from 'ioredis';
 import { OUTPUT_FORMATS, type OutputFormat } from './config-fields.js';
 import type { StreamKeys } from './keys.js';
+import { clusterNodeAt } from './redis-connection.js';
 
 /**
  * The Lua scripts of the Redis protocol (lua/*.lua, named `<name>-<numberOfKeys>.lua`), registered
@@ -175,11 +176,6 @@ const REDIRECT_BUDGET_WAITS = 2;
 /** As ioredis's retryDelayOnTryAgain. */
 const TRYAGAIN_DELAY_MS = 100;
 
-/** The connection of the cluster node at `address` (`host:port`, as ASK names it), if the client knows it. */
-function nodeAt(cluster: Cluster, address: string | undefined): Redis | undefined {
-  return cluster.nodes('all').find((node) => `${node.options.host}:${node.options.port}` === address);
-}
-
 /**
  * Appends the request's lines to the stream's active buffer in one atomic step, leaving out those
  * whose messageId the stream accepted within the dedupe window; refuses when the stream's data
@@ -263,7 +259,7 @@ async function scriptAndWait(
       (redirected === 'MOVED' || redirected === 'ASK' || redirected === 'TRYAGAIN') &&
       Date.now() < giveUpAt
     ) {
-      asked = redirected === 'ASK' && redis instanceof Cluster ? nodeAt(redis, address) : undefined;
+      asked = redirected === 'ASK' && redis instanceof Cluster ? clusterNodeAt(redis, address) : undefined;
       if (asked) continue;
       if (redirected !== 'TRYAGAIN' && redis instanceof Cluster) {
         await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
