@@ -7,7 +7,8 @@ import {
   sealGeneration,
   streamKeys,
 } from '@spool/shared';
-import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import { createTestRedis, randomName, TcpProxy, testServices, waitFor } from '@spool/testkit';
+import { Redis } from 'ioredis';
 import { type FollowStep, followStream } from './follow-stream.js';
 
 const redis = createTestRedis();
@@ -52,6 +53,43 @@ function follow(keys: StreamKeys, options: Parameters<typeof followStream>[2] = 
 }
 
 describe('following a stream', () => {
+  it('rides out Redis going away and coming back (a restart, a failover), losing and repeating nothing', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    // As the CLI's: a command fails after a few reconnection attempts, it does not wait for Redis.
+    const viaProxy = new Redis(proxy.url('redis'), { maxRetriesPerRequest: 1 });
+    viaProxy.on('error', () => {});
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const done = (async () => {
+      for await (const step of followStream(viaProxy, keys, {
+        fromStart: true,
+        pollMs: 50,
+        signal: controller.signal,
+      })) {
+        if (step.kind === 'lines') lines.push(...step.lines);
+      }
+    })();
+    try {
+      const expected = await append(keys, 'a', 0, 5);
+      await waitFor(async () => (lines.length >= 5 ? true : undefined), 10_000, 'the first lines');
+      proxy.cut();
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // reads fail meanwhile
+      expected.push(...(await append(keys, 'a', 5, 5)));
+      proxy.restore();
+      expected.push(...(await append(keys, 'a', 10, 5)));
+      await waitFor(async () => (lines.length >= 15 ? true : undefined), 20_000, 'the lines after');
+      controller.abort();
+      await done;
+      expect(lines).toEqual(expected);
+    } finally {
+      controller.abort();
+      viaProxy.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('prints what is appended after it starts, across a flush in the middle, losing and repeating nothing', async () => {
     const keys = streamKeys(randomName('tail'));
     await append(keys, 'before', 0, 5); // not shown: the tail starts at the end

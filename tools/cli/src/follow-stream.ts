@@ -12,6 +12,11 @@ export interface FollowOptions {
   pollMs?: number;
   /** The most one read takes, so a step costs at most this whatever the buffer's size. */
   readBytes?: number;
+  /**
+   * How long reads may keep failing (Redis restarting, a Cluster failing over) before the follow
+   * gives up; meanwhile it retries from where it was, losing and repeating nothing.
+   */
+  outageMs?: number;
   signal?: AbortSignal;
 }
 
@@ -37,8 +42,23 @@ export async function* followStream(
   keys: StreamKeys,
   options: FollowOptions = {},
 ): AsyncGenerator<FollowStep> {
-  const { pollMs = 250, readBytes = 1024 * 1024, signal } = options;
+  const { pollMs = 250, readBytes = 1024 * 1024, outageMs = 60_000, signal } = options;
+  // The first read fails at once (a wrong address is said, not waited on); later ones are retried.
   const [gen0, length0] = await readGenAndLength(redis, keys);
+  let failingSince: number | undefined;
+  const retrying = async <T>(read: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        const value = await read();
+        failingSince = undefined;
+        return value;
+      } catch (error) {
+        failingSince ??= Date.now();
+        if (signal?.aborted || Date.now() - failingSince >= outageMs) throw error;
+        await sleep(pollMs, signal);
+      }
+    }
+  };
   let gen = gen0;
   let offset = options.fromStart ? 0 : length0;
   let partial = Buffer.alloc(0);
@@ -51,7 +71,7 @@ export async function* followStream(
   };
 
   while (!signal?.aborted) {
-    const [current, data] = await readActive(redis, keys, offset, readBytes);
+    const [current, data] = await retrying(() => readActive(redis, keys, offset, readBytes));
     if (current < gen) {
       // The generation went back (Redis lost writes, or was emptied): follow its buffer from the start.
       yield { kind: 'skipped', gen, fromByte: offset };
@@ -74,7 +94,7 @@ export async function* followStream(
     // Sealed since the last step: the rest of `gen` is in its sealed key, unless already released.
     for (; gen < current && !signal?.aborted; gen += 1, offset = 0, partial = Buffer.alloc(0)) {
       for (;;) {
-        const rest = await readSealed(redis, keys, gen, offset, readBytes);
+        const rest = await retrying(() => readSealed(redis, keys, gen, offset, readBytes));
         if (rest === null) {
           yield { kind: 'skipped', gen, fromByte: offset };
           break;
@@ -127,6 +147,11 @@ async function readSealed(
     .exists(keys.sealed(gen))
     .getrangeBuffer(keys.sealed(gen), offset, offset + bytes - 1)
     .exec();
-  const [[, exists], [, data]] = replies as [[Error | null, number], [Error | null, Buffer]];
+  const [[existsError, exists], [rangeError, data]] = replies as [
+    [Error | null, number],
+    [Error | null, Buffer],
+  ];
+  // A failed read is no release: taken for one, it said the rest was skipped when it was not.
+  if (existsError || rangeError) throw existsError ?? rangeError;
   return exists === 1 ? data : null;
 }
