@@ -233,6 +233,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       'SpoolCountersLost',
       'SpoolFlushFailing',
       'SpoolFlushStuck',
+      'SpoolFlushWorkerReplaced',
       'SpoolIngestAnswering503',
       'SpoolLandingBehind',
       'SpoolSweepFailing',
