@@ -84,6 +84,19 @@ export async function makeScratchDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), `spool-flush-${process.pid}-`));
 }
 
+/**
+ * Runs `work` on the path `name` in a new directory of its own, removed after whatever happens:
+ * for a tool's one file (a Parquet object downloaded for DuckDB, which reads files, to read).
+ */
+export async function withScratchFile<T>(name: string, work: (file: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'spool-tool-'));
+  try {
+    return await work(join(dir, name));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** Writes all of `data` at the file's position (a write may take less than it is given). */
 export async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   for (let at = 0; at < data.length; ) {

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
@@ -16,6 +13,7 @@ import {
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
 import { parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
+import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
 
 export interface VerifyTarget {
@@ -111,14 +109,10 @@ async function readContent(
   // Through pipeline(), never .pipe(): a download cut short fails the check instead of hanging it.
   const body = answer.Body as Readable;
   if (line.format === 'parquet') {
-    const dir = await mkdtemp(join(tmpdir(), 'spool-verify-'));
-    try {
-      const file = join(dir, 'object.parquet');
+    return withScratchFile('object.parquet', async (file) => {
       await pipeline(body, objectBytes, createWriteStream(file));
       return { objectSha256: objectBytes.hash.digest('hex'), lines: await parquetRows(file) };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
   const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
   const hash = createHash('sha256');

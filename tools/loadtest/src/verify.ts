@@ -1,13 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { eachParquetMessageId } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
+import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import {
   addFlushJob,
   FLUSH_QUEUE,
@@ -77,14 +75,10 @@ async function eachMessageId(
   onId: (id: string | undefined) => void,
 ): Promise<void> {
   if (key.endsWith('.parquet')) {
-    const dir = await mkdtemp(join(tmpdir(), 'spool-loadtest-'));
-    try {
-      const file = join(dir, 'object.parquet');
+    await withScratchFile('object.parquet', async (file) => {
       await pipeline(body, createWriteStream(file));
       await eachParquetMessageId(file, onId);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
     return;
   }
   await pipeline(body, decompressorOf(key), async (source: AsyncIterable<Buffer>) => {
