@@ -288,12 +288,13 @@ export class GroupCommit {
       return;
     }
     const limits = this.limitsOf(group.stream);
+    const keys = streamKeys(group.stream, config.namespace);
     const endTimer = metrics.appendSeconds.startTimer();
     let result: AppendResult;
     try {
       result = await appendToBuffer(
         redis,
-        streamKeys(group.stream, config.namespace),
+        keys,
         {
           chunk:
             members.length === 1
@@ -307,11 +308,7 @@ export class GroupCommit {
         this.replicaAck,
       );
     } catch (error) {
-      failAll(
-        error instanceof ReplicaAckError ? 'replicate' : 'append',
-        error,
-        streamKeys(group.stream, config.namespace).buf,
-      );
+      failAll(error instanceof ReplicaAckError ? 'replicate' : 'append', error, keys.buf);
       return;
     } finally {
       endTimer();
