@@ -88,7 +88,13 @@ describe("the compose profile's Prometheus", () => {
 
 describe('the Grafana dashboard', () => {
   const dashboard = JSON.parse(readFileSync(`${OBSERVABILITY}grafana/spool.json`, 'utf8')) as {
-    panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
+    panels: Array<{
+      id: number;
+      type: string;
+      title: string;
+      gridPos: { x: number; y: number; w: number; h: number };
+      targets?: Array<{ expr: string }>;
+    }>;
   };
 
   it('queries only metrics that Spool exports, in every panel', async () => {
@@ -103,6 +109,23 @@ describe('the Grafana dashboard', () => {
         unknown: [],
       });
     }
+  });
+
+  it('lays its panels out without overlaps, each with an id of its own', () => {
+    const cells = new Map<string, string>();
+    const overlaps = new Set<string>();
+    for (const { title, gridPos } of dashboard.panels) {
+      for (let x = gridPos.x; x < gridPos.x + gridPos.w; x++) {
+        for (let y = gridPos.y; y < gridPos.y + gridPos.h; y++) {
+          const taken = cells.get(`${x},${y}`);
+          if (taken) overlaps.add(`${title} overlaps ${taken}`);
+          cells.set(`${x},${y}`, title);
+        }
+      }
+    }
+    expect([...overlaps]).toEqual([]);
+    const ids = dashboard.panels.map((panel) => panel.id);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('filters events only by outcomes the ingest counts', async () => {
