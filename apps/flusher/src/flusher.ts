@@ -49,6 +49,8 @@ export interface Flusher {
   readonly worker: Worker<FlushJobData>;
   /** Health and metrics; not listening (main.ts listens). */
   app: FastifyInstance;
+  /** The ids of the jobs being run now (a flush job's id names its stream and generation). */
+  jobsInHand(): string[];
   close(): Promise<void>;
 }
 
@@ -67,13 +69,16 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   let closing = false;
 
   const activity = { active: 0, started: 0 };
+  const inHand = new Set<Job<FlushJobData>>();
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
     activity.active += 1;
     activity.started += 1;
+    inHand.add(job);
     try {
       return await runJob(job);
     } finally {
       activity.active -= 1;
+      inHand.delete(job);
     }
   };
 
@@ -183,6 +188,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       return current.worker;
     },
     app,
+    jobsInHand: () => [...inHand].map((job) => job.id ?? job.name),
     async close() {
       closing = true;
       watchdog.stop();

@@ -37,10 +37,16 @@ const clients = createFlusherClients(config, (err, client) =>
 refuseClusterNode('flusher', clients.redis);
 const flusher = await buildFlusher({ config, clients, logger });
 
-stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
-  await flusher.close();
-  await clients.close();
-});
+stopOnSignals(
+  logger,
+  SHUTDOWN_GRACE_MS,
+  async () => {
+    await flusher.close();
+    await clients.close();
+  },
+  // Their locks expire and another flusher takes them over (FLUSH_LOCK_DURATION).
+  () => ({ abandonedJobs: flusher.jobsInHand() }),
+);
 await listenOrExit(flusher.app, config, logger);
 const diskProblem = writesParquet(config) ? scratchDiskProblem(config, scratchFreeBytes()) : undefined;
 if (diskProblem) logger.warn({ problem: diskProblem }, 'the disk may be too small for Parquet flushes');

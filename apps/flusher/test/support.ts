@@ -35,6 +35,7 @@ export async function startTestFlusher(env: Record<string, string> = {}): Promis
       return flusher.worker;
     },
     app: flusher.app,
+    jobsInHand: () => flusher.jobsInHand(),
     clients,
     config,
     async close() {

@@ -23,16 +23,23 @@ export function loadConfigOrExit(
 
 /**
  * On SIGTERM or SIGINT, runs `stop` once and logs; if it takes longer than `graceMs`, exits 1
- * anyway (a stuck shutdown must not keep a container from being replaced).
+ * anyway (a stuck shutdown must not keep a container from being replaced), logging what
+ * `unfinished` says was left (the flusher's jobs in hand, so an operator knows which streams
+ * another flusher will take over).
  */
-export function stopOnSignals(logger: Logger, graceMs: number, stop: () => Promise<void>): void {
+export function stopOnSignals(
+  logger: Logger,
+  graceMs: number,
+  stop: () => Promise<void>,
+  unfinished: () => Record<string, unknown> = () => ({}),
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     setTimeout(() => {
-      logger.error({ graceMs }, 'shutdown took too long; exiting');
+      logger.error({ graceMs, ...unfinished() }, 'shutdown took too long; exiting');
       globalThis.process.exit(1);
     }, graceMs).unref();
     stop().then(
