@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   type onRequestAsyncHookHandler,
 } from 'fastify';
@@ -129,9 +130,14 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       ? app.createRateLimit({ ...limits, max: BEACON_ROOM * config.rateLimit.max })
       : undefined;
   const countBeacon = beaconCounter
-    ? async (request: FastifyRequest) => {
+    ? async (request: FastifyRequest, reply: FastifyReply) => {
         const state = await beaconCounter(request);
-        return state.isAllowed || !state.isExceeded ? undefined : state.ttlInSeconds;
+        if (state.isAllowed) return undefined;
+        // The headers every other counted answer carries, of the beacon's own (wider) bucket.
+        reply.header('x-ratelimit-limit', state.max);
+        reply.header('x-ratelimit-remaining', state.remaining);
+        reply.header('x-ratelimit-reset', state.ttlInSeconds);
+        return state.isExceeded ? state.ttlInSeconds : undefined;
       }
     : undefined;
   await app.register(healthRoutes, {

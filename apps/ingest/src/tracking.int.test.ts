@@ -209,6 +209,10 @@ describe('the tracking API on a keyed service', () => {
       ['/v1/batch', `{"context":${deep(100)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
       // Deep enough to overflow the stack of a recursive writer: once a 500.
       ['/v1/batch', `{"context":${deep(10_000)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      // The batch's sentAt is written into every message too.
+      ['/v1/batch', `{"sentAt":{"__proto__":{"admin":true}},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      ['/v1/batch', `{"sentAt":[1e400],"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      ['/v1/batch', `{"sentAt":${deep(10_000)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
     ];
     for (const [url, payload, code] of cases) {
       const response = await send(ingest, url, payload, headers);
@@ -261,6 +265,22 @@ describe('the tracking API on a keyed service', () => {
     });
     expect(zipped.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
     expect(zipped.json().message).toContain(String(64 * 1024));
+  });
+
+  it('refuses a batch whose shared context, written into each message, would make more than the request may store (413)', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    // 62 KB of body; as stored, 1,000 messages of 20 KB each (20 MB), every one over
+    // MAX_EVENT_BYTES: refused once the lines made pass 2 × MAX_BODY_BYTES, not built to the end.
+    const batch = {
+      context: { pad: 'y'.repeat(20_000) },
+      batch: Array.from({ length: 1_000 }, () => ({ type: 'track', userId: 'u', event: 'e' })),
+    };
+    expect(JSON.stringify(batch).length).toBeLessThan(64 * 1024);
+    const before = (await stored(ns, stream)).length;
+    const answer = await send(ingest, '/v1/batch', batch, headers);
+    expect(answer.statusCode).toBe(413);
+    expect(answer.json()).toMatchObject({ code: 'SPOOL_REQUEST_TOO_LARGE' });
+    expect((await stored(ns, stream)).length).toBe(before);
   });
 
   it('holds a message to MAX_EVENT_BYTES as the SDK sends it, not with the fields Spool adds', async () => {
@@ -511,6 +531,45 @@ describe('the tracking API with the key in the Authorization header', () => {
   });
 });
 
+describe('the tracking API without a key in the Authorization header, rate-limited', () => {
+  it('counts a request whose body never parses against its address: broken bodies are limited too', async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'body-key-0001:*',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      const broken = [
+        '{"writeKey":"body-key-0001","batch":[',
+        Buffer.from([0x7b, 0xff, 0xfe, 0x7d]),
+        gzipSync('{"batch":[]}').subarray(0, 12),
+      ];
+      const answers = [];
+      for (const [i, payload] of broken.entries()) {
+        answers.push(
+          await ingest.app.inject({
+            method: 'POST',
+            url: '/v1/batch',
+            headers: { 'content-type': 'text/plain', ...(i === 2 ? { 'content-encoding': 'gzip' } : {}) },
+            payload,
+          }),
+        );
+      }
+      expect(answers.map((answer) => answer.statusCode)).toEqual([400, 400, 400]);
+      expect(answers.map((answer) => answer.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0']);
+      // The address's room is used up: a request with no key at all waits.
+      const next = await send(ingest, '/v1/track', { userId: 'u', event: 'E' });
+      expect(next.statusCode).toBe(429);
+      // A key in the body has a bucket of its own, as before.
+      const keyed = await send(ingest, '/v1/track', { writeKey: 'body-key-0001', userId: 'u', event: 'E' });
+      expect(keyed.statusCode).toBe(200);
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
 describe("the SDKs' settings routes and the beacon on a keyed, rate-limited service", () => {
   it('count guesses at a key against the address, as the event routes do: 429 past the limit', async () => {
     const ingest = await startTestIngest({
@@ -578,6 +637,25 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
         );
       }
       expect(guesses).toEqual([401, 401, 429]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
+  it("answer a beacon with the X-RateLimit headers of its bucket (twice the limit's room)", async () => {
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: randomName('trk'),
+      WRITE_KEYS: 'known-key-0001:site',
+      RATE_LIMIT_MAX: '2',
+      RATE_LIMIT_WINDOW: '30s',
+    });
+    try {
+      const answer = await send(ingest, '/beacon/v1/batch?writeKey=known-key-0001', {
+        batch: [{ type: 'track', userId: 'u', event: 'B' }],
+      });
+      expect(answer.statusCode).toBe(200);
+      expect(answer.headers).toMatchObject({ 'x-ratelimit-limit': '4', 'x-ratelimit-remaining': '3' });
+      expect(Number(answer.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
     } finally {
       await ingest.close();
     }

@@ -140,6 +140,15 @@ export const writeKeys = z
         });
         return z.NEVER;
       }
+      // A key matches its first entry only: a second one's streams would be refused, unsaid.
+      const earlier = keys.findIndex((entry) => entry.key === key);
+      if (earlier !== -1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${keys.length + 1} repeats the key of entry ${earlier + 1}; list all of a key's streams in one entry, as "key:stream,stream"`,
+        });
+        return z.NEVER;
+      }
       keys.push({ key, streams: streams.includes('*') ? '*' : new Set(streams) });
     }
     if (holdsNoKey(text, keys.length, ctx, 'holds no key')) return z.NEVER;

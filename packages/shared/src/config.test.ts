@@ -197,6 +197,11 @@ describe('loadConfig', () => {
     [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
     [{ WRITE_KEYS: ' ; ' }, /WRITE_KEYS: holds no key/],
+    // The second entry's streams would be refused without a word: the key matches its first.
+    [
+      { WRITE_KEYS: 'same-key-123:a;other-key-45:*;same-key-123:b' },
+      /WRITE_KEYS: entry 3 repeats the key of entry 1/,
+    ],
   ])('stops on %p naming the variable', (env, message) => {
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);

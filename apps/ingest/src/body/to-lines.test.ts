@@ -191,4 +191,24 @@ describe('toLines', () => {
     );
     expect(toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits).count).toBe(4);
   });
+
+  it('counts the lines it refuses as too large toward that limit: a shared context cannot multiply unbounded', () => {
+    // As a tracking batch's `context` is merged into each of its messages: every line is made,
+    // each over MAX_EVENT_BYTES, from one small body.
+    const shared = { big: 'y'.repeat(2_000) };
+    const items = Array.from({ length: 2_500 }, () => ({ value: {} }));
+    let made = 0;
+    const prepare = (value: unknown) => {
+      made += 1;
+      return { message: { ...(value as object), context: shared } };
+    };
+    const limits = { maxEventBytes: 1024, maxStoredBytes: 10_000 };
+    expect(() => toLines({ shape: 'batch', items }, new Date(STAMP), limits, prepare)).toThrow(
+      expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE', statusCode: 413 }),
+    );
+    expect(made).toBe(5);
+    // Below the limit they are refused one by one, as before.
+    const few = toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits, prepare);
+    expect(few).toMatchObject({ count: 0, rejectedCount: 4 });
+  });
 });

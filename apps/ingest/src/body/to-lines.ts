@@ -99,8 +99,8 @@ export function storedLine(event: Record<string, unknown>, stamp: string): strin
  * Turns a parsed body into the lines to store: each good event (made ready by `prepare` when
  * given) plus `receivedAt` (the server's clock, always) and `messageId` (the client's non-empty
  * string, else a new UUID). Bad events are listed by index (the first MAX_LISTED_REJECTIONS) and
- * cost nothing else. Throws when the stored lines together would pass `maxStoredBytes`, before
- * building the rest.
+ * cost nothing else. Throws when the lines made (stored, or refused as too large) together pass
+ * `maxStoredBytes`, before building the rest.
  */
 export function toLines(
   body: ParsedBody,
@@ -117,6 +117,9 @@ export function toLines(
   const rejectedText: string[] = [];
   let rejectedCount = 0;
   let bytes = 0;
+  // Every line made counts, the ones then refused as too large too: a batch's shared `context` is
+  // written into each of its messages, so a small body could otherwise make gigabytes of text.
+  let madeBytes = 0;
   // The text is made only for the listed ones: a request's bad events cost at most that many.
   const reject = (event: RejectedEvent, text: () => string) => {
     rejectedCount += 1;
@@ -157,6 +160,8 @@ export function toLines(
       if (mended) line = storedLine(event, stamp);
     }
     const lineBytes = Buffer.byteLength(line);
+    madeBytes += lineBytes;
+    if (madeBytes > limits.maxStoredBytes) throw new errors.SPOOL_REQUEST_TOO_LARGE(limits.maxStoredBytes);
     if (lineBytes > limits.maxEventBytes) {
       reject(
         {
@@ -169,7 +174,6 @@ export function toLines(
       continue;
     }
     bytes += lineBytes;
-    if (bytes > limits.maxStoredBytes) throw new errors.SPOOL_REQUEST_TOO_LARGE(limits.maxStoredBytes);
     const ownId = clientMessageId(event);
     if (ownId !== undefined) {
       clientIds.ids.push(ownId);

@@ -3,6 +3,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  onErrorHookHandler,
   onRequestAsyncHookHandler,
   onRequestHookHandler,
   preHandlerHookHandler,
@@ -39,8 +40,9 @@ export interface TrackingRouteOptions extends StoreDeps {
   /**
    * Counts a beacon with a valid key in its rate-limit bucket, resolving with the seconds to wait
    * when it is past BEACON_ROOM × RATE_LIMIT_MAX, else undefined; undefined when there is no limit.
+   * Sets the answer's X-RateLimit-* headers.
    */
-  countBeacon: ((request: FastifyRequest) => Promise<number | undefined>) | undefined;
+  countBeacon: ((request: FastifyRequest, reply: FastifyReply) => Promise<number | undefined>) | undefined;
   isClosing(): boolean;
 }
 
@@ -96,11 +98,13 @@ function batchOf(body: unknown, maxEvents: number) {
   if (!Array.isArray(body.batch)) throw new errors.SPOOL_INVALID_BATCH('"batch" is not an array');
   if (body.batch.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   if (body.batch.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(body.batch.length, maxEvents);
-  const { context, integrations } = body;
+  const { context, integrations, sentAt } = body;
   // Merged into every message: held to a message's rules once here, and refused with the batch.
-  const problem = checkEvent({ context, integrations });
-  if (problem) throw new errors.SPOOL_INVALID_BATCH(`its "context" or "integrations": ${problem.message}`);
-  return { items: body.batch as unknown[], context, integrations, sentAt: body.sentAt };
+  const problem = checkEvent({ context, integrations, sentAt });
+  if (problem) {
+    throw new errors.SPOOL_INVALID_BATCH(`its "context", "integrations" or "sentAt": ${problem.message}`);
+  }
+  return { items: body.batch as unknown[], context, integrations, sentAt };
 }
 
 /**
@@ -189,7 +193,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
           // A key in the header (sendBeacon sends none) was counted and refused in onRequest.
           if (presentedKey(request.headers.authorization) !== undefined) return done();
           const counted = request.auth?.ok
-            ? countBeacon(request)
+            ? countBeacon(request, reply)
             : rateLimit.call(this, request, reply).then(() => undefined);
           counted.then((retryAfter) => {
             if (retryAfter === undefined) return done();
@@ -221,11 +225,25 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     const received = new Date();
     return { received, receivedAt: isoTime(received), ip: request.ip, ipPolicy: options.ipPolicy, ...shared };
   };
+  // A request refused before its key was read (a body that does not parse, decode or fit) still
+  // counts, against its address: else a stream of broken bodies, each parsed, is never limited.
+  // (The limiter counts a request once, so one already counted is not counted again.)
+  const countRefused: onErrorHookHandler | undefined = rateLimit
+    ? function (request, reply, _error, done) {
+        if (request.auth !== undefined) return done();
+        // Its 429 is not the answer: the request's own error is.
+        rateLimit.call(this, request, reply).then(
+          () => done(),
+          () => done(),
+        );
+      }
+    : undefined;
   const common = {
     bodyLimit: options.maxBatchBytes,
     onRequest,
     preParsing: decodingHook(options.maxBatchBytes),
     preHandler,
+    ...(countRefused ? { onError: countRefused } : {}),
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       metrics.countRequest('tracking', reply.statusCode);
       done();

@@ -68,8 +68,10 @@ export type NormalizeMessage = (
 ) => { message: Record<string, unknown> } | { problem: EventProblem };
 
 /**
- * A refused message's text for the quarantine, without what is never stored: its `writeKey`, and
- * its `context.ip` (IP_POLICY applies to stored messages; a refused one keeps no address at all).
+ * A refused message's text for the quarantine, as the client sent it less what is never stored:
+ * its `writeKey`, and its `context.ip` (not yet under IP_POLICY: the address is left out). A
+ * message refused only for its stored size is quarantined as its stored line instead, with
+ * `context.ip` as IP_POLICY stores it.
  */
 export function quarantineText(value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return jsonText(value);
