@@ -5,6 +5,7 @@ import {
   isOutOfMemory,
   memoryLimitFor,
   readStatement,
+  selectStatement,
   withoutData,
 } from './parquet-duckdb.js';
 
@@ -57,6 +58,23 @@ describe('readStatement', () => {
     expect(sql).toBe(
       `read_ndjson('/tmp/it''s', columns = {'it''s "x"': 'VARCHAR'}, records = true, maximum_object_size = 1048576)`,
     );
+  });
+
+  it('writes JSON columns as VARCHAR, each name quoted as an identifier', () => {
+    const sql = selectStatement({
+      ...base,
+      schema: {
+        kind: 'columns',
+        columns: [
+          { name: 'n', type: 'BIGINT' },
+          { name: 'say "hi"', type: 'JSON' },
+        ],
+      },
+    });
+    expect(sql).toBe(
+      `SELECT * REPLACE (CAST("say ""hi""" AS VARCHAR) AS "say ""hi""") FROM read_ndjson('/tmp/it''s', columns = {'n': 'BIGINT', 'say "hi"': 'JSON'}, records = true, maximum_object_size = 1048576)`,
+    );
+    expect(selectStatement({ ...base, schema: { kind: 'lines' } })).toMatch(/^SELECT \* FROM read_csv\(/);
   });
 
   it('reads lines as text with a delimiter JSON text never holds', () => {

@@ -70,6 +70,11 @@ function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
+/** A column's name in SQL: any name, quoted (a field name may hold quotes, dots, anything). */
+function identifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 export interface CopyToParquet {
   /** A file of NDJSON: the generation as staged. */
   input: string;
@@ -82,6 +87,21 @@ export interface CopyToParquet {
   rowGroupBytes: number;
   /** The longest line's size bound, in bytes (DuckDB refuses longer JSON values). */
   maxLineBytes: number;
+}
+
+/**
+ * The query that reads the staged generation with its schema (docs/output.md#parquet): JSON
+ * columns are read as DuckDB's JSON, so a string among objects is its JSON (`"none"`), and
+ * written as VARCHAR, not as Parquet's JSON type.
+ */
+export function selectStatement(copy: CopyToParquet): string {
+  const { schema } = copy;
+  const json = schema.kind === 'columns' ? schema.columns.filter(({ type }) => type === 'JSON') : [];
+  const replace =
+    json.length === 0
+      ? ''
+      : ` REPLACE (${json.map(({ name }) => `CAST(${identifier(name)} AS VARCHAR) AS ${identifier(name)}`).join(', ')})`;
+  return `SELECT *${replace} FROM ${readStatement(copy)}`;
 }
 
 /** The call that reads the staged generation with its schema (docs/output.md#parquet). */
@@ -114,7 +134,7 @@ export function copyToParquet(copy: CopyToParquet): Promise<number> {
       copy.spill,
       async (connection) => {
         const result = await connection.run(
-          `COPY (SELECT * FROM ${readStatement(copy)}) TO ${literal(copy.output)} ` +
+          `COPY (${selectStatement(copy)}) TO ${literal(copy.output)} ` +
             `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
         );
         return Number(result.rowsChanged);

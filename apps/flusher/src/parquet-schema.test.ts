@@ -56,8 +56,8 @@ describe('SchemaBuilder', () => {
         { name: 'i', type: 'BIGINT' },
         { name: 'd', type: 'DOUBLE' },
         { name: 's', type: 'VARCHAR' },
-        { name: 'o', type: 'VARCHAR' },
-        { name: 'a', type: 'VARCHAR' },
+        { name: 'o', type: 'JSON' },
+        { name: 'a', type: 'JSON' },
         { name: 'm', type: 'VARCHAR' },
         { name: 'late', type: 'BIGINT' },
       ],
@@ -119,7 +119,7 @@ describe('SchemaBuilder', () => {
   });
 
   it('tries typed columns, then the same columns as text, then each line as text', () => {
-    const typed = schemaOf({ a: 1, b: 's' });
+    const typed = schemaOf({ a: 1, b: 's', c: {} });
     expect(schemaAttempts(typed)).toEqual([
       typed,
       {
@@ -127,6 +127,8 @@ describe('SchemaBuilder', () => {
         columns: [
           { name: 'a', type: 'VARCHAR' },
           { name: 'b', type: 'VARCHAR' },
+          // JSON reads any value already.
+          { name: 'c', type: 'JSON' },
         ],
       },
       { kind: 'lines' },

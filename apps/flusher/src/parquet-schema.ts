@@ -6,12 +6,14 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  * is then told each column's type, and a type a single line contradicts would fail the flush).
  *
  * - Each top-level field is a column, in the order the fields first appear.
- * - A field that is an object or an array in any line is a VARCHAR column of JSON text: event
- *   properties and context differ by event and by client release, so typed structs would change
- *   shape from one generation to the next, and Athena cannot read a struct whose fields changed
- *   between files; text stays one type, and both read its fields with a JSON path. Not the JSON
- *   logical type: DuckDB reads files together (union_by_name) by casting a column to one type,
- *   and a generation where the field was plain text ("hello") does not cast to JSON.
+ * - A field that is an object or an array in any line is a column of JSON text (`JSON` here: read
+ *   as DuckDB's JSON, written as VARCHAR): event properties and context differ by event and by
+ *   client release, so typed structs would change shape from one generation to the next, and
+ *   Athena cannot read a struct whose fields changed between files; text stays one type, and both
+ *   read its fields with a JSON path. Every value of it is JSON, a string in another line too
+ *   (`"none"`, quoted): a JSON path over the column then never meets text it cannot parse. Not
+ *   Parquet's JSON logical type: DuckDB reads files together (union_by_name) by casting a column to
+ *   one type, and a generation where the field was only plain text ("hello") does not cast to JSON.
  * - Scalars: only booleans is BOOLEAN; only integers is BIGINT; integers and decimals is DOUBLE;
  *   anything else mixed is VARCHAR (a number is then DuckDB's text of it). A field that is null (or
  *   missing) in every line has no column: readers take a missing column as null, and a sparse
@@ -28,7 +30,8 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  *   JavaScript accepts and DuckDB refuses).
  */
 
-export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ';
+/** `JSON`: each value's JSON text, written as a VARCHAR column (readStatement casts it). */
+export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ' | 'JSON';
 
 export type ParquetSchema =
   | { kind: 'columns'; columns: Array<{ name: string; type: ColumnType }> }
@@ -53,8 +56,7 @@ export const WHOLE_EVENT_COLUMN = '_event';
 const NOT_TIME = 64;
 
 function typeOf(kinds: number, timeField: boolean): ColumnType {
-  // JSON text (DuckDB writes an object read as VARCHAR as its JSON).
-  if (kinds & ValueKind.Nested) return 'VARCHAR';
+  if (kinds & ValueKind.Nested) return 'JSON';
   const scalars = kinds & ~ValueKind.Null & ~NOT_TIME;
   // A time field is a time or text, never a number or a boolean (epoch milliseconds, say): DuckDB's
   // union_by_name cannot read a BIGINT generation of it with a TIMESTAMPTZ one; text reads with both.
@@ -126,14 +128,14 @@ export class SchemaBuilder {
 
 /**
  * What to try, in order, to write a generation: its schema; then (typed columns only) the same
- * columns each VARCHAR, which reads any JSON value (a string as itself, anything else as its
- * JSON); then each line as text, which parses nothing.
+ * columns each VARCHAR (JSON ones kept: both read any JSON value; VARCHAR a string as itself,
+ * anything else as its JSON); then each line as text, which parses nothing.
  */
 export function schemaAttempts(schema: ParquetSchema): ParquetSchema[] {
   if (schema.kind !== 'columns') return [schema, { kind: 'lines' }];
   const asText: ParquetSchema = {
     kind: 'columns',
-    columns: schema.columns.map(({ name }) => ({ name, type: 'VARCHAR' })),
+    columns: schema.columns.map(({ name, type }) => ({ name, type: type === 'JSON' ? 'JSON' : 'VARCHAR' })),
   };
   return [schema, asText, { kind: 'lines' }];
 }

@@ -151,6 +151,32 @@ describe('a Parquet flush', () => {
     ]);
   });
 
+  it('writes every value of a nested field as JSON, a string among objects too, so a JSON path reads every row', async () => {
+    const stream = randomName('pq-json');
+    await append(stream, [
+      { messageId: 'a', context: { page: { path: '/a' } } },
+      // A client that sent text where objects are usual; and text that looks like an object.
+      { messageId: 'b', context: 'none' },
+      { messageId: 'c', context: '{"page":{"path":"/fake"}}' },
+      { messageId: 'd', context: 12.5 },
+      { messageId: 'e', context: null },
+    ]);
+    const { file, metrics } = await flushParquet(stream);
+
+    expect(await columnTypes(file)).toMatchObject({ context: 'VARCHAR' });
+    const rows = await query(
+      `SELECT messageId, context, context->>'$.page.path' AS path FROM read_parquet('${file}') ORDER BY messageId`,
+    );
+    expect(rows).toEqual([
+      { messageId: 'a', context: '{"page":{"path":"/a"}}', path: '/a' },
+      { messageId: 'b', context: '"none"', path: null },
+      { messageId: 'c', context: '"{\\"page\\":{\\"path\\":\\"/fake\\"}}"', path: null },
+      { messageId: 'd', context: '12.5', path: null },
+      { messageId: 'e', context: null, path: null },
+    ]);
+    expect(metrics).not.toContain(`spool_parquet_fallbacks_total{stream="${stream}"`);
+  });
+
   it('keeps a time field text in a generation where one of its values is not a real time', async () => {
     const stream = randomName('pq-time');
     await append(stream, [
