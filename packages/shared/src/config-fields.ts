@@ -234,6 +234,7 @@ function perStream<T>(fallback: string, parse: (text: string) => T | undefined, 
       if (whole !== undefined) return { default: whole, streams: new Map() };
       let rest = parse(fallback) as T;
       const streams = new Map<string, T>();
+      const seen = new Set<string>();
       for (const entry of text.split(',').map((part) => part.trim())) {
         const colon = entry.lastIndexOf(':');
         const name = entry.slice(0, colon).trim();
@@ -245,6 +246,12 @@ function perStream<T>(fallback: string, parse: (text: string) => T | undefined, 
           });
           return z.NEVER;
         }
+        // One entry a name: with two, which one holds would be a guess (`web:2,web:3`).
+        if (seen.has(name)) {
+          ctx.addIssue({ code: 'custom', message: `"${name}" is listed twice; give each stream one entry` });
+          return z.NEVER;
+        }
+        seen.add(name);
         if (name === '*') rest = value;
         else streams.set(name, value);
       }

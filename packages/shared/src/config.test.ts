@@ -60,6 +60,8 @@ describe('loadConfig', () => {
     expect(outputFormat.default).toBe('ndjson.gz');
     expect(outputFormat.streams.get('web')).toBe('ndjson.zst');
     expect(loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest').outputFormat.default).toBe('parquet');
+    expect(loadConfig({ ...OPEN, GROUP_COMMIT_WINDOW: '100ms' }, 'ingest').groupCommitWindowMs).toBe(100);
+    expect(loadConfig({ ...OPEN, S3_PREFIX: 'events/2026/' }, 'ingest').s3.prefix).toBe('events/2026/');
     expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'csv' }, 'ingest')).toThrow(
       /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst or parquet/,
     );
@@ -184,7 +186,14 @@ describe('loadConfig', () => {
     [{ S3_TIMEOUT: '0' }, /S3_TIMEOUT: must be at least 1s/],
     [{ REDIS_COMMAND_TIMEOUT: '600h' }, /REDIS_COMMAND_TIMEOUT: expected at most 24 days/],
     [{ FLUSH_INTERVAL: '1000h' }, /FLUSH_INTERVAL: expected at most 24 days/],
-    [{ S3_PREFIX: 'events' }, /S3_PREFIX: expected empty or ending in "\/"/],
+    [{ S3_PREFIX: 'events' }, /S3_PREFIX: empty, or expected a prefix ending in "\/"/],
+    [{ S3_PREFIX: '/' }, /S3_PREFIX: empty, or a segment of "\/" is empty/],
+    [{ S3_PREFIX: 'events//' }, /S3_PREFIX: empty, or a segment of "events\/\/" is empty/],
+    [{ S3_PREFIX: '../' }, /S3_PREFIX: empty, or a segment of "..\/" is ".."/],
+    [{ S3_PREFIX: 'a/./' }, /S3_PREFIX: empty, or a segment of "a\/.\/" is "."/],
+    [{ STREAM_SHARDS: 'web:2,web:3' }, /STREAM_SHARDS: "web" is listed twice/],
+    [{ OUTPUT_FORMAT: '*:parquet,*:ndjson.gz' }, /OUTPUT_FORMAT: "\*" is listed twice/],
+    [{ GROUP_COMMIT_WINDOW: '2s' }, /GROUP_COMMIT_WINDOW: at most 100ms/],
     // The default buffer limit follows the threshold: a body this large is what passes it.
     [{ MAX_BODY_BYTES: '1.5GiB' }, /MAX_BODY_BYTES: MAX_BUFFER_BYTES .* must be at least/],
     [{ S3_PART_SIZE: '4MiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],

@@ -16,6 +16,7 @@ import {
   type WriteKey,
   writeKeys,
 } from './config-fields.js';
+import { keyPrefixProblem } from './key-prefix.js';
 import type { PerStream } from './per-stream.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
 import { isValidStreamName } from './stream-name.js';
@@ -38,6 +39,9 @@ export const REDIS_STRING_LIMIT = 512 * MiB;
  * this bounds both.
  */
 export const STORED_BYTES_PER_BODY_BYTE = 2;
+
+/** GROUP_COMMIT_WINDOW's most: a request's answer waits for it, and a window of seconds is a slip of units. */
+const MAX_GROUP_COMMIT_WINDOW_MS = 100;
 
 const schema = z.object({
   /** Redis or Valkey URL. */
@@ -264,12 +268,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.FLUSH_LOCK_DURATION < 1000) problems.push('FLUSH_LOCK_DURATION: must be at least 1s');
   // 0 would turn the timeout off: a store that hangs would hold a flush for good.
   if (v.S3_TIMEOUT < 1000) problems.push(`S3_TIMEOUT: must be at least 1s; got ${v.S3_TIMEOUT}ms`);
-  // A prefix is a folder: without its '/', keys would read `eventsstream=web/…`, and the side
-  // files (`_manifests/`, `_quarantine/`) would no longer start a key segment of their own.
-  if (v.S3_PREFIX !== '' && !v.S3_PREFIX.endsWith('/')) {
-    problems.push(`S3_PREFIX: expected empty or ending in "/" (as "events/"); got "${v.S3_PREFIX}"`);
-  }
+  const prefixProblem = keyPrefixProblem(v.S3_PREFIX);
+  if (prefixProblem) problems.push(`S3_PREFIX: empty, or ${prefixProblem}`);
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
+  if (v.GROUP_COMMIT_WINDOW > MAX_GROUP_COMMIT_WINDOW_MS) {
+    problems.push(
+      `GROUP_COMMIT_WINDOW: at most ${MAX_GROUP_COMMIT_WINDOW_MS}ms (every request waits up to this long for its answer); got ${v.GROUP_COMMIT_WINDOW}ms`,
+    );
+  }
   if (v.S3_PART_SIZE < 5 * 1024 ** 2 || v.S3_PART_SIZE > 5 * 1024 ** 3) {
     problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
   }

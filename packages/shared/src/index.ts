@@ -11,6 +11,7 @@ export {
 } from './config.js';
 export { OUTPUT_FORMATS } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
+export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,
   lastFlushErrorKey,

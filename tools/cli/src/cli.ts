@@ -12,6 +12,7 @@ import {
   type FlushJobData,
   forStream,
   isValidStreamName,
+  keyPrefixProblem,
   loadConfig,
   OUTPUT_FORMATS,
   type OutputFormat,
@@ -331,9 +332,9 @@ async function replayCommand(): Promise<void> {
   const to = dayOption('--to', values.to);
   if (from > to) fail('--from: after --to');
   if (!toPrefix) fail('--to-prefix: where the copies go (S3_PREFIX is where the objects are)');
-  // A folder, as S3_PREFIX is: without its '/', keys would read `copiesstream=web/…`.
-  if (!toPrefix.endsWith('/'))
-    fail(`--to-prefix: expected a prefix ending in "/" (as "replayed/"); got "${toPrefix}"`);
+  // A folder, as S3_PREFIX is.
+  const prefixProblem = keyPrefixProblem(toPrefix);
+  if (prefixProblem) fail(`--to-prefix: ${prefixProblem}`);
   if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
   }

@@ -304,6 +304,10 @@ describe('spool replay', () => {
       ['--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/'],
       // A folder, as S3_PREFIX is.
       ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'copies'],
+      // Segments a file-backed store resolves: "./" was the source's own folder there.
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', './'],
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'a/../'],
+      ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', '/copies/'],
       // Days of no calendar: 2026-02-30 was read as 2026-03-02, 2026-12-99 as no day at all.
       ['--stream', 'web', '--from', '2026-02-30', '--to', '2026-03-02', '--to-prefix', 'x/'],
       ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-99', '--to-prefix', 'x/'],
