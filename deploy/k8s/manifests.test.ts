@@ -123,6 +123,19 @@ describe('the Kubernetes base', () => {
       (secretExample as unknown as { stringData: Record<string, string> }).stringData.WRITE_KEYS,
     ).toBeDefined();
   });
+
+  it("guards the flusher's admin views: the example Secret and the README's command set ADMIN_KEYS", () => {
+    const { stringData } = secretExample as unknown as { stringData: Record<string, string> };
+    // A value the flusher takes (16 characters or more, no ':'), as a real one must be.
+    expect(
+      loadConfig({ S3_BUCKET: 'b', ADMIN_KEYS: stringData.ADMIN_KEYS }, 'flusher').adminKeys,
+    ).toHaveLength(1);
+    // Each command whole: its continued lines (ending in a backslash) joined.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').replaceAll('\\\n', ' ');
+    const commands = readme.match(/kubectl create secret generic spool[^\n]*/g);
+    expect(commands?.length).toBeGreaterThanOrEqual(2);
+    for (const command of commands ?? []) expect(command).toContain('ADMIN_KEYS=');
+  });
 });
 
 /**
