@@ -27,6 +27,7 @@ import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
 import { GroupCommit } from './group-commit.js';
+import { InflightBodies } from './inflight-bodies.js';
 import { createIngestMetrics } from './metrics.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
@@ -71,6 +72,14 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
   const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
   let closing = false;
+
+  // Before any route's own hooks: a request past MAX_INFLIGHT_BYTES is refused unread.
+  const inflight = new InflightBodies(config.maxInflightBytes);
+  metrics.watchInflightBodies(() => inflight.heldBytes);
+  app.decorateRequest('heldBodyBytes', 0);
+  app.addHook('onRequest', inflight.admit);
+  app.addHook('onResponse', inflight.releaseAnswered);
+  app.addHook('onRequestAbort', inflight.releaseAborted);
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -147,6 +156,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const keys = writeKeyVerifier(config.writeKeys);
   await app.register(trackingRoutes, {
     maxBatchBytes: config.tracking.maxBatchBytes,
+    inflight,
     maxEventBytes: config.maxEventBytes,
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestStoredBytes: config.maxRequestStoredBytes,
@@ -162,6 +172,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(sdkConfigRoutes, { keys, rateLimit: limited });
   await app.register(eventsRoute, {
     maxBodyBytes: config.maxBodyBytes,
+    inflight,
     maxEventBytes: config.maxEventBytes,
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestStoredBytes: config.maxRequestStoredBytes,

@@ -72,6 +72,11 @@ export const errors = {
     503,
   ),
   SPOOL_SHUTTING_DOWN: createError('SPOOL_SHUTTING_DOWN', 'This instance is shutting down: retry', 503),
+  SPOOL_OVERLOADED: createError(
+    'SPOOL_OVERLOADED',
+    'This instance holds MAX_INFLIGHT_BYTES of request bodies: retry shortly',
+    503,
+  ),
 } as const;
 
 export type SpoolErrorCode = keyof typeof errors;

@@ -31,6 +31,7 @@ function cachedBy<T>(make: (key: string) => T): (key: string) => T {
 
 /** The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in tests). */
 export function createIngestMetrics() {
+  let readInflightBodies = () => 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_ingest_' });
   const metrics = {
@@ -83,6 +84,14 @@ export function createIngestMetrics() {
       labelNames: ['operation'] as const,
       registers: [registry],
     }),
+    inflightBodyBytes: new Gauge({
+      name: 'spool_ingest_inflight_body_bytes',
+      help: 'Bytes of request bodies held until answered, against MAX_INFLIGHT_BYTES',
+      registers: [registry],
+      collect() {
+        this.set(readInflightBodies());
+      },
+    }),
   };
 
   const requestCounters = cachedBy<CounterChild>((key) => {
@@ -97,6 +106,10 @@ export function createIngestMetrics() {
 
   return {
     ...metrics,
+    /** Where the inflight-body-bytes gauge reads its value at each scrape. */
+    watchInflightBodies(read: () => number): void {
+      readInflightBodies = read;
+    },
     /** One answered request of an event route, by API and status. */
     countRequest(api: IngestApi, statusCode: number): void {
       requestCounters(`${api} ${statusCode}`).inc();

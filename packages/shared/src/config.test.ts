@@ -61,6 +61,12 @@ describe('loadConfig', () => {
     expect(outputFormat.streams.get('web')).toBe('ndjson.zst');
     expect(loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest').outputFormat.default).toBe('parquet');
     expect(loadConfig({ ...OPEN, GROUP_COMMIT_WINDOW: '100ms' }, 'ingest').groupCommitWindowMs).toBe(100);
+    // 16 of the largest bodies by default, following MAX_BODY_BYTES.
+    expect(loadConfig(OPEN, 'ingest').maxInflightBytes).toBe(16 * 1024 ** 2);
+    expect(loadConfig({ ...OPEN, MAX_BODY_BYTES: '4MiB' }, 'ingest').maxInflightBytes).toBe(64 * 1024 ** 2);
+    expect(loadConfig({ ...OPEN, MAX_INFLIGHT_BYTES: '8MiB' }, 'ingest').maxInflightBytes).toBe(
+      8 * 1024 ** 2,
+    );
     expect(loadConfig({ ...OPEN, S3_PREFIX: 'events/2026/' }, 'ingest').s3.prefix).toBe('events/2026/');
     expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'csv' }, 'ingest')).toThrow(
       /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst or parquet/,
@@ -194,6 +200,7 @@ describe('loadConfig', () => {
     [{ STREAM_SHARDS: 'web:2,web:3' }, /STREAM_SHARDS: "web" is listed twice/],
     [{ OUTPUT_FORMAT: '*:parquet,*:ndjson.gz' }, /OUTPUT_FORMAT: "\*" is listed twice/],
     [{ GROUP_COMMIT_WINDOW: '2s' }, /GROUP_COMMIT_WINDOW: at most 100ms/],
+    [{ MAX_INFLIGHT_BYTES: '512KiB' }, /MAX_INFLIGHT_BYTES: must be at least MAX_BODY_BYTES/],
     // The default buffer limit follows the threshold: a body this large is what passes it.
     [{ MAX_BODY_BYTES: '1.5GiB' }, /MAX_BODY_BYTES: MAX_BUFFER_BYTES .* must be at least/],
     [{ S3_PART_SIZE: '4MiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],

@@ -40,6 +40,13 @@ export const REDIS_STRING_LIMIT = 512 * MiB;
  */
 export const STORED_BYTES_PER_BODY_BYTE = 2;
 
+/**
+ * MAX_INFLIGHT_BYTES's default, in bodies of the largest size: each takes some 20 times its size
+ * in the ingest's memory until answered (measured: docs/operations.md), so 16 MiB of bodies keeps
+ * the ingest within the Kubernetes base's 512 MiB limit.
+ */
+const INFLIGHT_BODIES_PER_MAX_BODY = 16;
+
 /** GROUP_COMMIT_WINDOW's most: a request's answer waits for it, and a window of seconds is a slip of units. */
 const MAX_GROUP_COMMIT_WINDOW_MS = 100;
 
@@ -85,6 +92,8 @@ const schema = z.object({
   MAX_EVENT_BYTES: size('32KiB'),
   /** Bytes: the largest request body, after decompression. */
   MAX_BODY_BYTES: size('1MiB'),
+  /** Bytes: the request bodies one ingest holds at once (INFLIGHT_BODIES_PER_MAX_BODY × MAX_BODY_BYTES by default). */
+  MAX_INFLIGHT_BYTES: sizeText.optional(),
   /** Who may write where: `key:stream,stream;key2:*`. The ingest needs it, or ALLOW_ANONYMOUS_WRITES. */
   WRITE_KEYS: writeKeys,
   /** Keys for the flusher's status page (`/status`, `/status.json`): `key1,key2`; unset, the page is open. */
@@ -163,6 +172,8 @@ export interface Config {
   streamShards: StreamShards;
   maxEventBytes: number;
   maxBodyBytes: number;
+  /** The request bodies the ingest holds at once; past it, 503 SPOOL_OVERLOADED before reading one. */
+  maxInflightBytes: number;
   /** The most one request's events may take as stored (STORED_BYTES_PER_BODY_BYTE × maxBodyBytes). */
   maxRequestStoredBytes: number;
   maxEventsPerRequest: number;
@@ -252,6 +263,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     }
   }
   // One body limit bounds what a request may store: the tracking API's may not pass the native one.
+  const maxInflightBytes = v.MAX_INFLIGHT_BYTES ?? INFLIGHT_BODIES_PER_MAX_BODY * v.MAX_BODY_BYTES;
+  if (maxInflightBytes < v.MAX_BODY_BYTES) {
+    problems.push(`MAX_INFLIGHT_BYTES: must be at least MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
+  }
   const maxBatchBytes = v.MAX_BATCH_BYTES ?? Math.min(500 * 1024, v.MAX_BODY_BYTES);
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
     problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
@@ -308,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     streamShards: Object.freeze(v.STREAM_SHARDS),
     maxEventBytes: v.MAX_EVENT_BYTES,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    maxInflightBytes,
     maxRequestStoredBytes,
     maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),

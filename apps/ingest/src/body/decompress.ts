@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { preParsingHookHandler } from 'fastify';
+import type { FastifyRequest, preParsingHookHandler } from 'fastify';
 import { errors } from '../errors.js';
 
 /** A stream Fastify reads the body from; `receivedEncodedLength` is what Fastify compares with Content-Length. */
@@ -9,31 +9,40 @@ type BodyStream = Transform & { receivedEncodedLength: number };
 /** Stops the body once it passes `limit` bytes, before more of it is inflated (a gzip bomb costs nothing). */
 class SizeLimit extends Transform {
   private seen = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly onInflated: (bytes: number) => void,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.limit) callback(new errors.SPOOL_BODY_TOO_LARGE(this.limit));
-    else callback(null, chunk);
+    if (this.seen > this.limit) {
+      callback(new errors.SPOOL_BODY_TOO_LARGE(this.limit));
+      return;
+    }
+    this.onInflated(this.seen);
+    callback(null, chunk);
   }
 }
 
 /**
  * The request body as Fastify should read it: unchanged without Content-Encoding, inflated with
- * `gzip`; any other encoding is refused. The decompressed size is what counts against `limit`.
+ * `gzip`; any other encoding is refused. The decompressed size is what counts against `limit`;
+ * `onInflated` hears it as it grows.
  */
 export function decodeBody(
   payload: NodeJS.ReadableStream,
   contentEncoding: string | undefined,
   limit: number,
+  onInflated: (bytes: number) => void = () => {},
 ): NodeJS.ReadableStream {
   const encoding = (contentEncoding ?? '').trim().toLowerCase();
   if (encoding === '' || encoding === 'identity') return payload;
   if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new errors.SPOOL_UNSUPPORTED_ENCODING(encoding);
 
   const gunzip = createGunzip();
-  const body = new SizeLimit(limit) as unknown as BodyStream;
+  const body = new SizeLimit(limit, onInflated) as unknown as BodyStream;
   body.receivedEncodedLength = 0;
   payload.on('data', (chunk: Buffer) => {
     body.receivedEncodedLength += chunk.length;
@@ -49,11 +58,18 @@ export function decodeBody(
   return body;
 }
 
-/** Fastify's preParsing step for a route whose bodies may be gzip, up to `limit` bytes inflated. */
-export function decodingHook(limit: number): preParsingHookHandler {
+/**
+ * Fastify's preParsing step for a route whose bodies may be gzip, up to `limit` bytes inflated;
+ * `onInflated` hears each request's inflated size as it grows (the ingest's MAX_INFLIGHT_BYTES).
+ */
+export function decodingHook(
+  limit: number,
+  onInflated: (request: FastifyRequest, bytes: number) => void = () => {},
+): preParsingHookHandler {
   return (request, _reply, payload, done) => {
     try {
-      done(null, decodeBody(payload, request.headers['content-encoding'], limit) as typeof payload);
+      const inflated = (bytes: number) => onInflated(request, bytes);
+      done(null, decodeBody(payload, request.headers['content-encoding'], limit, inflated) as typeof payload);
     } catch (error) {
       done(error as Error);
     }

@@ -10,11 +10,14 @@ import { decodingHook } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
+import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
 import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface EventsRouteOptions extends StoreDeps {
   maxBodyBytes: number;
+  /** MAX_INFLIGHT_BYTES: told how far a gzip body inflates. */
+  inflight: InflightBodies;
   maxEventBytes: number;
   maxEventsPerRequest: number;
   maxRequestStoredBytes: number;
@@ -93,7 +96,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       metrics.countRequest('native', reply.statusCode);
       done();
     },
-    preParsing: decodingHook(maxBodyBytes),
+    preParsing: decodingHook(maxBodyBytes, options.inflight.grow),
     handler: async (request, reply) => {
       const { stream } = request.params;
       // No body and no Content-Type: Fastify runs no parser at all.

@@ -14,6 +14,7 @@ import { checkEvent, isPlainObject } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
 import { errors } from '../errors.js';
+import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
 import type { IpPolicy } from '../tracking/client-ip.js';
 import {
@@ -28,6 +29,8 @@ import { type StoreDeps, storeLines } from './store-lines.js';
 export interface TrackingRouteOptions extends StoreDeps {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
   maxBatchBytes: number;
+  /** MAX_INFLIGHT_BYTES: told how far a gzip body inflates. */
+  inflight: InflightBodies;
   maxEventBytes: number;
   maxEventsPerRequest: number;
   maxRequestStoredBytes: number;
@@ -241,7 +244,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   const common = {
     bodyLimit: options.maxBatchBytes,
     onRequest,
-    preParsing: decodingHook(options.maxBatchBytes),
+    preParsing: decodingHook(options.maxBatchBytes, options.inflight.grow),
     preHandler,
     ...(countRefused ? { onError: countRefused } : {}),
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {

@@ -1,0 +1,133 @@
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomName, type ServiceProcess, spawnService, testServices, waitFor } from '@spool/testkit';
+
+/**
+ * MAX_INFLIGHT_BYTES over real sockets: a request whose body is being read holds its room until
+ * it is answered (or its client gives up), and a request past the bound is refused before its
+ * body is read.
+ */
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const BODY_LIMIT = 64 * 1024;
+let ingest: ServiceProcess;
+let port: number;
+
+beforeAll(async () => {
+  ingest = await spawnService(MAIN, {
+    ALLOW_ANONYMOUS_WRITES: 'true',
+    REDIS_URL: testServices().redisUrl,
+    REDIS_NAMESPACE: randomName('inflight'),
+    MAX_BODY_BYTES: '64KiB',
+    MAX_INFLIGHT_BYTES: '100KiB',
+  });
+  port = Number(new URL(ingest.url).port);
+});
+afterAll(() => ingest.stop());
+
+/** A POST whose head promises `length` bytes, of which only `sent` are sent: the request stays open. */
+function openRequest(path: string, length: number, sent: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: spool\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`,
+      );
+      socket.write(`[${' '.repeat(sent - 1)}`, () => resolve(socket));
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** The status line and body of the answer the socket receives. */
+function answerOn(socket: net.Socket): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (text.includes('\r\n\r\n') && text.trimEnd().endsWith('}')) {
+        resolve({ status: Number(text.split(' ')[1]), text });
+      }
+    });
+  });
+}
+
+const heldBytes = async () =>
+  Number(
+    /^spool_ingest_inflight_body_bytes (\d+)$/m.exec(
+      await (await fetch(`${ingest.url}/metrics`)).text(),
+    )?.[1],
+  );
+
+const post = (stream: string, body: string) =>
+  fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+
+describe('MAX_INFLIGHT_BYTES', () => {
+  it('refuses a request past it with 503 SPOOL_OVERLOADED before reading its body, and takes it again once room is given back', async () => {
+    const stream = randomName('held');
+    // 60 KB of a body promised and still coming: its room is held.
+    const slow = await openRequest(`/v1/streams/${stream}/events`, 60_000, 1_000);
+    const slowAnswer = answerOn(slow);
+    await waitFor(async () => ((await heldBytes()) === 60_000 ? true : undefined), 10_000, 'the room held');
+
+    // Another 60 KB would pass 100 KiB: refused from its head alone (its body is never sent).
+    const refused = await openRequest(`/v1/streams/${stream}/events`, 60_000, 1);
+    const refusal = await answerOn(refused);
+    expect(refusal.status).toBe(503);
+    expect(refusal.text).toContain('"code":"SPOOL_OVERLOADED"');
+    expect(refusal.text.toLowerCase()).toContain('retry-after: 1');
+    refused.destroy();
+    // A small one still fits beside the held one.
+    expect((await post(stream, '{"n":1}')).status).toBe(202);
+
+    // The slow body ends: answered, and its room given back.
+    slow.write(`${' '.repeat(60_000 - 1_000 - 1)}]`);
+    expect((await slowAnswer).status).toBe(400); // an empty array: no events
+    slow.destroy();
+    await waitFor(async () => ((await heldBytes()) === 0 ? true : undefined), 10_000, 'the room given back');
+    // And a body nearly as large as the first (50 KB) passes again.
+    const large = JSON.stringify(Array.from({ length: 10 }, () => ({ p: 'x'.repeat(5_000) })));
+    expect((await post(stream, large)).status).toBe(202);
+  });
+
+  it('holds what a gzip body inflates to, past the room its Content-Length was given', async () => {
+    const body = gzipSync(`[${' '.repeat(60_000)}{"n":1}]`);
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const opened = net.connect(port, '127.0.0.1', () => {
+        opened.write(
+          `POST /v1/streams/${randomName('zip')}/events HTTP/1.1\r\nHost: spool\r\nContent-Type: application/json\r\n` +
+            `Content-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        // All but its end: most of it is inflated, and the request is not done.
+        opened.write(body.subarray(0, body.length - 12), () => resolve(opened));
+      });
+      opened.on('error', reject);
+    });
+    const answer = answerOn(socket);
+    await waitFor(
+      async () => ((await heldBytes()) > 8 * body.length + 10_000 ? true : undefined),
+      10_000,
+      'the room to grow with the inflated body',
+    );
+    socket.write(body.subarray(body.length - 12));
+    expect((await answer).status).toBe(202);
+    socket.destroy();
+    await waitFor(async () => ((await heldBytes()) === 0 ? true : undefined), 10_000, 'the room given back');
+  });
+
+  it('gives back the room of a request whose client goes away mid-body', async () => {
+    const gone = await openRequest(`/v1/streams/${randomName('gone')}/events`, BODY_LIMIT, 1_000);
+    await waitFor(
+      async () => ((await heldBytes()) === BODY_LIMIT ? true : undefined),
+      10_000,
+      'the room held',
+    );
+    gone.destroy();
+    await waitFor(async () => ((await heldBytes()) === 0 ? true : undefined), 10_000, 'the room given back');
+  });
+});

@@ -1,0 +1,61 @@
+import { describe, expect, it } from '@jest/globals';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { InflightBodies } from './inflight-bodies.js';
+
+/** The parts of a request InflightBodies reads. */
+function request(headers: Record<string, string>, method = 'POST', bodyLimit = 1_000_000): FastifyRequest {
+  return { method, is404: false, routeOptions: { bodyLimit }, headers, heldBodyBytes: 0 } as never;
+}
+
+/** Runs the onRequest hook: the error it refused with, or undefined. */
+function admit(inflight: InflightBodies, req: FastifyRequest): Error | undefined {
+  let refusal: Error | undefined;
+  inflight.admit.call(undefined as never, req, {} as FastifyReply, (error?: Error) => {
+    refusal = error;
+  });
+  return refusal;
+}
+
+const release = (inflight: InflightBodies, req: FastifyRequest) =>
+  inflight.releaseAnswered.call(undefined as never, req, {} as FastifyReply, () => {});
+
+describe('InflightBodies', () => {
+  it('holds a body by its Content-Length, a gzip one by 8 times it, one of unknown length by the route limit', () => {
+    const inflight = new InflightBodies(10_000_000);
+    const plain = request({ 'content-length': '1000' });
+    const zipped = request({ 'content-length': '1000', 'content-encoding': 'gzip' });
+    const chunked = request({ 'transfer-encoding': 'chunked' });
+    const read = request({}, 'GET');
+    for (const req of [plain, zipped, chunked, read]) expect(admit(inflight, req)).toBeUndefined();
+    expect([plain, zipped, chunked, read].map((req) => req.heldBodyBytes)).toEqual([
+      1_000, 8_000, 1_000_000, 0,
+    ]);
+    expect(inflight.heldBytes).toBe(1_009_000);
+  });
+
+  it('grows the room of a body that inflates past it, and gives all of it back once', () => {
+    const inflight = new InflightBodies(10_000_000);
+    const zipped = request({ 'content-length': '1000', 'content-encoding': 'gzip' });
+    admit(inflight, zipped);
+    inflight.grow(zipped, 5_000);
+    expect(inflight.heldBytes).toBe(8_000);
+    inflight.grow(zipped, 50_000);
+    expect(inflight.heldBytes).toBe(50_000);
+    release(inflight, zipped);
+    release(inflight, zipped);
+    expect(inflight.heldBytes).toBe(0);
+  });
+
+  it('refuses what would pass the bound with SPOOL_OVERLOADED, but always lets one in when nothing is held', () => {
+    const inflight = new InflightBodies(1_500);
+    const huge = request({ 'content-length': '900000' });
+    expect(admit(inflight, huge)).toBeUndefined();
+    const next = request({ 'content-length': '10' });
+    expect(admit(inflight, next)).toMatchObject({ code: 'SPOOL_OVERLOADED', statusCode: 503 });
+    expect(next.heldBodyBytes).toBe(0);
+    release(inflight, huge);
+    expect(admit(inflight, request({ 'content-length': '1000' }))).toBeUndefined();
+    expect(admit(inflight, request({ 'content-length': '500' }))).toBeUndefined();
+    expect(admit(inflight, request({ 'content-length': '1' }))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
+  });
+});

@@ -1,0 +1,87 @@
+import type {
+  FastifyRequest,
+  onRequestAbortHookHandler,
+  onRequestHookHandler,
+  onResponseHookHandler,
+} from 'fastify';
+import { errors } from './errors.js';
+
+/**
+ * A gzip body's room, as a multiple of its size as sent: event JSON inflates 5–10 times. A body
+ * that inflates more takes more as it is read (`grow`), after it was let in.
+ */
+const GZIP_ROOM_PER_BYTE = 8;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Bytes of MAX_INFLIGHT_BYTES this request holds until it is answered. */
+    heldBodyBytes: number;
+  }
+}
+
+/**
+ * The request bodies the ingest holds at once, bounded by MAX_INFLIGHT_BYTES: each body, parsed
+ * into events and written again as lines, takes many times its size in memory until it is
+ * answered (50 concurrent 1 MB requests took an ingest to 1.2 GiB), so past the bound a request
+ * is refused before its body is read (`503 SPOOL_OVERLOADED`, retried by the SDKs) instead of the
+ * process running out of memory with every request in it. A request is let in whenever nothing
+ * is held, so one of any allowed size always passes.
+ */
+export class InflightBodies {
+  private held = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  /**
+   * onRequest: takes the room the body will need, from its Content-Length (a gzip body's times
+   * GZIP_ROOM_PER_BYTE; one of unknown length, the route's limit), or refuses the request.
+   */
+  readonly admit: onRequestHookHandler = (request, _reply, done) => {
+    const room = this.roomFor(request);
+    if (room === 0) return done();
+    if (this.held > 0 && this.held + room > this.maxBytes) return done(new errors.SPOOL_OVERLOADED());
+    this.held += room;
+    request.heldBodyBytes = room;
+    done();
+  };
+
+  /** More room for a body that inflated past what was taken for it (it is in, and read on). */
+  readonly grow = (request: FastifyRequest, inflatedBytes: number): void => {
+    if (inflatedBytes <= request.heldBodyBytes) return;
+    this.held += inflatedBytes - request.heldBodyBytes;
+    request.heldBodyBytes = inflatedBytes;
+  };
+
+  /** onResponse: gives the request's room back. */
+  readonly releaseAnswered: onResponseHookHandler = (request, _reply, done) => {
+    this.release(request);
+    done();
+  };
+
+  /** onRequestAbort: gives back the room of a request its client gave up on. */
+  readonly releaseAborted: onRequestAbortHookHandler = (request, done) => {
+    this.release(request);
+    done();
+  };
+
+  /** Once: the second of the two hooks finds nothing held. */
+  private release(request: FastifyRequest): void {
+    this.held -= request.heldBodyBytes;
+    request.heldBodyBytes = 0;
+  }
+
+  private roomFor(request: FastifyRequest): number {
+    const limit = request.routeOptions.bodyLimit;
+    // Routes that read no body (health, metrics, settings, 404s) hold nothing.
+    if (request.method !== 'POST' || request.is404 || limit === undefined) return 0;
+    const declared = Number(request.headers['content-length']);
+    if (!Number.isFinite(declared) || declared <= 0) return limit;
+    const encoding = request.headers['content-encoding'];
+    const room = encoding === undefined || encoding === 'identity' ? declared : declared * GZIP_ROOM_PER_BYTE;
+    return Math.min(room, limit);
+  }
+}
