@@ -20,6 +20,16 @@ async function stored(namespace: string, stream: string): Promise<Array<Record<s
     .map((line) => JSON.parse(line));
 }
 
+/** An ingest allowing `max` requests per 30 s window, in a namespace of its own unless named. */
+function rateLimitedIngest(max: number, env: Record<string, string> = {}) {
+  return startTestIngest({
+    REDIS_NAMESPACE: randomName('trk'),
+    RATE_LIMIT_MAX: String(max),
+    RATE_LIMIT_WINDOW: '30s',
+    ...env,
+  });
+}
+
 function send(
   ingest: TestIngest,
   url: string,
@@ -451,11 +461,7 @@ describe('the tracking API on an open service', () => {
   });
 
   it('answers 429 with Retry-After and X-RateLimit-Reset past the rate limit', async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      RATE_LIMIT_MAX: '2',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(2);
     try {
       const statuses: number[] = [];
       let last: Awaited<ReturnType<typeof send>> | undefined;
@@ -494,12 +500,7 @@ function statusWithoutBody(port: number, path: string, authorization: string): P
 
 describe('the tracking API with the key in the Authorization header', () => {
   it('counts and refuses a request before reading its body: 401 for a wrong key, then 429', async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      WRITE_KEYS: 'header-key-0001:*',
-      RATE_LIMIT_MAX: '2',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'header-key-0001:*' });
     try {
       await ingest.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = ingest.app.server.address() as AddressInfo;
@@ -533,12 +534,7 @@ describe('the tracking API with the key in the Authorization header', () => {
 
 describe('the tracking API without a key in the Authorization header, rate-limited', () => {
   it('counts a request whose body never parses against its address: broken bodies are limited too', async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      WRITE_KEYS: 'body-key-0001:*',
-      RATE_LIMIT_MAX: '3',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(3, { WRITE_KEYS: 'body-key-0001:*' });
     try {
       const broken = [
         '{"writeKey":"body-key-0001","batch":[',
@@ -572,12 +568,7 @@ describe('the tracking API without a key in the Authorization header, rate-limit
 
 describe("the SDKs' settings routes and the beacon on a keyed, rate-limited service", () => {
   it('count guesses at a key against the address, as the event routes do: 429 past the limit', async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      WRITE_KEYS: 'known-key-0001:*',
-      RATE_LIMIT_MAX: '2',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'known-key-0001:*' });
     try {
       const statuses: number[] = [];
       for (const url of [
@@ -595,12 +586,7 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
 
   it("never refuse a valid key's settings, and its beacons only past twice the limit: a 429 there loses the page's events", async () => {
     const ns = randomName('trk');
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: ns,
-      WRITE_KEYS: 'known-key-0001:site',
-      RATE_LIMIT_MAX: '2',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'known-key-0001:site', REDIS_NAMESPACE: ns });
     const track = (n: number) =>
       send(ingest, '/v1/track', { writeKey: 'known-key-0001', userId: 'u', event: `E${n}` });
     try {
@@ -643,12 +629,7 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
   });
 
   it("answer a beacon with the X-RateLimit headers of its bucket (twice the limit's room)", async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      WRITE_KEYS: 'known-key-0001:site',
-      RATE_LIMIT_MAX: '2',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'known-key-0001:site' });
     try {
       const answer = await send(ingest, '/beacon/v1/batch?writeKey=known-key-0001', {
         batch: [{ type: 'track', userId: 'u', event: 'B' }],
@@ -662,12 +643,7 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
   });
 
   it('count a beacon with its key in the header once, as any request with a header key', async () => {
-    const ingest = await startTestIngest({
-      REDIS_NAMESPACE: randomName('trk'),
-      WRITE_KEYS: 'known-key-0001:site',
-      RATE_LIMIT_MAX: '3',
-      RATE_LIMIT_WINDOW: '30s',
-    });
+    const ingest = await rateLimitedIngest(3, { WRITE_KEYS: 'known-key-0001:site' });
     try {
       const statuses = [];
       for (let i = 0; i < 4; i += 1) {
