@@ -73,14 +73,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
   let closing = false;
 
-  // Before any route's own hooks: a request past MAX_INFLIGHT_BYTES is refused unread.
-  const inflight = new InflightBodies(config.maxInflightBytes);
-  metrics.watchInflightBodies(() => inflight.heldBytes);
-  app.decorateRequest('heldBodyBytes', 0);
-  app.addHook('onRequest', inflight.admit);
-  app.addHook('onResponse', inflight.releaseAnswered);
-  app.addHook('onRequestAbort', inflight.releaseAborted);
-
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
@@ -116,6 +108,12 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
 
   await app.register(cors, CORS_OPTIONS);
+  // After CORS's hook (a page must read the refusal), before any route's own: a request past
+  // MAX_INFLIGHT_BYTES is refused unread.
+  const inflight = new InflightBodies(config.maxInflightBytes);
+  metrics.watchInflightBodies(() => inflight.heldBytes);
+  app.decorateRequest('heldBodyBytes', 0);
+  app.addHook('onRequest', inflight.admit);
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.
   app.decorateRequest('auth', undefined);

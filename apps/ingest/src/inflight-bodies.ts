@@ -1,9 +1,4 @@
-import type {
-  FastifyRequest,
-  onRequestAbortHookHandler,
-  onRequestHookHandler,
-  onResponseHookHandler,
-} from 'fastify';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { errors } from './errors.js';
 
 /**
@@ -38,14 +33,18 @@ export class InflightBodies {
 
   /**
    * onRequest: takes the room the body will need, from its Content-Length (a gzip body's times
-   * GZIP_ROOM_PER_BYTE; one of unknown length, the route's limit), or refuses the request.
+   * GZIP_ROOM_PER_BYTE; one of unknown length, the route's limit), or refuses the request. The
+   * room is given back when the response closes: once it is sent, and also when the client went
+   * away first, whether or not its body had all come (Fastify's onResponse and onRequestAbort
+   * miss a client gone after sending its whole body, and that room would be held for good).
    */
-  readonly admit: onRequestHookHandler = (request, _reply, done) => {
+  readonly admit: onRequestHookHandler = (request, reply, done) => {
     const room = this.roomFor(request);
     if (room === 0) return done();
     if (this.held > 0 && this.held + room > this.maxBytes) return done(new errors.SPOOL_OVERLOADED());
     this.held += room;
     request.heldBodyBytes = room;
+    reply.raw.once('close', () => this.release(request));
     done();
   };
 
@@ -56,19 +55,7 @@ export class InflightBodies {
     request.heldBodyBytes = inflatedBytes;
   };
 
-  /** onResponse: gives the request's room back. */
-  readonly releaseAnswered: onResponseHookHandler = (request, _reply, done) => {
-    this.release(request);
-    done();
-  };
-
-  /** onRequestAbort: gives back the room of a request its client gave up on. */
-  readonly releaseAborted: onRequestAbortHookHandler = (request, done) => {
-    this.release(request);
-    done();
-  };
-
-  /** Once: the second of the two hooks finds nothing held. */
+  /** Gives the request's room back; nothing is held by it after. */
   private release(request: FastifyRequest): void {
     this.held -= request.heldBodyBytes;
     request.heldBodyBytes = 0;
@@ -78,8 +65,11 @@ export class InflightBodies {
     const limit = request.routeOptions.bodyLimit;
     // Routes that read no body (health, metrics, settings, 404s) hold nothing.
     if (request.method !== 'POST' || request.is404 || limit === undefined) return 0;
-    const declared = Number(request.headers['content-length']);
-    if (!Number.isFinite(declared) || declared <= 0) return limit;
+    const length = request.headers['content-length'];
+    // Without a Content-Length (chunked), the body may be as large as the route allows.
+    if (length === undefined) return limit;
+    const declared = Number(length);
+    if (!Number.isFinite(declared) || declared < 0) return limit;
     const encoding = request.headers['content-encoding'];
     const room = encoding === undefined || encoding === 'identity' ? declared : declared * GZIP_ROOM_PER_BYTE;
     return Math.min(room, limit);

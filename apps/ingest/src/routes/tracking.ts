@@ -232,8 +232,9 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   // counts, against its address: else a stream of broken bodies, each parsed, is never limited.
   // (The limiter counts a request once, so one already counted is not counted again.)
   const countRefused: onErrorHookHandler | undefined = rateLimit
-    ? function (request, reply, _error, done) {
-        if (request.auth !== undefined) return done();
+    ? function (request, reply, error, done) {
+        // Only the client's own errors: not a 503 (SPOOL_OVERLOADED comes before any key is read).
+        if (request.auth !== undefined || !((error.statusCode ?? 500) < 500)) return done();
         // Its 429 is not the answer: the request's own error is.
         rateLimit.call(this, request, reply).then(
           () => done(),
