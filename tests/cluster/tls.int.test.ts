@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { RedisClient } from '@spool/shared';
+import { makeTestCertificates } from '@spool/testkit';
 import { LocalStack } from '@spool/testkit/local-stack';
 import { type Acknowledged, countLanded, send, stackS3 } from './cluster-support.js';
 
@@ -18,28 +18,8 @@ let stack: LocalStack;
 let redis: RedisClient;
 let s3: S3Client;
 
-/** A CA, and a server certificate it signed for 127.0.0.1 (openssl). */
-function makeCertificates() {
-  const file = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl(
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=spool-test-ca'],
-    ...['-keyout', file('ca.key'), '-out', file('ca.crt')],
-  );
-  openssl(
-    ...['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1'],
-    ...['-keyout', file('server.key'), '-out', file('server.csr')],
-  );
-  writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(
-    ...['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key')],
-    ...['-CAcreateserial', '-days', '1', '-extfile', file('san.ext'), '-out', file('server.crt')],
-  );
-  return { certFile: file('server.crt'), keyFile: file('server.key'), caFile: file('ca.crt') };
-}
-
 beforeAll(async () => {
-  const tls = makeCertificates();
+  const tls = makeTestCertificates(dir, ['IP:127.0.0.1', 'DNS:localhost']);
   stack = await LocalStack.start({ redis: { cluster: { masters: 3, replicasPerMaster: 0, tls } } });
   const env = { FLUSH_THRESHOLD_BYTES: '64KiB', FLUSH_INTERVAL: '2s', NODE_EXTRA_CA_CERTS: tls.caFile };
   await stack.addIngest(env);

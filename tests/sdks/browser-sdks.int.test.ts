@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as forward, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
@@ -8,6 +11,7 @@ import {
   flusherTestEnv,
   ingestTestEnv,
   listObjectKeys,
+  makeTestCertificates,
   randomName,
   readSpoolObject,
   type ServiceProcess,
@@ -48,6 +52,14 @@ let limited: ServiceProcess;
 let flusher: ServiceProcess;
 let site: Server;
 let siteUrl: string;
+/**
+ * A shop's own site over https (`shop.test`, which Chromium resolves to 127.0.0.1), with TLS
+ * ending there: it passes `/v1/*` on to Spool over http, its Host kept (docs/sdks.md), as nginx
+ * or a cloud load balancer in front of Spool does. Its pages send no Referer.
+ */
+let shop: Server;
+let shopUrl: string;
+const certificates = mkdtempSync(join(tmpdir(), 'spool-shop-tls-'));
 let browser: Browser;
 
 /** The pages: each loads one SDK pointed at Spool; `run` is what the test calls in it. */
@@ -121,9 +133,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+  shop = startShop(ingest.url);
+  await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
+  shopUrl = `https://shop.test:${(shop.address() as { port: number }).port}`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      '--host-resolver-rules=MAP shop.test 127.0.0.1',
       '--no-sandbox',
       '--disable-gpu',
       '--disable-background-networking',
@@ -135,10 +151,49 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => site?.close(resolve));
+  await new Promise((resolve) => shop?.close(resolve));
+  rmSync(certificates, { recursive: true, force: true });
   await Promise.all([ingest?.stop(), limited?.stop(), flusher?.stop()]);
   await redis.quit();
   s3.destroy();
 });
+
+/** The shop's https site: its page, analytics.js, and `/v1/*` passed on to `spool` over http. */
+function startShop(spool: string): Server {
+  const { certFile, keyFile } = makeTestCertificates(certificates, ['DNS:shop.test']);
+  const page = `<!doctype html><title>shop</title>
+<script src="/vendor/analytics-next.js"></script>
+<script>
+  window.analytics = window.AnalyticsNext.AnalyticsBrowser.load({
+    writeKey: ${JSON.stringify(KEY)},
+    cdnURL: location.origin,
+  });
+</script>`;
+  return createTlsServer(
+    { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+    (request, response) => {
+      const path = (request.url ?? '/').split('?')[0] as string;
+      if (path.startsWith('/v1/')) {
+        const upstream = forward(
+          `${spool}${request.url}`,
+          { method: request.method, headers: request.headers },
+          (answer) => {
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(response);
+          },
+        );
+        upstream.on('error', () => response.writeHead(502).end());
+        request.pipe(upstream);
+      } else if (path === '/vendor/analytics-next.js') {
+        response
+          .writeHead(200, { 'content-type': 'text/javascript' })
+          .end(readFileSync(SDK_FILES['/vendor/analytics-next.js']));
+      } else if (path === '/shop.html') {
+        response.writeHead(200, { 'content-type': 'text/html', 'referrer-policy': 'no-referrer' }).end(page);
+      } else response.writeHead(404).end();
+    },
+  );
+}
 
 /** What the tests call of either SDK in the page. */
 interface Sdk {
@@ -253,6 +308,33 @@ describe('@segment/analytics-next in Chromium', () => {
     const messages = await landedFor(marker, 2);
     await close();
     expect(messages.map((m) => m.event).sort()).toEqual(['Left Page', 'Left Page Again']);
+  });
+});
+
+describe('@segment/analytics-next in Chromium on an https page, TLS ending at a proxy in front of Spool', () => {
+  it('is told to send over https, though Spool saw http and the page sent no Referer', async () => {
+    const marker = randomName('shop');
+    // The certificate is the test's own: the browser is told to take it, nothing else.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const sent: string[] = [];
+    const failed: string[] = [];
+    page.on('request', (request) => sent.push(request.url()));
+    page.on('requestfailed', (request) => failed.push(`${request.url()} ${request.failure()?.errorText}`));
+    await page.goto(`${shopUrl}/shop.html`);
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await new Promise((resolve) => analytics.ready(resolve));
+      await analytics.track('Checked Out', { marker: m });
+    }, marker);
+    const messages = await landedFor(marker, 1);
+    await context.close();
+
+    expect(messages[0]).toMatchObject({ event: 'Checked Out', properties: { marker } });
+    // Sent to the page's host over https: over http the browser blocks it as mixed content.
+    expect(sent).toContain(`${shopUrl}/v1/t`);
+    expect(sent.filter((url) => url.startsWith('http:'))).toEqual([]);
+    expect(failed).toEqual([]);
   });
 });
 

@@ -363,7 +363,7 @@ describe('the tracking API on a keyed service', () => {
       const response = await ingest.app.inject({ url: '/v1/projects/web-key-0001/settings', headers });
       // Each name once: CORS's Origin kept, not repeated.
       const varies = String(response.headers.vary).split(', ');
-      expect(varies.toSorted()).toEqual(['Host', 'Origin', 'Referer', 'X-Forwarded-Proto']);
+      expect(varies.toSorted()).toEqual(['Host', 'Origin', 'Referer', 'Sec-Fetch-Mode', 'X-Forwarded-Proto']);
       return response.json().integrations['Segment.io'].protocol;
     };
     // A page elsewhere (its Origin), and one served by this host (its Referer): http is blocked there.
@@ -374,6 +374,21 @@ describe('the tracking API on a keyed service', () => {
     expect(await protocolFor({})).toBe('http');
     // An untrusted X-Forwarded-Proto is not believed (TRUST_PROXY is off here).
     expect(await protocolFor({ 'x-forwarded-proto': 'https' })).toBe('http');
+    // A same-origin page with `Referrer-Policy: no-referrer` names no page, but a browser sends
+    // Fetch metadata only to https and loopback URLs: to a public host, it asked over https.
+    const fromBrowser = { 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' };
+    expect(await protocolFor({ ...fromBrowser, host: 'shop.example' })).toBe('https');
+    expect(await protocolFor({ ...fromBrowser, host: 'shop.example', origin: 'null' })).toBe('https');
+    expect(await protocolFor({ ...fromBrowser, host: 'localhost:8080' })).toBe('http');
+    expect(await protocolFor({ ...fromBrowser, host: '127.0.0.1:8080' })).toBe('http');
+    expect(await protocolFor({ ...fromBrowser, host: '[::1]:8080' })).toBe('http');
+    expect(await protocolFor({ ...fromBrowser, host: 'app.localhost' })).toBe('http');
+    // Its page named over http wins: that page may send over http.
+    expect(await protocolFor({ ...fromBrowser, host: 'shop.example', origin: 'http://shop.example' })).toBe(
+      'http',
+    );
+    // Without Fetch metadata (an older browser), nothing says https.
+    expect(await protocolFor({ host: 'shop.example', origin: 'null' })).toBe('http');
   });
 
   it("serves RudderStack's source config for a known key, with no destinations", async () => {

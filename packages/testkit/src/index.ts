@@ -1,3 +1,4 @@
+export { makeTestCertificates, type TestCertificates } from './certificates.js';
 export { createTestRedis, createTestS3 } from './clients.js';
 export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';

@@ -31,18 +31,29 @@ function hostAsked(request: FastifyRequest): string {
 }
 
 /** What the settings answer depends on, besides its URL: a cache must keep one per value. */
-const VARY = ['Host', 'Origin', 'Referer', 'X-Forwarded-Proto'];
+const VARY = ['Host', 'Origin', 'Referer', 'Sec-Fetch-Mode', 'X-Forwarded-Proto'];
+
+/** Hosts a browser counts as secure over http too (a potentially trustworthy URL). */
+const LOOPBACK_HOST = /^(localhost|[^:]*\.localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
 /**
  * The scheme analytics.js should send with. A page served over https may not send over http (the
  * browser blocks it as mixed content), and behind a proxy that ends TLS this request arrives as
- * http unless TRUST_PROXY believes the proxy's X-Forwarded-Proto. So: https when the request came
- * over TLS, or from a page of an https origin (its Origin, or for a same-origin page its Referer).
+ * http unless TRUST_PROXY believes the proxy's X-Forwarded-Proto. So https when the request came
+ * over TLS, or from a page of an https origin: its Origin, or for a same-origin page its Referer.
+ * A same-origin page with `Referrer-Policy: no-referrer` sends neither; but browsers send Fetch
+ * metadata (`Sec-Fetch-Mode`) only to https URLs and loopback hosts, so a browser that sent it to
+ * any other host asked over https, and TLS ended in front of Spool.
  */
 function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
   if (request.protocol === 'https') return 'https';
-  const page = request.headers.origin ?? request.headers.referer;
-  return typeof page === 'string' && page.toLowerCase().startsWith('https://') ? 'https' : 'http';
+  const { origin, referer } = request.headers;
+  // A sandboxed page's Origin is `null`: it says nothing of the scheme.
+  const page = origin && origin !== 'null' ? origin : referer;
+  if (page) return page.toLowerCase().startsWith('https://') ? 'https' : 'http';
+  const askedOverHttps =
+    request.headers['sec-fetch-mode'] !== undefined && !LOOPBACK_HOST.test(hostAsked(request));
+  return askedOverHttps ? 'https' : 'http';
 }
 
 /** Adds `names` to the answer's Vary header, keeping what is there (CORS adds Origin). */
