@@ -13,13 +13,15 @@ import {
   SPOOL_MAINS,
   spawnService,
   testServices,
+  waitFor,
   waitUntilLanded,
 } from '@spool/testkit';
 
 /**
  * Segment's and RudderStack's Node SDKs, unchanged but for their host option, against a real
- * ingest and flusher: every call type, read back from S3 with its fields; and the failures an SDK
- * must see as failures it does not retry: a wrong key, an oversized message, a malformed batch.
+ * ingest and flusher: every call type, read back from S3 with its fields; the failures an SDK must
+ * see as failures it does not retry (a wrong key, an oversized message alone, a malformed batch);
+ * and what each does that loses messages, which docs/sdks.md tells users how to avoid.
  */
 const services = testServices();
 const NS = randomName('ns');
@@ -29,6 +31,8 @@ const prefix = `${randomName('sdks')}/`;
 const redis = createTestRedis();
 const s3 = createTestS3();
 let ingest: ServiceProcess;
+/** The same key and stream with rudder-server's 4 MB a request (docs/sdks.md). */
+let roomy: ServiceProcess;
 let flusher: ServiceProcess;
 
 beforeAll(async () => {
@@ -41,13 +45,24 @@ beforeAll(async () => {
       LOG_LEVEL: 'warn',
     }),
   );
+  roomy = await spawnService(
+    SPOOL_MAINS.ingest,
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      WRITE_KEYS: `${KEY}:${STREAM}`,
+      MAX_EVENT_BYTES: '8KiB',
+      MAX_BODY_BYTES: '4MiB',
+      MAX_BATCH_BYTES: '4MiB',
+      LOG_LEVEL: 'warn',
+    }),
+  );
   flusher = await spawnService(
     SPOOL_MAINS.flusher,
     flusherTestEnv({ REDIS_NAMESPACE: NS, S3_PREFIX: prefix, FLUSH_INTERVAL: '1s', LOG_LEVEL: 'warn' }),
   );
 });
 afterAll(async () => {
-  await Promise.all([ingest?.stop(), flusher?.stop()]);
+  await Promise.all([ingest?.stop(), roomy?.stop(), flusher?.stop()]);
   await redis.quit();
   s3.destroy();
 });
@@ -122,18 +137,38 @@ describe('@segment/analytics-node', () => {
     expect(errors).toHaveLength(1);
   });
 
-  it('sees an oversized message (over MAX_EVENT_BYTES) fail alone, its batch-mates stored', async () => {
+  it("stores an oversized message's batch-mates and quarantines it, though the SDK counts it delivered; alone, it is refused (400)", async () => {
     const userId = randomName('seg-big');
     const analytics = new Analytics({ writeKey: KEY, host: ingest.url, flushAt: 3, flushInterval: 10_000 });
     const statuses: number[] = [];
     analytics.on('http_response', (response) => statuses.push(response.status));
-    analytics.track({ userId, event: 'Small 1' });
-    analytics.track({ userId, event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
-    analytics.track({ userId, event: 'Small 2' });
+    const outcomes: Record<string, string> = {};
+    const track = (event: string, properties?: object) =>
+      analytics.track({ userId, event, properties }, (error) => {
+        outcomes[event] = error ? 'failed' : 'delivered';
+      });
+    track('Small 1');
+    // Its text is kept to 2,048 characters: the marker goes before the padding.
+    track('Too big', { marker: userId, pad: 'x'.repeat(10_000) });
+    track('Small 2');
     await analytics.closeAndFlush();
     expect(statuses).toEqual([200]);
     const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
     expect(events.sort()).toEqual(['Small 1', 'Small 2']);
+    // The SDK reads no answer per message (nor does Segment give one): it was answered 200.
+    expect(outcomes).toEqual({ 'Small 1': 'delivered', 'Too big': 'delivered', 'Small 2': 'delivered' });
+    // The answer listed it; the quarantine keeps its reason and the start of its text.
+    const quarantined = await waitFor(
+      async () => {
+        const keys = await listObjectKeys(s3, services.s3.bucket, `${prefix}_quarantine/stream=${STREAM}/`);
+        const objects = await Promise.all(keys.map((key) => readSpoolObject(s3, services.s3.bucket, key)));
+        const entries = objects.flatMap((object) => object.lines.map((line) => JSON.parse(line)));
+        return entries.find((entry) => entry.text.includes(userId));
+      },
+      30_000,
+      'the oversized message in the quarantine',
+    );
+    expect(quarantined).toMatchObject({ code: 'SPOOL_EVENT_TOO_LARGE', index: 1 });
 
     // Alone in its batch, it is refused (400), and not sent again.
     const alone = new Analytics({ writeKey: KEY, host: ingest.url, flushAt: 1, maxRetries: 3 });
@@ -142,6 +177,40 @@ describe('@segment/analytics-node', () => {
     alone.track({ userId, event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
     await alone.closeAndFlush();
     expect(aloneStatuses).toEqual([400]);
+  });
+
+  it('sends batches past 500 KiB once flushAt is above 15 (its size check undercounts): refused (413) under the defaults, landed with MAX_BATCH_BYTES raised', async () => {
+    // 80 messages of some 7 KB, each under the SDK's 32 KB and this ingest's MAX_EVENT_BYTES, in
+    // one batch of about 580 KB: the SDK counts a message's size as its escaped bytes and its
+    // letter i's, so it never reaches its own 480 KB cap (docs/sdks.md).
+    const burst = async (host: string, userId: string) => {
+      const analytics = new Analytics({
+        writeKey: KEY,
+        host,
+        flushAt: 80,
+        flushInterval: 10_000,
+        maxRetries: 3,
+      });
+      const statuses: number[] = [];
+      analytics.on('http_response', (response) => statuses.push(response.status));
+      let failed = 0;
+      for (let i = 0; i < 80; i += 1) {
+        analytics.track({ userId, event: `Burst ${i}`, properties: { pad: 'x'.repeat(7_000) } }, (error) => {
+          if (error) failed += 1;
+        });
+      }
+      await analytics.closeAndFlush();
+      return { statuses, failed };
+    };
+    const lost = randomName('seg-burst');
+    expect(await burst(ingest.url, lost)).toEqual({ statuses: [413], failed: 80 });
+
+    const userId = randomName('seg-burst');
+    expect(await burst(roomy.url, userId)).toEqual({ statuses: [200], failed: 0 });
+    const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
+    expect(new Set(events).size).toBe(80);
+    expect(events).toHaveLength(80);
+    expect((await landed()).filter((m) => m.userId === lost)).toEqual([]);
   });
 
   it('sees a malformed batch refused with 400, and does not send it again', async () => {
@@ -255,33 +324,18 @@ describe('@rudderstack/rudder-sdk-node', () => {
     await burst(underDefaults, randomName('rs-burst'));
     expect(refused.map((error) => error.response?.status)).toContain(413);
 
-    const roomy = await spawnService(
-      SPOOL_MAINS.ingest,
-      ingestTestEnv({
-        REDIS_NAMESPACE: NS,
-        WRITE_KEYS: `${KEY}:${STREAM}`,
-        MAX_EVENT_BYTES: '8KiB',
-        MAX_BODY_BYTES: '4MiB',
-        MAX_BATCH_BYTES: '4MiB',
-        LOG_LEVEL: 'warn',
-      }),
-    );
-    try {
-      const errors: unknown[] = [];
-      const userId = randomName('rs-burst');
-      const client = new RudderAnalytics(KEY, {
-        ...options,
-        dataPlaneUrl: roomy.url,
-        errorHandler: (error: unknown) => errors.push(error),
-      });
-      await burst(client, userId);
-      expect(errors).toEqual([]);
-      const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
-      expect(new Set(events).size).toBe(250);
-      expect(events).toHaveLength(250);
-    } finally {
-      await roomy.stop();
-    }
+    const errors: unknown[] = [];
+    const userId = randomName('rs-burst');
+    const client = new RudderAnalytics(KEY, {
+      ...options,
+      dataPlaneUrl: roomy.url,
+      errorHandler: (error: unknown) => errors.push(error),
+    });
+    await burst(client, userId);
+    expect(errors).toEqual([]);
+    const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
+    expect(new Set(events).size).toBe(250);
+    expect(events).toHaveLength(250);
   });
 
   it('sees a batch of only oversized messages refused (400)', async () => {

@@ -52,13 +52,18 @@ export interface SpoolObject {
 }
 
 /**
- * Downloads a Spool object, decompresses it by its extension (`.ndjson.gz`, `.ndjson.zst`) and
+ * Downloads a Spool object, decompresses it by its extension (`.ndjson.gz`, `.ndjson.zst`, none for
+ * the quarantine's `.ndjson`) and
  * splits it into lines (each ended by "\n").
  */
 export async function readSpoolObject(s3: S3Client, bucket: string, key: string): Promise<SpoolObject> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const body = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
-  const raw = key.endsWith('.zst') ? zstdDecompressSync(body) : gunzipSync(body);
+  const raw = key.endsWith('.zst')
+    ? zstdDecompressSync(body)
+    : key.endsWith('.ndjson') // the quarantine's, uncompressed
+      ? body
+      : gunzipSync(body);
   const text = raw.toString('utf8');
   if (text !== '' && !text.endsWith('\n')) throw new Error(`${key} does not end with a newline`);
   return {
