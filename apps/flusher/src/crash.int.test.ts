@@ -14,6 +14,7 @@ import {
   randomName,
   readSpoolObject,
   saveObject,
+  sendRawHttp,
   spawnService,
   testServices,
   waitFor,
@@ -208,5 +209,19 @@ describe('a flusher that dies', () => {
     expect(await listOpenUploads(s3, services.s3.bucket, prefix)).toEqual([]);
     expect(flusher.output()).toContain('"msg":"generation uploaded"');
     await expectLandedOnce(stream, prefix, ids);
+  });
+
+  it('stopped with SIGTERM while a client holds half a request to its HTTP server: cuts it and exits 0', async () => {
+    const flusher = await spawnService(FLUSHER_MAIN, flusherEnv(`${randomName('held')}/`));
+    const held = await sendRawHttp(flusher.url, 'GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    // A round trip after it, so the server has read it before it is told to stop.
+    await (await fetch(`${flusher.url}/healthz`)).text();
+
+    const code = await flusher.stop('SIGTERM');
+    await held.closed;
+
+    // Without the cut, the process waited on it until its shutdown grace ran out and exited 1.
+    expect(code).toBe(0);
+    expect(held.answer()).toBe('');
   });
 });

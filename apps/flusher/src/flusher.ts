@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import {
   type Config,
+  closeConnectionsOnClose,
   FLUSH_BACKOFF,
   FLUSH_JOB,
   FLUSH_QUEUE,
@@ -170,6 +171,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     loggerInstance: logger as FastifyBaseLogger,
     logController: quietProbes([`${QUEUE_BOARD_PATH}/api/`]),
   });
+  // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
+  closeConnectionsOnClose(app);
   await app.register(healthRoutes, {
     notReadyReason: () => {
       if (closing) return 'shutting down';

@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import {
   type Config,
+  closeConnectionsOnClose,
   createLogger,
   type FlushJobData,
   healthRoutes,
@@ -76,9 +77,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    // While closing, answers end their keep-alive connection; otherwise a connection that was
-    // busy when close began would hold the server open until keepAliveTimeout.
-    if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
   app.addHook('preClose', async () => {
@@ -88,6 +86,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await groupCommit.drain();
   });
+  // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
+  closeConnectionsOnClose(app);
 
   // Outside the events route no body is read: an unknown path answers 404, whatever it was sent.
   app.removeAllContentTypeParsers();

@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName, spawnService, testServices, waitFor } from '@spool/testkit';
+import {
+  createTestRedis,
+  randomName,
+  sendRawHttp,
+  spawnService,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const redis = createTestRedis();
@@ -66,4 +73,33 @@ describe('graceful shutdown of the ingest process', () => {
       for (const messageId of refused) expect(storedSet.has(messageId)).toBe(false);
     },
   );
+
+  it('is not held by clients that stopped halfway through a request: they are cut, and it exits 0', async () => {
+    const ingest = await spawnService(MAIN, {
+      ALLOW_ANONYMOUS_WRITES: 'true',
+      REDIS_URL: testServices().redisUrl,
+      LOG_LEVEL: 'info',
+    });
+    const stream = randomName('held');
+    const path = `/v1/streams/${stream}/events`;
+    const halfHeaders = await sendRawHttp(ingest.url, `POST ${path} HTTP/1.1\r\nHost: x\r\n`);
+    const halfBody = await sendRawHttp(
+      ingest.url,
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"messageId":`,
+    );
+    // A round trip after them, so the server has read both before it is told to stop.
+    await (await fetch(`${ingest.url}/healthz`)).text();
+
+    const code = await ingest.stop('SIGTERM');
+    await Promise.all([halfHeaders.closed, halfBody.closed]);
+
+    // Without the cut, the process waited on them until its shutdown grace ran out and exited 1.
+    expect(ingest.output()).not.toContain('shutdown took too long');
+    expect(code).toBe(0);
+    expect(ingest.output()).toContain('"msg":"stopped"');
+    // They were answered nothing, and nothing of theirs was stored.
+    expect(halfHeaders.answer()).toBe('');
+    expect(halfBody.answer()).toBe('');
+    expect(await redis.exists(streamKeys(stream).buf)).toBe(0);
+  });
 });

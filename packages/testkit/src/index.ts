@@ -4,6 +4,7 @@ export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
 export { inFlight, type LandingOptions, waitUntilLanded } from './landing.js';
 export { randomName } from './names.js';
+export { type RawConnection, sendRawHttp } from './raw-http.js';
 export {
   listObjectKeys,
   listOpenUploads,
