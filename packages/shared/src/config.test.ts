@@ -151,6 +151,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses at start an S3_BUCKET that is no bucket name, which the SDK refused only at the first flush', () => {
+    expect(loadConfig({ S3_BUCKET: 'Legacy_Bucket.2019-a' }, 'flusher').s3.bucket).toBe(
+      'Legacy_Bucket.2019-a',
+    );
+    for (const bad of ['events/prod', 'my bucket', 'spool\n', 'a'.repeat(256), '../x']) {
+      expect(() => loadConfig({ S3_BUCKET: bad }, 'flusher')).toThrow(/S3_BUCKET: expected a bucket name/);
+    }
+  });
+
   it('takes S3_ENDPOINT as an http:// or https:// URL only', () => {
     const flusher = { S3_BUCKET: 'b' };
     expect(loadConfig({ ...flusher, S3_ENDPOINT: 'http://127.0.0.1:9000' }, 'flusher').s3.endpoint).toBe(

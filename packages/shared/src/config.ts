@@ -131,7 +131,14 @@ const schema = z.object({
   /** What objects are written as: `ndjson.gz`, `ndjson.zst`, or by stream (`web:ndjson.zst,*:ndjson.gz`). */
   OUTPUT_FORMAT: outputFormat,
   /** Target bucket (required by the flusher). */
-  S3_BUCKET: z.string().optional(),
+  S3_BUCKET: z
+    .string()
+    // Looser than AWS's rules for new buckets (3-63 of a-z, 0-9, "." and "-"): older AWS buckets and
+    // other stores allow capitals and "_". Anything else is a typo (a prefix in the bucket's name,
+    // `events/prod`, a space), which the AWS SDK refused only at the first flush (InvalidBucketName):
+    // the flusher started, said it was ready, and retried its flushes for good.
+    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'expected a bucket name: 1 to 255 of A-Z, a-z, 0-9, ".", "_" and "-"')
+    .optional(),
   /** Object key prefix, e.g. `events/`. */
   S3_PREFIX: z.string().default(''),
   /** S3-compatible endpoint URL (MinIO, Ceph RGW, R2, …); unset = AWS. */
