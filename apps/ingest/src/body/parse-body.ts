@@ -36,11 +36,18 @@ function bodyText(raw: Buffer): string {
   return text;
 }
 
+/**
+ * V8's message for a JSON syntax error, which quotes the text around the error: cut in the middle
+ * of an emoji, it holds half of it, a lone surrogate that strict JSON readers (DuckDB reading the
+ * quarantine, a client parsing the 400) refuse. Made well-formed (U+FFFD), as events' strings are.
+ */
+const syntaxErrorMessage = (error: unknown) => (error as Error).message.toWellFormed();
+
 function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new errors.SPOOL_INVALID_JSON((error as Error).message);
+    throw new errors.SPOOL_INVALID_JSON(syntaxErrorMessage(error));
   }
 }
 
@@ -65,7 +72,7 @@ function parseNdjson(text: string, maxEvents: number): ParsedBody {
     try {
       items.push({ value: JSON.parse(line) });
     } catch (error) {
-      items.push({ parseError: `line is not valid JSON: ${(error as Error).message}`, raw: line });
+      items.push({ parseError: `line is not valid JSON: ${syntaxErrorMessage(error)}`, raw: line });
     }
   }
   return { shape: 'batch', items };

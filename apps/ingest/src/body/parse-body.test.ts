@@ -1,0 +1,27 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseBody } from './parse-body.js';
+
+// V8's syntax-error message quotes the text around the error, and cuts it mid-emoji here.
+const EMOJI_LINE = '😀😀😀😀😀😀';
+
+describe('parseBody', () => {
+  it("makes JSON's syntax-error messages well-formed: one that quotes half an emoji is no lone surrogate", () => {
+    const lines = parseBody(Buffer.from(`{"event":"ok"}\n${EMOJI_LINE}\n`), 'ndjson', 100);
+    const bad = lines.items[1] as { parseError: string };
+    expect(bad.parseError).toMatch(/^line is not valid JSON: /);
+    expect(bad.parseError.isWellFormed()).toBe(true);
+    // What V8 says of it as is: the case the test is about.
+    expect(() => JSON.parse(EMOJI_LINE)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/\ud83d(?![\udc00-\udfff])/) }),
+    );
+
+    let refusal: Error | undefined;
+    try {
+      parseBody(Buffer.from(EMOJI_LINE), 'json', 100);
+    } catch (error) {
+      refusal = error as Error;
+    }
+    expect(refusal).toMatchObject({ code: 'SPOOL_INVALID_JSON' });
+    expect(refusal?.message.isWellFormed()).toBe(true);
+  });
+});
