@@ -1,3 +1,5 @@
+import { daysInMonth } from '@spool/shared';
+
 /**
  * Whether a string is a time DuckDB's TIMESTAMPTZ takes as it is: an ISO 8601 date and time that
  * exists, `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z|±HH[[:]MM]]`. Read in place from the line's bytes:
@@ -18,9 +20,7 @@ export function isIsoTimeAt(line: Buffer, start: number, end: number): boolean {
   const year = digitsAt(line, start, 4);
   const month = digitsAt(line, start + 5, 2);
   const day = digitsAt(line, start + 8, 2);
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
-  if (year < 1 || days === undefined || day < 1 || day > days) return false;
+  if (year < 1 || day < 1 || day > daysInMonth(year, month)) return false;
   if (!within(digitsAt(line, start + 11, 2), 23) || !within(digitsAt(line, start + 14, 2), 59)) return false;
   if (!within(digitsAt(line, start + 17, 2), 59)) return false;
   let at = start + 19;

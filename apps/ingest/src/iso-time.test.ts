@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { formatIso, isoTime, parseIso } from './iso-time.js';
+import { formatIso, isoTime, parseClientTime, parseIso } from './iso-time.js';
 
 // Every time JavaScript can write, weighted towards this era (where the fast paths are).
 const anyMs = fc.oneof(
@@ -99,5 +99,33 @@ describe('parseIso', () => {
     expect(parseIso('2026-12-01T10:00:00.000Z')).toBe(Date.UTC(2026, 11, 1, 10));
     expect(parseIso('2026-12-02T10:00:00.000Z')).toBe(Date.UTC(2026, 11, 2, 10));
     expect(parseIso('2026-12-01T10:00:00.000Z')).toBe(Date.UTC(2026, 11, 1, 10));
+  });
+});
+
+describe('parseClientTime', () => {
+  it('is parseIso for every date that exists, and NaN for one that does not', () => {
+    const shaped = fc
+      .tuple(
+        fc.integer({ min: 1, max: 9999 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        fc.integer({ min: 0, max: 86_399_999 }),
+      )
+      .map(([year, month, day, msOfDay]) => ({
+        year,
+        month,
+        day,
+        text: `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}T${new Date(msOfDay).toISOString().slice(11)}`,
+      }));
+    fc.assert(
+      fc.property(shaped, ({ year, month, day, text }) => {
+        // The reference: a date exists when Date.UTC gives back the same day of the same month.
+        const date = new Date(Date.UTC(2000, month - 1, day));
+        date.setUTCFullYear(year, month - 1, day);
+        const exists = date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+        expect(Object.is(parseClientTime(text), exists ? parseIso(text) : Number.NaN)).toBe(true);
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

@@ -1,3 +1,5 @@
+import { daysInMonth } from '@spool/shared';
+
 /**
  * ISO-8601 times on the ingest's busiest paths. V8's own are slow here (measured on Node 24:
  * `toISOString` about 1.1 µs, `Date.parse` about 0.4 µs), and the tracking API handles three
@@ -91,4 +93,17 @@ export function parseIso(text: string): number {
     parseDayMs = dayMs;
   }
   return parseDayMs + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
+}
+
+/**
+ * A client's ISO-8601 time in milliseconds: parseIso, but NaN for a date that does not exist
+ * (2026-02-30, 2026-04-31), which Date.parse rolls over into the next month. Days up to 28 exist in
+ * every month, so the SDKs' times nearly never need the calendar.
+ */
+export function parseClientTime(text: string): number {
+  const ms = parseIso(text);
+  if (Number.isNaN(ms) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return ms;
+  const day = digits(text, 8, 10);
+  if (day <= 28) return ms;
+  return day <= daysInMonth(digits(text, 0, 4), digits(text, 5, 7)) ? ms : Number.NaN;
 }

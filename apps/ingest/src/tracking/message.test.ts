@@ -107,6 +107,43 @@ describe('normalizeMessage', () => {
     ).toBe(RECEIVED);
   });
 
+  it('takes a date that does not exist for no time, where Date.parse rolls it into the next month', () => {
+    // Feb 30 and Apr 31 (V8: March 2, May 1); Feb 29 of a leap year exists.
+    for (const timestamp of [
+      '2026-02-30T10:00:00.000Z',
+      '2026-04-31T10:00:00Z',
+      '2025-02-29T10:00:00.000Z',
+    ]) {
+      const message = stored({ userId: 'u', event: 'x', timestamp }, { type: 'track' });
+      expect(message).toMatchObject({ timestamp: RECEIVED, originalTimestamp: timestamp });
+    }
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '2024-02-29T10:00:00.000Z' }, { type: 'track' }).timestamp,
+    ).toBe('2024-02-29T10:00:00.000Z');
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '2026-12-31T23:59:59.999Z' }, { type: 'track' }).timestamp,
+    ).toBe('2026-12-31T23:59:59.999Z');
+    // Nor is an impossible sentAt believed: the client's time stands uncorrected.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00.000Z' },
+        { type: 'track', sentAt: '2026-11-31T11:00:09.000Z' },
+      ).timestamp,
+    ).toBe('2026-12-01T11:00:00.000Z');
+    // A timestamp the user set beside originalTimestamp that does not exist is corrected over.
+    expect(
+      stored(
+        {
+          userId: 'u',
+          event: 'x',
+          timestamp: '2026-06-31T00:00:00Z',
+          originalTimestamp: '2026-12-01T11:00:00.000Z',
+        },
+        { type: 'track' },
+      ).timestamp,
+    ).toBe('2026-12-01T11:00:00.000Z');
+  });
+
   it("keeps a timestamp the user set beside RudderStack's originalTimestamp, as rudder-server does", () => {
     const message = stored(
       {

@@ -1,7 +1,7 @@
 import type { EventProblem } from '../body/event-rules.js';
 import { isPlainObject } from '../body/event-rules.js';
 import { jsonText } from '../body/to-lines.js';
-import { formatIso, parseIso } from '../iso-time.js';
+import { formatIso, parseClientTime, parseIso } from '../iso-time.js';
 import { type IpPolicy, storedIp } from './client-ip.js';
 
 /** The Segment spec's message types. */
@@ -51,10 +51,10 @@ function problem(message: string): EventProblem {
   return { code: 'SPOOL_INVALID_EVENT', message };
 }
 
-/** Milliseconds of an ISO-8601 time, or undefined. */
+/** Milliseconds of an ISO-8601 time, or undefined (a date that does not exist is no time). */
 function timeOf(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
-  const ms = parseIso(value);
+  const ms = parseClientTime(value);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
