@@ -36,6 +36,9 @@ async function send(url: string, stream: string): Promise<void> {
         context: { page: { path: `/p/${n % 7}` } },
         // One client cut its text in the middle of an emoji: a lone surrogate, sent as \ud83d.
         ...(n === 5 ? { note: 'cut \ud83d' } : {}),
+        // One sent flags as top-level fields of their own: so many fields seldom seen that DuckDB's
+        // read_json took the whole record for one MAP column unless told not to (docs/output.md).
+        ...(n === 7 ? Object.fromEntries(Array.from({ length: 60 }, (_, f) => [`flag_${f}`, f])) : {}),
       };
     });
     const answer = await fetch(`${url}/v1/streams/${stream}/events`, {
@@ -90,7 +93,7 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
   const source = () =>
     format === 'parquet'
       ? `read_parquet('${objectFiles(stream, format)}', hive_partitioning = true, ${HIVE_TYPES}, union_by_name = true)`
-      : `read_json_auto('${objectFiles(stream, format)}', compression = '${format === 'ndjson.zst' ? 'zstd' : 'gzip'}', hive_partitioning = true, ${HIVE_TYPES})`;
+      : `read_json_auto('${objectFiles(stream, format)}', compression = '${format === 'ndjson.zst' ? 'zstd' : 'gzip'}', hive_partitioning = true, ${HIVE_TYPES}, map_inference_threshold = -1)`;
 
   it('are read by DuckDB with their partitions: the counts per event are what was sent', async () => {
     const rows = await query(
