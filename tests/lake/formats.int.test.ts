@@ -187,4 +187,24 @@ describe('Parquet objects across a schema change between generations', () => {
       { generation: 'two', events: 30n, coupons: 30n, plan: 'pro' },
     ]);
   });
+
+  it('count a generation written whole (_event) in the same queries: its messageId and receivedAt are columns', async () => {
+    // One event's field differs from another's only in case: the generation cannot be columns.
+    await sendGeneration(
+      Array.from({ length: 20 }, (_, n) => ({
+        messageId: `three-${n}`,
+        event: 'buy',
+        ...(n === 0 ? { Plan: 'x' } : { plan: 'y' }),
+      })),
+    );
+    const source = `read_parquet('${objectFiles(EVOLVING, 'parquet')}', hive_partitioning = true, ${HIVE_TYPES}, union_by_name = true)`;
+    const rows = await query(
+      `SELECT split_part(messageId, '-', 1) AS generation, count(*) AS events, count(DISTINCT messageId) AS ids, count(receivedAt) AS timed, count(_event) AS whole FROM ${source} GROUP BY ALL ORDER BY generation`,
+    );
+    expect(rows).toEqual([
+      { generation: 'one', events: 50n, ids: 50n, timed: 50n, whole: 0n },
+      { generation: 'three', events: 20n, ids: 20n, timed: 20n, whole: 20n },
+      { generation: 'two', events: 30n, ids: 30n, timed: 30n, whole: 0n },
+    ]);
+  });
 });

@@ -96,6 +96,18 @@ export interface CopyToParquet {
  */
 export function selectStatement(copy: CopyToParquet): string {
   const { schema } = copy;
+  if (schema.kind === 'whole-event') {
+    // The server's fields as columns beside the whole event, so the queries every generation
+    // answers (count(DISTINCT messageId), max(receivedAt)) count these rows too. Read from JSON
+    // that read_ndjson has parsed; a receivedAt that is no time (a buffer the ingest did not
+    // write) is NULL rather than a failed flush.
+    const event = identifier(WHOLE_EVENT_COLUMN);
+    return (
+      `SELECT ${event}, json_extract_string(${event}, '$.messageId') AS "messageId", ` +
+      `TRY_CAST(json_extract_string(${event}, '$.receivedAt') AS TIMESTAMPTZ) AS "receivedAt" ` +
+      `FROM ${readStatement(copy)}`
+    );
+  }
   const json = schema.kind === 'columns' ? schema.columns.filter(({ type }) => type === 'JSON') : [];
   const replace =
     json.length === 0

@@ -207,18 +207,34 @@ describe('a Parquet flush', () => {
     ]);
   });
 
-  it('writes a generation whose fields differ only in case as one _event column of JSON text, every event whole', async () => {
+  it('writes a generation whose fields differ only in case as one _event column of JSON text, every event whole, and the server fields beside it', async () => {
     const stream = randomName('pq-case');
     const events = [
-      { messageId: 'a', userId: 'u1' },
-      { messageId: 'b', userid: 'u2', '': 'empty name' },
+      { messageId: 'a', userId: 'u1', receivedAt: '2026-12-01T10:00:00.000Z' },
+      { messageId: 'b', userid: 'u2', '': 'empty name', receivedAt: '2026-12-01T10:00:01.250Z' },
+      // Not written by the ingest: a receivedAt that is no time, and none at all.
+      { messageId: 'c', MessageID: 'other', receivedAt: 'yesterday' },
+      { userId: 'u4' },
     ];
     await append(stream, events);
     const { file, log, metrics } = await flushParquet(stream);
 
-    expect(await columnTypes(file)).toEqual({ _event: 'VARCHAR' });
-    const rows = await query(`SELECT _event FROM read_parquet('${file}') ORDER BY _event->>'$.messageId'`);
+    // The columns every generation has, so queries over many count these rows too (docs/output.md).
+    expect(await columnTypes(file)).toEqual({
+      _event: 'VARCHAR',
+      messageId: 'VARCHAR',
+      receivedAt: 'TIMESTAMP WITH TIME ZONE',
+    });
+    const rows = await query(
+      `SELECT _event, messageId, epoch_ms(receivedAt) AS at FROM read_parquet('${file}') ORDER BY _event->>'$.messageId' NULLS LAST`,
+    );
     expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
+    expect(rows.map(({ messageId, at }) => [messageId, at])).toEqual([
+      ['a', BigInt(Date.parse('2026-12-01T10:00:00.000Z'))],
+      ['b', BigInt(Date.parse('2026-12-01T10:00:01.250Z'))],
+      ['c', null],
+      [null, null],
+    ]);
     expect(log).toContain('two fields whose names differ only in case');
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
