@@ -150,7 +150,12 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   let skippedTicks = 0;
   // Earlier versions fired the sweep from a BullMQ job scheduler, which a failover can stop for good.
-  await clients.queue.removeJobScheduler(SWEEP_SCHEDULER_ID);
+  // Not awaited: a flusher started while Redis is away must still answer its probes (/healthz
+  // 200, /readyz 503), or its liveness probe restarts it for as long as the outage lasts. The
+  // command waits in ioredis's queue until Redis answers.
+  clients.queue
+    .removeJobScheduler(SWEEP_SCHEDULER_ID)
+    .catch((error: unknown) => logger.warn({ err: error }, 'could not remove the old sweep scheduler'));
   const sweepTimer = startSweepTimer({
     redis: clients.redis,
     leaseKey: sweepLeaseKey(config.namespace),
