@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { addFlushJob, loadConfig, streamKeys } from '@spool/shared';
+import { addFlushJob, connectRedis, loadConfig, type RedisClient, streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   flusherTestEnv,
@@ -30,16 +30,20 @@ describe('the flush worker watchdog', () => {
       AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
     });
-    // The worker reaches Redis through a proxy; the flusher's other connections do not. A wedge
-    // then stops the worker only, as the Cluster outage did (its blocking connection).
+    // The worker reaches Redis through a proxy, and nothing else does: a wedge then stops the
+    // worker only, as the Cluster outage did (its blocking connection).
     const target = new URL(testServices().redisUrl);
     const proxy = await TcpProxy.start(target.hostname, Number(target.port));
-    const viaProxy = createFlusherClients({
-      ...config,
-      redis: { kind: 'standalone', url: proxy.url('redis') },
-    });
     const clients = createFlusherClients(config);
-    clients.connectWorker = viaProxy.connectWorker;
+    const workerConnections: RedisClient[] = [];
+    clients.connectWorker = () => {
+      const connection = connectRedis(
+        { kind: 'standalone', url: proxy.url('redis') },
+        { maxRetriesPerRequest: null },
+      );
+      workerConnections.push(connection);
+      return connection;
+    };
     const flusher = await buildFlusher({
       config,
       clients,
@@ -48,7 +52,13 @@ describe('the flush worker watchdog', () => {
     });
     try {
       const first = flusher.worker;
-      await waitFor(async () => (first.isRunning() ? true : undefined), 10_000, 'the worker to run');
+      // Both of its connections (commands, and the blocking wait for a job) open through the
+      // proxy before the wedge: one opened after it would pass, and the worker would not wedge.
+      await waitFor(
+        async () => (first.isRunning() && proxy.connections >= 2 ? true : undefined),
+        10_000,
+        'the worker to run on its two connections',
+      );
       // The worker blocks waiting for a job, on connections that now never answer nor close.
       proxy.wedge();
       const keys = streamKeys(randomName('web'), namespace);
@@ -62,7 +72,7 @@ describe('the flush worker watchdog', () => {
     } finally {
       await flusher.close();
       await clients.close();
-      await viaProxy.close();
+      for (const connection of workerConnections) connection.disconnect();
       await proxy.close();
     }
   });

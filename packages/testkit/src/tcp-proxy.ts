@@ -37,6 +37,11 @@ export class TcpProxy {
     return proxy;
   }
 
+  /** Connections the proxy carries now (each a client's socket and its upstream). */
+  get connections(): number {
+    return this.sockets.size / 2;
+  }
+
   /** `redis://127.0.0.1:<port>` style address of the proxy, for a URL of the same scheme. */
   url(scheme: string): string {
     return `${scheme}://127.0.0.1:${this.port}`;
