@@ -12,6 +12,7 @@ rm -f "$RESULTS"/*.json
 
 jest() {
   local project=$1
+  JEST_RUNS+=("$project")
   SPOOL_TEST_PROJECT=$project node --experimental-vm-modules --no-warnings=ExperimentalWarning \
     node_modules/jest/bin/jest.js --json --outputFile="$RESULTS/$project.json" "${@:2}"
 }
@@ -37,18 +38,27 @@ prepare_services() {
   ensure_promtool     # the alert rules' checks and unit tests
 }
 
-# The closing line counts every test of both runs, passed and failed.
+# The closing line counts every test of every Jest run, passed and failed, and names the runs that
+# left no results (a run that crashed, or Jest failing to write them: it cannot serialize a
+# failure that quotes a circular object), so "0 failed" is never said of tests that were not counted.
 print_totals() {
   node -e '
     const fs = require("node:fs");
+    const [dir, ...runs] = process.argv.slice(1);
     let passed = 0, failed = 0;
-    for (const f of fs.readdirSync(process.argv[1]).filter((name) => name.endsWith(".json"))) {
-      const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
+    const missing = [];
+    for (const run of runs) {
+      const file = `${dir}/${run}.json`;
+      if (!fs.existsSync(file)) { missing.push(run); continue; }
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
       passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
     }
-    console.log(`tests: ${passed} passed, ${failed} failed`);
-  ' "$RESULTS"
+    const uncounted = missing.length ? `; no results from: ${missing.join(", ")} (see its output above)` : "";
+    console.log(`tests: ${passed} passed, ${failed} failed${uncounted}`);
+  ' "$RESULTS" "${JEST_RUNS[@]}"
 }
+
+JEST_RUNS=()
 
 status=0
 ensure_toolchain
