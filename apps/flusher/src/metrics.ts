@@ -1,4 +1,4 @@
-import { streamLabeler } from '@spool/shared';
+import { MAX_STREAM_LABELS, streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { within } from './within.js';
 
@@ -11,12 +11,15 @@ export const JOB_COUNTS_TIMEOUT_MS = 1_000;
  * waited on Redis, and failed or never answered: every other series, the failures the alerts
  * watch included, went with it).
  */
-export function createFlusherMetrics(jobCounts: () => Promise<Record<string, number>> = async () => ({})) {
+export function createFlusherMetrics(
+  jobCounts: () => Promise<Record<string, number>> = async () => ({}),
+  maxStreamLabels = MAX_STREAM_LABELS,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
   const metrics = {
     registry,
-    streamLabel: streamLabeler(),
+    streamLabel: streamLabeler(maxStreamLabels),
     flushSeconds: new Histogram({
       name: 'spool_flush_duration_seconds',
       help: 'Time to seal, compress, upload and release one generation',

@@ -142,6 +142,64 @@ describe('the sweep', () => {
     }
   });
 
+  it('reports the streams past the labels cap under _other: their bytes summed, the fill of the fullest', async () => {
+    const ns = randomName('ns');
+    const ownQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    // One label of its own, as the 1,000th stream's successors get none.
+    const ownMetrics = createFlusherMetrics(undefined, 1);
+    const ownConfig = loadConfig(
+      flusherTestEnv({
+        REDIS_NAMESPACE: ns,
+        FLUSH_INTERVAL: '1m',
+        FLUSH_THRESHOLD_BYTES: '1KiB',
+        MAX_BUFFER_BYTES: '16MiB',
+      }),
+      'flusher',
+    );
+    const [labelled, small, large] = ['labelled', 'small', 'large'].map((name) => randomName(name)) as [
+      string,
+      string,
+      string,
+    ];
+    try {
+      const now = await redisNow(redis);
+      for (const [stream, bytes] of [
+        [labelled, 200],
+        [small, 100],
+        [large, 700],
+      ] as const) {
+        const keys = streamKeys(stream, ns);
+        await registerStream(redis, streamRegistryKey(ns), stream);
+        await appendToBuffer(redis, keys, {
+          chunk: `${JSON.stringify({ pad: 'x'.repeat(bytes) })}\n`,
+          eventCount: 1,
+          maxBytes: 1e9,
+          dedupeWindowMs: 0,
+          clientIds: { ids: [], lines: [] },
+        });
+        await redis.set(keys.since, now - 1_000);
+      }
+      const [smallBytes, largeBytes] = [
+        await redis.strlen(streamKeys(small, ns).buf),
+        await redis.strlen(streamKeys(large, ns).buf),
+      ];
+      expect(ownMetrics.streamLabel(labelled)).toBe(labelled);
+
+      await sweep({ ...deps, config: ownConfig, queue: ownQueue, metrics: ownMetrics });
+
+      const text = await ownMetrics.registry.metrics();
+      expect(text).toContain(`spool_buffer_bytes{stream="_other"} ${smallBytes + largeBytes}`);
+      expect(text).toContain(`spool_buffer_fill_ratio{stream="_other"} ${largeBytes / (16 * 1024 * 1024)}`);
+      expect(text).toContain(`spool_buffer_bytes{stream="${labelled}"} `);
+    } finally {
+      await ownQueue.obliterate({ force: true });
+      await ownQueue.close();
+    }
+  });
+
   it('goes on past a stream it cannot read, so the streams after it are still flushed by time', async () => {
     const ns = randomName('ns');
     const [broken, old] = [randomName('broken'), randomName('old')] as [string, string];

@@ -5,7 +5,6 @@ import {
   type FlushJobData,
   flushJobId,
   forgetStream,
-  OTHER_STREAMS_LABEL,
   pipelineValues,
   type RedisClient,
   reconcileSealed,
@@ -155,14 +154,14 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersWereLost(Number(accepted ?? 0), Number(landed ?? 0));
     countersLost.set(label, lost || countersLost.get(label) === true);
-    if (label !== OTHER_STREAMS_LABEL) {
-      const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
-      gauge.bytes += length;
-      gauge.pending += pending.length;
-      const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
-      gauge.fill = Math.max(gauge.fill, fill);
-      gauges.set(label, gauge);
-    }
+    // "_other" too, as the shards of one stream: bytes and generations summed, the fill of the
+    // fullest (a stream past the labels' cap nearly full must still raise SpoolBufferNearlyFull).
+    const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
+    gauge.bytes += length;
+    gauge.pending += pending.length;
+    const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
+    gauge.fill = Math.max(gauge.fill, fill);
+    gauges.set(label, gauge);
 
     if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
       const reconciliation = await reconcileSealed(redis, keys);
