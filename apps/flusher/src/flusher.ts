@@ -27,6 +27,7 @@ import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
 import { startSweepTimer } from './sweep-timer.js';
+import { within } from './within.js';
 import { WATCHDOG_TIMING, type WatchdogTiming, watchWorker } from './worker-watchdog.js';
 
 /** The job an earlier version's scheduler fired the sweep with: still run if one is left. */
@@ -36,6 +37,8 @@ const SWEEP_SCHEDULER_ID = 'spool-sweep';
 const STALE_AFTER_SKIPPED_TICKS = 3;
 /** How often each flusher looks for jobs whose lock expired (one small script on the queue's node). */
 const STALLED_CHECK_EVERY_MS = 5_000;
+/** How long /readyz waits for Redis's PONG: under a probe's default timeout of 1 s. */
+const READY_PING_TIMEOUT_MS = 500;
 
 export interface FlusherDeps {
   config: Readonly<Config>;
@@ -179,9 +182,17 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);
   await app.register(healthRoutes, {
-    notReadyReason: () => {
+    notReadyReason: async () => {
       if (closing) return 'shutting down';
-      return current.worker.isRunning() ? redisNotReady(clients.redis) : 'the flush worker is not running';
+      if (!current.worker.isRunning()) return 'the flush worker is not running';
+      const notReady = redisNotReady(clients.redis);
+      if (notReady) return notReady;
+      // Connected is not answering: a Redis that hangs (stopped, or a Cluster without quorum)
+      // keeps its connections open, and every flush and sweep waits on it.
+      const pong = await within(clients.redis.ping(), READY_PING_TIMEOUT_MS);
+      return pong === undefined
+        ? `Redis did not answer a PING within ${READY_PING_TIMEOUT_MS} ms`
+        : undefined;
     },
     registry: metrics.registry,
   });

@@ -39,4 +39,38 @@ describe("the flusher's probes", () => {
       await proxy.close();
     }
   });
+
+  it('say not ready while Redis hangs with its connections open, and ready once it answers again', async () => {
+    const redis = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(redis.hostname, Number(redis.port));
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({ REDIS_URL: proxy.url('redis'), REDIS_NAMESPACE: randomName('probes') }),
+    );
+    try {
+      await waitFor(
+        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'the flusher to be ready',
+      );
+      // Connected, and nothing answers: a stopped Redis, or a Cluster without quorum.
+      proxy.blackhole();
+      const hung = await fetch(`${flusher.url}/readyz`);
+      expect(hung.status).toBe(503);
+      expect(await hung.json()).toEqual({
+        status: 'not ready',
+        reason: 'Redis did not answer a PING within 500 ms',
+      });
+
+      proxy.restore();
+      await waitFor(
+        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'the flusher to be ready once Redis answers again',
+      );
+    } finally {
+      await flusher.stop('SIGKILL');
+      await proxy.close();
+    }
+  });
 });

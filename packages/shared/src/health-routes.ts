@@ -6,7 +6,7 @@ export interface HealthRouteOptions {
    * Why the process cannot do its work now (Redis unreachable, shutting down), or undefined
    * while it can. Said to anyone who asks `/readyz`: no addresses, no secrets.
    */
-  notReadyReason(): string | undefined;
+  notReadyReason(): string | undefined | Promise<string | undefined>;
   registry: Registry;
 }
 
@@ -19,7 +19,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
   let lastReason: string | undefined;
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = options.notReadyReason();
+    const reason = await options.notReadyReason();
     if (reason !== lastReason) {
       if (reason) app.log.warn({ reason }, 'not ready');
       else app.log.info({ was: lastReason }, 'ready again');

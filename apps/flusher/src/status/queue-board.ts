@@ -8,6 +8,9 @@ import { adminGuard } from './admin-guard.js';
 
 export const QUEUE_BOARD_PATH = '/queues';
 
+/** How long an answer of the board's API waits on Redis before it is a 503 (its page polls it). */
+const BOARD_API_TIMEOUT_MS = 5_000;
+
 /**
  * The board's CSP: never framed, and nothing loaded from elsewhere. Its page links Google's font
  * service, which would tell Google who opens an admin view, and when; the browser refuses that
@@ -37,6 +40,20 @@ export async function queueBoard(
   // Its own plugin scope: the guard covers the board's pages, assets and API, and nothing else.
   await app.register(async (scope) => {
     scope.addHook('onRequest', adminGuard(options.adminKeys));
+    // The board's API reads Redis with no time limit: while Redis hangs (stopped, or a Cluster
+    // without quorum) its answers never came. They are 503 after a while instead, as
+    // /status.json's are; the board's own late answer is then dropped (Fastify warns of it).
+    scope.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
+      const timer = setTimeout(() => {
+        if (reply.sent) return;
+        reply.code(503).send({
+          error: 'redis_unavailable',
+          message: `Redis did not answer within ${BOARD_API_TIMEOUT_MS / 1000} s`,
+        });
+      }, BOARD_API_TIMEOUT_MS);
+      reply.raw.once('close', () => clearTimeout(timer));
+    });
     // An admin view: never kept by a cache, never framed by another page, never sniffed.
     scope.addHook('onSend', async (_request, reply) => {
       reply.header('cache-control', 'no-store');

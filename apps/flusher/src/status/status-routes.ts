@@ -29,7 +29,13 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
         message: `limit: expected a whole number from 1 to ${MAX_STREAM_LIMIT}`,
       });
     }
-    const status = await within(options.readStatus(parsed), STATUS_TIMEOUT_MS);
+    let refused = false;
+    const reading = options.readStatus(parsed).catch((error: unknown) => {
+      refused = true;
+      request.log.warn({ err: error }, 'could not read the status from Redis');
+      throw error;
+    });
+    const status = await within(reading, STATUS_TIMEOUT_MS);
     // A Redis down or hung (a Cluster without quorum) held the answer until it came back, and
     // `spool status` blamed the flusher; this says what is wrong, and the page says it too.
     if (!status) {
@@ -38,7 +44,9 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
         .header('cache-control', 'no-store')
         .send({
           error: 'redis_unavailable',
-          message: `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
+          message: refused
+            ? 'Redis could not be reached (the flusher log says why)'
+            : `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
         });
     }
     return reply.header('cache-control', 'no-store').send(status);

@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { z } from 'zod';
 import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
+import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
 import { statusRoutes } from './status-routes.js';
 
@@ -288,6 +289,36 @@ describe('/status', () => {
     }
   });
 
+  it('answers 503 saying Redis could not be reached, not that it was slow, when Redis refuses', async () => {
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    proxy.cut();
+    const down = connectRedis({ kind: 'standalone', url: proxy.url('redis') }, { maxRetriesPerRequest: 1 });
+    down.on('error', () => {});
+    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: down,
+      prefix: queuePrefix(randomName('ns')),
+    });
+    const app = Fastify();
+    await app.register(statusRoutes, {
+      readStatus: statusReader({ redis: down, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
+      adminKeys: [],
+    });
+    try {
+      const answer = await app.inject({ url: '/status.json' });
+      expect(answer.statusCode).toBe(503);
+      expect(answer.json()).toEqual({
+        error: 'redis_unavailable',
+        message: 'Redis could not be reached (the flusher log says why)',
+      });
+    } finally {
+      await app.close();
+      await queue.close().catch(() => {});
+      down.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('is one page with no outside asset, its script allowed by hash alone', async () => {
     const target = await flusher();
     const page = await target.app.inject({ method: 'GET', url: '/status' });
@@ -318,5 +349,41 @@ describe('/queues', () => {
     }
     const { queues } = api.json() as { queues: Array<{ name: string; readOnlyMode: boolean; type: string }> };
     expect(queues).toEqual([expect.objectContaining({ name: 'flush', readOnlyMode: true, type: 'bullmq' })]);
+  });
+
+  it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    const hung = connectRedis(
+      { kind: 'standalone', url: proxy.url('redis') },
+      { maxRetriesPerRequest: null },
+    );
+    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: hung,
+      prefix: queuePrefix(randomName('ns')),
+    });
+    const app = Fastify();
+    await app.register(queueBoard, { queue, adminKeys: [] });
+    try {
+      await queue.waitUntilReady();
+      proxy.blackhole();
+      const api = await Promise.race([
+        app.inject({ method: 'GET', url: '/queues/api/queues' }),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the board gave no answer within 15 s')), 15_000).unref(),
+        ),
+      ]);
+      expect(api.statusCode).toBe(503);
+      expect(api.json()).toEqual({ error: 'redis_unavailable', message: 'Redis did not answer within 5 s' });
+      // Still an admin answer.
+      expect(api.headers['cache-control']).toBe('no-store');
+    } finally {
+      // Redis answers again first, so that a request still waiting on it ends and the app closes.
+      proxy.restore();
+      await app.close();
+      await queue.close();
+      hung.disconnect();
+      await proxy.close();
+    }
   });
 });
