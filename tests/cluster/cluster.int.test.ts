@@ -10,7 +10,7 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { listObjectKeys } from '@spool/testkit';
+import { listObjectKeys, readSpoolObject } from '@spool/testkit';
 import { type LocalRedisCluster, LocalStack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { type Acknowledged, countLanded, send, stackS3 } from './cluster-support.js';
@@ -275,6 +275,59 @@ describe('Spool on a Redis Cluster', () => {
       expect(await appended).toMatchObject({ refused: false, length: 16 });
       await cluster.replicasCaughtUp(move.to.port);
       expect(await client.get(keys.buf)).toBe('{"n":1}\n{"n":2}\n');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('reads a stream whose slot is on the move as it is, never as empty: its buffer is reported, kept and flushed', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    // A namespace of its own, swept only by the flusher this test starts.
+    const namespace = 'half-moved';
+    const stream = 'moving';
+    const keys = streamKeys(stream, namespace);
+    const client = stack.connectRedis();
+    defineSpoolCommands(client);
+    try {
+      for (let n = 0; n < 5; n += 1) await appendToBuffer(client, keys, oneEvent(n));
+      const length = await client.strlen(keys.buf);
+      // Registered long ago, and old: past the horizon after which an empty stream is forgotten.
+      await client.zadd(streamRegistryKey(namespace), Date.now() - 2 * 3_600_000, stream);
+      await client.set(keys.since, Date.now() - 60_000);
+      // Mid-reshard: the owner answers ASK for the stream's keys it does not hold (its sealed
+      // set, counters...), and ioredis sent the sweep's whole pipeline to the target, which holds
+      // none of them: the stream read as empty, and was forgotten with its events.
+      const { slot, target } = await anotherMaster(cluster, keys.buf);
+      const move = await cluster.beginSlotMigration(slot, target);
+      const flusher = await stack.addFlusher({
+        REDIS_NAMESPACE: namespace,
+        FLUSH_INTERVAL: '2s',
+        FLUSH_RETRY_BASE: '100ms',
+        FLUSH_RETRY_MAX: '1s',
+      });
+      await waitFor(
+        async () =>
+          (await (await fetch(`${flusher.url}/metrics`)).text()).includes(
+            `spool_buffer_bytes{stream="${stream}"} ${length}`,
+          ) || undefined,
+        30_000,
+        'the sweep to report the buffer of the stream on the move',
+      );
+      expect(await client.zscore(streamRegistryKey(namespace), stream)).not.toBeNull();
+
+      await cluster.migrateKeys(move);
+      await cluster.finishSlotMigration(move);
+      const landed = await waitFor(
+        async () => {
+          const objects = await listObjectKeys(s3, stack.s3?.bucket as string, `stream=${stream}/`);
+          return objects.length > 0 ? objects : undefined;
+        },
+        30_000,
+        'the stream to land once its slot has moved',
+      );
+      expect(landed).toHaveLength(1);
+      const { lines } = await readSpoolObject(s3, stack.s3?.bucket as string, landed[0] as string);
+      expect(lines.map((line) => JSON.parse(line).n)).toEqual([0, 1, 2, 3, 4]);
     } finally {
       client.disconnect();
     }

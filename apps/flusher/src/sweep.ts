@@ -5,7 +5,6 @@ import {
   type FlushJobData,
   flushJobId,
   forgetStream,
-  pipelineValues,
   type RedisClient,
   reconcileSealed,
   redisNow,
@@ -110,19 +109,10 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   /** One stream's part of the sweep (see above). */
   const visit = async (stream: string) => {
     const keys = streamKeys(stream, config.namespace);
-    const replies = await redis
-      .pipeline()
-      .get(keys.gen)
-      .get(keys.since)
-      .strlen(keys.buf)
-      .smembers(keys.pending)
-      .get(keys.sealedBytes)
-      .hlen(keys.manifestPending)
-      .exists(keys.manifestDrainingId)
-      .llen(keys.quarantine)
-      .exists(keys.quarantineDrainingId)
-      .hmget(keys.stats, 'accepted', 'landed')
-      .exec();
+    // Each key read by a command of its own (sent together all the same), not one pipeline: on a
+    // Cluster whose slot is half migrated, ioredis follows an ASK by sending the whole pipeline
+    // to the importing node, which answers nil for the keys still on the other; the stream read
+    // as empty, was not flushed by time, and could be forgotten with its events buffered.
     const [
       gen,
       since,
@@ -134,18 +124,18 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
       quarantined,
       draining,
       [accepted, landed],
-    ] = pipelineValues(replies) as [
-      string | null,
-      string | null,
-      number,
-      string[],
-      string | null,
-      number,
-      number,
-      number,
-      number,
-      [string | null, string | null],
-    ];
+    ] = await Promise.all([
+      redis.get(keys.gen),
+      redis.get(keys.since),
+      redis.strlen(keys.buf),
+      redis.smembers(keys.pending),
+      redis.get(keys.sealedBytes),
+      redis.hlen(keys.manifestPending),
+      redis.exists(keys.manifestDrainingId),
+      redis.llen(keys.quarantine),
+      redis.exists(keys.quarantineDrainingId),
+      redis.hmget(keys.stats, 'accepted', 'landed'),
+    ]);
     // A drain a crash left unfinished is finished first, whatever is pending.
     const manifestPending = manifestLines + manifestDraining;
     if (manifestPending > 0) await writeManifests(deps, stream, result);

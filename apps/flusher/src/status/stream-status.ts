@@ -1,6 +1,5 @@
 import {
   type Config,
-  pipelineValues,
   type RedisClient,
   redisNow,
   streamKeys,
@@ -78,23 +77,15 @@ async function readUnit(
   now: number,
 ): Promise<StreamStatus> {
   const keys = streamKeys(unit, config.namespace);
-  const replies = await redis
-    .pipeline()
-    .strlen(keys.buf)
-    .get(keys.gen)
-    .get(keys.since)
-    .smembers(keys.pending)
-    .get(keys.sealedBytes)
-    .hgetall(keys.stats)
-    .exec();
-  const [length, gen, since, pending, sealed, stats] = pipelineValues(replies) as [
-    number,
-    string | null,
-    string | null,
-    string[],
-    string | null,
-    Record<string, string>,
-  ];
+  // A command per key, not one pipeline: see the sweep's read (sweep.ts) for why on a Cluster.
+  const [length, gen, since, pending, sealed, stats] = await Promise.all([
+    redis.strlen(keys.buf),
+    redis.get(keys.gen),
+    redis.get(keys.since),
+    redis.smembers(keys.pending),
+    redis.get(keys.sealedBytes),
+    redis.hgetall(keys.stats),
+  ]);
   const sealedBytes = Number(sealed ?? 0);
   const oldestPending = pending.map(Number).sort((a, b) => a - b)[0];
   const sealedSince =
