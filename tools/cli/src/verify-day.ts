@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
-import { parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
+import { duckdbErrorKind, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
@@ -81,7 +81,15 @@ async function check(target: VerifyTarget, line: ManifestLine): Promise<string |
     return `its spool-events is ${metadata['spool-events']}, the manifest says ${line.events}`;
   }
   if (!target.deep) return undefined;
-  const content = await readContent(s3, bucket, line);
+  let content: Awaited<ReturnType<typeof readContent>>;
+  try {
+    content = await readContent(s3, bucket, line);
+  } catch (error) {
+    // Its bytes arrived whole and do not decompress (or DuckDB cannot read them): this object
+    // is changed, and the others are still checked. Anything else (S3, the network) stops the run.
+    if (error instanceof UnreadableContent) return `its content cannot be read (${error.message})`;
+    throw error;
+  }
   if (line.objectSha256 && content.objectSha256 !== line.objectSha256) {
     return 'its bytes’ SHA-256 is not the manifest’s';
   }
@@ -111,17 +119,37 @@ async function readContent(
   if (line.format === 'parquet') {
     return withScratchFile('object.parquet', async (file) => {
       await pipeline(body, objectBytes, createWriteStream(file));
-      return { objectSha256: objectBytes.hash.digest('hex'), lines: await parquetRows(file) };
+      const rows = await parquetRows(file).catch((error: unknown) => {
+        // DuckDB's kind of error only: its message may quote the file.
+        throw new UnreadableContent(`DuckDB: ${duckdbErrorKind(error)}`, { cause: error });
+      });
+      return { objectSha256: objectBytes.hash.digest('hex'), lines: rows };
     });
   }
   const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
+  let decompressError: unknown;
+  decompress.once('error', (error) => {
+    decompressError = error;
+  });
   const hash = createHash('sha256');
   let lines = 0;
-  await pipeline(body, objectBytes, decompress, async (content: AsyncIterable<Buffer>) => {
-    for await (const chunk of content) {
-      hash.update(chunk);
-      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+  try {
+    await pipeline(body, objectBytes, decompress, async (content: AsyncIterable<Buffer>) => {
+      for await (const chunk of content) {
+        hash.update(chunk);
+        for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+      }
+    });
+  } catch (error) {
+    // Every byte arrived and the decompressor refused them; a download cut short (fewer bytes)
+    // fails as the network does, whatever the decompressor made of it.
+    if (error === decompressError && objectBytes.bytes === answer.ContentLength) {
+      throw new UnreadableContent((error as Error).message, { cause: error });
     }
-  });
+    throw error;
+  }
   return { objectSha256: objectBytes.hash.digest('hex'), lines, sha256: hash.digest('hex') };
 }
+
+/** An object whose bytes all arrived, and cannot be read as its format: a changed object. */
+class UnreadableContent extends Error {}

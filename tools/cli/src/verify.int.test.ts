@@ -152,6 +152,53 @@ describe('spool verify', () => {
     expect(deep.code).toBe(1);
   });
 
+  it('with --deep, reports an object that does not decompress as changed, and goes on to the others', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const stream = randomName('web');
+    const day = '2026-12-01';
+    const keyOf = (n: number) =>
+      `${prefix}stream=${stream}/dt=${day}/hour=10/${stream}-20261201T100000000Z-${n}.ndjson.gz`;
+    const content = '{"n":1}\n{"n":2}\n';
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const good = gzipSync(content);
+    // The first deflate block's header made invalid: same size, same metadata.
+    const broken = Buffer.from(good);
+    broken[10] = 0xff;
+    const line = (n: number) => ({
+      key: keyOf(n),
+      generation: n,
+      shard: 0,
+      format: 'ndjson.gz',
+      events: 2,
+      bytes: good.length,
+      rawBytes: content.length,
+      sha256,
+      firstReceivedAt: '',
+      lastReceivedAt: '',
+    });
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: `${manifestFolder(prefix, stream, day)}s0-1.ndjson`,
+        Body: `${JSON.stringify(line(0))}\n${JSON.stringify(line(1))}\n`,
+      }),
+    );
+    // The first object broken; the second, listed after it, never written.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: keyOf(0),
+        Body: broken,
+        Metadata: { 'spool-sha256': sha256, 'spool-events': '2' },
+      }),
+    );
+
+    const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(deep.code).toBe(1);
+    expect(deep.out).toContain(`changed  ${keyOf(0)}: its content cannot be read (invalid block type)`);
+    expect(deep.out).toContain(`missing  ${keyOf(1)}`);
+  });
+
   it('with --deep, fails with a message (never hangs) when a download is cut short', async () => {
     const prefix = `${randomName('verify')}/`;
     // Enough events that the object arrives in many chunks, and is cut among them.
