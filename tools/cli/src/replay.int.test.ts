@@ -280,7 +280,12 @@ describe('spool replay', () => {
       `replayed: 10 of 10 objects, ${10 - afterKill} written, ${afterKill} already there`,
     );
     expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toHaveLength(10);
-    const verified = run('verify', target, ['--stream', stream, '--day', day]);
+    // The copy the killed run wrote has its bytes' digest too, for verify --deep to check.
+    const manifest = await readManifest(s3, services.bucket, target, stream, day);
+    expect([...manifest.values()].filter((line) => !/^[0-9a-f]{64}$/.test(line.objectSha256 ?? ''))).toEqual(
+      [],
+    );
+    const verified = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
     expect(await verified.exited).toBe(0);
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
@@ -154,11 +155,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
 async function writeDayManifest(options: ReplayOptions, day: string, lines: ManifestLine[]): Promise<void> {
   const { s3, bucket, toPrefix, stream } = options;
   const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
-  // A copy an earlier run wrote keeps its line's objectSha256 (only the writing run knows it).
-  for (const line of lines) manifest.set(line.key, { ...manifest.get(line.key), ...line });
+  for (const line of lines) {
+    const earlier = manifest.get(line.key);
+    // A copy an earlier run wrote keeps its line's objectSha256 (the writing run hashed it on the
+    // way up). A run killed after writing a copy, before the day's manifest, left it no line: its
+    // bytes are hashed now, or verify --deep could not tell them changed.
+    const objectSha256 =
+      line.objectSha256 ?? earlier?.objectSha256 ?? (await objectSha256Of(s3, bucket, line.key));
+    manifest.set(line.key, { ...earlier, ...line, objectSha256 });
+  }
   await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
     ...manifest.values(),
   ]);
+}
+
+/** The SHA-256 of an object's bytes, streamed. */
+async function objectSha256Of(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable;
+  const hash = createHash('sha256');
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 interface Source {
