@@ -394,6 +394,10 @@ function failureOf(command: string, error: Error): string {
   return 'cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)';
 }
 
+// Progress and warnings go to stderr. A reader gone from it (`2>&1 | head`) must not kill a run
+// between a copy and its manifest line: what is said there is lost, the work goes on.
+process.stderr.on('error', () => {});
+
 const [command, ...rest] = positionals;
 if (values.help || command === undefined) {
   process.stdout.write(`${USAGE}\n`);

@@ -289,6 +289,18 @@ describe('spool replay', () => {
     expect(await verified.exited).toBe(0);
   });
 
+  it('finishes, manifest and all, when the reader of its progress (stderr) goes away', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 3, 100);
+    const replay = run('replay', prefix, dayReplay(stream, day, target));
+    // `spool replay … 2>&1 | head -1`: every progress line after this meets a closed pipe.
+    replay.child.stderr.destroy();
+    expect(await replay.exited).toBe(0);
+    expect(replay.out()).toContain('replayed: 3 of 3 objects, 3 written');
+    expect((await readManifest(s3, services.bucket, target, stream, day)).size).toBe(3);
+  });
+
   it('refuses bad options, and a target prefix that is the source', async () => {
     const prefix = `${randomName('replay')}/`;
     for (const args of [
