@@ -1,6 +1,7 @@
 --[[
   Releases a generation once S3 has confirmed its object: deletes the sealed buffer and its
-  metadata, adds its events to the stream's landed counter, and records the object as the
+  metadata, adds its events to the stream's landed counter (with the generation and its length,
+  for spool tail), and records the object as the
   stream's last (for the status page) and its manifest line as pending (manifests.ts writes it
   to its day's manifest: atomic with the release, so each object gets exactly one line). Idempotent: a generation already released (an upload that
   ran twice) changes nothing, so events are counted once.
@@ -28,9 +29,13 @@ redis.call('SREM', KEYS[4], ARGV[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
-redis.call('DECRBY', KEYS[5], redis.call('STRLEN', KEYS[1]))
+local bytes = redis.call('STRLEN', KEYS[1])
+redis.call('DECRBY', KEYS[5], bytes)
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('HINCRBY', KEYS[3], 'landed', ARGV[1])
+-- The last generation released and its length: `spool tail`, finding a sealed key gone, tells
+-- from it whether it had read the whole generation or skipped its end.
+redis.call('HSET', KEYS[3], 'releasedGen', ARGV[2], 'releasedBytes', bytes)
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[3], 'lastObject', ARGV[3], 'lastLandedAt', nowMs())
   redis.call('HSET', KEYS[6], ARGV[3], ARGV[4])

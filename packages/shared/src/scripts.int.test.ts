@@ -354,6 +354,9 @@ describe('the release script', () => {
       acceptedBytes: '4',
       landed: '2',
       lastObject: 'stream=s/a.ndjson.gz',
+      // What spool tail compares its read with when the sealed key is gone.
+      releasedGen: '0',
+      releasedBytes: '4',
     });
     expect(Number(lastLandedAt)).toBeGreaterThanOrEqual(before);
     // One manifest line, the first release's: the second released nothing.

@@ -39,7 +39,8 @@ const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] 
 
 spool tail STREAM [--redis URL | --cluster host:port,...] [--from-start] [--namespace NS]
     Prints the stream's events as they are appended (NDJSON, one per line), reading only the new
-    bytes each time. A flush in the middle loses and repeats nothing. For a sharded stream, tail
+    bytes each time. A flush in the middle loses and repeats nothing, unless its generation lands
+    before the tail read its end: the tail then says so on stderr. For a sharded stream, tail
     each shard: web, web#1, web#2, ...
 
 spool verify --stream STREAM --day YYYY-MM-DD [--deep]
@@ -156,6 +157,12 @@ async function tail(stream: string | undefined): Promise<void> {
       if (step.kind === 'skipped') {
         process.stderr.write(
           `spool tail: generation ${step.gen} landed before its bytes from ${step.fromByte} were read; they are in its S3 object\n`,
+        );
+        continue;
+      }
+      if (step.kind === 'restarted') {
+        process.stderr.write(
+          `spool tail: the buffer went back (generation ${step.gen}, now short of the ${step.fromByte} bytes read: Redis lost writes, or it was emptied); following it from its start\n`,
         );
         continue;
       }

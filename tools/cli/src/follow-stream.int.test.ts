@@ -157,6 +157,45 @@ describe('following a stream', () => {
     await tail.stop();
     expect(before).toHaveLength(2);
     expect(tail.lines()).toEqual([...gen1, ...again]);
-    expect(tail.steps.filter((step) => step.kind === 'skipped')).toHaveLength(1);
+    expect(tail.steps.filter((step) => step.kind !== 'lines')).toEqual([
+      { kind: 'restarted', gen: 1, fromByte: expect.any(Number) },
+    ]);
+  });
+
+  it('follows the buffer from its start when it is shorter than what was read (Redis lost writes), never printing half a line', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { pollMs: 200 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = await append(keys, 'h', 0, 10);
+    await tail.until(10);
+    // Redis restarted without its last writes: the same generation (0), a shorter buffer.
+    await redis.del(keys.buf);
+    const again = await append(keys, 'i', 0, 2);
+    await tail.until(12);
+    await tail.stop();
+    expect(tail.lines()).toEqual([...first, ...again]);
+    expect(tail.steps.filter((step) => step.kind !== 'lines')).toEqual([
+      {
+        kind: 'restarted',
+        gen: 0,
+        fromByte: first.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0),
+      },
+    ]);
+  });
+
+  it('says nothing was skipped when a generation it had read to its end lands between two reads', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { pollMs: 3_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = await append(keys, 'j', 0, 3);
+    await tail.until(3);
+    // An ordinary flush while the tail waits: nothing appended since its last read.
+    await sealGeneration(redis, keys, 0);
+    await releaseGeneration(redis, keys, 0, 3);
+    const after = await append(keys, 'k', 0, 2);
+    await tail.until(5);
+    await tail.stop();
+    expect(tail.lines()).toEqual([...first, ...after]);
+    expect(tail.steps.filter((step) => step.kind !== 'lines')).toEqual([]);
   });
 });

@@ -4,7 +4,12 @@ import type { RedisClient, StreamKeys } from '@spool/shared';
 export type FollowStep =
   | { kind: 'lines'; gen: number; lines: string[] }
   /** A sealed generation was uploaded and released before its rest was read: its object has them. */
-  | { kind: 'skipped'; gen: number; fromByte: number };
+  | { kind: 'skipped'; gen: number; fromByte: number }
+  /**
+   * The buffer went back: its generation is lower, or it is shorter than what was read of it
+   * (Redis lost writes, or it was emptied). It is followed from its start.
+   */
+  | { kind: 'restarted'; gen: number; fromByte: number };
 
 export interface FollowOptions {
   /** From the active buffer's first byte, not from its end. */
@@ -71,14 +76,15 @@ export async function* followStream(
   };
 
   while (!signal?.aborted) {
-    const [current, data] = await retrying(() => readActive(redis, keys, offset, readBytes));
-    if (current < gen) {
-      // The generation went back (Redis lost writes, or was emptied): follow its buffer from the start.
-      yield { kind: 'skipped', gen, fromByte: offset };
+    const [current, length, data] = await retrying(() => readActive(redis, keys, offset, readBytes));
+    if (current < gen || (current === gen && length < offset)) {
+      // The buffer went back (Redis lost writes, or it was emptied): what was read of it is not
+      // there any more, and reading on from `offset` would start inside a line. Follow it from
+      // its start.
+      yield { kind: 'restarted', gen, fromByte: offset };
       gen = current;
       offset = 0;
       partial = Buffer.alloc(0);
-      await sleep(pollMs, signal);
       continue;
     }
     if (current === gen) {
@@ -96,7 +102,9 @@ export async function* followStream(
       for (;;) {
         const rest = await retrying(() => readSealed(redis, keys, gen, offset, readBytes));
         if (rest === null) {
-          yield { kind: 'skipped', gen, fromByte: offset };
+          // Released: said skipped unless the release's record shows every byte was read.
+          if (!(await retrying(() => readWhole(redis, keys, gen, offset))))
+            yield { kind: 'skipped', gen, fromByte: offset };
           break;
         }
         offset += rest.length;
@@ -114,24 +122,44 @@ async function readGenAndLength(redis: RedisClient, keys: StreamKeys): Promise<[
   return [Number(gen ?? 0), length];
 }
 
-/** The generation, and the active buffer's bytes from `offset`, in one transaction (one slot). */
+/**
+ * The generation, the active buffer's length, and its bytes from `offset`, in one transaction
+ * (one slot).
+ */
 async function readActive(
   redis: RedisClient,
   keys: StreamKeys,
   offset: number,
   bytes: number,
-): Promise<[number, Buffer]> {
+): Promise<[number, number, Buffer]> {
   const replies = await redis
     .multi()
     .get(keys.gen)
+    .strlen(keys.buf)
     .getrangeBuffer(keys.buf, offset, offset + bytes - 1)
     .exec();
-  const [[genError, gen], [rangeError, data]] = replies as [
+  const [[genError, gen], [lengthError, length], [rangeError, data]] = replies as [
     [Error | null, string | null],
+    [Error | null, number],
     [Error | null, Buffer],
   ];
-  if (genError || rangeError) throw genError ?? rangeError;
-  return [Number(gen ?? 0), data];
+  if (genError || lengthError || rangeError) throw genError ?? lengthError ?? rangeError;
+  return [Number(gen ?? 0), length, data];
+}
+
+/**
+ * Whether generation `gen`, released, was read to its end: the release records the last
+ * generation it released and its length (release-6.lua). Unknown (a later one released since)
+ * counts as not.
+ */
+async function readWhole(
+  redis: RedisClient,
+  keys: StreamKeys,
+  gen: number,
+  offset: number,
+): Promise<boolean> {
+  const [releasedGen, releasedBytes] = await redis.hmget(keys.stats, 'releasedGen', 'releasedBytes');
+  return releasedGen === String(gen) && releasedBytes !== null && offset >= Number(releasedBytes);
 }
 
 /** Bytes of sealed generation `gen` from `offset`; null once it is released (its key gone). */
