@@ -6,6 +6,8 @@ describe('presentedKey', () => {
   it.each([
     ['Bearer abc', 'abc'],
     ['bearer   abc', 'abc'],
+    // A key with a run of spaces inside, as ADMIN_KEYS and WRITE_KEYS allow: kept whole.
+    ['Bearer two  spaces-0123456789 ', 'two  spaces-0123456789'],
     [`Basic ${Buffer.from('abc:').toString('base64')}`, 'abc'],
     [`Basic ${Buffer.from('abc').toString('base64')}`, 'abc'],
     [`Basic ${Buffer.from(':pw').toString('base64')}`, undefined],

@@ -13,8 +13,9 @@ export const sha256 = (text: string): Buffer => createHash('sha256').update(text
 /** The key a request presents, or undefined. */
 export function presentedKey(authorization: string | undefined): string | undefined {
   if (!authorization) return undefined;
-  const [scheme = '', ...rest] = authorization.trim().split(/\s+/);
-  const credentials = rest.join(' ');
+  // The scheme, then the rest as it is: a key holding a run of spaces (the settings allow one)
+  // must reach the comparison whole, not with the run made one space.
+  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+([^]*))?$/.exec(authorization.trim()) ?? [];
   if (scheme.toLowerCase() === 'bearer') return credentials || undefined;
   if (scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
