@@ -82,6 +82,22 @@ describe('the status table', () => {
     expect(renderStatus(stuck, { width: 120, color: false }).join('\n')).not.toContain('\x1b[');
   });
 
+  it('paints the last flush error red while its stream has not landed since, and says so once it has', () => {
+    const answer = status([{ stream: 'web' }]);
+    const error = { type: 'Error', message: 'S3 was away', stream: 'web', at: '2026-12-02T07:00:00.000Z' };
+    answer.lastFlushError = { ...error, landedSince: false };
+    const failing = renderStatus(answer, { width: 120, color: true }).find((line) =>
+      line.includes('S3 was away'),
+    );
+    expect(failing).toContain('\x1b[31m');
+    answer.lastFlushError = { ...error, landedSince: true };
+    const past = renderStatus(answer, { width: 120, color: true }).find((line) =>
+      line.includes('S3 was away'),
+    );
+    expect(past).not.toContain('\x1b[');
+    expect(past).toMatch(/\(its stream has landed since\)$/);
+  });
+
   it("writes the controls of outside text (S3's error, a stream name, a warning) as escapes, even in colour", () => {
     const hostile = '\x1b]0;PWNED\x07\x1b[2J\x1b[32mall flushes OK\x1b[0m\u009b31m';
     const answer = status([{ stream: `web${hostile}` }]);
@@ -90,6 +106,7 @@ describe('the status table', () => {
       message: hostile,
       stream: 'web',
       at: '2026-12-02T07:00:00.000Z',
+      landedSince: false,
     };
     answer.redis.warnings = [hostile];
     for (const color of [false, true]) {

@@ -79,7 +79,9 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
   if (status.lastFlushError) {
     const e = status.lastFlushError;
     // S3's words, or anyone's on the way to a plain-http endpoint: never raw to the terminal.
-    out.push(paint(RED, escapeControls(`! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`)));
+    const line = escapeControls(`! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`);
+    // Once its stream has landed since, history: said, not in red.
+    out.push(e.landedSince ? `${line} (its stream has landed since)` : paint(RED, line));
   }
   for (const warning of status.redis.warnings) out.push(paint(RED, escapeControls(`! Redis: ${warning}`)));
   out.push('');

@@ -50,7 +50,8 @@ function render(status) {
   if (t.countersLost > 0) alert(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
   if (status.lastFlushError) {
     const e = status.lastFlushError;
-    alert('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message);
+    alert('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message +
+      (e.landedSince ? ' (its stream has landed since)' : ''));
   }
   for (const warning of status.redis.warnings) alert('Redis: ' + warning);
   const body = $('streams');
@@ -82,7 +83,8 @@ function render(status) {
   const r = status.redis;
   $('redis').textContent = bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
-  document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || status.lastFlushError ? 'attention' : 'ok';
+  const failing = status.lastFlushError && !status.lastFlushError.landedSince;
+  document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || failing ? 'attention' : 'ok';
 }
 async function refresh() {
   try {

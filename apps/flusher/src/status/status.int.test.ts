@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { z } from 'zod';
 import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
+import { recordFlushError } from './flush-errors.js';
 import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
 import { statusRoutes } from './status-routes.js';
@@ -93,7 +94,13 @@ const statusSchema = z
       })
       .strict(),
     lastFlushError: z
-      .object({ type: z.string(), message: z.string(), stream: z.string(), at: z.iso.datetime() })
+      .object({
+        type: z.string(),
+        message: z.string(),
+        stream: z.string(),
+        at: z.iso.datetime(),
+        landedSince: z.boolean(),
+      })
       .strict()
       .nullable(),
     redis: z
@@ -185,6 +192,29 @@ describe('/status.json', () => {
       expect({ limit, status: refused.statusCode }).toEqual({ limit, status: 400 });
       expect(refused.json()).toMatchObject({ error: 'bad_request' });
     }
+  });
+});
+
+describe('the last flush error', () => {
+  it('says once its stream has landed an object since, so the page no longer asks for attention', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1s' });
+    const stream = randomName('recovers');
+    const keys = streamKeys(stream, target.namespace);
+    await recordFlushError(redis, target.namespace, stream, new Error('S3 was away'));
+    const failing = statusSchema.parse((await status(target)).json());
+    expect(failing.lastFlushError).toMatchObject({ stream, message: 'S3 was away', landedSince: false });
+
+    await fillBuffer(redis, keys, 1024);
+    const recovered = await waitFor(
+      async () => {
+        const parsed = statusSchema.parse((await status(target)).json());
+        return parsed.lastFlushError?.landedSince ? parsed : undefined;
+      },
+      30_000,
+      'the stream to land after its error',
+    );
+    expect(recovered.lastFlushError).toMatchObject({ stream, message: 'S3 was away' });
+    expect(recovered.streams.find((row) => row.stream === stream)?.lastObject).not.toBeNull();
   });
 });
 

@@ -42,7 +42,8 @@ export interface Status {
     prioritized: number;
     oldestWaitingAgeMs: number | null;
   };
-  lastFlushError: FlushErrorRecord | null;
+  /** `landedSince`: its stream has landed an object since (the error is history, not a problem). */
+  lastFlushError: (FlushErrorRecord & { landedSince: boolean }) | null;
   redis: RedisHealth;
 }
 
@@ -144,7 +145,10 @@ export function statusReader(deps: {
           prioritized: counts.prioritized ?? 0,
           oldestWaitingAgeMs: oldestJob ? Math.max(0, now - oldestJob.timestamp) : null,
         },
-        lastFlushError,
+        lastFlushError: lastFlushError && {
+          ...lastFlushError,
+          landedSince: landedAfter(rows, lastFlushError),
+        },
         redis: redisHealth,
       },
     };
@@ -161,4 +165,10 @@ export function statusReader(deps: {
     const { streams, ...rest } = last.status;
     return { ...rest, streams: streams.slice(0, limit), limit };
   };
+}
+
+/** Whether the error's stream has landed an object since the error (ISO times compare as text). */
+function landedAfter(rows: readonly StreamRow[], error: FlushErrorRecord): boolean {
+  const landedAt = rows.find((row) => row.stream === error.stream)?.lastObject?.landedAt;
+  return landedAt !== undefined && landedAt > error.at;
 }
