@@ -15,7 +15,7 @@ export function presentedKey(authorization: string | undefined): string | undefi
   if (!authorization) return undefined;
   // The scheme, then the rest as it is: a key holding a run of spaces (the settings allow one)
   // must reach the comparison whole, not with the run made one space.
-  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+([^]*))?$/.exec(authorization.trim()) ?? [];
+  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+(.*))?$/s.exec(authorization.trim()) ?? [];
   if (scheme.toLowerCase() === 'bearer') return credentials || undefined;
   if (scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
