@@ -11,7 +11,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
-import { duckdbErrorKind, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
+import { duckdbErrorKind, isDataError, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
@@ -120,7 +120,9 @@ async function readContent(
     return withScratchFile('object.parquet', async (file) => {
       await pipeline(body, objectBytes, createWriteStream(file));
       const rows = await parquetRows(file).catch((error: unknown) => {
-        // DuckDB's kind of error only: its message may quote the file.
+        // DuckDB refusing the file as read (not memory or disk, which stop the run); its kind of
+        // error only: its message may quote the file.
+        if (!isDataError(error)) throw error;
         throw new UnreadableContent(`DuckDB: ${duckdbErrorKind(error)}`, { cause: error });
       });
       return { objectSha256: objectBytes.hash.digest('hex'), lines: rows };
@@ -130,6 +132,12 @@ async function readContent(
   let decompressError: unknown;
   decompress.once('error', (error) => {
     decompressError = error;
+  });
+  // Whether the download ended short of the object: the decompressor then fails too (at the end
+  // it never gets), and the network, not the object, is at fault.
+  let endedShort = false;
+  body.once('end', () => {
+    endedShort = objectBytes.bytes < (answer.ContentLength ?? 0);
   });
   const hash = createHash('sha256');
   let lines = 0;
@@ -141,9 +149,10 @@ async function readContent(
       }
     });
   } catch (error) {
-    // Every byte arrived and the decompressor refused them; a download cut short (fewer bytes)
-    // fails as the network does, whatever the decompressor made of it.
-    if (error === decompressError && objectBytes.bytes === answer.ContentLength) {
+    // The decompressor refused bytes the download delivered (it stops the download there: the
+    // rest is never read); a download cut short fails as the network does, whatever the
+    // decompressor made of it.
+    if (error === decompressError && !endedShort) {
       throw new UnreadableContent((error as Error).message, { cause: error });
     }
     throw error;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -158,9 +158,13 @@ describe('spool verify', () => {
     const day = '2026-12-01';
     const keyOf = (n: number) =>
       `${prefix}stream=${stream}/dt=${day}/hour=10/${stream}-20261201T100000000Z-${n}.ndjson.gz`;
-    const content = '{"n":1}\n{"n":2}\n';
+    // About 1 MB, so the decompressor refuses it long before the download ends.
+    const content = Array.from(
+      { length: 2 },
+      (_, n) => `${JSON.stringify({ n, pad: randomBytes(400_000).toString('base64') })}\n`,
+    ).join('');
     const sha256 = createHash('sha256').update(content).digest('hex');
-    const good = gzipSync(content);
+    const good = gzipSync(content, { level: 0 });
     // The first deflate block's header made invalid: same size, same metadata.
     const broken = Buffer.from(good);
     broken[10] = 0xff;
@@ -171,7 +175,7 @@ describe('spool verify', () => {
       format: 'ndjson.gz',
       events: 2,
       bytes: good.length,
-      rawBytes: content.length,
+      rawBytes: Buffer.byteLength(content),
       sha256,
       firstReceivedAt: '',
       lastReceivedAt: '',
