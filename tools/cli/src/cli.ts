@@ -162,7 +162,7 @@ async function tail(stream: string | undefined): Promise<void> {
       }
       if (step.kind === 'restarted') {
         process.stderr.write(
-          `spool tail: the buffer went back (generation ${step.gen}, now short of the ${step.fromByte} bytes read: Redis lost writes, or it was emptied); following it from its start\n`,
+          `spool tail: the buffer went back (now generation ${step.gen}, without the ${step.fromByte} bytes read: Redis lost writes, or it was emptied); following it from its start\n`,
         );
         continue;
       }

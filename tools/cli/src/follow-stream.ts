@@ -6,8 +6,9 @@ export type FollowStep =
   /** A sealed generation was uploaded and released before its rest was read: its object has them. */
   | { kind: 'skipped'; gen: number; fromByte: number }
   /**
-   * The buffer went back: its generation is lower, or it is shorter than what was read of it
-   * (Redis lost writes, or it was emptied). It is followed from its start.
+   * The buffer went back: its generation is lower (now `gen`), or it is shorter than the
+   * `fromByte` bytes read of it (Redis lost writes, or it was emptied). It is followed from its
+   * start.
    */
   | { kind: 'restarted'; gen: number; fromByte: number };
 
@@ -81,7 +82,7 @@ export async function* followStream(
       // The buffer went back (Redis lost writes, or it was emptied): what was read of it is not
       // there any more, and reading on from `offset` would start inside a line. Follow it from
       // its start.
-      yield { kind: 'restarted', gen, fromByte: offset };
+      yield { kind: 'restarted', gen: current, fromByte: offset };
       gen = current;
       offset = 0;
       partial = Buffer.alloc(0);

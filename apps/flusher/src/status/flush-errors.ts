@@ -1,4 +1,4 @@
-import { lastFlushErrorKey, type RedisClient } from '@spool/shared';
+import { lastFlushErrorKey, type RedisClient, redisNow } from '@spool/shared';
 
 export interface FlushErrorRecord {
   /** The error's class and message (truncated): S3's or Redis's answer, never event data. */
@@ -20,11 +20,14 @@ export async function recordFlushError(
   stream: string,
   error: unknown,
 ): Promise<void> {
+  // Redis's clock, as the release's lastLandedAt: the status compares the two (landedSince).
+  // This process's when Redis does not answer (the record is then unlikely to be written anyway).
+  const at = await redisNow(redis).catch(() => Date.now());
   const record: FlushErrorRecord = {
     type: error instanceof Error ? error.name : typeof error,
     message: (error instanceof Error ? error.message : String(error)).slice(0, MAX_MESSAGE),
     stream,
-    at: new Date().toISOString(),
+    at: new Date(at).toISOString(),
   };
   await redis.set(lastFlushErrorKey(namespace), JSON.stringify(record)).catch(() => {});
 }

@@ -44,7 +44,8 @@ export async function queueBoard(
     // without quorum) its answers never came. They are 503 after a while instead, as
     // /status.json's are; the board's own late answer is then dropped (Fastify warns of it).
     scope.addHook('onRequest', async (request, reply) => {
-      if (!request.url.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
+      // The route's pattern, not the URL: `/queues/%61pi/…` reaches the same route.
+      if (!request.routeOptions.url?.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
       const timer = setTimeout(() => {
         if (reply.sent) return;
         reply.code(503).send({
