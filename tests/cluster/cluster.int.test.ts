@@ -372,6 +372,38 @@ describe('Spool on a Redis Cluster', () => {
     );
   });
 
+  it('has a flusher say not ready, on every probe, while one master does not answer', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const flusher = stack.flushers[0]?.url as string;
+    const readiness = async () => {
+      const answer = await fetch(`${flusher}/readyz`);
+      return { code: answer.status, body: (await answer.json()) as { status: string; reason?: string } };
+    };
+    expect(await readiness()).toEqual({ code: 200, body: { status: 'ready' } });
+    // One master busy for 1.5 s (short of a failover): its PINGs wait. A PING has no key, and one
+    // probe sent it to one master picked at random, so probes at once answered 200 and 503 both.
+    const [master] = (await cluster.state()).filter((node) => node.role === 'master');
+    const busy = cluster.call(
+      (master as { port: number }).port,
+      'EVAL',
+      "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 1500000 return 1",
+      '0',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const probes = await Promise.all([readiness(), readiness(), readiness(), readiness()]);
+    await busy;
+    expect(probes).toEqual(
+      Array(4).fill({
+        code: 503,
+        body: {
+          status: 'not ready',
+          reason: '1 of 3 Redis Cluster masters did not answer a PING within 500 ms',
+        },
+      }),
+    );
+    await waitFor(async () => ((await readiness()).code === 200 ? true : undefined), 10_000, 'ready again');
+  });
+
   it('loses no acknowledged event when a master dies under load (REDIS_MIN_REPLICAS_ACK=1)', async () => {
     const { landing, queueMasterKilled } = await failoverUnderLoad('failover-acked', replicated);
     // The dead master served the flush queue too: BullMQ's latest writes may be lost with it.

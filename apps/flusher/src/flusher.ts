@@ -21,13 +21,13 @@ import type { Logger } from 'pino';
 import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
+import { redisNotAnswering } from './redis-answers.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
 import { startSweepTimer } from './sweep-timer.js';
-import { within } from './within.js';
 import { WATCHDOG_TIMING, type WatchdogTiming, watchWorker } from './worker-watchdog.js';
 
 /** The job an earlier version's scheduler fired the sweep with: still run if one is left. */
@@ -185,14 +185,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     notReadyReason: async () => {
       if (closing) return 'shutting down';
       if (!current.worker.isRunning()) return 'the flush worker is not running';
-      const notReady = redisNotReady(clients.redis);
-      if (notReady) return notReady;
-      // Connected is not answering: a Redis that hangs (stopped, or a Cluster without quorum)
-      // keeps its connections open, and every flush and sweep waits on it.
-      const pong = await within(clients.redis.ping(), READY_PING_TIMEOUT_MS);
-      return pong === undefined
-        ? `Redis did not answer a PING within ${READY_PING_TIMEOUT_MS} ms`
-        : undefined;
+      return redisNotReady(clients.redis) ?? (await redisNotAnswering(clients.redis, READY_PING_TIMEOUT_MS));
     },
     registry: metrics.registry,
   });

@@ -53,7 +53,7 @@ describe("the flusher's probes", () => {
         30_000,
         'the flusher to be ready',
       );
-      // Connected, and nothing answers: a stopped Redis, or a Cluster without quorum.
+      // Connected, and nothing answers: a stopped Redis, or one busy with a long script.
       proxy.blackhole();
       const hung = await fetch(`${flusher.url}/readyz`);
       expect(hung.status).toBe(503);
