@@ -163,7 +163,7 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
   );
   // The object has landed; its manifest line is pending until written (here, or by the sweep).
   await writePendingManifests(
-    { redis, s3, bucket: target.bucket, prefix: config.s3.prefix, namespace: config.namespace },
+    { redis, s3, bucket: target.bucket, namespace: config.namespace },
     stream,
     unit.stream,
   ).catch((error: unknown) =>

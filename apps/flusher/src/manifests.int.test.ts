@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   defineSpoolCommands,
   loadConfig,
+  pinDestination,
   releaseGeneration,
   sealGeneration,
   shardUnit,
@@ -67,6 +68,23 @@ async function flushGenerations(
 }
 
 describe('manifests', () => {
+  it('put a line beside its object, under the prefix the object kept from its first attempt, after S3_PREFIX changed', async () => {
+    const [before, after] = [`${randomName('before')}/`, `${randomName('after')}/`];
+    const stream = randomName('moved');
+    const keys = streamKeys(stream);
+    await fillBuffer(redis, keys, 1024);
+    // The first attempt (a flusher since gone) sealed it and pinned its destination; then S3_PREFIX changed.
+    await sealGeneration(redis, keys, 0);
+    await pinDestination(redis, keys, 0, { bucket: services.bucket, prefix: before });
+    const outcome = await flushGeneration(deps(after), stream, 0);
+    if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+
+    expect(outcome.key.startsWith(`${before}stream=${stream}/`)).toBe(true);
+    const day = dayOfKey(outcome.key);
+    expect((await manifestOf(before, stream, day)).map((line) => line.key)).toEqual([outcome.key]);
+    expect(await manifestOf(after, stream, day)).toEqual([]);
+  });
+
   it("give each object one line in its day's manifest, matching the object's own metadata", async () => {
     const prefix = `${randomName('manifest')}/`;
     const stream = randomName('web');

@@ -70,9 +70,18 @@ export function manifestPartKey(
 
 /** The `dt=` day of an object key. */
 export function dayOfKey(key: string): string {
-  const day = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
-  if (!day) throw new Error(`not a Spool object key: ${key}`);
-  return day;
+  return partitionOfKey(key).day;
+}
+
+/**
+ * The S3 prefix and `dt=` day of an object key (`<prefix>stream=<stream>/dt=<day>/...`): where
+ * its manifest line goes. The prefix is the object's own, which a generation keeps from its first
+ * attempt (pin-destination-1.lua) whatever S3_PREFIX says now.
+ */
+export function partitionOfKey(key: string): { prefix: string; day: string } {
+  const match = /^(.*)stream=[^/]*\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key);
+  if (!match) throw new Error(`not a Spool object key: ${key}`);
+  return { prefix: match[1] as string, day: match[2] as string };
 }
 
 /** A day's manifest: the lines of all its parts, by object key (a day without parts has none). */
@@ -110,7 +119,6 @@ export interface ManifestDeps {
   redis: RedisClient;
   s3: S3Client;
   bucket: string;
-  prefix: string;
   namespace: string;
 }
 
@@ -126,7 +134,7 @@ export async function writePendingManifests(
   unit: string,
   stream: string,
 ): Promise<number> {
-  const { redis, s3, bucket, prefix, namespace } = deps;
+  const { redis, s3, bucket, namespace } = deps;
   const shard = parseShardUnit(unit)?.shard ?? 0;
   let written = 0;
   await drainSideFile<Record<string, string>>(
@@ -134,13 +142,17 @@ export async function writePendingManifests(
     streamKeys(unit, namespace),
     'manifest',
     async (id, pending) => {
-      const byDay = new Map<string, ManifestLine[]>();
+      // By the object's own prefix and day: a generation written before an S3_PREFIX change
+      // keeps its prefix, and its line goes beside it (under the new prefix, verify found no
+      // manifest for the object).
+      const byPart = new Map<string, ManifestLine[]>();
       for (const [key, line] of Object.entries(pending)) {
-        const day = dayOfKey(key);
-        byDay.set(day, [...(byDay.get(day) ?? []), JSON.parse(line) as ManifestLine]);
+        const { prefix, day } = partitionOfKey(key);
+        const part = manifestPartKey(prefix, stream, day, shard, id);
+        byPart.set(part, [...(byPart.get(part) ?? []), JSON.parse(line) as ManifestLine]);
       }
-      for (const [day, lines] of byDay) {
-        await writeManifestPart(s3, bucket, manifestPartKey(prefix, stream, day, shard, id), lines);
+      for (const [part, lines] of byPart) {
+        await writeManifestPart(s3, bucket, part, lines);
         written += lines.length;
       }
     },
