@@ -5,6 +5,7 @@ import {
   type FlushJobData,
   loadConfig,
   queuePrefix,
+  recordRejected,
   streamKeys,
 } from '@spool/shared';
 import { createTestRedis, flusherTestEnv, randomName, TcpProxy, testServices, waitFor } from '@spool/testkit';
@@ -49,6 +50,7 @@ const streamRow = z
     landed: count,
     duplicates: count,
     rejected: count,
+    quarantineDropped: count,
     acceptedBytes: count,
     eventsPerSecond: rate,
     bytesPerSecond: rate,
@@ -76,6 +78,7 @@ const statusSchema = z
         landed: count,
         duplicates: count,
         rejected: count,
+        quarantineDropped: count,
         inFlight: count,
         eventsPerSecond: rate,
         bytesPerSecond: rate,
@@ -215,6 +218,24 @@ describe('the last flush error', () => {
     );
     expect(recovered.lastFlushError).toMatchObject({ stream, message: 'S3 was away' });
     expect(recovered.streams.find((row) => row.stream === stream)?.lastObject).not.toBeNull();
+  });
+});
+
+describe('the quarantine', () => {
+  it('counts the refused events it let go past its bound, by stream and in all', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h', FLUSH_THRESHOLD_BYTES: '1MiB' });
+    const keys = streamKeys(randomName('flooded'), target.namespace);
+    await fillBuffer(redis, keys, 1024);
+    // 12 refused events against a bound of 5: the 7 oldest go.
+    const entry = '{"code":"SPOOL_INVALID_JSON"}';
+    await recordRejected(redis, keys, { count: 12, entries: Array(12).fill(entry), stored: true }, 5);
+
+    const answer = statusSchema.parse((await status(target)).json());
+    expect(answer.streams.find((row) => row.stream === keys.stream)).toMatchObject({
+      rejected: 12,
+      quarantineDropped: 7,
+    });
+    expect(answer.totals.quarantineDropped).toBe(7);
   });
 });
 

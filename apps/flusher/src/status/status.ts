@@ -26,6 +26,7 @@ export interface Status {
     landed: number;
     duplicates: number;
     rejected: number;
+    quarantineDropped: number;
     /** Accepted and not yet landed. */
     inFlight: number;
     eventsPerSecond: number | null;
@@ -130,6 +131,7 @@ export function statusReader(deps: {
           landed: sum((row) => row.landed),
           duplicates: sum((row) => row.duplicates),
           rejected: sum((row) => row.rejected),
+          quarantineDropped: sum((row) => row.quarantineDropped),
           // Per stream: a stream whose counters were lost (landed > accepted) must not cancel
           // out what another has in flight.
           inFlight: sum((row) => Math.max(0, row.accepted - row.landed)),

@@ -26,6 +26,8 @@ export interface StreamStatus {
   duplicates: number;
   /** Refused at ingest (bad JSON, too large, ...), counted once the stream has stored an event. */
   rejected: number;
+  /** Refused events the quarantine let go (past QUARANTINE_MAX_EVENTS, the oldest first). */
+  quarantineDropped: number;
   acceptedBytes: number;
   lastObject: { key: string; landedAt: string } | null;
   /** Older than twice FLUSH_INTERVAL (active or sealed): its flush is not keeping up. */
@@ -110,6 +112,7 @@ async function readUnit(
     landed,
     duplicates: Number(stats.duplicates ?? 0),
     rejected: Number(stats.rejected ?? 0),
+    quarantineDropped: Number(stats.quarantineDropped ?? 0),
     acceptedBytes: Number(stats.acceptedBytes ?? 0),
     lastObject:
       stats.lastObject && stats.lastLandedAt
