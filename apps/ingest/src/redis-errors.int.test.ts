@@ -121,6 +121,13 @@ describe('an append Redis refuses', () => {
           body: JSON.stringify(body),
         });
       try {
+        // spawnService returns once the ingest is alive; its Redis connection may still be
+        // coming up (a clean-clone run on a busy machine got 503 here).
+        await waitFor(
+          async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
+          10_000,
+          'the ingest to be ready',
+        );
         // Registered, and the script loaded: what fails next is the append itself.
         expect((await post({ warm: true })).status).toBe(202);
         for (const [name, refusal] of Object.entries(REFUSALS)) {
