@@ -21,6 +21,7 @@ import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
 import { countersWereLost } from './status/stream-status.js';
+import { readUnitState } from './unit-state.js';
 
 export interface SweepDeps {
   config: Pick<
@@ -109,51 +110,25 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
   /** One stream's part of the sweep (see above). */
   const visit = async (stream: string) => {
     const keys = streamKeys(stream, config.namespace);
-    // Each key read by a command of its own (sent together all the same), not one pipeline: on a
-    // Cluster whose slot is half migrated, ioredis follows an ASK by sending the whole pipeline
-    // to the importing node, which answers nil for the keys still on the other; the stream read
-    // as empty, was not flushed by time, and could be forgotten with its events buffered.
-    const [
-      gen,
-      since,
-      length,
-      pending,
-      sealedBytes,
-      manifestLines,
-      manifestDraining,
-      quarantined,
-      draining,
-      [accepted, landed],
-    ] = await Promise.all([
-      redis.get(keys.gen),
-      redis.get(keys.since),
-      redis.strlen(keys.buf),
-      redis.smembers(keys.pending),
-      redis.get(keys.sealedBytes),
-      redis.hlen(keys.manifestPending),
-      redis.exists(keys.manifestDrainingId),
-      redis.llen(keys.quarantine),
-      redis.exists(keys.quarantineDrainingId),
-      redis.hmget(keys.stats, 'accepted', 'landed'),
-    ]);
+    const { gen, since, length, pending, sealedBytes, manifestPending, quarantinePending, stats } =
+      await readUnitState(redis, keys);
     // A drain a crash left unfinished is finished first, whatever is pending.
-    const manifestPending = manifestLines + manifestDraining;
     if (manifestPending > 0) await writeManifests(deps, stream, result);
-    if (quarantined > 0 || draining > 0) await writeQuarantine(deps, stream, now, result);
+    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result);
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
-    const lost = countersWereLost(Number(accepted ?? 0), Number(landed ?? 0));
+    const lost = countersWereLost(Number(stats.accepted ?? 0), Number(stats.landed ?? 0));
     countersLost.set(label, lost || countersLost.get(label) === true);
     // "_other" too, as the shards of one stream: bytes and generations summed, the fill of the
     // fullest (a stream past the labels' cap nearly full must still raise SpoolBufferNearlyFull).
     const gauge = gauges.get(label) ?? { bytes: 0, pending: 0, fill: 0 };
     gauge.bytes += length;
     gauge.pending += pending.length;
-    const fill = (length + Number(sealedBytes ?? 0)) / unitLimits(config, stream).maxBufferBytes;
+    const fill = (length + sealedBytes) / unitLimits(config, stream).maxBufferBytes;
     gauge.fill = Math.max(gauge.fill, fill);
     gauges.set(label, gauge);
 
-    if (pending.length > 0 || Number(sealedBytes ?? 0) !== 0) {
+    if (pending.length > 0 || sealedBytes !== 0) {
       const reconciliation = await reconcileSealed(redis, keys);
       if (reconciliation.sealedBytes !== reconciliation.counted || reconciliation.forgotten > 0) {
         result.reconciled.push(stream);
@@ -165,20 +140,19 @@ export async function sweep(deps: SweepDeps): Promise<SweepResult> {
     }
     if (length > 0) {
       // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
-      const startedAt = since === null ? now - config.flushIntervalMs : Number(since);
+      const startedAt = since ?? now - config.flushIntervalMs;
       oldestSince = Math.min(oldestSince, startedAt);
       if (
         now - startedAt >= config.flushIntervalMs ||
         length >= unitLimits(config, stream).flushThresholdBytes
       ) {
-        await ensureJob(stream, Number(gen ?? 0));
+        await ensureJob(stream, gen);
       }
     } else if (
       // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
       pending.length === 0 &&
       manifestPending === 0 &&
-      quarantined === 0 &&
-      draining === 0 &&
+      quarantinePending === 0 &&
       (await forgetStream(redis, registry, stream, forgetBefore))
     ) {
       result.forgotten.push(stream);

@@ -6,6 +6,7 @@ import {
   streamRegistryKey,
   unitLimits,
 } from '@spool/shared';
+import { readUnitState } from '../unit-state.js';
 
 /** One buffer unit (a stream, or one shard of a sharded stream: `web#2`) as the status shows it. */
 export interface StreamStatus {
@@ -79,21 +80,12 @@ async function readUnit(
   now: number,
 ): Promise<StreamStatus> {
   const keys = streamKeys(unit, config.namespace);
-  // A command per key, not one pipeline: see the sweep's read (sweep.ts) for why on a Cluster.
-  const [length, gen, since, pending, sealed, stats] = await Promise.all([
-    redis.strlen(keys.buf),
-    redis.get(keys.gen),
-    redis.get(keys.since),
-    redis.smembers(keys.pending),
-    redis.get(keys.sealedBytes),
-    redis.hgetall(keys.stats),
-  ]);
-  const sealedBytes = Number(sealed ?? 0);
+  const { length, gen, since, pending, sealedBytes, stats } = await readUnitState(redis, keys);
   const oldestPending = pending.map(Number).sort((a, b) => a - b)[0];
   const sealedSince =
     oldestPending === undefined ? null : await redis.hget(keys.sealedMeta(oldestPending), 'since');
   const limits = unitLimits(config, unit);
-  const ageMs = length > 0 && since !== null ? Math.max(0, now - Number(since)) : null;
+  const ageMs = length > 0 && since !== null ? Math.max(0, now - since) : null;
   const oldestSealedAgeMs = sealedSince === null ? null : Math.max(0, now - Number(sealedSince));
   const late = 2 * config.flushIntervalMs;
   const accepted = Number(stats.accepted ?? 0);
@@ -104,7 +96,7 @@ async function readUnit(
     thresholdShare: length / limits.flushThresholdBytes,
     maxShare: (length + sealedBytes) / limits.maxBufferBytes,
     ageMs,
-    generation: Number(gen ?? 0),
+    generation: gen,
     sealedGenerations: pending.length,
     sealedBytes,
     oldestSealedAgeMs,
