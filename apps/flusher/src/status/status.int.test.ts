@@ -305,22 +305,45 @@ describe('the status behind ADMIN_KEYS', () => {
   });
 });
 
+/**
+ * A flush queue on a Redis connection through a TCP proxy (to hang or cut Redis, `before` the
+ * connection opens if need be), and a Fastify app to register a view on. `close()` heals the
+ * proxy first, so that a request still waiting on Redis ends and the app closes.
+ */
+async function behindProxy(
+  maxRetriesPerRequest: number | null,
+  before: (proxy: TcpProxy) => void = () => {},
+) {
+  const target = new URL(testServices().redisUrl);
+  const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+  before(proxy);
+  const redis = connectRedis({ kind: 'standalone', url: proxy.url('redis') }, { maxRetriesPerRequest });
+  redis.on('error', () => {});
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    connection: redis,
+    prefix: queuePrefix(randomName('ns')),
+  });
+  const app = Fastify();
+  return {
+    proxy,
+    redis,
+    queue,
+    app,
+    async close() {
+      proxy.restore();
+      await app.close();
+      await queue.close().catch(() => {});
+      redis.disconnect();
+      await proxy.close();
+    },
+  };
+}
+
 describe('/status', () => {
   it('answers 503 saying Redis did not answer, in bounded time, when Redis hangs (a Cluster without quorum)', async () => {
-    const target = new URL(testServices().redisUrl);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
-    const hung = connectRedis(
-      { kind: 'standalone', url: proxy.url('redis') },
-      { maxRetriesPerRequest: null },
-    );
-    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
-      connection: hung,
-      prefix: queuePrefix(randomName('ns')),
-    });
-    const app = Fastify();
-    const config = loadConfig(flusherTestEnv(), 'flusher');
+    const { proxy, redis: hung, queue, app, close } = await behindProxy(null);
     await app.register(statusRoutes, {
-      readStatus: statusReader({ redis: hung, queue, config }),
+      readStatus: statusReader({ redis: hung, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
       adminKeys: [],
     });
     try {
@@ -332,25 +355,12 @@ describe('/status', () => {
         message: 'Redis did not answer within 5 s',
       });
     } finally {
-      await app.close();
-      proxy.restore();
-      await queue.close();
-      hung.disconnect();
-      await proxy.close();
+      await close();
     }
   });
 
   it('answers 503 saying Redis could not be reached, not that it was slow, when Redis refuses', async () => {
-    const target = new URL(testServices().redisUrl);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
-    proxy.cut();
-    const down = connectRedis({ kind: 'standalone', url: proxy.url('redis') }, { maxRetriesPerRequest: 1 });
-    down.on('error', () => {});
-    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
-      connection: down,
-      prefix: queuePrefix(randomName('ns')),
-    });
-    const app = Fastify();
+    const { proxy, redis: down, queue, app, close } = await behindProxy(1, (proxy) => proxy.cut());
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: down, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
       adminKeys: [],
@@ -362,11 +372,9 @@ describe('/status', () => {
         error: 'redis_unavailable',
         message: 'Redis could not be reached (the flusher log says why)',
       });
+      expect(proxy.connections).toBe(0);
     } finally {
-      await app.close();
-      await queue.close().catch(() => {});
-      down.disconnect();
-      await proxy.close();
+      await close();
     }
   });
 
@@ -403,17 +411,7 @@ describe('/queues', () => {
   });
 
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
-    const target = new URL(testServices().redisUrl);
-    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
-    const hung = connectRedis(
-      { kind: 'standalone', url: proxy.url('redis') },
-      { maxRetriesPerRequest: null },
-    );
-    const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
-      connection: hung,
-      prefix: queuePrefix(randomName('ns')),
-    });
-    const app = Fastify();
+    const { proxy, queue, app, close } = await behindProxy(null);
     await app.register(queueBoard, { queue, adminKeys: [] });
     try {
       await queue.waitUntilReady();
@@ -435,12 +433,7 @@ describe('/queues', () => {
         expect(api.headers['cache-control']).toBe('no-store');
       }
     } finally {
-      // Redis answers again first, so that a request still waiting on it ends and the app closes.
-      proxy.restore();
-      await app.close();
-      await queue.close();
-      hung.disconnect();
-      await proxy.close();
+      await close();
     }
   });
 });
