@@ -1,15 +1,17 @@
 // The ingest's CPU per request (user + system time of its process, from /proc, around each load)
 // for two builds, alternating, on single-event requests at 100 connections: a steadier measure
 // than throughput on a shared, noisy machine, since it does not depend on what else gets the
-// cores. Not a scenario of `make bench`; an analysis for A/B runs of the request path.
-// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js> [rounds]
+// cores. Not a scenario of `make bench`; an analysis for A/B runs of the request path. With
+// `bare` for the other build, the other side is scenario a's baseline (bare Fastify parsing the
+// same body and answering 202): what Spool's request path costs beyond Fastify's.
+// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { load, ROOT, startStack, stopAll } from '../lib.mjs';
+import { freePort, load, ROOT, start, startStack, stopAll, until } from '../lib.mjs';
 
 const [other, rounds = '3'] = process.argv.slice(2);
 if (!other) {
-  console.error('usage: node bench/analysis/ingest-cpu-per-request.mjs <other main.js> [rounds]');
+  console.error('usage: node bench/analysis/ingest-cpu-per-request.mjs <other main.js | bare> [rounds]');
   process.exit(2);
 }
 const BUILDS = { this: join(ROOT, 'apps/ingest/dist/main.js'), other };
@@ -23,19 +25,35 @@ const body = JSON.stringify({
   path: '/pricing',
   referrer: 'https://example.com/',
 });
+async function spoolIngest(bench, main) {
+  const ingest = await bench.stack.addIngest(
+    { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB' },
+    { main },
+  );
+  return { url: ingest.url, pid: ingest.process.pid };
+}
+
+/** Scenario a's baseline, as startBareFastify starts it, with its process for its CPU. */
+async function bareFastify() {
+  const port = await freePort();
+  const child = start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], {
+    PORT: String(port),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await until('bare fastify', async () => (await fetch(url)).status > 0);
+  return { url, pid: child.pid };
+}
+
 const results = { this: [], other: [] };
 for (let round = 0; round < Number(rounds); round++) {
   for (const [name, main] of Object.entries(BUILDS)) {
     const bench = await startStack();
-    const ingest = await bench.stack.addIngest(
-      { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB' },
-      { main },
-    );
-    const url = `${ingest.url}/v1/streams/bench-cpu/events`;
+    const { url: base, pid } = main === 'bare' ? await bareFastify() : await spoolIngest(bench, main);
+    const url = `${base}/v1/streams/bench-cpu/events`;
     await load(url, { body, seconds: 2 }); // warm up
-    const before = cpuSeconds(ingest.process.pid);
+    const before = cpuSeconds(pid);
     const result = await load(url, { body, seconds: 6 });
-    const micros = ((cpuSeconds(ingest.process.pid) - before) * 1e6) / (result.requestsPerSecond * 6);
+    const micros = ((cpuSeconds(pid) - before) * 1e6) / (result.requestsPerSecond * 6);
     results[name].push(micros);
     console.log(
       `${name.padEnd(6)} ${result.requestsPerSecond} req/s, ${micros.toFixed(1)} µs of CPU a request`,
