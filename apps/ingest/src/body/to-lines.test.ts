@@ -211,4 +211,23 @@ describe('toLines', () => {
     const few = toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits, prepare);
     expect(few).toMatchObject({ count: 0, rejectedCount: 4 });
   });
+
+  it('counts the lines it refuses for a lone surrogate in a key toward that limit too', () => {
+    // A shared context holding such a key: every message refused for it, every line still made.
+    const shared = { big: 'y'.repeat(2_000), '\ud800': 1 };
+    const items = Array.from({ length: 2_500 }, () => ({ value: {} }));
+    let made = 0;
+    const prepare = (value: unknown) => {
+      made += 1;
+      return { message: { ...(value as object), context: shared } };
+    };
+    const limits = { maxEventBytes: 100_000, maxStoredBytes: 10_000 };
+    expect(() => toLines({ shape: 'batch', items }, new Date(STAMP), limits, prepare)).toThrow(
+      expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE', statusCode: 413 }),
+    );
+    expect(made).toBe(5);
+    const few = toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits, prepare);
+    expect(few).toMatchObject({ count: 0, rejectedCount: 4 });
+    expect(few.rejected[0]).toMatchObject({ code: 'SPOOL_INVALID_EVENT' });
+  });
 });
