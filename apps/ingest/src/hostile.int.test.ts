@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
@@ -132,6 +133,23 @@ describe('hostile requests get their documented answer and append nothing', () =
     expect(response.statusCode).toBe(413);
     expect(response.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(40 * 1024 * 1024);
+    expect(await buffered(stream)).toBe('');
+  });
+
+  it('a chunked gzip body of members that inflate to nothing is refused with 413 once its bytes as sent pass the limit', async () => {
+    const stream = randomName();
+    // 300 KiB of empty gzip members (20 bytes each), past MAX_BODY_BYTES (256 KiB), without a
+    // Content-Length: nothing inflates, so only the bytes as sent can bound it.
+    const empty = gzipSync(Buffer.alloc(0));
+    const members = Buffer.concat(Array(Math.ceil((300 * 1024) / empty.length)).fill(empty));
+    const response = await ingest.app.inject({
+      method: 'POST',
+      url: `/v1/streams/${stream}/events`,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: Readable.from([members.subarray(0, 100_000), members.subarray(100_000)]),
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
     expect(await buffered(stream)).toBe('');
   });
 
