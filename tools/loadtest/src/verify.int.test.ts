@@ -10,7 +10,7 @@ import type { ParquetSchema } from '@spool/flusher/dist/parquet-schema.js';
 import { createTestS3, randomName, testServices } from '@spool/testkit';
 import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { type ClientLog, messageId, OUTCOME } from './load.js';
-import { verify } from './verify.js';
+import { runProblems, verify } from './verify.js';
 
 /** The read-back every loadtest, chaos and soak run ends with: what it counts, and what fails it. */
 const { s3: services } = testServices();
@@ -103,6 +103,52 @@ describe("the loadtest's read-back", () => {
       objects: 0,
       missing: 6,
     });
+  });
+
+  it('counts a copy that re-wrote an event (its keys reordered) as a duplicate, and a line of no event of the run as failing it', async () => {
+    const prefix = `${randomName('lt')}/`;
+    const runId = randomName('r').replaceAll('-', '');
+    const [a, b] = [`${runId}-a`, `${runId}-b`];
+    const key = (stream: string, n: number) =>
+      `${prefix}stream=${stream}/dt=2026-12-02/hour=10/${stream}-${n}.ndjson.gz`;
+    await put(
+      key(a, 1),
+      gzipSync(
+        lines(runId, [
+          [0, 0, 0],
+          [0, 0, 1],
+          [0, 2, 0],
+          [0, 2, 1],
+        ]),
+      ),
+    );
+    await put(
+      key(b, 1),
+      gzipSync(
+        lines(runId, [
+          [0, 1, 0],
+          [0, 1, 1],
+        ]),
+      ),
+    );
+    // The same event again, written another way, and a line no client sent.
+    const again = `{"n":1, "messageId":"${messageId(runId, 0, 0, 0)}"}\n{"n":2}\n`;
+    await put(key(a, 2), gzipSync(again));
+
+    const result = await verify(
+      s3,
+      { bucket: services.bucket, prefix },
+      [a, b],
+      runId,
+      EVENTS,
+      acceptedThree(),
+    );
+    expect(result).toMatchObject({ landedEvents: 8, duplicated: 1, foreign: 1, missing: 0 });
+    const stats = { acceptedEvents: 6, wrongAnswers: 0 } as Parameters<typeof runProblems>[0];
+    expect(runProblems(stats, result)).toEqual([
+      '1 duplicate(s)',
+      "1 line(s) that are none of the run's events",
+    ]);
   });
 
   it('reads every object of a stream that has more than one listing page (1,000 keys)', async () => {
