@@ -85,6 +85,10 @@ describe('loggableUrl', () => {
       `/sourceConfig/?a=1#writeKey=${key}`,
       // An absolute-form target, routed by its path.
       `http://x/v1/projects/${key}/settings`,
+      // The settings path mistyped: a 404, logged, and the key is in it all the same.
+      `/v1/project/${key}/settings`,
+      `/v2/projects/${key}/settings`,
+      `/projects/${key}/settings`,
     ]) {
       const logged = loggableUrl(url);
       expect({ url, logged: logged.includes(key) || logged.includes('%6B-secret') }).toEqual({

@@ -33,8 +33,12 @@ export function serializeError(error: unknown): unknown {
 /** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
 const SECRET_PARAMETERS = new Set(['writekey', 'write_key', 'apikey', 'token']);
 
-/** The path that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`. */
-const SECRET_PATH = /^\/v1\/projects\//i;
+/**
+ * The path that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`,
+ * and its mistyped forms, which a client sends the key in as well (`/v2/projects/<key>/…`,
+ * `/v1/project/<key>/…`, `/projects/<key>/…`): a `project(s)` first or second segment.
+ */
+const SECRET_PATH = /^((?:\/[^/]+)?\/projects?\/)/i;
 
 /** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`). */
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
@@ -52,8 +56,8 @@ const decoded = (text: string) => {
  * router and the query parser read them: an absolute-form target by its path, the path ended by
  * the first `?` or `#`, percent-decoded with its slashes collapsed, in any case. So
  * `/v1/%70rojects/<key>/…`, `//v1/projects/<key>/…`, `?write%4Bey=<key>` and `#writeKey=<key>`
- * are hidden too. Everything after `/v1/projects/` is hidden but a last `settings` (a key may
- * hold a `/`, encoded).
+ * are hidden too. Everything after `/v1/projects/` (or a mistyped form of it) is hidden but a
+ * last `settings` (a key may hold a `/`, encoded).
  */
 export function loggableUrl(url: string): string {
   const origin = ABSOLUTE_FORM.exec(url)?.[0] ?? '';
@@ -61,8 +65,9 @@ export function loggableUrl(url: string): string {
   const queryAt = target.search(/[?#]/);
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
   const readPath = decoded(path).replace(/\/{2,}/g, '/');
-  const loggedPath = SECRET_PATH.test(readPath)
-    ? `/v1/projects/[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
+  const secret = SECRET_PATH.exec(readPath);
+  const loggedPath = secret
+    ? `${secret[1]}[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
     : path;
   if (queryAt === -1) return `${origin}${loggedPath}`;
   const query = target
