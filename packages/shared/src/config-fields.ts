@@ -140,6 +140,16 @@ export const writeKeys = z
         });
         return z.NEVER;
       }
+      // `k1:web,k2:*`, entries joined by a comma, read as one key "k1:web,k2" on every stream:
+      // a key never holds ":" (HTTP Basic ends the user name at the first one, so such a key
+      // could not be sent that way either).
+      if (key.includes(':')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${keys.length + 1}'s key holds ":"; separate entries with ";", as "key:stream,stream;key2:*"`,
+        });
+        return z.NEVER;
+      }
       // A key matches its first entry only: a second one's streams would be refused, unsaid.
       const earlier = keys.findIndex((entry) => entry.key === key);
       if (earlier !== -1) {

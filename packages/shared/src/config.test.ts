@@ -223,6 +223,8 @@ describe('loadConfig', () => {
     [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
     [{ WRITE_KEYS: ' ; ' }, /WRITE_KEYS: holds no key/],
+    // Entries joined by a comma: one key "key-web-0123456789:web,key-all-0123456789" on every stream.
+    [{ WRITE_KEYS: 'key-web-0123456789:web,key-all-0123456789:*' }, /WRITE_KEYS: entry 1's key holds ":"/],
     // The second entry's streams would be refused without a word: the key matches its first.
     [
       { WRITE_KEYS: 'same-key-123:a;other-key-45:*;same-key-123:b' },
