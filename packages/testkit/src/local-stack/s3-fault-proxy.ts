@@ -46,6 +46,11 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
+  /**
+   * Requests (and connections, for `gone`) the fault set last has met: a fault that met none
+   * tested nothing (set() starts it again from 0).
+   */
+  faulted = 0;
   slowMs = 2_000;
   /** The GETs `cutDownloads` cuts: every one, unless a test narrows it (to objects, not manifests). */
   cutMatches: RequestMatch = (method) => method === 'GET';
@@ -63,6 +68,7 @@ export class S3FaultProxy {
     let proxy: S3FaultProxy | undefined;
     const server = createServer((incoming, outgoing) => {
       const fault = proxy?.fault ?? 'none';
+      if (proxy && fault !== 'none') proxy.faulted += 1;
       if (fault === 'gone') {
         incoming.socket.destroy();
         return;
@@ -120,6 +126,7 @@ export class S3FaultProxy {
     });
     server.on('connection', (socket: Socket) => {
       if (proxy?.fault === 'gone') {
+        proxy.faulted += 1;
         socket.destroy();
         return;
       }
@@ -174,6 +181,7 @@ export class S3FaultProxy {
   /** Sets a fault; `gone` also drops the connections already open. */
   set(fault: S3Fault): void {
     this.fault = fault;
+    this.faulted = 0;
     if (fault === 'gone') for (const socket of this.sockets) socket.destroy();
   }
 
