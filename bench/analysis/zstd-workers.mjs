@@ -33,9 +33,10 @@ writeFileSync(file, lines.join(''));
 lines.length = 0;
 
 /** One compression of the file through a zstd stream, `chunkMiB` a write. */
-async function viaStream({ workers, flush, chunkMiB }) {
+async function viaStream({ workers, flush, chunkMiB, jobMiB }) {
   const params = { [constants.ZSTD_c_compressionLevel]: 3, [constants.ZSTD_c_checksumFlag]: 1 };
   if (workers > 0) params[constants.ZSTD_c_nbWorkers] = workers;
+  if (jobMiB) params[constants.ZSTD_c_jobSize] = jobMiB * MiB;
   const stream = createZstdCompress({ chunkSize: MiB, flush, params });
   let out = 0;
   let failure;
@@ -90,6 +91,10 @@ const sides = [
   [
     'node, 2 workers, ZSTD_e_flush, 4 MiB writes',
     () => viaStream({ workers: 2, flush: constants.ZSTD_e_flush, chunkMiB: 4 }),
+  ],
+  [
+    'node, 2 workers, ZSTD_e_flush, 4 MiB writes, 1 MiB jobs',
+    () => viaStream({ workers: 2, flush: constants.ZSTD_e_flush, chunkMiB: 4, jobMiB: 1 }),
   ],
   [
     'node, 2 workers, ZSTD_e_flush, 16 MiB writes',
