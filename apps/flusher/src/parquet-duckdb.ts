@@ -194,8 +194,8 @@ export function eachParquetMessageId(file: string, onId: (id: string | undefined
   });
 }
 
-/** The messageId of an event's JSON text, if it has one that is a string. */
-function messageIdOf(event: string): string | undefined {
+/** The messageId of an event's JSON text, if it has one that is a string (the read-backs' rule). */
+export function messageIdOf(event: string): string | undefined {
   try {
     const id = (JSON.parse(event) as { messageId?: unknown }).messageId;
     return typeof id === 'string' ? id : undefined;

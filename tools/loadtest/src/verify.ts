@@ -3,7 +3,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { eachParquetMessageId } from '@spool/flusher/dist/parquet-duckdb.js';
+import { eachParquetMessageId, messageIdOf } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import {
@@ -59,18 +59,6 @@ export async function flushNow(redis: RedisClient, namespace: string, streams: s
 /** The loadtest's own lines start with their id: read fast; any other line is parsed whole. */
 const ID = /^\{"messageId":"([^"]+)"/;
 
-/** A line's messageId: a copy that re-wrote the event (keys reordered, spaces) still counts. */
-function messageIdOfLine(line: string): string | undefined {
-  const fast = ID.exec(line)?.[1];
-  if (fast !== undefined) return fast;
-  try {
-    const id = (JSON.parse(line) as { messageId?: unknown } | null)?.messageId;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** An NDJSON object's decompressor, by its format (OUTPUT_FORMAT). */
 function decompressorOf(key: string): Transform {
   if (key.endsWith('.ndjson.gz')) return createGunzip();
@@ -95,7 +83,10 @@ async function eachMessageId(
     return;
   }
   await pipeline(body, decompressorOf(key), async (source: AsyncIterable<Buffer>) => {
-    for await (const line of linesOf(source)) onId(messageIdOfLine(line));
+    for await (const line of linesOf(source)) {
+      // A copy that re-wrote the event (keys reordered, spaces) still counts as its id.
+      onId(ID.exec(line)?.[1] ?? messageIdOf(line));
+    }
   });
 }
 
