@@ -17,6 +17,9 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
+/** Each shard's share of MAX_BUFFER_BYTES (512 MiB at most) must hold a 32 MiB generation. */
+export const MAX_CHAOS_SHARDS = 8;
+
 export interface ChaosStackOptions {
   fsync: 'always' | 'everysec';
   /** A Redis Cluster of 3 masters and 3 replicas instead of one server. */
@@ -25,6 +28,8 @@ export interface ChaosStackOptions {
   minReplicasAck?: number;
   /** The flushers' OUTPUT_FORMAT. */
   format?: OutputFormat;
+  /** STREAM_SHARDS of the ingests and flushers: every stream split over this many shards. */
+  shards?: number;
   /** Where the services' log lines go (LOG_LEVEL=warn); by default nowhere. */
   output?: ProcessOutput;
 }
@@ -34,6 +39,7 @@ export async function startChaosStack({
   cluster = false,
   minReplicasAck = 0,
   format = 'ndjson.gz',
+  shards = 1,
   output,
 }: ChaosStackOptions): Promise<ChaosStack> {
   const stack = await LocalStack.start({
@@ -49,10 +55,13 @@ export async function startChaosStack({
       // multipart uploads of 5 MiB parts: a flusher killed mid-upload leaves one open. The
       // interval is long enough for a generation to pass 14 MiB (one part compressed) at a
       // quarter of this machine's load of about 2.5 MiB/s a stream; at 5 s every object was one
-      // PutObject.
-      FLUSH_THRESHOLD_BYTES: '32MiB',
-      MAX_BUFFER_BYTES: '256MiB',
-      FLUSH_INTERVAL: '30s',
+      // PutObject. A stream's threshold and maximum are shared among its shards, and its load
+      // too: the threshold and interval grow with the shards, so that each shard's generations
+      // are as large (MAX_BUFFER_BYTES stops at 512 MiB: the chaos run takes up to 8 shards).
+      FLUSH_THRESHOLD_BYTES: `${32 * shards}MiB`,
+      MAX_BUFFER_BYTES: shards === 1 ? '256MiB' : '512MiB',
+      FLUSH_INTERVAL: `${30 * shards}s`,
+      STREAM_SHARDS: String(shards),
     };
     for (let i = 0; i < 2; i += 1) {
       await stack.addIngest({ ...common, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OUTPUT_FORMATS, parseDuration, type RedisClient, streamKeys } from '@spool/shared';
+import { OUTPUT_FORMATS, parseDuration, type RedisClient, shardUnit, streamKeys } from '@spool/shared';
 import { listOpenUploads, type TcpProxy } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import type { ProcessOutput, StackFaults } from '@spool/testkit/local-stack';
@@ -11,7 +11,7 @@ import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, runProblems, verify } from '../verify.js';
-import { type ChaosStack, startChaosStack } from './chaos-stack.js';
+import { type ChaosStack, MAX_CHAOS_SHARDS, startChaosStack } from './chaos-stack.js';
 import { greedyClients } from './greedy-clients.js';
 
 const USAGE = `spool chaos — faults under load, then a count of what survived
@@ -27,6 +27,8 @@ const USAGE = `spool chaos — faults under load, then a count of what survived
   --cluster             a Redis Cluster (3 masters, 3 replicas): its faults are a slot resharded
                         under load and a master killed (kill -9) and replaced by its replica,
                         instead of a Redis restart and cut Redis connections
+  --shards 1            STREAM_SHARDS of the ingests and flushers (1 to 8): each stream split over
+                        that many shards, each a buffer with its own generations and flushes
   --min-replicas-ack 1  REDIS_MIN_REPLICAS_ACK of the ingests (with --cluster): 1 must lose
                         nothing when a master dies; 0 counts what it loses
 `;
@@ -271,6 +273,7 @@ async function main(): Promise<number> {
       cluster: { type: 'boolean', default: false },
       'min-replicas-ack': { type: 'string', default: '0' },
       format: { type: 'string', default: 'ndjson.gz' },
+      shards: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -286,6 +289,7 @@ async function main(): Promise<number> {
   const cluster = values.cluster === true;
   const minReplicasAck = Number(values['min-replicas-ack']);
   const format = OUTPUT_FORMATS.find((name) => name === values.format);
+  const shards = Number(values.shards);
   const problem = [
     [!Number.isFinite(durationMs), '--duration: expected a duration such as 60s or 2m'],
     [!Number.isFinite(faultMs), '--fault: expected a duration such as 5s'],
@@ -298,6 +302,10 @@ async function main(): Promise<number> {
     [!(minReplicasAck === 0 || minReplicasAck === 1), '--min-replicas-ack: expected 0 or 1'],
     [minReplicasAck > 0 && !cluster, '--min-replicas-ack: only with --cluster (its masters have replicas)'],
     [format === undefined, `--format: expected ${OUTPUT_FORMATS.join(', ')}`],
+    [
+      !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_CHAOS_SHARDS),
+      `--shards: expected a whole number from 1 to ${MAX_CHAOS_SHARDS}`,
+    ],
   ].find(([failed]) => failed)?.[1];
   if (problem) {
     say(`spool chaos: ${problem}\n\n${USAGE}`);
@@ -309,6 +317,7 @@ async function main(): Promise<number> {
     cluster,
     minReplicasAck,
     format,
+    shards,
     ...serviceLogs(process.env.SPOOL_CHAOS_LOGS),
   });
   stopOnSignal(() => stack.stop());
@@ -318,6 +327,10 @@ async function main(): Promise<number> {
   try {
     const runId = `ch${Date.now().toString(36)}`;
     const streams = [`${runId}-a`, `${runId}-b`];
+    // The buffer units in Redis: each stream's shards (STREAM_SHARDS), the stream itself unsharded.
+    const units = streams.flatMap((stream) =>
+      Array.from({ length: shards }, (_, shard) => shardUnit(stream, shard)),
+    );
     const stats = newLoadStats();
     const logs: ClientLog[] = [];
     const started = Date.now();
@@ -343,7 +356,7 @@ async function main(): Promise<number> {
       s3OutageMs,
       cluster,
       busyStream: streams[0] as string,
-      flushNow: () => flushNow(redis, 'spool', streams),
+      flushNow: () => flushNow(redis, 'spool', units),
     });
     const gap = durationMs / (schedule.length + 1);
     const injected: Array<[string, string]> = [];
@@ -374,15 +387,15 @@ async function main(): Promise<number> {
     say(
       `load done: ${stats.requests} requests, ${stats.accepted} acknowledged; waiting for everything to land`,
     );
-    await flushNow(redis, 'spool', streams);
+    await flushNow(redis, 'spool', units);
     // Counted by messageId even when the streams' counters never agree: what was lost or stored twice.
-    const countersDisagree = await waitUntilLanded(redis, streams, { timeoutMs: 5 * 60_000 }).then(
+    const countersDisagree = await waitUntilLanded(redis, units, { timeoutMs: 5 * 60_000 }).then(
       () => undefined,
       (error: Error) => error.message,
     );
     const v = await verify(s3, { bucket: stack.bucket }, streams, runId, 10, logs);
     let orphans = 0;
-    for (const stream of streams) orphans += (await scanKeys(redis, streamKeys(stream).sealedPattern)).length;
+    for (const unit of units) orphans += (await scanKeys(redis, streamKeys(unit).sealedPattern)).length;
     // A flusher killed mid-upload leaves its multipart upload open; the retry must abort it.
     const uploadsLeftOpen = await openUploads(stack);
     const acknowledged = v.acceptedLanded + v.missing;
