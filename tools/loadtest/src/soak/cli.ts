@@ -9,11 +9,21 @@ import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, runProblems, verify } from '../verify.js';
+import { growthPast, MIN_JUDGED_SAMPLES } from './growth.js';
+
+/** What steady load may add after the warm-up: beyond it, and rising throughout, is a leak. */
+const ALLOWED_GROWTH_MIB = 32;
+const ALLOWED_OTHER_KEYS = 100;
 
 const USAGE = `spool soak — steady load for a long time, watching memory; then every event read back
 
   make soak                       30 minutes
   make soak ARGS="--duration 5m --every 30s --concurrency 10"
+
+  Fails on any event lost or stored twice, and on memory that kept growing after the first third
+  of the run (at least ${MIN_JUDGED_SAMPLES} samples): a process's RSS by more than ${ALLOWED_GROWTH_MIB} MiB,
+  Redis's other keys by more than ${ALLOWED_OTHER_KEYS}. Redis's used memory is shown, not judged:
+  the dedupe sets fill for DEDUPE_WINDOW and half again, and the buffers up to their thresholds.
 `;
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -73,6 +83,14 @@ async function main(): Promise<number> {
     const logs: ClientLog[] = [];
     const started = Date.now();
     const rows: Array<Array<string | number>> = [];
+    // The judged measures, by name, one sample a row.
+    const series = new Map<string, { samples: number[]; allowed: number; unit: string }>();
+    const record = (name: string, value: number, allowed: number, unit: string) => {
+      const entry = series.get(name) ?? { samples: [], allowed, unit };
+      entry.samples.push(value);
+      series.set(name, entry);
+      return value;
+    };
     const { ingests, flushers, redisServer } = stack.stack;
     const processes = [...ingests, ...flushers].map((service) => service.process);
     if (redisServer) processes.push(redisServer);
@@ -80,13 +98,14 @@ async function main(): Promise<number> {
       const info = await redis.info('memory');
       const usedMiB = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20;
       const latencies = stats.intervalLatencies.splice(0);
+      const keys = await otherKeys(redis);
       rows.push([
         `${Math.round((Date.now() - started) / 1000)} s`,
         stats.accepted,
         percentile(latencies, 99).toFixed(0),
-        ...processes.map((p) => rssMiB(p.pid).toFixed(0)),
+        ...processes.map((p) => record(`${p.name} RSS`, rssMiB(p.pid), ALLOWED_GROWTH_MIB, 'MiB').toFixed(0)),
         usedMiB.toFixed(1),
-        await otherKeys(redis),
+        record('redis other keys', keys, ALLOWED_OTHER_KEYS, 'keys'),
       ]);
       say(`t=${rows.at(-1)?.[0]}  acknowledged ${stats.accepted}`);
     };
@@ -126,6 +145,20 @@ async function main(): Promise<number> {
       ])}\n`,
     );
     const problems = runProblems(stats, v);
+    const sampled = rows.length;
+    if (sampled < MIN_JUDGED_SAMPLES) {
+      say(
+        `memory NOT JUDGED: ${sampled} samples, at least ${MIN_JUDGED_SAMPLES} needed (a longer --duration or a shorter --every)`,
+      );
+    }
+    for (const [name, { samples, allowed, unit }] of series) {
+      const growth = growthPast(samples, allowed);
+      if (growth) {
+        problems.push(
+          `${name} kept growing after the warm-up: from ${growth.from.toFixed(0)} to ${growth.to.toFixed(0)} ${unit} (medians of the run's second third and last third; every later sample above every earlier one)`,
+        );
+      }
+    }
     const header = [
       'time',
       'acknowledged',
