@@ -19,6 +19,18 @@ const read = (file: string) => parse(readFileSync(new URL(file, base), 'utf8'));
 const kustomization = read('kustomization.yaml') as { resources: string[] };
 const manifests = kustomization.resources.map((file) => read(file) as Manifest);
 const secretExample = read('secret.example.yaml') as Manifest;
+const flusherSecretExample = read('secret-flusher.example.yaml') as Manifest;
+const stringDataOf = (secret: Manifest) =>
+  (secret as unknown as { stringData: Record<string, string> }).stringData;
+
+type EnvFrom = {
+  envFrom: Array<{ configMapRef?: { name: string }; secretRef?: { name: string; optional?: boolean } }>;
+};
+/** The Secrets a Deployment's container takes whole (envFrom). */
+function secretRefsOf(deployment: unknown): Array<{ name: string; optional?: boolean }> {
+  const pod = deployment as { spec: { template: { spec: { containers: EnvFrom[] } } } };
+  return pod.spec.template.spec.containers[0]?.envFrom.flatMap((from) => from.secretRef ?? []) ?? [];
+}
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
@@ -58,10 +70,11 @@ function expectValid(manifest: Manifest): void {
 }
 
 describe('the Kubernetes base', () => {
-  it.each([...manifests, secretExample].map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
-    '%s is valid against its schema',
-    (_name, manifest) => expectValid(manifest),
-  );
+  it.each(
+    [...manifests, secretExample, flusherSecretExample].map(
+      (m) => [`${m.kind} ${m.metadata.name}`, m] as const,
+    ),
+  )('%s is valid against its schema', (_name, manifest) => expectValid(manifest));
 
   it.each(['spool-ingest', 'spool-flusher'])('%s: selector, probes and port agree', (name) => {
     const deployment = find<DeploymentSpec>('Deployment', name);
@@ -107,34 +120,48 @@ describe('the Kubernetes base', () => {
   });
 
   it('fails closed: the ingest does not start without the Secret that holds WRITE_KEYS, and is never told to run open', () => {
-    type EnvFrom = { envFrom: Array<{ secretRef?: { name: string; optional?: boolean } }> };
-    const ingest = find<{ spec: { template: { spec: { containers: EnvFrom[] } } } }>(
-      'Deployment',
-      'spool-ingest',
-    );
-    const secretRefs = ingest.spec.template.spec.containers[0]?.envFrom.flatMap(
-      (from) => from.secretRef ?? [],
-    );
-    expect(secretRefs).toEqual([{ name: 'spool' }]);
+    expect(secretRefsOf(find('Deployment', 'spool-ingest'))).toEqual([{ name: 'spool' }]);
     expect(find<{ data: Record<string, string> }>('ConfigMap', 'spool').data).not.toHaveProperty(
       'ALLOW_ANONYMOUS_WRITES',
     );
+    expect(stringDataOf(secretExample).WRITE_KEYS).toBeDefined();
+  });
+
+  it("keeps the flusher's secrets (S3 and admin keys) out of the ingest, which faces the internet", () => {
+    const flusherOnly = Object.keys(stringDataOf(flusherSecretExample));
+    expect(flusherOnly).toEqual(expect.arrayContaining(['ADMIN_KEYS', 'AWS_SECRET_ACCESS_KEY']));
+    for (const key of flusherOnly) expect(stringDataOf(secretExample)).not.toHaveProperty(key);
+    expect(secretRefsOf(find('Deployment', 'spool-ingest'))).not.toContainEqual(
+      expect.objectContaining({ name: flusherSecretExample.metadata.name }),
+    );
+    expect(secretRefsOf(find('Deployment', 'spool-flusher'))).toEqual([
+      { name: 'spool', optional: true },
+      { name: flusherSecretExample.metadata.name, optional: true },
+    ]);
+    // Each process starts on what its pod is given.
+    const configMap = find<{ data: Record<string, string> }>('ConfigMap', 'spool').data;
+    const shared = { ...configMap, ...stringDataOf(secretExample) };
+    expect(loadConfig(shared, 'ingest').writeKeys).toHaveLength(1);
     expect(
-      (secretExample as unknown as { stringData: Record<string, string> }).stringData.WRITE_KEYS,
-    ).toBeDefined();
+      loadConfig({ ...shared, ...stringDataOf(flusherSecretExample) }, 'flusher').adminKeys,
+    ).toHaveLength(1);
   });
 
   it("guards the flusher's admin views: the example Secret and the README's command set ADMIN_KEYS", () => {
-    const { stringData } = secretExample as unknown as { stringData: Record<string, string> };
     // A value the flusher takes (16 characters or more, no ':'), as a real one must be.
     expect(
-      loadConfig({ S3_BUCKET: 'b', ADMIN_KEYS: stringData.ADMIN_KEYS }, 'flusher').adminKeys,
+      loadConfig({ S3_BUCKET: 'b', ADMIN_KEYS: stringDataOf(flusherSecretExample).ADMIN_KEYS }, 'flusher')
+        .adminKeys,
     ).toHaveLength(1);
     // Each command whole: its continued lines (ending in a backslash) joined.
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').replaceAll('\\\n', ' ');
-    const commands = readme.match(/kubectl create secret generic spool[^\n]*/g);
-    expect(commands?.length).toBeGreaterThanOrEqual(2);
+    const commands = readme.match(/kubectl create secret generic spool-flusher [^\n]*/g);
+    expect(commands?.length).toBeGreaterThanOrEqual(1);
     for (const command of commands ?? []) expect(command).toContain('ADMIN_KEYS=');
+    // The ingest's Secret is never given them.
+    for (const command of readme.match(/kubectl create secret generic spool [^\n]*/g) ?? []) {
+      expect(command).not.toMatch(/ADMIN_KEYS=|AWS_/);
+    }
   });
 });
 
@@ -210,26 +237,19 @@ describe('the Redis Cluster overlay', () => {
   });
 
   it('fails closed: neither process starts without the Secret that holds REDIS_CLUSTER_NODES', () => {
-    type Pod = {
-      spec: {
-        template: {
-          spec: {
-            containers: Array<{
-              name: string;
-              image: string;
-              envFrom: Array<{ secretRef?: { optional?: boolean } }>;
-            }>;
-          };
-        };
-      };
-    };
-    for (const name of ['spool-ingest', 'spool-flusher']) {
-      const [container] = builtOf<Pod>('Deployment', name).spec.template.spec.containers;
+    type Pod = { spec: { template: { spec: { containers: Array<{ image: string }> } } } };
+    const required = { name: secret.metadata.name };
+    const flusherOwn = { name: flusherSecretExample.metadata.name, optional: true };
+    for (const [name, refs] of [
+      ['spool-ingest', [required]],
+      ['spool-flusher', [required, flusherOwn]],
+    ] as const) {
+      const deployment = builtOf<Pod>('Deployment', name);
       // Merged into the base's container, not put in its place.
-      expect(container?.image).toMatch(/^spool\//);
-      const secretRefs = container?.envFrom.flatMap((from) => from.secretRef ?? []);
-      expect(secretRefs).toEqual([{ name: secret.metadata.name }]);
+      expect(deployment.spec.template.spec.containers[0]?.image).toMatch(/^spool\//);
+      expect(secretRefsOf(deployment)).toEqual(refs);
     }
+    expect(secret.stringData).not.toHaveProperty('ADMIN_KEYS');
   });
 
   it("scales the flusher on the flush queue's wait list through KEDA's redis-cluster scaler, with the Secret's password", () => {
