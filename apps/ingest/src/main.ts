@@ -1,6 +1,7 @@
 import {
   createLogger,
   describeRedisTarget,
+  entriesBasicCannotCarry,
   listenOrExit,
   loadConfigOrExit,
   refuseClusterNode,
@@ -21,6 +22,13 @@ refuseClusterNode('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');
+}
+const basicCannotCarry = entriesBasicCannotCarry(config.writeKeys);
+if (basicCannotCarry.length > 0) {
+  logger.warn(
+    { entries: basicCannotCarry },
+    'WRITE_KEYS: a key holding ":" works as a Bearer key only; HTTP Basic (how the analytics SDKs send a write key) ends the user name at the first ":"',
+  );
 }
 
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {

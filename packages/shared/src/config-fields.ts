@@ -77,6 +77,14 @@ export interface WriteKey {
 }
 
 /**
+ * The entries (1-based) whose key holds ":": a Bearer key still, but HTTP Basic, the way the
+ * analytics SDKs send a write key, ends the user name at the first ":", so they cannot send it.
+ */
+export function entriesBasicCannotCarry(keys: readonly WriteKey[]): number[] {
+  return keys.flatMap((entry, index) => (entry.key.includes(':') ? [index + 1] : []));
+}
+
+/**
  * A key list that is set, yet holds no key (`,`, `;`, spaces): a mistake, refused with `message`
  * rather than read as unset, which would leave the service open. True when refused.
  */
@@ -140,13 +148,13 @@ export const writeKeys = z
         });
         return z.NEVER;
       }
-      // `k1:web,k2:*`, entries joined by a comma, read as one key "k1:web,k2" on every stream:
-      // a key never holds ":" (HTTP Basic ends the user name at the first one, so such a key
-      // could not be sent that way either).
-      if (key.includes(':')) {
+      // `k1:web,k2:*`, entries joined by a comma, would read as one key "k1:web,k2" on every
+      // stream. A key may hold ":" (the entry is split at its last one; such keys ran before,
+      // and work as Bearer keys), never ",", which only that mistake puts in one.
+      if (key.includes(',')) {
         ctx.addIssue({
           code: 'custom',
-          message: `entry ${keys.length + 1}'s key holds ":"; separate entries with ";", as "key:stream,stream;key2:*"`,
+          message: `entry ${keys.length + 1}'s key holds ","; separate entries with ";", as "key:stream,stream;key2:*"`,
         });
         return z.NEVER;
       }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from './config.js';
+import { entriesBasicCannotCarry } from './config-fields.js';
 
 const MiB = 1024 * 1024;
 /** An ingest must be told it may run open; most tests here are about other variables. */
@@ -219,12 +220,9 @@ describe('loadConfig', () => {
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
     // Set, but holding no key: never read as "open".
-    [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
-    [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
-    [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
     [{ WRITE_KEYS: ' ; ' }, /WRITE_KEYS: holds no key/],
     // Entries joined by a comma: one key "key-web-0123456789:web,key-all-0123456789" on every stream.
-    [{ WRITE_KEYS: 'key-web-0123456789:web,key-all-0123456789:*' }, /WRITE_KEYS: entry 1's key holds ":"/],
+    [{ WRITE_KEYS: 'key-web-0123456789:web,key-all-0123456789:*' }, /WRITE_KEYS: entry 1's key holds ","/],
     // The second entry's streams would be refused without a word: the key matches its first.
     [
       { WRITE_KEYS: 'same-key-123:a;other-key-45:*;same-key-123:b' },
@@ -233,6 +231,32 @@ describe('loadConfig', () => {
   ])('stops on %p naming the variable', (env, message) => {
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);
+  });
+
+  it.each([
+    // Set, but holding no key: never read as "open".
+    [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
+    [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
+    [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
+  ])('stops the flusher on %p naming the variable', (env, message) => {
+    expect(() => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher')).toThrow(message);
+  });
+
+  it('takes a write key holding ":" (split at the entry\'s last one), as versions before did, and names it as one Basic cannot carry', () => {
+    const { writeKeys } = loadConfig(
+      { WRITE_KEYS: 'plain-key-0123:*;acme:live-0123456789:web,ios' },
+      'ingest',
+    );
+    expect(writeKeys[1]).toEqual({ key: 'acme:live-0123456789', streams: new Set(['web', 'ios']) });
+    expect(entriesBasicCannotCarry(writeKeys)).toEqual([2]);
+  });
+
+  it("reads neither process's secrets the other owns: a bad one in a shared environment stops only the process that uses it", () => {
+    const shared = { S3_BUCKET: 'b', WRITE_KEYS: 'short:Bad Stream', ADMIN_KEYS: 'too-short' };
+    expect(() => loadConfig(shared, 'ingest')).toThrow(/WRITE_KEYS: entry 1 is not/);
+    expect(() => loadConfig(shared, 'flusher')).toThrow(/ADMIN_KEYS/);
+    expect(loadConfig({ ...shared, WRITE_KEYS: 'key-one-123:*' }, 'ingest').adminKeys).toEqual([]);
+    expect(loadConfig({ ...shared, ADMIN_KEYS: undefined }, 'flusher').writeKeys).toEqual([]);
   });
 
   it('fails closed: an ingest without write keys starts only when told it may be open', () => {

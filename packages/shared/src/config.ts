@@ -224,10 +224,20 @@ export type SpoolProcess = 'ingest' | 'flusher';
 const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 9091 };
 
 /** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
+/** Secrets only the other process uses: the ingest's write keys, the flusher's admin keys. */
+const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
+  ingest: ['ADMIN_KEYS'],
+  flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES'],
+};
+
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
-  // An empty variable means "not set", as in most shells' `VAR= cmd`.
+  // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's keys
+  // are not read: one shared environment (a ConfigMap, compose's) must not stop a process over a
+  // secret it never uses.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+    Object.entries(env).filter(
+      ([name, value]) => value !== undefined && value !== '' && !OTHER_PROCESS_KEYS[process].includes(name),
+    ),
   );
   const parsed = schema.safeParse(present);
   const problems: string[] = [];

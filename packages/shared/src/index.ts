@@ -11,7 +11,7 @@ export {
   type TrustProxy,
   type WriteKey,
 } from './config.js';
-export { OUTPUT_FORMATS } from './config-fields.js';
+export { entriesBasicCannotCarry, OUTPUT_FORMATS } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
