@@ -1,12 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { FLUSH_QUEUE, loadConfig, queuePrefix } from '@spool/shared';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 /**
  * Validates the kustomize base (deploy/k8s/base) against the Kubernetes and KEDA schemas, and
@@ -41,6 +43,8 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 function find<T = Manifest>(kind: string, name: string): T {
@@ -268,5 +272,71 @@ describe('the Redis Cluster overlay', () => {
       expect(ref.name).toBe(secret.metadata.name);
       expect(secret.stringData).toHaveProperty(ref.key);
     }
+  });
+});
+
+/**
+ * How Prometheus finds Spool's pods (deploy/k8s/monitoring, and the Deployments' annotations):
+ * every ingest and flusher pod, on the port and path that serve its metrics.
+ */
+describe('scraping the metrics on Kubernetes', () => {
+  type Pod = {
+    spec: {
+      selector: { matchLabels: Record<string, string> };
+      template: {
+        metadata: { annotations?: Record<string, string> };
+        spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> };
+      };
+    };
+  };
+  const monitoring = new URL('./monitoring/', import.meta.url);
+  const podMonitors = parseAllDocuments(readFileSync(new URL('pod-monitors.yaml', monitoring), 'utf8')).map(
+    (document) => document.toJSON() as Manifest,
+  );
+
+  it.each(['spool-ingest', 'spool-flusher'])(
+    '%s: its pods ask to be scraped on its own port, at /metrics',
+    (name) => {
+      const { template } = find<Pod>('Deployment', name).spec;
+      const port = template.spec.containers[0]?.ports[0]?.containerPort;
+      expect(template.metadata.annotations).toEqual({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(port),
+        'prometheus.io/path': '/metrics',
+      });
+    },
+  );
+
+  it.each(['spool-ingest', 'spool-flusher'])(
+    "%s: a PodMonitor, valid against the operator's schema, selects its pods on a port they name",
+    (name) => {
+      const monitor = podMonitors.find((m) => m.metadata.name === name) as Manifest & {
+        spec: {
+          selector: { matchLabels: object };
+          podMetricsEndpoints: Array<{ port: string; path: string }>;
+        };
+      };
+      expect(monitor).toBeDefined();
+      expectValid(monitor);
+      const deployment = find<Pod>('Deployment', name).spec;
+      expect(monitor.spec.selector.matchLabels).toEqual(deployment.selector.matchLabels);
+      const portNames = deployment.template.spec.containers[0]?.ports.map((port) => port.name);
+      for (const endpoint of monitor.spec.podMetricsEndpoints) {
+        expect(portNames).toContain(endpoint.port);
+        expect(endpoint.path).toBe('/metrics');
+      }
+    },
+  );
+
+  it('gives the alert rules to the operator as they are written (prometheus-rule.sh)', () => {
+    const printed = execFileSync('bash', [new URL('prometheus-rule.sh', monitoring).pathname], {
+      encoding: 'utf8',
+    });
+    const rule = parse(printed) as Manifest & { spec: unknown };
+    expectValid(rule);
+    const alerts = parse(
+      readFileSync(new URL('../observability/prometheus/alerts.yml', import.meta.url), 'utf8'),
+    ) as { groups: unknown };
+    expect(rule.spec).toEqual({ groups: alerts.groups });
   });
 });
