@@ -91,6 +91,8 @@ function pages(spool: string): Record<string, string> {
       },
     }),
     '/rudder.html': rudder({}),
+    // Its own batching: a batch is cut at 512 KiB (counted in characters), or after 1 s.
+    '/rudder-batching.html': rudder({ queueOptions: { batch: { enabled: true, flushInterval: 1_000 } } }),
     // Events go by navigator.sendBeacon, flushed as the page unloads.
     '/rudder-beacon.html': rudder({ useBeacon: true }),
     '/elsewhere.html': '<!doctype html><title>elsewhere</title>',
@@ -200,6 +202,10 @@ interface Sdk {
   identify(userId: string, traits?: object): unknown;
   track(event: string, properties?: object): unknown;
   page(...args: unknown[]): unknown;
+  /** analytics.js only: RudderStack's JavaScript SDK has no screen call. */
+  screen(name: string, properties?: object): unknown;
+  group(groupId: string, traits?: object): unknown;
+  alias(userId: string, previousId: string): unknown;
   ready(callback: (value?: unknown) => void): unknown;
 }
 
@@ -254,7 +260,7 @@ const onlyLocal = (requests: string[]) =>
   );
 
 describe('@segment/analytics-next in Chromium', () => {
-  it('sends track, page and identify to Spool, settings and all, and nothing to any vendor', async () => {
+  it('sends every call type to Spool, settings and all, and nothing to any vendor', async () => {
     const marker = randomName('seg');
     const { page, requests, close } = await open('/segment.html');
     await page.evaluate(async (m) => {
@@ -262,9 +268,13 @@ describe('@segment/analytics-next in Chromium', () => {
       await analytics.identify(`user-${m}`, { plan: 'pro' });
       await analytics.track('Clicked Buy', { marker: m, price: 10 });
       await analytics.page('Pricing', { marker: m });
+      await analytics.screen('Home', { marker: m });
+      await analytics.group(`group-${m}`, { name: 'Acme' });
+      await analytics.alias(`user-${m}`, `before-${m}`);
     }, marker);
-    const messages = await landedFor(marker, 3);
+    const messages = await landedFor(marker, 6);
     await close();
+    expect(messages).toHaveLength(6);
 
     const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
     expect(byType.identify).toMatchObject({ userId: `user-${marker}`, traits: { plan: 'pro' } });
@@ -274,6 +284,9 @@ describe('@segment/analytics-next in Chromium', () => {
       userId: `user-${marker}`,
     });
     expect(byType.page).toMatchObject({ name: 'Pricing' });
+    expect(byType.screen).toMatchObject({ name: 'Home', properties: { marker } });
+    expect(byType.group).toMatchObject({ groupId: `group-${marker}`, traits: { name: 'Acme' } });
+    expect(byType.alias).toMatchObject({ userId: `user-${marker}`, previousId: `before-${marker}` });
     for (const message of messages) {
       expect(message).toMatchObject({
         messageId: expect.stringMatching(/^ajs-next-/),
@@ -339,7 +352,7 @@ describe('@segment/analytics-next in Chromium on an https page, TLS ending at a 
 });
 
 describe('@rudderstack/analytics-js in Chromium', () => {
-  it('sends track, page and identify to Spool, source config and all, and nothing to any vendor', async () => {
+  it('sends every call type it has to Spool, source config and all, and nothing to any vendor', async () => {
     const marker = randomName('rs');
     const { page, requests, close } = await open('/rudder.html');
     await page.evaluate((m) => {
@@ -347,14 +360,19 @@ describe('@rudderstack/analytics-js in Chromium', () => {
       analytics.identify(`user-${m}`, { plan: 'pro' });
       analytics.track('Clicked Buy', { marker: m, price: 10 });
       analytics.page('Shop', 'Pricing', { marker: m });
+      analytics.group(`group-${m}`, { name: 'Acme' });
+      analytics.alias(`user-${m}`, `before-${m}`);
     }, marker);
-    const messages = await landedFor(marker, 3);
+    const messages = await landedFor(marker, 5);
     await close();
+    expect(messages).toHaveLength(5);
 
     const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
     expect(byType.identify).toMatchObject({ userId: `user-${marker}` });
     expect(byType.track).toMatchObject({ event: 'Clicked Buy', properties: { marker, price: 10 } });
     expect(byType.page).toMatchObject({ name: 'Pricing' });
+    expect(byType.group).toMatchObject({ groupId: `group-${marker}`, traits: { name: 'Acme' } });
+    expect(byType.alias).toMatchObject({ userId: `user-${marker}`, previousId: `before-${marker}` });
     for (const message of messages) {
       expect(message).toMatchObject({
         messageId: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -367,6 +385,21 @@ describe('@rudderstack/analytics-js in Chromium', () => {
     }
     expect(requests.some((url) => url.includes('/sourceConfig'))).toBe(true);
     expect(onlyLocal(requests)).toEqual([]);
+  });
+
+  it('sends its own batches, up to 512 KiB (in characters), and every event lands once', async () => {
+    // 60 events of some 10 KB: the SDK cuts a batch of about 50 at its 512 KiB, past Segment's
+    // 500 KB; the rest go a second later. A refused batch (413) the SDK drops for good.
+    const marker = randomName('rsbatch');
+    const { page, close } = await open('/rudder-batching.html');
+    await page.evaluate((m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      for (let i = 0; i < 60; i += 1) analytics.track(`Viewed ${i}`, { marker: m, pad: 'x'.repeat(10_000) });
+    }, marker);
+    const messages = await landedFor(marker, 60);
+    await close();
+    expect(messages).toHaveLength(60);
+    expect(new Set(messages.map((m) => m.messageId)).size).toBe(60);
   });
 
   it('sends a beacon to /beacon/v1/batch as the page unloads', async () => {

@@ -179,22 +179,22 @@ describe('@segment/analytics-node', () => {
     expect(aloneStatuses).toEqual([400]);
   });
 
-  it('sends batches past 500 KiB once flushAt is above 15 (its size check undercounts): refused (413) under the defaults, landed with MAX_BATCH_BYTES raised', async () => {
-    // 80 messages of some 7 KB, each under the SDK's 32 KB and this ingest's MAX_EVENT_BYTES, in
-    // one batch of about 580 KB: the SDK counts a message's size as its escaped bytes and its
+  it('sends batches past 1 MiB with a flushAt of 160 (its size check undercounts): refused (413) under the defaults, landed with MAX_BATCH_BYTES raised', async () => {
+    // 160 messages of some 7 KB, each under the SDK's 32 KB and this ingest's MAX_EVENT_BYTES, in
+    // one batch of about 1.16 MB: the SDK counts a message's size as its escaped bytes and its
     // letter i's, so it never reaches its own 480 KB cap (docs/sdks.md).
     const burst = async (host: string, userId: string) => {
       const analytics = new Analytics({
         writeKey: KEY,
         host,
-        flushAt: 80,
+        flushAt: 160,
         flushInterval: 10_000,
         maxRetries: 3,
       });
       const statuses: number[] = [];
       analytics.on('http_response', (response) => statuses.push(response.status));
       let failed = 0;
-      for (let i = 0; i < 80; i += 1) {
+      for (let i = 0; i < 160; i += 1) {
         analytics.track({ userId, event: `Burst ${i}`, properties: { pad: 'x'.repeat(7_000) } }, (error) => {
           if (error) failed += 1;
         });
@@ -203,13 +203,13 @@ describe('@segment/analytics-node', () => {
       return { statuses, failed };
     };
     const lost = randomName('seg-burst');
-    expect(await burst(ingest.url, lost)).toEqual({ statuses: [413], failed: 80 });
+    expect(await burst(ingest.url, lost)).toEqual({ statuses: [413], failed: 160 });
 
     const userId = randomName('seg-burst');
     expect(await burst(roomy.url, userId)).toEqual({ statuses: [200], failed: 0 });
     const events = (await landed()).filter((m) => m.userId === userId).map((m) => m.event);
-    expect(new Set(events).size).toBe(80);
-    expect(events).toHaveLength(80);
+    expect(new Set(events).size).toBe(160);
+    expect(events).toHaveLength(160);
     expect((await landed()).filter((m) => m.userId === lost)).toEqual([]);
   });
 
@@ -298,9 +298,9 @@ describe('@rudderstack/rudder-sdk-node', () => {
     expect(errors.map((error) => error.response?.status)).toEqual([401]);
   });
 
-  it("sends bursts past 500 KiB a batch: refused (413) under the defaults, landed whole with rudder-server's 4 MB", async () => {
+  it("sends bursts past 1 MiB a batch: refused (413) under the defaults, landed whole with rudder-server's 4 MB", async () => {
     // flushAt messages whatever their size, once the flush before has been answered: a burst of
-    // 6 KB messages makes batches of some 600 KB, past MAX_BATCH_BYTES's default (docs/sdks.md).
+    // 6 KB messages makes batches of some 1.2 MB, past MAX_BATCH_BYTES's default (docs/sdks.md).
     // Resolves once every message's batch has been answered (the SDK calls back per message).
     const burst = (client: RudderAnalytics, userId: string) =>
       Promise.all(
@@ -314,7 +314,7 @@ describe('@rudderstack/rudder-sdk-node', () => {
             ),
         ),
       );
-    const options = { flushAt: 100, flushInterval: 100, retryCount: 0 };
+    const options = { flushAt: 200, flushInterval: 100, retryCount: 0 };
     const refused: Array<{ response?: { status?: number } }> = [];
     const underDefaults = new RudderAnalytics(KEY, {
       ...options,

@@ -28,6 +28,8 @@ describe('loadConfig', () => {
       flushConcurrency: 2,
       logLevel: 'info',
     });
+    // The tracking API's body limit: RudderStack's browser SDK sends batches of up to 512 KiB.
+    expect(config.tracking.maxBatchBytes).toBe(MiB);
     expect(config.s3.partBytes).toBe(8 * MiB);
     expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
   });

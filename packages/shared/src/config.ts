@@ -284,7 +284,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (maxInflightBytes < v.MAX_BODY_BYTES) {
     problems.push(`MAX_INFLIGHT_BYTES: must be at least MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
-  const maxBatchBytes = v.MAX_BATCH_BYTES ?? Math.min(500 * 1024, v.MAX_BODY_BYTES);
+  // MAX_BODY_BYTES (1 MiB) by default, past Segment's 500 KB: RudderStack's browser SDK batches
+  // up to 512 KiB (counted in characters), and a batch refused is a batch its SDK drops.
+  const maxBatchBytes = v.MAX_BATCH_BYTES ?? v.MAX_BODY_BYTES;
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
     problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
