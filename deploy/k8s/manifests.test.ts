@@ -285,7 +285,12 @@ describe('scraping the metrics on Kubernetes', () => {
       selector: { matchLabels: Record<string, string> };
       template: {
         metadata: { annotations?: Record<string, string> };
-        spec: { containers: Array<{ ports: Array<{ name: string; containerPort: number }> }> };
+        spec: {
+          containers: Array<{
+            ports: Array<{ name: string; containerPort: number }>;
+            env: Array<{ name: string; value: string }>;
+          }>;
+        };
       };
     };
   };
@@ -294,18 +299,37 @@ describe('scraping the metrics on Kubernetes', () => {
     (document) => document.toJSON() as Manifest,
   );
 
+  /** The container port that serves /metrics: METRICS_PORT's when the pod sets it, else PORT's. */
+  function metricsPortOf(name: string): { name: string; containerPort: number } | undefined {
+    const container = find<Pod>('Deployment', name).spec.template.spec.containers[0];
+    const env = Object.fromEntries(container?.env.map((entry) => [entry.name, entry.value]) ?? []);
+    const port = Number(env.METRICS_PORT ?? env.PORT);
+    return container?.ports.find((p) => p.containerPort === port);
+  }
+
   it.each(['spool-ingest', 'spool-flusher'])(
-    '%s: its pods ask to be scraped on its own port, at /metrics',
+    '%s: its pods ask to be scraped on the port that serves /metrics',
     (name) => {
       const { template } = find<Pod>('Deployment', name).spec;
-      const port = template.spec.containers[0]?.ports[0]?.containerPort;
       expect(template.metadata.annotations).toEqual({
         'prometheus.io/scrape': 'true',
-        'prometheus.io/port': String(port),
+        'prometheus.io/port': String(metricsPortOf(name)?.containerPort),
         'prometheus.io/path': '/metrics',
       });
     },
   );
+
+  it("keeps the ingest's metrics off its Service, which the internet reaches", () => {
+    const metrics = metricsPortOf('spool-ingest');
+    expect(metrics?.name).toBe('metrics');
+    const service = find<{ spec: { ports: Array<{ targetPort: string | number }> } }>(
+      'Service',
+      'spool-ingest',
+    );
+    for (const port of service.spec.ports) {
+      expect([metrics?.name, metrics?.containerPort]).not.toContain(port.targetPort);
+    }
+  });
 
   it.each(['spool-ingest', 'spool-flusher'])(
     "%s: a PodMonitor, valid against the operator's schema, selects its pods on a port they name",
@@ -320,9 +344,8 @@ describe('scraping the metrics on Kubernetes', () => {
       expectValid(monitor);
       const deployment = find<Pod>('Deployment', name).spec;
       expect(monitor.spec.selector.matchLabels).toEqual(deployment.selector.matchLabels);
-      const portNames = deployment.template.spec.containers[0]?.ports.map((port) => port.name);
       for (const endpoint of monitor.spec.podMetricsEndpoints) {
-        expect(portNames).toContain(endpoint.port);
+        expect(endpoint.port).toBe(metricsPortOf(name)?.name);
         expect(endpoint.path).toBe('/metrics');
       }
     },

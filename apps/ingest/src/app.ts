@@ -30,6 +30,7 @@ import { errors } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import { InflightBodies } from './inflight-bodies.js';
 import { createIngestMetrics } from './metrics.js';
+import { serveMetricsApart } from './metrics-server.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
@@ -149,8 +150,11 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     : undefined;
   await app.register(healthRoutes, {
     notReadyReason: () => (closing ? 'shutting down' : redisNotReady(redis)),
-    registry: metrics.registry,
+    ...(config.metricsPort === undefined ? { registry: metrics.registry } : {}),
   });
+  if (config.metricsPort !== undefined) {
+    await serveMetricsApart(app, metrics.registry, { host: config.host, port: config.metricsPort });
+  }
   const keys = writeKeyVerifier(config.writeKeys);
   await app.register(trackingRoutes, {
     maxBatchBytes: config.tracking.maxBatchBytes,

@@ -30,6 +30,8 @@ describe('loadConfig', () => {
     });
     // The tracking API's body limit: RudderStack's browser SDK sends batches of up to 512 KiB.
     expect(config.tracking.maxBatchBytes).toBe(MiB);
+    expect(config.metricsPort).toBeUndefined();
+    expect(loadConfig({ ...OPEN, METRICS_PORT: '9464' }, 'ingest').metricsPort).toBe(9464);
     expect(config.s3.partBytes).toBe(8 * MiB);
     expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
   });
@@ -219,6 +221,8 @@ describe('loadConfig', () => {
     [{ S3_PART_SIZE: '4MiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ S3_PART_SIZE: '6GiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ METRICS_PORT: 'abc' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
+    [{ PORT: '8081', METRICS_PORT: '8081' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
     // Set, but holding no key: never read as "open".

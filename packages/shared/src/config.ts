@@ -80,6 +80,8 @@ const schema = z.object({
   HOST: z.string().default('0.0.0.0'),
   /** Listen port (ingest default 8080, flusher 9091). */
   PORT: z.string().optional(),
+  /** The ingest's /metrics on a port of its own (off its public one); unset, on PORT. */
+  METRICS_PORT: z.string().optional(),
   /** Bytes: a buffer whose length (as APPEND returns it) reaches this gets a flush job. */
   FLUSH_THRESHOLD_BYTES: size('32MiB'),
   /** Milliseconds: a non-empty buffer is flushed at least this often. */
@@ -172,6 +174,8 @@ export interface Config {
   namespace: string;
   host: string;
   port: number;
+  /** METRICS_PORT: where the ingest serves /metrics instead of on `port`; undefined, on `port`. */
+  metricsPort: number | undefined;
   flushThresholdBytes: number;
   flushIntervalMs: number;
   maxBufferBytes: number;
@@ -249,6 +253,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   // Digits only: Number() reads " " as 0 (a random port) and "0x50" as 80.
   const port = v.PORT === undefined ? DEFAULT_PORTS[process] : /^\d{1,5}$/.test(v.PORT) ? Number(v.PORT) : -1;
   if (port < 0 || port > 65535) problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
+  const metricsPort =
+    v.METRICS_PORT === undefined ? undefined : /^\d{1,5}$/.test(v.METRICS_PORT) ? Number(v.METRICS_PORT) : -1;
+  if (metricsPort !== undefined && !(metricsPort >= 1 && metricsPort <= 65535 && metricsPort !== port)) {
+    problems.push(`METRICS_PORT: expected 1 to 65535, not PORT's; got "${v.METRICS_PORT}"`);
+  }
   const maxRequestStoredBytes = STORED_BYTES_PER_BODY_BYTE * v.MAX_BODY_BYTES;
   // The append that crosses the threshold must always fit, or a buffer just below the threshold
   // would refuse every append and never get its flush job.
@@ -336,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     namespace: v.REDIS_NAMESPACE,
     host: v.HOST,
     port,
+    metricsPort,
     flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES,
     flushIntervalMs: v.FLUSH_INTERVAL,
     maxBufferBytes,

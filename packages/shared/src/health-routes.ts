@@ -7,12 +7,13 @@ export interface HealthRouteOptions {
    * while it can. Said to anyone who asks `/readyz`: no addresses, no secrets.
    */
   notReadyReason(): string | undefined | Promise<string | undefined>;
-  registry: Registry;
+  /** Served at `/metrics`; none there when the metrics have a server of their own (METRICS_PORT). */
+  registry?: Registry;
 }
 
 /**
- * `/healthz` (alive), `/readyz` (ready for traffic, or 503 and why not) and `/metrics`
- * (Prometheus text). A change of readiness is logged once (warn when it is lost, info when it
+ * `/healthz` (alive), `/readyz` (ready for traffic, or 503 and why not) and, given a registry,
+ * `/metrics` (Prometheus text). A change of readiness is logged once (warn when it is lost, info when it
  * returns), so a pod that a load balancer left out can say why afterwards.
  */
 export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
@@ -29,9 +30,17 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
       ? reply.code(200).send({ status: 'ready' })
       : reply.code(503).send({ status: 'not ready', reason });
   });
-  app.get('/metrics', async (_request, reply) => {
-    return reply.type(options.registry.contentType).send(await options.registry.metrics());
-  });
+  if (options.registry) await app.register(metricsRoute, { registry: options.registry });
+}
+
+/** `/metrics`: the registry's Prometheus text. */
+export async function metricsRoute(
+  app: FastifyInstance,
+  { registry }: { registry: Registry },
+): Promise<void> {
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
 }
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);

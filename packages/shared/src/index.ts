@@ -12,7 +12,7 @@ export {
   type WriteKey,
 } from './config.js';
 export { entriesBasicCannotCarry, OUTPUT_FORMATS } from './config-fields.js';
-export { type HealthRouteOptions, healthRoutes, quietProbes } from './health-routes.js';
+export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { describe, expect, it } from '@jest/globals';
+import { ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
+import { freePort } from '@spool/testkit/ports';
+
+/** METRICS_PORT: the ingest's /metrics on a port of its own, off the public one. */
+describe('METRICS_PORT', () => {
+  it("serves /metrics there only, counting the public port's requests, and closes it on shutdown", async () => {
+    const metricsPort = await freePort();
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    const ingest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ METRICS_PORT: String(metricsPort) }),
+    );
+    try {
+      const stream = randomName('metrics');
+      await waitFor(
+        async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
+        10_000,
+        'ready',
+      );
+      const stored = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"event":"x"}',
+      });
+      expect(stored.status).toBe(202);
+
+      const onPublicPort = await fetch(`${ingest.url}/metrics`);
+      expect(onPublicPort.status).toBe(404);
+      await onPublicPort.text();
+      const apart = await fetch(metricsUrl);
+      expect(apart.status).toBe(200);
+      expect(await apart.text()).toContain(
+        `spool_ingest_events_total{stream="${stream}",outcome="accepted"} 1`,
+      );
+      // The probes stay where they were.
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+    } finally {
+      await ingest.stop();
+    }
+    await expect(fetch(metricsUrl)).rejects.toThrow();
+  });
+
+  it('stops the start, naming it, when its port is taken (exit 1, as for PORT: it may be free on a restart)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const child = spawn(process.execPath, [SPOOL_MAINS.ingest], {
+        env: {
+          ...process.env,
+          ...ingestTestEnv({
+            HOST: '127.0.0.1',
+            PORT: String(await freePort()),
+            METRICS_PORT: String(port),
+            LOG_LEVEL: 'warn',
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+      });
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(1);
+      expect(output).toContain(`METRICS_PORT=${port}`);
+    } finally {
+      taken.close();
+    }
+  });
+});
