@@ -263,6 +263,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig(shared, 'flusher')).toThrow(/ADMIN_KEYS/);
     expect(loadConfig({ ...shared, WRITE_KEYS: 'key-one-123:*' }, 'ingest').adminKeys).toEqual([]);
     expect(loadConfig({ ...shared, ADMIN_KEYS: undefined }, 'flusher').writeKeys).toEqual([]);
+    // The ingest's metrics port, the flusher's PORT: the flusher is not stopped by it.
+    expect(loadConfig({ S3_BUCKET: 'b', METRICS_PORT: '9091' }, 'flusher').metricsPort).toBeUndefined();
   });
 
   it('fails closed: an ingest without write keys starts only when told it may be open', () => {

@@ -227,17 +227,20 @@ export class ConfigError extends Error {
 export type SpoolProcess = 'ingest' | 'flusher';
 const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 9091 };
 
-/** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
-/** Secrets only the other process uses: the ingest's write keys, the flusher's admin keys. */
+/**
+ * Settings only the other process uses, which this one does not read: the ingest's write keys
+ * and metrics port, the flusher's admin keys.
+ */
 const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
   ingest: ['ADMIN_KEYS'],
-  flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES'],
+  flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES', 'METRICS_PORT'],
 };
 
+/** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
-  // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's keys
-  // are not read: one shared environment (a ConfigMap, compose's) must not stop a process over a
-  // secret it never uses.
+  // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's own
+  // settings are not read: one shared environment (a ConfigMap, compose's) must not stop a
+  // process over a setting it never uses.
   const present = Object.fromEntries(
     Object.entries(env).filter(
       ([name, value]) => value !== undefined && value !== '' && !OTHER_PROCESS_KEYS[process].includes(name),
