@@ -19,6 +19,7 @@ const NOT_PASSED: Record<string, string> = {
   REDIS_MIN_REPLICAS_ACK: 'its Redis has no replicas',
   HOST: "the images' own",
   PORT: "the images' own; the published ports depend on it",
+  METRICS_PORT: "the observability profile's Prometheus scrapes the ingests' /metrics on PORT",
 };
 
 /** The README table's rows: each variable and the processes that read it. */

@@ -36,4 +36,12 @@ describe('the Redis health of the status', () => {
       'AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes',
     ]);
   });
+
+  it('warns of a master that frees expired keys on its main thread (lazyfree-lazy-expire no), and not where CONFIG is forbidden', () => {
+    expect(healthOf([info(1, 0), info(1, 0)], ['yes', 'no']).warnings).toEqual([
+      'lazyfree-lazy-expire is no: an expiring dedupe set of millions of messageIds blocks Redis for seconds (appends answered 503); set lazyfree-lazy-expire yes',
+    ]);
+    expect(healthOf([info(1, 0)], ['yes']).warnings).toEqual([]);
+    expect(healthOf([info(1, 0)], [undefined]).warnings).toEqual([]);
+  });
 });

@@ -34,11 +34,30 @@ export async function readRedisHealth(redis: RedisClient): Promise<RedisHealth> 
   const infos = await Promise.all(
     masters.map(async (node) => `${await node.info('memory')}\r\n${await node.info('persistence')}`),
   );
-  return healthOf(infos);
+  return healthOf(infos, await Promise.all(masters.map(lazyExpireOf)));
 }
 
-/** The health of the masters whose `INFO memory` and `INFO persistence` texts these are. */
-export function healthOf(texts: readonly string[]): RedisHealth {
+/**
+ * A master's `lazyfree-lazy-expire` ('yes' or 'no'); undefined where CONFIG is not allowed (a
+ * managed Redis may rename or forbid it), which is then not judged.
+ */
+async function lazyExpireOf(node: Redis | Cluster): Promise<string | undefined> {
+  try {
+    const [, value] = (await node.call('CONFIG', 'GET', 'lazyfree-lazy-expire')) as string[];
+    return value;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The health of the masters whose `INFO memory` and `INFO persistence` texts these are, and
+ * their `lazyfree-lazy-expire` where known.
+ */
+export function healthOf(
+  texts: readonly string[],
+  lazyExpire: ReadonlyArray<string | undefined> = [],
+): RedisHealth {
   const infos = texts.map(parseInfo);
   const policies = [...new Set(infos.map((info) => info.get('maxmemory_policy') ?? 'unknown'))];
   const used = infos.reduce((sum, info) => sum + Number(info.get('used_memory') ?? 0), 0);
@@ -54,6 +73,13 @@ export function healthOf(texts: readonly string[]): RedisHealth {
   }
   if (!aofEnabled)
     warnings.push('AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes');
+  // A dedupe set expires whole: freed on Redis's main thread, one of millions of ids blocks every
+  // command for seconds (2.5 s for 3 million, measured), and appends time out.
+  if (lazyExpire.includes('no')) {
+    warnings.push(
+      'lazyfree-lazy-expire is no: an expiring dedupe set of millions of messageIds blocks Redis for seconds (appends answered 503); set lazyfree-lazy-expire yes',
+    );
+  }
   // Each master against its own limit: a cluster's writes fail on the one master that is full,
   // however much room the others have (and a master without a limit says nothing of the rest).
   const shares = infos

@@ -77,14 +77,17 @@ const ready = (url: string) => async () => {
   return true;
 };
 
-/** redis-server as Spool ships it: AOF on (unless `off`), no RDB snapshots, never evicting a buffer. */
+/**
+ * redis-server as Spool ships it: AOF on (unless `off`), no RDB snapshots, never evicting a
+ * buffer, expired keys (a dedupe window's sets) freed off the main thread.
+ */
 function redisServerArgs(port: number, dir: string, fsync: 'always' | 'everysec' | 'off'): string[] {
   const persistence =
     fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync];
   return [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
     ...persistence,
-    ...['--save', '', '--maxmemory-policy', 'noeviction'],
+    ...['--save', '', '--maxmemory-policy', 'noeviction', '--lazyfree-lazy-expire', 'yes'],
   ];
 }
 

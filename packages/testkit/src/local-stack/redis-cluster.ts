@@ -331,7 +331,7 @@ export class LocalRedisCluster {
       ...(tls ? ['--tls-auth-clients', 'no'] : []),
       ...['--bind', '127.0.0.1', '--dir', dir, '--logfile', join(dir, 'redis.log')],
       ...(fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]),
-      ...['--save', '', '--maxmemory-policy', 'noeviction'],
+      ...['--save', '', '--maxmemory-policy', 'noeviction', '--lazyfree-lazy-expire', 'yes'],
       ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
       ...['--cluster-node-timeout', String(this.options.nodeTimeoutMs ?? 2_000)],
       ...(password ? ['--requirepass', password, '--masterauth', password] : []),
