@@ -159,12 +159,15 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   clients.queue
     .removeJobScheduler(SWEEP_SCHEDULER_ID)
     .catch((error: unknown) => logger.warn({ err: error }, 'could not remove the old sweep scheduler'));
+  // Aborted on close: a sweep in progress begins no further stream (at 100k streams a whole tick
+  // outlasted the shutdown's grace).
+  const sweepStop = new AbortController();
   const sweepTimer = startSweepTimer({
     redis: clients.redis,
     leaseKey: sweepLeaseKey(config.namespace),
     holder: `${hostname()}:${process.pid}`,
     everyMs: sweepEveryMs(config.flushIntervalMs),
-    sweep: () => sweep(sweepDeps),
+    sweep: () => sweep(sweepDeps, sweepStop.signal),
     onTick: (outcome) => {
       metrics.sweeps.inc({ outcome });
       skippedTicks = outcome === 'skipped' ? skippedTicks + 1 : 0;
@@ -204,6 +207,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     async close() {
       closing = true;
       watchdog.stop();
+      sweepStop.abort();
       await sweepTimer.stop();
       // Waits for the jobs in hand; a job still running past the caller's deadline is taken over
       // by another worker once its lock expires.

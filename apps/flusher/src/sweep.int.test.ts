@@ -48,9 +48,9 @@ afterAll(async () => {
 const registry = streamRegistryKey(NS);
 
 /** Appends about `bytes` to the stream, as the ingest does, and dates the buffer `sinceMs`. */
-async function write(stream: string, bytes: number, sinceMs: number): Promise<void> {
-  const keys = streamKeys(stream, NS);
-  await registerStream(redis, registry, stream);
+async function write(stream: string, bytes: number, sinceMs: number, ns = NS): Promise<void> {
+  const keys = streamKeys(stream, ns);
+  await registerStream(redis, streamRegistryKey(ns), stream);
   const line = `${JSON.stringify({ pad: 'x'.repeat(Math.max(bytes - 12, 0)) })}\n`;
   await appendToBuffer(redis, keys, {
     chunk: line,
@@ -397,5 +397,38 @@ describe('the sweep', () => {
     expect(sweepEveryMs(300_000)).toBe(30_000);
     expect(sweepEveryMs(60_000)).toBe(15_000);
     expect(sweepEveryMs(2_000)).toBe(1_000);
+  });
+});
+
+describe('the sweep over many streams', () => {
+  it('visits each stream of several registry pages once, SWEEP_CONCURRENCY at a time, and begins none once stopped', async () => {
+    const ns = randomName('ns');
+    const manyQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const manyDeps = { ...deps, queue: manyQueue, config: { ...config, namespace: ns } };
+    try {
+      const now = await redisNow(redis);
+      // 1,200 streams, each with a buffer past FLUSH_INTERVAL: ZSCAN hands them out in pages.
+      const streams = Array.from({ length: 1_200 }, (_, i) => `many-${i}`);
+      for (const stream of streams) await write(stream, 50, now - 61_000, ns);
+
+      // Shutting down: not one stream is begun, and the result says it stopped early.
+      const stop = new AbortController();
+      stop.abort();
+      const stopped = await sweep(manyDeps, stop.signal);
+      expect(stopped).toMatchObject({ complete: false, streams: 0, enqueued: [] });
+      expect(await manyQueue.count()).toBe(0);
+
+      const result = await sweep(manyDeps);
+      expect(result.complete).toBe(true);
+      expect(result.streams).toBe(streams.length);
+      expect(result.enqueued.sort()).toEqual(streams.map((stream) => flushJobId(stream, 0)).sort());
+      expect(result.failed).toEqual([]);
+    } finally {
+      await manyQueue.obliterate({ force: true });
+      await manyQueue.close();
+    }
   });
 });

@@ -93,10 +93,14 @@ const OPTIONS = {
 
 const { positionals, values } = commandLine();
 
-/** A connection to the target Redis; its connection errors end the command with one line, not a log each retry. */
+/**
+ * A connection to the target Redis, with Spool's scripts (the status reads a stream with one); its
+ * connection errors end the command with one line, not a log each retry.
+ */
 function connectTarget(): RedisClient {
   const redis = connectRedis(redisTarget(), { maxRetriesPerRequest: 3 });
   redis.on('error', () => {});
+  defineSpoolCommands(redis);
   return redis;
 }
 
@@ -146,7 +150,6 @@ async function tail(stream: string | undefined): Promise<void> {
   if (!stream || !parseShardUnit(stream))
     fail('tail: expected a stream name, or a shard as web#1 (spool tail <stream>)');
   const redis = connectTarget();
-  defineSpoolCommands(redis);
   const signal = stopSignal();
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
   try {
