@@ -401,7 +401,7 @@ describe('the sweep', () => {
 });
 
 describe('the sweep over many streams', () => {
-  it('visits each stream of several registry pages once, SWEEP_CONCURRENCY at a time, and begins none once stopped', async () => {
+  it('visits each stream of several registry pages once (concurrently), and begins none once stopped', async () => {
     const ns = randomName('ns');
     const manyQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
       connection: queueConnection,
