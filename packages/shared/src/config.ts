@@ -236,6 +236,14 @@ const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
   flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES', 'METRICS_PORT'],
 };
 
+/**
+ * A port's text as a number, or -1 when it is not 1 to 5 digits: Number() reads " " as 0 (a
+ * random port) and "0x50" as 80.
+ */
+function portNumber(text: string): number {
+  return /^\d{1,5}$/.test(text) ? Number(text) : -1;
+}
+
 /** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
   // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's own
@@ -253,11 +261,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const v = parsed.data;
-  // Digits only: Number() reads " " as 0 (a random port) and "0x50" as 80.
-  const port = v.PORT === undefined ? DEFAULT_PORTS[process] : /^\d{1,5}$/.test(v.PORT) ? Number(v.PORT) : -1;
+  const port = v.PORT === undefined ? DEFAULT_PORTS[process] : portNumber(v.PORT);
   if (port < 0 || port > 65535) problems.push(`PORT: expected 0 to 65535; got "${v.PORT}"`);
-  const metricsPort =
-    v.METRICS_PORT === undefined ? undefined : /^\d{1,5}$/.test(v.METRICS_PORT) ? Number(v.METRICS_PORT) : -1;
+  const metricsPort = v.METRICS_PORT === undefined ? undefined : portNumber(v.METRICS_PORT);
   if (metricsPort !== undefined && !(metricsPort >= 1 && metricsPort <= 65535 && metricsPort !== port)) {
     problems.push(`METRICS_PORT: expected 1 to 65535, not PORT's; got "${v.METRICS_PORT}"`);
   }

@@ -74,7 +74,8 @@ export function healthOf(
   if (!aofEnabled)
     warnings.push('AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes');
   // A dedupe set expires whole: freed on Redis's main thread, one of millions of ids blocks every
-  // command for seconds (2.5 s for 3 million, measured), and appends time out.
+  // command for seconds (1.5-2.1 s for 3 million, bench/analysis/lazyfree-expire.mjs), and
+  // appends time out.
   if (lazyExpire.includes('no')) {
     warnings.push(
       'lazyfree-lazy-expire is no: an expiring dedupe set of millions of messageIds blocks Redis for seconds (appends answered 503); set lazyfree-lazy-expire yes',
