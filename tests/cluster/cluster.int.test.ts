@@ -108,6 +108,20 @@ describe('Spool on a Redis Cluster', () => {
       holders.add(master);
     }
     expect(holders.size).toBe(3);
+
+    // The status reads a Cluster's streams unit by unit (stream-status.ts), each as it stands.
+    const counted = await waitFor(
+      async () => {
+        const status = (await (await fetch(`${stack.flushers[0]?.url}/status.json?limit=1000`)).json()) as {
+          streams: { stream: string; accepted: number; landed: number }[];
+        };
+        const rows = status.streams.filter((row) => streams.includes(row.stream));
+        return rows.length === 20 && rows.every((row) => row.landed === 1_500) ? rows : undefined;
+      },
+      30_000,
+      "the status to show the 20 streams' events landed",
+    );
+    expect(counted.map((row) => row.accepted)).toEqual(streams.map(() => 1_500));
   });
 
   it('answers the first requests of a new ingest: it is ready only once every master is connected', async () => {

@@ -50,13 +50,26 @@ export async function readUnitState(redis: RedisClient, keys: StreamKeys): Promi
     redis.hgetall(keys.stats),
   ]);
   return {
+    ...bufferState(gen, since, length, pending, sealedBytes),
+    manifestPending: manifestLines + manifestDraining,
+    quarantinePending: quarantined + draining,
+    stats,
+  };
+}
+
+/** The buffer's part of a unit's state, from the answers to GET gen, GET since, STRLEN buf, SMEMBERS pending and GET sealed-bytes. */
+export function bufferState(
+  gen: string | null,
+  since: string | null,
+  length: number,
+  pending: string[],
+  sealedBytes: string | null,
+): Pick<UnitState, 'gen' | 'since' | 'length' | 'pending' | 'sealedBytes'> {
+  return {
     gen: Number(gen ?? 0),
     since: since === null ? null : Number(since),
     length,
     pending,
     sealedBytes: Number(sealedBytes ?? 0),
-    manifestPending: manifestLines + manifestDraining,
-    quarantinePending: quarantined + draining,
-    stats,
   };
 }

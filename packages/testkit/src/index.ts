@@ -14,6 +14,6 @@ export {
 } from './s3-objects.js';
 export { type ServiceProcess, spawnService } from './service-process.js';
 export { startTestServices, stopTestServices } from './services.js';
-export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS } from './spool-services.js';
+export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS, SPOOL_NODE_FLAGS } from './spool-services.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { until, waitFor } from './wait.js';

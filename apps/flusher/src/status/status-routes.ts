@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { within } from '../within.js';
 import { adminGuard } from './admin-guard.js';
-import { MAX_STREAM_LIMIT, type Status } from './status.js';
+import { MAX_STREAM_LIMIT, type StatusReader } from './status.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
 /** How long /status.json waits on Redis before answering 503. */
 const STATUS_TIMEOUT_MS = 5_000;
 
 export interface StatusRouteOptions {
-  readStatus(limit?: number): Promise<Status>;
+  readStatus: StatusReader;
   /** ADMIN_KEYS: when any, both routes answer 401 to a request without one of them. */
   adminKeys: readonly string[];
 }
@@ -39,15 +39,25 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
     // A Redis down or hung (a Cluster without quorum) held the answer until it came back, and
     // `spool status` blamed the flusher; this says what is wrong, and the page says it too.
     if (!status) {
+      // Redis answers, but there are so many streams that a reading outlasts the wait (the
+      // flusher's first: later answers come from the last reading done while one goes on).
+      const streamsRead = refused ? undefined : options.readStatus.readingProgress();
       return reply
         .code(503)
         .header('cache-control', 'no-store')
-        .send({
-          error: 'redis_unavailable',
-          message: refused
-            ? 'Redis could not be reached (the flusher log says why)'
-            : `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
-        });
+        .send(
+          streamsRead !== undefined
+            ? {
+                error: 'status_reading',
+                message: `still reading the streams (${streamsRead} so far): ask again in a few seconds`,
+              }
+            : {
+                error: 'redis_unavailable',
+                message: refused
+                  ? 'Redis could not be reached (the flusher log says why)'
+                  : `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
+              },
+        );
     }
     return reply.header('cache-control', 'no-store').send(status);
   });

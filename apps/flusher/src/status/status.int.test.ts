@@ -188,6 +188,7 @@ describe('/status.json', () => {
     expect(answer.streams).toHaveLength(1);
     expect(answer.totals.streams).toBe(2);
     expect(answer.streams[0]).toMatchObject({ stuck: true, sealedGenerations: 1 });
+    expect(answer.streams[0]?.oldestSealedAgeMs).toBeGreaterThan(0);
     expect(answer.lastFlushError?.message).not.toBe('');
 
     for (const limit of ['0', '-1', '1001', '1.5', 'ten', '']) {
@@ -195,6 +196,34 @@ describe('/status.json', () => {
       expect({ limit, status: refused.statusCode }).toEqual({ limit, status: 400 });
       expect(refused.json()).toMatchObject({ error: 'bad_request' });
     }
+  });
+});
+
+describe('many streams', () => {
+  it('reads every stream over several registry pages, counts each once, and lists the limit holding the most data', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h', FLUSH_THRESHOLD_BYTES: '1MiB' });
+    // Registry pages of 500 (stream-status.ts), and more than twice the 1,000 a reading keeps.
+    const count = 2_100;
+    const sizes = new Map<string, number>();
+    for (let first = 0; first < count; first += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const keys = streamKeys(`many-${first + i}`, target.namespace);
+          // One line each, longer the later the stream: no two buffers of one size.
+          await fillBuffer(redis, keys, 1, { lineBytes: 100 + first + i });
+          sizes.set(keys.stream, await redis.strlen(keys.buf));
+        }),
+      );
+    }
+
+    const answer = statusSchema.parse((await status(target, '?limit=1000')).json());
+    expect(answer.totals).toMatchObject({
+      streams: count,
+      accepted: count,
+      bufferBytes: [...sizes.values()].reduce((total, size) => total + size, 0),
+    });
+    const largestFirst = [...sizes].sort(([, a], [, b]) => b - a).map(([stream]) => stream);
+    expect(answer.streams.map((row) => row.stream)).toEqual(largestFirst.slice(0, 1_000));
   });
 });
 
@@ -376,6 +405,22 @@ describe('/status', () => {
     } finally {
       await close();
     }
+  });
+
+  it('answers 503 saying the streams are still being read, and how many so far, when a first reading outlasts the wait', async () => {
+    // A reader whose first reading goes on (as one of 100,000 streams does, docs/operations.md).
+    const app = Fastify();
+    await app.register(statusRoutes, {
+      readStatus: Object.assign(() => new Promise<never>(() => {}), { readingProgress: () => 41_500 }),
+      adminKeys: [],
+    });
+    const answer = await app.inject({ url: '/status.json' });
+    expect(answer.statusCode).toBe(503);
+    expect(answer.json()).toEqual({
+      error: 'status_reading',
+      message: 'still reading the streams (41500 so far): ask again in a few seconds',
+    });
+    await app.close();
   });
 
   it('is one page with no outside asset, its script allowed by hash alone', async () => {

@@ -1,8 +1,10 @@
 import type { Config, FlushJobData, RedisClient } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import { type FlushErrorRecord, readLastFlushError } from './flush-errors.js';
+import { latestReading } from './latest-reading.js';
 import { type RedisHealth, readRedisHealth } from './redis-health.js';
-import { readStreamStatuses, type StreamStatus } from './stream-status.js';
+import { type StreamStatus, streamStatusPages } from './stream-status.js';
+import { topRows } from './top-rows.js';
 
 export interface StreamRow extends StreamStatus {
   /** Since the previous sample (about a second apart); null on the first. */
@@ -50,14 +52,16 @@ export interface Status {
 
 export const DEFAULT_STREAM_LIMIT = 50;
 export const MAX_STREAM_LIMIT = 1_000;
-/** Samples closer than this reuse the last answer: many open pages cost Redis one reading. */
-const SAMPLE_EVERY_MS = 1_000;
+
+type Totals = Status['totals'];
 
 interface Sample {
-  /** Redis's clock (for rates), and this process's (for reuse). */
+  /** Redis's clock (for rates). */
   at: number;
-  sampledAt: number;
-  status: Omit<Status, 'streams' | 'limit'> & { streams: StreamRow[] };
+  /** Each unit's counters, for the next reading's rates: numbers, not rows. */
+  counters: Map<string, { accepted: number; acceptedBytes: number }>;
+  /** Its streams: the first MAX_STREAM_LIMIT by attention, not every one. */
+  status: Omit<Status, 'limit'>;
 }
 
 /** The order streams are shown in: stuck first, then the most data in Redis, the oldest, by name. */
@@ -71,8 +75,11 @@ function byAttention(a: StreamRow, b: StreamRow): number {
 }
 
 /**
- * Builds the status, O(streams) in Redis commands and never O(buffer size), at most once a
- * second whatever the number of viewers; rates come from the difference with the previous sample.
+ * Builds the status, O(streams) in Redis commands and never O(buffer size), at most once a second
+ * whatever the number of viewers; rates come from the difference with the previous reading. Its
+ * memory does not grow with the streams' rows: it keeps MAX_STREAM_LIMIT of them and two numbers
+ * a stream. A reading of many streams takes seconds (docs/operations.md): while one moves on, an
+ * answer comes from the last one done.
  */
 export function statusReader(deps: {
   redis: RedisClient;
@@ -83,36 +90,72 @@ export function statusReader(deps: {
   >;
 }) {
   const { redis, queue, config } = deps;
-  let last: Sample | undefined;
-  let sampling: Promise<Sample> | undefined;
 
-  const sample = async (): Promise<Sample> => {
-    const [{ now, streams }, counts, oldestWaiting, lastFlushError, redisHealth] = await Promise.all([
-      readStreamStatuses(redis, config),
-      queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
-      queue.getJobs(['waiting'], 0, 0, true),
-      readLastFlushError(redis, config.namespace),
-      readRedisHealth(redis),
-    ]);
-    const previous = last;
-    const seconds = previous ? (now - previous.at) / 1000 : 0;
-    const before = new Map(previous?.status.streams.map((row) => [row.stream, row]));
-    const rate = (current: number, earlier: number | undefined) =>
-      earlier === undefined || seconds <= 0 ? null : Math.max(0, (current - earlier) / seconds);
-    const rows = streams
-      .map((row) => ({
-        ...row,
-        eventsPerSecond: rate(row.accepted, before.get(row.stream)?.accepted),
-        bytesPerSecond: rate(row.acceptedBytes, before.get(row.stream)?.acceptedBytes),
-      }))
-      .sort(byAttention);
-    const sum = (pick: (row: StreamRow) => number) => rows.reduce((total, row) => total + pick(row), 0);
-    const sumRates = (pick: (row: StreamRow) => number | null) =>
-      previous ? rows.reduce((total, row) => total + (pick(row) ?? 0), 0) : null;
+  const readStreams = async (
+    previous: Sample | undefined,
+    errorStream: string | undefined,
+    progressed: (streams: number) => void,
+  ) => {
+    const top = topRows<StreamRow>(MAX_STREAM_LIMIT, byAttention);
+    const counters: Sample['counters'] = new Map();
+    const totals: Totals = {
+      streams: 0,
+      stuck: 0,
+      countersLost: 0,
+      bufferBytes: 0,
+      sealedGenerations: 0,
+      sealedBytes: 0,
+      accepted: 0,
+      landed: 0,
+      duplicates: 0,
+      rejected: 0,
+      quarantineDropped: 0,
+      inFlight: 0,
+      eventsPerSecond: previous ? 0 : null,
+      bytesPerSecond: previous ? 0 : null,
+    };
+    let now = 0;
+    let errorStreamLandedAt: string | undefined;
+    for await (const page of streamStatusPages(redis, config)) {
+      now = page.now;
+      const seconds = previous ? (now - previous.at) / 1000 : 0;
+      const rate = (current: number, earlier: number | undefined) =>
+        earlier === undefined || seconds <= 0 ? null : Math.max(0, (current - earlier) / seconds);
+      const rows = page.streams.map((row): StreamRow => {
+        const before = previous?.counters.get(row.stream);
+        return {
+          ...row,
+          eventsPerSecond: rate(row.accepted, before?.accepted),
+          bytesPerSecond: rate(row.acceptedBytes, before?.acceptedBytes),
+        };
+      });
+      for (const row of rows) {
+        counters.set(row.stream, { accepted: row.accepted, acceptedBytes: row.acceptedBytes });
+        addToTotals(totals, row);
+        if (row.stream === errorStream) errorStreamLandedAt = row.lastObject?.landedAt;
+      }
+      top.add(rows);
+      progressed(rows.length);
+    }
+    return { now, rows: top.rows(), counters, totals, errorStreamLandedAt };
+  };
+
+  const sample = async (
+    previous: Sample | undefined,
+    progressed: (streams: number) => void,
+  ): Promise<Sample> => {
+    const lastFlushError = await readLastFlushError(redis, config.namespace);
+    const [{ now, rows, counters, totals, errorStreamLandedAt }, counts, oldestWaiting, redisHealth] =
+      await Promise.all([
+        readStreams(previous, lastFlushError?.stream, progressed),
+        queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+        queue.getJobs(['waiting'], 0, 0, true),
+        readRedisHealth(redis),
+      ]);
     const oldestJob = oldestWaiting[0];
     return {
       at: now,
-      sampledAt: Date.now(),
+      counters,
       status: {
         generatedAt: new Date(now).toISOString(),
         settings: {
@@ -120,24 +163,7 @@ export function statusReader(deps: {
           maxBufferBytes: config.maxBufferBytes,
           flushIntervalMs: config.flushIntervalMs,
         },
-        totals: {
-          streams: rows.length,
-          stuck: rows.filter((row) => row.stuck).length,
-          countersLost: rows.filter((row) => row.countersLost).length,
-          bufferBytes: sum((row) => row.bufferBytes),
-          sealedGenerations: sum((row) => row.sealedGenerations),
-          sealedBytes: sum((row) => row.sealedBytes),
-          accepted: sum((row) => row.accepted),
-          landed: sum((row) => row.landed),
-          duplicates: sum((row) => row.duplicates),
-          rejected: sum((row) => row.rejected),
-          quarantineDropped: sum((row) => row.quarantineDropped),
-          // Per stream: a stream whose counters were lost (landed > accepted) must not cancel
-          // out what another has in flight.
-          inFlight: sum((row) => Math.max(0, row.accepted - row.landed)),
-          eventsPerSecond: sumRates((row) => row.eventsPerSecond),
-          bytesPerSecond: sumRates((row) => row.bytesPerSecond),
-        },
+        totals,
         streams: rows,
         queue: {
           waiting: counts.waiting ?? 0,
@@ -149,28 +175,46 @@ export function statusReader(deps: {
         },
         lastFlushError: lastFlushError && {
           ...lastFlushError,
-          landedSince: landedAfter(rows, lastFlushError),
+          // ISO times compare as text.
+          landedSince: errorStreamLandedAt !== undefined && errorStreamLandedAt > lastFlushError.at,
         },
         redis: redisHealth,
       },
     };
   };
 
-  return async function readStatus(limit = DEFAULT_STREAM_LIMIT): Promise<Status> {
-    if (!last || Date.now() - last.sampledAt >= SAMPLE_EVERY_MS) {
-      sampling ??= sample().finally(() => {
-        sampling = undefined;
-      });
-      last = await sampling;
-    }
-    // Sorted once per reading (sample): a request costs its slice, not a sort of every stream.
-    const { streams, ...rest } = last.status;
-    return { ...rest, streams: streams.slice(0, limit), limit };
-  };
+  const reading = latestReading(sample);
+
+  return Object.assign(
+    async function readStatus(limit = DEFAULT_STREAM_LIMIT): Promise<Status> {
+      const { streams, ...rest } = (await reading.get()).status;
+      return { ...rest, streams: streams.slice(0, limit), limit };
+    },
+    {
+      /** The streams read so far by a reading under way that still moves on; undefined otherwise. */
+      readingProgress: reading.progress,
+    },
+  );
 }
 
-/** Whether the error's stream has landed an object since the error (ISO times compare as text). */
-function landedAfter(rows: readonly StreamRow[], error: FlushErrorRecord): boolean {
-  const landedAt = rows.find((row) => row.stream === error.stream)?.lastObject?.landedAt;
-  return landedAt !== undefined && landedAt > error.at;
+/** What statusReader returns: the status for up to `limit` streams, and how far a reading under way has got. */
+export type StatusReader = ReturnType<typeof statusReader>;
+
+function addToTotals(totals: Totals, row: StreamRow): void {
+  totals.streams += 1;
+  totals.stuck += Number(row.stuck);
+  totals.countersLost += Number(row.countersLost);
+  totals.bufferBytes += row.bufferBytes;
+  totals.sealedGenerations += row.sealedGenerations;
+  totals.sealedBytes += row.sealedBytes;
+  totals.accepted += row.accepted;
+  totals.landed += row.landed;
+  totals.duplicates += row.duplicates;
+  totals.rejected += row.rejected;
+  totals.quarantineDropped += row.quarantineDropped;
+  // Per stream: a stream whose counters were lost (landed > accepted) must not cancel out what
+  // another has in flight.
+  totals.inFlight += Math.max(0, row.accepted - row.landed);
+  if (totals.eventsPerSecond !== null) totals.eventsPerSecond += row.eventsPerSecond ?? 0;
+  if (totals.bytesPerSecond !== null) totals.bytesPerSecond += row.bytesPerSecond ?? 0;
 }

@@ -6,7 +6,8 @@ import {
   streamRegistryKey,
   unitLimits,
 } from '@spool/shared';
-import { readUnitState } from '../unit-state.js';
+import { Cluster, type Redis } from 'ioredis';
+import { bufferState, readUnitState, type UnitState } from '../unit-state.js';
 
 /** One buffer unit (a stream, or one shard of a sharded stream: `web#2`) as the status shows it. */
 export interface StreamStatus {
@@ -41,27 +42,126 @@ export interface StreamStatus {
   countersLost: boolean;
 }
 
+type StatusConfig = Pick<
+  Config,
+  'namespace' | 'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards'
+>;
+
+/** What the status reads of a unit: its state (less the side files' counts) and its oldest sealed generation's start. */
+type UnitReading = Pick<UnitState, 'gen' | 'since' | 'length' | 'pending' | 'sealedBytes' | 'stats'> & {
+  oldestSealedSince: number | null;
+};
+
+/** Units read together: one registry page, and on one Redis one pipeline. */
+const PAGE_SIZE = 500;
+
 /**
- * Reads every registered unit's state: O(1) commands per unit (plus one per sealed generation
+ * Reads every registered unit's state, a registry page at a time, each page with the time of the
+ * reading (Redis's clock). O(1) commands per unit (and one more per unit with a sealed generation
  * waiting), never anything that grows with a buffer's size (STRLEN, counters, a set's size).
  */
-export async function readStreamStatuses(
+export async function* streamStatusPages(
   redis: RedisClient,
-  config: Pick<
-    Config,
-    'namespace' | 'flushIntervalMs' | 'flushThresholdBytes' | 'maxBufferBytes' | 'streamShards'
-  >,
-): Promise<{ now: number; streams: StreamStatus[] }> {
+  config: StatusConfig,
+): AsyncGenerator<{ now: number; streams: StreamStatus[] }> {
   const now = await redisNow(redis);
-  const streams: StreamStatus[] = [];
   let cursor = '0';
   do {
-    const [next, page] = await redis.zscan(streamRegistryKey(config.namespace), cursor, 'COUNT', 500);
+    const [next, page] = await redis.zscan(streamRegistryKey(config.namespace), cursor, 'COUNT', PAGE_SIZE);
     cursor = next;
     const units = page.filter((_, i) => i % 2 === 0);
-    streams.push(...(await Promise.all(units.map((unit) => readUnit(redis, config, unit, now)))));
+    const readings =
+      redis instanceof Cluster
+        ? await readUnitByUnit(redis, units, config.namespace)
+        : await readPipelined(redis, units, config.namespace);
+    yield {
+      now,
+      streams: units.map((unit, i) => toStreamStatus(unit, readings[i] as UnitReading, config, now)),
+    };
   } while (cursor !== '0');
-  return { now, streams };
+}
+
+/**
+ * On one Redis, a page's commands go in one pipeline: a command each costs the flusher and Redis
+ * a write and a read of their own: some 6 times Redis's CPU and twice the flusher's for a
+ * page (`node bench/analysis/status-reading.mjs`, docs/operations.md).
+ */
+async function readPipelined(
+  redis: Redis,
+  units: readonly string[],
+  namespace: string,
+): Promise<UnitReading[]> {
+  const pipeline = redis.pipeline();
+  for (const unit of units) {
+    const keys = streamKeys(unit, namespace);
+    pipeline
+      .get(keys.gen)
+      .get(keys.since)
+      .strlen(keys.buf)
+      .smembers(keys.pending)
+      .get(keys.sealedBytes)
+      .hgetall(keys.stats);
+  }
+  const answers = answersOf(await pipeline.exec());
+  const readings = units.map((_, i): UnitReading => {
+    const [gen, since, length, pending, sealedBytes, stats] = answers.slice(i * 6, i * 6 + 6) as [
+      string | null,
+      string | null,
+      number,
+      string[],
+      string | null,
+      Record<string, string>,
+    ];
+    return { ...bufferState(gen, since, length, pending, sealedBytes), stats, oldestSealedSince: null };
+  });
+  const sealed = units.flatMap((unit, i) => {
+    const oldest = oldestGeneration((readings[i] as UnitReading).pending);
+    return oldest === undefined
+      ? []
+      : [{ reading: readings[i] as UnitReading, meta: streamKeys(unit, namespace).sealedMeta(oldest) }];
+  });
+  if (sealed.length > 0) {
+    const metas = redis.pipeline();
+    for (const { meta } of sealed) metas.hget(meta, 'since');
+    answersOf(await metas.exec()).forEach((since, i) => {
+      (sealed[i] as (typeof sealed)[number]).reading.oldestSealedSince =
+        since === null ? null : Number(since);
+    });
+  }
+  return readings;
+}
+
+/**
+ * On a Cluster, each unit by commands of its own (readUnitState says why not a pipeline: a slot on
+ * the move would read as empty).
+ */
+async function readUnitByUnit(
+  redis: Cluster,
+  units: readonly string[],
+  namespace: string,
+): Promise<UnitReading[]> {
+  return Promise.all(
+    units.map(async (unit) => {
+      const keys = streamKeys(unit, namespace);
+      const state = await readUnitState(redis, keys);
+      const oldest = oldestGeneration(state.pending);
+      const since = oldest === undefined ? null : await redis.hget(keys.sealedMeta(oldest), 'since');
+      return { ...state, oldestSealedSince: since === null ? null : Number(since) };
+    }),
+  );
+}
+
+/** A pipeline's answers, or its first error (ioredis answers each command's error beside it). */
+function answersOf(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('the status reading was aborted: Redis closed the connection');
+  return results.map(([error, answer]) => {
+    if (error) throw error;
+    return answer;
+  });
+}
+
+function oldestGeneration(pending: readonly string[]): number | undefined {
+  return pending.map(Number).sort((a, b) => a - b)[0];
 }
 
 /**
@@ -73,20 +173,11 @@ export function countersWereLost(accepted: number, landed: number): boolean {
   return landed > accepted;
 }
 
-async function readUnit(
-  redis: RedisClient,
-  config: Parameters<typeof readStreamStatuses>[1],
-  unit: string,
-  now: number,
-): Promise<StreamStatus> {
-  const keys = streamKeys(unit, config.namespace);
-  const { length, gen, since, pending, sealedBytes, stats } = await readUnitState(redis, keys);
-  const oldestPending = pending.map(Number).sort((a, b) => a - b)[0];
-  const sealedSince =
-    oldestPending === undefined ? null : await redis.hget(keys.sealedMeta(oldestPending), 'since');
+function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig, now: number): StreamStatus {
+  const { length, gen, since, pending, sealedBytes, stats, oldestSealedSince } = reading;
   const limits = unitLimits(config, unit);
   const ageMs = length > 0 && since !== null ? Math.max(0, now - since) : null;
-  const oldestSealedAgeMs = sealedSince === null ? null : Math.max(0, now - Number(sealedSince));
+  const oldestSealedAgeMs = oldestSealedSince === null ? null : Math.max(0, now - oldestSealedSince);
   const late = 2 * config.flushIntervalMs;
   const accepted = Number(stats.accepted ?? 0);
   const landed = Number(stats.landed ?? 0);

@@ -1,0 +1,78 @@
+/** How often a reading may start, how long an answer waits for one under way, when one has stalled. */
+export interface ReadingTimes {
+  /** Answers closer than this reuse the last reading: many open pages cost Redis one reading. */
+  everyMs: number;
+  /** How long an answer waits for the reading under way before answering from the last one done. */
+  patienceMs: number;
+  /** A reading with no progress for this long has stalled (Redis hung or gone): it is waited for. */
+  stalledAfterMs: number;
+}
+
+export const STATUS_READING_TIMES: ReadingTimes = {
+  everyMs: 1_000,
+  patienceMs: 1_000,
+  stalledAfterMs: 1_000,
+};
+
+const LATE = Symbol('late');
+
+/**
+ * When to read again, and what to answer while a reading goes on, for a reading that may take
+ * seconds (the status of many streams, docs/operations.md): at most one reading at a time and one
+ * per `everyMs`; an answer waits `patienceMs` for the reading under way, then, while that reading
+ * still makes progress, answers from the last one done. A reading that has stalled is waited for,
+ * so that a hung Redis is said (by the caller's own deadline), not hidden behind an old answer.
+ *
+ * `read` is given the last reading done (for rates) and a callback to call as it moves on.
+ */
+export function latestReading<T>(
+  read: (previous: T | undefined, progressed: (items: number) => void) => Promise<T>,
+  times: ReadingTimes = STATUS_READING_TIMES,
+) {
+  let last: { value: T; at: number } | undefined;
+  let reading: Promise<T> | undefined;
+  let progress = { at: 0, items: 0 };
+  const moving = () => reading !== undefined && Date.now() - progress.at < times.stalledAfterMs;
+
+  const start = (): Promise<T> => {
+    progress = { at: Date.now(), items: 0 };
+    return read(last?.value, (items) => {
+      progress = { at: Date.now(), items: progress.items + items };
+    })
+      .then((value) => {
+        last = { value, at: Date.now() };
+        return value;
+      })
+      .finally(() => {
+        reading = undefined;
+      });
+  };
+
+  return {
+    async get(): Promise<T> {
+      if (!last || Date.now() - last.at >= times.everyMs) reading ??= start();
+      if (!reading) return (last as { value: T }).value;
+      if (!last) return reading;
+      const fresh = await settledWithin(reading, times.patienceMs);
+      if (fresh !== LATE) return fresh;
+      return moving() ? last.value : (reading ?? last.value);
+    },
+    /** The items read so far by a reading under way that still moves on; undefined otherwise. */
+    progress(): number | undefined {
+      return moving() ? progress.items : undefined;
+    },
+  };
+}
+
+/** `work`'s result if it settles within `ms`, else LATE; its failure is thrown. */
+async function settledWithin<T>(work: Promise<T>, ms: number): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
