@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { parseIsoTime } from '@spool/shared';
+import fc from 'fast-check';
 import { isIsoTime } from './iso-time.js';
 import { MAX_COLUMNS, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import {
@@ -40,6 +42,47 @@ describe('isIsoTime', () => {
     '2026-11-30T22:00:00+23:99',
     '2026-11-30T22:00:00+99',
   ])('refuses %s', (text) => expect(isIsoTime(text)).toBe(false));
+
+  it("is the grammar of the ingest's client times (parseIsoTime): one rule, read in two places", () => {
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const nearIso = fc
+      .tuple(
+        fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+        two(13),
+        two(32),
+        fc.constantFrom('T', ' ', 'x'),
+        two(25),
+        two(61),
+        two(61),
+        fc.oneof(
+          fc.constant(''),
+          fc.integer({ min: 0, max: 11 }).map((n) => `.${'7'.repeat(n)}`),
+        ),
+        fc.oneof(
+          fc.constantFrom('', 'Z', 'z', 'Zjunk', '+1'),
+          fc
+            .tuple(
+              fc.constantFrom('+', '-'),
+              two(25),
+              fc.constantFrom('', ':'),
+              fc.oneof(fc.constant(''), two(61)),
+            )
+            .map(
+              ([sign, hours, colon, minutes]) => `${sign}${hours}${minutes === '' ? '' : colon + minutes}`,
+            ),
+        ),
+      )
+      .map(
+        ([y, mo, d, sep, h, mi, se, fraction, zone]) =>
+          `${y}-${mo}-${d}${sep}${h}:${mi}:${se}${fraction}${zone}`,
+      );
+    fc.assert(
+      fc.property(nearIso, (text) => {
+        expect({ text, time: isIsoTime(text) }).toEqual({ text, time: !Number.isNaN(parseIsoTime(text)) });
+      }),
+      { numRuns: 20_000 },
+    );
+  });
 });
 
 describe('SchemaBuilder', () => {

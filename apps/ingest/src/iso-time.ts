@@ -1,11 +1,12 @@
-import { daysInMonth } from '@spool/shared';
+import { daysInMonth, parseIsoTime } from '@spool/shared';
 
 /**
  * ISO-8601 times on the ingest's busiest paths. V8's own are slow here (measured on Node 24:
  * `toISOString` about 1.1 µs, `Date.parse` about 0.4 µs), and the tracking API handles three
  * times per message. Timestamps of one request nearly always share a day, so the day is looked up
- * once and only the time of day is done by hand. Anything off the fast path goes to V8, so the
- * results are V8's exactly (iso-time.test.ts checks this against `Date` for any time).
+ * once and only the time of day is done by hand. Anything off the fast path goes to V8 for the
+ * server's own times, so the results are V8's exactly (iso-time.test.ts checks this against `Date`
+ * for any time), and to parseIsoTime for a client's, which believes ISO 8601 alone.
  */
 
 const DAY_MS = 86_400_000;
@@ -62,9 +63,17 @@ function digits(text: string, start: number, end: number): number {
   return value;
 }
 
-/** `Date.parse(text)`: NaN when it is not a time. */
+/** `Date.parse(text)`: NaN when it is not a time. For the server's own times (receivedAt). */
 export function parseIso(text: string): number {
-  // The form toISOString writes, "YYYY-MM-DDTHH:mm:ss.sssZ": what the SDKs send.
+  return sdkTimeMs(text) ?? Date.parse(text);
+}
+
+/**
+ * The form toISOString writes, "YYYY-MM-DDTHH:mm:ss.sssZ" (what the SDKs send), read by hand below
+ * a remembered day; undefined for anything else. A day past the month's end is rolled into the
+ * next month, as Date.parse does.
+ */
+function sdkTimeMs(text: string): number | undefined {
   if (
     text.length !== 24 ||
     text.charCodeAt(4) !== 45 || // '-'
@@ -75,20 +84,20 @@ export function parseIso(text: string): number {
     text.charCodeAt(19) !== 46 || // '.'
     text.charCodeAt(23) !== 90 // 'Z'
   ) {
-    return Date.parse(text);
+    return undefined;
   }
   const hours = digits(text, 11, 13);
   const minutes = digits(text, 14, 16);
   const seconds = digits(text, 17, 19);
   const millis = digits(text, 20, 23);
   if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59 || millis < 0) {
-    return Date.parse(text);
+    return undefined;
   }
   if (parsePrefix === '' || !text.startsWith(parsePrefix)) {
-    if (digits(text, 0, 4) < 0 || digits(text, 5, 7) < 0 || digits(text, 8, 10) < 0) return Date.parse(text);
+    if (digits(text, 0, 4) < 0 || digits(text, 5, 7) < 0 || digits(text, 8, 10) < 0) return undefined;
     const prefix = text.slice(0, 11);
     const dayMs = Date.parse(`${prefix}00:00:00.000Z`);
-    if (Number.isNaN(dayMs)) return Date.parse(text);
+    if (Number.isNaN(dayMs)) return undefined;
     parsePrefix = prefix;
     parseDayMs = dayMs;
   }
@@ -96,13 +105,13 @@ export function parseIso(text: string): number {
 }
 
 /**
- * A client's ISO-8601 time in milliseconds: parseIso, but NaN for a date that does not exist
- * (2026-02-30, 2026-04-31), which Date.parse rolls over into the next month. Days up to 28 exist in
- * every month, so the SDKs' times nearly never need the calendar.
+ * A client's time in milliseconds: an ISO 8601 time (parseIsoTime's form, without an offset UTC),
+ * or NaN for anything else, a date that does not exist (2026-02-30, 2026-04-31) included. The SDKs'
+ * form is read fast; days up to 28 exist in every month, so it nearly never needs the calendar.
  */
 export function parseClientTime(text: string): number {
-  const ms = parseIso(text);
-  if (Number.isNaN(ms) || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return ms;
+  const ms = sdkTimeMs(text);
+  if (ms === undefined) return parseIsoTime(text);
   const day = digits(text, 8, 10);
   if (day <= 28) return ms;
   return day <= daysInMonth(digits(text, 0, 4), digits(text, 5, 7)) ? ms : Number.NaN;

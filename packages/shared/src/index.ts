@@ -13,6 +13,7 @@ export {
 } from './config.js';
 export { entriesBasicCannotCarry, OUTPUT_FORMATS } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
+export { parseIsoTime } from './iso-time.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,

@@ -107,6 +107,37 @@ describe('normalizeMessage', () => {
     ).toBe(RECEIVED);
   });
 
+  it('believes ISO 8601 alone: what else Date.parse reads is no time, and a time without an offset is UTC', () => {
+    // V8: 2042-01-01, 2001-12-03, 2026-12-03 local, a Unix time in 2001 read as a year, midnight UTC.
+    for (const timestamp of [
+      '42',
+      'Dec 3',
+      '12/03/2026',
+      '1764540000',
+      '2026-12-03',
+      'Thu, 03 Dec 2026 13:00:00 GMT',
+    ]) {
+      expect(stored({ userId: 'u', event: 'x', timestamp }, { type: 'track' })).toMatchObject({
+        timestamp: RECEIVED,
+        originalTimestamp: timestamp,
+      });
+    }
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      for (const [timestamp, utc] of [
+        ['2026-12-03T13:00:00', '2026-12-03T13:00:00.000Z'],
+        ['2026-12-03 13:00:00.123456', '2026-12-03T13:00:00.123Z'],
+        ['2026-12-03T13:00:00+0530', '2026-12-03T07:30:00.000Z'],
+        ['2026-12-03T13:00:00-05', '2026-12-03T18:00:00.000Z'],
+      ]) {
+        expect(stored({ userId: 'u', event: 'x', timestamp }, { type: 'track' }).timestamp).toBe(utc);
+      }
+    } finally {
+      process.env.TZ = zone;
+    }
+  });
+
   it('takes a date that does not exist for no time, where Date.parse rolls it into the next month', () => {
     // Feb 30 and Apr 31 (V8: March 2, May 1); Feb 29 of a leap year exists.
     for (const timestamp of [
