@@ -93,7 +93,7 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
   const source = () =>
     format === 'parquet'
       ? `read_parquet('${objectFiles(stream, format)}', hive_partitioning = true, ${HIVE_TYPES}, union_by_name = true)`
-      : `read_json_auto('${objectFiles(stream, format)}', compression = '${format === 'ndjson.zst' ? 'zstd' : 'gzip'}', hive_partitioning = true, ${HIVE_TYPES}, map_inference_threshold = -1)`;
+      : `read_json_auto('${objectFiles(stream, format)}', compression = '${format === 'ndjson.zst' ? 'zstd' : 'gzip'}', hive_partitioning = true, ${HIVE_TYPES}, map_inference_threshold = -1, sample_size = -1)`;
 
   it('are read by DuckDB with their partitions: the counts per event are what was sent', async () => {
     const rows = await query(

@@ -74,12 +74,14 @@ describe('readStatement', () => {
     expect(sql).toBe(
       `SELECT * REPLACE (CAST("say ""hi""" AS VARCHAR) AS "say ""hi""") FROM read_ndjson('/tmp/it''s', columns = {'n': 'BIGINT', 'say "hi"': 'JSON'}, records = true, maximum_object_size = 1048576)`,
     );
-    expect(selectStatement({ ...base, schema: { kind: 'lines' } })).toMatch(/^SELECT \* FROM read_csv\(/);
+    expect(selectStatement({ ...base, schema: { kind: 'lines' } })).toMatch(
+      /^SELECT "_event", CASE WHEN json_valid\("_messageId"\) .* FROM read_csv\(/,
+    );
   });
 
   it('reads lines as text with a delimiter JSON text never holds', () => {
     expect(readStatement({ ...base, schema: { kind: 'lines' } })).toContain(
-      `columns = {'_event': 'VARCHAR'}, header = false, delim = E'\\x01', quote = '', escape = ''`,
+      `columns = {'_messageId': 'VARCHAR', '_receivedAt': 'VARCHAR', '_event': 'VARCHAR'}, header = false, delim = E'\\x01', quote = '', escape = ''`,
     );
   });
 });

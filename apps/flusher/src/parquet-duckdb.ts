@@ -96,6 +96,16 @@ export interface CopyToParquet {
  */
 export function selectStatement(copy: CopyToParquet): string {
   const { schema } = copy;
+  if (schema.kind === 'lines') {
+    // Each line as text, beside the server's two fields, given as their JSON text (writeTextLines):
+    // a value DuckDB cannot read is NULL rather than a failed flush.
+    const decoded = (column: string) =>
+      `CASE WHEN json_valid(${column}) THEN json_extract_string(${column}, '$') END`;
+    return (
+      `SELECT ${identifier(WHOLE_EVENT_COLUMN)}, ${decoded('"_messageId"')} AS "messageId", ` +
+      `TRY_CAST(${decoded('"_receivedAt"')} AS TIMESTAMPTZ) AS "receivedAt" FROM ${readStatement(copy)}`
+    );
+  }
   if (schema.kind === 'whole-event') {
     // The server's fields as columns beside the whole event, so the queries every generation
     // answers (count(DISTINCT messageId), max(receivedAt)) count these rows too. Read from JSON
@@ -120,12 +130,16 @@ export function selectStatement(copy: CopyToParquet): string {
 export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): string {
   const objectBytes = Math.max(1024 * 1024, maxLineBytes + 1024);
   if (schema.kind === 'lines') {
-    // Each line as text, parsing nothing: JSON text never holds a raw 0x01 (JSON escapes it), so
-    // with that delimiter and no quoting a line is always one field.
+    // The lines of writeTextLines, parsing nothing: JSON text never holds a raw 0x01 (JSON escapes
+    // it), so with that delimiter and no quoting a line is always three fields.
+    const columns = ['_messageId', '_receivedAt', WHOLE_EVENT_COLUMN].map(
+      (name) => `${literal(name)}: 'VARCHAR'`,
+    );
     return (
-      `read_csv(${literal(input)}, columns = {${literal(WHOLE_EVENT_COLUMN)}: 'VARCHAR'}, header = false, ` +
+      `read_csv(${literal(input)}, columns = {${columns.join(', ')}}, header = false, ` +
       `delim = E'\\x01', quote = '', escape = '', auto_detect = false, new_line = '\\n', ` +
-      `max_line_size = ${objectBytes})`
+      // The two values are parts of the line: the text line is at most twice its length.
+      `max_line_size = ${2 * objectBytes})`
     );
   }
   const columns =
@@ -168,26 +182,29 @@ export function parquetRows(file: string): Promise<number> {
 
 /**
  * Calls `onId` with each row's messageId, and resolves with the rows read (the loadtest's
- * read-back, which counts every event by its id). The id is the `messageId` column's, or, in a
- * file that holds whole events as text (`_event`), the one in each event's JSON. Streams the
- * rows: an object of millions of events is never held whole.
+ * read-back, which counts every event by its id). The id is the `messageId` column's; where that
+ * is missing or NULL (a file of whole events as text, `_event`), the one in the event's JSON.
+ * Streams the rows: an object of millions of events is never held whole.
  */
 export function eachParquetMessageId(file: string, onId: (id: string | undefined) => void): Promise<number> {
   return withDuckdb(`${file}.spill`, async (connection) => {
     const source = `read_parquet(${literal(file)})`;
     const described = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
     const names = new Set(described.getRows().map((row) => String(row[0])));
-    const whole = !names.has('messageId') && names.has(WHOLE_EVENT_COLUMN);
-    const column = whole ? WHOLE_EVENT_COLUMN : 'messageId';
-    if (!names.has(column))
-      throw new Error(`${file} has neither a messageId nor an ${WHOLE_EVENT_COLUMN} column`);
-    const result = await connection.stream(`SELECT "${column}" FROM ${source}`);
+    const event = identifier(WHOLE_EVENT_COLUMN);
+    const columns = names.has('messageId')
+      ? `"messageId", ${names.has(WHOLE_EVENT_COLUMN) ? `CASE WHEN "messageId" IS NULL THEN ${event} END` : 'NULL'}`
+      : names.has(WHOLE_EVENT_COLUMN)
+        ? `NULL, ${event}`
+        : undefined;
+    if (!columns) throw new Error(`${file} has neither a messageId nor an ${WHOLE_EVENT_COLUMN} column`);
+    const result = await connection.stream(`SELECT ${columns} FROM ${source}`);
     let rows = 0;
     for await (const batch of result.yieldRows()) {
-      for (const [value] of batch) {
+      for (const [id, whole] of batch) {
         rows += 1;
-        const text = typeof value === 'string' ? value : undefined;
-        onId(whole && text !== undefined ? messageIdOf(text) : text);
+        if (typeof id === 'string') onId(id);
+        else onId(typeof whole === 'string' ? messageIdOf(whole) : undefined);
       }
     }
     return rows;

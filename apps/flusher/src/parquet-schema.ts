@@ -107,7 +107,11 @@ export class SchemaBuilder {
     else if (name.includes('\u0000') || !name.isWellFormed()) {
       this.unusable = 'a field name with a NUL or a lone surrogate';
     } else if (this.lowerCaseNames.has(lower)) this.unusable = 'two fields whose names differ only in case';
-    else if (this.kinds.size >= MAX_COLUMNS) this.unusable = `more than ${MAX_COLUMNS} fields`;
+    else if (lower === WHOLE_EVENT_COLUMN) {
+      // A client's own `_event` column would be read with Spool's whole events of other
+      // generations as one column (union_by_name): such a generation is written whole too.
+      this.unusable = `a field named ${name}, the name of the whole event's column`;
+    } else if (this.kinds.size >= MAX_COLUMNS) this.unusable = `more than ${MAX_COLUMNS} fields`;
     if (this.unusable) {
       this.kinds.clear();
       return;

@@ -6,6 +6,7 @@ import { copyToParquet, duckdbErrorKind, isDataError, isOutOfMemory, withoutData
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
 import type { Chunk } from './sealed-reader.js';
+import { writeTextLines } from './text-lines.js';
 
 /**
  * Rows per row group are sized by the generation's mean event size, aiming at this much NDJSON
@@ -177,8 +178,11 @@ export class ParquetStage {
       const attempt = attempts[index] as ParquetSchema;
       let rows: number;
       try {
+        const staged = join(this.dir, 'generation.ndjson');
+        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
+        if (attempt.kind === 'lines') await writeTextLines(staged, input);
         rows = await copyToParquet({
-          input: join(this.dir, 'generation.ndjson'),
+          input,
           spill: join(this.dir, 'spill'),
           output,
           schema: attempt,

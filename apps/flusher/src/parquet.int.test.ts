@@ -23,6 +23,7 @@ import { duckdbQuery as query } from '@spool/testkit/duckdb';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
+import { eachParquetMessageId } from './parquet-duckdb.js';
 
 /**
  * Parquet flushes against real Redis and S3, read back by DuckDB: each generation's inferred
@@ -243,16 +244,36 @@ describe('a Parquet flush', () => {
     const stream = randomName('pq-surrogate');
     // A client that cut an emoji in half: JSON.stringify writes the lone half as \ud83d, which
     // JavaScript (and so the ingest) accepts and DuckDB's JSON parser refuses.
+    // The server's fields beside it, as in every fallback, read from each line's top level (a
+    // messageId elsewhere in the event is not one); where they cannot be read, NULL.
     const events = [
-      { messageId: 'a', text: 'cut \ud83d', n: 1 },
-      { messageId: 'b', text: 'whole', n: 2 },
+      { messageId: 'a', text: 'cut \ud83d', n: 1, receivedAt: '2026-12-01T10:00:00.000Z' },
+      { nested: { messageId: 'not this one' }, messageId: 'b "quoted"', text: 'whole', receivedAt: 'soon' },
+      { messageId: 'cut \udc00', receivedAt: '2026-12-01T10:00:02.000Z' },
+      { text: 'neither' },
     ];
     await append(stream, events);
     const { file, log, metrics } = await flushParquet(stream);
 
-    expect(await columnTypes(file)).toEqual({ _event: 'VARCHAR' });
-    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
+    expect(await columnTypes(file)).toEqual({
+      _event: 'VARCHAR',
+      messageId: 'VARCHAR',
+      receivedAt: 'TIMESTAMP WITH TIME ZONE',
+    });
+    const rows = await query(
+      `SELECT _event, messageId, epoch_ms(receivedAt) AS at FROM read_parquet('${file}')`,
+    );
     expect(rows.map((row) => row._event)).toEqual(events.map((event) => JSON.stringify(event)));
+    expect(rows.map(({ messageId, at }) => [messageId, at])).toEqual([
+      ['a', BigInt(Date.parse('2026-12-01T10:00:00.000Z'))],
+      ['b "quoted"', null],
+      [null, BigInt(Date.parse('2026-12-01T10:00:02.000Z'))],
+      [null, null],
+    ]);
+    // The loadtest's read-back takes an id DuckDB could not read from the event's own JSON.
+    const ids: Array<string | undefined> = [];
+    expect(await eachParquetMessageId(file, (id) => ids.push(id))).toBe(4);
+    expect(ids).toEqual(['a', 'b "quoted"', 'cut \udc00', undefined]);
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
     // The warnings name DuckDB's error kind, never the refused text.
     expect(log).toContain('DuckDB could not write the generation as read');
@@ -295,10 +316,15 @@ describe('a Parquet flush', () => {
       await append(stream, events.slice(from, from + 500));
     const { file, log, metrics } = await flushParquet(stream);
 
-    expect(await columnTypes(file)).toEqual({ _event: 'VARCHAR' });
-    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
-    // Each line as stored, in order (compared as text: 840,000 fields).
+    expect(await columnTypes(file)).toEqual({
+      _event: 'VARCHAR',
+      messageId: 'VARCHAR',
+      receivedAt: 'TIMESTAMP WITH TIME ZONE',
+    });
+    const rows = await query(`SELECT _event, messageId FROM read_parquet('${file}')`);
+    // Each line as stored, in order (compared as text: 840,000 fields), its messageId beside it.
     expect(rows.map((row) => row._event)).toEqual(events.map((event) => JSON.stringify(event)));
+    expect(rows.map((row) => row.messageId)).toEqual(events.map((event) => event.messageId));
     expect(log).toContain('Out of Memory Error');
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
   });
@@ -314,6 +340,22 @@ describe('a Parquet flush', () => {
 
     const rows = await query(`SELECT _event::VARCHAR AS event FROM read_parquet('${file}')`);
     expect(rows.map((row) => JSON.parse(String(row.event)))).toEqual(events);
+  });
+
+  it("writes a generation with a client's own _event field whole, so that _event is only ever Spool's column", async () => {
+    const stream = randomName('pq-own-event');
+    const events = [
+      { messageId: 'a', _Event: 'a client field' },
+      { messageId: 'b', plain: 2 },
+    ];
+    await append(stream, events);
+    const { file, log, metrics } = await flushParquet(stream);
+
+    expect(Object.keys(await columnTypes(file))).toEqual(['_event', 'messageId', 'receivedAt']);
+    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
+    expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
+    expect(log).toContain("a field named _Event, the name of the whole event's column");
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
 
   it('has the deterministic key with .parquet, the metadata of the raw lines, and leaves no staged file', async () => {

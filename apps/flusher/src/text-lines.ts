@@ -1,0 +1,71 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { writeAll } from './scratch-dirs.js';
+import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
+
+const NEWLINE = 0x0a;
+/** Between the fields of a text line: JSON text never holds a raw 0x01 (JSON escapes it). */
+const TEXT_LINE_DELIMITER = 0x01;
+const OUTPUT_BYTES = 1024 * 1024;
+
+/**
+ * Rewrites the staged generation for Parquet's last way of writing it, each line as text
+ * (docs/output.md#parquet): `<messageId>\x01<receivedAt>\x01<line>`, the two server fields as the
+ * JSON text of the line's top-level values (empty when it has none that is a string), read from
+ * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
+ * the others, and `count(DISTINCT messageId)` counts its rows: DuckDB parses nothing but the two
+ * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
+ * fields). Streams the file; holds one read and one output buffer.
+ */
+export async function writeTextLines(input: string, output: string): Promise<void> {
+  const out = await open(output, 'w');
+  try {
+    const names = new FieldNames();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      await writeAll(out, Buffer.concat(pending, pendingBytes));
+      pending = [];
+      pendingBytes = 0;
+    };
+    const addLine = async (line: Buffer) => {
+      if (line.length === 0) return;
+      let messageId: Buffer | undefined;
+      let receivedAt: Buffer | undefined;
+      scanTopLevel(line, 0, line.length, names, (name, kind, valueStart, valueEnd) => {
+        if (kind !== ValueKind.String) return;
+        // The value's JSON text, quotes and escapes included: DuckDB decodes it.
+        if (name === 'messageId') messageId = line.subarray(valueStart - 1, valueEnd + 1);
+        else if (name === 'receivedAt') receivedAt = line.subarray(valueStart - 1, valueEnd + 1);
+      });
+      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, line, END]) {
+        if (part) {
+          pending.push(part);
+          pendingBytes += part.length;
+        }
+      }
+      if (pendingBytes >= OUTPUT_BYTES) await flush();
+    };
+    let partial = Buffer.alloc(0);
+    for await (const chunk of createReadStream(input, {
+      highWaterMark: 4 * 1024 * 1024,
+    }) as AsyncIterable<Buffer>) {
+      let from = 0;
+      for (let next = chunk.indexOf(NEWLINE); next !== -1; next = chunk.indexOf(NEWLINE, from)) {
+        const piece = chunk.subarray(from, next);
+        // Held past this chunk by reference: a file stream's chunks are never reused.
+        await addLine(partial.length > 0 ? Buffer.concat([partial, piece]) : piece);
+        partial = Buffer.alloc(0);
+        from = next + 1;
+      }
+      partial = Buffer.concat([partial, chunk.subarray(from)]);
+    }
+    await addLine(partial);
+    await flush();
+  } finally {
+    await out.close();
+  }
+}
+
+const DELIMITER = Buffer.from([TEXT_LINE_DELIMITER]);
+const END = Buffer.from([NEWLINE]);
