@@ -120,14 +120,16 @@ describe('an append Redis refuses', () => {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
         });
-      try {
-        // spawnService returns once the ingest is alive; its Redis connection may still be
-        // coming up (a clean-clone run on a busy machine got 503 here).
-        await waitFor(
+      // Ready: its Redis connection is up. It is not yet once spawnService returns (a clean-clone
+      // run on a busy machine got 503 here), nor right after READONLY, on which it reconnects.
+      const ready = () =>
+        waitFor(
           async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
           10_000,
           'the ingest to be ready',
         );
+      try {
+        await ready();
         // Registered, and the script loaded: what fails next is the append itself.
         expect((await post({ warm: true })).status).toBe(202);
         for (const [name, refusal] of Object.entries(REFUSALS)) {
@@ -138,6 +140,7 @@ describe('an append Redis refuses', () => {
           } finally {
             await refusal.end();
           }
+          await ready();
         }
       } finally {
         await ingest.stop();

@@ -27,10 +27,11 @@ export function connectRedis(
   { neverResend = false }: ConnectOptions = {},
 ): RedisClient {
   if (target.kind === 'standalone') {
-    return new Redis(
-      target.url,
-      neverResend ? { ...options, autoResendUnfulfilledCommands: false } : options,
-    );
+    return new Redis(target.url, {
+      reconnectOnError: reconnectOnReadonly(neverResend),
+      ...options,
+      ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
+    });
   }
   const { enableOfflineQueue, retryStrategy, ...nodeOptions } = options;
   const cluster = new Cluster(
@@ -51,6 +52,20 @@ export function connectRedis(
   );
   cluster.on('ready', () => connectIdleMasters(cluster));
   return cluster;
+}
+
+/**
+ * After a failover behind an address that now names the new primary (a DNS name, a Kubernetes
+ * Service, a cloud's primary endpoint), a connection opened before it still reaches the old
+ * primary, now a replica, which refuses every write with READONLY for as long as the connection
+ * lasts: every request answered 503 and no flush landing until a restart (a review's run, 80 s
+ * and counting). Such an answer makes the connection reconnect, through the address, to the new
+ * primary. The refused command ran nowhere, so it is sent again there, except on a connection
+ * that never re-sends (neverResend): its request gets 503, and its client retries. (A cluster
+ * follows its failovers by MOVED.)
+ */
+function reconnectOnReadonly(neverResend: boolean): (error: Error) => false | 1 | 2 {
+  return (error) => (error.message.startsWith('READONLY') ? (neverResend ? 1 : 2) : false);
 }
 
 /**

@@ -25,16 +25,25 @@ export class TcpProxy {
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private target: { host: string; port: number },
   ) {}
 
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    const server = createServer((client) => proxy?.accept(client));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address');
-    proxy = new TcpProxy(server, address.port);
+    proxy = new TcpProxy(server, address.port, { host: targetHost, port: targetPort });
     return proxy;
+  }
+
+  /**
+   * Sends new connections to another server, leaving those open where they are: an address that
+   * follows a failover (a DNS name, a Service, a cloud's primary endpoint).
+   */
+  retarget(host: string, port: number): void {
+    this.target = { host, port };
   }
 
   /** Connections the proxy carries now (each a client's socket and its upstream). */
@@ -83,12 +92,12 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(client: Socket, host: string, port: number): void {
+  private accept(client: Socket): void {
     if (this.mode === 'cut') {
       client.destroy();
       return;
     }
-    const upstream = connect(port, host);
+    const upstream = connect(this.target.port, this.target.host);
     for (const [from, to] of [
       [client, upstream],
       [upstream, client],

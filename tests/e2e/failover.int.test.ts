@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createTestS3,
+  flusherTestEnv,
+  ingestTestEnv,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  type ServiceProcess,
+  SPOOL_MAINS,
+  spawnService,
+  TcpProxy,
+  testServices,
+  waitUntilLanded,
+} from '@spool/testkit';
+import { ManagedProcess } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
+import { until } from '@spool/testkit/wait';
+import { Redis } from 'ioredis';
+
+/**
+ * A failover of a standalone Redis behind one address (a DNS name, a Kubernetes Service, a cloud's
+ * primary endpoint: here a proxy that sends new connections to the new primary). The connections
+ * opened before it still reach the old primary, now a replica that refuses every write with
+ * READONLY; the ingest and the flusher must reach the new one by themselves.
+ */
+const services = testServices();
+const dir = mkdtempSync(join(tmpdir(), 'spool-failover-'));
+const NS = randomName('ns');
+const prefix = `${randomName('failover')}/`;
+const s3 = createTestS3();
+let ports: { first: number; second: number };
+const servers: ManagedProcess[] = [];
+let first: Redis;
+let second: Redis;
+let proxy: TcpProxy;
+let ingest: ServiceProcess;
+let flusher: ServiceProcess;
+
+function redisServer(name: string, port: number, extra: string[] = []): ManagedProcess {
+  const server = new ManagedProcess(name, 'redis-server', [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ...['--dir', dir, '--dbfilename', `${name}.rdb`],
+    ...extra,
+  ]);
+  server.start();
+  servers.push(server);
+  return server;
+}
+
+beforeAll(async () => {
+  ports = { first: await freePort(), second: await freePort() };
+  redisServer('first', ports.first);
+  redisServer('second', ports.second, ['--replicaof', '127.0.0.1', String(ports.first)]);
+  first = new Redis(ports.first, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  second = new Redis(ports.second, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  await until('the replica to sync', async () =>
+    (await second.info('replication')).includes('master_link_status:up'),
+  );
+  proxy = await TcpProxy.start('127.0.0.1', ports.first);
+  const redisEnv = { REDIS_URL: proxy.url('redis'), REDIS_NAMESPACE: NS, LOG_LEVEL: 'warn' };
+  ingest = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv(redisEnv));
+  flusher = await spawnService(
+    SPOOL_MAINS.flusher,
+    flusherTestEnv({ ...redisEnv, S3_PREFIX: prefix, FLUSH_INTERVAL: '1s', FLUSH_RETRY_BASE: '100ms' }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await flusher?.stop();
+  await ingest?.stop();
+  await proxy?.close();
+  first?.disconnect();
+  second?.disconnect();
+  await Promise.all(servers.map((server) => server.stop()));
+  s3.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Posts until an answer other than 503 (as an SDK retries), within 20 s; returns that status. */
+async function postUntilAnswered(stream: string, messageIds: string[]): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const answer = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messageIds.map((messageId) => ({ messageId }))),
+    });
+    await answer.text();
+    if (answer.status !== 503 || Date.now() > deadline) return answer.status;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('a failover behind one address', () => {
+  it('reaches the new primary by itself: requests are answered 202 again and every event lands once', async () => {
+    const stream = randomName('failover');
+    const ids = (from: number) => Array.from({ length: 20 }, (_, i) => `m${from + i}`);
+    for (let batch = 0; batch < 5; batch += 1)
+      expect(await postUntilAnswered(stream, ids(batch * 20))).toBe(202);
+
+    // A coordinated failover: the first primary waits for its replica to catch up, then swaps roles.
+    await first.call('FAILOVER');
+    await until('the roles to swap', async () => (await first.info('replication')).includes('role:slave'));
+    proxy.retarget('127.0.0.1', ports.second);
+
+    for (let batch = 5; batch < 10; batch += 1)
+      expect(await postUntilAnswered(stream, ids(batch * 20))).toBe(202);
+    await waitUntilLanded(second, [stream], { namespace: NS, timeoutMs: 30_000 });
+    const landed: string[] = [];
+    for (const key of await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`)) {
+      const object = await readSpoolObject(s3, services.s3.bucket, key);
+      landed.push(...object.lines.map((line) => JSON.parse(line).messageId as string));
+    }
+    expect(landed.sort()).toEqual(
+      ids(0)
+        .concat(...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((b) => ids(b * 20)))
+        .sort(),
+    );
+  });
+});
