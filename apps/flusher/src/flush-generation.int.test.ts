@@ -49,9 +49,9 @@ describe('flushGeneration', () => {
     const prefix = `${randomName('race')}/`;
     const ids = await fillBuffer(redis, streamKeys(stream), 3 * 1024 * 1024);
 
-    const outcomes = await Promise.all(
-      Array.from({ length: 4 }, () => flushGeneration(deps(prefix), stream, 0)),
-    );
+    // One set of metrics, as the flushers' sums across processes are read.
+    const shared = deps(prefix);
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => flushGeneration(shared, stream, 0)));
 
     const uploadedKeys = new Set(
       outcomes.flatMap((outcome) => (outcome.status === 'uploaded' ? [outcome.key] : [])),
@@ -66,6 +66,9 @@ describe('flushGeneration', () => {
       landed: String(ids.length),
       lastObject: objects[0],
     });
+    const metrics = await shared.metrics.registry.metrics();
+    expect(metrics).toContain(`spool_flush_events_total{stream="${stream}"} ${ids.length}\n`);
+    expect(metrics).toContain(`spool_flush_objects_total{stream="${stream}"} 1\n`);
   });
 
   it.each([

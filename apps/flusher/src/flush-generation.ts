@@ -144,11 +144,15 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     manifestLine: JSON.stringify(line),
   });
   endTimer();
-  const label = { stream: metrics.streamLabel(unit.stream) };
-  metrics.objects.inc(label);
-  metrics.events.inc(label, summary.events);
-  metrics.rawBytes.inc(label, summary.rawBytes);
-  metrics.compressedBytes.inc(label, compressedBytes);
+  // Counted by the flusher that released it only: another that uploaded the same object too (its
+  // lock lost in a pause) counted it twice across flushers, in the sums the dashboards take.
+  if (releasedNow) {
+    const label = { stream: metrics.streamLabel(unit.stream) };
+    metrics.objects.inc(label);
+    metrics.events.inc(label, summary.events);
+    metrics.rawBytes.inc(label, summary.rawBytes);
+    metrics.compressedBytes.inc(label, compressedBytes);
+  }
   logger.info(
     {
       stream,
