@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
-import { lazyChildLogger, loggableUrl } from './logger.js';
+import { lazyChildLogger, loggableUrl, serializeError } from './logger.js';
 
 /** A pino logger at `level` whose lines are collected. */
 function capturing(level: string) {
@@ -117,5 +117,31 @@ describe('loggableUrl', () => {
     ]) {
       expect(loggableUrl(url)).toBe(url);
     }
+  });
+});
+
+describe('serializeError', () => {
+  it("leaves out S3's echo of a wrongly signed request and a failed command's arguments, keeping what names the error", () => {
+    // As the AWS SDK makes an S3 error: the fields of S3's answer copied onto the exception.
+    const error = Object.assign(new Error('The request signature we calculated does not match'), {
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403, requestId: 'req-42' },
+      AWSAccessKeyId: 'AKIA-EXAMPLE-ID',
+      StringToSign: 'AWS4-HMAC-SHA256 20261203T000000Z',
+      CanonicalRequest: 'PUT /spool/events/stream=web/web-1.ndjson.gz\nx-amz-meta-spool-sha256:0f0f',
+      SignatureProvided: 'signature-provided-123',
+      cause: { command: { name: 'evalsha', args: ['{"email":"someone@example.com"}'] } },
+    });
+    const logged = JSON.stringify(serializeError(error));
+    for (const hidden of [
+      'AKIA-EXAMPLE-ID',
+      'AWS4-HMAC',
+      'stream=web',
+      'signature-provided-123',
+      'someone@example.com',
+    ]) {
+      expect({ hidden, logged: logged.includes(hidden) }).toEqual({ hidden, logged: false });
+    }
+    for (const kept of ['SignatureDoesNotMatch', '403', 'req-42', 'evalsha']) expect(logged).toContain(kept);
   });
 });

@@ -7,14 +7,32 @@ function isCommand(value: unknown): value is { name?: unknown; args?: unknown } 
   return typeof value === 'object' && value !== null && 'args' in value;
 }
 
-/** A copy of a serialized error in which every `command` keeps its name and loses its arguments. */
+/**
+ * What S3 echoes of a request it refused as wrongly signed (SignatureDoesNotMatch), which the AWS
+ * SDK puts on its error: the access key's id, and the signed request, with the object's key and
+ * its metadata (a review's run logged all of them).
+ */
+const S3_ECHOED_REQUEST = new Set([
+  'AWSAccessKeyId',
+  'StringToSign',
+  'StringToSignBytes',
+  'CanonicalRequest',
+  'CanonicalRequestBytes',
+  'SignatureProvided',
+]);
+
+/**
+ * A copy of a serialized error in which every `command` keeps its name and loses its arguments,
+ * and S3's echo of a refused request is left out.
+ */
 function withoutCommandArguments(value: unknown, depth: number): unknown {
   if (depth > MAX_ERROR_DEPTH || typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map((item) => withoutCommandArguments(item, depth + 1));
   const copy: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    copy[key] =
-      key === 'command' && isCommand(child)
+    copy[key] = S3_ECHOED_REQUEST.has(key)
+      ? '[not logged]'
+      : key === 'command' && isCommand(child)
         ? { name: child.name, args: '[not logged]' }
         : withoutCommandArguments(child, depth + 1);
   }
@@ -24,7 +42,7 @@ function withoutCommandArguments(value: unknown, depth: number): unknown {
 /**
  * pino's error serializer, less the arguments of failed Redis commands: ioredis attaches them to
  * its errors (`command.args`), and for an append they are the events themselves, personal data
- * included. Only the command's name is logged.
+ * included. Only the command's name is logged. Nor is what S3 echoes of a wrongly signed request.
  */
 export function serializeError(error: unknown): unknown {
   return withoutCommandArguments(pino.stdSerializers.err(error as Error), 0);
