@@ -48,8 +48,9 @@ export async function uploadBody(
   partBytes: number,
 ): Promise<{ compressedBytes: number; objectSha256: string }> {
   const counter = new ByteCounter();
+  const client = firstErrorKept(target.s3);
   const upload = new Upload({
-    client: target.s3,
+    client: client.s3,
     params: {
       Bucket: target.bucket,
       Key: target.key,
@@ -70,6 +71,35 @@ export async function uploadBody(
     void upload.abort().catch(() => {});
     throw error;
   });
-  await Promise.all([read, uploaded]);
+  try {
+    await Promise.all([read, uploaded]);
+  } catch (error) {
+    throw (error as Error).name === 'AbortError' && client.firstError !== undefined
+      ? client.firstError
+      : error;
+  }
   return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
+}
+
+/**
+ * The client, its first refused request kept. When S3 refuses a part (AccessDenied, SlowDown),
+ * lib-storage ends that part's uploader, which closes the body, and throws the AbortError that
+ * another uploader, waiting on the body, then met: the flush's log and the status page said "The
+ * operation was aborted", not S3's answer (21 failures of 21 in a review's run with parts
+ * refused 403). The upload's error is then S3's own.
+ */
+function firstErrorKept(s3: S3Client): { s3: S3Client; firstError: unknown } {
+  const kept: { s3: S3Client; firstError: unknown } = { s3, firstError: undefined };
+  kept.s3 = Object.create(s3, {
+    send: {
+      value: (...args: Parameters<S3Client['send']>) =>
+        (s3.send as (...sent: Parameters<S3Client['send']>) => Promise<unknown>)(...args).catch(
+          (error: unknown) => {
+            kept.firstError ??= error;
+            throw error;
+          },
+        ),
+    },
+  }) as S3Client;
+  return kept;
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export type S3Fault = 'none' | 'error500' | 'slow' | 'gone' | 'cutDownloads';
+export type S3Fault = 'none' | 'error500' | 'slow' | 'gone' | 'cutDownloads' | 'denyUploadParts';
 
 /** A request the proxy holds for a watcher (see `holdNext`). */
 export interface HeldRequest {
@@ -42,7 +42,8 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
  * An HTTP proxy in front of the S3-compatible server that injects faults: `error500` answers every
  * request with S3's InternalError, `slow` holds each request `slowMs` before forwarding it,
  * `gone` drops every connection (the store is unreachable), `cutDownloads` sends half of each
- * object a GET asks for, then cuts the connection (a download that breaks off).
+ * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
+ * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts).
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
@@ -78,6 +79,17 @@ export class S3FaultProxy {
         outgoing.writeHead(500, { 'content-type': 'application/xml' });
         outgoing.end(
           '<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>',
+        );
+        return;
+      }
+      if (
+        fault === 'denyUploadParts' &&
+        isUploadPart(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
+      ) {
+        incoming.resume();
+        outgoing.writeHead(403, { 'content-type': 'application/xml' });
+        outgoing.end(
+          '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>injected</Message></Error>',
         );
         return;
       }
