@@ -22,6 +22,7 @@ import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisNotAnswering } from './redis-answers.js';
+import { repeatedWarning } from './repeated-warning.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { statusReader } from './status/status.js';
@@ -130,7 +131,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
             : -1,
       },
     });
-    worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+    worker.on('error', repeatedWarning(logger, 'worker error'));
     return { worker, connection };
   };
   let current = startWorker();

@@ -1,0 +1,30 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { repeatedWarning } from './repeated-warning.js';
+
+beforeEach(() => {
+  jest.useFakeTimers();
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('repeatedWarning', () => {
+  it('logs the first warning, then one line per interval counting those it left out', () => {
+    const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+    const warn = repeatedWarning(
+      {
+        warn: (fields: Record<string, unknown>, message: string) => lines.push({ fields, message }),
+      } as never,
+      'worker error',
+      10_000,
+    );
+    const oom = new Error('OOM command not allowed');
+    for (let i = 0; i < 2_200; i += 1) warn(oom);
+    expect(lines).toEqual([{ fields: { err: oom }, message: 'worker error' }]);
+
+    jest.advanceTimersByTime(10_000);
+    warn(oom);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]?.fields).toEqual({ err: oom, repeatedSinceLastLine: 2_199 });
+  });
+});
