@@ -93,6 +93,36 @@ describe('start-up with a bad configuration', () => {
     }
   });
 
+  it('flusher says at start what of Redis setup loses events: an eviction policy other than noeviction', async () => {
+    // A Redis of its own: the shared one's settings are not this test's to change.
+    const dir = mkdtempSync(join(tmpdir(), 'evicting-'));
+    const port = await freePort();
+    const redis = spawn('redis-server', [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+      ...['--maxmemory-policy', 'allkeys-lru'],
+    ]);
+    try {
+      const flusher = await spawnService(
+        SPOOL_MAINS.flusher,
+        flusherTestEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }),
+      );
+      try {
+        await waitFor(
+          async () =>
+            flusher.output().includes('Redis is set up to lose or hold up events') ? true : undefined,
+          10_000,
+          'the warning',
+        );
+        expect(flusher.output()).toContain('maxmemory-policy is allkeys-lru');
+      } finally {
+        await flusher.stop();
+      }
+    } finally {
+      redis.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each(['ingest', 'flusher'] as const)(
     '%s whose REDIS_URL names a node of a Redis Cluster exits 78, saying to use REDIS_CLUSTER_NODES',
     async (app) => {

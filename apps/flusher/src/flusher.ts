@@ -25,6 +25,7 @@ import { redisNotAnswering } from './redis-answers.js';
 import { repeatedWarning } from './repeated-warning.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
+import { readRedisHealth } from './status/redis-health.js';
 import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
@@ -135,6 +136,13 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     return { worker, connection };
   };
   let current = startWorker();
+  // What of Redis's setup loses or holds up events, said at start (and by the status page and
+  // spool_redis_at_risk): an evicting Redis drops keys and tells no one. Not awaited: Redis may be away.
+  readRedisHealth(clients.redis)
+    .then(({ warnings }) => {
+      if (warnings.length > 0) logger.warn({ warnings }, 'Redis is set up to lose or hold up events');
+    })
+    .catch(() => {});
   const watchdog = watchWorker({
     timing: deps.watchdog ?? WATCHDOG_TIMING,
     waitingJobs: async () => (await clients.queue.getJobCounts('waiting')).waiting ?? 0,

@@ -91,6 +91,12 @@ export function createFlusherMetrics(
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    redisAtRisk: new Gauge({
+      name: 'spool_redis_at_risk',
+      help: "1 when Redis is set up to lose accepted events, as of the last sweep, by reason: 'eviction' (a maxmemory-policy other than noeviction on a master: buffers and dedupe sets may be evicted) or 'aof_off' (a restart loses what is not yet in S3)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     flushInterval: new Gauge({
       name: 'spool_flush_interval_seconds',
       help: 'FLUSH_INTERVAL: what the oldest buffer age is measured against',

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import {
   appendToBuffer,
@@ -20,7 +23,10 @@ import {
   streamRegistryKey,
 } from '@spool/shared';
 import { createTestRedis, createTestS3, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
+import { ManagedProcess } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createFlusherMetrics } from './metrics.js';
 import { sweep, sweepEveryMs } from './sweep.js';
@@ -288,6 +294,40 @@ describe('the sweep', () => {
     expect(await flagged(healthy)).toBe(0);
     expect(await flagged(lost)).toBe(1);
   });
+
+  it.each([
+    [
+      'an eviction policy',
+      ['--maxmemory-policy', 'allkeys-lru', '--appendonly', 'yes'],
+      { eviction: 1, aof_off: 0 },
+    ],
+    ['AOF off', ['--maxmemory-policy', 'noeviction', '--appendonly', 'no'], { eviction: 0, aof_off: 1 }],
+  ])(
+    'says of a Redis with %s what loses events, for the SpoolRedisEvicting alert',
+    async (_name, settings, expected) => {
+      // A Redis of its own: the shared one's settings are not this test's to change.
+      const dir = mkdtempSync(join(tmpdir(), 'spool-at-risk-'));
+      const port = await freePort();
+      const server = new ManagedProcess('redis', 'redis-server', [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+        ...settings,
+      ]);
+      server.start();
+      const own = new Redis(port, '127.0.0.1');
+      const ownMetrics = createFlusherMetrics();
+      try {
+        await sweep({ ...deps, redis: own, metrics: ownMetrics });
+        const values = (await ownMetrics.redisAtRisk.get()).values;
+        expect(Object.fromEntries(values.map((value) => [value.labels.reason, value.value]))).toEqual(
+          expected,
+        );
+      } finally {
+        own.disconnect();
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('forgets a stream idle past the horizon, and keeps one that holds data or was registered since', async () => {
     const [idle, busy, recent, quarantined] = ['idle', 'busy', 'recent', 'quarantined'].map((name) =>

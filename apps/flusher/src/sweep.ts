@@ -21,6 +21,7 @@ import { adoptLegacyStreams } from './legacy-streams.js';
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
+import { readRedisHealth } from './status/redis-health.js';
 import { countersWereLost } from './status/stream-status.js';
 import { readUnitState } from './unit-state.js';
 
@@ -217,6 +218,16 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   for (const [label, lost] of countersLost) metrics.countersLost.set({ stream: label }, lost ? 1 : 0);
 
   metrics.oldestBufferAge.set((now - oldestSince) / 1000);
+  // Redis's settings that lose accepted events, for the SpoolRedisEvicting alert: the status page
+  // was the only place that said so. A Redis that will not tell (INFO refused) leaves them as they were.
+  const health = await readRedisHealth(redis).catch(() => undefined);
+  if (health) {
+    metrics.redisAtRisk.set(
+      { reason: 'eviction' },
+      Number(health.evictionPolicies.some((p) => p !== 'noeviction')),
+    );
+    metrics.redisAtRisk.set({ reason: 'aof_off' }, Number(!health.aofEnabled));
+  }
   if (result.enqueued.length > 0 || result.retried.length > 0) {
     logger.info(
       {
