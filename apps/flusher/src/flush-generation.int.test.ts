@@ -152,6 +152,29 @@ describe('flushGeneration', () => {
     expect(await redis.exists(keys.sealedMeta(0))).toBe(0);
   });
 
+  it('sends a generation first tried to a bucket that does not exist to S3_BUCKET, once corrected', async () => {
+    const stream = randomName('typo');
+    const prefix = `${randomName('typo')}/`;
+    const keys = streamKeys(stream);
+    const ids = await fillBuffer(redis, keys, 16 * 1024);
+    // The first attempt, with S3_BUCKET mistyped: refused, and the generation pinned to that bucket.
+    const missing = randomName('no-such-bucket');
+    await expect(flushGeneration(deps(prefix, { S3_BUCKET: missing }), stream, 0)).rejects.toThrow();
+    expect(await redis.hget(keys.sealedMeta(0), 'bucket')).toBe(missing);
+
+    // The setting corrected: nothing can be in a bucket that does not exist, so it lands there.
+    const logLines: string[] = [];
+    expect(await flushGeneration(deps(prefix, {}, logLines), stream, 0)).toMatchObject({
+      status: 'uploaded',
+      events: ids.length,
+    });
+    const [key, ...others] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
+    expect(others).toEqual([]);
+    const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+    expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(ids);
+    expect(logLines.join('')).toContain("the bucket of the generation's first attempt does not exist");
+  });
+
   it('does nothing for a generation already uploaded, and never writes an empty object', async () => {
     const stream = randomName('none');
     const prefix = `${randomName('none')}/`;

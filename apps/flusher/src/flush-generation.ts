@@ -1,4 +1,4 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   type Config,
   forStream,
@@ -6,6 +6,8 @@ import {
   parseShardUnit,
   pinDestination,
   releaseGeneration,
+  repinDestination,
+  type StreamKeys,
   sealGeneration,
   streamKeys,
 } from '@spool/shared';
@@ -27,6 +29,9 @@ export interface FlushDeps {
   logger: Logger;
   metrics: FlusherMetrics;
 }
+
+/** Where a generation's object goes: a bucket, and the prefix of its key. */
+type Destination = { bucket: string; prefix: string };
 
 export type FlushOutcome =
   | { status: 'nothing' }
@@ -99,10 +104,9 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
   }
 
   // The first attempt's bucket and prefix, whatever the settings say now (pin-destination-1.lua).
-  const destination = await pinDestination(redis, keys, gen, {
-    bucket: config.s3.bucket as string,
-    prefix: config.s3.prefix,
-  });
+  const configured = { bucket: config.s3.bucket as string, prefix: config.s3.prefix };
+  const pinned = await pinDestination(redis, keys, gen, configured);
+  const destination = pinned && (await destinationNow(deps, { stream, gen, keys }, pinned, configured));
   if (!destination) return { status: 'nothing' }; // released meanwhile, by another flusher
   const target = {
     s3,
@@ -183,6 +187,45 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
 }
 
 /** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */
+/**
+ * Where a generation pinned elsewhere than the settings now say goes. Its pinned bucket, if it
+ * does not exist, can hold no object of it, nor take one from a late attempt: the generation goes
+ * to the settings' bucket and prefix instead. A mistyped S3_BUCKET, corrected, otherwise held the
+ * generations sealed meanwhile in Redis for ever, each retry refused NoSuchBucket (a review's run).
+ * Anything else stays where its first attempt went (an object may be there), and the log says so.
+ */
+async function destinationNow(
+  { redis, s3, logger }: FlushDeps,
+  { stream, gen, keys }: { stream: string; gen: number; keys: StreamKeys },
+  pinned: Destination,
+  configured: Destination,
+): Promise<Destination | undefined> {
+  if (pinned.bucket === configured.bucket && pinned.prefix === configured.prefix) return pinned;
+  const context = { stream, gen, pinnedBucket: pinned.bucket, pinnedPrefix: pinned.prefix };
+  if (pinned.bucket !== configured.bucket && (await bucketIsMissing(s3, pinned.bucket))) {
+    logger.warn(
+      { ...context, bucket: configured.bucket, prefix: configured.prefix },
+      "the bucket of the generation's first attempt does not exist: it goes to S3_BUCKET and S3_PREFIX",
+    );
+    return repinDestination(redis, keys, gen, pinned, configured);
+  }
+  logger.warn(
+    context,
+    'the generation goes where its first attempt went, not to S3_BUCKET and S3_PREFIX: an object of it may be there (docs/output.md)',
+  );
+  return pinned;
+}
+
+/** Whether S3 says the bucket does not exist (404); a refusal (403) or an error says nothing. */
+async function bucketIsMissing(s3: S3Client, bucket: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return false;
+  } catch (error) {
+    return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+  }
+}
+
 async function clearEarlierAttempt(
   { logger }: FlushDeps,
   target: Parameters<typeof abortStaleUploads>[0],

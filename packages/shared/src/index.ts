@@ -71,6 +71,7 @@ export {
   redisNow,
   registerStream,
   releaseGeneration,
+  repinDestination,
   type SealedReconciliation,
   type SealResult,
   type SideFile,

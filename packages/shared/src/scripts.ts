@@ -29,6 +29,7 @@ const COMMANDS = {
   spoolReject: { numberOfKeys: 3, lua: lua('reject-3.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
   spoolPinDestination: { numberOfKeys: 1, lua: lua('pin-destination-1.lua') },
+  spoolRepinDestination: { numberOfKeys: 1, lua: lua('repin-destination-1.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -91,6 +92,13 @@ declare module 'ioredis' {
       sealedMeta: string,
       bucket: string,
       prefix: string,
+    ): Result<[string, string] | null, Context>;
+    spoolRepinDestination(
+      sealedMeta: string,
+      bucket: string,
+      prefix: string,
+      newBucket: string,
+      newPrefix: string,
     ): Result<[string, string] | null, Context>;
     spoolReconcileSealed(
       pending: string,
@@ -456,6 +464,28 @@ export async function pinDestination(
   s3: { bucket: string; prefix: string },
 ): Promise<{ bucket: string; prefix: string } | undefined> {
   const pinned = await redis.spoolPinDestination(keys.sealedMeta(gen), s3.bucket, s3.prefix);
+  return pinned ? { bucket: pinned[0], prefix: pinned[1] } : undefined;
+}
+
+/**
+ * Where a sealed generation's object goes once its pinned bucket, `from`, was found not to exist:
+ * `to` (this attempt's settings), unless another flusher moved the pin meanwhile
+ * (repin-destination-1.lua); undefined once it is released.
+ */
+export async function repinDestination(
+  redis: Redis | Cluster,
+  keys: StreamKeys,
+  gen: number,
+  from: { bucket: string; prefix: string },
+  to: { bucket: string; prefix: string },
+): Promise<{ bucket: string; prefix: string } | undefined> {
+  const pinned = await redis.spoolRepinDestination(
+    keys.sealedMeta(gen),
+    from.bucket,
+    from.prefix,
+    to.bucket,
+    to.prefix,
+  );
   return pinned ? { bucket: pinned[0], prefix: pinned[1] } : undefined;
 }
 
