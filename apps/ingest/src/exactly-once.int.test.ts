@@ -136,6 +136,27 @@ describe('messageId dedupe', () => {
 });
 
 describe('stream registration', () => {
+  it('happens again when an append starts a new buffer, so the events after a FLUSHALL are still swept', async () => {
+    const ingest = await startTestIngest({});
+    try {
+      const stream = randomName();
+      expect((await post(ingest, stream, { n: 1 })).statusCode).toBe(202);
+      // What a FLUSHALL does to the stream, while the ingest still remembers registering it.
+      const keys = streamKeys(stream);
+      await redis.zrem(streamRegistryKey(), stream);
+      await redis.del(keys.buf, keys.gen, keys.since, keys.stats);
+
+      expect((await post(ingest, stream, { n: 2 })).statusCode).toBe(202);
+      expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
+      // Once a buffer: the next append into it registers nothing.
+      await redis.zrem(streamRegistryKey(), stream);
+      expect((await post(ingest, stream, { n: 3 })).statusCode).toBe(202);
+      expect(await redis.zscore(streamRegistryKey(), stream)).toBeNull();
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it('happens before the append: when it fails, the request gets 503 and nothing is stored', async () => {
     // A Redis user that may touch every stream key (hash-tagged) but not the registry.
     const user = randomName('acl');

@@ -275,10 +275,12 @@ export class GroupCommit {
       this.dropStalledConnection(error, key);
       for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
     };
+    let registeredNow = false;
     try {
       // Usually registered already: then there is no promise to wait for.
       const registering = this.registration.ensure(group.stream);
       if (registering) await registering;
+      registeredNow = registering !== undefined;
     } catch (error) {
       failAll(
         error instanceof ReplicaAckError ? 'replicate' : 'register_stream',
@@ -335,6 +337,8 @@ export class GroupCommit {
       return;
     }
 
+    if (result.started && !registeredNow) await this.renewRegistration(group.stream);
+
     const stream = streamOfUnit(group.stream);
     const label = metrics.streamLabel(stream);
     metrics.bytes.inc({ stream: label }, result.appended);
@@ -348,6 +352,24 @@ export class GroupCommit {
       await this.enqueueFlush(group.stream, result.gen);
     }
     this.answer(members, result.duplicates);
+  }
+
+  /**
+   * Registers again a unit whose append started a new buffer (once a generation: StreamRegistration
+   * .renew says why). Its events are stored whatever happens here, so they are acknowledged: a
+   * registration that fails is retried by the next append, and by the refresh after it.
+   */
+  private async renewRegistration(unit: string): Promise<void> {
+    try {
+      await this.registration.renew(unit);
+    } catch (error) {
+      this.registration.forget(unit);
+      this.deps.metrics.failures.inc({ operation: 'register_stream' });
+      this.deps.logger.warn(
+        { err: error, stream: unit },
+        'could not register the stream again; the next append will',
+      );
+    }
   }
 
   /** A unit's threshold and maximum: the stream's, or a shard's share of them. */

@@ -36,6 +36,21 @@ export class StreamRegistration {
     return this.register(stream);
   }
 
+  /**
+   * Registers a stream again now, whatever this process remembers: for an append that started a
+   * new buffer. The registry may have lost the stream meanwhile (a FLUSHALL, the registry's key
+   * deleted or lost in a failover): events appended within a minute of that, then no more, were
+   * never swept, and never flushed (a review's run).
+   */
+  renew(stream: string): Promise<void> {
+    return this.register(stream);
+  }
+
+  /** Forgets that a stream was registered: the next append registers it first. */
+  forget(stream: string): void {
+    this.registeredAt.delete(stream);
+  }
+
   private async register(stream: string): Promise<void> {
     const sentAt = performance.now();
     await registerStream(this.redis, this.registry, stream, this.ack);

@@ -4,7 +4,8 @@
  * - The ingest registers a stream before its first append, and again before an append once its
  *   own registration is older than STREAM_REGISTRATION_REFRESH_MS: registration never depends
  *   on a command sent after events were acknowledged, and a registration is never older than
- *   that while appends go on.
+ *   that while appends go on. It also registers it again after an append that started a new
+ *   buffer, before answering: a registry that lost the stream (a FLUSHALL) has it back then.
  * - The sweep forgets a stream that is idle (nothing buffered, nothing sealed) and was last
  *   registered more than `streamForgetAfterMs` ago, a horizon far longer than the refresh, so an
  *   ingest still appending has always registered the stream since.
