@@ -180,7 +180,12 @@ export class ParquetStage {
       try {
         const staged = join(this.dir, 'generation.ndjson');
         const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
-        if (attempt.kind === 'lines') await writeTextLines(staged, input);
+        if (attempt.kind === 'lines') {
+          await writeTextLines(staged, input);
+          // The last way of reading it: the staged lines are not read again, and the disk holds
+          // one copy of the generation, as scratchBytesNeeded counts.
+          await rm(staged, { force: true });
+        }
         rows = await copyToParquet({
           input,
           spill: join(this.dir, 'spill'),
