@@ -16,7 +16,7 @@ import {
   testServices,
   waitUntilLanded,
 } from '@spool/testkit';
-import { ManagedProcess } from '@spool/testkit/local-stack';
+import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
 import { Redis } from 'ioredis';
@@ -40,21 +40,12 @@ let proxy: TcpProxy;
 let ingest: ServiceProcess;
 let flusher: ServiceProcess;
 
-function redisServer(name: string, port: number, extra: string[] = []): ManagedProcess {
-  const server = new ManagedProcess(name, 'redis-server', [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    ...['--dir', dir, '--dbfilename', `${name}.rdb`],
-    ...extra,
-  ]);
-  server.start();
-  servers.push(server);
-  return server;
-}
-
 beforeAll(async () => {
   ports = { first: await freePort(), second: await freePort() };
-  redisServer('first', ports.first);
-  redisServer('second', ports.second, ['--replicaof', '127.0.0.1', String(ports.first)]);
+  servers.push(startRedisServer('first', ports.first, dir));
+  servers.push(
+    startRedisServer('second', ports.second, dir, ['--replicaof', '127.0.0.1', String(ports.first)]),
+  );
   first = new Redis(ports.first, '127.0.0.1', { maxRetriesPerRequest: 1 });
   second = new Redis(ports.second, '127.0.0.1', { maxRetriesPerRequest: 1 });
   await until('the replica to sync', async () =>

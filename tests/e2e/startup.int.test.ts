@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { flusherTestEnv, randomName, SPOOL_MAINS, spawnService, testServices, waitFor } from '@spool/testkit';
+import { startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 
 describe('start-up with a bad configuration', () => {
@@ -97,10 +98,7 @@ describe('start-up with a bad configuration', () => {
     // A Redis of its own: the shared one's settings are not this test's to change.
     const dir = mkdtempSync(join(tmpdir(), 'evicting-'));
     const port = await freePort();
-    const redis = spawn('redis-server', [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-      ...['--maxmemory-policy', 'allkeys-lru'],
-    ]);
+    const redis = startRedisServer('evicting', port, dir, ['--maxmemory-policy', 'allkeys-lru']);
     try {
       const flusher = await spawnService(
         SPOOL_MAINS.flusher,
@@ -118,7 +116,7 @@ describe('start-up with a bad configuration', () => {
         await flusher.stop();
       }
     } finally {
-      redis.kill('SIGKILL');
+      await redis.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -23,7 +23,7 @@ import {
   streamRegistryKey,
 } from '@spool/shared';
 import { createTestRedis, createTestS3, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
-import { ManagedProcess } from '@spool/testkit/local-stack';
+import { startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -308,11 +308,7 @@ describe('the sweep', () => {
       // A Redis of its own: the shared one's settings are not this test's to change.
       const dir = mkdtempSync(join(tmpdir(), 'spool-at-risk-'));
       const port = await freePort();
-      const server = new ManagedProcess('redis', 'redis-server', [
-        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
-        ...settings,
-      ]);
-      server.start();
+      const server = startRedisServer('at-risk', port, dir, settings);
       const own = new Redis(port, '127.0.0.1');
       const ownMetrics = createFlusherMetrics();
       try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, ReplicaAckError, streamKeys } from '@spool/shared';
 import { randomName } from '@spool/testkit';
-import { ManagedProcess } from '@spool/testkit/local-stack';
+import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
 import { Redis } from 'ioredis';
@@ -22,16 +22,6 @@ let replicaClient: Redis;
 let ingest: TestIngest;
 const stream = randomName('replicated');
 
-function redisServer(name: string, port: number, extra: string[] = []): ManagedProcess {
-  const process = new ManagedProcess(name, 'redis-server', [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    ...['--dir', dir, '--dbfilename', `${name}.rdb`],
-    ...extra,
-  ]);
-  process.start();
-  return process;
-}
-
 function post(messageId: string) {
   return ingest.app.inject({
     method: 'POST',
@@ -43,8 +33,8 @@ function post(messageId: string) {
 beforeAll(async () => {
   const primaryPort = await freePort();
   const replicaPort = await freePort();
-  primary = redisServer('primary', primaryPort);
-  replica = redisServer('replica', replicaPort, ['--replicaof', '127.0.0.1', String(primaryPort)]);
+  primary = startRedisServer('primary', primaryPort, dir);
+  replica = startRedisServer('replica', replicaPort, dir, ['--replicaof', '127.0.0.1', String(primaryPort)]);
   primaryUrl = `redis://127.0.0.1:${primaryPort}`;
   replicaClient = new Redis(replicaPort, '127.0.0.1', { maxRetriesPerRequest: 1 });
   await until('the replica to sync', async () =>
