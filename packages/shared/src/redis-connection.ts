@@ -28,7 +28,7 @@ export function connectRedis(
 ): RedisClient {
   if (target.kind === 'standalone') {
     return new Redis(target.url, {
-      reconnectOnError: reconnectOnReadonly(neverResend),
+      reconnectOnError: reconnectOnReadonly(),
       ...options,
       ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
     });
@@ -54,18 +54,29 @@ export function connectRedis(
   return cluster;
 }
 
+/** How often a connection answered READONLY reconnects at most: a REDIS_URL naming a replica must not churn connections. */
+const READONLY_RECONNECT_EVERY_MS = 1_000;
+
 /**
  * After a failover behind an address that now names the new primary (a DNS name, a Kubernetes
  * Service, a cloud's primary endpoint), a connection opened before it still reaches the old
  * primary, now a replica, which refuses every write with READONLY for as long as the connection
  * lasts: every request answered 503 and no flush landing until a restart (a review's run, 80 s
  * and counting). Such an answer makes the connection reconnect, through the address, to the new
- * primary. The refused command ran nowhere, so it is sent again there, except on a connection
- * that never re-sends (neverResend): its request gets 503, and its client retries. (A cluster
- * follows its failovers by MOVED.)
+ * primary, at most once a second. The refused command fails with READONLY, never re-sent: its
+ * request gets 503 (its client retries), the flusher's job or sweep retries, and an address that
+ * names a replica keeps failing, READONLY in the logs, where re-sending hung each command for ever.
+ * (A cluster follows its failovers by MOVED.)
  */
-function reconnectOnReadonly(neverResend: boolean): (error: Error) => false | 1 | 2 {
-  return (error) => (error.message.startsWith('READONLY') ? (neverResend ? 1 : 2) : false);
+function reconnectOnReadonly(): (error: Error) => false | 1 {
+  let reconnectedAt = Number.NEGATIVE_INFINITY;
+  return (error) => {
+    if (!error.message.startsWith('READONLY')) return false;
+    const now = Date.now();
+    if (now - reconnectedAt < READONLY_RECONNECT_EVERY_MS) return false;
+    reconnectedAt = now;
+    return 1;
+  };
 }
 
 /**
