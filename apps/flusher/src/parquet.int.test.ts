@@ -280,6 +280,29 @@ describe('a Parquet flush', () => {
     expect(log).not.toContain('cut');
   });
 
+  it('writes lines that are not JSON at all as text, their server fields NULL (a buffer the ingest did not write)', async () => {
+    const stream = randomName('pq-not-json');
+    // The first line makes the generation whole (an empty name); the second is not JSON (a bad
+    // escape in a name), where the flusher reads each line's server fields.
+    const lines = ['{"":1,"messageId":"a"}', '{"bad\\q":1,"messageId":"b"}'];
+    const result = await appendToBuffer(redis, streamKeys(stream), {
+      chunk: lines.map((line) => `${line}\n`).join(''),
+      eventCount: lines.length,
+      maxBytes: REDIS_STRING_LIMIT,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    expect(result.refused).toBe(false);
+    const { file, metrics } = await flushParquet(stream);
+
+    const rows = await query(`SELECT _event, messageId FROM read_parquet('${file}')`);
+    expect(rows.map(({ _event, messageId }) => [_event, messageId])).toEqual([
+      [lines[0], 'a'],
+      [lines[1], null],
+    ]);
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
+  });
+
   it('writes a generation of large events, whose row group passes 96 MB, with its typed columns', async () => {
     const stream = randomName('pq-large');
     // 20,000 events of some 40 bytes, then 2,100 of 28 KB, each unlike the others: DuckDB's row

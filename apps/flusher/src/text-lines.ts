@@ -32,12 +32,19 @@ export async function writeTextLines(input: string, output: string): Promise<voi
       if (line.length === 0) return;
       let messageId: Buffer | undefined;
       let receivedAt: Buffer | undefined;
-      scanTopLevel(line, 0, line.length, names, (name, kind, valueStart, valueEnd) => {
-        if (kind !== ValueKind.String) return;
-        // The value's JSON text, quotes and escapes included: DuckDB decodes it.
-        if (name === 'messageId') messageId = line.subarray(valueStart - 1, valueEnd + 1);
-        else if (name === 'receivedAt') receivedAt = line.subarray(valueStart - 1, valueEnd + 1);
-      });
+      try {
+        scanTopLevel(line, 0, line.length, names, (name, kind, valueStart, valueEnd) => {
+          if (kind !== ValueKind.String) return;
+          // The value's JSON text, quotes and escapes included: DuckDB decodes it.
+          if (name === 'messageId') messageId = line.subarray(valueStart - 1, valueEnd + 1);
+          else if (name === 'receivedAt') receivedAt = line.subarray(valueStart - 1, valueEnd + 1);
+        });
+      } catch {
+        // Not JSON (a name with a bad escape, in a buffer the ingest did not write): the line is
+        // kept as text all the same, its server fields NULL, as this last way promises.
+        messageId = undefined;
+        receivedAt = undefined;
+      }
       for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, line, END]) {
         if (part) {
           pending.push(part);
