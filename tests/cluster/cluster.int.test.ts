@@ -10,7 +10,7 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { listObjectKeys, readSpoolObject } from '@spool/testkit';
+import { flusherTestEnv, listObjectKeys, readSpoolObject, SPOOL_MAINS, spawnService } from '@spool/testkit';
 import { type LocalRedisCluster, LocalStack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { type Acknowledged, countLanded, send, stackS3 } from './cluster-support.js';
@@ -344,6 +344,34 @@ describe('Spool on a Redis Cluster', () => {
       expect(lines.map((line) => JSON.parse(line).n)).toEqual([0, 1, 2, 3, 4]);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it("has a flusher say at start what of the masters' setup loses events: an eviction policy", async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const masters = (await cluster.state()).filter((node) => node.role === 'master' && !node.failed);
+    // No maxmemory is set: the policy evicts nothing from the other tests.
+    for (const master of masters)
+      await cluster.call(master.port, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+    try {
+      const { REDIS_URL: _standalone, ...env } = flusherTestEnv({
+        REDIS_CLUSTER_NODES: cluster.seeds,
+        REDIS_NAMESPACE: 'startup-warning',
+        LOG_LEVEL: 'warn',
+      });
+      const flusher = await spawnService(SPOOL_MAINS.flusher, env);
+      try {
+        await waitFor(
+          async () => (flusher.output().includes('maxmemory-policy is allkeys-lru') ? true : undefined),
+          15_000,
+          "the flusher's warning",
+        );
+      } finally {
+        await flusher.stop();
+      }
+    } finally {
+      for (const master of masters)
+        await cluster.call(master.port, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
     }
   });
 

@@ -186,7 +186,6 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
   };
 }
 
-/** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */
 /**
  * Where a generation pinned elsewhere than the settings now say goes. Its pinned bucket, if it
  * does not exist, can hold no object of it, nor take one from a late attempt: the generation goes
@@ -226,6 +225,7 @@ async function bucketIsMissing(s3: S3Client, bucket: string): Promise<boolean> {
   }
 }
 
+/** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */
 async function clearEarlierAttempt(
   { logger }: FlushDeps,
   target: Parameters<typeof abortStaleUploads>[0],

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { hostname } from 'node:os';
 import {
   type Config,
@@ -138,7 +139,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   let current = startWorker();
   // What of Redis's setup loses or holds up events, said at start (and by the status page and
   // spool_redis_at_risk): an evicting Redis drops keys and tells no one. Not awaited: Redis may be away.
-  readRedisHealth(clients.redis)
+  // Once ready: before, a cluster client knows no master to ask.
+  (clients.redis.status === 'ready' ? Promise.resolve() : once(clients.redis, 'ready'))
+    .then(() => readRedisHealth(clients.redis))
     .then(({ warnings }) => {
       if (warnings.length > 0) logger.warn({ warnings }, 'Redis is set up to lose or hold up events');
     })

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { parseIsoTime } from '@spool/shared';
 import fc from 'fast-check';
 import { formatIso, isoTime, parseClientTime, parseIso } from './iso-time.js';
 
@@ -103,6 +104,21 @@ describe('parseIso', () => {
 });
 
 describe('parseClientTime', () => {
+  it("is parseIsoTime for the SDKs' form with any digits in it, the one grammar the flusher reads", () => {
+    const digits = (count: number) =>
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: count, maxLength: count }).map((d) => d.join(''));
+    const sdkShaped = fc
+      .tuple(digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), digits(3))
+      .map(([y, mo, d, h, mi, s, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+    fc.assert(
+      fc.property(sdkShaped, (text) => {
+        expect({ text, ms: parseClientTime(text) }).toEqual({ text, ms: parseIsoTime(text) });
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(parseClientTime('0000-06-01T12:00:00.000Z')).toBeNaN();
+  });
+
   it('is parseIso for every date that exists, and NaN for one that does not', () => {
     const shaped = fc
       .tuple(

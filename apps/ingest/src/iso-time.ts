@@ -94,7 +94,8 @@ function sdkTimeMs(text: string): number | undefined {
     return undefined;
   }
   if (parsePrefix === '' || !text.startsWith(parsePrefix)) {
-    if (digits(text, 0, 4) < 0 || digits(text, 5, 7) < 0 || digits(text, 8, 10) < 0) return undefined;
+    // Year 0000 exists for Date.parse, not for ISO 8601 as the flusher reads it (parseIsoTime).
+    if (digits(text, 0, 4) < 1 || digits(text, 5, 7) < 0 || digits(text, 8, 10) < 0) return undefined;
     const prefix = text.slice(0, 11);
     const dayMs = Date.parse(`${prefix}00:00:00.000Z`);
     if (Number.isNaN(dayMs)) return undefined;
