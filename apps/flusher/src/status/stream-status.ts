@@ -1,5 +1,6 @@
 import {
   type Config,
+  pipelineValues,
   type RedisClient,
   redisNow,
   streamKeys,
@@ -102,7 +103,7 @@ async function readPipelined(
       .get(keys.sealedBytes)
       .hgetall(keys.stats);
   }
-  const answers = answersOf(await pipeline.exec());
+  const answers = pipelineValues(await pipeline.exec());
   const readings = units.map((_, i): UnitReading => {
     const [gen, since, length, pending, sealedBytes, stats] = answers.slice(i * 6, i * 6 + 6) as [
       string | null,
@@ -123,7 +124,7 @@ async function readPipelined(
   if (sealed.length > 0) {
     const metas = redis.pipeline();
     for (const { meta } of sealed) metas.hget(meta, 'since');
-    answersOf(await metas.exec()).forEach((since, i) => {
+    pipelineValues(await metas.exec()).forEach((since, i) => {
       (sealed[i] as (typeof sealed)[number]).reading.oldestSealedSince =
         since === null ? null : Number(since);
     });
@@ -149,15 +150,6 @@ async function readUnitByUnit(
       return { ...state, oldestSealedSince: since === null ? null : Number(since) };
     }),
   );
-}
-
-/** A pipeline's answers, or its first error (ioredis answers each command's error beside it). */
-function answersOf(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new Error('the status reading was aborted: Redis closed the connection');
-  return results.map(([error, answer]) => {
-    if (error) throw error;
-    return answer;
-  });
 }
 
 function oldestGeneration(pending: readonly string[]): number | undefined {
