@@ -1,3 +1,5 @@
+import { LATE, settledWithin } from '../within.js';
+
 /** How often a reading may start, how long an answer waits for one under way, when one has stalled. */
 export interface ReadingTimes {
   /** Answers closer than this reuse the last reading: many open pages cost Redis one reading. */
@@ -13,8 +15,6 @@ export const STATUS_READING_TIMES: ReadingTimes = {
   patienceMs: 1_000,
   stalledAfterMs: 1_000,
 };
-
-const LATE = Symbol('late');
 
 /**
  * When to read again, and what to answer while a reading goes on, for a reading that may take
@@ -62,17 +62,4 @@ export function latestReading<T>(
       return moving() ? progress.items : undefined;
     },
   };
-}
-
-/** `work`'s result if it settles within `ms`, else LATE; its failure is thrown. */
-async function settledWithin<T>(work: Promise<T>, ms: number): Promise<T | typeof LATE> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, ms, LATE))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
