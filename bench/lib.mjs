@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   addFlushJob,
+  appendToBuffer,
   defineSpoolCommands,
   FLUSH_QUEUE,
   queuePrefix,
@@ -248,6 +249,31 @@ export function uniqueIdBodies() {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * `count` streams `s-0`, `s-1`, … in `namespace`, each registered and holding one small event,
+ * its buffer begun `sinceMs` (Redis's clock): what the sweep and the status page read of many
+ * quiet streams. Sent 500 streams at a time.
+ */
+export async function registerSmallStreams(redis, namespace, count, sinceMs) {
+  defineSpoolCommands(redis);
+  for (let first = 0; first < count; first += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, count - first) }, async (_, i) => {
+        const stream = `s-${first + i}`;
+        await registerStream(redis, streamRegistryKey(namespace), stream);
+        await appendToBuffer(redis, streamKeys(stream, namespace), {
+          chunk: '{"e":1}\n',
+          eventCount: 1,
+          maxBytes: 1e9,
+          dedupeWindowMs: 0,
+          clientIds: { ids: [], lines: [] },
+        });
+        await redis.set(streamKeys(stream, namespace).since, sinceMs);
+      }),
+    );
+  }
+}
 
 /**
  * A sealed-size buffer as the ingest leaves it (its keys from the one module that builds them),

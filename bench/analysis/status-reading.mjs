@@ -7,20 +7,16 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  appendToBuffer,
   connectRedis,
   defineSpoolCommands,
   FLUSH_QUEUE,
   loadConfig,
   queuePrefix,
   redisNow,
-  registerStream,
-  streamKeys,
-  streamRegistryKey,
 } from '@spool/shared';
 import { SPOOL_NODE_FLAGS } from '@spool/testkit';
 import { Queue } from 'bullmq';
-import { startStack, stopAll } from '../lib.mjs';
+import { registerSmallStreams, startStack, stopAll } from '../lib.mjs';
 
 const namespace = 'statusbench';
 const THIS_BUILD = fileURLToPath(new URL('../../apps/flusher/dist/status/status.js', import.meta.url));
@@ -67,23 +63,7 @@ async function redisCpuMs() {
 }
 
 try {
-  const now = await redisNow(redis);
-  for (let i = 0; i < N; i += 500) {
-    await Promise.all(
-      Array.from({ length: Math.min(500, N - i) }, async (_, j) => {
-        const stream = `s-${i + j}`;
-        await registerStream(redis, streamRegistryKey(namespace), stream);
-        await appendToBuffer(redis, streamKeys(stream, namespace), {
-          chunk: '{"e":1}\n',
-          eventCount: 1,
-          maxBytes: 1e9,
-          dedupeWindowMs: 0,
-          clientIds: { ids: [], lines: [] },
-        });
-        await redis.set(streamKeys(stream, namespace).since, now);
-      }),
-    );
-  }
+  await registerSmallStreams(redis, namespace, N, await redisNow(redis));
   for (let round = 0; round < Number(rounds); round += 1) {
     for (const [name, build] of [
       ['this build', THIS_BUILD],

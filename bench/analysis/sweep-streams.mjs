@@ -3,21 +3,11 @@
 // on one Redis. Not a scenario of `make bench`; an analysis of what a tick costs as streams grow.
 // Usage: node bench/analysis/sweep-streams.mjs <other build's apps/flusher/dist/sweep.js> [N, default 20000] [rounds, default 3]
 import { pathToFileURL } from 'node:url';
-import {
-  appendToBuffer,
-  defineSpoolCommands,
-  FLUSH_QUEUE,
-  loadConfig,
-  queuePrefix,
-  redisNow,
-  registerStream,
-  streamKeys,
-  streamRegistryKey,
-} from '@spool/shared';
+import { defineSpoolCommands, FLUSH_QUEUE, loadConfig, queuePrefix, redisNow } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { createFlusherMetrics } from '../../apps/flusher/dist/metrics.js';
 import { sweep as thisSweep } from '../../apps/flusher/dist/sweep.js';
-import { startStack, stopAll } from '../lib.mjs';
+import { registerSmallStreams, startStack, stopAll } from '../lib.mjs';
 
 const [otherPath, count = '20000', rounds = '3'] = process.argv.slice(2);
 if (!otherPath)
@@ -33,19 +23,7 @@ const config = loadConfig({ REDIS_URL: url, S3_BUCKET: 'bench', REDIS_NAMESPACE:
 const queueConnection = redis.duplicate({ maxRetriesPerRequest: null });
 const queue = new Queue(FLUSH_QUEUE, { connection: queueConnection, prefix: queuePrefix(namespace) });
 try {
-  const now = await redisNow(redis);
-  for (let i = 0; i < N; i += 1) {
-    const stream = `s-${i}`;
-    await registerStream(redis, streamRegistryKey(namespace), stream);
-    await appendToBuffer(redis, streamKeys(stream, namespace), {
-      chunk: '{"e":1}\n',
-      eventCount: 1,
-      maxBytes: 1e9,
-      dedupeWindowMs: 0,
-      clientIds: { ids: [], lines: [] },
-    });
-    await redis.set(streamKeys(stream, namespace).since, now);
-  }
+  await registerSmallStreams(redis, namespace, N, await redisNow(redis));
   const deps = {
     config,
     redis,
