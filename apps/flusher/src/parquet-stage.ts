@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { LineSplitter } from './line-splitter.js';
 import { copyToParquet, duckdbErrorKind, isDataError, isOutOfMemory, withoutData } from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
@@ -34,7 +35,6 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
   return schema.kind === 'whole-event' ? 'whole-event' : 'json-columns';
 }
 
-const NEWLINE = 0x0a;
 const READ_BYTES = 4 * 1024 * 1024;
 
 export function rowGroupRows(rawBytes: number, events: number): number {
@@ -81,7 +81,7 @@ export function rowGroupBytes(rawBytes: number, events: number, largestRunBytes:
  */
 export class ParquetStage {
   private readonly schema = new SchemaBuilder();
-  private partial = Buffer.alloc(0);
+  private readonly lines = new LineSplitter();
   private events = 0;
   private rawBytes = 0;
   private maxLineBytes = 0;
@@ -125,37 +125,23 @@ export class ParquetStage {
   async add(data: Buffer): Promise<void> {
     this.rawBytes += data.length;
     const written = writeAll(this.file, data);
-    const newline = data.indexOf(NEWLINE);
-    if (newline === -1) this.partial = Buffer.concat([this.partial, data]);
-    else {
-      if (this.partial.length > 0) {
-        const first = Buffer.concat([this.partial, data.subarray(0, newline)]);
-        this.addLine(first, 0, first.length);
-      } else this.addLine(data, 0, newline);
-      let from = newline + 1;
-      for (let next = data.indexOf(NEWLINE, from); next !== -1; next = data.indexOf(NEWLINE, from)) {
-        this.addLine(data, from, next);
-        from = next + 1;
-      }
-      // `data` is reused once this resolves: keep a copy of the line it ends in the middle of.
-      this.partial = Buffer.from(data.subarray(from));
-    }
+    this.lines.push(data, this.addLine);
     await written;
   }
 
-  private addLine(data: Buffer, start: number, end: number): void {
+  private readonly addLine = (data: Buffer, start: number, end: number): void => {
     if (end === start) return;
     this.events += 1;
     if (end - start > this.maxLineBytes) this.maxLineBytes = end - start;
     this.largestRun.add(end - start + 1);
     this.schema.addLine(data, start, end);
-  }
+  };
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
   async *encode(): AsyncGenerator<Buffer> {
     try {
       await this.file.close();
-      this.addLine(this.partial, 0, this.partial.length);
+      this.lines.end(this.addLine);
       const output = join(this.dir, 'generation.parquet');
       await this.writeParquet(output);
       yield* createReadStream(output, { highWaterMark: READ_BYTES });

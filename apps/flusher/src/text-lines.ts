@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { LineSplitter } from './line-splitter.js';
 import { writeAll } from './scratch-dirs.js';
 import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
 
@@ -15,7 +16,7 @@ const OUTPUT_BYTES = 1024 * 1024;
  * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
  * the others, and `count(DISTINCT messageId)` counts its rows: DuckDB parses nothing but the two
  * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
- * fields). Streams the file; holds one read and one output buffer.
+ * fields). Streams the file: it holds one read (4 MiB) and the output of its lines.
  */
 export async function writeTextLines(input: string, output: string): Promise<void> {
   const out = await open(output, 'w');
@@ -28,16 +29,16 @@ export async function writeTextLines(input: string, output: string): Promise<voi
       pending = [];
       pendingBytes = 0;
     };
-    const addLine = async (line: Buffer) => {
-      if (line.length === 0) return;
+    const addLine = (buffer: Buffer, start: number, end: number) => {
+      if (end === start) return;
       let messageId: Buffer | undefined;
       let receivedAt: Buffer | undefined;
       try {
-        scanTopLevel(line, 0, line.length, names, (name, kind, valueStart, valueEnd) => {
+        scanTopLevel(buffer, start, end, names, (name, kind, valueStart, valueEnd) => {
           if (kind !== ValueKind.String) return;
           // The value's JSON text, quotes and escapes included: DuckDB decodes it.
-          if (name === 'messageId') messageId = line.subarray(valueStart - 1, valueEnd + 1);
-          else if (name === 'receivedAt') receivedAt = line.subarray(valueStart - 1, valueEnd + 1);
+          if (name === 'messageId') messageId = buffer.subarray(valueStart - 1, valueEnd + 1);
+          else if (name === 'receivedAt') receivedAt = buffer.subarray(valueStart - 1, valueEnd + 1);
         });
       } catch {
         // Not JSON (a name with a bad escape, in a buffer the ingest did not write): the line is
@@ -45,29 +46,22 @@ export async function writeTextLines(input: string, output: string): Promise<voi
         messageId = undefined;
         receivedAt = undefined;
       }
-      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, line, END]) {
+      // Held past this chunk by reference: a file stream's chunks are never reused.
+      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, buffer.subarray(start, end), END]) {
         if (part) {
           pending.push(part);
           pendingBytes += part.length;
         }
       }
-      if (pendingBytes >= OUTPUT_BYTES) await flush();
     };
-    let partial = Buffer.alloc(0);
+    const lines = new LineSplitter();
     for await (const chunk of createReadStream(input, {
       highWaterMark: 4 * 1024 * 1024,
     }) as AsyncIterable<Buffer>) {
-      let from = 0;
-      for (let next = chunk.indexOf(NEWLINE); next !== -1; next = chunk.indexOf(NEWLINE, from)) {
-        const piece = chunk.subarray(from, next);
-        // Held past this chunk by reference: a file stream's chunks are never reused.
-        await addLine(partial.length > 0 ? Buffer.concat([partial, piece]) : piece);
-        partial = Buffer.alloc(0);
-        from = next + 1;
-      }
-      partial = Buffer.concat([partial, chunk.subarray(from)]);
+      lines.push(chunk, addLine);
+      if (pendingBytes >= OUTPUT_BYTES) await flush();
     }
-    await addLine(partial);
+    lines.end(addLine);
     await flush();
   } finally {
     await out.close();
