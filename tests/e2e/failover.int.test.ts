@@ -112,4 +112,32 @@ describe('a failover behind one address', () => {
         .sort(),
     );
   });
+
+  it("has an idle process's probe find its connection on the old primary, say not ready, and reconnect by itself", async () => {
+    // Back again: the second primary hands over to the first. No request comes, so no READONLY
+    // answer moves the connections: a pod that a load balancer left out would stay out for good.
+    await second.call('FAILOVER');
+    await until('the roles to swap back', async () =>
+      (await second.info('replication')).includes('role:slave'),
+    );
+    proxy.retarget('127.0.0.1', ports.first);
+
+    const probe = async (service: ServiceProcess) => {
+      const answer = await fetch(`${service.url}/readyz`);
+      return { status: answer.status, body: (await answer.json()) as { reason?: string } };
+    };
+    expect(await probe(ingest)).toEqual({
+      status: 503,
+      body: {
+        status: 'not ready',
+        reason: 'Redis is a read-only replica: REDIS_URL must name the primary',
+      },
+    });
+    for (const service of [ingest, flusher])
+      await until('ready on the new primary', async () => (await probe(service)).status === 200);
+
+    const stream = randomName('after-probe');
+    expect(await postUntilAnswered(stream, ['p0', 'p1'])).toBe(202);
+    await waitUntilLanded(first, [stream], { namespace: NS, timeoutMs: 30_000 });
+  });
 });

@@ -12,6 +12,7 @@ import {
   parseFlushJobId,
   queuePrefix,
   quietProbes,
+  redisIsReplica,
   redisNotReady,
   streamOfUnit,
   sweepLeaseKey,
@@ -200,7 +201,11 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     notReadyReason: async () => {
       if (closing) return 'shutting down';
       if (!current.worker.isRunning()) return 'the flush worker is not running';
-      return redisNotReady(clients.redis) ?? (await redisNotAnswering(clients.redis, READY_PING_TIMEOUT_MS));
+      return (
+        redisNotReady(clients.redis) ??
+        (await redisNotAnswering(clients.redis, READY_PING_TIMEOUT_MS)) ??
+        (await redisIsReplica(clients.redis, READY_PING_TIMEOUT_MS))
+      );
     },
     registry: metrics.registry,
   });

@@ -1,6 +1,5 @@
-import { MAX_STREAM_LABELS, streamLabeler } from '@spool/shared';
+import { MAX_STREAM_LABELS, streamLabeler, within } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { within } from './within.js';
 
 /** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
 export const JOB_COUNTS_TIMEOUT_MS = 1_000;

@@ -1,6 +1,5 @@
-import type { RedisClient } from '@spool/shared';
+import { type RedisClient, within } from '@spool/shared';
 import { Cluster } from 'ioredis';
-import { within } from './within.js';
 
 /**
  * Why Redis is not answering, or undefined when it is: one server, or every master of a Cluster,

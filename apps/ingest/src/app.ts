@@ -10,6 +10,7 @@ import {
   loggableUrl,
   quietProbes,
   rateLimitNamespace,
+  redisIsReplica,
   redisNotReady,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
@@ -34,6 +35,9 @@ import { serveMetricsApart } from './metrics-server.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
+
+/** How long `/readyz` waits for Redis to say whether it is a replica (a slow Redis is not judged by it). */
+const READY_ROLE_TIMEOUT_MS = 500;
 
 export interface IngestDeps {
   config: Readonly<Config>;
@@ -149,7 +153,10 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       }
     : undefined;
   await app.register(healthRoutes, {
-    notReadyReason: () => (closing ? 'shutting down' : redisNotReady(redis)),
+    notReadyReason: async () => {
+      if (closing) return 'shutting down';
+      return redisNotReady(redis) ?? (await redisIsReplica(redis, READY_ROLE_TIMEOUT_MS));
+    },
     ...(config.metricsPort === undefined ? { registry: metrics.registry } : {}),
   });
   if (config.metricsPort !== undefined) {

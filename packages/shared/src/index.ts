@@ -49,6 +49,7 @@ export {
   type RedisClient,
   redisNotReady,
 } from './redis-connection.js';
+export { redisIsReplica } from './redis-role.js';
 export {
   type ClusterNode,
   describeRedisTarget,
@@ -95,3 +96,4 @@ export {
   unitLimits,
 } from './stream-shards.js';
 export { parseDuration, parseSize } from './units.js';
+export { LATE, settledWithin, within } from './within.js';

@@ -2,10 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { testServices } from '@spool/testkit';
 import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
 import { connectRedis } from './redis-connection.js';
+import { redisIsReplica } from './redis-role.js';
 
 /** A Redis that stays a replica (of a primary that does not exist): every write is refused READONLY. */
 const dir = mkdtempSync(join(tmpdir(), 'spool-readonly-'));
@@ -53,4 +55,46 @@ describe('a connection to a Redis that answers READONLY', () => {
       }
     },
   );
+});
+
+describe('redisIsReplica (what /readyz asks of one Redis server)', () => {
+  it('says a replica cannot take writes, and reconnects through the address at most once a second', async () => {
+    const redis = connectRedis({ kind: 'standalone', url }, { maxRetriesPerRequest: 1 });
+    let connections = 0;
+    redis.on('connect', () => {
+      connections += 1;
+    });
+    redis.on('error', () => {});
+    try {
+      await until('connected', async () => redis.status === 'ready');
+      expect(await redisIsReplica(redis, 1_000)).toBe(
+        'Redis is a read-only replica: REDIS_URL must name the primary',
+      );
+      await until('a reconnect', async () => connections === 2 && redis.status === 'ready');
+      // Asked again within the second: said again, the connection kept.
+      expect(await redisIsReplica(redis, 1_000)).toMatch(/replica/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect({ connections, status: redis.status }).toEqual({ connections: 2, status: 'ready' });
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('says nothing of a primary, nor of a server that refuses ROLE (a managed Redis may)', async () => {
+    const primary = connectRedis({ kind: 'standalone', url: testServices().redisUrl });
+    const replicaAdmin = connectRedis({ kind: 'standalone', url });
+    const user = `no-role-${process.pid}`;
+    await replicaAdmin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', '-role');
+    const noRole = connectRedis({ kind: 'standalone', url: url.replace('//', `//${user}:pw@`) });
+    try {
+      expect(await redisIsReplica(primary, 1_000)).toBeUndefined();
+      await expect(noRole.call('ROLE')).rejects.toThrow(/NOPERM/);
+      expect(await redisIsReplica(noRole, 1_000)).toBeUndefined();
+    } finally {
+      primary.disconnect();
+      noRole.disconnect();
+      await replicaAdmin.call('ACL', 'DELUSER', user);
+      replicaAdmin.disconnect();
+    }
+  });
 });

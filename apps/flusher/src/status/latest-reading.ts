@@ -1,4 +1,4 @@
-import { LATE, settledWithin } from '../within.js';
+import { LATE, settledWithin } from '@spool/shared';
 
 /** How often a reading may start, how long an answer waits for one under way, when one has stalled. */
 export interface ReadingTimes {

@@ -1,5 +1,5 @@
+import { within } from '@spool/shared';
 import type { FastifyInstance } from 'fastify';
-import { within } from '../within.js';
 import { adminGuard } from './admin-guard.js';
 import { MAX_STREAM_LIMIT, type StatusReader } from './status.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
