@@ -3,9 +3,46 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { flusherTestEnv, randomName, SPOOL_MAINS, spawnService, testServices, waitFor } from '@spool/testkit';
+import {
+  createTestRedis,
+  flusherTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  spawnService,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
 import { startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
+
+/** How a service started with `env` (and what else it needs to start) exits, within 20 s, and its stderr. */
+async function exitOf(
+  app: 'ingest' | 'flusher',
+  env: Record<string, string>,
+): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    const child = spawn(process.execPath, [SPOOL_MAINS[app]], {
+      env: {
+        PATH: process.env.PATH,
+        ALLOW_ANONYMOUS_WRITES: 'true',
+        S3_BUCKET: 'b',
+        S3_ENDPOINT: 'http://127.0.0.1:1',
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        ...env,
+      },
+    });
+    child.stderr.on('data', (data: Buffer) => {
+      stderr += data.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr });
+    });
+  });
+}
 
 describe('start-up with a bad configuration', () => {
   it.each([
@@ -14,7 +51,7 @@ describe('start-up with a bad configuration', () => {
     // Fail closed: an open service is a choice, never the result of a missing Secret.
     ['ingest', {}, /WRITE_KEYS: required, so that only holders of a key can write/],
     ['ingest', { WRITE_KEYS: '' }, /ALLOW_ANONYMOUS_WRITES=true instead/],
-    ['flusher', { S3_BUCKET: '' }, /S3_BUCKET: required by the flusher/],
+    ['flusher', { S3_BUCKET: '' }, /S3_BUCKET: required: the bucket the objects are in/],
     ['flusher', { S3_BUCKET: 'b', FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number/],
     // Values that once passed the checks, then crashed later or retried for ever.
     ['ingest', { WRITE_KEYS: 'tiny-but-ok:web', TRUST_PROXY: '999.1.1.1' }, /TRUST_PROXY: expected false/],
@@ -144,28 +181,7 @@ describe('start-up with a bad configuration', () => {
         { stdio: 'ignore' },
       );
       try {
-        const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-          let stderr = '';
-          const child = spawn(process.execPath, [SPOOL_MAINS[app]], {
-            env: {
-              PATH: process.env.PATH,
-              REDIS_URL: `redis://127.0.0.1:${port}`,
-              ALLOW_ANONYMOUS_WRITES: 'true',
-              S3_BUCKET: 'b',
-              S3_ENDPOINT: 'http://127.0.0.1:1',
-              PORT: '0',
-              LOG_LEVEL: 'silent',
-            },
-          });
-          child.stderr.on('data', (data: Buffer) => {
-            stderr += data.toString();
-          });
-          const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-          child.on('exit', (status) => {
-            clearTimeout(timer);
-            resolve({ status, stderr });
-          });
-        });
+        const result = await exitOf(app, { REDIS_URL: `redis://127.0.0.1:${port}` });
         expect(result.stderr).toContain(
           'REDIS_URL: a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES',
         );
@@ -173,6 +189,28 @@ describe('start-up with a bad configuration', () => {
       } finally {
         node.kill('SIGKILL');
         rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it.each(['ingest', 'flusher'] as const)(
+    '%s whose REDIS_URL names a database its Redis does not have exits 78, never writing to database 0',
+    async (app) => {
+      // ioredis logged the refused SELECT and went on in database 0: deployments kept apart by
+      // their databases shared their keys.
+      const url = new URL(testServices().redisUrl);
+      url.pathname = '/99';
+      const namespace = randomName('db');
+      const result = await exitOf(app, { REDIS_URL: url.toString(), REDIS_NAMESPACE: namespace });
+      expect(result.stderr).toContain(
+        'REDIS_URL: this Redis refused database 99 (ERR DB index is out of range)',
+      );
+      expect(result.status).toBe(78);
+      const redis = createTestRedis();
+      try {
+        expect(await redis.keys(`*${namespace}*`)).toEqual([]);
+      } finally {
+        redis.disconnect();
       }
     },
   );

@@ -3,7 +3,7 @@ import {
   describeRedisTarget,
   listenOrExit,
   loadConfigOrExit,
-  refuseClusterNode,
+  refuseUnusableRedis,
   stopOnSignals,
 } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
@@ -34,7 +34,7 @@ const logger = createLogger('spool-flusher', config.logLevel);
 const clients = createFlusherClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
 );
-refuseClusterNode('flusher', clients.redis);
+refuseUnusableRedis('flusher', clients.redis);
 const flusher = await buildFlusher({ config, clients, logger });
 
 stopOnSignals(

@@ -4,7 +4,7 @@ import {
   entriesBasicCannotCarry,
   listenOrExit,
   loadConfigOrExit,
-  refuseClusterNode,
+  refuseUnusableRedis,
   stopOnSignals,
 } from '@spool/shared';
 import { buildApp } from './app.js';
@@ -18,7 +18,7 @@ const logger = createLogger('spool-ingest', config.logLevel);
 const clients = createIngestClients(config, (err, client) =>
   logger.warn({ err, client }, 'redis connection error'),
 );
-refuseClusterNode('ingest', clients.redis);
+refuseUnusableRedis('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');

@@ -217,18 +217,48 @@ function hasHost(text: string, protocols: readonly string[]): boolean {
   return protocols.includes(url.protocol) && url.hostname !== '';
 }
 
+/** What ioredis takes from a REDIS_URL's query as its own options: only the address family is safe. */
+const REDIS_URL_QUERY = /^(?:\?family=[046])?$/;
+
+/** Why `text` is no REDIS_URL Spool can use, or undefined when it is one. */
+function redisUrlProblem(text: string): string | undefined {
+  // ioredis is handed the text as it is: a tab made it a socket path (retried for ever, the
+  // password in each error), a space a crash that printed it.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\s\u0000-\u001f\u007f]/.test(text)) return 'holds a space or a control character';
+  if (text.startsWith('/')) {
+    return /^[^?]*(?:\?db=\d{1,5})?$/.test(text)
+      ? undefined
+      : 'a socket path takes no query but ?db=<number>';
+  }
+  if (!hasHost(text, ['redis:', 'rediss:'])) {
+    return 'expected redis://host:port (rediss:// for TLS, redis://user:password@host:port with credentials) or the path of a Unix socket';
+  }
+  const url = new URL(text);
+  // ioredis reads any path as a database number: `/abc` crashed with SELECT NaN.
+  if (!/^\/?(?:\d{1,5})?$/.test(url.pathname))
+    return 'the path must be a database number, as redis://host:port/2';
+  // …and any query as its own options: `?keyPrefix=` broke BullMQ's keys.
+  if (!REDIS_URL_QUERY.test(url.search)) return 'the query may only be ?family=0, 4 or 6';
+  return undefined;
+}
+
 /**
- * `REDIS_URL`: `redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS, or the path of a
- * Unix socket. Anything else ioredis would take for a socket path, and retry for ever. The
- * message never repeats the text: it may hold a password.
+ * `REDIS_URL`: `redis://[user:password@]host[:port][/db][?family=6]`, `rediss://…` for TLS, or
+ * the path of a Unix socket, trimmed (a Secret written with `echo` ends in a newline). Anything
+ * else ioredis would take for a socket path, or for options of its own. The message never
+ * repeats the text: it may hold a password.
  */
 export const redisUrl = z
   .string()
   .default('redis://127.0.0.1:6379')
-  .refine(
-    (text) => text.startsWith('/') || hasHost(text, ['redis:', 'rediss:']),
-    'expected redis://host:port (rediss:// for TLS, redis://user:password@host:port with credentials) or the path of a Unix socket',
-  );
+  .transform((text, ctx) => {
+    const trimmed = text.trim();
+    const problem = redisUrlProblem(trimmed);
+    if (!problem) return trimmed;
+    ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  });
 
 /** `S3_ENDPOINT`: an http:// or https:// URL; without the scheme every upload fails. */
 export const httpUrl = z

@@ -334,7 +334,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.REDIS_CLUSTER_NODES && present.REDIS_URL !== undefined) {
     problems.push('REDIS_CLUSTER_NODES: REDIS_URL is set too; choose one Redis (a server or a cluster)');
   }
-  if (process === 'flusher' && !v.S3_BUCKET) problems.push('S3_BUCKET: required by the flusher');
+  if (process === 'flusher' && !v.S3_BUCKET)
+    problems.push('S3_BUCKET: required: the bucket the objects are in');
   if (process === 'ingest' && v.WRITE_KEYS.length === 0 && !v.ALLOW_ANONYMOUS_WRITES) {
     problems.push(
       'WRITE_KEYS: required, so that only holders of a key can write; to run an open service on purpose, set ALLOW_ANONYMOUS_WRITES=true instead',

@@ -11,7 +11,7 @@ export {
   type TrustProxy,
   type WriteKey,
 } from './config.js';
-export { entriesBasicCannotCarry, OUTPUT_FORMATS } from './config-fields.js';
+export { entriesBasicCannotCarry, OUTPUT_FORMATS, redisUrl } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { parseIsoTime } from './iso-time.js';
 export { keyPrefixProblem } from './key-prefix.js';
@@ -26,7 +26,7 @@ export {
   streamRegistryKey,
   sweepLeaseKey,
 } from './keys.js';
-export { listenOrExit, loadConfigOrExit, refuseClusterNode, stopOnSignals } from './lifecycle.js';
+export { listenOrExit, loadConfigOrExit, refuseUnusableRedis, stopOnSignals } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';
 export {

@@ -55,21 +55,33 @@ export function stopOnSignals(
 }
 
 /**
- * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster: it serves
- * its own slots only, so the streams of the others were answered 503 (`MOVED` in the log alone)
- * and flush jobs could not be added, all behind a ready `/readyz`. Checked when the connection is
- * first ready (Redis may be down at start).
+ * Exits 78 once the Redis of `REDIS_URL` turns out not to be what the URL says:
+ * - a node of a Redis Cluster: it serves its own slots only, so the streams of the others were
+ *   answered 503 (`MOVED` in the log alone) and flush jobs could not be added, all behind a ready
+ *   `/readyz`;
+ * - without the URL's database (`/99` where Redis has 16): ioredis logged the refused SELECT and
+ *   went on in database 0, where deployments kept apart by their databases shared their keys.
+ * Checked when the connection is first ready (Redis may be down at start).
  */
-export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): void {
+export function refuseUnusableRedis(process: SpoolProcess, redis: RedisClient): void {
   if (redis instanceof Cluster) return;
+  const refuse = (problem: string) => {
+    console.error(`spool-${process}: invalid configuration:\n  REDIS_URL: ${problem}`);
+    globalThis.process.exit(EXIT_CONFIG);
+  };
   const check = () => {
+    const database = redis.options.db ?? 0;
+    // Asked again, as ioredis asked on connecting: a refusal names why (out of range, NOPERM).
+    if (database !== 0) {
+      redis.select(database).catch((error: Error) => {
+        if (error.name === 'ReplyError') refuse(`this Redis refused database ${database} (${error.message})`);
+      });
+    }
     redis.info('cluster').then(
       (info) => {
-        if (!/^cluster_enabled:1\b/m.test(info)) return;
-        console.error(
-          `spool-${process}: invalid configuration:\n  REDIS_URL: a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES=host:port,… instead`,
-        );
-        globalThis.process.exit(EXIT_CONFIG);
+        if (/^cluster_enabled:1\b/m.test(info)) {
+          refuse('a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES=host:port,… instead');
+        }
       },
       () => {},
     );

@@ -180,6 +180,40 @@ describe('spool status', () => {
     );
   });
 
+  it('refuses a Redis URL the services refuse, as they do, never repeating it', async () => {
+    // Before: "Invalid URL" (a space), a hang retrying a socket path (a tab), SELECT NaN (a path).
+    for (const [args, env, says] of [
+      [
+        ['--redis', 'redis://:cli-pass-0123@127.0.0.1:1/abc'],
+        {},
+        '--redis: the path must be a database number',
+      ],
+      [
+        [],
+        { REDIS_URL: 'redis://:cli-pass-0123@127.0.0.1:1?keyPrefix=x' },
+        'REDIS_URL: the query may only be',
+      ],
+    ] as const) {
+      const cli = run(['tail', 'web', ...args], env);
+      expect(await cli.exited).toBe(64);
+      expect(cli.err()).toContain(`spool: ${says}`);
+      expect(cli.err()).not.toContain('cli-pass');
+    }
+  });
+
+  it('says what of the environment is wrong one problem to a line', async () => {
+    const cli = run(['verify', '--stream', 'web', '--day', '2026-12-01'], {
+      S3_BUCKET: '',
+      FLUSH_INTERVAL: '5ms',
+    });
+    expect(await cli.exited).toBe(1);
+    expect(cli.err().trim().split('\n')).toEqual([
+      'spool verify: invalid configuration:',
+      '  FLUSH_INTERVAL: must be at least 1s; got 5ms',
+      '  S3_BUCKET: required: the bucket the objects are in',
+    ]);
+  });
+
   it('refuses an admin key in --url, never repeating it', async () => {
     const cli = run(['status', '--url', 'http://cli-admin-key-0123456789@127.0.0.1:1']);
     expect(await cli.exited).toBe(64);

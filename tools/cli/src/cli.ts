@@ -21,6 +21,7 @@ import {
   queuePrefix,
   type RedisClient,
   type RedisTarget,
+  redisUrl,
   streamKeys,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
@@ -107,7 +108,11 @@ function connectTarget(): RedisClient {
 function redisTarget(): RedisTarget {
   const nodes = values.cluster ?? (values.redis ? undefined : process.env.REDIS_CLUSTER_NODES);
   if (nodes) return parseClusterNodes(nodes);
-  return { kind: 'standalone', url: values.redis ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' };
+  // The services' own rule (an empty variable is unset, as for them): a URL ioredis would misread
+  // failed as "Invalid URL", or hung retrying a socket path.
+  const url = redisUrl.safeParse(values.redis ?? (process.env.REDIS_URL || undefined));
+  if (!url.success) fail(`${values.redis ? '--redis' : 'REDIS_URL'}: ${url.error.issues[0]?.message}`);
+  return { kind: 'standalone', url: url.data };
 }
 
 /** Stops on Ctrl-C (or SIGTERM, or a closed pipe): the signal every loop checks. */
@@ -431,6 +436,10 @@ try {
   }
   process.exit(process.exitCode ?? 0);
 } catch (error) {
-  process.stderr.write(`spool ${command}: ${escapeControls(failureOf(command, error as Error))}\n`);
+  // Line by line: a configuration error lists its problems one to a line.
+  const lines = failureOf(command, error as Error)
+    .split('\n')
+    .map(escapeControls);
+  process.stderr.write(`spool ${command}: ${lines.join('\n')}\n`);
   process.exit(1);
 }
