@@ -94,6 +94,19 @@ function holdsNoKey(text: string, keys: number, ctx: z.RefinementCtx, message: s
   return true;
 }
 
+/**
+ * A key a client cannot be sure to send as written: HTTP headers carry bytes, and one character
+ * beyond ASCII went as UTF-8 from curl and the Node SDKs' Basic, as Latin-1 from Node's fetch
+ * and a browser's btoa, so a configured key was refused (401) from one client and not another.
+ * A space or a control character is no token at all.
+ */
+function notPrintableAscii(key: string): boolean {
+  return !/^[\x21-\x7e]+$/.test(key);
+}
+
+const unsendableKeyMessage = (which: string) =>
+  `${which} holds a character other than printable ASCII (! to ~), which clients send differently`;
+
 /** `key1,key2` → admin keys (at least 16 characters each); empty → none. */
 export const adminKeys = z
   .string()
@@ -109,6 +122,11 @@ export const adminKeys = z
     const short = keys.findIndex((key) => key.length < 16);
     if (short !== -1) {
       ctx.addIssue({ code: 'custom', message: `key ${short + 1} is shorter than 16 characters` });
+      return z.NEVER;
+    }
+    const unsendable = keys.findIndex(notPrintableAscii);
+    if (unsendable !== -1) {
+      ctx.addIssue({ code: 'custom', message: unsendableKeyMessage(`key ${unsendable + 1}`) });
       return z.NEVER;
     }
     // A browser sends the key as Basic's user name, `user:password`: one holding ':' never matched.
@@ -146,6 +164,10 @@ export const writeKeys = z
           code: 'custom',
           message: `entry ${keys.length + 1} is not "key:stream,stream" or "key:*" (keys are at least 8 characters; streams match ^[a-z0-9][a-z0-9_-]{0,63}$)`,
         });
+        return z.NEVER;
+      }
+      if (notPrintableAscii(key)) {
+        ctx.addIssue({ code: 'custom', message: unsendableKeyMessage(`entry ${keys.length + 1}'s key`) });
         return z.NEVER;
       }
       // `k1:web,k2:*`, entries joined by a comma, would read as one key "k1:web,k2" on every
@@ -259,6 +281,18 @@ export const redisUrl = z
     ctx.addIssue({ code: 'custom', message: problem });
     return z.NEVER;
   });
+
+/**
+ * `S3_REGION` (and `AWS_REGION`): one host name label, as the AWS SDK checks it at the first
+ * request. Before, `eu west 1` or a trailing space started a ready flusher whose every flush
+ * failed ("Region not accepted"), retried for good.
+ */
+export const s3Region = z
+  .string()
+  .regex(
+    /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/,
+    'expected a region such as eu-west-1: 1 to 63 of A-Z, a-z, 0-9 and "-"',
+  );
 
 /** `S3_ENDPOINT`: an http:// or https:// URL; without the scheme every upload fails. */
 export const httpUrl = z

@@ -186,6 +186,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it("takes S3_REGION, else AWS_REGION (the AWS SDKs' variable), else us-east-1, and refuses one the SDK would refuse at the first flush", () => {
+    const region = (env: Record<string, string>) =>
+      loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher').s3.region;
+    expect(region({})).toBe('us-east-1');
+    expect(region({ AWS_REGION: 'eu-west-1' })).toBe('eu-west-1');
+    expect(region({ AWS_REGION: 'eu-west-1', S3_REGION: 'auto' })).toBe('auto');
+    for (const [name, bad] of [
+      ['S3_REGION', 'eu west 1'],
+      ['S3_REGION', 'eu-west-1 '],
+      ['S3_REGION', '-eu'],
+      ['AWS_REGION', 'eu_west_1'],
+    ] as const) {
+      expect(() => region({ [name]: bad })).toThrow(
+        new RegExp(`${name}: expected a region such as eu-west-1`),
+      );
+    }
+    // The ingest never talks to S3: the AWS SDKs' variable is not its to refuse.
+    expect(() => loadConfig({ ...OPEN, AWS_REGION: 'eu west' }, 'ingest')).not.toThrow();
+  });
+
   it('refuses at start an S3_BUCKET that is no bucket name, which the SDK refused only at the first flush', () => {
     expect(loadConfig({ S3_BUCKET: 'Legacy_Bucket.2019-a' }, 'flusher').s3.bucket).toBe(
       'Legacy_Bucket.2019-a',
@@ -253,6 +273,10 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ METRICS_PORT: 'abc' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
     [{ PORT: '8081', METRICS_PORT: '8081' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
+    [
+      { MAX_EVENT_BYTES: '32' },
+      /MAX_EVENT_BYTES: must be at least 1KiB \(a size without a unit is bytes\); got 32/,
+    ],
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
     // Set, but holding no key: never read as "open".
@@ -264,6 +288,15 @@ describe('loadConfig', () => {
       { WRITE_KEYS: 'same-key-123:a;other-key-45:*;same-key-123:b' },
       /WRITE_KEYS: entry 3 repeats the key of entry 1/,
     ],
+    // Sent as UTF-8 by curl and Basic, as Latin-1 by fetch and btoa: a 401 from half the clients.
+    [
+      { WRITE_KEYS: 'other-key-45:*;clé-secrète-très:web' },
+      /WRITE_KEYS: entry 2's key holds a character other than printable ASCII/,
+    ],
+    [
+      { WRITE_KEYS: 'two words key:web' },
+      /WRITE_KEYS: entry 1's key holds a character other than printable ASCII/,
+    ],
   ])('stops on %p naming the variable', (env, message) => {
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
     expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);
@@ -274,6 +307,14 @@ describe('loadConfig', () => {
     [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
     [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
+    [
+      { ADMIN_KEYS: '0123456789abcdef,clé-admin-0123456789' },
+      /ADMIN_KEYS: key 2 holds a character other than printable ASCII/,
+    ],
+    [
+      { ADMIN_KEYS: 'admin\tkey-0123456789' },
+      /ADMIN_KEYS: key 1 holds a character other than printable ASCII/,
+    ],
   ])('stops the flusher on %p naming the variable', (env, message) => {
     expect(() => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher')).toThrow(message);
   });

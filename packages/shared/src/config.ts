@@ -8,6 +8,7 @@ import {
   type OutputFormat,
   outputFormat,
   redisUrl,
+  s3Region,
   size,
   sizeText,
   streamShards,
@@ -46,6 +47,9 @@ export const STORED_BYTES_PER_BODY_BYTE = 2;
  * the ingest within the Kubernetes base's 512 MiB limit.
  */
 const INFLIGHT_BODIES_PER_MAX_BODY = 16;
+
+/** MAX_EVENT_BYTES's least: room for the fields the server adds, and a small event besides. */
+const MIN_MAX_EVENT_BYTES = 1024;
 
 /** GROUP_COMMIT_WINDOW's most: a request's answer waits for it, and a window of seconds is a slip of units. */
 const MAX_GROUP_COMMIT_WINDOW_MS = 100;
@@ -145,8 +149,10 @@ const schema = z.object({
   S3_PREFIX: z.string().default(''),
   /** S3-compatible endpoint URL (MinIO, Ceph RGW, R2, …); unset = AWS. */
   S3_ENDPOINT: httpUrl.optional(),
-  /** S3 region. */
-  S3_REGION: z.string().default('us-east-1'),
+  /** S3 region; unset: AWS_REGION's (the AWS SDKs' variable), else us-east-1. */
+  S3_REGION: s3Region.optional(),
+  /** The AWS SDKs' region variable: S3_REGION's default. */
+  AWS_REGION: s3Region.optional(),
   /** Path-style addressing (most S3-compatible stores need it). */
   S3_FORCE_PATH_STYLE: boolean(false),
   /** Milliseconds: first delay before a failed flush is retried; each retry doubles it. */
@@ -232,7 +238,7 @@ const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 909
  * and metrics port, the flusher's admin keys.
  */
 const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
-  ingest: ['ADMIN_KEYS'],
+  ingest: ['ADMIN_KEYS', 'AWS_REGION'],
   flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES', 'METRICS_PORT'],
 };
 
@@ -311,6 +317,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
     problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
+  // The server's fields alone take about 90 bytes an event: `32` (the default's number without its
+  // unit) refused every native event, 400 or 413, which SDKs drop without retrying.
+  if (v.MAX_EVENT_BYTES < MIN_MAX_EVENT_BYTES) {
+    problems.push(
+      `MAX_EVENT_BYTES: must be at least 1KiB (a size without a unit is bytes); got ${v.MAX_EVENT_BYTES}`,
+    );
+  }
   if (v.FLUSH_INTERVAL < 1000)
     problems.push(`FLUSH_INTERVAL: must be at least 1s; got ${v.FLUSH_INTERVAL}ms`);
   if (v.REDIS_COMMAND_TIMEOUT < 10) problems.push('REDIS_COMMAND_TIMEOUT: must be at least 10ms');
@@ -384,7 +397,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       bucket: v.S3_BUCKET,
       prefix: v.S3_PREFIX,
       endpoint: v.S3_ENDPOINT,
-      region: v.S3_REGION,
+      region: v.S3_REGION ?? v.AWS_REGION ?? 'us-east-1',
       forcePathStyle: v.S3_FORCE_PATH_STYLE,
       checksums: v.S3_CHECKSUMS === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       partBytes: v.S3_PART_SIZE,
