@@ -14,6 +14,7 @@ import {
   quietProbes,
   redisIsReplica,
   redisNotReady,
+  repeatedWarning,
   streamOfUnit,
   sweepLeaseKey,
 } from '@spool/shared';
@@ -24,7 +25,6 @@ import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisNotAnswering } from './redis-answers.js';
-import { repeatedWarning } from './repeated-warning.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { readRedisHealth } from './status/redis-health.js';

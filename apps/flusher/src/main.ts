@@ -3,6 +3,7 @@ import {
   describeRedisTarget,
   listenOrExit,
   loadConfigOrExit,
+  redisConnectionWarnings,
   refuseUnusableRedis,
   stopOnSignals,
 } from '@spool/shared';
@@ -31,9 +32,7 @@ if (writesParquet(config)) {
   });
 }
 const logger = createLogger('spool-flusher', config.logLevel);
-const clients = createFlusherClients(config, (err, client) =>
-  logger.warn({ err, client }, 'redis connection error'),
-);
+const clients = createFlusherClients(config, redisConnectionWarnings(logger));
 refuseUnusableRedis('flusher', clients.redis);
 const flusher = await buildFlusher({ config, clients, logger });
 

@@ -4,6 +4,7 @@ import {
   entriesBasicCannotCarry,
   listenOrExit,
   loadConfigOrExit,
+  redisConnectionWarnings,
   refuseUnusableRedis,
   stopOnSignals,
 } from '@spool/shared';
@@ -15,9 +16,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
 const logger = createLogger('spool-ingest', config.logLevel);
-const clients = createIngestClients(config, (err, client) =>
-  logger.warn({ err, client }, 'redis connection error'),
-);
+const clients = createIngestClients(config, redisConnectionWarnings(logger));
 refuseUnusableRedis('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {

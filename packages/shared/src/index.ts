@@ -56,6 +56,7 @@ export {
   parseClusterNodes,
   type RedisTarget,
 } from './redis-target.js';
+export { redisConnectionWarnings, repeatedWarning } from './repeated-warning.js';
 export {
   type AppendRequest,
   type AppendResult,
