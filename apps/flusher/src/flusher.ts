@@ -25,6 +25,7 @@ import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisNotAnswering } from './redis-answers.js';
+import { restAfterRefusals } from './rest-after-refusal.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { readRedisHealth } from './status/redis-health.js';
@@ -135,7 +136,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       },
     });
     worker.on('error', repeatedWarning(logger, 'worker error'));
-    return { worker, connection };
+    return { worker, connection, rest: restAfterRefusals(worker) };
   };
   let current = startWorker();
   // What of Redis's setup loses or holds up events, said at start (and by the status page and
@@ -200,7 +201,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   await app.register(healthRoutes, {
     notReadyReason: async () => {
       if (closing) return 'shutting down';
-      if (!current.worker.isRunning()) return 'the flush worker is not running';
+      if (!current.worker.isRunning() && !current.rest.resting()) return 'the flush worker is not running';
       return (
         redisNotReady(clients.redis) ??
         (await redisNotAnswering(clients.redis, READY_PING_TIMEOUT_MS)) ??
