@@ -6,7 +6,8 @@ import { testServices } from '@spool/testkit';
 import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
-import { connectRedis } from './redis-connection.js';
+import type { RedisOptions } from 'ioredis';
+import { type ConnectOptions, connectRedis } from './redis-connection.js';
 import { redisIsReplica } from './redis-role.js';
 
 /** A Redis that stays a replica (of a primary that does not exist): every write is refused READONLY. */
@@ -24,6 +25,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A connection to the replica, ready, and how many times it has connected. */
+async function countedConnection(options: RedisOptions = {}, connect: ConnectOptions = {}) {
+  const redis = connectRedis({ kind: 'standalone', url }, { maxRetriesPerRequest: 1, ...options }, connect);
+  let connections = 0;
+  redis.on('connect', () => {
+    connections += 1;
+  });
+  redis.on('error', () => {});
+  await until('connected', async () => redis.status === 'ready');
+  return { redis, connections: () => connections };
+}
+
 describe('a connection to a Redis that answers READONLY', () => {
   it.each([
     ['that re-sends lost commands (the flusher)', {}, {}],
@@ -32,24 +45,17 @@ describe('a connection to a Redis that answers READONLY', () => {
   ])(
     '%s fails the write with READONLY, never holding it, and reconnects at most once a second',
     async (_name, options, connect) => {
-      const redis = connectRedis(
-        { kind: 'standalone', url },
-        { maxRetriesPerRequest: 1, ...options },
-        connect,
-      );
-      let connections = 0;
-      redis.on('connect', () => {
-        connections += 1;
-      });
-      redis.on('error', () => {});
+      const { redis, connections } = await countedConnection(options, connect);
       try {
-        await until('connected', async () => redis.status === 'ready');
         await expect(redis.set('k', 'v')).rejects.toThrow(/^READONLY/);
-        await until('a reconnect', async () => connections === 2 && redis.status === 'ready');
+        await until('a reconnect', async () => connections() === 2 && redis.status === 'ready');
         // Refused again, within the second: failed at once again, on the same connection.
         await expect(redis.set('k', 'v')).rejects.toThrow(/^READONLY/);
         await new Promise((resolve) => setTimeout(resolve, 300));
-        expect({ connections, status: redis.status }).toEqual({ connections: 2, status: 'ready' });
+        expect({ connections: connections(), status: redis.status }).toEqual({
+          connections: 2,
+          status: 'ready',
+        });
       } finally {
         redis.disconnect();
       }
@@ -59,22 +65,19 @@ describe('a connection to a Redis that answers READONLY', () => {
 
 describe('redisIsReplica (what /readyz asks of one Redis server)', () => {
   it('says a replica cannot take writes, and reconnects through the address at most once a second', async () => {
-    const redis = connectRedis({ kind: 'standalone', url }, { maxRetriesPerRequest: 1 });
-    let connections = 0;
-    redis.on('connect', () => {
-      connections += 1;
-    });
-    redis.on('error', () => {});
+    const { redis, connections } = await countedConnection();
     try {
-      await until('connected', async () => redis.status === 'ready');
       expect(await redisIsReplica(redis, 1_000)).toBe(
         'Redis is a read-only replica: REDIS_URL must name the primary',
       );
-      await until('a reconnect', async () => connections === 2 && redis.status === 'ready');
+      await until('a reconnect', async () => connections() === 2 && redis.status === 'ready');
       // Asked again within the second: said again, the connection kept.
       expect(await redisIsReplica(redis, 1_000)).toMatch(/replica/);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect({ connections, status: redis.status }).toEqual({ connections: 2, status: 'ready' });
+      expect({ connections: connections(), status: redis.status }).toEqual({
+        connections: 2,
+        status: 'ready',
+      });
     } finally {
       redis.disconnect();
     }
