@@ -332,6 +332,14 @@ describe('the sweep', () => {
     const now = await redisNow(redis);
     const longAgo = now - streamForgetAfterMs(config.flushIntervalMs) - 1_000;
     await redis.zadd(registry, longAgo, idle);
+    // What a stream flushed long ago still keeps, and a dedupe set of a window still open.
+    const idleKeys = streamKeys(idle, NS);
+    await redis.set(idleKeys.gen, '3');
+    await redis.set(idleKeys.sealedBytes, '0');
+    await redis.hset(idleKeys.stats, 'accepted', '5', 'landed', '5', 'lastObject', 'k');
+    const dedupeSet = `${idleKeys.seen}:600000:1`;
+    await redis.sadd(dedupeSet, 'm-1');
+    await redis.pexpire(dedupeSet, 60_000);
     await write(busy, 100, now);
     await redis.zadd(registry, longAgo, busy);
     await redis.zadd(registry, now, recent);
@@ -352,6 +360,11 @@ describe('the sweep', () => {
     expect(result.forgotten).not.toContain(quarantined);
     expect(await redis.zscore(registry, idle)).toBeNull();
     expect(await redis.zscore(registry, busy)).not.toBeNull();
+    // Forgotten, it keeps nothing but what expires by itself: a client's retry is still caught.
+    expect(await redis.exists(idleKeys.gen, idleKeys.sealedBytes, idleKeys.stats)).toBe(0);
+    expect(await redis.exists(dedupeSet)).toBe(1);
+    const busyKeys = streamKeys(busy, NS);
+    expect(await redis.exists(busyKeys.buf, busyKeys.stats)).toBe(2);
   });
 
   it('moves the stream set of earlier versions into the registry, so their buffers are still flushed', async () => {

@@ -5,6 +5,7 @@ import {
   type FlushJobData,
   flushJobId,
   forgetStream,
+  purgeStream,
   type RedisClient,
   reconcileSealed,
   redisNow,
@@ -172,6 +173,9 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       (await forgetStream(redis, registry, stream, forgetBefore))
     ) {
       result.forgotten.push(stream);
+      // Then what it kept on its own slot (a Cluster may hold the registry on another), unless
+      // an append came between: each stream name ever written kept some 960 bytes for good.
+      await purgeStream(redis, keys);
     }
     for (const sealedGen of pending) {
       const sealedSince = await redis.hget(keys.sealedMeta(Number(sealedGen)), 'since');

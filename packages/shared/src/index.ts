@@ -66,6 +66,7 @@ export {
   defineSpoolCommands,
   forgetStream,
   pinDestination,
+  purgeStream,
   type ReplicaAck,
   ReplicaAckError,
   reconcileSealed,

@@ -7,6 +7,7 @@ import {
   type ClientMessageIds,
   defineSpoolCommands,
   forgetStream,
+  purgeStream,
   reconcileSealed,
   redisNow,
   registerStream,
@@ -414,5 +415,37 @@ describe('the stream registry scripts', () => {
     expect(await redis.zscore(registry, 'web')).toBeNull();
     expect(await forgetStream(redis, registry, 'web', registeredAt + 1)).toBe(false);
     await redis.del(registry);
+  });
+
+  it("purge a forgotten stream's own keys, unless it holds something again, and it starts over at generation 0", async () => {
+    const keys = streamKeys(randomName('purge'));
+    await append(keys, ['{"n":1}']);
+    await sealGeneration(redis, keys, 0);
+    await releaseGeneration(redis, keys, 0, 1);
+    expect(await redis.exists(keys.gen, keys.sealedBytes, keys.stats)).toBe(3);
+
+    // Held again, one way or another (an append came between the forget and the purge): kept.
+    const heldAgain: Array<[string, () => Promise<unknown>]> = [
+      ['a buffer', () => redis.set(keys.buf, '{"n":2}\n')],
+      ['a sealed generation', () => redis.sadd(keys.pending, '1')],
+      ['sealed bytes', () => redis.set(keys.sealedBytes, '8')],
+      ['a manifest line', () => redis.hset(keys.manifestPending, 'k', '{}')],
+      ['a manifest drain', () => redis.set(keys.manifestDrainingId, 'd')],
+      ['a refused event', () => redis.rpush(keys.quarantine, '{}')],
+      ['a quarantine drain', () => redis.set(keys.quarantineDrainingId, 'd')],
+    ];
+    for (const [what, hold] of heldAgain) {
+      await hold();
+      expect({ what, purged: await purgeStream(redis, keys) }).toEqual({ what, purged: false });
+      await redis.del(keys.buf, keys.pending, keys.manifestPending, keys.manifestDrainingId);
+      await redis.del(keys.quarantine, keys.quarantineDrainingId);
+      await redis.set(keys.sealedBytes, '0');
+    }
+    expect(await redis.exists(keys.gen, keys.sealedBytes, keys.stats)).toBe(3);
+
+    expect(await purgeStream(redis, keys)).toBe(true);
+    expect(await redis.exists(keys.gen, keys.sealedBytes, keys.stats)).toBe(0);
+    const again = await append(keys, ['{"n":3}']);
+    expect(again).toMatchObject({ refused: false, gen: 0 });
   });
 });

@@ -25,6 +25,7 @@ const COMMANDS = {
   spoolRelease: { numberOfKeys: 6, lua: lua('release-6.lua') },
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
+  spoolPurgeStream: { numberOfKeys: 9, lua: lua('purge-stream-9.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
   spoolReject: { numberOfKeys: 3, lua: lua('reject-3.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
@@ -88,6 +89,7 @@ declare module 'ioredis' {
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
+    spoolPurgeStream(...keys: string[]): Result<number, Context>;
     spoolPinDestination(
       sealedMeta: string,
       bucket: string,
@@ -432,6 +434,25 @@ export async function forgetStream(
   cutoffMs: number,
 ): Promise<boolean> {
   return (await redis.spoolForgetStream(registry, stream, cutoffMs)) === 1;
+}
+
+/**
+ * Deletes what a forgotten stream still keeps, unless it holds something again (see
+ * purge-stream-9.lua); true when it did.
+ */
+export async function purgeStream(redis: Redis | Cluster, keys: StreamKeys): Promise<boolean> {
+  const purged = await redis.spoolPurgeStream(
+    keys.buf,
+    keys.pending,
+    keys.sealedBytes,
+    keys.manifestPending,
+    keys.manifestDrainingId,
+    keys.quarantine,
+    keys.quarantineDrainingId,
+    keys.gen,
+    keys.stats,
+  );
+  return purged === 1;
 }
 
 export interface SealedReconciliation {
