@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { FlusherClients } from './clients.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
-import { redisNotAnswering } from './redis-answers.js';
+import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
 import { restAfterRefusals } from './rest-after-refusal.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
@@ -213,6 +213,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   await app.register(statusRoutes, {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
     adminKeys: config.adminKeys,
+    redisDown: redisDownTracker(clients.redis),
   });
   await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys });
 

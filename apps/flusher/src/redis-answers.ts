@@ -30,3 +30,18 @@ export async function redisNotAnswering(redis: RedisClient, ms: number): Promise
     ? `${failed.length} of ${nodes.length} Redis Cluster masters ${what}`
     : `Redis ${what}`;
 }
+
+/**
+ * Whether `redis` is down now: it failed since it was last ready, and is not ready again. A
+ * connection still opening at start is not down: a request then waits for it.
+ */
+export function redisDownTracker(redis: RedisClient): () => boolean {
+  let failedSinceReady = false;
+  redis.on('error', () => {
+    failedSinceReady = true;
+  });
+  redis.on('ready', () => {
+    failedSinceReady = false;
+  });
+  return () => failedSinceReady && redis.status !== 'ready';
+}

@@ -11,7 +11,14 @@ export interface StatusRouteOptions {
   readStatus: StatusReader;
   /** ADMIN_KEYS: when any, both routes answer 401 to a request without one of them. */
   adminKeys: readonly string[];
+  /** Whether the flusher's Redis connection is down now (failed, connecting again): answered at once. */
+  redisDown(): boolean;
 }
+
+const UNREACHABLE = {
+  error: 'redis_unavailable',
+  message: 'Redis could not be reached (the flusher log says why)',
+};
 
 /**
  * `GET /status.json` (the pipeline's state) and `GET /status` (a page that shows it and updates
@@ -29,6 +36,9 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
         message: `limit: expected a whole number from 1 to ${MAX_STREAM_LIMIT}`,
       });
     }
+    // Each command would wait out the client's retries (some 4-5 s), racing the wait below: the
+    // answer blamed a slow Redis as often as not, after 5 s.
+    if (options.redisDown()) return reply.code(503).header('cache-control', 'no-store').send(UNREACHABLE);
     let refused = false;
     const reading = options.readStatus(parsed).catch((error: unknown) => {
       refused = true;
@@ -51,12 +61,12 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
                 error: 'status_reading',
                 message: `still reading the streams (${streamsRead} so far): ask again in a few seconds`,
               }
-            : {
-                error: 'redis_unavailable',
-                message: refused
-                  ? 'Redis could not be reached (the flusher log says why)'
-                  : `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
-              },
+            : refused
+              ? UNREACHABLE
+              : {
+                  error: 'redis_unavailable',
+                  message: `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,
+                },
         );
     }
     return reply.header('cache-control', 'no-store').send(status);

@@ -8,7 +8,17 @@ import {
   recordRejected,
   streamKeys,
 } from '@spool/shared';
-import { createTestRedis, flusherTestEnv, randomName, TcpProxy, testServices, waitFor } from '@spool/testkit';
+import {
+  createTestRedis,
+  flusherTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  spawnService,
+  TcpProxy,
+  testServices,
+  waitFor,
+} from '@spool/testkit';
+import { freePort } from '@spool/testkit/ports';
 import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { z } from 'zod';
@@ -374,6 +384,7 @@ describe('/status', () => {
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: hung, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
       adminKeys: [],
+      redisDown: () => false,
     });
     try {
       proxy.blackhole();
@@ -393,6 +404,7 @@ describe('/status', () => {
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: down, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
       adminKeys: [],
+      redisDown: () => false,
     });
     try {
       const answer = await app.inject({ url: '/status.json' });
@@ -407,12 +419,37 @@ describe('/status', () => {
     }
   });
 
+  it("answers 503 saying Redis could not be reached, in a flusher whose Redis is down (its client's retries raced the wait)", async () => {
+    const closed = await freePort();
+    const down = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_URL: `redis://127.0.0.1:${closed}` }),
+    );
+    try {
+      // Three times: each read raced the wait and said "did not answer" about two times in three.
+      for (let i = 0; i < 3; i += 1) {
+        const answer = await fetch(`${down.url}/status.json`);
+        expect({ status: answer.status, body: await answer.json() }).toEqual({
+          status: 503,
+          body: {
+            error: 'redis_unavailable',
+            message: 'Redis could not be reached (the flusher log says why)',
+          },
+        });
+      }
+    } finally {
+      // Its shutdown would wait out its grace for the Redis it never reached.
+      await down.stop('SIGKILL');
+    }
+  });
+
   it('answers 503 saying the streams are still being read, and how many so far, when a first reading outlasts the wait', async () => {
     // A reader whose first reading goes on (as one of 100,000 streams does, docs/operations.md).
     const app = Fastify();
     await app.register(statusRoutes, {
       readStatus: Object.assign(() => new Promise<never>(() => {}), { readingProgress: () => 41_500 }),
       adminKeys: [],
+      redisDown: () => false,
     });
     const answer = await app.inject({ url: '/status.json' });
     expect(answer.statusCode).toBe(503);
