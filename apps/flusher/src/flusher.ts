@@ -14,7 +14,7 @@ import {
   quietProbes,
   redisIsReplica,
   redisNotReady,
-  repeatedWarning,
+  repeatedLog,
   streamOfUnit,
   sweepLeaseKey,
 } from '@spool/shared';
@@ -135,7 +135,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
             : -1,
       },
     });
-    worker.on('error', repeatedWarning(logger, 'worker error'));
+    worker.on('error', repeatedLog(logger, 'worker error'));
     return { worker, connection, rest: restAfterRefusals(worker) };
   };
   let current = startWorker();

@@ -13,6 +13,7 @@ import {
   type ReplicaAck,
   ReplicaAckError,
   recordRejected,
+  repeatedLog,
   shardCount,
   shardUnit,
   streamKeys,
@@ -134,8 +135,16 @@ export class GroupCommit {
   private readonly sharded: boolean;
   /** Rotates the shard that takes a request's lines without client ids, spreading them. */
   private spareShard = 0;
+  /** What may be said for every request, said once per 10 s (repeatedLog): by operation and cause. */
+  private readonly failureLogs = new Map<string, ReturnType<typeof repeatedLog>>();
+  private readonly logBufferFull: ReturnType<typeof repeatedLog>;
+  private readonly logEnqueueFailure: ReturnType<typeof repeatedLog>;
 
   constructor(private readonly deps: GroupCommitDeps) {
+    this.logBufferFull = repeatedLog(deps.logger, 'buffer full; refusing appends');
+    this.logEnqueueFailure = repeatedLog(deps.logger, 'could not add the flush job; the sweep will', {
+      level: 'error',
+    });
     const { minReplicasAck, redisCommandTimeoutMs } = deps.config;
     // Half the command timeout: WAIT answers (with a count) before the command would time out.
     this.replicaAck =
@@ -267,11 +276,11 @@ export class GroupCommit {
   }
 
   private async commit(group: Group): Promise<void> {
-    const { config, redis, logger, metrics } = this.deps;
+    const { config, redis, metrics } = this.deps;
     const { members } = group;
     const failAll = (operation: 'register_stream' | 'append' | 'replicate', error: unknown, key: string) => {
       metrics.failures.inc({ operation });
-      logger.error({ err: error, stream: group.stream }, `${operation} failed; answering 503`);
+      this.logFailure(operation, error, group.stream);
       this.dropStalledConnection(error, key);
       for (const member of members) member.reject(new errors.SPOOL_REDIS_UNAVAILABLE());
     };
@@ -332,7 +341,7 @@ export class GroupCommit {
       return;
     }
     if (result.refused) {
-      logger.warn({ stream: group.stream, held: result.held }, 'buffer full; refusing appends');
+      this.logBufferFull(undefined, { stream: group.stream, held: result.held });
       (members[0] as Member).reject(new errors.SPOOL_BUFFER_FULL(group.stream, result.held));
       return;
     }
@@ -400,6 +409,21 @@ export class GroupCommit {
    * the whole cluster client for one slow master answered 503 to streams on healthy masters, and
    * cut their appends in flight.
    */
+  /**
+   * `<operation> failed; answering 503`, once per 10 s for each operation and cause, with a
+   * count: while Redis was away every request logged it, with its stack (685 KB for 500
+   * requests). A new cause (OOM after READONLY, say) is said at once.
+   */
+  private logFailure(operation: string, error: unknown, stream: string): void {
+    const cause = `${operation}:${causeOf(error)}`;
+    let log = this.failureLogs.get(cause);
+    if (!log) {
+      log = repeatedLog(this.deps.logger, `${operation} failed; answering 503`, { level: 'error' });
+      this.failureLogs.set(cause, log);
+    }
+    log(error, { stream });
+  }
+
   private dropStalledConnection(error: unknown, key: string): void {
     const { redis, logger } = this.deps;
     if ((error as Error).message !== 'Command timed out' || redis.status !== 'ready') return;
@@ -416,10 +440,7 @@ export class GroupCommit {
       this.deps.logger.info({ stream, gen, jobId }, 'buffer crossed the flush threshold; flush job added');
     } catch (error) {
       this.deps.metrics.failures.inc({ operation: 'enqueue_flush' });
-      this.deps.logger.error(
-        { err: error, stream, gen, jobId },
-        'could not add the flush job; the sweep will',
-      );
+      this.logEnqueueFailure(error, { stream, gen, jobId });
     }
   }
 }
@@ -458,4 +479,11 @@ export function storedEventsOf(error: unknown): StoredEvents | undefined {
   return codeOf(error as Error) === 'SPOOL_PARTLY_STORED'
     ? (error as { stored?: StoredEvents }).stored
     : undefined;
+}
+
+/** What kind of failure `error` is, for counting repeats: a reply's code (OOM, READONLY), else a system code, else its message. */
+function causeOf(error: unknown): string {
+  const { name, code, message } = error as { name?: string; code?: string; message?: string };
+  if (name === 'ReplyError') return (message ?? '').split(' ')[0] ?? '';
+  return code ?? message ?? String(error);
 }

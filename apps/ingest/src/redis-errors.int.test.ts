@@ -155,3 +155,30 @@ describe('an append Redis refuses', () => {
     },
   );
 });
+
+describe('a Redis that cannot be reached', () => {
+  it('costs the log one line per 10 s for each cause, with a count, not a line (and a stack) per request', async () => {
+    const ingest = await spawnService(MAIN, {
+      ALLOW_ANONYMOUS_WRITES: 'true',
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      for (let i = 0; i < 50; i += 1) {
+        const answer = await fetch(`${ingest.url}/v1/streams/s${i % 5}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"n":1}',
+        });
+        expect(answer.status).toBe(503);
+      }
+    } finally {
+      await ingest.stop();
+    }
+    const failures = ingest
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('failed; answering 503'));
+    expect(failures).toHaveLength(1);
+  });
+});

@@ -56,7 +56,7 @@ export {
   parseClusterNodes,
   type RedisTarget,
 } from './redis-target.js';
-export { redisConnectionWarnings, repeatedWarning } from './repeated-warning.js';
+export { redisConnectionWarnings, repeatedLog } from './repeated-log.js';
 export {
   type AppendRequest,
   type AppendResult,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { redisConnectionWarnings, repeatedWarning } from './repeated-warning.js';
+import { redisConnectionWarnings, repeatedLog } from './repeated-log.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -8,10 +8,10 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-describe('repeatedWarning', () => {
+describe('repeatedLog', () => {
   it('logs the first warning, then one line per interval counting those it left out', () => {
     const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
-    const warn = repeatedWarning(
+    const warn = repeatedLog(
       {
         warn: (fields: Record<string, unknown>, message: string) => lines.push({ fields, message }),
       } as never,

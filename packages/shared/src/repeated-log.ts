@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+
+export interface RepeatedLogOptions {
+  /** `warn` unless told. */
+  level?: 'warn' | 'error';
+  everyMs?: number;
+  /** Fields of every line. */
+  fields?: Record<string, unknown>;
+}
+
+/**
+ * A line that may come thousands of times a second, logged the first time and then once per
+ * `everyMs` with how many came meanwhile (`repeatedSinceLastLine`); each call may add fields of
+ * its own (those of the lines left out are lost). BullMQ's worker asks Redis for its next job
+ * again at once after an answer that is not a lost connection: with Redis at `maxmemory` it is
+ * refused OOM each time, and a review's flusher logged 2,200 `worker error` lines a second.
+ */
+export function repeatedLog(
+  logger: Pick<Logger, 'warn' | 'error'>,
+  message: string,
+  { level = 'warn', everyMs = 10_000, fields = {} }: RepeatedLogOptions = {},
+) {
+  let lastLoggedAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (error: unknown, own: Record<string, unknown> = {}): void => {
+    const now = Date.now();
+    if (now - lastLoggedAt < everyMs) {
+      since += 1;
+      return;
+    }
+    logger[level](
+      { ...fields, ...own, err: error, ...(since > 0 ? { repeatedSinceLastLine: since } : {}) },
+      message,
+    );
+    lastLoggedAt = now;
+    since = 0;
+  };
+}
+
+/**
+ * `redis connection error`, said as a repeatedLog of each client: while Redis is away, every
+ * reconnect attempt of every client is an error, with its stack: a Cluster client tries about
+ * 10 times a second for minutes (ioredis's clusterRetryStrategy), the ingest's once a second.
+ */
+export function redisConnectionWarnings(logger: Pick<Logger, 'warn' | 'error'>) {
+  const byClient = new Map<string, (error: unknown) => void>();
+  return (error: Error, client: string): void => {
+    let warn = byClient.get(client);
+    if (!warn) {
+      warn = repeatedLog(logger, 'redis connection error', { fields: { client } });
+      byClient.set(client, warn);
+    }
+    warn(error);
+  };
+}
