@@ -360,8 +360,10 @@ describe('the sweep', () => {
     expect(result.forgotten).not.toContain(quarantined);
     expect(await redis.zscore(registry, idle)).toBeNull();
     expect(await redis.zscore(registry, busy)).not.toBeNull();
-    // Forgotten, it keeps nothing but what expires by itself: a client's retry is still caught.
-    expect(await redis.exists(idleKeys.gen, idleKeys.sealedBytes, idleKeys.stats)).toBe(0);
+    // Forgotten, it keeps its generation number (never used twice) and what expires by itself
+    // (a client's retry is still caught).
+    expect(await redis.exists(idleKeys.sealedBytes, idleKeys.stats)).toBe(0);
+    expect(await redis.get(idleKeys.gen)).toBe('3');
     expect(await redis.exists(dedupeSet)).toBe(1);
     const busyKeys = streamKeys(busy, NS);
     expect(await redis.exists(busyKeys.buf, busyKeys.stats)).toBe(2);

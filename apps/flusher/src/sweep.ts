@@ -173,7 +173,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       (await forgetStream(redis, registry, stream, forgetBefore))
     ) {
       result.forgotten.push(stream);
-      // Then what it kept on its own slot (a Cluster may hold the registry on another), unless
+      // Then its counters, on its own slot (a Cluster may hold the registry on another), unless
       // an append came between: each stream name ever written kept some 960 bytes for good.
       await purgeStream(redis, keys);
     }
