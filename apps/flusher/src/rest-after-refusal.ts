@@ -12,8 +12,8 @@ export interface Rest {
  * Pauses `worker` for `ms` after each error it reports, then resumes it. BullMQ waits before
  * asking again only after a lost connection: refused instead (OOM at `maxmemory`, MISCONF,
  * READONLY), its worker asked for the next waiting job again at once: one flusher with 5 jobs
- * waiting sent Redis 11,552 commands a second at half a core, on a Redis already in trouble
- * (redis-refusals.int.test.ts). Jobs in hand go on; only the next fetch waits.
+ * waiting sent Redis some 12,600 commands a second at 60 % of a core, on a Redis already in
+ * trouble (bench/analysis/refused-worker.mjs). Jobs in hand go on; only the next fetch waits.
  */
 export function restAfterRefusals(worker: Worker, ms = REFUSAL_REST_MS): Rest {
   let timer: NodeJS.Timeout | undefined;
