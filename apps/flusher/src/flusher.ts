@@ -210,12 +210,14 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     },
     registry: metrics.registry,
   });
+  // The admin views answer at once while Redis is down, rather than wait out the client's retries.
+  const redisDown = redisDownTracker(clients.redis);
   await app.register(statusRoutes, {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
     adminKeys: config.adminKeys,
-    redisDown: redisDownTracker(clients.redis),
+    redisDown,
   });
-  await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys });
+  await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys, redisDown });
 
   return {
     get worker() {

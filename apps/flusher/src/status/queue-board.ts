@@ -5,6 +5,7 @@ import type { FlushJobData } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { adminGuard } from './admin-guard.js';
+import { REDIS_UNREACHABLE } from './status-routes.js';
 
 export const QUEUE_BOARD_PATH = '/queues';
 
@@ -28,7 +29,12 @@ export const QUEUE_BOARD_CSP =
  */
 export async function queueBoard(
   app: FastifyInstance,
-  options: { queue: Queue<FlushJobData>; adminKeys: readonly string[] },
+  options: {
+    queue: Queue<FlushJobData>;
+    adminKeys: readonly string[];
+    /** Whether the flusher's Redis connection is down now: the API's answers are then 503 at once. */
+    redisDown(): boolean;
+  },
 ): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   createBullBoard({
@@ -46,6 +52,7 @@ export async function queueBoard(
     scope.addHook('onRequest', async (request, reply) => {
       // The route's pattern, not the URL: `/queues/%61pi/…` reaches the same route.
       if (!request.routeOptions.url?.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
+      if (options.redisDown()) return reply.code(503).send(REDIS_UNREACHABLE);
       const timer = setTimeout(() => {
         if (reply.sent) return;
         reply.code(503).send({

@@ -15,10 +15,11 @@ export interface StatusRouteOptions {
   redisDown(): boolean;
 }
 
-const UNREACHABLE = {
+/** The answer of an admin view that needs Redis while the flusher's connection to it is down. */
+export const REDIS_UNREACHABLE = Object.freeze({
   error: 'redis_unavailable',
   message: 'Redis could not be reached (the flusher log says why)',
-};
+});
 
 /**
  * `GET /status.json` (the pipeline's state) and `GET /status` (a page that shows it and updates
@@ -38,7 +39,8 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
     }
     // Each command would wait out the client's retries (some 4-5 s), racing the wait below: the
     // answer blamed a slow Redis as often as not, after 5 s.
-    if (options.redisDown()) return reply.code(503).header('cache-control', 'no-store').send(UNREACHABLE);
+    if (options.redisDown())
+      return reply.code(503).header('cache-control', 'no-store').send(REDIS_UNREACHABLE);
     let refused = false;
     const reading = options.readStatus(parsed).catch((error: unknown) => {
       refused = true;
@@ -62,7 +64,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusRouteOpt
                 message: `still reading the streams (${streamsRead} so far): ask again in a few seconds`,
               }
             : refused
-              ? UNREACHABLE
+              ? REDIS_UNREACHABLE
               : {
                   error: 'redis_unavailable',
                   message: `Redis did not answer within ${STATUS_TIMEOUT_MS / 1000} s`,

@@ -419,7 +419,7 @@ describe('/status', () => {
     }
   });
 
-  it("answers 503 saying Redis could not be reached, in a flusher whose Redis is down (its client's retries raced the wait)", async () => {
+  it("answers 503 saying Redis could not be reached, in a flusher whose Redis is down (its client's retries raced the wait), and so does the queue board's API", async () => {
     const closed = await freePort();
     const down = await spawnService(
       SPOOL_MAINS.flusher,
@@ -437,6 +437,15 @@ describe('/status', () => {
           },
         });
       }
+      // The queue board's API too (it waited 5 s, then blamed a slow Redis).
+      const board = await fetch(`${down.url}/queues/api/queues`);
+      expect({ status: board.status, body: await board.json() }).toEqual({
+        status: 503,
+        body: {
+          error: 'redis_unavailable',
+          message: 'Redis could not be reached (the flusher log says why)',
+        },
+      });
     } finally {
       // Its shutdown would wait out its grace for the Redis it never reached.
       await down.stop('SIGKILL');
@@ -494,7 +503,7 @@ describe('/queues', () => {
 
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
     const { proxy, queue, app, close } = await behindProxy(null);
-    await app.register(queueBoard, { queue, adminKeys: [] });
+    await app.register(queueBoard, { queue, adminKeys: [], redisDown: () => false });
     try {
       await queue.waitUntilReady();
       proxy.blackhole();
