@@ -5,6 +5,8 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  onConnectionErrors,
+  onNodeErrors,
   queuePrefix,
   type RedisClient,
 } from '@spool/shared';
@@ -58,17 +60,15 @@ export function createFlusherClients(
     prefix: queuePrefix(config.namespace),
   });
   const s3 = createS3Client(config.s3);
-  for (const [name, emitter] of [
-    ['redis', redis],
-    ['queue', queue],
-  ] as const) {
-    (emitter as NodeJS.EventEmitter).on('error', (error: Error) => onError(error, name));
-  }
+  onConnectionErrors(redis, 'redis', onError);
+  // The queue says its connection's errors (and BullMQ's own); a cluster's nodes', its connection.
+  queue.on('error', (error: Error) => onError(error, 'queue'));
+  onNodeErrors(queueConnection, 'queue', onError);
   return {
     redis,
     connectWorker() {
       const connection = connectRedis(config.redis, { maxRetriesPerRequest: null });
-      connection.on('error', (error: Error) => onError(error, 'worker'));
+      onConnectionErrors(connection, 'worker', onError);
       // A closed one is forgotten: the clients' close() ends only those still open.
       connection.once('end', () => workerConnections.delete(connection));
       workerConnections.add(connection);

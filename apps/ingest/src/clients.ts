@@ -4,6 +4,8 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  onConnectionErrors,
+  onNodeErrors,
   queuePrefix,
   type RedisClient,
 } from '@spool/shared';
@@ -30,7 +32,7 @@ export interface IngestClients {
  */
 export function createIngestClients(
   config: Pick<Config, 'redis' | 'redisCommandTimeoutMs' | 'namespace'>,
-  onError: (error: Error, client: 'redis' | 'queue') => void = () => {},
+  onError: (error: Error, client: string) => void = () => {},
 ): IngestClients {
   const options: RedisOptions = {
     enableOfflineQueue: false,
@@ -46,8 +48,9 @@ export function createIngestClients(
     prefix: queuePrefix(config.namespace),
   });
   // Connection errors are expected while Redis is away (requests answer 503); they must not crash.
-  redis.on('error', (error) => onError(error, 'redis'));
+  onConnectionErrors(redis, 'redis', onError);
   queue.on('error', (error) => onError(error, 'queue'));
+  onNodeErrors(queueConnection, 'queue', onError);
   return {
     redis,
     queue,

@@ -45,6 +45,8 @@ export {
   connectRedis,
   keySlot,
   masterOfKey,
+  onConnectionErrors,
+  onNodeErrors,
   pipelineValues,
   type RedisClient,
   redisNotReady,

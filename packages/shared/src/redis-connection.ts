@@ -54,6 +54,31 @@ export function connectRedis(
   return cluster;
 }
 
+/**
+ * Sends a client's connection errors to `onError` under `name`; a cluster's, each node's too
+ * (`node error`, named with the node's address): a cluster client emits no `error` when one of its
+ * masters goes away, and a review's 12 s without a master left no `redis connection error` line.
+ */
+export function onConnectionErrors(
+  client: RedisClient,
+  name: string,
+  onError: (error: Error, name: string) => void,
+): void {
+  client.on('error', (error: Error) => onError(error, name));
+  onNodeErrors(client, name, onError);
+}
+
+/** A cluster's nodes' connection errors, each named `<name> <address>` (see onConnectionErrors); none for one server. */
+export function onNodeErrors(
+  client: RedisClient,
+  name: string,
+  onError: (error: Error, name: string) => void,
+): void {
+  if (client instanceof Cluster) {
+    client.on('node error', (error: Error, address: string) => onError(error, `${name} ${address}`));
+  }
+}
+
 /** How often a connection answered READONLY reconnects at most: a REDIS_URL naming a replica must not churn connections. */
 const READONLY_RECONNECT_EVERY_MS = 1_000;
 
