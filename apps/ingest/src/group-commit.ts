@@ -403,13 +403,6 @@ export class GroupCommit {
   }
 
   /**
-   * A command that timed out leaves its connection waiting for a reply that may never come, and
-   * every later command queued behind it. A fresh connection serves the next requests instead:
-   * on a cluster, the connection to the master of `key` (the command's), and no other. Dropping
-   * the whole cluster client for one slow master answered 503 to streams on healthy masters, and
-   * cut their appends in flight.
-   */
-  /**
    * `<operation> failed; answering 503`, once per 10 s for each operation and cause, with a
    * count: while Redis was away every request logged it, with its stack (685 KB for 500
    * requests). A new cause (OOM after READONLY, say) is said at once.
@@ -424,6 +417,13 @@ export class GroupCommit {
     log(error, { stream });
   }
 
+  /**
+   * A command that timed out leaves its connection waiting for a reply that may never come, and
+   * every later command queued behind it. A fresh connection serves the next requests instead:
+   * on a cluster, the connection to the master of `key` (the command's), and no other. Dropping
+   * the whole cluster client for one slow master answered 503 to streams on healthy masters, and
+   * cut their appends in flight.
+   */
   private dropStalledConnection(error: unknown, key: string): void {
     const { redis, logger } = this.deps;
     if ((error as Error).message !== 'Command timed out' || redis.status !== 'ready') return;
