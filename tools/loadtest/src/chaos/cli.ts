@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { appendFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { OUTPUT_FORMATS, parseDuration, type RedisClient, shardUnit, streamKeys } from '@spool/shared';
+import { type RedisClient, shardUnit, streamKeys } from '@spool/shared';
 import { listOpenUploads, type TcpProxy } from '@spool/testkit';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import type { ProcessOutput, StackFaults } from '@spool/testkit/local-stack';
@@ -11,8 +10,9 @@ import { type ClientLog, newLoadStats, runLoad } from '../load.js';
 import { percentile, table } from '../report.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, runProblems, verify } from '../verify.js';
-import { type ChaosStack, MAX_CHAOS_SHARDS, startChaosStack } from './chaos-stack.js';
+import { type ChaosStack, startChaosStack } from './chaos-stack.js';
 import { greedyClients } from './greedy-clients.js';
+import { parseChaosOptions } from './options.js';
 
 const USAGE = `spool chaos — faults under load, then a count of what survived
 
@@ -262,58 +262,20 @@ async function scanKeys(redis: RedisClient, pattern: string): Promise<string[]> 
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      duration: { type: 'string', default: '60s' },
-      fsync: { type: 'string', default: 'always' },
-      's3-outage': { type: 'string', default: '30s' },
-      fault: { type: 'string', default: '5s' },
-      concurrency: { type: 'string', default: '20' },
-      cluster: { type: 'boolean', default: false },
-      'min-replicas-ack': { type: 'string', default: '0' },
-      format: { type: 'string', default: 'ndjson.gz' },
-      shards: { type: 'string', default: '1' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
+  const options = parseChaosOptions(process.argv.slice(2));
+  if ('help' in options) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const durationMs = parseDuration(values.duration) ?? Number.NaN;
-  const faultMs = parseDuration(values.fault) ?? Number.NaN;
-  const s3OutageMs = parseDuration(values['s3-outage']) ?? Number.NaN;
-  const concurrency = Number(values.concurrency);
-  const fsync = values.fsync;
-  const cluster = values.cluster === true;
-  const minReplicasAck = Number(values['min-replicas-ack']);
-  const format = OUTPUT_FORMATS.find((name) => name === values.format);
-  const shards = Number(values.shards);
-  const problem = [
-    [!Number.isFinite(durationMs), '--duration: expected a duration such as 60s or 2m'],
-    [!Number.isFinite(faultMs), '--fault: expected a duration such as 5s'],
-    [!Number.isFinite(s3OutageMs), '--s3-outage: expected a duration such as 30s'],
-    [
-      !(Number.isInteger(concurrency) && concurrency >= 1),
-      '--concurrency: expected a whole number of at least 1',
-    ],
-    [fsync !== 'always' && fsync !== 'everysec', '--fsync: expected always or everysec'],
-    [!(minReplicasAck === 0 || minReplicasAck === 1), '--min-replicas-ack: expected 0 or 1'],
-    [minReplicasAck > 0 && !cluster, '--min-replicas-ack: only with --cluster (its masters have replicas)'],
-    [format === undefined, `--format: expected ${OUTPUT_FORMATS.join(', ')}`],
-    [
-      !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_CHAOS_SHARDS),
-      `--shards: expected a whole number from 1 to ${MAX_CHAOS_SHARDS}`,
-    ],
-  ].find(([failed]) => failed)?.[1];
-  if (problem) {
-    say(`spool chaos: ${problem}\n\n${USAGE}`);
+  if ('problem' in options) {
+    say(`spool chaos: ${options.problem}\n\n${USAGE}`);
     return 2;
   }
+  const { durationMs, faultMs, s3OutageMs, concurrency, fsync, cluster, minReplicasAck, format, shards } =
+    options;
 
   const stack = await startChaosStack({
-    fsync: fsync as 'always' | 'everysec',
+    fsync,
     cluster,
     minReplicasAck,
     format,

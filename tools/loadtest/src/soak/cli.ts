@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { parseDuration, streamRegistryKey } from '@spool/shared';
+import { streamRegistryKey } from '@spool/shared';
 import { waitUntilLanded } from '@spool/testkit/landing';
 import { Redis } from 'ioredis';
 import { startChaosStack } from '../chaos/chaos-stack.js';
@@ -10,6 +9,7 @@ import { percentile, table } from '../report.js';
 import { stopOnSignal } from '../stop-on-signal.js';
 import { flushNow, runProblems, verify } from '../verify.js';
 import { growthPast, MIN_JUDGED_SAMPLES } from './growth.js';
+import { parseSoakOptions } from './options.js';
 
 /** What steady load may add after the warm-up: beyond it, and rising throughout, is a leak. */
 const ALLOWED_GROWTH_MIB = 32;
@@ -46,33 +46,16 @@ async function otherKeys(redis: Redis): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      duration: { type: 'string', default: '30m' },
-      every: { type: 'string', default: '1m' },
-      concurrency: { type: 'string', default: '10' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
+  const options = parseSoakOptions(process.argv.slice(2));
+  if ('help' in options) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const durationMs = parseDuration(values.duration);
-  const everyMs = parseDuration(values.every);
-  const concurrency = Number(values.concurrency);
-  const bad = [
-    ['--duration', durationMs],
-    ['--every', everyMs],
-  ].find(([, value]) => !value);
-  if (bad || !(Number.isInteger(concurrency) && concurrency >= 1)) {
-    const name = bad
-      ? `${bad[0]}: expected a duration such as 90s or 5m`
-      : '--concurrency: expected a whole number of at least 1';
-    say(`spool soak: ${name}\n\n${USAGE}`);
+  if ('problem' in options) {
+    say(`spool soak: ${options.problem}\n\n${USAGE}`);
     return 2;
   }
+  const { durationMs, everyMs, concurrency } = options;
   const stack = await startChaosStack({ fsync: 'everysec' });
   stopOnSignal(() => stack.stop());
   const redis = new Redis(stack.stack.redisUrl);
