@@ -27,11 +27,22 @@ export function connectRedis(
   { neverResend = false }: ConnectOptions = {},
 ): RedisClient {
   if (target.kind === 'standalone') {
-    return new Redis(target.url, {
-      reconnectOnError: reconnectOnReadonly(),
+    const redis: Redis = new Redis(target.url, {
+      // After a failover behind an address that now names the new primary (a DNS name, a
+      // Kubernetes Service, a cloud's primary endpoint), a connection opened before it still
+      // reaches the old primary, now a replica, which refuses every write with READONLY for as
+      // long as the connection lasts: every request answered 503 and no flush landing until a
+      // restart (a review's run, 80 s and counting). Such an answer makes the connection reconnect,
+      // through the address, to the new primary. The refused command fails with READONLY, never
+      // re-sent: its request gets 503 (its client retries), the flusher's job or sweep retries,
+      // and an address that names a replica keeps failing, READONLY in the logs, where re-sending
+      // hung each command for ever. (A cluster follows its failovers by MOVED.)
+      reconnectOnError: (error) =>
+        error.message.startsWith('READONLY') && mayLeaveReplica(redis) ? 1 : false,
       ...options,
       ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
     });
+    return redis;
   }
   const { enableOfflineQueue, retryStrategy, ...nodeOptions } = options;
   const cluster = new Cluster(
@@ -79,29 +90,24 @@ export function onNodeErrors(
   }
 }
 
-/** How often a connection answered READONLY reconnects at most: a REDIS_URL naming a replica must not churn connections. */
-const READONLY_RECONNECT_EVERY_MS = 1_000;
-
 /**
- * After a failover behind an address that now names the new primary (a DNS name, a Kubernetes
- * Service, a cloud's primary endpoint), a connection opened before it still reaches the old
- * primary, now a replica, which refuses every write with READONLY for as long as the connection
- * lasts: every request answered 503 and no flush landing until a restart (a review's run, 80 s
- * and counting). Such an answer makes the connection reconnect, through the address, to the new
- * primary, at most once a second. The refused command fails with READONLY, never re-sent: its
- * request gets 503 (its client retries), the flusher's job or sweep retries, and an address that
- * names a replica keeps failing, READONLY in the logs, where re-sending hung each command for ever.
- * (A cluster follows its failovers by MOVED.)
+ * How often one connection reconnects to leave a replica, at most, whoever asks (a READONLY
+ * answer, a readiness probe): a REDIS_URL naming a replica must not churn connections.
  */
-function reconnectOnReadonly(): (error: Error) => false | 1 {
-  let reconnectedAt = Number.NEGATIVE_INFINITY;
-  return (error) => {
-    if (!error.message.startsWith('READONLY')) return false;
-    const now = Date.now();
-    if (now - reconnectedAt < READONLY_RECONNECT_EVERY_MS) return false;
-    reconnectedAt = now;
-    return 1;
-  };
+const REPLICA_RECONNECT_EVERY_MS = 1_000;
+const leftReplicaAt = new WeakMap<Redis, number>();
+
+/** Whether `redis` may reconnect now to leave a replica, counted when it may (REPLICA_RECONNECT_EVERY_MS). */
+function mayLeaveReplica(redis: Redis): boolean {
+  const now = Date.now();
+  if (now - (leftReplicaAt.get(redis) ?? Number.NEGATIVE_INFINITY) < REPLICA_RECONNECT_EVERY_MS) return false;
+  leftReplicaAt.set(redis, now);
+  return true;
+}
+
+/** Reconnects a connection found on a replica, through its address, unless it did within the second (mayLeaveReplica). */
+export function leaveReplica(redis: Redis): void {
+  if (mayLeaveReplica(redis)) redis.disconnect(true);
 }
 
 /**

@@ -1,10 +1,6 @@
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis-connection.js';
+import { Cluster } from 'ioredis';
+import { leaveReplica, type RedisClient } from './redis-connection.js';
 import { within } from './within.js';
-
-/** How often a probe may reconnect a connection it found on a replica. */
-const REPLICA_RECONNECT_EVERY_MS = 1_000;
-const reconnectedAt = new WeakMap<Redis, number>();
 
 /**
  * Why the one Redis server this process writes to cannot take its writes, or undefined when it
@@ -13,18 +9,15 @@ const reconnectedAt = new WeakMap<Redis, number>();
  * 503 and no flush lands, while the connection is up: `/readyz` said ready, so a REDIS_URL naming
  * a replica passed a rollout. A cluster sends writes to its masters itself.
  *
- * The connection is reconnected too, through its address, which after a failover behind a name
- * (a DNS name, a Kubernetes Service) reaches the new primary: a pod left out of traffic makes no
- * writes, so the reconnect that a READONLY answer brings (connectRedis) would never come.
+ * The connection is reconnected too (leaveReplica: at most once a second, as on a READONLY
+ * answer), through its address, which after a failover behind a name (a DNS name, a Kubernetes
+ * Service) reaches the new primary: a pod left out of traffic makes no writes, so the reconnect
+ * that a READONLY answer brings (connectRedis) would never come.
  */
 export async function redisIsReplica(redis: RedisClient, ms: number): Promise<string | undefined> {
   if (redis instanceof Cluster) return undefined;
   const role = await within(redis.call('ROLE') as Promise<unknown>, ms);
   if (!Array.isArray(role) || (role[0] !== 'slave' && role[0] !== 'replica')) return undefined;
-  const now = Date.now();
-  if (now - (reconnectedAt.get(redis) ?? Number.NEGATIVE_INFINITY) >= REPLICA_RECONNECT_EVERY_MS) {
-    reconnectedAt.set(redis, now);
-    redis.disconnect(true);
-  }
+  leaveReplica(redis);
   return 'Redis is a read-only replica: REDIS_URL must name the primary';
 }
