@@ -51,6 +51,11 @@ export interface FlusherDeps {
   logger: Logger;
   /** When the worker is taken for wedged (tests shorten it). */
   watchdog?: WatchdogTiming;
+  /**
+   * Told each error of a worker: the errors of BullMQ's blocking connection (a duplicate of the
+   * worker's) reach us only this way. main.ts checks them for a refused database.
+   */
+  onWorkerError?: (error: Error) => void;
 }
 
 export interface Flusher {
@@ -135,6 +140,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
             : -1,
       },
     });
+    if (deps.onWorkerError) worker.on('error', deps.onWorkerError);
     worker.on('error', repeatedLog(logger, 'worker error'));
     return { worker, connection, rest: restAfterRefusals(worker) };
   };

@@ -1,10 +1,11 @@
 import {
   createLogger,
   describeRedisTarget,
+  exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
-  refuseUnusableRedis,
+  refuseClusterNode,
   stopOnSignals,
 } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
@@ -32,9 +33,15 @@ if (writesParquet(config)) {
   });
 }
 const logger = createLogger('spool-flusher', config.logLevel);
-const clients = createFlusherClients(config, redisConnectionWarnings(logger));
-refuseUnusableRedis('flusher', clients.redis);
-const flusher = await buildFlusher({ config, clients, logger });
+// Every connection's errors go through the database check first: see exitOnRefusedDatabase.
+const refuseDatabase = exitOnRefusedDatabase('flusher');
+const warnRedis = redisConnectionWarnings(logger);
+const clients = createFlusherClients(config, (error, client) => {
+  refuseDatabase(error);
+  warnRedis(error, client);
+});
+refuseClusterNode('flusher', clients.redis);
+const flusher = await buildFlusher({ config, clients, logger, onWorkerError: refuseDatabase });
 
 stopOnSignals(
   logger,

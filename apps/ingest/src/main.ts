@@ -2,10 +2,11 @@ import {
   createLogger,
   describeRedisTarget,
   entriesBasicCannotCarry,
+  exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
-  refuseUnusableRedis,
+  refuseClusterNode,
   stopOnSignals,
 } from '@spool/shared';
 import { buildApp } from './app.js';
@@ -16,8 +17,14 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
 const logger = createLogger('spool-ingest', config.logLevel);
-const clients = createIngestClients(config, redisConnectionWarnings(logger));
-refuseUnusableRedis('ingest', clients.redis);
+// Every connection's errors go through the database check first: see exitOnRefusedDatabase.
+const refuseDatabase = exitOnRefusedDatabase('ingest');
+const warnRedis = redisConnectionWarnings(logger);
+const clients = createIngestClients(config, (error, client) => {
+  refuseDatabase(error);
+  warnRedis(error, client);
+});
+refuseClusterNode('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');

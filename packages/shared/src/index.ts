@@ -26,7 +26,13 @@ export {
   streamRegistryKey,
   sweepLeaseKey,
 } from './keys.js';
-export { listenOrExit, loadConfigOrExit, refuseUnusableRedis, stopOnSignals } from './lifecycle.js';
+export {
+  exitOnRefusedDatabase,
+  listenOrExit,
+  loadConfigOrExit,
+  refuseClusterNode,
+  stopOnSignals,
+} from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';
 export {
@@ -50,6 +56,7 @@ export {
   pipelineValues,
   type RedisClient,
   redisNotReady,
+  refusedDatabase,
 } from './redis-connection.js';
 export { redisIsReplica } from './redis-role.js';
 export {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, type SpoolProcess } from './config.js';
-import type { RedisClient } from './redis-connection.js';
+import { type RedisClient, refusedDatabase } from './redis-connection.js';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
 const EXIT_CONFIG = 78;
@@ -54,33 +54,28 @@ export function stopOnSignals(
   globalThis.process.once('SIGINT', onSignal);
 }
 
+/** Says what is wrong with `REDIS_URL` and exits 78. */
+function refuseRedisUrl(process: SpoolProcess, problem: string): never {
+  console.error(`spool-${process}: invalid configuration:\n  REDIS_URL: ${problem}`);
+  globalThis.process.exit(EXIT_CONFIG);
+}
+
 /**
- * Exits 78 once the Redis of `REDIS_URL` turns out not to be what the URL says:
- * - a node of a Redis Cluster: it serves its own slots only, so the streams of the others were
- *   answered 503 (`MOVED` in the log alone) and flush jobs could not be added, all behind a ready
- *   `/readyz`;
- * - without the URL's database (`/99` where Redis has 16): ioredis logged the refused SELECT and
- *   went on in database 0, where deployments kept apart by their databases shared their keys.
- * Checked when the connection is first ready (Redis may be down at start).
+ * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster: it serves its
+ * own slots only, so the streams of the others were answered 503 (`MOVED` in the log alone) and
+ * flush jobs could not be added, all behind a ready `/readyz`. Checked when the connection is first
+ * ready (Redis may be down at start).
  */
-export function refuseUnusableRedis(process: SpoolProcess, redis: RedisClient): void {
+export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): void {
   if (redis instanceof Cluster) return;
-  const refuse = (problem: string) => {
-    console.error(`spool-${process}: invalid configuration:\n  REDIS_URL: ${problem}`);
-    globalThis.process.exit(EXIT_CONFIG);
-  };
   const check = () => {
-    const database = redis.options.db ?? 0;
-    // Asked again, as ioredis asked on connecting: a refusal names why (out of range, NOPERM).
-    if (database !== 0) {
-      redis.select(database).catch((error: Error) => {
-        if (error.name === 'ReplyError') refuse(`this Redis refused database ${database} (${error.message})`);
-      });
-    }
     redis.info('cluster').then(
       (info) => {
         if (/^cluster_enabled:1\b/m.test(info)) {
-          refuse('a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES=host:port,… instead');
+          refuseRedisUrl(
+            process,
+            'a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES=host:port,… instead',
+          );
         }
       },
       () => {},
@@ -88,6 +83,23 @@ export function refuseUnusableRedis(process: SpoolProcess, redis: RedisClient): 
   };
   if (redis.status === 'ready') check();
   else redis.once('ready', check);
+}
+
+/**
+ * A check for every error of every Redis connection of a process: exits 78 on a refused SELECT of
+ * REDIS_URL's database (`/99` where Redis has 16, or one an ACL forbids). ioredis logs the refusal
+ * and goes on in database 0, where deployments kept apart by their databases would share their
+ * keys, and a flusher could take another deployment's jobs. The refusal is emitted before the
+ * connection's `ready`, and this exits at once, so no command of the process runs in database 0;
+ * a check after `ready` raced the other connections (a CI run found BullMQ's queue meta written).
+ */
+export function exitOnRefusedDatabase(process: SpoolProcess): (error: unknown) => void {
+  return (error) => {
+    const database = refusedDatabase(error);
+    if (database !== undefined) {
+      refuseRedisUrl(process, `this Redis refused database ${database} (${(error as Error).message})`);
+    }
+  };
 }
 
 /** Listen errors that only a different HOST or PORT fixes: restarting will not help. */

@@ -172,3 +172,13 @@ export function pipelineValues(replies: Array<[Error | null, unknown]> | null): 
     return value;
   });
 }
+
+/**
+ * The database of a refused SELECT, or undefined: ioredis names the command of a reply error, and
+ * a connection's refused SELECT (REDIS_URL's `/99`) is emitted as its `error`.
+ */
+export function refusedDatabase(error: unknown): string | undefined {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return undefined;
+  const command = (error as Error & { command?: { name?: string; args?: unknown[] } }).command;
+  return command?.name === 'select' ? String(command.args?.[0]) : undefined;
+}

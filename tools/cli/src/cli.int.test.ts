@@ -201,6 +201,17 @@ describe('spool status', () => {
     }
   });
 
+  it('refuses a database the Redis refuses, where ioredis went on in database 0', async () => {
+    const url = new URL(REDIS_URL);
+    url.pathname = '/99';
+    const cli = run(['status', '--redis', url.toString()]);
+    expect(await cli.exited).toBe(64);
+    expect(cli.err()).toContain(
+      'spool: --redis: this Redis refused database 99 (ERR DB index is out of range)',
+    );
+    expect(cli.out()).toBe('');
+  });
+
   it('says what of the environment is wrong one problem to a line', async () => {
     const cli = run(['verify', '--stream', 'web', '--day', '2026-12-01'], {
       S3_BUCKET: '',

@@ -22,6 +22,7 @@ import {
   type RedisClient,
   type RedisTarget,
   redisUrl,
+  refusedDatabase,
   streamKeys,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
@@ -96,11 +97,19 @@ const { positionals, values } = commandLine();
 
 /**
  * A connection to the target Redis, with Spool's scripts (the status reads a stream with one); its
- * connection errors end the command with one line, not a log each retry.
+ * connection errors end the command with one line, not a log each retry. A database Redis refuses
+ * ends it at once: ioredis would go on in database 0, another deployment's.
  */
 function connectTarget(): RedisClient {
   const redis = connectRedis(redisTarget(), { maxRetriesPerRequest: 3 });
-  redis.on('error', () => {});
+  redis.on('error', (error) => {
+    const database = refusedDatabase(error);
+    if (database !== undefined) {
+      fail(
+        `${values.redis ? '--redis' : 'REDIS_URL'}: this Redis refused database ${database} (${error.message})`,
+      );
+    }
+  });
   defineSpoolCommands(redis);
   return redis;
 }
