@@ -128,6 +128,15 @@ describe('an append Redis refuses', () => {
           10_000,
           'the ingest to be ready',
         );
+      // Appending again: after READONLY, /readyz can say ready while the refused connection is
+      // still closing (its status changes on the socket's close), and a clean-clone run's next
+      // request got "Stream isn't writeable" in place of MISCONF. A 202 is the new connection's.
+      const appending = () =>
+        waitFor(
+          async () => ((await post({ warm: true })).status === 202 ? true : undefined),
+          10_000,
+          'the ingest to append again',
+        );
       try {
         await ready();
         // Registered, and the script loaded: what fails next is the append itself.
@@ -140,7 +149,7 @@ describe('an append Redis refuses', () => {
           } finally {
             await refusal.end();
           }
-          await ready();
+          await appending();
         }
       } finally {
         await ingest.stop();
