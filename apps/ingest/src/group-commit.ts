@@ -10,10 +10,12 @@ import {
   MAX_STREAM_SHARDS,
   masterOfKey,
   OTHER_STREAMS_LABEL,
+  type RepeatedLog,
   type ReplicaAck,
   ReplicaAckError,
   recordRejected,
   repeatedLog,
+  repeatedLogPerKey,
   shardCount,
   shardUnit,
   streamKeys,
@@ -136,9 +138,9 @@ export class GroupCommit {
   /** Rotates the shard that takes a request's lines without client ids, spreading them. */
   private spareShard = 0;
   /** What may be said for every request, said once per 10 s (repeatedLog): by operation and cause. */
-  private readonly failureLogs = new Map<string, ReturnType<typeof repeatedLog>>();
-  private readonly logBufferFull: ReturnType<typeof repeatedLog>;
-  private readonly logEnqueueFailure: ReturnType<typeof repeatedLog>;
+  private readonly failureLogs = repeatedLogPerKey();
+  private readonly logBufferFull: RepeatedLog;
+  private readonly logEnqueueFailure: RepeatedLog;
 
   constructor(private readonly deps: GroupCommitDeps) {
     this.logBufferFull = repeatedLog(deps.logger, 'buffer full; refusing appends');
@@ -408,12 +410,9 @@ export class GroupCommit {
    * requests). A new cause (OOM after READONLY, say) is said at once.
    */
   private logFailure(operation: string, error: unknown, stream: string): void {
-    const cause = `${operation}:${causeOf(error)}`;
-    let log = this.failureLogs.get(cause);
-    if (!log) {
-      log = repeatedLog(this.deps.logger, `${operation} failed; answering 503`, { level: 'error' });
-      this.failureLogs.set(cause, log);
-    }
+    const log = this.failureLogs(`${operation}:${causeOf(error)}`, () =>
+      repeatedLog(this.deps.logger, `${operation} failed; answering 503`, { level: 'error' }),
+    );
     log(error, { stream });
   }
 

@@ -65,7 +65,12 @@ export {
   parseClusterNodes,
   type RedisTarget,
 } from './redis-target.js';
-export { redisConnectionWarnings, repeatedLog } from './repeated-log.js';
+export {
+  type RepeatedLog,
+  redisConnectionWarnings,
+  repeatedLog,
+  repeatedLogPerKey,
+} from './repeated-log.js';
 export {
   type AppendRequest,
   type AppendResult,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { redisConnectionWarnings, repeatedLog } from './repeated-log.js';
+import { redisConnectionWarnings, repeatedLog, repeatedLogPerKey } from './repeated-log.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -47,5 +47,24 @@ describe('redisConnectionWarnings', () => {
     jest.advanceTimersByTime(10_000);
     warn(refused, 'queue');
     expect(lines[2]).toEqual({ client: 'queue', err: refused, repeatedSinceLastLine: 49 });
+  });
+});
+
+describe('repeatedLogPerKey', () => {
+  it('keeps one line state a key, and at most 64 of them: keys come from errors', () => {
+    const perKey = repeatedLogPerKey();
+    let made = 0;
+    const make = () => {
+      made += 1;
+      return repeatedLog({ warn: () => {} } as never, 'failed');
+    };
+    const first = perKey('append:OOM', make);
+    expect(perKey('append:OOM', make)).toBe(first);
+    for (let i = 0; i < 63; i += 1) perKey(`append:cause ${i}`, make);
+    expect(made).toBe(64);
+    expect(perKey('append:OOM', make)).toBe(first);
+    // A 65th key starts afresh: an error naming something new each time cannot grow the map.
+    perKey('append:one more', make);
+    expect(perKey('append:OOM', make)).not.toBe(first);
   });
 });

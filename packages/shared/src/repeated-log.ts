@@ -37,19 +37,36 @@ export function repeatedLog(
   };
 }
 
+/** The most keys a repeatedLogPerKey keeps a line's state for; past it, it starts afresh. */
+const MAX_KEYS = 64;
+
+export type RepeatedLog = ReturnType<typeof repeatedLog>;
+
+/**
+ * A repeatedLog for each key (a client; an operation and its cause), made by `make` the first
+ * time the key comes. Keys come from errors, so they are bounded: past MAX_KEYS the states are
+ * dropped, and a line may come again sooner than its `everyMs`, never more often.
+ */
+export function repeatedLogPerKey() {
+  const logs = new Map<string, RepeatedLog>();
+  return (key: string, make: () => RepeatedLog): RepeatedLog => {
+    let log = logs.get(key);
+    if (!log) {
+      if (logs.size >= MAX_KEYS) logs.clear();
+      log = make();
+      logs.set(key, log);
+    }
+    return log;
+  };
+}
+
 /**
  * `redis connection error`, said as a repeatedLog of each client: while Redis is away, every
  * reconnect attempt of every client is an error, with its stack: a Cluster client tries about
  * 10 times a second for minutes (ioredis's clusterRetryStrategy), the ingest's once a second.
  */
 export function redisConnectionWarnings(logger: Pick<Logger, 'warn' | 'error'>) {
-  const byClient = new Map<string, (error: unknown) => void>();
-  return (error: Error, client: string): void => {
-    let warn = byClient.get(client);
-    if (!warn) {
-      warn = repeatedLog(logger, 'redis connection error', { fields: { client } });
-      byClient.set(client, warn);
-    }
-    warn(error);
-  };
+  const ofClient = repeatedLogPerKey();
+  return (error: Error, client: string): void =>
+    ofClient(client, () => repeatedLog(logger, 'redis connection error', { fields: { client } }))(error);
 }
