@@ -7,7 +7,7 @@ import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stac
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
 import type { RedisOptions } from 'ioredis';
-import { type ConnectOptions, connectRedis } from './redis-connection.js';
+import { type ConnectOptions, connectRedis, redisNotReady } from './redis-connection.js';
 import { redisIsReplica } from './redis-role.js';
 
 /** A Redis that stays a replica (of a primary that does not exist): every write is refused READONLY. */
@@ -61,6 +61,25 @@ describe('a connection to a Redis that answers READONLY', () => {
       }
     },
   );
+});
+
+describe('/readyz of a connection that met READONLY', () => {
+  it('is not ready from the refusal until it has reconnected', async () => {
+    // A review's clean-clone run: /readyz said ready while the refused connection was closing,
+    // and the next request failed "Stream isn't writeable".
+    const { redis, connections } = await countedConnection(
+      { enableOfflineQueue: false },
+      { neverResend: true },
+    );
+    try {
+      await expect(redis.set('k', 'v')).rejects.toThrow(/^READONLY/);
+      expect(redisNotReady(redis)).toMatch(/^the Redis connection is (closing|reconnecting)$/);
+      await until('a reconnect', async () => connections() === 2 && redis.status === 'ready');
+      expect(redisNotReady(redis)).toBeUndefined();
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 describe('redisIsReplica (what /readyz asks of one Redis server)', () => {

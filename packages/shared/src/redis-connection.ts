@@ -155,7 +155,10 @@ const stateOf = (status: string) => STATES[status] ?? status;
  */
 export function redisNotReady(redis: RedisClient): string | undefined {
   if (!(redis instanceof Cluster)) {
-    return redis.status === 'ready' ? undefined : `the Redis connection is ${stateOf(redis.status)}`;
+    if (redis.status !== 'ready') return `the Redis connection is ${stateOf(redis.status)}`;
+    // Ended, its status not yet changed (that waits for the socket's close): after READONLY, say
+    // (leaveReplica). A command now fails "Stream isn't writeable".
+    return redis.stream?.writable ? undefined : 'the Redis connection is closing';
   }
   if (redis.status !== 'ready') return `the Redis Cluster client is ${stateOf(redis.status)}`;
   const masters = redis.nodes('master');
