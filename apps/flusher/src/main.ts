@@ -33,15 +33,17 @@ if (writesParquet(config)) {
   });
 }
 const logger = createLogger('spool-flusher', config.logLevel);
-// Every connection's errors go through the database check first: see exitOnRefusedDatabase.
-const refuseDatabase = exitOnRefusedDatabase('flusher');
-const warnRedis = redisConnectionWarnings(logger);
-const clients = createFlusherClients(config, (error, client) => {
-  refuseDatabase(error);
-  warnRedis(error, client);
-});
+const clients = createFlusherClients(
+  config,
+  exitOnRefusedDatabase('flusher', redisConnectionWarnings(logger)),
+);
 refuseClusterNode('flusher', clients.redis);
-const flusher = await buildFlusher({ config, clients, logger, onWorkerError: refuseDatabase });
+const flusher = await buildFlusher({
+  config,
+  clients,
+  logger,
+  onWorkerError: exitOnRefusedDatabase('flusher'),
+});
 
 stopOnSignals(
   logger,

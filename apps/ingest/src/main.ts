@@ -17,13 +17,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
 const logger = createLogger('spool-ingest', config.logLevel);
-// Every connection's errors go through the database check first: see exitOnRefusedDatabase.
-const refuseDatabase = exitOnRefusedDatabase('ingest');
-const warnRedis = redisConnectionWarnings(logger);
-const clients = createIngestClients(config, (error, client) => {
-  refuseDatabase(error);
-  warnRedis(error, client);
-});
+const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
 refuseClusterNode('ingest', clients.redis);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {

@@ -92,13 +92,18 @@ export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): vo
  * keys, and a flusher could take another deployment's jobs. The refusal is emitted before the
  * connection's `ready`, and this exits at once, so no command of the process runs in database 0;
  * a check after `ready` raced the other connections (a CI run found BullMQ's queue meta written).
+ * Any other error goes on to `otherwise` (the connection warnings).
  */
-export function exitOnRefusedDatabase(process: SpoolProcess): (error: unknown) => void {
-  return (error) => {
+export function exitOnRefusedDatabase(
+  process: SpoolProcess,
+  otherwise: (error: Error, client: string) => void = () => {},
+): (error: Error, client?: string) => void {
+  return (error, client = '') => {
     const database = refusedDatabase(error);
     if (database !== undefined) {
-      refuseRedisUrl(process, `this Redis refused database ${database} (${(error as Error).message})`);
+      refuseRedisUrl(process, `this Redis refused database ${database} (${error.message})`);
     }
+    otherwise(error, client);
   };
 }
 
