@@ -400,17 +400,12 @@ describe('Spool on a Redis Cluster', () => {
     expect([await post(slow), await post(healthy)]).toEqual([202, 202]);
 
     // The slow master runs a script for 1.5 s: past REDIS_COMMAND_TIMEOUT (1 s), short of a failover.
-    const busy = cluster.call(
-      slowPort,
-      'EVAL',
-      "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 1500000 return 1",
-      '0',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Posted once it runs (not 50 ms after sending it: on a loaded runner the append came first).
+    const { ended } = await cluster.holdBusy(slowPort, 1_500);
     expect(await post(slow)).toBe(503);
     // The whole cluster client was dropped for it: this one was answered "Cluster isn't ready".
     expect(await post(healthy)).toBe(202);
-    await busy;
+    await ended;
     // And the slow master's streams come back on its new connection.
     await waitFor(
       async () => ((await post(slow)) === 202 ? true : undefined),
@@ -430,15 +425,10 @@ describe('Spool on a Redis Cluster', () => {
     // One master busy for 1.5 s (short of a failover): its PINGs wait. A PING has no key, and one
     // probe sent it to one master picked at random, so probes at once answered 200 and 503 both.
     const [master] = (await cluster.state()).filter((node) => node.role === 'master');
-    const busy = cluster.call(
-      (master as { port: number }).port,
-      'EVAL',
-      "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > 1500000 return 1",
-      '0',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Probed once the script runs (not 50 ms after sending it: a probe could come first).
+    const { ended } = await cluster.holdBusy((master as { port: number }).port, 1_500);
     const probes = await Promise.all([readiness(), readiness(), readiness(), readiness()]);
-    await busy;
+    await ended;
     expect(probes).toEqual(
       Array(4).fill({
         code: 503,

@@ -126,7 +126,20 @@ describe('a failover behind one address', () => {
       const answer = await fetch(`${service.url}/readyz`);
       return { status: answer.status, body: (await answer.json()) as { reason?: string } };
     };
-    expect(await probe(ingest)).toEqual({
+    // A probe gives ROLE 500 ms and does not judge a Redis that answers later: a loaded runner's
+    // first probe said ready (200). Probed until one answers; only a probe that finds the replica
+    // reconnects (leaveReplica), and nothing else writes, so the connection is on the old primary
+    // until then, and a process that never finds it still fails here.
+    let found: Awaited<ReturnType<typeof probe>> | undefined;
+    await until(
+      'a probe to judge the old primary',
+      async () => {
+        found = await probe(ingest);
+        return found.status !== 200;
+      },
+      10_000,
+    );
+    expect(found).toEqual({
       status: 503,
       body: {
         status: 'not ready',

@@ -87,8 +87,19 @@ describe('graceful shutdown of the ingest process', () => {
       ingest.url,
       `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"messageId":`,
     );
-    // A round trip after them, so the server has read both before it is told to stop.
-    await (await fetch(`${ingest.url}/healthz`)).text();
+    // Stopped once the server has let the half-sent body's request in: MAX_INFLIGHT_BYTES holds
+    // its Content-Length from onRequest, where the route also checks for shutdown. A /healthz
+    // round trip proved nothing: it can come on fetch's kept-alive connection, answered before
+    // the server accepted these two, and a run's SIGTERM came first (that request, let in during
+    // the close, was answered 503 SPOOL_SHUTTING_DOWN).
+    await waitFor(
+      async () =>
+        /^spool_ingest_inflight_body_bytes 100$/m.test(await (await fetch(`${ingest.url}/metrics`)).text())
+          ? true
+          : undefined,
+      10_000,
+      'the half-sent body to be let in',
+    );
 
     const code = await ingest.stop('SIGTERM');
     await Promise.all([halfHeaders.closed, halfBody.closed]);

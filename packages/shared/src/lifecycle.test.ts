@@ -37,3 +37,57 @@ describe('stopOnSignals', () => {
     expect(lines[1]).toMatchObject({ graceMs: 200, abandonedJobs: ['flush:web:3'] });
   });
 });
+
+/**
+ * refuseClusterNode on a stand-in connection (ready at once) whose `INFO cluster` fails first with
+ * `first` (a command timeout, or a refusal), then says it is a Cluster node. 1.5 s after the first
+ * answer the process says how many times it was asked, and exits 0.
+ */
+const clusterNodeCheck = (first: string) => `
+  import { EventEmitter } from 'node:events';
+  import { refuseClusterNode } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+  const redis = Object.assign(new EventEmitter(), { status: 'ready', asked: 0 });
+  redis.info = async () => {
+    redis.asked += 1;
+    if (redis.asked > 1) return 'cluster_enabled:1';
+    const error = new Error(${JSON.stringify(first)});
+    if (error.message.startsWith('NOPERM')) error.name = 'ReplyError';
+    throw error;
+  };
+  refuseClusterNode('ingest', redis);
+  setTimeout(() => { console.log('asked ' + redis.asked); process.exit(0); }, 1_500);
+`;
+
+async function runClusterNodeCheck(first: string) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', clusterNodeCheck(first)]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const [code] = await once(child, 'close');
+  return { code, stdout, stderr };
+}
+
+describe('refuseClusterNode', () => {
+  it('asks again when INFO was not answered (a loaded run timed it out, and the ingest ran on a Cluster node)', async () => {
+    expect(await runClusterNodeCheck('Command timed out')).toEqual({
+      code: 78,
+      stdout: '',
+      stderr: expect.stringContaining(
+        'REDIS_URL: a node of a Redis Cluster; name the cluster with REDIS_CLUSTER_NODES',
+      ),
+    });
+  });
+
+  it('does not ask again a Redis that refuses INFO (an ACL): no command a second for nothing', async () => {
+    expect(await runClusterNodeCheck('NOPERM this user has no permissions to run the info command')).toEqual({
+      code: 0,
+      stdout: 'asked 1\n',
+      stderr: '',
+    });
+  });
+});

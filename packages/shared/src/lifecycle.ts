@@ -64,7 +64,7 @@ function refuseRedisUrl(process: SpoolProcess, problem: string): never {
  * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster: it serves its
  * own slots only, so the streams of the others were answered 503 (`MOVED` in the log alone) and
  * flush jobs could not be added, all behind a ready `/readyz`. Checked when the connection is first
- * ready (Redis may be down at start).
+ * ready (Redis may be down at start), until Redis has answered.
  */
 export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): void {
   if (redis instanceof Cluster) return;
@@ -78,7 +78,13 @@ export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): vo
           );
         }
       },
-      () => {},
+      (error: Error) => {
+        // Not answered (a command timeout on a loaded machine, the connection lost): asked again
+        // a second later, once ready; given up, the process ran on a Cluster node for good. A
+        // refusal (an ACL without INFO) cannot be asked again: the check is skipped.
+        if (error.name === 'ReplyError') return;
+        setTimeout(() => (redis.status === 'ready' ? check() : redis.once('ready', check)), 1_000).unref();
+      },
     );
   };
   if (redis.status === 'ready') check();

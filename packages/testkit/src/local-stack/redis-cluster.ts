@@ -291,6 +291,48 @@ export class LocalRedisCluster {
 
   /** One command to one node, on a connection of its own. */
   async call(port: number, ...args: string[]): Promise<unknown> {
+    const client = this.client(port);
+    try {
+      await client.connect();
+      return await client.call(args[0] as string, ...args.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /**
+   * Holds the node at `port` busy for `ms` (a script that loops on TIME), and resolves once it is
+   * busy: a PING on a connection opened before the script goes unanswered for 100 ms. `ended` is
+   * the script's end. A fixed wait after sending the script covered a new connection, its
+   * handshake and the EVAL only on an idle machine (a loaded one took up to 266 ms to connect).
+   */
+  async holdBusy(port: number, ms: number): Promise<{ ended: Promise<unknown> }> {
+    const watcher = this.client(port);
+    await watcher.connect();
+    const ended = this.call(
+      port,
+      'EVAL',
+      "local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - start > tonumber(ARGV[1]) return 1",
+      '0',
+      String(ms * 1_000),
+    );
+    ended.catch(() => {});
+    try {
+      await until(`node :${port} to be busy`, async () => {
+        const answered = watcher.ping().then(() => true);
+        answered.catch(() => {});
+        return !(await Promise.race([
+          answered,
+          new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+        ]));
+      });
+    } finally {
+      watcher.disconnect();
+    }
+    return { ended };
+  }
+
+  private client(port: number): Redis {
     const client = new Redis({
       host: '127.0.0.1',
       port,
@@ -301,12 +343,7 @@ export class LocalRedisCluster {
       ...(this.options.tls ? { tls: { ca: readFileSync(this.options.tls.caFile) } } : {}),
     });
     client.on('error', () => {});
-    try {
-      await client.connect();
-      return await client.call(args[0] as string, ...args.slice(1));
-    } finally {
-      client.disconnect();
-    }
+    return client;
   }
 
   private auth(): string[] {
