@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
+  childOutput,
   createTestRedis,
   flusherTestEnv,
   randomName,
@@ -20,30 +21,23 @@ async function exitOf(
   app: 'ingest' | 'flusher',
   env: Record<string, string>,
 ): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    let stderr = '';
-    const child = spawn(process.execPath, [SPOOL_MAINS[app]], {
-      env: {
-        PATH: process.env.PATH,
-        ALLOW_ANONYMOUS_WRITES: 'true',
-        S3_BUCKET: 'b',
-        S3_ENDPOINT: 'http://127.0.0.1:1',
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-        ...env,
-      },
-    });
-    child.stderr.on('data', (data: Buffer) => {
-      stderr += data.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    // 'close', not 'exit': 'exit' may come before the last of stderr has been read (Node's docs),
-    // and a run got status-less "" here. Killed by the timer: status null, which the checks show.
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stderr });
-    });
+  const child = spawn(process.execPath, [SPOOL_MAINS[app]], {
+    env: {
+      PATH: process.env.PATH,
+      ALLOW_ANONYMOUS_WRITES: 'true',
+      S3_BUCKET: 'b',
+      S3_ENDPOINT: 'http://127.0.0.1:1',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
   });
+  const { closed, err } = childOutput(child);
+  // Killed if it runs on: status null, which the checks show.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const status = await closed;
+  clearTimeout(timer);
+  return { status, stderr: err() };
 }
 
 describe('start-up with a bad configuration', () => {

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
+import { childOutput, ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
 import { freePort } from '@spool/testkit/ports';
 
 /** METRICS_PORT: the ingest's /metrics on a port of its own, off the public one. */
@@ -61,13 +60,9 @@ describe('METRICS_PORT', () => {
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      let output = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-      });
-      const [code] = await once(child, 'exit');
-      expect(code).toBe(1);
-      expect(output).toContain(`METRICS_PORT=${port}`);
+      const { closed, out } = childOutput(child);
+      expect(await closed).toBe(1);
+      expect(out()).toContain(`METRICS_PORT=${port}`);
     } finally {
       taken.close();
     }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
+import { childOutput } from '@spool/testkit/child-output';
 
 /** A process that stops on signals as the services do, with a shutdown that never ends. */
 const STUCK_SHUTDOWN = `
@@ -59,17 +60,10 @@ const clusterNodeCheck = (first: string) => `
 `;
 
 async function runClusterNodeCheck(first: string) {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', clusterNodeCheck(first)]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => {
-    stdout += data.toString();
-  });
-  child.stderr.on('data', (data: Buffer) => {
-    stderr += data.toString();
-  });
-  const [code] = await once(child, 'close');
-  return { code, stdout, stderr };
+  const { closed, out, err } = childOutput(
+    spawn(process.execPath, ['--input-type=module', '-e', clusterNodeCheck(first)]),
+  );
+  return { code: await closed, stdout: out(), stderr: err() };
 }
 
 describe('refuseClusterNode', () => {

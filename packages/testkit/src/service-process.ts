@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { childOutput } from './child-output.js';
 import { freePort } from './ports.js';
 
 /** A Spool process (ingest or flusher) started from its built `main.js`, for tests. */
@@ -10,7 +10,7 @@ export interface ServiceProcess {
   pid: number;
   /** Everything it printed so far (JSON log lines). */
   output(): string;
-  /** Sends a signal and resolves with the exit code once it has exited. */
+  /** Sends a signal and resolves with the exit code once it has exited, its output all read. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -38,13 +38,7 @@ export async function spawnService(
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const append = (data: Buffer) => {
-    output += data.toString('utf8');
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const { closed, all: output } = childOutput(child);
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -53,16 +47,16 @@ export async function spawnService(
         child,
         url,
         pid: child.pid,
-        output: () => output,
+        output,
         async stop(signal = 'SIGTERM') {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
+          return closed;
         },
       };
     }
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
-      throw new Error(`${script} did not start:\n${output}`);
+      throw new Error(`${script} did not start:\n${output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, streamKeys } from '@spool/shared';
 import {
+  childOutput,
   createTestRedis,
   flusherTestEnv,
   randomName,
@@ -30,16 +31,8 @@ function run(args: string[], env: Record<string, string> = {}) {
     env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (data: Buffer) => {
-    stdout += data.toString();
-  });
-  child.stderr.on('data', (data: Buffer) => {
-    stderr += data.toString();
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number);
-  return { child, exited, out: () => stdout, err: () => stderr };
+  const { closed: exited, out, err } = childOutput(child);
+  return { child, exited, out, err };
 }
 
 async function append(stream: string, namespace: string, lines: string[]): Promise<void> {

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { flushGeneration } from '@spool/flusher/dist/flush-generation.js';
@@ -13,7 +12,7 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { flusherTestEnv, randomName } from '@spool/testkit';
+import { childOutput, flusherTestEnv, randomName } from '@spool/testkit';
 import { pino } from 'pino';
 
 /** The built `spool` command. */
@@ -25,16 +24,8 @@ export function runCli(command: string, args: string[], env: Record<string, stri
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (data: Buffer) => {
-    out += data.toString();
-  });
-  child.stderr.on('data', (data: Buffer) => {
-    err += data.toString();
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number);
-  return { child, exited, out: () => out, err: () => err };
+  const { closed: exited, out, err } = childOutput(child);
+  return { child, exited, out, err };
 }
 
 /** The environment that points the command at the test S3, under `prefix`. */

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 /** `spool verify`, as run: the built command, S3 under `prefix`; its report and exit code. */
-async function verify(prefix: string, args: string[]): Promise<{ code: number; out: string }> {
+async function verify(prefix: string, args: string[]): Promise<{ code: number | null; out: string }> {
   const cli = runCli('verify', args, s3Env(prefix));
   return { code: await cli.exited, out: cli.out() };
 }
