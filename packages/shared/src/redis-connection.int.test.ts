@@ -37,6 +37,16 @@ async function countedConnection(options: RedisOptions = {}, connect: ConnectOpt
   return { redis, connections: () => connections };
 }
 
+/**
+ * The first connection and at most one reconnect for each second begun since `firstAt`: two
+ * refusals within the second make 2 connections, not 3. (On a loaded runner the reconnect itself
+ * may take the second; the second refusal may then reconnect too, and still be within the rule.)
+ */
+function expectAtMostOnceASecond(connections: number, firstAt: number): void {
+  expect(connections).toBeGreaterThanOrEqual(2);
+  expect(connections).toBeLessThanOrEqual(1 + Math.ceil((Date.now() - firstAt) / 1000));
+}
+
 describe('a connection to a Redis that answers READONLY', () => {
   it.each([
     ['that re-sends lost commands (the flusher)', {}, {}],
@@ -47,15 +57,14 @@ describe('a connection to a Redis that answers READONLY', () => {
     async (_name, options, connect) => {
       const { redis, connections } = await countedConnection(options, connect);
       try {
+        const firstAt = Date.now();
         await expect(redis.set('k', 'v')).rejects.toThrow(/^READONLY/);
         await until('a reconnect', async () => connections() === 2 && redis.status === 'ready');
         // Refused again, within the second: failed at once again, on the same connection.
         await expect(redis.set('k', 'v')).rejects.toThrow(/^READONLY/);
         await new Promise((resolve) => setTimeout(resolve, 300));
-        expect({ connections: connections(), status: redis.status }).toEqual({
-          connections: 2,
-          status: 'ready',
-        });
+        expectAtMostOnceASecond(connections(), firstAt);
+        expect(redis.status).toBe('ready');
       } finally {
         redis.disconnect();
       }
@@ -86,6 +95,7 @@ describe('redisIsReplica (what /readyz asks of one Redis server)', () => {
   it('says a replica cannot take writes, and reconnects through the address at most once a second', async () => {
     const { redis, connections } = await countedConnection();
     try {
+      const firstAt = Date.now();
       expect(await redisIsReplica(redis, 1_000)).toBe(
         'Redis is a read-only replica: REDIS_URL must name the primary',
       );
@@ -93,10 +103,8 @@ describe('redisIsReplica (what /readyz asks of one Redis server)', () => {
       // Asked again within the second: said again, the connection kept.
       expect(await redisIsReplica(redis, 1_000)).toMatch(/replica/);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect({ connections: connections(), status: redis.status }).toEqual({
-        connections: 2,
-        status: 'ready',
-      });
+      expectAtMostOnceASecond(connections(), firstAt);
+      expect(redis.status).toBe('ready');
     } finally {
       redis.disconnect();
     }
