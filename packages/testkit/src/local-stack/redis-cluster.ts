@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { LATE, settledWithin } from '@spool/shared';
 import { Redis } from 'ioredis';
 import { isPortFree } from '../ports.js';
 import { until } from '../wait.js';
@@ -318,14 +319,10 @@ export class LocalRedisCluster {
     );
     ended.catch(() => {});
     try {
-      await until(`node :${port} to be busy`, async () => {
-        const answered = watcher.ping().then(() => true);
-        answered.catch(() => {});
-        return !(await Promise.race([
-          answered,
-          new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
-        ]));
-      });
+      await until(
+        `node :${port} to be busy`,
+        async () => (await settledWithin(watcher.ping(), 100)) === LATE,
+      );
     } finally {
       watcher.disconnect();
     }
