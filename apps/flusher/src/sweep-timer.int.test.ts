@@ -48,14 +48,15 @@ describe('the sweep timer', () => {
 
   it('skips its ticks while another flusher holds the lease, and sweeps once it expires', async () => {
     const leaseKey = sweepLeaseKey(randomName('ns'));
-    // Long enough to be held still at the first tick (50 ms on) however slow the runner.
-    await redis.set(leaseKey, 'another flusher', 'PX', 3_000);
+    // Held until a tick has been skipped, however slow the runner; then let go of at once.
+    await redis.set(leaseKey, 'another flusher', 'PX', 60_000);
     let calls = 0;
     const t = timer(async () => {
       calls += 1;
     }, leaseKey);
     await waitFor(async () => (t.outcomes.includes('skipped') ? true : undefined), 10_000, 'a skipped tick');
     expect(calls).toBe(0);
+    await redis.pexpire(leaseKey, 1);
     await waitFor(async () => (calls > 0 ? true : undefined), 10_000, 'the lease to expire');
     await t.stop();
     expect(t.outcomes[0]).toBe('skipped');

@@ -69,7 +69,10 @@ describe('the flush worker watchdog', () => {
       // A boolean, not the worker: Jest cannot write a failure that quotes a circular object.
       expect(flusher.worker === first).toBe(false);
       const metrics = await flusher.app.inject({ url: '/metrics' });
-      expect(metrics.body).toMatch(/^spool_flush_worker_replacements_total 1$/m);
+      // At least one: on a loaded runner a replacement may itself be judged stuck and replaced.
+      expect(
+        Number(/^spool_flush_worker_replacements_total (\d+)$/m.exec(metrics.body)?.[1]),
+      ).toBeGreaterThanOrEqual(1);
     } finally {
       await flusher.close();
       await clients.close();

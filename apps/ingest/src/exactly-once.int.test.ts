@@ -49,7 +49,9 @@ describe('a reply lost with its connection', () => {
   it('gets 503 "may be stored", and the ingest never sends the append again', async () => {
     const ingest = await startTestIngest(
       // Dedupe off and no messageIds: only the absence of a re-send can keep this to one copy.
-      { DEDUPE_WINDOW: '0', REDIS_COMMAND_TIMEOUT: '500ms' },
+      // The lost reply is answered when the command times out; 2 s keeps a slow runner's
+      // ordinary replies inside it, so each post below is sent once.
+      { DEDUPE_WINDOW: '0', REDIS_COMMAND_TIMEOUT: '2s' },
       proxy.url('redis'),
     );
     try {
@@ -66,11 +68,13 @@ describe('a reply lost with its connection', () => {
       expect(answer.json().message).toContain('may be stored');
 
       // Reconnected: a re-send would have gone out on the new connection before this append.
+      // Waited for with /readyz, not by posting: a post that timed out could be stored as well.
       await waitFor(
-        async () => ((await post(ingest, stream, { n: 3 })).statusCode === 202 ? true : undefined),
+        async () => ((await ingest.app.inject({ url: '/readyz' })).statusCode === 200 ? true : undefined),
         10_000,
         'the ingest to reconnect',
       );
+      expect((await post(ingest, stream, { n: 3 })).statusCode).toBe(202);
       expect((await lines(stream)).map((line) => JSON.parse(line).n)).toEqual([1, 2, 3]);
       expect(await redis.hget(streamKeys(stream).stats, 'accepted')).toBe('3');
     } finally {

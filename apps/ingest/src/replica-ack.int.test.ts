@@ -41,7 +41,7 @@ beforeAll(async () => {
     (await replicaClient.info('replication')).includes('master_link_status:up'),
   );
   ingest = await startTestIngest(
-    { REDIS_MIN_REPLICAS_ACK: '1', REDIS_COMMAND_TIMEOUT: '600ms', REDIS_NAMESPACE: 'spool' },
+    { REDIS_MIN_REPLICAS_ACK: '1', REDIS_COMMAND_TIMEOUT: '2s', REDIS_NAMESPACE: 'spool' },
     primaryUrl,
   );
 });
