@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys, sweepLeaseKey } from '@spool/shared';
 import { createTestRedis, randomName, waitFor, waitUntilLanded } from '@spool/testkit';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { fillBuffer, startTestFlusher } from '../test/support.js';
 import { startSweepTimer } from './sweep-timer.js';
 
@@ -15,7 +15,12 @@ afterAll(async () => {
 type Outcome = 'ran' | 'failed' | 'skipped';
 
 /** A timer on a fresh lease, recording each tick's outcome. */
-function timer(sweep: () => Promise<unknown>, leaseKey = sweepLeaseKey(randomName('ns')), holder = 'a') {
+function timer(
+  sweep: () => Promise<unknown>,
+  leaseKey = sweepLeaseKey(randomName('ns')),
+  holder = 'a',
+  log: Logger = logger,
+) {
   const outcomes: Outcome[] = [];
   const handle = startSweepTimer({
     redis,
@@ -24,7 +29,7 @@ function timer(sweep: () => Promise<unknown>, leaseKey = sweepLeaseKey(randomNam
     everyMs: 50,
     sweep,
     onTick: (outcome) => outcomes.push(outcome),
-    logger,
+    logger: log,
   });
   return { outcomes, leaseKey, stop: () => handle.stop() };
 }
@@ -44,6 +49,29 @@ describe('the sweep timer', () => {
     await t.stop();
     // (A tick may also find the failed sweep's lease still held.)
     expect(t.outcomes.filter((outcome) => outcome !== 'skipped').slice(0, 2)).toEqual(['failed', 'ran']);
+  });
+
+  it('says a sweep that fails tick after tick once, then with the count since, not on every tick', async () => {
+    const said: Array<{ msg: string; repeatedSinceLastLine?: number; err?: { message: string } }> = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => said.push(JSON.parse(line)) });
+    const t = timer(
+      async () => {
+        throw new Error('OOM command not allowed when used memory > maxmemory');
+      },
+      undefined,
+      undefined,
+      log,
+    );
+    await waitFor(
+      async () => (t.outcomes.filter((outcome) => outcome === 'failed').length >= 6 ? true : undefined),
+      10_000,
+      'six failed sweeps',
+    );
+    await t.stop();
+    const failures = said.filter((line) => line.msg === 'sweep failed; the next tick tries again');
+    // The first in full; another only once 10 s have passed (a runner stalled that long).
+    expect(failures[0]?.err?.message).toContain('OOM command not allowed');
+    expect(failures.length).toBeLessThan(t.outcomes.filter((outcome) => outcome === 'failed').length);
   });
 
   it('skips its ticks while another flusher holds the lease, and sweeps once it expires', async () => {

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@spool/shared';
+import { type RedisClient, repeatedLog } from '@spool/shared';
 import type { Logger } from 'pino';
 
 export interface SweepTimerOptions {
@@ -32,6 +32,9 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  // Once per 10 s at most, with the count since: while Redis refuses (OOM, a failover) every tick
+  // fails, and a short FLUSH_INTERVAL ticks every second.
+  const logFailure = repeatedLog(logger, 'sweep failed; the next tick tries again');
 
   const tick = async () => {
     let outcome: 'ran' | 'failed' | 'skipped' = 'skipped';
@@ -42,7 +45,7 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
       }
     } catch (error) {
       outcome = 'failed';
-      logger.warn({ err: error }, 'sweep failed; the next tick tries again');
+      logFailure(error);
     }
     onTick?.(outcome);
   };
