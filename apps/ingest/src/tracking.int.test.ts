@@ -159,6 +159,21 @@ describe('the tracking API on a keyed service', () => {
     expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
   });
 
+  it.each(['json', '', 'application/json, text/plain'])(
+    'reads JSON under a Content-Type Fastify cannot parse too (%p), never 415',
+    async (type) => {
+      const messageId = randomName('m');
+      const response = await send(
+        ingest,
+        '/v1/track',
+        { userId: 'u', event: 'Typed', messageId },
+        { 'content-type': type, authorization: basic('web-key-0001') },
+      );
+      expect(response.statusCode).toBe(200);
+      expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
+    },
+  );
+
   it("sends a * key's messages, and only those, to DEFAULT_STREAM", async () => {
     const messageId = randomName('m');
     await send(
@@ -341,6 +356,19 @@ describe('the tracking API on a keyed service', () => {
       duplicates: 1,
     });
     expect((await stored(ns, stream)).filter((line) => line.messageId === messageId)).toHaveLength(1);
+  });
+
+  it('keeps a numeric messageId as its text, and stores its retry once', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    // An id no other test of this stream uses: a safe integer of this run's clock.
+    const messageId = Date.now() * 1_000 + Math.floor(Math.random() * 1_000);
+    const message = { userId: 'u', event: 'Numbered', messageId };
+    expect((await send(ingest, '/v1/track', message, headers)).json()).toMatchObject({ accepted: 1 });
+    expect((await send(ingest, '/v1/track', message, headers)).json()).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+    });
+    expect((await stored(ns, stream)).filter((line) => line.messageId === String(messageId))).toHaveLength(1);
   });
 
   it("serves analytics.js's settings for a known key, pointing it here, and refuses an unknown one", async () => {

@@ -126,6 +126,12 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   };
 
   app.decorateRequest('trackingStream', undefined);
+  // Fastify answers 415 to a Content-Type it cannot parse (`json`, an empty one, `a, b`) before
+  // any parser runs, the catch-all below included: the type says nothing here, so it is replaced.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'text/plain';
+    done();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     '*',

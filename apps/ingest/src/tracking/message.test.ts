@@ -216,6 +216,49 @@ describe('normalizeMessage', () => {
     expect(stored({ userId: 'u' }, { type: 'identify' }).integrations).toBeUndefined();
   });
 
+  it('keeps a timestamp within the years ISO 8601 writes (0001–9999), else falls back as for no time', () => {
+    // A "max date" placeholder sent 50 ms before it arrived: corrected, it would pass year 9999.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '9999-12-31T23:59:59.999Z' },
+        { type: 'track', sentAt: '2026-12-01T12:00:09.950Z' },
+      ).timestamp,
+    ).toBe(RECEIVED);
+    // Go's zero time from a client 1 s fast: corrected, it would be year 0000.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '0001-01-01T00:00:00Z' },
+        { type: 'track', sentAt: '2026-12-01T12:00:11.000Z' },
+      ).timestamp,
+    ).toBe(RECEIVED);
+    // A timestamp the user set beside RudderStack's originalTimestamp, past 9999 once in UTC:
+    // the client's time (originalTimestamp, corrected) stands, as for a timestamp that is no time.
+    expect(
+      stored(
+        {
+          userId: 'u',
+          event: 'x',
+          timestamp: '9999-12-31T23:30:00-01:00',
+          originalTimestamp: '2026-12-01T12:00:00.000Z',
+        },
+        { type: 'track' },
+      ).timestamp,
+    ).toBe('2026-12-01T12:00:00.000Z');
+    // The span's ends themselves are kept.
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '0001-01-01T00:00:00.000Z' }, { type: 'track' }).timestamp,
+    ).toBe('0001-01-01T00:00:00.000Z');
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '9999-12-31T23:59:59.999Z' }, { type: 'track' }).timestamp,
+    ).toBe('9999-12-31T23:59:59.999Z');
+  });
+
+  it('keeps a numeric messageId (a safe integer) as its text, as dedupe and readers see it', () => {
+    expect(stored({ userId: 'u', messageId: 987654321 }, { type: 'identify' }).messageId).toBe('987654321');
+    // Not an integer: left as sent, which is no id of the client's (the stored line gets a UUID).
+    expect(stored({ userId: 'u', messageId: 1.5 }, { type: 'identify' }).messageId).toBe(1.5);
+  });
+
   it('never stores the write key', () => {
     // What is stored is the message's JSON.
     const line = JSON.stringify(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' }));

@@ -58,9 +58,18 @@ function timeOf(value: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** ISO-8601 of `ms`, or undefined past the dates JavaScript can write (a client's wild clock). */
+/** 0001-01-01T00:00:00.000Z and 10000-01-01: the span of ISO 8601's four-digit years. */
+const FIRST_ISO_MS = -62_135_596_800_000;
+const PAST_ISO_MS = 253_402_300_800_000;
+
+/**
+ * ISO-8601 of `ms`, or undefined outside the years 0001 to 9999 (a client's wild clock, or a
+ * sentinel such as 9999-12-31 or Go's zero time moved by the correction): `toISOString` writes
+ * those as `0000-…`, `-000001-…` or `+010000-…`, which no ISO 8601 reader (the flusher's
+ * included) takes as a time.
+ */
 function isoOf(ms: number): string | undefined {
-  return Math.abs(ms) <= 8.64e15 ? formatIso(ms) : undefined;
+  return ms >= FIRST_ISO_MS && ms < PAST_ISO_MS ? formatIso(ms) : undefined;
 }
 
 export type NormalizeMessage = (
@@ -121,6 +130,10 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     // out by JSON.stringify, and deleting one would slow every later step on the object.
     const message = raw;
     if (Object.hasOwn(message, 'writeKey')) message.writeKey = undefined;
+    // A client's numeric id is its id (as for userId): kept, and deduplicated, as text.
+    if (typeof message.messageId === 'number' && Number.isSafeInteger(message.messageId)) {
+      message.messageId = String(message.messageId);
+    }
     message.type = type;
     const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;
     const context: Record<string, unknown> = batchContext
