@@ -27,6 +27,12 @@
 -- A buffer without `since` (lost, or written by hand) is dated now.
 
 if redis.call('EXISTS', KEYS[4]) == 1 then
+  -- Its metadata gone (deleted by hand, or evicted by a Redis not on noeviction): made again
+  -- once, so that every later attempt writes the same object key, and pin-destination-1.lua,
+  -- which needs it, does not take the generation for one already released.
+  if redis.call('EXISTS', KEYS[5]) == 0 then
+    redis.call('HSET', KEYS[5], 'since', nowMs(), 'format', ARGV[2])
+  end
   local meta = redis.call('HMGET', KEYS[5], 'since', 'format')
   return { 2, redis.call('STRLEN', KEYS[4]), tonumber(meta[1] or nowMs()), meta[2] or 'ndjson.gz' }
 end

@@ -312,6 +312,21 @@ describe('the seal script', () => {
     await expect(sealGeneration(redis, keys, 0)).rejects.toThrow(/sealed for format "orc"/);
   });
 
+  it('makes a lost metadata hash again on a retry, once, so later retries name the same object', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await sealGeneration(redis, keys, 0, 'ndjson.zst');
+    await redis.del(keys.sealedMeta(0));
+    // Its format lost with it: the retry's own is as good a guess as any, and is kept from then on.
+    const retry = (await sealGeneration(redis, keys, 0, 'parquet')) as { since: number };
+    expect(retry).toMatchObject({ status: 'resealed', length: 2, format: 'parquet' });
+    expect(await redis.hgetall(keys.sealedMeta(0))).toEqual({
+      since: String(retry.since),
+      format: 'parquet',
+    });
+    expect(await sealGeneration(redis, keys, 0, 'ndjson.gz')).toEqual({ ...retry, format: 'parquet' });
+  });
+
   it("dates a buffer without since by Redis's clock", async () => {
     const keys = streamKeys(randomName());
     await append(keys, ['a']);
