@@ -303,6 +303,31 @@ describe('a Parquet flush', () => {
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
   });
 
+  it('writes lines holding bytes that are no UTF-8 as text, those bytes as U+FFFD (a buffer the ingest did not write)', async () => {
+    const stream = randomName('pq-not-utf8');
+    const keys = streamKeys(stream);
+    const bad = Buffer.from([0xff, 0xfe, 0xc3]);
+    await redis.set(
+      keys.buf,
+      Buffer.concat([
+        Buffer.from('{"messageId":"m0","x":"ok"}\n{"messageId":"m1","x":"'),
+        bad,
+        Buffer.from('"}\n{"messageId":"m2'),
+        bad,
+        Buffer.from('","x":"ok"}\n'),
+      ]),
+    );
+    // Before: refused by DuckDB in every way of writing it, the generation never landed.
+    const { file, metrics } = await flushParquet(stream);
+    const rows = await query(`SELECT _event, messageId FROM read_parquet('${file}')`);
+    expect(rows.map(({ _event, messageId }) => [_event, messageId])).toEqual([
+      ['{"messageId":"m0","x":"ok"}', 'm0'],
+      ['{"messageId":"m1","x":"\ufffd\ufffd\ufffd"}', 'm1'],
+      ['{"messageId":"m2\ufffd\ufffd\ufffd","x":"ok"}', 'm2\ufffd\ufffd\ufffd'],
+    ]);
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
+  });
+
   it('writes a generation of large events, whose row group passes 96 MB, with its typed columns', async () => {
     const stream = randomName('pq-large');
     // 20,000 events of some 40 bytes, then 2,100 of 28 KB, each unlike the others: DuckDB's row

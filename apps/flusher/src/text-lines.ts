@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { LineSplitter } from './line-splitter.js';
@@ -46,8 +47,13 @@ export async function writeTextLines(input: string, output: string): Promise<voi
         messageId = undefined;
         receivedAt = undefined;
       }
+      // DuckDB refuses a whole file for one byte that is no UTF-8 (a buffer written by hand): such
+      // bytes become U+FFFD, as the ingest's parse makes them, and every event still lands.
+      const text = utf8(buffer.subarray(start, end));
+      messageId &&= utf8(messageId);
+      receivedAt &&= utf8(receivedAt);
       // Held past this chunk by reference: a file stream's chunks are never reused.
-      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, buffer.subarray(start, end), END]) {
+      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, text, END]) {
         if (part) {
           pending.push(part);
           pendingBytes += part.length;
@@ -67,6 +73,9 @@ export async function writeTextLines(input: string, output: string): Promise<voi
     await out.close();
   }
 }
+
+/** `bytes` as they are when UTF-8, else with each byte that is not replaced by U+FFFD. */
+const utf8 = (bytes: Buffer) => (isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8')));
 
 const DELIMITER = Buffer.from([TEXT_LINE_DELIMITER]);
 const END = Buffer.from([NEWLINE]);
