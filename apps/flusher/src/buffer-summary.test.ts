@@ -7,8 +7,8 @@ const line = (i: number, pad: number) =>
   `${JSON.stringify({ receivedAt: `2026-11-27T00:00:${String(i % 60).padStart(2, '0')}.000Z`, i, p: 'x'.repeat(pad) })}\n`;
 
 /** The summary of `content` fed in pieces cut at `cuts`. */
-function summaryOf(content: Buffer, cuts: number[]) {
-  const builder = new SummaryBuilder();
+function summaryOf(content: Buffer, cuts: number[], maxKeptLineBytes?: number) {
+  const builder = new SummaryBuilder(maxKeptLineBytes);
   let from = 0;
   for (const cut of [
     ...cuts.filter((c) => c > 0 && c < content.length).sort((a, b) => a - b),
@@ -40,6 +40,44 @@ describe('SummaryBuilder', () => {
       ),
       { numRuns: 1_000 },
     );
+  });
+
+  it('holds no line past its bound, and reads no receivedAt from one', () => {
+    // A bound of 70 bytes: lines of 56 to 96 bytes, some over it. (Only a buffer written by hand
+    // holds a line past the real bound.)
+    const bound = 70;
+    const receivedAt = (text: string) =>
+      Buffer.byteLength(text) - 1 > bound ? '' : (JSON.parse(text).receivedAt as string);
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (pads, rawCuts) => {
+          const lines = pads.map((pad, i) => line(i, pad));
+          const content = Buffer.from(lines.join(''));
+          const cuts = rawCuts.map((c) => c % (content.length + 1));
+          const summary = summaryOf(content, cuts, bound);
+          expect(summary.events).toBe(lines.length);
+          expect(summary.sha256).toBe(createHash('sha256').update(content).digest('hex'));
+          expect(summary.firstReceivedAt).toBe(receivedAt(lines[0] as string));
+          expect(summary.lastReceivedAt).toBe(receivedAt(lines.at(-1) as string));
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('keeps out of the metadata a receivedAt no S3 header can carry (a buffer written by hand)', () => {
+    for (const value of ['2026-11-27T00:00:00.000Z\n', 'ÿþ', '\u2028', 'x'.repeat(65)]) {
+      const content = Buffer.from(`${JSON.stringify({ receivedAt: value })}\n`);
+      expect(summaryOf(content, []).firstReceivedAt).toBe('');
+    }
+    const invalidUtf8 = Buffer.concat([
+      Buffer.from('{"receivedAt":"2026'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}\n'),
+    ]);
+    expect(summaryOf(invalidUtf8, []).lastReceivedAt).toBe('');
   });
 
   it('finds the last line when a chunk ends exactly where a line ends and the next holds one line', () => {

@@ -8,10 +8,21 @@ export interface BufferSummary {
   lastReceivedAt: string;
 }
 
+/**
+ * The first and last lines are held up to this many bytes, for their `receivedAt`: 32 times
+ * MAX_EVENT_BYTES's default. A longer line (only a buffer written by hand holds one) is not held:
+ * held whole, a 160 MiB line grew a flusher by 965 MiB, copied again with every chunk.
+ */
+export const MAX_KEPT_LINE_BYTES = 1024 * 1024;
+
+/**
+ * The line's `receivedAt` when it is a string of printable ASCII (the server's ISO time), else
+ * '': it goes into an S3 metadata header, which refuses anything else on every attempt.
+ */
 function receivedAtOf(line: string): string {
   try {
     const value = (JSON.parse(line) as { receivedAt?: unknown }).receivedAt;
-    return typeof value === 'string' ? value : '';
+    return typeof value === 'string' && /^[\x20-\x7e]{0,64}$/.test(value) ? value : '';
   } catch {
     return '';
   }
@@ -19,9 +30,13 @@ function receivedAtOf(line: string): string {
 
 const NEWLINE = 0x0a;
 
+/** The bytes of a line's text: without its "\n". */
+const textBytes = (bytes: Buffer) => bytes.length - (bytes.at(-1) === NEWLINE ? 1 : 0);
+
 /**
  * What the object's metadata records, built chunk by chunk in one streaming pass: the event count
- * (lines), the SHA-256 of the raw content, and the first and last `receivedAt`.
+ * (lines: readSealed ends every buffer in "\n"), the SHA-256 of the raw content, and the
+ * first and last `receivedAt` (empty for a line past `maxKeptLineBytes`).
  */
 export class SummaryBuilder {
   private readonly hash = createHash('sha256');
@@ -29,19 +44,23 @@ export class SummaryBuilder {
   private rawBytes = 0;
   private firstLine: string | undefined;
   private head: Buffer[] = [];
+  private headBytes = 0;
+  /** The last line so far (its start, once past the bound: only its last byte then). */
   private tail = Buffer.alloc(0);
+  private tailTooLong = false;
+
+  constructor(private readonly maxKeptLineBytes = MAX_KEPT_LINE_BYTES) {}
 
   add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.hash.update(chunk);
     this.rawBytes += chunk.length;
     let index = chunk.indexOf(NEWLINE);
     if (this.firstLine === undefined) {
-      if (index === -1) this.head.push(Buffer.from(chunk));
-      else {
-        this.head.push(chunk.subarray(0, index));
-        this.firstLine = Buffer.concat(this.head).toString('utf8');
-        this.head = [];
-      }
+      const part = index === -1 ? chunk : chunk.subarray(0, index);
+      this.headBytes += part.length;
+      if (this.headBytes <= this.maxKeptLineBytes) this.head.push(Buffer.from(part));
+      if (index !== -1) this.firstLine = this.headText();
     }
     while (index !== -1) {
       this.events += 1;
@@ -50,19 +69,34 @@ export class SummaryBuilder {
     // The last line may span chunks: keep the bytes after the chunk's second-to-last newline;
     // with no such newline, the chunk continues the kept line, or starts a new one if that ended.
     const cut = chunk.length < 2 ? -1 : chunk.lastIndexOf(NEWLINE, chunk.length - 2);
-    if (cut !== -1) this.tail = Buffer.from(chunk.subarray(cut + 1));
-    else if (this.tail.at(-1) === NEWLINE) this.tail = Buffer.from(chunk);
+    if (cut !== -1) this.keepTail(chunk.subarray(cut + 1), false);
+    else if (this.tail.length === 0 || this.tail.at(-1) === NEWLINE) this.keepTail(chunk, false);
+    else if (this.tailTooLong || this.tail.length + textBytes(chunk) > this.maxKeptLineBytes)
+      this.keepTail(chunk, true);
     else this.tail = Buffer.concat([this.tail, chunk]);
   }
 
   result(): BufferSummary {
-    const lastLine = this.tail.toString('utf8').replace(/\n$/, '');
+    const lastLine = this.tailTooLong ? '' : this.tail.toString('utf8').replace(/\n$/, '');
     return {
       events: this.events,
       rawBytes: this.rawBytes,
       sha256: this.hash.digest('hex'),
-      firstReceivedAt: receivedAtOf(this.firstLine ?? ''),
+      firstReceivedAt: receivedAtOf(this.firstLine ?? this.headText()),
       lastReceivedAt: receivedAtOf(lastLine),
     };
+  }
+
+  /** The first line as held: empty once it passed the bound. */
+  private headText(): string {
+    const text = this.headBytes <= this.maxKeptLineBytes ? Buffer.concat(this.head).toString('utf8') : '';
+    this.head = [];
+    return text;
+  }
+
+  /** `bytes` as the last line, or (past the bound, or `tooLong` already) only its last byte. */
+  private keepTail(bytes: Buffer, tooLong: boolean): void {
+    this.tailTooLong = tooLong || textBytes(bytes) > this.maxKeptLineBytes;
+    this.tail = Buffer.from(this.tailTooLong ? bytes.subarray(-1) : bytes);
   }
 }

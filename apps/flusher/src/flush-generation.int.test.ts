@@ -175,6 +175,47 @@ describe('flushGeneration', () => {
     expect(logLines.join('')).toContain("the bucket of the generation's first attempt does not exist");
   });
 
+  it('lands a sealed generation whose metadata hash is gone (deleted by hand, or evicted)', async () => {
+    const stream = randomName('nometa');
+    const prefix = `${randomName('nometa')}/`;
+    const ids = await fillBuffer(redis, streamKeys(stream), 64 * 1024);
+    await sealGeneration(redis, streamKeys(stream), 0);
+    await redis.del(streamKeys(stream).sealedMeta(0));
+    // Before: taken for released ('nothing') on every attempt, the generation held for ever.
+    expect(await flushGeneration(deps(prefix), stream, 0)).toMatchObject({
+      status: 'uploaded',
+      events: ids.length,
+    });
+    expect(await redis.exists(streamKeys(stream).sealed(0))).toBe(0);
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toHaveLength(1);
+  });
+
+  it('lands a buffer written by hand: a last line without its newline, a receivedAt no S3 header can carry', async () => {
+    const stream = randomName('byhand');
+    const prefix = `${randomName('byhand')}/`;
+    const keys = streamKeys(stream);
+    const lines = [
+      Buffer.from('{"messageId":"m1","receivedAt":"2026-01-01T00:00:00.000Z"}\n'),
+      // Bytes that are no UTF-8, where the server writes its ISO time: refused in a metadata
+      // header on every attempt before.
+      Buffer.concat([
+        Buffer.from('{"messageId":"m2","receivedAt":"2026'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}\n'),
+      ]),
+      // No "\n": counted 0 events alone, and released with no object.
+      Buffer.from('{"messageId":"m3","receivedAt":"2026-01-01T00:00:01.000Z"}'),
+    ];
+    await redis.set(keys.buf, Buffer.concat(lines));
+    expect(await flushGeneration(deps(prefix), stream, 0)).toMatchObject({ status: 'uploaded', events: 3 });
+    const [key] = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`);
+    const object = await readSpoolObject(s3, services.s3.bucket, key as string);
+    expect(object.lines.map((line) => JSON.parse(line).messageId)).toEqual(['m1', 'm2', 'm3']);
+    // Alone, too: the one line without its newline is the object.
+    await redis.set(keys.buf, '{"messageId":"m4","receivedAt":"2026-01-01T00:00:02.000Z"}');
+    expect(await flushGeneration(deps(prefix), stream, 1)).toMatchObject({ status: 'uploaded', events: 1 });
+  });
+
   it('does nothing for a generation already uploaded, and never writes an empty object', async () => {
     const stream = randomName('none');
     const prefix = `${randomName('none')}/`;

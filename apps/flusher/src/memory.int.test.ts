@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { addFlushJob, FLUSH_QUEUE, queuePrefix, streamKeys } from '@spool/shared';
+import { addFlushJob, FLUSH_QUEUE, queuePrefix, type StreamKeys, streamKeys } from '@spool/shared';
 import { createTestRedis, flusherTestEnv, randomName, spawnService, waitUntilLanded } from '@spool/testkit';
 import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
@@ -28,9 +28,14 @@ function rssBytes(pid: number): number {
  * Flushes a `mebibytes` buffer with a flusher process of its own and returns its RSS growth: the
  * peak during the flush against the flusher's RSS before it.
  */
-async function flushGrowth(mebibytes: number, env: Record<string, string>): Promise<number> {
+async function flushGrowth(
+  mebibytes: number,
+  env: Record<string, string>,
+  fill: (keys: StreamKeys, bytes: number) => Promise<string[]> = (keys, bytes) =>
+    fillBuffer(redis, keys, bytes, { lineBytes: 2048 }),
+): Promise<number> {
   const stream = randomName('mem');
-  const ids = await fillBuffer(redis, streamKeys(stream, NS), mebibytes * MiB, { lineBytes: 2048 });
+  const ids = await fill(streamKeys(stream, NS), mebibytes * MiB);
   expect(await redis.strlen(streamKeys(stream, NS).buf)).toBeGreaterThanOrEqual(mebibytes * MiB);
 
   const flusher = await spawnService(
@@ -73,6 +78,22 @@ describe('flusher memory', () => {
       expect(await flushGrowth(200, { OUTPUT_FORMAT: format })).toBeLessThan(150 * MiB);
     },
   );
+
+  it('flushing a buffer of one 64 MiB line (written by hand) holds none of it whole (< 150 MiB)', async () => {
+    // The ingest writes no line past MAX_EVENT_BYTES; by hand, one line is the whole buffer. Held
+    // for its receivedAt (and copied again with each chunk), a 160 MiB one grew a flusher by 965 MiB.
+    const oneLine = async (keys: StreamKeys, bytes: number) => {
+      const start = `{"messageId":"${keys.stream}-0","receivedAt":"${new Date().toISOString()}","data":"`;
+      await redis.append(keys.buf, start);
+      for (let written = start.length; written < bytes; written += 4 * MiB) {
+        await redis.append(keys.buf, 'x'.repeat(4 * MiB));
+      }
+      await redis.append(keys.buf, '"}\n');
+      await redis.hincrby(keys.stats, 'accepted', 1); // as the append script counts it
+      return [`${keys.stream}-0`];
+    };
+    expect(await flushGrowth(64, { OUTPUT_FORMAT: 'ndjson.gz' }, oneLine)).toBeLessThan(150 * MiB);
+  });
 
   it('flushing a 256 MiB buffer to Parquet grows the flusher process by less than the buffer (< 200 MiB)', async () => {
     // A DuckDB instance and one COPY's row group, whatever the buffer's size (docs/output.md);

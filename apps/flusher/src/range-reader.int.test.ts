@@ -106,6 +106,7 @@ describe('readSealed', () => {
   it('yields the whole value in chunks, reusing a few buffers as they are released', async () => {
     const key = randomName('sealed');
     const value = hostileValue(3 * 1024 * 1024 + 12_345);
+    value[value.length - 1] = 0x0a; // as every buffer the ingest writes ends
     await redis.set(key, value);
     const parts: Buffer[] = [];
     const buffers = new Set<ArrayBufferLike>();
@@ -143,6 +144,21 @@ describe('readSealed', () => {
     expect(next.data.equals(value.subarray(held.length * 1024, (held.length + 1) * 1024))).toBe(true);
     for (const chunk of [...held, next]) chunk.release();
     await chunks.return(undefined);
+  });
+
+  it('ends a value that does not end in a newline (written by hand) with one', async () => {
+    const read = async (value: string, chunkBytes: number) => {
+      const key = randomName('unterminated');
+      await redis.set(key, value);
+      const parts: string[] = [];
+      for await (const chunk of readSealed(redis, key, value.length, chunkBytes)) {
+        parts.push(chunk.data.toString());
+        chunk.release();
+      }
+      return parts;
+    };
+    expect(await read('{"a":1}\n{"b":2}', 4)).toEqual(['{"a"', ':1}\n', '{"b"', ':2}', '\n']);
+    expect(await read('{"a":1}\n', 4)).toEqual(['{"a"', ':1}\n']);
   });
 
   it('refuses a sealed key shorter than its sealed length', async () => {

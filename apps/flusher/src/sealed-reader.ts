@@ -3,6 +3,8 @@ import { ClusterRangeReader } from './cluster-range-reader.js';
 import { GZIP_PARALLELISM } from './parallel-gzip.js';
 import { RangeReader } from './range-reader.js';
 
+const NEWLINE = 0x0a;
+
 /** How much of a sealed buffer is read from Redis at a time. */
 export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -50,7 +52,7 @@ class BufferPool {
  * The next chunk is already on its way while the caller works on this one. A sealed key never
  * changes, so reading it in pieces is consistent. In a cluster, the reads go to the node that
  * serves the key's slot (see ClusterRangeReader). (Through TLS it reads through ioredis instead,
- * without the reuse.)
+ * without the reuse.) A buffer that does not end in "\n" ends in one as read.
  */
 /** A reader of its own for `redis`, or none where reads must go through ioredis (TLS). */
 async function openReader(redis: Redis | Cluster): Promise<RangeReader | ClusterRangeReader | undefined> {
@@ -102,7 +104,12 @@ export async function* readSealed(
       next = start + chunkBytes < length ? read(start + chunkBytes) : undefined;
       // If the caller stops early, the read ahead is dropped: its failure is nobody's to handle.
       next?.catch(() => {});
+      // Read before the caller may release (and the pool reuse) the chunk's buffer.
+      const unterminated = !next && chunk.data.at(-1) !== NEWLINE;
       yield chunk;
+      // A buffer written by hand may end without its "\n": every object is whole lines, and the
+      // last one is an event (counted 0 before, a buffer of one such line was released unwritten).
+      if (unterminated) yield { data: Buffer.from('\n'), release: () => {} };
     }
   } finally {
     reader?.close();
