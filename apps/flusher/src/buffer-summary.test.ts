@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { SummaryBuilder } from './buffer-summary.js';
+import { MAX_KEPT_LINE_BYTES, SummaryBuilder } from './buffer-summary.js';
 
 const line = (i: number, pad: number) =>
   `${JSON.stringify({ receivedAt: `2026-11-27T00:00:${String(i % 60).padStart(2, '0')}.000Z`, i, p: 'x'.repeat(pad) })}\n`;
@@ -21,51 +21,36 @@ function summaryOf(content: Buffer, cuts: number[], maxKeptLineBytes?: number) {
 }
 
 describe('SummaryBuilder', () => {
-  it('gives the same count, digest and first and last receivedAt however the content is cut', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
-        fc.array(fc.nat(), { maxLength: 12 }),
-        (pads, rawCuts) => {
-          const lines = pads.map((pad, i) => line(i, pad));
-          const content = Buffer.from(lines.join(''));
-          const cuts = rawCuts.map((c) => c % (content.length + 1));
-          const summary = summaryOf(content, cuts);
-          expect(summary.events).toBe(lines.length);
-          expect(summary.rawBytes).toBe(content.length);
-          expect(summary.sha256).toBe(createHash('sha256').update(content).digest('hex'));
-          expect(summary.firstReceivedAt).toBe(JSON.parse(lines[0] as string).receivedAt);
-          expect(summary.lastReceivedAt).toBe(JSON.parse(lines.at(-1) as string).receivedAt);
-        },
-      ),
-      { numRuns: 1_000 },
-    );
-  });
-
-  it('holds no line past its bound, and reads no receivedAt from one', () => {
-    // A bound of 70 bytes: lines of 56 to 96 bytes, some over it. (Only a buffer written by hand
-    // holds a line past the real bound.)
-    const bound = 70;
-    const receivedAt = (text: string) =>
-      Buffer.byteLength(text) - 1 > bound ? '' : (JSON.parse(text).receivedAt as string);
-    fc.assert(
-      fc.property(
-        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
-        fc.array(fc.nat(), { maxLength: 12 }),
-        (pads, rawCuts) => {
-          const lines = pads.map((pad, i) => line(i, pad));
-          const content = Buffer.from(lines.join(''));
-          const cuts = rawCuts.map((c) => c % (content.length + 1));
-          const summary = summaryOf(content, cuts, bound);
-          expect(summary.events).toBe(lines.length);
-          expect(summary.sha256).toBe(createHash('sha256').update(content).digest('hex'));
-          expect(summary.firstReceivedAt).toBe(receivedAt(lines[0] as string));
-          expect(summary.lastReceivedAt).toBe(receivedAt(lines.at(-1) as string));
-        },
-      ),
-      { numRuns: 1_000 },
-    );
-  });
+  // With the real bound, and with one of 70 bytes: lines of 56 to 96 bytes, some over it (only a
+  // buffer written by hand holds a line past the real bound). None held past it, none read.
+  it.each([
+    ['the real bound', MAX_KEPT_LINE_BYTES],
+    ['a bound some lines pass', 70],
+  ])(
+    'gives the same count, digest and first and last receivedAt however the content is cut (%s)',
+    (_, bound) => {
+      const receivedAt = (text: string) =>
+        Buffer.byteLength(text) - 1 > bound ? '' : (JSON.parse(text).receivedAt as string);
+      fc.assert(
+        fc.property(
+          fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
+          fc.array(fc.nat(), { maxLength: 12 }),
+          (pads, rawCuts) => {
+            const lines = pads.map((pad, i) => line(i, pad));
+            const content = Buffer.from(lines.join(''));
+            const cuts = rawCuts.map((c) => c % (content.length + 1));
+            const summary = summaryOf(content, cuts, bound);
+            expect(summary.events).toBe(lines.length);
+            expect(summary.rawBytes).toBe(content.length);
+            expect(summary.sha256).toBe(createHash('sha256').update(content).digest('hex'));
+            expect(summary.firstReceivedAt).toBe(receivedAt(lines[0] as string));
+            expect(summary.lastReceivedAt).toBe(receivedAt(lines.at(-1) as string));
+          },
+        ),
+        { numRuns: 1_000 },
+      );
+    },
+  );
 
   it('keeps out of the metadata a receivedAt no S3 header can carry (a buffer written by hand)', () => {
     for (const value of ['2026-11-27T00:00:00.000Z\n', 'ÿþ', '\u2028', 'x'.repeat(65)]) {
