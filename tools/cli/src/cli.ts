@@ -390,7 +390,8 @@ async function replayCommand(): Promise<void> {
     // Stopped, the copy is not whole: `make replay && <delete the source>` must not go on.
     if (signal.aborted) process.exitCode = 130;
     // Nothing to replay is almost always a wrong S3_PREFIX, stream or range: said, not passed over.
-    if (done.of === 0) {
+    // (Unless stopped while listing: then nothing was looked at, and the exit is 130.)
+    if (done.of === 0 && !signal.aborted) {
       process.stderr.write(
         `spool: no objects of stream ${stream} from ${from} to ${to} under S3_PREFIX "${config.s3.prefix}"\n`,
       );

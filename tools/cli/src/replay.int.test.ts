@@ -403,4 +403,59 @@ describe('spool replay', () => {
     expect(await verified.exited).toBe(0);
     expect(verified.out()).toContain('2 objects in the manifest');
   });
+  it.each(['ndjson.zst', 'parquet'])(
+    're-encoding as %s, fails the run with a message when a download is cut short, the copies before it in the manifest',
+    async (format) => {
+      const prefix = `${randomName('replay')}/`;
+      const target = `${randomName('replayed')}/`;
+      const { stream, day, keys } = await land(prefix, 3, 2_000);
+      const proxy = await S3FaultProxy.start(services.endpoint);
+      try {
+        // The second object's download only: half of it, then the connection closed.
+        proxy.cutMatches = (method, url) =>
+          method === 'GET' && decodeURIComponent(url.pathname) === `/${services.bucket}/${keys[1]}`;
+        proxy.set('cutDownloads');
+        const replay = runCli('replay', dayReplay(stream, day, target, format), {
+          ...s3Env(prefix),
+          S3_ENDPOINT: proxy.endpoint,
+        });
+        // Before: exit 13 (Node's "unsettled top-level await"), nothing said, no manifest.
+        expect(await replay.exited).toBe(1);
+        expect(replay.err()).toMatch(/^spool replay: .*aborted/m);
+      } finally {
+        await proxy.close();
+      }
+      const copies = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+      expect(copies.length).toBeGreaterThan(0);
+      const manifest = await readManifest(s3, services.bucket, target, stream, day);
+      expect([...manifest.keys()].sort()).toEqual(copies);
+    },
+  );
+
+  it('stopped by Ctrl-C while listing the source: exits 130, never saying the range holds nothing', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 2, 10);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      const listing = proxy.holdNext(
+        (method, url) => method === 'GET' && url.searchParams.has('list-type'),
+        30_000,
+      );
+      const replay = runCli('replay', dayReplay(stream, day, target), {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+      });
+      const held = await listing;
+      if (!held) throw new Error('the listing was never asked for');
+      replay.child.kill('SIGINT');
+      // The signal seen before the listing answers: the run stops with what it has (nothing).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      held.release();
+      expect(await replay.exited).toBe(130);
+      expect(replay.err()).not.toContain('no objects');
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -273,7 +273,9 @@ async function* ndjsonChunks(
   body: Readable,
   format: OutputFormat,
 ): AsyncGenerator<{ data: Buffer; release(): void }> {
-  const content = body.pipe(format === 'ndjson.zst' ? createZstdDecompress() : createGunzip());
+  // Through pipeline(), never .pipe(): a download cut short must fail the copy (.pipe() leaves the
+  // decompressor waiting for an end that never comes, and the run exits 13 with nothing said).
+  const content = pipeline(body, format === 'ndjson.zst' ? createZstdDecompress() : createGunzip(), () => {});
   let pending: Buffer[] = [];
   let size = 0;
   for await (const data of content as AsyncIterable<Buffer>) {
