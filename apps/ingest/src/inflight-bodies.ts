@@ -24,6 +24,8 @@ declare module 'fastify' {
  */
 export class InflightBodies {
   private held = 0;
+  /** Requests whose room was given back: a gzip body may still inflate after its client left. */
+  private readonly released = new WeakSet<FastifyRequest>();
 
   constructor(private readonly maxBytes: number) {}
 
@@ -50,13 +52,16 @@ export class InflightBodies {
 
   /** More room for a body that inflated past what was taken for it (it is in, and read on). */
   readonly grow = (request: FastifyRequest, inflatedBytes: number): void => {
-    if (inflatedBytes <= request.heldBodyBytes) return;
+    // Its response closed already (a client gone after sending its whole body, while zlib still
+    // inflated it): counted now, it would be held for good.
+    if (this.released.has(request) || inflatedBytes <= request.heldBodyBytes) return;
     this.held += inflatedBytes - request.heldBodyBytes;
     request.heldBodyBytes = inflatedBytes;
   };
 
   /** Gives the request's room back; nothing is held by it after. */
   private release(request: FastifyRequest): void {
+    this.released.add(request);
     this.held -= request.heldBodyBytes;
     request.heldBodyBytes = 0;
   }
