@@ -158,6 +158,13 @@ describe('POST /v1/streams/:stream/events refuses, appending nothing,', () => {
   );
   add('a bad stream name', () => post('Not_Valid!', '{}'), 400, 'SPOOL_INVALID_STREAM');
   add('a stream name over 64 characters', () => post('a'.repeat(65), '{}'), 400, 'SPOOL_INVALID_STREAM');
+  // Quoted in the answer up to 80 characters: the 80th is half an emoji, written as U+FFFD.
+  add(
+    'a stream name of emoji',
+    () => post(`a${'%F0%9F%98%80'.repeat(40)}`, '{}'),
+    400,
+    'SPOOL_INVALID_STREAM',
+  );
   add('a batch with no valid event', () => post(stream, '[1, "x"]'), 400, 'SPOOL_NO_VALID_EVENTS');
   add('a single event that is not an object', () => post(stream, '"hello"'), 400, 'SPOOL_INVALID_EVENT');
   add(
@@ -202,6 +209,8 @@ describe('POST /v1/streams/:stream/events refuses, appending nothing,', () => {
     const response = await request();
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ statusCode: status, code, message: expect.any(String) });
+    // Text a strict JSON reader takes: no lone surrogate quoted from the request.
+    expect((response.json() as { message: string }).message.isWellFormed()).toBe(true);
     expect(await redis.exists(streamKeys(stream).buf, 'spool:{not_valid!}:buf')).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { EARLY_ANSWER_CORS_HEADERS } from './cors.js';
-import { errors, RETRY_AFTER_SECONDS } from './errors.js';
+import { errors, invalidStream, RETRY_AFTER_SECONDS } from './errors.js';
 
 /**
  * Every error answer the ingest gives, in one shape: `{statusCode, code, error, message}` with a
@@ -34,7 +34,7 @@ function normalise(error: FastifyError, bodyLimit: number, url: string): Fastify
       const stream = STREAM_PATH.exec(url)?.[1];
       return stream === undefined
         ? new errors.SPOOL_BAD_REQUEST('a path segment is longer than 100 characters')
-        : new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80));
+        : invalidStream(stream);
     }
     case 'FST_ERR_BAD_URL':
       return new errors.SPOOL_BAD_REQUEST('the path is not a valid URL (a broken %-escape?)');

@@ -83,3 +83,11 @@ export type SpoolErrorCode = keyof typeof errors;
 
 /** Seconds a client should wait before retrying a 503, by cause. */
 export const RETRY_AFTER_SECONDS = { bufferFull: 5, redisUnavailable: 1 } as const;
+
+/**
+ * The answer to a stream name that is not one, quoting its first 80 characters: half of a
+ * character cut there (an emoji's lone surrogate, which strict JSON readers refuse) as U+FFFD.
+ */
+export function invalidStream(name: string) {
+  return new errors.SPOOL_INVALID_STREAM(name.slice(0, 80).toWellFormed());
+}

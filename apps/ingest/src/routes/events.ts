@@ -9,7 +9,7 @@ import type { AuthResult } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
-import { errors } from '../errors.js';
+import { errors, invalidStream } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
 import { type StoreDeps, storeLines } from './store-lines.js';
@@ -69,7 +69,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     const auth = request.auth as AuthResult;
     if (options.isClosing()) return new errors.SPOOL_SHUTTING_DOWN();
     if (!auth.ok && auth.status === 401) return new errors.SPOOL_UNAUTHORIZED(auth.reason);
-    if (!isValidStreamName(stream)) return new errors.SPOOL_INVALID_STREAM(stream.slice(0, 80));
+    if (!isValidStreamName(stream)) return invalidStream(stream);
     if (!auth.ok) return new errors.SPOOL_FORBIDDEN(stream);
     return undefined;
   };
