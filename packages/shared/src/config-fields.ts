@@ -257,6 +257,13 @@ function redisUrlProblem(text: string): string | undefined {
     return 'expected redis://host:port (rediss:// for TLS, redis://user:password@host:port with credentials) or the path of a Unix socket';
   }
   const url = new URL(text);
+  // ioredis decodeURIComponent()s both: a bare "%" threw URIError from `new Redis()`, a crash.
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return 'a "%" in the user name or password must start an escape: write "%" itself as %25';
+  }
   // ioredis reads any path as a database number: `/abc` crashed with SELECT NaN.
   if (!/^\/?(?:\d{1,5})?$/.test(url.pathname))
     return 'the path must be a database number, as redis://host:port/2';
@@ -275,7 +282,9 @@ export const redisUrl = z
   .string()
   .default('redis://127.0.0.1:6379')
   .transform((text, ctx) => {
-    const trimmed = text.trim();
+    // The scheme in lower case: ioredis turns TLS on only for a URL that starts with "rediss://",
+    // case-sensitively, where the URL parser (and the log) took REDISS:// for TLS.
+    const trimmed = text.trim().replace(/^rediss?:/i, (scheme) => scheme.toLowerCase());
     const problem = redisUrlProblem(trimmed);
     if (!problem) return trimmed;
     ctx.addIssue({ code: 'custom', message: problem });

@@ -186,6 +186,28 @@ describe('loadConfig', () => {
     }
   });
 
+  it('hands ioredis a REDIS_URL it reads as Spool does: scheme in lower case, user and password decodable', () => {
+    // ioredis turns TLS on only for a URL starting with "rediss://", case-sensitively, while the
+    // check above (WHATWG URL) reads any case: REDISS:// connected in clear text, logged as rediss://.
+    for (const [given, expected] of [
+      ['REDISS://u:p@h:6380/2', 'rediss://u:p@h:6380/2'],
+      ['Rediss://h:6380', 'rediss://h:6380'],
+      ['REDIS://h:6379', 'redis://h:6379'],
+    ]) {
+      expect(loadConfig({ ...OPEN, REDIS_URL: given }, 'ingest').redis).toEqual({
+        kind: 'standalone',
+        url: expected,
+      });
+    }
+    // ioredis decodeURIComponent()s the user name and password: a bare "%" threw URIError from
+    // `new Redis()`, a stack trace and exit 1 instead of a refusal naming REDIS_URL.
+    for (const bad of ['redis://:50%off-s3cret-pass@h:6379', 'redis://us%er:s3cret-pass@h:6379']) {
+      const refusal = () => loadConfig({ ...OPEN, REDIS_URL: bad }, 'ingest');
+      expect(refusal).toThrow(/REDIS_URL: .*%25/);
+      expect(refusal).not.toThrow(/s3cret-pass/);
+    }
+  });
+
   it("takes S3_REGION, else AWS_REGION (the AWS SDKs' variable), else us-east-1, and refuses one the SDK would refuse at the first flush", () => {
     const region = (env: Record<string, string>) =>
       loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher').s3.region;
