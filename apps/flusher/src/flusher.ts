@@ -12,6 +12,7 @@ import {
   parseFlushJobId,
   queuePrefix,
   quietProbes,
+  redisClusterDown,
   redisIsReplica,
   redisNotReady,
   repeatedLog,
@@ -211,7 +212,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       return (
         redisNotReady(clients.redis) ??
         (await redisNotAnswering(clients.redis, READY_PING_TIMEOUT_MS)) ??
-        (await redisIsReplica(clients.redis, READY_PING_TIMEOUT_MS))
+        (await redisIsReplica(clients.redis, READY_PING_TIMEOUT_MS)) ??
+        (await redisClusterDown(clients.redis, READY_PING_TIMEOUT_MS))
       );
     },
     registry: metrics.registry,

@@ -10,6 +10,7 @@ import {
   loggableUrl,
   quietProbes,
   rateLimitNamespace,
+  redisClusterDown,
   redisIsReplica,
   redisNotReady,
 } from '@spool/shared';
@@ -155,7 +156,11 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, {
     notReadyReason: async () => {
       if (closing) return 'shutting down';
-      return redisNotReady(redis) ?? (await redisIsReplica(redis, READY_ROLE_TIMEOUT_MS));
+      return (
+        redisNotReady(redis) ??
+        (await redisIsReplica(redis, READY_ROLE_TIMEOUT_MS)) ??
+        (await redisClusterDown(redis, READY_ROLE_TIMEOUT_MS))
+      );
     },
     ...(config.metricsPort === undefined ? { registry: metrics.registry } : {}),
   });

@@ -58,7 +58,7 @@ export {
   redisNotReady,
   refusedDatabase,
 } from './redis-connection.js';
-export { redisIsReplica } from './redis-role.js';
+export { redisClusterDown, redisIsReplica } from './redis-role.js';
 export {
   type ClusterNode,
   describeRedisTarget,

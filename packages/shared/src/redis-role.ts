@@ -21,3 +21,23 @@ export async function redisIsReplica(redis: RedisClient, ms: number): Promise<st
   leaveReplica(redis);
   return 'Redis is a read-only replica: REDIS_URL must name the primary';
 }
+
+/**
+ * Why a Redis Cluster refuses every command, or undefined. A master that dies leaves the
+ * client's pool at once, so every master it knows stays connected (redisNotReady) while, with no
+ * replica to take its slots and Redis's default `cluster-require-full-coverage yes`, the cluster
+ * answers every command CLUSTERDOWN: pods said ready through the whole outage. Asked (one master,
+ * within `ms`) only while some slot has no connected master; the slot map is refreshed then too.
+ * With full coverage off, the other slots are served and the pod stays ready, as chosen.
+ */
+export async function redisClusterDown(redis: RedisClient, ms: number): Promise<string | undefined> {
+  if (!(redis instanceof Cluster)) return undefined;
+  const masters = redis.nodes('master');
+  const live = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
+  if (redis.slots.every((owners) => owners?.[0] !== undefined && live.has(owners[0]))) return undefined;
+  redis.refreshSlotsCache();
+  const info = masters[0] && (await within(masters[0].call('CLUSTER', 'INFO') as Promise<unknown>, ms));
+  return typeof info === 'string' && info.includes('cluster_state:fail')
+    ? 'the Redis Cluster is down (cluster_state:fail): a master is gone, with no replica in its place'
+    : undefined;
+}
