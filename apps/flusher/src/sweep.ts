@@ -214,6 +214,11 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     logger.info({ streams: result.streams }, 'sweep stopped early: shutting down');
     return result;
   }
+  // A complete sweep says what every stream holds now: a stream it forgot (or that is gone) must
+  // not keep its last values (a counters-lost 1 kept SpoolCountersLost firing until a restart).
+  // Reset and set with no await between: no scrape sees them empty. After a sweep that failed on
+  // some streams, their last values stand.
+  if (result.failed.length === 0) metrics.resetSweepGauges();
   for (const [label, { bytes, pending, fill }] of gauges) {
     metrics.bufferBytes.set({ stream: label }, bytes);
     metrics.pendingGenerations.set({ stream: label }, pending);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Status } from '@spool/flusher/dist/status/status.js';
-import { renderStatus } from './status-table.js';
+import { formatBytes, renderStatus } from './status-table.js';
 
 function status(streams: Array<Partial<Status['streams'][number]> & { stream: string }>): Status {
   return {
@@ -132,5 +132,14 @@ describe('the status table', () => {
     expect(renderStatus(status([{ stream: 'web' }]), { width: 120, color: false }).join('\n')).not.toContain(
       'counters',
     );
+  });
+});
+
+describe('formatBytes', () => {
+  it('writes whole bytes under 1 KiB, a rate (bytes/s) too: not a float 20 characters wide', () => {
+    expect(formatBytes(80.61889250814332)).toBe('81 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(null)).toBe('-');
   });
 });

@@ -12,7 +12,7 @@ const bytes = (n) => {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-  return (i === 0 ? String(n) : n.toFixed(1)) + ' ' + units[i];
+  return (i === 0 ? String(Math.round(n)) : n.toFixed(1)) + ' ' + units[i];
 };
 const count = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocaleString('en-US'));
 const age = (ms) => {

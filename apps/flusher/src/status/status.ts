@@ -1,4 +1,4 @@
-import type { Config, FlushJobData, RedisClient } from '@spool/shared';
+import { type Config, type FlushJobData, type RedisClient, streamForgetAfterMs } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import { type FlushErrorRecord, readLastFlushError } from './flush-errors.js';
 import { latestReading } from './latest-reading.js';
@@ -116,6 +116,7 @@ export function statusReader(deps: {
     };
     let now = 0;
     let errorStreamLandedAt: string | undefined;
+    let errorStreamRegistered = false;
     for await (const page of streamStatusPages(redis, config)) {
       now = page.now;
       const seconds = previous ? (now - previous.at) / 1000 : 0;
@@ -132,12 +133,15 @@ export function statusReader(deps: {
       for (const row of rows) {
         counters.set(row.stream, { accepted: row.accepted, acceptedBytes: row.acceptedBytes });
         addToTotals(totals, row);
-        if (row.stream === errorStream) errorStreamLandedAt = row.lastObject?.landedAt;
+        if (row.stream === errorStream) {
+          errorStreamRegistered = true;
+          errorStreamLandedAt = row.lastObject?.landedAt;
+        }
       }
       top.add(rows);
       progressed(rows.length);
     }
-    return { now, rows: top.rows(), counters, totals, errorStreamLandedAt };
+    return { now, rows: top.rows(), counters, totals, errorStreamLandedAt, errorStreamRegistered };
   };
 
   const sample = async (
@@ -145,13 +149,17 @@ export function statusReader(deps: {
     progressed: (streams: number) => void,
   ): Promise<Sample> => {
     const lastFlushError = await readLastFlushError(redis, config.namespace);
-    const [{ now, rows, counters, totals, errorStreamLandedAt }, counts, oldestWaiting, redisHealth] =
-      await Promise.all([
-        readStreams(previous, lastFlushError?.stream, progressed),
-        queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
-        queue.getJobs(['waiting'], 0, 0, true),
-        readRedisHealth(redis),
-      ]);
+    const [
+      { now, rows, counters, totals, errorStreamLandedAt, errorStreamRegistered },
+      counts,
+      oldestWaiting,
+      redisHealth,
+    ] = await Promise.all([
+      readStreams(previous, lastFlushError?.stream, progressed),
+      queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+      queue.getJobs(['waiting'], 0, 0, true),
+      readRedisHealth(redis),
+    ]);
     const oldestJob = oldestWaiting[0];
     return {
       at: now,
@@ -176,7 +184,12 @@ export function statusReader(deps: {
         lastFlushError: lastFlushError && {
           ...lastFlushError,
           // ISO times compare as text.
-          landedSince: errorStreamLandedAt !== undefined && errorStreamLandedAt > lastFlushError.at,
+          // A stream the sweep forgot (idle past the registry's horizon, nothing left in Redis)
+          // took its lastLandedAt with it: its old error is history, not a problem again.
+          landedSince:
+            (errorStreamLandedAt !== undefined && errorStreamLandedAt > lastFlushError.at) ||
+            (!errorStreamRegistered &&
+              now - Date.parse(lastFlushError.at) > streamForgetAfterMs(config.flushIntervalMs)),
         },
         redis: redisHealth,
       },
