@@ -1,7 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { childOutput, ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
+import {
+  childOutput,
+  ingestTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  sendRawHttp,
+  spawnService,
+  waitFor,
+} from '@spool/testkit';
 import { freePort } from '@spool/testkit/ports';
 
 /** METRICS_PORT: the ingest's /metrics on a port of its own, off the public one. */
@@ -41,6 +49,21 @@ describe('METRICS_PORT', () => {
       await ingest.stop();
     }
     await expect(fetch(metricsUrl)).rejects.toThrow();
+  });
+
+  it('lets the shutdown end, exit 0, with a scrape half sent there (a scraper gone without a FIN)', async () => {
+    const metricsPort = await freePort();
+    const ingest = await spawnService(SPOOL_MAINS.ingest, {
+      ...ingestTestEnv({ METRICS_PORT: String(metricsPort) }),
+      LOG_LEVEL: 'info',
+    });
+    const half = await sendRawHttp(`http://127.0.0.1:${metricsPort}`, 'GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    half.closed.catch(() => {});
+    // Taken in by the server before the signal (else the close never waits for it).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Before: held until the 10 s grace ran out, "shutdown took too long", exit 1.
+    expect(await ingest.stop('SIGTERM')).toBe(0);
+    expect(ingest.output()).not.toContain('shutdown took too long');
   });
 
   it('stops the start, naming it, when its port is taken (exit 1, as for PORT: it may be free on a restart)', async () => {

@@ -1,4 +1,4 @@
-import { metricsRoute, quietProbes } from '@spool/shared';
+import { closeConnectionsOnClose, metricsRoute, quietProbes } from '@spool/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
@@ -14,6 +14,8 @@ export async function serveMetricsApart(
   { host, port }: { host: string; port: number },
 ): Promise<void> {
   const server = Fastify({ loggerInstance: app.log as FastifyBaseLogger, logController: quietProbes() });
+  // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.
+  closeConnectionsOnClose(server);
   await server.register(metricsRoute, { registry });
   app.addHook('onReady', async () => {
     try {
