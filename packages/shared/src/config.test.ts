@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, OTHER_PROCESS_KEYS } from './config.js';
 import { entriesBasicCannotCarry } from './config-fields.js';
 
 const MiB = 1024 * 1024;
@@ -60,11 +61,12 @@ describe('loadConfig', () => {
   });
 
   it('takes OUTPUT_FORMAT for every stream or by stream, and refuses what it cannot write', () => {
-    expect(loadConfig(OPEN, 'ingest').outputFormat.default).toBe('ndjson.gz');
-    const { outputFormat } = loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:ndjson.zst,*:ndjson.gz' }, 'ingest');
+    const flusher = (env: Record<string, string>) => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher');
+    expect(flusher({}).outputFormat.default).toBe('ndjson.gz');
+    const { outputFormat } = flusher({ OUTPUT_FORMAT: 'web:ndjson.zst,*:ndjson.gz' });
     expect(outputFormat.default).toBe('ndjson.gz');
     expect(outputFormat.streams.get('web')).toBe('ndjson.zst');
-    expect(loadConfig({ ...OPEN, OUTPUT_FORMAT: 'parquet' }, 'ingest').outputFormat.default).toBe('parquet');
+    expect(flusher({ OUTPUT_FORMAT: 'parquet' }).outputFormat.default).toBe('parquet');
     expect(loadConfig({ ...OPEN, GROUP_COMMIT_WINDOW: '100ms' }, 'ingest').groupCommitWindowMs).toBe(100);
     // 16 of the largest bodies by default, following MAX_BODY_BYTES.
     expect(loadConfig(OPEN, 'ingest').maxInflightBytes).toBe(16 * 1024 ** 2);
@@ -72,14 +74,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...OPEN, MAX_INFLIGHT_BYTES: '8MiB' }, 'ingest').maxInflightBytes).toBe(
       8 * 1024 ** 2,
     );
-    expect(loadConfig({ ...OPEN, S3_PREFIX: 'events/2026/' }, 'ingest').s3.prefix).toBe('events/2026/');
+    expect(flusher({ S3_PREFIX: 'events/2026/' }).s3.prefix).toBe('events/2026/');
     // Taken before segments were checked, and harmless on S3: deployments may write under them.
-    expect(loadConfig({ ...OPEN, S3_PREFIX: '/events/' }, 'ingest').s3.prefix).toBe('/events/');
-    expect(loadConfig({ ...OPEN, S3_PREFIX: 'a//b/' }, 'ingest').s3.prefix).toBe('a//b/');
-    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'csv' }, 'ingest')).toThrow(
+    expect(flusher({ S3_PREFIX: '/events/' }).s3.prefix).toBe('/events/');
+    expect(flusher({ S3_PREFIX: 'a//b/' }).s3.prefix).toBe('a//b/');
+    expect(() => flusher({ OUTPUT_FORMAT: 'csv' })).toThrow(
       /OUTPUT_FORMAT: expected ndjson.gz or ndjson.zst or parquet/,
     );
-    expect(() => loadConfig({ ...OPEN, OUTPUT_FORMAT: 'web:csv' }, 'ingest')).toThrow(/OUTPUT_FORMAT/);
+    expect(() => flusher({ OUTPUT_FORMAT: 'web:csv' })).toThrow(/OUTPUT_FORMAT/);
   });
 
   it('is frozen', () => {
@@ -89,22 +91,23 @@ describe('loadConfig', () => {
   });
 
   it('reads units and write keys', () => {
-    const config = loadConfig(
-      {
-        FLUSH_THRESHOLD_BYTES: '1MiB',
-        MAX_BUFFER_BYTES: '8MiB',
-        FLUSH_INTERVAL: '30s',
-        WRITE_KEYS: 'key-one-123:web,ios; key-two-456:*',
-        S3_FORCE_PATH_STYLE: 'true',
-        S3_PART_SIZE: '5MiB',
-      },
-      'ingest',
-    );
-    expect(config.flushThresholdBytes).toBe(MiB);
+    const env = {
+      FLUSH_THRESHOLD_BYTES: '1MiB',
+      MAX_BUFFER_BYTES: '8MiB',
+      FLUSH_INTERVAL: '30s',
+      WRITE_KEYS: 'key-one-123:web,ios; key-two-456:*',
+      S3_BUCKET: 'b',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_PART_SIZE: '5MiB',
+    };
+    const flusher = loadConfig(env, 'flusher');
+    expect(flusher.flushThresholdBytes).toBe(MiB);
+    expect(flusher.maxBufferBytes).toBe(8 * MiB);
+    expect(flusher.flushIntervalMs).toBe(30_000);
+    expect(flusher.s3.forcePathStyle).toBe(true);
+    expect(flusher.s3.partBytes).toBe(5 * MiB);
+    const config = loadConfig(env, 'ingest');
     expect(config.maxBufferBytes).toBe(8 * MiB);
-    expect(config.flushIntervalMs).toBe(30_000);
-    expect(config.s3.forcePathStyle).toBe(true);
-    expect(config.s3.partBytes).toBe(5 * MiB);
     expect(config.writeKeys).toEqual([
       { key: 'key-one-123', streams: new Set(['web', 'ios']) },
       { key: 'key-two-456', streams: '*' },
@@ -320,8 +323,14 @@ describe('loadConfig', () => {
       /WRITE_KEYS: entry 1's key holds a character other than printable ASCII/,
     ],
   ])('stops on %p naming the variable', (env, message) => {
-    expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(ConfigError);
-    expect(() => loadConfig({ ...OPEN, ...env }, 'ingest')).toThrow(message);
+    // Checked by the process that reads it: the flusher for its own settings.
+    const flusherOnly = Object.keys(env).some((name) => OTHER_PROCESS_KEYS.ingest.includes(name));
+    const load = () =>
+      flusherOnly
+        ? loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher')
+        : loadConfig({ ...OPEN, ...env }, 'ingest');
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
   });
 
   it.each([
@@ -379,5 +388,49 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...OPEN, WRITE_KEYS: 'supersecretvalue:Bad' }, 'ingest')).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('supersecretvalue') }),
     );
+  });
+});
+
+describe('settings one process reads and the other does not', () => {
+  // README's settings table: `| `NAME` [/ `NAME`] | default | read by | meaning |`.
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const readBy = [
+    ...readme.matchAll(/^\| ((?:`[A-Z0-9_]+`(?: \/ )?)+) \| [^|]* \| (ingest|flusher|both) \|/gm),
+  ].flatMap(([, names, by]) =>
+    [...(names as string).matchAll(/`([A-Z0-9_]+)`/g)].map(([, name]) => ({ name, by })),
+  );
+  const onlyBy = (process: string) => readBy.filter(({ by }) => by === process).map(({ name }) => name);
+  // The AWS SDK reads its credentials itself; AWS_REGION is named in S3_REGION's row.
+  const awsCredentials = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+
+  it("are the README's", () => {
+    expect(readBy.length).toBeGreaterThan(40);
+    expect([...OTHER_PROCESS_KEYS.flusher].sort()).toEqual(onlyBy('ingest').sort());
+    expect([...OTHER_PROCESS_KEYS.ingest].sort()).toEqual(
+      [...onlyBy('flusher').filter((name) => !awsCredentials.includes(name)), 'AWS_REGION'].sort(),
+    );
+  });
+
+  // A value every setting refuses: a typo in a shared ConfigMap.
+  const typo = 'not a value\u0001';
+  it.each(OTHER_PROCESS_KEYS.flusher.map((name) => [name]))(
+    '%s refused by the ingest does not stop the flusher',
+    (name) => {
+      expect(() => loadConfig({ ...OPEN, [name]: typo }, 'ingest')).toThrow(name);
+      expect(loadConfig({ S3_BUCKET: 'b', [name]: typo }, 'flusher').port).toBe(9091);
+    },
+  );
+  it.each(OTHER_PROCESS_KEYS.ingest.filter((name) => name !== 'S3_BUCKET').map((name) => [name]))(
+    '%s refused by the flusher does not stop the ingest',
+    (name) => {
+      expect(() => loadConfig({ S3_BUCKET: 'b', [name]: typo }, 'flusher')).toThrow(name);
+      expect(loadConfig({ ...OPEN, [name]: typo }, 'ingest').port).toBe(8080);
+    },
+  );
+
+  it('a small MAX_BODY_BYTES with a MAX_EVENT_BYTES under it starts both', () => {
+    const env = { MAX_BODY_BYTES: '16KiB', MAX_EVENT_BYTES: '8KiB', FLUSH_THRESHOLD_BYTES: '1MiB' };
+    expect(loadConfig({ ...OPEN, ...env }, 'ingest').maxEventBytes).toBe(8 * 1024);
+    expect(loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher').maxBodyBytes).toBe(16 * 1024);
   });
 });

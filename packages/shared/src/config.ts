@@ -233,13 +233,54 @@ export class ConfigError extends Error {
 export type SpoolProcess = 'ingest' | 'flusher';
 const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 9091 };
 
+/** Settings only the ingest reads (README's "read by" column; config.test holds the two to it). */
+const INGEST_ONLY_KEYS = [
+  'REDIS_MIN_REPLICAS_ACK',
+  'METRICS_PORT',
+  'MAX_EVENT_BYTES',
+  'MAX_INFLIGHT_BYTES',
+  'WRITE_KEYS',
+  'ALLOW_ANONYMOUS_WRITES',
+  'MAX_EVENTS_PER_REQUEST',
+  'DEDUPE_WINDOW',
+  'RATE_LIMIT_MAX',
+  'RATE_LIMIT_WINDOW',
+  'TRUST_PROXY',
+  'DEFAULT_STREAM',
+  'MAX_BATCH_BYTES',
+  'IP_POLICY',
+  'GROUP_COMMIT_WINDOW',
+  'REDIS_COMMAND_TIMEOUT',
+] as const;
+
+/** Settings only the flusher reads (and the CLI's verify, replay and status, which read as it does). */
+const FLUSHER_ONLY_KEYS = [
+  'FLUSH_INTERVAL',
+  'S3_BUCKET',
+  'S3_PREFIX',
+  'OUTPUT_FORMAT',
+  'S3_ENDPOINT',
+  'S3_REGION',
+  'AWS_REGION',
+  'S3_FORCE_PATH_STYLE',
+  'FLUSH_CONCURRENCY',
+  'FLUSH_RETRY_BASE',
+  'FLUSH_RETRY_MAX',
+  'FLUSH_LOCK_DURATION',
+  'S3_PART_SIZE',
+  'S3_TIMEOUT',
+  'S3_CHECKSUMS',
+  'ADMIN_KEYS',
+] as const;
+
 /**
- * Settings only the other process uses, which this one does not read: the ingest's write keys
- * and metrics port, the flusher's admin keys.
+ * Settings only the other process uses, which this one does not read: one shared environment (a
+ * ConfigMap, compose's) must not stop a process over a setting it never uses. A typo in a
+ * flusher-only value crash-looped the internet-facing ingest, and the other way round.
  */
-const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
-  ingest: ['ADMIN_KEYS', 'AWS_REGION'],
-  flusher: ['WRITE_KEYS', 'ALLOW_ANONYMOUS_WRITES', 'METRICS_PORT'],
+export const OTHER_PROCESS_KEYS: Record<SpoolProcess, readonly string[]> = {
+  ingest: FLUSHER_ONLY_KEYS,
+  flusher: INGEST_ONLY_KEYS,
 };
 
 /**
@@ -253,8 +294,7 @@ function portNumber(text: string): number {
 /** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
   // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's own
-  // settings are not read: one shared environment (a ConfigMap, compose's) must not stop a
-  // process over a setting it never uses.
+  // settings are not read (OTHER_PROCESS_KEYS).
   const present = Object.fromEntries(
     Object.entries(env).filter(
       ([name, value]) => value !== undefined && value !== '' && !OTHER_PROCESS_KEYS[process].includes(name),
@@ -314,7 +354,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
     problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
-  if (v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
+  // The flusher does not read MAX_EVENT_BYTES: its default must not refuse a small MAX_BODY_BYTES.
+  if (process === 'ingest' && v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
     problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
   // The server's fields alone take about 90 bytes an event: `32` (the default's number without its
