@@ -397,7 +397,7 @@ describe('settings one process reads and the other does not', () => {
   const readBy = [
     ...readme.matchAll(/^\| ((?:`[A-Z0-9_]+`(?: \/ )?)+) \| [^|]* \| (ingest|flusher|both) \|/gm),
   ].flatMap(([, names, by]) =>
-    [...(names as string).matchAll(/`([A-Z0-9_]+)`/g)].map(([, name]) => ({ name, by })),
+    [...(names as string).matchAll(/`([A-Z0-9_]+)`/g)].map(([, name]) => ({ name: name as string, by })),
   );
   const onlyBy = (process: string) => readBy.filter(({ by }) => by === process).map(({ name }) => name);
   // The AWS SDK reads its credentials itself; AWS_REGION is named in S3_REGION's row.
