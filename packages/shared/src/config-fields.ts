@@ -278,6 +278,11 @@ function redisUrlProblem(text: string): string | undefined {
  * else ioredis would take for a socket path, or for options of its own. The message never
  * repeats the text: it may hold a password.
  */
+/** REDIS_NAMESPACE (the services) and the CLI's --namespace: a key prefix, and `{<ns>}` of the queue. */
+export const redisNamespace = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1 to 32 of a-z, 0-9, "_" and "-"');
+
 export const redisUrl = z
   .string()
   .default('redis://127.0.0.1:6379')

@@ -7,6 +7,7 @@ import {
   integer,
   type OutputFormat,
   outputFormat,
+  redisNamespace,
   redisUrl,
   s3Region,
   size,
@@ -18,6 +19,7 @@ import {
   writeKeys,
 } from './config-fields.js';
 import { keyPrefixProblem } from './key-prefix.js';
+import { DEFAULT_NAMESPACE } from './keys.js';
 import type { PerStream } from './per-stream.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
 import { isValidStreamName } from './stream-name.js';
@@ -76,10 +78,7 @@ const schema = z.object({
   /** Replicas that must confirm an append (Redis WAIT) before the ingest answers 202; 0 = the primary's word. */
   REDIS_MIN_REPLICAS_ACK: integer(0, 0, 16),
   /** Prefix of every key (and `{<ns>}` of the queue): deployments with different namespaces share a Redis. */
-  REDIS_NAMESPACE: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1 to 32 of a-z, 0-9, "_" and "-"')
-    .default('spool'),
+  REDIS_NAMESPACE: redisNamespace.default(DEFAULT_NAMESPACE),
   /** Listen address of this process's HTTP server. */
   HOST: z.string().default('0.0.0.0'),
   /** Listen port (ingest default 8080, flusher 9091). */

@@ -69,6 +69,37 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
+  it('reads an empty REDIS_NAMESPACE as unset (spool), as the services do', async () => {
+    const stream = randomName('web');
+    await append(stream, 'spool', ['{"event":"page","namespace":"spool"}']);
+    const tail = run(['tail', stream, '--redis', REDIS_URL, '--from-start'], { REDIS_NAMESPACE: '' });
+    try {
+      await waitFor(
+        async () => (tail.out().includes('"namespace":"spool"') ? true : undefined),
+        15_000,
+        'the tail',
+      );
+    } finally {
+      tail.child.kill('SIGINT');
+    }
+    expect(await tail.exited).toBe(0);
+  });
+
+  it('refuses a namespace the services refuse, naming where it came from, before reaching Redis', async () => {
+    const calls: [string[], Record<string, string>, string][] = [
+      [['tail', 'web', '--namespace', 'Bad NS'], {}, '--namespace: expected 1 to 32 of a-z'],
+      [['tail', 'web', '--namespace', ''], {}, '--namespace: expected 1 to 32 of a-z'],
+      [['tail', 'web'], { REDIS_NAMESPACE: 'Bad' }, 'REDIS_NAMESPACE: expected 1 to 32 of a-z'],
+      [['status', '--once'], { REDIS_NAMESPACE: 'x'.repeat(33) }, 'REDIS_NAMESPACE: expected 1 to 32 of a-z'],
+    ];
+    for (const [args, env, message] of calls) {
+      // Redis on a port nothing listens on: a refusal that connected first would say so instead.
+      const cli = run([...args, '--redis', 'redis://127.0.0.1:1'], env);
+      expect({ args, code: await cli.exited }).toEqual({ args, code: 64 });
+      expect(cli.err()).toContain(message);
+    }
+  });
+
   it('tails a shard of a sharded stream (web#1), as its usage says', async () => {
     const namespace = randomName('ns');
     const shard = `${randomName('web')}#1`;
@@ -156,6 +187,12 @@ describe('spool status', () => {
     expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
     expect(cli.out()).toContain('1 streams');
     expect(cli.out()).not.toContain(ANSI);
+  });
+
+  it('reads an empty REDIS_NAMESPACE as unset: the queue under {spool}, never {}', async () => {
+    const cli = run(['status', '--redis', REDIS_URL, '--once'], { REDIS_NAMESPACE: '' });
+    expect(await cli.exited).toBe(0);
+    expect(await redis.exists('{}:flush:meta')).toBe(0);
   });
 
   it('says in one line that it cannot reach Redis, and that a Cluster that is not one does not answer', async () => {

@@ -21,6 +21,7 @@ import {
   queuePrefix,
   type RedisClient,
   type RedisTarget,
+  redisNamespace,
   redisUrl,
   refusedDatabase,
   streamKeys,
@@ -33,7 +34,7 @@ import { renderStatus } from './status-table.js';
 import { escapeControls } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
 
-const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--limit N] [--once]
+const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--namespace NS] [--limit N] [--once]
     A live table of the pipeline: every stream's buffer, age, sealed generations and rates, the
     queue, Redis. From a flusher's /status.json (--url; default http://127.0.0.1:9091; with
     ADMIN_KEYS set, put one in SPOOL_ADMIN_KEY), or straight from Redis (--redis, --cluster).
@@ -79,7 +80,7 @@ const OPTIONS = {
   url: { type: 'string' },
   redis: { type: 'string' },
   cluster: { type: 'string' },
-  namespace: { type: 'string', default: process.env.REDIS_NAMESPACE ?? DEFAULT_NAMESPACE },
+  namespace: { type: 'string' },
   limit: { type: 'string', default: '50' },
   once: { type: 'boolean', default: false },
   stream: { type: 'string' },
@@ -94,6 +95,22 @@ const OPTIONS = {
 } as const;
 
 const { positionals, values } = commandLine();
+
+/**
+ * --namespace, else REDIS_NAMESPACE (empty is unset, as for the services), else `spool`; refused
+ * (exit 64) unless the services would take it: an empty one followed `:{web}:buf` in silence, and
+ * status wrote the queue's meta key under `{}`.
+ */
+function namespaceOption(): string {
+  const namespace = values.namespace ?? (process.env.REDIS_NAMESPACE || DEFAULT_NAMESPACE);
+  const parsed = redisNamespace.safeParse(namespace);
+  if (!parsed.success) {
+    fail(
+      `${values.namespace === undefined ? 'REDIS_NAMESPACE' : '--namespace'}: ${parsed.error.issues[0]?.message}; got "${escapeControls(namespace)}"`,
+    );
+  }
+  return parsed.data;
+}
 
 /**
  * A connection to the target Redis, with Spool's scripts (the status reads a stream with one); its
@@ -163,11 +180,12 @@ async function tail(stream: string | undefined): Promise<void> {
   // stream's shards are tailed one by one: web, web#1, web#2, ...
   if (!stream || !parseShardUnit(stream))
     fail('tail: expected a stream name, or a shard as web#1 (spool tail <stream>)');
+  const keys = streamKeys(stream, namespaceOption());
   const redis = connectTarget();
   const signal = stopSignal();
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
   try {
-    for await (const step of followStream(redis, streamKeys(stream, values.namespace), {
+    for await (const step of followStream(redis, keys, {
       fromStart: values['from-start'],
       signal,
     })) {
@@ -222,10 +240,11 @@ async function status(): Promise<void> {
   let close = async () => {};
   let source = values.cluster ? 'the Redis Cluster (is it one?)' : 'Redis';
   if (values.redis || values.cluster) {
+    const namespace = namespaceOption();
     const redis = connectTarget();
     const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
       connection: redis,
-      prefix: queuePrefix(values.namespace),
+      prefix: queuePrefix(namespace),
     });
     // Its connection's errors, a line a retry, are the read's to report (once, or its deadline's).
     queue.on('error', () => {});
@@ -233,7 +252,7 @@ async function status(): Promise<void> {
     // and S3 settings are not used here).
     const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
     const config = loadConfig(
-      { ...env, REDIS_URL: 'redis://127.0.0.1:6379', S3_BUCKET: 'unused', REDIS_NAMESPACE: values.namespace },
+      { ...env, REDIS_URL: 'redis://127.0.0.1:6379', S3_BUCKET: 'unused', REDIS_NAMESPACE: namespace },
       'flusher',
     );
     const readStatus = statusReader({ redis, queue, config });
