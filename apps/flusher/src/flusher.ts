@@ -194,7 +194,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       skippedTicks = outcome === 'skipped' ? skippedTicks + 1 : 0;
       // Another flusher sweeps now: this one's view of the buffers is growing stale, and alerts
       // take the highest of every flusher's.
-      if (skippedTicks === STALE_AFTER_SKIPPED_TICKS) metrics.resetSweepGauges();
+      if (skippedTicks === STALE_AFTER_SKIPPED_TICKS) metrics.forgetSweeps();
     },
     logger,
   });

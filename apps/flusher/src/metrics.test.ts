@@ -16,6 +16,20 @@ describe('the flusher metrics', () => {
     expect(text).toMatch(/^spool_oldest_buffer_age_seconds 0$/m);
   });
 
+  it("drop Redis's health too once another flusher sweeps: a stale 1 kept SpoolRedisEvicting firing", async () => {
+    const metrics = createFlusherMetrics();
+    metrics.bufferBytes.set({ stream: 'web' }, 1_000);
+    metrics.redisAtRisk.set({ reason: 'eviction' }, 1);
+    metrics.resetSweepGauges();
+    // A complete sweep whose INFO was refused leaves Redis's health as it was.
+    expect(await metrics.registry.metrics()).toContain('spool_redis_at_risk{reason="eviction"} 1');
+
+    metrics.forgetSweeps();
+    const text = await metrics.registry.metrics();
+    expect(text).not.toContain('spool_redis_at_risk{');
+    expect(text).not.toContain('stream="web"');
+  });
+
   it.each([
     ['fails', () => Promise.reject(new Error('Reached the max retries per request limit'))],
     ['never answers', () => new Promise<Record<string, number>>(() => {})],

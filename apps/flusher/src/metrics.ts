@@ -124,19 +124,29 @@ export function createFlusherMetrics(
       },
     }),
   };
+  /** Drops the buffers' gauges the last sweep here set (a complete sweep sets them again at once). */
+  const resetSweepGauges = (): void => {
+    for (const gauge of [
+      metrics.oldestBufferAge,
+      metrics.bufferBytes,
+      metrics.pendingGenerations,
+      metrics.bufferFillRatio,
+      metrics.countersLost,
+    ]) {
+      gauge.reset();
+    }
+  };
   return {
     ...metrics,
-    /** Drops what the last sweep here set: another flusher sweeps now (sweep-timer.ts). */
-    resetSweepGauges(): void {
-      for (const gauge of [
-        metrics.oldestBufferAge,
-        metrics.bufferBytes,
-        metrics.pendingGenerations,
-        metrics.bufferFillRatio,
-        metrics.countersLost,
-      ]) {
-        gauge.reset();
-      }
+    resetSweepGauges,
+    /**
+     * Drops everything the sweeps here set, Redis's health too: another flusher sweeps now
+     * (flusher.ts), and alerts take the highest of every flusher's (a 1 left here kept
+     * SpoolRedisEvicting firing after Redis was fixed, until this flusher restarted).
+     */
+    forgetSweeps(): void {
+      resetSweepGauges();
+      metrics.redisAtRisk.reset();
     },
   };
 }
