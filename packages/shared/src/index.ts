@@ -11,7 +11,13 @@ export {
   type TrustProxy,
   type WriteKey,
 } from './config.js';
-export { entriesBasicCannotCarry, OUTPUT_FORMATS, redisNamespace, redisUrl } from './config-fields.js';
+export {
+  entriesBasicCannotCarry,
+  OUTPUT_FORMATS,
+  redisNamespace,
+  redisUrl,
+  writeKeys,
+} from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { parseIsoTime } from './iso-time.js';
 export { keyPrefixProblem } from './key-prefix.js';

@@ -229,6 +229,15 @@ export class LocalStack {
     }
   }
 
+  /** The process ids of everything the stack runs (make dev records them: a killed make dev leaves them). */
+  get pids(): number[] {
+    const cluster = this.redisCluster;
+    const nodes = cluster ? cluster.ports.map((port) => cluster.process(port).pid) : [];
+    return [...this.processes.map((process) => process.pid), ...nodes].filter(
+      (pid): pid is number => pid !== undefined,
+    );
+  }
+
   /** The stack's Redis as a Spool process is configured for it: a server or a cluster. */
   get redisTarget(): RedisTarget {
     return this.redisCluster

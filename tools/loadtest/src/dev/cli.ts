@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isValidStreamName, writeKeys } from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
 
@@ -13,6 +14,7 @@ import { prettyFactory } from 'pino-pretty';
  *
  * `make dev-cluster` (SPOOL_DEV_CLUSTER=1): the same pipeline on a Redis Cluster of 3 masters and
  * 3 replicas (ports 7000-7005 and their bus ports 17000-17005, data in .data/redis-cluster).
+ * SPOOL_DEV_DATA_DIR puts the data elsewhere than .data/.
  */
 const env = process.env;
 const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
@@ -94,6 +96,40 @@ function lockDataDir(dataDir: string): void {
   refuse(`could not take ${lock}; is another make dev starting?`);
 }
 
+/**
+ * What a make dev runs besides itself, recorded in .data/make-dev.children: one killed (kill -9,
+ * or its terminal closed before SIGHUP was handled) leaves its Redis and the rest running, and a
+ * next run on other ports would put a second Redis on the same AOF. Refuses while any of them
+ * still runs (a pid of ours: its command line names redis-server or this repository).
+ */
+function refuseLeftovers(dataDir: string): void {
+  let recorded: number[];
+  try {
+    recorded = readFileSync(childrenFile(dataDir), 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  const left = recorded.filter((pid) => isAlive(pid) && isOurs(pid));
+  if (left.length > 0) {
+    process.stderr.write(
+      `make dev: a previous make dev's processes still run on ${dataDir} (pids ${left.join(' ')}); stop them first: kill ${left.join(' ')}\n`,
+    );
+    process.exit(1);
+  }
+  rmSync(childrenFile(dataDir), { force: true });
+}
+
+const childrenFile = (dataDir: string) => join(dataDir, 'make-dev.children');
+
+function isOurs(pid: number): boolean {
+  try {
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return command.includes('redis-server') || command.includes(REPO_ROOT);
+  } catch {
+    return false;
+  }
+}
+
 function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -105,8 +141,9 @@ function isAlive(pid: number): boolean {
 }
 
 const cluster = env.SPOOL_DEV_CLUSTER === '1';
-const DATA_DIR = join(REPO_ROOT, '.data');
+const DATA_DIR = env.SPOOL_DEV_DATA_DIR || join(REPO_ROOT, '.data');
 lockDataDir(DATA_DIR);
+refuseLeftovers(DATA_DIR);
 const PORTS_HINT =
   '  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n';
 
@@ -124,20 +161,41 @@ const stack = await LocalStack.start({
   process.stderr.write(`make dev: ${(error as Error).message}\n${PORTS_HINT}`);
   process.exit(1);
 });
+const recordChildren = () => writeFileSync(childrenFile(DATA_DIR), stack.pids.join('\n'));
+recordChildren();
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   process.stderr.write('\nstopping; the data stays in .data/ for the next run\n');
   await stack.stop();
+  rmSync(childrenFile(DATA_DIR), { force: true });
   process.exit(0);
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+// A closed terminal: Redis ignores SIGHUP, so only this process can stop it. Its terminal is
+// gone: what it would print there fails, and must not stop the shutdown.
+process.on('SIGHUP', () => {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  void stop();
+});
+
+/** The stream and the curl option of the banner's example: one the first write key may write to. */
+function example(): { stream: string; auth: string } {
+  const parsed = writeKeys.safeParse(env.WRITE_KEYS);
+  const first = parsed.success ? parsed.data[0] : undefined;
+  if (!first) return { stream: 'web', auth: '' };
+  const streams = first.streams === '*' ? [] : [...first.streams].filter(isValidStreamName);
+  // The key itself is never printed: this output may end up in a log.
+  return { stream: streams[0] ?? 'web', auth: " -u '<the first key of WRITE_KEYS>:'" };
+}
 
 try {
   const ingest = await stack.addIngest(DEMO, { port: port('SPOOL_DEV_INGEST_PORT', 8080) });
   const flusher = await stack.addFlusher(DEMO, { port: port('SPOOL_DEV_FLUSHER_PORT', 9091) });
+  recordChildren();
+  const { stream, auth } = example();
   const access = env.WRITE_KEYS
     ? 'write keys required (WRITE_KEYS)'
     : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
@@ -153,14 +211,14 @@ try {
   Redis ${stack.redisCluster ? `Cluster of 3 masters and 3 replicas: REDIS_CLUSTER_NODES=${stack.redisCluster.seeds}` : stack.redisUrl}, S3 ${stack.s3?.endpoint} (bucket ${bucket})
 
   Send an event:
-    curl -X POST ${ingest.url}/v1/streams/web/events \\
+    curl -X POST ${ingest.url}/v1/streams/${stream}/events${auth} \\
       -H 'Content-Type: application/json' -d '{"event":"signup","plan":"pro"}'
 
-  It lands within about ${DEMO.FLUSH_INTERVAL} in .data/s3/${bucket}/stream=web/dt=<day>/hour=<hour>/
+  It lands within about ${DEMO.FLUSH_INTERVAL} in .data/s3/${bucket}/stream=${stream}/dt=<day>/hour=<hour>/
     (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=web (web's events as they arrive)
+    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses .data/.
 

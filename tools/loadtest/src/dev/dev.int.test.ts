@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { childOutput, waitFor } from '@spool/testkit';
+import { freePort, isPortFree } from '@spool/testkit/ports';
+
+/** `make dev`'s runner, as scripts/dev.sh starts it, on a data folder and ports of its own. */
+const DEV = fileURLToPath(new URL('../../dist/dev/cli.js', import.meta.url));
+const dataDirs: string[] = [];
+
+afterAll(() => {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function startDev(dataDir: string, env: Record<string, string> = {}) {
+  const ports = {
+    SPOOL_DEV_REDIS_PORT: String(await freePort()),
+    SPOOL_DEV_S3_PORT: String(await freePort()),
+    SPOOL_DEV_INGEST_PORT: String(await freePort()),
+    SPOOL_DEV_FLUSHER_PORT: String(await freePort()),
+  };
+  // The test run's own Redis and S3 settings are not make dev's: it starts its own.
+  const {
+    REDIS_URL: _r,
+    REDIS_CLUSTER_NODES: _c,
+    S3_ENDPOINT: _s,
+    S3_BUCKET: _b,
+    WRITE_KEYS: _w,
+    ...rest
+  } = process.env;
+  const child = spawn(process.execPath, [DEV], {
+    env: { ...rest, ...ports, SPOOL_DEV_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = childOutput(child);
+  const running = () =>
+    waitFor(async () => (output.err().includes('Spool is running') ? true : undefined), 90_000, 'make dev');
+  return { child, ...output, ports, running };
+}
+
+const newDataDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spool-make-dev-'));
+  dataDirs.push(dir);
+  return dir;
+};
+
+describe('make dev', () => {
+  it('prints a curl that its WRITE_KEYS take, never the key, and stops everything when its terminal closes (SIGHUP)', async () => {
+    const dataDir = newDataDir();
+    const key = 'dev-write-key-0123';
+    const dev = await startDev(dataDir, { WRITE_KEYS: `${key}:orders` });
+    try {
+      await dev.running();
+      const banner = dev.err();
+      expect(banner).toContain(`/v1/streams/orders/events -u '<the first key of WRITE_KEYS>:'`);
+      expect(dev.all()).not.toContain(key);
+      // The curl, with the key in place of its placeholder.
+      const answer = await fetch(
+        `http://127.0.0.1:${dev.ports.SPOOL_DEV_INGEST_PORT}/v1/streams/orders/events`,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}`,
+          },
+          body: '{"event":"signup","plan":"pro"}',
+        },
+      );
+      expect(answer.status).toBe(202);
+
+      dev.child.kill('SIGHUP');
+      expect(await dev.closed).toBe(0);
+      // Redis ignores SIGHUP: only the runner could stop it.
+      expect(await isPortFree(Number(dev.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
+      expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
+    } finally {
+      dev.child.kill('SIGKILL');
+    }
+  });
+
+  it("refuses to start while a killed make dev's processes still run on its data, naming them", async () => {
+    const dataDir = newDataDir();
+    const first = await startDev(dataDir);
+    let left: number[] = [];
+    try {
+      await first.running();
+      left = readFileSync(join(dataDir, 'make-dev.children'), 'utf8').split('\n').map(Number);
+      expect(left.length).toBe(4); // Redis, the S3 stand-in, the ingest, the flusher
+      // 'exit', not 'close': what it left running holds its output pipes open.
+      const exited = once(first.child, 'exit');
+      first.child.kill('SIGKILL');
+      await exited;
+
+      // On other ports, as the port-in-use hint suggests: a second Redis on the same AOF.
+      const second = await startDev(dataDir);
+      expect(await second.closed).toBe(1);
+      expect(second.err()).toContain(
+        `a previous make dev's processes still run on ${dataDir} (pids ${left.join(' ')})`,
+      );
+      expect(await isPortFree(Number(second.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
+    } finally {
+      first.child.kill('SIGKILL');
+      for (const pid of left) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+  });
+});
