@@ -20,15 +20,17 @@ status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url
 tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL or REDIS_CLUSTER_NODES; ARGS="--from-start")
 	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:$${SPOOL_DEV_REDIS_PORT:-6390}}") $(ARGS)
 
-# make verify and make replay read make dev's store unless S3_BUCKET names another: its address,
+# make verify and make replay read make dev's store (S3_BUCKET's bucket there, as make dev
+# writes it) unless S3_ENDPOINT, AWS_ACCESS_KEY_ID or AWS_PROFILE says which store: its address,
 # and the stand-in's local credentials (LOCAL_S3_CREDENTIALS in packages/testkit/src/local-stack/s3-standin.ts).
-DEV_S3 = $(if $(S3_BUCKET),,S3_BUCKET=spool S3_ENDPOINT=http://127.0.0.1:$${SPOOL_DEV_S3_PORT:-9000} \
+DEV_S3 = $(if $(S3_ENDPOINT)$(AWS_ACCESS_KEY_ID)$(AWS_PROFILE),,S3_BUCKET=$${S3_BUCKET:-spool} \
+	S3_ENDPOINT=http://127.0.0.1:$${SPOOL_DEV_S3_PORT:-9000} \
 	S3_FORCE_PATH_STYLE=true AWS_ACCESS_KEY_ID=spool AWS_SECRET_ACCESS_KEY=spool-local-secret)
 
-verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=2026-12-01 (make dev's store, or S3_BUCKET and the S3 settings; ARGS="--deep")
+verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=2026-12-01 (make dev's store, or S3_ENDPOINT or AWS credentials and the S3 settings; ARGS="--deep")
 	@$(DEV_S3) bash scripts/tool.sh spool verify --stream "$(STREAM)" --day "$(DAY)" $(ARGS)
 
-replay: ## rewrite landed objects elsewhere or in another format: ARGS="--stream web --from D --to D --to-prefix P --format ndjson.zst" (make dev's store, or S3_BUCKET and the S3 settings)
+replay: ## rewrite landed objects elsewhere or in another format: ARGS="--stream web --from D --to D --to-prefix P --format ndjson.zst" (make dev's store, or S3_ENDPOINT or AWS credentials and the S3 settings)
 	@$(DEV_S3) bash scripts/tool.sh spool replay $(ARGS)
 
 observability: ## the compose stack with Prometheus (Spool's alerts) and Grafana (its dashboard)
