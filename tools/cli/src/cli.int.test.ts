@@ -69,6 +69,21 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
+  it('says once that it waits for a stream its namespace does not have, naming streams it has', async () => {
+    const namespace = randomName('ns');
+    await redis.zadd(`${namespace}:stream-registry`, Date.now(), 'web');
+    const tail = run(['tail', 'wbe', '--redis', REDIS_URL, '--namespace', namespace]);
+    try {
+      await waitFor(async () => (tail.err().includes('waiting') ? true : undefined), 15_000, 'the tail');
+    } finally {
+      tail.child.kill('SIGINT');
+    }
+    expect(await tail.exited).toBe(0);
+    expect(tail.err().trim()).toBe(
+      `spool tail: namespace ${namespace} has no stream "wbe" yet (it has web); waiting for its first event`,
+    );
+  });
+
   it('reads an empty REDIS_NAMESPACE as unset (spool), as the services do', async () => {
     const stream = randomName('web');
     await append(stream, 'spool', ['{"event":"page","namespace":"spool"}']);
@@ -174,6 +189,11 @@ describe('spool tail', () => {
       expect({ args, code: await cli.exited }).toEqual({ args, code: 64 });
       expect(cli.err()).toContain('spool tail STREAM');
     }
+    const upper = run(['tail', 'Web']);
+    expect(await upper.exited).toBe(64);
+    expect(upper.err()).toContain(
+      '1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit), or a shard as web#1; got "Web"',
+    );
   });
 });
 

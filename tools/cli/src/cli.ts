@@ -24,7 +24,9 @@ import {
   redisNamespace,
   redisUrl,
   refusedDatabase,
+  type StreamKeys,
   streamKeys,
+  streamRegistryKey,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -175,16 +177,45 @@ function drained(signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Streams named when a tail's stream is unknown: enough to spot a typo. */
+const KNOWN_STREAMS_SHOWN = 10;
+
+/**
+ * A stream this namespace has never had (a typo, another namespace) is said once on stderr, with
+ * streams it has, before the tail waits for its first event: a wrong name was waited on in silence.
+ * A Redis that does not answer here is the tail's to report.
+ */
+async function sayIfUnknown(redis: RedisClient, stream: string, keys: StreamKeys, namespace: string) {
+  const registry = streamRegistryKey(namespace);
+  try {
+    const [registered, buffered] = await Promise.all([
+      redis.zscore(registry, stream),
+      redis.exists(keys.buf),
+    ]);
+    if (registered !== null || buffered > 0) return;
+    const known = await redis.zrevrange(registry, 0, KNOWN_STREAMS_SHOWN - 1);
+    const some = known.length === 0 ? 'it has none yet' : `it has ${known.map(escapeControls).join(', ')}`;
+    process.stderr.write(
+      `spool tail: namespace ${namespace} has no stream "${stream}" yet (${some}); waiting for its first event\n`,
+    );
+  } catch {}
+}
+
 async function tail(stream: string | undefined): Promise<void> {
   // Without this, a name no stream can have would be waited on for ever, in silence. A sharded
   // stream's shards are tailed one by one: web, web#1, web#2, ...
-  if (!stream || !parseShardUnit(stream))
-    fail('tail: expected a stream name, or a shard as web#1 (spool tail <stream>)');
-  const keys = streamKeys(stream, namespaceOption());
+  if (!stream || !parseShardUnit(stream)) {
+    fail(
+      `tail: expected a stream name (1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit), or a shard as web#1${stream ? `; got "${escapeControls(stream.slice(0, 80).toWellFormed())}"` : ''}`,
+    );
+  }
+  const namespace = namespaceOption();
+  const keys = streamKeys(stream, namespace);
   const redis = connectTarget();
   const signal = stopSignal();
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
   try {
+    await sayIfUnknown(redis, stream, keys, namespace);
     for await (const step of followStream(redis, keys, {
       fromStart: values['from-start'],
       signal,
