@@ -53,7 +53,19 @@ const server = new S3rver({
 });
 // Before s3rver's router (the last middleware), which does not implement these two calls.
 server.middleware.splice(server.middleware.length - 1, 0, multipartUploads(server.store));
+// s3rver leaves its server's 'error' unhandled: a port in use was a 20-line stack trace.
+const listenFailed = (error) => {
+  const { S3_ADDRESS: host = '0.0.0.0', S3_PORT: wanted = '9000' } = process.env;
+  console.error(
+    error.code === 'EADDRINUSE'
+      ? `s3: ${host}:${wanted} is in use by another process`
+      : `s3: ${error.message}`,
+  );
+  process.exit(1);
+};
+process.once('uncaughtException', listenFailed);
 const { address, port } = await server.run();
+process.off('uncaughtException', listenFailed);
 console.log(`s3rver listening on ${address}:${port}, storing in ${directory}`);
 
 for (const signal of ['SIGTERM', 'SIGINT']) {

@@ -1,7 +1,13 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { childOutput } from '../child-output.js';
 import { LocalStack } from './local-stack.js';
+import { s3StandinMain } from './s3-standin.js';
 
 /** The local stack that make dev, the loadtest and the chaos runs start. */
 describe('the local stack', () => {
@@ -18,6 +24,25 @@ describe('the local stack', () => {
       expect(stack.ingests).toEqual([]);
     } finally {
       await stack.stop();
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it("says in one line that the S3 stand-in's port is in use, not with a stack trace", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    const dir = mkdtempSync(join(tmpdir(), 'spool-s3-port-'));
+    try {
+      const standin = spawn(process.execPath, [s3StandinMain(), 'server', dir], {
+        env: { ...process.env, S3_ADDRESS: '127.0.0.1', S3_PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const output = childOutput(standin);
+      expect(await output.closed).toBe(1);
+      expect(output.err()).toBe(`s3: 127.0.0.1:${port} is in use by another process\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       await new Promise((resolve) => holder.close(resolve));
     }
   });
