@@ -2,7 +2,7 @@
 # missing first (Node 24, pnpm, dependencies, redis-server, Docker where it can) and says so when
 # it is already there. `make` alone lists them all and starts nothing.
 .DEFAULT_GOAL := help
-.PHONY: help dev dev-cluster status tail verify replay observability test test-chaos soak loadtest bench images test-images clean
+.PHONY: help dev dev-cluster status tail verify replay query observability test test-chaos soak loadtest bench images test-images clean
 
 help: ## list the targets (this)
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=20
 
 replay: ## rewrite landed objects elsewhere or in another format: ARGS="--stream web --from D --to D --to-prefix P --format ndjson.zst" (make dev's store, or S3_ENDPOINT or AWS credentials and the S3 settings)
 	@$(DEV_S3) bash scripts/tool.sh spool replay $(ARGS)
+
+query: ## run SQL with DuckDB, e.g. on make dev's objects (docs/output.md): make query SQL="SELECT …" (or the SQL on stdin)
+	@bash scripts/tool.sh query "$$SQL"
 
 observability: ## the compose stack with Prometheus (Spool's alerts) and Grafana (its dashboard)
 	@bash scripts/observability.sh

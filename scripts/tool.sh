@@ -6,6 +6,7 @@
 #   soak      steady load for a long time, watching every process's memory
 #   bench     each benchmark scenario beside its baseline (bench/run.mjs)
 #   spool     the spool command (tools/cli): `status` (a live table), `tail STREAM`, `verify`
+#   query     SQL with the flusher's DuckDB (scripts/query.mjs), e.g. on make dev's objects
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
 cd "$ROOT"
 
@@ -17,8 +18,13 @@ case "$tool" in
   soak) entry=tools/loadtest/dist/soak/cli.js ;;
   bench) entry=bench/run.mjs ;;
   spool) entry=tools/cli/dist/cli.js ;;
-  *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench|spool [options] (got '$tool')" ;;
+  query) entry=scripts/query.mjs ;;
+  *) die "usage: scripts/tool.sh loadtest|chaos|soak|bench|spool|query [options] (got '$tool')" ;;
 esac
+if [ "$tool" = query ]; then
+  ensure_toolchain >/dev/null
+  exec node "$entry" "$@"
+fi
 if [ "$tool" = spool ]; then
   # Quietly: the command's own output is what the user asked for.
   ensure_toolchain >/dev/null

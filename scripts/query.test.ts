@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from '@jest/globals';
+
+/** `make query`: SQL with the flusher's DuckDB, as docs/output.md's queries on make dev's store need. */
+const QUERY = fileURLToPath(new URL('query.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'spool-query-'));
+const query = (sql: string) =>
+  spawnSync(process.execPath, [QUERY, sql], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('make query', () => {
+  it("runs docs/output.md's query on objects laid out as make dev's stand-in keeps them", () => {
+    const folder = join(dir, '.data/s3/spool/stream=web/dt=2026-12-04/hour=3');
+    mkdirSync(folder, { recursive: true });
+    const lines = ['{"event":"signup"}', '{"event":"page"}', '{"event":"page"}'].map((line) => `${line}\n`);
+    writeFileSync(join(folder, '0000000001-0000000001.ndjson.gz._S3rver_object'), gzipSync(lines.join('')));
+    const run = query(`SELECT stream, dt, count(*) AS events
+FROM read_json_auto('.data/s3/spool/stream=*/dt=*/hour=*/*.ndjson.gz._S3rver_object', compression = 'gzip',
+                    hive_partitioning = true, hive_types = {'dt': DATE, 'hour': INTEGER},
+                    format = 'newline_delimited', map_inference_threshold = -1, sample_size = -1)
+GROUP BY ALL ORDER BY dt;`);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/│ 'web'\s+│ '2026-12-04'\s+│ '3'\s+│/);
+  });
+
+  it('says what DuckDB refused, exit 1, and what it needs, exit 64', () => {
+    const refused = query('SELEC 1');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^query: Parser Error: syntax error at or near "SELEC"/);
+    const empty = query('');
+    expect(empty.status).toBe(64);
+    expect(empty.stderr).toContain('usage: make query SQL=');
+  });
+});
