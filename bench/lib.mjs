@@ -98,11 +98,18 @@ export function drainBuffers(bench, streams, { aboveBytes = 32 * 2 ** 20, everyM
 
 /** The bare Fastify baseline (baselines/bare-fastify.mjs); resolves with its URL once it answers. */
 export async function startBareFastify() {
+  return (await startBareFastifyProcess()).url;
+}
+
+/** The same, with its process id (for its CPU, in bench/analysis). */
+export async function startBareFastifyProcess() {
   const port = await freePort();
-  start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], { PORT: String(port) });
+  const child = start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], {
+    PORT: String(port),
+  });
   const url = `http://127.0.0.1:${port}`;
   await until('bare fastify', async () => (await fetch(url)).status > 0);
-  return url;
+  return { url, pid: child.pid };
 }
 
 /** An ingest on the stack, its buffers far from flushing; resolves with its URL once ready. */

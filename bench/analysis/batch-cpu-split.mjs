@@ -5,9 +5,8 @@
 // Not a scenario of `make bench`: an analysis of where b's gap to bare Fastify is.
 // Usage: node bench/analysis/batch-cpu-split.mjs [--single] [--rounds N] [side …]
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { drainBuffers, freePort, load, ROOT, start, startStack, stopAll, until } from '../lib.mjs';
+import { drainBuffers, load, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,15 +30,7 @@ const event = (i) => ({ event: 'page', userId: `u-${i}`, path: '/pricing' });
 const body = JSON.stringify(values.single ? event(0) : Array.from({ length: 100 }, (_, i) => event(i)));
 
 async function startSide(bench, side) {
-  if (side === 'bare') {
-    const port = await freePort();
-    const child = start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], {
-      PORT: String(port),
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await until('bare fastify', async () => (await fetch(url)).status > 0);
-    return { url, pid: child.pid };
-  }
+  if (side === 'bare') return startBareFastifyProcess();
   const flags = side.split(':')[1];
   const ingest = await bench.stack.addIngest({
     FLUSH_THRESHOLD_BYTES: '480MiB',

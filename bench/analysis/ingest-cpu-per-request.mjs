@@ -7,7 +7,7 @@
 // Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, load, ROOT, start, startStack, stopAll, until } from '../lib.mjs';
+import { load, ROOT, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
 const [other, rounds = '3'] = process.argv.slice(2);
 if (!other) {
@@ -33,22 +33,12 @@ async function spoolIngest(bench, main) {
   return { url: ingest.url, pid: ingest.process.pid };
 }
 
-/** Scenario a's baseline, as startBareFastify starts it, with its process for its CPU. */
-async function bareFastify() {
-  const port = await freePort();
-  const child = start(process.execPath, [join(ROOT, 'bench/baselines/bare-fastify.mjs')], {
-    PORT: String(port),
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await until('bare fastify', async () => (await fetch(url)).status > 0);
-  return { url, pid: child.pid };
-}
-
 const results = { this: [], other: [] };
 for (let round = 0; round < Number(rounds); round++) {
   for (const [name, main] of Object.entries(BUILDS)) {
     const bench = await startStack();
-    const { url: base, pid } = main === 'bare' ? await bareFastify() : await spoolIngest(bench, main);
+    const { url: base, pid } =
+      main === 'bare' ? await startBareFastifyProcess() : await spoolIngest(bench, main);
     const url = `${base}/v1/streams/bench-cpu/events`;
     await load(url, { body, seconds: 2 }); // warm up
     const before = cpuSeconds(pid);
