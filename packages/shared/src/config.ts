@@ -353,8 +353,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
     problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
-  // The flusher does not read MAX_EVENT_BYTES: its default must not refuse a small MAX_BODY_BYTES.
-  if (process === 'ingest' && v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
+  // A process that does not read MAX_EVENT_BYTES (the flusher) has its default, which must not
+  // refuse a small MAX_BODY_BYTES.
+  if (!OTHER_PROCESS_KEYS[process].includes('MAX_EVENT_BYTES') && v.MAX_EVENT_BYTES > v.MAX_BODY_BYTES) {
     problems.push(`MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
   }
   // The server's fields alone take about 90 bytes an event: `32` (the default's number without its
