@@ -37,9 +37,11 @@ DUMMY_ACCOUNT.createKeyPair(
   process.env.MINIO_ROOT_PASSWORD ?? 'minioadmin',
 );
 
+const listenAddress = process.env.S3_ADDRESS ?? '0.0.0.0';
+const listenPort = Number(process.env.S3_PORT ?? 9000);
 const server = new S3rver({
-  address: process.env.S3_ADDRESS ?? '0.0.0.0',
-  port: Number(process.env.S3_PORT ?? 9000),
+  address: listenAddress,
+  port: listenPort,
   directory,
   silent: process.env.S3_LOG !== '1',
   // Path-style only, as MinIO without MINIO_DOMAIN: otherwise s3rver takes any host name that is
@@ -55,10 +57,9 @@ const server = new S3rver({
 server.middleware.splice(server.middleware.length - 1, 0, multipartUploads(server.store));
 // s3rver leaves its server's 'error' unhandled: a port in use was a 20-line stack trace.
 const listenFailed = (error) => {
-  const { S3_ADDRESS: host = '0.0.0.0', S3_PORT: wanted = '9000' } = process.env;
   console.error(
     error.code === 'EADDRINUSE'
-      ? `s3: ${host}:${wanted} is in use by another process`
+      ? `s3: ${listenAddress}:${listenPort} is in use by another process`
       : `s3: ${error.message}`,
   );
   process.exit(1);
