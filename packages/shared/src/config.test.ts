@@ -6,6 +6,8 @@ import { entriesBasicCannotCarry } from './config-fields.js';
 const MiB = 1024 * 1024;
 /** An ingest must be told it may run open; most tests here are about other variables. */
 const OPEN = { ALLOW_ANONYMOUS_WRITES: 'true' };
+/** A flusher must be given its bucket, the same. */
+const BUCKET = { S3_BUCKET: 'b' };
 
 describe('loadConfig', () => {
   it('gives the documented defaults', () => {
@@ -34,7 +36,7 @@ describe('loadConfig', () => {
     expect(config.metricsPort).toBeUndefined();
     expect(loadConfig({ ...OPEN, METRICS_PORT: '9464' }, 'ingest').metricsPort).toBe(9464);
     expect(config.s3.partBytes).toBe(8 * MiB);
-    expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').port).toBe(9091);
+    expect(loadConfig(BUCKET, 'flusher').port).toBe(9091);
   });
 
   it('takes a cluster from REDIS_CLUSTER_NODES, and refuses it beside REDIS_URL', () => {
@@ -61,7 +63,7 @@ describe('loadConfig', () => {
   });
 
   it('takes OUTPUT_FORMAT for every stream or by stream, and refuses what it cannot write', () => {
-    const flusher = (env: Record<string, string>) => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher');
+    const flusher = (env: Record<string, string>) => loadConfig({ ...BUCKET, ...env }, 'flusher');
     expect(flusher({}).outputFormat.default).toBe('ndjson.gz');
     const { outputFormat } = flusher({ OUTPUT_FORMAT: 'web:ndjson.zst,*:ndjson.gz' });
     expect(outputFormat.default).toBe('ndjson.gz');
@@ -96,7 +98,7 @@ describe('loadConfig', () => {
       MAX_BUFFER_BYTES: '8MiB',
       FLUSH_INTERVAL: '30s',
       WRITE_KEYS: 'key-one-123:web,ios; key-two-456:*',
-      S3_BUCKET: 'b',
+      ...BUCKET,
       S3_FORCE_PATH_STYLE: 'true',
       S3_PART_SIZE: '5MiB',
     };
@@ -212,8 +214,7 @@ describe('loadConfig', () => {
   });
 
   it("takes S3_REGION, else AWS_REGION (the AWS SDKs' variable), else us-east-1, and refuses one the SDK would refuse at the first flush", () => {
-    const region = (env: Record<string, string>) =>
-      loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher').s3.region;
+    const region = (env: Record<string, string>) => loadConfig({ ...BUCKET, ...env }, 'flusher').s3.region;
     expect(region({})).toBe('us-east-1');
     expect(region({ AWS_REGION: 'eu-west-1' })).toBe('eu-west-1');
     expect(region({ AWS_REGION: 'eu-west-1', S3_REGION: 'auto' })).toBe('auto');
@@ -241,7 +242,7 @@ describe('loadConfig', () => {
   });
 
   it('takes S3_ENDPOINT as an http:// or https:// URL only', () => {
-    const flusher = { S3_BUCKET: 'b' };
+    const flusher = BUCKET;
     expect(loadConfig({ ...flusher, S3_ENDPOINT: 'http://127.0.0.1:9000' }, 'flusher').s3.endpoint).toBe(
       'http://127.0.0.1:9000',
     );
@@ -326,9 +327,7 @@ describe('loadConfig', () => {
     // Checked by the process that reads it: the flusher for its own settings.
     const flusherOnly = Object.keys(env).some((name) => OTHER_PROCESS_KEYS.ingest.includes(name));
     const load = () =>
-      flusherOnly
-        ? loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher')
-        : loadConfig({ ...OPEN, ...env }, 'ingest');
+      flusherOnly ? loadConfig({ ...BUCKET, ...env }, 'flusher') : loadConfig({ ...OPEN, ...env }, 'ingest');
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
   });
@@ -347,7 +346,7 @@ describe('loadConfig', () => {
       /ADMIN_KEYS: key 1 holds a character other than printable ASCII/,
     ],
   ])('stops the flusher on %p naming the variable', (env, message) => {
-    expect(() => loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher')).toThrow(message);
+    expect(() => loadConfig({ ...BUCKET, ...env }, 'flusher')).toThrow(message);
   });
 
   it('takes a write key holding ":" (split at the entry\'s last one), as versions before did, and names it as one Basic cannot carry', () => {
@@ -360,13 +359,13 @@ describe('loadConfig', () => {
   });
 
   it("reads neither process's secrets the other owns: a bad one in a shared environment stops only the process that uses it", () => {
-    const shared = { S3_BUCKET: 'b', WRITE_KEYS: 'short:Bad Stream', ADMIN_KEYS: 'too-short' };
+    const shared = { ...BUCKET, WRITE_KEYS: 'short:Bad Stream', ADMIN_KEYS: 'too-short' };
     expect(() => loadConfig(shared, 'ingest')).toThrow(/WRITE_KEYS: entry 1 is not/);
     expect(() => loadConfig(shared, 'flusher')).toThrow(/ADMIN_KEYS/);
     expect(loadConfig({ ...shared, WRITE_KEYS: 'key-one-123:*' }, 'ingest').adminKeys).toEqual([]);
     expect(loadConfig({ ...shared, ADMIN_KEYS: undefined }, 'flusher').writeKeys).toEqual([]);
     // The ingest's metrics port, the flusher's PORT: the flusher is not stopped by it.
-    expect(loadConfig({ S3_BUCKET: 'b', METRICS_PORT: '9091' }, 'flusher').metricsPort).toBeUndefined();
+    expect(loadConfig({ ...BUCKET, METRICS_PORT: '9091' }, 'flusher').metricsPort).toBeUndefined();
   });
 
   it('fails closed: an ingest without write keys starts only when told it may be open', () => {
@@ -377,7 +376,7 @@ describe('loadConfig', () => {
       loadConfig({ WRITE_KEYS: 'key-one-123:*', ALLOW_ANONYMOUS_WRITES: 'true' }, 'ingest'),
     ).toThrow(/ALLOW_ANONYMOUS_WRITES: WRITE_KEYS is set too/);
     // The flusher takes no writes.
-    expect(loadConfig({ S3_BUCKET: 'b' }, 'flusher').writeKeys).toEqual([]);
+    expect(loadConfig(BUCKET, 'flusher').writeKeys).toEqual([]);
   });
 
   it('requires a bucket for the flusher only', () => {
@@ -417,13 +416,13 @@ describe('settings one process reads and the other does not', () => {
     '%s refused by the ingest does not stop the flusher',
     (name) => {
       expect(() => loadConfig({ ...OPEN, [name]: typo }, 'ingest')).toThrow(name);
-      expect(loadConfig({ S3_BUCKET: 'b', [name]: typo }, 'flusher').port).toBe(9091);
+      expect(loadConfig({ ...BUCKET, [name]: typo }, 'flusher').port).toBe(9091);
     },
   );
   it.each(OTHER_PROCESS_KEYS.ingest.filter((name) => name !== 'S3_BUCKET').map((name) => [name]))(
     '%s refused by the flusher does not stop the ingest',
     (name) => {
-      expect(() => loadConfig({ S3_BUCKET: 'b', [name]: typo }, 'flusher')).toThrow(name);
+      expect(() => loadConfig({ ...BUCKET, [name]: typo }, 'flusher')).toThrow(name);
       expect(loadConfig({ ...OPEN, [name]: typo }, 'ingest').port).toBe(8080);
     },
   );
@@ -431,6 +430,6 @@ describe('settings one process reads and the other does not', () => {
   it('a small MAX_BODY_BYTES with a MAX_EVENT_BYTES under it starts both', () => {
     const env = { MAX_BODY_BYTES: '16KiB', MAX_EVENT_BYTES: '8KiB', FLUSH_THRESHOLD_BYTES: '1MiB' };
     expect(loadConfig({ ...OPEN, ...env }, 'ingest').maxEventBytes).toBe(8 * 1024);
-    expect(loadConfig({ S3_BUCKET: 'b', ...env }, 'flusher').maxBodyBytes).toBe(16 * 1024);
+    expect(loadConfig({ ...BUCKET, ...env }, 'flusher').maxBodyBytes).toBe(16 * 1024);
   });
 });
