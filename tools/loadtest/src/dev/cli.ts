@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { isValidStreamName, writeKeys } from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
@@ -142,6 +142,8 @@ function isAlive(pid: number): boolean {
 
 const cluster = env.SPOOL_DEV_CLUSTER === '1';
 const DATA_DIR = env.SPOOL_DEV_DATA_DIR || join(REPO_ROOT, '.data');
+/** DATA_DIR as the banner names it: `.data/` in the repository, else the folder it was given. */
+const DATA_SHOWN = `${env.SPOOL_DEV_DATA_DIR ? DATA_DIR.replace(/\/+$/, '') : relative(REPO_ROOT, DATA_DIR)}/`;
 lockDataDir(DATA_DIR);
 refuseLeftovers(DATA_DIR);
 const PORTS_HINT =
@@ -167,7 +169,7 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  process.stderr.write('\nstopping; the data stays in .data/ for the next run\n');
+  process.stderr.write(`\nstopping; the data stays in ${DATA_SHOWN} for the next run\n`);
   await stack.stop();
   rmSync(childrenFile(DATA_DIR), { force: true });
   process.exit(0);
@@ -190,6 +192,20 @@ function example(): { stream: string; auth: string } {
   // The key itself is never printed: this output may end up in a log.
   return { stream: streams[0] ?? 'web', auth: " -u '<the first key of WRITE_KEYS>:'" };
 }
+
+/** Where the banner's event lands: the stand-in's folder, or the bucket of S3_ENDPOINT's store. */
+function landing(bucket: string | undefined, stream: string): string {
+  const key = `${env.S3_PREFIX ?? ''}stream=${stream}/dt=<day>/hour=<hour>/`;
+  if (env.S3_ENDPOINT) return `in s3://${bucket}/${key} (${env.S3_ENDPOINT})`;
+  const read = READ_HINT[env.OUTPUT_FORMAT ?? 'ndjson.gz'] ?? READ_HINT['ndjson.gz'];
+  return `in ${DATA_SHOWN}s3/${bucket}/${key}
+    (the stand-in keeps each object's bytes as <key>._S3rver_object: ${read})`;
+}
+const READ_HINT: Record<string, string> = {
+  'ndjson.gz': 'zcat it to read the events',
+  'ndjson.zst': 'zstdcat it to read the events',
+  parquet: 'make query reads it, docs/output.md',
+};
 
 try {
   const ingest = await stack.addIngest(DEMO, { port: port('SPOOL_DEV_INGEST_PORT', 8080) });
@@ -214,13 +230,12 @@ try {
     curl -X POST ${ingest.url}/v1/streams/${stream}/events${auth} \\
       -H 'Content-Type: application/json' -d '{"event":"signup","plan":"pro"}'
 
-  It lands within about ${DEMO.FLUSH_INTERVAL} in .data/s3/${bucket}/stream=${stream}/dt=<day>/hour=<hour>/
-    (the stand-in keeps each object's bytes as <key>._S3rver_object: zcat it to read the events)
+  It lands within about ${DEMO.FLUSH_INTERVAL} ${landing(bucket, stream)}
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
     In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
-  Ctrl-C stops everything; the next 'make dev' reuses .data/.
+  Ctrl-C stops everything; the next 'make dev' reuses ${DATA_SHOWN}.
 
 `);
   // Runs until Ctrl-C, or until a process of the pipeline exits by itself.

@@ -49,7 +49,7 @@ const newDataDir = () => {
 };
 
 describe('make dev', () => {
-  it('prints a curl that its WRITE_KEYS take, never the key, and stops everything when its terminal closes (SIGHUP)', async () => {
+  it('prints a curl that its WRITE_KEYS take, never the key, and its own data folder, and stops everything when its terminal closes (SIGHUP)', async () => {
     const dataDir = newDataDir();
     const key = 'dev-write-key-0123';
     const dev = await startDev(dataDir, { WRITE_KEYS: `${key}:orders` });
@@ -58,6 +58,10 @@ describe('make dev', () => {
       const banner = dev.err();
       expect(banner).toContain(`/v1/streams/orders/events -u '<the first key of WRITE_KEYS>:'`);
       expect(dev.all()).not.toContain(key);
+      // Its own data folder, not the repository's .data/, wherever the banner names one.
+      expect(banner).toContain(`in ${dataDir}/s3/spool/stream=orders/dt=<day>/hour=<hour>/`);
+      expect(banner).toContain(`the next 'make dev' reuses ${dataDir}/.`);
+      expect(banner).not.toContain('.data/');
       // The curl, with the key in place of its placeholder.
       const answer = await fetch(
         `http://127.0.0.1:${dev.ports.SPOOL_DEV_INGEST_PORT}/v1/streams/orders/events`,
@@ -74,6 +78,7 @@ describe('make dev', () => {
 
       dev.child.kill('SIGHUP');
       expect(await dev.closed).toBe(0);
+      expect(dev.err()).toContain(`the data stays in ${dataDir}/ for the next run`);
       // Redis ignores SIGHUP: only the runner could stop it.
       expect(await isPortFree(Number(dev.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
       expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
