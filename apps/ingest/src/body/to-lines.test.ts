@@ -123,6 +123,19 @@ describe('toLines', () => {
     expect(lines.rejectedText).toEqual(['x'.repeat(MAX_REJECTED_TEXT - 1)]);
   });
 
+  it("writes a refused number past a double's range as 1e999 in the rejected text, not JSON's null", () => {
+    const items = ['{"n":1e400,"list":[-1e400,2]}', '{"s":"1e400","t":null}'].map((text) => ({
+      value: JSON.parse(text) as unknown,
+    }));
+    const lines = toLines({ shape: 'batch', items }, new Date(STAMP), {
+      maxEventBytes: 1024,
+      maxStoredBytes: 1e6,
+    });
+    expect(lines.rejected.map((r) => r.index)).toEqual([0]);
+    expect(lines.rejectedText).toEqual(['{"n":1e999,"list":[-1e999,2]}']);
+    expect(lines.count).toBe(1);
+  });
+
   it('keeps no text for an event too deep to write back as JSON, and throws nothing', () => {
     let deep: unknown = {};
     for (let i = 0; i < 100_000; i += 1) deep = { d: deep };
