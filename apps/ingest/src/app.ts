@@ -26,6 +26,7 @@ import Fastify, {
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
+import { clientAddress } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
@@ -128,7 +129,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     redis,
     nameSpace: rateLimitNamespace(config.namespace),
     skipOnError: true,
-    keyGenerator: (request) => rateLimitIdentity(request.auth, request.ip),
+    keyGenerator: (request) => rateLimitIdentity(request.auth, clientAddress(request.ip)),
     errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),
   });
   const limits = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs };

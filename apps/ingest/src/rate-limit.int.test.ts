@@ -117,9 +117,18 @@ describe('the rate limit', () => {
       const bob = await statuses(1, (n) => send(ingest, stream, { forwardedFor: '203.0.113.20', n: 10 + n }));
       // A client cannot escape its bucket by prepending addresses of its own choosing.
       const spoof = await send(ingest, stream, { forwardedFor: '198.51.100.1, 203.0.113.10', n: 20 });
+      // Nor by the port a proxy may write beside the address (Azure Application Gateway does).
+      const ported = await statuses(2, (n) =>
+        send(ingest, stream, { forwardedFor: `203.0.113.10:4000${n}`, n: 30 + n }),
+      );
+      const ported6 = await statuses(4, (n) =>
+        send(ingest, stream, { forwardedFor: `[2001:db8::${n + 1}]:443`, n: 40 + n }),
+      );
       expect(alice).toEqual([202, 202, 202, 429]);
       expect(bob).toEqual([202]);
       expect(spoof.statusCode).toBe(429);
+      expect(ported).toEqual([429, 429]);
+      expect(ported6).toEqual([202, 202, 202, 429]);
     } finally {
       await ingest.close();
     }

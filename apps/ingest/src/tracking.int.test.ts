@@ -238,6 +238,11 @@ describe('the tracking API on a keyed service', () => {
       ['/v1/batch', `{"sentAt":{"__proto__":{"admin":true}},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
       ['/v1/batch', `{"sentAt":[1e400],"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
       ['/v1/batch', `{"sentAt":${deep(10_000)},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      // Merged into every message as an object: anything else was dropped under a 200.
+      ['/v1/batch', `{"context":"web-v2","batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      ['/v1/batch', `{"integrations":["a"],"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
+      // A key with a lone surrogate would change its name: refused with the batch, not per message.
+      ['/v1/batch', `{"context":{"k\\ud800":1},"batch":[${ok}]}`, 'SPOOL_INVALID_BATCH'],
     ];
     for (const [url, payload, code] of cases) {
       const response = await send(ingest, url, payload, headers);
@@ -475,8 +480,17 @@ describe('the tracking API on an open service', () => {
         },
       );
       expect(response.statusCode).toBe(200);
-      const [line] = await stored(ns, 'events');
+      // A port the proxy wrote beside the address is not part of it.
+      const ported = await send(
+        ingest,
+        '/v1/track',
+        { userId: 'u', event: 'E' },
+        { 'content-type': 'application/json', 'x-forwarded-for': '[2001:db8:1:2:3:4:5:6]:443' },
+      );
+      expect(ported.statusCode).toBe(200);
+      const [line, portedLine] = await stored(ns, 'events');
       expect(line?.context).toEqual({ ip: '203.0.113.0' });
+      expect(portedLine?.context).toEqual({ ip: '2001:db8:1::' });
     } finally {
       await ingest.close();
     }

@@ -10,9 +10,10 @@ import type {
 } from 'fastify';
 import { queryKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
-import { checkEvent, isPlainObject } from '../body/event-rules.js';
+import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
+import { clientAddress } from '../client-address.js';
 import { errors } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
@@ -102,10 +103,22 @@ function batchOf(body: unknown, maxEvents: number) {
   if (body.batch.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   if (body.batch.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(body.batch.length, maxEvents);
   const { context, integrations, sentAt } = body;
-  // Merged into every message: held to a message's rules once here, and refused with the batch.
-  const problem = checkEvent({ context, integrations, sentAt });
-  if (problem) {
-    throw new errors.SPOOL_INVALID_BATCH(`its "context", "integrations" or "sentAt": ${problem.message}`);
+  // Merged into every message: held to a message's rules once here, and refused with the batch
+  // (a message's own non-object context is refused; a batch's was dropped under a 200).
+  for (const [name, value] of [
+    ['context', context],
+    ['integrations', integrations],
+  ] as const) {
+    if (value !== undefined && value !== null && !isPlainObject(value)) {
+      throw new errors.SPOOL_INVALID_BATCH(`its "${name}" must be an object`);
+    }
+  }
+  const shared = { context, integrations, sentAt };
+  const problem = checkEvent(shared);
+  const keyProblem = problem ? undefined : mendLoneSurrogates(shared);
+  const refused = problem ?? (typeof keyProblem === 'object' ? keyProblem : undefined);
+  if (refused) {
+    throw new errors.SPOOL_INVALID_BATCH(`its "context", "integrations" or "sentAt": ${refused.message}`);
   }
   return { items: body.batch as unknown[], context, integrations, sentAt };
 }
@@ -232,7 +245,13 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     shared: Partial<MessageEnvelope> = {},
   ): MessageEnvelope & { received: Date } => {
     const received = new Date();
-    return { received, receivedAt: isoTime(received), ip: request.ip, ipPolicy: options.ipPolicy, ...shared };
+    return {
+      received,
+      receivedAt: isoTime(received),
+      ip: clientAddress(request.ip),
+      ipPolicy: options.ipPolicy,
+      ...shared,
+    };
   };
   // A request refused before its key was read (a body that does not parse, decode or fit) still
   // counts, against its address: else a stream of broken bodies, each parsed, is never limited.

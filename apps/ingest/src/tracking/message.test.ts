@@ -67,6 +67,29 @@ describe('normalizeMessage', () => {
       { type: 'page', ipPolicy: 'drop' },
     );
     expect(JSON.stringify(dropped.context)).toBe('{}');
+    // A client's ip that is no text is none: the request's is stored, under IP_POLICY.
+    for (const ip of ['', 3405803785, null, { v: 4 }]) {
+      expect(stored({ userId: 'u', context: { ip } }, { type: 'page' }).context).toEqual({
+        ip: '203.0.113.77',
+      });
+    }
+  });
+
+  it("merges the batch's integrations as context is: a message's null is none, a non-object refused", () => {
+    const batch = { type: 'track' as const, integrations: { Amplitude: false } };
+    expect(stored({ userId: 'u', event: 'x', integrations: null }, batch).integrations).toEqual({
+      Amplitude: false,
+    });
+    expect(stored({ userId: 'u', event: 'x', integrations: { All: true } }, batch).integrations).toEqual({
+      Amplitude: false,
+      All: true,
+    });
+    expect(refusal({ userId: 'u', event: 'x', integrations: 'all' }, batch)).toBe(
+      '"integrations" must be an object',
+    );
+    expect(refusal({ userId: 'u', event: 'x', integrations: [1] }, { type: 'track' })).toBe(
+      '"integrations" must be an object',
+    );
   });
 
   it('keeps sentAt and the client timestamp, and corrects timestamp for the client clock', () => {
@@ -90,6 +113,13 @@ describe('normalizeMessage', () => {
     expect(
       stored({ userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z' }, { type: 'track' }).timestamp,
     ).toBe('2026-12-01T11:00:00.000Z');
+    // A null originalTimestamp is none: timestamp is the client's, corrected.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00.000Z', originalTimestamp: null },
+        { type: 'track', sentAt: '2026-12-01T11:00:09.000Z' },
+      ),
+    ).toMatchObject({ timestamp: '2026-12-01T12:00:01.000Z', originalTimestamp: '2026-12-01T11:00:00.000Z' });
     // A null sentAt of its own is no sentAt: the batch's counts.
     expect(
       stored(

@@ -125,6 +125,9 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     if (raw.context !== undefined && raw.context !== null && !isPlainObject(raw.context)) {
       return { problem: problem('"context" must be an object') };
     }
+    if (raw.integrations !== undefined && raw.integrations !== null && !isPlainObject(raw.integrations)) {
+      return { problem: problem('"integrations" must be an object') };
+    }
 
     // The parsed message is this request's own: changed in place. A key set to undefined is left
     // out by JSON.stringify, and deleting one would slow every later step on the object.
@@ -139,13 +142,15 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     const context: Record<string, unknown> = batchContext
       ? { ...batchContext, ...ownContext }
       : (ownContext ?? {});
-    const ip = storedIp(context.ip ?? envelope.ip, envelope.ipPolicy);
+    // A client's address that is no text (a number, "") is none: the request's is stored.
+    const ownIp = typeof context.ip === 'string' && context.ip !== '' ? context.ip : undefined;
+    const ip = storedIp(ownIp ?? envelope.ip, envelope.ipPolicy);
     context.ip = ip;
     message.context = context;
     if (batchIntegrations) {
       const own = message.integrations;
       // Shared, not copied, when the message has none: nothing changes it.
-      if (own === undefined) message.integrations = batchIntegrations;
+      if (own === undefined || own === null) message.integrations = batchIntegrations;
       else if (isPlainObject(own)) message.integrations = { ...batchIntegrations, ...own };
     }
 
@@ -155,7 +160,11 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     // RudderStack's SDKs time a message in originalTimestamp, and a timestamp beside it is one the
     // user set (an import of past events): kept, as rudder-server keeps it. Segment's SDKs time it
     // in timestamp, which is then the original, corrected for the client's clock.
-    const ownTimestampMs = message.originalTimestamp === undefined ? undefined : timeOf(message.timestamp);
+    // A null originalTimestamp (an SDK that sends every field) is none, as a null sentAt is.
+    const ownTimestampMs =
+      message.originalTimestamp === undefined || message.originalTimestamp === null
+        ? undefined
+        : timeOf(message.timestamp);
     const explicit = ownTimestampMs === undefined ? undefined : isoOf(ownTimestampMs);
     if (explicit !== undefined) {
       message.timestamp = explicit;

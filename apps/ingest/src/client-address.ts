@@ -1,0 +1,17 @@
+import { isIP } from 'node:net';
+
+const BRACKETED = /^\[([^\]]+)\](?::\d+)?$/;
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/;
+
+/**
+ * The client's address as the rate limit and `context.ip` read it: the socket's, or (through
+ * TRUST_PROXY) the nearest untrusted one in X-Forwarded-For, without the port some proxies write
+ * there (`203.0.113.5:40001`, `[2001:db8::7]:443`; Azure Application Gateway does). With the port
+ * kept, each of a client's connections counted as a client of its own, and `context.ip` held text
+ * that IP_POLICY=truncate could not read. Text that is no address stays as it is.
+ */
+export function clientAddress(ip: string): string {
+  if (isIP(ip)) return ip;
+  const address = BRACKETED.exec(ip)?.[1] ?? IPV4_WITH_PORT.exec(ip)?.[1];
+  return address !== undefined && isIP(address) ? address : ip;
+}
