@@ -33,8 +33,11 @@ verify: ## check a day in S3 against its manifest: make verify STREAM=web DAY=20
 replay: ## rewrite landed objects elsewhere or in another format: ARGS="--stream web --from D --to D --to-prefix P --format ndjson.zst" (make dev's store, or S3_ENDPOINT or AWS credentials and the S3 settings)
 	@$(DEV_S3) bash scripts/tool.sh spool replay $(ARGS)
 
+# SQL as it was written: make would read its `$.page.path` as the variable `.` (empty) and `$$` as
+# `$` when passing it on; $(value SQL) is its text, handed over in a file (it may hold newlines).
 query: ## run SQL with DuckDB, e.g. on make dev's objects (docs/output.md): make query SQL="SELECT …" (or the SQL on stdin)
-	@bash scripts/tool.sh query "$$SQL"
+	@$(eval QUERY_FILE := $(shell mktemp))$(file >$(QUERY_FILE),$(value SQL))bash scripts/tool.sh query "$$(cat $(QUERY_FILE))"; \
+	  status=$$?; rm -f $(QUERY_FILE); exit $$status
 
 observability: ## the compose stack with Prometheus (Spool's alerts) and Grafana (its dashboard)
 	@bash scripts/observability.sh

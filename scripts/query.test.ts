@@ -33,6 +33,19 @@ GROUP BY ALL ORDER BY dt;`);
     expect(run.stdout).toMatch(/│ 'web'\s+│ '2026-12-04'\s+│ '3'\s+│/);
   });
 
+  it('gets the SQL of `make query SQL="…"` as written: `$.` and `$$` are not make\'s', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const sql = `SELECT '{"page":{"path":"/a"}}'->>'$.page.path' AS path, 'it''s $$1' AS text,
+  2 AS line`;
+    const run = spawnSync('make', ['-s', '-C', root, 'query', `SQL=${sql}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/│ '\/a'\s+│ "it's \$\$1"\s+│ 2\s+│/);
+  });
+
   it('says what DuckDB refused, exit 1, and what it needs, exit 64', () => {
     const refused = query('SELEC 1');
     expect(refused.status).toBe(1);
