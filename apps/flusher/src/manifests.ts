@@ -84,6 +84,31 @@ export function partitionOfKey(key: string): { prefix: string; day: string } {
   return { prefix: match[1] as string, day: match[2] as string };
 }
 
+/**
+ * One line of a manifest part, or why it is none: the fields its readers go by (verify, replay)
+ * are checked, so a damaged line is named where it is rather than failing later in S3's client.
+ */
+function manifestEntry(text: string): ManifestLine | string {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(text);
+  } catch {
+    return 'not a manifest line (not JSON)';
+  }
+  const line = entry as Partial<Record<keyof ManifestLine, unknown>>;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    return 'not a manifest line (not an object)';
+  for (const field of ['key', 'format', 'sha256'] as const) {
+    if (typeof line[field] !== 'string' || line[field] === '') return `not a manifest line (no "${field}")`;
+  }
+  for (const field of ['events', 'bytes'] as const) {
+    if (!Number.isSafeInteger(line[field]) || (line[field] as number) < 0) {
+      return `not a manifest line ("${field}" is not a count)`;
+    }
+  }
+  return entry as ManifestLine;
+}
+
 /** A day's manifest: the lines of all its parts, by object key (a day without parts has none). */
 export async function readManifest(
   s3: S3Client,
@@ -95,9 +120,11 @@ export async function readManifest(
   const lines = new Map<string, ManifestLine>();
   for await (const part of listKeys(s3, bucket, manifestFolder(prefix, stream, day))) {
     const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }));
-    for (const line of ((await answer.Body?.transformToString('utf8')) ?? '').split('\n')) {
+    const text = (await answer.Body?.transformToString('utf8')) ?? '';
+    for (const [index, line] of text.split('\n').entries()) {
       if (line === '') continue;
-      const entry = JSON.parse(line) as ManifestLine;
+      const entry = manifestEntry(line);
+      if (typeof entry === 'string') throw new Error(`s3://${bucket}/${part}, line ${index + 1}: ${entry}`);
       lines.set(entry.key, entry);
     }
   }

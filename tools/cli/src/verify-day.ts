@@ -52,12 +52,17 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   if (manifest.size === 0) throw new Error(`no manifest at s3://${bucket}/${key}`);
   const report: VerifyReport = { manifest: key, checked: manifest.size, missing: [], changed: [], extra: [] };
 
+  const partition = `${prefix}stream=${stream}/dt=${day}/`;
   for (const line of manifest.values()) {
-    const why = await check(target, line);
+    // A line for another stream's or day's object (copied in by hand, or tampered with) would
+    // count its events in this day's: the object may be whole, the line is not this day's.
+    const why = line.key.startsWith(partition)
+      ? await check(target, line)
+      : `this day's manifest lists it, but it is not under ${partition}`;
     if (why === 'missing') report.missing.push(line.key);
     else if (why) report.changed.push({ key: line.key, why });
   }
-  for await (const objectKey of listKeys(s3, bucket, `${prefix}stream=${stream}/dt=${day}/`)) {
+  for await (const objectKey of listKeys(s3, bucket, partition)) {
     if (!manifest.has(objectKey)) report.extra.push(objectKey);
   }
   return report;

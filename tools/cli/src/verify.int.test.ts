@@ -57,6 +57,44 @@ describe('spool verify', () => {
     expect(result.out).toContain('3 problem(s)');
   });
 
+  it("names a line for another stream's object as not this day's, and a damaged line by its part and number", async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day } = await landTwoGenerations(prefix);
+    const other = await landTwoGenerations(prefix);
+    const partOf = async (name: string) =>
+      (await listObjectKeys(s3, services.bucket, manifestFolder(prefix, name, day)))[0] as string;
+    const read = async (key: string) =>
+      (await (
+        await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }))
+      ).Body?.transformToString()) ?? '';
+    const [part, otherPart] = [await partOf(stream), await partOf(other.stream)];
+    const [original, otherLines] = [await read(part), await read(otherPart)];
+    const put = (body: string) =>
+      s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: part, Body: body }));
+
+    // Another stream's line, its object whole: it would add its events to this day's.
+    const foreign = JSON.parse(otherLines.split('\n')[0] as string) as { key: string };
+    await put(`${original}${JSON.stringify(foreign)}\n`);
+    const result = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(result.out).toContain(
+      `changed  ${foreign.key}: this day's manifest lists it, but it is not under ${prefix}stream=${stream}/dt=${day}/`,
+    );
+    expect(result.out).toContain('1 problem(s)');
+    expect(result.code).toBe(1);
+
+    for (const [line, why] of [
+      ['{"broken', 'not a manifest line (not JSON)'],
+      ['{}', 'not a manifest line (no "key")'],
+      [JSON.stringify({ ...foreign, events: '2' }), 'not a manifest line ("events" is not a count)'],
+    ]) {
+      await put(`${original}${line}\n`);
+      const damaged = runCli('verify', ['--stream', stream, '--day', day], s3Env(prefix));
+      expect(await damaged.exited).toBe(1);
+      const number = original.split('\n').filter(Boolean).length + 1;
+      expect(damaged.err()).toBe(`spool verify: s3://${services.bucket}/${part}, line ${number}: ${why}\n`);
+    }
+  });
+
   it('with --deep, finds content changed behind the same size and metadata', async () => {
     const prefix = `${randomName('verify')}/`;
     const stream = randomName('web');
