@@ -23,7 +23,7 @@ import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
 import { readRedisHealth } from './status/redis-health.js';
-import { countersWereLost } from './status/stream-status.js';
+import { countersLostFor } from './status/stream-status.js';
 import { readUnitState } from './unit-state.js';
 
 export interface SweepDeps {
@@ -134,7 +134,10 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result);
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
-    const lost = countersWereLost(Number(stats.accepted ?? 0), Number(stats.landed ?? 0));
+    const lost = countersLostFor(stats);
+    // Remembered beside them: landed is above accepted only while fewer events are in flight than
+    // were lost, so on a busy stream the alert resolved and fired again with each flush.
+    if (lost && stats.countersLost === undefined) await redis.hset(keys.stats, 'countersLost', String(now));
     countersLost.set(label, lost || countersLost.get(label) === true);
     // "_other" too, as the shards of one stream: bytes and generations summed, the fill of the
     // fullest (a stream past the labels' cap nearly full must still raise SpoolBufferNearlyFull).

@@ -298,6 +298,12 @@ describe('lost counters', () => {
     const wholeIds = (await redis.hget(whole.stats, 'accepted')) ?? '0';
     expect(answer.totals.inFlight).toBe(Number(wholeIds));
     expect(answer.totals.inFlight).toBeGreaterThan(0);
+
+    // Recorded by the sweep, it stays once accepted counts more in flight than was lost.
+    await redis.hset(lost.stats, 'accepted', ids.length + 100, 'countersLost', Date.now());
+    const later = statusSchema.parse((await status(target)).json());
+    expect(later.streams.find((row) => row.stream === lost.stream)).toMatchObject({ countersLost: true });
+    expect(later.totals.countersLost).toBe(1);
   });
 });
 

@@ -159,10 +159,12 @@ function oldestGeneration(pending: readonly string[]): number | undefined {
 /**
  * Whether a unit's counters were lost: no flush lands more than was accepted, so landed above
  * accepted means its stats hash went missing (a failover to a replica that lacked it, a deleted
- * key) and counts again from the appends after.
+ * key) and counts again from the appends after. The sweep then records it in the hash
+ * (`countersLost`): once accepted counts events still in flight past those lost, the two no
+ * longer show it, and the counters stay wrong.
  */
-export function countersWereLost(accepted: number, landed: number): boolean {
-  return landed > accepted;
+export function countersLostFor(stats: Record<string, string>): boolean {
+  return stats.countersLost !== undefined || Number(stats.landed ?? 0) > Number(stats.accepted ?? 0);
 }
 
 function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig, now: number): StreamStatus {
@@ -194,6 +196,6 @@ function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
     stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
-    countersLost: countersWereLost(accepted, landed),
+    countersLost: countersLostFor(stats),
   };
 }
