@@ -80,6 +80,16 @@ describe('loggableUrl', () => {
       `/v1/track?write_key=${key}&writeKey=${key}`,
       `/x?apiKey=${key}`,
       `/x?token=${key}`,
+      // Mistyped, the key is sent all the same.
+      `/beacon/v1/batch?writeKey[]=${key}`,
+      `/beacon/v1/batch?writeKey+=${key}`,
+      `/beacon/v1/batch?%20writeKey=${key}`,
+      `/beacon/v1/batch?writeKey.x=${key}`,
+      `/beacon/v1/batch?api_key=${key}`,
+      `/beacon/v1/batch?key=${key}`,
+      `/beacon/v1/batch?access-token=${key}`,
+      `/x?client_secret=${key}`,
+      `/x?password=${key}`,
       // The router ends the path at a '#' too, and takes what follows as the query.
       `/sourceConfig#writeKey=${key}`,
       `/sourceConfig/?a=1#writeKey=${key}`,

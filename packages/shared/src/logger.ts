@@ -48,8 +48,19 @@ export function serializeError(error: unknown): unknown {
   return withoutCommandArguments(pino.stdSerializers.err(error as Error), 0);
 }
 
-/** Query parameters that carry credentials (the beacon's `?writeKey=`): their values are not logged. */
-const SECRET_PARAMETERS = new Set(['writekey', 'write_key', 'apikey', 'token']);
+/**
+ * Query parameters that may carry credentials, their values not logged: the beacon's
+ * `?writeKey=`, and any name that reads as a key, token, secret, password or auth once lower-cased
+ * and stripped to letters and digits. A client that mistypes the parameter (`writeKey[]=`,
+ * `api_key=`, `key=`, ` writeKey=`) still sends its key, and the request is still logged.
+ */
+const SECRET_PARAMETER = /key|token|secret|passw|auth/;
+const isSecretParameter = (name: string) =>
+  SECRET_PARAMETER.test(
+    decoded(name.replaceAll('+', ' '))
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, ''),
+  );
 
 /**
  * The path that carries a write key: analytics.js's settings, `/v1/projects/<writeKey>/settings`,
@@ -93,9 +104,7 @@ export function loggableUrl(url: string): string {
     .split(/&|#/)
     .map((parameter) => {
       const name = parameter.split('=', 1)[0] as string;
-      return SECRET_PARAMETERS.has(decoded(name.replaceAll('+', ' ')).toLowerCase())
-        ? `${name}=[redacted]`
-        : parameter;
+      return isSecretParameter(name) ? `${name}=[redacted]` : parameter;
     })
     .join('&');
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
