@@ -1,4 +1,4 @@
-import { type RedisClient, within } from '@spool/shared';
+import { mastersToJudge, type RedisClient, within } from '@spool/shared';
 import { Cluster } from 'ioredis';
 
 /**
@@ -9,7 +9,8 @@ import { Cluster } from 'ioredis';
  * so a probe's answer depended on the pick. Names no address: `/readyz` answers anyone.
  */
 export async function redisNotAnswering(redis: RedisClient, ms: number): Promise<string | undefined> {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  // Less a master the Cluster marked failed: whether it serves without it is redisClusterDown's to say.
+  const nodes = redis instanceof Cluster ? mastersToJudge(redis) : [redis];
   const answers = await Promise.all(
     nodes.map((node) =>
       within(

@@ -57,6 +57,7 @@ export {
   connectRedis,
   keySlot,
   masterOfKey,
+  mastersToJudge,
   onConnectionErrors,
   onNodeErrors,
   pipelineValues,

@@ -161,11 +161,35 @@ export function redisNotReady(redis: RedisClient): string | undefined {
     return redis.stream?.writable ? undefined : 'the Redis connection is closing';
   }
   if (redis.status !== 'ready') return `the Redis Cluster client is ${stateOf(redis.status)}`;
-  const masters = redis.nodes('master');
+  const masters = mastersToJudge(redis);
   const connected = masters.filter((node) => node.status === 'ready').length;
   if (connected === masters.length) return undefined;
   connectIdleMasters(redis);
   return `${connected} of ${masters.length} Redis Cluster masters connected`;
+}
+
+/**
+ * The masters a readiness probe waits for: those the client knows, less any the Cluster itself
+ * marked failed (redisClusterDown judges whether the Cluster still serves without it, with full
+ * coverage off). Each refresh of the slot map adds such a master again, unconnected, until its
+ * connection fails: counted, `/readyz` alternated between ready and not on every probe.
+ */
+export function mastersToJudge(cluster: Cluster): Redis[] {
+  const failed = failedMasters.get(cluster);
+  const masters = cluster.nodes('master');
+  return failed ? masters.filter((node) => !failed.has(nodeAddress(node))) : masters;
+}
+
+/** Per cluster client, the masters its Cluster marked failed (`CLUSTER NODES`), as of the last readiness probe that asked. */
+const failedMasters = new WeakMap<Cluster, ReadonlySet<string>>();
+
+/** A cluster node's `host:port`, as the client knows it (and as `CLUSTER NODES` and MOVED name it). */
+export const nodeAddress = (node: Redis) => `${node.options.host}:${node.options.port}`;
+
+/** Records what the Cluster says of its masters (redisClusterDown); undefined forgets it. */
+export function setFailedMasters(cluster: Cluster, addresses: ReadonlySet<string> | undefined): void {
+  if (addresses) failedMasters.set(cluster, addresses);
+  else failedMasters.delete(cluster);
 }
 
 /** A pipeline's replies in order, the first failed command's error thrown (ioredis answers [error, value] pairs). */

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { leaveReplica, type RedisClient } from './redis-connection.js';
+import { leaveReplica, nodeAddress, type RedisClient, setFailedMasters } from './redis-connection.js';
 import { within } from './within.js';
 
 /**
@@ -28,16 +28,46 @@ export async function redisIsReplica(redis: RedisClient, ms: number): Promise<st
  * replica to take its slots and Redis's default `cluster-require-full-coverage yes`, the cluster
  * answers every command CLUSTERDOWN: pods said ready through the whole outage. Asked (one master,
  * within `ms`) only while some slot has no connected master; the slot map is refreshed then too.
- * With full coverage off, the other slots are served and the pod stays ready, as chosen.
+ * With full coverage off, the other slots are served and the pod stays ready, as chosen: the
+ * masters the Cluster marked failed are recorded, for redisNotReady not to wait for them.
  */
 export async function redisClusterDown(redis: RedisClient, ms: number): Promise<string | undefined> {
   if (!(redis instanceof Cluster)) return undefined;
   const masters = redis.nodes('master');
-  const live = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
-  if (redis.slots.every((owners) => owners?.[0] !== undefined && live.has(owners[0]))) return undefined;
+  const live = new Set(masters.filter((node) => node.status === 'ready').map(nodeAddress));
+  if (redis.slots.every((owners) => owners?.[0] !== undefined && live.has(owners[0]))) {
+    setFailedMasters(redis, undefined);
+    return undefined;
+  }
   redis.refreshSlotsCache();
-  const info = masters[0] && (await within(masters[0].call('CLUSTER', 'INFO') as Promise<unknown>, ms));
+  const asked = masters.find((node) => node.status === 'ready') ?? masters[0];
+  const answers =
+    asked &&
+    (await within(
+      Promise.all([asked.call('CLUSTER', 'INFO'), asked.call('CLUSTER', 'NODES')]) as Promise<unknown[]>,
+      ms,
+    ));
+  const [info, nodes] = Array.isArray(answers) ? answers : [];
+  if (typeof nodes === 'string') setFailedMasters(redis, failedMasterAddresses(nodes));
   return typeof info === 'string' && info.includes('cluster_state:fail')
     ? 'the Redis Cluster is down (cluster_state:fail): a master is gone, with no replica in its place'
     : undefined;
+}
+
+/**
+ * The `host:port` of every master `CLUSTER NODES` flags `fail`, or `fail?` (the asked node's own
+ * suspicion, before the Cluster agrees): either way not one to wait for, and what the Cluster
+ * then serves is judged by `cluster_state`. (`fail?` comes first: counted only from `fail`, the
+ * probes between the two said "2 of 3 connected".)
+ */
+export function failedMasterAddresses(clusterNodes: string): Set<string> {
+  const failed = new Set<string>();
+  for (const line of clusterNodes.split('\n')) {
+    const [, address, flags] = line.split(' ');
+    const names = (flags ?? '').split(',');
+    if (address && names.includes('master') && (names.includes('fail') || names.includes('fail?'))) {
+      failed.add(address.split('@')[0] as string);
+    }
+  }
+  return failed;
 }
