@@ -124,7 +124,18 @@ describe('manifests', () => {
     await fillBuffer(redis, keys, 4 * 1024);
     await sealGeneration(redis, keys, 0);
     const key = `${prefix}stream=${stream}/dt=2026-12-01/hour=10/${stream}-20261201T100000000Z-0.ndjson.gz`;
-    const line = { key, generation: 0, shard: 0, format: 'ndjson.gz', events: 1 } as ManifestLine;
+    const line: ManifestLine = {
+      key,
+      generation: 0,
+      shard: 0,
+      format: 'ndjson.gz',
+      events: 1,
+      bytes: 40,
+      rawBytes: 60,
+      sha256: 'a'.repeat(64),
+      firstReceivedAt: '2026-12-01T10:00:00.000Z',
+      lastReceivedAt: '2026-12-01T10:00:00.000Z',
+    };
     // What a flusher killed in the middle of writing its manifest part leaves: the line out of
     // service (being written), no part in S3.
     await releaseGeneration(redis, keys, 0, 1, { key, manifestLine: JSON.stringify(line) });
