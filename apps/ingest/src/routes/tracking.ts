@@ -22,6 +22,7 @@ import {
   type MessageEnvelope,
   type MessageType,
   messageNormalizer,
+  nonObjectMergedField,
   quarantineText,
   SERVER_FIELDS_BYTES,
 } from '../tracking/message.js';
@@ -105,14 +106,8 @@ function batchOf(body: unknown, maxEvents: number) {
   const { context, integrations, sentAt } = body;
   // Merged into every message: held to a message's rules once here, and refused with the batch
   // (a message's own non-object context is refused; a batch's was dropped under a 200).
-  for (const [name, value] of [
-    ['context', context],
-    ['integrations', integrations],
-  ] as const) {
-    if (value !== undefined && value !== null && !isPlainObject(value)) {
-      throw new errors.SPOOL_INVALID_BATCH(`its "${name}" must be an object`);
-    }
-  }
+  const notAnObject = nonObjectMergedField(body);
+  if (notAnObject) throw new errors.SPOOL_INVALID_BATCH(`its "${notAnObject}" must be an object`);
   const shared = { context, integrations, sentAt };
   const problem = checkEvent(shared);
   const keyProblem = problem ? undefined : mendLoneSurrogates(shared);

@@ -45,6 +45,22 @@ export interface MessageEnvelope {
  */
 export const SERVER_FIELDS_BYTES = 1024;
 
+/** The fields a batch merges into its messages (Segment's spec), each an object where it is given. */
+const MERGED_FIELDS = ['context', 'integrations'] as const;
+
+/**
+ * The first merged field of a message, or of a batch, that is not an object. Null is none (an
+ * SDK that sends every field); anything else could not be merged, and is refused rather than
+ * dropped.
+ */
+export function nonObjectMergedField(fields: Record<string, unknown>): string | undefined {
+  for (const name of MERGED_FIELDS) {
+    const value = fields[name];
+    if (value !== undefined && value !== null && !isPlainObject(value)) return name;
+  }
+  return undefined;
+}
+
 const isId = (value: unknown) => (typeof value === 'string' && value !== '') || typeof value === 'number';
 
 function problem(message: string): EventProblem {
@@ -121,13 +137,8 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     for (const field of REQUIRED[type as MessageType]) {
       if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
     }
-    // A null context is none (an SDK that sends every field); anything else must be an object.
-    if (raw.context !== undefined && raw.context !== null && !isPlainObject(raw.context)) {
-      return { problem: problem('"context" must be an object') };
-    }
-    if (raw.integrations !== undefined && raw.integrations !== null && !isPlainObject(raw.integrations)) {
-      return { problem: problem('"integrations" must be an object') };
-    }
+    const notAnObject = nonObjectMergedField(raw);
+    if (notAnObject) return { problem: problem(`"${notAnObject}" must be an object`) };
 
     // The parsed message is this request's own: changed in place. A key set to undefined is left
     // out by JSON.stringify, and deleting one would slow every later step on the object.
