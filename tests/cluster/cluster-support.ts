@@ -83,17 +83,17 @@ export interface LandingCount {
 
 /**
  * Waits until every stream landed what it accepted (a sharded stream: name its buffer units in
- * `units`), then counts each event in S3 by messageId.
+ * `units`; a namespace other than the default: name it), then counts each event in S3 by messageId.
  */
 export async function countLanded(
   redis: RedisClient,
   s3: S3Client,
   bucket: string,
   acknowledged: Acknowledged,
-  units: string[] = [...acknowledged.keys()],
+  { units = [...acknowledged.keys()], namespace }: { units?: string[]; namespace?: string } = {},
 ): Promise<LandingCount> {
   const streams = [...acknowledged.keys()];
-  await waitUntilLanded(redis, units, { timeoutMs: 60_000 }).catch(async (error: Error) => {
+  await waitUntilLanded(redis, units, { timeoutMs: 60_000, namespace }).catch(async (error: Error) => {
     throw new Error(`${error.message}; the flush queue: ${await describeQueue(redis)}`);
   });
   const counts = new Map<string, number>();

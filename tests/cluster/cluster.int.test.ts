@@ -146,7 +146,7 @@ describe('Spool on a Redis Cluster', () => {
     await send(replicated, HOT, 6_000, 100, acknowledged);
     const units = [0, 1, 2].map((shard) => shardUnit(HOT, shard));
 
-    const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged, units);
+    const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged, { units });
     expect(landing).toMatchObject({ lost: [], duplicated: [], unexpected: [], landed: 6_000 });
     const keys = await listObjectKeys(s3, stack.s3?.bucket as string, `stream=${HOT}/`);
     for (const shard of [1, 2]) expect(keys.some((key) => key.endsWith(`-s${shard}.ndjson.gz`))).toBe(true);

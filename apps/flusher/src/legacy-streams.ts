@@ -1,27 +1,75 @@
-import { legacyStreamsKey, streamRegistryKey } from '@spool/shared';
+import { legacyRegistryKeys, streamRegistryKey } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
+export interface Adoption {
+  /** Streams moved into the registry. */
+  moved: number;
+  /** Old keys that could not be read (on a Cluster, a master away): their streams wait for it. */
+  unread: { key: string; error: unknown }[];
+}
+
 /**
- * Moves the streams that versions before the stream registry listed (a plain set,
- * `<ns>:streams`) into the registry, registered at `nowMs`. Each batch is removed from the old
- * set only once it is in the registry, so a stream an older ingest adds meanwhile (in a rolling
- * upgrade) stays for the next sweep; the empty set is gone by itself. Returns how many moved.
+ * Moves into the registry the streams that earlier versions registered elsewhere (keys.ts): the
+ * registry in a slot of its own (`<ns>:stream-registry`) and the plain set before it
+ * (`<ns>:streams`). In a rolling upgrade the older ingests keep writing there, so every sweep
+ * looks; once they are gone, both keys are empty, and an empty key costs one SCAN.
+ *
+ * Each stream is registered at `nowMs`, not at its old score (ZADD GT: a later registration
+ * stands): an older ingest may register it again, before an append, between this read and the
+ * removal, and that registration must not be lost to an old score that lets the sweep forget the
+ * stream. A batch leaves the old key only once it is in the registry. Each old key is read on its
+ * own: one on a master that is away does not stop the move of the other, nor the sweep.
  */
 export async function adoptLegacyStreams(
   redis: Redis | Cluster,
   namespace: string,
   nowMs: number,
-): Promise<number> {
-  const legacy = legacyStreamsKey(namespace);
+): Promise<Adoption> {
+  const { registry, streams } = legacyRegistryKeys(namespace);
+  const sources: OldKey[] = [
+    {
+      key: registry,
+      // ZSCAN answers member, score, member, score, ...
+      scan: async (cursor) => {
+        const [next, page] = await redis.zscan(registry, cursor, 'COUNT', 500);
+        return [next, page.filter((_, i) => i % 2 === 0)];
+      },
+      remove: (members) => redis.zrem(registry, ...members),
+    },
+    {
+      key: streams,
+      scan: (cursor) => redis.sscan(streams, cursor, 'COUNT', 500),
+      remove: (members) => redis.srem(streams, ...members),
+    },
+  ];
+  const adoption: Adoption = { moved: 0, unread: [] };
+  for (const source of sources) {
+    try {
+      adoption.moved += await moveAll(redis, streamRegistryKey(namespace), source, nowMs);
+    } catch (error) {
+      adoption.unread.push({ key: source.key, error });
+    }
+  }
+  return adoption;
+}
+
+interface OldKey {
+  key: string;
+  /** One page of stream names, and the cursor of the next. */
+  scan(cursor: string): Promise<[string, string[]]>;
+  remove(members: string[]): Promise<number>;
+}
+
+async function moveAll(redis: Redis | Cluster, registry: string, source: OldKey, nowMs: number) {
   let moved = 0;
   let cursor = '0';
   do {
-    const [next, streams] = await redis.sscan(legacy, cursor, 'COUNT', 500);
+    const [next, members] = await source.scan(cursor);
     cursor = next;
-    if (streams.length === 0) continue;
-    await redis.zadd(streamRegistryKey(namespace), 'NX', ...streams.flatMap((stream) => [nowMs, stream]));
-    await redis.srem(legacy, ...streams);
-    moved += streams.length;
+    if (members.length === 0) continue;
+    await redis.zadd(registry, 'GT', ...members.flatMap((stream) => [nowMs, stream]));
+    await source.remove(members);
+    moved += members.length;
   } while (cursor !== '0');
   return moved;
 }

@@ -10,7 +10,7 @@ import {
   FLUSH_QUEUE,
   type FlushJobData,
   flushJobId,
-  legacyStreamsKey,
+  legacyRegistryKeys,
   loadConfig,
   queuePrefix,
   recordRejected,
@@ -381,23 +381,36 @@ describe('the sweep', () => {
     expect(await redis.exists(busyKeys.buf, busyKeys.stats)).toBe(2);
   });
 
-  it('moves the stream set of earlier versions into the registry, so their buffers are still flushed', async () => {
-    const stream = randomName('legacy');
-    const keys = streamKeys(stream, NS);
-    await appendToBuffer(redis, keys, {
-      chunk: '{"a":1}\n',
-      eventCount: 1,
-      maxBytes: 1e9,
-      dedupeWindowMs: 0,
-      clientIds: { ids: [], lines: [] },
-    });
-    await redis.set(keys.since, (await redisNow(redis)) - 61_000);
-    await redis.sadd(legacyStreamsKey(NS), stream);
+  it.each([
+    ['the stream set', (stream: string) => redis.sadd(legacyRegistryKeys(NS).streams, stream)],
+    // Registered long ago there: moved at the sweep's time, so a registration an older ingest
+    // makes meanwhile cannot be lost to the old score and the stream forgotten.
+    [
+      'the registry outside the queue slot',
+      (stream: string) => redis.zadd(legacyRegistryKeys(NS).registry, 1, stream),
+    ],
+  ])(
+    'moves %s of earlier versions into the registry, so their buffers are still flushed',
+    async (_, register) => {
+      const stream = randomName('legacy');
+      const keys = streamKeys(stream, NS);
+      await appendToBuffer(redis, keys, {
+        chunk: '{"a":1}\n',
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      const now = await redisNow(redis);
+      await redis.set(keys.since, now - 61_000);
+      await register(stream);
 
-    expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
-    expect(await redis.exists(legacyStreamsKey(NS))).toBe(0);
-    expect(await redis.zscore(registry, stream)).not.toBeNull();
-  });
+      expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+      const { registry: oldRegistry, streams: oldSet } = legacyRegistryKeys(NS);
+      expect(await redis.exists(oldSet, oldRegistry)).toBe(0);
+      expect(Number(await redis.zscore(registry, stream))).toBeGreaterThanOrEqual(now);
+    },
+  );
 
   it('flushes a buffer whose start time is missing instead of leaving it for ever', async () => {
     const stream = randomName('nosince');

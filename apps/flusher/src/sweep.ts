@@ -105,9 +105,14 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   const registry = streamRegistryKey(config.namespace);
   let oldestSince = now;
 
-  const adopted = await adoptLegacyStreams(redis, config.namespace, now);
-  if (adopted > 0)
-    logger.info({ streams: adopted }, 'moved the streams of the old stream set into the registry');
+  const adoption = await adoptLegacyStreams(redis, config.namespace, now);
+  if (adoption.moved > 0)
+    logger.info({ streams: adoption.moved }, 'moved streams an older version registered into the registry');
+  for (const { key, error } of adoption.unread)
+    logger.warn(
+      { err: error, key },
+      "could not read an older version's registry; its streams wait for the next sweep",
+    );
 
   const ensureJob = async (stream: string, gen: number) => {
     const jobId = flushJobId(stream, gen);

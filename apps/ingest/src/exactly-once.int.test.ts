@@ -162,9 +162,10 @@ describe('stream registration', () => {
   });
 
   it('happens before the append: when it fails, the request gets 503 and nothing is stored', async () => {
-    // A Redis user that may touch every stream key (hash-tagged) but not the registry.
+    // A Redis user that may touch every stream key (`spool:{<stream>}:…`) but not the registry
+    // (`{spool}:stream-registry`).
     const user = randomName('acl');
-    await redis.call('ACL', 'SETUSER', user, 'on', '>pw-for-tests', '~*{*', '+@all');
+    await redis.call('ACL', 'SETUSER', user, 'on', '>pw-for-tests', '~spool:{*', '+@all');
     const url = new URL(testServices().redisUrl);
     url.username = user;
     url.password = 'pw-for-tests';

@@ -6,7 +6,7 @@
   horizon), so a stream that holds data is never forgotten.
 
   Input:
-    KEYS[1] registry   streams by last registration (ms)   spool:stream-registry
+    KEYS[1] registry   streams by last registration (ms)   {spool}:stream-registry
 
     ARGV[1] stream
     ARGV[2] cutoffMs   forget only a registration older than this (Redis's clock)

@@ -5,7 +5,7 @@
   than that while appends go on.
 
   Input:
-    KEYS[1] registry   streams by last registration (ms)   spool:stream-registry
+    KEYS[1] registry   streams by last registration (ms)   {spool}:stream-registry
 
     ARGV[1] stream
 

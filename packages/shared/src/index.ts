@@ -24,7 +24,7 @@ export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,
   lastFlushErrorKey,
-  legacyStreamsKey,
+  legacyRegistryKeys,
   queuePrefix,
   rateLimitNamespace,
   type StreamKeys,

@@ -16,11 +16,18 @@
  * | `<ns>:{<stream>}:stats`             | hash    | `accepted`, `landed` and `duplicates` event counters         |
  * | `<ns>:{<stream>}:seen:<ms>:<n>`     | set     | messageIds accepted in time bucket n of <ms> (dedupe; expires as a whole) |
  * | `<ns>:{<stream>}:seen:widths`       | hash    | bucket width (ms) -> expiry of its newest set: the widths still looked up |
- * | `<ns>:stream-registry`              | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
- * | `<ns>:streams`                      | set     | the registry of earlier versions: the sweep moves it into `stream-registry` |
+ * | `{<ns>}:stream-registry`            | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
+ * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it           |
+ * | `{<ns>}:last-flush-error`           | string  | the last failed flush attempt, any flusher's, for the status page |
+ * | `<ns>:stream-registry`              | zset    | the registry of versions before 2026-12-04: the sweep moves it into `{<ns>}:stream-registry` |
+ * | `<ns>:streams`                      | set     | the registry of earlier versions still: moved over the same way |
  * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |
  *
- * BullMQ's own keys live under the queue prefix `{<ns>}` (one Cluster slot).
+ * BullMQ's own keys live under the queue prefix `{<ns>}` (one Cluster slot), and so do the keys
+ * every stream's sweep needs (registry, lease, last error): a Cluster serving without one of its
+ * masters (`cluster-require-full-coverage no`) sweeps every stream left on the others unless it
+ * lost the queue's master, which no flush can do without. In slots of their own, as they were, any
+ * master lost stopped every sweep when it held one of them.
  */
 
 export const DEFAULT_NAMESPACE = 'spool';
@@ -80,29 +87,33 @@ export function streamKeys(stream: string, namespace = DEFAULT_NAMESPACE): Strea
   };
 }
 
-/** The streams in use, scored by their last registration: what the sweep visits. */
-export function streamRegistryKey(namespace = DEFAULT_NAMESPACE): string {
-  return `${namespace}:stream-registry`;
+/** The BullMQ queue prefix: a hash tag, so all of the queue's keys share one Cluster slot. */
+export function queuePrefix(namespace = DEFAULT_NAMESPACE): string {
+  return `{${namespace}}`;
 }
 
-/** The set of streams that versions before the registry kept; the sweep moves it over. */
-export function legacyStreamsKey(namespace = DEFAULT_NAMESPACE): string {
-  return `${namespace}:streams`;
+/** The streams in use, scored by their last registration: what the sweep visits. In the queue's slot. */
+export function streamRegistryKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${queuePrefix(namespace)}:stream-registry`;
+}
+
+/**
+ * Where earlier versions registered streams, each in a slot of its own; the sweep moves them into
+ * the registry (legacy-streams.ts): the registry before it moved into the queue's slot, and the
+ * plain set before the registry.
+ */
+export function legacyRegistryKeys(namespace = DEFAULT_NAMESPACE): { registry: string; streams: string } {
+  return { registry: `${namespace}:stream-registry`, streams: `${namespace}:streams` };
 }
 
 /** The last failed flush attempt, any flusher's, for the status page (JSON: message, stream, time). */
 export function lastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
-  return `${namespace}:last-flush-error`;
+  return `${queuePrefix(namespace)}:last-flush-error`;
 }
 
 /** Held by the flusher that sweeps this tick (sweep-timer.ts). */
 export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
-  return `${namespace}:sweep-lease`;
-}
-
-/** The BullMQ queue prefix: a hash tag, so all of the queue's keys share one Cluster slot. */
-export function queuePrefix(namespace = DEFAULT_NAMESPACE): string {
-  return `{${namespace}}`;
+  return `${queuePrefix(namespace)}:sweep-lease`;
 }
 
 /** What @fastify/rate-limit puts before its client keys (a digest of the write key, or `ip:<address>`). */

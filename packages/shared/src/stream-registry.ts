@@ -1,5 +1,5 @@
 /**
- * The rule that keeps the stream registry (`<ns>:stream-registry`) both complete and small.
+ * The rule that keeps the stream registry (`{<ns>}:stream-registry`) both complete and small.
  *
  * - The ingest registers a stream before its first append, and again before an append once its
  *   own registration is older than STREAM_REGISTRATION_REFRESH_MS: registration never depends

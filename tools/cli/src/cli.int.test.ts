@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { appendToBuffer, defineSpoolCommands, streamKeys } from '@spool/shared';
+import { appendToBuffer, defineSpoolCommands, streamKeys, streamRegistryKey } from '@spool/shared';
 import {
   childOutput,
   createTestRedis,
@@ -71,7 +71,7 @@ describe('spool tail', () => {
 
   it('says once that it waits for a stream its namespace does not have, naming streams it has', async () => {
     const namespace = randomName('ns');
-    await redis.zadd(`${namespace}:stream-registry`, Date.now(), 'web');
+    await redis.zadd(streamRegistryKey(namespace), Date.now(), 'web');
     const tail = run(['tail', 'wbe', '--redis', REDIS_URL, '--namespace', namespace]);
     try {
       await waitFor(async () => (tail.err().includes('waiting') ? true : undefined), 15_000, 'the tail');
@@ -200,7 +200,7 @@ describe('spool tail', () => {
 describe('spool status', () => {
   it('prints one plain snapshot into a pipe, straight from Redis', async () => {
     const namespace = randomName('ns');
-    await redis.zadd(`${namespace}:stream-registry`, Date.now(), 'status-cli-web');
+    await redis.zadd(streamRegistryKey(namespace), Date.now(), 'status-cli-web');
     await append('status-cli-web', namespace, ['{"n":1}', '{"n":2}']);
     const cli = run(['status', '--redis', REDIS_URL, '--namespace', namespace]);
     expect(await cli.exited).toBe(0);
