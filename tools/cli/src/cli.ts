@@ -332,7 +332,8 @@ async function status(): Promise<void> {
         lines = renderStatus(answer, { width: process.stdout.columns ?? 120, color: live });
       } catch (error) {
         if (!live) throw error;
-        lines = [`cannot read the status: ${(error as Error).message}`];
+        // The flusher's words, or anyone's on the way to a plain-http one.
+        lines = [`cannot read the status: ${escapeControls((error as Error).message)}`];
       }
       // On a terminal: clear and redraw in place; into a pipe: one plain snapshot.
       process.stdout.write(`${live ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
@@ -383,15 +384,14 @@ async function verify(): Promise<boolean> {
     const problems = report.missing.length + report.changed.length + report.extra.length;
     const out = [
       `${report.manifest}: ${report.checked} objects in the manifest${values.deep ? ', read whole' : ''}`,
-      // Keys come from S3, where any character may be in one: a terminal must not act on them.
-      ...report.missing.map((key) => `missing  ${escapeControls(key)}`),
-      ...report.changed.map(({ key, why }) => `changed  ${escapeControls(key)}: ${why}`),
-      ...report.extra.map(
-        (key) => `extra    ${escapeControls(key)} (not in the manifest; landed in the last moments?)`,
-      ),
+      ...report.missing.map((key) => `missing  ${key}`),
+      ...report.changed.map(({ key, why }) => `changed  ${key}: ${why}`),
+      ...report.extra.map((key) => `extra    ${key} (not in the manifest; landed in the last moments?)`),
       problems === 0 ? 'ok: none missing, none changed, none extra' : `${problems} problem(s)`,
     ];
-    process.stdout.write(`${out.join('\n')}\n`);
+    // Keys, metadata and manifest lines come from S3, where any character may be in them (U+009B
+    // is a terminal's CSI): a terminal must not act on them.
+    process.stdout.write(`${out.map(escapeControls).join('\n')}\n`);
     return problems === 0;
   } finally {
     s3.destroy();

@@ -100,7 +100,7 @@ describe('the status table', () => {
     expect(past).toMatch(/\(its stream has landed since\)$/);
   });
 
-  it("writes the controls of outside text (S3's error, a stream name, a warning) as escapes, even in colour", () => {
+  it("writes the controls of outside text (S3's error, a stream name, a warning, any field) as escapes, even in colour", () => {
     const hostile = '\x1b]0;PWNED\x07\x1b[2J\x1b[32mall flushes OK\x1b[0m\u009b31m';
     const answer = status([{ stream: `web${hostile}` }]);
     answer.lastFlushError = {
@@ -111,6 +111,9 @@ describe('the status table', () => {
       landedSince: false,
     };
     answer.redis.warnings = [hostile];
+    // Fields the page sends as a time or a count are text like any other from a hostile flusher.
+    answer.generatedAt = hostile;
+    (answer.queue as unknown as Record<string, string>).waiting = hostile;
     for (const color of [false, true]) {
       const text = renderStatus(answer, { width: 300, color }).join('\n');
       // Colour is Spool's own red, bold and reset only; no other control of any kind gets out.

@@ -1,5 +1,5 @@
 import type { Status } from '@spool/flusher/dist/status/status.js';
-import { escapeControls } from './terminal-text.js';
+import { escapeControlsIn } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
 export interface TableStyle {
@@ -53,7 +53,11 @@ const clip = (text: string, width: number) =>
   text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 
 /** The status as lines of text: a summary, what needs attention, and a table of the streams. */
-export function renderStatus(status: Status, style: TableStyle): string[] {
+export function renderStatus(answer: Status, style: TableStyle): string[] {
+  // Escaped whole before anything is measured or painted: a flusher behind --url (or anyone on
+  // the way to a plain-http one) may send any text in any field, S3's error messages come
+  // through it, and stream names are anyone's.
+  const status = escapeControlsIn(answer);
   const paint = (code: string, text: string) => (style.color ? `${code}${text}${RESET}` : text);
   const t = status.totals;
   const out: string[] = [];
@@ -78,12 +82,11 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
   }
   if (status.lastFlushError) {
     const e = status.lastFlushError;
-    // S3's words, or anyone's on the way to a plain-http endpoint: never raw to the terminal.
-    const line = escapeControls(`! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`);
+    const line = `! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`;
     // Once its stream has landed since, history: said, not in red.
     out.push(e.landedSince ? `${line} (its stream has landed since)` : paint(RED, line));
   }
-  for (const warning of status.redis.warnings) out.push(paint(RED, escapeControls(`! Redis: ${warning}`)));
+  for (const warning of status.redis.warnings) out.push(paint(RED, `! Redis: ${warning}`));
   out.push('');
 
   const rows = status.streams.map((row) => ({
@@ -105,11 +108,10 @@ export function renderStatus(status: Status, style: TableStyle): string[] {
     used += 2 + width;
     shown.push(i);
   }
-  // Escaped before it is measured or painted: a flusher behind --url may send any text.
   const line = (name: string, cells: string[]) =>
     [
-      clip(escapeControls(name), nameWidth).padEnd(nameWidth),
-      ...shown.map((i) => escapeControls(cells[i] ?? '').padStart(widths[i] ?? 0)),
+      clip(name, nameWidth).padEnd(nameWidth),
+      ...shown.map((i) => (cells[i] ?? '').padStart(widths[i] ?? 0)),
     ].join('  ');
   out.push(
     paint(

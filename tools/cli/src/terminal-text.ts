@@ -11,3 +11,17 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 export function escapeControls(text: string): string {
   return text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * `value` with every string in it (at any depth, keys too) passed through escapeControls: for a
+ * whole answer from outside (a flusher behind `--url` may send any text in any field), escaped
+ * once before anything of it is measured, painted or printed.
+ */
+export function escapeControlsIn<T>(value: T): T {
+  if (typeof value === 'string') return escapeControls(value) as T;
+  if (Array.isArray(value)) return value.map(escapeControlsIn) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [escapeControls(key), escapeControlsIn(inner)]),
+  ) as T;
+}

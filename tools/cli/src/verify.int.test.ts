@@ -274,6 +274,39 @@ describe('spool verify', () => {
     expect(report.out).toContain('\\u001b[2J');
   });
 
+  it("writes the controls of an object's metadata as escapes (U+009B is a terminal's CSI)", async () => {
+    const prefix = `${randomName('verify')}/`;
+    const stream = randomName('web');
+    const day = '2026-12-01';
+    const key = `${prefix}stream=${stream}/dt=${day}/hour=10/${stream}-20261201T100000000Z-0.ndjson.gz`;
+    const content = '{"n":1}\n{"n":2}\n';
+    const body = gzipSync(content);
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const line = { key, generation: 0, shard: 0, format: 'ndjson.gz', events: 2, bytes: body.length };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: `${manifestFolder(prefix, stream, day)}s0-1.ndjson`,
+        Body: `${JSON.stringify({ ...line, rawBytes: content.length, sha256, firstReceivedAt: '', lastReceivedAt: '' })}\n`,
+      }),
+    );
+    const forged = '\u009b2J\u009b32mok: none missing';
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: key,
+        Body: body,
+        Metadata: { 'spool-sha256': sha256, 'spool-events': forged },
+      }),
+    );
+
+    const report = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(report.code).toBe(1);
+    expect(report.out).toContain(`changed  ${key}: its spool-events is \\u009b2J\\u009b32mok`);
+    expect([...report.out].filter((c) => c < ' ' && c !== '\n')).toEqual([]);
+    expect(report.out).not.toContain('\u009b');
+  });
+
   it('says it cannot reach S3, not Redis, when S3_ENDPOINT does not answer', async () => {
     const cli = runCli('verify', ['--stream', 'web', '--day', '2026-12-01'], {
       ...s3Env(`${randomName('verify')}/`),
