@@ -1,12 +1,15 @@
 import { lastFlushErrorKey, type RedisClient, redisNow } from '@spool/shared';
+import { z } from 'zod';
 
-export interface FlushErrorRecord {
+const flushErrorRecord = z.object({
   /** The error's class and message (truncated): S3's or Redis's answer, never event data. */
-  type: string;
-  message: string;
-  stream: string;
-  at: string;
-}
+  type: z.string(),
+  message: z.string(),
+  stream: z.string(),
+  at: z.iso.datetime(),
+});
+
+export type FlushErrorRecord = z.infer<typeof flushErrorRecord>;
 
 const MAX_MESSAGE = 300;
 
@@ -37,5 +40,17 @@ export async function readLastFlushError(
   namespace: string,
 ): Promise<FlushErrorRecord | null> {
   const text = await redis.get(lastFlushErrorKey(namespace));
-  return text === null ? null : (JSON.parse(text) as FlushErrorRecord);
+  if (text === null) return null;
+  // A value written by hand or by another version is passed over, as no record: it made every
+  // reading of the status fail (and the page blame Redis) until the next flush error replaced it.
+  const record = flushErrorRecord.safeParse(parseJson(text));
+  return record.success ? record.data : null;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

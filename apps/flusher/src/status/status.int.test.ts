@@ -3,6 +3,7 @@ import {
   connectRedis,
   FLUSH_QUEUE,
   type FlushJobData,
+  lastFlushErrorKey,
   loadConfig,
   queuePrefix,
   recordRejected,
@@ -257,6 +258,18 @@ describe('the last flush error', () => {
     );
     expect(recovered.lastFlushError).toMatchObject({ stream, message: 'S3 was away' });
     expect(recovered.streams.find((row) => row.stream === stream)?.lastObject).not.toBeNull();
+  });
+
+  it.each([
+    ['not JSON', 'not json{'],
+    ['JSON of another shape', '{"type":1}'],
+    ['a record without a time', '{"type":"Error","message":"m","stream":"web","at":""}'],
+  ])('is passed over, not a failed reading blamed on Redis, when the record is %s', async (_, text) => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h' });
+    await redis.set(lastFlushErrorKey(target.namespace), text);
+    const answer = await status(target);
+    expect(answer.statusCode).toBe(200);
+    expect(statusSchema.parse(answer.json()).lastFlushError).toBeNull();
   });
 });
 
