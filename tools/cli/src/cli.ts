@@ -226,6 +226,12 @@ async function tail(stream: string | undefined): Promise<void> {
         );
         continue;
       }
+      if (step.kind === 'skippedGenerations') {
+        const which =
+          step.from === step.to ? `generation ${step.from}` : `generations ${step.from} to ${step.to}`;
+        process.stderr.write(`spool tail: ${which} landed before any of it was read; it is in S3\n`);
+        continue;
+      }
       if (step.kind === 'restarted') {
         process.stderr.write(
           `spool tail: the buffer went back (now generation ${step.gen}, without the ${step.fromByte} bytes read: Redis lost writes, or it was emptied); following it from its start\n`,

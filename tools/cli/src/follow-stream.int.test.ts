@@ -43,6 +43,7 @@ function follow(keys: StreamKeys, options: Parameters<typeof followStream>[2] = 
   return {
     steps,
     lines,
+    ended: done,
     until: (count: number) =>
       waitFor(async () => (lines().length >= count ? true : undefined), 10_000, `${count} lines`),
     stop: async () => {
@@ -197,5 +198,46 @@ describe('following a stream', () => {
     await tail.stop();
     expect(tail.lines()).toEqual([...first, ...after]);
     expect(tail.steps.filter((step) => step.kind !== 'lines')).toEqual([]);
+  });
+
+  it('passes over, at once, the generations released before any of them was read, however far the number jumps', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { pollMs: 3_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = await append(keys, 'l', 0, 3);
+    await tail.until(3);
+    // Sealed (its upload under way), then a generation number far ahead (set by hand, a Redis
+    // restored from elsewhere), then two more sealed: one released unread, one still pending.
+    await sealGeneration(redis, keys, 0);
+    await redis.set(keys.gen, '100000000');
+    await append(keys, 'm', 0, 1);
+    await sealGeneration(redis, keys, 100_000_000);
+    await releaseGeneration(redis, keys, 100_000_000, 1);
+    const pending = await append(keys, 'n', 0, 2);
+    await sealGeneration(redis, keys, 100_000_001);
+    const after = await append(keys, 'o', 0, 2);
+    // Walked one generation at a time, two round trips each, this took hours.
+    await tail.until(7);
+    await tail.stop();
+    expect(tail.lines()).toEqual([...first, ...pending, ...after]);
+    expect(tail.steps.filter((step) => step.kind !== 'lines')).toEqual([
+      { kind: 'skippedGenerations', from: 1, to: 100_000_000 },
+    ]);
+  });
+
+  it.each([
+    ['from the start', true],
+    ['once it is followed', false],
+  ])('stops, naming the key, when the generation in Redis is not a number, %s', async (_, atStart) => {
+    const keys = streamKeys(randomName('tail'));
+    await append(keys, 'p', 0, 1);
+    if (atStart) await redis.set(keys.gen, 'abc');
+    const tail = follow(keys, { fromStart: true, pollMs: 50 });
+    if (!atStart) {
+      await tail.until(1);
+      await redis.set(keys.gen, 'abc');
+    }
+    // As NaN it matched no step and read Redis in a loop, for ever, saying nothing.
+    await expect(tail.ended).rejects.toThrow(`${keys.gen} holds "abc", not a generation number`);
   });
 });

@@ -5,6 +5,8 @@ export type FollowStep =
   | { kind: 'lines'; gen: number; lines: string[] }
   /** A sealed generation was uploaded and released before its rest was read: its object has them. */
   | { kind: 'skipped'; gen: number; fromByte: number }
+  /** Generations `from` to `to` were sealed and released before any of them was read. */
+  | { kind: 'skippedGenerations'; from: number; to: number }
   /**
    * The buffer went back: its generation is lower (now `gen`), or it is shorter than the
    * `fromByte` bytes read of it (Redis lost writes, or it was emptied). It is followed from its
@@ -59,6 +61,7 @@ export async function* followStream(
         failingSince = undefined;
         return value;
       } catch (error) {
+        if (error instanceof NotAGeneration) throw error; // not Redis away: waiting changes nothing
         failingSince ??= Date.now();
         if (signal?.aborted || Date.now() - failingSince >= outageMs) throw error;
         await sleep(pollMs, signal);
@@ -99,7 +102,18 @@ export async function* followStream(
       continue;
     }
     // Sealed since the last step: the rest of `gen` is in its sealed key, unless already released.
+    // A later generation no longer pending was released before any of it was read (sealing adds
+    // a generation to `pending` as it moves `gen` on): said with the whole run up to the next
+    // pending one at once, so a generation number that jumps far (set by hand, a restored Redis)
+    // is not walked one round trip at a time.
+    const pending = await retrying(() => pendingGenerations(redis, keys));
     for (; gen < current && !signal?.aborted; gen += 1, offset = 0, partial = Buffer.alloc(0)) {
+      if (offset === 0 && !pending.includes(gen)) {
+        const to = Math.min(current, pending.find((g) => g > gen) ?? current) - 1;
+        yield { kind: 'skippedGenerations', from: gen, to };
+        gen = to;
+        continue;
+      }
       for (;;) {
         const rest = await retrying(() => readSealed(redis, keys, gen, offset, readBytes));
         if (rest === null) {
@@ -120,7 +134,29 @@ export async function* followStream(
 async function readGenAndLength(redis: RedisClient, keys: StreamKeys): Promise<[number, number]> {
   const replies = await redis.multi().get(keys.gen).strlen(keys.buf).exec();
   const [[, gen], [, length]] = replies as [[Error | null, string | null], [Error | null, number]];
-  return [Number(gen ?? 0), length];
+  return [generationOf(gen, keys), length];
+}
+
+/**
+ * The generation a `gen` key holds (absent: 0). Anything but a whole number is refused: as NaN it
+ * matched no branch of the follow, which then read Redis in a loop as fast as it answered.
+ */
+function generationOf(text: string | null, keys: StreamKeys): number {
+  if (text === null) return 0;
+  const gen = Number(text);
+  if (/^\d{1,15}$/.test(text) && Number.isSafeInteger(gen)) return gen;
+  throw new NotAGeneration(`${keys.gen} holds ${JSON.stringify(text.slice(0, 40))}, not a generation number`);
+}
+
+class NotAGeneration extends Error {}
+
+/** The sealed generations not yet released, in order. */
+async function pendingGenerations(redis: RedisClient, keys: StreamKeys): Promise<number[]> {
+  const members = await redis.smembers(keys.pending);
+  return members
+    .map(Number)
+    .filter(Number.isSafeInteger)
+    .sort((a, b) => a - b);
 }
 
 /**
@@ -145,7 +181,7 @@ async function readActive(
     [Error | null, Buffer],
   ];
   if (genError || lengthError || rangeError) throw genError ?? lengthError ?? rangeError;
-  return [Number(gen ?? 0), length, data];
+  return [generationOf(gen, keys), length, data];
 }
 
 /**
