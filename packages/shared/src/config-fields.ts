@@ -305,7 +305,7 @@ export const s3Region = z
   .string()
   .regex(
     /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/,
-    'expected a region such as eu-west-1: 1 to 63 of A-Z, a-z, 0-9 and "-"',
+    'expected a region such as eu-west-1: 1 to 63 of A-Z, a-z, 0-9 and "-", not starting or ending with "-"',
   );
 
 /** `S3_ENDPOINT`: an http:// or https:// URL; without the scheme every upload fails. */

@@ -121,7 +121,7 @@ const schema = z.object({
       isValidStreamName,
       'expected a stream name: 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit',
     ),
-  /** Bytes: the largest body of the Segment-compatible API after decompression (default Segment's 500 KB, at most MAX_BODY_BYTES). */
+  /** Bytes: the largest body of the Segment-compatible API after decompression (default MAX_BODY_BYTES: RudderStack's browser SDK sends up to 512 KiB, past Segment's 500 KB). */
   MAX_BATCH_BYTES: sizeText.optional(),
   /** What the Segment-compatible API stores of a client's IP (context.ip): `keep`, `truncate` (last octet / last 80 bits zeroed) or `drop`. */
   IP_POLICY: z.enum(['keep', 'truncate', 'drop']).default('keep'),

@@ -20,7 +20,7 @@ export interface StoreDeps {
 /**
  * The step both event APIs end with: refuses the request when none of its events is valid (with
  * its first event's problem); else appends the others. Counts its events by outcome once the
- * answer is final (a 202 or a 400): a request refused with a 503 is retried, and counted then.
+ * answer is final (a 202, or the 400 or 413 of its first event's problem): a request refused with a 503 is retried, and counted then.
  */
 export async function storeLines(
   { groupCommit, metrics }: StoreDeps,
