@@ -50,11 +50,13 @@ export function serializeError(error: unknown): unknown {
 
 /**
  * Query parameters that may carry credentials, their values not logged: the beacon's
- * `?writeKey=`, and any name that reads as a key, token, secret, password or auth once lower-cased
- * and stripped to letters and digits. A client that mistypes the parameter (`writeKey[]=`,
- * `api_key=`, `key=`, ` writeKey=`) still sends its key, and the request is still logged.
+ * `?writeKey=`, and any name that reads as a key, token, secret, password (`pass`, `pwd`), auth,
+ * signature (`sig`), JWT, credential, session or bearer once lower-cased and stripped to letters
+ * and digits. A client that mistypes the parameter (`writeKey[]=`, `api_key=`, `key=`,
+ * ` writeKey=`) still sends its key, and the request is still logged. A harmless name that
+ * matches (`signup=`) loses only its value in the log.
  */
-const SECRET_PARAMETER = /key|token|secret|passw|auth/;
+const SECRET_PARAMETER = /key|token|secret|pass|pwd|auth|sig|jwt|cred|session|bearer/;
 const isSecretParameter = (name: string) =>
   SECRET_PARAMETER.test(
     decoded(name.replaceAll('+', ' '))
