@@ -47,7 +47,7 @@ export const errors = {
   ),
   SPOOL_UNSUPPORTED_MEDIA_TYPE: createError(
     'SPOOL_UNSUPPORTED_MEDIA_TYPE',
-    'Content-Type must be application/json, application/x-ndjson or text/plain',
+    'Content-Type must be application/json, application/x-ndjson or text/plain, in UTF-8',
     415,
   ),
   SPOOL_UNSUPPORTED_ENCODING: createError(

@@ -77,6 +77,22 @@ describe('hostile requests get their documented answer and append nothing', () =
     ['gzip claimed, plain sent', '{"a":1}', { 'content-encoding': 'gzip' }, 400, 'SPOOL_BAD_GZIP'],
     ['deflate', '{"a":1}', { 'content-encoding': 'deflate' }, 415, 'SPOOL_UNSUPPORTED_ENCODING'],
     ['no content type', '{"a":1}', { 'content-type': '' }, 415, 'SPOOL_UNSUPPORTED_MEDIA_TYPE'],
+    // Read as UTF-8, UTF-16's bytes were a 400 of invalid JSON; Latin-1 that happens to be valid
+    // UTF-8 was stored as other characters.
+    [
+      'a body declared UTF-16',
+      Buffer.from('[{"a":1}]', 'utf16le'),
+      { 'content-type': 'application/json; charset=utf-16' },
+      415,
+      'SPOOL_UNSUPPORTED_MEDIA_TYPE',
+    ],
+    [
+      'a body declared Latin-1',
+      Buffer.from('{"name":"Ã©"}', 'latin1'),
+      { 'content-type': 'text/plain;charset="ISO-8859-1"' },
+      415,
+      'SPOOL_UNSUPPORTED_MEDIA_TYPE',
+    ],
     [
       'multipart form data',
       '--x\r\n',

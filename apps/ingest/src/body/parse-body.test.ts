@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseBody } from './parse-body.js';
+import { declaresOtherCharset, parseBody } from './parse-body.js';
 
 // V8's syntax-error message quotes the text around the error, and cuts it mid-emoji here.
 const EMOJI_LINE = '😀😀😀😀😀😀';
@@ -23,5 +23,28 @@ describe('parseBody', () => {
     }
     expect(refusal).toMatchObject({ code: 'SPOOL_INVALID_JSON' });
     expect(refusal?.message.isWellFormed()).toBe(true);
+  });
+});
+
+describe('declaresOtherCharset', () => {
+  it.each([
+    undefined,
+    'application/json',
+    'text/plain;charset=UTF-8',
+    'application/json; charset="utf-8"',
+    'application/json; charset = utf8',
+    'application/x-ndjson; charset=us-ascii',
+    'application/json; boundary=x',
+  ])('takes %s as UTF-8', (contentType) => {
+    expect(declaresOtherCharset(contentType)).toBe(false);
+  });
+
+  it.each([
+    'application/json; charset=utf-16',
+    'text/plain;charset="ISO-8859-1"',
+    'application/json;CHARSET=windows-1252',
+    'application/json; charset=',
+  ])('refuses %s', (contentType) => {
+    expect(declaresOtherCharset(contentType)).toBe(true);
   });
 });

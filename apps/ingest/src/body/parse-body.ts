@@ -10,6 +10,21 @@ export const MEDIA_TYPES = {
 
 export type BodyForm = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/**
+ * Whether a Content-Type declares a charset other than UTF-8 (or its subset US-ASCII). JSON is
+ * UTF-8 (RFC 8259, 8.1); a body declared UTF-16 or Latin-1 was read as UTF-8 all the same, and
+ * refused as invalid JSON or UTF-8, or, where its bytes happened to be valid UTF-8, stored as
+ * other characters than the client meant.
+ */
+export function declaresOtherCharset(contentType: string | undefined): boolean {
+  if (contentType === undefined || !contentType.includes('=')) return false;
+  const charset = CHARSET.exec(contentType)?.[1];
+  return charset !== undefined && !UTF8_NAMES.has(charset.toLowerCase());
+}
+
 /** One item of a request: a parsed value, or the reason its NDJSON line did not parse. */
 export type BodyItem = { value: unknown } | { parseError: string; raw: string };
 

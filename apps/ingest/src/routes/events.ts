@@ -7,7 +7,13 @@ import type {
 } from 'fastify';
 import type { AuthResult } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
-import { type BodyForm, MEDIA_TYPES, type ParsedBody, parseBody } from '../body/parse-body.js';
+import {
+  type BodyForm,
+  declaresOtherCharset,
+  MEDIA_TYPES,
+  type ParsedBody,
+  parseBody,
+} from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
 import { errors, invalidStream } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
@@ -71,6 +77,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     if (!auth.ok && auth.status === 401) return new errors.SPOOL_UNAUTHORIZED(auth.reason);
     if (!isValidStreamName(stream)) return invalidStream(stream);
     if (!auth.ok) return new errors.SPOOL_FORBIDDEN(stream);
+    if (declaresOtherCharset(request.headers['content-type']))
+      return new errors.SPOOL_UNSUPPORTED_MEDIA_TYPE();
     return undefined;
   };
   const onRequest: Array<onRequestHookHandler | onRequestAsyncHookHandler> = options.rateLimit
