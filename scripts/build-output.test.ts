@@ -29,4 +29,26 @@ describe('the production build', () => {
     );
     expect(harness).toEqual([]);
   });
+
+  // The images install production dependencies only (`pnpm deploy --prod`): a package the build
+  // imports from devDependencies is there in every test and missing in every pod. zod was, and the
+  // flusher image stopped at start with ERR_MODULE_NOT_FOUND.
+  it.each(PRODUCTION)('of %s imports only packages of its dependencies', (pkg) => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, pkg, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    const declared = new Set(Object.keys(manifest.dependencies ?? {}));
+    const imported = new Set<string>();
+    for (const file of files(join(ROOT, pkg, 'dist')).filter((file) => file.endsWith('.js'))) {
+      const text = readFileSync(file, 'utf8');
+      // `… from 'x'`, `import 'x'` and `import('x')`: not a word "import" inside a string.
+      const specifiers = text.matchAll(/(?:\bfrom\s+|^import\s+|\bimport\(\s*)['"]([^'"./][^'"]*)['"]/gm);
+      for (const [, specifier] of specifiers) {
+        if (specifier === undefined || specifier.startsWith('node:')) continue;
+        const parts = specifier.split('/');
+        imported.add(specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string));
+      }
+    }
+    expect([...imported].filter((name) => !declared.has(name)).sort()).toEqual([]);
+  });
 });
