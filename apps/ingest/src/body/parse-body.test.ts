@@ -34,6 +34,7 @@ describe('declaresOtherCharset', () => {
     'application/json; charset="utf-8"',
     'application/json; charset = utf8',
     'application/x-ndjson; charset=us-ascii',
+    'application/json; charset=ascii',
     'application/json; boundary=x',
   ])('takes %s as UTF-8', (contentType) => {
     expect(declaresOtherCharset(contentType)).toBe(false);

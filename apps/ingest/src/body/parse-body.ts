@@ -11,7 +11,7 @@ export const MEDIA_TYPES = {
 export type BodyForm = (typeof MEDIA_TYPES)[keyof typeof MEDIA_TYPES];
 
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
-const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii']);
+const UTF8_NAMES = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 
 /**
  * Whether a Content-Type declares a charset other than UTF-8 (or its subset US-ASCII). JSON is
