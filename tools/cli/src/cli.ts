@@ -443,11 +443,19 @@ async function replayCommand(): Promise<void> {
     process.stdout.write(
       `${signal.aborted ? 'stopped' : 'replayed'}: ${done.objects} of ${done.of} objects, ${done.written} written, ${done.skipped} already there\n`,
     );
+    // Not copied, so not whole either: said, each, and the exit says so (a second run says the same).
+    for (const { key, why } of done.leftOut) {
+      process.stderr.write(`spool replay: left out ${escapeControls(key)}: ${why}\n`);
+    }
+    if (done.leftOut.length > 0) {
+      process.stderr.write(`spool replay: ${done.leftOut.length} object(s) in range left out, not copied\n`);
+      process.exitCode = 1;
+    }
     // Stopped, the copy is not whole: `make replay && <delete the source>` must not go on.
     if (signal.aborted) process.exitCode = 130;
     // Nothing to replay is almost always a wrong S3_PREFIX, stream or range: said, not passed over.
     // (Unless stopped while listing: then nothing was looked at, and the exit is 130.)
-    if (done.of === 0 && !signal.aborted) {
+    if (done.of === 0 && done.leftOut.length === 0 && !signal.aborted) {
       process.stderr.write(
         `spool: no objects of stream ${stream} from ${from} to ${to} under S3_PREFIX "${config.s3.prefix}"\n`,
       );

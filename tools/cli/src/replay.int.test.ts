@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands, type OutputFormat } from '@spool/shared';
@@ -67,14 +72,29 @@ async function objectBytes(key: string): Promise<Buffer> {
   return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
 }
 
-/** A second `spool replay` with the same options finds every copy there and changes none. */
+/**
+ * A second `spool replay` with the same options finds every copy there and writes nothing: no
+ * copy, and no manifest (each run PUT the day's manifest again, the same bytes).
+ */
 async function expectRerunWritesNothing(prefix: string, args: string[], copies: string[]) {
   const before = await etags(copies);
-  const second = run('replay', prefix, args);
-  expect(await second.exited).toBe(0);
-  expect(second.out()).toContain(
-    `replayed: ${copies.length} of ${copies.length} objects, 0 written, ${copies.length} already there`,
-  );
+  const proxy = await S3FaultProxy.start(services.endpoint);
+  try {
+    const writes: string[] = [];
+    // Watched, never held: the watcher only notes each write that passes.
+    void proxy.holdNext((method, url) => {
+      if (method !== 'GET' && method !== 'HEAD') writes.push(`${method} ${url.pathname}`);
+      return false;
+    }, 60_000);
+    const second = runCli('replay', args, { ...s3Env(prefix), S3_ENDPOINT: proxy.endpoint });
+    expect(await second.exited).toBe(0);
+    expect(second.out()).toContain(
+      `replayed: ${copies.length} of ${copies.length} objects, 0 written, ${copies.length} already there`,
+    );
+    expect(writes).toEqual([]);
+  } finally {
+    await proxy.close();
+  }
   expect(await etags(copies)).toEqual(before);
 }
 
@@ -257,6 +277,64 @@ describe('spool replay', () => {
     expect(
       (await objectBytes(`${target}${landed.slice(prefix.length)}`)).equals(await objectBytes(landed)),
     ).toBe(true);
+  });
+
+  it('leaves out, naming each and exiting 1, objects Spool did not write; the copies get a manifest every later run and verify reads', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: keys[0] }));
+    const folder = `${prefix}stream=${stream}/dt=${day}/`;
+    // One in an hour folder without Spool's metadata; one with it, outside the hour folders.
+    const foreign = `${folder}hour=10/foreign.ndjson.gz`;
+    const stray = `${folder}stray.ndjson.gz`;
+    for (const [key, metadata] of [
+      [foreign, {}],
+      [stray, head.Metadata],
+    ] as const) {
+      const put = { Bucket: services.bucket, Key: key, Body: gzipSync('{"a":1}\n'), Metadata: metadata };
+      await s3.send(new PutObjectCommand(put));
+    }
+    const args = dayReplay(stream, day, target, 'ndjson.zst');
+    for (const round of ['first', 'second']) {
+      const replayed = run('replay', prefix, args);
+      expect({ round, code: await replayed.exited }).toEqual({ round, code: 1 });
+      expect(replayed.err()).toContain(
+        `left out ${foreign}: not written by Spool (no spool-sha256 metadata)`,
+      );
+      expect(replayed.err()).toContain(`left out ${stray}: outside the hour= folders the flusher writes`);
+      expect(replayed.err()).toContain('2 object(s) in range left out, not copied');
+      // Its copies' lines had no content hash: every later run and verify of the day stopped there.
+      const verified = run('verify', target, ['--stream', stream, '--day', day]);
+      expect({ round, code: await verified.exited, out: verified.out() }).toEqual({
+        round,
+        code: 0,
+        out: expect.stringContaining('2 objects in the manifest'),
+      });
+    }
+  });
+
+  it.each([
+    ['changed behind its metadata', (lines: string[]) => gzipSync(`${lines.slice(1).join('\n')}\n`)],
+    ['cut short', (lines: string[]) => gzipSync(`${lines.join('\n')}\n`).subarray(0, 40)],
+  ])('refuses an object %s, even copied as it is, and writes no copy of it', async (_, damage) => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 1);
+    const [landed] = keys as [string];
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+    const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
+    const put = { Bucket: services.bucket, Key: landed, Body: damage(lines), Metadata: head.Metadata };
+    await s3.send(new PutObjectCommand(put));
+    for (const format of ['ndjson.gz', 'ndjson.zst']) {
+      const replayed = run('replay', prefix, dayReplay(stream, day, target, format));
+      expect({ format, code: await replayed.exited }).toEqual({ format, code: 1 });
+      expect(replayed.err()).toContain(`spool replay: ${landed}: `);
+    }
+    const copies = await s3.send(
+      new ListObjectsV2Command({ Bucket: services.bucket, Prefix: `${target}stream=` }),
+    );
+    expect(copies.Contents ?? []).toEqual([]);
   });
 
   it('picks up where a killed run stopped, writing each copy once', async () => {

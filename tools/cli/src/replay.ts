@@ -41,6 +41,12 @@ export interface ReplayProgress {
   written: number;
   /** Already there from an earlier run: same source, same format. */
   skipped: number;
+  /**
+   * Objects in range that Spool did not write (outside the `hour=` folders, or without its
+   * metadata): not copied. Their copies' manifest lines would have no content hash, and every
+   * later run and verify of the target day stopped at them.
+   */
+  leftOut: { key: string; why: string }[];
   key: string;
 }
 
@@ -49,7 +55,9 @@ export interface ReplayProgress {
  * by day): one listing from the first day on, stopped past the last, whatever the range (a range
  * of years costs what its objects do, not a request a day).
  */
-async function* objectsInRange(options: ReplayOptions): AsyncGenerator<{ key: string; day: string }> {
+async function* objectsInRange(
+  options: ReplayOptions,
+): AsyncGenerator<{ key: string; day: string; inHourFolder: boolean }> {
   const { s3, bucket, fromPrefix, stream, fromDay, toDay, signal } = options;
   const days = `${fromPrefix}stream=${stream}/dt=`;
   for await (const key of listKeys(s3, bucket, days, `${days}${fromDay}`)) {
@@ -57,9 +65,14 @@ async function* objectsInRange(options: ReplayOptions): AsyncGenerator<{ key: st
     const day = key.slice(days.length, days.length + 10);
     if (day > toDay) return;
     // `dt=<day>/` only: a folder whose name merely starts with a day is not a partition.
-    if (key[days.length + 10] === '/' && /^\d{4}-\d{2}-\d{2}$/.test(day)) yield { key, day };
+    if (key[days.length + 10] === '/' && /^\d{4}-\d{2}-\d{2}$/.test(day)) {
+      yield { key, day, inHourFolder: HOUR_FOLDER.test(key.slice(days.length + 11)) };
+    }
   }
 }
+
+/** Where the flusher writes a day's objects: `hour=<HH>/<name>`, no deeper. */
+const HOUR_FOLDER = /^hour=\d{2}\/[^/]+$/;
 
 /**
  * Whether `toPrefix` puts the copies where replay, or a reader, takes them for landed objects or
@@ -104,10 +117,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     );
   }
   const found: Source[] = [];
-  for await (const { key, day } of objectsInRange(options)) {
+  const leftOut: ReplayProgress['leftOut'] = [];
+  for await (const { key, day, inHourFolder } of objectsInRange(options)) {
     const sourceFormat = formatOfKey(key);
-    if (sourceFormat)
+    if (!sourceFormat) continue;
+    if (inHourFolder)
       found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
+    else leftOut.push({ key, why: 'outside the hour= folders the flusher writes' });
   }
   const sources = onePerTarget(found, format);
   const parquet = sources.filter((source) => source.format === 'parquet').length;
@@ -116,7 +132,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
       `${parquet} object(s) in range are Parquet, which replays only as Parquet (copied as it is): a Parquet object does not give back the lines it was written from. Replay them with --format parquet`,
     );
   }
-  const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, key: '' };
+  const done: ReplayProgress = { objects: 0, of: sources.length, written: 0, skipped: 0, leftOut, key: '' };
   const byDay = new Map<string, Source[]>();
   for (const source of sources) {
     const day = byDay.get(source.day);
@@ -132,9 +148,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
         const copied = await copyOnce(options, source, source.target).catch((error: unknown) => {
           throw new Error(`${source.key}: ${(error as Error).message}`, { cause: error });
         });
-        if (copied.written) done.written += 1;
-        else done.skipped += 1;
-        lines.push(copied.line);
+        if ('leftOut' in copied) done.leftOut.push({ key: source.key, why: copied.leftOut });
+        else {
+          if (copied.written) done.written += 1;
+          else done.skipped += 1;
+          lines.push(copied.line);
+        }
         done.objects += 1;
         done.key = source.target;
         options.progress?.({ ...done });
@@ -150,11 +169,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
 
 /**
  * The target day's manifest: one part, `replay.ndjson`, holding every copy replay wrote there
- * (merged with what an earlier run wrote).
+ * (merged with what an earlier run wrote). Not written again when it would not change: a run that
+ * finds every copy there writes nothing (each run PUT it, a new version a day on a versioned bucket).
  */
 async function writeDayManifest(options: ReplayOptions, day: string, lines: ManifestLine[]): Promise<void> {
   const { s3, bucket, toPrefix, stream } = options;
   const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
+  const before = JSON.stringify([...manifest.values()]);
   for (const line of lines) {
     const earlier = manifest.get(line.key);
     // A copy an earlier run wrote keeps its line's objectSha256 (the writing run hashed it on the
@@ -164,6 +185,7 @@ async function writeDayManifest(options: ReplayOptions, day: string, lines: Mani
       line.objectSha256 ?? earlier?.objectSha256 ?? (await objectSha256Of(s3, bucket, line.key));
     manifest.set(line.key, { ...earlier, ...line, objectSha256 });
   }
+  if (JSON.stringify([...manifest.values()]) === before) return;
   await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
     ...manifest.values(),
   ]);
@@ -208,15 +230,21 @@ function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] 
   return [...chosen.values()];
 }
 
-/** Writes one copy unless an earlier run did; returns its manifest line either way. */
+/**
+ * Writes one copy unless an earlier run did; returns its manifest line either way, or why the
+ * source is left out.
+ */
 async function copyOnce(
   options: ReplayOptions,
   { key: source, format: sourceFormat }: Source,
   key: string,
-): Promise<{ written: boolean; line: ManifestLine }> {
+): Promise<{ written: boolean; line: ManifestLine } | { leftOut: string }> {
   const { s3, bucket, format, partBytes } = options;
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }));
   const metadata = head.Metadata ?? {};
+  // Every object the flusher ever wrote has it (since its first version).
+  const sha256 = metadata['spool-sha256'];
+  if (!sha256) return { leftOut: 'not written by Spool (no spool-sha256 metadata)' };
   const existing = await s3
     .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
     .catch((error: unknown) => {
@@ -231,7 +259,7 @@ async function copyOnce(
     events: Number(metadata['spool-events'] ?? 0),
     bytes,
     rawBytes: Number(metadata['spool-raw-bytes'] ?? 0),
-    sha256: metadata['spool-sha256'] ?? '',
+    sha256,
     ...(objectSha256 ? { objectSha256 } : {}),
     firstReceivedAt: metadata['spool-first-received-at'] ?? '',
     lastReceivedAt: metadata['spool-last-received-at'] ?? '',
@@ -239,9 +267,15 @@ async function copyOnce(
   const replayedFrom = keyAsMetadata(source);
   if (
     existing?.Metadata?.['spool-replayed-from'] === replayedFrom &&
-    existing.Metadata['spool-sha256'] === metadata['spool-sha256']
+    existing.Metadata['spool-sha256'] === sha256
   ) {
     return { written: false, line: line(existing.ContentLength ?? 0) };
+  }
+  // Copied as it is, an NDJSON object is read whole first: a damaged one (cut short, changed) is
+  // refused as a re-encoding refuses it, not carried on under its metadata with a 0 exit.
+  if (sourceFormat === format && format !== 'parquet') {
+    const check = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
+    for await (const _ of ndjsonChunks(check, format, sha256));
   }
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
@@ -253,7 +287,7 @@ async function copyOnce(
       pieces:
         sourceFormat === format
           ? body
-          : encodeChunks(format, ndjsonChunks(body, sourceFormat), options.logger),
+          : encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256), options.logger),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
     },
@@ -267,18 +301,22 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * An NDJSON object's lines, decompressed, in chunks of CHUNK_BYTES (the last smaller), as the
- * flusher reads Redis.
+ * flusher reads Redis. Fails, before its last chunk, when the content's SHA-256 is not `sha256`
+ * (its spool-sha256 metadata): so the upload of a copy of changed content is never completed.
  */
 async function* ndjsonChunks(
   body: Readable,
   format: OutputFormat,
+  sha256: string,
 ): AsyncGenerator<{ data: Buffer; release(): void }> {
   // Through pipeline(), never .pipe(): a download cut short must fail the copy (.pipe() leaves the
   // decompressor waiting for an end that never comes, and the run exits 13 with nothing said).
   const content = pipeline(body, format === 'ndjson.zst' ? createZstdDecompress() : createGunzip(), () => {});
+  const hash = createHash('sha256');
   let pending: Buffer[] = [];
   let size = 0;
   for await (const data of content as AsyncIterable<Buffer>) {
+    hash.update(data);
     pending.push(data);
     size += data.length;
     if (size >= CHUNK_BYTES) {
@@ -286,6 +324,9 @@ async function* ndjsonChunks(
       pending = [];
       size = 0;
     }
+  }
+  if (hash.digest('hex') !== sha256) {
+    throw new Error("its content's SHA-256 is not its spool-sha256 metadata's (changed since it landed)");
   }
   if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
 }
