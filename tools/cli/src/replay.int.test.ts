@@ -2,12 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands, type OutputFormat } from '@spool/shared';
@@ -48,6 +43,19 @@ const copiesOf = (keys: string[], prefix: string, target: string, extension: str
   keys.map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, extension)}`).sort();
 const land = (prefix: string, count: number, eventsEach = 200, format?: OutputFormat | OutputFormat[]) =>
   landGenerations(redis, s3, prefix, count, eventsEach, format);
+
+/** One generation landed under `prefix`, its lines, and a way to put other bytes in its place under its metadata. */
+async function landOneToRewrite(prefix: string) {
+  const { stream, day, keys } = await land(prefix, 1);
+  const [landed] = keys as [string];
+  const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+  const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
+  const rewrite = (body: Buffer) =>
+    s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: landed, Body: body, Metadata: head.Metadata }),
+    );
+  return { stream, day, landed, lines, rewrite };
+}
 
 /** Each Parquet object's rows as `gen:n`, read by DuckDB from the object's bytes. */
 async function parquetRows(keys: string[]): Promise<string[]> {
@@ -259,19 +267,9 @@ describe('spool replay', () => {
   it('copies an object already in the target format byte for byte', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
-    const { stream, day, keys } = await land(prefix, 1);
+    const { stream, day, landed, lines, rewrite } = await landOneToRewrite(prefix);
     // The same lines at another gzip level: bytes the flusher's own encoding would not give again.
-    const [landed] = keys as [string];
-    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
-    const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: services.bucket,
-        Key: landed,
-        Body: gzipSync(`${lines.join('\n')}\n`, { level: 1 }),
-        Metadata: head.Metadata,
-      }),
-    );
+    await rewrite(gzipSync(`${lines.join('\n')}\n`, { level: 1 }));
     const copied = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.gz'));
     expect(await copied.exited).toBe(0);
     expect(
@@ -320,21 +318,14 @@ describe('spool replay', () => {
   ])('refuses an object %s, even copied as it is, and writes no copy of it', async (_, damage) => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
-    const { stream, day, keys } = await land(prefix, 1);
-    const [landed] = keys as [string];
-    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
-    const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
-    const put = { Bucket: services.bucket, Key: landed, Body: damage(lines), Metadata: head.Metadata };
-    await s3.send(new PutObjectCommand(put));
+    const { stream, day, landed, lines, rewrite } = await landOneToRewrite(prefix);
+    await rewrite(damage(lines));
     for (const format of ['ndjson.gz', 'ndjson.zst']) {
       const replayed = run('replay', prefix, dayReplay(stream, day, target, format));
       expect({ format, code: await replayed.exited }).toEqual({ format, code: 1 });
       expect(replayed.err()).toContain(`spool replay: ${landed}: `);
     }
-    const copies = await s3.send(
-      new ListObjectsV2Command({ Bucket: services.bucket, Prefix: `${target}stream=` }),
-    );
-    expect(copies.Contents ?? []).toEqual([]);
+    expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
   });
 
   it('picks up where a killed run stopped, writing each copy once', async () => {
