@@ -227,9 +227,11 @@ async function tail(stream: string | undefined): Promise<void> {
         continue;
       }
       if (step.kind === 'skippedGenerations') {
-        const which =
-          step.from === step.to ? `generation ${step.from}` : `generations ${step.from} to ${step.to}`;
-        process.stderr.write(`spool tail: ${which} landed before any of it was read; it is in S3\n`);
+        const what =
+          step.from === step.to
+            ? `generation ${step.from} landed before any of it was read; it is in S3`
+            : `generations ${step.from} to ${step.to} landed before any of them was read; they are in S3`;
+        process.stderr.write(`spool tail: ${what}\n`);
         continue;
       }
       if (step.kind === 'restarted') {
