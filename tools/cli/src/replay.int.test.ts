@@ -270,8 +270,25 @@ describe('spool replay', () => {
     const { stream, day, landed, lines, rewrite } = await landOneToRewrite(prefix);
     // The same lines at another gzip level: bytes the flusher's own encoding would not give again.
     await rewrite(gzipSync(`${lines.join('\n')}\n`, { level: 1 }));
-    const copied = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.gz'));
-    expect(await copied.exited).toBe(0);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      let reads = 0;
+      void proxy.holdNext((method, url) => {
+        if (method === 'GET' && decodeURIComponent(url.pathname) === `/${services.bucket}/${landed}`)
+          reads += 1;
+        return false;
+      }, 60_000);
+      const copied = runCli('replay', dayReplay(stream, day, target, 'ndjson.gz'), {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+      });
+      expect(await copied.exited).toBe(0);
+      // Checked in the read it is copied from: a read for the check before the copy's let a
+      // change between the two through (a review's run copied 199 lines under 200 lines' metadata).
+      expect(reads).toBe(1);
+    } finally {
+      await proxy.close();
+    }
     expect(
       (await objectBytes(`${target}${landed.slice(prefix.length)}`)).equals(await objectBytes(landed)),
     ).toBe(true);
@@ -302,6 +319,12 @@ describe('spool replay', () => {
       );
       expect(replayed.err()).toContain(`left out ${stray}: outside the hour= folders the flusher writes`);
       expect(replayed.err()).toContain('2 object(s) in range left out, not copied');
+      // Counted apart, never as replayed.
+      expect(replayed.out()).toContain(
+        round === 'first'
+          ? 'replayed: 2 of 2 objects, 2 written, 0 already there'
+          : 'replayed: 2 of 2 objects, 0 written, 2 already there',
+      );
       // Its copies' lines had no content hash: every later run and verify of the day stopped there.
       const verified = run('verify', target, ['--stream', stream, '--day', day]);
       expect({ round, code: await verified.exited, out: verified.out() }).toEqual({
@@ -324,6 +347,33 @@ describe('spool replay', () => {
       const replayed = run('replay', prefix, dayReplay(stream, day, target, format));
       expect({ format, code: await replayed.exited }).toEqual({ format, code: 1 });
       expect(replayed.err()).toContain(`spool replay: ${landed}: `);
+    }
+    expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
+  });
+
+  it('fails, writing no copy, when an object copied as it is changes after replay read its metadata', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, landed, lines, rewrite } = await landOneToRewrite(prefix);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      const readsSource = (method: string, url: URL) =>
+        method === 'GET' && decodeURIComponent(url.pathname) === `/${services.bucket}/${landed}`;
+      const read = proxy.holdNext(readsSource, 60_000);
+      const replayed = runCli('replay', dayReplay(stream, day, target, 'ndjson.gz'), {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+      });
+      const held = await read;
+      if (!held) throw new Error('the copy never read its source');
+      // Changed under its metadata once replay has it: a check in a read of its own, before the
+      // copy's, passed on the old content and the copy took the new (a review's run).
+      await rewrite(gzipSync(`${lines.slice(1).join('\n')}\n`));
+      held.release();
+      expect(await replayed.exited).toBe(1);
+      expect(replayed.err()).toContain(`spool replay: ${landed}: its content's SHA-256 is not`);
+    } finally {
+      await proxy.close();
     }
     expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
   });

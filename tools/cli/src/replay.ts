@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
@@ -148,12 +149,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
         const copied = await copyOnce(options, source, source.target).catch((error: unknown) => {
           throw new Error(`${source.key}: ${(error as Error).message}`, { cause: error });
         });
-        if ('leftOut' in copied) done.leftOut.push({ key: source.key, why: copied.leftOut });
-        else {
-          if (copied.written) done.written += 1;
-          else done.skipped += 1;
-          lines.push(copied.line);
+        if ('leftOut' in copied) {
+          // No longer one of the objects to replay, as one outside the hour= folders never was.
+          done.leftOut.push({ key: source.key, why: copied.leftOut });
+          done.of -= 1;
+          continue;
         }
+        if (copied.written) done.written += 1;
+        else done.skipped += 1;
+        lines.push(copied.line);
         done.objects += 1;
         done.key = source.target;
         options.progress?.({ ...done });
@@ -271,12 +275,6 @@ async function copyOnce(
   ) {
     return { written: false, line: line(existing.ContentLength ?? 0) };
   }
-  // Copied as it is, an NDJSON object is read whole first: a damaged one (cut short, changed) is
-  // refused as a re-encoding refuses it, not carried on under its metadata with a 0 exit.
-  if (sourceFormat === format && format !== 'parquet') {
-    const check = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
-    for await (const _ of ndjsonChunks(check, format, sha256));
-  }
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
   const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
@@ -284,10 +282,14 @@ async function copyOnce(
   const { compressedBytes, objectSha256 } = await uploadBody(
     { s3, bucket, key },
     {
+      // Each checked against its spool-sha256 on the way, in the one read the copy makes: a
+      // damaged object (cut short, changed) fails its copy, as it is or re-encoded.
       pieces:
-        sourceFormat === format
-          ? body
-          : encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256), options.logger),
+        sourceFormat !== format
+          ? encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256), options.logger)
+          : format === 'parquet'
+            ? body
+            : checkedAsItIs(body, format, sha256),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
     },
@@ -295,6 +297,37 @@ async function copyOnce(
   );
   return { written: true, line: line(compressedBytes, objectSha256) };
 }
+
+/**
+ * An NDJSON object's bytes as they are, for a copy, decompressed beside it and hashed: the last
+ * piece is held back until the content's SHA-256 is `sha256`, so the upload of a damaged object
+ * is never completed. (A check in a read of its own let a change between it and the copy's read
+ * through: a review's run copied 199 lines under the 200-line object's metadata.)
+ */
+async function* checkedAsItIs(body: Readable, format: OutputFormat, sha256: string): AsyncGenerator<Buffer> {
+  const inflate = format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
+  const hash = createHash('sha256');
+  let failure: Error | undefined;
+  inflate.on('data', (data: Buffer) => hash.update(data));
+  inflate.on('error', (error) => {
+    failure = error;
+  });
+  const ended = new Promise<void>((resolve) => inflate.on('end', resolve).on('error', () => resolve()));
+  let held: Buffer | undefined;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (failure) throw failure;
+    if (held) yield held;
+    held = chunk;
+    if (!inflate.write(chunk) && !failure) await Promise.race([once(inflate, 'drain'), ended]);
+  }
+  inflate.end();
+  await ended;
+  if (failure) throw failure;
+  if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
+  if (held) yield held;
+}
+
+const CHANGED = "its content's SHA-256 is not its spool-sha256 metadata's (changed since it landed)";
 
 /** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -325,8 +358,6 @@ async function* ndjsonChunks(
       size = 0;
     }
   }
-  if (hash.digest('hex') !== sha256) {
-    throw new Error("its content's SHA-256 is not its spool-sha256 metadata's (changed since it landed)");
-  }
+  if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
   if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
 }
