@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { pipeline, type Readable } from 'node:stream';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { GetObjectCommand, HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
   type ManifestLine,
@@ -15,6 +14,7 @@ import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
 import type { OutputFormat } from '@spool/shared';
 import type { Logger } from 'pino';
+import { ndjsonDecompressor } from './ndjson-content.js';
 
 export interface ReplayOptions {
   s3: S3Client;
@@ -305,7 +305,7 @@ async function copyOnce(
  * through: a review's run copied 199 lines under the 200-line object's metadata.)
  */
 async function* checkedAsItIs(body: Readable, format: OutputFormat, sha256: string): AsyncGenerator<Buffer> {
-  const inflate = format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
+  const inflate = ndjsonDecompressor(format);
   const hash = createHash('sha256');
   let failure: Error | undefined;
   inflate.on('data', (data: Buffer) => hash.update(data));
@@ -344,7 +344,7 @@ async function* ndjsonChunks(
 ): AsyncGenerator<{ data: Buffer; release(): void }> {
   // Through pipeline(), never .pipe(): a download cut short must fail the copy (.pipe() leaves the
   // decompressor waiting for an end that never comes, and the run exits 13 with nothing said).
-  const content = pipeline(body, format === 'ndjson.zst' ? createZstdDecompress() : createGunzip(), () => {});
+  const content = pipeline(body, ndjsonDecompressor(format), () => {});
   const hash = createHash('sha256');
   let pending: Buffer[] = [];
   let size = 0;

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -15,6 +14,7 @@ import { duckdbErrorKind, isDataError, parquetRows } from '@spool/flusher/dist/p
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
+import { ndjsonDecompressor } from './ndjson-content.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -133,7 +133,7 @@ async function readContent(
       return { objectSha256: objectBytes.hash.digest('hex'), lines: rows };
     });
   }
-  const decompress = line.format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
+  const decompress = ndjsonDecompressor(line.format);
   let decompressError: unknown;
   decompress.once('error', (error) => {
     decompressError = error;
