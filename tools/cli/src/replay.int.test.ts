@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { readManifest } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands, type OutputFormat } from '@spool/shared';
@@ -45,11 +50,11 @@ const land = (prefix: string, count: number, eventsEach = 200, format?: OutputFo
   landGenerations(redis, s3, prefix, count, eventsEach, format);
 
 /** One generation landed under `prefix`, its lines, and a way to put other bytes in its place under its metadata. */
-async function landOneToRewrite(prefix: string) {
-  const { stream, day, keys } = await land(prefix, 1);
+async function landOneToRewrite(prefix: string, format: OutputFormat = 'ndjson.gz') {
+  const { stream, day, keys } = await land(prefix, 1, 200, format);
   const [landed] = keys as [string];
   const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
-  const lines = (await readSpoolObject(s3, services.bucket, landed)).lines;
+  const lines = format === 'parquet' ? [] : (await readSpoolObject(s3, services.bucket, landed)).lines;
   const rewrite = (body: Buffer) =>
     s3.send(
       new PutObjectCommand({ Bucket: services.bucket, Key: landed, Body: body, Metadata: head.Metadata }),
@@ -349,6 +354,55 @@ describe('spool replay', () => {
       expect(replayed.err()).toContain(`spool replay: ${landed}: `);
     }
     expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'changed behind its metadata',
+      (bytes: Buffer) => {
+        // One byte of a column's data flipped: the same size, the same footer.
+        const changed = Buffer.from(bytes);
+        changed[100] = (changed[100] as number) ^ 0xff;
+        return changed;
+      },
+    ],
+    ['cut short', (bytes: Buffer) => bytes.subarray(0, bytes.length - 8)],
+  ])(
+    'refuses a Parquet object %s (its bytes against its manifest line), and writes no copy of it',
+    async (_, damage) => {
+      const prefix = `${randomName('replay')}/`;
+      const target = `${randomName('replayed')}/`;
+      const { stream, day, landed, rewrite } = await landOneToRewrite(prefix, 'parquet');
+      await rewrite(damage(await objectBytes(landed)));
+      const replayed = run('replay', prefix, dayReplay(stream, day, target, 'parquet'));
+      expect(await replayed.exited).toBe(1);
+      expect(replayed.err()).toContain(
+        `spool replay: ${landed}: it is not what its day's manifest line says`,
+      );
+      expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
+    },
+  );
+
+  it("leaves out a Parquet object its day's manifest has no line for (nothing to check a copy against), until a run finds one", async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, landed } = await landOneToRewrite(prefix, 'parquet');
+    const manifest = await listObjectKeys(s3, services.bucket, `${prefix}_manifests/`);
+    expect(manifest).toHaveLength(1);
+    const [part] = manifest as [string];
+    const written = await objectBytes(part);
+    await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: part }));
+    const args = dayReplay(stream, day, target, 'parquet');
+    const first = run('replay', prefix, args);
+    expect(await first.exited).toBe(1);
+    expect(first.err()).toContain(`left out ${landed}: no SHA-256 of its bytes in its day's manifest`);
+    expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
+    // The line written (as the flusher's sweep would): the next run copies it.
+    await s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: part, Body: written }));
+    const second = run('replay', prefix, args);
+    expect(await second.exited).toBe(0);
+    const copy = `${target}${landed.slice(prefix.length)}`;
+    expect((await objectBytes(copy)).equals(await objectBytes(landed))).toBe(true);
   });
 
   it('fails, writing no copy, when an object copied as it is changes after replay read its metadata', async () => {

@@ -102,7 +102,9 @@ export function keyAsMetadata(key: string): string {
  * An object already in the target format is copied as it is; an NDJSON object is re-encoded; a
  * Parquet one has no other target (it does not give back the exact lines it was written from:
  * times normalized, numbers typed), so a range that holds one is refused unless the target is
- * Parquet, before anything is written. Each copy's key is its source's, with the target prefix
+ * Parquet, before anything is written. Every copy is checked in the read it is made from: an
+ * NDJSON object's content against its spool-sha256, a Parquet object's bytes against the SHA-256
+ * its day's manifest records (one without that line is left out). Each copy's key is its source's, with the target prefix
  * and the format's extension: so a second run, or a run resumed after a kill, finds each copy
  * already written (its `spool-replayed-from` and `spool-sha256` match) and skips it; a copy cut
  * off mid-upload left only a multipart upload, which the next run aborts before writing the copy
@@ -143,10 +145,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   for (const [day, daySources] of byDay) {
     if (signal?.aborted) break;
     const lines: ManifestLine[] = [];
+    // A Parquet object copied as it is is checked against its line in the source's manifest: its
+    // spool-sha256 is of the lines it was written from, which it does not give back.
+    const sourceManifest = daySources.some((source) => source.format === 'parquet')
+      ? await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day)
+      : undefined;
     try {
       for (const source of daySources) {
         if (signal?.aborted) break;
-        const copied = await copyOnce(options, source, source.target).catch((error: unknown) => {
+        const sourceLine = sourceManifest?.get(source.key);
+        const copied = await copyOnce(options, source, sourceLine).catch((error: unknown) => {
           throw new Error(`${source.key}: ${(error as Error).message}`, { cause: error });
         });
         if ('leftOut' in copied) {
@@ -240,8 +248,8 @@ function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] 
  */
 async function copyOnce(
   options: ReplayOptions,
-  { key: source, format: sourceFormat }: Source,
-  key: string,
+  { key: source, format: sourceFormat, target: key }: Source,
+  sourceLine: ManifestLine | undefined,
 ): Promise<{ written: boolean; line: ManifestLine } | { leftOut: string }> {
   const { s3, bucket, format, partBytes } = options;
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }));
@@ -275,6 +283,13 @@ async function copyOnce(
   ) {
     return { written: false, line: line(existing.ContentLength ?? 0) };
   }
+  // Parquet is only ever copied as it is (replay() refuses other targets), checked against the
+  // SHA-256 of its bytes that its manifest line records.
+  const parquetSha256 = sourceFormat === 'parquet' ? sourceLine?.objectSha256 : undefined;
+  if (sourceFormat === 'parquet') {
+    if (!parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
+    if (sourceLine?.sha256 !== sha256) throw new Error(PARQUET_CHANGED);
+  }
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
   const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
@@ -282,14 +297,13 @@ async function copyOnce(
   const { compressedBytes, objectSha256 } = await uploadBody(
     { s3, bucket, key },
     {
-      // Each checked against its spool-sha256 on the way, in the one read the copy makes: a
-      // damaged object (cut short, changed) fails its copy, as it is or re-encoded.
+      // Each checked on the way, in the one read the copy makes (NDJSON: its content against its
+      // spool-sha256; Parquet: its bytes against its manifest line): a damaged object (cut short,
+      // changed) fails its copy, as it is or re-encoded.
       pieces:
         sourceFormat !== format
           ? encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256), options.logger)
-          : format === 'parquet'
-            ? body
-            : checkedAsItIs(body, format, sha256),
+          : heldUntilChecked(body, parquetSha256 ? bytesCheck(parquetSha256) : contentCheck(format, sha256)),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
     },
@@ -298,13 +312,32 @@ async function copyOnce(
   return { written: true, line: line(compressedBytes, objectSha256) };
 }
 
+/** What a copy's bytes pass through on their way up: fed each piece, then asked at the end. */
+interface CopyCheck {
+  take(piece: Buffer): Promise<void>;
+  /** Throws when what it was fed is not what the source's metadata or manifest says. */
+  end(): Promise<void>;
+}
+
 /**
- * An NDJSON object's bytes as they are, for a copy, decompressed beside it and hashed: the last
- * piece is held back until the content's SHA-256 is `sha256`, so the upload of a damaged object
- * is never completed. (A check in a read of its own let a change between it and the copy's read
- * through: a review's run copied 199 lines under the 200-line object's metadata.)
+ * An object's bytes as they are, for a copy, each piece passed to `check`: the last piece is held
+ * back until the check ends, so the upload of a damaged object is never completed. (A check in a
+ * read of its own let a change between it and the copy's read through: a review's run copied 199
+ * lines under the 200-line object's metadata.)
  */
-async function* checkedAsItIs(body: Readable, format: OutputFormat, sha256: string): AsyncGenerator<Buffer> {
+async function* heldUntilChecked(body: Readable, check: CopyCheck): AsyncGenerator<Buffer> {
+  let held: Buffer | undefined;
+  for await (const piece of body as AsyncIterable<Buffer>) {
+    if (held) yield held;
+    held = piece;
+    await check.take(piece);
+  }
+  await check.end();
+  if (held) yield held;
+}
+
+/** An NDJSON object's content, decompressed as it comes, against its spool-sha256. */
+function contentCheck(format: OutputFormat, sha256: string): CopyCheck {
   const inflate = ndjsonDecompressor(format);
   const hash = createHash('sha256');
   let failure: Error | undefined;
@@ -313,21 +346,37 @@ async function* checkedAsItIs(body: Readable, format: OutputFormat, sha256: stri
     failure = error;
   });
   const ended = new Promise<void>((resolve) => inflate.on('end', resolve).on('error', () => resolve()));
-  let held: Buffer | undefined;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (failure) throw failure;
-    if (held) yield held;
-    held = chunk;
-    if (!inflate.write(chunk) && !failure) await Promise.race([once(inflate, 'drain'), ended]);
-  }
-  inflate.end();
-  await ended;
-  if (failure) throw failure;
-  if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
-  if (held) yield held;
+  return {
+    async take(piece) {
+      if (failure) throw failure;
+      if (!inflate.write(piece) && !failure) await Promise.race([once(inflate, 'drain'), ended]);
+    },
+    async end() {
+      inflate.end();
+      await ended;
+      if (failure) throw failure;
+      if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
+    },
+  };
+}
+
+/** An object's own bytes against the SHA-256 its manifest line records. */
+function bytesCheck(objectSha256: string): CopyCheck {
+  const hash = createHash('sha256');
+  return {
+    async take(piece) {
+      hash.update(piece);
+    },
+    async end() {
+      if (hash.digest('hex') !== objectSha256) throw new Error(PARQUET_CHANGED);
+    },
+  };
 }
 
 const CHANGED = "its content's SHA-256 is not its spool-sha256 metadata's (changed since it landed)";
+const PARQUET_CHANGED = "it is not what its day's manifest line says (changed since it landed)";
+const NO_PARQUET_DIGEST =
+  "no SHA-256 of its bytes in its day's manifest to check a copy against (its line not written yet: run again once the flusher has; or written before Spool recorded it)";
 
 /** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
