@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, streamKeys, streamRegistryKey } from '@spool/shared';
@@ -288,6 +290,42 @@ describe('spool status', () => {
     expect(cli.err()).toMatch(
       /cannot reach the flusher at http:\/\/127\.0\.0\.1:1 \(.*\): is it running\? --url says where/,
     );
+  });
+
+  it("on a terminal, shows a hostile flusher's error escaped in the live view, and goes on redrawing", async () => {
+    // A flusher (or anyone on the way to a plain-http one) whose 503 message retitles the window
+    // and, through C1's CSI, would repaint the screen.
+    const hostile = 'Redis is down \u001b]0;owned\u0007 \u009b2J';
+    const server = createServer((_, response) => {
+      response.writeHead(503, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ message: hostile }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    // script(1) gives the command a terminal of its own: the live view runs only on one.
+    const command = `exec ${process.execPath} ${CLI} status --url http://127.0.0.1:${port}`;
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const { closed, out } = childOutput(terminal);
+    try {
+      // Two paints: the view went on after the error.
+      await waitFor(
+        async () => (out().split('cannot read the status').length > 2 ? true : undefined),
+        20_000,
+        'two paints of the live view',
+      );
+      expect(out()).toContain('\u001b[H\u001b[2J');
+      expect(out()).toContain(`Redis is down \\u001b]0;owned\\u0007 \\u009b2J`);
+      expect(out()).not.toContain('\u001b]0;');
+      expect(out()).not.toContain('\u009b');
+    } finally {
+      terminal.kill('SIGTERM');
+      await closed;
+      server.close();
+    }
   });
 
   it("reads a flusher's /status.json with the admin key from SPOOL_ADMIN_KEY, and says when it needs one", async () => {
