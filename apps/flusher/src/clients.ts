@@ -9,6 +9,7 @@ import {
   onNodeErrors,
   queuePrefix,
   type RedisClient,
+  type S3Encryption,
 } from '@spool/shared';
 import { Queue } from 'bullmq';
 
@@ -33,7 +34,7 @@ export interface FlusherClients {
  * a large part on a slow link keeps moving, and is not cut.
  */
 export function createS3Client(s3: Config['s3']): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: s3.region,
     ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
     forcePathStyle: s3.forcePathStyle,
@@ -41,6 +42,27 @@ export function createS3Client(s3: Config['s3']): S3Client {
     responseChecksumValidation: s3.checksums,
     requestHandler: { connectionTimeout: s3.timeoutMs, socketTimeout: s3.timeoutMs },
   });
+  if (s3.encryption) askForEncryption(client, s3.encryption);
+  return client;
+}
+
+/** The commands that create an object: S3 takes an object's encryption from them alone. */
+const CREATING_COMMANDS = new Set(['PutObjectCommand', 'CreateMultipartUploadCommand']);
+
+/**
+ * Every object the client creates asks for `encryption` (S3_SERVER_SIDE_ENCRYPTION): events,
+ * manifests, quarantined events and replay's copies alike, whichever code writes them. A bucket
+ * policy that refuses writes without the header (AWS's usual way to require SSE-KMS) refused the
+ * flusher's every upload, and its flushes retried for good.
+ */
+function askForEncryption(client: S3Client, encryption: S3Encryption): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (CREATING_COMMANDS.has(context.commandName ?? '')) Object.assign(args.input as object, encryption);
+      return next(args);
+    },
+    { step: 'initialize', name: 'spoolServerSideEncryption' },
+  );
 }
 
 /**

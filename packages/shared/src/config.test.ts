@@ -253,6 +253,30 @@ describe('loadConfig', () => {
     }
   });
 
+  it('takes the server-side encryption every write asks for, and refuses a KMS key it would not use', () => {
+    const encryption = (env: Record<string, string>) =>
+      loadConfig({ ...BUCKET, ...env }, 'flusher').s3.encryption;
+    expect(encryption({})).toBeUndefined();
+    expect(encryption({ S3_SERVER_SIDE_ENCRYPTION: 'AES256' })).toEqual({ ServerSideEncryption: 'AES256' });
+    expect(encryption({ S3_SERVER_SIDE_ENCRYPTION: 'aws:kms' })).toEqual({ ServerSideEncryption: 'aws:kms' });
+    const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(encryption({ S3_SERVER_SIDE_ENCRYPTION: 'aws:kms:dsse', S3_SSE_KMS_KEY_ID: key })).toEqual({
+      ServerSideEncryption: 'aws:kms:dsse',
+      SSEKMSKeyId: key,
+    });
+    for (const bad of ['aes256', 'kms', 'aws:kms ', 'true']) {
+      expect(() => encryption({ S3_SERVER_SIDE_ENCRYPTION: bad })).toThrow(/S3_SERVER_SIDE_ENCRYPTION: /);
+    }
+    for (const without of [{}, { S3_SERVER_SIDE_ENCRYPTION: 'AES256' }] as Record<string, string>[]) {
+      expect(() => encryption({ ...without, S3_SSE_KMS_KEY_ID: 'alias/spool' })).toThrow(
+        'S3_SSE_KMS_KEY_ID: needs S3_SERVER_SIDE_ENCRYPTION=aws:kms or aws:kms:dsse',
+      );
+    }
+    expect(() =>
+      encryption({ S3_SERVER_SIDE_ENCRYPTION: 'aws:kms', S3_SSE_KMS_KEY_ID: 'alias/my key' }),
+    ).toThrow(/S3_SSE_KMS_KEY_ID: expected a KMS key id/);
+  });
+
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '0' }, 'ingest').dedupeWindowMs).toBe(0);
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '24h' }, 'ingest').dedupeWindowMs).toBe(86_400_000);

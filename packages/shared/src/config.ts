@@ -164,6 +164,13 @@ const schema = z.object({
   S3_PART_SIZE: size('8MiB'),
   /** Milliseconds: an S3 connection that sends and receives nothing this long fails (the flush retries). */
   S3_TIMEOUT: duration('60s'),
+  /** Server-side encryption asked for on every object Spool writes; unset: the bucket's default. */
+  S3_SERVER_SIDE_ENCRYPTION: z.enum(['AES256', 'aws:kms', 'aws:kms:dsse']).optional(),
+  /** The KMS key (id, ARN or alias) for aws:kms and aws:kms:dsse; unset: the account's AWS managed key. */
+  S3_SSE_KMS_KEY_ID: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,2048}$/, 'expected a KMS key id, ARN or alias: visible ASCII, no spaces')
+    .optional(),
   /** Milliseconds: a flush whose worker stops renewing its lock this long (a crashed flusher) is taken over by another. */
   FLUSH_LOCK_DURATION: duration('30s'),
   /** Flush jobs run at once by one flusher process. */
@@ -217,12 +224,20 @@ export interface Config {
     partBytes: number;
     /** S3_TIMEOUT: an idle connection's limit, and a new connection's. */
     timeoutMs: number;
+    /** S3_SERVER_SIDE_ENCRYPTION and S3_SSE_KMS_KEY_ID, as every write asks for them; unset: none asked. */
+    encryption: S3Encryption | undefined;
   };
   flushRetryBaseMs: number;
   flushRetryMaxMs: number;
   flushLockDurationMs: number;
   flushConcurrency: number;
   logLevel: string;
+}
+
+/** The encryption headers of a PutObject or CreateMultipartUpload, in the AWS SDK's names. */
+export interface S3Encryption {
+  ServerSideEncryption: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
+  SSEKMSKeyId?: string;
 }
 
 export class ConfigError extends Error {
@@ -269,6 +284,8 @@ const FLUSHER_ONLY_KEYS = [
   'S3_PART_SIZE',
   'S3_TIMEOUT',
   'S3_CHECKSUMS',
+  'S3_SERVER_SIDE_ENCRYPTION',
+  'S3_SSE_KMS_KEY_ID',
   'ADMIN_KEYS',
 ] as const;
 
@@ -372,6 +389,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     problems.push('FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX');
   }
   if (v.FLUSH_LOCK_DURATION < 1000) problems.push('FLUSH_LOCK_DURATION: must be at least 1s');
+  // A key S3 would never use: without aws:kms the store takes it for a mistake (400), or ignores it.
+  if (v.S3_SSE_KMS_KEY_ID !== undefined && !v.S3_SERVER_SIDE_ENCRYPTION?.startsWith('aws:kms')) {
+    problems.push('S3_SSE_KMS_KEY_ID: needs S3_SERVER_SIDE_ENCRYPTION=aws:kms or aws:kms:dsse');
+  }
   // 0 would turn the timeout off: a store that hangs would hold a flush for good.
   if (v.S3_TIMEOUT < 1000) problems.push(`S3_TIMEOUT: must be at least 1s; got ${v.S3_TIMEOUT}ms`);
   const prefixProblem = keyPrefixProblem(v.S3_PREFIX);
@@ -443,6 +464,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       checksums: v.S3_CHECKSUMS === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       partBytes: v.S3_PART_SIZE,
       timeoutMs: v.S3_TIMEOUT,
+      encryption: v.S3_SERVER_SIDE_ENCRYPTION
+        ? Object.freeze({
+            ServerSideEncryption: v.S3_SERVER_SIDE_ENCRYPTION,
+            ...(v.S3_SSE_KMS_KEY_ID ? { SSEKMSKeyId: v.S3_SSE_KMS_KEY_ID } : {}),
+          })
+        : undefined,
     }),
     flushRetryBaseMs: v.FLUSH_RETRY_BASE,
     flushRetryMaxMs: v.FLUSH_RETRY_MAX,

@@ -6,6 +6,7 @@ export {
   loadConfig,
   type OutputFormat,
   REDIS_STRING_LIMIT,
+  type S3Encryption,
   type SpoolProcess,
   STORED_BYTES_PER_BODY_BYTE,
   type TrustProxy,

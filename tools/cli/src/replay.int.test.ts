@@ -432,6 +432,28 @@ describe('spool replay', () => {
     expect(await listObjectKeys(s3, services.bucket, target)).toEqual([]);
   });
 
+  it('asks for S3_SERVER_SIDE_ENCRYPTION on its copies and their manifest, as a bucket policy requiring SSE-KMS wants', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    proxy.requireEncryption = { sse: 'aws:kms', kmsKeyId: 'alias/spool-test' };
+    try {
+      const replayed = runCli('replay', dayReplay(stream, day, target, 'ndjson.zst'), {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+        S3_SERVER_SIDE_ENCRYPTION: 'aws:kms',
+        S3_SSE_KMS_KEY_ID: 'alias/spool-test',
+      });
+      expect(await replayed.exited).toBe(0);
+      // Two copies and the day's manifest, none refused.
+      expect(proxy.encryptionChecks).toMatchObject({ passed: 3, refused: 0 });
+    } finally {
+      await proxy.close();
+    }
+    expect(await listObjectKeys(s3, services.bucket, target)).toHaveLength(keys.length + 1);
+  });
+
   it('picks up where a killed run stopped, writing each copy once', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;

@@ -18,6 +18,17 @@ export type RequestMatch = (method: string, url: URL) => boolean;
 const isUploadPart: RequestMatch = (method, url) =>
   method === 'PUT' && url.searchParams.has('uploadId') && url.searchParams.has('partNumber');
 
+/** A request that creates an object: a PutObject (not a part, not a copy) or a CreateMultipartUpload. */
+const createsObject = (method: string, url: URL, headers: Record<string, unknown>) =>
+  (method === 'PUT' && !url.searchParams.has('partNumber') && headers['x-amz-copy-source'] === undefined) ||
+  (method === 'POST' && url.searchParams.has('uploads'));
+
+/** S3's refusal of a request, as its XML error. */
+function refuse(outgoing: ServerResponse, status: number, code: string): void {
+  outgoing.writeHead(status, { 'content-type': 'application/xml' });
+  outgoing.end(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>injected</Message></Error>`);
+}
+
 /** Sends the first `bytes` of `answer`, then cuts the client's connection. */
 function cutAfter(answer: IncomingMessage, outgoing: ServerResponse, bytes: number): void {
   let left = bytes;
@@ -55,6 +66,17 @@ export class S3FaultProxy {
   slowMs = 2_000;
   /** The GETs `cutDownloads` cuts: every one, unless a test narrows it (to objects, not manifests). */
   cutMatches: RequestMatch = (method) => method === 'GET';
+  /**
+   * Set, the proxy acts as AWS's usual bucket policy for SSE-KMS does: a request that creates an
+   * object without these encryption headers is refused (403 AccessDenied). The store itself
+   * ignores the headers.
+   */
+  requireEncryption: { sse: string; kmsKeyId?: string } | undefined;
+  /**
+   * The object-creating requests `requireEncryption` let through and those it refused, and the
+   * parts it saw (which carry no encryption headers of their own: their upload's apply).
+   */
+  readonly encryptionChecks = { passed: 0, refused: 0, parts: 0 };
   private readonly sockets = new Set<Socket>();
   private watchers: Array<{ matches: RequestMatch; hold: (request: HeldRequest) => void }> = [];
 
@@ -76,10 +98,7 @@ export class S3FaultProxy {
       }
       if (fault === 'error500') {
         incoming.resume();
-        outgoing.writeHead(500, { 'content-type': 'application/xml' });
-        outgoing.end(
-          '<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected</Message></Error>',
-        );
+        refuse(outgoing, 500, 'InternalError');
         return;
       }
       if (
@@ -87,11 +106,32 @@ export class S3FaultProxy {
         isUploadPart(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
       ) {
         incoming.resume();
-        outgoing.writeHead(403, { 'content-type': 'application/xml' });
-        outgoing.end(
-          '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>injected</Message></Error>',
-        );
+        refuse(outgoing, 403, 'AccessDenied');
         return;
+      }
+      const required = proxy?.requireEncryption;
+      if (
+        proxy &&
+        required &&
+        isUploadPart(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
+      ) {
+        proxy.encryptionChecks.parts += 1;
+      }
+      if (
+        proxy &&
+        required &&
+        createsObject(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'), incoming.headers)
+      ) {
+        const encrypted =
+          incoming.headers['x-amz-server-side-encryption'] === required.sse &&
+          incoming.headers['x-amz-server-side-encryption-aws-kms-key-id'] === required.kmsKeyId;
+        if (!encrypted) {
+          proxy.encryptionChecks.refused += 1;
+          incoming.resume();
+          refuse(outgoing, 403, 'AccessDenied');
+          return;
+        }
+        proxy.encryptionChecks.passed += 1;
       }
       const forward = () => {
         const upstream = request(
