@@ -68,6 +68,7 @@ logger.info(
     redis: describeRedisTarget(config.redis),
     bucket: config.s3.bucket,
     prefix: config.s3.prefix,
+    encryption: config.s3.encryption?.ServerSideEncryption ?? "the bucket's default",
     concurrency: config.flushConcurrency,
     peakMemoryBytes: flusherPeakBytes(config),
     memoryLimitBytes: memoryLimit ?? null,
