@@ -239,8 +239,14 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       sweepStop.abort();
       await sweepTimer.stop();
       // Waits for the jobs in hand; a job still running past the caller's deadline is taken over
-      // by another worker once its lock expires.
-      await current.worker.close();
+      // by another worker once its lock expires. With none in hand, the worker's close would wait
+      // only for its blocking read, which with Redis away lasts until Redis is back (a review's
+      // run: 25 s, then exit 1): ended as the watchdog ends a wedged one.
+      if (inHand.size > 0) await current.worker.close();
+      else {
+        current.connection.disconnect();
+        await current.worker.close(true).catch(() => {});
+      }
       await app.close();
     },
   };
