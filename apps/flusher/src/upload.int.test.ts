@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestS3, randomName, testServices } from '@spool/testkit';
+import { defineSpoolCommands, loadConfig, streamKeys } from '@spool/shared';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  listObjectKeys,
+  randomName,
+  readSpoolObject,
+  testServices,
+} from '@spool/testkit';
 import { S3FaultProxy } from '@spool/testkit/local-stack';
+import { pino } from 'pino';
+import { fillBuffer } from '../test/support.js';
+import { flushGeneration } from './flush-generation.js';
+import { createFlusherMetrics } from './metrics.js';
 import { uploadBody } from './upload.js';
 
 const services = testServices();
@@ -12,7 +25,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy.close();
+  await redis.quit();
+  store.destroy();
 });
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+/** The store itself, not through the proxy. */
+const store = createTestS3();
 
 describe('uploadBody', () => {
   it("fails with S3's own answer when S3 refuses a part, not with the AbortError of the body it stopped reading", async () => {
@@ -34,6 +53,33 @@ describe('uploadBody', () => {
         name: 'AccessDenied',
         status: 403,
       });
+    } finally {
+      proxy.set('none');
+      s3.destroy();
+    }
+  });
+
+  it('fails, and the flush keeps its generation, when S3 answers the completion 200 with an error the SDK takes for success', async () => {
+    const prefix = `${randomName('complete200')}/`;
+    const stream = randomName('web');
+    const ids = await fillBuffer(redis, streamKeys(stream), 12 * 1024 * 1024, { random: true });
+    const config = loadConfig(
+      flusherTestEnv({ S3_PREFIX: prefix, S3_ENDPOINT: proxy.endpoint, S3_PART_SIZE: '5MiB' }),
+      'flusher',
+    );
+    const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
+    const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+    proxy.set('completeErrorIn200');
+    try {
+      await expect(flushGeneration(deps, stream, 0)).rejects.toMatchObject({ name: 'NoObjectConfirmed' });
+      expect(proxy.faulted).toBeGreaterThan(0);
+      expect(await listObjectKeys(store, services.s3.bucket, `${prefix}stream=`)).toEqual([]);
+      // Kept: the retry lands every event once.
+      proxy.set('none');
+      const retried = await flushGeneration(deps, stream, 0);
+      if (retried.status !== 'uploaded') throw new Error(`the retry did not upload: ${retried.status}`);
+      const landed = await readSpoolObject(store, services.s3.bucket, retried.key);
+      expect(landed.lines.map((line) => (JSON.parse(line) as { messageId: string }).messageId)).toEqual(ids);
     } finally {
       proxy.set('none');
       s3.destroy();

@@ -62,11 +62,20 @@ export async function uploadBody(
     queueSize: QUEUE_SIZE,
     leavePartsOnError: false,
   });
-  // Otherwise the reading would wait for ever on a consumer that is gone.
-  const uploaded = upload.done().catch((error: unknown) => {
-    counter.destroy(error as Error);
-    throw error;
-  });
+  const uploaded = upload
+    .done()
+    .then((answer) => {
+      // S3 may answer CompleteMultipartUpload 200 with an <Error> body; the SDK finds it only when
+      // `</Error>` ends the body, and with a newline after it took it for an object: the
+      // generation was released, its events lost (a review's run: 4,200 of 4,500). An answer
+      // that names no ETag confirms no object; the flush is retried.
+      if (!answer.ETag) throw new NoObjectConfirmed();
+    })
+    // Otherwise the reading would wait for ever on a consumer that is gone.
+    .catch((error: unknown) => {
+      counter.destroy(error as Error);
+      throw error;
+    });
   const read = pipeline(Readable.from(body.pieces), counter).catch((error: unknown) => {
     void upload.abort().catch(() => {});
     throw error;
@@ -79,6 +88,16 @@ export async function uploadBody(
       : error;
   }
   return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
+}
+
+/** S3 answered an upload with success, and named no object (no ETag). */
+export class NoObjectConfirmed extends Error {
+  override name = 'NoObjectConfirmed';
+  constructor() {
+    super(
+      "S3 answered the upload's completion without an ETag: no object is confirmed (an error answered 200?)",
+    );
+  }
 }
 
 /**

@@ -1,7 +1,14 @@
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export type S3Fault = 'none' | 'error500' | 'slow' | 'gone' | 'cutDownloads' | 'denyUploadParts';
+export type S3Fault =
+  | 'none'
+  | 'error500'
+  | 'slow'
+  | 'gone'
+  | 'cutDownloads'
+  | 'denyUploadParts'
+  | 'completeErrorIn200';
 
 /** A request the proxy holds for a watcher (see `holdNext`). */
 export interface HeldRequest {
@@ -23,10 +30,13 @@ const createsObject = (method: string, url: URL, headers: Record<string, unknown
   (method === 'PUT' && !url.searchParams.has('partNumber') && headers['x-amz-copy-source'] === undefined) ||
   (method === 'POST' && url.searchParams.has('uploads'));
 
-/** S3's refusal of a request, as its XML error. */
-function refuse(outgoing: ServerResponse, status: number, code: string): void {
+/** A CompleteMultipartUpload: a POST naming its multipart upload. */
+const isCompleteUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploadId');
+
+/** S3's refusal of a request, as its XML error (`after` it: what some stores add, a newline). */
+function refuse(outgoing: ServerResponse, status: number, code: string, after = ''): void {
   outgoing.writeHead(status, { 'content-type': 'application/xml' });
-  outgoing.end(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>injected</Message></Error>`);
+  outgoing.end(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>injected</Message></Error>${after}`);
 }
 
 /** Sends the first `bytes` of `answer`, then cuts the client's connection. */
@@ -54,7 +64,9 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
  * request with S3's InternalError, `slow` holds each request `slowMs` before forwarding it,
  * `gone` drops every connection (the store is unreachable), `cutDownloads` sends half of each
  * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
- * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts).
+ * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts),
+ * `completeErrorIn200` answers every CompleteMultipartUpload 200 with an error body, as S3 may
+ * (a newline after it: the AWS SDK then takes it for success), never passing it on.
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
@@ -99,6 +111,14 @@ export class S3FaultProxy {
       if (fault === 'error500') {
         incoming.resume();
         refuse(outgoing, 500, 'InternalError');
+        return;
+      }
+      if (
+        fault === 'completeErrorIn200' &&
+        isCompleteUpload(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
+      ) {
+        incoming.resume();
+        refuse(outgoing, 200, 'InternalError', '\n');
         return;
       }
       if (
