@@ -239,10 +239,14 @@ async function clearEarlierAttempt(
       'aborted multipart uploads left by an earlier attempt',
     );
   }
-  if (skipped === 'not permitted') {
+  if (skipped === 'not permitted' || skipped === 'abort not permitted') {
+    const permission =
+      skipped === 'not permitted'
+        ? 'may not list multipart uploads (s3:ListBucketMultipartUploads)'
+        : 'may not abort multipart uploads (s3:AbortMultipartUpload)';
     logger.warn(
       { stream, gen, key: target.key },
-      "may not list multipart uploads (s3:ListBucketMultipartUploads): an earlier attempt's upload is left to the bucket lifecycle rule",
+      `${permission}: an earlier attempt's upload is left to the bucket lifecycle rule`,
     );
   }
 }

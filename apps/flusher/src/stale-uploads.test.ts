@@ -58,4 +58,15 @@ describe('abortStaleUploads', () => {
       aborted: 0,
     });
   });
+
+  it('carries on, saying so, when the credentials may not abort multipart uploads', async () => {
+    // Before, every retry of the flush failed there, its generation sealed, for as long as that lasted.
+    const denied = recordingS3((command) =>
+      command instanceof AbortMultipartUploadCommand ? s3Error('AccessDenied', 403) : undefined,
+    );
+    expect(await abortStaleUploads({ s3: denied.client, bucket: 'b', key: 'a/b.ndjson.gz' })).toEqual({
+      aborted: 0,
+      skipped: 'abort not permitted',
+    });
+  });
 });

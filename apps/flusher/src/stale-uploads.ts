@@ -8,17 +8,23 @@ import type { UploadTarget } from './upload.js';
 /** What clearing an object's stale multipart uploads did. */
 export interface StaleUploads {
   aborted: number;
-  /** Why nothing was listed: the store does not implement the listing, or the credentials may not. */
-  skipped?: 'not implemented' | 'not permitted';
+  /**
+   * Why nothing was listed (the store does not implement the listing, or the credentials may
+   * not), or why what was listed stays open (the credentials may not abort it).
+   */
+  skipped?: 'not implemented' | 'not permitted' | 'abort not permitted';
 }
 
 /**
  * Aborts the multipart uploads an earlier attempt at this object left open (a flusher killed
  * mid-upload leaves its upload open; S3 keeps and bills its parts until it is aborted). A store
  * that does not implement the listing (501/405), or credentials without
- * `s3:ListBucketMultipartUploads` (403), skip it: those uploads are left to the bucket's
- * lifecycle rule, since refusing to flush would be worse. Any other failure is thrown, so the
- * flush is retried rather than upload beside a stale upload it could not clear.
+ * `s3:ListBucketMultipartUploads` (403), skip it, and so do credentials without
+ * `s3:AbortMultipartUpload` (403 on the abort: every retry failed there, and the stream's sealed
+ * generation waited, its buffer full, until the permission came): those uploads are left to the
+ * bucket's lifecycle rule, since refusing to flush would be worse (a new upload has an UploadId
+ * of its own). Any other failure is thrown, so the flush is retried rather than upload beside a
+ * stale upload it could not clear.
  */
 export async function abortStaleUploads(target: UploadTarget): Promise<StaleUploads> {
   const { s3, bucket, key } = target;
@@ -31,7 +37,7 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
     if (name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405) {
       return { aborted: 0, skipped: 'not implemented' };
     }
-    if (name === 'AccessDenied' || status === 403) return { aborted: 0, skipped: 'not permitted' };
+    if (isAccessDenied(error)) return { aborted: 0, skipped: 'not permitted' };
     throw error;
   }
   let aborted = 0;
@@ -42,8 +48,15 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
       aborted += 1;
     } catch (error) {
       // Gone since the listing (another attempt aborted or completed it): nothing left to clear.
-      if ((error as { name?: string }).name !== 'NoSuchUpload') throw error;
+      if ((error as { name?: string }).name === 'NoSuchUpload') continue;
+      if (isAccessDenied(error)) return { aborted, skipped: 'abort not permitted' };
+      throw error;
     }
   }
   return { aborted };
+}
+
+function isAccessDenied(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return (error as { name?: string }).name === 'AccessDenied' || status === 403;
 }
