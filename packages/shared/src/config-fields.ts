@@ -314,7 +314,13 @@ export const httpUrl = z
   .refine(
     (text) => hasHost(text, ['http:', 'https:']),
     'expected an http:// or https:// URL, such as https://s3.example.com or http://127.0.0.1:9000',
-  );
+  )
+  // The AWS SDK ignores them (the flusher signed with other credentials), and every message that
+  // names the endpoint would have printed them.
+  .refine((text) => {
+    const url = URL.parse(text);
+    return url === null || (url.username === '' && url.password === '');
+  }, 'no credentials in the URL: they go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
 
 /**
  * A setting by stream (see per-stream.ts): `value` for every stream, or `stream:value,…` entries

@@ -251,6 +251,22 @@ describe('loadConfig', () => {
         /S3_ENDPOINT: expected an http:\/\/ or https:\/\/ URL/,
       );
     }
+    // The SDK ignored them, and messages naming the endpoint printed them.
+    for (const withCredentials of [
+      'http://AKIAEXAMPLE:secretpw@127.0.0.1:9000',
+      'https://key@s3.example.com',
+    ]) {
+      let refusal = '';
+      try {
+        loadConfig({ ...flusher, S3_ENDPOINT: withCredentials }, 'flusher');
+      } catch (error) {
+        refusal = (error as Error).message;
+      }
+      expect(refusal).toContain(
+        'S3_ENDPOINT: no credentials in the URL: they go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+      );
+      expect(refusal).not.toMatch(/secretpw|AKIAEXAMPLE|key@/);
+    }
   });
 
   it('takes the server-side encryption every write asks for, and refuses a KMS key it would not use', () => {

@@ -480,7 +480,10 @@ function failureOf(command: string, error: Error): string {
   }
   if (!unreachable) return error.message;
   if (command === 'verify' || command === 'replay') {
-    return `cannot reach S3 (${process.env.S3_ENDPOINT ?? 'AWS'}): is it running? S3_ENDPOINT says where`;
+    const endpoint = process.env.S3_ENDPOINT;
+    // Its origin only: never a path's or query's secrets.
+    const where = endpoint && URL.canParse(endpoint) ? new URL(endpoint).origin : 'AWS';
+    return `cannot reach S3 (${where}): is it running? S3_ENDPOINT says where`;
   }
   return 'cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)';
 }

@@ -316,6 +316,14 @@ describe('spool verify', () => {
     expect(cli.err().trim()).toBe(
       'spool verify: cannot reach S3 (http://127.0.0.1:1): is it running? S3_ENDPOINT says where',
     );
+    // Credentials in the URL: refused, never printed (this message printed the URL whole).
+    const withCredentials = runCli('verify', ['--stream', 'web', '--day', '2026-12-01'], {
+      ...s3Env(`${randomName('verify')}/`),
+      S3_ENDPOINT: 'http://AKIAEXAMPLE:secretpw@127.0.0.1:1',
+    });
+    expect(await withCredentials.exited).toBe(1);
+    expect(withCredentials.err()).toContain('S3_ENDPOINT: no credentials in the URL');
+    expect(withCredentials.err()).not.toMatch(/secretpw|AKIAEXAMPLE/);
   });
 
   it('refuses a bad stream or day, and says when a day has no manifest', async () => {
