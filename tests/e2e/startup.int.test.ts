@@ -194,6 +194,21 @@ describe('start-up with a bad configuration', () => {
   );
 
   it.each(['ingest', 'flusher'] as const)(
+    '%s whose REDIS_CLUSTER_NODES names a Redis that is no Cluster node exits 78, saying to use REDIS_URL',
+    async (app) => {
+      // ioredis asked it for the slots for ever, and every request was answered 503.
+      const redis = new URL(testServices().redisUrl);
+      const result = await exitOf(app, { REDIS_CLUSTER_NODES: `${redis.hostname}:${redis.port}` });
+      expect(result).toEqual({
+        status: 78,
+        stderr: expect.stringContaining(
+          'REDIS_CLUSTER_NODES: a Redis that is not a Cluster node ("cluster support disabled"); name a single Redis with REDIS_URL instead',
+        ),
+      });
+    },
+  );
+
+  it.each(['ingest', 'flusher'] as const)(
     '%s whose REDIS_URL names a database its Redis does not have exits 78, never writing to database 0',
     async (app) => {
       // ioredis logged the refused SELECT and went on in database 0: deployments kept apart by

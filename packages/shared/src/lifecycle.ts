@@ -54,20 +54,34 @@ export function stopOnSignals(
   globalThis.process.once('SIGINT', onSignal);
 }
 
-/** Says what is wrong with `REDIS_URL` and exits 78. */
-function refuseRedisUrl(process: SpoolProcess, problem: string): never {
-  console.error(`spool-${process}: invalid configuration:\n  REDIS_URL: ${problem}`);
+/** Says what is wrong with `REDIS_URL` (or `REDIS_CLUSTER_NODES`) and exits 78. */
+function refuseRedisUrl(process: SpoolProcess, problem: string, setting = 'REDIS_URL'): never {
+  console.error(`spool-${process}: invalid configuration:\n  ${setting}: ${problem}`);
   globalThis.process.exit(EXIT_CONFIG);
 }
 
 /**
- * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster: it serves its
+ * Exits 78 once the Redis of `REDIS_URL` turns out to be a node of a Redis Cluster (or one of
+ * `REDIS_CLUSTER_NODES` turns out to be none): it serves its
  * own slots only, so the streams of the others were answered 503 (`MOVED` in the log alone) and
  * flush jobs could not be added, all behind a ready `/readyz`. Checked when the connection is first
  * ready (Redis may be down at start), until Redis has answered.
  */
 export function refuseClusterNode(process: SpoolProcess, redis: RedisClient): void {
-  if (redis instanceof Cluster) return;
+  if (redis instanceof Cluster) {
+    // The other way round: REDIS_CLUSTER_NODES naming a Redis that is no Cluster node. ioredis
+    // asked it for the slots for ever, and every request was answered 503.
+    redis.on('node error', (error: Error) => {
+      if (/cluster support disabled/i.test(error.message)) {
+        refuseRedisUrl(
+          process,
+          'a Redis that is not a Cluster node ("cluster support disabled"); name a single Redis with REDIS_URL instead',
+          'REDIS_CLUSTER_NODES',
+        );
+      }
+    });
+    return;
+  }
   const check = () => {
     redis.info('cluster').then(
       (info) => {
