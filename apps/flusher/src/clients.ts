@@ -5,6 +5,7 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  keepErrorsAfterClose,
   onConnectionErrors,
   onNodeErrors,
   queuePrefix,
@@ -86,6 +87,7 @@ export function createFlusherClients(
   // The queue says its connection's errors (and BullMQ's own); a cluster's nodes', its connection.
   queue.on('error', (error: Error) => onError(error, 'queue'));
   onNodeErrors(queueConnection, 'queue', onError);
+  keepErrorsAfterClose(queueConnection);
   return {
     redis,
     connectWorker() {

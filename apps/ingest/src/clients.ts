@@ -4,6 +4,7 @@ import {
   defineSpoolCommands,
   FLUSH_QUEUE,
   type FlushJobData,
+  keepErrorsAfterClose,
   onConnectionErrors,
   onNodeErrors,
   queuePrefix,
@@ -51,6 +52,7 @@ export function createIngestClients(
   onConnectionErrors(redis, 'redis', onError);
   queue.on('error', (error) => onError(error, 'queue'));
   onNodeErrors(queueConnection, 'queue', onError);
+  keepErrorsAfterClose(queueConnection);
   return {
     redis,
     queue,

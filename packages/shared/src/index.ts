@@ -56,6 +56,7 @@ export {
 export {
   type ConnectOptions,
   connectRedis,
+  keepErrorsAfterClose,
   keySlot,
   masterOfKey,
   mastersToJudge,

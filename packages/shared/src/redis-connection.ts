@@ -91,6 +91,16 @@ export function onNodeErrors(
 }
 
 /**
+ * A listener for a queue's connection's errors that outlives the queue: BullMQ's own (which
+ * reports them through the queue's `error`) goes with `queue.close()`, and an error after it (a
+ * connection dropped mid-handshake as the process stops) had none: ioredis printed "Unhandled
+ * error event" with its stack after the process's last log line.
+ */
+export function keepErrorsAfterClose(connection: RedisClient): void {
+  connection.on('error', () => {});
+}
+
+/**
  * How often one connection reconnects to leave a replica, at most, whoever asks (a READONLY
  * answer, a readiness probe): a REDIS_URL naming a replica must not churn connections.
  */
