@@ -14,8 +14,8 @@ dev: ## run the whole pipeline locally: Redis, an S3 stand-in, the ingest and th
 dev-cluster: ## make dev on a Redis Cluster of 3 masters and 3 replicas (ports 7000-7005)
 	@SPOOL_DEV_CLUSTER=1 bash scripts/dev.sh
 
-status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url URL" or "--redis URL")
-	@bash scripts/tool.sh spool status $(if $(findstring --url,$(ARGS))$(findstring --redis,$(ARGS)),,--url http://127.0.0.1:$${SPOOL_DEV_FLUSHER_PORT:-9091}) $(ARGS)
+status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url URL", "--redis URL" or "--cluster host:port")
+	@bash scripts/tool.sh spool status $(if $(findstring --url,$(ARGS))$(findstring --redis,$(ARGS))$(findstring --cluster,$(ARGS)),,--url http://127.0.0.1:$${SPOOL_DEV_FLUSHER_PORT:-9091}) $(ARGS)
 
 tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL or REDIS_CLUSTER_NODES; ARGS="--from-start")
 	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:$${SPOOL_DEV_REDIS_PORT:-6390}}") $(ARGS)

@@ -172,6 +172,55 @@ describe('spool tail', () => {
     );
   });
 
+  it("refuses, with its usage and naming the option, another command's option, two sources at once, and values it would misread", async () => {
+    // Each was taken in silence: ignored, one source picked over the other, "0x10" read as 16.
+    const calls: [string[], string][] = [
+      [['tail', 'web', '--once'], '--once: not an option of spool tail'],
+      [
+        ['verify', '--stream', 'web', '--day', '2026-12-01', '--from', '2026-01-01'],
+        '--from: not an option of spool verify',
+      ],
+      [
+        [
+          'replay',
+          '--stream',
+          'web',
+          '--from',
+          '2026-12-01',
+          '--to',
+          '2026-12-01',
+          '--to-prefix',
+          'x/',
+          '--deep',
+        ],
+        '--deep: not an option of spool replay',
+      ],
+      [
+        ['status', '--url', 'http://127.0.0.1:1', '--redis', 'redis://127.0.0.1:1'],
+        '--url and --redis: give one of them',
+      ],
+      [
+        ['status', '--redis', 'redis://127.0.0.1:1', '--cluster', '127.0.0.1:1'],
+        '--redis and --cluster: give one of them',
+      ],
+      [['status', '--cluster', 'foo'], '--cluster: entry 1 is not host:port'],
+      [['status', '--url', 'not a url'], "--url: expected the flusher's http:// or https:// URL"],
+      [
+        ['status', '--redis', 'redis://127.0.0.1:1', '--limit', '0x10'],
+        '--limit: expected a whole number from 1 to 1000',
+      ],
+    ];
+    for (const [args, message] of calls) {
+      const cli = run(args);
+      expect({ args, code: await cli.exited }).toEqual({ args, code: 64 });
+      expect(cli.err()).toContain(`spool: ${message}`);
+      expect(cli.err()).toContain('spool tail STREAM');
+    }
+    const fromEnvironment = run(['tail', 'web'], { REDIS_CLUSTER_NODES: 'foo' });
+    expect(await fromEnvironment.exited).toBe(64);
+    expect(fromEnvironment.err()).toContain('spool: REDIS_CLUSTER_NODES: entry 1 is not host:port');
+  });
+
   it('refuses a call without a stream, with two, or with a name no stream has (never waiting on it), with its usage', async () => {
     // `make tail` without STREAM passes an empty name.
     const calls = [

@@ -72,7 +72,7 @@ function fail(message: string): never {
 /** The command line, or exit 64 with the usage for an option it does not know or one without its value. */
 function commandLine() {
   try {
-    return parseArgs({ allowPositionals: true, options: OPTIONS });
+    return parseArgs({ allowPositionals: true, options: OPTIONS, tokens: true });
   } catch (error) {
     fail((error as Error).message);
   }
@@ -96,7 +96,29 @@ const OPTIONS = {
   help: { type: 'boolean', default: false },
 } as const;
 
-const { positionals, values } = commandLine();
+/** The options each command takes (and --help): another command's was ignored in silence. */
+const COMMAND_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
+  tail: ['redis', 'cluster', 'namespace', 'from-start'],
+  status: ['url', 'redis', 'cluster', 'namespace', 'limit', 'once'],
+  verify: ['stream', 'day', 'deep'],
+  replay: ['stream', 'from', 'to', 'to-prefix', 'format'],
+};
+
+const { positionals, values, tokens } = commandLine();
+
+/**
+ * Exit 64 for an option the command does not take, and for more than one of --url, --redis and
+ * --cluster: one of them was used and the others ignored, whichever the user meant.
+ */
+function checkOptionsOf(command: string): void {
+  const given = new Set<string>(tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])));
+  const takes: readonly string[] = COMMAND_OPTIONS[command] ?? [];
+  for (const name of given) {
+    if (name !== 'help' && !takes.includes(name)) fail(`--${name}: not an option of spool ${command}`);
+  }
+  const sources = ['url', 'redis', 'cluster'].filter((name) => given.has(name));
+  if (sources.length > 1) fail(`${sources.map((name) => `--${name}`).join(' and ')}: give one of them`);
+}
 
 /**
  * --namespace, else REDIS_NAMESPACE (empty is unset, as for the services), else `spool`; refused
@@ -135,7 +157,13 @@ function connectTarget(): RedisClient {
 
 function redisTarget(): RedisTarget {
   const nodes = values.cluster ?? (values.redis ? undefined : process.env.REDIS_CLUSTER_NODES);
-  if (nodes) return parseClusterNodes(nodes);
+  if (nodes) {
+    try {
+      return parseClusterNodes(nodes);
+    } catch (error) {
+      fail(`${values.cluster ? '--cluster' : 'REDIS_CLUSTER_NODES'}: ${(error as Error).message}`);
+    }
+  }
   // The services' own rule (an empty variable is unset, as for them): a URL ioredis would misread
   // failed as "Invalid URL", or hung retrying a socket path.
   const url = redisUrl.safeParse(values.redis ?? (process.env.REDIS_URL || undefined));
@@ -272,9 +300,9 @@ function withinDeadline<T>(
 }
 
 async function status(): Promise<void> {
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-    fail('--limit: expected a whole number from 1 to 1000');
+  // Digits only: Number() read "0x10" as 16 and " 5" as 5.
+  const limit = /^\d{1,4}$/.test(values.limit) ? Number(values.limit) : Number.NaN;
+  if (!(limit >= 1 && limit <= 1000)) fail('--limit: expected a whole number from 1 to 1000');
   let read: () => Promise<Status>;
   let close = async () => {};
   let source = values.cluster ? 'the Redis Cluster (is it one?)' : 'Redis';
@@ -306,7 +334,11 @@ async function status(): Promise<void> {
       redis.disconnect();
     };
   } else {
-    const url = new URL('status.json', `${(values.url ?? 'http://127.0.0.1:9091').replace(/\/?$/, '/')}`);
+    const base = values.url ?? 'http://127.0.0.1:9091';
+    if (!/^https?:$/.test(URL.parse(base)?.protocol ?? '')) {
+      fail("--url: expected the flusher's http:// or https:// URL, such as http://127.0.0.1:9091");
+    }
+    const url = new URL('status.json', `${base.replace(/\/?$/, '/')}`);
     // fetch refuses such a URL, and its error repeats the URL, key included.
     if (url.username || url.password) fail('--url: put the admin key in SPOOL_ADMIN_KEY, not in the URL');
     source = `the flusher at ${url.origin}`;
@@ -497,6 +529,7 @@ if (values.help || command === undefined) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(command === undefined && !values.help ? 64 : 0);
 }
+checkOptionsOf(command);
 try {
   if (command === 'tail') {
     if (rest.length !== 1) fail('tail takes one stream');
