@@ -13,7 +13,7 @@ describe('parseSize', () => {
     expect(parseSize(text)).toBe(bytes);
   });
 
-  it.each(['', 'MiB', '-1', '12 parsecs', '1e3', '0x10'])('refuses %p', (text) => {
+  it.each(['', 'MiB', '-1', '12 parsecs', '1e3', '0x10', '0.4b'])('refuses %p', (text) => {
     expect(parseSize(text)).toBeUndefined();
   });
 });
@@ -29,7 +29,12 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms);
   });
 
-  it.each(['soon', '5 minutes', '-5s', ''])('refuses %p', (text) => {
+  // A non-zero amount that rounds to 0 (0 turns dedupe off, and other things): refused.
+  it.each(['soon', '5 minutes', '-5s', '', '0.4ms', '0.0004s'])('refuses %p', (text) => {
     expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it.each(['0', '0ms', '0.0s'])('reads %p as 0', (text) => {
+    expect(parseDuration(text)).toBe(0);
   });
 });

@@ -24,7 +24,10 @@ function parseWithUnits(text: string, units: Record<string, number>, plainUnit: 
   const [, amount = '', unit = ''] = match;
   const factor = units[(unit || plainUnit).toLowerCase()];
   if (factor === undefined) return undefined;
-  const value = Math.round(Number(amount) * factor);
+  const exact = Number(amount) * factor;
+  const value = Math.round(exact);
+  // A non-zero amount is never 0: `DEDUPE_WINDOW=0.4ms` turned dedupe off, as only `0` may.
+  if (value === 0 && exact !== 0) return undefined;
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
