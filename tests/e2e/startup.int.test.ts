@@ -74,22 +74,29 @@ describe('start-up with a bad configuration', () => {
   it.each(['ingest', 'flusher'] as const)(
     '%s with a HOST that does not resolve exits 78 naming HOST and PORT',
     (app) => {
-      const result = spawnSync(process.execPath, [SPOOL_MAINS[app]], {
-        env: {
-          PATH: process.env.PATH,
-          // A Redis that answers: the flusher starts its worker before it listens.
-          REDIS_URL: testServices().redisUrl,
-          ALLOW_ANONYMOUS_WRITES: 'true',
-          S3_BUCKET: 'b',
-          S3_ENDPOINT: 'http://127.0.0.1:1',
-          HOST: 'no-such-host.invalid',
-          PORT: '0',
-        },
-        encoding: 'utf8',
-        timeout: 10_000,
-      });
+      const start = (logLevel?: string) =>
+        spawnSync(process.execPath, [SPOOL_MAINS[app]], {
+          env: {
+            PATH: process.env.PATH,
+            // A Redis that answers: the flusher starts its worker before it listens.
+            REDIS_URL: testServices().redisUrl,
+            ALLOW_ANONYMOUS_WRITES: 'true',
+            S3_BUCKET: 'b',
+            S3_ENDPOINT: 'http://127.0.0.1:1',
+            HOST: 'no-such-host.invalid',
+            PORT: '0',
+            ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
+          },
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+      const result = start();
       expect(result.stdout).toContain('cannot listen on HOST=no-such-host.invalid PORT=0');
       expect(result.status).toBe(78);
+      // With logging off: said on stderr all the same (it exited saying nothing).
+      const silent = start('silent');
+      expect(silent.stderr).toContain('cannot listen on HOST=no-such-host.invalid PORT=0: ENOTFOUND');
+      expect(silent.status).toBe(78);
     },
   );
 

@@ -144,7 +144,10 @@ export async function listenOrExit(
     await app.listen({ host, port });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    logger.fatal({ err: error, host, port }, `cannot listen on HOST=${host} PORT=${port}`);
+    const message = `cannot listen on HOST=${host} PORT=${port}`;
+    logger.fatal({ err: error, host, port }, message);
+    // With LOG_LEVEL=silent the process exited saying nothing; said as a configuration error is.
+    if (!logger.isLevelEnabled('fatal')) console.error(`${message}: ${code ?? (error as Error).message}`);
     globalThis.process.exit(code !== undefined && ADDRESS_ERRORS.has(code) ? EXIT_CONFIG : 1);
   }
 }
