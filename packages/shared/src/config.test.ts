@@ -343,6 +343,14 @@ describe('loadConfig', () => {
       { MAX_EVENT_BYTES: '32' },
       /MAX_EVENT_BYTES: must be at least 1KiB \(a size without a unit is bytes\); got 32/,
     ],
+    [
+      { FLUSH_THRESHOLD_BYTES: '32' },
+      /FLUSH_THRESHOLD_BYTES: must be at least 1KiB \(a size without a unit is bytes\); got 32/,
+    ],
+    [
+      { MAX_BATCH_BYTES: '500' },
+      /MAX_BATCH_BYTES: must be at least MAX_EVENT_BYTES \(32768 bytes; a size without a unit is bytes\); got 500/,
+    ],
     [{ WRITE_KEYS: 'short:web' }, /WRITE_KEYS: entry 1 is not/],
     [{ WRITE_KEYS: 'long-enough-key:Bad Stream' }, /WRITE_KEYS: entry 1 is not/],
     // Set, but holding no key: never read as "open".

@@ -52,6 +52,8 @@ const INFLIGHT_BODIES_PER_MAX_BODY = 16;
 
 /** MAX_EVENT_BYTES's least: room for the fields the server adds, and a small event besides. */
 const MIN_MAX_EVENT_BYTES = 1024;
+/** FLUSH_THRESHOLD_BYTES's least: below it, a unit forgotten (`32`), not a threshold. */
+const MIN_FLUSH_THRESHOLD_BYTES = 1024;
 
 /** GROUP_COMMIT_WINDOW's most: a request's answer waits for it, and a window of seconds is a slip of units. */
 const MAX_GROUP_COMMIT_WINDOW_MS = 100;
@@ -369,6 +371,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   const maxBatchBytes = v.MAX_BATCH_BYTES ?? v.MAX_BODY_BYTES;
   if (maxBatchBytes > v.MAX_BODY_BYTES) {
     problems.push(`MAX_BATCH_BYTES: must not exceed MAX_BODY_BYTES (${v.MAX_BODY_BYTES} bytes)`);
+  }
+  // A batch must hold its largest message: `500` (Segment's 500 KB without its unit) started,
+  // and answered 413 to any batch past 500 bytes, which SDKs drop without retrying.
+  if (v.MAX_BATCH_BYTES !== undefined && maxBatchBytes < v.MAX_EVENT_BYTES) {
+    problems.push(
+      `MAX_BATCH_BYTES: must be at least MAX_EVENT_BYTES (${v.MAX_EVENT_BYTES} bytes; a size without a unit is bytes); got ${maxBatchBytes}`,
+    );
+  }
+  // `32` (the default's number without its unit) flushed an object per event or two.
+  if (v.FLUSH_THRESHOLD_BYTES < MIN_FLUSH_THRESHOLD_BYTES) {
+    problems.push(
+      `FLUSH_THRESHOLD_BYTES: must be at least 1KiB (a size without a unit is bytes); got ${v.FLUSH_THRESHOLD_BYTES}`,
+    );
   }
   // A process that does not read MAX_EVENT_BYTES (the flusher) has its default, which must not
   // refuse a small MAX_BODY_BYTES.
