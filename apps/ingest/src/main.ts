@@ -11,6 +11,7 @@ import {
 } from '@spool/shared';
 import { buildApp } from './app.js';
 import { createIngestClients } from './clients.js';
+import { warnIfTooFewReplicas } from './replica-count.js';
 
 /** How long shutdown may take (requests in flight finish their appends) before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -19,6 +20,7 @@ const config = loadConfigOrExit('ingest');
 const logger = createLogger('spool-ingest', config.logLevel);
 const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
 refuseClusterNode('ingest', clients.redis);
+warnIfTooFewReplicas(clients.redis, config.minReplicasAck, logger);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');

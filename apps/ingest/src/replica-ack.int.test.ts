@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, ReplicaAckError, streamKeys } from '@spool/shared';
-import { randomName } from '@spool/testkit';
+import { ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
 import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { until } from '@spool/testkit/wait';
@@ -53,6 +53,27 @@ afterAll(async () => {
   await replica?.stop();
   await primary?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('REDIS_MIN_REPLICAS_ACK above the replicas Redis has', () => {
+  it('is said at start, naming the masters short of them (every append is answered 503 while /readyz says ready)', async () => {
+    const started = async (wanted: string) =>
+      spawnService(
+        SPOOL_MAINS.ingest,
+        ingestTestEnv({ REDIS_URL: primaryUrl, REDIS_MIN_REPLICAS_ACK: wanted, LOG_LEVEL: 'info' }),
+      );
+    const tooMany = await started('2');
+    try {
+      await waitFor(
+        async () => (tooMany.output().includes('asks more replicas than Redis has') ? true : undefined),
+        15_000,
+        'the warning',
+      );
+      expect(tooMany.output()).toMatch(/"mastersShort":\["127\.0\.0\.1:\d+ has 1"\]/);
+    } finally {
+      await tooMany.stop();
+    }
+  });
 });
 
 describe('REDIS_MIN_REPLICAS_ACK=1', () => {
