@@ -16,6 +16,7 @@ import {
   redisIsReplica,
   redisNotReady,
   repeatedLog,
+  SLOW_CLIENT_LIMITS,
   streamOfUnit,
   sweepLeaseKey,
 } from '@spool/shared';
@@ -202,6 +203,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: quietProbes([`${QUEUE_BOARD_PATH}/api/`]),
+    ...SLOW_CLIENT_LIMITS,
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);

@@ -13,6 +13,8 @@ import {
   redisClusterDown,
   redisIsReplica,
   redisNotReady,
+  SLOW_CLIENT_LIMITS,
+  type SlowClientLimits,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, {
@@ -47,6 +49,8 @@ export interface IngestDeps {
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
   logger?: Logger;
+  /** SLOW_CLIENT_LIMITS, unless a test needs them short. */
+  slowClientLimits?: SlowClientLimits;
 }
 
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
@@ -68,11 +72,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     // health and metrics keep answering (/readyz says 503) until the server closes.
     return503OnClosing: false,
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
-    // Node checks the two deadlines on an interval (30 s by default, which let a trickled request
-    // live 60-90 s), and the headers' must not pass the whole request's.
-    requestTimeout: 30_000,
-    http: { headersTimeout: 30_000, connectionsCheckingInterval: 2_000 },
-    connectionTimeout: 60_000,
+    ...(deps.slowClientLimits ?? SLOW_CLIENT_LIMITS),
     keepAliveTimeout: 72_000,
     // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
     frameworkErrors: answerFrameworkError,

@@ -133,4 +133,13 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       'Connection: close\r\n\r\n' +
       body,
   );
+  // end() closes Spool's side only: a client that neither reads the answer nor closes its own
+  // (trickling a byte now and then) kept the socket, and the in-flight room of its request, for
+  // good: 17 such connections answered every other client 503 (a review's run).
+  const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }
+
+/** How long a client has to read a 400, 408 or 431 before its connection is dropped. */
+const CLIENT_ERROR_LINGER_MS = 2_000;

@@ -1,4 +1,4 @@
-import { closeConnectionsOnClose, metricsRoute, quietProbes } from '@spool/shared';
+import { closeConnectionsOnClose, metricsRoute, quietProbes, SLOW_CLIENT_LIMITS } from '@spool/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
@@ -13,7 +13,11 @@ export async function serveMetricsApart(
   registry: Registry,
   { host, port }: { host: string; port: number },
 ): Promise<void> {
-  const server = Fastify({ loggerInstance: app.log as FastifyBaseLogger, logController: quietProbes() });
+  const server = Fastify({
+    loggerInstance: app.log as FastifyBaseLogger,
+    logController: quietProbes(),
+    ...SLOW_CLIENT_LIMITS,
+  });
   // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.
   closeConnectionsOnClose(server);
   await server.register(metricsRoute, { registry });

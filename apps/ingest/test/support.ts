@@ -10,7 +10,7 @@ export interface TestIngest extends IngestClients {
 }
 
 /** Resolves once the client can take commands (the offline queue is off, so earlier ones fail). */
-async function whenReady(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
+export async function whenReady(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);

@@ -1,0 +1,93 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { loadConfig } from '@spool/shared';
+import { ingestTestEnv, randomName, waitFor } from '@spool/testkit';
+import type { FastifyInstance } from 'fastify';
+import { whenReady } from '../test/support.js';
+import { buildApp } from './app.js';
+import { createIngestClients, type IngestClients } from './clients.js';
+
+/** The public port's limits, short: a request must arrive whole within 1 s. */
+const SHORT_LIMITS = {
+  requestTimeout: 1_000,
+  http: { headersTimeout: 1_000, connectionsCheckingInterval: 200 },
+  connectionTimeout: 60_000,
+};
+
+let clients: IngestClients;
+let app: FastifyInstance;
+let port: number;
+
+beforeAll(async () => {
+  // Room for one body at a time: a request holding it refuses every other.
+  const config = loadConfig(
+    ingestTestEnv({
+      REDIS_NAMESPACE: randomName('slow'),
+      MAX_BODY_BYTES: '64KiB',
+      MAX_INFLIGHT_BYTES: '64KiB',
+    }),
+    'ingest',
+  );
+  clients = createIngestClients(config);
+  await whenReady(clients.redis);
+  app = await buildApp({
+    config,
+    redis: clients.redis,
+    queue: clients.queue,
+    slowClientLimits: SHORT_LIMITS,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as net.AddressInfo).port;
+});
+
+afterAll(async () => {
+  await app.close();
+  await clients.close();
+});
+
+const heldBytes = async () =>
+  Number(/^spool_ingest_inflight_body_bytes (\d+)$/m.exec((await app.inject({ url: '/metrics' })).body)?.[1]);
+
+const postOne = () =>
+  app.inject({ method: 'POST', url: '/v1/streams/web/events', payload: [{ event: 'page' }] });
+
+describe('a slow client that never reads', () => {
+  it('gets its 408, and its connection and in-flight room are given back, though it never reads nor closes', async () => {
+    // A body promised whole, trickled a byte at a time, and a client that never reads its answer
+    // nor closes its side: the connection stayed half open, holding the room for good.
+    const slow = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.on('error', () => {});
+    slow.write(
+      'POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n[',
+    );
+    const trickle = setInterval(() => slow.write(' '), 200);
+    try {
+      await waitFor(
+        async () => ((await heldBytes()) === 65_536 ? true : undefined),
+        10_000,
+        'the slow request to hold the room',
+      );
+      expect((await postOne()).statusCode).toBe(503);
+      // Past its 1 s and the 2 s it has to read the 408: the room is free again.
+      await waitFor(
+        async () => ((await postOne()).statusCode === 202 ? true : undefined),
+        15_000,
+        'the room to be given back',
+      );
+      expect(slow.destroyed || slow.readableEnded || (await closedWithin(slow))).toBe(true);
+    } finally {
+      clearInterval(trickle);
+      slow.destroy();
+    }
+  });
+});
+
+/** Whether the server has closed the socket (its end or reset reach the client's side). */
+function closedWithin(socket: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    socket.resume();
+    socket.once('close', () => resolve(true));
+    socket.once('end', () => resolve(true));
+  });
+}
