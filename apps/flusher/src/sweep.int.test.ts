@@ -28,6 +28,7 @@ import { freePort } from '@spool/testkit/ports';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { sweep, sweepEveryMs } from './sweep.js';
 
@@ -103,6 +104,21 @@ describe('the sweep', () => {
 
     // A second sweep adds nothing: the jobs exist.
     expect((await sweep(deps)).enqueued).toEqual([]);
+  });
+
+  it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {
+    const now = await redisNow(redis);
+    const stream = randomName('waiting');
+    const keys = streamKeys(stream, NS);
+    await write(stream, 100, now - 61_000);
+    await sealGeneration(redis, keys, 0);
+    await write(stream, 100, now - 61_000);
+    // Generation 0 waits for S3; the buffer (generation 1) is old: only the waiting one is asked for.
+    expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream))).toEqual([flushJobId(stream, 0)]);
+    expect(await queue.getJob(flushJobId(stream, 1))).toBeUndefined();
+    // Landed: the buffer is flushed by time as before.
+    expect((await flushGeneration(deps, stream, 0)).status).toBe('uploaded');
+    expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream))).toEqual([flushJobId(stream, 1)]);
   });
 
   it("flushes a shard at its share of the threshold, and reports a sharded stream's shards as one", async () => {

@@ -167,12 +167,12 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
       const startedAt = since ?? now - config.flushIntervalMs;
       oldestSince = Math.min(oldestSince, startedAt);
-      if (
-        now - startedAt >= config.flushIntervalMs ||
-        length >= unitLimits(config, stream).flushThresholdBytes
-      ) {
-        await ensureJob(stream, gen);
-      }
+      // By time only once the stream's sealed generations have landed: while S3 refused them, a
+      // generation every FLUSH_INTERVAL (its job, meta hash and retries' log lines) piled up for
+      // each stream that took an event, some 8 times the events' bytes in Redis (a review's run).
+      // The buffer grows on instead, to its threshold.
+      const aged = now - startedAt >= config.flushIntervalMs && pending.length === 0;
+      if (aged || length >= unitLimits(config, stream).flushThresholdBytes) await ensureJob(stream, gen);
     } else if (
       // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
       pending.length === 0 &&
