@@ -16,6 +16,7 @@ import {
   redisIsReplica,
   redisNotReady,
   repeatedLog,
+  repeatedLogPerKey,
   SLOW_CLIENT_LIMITS,
   streamOfUnit,
   sweepLeaseKey,
@@ -84,6 +85,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const sweepDeps = { config, redis: clients.redis, s3: clients.s3, queue: clients.queue, logger, metrics };
   let closing = false;
 
+  // A line per cause every 10 s (with how many it stood for), not one per failed attempt: in an S3
+  // outage every stream's every retry logged its stack (6 MB of log in 4 minutes, a review's run).
+  // Each stream's last error is on the status page and in spool_flush_failures_total.
+  const flushFailureLogs = repeatedLogPerKey();
   const activity = { active: 0, started: 0 };
   const inHand = new Set<Job<FlushJobData>>();
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
@@ -114,10 +119,13 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     } catch (error) {
       metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
       await recordFlushError(clients.redis, config.namespace, target.stream, error);
-      logger.warn(
-        { err: error, stream: target.stream, gen: target.gen, jobId: job.id, attempt: job.attemptsMade + 1 },
-        'flush failed; will retry',
-      );
+      const cause = (error as { name?: string }).name ?? 'Error';
+      flushFailureLogs(cause, () => repeatedLog(logger, 'flush failed; will retry'))(error, {
+        stream: target.stream,
+        gen: target.gen,
+        jobId: job.id,
+        attempt: job.attemptsMade + 1,
+      });
       throw error;
     }
   };
