@@ -7,6 +7,7 @@ import {
   childOutput,
   createTestRedis,
   flusherTestEnv,
+  ingestTestEnv,
   randomName,
   SPOOL_MAINS,
   spawnService,
@@ -97,6 +98,27 @@ describe('start-up with a bad configuration', () => {
       const silent = start('silent');
       expect(silent.stderr).toContain('cannot listen on HOST=no-such-host.invalid PORT=0: ENOTFOUND');
       expect(silent.status).toBe(78);
+    },
+  );
+
+  it.each(['ingest', 'flusher'] as const)(
+    '%s names at start a variable that looks like a setting and is none (a typo was ignored in silence)',
+    async (app) => {
+      const env = { REDIS_NAMESPCE: 'prod', LOG_LEVEL: 'warn', REDIS_NAMESPACE: randomName('ns') };
+      const service = await spawnService(
+        SPOOL_MAINS[app],
+        app === 'ingest' ? ingestTestEnv(env) : flusherTestEnv(env),
+      );
+      try {
+        await waitFor(
+          async () => (service.output().includes('not a setting Spool has') ? true : undefined),
+          10_000,
+          'the warning',
+        );
+        expect(service.output()).toContain('"variables":["REDIS_NAMESPCE"]');
+      } finally {
+        await service.stop();
+      }
     },
   );
 

@@ -7,6 +7,7 @@ import {
   redisConnectionWarnings,
   refuseClusterNode,
   stopOnSignals,
+  warnOfUnknownSettings,
 } from '@spool/shared';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
@@ -33,6 +34,7 @@ if (writesParquet(config)) {
   });
 }
 const logger = createLogger('spool-flusher', config.logLevel);
+warnOfUnknownSettings(logger);
 const clients = createFlusherClients(
   config,
   exitOnRefusedDatabase('flusher', redisConnectionWarnings(logger)),

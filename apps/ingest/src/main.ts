@@ -8,6 +8,7 @@ import {
   redisConnectionWarnings,
   refuseClusterNode,
   stopOnSignals,
+  warnOfUnknownSettings,
 } from '@spool/shared';
 import { buildApp } from './app.js';
 import { createIngestClients } from './clients.js';
@@ -18,6 +19,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
 const logger = createLogger('spool-ingest', config.logLevel);
+warnOfUnknownSettings(logger);
 const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
 refuseClusterNode('ingest', clients.redis);
 warnIfTooFewReplicas(clients.redis, config.minReplicasAck, logger);

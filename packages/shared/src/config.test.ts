@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig, OTHER_PROCESS_KEYS } from './config.js';
+import { ConfigError, loadConfig, OTHER_PROCESS_KEYS, unknownSettings } from './config.js';
 import { entriesBasicCannotCarry } from './config-fields.js';
 
 const MiB = 1024 * 1024;
@@ -291,6 +291,29 @@ describe('loadConfig', () => {
     expect(() =>
       encryption({ S3_SERVER_SIDE_ENCRYPTION: 'aws:kms', S3_SSE_KMS_KEY_ID: 'alias/my key' }),
     ).toThrow(/S3_SSE_KMS_KEY_ID: expected a KMS key id/);
+  });
+
+  it('names the variables that look like its settings and are none (misspelled, ignored in silence), not the service links Kubernetes adds', () => {
+    expect(
+      unknownSettings({
+        REDIS_NAMESPCE: 'prod',
+        FLUSH_THRESHOLD: '1MiB',
+        MAX_BUFFER_SIZE: '1GiB',
+        S3_BUCKET_NAME: 'b',
+        REDIS_URL: 'redis://redis:6379',
+        S3_BUCKET: 'b',
+        FLUSH_THRESHOLD_BYTES: '1MiB',
+        // A Service named redis: Kubernetes's links; KEDA's password for its scaler.
+        REDIS_SERVICE_HOST: '10.0.0.1',
+        REDIS_SERVICE_PORT: '6379',
+        REDIS_SERVICE_PORT_REDIS: '6379',
+        REDIS_PORT: 'tcp://10.0.0.1:6379',
+        REDIS_PORT_6379_TCP_ADDR: '10.0.0.1',
+        REDIS_PASSWORD: 'x',
+        PATH: '/bin',
+        AWS_REGION: 'eu-west-1',
+      }),
+    ).toEqual(['FLUSH_THRESHOLD', 'MAX_BUFFER_SIZE', 'REDIS_NAMESPCE', 'S3_BUCKET_NAME']);
   });
 
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {

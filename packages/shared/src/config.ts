@@ -309,6 +309,25 @@ function portNumber(text: string): number {
   return /^\d{1,5}$/.test(text) ? Number(text) : -1;
 }
 
+/**
+ * The prefixes of Spool's settings that are its own: a variable under one of them that Spool
+ * does not read is most likely a misspelled setting (`REDIS_NAMESPCE`, `FLUSH_THRESHOLD`,
+ * `MAX_BUFFER_SIZE`), which was ignored in silence, its default used instead.
+ */
+const OWN_PREFIXES =
+  /^(?:REDIS|S3|FLUSH|MAX|DEDUPE|OUTPUT|QUARANTINE|STREAM|WRITE|ADMIN|GROUP_COMMIT|RATE_LIMIT|TRUST|IP|METRICS)_/;
+/** Under those prefixes, and not Spool's: Kubernetes's service links (a Service named `redis`), KEDA's. */
+const OTHERS_UNDER_OWN_PREFIXES =
+  /_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)\w*)?)$|^REDIS_PASSWORD$/;
+
+/** The variables of `env` that look like Spool's settings and are none: said at start (typos). */
+export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(Object.keys(schema.shape));
+  return Object.keys(env)
+    .filter((name) => OWN_PREFIXES.test(name) && !known.has(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name))
+    .sort();
+}
+
 /** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
   // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's own

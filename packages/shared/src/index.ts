@@ -10,6 +10,7 @@ export {
   type SpoolProcess,
   STORED_BYTES_PER_BODY_BYTE,
   type TrustProxy,
+  unknownSettings,
   type WriteKey,
 } from './config.js';
 export {
@@ -39,6 +40,7 @@ export {
   loadConfigOrExit,
   refuseClusterNode,
   stopOnSignals,
+  warnOfUnknownSettings,
 } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';

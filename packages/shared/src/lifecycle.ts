@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Config, ConfigError, loadConfig, type SpoolProcess } from './config.js';
+import { type Config, ConfigError, loadConfig, type SpoolProcess, unknownSettings } from './config.js';
 import { type RedisClient, refusedDatabase } from './redis-connection.js';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
@@ -18,6 +18,20 @@ export function loadConfigOrExit(
     if (!(error instanceof ConfigError)) throw error;
     console.error(`spool-${process}: ${error.message}`);
     globalThis.process.exit(EXIT_CONFIG);
+  }
+}
+
+/**
+ * Says at start which variables look like Spool's settings and are none: a misspelled one
+ * (`REDIS_NAMESPCE=prod`) was ignored in silence, its default used in its place.
+ */
+export function warnOfUnknownSettings(
+  logger: Pick<Logger, 'warn'>,
+  env: NodeJS.ProcessEnv = globalThis.process.env,
+) {
+  const variables = unknownSettings(env);
+  if (variables.length > 0) {
+    logger.warn({ variables }, 'not a setting Spool has (misspelled?): ignored; README lists the settings');
   }
 }
 
