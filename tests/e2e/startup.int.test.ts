@@ -122,6 +122,36 @@ describe('start-up with a bad configuration', () => {
     },
   );
 
+  it.each([
+    [
+      'a bucket the store does not have',
+      { S3_BUCKET: 'no-such-bucket-at-all' },
+      'S3_BUCKET: no such bucket in this store',
+    ],
+    [
+      'a store it cannot reach',
+      { S3_ENDPOINT: 'http://127.0.0.1:1' },
+      'S3_ENDPOINT: the store cannot be reached (ECONNREFUSED)',
+    ],
+  ])(
+    'flusher says at start when it is given %s (every flush would fail, behind a ready /readyz)',
+    async (_, env, warning) => {
+      const flusher = await spawnService(
+        SPOOL_MAINS.flusher,
+        flusherTestEnv({ REDIS_NAMESPACE: randomName('ns'), LOG_LEVEL: 'warn', ...env }),
+      );
+      try {
+        await waitFor(
+          async () => (flusher.output().includes(warning) ? true : undefined),
+          15_000,
+          'the warning',
+        );
+      } finally {
+        await flusher.stop();
+      }
+    },
+  );
+
   it('flusher without ADMIN_KEYS says at start that its admin views are open, and with them, says nothing', async () => {
     const open = await spawnService(
       SPOOL_MAINS.flusher,

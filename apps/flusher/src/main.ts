@@ -9,6 +9,7 @@ import {
   stopOnSignals,
   warnOfUnknownSettings,
 } from '@spool/shared';
+import { bucketProblem } from './bucket-check.js';
 import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem, writesParquet } from './memory-budget.js';
@@ -77,3 +78,8 @@ logger.info(
   },
   'flusher running',
 );
+// Not awaited: S3 may be slow to answer, and the flusher runs (and retries its flushes) meanwhile.
+void bucketProblem(clients.s3, config.s3.bucket as string).then((problem) => {
+  const endpoint = config.s3.endpoint ? new URL(config.s3.endpoint).origin : 'AWS';
+  if (problem) logger.warn({ bucket: config.s3.bucket, endpoint }, problem);
+});
