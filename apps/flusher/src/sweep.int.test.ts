@@ -30,7 +30,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
-import { sweep, sweepEveryMs } from './sweep.js';
+import { HELD_INTERVALS, sweep, sweepEveryMs } from './sweep.js';
 
 const NS = randomName('ns');
 const redis = createTestRedis();
@@ -119,6 +119,17 @@ describe('the sweep', () => {
     // Landed: the buffer is flushed by time as before.
     expect((await flushGeneration(deps, stream, 0)).status).toBe('uploaded');
     expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream))).toEqual([flushJobId(stream, 1)]);
+  });
+
+  it('flushes a buffer held behind a waiting generation all the same once it is HELD_INTERVALS old (one generation failing alone holds nothing for good)', async () => {
+    const now = await redisNow(redis);
+    const stream = randomName('held');
+    await write(stream, 100, now - 61_000);
+    await sealGeneration(redis, streamKeys(stream, NS), 0);
+    await write(stream, 100, now - HELD_INTERVALS * config.flushIntervalMs - 1_000);
+    expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream)).sort()).toEqual(
+      [flushJobId(stream, 0), flushJobId(stream, 1)].sort(),
+    );
   });
 
   it("flushes a shard at its share of the threshold, and reports a sharded stream's shards as one", async () => {

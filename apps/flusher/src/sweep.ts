@@ -26,6 +26,11 @@ import { readRedisHealth } from './status/redis-health.js';
 import { countersLostFor } from './status/stream-status.js';
 import { readUnitState } from './unit-state.js';
 
+/**
+ * How many FLUSH_INTERVALs a buffer may wait for its stream's sealed generations to land before it
+ * is sealed by time all the same: a generation an hour (at 5m) in an S3 outage, not one each 5m.
+ */
+export const HELD_INTERVALS = 12;
 export interface SweepDeps {
   config: Pick<
     Config,
@@ -167,11 +172,15 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
       const startedAt = since ?? now - config.flushIntervalMs;
       oldestSince = Math.min(oldestSince, startedAt);
-      // By time only once the stream's sealed generations have landed: while S3 refused them, a
+      // By time once the stream's sealed generations have landed: while S3 refused them, a
       // generation every FLUSH_INTERVAL (its job, meta hash and retries' log lines) piled up for
       // each stream that took an event, some 8 times the events' bytes in Redis (a review's run).
-      // The buffer grows on instead, to its threshold.
-      const aged = now - startedAt >= config.flushIntervalMs && pending.length === 0;
+      // The buffer grows on instead, to its threshold, or until it is HELD_INTERVALS old: a
+      // generation that fails alone (whatever its cause) must not hold later events for good.
+      const age = now - startedAt;
+      const aged =
+        age >= config.flushIntervalMs &&
+        (pending.length === 0 || age >= HELD_INTERVALS * config.flushIntervalMs);
       if (aged || length >= unitLimits(config, stream).flushThresholdBytes) await ensureJob(stream, gen);
     } else if (
       // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
