@@ -28,6 +28,15 @@ export function memoryLimitFor(rowGroupBytes: number): number {
   return Math.max(MEMORY_LIMIT_BYTES, 64 * MiB + 3 * rowGroupBytes);
 }
 
+/**
+ * The dictionary page DuckDB's Parquet writer keeps for each text column (1 MB by default): with
+ * the default, some 60 text columns of a few thousand rows needed 60 MiB more than the COPY's
+ * memory, and every such generation ran out of it and was written as text lines, its columns
+ * lost (a review's run: 60 string fields × 3,000 events). A column whose dictionary outgrows this
+ * is written plain.
+ */
+const STRING_DICTIONARY_PAGE_BYTES = 64 * 1024;
+
 let turn: Promise<unknown> = Promise.resolve();
 
 /**
@@ -161,7 +170,8 @@ export function copyToParquet(copy: CopyToParquet): Promise<number> {
       async (connection) => {
         const result = await connection.run(
           `COPY (${selectStatement(copy)}) TO ${literal(copy.output)} ` +
-            `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows})`,
+            `(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${copy.rowGroupRows}, ` +
+            `STRING_DICTIONARY_PAGE_SIZE_LIMIT ${STRING_DICTIONARY_PAGE_BYTES})`,
         );
         return Number(result.rowsChanged);
       },

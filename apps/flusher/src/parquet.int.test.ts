@@ -351,6 +351,28 @@ describe('a Parquet flush', () => {
     expect(metrics).not.toContain(`spool_parquet_fallbacks_total{stream="${stream}"`);
   });
 
+  it('writes a generation of 80 text fields to a few thousand events with its typed columns (each text column held a 1 MB dictionary page: it ran out of memory)', async () => {
+    const stream = randomName('pq-text');
+    const events = Array.from({ length: 3_000 }, (_, i) =>
+      Object.fromEntries([
+        ['messageId', `m${i}`],
+        ...Array.from({ length: 80 }, (_, field) => [`prop_${field}`, `v${(i * 7 + field) % 500}`]),
+      ]),
+    );
+    for (let from = 0; from < events.length; from += 500)
+      await append(stream, events.slice(from, from + 500));
+    const { file, metrics } = await flushParquet(stream);
+
+    const types = await columnTypes(file);
+    expect(Object.keys(types)).toHaveLength(81);
+    expect(types.prop_79).toBe('VARCHAR');
+    const [summary] = await query(
+      `SELECT count(*) AS n, count(DISTINCT prop_0) AS values0 FROM read_parquet('${file}')`,
+    );
+    expect(summary).toEqual({ n: 3_000n, values0: 500n });
+    expect(metrics).not.toContain(`spool_parquet_fallbacks_total{stream="${stream}"`);
+  });
+
   it('writes a generation of hundreds of typed columns that DuckDB cannot fit as text lines, every event kept', async () => {
     const stream = randomName('pq-wide');
     // Past one row group of 2,048 rows, of 400 text columns.

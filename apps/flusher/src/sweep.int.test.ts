@@ -30,7 +30,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
-import { HELD_INTERVALS, sweep, sweepEveryMs } from './sweep.js';
+import { sweep, sweepEveryMs } from './sweep.js';
 
 const NS = randomName('ns');
 const redis = createTestRedis();
@@ -107,26 +107,39 @@ describe('the sweep', () => {
   });
 
   it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {
-    const now = await redisNow(redis);
+    // FLUSH_INTERVAL 1s, and the buffer begun in this hour: past the hour's end it would be
+    // sealed all the same (the next test).
+    const secondly = {
+      ...deps,
+      config: loadConfig(flusherTestEnv({ REDIS_NAMESPACE: NS, FLUSH_INTERVAL: '1s' }), 'flusher'),
+    };
+    let now = await redisNow(redis);
+    if (now % 3_600_000 < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000));
+    now = await redisNow(redis);
     const stream = randomName('waiting');
     const keys = streamKeys(stream, NS);
-    await write(stream, 100, now - 61_000);
+    await write(stream, 100, now - 2_000);
     await sealGeneration(redis, keys, 0);
-    await write(stream, 100, now - 61_000);
+    await write(stream, 100, now - 2_000);
     // Generation 0 waits for S3; the buffer (generation 1) is old: only the waiting one is asked for.
-    expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream))).toEqual([flushJobId(stream, 0)]);
+    expect((await sweep(secondly)).enqueued.filter((id) => id.includes(stream))).toEqual([
+      flushJobId(stream, 0),
+    ]);
     expect(await queue.getJob(flushJobId(stream, 1))).toBeUndefined();
     // Landed: the buffer is flushed by time as before.
-    expect((await flushGeneration(deps, stream, 0)).status).toBe('uploaded');
-    expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream))).toEqual([flushJobId(stream, 1)]);
+    expect((await flushGeneration(secondly, stream, 0)).status).toBe('uploaded');
+    expect((await sweep(secondly)).enqueued.filter((id) => id.includes(stream))).toEqual([
+      flushJobId(stream, 1),
+    ]);
   });
 
-  it('flushes a buffer held behind a waiting generation all the same once it is HELD_INTERVALS old (one generation failing alone holds nothing for good)', async () => {
+  it('flushes a buffer held behind a waiting generation all the same once its hour has ended (an object keeps to its hour= folder, which readers prune on)', async () => {
     const now = await redisNow(redis);
     const stream = randomName('held');
     await write(stream, 100, now - 61_000);
     await sealGeneration(redis, streamKeys(stream, NS), 0);
-    await write(stream, 100, now - HELD_INTERVALS * config.flushIntervalMs - 1_000);
+    // Begun in the hour before this one.
+    await write(stream, 100, Math.floor(now / 3_600_000) * 3_600_000 - 1_000);
     expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream)).sort()).toEqual(
       [flushJobId(stream, 0), flushJobId(stream, 1)].sort(),
     );

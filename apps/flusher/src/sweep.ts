@@ -26,11 +26,8 @@ import { readRedisHealth } from './status/redis-health.js';
 import { countersLostFor } from './status/stream-status.js';
 import { readUnitState } from './unit-state.js';
 
-/**
- * How many FLUSH_INTERVALs a buffer may wait for its stream's sealed generations to land before it
- * is sealed by time all the same: a generation an hour (at 5m) in an S3 outage, not one each 5m.
- */
-export const HELD_INTERVALS = 12;
+/** An hour, in ms: UTC hours begin at its multiples, as an object's `hour=` folder does. */
+const HOUR_MS = 3_600_000;
 export interface SweepDeps {
   config: Pick<
     Config,
@@ -82,7 +79,9 @@ export interface SweepResult {
  * timer by the one that takes the tick's lease (sweep-timer.ts), so one sweep runs per tick across
  * all flusher replicas. Ages are measured on Redis's clock, the one `since` is written on. A
  * stream it cannot read is logged and passed over: the others are swept. It enqueues:
- * - an active buffer older than FLUSH_INTERVAL (the time-based flush);
+ * - an active buffer older than FLUSH_INTERVAL (the time-based flush), unless its stream has
+ *   sealed generations waiting and the buffer's hour has not ended (an S3 outage would pile up a
+ *   generation every FLUSH_INTERVAL);
  * - an active buffer over the threshold without a job (its crossing's enqueue was lost);
  * - every sealed generation without a live job (its job was lost), and retries one whose job
  *   failed for good.
@@ -172,15 +171,14 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       // A buffer without `since` (lost, or written by hand) is of unknown age: flush it.
       const startedAt = since ?? now - config.flushIntervalMs;
       oldestSince = Math.min(oldestSince, startedAt);
-      // By time once the stream's sealed generations have landed: while S3 refused them, a
-      // generation every FLUSH_INTERVAL (its job, meta hash and retries' log lines) piled up for
-      // each stream that took an event, some 8 times the events' bytes in Redis (a review's run).
-      // The buffer grows on instead, to its threshold, or until it is HELD_INTERVALS old: a
-      // generation that fails alone (whatever its cause) must not hold later events for good.
-      const age = now - startedAt;
-      const aged =
-        age >= config.flushIntervalMs &&
-        (pending.length === 0 || age >= HELD_INTERVALS * config.flushIntervalMs);
+      // By time once the stream's sealed generations have landed, or once the buffer's hour has
+      // ended: while S3 refused them, a generation every FLUSH_INTERVAL (its job, meta hash and
+      // retries' log lines) piled up for each stream that took an event, some 8 times the events'
+      // bytes in Redis (a review's run). An hour's end still seals it: an object holds the events
+      // of its `hour=` folder (and up to FLUSH_INTERVAL past), which readers prune on, and a
+      // generation that fails alone holds later events an hour at most.
+      const hourEnded = Math.floor(startedAt / HOUR_MS) !== Math.floor(now / HOUR_MS);
+      const aged = now - startedAt >= config.flushIntervalMs && (pending.length === 0 || hourEnded);
       if (aged || length >= unitLimits(config, stream).flushThresholdBytes) await ensureJob(stream, gen);
     } else if (
       // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
