@@ -18,7 +18,7 @@ status: ## a live table of the running pipeline (make dev's flusher; ARGS="--url
 	@bash scripts/tool.sh spool status $(if $(findstring --url,$(ARGS))$(findstring --redis,$(ARGS))$(findstring --cluster,$(ARGS)),,--url http://127.0.0.1:$${SPOOL_DEV_FLUSHER_PORT:-9091}) $(ARGS)
 
 tail: ## print a stream's events as they arrive: make tail STREAM=web (make dev's Redis, or REDIS_URL or REDIS_CLUSTER_NODES; ARGS="--from-start")
-	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES),,--redis "$${REDIS_URL:-redis://127.0.0.1:$${SPOOL_DEV_REDIS_PORT:-6390}}") $(ARGS)
+	@bash scripts/tool.sh spool tail "$(STREAM)" $(if $(REDIS_CLUSTER_NODES)$(findstring --cluster,$(ARGS))$(findstring --redis,$(ARGS)),,--redis "$${REDIS_URL:-redis://127.0.0.1:$${SPOOL_DEV_REDIS_PORT:-6390}}") $(ARGS)
 
 # make verify and make replay read make dev's store (S3_BUCKET's bucket there, as make dev
 # writes it) unless S3_ENDPOINT, AWS_ACCESS_KEY_ID or AWS_PROFILE says which store: its address,

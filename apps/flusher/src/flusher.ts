@@ -119,7 +119,14 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     } catch (error) {
       metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
       await recordFlushError(clients.redis, config.namespace, target.stream, error);
-      const cause = (error as { name?: string }).name ?? 'Error';
+      // Its name alone would join causes: Node's and ioredis's errors are all "Error" (a refused
+      // connection to S3, a full disk), and a rare one beside a frequent one was never said.
+      const { name, code, $metadata } = error as {
+        name?: string;
+        code?: string;
+        $metadata?: { httpStatusCode?: number };
+      };
+      const cause = `${name ?? 'Error'}:${code ?? $metadata?.httpStatusCode ?? ''}`;
       flushFailureLogs(cause, () => repeatedLog(logger, 'flush failed; will retry'))(error, {
         stream: target.stream,
         gen: target.gen,

@@ -170,6 +170,12 @@ describe('spool tail', () => {
     expect(tail.err().trim()).toBe(
       'spool tail: cannot reach Redis (is it running? --redis, --cluster or REDIS_URL say where)',
     );
+    // A cluster no node of which answers: it waited in silence for good, Ctrl-C unheard.
+    const cluster = run(['tail', 'web', '--cluster', '127.0.0.1:1']);
+    expect(await cluster.exited).toBe(1);
+    expect(cluster.err().trim()).toMatch(
+      /^spool tail: .*Redis Cluster.*--cluster or REDIS_CLUSTER_NODES say where\)$/,
+    );
   });
 
   it("refuses, with its usage and naming the option, another command's option, two sources at once, and values it would misread", async () => {

@@ -243,6 +243,14 @@ async function tail(stream: string | undefined): Promise<void> {
   const signal = stopSignal();
   const width = process.stdout.isTTY ? process.stdout.columns : undefined;
   try {
+    // A cluster client queues its commands until it has read the slots, for good when no node
+    // answers: the tail waited in silence, Ctrl-C and SIGTERM unheard. One Redis's commands fail
+    // after their retries instead ("cannot reach Redis").
+    if (redis.status !== 'ready' && 'nodes' in redis) {
+      const ready = once(redis, 'ready').then(() => true);
+      const source = 'the Redis Cluster (is it one, and up? --cluster or REDIS_CLUSTER_NODES say where)';
+      if ((await withinDeadline(ready, { ms: READ_TIMEOUT_MS, signal, source })) === undefined) return;
+    }
     await sayIfUnknown(redis, stream, keys, namespace);
     for await (const step of followStream(redis, keys, {
       fromStart: values['from-start'],
