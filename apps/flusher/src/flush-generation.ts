@@ -1,4 +1,4 @@
-import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import {
   type Config,
   forStream,
@@ -13,6 +13,7 @@ import {
 } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { bucketState } from './bucket-check.js';
 import { type FirstPass, summarizeAndCompress, summarizeAndStage } from './first-pass.js';
 import { manifestLine, writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
@@ -201,7 +202,7 @@ async function destinationNow(
 ): Promise<Destination | undefined> {
   if (pinned.bucket === configured.bucket && pinned.prefix === configured.prefix) return pinned;
   const context = { stream, gen, pinnedBucket: pinned.bucket, pinnedPrefix: pinned.prefix };
-  if (pinned.bucket !== configured.bucket && (await bucketIsMissing(s3, pinned.bucket))) {
+  if (pinned.bucket !== configured.bucket && (await bucketState(s3, pinned.bucket)).state === 'missing') {
     logger.warn(
       { ...context, bucket: configured.bucket, prefix: configured.prefix },
       "the bucket of the generation's first attempt does not exist: it goes to S3_BUCKET and S3_PREFIX",
@@ -213,16 +214,6 @@ async function destinationNow(
     'the generation goes where its first attempt went, not to S3_BUCKET and S3_PREFIX: an object of it may be there (docs/output.md)',
   );
   return pinned;
-}
-
-/** Whether S3 says the bucket does not exist (404); a refusal (403) or an error says nothing. */
-async function bucketIsMissing(s3: S3Client, bucket: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    return false;
-  } catch (error) {
-    return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
-  }
 }
 
 /** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */

@@ -29,6 +29,7 @@ import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
 import { restAfterRefusals } from './rest-after-refusal.js';
+import { s3ErrorOf } from './s3-errors.js';
 import { recordFlushError } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { readRedisHealth } from './status/redis-health.js';
@@ -121,12 +122,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       await recordFlushError(clients.redis, config.namespace, target.stream, error);
       // Its name alone would join causes: Node's and ioredis's errors are all "Error" (a refused
       // connection to S3, a full disk), and a rare one beside a frequent one was never said.
-      const { name, code, $metadata } = error as {
-        name?: string;
-        code?: string;
-        $metadata?: { httpStatusCode?: number };
-      };
-      const cause = `${name ?? 'Error'}:${code ?? $metadata?.httpStatusCode ?? ''}`;
+      const { name, code, status } = s3ErrorOf(error);
+      const cause = `${name ?? 'Error'}:${code ?? status ?? ''}`;
       flushFailureLogs(cause, () => repeatedLog(logger, 'flush failed; will retry'))(error, {
         stream: target.stream,
         gen: target.gen,

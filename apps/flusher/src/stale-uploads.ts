@@ -3,6 +3,7 @@ import {
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
 } from '@aws-sdk/client-s3';
+import { s3ErrorOf } from './s3-errors.js';
 import type { UploadTarget } from './upload.js';
 
 /** What clearing an object's stale multipart uploads did. */
@@ -32,8 +33,7 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
   try {
     listing = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
   } catch (error) {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const name = (error as { name?: string }).name;
+    const { name, status } = s3ErrorOf(error);
     if (name === 'NotImplemented' || name === 'MethodNotAllowed' || status === 501 || status === 405) {
       return { aborted: 0, skipped: 'not implemented' };
     }
@@ -48,7 +48,7 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
       aborted += 1;
     } catch (error) {
       // Gone since the listing (another attempt aborted or completed it): nothing left to clear.
-      if ((error as { name?: string }).name === 'NoSuchUpload') continue;
+      if (s3ErrorOf(error).name === 'NoSuchUpload') continue;
       if (isAccessDenied(error)) return { aborted, skipped: 'abort not permitted' };
       throw error;
     }
@@ -57,6 +57,6 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
 }
 
 function isAccessDenied(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return (error as { name?: string }).name === 'AccessDenied' || status === 403;
+  const { name, status } = s3ErrorOf(error);
+  return name === 'AccessDenied' || status === 403;
 }
