@@ -54,8 +54,20 @@ const projects = [
 // path arguments that follow it).
 const only = process.env.SPOOL_TEST_PROJECT;
 
+/**
+ * Integration test files run in parallel, each Jest worker on a Redis of its own (the processes a
+ * test starts share their Redis's queue and registry; packages/testkit/src/env.ts): as many
+ * workers as TEST_REDIS_URL names servers when it is set, else SPOOL_TEST_WORKERS, by default 2.
+ * Most of a file's time is spent waiting on processes, Redis and S3, so two share two cores well.
+ */
+function integrationWorkers() {
+  const named = (process.env.TEST_REDIS_URL ?? '').split(',').filter((url) => url.trim() !== '').length;
+  return named || Number(process.env.SPOOL_TEST_WORKERS || 2);
+}
+
 export default {
   // Per test; integration tests start processes and wait on Redis and S3.
   testTimeout: 60_000,
+  ...(only === 'integration' ? { maxWorkers: integrationWorkers() } : {}),
   projects: only ? projects.filter((project) => project.displayName === only) : projects,
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { testServices } from './env.js';
+import { testRedisUrls, testServices } from './env.js';
 import { testImages } from './images.js';
 import { randomName } from './names.js';
 
@@ -19,6 +19,15 @@ describe('testServices', () => {
         credentials: { accessKeyId: 'minioadmin', secretAccessKey: 'minioadmin' },
       },
     });
+  });
+
+  it('gives each Jest worker its own Redis when several are named, in turn', () => {
+    const env = { TEST_REDIS_URL: 'redis://h:1, redis://h:2', TEST_S3_ENDPOINT: 'http://h:3' };
+    expect(testServices({ ...env, JEST_WORKER_ID: '1' }).redisUrl).toBe('redis://h:1');
+    expect(testServices({ ...env, JEST_WORKER_ID: '2' }).redisUrl).toBe('redis://h:2');
+    expect(testServices({ ...env, JEST_WORKER_ID: '3' }).redisUrl).toBe('redis://h:1');
+    expect(testServices(env).redisUrl).toBe('redis://h:1');
+    expect(testRedisUrls(env)).toEqual(['redis://h:1', 'redis://h:2']);
   });
 });
 

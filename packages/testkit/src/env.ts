@@ -3,7 +3,8 @@
  * containers it starts; set them yourself to run the suite against services already running
  * (no Docker at all):
  *
- * - `TEST_REDIS_URL`            e.g. `redis://127.0.0.1:6379`
+ * - `TEST_REDIS_URL`            e.g. `redis://127.0.0.1:6379`; several, comma-separated, give each
+ *                               Jest worker a Redis of its own (as many workers as URLs)
  * - `TEST_S3_ENDPOINT`          e.g. `http://127.0.0.1:9000`
  * - `TEST_S3_ACCESS_KEY_ID`     default `minioadmin`
  * - `TEST_S3_SECRET_ACCESS_KEY` default `minioadmin`
@@ -29,7 +30,7 @@ export const S3_DEFAULTS = Object.freeze({
 
 /** The services of this test run; throws when the global setup has not run. */
 export function testServices(env: NodeJS.ProcessEnv = process.env): TestServices {
-  const redisUrl = env.TEST_REDIS_URL;
+  const redisUrl = workersRedisUrl(env);
   const endpoint = env.TEST_S3_ENDPOINT;
   if (!redisUrl || !endpoint) {
     throw new Error(
@@ -49,4 +50,23 @@ export function testServices(env: NodeJS.ProcessEnv = process.env): TestServices
       },
     },
   };
+}
+
+/** The Redis URLs of `TEST_REDIS_URL`: one, or one per Jest worker. */
+export function testRedisUrls(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.TEST_REDIS_URL ?? '')
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+}
+
+/**
+ * This Jest worker's Redis. Test files run in parallel workers; each has a Redis of its own, since
+ * the processes a test starts share a Redis's queue and stream registry: one file's flusher would
+ * take another's flush jobs.
+ */
+function workersRedisUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const urls = testRedisUrls(env);
+  const worker = Number(env.JEST_WORKER_ID ?? 1);
+  return urls[(Number.isInteger(worker) && worker > 0 ? worker - 1 : 0) % Math.max(urls.length, 1)];
 }

@@ -6,7 +6,10 @@ declare global {
   var __spoolTestContainers: StartedTestContainer[] | undefined;
 }
 
-/** Jest globalSetup: the containers start once per run, before any integration test. */
-export default async function globalSetup(): Promise<void> {
-  globalThis.__spoolTestContainers = await startTestServices();
+/**
+ * Jest globalSetup: the containers start once per run, before any integration test: one S3 and a
+ * Redis for each of Jest's workers (jest.config.mjs says how many).
+ */
+export default async function globalSetup(globalConfig: { maxWorkers: number }): Promise<void> {
+  globalThis.__spoolTestContainers = await startTestServices(globalConfig.maxWorkers);
 }

@@ -50,25 +50,32 @@ async function ensureBucket(): Promise<void> {
 
 /**
  * Makes sure the test run has Redis and S3: the ones named by TEST_REDIS_URL / TEST_S3_ENDPOINT
- * when set, else containers started here. Writes their addresses to `process.env`, where Jest's
- * workers (started after the global setup) read them. Returns the containers it started.
+ * when set, else containers started here, a Redis for each of `workers` (env.ts). Writes their
+ * addresses to `process.env`, where Jest's workers (started after the global setup) read them.
+ * Returns the containers it started.
  */
-export async function startTestServices(): Promise<StartedTestContainer[]> {
+export async function startTestServices(workers = 1): Promise<StartedTestContainer[]> {
   const images = testImages();
   const started: StartedTestContainer[] = [];
+  const track = (container: StartedTestContainer) => {
+    started.push(container);
+    return container;
+  };
   try {
-    const [redis, s3] = await Promise.all([
-      process.env.TEST_REDIS_URL ? undefined : startRedis(images.redis),
-      process.env.TEST_S3_ENDPOINT ? undefined : startS3(images.s3),
+    const [redises, s3] = await Promise.all([
+      process.env.TEST_REDIS_URL
+        ? undefined
+        : Promise.all(
+            Array.from({ length: Math.max(workers, 1) }, () => startRedis(images.redis).then(track)),
+          ),
+      process.env.TEST_S3_ENDPOINT ? undefined : startS3(images.s3).then(track),
     ]);
-    if (redis) {
-      started.push(redis);
-      process.env.TEST_REDIS_URL = `redis://${redis.getHost()}:${redis.getMappedPort(REDIS_PORT)}`;
+    if (redises) {
+      process.env.TEST_REDIS_URL = redises
+        .map((redis) => `redis://${redis.getHost()}:${redis.getMappedPort(REDIS_PORT)}`)
+        .join(',');
     }
-    if (s3) {
-      started.push(s3);
-      process.env.TEST_S3_ENDPOINT = `http://${s3.getHost()}:${s3.getMappedPort(S3_PORT)}`;
-    }
+    if (s3) process.env.TEST_S3_ENDPOINT = `http://${s3.getHost()}:${s3.getMappedPort(S3_PORT)}`;
     await ensureBucket();
     return started;
   } catch (error) {
