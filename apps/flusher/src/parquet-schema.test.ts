@@ -145,20 +145,73 @@ describe('SchemaBuilder', () => {
 
   it.each([
     [
-      'names that differ only in case',
+      'a name that differs only in case from a column',
       [{ userId: 1 }, { userid: 2 }],
       'two fields whose names differ only in case',
     ],
-    ['an empty name', [{ '': 1 }], 'a field with an empty name'],
-    ['a NUL in a name', [{ 'a\u0000b': 1 }], 'a field name with a NUL or a lone surrogate'],
-    ['a lone surrogate in a name', [{ 'cut \ud83d': 1 }], 'a field name with a NUL or a lone surrogate'],
     [
-      'too many fields',
-      [Object.fromEntries(Array.from({ length: MAX_COLUMNS + 1 }, (_, i) => [`f${i}`, i]))],
-      `more than ${MAX_COLUMNS} fields`,
+      'two names in one event that differ only in case',
+      [{ userId: 1 }, { a: 2, A: 3 }],
+      'two fields whose names differ only in case',
     ],
-  ])('falls back to the whole event for %s', (_name, events, reason) => {
-    expect(schemaOf(...events)).toEqual({ kind: 'whole-event', reason });
+    ['an empty name', [{ userId: 1 }, { '': 1 }], 'a field with an empty name'],
+    ['a NUL in a name', [{ userId: 1 }, { 'a\u0000b': 1 }], 'a field name with a NUL or a lone surrogate'],
+    [
+      'a lone surrogate in a name',
+      [{ userId: 1 }, { 'cut \ud83d': 1 }],
+      'a field name with a NUL or a lone surrogate',
+    ],
+    [
+      "the whole event's column",
+      [{ userId: 1 }, { _Event: 1 }],
+      "a field named _Event, the name of the whole event's column",
+    ],
+  ])('keeps an event whole for %s, and its fields make no column', (_name, events, reason) => {
+    const builder = new SchemaBuilder();
+    const usable = events.map((event) => builder.addLine(Buffer.from(JSON.stringify(event))));
+    expect(usable).toEqual([true, false]);
+    expect(builder.result()).toEqual({
+      kind: 'columns',
+      columns: [{ name: 'userId', type: 'BIGINT' }],
+      wholeEvents: { count: 1, reason },
+    });
+  });
+
+  it("neither adds nor widens a column from an event kept whole, and keeps the first one's reason", () => {
+    const builder = new SchemaBuilder();
+    for (const event of [{ n: 1 }, { n: 'text', fresh: true, N: 2 }, { '': 0 }, { n: 3 }]) {
+      builder.addLine(Buffer.from(JSON.stringify(event)));
+    }
+    expect(builder.result()).toEqual({
+      kind: 'columns',
+      columns: [{ name: 'n', type: 'BIGINT' }],
+      wholeEvents: { count: 2, reason: 'two fields whose names differ only in case' },
+    });
+  });
+
+  it('keeps whole an event that would add a column past the limit, not the ones before it', () => {
+    const many = (from: number, count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`f${from + i}`, i]));
+    const builder = new SchemaBuilder();
+    expect(builder.addLine(Buffer.from(JSON.stringify(many(0, MAX_COLUMNS))))).toBe(true);
+    expect(builder.addLine(Buffer.from(JSON.stringify(many(0, 10))))).toBe(true);
+    expect(builder.addLine(Buffer.from(JSON.stringify(many(MAX_COLUMNS, 1))))).toBe(false);
+    const schema = builder.result();
+    expect(schema.kind === 'columns' && schema.columns.length).toBe(MAX_COLUMNS);
+    expect(schema).toMatchObject({ wholeEvents: { count: 1, reason: `more than ${MAX_COLUMNS} fields` } });
+  });
+
+  it('is the whole event for every event when no column is left', () => {
+    expect(schemaOf({ '': 1 }, { A: 1, a: 2 })).toEqual({
+      kind: 'whole-event',
+      reason: 'a field with an empty name',
+    });
+    expect(
+      schemaOf(Object.fromEntries(Array.from({ length: MAX_COLUMNS + 1 }, (_, i) => [`f${i}`, i]))),
+    ).toEqual({
+      kind: 'whole-event',
+      reason: `more than ${MAX_COLUMNS} fields`,
+    });
   });
 
   it('tries typed columns, then the same columns as text, then each line as text', () => {
@@ -176,7 +229,13 @@ describe('SchemaBuilder', () => {
       },
       { kind: 'lines' },
     ]);
-    const whole = schemaOf({ a: 1 }, { A: 2 });
+    const mixed = schemaOf({ a: 1 }, { A: 2 });
+    expect(schemaAttempts(mixed)).toEqual([
+      mixed,
+      { ...mixed, columns: [{ name: 'a', type: 'VARCHAR' }] },
+      { kind: 'lines' },
+    ]);
+    const whole = schemaOf({ '': 1 });
     expect(schemaAttempts(whole)).toEqual([whole, { kind: 'lines' }]);
   });
 

@@ -21,10 +21,13 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  * - The time fields (TIME_FIELDS, in any case) are TIMESTAMPTZ (Parquet's UTC timestamp) when
  *   every value is an ISO 8601 time DuckDB reads; a generation with one that is not (a number
  *   included) keeps them VARCHAR.
- * - When the fields cannot all be columns (two differ only in case, which a SQL engine cannot
- *   tell apart; a name that is empty, holds a NUL or is not well-formed Unicode, which DuckDB
- *   would not match to its key; more than MAX_COLUMNS; no field with a value), the generation
- *   is one VARCHAR column, `_event`, holding each whole event's JSON: nothing is dropped.
+ * - An event whose fields cannot all be columns (a name that differs only in case from a column
+ *   an earlier event gave, which a SQL engine cannot tell apart; a name that is empty, holds a
+ *   NUL or is not well-formed Unicode, which DuckDB would not match to its key; `_event`; one
+ *   field past MAX_COLUMNS) is kept whole: its JSON in one VARCHAR column, `_event`, null in the
+ *   other events' rows, and none of its fields makes or widens a column. One client's odd event
+ *   so costs the generation's other events nothing. A generation with no column left (every
+ *   event whole, or no field with a value) is that one column: nothing is dropped.
  * - The last resort, `lines` (see ParquetStage), is each line as text in `_event`: for what
  *   DuckDB cannot parse as JSON at all (a lone UTF-16 surrogate escape in a string, which
  *   JavaScript accepts and DuckDB refuses).
@@ -34,7 +37,12 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
 export type ColumnType = 'BOOLEAN' | 'BIGINT' | 'DOUBLE' | 'VARCHAR' | 'TIMESTAMPTZ' | 'JSON';
 
 export type ParquetSchema =
-  | { kind: 'columns'; columns: Array<{ name: string; type: ColumnType }> }
+  | {
+      kind: 'columns';
+      columns: Array<{ name: string; type: ColumnType }>;
+      /** Events written whole in `_event` beside the columns, and why the first was. */
+      wholeEvents?: { count: number; reason: string };
+    }
   | { kind: 'whole-event'; reason: string }
   | { kind: 'lines' };
 
@@ -46,7 +54,7 @@ export type ParquetSchema =
  */
 const TIME_FIELDS: ReadonlySet<string> = new Set(['receivedat', 'timestamp', 'sentat', 'originaltimestamp']);
 
-/** More top-level fields than this in one generation make it one `_event` column. */
+/** More top-level fields than this in one generation: an event that would add one is kept whole. */
 export const MAX_COLUMNS = 1000;
 
 /** The column of a generation written whole, each event's JSON text. */
@@ -71,7 +79,20 @@ function typeOf(kinds: number, timeField: boolean): ColumnType {
 export class SchemaBuilder {
   private readonly kinds = new Map<string, number>();
   private readonly lowerCaseNames = new Set<string>();
-  private unusable: string | undefined;
+  /** Events written whole (addLine said false), and why the first was. */
+  private wholeEvents = 0;
+  private firstReason: string | undefined;
+
+  /**
+   * What the line being read changes, applied once all of it proved usable: names new to the
+   * generation and wider kinds of known ones, in order (a usual line, every name known and no
+   * kind wider, changes nothing and allocates nothing). `lineProblem` is why it cannot be columns.
+   */
+  private readonly lineNames: string[] = [];
+  private readonly lineKinds: number[] = [];
+  private lineNewNames = 0;
+  private lineProblem: string | undefined;
+  private line: Buffer = Buffer.alloc(0);
 
   private readonly names = new FieldNames();
   /** Whether each name seen is a time field: its lower case made once, not for every value. */
@@ -86,47 +107,97 @@ export class SchemaBuilder {
     return timeField;
   }
 
-  /** One line of NDJSON, `line[start, end)`: a JSON object (the ingest stores nothing else). */
-  addLine(line: Buffer, start = 0, end = line.length): void {
-    if (this.unusable) return;
-    scanTopLevel(line, start, end, this.names, (name, kind, valueStart, valueEnd) => {
-      let kinds: number = kind;
-      if (kind === ValueKind.String && this.isTimeField(name) && !isIsoTimeAt(line, valueStart, valueEnd)) {
-        kinds |= NOT_TIME;
-      }
+  /**
+   * One line of NDJSON, `line[start, end)`: a JSON object (the ingest stores nothing else).
+   * Returns whether its fields are columns; false: the event is to be written whole, in `_event`.
+   */
+  addLine(line: Buffer, start = 0, end = line.length): boolean {
+    this.line = line;
+    this.lineNames.length = 0;
+    this.lineKinds.length = 0;
+    this.lineNewNames = 0;
+    this.lineProblem = undefined;
+    try {
+      scanTopLevel(line, start, end, this.names, this.visitField);
+    } catch {
+      // A name that is no JSON string (a bad escape, in a buffer the ingest did not write): the
+      // line is kept whole, and as text if DuckDB cannot parse it either (ParquetStage).
+      this.lineProblem = 'a field name that is not JSON';
+    }
+    if (this.lineProblem) {
+      this.wholeEvents += 1;
+      this.firstReason ??= this.lineProblem;
+      return false;
+    }
+    for (let i = 0; i < this.lineNames.length; i++) {
+      const name = this.lineNames[i] as string;
+      const kinds = this.lineKinds[i] as number;
       const known = this.kinds.get(name);
-      if (known === undefined) this.addColumn(name, kinds);
-      else if ((known | kinds) !== known) this.kinds.set(name, known | kinds);
-    });
+      if (known === undefined) this.lowerCaseNames.add(name.toLowerCase());
+      this.kinds.set(name, (known ?? 0) | kinds);
+    }
+    return true;
   }
 
-  private addColumn(name: string, kind: number): void {
-    if (this.unusable) return;
-    const lower = name.toLowerCase();
-    if (name === '') this.unusable = 'a field with an empty name';
-    else if (name.includes('\u0000') || !name.isWellFormed()) {
-      this.unusable = 'a field name with a NUL or a lone surrogate';
-    } else if (this.lowerCaseNames.has(lower)) this.unusable = 'two fields whose names differ only in case';
-    else if (lower === WHOLE_EVENT_COLUMN) {
-      // A client's own `_event` column would be read with Spool's whole events of other
-      // generations as one column (union_by_name): such a generation is written whole too.
-      this.unusable = `a field named ${name}, the name of the whole event's column`;
-    } else if (this.kinds.size >= MAX_COLUMNS) this.unusable = `more than ${MAX_COLUMNS} fields`;
-    if (this.unusable) {
-      this.kinds.clear();
+  private readonly visitField = (
+    name: string,
+    kind: ValueKind,
+    valueStart: number,
+    valueEnd: number,
+  ): void => {
+    if (this.lineProblem) return;
+    let kinds: number = kind;
+    if (
+      kind === ValueKind.String &&
+      this.isTimeField(name) &&
+      !isIsoTimeAt(this.line, valueStart, valueEnd)
+    ) {
+      kinds |= NOT_TIME;
+    }
+    const known = this.kinds.get(name);
+    if (known !== undefined) {
+      if ((known | kinds) !== known) this.noteField(name, kinds);
       return;
     }
-    this.lowerCaseNames.add(lower);
-    this.kinds.set(name, kind);
+    if (!this.lineNames.includes(name)) {
+      this.lineProblem = this.newNameProblem(name);
+      if (this.lineProblem) return;
+      this.lineNewNames += 1;
+    }
+    this.noteField(name, kinds);
+  };
+
+  private noteField(name: string, kinds: number): void {
+    this.lineNames.push(name);
+    this.lineKinds.push(kinds);
+  }
+
+  /** Why a name new to the generation cannot be a column, or undefined when it can. */
+  private newNameProblem(name: string): string | undefined {
+    if (name === '') return 'a field with an empty name';
+    if (name.includes('\u0000') || !name.isWellFormed()) return 'a field name with a NUL or a lone surrogate';
+    const lower = name.toLowerCase();
+    if (this.lowerCaseNames.has(lower) || this.lineNames.some((other) => other.toLowerCase() === lower)) {
+      return 'two fields whose names differ only in case';
+    }
+    // A client's own `_event` column would be read with Spool's whole events as one column.
+    if (lower === WHOLE_EVENT_COLUMN) return `a field named ${name}, the name of the whole event's column`;
+    if (this.kinds.size + this.lineNewNames >= MAX_COLUMNS) return `more than ${MAX_COLUMNS} fields`;
+    return undefined;
   }
 
   result(): ParquetSchema {
-    if (this.unusable) return { kind: 'whole-event', reason: this.unusable };
     const columns = [...this.kinds]
       .filter(([, kinds]) => kinds !== ValueKind.Null)
       .map(([name, kinds]) => ({ name, type: typeOf(kinds, this.isTimeField(name)) }));
-    if (columns.length === 0) return { kind: 'whole-event', reason: 'no field with a value' };
-    return { kind: 'columns', columns };
+    if (columns.length === 0)
+      return { kind: 'whole-event', reason: this.firstReason ?? 'no field with a value' };
+    if (this.wholeEvents === 0) return { kind: 'columns', columns };
+    return {
+      kind: 'columns',
+      columns,
+      wholeEvents: { count: this.wholeEvents, reason: this.firstReason as string },
+    };
   }
 }
 
@@ -138,7 +209,7 @@ export class SchemaBuilder {
 export function schemaAttempts(schema: ParquetSchema): ParquetSchema[] {
   if (schema.kind !== 'columns') return [schema, { kind: 'lines' }];
   const asText: ParquetSchema = {
-    kind: 'columns',
+    ...schema,
     columns: schema.columns.map(({ name, type }) => ({ name, type: type === 'JSON' ? 'JSON' : 'VARCHAR' })),
   };
   return [schema, asText, { kind: 'lines' }];

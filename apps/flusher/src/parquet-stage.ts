@@ -37,6 +37,10 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
 
 const READ_BYTES = 4 * 1024 * 1024;
 
+/** The staged files: lines whose fields are columns, and lines kept whole (SchemaBuilder.addLine). */
+const COLUMN_LINES = 'columns.ndjson';
+const WHOLE_LINES = 'whole-events.ndjson';
+
 export function rowGroupRows(rawBytes: number, events: number): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
   const rows = Math.round(ROW_GROUP_NDJSON_BYTES / meanEventBytes);
@@ -72,12 +76,17 @@ export function rowGroupBytes(rawBytes: number, events: number, largestRunBytes:
   return Math.min(rawBytes, runs * largestRunBytes);
 }
 
+const NEWLINE = Buffer.from('\n');
+
 /**
  * A generation on its way to Parquet. Parquet needs the whole generation's schema before its
  * first row, so the generation is staged on local disk as it is read (once, from Redis) while
  * its schema is inferred from every line; `encode` then has DuckDB write the Parquet file and
  * yields its bytes for the upload. Memory stays bounded whatever the generation's size; disk
  * holds the generation and its Parquet file until `discard` (which `encode` calls when done).
+ *
+ * The lines are staged in two files: those whose fields are columns, and the few kept whole
+ * (SchemaBuilder.addLine says which), which DuckDB reads as one `_event` column beside the others.
  */
 export class ParquetStage {
   private readonly schema = new SchemaBuilder();
@@ -87,18 +96,28 @@ export class ParquetStage {
   private maxLineBytes = 0;
   private readonly largestRun = new LargestRun();
   private discarded = false;
+  /** The parts of the chunk being staged, for each file: runs of its lines, each line with its "\n". */
+  private readonly columnParts: Buffer[] = [];
+  private readonly wholeParts: Buffer[] = [];
+  /** The run of lines of the chunk being staged that are columns, not yet in columnParts. */
+  private run: { buffer: Buffer; start: number; end: number } | undefined;
+  private wholeEvents = 0;
 
   private constructor(
     private readonly dir: string,
-    private readonly file: FileHandle,
+    private readonly columnLines: FileHandle,
+    private readonly wholeLines: FileHandle,
     private readonly report: FallbackReport,
   ) {}
 
   static async open(report: FallbackReport): Promise<ParquetStage> {
     const dir = await makeScratchDir();
+    const opened: FileHandle[] = [];
     try {
-      return new ParquetStage(dir, await open(join(dir, 'generation.ndjson'), 'w'), report);
+      for (const name of [COLUMN_LINES, WHOLE_LINES]) opened.push(await open(join(dir, name), 'w'));
+      return new ParquetStage(dir, opened[0] as FileHandle, opened[1] as FileHandle, report);
     } catch (error) {
+      await Promise.all(opened.map((file) => file.close().catch(() => {})));
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -124,9 +143,8 @@ export class ParquetStage {
   /** A chunk of the generation, in order. Its buffer may be reused once this resolves. */
   async add(data: Buffer): Promise<void> {
     this.rawBytes += data.length;
-    const written = writeAll(this.file, data);
     this.lines.push(data, this.addLine);
-    await written;
+    await this.writeParts();
   }
 
   private readonly addLine = (data: Buffer, start: number, end: number): void => {
@@ -134,14 +152,47 @@ export class ParquetStage {
     this.events += 1;
     if (end - start > this.maxLineBytes) this.maxLineBytes = end - start;
     this.largestRun.add(end - start + 1);
-    this.schema.addLine(data, start, end);
+    if (!this.schema.addLine(data, start, end)) {
+      this.endRun();
+      this.wholeEvents += 1;
+      this.wholeParts.push(data.subarray(start, end), NEWLINE);
+    } else if (this.run?.buffer === data && this.run.end + 1 === start) {
+      this.run.end = end;
+    } else {
+      this.endRun();
+      this.run = { buffer: data, start, end };
+    }
   };
+
+  private endRun(): void {
+    if (!this.run) return;
+    this.columnParts.push(this.run.buffer.subarray(this.run.start, this.run.end), NEWLINE);
+    this.run = undefined;
+  }
+
+  /**
+   * Writes the lines staged since the last call to their files: a chunk's lines are one run (one
+   * write, no copy) unless some are kept whole. Referencing the chunk: done before it is released.
+   */
+  private async writeParts(): Promise<void> {
+    this.endRun();
+    const writes = [this.columnParts, this.wholeParts].map((parts, index) => {
+      if (parts.length === 0) return undefined;
+      const data = parts.length === 2 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      const newline = parts.length === 2 ? NEWLINE : undefined;
+      parts.length = 0;
+      const file = index === 0 ? this.columnLines : this.wholeLines;
+      return writeAll(file, data).then(() => (newline ? writeAll(file, newline) : undefined));
+    });
+    await Promise.all(writes);
+  }
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
   async *encode(): AsyncGenerator<Buffer> {
     try {
-      await this.file.close();
       this.lines.end(this.addLine);
+      await this.writeParts();
+      await Promise.all([this.columnLines.close(), this.wholeLines.close()]);
       const output = join(this.dir, 'generation.parquet');
       await this.writeParquet(output);
       yield* createReadStream(output, { highWaterMark: READ_BYTES });
@@ -158,22 +209,28 @@ export class ParquetStage {
     const schema = this.schema.result();
     if (schema.kind === 'whole-event') {
       this.report.logger.warn({ reason: schema.reason }, 'writing the generation as one _event JSON column');
+    } else if (schema.kind === 'columns' && schema.wholeEvents) {
+      this.report.logger.warn(
+        { reason: schema.wholeEvents.reason, events: schema.wholeEvents.count },
+        'writing events whose fields cannot be columns whole, in the _event JSON column',
+      );
     }
     const attempts = schemaAttempts(schema);
     for (let index = 0; index < attempts.length; index++) {
       const attempt = attempts[index] as ParquetSchema;
       let rows: number;
       try {
-        const staged = join(this.dir, 'generation.ndjson');
-        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
+        const staged = [join(this.dir, COLUMN_LINES), join(this.dir, WHOLE_LINES)];
+        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : (staged[0] as string);
         if (attempt.kind === 'lines') {
           await writeTextLines(staged, input);
           // The last way of reading it: the staged lines are not read again, and the disk holds
           // one copy of the generation, as scratchBytesNeeded counts.
-          await rm(staged, { force: true });
+          await Promise.all(staged.map((file) => rm(file, { force: true })));
         }
         rows = await copyToParquet({
           input,
+          wholeEvents: attempt.kind !== 'lines' && this.wholeEvents > 0 ? staged[1] : undefined,
           spill: join(this.dir, 'spill'),
           output,
           schema: attempt,
@@ -197,6 +254,7 @@ export class ParquetStage {
         throw new Error(`DuckDB wrote ${rows} Parquet rows for a generation of ${this.events} events`);
       }
       if (attempt !== schema || schema.kind !== 'columns') this.report.fallback?.(fallbackKind(attempt));
+      else if (schema.wholeEvents) this.report.fallback?.('whole-event');
       return;
     }
   }
@@ -205,7 +263,7 @@ export class ParquetStage {
   async discard(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
-    await this.file.close().catch(() => {});
+    await Promise.all([this.columnLines.close().catch(() => {}), this.wholeLines.close().catch(() => {})]);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

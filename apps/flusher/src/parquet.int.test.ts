@@ -208,35 +208,78 @@ describe('a Parquet flush', () => {
     ]);
   });
 
-  it('writes a generation whose fields differ only in case as one _event column of JSON text, every event whole, and the server fields beside it', async () => {
+  it("writes only the events whose fields cannot be columns whole, in _event, beside the others' typed columns and the server fields", async () => {
     const stream = randomName('pq-case');
     const events = [
       { messageId: 'a', userId: 'u1', receivedAt: '2026-12-01T10:00:00.000Z' },
       { messageId: 'b', userid: 'u2', '': 'empty name', receivedAt: '2026-12-01T10:00:01.250Z' },
       // Not written by the ingest: a receivedAt that is no time, and none at all.
       { messageId: 'c', MessageID: 'other', receivedAt: 'yesterday' },
-      { userId: 'u4' },
+      { userId: 'u4', plan: 3 },
     ];
     await append(stream, events);
     const { file, log, metrics } = await flushParquet(stream);
 
-    // The columns every generation has, so queries over many count these rows too (docs/output.md).
+    // The fields of the events kept whole make no column (`userid`, `MessageID`, ``), and the
+    // server's columns are read from them too, so queries over many generations count their rows.
+    expect(await columnTypes(file)).toEqual({
+      messageId: 'VARCHAR',
+      userId: 'VARCHAR',
+      receivedAt: 'TIMESTAMP WITH TIME ZONE',
+      plan: 'BIGINT',
+      _event: 'VARCHAR',
+    });
+    const rows = await query(
+      `SELECT messageId, userId, plan, epoch_ms(receivedAt) AS at, _event FROM read_parquet('${file}') ORDER BY messageId NULLS LAST`,
+    );
+    expect(rows.map(({ messageId, userId, plan, at }) => [messageId, userId, plan, at])).toEqual([
+      ['a', 'u1', null, BigInt(Date.parse('2026-12-01T10:00:00.000Z'))],
+      ['b', null, null, BigInt(Date.parse('2026-12-01T10:00:01.250Z'))],
+      ['c', null, null, null],
+      [null, 'u4', 3n, null],
+    ]);
+    expect(rows.map((row) => (row._event === null ? null : JSON.parse(String(row._event))))).toEqual([
+      null,
+      events[1],
+      events[2],
+      null,
+    ]);
+    // docs/output.md's query over both kinds of row.
+    const [user] = await query(
+      `SELECT count(*) AS n FROM read_parquet('${file}') WHERE coalesce(userId, _event->>'$.userid') = 'u2'`,
+    );
+    expect(user?.n).toBe(1n);
+    expect(log).toContain('two fields whose names differ only in case');
+    expect(log).toContain('"events":2');
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
+  });
+
+  it('writes a generation whose every event has a field that cannot be a column as one _event column, every event whole', async () => {
+    const stream = randomName('pq-all-whole');
+    const events = [
+      { messageId: 'a', '': 1, receivedAt: '2026-12-01T10:00:00.000Z' },
+      { messageId: 'b', 'x\u0000y': 2 },
+      // No field with a value: no column, so it is whole too.
+      { n: null },
+    ];
+    await append(stream, events);
+    const { file, log, metrics } = await flushParquet(stream);
+
     expect(await columnTypes(file)).toEqual({
       _event: 'VARCHAR',
       messageId: 'VARCHAR',
       receivedAt: 'TIMESTAMP WITH TIME ZONE',
     });
     const rows = await query(
-      `SELECT _event, messageId, epoch_ms(receivedAt) AS at FROM read_parquet('${file}') ORDER BY _event->>'$.messageId' NULLS LAST`,
+      `SELECT _event, messageId, epoch_ms(receivedAt) AS at FROM read_parquet('${file}') ORDER BY messageId NULLS LAST`,
     );
     expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
     expect(rows.map(({ messageId, at }) => [messageId, at])).toEqual([
       ['a', BigInt(Date.parse('2026-12-01T10:00:00.000Z'))],
-      ['b', BigInt(Date.parse('2026-12-01T10:00:01.250Z'))],
-      ['c', null],
+      ['b', null],
       [null, null],
     ]);
-    expect(log).toContain('two fields whose names differ only in case');
+    expect(log).toContain('a field with an empty name');
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
 
@@ -399,7 +442,7 @@ describe('a Parquet flush', () => {
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
   });
 
-  it('writes a generation with a NUL in a field name whole, every event kept', async () => {
+  it('writes an event with a NUL in a field name whole, the others with their columns', async () => {
     const stream = randomName('pq-nul');
     const events = [
       { messageId: 'a', 'x\u0000y': 1 },
@@ -408,11 +451,18 @@ describe('a Parquet flush', () => {
     await append(stream, events);
     const { file } = await flushParquet(stream);
 
-    const rows = await query(`SELECT _event::VARCHAR AS event FROM read_parquet('${file}')`);
-    expect(rows.map((row) => JSON.parse(String(row.event)))).toEqual(events);
+    const rows = await query(
+      `SELECT messageId, plain, _event FROM read_parquet('${file}') ORDER BY messageId`,
+    );
+    expect(rows.map(({ messageId, plain }) => [messageId, plain])).toEqual([
+      ['a', null],
+      ['b', 2n],
+    ]);
+    expect(JSON.parse(String(rows[0]?._event))).toEqual(events[0]);
+    expect(rows[1]?._event).toBeNull();
   });
 
-  it("writes a generation with a client's own _event field whole, so that _event is only ever Spool's column", async () => {
+  it("writes an event with a client's own _event field whole, so that _event is only ever Spool's column", async () => {
     const stream = randomName('pq-own-event');
     const events = [
       { messageId: 'a', _Event: 'a client field' },
@@ -421,9 +471,15 @@ describe('a Parquet flush', () => {
     await append(stream, events);
     const { file, log, metrics } = await flushParquet(stream);
 
-    expect(Object.keys(await columnTypes(file))).toEqual(['_event', 'messageId', 'receivedAt']);
-    const rows = await query(`SELECT _event FROM read_parquet('${file}')`);
-    expect(rows.map((row) => JSON.parse(String(row._event)))).toEqual(events);
+    expect(Object.keys(await columnTypes(file)).sort()).toEqual([
+      '_event',
+      'messageId',
+      'plain',
+      'receivedAt',
+    ]);
+    const rows = await query(`SELECT messageId, _event FROM read_parquet('${file}') ORDER BY messageId`);
+    expect(JSON.parse(String(rows[0]?._event))).toEqual(events[0]);
+    expect(rows[1]?._event).toBeNull();
     expect(log).toContain("a field named _Event, the name of the whole event's column");
     expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });

@@ -11,7 +11,7 @@ const TEXT_LINE_DELIMITER = 0x01;
 const OUTPUT_BYTES = 1024 * 1024;
 
 /**
- * Rewrites the staged generation for Parquet's last way of writing it, each line as text
+ * Rewrites the staged generation (its files, one after the other) for Parquet's last way of writing it, each line as text
  * (docs/output.md#parquet): `<messageId>\x01<receivedAt>\x01<line>`, the two server fields as the
  * JSON text of the line's top-level values (empty when it has none that is a string), read from
  * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
@@ -19,7 +19,7 @@ const OUTPUT_BYTES = 1024 * 1024;
  * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
  * fields). Streams the file: it holds one read (4 MiB) and the output of its lines.
  */
-export async function writeTextLines(input: string, output: string): Promise<void> {
+export async function writeTextLines(inputs: readonly string[], output: string): Promise<void> {
   const out = await open(output, 'w');
   try {
     const names = new FieldNames();
@@ -60,14 +60,16 @@ export async function writeTextLines(input: string, output: string): Promise<voi
         }
       }
     };
-    const lines = new LineSplitter();
-    for await (const chunk of createReadStream(input, {
-      highWaterMark: 4 * 1024 * 1024,
-    }) as AsyncIterable<Buffer>) {
-      lines.push(chunk, addLine);
-      if (pendingBytes >= OUTPUT_BYTES) await flush();
+    for (const input of inputs) {
+      const lines = new LineSplitter();
+      for await (const chunk of createReadStream(input, {
+        highWaterMark: 4 * 1024 * 1024,
+      }) as AsyncIterable<Buffer>) {
+        lines.push(chunk, addLine);
+        if (pendingBytes >= OUTPUT_BYTES) await flush();
+      }
+      lines.end(addLine);
     }
-    lines.end(addLine);
     await flush();
   } finally {
     await out.close();

@@ -1,0 +1,92 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { duckdbQuery } from '@spool/testkit/duckdb';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { type FallbackKind, ParquetStage } from './parquet-stage.js';
+
+/** Stages `text` in chunks cut at `cuts` (as the sealed reader's ranges fall), then writes Parquet. */
+async function parquetOf(text: Buffer, cuts: number[], fallbacks: FallbackKind[] = []) {
+  const stage = await ParquetStage.open({
+    logger: pino({ level: 'silent' }),
+    fallback: (kind) => fallbacks.push(kind),
+  });
+  const bounds = [0, ...[...new Set(cuts)].sort((a, b) => a - b), text.length];
+  async function* chunks() {
+    for (let i = 1; i < bounds.length; i++) {
+      // A copy the stage may not keep: released (and overwritten, as a pool's buffer is) after.
+      const data = Buffer.from(text.subarray(bounds[i - 1], bounds[i]));
+      yield { data, release: () => data.fill(0x20) };
+    }
+  }
+  await stage.addAll(chunks());
+  const parts: Buffer[] = [];
+  for await (const part of stage.encode()) parts.push(part);
+  const file = join(tmpdir(), `stage-test-${process.pid}-${Math.random().toString(36).slice(2)}.parquet`);
+  await writeFile(file, Buffer.concat(parts));
+  return file;
+}
+
+/** Runs `sql` on the Parquet `file`, then removes it. */
+async function read(sql: string, file: string) {
+  try {
+    return await duckdbQuery(sql);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+describe('ParquetStage', () => {
+  it('writes each event once, those whose fields cannot be columns whole in _event, wherever the chunks cut the lines', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        async (whole, cutSeeds) => {
+          const events = whole.map((isWhole, i) =>
+            isWhole ? { messageId: `m${i}`, '': i } : { messageId: `m${i}`, n: i, text: 'x'.repeat(i % 7) },
+          );
+          const text = Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+          const cuts = cutSeeds.map((seed) => seed % text.length);
+          const fallbacks: FallbackKind[] = [];
+          const file = await parquetOf(text, cuts, fallbacks);
+          // A generation with no event whole has no _event column; one with every event whole, no n.
+          const n = whole.every(Boolean) ? 'NULL::BIGINT AS n' : 'n';
+          const event = whole.some(Boolean) ? '_event' : 'NULL::VARCHAR AS _event';
+          const rows = await read(
+            `SELECT messageId, ${n}, ${event} FROM read_parquet('${file}') ORDER BY messageId`,
+            file,
+          );
+          const expected = events
+            .map((event, i) => ({
+              messageId: event.messageId,
+              n: whole[i] ? null : BigInt(i),
+              _event: whole[i] ? JSON.stringify(event) : null,
+            }))
+            .sort((a, b) => (a.messageId < b.messageId ? -1 : 1));
+          expect(rows).toEqual(expected);
+          expect(fallbacks).toEqual(whole.some(Boolean) ? ['whole-event'] : []);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('writes a generation of events kept whole and typed ones that DuckDB cannot parse as text lines, every event once', async () => {
+    const events = [
+      { messageId: 'a', text: 'cut \ud83d' },
+      { messageId: 'b', '': 1 },
+      { messageId: 'c', n: 1 },
+    ];
+    const text = Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(text, [5, 40], fallbacks);
+    const rows = await read(`SELECT messageId, _event FROM read_parquet('${file}') ORDER BY messageId`, file);
+    expect(rows).toEqual(
+      events.map((event) => ({ messageId: event.messageId, _event: JSON.stringify(event) })),
+    );
+    expect(fallbacks).toEqual(['text-lines']);
+  });
+});
