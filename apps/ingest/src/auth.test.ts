@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { presentedKey } from '@spool/shared';
-import { addressBucket, createWriteKeyCheck, rateLimitIdentity } from './auth.js';
+import { addressBucket, createWriteKeyCheck, queryKey, rateLimitIdentity } from './auth.js';
 
 describe('presentedKey', () => {
   it.each([
@@ -17,6 +17,24 @@ describe('presentedKey', () => {
   ])('reads %p as %p', (header, key) => {
     expect(presentedKey(header)).toBe(key);
   });
+});
+
+describe('queryKey', () => {
+  it.each([
+    ['/beacon/v1/batch?writeKey=b64+key/0003=', 'b64+key/0003='],
+    ['/sourceConfig/?p=1&writeKey=b64%2Bkey%2F0003%3D&x', 'b64+key/0003='],
+    ['/b?writeKey=100%-sure', '100%-sure'],
+    ['/b?writeKey=', ''],
+  ])('reads %s as %p: a + is itself, an escape is decoded, text that is none kept', (url, key) => {
+    expect(queryKey(url)).toBe(key);
+  });
+
+  it.each([['/b'], ['/b?writekey=k'], ['/b?writeKey=a&writeKey=a'], ['/b?xwriteKey=k']])(
+    'finds none in %s (a repeated one is none)',
+    (url) => {
+      expect(queryKey(url)).toBeUndefined();
+    },
+  );
 });
 
 describe('createWriteKeyCheck', () => {

@@ -42,10 +42,30 @@ export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
 
-/** A query's `writeKey` (the beacon's, RudderStack's source config's): one, as text; a repeated one (an array) is none. */
-export function queryKey(query: unknown): string | undefined {
-  const { writeKey } = (query ?? {}) as { writeKey?: unknown };
-  return typeof writeKey === 'string' ? writeKey : undefined;
+const WRITE_KEY_PARAMETER = 'writeKey=';
+
+/**
+ * The `writeKey` of a request URL's query (the beacon's, RudderStack's source config's); one, and
+ * a repeated one is none. Read from the raw URL, not the parsed query, which takes `+` for a
+ * space: rudder-analytics-js puts the key in its beacon's URL as it is, so a key's `+` (base64
+ * keys hold them) must stay `+`. A %-escape is decoded (its source-config request encodes the key);
+ * text that is no escape stays as it is.
+ */
+export function queryKey(url: string): string | undefined {
+  const start = url.indexOf('?');
+  if (start === -1) return undefined;
+  let found: string | undefined;
+  for (const parameter of url.slice(start + 1).split('&')) {
+    if (!parameter.startsWith(WRITE_KEY_PARAMETER)) continue;
+    if (found !== undefined) return undefined;
+    found = parameter.slice(WRITE_KEY_PARAMETER.length);
+  }
+  if (found === undefined) return undefined;
+  try {
+    return decodeURIComponent(found);
+  } catch {
+    return found;
+  }
 }
 
 /** The native API's rule: the key in Authorization, allowed on the stream of the path. */

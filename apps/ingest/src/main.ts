@@ -2,6 +2,7 @@ import {
   createLogger,
   describeRedisTarget,
   entriesBasicCannotCarry,
+  entriesUrlsCannotCarry,
   exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
@@ -32,6 +33,13 @@ if (basicCannotCarry.length > 0) {
   logger.warn(
     { entries: basicCannotCarry },
     'WRITE_KEYS: a key holding ":" works as a Bearer key only; HTTP Basic (how the analytics SDKs send a write key) ends the user name at the first ":"',
+  );
+}
+const urlsCannotCarry = entriesUrlsCannotCarry(config.writeKeys);
+if (urlsCannotCarry.length > 0) {
+  logger.warn(
+    { entries: urlsCannotCarry },
+    'WRITE_KEYS: a key holding / ? # % or &, or longer than 100 characters, cannot be sent by the browser SDKs, which put it in URLs as it is (analytics.js loads no settings, RudderStack beacons are refused); server SDKs are not affected',
   );
 }
 

@@ -51,7 +51,7 @@ describe('the tracking API on a keyed service', () => {
   beforeAll(async () => {
     ingest = await startTestIngest({
       REDIS_NAMESPACE: ns,
-      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*`,
+      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*;b64+key/0003=:${stream}`,
       DEFAULT_STREAM: 'everything',
       MAX_BATCH_BYTES: '64KiB',
       MAX_EVENT_BYTES: '4KiB',
@@ -135,7 +135,10 @@ describe('the tracking API on a keyed service', () => {
     ['/v1/import', { authorization: `Bearer web-key-0001` }, ''],
     ['/v1/b', { authorization: basic('web-key-0001') }, ''],
     ['/beacon/v1/batch', {}, '?writeKey=web-key-0001'],
-  ])('%s takes a batch, the key in its usual place', async (url, headers, query) => {
+    // rudder-analytics-js writes the key into its beacon's URL as it is: a base64 key's `+` is no space.
+    ['/beacon/v1/batch', {}, '?writeKey=b64+key/0003='],
+    ['/beacon/v1/batch', {}, '?other=1&writeKey=b64%2Bkey%2F0003%3D'],
+  ])('%s%s takes a batch, the key in its usual place', async (url, headers, query) => {
     const messageId = randomName('m');
     const response = await send(
       ingest,
@@ -391,7 +394,7 @@ describe('the tracking API on a keyed service', () => {
     expect((await ingest.app.inject({ url: '/v1/projects/nope/settings' })).statusCode).toBe(401);
   });
 
-  it('tells analytics.js to send over https from an https page, even where TLS ended at a proxy', async () => {
+  it('tells analytics.js to send over https from an https page, or when it asked over https, even where TLS ended at a proxy', async () => {
     const protocolFor = async (headers: Record<string, string>) => {
       const response = await ingest.app.inject({ url: '/v1/projects/web-key-0001/settings', headers });
       // Each name once: CORS's Origin kept, not repeated.
@@ -416,10 +419,14 @@ describe('the tracking API on a keyed service', () => {
     expect(await protocolFor({ ...fromBrowser, host: '127.0.0.1:8080' })).toBe('http');
     expect(await protocolFor({ ...fromBrowser, host: '[::1]:8080' })).toBe('http');
     expect(await protocolFor({ ...fromBrowser, host: 'app.localhost' })).toBe('http');
-    // Its page named over http wins: that page may send over http.
+    // Asked over https from a page over http (TLS ended at a proxy that may answer nothing over
+    // http): https, which an http page may send to.
     expect(await protocolFor({ ...fromBrowser, host: 'shop.example', origin: 'http://shop.example' })).toBe(
-      'http',
+      'https',
     );
+    expect(
+      await protocolFor({ ...fromBrowser, host: 'localhost:8080', origin: 'https://shop.example' }),
+    ).toBe('https');
     // Without Fetch metadata (an older browser), nothing says https.
     expect(await protocolFor({ host: 'shop.example', origin: 'null' })).toBe('http');
   });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig, OTHER_PROCESS_KEYS, unknownSettings } from './config.js';
-import { entriesBasicCannotCarry } from './config-fields.js';
+import { entriesBasicCannotCarry, entriesUrlsCannotCarry } from './config-fields.js';
 
 const MiB = 1024 * 1024;
 /** An ingest must be told it may run open; most tests here are about other variables. */
@@ -427,6 +427,23 @@ describe('loadConfig', () => {
     );
     expect(writeKeys[1]).toEqual({ key: 'acme:live-0123456789', streams: new Set(['web', 'ios']) });
     expect(entriesBasicCannotCarry(writeKeys)).toEqual([2]);
+  });
+
+  it('names the keys the browser SDKs cannot put in a URL as they do, unencoded: / ? # % &, or past 100 characters', () => {
+    const keys = [
+      'plain-key_0.1~',
+      'b64+key=',
+      'a/b-01234',
+      'a?b-01234',
+      'a#b-01234',
+      'a%b-01234',
+      'a&b-01234',
+    ];
+    const { writeKeys } = loadConfig(
+      { WRITE_KEYS: [...keys, 'k'.repeat(100), 'k'.repeat(101)].map((key) => `${key}:*`).join(';') },
+      'ingest',
+    );
+    expect(entriesUrlsCannotCarry(writeKeys)).toEqual([3, 4, 5, 6, 7, 9]);
   });
 
   it("reads neither process's secrets the other owns: a bad one in a shared environment stops only the process that uses it", () => {

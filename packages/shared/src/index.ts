@@ -15,6 +15,7 @@ export {
 } from './config.js';
 export {
   entriesBasicCannotCarry,
+  entriesUrlsCannotCarry,
   OUTPUT_FORMATS,
   redisNamespace,
   redisUrl,

@@ -37,23 +37,22 @@ const VARY = ['Host', 'Origin', 'Referer', 'Sec-Fetch-Mode', 'X-Forwarded-Proto'
 const LOOPBACK_HOST = /^(localhost|[^:]*\.localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/i;
 
 /**
- * The scheme analytics.js should send with. A page served over https may not send over http (the
- * browser blocks it as mixed content), and behind a proxy that ends TLS this request arrives as
- * http unless TRUST_PROXY believes the proxy's X-Forwarded-Proto. So https when the request came
- * over TLS, or from a page of an https origin: its Origin, or for a same-origin page its Referer.
- * A same-origin page with `Referrer-Policy: no-referrer` sends neither; but browsers send Fetch
- * metadata (`Sec-Fetch-Mode`) only to https URLs and loopback hosts, so a browser that sent it to
- * any other host asked over https, and TLS ended in front of Spool.
+ * The scheme analytics.js should send with: https whenever this request reached Spool's host over
+ * https, since that host may answer nothing over http (a proxy that ends TLS and has no port 80),
+ * and an http page may send over https. Behind a proxy that ends TLS this request arrives as http
+ * unless TRUST_PROXY believes the proxy's X-Forwarded-Proto; but browsers send Fetch metadata
+ * (`Sec-Fetch-Mode`) only to https URLs and loopback hosts, so a browser that sent it to any
+ * other host asked over https. Else https when the page's origin is https (its Origin, or for a
+ * same-origin page its Referer): such a page may not send over http (mixed content).
  */
 function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
   if (request.protocol === 'https') return 'https';
+  if (request.headers['sec-fetch-mode'] !== undefined && !LOOPBACK_HOST.test(hostAsked(request)))
+    return 'https';
   const { origin, referer } = request.headers;
   // A sandboxed page's Origin is `null`: it says nothing of the scheme.
   const page = origin && origin !== 'null' ? origin : referer;
-  if (page) return page.toLowerCase().startsWith('https://') ? 'https' : 'http';
-  const askedOverHttps =
-    request.headers['sec-fetch-mode'] !== undefined && !LOOPBACK_HOST.test(hostAsked(request));
-  return askedOverHttps ? 'https' : 'http';
+  return page?.toLowerCase().startsWith('https://') ? 'https' : 'http';
 }
 
 /** Adds `names` to the answer's Vary header, keeping what is there (CORS adds Origin). */
@@ -121,7 +120,7 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
   // key as Basic user name too. No destinations: events go to its dataPlaneUrl only.
   // The SDK asks for `/sourceConfig/`, with its slash.
   const sourceKey = (request: FastifyRequest) =>
-    presentedKey(request.headers.authorization) ?? queryKey(request.query);
+    presentedKey(request.headers.authorization) ?? queryKey(request.url);
   for (const url of ['/sourceConfig', '/sourceConfig/']) {
     app.get(url, { onRequest: checkedBy(sourceKey) }, async (request: FastifyRequest, reply) => {
       const identity = request.auth?.ok ? request.auth.identity : undefined;

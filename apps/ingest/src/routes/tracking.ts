@@ -184,7 +184,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     done();
   };
   const authenticateFromBody: preHandlerHookHandler = (request, _reply, done) => {
-    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.query));
+    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.url));
     done();
   };
   // The limiter counts a request once: where the key was read. (It runs once per request anyway.)
