@@ -122,6 +122,30 @@ describe('start-up with a bad configuration', () => {
     },
   );
 
+  it('ingest names at start, by entry, the write keys an SDK cannot send: Basic ends at ":", browser URLs at / ? # % &', async () => {
+    const keys = ['url-safe-key-0001:*', 'acme:live-0123456789:*', 'b64/key+0003=:*', 'b64+key-0004=:*'];
+    const ingest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ WRITE_KEYS: keys.join(';'), LOG_LEVEL: 'warn', REDIS_NAMESPACE: randomName('ns') }),
+    );
+    try {
+      await waitFor(
+        async () => (ingest.output().includes('cannot be sent by the browser SDKs') ? true : undefined),
+        10_000,
+        'the warning',
+      );
+      const lines = ingest.output().split('\n');
+      expect(lines.find((line) => line.includes('works as a Bearer key only'))).toContain('"entries":[2]');
+      expect(lines.find((line) => line.includes('cannot be sent by the browser SDKs'))).toContain(
+        '"entries":[3]',
+      );
+      // Never the keys themselves.
+      expect(ingest.output()).not.toMatch(/live-0123456789|b64/);
+    } finally {
+      await ingest.stop();
+    }
+  });
+
   it.each([
     [
       'a bucket the store does not have',
