@@ -308,9 +308,14 @@ describe('spool replay', () => {
     // One in an hour folder without Spool's metadata; one with it, outside the hour folders.
     const foreign = `${folder}hour=10/foreign.ndjson.gz`;
     const stray = `${folder}stray.ndjson.gz`;
+    // And two in an hour folder whose names end in none of the formats (one with Spool's metadata).
+    const notes = `${folder}hour=02/notes.csv`;
+    const shouting = `${folder}hour=02/${stream}-2.NDJSON.GZ`;
     for (const [key, metadata] of [
       [foreign, {}],
       [stray, head.Metadata],
+      [notes, {}],
+      [shouting, head.Metadata],
     ] as const) {
       const put = { Bucket: services.bucket, Key: key, Body: gzipSync('{"a":1}\n'), Metadata: metadata };
       await s3.send(new PutObjectCommand(put));
@@ -323,7 +328,12 @@ describe('spool replay', () => {
         `left out ${foreign}: not written by Spool (no spool-sha256 metadata)`,
       );
       expect(replayed.err()).toContain(`left out ${stray}: outside the hour= folders the flusher writes`);
-      expect(replayed.err()).toContain('2 object(s) in range left out, not copied');
+      for (const key of [notes, shouting]) {
+        expect(replayed.err()).toContain(
+          `left out ${key}: not a Spool object: its name ends in none of the formats`,
+        );
+      }
+      expect(replayed.err()).toContain('4 object(s) in range left out, not copied');
       // Counted apart, never as replayed.
       expect(replayed.out()).toContain(
         round === 'first'

@@ -123,8 +123,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const leftOut: ReplayProgress['leftOut'] = [];
   for await (const { key, day, inHourFolder } of objectsInRange(options)) {
     const sourceFormat = formatOfKey(key);
-    if (!sourceFormat) continue;
-    if (inHourFolder)
+    if (!sourceFormat) leftOut.push({ key, why: 'not a Spool object: its name ends in none of the formats' });
+    else if (inHourFolder)
       found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
     else leftOut.push({ key, why: 'outside the hour= folders the flusher writes' });
   }
@@ -170,11 +170,21 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
         done.key = source.target;
         options.progress?.({ ...done });
       }
-    } finally {
-      // The day's manifest as soon as its copies are written, and for those written before a
-      // failure or a stop too: no copy is left without its line.
-      if (lines.length > 0) await writeDayManifest(options, day, lines);
+    } catch (error) {
+      // The copies written before the failure get their lines too; the failure is what is said.
+      if (lines.length > 0) {
+        await writeDayManifest(options, day, lines).catch((manifestError: unknown) => {
+          throw new Error(
+            `${(error as Error).message}; and this day's manifest of the copies written before it: ${(manifestError as Error).message}`,
+            { cause: error },
+          );
+        });
+      }
+      throw error;
     }
+    // The day's manifest as soon as its copies are written (and for those written before a stop):
+    // no copy is left without its line.
+    if (lines.length > 0) await writeDayManifest(options, day, lines);
   }
   return done;
 }

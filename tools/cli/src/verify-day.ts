@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
-import { duckdbErrorKind, isDataError, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
+import { duckdbErrorKind, isOutOfMemory, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
@@ -57,7 +57,10 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
     // A line for another stream's or day's object (copied in by hand, or tampered with) would
     // count its events in this day's: the object may be whole, the line is not this day's.
     const why = line.key.startsWith(partition)
-      ? await check(target, line)
+      ? await check(target, line).catch((error: unknown) => {
+          // What stops the run (S3, the network, memory) names the object it was checking.
+          throw new Error(`${line.key}: ${(error as Error).message}`, { cause: error });
+        })
       : `this day's manifest lists it, but it is not under ${partition}`;
     if (why === 'missing') report.missing.push(line.key);
     else if (why) report.changed.push({ key: line.key, why });
@@ -124,13 +127,17 @@ async function readContent(
   if (line.format === 'parquet') {
     return withScratchFile('object.parquet', async (file) => {
       await pipeline(body, objectBytes, createWriteStream(file));
+      const objectSha256 = objectBytes.hash.digest('hex');
+      // Bytes that are not the ones written are changed, whatever DuckDB would make of them.
+      if (line.objectSha256 && objectSha256 !== line.objectSha256) return { objectSha256, lines: Number.NaN };
       const rows = await parquetRows(file).catch((error: unknown) => {
-        // DuckDB refusing the file as read (not memory or disk, which stop the run); its kind of
-        // error only: its message may quote the file.
-        if (!isDataError(error)) throw error;
+        // The whole file is here: whatever DuckDB cannot read in it (a damaged footer is an
+        // "Invalid Error" or an "IO Error" short of bytes) is its content's fault, except memory,
+        // which stops the run. Its kind of error only: its message may quote the file.
+        if (isOutOfMemory(error)) throw error;
         throw new UnreadableContent(`DuckDB: ${duckdbErrorKind(error)}`, { cause: error });
       });
-      return { objectSha256: objectBytes.hash.digest('hex'), lines: rows };
+      return { objectSha256, lines: rows };
     });
   }
   const decompress = ndjsonDecompressor(line.format);

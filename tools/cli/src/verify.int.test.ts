@@ -158,6 +158,42 @@ describe('spool verify', () => {
     expect(deep.out).not.toContain(second);
   });
 
+  it('with --deep, reports a Parquet object with a damaged footer as changed, with its hash or without, and goes on to the others', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landGenerations(redis, s3, prefix, 2, 50, 'parquet');
+    const [first, second] = keys as [string, string];
+    const head = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: first }));
+    const damaged = Buffer.from((await head.Body?.transformToByteArray()) ?? []);
+    // The footer's length (4 bytes before the closing "PAR1"), its high byte: DuckDB fails with
+    // an error of another kind than it gives for bad values (an IO or Invalid Error).
+    const at = damaged.length - 5;
+    damaged[at] = (damaged[at] ?? 0) ^ 0x7f;
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: first, Body: damaged, Metadata: head.Metadata }),
+    );
+    const hashed = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(hashed.out).toContain(`changed  ${first}: its bytes’ SHA-256 is not the manifest’s`);
+    expect(hashed.code).toBe(1);
+
+    // A manifest line without objectSha256 (written before it was recorded): DuckDB's reading is the check.
+    const folder = manifestFolder(prefix, stream, day);
+    const [part] = await listObjectKeys(s3, services.bucket, folder);
+    const manifest = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: part }));
+    const lines = ((await manifest.Body?.transformToString()) ?? '').split('\n').filter(Boolean);
+    const unhashed = lines.map((text) => {
+      const { objectSha256: _, ...line } = JSON.parse(text);
+      return `${JSON.stringify(line)}\n`;
+    });
+    await s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: part, Body: unhashed.join('') }));
+    const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(deep.out).toMatch(
+      new RegExp(`changed  ${first}: its content cannot be read \\(DuckDB: [A-Za-z ]*Error\\)`),
+    );
+    expect(deep.out).not.toContain(second);
+    expect(deep.out).toContain('1 problem');
+    expect(deep.code).toBe(1);
+  });
+
   it('counts a Parquet object’s rows against the manifest with --deep, hash or no hash', async () => {
     // Another object of fewer events put in the place of the first, under the first's metadata,
     // its manifest line fitted to the new size and without objectSha256 (as lines written before
