@@ -25,6 +25,7 @@ describe('queryKey', () => {
     ['/sourceConfig/?p=1&writeKey=b64%2Bkey%2F0003%3D&x', 'b64+key/0003='],
     ['/b?writeKey=100%-sure', '100%-sure'],
     ['/b?writeKey=', ''],
+    ['/b?write%4Bey=k%2B1+2', 'k+1+2'],
   ])('reads %s as %p: a + is itself, an escape is decoded, text that is none kept', (url, key) => {
     expect(queryKey(url)).toBe(key);
   });

@@ -42,29 +42,33 @@ export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
 
-const WRITE_KEY_PARAMETER = 'writeKey=';
-
 /**
  * The `writeKey` of a request URL's query (the beacon's, RudderStack's source config's); one, and
  * a repeated one is none. Read from the raw URL, not the parsed query, which takes `+` for a
  * space: rudder-analytics-js puts the key in its beacon's URL as it is, so a key's `+` (base64
- * keys hold them) must stay `+`. A %-escape is decoded (its source-config request encodes the key);
- * text that is no escape stays as it is.
+ * keys hold them) must stay `+`. %-escapes are decoded, in the name too (its source-config
+ * request encodes the key); text that is no escape stays as it is.
  */
 export function queryKey(url: string): string | undefined {
   const start = url.indexOf('?');
   if (start === -1) return undefined;
   let found: string | undefined;
   for (const parameter of url.slice(start + 1).split('&')) {
-    if (!parameter.startsWith(WRITE_KEY_PARAMETER)) continue;
+    const equals = parameter.indexOf('=');
+    if (equals === -1 || percentDecoded(parameter.slice(0, equals)) !== 'writeKey') continue;
     if (found !== undefined) return undefined;
-    found = parameter.slice(WRITE_KEY_PARAMETER.length);
+    found = percentDecoded(parameter.slice(equals + 1));
   }
-  if (found === undefined) return undefined;
+  return found;
+}
+
+/** `text` with its %-escapes decoded (and nothing else: a `+` stays), or as it is when it holds one that is not. */
+function percentDecoded(text: string): string {
+  if (!text.includes('%')) return text;
   try {
-    return decodeURIComponent(found);
+    return decodeURIComponent(text);
   } catch {
-    return found;
+    return text;
   }
 }
 

@@ -111,7 +111,7 @@ describe('the ingest over a real socket', () => {
   it.each([
     [`/v1/streams/${'a'.repeat(101)}/events`, 'SPOOL_INVALID_STREAM'],
     ['/v1/streams/%zz/events', 'SPOOL_BAD_REQUEST'],
-    [`/v1/projects/${'k'.repeat(101)}/settings`, 'SPOOL_BAD_REQUEST'],
+    ['/v1/projects/%zz/settings', 'SPOOL_BAD_REQUEST'],
   ])('answers a path Fastify refuses before routing (%s) as a route would: %s', async (path, code) => {
     const response = await fetch(`${ingest.url}${path}`, {
       method: path.endsWith('/events') ? 'POST' : 'GET',

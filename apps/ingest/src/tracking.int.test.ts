@@ -44,6 +44,9 @@ function send(
   });
 }
 
+/** A write key longer than a path parameter may be (Fastify's 100 characters). */
+const LONG_KEY = `long-${'k'.repeat(145)}`;
+
 describe('the tracking API on a keyed service', () => {
   const ns = randomName('trk');
   const stream = randomName('web');
@@ -51,7 +54,7 @@ describe('the tracking API on a keyed service', () => {
   beforeAll(async () => {
     ingest = await startTestIngest({
       REDIS_NAMESPACE: ns,
-      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*;b64+key/0003=:${stream}`,
+      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*;b64+key/0003=:${stream};${LONG_KEY}:${stream}`,
       DEFAULT_STREAM: 'everything',
       MAX_BATCH_BYTES: '64KiB',
       MAX_EVENT_BYTES: '4KiB',
@@ -392,6 +395,21 @@ describe('the tracking API on a keyed service', () => {
       metrics: { sampleRate: 0 },
     });
     expect((await ingest.app.inject({ url: '/v1/projects/nope/settings' })).statusCode).toBe(401);
+    // analytics.js writes the key into the path as it is: a base64 key's "/", a key of 150 characters.
+    for (const key of ['b64+key/0003=', LONG_KEY]) {
+      const answer = await ingest.app.inject({ url: `/v1/projects/${key}/settings` });
+      expect({ key, status: answer.statusCode }).toEqual({ key, status: 200 });
+      expect(answer.json().integrations['Segment.io'].apiKey).toBe(key);
+    }
+    // Another path there is not found, and reads no key (nor counts as a guess at one).
+    for (const url of ['/v1/projects/web-key-0001/other', '/v1/projects/settings', '/v1/projects/']) {
+      const answer = await ingest.app.inject({ url });
+      expect({ url, status: answer.statusCode, code: answer.json().code }).toEqual({
+        url,
+        status: 404,
+        code: 'SPOOL_NOT_FOUND',
+      });
+    }
   });
 
   it('tells analytics.js to send over https from an https page, or when it asked over https, even where TLS ended at a proxy', async () => {

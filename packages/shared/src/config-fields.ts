@@ -85,20 +85,15 @@ export function entriesBasicCannotCarry(keys: readonly WriteKey[]): number[] {
 }
 
 /** What breaks a key in a URL that holds it as it is: the browser SDKs write it so. */
-const URL_BREAKING = /[/?#%&]/;
-/** The longest path parameter Fastify's router takes (its maxParamLength): analytics.js's settings path holds the key. */
-export const MAX_URL_KEY_LENGTH = 100;
+const URL_BREAKING = /[?#%&]/;
 
 /**
  * The entries (1-based) whose key the browser SDKs cannot send: they put it in URLs unencoded
  * (analytics.js's `/v1/projects/<key>/settings`, RudderStack's beacon `?writeKey=<key>`), where
- * `/ ? # % &` end or change it, and the settings path takes at most MAX_URL_KEY_LENGTH
- * characters. Server SDKs (HTTP Basic) send any key.
+ * `? # % &` end or change it. Server SDKs (HTTP Basic) send any key.
  */
 export function entriesUrlsCannotCarry(keys: readonly WriteKey[]): number[] {
-  return keys.flatMap((entry, index) =>
-    URL_BREAKING.test(entry.key) || entry.key.length > MAX_URL_KEY_LENGTH ? [index + 1] : [],
-  );
+  return keys.flatMap((entry, index) => (URL_BREAKING.test(entry.key) ? [index + 1] : []));
 }
 
 /**

@@ -429,21 +429,18 @@ describe('loadConfig', () => {
     expect(entriesBasicCannotCarry(writeKeys)).toEqual([2]);
   });
 
-  it('names the keys the browser SDKs cannot put in a URL as they do, unencoded: / ? # % &, or past 100 characters', () => {
+  it('names the keys the browser SDKs cannot put in a URL as they do, unencoded: ? # % &', () => {
     const keys = [
       'plain-key_0.1~',
-      'b64+key=',
-      'a/b-01234',
+      'b64+key/0=',
+      'k'.repeat(200),
       'a?b-01234',
       'a#b-01234',
       'a%b-01234',
       'a&b-01234',
     ];
-    const { writeKeys } = loadConfig(
-      { WRITE_KEYS: [...keys, 'k'.repeat(100), 'k'.repeat(101)].map((key) => `${key}:*`).join(';') },
-      'ingest',
-    );
-    expect(entriesUrlsCannotCarry(writeKeys)).toEqual([3, 4, 5, 6, 7, 9]);
+    const { writeKeys } = loadConfig({ WRITE_KEYS: keys.map((key) => `${key}:*`).join(';') }, 'ingest');
+    expect(entriesUrlsCannotCarry(writeKeys)).toEqual([4, 5, 6, 7]);
   });
 
   it("reads neither process's secrets the other owns: a bad one in a shared environment stops only the process that uses it", () => {

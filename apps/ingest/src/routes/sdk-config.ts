@@ -1,4 +1,4 @@
-import { presentedKey } from '@spool/shared';
+import { loggableUrl, presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -55,6 +55,16 @@ function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
   return page?.toLowerCase().startsWith('https://') ? 'https' : 'http';
 }
 
+const SETTINGS = '/settings';
+
+/** The write key of analytics.js's settings path, `/v1/projects/<key>/settings`; undefined for another path there. */
+function settingsKey(request: FastifyRequest): string | undefined {
+  const rest = (request.params as { '*': string })['*'];
+  return rest.endsWith(SETTINGS) && rest.length > SETTINGS.length
+    ? rest.slice(0, -SETTINGS.length)
+    : undefined;
+}
+
 /** Adds `names` to the answer's Vary header, keeping what is there (CORS adds Origin). */
 function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
   return reply.header('vary', appendVary(String(reply.getHeader('vary') ?? ''), [...names]));
@@ -97,17 +107,28 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
 
   // analytics.js (@segment/analytics-next): `${cdnURL}/v1/projects/<writeKey>/settings`. It sends
   // to `${protocol}://${apiHost}/<t|p|i|…>`; only the `Segment.io` integration, so it loads no
-  // destination code from any CDN.
-  app.get<{ Params: { writeKey: string } }>(
-    '/v1/projects/:writeKey/settings',
-    { onRequest: checkedBy((request) => (request.params as { writeKey: string }).writeKey) },
+  // destination code from any CDN. A wildcard, not a `:writeKey` parameter: analytics.js writes the
+  // key into the path as it is, and a parameter holds no "/" (base64 keys have them) and at most
+  // 100 characters. Another path under /v1/projects/ is not found, before any key is read.
+  app.get(
+    '/v1/projects/*',
+    {
+      onRequest: [
+        (request, _reply, done) => {
+          if (settingsKey(request) === undefined)
+            done(new errors.SPOOL_NOT_FOUND(request.method, loggableUrl(request.url.slice(0, 200))));
+          else done();
+        },
+        ...checkedBy(settingsKey),
+      ],
+    },
     async (request, reply) =>
       vary(reply, VARY)
         .header('cache-control', CACHE_CONTROL)
         .send({
           integrations: {
             'Segment.io': {
-              apiKey: request.params.writeKey,
+              apiKey: settingsKey(request),
               apiHost: `${hostAsked(request)}/v1`,
               protocol: sendingProtocol(request),
             },
