@@ -127,7 +127,7 @@ async function atSecondCopy(
   prefix: string,
   target: string,
   args: string[],
-  act: (replay: ReturnType<typeof runCli>, held: HeldRequest) => Promise<void>,
+  act: (replay: ReturnType<typeof runCli>, held: HeldRequest, proxy: S3FaultProxy) => Promise<void>,
 ): Promise<void> {
   const proxy = await S3FaultProxy.start(services.endpoint);
   try {
@@ -138,7 +138,7 @@ async function atSecondCopy(
     (await firstCopy)?.release();
     const held = await proxy.holdNext(writesCopy, 60_000);
     if (!held) throw new Error('the second copy was never written');
-    await act(replay, held);
+    await act(replay, held, proxy);
   } finally {
     await proxy.close();
   }
@@ -589,6 +589,25 @@ describe('spool replay', () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: copy }));
     expect(decodeURIComponent(head.Metadata?.['spool-replayed-from'] ?? '')).toBe(source);
     await expectRerunWritesNothing(prefix, dayReplay(stream, day, target), [copy]);
+  });
+
+  it('names the object whose copy failed when the manifest of the copies before it fails too (S3 gone)', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 3, 200);
+    await atSecondCopy(prefix, target, dayReplay(stream, day, target), async (failed, held, proxy) => {
+      // The second copy lands; then every request fails: the third's download, then the manifest.
+      proxy.set('error500');
+      held.release();
+      expect(await failed.exited).toBe(1);
+      // Before: only the manifest's error ("spool replay: injected"), no object named.
+      expect(failed.err()).toMatch(
+        new RegExp(
+          `^spool replay: ${keys[2]}: .*; and this day's manifest of the copies written before it: `,
+          'm',
+        ),
+      );
+    });
   });
 
   it('stopped by Ctrl-C: finishes the copy in hand, writes its day manifest, and exits 130', async () => {
