@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { keyMatcher, presentedKey, sha256, type WriteKey } from '@spool/shared';
+import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from '@spool/shared';
 
 /** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
 
@@ -60,16 +60,6 @@ export function queryKey(url: string): string | undefined {
     found = percentDecoded(parameter.slice(equals + 1));
   }
   return found;
-}
-
-/** `text` with its %-escapes decoded (and nothing else: a `+` stays), or as it is when it holds one that is not. */
-function percentDecoded(text: string): string {
-  if (!text.includes('%')) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** The native API's rule: the key in Authorization, allowed on the stream of the path. */

@@ -39,7 +39,7 @@ const urlsCannotCarry = entriesUrlsCannotCarry(config.writeKeys);
 if (urlsCannotCarry.length > 0) {
   logger.warn(
     { entries: urlsCannotCarry },
-    'WRITE_KEYS: a key holding ? # % or & cannot be sent by the browser SDKs, which put it in URLs as it is (analytics.js loads no settings, RudderStack beacons are refused); server SDKs are not affected',
+    'WRITE_KEYS: a key holding ? # % & or \\ cannot be sent by the browser SDKs, which put it in URLs as it is (analytics.js loads no settings, RudderStack beacons are refused); server SDKs are not affected',
   );
 }
 

@@ -84,13 +84,16 @@ export function entriesBasicCannotCarry(keys: readonly WriteKey[]): number[] {
   return keys.flatMap((entry, index) => (entry.key.includes(':') ? [index + 1] : []));
 }
 
-/** What breaks a key in a URL that holds it as it is: the browser SDKs write it so. */
-const URL_BREAKING = /[?#%&]/;
+/**
+ * What breaks a key in a URL that holds it as it is (the browser SDKs write it so): `? #` end the
+ * path, `&` the query parameter, `%` starts an escape, and a browser reads `\` as `/`.
+ */
+const URL_BREAKING = /[?#%&\\]/;
 
 /**
  * The entries (1-based) whose key the browser SDKs cannot send: they put it in URLs unencoded
  * (analytics.js's `/v1/projects/<key>/settings`, RudderStack's beacon `?writeKey=<key>`), where
- * `? # % &` end or change it. Server SDKs (HTTP Basic) send any key.
+ * `? # % & \` end or change it. Server SDKs (HTTP Basic) send any key.
  */
 export function entriesUrlsCannotCarry(keys: readonly WriteKey[]): number[] {
   return keys.flatMap((entry, index) => (URL_BREAKING.test(entry.key) ? [index + 1] : []));

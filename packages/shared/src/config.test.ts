@@ -429,7 +429,7 @@ describe('loadConfig', () => {
     expect(entriesBasicCannotCarry(writeKeys)).toEqual([2]);
   });
 
-  it('names the keys the browser SDKs cannot put in a URL as they do, unencoded: ? # % &', () => {
+  it('names the keys the browser SDKs cannot put in a URL as they do, unencoded: ? # % & \\', () => {
     const keys = [
       'plain-key_0.1~',
       'b64+key/0=',
@@ -438,9 +438,10 @@ describe('loadConfig', () => {
       'a#b-01234',
       'a%b-01234',
       'a&b-01234',
+      'a\\b-01234',
     ];
     const { writeKeys } = loadConfig({ WRITE_KEYS: keys.map((key) => `${key}:*`).join(';') }, 'ingest');
-    expect(entriesUrlsCannotCarry(writeKeys)).toEqual([4, 5, 6, 7]);
+    expect(entriesUrlsCannotCarry(writeKeys)).toEqual([4, 5, 6, 7, 8]);
   });
 
   it("reads neither process's secrets the other owns: a bad one in a shared environment stops only the process that uses it", () => {

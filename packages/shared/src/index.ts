@@ -45,6 +45,7 @@ export {
 } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { forStream, type PerStream } from './per-stream.js';
+export { percentDecoded } from './percent-decoded.js';
 export {
   addFlushJob,
   FLUSH_BACKOFF,

@@ -1,4 +1,5 @@
 import { type Logger, type LoggerOptions, pino } from 'pino';
+import { percentDecoded } from './percent-decoded.js';
 
 /** How deep an error's properties are searched for commands (causes, previous errors). */
 const MAX_ERROR_DEPTH = 4;
@@ -59,7 +60,7 @@ export function serializeError(error: unknown): unknown {
 const SECRET_PARAMETER = /key|token|secret|pass|pwd|auth|sig|jwt|cred|session|bearer/;
 const isSecretParameter = (name: string) =>
   SECRET_PARAMETER.test(
-    decoded(name.replaceAll('+', ' '))
+    percentDecoded(name.replaceAll('+', ' '))
       .toLowerCase()
       .replace(/[^a-z0-9]/g, ''),
   );
@@ -74,14 +75,6 @@ const SECRET_PATH = /^((?:\/[^/]+)?\/projects?\/)/i;
 /** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`). */
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
-const decoded = (text: string) => {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-};
-
 /**
  * A URL as it may be logged: credentials in its path and query replaced. Both are read as the
  * router and the query parser read them: an absolute-form target by its path, the path ended by
@@ -95,7 +88,7 @@ export function loggableUrl(url: string): string {
   const target = url.slice(origin.length);
   const queryAt = target.search(/[?#]/);
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
-  const readPath = decoded(path).replace(/\/{2,}/g, '/');
+  const readPath = percentDecoded(path).replace(/\/{2,}/g, '/');
   const secret = SECRET_PATH.exec(readPath);
   const loggedPath = secret
     ? `${secret[1]}[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`

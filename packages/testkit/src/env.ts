@@ -68,5 +68,11 @@ export function testRedisUrls(env: NodeJS.ProcessEnv = process.env): string[] {
 function workersRedisUrl(env: NodeJS.ProcessEnv): string | undefined {
   const urls = testRedisUrls(env);
   const worker = Number(env.JEST_WORKER_ID ?? 1);
-  return urls[(Number.isInteger(worker) && worker > 0 ? worker - 1 : 0) % Math.max(urls.length, 1)];
+  const index = Number.isInteger(worker) && worker > 0 ? worker - 1 : 0;
+  if (urls.length > 0 && index >= urls.length) {
+    throw new Error(
+      `Jest worker ${worker} has no Redis of its own: TEST_REDIS_URL names ${urls.length}. Name one per worker (comma-separated), or run fewer workers (-w ${urls.length})`,
+    );
+  }
+  return urls[index];
 }

@@ -131,11 +131,14 @@ async function readContent(
       // Bytes that are not the ones written are changed, whatever DuckDB would make of them.
       if (line.objectSha256 && objectSha256 !== line.objectSha256) return { objectSha256, lines: Number.NaN };
       const rows = await parquetRows(file).catch((error: unknown) => {
-        // The whole file is here: whatever DuckDB cannot read in it (a damaged footer is an
-        // "Invalid Error" or an "IO Error" short of bytes) is its content's fault, except memory,
-        // which stops the run. Its kind of error only: its message may quote the file.
-        if (isOutOfMemory(error)) throw error;
-        throw new UnreadableContent(`DuckDB: ${duckdbErrorKind(error)}`, { cause: error });
+        // Bytes that are the ones written: DuckDB's failure is the tool's (memory, its library),
+        // and stops the run. Without a digest to tell, what DuckDB itself refuses in the whole file
+        // here (a damaged footer is an "Invalid Error", or an "IO Error" short of bytes) is the
+        // content's fault, except memory; anything else (its library not loading) stops the run.
+        // Its kind of error only: its message may quote the file.
+        const kind = duckdbErrorKind(error);
+        if (line.objectSha256 || isOutOfMemory(error) || kind === 'Error') throw error;
+        throw new UnreadableContent(`DuckDB: ${kind}`, { cause: error });
       });
       return { objectSha256, lines: rows };
     });

@@ -1,4 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -192,6 +196,35 @@ describe('spool verify', () => {
     expect(deep.out).not.toContain(second);
     expect(deep.out).toContain('1 problem');
     expect(deep.code).toBe(1);
+  });
+
+  it('with --deep, stops naming the object when DuckDB itself fails (its library will not load), never calling whole objects changed', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landGenerations(redis, s3, prefix, 2, 50, 'parquet');
+    // A loader hook that refuses DuckDB's package, as a platform without its binding would.
+    const dir = mkdtempSync(join(tmpdir(), 'spool-no-duckdb-'));
+    try {
+      writeFileSync(
+        join(dir, 'hooks.mjs'),
+        `export async function resolve(specifier, context, next) {
+          if (specifier === '@duckdb/node-api') throw new Error('DuckDB cannot load here');
+          return next(specifier, context);
+        }`,
+      );
+      writeFileSync(
+        join(dir, 'register.mjs'),
+        `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});`,
+      );
+      const cli = runCli('verify', ['--stream', stream, '--day', day, '--deep'], {
+        ...s3Env(prefix),
+        NODE_OPTIONS: `--import=${pathToFileURL(join(dir, 'register.mjs')).href}`,
+      });
+      expect(await cli.exited).toBe(1);
+      expect(cli.out()).not.toContain('changed');
+      expect(cli.err()).toContain(`${keys[0]}: DuckDB cannot load here`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('counts a Parquet object’s rows against the manifest with --deep, hash or no hash', async () => {
