@@ -85,10 +85,8 @@ function identifier(name: string): string {
 }
 
 export interface CopyToParquet {
-  /** A file of NDJSON: the generation as staged (its events kept whole, if any, aside). */
+  /** A file of NDJSON: the generation as staged. */
   input: string;
-  /** A file of the generation's events kept whole, when it has any: `_event` beside the columns. */
-  wholeEvents?: string;
   output: string;
   /** Where DuckDB may spill what its memory limit cannot hold (a directory it may create). */
   spill: string;
@@ -118,44 +116,27 @@ export function selectStatement(copy: CopyToParquet): string {
     );
   }
   if (schema.kind === 'whole-event') {
-    return wholeEventsSelect(
-      readStatement(copy, copy.wholeEvents ? [copy.input, copy.wholeEvents] : [copy.input]),
+    // The server's fields as columns beside the whole event, so the queries every generation
+    // answers (count(DISTINCT messageId), max(receivedAt)) count these rows too. Read from JSON
+    // that read_ndjson has parsed; a receivedAt that is no time (a buffer the ingest did not
+    // write) is NULL rather than a failed flush.
+    const event = identifier(WHOLE_EVENT_COLUMN);
+    return (
+      `SELECT ${event}, json_extract_string(${event}, '$.messageId') AS "messageId", ` +
+      `TRY_CAST(json_extract_string(${event}, '$.receivedAt') AS TIMESTAMPTZ) AS "receivedAt" ` +
+      `FROM ${readStatement(copy)}`
     );
   }
-  const json = schema.columns.filter(({ type }) => type === 'JSON');
+  const json = schema.kind === 'columns' ? schema.columns.filter(({ type }) => type === 'JSON') : [];
   const replace =
     json.length === 0
       ? ''
       : ` REPLACE (${json.map(({ name }) => `CAST(${identifier(name)} AS VARCHAR) AS ${identifier(name)}`).join(', ')})`;
-  const columns = `SELECT *${replace} FROM ${readStatement(copy)}`;
-  if (!copy.wholeEvents) return columns;
-  // By name: each side's columns the other lacks are NULL there (`_event` in the typed rows, the
-  // typed columns in the whole events' rows).
-  const whole = readStatement({ ...copy, schema: { kind: 'whole-event', reason: '' } }, [copy.wholeEvents]);
-  return `${columns} UNION ALL BY NAME ${wholeEventsSelect(whole)}`;
+  return `SELECT *${replace} FROM ${readStatement(copy)}`;
 }
 
-/**
- * Whole events, `_event`, read by `read`: the server's fields as columns beside them, so the
- * queries every generation answers (count(DISTINCT messageId), max(receivedAt)) count these rows
- * too. Read from JSON that read_ndjson has parsed; a receivedAt that is no time (a buffer the
- * ingest did not write) is NULL rather than a failed flush.
- */
-function wholeEventsSelect(read: string): string {
-  const event = identifier(WHOLE_EVENT_COLUMN);
-  return (
-    `SELECT ${event}, json_extract_string(${event}, '$.messageId') AS "messageId", ` +
-    `TRY_CAST(json_extract_string(${event}, '$.receivedAt') AS TIMESTAMPTZ) AS "receivedAt" ` +
-    `FROM ${read}`
-  );
-}
-
-/**
- * The call that reads the staged generation (`files`, by default its input) with its schema
- * (docs/output.md#parquet).
- */
-export function readStatement({ input, schema, maxLineBytes }: CopyToParquet, files = [input]): string {
-  const from = files.length === 1 ? literal(files[0] as string) : `[${files.map(literal).join(', ')}]`;
+/** The call that reads the staged generation with its schema (docs/output.md#parquet). */
+export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): string {
   const objectBytes = Math.max(1024 * 1024, maxLineBytes + 1024);
   if (schema.kind === 'lines') {
     // The lines of writeTextLines, parsing nothing: JSON text never holds a raw 0x01 (JSON escapes
@@ -164,7 +145,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet, fi
       (name) => `${literal(name)}: 'VARCHAR'`,
     );
     return (
-      `read_csv(${from}, columns = {${columns.join(', ')}}, header = false, ` +
+      `read_csv(${literal(input)}, columns = {${columns.join(', ')}}, header = false, ` +
       `delim = E'\\x01', quote = '', escape = '', auto_detect = false, new_line = '\\n', ` +
       // The two values are parts of the line: the text line is at most twice its length.
       `max_line_size = ${2 * objectBytes})`
@@ -175,7 +156,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet, fi
       ? schema.columns.map(({ name, type }) => `${literal(name)}: ${literal(type)}`).join(', ')
       : `${literal(WHOLE_EVENT_COLUMN)}: 'VARCHAR'`;
   const records = schema.kind === 'columns' ? 'true' : 'false';
-  return `read_ndjson(${from}, columns = {${columns}}, records = ${records}, maximum_object_size = ${objectBytes})`;
+  return `read_ndjson(${literal(input)}, columns = {${columns}}, records = ${records}, maximum_object_size = ${objectBytes})`;
 }
 
 /**

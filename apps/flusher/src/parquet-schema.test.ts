@@ -11,6 +11,13 @@ import {
   rowGroupRows,
 } from './parquet-stage.js';
 
+/** The columns an event kept whole adds, where the others have none of them. */
+const WHOLE_EVENT_COLUMNS = [
+  { name: 'messageId', type: 'VARCHAR' },
+  { name: 'receivedAt', type: 'TIMESTAMPTZ' },
+  { name: '_event', type: 'VARCHAR' },
+];
+
 function schemaOf(...events: object[]) {
   const builder = new SchemaBuilder();
   for (const event of events) builder.addLine(Buffer.from(JSON.stringify(event)));
@@ -124,8 +131,11 @@ describe('SchemaBuilder', () => {
     // Never a number or a boolean either (epoch milliseconds, say): DuckDB's union_by_name cannot
     // read a BIGINT generation with a TIMESTAMPTZ one, and text reads with either.
     for (const value of [1_767_225_600_000, 1.5, true]) {
-      expect(schemaOf({ timestamp: value }, { timestamp: null })).toMatchObject({
-        columns: [{ name: 'timestamp', type: 'VARCHAR' }],
+      expect(schemaOf({ timestamp: value }, { timestamp: null, n: 1 })).toMatchObject({
+        columns: [
+          { name: 'timestamp', type: 'VARCHAR' },
+          { name: 'n', type: 'BIGINT' },
+        ],
       });
       // In any case: union_by_name reads `Timestamp` and `timestamp` as one column.
       expect(schemaOf({ Timestamp: value })).toMatchObject({
@@ -172,7 +182,8 @@ describe('SchemaBuilder', () => {
     expect(usable).toEqual([true, false]);
     expect(builder.result()).toEqual({
       kind: 'columns',
-      columns: [{ name: 'userId', type: 'BIGINT' }],
+      // And the columns of the whole events' staged lines: the server's fields and their text.
+      columns: [{ name: 'userId', type: 'BIGINT' }, ...WHOLE_EVENT_COLUMNS],
       wholeEvents: { count: 1, reason },
     });
   });
@@ -184,7 +195,7 @@ describe('SchemaBuilder', () => {
     }
     expect(builder.result()).toEqual({
       kind: 'columns',
-      columns: [{ name: 'n', type: 'BIGINT' }],
+      columns: [{ name: 'n', type: 'BIGINT' }, ...WHOLE_EVENT_COLUMNS],
       wholeEvents: { count: 2, reason: 'two fields whose names differ only in case' },
     });
   });
@@ -197,21 +208,25 @@ describe('SchemaBuilder', () => {
     expect(builder.addLine(Buffer.from(JSON.stringify(many(0, 10))))).toBe(true);
     expect(builder.addLine(Buffer.from(JSON.stringify(many(MAX_COLUMNS, 1))))).toBe(false);
     const schema = builder.result();
-    expect(schema.kind === 'columns' && schema.columns.length).toBe(MAX_COLUMNS);
+    expect(schema.kind === 'columns' && schema.columns.length).toBe(MAX_COLUMNS + WHOLE_EVENT_COLUMNS.length);
     expect(schema).toMatchObject({ wholeEvents: { count: 1, reason: `more than ${MAX_COLUMNS} fields` } });
   });
 
-  it('is the whole event for every event when no column is left', () => {
+  it("keeps every event whole when none can be columns: only the whole events' columns are left", () => {
     expect(schemaOf({ '': 1 }, { A: 1, a: 2 })).toEqual({
-      kind: 'whole-event',
-      reason: 'a field with an empty name',
+      kind: 'columns',
+      columns: WHOLE_EVENT_COLUMNS,
+      wholeEvents: { count: 2, reason: 'a field with an empty name' },
     });
     expect(
       schemaOf(Object.fromEntries(Array.from({ length: MAX_COLUMNS + 1 }, (_, i) => [`f${i}`, i]))),
     ).toEqual({
-      kind: 'whole-event',
-      reason: `more than ${MAX_COLUMNS} fields`,
+      kind: 'columns',
+      columns: WHOLE_EVENT_COLUMNS,
+      wholeEvents: { count: 1, reason: `more than ${MAX_COLUMNS} fields` },
     });
+    // A generation of no events at all is the one _event column (it has no rows).
+    expect(new SchemaBuilder().result()).toEqual({ kind: 'whole-event', reason: 'no event' });
   });
 
   it('tries typed columns, then the same columns as text, then each line as text', () => {
@@ -232,19 +247,32 @@ describe('SchemaBuilder', () => {
     const mixed = schemaOf({ a: 1 }, { A: 2 });
     expect(schemaAttempts(mixed)).toEqual([
       mixed,
-      { ...mixed, columns: [{ name: 'a', type: 'VARCHAR' }] },
+      {
+        ...mixed,
+        columns: [
+          { name: 'a', type: 'VARCHAR' },
+          ...WHOLE_EVENT_COLUMNS.map(({ name }) => ({ name, type: 'VARCHAR' })),
+        ],
+      },
       { kind: 'lines' },
     ]);
-    const whole = schemaOf({ '': 1 });
-    expect(schemaAttempts(whole)).toEqual([whole, { kind: 'lines' }]);
+    const none = new SchemaBuilder().result();
+    expect(schemaAttempts(none)).toEqual([none, { kind: 'lines' }]);
   });
 
-  it('gives no column to a field null in every line, and the whole event when none is left', () => {
+  it('gives no column to a field null in every line, and keeps whole an event with no value (a blank line too)', () => {
     expect(schemaOf({ a: null, b: 1 }, { b: 2 })).toEqual({
       kind: 'columns',
       columns: [{ name: 'b', type: 'BIGINT' }],
     });
-    expect(schemaOf({ a: null }, {})).toEqual({ kind: 'whole-event', reason: 'no field with a value' });
+    const builder = new SchemaBuilder();
+    const usable = ['{"b":1}', '{"a":null}', '{}', '  '].map((line) => builder.addLine(Buffer.from(line)));
+    expect(usable).toEqual([true, false, false, false]);
+    expect(builder.result()).toEqual({
+      kind: 'columns',
+      columns: [{ name: 'b', type: 'BIGINT' }, ...WHOLE_EVENT_COLUMNS],
+      wholeEvents: { count: 3, reason: 'no field with a value' },
+    });
   });
 });
 

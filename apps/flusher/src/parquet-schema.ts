@@ -24,10 +24,11 @@ import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
  * - An event whose fields cannot all be columns (a name that differs only in case from a column
  *   an earlier event gave, which a SQL engine cannot tell apart; a name that is empty, holds a
  *   NUL or is not well-formed Unicode, which DuckDB would not match to its key; `_event`; one
- *   field past MAX_COLUMNS) is kept whole: its JSON in one VARCHAR column, `_event`, null in the
- *   other events' rows, and none of its fields makes or widens a column. One client's odd event
- *   so costs the generation's other events nothing. A generation with no column left (every
- *   event whole, or no field with a value) is that one column: nothing is dropped.
+ *   field past MAX_COLUMNS; a name that is no JSON string; no field with a value at all) is kept
+ *   whole: its text in one more VARCHAR column, `_event`, null in the other events' rows (and
+ *   theirs null in its row, but for the server's `messageId` and `receivedAt`), none of its
+ *   fields making or widening a column (whole-event-lines.ts). One client's odd event so costs
+ *   the generation's other events nothing, and nothing is dropped.
  * - The last resort, `lines` (see ParquetStage), is each line as text in `_event`: for what
  *   DuckDB cannot parse as JSON at all (a lone UTF-16 surrogate escape in a string, which
  *   JavaScript accepts and DuckDB refuses).
@@ -43,6 +44,7 @@ export type ParquetSchema =
       /** Events written whole in `_event` beside the columns, and why the first was. */
       wholeEvents?: { count: number; reason: string };
     }
+  /** One `_event` column: SchemaBuilder gives it only for a generation of no events. */
   | { kind: 'whole-event'; reason: string }
   | { kind: 'lines' };
 
@@ -91,6 +93,7 @@ export class SchemaBuilder {
   private readonly lineNames: string[] = [];
   private readonly lineKinds: number[] = [];
   private lineNewNames = 0;
+  private lineHasValue = false;
   private lineProblem: string | undefined;
   private line: Buffer = Buffer.alloc(0);
 
@@ -116,6 +119,7 @@ export class SchemaBuilder {
     this.lineNames.length = 0;
     this.lineKinds.length = 0;
     this.lineNewNames = 0;
+    this.lineHasValue = false;
     this.lineProblem = undefined;
     try {
       scanTopLevel(line, start, end, this.names, this.visitField);
@@ -124,6 +128,8 @@ export class SchemaBuilder {
       // line is kept whole, and as text if DuckDB cannot parse it either (ParquetStage).
       this.lineProblem = 'a field name that is not JSON';
     }
+    // Nothing a column would hold (`{}`, every value null, a blank line): its text is what it is.
+    if (!this.lineHasValue) this.lineProblem ??= 'no field with a value';
     if (this.lineProblem) {
       this.wholeEvents += 1;
       this.firstReason ??= this.lineProblem;
@@ -146,6 +152,7 @@ export class SchemaBuilder {
     valueEnd: number,
   ): void => {
     if (this.lineProblem) return;
+    if (kind !== ValueKind.Null) this.lineHasValue = true;
     let kinds: number = kind;
     if (
       kind === ValueKind.String &&
@@ -190,9 +197,14 @@ export class SchemaBuilder {
     const columns = [...this.kinds]
       .filter(([, kinds]) => kinds !== ValueKind.Null)
       .map(([name, kinds]) => ({ name, type: typeOf(kinds, this.isTimeField(name)) }));
-    if (columns.length === 0)
-      return { kind: 'whole-event', reason: this.firstReason ?? 'no field with a value' };
-    if (this.wholeEvents === 0) return { kind: 'columns', columns };
+    if (this.wholeEvents === 0) {
+      return columns.length > 0 ? { kind: 'columns', columns } : { kind: 'whole-event', reason: 'no event' };
+    }
+    // The whole events' staged lines (whole-event-lines.ts): their text, and the server's fields.
+    const has = (name: string) => columns.some((column) => column.name === name);
+    if (!has('messageId')) columns.push({ name: 'messageId', type: 'VARCHAR' });
+    if (!has('receivedAt')) columns.push({ name: 'receivedAt', type: 'TIMESTAMPTZ' });
+    columns.push({ name: WHOLE_EVENT_COLUMN, type: 'VARCHAR' });
     return {
       kind: 'columns',
       columns,

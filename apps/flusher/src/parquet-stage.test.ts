@@ -74,6 +74,72 @@ describe('ParquetStage', () => {
     );
   });
 
+  it("writes a whole event's receivedAt as it was sent where the typed receivedAt is text", async () => {
+    const events = [
+      { messageId: 'a', receivedAt: 'not a time' },
+      { messageId: 'b', '': 1, receivedAt: '2026-01-01T00:00:01Z' },
+    ];
+    const text = Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+    const file = await parquetOf(text, []);
+    const rows = await read(
+      `SELECT messageId, receivedAt FROM read_parquet('${file}') ORDER BY messageId`,
+      file,
+    );
+    expect(rows).toEqual(events.map(({ messageId, receivedAt }) => ({ messageId, receivedAt })));
+  });
+
+  it("keeps a whole event's text byte for byte (numbers of any precision, escapes), and a blank line as a row", async () => {
+    const lines = [
+      '{"messageId":"a","n":1}',
+      '{"messageId":"b","Messageid":1.2345678901234567890123,"z":-0,"e":1.0e2,"s":"\\u00e9\\/","cut":"\\ud83d"}',
+      '  ',
+      '{"messageId":"c","n":2}',
+    ];
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(Buffer.from(`${lines.join('\n')}\n`), [30], fallbacks);
+    const rows = await read(`SELECT messageId, n, _event FROM read_parquet('${file}')`, file);
+    expect(rows).toEqual([
+      { messageId: 'a', n: 1n, _event: null },
+      { messageId: 'b', n: null, _event: lines[1] },
+      { messageId: null, n: null, _event: '  ' },
+      { messageId: 'c', n: 2n, _event: null },
+    ]);
+    expect(fallbacks).toEqual(['whole-event']);
+  });
+
+  it("writes a 32 MiB generation with large events kept whole among the others with its typed columns (they were read in one block, past DuckDB's memory)", async () => {
+    const lines: string[] = [];
+    let bytes = 0;
+    for (let i = 0; bytes < 32 * 1024 * 1024; i++) {
+      const event =
+        i % 20 === 0
+          ? { messageId: `m${i}`, event: 'x', Event: 'odd client', blob: 'b'.repeat(30_000) }
+          : { messageId: `m${i}`, event: 'x', n: i, text: 't'.repeat(200) };
+      const line = JSON.stringify(event);
+      lines.push(line);
+      bytes += line.length + 1;
+    }
+    const text = Buffer.from(`${lines.join('\n')}\n`);
+    const cuts = Array.from(
+      { length: Math.floor(text.length / (4 * 1024 * 1024)) },
+      (_, i) => (i + 1) * 4 * 1024 * 1024,
+    );
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(text, cuts, fallbacks);
+    const [counts] = await read(
+      `SELECT count(*) AS rows, count(DISTINCT messageId) AS ids, count(_event) AS whole, count(n) AS typed FROM read_parquet('${file}')`,
+      file,
+    );
+    const whole = Math.ceil(lines.length / 20);
+    expect(counts).toEqual({
+      rows: BigInt(lines.length),
+      ids: BigInt(lines.length),
+      whole: BigInt(whole),
+      typed: BigInt(lines.length - whole),
+    });
+    expect(fallbacks).toEqual(['whole-event']);
+  });
+
   it('writes a generation of events kept whole and typed ones that DuckDB cannot parse as text lines, every event once', async () => {
     const events = [
       { messageId: 'a', text: 'cut \ud83d' },

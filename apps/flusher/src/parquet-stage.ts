@@ -8,6 +8,8 @@ import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-sch
 import { makeScratchDir, writeAll } from './scratch-dirs.js';
 import type { Chunk } from './sealed-reader.js';
 import { writeTextLines } from './text-lines.js';
+import { FieldNames } from './top-level-fields.js';
+import { wholeEventLine } from './whole-event-lines.js';
 
 /**
  * Rows per row group are sized by the generation's mean event size, aiming at this much NDJSON
@@ -37,9 +39,8 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
 
 const READ_BYTES = 4 * 1024 * 1024;
 
-/** The staged files: lines whose fields are columns, and lines kept whole (SchemaBuilder.addLine). */
-const COLUMN_LINES = 'columns.ndjson';
-const WHOLE_LINES = 'whole-events.ndjson';
+/** The staged generation (an event kept whole in its staged form). */
+const STAGED = 'generation.ndjson';
 
 export function rowGroupRows(rawBytes: number, events: number): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
@@ -85,39 +86,36 @@ const NEWLINE = Buffer.from('\n');
  * yields its bytes for the upload. Memory stays bounded whatever the generation's size; disk
  * holds the generation and its Parquet file until `discard` (which `encode` calls when done).
  *
- * The lines are staged in two files: those whose fields are columns, and the few kept whole
- * (SchemaBuilder.addLine says which), which DuckDB reads as one `_event` column beside the others.
+ * A line whose fields cannot be columns (SchemaBuilder.addLine says which) is staged in its place
+ * as a line of its own (whole-event-lines.ts), which DuckDB reads as one `_event` column beside
+ * the others' columns: the order, and so the row groups' sizes, stay the generation's.
  */
 export class ParquetStage {
   private readonly schema = new SchemaBuilder();
   private readonly lines = new LineSplitter();
   private events = 0;
-  private rawBytes = 0;
+  /** The bytes staged: the generation's, an event kept whole in its staged form. */
+  private stagedBytes = 0;
   private maxLineBytes = 0;
   private readonly largestRun = new LargestRun();
   private discarded = false;
-  /** The parts of the chunk being staged, for each file: runs of its lines, each line with its "\n". */
-  private readonly columnParts: Buffer[] = [];
-  private readonly wholeParts: Buffer[] = [];
-  /** The run of lines of the chunk being staged that are columns, not yet in columnParts. */
+  /** The chunk being staged, to write: runs of its lines and events kept whole, each with its "\n". */
+  private readonly parts: Buffer[] = [];
+  /** The run of the chunk's lines whose fields are columns, not yet in `parts`. */
   private run: { buffer: Buffer; start: number; end: number } | undefined;
-  private wholeEvents = 0;
+  private readonly names = new FieldNames();
 
   private constructor(
     private readonly dir: string,
-    private readonly columnLines: FileHandle,
-    private readonly wholeLines: FileHandle,
+    private readonly file: FileHandle,
     private readonly report: FallbackReport,
   ) {}
 
   static async open(report: FallbackReport): Promise<ParquetStage> {
     const dir = await makeScratchDir();
-    const opened: FileHandle[] = [];
     try {
-      for (const name of [COLUMN_LINES, WHOLE_LINES]) opened.push(await open(join(dir, name), 'w'));
-      return new ParquetStage(dir, opened[0] as FileHandle, opened[1] as FileHandle, report);
+      return new ParquetStage(dir, await open(join(dir, STAGED), 'w'), report);
     } catch (error) {
-      await Promise.all(opened.map((file) => file.close().catch(() => {})));
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
@@ -142,7 +140,6 @@ export class ParquetStage {
 
   /** A chunk of the generation, in order. Its buffer may be reused once this resolves. */
   async add(data: Buffer): Promise<void> {
-    this.rawBytes += data.length;
     this.lines.push(data, this.addLine);
     await this.writeParts();
   }
@@ -150,41 +147,45 @@ export class ParquetStage {
   private readonly addLine = (data: Buffer, start: number, end: number): void => {
     if (end === start) return;
     this.events += 1;
-    if (end - start > this.maxLineBytes) this.maxLineBytes = end - start;
-    this.largestRun.add(end - start + 1);
-    if (!this.schema.addLine(data, start, end)) {
-      this.endRun();
-      this.wholeEvents += 1;
-      this.wholeParts.push(data.subarray(start, end), NEWLINE);
-    } else if (this.run?.buffer === data && this.run.end + 1 === start) {
-      this.run.end = end;
+    let staged = end - start;
+    if (this.schema.addLine(data, start, end)) {
+      if (this.run?.buffer === data && this.run.end + 1 === start) this.run.end = end;
+      else {
+        this.endRun();
+        this.run = { buffer: data, start, end };
+      }
     } else {
       this.endRun();
-      this.run = { buffer: data, start, end };
+      const whole = wholeEventLine(data, start, end, this.names);
+      this.parts.push(whole);
+      staged = whole.length - 1;
     }
+    this.stagedBytes += staged + 1;
+    if (staged > this.maxLineBytes) this.maxLineBytes = staged;
+    this.largestRun.add(staged + 1);
   };
 
   private endRun(): void {
     if (!this.run) return;
-    this.columnParts.push(this.run.buffer.subarray(this.run.start, this.run.end), NEWLINE);
+    this.parts.push(this.run.buffer.subarray(this.run.start, this.run.end), NEWLINE);
     this.run = undefined;
   }
 
   /**
-   * Writes the lines staged since the last call to their files: a chunk's lines are one run (one
-   * write, no copy) unless some are kept whole. Referencing the chunk: done before it is released.
+   * Writes the lines staged since the last call: a chunk's lines are one run (one write, no copy)
+   * unless some are kept whole. Referencing the chunk: done before it is released.
    */
   private async writeParts(): Promise<void> {
     this.endRun();
-    const writes = [this.columnParts, this.wholeParts].map((parts, index) => {
-      if (parts.length === 0) return undefined;
-      const data = parts.length === 2 ? (parts[0] as Buffer) : Buffer.concat(parts);
-      const newline = parts.length === 2 ? NEWLINE : undefined;
-      parts.length = 0;
-      const file = index === 0 ? this.columnLines : this.wholeLines;
-      return writeAll(file, data).then(() => (newline ? writeAll(file, newline) : undefined));
-    });
-    await Promise.all(writes);
+    if (this.parts.length === 0) return;
+    const data = this.parts.length === 2 && this.parts[1] === NEWLINE ? undefined : Buffer.concat(this.parts);
+    const [run] = this.parts;
+    this.parts.length = 0;
+    if (data) await writeAll(this.file, data);
+    else {
+      await writeAll(this.file, run as Buffer);
+      await writeAll(this.file, NEWLINE);
+    }
   }
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
@@ -192,7 +193,7 @@ export class ParquetStage {
     try {
       this.lines.end(this.addLine);
       await this.writeParts();
-      await Promise.all([this.columnLines.close(), this.wholeLines.close()]);
+      await this.file.close();
       const output = join(this.dir, 'generation.parquet');
       await this.writeParquet(output);
       yield* createReadStream(output, { highWaterMark: READ_BYTES });
@@ -212,7 +213,7 @@ export class ParquetStage {
     } else if (schema.kind === 'columns' && schema.wholeEvents) {
       this.report.logger.warn(
         { reason: schema.wholeEvents.reason, events: schema.wholeEvents.count },
-        'writing events whose fields cannot be columns whole, in the _event JSON column',
+        'writing events whose fields cannot be columns whole, as text in the _event column',
       );
     }
     const attempts = schemaAttempts(schema);
@@ -220,22 +221,21 @@ export class ParquetStage {
       const attempt = attempts[index] as ParquetSchema;
       let rows: number;
       try {
-        const staged = [join(this.dir, COLUMN_LINES), join(this.dir, WHOLE_LINES)];
-        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : (staged[0] as string);
+        const staged = join(this.dir, STAGED);
+        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
         if (attempt.kind === 'lines') {
           await writeTextLines(staged, input);
           // The last way of reading it: the staged lines are not read again, and the disk holds
           // one copy of the generation, as scratchBytesNeeded counts.
-          await Promise.all(staged.map((file) => rm(file, { force: true })));
+          await rm(staged, { force: true });
         }
         rows = await copyToParquet({
           input,
-          wholeEvents: attempt.kind !== 'lines' && this.wholeEvents > 0 ? staged[1] : undefined,
           spill: join(this.dir, 'spill'),
           output,
           schema: attempt,
-          rowGroupRows: rowGroupRows(this.rawBytes, this.events),
-          rowGroupBytes: rowGroupBytes(this.rawBytes, this.events, this.largestRun.most),
+          rowGroupRows: rowGroupRows(this.stagedBytes, this.events),
+          rowGroupBytes: rowGroupBytes(this.stagedBytes, this.events, this.largestRun.most),
           maxLineBytes: this.maxLineBytes,
         });
       } catch (error) {
@@ -263,7 +263,7 @@ export class ParquetStage {
   async discard(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
-    await Promise.all([this.columnLines.close().catch(() => {}), this.wholeLines.close().catch(() => {})]);
+    await this.file.close().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
   }
 }

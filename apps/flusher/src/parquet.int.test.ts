@@ -323,10 +323,10 @@ describe('a Parquet flush', () => {
     expect(log).not.toContain('cut');
   });
 
-  it('writes lines that are not JSON at all as text, their server fields NULL (a buffer the ingest did not write)', async () => {
+  it('keeps lines that are not JSON at all whole, as text, their server fields NULL (a buffer the ingest did not write)', async () => {
     const stream = randomName('pq-not-json');
-    // The first line makes the generation whole (an empty name); the second is not JSON (a bad
-    // escape in a name), where the flusher reads each line's server fields.
+    // The first line has an empty name; the second is not JSON (a bad escape in a name), where
+    // the flusher reads each line's server fields. DuckDB parses neither: each is text in _event.
     const lines = ['{"":1,"messageId":"a"}', '{"bad\\q":1,"messageId":"b"}'];
     const result = await appendToBuffer(redis, streamKeys(stream), {
       chunk: lines.map((line) => `${line}\n`).join(''),
@@ -343,7 +343,7 @@ describe('a Parquet flush', () => {
       [lines[0], 'a'],
       [lines[1], null],
     ]);
-    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="text-lines"} 1`);
+    expect(metrics).toContain(`spool_parquet_fallbacks_total{stream="${stream}",kind="whole-event"} 1`);
   });
 
   it('writes lines holding bytes that are no UTF-8 as text, those bytes as U+FFFD (a buffer the ingest did not write)', async () => {

@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { LineSplitter } from './line-splitter.js';
 import { writeAll } from './scratch-dirs.js';
 import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
+import { isWholeEventLine, unwrapWholeEventLine } from './whole-event-lines.js';
 
 const NEWLINE = 0x0a;
 /** Between the fields of a text line: JSON text never holds a raw 0x01 (JSON escapes it). */
@@ -11,7 +12,7 @@ const TEXT_LINE_DELIMITER = 0x01;
 const OUTPUT_BYTES = 1024 * 1024;
 
 /**
- * Rewrites the staged generation (its files, one after the other) for Parquet's last way of writing it, each line as text
+ * Rewrites the staged generation for Parquet's last way of writing it, each line as text
  * (docs/output.md#parquet): `<messageId>\x01<receivedAt>\x01<line>`, the two server fields as the
  * JSON text of the line's top-level values (empty when it has none that is a string), read from
  * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
@@ -19,7 +20,7 @@ const OUTPUT_BYTES = 1024 * 1024;
  * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
  * fields). Streams the file: it holds one read (4 MiB) and the output of its lines.
  */
-export async function writeTextLines(inputs: readonly string[], output: string): Promise<void> {
+export async function writeTextLines(input: string, output: string): Promise<void> {
   const out = await open(output, 'w');
   try {
     const names = new FieldNames();
@@ -30,8 +31,24 @@ export async function writeTextLines(inputs: readonly string[], output: string):
       pending = [];
       pendingBytes = 0;
     };
+    const push = (parts: Array<Buffer | undefined>) => {
+      for (const part of parts) {
+        if (part) {
+          pending.push(part);
+          pendingBytes += part.length;
+        }
+      }
+    };
     const addLine = (buffer: Buffer, start: number, end: number) => {
       if (end === start) return;
+      if (isWholeEventLine(buffer, start, end)) {
+        // An event kept whole, staged in its own form (whole-event-lines.ts): its own text here too.
+        const whole = unwrapWholeEventLine(buffer, start, end);
+        const json = (value: string | undefined) =>
+          value === undefined ? undefined : Buffer.from(JSON.stringify(value));
+        push([json(whole.messageId), DELIMITER, json(whole.receivedAt), DELIMITER, utf8(whole.line), END]);
+        return;
+      }
       let messageId: Buffer | undefined;
       let receivedAt: Buffer | undefined;
       try {
@@ -53,23 +70,16 @@ export async function writeTextLines(inputs: readonly string[], output: string):
       messageId &&= utf8(messageId);
       receivedAt &&= utf8(receivedAt);
       // Held past this chunk by reference: a file stream's chunks are never reused.
-      for (const part of [messageId, DELIMITER, receivedAt, DELIMITER, text, END]) {
-        if (part) {
-          pending.push(part);
-          pendingBytes += part.length;
-        }
-      }
+      push([messageId, DELIMITER, receivedAt, DELIMITER, text, END]);
     };
-    for (const input of inputs) {
-      const lines = new LineSplitter();
-      for await (const chunk of createReadStream(input, {
-        highWaterMark: 4 * 1024 * 1024,
-      }) as AsyncIterable<Buffer>) {
-        lines.push(chunk, addLine);
-        if (pendingBytes >= OUTPUT_BYTES) await flush();
-      }
-      lines.end(addLine);
+    const lines = new LineSplitter();
+    for await (const chunk of createReadStream(input, {
+      highWaterMark: 4 * 1024 * 1024,
+    }) as AsyncIterable<Buffer>) {
+      lines.push(chunk, addLine);
+      if (pendingBytes >= OUTPUT_BYTES) await flush();
     }
+    lines.end(addLine);
     await flush();
   } finally {
     await out.close();
