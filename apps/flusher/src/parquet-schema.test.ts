@@ -142,8 +142,8 @@ describe('SchemaBuilder', () => {
         columns: [{ name: 'Timestamp', type: 'VARCHAR' }],
       });
     }
-    expect(schemaOf({ ReceivedAt: at })).toMatchObject({
-      columns: [{ name: 'ReceivedAt', type: 'TIMESTAMPTZ' }],
+    expect(schemaOf({ SentAT: at })).toMatchObject({
+      columns: [{ name: 'SentAT', type: 'TIMESTAMPTZ' }],
     });
   });
 
@@ -198,6 +198,46 @@ describe('SchemaBuilder', () => {
       columns: [{ name: 'n', type: 'BIGINT' }, ...WHOLE_EVENT_COLUMNS],
       wholeEvents: { count: 2, reason: 'two fields whose names differ only in case' },
     });
+  });
+
+  it('lets a name that is only ever null take no casing and no column: it never becomes one', () => {
+    const builder = new SchemaBuilder();
+    const events = [
+      { Event: null, messageId: 'a' },
+      { event: 'track', messageId: 'b' },
+      { Event: 'odd', messageId: 'c' },
+    ];
+    expect(events.map((event) => builder.addLine(Buffer.from(JSON.stringify(event))))).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect(builder.result()).toEqual({
+      kind: 'columns',
+      columns: [
+        { name: 'messageId', type: 'VARCHAR' },
+        { name: 'event', type: 'VARCHAR' },
+        { name: 'receivedAt', type: 'TIMESTAMPTZ' },
+        { name: '_event', type: 'VARCHAR' },
+      ],
+      wholeEvents: { count: 1, reason: 'two fields whose names differ only in case' },
+    });
+    // Nor do null-only names count against the columns' limit.
+    const nulls = new SchemaBuilder();
+    const manyNulls = Object.fromEntries(Array.from({ length: MAX_COLUMNS }, (_, i) => [`f${i}`, null]));
+    expect(nulls.addLine(Buffer.from(JSON.stringify({ ...manyNulls, messageId: 'a' })))).toBe(true);
+    expect(nulls.addLine(Buffer.from(JSON.stringify({ event: 'track', userId: 'u' })))).toBe(true);
+  });
+
+  it("keeps whole an event with another case of the server's messageId or receivedAt", () => {
+    for (const name of ['MessageID', 'receivedat']) {
+      const builder = new SchemaBuilder();
+      expect(builder.addLine(Buffer.from(JSON.stringify({ messageId: 'a', n: 1 })))).toBe(true);
+      expect(builder.addLine(Buffer.from(JSON.stringify({ [name]: 'b', n: 2 })))).toBe(false);
+      expect(builder.result()).toMatchObject({
+        wholeEvents: { count: 1, reason: expect.stringContaining(`a field named ${name}`) },
+      });
+    }
   });
 
   it('keeps whole an event that would add a column past the limit, not the ones before it', () => {

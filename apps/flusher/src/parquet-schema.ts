@@ -77,6 +77,26 @@ function typeOf(kinds: number, timeField: boolean): ColumnType {
   return 'VARCHAR';
 }
 
+/** Why a field's name can be no column whatever its values, or undefined when it can be one. */
+function nameProblem(name: string): string | undefined {
+  if (name === '') return 'a field with an empty name';
+  if (name.includes('\u0000') || !name.isWellFormed()) return 'a field name with a NUL or a lone surrogate';
+  const lower = name.toLowerCase();
+  // A client's own `_event` column would be read with Spool's whole events as one column.
+  if (lower === WHOLE_EVENT_COLUMN) return `a field named ${name}, the name of the whole event's column`;
+  // The server's fields, beside which an event kept whole is read: another case of them would
+  // be a second column DuckDB cannot tell from theirs.
+  const server = SERVER_FIELDS.get(lower);
+  if (server !== undefined && server !== name)
+    return `a field named ${name}, another case of the server's ${server}`;
+  return undefined;
+}
+
+const SERVER_FIELDS = new Map([
+  ['messageid', 'messageId'],
+  ['receivedat', 'receivedAt'],
+]);
+
 /** Builds a generation's schema from its lines, as they are read. */
 export class SchemaBuilder {
   private readonly kinds = new Map<string, number>();
@@ -92,7 +112,8 @@ export class SchemaBuilder {
    */
   private readonly lineNames: string[] = [];
   private readonly lineKinds: number[] = [];
-  private lineNewNames = 0;
+  /** Names that become columns in the line being read (their first value that is not null). */
+  private readonly lineColumns: string[] = [];
   private lineHasValue = false;
   private lineProblem: string | undefined;
   private line: Buffer = Buffer.alloc(0);
@@ -118,7 +139,7 @@ export class SchemaBuilder {
     this.line = line;
     this.lineNames.length = 0;
     this.lineKinds.length = 0;
-    this.lineNewNames = 0;
+    this.lineColumns.length = 0;
     this.lineHasValue = false;
     this.lineProblem = undefined;
     try {
@@ -137,11 +158,9 @@ export class SchemaBuilder {
     }
     for (let i = 0; i < this.lineNames.length; i++) {
       const name = this.lineNames[i] as string;
-      const kinds = this.lineKinds[i] as number;
-      const known = this.kinds.get(name);
-      if (known === undefined) this.lowerCaseNames.add(name.toLowerCase());
-      this.kinds.set(name, (known ?? 0) | kinds);
+      this.kinds.set(name, (this.kinds.get(name) ?? 0) | (this.lineKinds[i] as number));
     }
+    for (const name of this.lineColumns) this.lowerCaseNames.add(name.toLowerCase());
     return true;
   }
 
@@ -162,14 +181,17 @@ export class SchemaBuilder {
       kinds |= NOT_TIME;
     }
     const known = this.kinds.get(name);
-    if (known !== undefined) {
-      if ((known | kinds) !== known) this.noteField(name, kinds);
-      return;
-    }
-    if (!this.lineNames.includes(name)) {
-      this.lineProblem = this.newNameProblem(name);
+    if (known !== undefined && (known | kinds) === known) return;
+    // A name new to the generation, or one that was only ever null and now has a value (a
+    // column only from then on: a null-only name neither takes a casing nor counts as a column).
+    if (known === undefined && !this.lineNames.includes(name)) {
+      this.lineProblem = nameProblem(name);
       if (this.lineProblem) return;
-      this.lineNewNames += 1;
+    }
+    if (kind !== ValueKind.Null && !((known ?? 0) & ~ValueKind.Null) && !this.lineColumns.includes(name)) {
+      this.lineProblem = this.newColumnProblem(name);
+      if (this.lineProblem) return;
+      this.lineColumns.push(name);
     }
     this.noteField(name, kinds);
   };
@@ -179,17 +201,14 @@ export class SchemaBuilder {
     this.lineKinds.push(kinds);
   }
 
-  /** Why a name new to the generation cannot be a column, or undefined when it can. */
-  private newNameProblem(name: string): string | undefined {
-    if (name === '') return 'a field with an empty name';
-    if (name.includes('\u0000') || !name.isWellFormed()) return 'a field name with a NUL or a lone surrogate';
+  /** Why a name about to become a column cannot: its case taken, or no column left. */
+  private newColumnProblem(name: string): string | undefined {
     const lower = name.toLowerCase();
-    if (this.lowerCaseNames.has(lower) || this.lineNames.some((other) => other.toLowerCase() === lower)) {
+    if (this.lowerCaseNames.has(lower) || this.lineColumns.some((other) => other.toLowerCase() === lower)) {
       return 'two fields whose names differ only in case';
     }
-    // A client's own `_event` column would be read with Spool's whole events as one column.
-    if (lower === WHOLE_EVENT_COLUMN) return `a field named ${name}, the name of the whole event's column`;
-    if (this.kinds.size + this.lineNewNames >= MAX_COLUMNS) return `more than ${MAX_COLUMNS} fields`;
+    if (this.lowerCaseNames.size + this.lineColumns.length >= MAX_COLUMNS)
+      return `more than ${MAX_COLUMNS} fields`;
     return undefined;
   }
 
