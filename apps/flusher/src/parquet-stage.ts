@@ -177,15 +177,12 @@ export class ParquetStage {
    */
   private async writeParts(): Promise<void> {
     this.endRun();
-    if (this.parts.length === 0) return;
-    const data = this.parts.length === 2 && this.parts[1] === NEWLINE ? undefined : Buffer.concat(this.parts);
-    const [run] = this.parts;
-    this.parts.length = 0;
-    if (data) await writeAll(this.file, data);
-    else {
-      await writeAll(this.file, run as Buffer);
+    const parts = this.parts.splice(0);
+    if (parts.length === 2 && parts[1] === NEWLINE) {
+      // One run: the chunk's own bytes, not copied.
+      await writeAll(this.file, parts[0] as Buffer);
       await writeAll(this.file, NEWLINE);
-    }
+    } else if (parts.length > 0) await writeAll(this.file, Buffer.concat(parts));
   }
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
