@@ -79,9 +79,9 @@ describe('readStatement', () => {
     );
   });
 
-  it('reads lines as text with a delimiter JSON text never holds', () => {
+  it('reads lines as text with a delimiter and a quote JSON text never holds', () => {
     expect(readStatement({ ...base, schema: { kind: 'lines' } })).toContain(
-      `columns = {'_messageId': 'VARCHAR', '_receivedAt': 'VARCHAR', '_event': 'VARCHAR'}, header = false, delim = E'\\x01', quote = '', escape = ''`,
+      `columns = {'_messageId': 'VARCHAR', '_receivedAt': 'VARCHAR', '_event': 'VARCHAR'}, header = false, delim = E'\\x01', quote = E'\\x02', escape = E'\\x02'`,
     );
   });
 });

@@ -94,7 +94,10 @@ export interface CopyToParquet {
   rowGroupRows: number;
   /** About how much NDJSON a row group holds: what DuckDB's memory is sized by (memoryLimitFor). */
   rowGroupBytes: number;
-  /** The longest line's size bound, in bytes (DuckDB refuses longer JSON values). */
+  /**
+   * The longest line's size bound, in bytes (DuckDB refuses longer JSON values): the staged
+   * generation's, or for `lines` the longest text line writeTextLines wrote.
+   */
   maxLineBytes: number;
 }
 
@@ -139,16 +142,18 @@ export function selectStatement(copy: CopyToParquet): string {
 export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): string {
   const objectBytes = Math.max(1024 * 1024, maxLineBytes + 1024);
   if (schema.kind === 'lines') {
-    // The lines of writeTextLines, parsing nothing: JSON text never holds a raw 0x01 (JSON escapes
-    // it), so with that delimiter and no quoting a line is always three fields.
+    // The lines of writeTextLines, parsing nothing: three fields, split at 0x01, and only a field
+    // holding 0x01 or 0x02 quoted (which JSON text never holds raw). maxLineBytes is then the
+    // longest text line's.
     const columns = ['_messageId', '_receivedAt', WHOLE_EVENT_COLUMN].map(
       (name) => `${literal(name)}: 'VARCHAR'`,
     );
     return (
       `read_csv(${literal(input)}, columns = {${columns.join(', ')}}, header = false, ` +
-      `delim = E'\\x01', quote = '', escape = '', auto_detect = false, new_line = '\\n', ` +
-      // The two values are parts of the line: the text line is at most twice its length.
-      `max_line_size = ${2 * objectBytes})`
+      `delim = E'\\x01', quote = E'\\x02', escape = E'\\x02', auto_detect = false, new_line = '\\n', ` +
+      // Its buffer is 16 lines' bound by default: a text line of 6 MiB asked 112 MiB, past the
+      // COPY's memory, on every retry. Two lines' bound reads any line (measured: 30 MiB in 96).
+      `max_line_size = ${objectBytes}, buffer_size = ${Math.max(16 * 1024 * 1024, 2 * objectBytes)})`
     );
   }
   const columns =

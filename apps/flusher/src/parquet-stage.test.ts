@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +154,43 @@ describe('ParquetStage', () => {
     expect(rows).toEqual(
       events.map((event) => ({ messageId: event.messageId, _event: JSON.stringify(event) })),
     );
+    expect(fallbacks).toEqual(['text-lines']);
+  });
+
+  it("writes lines holding the text lines' own delimiter bytes (0x01, 0x02: not JSON, a buffer written by hand) as they are", async () => {
+    const lines = [
+      '{"messageId":"a","n":1}',
+      'not json \x01 two \x01\x01 fields',
+      '\x02quoted\x02 \x01',
+      '{"messageId":"d"}\x01',
+      '{"messageId":"e\x01\x02"}',
+    ];
+    const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(text, [30], fallbacks);
+    const rows = await read(`SELECT messageId, _event FROM read_parquet('${file}')`, file);
+    expect(rows).toEqual([
+      { messageId: 'a', _event: lines[0] },
+      { messageId: null, _event: lines[1] },
+      { messageId: null, _event: lines[2] },
+      { messageId: 'd', _event: lines[3] },
+      // Its id is no JSON string (a raw control byte): NULL, as for any line the ingest did not write.
+      { messageId: null, _event: lines[4] },
+    ]);
+    expect(fallbacks).toEqual(['text-lines']);
+  });
+
+  it('writes a text line of 6 MiB (a line DuckDB refused as JSON, in a buffer written by hand)', async () => {
+    const long = `{"messageId":"b","cut":"\\ud83d","s":"${'x'.repeat(6 * 1024 * 1024)}"}`;
+    const text = Buffer.from(`{"messageId":"a"}\n${long}\n`);
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(text, [], fallbacks);
+    const rows = await read(`SELECT messageId, md5(_event) AS md5 FROM read_parquet('${file}')`, file);
+    const md5 = (line: string) => createHash('md5').update(line).digest('hex');
+    expect(rows).toEqual([
+      { messageId: 'a', md5: md5('{"messageId":"a"}') },
+      { messageId: 'b', md5: md5(long) },
+    ]);
     expect(fallbacks).toEqual(['text-lines']);
   });
 });

@@ -220,8 +220,9 @@ export class ParquetStage {
       try {
         const staged = join(this.dir, STAGED);
         const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
+        let maxLineBytes = this.maxLineBytes;
         if (attempt.kind === 'lines') {
-          await writeTextLines(staged, input);
+          maxLineBytes = await writeTextLines(staged, input);
           // The last way of reading it: the staged lines are not read again, and the disk holds
           // one copy of the generation, as scratchBytesNeeded counts.
           await rm(staged, { force: true });
@@ -233,7 +234,7 @@ export class ParquetStage {
           schema: attempt,
           rowGroupRows: rowGroupRows(this.stagedBytes, this.events),
           rowGroupBytes: rowGroupBytes(this.stagedBytes, this.events, this.largestRun.most),
-          maxLineBytes: this.maxLineBytes,
+          maxLineBytes,
         });
       } catch (error) {
         const last = index === attempts.length - 1;

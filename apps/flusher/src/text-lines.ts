@@ -8,7 +8,13 @@ import { isWholeEventLine, unwrapWholeEventLine } from './whole-event-lines.js';
 
 const NEWLINE = 0x0a;
 /** Between the fields of a text line: JSON text never holds a raw 0x01 (JSON escapes it). */
-const TEXT_LINE_DELIMITER = 0x01;
+export const TEXT_LINE_DELIMITER = 0x01;
+/**
+ * Around a field holding either byte (a line that is no JSON, in a buffer written by hand), the
+ * one inside doubled: else its 0x01 would cut it into more fields than three, and DuckDB refused
+ * the file on every retry. JSON text never holds a raw 0x02 either, so no other field is quoted.
+ */
+export const TEXT_LINE_QUOTE = 0x02;
 const OUTPUT_BYTES = 1024 * 1024;
 
 /**
@@ -18,26 +24,35 @@ const OUTPUT_BYTES = 1024 * 1024;
  * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
  * the others, and `count(DISTINCT messageId)` counts its rows: DuckDB parses nothing but the two
  * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
- * fields). Streams the file: it holds one read (4 MiB) and the output of its lines.
+ * fields). Streams the file: it holds one read (4 MiB) and the output of its lines. Resolves with
+ * the longest text line's bytes, its newline left out (what DuckDB's line bound is set by).
  */
-export async function writeTextLines(input: string, output: string): Promise<void> {
+export async function writeTextLines(input: string, output: string): Promise<number> {
   const out = await open(output, 'w');
   try {
     const names = new FieldNames();
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    let longestLine = 0;
     const flush = async () => {
       await writeAll(out, Buffer.concat(pending, pendingBytes));
       pending = [];
       pendingBytes = 0;
     };
-    const push = (parts: Array<Buffer | undefined>) => {
-      for (const part of parts) {
-        if (part) {
-          pending.push(part);
-          pendingBytes += part.length;
+    /** One text line: its three fields, each quoted where it must be, and its newline. */
+    const push = (messageId: Buffer | undefined, receivedAt: Buffer | undefined, text: Buffer) => {
+      const fields = [messageId && quoted(messageId), receivedAt && quoted(receivedAt), quoted(text)];
+      let lineBytes = 2; // the two delimiters
+      for (const [index, field] of fields.entries()) {
+        if (index > 0) pending.push(DELIMITER);
+        if (field) {
+          pending.push(field);
+          lineBytes += field.length;
         }
       }
+      pending.push(END);
+      pendingBytes += lineBytes + 1;
+      if (lineBytes > longestLine) longestLine = lineBytes;
     };
     const addLine = (buffer: Buffer, start: number, end: number) => {
       if (end === start) return;
@@ -46,7 +61,7 @@ export async function writeTextLines(input: string, output: string): Promise<voi
         const whole = unwrapWholeEventLine(buffer, start, end);
         const json = (value: string | undefined) =>
           value === undefined ? undefined : Buffer.from(JSON.stringify(value));
-        push([json(whole.messageId), DELIMITER, json(whole.receivedAt), DELIMITER, utf8(whole.line), END]);
+        push(json(whole.messageId), json(whole.receivedAt), utf8(whole.line));
         return;
       }
       let messageId: Buffer | undefined;
@@ -70,7 +85,7 @@ export async function writeTextLines(input: string, output: string): Promise<voi
       messageId &&= utf8(messageId);
       receivedAt &&= utf8(receivedAt);
       // Held past this chunk by reference: a file stream's chunks are never reused.
-      push([messageId, DELIMITER, receivedAt, DELIMITER, text, END]);
+      push(messageId, receivedAt, text);
     };
     const lines = new LineSplitter();
     for await (const chunk of createReadStream(input, {
@@ -81,6 +96,7 @@ export async function writeTextLines(input: string, output: string): Promise<voi
     }
     lines.end(addLine);
     await flush();
+    return longestLine;
   } finally {
     await out.close();
   }
@@ -89,5 +105,19 @@ export async function writeTextLines(input: string, output: string): Promise<voi
 /** `bytes` as they are when UTF-8, else with each byte that is not replaced by U+FFFD. */
 const utf8 = (bytes: Buffer) => (isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8')));
 
+/** `field` as it is, or quoted (TEXT_LINE_QUOTE) where it holds the delimiter or the quote. */
+function quoted(field: Buffer): Buffer {
+  if (!field.includes(TEXT_LINE_DELIMITER) && !field.includes(TEXT_LINE_QUOTE)) return field;
+  const parts: Buffer[] = [QUOTE];
+  let start = 0;
+  for (let at = field.indexOf(TEXT_LINE_QUOTE); at !== -1; at = field.indexOf(TEXT_LINE_QUOTE, at + 1)) {
+    parts.push(field.subarray(start, at + 1), QUOTE);
+    start = at + 1;
+  }
+  parts.push(field.subarray(start), QUOTE);
+  return Buffer.concat(parts);
+}
+
 const DELIMITER = Buffer.from([TEXT_LINE_DELIMITER]);
+const QUOTE = Buffer.from([TEXT_LINE_QUOTE]);
 const END = Buffer.from([NEWLINE]);
