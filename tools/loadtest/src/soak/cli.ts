@@ -19,6 +19,7 @@ const USAGE = `spool soak — steady load for a long time, watching memory; then
 
   make soak                       30 minutes
   make soak ARGS="--duration 5m --every 30s --concurrency 10"
+  make soak ARGS="--format parquet"   the flushers' OUTPUT_FORMAT: ndjson.gz (default), ndjson.zst or parquet
 
   Fails on any event lost or stored twice, and on memory that kept growing after the first third
   of the run (at least ${MIN_JUDGED_SAMPLES} samples): an ingest's or flusher's RSS by more than ${ALLOWED_GROWTH_MIB} MiB,
@@ -55,8 +56,8 @@ async function main(): Promise<number> {
     say(`spool soak: ${options.problem}\n\n${USAGE}`);
     return 2;
   }
-  const { durationMs, everyMs, concurrency } = options;
-  const stack = await startChaosStack({ fsync: 'everysec' });
+  const { durationMs, everyMs, concurrency, format } = options;
+  const stack = await startChaosStack({ fsync: 'everysec', format });
   stopOnSignal(() => stack.stop());
   const redis = new Redis(stack.stack.redisUrl);
   try {

@@ -1,15 +1,17 @@
 import { parseArgs } from 'node:util';
-import { parseDuration } from '@spool/shared';
+import { OUTPUT_FORMATS, type OutputFormat, parseDuration } from '@spool/shared';
 
 export interface SoakOptions {
   durationMs: number;
   everyMs: number;
   concurrency: number;
+  /** The flushers' OUTPUT_FORMAT: Parquet's DuckDB instances are what a long run may leak. */
+  format: OutputFormat;
 }
 
 /** The soak's options from its command line, what is wrong with them (one problem), or a call for help. */
 export function parseSoakOptions(args: string[]): SoakOptions | { problem: string } | { help: true } {
-  let values: { duration: string; every: string; concurrency: string; help?: boolean };
+  let values: { duration: string; every: string; concurrency: string; format: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -17,6 +19,7 @@ export function parseSoakOptions(args: string[]): SoakOptions | { problem: strin
         duration: { type: 'string', default: '30m' },
         every: { type: 'string', default: '1m' },
         concurrency: { type: 'string', default: '10' },
+        format: { type: 'string', default: 'ndjson.gz' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -33,5 +36,7 @@ export function parseSoakOptions(args: string[]): SoakOptions | { problem: strin
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
     return { problem: '--concurrency: expected a whole number of at least 1' };
   }
-  return { durationMs, everyMs, concurrency };
+  const format = OUTPUT_FORMATS.find((name) => name === values.format);
+  if (format === undefined) return { problem: `--format: expected ${OUTPUT_FORMATS.join(', ')}` };
+  return { durationMs, everyMs, concurrency, format };
 }
