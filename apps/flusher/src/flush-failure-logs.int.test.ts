@@ -1,13 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
-import { defineSpoolCommands, redisNow, streamKeys } from '@spool/shared';
+import { defineSpoolCommands, FLUSH_QUEUE, queuePrefix, redisNow, streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   flusherTestEnv,
   randomName,
   SPOOL_MAINS,
   spawnService,
+  testServices,
   waitFor,
 } from '@spool/testkit';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
+import { Queue } from 'bullmq';
 import { fillBuffer } from '../test/support.js';
 
 /** spool_flush_failures_total, summed over its streams, as the flusher's /metrics says it. */
@@ -57,6 +60,56 @@ describe('flush failures in the log', () => {
       expect(lines.length).toBeLessThan((await failures(flusher.url)) / 5);
     } finally {
       await flusher.stop();
+      await redis.quit();
+    }
+  });
+});
+
+describe('a failed attempt in its job', () => {
+  it("keeps S3's message, and each stack's copy of it, to 300 characters (a 100 KB message made a job of 1.15 MB in Redis)", async () => {
+    const namespace = randomName('long');
+    const redis = createTestRedis();
+    defineSpoolCommands(redis);
+    const proxy = await S3FaultProxy.start(testServices().s3.endpoint);
+    proxy.set('error500LongMessage');
+    const flusher = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({
+        REDIS_NAMESPACE: namespace,
+        S3_ENDPOINT: proxy.endpoint,
+        FLUSH_INTERVAL: '1s',
+        FLUSH_RETRY_BASE: '10ms',
+        FLUSH_RETRY_MAX: '100ms',
+        LOG_LEVEL: 'warn',
+      }),
+    );
+    const connection = redis.duplicate();
+    const queue = new Queue(FLUSH_QUEUE, { connection, prefix: queuePrefix(namespace) });
+    try {
+      const keys = streamKeys(randomName('s'), namespace);
+      await fillBuffer(redis, keys, 10_000);
+      await redis.set(keys.since, String((await redisNow(redis)) - 60_000));
+      const failed = await waitFor(
+        async () => {
+          const jobs = await queue.getJobs(['delayed', 'waiting', 'active', 'failed']);
+          const job = jobs.find((candidate) => candidate.name === 'flush' && candidate.attemptsMade >= 2);
+          return job?.failedReason ? job : undefined;
+        },
+        60_000,
+        'a flush job failed twice',
+      );
+      expect(failed.failedReason).toMatch(/^x{300}…$/);
+      const stacks = failed.stacktrace ?? [];
+      expect(stacks.length).toBeGreaterThanOrEqual(1);
+      for (const stack of stacks) {
+        expect(stack).toMatch(/^\w+: x{300}…\n\s+at /);
+        expect(stack.length).toBeLessThan(10_000);
+      }
+    } finally {
+      await queue.close();
+      await connection.quit();
+      await flusher.stop();
+      await proxy.close();
       await redis.quit();
     }
   });

@@ -30,7 +30,7 @@ import { createFlusherMetrics } from './metrics.js';
 import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
 import { restAfterRefusals } from './rest-after-refusal.js';
 import { s3ErrorOf } from './s3-errors.js';
-import { recordFlushError } from './status/flush-errors.js';
+import { recordFlushError, withBoundedMessage } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { readRedisHealth } from './status/redis-health.js';
 import { statusReader } from './status/status.js';
@@ -98,6 +98,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     inHand.add(job);
     try {
       return await runJob(job);
+    } catch (error) {
+      throw withBoundedMessage(error);
     } finally {
       activity.active -= 1;
       inHand.delete(job);

@@ -370,6 +370,17 @@ describe('CORS', () => {
     expect(response.headers['access-control-allow-origin']).toBe('*');
     expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
   });
+
+  it("lets no page read /metrics, /readyz or /healthz (the streams' names and traffic), where the events routes are read by any", async () => {
+    for (const url of ['/metrics', '/readyz', '/healthz']) {
+      const response = await ingest.app.inject({ url, headers: { origin: 'https://shop.example' } });
+      expect({ url, status: response.statusCode }).toEqual({ url, status: 200 });
+      expect({ url, allowed: response.headers['access-control-allow-origin'] }).toEqual({
+        url,
+        allowed: undefined,
+      });
+    }
+  });
 });
 
 describe('health and metrics', () => {

@@ -164,6 +164,9 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       );
     },
     ...(config.metricsPort === undefined ? { registry: metrics.registry } : {}),
+    // No page reads these: with CORS, any page an employee opened could read the streams'
+    // names and traffic from an ingest reachable only inside the network.
+    routeConfig: { cors: false },
   });
   if (config.metricsPort !== undefined) {
     await serveMetricsApart(app, metrics.registry, { host: config.host, port: config.metricsPort });

@@ -9,6 +9,8 @@ export interface HealthRouteOptions {
   notReadyReason(): string | undefined | Promise<string | undefined>;
   /** Served at `/metrics`; none there when the metrics have a server of their own (METRICS_PORT). */
   registry?: Registry;
+  /** Each route's config (the ingest's `{ cors: false }`: its CORS is for the event routes only). */
+  routeConfig?: Record<string, unknown>;
 }
 
 /**
@@ -18,8 +20,9 @@ export interface HealthRouteOptions {
  */
 export async function healthRoutes(app: FastifyInstance, options: HealthRouteOptions): Promise<void> {
   let lastReason: string | undefined;
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  const config = options.routeConfig ?? {};
+  app.get('/healthz', { config }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config }, async (_request, reply) => {
     const reason = await options.notReadyReason();
     if (reason !== lastReason) {
       if (reason) app.log.warn({ reason }, 'not ready');
@@ -30,15 +33,15 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
       ? reply.code(200).send({ status: 'ready' })
       : reply.code(503).send({ status: 'not ready', reason });
   });
-  if (options.registry) await app.register(metricsRoute, { registry: options.registry });
+  if (options.registry) await app.register(metricsRoute, { registry: options.registry, routeConfig: config });
 }
 
 /** `/metrics`: the registry's Prometheus text. */
 export async function metricsRoute(
   app: FastifyInstance,
-  { registry }: { registry: Registry },
+  { registry, routeConfig = {} }: { registry: Registry; routeConfig?: Record<string, unknown> },
 ): Promise<void> {
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', { config: routeConfig }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   );
 }

@@ -1,19 +1,55 @@
-import { keyMatcher, presentedKey } from '@spool/shared';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isIP } from 'node:net';
+import { keyMatcher, presentedKey, repeatedLog } from '@spool/shared';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * The onRequest hook of every admin view (the status page and data, the queue board): with
  * ADMIN_KEYS set, a request needs `Authorization: Bearer <key>`, or HTTP Basic with the key as
  * user name (what a browser sends after its login prompt, and on the page's own requests after).
- * Without ADMIN_KEYS the views are open, as /metrics is. The key is never echoed.
+ * Without ADMIN_KEYS the views are open, as /metrics is, to requests addressed to the flusher by
+ * an IP address or `localhost` (openHost). The key is never echoed. Refusals are logged (the
+ * probes' own request lines are not), one line per 10 s with how many came meanwhile: a leaked
+ * or guessed key being tried is seen.
  */
-export function adminGuard(adminKeys: readonly string[]) {
+export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger) {
   const isAdmin = keyMatcher(adminKeys.map((key) => ({ key, value: true })));
+  const refused = repeatedLog(log, 'admin view refused');
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (adminKeys.length === 0 || isAdmin(presentedKey(request.headers.authorization))) return;
+    if (adminKeys.length === 0) {
+      if (openHost(request.hostname)) return;
+      refused(undefined, {
+        reason: 'open views asked by a name',
+        path: request.routeOptions.url,
+        ip: request.ip,
+      });
+      await reply.code(403).send({
+        error: 'forbidden',
+        message:
+          'ADMIN_KEYS is not set: the admin views answer only requests addressed to an IP address or localhost; set ADMIN_KEYS to reach them by a name',
+      });
+      return;
+    }
+    if (isAdmin(presentedKey(request.headers.authorization))) return;
+    refused(undefined, { reason: 'no admin key', path: request.routeOptions.url, ip: request.ip });
     await reply.code(401).header('www-authenticate', 'Basic realm="Spool status", charset="UTF-8"').send({
       error: 'unauthorized',
       message: 'this view needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
     });
   };
+}
+
+/**
+ * Whether open admin views may answer a request for `hostname` (the Host header's, port left
+ * out): an IP address, `localhost` or a name under it (RFC 6761: browsers never ask DNS for
+ * those), or none. A web page can point a name of its own at 127.0.0.1 (DNS rebinding) and then
+ * read what that name serves as its own origin: an operator's browser, near a flusher reached
+ * by `kubectl port-forward`, would hand any page it visited the status and the queue's errors.
+ * The page cannot choose the Host its requests carry, which is then its own name.
+ */
+export function openHost(hostname: string): boolean {
+  if (hostname === '') return true;
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  return isIP(bare) !== 0;
 }

@@ -14,6 +14,21 @@ export type FlushErrorRecord = z.infer<typeof flushErrorRecord>;
 const MAX_MESSAGE = 300;
 
 /**
+ * `error` with its message, and the stack's copy of it, cut to MAX_MESSAGE: BullMQ keeps a failed
+ * attempt's message and the last 5 stacks in the job, in Redis, and an S3 that answered with a
+ * 100 KB `<Message>` made one job 1.15 MB there (a review's run). Changed in place.
+ */
+export function withBoundedMessage(error: unknown): unknown {
+  if (!(error instanceof Error) || error.message.length <= MAX_MESSAGE) return error;
+  const head = `${error.name}: ${error.message}`;
+  const cut = `${error.message.slice(0, MAX_MESSAGE)}…`;
+  const frames = error.stack?.startsWith(head) ? error.stack.slice(head.length) : '';
+  error.message = cut;
+  error.stack = `${error.name}: ${cut}${frames}`;
+  return error;
+}
+
+/**
  * Records a failed flush attempt where every flusher's status page sees it. Best effort: when
  * Redis is what failed, the record may not be written, and the failure is logged anyway.
  */

@@ -13,6 +13,13 @@ export const QUEUE_BOARD_PATH = '/queues';
 const BOARD_API_TIMEOUT_MS = 5_000;
 
 /**
+ * The most jobs one page of the board's API may ask for: its own settings offer no more. The API
+ * itself took any number, and `jobsPerPage=1000000` read every job of a status into memory (six
+ * such requests took a flusher from 358 to 580 MiB, past a 512 Mi pod's limit, a review's run).
+ */
+export const MAX_JOBS_PER_PAGE = 300;
+
+/**
  * The board's CSP: never framed, and nothing loaded from elsewhere. Its page links Google's font
  * service, which would tell Google who opens an admin view, and when; the browser refuses that
  * and the board falls back to the system's fonts. (Its own inline styles keep it from the status
@@ -45,13 +52,20 @@ export async function queueBoard(
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   // Its own plugin scope: the guard covers the board's pages, assets and API, and nothing else.
   await app.register(async (scope) => {
-    scope.addHook('onRequest', adminGuard(options.adminKeys));
+    scope.addHook('onRequest', adminGuard(options.adminKeys, scope.log));
     // The board's API reads Redis with no time limit: while Redis hangs (stopped, or a Cluster
     // without quorum) its answers never came. They are 503 after a while instead, as
     // /status.json's are; the board's own late answer is then dropped (Fastify warns of it).
     scope.addHook('onRequest', async (request, reply) => {
       // The route's pattern, not the URL: `/queues/%61pi/…` reaches the same route.
       if (!request.routeOptions.url?.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
+      const { jobsPerPage } = request.query as { jobsPerPage?: string | string[] };
+      if ([jobsPerPage ?? []].flat().some((value) => !(Number(value) <= MAX_JOBS_PER_PAGE))) {
+        return reply.code(400).send({
+          error: 'bad_request',
+          message: `jobsPerPage: a number of at most ${MAX_JOBS_PER_PAGE}`,
+        });
+      }
       if (options.redisDown()) return reply.code(503).send(REDIS_UNREACHABLE);
       const timer = setTimeout(() => {
         if (reply.sent) return;

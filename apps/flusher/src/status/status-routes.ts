@@ -26,7 +26,7 @@ export const REDIS_UNREACHABLE = Object.freeze({
  * itself), behind ADMIN_KEYS when set (admin-guard.ts): the key is never in a URL, a page or a log.
  */
 export async function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
-  const guard = adminGuard(options.adminKeys);
+  const guard = adminGuard(options.adminKeys, app.log);
 
   app.get('/status.json', { onRequest: guard }, async (request, reply) => {
     const { limit } = request.query as { limit?: string };

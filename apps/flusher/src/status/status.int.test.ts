@@ -355,6 +355,24 @@ describe('the status behind ADMIN_KEYS', () => {
     }
   });
 
+  it('answers open views (no ADMIN_KEYS) only to requests addressed to an IP address or localhost, probes to any', async () => {
+    const target = await flusher();
+    for (const url of ['/status', '/status.json', '/queues', '/queues/api/queues']) {
+      for (const [host, status] of [
+        ['attacker.example:3001', 403],
+        ['127.0.0.1:3001', 200],
+        ['localhost', 200],
+      ] as const) {
+        const answer = await target.app.inject({ method: 'GET', url, headers: { host } });
+        expect({ url, host, status: answer.statusCode }).toEqual({ url, host, status });
+      }
+    }
+    for (const url of ['/metrics', '/healthz']) {
+      const answer = await target.app.inject({ method: 'GET', url, headers: { host: 'attacker.example' } });
+      expect({ url, status: answer.statusCode }).toEqual({ url, status: 200 });
+    }
+  });
+
   it('refuses to start with an admin key shorter than 16 characters, naming no key', async () => {
     await expect(flusher({ ADMIN_KEYS: 'short-key' })).rejects.toThrow(
       /ADMIN_KEYS: key 1 is shorter than 16 characters/,
@@ -520,6 +538,22 @@ describe('/queues', () => {
     }
     const { queues } = api.json() as { queues: Array<{ name: string; readOnlyMode: boolean; type: string }> };
     expect(queues).toEqual([expect.objectContaining({ name: 'flush', readOnlyMode: true, type: 'bullmq' })]);
+  });
+
+  it('refuses a page of more jobs than its own settings offer (300): one request read every job of a status', async () => {
+    const target = await flusher();
+    for (const [query, status] of [
+      ['jobsPerPage=300', 200],
+      ['jobsPerPage=301', 400],
+      ['jobsPerPage=1000000', 400],
+      ['jobsPerPage=10&jobsPerPage=100000', 400],
+    ] as const) {
+      const answer = await target.app.inject({
+        method: 'GET',
+        url: `/queues/api/queues?activeQueue=flush&status=waiting&page=1&${query}`,
+      });
+      expect({ query, status: answer.statusCode }).toEqual({ query, status });
+    }
   });
 
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 export type S3Fault =
   | 'none'
   | 'error500'
+  | 'error500LongMessage'
   | 'slow'
   | 'gone'
   | 'cutDownloads'
@@ -34,9 +35,17 @@ const createsObject = (method: string, url: URL, headers: Record<string, unknown
 const isCompleteUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploadId');
 
 /** S3's refusal of a request, as its XML error (`after` it: what some stores add, a newline). */
-function refuse(outgoing: ServerResponse, status: number, code: string, after = ''): void {
+function refuse(
+  outgoing: ServerResponse,
+  status: number,
+  code: string,
+  after = '',
+  message = 'injected',
+): void {
   outgoing.writeHead(status, { 'content-type': 'application/xml' });
-  outgoing.end(`<?xml version="1.0"?><Error><Code>${code}</Code><Message>injected</Message></Error>${after}`);
+  outgoing.end(
+    `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${message}</Message></Error>${after}`,
+  );
 }
 
 /** Sends the first `bytes` of `answer`, then cuts the client's connection. */
@@ -61,7 +70,7 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
 
 /**
  * An HTTP proxy in front of the S3-compatible server that injects faults: `error500` answers every
- * request with S3's InternalError, `slow` holds each request `slowMs` before forwarding it,
+ * request with S3's InternalError (`error500LongMessage`: its message 100,000 characters long), `slow` holds each request `slowMs` before forwarding it,
  * `gone` drops every connection (the store is unreachable), `cutDownloads` sends half of each
  * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
  * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts),
@@ -108,9 +117,9 @@ export class S3FaultProxy {
         incoming.socket.destroy();
         return;
       }
-      if (fault === 'error500') {
+      if (fault === 'error500' || fault === 'error500LongMessage') {
         incoming.resume();
-        refuse(outgoing, 500, 'InternalError');
+        refuse(outgoing, 500, 'InternalError', '', fault === 'error500' ? undefined : 'x'.repeat(100_000));
         return;
       }
       if (
