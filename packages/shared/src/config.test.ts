@@ -312,8 +312,23 @@ describe('loadConfig', () => {
         REDIS_PASSWORD: 'x',
         PATH: '/bin',
         AWS_REGION: 'eu-west-1',
+        // Settings of no prefix of their own: their near misses, not other software's LOG_ or DEFAULT_.
+        DEFAULT_STREM: 'web',
+        ALLOW_ANONYMUS_WRITES: 'true',
+        LOG_LEVLE: 'debug',
+        DEFAULT_STREAM: 'web',
+        LOG_FORMAT: 'json',
+        DEFAULT_REGION: 'eu-west-1',
       }),
-    ).toEqual(['FLUSH_THRESHOLD', 'MAX_BUFFER_SIZE', 'REDIS_NAMESPCE', 'S3_BUCKET_NAME']);
+    ).toEqual([
+      'ALLOW_ANONYMUS_WRITES',
+      'DEFAULT_STREM',
+      'FLUSH_THRESHOLD',
+      'LOG_LEVLE',
+      'MAX_BUFFER_SIZE',
+      'REDIS_NAMESPCE',
+      'S3_BUCKET_NAME',
+    ]);
   });
 
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {

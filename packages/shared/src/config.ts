@@ -1,3 +1,4 @@
+import leven from 'leven';
 import { z } from 'zod';
 import {
   adminKeys,
@@ -320,11 +321,25 @@ const OWN_PREFIXES =
 const OTHERS_UNDER_OWN_PREFIXES =
   /_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)\w*)?)$|^REDIS_PASSWORD$/;
 
+/**
+ * Settings under no prefix of their own (`LOG_` and the like are other software's as often): a
+ * variable within two letters of one is said as a typo. `DEFAULT_STREM=web` sent the `*` keys'
+ * messages to `events`, in silence.
+ */
+const UNPREFIXED_SETTINGS = ['DEFAULT_STREAM', 'ALLOW_ANONYMOUS_WRITES', 'LOG_LEVEL'];
+
+const nearUnprefixedSetting = (name: string) =>
+  UNPREFIXED_SETTINGS.some((setting) => name !== setting && leven(name, setting) <= 2);
+
 /** The variables of `env` that look like Spool's settings and are none: said at start (typos). */
 export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
   const known = new Set(Object.keys(schema.shape));
   return Object.keys(env)
-    .filter((name) => OWN_PREFIXES.test(name) && !known.has(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name))
+    .filter(
+      (name) =>
+        !known.has(name) &&
+        ((OWN_PREFIXES.test(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name)) || nearUnprefixedSetting(name)),
+    )
     .sort();
 }
 
