@@ -75,7 +75,9 @@ const READERS = {
   'ndjson.gz': { time: 'TIMESTAMP', context: 'STRUCT', path: 'context.page.path' },
   'ndjson.zst': { time: 'TIMESTAMP', context: 'STRUCT', path: 'context.page.path' },
   // Parquet's nested objects are their JSON text, its times UTC timestamps (docs/output.md).
-  parquet: { time: 'TIMESTAMP WITH TIME ZONE', context: 'VARCHAR', path: "context->>'$.page.path'" },
+  // TRY, as docs/output.md's query: a generation whose `context` was only ever text holds it as it
+  // is (`none`), which `->>` refuses.
+  parquet: { time: 'TIMESTAMP WITH TIME ZONE', context: 'VARCHAR', path: "TRY(context->>'$.page.path')" },
 } as const;
 
 /**

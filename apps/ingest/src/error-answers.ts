@@ -30,7 +30,8 @@ function normalise(error: FastifyError, bodyLimit: number, url: string): Fastify
     case 'FST_ERR_CTP_INVALID_TYPE':
       return new errors.SPOOL_UNSUPPORTED_MEDIA_TYPE();
     case 'FST_ERR_MAX_PARAM_LENGTH': {
-      // Before routing: the stream name is the events route's parameter; the other is a write key.
+      // Before routing: the events route's stream name is the only parameter (the settings route's
+      // key is a wildcard, of any length); the other answer is for a route that adds one.
       const stream = STREAM_PATH.exec(url)?.[1];
       return stream === undefined
         ? new errors.SPOOL_BAD_REQUEST('a path segment is longer than 100 characters')

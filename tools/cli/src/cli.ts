@@ -62,7 +62,7 @@ spool replay --stream STREAM --from YYYY-MM-DD --to YYYY-MM-DD --to-prefix PREFI
     Progress on stderr.
 
 Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
-(make dev's is redis://127.0.0.1:6390). Ctrl-C stops either command.`;
+(make dev's is redis://127.0.0.1:6390). Ctrl-C stops any of them.`;
 
 function fail(message: string): never {
   process.stderr.write(`spool: ${message}\n\n${USAGE}\n`);
