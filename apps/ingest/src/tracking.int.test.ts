@@ -456,7 +456,16 @@ describe('the tracking API on a keyed service', () => {
     });
     expect(config.statusCode).toBe(200);
     expect(config.json()).toMatchObject({ source: { config: {}, destinations: [], enabled: true } });
-    expect((await ingest.app.inject({ url: '/sourceConfig/?writeKey=nope' })).statusCode).toBe(401);
+    const wrong = await ingest.app.inject({ url: '/sourceConfig/?writeKey=nope' });
+    expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'The write key is not valid']);
+    for (const url of ['/sourceConfig/', '/sourceConfig/?writeKey=', '/v1/projects//settings']) {
+      const missing = await ingest.app.inject({ url });
+      expect({ url, status: missing.statusCode, message: missing.json().message }).toEqual({
+        url,
+        status: url.startsWith('/v1/projects') ? 404 : 401,
+        message: url.startsWith('/v1/projects') ? expect.any(String) : 'A write key is required',
+      });
+    }
   });
 
   it("answers a browser's preflight with the SDKs' own headers allowed and Retry-After readable", async () => {

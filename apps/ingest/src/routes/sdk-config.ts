@@ -82,12 +82,17 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
   /** Checks the key `keyOf` finds in the request; refused after the rate limit, not before. */
   const checkedBy = (keyOf: (request: FastifyRequest) => string | undefined) => {
     const authenticate: onRequestHookHandler = (request, _reply, done) => {
-      const verified = options.keys.open ? undefined : options.keys.verify(keyOf(request));
+      const key = options.keys.open ? undefined : keyOf(request);
+      const verified = key === undefined ? undefined : options.keys.verify(key);
       request.auth = options.keys.open
         ? { ok: true }
         : verified
           ? { ok: true, identity: verified.identity }
-          : { ok: false, status: 401, reason: 'The write key is not valid' };
+          : {
+              ok: false,
+              status: 401,
+              reason: key ? 'The write key is not valid' : 'A write key is required',
+            };
       done();
     };
     const refuse: onRequestHookHandler = (request, _reply, done) => {
