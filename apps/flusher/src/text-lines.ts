@@ -8,13 +8,13 @@ import { isWholeEventLine, unwrapWholeEventLine } from './whole-event-lines.js';
 
 const NEWLINE = 0x0a;
 /** Between the fields of a text line: JSON text never holds a raw 0x01 (JSON escapes it). */
-export const TEXT_LINE_DELIMITER = 0x01;
+const TEXT_LINE_DELIMITER = 0x01;
 /**
  * Around a field holding either byte (a line that is no JSON, in a buffer written by hand), the
  * one inside doubled: else its 0x01 would cut it into more fields than three, and DuckDB refused
  * the file on every retry. JSON text never holds a raw 0x02 either, so no other field is quoted.
  */
-export const TEXT_LINE_QUOTE = 0x02;
+const TEXT_LINE_QUOTE = 0x02;
 const OUTPUT_BYTES = 1024 * 1024;
 
 /**
