@@ -119,7 +119,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     }
     try {
       return await flushGeneration(flushDeps, target.stream, target.gen);
-    } catch (error) {
+    } catch (thrown) {
+      // Bounded before it is recorded, logged or kept in the job (withBoundedMessage).
+      const error = withBoundedMessage(thrown);
       metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
       await recordFlushError(clients.redis, config.namespace, target.stream, error);
       // Its name alone would join causes: Node's and ioredis's errors are all "Error" (a refused

@@ -13,19 +13,65 @@ export type FlushErrorRecord = z.infer<typeof flushErrorRecord>;
 
 const MAX_MESSAGE = 300;
 
+/** An error's name past this is cut (the AWS SDK names an S3 error by the `<Code>` the store sent). */
+const MAX_NAME = 100;
+/** A stack's frames past this are cut. */
+const MAX_FRAMES = 8 * 1024;
+/** An error's own text, bounded each by its own rule. */
+const OWN_TEXT = new Set(['name', 'message', 'stack']);
+
 /**
- * `error` with its message, and the stack's copy of it, cut to MAX_MESSAGE: BullMQ keeps a failed
- * attempt's message and the last 5 stacks in the job, in Redis, and an S3 that answered with a
- * 100 KB `<Message>` made one job 1.15 MB there (a review's run). Changed in place.
+ * `error` with its name, its message, its stack and its other text fields bounded: BullMQ keeps a failed attempt's
+ * message and the last 5 stacks in the job, in Redis, and the log line carries both. An S3 that
+ * answered with a 100 KB `<Message>` made one job 1.15 MB (a review's run); one with a 100 KB
+ * `<Code>`, which becomes the error's name, a stack of 100 KB each. Changed in place where it can
+ * be; an error that cannot be changed (frozen) is replaced by an Error of the bounded text.
  */
-export function withBoundedMessage(error: unknown): unknown {
-  if (!(error instanceof Error) || error.message.length <= MAX_MESSAGE) return error;
-  const head = `${error.name}: ${error.message}`;
-  const cut = `${error.message.slice(0, MAX_MESSAGE)}…`;
-  const frames = error.stack?.startsWith(head) ? error.stack.slice(head.length) : '';
-  error.message = cut;
-  error.stack = `${error.name}: ${cut}${frames}`;
-  return error;
+export function withBoundedMessage(thrown: unknown): unknown {
+  // An Error of another realm (a DOMException) is no `instanceof Error`; its text is as long.
+  const errorLike =
+    thrown instanceof Error ||
+    (typeof thrown === 'object' && thrown !== null && typeof (thrown as Error).message === 'string');
+  if (!errorLike) return thrown;
+  const error = thrown as Error;
+  const { name = 'Error', message } = error;
+  const stack = typeof error.stack === 'string' ? error.stack : '';
+  // The AWS SDK also copies the store's answer into fields of its own (`Code`), which the log
+  // writes out.
+  const longFields = Object.entries(error).filter(
+    ([field, value]) => !OWN_TEXT.has(field) && typeof value === 'string' && value.length > MAX_MESSAGE,
+  );
+  if (
+    name.length <= MAX_NAME &&
+    message.length <= MAX_MESSAGE &&
+    stack.length <= MAX_MESSAGE + MAX_FRAMES &&
+    longFields.length === 0
+  ) {
+    return error;
+  }
+  const cut = (text: string, most: number) => (text.length > most ? `${text.slice(0, most)}…` : text);
+  const boundedName = cut(name, MAX_NAME);
+  const boundedMessage = cut(message, MAX_MESSAGE);
+  // The frames, from the first; the head before them repeats the name and the message.
+  const firstFrame = stack.indexOf('\n    at ');
+  const frames = firstFrame === -1 ? '' : cut(stack.slice(firstFrame), MAX_FRAMES);
+  const boundedStack = `${boundedName}: ${boundedMessage}${frames}`;
+  try {
+    if (error.name !== boundedName) error.name = boundedName;
+    if (error.message !== boundedMessage) error.message = boundedMessage;
+    error.stack = boundedStack;
+    for (const [field, value] of longFields) {
+      (error as unknown as Record<string, unknown>)[field] = cut(value as string, MAX_MESSAGE);
+    }
+  } catch {
+    // Frozen, or a getter without a setter: checked below.
+  }
+  if (error.name === boundedName && error.message === boundedMessage && error.stack === boundedStack)
+    return error;
+  const replacement = new Error(boundedMessage);
+  replacement.name = boundedName;
+  replacement.stack = boundedStack;
+  return replacement;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 export type S3Fault =
   | 'none'
   | 'error500'
-  | 'error500LongMessage'
+  | 'error500LongAnswer'
   | 'slow'
   | 'gone'
   | 'cutDownloads'
@@ -70,7 +70,7 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
 
 /**
  * An HTTP proxy in front of the S3-compatible server that injects faults: `error500` answers every
- * request with S3's InternalError (`error500LongMessage`: its message 100,000 characters long), `slow` holds each request `slowMs` before forwarding it,
+ * request with S3's InternalError (`error500LongAnswer`: a code and a message of 100,000 characters each), `slow` holds each request `slowMs` before forwarding it,
  * `gone` drops every connection (the store is unreachable), `cutDownloads` sends half of each
  * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
  * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts),
@@ -117,9 +117,14 @@ export class S3FaultProxy {
         incoming.socket.destroy();
         return;
       }
-      if (fault === 'error500' || fault === 'error500LongMessage') {
+      if (fault === 'error500') {
         incoming.resume();
-        refuse(outgoing, 500, 'InternalError', '', fault === 'error500' ? undefined : 'x'.repeat(100_000));
+        refuse(outgoing, 500, 'InternalError');
+        return;
+      }
+      if (fault === 'error500LongAnswer') {
+        incoming.resume();
+        refuse(outgoing, 500, 'C'.repeat(100_000), '', 'x'.repeat(100_000));
         return;
       }
       if (
