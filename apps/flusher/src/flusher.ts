@@ -30,6 +30,7 @@ import { createFlusherMetrics } from './metrics.js';
 import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
 import { restAfterRefusals } from './rest-after-refusal.js';
 import { s3ErrorOf } from './s3-errors.js';
+import { adminGuard } from './status/admin-guard.js';
 import { recordFlushError, withBoundedMessage } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
 import { readRedisHealth } from './status/redis-health.js';
@@ -238,12 +239,13 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   });
   // The admin views answer at once while Redis is down, rather than wait out the client's retries.
   const redisDown = redisDownTracker(clients.redis);
+  const guard = adminGuard(config.adminKeys, logger as FastifyBaseLogger);
   await app.register(statusRoutes, {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
-    adminKeys: config.adminKeys,
+    guard,
     redisDown,
   });
-  await app.register(queueBoard, { queue: clients.queue, adminKeys: config.adminKeys, redisDown });
+  await app.register(queueBoard, { queue: clients.queue, guard, redisDown });
 
   return {
     get worker() {

@@ -317,17 +317,26 @@ describe('loadConfig', () => {
         ALLOW_ANONYMUS_WRITES: 'true',
         LOG_LEVLE: 'debug',
         DEFAULT_STREAM: 'web',
+        default_stream: 'web',
+        SPOOL_DEFAULT_STREAM: 'web',
+        DEFAULT_STREAM_NAME: 'web',
         LOG_FORMAT: 'json',
         DEFAULT_REGION: 'eu-west-1',
+        LOGLEVEL: 'info',
+        JOB_LEVEL: '3',
+        NGINX_LOG_LEVEL: 'warn',
       }),
     ).toEqual([
       'ALLOW_ANONYMUS_WRITES',
+      'DEFAULT_STREAM_NAME',
       'DEFAULT_STREM',
       'FLUSH_THRESHOLD',
       'LOG_LEVLE',
       'MAX_BUFFER_SIZE',
       'REDIS_NAMESPCE',
       'S3_BUCKET_NAME',
+      'SPOOL_DEFAULT_STREAM',
+      'default_stream',
     ]);
   });
 

@@ -323,13 +323,25 @@ const OTHERS_UNDER_OWN_PREFIXES =
 
 /**
  * Settings under no prefix of their own (`LOG_` and the like are other software's as often): a
- * variable within two letters of one is said as a typo. `DEFAULT_STREM=web` sent the `*` keys'
- * messages to `events`, in silence.
+ * variable is said as a typo of one when it is the same in another case, or has the same first
+ * word and is within two letters of it, or (`DEFAULT_STREAM`, the one whose typo costs data)
+ * holds it. `DEFAULT_STREM=web` sent the `*` keys' messages to `events`, in silence. Other
+ * software's `LOGLEVEL`, `JOB_LEVEL` or `NGINX_LOG_LEVEL` is not said.
  */
 const UNPREFIXED_SETTINGS = ['DEFAULT_STREAM', 'ALLOW_ANONYMOUS_WRITES', 'LOG_LEVEL'];
 
-const nearUnprefixedSetting = (name: string) =>
-  UNPREFIXED_SETTINGS.some((setting) => name !== setting && leven(name, setting) <= 2);
+const firstWord = (name: string) => name.split('_', 1)[0];
+
+function nearUnprefixedSetting(name: string): boolean {
+  const upper = name.toUpperCase();
+  return UNPREFIXED_SETTINGS.some(
+    (setting) =>
+      name !== setting &&
+      (upper === setting ||
+        (firstWord(upper) === firstWord(setting) && leven(upper, setting) <= 2) ||
+        (setting === 'DEFAULT_STREAM' && upper.includes(setting))),
+  );
+}
 
 /** The variables of `env` that look like Spool's settings and are none: said at start (typos). */
 export function unknownSettings(env: NodeJS.ProcessEnv): string[] {

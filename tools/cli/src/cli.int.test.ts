@@ -402,4 +402,24 @@ describe('spool status', () => {
       await flusher.stop();
     }
   });
+
+  it("says why a flusher refused it (403: open views asked by a name), in the flusher's words", async () => {
+    // The flusher's answer as status.int.test.ts checks it, from a server that gives it whatever
+    // the name: a name that reaches this machine is not the same on every machine.
+    const message =
+      'ADMIN_KEYS is not set: the admin views answer only requests addressed to an IP address or localhost';
+    const server = createServer((_request, response) => {
+      response.writeHead(403, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: 'forbidden', message }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const refused = run(['status', '--url', `http://127.0.0.1:${port}`, '--once']);
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toContain(message);
+    } finally {
+      server.close();
+    }
+  });
 });

@@ -362,8 +362,8 @@ async function status(): Promise<void> {
         );
       });
       if (answer.status === 401) throw new Error(`${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`);
-      // The flusher is there; its Redis is not (a 503 says so).
-      if (answer.status === 503)
+      // The flusher is there; its Redis is not (a 503 says so), or its open views take no name (403).
+      if (answer.status === 503 || answer.status === 403)
         throw new Error(`${url.origin}: ${((await answer.json()) as { message: string }).message}`);
       if (!answer.ok) throw new Error(`${url} answered ${answer.status}`);
       return (await answer.json()) as Status;

@@ -17,16 +17,19 @@ function guarded(adminKeys: string[]) {
   });
   const app = Fastify();
   const log = pino({ level: 'info' }, sink) as FastifyBaseLogger;
-  app.get('/status.json', { onRequest: adminGuard(adminKeys, log) }, async () => ({ ok: true }));
+  // One guard for every view, as the flusher has: their refusals are logged together.
+  const guard = adminGuard(adminKeys, log);
+  app.get('/status.json', { onRequest: guard }, async () => ({ ok: true }));
+  app.get('/queues/api/queues', { onRequest: guard }, async () => ({ ok: true }));
   return { app, lines };
 }
 
 describe('adminGuard', () => {
   it('logs a refused key once per 10 s with how many came meanwhile, never the key tried', async () => {
     const { app, lines } = guarded([KEY]);
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 6; i++) {
       const answer = await app.inject({
-        url: '/status.json',
+        url: i % 2 ? '/queues/api/queues' : '/status.json',
         headers: { authorization: 'Bearer guessed-key-0123456789' },
       });
       expect(answer.statusCode).toBe(401);

@@ -3,8 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FlushJobData } from '@spool/shared';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
-import { adminGuard } from './admin-guard.js';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { REDIS_UNREACHABLE } from './status-routes.js';
 
 export const QUEUE_BOARD_PATH = '/queues';
@@ -38,7 +37,8 @@ export async function queueBoard(
   app: FastifyInstance,
   options: {
     queue: Queue<FlushJobData>;
-    adminKeys: readonly string[];
+    /** The admin views' onRequest hook (adminGuard). */
+    guard: onRequestHookHandler;
     /** Whether the flusher's Redis connection is down now: the API's answers are then 503 at once. */
     redisDown(): boolean;
   },
@@ -52,7 +52,7 @@ export async function queueBoard(
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   // Its own plugin scope: the guard covers the board's pages, assets and API, and nothing else.
   await app.register(async (scope) => {
-    scope.addHook('onRequest', adminGuard(options.adminKeys, scope.log));
+    scope.addHook('onRequest', options.guard);
     // The board's API reads Redis with no time limit: while Redis hangs (stopped, or a Cluster
     // without quorum) its answers never came. They are 503 after a while instead, as
     // /status.json's are; the board's own late answer is then dropped (Fastify warns of it).

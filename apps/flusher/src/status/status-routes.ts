@@ -1,6 +1,5 @@
 import { within } from '@spool/shared';
-import type { FastifyInstance } from 'fastify';
-import { adminGuard } from './admin-guard.js';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { MAX_STREAM_LIMIT, type StatusReader } from './status.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
@@ -9,8 +8,8 @@ const STATUS_TIMEOUT_MS = 5_000;
 
 export interface StatusRouteOptions {
   readStatus: StatusReader;
-  /** ADMIN_KEYS: when any, both routes answer 401 to a request without one of them. */
-  adminKeys: readonly string[];
+  /** The admin views' onRequest hook (adminGuard), one for every view: its refusals are logged together. */
+  guard: onRequestHookHandler;
   /** Whether the flusher's Redis connection is down now (failed, connecting again): answered at once. */
   redisDown(): boolean;
 }
@@ -26,7 +25,7 @@ export const REDIS_UNREACHABLE = Object.freeze({
  * itself), behind ADMIN_KEYS when set (admin-guard.ts): the key is never in a URL, a page or a log.
  */
 export async function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
-  const guard = adminGuard(options.adminKeys, app.log);
+  const { guard } = options;
 
   app.get('/status.json', { onRequest: guard }, async (request, reply) => {
     const { limit } = request.query as { limit?: string };

@@ -24,6 +24,7 @@ import { Queue } from 'bullmq';
 import Fastify from 'fastify';
 import { z } from 'zod';
 import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
+import { adminGuard } from './admin-guard.js';
 import { recordFlushError } from './flush-errors.js';
 import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
@@ -422,7 +423,7 @@ describe('/status', () => {
     const { proxy, redis: hung, queue, app, close } = await behindProxy(null);
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: hung, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
-      adminKeys: [],
+      guard: adminGuard([], app.log),
       redisDown: () => false,
     });
     try {
@@ -442,7 +443,7 @@ describe('/status', () => {
     const { proxy, redis: down, queue, app, close } = await behindProxy(1, (proxy) => proxy.cut());
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: down, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
-      adminKeys: [],
+      guard: adminGuard([], app.log),
       redisDown: () => false,
     });
     try {
@@ -496,7 +497,7 @@ describe('/status', () => {
     const app = Fastify();
     await app.register(statusRoutes, {
       readStatus: Object.assign(() => new Promise<never>(() => {}), { readingProgress: () => 41_500 }),
-      adminKeys: [],
+      guard: adminGuard([], app.log),
       redisDown: () => false,
     });
     const answer = await app.inject({ url: '/status.json' });
@@ -558,7 +559,7 @@ describe('/queues', () => {
 
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
     const { proxy, queue, app, close } = await behindProxy(null);
-    await app.register(queueBoard, { queue, adminKeys: [], redisDown: () => false });
+    await app.register(queueBoard, { queue, guard: adminGuard([], app.log), redisDown: () => false });
     try {
       await queue.waitUntilReady();
       proxy.blackhole();
