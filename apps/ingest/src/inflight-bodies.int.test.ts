@@ -139,6 +139,27 @@ describe('MAX_INFLIGHT_BYTES', () => {
     await heldReaches(0, 'the room given back');
   });
 
+  it('refuses a gzip body that inflates past the bound while another holds room (503, read no further), and takes it once alone', async () => {
+    // About 1 KB sent (room for 8 KB), 60 KB inflated, beside a request holding 60 KiB: let grow,
+    // the two held 120 KB of a 100 KiB bound, and 50 such bodies took an ingest out of memory.
+    const body = gzipSync(JSON.stringify(Array.from({ length: 300 }, (_, n) => ({ n, p: ' '.repeat(190) }))));
+    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 1);
+    await heldReaches(60 * 1024, 'the room held');
+    const zipped = (stream: string) =>
+      fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+      });
+    const refused = await zipped(randomName('refused'));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { code: string }).code).toBe('SPOOL_OVERLOADED');
+    holder.destroy();
+    await heldReaches(0, 'the room given back');
+    expect((await zipped(randomName('alone'))).status).toBe(202);
+  });
+
   it('gives back the room of a request whose client goes away mid-body', async () => {
     const gone = await openRequest(`/v1/streams/${randomName('gone')}/events`, BODY_LIMIT, 1_000);
     await heldReaches(BODY_LIMIT, 'the room held');

@@ -51,6 +51,25 @@ describe('InflightBodies', () => {
     expect(inflight.heldBytes).toBe(0);
   });
 
+  it('refuses a gzip body that would inflate past the bound while others hold room, and lets one alone grow', () => {
+    const inflight = new InflightBodies(100_000);
+    const first = request({ 'content-length': '1000', 'content-encoding': 'gzip' });
+    const second = request({ 'content-length': '1000', 'content-encoding': 'gzip' });
+    admit(inflight, first);
+    admit(inflight, second);
+    inflight.grow(first, 60_000);
+    expect(() => inflight.grow(second, 60_000)).toThrow(
+      expect.objectContaining({ code: 'SPOOL_OVERLOADED' }),
+    );
+    expect([inflight.heldBytes, second.heldBodyBytes]).toEqual([68_000, 8_000]);
+    close(second);
+    // Alone, a body grows to what the route allows, as one is always let in.
+    inflight.grow(first, 900_000);
+    expect(inflight.heldBytes).toBe(900_000);
+    close(first);
+    expect(inflight.heldBytes).toBe(0);
+  });
+
   it('refuses what would pass the bound with SPOOL_OVERLOADED, but always lets one in when nothing is held', () => {
     const inflight = new InflightBodies(1_500);
     const huge = request({ 'content-length': '900000' });

@@ -3,7 +3,7 @@ import { errors } from './errors.js';
 
 /**
  * A gzip body's room, as a multiple of its size as sent: event JSON inflates 5–10 times. A body
- * that inflates more takes more as it is read (`grow`), after it was let in.
+ * that inflates more takes more as it is read (`grow`), or is refused while others hold room.
  */
 const GZIP_ROOM_PER_BYTE = 8;
 
@@ -50,12 +50,21 @@ export class InflightBodies {
     done();
   };
 
-  /** More room for a body that inflated past what was taken for it (it is in, and read on). */
+  /**
+   * More room for a body that inflated past what was taken for it, or SPOOL_OVERLOADED (thrown:
+   * the body is read no further) when that would pass the bound while other requests hold room,
+   * as a request that asked for it at the start would be refused. Only counted, 50 gzip bodies
+   * let in at 8 times their size and inflating to 1 MB each held 2.5 times MAX_INFLIGHT_BYTES,
+   * and an ingest with a 512 Mi pod's heap ran out of memory (a review's runs).
+   */
   readonly grow = (request: FastifyRequest, inflatedBytes: number): void => {
     // Its response closed already (a client gone after sending its whole body, while zlib still
     // inflated it): counted now, it would be held for good.
     if (this.released.has(request) || inflatedBytes <= request.heldBodyBytes) return;
-    this.held += inflatedBytes - request.heldBodyBytes;
+    const more = inflatedBytes - request.heldBodyBytes;
+    const others = this.held - request.heldBodyBytes;
+    if (others > 0 && this.held + more > this.maxBytes) throw new errors.SPOOL_OVERLOADED();
+    this.held += more;
     request.heldBodyBytes = inflatedBytes;
   };
 

@@ -21,7 +21,13 @@ class SizeLimit extends Transform {
       callback(new errors.SPOOL_BODY_TOO_LARGE(this.limit));
       return;
     }
-    this.onInflated(this.seen);
+    try {
+      this.onInflated(this.seen);
+    } catch (error) {
+      // No room for it (InflightBodies.grow): inflated no further.
+      callback(error as Error);
+      return;
+    }
     callback(null, chunk);
   }
 }
