@@ -153,6 +153,15 @@ export const adminKeys = z
       });
       return z.NEVER;
     }
+    // As WRITE_KEYS: a key given twice is a list pasted wrong (one meant to be rotated in, say).
+    const repeated = keys.findIndex((key, index) => keys.indexOf(key) !== index);
+    if (repeated !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `key ${repeated + 1} repeats key ${keys.indexOf(keys[repeated] as string) + 1}`,
+      });
+      return z.NEVER;
+    }
     return keys;
   });
 

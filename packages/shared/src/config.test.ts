@@ -432,6 +432,7 @@ describe('loadConfig', () => {
     [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
     [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
+    [{ ADMIN_KEYS: '0123456789abcdef,fedcba9876543210,0123456789abcdef' }, /ADMIN_KEYS: key 3 repeats key 1/],
     [
       { ADMIN_KEYS: '0123456789abcdef,clé-admin-0123456789' },
       /ADMIN_KEYS: key 2 holds a character other than printable ASCII/,
