@@ -44,13 +44,17 @@ export async function writeTextLines(input: string, output: string): Promise<num
     };
     /** One text line: its three fields, each quoted where it must be, and its newline. */
     const push = (messageId: Buffer | undefined, receivedAt: Buffer | undefined, text: Buffer) => {
-      const fields = [messageId && quoted(messageId), receivedAt && quoted(receivedAt), quoted(text)];
-      let lineBytes = 2; // the two delimiters
-      for (const [index, field] of fields.entries()) {
-        if (index > 0) pending.push(DELIMITER);
-        if (field) {
-          pending.push(field);
-          lineBytes += field.length;
+      let lineBytes = 0;
+      for (const part of [
+        messageId && quoted(messageId),
+        DELIMITER,
+        receivedAt && quoted(receivedAt),
+        DELIMITER,
+        quoted(text),
+      ]) {
+        if (part) {
+          pending.push(part);
+          lineBytes += part.length;
         }
       }
       pending.push(END);
