@@ -143,6 +143,33 @@ describe('the status page, in Chromium', () => {
     await page.locator('tr.stuck').waitFor({ state: 'detached', timeout: 10_000 });
   });
 
+  it("shows S3's error message with its controls escaped, so it cannot read as something else", async () => {
+    const faults = stack.faults;
+    if (!faults) throw new Error('the stack runs no fault proxy');
+    // A right-to-left override shows what follows it reversed, a CSI could act on a terminal.
+    faults.s3.errorMessage = 'failed \u202Ekcatta\u202C \u009b31m end';
+    faults.s3.fault = 'error500';
+    try {
+      await send('status-bidi', 10);
+      await page.waitForFunction(
+        () => document.getElementById('alerts')?.textContent?.includes('(status-bidi)'),
+        undefined,
+        { timeout: 30_000 },
+      );
+      const alerts = (await page.locator('#alerts').textContent()) ?? '';
+      expect(alerts).toContain('failed \\u202ekcatta\\u202c \\u009b31m end');
+      expect(alerts).not.toMatch(/[\u202a-\u202e\u009b]/);
+    } finally {
+      faults.s3.fault = 'none';
+      faults.s3.errorMessage = 'injected';
+    }
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-stream="status-bidi"] td.landed')?.textContent === '10',
+      undefined,
+      { timeout: 30_000 },
+    );
+  });
+
   it('opens the flush queue (/queues) with nothing fetched from outside the flusher', async () => {
     const board = await page.context().newPage();
     // What the browser sent elsewhere: finished, or failed for any reason but the page's CSP

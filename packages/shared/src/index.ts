@@ -126,4 +126,5 @@ export {
   unitLimits,
 } from './stream-shards.js';
 export { parseDuration, parseSize } from './units.js';
+export { ACTING_CHARACTERS, escapeActing } from './visible-text.js';
 export { LATE, settledWithin, within } from './within.js';

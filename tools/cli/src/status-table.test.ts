@@ -101,7 +101,8 @@ describe('the status table', () => {
   });
 
   it("writes the controls of outside text (S3's error, a stream name, a warning, any field) as escapes, even in colour", () => {
-    const hostile = '\x1b]0;PWNED\x07\x1b[2J\x1b[32mall flushes OK\x1b[0m\u009b31m';
+    // Terminal controls, and a right-to-left override (what follows it shows reversed).
+    const hostile = '\x1b]0;PWNED\x07\x1b[2J\x1b[32mall flushes OK\x1b[0m\u009b31m \u202eKO\u202c';
     const answer = status([{ stream: `web${hostile}` }]);
     answer.lastFlushError = {
       type: 'AccessDenied',
@@ -118,11 +119,15 @@ describe('the status table', () => {
       const text = renderStatus(answer, { width: 300, color }).join('\n');
       // Colour is Spool's own red, bold and reset only; no other control of any kind gets out.
       const rest = ['\x1b[31m', '\x1b[1m', '\x1b[0m'].reduce((left, sgr) => left.replaceAll(sgr, ''), text);
-      expect([...rest].filter((c) => c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f')))).toEqual(
-        [],
-      );
+      expect(
+        [...rest].filter(
+          (c) =>
+            c !== '\n' && (c < ' ' || (c >= '\u007f' && c <= '\u009f') || (c >= '\u202a' && c <= '\u202e')),
+        ),
+      ).toEqual([]);
       expect(text).toContain('\\u001b]0;PWNED\\u0007');
       expect(text).toContain('\\u009b31m');
+      expect(text).toContain('\\u202eKO\\u202c');
     }
   });
 

@@ -1,16 +1,12 @@
-/** The controls a terminal may act on: C0 (ESC among them), DEL and C1 (U+009B is CSI, as ESC [ is). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding the controls is the point here.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+import { escapeActing } from '@spool/shared';
 
 /**
- * Text from outside (an event, a stream name, S3's error message) as it may reach a terminal:
- * each control written as a `\u` escape, so it cannot move the cursor, retitle the window or
- * repaint the screen. In a JSON line the escapes keep it the same JSON (JSON.stringify already
- * escapes C0; it leaves DEL and C1 raw).
+ * Text from outside (an event, a stream name, S3's error message) as it may reach a terminal: each
+ * control (ESC, CSI, …) and each bidirectional control written as a `\u` escape, so it cannot move
+ * the cursor, retitle the window, repaint the screen or reorder what is shown. In a JSON line the
+ * escapes keep it the same JSON.
  */
-export function escapeControls(text: string): string {
-  return text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+export const escapeControls = escapeActing;
 
 /**
  * `value` with every string in it (at any depth, keys too) passed through escapeControls: for a

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
+import { ACTING_CHARACTERS } from '@spool/shared';
 
 /**
  * The status page: one HTML document with its script inline (no assets to serve or fetch), which
  * reads `status.json` every 2 s and redraws. Text goes in through textContent only, so a stream
- * name or an error message can never become markup.
+ * name or an error message can never become markup, and with its controls escaped (`visible`), so a
+ * right-to-left override in S3's error message cannot make it read as something else.
  */
 const SCRIPT = `
 const $ = (id) => document.getElementById(id);
+const ACTING = new RegExp(${JSON.stringify(ACTING_CHARACTERS.source)}, 'g');
+const visible = (text) => String(text).replace(ACTING, (c) => '\\\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 const bytes = (n) => {
   if (n === null || n === undefined) return '–';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -23,7 +27,7 @@ const age = (ms) => {
 const share = (x) => Math.round(x * 100) + '%';
 function cell(row, text, className) {
   const td = document.createElement('td');
-  td.textContent = text;
+  td.textContent = visible(text);
   if (className) td.className = className;
   row.appendChild(td);
   return td;
@@ -45,7 +49,7 @@ function render(status) {
     (t.eventsPerSecond === null ? '–' : count(t.eventsPerSecond)) + ' events/s · ' + bytes(t.bytesPerSecond) + '/s';
   const alerts = $('alerts');
   alerts.replaceChildren();
-  const alert = (text) => { const li = document.createElement('li'); li.textContent = text; alerts.appendChild(li); };
+  const alert = (text) => { const li = document.createElement('li'); li.textContent = visible(text); alerts.appendChild(li); };
   if (t.stuck > 0) alert(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')');
   if (t.countersLost > 0) alert(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
   if (status.lastFlushError) {
@@ -99,7 +103,7 @@ async function refresh() {
     render(await answer.json());
     $('connection').textContent = '';
   } catch (error) {
-    $('connection').textContent = 'cannot read the status: ' + error.message;
+    $('connection').textContent = visible('cannot read the status: ' + error.message);
   }
 }
 refresh();

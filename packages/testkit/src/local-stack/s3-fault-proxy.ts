@@ -85,6 +85,8 @@ export class S3FaultProxy {
    */
   faulted = 0;
   slowMs = 2_000;
+  /** The `<Message>` of `error500`'s answers (S3's text, which Spool shows on its status page). */
+  errorMessage = 'injected';
   /** The GETs `cutDownloads` cuts: every one, unless a test narrows it (to objects, not manifests). */
   cutMatches: RequestMatch = (method) => method === 'GET';
   /**
@@ -119,7 +121,7 @@ export class S3FaultProxy {
       }
       if (fault === 'error500') {
         incoming.resume();
-        refuse(outgoing, 500, 'InternalError');
+        refuse(outgoing, 500, 'InternalError', '', proxy?.errorMessage);
         return;
       }
       if (fault === 'error500LongAnswer') {
