@@ -389,7 +389,7 @@ describe('@rudderstack/analytics-js in Chromium', () => {
 
   it('sends its own batches, up to 512 KiB (in characters), and every event lands once', async () => {
     // 60 events of some 10 KB: the SDK cuts a batch of about 50 at its 512 KiB, past Segment's
-    // 500 KB; the rest go a second later. A refused batch (413) the SDK drops for good.
+    // 500 KB; the rest go a second later. A refused batch (400) the SDK drops for good.
     const marker = randomName('rsbatch');
     const { page, close } = await open('/rudder-batching.html');
     await page.evaluate((m) => {

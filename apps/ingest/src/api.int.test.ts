@@ -254,6 +254,8 @@ describe('write keys', () => {
     for (const authorization of ['Bearer web-key-0002', basic('nope'), 'Token web-key-0001', 'Bearer ']) {
       expect((await send('web', authorization)).statusCode).toBe(401);
     }
+    // In the words every route uses for a key that is none of WRITE_KEYS (auth.ts says why).
+    expect((await send('web', 'Bearer web-key-0002')).json().message).toBe('Invalid write key');
   });
 
   it('refuses a key on a stream it may not write with 403', async () => {

@@ -108,7 +108,12 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
     // A route's own limit when it has one (the tracking API's MAX_BATCH_BYTES).
-    const answer = errorAnswer(raw, request.routeOptions.bodyLimit ?? config.maxBodyBytes, request.url);
+    const answer = errorAnswer(
+      raw,
+      request.routeOptions.bodyLimit ?? config.maxBodyBytes,
+      request.url,
+      request.routeOptions.config.tooLargeStatus,
+    );
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     if (answer.internal) request.log.error({ err: raw }, 'request failed');
     return reply.code(answer.statusCode).send(answer.body);

@@ -7,6 +7,13 @@ import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from 
  * `identity` names a verified write key for rate limiting (`key:<digest>`); it is absent when no
  * key was verified (an open service, or a missing or unknown key), and the client address counts.
  */
+/**
+ * The answer to a write key that is none of WRITE_KEYS, on every route. RudderStack's mobile SDKs
+ * (rudder-sdk-android, rudder-sdk-ios) tell a wrong key from a passing failure by this text in the
+ * body (any case), as rudder-server sends it: with other words they retry the same batch for ever.
+ */
+export const INVALID_WRITE_KEY = 'Invalid write key';
+
 export type AuthResult =
   | { ok: true; identity?: string }
   | { ok: false; status: 401 | 403; reason: string; identity?: string };
@@ -78,7 +85,7 @@ export function createWriteKeyCheck(
       };
     }
     const key = verifier.verify(presented);
-    if (!key) return { ok: false, status: 401, reason: 'The write key is not valid' };
+    if (!key) return { ok: false, status: 401, reason: INVALID_WRITE_KEY };
     if (key.streams !== '*' && !key.streams.has(stream)) {
       return { ok: false, status: 403, reason: stream, identity: key.identity };
     }

@@ -19,6 +19,18 @@ export interface ErrorAnswer {
   body: { statusCode: number; code: string; error: string; message: string };
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A route's status for a request refused for its size (a body, a message or a request's
+     * stored lines too large; else 413). The tracking API answers 400, as Segment documents for
+     * payloads past its limits: analytics-swift drops a batch only on 2xx or 400, and kept one
+     * refused with 413 to send again at every flush, for ever (docs/sdks.md).
+     */
+    tooLargeStatus?: 400;
+  }
+}
+
 const STREAM_PATH = /^\/v1\/streams\/([^/?#]*)/;
 
 /** Fastify's own errors, answered with Spool's stable codes and messages that repeat no URL. */
@@ -44,10 +56,19 @@ function normalise(error: FastifyError, bodyLimit: number, url: string): Fastify
   }
 }
 
-/** The answer to `raw`, raised while serving a request to `url` whose body limit is `bodyLimit`. */
-export function errorAnswer(raw: FastifyError, bodyLimit: number, url: string): ErrorAnswer {
+/**
+ * The answer to `raw`, raised while serving a request to `url` whose body limit is `bodyLimit`
+ * (and whose refusals for size answer `tooLargeStatus`).
+ */
+export function errorAnswer(
+  raw: FastifyError,
+  bodyLimit: number,
+  url: string,
+  tooLargeStatus: 400 | 413 = 413,
+): ErrorAnswer {
   const error = normalise(raw, bodyLimit, url);
-  const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  const given = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  const statusCode = given === 413 ? tooLargeStatus : given;
   const internal = statusCode >= 500 && statusCode !== 503;
   // Every answer carries a SPOOL_ code; one from Fastify or a plugin falls back to a generic one.
   const code = error.code?.startsWith('SPOOL_') ? error.code : 'SPOOL_BAD_REQUEST';

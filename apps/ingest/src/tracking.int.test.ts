@@ -215,6 +215,19 @@ describe('the tracking API on a keyed service', () => {
       batch: [{ type: 'track', userId: 'u', event: 'E' }],
     });
     expect(wrongInBody.statusCode).toBe(401);
+    // rudder-sdk-android and rudder-sdk-ios stop sending on these words (any case), else retry for ever.
+    const wrongInHeader = await send(
+      ingest,
+      '/v1/batch',
+      { batch: [{ type: 'track', userId: 'u', event: 'E' }] },
+      {
+        'content-type': 'Application/json',
+        authorization: basic('nope-nope-nope'),
+      },
+    );
+    for (const wrong of [wrongInBody, wrongInHeader]) {
+      expect([wrong.statusCode, wrong.json().message.toLowerCase()]).toEqual([401, 'invalid write key']);
+    }
     expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
   });
 
@@ -277,7 +290,7 @@ describe('the tracking API on a keyed service', () => {
     });
   });
 
-  it('refuses an oversized message (MAX_EVENT_BYTES) and an oversized batch (MAX_BATCH_BYTES) with 413', async () => {
+  it("refuses an oversized message (MAX_EVENT_BYTES) and an oversized batch (MAX_BATCH_BYTES) with 400, Segment's answer", async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
     const big = await send(
       ingest,
@@ -285,13 +298,18 @@ describe('the tracking API on a keyed service', () => {
       { userId: 'u', event: 'E', properties: { pad: 'x'.repeat(5_000) } },
       headers,
     );
-    expect(big.statusCode).toBe(413);
-    expect(big.json()).toMatchObject({ code: 'SPOOL_EVENT_TOO_LARGE' });
+    // 400, not the native API's 413: analytics-swift sends a batch refused with 413 again for ever.
+    expect(big.statusCode).toBe(400);
+    expect(big.json()).toMatchObject({
+      statusCode: 400,
+      code: 'SPOOL_EVENT_TOO_LARGE',
+      error: 'Bad Request',
+    });
     const batch = {
       batch: Array.from({ length: 30 }, () => ({ type: 'track', userId: 'u', event: 'x'.repeat(3_000) })),
     };
     const tooMuch = await send(ingest, '/v1/batch', batch, headers);
-    expect(tooMuch.statusCode).toBe(413);
+    expect(tooMuch.statusCode).toBe(400);
     expect(tooMuch.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
     // The limit it names is the tracking API's (MAX_BATCH_BYTES, 64 KiB here), gzip or not.
     expect(tooMuch.json().message).toContain(String(64 * 1024));
@@ -299,11 +317,11 @@ describe('the tracking API on a keyed service', () => {
       ...headers,
       'content-encoding': 'gzip',
     });
-    expect(zipped.json()).toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+    expect([zipped.statusCode, zipped.json().code]).toEqual([400, 'SPOOL_BODY_TOO_LARGE']);
     expect(zipped.json().message).toContain(String(64 * 1024));
   });
 
-  it('refuses a batch whose shared context, written into each message, would make more than the request may store (413)', async () => {
+  it('refuses a batch whose shared context, written into each message, would make more than the request may store (400)', async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
     // 62 KB of body; as stored, 1,000 messages of 20 KB each (20 MB), every one over
     // MAX_EVENT_BYTES: refused once the lines made pass 2 × MAX_BODY_BYTES, not built to the end.
@@ -314,7 +332,7 @@ describe('the tracking API on a keyed service', () => {
     expect(JSON.stringify(batch).length).toBeLessThan(64 * 1024);
     const before = (await stored(ns, stream)).length;
     const answer = await send(ingest, '/v1/batch', batch, headers);
-    expect(answer.statusCode).toBe(413);
+    expect(answer.statusCode).toBe(400);
     expect(answer.json()).toMatchObject({ code: 'SPOOL_REQUEST_TOO_LARGE' });
     expect((await stored(ns, stream)).length).toBe(before);
   });
@@ -457,7 +475,8 @@ describe('the tracking API on a keyed service', () => {
     expect(config.statusCode).toBe(200);
     expect(config.json()).toMatchObject({ source: { config: {}, destinations: [], enabled: true } });
     const wrong = await ingest.app.inject({ url: '/sourceConfig/?writeKey=nope' });
-    expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'The write key is not valid']);
+    // The words RudderStack's mobile SDKs look for to stop sending with a wrong key (any case).
+    expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'Invalid write key']);
     for (const url of ['/sourceConfig/', '/sourceConfig/?writeKey=', '/v1/projects//settings']) {
       const missing = await ingest.app.inject({ url });
       expect({ url, status: missing.statusCode, message: missing.json().message }).toEqual({

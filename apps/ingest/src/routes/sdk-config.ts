@@ -7,7 +7,7 @@ import type {
   onRequestHookHandler,
 } from 'fastify';
 import { append as appendVary } from 'vary';
-import { queryKey, type WriteKeyVerifier } from '../auth.js';
+import { INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
 export interface SdkConfigRouteOptions {
@@ -91,7 +91,7 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
           : {
               ok: false,
               status: 401,
-              reason: key ? 'The write key is not valid' : 'A write key is required',
+              reason: key ? INVALID_WRITE_KEY : 'A write key is required',
             };
       done();
     };

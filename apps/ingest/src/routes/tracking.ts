@@ -8,7 +8,7 @@ import type {
   onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import { queryKey, type WriteKeyVerifier } from '../auth.js';
+import { INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
@@ -169,7 +169,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       const reason =
         presented === undefined
           ? 'A write key is required: Basic with the key as user name, Bearer, or "writeKey" in the body'
-          : 'The write key is not valid';
+          : INVALID_WRITE_KEY;
       request.auth = { ok: false, status: 401, reason };
     }
   };
@@ -264,6 +264,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     : undefined;
   const common = {
     bodyLimit: options.maxBatchBytes,
+    // Segment's answer to a message or batch past its limits (error-answers.ts says why).
+    config: { tooLargeStatus: 400 as const },
     onRequest,
     preParsing: decodingHook(options.maxBatchBytes, options.inflight.grow),
     preHandler,
