@@ -25,7 +25,7 @@ const COMMANDS = {
   spoolRelease: { numberOfKeys: 6, lua: lua('release-6.lua') },
   spoolRegisterStream: { numberOfKeys: 1, lua: lua('register-stream-1.lua') },
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
-  spoolPurgeStream: { numberOfKeys: 8, lua: lua('purge-stream-8.lua') },
+  spoolPurgeStream: { numberOfKeys: 9, lua: lua('purge-stream-9.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
   spoolReject: { numberOfKeys: 3, lua: lua('reject-3.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
@@ -438,7 +438,7 @@ export async function forgetStream(
 
 /**
  * Deletes what a forgotten stream still keeps, unless it holds something again (see
- * purge-stream-8.lua); true when it did.
+ * purge-stream-9.lua); true when it did.
  */
 export async function purgeStream(redis: Redis | Cluster, keys: StreamKeys): Promise<boolean> {
   const purged = await redis.spoolPurgeStream(
@@ -450,6 +450,7 @@ export async function purgeStream(redis: Redis | Cluster, keys: StreamKeys): Pro
     keys.quarantine,
     keys.quarantineDrainingId,
     keys.stats,
+    keys.quarantineSince,
   );
   return purged === 1;
 }

@@ -1,5 +1,6 @@
 --[[
-  Deletes what a forgotten stream still keeps (its sealed-bytes counter and its counters hash),
+  Deletes what a forgotten stream still keeps (its sealed-bytes counter, its counters hash and a
+  quarantine age left behind),
   unless it holds something again: the sweep calls it once the registry forgot the stream
   (forget-stream-1.lua, on the registry's own slot), and an append may have come between the
   two. Without it each stream ever written kept about 960 bytes in Redis for good (a review:
@@ -20,6 +21,7 @@
     KEYS[6] quarantine          refused events to write           spool:{<stream>}:quarantine
     KEYS[7] quarantineDrainingId a quarantine drain in progress   spool:{<stream>}:quarantine-draining-id
     KEYS[8] stats               the stream's counters             spool:{<stream>}:stats
+    KEYS[9] quarantineSince     when the oldest refused event came spool:{<stream>}:quarantine-since
 
   Output:
     1   purged
@@ -31,5 +33,7 @@ end
 if tonumber(redis.call('GET', KEYS[3]) or '0') ~= 0 then
   return 0
 end
-redis.call('DEL', KEYS[3], KEYS[8])
+-- A quarantine's age outlives its entries when a flusher dies between writing them and deleting
+-- it (quarantine.ts): with no entry left it is only a leftover.
+redis.call('DEL', KEYS[3], KEYS[8], KEYS[9])
 return 1
