@@ -210,3 +210,50 @@ describe('Parquet objects across a schema change between generations', () => {
     ]);
   });
 });
+
+describe('NDJSON objects whose events name fields in other cases', () => {
+  const TOP = 'lake-case-top';
+  const NESTED = 'lake-case-nested';
+  const ndjson = (stream: string, options = '') =>
+    `read_json_auto('${objectFiles(stream, 'ndjson.gz')}', compression = 'gzip', hive_partitioning = true, ${HIVE_TYPES}, map_inference_threshold = -1, sample_size = -1${options})`;
+
+  beforeAll(async () => {
+    const post = async (stream: string, events: object[]) => {
+      const answer = await fetch(`${ingestUrl}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      });
+      expect(answer.status).toBe(202);
+    };
+    // A client's own MessageID and ReceivedAt, the same in every event (no messageId of its own).
+    await post(
+      TOP,
+      ['a', 'b', 'c'].map((event) => ({ event, MessageID: 'dup', ReceivedAt: '2020-01-01T00:00:00Z' })),
+    );
+    // One release of a client sent properties.Plan, the next properties.plan.
+    await post(NESTED, [
+      { messageId: 'n-1', event: 'buy', properties: { Plan: 'gold' } },
+      { messageId: 'n-2', event: 'buy', properties: { plan: 'free' } },
+    ]);
+    await waitUntilLanded(redis, [TOP, NESTED], { timeoutMs: 30_000 });
+  }, 60_000);
+
+  it("count by Spool's messageId and receivedAt, not a client's MessageID or ReceivedAt (they come first in a line)", async () => {
+    const [row] = await query(
+      `SELECT count(*) AS events, count(DISTINCT messageId) AS ids, min(receivedAt) > TIMESTAMP '2026-01-01' AS server_time FROM ${ndjson(TOP)}`,
+    );
+    expect(row).toEqual({ events: 3n, ids: 3n, server_time: true });
+  });
+
+  it('read nested names that differ only in case with maximum_depth = 1, every field as JSON (the default read refuses them)', async () => {
+    await expect(query(`SELECT count(*) FROM ${ndjson(NESTED)}`)).rejects.toThrow(/Duplicate name/);
+    const rows = await query(
+      `SELECT messageId->>'$' AS messageId, coalesce(properties->>'$.plan', properties->>'$.Plan') AS plan FROM ${ndjson(NESTED, ', maximum_depth = 1')} ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { messageId: 'n-1', plan: 'gold' },
+      { messageId: 'n-2', plan: 'free' },
+    ]);
+  });
+});

@@ -88,24 +88,29 @@ export function clientMessageId(event: Record<string, unknown>): string | undefi
 }
 
 /**
- * One event as stored, ending in "\n": the text of `JSON.stringify({ ...event, receivedAt,
- * messageId })`, where `receivedAt` is always the server's clock and `messageId` is the client's
- * non-empty string, else a new UUID. An event that has neither field (the usual case) is not
- * copied: the two fields are written after its own JSON, which gives the same text and saves the
- * copy on the ingest's busiest path.
+ * One event as stored, ending in "\n": the server's `receivedAt` first, then a new UUID
+ * `messageId` when the event has no non-empty string of its own, then the event's own fields in
+ * their order (a client's own messageId stays in its place). First, because readers that match
+ * names without case keep the first spelling of a line: DuckDB's read_json took a client's
+ * `ReceivedAt` or `MessageID` written before Spool's fields for the column, and renamed Spool's
+ * (a review's count(DISTINCT messageId) read 1 for 3 events). Written as text around the event's
+ * own JSON, so the usual event (neither field, or its own id) is never copied.
  */
 export function storedLine(event: Record<string, unknown>, stamp: string): string {
   const ownId = clientMessageId(event);
-  if (Object.hasOwn(event, 'receivedAt') || (Object.hasOwn(event, 'messageId') && ownId === undefined)) {
-    // The server's value replaces the client's in place: only the copy keeps the key order.
-    const messageId = ownId ?? randomUUID();
-    return `${JSON.stringify({ ...event, receivedAt: stamp, messageId })}\n`;
+  const serverFields =
+    ownId === undefined
+      ? `{"receivedAt":"${stamp}","messageId":"${randomUUID()}"`
+      : `{"receivedAt":"${stamp}"`;
+  let own = event;
+  if (Object.hasOwn(event, 'receivedAt') || (ownId === undefined && Object.hasOwn(event, 'messageId'))) {
+    // The client's field of that name is replaced by the server's: copied without it (rare).
+    const { receivedAt: _replaced, ...others } = event;
+    if (ownId === undefined) delete others.messageId;
+    own = others;
   }
-  const json = JSON.stringify(event);
-  const added = ownId
-    ? `"receivedAt":"${stamp}"}\n`
-    : `"receivedAt":"${stamp}","messageId":"${randomUUID()}"}\n`;
-  return json === '{}' ? `{${added}` : `${json.slice(0, -1)},${added}`;
+  const json = JSON.stringify(own);
+  return json === '{}' ? `${serverFields}}\n` : `${serverFields},${json.slice(1)}\n`;
 }
 
 /**
