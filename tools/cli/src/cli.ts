@@ -31,7 +31,7 @@ import {
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { followStream } from './follow-stream.js';
-import { replay } from './replay.js';
+import { replay, targetInsideSource } from './replay.js';
 import { renderStatus } from './status-table.js';
 import { escapeControls } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
@@ -107,15 +107,20 @@ const COMMAND_OPTIONS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
 const { positionals, values, tokens } = commandLine();
 
 /**
- * Exit 64 for an option the command does not take, and for more than one of --url, --redis and
+ * Exit 64 for an option the command does not take, for one given twice (only the last was used:
+ * `verify --day A --day B` checked B alone), and for more than one of --url, --redis and
  * --cluster: one of them was used and the others ignored, whichever the user meant.
  */
 function checkOptionsOf(command: string): void {
-  const given = new Set<string>(tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])));
+  const names = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  const given = new Set<string>(names);
   const takes: readonly string[] = COMMAND_OPTIONS[command] ?? [];
   for (const name of given) {
     if (name !== 'help' && !takes.includes(name)) fail(`--${name}: not an option of spool ${command}`);
   }
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined)
+    fail(`--${twice}: given more than once; give it once (run the command again for another)`);
   const sources = ['url', 'redis', 'cluster'].filter((name) => given.has(name));
   if (sources.length > 1) fail(`${sources.map((name) => `--${name}`).join(' and ')}: give one of them`);
 }
@@ -461,6 +466,8 @@ async function replayCommand(): Promise<void> {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
   }
   const { config, s3 } = s3FromEnvironment();
+  const inside = targetInsideSource(config.s3.prefix, toPrefix);
+  if (inside) fail(`--to-prefix: ${inside}`);
   const signal = stopSignal();
   const tty = process.stderr.isTTY;
   try {

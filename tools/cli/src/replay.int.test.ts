@@ -536,6 +536,19 @@ describe('spool replay', () => {
       // An option it does not know, or one without its value: the usage, not a stack trace.
       ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix', 'x/', '--follow'],
       ['--stream', 'web', '--from', '2026-12-01', '--to', '2026-12-01', '--to-prefix'],
+      // An option given twice: only the last was used (`--stream a --stream b` replayed b).
+      [
+        '--stream',
+        'web',
+        '--stream',
+        'ios',
+        '--from',
+        '2026-12-01',
+        '--to',
+        '2026-12-01',
+        '--to-prefix',
+        'x/',
+      ],
     ]) {
       expect({ args, code: await run('replay', prefix, args).exited }).toEqual({ args, code: 64 });
     }
@@ -549,8 +562,50 @@ describe('spool replay', () => {
       '--to-prefix',
       prefix,
     ]);
-    expect(await same.exited).toBe(1);
+    expect(await same.exited).toBe(64);
     expect(same.err()).toContain('is S3_PREFIX or inside its stream partitions or side files');
+  });
+
+  it('refuses a target where a flusher lands the stream (a replay back into the live prefix), writing nothing there', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 2, 10);
+    expect(await run('replay', prefix, dayReplay(stream, day, target, 'parquet')).exited).toBe(0);
+    const live = await listObjectKeys(s3, services.bucket, prefix);
+    // From the copies back to where the flusher wrote the originals: each event would be there twice.
+    const back = run('replay', target, dayReplay(stream, day, prefix, 'parquet'));
+    expect(await back.exited).toBe(1);
+    expect(back.err()).toContain(`is where a flusher lands stream ${stream}`);
+    expect(await listObjectKeys(s3, services.bucket, prefix)).toEqual(live);
+  });
+
+  it('keeps the manifest lines of two runs into one target at once: each writes a part of its own', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 2, 10);
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    try {
+      // The zstd run has read the day's manifest and is writing its lines: held there while a
+      // gzip run into the same target writes its copies and its lines.
+      const writesManifest = (method: string, url: URL) =>
+        method === 'PUT' && url.pathname.startsWith(`/${services.bucket}/${target}_manifests/`);
+      const manifestWrite = proxy.holdNext(writesManifest, 60_000);
+      const zstd = runCli('replay', dayReplay(stream, day, target, 'ndjson.zst'), {
+        ...s3Env(prefix),
+        S3_ENDPOINT: proxy.endpoint,
+      });
+      const held = await manifestWrite;
+      if (!held) throw new Error('the zstd run never wrote its manifest');
+      expect(await run('replay', prefix, dayReplay(stream, day, target, 'ndjson.gz')).exited).toBe(0);
+      held.release();
+      expect(await zstd.exited).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    // Both runs' copies have their lines: one part overwriting the other left the gzip run's out.
+    const verified = run('verify', target, ['--stream', stream, '--day', day]);
+    expect(await verified.exited).toBe(0);
+    expect(verified.out()).toContain('4 objects in the manifest');
   });
 
   it('refuses a target inside the source partitions, where each run copied the copies of the last', async () => {
@@ -558,7 +613,7 @@ describe('spool replay', () => {
     const { stream, day } = await land(prefix, 1, 10);
     for (const target of [`${prefix}stream=${stream}/dt=${day}/copy/`, `${prefix}_copies/`]) {
       const refused = run('replay', prefix, dayReplay(stream, day, target));
-      expect(await refused.exited).toBe(1);
+      expect(await refused.exited).toBe(64);
       expect(refused.err()).toContain('inside its stream partitions or side files');
     }
     expect(await listObjectKeys(s3, services.bucket, prefix)).toHaveLength(2); // the object, its manifest

@@ -76,15 +76,17 @@ async function* objectsInRange(
 const HOUR_FOLDER = /^hour=\d{2}\/[^/]+$/;
 
 /**
- * Whether `toPrefix` puts the copies where replay, or a reader, takes them for landed objects or
- * side files: inside the source's stream partitions (`<S3_PREFIX>stream=…`) or its `_` folders.
- * A run there copied its own copies on the next run, and the source gained objects its manifests
- * do not know.
+ * Why `toPrefix` puts the copies where replay, or a reader, takes them for landed objects or side
+ * files (inside the source's stream partitions, `<S3_PREFIX>stream=…`, or its `_` folders), else
+ * undefined. A run there copied its own copies on the next run, and the source gained objects its
+ * manifests do not know.
  */
-function insideSource(fromPrefix: string, toPrefix: string): boolean {
-  if (!toPrefix.startsWith(fromPrefix)) return false;
+export function targetInsideSource(fromPrefix: string, toPrefix: string): string | undefined {
+  if (!toPrefix.startsWith(fromPrefix)) return undefined;
   const rest = toPrefix.slice(fromPrefix.length);
-  return rest === '' || rest.startsWith('stream=') || rest.startsWith('_');
+  return rest === '' || rest.startsWith('stream=') || rest.startsWith('_')
+    ? `"${toPrefix}" is S3_PREFIX or inside its stream partitions or side files; replay writes copies elsewhere`
+    : undefined;
 }
 
 /**
@@ -114,11 +116,8 @@ export function keyAsMetadata(key: string): string {
  */
 export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const { fromPrefix, toPrefix, format, signal } = options;
-  if (insideSource(fromPrefix, toPrefix)) {
-    throw new Error(
-      `--to-prefix: "${toPrefix}" is S3_PREFIX or inside its stream partitions or side files; replay writes copies elsewhere`,
-    );
-  }
+  const inside = targetInsideSource(fromPrefix, toPrefix);
+  if (inside) throw new Error(`--to-prefix: ${inside}`);
   const found: Source[] = [];
   const leftOut: ReplayProgress['leftOut'] = [];
   for await (const { key, day, inHourFolder } of objectsInRange(options)) {
@@ -141,6 +140,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     const day = byDay.get(source.day);
     if (day) day.push(source);
     else byDay.set(source.day, [source]);
+  }
+  for (const day of byDay.keys()) {
+    const live = await liveTargetDay(options, day);
+    if (live) throw new Error(live);
   }
   for (const [day, daySources] of byDay) {
     if (signal?.aborted) break;
@@ -190,14 +193,28 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
 }
 
 /**
- * The target day's manifest: one part, `replay.ndjson`, holding every copy replay wrote there
- * (merged with what an earlier run wrote). Not written again when it would not change: a run that
- * finds every copy there writes nothing (each run PUT it, a new version a day on a versioned bucket).
+ * A target day's manifest part written by replay: `replayed-<time>-<digest>.ndjson`, once and never
+ * rewritten, as the flusher's parts are. A run that rewrote one part (`replay.ndjson`, as earlier
+ * versions did) lost the lines another run wrote to it meanwhile: two replays into one prefix
+ * both exited 0, and the target failed verify. The time orders a later run's part after an
+ * earlier's, and after `replay.ndjson` ("replaye" sorts after "replay."): readManifest takes a
+ * key's last line. The digest of its content keeps two runs' parts apart within a millisecond.
+ */
+function replayPartName(lines: ManifestLine[]): string {
+  const time = new Date().toISOString().replace(/[-:.]/g, '');
+  const digest = createHash('sha256').update(JSON.stringify(lines)).digest('hex').slice(0, 16);
+  return `replayed-${time}-${digest}.ndjson`;
+}
+
+/**
+ * Adds the lines of copies replay wrote to a target day's manifest: those its parts do not hold
+ * yet (or hold otherwise), in a part of their own. A run that finds every copy there writes
+ * nothing (each write is a new object, a new version a day on a versioned bucket).
  */
 async function writeDayManifest(options: ReplayOptions, day: string, lines: ManifestLine[]): Promise<void> {
   const { s3, bucket, toPrefix, stream } = options;
   const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
-  const before = JSON.stringify([...manifest.values()]);
+  const added: ManifestLine[] = [];
   for (const line of lines) {
     const earlier = manifest.get(line.key);
     // A copy an earlier run wrote keeps its line's objectSha256 (the writing run hashed it on the
@@ -205,12 +222,33 @@ async function writeDayManifest(options: ReplayOptions, day: string, lines: Mani
     // bytes are hashed now, or verify --deep could not tell them changed.
     const objectSha256 =
       line.objectSha256 ?? earlier?.objectSha256 ?? (await objectSha256Of(s3, bucket, line.key));
-    manifest.set(line.key, { ...earlier, ...line, objectSha256 });
+    const merged = { ...earlier, ...line, objectSha256 };
+    if (earlier === undefined || JSON.stringify(merged) !== JSON.stringify(earlier)) added.push(merged);
   }
-  if (JSON.stringify([...manifest.values()]) === before) return;
-  await writeManifestPart(s3, bucket, `${manifestFolder(toPrefix, stream, day)}replay.ndjson`, [
-    ...manifest.values(),
-  ]);
+  if (added.length === 0) return;
+  await writeManifestPart(
+    s3,
+    bucket,
+    `${manifestFolder(toPrefix, stream, day)}${replayPartName(added)}`,
+    added,
+  );
+}
+
+/**
+ * Why the target day may not take copies, else undefined: its manifest has parts replay did not
+ * write, so `--to-prefix` is where a flusher lands this stream. Copies there (a replay back into
+ * the live prefix, or into another deployment's) sat beside the generations they were made from,
+ * in another format: readers counted each event twice, and verify, its lines merged into the
+ * flusher's, passed.
+ */
+async function liveTargetDay(options: ReplayOptions, day: string): Promise<string | undefined> {
+  const folder = manifestFolder(options.toPrefix, options.stream, day);
+  for await (const part of listKeys(options.s3, options.bucket, folder)) {
+    if (!part.slice(folder.length).startsWith('replay')) {
+      return `--to-prefix: ${options.toPrefix} is where a flusher lands stream ${options.stream} (s3://${options.bucket}/${part} is one of its manifest parts); replay writes copies elsewhere`;
+    }
+  }
+  return undefined;
 }
 
 /** The SHA-256 of an object's bytes, streamed. */

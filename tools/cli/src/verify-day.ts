@@ -10,6 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
+import { formatOfKey } from '@spool/flusher/dist/output-formats.js';
 import { duckdbErrorKind, isOutOfMemory, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
@@ -74,6 +75,11 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
 /** What is wrong with a line's object, 'missing', or undefined when it is what the line says. */
 async function check(target: VerifyTarget, line: ManifestLine): Promise<string | undefined> {
   const { s3, bucket } = target;
+  // The format says how --deep reads the object (an unknown one was read as gzip): it must be its key's.
+  const keyFormat = formatOfKey(line.key);
+  if (line.format !== keyFormat) {
+    return `the manifest says its format is ${JSON.stringify(line.format)}, its key's is ${keyFormat ?? 'none'}`;
+  }
   let head: HeadObjectCommandOutput;
   try {
     head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: line.key }));

@@ -86,6 +86,15 @@ describe('spool verify', () => {
     expect(result.out).toContain('1 problem(s)');
     expect(result.code).toBe(1);
 
+    // A line of this day whose format is not its key's: --deep read an unknown one as gzip.
+    const own = JSON.parse(original.split('\n')[0] as string) as { key: string };
+    await put(`${original}${JSON.stringify({ ...own, format: '../../etc' })}\n`);
+    const wrongFormat = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(wrongFormat.out).toContain(
+      `changed  ${own.key}: the manifest says its format is "../../etc", its key's is ndjson.gz`,
+    );
+    expect(wrongFormat.code).toBe(1);
+
     for (const [line, why] of [
       ['{"broken', 'not a manifest line (not JSON)'],
       ['{}', 'not a manifest line (no "key")'],
