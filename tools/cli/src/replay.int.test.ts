@@ -22,6 +22,8 @@ import {
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
 import { type HeldRequest, S3FaultProxy } from '@spool/testkit/local-stack';
+import { pino } from 'pino';
+import { replay } from './replay.js';
 import { landGenerations, runCli, s3Env } from './test-support.js';
 
 const { s3: services } = testServices();
@@ -577,6 +579,30 @@ describe('spool replay', () => {
     expect(await back.exited).toBe(1);
     expect(back.err()).toContain(`is where a flusher lands stream ${stream}`);
     expect(await listObjectKeys(s3, services.bucket, prefix)).toEqual(live);
+  });
+
+  it("writes a long day's manifest lines as its copies come, a part per so many, not only at the day's end", async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 3, 10);
+    const done = await replay({
+      s3,
+      bucket: services.bucket,
+      fromPrefix: prefix,
+      toPrefix: target,
+      stream,
+      fromDay: day,
+      toDay: day,
+      format: 'ndjson.zst',
+      partBytes: 5 * 1024 * 1024,
+      logger: pino({ level: 'silent' }),
+      manifestLinesPerPart: 2,
+    });
+    expect(done.written).toBe(3);
+    // Two copies' lines as soon as they were written (what a kill -9 after them keeps), then the last.
+    const parts = await listObjectKeys(s3, services.bucket, `${target}_manifests/`);
+    expect(parts).toHaveLength(2);
+    expect((await readManifest(s3, services.bucket, target, stream, day)).size).toBe(3);
   });
 
   it('keeps the manifest lines of two runs into one target at once: each writes a part of its own', async () => {

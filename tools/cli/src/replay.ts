@@ -34,6 +34,8 @@ export interface ReplayOptions {
   /** Where a Parquet copy's fallbacks are told (a generation written with JSON columns). */
   logger: Pick<Logger, 'warn'>;
   signal?: AbortSignal;
+  /** The most copies' lines in one manifest part (MANIFEST_LINES_PER_PART). */
+  manifestLinesPerPart?: number;
 }
 
 export interface ReplayProgress {
@@ -169,6 +171,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
         if (copied.written) done.written += 1;
         else done.skipped += 1;
         lines.push(copied.line);
+        // Written as they come on a long day: a run killed near its end otherwise left every copy
+        // of the day without its line, and the next run downloaded each again to hash it.
+        if (lines.length >= (options.manifestLinesPerPart ?? MANIFEST_LINES_PER_PART)) {
+          await writeDayManifest(options, day, lines.splice(0));
+        }
         done.objects += 1;
         done.key = source.target;
         options.progress?.({ ...done });
@@ -191,6 +198,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   }
   return done;
 }
+
+/** A day's copies whose lines replay writes as one manifest part, at most (and once the day is done). */
+const MANIFEST_LINES_PER_PART = 1_000;
 
 /**
  * A target day's manifest part written by replay: `replayed-<time>-<digest>.ndjson`, once and never
