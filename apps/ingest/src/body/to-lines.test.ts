@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { cutText, MAX_LISTED_REJECTIONS, MAX_REJECTED_TEXT, storedLine, toLines } from './to-lines.js';
+import {
+  cutText,
+  MAX_LISTED_REJECTIONS,
+  MAX_REJECTED_TEXT,
+  MAX_REJECTED_TEXT_BYTES,
+  storedLine,
+  toLines,
+} from './to-lines.js';
 
 const STAMP = '2026-11-27T06:00:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -141,6 +148,25 @@ describe('toLines', () => {
       { maxEventBytes: 1024, maxStoredBytes: 1e6 },
     );
     expect(lines.rejectedText).toEqual(['x'.repeat(MAX_REJECTED_TEXT - 1)]);
+  });
+
+  it('cuts a rejected text further where its JSON would pass MAX_REJECTED_TEXT_BYTES (controls, other scripts)', () => {
+    expect(cutText('x'.repeat(MAX_REJECTED_TEXT))).toHaveLength(MAX_REJECTED_TEXT);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 0, maxLength: 3 * MAX_REJECTED_TEXT }), (text) => {
+        const cut = cutText(text);
+        expect(text.startsWith(cut)).toBe(true);
+        expect(cut.length).toBeLessThanOrEqual(MAX_REJECTED_TEXT);
+        expect(Buffer.byteLength(JSON.stringify(cut))).toBeLessThanOrEqual(MAX_REJECTED_TEXT_BYTES);
+      }),
+      { numRuns: 300 },
+    );
+    // 2,048 control characters were 12.3 KB as JSON; 2,048 of a 3-byte script 6 KB.
+    for (const char of ['\u0001', '\u4e2d']) {
+      const cut = cutText(char.repeat(MAX_REJECTED_TEXT));
+      expect(Buffer.byteLength(JSON.stringify(cut))).toBeLessThanOrEqual(MAX_REJECTED_TEXT_BYTES);
+      expect(Buffer.byteLength(JSON.stringify(cut))).toBeGreaterThan(MAX_REJECTED_TEXT_BYTES - 12);
+    }
   });
 
   it("writes a refused number past a double's range as 1e999 in the rejected text, not JSON's null", () => {

@@ -12,14 +12,34 @@ export const MAX_LISTED_REJECTIONS = 100;
 export const MAX_REJECTED_TEXT = 2_048;
 
 /**
- * `text` cut to MAX_REJECTED_TEXT UTF-16 units, never between a character's two halves: a lone
- * surrogate has no UTF-8 form, and DuckDB refuses the whole quarantine file that holds one.
+ * ...and up to this many bytes as the quarantine entry holds it (JSON-escaped UTF-8): 2,048
+ * control characters, each written `\u0001`, made an entry of 12.4 KB where ASCII text makes
+ * 2.5 KB, and a stream's quarantine 14.4 MB of Redis where 2.5 MB was the rule (a review's flood).
+ */
+export const MAX_REJECTED_TEXT_BYTES = 4_096;
+
+/** `text`'s first `units` UTF-16 units, one fewer where the cut would split a character's two halves. */
+function cutAt(text: string, units: number): string {
+  if (text.length <= units) return text;
+  const last = text.charCodeAt(units - 1);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, splitsPair ? units - 1 : units);
+}
+
+/**
+ * `text` cut to MAX_REJECTED_TEXT UTF-16 units, and further until its JSON takes at most
+ * MAX_REJECTED_TEXT_BYTES; never between a character's two halves: a lone surrogate has no UTF-8
+ * form, and DuckDB refuses the whole quarantine file that holds one.
  */
 export function cutText(text: string): string {
-  if (text.length <= MAX_REJECTED_TEXT) return text;
-  const last = text.charCodeAt(MAX_REJECTED_TEXT - 1);
-  const splitsPair = last >= 0xd800 && last <= 0xdbff;
-  return text.slice(0, splitsPair ? MAX_REJECTED_TEXT - 1 : MAX_REJECTED_TEXT);
+  let cut = cutAt(text, MAX_REJECTED_TEXT);
+  let bytes = Buffer.byteLength(JSON.stringify(cut));
+  while (bytes > MAX_REJECTED_TEXT_BYTES) {
+    // In proportion to what is over: a few rounds at most (no character takes more than 6 bytes).
+    cut = cutAt(cut, Math.floor((cut.length * MAX_REJECTED_TEXT_BYTES) / bytes));
+    bytes = Buffer.byteLength(JSON.stringify(cut));
+  }
+  return cut;
 }
 
 export interface RejectedEvent {
