@@ -227,10 +227,11 @@ describe('NDJSON objects whose events name fields in other cases', () => {
       expect(answer.status).toBe(202);
     };
     // A client's own MessageID and ReceivedAt, the same in every event (no messageId of its own).
-    await post(
-      TOP,
-      ['a', 'b', 'c'].map((event) => ({ event, MessageID: 'dup', ReceivedAt: '2020-01-01T00:00:00Z' })),
-    );
+    // Three without a messageId of their own (the ingest makes one), three with one after it.
+    await post(TOP, [
+      ...['a', 'b', 'c'].map((event) => ({ event, MessageID: 'dup', ReceivedAt: '2020-01-01T00:00:00Z' })),
+      ...['d', 'e', 'f'].map((event) => ({ event, MessageID: 'dup', messageId: `own-${event}` })),
+    ]);
     // One release of a client sent properties.Plan, the next properties.plan.
     await post(NESTED, [
       { messageId: 'n-1', event: 'buy', properties: { Plan: 'gold' } },
@@ -243,7 +244,7 @@ describe('NDJSON objects whose events name fields in other cases', () => {
     const [row] = await query(
       `SELECT count(*) AS events, count(DISTINCT messageId) AS ids, min(receivedAt) > TIMESTAMP '2026-01-01' AS server_time FROM ${ndjson(TOP)}`,
     );
-    expect(row).toEqual({ events: 3n, ids: 3n, server_time: true });
+    expect(row).toEqual({ events: 6n, ids: 6n, server_time: true });
   });
 
   it('read nested names that differ only in case with maximum_depth = 1, every field as JSON (the default read refuses them)', async () => {

@@ -4,16 +4,16 @@ import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from 
 /** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
 
 /**
- * `identity` names a verified write key for rate limiting (`key:<digest>`); it is absent when no
- * key was verified (an open service, or a missing or unknown key), and the client address counts.
- */
-/**
  * The answer to a write key that is none of WRITE_KEYS, on every route. RudderStack's mobile SDKs
  * (rudder-sdk-android, rudder-sdk-ios) tell a wrong key from a passing failure by this text in the
  * body (any case), as rudder-server sends it: with other words they retry the same batch for ever.
  */
 export const INVALID_WRITE_KEY = 'Invalid write key';
 
+/**
+ * `identity` names a verified write key for rate limiting (`key:<digest>`); it is absent when no
+ * key was verified (an open service, or a missing or unknown key), and the client address counts.
+ */
 export type AuthResult =
   | { ok: true; identity?: string }
   | { ok: false; status: 401 | 403; reason: string; identity?: string };

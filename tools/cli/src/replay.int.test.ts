@@ -577,8 +577,27 @@ describe('spool replay', () => {
     // From the copies back to where the flusher wrote the originals: each event would be there twice.
     const back = run('replay', target, dayReplay(stream, day, prefix, 'parquet'));
     expect(await back.exited).toBe(1);
-    expect(back.err()).toContain(`is where a flusher lands stream ${stream}`);
+    expect(back.err()).toContain('landed there by a flusher');
+    expect(back.err()).toContain('would count its events twice');
     expect(await listObjectKeys(s3, services.bucket, prefix)).toEqual(live);
+  });
+
+  it('takes a target where a flusher landed other generations of the stream (S3_PREFIX changed in the day)', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2, 10);
+    // A flusher's manifest part in the target, for a generation of the stream none of the copies is.
+    const other = `${target}${(keys[0] as string).slice(prefix.length).replace(/-0\.ndjson\.gz$/, '-99.ndjson.gz')}`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: `${target}_manifests/stream=${stream}/dt=${day}/s0-1-1.ndjson`,
+        Body: `${JSON.stringify({ key: other, generation: 99, shard: 0, format: 'ndjson.gz', events: 1, bytes: 1, sha256: 'x' })}\n`,
+      }),
+    );
+    const replayed = run('replay', prefix, dayReplay(stream, day, target));
+    expect(await replayed.exited).toBe(0);
+    expect(replayed.out()).toContain('replayed: 2 of 2 objects, 2 written');
   });
 
   it("writes a long day's manifest lines as its copies come, a part per so many, not only at the day's end", async () => {

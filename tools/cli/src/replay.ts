@@ -143,8 +143,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     if (day) day.push(source);
     else byDay.set(source.day, [source]);
   }
-  for (const day of byDay.keys()) {
-    const live = await liveTargetDay(options, day);
+  for (const [day, daySources] of byDay) {
+    const live = await landedThere(options, day, daySources);
     if (live) throw new Error(live);
   }
   for (const [day, daySources] of byDay) {
@@ -244,18 +244,44 @@ async function writeDayManifest(options: ReplayOptions, day: string, lines: Mani
   );
 }
 
+/** A Spool object's key without its format's extension: its generation, whatever the format. */
+function generationOf(key: string): string {
+  const format = formatOfKey(key);
+  return format ? key.slice(0, key.length - FORMAT_WRITERS[format].extension.length) : key;
+}
+
 /**
- * Why the target day may not take copies, else undefined: its manifest has parts replay did not
- * write, so `--to-prefix` is where a flusher lands this stream. Copies there (a replay back into
- * the live prefix, or into another deployment's) sat beside the generations they were made from,
- * in another format: readers counted each event twice, and verify, its lines merged into the
- * flusher's, passed.
+ * Why the target day may not take these copies, else undefined: a flusher landed one of their
+ * generations there (a line in a manifest part replay did not write names it, in any format), so
+ * `--to-prefix` is where the generation already is: the live prefix, replayed back into. Copies
+ * there sat beside (or over) the objects they were made from: readers counted each event twice,
+ * and verify, the copies' lines merged into the flusher's, passed. A target where a flusher lands
+ * other generations of the stream (S3_PREFIX changed in the middle of a day) takes them.
  */
-async function liveTargetDay(options: ReplayOptions, day: string): Promise<string | undefined> {
-  const folder = manifestFolder(options.toPrefix, options.stream, day);
-  for await (const part of listKeys(options.s3, options.bucket, folder)) {
-    if (!part.slice(folder.length).startsWith('replay')) {
-      return `--to-prefix: ${options.toPrefix} is where a flusher lands stream ${options.stream} (s3://${options.bucket}/${part} is one of its manifest parts); replay writes copies elsewhere`;
+async function landedThere(
+  options: ReplayOptions,
+  day: string,
+  sources: Source[],
+): Promise<string | undefined> {
+  const { s3, bucket, toPrefix, stream } = options;
+  const folder = manifestFolder(toPrefix, stream, day);
+  const copies = new Set(sources.map((source) => generationOf(source.target)));
+  for await (const part of listKeys(s3, bucket, folder)) {
+    if (part.slice(folder.length).startsWith('replay')) continue;
+    const text =
+      (await (
+        await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }))
+      ).Body?.transformToString('utf8')) ?? '';
+    for (const line of text.split('\n')) {
+      let landed: unknown;
+      try {
+        landed = (JSON.parse(line) as { key?: unknown } | null)?.key;
+      } catch {
+        continue; // a damaged line is verify's to name: only a copy's generation counts here
+      }
+      if (typeof landed === 'string' && copies.has(generationOf(landed))) {
+        return `--to-prefix: ${toPrefix} already holds ${landed}, landed there by a flusher (s3://${bucket}/${part}); its copy beside it would count its events twice. Replay writes copies elsewhere`;
+      }
     }
   }
   return undefined;

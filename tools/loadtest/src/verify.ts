@@ -56,8 +56,11 @@ export async function flushNow(redis: RedisClient, namespace: string, streams: s
   }
 }
 
-/** The loadtest's own lines start with their id: read fast; any other line is parsed whole. */
-const ID = /^\{"messageId":"([^"]+)"/;
+/**
+ * A stored line starts with the server's receivedAt, then the id (earlier versions wrote the
+ * loadtest's id first): read fast; any other line is parsed whole.
+ */
+const ID = /^\{(?:"receivedAt":"[^"]*",)?"messageId":"([^"]+)"/;
 
 /** An NDJSON object's decompressor, by its format (OUTPUT_FORMAT). */
 function decompressorOf(key: string): Transform {

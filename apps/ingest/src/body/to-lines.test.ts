@@ -13,24 +13,20 @@ const STAMP = '2026-11-27T06:00:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /**
- * The definition storedLine must match: the server's receivedAt, then the server's messageId
- * unless the client chose one, then the event's own fields (the client's receivedAt, and a
- * messageId that is not its own, left out).
+ * The definition storedLine must match: the server's receivedAt, the messageId (the client's, or
+ * the server's), then the event's other fields (its receivedAt and messageId left out).
  */
 function reference(event: Record<string, unknown>, messageId: string): string {
   const own = Object.fromEntries(
-    Object.entries(event).filter(
-      ([name]) => name !== 'receivedAt' && (name !== 'messageId' || event.messageId === messageId),
-    ),
+    Object.entries(event).filter(([name]) => name !== 'receivedAt' && name !== 'messageId'),
   );
-  const server = event.messageId === messageId ? { receivedAt: STAMP } : { receivedAt: STAMP, messageId };
   const ownJson = JSON.stringify(own);
-  const serverJson = JSON.stringify(server);
+  const serverJson = JSON.stringify({ receivedAt: STAMP, messageId });
   return `${ownJson === '{}' ? serverJson : `${serverJson.slice(0, -1)},${ownJson.slice(1)}`}\n`;
 }
 
 describe('storedLine', () => {
-  it('is the JSON of receivedAt and messageId, then the event, for any event', () => {
+  it('is the JSON of receivedAt and messageId, then the rest of the event, for any event', () => {
     const fieldValue = fc.oneof(fc.jsonValue(), fc.constant(''), fc.string(), fc.integer());
     const event = fc.dictionary(
       fc.oneof(fc.string(), fc.constantFrom('messageId', 'receivedAt', '0', '10', 'a"b', 'é')),
@@ -49,21 +45,24 @@ describe('storedLine', () => {
     );
   });
 
-  it("writes the server's fields first, keeps the client's messageId in its place and replaces its receivedAt", () => {
+  it("writes the server's fields first: its receivedAt for the client's, the client's messageId moved", () => {
     expect(storedLine({ a: 1, receivedAt: 'client', messageId: 'm-1' }, STAMP)).toBe(
-      `{"receivedAt":"${STAMP}","a":1,"messageId":"m-1"}\n`,
-    );
-    expect(storedLine({ messageId: 'm-1', a: 1 }, STAMP)).toBe(
       `{"receivedAt":"${STAMP}","messageId":"m-1","a":1}\n`,
     );
+    const event = { a: 1, messageId: 'm-"1' };
+    expect(storedLine(event, STAMP)).toBe(`{"receivedAt":"${STAMP}","messageId":"m-\\"1","a":1}\n`);
+    // The event itself is as it was (its messageId is left out of the JSON without a copy).
+    expect(event).toEqual({ a: 1, messageId: 'm-"1' });
     // A field named like a server field in another case comes after Spool's own, which readers
     // matching names without case (DuckDB's read_json) then take for the column.
-    const line = storedLine({ MessageID: 'dup', ReceivedAt: '2020-01-01T00:00:00Z' }, STAMP);
-    expect(line).toMatch(
-      new RegExp(
-        `^\\{"receivedAt":"${STAMP}","messageId":"[0-9a-f-]{36}","MessageID":"dup","ReceivedAt":"2020`,
-      ),
-    );
+    for (const own of [{}, { messageId: 'own-1' }]) {
+      const line = storedLine({ MessageID: 'dup', ReceivedAt: '2020-01-01T00:00:00Z', ...own }, STAMP);
+      expect(line).toMatch(
+        new RegExp(
+          `^\\{"receivedAt":"${STAMP}","messageId":"[0-9a-z-]+","MessageID":"dup","ReceivedAt":"2020`,
+        ),
+      );
+    }
   });
 
   it('gives an event with no messageId, or an empty or non-string one, a new UUID', () => {

@@ -108,28 +108,34 @@ export function clientMessageId(event: Record<string, unknown>): string | undefi
 }
 
 /**
- * One event as stored, ending in "\n": the server's `receivedAt` first, then a new UUID
- * `messageId` when the event has no non-empty string of its own, then the event's own fields in
- * their order (a client's own messageId stays in its place). First, because readers that match
- * names without case keep the first spelling of a line: DuckDB's read_json took a client's
- * `ReceivedAt` or `MessageID` written before Spool's fields for the column, and renamed Spool's
- * (a review's count(DISTINCT messageId) read 1 for 3 events). Written as text around the event's
- * own JSON, so the usual event (neither field, or its own id) is never copied.
+ * One event as stored, ending in "\n": the server's `receivedAt` first, then `messageId` (the
+ * client's non-empty string, else a new UUID), then the event's other fields in their order.
+ * First, because readers that match names without case keep the first spelling of a line:
+ * DuckDB's read_json took a client's `ReceivedAt` or `MessageID` written before Spool's fields
+ * for the column, and renamed Spool's (a review's count(DISTINCT messageId) read 1 for 3 events).
+ * Written as text around the event's own JSON, so the usual event is never copied.
  */
 export function storedLine(event: Record<string, unknown>, stamp: string): string {
   const ownId = clientMessageId(event);
-  const serverFields =
-    ownId === undefined
-      ? `{"receivedAt":"${stamp}","messageId":"${randomUUID()}"`
-      : `{"receivedAt":"${stamp}"`;
-  let own = event;
-  if (Object.hasOwn(event, 'receivedAt') || (ownId === undefined && Object.hasOwn(event, 'messageId'))) {
-    // The client's field of that name is replaced by the server's: copied without it (rare).
-    const { receivedAt: _replaced, ...others } = event;
-    if (ownId === undefined) delete others.messageId;
-    own = others;
+  const serverFields = `{"receivedAt":"${stamp}","messageId":${ownId === undefined ? `"${randomUUID()}"` : JSON.stringify(ownId)}`;
+  let json: string;
+  if (Object.hasOwn(event, 'receivedAt')) {
+    // The client's receivedAt is replaced by the server's: copied without it (rare).
+    const { receivedAt: _replaced, messageId: _written, ...others } = event;
+    json = JSON.stringify(others);
+  } else if (Object.hasOwn(event, 'messageId')) {
+    // Written first above: left out here by JSON's rule for undefined, without a copy (every
+    // Segment message has one).
+    const held = event.messageId;
+    event.messageId = undefined;
+    try {
+      json = JSON.stringify(event);
+    } finally {
+      event.messageId = held;
+    }
+  } else {
+    json = JSON.stringify(event);
   }
-  const json = JSON.stringify(own);
   return json === '{}' ? `${serverFields}}\n` : `${serverFields},${json.slice(1)}\n`;
 }
 
