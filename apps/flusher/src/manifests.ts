@@ -109,16 +109,22 @@ function manifestEntry(text: string): ManifestLine | string {
   return entry as ManifestLine;
 }
 
-/** A day's manifest: the lines of all its parts, by object key (a day without parts has none). */
+/**
+ * A day's manifest: the lines of all its parts (or of those whose file name `parts` takes), by
+ * object key (a day without parts has none).
+ */
 export async function readManifest(
   s3: S3Client,
   bucket: string,
   prefix: string,
   stream: string,
   day: string,
+  parts: (name: string) => boolean = () => true,
 ): Promise<Map<string, ManifestLine>> {
   const lines = new Map<string, ManifestLine>();
-  for await (const part of listKeys(s3, bucket, manifestFolder(prefix, stream, day))) {
+  const folder = manifestFolder(prefix, stream, day);
+  for await (const part of listKeys(s3, bucket, folder)) {
+    if (!parts(part.slice(folder.length))) continue;
     const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }));
     const text = (await answer.Body?.transformToString('utf8')) ?? '';
     for (const [index, line] of text.split('\n').entries()) {

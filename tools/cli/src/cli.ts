@@ -8,6 +8,7 @@ import {
   connectRedis,
   DEFAULT_NAMESPACE,
   defineSpoolCommands,
+  escapeActing,
   FLUSH_QUEUE,
   type FlushJobData,
   forStream,
@@ -33,7 +34,6 @@ import { pino } from 'pino';
 import { followStream } from './follow-stream.js';
 import { replay, targetInsideSource } from './replay.js';
 import { renderStatus } from './status-table.js';
-import { escapeControls } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
 
 const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--namespace NS] [--limit N] [--once]
@@ -135,7 +135,7 @@ function namespaceOption(): string {
   const parsed = redisNamespace.safeParse(namespace);
   if (!parsed.success) {
     fail(
-      `${values.namespace === undefined ? 'REDIS_NAMESPACE' : '--namespace'}: ${parsed.error.issues[0]?.message}; got "${escapeControls(namespace)}"`,
+      `${values.namespace === undefined ? 'REDIS_NAMESPACE' : '--namespace'}: ${parsed.error.issues[0]?.message}; got "${escapeActing(namespace)}"`,
     );
   }
   return parsed.data;
@@ -227,7 +227,7 @@ async function sayIfUnknown(redis: RedisClient, stream: string, keys: StreamKeys
     ]);
     if (registered !== null || buffered > 0) return;
     const known = await redis.zrevrange(registry, 0, KNOWN_STREAMS_SHOWN - 1);
-    const some = known.length === 0 ? 'it has none yet' : `it has ${known.map(escapeControls).join(', ')}`;
+    const some = known.length === 0 ? 'it has none yet' : `it has ${known.map(escapeActing).join(', ')}`;
     process.stderr.write(
       `spool tail: namespace ${namespace} has no stream "${stream}" yet (${some}); waiting for its first event\n`,
     );
@@ -239,7 +239,7 @@ async function tail(stream: string | undefined): Promise<void> {
   // stream's shards are tailed one by one: web, web#1, web#2, ...
   if (!stream || !parseShardUnit(stream)) {
     fail(
-      `tail: expected a stream name (1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit), or a shard as web#1${stream ? `; got "${escapeControls(stream.slice(0, 80).toWellFormed())}"` : ''}`,
+      `tail: expected a stream name (1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit), or a shard as web#1${stream ? `; got "${escapeActing(stream.slice(0, 80).toWellFormed())}"` : ''}`,
     );
   }
   const namespace = namespaceOption();
@@ -283,7 +283,7 @@ async function tail(stream: string | undefined): Promise<void> {
       }
       // On a terminal a line is cut to its width; into a pipe, whole (for jq and the like).
       const text = step.lines.map((line) => {
-        const safe = escapeControls(line);
+        const safe = escapeActing(line);
         return width && safe.length > width ? `${safe.slice(0, width - 1)}…` : safe;
       });
       if (!process.stdout.write(`${text.join('\n')}\n`)) await drained(signal);
@@ -386,7 +386,7 @@ async function status(): Promise<void> {
       } catch (error) {
         if (!live) throw error;
         // The flusher's words, or anyone's on the way to a plain-http one.
-        lines = [`cannot read the status: ${escapeControls((error as Error).message)}`];
+        lines = [`cannot read the status: ${escapeActing((error as Error).message)}`];
       }
       // On a terminal: clear and redraw in place; into a pipe: one plain snapshot.
       process.stdout.write(`${live ? '\x1b[H\x1b[2J' : ''}${lines.join('\n')}\n`);
@@ -444,7 +444,7 @@ async function verify(): Promise<boolean> {
     ];
     // Keys, metadata and manifest lines come from S3, where any character may be in them (U+009B
     // is a terminal's CSI): a terminal must not act on them.
-    process.stdout.write(`${out.map(escapeControls).join('\n')}\n`);
+    process.stdout.write(`${out.map(escapeActing).join('\n')}\n`);
     return problems === 0;
   } finally {
     s3.destroy();
@@ -485,7 +485,7 @@ async function replayCommand(): Promise<void> {
       signal,
       progress: (p) =>
         process.stderr.write(
-          `${tty ? '\r\x1b[K' : ''}${p.objects}/${p.of} objects (${p.written} written, ${p.skipped} already there) ${tty ? '' : `${escapeControls(p.key)}\n`}`,
+          `${tty ? '\r\x1b[K' : ''}${p.objects}/${p.of} objects (${p.written} written, ${p.skipped} already there) ${tty ? '' : `${escapeActing(p.key)}\n`}`,
         ),
     });
     process.stderr.write(tty ? '\n' : '');
@@ -494,7 +494,7 @@ async function replayCommand(): Promise<void> {
     );
     // Not copied, so not whole either: said, each, and the exit says so (a second run says the same).
     for (const { key, why } of done.leftOut) {
-      process.stderr.write(`spool replay: left out ${escapeControls(key)}: ${why}\n`);
+      process.stderr.write(`spool replay: left out ${escapeActing(key)}: ${why}\n`);
     }
     if (done.leftOut.length > 0) {
       process.stderr.write(`spool replay: ${done.leftOut.length} object(s) in range left out, not copied\n`);
@@ -566,7 +566,7 @@ try {
   // Line by line: a configuration error lists its problems one to a line.
   const lines = failureOf(command, error as Error)
     .split('\n')
-    .map(escapeControls);
+    .map(escapeActing);
   process.stderr.write(`spool ${command}: ${lines.join('\n')}\n`);
   process.exit(1);
 }

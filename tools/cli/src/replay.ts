@@ -150,6 +150,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   for (const [day, daySources] of byDay) {
     if (signal?.aborted) break;
     const lines: ManifestLine[] = [];
+    const writeLines = dayManifestWriter(options, day);
     // A Parquet object copied as it is is checked against its line in the source's manifest: its
     // spool-sha256 is of the lines it was written from, which it does not give back.
     const sourceManifest = daySources.some((source) => source.format === 'parquet')
@@ -174,7 +175,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
         // Written as they come on a long day: a run killed near its end otherwise left every copy
         // of the day without its line, and the next run downloaded each again to hash it.
         if (lines.length >= (options.manifestLinesPerPart ?? MANIFEST_LINES_PER_PART)) {
-          await writeDayManifest(options, day, lines.splice(0));
+          await writeLines(lines.splice(0));
         }
         done.objects += 1;
         done.key = source.target;
@@ -183,7 +184,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     } catch (error) {
       // The copies written before the failure get their lines too; the failure is what is said.
       if (lines.length > 0) {
-        await writeDayManifest(options, day, lines).catch((manifestError: unknown) => {
+        await writeLines(lines).catch((manifestError: unknown) => {
           throw new Error(
             `${(error as Error).message}; and this day's manifest of the copies written before it: ${(manifestError as Error).message}`,
             { cause: error },
@@ -194,13 +195,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     }
     // The day's manifest as soon as its copies are written (and for those written before a stop):
     // no copy is left without its line.
-    if (lines.length > 0) await writeDayManifest(options, day, lines);
+    if (lines.length > 0) await writeLines(lines);
   }
   return done;
 }
 
 /** A day's copies whose lines replay writes as one manifest part, at most (and once the day is done). */
 const MANIFEST_LINES_PER_PART = 1_000;
+
+/** Whether a manifest part's file name is one replay writes (`replayed-…`, or an earlier version's `replay.ndjson`). */
+const isReplayPart = (name: string) => name.startsWith('replay');
 
 /**
  * A target day's manifest part written by replay: `replayed-<time>-<digest>.ndjson`, once and never
@@ -217,31 +221,37 @@ function replayPartName(lines: ManifestLine[]): string {
 }
 
 /**
- * Adds the lines of copies replay wrote to a target day's manifest: those its parts do not hold
- * yet (or hold otherwise), in a part of their own. A run that finds every copy there writes
- * nothing (each write is a new object, a new version a day on a versioned bucket).
+ * What adds the lines of copies replay wrote to a target day's manifest: those its parts do not
+ * hold yet (or hold otherwise), in a part of their own. The manifest is read once, on the day's
+ * first write, and kept as lines are added (a long day's writes every MANIFEST_LINES_PER_PART
+ * copies would each have read it whole again). A run that finds every copy there writes nothing
+ * (each write is a new object, a new version a day on a versioned bucket).
  */
-async function writeDayManifest(options: ReplayOptions, day: string, lines: ManifestLine[]): Promise<void> {
+function dayManifestWriter(options: ReplayOptions, day: string): (lines: ManifestLine[]) => Promise<void> {
   const { s3, bucket, toPrefix, stream } = options;
-  const manifest = await readManifest(s3, bucket, toPrefix, stream, day);
-  const added: ManifestLine[] = [];
-  for (const line of lines) {
-    const earlier = manifest.get(line.key);
-    // A copy an earlier run wrote keeps its line's objectSha256 (the writing run hashed it on the
-    // way up). A run killed after writing a copy, before the day's manifest, left it no line: its
-    // bytes are hashed now, or verify --deep could not tell them changed.
-    const objectSha256 =
-      line.objectSha256 ?? earlier?.objectSha256 ?? (await objectSha256Of(s3, bucket, line.key));
-    const merged = { ...earlier, ...line, objectSha256 };
-    if (earlier === undefined || JSON.stringify(merged) !== JSON.stringify(earlier)) added.push(merged);
-  }
-  if (added.length === 0) return;
-  await writeManifestPart(
-    s3,
-    bucket,
-    `${manifestFolder(toPrefix, stream, day)}${replayPartName(added)}`,
-    added,
-  );
+  let manifest: Map<string, ManifestLine> | undefined;
+  return async (lines) => {
+    manifest ??= await readManifest(s3, bucket, toPrefix, stream, day);
+    const added: ManifestLine[] = [];
+    for (const line of lines) {
+      const earlier = manifest.get(line.key);
+      // A copy an earlier run wrote keeps its line's objectSha256 (the writing run hashed it on
+      // the way up). A run killed after writing a copy, before its line, left it none: its bytes
+      // are hashed now, or verify --deep could not tell them changed.
+      const objectSha256 =
+        line.objectSha256 ?? earlier?.objectSha256 ?? (await objectSha256Of(s3, bucket, line.key));
+      const merged = { ...earlier, ...line, objectSha256 };
+      if (earlier === undefined || JSON.stringify(merged) !== JSON.stringify(earlier)) added.push(merged);
+    }
+    if (added.length === 0) return;
+    await writeManifestPart(
+      s3,
+      bucket,
+      `${manifestFolder(toPrefix, stream, day)}${replayPartName(added)}`,
+      added,
+    );
+    for (const line of added) manifest.set(line.key, line);
+  };
 }
 
 /** A Spool object's key without its format's extension: its generation, whatever the format. */
@@ -264,24 +274,11 @@ async function landedThere(
   sources: Source[],
 ): Promise<string | undefined> {
   const { s3, bucket, toPrefix, stream } = options;
-  const folder = manifestFolder(toPrefix, stream, day);
+  const flushers = await readManifest(s3, bucket, toPrefix, stream, day, (part) => !isReplayPart(part));
   const copies = new Set(sources.map((source) => generationOf(source.target)));
-  for await (const part of listKeys(s3, bucket, folder)) {
-    if (part.slice(folder.length).startsWith('replay')) continue;
-    const text =
-      (await (
-        await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }))
-      ).Body?.transformToString('utf8')) ?? '';
-    for (const line of text.split('\n')) {
-      let landed: unknown;
-      try {
-        landed = (JSON.parse(line) as { key?: unknown } | null)?.key;
-      } catch {
-        continue; // a damaged line is verify's to name: only a copy's generation counts here
-      }
-      if (typeof landed === 'string' && copies.has(generationOf(landed))) {
-        return `--to-prefix: ${toPrefix} already holds ${landed}, landed there by a flusher (s3://${bucket}/${part}); its copy beside it would count its events twice. Replay writes copies elsewhere`;
-      }
+  for (const landed of flushers.keys()) {
+    if (copies.has(generationOf(landed))) {
+      return `--to-prefix: ${toPrefix} already holds ${landed}, landed there by a flusher (its manifest, ${manifestFolder(toPrefix, stream, day)}, says so); its copy beside it would count its events twice. Replay writes copies elsewhere`;
     }
   }
   return undefined;
