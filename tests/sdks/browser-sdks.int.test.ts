@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
 import {
   createTestRedis,
   createTestS3,
@@ -17,6 +18,7 @@ import {
   type ServiceProcess,
   SPOOL_MAINS,
   spawnService,
+  TcpProxy,
   testServices,
   waitFor,
   waitUntilLanded,
@@ -50,6 +52,8 @@ let ingest: ServiceProcess;
 /** The same key and stream behind a rate limit of 2 requests a minute: its bucket is used up. */
 let limited: ServiceProcess;
 let flusher: ServiceProcess;
+/** In front of `ingest`, for the `/lossy/` pages: loses the answers it is told to. */
+let lossy: TcpProxy;
 let site: Server;
 let siteUrl: string;
 /**
@@ -122,9 +126,12 @@ beforeAll(async () => {
   // Another origin than Spool's: 127.0.0.1 against localhost, and another port.
   const spool = ingest.url.replace('127.0.0.1', 'localhost');
   const limitedPages = Object.entries(pages(limited.url.replace('127.0.0.1', 'localhost')));
+  lossy = await TcpProxy.start('127.0.0.1', Number(new URL(ingest.url).port));
+  const lossyPages = Object.entries(pages(lossy.url('http').replace('127.0.0.1', 'localhost')));
   const content = {
     ...pages(spool),
     ...Object.fromEntries(limitedPages.map(([path, page]) => [`/limited${path}`, page])),
+    ...Object.fromEntries(lossyPages.map(([path, page]) => [`/lossy${path}`, page])),
   };
   site = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0] as string;
@@ -155,6 +162,7 @@ afterAll(async () => {
   await new Promise((resolve) => site?.close(resolve));
   await new Promise((resolve) => shop?.close(resolve));
   rmSync(certificates, { recursive: true, force: true });
+  await lossy?.close();
   await Promise.all([ingest?.stop(), limited?.stop(), flusher?.stop()]);
   await redis.quit();
   s3.destroy();
@@ -259,6 +267,35 @@ const onlyLocal = (requests: string[]) =>
       !url.startsWith(limited.url.replace('127.0.0.1', 'localhost')),
   );
 
+const duplicates = async () => Number((await redis.hget(streamKeys(STREAM, NS).stats, 'duplicates')) ?? 0);
+
+/**
+ * Tracks one event on `path` (a `/lossy/` page) while the answer to the request that carries it
+ * is lost after Spool stored it: the SDK sends it again from its retry queue, with the same
+ * messageId, and Spool finds the resend a duplicate. Resolves with every copy that landed.
+ */
+async function trackWithAnswerLost(path: string): Promise<Array<Record<string, unknown>>> {
+  const marker = randomName('lost');
+  const before = await duplicates();
+  const lost = lossy.lostReplies;
+  lossy.loseReplyTo(marker);
+  const { page, close } = await open(path);
+  try {
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await new Promise((resolve) => analytics.ready(resolve));
+      analytics.track('Answer Lost', { marker: m });
+    }, marker);
+    // The resend reached Spool (the page stays open meanwhile: its retry queue runs in it).
+    await waitFor(async () => (await duplicates()) > before || undefined, 30_000, 'the resend');
+  } finally {
+    await close();
+    lossy.restore();
+  }
+  expect(lossy.lostReplies).toBe(lost + 1);
+  return landedFor(marker, 1);
+}
+
 describe('@segment/analytics-next in Chromium', () => {
   it('sends every call type to Spool, settings and all, and nothing to any vendor', async () => {
     const marker = randomName('seg');
@@ -321,6 +358,15 @@ describe('@segment/analytics-next in Chromium', () => {
     const messages = await landedFor(marker, 2);
     await close();
     expect(messages.map((m) => m.event).sort()).toEqual(['Left Page', 'Left Page Again']);
+  });
+
+  it('sends an event again when the answer is lost; it lands once', async () => {
+    const messages = await trackWithAnswerLost('/lossy/segment.html');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({
+      event: 'Answer Lost',
+      messageId: expect.stringMatching(/^ajs-next-/),
+    });
   });
 });
 
@@ -408,6 +454,15 @@ describe('@rudderstack/analytics-js in Chromium', () => {
     // An unloading page's beacon is not among the page's requests Playwright reports: the
     // ingest's own log says which route it came by (its key not written, as everywhere).
     expect(ingest.output()).toContain('"url":"/beacon/v1/batch?writeKey=[redacted]"');
+  });
+
+  it('sends an event again when the answer is lost; it lands once', async () => {
+    const messages = await trackWithAnswerLost('/lossy/rudder.html');
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({
+      event: 'Answer Lost',
+      messageId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 });
 
