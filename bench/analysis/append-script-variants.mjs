@@ -62,7 +62,8 @@ for (const [index, [name, { lua: source, window, sadd }]] of Object.entries(VARI
   const pending = [];
   for (let call = 0; call < CALLS; call += 1) {
     const ids = Array.from({ length: 100 }, (_, i) => `${tag}-${call}-${i}-0123456789abcdef`);
-    const args = window > 0 ? ['', ...ids] : [];
+    // The ids' lines (in order: ''), no memory reserve (''), then the ids.
+    const args = window > 0 ? ['', '', ...ids] : ['', ''];
     pending.push(
       sadd
         ? redis.sadd(`${tag}:seen:floor`, ...ids)

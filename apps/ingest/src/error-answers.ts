@@ -76,7 +76,7 @@ export function errorAnswer(
     statusCode !== 503
       ? undefined
       : String(
-          error.code === 'SPOOL_BUFFER_FULL'
+          error.code === 'SPOOL_BUFFER_FULL' || error.code === 'SPOOL_REDIS_FULL'
             ? RETRY_AFTER_SECONDS.bufferFull
             : RETRY_AFTER_SECONDS.redisUnavailable,
         );

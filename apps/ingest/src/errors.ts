@@ -61,6 +61,11 @@ export const errors = {
     'Stream "%s" holds %d bytes in Redis, and this request would pass MAX_BUFFER_BYTES: retry later',
     503,
   ),
+  SPOOL_REDIS_FULL: createError(
+    'SPOOL_REDIS_FULL',
+    'Redis uses %d of its %d bytes of maxmemory, within REDIS_MEMORY_RESERVE: nothing was stored; retry later',
+    503,
+  ),
   SPOOL_REDIS_UNAVAILABLE: createError(
     'SPOOL_REDIS_UNAVAILABLE',
     'The event store is unavailable or did not confirm the append: retry (the events may be stored; a retry with the same messageIds is not stored twice)',

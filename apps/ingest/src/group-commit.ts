@@ -90,6 +90,7 @@ export interface GroupCommitDeps {
     | 'minReplicasAck'
     | 'redisCommandTimeoutMs'
     | 'streamShards'
+    | 'memoryReserve'
   >;
   redis: Redis | Cluster;
   queue: Queue<FlushJobData>;
@@ -140,10 +141,15 @@ export class GroupCommit {
   /** What may be said for every request, said once per 10 s (repeatedLog): by operation and cause. */
   private readonly failureLogs = repeatedLogPerKey();
   private readonly logBufferFull: RepeatedLog;
+  private readonly logRedisFull: RepeatedLog;
   private readonly logEnqueueFailure: RepeatedLog;
 
   constructor(private readonly deps: GroupCommitDeps) {
     this.logBufferFull = repeatedLog(deps.logger, 'buffer full; refusing appends');
+    this.logRedisFull = repeatedLog(
+      deps.logger,
+      'Redis within REDIS_MEMORY_RESERVE of its maxmemory; refusing appends',
+    );
     this.logEnqueueFailure = repeatedLog(deps.logger, 'could not add the flush job; the sweep will', {
       level: 'error',
     });
@@ -317,6 +323,7 @@ export class GroupCommit {
           maxBytes: limits.maxBufferBytes,
           dedupeWindowMs: config.dedupeWindowMs,
           clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
+          memoryReserve: config.memoryReserve,
         },
         this.replicaAck,
       );
@@ -328,6 +335,14 @@ export class GroupCommit {
       metrics.groupSize.observe(members.length);
     }
 
+    if (result.refused === 'memory') {
+      // Redis as a whole is short of room, not this stream: no smaller part of the group fits
+      // better, and the flushers need what is left.
+      const { usedMemory, maxMemory } = result;
+      this.logRedisFull(undefined, { stream: group.stream, usedMemory, maxMemory });
+      for (const member of members) member.reject(new errors.SPOOL_REDIS_FULL(usedMemory, maxMemory));
+      return;
+    }
     if (result.refused && members.length > 1) {
       // The group as a whole does not fit; some of its requests may.
       for (const member of members) {

@@ -2,8 +2,16 @@
   Appends complete NDJSON lines to a stream's active buffer, leaving out events whose messageId
   the stream accepted within the dedupe window, and refusing (appending nothing) when the
   stream's data in Redis (the active buffer plus sealed generations not yet uploaded) would pass
-  its maximum. Every command here is O(1) in the buffer's size: STRLEN, APPEND's return value and
-  counters are the only measures; dedupe costs O(events in this call).
+  its maximum, or when Redis would come within the memory reserve of its maxmemory. Every
+  command here is O(1) in the buffer's size: STRLEN, APPEND's return value and counters are the
+  only measures; dedupe costs O(events in this call).
+
+  Memory reserve: at maxmemory (noeviction) Redis refuses every script that would write first,
+  the flushers' and BullMQ's included, so nothing could be sealed, uploaded and released to make
+  room, and every stream would wait for an operator. Appends therefore stop short of it, checked
+  here, per call, against this master's own INFO (the only measure a script has; about 5 us): a
+  check made outside could be overrun by every ingest's appends between two checks, this one by
+  no more than the calls running beside it.
 
   Dedupe: the messageIds accepted in each time bucket (a window / BUCKETS long) are one set,
   `<seen>:<bucketMs>:<n>` (n = floor(now / bucketMs), on Redis's clock). An id is looked up in
@@ -31,7 +39,10 @@
     ARGV[4] windowMs     DEDUPE_WINDOW in ms; 0 turns dedupe off
     ARGV[5] idLines      the line index (from 0) of each id below, comma-separated; empty when
                          the ids are those of lines 0, 1, 2, ... in order
-    ARGV[6...] ids       the messageIds the client chose (lines with a generated messageId need
+    ARGV[6] reserve      REDIS_MEMORY_RESERVE: room kept below maxmemory, in bytes ("67108864")
+                         or in percent of maxmemory ("10%"); empty for none. Redis without a
+                         maxmemory has no reserve
+    ARGV[7...] ids       the messageIds the client chose (lines with a generated messageId need
                          no dedupe and have none here). Plain arguments: Redis makes them Lua
                          strings once, and unpack() hands them on without a copy (measured
                          cheaper than one JSON or separated argument split in Lua)
@@ -43,17 +54,33 @@
         it added, and the line indexes of the duplicates left out follow, in ascending order
     { -1, held }
         refused: held (active + sealed bytes) + the bytes to append would pass maxBytes
+    { -2, used, maxmemory }
+        refused: Redis's used_memory + the bytes to append would come within the reserve
 ]]
 --- @include "now-ms"
 
 local SLICE = 1000 -- arguments per command: unpack() has a limit
 local BUCKETS = 2 -- sets per window: ids are kept from 1 to 1 + 1/BUCKETS windows
 
-local now = nowMs()
 local chunk = ARGV[1]
+local reserve = ARGV[6] or ''
+if reserve ~= '' then
+  local memory = redis.call('INFO', 'memory')
+  local maxmemory = tonumber(string.match(memory, '\nmaxmemory:(%d+)'))
+  if maxmemory and maxmemory > 0 then
+    local percent = string.match(reserve, '^(%d+)%%$')
+    local room = percent and math.floor(maxmemory * tonumber(percent) / 100) or tonumber(reserve)
+    local used = tonumber(string.match(memory, 'used_memory:(%d+)'))
+    if used + #chunk > maxmemory - room then
+      return { -2, used, maxmemory }
+    end
+  end
+end
+
+local now = nowMs()
 local events = tonumber(ARGV[2])
 local windowMs = tonumber(ARGV[4])
-local FIRST_ID = 6
+local FIRST_ID = 7
 local lastId = #ARGV
 
 -- Line indexes (from 0) of the duplicates left out, ascending.

@@ -25,6 +25,36 @@ export const sizeText = z.string().transform((text, ctx) => {
 
 export const size = (fallback: string) => z.string().default(fallback).pipe(sizeText);
 
+/** Room kept free below Redis's maxmemory: so many bytes, or a share of maxmemory. */
+export type MemoryReserve = { bytes: number } | { percent: number };
+
+/** The most of maxmemory a reserve may keep free: past it, Redis's memory mostly goes unused. */
+const MAX_RESERVE_PERCENT = 50;
+
+/**
+ * REDIS_MEMORY_RESERVE: `10%` of maxmemory, a size (`256MiB`), or `0` for none (undefined).
+ */
+export const memoryReserve = z
+  .string()
+  .default('10%')
+  .transform((text, ctx): MemoryReserve | undefined => {
+    const trimmed = text.trim();
+    if (trimmed === '0') return undefined;
+    const percent = /^(\d{1,2})%$/.exec(trimmed);
+    if (percent) {
+      const value = Number(percent[1]);
+      if (value >= 1 && value <= MAX_RESERVE_PERCENT) return { percent: value };
+    } else {
+      const bytes = parseSize(trimmed);
+      if (bytes !== undefined && bytes > 0) return { bytes };
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a share of maxmemory from 1% to ${MAX_RESERVE_PERCENT}%, a size such as 256MiB, or 0 for none; got "${text}"`,
+    });
+    return z.NEVER;
+  });
+
 /** Milliseconds, from `250`, `250ms`, `30s`, `5m` or `1h`. */
 /** The longest delay a Node timer takes (about 24.8 days): a longer one fires at once. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;

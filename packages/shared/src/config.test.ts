@@ -340,6 +340,21 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('keeps 10% of maxmemory free by default; takes a share, a size, or 0 for none; refuses anything else', () => {
+    const reserve = (value?: string) =>
+      loadConfig({ ...OPEN, ...(value === undefined ? {} : { REDIS_MEMORY_RESERVE: value }) }, 'ingest')
+        .memoryReserve;
+    expect(reserve()).toEqual({ percent: 10 });
+    expect(reserve('25%')).toEqual({ percent: 25 });
+    expect(reserve('256MiB')).toEqual({ bytes: 256 * MiB });
+    expect(reserve('0')).toBeUndefined();
+    for (const bad of ['0%', '51%', '100%', '1.5%', '-5%', 'some']) {
+      expect(() => reserve(bad)).toThrow(
+        /REDIS_MEMORY_RESERVE: expected a share of maxmemory from 1% to 50%/,
+      );
+    }
+  });
+
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '0' }, 'ingest').dedupeWindowMs).toBe(0);
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '24h' }, 'ingest').dedupeWindowMs).toBe(86_400_000);

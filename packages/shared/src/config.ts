@@ -6,6 +6,8 @@ import {
   duration,
   httpUrl,
   integer,
+  type MemoryReserve,
+  memoryReserve,
   type OutputFormat,
   outputFormat,
   redisNamespace,
@@ -136,6 +138,8 @@ const schema = z.object({
   RATE_LIMIT_WINDOW: duration('1s'),
   /** Milliseconds: a Redis command that takes longer fails (the request gets 503). */
   REDIS_COMMAND_TIMEOUT: duration('1s'),
+  /** Room appends leave free below Redis's maxmemory, for the flushers to drain: `10%`, `256MiB`, or `0`. */
+  REDIS_MEMORY_RESERVE: memoryReserve,
   /** What objects are written as: `ndjson.gz`, `ndjson.zst`, or by stream (`web:ndjson.zst,*:ndjson.gz`). */
   OUTPUT_FORMAT: outputFormat,
   /** Target bucket (required by the flusher). */
@@ -214,6 +218,8 @@ export interface Config {
   tracking: { defaultStream: string; maxBatchBytes: number; ipPolicy: 'keep' | 'truncate' | 'drop' };
   groupCommitWindowMs: number;
   redisCommandTimeoutMs: number;
+  /** REDIS_MEMORY_RESERVE: appends stop this short of Redis's maxmemory; undefined: none. */
+  memoryReserve: MemoryReserve | undefined;
   rateLimit: { max: number; windowMs: number };
   /** The format of each stream's objects. */
   outputFormat: PerStream<OutputFormat>;
@@ -268,6 +274,7 @@ const INGEST_ONLY_KEYS = [
   'IP_POLICY',
   'GROUP_COMMIT_WINDOW',
   'REDIS_COMMAND_TIMEOUT',
+  'REDIS_MEMORY_RESERVE',
 ] as const;
 
 /** Settings only the flusher reads (and the CLI's verify, replay and status, which read as it does). */
@@ -514,6 +521,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     }),
     groupCommitWindowMs: v.GROUP_COMMIT_WINDOW,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+    memoryReserve: v.REDIS_MEMORY_RESERVE ? Object.freeze(v.REDIS_MEMORY_RESERVE) : undefined,
     rateLimit: Object.freeze({ max: v.RATE_LIMIT_MAX, windowMs: v.RATE_LIMIT_WINDOW }),
     outputFormat: Object.freeze(v.OUTPUT_FORMAT),
     s3: Object.freeze({

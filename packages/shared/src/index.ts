@@ -16,6 +16,7 @@ export {
 export {
   entriesBasicCannotCarry,
   entriesUrlsCannotCarry,
+  type MemoryReserve,
   OUTPUT_FORMATS,
   redisNamespace,
   redisUrl,

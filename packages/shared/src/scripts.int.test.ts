@@ -1,5 +1,6 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName } from '@spool/testkit';
+import type { MemoryReserve } from './config-fields.js';
 import { type StreamKeys, streamKeys } from './keys.js';
 import {
   type AppendResult,
@@ -23,7 +24,12 @@ afterAll(() => redis.quit());
 function append(
   keys: StreamKeys,
   lines: string[],
-  { maxBytes = 1_000_000, windowMs = 0, ids = [] as Array<string | undefined> } = {},
+  {
+    maxBytes = 1_000_000,
+    windowMs = 0,
+    ids = [] as Array<string | undefined>,
+    memoryReserve = undefined as MemoryReserve | undefined,
+  } = {},
 ): Promise<AppendResult> {
   const clientIds: ClientMessageIds = { ids: [], lines: [] };
   ids.forEach((id, index) => {
@@ -37,6 +43,7 @@ function append(
     maxBytes,
     dedupeWindowMs: windowMs,
     clientIds,
+    memoryReserve,
   });
 }
 
@@ -393,6 +400,65 @@ describe('MAX_BUFFER_BYTES', () => {
     await releaseGeneration(redis, keys, 0, 1);
     expect(await redis.get(keys.sealedBytes)).toBe('0');
     expect(await append(keys, ['y'.repeat(49)], { maxBytes: 100 })).toMatchObject({ refused: false });
+  });
+});
+
+describe('REDIS_MEMORY_RESERVE', () => {
+  const MiB = 1024 * 1024;
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+  let maxmemory: number;
+  // This worker's Redis, given a maxmemory some way above what it uses, restored after each test.
+  beforeEach(async () => {
+    maxmemory = (await usedMemory()) + 64 * MiB;
+    await redis.config('SET', 'maxmemory', String(maxmemory));
+  });
+  afterEach(async () => {
+    await redis.config('SET', 'maxmemory', '0');
+  });
+
+  it('refuses an append that would leave less than the reserve below maxmemory, writing nothing', async () => {
+    const keys = streamKeys(randomName());
+    const refused = await append(keys, ['{"a":1}'], {
+      windowMs: 600_000,
+      ids: ['id-1'],
+      memoryReserve: { bytes: 128 * MiB },
+    });
+    expect(refused).toMatchObject({ refused: 'memory', maxMemory: maxmemory });
+    expect((refused as { usedMemory: number }).usedMemory).toBeGreaterThan(0);
+    expect(await redis.exists(keys.buf, keys.gen, keys.since, keys.stats)).toBe(0);
+    expect(await seenKeys(keys)).toEqual([]);
+
+    expect(await append(keys, ['{"a":1}'], { memoryReserve: { bytes: MiB } })).toMatchObject({
+      refused: false,
+    });
+  });
+
+  it("takes a share of maxmemory, and counts the append's own bytes", async () => {
+    const keys = streamKeys(randomName());
+    expect(await append(keys, ['{"a":1}'], { memoryReserve: { percent: 99 } })).toMatchObject({
+      refused: 'memory',
+    });
+    expect(await append(keys, ['{"a":1}'], { memoryReserve: { percent: 10 } })).toMatchObject({
+      refused: false,
+    });
+    // 2 MiB of room left: a small append fits, one of 4 MiB does not.
+    const room = { bytes: maxmemory - (await usedMemory()) - 2 * MiB };
+    expect(await append(keys, ['{"b":2}'], { memoryReserve: room })).toMatchObject({ refused: false });
+    expect(await append(keys, ['x'.repeat(4 * MiB)], { memoryReserve: room })).toMatchObject({
+      refused: 'memory',
+    });
+    expect(await redis.get(keys.buf)).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('keeps no reserve on a Redis without maxmemory', async () => {
+    await redis.config('SET', 'maxmemory', '0');
+    const keys = streamKeys(randomName());
+    expect(await append(keys, ['{"a":1}'], { memoryReserve: { percent: 50 } })).toMatchObject({
+      refused: false,
+    });
+    expect(await append(keys, ['{"b":2}'], { memoryReserve: { bytes: 2 ** 50 } })).toMatchObject({
+      refused: false,
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Cluster, type Redis, type Result } from 'ioredis';
-import { OUTPUT_FORMATS, type OutputFormat } from './config-fields.js';
+import { type MemoryReserve, OUTPUT_FORMATS, type OutputFormat } from './config-fields.js';
 import type { StreamKeys } from './keys.js';
 import { clusterNodeAt } from './redis-connection.js';
 
@@ -46,7 +46,9 @@ declare module 'ioredis' {
       eventCount: number,
       maxBytes: number,
       dedupeWindowMs: number,
-      ...idLinesAndIds: string[]
+      idLines: string,
+      memoryReserve: string,
+      ...ids: string[]
     ): Result<number[], Context>;
     spoolSeal(
       buf: string,
@@ -128,6 +130,17 @@ export interface AppendRequest {
   dedupeWindowMs: number;
   /** The messageIds the client chose, and their lines: what dedupe checks. */
   clientIds: ClientMessageIds;
+  /**
+   * REDIS_MEMORY_RESERVE: refused while Redis's used memory plus the chunk would come within this
+   * of its maxmemory (see append-6.lua). Bytes, or `{ percent }` of maxmemory; none when unset.
+   */
+  memoryReserve?: MemoryReserve;
+}
+
+/** The reserve as the append script takes it: "<bytes>", "<percent>%", or "" for none. */
+function reserveArgument(reserve: MemoryReserve | undefined): string {
+  if (reserve === undefined) return '';
+  return 'percent' in reserve ? `${reserve.percent}%` : String(reserve.bytes);
 }
 
 /** The messageIds a client chose (generated ones need no dedupe), and the line of each. */
@@ -137,14 +150,9 @@ export interface ClientMessageIds {
   lines: number[];
 }
 
-/**
- * The ids' arguments: their lines (empty when they are lines 0, 1, 2, … in order, the usual
- * case), then the ids themselves; none at all without ids.
- */
-function idArguments({ ids, lines }: ClientMessageIds): string[] {
-  if (ids.length === 0) return [];
-  const inOrder = lines.every((line, index) => line === index);
-  return [inOrder ? '' : lines.join(','), ...ids];
+/** The ids' lines, as the script takes them: empty when they are lines 0, 1, 2, … in order (the usual case). */
+function idLinesArgument({ lines }: ClientMessageIds): string {
+  return lines.every((line, index) => line === index) ? '' : lines.join(',');
 }
 
 export type AppendResult =
@@ -158,7 +166,9 @@ export type AppendResult =
       /** Line indexes (ascending) left out as duplicates of an accepted messageId. */
       duplicates: number[];
     }
-  | { refused: true; held: number };
+  | { refused: true; held: number }
+  /** Redis is within the memory reserve of its maxmemory: nothing was appended. */
+  | { refused: 'memory'; usedMemory: number; maxMemory: number };
 
 /** How many replicas must confirm an append (Redis WAIT) before it counts as stored, and how long to wait. */
 export interface ReplicaAck {
@@ -213,7 +223,9 @@ export async function appendToBuffer(
     request.eventCount,
     request.maxBytes,
     request.dedupeWindowMs,
-    ...idArguments(request.clientIds),
+    idLinesArgument(request.clientIds),
+    reserveArgument(request.memoryReserve),
+    ...request.clientIds.ids,
   ];
   const reply =
     ack && ack.replicas > 0
@@ -221,6 +233,7 @@ export async function appendToBuffer(
       : await redis.spoolAppend(...args);
   const [length = 0, gen = 0, started = 0, appended = 0] = reply;
   if (length === -1) return { refused: true, held: gen };
+  if (length === -2) return { refused: 'memory', usedMemory: gen, maxMemory: started };
   return { refused: false, length, gen, started: started === 1, appended, duplicates: reply.slice(4) };
 }
 
