@@ -12,9 +12,16 @@
 
   Output: { bucket, prefix } to write to, or false when the generation has no metadata (already
   released): nothing is created for it.
+
+  A generation already pinned is answered without a write: at maxmemory Redis refuses a script's
+  first write, and a retried flush must still be able to upload and release what it sealed.
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return false
+end
+local pinned = redis.call('HMGET', KEYS[1], 'bucket', 'prefix')
+if pinned[1] and pinned[2] then
+  return pinned
 end
 redis.call('HSETNX', KEYS[1], 'bucket', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'prefix', ARGV[2])
