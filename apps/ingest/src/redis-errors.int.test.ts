@@ -112,6 +112,8 @@ describe('an append Redis refuses', () => {
         ALLOW_ANONYMOUS_WRITES: 'true',
         REDIS_URL: redisUrl,
         LOG_LEVEL: level,
+        // Redis's own OOM refusal: without the reserve, which would refuse first (memory-reserve.int).
+        REDIS_MEMORY_RESERVE: '0',
       });
       const stream = randomName();
       const post = (body: object) =>
