@@ -36,6 +36,7 @@ import { GroupCommit } from './group-commit.js';
 import { InflightBodies } from './inflight-bodies.js';
 import { createIngestMetrics } from './metrics.js';
 import { serveMetricsApart } from './metrics-server.js';
+import { RedisRoom } from './redis-room.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
@@ -78,7 +79,16 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   });
-  const groupCommit = new GroupCommit({ config, redis, queue, logger: app.log, metrics });
+  const room = new RedisRoom(redis, config.memoryReserve);
+  await room.start();
+  const groupCommit = new GroupCommit({
+    config,
+    redis,
+    queue,
+    logger: app.log,
+    metrics,
+    memoryReserve: () => room.reserveForAppend(),
+  });
   let closing = false;
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
@@ -92,6 +102,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // Requests in flight when the server closes still get their append, and their answer.
   app.addHook('onClose', async () => {
     await groupCommit.drain();
+    room.stop();
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);

@@ -8,6 +8,7 @@ import {
   type FlushJobData,
   flushJobId,
   MAX_STREAM_SHARDS,
+  type MemoryReserve,
   masterOfKey,
   OTHER_STREAMS_LABEL,
   type RepeatedLog,
@@ -96,6 +97,11 @@ export interface GroupCommitDeps {
   queue: Queue<FlushJobData>;
   logger: FastifyBaseLogger;
   metrics: IngestMetrics;
+  /**
+   * The memory reserve an append checks now (redis-room.ts): none while Redis is far from its
+   * maxmemory. Unset, every append checks `config.memoryReserve`.
+   */
+  memoryReserve?: () => MemoryReserve | undefined;
 }
 
 /** With dedupe off, no id goes to Redis. */
@@ -323,7 +329,7 @@ export class GroupCommit {
           maxBytes: limits.maxBufferBytes,
           dedupeWindowMs: config.dedupeWindowMs,
           clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
-          memoryReserve: config.memoryReserve,
+          memoryReserve: this.deps.memoryReserve ? this.deps.memoryReserve() : config.memoryReserve,
         },
         this.replicaAck,
       );

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
@@ -6,7 +6,8 @@ import { startTestIngest, type TestIngest } from '../test/support.js';
 /**
  * REDIS_MEMORY_RESERVE: appends stop short of Redis's maxmemory, so the flushers always have the
  * room to seal, upload and release (at maxmemory Redis refuses their scripts and BullMQ's, and
- * nothing drains). This worker's Redis is given a maxmemory 64 MiB above what it uses.
+ * nothing drains). This worker's Redis is given a maxmemory 64 MiB above what it uses, before the
+ * ingests start (each reads it then, and once a second after).
  */
 const MiB = 1024 * 1024;
 const redis = createTestRedis();
@@ -15,22 +16,21 @@ let reserved: TestIngest;
 let maxmemory: number;
 
 beforeAll(async () => {
+  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+  maxmemory = used + 64 * MiB;
+  await redis.config('SET', 'maxmemory', String(maxmemory));
   // The default reserve (10%) leaves room on this Redis; 128 MiB is more than it has.
   roomy = await startTestIngest();
   reserved = await startTestIngest({ REDIS_MEMORY_RESERVE: '128MiB' });
 });
 afterAll(async () => {
+  await redis.config('SET', 'maxmemory', '0');
   await Promise.all([roomy?.close(), reserved?.close()]);
   await redis.quit();
 });
-beforeEach(async () => {
-  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
-  maxmemory = used + 64 * MiB;
-  await redis.config('SET', 'maxmemory', String(maxmemory));
-});
-afterEach(async () => {
-  await redis.config('SET', 'maxmemory', '0');
-});
+
+const infoCalls = async () =>
+  Number(/cmdstat_info:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
 
 describe('REDIS_MEMORY_RESERVE', () => {
   it('answers 503 SPOOL_REDIS_FULL, storing nothing, while Redis is within the reserve of its maxmemory', async () => {
@@ -70,14 +70,34 @@ describe('REDIS_MEMORY_RESERVE', () => {
     expect(answer.json()).toMatchObject({ code: 'SPOOL_REDIS_FULL' });
   });
 
+  it('does not check appends while Redis is far from its maxmemory: no INFO a call', async () => {
+    const stream = randomName();
+    const before = await infoCalls();
+    for (let n = 0; n < 20; n += 1) {
+      const answer = await roomy.app.inject({
+        method: 'POST',
+        url: `/v1/streams/${stream}/events`,
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ n }),
+      });
+      expect(answer.statusCode).toBe(202);
+    }
+    // Its reads of the masters' memory (once a second), and nothing per append.
+    expect((await infoCalls()) - before).toBeLessThan(10);
+  });
+
   it('keeps no reserve on a Redis without maxmemory', async () => {
     await redis.config('SET', 'maxmemory', '0');
-    const answer = await reserved.app.inject({
-      method: 'POST',
-      url: `/v1/streams/${randomName()}/events`,
-      headers: { 'content-type': 'application/json' },
-      payload: JSON.stringify({ n: 1 }),
-    });
-    expect(answer.statusCode).toBe(202);
+    try {
+      const answer = await reserved.app.inject({
+        method: 'POST',
+        url: `/v1/streams/${randomName()}/events`,
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ n: 1 }),
+      });
+      expect(answer.statusCode).toBe(202);
+    } finally {
+      await redis.config('SET', 'maxmemory', String(maxmemory));
+    }
   });
 });

@@ -9,9 +9,10 @@
   Memory reserve: at maxmemory (noeviction) Redis refuses every script that would write first,
   the flushers' and BullMQ's included, so nothing could be sealed, uploaded and released to make
   room, and every stream would wait for an operator. Appends therefore stop short of it, checked
-  here, per call, against this master's own INFO (the only measure a script has; about 5 us): a
-  check made outside could be overrun by every ingest's appends between two checks, this one by
-  no more than the calls running beside it.
+  here, per call, against this master's own INFO (the only measure a script has): a check made
+  outside could be overrun by every ingest's appends between two checks, this one by no more
+  than the calls running beside it. It costs Redis some 10 us a call, so the ingest asks for it
+  only while a master is at least half full (apps/ingest/src/redis-room.ts).
 
   Dedupe: the messageIds accepted in each time bucket (a window / BUCKETS long) are one set,
   `<seen>:<bucketMs>:<n>` (n = floor(now / bucketMs), on Redis's clock). An id is looked up in

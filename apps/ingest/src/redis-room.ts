@@ -1,0 +1,69 @@
+import type { MemoryReserve, RedisClient } from '@spool/shared';
+import type { Cluster, Redis } from 'ioredis';
+
+/** How often the masters' memory is read. */
+const READ_EVERY_MS = 1_000;
+
+/**
+ * Whether appends check REDIS_MEMORY_RESERVE, from each Redis master's `INFO memory`, read once a
+ * second. The check itself is in the append script, against the master's own INFO at that moment
+ * (append-6.lua says why), and costs Redis some 10 µs a call (a quarter of a one-event append's;
+ * docs/benchmarks.md): so it runs only while some master is at least half full, or within twice
+ * the reserve of its maxmemory, and never on a Redis without maxmemory. Below that line a second
+ * is far too short for appends to fill what is left. Until a read succeeds, and while Redis does
+ * not answer, every append checks.
+ */
+export class RedisRoom {
+  private checking = true;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly reserve: MemoryReserve | undefined,
+  ) {}
+
+  /** Reads the masters' memory now, then once a second until `stop()`. */
+  async start(): Promise<void> {
+    if (this.reserve === undefined) return;
+    await this.read();
+    this.timer = setInterval(() => void this.read(), READ_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** The reserve an append checks now; undefined when it need not (no master near its maxmemory). */
+  reserveForAppend(): MemoryReserve | undefined {
+    return this.checking ? this.reserve : undefined;
+  }
+
+  private async read(): Promise<void> {
+    const reserve = this.reserve as MemoryReserve;
+    try {
+      const masters: Array<Redis | Cluster> =
+        'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+      if (masters.length === 0) {
+        this.checking = true;
+        return;
+      }
+      const texts = await Promise.all(masters.map((node) => node.info('memory')));
+      this.checking = texts.some((text) => nearMaxmemory(text, reserve));
+    } catch {
+      this.checking = true;
+    }
+  }
+}
+
+/**
+ * Whether a master whose `INFO memory` this is should have its appends checked: it has a
+ * maxmemory, and uses at least half of it, or all but twice the reserve.
+ */
+export function nearMaxmemory(info: string, reserve: MemoryReserve): boolean {
+  const maxmemory = Number(/\nmaxmemory:(\d+)/.exec(info)?.[1] ?? 0);
+  if (maxmemory === 0) return false;
+  const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.POSITIVE_INFINITY);
+  const reserveBytes = 'percent' in reserve ? (maxmemory * reserve.percent) / 100 : reserve.bytes;
+  return used >= maxmemory - Math.max(maxmemory / 2, 2 * reserveBytes);
+}
