@@ -1,16 +1,19 @@
 import type { MemoryReserve, RedisClient } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
-/** How often the masters' memory is read. */
-const READ_EVERY_MS = 1_000;
+/**
+ * How often the masters' memory is read: appends have this long to fill the half of maxmemory
+ * (at least) between the line where checks start and maxmemory.
+ */
+const READ_EVERY_MS = 250;
 
 /**
- * Whether appends check REDIS_MEMORY_RESERVE, from each Redis master's `INFO memory`, read once a
- * second. The check itself is in the append script, against the master's own INFO at that moment
+ * Whether appends check REDIS_MEMORY_RESERVE, from each Redis master's `INFO memory`, read four
+ * times a second. The check itself is in the append script, against the master's own INFO at that moment
  * (append-6.lua says why), and costs Redis some 10 µs a call (a quarter of a one-event append's;
  * docs/benchmarks.md): so it runs only while some master is at least half full, or within twice
- * the reserve of its maxmemory, and never on a Redis without maxmemory. Below that line a second
- * is far too short for appends to fill what is left. Until a read succeeds, and while Redis does
+ * the reserve of its maxmemory, and never on a Redis without maxmemory. Below that line a quarter
+ * of a second is far too short for appends to fill what is left. Until a read succeeds, and while Redis does
  * not answer, every append checks.
  */
 export class RedisRoom {
@@ -22,7 +25,7 @@ export class RedisRoom {
     private readonly reserve: MemoryReserve | undefined,
   ) {}
 
-  /** Reads the masters' memory now, then once a second until `stop()`. */
+  /** Reads the masters' memory now, then every READ_EVERY_MS until `stop()`. */
   async start(): Promise<void> {
     if (this.reserve === undefined) return;
     await this.read();
