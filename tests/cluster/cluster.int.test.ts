@@ -414,6 +414,41 @@ describe('Spool on a Redis Cluster', () => {
     );
   });
 
+  it('one master near its maxmemory refuses its own streams (SPOOL_REDIS_FULL), never the streams of the other masters', async () => {
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const masters = new Map<number, string>();
+    for (let i = 0; masters.size < 2; i += 1) {
+      const stream = `full-master-${i}`;
+      const master = await cluster.masterOf(streamKeys(stream).buf);
+      if (!masters.has(master)) masters.set(master, stream);
+    }
+    const [[fullPort, full], [, roomy]] = [...masters] as [[number, string], [number, string]];
+    const info = (await cluster.call(fullPort, 'INFO', 'memory')) as string;
+    const used = Number(/used_memory:(\d+)/.exec(info)?.[1]);
+    // 32 MiB of room on that master, under this ingest's reserve of 64 MiB: Redis itself has room
+    // (it refuses nothing), the reserve does not. Set before the ingest starts, which reads it then.
+    await cluster.call(fullPort, 'CONFIG', 'SET', 'maxmemory', String(used + 32 * 1024 * 1024));
+    try {
+      const ingest = await stack.addIngest({ REDIS_MEMORY_RESERVE: '64MiB' });
+      try {
+        const post = (stream: string) =>
+          fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"event":"page"}',
+          }).then(async (answer) =>
+            `${answer.status} ${((await answer.json()) as { code?: string }).code ?? ''}`.trim(),
+          );
+        expect(await post(full)).toBe('503 SPOOL_REDIS_FULL');
+        expect(await post(roomy)).toBe('202');
+      } finally {
+        await ingest.process.stop();
+      }
+    } finally {
+      await cluster.call(fullPort, 'CONFIG', 'SET', 'maxmemory', '0');
+    }
+  });
+
   it('has a flusher say not ready, on every probe, while one master does not answer', async () => {
     const cluster = stack.redisCluster as LocalRedisCluster;
     const flusher = stack.flushers[0]?.url as string;
