@@ -93,11 +93,15 @@ describe('@segment/analytics-node', () => {
       flushInterval: 100,
       maxRetries: 5,
     });
-  const send = async (userId: string) => {
+  /** Sends EVENTS track calls; `onStatus` hears each answer's status as it comes. */
+  const send = async (userId: string, onStatus: (status: number) => void = () => {}) => {
     const analytics = segment();
     const statuses: number[] = [];
     const errors: unknown[] = [];
-    analytics.on('http_response', (response) => statuses.push(response.status));
+    analytics.on('http_response', (response) => {
+      statuses.push(response.status);
+      onStatus(response.status);
+    });
     analytics.on('error', (error) => errors.push(error));
     for (let n = 0; n < EVENTS; n++) analytics.track({ userId, event: 'Retried', properties: { n } });
     await analytics.closeAndFlush({ timeout: 30_000 });
@@ -139,11 +143,10 @@ describe('@segment/analytics-node', () => {
   it('keeps sending while Redis is away, and lands each message once when it is back', async () => {
     const userId = randomName('seg-redis-away');
     redisSide.cut();
-    const sent = send(userId);
-    // Back after the SDK's first tries (it backs off from 500 ms): some answers were 503.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    redisSide.restore();
-    const { statuses, errors } = await sent;
+    // Back once the SDK has been answered 503: it backs off, then sends again.
+    const { statuses, errors } = await send(userId, (status) => {
+      if (status === 503) redisSide.restore();
+    });
     expect(statuses.length).toBeGreaterThan(1);
     expect(statuses.slice(0, -1).every((status) => status === 503)).toBe(true);
     expect(statuses.at(-1)).toBe(200);

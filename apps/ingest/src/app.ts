@@ -79,7 +79,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
   });
-  const room = new RedisRoom(redis, config.memoryReserve);
+  const room = new RedisRoom(redis, config.memoryReserve, app.log);
   await room.start();
   const groupCommit = new GroupCommit({
     config,

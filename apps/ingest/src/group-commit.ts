@@ -202,12 +202,18 @@ export class GroupCommit {
         streamKeys(stream, config.namespace),
         { count: lines.rejectedCount, entries, stored },
         config.quarantineMaxEvents,
+        this.memoryReserve(),
       );
       // Kept: the sweep must visit the stream to write them, even one idle long enough to be forgotten.
       if (counted > 0 && entries.length > 0) await this.registration.ensure(stream);
     } catch (error) {
       logger.warn({ err: error, stream }, 'could not record rejected events');
     }
+  }
+
+  /** The memory reserve a write checks now (GroupCommitDeps.memoryReserve). */
+  private memoryReserve(): MemoryReserve | undefined {
+    return this.deps.memoryReserve ? this.deps.memoryReserve() : this.deps.config.memoryReserve;
   }
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */
@@ -329,7 +335,7 @@ export class GroupCommit {
           maxBytes: limits.maxBufferBytes,
           dedupeWindowMs: config.dedupeWindowMs,
           clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,
-          memoryReserve: this.deps.memoryReserve ? this.deps.memoryReserve() : config.memoryReserve,
+          memoryReserve: this.memoryReserve(),
         },
         this.replicaAck,
       );

@@ -1,4 +1,5 @@
 import type { MemoryReserve, RedisClient } from '@spool/shared';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
@@ -9,20 +10,24 @@ const READ_EVERY_MS = 250;
 
 /**
  * Whether appends check REDIS_MEMORY_RESERVE, from each Redis master's `INFO memory`, read four
- * times a second. The check itself is in the append script, against the master's own INFO at that moment
- * (append-6.lua says why), and costs Redis some 10 µs a call (a quarter of a one-event append's;
- * docs/benchmarks.md): so it runs only while some master is at least half full, or within twice
- * the reserve of its maxmemory, and never on a Redis without maxmemory. Below that line a quarter
- * of a second is far too short for appends to fill what is left. Until a read succeeds, and while Redis does
- * not answer, every append checks.
+ * times a second. The check itself is in the append script, against the master's own INFO at that
+ * moment (append-6.lua says why), and costs Redis some 10 µs a call (a quarter of a one-event
+ * append's; docs/benchmarks.md): so it runs only while some master is at least half full, or
+ * within twice the reserve of its maxmemory, and never on a Redis without maxmemory. Below that
+ * line a quarter of a second is far too short for appends to fill what is left. Until a read
+ * succeeds, and while Redis does not answer, every append checks. A Redis user that may not run
+ * INFO (an ACL without @dangerous) keeps no reserve: said once, and Redis's own refusal at
+ * maxmemory is then all there is.
  */
 export class RedisRoom {
   private checking = true;
   private timer: NodeJS.Timeout | undefined;
+  private readonly said = new Set<string>();
 
   constructor(
     private readonly redis: RedisClient,
     private readonly reserve: MemoryReserve | undefined,
+    private readonly logger?: Pick<FastifyBaseLogger, 'warn'>,
   ) {}
 
   /** Reads the masters' memory now, then every READ_EVERY_MS until `stop()`. */
@@ -42,7 +47,8 @@ export class RedisRoom {
     return this.checking ? this.reserve : undefined;
   }
 
-  private async read(): Promise<void> {
+  /** Reads the masters' memory (every READ_EVERY_MS once started). */
+  async read(): Promise<void> {
     const reserve = this.reserve as MemoryReserve;
     try {
       const masters: Array<Redis | Cluster> =
@@ -53,9 +59,27 @@ export class RedisRoom {
       }
       const texts = await Promise.all(masters.map((node) => node.info('memory')));
       this.checking = texts.some((text) => nearMaxmemory(text, reserve));
-    } catch {
-      this.checking = true;
+      const limits = texts.map(maxmemoryOf).filter((limit) => limit > 0);
+      if ('bytes' in reserve && limits.some((limit) => reserve.bytes >= limit)) {
+        this.sayOnce(
+          `REDIS_MEMORY_RESERVE (${reserve.bytes} bytes) is at least a Redis master's maxmemory: every append to it is refused (SPOOL_REDIS_FULL); set a share such as 10%`,
+        );
+      }
+    } catch (error) {
+      // NOPERM: this user may not run INFO, nor may the append script, which then keeps no reserve.
+      if ((error as Error).message?.startsWith('NOPERM')) {
+        this.checking = false;
+        this.sayOnce(
+          "REDIS_MEMORY_RESERVE is off: this Redis user may not run INFO, so appends cannot stop short of maxmemory (allow +info in the user's ACL)",
+        );
+      } else this.checking = true;
     }
+  }
+
+  private sayOnce(message: string): void {
+    if (this.said.has(message)) return;
+    this.said.add(message);
+    this.logger?.warn(message);
   }
 }
 
@@ -64,9 +88,14 @@ export class RedisRoom {
  * maxmemory, and uses at least half of it, or all but twice the reserve.
  */
 export function nearMaxmemory(info: string, reserve: MemoryReserve): boolean {
-  const maxmemory = Number(/\nmaxmemory:(\d+)/.exec(info)?.[1] ?? 0);
+  const maxmemory = maxmemoryOf(info);
   if (maxmemory === 0) return false;
   const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.POSITIVE_INFINITY);
   const reserveBytes = 'percent' in reserve ? (maxmemory * reserve.percent) / 100 : reserve.bytes;
   return used >= maxmemory - Math.max(maxmemory / 2, 2 * reserveBytes);
+}
+
+/** `maxmemory` of an `INFO memory` text; 0 (none) when it says none. */
+function maxmemoryOf(info: string): number {
+  return Number(/\nmaxmemory:(\d+)/.exec(info)?.[1] ?? 0);
 }

@@ -59,25 +59,12 @@
         refused: Redis's used_memory + the bytes to append would come within the reserve
 ]]
 --- @include "now-ms"
+--- @include "memory-reserve"
 
 local SLICE = 1000 -- arguments per command: unpack() has a limit
 local BUCKETS = 2 -- sets per window: ids are kept from 1 to 1 + 1/BUCKETS windows
 
 local chunk = ARGV[1]
-local reserve = ARGV[6] or ''
-if reserve ~= '' then
-  local memory = redis.call('INFO', 'memory')
-  local maxmemory = tonumber(string.match(memory, '\nmaxmemory:(%d+)'))
-  if maxmemory and maxmemory > 0 then
-    local percent = string.match(reserve, '^(%d+)%%$')
-    local room = percent and math.floor(maxmemory * tonumber(percent) / 100) or tonumber(reserve)
-    local used = tonumber(string.match(memory, 'used_memory:(%d+)'))
-    if used + #chunk > maxmemory - room then
-      return { -2, used, maxmemory }
-    end
-  end
-end
-
 local now = nowMs()
 local events = tonumber(ARGV[2])
 local windowMs = tonumber(ARGV[4])
@@ -163,6 +150,15 @@ if #duplicates > 0 then
   end
   chunk = table.concat(kept)
   events = events - #duplicates
+end
+
+-- Checked once the duplicates are left out (dedupe only read so far): a retry of events already
+-- stored appends nothing, and is answered as duplicates however full Redis is.
+if #chunk > 0 then
+  local used, maxmemory = intoReserve(ARGV[6], #chunk)
+  if used then
+    return { -2, used, maxmemory }
+  end
 end
 
 local length = redis.call('STRLEN', KEYS[1])

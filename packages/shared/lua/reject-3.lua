@@ -13,22 +13,33 @@
     ARGV[1] rejected     events rejected in the request
     ARGV[2] maxKept      QUARANTINE_MAX_EVENTS (0: keep none)
     ARGV[3] stored       1 when the request stored events: the stream is real, counters or not
-    ARGV[4...] entries   the kept events (JSON: reason, request id, raw text cut to a bound, time)
+    ARGV[4] reserve      REDIS_MEMORY_RESERVE as the append script takes it ("" for none): within
+                         it the entries are not kept (counted as quarantineDropped), so refused
+                         events cannot fill what the flushers need to drain Redis
+    ARGV[5...] entries   the kept events (JSON: reason, request id, raw text cut to a bound, time)
 
   Output: the stream's rejected count, or 0 when it was not recorded.
 ]]
 --- @include "now-ms"
+--- @include "memory-reserve"
 
 if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
+local FIRST_ENTRY = 5
 local maxKept = tonumber(ARGV[2])
-if maxKept > 0 and #ARGV > 3 then
+local entriesBytes = 0
+for i = FIRST_ENTRY, #ARGV do
+  entriesBytes = entriesBytes + #ARGV[i]
+end
+if maxKept > 0 and #ARGV >= FIRST_ENTRY and intoReserve(ARGV[4], entriesBytes) then
+  redis.call('HINCRBY', KEYS[1], 'quarantineDropped', #ARGV - FIRST_ENTRY + 1)
+elseif maxKept > 0 and #ARGV >= FIRST_ENTRY then
   -- Aged by the sweep on Redis's clock, the one clock every ingest and flusher shares.
   if redis.call('LLEN', KEYS[2]) == 0 then
     redis.call('SET', KEYS[3], nowMs())
   end
-  for from = 4, #ARGV, 500 do
+  for from = FIRST_ENTRY, #ARGV, 500 do
     redis.call('RPUSH', KEYS[2], unpack(ARGV, from, math.min(from + 499, #ARGV)))
   end
   local length = redis.call('LLEN', KEYS[2])

@@ -10,6 +10,7 @@ import {
   forgetStream,
   purgeStream,
   reconcileSealed,
+  recordRejected,
   redisNow,
   registerStream,
   releaseGeneration,
@@ -448,6 +449,52 @@ describe('REDIS_MEMORY_RESERVE', () => {
       refused: 'memory',
     });
     expect(await redis.get(keys.buf)).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('answers a retry of stored events as duplicates however full Redis is: it appends nothing', async () => {
+    const keys = streamKeys(randomName());
+    const ids = ['r-1', 'r-2'];
+    await append(keys, ['{"a":1}', '{"b":2}'], { windowMs: 600_000, ids });
+    expect(
+      await append(keys, ['{"a":1}', '{"b":2}'], {
+        windowMs: 600_000,
+        ids,
+        memoryReserve: { bytes: 128 * MiB },
+      }),
+    ).toMatchObject({ refused: false, appended: 0, duplicates: [0, 1] });
+  });
+
+  it("keeps the quarantine's entries out of the reserve: they are counted dropped, the events rejected", async () => {
+    const keys = streamKeys(randomName());
+    const entries = ['{"code":"SPOOL_INVALID_EVENT"}', '{"code":"SPOOL_INVALID_EVENT"}'];
+    await recordRejected(redis, keys, { count: 2, entries, stored: true }, 1_000, { bytes: 128 * MiB });
+    expect(await redis.exists(keys.quarantine)).toBe(0);
+    expect(await redis.hgetall(keys.stats)).toMatchObject({ rejected: '2', quarantineDropped: '2' });
+    await recordRejected(redis, keys, { count: 2, entries, stored: true }, 1_000, { bytes: MiB });
+    expect(await redis.llen(keys.quarantine)).toBe(2);
+  });
+
+  it('keeps no reserve for a Redis user that may not run INFO (an ACL without @dangerous)', async () => {
+    const user = randomName('noinfo');
+    await redis.call('ACL', 'SETUSER', user, 'on', '>secret-password', '~*', '&*', '+@all', '-@dangerous');
+    const limited = createTestRedis({ username: user, password: 'secret-password' });
+    defineSpoolCommands(limited);
+    try {
+      await expect(limited.info('memory')).rejects.toThrow(/NOPERM/);
+      const keys = streamKeys(randomName());
+      const appended = await appendToBuffer(limited, keys, {
+        chunk: '{"a":1}\n',
+        eventCount: 1,
+        maxBytes: 1_000_000,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+        memoryReserve: { bytes: 128 * MiB },
+      });
+      expect(appended).toMatchObject({ refused: false, appended: 8 });
+    } finally {
+      limited.disconnect();
+      await redis.call('ACL', 'DELUSER', user);
+    }
   });
 
   it('keeps no reserve on a Redis without maxmemory', async () => {

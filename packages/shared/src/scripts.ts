@@ -88,6 +88,7 @@ declare module 'ioredis' {
       rejected: number,
       maxKept: number,
       stored: 0 | 1,
+      memoryReserve: string,
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
@@ -377,14 +378,16 @@ export async function releaseGeneration(
 /**
  * Records `rejected` events refused at ingest on a stream that has stored events (or whose request
  * `stored` some, on any of its shards): counts them, and keeps `entries` (at most `maxKept` per
- * stream, the newest) in its quarantine (reject-3.lua). Returns the stream's rejected count, or 0
- * when it was not recorded.
+ * stream, the newest) in its quarantine (reject-3.lua), unless Redis is within `memoryReserve` of
+ * its maxmemory (they are then counted dropped). Returns the stream's rejected count, or 0 when it
+ * was not recorded.
  */
 export async function recordRejected(
   redis: Redis | Cluster,
   keys: StreamKeys,
   rejected: { count: number; entries: string[]; stored: boolean },
   maxKept: number,
+  memoryReserve?: MemoryReserve,
 ): Promise<number> {
   const { count, entries, stored } = rejected;
   return redis.spoolReject(
@@ -394,6 +397,7 @@ export async function recordRejected(
     count,
     maxKept,
     stored ? 1 : 0,
+    reserveArgument(memoryReserve),
     ...entries,
   );
 }
