@@ -65,6 +65,9 @@ afterAll(async () => {
   s3.destroy();
 });
 
+/** Track calls of one user a test makes, each with its own messageId (the SDK's). */
+const EVENTS = 5;
+
 /** The landed messages of `userId` in `stream`, by messageId: how many copies of each. */
 async function copiesOf(stream: string, userId: string): Promise<Map<string, number>> {
   await waitUntilLanded(redis, [stream], { namespace: NS, timeoutMs: 30_000 });
@@ -78,11 +81,15 @@ async function copiesOf(stream: string, userId: string): Promise<Map<string, num
   return copies;
 }
 
+/** Each of the EVENTS messages of `userId` landed in `stream`, once. */
+async function expectEachLandedOnce(stream: string, userId: string): Promise<void> {
+  const copies = await copiesOf(stream, userId);
+  expect(copies.size).toBe(EVENTS);
+  expect([...copies.values()].every((count) => count === 1)).toBe(true);
+}
+
 const duplicatesOf = async (stream: string) =>
   Number((await redis.hget(streamKeys(stream, NS).stats, 'duplicates')) ?? 0);
-
-/** `count` track calls of one user, each with its own messageId (the SDK's). */
-const EVENTS = 5;
 
 describe('@segment/analytics-node', () => {
   const segment = () =>
@@ -119,9 +126,7 @@ describe('@segment/analytics-node', () => {
     expect(statuses).toEqual([200]);
     expect(errors).toEqual([]);
     expect(await duplicatesOf(SEGMENT.stream)).toBe(before + EVENTS);
-    const copies = await copiesOf(SEGMENT.stream, userId);
-    expect(copies.size).toBe(EVENTS);
-    expect([...copies.values()].every((count) => count === 1)).toBe(true);
+    await expectEachLandedOnce(SEGMENT.stream, userId);
   });
 
   it("sends a batch again after a 503 'may be stored' (Redis's answer lost); each message lands once", async () => {
@@ -135,9 +140,7 @@ describe('@segment/analytics-node', () => {
     expect(errors).toEqual([]);
     // The append ran before its reply was lost: the retry's copies were left out.
     expect(await duplicatesOf(SEGMENT.stream)).toBe(before + EVENTS);
-    const copies = await copiesOf(SEGMENT.stream, userId);
-    expect(copies.size).toBe(EVENTS);
-    expect([...copies.values()].every((count) => count === 1)).toBe(true);
+    await expectEachLandedOnce(SEGMENT.stream, userId);
   });
 
   it('keeps sending while Redis is away, and lands each message once when it is back', async () => {
@@ -151,9 +154,7 @@ describe('@segment/analytics-node', () => {
     expect(statuses.slice(0, -1).every((status) => status === 503)).toBe(true);
     expect(statuses.at(-1)).toBe(200);
     expect(errors).toEqual([]);
-    const copies = await copiesOf(SEGMENT.stream, userId);
-    expect(copies.size).toBe(EVENTS);
-    expect([...copies.values()].every((count) => count === 1)).toBe(true);
+    await expectEachLandedOnce(SEGMENT.stream, userId);
   });
 });
 
@@ -184,9 +185,7 @@ describe('@rudderstack/rudder-sdk-node', () => {
     expect(await send(userId)).toEqual([]);
     expect(clientSide.lostReplies).toBe(lost + 1);
     expect(await duplicatesOf(RUDDER.stream)).toBeGreaterThan(before);
-    const copies = await copiesOf(RUDDER.stream, userId);
-    expect(copies.size).toBe(EVENTS);
-    expect([...copies.values()].every((count) => count === 1)).toBe(true);
+    await expectEachLandedOnce(RUDDER.stream, userId);
   });
 
   it("sends a batch again after a 503 'may be stored' (Redis's answer lost); each message lands once", async () => {
@@ -198,8 +197,6 @@ describe('@rudderstack/rudder-sdk-node', () => {
     expect(await send(userId)).toEqual([]);
     expect(redisSide.lostReplies).toBe(lost + 1);
     expect(await duplicatesOf(RUDDER.stream)).toBeGreaterThan(before);
-    const copies = await copiesOf(RUDDER.stream, userId);
-    expect(copies.size).toBe(EVENTS);
-    expect([...copies.values()].every((count) => count === 1)).toBe(true);
+    await expectEachLandedOnce(RUDDER.stream, userId);
   });
 });
