@@ -63,7 +63,7 @@ export const errors = {
   ),
   SPOOL_REDIS_FULL: createError(
     'SPOOL_REDIS_FULL',
-    'Redis uses %d of its %d bytes of maxmemory, within REDIS_MEMORY_RESERVE: nothing was stored; retry later',
+    'Redis is within REDIS_MEMORY_RESERVE of its maxmemory: nothing was stored; retry later',
     503,
   ),
   SPOOL_REDIS_UNAVAILABLE: createError(

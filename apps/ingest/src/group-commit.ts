@@ -349,10 +349,10 @@ export class GroupCommit {
 
     if (result.refused === 'memory') {
       // Redis as a whole is short of room, not this stream: no smaller part of the group fits
-      // better, and the flushers need what is left.
+      // better, and the flushers need what is left. Its numbers go to the log, not to clients.
       const { usedMemory, maxMemory } = result;
       this.logRedisFull(undefined, { stream: group.stream, usedMemory, maxMemory });
-      for (const member of members) member.reject(new errors.SPOOL_REDIS_FULL(usedMemory, maxMemory));
+      for (const member of members) member.reject(new errors.SPOOL_REDIS_FULL());
       return;
     }
     if (result.refused && members.length > 1) {

@@ -41,7 +41,8 @@ describe('REDIS_MEMORY_RESERVE', () => {
     expect(answer.statusCode).toBe(503);
     expect(answer.headers['retry-after']).toBe('5');
     expect(answer.json()).toMatchObject({ code: 'SPOOL_REDIS_FULL' });
-    expect(answer.json().message).toContain(`of its ${maxmemory} bytes of maxmemory`);
+    // Redis's numbers are for the operator's log, not for clients.
+    expect(answer.json().message).not.toContain(String(maxmemory));
     const keys = streamKeys(stream);
     expect(await redis.exists(keys.buf, keys.stats)).toBe(0);
 
