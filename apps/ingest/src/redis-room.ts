@@ -1,4 +1,4 @@
-import type { MemoryReserve, RedisClient } from '@spool/shared';
+import { type MemoryReserve, parseInfo, type RedisClient } from '@spool/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -88,14 +88,15 @@ export class RedisRoom {
  * maxmemory, and uses at least half of it, or all but twice the reserve.
  */
 export function nearMaxmemory(info: string, reserve: MemoryReserve): boolean {
-  const maxmemory = maxmemoryOf(info);
+  const fields = parseInfo(info);
+  const maxmemory = Number(fields.get('maxmemory') ?? 0);
   if (maxmemory === 0) return false;
-  const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.POSITIVE_INFINITY);
+  const used = Number(fields.get('used_memory') ?? Number.POSITIVE_INFINITY);
   const reserveBytes = 'percent' in reserve ? (maxmemory * reserve.percent) / 100 : reserve.bytes;
   return used >= maxmemory - Math.max(maxmemory / 2, 2 * reserveBytes);
 }
 
 /** `maxmemory` of an `INFO memory` text; 0 (none) when it says none. */
 function maxmemoryOf(info: string): number {
-  return Number(/\nmaxmemory:(\d+)/.exec(info)?.[1] ?? 0);
+  return Number(parseInfo(info).get('maxmemory') ?? 0);
 }

@@ -72,6 +72,7 @@ export {
   redisNotReady,
   refusedDatabase,
 } from './redis-connection.js';
+export { parseInfo } from './redis-info.js';
 export { redisClusterDown, redisIsReplica } from './redis-role.js';
 export {
   type ClusterNode,

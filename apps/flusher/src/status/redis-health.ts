@@ -1,4 +1,4 @@
-import type { RedisClient } from '@spool/shared';
+import { parseInfo, type RedisClient } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
 export interface RedisHealth {
@@ -10,16 +10,6 @@ export interface RedisHealth {
   evictionPolicies: string[];
   aofEnabled: boolean;
   warnings: string[];
-}
-
-/** `INFO` text → its fields. */
-function parseInfo(text: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  return fields;
 }
 
 /**
