@@ -1,10 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { RedisRoom } from './redis-room.js';
 
 /** Whether appends check the memory reserve, as the room reads this worker's Redis. */
 const MiB = 1024 * 1024;
 const redis = createTestRedis();
+// Connected: the room asks only connected masters (a master it cannot ask, it checks appends on).
+beforeAll(() => redis.ping());
 afterEach(async () => {
   await redis.config('SET', 'maxmemory', '0');
 });
@@ -46,6 +48,7 @@ describe('the memory room', () => {
     await redis.call('ACL', 'SETUSER', user, 'on', '>secret-password', '~*', '&*', '+@all', '-@dangerous');
     const limited = createTestRedis({ username: user, password: 'secret-password' });
     try {
+      await limited.ping();
       const warnings: string[] = [];
       const room = new RedisRoom(limited, { percent: 10 }, {
         warn: (message: string) => warnings.push(message),

@@ -53,12 +53,16 @@ export class RedisRoom {
     try {
       const masters: Array<Redis | Cluster> =
         'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
-      if (masters.length === 0) {
+      // Only connected masters are asked: a command to one not connected would connect it (ioredis
+      // connects a cluster node on its first command), and four times a second at a dead master
+      // that churned the client's node list, which /readyz judges. Not knowing one: check.
+      const connected = masters.filter((node) => node.status === 'ready');
+      if (masters.length === 0 || connected.length < masters.length) {
         this.checking = true;
-        return;
+        if (connected.length === 0) return;
       }
-      const texts = await Promise.all(masters.map((node) => node.info('memory')));
-      this.checking = texts.some((text) => nearMaxmemory(text, reserve));
+      const texts = await Promise.all(connected.map((node) => node.info('memory')));
+      this.checking = connected.length < masters.length || texts.some((text) => nearMaxmemory(text, reserve));
       const limits = texts.map(maxmemoryOf).filter((limit) => limit > 0);
       if ('bytes' in reserve && limits.some((limit) => reserve.bytes >= limit)) {
         this.sayOnce(
