@@ -28,11 +28,15 @@ if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local FIRST_ENTRY = 5
 local maxKept = tonumber(ARGV[2])
-local entriesBytes = 0
-for i = FIRST_ENTRY, #ARGV do
-  entriesBytes = entriesBytes + #ARGV[i]
+-- The entries' bytes, summed only where a reserve is asked for (near maxmemory, rarely).
+local function entriesBytes()
+  local bytes = 0
+  for i = FIRST_ENTRY, #ARGV do
+    bytes = bytes + #ARGV[i]
+  end
+  return bytes
 end
-if maxKept > 0 and #ARGV >= FIRST_ENTRY and intoReserve(ARGV[4], entriesBytes) then
+if maxKept > 0 and #ARGV >= FIRST_ENTRY and ARGV[4] ~= '' and intoReserve(ARGV[4], entriesBytes()) then
   redis.call('HINCRBY', KEYS[1], 'quarantineDropped', #ARGV - FIRST_ENTRY + 1)
 elseif maxKept > 0 and #ARGV >= FIRST_ENTRY then
   -- Aged by the sweep on Redis's clock, the one clock every ingest and flusher shares.
