@@ -24,7 +24,13 @@ let stack: LocalStack;
 let redis: RedisClient;
 let ingestUrl: string;
 
-/** Sends PER_STREAM events to `stream`, each with a messageId, a number and a nested object. */
+/** A 64-bit id past 2^53 per event, as a Go, Java or Python client sends one: a double cannot hold most of them. */
+const FIRST_BIG_ID = 9_007_199_254_740_993n;
+
+/**
+ * Sends PER_STREAM events to `stream`, each with a messageId, a number, a 64-bit id past 2^53
+ * (written into the JSON text: JavaScript's own numbers cannot hold it) and a nested object.
+ */
 async function send(url: string, stream: string): Promise<void> {
   for (let first = 0; first < PER_STREAM; first += 100) {
     const batch = Array.from({ length: 100 }, (_, i) => {
@@ -33,6 +39,7 @@ async function send(url: string, stream: string): Promise<void> {
         messageId: `${stream}-${n}`,
         event: EVENTS[n % EVENTS.length],
         amount: n % 97,
+        accountId: `big:${FIRST_BIG_ID + BigInt(n)}`,
         context: { page: { path: `/p/${n % 7}` } },
         // One client cut its text in the middle of an emoji: a lone surrogate, sent as \ud83d.
         ...(n === 5 ? { note: 'cut \ud83d' } : {}),
@@ -44,7 +51,7 @@ async function send(url: string, stream: string): Promise<void> {
     const answer = await fetch(`${url}/v1/streams/${stream}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(batch),
+      body: JSON.stringify(batch).replace(/"big:(\d+)"/g, '$1'),
     });
     expect(answer.status).toBe(202);
   }
@@ -117,6 +124,7 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
     expect(columns).toMatchObject({
       receivedAt: reader.time,
       amount: 'BIGINT',
+      accountId: 'BIGINT',
       messageId: 'VARCHAR',
       dt: 'DATE',
       hour: 'INTEGER',
@@ -127,6 +135,19 @@ describe.each(Object.entries(STREAMS))('objects written as %s', (format, stream)
     );
     expect(paths).toBe(7n);
     expect(total).toBe(BigInt(Array.from({ length: PER_STREAM }, (_, n) => n % 97).reduce((a, b) => a + b)));
+  });
+
+  it('keep integers past 2^53 digit for digit: every 64-bit id distinct, and the one of each event', async () => {
+    const [{ ids, first, last, wrong } = {}] = await query(
+      `SELECT count(DISTINCT accountId) AS ids, min(accountId) AS first, max(accountId) AS last, ` +
+        `count(*) FILTER (accountId - ${FIRST_BIG_ID} <> CAST(split_part(messageId, '-', -1) AS BIGINT)) AS wrong FROM ${source()}`,
+    );
+    expect({ ids, first, last, wrong }).toEqual({
+      ids: BigInt(PER_STREAM),
+      first: FIRST_BIG_ID,
+      last: FIRST_BIG_ID + BigInt(PER_STREAM - 1),
+      wrong: 0n,
+    });
   });
 });
 

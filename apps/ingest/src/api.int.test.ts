@@ -81,6 +81,22 @@ describe('POST /v1/streams/:stream/events accepts', () => {
     expect((await storedLines(stream)).map((line) => line.a ?? line.b)).toEqual([1, 2]);
   });
 
+  it('integers past 2^53 digit for digit, in JSON and NDJSON bodies; other numbers as JSON reads them', async () => {
+    const stream = randomName();
+    const json = await post(stream, '[{"id":9007199254740993,"list":[-9223372036854775807,1.50,1E3]}]');
+    const ndjson = await post(stream, '{"id":12345678901234567891}\n', {
+      'content-type': 'application/x-ndjson',
+    });
+    expect([json.statusCode, ndjson.statusCode]).toEqual([202, 202]);
+    const buffer = (await redis.get(streamKeys(stream).buf)) ?? '';
+    const withoutServerFields = (line: string) =>
+      line.replace(/^\{"receivedAt":"[^"]*","messageId":"[^"]*",/, '{');
+    expect(buffer.split('\n').filter(Boolean).map(withoutServerFields)).toEqual([
+      '{"id":9007199254740993,"list":[-9223372036854775807,1.5,1000]}',
+      '{"id":12345678901234567891}',
+    ]);
+  });
+
   it('text/plain as JSON, as navigator.sendBeacon sends it', async () => {
     const stream = randomName();
     const response = await post(stream, '[{"beacon":true}]', { 'content-type': 'text/plain;charset=UTF-8' });

@@ -400,6 +400,24 @@ describe('the tracking API on a keyed service', () => {
     expect((await stored(ns, stream)).filter((line) => line.messageId === String(messageId))).toHaveLength(1);
   });
 
+  it('keeps 64-bit ids past 2^53 as sent: a numeric userId, and a numeric messageId as its text, whose retry is stored once', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    // Ids of this run, past 2^53 (a Go or Java client's int64), odd: no double holds them.
+    const base = 9_007_199_254_740_993n + 2n * BigInt(Date.now());
+    const [messageId, userId] = [base, base + 2n].map(String);
+    const batch = `{"batch":[{"type":"track","event":"Big","userId":${userId},"messageId":${messageId},"properties":{"n":${userId}}}]}`;
+    expect((await send(ingest, '/v1/batch', batch, headers)).json()).toMatchObject({ accepted: 1 });
+    expect((await send(ingest, '/v1/batch', batch, headers)).json()).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+    });
+    const text = (await redis.get(streamKeys(stream, ns).buf)) ?? '';
+    const lines = text.split('\n').filter((line) => line.includes(`"messageId":"${messageId}"`));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`"userId":${userId},`);
+    expect(lines[0]).toContain(`"properties":{"n":${userId}}`);
+  });
+
   it("serves analytics.js's settings for a known key, pointing it here, and refuses an unknown one", async () => {
     const settings = await ingest.app.inject({
       url: '/v1/projects/web-key-0001/settings',

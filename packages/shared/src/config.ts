@@ -41,7 +41,7 @@ export const REDIS_STRING_LIMIT = 512 * MiB;
 
 /**
  * What one request may add to Redis, as a multiple of MAX_BODY_BYTES. Server fields add about
- * 90 bytes an event, and numbers may grow when re-serialized (`1e20` is stored as 21 digits);
+ * 90 bytes an event, and numbers may grow when re-serialized (`9e15` is stored as its 16 digits);
  * this bounds both.
  */
 export const STORED_BYTES_PER_BODY_BYTE = 2;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { checkEvent, MAX_EVENT_DEPTH } from './event-rules.js';
+import { checkEvent, isPlainObject, MAX_EVENT_DEPTH } from './event-rules.js';
+import { parseExactJson } from './exact-json.js';
 
 const nested = (depth: number): unknown => {
   let value: unknown = {};
@@ -35,5 +36,18 @@ describe('checkEvent', () => {
   it(`allows ${MAX_EVENT_DEPTH} levels of nesting and no more`, () => {
     expect(checkEvent(nested(MAX_EVENT_DEPTH))).toBeUndefined();
     expect(checkEvent(nested(MAX_EVENT_DEPTH + 1))?.code).toBe('SPOOL_EVENT_TOO_DEEP');
+  });
+
+  it('takes an integer past 2^53, held as its text, as a number: no object, no level of nesting', () => {
+    const big = parseExactJson('12345678901234567890');
+    expect(isPlainObject(big)).toBe(false);
+    expect(checkEvent(big)).toEqual({
+      code: 'SPOOL_INVALID_EVENT',
+      message: 'an event must be a JSON object, not a number',
+    });
+    // The deepest level allowed may hold one, as it may hold any number.
+    const deepest = `${'{"a":'.repeat(MAX_EVENT_DEPTH - 1)}{"n":12345678901234567890}${'}'.repeat(MAX_EVENT_DEPTH - 1)}`;
+    expect(checkEvent(parseExactJson(deepest))).toBeUndefined();
+    expect(checkEvent(parseExactJson(`{"a":${deepest}}`))?.code).toBe('SPOOL_EVENT_TOO_DEEP');
   });
 });

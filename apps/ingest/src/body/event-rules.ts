@@ -1,3 +1,5 @@
+import { isRawNumber } from './exact-json.js';
+
 /**
  * What makes one event acceptable, checked per event so a bad event costs only itself.
  *
@@ -6,7 +8,8 @@
  *   Spool but pollute prototypes in the JavaScript readers downstream that merge events.
  * - It nests at most MAX_EVENT_DEPTH levels: analytics events are shallow, and deeper input is
  *   an attack on every recursive reader (JSON.stringify included).
- * - Its numbers are finite: `1e400` parses to Infinity, and would be stored as null.
+ * - Its numbers are finite: `1e400` parses to Infinity, and would be stored as null. (An integer
+ *   past 2^53 is held as its text, exact-json.ts, and is a number here as any other.)
  * - Its text is Unicode: a lone surrogate (`"\ud83d"`, what a client that cuts a string in the
  *   middle of an emoji sends) has no UTF-8 form, and DuckDB refuses the whole file that holds one.
  *   In a value it becomes U+FFFD, as any UTF-8 encoder would write it, and the event is kept; in
@@ -23,13 +26,15 @@ export type EventProblem =
   | { code: 'SPOOL_FORBIDDEN_KEY'; message: string }
   | { code: 'SPOOL_EVENT_TOO_DEEP'; message: string };
 
+/** A JSON object: not an array, and not an integer held as its text (exact-json.ts). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isRawNumber(value);
 }
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
+  if (isRawNumber(value)) return 'a number';
   return `a ${typeof value}`;
 }
 
@@ -60,6 +65,8 @@ export function checkEvent(event: unknown): EventProblem | undefined {
   const stack: Array<[value: unknown, depth: number]> = [[event, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop() as [unknown, number];
+    // A number held as its text is a number, at its parent's depth.
+    if (isRawNumber(value)) continue;
     if (depth > MAX_EVENT_DEPTH) {
       return { code: 'SPOOL_EVENT_TOO_DEEP', message: `an event may nest at most ${MAX_EVENT_DEPTH} levels` };
     }
@@ -100,6 +107,7 @@ export function mendLoneSurrogates(event: Record<string, unknown>): boolean | Ev
   const stack: unknown[] = [event];
   while (stack.length > 0) {
     const value = stack.pop();
+    if (isRawNumber(value)) continue;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];

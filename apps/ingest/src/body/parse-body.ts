@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
+import { parseExactJson } from './exact-json.js';
 
 /** The body forms the API accepts, by media type. */
 export const MEDIA_TYPES = {
@@ -60,7 +61,7 @@ const syntaxErrorMessage = (error: unknown) => (error as Error).message.toWellFo
 
 function parseJsonText(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseExactJson(text);
   } catch (error) {
     throw new errors.SPOOL_INVALID_JSON(syntaxErrorMessage(error));
   }
@@ -85,7 +86,7 @@ function parseNdjson(text: string, maxEvents: number): ParsedBody {
   const items: BodyItem[] = [];
   for (const line of lines) {
     try {
-      items.push({ value: JSON.parse(line) });
+      items.push({ value: parseExactJson(line) });
     } catch (error) {
       items.push({ parseError: `line is not valid JSON: ${syntaxErrorMessage(error)}`, raw: line });
     }

@@ -241,8 +241,8 @@ describe('toLines', () => {
   });
 
   it('refuses the whole request once its stored lines pass the limit', () => {
-    // Numbers such as 1e20 grow when stored (21 digits): the stored form is what counts.
-    const items = Array.from({ length: 10 }, () => ({ value: { n: [1e20, 1e20, 1e20, 1e20] } }));
+    // Numbers such as 9e15 grow when stored (16 digits): the stored form is what counts.
+    const items = Array.from({ length: 10 }, () => ({ value: { n: [9e15, 9e15, 9e15, 9e15] } }));
     const limits = { maxEventBytes: 1024, maxStoredBytes: 1_000 };
     expect(() => toLines({ shape: 'batch', items }, new Date(STAMP), limits)).toThrow(
       expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE', statusCode: 413 }),

@@ -1,5 +1,6 @@
 import type { EventProblem } from '../body/event-rules.js';
-import { isPlainObject } from '../body/event-rules.js';
+import { isPlainObject, MAX_MESSAGE_ID_LENGTH } from '../body/event-rules.js';
+import { isRawNumber } from '../body/exact-json.js';
 import { jsonText } from '../body/to-lines.js';
 import { formatIso, parseClientTime, parseIso } from '../iso-time.js';
 import { type IpPolicy, storedIp } from './client-ip.js';
@@ -61,7 +62,8 @@ export function nonObjectMergedField(fields: Record<string, unknown>): string | 
   return undefined;
 }
 
-const isId = (value: unknown) => (typeof value === 'string' && value !== '') || typeof value === 'number';
+const isId = (value: unknown) =>
+  (typeof value === 'string' && value !== '') || typeof value === 'number' || isRawNumber(value);
 
 function problem(message: string): EventProblem {
   return { code: 'SPOOL_INVALID_EVENT', message };
@@ -144,9 +146,12 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     // out by JSON.stringify, and deleting one would slow every later step on the object.
     const message = raw;
     if (Object.hasOwn(message, 'writeKey')) message.writeKey = undefined;
-    // A client's numeric id is its id (as for userId): kept, and deduplicated, as text.
+    // A client's numeric id is its id (as for userId): kept, and deduplicated, as text; one past
+    // 2^53 as the digits it was sent with (exact-json.ts).
     if (typeof message.messageId === 'number' && Number.isSafeInteger(message.messageId)) {
       message.messageId = String(message.messageId);
+    } else if (isRawNumber(message.messageId) && message.messageId.rawJSON.length <= MAX_MESSAGE_ID_LENGTH) {
+      message.messageId = message.messageId.rawJSON;
     }
     message.type = type;
     const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;

@@ -1,0 +1,62 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { isRawNumber, parseExactJson } from './exact-json.js';
+
+describe('parseExactJson', () => {
+  it('keeps the digits of every integer past 2^53, wherever it is, and JSON.stringify writes them as sent', () => {
+    const text =
+      '{"id":9007199254740993,"min":-9223372036854775808,"u64":18446744073709551615,' +
+      '"list":[1,12345678901234567891,{"deep":[99999999999999999999]}],"exp":1e300,"whole":12345678901234567890.0}';
+    const value = parseExactJson(text) as Record<string, unknown>;
+    expect(isRawNumber(value.id)).toBe(true);
+    expect(JSON.stringify(value)).toBe(text);
+  });
+
+  it('reads a body without such an integer as JSON.parse does: safe integers, decimals and exponents as doubles', () => {
+    const text =
+      '{"a":9007199254740991,"b":-9007199254740991,"c":1.0,"d":1E3,"e":0.30000000000000004,"f":[0.1,2.5e-8]}';
+    expect(parseExactJson(text)).toEqual(JSON.parse(text));
+    expect(JSON.stringify(parseExactJson(text))).toBe(
+      '{"a":9007199254740991,"b":-9007199254740991,"c":1,"d":1000,"e":0.30000000000000004,"f":[0.1,2.5e-8]}',
+    );
+  });
+
+  it('keeps only the unsafe integers as text: the other numbers of the same body are still doubles', () => {
+    const value = parseExactJson('{"big":9007199254740993,"small":1.50,"safe":42}') as Record<
+      string,
+      unknown
+    >;
+    expect(value.small).toBe(1.5);
+    expect(value.safe).toBe(42);
+    expect(JSON.stringify(value)).toBe('{"big":9007199254740993,"small":1.5,"safe":42}');
+  });
+
+  it('for any integers of any size, in arrays and objects: its stringify is the text sent, digit for digit', () => {
+    const bigInteger = fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n });
+    fc.assert(
+      fc.property(fc.array(bigInteger, { maxLength: 8 }), bigInteger, (list, single) => {
+        const text = `{"list":[${list.join(',')}],"single":${single},"nested":{"n":[${single}]}}`;
+        expect(JSON.stringify(parseExactJson(text))).toBe(text);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('throws what JSON.parse throws on text that is not JSON', () => {
+    expect(() => parseExactJson('{"a":12345678901234567890')).toThrow(SyntaxError);
+    expect(() => parseExactJson('')).toThrow(SyntaxError);
+  });
+
+  it('a top-level integer past 2^53 is held as its text too', () => {
+    const value = parseExactJson(' 12345678901234567890 ');
+    expect(isRawNumber(value)).toBe(true);
+    expect(JSON.stringify(value)).toBe('12345678901234567890');
+  });
+
+  it("reads a body nested past the reviver's stack as doubles rather than refusing it", () => {
+    const depth = 100_000;
+    const text = `[{"id":12345678901234567891},${'['.repeat(depth)}1${']'.repeat(depth)}]`;
+    const value = parseExactJson(text) as unknown[];
+    expect(value[0]).toEqual({ id: Number(12345678901234567891n) });
+  });
+});
