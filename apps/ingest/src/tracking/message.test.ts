@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { type MessageEnvelope, normalizeMessage } from './message.js';
+import { parseExactJson } from '../body/exact-json.js';
+import { type MessageEnvelope, normalizeMessage, quarantineText } from './message.js';
 
 const RECEIVED = '2026-12-01T12:00:10.000Z';
 const envelope = (more: Partial<MessageEnvelope> = {}): MessageEnvelope => ({
@@ -294,5 +295,17 @@ describe('normalizeMessage', () => {
     const line = JSON.stringify(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' }));
     expect(line).not.toContain('writeKey');
     expect(line).not.toContain('secret-key-123');
+  });
+});
+
+describe('quarantineText', () => {
+  it('leaves out the write key and context.ip, and writes an integer past 2^53 as the number sent', () => {
+    expect(quarantineText({ writeKey: 'secret', context: { ip: '1.2.3.4', a: 1 }, userId: 'u' })).toBe(
+      '{"context":{"a":1},"userId":"u"}',
+    );
+    // A message, or its context, that is such a number is no object to take fields out of.
+    for (const text of ['9007199254740993', '{"context":12345678901234567890,"writeKey":"secret"}']) {
+      expect(quarantineText(parseExactJson(text))).toBe(text.replace(',"writeKey":"secret"', ''));
+    }
   });
 });

@@ -101,11 +101,11 @@ export type NormalizeMessage = (
  * `context.ip` as IP_POLICY stores it.
  */
 export function quarantineText(value: unknown): string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return jsonText(value);
-  const { writeKey: _key, ...message } = value as Record<string, unknown>;
+  if (!isPlainObject(value)) return jsonText(value);
+  const { writeKey: _key, ...message } = value;
   const context = message.context;
-  if (typeof context === 'object' && context !== null && !Array.isArray(context)) {
-    const { ip: _ip, ...rest } = context as Record<string, unknown>;
+  if (isPlainObject(context)) {
+    const { ip: _ip, ...rest } = context;
     message.context = rest;
   }
   return jsonText(message);
