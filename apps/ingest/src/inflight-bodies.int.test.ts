@@ -160,6 +160,37 @@ describe('MAX_INFLIGHT_BYTES', () => {
     expect((await zipped(randomName('alone'))).status).toBe(202);
   });
 
+  it('counts a body by what its events take once parsed, where that is more than its size: 503 beside another, taken alone', async () => {
+    // 20 KB of empty arrays: some 370 KB of heap once parsed (exact-json.ts), where bodies of
+    // ordinary events take about their size. Counted by its size, 30 such 0.9 MB bodies ran a
+    // 128 MB heap out of memory.
+    const arrays = `[${Array(6_600).fill('[]').join(',')}]`;
+    const native = `[{"v":${arrays}}]`;
+    const tracking = `{"batch":[{"type":"track","event":"e","userId":"u","properties":{"v":${arrays}}}]}`;
+    const send = (path: string, body: string) =>
+      fetch(`${ingest.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 1);
+    await heldReaches(60 * 1024, 'the room held');
+    for (const [path, body] of [
+      [`/v1/streams/${randomName('shape')}/events`, native],
+      ['/v1/batch', tracking],
+    ] as const) {
+      const refused = await send(path, body);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { code: string }).code).toBe('SPOOL_OVERLOADED');
+    }
+    // An ordinary body of the same size still fits beside the holder.
+    expect((await post(randomName('plain'), JSON.stringify([{ p: 'x'.repeat(19_000) }]))).status).toBe(202);
+    holder.destroy();
+    await heldReaches(0, 'the room given back');
+    expect((await send(`/v1/streams/${randomName('alone')}/events`, native)).status).toBe(202);
+    expect((await send('/v1/batch', tracking)).status).toBe(200);
+  });
+
   it('gives back the room of a request whose client goes away mid-body', async () => {
     const gone = await openRequest(`/v1/streams/${randomName('gone')}/events`, BODY_LIMIT, 1_000);
     await heldReaches(BODY_LIMIT, 'the room held');

@@ -51,8 +51,9 @@ export class InflightBodies {
   };
 
   /**
-   * More room for a body that inflated past what was taken for it, or SPOOL_OVERLOADED (thrown:
-   * the body is read no further) when that would pass the bound while other requests hold room,
+   * More room for a body that inflated past what was taken for it, or whose parsed events take
+   * more than that (exact-json.ts), or SPOOL_OVERLOADED (thrown: the body is read or kept no
+   * further) when that would pass the bound while other requests hold room,
    * as a request that asked for it at the start would be refused. Only counted, 50 gzip bodies
    * let in at 8 times their size and inflating to 1 MB each held 2.5 times MAX_INFLIGHT_BYTES,
    * and an ingest with a 512 Mi pod's heap ran out of memory (a review's runs).

@@ -53,10 +53,38 @@ describe('parseExactJson', () => {
     expect(JSON.stringify(value)).toBe('12345678901234567890');
   });
 
-  it("reads a body nested past the reviver's stack as doubles rather than refusing it", () => {
+  it('keeps the digits beside an event nested 100,000 levels deep (no recursion)', () => {
     const depth = 100_000;
     const text = `[{"id":12345678901234567891},${'['.repeat(depth)}1${']'.repeat(depth)}]`;
     const value = parseExactJson(text) as unknown[];
-    expect(value[0]).toEqual({ id: Number(12345678901234567891n) });
+    expect(JSON.stringify(value[0])).toBe('{"id":12345678901234567891}');
+  });
+
+  it('finds each number by its place: keys with escapes, strings that hold digits and quotes, empty containers', () => {
+    const text =
+      '{"a\\"b":9007199254740993,"s":"12345678901234567890 \\" 9007199254740995","\\u0041":[[],{},' +
+      '[9007199254740997,{"k":[true,false,null,-9007199254740999]}]],"e":1E20,"x":0.5}';
+    const value = parseExactJson(text) as Record<string, unknown>;
+    expect(JSON.stringify(value)).toBe(text.replace('"\\u0041"', '"A"'));
+  });
+
+  it('takes the last of duplicate keys, as JSON.parse does, digits and all', () => {
+    expect(JSON.stringify(parseExactJson('{"a":9007199254740993,"a":9007199254740995}'))).toBe(
+      '{"a":9007199254740995}',
+    );
+    expect(JSON.stringify(parseExactJson('{"a":{"x":9007199254740993},"a":{"x":9007199254740992}}'))).toBe(
+      '{"a":{"x":9007199254740992}}',
+    );
+    expect(JSON.stringify(parseExactJson('{"a":[9007199254740993],"a":"text"}'))).toBe('{"a":"text"}');
+  });
+
+  it('never writes through a key such as __proto__ to what objects inherit', () => {
+    const value = parseExactJson(
+      '{"__proto__":{"x":9007199254740993},"y":{"constructor":12345678901234567890}}',
+    );
+    expect(JSON.stringify(value)).toBe(
+      '{"__proto__":{"x":9007199254740993},"y":{"constructor":12345678901234567890}}',
+    );
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });

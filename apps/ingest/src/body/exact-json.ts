@@ -1,15 +1,21 @@
 /**
- * JSON.parse, except that an integer past 2^53 keeps the digits it was sent with. JavaScript reads
- * every number as a double, so the 64-bit ids that Go, Java and Python clients send
- * (`9007199254740993`, `1234567890123456789`) came out with their last digits changed, and the
- * stored event said something its client never sent. Such a number is held as `JSON.rawJSON` of
- * its text, which JSON.stringify writes as it is (Node 21+: the reviver's `context.source`).
+ * JSON.parse, except that a number whose double is a whole number past 2^53 keeps the text it was
+ * sent with. JavaScript reads every number as a double, so the 64-bit ids that Go, Java and
+ * Python clients send (`9007199254740993`, `1234567890123456789`) came out with their last digits
+ * changed, and the stored event said something its client never sent. Such a number is held as
+ * `JSON.rawJSON` of its text, which JSON.stringify writes as it is.
  *
- * Only whole numbers: most clients send a decimal from a double of their own, whose shortest form
+ * Only those: most clients send a decimal from a double of their own, whose shortest form
  * JSON.stringify writes back alike; a decimal with more digits than a double holds keeps only
- * those (docs/api.md#what-is-stored). Finding such an integer is a walk of the parsed body (about
- * 2 µs for 100 events against JSON.parse's 23); a body that holds one is parsed again with a
- * reviver, some five times JSON.parse's cost, bounded by the body's limit as the first parse is.
+ * those (docs/api.md#what-is-stored). Finding such a number is a walk of the parsed body (about
+ * 2 µs for 100 events against JSON.parse's 23). A body that holds one is read once more, as text:
+ * an iterative pass over its tokens that puts each such number's text in its place in the tree
+ * JSON.parse made. Not JSON.parse's reviver: it took some 19 times JSON.parse's time on a body of
+ * numbers, held a second tree meanwhile (30 such bodies at once ran a 128 MB heap out of memory,
+ * a review's run), and recursed, so that one event nested some 3,000 levels deep cost every other
+ * event of its body the digits. Measured (894 KB of 48,000 such numbers): 35 ms and 3.6 MiB of
+ * heap held, against 9–12 ms and 1.4 MiB for the same body of safe integers; within what other
+ * bodies the limits let in cost (as many empty arrays: 160 ms, 11 MiB; docs/operations.md).
  */
 
 /** A number held as the text it was sent with. */
@@ -26,53 +32,188 @@ const json = JSON as JSON & {
 /** Whether `value` is a number held as its text (parseExactJson): a number, not an object. */
 export const isRawNumber = (value: unknown): value is RawNumber => json.isRawJSON(value);
 
-/** An integer a double cannot hold exactly: its digits were changed as it was read. */
+/** A whole number a double cannot hold exactly: its digits were changed as it was read. */
 const isUnsafeInteger = (value: unknown) =>
   typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value);
 
-/** Whether any number in `root` is an unsafe integer. Iterative: a deep body blows no stack. */
-function holdsUnsafeInteger(root: unknown): boolean {
-  if (typeof root !== 'object' || root === null) return isUnsafeInteger(root);
+/**
+ * What V8's heap holds for a parsed value, estimated from its shape: each object or array, each
+ * entry of one, and each unsafe integer (held as an object with its text). A body's room in
+ * MAX_INFLIGHT_BYTES is its size, or this estimate where larger (InflightBodies.grow): bodies of
+ * ordinary events take about their size, and their shape is estimated below it; a body of tiny
+ * values takes many times its size. Measured on 0.9 MB bodies (node --expose-gc, the heap before
+ * and after parsing): events of text 1.0 × the body's size, of safe integers 1.3 ×, of integers
+ * past 2^53 3.5 ×, of empty arrays 10.4 ×, of empty objects 16.5 ×; the estimate is 0.7, 0.8,
+ * 3.7, 17 and 17 ×. Counted by their size alone, 30 bodies of empty arrays ran a 128 MB heap out
+ * of memory (as a 512 Mi pod holds it).
+ */
+const CONTAINER_BYTES = 48;
+const ENTRY_BYTES = 8;
+const RAW_NUMBER_BYTES = 56;
+
+/** The unsafe integers in `root`, and the heap its shape takes (see CONTAINER_BYTES). Iterative. */
+function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
+  if (typeof root !== 'object' || root === null) {
+    return { unsafeIntegers: isUnsafeInteger(root) ? 1 : 0, heapBytes: 0 };
+  }
+  let unsafeIntegers = 0;
+  let containers = 0;
+  let entries = 0;
   const stack: object[] = [root];
   while (stack.length > 0) {
     const value = stack.pop();
+    containers += 1;
     if (Array.isArray(value)) {
+      entries += value.length;
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
         if (typeof item === 'object') {
           if (item !== null) stack.push(item);
-        } else if (isUnsafeInteger(item)) return true;
+        } else if (isUnsafeInteger(item)) unsafeIntegers += 1;
       }
       continue;
     }
     // JSON.parse makes plain objects: for…in meets no inherited key.
     for (const key in value) {
+      entries += 1;
       const child = (value as Record<string, unknown>)[key];
       if (typeof child === 'object') {
         if (child !== null) stack.push(child);
-      } else if (isUnsafeInteger(child)) return true;
+      } else if (isUnsafeInteger(child)) unsafeIntegers += 1;
     }
   }
-  return false;
+  return {
+    unsafeIntegers,
+    heapBytes: containers * CONTAINER_BYTES + entries * ENTRY_BYTES + unsafeIntegers * RAW_NUMBER_BYTES,
+  };
 }
 
-function keepUnsafeIntegers(_key: string, value: unknown, context?: { source?: string }): unknown {
-  return isUnsafeInteger(value) && context?.source !== undefined ? json.rawJSON(context.source) : value;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** The index just past the string token that starts (with its quote) at `start`. */
+function stringEnd(text: string, start: number): number {
+  let quote = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes += 1;
+    if (backslashes % 2 === 0) return quote + 1;
+    quote = text.indexOf('"', quote + 1);
+  }
+}
+
+const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A number token's characters: digits, sign, point, exponent. */
+const isNumberChar = (code: number) =>
+  (code >= 0x30 && code <= 0x39) ||
+  code === 0x2d ||
+  code === 0x2b ||
+  code === 0x2e ||
+  code === 0x65 ||
+  code === 0x45;
+
+/**
+ * A container of the text being read, and the container JSON.parse made of it (undefined where
+ * they differ: an earlier one of two duplicate keys, whose value JSON.parse dropped).
+ */
+interface Frame {
+  node: Record<string, unknown> | unknown[] | undefined;
+  /** The slot the next value fills: an array's index, or an object's key (read from the text). */
+  slot: number | string | undefined;
+}
+
+/** The value JSON.parse put in the frame's current slot, if the slot is its own. */
+function slotValue(frame: Frame): unknown {
+  const { node, slot } = frame;
+  if (node === undefined || slot === undefined) return undefined;
+  // Own slots only: a key such as `__proto__` must never reach an inherited value.
+  return Object.hasOwn(node, slot) ? (node as Record<string | number, unknown>)[slot] : undefined;
 }
 
 /**
- * JSON.parse of `text`, with each integer past 2^53 held as the text it was sent with. Throws as
- * JSON.parse. V8's reviver recurses: a body nested a thousand levels deep or more overflows the
- * stack, and is then read as doubles, as before (any event of it that deep is refused anyway:
- * MAX_EVENT_DEPTH).
+ * Puts the text of each unsafe integer of `text` in its place in `root` (JSON.parse of `text`)
+ * and returns the root. The text is valid JSON (JSON.parse read it), so tokens are only told
+ * apart, not checked. A later duplicate key overwrites an earlier one, as in JSON.parse.
  */
-export function parseExactJson(text: string): unknown {
-  const value: unknown = JSON.parse(text);
-  if (!holdsUnsafeInteger(value)) return value;
-  try {
-    return JSON.parse(text, keepUnsafeIntegers);
-  } catch (error) {
-    if (error instanceof RangeError) return value;
-    throw error;
+function withExactIntegers(text: string, root: unknown): unknown {
+  let result = root;
+  const frames: Frame[] = [];
+  const slotOwner = (): Frame | undefined => frames[frames.length - 1];
+  let i = 0;
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) {
+      const end = stringEnd(text, i);
+      const frame = slotOwner();
+      // A string where an object expects a key (an array's slot is always its index) names the
+      // slot of the value that follows.
+      if (frame && frame.slot === undefined) {
+        const raw = text.slice(i + 1, end - 1);
+        frame.slot = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
+      }
+      i = end;
+    } else if (code === 0x7b || code === 0x5b) {
+      // { or [: the container JSON.parse made for this slot, if it is of the same kind.
+      const frame = slotOwner();
+      const value = frame ? slotValue(frame) : root;
+      const isArray = code === 0x5b;
+      const same = isArray ? Array.isArray(value) : isObject(value);
+      frames.push({ node: same ? (value as Frame['node']) : undefined, slot: isArray ? 0 : undefined });
+      i += 1;
+    } else if (code === 0x7d || code === 0x5d) {
+      frames.pop();
+      i += 1;
+    } else if (code === 0x2c) {
+      // , : the next element of an array, or the next key of an object.
+      const frame = slotOwner() as Frame;
+      frame.slot = typeof frame.slot === 'number' ? frame.slot + 1 : undefined;
+      i += 1;
+    } else if ((code >= 0x30 && code <= 0x39) || code === 0x2d) {
+      let end = i + 1;
+      while (end < text.length && isNumberChar(text.charCodeAt(end))) end += 1;
+      const token = text.slice(i, end);
+      // An unsafe integer has 16 digits or more, or an exponent: any other token is left alone.
+      if (token.length >= 16 || token.includes('e') || token.includes('E')) {
+        const number = Number(token);
+        if (isUnsafeInteger(number)) {
+          const frame = slotOwner();
+          if (!frame) result = json.rawJSON(token);
+          else {
+            const held = slotValue(frame);
+            if (held === number || (isRawNumber(held) && Number(held.rawJSON) === number)) {
+              (frame.node as Record<string | number, unknown>)[frame.slot as string | number] =
+                json.rawJSON(token);
+            }
+          }
+        }
+      }
+      i = end;
+    } else {
+      // Whitespace, `:`, and true, false and null.
+      i += 1;
+    }
   }
+  return result;
+}
+
+/** A parsed value, and what its shape takes in V8's heap beyond its text (see CONTAINER_BYTES). */
+export interface WeighedJson {
+  value: unknown;
+  heapBytes: number;
+}
+
+/**
+ * JSON.parse of `text`, with each unsafe integer held as the text it was sent with, and the heap
+ * its shape takes. Throws as JSON.parse.
+ */
+export function parseWeighedJson(text: string): WeighedJson {
+  const value: unknown = JSON.parse(text);
+  const { unsafeIntegers, heapBytes } = survey(value);
+  return { value: unsafeIntegers > 0 ? withExactIntegers(text, value) : value, heapBytes };
+}
+
+/** JSON.parse of `text`, with each unsafe integer held as the text it was sent with. Throws as JSON.parse. */
+export function parseExactJson(text: string): unknown {
+  return parseWeighedJson(text).value;
 }

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
-import { parseExactJson } from './exact-json.js';
+import { parseWeighedJson } from './exact-json.js';
 
 /** The body forms the API accepts, by media type. */
 export const MEDIA_TYPES = {
@@ -59,48 +59,62 @@ function bodyText(raw: Buffer): string {
  */
 const syntaxErrorMessage = (error: unknown) => (error as Error).message.toWellFormed();
 
-function parseJsonText(text: string): unknown {
+/**
+ * Hears what a parsed body's shape takes in the heap beyond its text (exact-json.ts), and may
+ * throw to refuse it: the ingest's MAX_INFLIGHT_BYTES counts it (InflightBodies.grow).
+ */
+export type OnParsed = (heapBytes: number) => void;
+
+function parseJsonText(text: string, onParsed?: OnParsed): unknown {
+  let parsed: ReturnType<typeof parseWeighedJson>;
   try {
-    return parseExactJson(text);
+    parsed = parseWeighedJson(text);
   } catch (error) {
     throw new errors.SPOOL_INVALID_JSON(syntaxErrorMessage(error));
   }
+  onParsed?.(parsed.heapBytes);
+  return parsed.value;
 }
 
 /** A whole body as one JSON value: checked UTF-8, and the request-level errors. */
-export function parseJsonValue(raw: Buffer): unknown {
-  return parseJsonText(bodyText(raw));
+export function parseJsonValue(raw: Buffer, onParsed?: OnParsed): unknown {
+  return parseJsonText(bodyText(raw), onParsed);
 }
 
-function parseJson(text: string, maxEvents: number): ParsedBody {
-  const value = parseJsonText(text);
+function parseJson(text: string, maxEvents: number, onParsed?: OnParsed): ParsedBody {
+  const value = parseJsonText(text, onParsed);
   if (!Array.isArray(value)) return { shape: 'single', items: [{ value }] };
   if (value.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(value.length, maxEvents);
   return { shape: 'batch', items: value.map((item) => ({ value: item })) };
 }
 
-function parseNdjson(text: string, maxEvents: number): ParsedBody {
+function parseNdjson(text: string, maxEvents: number, onParsed?: OnParsed): ParsedBody {
   // Counted before any line is parsed: a body of many tiny lines costs no parsing.
   const lines = text.split('\n').filter((line) => !BLANK.test(line));
   if (lines.length > maxEvents) throw new errors.SPOOL_TOO_MANY_EVENTS(lines.length, maxEvents);
   const items: BodyItem[] = [];
+  let heapBytes = 0;
   for (const line of lines) {
     try {
-      items.push({ value: parseExactJson(line) });
+      const parsed = parseWeighedJson(line);
+      heapBytes += parsed.heapBytes;
+      items.push({ value: parsed.value });
     } catch (error) {
       items.push({ parseError: `line is not valid JSON: ${syntaxErrorMessage(error)}`, raw: line });
     }
   }
+  onParsed?.(heapBytes);
   return { shape: 'batch', items };
 }
 
 /**
  * Parses a whole body; throws the request-level errors (bad UTF-8, bad JSON, nothing in it, more
- * than `maxEvents` events).
+ * than `maxEvents` events), and what `onParsed` throws.
  */
-export function parseBody(raw: Buffer, form: BodyForm, maxEvents: number): ParsedBody {
+export function parseBody(raw: Buffer, form: BodyForm, maxEvents: number, onParsed?: OnParsed): ParsedBody {
   const text = bodyText(raw);
-  const body = form === 'ndjson' ? parseNdjson(text, maxEvents) : parseJson(text, maxEvents);
+  const body =
+    form === 'ndjson' ? parseNdjson(text, maxEvents, onParsed) : parseJson(text, maxEvents, onParsed);
   if (body.items.length === 0) throw new errors.SPOOL_EMPTY_BATCH();
   return body;
 }

@@ -50,9 +50,11 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     app.addContentTypeParser(
       mediaType,
       { parseAs: 'buffer', bodyLimit: maxBodyBytes },
-      (_request, raw, done) => {
+      (request, raw, done) => {
         try {
-          done(null, parseBody(raw as Buffer, form, maxEventsPerRequest));
+          // A body whose events take more than its size counts as much (exact-json.ts).
+          const weigh = (heapBytes: number) => options.inflight.grow(request, heapBytes);
+          done(null, parseBody(raw as Buffer, form, maxEventsPerRequest, weigh));
         } catch (error) {
           done(error as Error, undefined);
         }

@@ -144,9 +144,13 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   app.addContentTypeParser(
     '*',
     { parseAs: 'buffer', bodyLimit: options.maxBatchBytes },
-    (_request, raw, done) => {
+    (request, raw, done) => {
       try {
-        done(null, parseJsonValue(raw as Buffer));
+        // A body whose messages take more than its size counts as much (exact-json.ts).
+        done(
+          null,
+          parseJsonValue(raw as Buffer, (heapBytes) => options.inflight.grow(request, heapBytes)),
+        );
       } catch (error) {
         done(error as Error, undefined);
       }
