@@ -54,14 +54,17 @@ describe('scanTopLevel', () => {
     ]);
   });
 
-  it('takes integers up to the largest BIGINT, and no further', () => {
-    expect(scan('{"max":9223372036854775807,"over":9223372036854775808,"min":-9223372036854775807}')).toEqual(
-      [
-        ['max', ValueKind.Integer, '9223372036854775807'],
-        ['over', ValueKind.Decimal, '9223372036854775808'],
-        ['min', ValueKind.Integer, '-9223372036854775807'],
-      ],
-    );
+  it('takes integers from the smallest BIGINT to the largest, and no further', () => {
+    expect(
+      scan(
+        '{"max":9223372036854775807,"over":9223372036854775808,"min":-9223372036854775808,"under":-9223372036854775809}',
+      ),
+    ).toEqual([
+      ['max', ValueKind.Integer, '9223372036854775807'],
+      ['over', ValueKind.Decimal, '9223372036854775808'],
+      ['min', ValueKind.Integer, '-9223372036854775808'],
+      ['under', ValueKind.Decimal, '-9223372036854775809'],
+    ]);
   });
 
   it('stops without throwing on a line that is not a JSON object', () => {

@@ -30,6 +30,8 @@ const MINUS = 0x2d;
 
 /** The largest BIGINT, as digits: a 19-digit integer above it is a DOUBLE. */
 const INT64_MAX_DIGITS = Buffer.from('9223372036854775807');
+/** The smallest BIGINT's digits: one more than the largest's, since −2^63 is a BIGINT. */
+const INT64_MIN_DIGITS = Buffer.from('9223372036854775808');
 
 function isSpace(byte: number | undefined): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
@@ -73,7 +75,8 @@ function numberKind(line: Buffer, start: number, stop: number): ValueKind {
   const count = stop - digits;
   if (count < 19) return ValueKind.Integer;
   if (count > 19) return ValueKind.Decimal;
-  return line.compare(INT64_MAX_DIGITS, 0, 19, digits, stop) <= 0 ? ValueKind.Integer : ValueKind.Decimal;
+  const bound = digits > start ? INT64_MIN_DIGITS : INT64_MAX_DIGITS;
+  return line.compare(bound, 0, 19, digits, stop) <= 0 ? ValueKind.Integer : ValueKind.Decimal;
 }
 
 /** Whether `line[start, stop)` holds `bytes` (a JS loop: names are short, and a native call costs more). */
