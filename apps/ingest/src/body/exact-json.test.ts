@@ -42,6 +42,46 @@ describe('parseExactJson', () => {
     );
   });
 
+  it("puts every number where JSON.parse's own reviver would: any JSON, duplicate and escaped keys included", () => {
+    // The reference: JSON.parse with a reviver that keeps the source of each unsafe integer.
+    const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+    const reference = (text: string) =>
+      JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+        typeof value === 'number' &&
+        Number.isInteger(value) &&
+        !Number.isSafeInteger(value) &&
+        context?.source
+          ? rawJSON(context.source)
+          : value,
+      );
+    const key = fc.oneof(fc.constantFrom('a', 'b', '__proto__', '0', '10', 'a"b', 'x\\y', ''), fc.string());
+    const number = fc.oneof(
+      fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map(String),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
+      fc.constantFrom('1E20', '-0', '9007199254740993.5', '1e-7', '12345678901234567890.0'),
+    );
+    const { value } = fc.letrec<{ value: string }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        number,
+        fc.string().map((text) => JSON.stringify(text)),
+        fc.constantFrom('true', 'false', 'null', '"9007199254740993"'),
+        fc.array(tie('value'), { maxLength: 5 }).map((items) => `[${items.join(' , ')}]`),
+        fc
+          .array(fc.tuple(key, tie('value')), { maxLength: 5 })
+          .map(
+            (fields) => `{ ${fields.map(([name, item]) => `${JSON.stringify(name)} :${item}`).join(',')} }`,
+          ),
+      ),
+    }));
+    fc.assert(
+      fc.property(value, (text) => {
+        expect(JSON.stringify(parseExactJson(text))).toBe(JSON.stringify(reference(text)));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+
   it('throws what JSON.parse throws on text that is not JSON', () => {
     expect(() => parseExactJson('{"a":12345678901234567890')).toThrow(SyntaxError);
     expect(() => parseExactJson('')).toThrow(SyntaxError);
