@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { isRawNumber, parseExactJson } from './exact-json.js';
+import { isRawNumber, parseExactJson, parseWeighedJson } from './exact-json.js';
 
 describe('parseExactJson', () => {
   it('keeps the digits of every integer past 2^53, wherever it is, and JSON.stringify writes them as sent', () => {
@@ -126,5 +126,36 @@ describe('parseExactJson', () => {
       '{"__proto__":{"x":9007199254740993},"y":{"constructor":12345678901234567890}}',
     );
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('parseWeighedJson', () => {
+  const events = (count: number, event: (i: number) => string) =>
+    `[${Array.from({ length: count }, (_, i) => event(i)).join(',')}]`;
+  const weight = (text: string) => parseWeighedJson(text).heapBytes / Buffer.byteLength(text);
+
+  it('weighs ordinary events below their size, so their room stays their size', () => {
+    expect(
+      weight(
+        events(
+          2_400,
+          (i) => `{"event":"e","messageId":"m-${i}","props":{"a":"${'x'.repeat(330)}","n":${i}}}`,
+        ),
+      ),
+    ).toBeLessThan(1);
+  });
+
+  it('weighs bodies of tiny values at what they take once parsed, many times their size', () => {
+    let name = 0;
+    const shapes = {
+      'empty arrays': events(2_400, () => `{"v":[${Array(112).fill('[]').join(',')}]}`),
+      'empty objects': events(2_400, () => `{"v":[${Array(112).fill('{}').join(',')}]}`),
+      'new field names': events(
+        2_400,
+        () => `{${Array.from({ length: 40 }, () => `"k${(name++).toString(36)}":1`).join(',')}}`,
+      ),
+      'integers past 2^53': events(2_400, () => `{"v":[${Array(20).fill('9007199254740993').join(',')}]}`),
+    };
+    for (const text of Object.values(shapes)) expect(weight(text)).toBeGreaterThan(2);
   });
 });
