@@ -1,9 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
+import { parseInfo } from '@spool/shared';
 import { nearMaxmemory } from './redis-room.js';
 
 const MiB = 1024 * 1024;
 const info = (used: number, maxmemory: number) =>
-  `# Memory\r\nused_memory:${used}\r\nused_memory_human:1M\r\nmaxmemory:${maxmemory}\r\nmaxmemory_human:1M\r\nmaxmemory_policy:noeviction\r\n`;
+  parseInfo(
+    `# Memory\r\nused_memory:${used}\r\nused_memory_human:1M\r\nmaxmemory:${maxmemory}\r\nmaxmemory_human:1M\r\nmaxmemory_policy:noeviction\r\n`,
+  );
 
 describe('nearMaxmemory', () => {
   it('checks appends from half of maxmemory, or from twice the reserve below it when that is lower', () => {
@@ -18,6 +21,6 @@ describe('nearMaxmemory', () => {
 
   it('never checks on a Redis without maxmemory; checks when it cannot read the use', () => {
     expect(nearMaxmemory(info(10_000 * MiB, 0), { percent: 10 })).toBe(false);
-    expect(nearMaxmemory('# Memory\r\nmaxmemory:1000\r\n', { percent: 10 })).toBe(true);
+    expect(nearMaxmemory(parseInfo('# Memory\r\nmaxmemory:1000\r\n'), { percent: 10 })).toBe(true);
   });
 });

@@ -61,9 +61,10 @@ export class RedisRoom {
         this.checking = true;
         if (connected.length === 0) return;
       }
-      const texts = await Promise.all(connected.map((node) => node.info('memory')));
-      this.checking = connected.length < masters.length || texts.some((text) => nearMaxmemory(text, reserve));
-      const limits = texts.map(maxmemoryOf).filter((limit) => limit > 0);
+      const memories = (await Promise.all(connected.map((node) => node.info('memory')))).map(parseInfo);
+      this.checking =
+        connected.length < masters.length || memories.some((memory) => nearMaxmemory(memory, reserve));
+      const limits = memories.map(maxmemoryOf).filter((limit) => limit > 0);
       if ('bytes' in reserve && limits.some((limit) => reserve.bytes >= limit)) {
         this.sayOnce(
           `REDIS_MEMORY_RESERVE (${reserve.bytes} bytes) is at least a Redis master's maxmemory: every append to it is refused (SPOOL_REDIS_FULL); set a share such as 10%`,
@@ -88,19 +89,18 @@ export class RedisRoom {
 }
 
 /**
- * Whether a master whose `INFO memory` this is should have its appends checked: it has a
- * maxmemory, and uses at least half of it, or all but twice the reserve.
+ * Whether a master whose `INFO memory` fields (parseInfo) these are should have its appends
+ * checked: it has a maxmemory, and uses at least half of it, or all but twice the reserve.
  */
-export function nearMaxmemory(info: string, reserve: MemoryReserve): boolean {
-  const fields = parseInfo(info);
-  const maxmemory = Number(fields.get('maxmemory') ?? 0);
+export function nearMaxmemory(memory: Map<string, string>, reserve: MemoryReserve): boolean {
+  const maxmemory = maxmemoryOf(memory);
   if (maxmemory === 0) return false;
-  const used = Number(fields.get('used_memory') ?? Number.POSITIVE_INFINITY);
+  const used = Number(memory.get('used_memory') ?? Number.POSITIVE_INFINITY);
   const reserveBytes = 'percent' in reserve ? (maxmemory * reserve.percent) / 100 : reserve.bytes;
   return used >= maxmemory - Math.max(maxmemory / 2, 2 * reserveBytes);
 }
 
-/** `maxmemory` of an `INFO memory` text; 0 (none) when it says none. */
-function maxmemoryOf(info: string): number {
-  return Number(parseInfo(info).get('maxmemory') ?? 0);
+/** `maxmemory` of a master's `INFO memory` fields; 0 (none) when it says none. */
+function maxmemoryOf(memory: Map<string, string>): number {
+  return Number(memory.get('maxmemory') ?? 0);
 }
