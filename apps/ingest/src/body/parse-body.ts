@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { errors } from '../errors.js';
-import { parseWeighedJson } from './exact-json.js';
+import { parseWeighedJson, type WeighedJson } from './exact-json.js';
 
 /** The body forms the API accepts, by media type. */
 export const MEDIA_TYPES = {
@@ -66,7 +66,7 @@ const syntaxErrorMessage = (error: unknown) => (error as Error).message.toWellFo
 export type OnParsed = (heapBytes: number) => void;
 
 function parseJsonText(text: string, onParsed?: OnParsed): unknown {
-  let parsed: ReturnType<typeof parseWeighedJson>;
+  let parsed: WeighedJson;
   try {
     parsed = parseWeighedJson(text);
   } catch (error) {
