@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { isValidStreamName, writeKeys } from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
+import { onTerminalGone } from './terminal-gone.js';
 
 /**
  * `make dev`: the whole pipeline on this machine, in the foreground, on the local stack: a Redis
@@ -148,6 +149,11 @@ lockDataDir(DATA_DIR);
 refuseLeftovers(DATA_DIR);
 const PORTS_HINT =
   '  (ports: SPOOL_DEV_REDIS_PORT, SPOOL_DEV_CLUSTER_PORT, SPOOL_DEV_S3_PORT, SPOOL_DEV_INGEST_PORT, SPOOL_DEV_FLUSHER_PORT)\n';
+/** Why the start failed, and the settings that move the ports when a port in use is why. */
+function startFailed(error: unknown): string {
+  const { message } = error as Error;
+  return `make dev: ${message}\n${/\bport\b.*\bin use\b/i.test(message) ? PORTS_HINT : ''}`;
+}
 
 const stack = await LocalStack.start({
   dataDir: DATA_DIR,
@@ -160,7 +166,7 @@ const stack = await LocalStack.start({
   s3: { endpoint: env.S3_ENDPOINT, port: port('SPOOL_DEV_S3_PORT', 9000), bucket: env.S3_BUCKET ?? 'spool' },
   output: process.stdout.isTTY ? prettyOutput() : 'inherit',
 }).catch((error: unknown) => {
-  process.stderr.write(`make dev: ${(error as Error).message}\n${PORTS_HINT}`);
+  process.stderr.write(startFailed(error));
   process.exit(1);
 });
 const recordChildren = () => writeFileSync(childrenFile(DATA_DIR), stack.pids.join('\n'));
@@ -176,12 +182,8 @@ const stop = async () => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-// A closed terminal: Redis ignores SIGHUP, so only this process can stop it. Its terminal is
-// gone: what it would print there fails, and must not stop the shutdown.
-process.on('SIGHUP', () => {
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-  void stop();
-});
+// A closed terminal: Redis ignores SIGHUP, so only this process can stop it.
+onTerminalGone(() => void stop());
 
 /** The stream and the curl option of the banner's example: one the first write key may write to. */
 function example(): { stream: string; auth: string } {
@@ -246,7 +248,7 @@ try {
   await stack.stop();
   process.exit(1);
 } catch (error) {
-  process.stderr.write(`make dev: ${(error as Error).message}\n${PORTS_HINT}`);
+  process.stderr.write(startFailed(error));
   await stack.stop();
   process.exit(1);
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ afterAll(() => {
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function startDev(dataDir: string, env: Record<string, string> = {}) {
+/** make dev's environment on a data folder and ports of its own, and those ports. */
+async function devEnv(dataDir: string, env: Record<string, string> = {}) {
   const ports = {
     SPOOL_DEV_REDIS_PORT: String(await freePort()),
     SPOOL_DEV_S3_PORT: String(await freePort()),
@@ -32,14 +33,27 @@ async function startDev(dataDir: string, env: Record<string, string> = {}) {
     WRITE_KEYS: _w,
     ...rest
   } = process.env;
-  const child = spawn(process.execPath, [DEV], {
-    env: { ...rest, ...ports, SPOOL_DEV_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return { env: { ...rest, ...ports, SPOOL_DEV_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env }, ports };
+}
+
+async function startDev(dataDir: string, extraEnv: Record<string, string> = {}) {
+  const { env, ports } = await devEnv(dataDir, extraEnv);
+  const child = spawn(process.execPath, [DEV], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = childOutput(child);
   const running = () =>
     waitFor(async () => (output.err().includes('Spool is running') ? true : undefined), 90_000, 'make dev');
   return { child, ...output, ports, running };
+}
+
+/** What a make dev that did not stop left running on `dataDir`, killed (its record names it). */
+function killLeftovers(dataDir: string): void {
+  const record = join(dataDir, 'make-dev.children');
+  if (!existsSync(record)) return;
+  for (const pid of readFileSync(record, 'utf8').split('\n').map(Number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
 }
 
 const newDataDir = () => {
@@ -84,6 +98,46 @@ describe('make dev', () => {
       expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
     } finally {
       dev.child.kill('SIGKILL');
+    }
+  });
+
+  it('stops everything when its terminal closes while make leads the session, which passes no SIGHUP on', async () => {
+    const dataDir = newDataDir();
+    const { env, ports } = await devEnv(dataDir);
+    // A window or `ssh -t` that runs `make dev` itself: make leads the terminal's session, so the
+    // hang-up's SIGHUP goes to make alone, which waits for its child. script(1) is that terminal.
+    const makefile = join(dataDir, 'Makefile');
+    writeFileSync(makefile, `dev:\n\t@exec "${process.execPath}" "${DEV}"\n`);
+    const terminal = spawn('script', ['-qfec', `make -s -f ${makefile} dev`, '/dev/null'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = childOutput(terminal);
+    try {
+      await waitFor(
+        async () => (output.out().includes('Spool is running') ? true : undefined),
+        90_000,
+        'make dev',
+      );
+      const answer = await fetch(`http://127.0.0.1:${ports.SPOOL_DEV_INGEST_PORT}/v1/streams/web/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"event":"signup"}',
+      });
+      expect(answer.status).toBe(202);
+
+      terminal.kill('SIGKILL'); // the window closes
+      // stop() ran: it removes the record of what it started once all of it has stopped.
+      await waitFor(
+        async () => (existsSync(join(dataDir, 'make-dev.children')) ? undefined : true),
+        30_000,
+        'make dev to stop',
+      );
+      expect(await isPortFree(Number(ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
+      expect(await isPortFree(Number(ports.SPOOL_DEV_INGEST_PORT))).toBe(true);
+    } finally {
+      terminal.kill('SIGKILL');
+      killLeftovers(dataDir);
     }
   });
 
