@@ -8,5 +8,6 @@ cd "$ROOT"
 
 ensure_toolchain
 [ -n "${REDIS_URL:-}" ] || ensure_redis_server
+[ -n "${S3_ENDPOINT:-}" ] || phase "S3 stand-in" ensure_s3_standin
 phase "build (tsc -b)" pnpm -s build
 exec node tools/loadtest/dist/dev/cli.js

@@ -151,12 +151,24 @@ ensure_toolchain() {
   phase "dependencies" ensure_deps
 }
 
+# The S3 stand-in's own dependencies (docker/test-images/s3: s3rver, outside the workspace), as
+# a phase of its own: a failed install (offline) is then named before anything starts. (A stack
+# started without this installs them itself: packages/testkit/src/local-stack/s3-standin.ts.)
+ensure_s3_standin() {
+  local standin="$ROOT/docker/test-images/s3"
+  if [ -d "$standin/node_modules" ]; then
+    log "the S3 stand-in's dependencies are installed, skipping"
+    return
+  fi
+  (cd "$standin" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+}
+
 # What the tools that start a local stack (make dev, loadtest, chaos, soak, bench) need: the
-# toolchain, redis-server and a build. (The S3 stand-in installs itself the first time it runs:
-# packages/testkit/src/local-stack/s3-standin.ts.)
+# toolchain, redis-server, the S3 stand-in's dependencies and a build.
 ensure_local_stack() {
   ensure_toolchain
   ensure_redis_server
+  phase "S3 stand-in" ensure_s3_standin
   phase "build (tsc -b)" pnpm -s build
 }
 

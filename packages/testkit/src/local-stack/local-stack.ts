@@ -120,6 +120,9 @@ export class LocalStack {
     const temporary = options.dataDir === undefined;
     const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'spool-stack-'));
     const output = options.output ?? 'ignore';
+    // Installed (on a fresh clone's first run) before anything starts: a failed install must not
+    // leave the stack's Redis running.
+    const standinMain = options.s3 !== false && !options.s3?.endpoint ? s3StandinMain() : undefined;
     const started: ManagedProcess[] = [];
     const launch = (process: ManagedProcess) => {
       process.start();
@@ -172,7 +175,7 @@ export class LocalStack {
           new ManagedProcess(
             's3',
             process.execPath,
-            [s3StandinMain(), 'server', join(dir, 's3')],
+            [standinMain as string, 'server', join(dir, 's3')],
             env,
             output,
           ),

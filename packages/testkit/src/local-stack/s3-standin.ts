@@ -20,9 +20,17 @@ export const LOCAL_S3_CREDENTIALS = Object.freeze({
 export function s3StandinMain(): string {
   const standin = join(REPO_ROOT, 'docker/test-images/s3');
   if (!existsSync(join(standin, 'node_modules'))) {
-    execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: standin,
-    });
+    try {
+      execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+        cwd: standin,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    } catch (error) {
+      const said = String((error as { stderr?: Buffer }).stderr ?? '').trim();
+      throw new Error(
+        `could not install the S3 stand-in's dependencies (npm ci in ${standin}): ${said || (error as Error).message}`,
+      );
+    }
   }
   return join(standin, 'serve.mjs');
 }
