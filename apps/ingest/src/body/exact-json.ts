@@ -53,6 +53,27 @@ const ELEMENT_BYTES = 8;
 const FIELD_BYTES = 24;
 const RAW_NUMBER_BYTES = 56;
 
+/**
+ * An object's keys that are array indexes (`"0"`, `"34"`, `"100000"`) are no fields to V8: they
+ * go to a store of elements of their own, a slot for every index up to the largest while they are
+ * dense enough, else a dictionary. Weighed as fields, objects like `{"34":1}` held 4.4 × their room
+ * (a review's 0.83 MB body: 31 MiB of heap). Measured per object (node --expose-gc, 20,000 of each
+ * parsed, the heap held, less a one-field object's 40 bytes): `{"34":1}` 320 bytes (slots),
+ * `{"35":1}` or `{"100000":1}` 168 (a dictionary), 10 keys 100 apart 456, 100 of them 6,216,
+ * keys 0 to 99 840. The estimate is the smaller of the two stores, which V8 takes nearly always.
+ */
+const INDEX_SLOTS_BYTES = 16;
+const INDEX_DICTIONARY_BYTES = 160;
+const INDEX_ENTRY_BYTES = 64;
+
+/** `key` as an array index (a whole number below 2^32 − 1, written as JavaScript writes it), or -1. */
+function arrayIndex(key: string): number {
+  const first = key.charCodeAt(0);
+  if (first < 0x30 || first > 0x39) return -1; // the usual key: no digit first
+  const index = Number(key);
+  return Number.isInteger(index) && index < 4_294_967_295 && String(index) === key ? index : -1;
+}
+
 /** The unsafe integers in `root`, and the heap its shape takes (see CONTAINER_BYTES). Iterative. */
 function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
   if (typeof root !== 'object' || root === null) {
@@ -62,6 +83,7 @@ function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
   let containers = 0;
   let elements = 0;
   let fields = 0;
+  let indexStoreBytes = 0;
   const stack: object[] = [root];
   while (stack.length > 0) {
     const value = stack.pop();
@@ -76,13 +98,26 @@ function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
       }
       continue;
     }
+    let indexKeys = 0;
+    let largestIndex = -1;
     // JSON.parse makes plain objects: for…in meets no inherited key.
     for (const key in value) {
-      fields += 1;
+      const index = arrayIndex(key);
+      if (index < 0) fields += 1;
+      else {
+        indexKeys += 1;
+        if (index > largestIndex) largestIndex = index;
+      }
       const child = (value as Record<string, unknown>)[key];
       if (typeof child === 'object') {
         if (child !== null) stack.push(child);
       } else if (isUnsafeInteger(child)) unsafeIntegers += 1;
+    }
+    if (indexKeys > 0) {
+      indexStoreBytes += Math.min(
+        INDEX_SLOTS_BYTES + (largestIndex + 1) * ELEMENT_BYTES,
+        INDEX_DICTIONARY_BYTES + indexKeys * INDEX_ENTRY_BYTES,
+      );
     }
   }
   return {
@@ -91,6 +126,7 @@ function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
       containers * CONTAINER_BYTES +
       elements * ELEMENT_BYTES +
       fields * FIELD_BYTES +
+      indexStoreBytes +
       unsafeIntegers * RAW_NUMBER_BYTES,
   };
 }
