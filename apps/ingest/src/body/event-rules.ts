@@ -96,6 +96,13 @@ export const LONE_SURROGATE_KEY: EventProblem = {
 };
 
 /**
+ * A top-level field the stored line leaves out (to-lines.ts, storedLine): the client's
+ * `receivedAt`, replaced by the server's, and a `messageId` that is no string, replaced by a new one.
+ */
+const leftOutOfLine = (key: string, value: unknown) =>
+  key === 'receivedAt' || (key === 'messageId' && typeof value !== 'string');
+
+/**
  * Mends an event's string values that are not well-formed Unicode, in place (each lone surrogate
  * becomes U+FFFD: String.prototype.toWellFormed). Returns whether it changed anything, or the
  * problem when a key is not well-formed. Walks the whole event: called only for a stored line in
@@ -121,8 +128,10 @@ export function mendLoneSurrogates(event: Record<string, unknown>): boolean | Ev
     }
     const object = value as Record<string, unknown>;
     for (const key of Object.keys(object)) {
-      if (!key.isWellFormed()) return LONE_SURROGATE_KEY;
       const child = object[key];
+      // Never stored: judged by what else the line holds, an event was refused or taken alike.
+      if (object === event && leftOutOfLine(key, child)) continue;
+      if (!key.isWellFormed()) return LONE_SURROGATE_KEY;
       if (typeof child === 'object' && child !== null) stack.push(child);
       else if (typeof child === 'string' && !child.isWellFormed()) {
         object[key] = child.toWellFormed();

@@ -99,6 +99,28 @@ describe('toLines', () => {
     expect(lines.bytes).toBe(Buffer.byteLength(lines.text));
   });
 
+  it('looks for lone surrogates only in what the line stores, whatever else the event holds', () => {
+    // A client's receivedAt and a messageId that is no string are left out of the line; another
+    // value with a lone surrogate (or the text "\\ud") used to get the event refused for them.
+    const events = JSON.parse(
+      '[{"a":"x","receivedAt":{"\\ud800":1}},{"a":"C:\\\\udata","receivedAt":{"\\ud800":1}},' +
+        '{"a":"\\ud83d","receivedAt":{"\\ud800":1}},{"a":"\\ud83d","messageId":{"\\ud800":1}}]',
+    ) as unknown[];
+    const lines = toLines({ shape: 'batch', items: events.map((value) => ({ value })) }, new Date(STAMP), {
+      maxEventBytes: 1024,
+      maxStoredBytes: 1e6,
+    });
+    expect(lines.rejected).toEqual([]);
+    expect(lines.parts.map((line) => (JSON.parse(line) as { a: string }).a)).toEqual([
+      'x',
+      'C:\\udata',
+      '\ufffd',
+      '\ufffd',
+    ]);
+    for (const line of lines.parts)
+      expect(JSON.parse(line)).toMatchObject({ receivedAt: STAMP, messageId: expect.stringMatching(UUID) });
+  });
+
   it('stores good events, lists bad ones by index, and counts stored bytes', () => {
     const lines = toLines(
       {
