@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { latestReading } from './latest-reading.js';
 
-const times = { everyMs: 1_000, patienceMs: 1_000, stalledAfterMs: 1_000 };
+const times = { everyMs: 1_000, patienceMs: 1_000, stalledAfterMs: 1_000, viewerGapMs: 5_000 };
 
 /** Readings the test ends by hand: each numbered, moving on when the test says. */
 function controlledReadings() {
@@ -80,6 +80,36 @@ describe('latestReading', () => {
     started[1]?.finish();
     await jest.advanceTimersByTimeAsync(0);
     expect(reading.progress()).toBeUndefined();
+  });
+
+  it('waits for the reading under way after a while nobody asked: the last one done is that old', async () => {
+    const { started, read } = controlledReadings();
+    const reading = latestReading(read, times);
+    const first = reading.get();
+    await jest.advanceTimersByTimeAsync(2_000);
+    started[0]?.finish(); // took 2 s
+    await first;
+    // Readings one after another: the last one done is answered while the next moves on...
+    await jest.advanceTimersByTimeAsync(1_000);
+    const soon = reading.get();
+    await jest.advanceTimersByTimeAsync(500);
+    started[1]?.progressed(100);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(await stateOf(soon)).toEqual({ value: 1, pending: false });
+    started[1]?.finish();
+    await jest.advanceTimersByTimeAsync(0);
+
+    // ...but not once it is older than two of its readings and a viewer's gap.
+    await jest.advanceTimersByTimeAsync(60_000);
+    const later = reading.get();
+    for (let i = 0; i < 3; i += 1) {
+      await jest.advanceTimersByTimeAsync(500);
+      started[2]?.progressed(100);
+    }
+    expect((await stateOf(later)).pending).toBe(true);
+    expect(reading.progress()).toBe(300);
+    started[2]?.finish();
+    expect(await later).toBe(3);
   });
 
   it('waits for a reading that has stalled instead of hiding it behind the last answer, and passes on its failure', async () => {
