@@ -492,6 +492,15 @@ describe('the tracking API on a keyed service', () => {
     });
     expect(config.statusCode).toBe(200);
     expect(config.json()).toMatchObject({ source: { config: {}, destinations: [], enabled: true } });
+    // Cacheable, once per key: RudderStack's mobile SDKs send theirs in the header alone, on a URL
+    // every app of an SDK version shares.
+    const mobile = await ingest.app.inject({
+      url: '/sourceConfig?p=android&v=1.20.0&bv=34',
+      headers: { authorization: basic('web-key-0001') },
+    });
+    expect(mobile.statusCode).toBe(200);
+    expect(mobile.headers['cache-control']).toContain('public');
+    expect(String(mobile.headers.vary).split(/,\s*/)).toContain('Authorization');
     const wrong = await ingest.app.inject({ url: '/sourceConfig/?writeKey=nope' });
     // The words RudderStack's mobile SDKs look for to stop sending with a wrong key (any case).
     expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'Invalid write key']);

@@ -151,16 +151,20 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
     app.get(url, { onRequest: checkedBy(sourceKey) }, async (request: FastifyRequest, reply) => {
       const identity = request.auth?.ok ? request.auth.identity : undefined;
       const id = identity ? identity.replace('key:', 'spool-') : 'spool';
-      return reply.header('cache-control', CACHE_CONTROL).send({
-        source: {
-          id,
-          name: 'Spool',
-          writeKey: sourceKey(request) ?? '',
-          config: {},
-          destinations: [],
-          enabled: true,
-        },
-      });
+      // The mobile SDKs' URL is the same for every app (`?p=android&v=…`), the key only in the
+      // header: a shared cache keyed by the URL alone would hand one app's key (and a 200) to any.
+      return vary(reply, ['Authorization'])
+        .header('cache-control', CACHE_CONTROL)
+        .send({
+          source: {
+            id,
+            name: 'Spool',
+            writeKey: sourceKey(request) ?? '',
+            config: {},
+            destinations: [],
+            enabled: true,
+          },
+        });
     });
   }
 }
