@@ -8,6 +8,7 @@ import {
   healthRoutes,
   lazyChildLogger,
   loggableUrl,
+  presentedKey,
   quietProbes,
   rateLimitNamespace,
   redisClusterDown,
@@ -27,7 +28,7 @@ import Fastify, {
 } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
+import { addressBucket, createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
 import { clientAddress } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
@@ -133,9 +134,17 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(cors, CORS_OPTIONS);
   // After CORS's hook (a page must read the refusal), before any route's own: a request past
   // MAX_INFLIGHT_BYTES is refused unread.
-  const inflight = new InflightBodies(config.maxInflightBytes);
+  // A key in the Authorization header is checked before the body is read (a bad one answered 401
+  // at once); one in the body or the query, after it.
+  const keysRequired = config.writeKeys.length > 0;
+  const inflight = new InflightBodies(config.maxInflightBytes, (request) =>
+    keysRequired && presentedKey(request.headers.authorization) === undefined
+      ? addressBucket(clientAddress(request.ip))
+      : undefined,
+  );
   metrics.watchInflightBodies(() => inflight.heldBytes);
   app.decorateRequest('heldBodyBytes', 0);
+  app.decorateRequest('keylessClient', undefined);
   app.addHook('onRequest', inflight.admit);
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.

@@ -244,6 +244,49 @@ describe('MAX_INFLIGHT_BYTES', () => {
     await heldReaches(0, 'the room given back');
   });
 
+  it('keeps half of it for requests whose key is checked before their body: keyless heads promising bodies cannot hold it all', async () => {
+    // A review's attack: heads promising a body, then nothing, on a route whose key may come in
+    // the body, held the whole bound for the 30 s of the request timeout: every keyed request 503.
+    const keyed = await startIngest({ WRITE_KEYS: 'held-key-0002:*', TRUST_PROXY: '127.0.0.1' });
+    const attackers: net.Socket[] = [];
+    try {
+      const answers: Promise<{ status: number }>[] = [];
+      // Two addresses (X-Forwarded-For, through TRUST_PROXY), three heads of 20 KB each.
+      for (const address of ['198.51.100.7', '198.51.100.8']) {
+        for (let i = 0; i < 3; i++) {
+          const socket = await openRequest('/v1/b', 20_000, 1, {
+            service: keyed,
+            headers: `X-Forwarded-For: ${address}\r\n`,
+          });
+          attackers.push(socket);
+          answers.push(answerOn(socket));
+        }
+      }
+      // Each address holds one (a quarter of 100 KiB is 25.6 KB); the others are refused at once.
+      await heldReaches(40_000, 'the keyless room held', keyed);
+      const refused = await Promise.all(answers.filter((_, i) => i % 3 !== 0));
+      expect(refused.map(({ status }) => status)).toEqual([503, 503, 503, 503]);
+      // A third address meets the keyless half (51.2 KB): refused too.
+      const third = await openRequest('/v1/b', 20_000, 1, {
+        service: keyed,
+        headers: 'X-Forwarded-For: 198.51.100.9\r\n',
+      });
+      attackers.push(third);
+      expect((await answerOn(third)).status).toBe(503);
+      // A keyed request of 50 KB still has room: before, the heads held it all.
+      const body = JSON.stringify(Array.from({ length: 10 }, () => ({ p: 'x'.repeat(5_000) })));
+      const answer = await fetch(`${keyed.url}/v1/streams/${randomName('keyed')}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer held-key-0002' },
+        body,
+      });
+      expect(answer.status).toBe(202);
+    } finally {
+      for (const socket of attackers) socket.destroy();
+      await keyed.stop();
+    }
+  });
+
   it("counts a request refused for want of room nowhere in the rate limit: it is not the client's doing", async () => {
     const limited = await startIngest({
       WRITE_KEYS: 'held-key-0001:*',

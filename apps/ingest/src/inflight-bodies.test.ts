@@ -84,4 +84,43 @@ describe('InflightBodies', () => {
     expect(admit(inflight, request({ 'content-length': '500' }))).toBeUndefined();
     expect(admit(inflight, request({ 'content-length': '1' }))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
   });
+
+  it('keeps half the bound for requests whose key is checked before their body: keyless ones hold half at most, one client a quarter', () => {
+    // The test's own header stands for the client address of a request without a key in a header.
+    const inflight = new InflightBodies(
+      1_000,
+      (req) => req.headers['x-keyless-client'] as string | undefined,
+    );
+    const keyless = (client: string, bytes: number) =>
+      request({ 'content-length': String(bytes), 'x-keyless-client': client });
+    const first = keyless('a', 250);
+    expect(admit(inflight, first)).toBeUndefined();
+    expect(admit(inflight, keyless('a', 1))).toMatchObject({ code: 'SPOOL_OVERLOADED' }); // a's quarter
+    expect(admit(inflight, keyless('b', 250))).toBeUndefined();
+    expect(admit(inflight, keyless('c', 1))).toMatchObject({ code: 'SPOOL_OVERLOADED' }); // the keyless half
+    // A request with its key in a header has the rest.
+    expect(admit(inflight, request({ 'content-length': '500' }))).toBeUndefined();
+    expect(inflight.heldBytes).toBe(1_000);
+    close(first);
+    expect(admit(inflight, keyless('c', 250))).toBeUndefined();
+  });
+
+  it("counts a keyless body's growth in its client's share, and lets a client's first request in whatever its size", () => {
+    const inflight = new InflightBodies(
+      1_000,
+      (req) => req.headers['x-keyless-client'] as string | undefined,
+    );
+    const zipped = request({ 'content-length': '10', 'content-encoding': 'gzip', 'x-keyless-client': 'a' });
+    expect(admit(inflight, zipped)).toBeUndefined();
+    inflight.grow(zipped, 400);
+    expect(admit(inflight, request({ 'content-length': '1', 'x-keyless-client': 'a' }))).toMatchObject({
+      code: 'SPOOL_OVERLOADED',
+    });
+    expect(admit(inflight, request({ 'content-length': '900', 'x-keyless-client': 'b' }))).toMatchObject({
+      code: 'SPOOL_OVERLOADED', // the bound itself
+    });
+    close(zipped);
+    expect(inflight.heldBytes).toBe(0);
+    expect(admit(inflight, request({ 'content-length': '900', 'x-keyless-client': 'b' }))).toBeUndefined();
+  });
 });

@@ -7,10 +7,19 @@ import { errors } from './errors.js';
  */
 const GZIP_ROOM_PER_BYTE = 8;
 
+/**
+ * Of MAX_INFLIGHT_BYTES, what requests whose key is not known before their body (see
+ * `keylessClient`) may hold together, and what those of one client address may hold.
+ */
+const KEYLESS_SHARE = 1 / 2;
+const KEYLESS_CLIENT_SHARE = 1 / 4;
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Bytes of MAX_INFLIGHT_BYTES this request holds until it is answered. */
     heldBodyBytes: number;
+    /** The client address a keyless request's room is counted against (see `keylessClient`). */
+    keylessClient: string | undefined;
   }
 }
 
@@ -21,13 +30,30 @@ declare module 'fastify' {
  * is refused before its body is read (`503 SPOOL_OVERLOADED`, retried by the SDKs) instead of the
  * process running out of memory with every request in it. A request is let in whenever nothing
  * is held, so one of any allowed size always passes.
+ *
+ * Where keys are required, a request whose key comes only with its body (the tracking API's
+ * `writeKey` field, a beacon's query) holds its room while it sends that body, key or none:
+ * 16 connections that sent a head promising 1 MiB, and then nothing, held all 16 MiB for the 30 s
+ * of the request timeout, and every keyed request got 503 (a review's run; again at once after
+ * each timeout). So such requests together hold at most half the bound, and those of one client
+ * address a quarter (each always let in when its share is empty): requests with a key in a header,
+ * checked before the body is read, keep the rest. An open service has no keys to tell apart.
  */
 export class InflightBodies {
   private held = 0;
+  private keylessHeld = 0;
+  private readonly heldByClient = new Map<string, number>();
   /** Requests whose room was given back: a gzip body may still inflate after its client left. */
   private readonly released = new WeakSet<FastifyRequest>();
 
-  constructor(private readonly maxBytes: number) {}
+  /**
+   * @param keylessClient the client address of a request whose key is not known before its body
+   *   is read; undefined for one whose key is (or on an open service).
+   */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly keylessClient: (request: FastifyRequest) => string | undefined = () => undefined,
+  ) {}
 
   get heldBytes(): number {
     return this.held;
@@ -44,8 +70,16 @@ export class InflightBodies {
     const room = this.roomFor(request);
     if (room === 0) return done();
     if (this.held > 0 && this.held + room > this.maxBytes) return done(new errors.SPOOL_OVERLOADED());
-    this.held += room;
-    request.heldBodyBytes = room;
+    const client = this.keylessClient(request);
+    if (client !== undefined) {
+      const clientHeld = this.heldByClient.get(client) ?? 0;
+      const pastShare = (held: number, share: number) => held > 0 && held + room > this.maxBytes * share;
+      if (pastShare(this.keylessHeld, KEYLESS_SHARE) || pastShare(clientHeld, KEYLESS_CLIENT_SHARE)) {
+        return done(new errors.SPOOL_OVERLOADED());
+      }
+      request.keylessClient = client;
+    }
+    this.take(request, room);
     reply.raw.once('close', () => this.release(request));
     done();
   };
@@ -65,15 +99,25 @@ export class InflightBodies {
     const more = inflatedBytes - request.heldBodyBytes;
     const others = this.held - request.heldBodyBytes;
     if (others > 0 && this.held + more > this.maxBytes) throw new errors.SPOOL_OVERLOADED();
-    this.held += more;
-    request.heldBodyBytes = inflatedBytes;
+    this.take(request, more);
   };
+
+  /** Counts `bytes` more as held by the request (and by its client's share, if keyless). */
+  private take(request: FastifyRequest, bytes: number): void {
+    this.held += bytes;
+    request.heldBodyBytes += bytes;
+    const client = request.keylessClient;
+    if (client === undefined) return;
+    this.keylessHeld += bytes;
+    const clientHeld = (this.heldByClient.get(client) ?? 0) + bytes;
+    if (clientHeld === 0) this.heldByClient.delete(client);
+    else this.heldByClient.set(client, clientHeld);
+  }
 
   /** Gives the request's room back; nothing is held by it after. */
   private release(request: FastifyRequest): void {
     this.released.add(request);
-    this.held -= request.heldBodyBytes;
-    request.heldBodyBytes = 0;
+    this.take(request, -request.heldBodyBytes);
   }
 
   private roomFor(request: FastifyRequest): number {
