@@ -105,6 +105,26 @@ describe('InflightBodies', () => {
     expect(admit(inflight, keyless('c', 250))).toBeUndefined();
   });
 
+  it('lets a keyless body grow only within its shares while others hold room in them, alone to the bound', () => {
+    const inflight = new InflightBodies(
+      1_000,
+      (req) => req.headers['x-keyless-client'] as string | undefined,
+    );
+    const zipped = (client: string) =>
+      request({ 'content-length': '10', 'content-encoding': 'gzip', 'x-keyless-client': client });
+    const [a1, a2, b1] = [zipped('a'), zipped('a'), zipped('b')];
+    for (const req of [a1, a2, b1]) expect(admit(inflight, req)).toBeUndefined();
+    inflight.grow(a1, 170); // a: 170 + 80 = 250, its quarter
+    expect(() => inflight.grow(a2, 81)).toThrow(expect.objectContaining({ code: 'SPOOL_OVERLOADED' }));
+    inflight.grow(b1, 250); // keyless: 500, the half
+    expect(admit(inflight, zipped('c'))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
+    close(a2);
+    close(b1);
+    // Alone in both shares, a body grows to what the bound allows.
+    inflight.grow(a1, 900);
+    expect(inflight.heldBytes).toBe(900);
+  });
+
   it("counts a keyless body's growth in its client's share, and lets a client's first request in whatever its size", () => {
     const inflight = new InflightBodies(
       1_000,
