@@ -170,6 +170,10 @@ describe('parseWeighedJson', () => {
     for (const key of ['01', '-1', '1.5', '1e3', '4294967295']) {
       expect(heap(`{"${key}":1}`)).toBe(heap('{"a":1}'));
     }
+    // Indexes spread out but not too thinly stay slots, the gaps included: 100 keys 20 apart held
+    // some 15,000 bytes an object (weighed by the smaller store, 6,600).
+    const spread = `{${Array.from({ length: 100 }, (_, i) => `"${i * 20}":1`).join(',')}}`;
+    expect(parseWeighedJson(spread).heapBytes).toBeGreaterThan(15_000);
     // Dense indexes take a slot each, as named fields do: not a dictionary entry each.
     const dense = `{${Array.from({ length: 100 }, (_, i) => `"${i}":1`).join(',')}}`;
     const named = `{${Array.from({ length: 100 }, (_, i) => `"k${i}":1`).join(',')}}`;
