@@ -56,6 +56,54 @@ function killLeftovers(dataDir: string): void {
   }
 }
 
+/**
+ * make dev run by `command` (make on a Makefile in `dataDir` that runs it, as `make dev` does) as
+ * a terminal's own command: a window or `ssh -t` that runs `make dev` itself, where make leads the
+ * terminal's session. script(1) is that terminal; killing it closes the window. The runner's pid
+ * is written to `cli.pid`; nohup writes the output to `nohup.out`, both in `dataDir`.
+ */
+async function inTerminal(dataDir: string, command: string) {
+  const { env, ports } = await devEnv(dataDir);
+  writeFileSync(
+    join(dataDir, 'Makefile'),
+    `dev:\n\t@echo $$$$ > cli.pid; exec "${process.execPath}" "${DEV}"\n`,
+  );
+  const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: dataDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = childOutput(terminal);
+  const printed = () => {
+    const nohupOut = join(dataDir, 'nohup.out');
+    return output.out() + (existsSync(nohupOut) ? readFileSync(nohupOut, 'utf8') : '');
+  };
+  const running = () =>
+    waitFor(async () => (printed().includes('Spool is running') ? true : undefined), 90_000, 'make dev');
+  return { terminal, ports, running };
+}
+
+const sendEvent = (ports: { SPOOL_DEV_INGEST_PORT: string }) =>
+  fetch(`http://127.0.0.1:${ports.SPOOL_DEV_INGEST_PORT}/v1/streams/web/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"event":"signup"}',
+  });
+
+/** Resolves once make dev's stop() ran: it removes the record of what it started once all of it has stopped. */
+async function stopped(
+  dataDir: string,
+  ports: { SPOOL_DEV_REDIS_PORT: string; SPOOL_DEV_INGEST_PORT: string },
+) {
+  await waitFor(
+    async () => (existsSync(join(dataDir, 'make-dev.children')) ? undefined : true),
+    30_000,
+    'make dev to stop',
+  );
+  expect(await isPortFree(Number(ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
+  expect(await isPortFree(Number(ports.SPOOL_DEV_INGEST_PORT))).toBe(true);
+}
+
 const newDataDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'spool-make-dev-'));
   dataDirs.push(dir);
@@ -103,40 +151,31 @@ describe('make dev', () => {
 
   it('stops everything when its terminal closes while make leads the session, which passes no SIGHUP on', async () => {
     const dataDir = newDataDir();
-    const { env, ports } = await devEnv(dataDir);
-    // A window or `ssh -t` that runs `make dev` itself: make leads the terminal's session, so the
-    // hang-up's SIGHUP goes to make alone, which waits for its child. script(1) is that terminal.
-    const makefile = join(dataDir, 'Makefile');
-    writeFileSync(makefile, `dev:\n\t@exec "${process.execPath}" "${DEV}"\n`);
-    const terminal = spawn('script', ['-qfec', `make -s -f ${makefile} dev`, '/dev/null'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const output = childOutput(terminal);
+    const dev = await inTerminal(dataDir, 'make -s -f Makefile dev');
     try {
-      await waitFor(
-        async () => (output.out().includes('Spool is running') ? true : undefined),
-        90_000,
-        'make dev',
-      );
-      const answer = await fetch(`http://127.0.0.1:${ports.SPOOL_DEV_INGEST_PORT}/v1/streams/web/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{"event":"signup"}',
-      });
-      expect(answer.status).toBe(202);
-
-      terminal.kill('SIGKILL'); // the window closes
-      // stop() ran: it removes the record of what it started once all of it has stopped.
-      await waitFor(
-        async () => (existsSync(join(dataDir, 'make-dev.children')) ? undefined : true),
-        30_000,
-        'make dev to stop',
-      );
-      expect(await isPortFree(Number(ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
-      expect(await isPortFree(Number(ports.SPOOL_DEV_INGEST_PORT))).toBe(true);
+      await dev.running();
+      expect((await sendEvent(dev.ports)).status).toBe(202);
+      dev.terminal.kill('SIGKILL'); // the window closes
+      await stopped(dataDir, dev.ports);
     } finally {
-      terminal.kill('SIGKILL');
+      dev.terminal.kill('SIGKILL');
+      killLeftovers(dataDir);
+    }
+  });
+
+  it('outlives its terminal under nohup, as asked, and stops on SIGTERM', async () => {
+    const dataDir = newDataDir();
+    const dev = await inTerminal(dataDir, 'nohup make -s -f Makefile dev');
+    try {
+      await dev.running();
+      dev.terminal.kill('SIGKILL');
+      // Past a few of its once-a-second looks for the terminal: still running.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect((await sendEvent(dev.ports)).status).toBe(202);
+      process.kill(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8')), 'SIGTERM');
+      await stopped(dataDir, dev.ports);
+    } finally {
+      dev.terminal.kill('SIGKILL');
       killLeftovers(dataDir);
     }
   });

@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /** How often the controlling terminal is looked for while nothing is printed. */
 const CHECK_EVERY_MS = 1_000;
@@ -14,8 +14,22 @@ function hasTerminal(): boolean {
 }
 
 /**
- * Calls `onGone` once this process's terminal goes (its window closed, its ssh dropped), or its
- * output can no longer be written (EIO, EPIPE). SIGHUP alone does not tell: the kernel sends it
+ * Whether the process that started this one ignores SIGHUP (`nohup make dev`): asked to outlive
+ * its terminal. Node does not keep SIGHUP ignored for itself, so its parent (make) is asked.
+ */
+function hangupIgnored(): boolean {
+  try {
+    const mask = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${process.ppid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n; // SIGHUP is signal 1
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Calls `onGone` once this process's terminal goes (its window closed, its ssh dropped), or what
+ * it writes itself can no longer be written (EIO, EPIPE), unless it was started under `nohup`.
+ * SIGHUP alone does not tell: the kernel sends it
  * to the session's leader, and when that is `make` (a window that runs `make dev` itself, `tmux
  * new 'make dev'`, `ssh -t host make dev`) make waits for its child and never passes it on. The
  * child then learned of it only from its next write to the terminal, which threw (an unhandled
@@ -23,6 +37,11 @@ function hasTerminal(): boolean {
  * SIGTTIN), so `make dev &` is unaffected.
  */
 export function onTerminalGone(onGone: () => void): void {
+  if (hangupIgnored()) {
+    // Its terminal may go: what it would print there fails, and must not stop it either.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    return;
+  }
   let gone = false;
   const once = () => {
     if (gone) return;
