@@ -117,12 +117,12 @@ export class LocalStack {
   ) {}
 
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
+    // Installed (on a fresh clone's first run) before anything starts: a failed install must not
+    // leave the stack's Redis running, nor its folder.
+    const standinMain = options.s3 !== false && !options.s3?.endpoint ? s3StandinMain() : undefined;
     const temporary = options.dataDir === undefined;
     const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'spool-stack-'));
     const output = options.output ?? 'ignore';
-    // Installed (on a fresh clone's first run) before anything starts: a failed install must not
-    // leave the stack's Redis running.
-    const standinMain = options.s3 !== false && !options.s3?.endpoint ? s3StandinMain() : undefined;
     const started: ManagedProcess[] = [];
     const launch = (process: ManagedProcess) => {
       process.start();
