@@ -28,6 +28,21 @@ describe('the local stack', () => {
     }
   });
 
+  it("says Redis's port is in use when a server that never answers holds it, rather than wait on it for good", async () => {
+    // An HTTP server takes the connection and waits for a request line that PING never is.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      await expect(LocalStack.start({ s3: false, redis: { port } })).rejects.toThrow(
+        'redis exited at start: is its port in use?',
+      );
+    } finally {
+      holder.closeAllConnections();
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it("says in one line that the S3 stand-in's port is in use, not with a stack trace", async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

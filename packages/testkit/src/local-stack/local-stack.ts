@@ -194,10 +194,15 @@ export class LocalStack {
       // (A cluster is healthy once LocalRedisCluster.start resolves.)
       if (!redisCluster)
         await until('redis', async () => {
+          // Ours exited (its port taken): alive() below says so at once. And something else on the
+          // port that is no Redis never answers PING: each try gives up after a second.
+          if (redisServer && !redisServer.running) return true;
           const client = new Redis(redisUrl as string, {
             lazyConnect: true,
             maxRetriesPerRequest: 0,
             retryStrategy: () => null,
+            connectTimeout: 1_000,
+            commandTimeout: 1_000,
           });
           client.on('error', () => {});
           try {
