@@ -47,9 +47,14 @@ async function startDev(dataDir: string, extraEnv: Record<string, string> = {}) 
 
 /** What a make dev that did not stop left running on `dataDir`, killed (its record names it). */
 function killLeftovers(dataDir: string): void {
-  const record = join(dataDir, 'make-dev.children');
-  if (!existsSync(record)) return;
-  for (const pid of readFileSync(record, 'utf8').split('\n').map(Number)) {
+  // Its record goes once it has stopped all of it; then no pid of it is anyone's to kill.
+  if (!existsSync(join(dataDir, 'make-dev.children'))) return;
+  // What it started, and the runner itself where a test wrote its pid.
+  const pids = ['make-dev.children', 'cli.pid']
+    .map((name) => join(dataDir, name))
+    .filter((file) => existsSync(file))
+    .flatMap((file) => readFileSync(file, 'utf8').split(/\s+/).filter(Boolean).map(Number));
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
@@ -78,9 +83,21 @@ async function inTerminal(dataDir: string, command: string) {
     const nohupOut = join(dataDir, 'nohup.out');
     return output.out() + (existsSync(nohupOut) ? readFileSync(nohupOut, 'utf8') : '');
   };
-  const running = () =>
-    waitFor(async () => (printed().includes('Spool is running') ? true : undefined), 90_000, 'make dev');
-  return { terminal, ports, running };
+  // What it printed and whether it still runs, for a failure to say.
+  const state = () =>
+    `terminal ${terminal.exitCode === null ? 'open' : `exited ${terminal.exitCode}`}; printed:\n${printed()}`;
+  const running = async () => {
+    await waitFor(
+      async () => {
+        if (printed().includes('Spool is running')) return true;
+        if (terminal.exitCode !== null) throw new Error(`make dev did not start: ${state()}`);
+        return undefined;
+      },
+      90_000,
+      'make dev',
+    );
+  };
+  return { terminal, ports, running, state };
 }
 
 const sendEvent = (ports: { SPOOL_DEV_INGEST_PORT: string }) =>
@@ -94,12 +111,15 @@ const sendEvent = (ports: { SPOOL_DEV_INGEST_PORT: string }) =>
 async function stopped(
   dataDir: string,
   ports: { SPOOL_DEV_REDIS_PORT: string; SPOOL_DEV_INGEST_PORT: string },
+  state: () => string,
 ) {
   await waitFor(
     async () => (existsSync(join(dataDir, 'make-dev.children')) ? undefined : true),
-    30_000,
+    45_000,
     'make dev to stop',
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; ${state()}`);
+  });
   expect(await isPortFree(Number(ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
   expect(await isPortFree(Number(ports.SPOOL_DEV_INGEST_PORT))).toBe(true);
 }
@@ -156,12 +176,12 @@ describe('make dev', () => {
       await dev.running();
       expect((await sendEvent(dev.ports)).status).toBe(202);
       dev.terminal.kill('SIGKILL'); // the window closes
-      await stopped(dataDir, dev.ports);
+      await stopped(dataDir, dev.ports, dev.state);
     } finally {
       dev.terminal.kill('SIGKILL');
       killLeftovers(dataDir);
     }
-  });
+  }, 150_000);
 
   it('outlives its terminal under nohup, as asked, and stops on SIGTERM', async () => {
     const dataDir = newDataDir();
@@ -173,12 +193,12 @@ describe('make dev', () => {
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect((await sendEvent(dev.ports)).status).toBe(202);
       process.kill(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8')), 'SIGTERM');
-      await stopped(dataDir, dev.ports);
+      await stopped(dataDir, dev.ports, dev.state);
     } finally {
       dev.terminal.kill('SIGKILL');
       killLeftovers(dataDir);
     }
-  });
+  }, 150_000);
 
   it("refuses to start while a killed make dev's processes still run on its data, naming them", async () => {
     const dataDir = newDataDir();
