@@ -105,6 +105,7 @@ const sendEvent = (ports: { SPOOL_DEV_INGEST_PORT: string }) =>
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{"event":"signup"}',
+    signal: AbortSignal.timeout(20_000), // a failure, not the test's timeout
   });
 
 /** Resolves once make dev's stop() ran: it removes the record of what it started once all of it has stopped. */
