@@ -69,12 +69,9 @@ export class InflightBodies {
   readonly admit: onRequestHookHandler = (request, reply, done) => {
     const room = this.roomFor(request);
     if (room === 0) return done();
-    if (this.held > 0 && this.held + room > this.maxBytes) return done(new errors.SPOOL_OVERLOADED());
     const client = this.keylessClient(request);
-    if (client !== undefined) {
-      if (this.pastKeylessShares(client, 0, room)) return done(new errors.SPOOL_OVERLOADED());
-      request.keylessClient = client;
-    }
+    if (this.overloads(0, room, client)) return done(new errors.SPOOL_OVERLOADED());
+    request.keylessClient = client;
     this.take(request, room);
     reply.raw.once('close', () => this.release(request));
     done();
@@ -93,26 +90,26 @@ export class InflightBodies {
     // inflated it): counted now, it would be held for good.
     if (this.released.has(request) || inflatedBytes <= request.heldBodyBytes) return;
     const more = inflatedBytes - request.heldBodyBytes;
-    const others = this.held - request.heldBodyBytes;
-    if (others > 0 && this.held + more > this.maxBytes) throw new errors.SPOOL_OVERLOADED();
     // A keyless body grows within its shares too: 20 gzip heads let in at 16 KB each, then each
     // inflated to 1 MB, held the whole bound from one address (a review's run).
-    const client = request.keylessClient;
-    if (client !== undefined && this.pastKeylessShares(client, request.heldBodyBytes, more)) {
+    if (this.overloads(request.heldBodyBytes, more, request.keylessClient)) {
       throw new errors.SPOOL_OVERLOADED();
     }
     this.take(request, more);
   };
 
   /**
-   * Whether `more` bytes for a keyless request of `client` that holds `own` already would pass
-   * the keyless half or the client's quarter while others hold room in it (a share that holds
-   * nothing else lets one in, as the bound does).
+   * Whether `more` bytes for a request that holds `own` already (a keyless one of `client`) would
+   * pass the bound, or the keyless half, or the client's quarter, while others hold room in it:
+   * one that no one else holds room in lets a body of any allowed size in.
    */
-  private pastKeylessShares(client: string, own: number, more: number): boolean {
-    const past = (held: number, share: number) => held - own > 0 && held + more > this.maxBytes * share;
+  private overloads(own: number, more: number, client: string | undefined): boolean {
+    const past = (held: number, limit: number) => held - own > 0 && held + more > limit;
+    if (past(this.held, this.maxBytes)) return true;
+    if (client === undefined) return false;
     return (
-      past(this.keylessHeld, KEYLESS_SHARE) || past(this.heldByClient.get(client) ?? 0, KEYLESS_CLIENT_SHARE)
+      past(this.keylessHeld, this.maxBytes * KEYLESS_SHARE) ||
+      past(this.heldByClient.get(client) ?? 0, this.maxBytes * KEYLESS_CLIENT_SHARE)
     );
   }
 
