@@ -26,20 +26,24 @@ function hangupIgnored(): boolean {
   }
 }
 
+/** What this process prints where its terminal was fails from now on, and must not stop it. */
+function ignoreOutputErrors(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
 /**
  * Calls `onGone` once this process's terminal goes (its window closed, its ssh dropped), or what
  * it writes itself can no longer be written (EIO, EPIPE), unless it was started under `nohup`.
- * SIGHUP alone does not tell: the kernel sends it
- * to the session's leader, and when that is `make` (a window that runs `make dev` itself, `tmux
- * new 'make dev'`, `ssh -t host make dev`) make waits for its child and never passes it on. The
- * child then learned of it only from its next write to the terminal, which threw (an unhandled
- * EIO) and left Redis running. Opening /dev/tty never stops a background job (reading it would:
- * SIGTTIN), so `make dev &` is unaffected.
+ * SIGHUP alone does not tell: the kernel sends it to the session's leader, and when that is
+ * `make` (a window that runs `make dev` itself, `tmux new 'make dev'`, `ssh -t host make dev`)
+ * make waits for its child and never passes it on. The child then learned of it only from its
+ * next write to the terminal, which threw (an unhandled EIO) and left Redis running. Opening
+ * /dev/tty never stops a background job (reading it would: SIGTTIN), so `make dev &` is
+ * unaffected.
  */
 export function onTerminalGone(onGone: () => void): void {
   if (hangupIgnored()) {
-    // Its terminal may go: what it would print there fails, and must not stop it either.
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    ignoreOutputErrors(); // its terminal may go, as asked
     return;
   }
   let gone = false;
@@ -47,8 +51,7 @@ export function onTerminalGone(onGone: () => void): void {
     if (gone) return;
     gone = true;
     clearInterval(watch);
-    // Whatever is still printed (the shutdown's own lines) must not stop the shutdown.
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    ignoreOutputErrors(); // the shutdown's own lines
     onGone();
   };
   process.on('SIGHUP', once);
