@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { isValidStreamName, writeKeys } from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
-import { onTerminalGone } from './terminal-gone.js';
+import { onTerminalGone, outliveTerminalIfAsked } from './terminal-gone.js';
 
 /**
  * `make dev`: the whole pipeline on this machine, in the foreground, on the local stack: a Redis
@@ -145,6 +145,8 @@ const cluster = env.SPOOL_DEV_CLUSTER === '1';
 const DATA_DIR = env.SPOOL_DEV_DATA_DIR || join(REPO_ROOT, '.data');
 /** DATA_DIR as the banner names it: `.data/` in the repository, else the folder it was given. */
 const DATA_SHOWN = `${env.SPOOL_DEV_DATA_DIR ? DATA_DIR.replace(/\/+$/, '') : relative(REPO_ROOT, DATA_DIR)}/`;
+// Before anything starts, so that what it starts inherits it.
+const outlivesTerminal = outliveTerminalIfAsked();
 lockDataDir(DATA_DIR);
 refuseLeftovers(DATA_DIR);
 const PORTS_HINT =
@@ -183,7 +185,7 @@ const stop = async () => {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 // A closed terminal: Redis ignores SIGHUP, so only this process can stop it.
-onTerminalGone(() => void stop());
+if (!outlivesTerminal) onTerminalGone(() => void stop());
 
 /** The stream and the curl option of the banner's example: one the first write key may write to. */
 function example(): { stream: string; auth: string } {

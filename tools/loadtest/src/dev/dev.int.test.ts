@@ -45,6 +45,15 @@ async function startDev(dataDir: string, extraEnv: Record<string, string> = {}) 
   return { child, ...output, ports, running };
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What a make dev that did not stop left running on `dataDir`, killed (its record names it). */
 function killLeftovers(dataDir: string): void {
   // Its record goes once it has stopped all of it; then no pid of it is anyone's to kill.
@@ -63,8 +72,8 @@ function killLeftovers(dataDir: string): void {
 
 /**
  * make dev run by `command` (make on a Makefile in `dataDir` that runs it, as `make dev` does) as
- * a terminal's own command: a window or `ssh -t` that runs `make dev` itself, where make leads the
- * terminal's session. script(1) is that terminal; killing it closes the window. The runner's pid
+ * a terminal's own command, run by $SHELL -c: the shell leads the terminal's session, or make
+ * does when the command execs it. script(1) is that terminal; killing it closes the window. The runner's pid
  * is written to `cli.pid`; nohup writes the output to `nohup.out`, both in `dataDir`.
  */
 async function inTerminal(dataDir: string, command: string) {
@@ -170,36 +179,59 @@ describe('make dev', () => {
     }
   });
 
-  it('stops everything when its terminal closes while make leads the session, which passes no SIGHUP on', async () => {
-    const dataDir = newDataDir();
-    const dev = await inTerminal(dataDir, 'make -s -f Makefile dev');
-    try {
-      await dev.running();
-      expect((await sendEvent(dev.ports)).status).toBe(202);
-      dev.terminal.kill('SIGKILL'); // the window closes
-      await stopped(dataDir, dev.ports, dev.state);
-    } finally {
-      dev.terminal.kill('SIGKILL');
-      killLeftovers(dataDir);
-    }
-  }, 150_000);
+  // Who leads the terminal's session decides who the hang-up reaches: make alone, which passes
+  // nothing on (a window or `ssh -t` that runs `make dev` itself); or a shell, whose death sends
+  // it to the whole process group (as a prompt's shell sends it to its jobs).
+  const LEADERS = [
+    ['make leads the session, which passes no SIGHUP on', 'exec '],
+    ['a shell leads the session, which hangs up the whole process group', ''],
+  ] as const;
+  /** The command a terminal runs: make itself (`exec`), or in a shell that waits for it. */
+  const command = (exec: string, make: string) => `${exec}${make}${exec ? '' : '; echo "make exited $?"'}`;
 
-  it('outlives its terminal under nohup, as asked, and stops on SIGTERM', async () => {
-    const dataDir = newDataDir();
-    const dev = await inTerminal(dataDir, 'nohup make -s -f Makefile dev');
-    try {
-      await dev.running();
-      dev.terminal.kill('SIGKILL');
-      // Past a few of its once-a-second looks for the terminal: still running.
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-      expect((await sendEvent(dev.ports)).status).toBe(202);
-      process.kill(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8')), 'SIGTERM');
-      await stopped(dataDir, dev.ports, dev.state);
-    } finally {
-      dev.terminal.kill('SIGKILL');
-      killLeftovers(dataDir);
-    }
-  }, 150_000);
+  it.each(LEADERS)(
+    'stops everything when its terminal closes while %s',
+    async (_, exec) => {
+      const dataDir = newDataDir();
+      const dev = await inTerminal(dataDir, command(exec, 'make -s -f Makefile dev'));
+      try {
+        await dev.running();
+        expect((await sendEvent(dev.ports)).status).toBe(202);
+        dev.terminal.kill('SIGKILL'); // the window closes
+        await stopped(dataDir, dev.ports, dev.state);
+      } finally {
+        dev.terminal.kill('SIGKILL');
+        killLeftovers(dataDir);
+      }
+    },
+    150_000,
+  );
+
+  it.each(LEADERS)(
+    'outlives its terminal under nohup, as asked, while %s, and stops on SIGTERM',
+    async (_, exec) => {
+      const dataDir = newDataDir();
+      const dev = await inTerminal(dataDir, command(exec, 'nohup make -s -f Makefile dev'));
+      try {
+        await dev.running();
+        const children = readFileSync(join(dataDir, 'make-dev.children'), 'utf8').split('\n').map(Number);
+        dev.terminal.kill('SIGKILL');
+        // Past a few of its once-a-second looks for the terminal: everything still runs.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        // The README's way to stop it: its pid is in make-dev.pid.
+        const cli = Number(readFileSync(join(dataDir, 'make-dev.pid'), 'utf8'));
+        expect(cli).toBe(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8')));
+        expect([cli, ...children].filter((pid) => !isRunning(pid))).toEqual([]);
+        expect((await sendEvent(dev.ports)).status).toBe(202);
+        process.kill(cli, 'SIGTERM');
+        await stopped(dataDir, dev.ports, dev.state);
+      } finally {
+        dev.terminal.kill('SIGKILL');
+        killLeftovers(dataDir);
+      }
+    },
+    150_000,
+  );
 
   it("refuses to start while a killed make dev's processes still run on its data, naming them", async () => {
     const dataDir = newDataDir();

@@ -32,20 +32,32 @@ function ignoreOutputErrors(): void {
 }
 
 /**
+ * Under `nohup make dev`, asked to outlive its terminal: this process and the Node processes it
+ * starts afterwards (through NODE_OPTIONS) go on ignoring SIGHUP, and what it prints where the
+ * terminal was may fail. Returns whether it was asked. Called before anything starts: the hang-up
+ * reaches the whole process group when a shell leads the terminal's session (`nohup make dev`
+ * typed at a prompt, the window then closed), and Node does not keep nohup's SIG_IGN.
+ */
+export function outliveTerminalIfAsked(): boolean {
+  if (!hangupIgnored()) return false;
+  process.on('SIGHUP', () => {});
+  const ignoreHangup = new URL('./ignore-hangup.js', import.meta.url).href;
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${ignoreHangup}`.trim();
+  ignoreOutputErrors();
+  return true;
+}
+
+/**
  * Calls `onGone` once this process's terminal goes (its window closed, its ssh dropped), or what
- * it writes itself can no longer be written (EIO, EPIPE), unless it was started under `nohup`.
- * SIGHUP alone does not tell: the kernel sends it to the session's leader, and when that is
- * `make` (a window that runs `make dev` itself, `tmux new 'make dev'`, `ssh -t host make dev`)
- * make waits for its child and never passes it on. The child then learned of it only from its
- * next write to the terminal, which threw (an unhandled EIO) and left Redis running. Opening
- * /dev/tty never stops a background job (reading it would: SIGTTIN), so `make dev &` is
- * unaffected.
+ * it writes itself can no longer be written (EIO, EPIPE); not for a `nohup make dev`
+ * (outliveTerminalIfAsked). SIGHUP alone does not tell: the kernel sends it to the session's
+ * leader, and when that is `make` (a window that runs `make dev` itself, `tmux new 'make dev'`,
+ * `ssh -t host make dev`) make waits for its child and never passes it on. The child then learned
+ * of it only from its next write to the terminal, which threw (an unhandled EIO) and left Redis
+ * running. Opening /dev/tty never stops a background job (reading it would: SIGTTIN), so
+ * `make dev &` is unaffected.
  */
 export function onTerminalGone(onGone: () => void): void {
-  if (hangupIgnored()) {
-    ignoreOutputErrors(); // its terminal may go, as asked
-    return;
-  }
   let gone = false;
   const once = () => {
     if (gone) return;
