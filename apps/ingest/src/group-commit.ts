@@ -17,6 +17,7 @@ import {
   recordRejected,
   repeatedLog,
   repeatedLogPerKey,
+  replyCode,
   shardCount,
   shardUnit,
   streamKeys,
@@ -510,6 +511,6 @@ export function storedEventsOf(error: unknown): StoredEvents | undefined {
 /** What kind of failure `error` is, for counting repeats: a reply's code (OOM, READONLY), else a system code, else its message. */
 function causeOf(error: unknown): string {
   const { name, code, message } = error as { name?: string; code?: string; message?: string };
-  if (name === 'ReplyError') return (message ?? '').split(' ')[0] ?? '';
+  if (name === 'ReplyError') return replyCode(message ?? '');
   return code ?? message ?? String(error);
 }

@@ -86,6 +86,7 @@ export {
   repeatedLog,
   repeatedLogPerKey,
 } from './repeated-log.js';
+export { replyCode } from './reply-code.js';
 export {
   type AppendRequest,
   type AppendResult,

@@ -72,6 +72,25 @@ describe('a connection to a Redis that answers READONLY', () => {
   );
 });
 
+describe('a connection whose script met READONLY on Redis 6.2', () => {
+  // Redis 6.2 wraps a refusal inside a script (reply-code.ts), and the queue's and the worker's
+  // connections write only in scripts. The replica answers the wrapped text itself, as 6.2 would.
+  const WRAPPED_BY_62 =
+    "ERR Error running script (call to f_1028a5dba704e1d8a01fd96efeba25bb78f62df2): @user_script:4: @user_script: 4: -READONLY You can't write against a read only replica.";
+
+  it('reconnects too', async () => {
+    const { redis, connections } = await countedConnection();
+    try {
+      await expect(redis.eval('return redis.error_reply(ARGV[1])', 0, WRAPPED_BY_62)).rejects.toThrow(
+        /-READONLY/,
+      );
+      await until('a reconnect', async () => connections() === 2 && redis.status === 'ready');
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('/readyz of a connection that met READONLY', () => {
   it('is not ready from the refusal until it has reconnected', async () => {
     // A review's clean-clone run: /readyz said ready while the refused connection was closing,

@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from './redis-target.js';
+import { replyCode } from './reply-code.js';
 
 /** A connection to Spool's Redis: one server, or a cluster that routes each key to its slot's master. */
 export type RedisClient = Redis | Cluster;
@@ -36,9 +37,10 @@ export function connectRedis(
       // through the address, to the new primary. The refused command fails with READONLY, never
       // re-sent: its request gets 503 (its client retries), the flusher's job or sweep retries,
       // and an address that names a replica keeps failing, READONLY in the logs, where re-sending
-      // hung each command for ever. (A cluster follows its failovers by MOVED.)
+      // hung each command for ever. (A cluster follows its failovers by MOVED.) The queue's and the
+      // worker's connections write only in scripts, whose READONLY Redis 6.2 wraps (replyCode).
       reconnectOnError: (error) =>
-        error.message.startsWith('READONLY') && mayLeaveReplica(redis) ? 1 : false,
+        replyCode(error.message) === 'READONLY' && mayLeaveReplica(redis) ? 1 : false,
       ...options,
       ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
     });
