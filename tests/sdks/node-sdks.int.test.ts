@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jitsuAnalytics } from '@jitsu/js';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Analytics, FetchHTTPClient, type HTTPClientRequest } from '@segment/analytics-node';
 import {
@@ -18,7 +19,7 @@ import {
 } from '@spool/testkit';
 
 /**
- * Segment's and RudderStack's Node SDKs, unchanged but for their host option, against a real
+ * Segment's, RudderStack's and Jitsu's Node SDKs, unchanged but for their host option, against a real
  * ingest and flusher: every call type, read back from S3 with its fields; the failures an SDK must
  * see as failures it does not retry (a wrong key, an oversized message alone, a malformed batch);
  * and what each does that loses messages, which docs/sdks.md tells users how to avoid.
@@ -27,6 +28,8 @@ const services = testServices();
 const NS = randomName('ns');
 const STREAM = randomName('sdk');
 const KEY = `sdk-key-${randomName('k')}`;
+/** Jitsu's keys are `id:secret` (its SDK refuses others); WRITE_KEYS splits an entry at its last ':'. */
+const JITSU_KEY = `${randomName('jitsu')}:secret-${randomName('s')}`;
 const prefix = `${randomName('sdks')}/`;
 const redis = createTestRedis();
 const s3 = createTestS3();
@@ -40,7 +43,7 @@ beforeAll(async () => {
     SPOOL_MAINS.ingest,
     ingestTestEnv({
       REDIS_NAMESPACE: NS,
-      WRITE_KEYS: `${KEY}:${STREAM}`,
+      WRITE_KEYS: `${KEY}:${STREAM};${JITSU_KEY}:${STREAM}`,
       MAX_EVENT_BYTES: '8KiB',
       LOG_LEVEL: 'warn',
     }),
@@ -345,5 +348,62 @@ describe('@rudderstack/rudder-sdk-node', () => {
     client.track({ userId: 'u', event: 'Too big', properties: { pad: 'x'.repeat(10_000) } });
     await client.flush().catch(() => {});
     expect(errors.map((error) => error.response?.status)).toEqual([400]);
+  });
+});
+
+describe('@jitsu/js', () => {
+  it.each([
+    ['from a page or app (/api/s/<type>)', false],
+    ['server to server (/api/s/s2s/<type>)', true],
+  ])('sends every call type %s; each lands once, with its fields, and no key', async (_, s2s) => {
+    const userId = randomName('jitsu-user');
+    const jitsu = jitsuAnalytics({ host: ingest.url, writeKey: JITSU_KEY, s2s, errorPolicy: 'rethrow' });
+    await jitsu.identify(userId, { plan: 'pro', email: 'jane@example.com' });
+    await jitsu.track('Order Completed', { revenue: 10, currency: 'EUR' });
+    await jitsu.page({ path: '/pricing', title: 'Pricing' });
+    await jitsu.group('acme', { seats: 12 });
+
+    const byType = ofUser(await landed(), userId);
+    expect(Object.keys(byType).sort()).toEqual(['group', 'identify', 'page', 'track']);
+    expect(byType.identify).toMatchObject({ traits: { plan: 'pro', email: 'jane@example.com' } });
+    expect(byType.track).toMatchObject({
+      event: 'Order Completed',
+      properties: { revenue: 10, currency: 'EUR' },
+    });
+    expect(byType.page).toMatchObject({ properties: { path: '/pricing', title: 'Pricing' } });
+    expect(byType.group).toMatchObject({ groupId: 'acme', traits: { seats: 12 } });
+    for (const message of Object.values(byType)) {
+      expect(message).toMatchObject({
+        anonymousId: expect.any(String),
+        messageId: expect.any(String),
+        context: { library: { name: '@jitsu/js', env: 'node' }, ip: '127.0.0.1' },
+        sentAt: expect.any(String),
+        originalTimestamp: expect.any(String),
+        timestamp: expect.any(String),
+        receivedAt: expect.any(String),
+      });
+      // Its body carries the key masked (`id:***`): neither that nor the key is stored.
+      expect(message).not.toHaveProperty('writeKey');
+    }
+  });
+
+  it('sees a wrong key, and an oversized message, as failures', async () => {
+    // What it reports as failed (its `rethrow` policy throws where no caller can catch it).
+    const failures: string[] = [];
+    const errorPolicy = (message: string) => {
+      failures.push(message);
+    };
+    const wrong = jitsuAnalytics({
+      host: ingest.url,
+      writeKey: `${randomName('jitsu')}:not-the-secret`,
+      errorPolicy,
+    });
+    await wrong.track('Nope');
+    const jitsu = jitsuAnalytics({ host: ingest.url, writeKey: JITSU_KEY, errorPolicy });
+    await jitsu.track('Too big', { pad: 'x'.repeat(10_000) });
+    expect(failures).toEqual([
+      expect.stringMatching(/failed with error: 401 .*Invalid write key/),
+      expect.stringMatching(/failed with error: 400 .*SPOOL_EVENT_TOO_LARGE/),
+    ]);
   });
 });

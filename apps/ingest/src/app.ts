@@ -8,7 +8,6 @@ import {
   healthRoutes,
   lazyChildLogger,
   loggableUrl,
-  presentedKey,
   quietProbes,
   rateLimitNamespace,
   redisClusterDown,
@@ -28,7 +27,13 @@ import Fastify, {
 } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { addressBucket, createWriteKeyCheck, rateLimitIdentity, writeKeyVerifier } from './auth.js';
+import {
+  addressBucket,
+  createWriteKeyCheck,
+  headerKey,
+  rateLimitIdentity,
+  writeKeyVerifier,
+} from './auth.js';
 import { clientAddress } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
@@ -134,11 +139,11 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   await app.register(cors, CORS_OPTIONS);
   // After CORS's hook (a page must read the refusal), before any route's own: a request past
   // MAX_INFLIGHT_BYTES is refused unread.
-  // A key in the Authorization header is checked before the body is read (a bad one answered 401
-  // at once); one in the body or the query, after it.
+  // A key in a header (Authorization, X-Write-Key) is checked before the body is read (a bad one
+  // answered 401 at once); one in the body or the query, after it.
   const keysRequired = config.writeKeys.length > 0;
   const inflight = new InflightBodies(config.maxInflightBytes, (request) =>
-    keysRequired && presentedKey(request.headers.authorization) === undefined
+    keysRequired && headerKey(request.headers) === undefined
       ? addressBucket(clientAddress(request.ip))
       : undefined,
   );

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from '@spool/shared';
 
@@ -48,6 +49,18 @@ export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
 }
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
+
+/**
+ * The write key a request carries in a header, read before its body: the Authorization header's
+ * (Basic user name or Bearer), else `X-Write-Key` (Jitsu's SDK). A repeated X-Write-Key arrives
+ * joined (`a, b`), and is no configured key.
+ */
+export function headerKey(headers: IncomingHttpHeaders): string | undefined {
+  const key = presentedKey(headers.authorization);
+  if (key !== undefined) return key;
+  const jitsu = headers['x-write-key'];
+  return typeof jitsu === 'string' && jitsu !== '' ? jitsu : undefined;
+}
 
 /**
  * The `writeKey` of a request URL's query (the beacon's, RudderStack's source config's); one, and

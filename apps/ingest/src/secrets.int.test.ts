@@ -16,7 +16,7 @@ async function rawGet(base: string, target: string): Promise<number> {
 }
 
 describe('write keys in logs', () => {
-  it('never appear, at the most verbose log level: Bearer, Basic, in a body or in a query, right or wrong', async () => {
+  it('never appear, at the most verbose log level: Bearer, Basic, X-Write-Key, in a body or in a query, right or wrong', async () => {
     const good = `good-key-${randomName('k')}`;
     const wrong = `wrong-key-${randomName('k')}`;
     const ingest = await spawnService(MAIN, {
@@ -46,6 +46,16 @@ describe('write keys in logs', () => {
         await response.text();
       }
     }
+    // Jitsu's header.
+    for (const key of [good, wrong]) {
+      const response = await fetch(`${ingest.url}/api/s/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-write-key': key },
+        body: JSON.stringify({ type: 'track', anonymousId: 'a', event: 'x', writeKey: 'good-key:***' }),
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
     // And analytics.js's settings, whose path holds the key; RudderStack's source config, its query.
     for (const key of [good, wrong]) {
       // The last, a mistyped path: its 404 names the path, which is logged.
@@ -61,7 +71,9 @@ describe('write keys in logs', () => {
     }
     await ingest.stop();
 
-    expect(statuses).toEqual([202, 202, 401, 401, 401, 200, 200, 401, 401, 200, 200, 404, 401, 401, 404]);
+    expect(statuses).toEqual([
+      202, 202, 401, 401, 401, 200, 200, 401, 401, 200, 401, 200, 200, 404, 401, 401, 404,
+    ]);
     expect(ingest.output()).toContain('/beacon/v1/batch?writeKey=[redacted]');
     expect(ingest.output()).toContain('/v1/projects/[redacted]/settings');
     const output = ingest.output();

@@ -541,6 +541,112 @@ describe('the tracking API on a keyed service', () => {
   });
 });
 
+describe("Jitsu's routes on a keyed service", () => {
+  const ns = randomName('jitsu');
+  const stream = randomName('web');
+  // Jitsu's keys are `id:secret`; a WRITE_KEYS entry is split at its last ':'.
+  const KEY = 'js-id-0001:js-secret';
+  let ingest: TestIngest;
+  beforeAll(async () => {
+    ingest = await startTestIngest({ REDIS_NAMESPACE: ns, WRITE_KEYS: `${KEY}:${stream}` });
+  });
+  afterAll(() => ingest.close());
+
+  /** A message as @jitsu/js sends it: typed, timed, with its key masked in the body. */
+  const jitsuMessage = (type: string, fields: Record<string, unknown>) => ({
+    type,
+    anonymousId: 'anon-1',
+    messageId: randomName('m'),
+    timestamp: '2026-12-05T10:00:00.000Z',
+    sentAt: '2026-12-05T10:00:00.000Z',
+    writeKey: 'js-id-0001:***',
+    context: { library: { name: '@jitsu/js', env: 'node' } },
+    ...fields,
+  });
+
+  it.each([
+    ['track', { event: 'Signed Up' }],
+    ['identify', { userId: 'u-1', traits: { plan: 'pro' } }],
+    ['page', { properties: { path: '/pricing' } }],
+    ['screen', { name: 'Home' }],
+    ['group', { groupId: 'g-1' }],
+    ['alias', { previousId: 'anon-0' }],
+  ])(
+    '/api/s/%s and its s2s twin store one message, with the key in X-Write-Key and none stored',
+    async (type, fields) => {
+      for (const url of [`/api/s/${type}`, `/api/s/s2s/${type}`]) {
+        const message = jitsuMessage(type === 'track' ? 'wrong' : type, fields);
+        const response = await send(ingest, url, message, {
+          'content-type': 'application/json',
+          'x-write-key': KEY,
+        });
+        expect(response.statusCode).toBe(200);
+        expect(response.json()).toMatchObject({ success: true, accepted: 1 });
+        const line = (await stored(ns, stream)).find((stored) => stored.messageId === message.messageId);
+        expect(line).toMatchObject({
+          type,
+          ...fields,
+          context: { library: { name: '@jitsu/js' }, ip: '127.0.0.1' },
+        });
+        expect(line).not.toHaveProperty('writeKey');
+      }
+    },
+  );
+
+  it('takes no key from the body, and refuses a missing, wrong or repeated X-Write-Key with 401', async () => {
+    const message = jitsuMessage('track', { event: 'E', writeKey: KEY });
+    const answers = [];
+    for (const headers of [
+      {},
+      { 'x-write-key': 'js-id-0001:wrong' },
+      { 'x-write-key': [KEY, KEY] },
+      { 'x-write-key': '' },
+    ] as Array<Record<string, string | string[]>>) {
+      const response = await ingest.app.inject({
+        method: 'POST',
+        url: '/api/s/track',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: JSON.stringify(message),
+      });
+      answers.push([response.statusCode, response.json().message]);
+    }
+    const missing = 'A write key is required: X-Write-Key, Basic with the key as user name, or Bearer';
+    expect(answers).toEqual([
+      [401, missing],
+      [401, 'Invalid write key'],
+      [401, 'Invalid write key'],
+      [401, missing],
+    ]);
+    expect((await stored(ns, stream)).some((line) => line.messageId === message.messageId)).toBe(false);
+  });
+
+  it('refuses a wrong X-Write-Key before reading the body, and knows no other type', async () => {
+    await ingest.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = ingest.app.server.address() as AddressInfo;
+    // No body is ever sent: the answer comes from the head alone (else the test times out).
+    expect(await statusWithoutBody(port, '/api/s/track', 'js-id-0001:wrong', 'X-Write-Key')).toBe(401);
+    const unknown = await send(ingest, '/api/s/event', jitsuMessage('track', { event: 'E' }), {
+      'content-type': 'application/json',
+      'x-write-key': KEY,
+    });
+    expect(unknown.statusCode).toBe(404);
+  });
+
+  it("answers a browser's preflight allowing X-Write-Key", async () => {
+    const response = await ingest.app.inject({
+      method: 'OPTIONS',
+      url: '/api/s/page',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-write-key',
+      },
+    });
+    expect(response.statusCode).toBe(204);
+    expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('x-write-key');
+  });
+});
+
 describe('the tracking API on an open service', () => {
   it('writes to DEFAULT_STREAM, fills context.ip through TRUST_PROXY, and applies IP_POLICY', async () => {
     const ns = randomName('trk');
@@ -616,12 +722,17 @@ describe('the tracking API on an open service', () => {
 });
 
 /** The status of the answer to a request whose head promises a body that is never sent. */
-function statusWithoutBody(port: number, path: string, authorization: string): Promise<number> {
+function statusWithoutBody(
+  port: number,
+  path: string,
+  key: string,
+  keyHeader: 'Authorization' | 'X-Write-Key' = 'Authorization',
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () =>
       socket.write(
         `POST ${path} HTTP/1.1\r\nHost: spool\r\nContent-Type: application/json\r\n` +
-          `Authorization: ${authorization}\r\nContent-Length: 4096\r\n\r\n`,
+          `${keyHeader}: ${key}\r\nContent-Length: 4096\r\n\r\n`,
       ),
     );
     let head = '';

@@ -135,7 +135,14 @@ export function loggerOptions(name: string, level: string): LoggerOptions {
     level,
     serializers: { err: serializeError, error: serializeError, req: serializeRequest },
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', 'config.writeKeys', '*.writeKeys'],
+      paths: [
+        'req.headers.authorization',
+        'headers.authorization',
+        'req.headers["x-write-key"]',
+        'headers["x-write-key"]',
+        'config.writeKeys',
+        '*.writeKeys',
+      ],
       censor: '[redacted]',
     },
   };

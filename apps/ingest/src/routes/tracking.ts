@@ -1,4 +1,3 @@
-import { presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -8,7 +7,7 @@ import type {
   onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import { INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
+import { headerKey, INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
@@ -19,6 +18,7 @@ import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
 import type { IpPolicy } from '../tracking/client-ip.js';
 import {
+  MESSAGE_TYPES,
   type MessageEnvelope,
   type MessageType,
   messageNormalizer,
@@ -66,6 +66,15 @@ const SINGLE_ROUTES: Record<string, MessageType> = {
   '/v1/alias': 'alias',
   '/v1/a': 'alias',
 };
+
+/**
+ * Jitsu's routes (@jitsu/js), one message each, typed by the route: `/api/s/<type>`, and
+ * `/api/s/s2s/<type>` in its server-to-server mode. Its key comes in X-Write-Key; the `writeKey`
+ * of its body is the key masked (`id:***`), never read as a key.
+ */
+const JITSU_ROUTES = MESSAGE_TYPES.flatMap((type) =>
+  [`/api/s/${type}`, `/api/s/s2s/${type}`].map((url) => [url, type] as const),
+);
 
 /**
  * How many times RATE_LIMIT_MAX a key's beacons may reach in a window before they too are refused:
@@ -120,9 +129,9 @@ function batchOf(body: unknown, maxEvents: number) {
 
 /**
  * The Segment-compatible tracking API (docs/sdks.md), on the native API's append path: one stored
- * line per message, the same buffers, flushes, exactly-once landing and messageId dedupe. The
- * write key may come as Basic user name, Bearer token, `writeKey` in the body, or (the beacon)
- * `?writeKey=`; a key's messages go to its first stream in WRITE_KEYS, a `*` key's (and an open
+ * line per message, the same buffers, flushes, exactly-once landing and messageId dedupe; and
+ * Jitsu's single-message routes. The write key may come as Basic user name, Bearer token,
+ * X-Write-Key (Jitsu's), `writeKey` in the body, or (the beacon) `?writeKey=`; a key's messages go to its first stream in WRITE_KEYS, a `*` key's (and an open
  * service's) to DEFAULT_STREAM. Bodies are JSON whatever their Content-Type says (analytics.js
  * sends text/plain, rudder-sdk-node gzip with a form type).
  */
@@ -158,10 +167,14 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   );
 
   // The key is checked first but refused only after the rate limit has counted the request. A key
-  // in the Authorization header (the server SDKs) is read before the body: such a request is
+  // in a header (the server SDKs', Jitsu's) is read before the body: such a request is
   // counted, and refused, without reading its body. Any other may carry its key in the body
   // (analytics.js does): it is counted after parsing, bounded by MAX_BATCH_BYTES.
-  const authenticate = (request: FastifyRequest, presented: string | undefined) => {
+  const authenticate = (
+    request: FastifyRequest,
+    presented: string | undefined,
+    missing = 'A write key is required: Basic with the key as user name, Bearer, X-Write-Key, or "writeKey" in the body',
+  ) => {
     const key = keys.verify(presented);
     if (keys.open) {
       request.auth = { ok: true };
@@ -170,10 +183,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       request.auth = { ok: true, identity: key.identity };
       request.trackingStream = key.streams === '*' ? options.defaultStream : [...key.streams][0];
     } else {
-      const reason =
-        presented === undefined
-          ? 'A write key is required: Basic with the key as user name, Bearer, or "writeKey" in the body'
-          : INVALID_WRITE_KEY;
+      const reason = presented === undefined ? missing : INVALID_WRITE_KEY;
       request.auth = { ok: false, status: 401, reason };
     }
   };
@@ -183,12 +193,23 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     else done();
   };
   const authenticateFromHeader: onRequestHookHandler = (request, _reply, done) => {
-    const presented = presentedKey(request.headers.authorization);
+    const presented = headerKey(request.headers);
     if (presented !== undefined) authenticate(request, presented);
     done();
   };
   const authenticateFromBody: preHandlerHookHandler = (request, _reply, done) => {
     if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.url));
+    done();
+  };
+  // Jitsu's routes: a key only in a header, so here none was given.
+  const noKeyInHeader: preHandlerHookHandler = (request, _reply, done) => {
+    if (request.auth === undefined) {
+      authenticate(
+        request,
+        undefined,
+        'A write key is required: X-Write-Key, Basic with the key as user name, or Bearer',
+      );
+    }
     done();
   };
   // The limiter counts a request once: where the key was read. (It runs once per request anyway.)
@@ -204,6 +225,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
     : [authenticateFromHeader, refuseIfAuthenticated];
   const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
+  const jitsuPreHandler = rateLimit ? [noKeyInHeader, rateLimit, refuse] : [noKeyInHeader, refuse];
   // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
   // delay them. With a valid key it is counted, and refused only past BEACON_ROOM times the limit
   // (so the requests after it wait instead); a wrong key's is counted against its address.
@@ -212,7 +234,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     rateLimit && countBeacon
       ? function (request, reply, done) {
           // A key in the header (sendBeacon sends none) was counted and refused in onRequest.
-          if (presentedKey(request.headers.authorization) !== undefined) return done();
+          if (headerKey(request.headers) !== undefined) return done();
           const counted = request.auth?.ok
             ? countBeacon(request, reply)
             : rateLimit.call(this, request, reply).then(() => undefined);
@@ -280,16 +302,19 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     },
   };
 
-  for (const [url, type] of Object.entries(SINGLE_ROUTES)) {
-    app.post<TrackingRequest>(url, { ...common }, async (request, reply) => {
-      if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
-      return store(
-        request,
-        reply,
-        { shape: 'single', items: [{ value: request.body }] },
-        envelopeOf(request, { type }),
-      );
-    });
+  const storeOne = (type: MessageType) => async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
+    return store(
+      request,
+      reply,
+      { shape: 'single', items: [{ value: request.body }] },
+      envelopeOf(request, { type }),
+    );
+  };
+  for (const [url, type] of Object.entries(SINGLE_ROUTES))
+    app.post<TrackingRequest>(url, common, storeOne(type));
+  for (const [url, type] of JITSU_ROUTES) {
+    app.post<TrackingRequest>(url, { ...common, preHandler: jitsuPreHandler }, storeOne(type));
   }
   for (const url of BATCH_ROUTES) {
     const hooks = url === BEACON_ROUTE ? { ...common, preHandler: beaconPreHandler } : common;
