@@ -26,8 +26,9 @@ import {
 import { type Browser, chromium, type Page } from 'playwright-core';
 
 /**
- * Segment's analytics.js (@segment/analytics-next) and RudderStack's JavaScript SDK
- * (@rudderstack/analytics-js), unchanged, in headless Chromium (Debian's), in a page served from
+ * Segment's analytics.js (@segment/analytics-next), RudderStack's JavaScript SDK
+ * (@rudderstack/analytics-js) and Jitsu's snippet (@jitsu/js, served by Spool), unchanged, in
+ * headless Chromium (Debian's), in a page served from
  * another origin than Spool's: track, page and identify, and what they send as the page unloads.
  * Nothing is fetched from any vendor: analytics.js reads its settings from Spool (its cdnURL),
  * RudderStack its source config (configUrl), and the page loads each SDK's own build from the
@@ -45,6 +46,8 @@ const services = testServices();
 const NS = randomName('ns');
 const STREAM = randomName('web');
 const KEY = `web-key-${randomName('k')}`;
+/** Jitsu's keys are `id:secret` (its SDK refuses others); WRITE_KEYS splits an entry at its last ':'. */
+const JITSU_KEY = `${randomName('jitsu')}:secret-${randomName('s')}`;
 const prefix = `${randomName('browser')}/`;
 const redis = createTestRedis();
 const s3 = createTestS3();
@@ -99,6 +102,9 @@ function pages(spool: string): Record<string, string> {
     '/rudder-batching.html': rudder({ queueOptions: { batch: { enabled: true, flushInterval: 1_000 } } }),
     // Events go by navigator.sendBeacon, flushed as the page unloads.
     '/rudder-beacon.html': rudder({ useBeacon: true }),
+    // Jitsu's snippet, from Spool itself (it sends where it was loaded from); it sends a page view on load.
+    '/jitsu.html': `<!doctype html><title>jitsu</title>
+<script async src="${spool}/p.js" data-write-key=${JSON.stringify(JITSU_KEY)}></script>`,
     '/elsewhere.html': '<!doctype html><title>elsewhere</title>',
   };
 }
@@ -107,7 +113,11 @@ beforeAll(async () => {
   ingest = await spawnService(
     SPOOL_MAINS.ingest,
     // Info: its request log shows the routes the SDKs used.
-    ingestTestEnv({ REDIS_NAMESPACE: NS, WRITE_KEYS: `${KEY}:${STREAM}`, LOG_LEVEL: 'info' }),
+    ingestTestEnv({
+      REDIS_NAMESPACE: NS,
+      WRITE_KEYS: `${KEY}:${STREAM};${JITSU_KEY}:${STREAM}`,
+      LOG_LEVEL: 'info',
+    }),
   );
   limited = await spawnService(
     SPOOL_MAINS.ingest,
@@ -463,6 +473,48 @@ describe('@rudderstack/analytics-js in Chromium', () => {
       event: 'Answer Lost',
       messageId: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
+  });
+});
+
+describe("@jitsu/js's snippet in Chromium", () => {
+  it('loads from Spool, sends a page view and every call, and nothing to any vendor', async () => {
+    const marker = randomName('jitsu');
+    const { page, requests, close } = await open('/jitsu.html');
+    await page.waitForFunction(() => 'jitsu' in window);
+    await page.evaluate(async (m) => {
+      const jitsu = (window as unknown as { jitsu: Sdk }).jitsu;
+      await jitsu.identify(`user-${m}`, { plan: 'pro' });
+      await jitsu.track('Clicked Buy', { price: 10 });
+      await jitsu.page({ section: 'pricing' });
+      await jitsu.group(`group-${m}`, { name: 'Acme' });
+    }, marker);
+    // The snippet's own page view, sent on load before the identify, is anonymous: its user is
+    // the page's anonymousId.
+    const messages = await landedFor(marker, 4);
+    const anonymousId = messages[0]?.anonymousId as string;
+    const [onLoad] = await landedFor(anonymousId, 5).then((all) =>
+      all.filter((m) => !('userId' in m && m.userId)),
+    );
+    await close();
+
+    const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
+    expect(Object.keys(byType).sort()).toEqual(['group', 'identify', 'page', 'track']);
+    expect(byType.identify).toMatchObject({ userId: `user-${marker}`, traits: { plan: 'pro' } });
+    expect(byType.track).toMatchObject({ event: 'Clicked Buy', properties: { price: 10 } });
+    expect(byType.page).toMatchObject({ properties: { section: 'pricing' } });
+    expect(byType.group).toMatchObject({ groupId: `group-${marker}`, traits: { name: 'Acme' } });
+    expect(onLoad).toMatchObject({ type: 'page', context: { page: { title: 'jitsu' } } });
+    for (const message of [...messages, onLoad]) {
+      expect(message).toMatchObject({
+        anonymousId,
+        messageId: expect.any(String),
+        context: { library: { name: '@jitsu/js', env: 'browser' }, ip: '127.0.0.1' },
+        receivedAt: expect.any(String),
+      });
+      expect(message).not.toHaveProperty('writeKey');
+    }
+    expect(requests.some((url) => url.endsWith('/p.js'))).toBe(true);
+    expect(onlyLocal(requests)).toEqual([]);
   });
 });
 

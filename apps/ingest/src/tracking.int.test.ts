@@ -632,6 +632,14 @@ describe("Jitsu's routes on a keyed service", () => {
     expect(unknown.statusCode).toBe(404);
   });
 
+  it('serves its snippet, /p.js, without a key: a page loads it from Spool', async () => {
+    const response = await ingest.app.inject({ method: 'GET', url: '/p.js' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(response.headers['cache-control']).toBe('public, max-age=300');
+    expect(response.body).toContain('/api/s/');
+  });
+
   it("answers a browser's preflight allowing X-Write-Key", async () => {
     const response = await ingest.app.inject({
       method: 'OPTIONS',

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loggableUrl, presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
@@ -57,6 +59,13 @@ function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
 
 const SETTINGS = '/settings';
 
+/**
+ * Jitsu's browser snippet as its package (@jitsu/js) ships it, for `<script src="https://<spool>/p.js"
+ * data-write-key="…">`: it sends to the origin it was loaded from, whatever the page says, so it
+ * must come from Spool's host. Read once: it changes only with the deployment.
+ */
+const JITSU_SNIPPET = readFileSync(createRequire(import.meta.url).resolve('@jitsu/js/dist/web/p.js.txt'));
+
 /** The write key of analytics.js's settings path, `/v1/projects/<key>/settings`; undefined for another path there. */
 function settingsKey(request: FastifyRequest): string | undefined {
   const rest = (request.params as { '*': string })['*'];
@@ -72,7 +81,8 @@ function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
 
 /**
  * What the browser SDKs fetch before they send, served by Spool so a page needs no vendor's
- * service (docs/sdks.md): analytics.js's project settings, and RudderStack's source config. Both
+ * service (docs/sdks.md): analytics.js's project settings, RudderStack's source config, and
+ * Jitsu's snippet (it holds no key, and is never refused: the page would send nothing). The first two
  * point the SDK at the host the page asked, and turn every destination and the SDKs' own
  * metrics off. An unknown write key is refused as on the tracking routes, after the rate limit
  * counted it against the client's address: these answers say whether a key is valid, so
@@ -140,6 +150,10 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
           },
           metrics: { sampleRate: 0 },
         }),
+  );
+
+  app.get('/p.js', async (_request, reply) =>
+    reply.header('cache-control', CACHE_CONTROL).type('text/javascript; charset=utf-8').send(JITSU_SNIPPET),
   );
 
   // rudder-analytics-js (@rudderstack/analytics-js): `${configUrl}/sourceConfig/?writeKey=…`, with the
