@@ -25,7 +25,8 @@ COPY tsconfig.base.json tsconfig.json ./
 COPY packages packages
 COPY apps apps
 RUN pnpm exec tsc -b apps/flusher/tsconfig.build.json \
-  && with-extra-ca pnpm --filter @spool/flusher deploy --prod --legacy /out
+  && with-extra-ca pnpm --filter @spool/flusher deploy --prod --legacy /out \
+  && chmod -R a+rX /out
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production PORT=9091
