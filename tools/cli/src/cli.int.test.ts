@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { appendToBuffer, defineSpoolCommands, streamKeys, streamRegistryKey } from '@spool/shared';
 import {
@@ -399,6 +400,36 @@ describe('spool status', () => {
       expect(shown.out()).toContain('0 streams');
       expect(shown.out() + shown.err()).not.toContain(key);
     } finally {
+      await flusher.stop();
+    }
+  });
+
+  it('on a terminal that reports no size, draws the table 120 columns wide, as for a pipe', async () => {
+    const flusher = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
+    );
+    // script(1) with its input no terminal leaves its pty at 0×0, as any pty nobody sized.
+    const command = `exec ${process.execPath} ${CLI} status --url ${flusher.url}`;
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const { closed, out } = childOutput(terminal);
+    try {
+      const header = await waitFor(
+        async () =>
+          // Without the view's bold and its screen clearing.
+          stripVTControlCharacters(out())
+            .split(/\r?\n/)
+            .find((line) => /\bstream\b/.test(line)),
+        20_000,
+        'the live view',
+      );
+      expect(header).toMatch(/stream +buffer +age +of max +sealed/);
+    } finally {
+      terminal.kill('SIGTERM');
+      await closed;
       await flusher.stop();
     }
   });

@@ -382,7 +382,8 @@ async function status(): Promise<void> {
       try {
         const answer = await withinDeadline(read(), { ms: READ_TIMEOUT_MS, signal, source });
         if (answer === undefined) break; // stopped
-        lines = renderStatus(answer, { width: process.stdout.columns ?? 120, color: live });
+        // A terminal that reports no size (a pty left at 0×0) has 0 columns: 120 then, as for a pipe.
+        lines = renderStatus(answer, { width: process.stdout.columns || 120, color: live });
       } catch (error) {
         if (!live) throw error;
         // The flusher's words, or anyone's on the way to a plain-http one.
