@@ -33,6 +33,7 @@ prepare_services() {
     ensure_test_images
   fi
   ensure_redis_server # the loadtest's own stack runs one
+  ensure_s3_standin   # the local stacks' S3 (installed here, not by the first of several test files at once)
   ensure_chromium     # the browser SDKs' tests
   ensure_openssl      # the certificates of the cluster TLS test
   ensure_promtool     # the alert rules' checks and unit tests

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS="$ROOT/.tools"
 NODE_VERSION_WANTED=24
-NODE_MIN=22.2.0 # zlib.crc32 (the flusher) came in 22.2
+NODE_MIN=22.15.0 # zlib zstd (the flusher, the CLI) came in 22.15, after crc32 (22.2)
 PNPM_VERSION=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")
 
 
@@ -36,7 +36,7 @@ node_new_enough() {
   [ "$(printf '%s\n%s\n' "$NODE_MIN" "$version" | sort -V | head -1)" = "$NODE_MIN" ]
 }
 
-# Node 22.2+ on PATH: the system one when new enough, else the official binary from the npm
+# Node 22.15+ on PATH: the system one when new enough, else the official binary from the npm
 # package `node@24`, kept in .tools/ (the machine's Node 20 is end-of-life, and testcontainers 12
 # crashes on it at import).
 ensure_node() {
@@ -154,13 +154,18 @@ ensure_toolchain() {
 # The S3 stand-in's own dependencies (docker/test-images/s3: s3rver, outside the workspace), as
 # a phase of its own: a failed install (offline) is then named before anything starts. (A stack
 # started without this installs them itself: packages/testkit/src/local-stack/s3-standin.ts.)
+# An install is done once its stamp names the lock it installed: an `npm ci` killed partway leaves
+# a node_modules that is not (the stamp's rule is written once more, in s3-standin.ts).
 ensure_s3_standin() {
   local standin="$ROOT/docker/test-images/s3"
-  if [ -d "$standin/node_modules" ]; then
+  local stamp="$standin/node_modules/.spool-lock-hash" want
+  want=$(sha256sum "$standin/package-lock.json" | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     log "the S3 stand-in's dependencies are installed, skipping"
     return
   fi
   (cd "$standin" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
 }
 
 # What the tools that start a local stack (make dev, loadtest, chaos, soak, bench) need: the

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,12 +22,20 @@ export const LOCAL_S3_CREDENTIALS = Object.freeze({
  */
 export function s3StandinMain(): string {
   const standin = join(REPO_ROOT, 'docker/test-images/s3');
-  if (!existsSync(join(standin, 'node_modules'))) {
+  // Installed once the stamp names the lock installed: an `npm ci` killed partway leaves a
+  // node_modules that is not (the same rule as ensure_s3_standin's).
+  const stamp = join(standin, 'node_modules/.spool-lock-hash');
+  const want = createHash('sha256')
+    .update(readFileSync(join(standin, 'package-lock.json')))
+    .digest('hex')
+    .slice(0, 16);
+  if (readOrNothing(stamp).trim() !== want) {
     try {
       execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
         cwd: standin,
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      writeFileSync(stamp, `${want}\n`);
     } catch (error) {
       const said = String((error as { stderr?: Buffer }).stderr ?? '').trim();
       throw new Error(
@@ -35,4 +44,12 @@ export function s3StandinMain(): string {
     }
   }
   return join(standin, 'serve.mjs');
+}
+
+function readOrNothing(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
