@@ -146,6 +146,8 @@ const TRACKING_ROUTES = [
   '/v1/batch',
   '/v1/b',
   '/beacon/v1/batch?writeKey=x',
+  '/api/s/track',
+  '/api/s/s2s/page',
 ];
 
 const trackingRequest = fc.record({
