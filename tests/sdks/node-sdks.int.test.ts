@@ -387,6 +387,16 @@ describe('@jitsu/js', () => {
     }
   });
 
+  it("stores no address of a user when its privacy.ipPolicy says 'remove' (its X-IP-Policy)", async () => {
+    const userId = randomName('jitsu-private');
+    const jitsu = jitsuAnalytics({ host: ingest.url, writeKey: JITSU_KEY, privacy: { ipPolicy: 'remove' } });
+    await jitsu.identify(userId);
+    await jitsu.track('Private');
+    const byType = ofUser(await landed(), userId);
+    expect(byType.track).toMatchObject({ event: 'Private', context: { library: { name: '@jitsu/js' } } });
+    expect(byType.track?.context).not.toHaveProperty('ip');
+  });
+
   it('sees a wrong key, and an oversized message, as failures', async () => {
     // What it reports as failed (its `rethrow` policy throws where no caller can catch it).
     const failures: string[] = [];

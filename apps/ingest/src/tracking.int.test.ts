@@ -632,6 +632,22 @@ describe("Jitsu's routes on a keyed service", () => {
     expect(unknown.statusCode).toBe(404);
   });
 
+  it("stores less of the client's address when its X-IP-Policy asks (the SDK's privacy.ipPolicy)", async () => {
+    const ips: unknown[] = [];
+    for (const policy of ['stripLastOctet', 'remove', 'keep']) {
+      const message = jitsuMessage('track', { event: 'E' });
+      const response = await send(ingest, '/api/s/track', message, {
+        'content-type': 'application/json',
+        'x-write-key': KEY,
+        'x-ip-policy': policy,
+      });
+      expect(response.statusCode).toBe(200);
+      const line = (await stored(ns, stream)).find((stored) => stored.messageId === message.messageId);
+      ips.push((line?.context as Record<string, unknown> | undefined)?.ip ?? 'none');
+    }
+    expect(ips).toEqual(['127.0.0.0', 'none', '127.0.0.1']);
+  });
+
   it('serves its snippet, /p.js, without a key: a page loads it from Spool', async () => {
     const response = await ingest.app.inject({ method: 'GET', url: '/p.js' });
     expect(response.statusCode).toBe(200);

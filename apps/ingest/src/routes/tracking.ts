@@ -16,7 +16,7 @@ import { clientAddress } from '../client-address.js';
 import { errors } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
-import type { IpPolicy } from '../tracking/client-ip.js';
+import { type IpPolicy, requestIpPolicy } from '../tracking/client-ip.js';
 import {
   MESSAGE_TYPES,
   type MessageEnvelope,
@@ -270,7 +270,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       received,
       receivedAt: isoTime(received),
       ip: clientAddress(request.ip),
-      ipPolicy: options.ipPolicy,
+      ipPolicy: requestIpPolicy(options.ipPolicy, request.headers['x-ip-policy']),
       ...shared,
     };
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { storedIp, truncateIp } from './client-ip.js';
+import { requestIpPolicy, storedIp, truncateIp } from './client-ip.js';
 
 describe('truncateIp', () => {
   it.each([
@@ -23,5 +23,25 @@ describe('storedIp', () => {
     expect(storedIp('203.0.113.77', 'truncate')).toBe('203.0.113.0');
     expect(storedIp('203.0.113.77', 'drop')).toBeUndefined();
     expect(storedIp(42, 'keep')).toBeUndefined();
+  });
+});
+
+describe('requestIpPolicy', () => {
+  it("takes the stricter of IP_POLICY and the client's X-IP-Policy: a client may ask to store less, never more", () => {
+    expect(requestIpPolicy('keep', undefined)).toBe('keep');
+    expect(requestIpPolicy('keep', 'stripLastOctet')).toBe('truncate');
+    expect(requestIpPolicy('keep', 'remove')).toBe('drop');
+    expect(requestIpPolicy('truncate', 'REMOVE')).toBe('drop');
+    expect(requestIpPolicy('truncate', 'keep')).toBe('truncate');
+    expect(requestIpPolicy('drop', 'stripLastOctet')).toBe('drop');
+    expect(requestIpPolicy('drop', 'keep')).toBe('drop');
+  });
+
+  it('reads any other value, a repeated header or an empty one, as asking nothing', () => {
+    expect(requestIpPolicy('keep', 'strict')).toBe('keep');
+    expect(requestIpPolicy('keep', '')).toBe('keep');
+    expect(requestIpPolicy('keep', ['remove', 'remove'])).toBe('keep');
+    expect(requestIpPolicy('keep', '__proto__')).toBe('keep');
+    expect(requestIpPolicy('truncate', 'constructor')).toBe('truncate');
   });
 });

@@ -2,6 +2,27 @@ import ipaddr from 'ipaddr.js';
 
 export type IpPolicy = 'keep' | 'truncate' | 'drop';
 
+/** The policies from the one that stores the most of an address to the one that stores none. */
+const STRICTNESS: readonly IpPolicy[] = ['keep', 'truncate', 'drop'];
+
+/** What Jitsu's `X-IP-Policy` asks for, in IP_POLICY's words (its SDK's `privacy.ipPolicy`). */
+const ASKED = new Map<string, IpPolicy>([
+  ['keep', 'keep'],
+  ['striplastoctet', 'truncate'],
+  ['remove', 'drop'],
+]);
+
+/**
+ * The policy for a request's messages: IP_POLICY, or the stricter one its client asked for in
+ * `X-IP-Policy` (Jitsu's SDK sends `stripLastOctet` or `remove` when a site turns its users'
+ * addresses off). A client may ask to store less of an address, never more; any other value asks
+ * nothing.
+ */
+export function requestIpPolicy(configured: IpPolicy, asked: string | string[] | undefined): IpPolicy {
+  const wanted = typeof asked === 'string' ? ASKED.get(asked.toLowerCase()) : undefined;
+  return wanted && STRICTNESS.indexOf(wanted) > STRICTNESS.indexOf(configured) ? wanted : configured;
+}
+
 /**
  * An address with its host part zeroed, as analytics tools anonymize: the last octet of an IPv4
  * address, the last 80 bits of an IPv6 one (an IPv4 address written as IPv6 is an IPv4 address).
