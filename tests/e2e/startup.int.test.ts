@@ -135,7 +135,9 @@ describe('start-up with a bad configuration', () => {
         'the warning',
       );
       const lines = ingest.output().split('\n');
-      expect(lines.find((line) => line.includes('works as a Bearer key only'))).toContain('"entries":[2]');
+      expect(lines.find((line) => line.includes('can be sent only as Bearer or X-Write-Key'))).toContain(
+        '"entries":[2]',
+      );
       expect(lines.find((line) => line.includes('cannot be sent by the browser SDKs'))).toContain(
         '"entries":[3]',
       );

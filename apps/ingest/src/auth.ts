@@ -63,19 +63,20 @@ export function headerKey(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /**
- * The `writeKey` of a request URL's query (the beacon's, RudderStack's source config's); one, and
+ * The `writeKey` (or another `name`: Jitsu's `writekey`) of a request URL's query (the beacon's,
+ * RudderStack's source config's); one, and
  * a repeated one is none. Read from the raw URL, not the parsed query, which takes `+` for a
  * space: rudder-analytics-js puts the key in its beacon's URL as it is, so a key's `+` (base64
  * keys hold them) must stay `+`. %-escapes are decoded, in the name too (its source-config
  * request encodes the key); text that is no escape stays as it is.
  */
-export function queryKey(url: string): string | undefined {
+export function queryKey(url: string, name = 'writeKey'): string | undefined {
   const start = url.indexOf('?');
   if (start === -1) return undefined;
   let found: string | undefined;
   for (const parameter of url.slice(start + 1).split('&')) {
     const equals = parameter.indexOf('=');
-    if (equals === -1 || percentDecoded(parameter.slice(0, equals)) !== 'writeKey') continue;
+    if (equals === -1 || percentDecoded(parameter.slice(0, equals)) !== name) continue;
     if (found !== undefined) return undefined;
     found = percentDecoded(parameter.slice(equals + 1));
   }

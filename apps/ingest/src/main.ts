@@ -32,7 +32,7 @@ const basicCannotCarry = entriesBasicCannotCarry(config.writeKeys);
 if (basicCannotCarry.length > 0) {
   logger.warn(
     { entries: basicCannotCarry },
-    'WRITE_KEYS: a key holding ":" works as a Bearer key only; HTTP Basic (how the analytics SDKs send a write key) ends the user name at the first ":"',
+    'WRITE_KEYS: a key holding ":" can be sent only as Bearer or X-Write-Key (as Jitsu\'s SDK sends its id:secret keys); HTTP Basic (how Segment\'s and RudderStack\'s SDKs send a write key) ends the user name at the first ":"',
   );
 }
 const urlsCannotCarry = entriesUrlsCannotCarry(config.writeKeys);

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
@@ -572,9 +572,9 @@ describe("Jitsu's routes on a keyed service", () => {
     ['group', { groupId: 'g-1' }],
     ['alias', { previousId: 'anon-0' }],
   ])(
-    '/api/s/%s and its s2s twin store one message, with the key in X-Write-Key and none stored',
+    '/api/s/%s, its short and its s2s routes store one message, with the key in X-Write-Key and none stored',
     async (type, fields) => {
-      for (const url of [`/api/s/${type}`, `/api/s/s2s/${type}`]) {
+      for (const url of [`/api/s/${type}`, `/api/s/s2s/${type}`, `/api/s/${type.charAt(0)}`]) {
         const message = jitsuMessage(type === 'track' ? 'wrong' : type, fields);
         const response = await send(ingest, url, message, {
           'content-type': 'application/json',
@@ -610,7 +610,8 @@ describe("Jitsu's routes on a keyed service", () => {
       });
       answers.push([response.statusCode, response.json().message]);
     }
-    const missing = 'A write key is required: X-Write-Key, Basic with the key as user name, or Bearer';
+    const missing =
+      'A write key is required: X-Write-Key, Basic with the key as user name, Bearer, or ?writekey=';
     expect(answers).toEqual([
       [401, missing],
       [401, 'Invalid write key'],
@@ -620,16 +621,77 @@ describe("Jitsu's routes on a keyed service", () => {
     expect((await stored(ns, stream)).some((line) => line.messageId === message.messageId)).toBe(false);
   });
 
-  it('refuses a wrong X-Write-Key before reading the body, and knows no other type', async () => {
+  it('takes the key as ?writekey=, as Jitsu does', async () => {
+    const message = jitsuMessage('track', { event: 'E' });
+    const response = await send(ingest, `/api/s/s2s/t?writekey=${encodeURIComponent(KEY)}`, message);
+    expect(response.statusCode).toBe(200);
+    expect((await stored(ns, stream)).some((line) => line.messageId === message.messageId)).toBe(true);
+  });
+
+  it('refuses a missing or wrong key before reading the body, and knows no other type', async () => {
     await ingest.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = ingest.app.server.address() as AddressInfo;
     // No body is ever sent: the answer comes from the head alone (else the test times out).
     expect(await statusWithoutBody(port, '/api/s/track', 'js-id-0001:wrong', 'X-Write-Key')).toBe(401);
-    const unknown = await send(ingest, '/api/s/event', jitsuMessage('track', { event: 'E' }), {
+    expect(await statusWithoutBody(port, '/api/s/page', 'no-key-here', 'X-Not-A-Key-Header')).toBe(401);
+    const unknown = await send(ingest, '/api/s/purchase', jitsuMessage('track', { event: 'E' }), {
       'content-type': 'application/json',
       'x-write-key': KEY,
     });
     expect(unknown.statusCode).toBe(404);
+  });
+
+  it('types a message sent to /api/s/event (/api/s/e) by its own type, which it must have', async () => {
+    const headers = { 'content-type': 'application/json', 'x-write-key': KEY };
+    const message = jitsuMessage('identify', { userId: 'u-2' });
+    expect((await send(ingest, '/api/s/s2s/event', message, headers)).statusCode).toBe(200);
+    const line = (await stored(ns, stream)).find((stored) => stored.messageId === message.messageId);
+    expect(line).toMatchObject({ type: 'identify', userId: 'u-2' });
+    const untyped = await send(
+      ingest,
+      '/api/s/e',
+      { ...jitsuMessage('track', { event: 'E' }), type: undefined },
+      headers,
+    );
+    expect([untyped.statusCode, untyped.json().code]).toEqual([400, 'SPOOL_INVALID_EVENT']);
+  });
+
+  it('stores a message with neither userId nor anonymousId (its cookieless mode), in a batch too', async () => {
+    const { anonymousId: _, ...cookieless } = jitsuMessage('track', { event: 'No Cookies' });
+    const headers = { 'content-type': 'application/json', 'x-write-key': KEY };
+    expect((await send(ingest, '/api/s/track', cookieless, headers)).statusCode).toBe(200);
+    const batched = { ...jitsuMessage('page', {}), anonymousId: undefined };
+    const batch = await send(
+      ingest,
+      '/api/s/s2s/batch',
+      { writeKey: KEY, batch: [batched] },
+      {
+        'content-type': 'application/json',
+      },
+    );
+    expect(batch.json()).toMatchObject({ success: true, accepted: 1 });
+    const lines = await stored(ns, stream);
+    for (const id of [cookieless.messageId, batched.messageId]) {
+      expect(lines.find((line) => line.messageId === id)).not.toHaveProperty('anonymousId');
+    }
+    // Segment's routes still need one.
+    const segment = await send(ingest, '/v1/track', cookieless, {
+      'content-type': 'application/json',
+      authorization: `Bearer ${KEY}`,
+    });
+    expect(segment.statusCode).toBe(400);
+  });
+
+  it("stores a page's request address as context.ip, whatever the page says; a server's own is kept", async () => {
+    const headers = { 'content-type': 'application/json', 'x-write-key': KEY };
+    const fromPage = jitsuMessage('track', { event: 'E', context: { ip: '6.6.6.6' } });
+    const fromServer = jitsuMessage('track', { event: 'E', context: { ip: '198.51.100.7' } });
+    await send(ingest, '/api/s/track', fromPage, headers);
+    await send(ingest, '/api/s/s2s/track', fromServer, headers);
+    const lines = await stored(ns, stream);
+    const ipOf = (id: string) =>
+      (lines.find((line) => line.messageId === id)?.context as { ip?: string })?.ip;
+    expect([ipOf(fromPage.messageId), ipOf(fromServer.messageId)]).toEqual(['127.0.0.1', '198.51.100.7']);
   });
 
   it("stores less of the client's address when its X-IP-Policy asks (the SDK's privacy.ipPolicy)", async () => {
@@ -648,12 +710,38 @@ describe("Jitsu's routes on a keyed service", () => {
     expect(ips).toEqual(['127.0.0.0', 'none', '127.0.0.1']);
   });
 
-  it('serves its snippet, /p.js, without a key: a page loads it from Spool', async () => {
-    const response = await ingest.app.inject({ method: 'GET', url: '/p.js' });
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect(response.headers['cache-control']).toBe('public, max-age=300');
-    expect(response.body).toContain('/api/s/');
+  it('serves its snippet, /p.js, without a key: gzipped where taken, revalidated by its ETag', async () => {
+    const get = (headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET') =>
+      ingest.app.inject({ method, url: '/p.js', headers });
+    const plain = await get({});
+    expect(plain.statusCode).toBe(200);
+    expect(plain.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(plain.headers['cache-control']).toBe('public, max-age=300');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toContain('/api/s/');
+    const etag = String(plain.headers.etag);
+
+    const zipped = await get({ 'accept-encoding': 'br, gzip;q=0.8' });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(String(zipped.headers.vary)).toContain('Accept-Encoding');
+    expect(gunzipSync(zipped.rawPayload).toString()).toBe(plain.body);
+    expect(zipped.rawPayload.length).toBeLessThan(plain.rawPayload.length / 3);
+    // Refused by its q-value: sent as it is.
+    expect(
+      (await get({ 'accept-encoding': 'gzip;q=0, identity' })).headers['content-encoding'],
+    ).toBeUndefined();
+
+    for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const revalidated = await get({ 'if-none-match': ifNoneMatch, 'accept-encoding': 'gzip' });
+      expect([ifNoneMatch, revalidated.statusCode, revalidated.rawPayload.length]).toEqual([
+        ifNoneMatch,
+        304,
+        0,
+      ]);
+    }
+    expect((await get({ 'if-none-match': '"other"' })).statusCode).toBe(200);
+    const head = await get({}, 'HEAD');
+    expect([head.statusCode, head.headers.etag, head.rawPayload.length]).toEqual([200, etag, 0]);
   });
 
   it("answers a browser's preflight allowing X-Write-Key", async () => {
@@ -750,7 +838,7 @@ function statusWithoutBody(
   port: number,
   path: string,
   key: string,
-  keyHeader: 'Authorization' | 'X-Write-Key' = 'Authorization',
+  keyHeader = 'Authorization',
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () =>

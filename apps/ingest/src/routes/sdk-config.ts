@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
 import { loggableUrl, presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
@@ -65,6 +67,34 @@ const SETTINGS = '/settings';
  * must come from Spool's host. Read once: it changes only with the deployment.
  */
 const JITSU_SNIPPET = readFileSync(createRequire(import.meta.url).resolve('@jitsu/js/dist/web/p.js.txt'));
+/**
+ * Every page view of a site asks for it (150 KB, 39 KB gzipped): compressed once here, and
+ * revalidated by its ETag once the browser's 5 minutes are up. (One file held in memory: a
+ * compression or static-files plugin would compress it per request, or want it on disk.)
+ */
+const JITSU_SNIPPET_GZIP = gzipSync(JITSU_SNIPPET, { level: 9 });
+const JITSU_SNIPPET_ETAG = `"${createHash('sha256').update(JITSU_SNIPPET).digest('base64url').slice(0, 27)}"`;
+
+/** Whether an If-None-Match header names `etag` (weakly compared, as RFC 9110 says for GET), or is `*`. */
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === '*' || tag === etag);
+}
+
+/** Whether an Accept-Encoding header takes gzip: named (or `*`) with a q-value above 0. */
+function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (acceptEncoding === undefined) return false;
+  const qualities = new Map<string, number>();
+  for (const part of acceptEncoding.toLowerCase().split(',')) {
+    const [coding = '', ...parameters] = part.split(';').map((piece) => piece.trim());
+    const q = parameters.find((parameter) => parameter.startsWith('q='));
+    qualities.set(coding, q === undefined ? 1 : Number(q.slice(2)) || 0);
+  }
+  return (qualities.get('gzip') ?? qualities.get('x-gzip') ?? qualities.get('*') ?? 0) > 0;
+}
 
 /** The write key of analytics.js's settings path, `/v1/projects/<key>/settings`; undefined for another path there. */
 function settingsKey(request: FastifyRequest): string | undefined {
@@ -152,9 +182,15 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
         }),
   );
 
-  app.get('/p.js', async (_request, reply) =>
-    reply.header('cache-control', CACHE_CONTROL).type('text/javascript; charset=utf-8').send(JITSU_SNIPPET),
-  );
+  app.get('/p.js', async (request, reply) => {
+    vary(reply, ['Accept-Encoding'])
+      .header('cache-control', CACHE_CONTROL)
+      .header('etag', JITSU_SNIPPET_ETAG)
+      .type('text/javascript; charset=utf-8');
+    if (matchesEtag(request.headers['if-none-match'], JITSU_SNIPPET_ETAG)) return reply.code(304).send();
+    if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(JITSU_SNIPPET);
+    return reply.header('content-encoding', 'gzip').send(JITSU_SNIPPET_GZIP);
+  });
 
   // rudder-analytics-js (@rudderstack/analytics-js): `${configUrl}/sourceConfig/?writeKey=…`, with the
   // key as Basic user name too. No destinations: events go to its dataPlaneUrl only.

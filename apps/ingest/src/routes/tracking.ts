@@ -68,13 +68,25 @@ const SINGLE_ROUTES: Record<string, MessageType> = {
 };
 
 /**
- * Jitsu's routes (@jitsu/js), one message each, typed by the route: `/api/s/<type>`, and
- * `/api/s/s2s/<type>` in its server-to-server mode. Its key comes in X-Write-Key; the `writeKey`
- * of its body is the key masked (`id:***`), never read as a key.
+ * Jitsu's single-message routes, as its server has them: `/api/s/<type>` from pages, and
+ * `/api/s/s2s/<type>` from servers, each type also by its first letter (`/api/s/t`); `event` (`e`)
+ * takes the type from the message. Its key comes in a header (X-Write-Key, as @jitsu/js sends it,
+ * or Authorization) or as `?writekey=`, never from the body: @jitsu/js puts the key there masked
+ * (`id:***`). Its messages need no `userId` or `anonymousId` (its cookieless mode sends neither),
+ * and a page's `context.ip` is the request's, as Jitsu stores it.
  */
-const JITSU_ROUTES = MESSAGE_TYPES.flatMap((type) =>
-  [`/api/s/${type}`, `/api/s/s2s/${type}`].map((url) => [url, type] as const),
-);
+const JITSU_TYPE_NAMES: ReadonlyArray<readonly [string, MessageType | undefined]> = [
+  ...MESSAGE_TYPES.flatMap((type) => [[type, type] as const, [type.charAt(0), type] as const]),
+  ['event', undefined],
+  ['e', undefined],
+];
+const JITSU_ROUTES = JITSU_TYPE_NAMES.flatMap(([name, type]) => [
+  { url: `/api/s/${name}`, type, fromPage: true },
+  { url: `/api/s/s2s/${name}`, type, fromPage: false },
+]);
+
+/** Jitsu's batch route (its server clients'): `{batch: [...], context?, sentAt?, writeKey?}`. */
+const JITSU_BATCH_ROUTE = '/api/s/s2s/batch';
 
 /**
  * How many times RATE_LIMIT_MAX a key's beacons may reach in a window before they too are refused:
@@ -87,7 +99,7 @@ export const BEACON_ROOM = 2;
 const BEACON_ROUTE = '/beacon/v1/batch';
 
 /** Batch routes: `{batch: [...], context?, sentAt?, writeKey?}`. */
-const BATCH_ROUTES = ['/v1/batch', '/v1/import', '/v1/b', BEACON_ROUTE];
+const BATCH_ROUTES = ['/v1/batch', '/v1/import', '/v1/b', BEACON_ROUTE, JITSU_BATCH_ROUTE];
 
 interface TrackingRequest {
   Body: unknown;
@@ -201,15 +213,14 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.url));
     done();
   };
-  // Jitsu's routes: a key only in a header, so here none was given.
-  const noKeyInHeader: preHandlerHookHandler = (request, _reply, done) => {
-    if (request.auth === undefined) {
-      authenticate(
-        request,
-        undefined,
-        'A write key is required: X-Write-Key, Basic with the key as user name, or Bearer',
-      );
-    }
+  // Jitsu's single-message routes: every place of their key is known before the body, so a
+  // request is counted, and refused without one, before it is read.
+  const authenticateJitsu: onRequestHookHandler = (request, _reply, done) => {
+    authenticate(
+      request,
+      headerKey(request.headers) ?? queryKey(request.url, 'writekey'),
+      'A write key is required: X-Write-Key, Basic with the key as user name, Bearer, or ?writekey=',
+    );
     done();
   };
   // The limiter counts a request once: where the key was read. (It runs once per request anyway.)
@@ -225,7 +236,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
     : [authenticateFromHeader, refuseIfAuthenticated];
   const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
-  const jitsuPreHandler = rateLimit ? [noKeyInHeader, rateLimit, refuse] : [noKeyInHeader, refuse];
+  const jitsuOnRequest = [authenticateJitsu, ...onRequest.slice(1)];
   // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
   // delay them. With a valid key it is counted, and refused only past BEACON_ROOM times the limit
   // (so the requests after it wait instead); a wrong key's is counted against its address.
@@ -302,27 +313,33 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     },
   };
 
-  const storeOne = (type: MessageType) => async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
-    return store(
-      request,
-      reply,
-      { shape: 'single', items: [{ value: request.body }] },
-      envelopeOf(request, { type }),
-    );
-  };
+  const storeOne =
+    (shared: Partial<MessageEnvelope>) => async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
+      return store(
+        request,
+        reply,
+        { shape: 'single', items: [{ value: request.body }] },
+        envelopeOf(request, shared),
+      );
+    };
   for (const [url, type] of Object.entries(SINGLE_ROUTES))
-    app.post<TrackingRequest>(url, common, storeOne(type));
-  for (const [url, type] of JITSU_ROUTES) {
-    app.post<TrackingRequest>(url, { ...common, preHandler: jitsuPreHandler }, storeOne(type));
+    app.post<TrackingRequest>(url, common, storeOne({ type }));
+  for (const { url, type, fromPage } of JITSU_ROUTES) {
+    app.post<TrackingRequest>(
+      url,
+      { ...common, onRequest: jitsuOnRequest },
+      storeOne({ type, idsOptional: true, requestIpOnly: fromPage }),
+    );
   }
   for (const url of BATCH_ROUTES) {
     const hooks = url === BEACON_ROUTE ? { ...common, preHandler: beaconPreHandler } : common;
+    const idsOptional = url === JITSU_BATCH_ROUTE;
     app.post<TrackingRequest>(url, hooks, async (request, reply) => {
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const { items, context, integrations, sentAt } = batchOf(request.body, maxEventsPerRequest);
       const body: ParsedBody = { shape: 'batch', items: items.map((value) => ({ value })) };
-      return store(request, reply, body, envelopeOf(request, { context, integrations, sentAt }));
+      return store(request, reply, body, envelopeOf(request, { context, integrations, sentAt, idsOptional }));
     });
   }
 }

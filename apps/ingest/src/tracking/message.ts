@@ -34,6 +34,10 @@ export interface MessageEnvelope {
   /** The client's address (through TRUST_PROXY), for `context.ip` when the message has none. */
   ip: string;
   ipPolicy: IpPolicy;
+  /** Messages need neither `userId` nor `anonymousId` (Jitsu's: its cookieless mode sends neither). */
+  idsOptional?: boolean;
+  /** `context.ip` is always the request's, whatever the message says (Jitsu's browser routes). */
+  requestIpOnly?: boolean;
 }
 
 /**
@@ -133,7 +137,7 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     if (!MESSAGE_TYPES.includes(type as MessageType)) {
       return { problem: problem(`"type" must be one of ${MESSAGE_TYPES.join(', ')}`) };
     }
-    if (!isId(raw.userId) && !isId(raw.anonymousId)) {
+    if (!envelope.idsOptional && !isId(raw.userId) && !isId(raw.anonymousId)) {
       return { problem: problem('a message needs a "userId" or an "anonymousId"') };
     }
     for (const field of REQUIRED[type as MessageType]) {
@@ -159,7 +163,8 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
       ? { ...batchContext, ...ownContext }
       : (ownContext ?? {});
     // A client's address that is no text (a number, "") is none: the request's is stored.
-    const ownIp = typeof context.ip === 'string' && context.ip !== '' ? context.ip : undefined;
+    const ownIp =
+      !envelope.requestIpOnly && typeof context.ip === 'string' && context.ip !== '' ? context.ip : undefined;
     const ip = storedIp(ownIp ?? envelope.ip, envelope.ipPolicy);
     context.ip = ip;
     message.context = context;
