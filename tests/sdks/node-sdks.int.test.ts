@@ -397,6 +397,28 @@ describe('@jitsu/js', () => {
     expect(byType.track?.context).not.toHaveProperty('ip');
   });
 
+  it('sends in its cookieless mode (privacy.disableUserIds): no userId or anonymousId, and each lands', async () => {
+    const marker = randomName('cookieless');
+    const failures: string[] = [];
+    const jitsu = jitsuAnalytics({
+      host: ingest.url,
+      writeKey: JITSU_KEY,
+      privacy: { disableUserIds: true },
+      errorPolicy: (message: string) => {
+        failures.push(message);
+      },
+    });
+    await jitsu.page({ marker });
+    await jitsu.track('No Cookies', { marker });
+    expect(failures).toEqual([]);
+    const mine = (await landed()).filter((m) => (m.properties as { marker?: string })?.marker === marker);
+    expect(mine.map((m) => m.type).sort()).toEqual(['page', 'track']);
+    for (const message of mine) {
+      expect(message).not.toHaveProperty('anonymousId');
+      expect(message.userId ?? undefined).toBeUndefined();
+    }
+  });
+
   it('sees a wrong key, and an oversized message, as failures', async () => {
     // What it reports as failed (its `rethrow` policy throws where no caller can catch it).
     const failures: string[] = [];
