@@ -988,6 +988,31 @@ describe("the SDKs' settings routes and the beacon on a keyed, rate-limited serv
     }
   });
 
+  it("give Jitsu's messages a valid key's beacon room: its SDK never sends one again", async () => {
+    const ns = randomName('trk');
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'jitsu-id-01:secret:site', REDIS_NAMESPACE: ns });
+    const jitsu = (event: string, key = 'jitsu-id-01:secret') =>
+      send(
+        ingest,
+        '/api/s/track',
+        { anonymousId: 'a', event },
+        { 'content-type': 'application/json', 'x-write-key': key },
+      );
+    try {
+      const statuses = [];
+      for (const event of ['J1', 'J2', 'J3', 'J4', 'J5']) statuses.push((await jitsu(event)).statusCode);
+      // Twice the limit's room; past it, refused too (a browser key is public).
+      expect(statuses).toEqual([200, 200, 200, 200, 429]);
+      expect((await stored(ns, 'site')).map((message) => message.event)).toEqual(['J1', 'J2', 'J3', 'J4']);
+      // A wrong key's are counted against the address, as anywhere else.
+      const guesses = [];
+      for (let i = 0; i < 3; i += 1) guesses.push((await jitsu('E', `jitsu-id-01:guess-${i}`)).statusCode);
+      expect(guesses).toEqual([401, 401, 429]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it("answer a beacon with the X-RateLimit headers of its bucket (twice the limit's room)", async () => {
     const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'known-key-0001:site' });
     try {

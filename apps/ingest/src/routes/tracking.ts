@@ -236,7 +236,6 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
     : [authenticateFromHeader, refuseIfAuthenticated];
   const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
-  const jitsuOnRequest = [authenticateJitsu, ...onRequest.slice(1)];
   // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
   // delay them. With a valid key it is counted, and refused only past BEACON_ROOM times the limit
   // (so the requests after it wait instead); a wrong key's is counted against its address.
@@ -257,6 +256,21 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
         }
       : undefined;
   const beaconPreHandler = limitBeacon ? [authenticateFromBody, limitBeacon, refuse] : preHandler;
+  // Jitsu's SDK never sends a message again either, whatever the answer: a valid key's messages
+  // get the beacon's room; a wrong key's count against its address.
+  const limitJitsu: onRequestAsyncHookHandler | undefined =
+    rateLimit && countBeacon
+      ? async function (request, reply) {
+          if (!request.auth?.ok) return rateLimit.call(this, request, reply);
+          const retryAfter = await countBeacon(request, reply);
+          if (retryAfter === undefined) return;
+          reply.header('retry-after', retryAfter);
+          throw new errors.SPOOL_RATE_LIMITED(`${retryAfter} seconds`);
+        }
+      : undefined;
+  const jitsuOnRequest = limitJitsu
+    ? [authenticateJitsu, limitJitsu, refuseIfAuthenticated]
+    : [authenticateJitsu, refuseIfAuthenticated];
 
   const store = async (
     request: FastifyRequest,
@@ -328,7 +342,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   for (const { url, type, fromPage } of JITSU_ROUTES) {
     app.post<TrackingRequest>(
       url,
-      { ...common, onRequest: jitsuOnRequest },
+      // Counted (and refused without a good key) before the body: the rest is only refuse's closing check.
+      { ...common, onRequest: jitsuOnRequest, preHandler: refuse },
       storeOne({ type, idsOptional: true, requestIpOnly: fromPage }),
     );
   }
