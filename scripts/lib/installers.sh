@@ -79,7 +79,8 @@ ensure_deps() {
     log "dependencies match pnpm-lock.yaml, skipping install"
     return
   fi
-  (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=append-only)
+  # `|| return`: under `phase` (`"$@" || rc=$?`) errexit is off, and a failed install must not be stamped.
+  (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=append-only) || return
   echo "$want" >"$stamp"
 }
 
@@ -164,7 +165,7 @@ ensure_s3_standin() {
     log "the S3 stand-in's dependencies are installed, skipping"
     return
   fi
-  (cd "$standin" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+  (cd "$standin" && npm ci --omit=dev --no-audit --no-fund --loglevel=error) || return
   echo "$want" >"$stamp"
 }
 

@@ -17,8 +17,9 @@ export const LOCAL_S3_CREDENTIALS = Object.freeze({
  * The entry point of the S3-compatible stand-in (s3rver behind MinIO's interface,
  * docker/test-images/s3), its dependencies installed first when a fresh clone has not got them.
  * The scripts install them before this, as a named phase (`ensure_s3_standin` in
- * scripts/lib/installers.sh, the same `npm ci`); this is for a stack started otherwise (Jest run
- * by hand).
+ * scripts/lib/installers.sh, the same `npm ci`), and so does Jest's global setup; this is for a
+ * stack started otherwise. Two processes that install at once in one folder both fail: this is
+ * not for several at once.
  */
 export function s3StandinMain(): string {
   const standin = join(REPO_ROOT, 'docker/test-images/s3');
