@@ -83,6 +83,11 @@ export function queryKey(url: string, name = 'writeKey'): string | undefined {
   return found;
 }
 
+/** A tracking request's key in its URL: `?writeKey=` (the beacon's), or Jitsu's `?writekey=`. */
+export function urlKey(url: string): string | undefined {
+  return queryKey(url) ?? queryKey(url, 'writekey');
+}
+
 /** The native API's rule: the key in Authorization, allowed on the stream of the path. */
 export function createWriteKeyCheck(
   writeKeys: readonly WriteKey[],

@@ -621,11 +621,17 @@ describe("Jitsu's routes on a keyed service", () => {
     expect((await stored(ns, stream)).some((line) => line.messageId === message.messageId)).toBe(false);
   });
 
-  it('takes the key as ?writekey=, as Jitsu does', async () => {
+  it('takes the key as ?writekey=, as Jitsu does, on its batch route too', async () => {
     const message = jitsuMessage('track', { event: 'E' });
     const response = await send(ingest, `/api/s/s2s/t?writekey=${encodeURIComponent(KEY)}`, message);
     expect(response.statusCode).toBe(200);
-    expect((await stored(ns, stream)).some((line) => line.messageId === message.messageId)).toBe(true);
+    const batched = jitsuMessage('track', { event: 'E' });
+    const batch = await send(ingest, `/api/s/s2s/batch?writekey=${encodeURIComponent(KEY)}`, {
+      batch: [batched],
+    });
+    expect(batch.statusCode).toBe(200);
+    const ids = (await stored(ns, stream)).map((line) => line.messageId);
+    expect(ids).toEqual(expect.arrayContaining([message.messageId, batched.messageId]));
   });
 
   it('refuses a missing or wrong key before reading the body, and knows no other type', async () => {
@@ -731,7 +737,10 @@ describe("Jitsu's routes on a keyed service", () => {
       (await get({ 'accept-encoding': 'gzip;q=0, identity' })).headers['content-encoding'],
     ).toBeUndefined();
 
-    for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+    // Each encoding's bytes have their own tag.
+    const zippedTag = String(zipped.headers.etag);
+    expect(zippedTag).not.toBe(etag);
+    for (const ifNoneMatch of [zippedTag, `W/${zippedTag}`, `"other", ${zippedTag}`, '*']) {
       const revalidated = await get({ 'if-none-match': ifNoneMatch, 'accept-encoding': 'gzip' });
       expect([ifNoneMatch, revalidated.statusCode, revalidated.rawPayload.length]).toEqual([
         ifNoneMatch,
@@ -739,6 +748,8 @@ describe("Jitsu's routes on a keyed service", () => {
         0,
       ]);
     }
+    expect((await get({ 'if-none-match': etag })).statusCode).toBe(304);
+    expect((await get({ 'if-none-match': zippedTag })).statusCode).toBe(200);
     expect((await get({ 'if-none-match': '"other"' })).statusCode).toBe(200);
     const head = await get({}, 'HEAD');
     expect([head.statusCode, head.headers.etag, head.rawPayload.length]).toEqual([200, etag, 0]);

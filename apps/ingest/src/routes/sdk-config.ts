@@ -73,7 +73,9 @@ const JITSU_SNIPPET = readFileSync(createRequire(import.meta.url).resolve('@jits
  * compression or static-files plugin would compress it per request, or want it on disk.)
  */
 const JITSU_SNIPPET_GZIP = gzipSync(JITSU_SNIPPET, { level: 9 });
-const JITSU_SNIPPET_ETAG = `"${createHash('sha256').update(JITSU_SNIPPET).digest('base64url').slice(0, 27)}"`;
+/** A strong validator names the bytes sent: each encoding has its own (RFC 9110, 8.8.3). */
+const JITSU_SNIPPET_DIGEST = createHash('sha256').update(JITSU_SNIPPET).digest('base64url').slice(0, 27);
+const JITSU_SNIPPET_ETAG = { identity: `"${JITSU_SNIPPET_DIGEST}"`, gzip: `"${JITSU_SNIPPET_DIGEST}-gzip"` };
 
 /** Whether an If-None-Match header names `etag` (weakly compared, as RFC 9110 says for GET), or is `*`. */
 function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
@@ -183,13 +185,15 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
   );
 
   app.get('/p.js', async (request, reply) => {
+    const gzip = acceptsGzip(request.headers['accept-encoding']);
+    const etag = gzip ? JITSU_SNIPPET_ETAG.gzip : JITSU_SNIPPET_ETAG.identity;
     vary(reply, ['Accept-Encoding'])
       .header('cache-control', CACHE_CONTROL)
-      .header('etag', JITSU_SNIPPET_ETAG)
+      .header('etag', etag)
       .type('text/javascript; charset=utf-8');
-    if (matchesEtag(request.headers['if-none-match'], JITSU_SNIPPET_ETAG)) return reply.code(304).send();
-    if (!acceptsGzip(request.headers['accept-encoding'])) return reply.send(JITSU_SNIPPET);
-    return reply.header('content-encoding', 'gzip').send(JITSU_SNIPPET_GZIP);
+    if (gzip) reply.header('content-encoding', 'gzip');
+    if (matchesEtag(request.headers['if-none-match'], etag)) return reply.code(304).send();
+    return reply.send(gzip ? JITSU_SNIPPET_GZIP : JITSU_SNIPPET);
   });
 
   // rudder-analytics-js (@rudderstack/analytics-js): `${configUrl}/sourceConfig/?writeKey=…`, with the

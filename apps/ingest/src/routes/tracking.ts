@@ -7,7 +7,7 @@ import type {
   onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import { headerKey, INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
+import { headerKey, INVALID_WRITE_KEY, urlKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
@@ -210,7 +210,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     done();
   };
   const authenticateFromBody: preHandlerHookHandler = (request, _reply, done) => {
-    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? queryKey(request.url));
+    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? urlKey(request.url));
     done();
   };
   // Jitsu's single-message routes: every place of their key is known before the body, so a
@@ -218,7 +218,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   const authenticateJitsu: onRequestHookHandler = (request, _reply, done) => {
     authenticate(
       request,
-      headerKey(request.headers) ?? queryKey(request.url, 'writekey'),
+      headerKey(request.headers) ?? urlKey(request.url),
       'A write key is required: X-Write-Key, Basic with the key as user name, Bearer, or ?writekey=',
     );
     done();
