@@ -64,11 +64,10 @@ export function headerKey(headers: IncomingHttpHeaders): string | undefined {
 
 /**
  * The `writeKey` (or another `name`: Jitsu's `writekey`) of a request URL's query (the beacon's,
- * RudderStack's source config's); one, and
- * a repeated one is none. Read from the raw URL, not the parsed query, which takes `+` for a
- * space: rudder-analytics-js puts the key in its beacon's URL as it is, so a key's `+` (base64
- * keys hold them) must stay `+`. %-escapes are decoded, in the name too (its source-config
- * request encodes the key); text that is no escape stays as it is.
+ * RudderStack's source config's); one, and a repeated one is none. Read from the raw URL, not the
+ * parsed query, which takes `+` for a space: rudder-analytics-js puts the key in its beacon's URL
+ * as it is, so a key's `+` (base64 keys hold them) must stay `+`. %-escapes are decoded, in the
+ * name too (its source-config request encodes the key); text that is no escape stays as it is.
  */
 export function queryKey(url: string, name = 'writeKey'): string | undefined {
   const start = url.indexOf('?');

@@ -114,8 +114,8 @@ function vary(reply: FastifyReply, names: readonly string[]): FastifyReply {
 /**
  * What the browser SDKs fetch before they send, served by Spool so a page needs no vendor's
  * service (docs/sdks.md): analytics.js's project settings, RudderStack's source config, and
- * Jitsu's snippet (it holds no key, and is never refused: the page would send nothing). The first two
- * point the SDK at the host the page asked, and turn every destination and the SDKs' own
+ * Jitsu's snippet (it holds no key, and is never refused: the page would send nothing). The first
+ * two point the SDK at the host the page asked, and turn every destination and the SDKs' own
  * metrics off. An unknown write key is refused as on the tracking routes, after the rate limit
  * counted it against the client's address: these answers say whether a key is valid, so
  * guessing keys here is limited like anywhere else. A valid key's requests are not counted.

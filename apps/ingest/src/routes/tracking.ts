@@ -142,9 +142,10 @@ function batchOf(body: unknown, maxEvents: number) {
 /**
  * The Segment-compatible tracking API (docs/sdks.md), on the native API's append path: one stored
  * line per message, the same buffers, flushes, exactly-once landing and messageId dedupe; and
- * Jitsu's single-message routes. The write key may come as Basic user name, Bearer token,
- * X-Write-Key (Jitsu's), `writeKey` in the body, or (the beacon) `?writeKey=`; a key's messages go to its first stream in WRITE_KEYS, a `*` key's (and an open
- * service's) to DEFAULT_STREAM. Bodies are JSON whatever their Content-Type says (analytics.js
+ * Jitsu's routes. The write key may come as Basic user name, Bearer token, X-Write-Key (Jitsu's),
+ * `writeKey` in the body, or in the query (the beacon's `?writeKey=`, Jitsu's `?writekey=`); a
+ * key's messages go to its first stream in WRITE_KEYS, a `*` key's (and an open service's) to
+ * DEFAULT_STREAM. Bodies are JSON whatever their Content-Type says (analytics.js
  * sends text/plain, rudder-sdk-node gzip with a form type).
  */
 export async function trackingRoutes(app: FastifyInstance, options: TrackingRouteOptions): Promise<void> {

@@ -73,8 +73,8 @@ function killLeftovers(dataDir: string): void {
 /**
  * make dev run by `command` (make on a Makefile in `dataDir` that runs it, as `make dev` does) as
  * a terminal's own command, run by $SHELL -c: the shell leads the terminal's session, or make
- * does when the command execs it. script(1) is that terminal; killing it closes the window. The runner's pid
- * is written to `cli.pid`; nohup writes the output to `nohup.out`, both in `dataDir`.
+ * does when the command execs it. script(1) is that terminal; killing it closes the window. The
+ * runner's pid is written to `cli.pid`; nohup writes the output to `nohup.out`, both in `dataDir`.
  */
 async function inTerminal(dataDir: string, command: string) {
   const { env, ports } = await devEnv(dataDir);
