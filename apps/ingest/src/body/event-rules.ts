@@ -95,12 +95,17 @@ export const LONE_SURROGATE_KEY: EventProblem = {
   message: 'a key is not well-formed Unicode (a lone surrogate, which has no UTF-8 form)',
 };
 
+/** The event's own messageId when it chose one (a non-empty string), else undefined. */
+export function clientMessageId(event: Record<string, unknown>): string | undefined {
+  return typeof event.messageId === 'string' && event.messageId !== '' ? event.messageId : undefined;
+}
+
 /**
  * A top-level field the stored line leaves out (to-lines.ts, storedLine): the client's
- * `receivedAt`, replaced by the server's, and a `messageId` that is no string, replaced by a new one.
+ * `receivedAt`, replaced by the server's, and a `messageId` it did not choose, replaced by a new one.
  */
-const leftOutOfLine = (key: string, value: unknown) =>
-  key === 'receivedAt' || (key === 'messageId' && typeof value !== 'string');
+const leftOutOfLine = (event: Record<string, unknown>, key: string) =>
+  key === 'receivedAt' || (key === 'messageId' && clientMessageId(event) === undefined);
 
 /**
  * Mends an event's string values that are not well-formed Unicode, in place (each lone surrogate
@@ -130,7 +135,7 @@ export function mendLoneSurrogates(event: Record<string, unknown>): boolean | Ev
     for (const key of Object.keys(object)) {
       const child = object[key];
       // Never stored: judged by what else the line holds, an event was refused or taken alike.
-      if (object === event && leftOutOfLine(key, child)) continue;
+      if (object === event && leftOutOfLine(event, key)) continue;
       if (!key.isWellFormed()) return LONE_SURROGATE_KEY;
       if (typeof child === 'object' && child !== null) stack.push(child);
       else if (typeof child === 'string' && !child.isWellFormed()) {

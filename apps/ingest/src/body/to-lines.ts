@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientMessageIds } from '@spool/shared';
 import { errors } from '../errors.js';
 import { isoTime } from '../iso-time.js';
-import { checkEvent, mendLoneSurrogates } from './event-rules.js';
+import { checkEvent, clientMessageId, mendLoneSurrogates } from './event-rules.js';
 import type { ParsedBody } from './parse-body.js';
 
 /** An answer lists this many rejected events at most, and counts the rest. */
@@ -100,11 +100,6 @@ export interface LineLimits {
   maxEventBytes: number;
   /** What the request's stored lines may take together. */
   maxStoredBytes: number;
-}
-
-/** The event's own messageId when it chose one (a non-empty string), else undefined. */
-export function clientMessageId(event: Record<string, unknown>): string | undefined {
-  return typeof event.messageId === 'string' && event.messageId !== '' ? event.messageId : undefined;
 }
 
 /**
