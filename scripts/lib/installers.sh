@@ -70,18 +70,28 @@ ensure_pnpm() {
   export PATH="$bin:$PATH"
 }
 
-# Dependencies from the frozen lockfile; skipped when node_modules matches the lockfile already.
-ensure_deps() {
-  local stamp="$ROOT/node_modules/.spool-lock-hash"
-  local want
-  want=$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT"/package.json "$ROOT"/{apps,packages,tools,tests}/*/package.json | sha256sum | cut -c1-16)
+# install_stamped DIR HASH SKIPPED COMMAND...: runs COMMAND in DIR unless DIR/node_modules holds
+# the stamp of an install of HASH (the hash of what it installs from); says SKIPPED if so. The
+# stamp is written only once COMMAND succeeded: an install killed partway leaves a node_modules
+# that is not one. (`|| return`: under `phase`, `"$@" || rc=$?`, errexit is off.)
+install_stamped() {
+  local dir=$1 want=$2 skipped=$3
+  shift 3
+  local stamp="$dir/node_modules/.spool-lock-hash"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    log "dependencies match pnpm-lock.yaml, skipping install"
+    log "$skipped"
     return
   fi
-  # `|| return`: under `phase` (`"$@" || rc=$?`) errexit is off, and a failed install must not be stamped.
-  (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=append-only) || return
+  (cd "$dir" && "$@") || return
   echo "$want" >"$stamp"
+}
+
+# Dependencies from the frozen lockfile; skipped when node_modules matches the lockfile already.
+ensure_deps() {
+  local want
+  want=$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/pnpm-workspace.yaml" "$ROOT"/package.json "$ROOT"/{apps,packages,tools,tests}/*/package.json | sha256sum | cut -c1-16)
+  install_stamped "$ROOT" "$want" "dependencies match pnpm-lock.yaml, skipping install" \
+    pnpm install --frozen-lockfile --reporter=append-only
 }
 
 # ensure_apt_tool COMMAND VERSION: COMMAND, from Debian's package of the same name unless it is on
@@ -155,18 +165,13 @@ ensure_toolchain() {
 # The S3 stand-in's own dependencies (docker/test-images/s3: s3rver, outside the workspace), as
 # a phase of its own: a failed install (offline) is then named before anything starts. (A stack
 # started without this installs them itself: packages/testkit/src/local-stack/s3-standin.ts.)
-# An install is done once its stamp names the lock it installed: an `npm ci` killed partway leaves
-# a node_modules that is not (the stamp's rule is written once more, in s3-standin.ts).
+# Its stamp's rule is written once more, in s3-standin.ts (which runs before a build, or without
+# these scripts): the first 16 hex digits of the lock's sha256.
 ensure_s3_standin() {
-  local standin="$ROOT/docker/test-images/s3"
-  local stamp="$standin/node_modules/.spool-lock-hash" want
+  local standin="$ROOT/docker/test-images/s3" want
   want=$(sha256sum "$standin/package-lock.json" | cut -c1-16)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    log "the S3 stand-in's dependencies are installed, skipping"
-    return
-  fi
-  (cd "$standin" && npm ci --omit=dev --no-audit --no-fund --loglevel=error) || return
-  echo "$want" >"$stamp"
+  install_stamped "$standin" "$want" "the S3 stand-in's dependencies are installed, skipping" \
+    npm ci --omit=dev --no-audit --no-fund --loglevel=error
 }
 
 # What the tools that start a local stack (make dev, loadtest, chaos, soak, bench) need: the
