@@ -42,7 +42,7 @@ describe('memoryLimitFor', () => {
 
 describe('readStatement', () => {
   const base = {
-    input: "/tmp/it's",
+    inputs: ["/tmp/it's-00000.ndjson", '/tmp/b-00001.ndjson'],
     output: '/tmp/o',
     spill: '/tmp/s',
     rowGroupRows: 2048,
@@ -50,13 +50,13 @@ describe('readStatement', () => {
     maxLineBytes: 100,
   };
 
-  it('quotes field names and paths as SQL strings', () => {
+  it('reads the staged files as one list, in order, field names and paths quoted as SQL strings', () => {
     const sql = readStatement({
       ...base,
       schema: { kind: 'columns', columns: [{ name: 'it\'s "x"', type: 'VARCHAR' }] },
     });
     expect(sql).toBe(
-      `read_ndjson('/tmp/it''s', columns = {'it''s "x"': 'VARCHAR'}, records = true, maximum_object_size = 1048576)`,
+      `read_ndjson(['/tmp/it''s-00000.ndjson', '/tmp/b-00001.ndjson'], columns = {'it''s "x"': 'VARCHAR'}, records = true, maximum_object_size = 1048576)`,
     );
   });
 
@@ -72,7 +72,7 @@ describe('readStatement', () => {
       },
     });
     expect(sql).toBe(
-      `SELECT * REPLACE (CAST("say ""hi""" AS VARCHAR) AS "say ""hi""") FROM read_ndjson('/tmp/it''s', columns = {'n': 'BIGINT', 'say "hi"': 'JSON'}, records = true, maximum_object_size = 1048576)`,
+      `SELECT * REPLACE (CAST("say ""hi""" AS VARCHAR) AS "say ""hi""") FROM read_ndjson(['/tmp/it''s-00000.ndjson', '/tmp/b-00001.ndjson'], columns = {'n': 'BIGINT', 'say "hi"': 'JSON'}, records = true, maximum_object_size = 1048576)`,
     );
     expect(selectStatement({ ...base, schema: { kind: 'lines' } })).toMatch(
       /^SELECT "_event", CASE WHEN json_valid\("_messageId"\) .* FROM read_csv\(/,

@@ -85,8 +85,8 @@ function identifier(name: string): string {
 }
 
 export interface CopyToParquet {
-  /** A file of NDJSON: the generation as staged. */
-  input: string;
+  /** Files of NDJSON, read in order as one: the generation as staged (StagedFiles). */
+  inputs: string[];
   output: string;
   /** Where DuckDB may spill what its memory limit cannot hold (a directory it may create). */
   spill: string;
@@ -139,7 +139,8 @@ export function selectStatement(copy: CopyToParquet): string {
 }
 
 /** The call that reads the staged generation with its schema (docs/output.md#parquet). */
-export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): string {
+export function readStatement({ inputs, schema, maxLineBytes }: CopyToParquet): string {
+  const files = `[${inputs.map(literal).join(', ')}]`;
   const objectBytes = Math.max(1024 * 1024, maxLineBytes + 1024);
   if (schema.kind === 'lines') {
     // The lines of writeTextLines, parsing nothing: three fields, split at 0x01, and only a field
@@ -149,7 +150,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
       (name) => `${literal(name)}: 'VARCHAR'`,
     );
     return (
-      `read_csv(${literal(input)}, columns = {${columns.join(', ')}}, header = false, ` +
+      `read_csv(${files}, columns = {${columns.join(', ')}}, header = false, ` +
       `delim = E'\\x01', quote = E'\\x02', escape = E'\\x02', auto_detect = false, new_line = '\\n', ` +
       // Its buffer is 16 lines' bound by default: a text line of 6 MiB asked 112 MiB, past the
       // COPY's memory, on every retry. Two lines' bound reads any line (measured: 30 MiB in 96).
@@ -161,7 +162,7 @@ export function readStatement({ input, schema, maxLineBytes }: CopyToParquet): s
       ? schema.columns.map(({ name, type }) => `${literal(name)}: ${literal(type)}`).join(', ')
       : `${literal(WHOLE_EVENT_COLUMN)}: 'VARCHAR'`;
   const records = schema.kind === 'columns' ? 'true' : 'false';
-  return `read_ndjson(${literal(input)}, columns = {${columns}}, records = ${records}, maximum_object_size = ${objectBytes})`;
+  return `read_ndjson(${files}, columns = {${columns}}, records = ${records}, maximum_object_size = ${objectBytes})`;
 }
 
 /**

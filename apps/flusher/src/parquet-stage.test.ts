@@ -108,7 +108,7 @@ describe('ParquetStage', () => {
     expect(fallbacks).toEqual(['whole-event']);
   });
 
-  it("writes a 32 MiB generation with large events kept whole among the others with its typed columns (they were read in one block, past DuckDB's memory)", async () => {
+  it("writes a 32 MiB generation (staged in several files) with large events kept whole among the others with its typed columns, in order (they were read in one block, past DuckDB's memory)", async () => {
     const lines: string[] = [];
     let bytes = 0;
     for (let i = 0; bytes < 32 * 1024 * 1024; i++) {
@@ -128,7 +128,9 @@ describe('ParquetStage', () => {
     const fallbacks: FallbackKind[] = [];
     const file = await parquetOf(text, cuts, fallbacks);
     const [counts] = await read(
-      `SELECT count(*) AS rows, count(DISTINCT messageId) AS ids, count(_event) AS whole, count(n) AS typed FROM read_parquet('${file}')`,
+      `SELECT count(*) AS rows, count(DISTINCT messageId) AS ids, count(_event) AS whole, count(n) AS typed, ` +
+        `count(*) FILTER (WHERE messageId <> 'm' || file_row_number) AS misplaced ` +
+        `FROM read_parquet('${file}', file_row_number = true)`,
       file,
     );
     const whole = Math.ceil(lines.length / 20);
@@ -137,8 +139,28 @@ describe('ParquetStage', () => {
       ids: BigInt(lines.length),
       whole: BigInt(whole),
       typed: BigInt(lines.length - whole),
+      misplaced: 0n,
     });
     expect(fallbacks).toEqual(['whole-event']);
+  });
+
+  it('writes a generation of 400 text columns in 2,100 events (14 MB) with its columns (read as one staged file, it ran out of memory)', async () => {
+    const events = Array.from({ length: 2_100 }, (_, i) =>
+      Object.fromEntries([
+        ['messageId', `m${i}`],
+        ...Array.from({ length: 400 }, (_, field) => [`f${field}`, `v${i}-${field}`]),
+      ]),
+    );
+    const text = Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+    const fallbacks: FallbackKind[] = [];
+    const file = await parquetOf(text, [4 * 1024 * 1024, 8 * 1024 * 1024], fallbacks);
+    const [counts] = await read(
+      `SELECT count(*) AS rows, count(f399) AS last, max(f0) FILTER (WHERE messageId = 'm2099') AS first ` +
+        `FROM read_parquet('${file}')`,
+      file,
+    );
+    expect(counts).toEqual({ rows: 2100n, last: 2100n, first: 'v2099-0' });
+    expect(fallbacks).toEqual([]);
   });
 
   it('writes a generation of events kept whole and typed ones that DuckDB cannot parse as text lines, every event once', async () => {

@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LineSplitter } from './line-splitter.js';
 import { copyToParquet, duckdbErrorKind, isDataError, isOutOfMemory, withoutData } from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
-import { makeScratchDir, writeAll } from './scratch-dirs.js';
+import { makeScratchDir } from './scratch-dirs.js';
 import type { Chunk } from './sealed-reader.js';
+import { StagedFiles } from './staged-files.js';
 import { writeTextLines } from './text-lines.js';
 import { FieldNames } from './top-level-fields.js';
 import { wholeEventLine } from './whole-event-lines.js';
@@ -37,10 +38,11 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
   return schema.kind === 'whole-event' ? 'whole-event' : 'json-columns';
 }
 
-const READ_BYTES = 4 * 1024 * 1024;
+/** The Parquet file is read for the upload in pieces of this: as the scratch file of ndjson (spillable-output.ts). */
+const READ_BYTES = 1024 * 1024;
 
-/** The staged generation (an event kept whole in its staged form). */
-const STAGED = 'generation.ndjson';
+/** The staged generation's files (an event kept whole in its staged form): `generation-NNNNN.ndjson`. */
+const STAGED = 'generation';
 
 export function rowGroupRows(rawBytes: number, events: number): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
@@ -107,14 +109,14 @@ export class ParquetStage {
 
   private constructor(
     private readonly dir: string,
-    private readonly file: FileHandle,
+    private readonly staged: StagedFiles,
     private readonly report: FallbackReport,
   ) {}
 
   static async open(report: FallbackReport): Promise<ParquetStage> {
     const dir = await makeScratchDir();
     try {
-      return new ParquetStage(dir, await open(join(dir, STAGED), 'w'), report);
+      return new ParquetStage(dir, await StagedFiles.open(dir, STAGED), report);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -180,9 +182,9 @@ export class ParquetStage {
     const parts = this.parts.splice(0);
     if (parts.length === 2 && parts[1] === NEWLINE) {
       // One run: the chunk's own bytes, not copied.
-      await writeAll(this.file, parts[0] as Buffer);
-      await writeAll(this.file, NEWLINE);
-    } else if (parts.length > 0) await writeAll(this.file, Buffer.concat(parts));
+      await this.staged.write(parts[0] as Buffer);
+      await this.staged.write(NEWLINE);
+    } else if (parts.length > 0) await this.staged.write(Buffer.concat(parts));
   }
 
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
@@ -190,7 +192,7 @@ export class ParquetStage {
     try {
       this.lines.end(this.addLine);
       await this.writeParts();
-      await this.file.close();
+      await this.staged.close();
       const output = join(this.dir, 'generation.parquet');
       await this.writeParquet(output);
       yield* createReadStream(output, { highWaterMark: READ_BYTES });
@@ -218,17 +220,17 @@ export class ParquetStage {
       const attempt = attempts[index] as ParquetSchema;
       let rows: number;
       try {
-        const staged = join(this.dir, STAGED);
-        const input = attempt.kind === 'lines' ? join(this.dir, 'generation.lines') : staged;
+        const staged = this.staged.paths;
+        const inputs = attempt.kind === 'lines' ? [join(this.dir, 'generation.lines')] : staged;
         let maxLineBytes = this.maxLineBytes;
         if (attempt.kind === 'lines') {
-          maxLineBytes = await writeTextLines(staged, input);
+          maxLineBytes = await writeTextLines(staged, inputs[0] as string);
           // The last way of reading it: the staged lines are not read again, and the disk holds
           // one copy of the generation, as scratchBytesNeeded counts.
-          await rm(staged, { force: true });
+          await Promise.all(staged.map((path) => rm(path, { force: true })));
         }
         rows = await copyToParquet({
-          input,
+          inputs,
           spill: join(this.dir, 'spill'),
           output,
           schema: attempt,
@@ -261,7 +263,7 @@ export class ParquetStage {
   async discard(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
-    await this.file.close().catch(() => {});
+    await this.staged.close().catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -27,10 +27,10 @@ const OUTPUT_BYTES = 1024 * 1024;
  * its bytes as the schema was. So the server's columns sit beside `_event` in that fallback as in
  * the others, and `count(DISTINCT messageId)` counts its rows: DuckDB parses nothing but the two
  * short values, where parsing the lines is what failed (JSON it refuses, or memory for hundreds of
- * fields). Streams the file: it holds one read (4 MiB) and the output of its lines. Resolves with
+ * fields). Streams the files: it holds one read (4 MiB) and the output of its lines. Resolves with
  * the longest text line's bytes, its newline left out (what DuckDB's line bound is set by).
  */
-export async function writeTextLines(input: string, output: string): Promise<number> {
+export async function writeTextLines(inputs: string[], output: string): Promise<number> {
   const out = await open(output, 'w');
   try {
     const names = new FieldNames();
@@ -95,11 +95,13 @@ export async function writeTextLines(input: string, output: string): Promise<num
       push(messageId, receivedAt, text);
     };
     const lines = new LineSplitter();
-    for await (const chunk of createReadStream(input, {
-      highWaterMark: 4 * 1024 * 1024,
-    }) as AsyncIterable<Buffer>) {
-      lines.push(chunk, addLine);
-      if (pendingBytes >= OUTPUT_BYTES) await flush();
+    for (const input of inputs) {
+      for await (const chunk of createReadStream(input, {
+        highWaterMark: 4 * 1024 * 1024,
+      }) as AsyncIterable<Buffer>) {
+        lines.push(chunk, addLine);
+        if (pendingBytes >= OUTPUT_BYTES) await flush();
+      }
     }
     lines.end(addLine);
     await flush();

@@ -33,7 +33,7 @@ async function parquetOf(dir: string, ndjson: string, schema: ParquetSchema): Pr
   await writeFile(input, ndjson);
   const spill = join(dir, 'spill');
   await copyToParquet({
-    input,
+    inputs: [input],
     output,
     spill,
     schema,
