@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { ClusterRangeReader } from './cluster-range-reader.js';
+import { freeNow } from './free-now.js';
 import { GZIP_PARALLELISM } from './parallel-gzip.js';
 import { RangeReader } from './range-reader.js';
 
@@ -17,11 +18,15 @@ export interface Chunk {
   release(): void;
 }
 
-/** A fixed number of equal buffers; `take` waits while all are out. */
+/**
+ * A fixed number of equal buffers; `take` waits while all are out. Once closed, each buffer's
+ * memory is given back as soon as it is free (freeNow).
+ */
 class BufferPool {
   private readonly free: Buffer[] = [];
   private readonly waiting: Array<(buffer: Buffer) => void> = [];
   private created = 0;
+  private closed = false;
 
   constructor(
     private readonly count: number,
@@ -41,7 +46,14 @@ class BufferPool {
   give(buffer: Buffer): void {
     const waiter = this.waiting.shift();
     if (waiter) waiter(buffer);
+    else if (this.closed) freeNow(buffer);
     else this.free.push(buffer);
+  }
+
+  /** No more takes: frees the buffers in hand, and each one given back after. */
+  close(): void {
+    this.closed = true;
+    for (const buffer of this.free.splice(0)) freeNow(buffer);
   }
 }
 
@@ -113,5 +125,6 @@ export async function* readSealed(
     }
   } finally {
     reader?.close();
+    pool.close();
   }
 }

@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { Transform, type TransformCallback } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { freeNow } from './free-now.js';
 
 /**
  * Parts in flight: an upload holds at most S3_PART_SIZE × QUEUE_SIZE, whatever the object's size.
@@ -11,6 +18,9 @@ import { Upload } from '@aws-sdk/lib-storage';
  * flight outrun what one core compresses.
  */
 export const QUEUE_SIZE = 2;
+
+/** The most parts S3 takes in one multipart upload. */
+const MAX_PARTS = 10_000;
 
 /** Counts and hashes an object's bytes as they pass (to S3; and read back by spool verify). */
 export class ByteCounter extends Transform {
@@ -37,57 +47,185 @@ export interface UploadBody {
 }
 
 /**
- * Uploads a body as a multipart upload of `partBytes` parts (S3_PART_SIZE), QUEUE_SIZE in flight.
- * Returns its size and SHA-256 once S3 has confirmed the whole object. On failure the multipart upload is
- * aborted (`leavePartsOnError: false`) and the error is thrown; a failing body stops the upload,
- * and a failing upload stops reading the body.
+ * Uploads a body as a multipart upload of `partBytes` parts (S3_PART_SIZE), QUEUE_SIZE in flight,
+ * or as one PutObject when it is smaller than a part. Returns its size and SHA-256 once S3 has
+ * confirmed the whole object. On failure the multipart upload is aborted (no parts left behind)
+ * and the first error thrown: S3's own answer, or the body's; a failing upload stops reading the
+ * body.
+ *
+ * Written here rather than with lib-storage's `Upload`, which this used before: lib-storage
+ * gathers a stream into parts by concatenating its pieces, and the rest of each concatenation
+ * keeps the whole of it alive until the next, so two 8 MiB parts in flight held some 54 MiB, the
+ * peak of a Parquet flush (docs/benchmarks.md, k). Here each part is one buffer of `partBytes`,
+ * filled by copying the pieces into it, and reused once S3 has taken its part: QUEUE_SIZE + 1 of
+ * them at most (a buffer left to the garbage collector lived long enough to wait for a full
+ * collection, and the flush's resident memory grew by a part with each).
  */
 export async function uploadBody(
   target: UploadTarget,
   body: UploadBody,
   partBytes: number,
 ): Promise<{ compressedBytes: number; objectSha256: string }> {
-  const counter = new ByteCounter();
-  const client = firstErrorKept(target.s3);
-  const upload = new Upload({
-    client: client.s3,
-    params: {
-      Bucket: target.bucket,
-      Key: target.key,
-      Body: counter,
-      ContentType: body.contentType,
-      Metadata: body.metadata,
-    },
-    partSize: partBytes,
-    queueSize: QUEUE_SIZE,
-    leavePartsOnError: false,
-  });
-  const uploaded = upload
-    .done()
-    .then((answer) => {
-      // S3 may answer CompleteMultipartUpload 200 with an <Error> body; the SDK finds it only when
-      // `</Error>` ends the body, and with a newline after it took it for an object: the
-      // generation was released, its events lost (a review's run: 4,200 of 4,500). An answer
-      // that names no ETag confirms no object; the flush is retried.
-      if (!answer.ETag) throw new NoObjectConfirmed();
-    })
-    // Otherwise the reading would wait for ever on a consumer that is gone.
-    .catch((error: unknown) => {
-      counter.destroy(error as Error);
-      throw error;
-    });
-  const read = pipeline(Readable.from(body.pieces), counter).catch((error: unknown) => {
-    void upload.abort().catch(() => {});
-    throw error;
-  });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const upload = new MultipartUpload(target, body, partBytes);
+  let part = upload.emptyPart();
+  let filled = 0;
   try {
-    await Promise.all([read, uploaded]);
+    for await (const piece of body.pieces) {
+      hash.update(piece);
+      bytes += piece.length;
+      for (let at = 0; at < piece.length; ) {
+        // A full part is sent once more bytes come, so the last part is known as the last.
+        if (filled === partBytes) {
+          await upload.sendPart(part);
+          part = upload.emptyPart();
+          filled = 0;
+        }
+        const copied = piece.copy(part, filled, at, Math.min(piece.length, at + partBytes - filled));
+        filled += copied;
+        at += copied;
+      }
+    }
+    await upload.finish(part.subarray(0, filled));
+    freeNow(part);
   } catch (error) {
-    throw (error as Error).name === 'AbortError' && client.firstError !== undefined
-      ? client.firstError
-      : error;
+    await upload.abort();
+    throw error;
+  } finally {
+    upload.freeSpareParts();
   }
-  return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
+  return { compressedBytes: bytes, objectSha256: hash.digest('hex') };
+}
+
+/** One object's upload, part by part; the S3 calls of uploadBody. */
+class MultipartUpload {
+  private uploadId: string | undefined;
+  private readonly parts: CompletedPart[] = [];
+  private partsSent = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Part buffers whose parts S3 has taken, to fill again. */
+  private readonly spare: Buffer[] = [];
+  /** The first part S3 refused: what the upload fails with. */
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly target: UploadTarget,
+    private readonly body: UploadBody,
+    private readonly partBytes: number,
+  ) {}
+
+  /** A buffer for the next part: one S3 has taken, else a new one. */
+  emptyPart(): Buffer {
+    return this.spare.pop() ?? Buffer.allocUnsafe(this.partBytes);
+  }
+
+  /** Gives back the memory of the part buffers S3 has taken (freeNow), once no part will be sent. */
+  freeSpareParts(): void {
+    for (const buffer of this.spare.splice(0)) freeNow(buffer);
+  }
+
+  /** Sends a full part, once fewer than QUEUE_SIZE are in flight; throws a part's failure. */
+  async sendPart(data: Buffer): Promise<void> {
+    this.uploadId ??= await this.create();
+    while (this.inFlight.size >= QUEUE_SIZE && !this.failure) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure.error;
+    if (this.partsSent === MAX_PARTS)
+      throw new Error(`more than S3's ${MAX_PARTS} parts: raise S3_PART_SIZE`);
+    this.partsSent += 1;
+    const partNumber = this.partsSent;
+    const sent: Promise<void> = this.target.s3
+      .send(
+        new UploadPartCommand({
+          Bucket: this.target.bucket,
+          Key: this.target.key,
+          UploadId: this.uploadId,
+          PartNumber: partNumber,
+          Body: data,
+          ContentLength: data.length,
+        }),
+      )
+      .then((answer) => {
+        if (!answer.ETag) throw new Error(`S3 answered part ${partNumber} without an ETag`);
+        this.parts.push({
+          PartNumber: partNumber,
+          ETag: answer.ETag,
+          ...(answer.ChecksumCRC32 && { ChecksumCRC32: answer.ChecksumCRC32 }),
+        });
+        // Only once S3 answered: its request has sent every byte (a failed one's may still be
+        // queued on its socket, and nothing is sent after a failure).
+        this.spare.push(data);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+  }
+
+  /** Sends the last part and completes the upload; a body of one part or less is one PutObject. */
+  async finish(last: Buffer): Promise<void> {
+    const { s3, bucket, key } = this.target;
+    if (this.uploadId === undefined) {
+      const answer = await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: last,
+          ContentLength: last.length,
+          ContentType: this.body.contentType,
+          Metadata: this.body.metadata,
+        }),
+      );
+      if (!answer.ETag) throw new NoObjectConfirmed();
+      return;
+    }
+    if (last.length > 0) await this.sendPart(last);
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure.error;
+    const answer = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0)) },
+      }),
+    );
+    // S3 may answer CompleteMultipartUpload 200 with an <Error> body; the SDK finds it only when
+    // `</Error>` ends the body, and with a newline after it took it for an object: the
+    // generation was released, its events lost (a review's run: 4,200 of 4,500). An answer
+    // that names no ETag confirms no object; the flush is retried.
+    if (!answer.ETag) throw new NoObjectConfirmed();
+  }
+
+  /** After a failure: waits for the parts in flight, then aborts the multipart upload, if begun. */
+  async abort(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.uploadId === undefined) return;
+    const { s3, bucket, key } = this.target;
+    await s3
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId }))
+      .catch(() => {
+        // Left to the bucket's lifecycle rule and to the next attempt's clean-up (stale-uploads.ts).
+      });
+  }
+
+  private async create(): Promise<string> {
+    const { s3, bucket, key } = this.target;
+    // As lib-storage did: with checksums on, the object's parts carry CRC32s, listed again at completion.
+    const checksums = (await s3.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
+    const answer = await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: this.body.contentType,
+        Metadata: this.body.metadata,
+        ...(checksums && { ChecksumAlgorithm: 'CRC32' as const }),
+      }),
+    );
+    if (!answer.UploadId) throw new Error('S3 answered CreateMultipartUpload without an UploadId');
+    return answer.UploadId;
+  }
 }
 
 /** S3 answered an upload with success, and named no object (no ETag). */
@@ -98,27 +236,4 @@ export class NoObjectConfirmed extends Error {
       "S3 answered the upload's completion without an ETag: no object is confirmed (an error answered 200?)",
     );
   }
-}
-
-/**
- * The client, its first refused request kept. When S3 refuses a part (AccessDenied, SlowDown),
- * lib-storage ends that part's uploader, which closes the body, and throws the AbortError that
- * another uploader, waiting on the body, then met: the flush's log and the status page said "The
- * operation was aborted", not S3's answer (21 failures of 21 in a review's run with parts
- * refused 403). The upload's error is then S3's own.
- */
-function firstErrorKept(s3: S3Client): { s3: S3Client; firstError: unknown } {
-  const kept: { s3: S3Client; firstError: unknown } = { s3, firstError: undefined };
-  kept.s3 = Object.create(s3, {
-    send: {
-      value: (...args: Parameters<S3Client['send']>) =>
-        (s3.send as (...sent: Parameters<S3Client['send']>) => Promise<unknown>)(...args).catch(
-          (error: unknown) => {
-            kept.firstError ??= error;
-            throw error;
-          },
-        ),
-    },
-  }) as S3Client;
-  return kept;
 }
