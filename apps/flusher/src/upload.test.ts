@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { AbortMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+import { AbortMultipartUploadCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from '@jest/globals';
 import { recordingS3 } from '../test/recording-s3.js';
-import { uploadBody } from './upload.js';
+import { QUEUE_SIZE, uploadBody } from './upload.js';
 
 const PART_BYTES = 5 * 1024 * 1024;
 
@@ -22,5 +22,139 @@ describe('uploadBody', () => {
       Key: 'k',
       UploadId: 'upload-1',
     });
+  });
+});
+
+/**
+ * An S3 client that keeps what it is sent (each part's bytes copied as sent: the uploader reuses
+ * its buffers), answers each part after a turn of the event loop, and counts the parts in flight.
+ */
+function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED') {
+  const sent: Array<{ command: string; input: Record<string, unknown>; body?: Buffer }> = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const client = {
+    config: { requestChecksumCalculation: async () => checksums },
+    send: async (command: { input: Record<string, unknown> }) => {
+      const name = command.constructor.name;
+      const body = command.input.Body as Buffer | undefined;
+      sent.push({ command: name, input: command.input, ...(body && { body: Buffer.from(body) }) });
+      if (name === 'CreateMultipartUploadCommand') return { UploadId: 'upload-1' };
+      if (name === 'UploadPartCommand') {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight -= 1;
+        return {
+          ETag: `"part-${command.input.PartNumber}"`,
+          ChecksumCRC32: `crc-${command.input.PartNumber}`,
+        };
+      }
+      return { ETag: '"object"' };
+    },
+  };
+  return { client: client as unknown as S3Client, sent, mostInFlight: () => mostInFlight };
+}
+
+const target = (s3: S3Client) => ({ s3, bucket: 'b', key: 'k' });
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('uploadBody, part by part', () => {
+  it('sends parts of S3_PART_SIZE in order, the last one shorter, two in flight at most, then completes with every part', async () => {
+    const content = randomBytes(3 * PART_BYTES + 1234);
+    // Pieces of odd sizes, as a compressor hands them out.
+    const pieces = [
+      content.subarray(0, 1000),
+      content.subarray(1000, 7 * 1024 * 1024),
+      content.subarray(7 * 1024 * 1024),
+    ];
+    const { client, sent, mostInFlight } = partsS3();
+    const answer = await uploadBody(
+      target(client),
+      { pieces, contentType: 'application/gzip', metadata: { events: '3' } },
+      PART_BYTES,
+    );
+
+    expect(answer).toEqual({ compressedBytes: content.length, objectSha256: sha256(content) });
+    expect(sent.map(({ command }) => command)).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+    ]);
+    expect(sent[0]?.input).toEqual({
+      Bucket: 'b',
+      Key: 'k',
+      ContentType: 'application/gzip',
+      Metadata: { events: '3' },
+    });
+    const parts = sent.filter(({ command }) => command === 'UploadPartCommand');
+    expect(parts.map(({ input }) => [input.PartNumber, input.ContentLength])).toEqual([
+      [1, PART_BYTES],
+      [2, PART_BYTES],
+      [3, PART_BYTES],
+      [4, 1234],
+    ]);
+    expect(Buffer.concat(parts.map(({ body }) => body as Buffer)).equals(content)).toBe(true);
+    expect(mostInFlight()).toBe(QUEUE_SIZE);
+    expect(sent.at(-1)?.input.MultipartUpload).toEqual({
+      Parts: [1, 2, 3, 4].map((n) => ({ PartNumber: n, ETag: `"part-${n}"`, ChecksumCRC32: `crc-${n}` })),
+    });
+  });
+
+  it('sends a body of whole parts with no empty part after them', async () => {
+    const content = randomBytes(2 * PART_BYTES);
+    const { client, sent } = partsS3();
+    await uploadBody(target(client), { pieces: [content], contentType: 'x', metadata: {} }, PART_BYTES);
+    const parts = sent.filter(({ command }) => command === 'UploadPartCommand');
+    expect(parts.map(({ input }) => input.ContentLength)).toEqual([PART_BYTES, PART_BYTES]);
+  });
+
+  it('sends a body smaller than a part, or empty, as one PutObject', async () => {
+    for (const content of [randomBytes(1000), Buffer.alloc(0)]) {
+      const { client, sent } = partsS3();
+      const answer = await uploadBody(
+        target(client),
+        { pieces: [content], contentType: 'x', metadata: { a: '1' } },
+        PART_BYTES,
+      );
+      expect(answer).toEqual({ compressedBytes: content.length, objectSha256: sha256(content) });
+      expect(
+        sent.map(({ command, input, body }) => [
+          command,
+          input.ContentLength,
+          input.Metadata,
+          body?.equals(content),
+        ]),
+      ).toEqual([['PutObjectCommand', content.length, { a: '1' }, true]]);
+    }
+  });
+
+  it('asks for CRC32 part checksums when the client computes them (S3_CHECKSUMS=when_supported)', async () => {
+    const { client, sent } = partsS3('WHEN_SUPPORTED');
+    await uploadBody(
+      target(client),
+      { pieces: [randomBytes(PART_BYTES + 1)], contentType: 'x', metadata: {} },
+      PART_BYTES,
+    );
+    expect(sent[0]?.input.ChecksumAlgorithm).toBe('CRC32');
+  });
+
+  it("fails with the body's error, and aborts the upload it began", async () => {
+    const { client, sent } = partsS3();
+    async function* failing() {
+      yield randomBytes(PART_BYTES + 10);
+      throw new Error('Redis went away');
+    }
+    await expect(
+      uploadBody(target(client), { pieces: failing(), contentType: 'x', metadata: {} }, PART_BYTES),
+    ).rejects.toThrow('Redis went away');
+    expect(sent.map(({ command }) => command)).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'AbortMultipartUploadCommand',
+    ]);
   });
 });
