@@ -14,9 +14,9 @@ describe('the flusher memory budget', () => {
 
   it('refuses 64 MiB parts at concurrency 2 in a 512 Mi container, naming both settings', () => {
     const problem = memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 512 * MiB);
-    // Idle, plus for each flush 5 parts of 64 MiB (2 kept, 2 in flight, 1 filling) and its read
-    // buffers (their number follows the cores).
-    const expected = 128 + 2 * (5 * 64 + (CHUNK_BUFFERS * READ_CHUNK_BYTES) / MiB);
+    // Idle, plus for each flush 4 parts of 64 MiB (2 kept, 2 uploading) and its read buffers
+    // (their number follows the cores).
+    const expected = 128 + 2 * (4 * 64 + (CHUNK_BUFFERS * READ_CHUNK_BYTES) / MiB);
     expect(problem).toMatch(
       new RegExp(
         `^S3_PART_SIZE \\(64 MiB\\) × FLUSH_CONCURRENCY \\(2\\): a flusher may hold about ${expected} MiB`,

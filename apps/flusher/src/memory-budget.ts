@@ -24,11 +24,11 @@ export function writesParquet(config: Pick<Config, 'outputFormat'>): boolean {
 
 /**
  * The most one flush holds: the gzip its first pass kept (up to QUEUE_SIZE parts) while the
- * upload copies it into its part buffers (QUEUE_SIZE in flight and the one it fills), plus the
+ * upload copies it into its part buffers (QUEUE_SIZE more, in flight or being filled), plus the
  * buffers it reads Redis into.
  */
 export function flushPeakBytes(partBytes: number): number {
-  return (2 * QUEUE_SIZE + 1) * partBytes + CHUNK_BUFFERS * READ_CHUNK_BYTES;
+  return 2 * QUEUE_SIZE * partBytes + CHUNK_BUFFERS * READ_CHUNK_BYTES;
 }
 
 /** The most the flusher process holds with FLUSH_CONCURRENCY flushes at their peak at once. */

@@ -31,6 +31,8 @@ describe('uploadBody', () => {
  */
 function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED') {
   const sent: Array<{ command: string; input: Record<string, unknown>; body?: Buffer }> = [];
+  /** The memory each part was sent from. */
+  const partMemory = new Set<ArrayBufferLike>();
   let inFlight = 0;
   let mostInFlight = 0;
   const client = {
@@ -41,6 +43,7 @@ function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED'
       sent.push({ command: name, input: command.input, ...(body && { body: Buffer.from(body) }) });
       if (name === 'CreateMultipartUploadCommand') return { UploadId: 'upload-1' };
       if (name === 'UploadPartCommand') {
+        partMemory.add((body as Buffer).buffer);
         inFlight += 1;
         mostInFlight = Math.max(mostInFlight, inFlight);
         await new Promise((resolve) => setImmediate(resolve));
@@ -53,14 +56,14 @@ function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED'
       return { ETag: '"object"' };
     },
   };
-  return { client: client as unknown as S3Client, sent, mostInFlight: () => mostInFlight };
+  return { client: client as unknown as S3Client, sent, mostInFlight: () => mostInFlight, partMemory };
 }
 
 const target = (s3: S3Client) => ({ s3, bucket: 'b', key: 'k' });
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('uploadBody, part by part', () => {
-  it('sends parts of S3_PART_SIZE in order, the last one shorter, two in flight at most, then completes with every part', async () => {
+  it('sends parts of S3_PART_SIZE in order, the last one shorter, from two buffers reused, then completes with every part', async () => {
     const content = randomBytes(3 * PART_BYTES + 1234);
     // Pieces of odd sizes, as a compressor hands them out.
     const pieces = [
@@ -68,7 +71,7 @@ describe('uploadBody, part by part', () => {
       content.subarray(1000, 7 * 1024 * 1024),
       content.subarray(7 * 1024 * 1024),
     ];
-    const { client, sent, mostInFlight } = partsS3();
+    const { client, sent, mostInFlight, partMemory } = partsS3();
     const answer = await uploadBody(
       target(client),
       { pieces, contentType: 'application/gzip', metadata: { events: '3' } },
@@ -99,6 +102,8 @@ describe('uploadBody, part by part', () => {
     ]);
     expect(Buffer.concat(parts.map(({ body }) => body as Buffer)).equals(content)).toBe(true);
     expect(mostInFlight()).toBe(QUEUE_SIZE);
+    // Its part buffers reused: QUEUE_SIZE in all, in flight or being filled.
+    expect(partMemory.size).toBe(QUEUE_SIZE);
     expect(sent.at(-1)?.input.MultipartUpload).toEqual({
       Parts: [1, 2, 3, 4].map((n) => ({ PartNumber: n, ETag: `"part-${n}"`, ChecksumCRC32: `crc-${n}` })),
     });

@@ -12,10 +12,10 @@ import {
 import { freeNow } from './free-now.js';
 
 /**
- * Parts in flight: an upload holds at most S3_PART_SIZE × QUEUE_SIZE, whatever the object's size.
- * Two: an upload from a scratch file fills every slot at once, and 4 × 8 MiB parts put a flush's
- * peak 40-60 MiB higher than 2 did, for no shorter upload (docs/benchmarks.md, d); two parts in
- * flight outrun what one core compresses.
+ * Part buffers an upload holds, in flight or being filled: at most S3_PART_SIZE × QUEUE_SIZE,
+ * whatever the object's size. Two: 4 × 8 MiB parts put a flush's peak 40-60 MiB higher than 2
+ * did, for no shorter upload (docs/benchmarks.md, d); two parts in flight outrun what one core
+ * compresses, and a part is filled from memory or a scratch file in milliseconds.
  */
 export const QUEUE_SIZE = 2;
 
@@ -57,9 +57,10 @@ export interface UploadBody {
  * gathers a stream into parts by concatenating its pieces, and the rest of each concatenation
  * keeps the whole of it alive until the next, so two 8 MiB parts in flight held some 54 MiB, the
  * peak of a Parquet flush (docs/benchmarks.md, k). Here each part is one buffer of `partBytes`,
- * filled by copying the pieces into it, and reused once S3 has taken its part: QUEUE_SIZE + 1 of
- * them at most (a buffer left to the garbage collector lived long enough to wait for a full
- * collection, and the flush's resident memory grew by a part with each).
+ * filled by copying the pieces into it, and reused once S3 has taken its part: QUEUE_SIZE of them
+ * at most, a part filled only while fewer are in flight (a buffer left to the garbage collector
+ * lived long enough to wait for a full collection, and the flush's resident memory grew by a
+ * part with each).
  */
 export async function uploadBody(
   target: UploadTarget,
@@ -69,7 +70,7 @@ export async function uploadBody(
   const hash = createHash('sha256');
   let bytes = 0;
   const upload = new MultipartUpload(target, body, partBytes);
-  let part = upload.emptyPart();
+  let part = await upload.emptyPart();
   let filled = 0;
   try {
     for await (const piece of body.pieces) {
@@ -79,7 +80,7 @@ export async function uploadBody(
         // A full part is sent once more bytes come, so the last part is known as the last.
         if (filled === partBytes) {
           await upload.sendPart(part);
-          part = upload.emptyPart();
+          part = await upload.emptyPart();
           filled = 0;
         }
         const copied = piece.copy(part, filled, at, Math.min(piece.length, at + partBytes - filled));
@@ -115,8 +116,13 @@ class MultipartUpload {
     private readonly partBytes: number,
   ) {}
 
-  /** A buffer for the next part: one S3 has taken, else a new one. */
-  emptyPart(): Buffer {
+  /**
+   * A buffer for the next part, once fewer than QUEUE_SIZE parts are in flight: one S3 has taken,
+   * else a new one. Throws a part's failure.
+   */
+  async emptyPart(): Promise<Buffer> {
+    while (this.inFlight.size >= QUEUE_SIZE && !this.failure) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure.error;
     return this.spare.pop() ?? Buffer.allocUnsafe(this.partBytes);
   }
 
@@ -125,10 +131,9 @@ class MultipartUpload {
     for (const buffer of this.spare.splice(0)) freeNow(buffer);
   }
 
-  /** Sends a full part, once fewer than QUEUE_SIZE are in flight; throws a part's failure. */
+  /** Sends a part (filled in a buffer of emptyPart's); throws a part's failure. */
   async sendPart(data: Buffer): Promise<void> {
     this.uploadId ??= await this.create();
-    while (this.inFlight.size >= QUEUE_SIZE && !this.failure) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure.error;
     if (this.partsSent === MAX_PARTS)
       throw new Error(`more than S3's ${MAX_PARTS} parts: raise S3_PART_SIZE`);
