@@ -22,13 +22,21 @@ export const QUEUE_SIZE = 2;
 /** The most parts S3 takes in one multipart upload. */
 const MAX_PARTS = 10_000;
 
-/** Counts and hashes an object's bytes as they pass (to S3; and read back by spool verify). */
+/**
+ * Counts and hashes an object's bytes: those uploadBody sends (`count`), and those spool verify
+ * reads back (as they pass through).
+ */
 export class ByteCounter extends Transform {
   bytes = 0;
   readonly hash = createHash('sha256');
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+
+  count(chunk: Buffer): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.count(chunk);
     callback(null, chunk);
   }
 }
@@ -67,15 +75,13 @@ export async function uploadBody(
   body: UploadBody,
   partBytes: number,
 ): Promise<{ compressedBytes: number; objectSha256: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
+  const counter = new ByteCounter();
   const upload = new MultipartUpload(target, body, partBytes);
   let part = await upload.emptyPart();
   let filled = 0;
   try {
     for await (const piece of body.pieces) {
-      hash.update(piece);
-      bytes += piece.length;
+      counter.count(piece);
       for (let at = 0; at < piece.length; ) {
         // A full part is sent once more bytes come, so the last part is known as the last.
         if (filled === partBytes) {
@@ -96,7 +102,7 @@ export async function uploadBody(
   } finally {
     upload.freeSpareParts();
   }
-  return { compressedBytes: bytes, objectSha256: hash.digest('hex') };
+  return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
 }
 
 /** One object's upload, part by part; the S3 calls of uploadBody. */
