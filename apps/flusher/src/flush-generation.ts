@@ -14,14 +14,14 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { bucketState } from './bucket-check.js';
-import { type FirstPass, summarizeAndCompress, summarizeAndStage } from './first-pass.js';
+import { type FirstPass, summarizeAndStage, summarizeForCompression } from './first-pass.js';
 import { manifestLine, writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { FORMAT_WRITERS, type FormatWriter } from './output-formats.js';
 import { objectKey, objectMetadata } from './s3-object.js';
 import { readSealed } from './sealed-reader.js';
 import { abortStaleUploads } from './stale-uploads.js';
-import { QUEUE_SIZE, uploadBody } from './upload.js';
+import { uploadBody } from './upload.js';
 
 export interface FlushDeps {
   config: Pick<Config, 's3' | 'namespace' | 'outputFormat'>;
@@ -39,16 +39,15 @@ export type FlushOutcome =
   | { status: 'uploaded'; key: string; events: number; rawBytes: number; compressedBytes: number };
 
 /**
- * One flush job, top to bottom: seal the generation; read it once to summarize and compress it;
- * upload the gzip (held from that read when it was small, else compressed from a second read) to
- * its deterministic S3 key; and only after S3 confirmed, release it. Every step is safe to
+ * One flush job, top to bottom: seal the generation; read it once to summarize it (Parquet: and
+ * stage it); upload its object to its deterministic S3 key (NDJSON: compressed from a second read
+ * as the upload goes); and only after S3 confirmed, release it. Every step is safe to
  * repeat: a retry after a crash anywhere reuses the sealed key, overwrites the same object with
  * the same bytes, and counts the events once. Throws to have the job retried (with backoff) when
  * Redis or S3 fails.
  */
 export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {
   const { config, redis, logger, metrics } = deps;
-  const { partBytes } = config.s3;
   const keys = streamKeys(stream, config.namespace);
   // `stream` is a buffer unit: a stream, or one shard of a sharded stream (stream-shards.ts).
   const unit = parseShardUnit(stream) ?? { stream, shard: 0 };
@@ -67,10 +66,8 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     'flushing generation',
   );
 
-  // The first read may hold as much output as the upload holds in parts in flight (both
-  // QUEUE_SIZE parts); uploading the held output holds both at once, so a flush peaks near twice that.
   const firstPass = writer.compressor
-    ? await summarizeAndCompress(read, partBytes * QUEUE_SIZE, writer.compressor)
+    ? await summarizeForCompression(read, writer.compressor)
     : await summarizeAndStage(read, {
         logger: logger.child({ stream, gen }),
         fallback: (kind) => metrics.parquetFallbacks.inc({ stream: metrics.streamLabel(unit.stream), kind }),
@@ -116,8 +113,8 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
   };
   if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
   logger.info(
-    // readPasses 1: compressed during the first read, uploaded from memory or local disk
-    // (outputOn); 2: read again (no disk could take the output).
+    // readPasses 2: summarized, then read again and compressed into the upload (NDJSON);
+    // 1: uploaded from the Parquet file staged during the summary's pass.
     {
       stream,
       gen,
@@ -125,7 +122,6 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
       rawBytes: sealed.length,
       status: sealed.status,
       readPasses: firstPass.readPasses,
-      outputOn: firstPass.outputOn,
     },
     'uploading generation',
   );

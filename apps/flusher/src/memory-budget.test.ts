@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '@spool/shared';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem } from './memory-budget.js';
+import { GZIP_PARALLELISM } from './parallel-gzip.js';
 import { CHUNK_BUFFERS, READ_CHUNK_BYTES } from './sealed-reader.js';
 
 const MiB = 1024 * 1024;
@@ -12,18 +13,19 @@ describe('the flusher memory budget', () => {
     expect(memoryProblem(config(), 512 * MiB)).toBeUndefined();
   });
 
-  it('refuses 64 MiB parts at concurrency 2 in a 512 Mi container, naming both settings', () => {
-    const problem = memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 512 * MiB);
-    // Idle, plus for each flush 4 parts of 64 MiB (2 kept, 2 uploading) and its read buffers
-    // (their number follows the cores).
-    const expected = 128 + 2 * (4 * 64 + (CHUNK_BUFFERS * READ_CHUNK_BYTES) / MiB);
+  it('refuses 64 MiB parts at concurrency 3 in a 512 Mi container, naming both settings', () => {
+    const settings = config({ S3_PART_SIZE: '64MiB', FLUSH_CONCURRENCY: '3' });
+    const problem = memoryProblem(settings, 512 * MiB);
+    // Idle, plus for each flush its 2 part buffers of 64 MiB, its read buffers and the
+    // compressor's pieces in flight (their numbers follow the cores).
+    const expected = 128 + 3 * (2 * 64 + ((CHUNK_BUFFERS + GZIP_PARALLELISM) * READ_CHUNK_BYTES) / MiB);
     expect(problem).toMatch(
       new RegExp(
-        `^S3_PART_SIZE \\(64 MiB\\) × FLUSH_CONCURRENCY \\(2\\): a flusher may hold about ${expected} MiB`,
+        `^S3_PART_SIZE \\(64 MiB\\) × FLUSH_CONCURRENCY \\(3\\): a flusher may hold about ${expected} MiB`,
       ),
     );
     expect(problem).toContain('memory limit of 512 MiB');
-    expect(memoryProblem(config({ S3_PART_SIZE: '64MiB' }), 2048 * MiB)).toBeUndefined();
+    expect(memoryProblem(settings, 2048 * MiB)).toBeUndefined();
   });
 
   it('counts DuckDB once when any stream writes Parquet, and still fits the defaults in 512 Mi', () => {

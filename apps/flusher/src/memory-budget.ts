@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '@spool/shared';
+import { GZIP_PARALLELISM } from './parallel-gzip.js';
 import { CHUNK_BUFFERS, READ_CHUNK_BYTES } from './sealed-reader.js';
 import { QUEUE_SIZE } from './upload.js';
 
@@ -23,12 +24,12 @@ export function writesParquet(config: Pick<Config, 'outputFormat'>): boolean {
 }
 
 /**
- * The most one flush holds: the gzip its first pass kept (up to QUEUE_SIZE parts) while the
- * upload copies it into its part buffers (QUEUE_SIZE more, in flight or being filled), plus the
- * buffers it reads Redis into.
+ * The most one flush holds: the upload's part buffers (QUEUE_SIZE, in flight or being filled),
+ * the buffers it reads Redis into, and what the compressor holds meanwhile (a piece of output for
+ * each chunk in flight, at most a chunk's size each; or zstd's workers, less than that).
  */
 export function flushPeakBytes(partBytes: number): number {
-  return 2 * QUEUE_SIZE * partBytes + CHUNK_BUFFERS * READ_CHUNK_BYTES;
+  return QUEUE_SIZE * partBytes + (CHUNK_BUFFERS + GZIP_PARALLELISM) * READ_CHUNK_BYTES;
 }
 
 /** The most the flusher process holds with FLUSH_CONCURRENCY flushes at their peak at once. */

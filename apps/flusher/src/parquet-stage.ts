@@ -38,7 +38,10 @@ function fallbackKind(schema: ParquetSchema): FallbackKind {
   return schema.kind === 'whole-event' ? 'whole-event' : 'json-columns';
 }
 
-/** The Parquet file is read for the upload in pieces of this: as the scratch file of ndjson (spillable-output.ts). */
+/**
+ * The Parquet file is read for the upload in pieces of this: 4 MiB reads filled the upload's part
+ * slots at once and peaked 20 MiB higher (docs/benchmarks.md, "One read of Redis").
+ */
 const READ_BYTES = 1024 * 1024;
 
 /** The staged generation's files (an event kept whole in its staged form): `generation-NNNNN.ndjson`. */

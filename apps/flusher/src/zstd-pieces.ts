@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { constants, createZstdCompress, type ZstdCompress } from 'node:zlib';
 import { ZLIB_OUTPUT_CHUNK_BYTES } from './zlib-output.js';
 
@@ -6,17 +7,35 @@ import { ZLIB_OUTPUT_CHUNK_BYTES } from './zlib-output.js';
 const LEVEL = 3;
 
 /**
+ * libzstd's worker threads: one a core, at most 4 (each holds a job's input and output and a
+ * context), none on one core, where the thread pool's one thread already compresses beside the
+ * event loop. `zstd -T0` takes every core too.
+ */
+export const ZSTD_WORKERS = availableParallelism() < 2 ? 0 : Math.min(4, availableParallelism());
+
+/**
+ * The input each worker compresses at a time: libzstd's smallest, so a 4 MiB chunk keeps the
+ * workers busy (its default, 8 MiB at level 3, leaves one idle per chunk); the frame was smaller
+ * too (docs/benchmarks.md, "zstd on libzstd's workers").
+ */
+const JOB_BYTES = 1024 * 1024;
+
+/**
  * zstd into one frame with its content checksum: every zstd reader takes it (a file of several
  * frames is valid zstd too, but some readers, Node's one-shot zstdDecompress among them, stop
- * after the first). Chunks are compressed in order, one at a time, and `add` resolves as soon as
- * the chunk before is done: so the caller reads and hashes the next chunk while this one is
- * compressed on the thread pool (waiting for each chunk to be compressed left the compressing
- * thread idle while the event loop hashed; docs/benchmarks.md, j). `consumed` is called once
- * zlib has taken a chunk, so the caller may reuse its memory.
+ * after the first). Chunks are compressed in order, one at a time, each on ZSTD_WORKERS of
+ * libzstd's threads, and `add` resolves as soon as the chunk before is done: so the caller reads
+ * the next chunk while this one is compressed (waiting for each chunk to be compressed left the
+ * compressing threads idle while the event loop read; docs/benchmarks.md, j). `consumed` is
+ * called once zlib has taken a chunk, so the caller may reuse its memory.
  *
- * On one core: libzstd's worker threads (`nbWorkers`) through Node 24's zlib stream push output
- * after the stream's end on some flushes (ERR_STREAM_PUSH_AFTER_EOF, reproduced with a 32 MiB
- * generation uploaded to S3), so they are not used. Memory: zstd's window and two chunks.
+ * Each write is flushed (ZSTD_e_flush), which ends a block but not the frame. With workers,
+ * libzstd returns from a ZSTD_e_continue write while they still compress, and Node 24's zlib
+ * stream, taking the write as done, later pushes their output after the stream's end
+ * (ERR_STREAM_PUSH_AFTER_EOF: in one of two rounds of bench/analysis/zstd-workers.mjs, and with a
+ * 32 MiB generation uploaded to S3); a flushed write returns only once its output is out, or
+ * the output buffer is full, which zlib's stream then empties before it goes on.
+ * Memory: the workers' jobs, zstd's window and two chunks.
  */
 export class ZstdPieces {
   private readonly stream: ZstdCompress;
@@ -26,10 +45,16 @@ export class ZstdPieces {
   /** The chunk being compressed: its write, settled once zlib is done with it. */
   private inFlight: Promise<void> = Promise.resolve();
 
-  constructor() {
+  constructor(workers = ZSTD_WORKERS) {
     this.stream = createZstdCompress({
       chunkSize: ZLIB_OUTPUT_CHUNK_BYTES,
-      params: { [constants.ZSTD_c_compressionLevel]: LEVEL, [constants.ZSTD_c_checksumFlag]: 1 },
+      flush: constants.ZSTD_e_flush,
+      params: {
+        [constants.ZSTD_c_compressionLevel]: LEVEL,
+        [constants.ZSTD_c_checksumFlag]: 1,
+        [constants.ZSTD_c_nbWorkers]: workers,
+        ...(workers > 0 ? { [constants.ZSTD_c_jobSize]: JOB_BYTES } : {}),
+      },
     });
     this.stream.on('data', (piece: Buffer) => {
       if (!this.discarded) this.output.push(piece);
