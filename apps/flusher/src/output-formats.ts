@@ -66,8 +66,18 @@ export async function* encodeChunks(format: OutputFormat, chunks: Chunks, logger
   }
 }
 
-/** A series of chunks compressed as they come; each chunk is released once compressed. */
+/**
+ * A series of chunks compressed as they come; each chunk is released once compressed. A reader
+ * that stops early (an upload that failed) discards the compressor, so zstd's stream, and its
+ * worker threads, end then rather than whenever the collector finds them.
+ */
 export async function* compressChunks(compressor: Compressor, chunks: Chunks): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) yield* await compressor.add(chunk.data, chunk.release);
-  yield* await compressor.finish();
+  let finished = false;
+  try {
+    for await (const chunk of chunks) yield* await compressor.add(chunk.data, chunk.release);
+    yield* await compressor.finish();
+    finished = true;
+  } finally {
+    if (!finished) compressor.discard();
+  }
 }
