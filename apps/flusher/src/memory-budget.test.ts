@@ -13,15 +13,15 @@ describe('the flusher memory budget', () => {
     expect(memoryProblem(config(), 512 * MiB)).toBeUndefined();
   });
 
-  it('refuses 64 MiB parts at concurrency 3 in a 512 Mi container, naming both settings', () => {
-    const settings = config({ S3_PART_SIZE: '64MiB', FLUSH_CONCURRENCY: '3' });
+  it('refuses 64 MiB parts at concurrency 2 in a 512 Mi container, naming both settings', () => {
+    const settings = config({ S3_PART_SIZE: '64MiB' });
     const problem = memoryProblem(settings, 512 * MiB);
-    // Idle, plus for each flush its 2 part buffers of 64 MiB, its read buffers and the
-    // compressor's pieces in flight (their numbers follow the cores).
-    const expected = 128 + 3 * (2 * 64 + ((CHUNK_BUFFERS + GZIP_PARALLELISM) * READ_CHUNK_BYTES) / MiB);
+    // Idle, plus for each flush its 2 part buffers of 64 MiB and the pieces copied into them,
+    // its read buffers and twice the compressor's chunks in flight (their numbers follow the cores).
+    const expected = 128 + 2 * (4 * 64 + ((CHUNK_BUFFERS + 2 * GZIP_PARALLELISM) * READ_CHUNK_BYTES) / MiB);
     expect(problem).toMatch(
       new RegExp(
-        `^S3_PART_SIZE \\(64 MiB\\) × FLUSH_CONCURRENCY \\(3\\): a flusher may hold about ${expected} MiB`,
+        `^S3_PART_SIZE \\(64 MiB\\) × FLUSH_CONCURRENCY \\(2\\): a flusher may hold about ${expected} MiB`,
       ),
     );
     expect(problem).toContain('memory limit of 512 MiB');

@@ -24,12 +24,15 @@ export function writesParquet(config: Pick<Config, 'outputFormat'>): boolean {
 }
 
 /**
- * The most one flush holds: the upload's part buffers (QUEUE_SIZE, in flight or being filled),
- * the buffers it reads Redis into, and what the compressor holds meanwhile (a piece of output for
- * each chunk in flight, at most a chunk's size each; or zstd's workers, less than that).
+ * The most one flush holds: the upload's part buffers (QUEUE_SIZE, in flight or being filled)
+ * and as much again of the compressed pieces copied into them, garbage until the collector runs;
+ * the buffers it reads Redis into; and what the compressor holds meanwhile, twice a chunk for
+ * each in flight (its output, up to its size, in zlib's 1 MiB pieces and then joined; zstd's
+ * workers hold less). Two or four gzip flushes at once peaked 56-74 MiB a flush above idle in a
+ * review's runs, over the 48 MiB that counting each part and piece once gave.
  */
 export function flushPeakBytes(partBytes: number): number {
-  return QUEUE_SIZE * partBytes + (CHUNK_BUFFERS + GZIP_PARALLELISM) * READ_CHUNK_BYTES;
+  return 2 * QUEUE_SIZE * partBytes + (CHUNK_BUFFERS + 2 * GZIP_PARALLELISM) * READ_CHUNK_BYTES;
 }
 
 /** The most the flusher process holds with FLUSH_CONCURRENCY flushes at their peak at once. */

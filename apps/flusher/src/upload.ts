@@ -15,7 +15,7 @@ import { freeNow } from './free-now.js';
  * Part buffers an upload holds, in flight or being filled: at most S3_PART_SIZE × QUEUE_SIZE,
  * whatever the object's size. Two: 4 × 8 MiB parts put a flush's peak 40-60 MiB higher than 2
  * did, for no shorter upload (docs/benchmarks.md, d); two parts in flight outrun what one core
- * compresses, and a part is filled from memory or a scratch file in milliseconds.
+ * compresses, and a part is filled from memory in milliseconds.
  */
 export const QUEUE_SIZE = 2;
 
