@@ -22,8 +22,8 @@ export interface FirstPass {
  * output is held nowhere but in the upload's parts. Reading and hashing are quick beside
  * compressing (0.3 s of a 256 MiB flush's 2.1–2.7 s); compressing during this pass instead, and
  * keeping the output in memory or a scratch file until the upload could start, made the upload
- * wait for the whole compression and held 10–30 MiB more at the peak (docs/benchmarks.md, "The
- * summary's own pass").
+ * wait for the whole compression, and a single flush's peak 7–31 MiB higher (docs/benchmarks.md,
+ * "The summary's own pass").
  */
 export async function summarizeForCompression(
   read: () => AsyncIterable<Chunk>,
