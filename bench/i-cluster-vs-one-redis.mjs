@@ -6,9 +6,17 @@
 //    spends per event (the ingest's from /proc, each master's from INFO cpu): how much of one
 //    Redis core an event takes is what a shard can carry, and docs/benchmarks.md projects from it.
 //    Everything shares this machine's cores: the ratios hold, absolute events/s do not travel.
-import { readFileSync } from 'node:fs';
 import { shardUnit } from '@spool/shared';
-import { alternate, drainBuffers, load, markdown, startIngest, startStack, uniqueIdBodies } from './lib.mjs';
+import {
+  alternate,
+  cpuSeconds,
+  drainBuffers,
+  load,
+  markdown,
+  startIngest,
+  startStack,
+  uniqueIdBodies,
+} from './lib.mjs';
 
 const TARGET = 0.9;
 const { single, batch } = uniqueIdBodies();
@@ -16,12 +24,6 @@ const SHAPES = [
   { name: 'single-event requests', events: 1, makeBody: single },
   { name: '100-event batches', events: 100, makeBody: batch },
 ];
-
-/** CPU seconds a process has used (user + system), from /proc. */
-function processCpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** CPU seconds each master's redis-server has used, by port (INFO cpu). */
 async function mastersCpuSeconds(cluster, ports) {
@@ -36,7 +38,7 @@ async function mastersCpuSeconds(cluster, ports) {
 
 /** One load with CPU accounting: events/s, and µs of CPU per event for the ingest and each master. */
 async function loadWithCpu(url, makeBody, events, { ingestPid, cluster, masters, seconds, drain }) {
-  const ingestBefore = processCpuSeconds(ingestPid);
+  const ingestBefore = cpuSeconds(ingestPid);
   const redisBefore = await mastersCpuSeconds(cluster, masters);
   const result = await load(url, { makeBody, seconds }).finally(drain());
   if (result.errors + result.non2xx > 0) {
@@ -46,10 +48,10 @@ async function loadWithCpu(url, makeBody, events, { ingestPid, cluster, masters,
   }
   const redisAfter = await mastersCpuSeconds(cluster, masters);
   const total = result.requestsPerSecond * seconds * events;
-  const perEvent = (cpuSeconds) => (cpuSeconds * 1e6) / total;
+  const perEvent = (seconds) => (seconds * 1e6) / total;
   return {
     eventsPerSecond: result.requestsPerSecond * events,
-    ingestMicros: perEvent(processCpuSeconds(ingestPid) - ingestBefore),
+    ingestMicros: perEvent(cpuSeconds(ingestPid) - ingestBefore),
     masterMicros: masters.map((port) => perEvent((redisAfter.get(port) ?? 0) - (redisBefore.get(port) ?? 0))),
   };
 }

@@ -198,6 +198,12 @@ export async function alternate(bench, sides, { rounds = 2, seconds = 5 } = {}) 
   return totals.map((total) => ({ ...total, requestsPerSecond: Math.round(total.requestsPerSecond) }));
 }
 
+/** User + system CPU seconds a process has used so far (/proc/<pid>/stat, in ticks of 1/100 s). */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function rssMiB(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match?.[1] ?? 0) / 1024;

@@ -4,20 +4,14 @@
 // Spool's rests a second (apps/flusher/src/rest-after-refusal.ts). Not a scenario of `make
 // bench`; an analysis of a Redis incident (docs/operations.md, SpoolSweepFailing).
 // Usage: node bench/analysis/refused-worker.mjs <other build's apps/flusher/dist/main.js> [rounds, default 2]
-import { readFileSync } from 'node:fs';
 import { addFlushJob, FLUSH_QUEUE, queuePrefix } from '@spool/shared';
 import { Queue } from 'bullmq';
-import { startStack, stopAll } from '../lib.mjs';
+import { cpuSeconds, startStack, stopAll } from '../lib.mjs';
 
 const [other, rounds = '2'] = process.argv.slice(2);
 if (!other) throw new Error('usage: node bench/analysis/refused-worker.mjs <other build main.js> [rounds]');
 const SECONDS = 10;
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, in clock ticks of 1/100 s). */
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
 const commands = async (redis) => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))[1]);
 
 async function measure(main) {

@@ -6,22 +6,15 @@
 // where `pigz`, `zstd -T0` and DuckDB's COPY only write to /dev/null or a local file.
 // Not a scenario of `make bench`. Usage: node bench/analysis/upload-to-stand-in.mjs [MiB=55]
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { freePort, ROOT, start, stopAll, tempDir, until } from '../lib.mjs';
+import { cpuSeconds, freePort, ROOT, start, stopAll, tempDir, until } from '../lib.mjs';
 
 const MiB = 1024 * 1024;
 const mebibytes = Number(process.argv[2] ?? 55);
 const require = createRequire(join(ROOT, 'apps/flusher/package.json'));
 const { S3Client } = require('@aws-sdk/client-s3');
 const { uploadBody } = await import(join(ROOT, 'apps/flusher/dist/upload.js'));
-
-/** User and system CPU seconds of a process, from /proc. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const port = await freePort();
 const standin = start(
