@@ -4,19 +4,14 @@
 // A side is `bare`, `spool`, or `spool:<node flags>` (the ingest run with those NODE_OPTIONS).
 // Not a scenario of `make bench`: an analysis of where b's gap to bare Fastify is.
 // Usage: node bench/analysis/batch-cpu-split.mjs [--single] [--rounds N] [side …]
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { drainBuffers, load, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
+import { cpuSeconds, drainBuffers, load, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { single: { type: 'boolean', default: false }, rounds: { type: 'string', default: '2' } },
 });
 const sides = positionals.length > 0 ? positionals : ['bare', 'spool'];
-const processSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
-};
 const ownSeconds = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -48,9 +43,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const url = `${base}/v1/streams/bench-split/events`;
     const stopDraining = drainBuffers(bench, ['bench-split']);
     await load(url, { body, seconds: 2 }); // warm up
-    const before = [processSeconds(pid), await redisSeconds(bench.redis), ownSeconds()];
+    const before = [cpuSeconds(pid), await redisSeconds(bench.redis), ownSeconds()];
     const result = await load(url, { body, seconds: 6 });
-    const after = [processSeconds(pid), await redisSeconds(bench.redis), ownSeconds()];
+    const after = [cpuSeconds(pid), await redisSeconds(bench.redis), ownSeconds()];
     stopDraining();
     const requests = result.requestsPerSecond * 6;
     const micros = after.map((value, i) => ((value - before[i]) * 1e6) / requests);

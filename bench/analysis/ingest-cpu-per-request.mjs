@@ -5,9 +5,8 @@
 // `bare` for the other build, the other side is scenario a's baseline (bare Fastify parsing the
 // same body and answering 202): what Spool's request path costs beyond Fastify's.
 // Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds]
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { load, ROOT, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
+import { cpuSeconds, load, ROOT, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
 const [other, rounds = '3'] = process.argv.slice(2);
 if (!other) {
@@ -15,10 +14,6 @@ if (!other) {
   process.exit(2);
 }
 const BUILDS = { this: join(ROOT, 'apps/ingest/dist/main.js'), other };
-const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
-};
 const body = JSON.stringify({
   event: 'page',
   userId: 'u-123',
