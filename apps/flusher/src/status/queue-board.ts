@@ -19,6 +19,21 @@ const BOARD_API_TIMEOUT_MS = 5_000;
 export const MAX_JOBS_PER_PAGE = 300;
 
 /**
+ * Query parameters the board's API decodes once more (`decodeURIComponent`), after Fastify has:
+ * a stray `%` in them (`activeQueue=100%25done`) threw there, and the board answered 500.
+ */
+const QUEUE_NAME_PARAMETERS = ['activeQueue', 'queueName'] as const;
+
+function cannotDecode(value: string): boolean {
+  try {
+    decodeURIComponent(value);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * The board's CSP: never framed, and nothing loaded from elsewhere. Its page links Google's font
  * service, which would tell Google who opens an admin view, and when; the browser refuses that
  * and the board falls back to the system's fonts. (Its own inline styles keep it from the status
@@ -59,12 +74,16 @@ export async function queueBoard(
     scope.addHook('onRequest', async (request, reply) => {
       // The route's pattern, not the URL: `/queues/%61pi/…` reaches the same route.
       if (!request.routeOptions.url?.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
-      const { jobsPerPage } = request.query as { jobsPerPage?: string | string[] };
+      const { jobsPerPage, ...names } = request.query as Record<string, string | string[] | undefined>;
       if ([jobsPerPage ?? []].flat().some((value) => !(Number(value) <= MAX_JOBS_PER_PAGE))) {
         return reply.code(400).send({
           error: 'bad_request',
           message: `jobsPerPage: a number of at most ${MAX_JOBS_PER_PAGE}`,
         });
+      }
+      const undecodable = QUEUE_NAME_PARAMETERS.find((name) => [names[name] ?? []].flat().some(cannotDecode));
+      if (undecodable) {
+        return reply.code(400).send({ error: 'bad_request', message: `${undecodable}: a broken %-escape` });
       }
       if (options.redisDown()) return reply.code(503).send(REDIS_UNREACHABLE);
       const timer = setTimeout(() => {

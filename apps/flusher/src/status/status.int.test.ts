@@ -557,6 +557,26 @@ describe('/queues', () => {
     }
   });
 
+  it('refuses a queue name the board cannot decode once more with 400, not its own 500', async () => {
+    const target = await flusher();
+    for (const [query, status] of [
+      ['activeQueue=flush', 200],
+      ['activeQueue=%25', 400],
+      ['activeQueue=100%25done', 400],
+      ['activeQueue=%25E0%25A4%25A', 400],
+      ['activeQueue=flush&activeQueue=%25', 400],
+    ] as const) {
+      const answer = await target.app.inject({ method: 'GET', url: `/queues/api/queues?${query}` });
+      expect({ query, status: answer.statusCode }).toEqual({ query, status });
+    }
+    const schedulers = await target.app.inject({
+      method: 'GET',
+      url: '/queues/api/job-schedulers?queueName=%25',
+    });
+    expect(schedulers.statusCode).toBe(400);
+    expect(schedulers.json()).toEqual({ error: 'bad_request', message: 'queueName: a broken %-escape' });
+  });
+
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
     const { proxy, queue, app, close } = await behindProxy(null);
     await app.register(queueBoard, { queue, guard: adminGuard([], app.log), redisDown: () => false });
