@@ -236,6 +236,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       );
     },
     registry: metrics.registry,
+    metricsHosts: config.metricsHosts,
   });
   // The admin views answer at once while Redis is down, rather than wait out the client's retries.
   const redisDown = redisDownTracker(clients.redis);

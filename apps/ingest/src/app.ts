@@ -193,13 +193,19 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
         (await redisClusterDown(redis, READY_ROLE_TIMEOUT_MS))
       );
     },
-    ...(config.metricsPort === undefined ? { registry: metrics.registry } : {}),
+    ...(config.metricsPort === undefined
+      ? { registry: metrics.registry, metricsHosts: config.metricsHosts }
+      : {}),
     // No page reads these: with CORS, any page an employee opened could read the streams'
     // names and traffic from an ingest reachable only inside the network.
     routeConfig: { cors: false },
   });
   if (config.metricsPort !== undefined) {
-    await serveMetricsApart(app, metrics.registry, { host: config.host, port: config.metricsPort });
+    await serveMetricsApart(app, metrics.registry, {
+      host: config.host,
+      port: config.metricsPort,
+      metricsHosts: config.metricsHosts,
+    });
   }
   const keys = writeKeyVerifier(config.writeKeys);
   await app.register(trackingRoutes, {

@@ -51,6 +51,43 @@ describe('METRICS_PORT', () => {
     await expect(fetch(metricsUrl)).rejects.toThrow();
   });
 
+  it('answers there, and on PORT without it, only requests addressed by an IP address or a name of METRICS_HOSTS (DNS rebinding)', async () => {
+    const metricsPort = await freePort();
+    const apart = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ METRICS_PORT: String(metricsPort), METRICS_HOSTS: 'spool-ingest' }),
+    );
+    const onPort = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv({}));
+    try {
+      const statusFor = async (url: string, host: string) => {
+        const scrape = await sendRawHttp(
+          url,
+          `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        );
+        await scrape.closed;
+        return Number(/^HTTP\/1\.1 (\d{3})/.exec(scrape.answer())?.[1]);
+      };
+      const apartUrl = `http://127.0.0.1:${metricsPort}`;
+      const port = new URL(onPort.url).port;
+      expect({
+        apartByAddress: await statusFor(apartUrl, `127.0.0.1:${metricsPort}`),
+        apartByListedName: await statusFor(apartUrl, `spool-ingest:${metricsPort}`),
+        apartByOtherName: await statusFor(apartUrl, `attacker.example:${metricsPort}`),
+        onPortByAddress: await statusFor(onPort.url, `127.0.0.1:${port}`),
+        onPortByName: await statusFor(onPort.url, `spool-ingest:${port}`),
+      }).toEqual({
+        apartByAddress: 200,
+        apartByListedName: 200,
+        apartByOtherName: 403,
+        onPortByAddress: 200,
+        onPortByName: 403,
+      });
+    } finally {
+      await apart.stop();
+      await onPort.stop();
+    }
+  });
+
   it('lets the shutdown end, exit 0, with a scrape half sent there (a scraper gone without a FIN)', async () => {
     const metricsPort = await freePort();
     const ingest = await spawnService(SPOOL_MAINS.ingest, {

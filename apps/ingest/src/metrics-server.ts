@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 export async function serveMetricsApart(
   app: FastifyInstance,
   registry: Registry,
-  { host, port }: { host: string; port: number },
+  { host, port, metricsHosts }: { host: string; port: number; metricsHosts: readonly string[] },
 ): Promise<void> {
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
@@ -20,7 +20,7 @@ export async function serveMetricsApart(
   });
   // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.
   closeConnectionsOnClose(server);
-  await server.register(metricsRoute, { registry });
+  await server.register(metricsRoute, { registry, metricsHosts });
   app.addHook('onReady', async () => {
     try {
       await server.listen({ host, port });

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { normalHostName } from './open-host.js';
 import type { PerStream } from './per-stream.js';
 import { isValidStreamName } from './stream-name.js';
 import { MAX_STREAM_SHARDS } from './stream-shards.js';
@@ -284,6 +285,39 @@ export const trustProxy = z
       message: `expected false, or the addresses of the proxies in front of the ingest, such as 10.0.0.0/8,loopback; got "${text}"`,
     });
     return z.NEVER;
+  });
+
+/** A DNS name: labels of letters, digits and `-` (not at a label's ends), dot-separated. */
+const HOST_NAME = /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+
+/**
+ * `spool-ingest,*.svc.cluster.local` → the names /metrics answers besides IP addresses and
+ * localhost (open-host.ts): names, `*.<domain>` for every name under one, or `*` for any.
+ */
+export const metricsHosts = z
+  .string()
+  .default('')
+  .transform((text, ctx): readonly string[] => {
+    const entries = text
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    const none = 'holds no name; leave it unset for IP addresses and localhost only';
+    if (holdsNoKey(text, entries.length, ctx, none)) return z.NEVER;
+    // Checked before a trailing dot is dropped: `*.` is no `*`.
+    const bad = entries.findIndex((entry) => {
+      if (entry === '*') return false;
+      const name = normalHostName(entry);
+      return !HOST_NAME.test(name.startsWith('*.') ? name.slice(2) : name);
+    });
+    if (bad !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${bad + 1} ("${entries[bad]}") is not a host name, "*.<domain>" or "*"`,
+      });
+      return z.NEVER;
+    }
+    return Object.freeze(entries.map(normalHostName));
   });
 
 /** Whether `text` is a URL of one of these schemes that names a host. */

@@ -35,6 +35,13 @@ describe('loadConfig', () => {
     expect(config.tracking.maxBatchBytes).toBe(MiB);
     expect(config.metricsPort).toBeUndefined();
     expect(loadConfig({ ...OPEN, METRICS_PORT: '9464' }, 'ingest').metricsPort).toBe(9464);
+    expect(config.metricsHosts).toEqual([]);
+    expect(
+      loadConfig({ ...OPEN, METRICS_HOSTS: ' Spool-Ingest., *.svc.cluster.local ,*' }, 'ingest').metricsHosts,
+    ).toEqual(['spool-ingest', '*.svc.cluster.local', '*']);
+    expect(loadConfig({ ...BUCKET, METRICS_HOSTS: 'spool-flusher' }, 'flusher').metricsHosts).toEqual([
+      'spool-flusher',
+    ]);
     expect(config.s3.partBytes).toBe(8 * MiB);
     expect(loadConfig(BUCKET, 'flusher').port).toBe(9091);
   });
@@ -400,6 +407,15 @@ describe('loadConfig', () => {
     [{ S3_PART_SIZE: '6GiB' }, /S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ METRICS_PORT: 'abc' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
+    [{ METRICS_HOSTS: ',' }, /METRICS_HOSTS: holds no name/],
+    [
+      { METRICS_HOSTS: 'ingest,http://ingest' },
+      /METRICS_HOSTS: entry 2 \("http:\/\/ingest"\) is not a host name/,
+    ],
+    [{ METRICS_HOSTS: 'ingest:8080' }, /METRICS_HOSTS: entry 1 .* is not a host name/],
+    [{ METRICS_HOSTS: '*.' }, /METRICS_HOSTS: entry 1 .* is not a host name/],
+    [{ METRICS_HOSTS: 'a*.example' }, /METRICS_HOSTS: entry 1 .* is not a host name/],
+    [{ METRICS_HOSTS: '-bad.example' }, /METRICS_HOSTS: entry 1 .* is not a host name/],
     [{ PORT: '8081', METRICS_PORT: '8081' }, /METRICS_PORT: expected 1 to 65535, not PORT's/],
     [
       { MAX_EVENT_BYTES: '32' },

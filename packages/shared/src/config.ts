@@ -8,6 +8,7 @@ import {
   integer,
   type MemoryReserve,
   memoryReserve,
+  metricsHosts,
   type OutputFormat,
   outputFormat,
   redisNamespace,
@@ -90,6 +91,8 @@ const schema = z.object({
   PORT: z.string().optional(),
   /** The ingest's /metrics on a port of its own (off its public one); unset, on PORT. */
   METRICS_PORT: z.string().optional(),
+  /** Names /metrics answers besides IP addresses and localhost (`spool-ingest,*.svc.cluster.local`, or `*`). */
+  METRICS_HOSTS: metricsHosts,
   /** Bytes: a buffer whose length (as APPEND returns it) reaches this gets a flush job. */
   FLUSH_THRESHOLD_BYTES: size('32MiB'),
   /** Milliseconds: a non-empty buffer is flushed at least this often. */
@@ -195,6 +198,8 @@ export interface Config {
   port: number;
   /** METRICS_PORT: where the ingest serves /metrics instead of on `port`; undefined, on `port`. */
   metricsPort: number | undefined;
+  /** METRICS_HOSTS: the names /metrics answers besides IP addresses and localhost. */
+  metricsHosts: readonly string[];
   flushThresholdBytes: number;
   flushIntervalMs: number;
   maxBufferBytes: number;
@@ -499,6 +504,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     host: v.HOST,
     port,
     metricsPort,
+    metricsHosts: v.METRICS_HOSTS,
     flushThresholdBytes: v.FLUSH_THRESHOLD_BYTES,
     flushIntervalMs: v.FLUSH_INTERVAL,
     maxBufferBytes,

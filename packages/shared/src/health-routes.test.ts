@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { healthRoutes } from './health-routes.js';
 
 /** An app with the health routes, whose readiness the test sets, and its log lines. */
@@ -53,5 +53,63 @@ describe('/readyz', () => {
       { level: 30, msg: 'ready again', reason: undefined, was: 'shutting down' },
     ]);
     await app.close();
+  });
+});
+
+describe('/metrics', () => {
+  /** An app serving a registry with one stream's counter, and its log lines. */
+  async function appWithMetrics(metricsHosts?: readonly string[]) {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const registry = new Registry();
+    new Counter({ name: 'events_total', help: 'h', labelNames: ['stream'], registers: [registry] })
+      .labels('payments')
+      .inc();
+    const app = Fastify({ loggerInstance: pino({ level: 'info' }, stream), disableRequestLogging: true });
+    await app.register(healthRoutes, {
+      notReadyReason: () => undefined,
+      registry,
+      ...(metricsHosts ? { metricsHosts } : {}),
+    });
+    const scrape = async (host: string) => {
+      const answer = await app.inject({ url: '/metrics', headers: { host } });
+      return answer.statusCode;
+    };
+    return { app, lines, scrape };
+  }
+
+  it('answers requests addressed by an IP address or localhost, and refuses a name (DNS rebinding) with 403, logged once', async () => {
+    const { app, lines, scrape } = await appWithMetrics();
+    for (const host of ['127.0.0.1:8080', '10.1.2.3:9464', '[::1]:8080', 'localhost:8080']) {
+      expect({ host, status: await scrape(host) }).toEqual({ host, status: 200 });
+    }
+    const refused = await app.inject({ url: '/metrics', headers: { host: 'attacker.example:8080' } });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).not.toContain('payments');
+    expect(refused.json()).toEqual({
+      error: 'forbidden',
+      message: expect.stringContaining('list the names your Prometheus scrapes by in METRICS_HOSTS'),
+    });
+    expect(await scrape('ingest.internal')).toBe(403);
+    expect(lines.map(({ msg }) => msg)).toEqual([
+      '/metrics refused a request by a name not in METRICS_HOSTS',
+    ]);
+    await app.close();
+  });
+
+  it('answers the names of METRICS_HOSTS, and any name for "*"', async () => {
+    const listed = await appWithMetrics(['spool-ingest', '*.svc.cluster.local']);
+    expect(await listed.scrape('spool-ingest:8080')).toBe(200);
+    expect(await listed.scrape('ingest.spool.svc.cluster.local:8080')).toBe(200);
+    expect(await listed.scrape('attacker.example:8080')).toBe(403);
+    await listed.app.close();
+    const any = await appWithMetrics(['*']);
+    expect(await any.scrape('attacker.example:8080')).toBe(200);
+    await any.app.close();
   });
 });

@@ -1,5 +1,7 @@
 import { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
+import { namedHostMatcher, openHost } from './open-host.js';
+import { repeatedLog } from './repeated-log.js';
 
 export interface HealthRouteOptions {
   /**
@@ -11,6 +13,8 @@ export interface HealthRouteOptions {
   registry?: Registry;
   /** Each route's config (the ingest's `{ cors: false }`: its CORS is for the event routes only). */
   routeConfig?: Record<string, unknown>;
+  /** METRICS_HOSTS: names `/metrics` answers besides IP addresses and localhost. */
+  metricsHosts?: readonly string[];
 }
 
 /**
@@ -33,17 +37,44 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRouteOpt
       ? reply.code(200).send({ status: 'ready' })
       : reply.code(503).send({ status: 'not ready', reason });
   });
-  if (options.registry) await app.register(metricsRoute, { registry: options.registry, routeConfig: config });
+  if (options.registry) {
+    await app.register(metricsRoute, {
+      registry: options.registry,
+      routeConfig: config,
+      metricsHosts: options.metricsHosts ?? [],
+    });
+  }
 }
 
-/** `/metrics`: the registry's Prometheus text. */
+/**
+ * `/metrics`: the registry's Prometheus text, for requests addressed by an IP address or
+ * `localhost` (what Prometheus's pod, annotation and DNS A discovery send), or by a name of
+ * METRICS_HOSTS. It has no key, and it names every stream with its traffic: a page that points
+ * a name of its own at a service inside the network (DNS rebinding) read it as its own origin
+ * (open-host.ts), CORS or not. Refusals are logged once per 10 s, so a scrape by a name not
+ * listed says why.
+ */
 export async function metricsRoute(
   app: FastifyInstance,
-  { registry, routeConfig = {} }: { registry: Registry; routeConfig?: Record<string, unknown> },
+  {
+    registry,
+    routeConfig = {},
+    metricsHosts = [],
+  }: { registry: Registry; routeConfig?: Record<string, unknown>; metricsHosts?: readonly string[] },
 ): Promise<void> {
-  app.get('/metrics', { config: routeConfig }, async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
+  const listed = namedHostMatcher(metricsHosts);
+  const refused = repeatedLog(app.log, '/metrics refused a request by a name not in METRICS_HOSTS');
+  app.get('/metrics', { config: routeConfig }, async (request, reply) => {
+    if (!openHost(request.hostname) && !listed(request.hostname)) {
+      refused(undefined, { ip: request.ip });
+      return reply.code(403).send({
+        error: 'forbidden',
+        message:
+          '/metrics answers requests addressed to an IP address or localhost; list the names your Prometheus scrapes by in METRICS_HOSTS',
+      });
+    }
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
 }
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);

@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import { keyMatcher, presentedKey, repeatedLog } from '@spool/shared';
+import { keyMatcher, openHost, presentedKey, repeatedLog } from '@spool/shared';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -36,20 +35,4 @@ export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger)
       message: 'this view needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
     });
   };
-}
-
-/**
- * Whether open admin views may answer a request for `hostname` (the Host header's, port left
- * out): an IP address, `localhost` or a name under it (RFC 6761: browsers never ask DNS for
- * those), or none. A web page can point a name of its own at 127.0.0.1 (DNS rebinding) and then
- * read what that name serves as its own origin: an operator's browser, near a flusher reached
- * by `kubectl port-forward`, would hand any page it visited the status and the queue's errors.
- * The page cannot choose the Host its requests carry, which is then its own name.
- */
-export function openHost(hostname: string): boolean {
-  if (hostname === '') return true;
-  const name = hostname.toLowerCase().replace(/\.$/, '');
-  if (name === 'localhost' || name.endsWith('.localhost')) return true;
-  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-  return isIP(bare) !== 0;
 }

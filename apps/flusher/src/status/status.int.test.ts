@@ -356,7 +356,7 @@ describe('the status behind ADMIN_KEYS', () => {
     }
   });
 
-  it('answers open views (no ADMIN_KEYS) only to requests addressed to an IP address or localhost, probes to any', async () => {
+  it('answers open views (no ADMIN_KEYS) and /metrics only to requests addressed to an IP address or localhost, probes to any', async () => {
     const target = await flusher();
     for (const url of ['/status', '/status.json', '/queues', '/queues/api/queues']) {
       for (const [host, status] of [
@@ -368,10 +368,21 @@ describe('the status behind ADMIN_KEYS', () => {
         expect({ url, host, status: answer.statusCode }).toEqual({ url, host, status });
       }
     }
-    for (const url of ['/metrics', '/healthz']) {
+    for (const [url, status] of [
+      ['/healthz', 200],
+      // Every stream's name and traffic, with no key: not to a page that rebinds a name of its own.
+      ['/metrics', 403],
+    ] as const) {
       const answer = await target.app.inject({ method: 'GET', url, headers: { host: 'attacker.example' } });
-      expect({ url, status: answer.statusCode }).toEqual({ url, status: 200 });
+      expect({ url, status: answer.statusCode }).toEqual({ url, status });
     }
+    const listed = await flusher({ METRICS_HOSTS: '*.example' });
+    const scrape = await listed.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { host: 'attacker.example' },
+    });
+    expect(scrape.statusCode).toBe(200);
   });
 
   it('refuses to start with an admin key shorter than 16 characters, naming no key', async () => {
