@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { objectKey } from './s3-object.js';
+import { generationOfKey, objectKey } from './s3-object.js';
 
 describe('objectKey', () => {
   it('partitions by the buffer start, in UTC, Hive style', () => {
@@ -22,5 +22,15 @@ describe('objectKey', () => {
     expect(objectKey('', 'ios', 1_700_000_000_000, 0)).toBe(
       'stream=ios/dt=2023-11-14/hour=22/ios-20231114T221320000Z-0.ndjson.gz',
     );
+  });
+});
+
+describe('generationOfKey', () => {
+  it('gives back the generation and shard objectKey wrote, in every format, and nothing for another key', () => {
+    const since = Date.parse('2026-11-27T03:05:09.007Z');
+    expect(generationOfKey(objectKey('events/', 'web-2', since, 42))).toEqual({ gen: 42, shard: 0 });
+    expect(generationOfKey(objectKey('', 'web', since, 7, 3, 'parquet'))).toEqual({ gen: 7, shard: 3 });
+    expect(generationOfKey(objectKey('', 'web', since, 0, 0, 'ndjson.zst'))).toEqual({ gen: 0, shard: 0 });
+    expect(generationOfKey('stream=web/dt=2026-11-27/hour=03/notes.txt')).toBeUndefined();
   });
 });

@@ -30,6 +30,15 @@ export function objectKey(
   return `${prefix}stream=${stream}/dt=${day}/hour=${hour}/${name}.${extension}`;
 }
 
+/**
+ * The generation and shard an object's key names (objectKey's `…Z-<gen>[-s<shard>].<extension>`),
+ * or undefined for a key not of that shape.
+ */
+export function generationOfKey(key: string): { gen: number; shard: number } | undefined {
+  const named = /\d{8}T\d{9}Z-(\d+)(?:-s(\d+))?\.[a-z.]+$/.exec(key);
+  return named ? { gen: Number(named[1]), shard: Number(named[2] ?? 0) } : undefined;
+}
+
 /** User metadata of a generation's object: enough to check it against what was accepted. */
 export function objectMetadata(
   stream: string,

@@ -437,7 +437,9 @@ async function verify(): Promise<boolean> {
     });
     const problems = report.missing.length + report.changed.length + report.extra.length;
     const out = [
-      `${report.manifest}: ${report.checked} objects in the manifest${values.deep ? ', read whole' : ''}`,
+      report.checked === 0
+        ? `${report.manifest}: no manifest, and objects in the day`
+        : `${report.manifest}: ${report.checked} objects in the manifest${values.deep ? ', read whole' : ''}`,
       ...report.missing.map((key) => `missing  ${key}`),
       ...report.changed.map(({ key, why }) => `changed  ${key}: ${why}`),
       ...report.extra.map((key) => `extra    ${key} (not in the manifest; landed in the last moments?)`),

@@ -7,3 +7,10 @@ import { createGunzip, createZstdDecompress, type Gunzip, type ZstdDecompress } 
 export function ndjsonDecompressor(format: string): Gunzip | ZstdDecompress {
   return format === 'ndjson.zst' ? createZstdDecompress() : createGunzip();
 }
+
+/** The lines a piece of NDJSON content ends: its newlines. */
+export function newlines(content: Buffer): number {
+  let count = 0;
+  for (let at = content.indexOf(0x0a); at !== -1; at = content.indexOf(0x0a, at + 1)) count += 1;
+  return count;
+}

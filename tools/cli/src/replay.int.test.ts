@@ -417,6 +417,52 @@ describe('spool replay', () => {
     expect((await objectBytes(copy)).equals(await objectBytes(landed))).toBe(true);
   });
 
+  it.each([
+    [
+      'ndjson.gz',
+      'ndjson.zst',
+      { 'spool-events': '999' },
+      'its spool-events metadata says 999, it holds 200 lines',
+    ],
+    [
+      'ndjson.gz',
+      'ndjson.gz',
+      { 'spool-events': '999' },
+      'its spool-events metadata says 999, it holds 200 lines',
+    ],
+    [
+      'ndjson.gz',
+      'ndjson.zst',
+      { 'spool-generation': '7' },
+      "spool-shard metadata (7, 0) are not its key's (0, 0)",
+    ],
+    ['parquet', 'parquet', { 'spool-events': '999' }, "is not its day's manifest line's (200, 0, 0)"],
+  ] as const)(
+    'refuses, writing no copy, a %s object whose metadata was changed since it landed (to %s, %j): verify of the copies said ok',
+    async (format, target, edit, says) => {
+      const prefix = `${randomName('replay')}/`;
+      const to = `${randomName('replayed')}/`;
+      const { stream, day, landed } = await landOneToRewrite(prefix, format);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+      // What `aws s3 cp --metadata … --metadata-directive REPLACE` leaves: the same bytes.
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: services.bucket,
+          Key: landed,
+          Body: await objectBytes(landed),
+          Metadata: { ...head.Metadata, ...edit },
+        }),
+      );
+      const replayed = run('replay', prefix, dayReplay(stream, day, to, target));
+      expect(await replayed.exited).toBe(1);
+      expect(replayed.err()).toContain(`spool replay: ${landed}: `);
+      expect(replayed.err()).toContain(says);
+      expect(
+        (await listObjectKeys(s3, services.bucket, to)).filter((key) => !key.includes('_manifests/')),
+      ).toEqual([]);
+    },
+  );
+
   it('fails, writing no copy, when an object copied as it is changes after replay read its metadata', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;

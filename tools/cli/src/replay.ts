@@ -10,11 +10,12 @@ import {
 } from '@spool/flusher/dist/manifests.js';
 import { encodeChunks, FORMAT_WRITERS, formatOfKey } from '@spool/flusher/dist/output-formats.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
+import { generationOfKey } from '@spool/flusher/dist/s3-object.js';
 import { abortStaleUploads } from '@spool/flusher/dist/stale-uploads.js';
 import { uploadBody } from '@spool/flusher/dist/upload.js';
 import type { OutputFormat } from '@spool/shared';
 import type { Logger } from 'pino';
-import { ndjsonDecompressor } from './ndjson-content.js';
+import { ndjsonDecompressor, newlines } from './ndjson-content.js';
 
 export interface ReplayOptions {
   s3: S3Client;
@@ -371,6 +372,12 @@ async function copyOnce(
     if (!parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
     if (sourceLine?.sha256 !== sha256) throw new Error(PARQUET_CHANGED);
   }
+  // The copy's metadata and manifest line carry the source's count, generation and shard: each is
+  // checked first, against what tells it (a review's copy of an object whose spool-events was
+  // edited to 999 carried 999 into the target's manifest, and verify of the target said ok).
+  const events = Number(metadata['spool-events']);
+  const changed = metadataProblem(metadata, source, sourceLine);
+  if (changed) throw new Error(changed);
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
   const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
@@ -383,8 +390,11 @@ async function copyOnce(
       // changed) fails its copy, as it is or re-encoded.
       pieces:
         sourceFormat !== format
-          ? encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256), options.logger)
-          : heldUntilChecked(body, parquetSha256 ? bytesCheck(parquetSha256) : contentCheck(format, sha256)),
+          ? encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256, events), options.logger)
+          : heldUntilChecked(
+              body,
+              parquetSha256 ? bytesCheck(parquetSha256) : contentCheck(format, sha256, events),
+            ),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
     },
@@ -417,12 +427,16 @@ async function* heldUntilChecked(body: Readable, check: CopyCheck): AsyncGenerat
   if (held) yield held;
 }
 
-/** An NDJSON object's content, decompressed as it comes, against its spool-sha256. */
-function contentCheck(format: OutputFormat, sha256: string): CopyCheck {
+/** An NDJSON object's content, decompressed as it comes, against its spool-sha256 and spool-events. */
+function contentCheck(format: OutputFormat, sha256: string, events: number): CopyCheck {
   const inflate = ndjsonDecompressor(format);
   const hash = createHash('sha256');
+  let lines = 0;
   let failure: Error | undefined;
-  inflate.on('data', (data: Buffer) => hash.update(data));
+  inflate.on('data', (data: Buffer) => {
+    hash.update(data);
+    lines += newlines(data);
+  });
   inflate.on('error', (error) => {
     failure = error;
   });
@@ -437,6 +451,7 @@ function contentCheck(format: OutputFormat, sha256: string): CopyCheck {
       await ended;
       if (failure) throw failure;
       if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
+      if (lines !== events) throw new Error(countChanged(events, lines));
     },
   };
 }
@@ -459,18 +474,50 @@ const PARQUET_CHANGED = "it is not what its day's manifest line says (changed si
 const NO_PARQUET_DIGEST =
   "no SHA-256 of its bytes in its day's manifest to check a copy against (its line not written yet: run again once the flusher has; or written before Spool recorded it)";
 
+const countChanged = (events: number, lines: number) =>
+  `its spool-events metadata says ${events}, it holds ${lines} lines (changed since it landed)`;
+
+/**
+ * What in an object's metadata disagrees with what else tells it, or undefined: its generation and
+ * shard with its key's (`…-<gen>[-s<shard>].<extension>`, objectKey), and its count, generation
+ * and shard with its day's manifest line, when there is one. (An NDJSON object's lines are
+ * counted against its spool-events as the copy reads it.)
+ */
+function metadataProblem(
+  metadata: Record<string, string>,
+  key: string,
+  line: ManifestLine | undefined,
+): string | undefined {
+  const events = Number(metadata['spool-events']);
+  const generation = Number(metadata['spool-generation']);
+  const shard = Number(metadata['spool-shard'] ?? 0);
+  if (!Number.isSafeInteger(events) || events < 0) {
+    return `its spool-events metadata is not a count (${JSON.stringify(metadata['spool-events'] ?? null)})`;
+  }
+  const named = generationOfKey(key);
+  if (named && (named.gen !== generation || named.shard !== shard)) {
+    return `its spool-generation and spool-shard metadata (${metadata['spool-generation']}, ${shard}) are not its key's (${named.gen}, ${named.shard}): changed since it landed`;
+  }
+  if (line && (line.events !== events || line.generation !== generation || line.shard !== shard)) {
+    return `its metadata (spool-events ${events}, generation ${generation}, shard ${shard}) is not its day's manifest line's (${line.events}, ${line.generation}, ${line.shard}): changed since it landed`;
+  }
+  return undefined;
+}
+
 /** What the compressors are fed: the flusher's read size (they work on pieces of several MiB). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * An NDJSON object's lines, decompressed, in chunks of CHUNK_BYTES (the last smaller), as the
  * flusher reads Redis. Fails, before its last chunk, when the content's SHA-256 is not `sha256`
- * (its spool-sha256 metadata): so the upload of a copy of changed content is never completed.
+ * (its spool-sha256 metadata) or its lines are not `events` (its spool-events): so the upload of
+ * a copy of changed content is never completed.
  */
 async function* ndjsonChunks(
   body: Readable,
   format: OutputFormat,
   sha256: string,
+  events: number,
 ): AsyncGenerator<{ data: Buffer; release(): void }> {
   // Through pipeline(), never .pipe(): a download cut short must fail the copy (.pipe() leaves the
   // decompressor waiting for an end that never comes, and the run exits 13 with nothing said).
@@ -478,8 +525,10 @@ async function* ndjsonChunks(
   const hash = createHash('sha256');
   let pending: Buffer[] = [];
   let size = 0;
+  let lines = 0;
   for await (const data of content as AsyncIterable<Buffer>) {
     hash.update(data);
+    lines += newlines(data);
     pending.push(data);
     size += data.length;
     if (size >= CHUNK_BYTES) {
@@ -489,5 +538,6 @@ async function* ndjsonChunks(
     }
   }
   if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
+  if (lines !== events) throw new Error(countChanged(events, lines));
   if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
 }

@@ -15,7 +15,7 @@ import { duckdbErrorKind, isOutOfMemory, parquetRows } from '@spool/flusher/dist
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
-import { ndjsonDecompressor } from './ndjson-content.js';
+import { ndjsonDecompressor, newlines } from './ndjson-content.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -50,10 +50,20 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   const { s3, bucket, prefix, stream, day } = target;
   const key = manifestFolder(prefix, stream, day);
   const manifest = await readManifest(s3, bucket, prefix, stream, day);
-  if (manifest.size === 0) throw new Error(`no manifest at s3://${bucket}/${key}`);
   const report: VerifyReport = { manifest: key, checked: manifest.size, missing: [], changed: [], extra: [] };
-
   const partition = `${prefix}stream=${stream}/dt=${day}/`;
+  if (manifest.size === 0) {
+    // Objects without a single line (the parts deleted, or a flusher gone before its first write
+    // of the day and no sweep since) are not "nothing landed": each is named, as extra.
+    for await (const objectKey of listKeys(s3, bucket, partition)) report.extra.push(objectKey);
+    if (report.extra.length === 0) {
+      throw new Error(
+        `no manifest at s3://${bucket}/${key}, and no objects under s3://${bucket}/${partition}`,
+      );
+    }
+    return report;
+  }
+
   for (const line of manifest.values()) {
     // A line for another stream's or day's object (copied in by hand, or tampered with) would
     // count its events in this day's: the object may be whole, the line is not this day's.
@@ -166,7 +176,7 @@ async function readContent(
     await pipeline(body, objectBytes, decompress, async (content: AsyncIterable<Buffer>) => {
       for await (const chunk of content) {
         hash.update(chunk);
-        for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
+        lines += newlines(chunk);
       }
     });
   } catch (error) {

@@ -411,6 +411,26 @@ describe('spool verify', () => {
     expect((await verify(prefix, ['--stream', 'web', '--day', '2026-02-30'])).code).toBe(64);
     expect((await verify(prefix, ['--stream', 'web', '--day'])).code).toBe(64);
     expect((await verify(prefix, ['--stream', 'web'])).code).toBe(64);
-    expect((await verify(prefix, ['--stream', 'web', '--day', '2026-12-01'])).code).toBe(1);
+    const nothing = runCli('verify', ['--stream', 'web', '--day', '2026-12-01'], s3Env(prefix));
+    expect(await nothing.exited).toBe(1);
+    expect(nothing.err()).toContain(
+      `no manifest at s3://${services.bucket}/${prefix}_manifests/stream=web/dt=2026-12-01/`,
+    );
+    expect(nothing.err()).toContain(
+      `and no objects under s3://${services.bucket}/${prefix}stream=web/dt=2026-12-01/`,
+    );
+  });
+
+  it("names a day's objects as extra when its manifest is gone, rather than say the day holds nothing", async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day, keys } = await landTwoGenerations(prefix);
+    for (const part of await listObjectKeys(s3, services.bucket, manifestFolder(prefix, stream, day))) {
+      await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: part }));
+    }
+    const result = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(result.code).toBe(1);
+    expect(result.out).toContain('no manifest, and objects in the day');
+    for (const key of keys) expect(result.out).toContain(`extra    ${key}`);
+    expect(result.out).toContain('2 problem(s)');
   });
 });
