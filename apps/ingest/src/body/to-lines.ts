@@ -214,7 +214,10 @@ export function toLines(
           code: 'SPOOL_EVENT_TOO_LARGE',
           message: `the event is ${lineBytes} bytes as stored, over the ${limits.maxEventBytes}-byte limit`,
         },
-        () => line,
+        // The native API's event as sent (the stored line would show a messageId the client
+        // never chose); a tracking message with the changes Spool made to it (docs/sdks.md),
+        // which may be what took it past the limit.
+        prepared ? () => line : json(item.value),
       );
       continue;
     }
