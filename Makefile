@@ -5,7 +5,7 @@
 .PHONY: help dev dev-cluster status tail verify replay query observability test test-chaos soak loadtest bench images test-images clean
 
 help: ## list the targets (this)
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo '  (ARGS="..." passes options to loadtest, test-chaos, soak and bench; ARGS="--help" lists them)'
 
 dev: ## run the whole pipeline locally: Redis, an S3 stand-in, the ingest and the flusher
@@ -42,7 +42,7 @@ query: ## run SQL with DuckDB, e.g. on make dev's objects (docs/output.md): make
 observability: ## the compose stack with Prometheus (Spool's alerts) and Grafana (its dashboard)
 	@bash scripts/observability.sh
 
-test: ## lint, type-check, unit, integration, chaos (short) and compose tests
+test: ## lint, type-check, audit, unit, integration, chaos (short) and compose tests
 	@bash scripts/test.sh
 
 loadtest: ## rehearse production load, then prove nothing was lost or doubled: ARGS="--target-buffer 500MB"

@@ -72,7 +72,7 @@ export const duration = (fallback: string) =>
           message:
             ms === undefined
               ? `expected a duration such as 250, 250ms, 30s or 5m; got "${text}"`
-              : `expected at most 24 days (a timer's longest); got "${text}"`,
+              : `expected at most 2147483647ms, about 24.8 days (a timer's longest); got "${text}"`,
         });
         return z.NEVER;
       }
