@@ -57,13 +57,12 @@ describe('METRICS_PORT', () => {
       SPOOL_MAINS.ingest,
       ingestTestEnv({ METRICS_PORT: String(metricsPort), METRICS_HOSTS: 'spool-ingest' }),
     );
-    const onPort = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv({}));
+    // Behind a proxy it trusts (a sidecar's loopback): X-Forwarded-Host is no way in.
+    const onPort = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv({ TRUST_PROXY: 'loopback' }));
     try {
-      const statusFor = async (url: string, host: string) => {
-        const scrape = await sendRawHttp(
-          url,
-          `GET /metrics HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-        );
+      const statusFor = async (url: string, host: string, more = '') => {
+        const request = `GET /metrics HTTP/1.1\r\nHost: ${host}\r\n${more}Connection: close\r\n\r\n`;
+        const scrape = await sendRawHttp(url, request);
         await scrape.closed;
         return Number(/^HTTP\/1\.1 (\d{3})/.exec(scrape.answer())?.[1]);
       };
@@ -75,12 +74,18 @@ describe('METRICS_PORT', () => {
         apartByOtherName: await statusFor(apartUrl, `attacker.example:${metricsPort}`),
         onPortByAddress: await statusFor(onPort.url, `127.0.0.1:${port}`),
         onPortByName: await statusFor(onPort.url, `spool-ingest:${port}`),
+        onPortForwardedHost: await statusFor(
+          onPort.url,
+          `attacker.example:${port}`,
+          'X-Forwarded-Host: localhost\r\n',
+        ),
       }).toEqual({
         apartByAddress: 200,
         apartByListedName: 200,
         apartByOtherName: 403,
         onPortByAddress: 200,
         onPortByName: 403,
+        onPortForwardedHost: 403,
       });
     } finally {
       await apart.stop();

@@ -287,8 +287,11 @@ export const trustProxy = z
     return z.NEVER;
   });
 
-/** A DNS name: labels of letters, digits and `-` (not at a label's ends), dot-separated. */
-const HOST_NAME = /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+/**
+ * A host name: labels of letters, digits, `-` (not at a label's ends) and `_` (Docker names
+ * containers `project_service_1`, and resolves them), dot-separated.
+ */
+const HOST_NAME = /^(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$/;
 
 /**
  * `spool-ingest,*.svc.cluster.local` → the names /metrics answers besides IP addresses and

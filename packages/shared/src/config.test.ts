@@ -37,8 +37,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...OPEN, METRICS_PORT: '9464' }, 'ingest').metricsPort).toBe(9464);
     expect(config.metricsHosts).toEqual([]);
     expect(
-      loadConfig({ ...OPEN, METRICS_HOSTS: ' Spool-Ingest., *.svc.cluster.local ,*' }, 'ingest').metricsHosts,
-    ).toEqual(['spool-ingest', '*.svc.cluster.local', '*']);
+      loadConfig(
+        { ...OPEN, METRICS_HOSTS: ' Spool-Ingest., *.svc.cluster.local ,*,spool_ingest_1' },
+        'ingest',
+      ).metricsHosts,
+    ).toEqual(['spool-ingest', '*.svc.cluster.local', '*', 'spool_ingest_1']);
     expect(loadConfig({ ...BUCKET, METRICS_HOSTS: 'spool-flusher' }, 'flusher').metricsHosts).toEqual([
       'spool-flusher',
     ]);
@@ -392,7 +395,10 @@ describe('loadConfig', () => {
     [{ PORT: '0x50' }, /PORT: expected 0 to 65535/],
     // 0 would turn the timeout off; past a timer's longest, Node fires it at once.
     [{ S3_TIMEOUT: '0' }, /S3_TIMEOUT: must be at least 1s/],
-    [{ REDIS_COMMAND_TIMEOUT: '600h' }, /REDIS_COMMAND_TIMEOUT: expected at most 2147483647ms, about 24.8 days/],
+    [
+      { REDIS_COMMAND_TIMEOUT: '600h' },
+      /REDIS_COMMAND_TIMEOUT: expected at most 2147483647ms, about 24.8 days/,
+    ],
     [{ FLUSH_INTERVAL: '1000h' }, /FLUSH_INTERVAL: expected at most 2147483647ms, about 24.8 days/],
     [{ S3_PREFIX: 'events' }, /S3_PREFIX: empty, or expected a prefix ending in "\/"/],
     [{ S3_PREFIX: '../' }, /S3_PREFIX: empty, or a segment of "..\/" is ".."/],

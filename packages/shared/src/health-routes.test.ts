@@ -58,7 +58,7 @@ describe('/readyz', () => {
 
 describe('/metrics', () => {
   /** An app serving a registry with one stream's counter, and its log lines. */
-  async function appWithMetrics(metricsHosts?: readonly string[]) {
+  async function appWithMetrics(metricsHosts?: readonly string[], trustProxy = false) {
     const lines: Array<Record<string, unknown>> = [];
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -70,7 +70,11 @@ describe('/metrics', () => {
     new Counter({ name: 'events_total', help: 'h', labelNames: ['stream'], registers: [registry] })
       .labels('payments')
       .inc();
-    const app = Fastify({ loggerInstance: pino({ level: 'info' }, stream), disableRequestLogging: true });
+    const app = Fastify({
+      loggerInstance: pino({ level: 'info' }, stream),
+      disableRequestLogging: true,
+      trustProxy,
+    });
     await app.register(healthRoutes, {
       notReadyReason: () => undefined,
       registry,
@@ -96,9 +100,25 @@ describe('/metrics', () => {
       message: expect.stringContaining('list the names your Prometheus scrapes by in METRICS_HOSTS'),
     });
     expect(await scrape('ingest.internal')).toBe(403);
-    expect(lines.map(({ msg }) => msg)).toEqual([
-      '/metrics refused a request by a name not in METRICS_HOSTS',
+    // Once per 10 s, with the name to list if it is the scraper's.
+    expect(lines.map(({ msg, host }) => ({ msg, host }))).toEqual([
+      { msg: '/metrics refused a request by a name not in METRICS_HOSTS', host: 'attacker.example' },
     ]);
+    await app.close();
+  });
+
+  it('judges the Host header itself behind a trusted proxy, never X-Forwarded-Host (a rebinding page may set it)', async () => {
+    const { app } = await appWithMetrics(undefined, true);
+    const forged = await app.inject({
+      url: '/metrics',
+      headers: { host: 'attacker.example:8080', 'x-forwarded-host': 'localhost' },
+    });
+    expect(forged.statusCode).toBe(403);
+    const scrape = await app.inject({
+      url: '/metrics',
+      headers: { host: '10.1.2.3:8080', 'x-forwarded-host': 'attacker.example' },
+    });
+    expect(scrape.statusCode).toBe(200);
     await app.close();
   });
 

@@ -1,6 +1,6 @@
 import { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
-import { namedHostMatcher, openHost } from './open-host.js';
+import { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 import { repeatedLog } from './repeated-log.js';
 
 export interface HealthRouteOptions {
@@ -65,8 +65,10 @@ export async function metricsRoute(
   const listed = namedHostMatcher(metricsHosts);
   const refused = repeatedLog(app.log, '/metrics refused a request by a name not in METRICS_HOSTS');
   app.get('/metrics', { config: routeConfig }, async (request, reply) => {
-    if (!openHost(request.hostname) && !listed(request.hostname)) {
-      refused(undefined, { ip: request.ip });
+    const host = addressedHost(request.headers.host);
+    if (!openHost(host) && !listed(host)) {
+      // The name to list, if it is the scraper's: the requester's own header, cut short.
+      refused(undefined, { host: host.slice(0, 255), ip: request.ip });
       return reply.code(403).send({
         error: 'forbidden',
         message:

@@ -45,7 +45,7 @@ export {
   warnOfUnknownSettings,
 } from './lifecycle.js';
 export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
-export { namedHostMatcher, openHost } from './open-host.js';
+export { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 export { forStream, type PerStream } from './per-stream.js';
 export { percentDecoded } from './percent-decoded.js';
 export {

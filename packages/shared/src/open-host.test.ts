@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { namedHostMatcher, openHost } from './open-host.js';
+import { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 
 describe('openHost', () => {
   it.each([
@@ -36,5 +36,19 @@ describe('namedHostMatcher (METRICS_HOSTS)', () => {
   it('answers every name for "*", and none for an empty list', () => {
     expect(namedHostMatcher(['*'])('attacker.example')).toBe(true);
     expect(namedHostMatcher([])('spool-ingest')).toBe(false);
+  });
+});
+
+describe('addressedHost', () => {
+  it.each([
+    [undefined, ''],
+    ['', ''],
+    ['127.0.0.1:8080', '127.0.0.1'],
+    ['spool-ingest', 'spool-ingest'],
+    ['[::1]:9464', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['attacker.example:80', 'attacker.example'],
+  ])('%p → %p', (header, host) => {
+    expect(addressedHost(header)).toBe(host);
   });
 });

@@ -33,6 +33,22 @@ export function namedHostMatcher(names: readonly string[]): (hostname: string) =
   };
 }
 
+/**
+ * The name a request was addressed to: its own `Host` header, port left out (`[::1]:8080` →
+ * `[::1]`), or '' without one. Never Fastify's `request.hostname`, which, behind TRUST_PROXY,
+ * is `X-Forwarded-Host`: a header a rebinding page may set on its own requests (the Fetch spec
+ * forbids `Host`, not that), and did, to read /metrics through an ingest that trusts loopback.
+ */
+export function addressedHost(hostHeader: string | undefined): string {
+  if (!hostHeader) return '';
+  if (hostHeader.startsWith('[')) {
+    const end = hostHeader.indexOf(']');
+    return end === -1 ? hostHeader : hostHeader.slice(0, end + 1);
+  }
+  const colon = hostHeader.indexOf(':');
+  return colon === -1 ? hostHeader : hostHeader.slice(0, colon);
+}
+
 /** `Example.COM.` and `example.com` are one name. */
 export function normalHostName(hostname: string): string {
   return hostname.toLowerCase().replace(/\.$/, '');

@@ -463,6 +463,29 @@ describe('spool replay', () => {
     },
   );
 
+  it("refuses on a rerun a source whose spool-events changed after its copy was written, rather than write the changed count into the target's manifest", async () => {
+    const prefix = `${randomName('replay')}/`;
+    const to = `${randomName('replayed')}/`;
+    const { stream, day, landed } = await landOneToRewrite(prefix);
+    const first = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
+    expect(await first.exited).toBe(0);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: landed,
+        Body: await objectBytes(landed),
+        Metadata: { ...head.Metadata, 'spool-events': '999' },
+      }),
+    );
+    const parts = async () => listObjectKeys(s3, services.bucket, `${to}_manifests/`);
+    const before = await parts();
+    const rerun = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
+    expect(await rerun.exited).toBe(1);
+    expect(rerun.err()).toContain("its spool-events metadata (999) is not its copy's already there (200)");
+    expect(await parts()).toEqual(before);
+  });
+
   it('fails, writing no copy, when an object copied as it is changes after replay read its metadata', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;

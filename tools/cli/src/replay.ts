@@ -339,6 +339,11 @@ async function copyOnce(
   // Every object the flusher ever wrote has it (since its first version).
   const sha256 = metadata['spool-sha256'];
   if (!sha256) return { leftOut: 'not written by Spool (no spool-sha256 metadata)' };
+  // A copy's metadata and manifest line carry the source's count, generation and shard: each is
+  // checked first, against what tells it (a review's copy of an object whose spool-events was
+  // edited to 999 carried 999 into the target's manifest, and verify of the target said ok).
+  const problem = metadataProblem(metadata, source, sourceLine);
+  if (problem) throw new Error(problem);
   const existing = await s3
     .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
     .catch((error: unknown) => {
@@ -359,11 +364,17 @@ async function copyOnce(
     lastReceivedAt: metadata['spool-last-received-at'] ?? '',
   });
   const replayedFrom = keyAsMetadata(source);
-  if (
-    existing?.Metadata?.['spool-replayed-from'] === replayedFrom &&
-    existing.Metadata['spool-sha256'] === sha256
-  ) {
-    return { written: false, line: line(existing.ContentLength ?? 0) };
+  const copy = existing?.Metadata;
+  if (copy?.['spool-replayed-from'] === replayedFrom && copy['spool-sha256'] === sha256) {
+    // The copy's own were checked against its content when it was written: a rerun after the
+    // source's were changed wrote the changed ones into the target's manifest, exit 0.
+    const changed = COPIED_COUNTS.find((name) => copy[name] !== metadata[name]);
+    if (changed) {
+      throw new Error(
+        `its ${changed} metadata (${metadata[changed] ?? 'none'}) is not its copy's already there (${copy[changed] ?? 'none'}): changed since it landed`,
+      );
+    }
+    return { written: false, line: line(existing?.ContentLength ?? 0) };
   }
   // Parquet is only ever copied as it is (replay() refuses other targets), checked against the
   // SHA-256 of its bytes that its manifest line records.
@@ -372,12 +383,7 @@ async function copyOnce(
     if (!parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
     if (sourceLine?.sha256 !== sha256) throw new Error(PARQUET_CHANGED);
   }
-  // The copy's metadata and manifest line carry the source's count, generation and shard: each is
-  // checked first, against what tells it (a review's copy of an object whose spool-events was
-  // edited to 999 carried 999 into the target's manifest, and verify of the target said ok).
   const events = Number(metadata['spool-events']);
-  const changed = metadataProblem(metadata, source, sourceLine);
-  if (changed) throw new Error(changed);
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
   const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: source }))).Body as Readable;
@@ -473,6 +479,9 @@ const CHANGED = "its content's SHA-256 is not its spool-sha256 metadata's (chang
 const PARQUET_CHANGED = "it is not what its day's manifest line says (changed since it landed)";
 const NO_PARQUET_DIGEST =
   "no SHA-256 of its bytes in its day's manifest to check a copy against (its line not written yet: run again once the flusher has; or written before Spool recorded it)";
+
+/** What a copy takes from its source's metadata and a check of its content confirms. */
+const COPIED_COUNTS = ['spool-events', 'spool-generation', 'spool-shard'] as const;
 
 const countChanged = (events: number, lines: number) =>
   `its spool-events metadata says ${events}, it holds ${lines} lines (changed since it landed)`;

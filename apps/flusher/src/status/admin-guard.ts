@@ -1,4 +1,4 @@
-import { keyMatcher, openHost, presentedKey, repeatedLog } from '@spool/shared';
+import { addressedHost, keyMatcher, openHost, presentedKey, repeatedLog } from '@spool/shared';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -15,7 +15,7 @@ export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger)
   const refused = repeatedLog(log, 'admin view refused');
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (adminKeys.length === 0) {
-      if (openHost(request.hostname)) return;
+      if (openHost(addressedHost(request.headers.host))) return;
       refused(undefined, {
         reason: 'open views asked by a name',
         path: request.routeOptions.url,
