@@ -75,6 +75,22 @@ describe('hostile requests get their documented answer and append nothing', () =
       'SPOOL_BAD_GZIP',
     ],
     ['gzip claimed, plain sent', '{"a":1}', { 'content-encoding': 'gzip' }, 400, 'SPOOL_BAD_GZIP'],
+    // zlib took a 0x00 after a member for padding and dropped the rest unread: the first
+    // member's events were stored under a 202.
+    [
+      'bytes after a gzip member that start with 0x00',
+      Buffer.concat([gzipSync('[{"a":1}]'), Buffer.from('\x00GARBAGE', 'latin1')]),
+      { 'content-encoding': 'gzip' },
+      400,
+      'SPOOL_BAD_GZIP',
+    ],
+    [
+      'a second gzip member whose first byte was damaged to 0x00',
+      Buffer.concat([gzipSync('{"a":1}\n'), Buffer.from([0]), gzipSync('{"b":2}\n').subarray(1)]),
+      { 'content-encoding': 'gzip', 'content-type': 'application/x-ndjson' },
+      400,
+      'SPOOL_BAD_GZIP',
+    ],
     ['deflate', '{"a":1}', { 'content-encoding': 'deflate' }, 415, 'SPOOL_UNSUPPORTED_ENCODING'],
     ['no content type', '{"a":1}', { 'content-type': '' }, 415, 'SPOOL_UNSUPPORTED_MEDIA_TYPE'],
     // Read as UTF-8, UTF-16's bytes were a 400 of invalid JSON; Latin-1 that happens to be valid
@@ -108,6 +124,17 @@ describe('hostile requests get their documented answer and append nothing', () =
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ statusCode: status, code });
     expect(await buffered(stream)).toBe('');
+  });
+
+  it('a body of two whole gzip members is read whole', async () => {
+    const stream = randomName();
+    const body = Buffer.concat([gzipSync('{"a":1}\n'), gzipSync('{"b":2}\n')]);
+    const response = await post(stream, body, {
+      'content-encoding': 'gzip',
+      'content-type': 'application/x-ndjson',
+    });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toMatchObject({ accepted: 2 });
   });
 
   it('an NDJSON line of a no-break space or a BOM is a bad line, not a blank one', async () => {

@@ -12,8 +12,13 @@ class SizeLimit extends Transform {
   constructor(
     private readonly limit: number,
     private readonly onInflated: (bytes: number) => void,
+    /** Asked once the inflated body has ended, before the body does: an error fails it. */
+    private readonly atEnd: () => Error | undefined = () => undefined,
   ) {
     super();
+  }
+  override _flush(callback: TransformCallback): void {
+    callback(this.atEnd() ?? null);
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
@@ -48,7 +53,16 @@ export function decodeBody(
   if (encoding !== 'gzip' && encoding !== 'x-gzip') throw new errors.SPOOL_UNSUPPORTED_ENCODING(encoding);
 
   const gunzip = createGunzip();
-  const body = new SizeLimit(limit, onInflated) as unknown as BodyStream;
+  // zlib stops at bytes after a gzip member that start with 0x00 ("padding") and drops them
+  // unread: `<member>\x00GARBAGE`, or a second member whose first byte was damaged, stored the
+  // first member's events under a 202 (a review's). Every byte sent must be the stream's.
+  const trailing = () =>
+    gunzip.bytesWritten < body.receivedEncodedLength
+      ? new errors.SPOOL_BAD_GZIP(
+          `${body.receivedEncodedLength - gunzip.bytesWritten} bytes after the end of the gzip stream`,
+        )
+      : undefined;
+  const body = new SizeLimit(limit, onInflated, trailing) as unknown as BodyStream;
   body.receivedEncodedLength = 0;
   payload.on('data', (chunk: Buffer) => {
     body.receivedEncodedLength += chunk.length;
