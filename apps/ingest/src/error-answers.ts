@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { EARLY_ANSWER_CORS_HEADERS } from './cors.js';
@@ -137,6 +137,29 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
     socket.destroy(error);
     return;
   }
+  // Bytes that are not HTTP after a whole request (pipelined, or a Content-Length short of its
+  // body) while that request waits on its append: the raw 400 went out in its place, and its own
+  // answer never did, though its events might be stored (a review's, 4 runs in 100). Its answer
+  // goes first, then the 400, for the bytes that followed it, as pipelining orders them.
+  // (A request whose body never arrived whole is the one the error is about: answered at once.)
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (pending?.req.complete && !pending.writableFinished) {
+    const answerAfter = () => {
+      socket.off('close', forget);
+      if (socket.writable) writeClientError(error, socket);
+      else socket.destroy();
+    };
+    const forget = () => pending.off('finish', answerAfter);
+    // Before Node's own listener, which closes a connection whose parser failed.
+    pending.prependOnceListener('finish', answerAfter);
+    socket.once('close', forget);
+    return;
+  }
+  writeClientError(error, socket);
+}
+
+/** Spool's JSON answer to a client error, written raw, and the connection closed after it. */
+function writeClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   const statusCode = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
   const reason = STATUS_CODES[statusCode] ?? 'Bad Request';
   const message =

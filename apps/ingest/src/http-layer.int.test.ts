@@ -3,7 +3,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ServiceProcess, spawnService, testServices } from '@spool/testkit';
+import { type ServiceProcess, sendRawHttp, spawnService, testServices } from '@spool/testkit';
 
 /**
  * What reaches the ingest over a real socket, where inject() cannot go: chunked bodies, requests
@@ -110,6 +110,31 @@ describe('the ingest over a real socket', () => {
       expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
     },
   );
+
+  it('answers a whole request before the 400 of the bytes that follow it, and stores it once', async () => {
+    const stream = `pipelined-${process.pid}-${Date.now()}`;
+    const event = '{"event":"a","messageId":"pipelined-1"}';
+    // Node read the garbage while the first request waited on Redis: the raw 400 went out in its
+    // place, and its 202 never did (its event stored, or not, by a race).
+    // Sent without closing its side, as a client that waits for its answers does.
+    const sent = await sendRawHttp(
+      ingest.url,
+      `POST /v1/streams/${stream}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${event.length}\r\n\r\n${event}GARBAGE\r\n\r\n`,
+    );
+    await sent.closed;
+    const answer = sent.answer();
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([202, 400]);
+    expect(answer).toContain('"accepted":1');
+    const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: event,
+    });
+    expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+  });
 
   it.each([
     [`/v1/streams/${'a'.repeat(101)}/events`, 'SPOOL_INVALID_STREAM'],
