@@ -82,6 +82,19 @@ async function parquetRows(keys: string[]): Promise<string[]> {
   }
 }
 
+/** An object's metadata changed, its bytes the same: what `aws s3 cp --metadata … --metadata-directive REPLACE` leaves. */
+async function editMetadata(key: string, edit: Record<string, string>): Promise<void> {
+  const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: key }));
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: services.bucket,
+      Key: key,
+      Body: await objectBytes(key),
+      Metadata: { ...head.Metadata, ...edit },
+    }),
+  );
+}
+
 async function objectBytes(key: string): Promise<Buffer> {
   const object = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
   return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
@@ -443,16 +456,7 @@ describe('spool replay', () => {
       const prefix = `${randomName('replay')}/`;
       const to = `${randomName('replayed')}/`;
       const { stream, day, landed } = await landOneToRewrite(prefix, format);
-      const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
-      // What `aws s3 cp --metadata … --metadata-directive REPLACE` leaves: the same bytes.
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: services.bucket,
-          Key: landed,
-          Body: await objectBytes(landed),
-          Metadata: { ...head.Metadata, ...edit },
-        }),
-      );
+      await editMetadata(landed, edit);
       const replayed = run('replay', prefix, dayReplay(stream, day, to, target));
       expect(await replayed.exited).toBe(1);
       expect(replayed.err()).toContain(`spool replay: ${landed}: `);
@@ -469,15 +473,7 @@ describe('spool replay', () => {
     const { stream, day, landed } = await landOneToRewrite(prefix);
     const first = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
     expect(await first.exited).toBe(0);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: services.bucket,
-        Key: landed,
-        Body: await objectBytes(landed),
-        Metadata: { ...head.Metadata, 'spool-events': '999' },
-      }),
-    );
+    await editMetadata(landed, { 'spool-events': '999' });
     const parts = async () => listObjectKeys(s3, services.bucket, `${to}_manifests/`);
     const before = await parts();
     const rerun = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
