@@ -436,13 +436,9 @@ async function* heldUntilChecked(body: Readable, check: CopyCheck): AsyncGenerat
 /** An NDJSON object's content, decompressed as it comes, against its spool-sha256 and spool-events. */
 function contentCheck(format: OutputFormat, sha256: string, events: number): CopyCheck {
   const inflate = ndjsonDecompressor(format);
-  const hash = createHash('sha256');
-  let lines = 0;
+  const content = contentTally(sha256, events);
   let failure: Error | undefined;
-  inflate.on('data', (data: Buffer) => {
-    hash.update(data);
-    lines += newlines(data);
-  });
+  inflate.on('data', (data: Buffer) => content.add(data));
   inflate.on('error', (error) => {
     failure = error;
   });
@@ -456,6 +452,25 @@ function contentCheck(format: OutputFormat, sha256: string, events: number): Cop
       inflate.end();
       await ended;
       if (failure) throw failure;
+      content.check();
+    },
+  };
+}
+
+/**
+ * An NDJSON object's decompressed content, tallied as it comes, and checked at its end against
+ * its spool-sha256 and spool-events: the one rule of both copy paths (re-encoded, as it is).
+ */
+function contentTally(sha256: string, events: number) {
+  const hash = createHash('sha256');
+  let lines = 0;
+  return {
+    add(data: Buffer): void {
+      hash.update(data);
+      lines += newlines(data);
+    },
+    /** Throws when the content is not what the metadata says. */
+    check(): void {
       if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
       if (lines !== events) throw new Error(countChanged(events, lines));
     },
@@ -531,13 +546,11 @@ async function* ndjsonChunks(
   // Through pipeline(), never .pipe(): a download cut short must fail the copy (.pipe() leaves the
   // decompressor waiting for an end that never comes, and the run exits 13 with nothing said).
   const content = pipeline(body, ndjsonDecompressor(format), () => {});
-  const hash = createHash('sha256');
+  const tally = contentTally(sha256, events);
   let pending: Buffer[] = [];
   let size = 0;
-  let lines = 0;
   for await (const data of content as AsyncIterable<Buffer>) {
-    hash.update(data);
-    lines += newlines(data);
+    tally.add(data);
     pending.push(data);
     size += data.length;
     if (size >= CHUNK_BYTES) {
@@ -546,7 +559,6 @@ async function* ndjsonChunks(
       size = 0;
     }
   }
-  if (hash.digest('hex') !== sha256) throw new Error(CHANGED);
-  if (lines !== events) throw new Error(countChanged(events, lines));
+  tally.check();
   if (size > 0) yield { data: Buffer.concat(pending), release: () => {} };
 }
