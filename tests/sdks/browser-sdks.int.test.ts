@@ -97,6 +97,11 @@ function pages(spool: string): Record<string, string> {
         'Segment.io': { deliveryStrategy: { strategy: 'batching', config: { size: 100, timeout: 600_000 } } },
       },
     }),
+    // analytics.js's delivery option sending cookies along: the browser then refuses an answer
+    // that allows any origin (`*`), so Spool names the page's origin back.
+    '/segment-credentials.html': segment({
+      integrations: { 'Segment.io': { deliveryStrategy: { config: { credentials: 'include' } } } },
+    }),
     '/rudder.html': rudder({}),
     // Its own batching: a batch is cut at 512 KiB (counted in characters), or after 1 s.
     '/rudder-batching.html': rudder({ queueOptions: { batch: { enabled: true, flushInterval: 1_000 } } }),
@@ -377,6 +382,56 @@ describe('@segment/analytics-next in Chromium', () => {
       event: 'Answer Lost',
       messageId: expect.stringMatching(/^ajs-next-/),
     });
+  });
+});
+
+describe('pages that send with credentials (cookies), in Chromium', () => {
+  it("analytics.js with credentials: 'include' in its delivery", async () => {
+    const marker = randomName('segcred');
+    const { page, close } = await open('/segment-credentials.html');
+    await page.evaluate(async (m) => {
+      const analytics = (window as unknown as { analytics: Sdk }).analytics;
+      await new Promise((resolve) => analytics.ready(resolve));
+      await analytics.track('Sent With Cookies', { marker: m });
+    }, marker);
+    const messages = await landedFor(marker, 1);
+    await close();
+    expect(messages[0]).toMatchObject({ event: 'Sent With Cookies', properties: { marker } });
+  });
+
+  it('a sendBeacon of a JSON Blob, to /v1/batch and to the beacon route', async () => {
+    // A Blob whose type is no form's is sent with a preflight and with credentials: `*` lost it.
+    const marker = randomName('blob');
+    const spool = ingest.url.replace('127.0.0.1', 'localhost');
+    const { page, close } = await open('/elsewhere.html');
+    const queued = await page.evaluate(
+      ({ m, key, url }) => {
+        const batch = (event: string) =>
+          new Blob(
+            [
+              JSON.stringify({
+                writeKey: key,
+                batch: [{ type: 'track', event, userId: m, properties: { marker: m } }],
+              }),
+            ],
+            {
+              type: 'application/json',
+            },
+          );
+        return [
+          navigator.sendBeacon(`${url}/v1/batch`, batch('Blob To Batch')),
+          navigator.sendBeacon(
+            `${url}/beacon/v1/batch?writeKey=${encodeURIComponent(key)}`,
+            batch('Blob To Beacon'),
+          ),
+        ];
+      },
+      { m: marker, key: KEY, url: spool },
+    );
+    expect(queued).toEqual([true, true]);
+    const messages = await landedFor(marker, 2);
+    await close();
+    expect(messages.map((m) => m.event).sort()).toEqual(['Blob To Batch', 'Blob To Beacon']);
   });
 });
 

@@ -385,7 +385,10 @@ describe('CORS', () => {
       },
     });
     expect(response.statusCode).toBe(204);
-    expect(response.headers['access-control-allow-origin']).toBe('*');
+    // The page's own origin, with credentials allowed: a browser refuses `*` to a credentialed request.
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+    expect(response.headers.vary).toContain('Origin');
     expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
   });
 

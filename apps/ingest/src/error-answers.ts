@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { EARLY_ANSWER_CORS_HEADERS } from './cors.js';
+import { earlyAnswerCorsHeaders } from './cors.js';
 import { errors, invalidStream, RETRY_AFTER_SECONDS } from './errors.js';
 
 /**
@@ -102,7 +102,7 @@ export function answerFrameworkError(
   const answer = errorAnswer(error, 0, request.url);
   reply
     .code(answer.statusCode)
-    .headers(EARLY_ANSWER_CORS_HEADERS)
+    .headers(earlyAnswerCorsHeaders(request.headers.origin))
     .header('x-request-id', request.id)
     .send(answer.body);
 }
@@ -123,7 +123,7 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
 };
 
 /** The CORS headers as lines of a raw answer: a page can read a 408 or a 431 as any other. */
-const CLIENT_ERROR_CORS_LINES = Object.entries(EARLY_ANSWER_CORS_HEADERS)
+const CLIENT_ERROR_CORS_LINES = Object.entries(earlyAnswerCorsHeaders(undefined))
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join('');
 

@@ -148,8 +148,9 @@ describe('the ingest over a real socket', () => {
     });
     expect(response.status).toBe(400);
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    // A page can read it, as any other answer.
-    expect(response.headers.get('access-control-allow-origin')).toBe('*');
+    // A page can read it, as any other answer, credentials or not.
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
     expect(response.headers.get('access-control-expose-headers')).toContain('X-Request-Id');
     const answer = (await response.json()) as { code: string; message: string };
     expect(answer.code).toBe(code);

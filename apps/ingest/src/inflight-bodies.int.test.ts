@@ -99,7 +99,7 @@ describe('MAX_INFLIGHT_BYTES', () => {
     expect(refusal.status).toBe(503);
     expect(refusal.text).toContain('"code":"SPOOL_OVERLOADED"');
     expect(refusal.text.toLowerCase()).toContain('retry-after: 1');
-    expect(refusal.text.toLowerCase()).toContain('access-control-allow-origin: *');
+    expect(refusal.text.toLowerCase()).toContain('access-control-allow-origin: https://shop.example');
     refused.destroy();
     // A small one still fits beside the held one.
     expect((await post(stream, '{"n":1}')).status).toBe(202);

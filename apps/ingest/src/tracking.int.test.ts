@@ -525,7 +525,8 @@ describe('the tracking API on a keyed service', () => {
       },
     });
     expect(response.statusCode).toBe(204);
-    expect(response.headers['access-control-allow-origin']).toBe('*');
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
     expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('anonymousid');
     const answer = await send(
       ingest,
