@@ -1,3 +1,5 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jitsuAnalytics } from '@jitsu/js';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
@@ -138,6 +140,55 @@ describe('@segment/analytics-node', () => {
     await analytics.closeAndFlush();
     expect(statuses).toEqual([401]);
     expect(errors).toHaveLength(1);
+  });
+
+  it("sends with Segment's OAuth (an access token as Bearer, the key in the body): landed; with a wrong key, refused", async () => {
+    // A stand-in for Segment's token server: the SDK fetches its access token there first.
+    const tokens = createServer((request, response) => {
+      request.resume();
+      request.on('end', () =>
+        response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: `oauth-token-${randomName('t')}`, expires_in: 3600 })),
+      );
+    });
+    await new Promise<void>((resolve) => tokens.listen(0, '127.0.0.1', resolve));
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const oauthSettings = {
+      clientId: 'client-1',
+      clientKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      keyId: 'key-id-1',
+      authServer: `http://127.0.0.1:${(tokens.address() as { port: number }).port}`,
+    };
+    const send = async (writeKey: string, userId: string) => {
+      const analytics = new Analytics({
+        writeKey,
+        host: ingest.url,
+        flushAt: 2,
+        maxRetries: 0,
+        oauthSettings,
+      });
+      const sent: Array<string | undefined> = [];
+      const statuses: number[] = [];
+      analytics.on('http_request', (request) => sent.push(request.headers.Authorization));
+      analytics.on('http_response', (response) => statuses.push(response.status));
+      analytics.on('error', () => {});
+      analytics.track({ userId, event: 'Signed Up' });
+      analytics.identify({ userId, traits: { plan: 'pro' } });
+      await analytics.closeAndFlush();
+      return { sent, statuses };
+    };
+    try {
+      const userId = randomName('seg-oauth');
+      const good = await send(KEY, userId);
+      expect(good.sent).toEqual([expect.stringMatching(/^Bearer oauth-token-/)]);
+      expect(good.statuses).toEqual([200]);
+      expect(Object.keys(ofUser(await landed(), userId)).sort()).toEqual(['identify', 'track']);
+      // The token is not what Spool trusts: a wrong key beside it is refused.
+      expect((await send('not-a-key-at-all', randomName('seg-oauth'))).statuses).toEqual([401]);
+    } finally {
+      await new Promise((resolve) => tokens.close(resolve));
+    }
   });
 
   it("stores an oversized message's batch-mates and quarantines it, though the SDK counts it delivered; alone, it is refused (400)", async () => {

@@ -30,7 +30,7 @@ import type { Logger } from 'pino';
 import {
   addressBucket,
   createWriteKeyCheck,
-  headerKey,
+  decidingHeaderKey,
   rateLimitIdentity,
   writeKeyVerifier,
 } from './auth.js';
@@ -141,9 +141,9 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // MAX_INFLIGHT_BYTES is refused unread.
   // A key in a header (Authorization, X-Write-Key) is checked before the body is read (a bad one
   // answered 401 at once); one in the body or the query, after it.
-  const keysRequired = config.writeKeys.length > 0;
+  const keys = writeKeyVerifier(config.writeKeys);
   const inflight = new InflightBodies(config.maxInflightBytes, (request) =>
-    keysRequired && headerKey(request.headers) === undefined
+    !keys.open && decidingHeaderKey(request.headers, keys) === undefined
       ? addressBucket(clientAddress(request.ip))
       : undefined,
   );
@@ -207,7 +207,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       metricsHosts: config.metricsHosts,
     });
   }
-  const keys = writeKeyVerifier(config.writeKeys);
   await app.register(trackingRoutes, {
     maxBatchBytes: config.tracking.maxBatchBytes,
     inflight,

@@ -63,6 +63,20 @@ export function headerKey(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /**
+ * The write key a request's headers decide it by, before its body is read: `headerKey`, less a
+ * Bearer that is no configured key. Segment's OAuth sends an access token as Bearer with the write
+ * key in the body (analytics-node's `oauthSettings`), so such a Bearer is left for the body's key
+ * (or the query's) to decide; a request that carries no other key is refused as it was. Spool does
+ * not check the token: the write key is what it trusts.
+ */
+export function decidingHeaderKey(headers: IncomingHttpHeaders, keys: WriteKeyVerifier): string | undefined {
+  const presented = headerKey(headers);
+  if (presented === undefined || keys.open || !/^\s*bearer\s/i.test(headers.authorization ?? ''))
+    return presented;
+  return keys.verify(presented) ? presented : undefined;
+}
+
+/**
  * The `writeKey` (or another `name`: Jitsu's `writekey`) of a request URL's query (the beacon's,
  * RudderStack's source config's); one, and a repeated one is none. Read from the raw URL, not the
  * parsed query, which takes `+` for a space: rudder-analytics-js puts the key in its beacon's URL

@@ -904,6 +904,45 @@ describe('the tracking API with the key in the Authorization header', () => {
   });
 });
 
+describe("the tracking API with Segment's OAuth: an access token as Bearer, the write key in the body", () => {
+  it("decides by the body's key, counted in its bucket; a Bearer that is no key, alone, is refused (401) and counted against the address", async () => {
+    const ingest = await rateLimitedIngest(2, { WRITE_KEYS: 'oauth-key-0001:*' });
+    try {
+      const headers = {
+        'content-type': 'application/json',
+        authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.token.sig',
+      };
+      const alone = [];
+      for (let i = 0; i < 3; i += 1)
+        alone.push(await send(ingest, '/v1/track', { userId: 'u', event: 'E' }, headers));
+      expect(alone.map((answer) => answer.statusCode)).toEqual([401, 401, 429]);
+      expect(alone[0]?.json().message).toBe('Invalid write key');
+      const withKey = [];
+      for (let i = 0; i < 3; i += 1) {
+        withKey.push(
+          await send(ingest, '/v1/track', { writeKey: 'oauth-key-0001', userId: 'u', event: 'E' }, headers),
+        );
+      }
+      expect(withKey.map((answer) => answer.statusCode)).toEqual([200, 200, 429]);
+      // A wrong key beside the token is refused as any wrong key.
+      const other = await rateLimitedIngest(0, { WRITE_KEYS: 'oauth-key-0001:*' });
+      try {
+        const wrong = await send(
+          other,
+          '/v1/batch',
+          { writeKey: 'nope', batch: [{ type: 'track', userId: 'u', event: 'E' }] },
+          headers,
+        );
+        expect([wrong.statusCode, wrong.json().message]).toEqual([401, 'Invalid write key']);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await ingest.close();
+    }
+  });
+});
+
 describe('the tracking API without a key in the Authorization header, rate-limited', () => {
   it('counts a request whose body never parses against its address: broken bodies are limited too', async () => {
     const ingest = await rateLimitedIngest(3, { WRITE_KEYS: 'body-key-0001:*' });

@@ -7,7 +7,7 @@ import type {
   onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
-import { headerKey, INVALID_WRITE_KEY, urlKey, type WriteKeyVerifier } from '../auth.js';
+import { decidingHeaderKey, headerKey, INVALID_WRITE_KEY, urlKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
@@ -206,12 +206,16 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     else done();
   };
   const authenticateFromHeader: onRequestHookHandler = (request, _reply, done) => {
-    const presented = headerKey(request.headers);
+    const presented = decidingHeaderKey(request.headers, keys);
     if (presented !== undefined) authenticate(request, presented);
     done();
   };
   const authenticateFromBody: preHandlerHookHandler = (request, _reply, done) => {
-    if (request.auth === undefined) authenticate(request, bodyKey(request.body) ?? urlKey(request.url));
+    if (request.auth === undefined) {
+      // Last, a Bearer left for the body to decide (an OAuth token): with no key beside it, it is
+      // the key the request presented, and is refused as one.
+      authenticate(request, bodyKey(request.body) ?? urlKey(request.url) ?? headerKey(request.headers));
+    }
     done();
   };
   // Jitsu's single-message routes: every place of their key is known before the body, so a
@@ -245,7 +249,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     rateLimit && countBeacon
       ? function (request, reply, done) {
           // A key in the header (sendBeacon sends none) was counted and refused in onRequest.
-          if (headerKey(request.headers) !== undefined) return done();
+          if (decidingHeaderKey(request.headers, keys) !== undefined) return done();
           const counted = request.auth?.ok
             ? countBeacon(request, reply)
             : rateLimit.call(this, request, reply).then(() => undefined);
