@@ -46,6 +46,7 @@ import { RedisRoom } from './redis-room.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
+import { loggedAddressUnder } from './tracking/client-ip.js';
 
 /** How long `/readyz` waits for Redis to say whether it is a replica (a slow Redis is not judged by it). */
 const READY_ROLE_TIMEOUT_MS = 500;
@@ -65,7 +66,12 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
   const metrics = createIngestMetrics();
   const app = Fastify({
-    loggerInstance: (deps.logger ?? createLogger('spool-ingest', config.logLevel)) as FastifyBaseLogger,
+    loggerInstance: (deps.logger ??
+      createLogger(
+        'spool-ingest',
+        config.logLevel,
+        loggedAddressUnder(config.tracking.ipPolicy),
+      )) as FastifyBaseLogger,
     logController: quietProbes(),
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,

@@ -14,12 +14,13 @@ import {
 import { buildApp } from './app.js';
 import { createIngestClients } from './clients.js';
 import { warnIfTooFewReplicas } from './replica-count.js';
+import { loggedAddressUnder } from './tracking/client-ip.js';
 
 /** How long shutdown may take (requests in flight finish their appends) before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
-const logger = createLogger('spool-ingest', config.logLevel);
+const logger = createLogger('spool-ingest', config.logLevel, loggedAddressUnder(config.tracking.ipPolicy));
 warnOfUnknownSettings(logger);
 const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
 refuseClusterNode('ingest', clients.redis);

@@ -117,3 +117,36 @@ describe('write keys in logs', () => {
     expect(ingest.output()).not.toContain(key);
   });
 });
+
+describe("clients' addresses in logs", () => {
+  it.each([
+    ['drop', undefined],
+    ['truncate', '203.0.113.0'],
+    ['keep', '203.0.113.77'],
+  ])('keep, under IP_POLICY=%s, what the stored events keep of them: %s', async (policy, logged) => {
+    const ingest = await spawnService(MAIN, {
+      REDIS_URL: testServices().redisUrl,
+      ALLOW_ANONYMOUS_WRITES: 'true',
+      DEFAULT_STREAM: randomName('ip'),
+      IP_POLICY: policy,
+      // The client's address comes through the proxy in front, as in production.
+      TRUST_PROXY: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    });
+    const response = await fetch(`${ingest.url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' },
+      body: JSON.stringify({ userId: 'u', event: 'x' }),
+    });
+    await response.text();
+    await ingest.stop();
+    expect(response.status).toBe(200);
+    const requestLines = ingest
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"incoming request"'))
+      .map((line) => JSON.parse(line) as { req: { url: string; remoteAddress?: string } });
+    expect(requestLines.map(({ req }) => [req.url, req.remoteAddress])).toEqual([['/v1/track', logged]]);
+    if (policy !== 'keep') expect(ingest.output()).not.toContain('203.0.113.77');
+  });
+});

@@ -44,7 +44,7 @@ export {
   stopOnSignals,
   warnOfUnknownSettings,
 } from './lifecycle.js';
-export { createLogger, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
+export { createLogger, type LoggedAddress, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
 export { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 export { forStream, type PerStream } from './per-stream.js';
 export { percentDecoded } from './percent-decoded.js';

@@ -113,13 +113,21 @@ interface LoggedRequest {
   socket?: { remotePort?: number };
 }
 
-/** Fastify's request serializer, less the credentials a query may carry. */
-export function serializeRequest(request: LoggedRequest) {
+/** What a log keeps of a client's address: all of it, unless the process says otherwise. */
+export type LoggedAddress = (ip: string | undefined) => string | undefined;
+
+const wholeAddress: LoggedAddress = (ip) => ip;
+
+/**
+ * Fastify's request serializer, less the credentials a query may carry, and with as much of the
+ * client's address as `loggedAddress` keeps (the ingest's IP_POLICY).
+ */
+function serializeRequest(request: LoggedRequest, loggedAddress: LoggedAddress = wholeAddress) {
   return {
     method: request.method,
     url: request.url === undefined ? undefined : loggableUrl(request.url),
     host: request.host,
-    remoteAddress: request.ip,
+    remoteAddress: loggedAddress(request.ip),
     remotePort: request.socket?.remotePort,
   };
 }
@@ -129,11 +137,19 @@ export function serializeRequest(request: LoggedRequest) {
  * credentials redacted wherever a request or configuration object is logged (headers, and keys in
  * a URL's query), and no event data in logged errors.
  */
-export function loggerOptions(name: string, level: string): LoggerOptions {
+export function loggerOptions(
+  name: string,
+  level: string,
+  loggedAddress: LoggedAddress = wholeAddress,
+): LoggerOptions {
   return {
     name,
     level,
-    serializers: { err: serializeError, error: serializeError, req: serializeRequest },
+    serializers: {
+      err: serializeError,
+      error: serializeError,
+      req: (request: LoggedRequest) => serializeRequest(request, loggedAddress),
+    },
     redact: {
       paths: [
         'req.headers.authorization',
@@ -148,8 +164,8 @@ export function loggerOptions(name: string, level: string): LoggerOptions {
   };
 }
 
-export function createLogger(name: string, level: string): Logger {
-  return pino(loggerOptions(name, level));
+export function createLogger(name: string, level: string, loggedAddress?: LoggedAddress): Logger {
+  return pino(loggerOptions(name, level, loggedAddress));
 }
 
 type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -39,6 +39,15 @@ export function truncateIp(text: string): string | undefined {
   return ipaddr.fromByteArray(bytes.map((byte, index) => (index < keep ? byte : 0))).toString();
 }
 
+/**
+ * What the ingest's request log keeps of a client's address: what IP_POLICY would store of it
+ * (none under `drop`), so a log line beside the stored events holds no more of it than they do.
+ */
+export const loggedAddressUnder =
+  (policy: IpPolicy) =>
+  (ip: string | undefined): string | undefined =>
+    storedIp(ip, policy);
+
 /** The client IP to store under IP_POLICY, or undefined to store none. */
 export function storedIp(ip: unknown, policy: IpPolicy): string | undefined {
   if (typeof ip !== 'string' || ip === '' || policy === 'drop') return undefined;
