@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineSpoolCommands, loadConfig, streamKeys } from '@spool/shared';
 import {
@@ -53,6 +54,32 @@ describe('uploadBody', () => {
         name: 'AccessDenied',
         status: 403,
       });
+    } finally {
+      proxy.set('none');
+      s3.destroy();
+    }
+  });
+
+  it('leaves no multipart upload open when the answer to its CreateMultipartUpload was lost and the SDK sent it again', async () => {
+    const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
+    const key = `${randomName('created-twice')}.ndjson.gz`;
+    proxy.set('loseCreateUploadAnswer');
+    try {
+      const pieces = Array.from({ length: 12 }, () => randomBytes(1024 * 1024));
+      const uploaded = await uploadBody(
+        { s3, bucket: services.s3.bucket, key },
+        { pieces, contentType: 'application/gzip', metadata: {} },
+        5 * 1024 * 1024,
+      );
+      // The answer was lost (the fault is spent), and the object is whole.
+      expect(proxy.fault).toBe('none');
+      expect(uploaded.compressedBytes).toBe(12 * 1024 * 1024);
+      const head = await store.send(new HeadObjectCommand({ Bucket: services.s3.bucket, Key: key }));
+      expect(head.ContentLength).toBe(12 * 1024 * 1024);
+      const open = await store.send(
+        new ListMultipartUploadsCommand({ Bucket: services.s3.bucket, Prefix: key }),
+      );
+      expect(open.Uploads ?? []).toEqual([]);
     } finally {
       proxy.set('none');
       s3.destroy();

@@ -10,6 +10,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { freeNow } from './free-now.js';
+import { abortStaleUploads } from './stale-uploads.js';
 
 /**
  * Part buffers an upload holds, in flight or being filled: at most S3_PART_SIZE × QUEUE_SIZE,
@@ -110,6 +111,8 @@ class MultipartUpload {
   private uploadId: string | undefined;
   private readonly parts: CompletedPart[] = [];
   private partsSent = 0;
+  /** How many times the SDK sent the CreateMultipartUpload (more than once: its answer was lost). */
+  private createAttempts = 1;
   private readonly inFlight = new Set<Promise<void>>();
   /** Part buffers whose parts S3 has taken, to fill again. */
   private readonly spare: Buffer[] = [];
@@ -207,6 +210,11 @@ class MultipartUpload {
     // generation was released, its events lost (a review's run: 4,200 of 4,500). An answer
     // that names no ETag confirms no object; the flush is retried.
     if (!answer.ETag) throw new NoObjectConfirmed();
+    // The SDK sends a CreateMultipartUpload again when its answer is lost (a reset, a timeout):
+    // S3 began an upload for each try, and those this one did not use stayed open, empty, for
+    // good (a review's run). Once the object is complete, any upload still open for its key is
+    // such a one. Best effort: what stays open is left to the bucket's lifecycle rule, as abort's.
+    if (this.createAttempts > 1) await abortStaleUploads(this.target).catch(() => undefined);
   }
 
   /** After a failure: waits for the parts in flight, then aborts the multipart upload, if begun. */
@@ -235,6 +243,7 @@ class MultipartUpload {
       }),
     );
     if (!answer.UploadId) throw new Error('S3 answered CreateMultipartUpload without an UploadId');
+    this.createAttempts = answer.$metadata.attempts ?? 1;
     return answer.UploadId;
   }
 }

@@ -9,7 +9,8 @@ export type S3Fault =
   | 'gone'
   | 'cutDownloads'
   | 'denyUploadParts'
-  | 'completeErrorIn200';
+  | 'completeErrorIn200'
+  | 'loseCreateUploadAnswer';
 
 /** A request the proxy holds for a watcher (see `holdNext`). */
 export interface HeldRequest {
@@ -30,6 +31,9 @@ const isUploadPart: RequestMatch = (method, url) =>
 const createsObject = (method: string, url: URL, headers: Record<string, unknown>) =>
   (method === 'PUT' && !url.searchParams.has('partNumber') && headers['x-amz-copy-source'] === undefined) ||
   (method === 'POST' && url.searchParams.has('uploads'));
+
+/** A CreateMultipartUpload: a POST of `?uploads`. */
+const isCreateUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploads');
 
 /** A CompleteMultipartUpload: a POST naming its multipart upload. */
 const isCompleteUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploadId');
@@ -75,7 +79,9 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
  * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
  * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts),
  * `completeErrorIn200` answers every CompleteMultipartUpload 200 with an error body, as S3 may
- * (a newline after it: the AWS SDK then takes it for success), never passing it on.
+ * (a newline after it: the AWS SDK then takes it for success), never passing it on;
+ * `loseCreateUploadAnswer` passes the next CreateMultipartUpload on, then cuts the connection
+ * instead of answering (S3 began the upload; its sender never learns of it), and is then `none`.
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
@@ -170,6 +176,7 @@ export class S3FaultProxy {
         proxy.encryptionChecks.passed += 1;
       }
       const forward = () => {
+        const url = new URL(incoming.url ?? '/', 'http://proxy');
         const upstream = request(
           {
             host: '127.0.0.1',
@@ -179,9 +186,14 @@ export class S3FaultProxy {
             headers: incoming.headers,
           },
           (answer) => {
+            if (proxy?.fault === 'loseCreateUploadAnswer' && isCreateUpload(incoming.method ?? '', url)) {
+              proxy.fault = 'none';
+              answer.resume();
+              answer.on('end', () => outgoing.socket?.destroy());
+              return;
+            }
             outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
             const length = Number(answer.headers['content-length'] ?? 0);
-            const url = new URL(incoming.url ?? '/', 'http://proxy');
             const cut = proxy?.fault === 'cutDownloads' && proxy.cutMatches(incoming.method ?? '', url);
             if (cut && length > 1) {
               cutAfter(answer, outgoing, Math.floor(length / 2));
