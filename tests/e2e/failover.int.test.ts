@@ -25,7 +25,8 @@ import { Redis } from 'ioredis';
  * A failover of a standalone Redis behind one address (a DNS name, a Kubernetes Service, a cloud's
  * primary endpoint: here a proxy that sends new connections to the new primary). The connections
  * opened before it still reach the old primary, now a replica that refuses every write with
- * READONLY; the ingest and the flusher must reach the new one by themselves.
+ * READONLY; the ingest and the flusher must reach the new one by themselves. An old primary that
+ * dies without a word leaves them open and silent instead: they must give up on them.
  */
 const services = testServices();
 const dir = mkdtempSync(join(tmpdir(), 'spool-failover-'));
@@ -152,5 +153,68 @@ describe('a failover behind one address', () => {
     const stream = randomName('after-probe');
     expect(await postUntilAnswered(stream, ['p0', 'p1'])).toBe(202);
     await waitUntilLanded(first, [stream], { namespace: NS, timeoutMs: 30_000 });
+  });
+});
+
+describe('an old primary that dies silently (its connections stay open and never answer; new ones reach the primary)', () => {
+  it('has the flusher drop its silent connections (ready again, sweeping, landing) and the ingest add flush jobs again', async () => {
+    // An ingest that adds a flush job at every 1 KiB: what the sweep would otherwise do later.
+    const eager = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({
+        REDIS_URL: proxy.url('redis'),
+        REDIS_NAMESPACE: NS,
+        FLUSH_THRESHOLD_BYTES: '1KiB',
+        LOG_LEVEL: 'warn',
+      }),
+    );
+    const enqueued = async () =>
+      Number(
+        /^spool_ingest_flush_jobs_enqueued_total (\d+)$/m.exec(
+          await (await fetch(`${eager.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    try {
+      const ready = async (service: ServiceProcess) => (await fetch(`${service.url}/readyz`)).status === 200;
+      for (const service of [ingest, flusher, eager])
+        await until('ready before the fault', () => ready(service));
+      // Each process's connections open before the fault (the eager one's queue connection added a job).
+      expect(await postUntilAnswered(randomName('before'), ['b0'])).toBe(202);
+      const crossing = await fetch(`${eager.url}/v1/streams/${randomName('eager')}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pad: 'x'.repeat(2_048) }),
+      });
+      expect(crossing.status).toBe(202);
+      await until('the first job added', async () => (await enqueued()) === 1);
+
+      proxy.wedge();
+
+      // The flusher's probe finds Redis silent, then its connection is opened again: before,
+      // it waited on the silent one for good (no sweep, nothing landed until a restart).
+      await until('the flusher to find Redis silent', async () => !(await ready(flusher)), 20_000);
+      await until('the flusher ready again', () => ready(flusher), 30_000);
+      const stream = randomName('silent');
+      expect(await postUntilAnswered(stream, ['s0', 's1'])).toBe(202);
+      await waitUntilLanded(first, [stream], { namespace: NS, timeoutMs: 40_000 });
+
+      // Each buffer past 1 KiB adds a job. The first add after the fault may time out on the
+      // silent connection; then the queue's connection is opened again and jobs are added.
+      await until(
+        'a flush job added after the fault',
+        async () => {
+          const answer = await fetch(`${eager.url}/v1/streams/${randomName('eager')}/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ pad: 'x'.repeat(2_048) }),
+          });
+          await answer.text();
+          return (await enqueued()) > 1;
+        },
+        30_000,
+      );
+    } finally {
+      await eager.stop();
+    }
   });
 });

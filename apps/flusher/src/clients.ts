@@ -67,17 +67,32 @@ function askForEncryption(client: S3Client, encryption: S3Encryption): void {
 }
 
 /**
+ * How long a flusher connection may wait on Redis with no byte back before it is dropped and
+ * opened again (ioredis's socketTimeout, armed only while a reply is awaited). A Redis host that
+ * dies without resetting its connections (a crashed machine, a dead node behind a Service) leaves
+ * them open and silent, and the kernel gives up on them only after some 15 minutes: the sweep
+ * and the probes waited on them, never ready again and landing nothing until a restart, after a
+ * failover the ingests had followed in seconds (a review's run).
+ */
+const REDIS_SILENCE_MS = 5_000;
+
+/** The worker's connection blocks up to BullMQ's 10 s waiting for a job: it may be silent longer. */
+const WORKER_REDIS_SILENCE_MS = 15_000;
+
+/**
  * The flusher's Redis connections (to one server, or to a cluster) and its S3 client. Its
- * commands may be re-sent after a lost reply: sealing and releasing a generation are idempotent.
+ * commands may be re-sent after a lost reply, on a new connection too: sealing and releasing a
+ * generation are idempotent.
  */
 export function createFlusherClients(
   config: Pick<Config, 'redis' | 's3' | 'namespace'>,
   onError: (error: Error, client: string) => void = () => {},
 ): FlusherClients {
-  const redis = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
+  const options = { maxRetriesPerRequest: 3, socketTimeout: REDIS_SILENCE_MS };
+  const redis = connectRedis(config.redis, options);
   defineSpoolCommands(redis);
   const workerConnections = new Set<RedisClient>();
-  const queueConnection = connectRedis(config.redis, { maxRetriesPerRequest: 3 });
+  const queueConnection = connectRedis(config.redis, options);
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),
@@ -91,7 +106,10 @@ export function createFlusherClients(
   return {
     redis,
     connectWorker() {
-      const connection = connectRedis(config.redis, { maxRetriesPerRequest: null });
+      const connection = connectRedis(config.redis, {
+        maxRetriesPerRequest: null,
+        socketTimeout: WORKER_REDIS_SILENCE_MS,
+      });
       onConnectionErrors(connection, 'worker', onError);
       // A closed one is forgotten: the clients' close() ends only those still open.
       connection.once('end', () => workerConnections.delete(connection));
@@ -103,7 +121,9 @@ export function createFlusherClients(
     async close() {
       const connections = [redis, queueConnection, ...workerConnections];
       // quit() waits for Redis's answer: a connection away from Redis is dropped instead (its
-      // quit() never settled, and the process ended without saying "stopped").
+      // quit() never settled, and the process ended without saying "stopped"). One whose Redis
+      // is silent (open, never answering) fails its QUIT after REDIS_SILENCE_MS: before, the
+      // shutdown's grace ran out waiting, exit 1.
       const open = connections.filter((client) => client.status === 'ready');
       for (const client of connections) if (!open.includes(client)) client.disconnect();
       await queue.close();

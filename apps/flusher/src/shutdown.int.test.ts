@@ -39,4 +39,33 @@ describe("the flusher's shutdown", () => {
       await proxy.close();
     }
   });
+
+  it('with no flush in hand and Redis silent (connections open, never answering), stops on SIGTERM and exits 0', async () => {
+    const redis = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(redis.hostname, Number(redis.port));
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({
+        REDIS_URL: proxy.url('redis'),
+        REDIS_NAMESPACE: randomName('stop'),
+        LOG_LEVEL: 'info',
+      }),
+    );
+    try {
+      await waitFor(
+        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'the flusher to be ready',
+      );
+      // A host that died without resetting its connections: they stay open, and nothing answers.
+      proxy.wedge();
+      // Before: its connections waited for Redis to answer QUIT, the grace (25 s) ran out, exit 1.
+      // Now a connection silent for REDIS_SILENCE_MS (clients.ts) is dropped.
+      expect(await flusher.stop('SIGTERM')).toBe(0);
+      expect(flusher.output()).toContain('"msg":"stopped"');
+    } finally {
+      await flusher.stop('SIGKILL');
+      await proxy.close();
+    }
+  });
 });

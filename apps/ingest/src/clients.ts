@@ -46,7 +46,14 @@ export function createIngestClients(
   };
   const redis = connectRedis(config.redis, options, { neverResend: true });
   defineSpoolCommands(redis);
-  const queueConnection = connectRedis(config.redis, options);
+  // A command that times out leaves its connection waiting behind it: the append connection is
+  // dropped then (dropStalledConnection); the queue's drops itself when Redis stays silent that
+  // long. After a failover whose old primary died silently, every flush job's add timed out, for
+  // good (a review's run), and size-triggered flushes waited for the sweep.
+  const queueConnection = connectRedis(config.redis, {
+    ...options,
+    socketTimeout: config.redisCommandTimeoutMs,
+  });
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),
