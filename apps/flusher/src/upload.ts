@@ -243,7 +243,7 @@ class MultipartUpload {
       }),
     );
     if (!answer.UploadId) throw new Error('S3 answered CreateMultipartUpload without an UploadId');
-    this.createAttempts = answer.$metadata.attempts ?? 1;
+    this.createAttempts = answer.$metadata?.attempts ?? 1;
     return answer.UploadId;
   }
 }
