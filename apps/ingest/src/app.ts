@@ -148,14 +148,13 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // A key in a header (Authorization, X-Write-Key) is checked before the body is read (a bad one
   // answered 401 at once); one in the body or the query, after it.
   const keys = writeKeyVerifier(config.writeKeys);
-  const inflight = new InflightBodies(config.maxInflightBytes, (request) =>
-    !keys.open && decidingHeaderKey(request.headers, keys) === undefined
-      ? addressBucket(clientAddress(request.ip))
-      : undefined,
-  );
+  const inflight = new InflightBodies(config.maxInflightBytes, (request) => ({
+    address: addressBucket(clientAddress(request.ip)),
+    keyless: !keys.open && decidingHeaderKey(request.headers, keys) === undefined,
+  }));
   metrics.watchInflightBodies(() => inflight.heldBytes);
   app.decorateRequest('heldBodyBytes', 0);
-  app.decorateRequest('keylessClient', undefined);
+  app.decorateRequest('inflightClient', undefined);
   app.addHook('onRequest', inflight.admit);
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.

@@ -26,7 +26,8 @@ const startIngest = (env: Record<string, string> = {}) =>
 
 let ingest: ServiceProcess;
 beforeAll(async () => {
-  ingest = await startIngest();
+  // Behind a trusted proxy: a test names another client by X-Forwarded-For.
+  ingest = await startIngest({ TRUST_PROXY: '127.0.0.1' });
 });
 afterAll(() => ingest.stop());
 
@@ -183,8 +184,13 @@ describe('MAX_INFLIGHT_BYTES', () => {
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { code: string }).code).toBe('SPOOL_OVERLOADED');
     }
-    // An ordinary body of the same size still fits beside the holder.
-    expect((await post(randomName('plain'), JSON.stringify([{ p: 'x'.repeat(19_000) }]))).status).toBe(202);
+    // An ordinary body of the same size, another client's, still fits beside the holder.
+    const plain = await fetch(`${ingest.url}/v1/streams/${randomName('plain')}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.20' },
+      body: JSON.stringify([{ p: 'x'.repeat(19_000) }]),
+    });
+    expect(plain.status).toBe(202);
     holder.destroy();
     await heldReaches(0, 'the room given back');
     expect((await send(`/v1/streams/${randomName('alone')}/events`, native)).status).toBe(202);
@@ -279,6 +285,42 @@ describe('MAX_INFLIGHT_BYTES', () => {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: 'Bearer held-key-0002' },
         body,
+      });
+      expect(answer.status).toBe(202);
+    } finally {
+      for (const socket of attackers) socket.destroy();
+      await keyed.stop();
+    }
+  });
+
+  it('leaves the last quarter of it to others than one client with a valid key in a header: its heads cannot hold it all', async () => {
+    // A review's attack: a browser's key (public) sent in a header, 17 heads promising bodies,
+    // then nothing: they held the whole bound, and every other client got 503.
+    const keyed = await startIngest({ WRITE_KEYS: 'held-key-0003:*', TRUST_PROXY: '127.0.0.1' });
+    const attackers: net.Socket[] = [];
+    try {
+      const answers: Promise<{ status: number }>[] = [];
+      for (let i = 0; i < 5; i++) {
+        const socket = await openRequest(`/v1/streams/${randomName('hog')}/events`, 20_000, 1, {
+          service: keyed,
+          headers: 'X-Forwarded-For: 198.51.100.7\r\nAuthorization: Bearer held-key-0003\r\n',
+        });
+        attackers.push(socket);
+        answers.push(answerOn(socket));
+      }
+      // Three of 20 KB: past its quarter (25.6 KB) only while the room (100 KiB) stays within three quarters.
+      await heldReaches(60_000, 'the hog held to three quarters of the room', keyed);
+      const refused = await Promise.all(answers.slice(3));
+      expect(refused.map(({ status }) => status)).toEqual([503, 503]);
+      // Another client, with the same key, still has room for its 20 KB: before, the heads held it all.
+      const answer = await fetch(`${keyed.url}/v1/streams/${randomName('keyed')}/events`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: 'Bearer held-key-0003',
+          'x-forwarded-for': '198.51.100.9',
+        },
+        body: JSON.stringify([{ p: 'x'.repeat(20_000) }]),
       });
       expect(answer.status).toBe(202);
     } finally {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InflightBodies } from './inflight-bodies.js';
+import { InflightBodies, type InflightClient } from './inflight-bodies.js';
 
 /** The parts of a request InflightBodies reads. */
 function request(headers: Record<string, string>, method = 'POST', bodyLimit = 1_000_000): FastifyRequest {
@@ -23,6 +23,17 @@ function admit(inflight: InflightBodies, req: FastifyRequest): Error | undefined
 }
 
 const close = (req: FastifyRequest) => responses.get(req)?.emit('close');
+
+/**
+ * The test's own headers stand for whom a request is counted against: `x-keyless-client`, the
+ * address of a request without a key in a header; `x-client`, of one with a valid key there.
+ */
+function clientOf(req: FastifyRequest): InflightClient | undefined {
+  const keyless = req.headers['x-keyless-client'] as string | undefined;
+  if (keyless) return { address: keyless, keyless: true };
+  const keyed = req.headers['x-client'] as string | undefined;
+  return keyed ? { address: keyed, keyless: false } : undefined;
+}
 
 describe('InflightBodies', () => {
   it('holds a body by its Content-Length, a gzip one by 8 times it, one of unknown length by the route limit', () => {
@@ -87,10 +98,7 @@ describe('InflightBodies', () => {
 
   it('keeps half the bound for requests whose key is checked before their body: keyless ones hold half at most, one client a quarter', () => {
     // The test's own header stands for the client address of a request without a key in a header.
-    const inflight = new InflightBodies(
-      1_000,
-      (req) => req.headers['x-keyless-client'] as string | undefined,
-    );
+    const inflight = new InflightBodies(1_000, clientOf);
     const keyless = (client: string, bytes: number) =>
       request({ 'content-length': String(bytes), 'x-keyless-client': client });
     const first = keyless('a', 250);
@@ -105,11 +113,28 @@ describe('InflightBodies', () => {
     expect(admit(inflight, keyless('c', 250))).toBeUndefined();
   });
 
+  it('lets one client with its key in a header (or on an open service) pass its quarter only within three quarters of the room', () => {
+    const inflight = new InflightBodies(1_000, clientOf);
+    const keyed = (client: string, bytes: number) =>
+      request({ 'content-length': String(bytes), 'x-client': client });
+    const hog = keyed('k', 250);
+    expect(admit(inflight, hog)).toBeUndefined();
+    // Past its quarter while the room stays within three quarters: a single producer is not held to one.
+    expect(admit(inflight, keyed('k', 500))).toBeUndefined();
+    expect(admit(inflight, keyed('k', 1))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
+    // The last quarter is another's, to its own quarter.
+    expect(admit(inflight, keyed('j', 200))).toBeUndefined();
+    expect(admit(inflight, keyed('j', 51))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
+    expect(admit(inflight, keyed('m', 50))).toBeUndefined();
+    expect(inflight.heldBytes).toBe(1_000);
+    close(hog);
+    // k holds 500, past its quarter, and the room is at 750.
+    expect(admit(inflight, keyed('k', 1))).toMatchObject({ code: 'SPOOL_OVERLOADED' });
+    expect(admit(inflight, keyed('n', 250))).toBeUndefined();
+  });
+
   it('lets a keyless body grow only within its shares while others hold room in them, alone to the bound', () => {
-    const inflight = new InflightBodies(
-      1_000,
-      (req) => req.headers['x-keyless-client'] as string | undefined,
-    );
+    const inflight = new InflightBodies(1_000, clientOf);
     const zipped = (client: string) =>
       request({ 'content-length': '10', 'content-encoding': 'gzip', 'x-keyless-client': client });
     const [a1, a2, b1] = [zipped('a'), zipped('a'), zipped('b')];
@@ -126,10 +151,7 @@ describe('InflightBodies', () => {
   });
 
   it("counts a keyless body's growth in its client's share, and lets a client's first request in whatever its size", () => {
-    const inflight = new InflightBodies(
-      1_000,
-      (req) => req.headers['x-keyless-client'] as string | undefined,
-    );
+    const inflight = new InflightBodies(1_000, clientOf);
     const zipped = request({ 'content-length': '10', 'content-encoding': 'gzip', 'x-keyless-client': 'a' });
     expect(admit(inflight, zipped)).toBeUndefined();
     inflight.grow(zipped, 400);

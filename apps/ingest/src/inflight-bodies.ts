@@ -8,18 +8,28 @@ import { errors } from './errors.js';
 const GZIP_ROOM_PER_BYTE = 8;
 
 /**
- * Of MAX_INFLIGHT_BYTES, what requests whose key is not known before their body (see
- * `keylessClient`) may hold together, and what those of one client address may hold.
+ * Of MAX_INFLIGHT_BYTES, what requests whose key is not known before their body (`keyless`) may
+ * hold together, and what those of one client address may hold: a keyless client always at most,
+ * any other past it only while the room is less than FREE_SHARE full.
  */
 const KEYLESS_SHARE = 1 / 2;
-const KEYLESS_CLIENT_SHARE = 1 / 4;
+const CLIENT_SHARE = 1 / 4;
+const FREE_SHARE = 3 / 4;
+
+/** Whom a request's room is counted against. */
+export interface InflightClient {
+  /** The client's address (its /64 for IPv6: `addressBucket`). */
+  address: string;
+  /** Keys are required, and this request's is not known before its body is read. */
+  keyless: boolean;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Bytes of MAX_INFLIGHT_BYTES this request holds until it is answered. */
     heldBodyBytes: number;
-    /** The client address a keyless request's room is counted against (see `keylessClient`). */
-    keylessClient: string | undefined;
+    /** Whom this request's room is counted against (see `InflightClient`). */
+    inflightClient: InflightClient | undefined;
   }
 }
 
@@ -37,7 +47,13 @@ declare module 'fastify' {
  * of the request timeout, and every keyed request got 503 (a review's run; again at once after
  * each timeout). So such requests together hold at most half the bound, and those of one client
  * address a quarter (each always let in when its share is empty): requests with a key in a header,
- * checked before the body is read, keep the rest. An open service has no keys to tell apart.
+ * checked before the body is read, keep the rest.
+ *
+ * Those of one address, with a valid key in a header or on an open service, pass a quarter only
+ * while the room stays within three quarters full, so the last quarter is always another's: 17
+ * connections with a key (a browser's key is public) holding bodies they never sent took the
+ * whole bound, and every other client got 503 (a review's run). A single producer is not held to
+ * a quarter.
  */
 export class InflightBodies {
   private held = 0;
@@ -46,13 +62,10 @@ export class InflightBodies {
   /** Requests whose room was given back: a gzip body may still inflate after its client left. */
   private readonly released = new WeakSet<FastifyRequest>();
 
-  /**
-   * @param keylessClient the client address of a request whose key is not known before its body
-   *   is read; undefined for one whose key is (or on an open service).
-   */
+  /** @param clientOf whom a request's room is counted against; undefined: no one's share. */
   constructor(
     private readonly maxBytes: number,
-    private readonly keylessClient: (request: FastifyRequest) => string | undefined = () => undefined,
+    private readonly clientOf: (request: FastifyRequest) => InflightClient | undefined = () => undefined,
   ) {}
 
   get heldBytes(): number {
@@ -69,9 +82,9 @@ export class InflightBodies {
   readonly admit: onRequestHookHandler = (request, reply, done) => {
     const room = this.roomFor(request);
     if (room === 0) return done();
-    const client = this.keylessClient(request);
+    const client = this.clientOf(request);
     if (this.overloads(0, room, client)) return done(new errors.SPOOL_OVERLOADED());
-    request.keylessClient = client;
+    request.inflightClient = client;
     this.take(request, room);
     reply.raw.once('close', () => this.release(request));
     done();
@@ -92,37 +105,37 @@ export class InflightBodies {
     const more = inflatedBytes - request.heldBodyBytes;
     // A keyless body grows within its shares too: 20 gzip heads let in at 16 KB each, then each
     // inflated to 1 MB, held the whole bound from one address (a review's run).
-    if (this.overloads(request.heldBodyBytes, more, request.keylessClient)) {
+    if (this.overloads(request.heldBodyBytes, more, request.inflightClient)) {
       throw new errors.SPOOL_OVERLOADED();
     }
     this.take(request, more);
   };
 
   /**
-   * Whether `more` bytes for a request that holds `own` already (a keyless one of `client`) would
-   * pass the bound, or the keyless half, or the client's quarter, while others hold room in it:
-   * one that no one else holds room in lets a body of any allowed size in.
+   * Whether `more` bytes for a request that holds `own` already would pass the bound, or (a
+   * keyless one's) the keyless half, or its client's quarter, while others hold room in it: one
+   * that no one else holds room in lets a body of any allowed size in. A client that is not
+   * keyless passes its quarter only while the room stays within FREE_SHARE.
    */
-  private overloads(own: number, more: number, client: string | undefined): boolean {
+  private overloads(own: number, more: number, client: InflightClient | undefined): boolean {
     const past = (held: number, limit: number) => held - own > 0 && held + more > limit;
     if (past(this.held, this.maxBytes)) return true;
     if (client === undefined) return false;
-    return (
-      past(this.keylessHeld, this.maxBytes * KEYLESS_SHARE) ||
-      past(this.heldByClient.get(client) ?? 0, this.maxBytes * KEYLESS_CLIENT_SHARE)
-    );
+    const pastShare = past(this.heldByClient.get(client.address) ?? 0, this.maxBytes * CLIENT_SHARE);
+    if (!client.keyless) return pastShare && this.held + more > this.maxBytes * FREE_SHARE;
+    return pastShare || past(this.keylessHeld, this.maxBytes * KEYLESS_SHARE);
   }
 
-  /** Counts `bytes` more as held by the request (and by its client's share, if keyless). */
+  /** Counts `bytes` more as held by the request, by its client, and by the keyless if it is. */
   private take(request: FastifyRequest, bytes: number): void {
     this.held += bytes;
     request.heldBodyBytes += bytes;
-    const client = request.keylessClient;
+    const client = request.inflightClient;
     if (client === undefined) return;
-    this.keylessHeld += bytes;
-    const clientHeld = (this.heldByClient.get(client) ?? 0) + bytes;
-    if (clientHeld === 0) this.heldByClient.delete(client);
-    else this.heldByClient.set(client, clientHeld);
+    if (client.keyless) this.keylessHeld += bytes;
+    const clientHeld = (this.heldByClient.get(client.address) ?? 0) + bytes;
+    if (clientHeld === 0) this.heldByClient.delete(client.address);
+    else this.heldByClient.set(client.address, clientHeld);
   }
 
   /** Gives the request's room back; nothing is held by it after. */
