@@ -95,6 +95,14 @@ describe('the sweep', () => {
     );
     expect(result.streams).toBe(5);
     expect(await queue.getJob(flushJobId(young, 0))).toBeUndefined();
+    // The crossed buffer and the sealed generation hold room of MAX_BUFFER_BYTES: to the front of
+    // the queue (addFlushJob's `urgent`); the old one, quiet, waits its turn.
+    const urgent = async (stream: string) => Boolean((await queue.getJob(flushJobId(stream, 0)))?.opts.lifo);
+    expect({ old: await urgent(old), crossed: await urgent(crossed), sealed: await urgent(sealed) }).toEqual({
+      old: false,
+      crossed: true,
+      sealed: true,
+    });
     const metricsText = await metrics.registry.metrics();
     // The old buffer's age when the sweep read Redis's clock: 61 s plus however long the writes
     // above took (a loaded runner took 2 s of them: 63.039, where 6[0-2] was asked).

@@ -118,11 +118,12 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       "could not read an older version's registry; its streams wait for the next sweep",
     );
 
-  const ensureJob = async (stream: string, gen: number) => {
+  /** `urgent`: the generation holds room of MAX_BUFFER_BYTES (addFlushJob). */
+  const ensureJob = async (stream: string, gen: number, urgent: boolean) => {
     const jobId = flushJobId(stream, gen);
     const job = await queue.getJob(jobId);
     if (!job) {
-      await addFlushJob(queue, stream, gen);
+      await addFlushJob(queue, stream, gen, { urgent });
       result.enqueued.push(jobId);
     } else if (await job.isFailed()) {
       await job.retry('failed');
@@ -179,7 +180,8 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       // generation that fails alone holds later events an hour at most.
       const hourEnded = Math.floor(startedAt / HOUR_MS) !== Math.floor(now / HOUR_MS);
       const aged = now - startedAt >= config.flushIntervalMs && (pending.length === 0 || hourEnded);
-      if (aged || length >= unitLimits(config, stream).flushThresholdBytes) await ensureJob(stream, gen);
+      const crossed = length >= unitLimits(config, stream).flushThresholdBytes;
+      if (aged || crossed) await ensureJob(stream, gen, crossed);
     } else if (
       // Nothing left for the sweep to do for it: no sealed generation, manifest line or quarantine.
       pending.length === 0 &&
@@ -195,7 +197,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     for (const sealedGen of pending) {
       const sealedSince = await redis.hget(keys.sealedMeta(Number(sealedGen)), 'since');
       if (sealedSince !== null) oldestSince = Math.min(oldestSince, Number(sealedSince));
-      await ensureJob(stream, Number(sealedGen));
+      await ensureJob(stream, Number(sealedGen), true);
     }
   };
 

@@ -367,6 +367,8 @@ describe('flush jobs', () => {
     const job = await ingest.queue.getJob(flushJobId(stream, 0));
     expect(job?.data).toEqual({ stream, gen: 0 });
     expect(job?.name).toBe('flush');
+    // To the front of the queue, before the time-aged flushes of quiet streams (addFlushJob).
+    expect(job?.opts.lifo).toBe(true);
     const jobKeys = await redis.keys(`${queuePrefix()}:${FLUSH_QUEUE}:${stream}@*`);
     expect(jobKeys).toEqual([`${queuePrefix()}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
     expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();

@@ -462,7 +462,7 @@ export class GroupCommit {
   private async enqueueFlush(stream: string, gen: number): Promise<void> {
     const jobId = flushJobId(stream, gen);
     try {
-      await addFlushJob(this.deps.queue, stream, gen);
+      await addFlushJob(this.deps.queue, stream, gen, { urgent: true });
       this.deps.metrics.flushJobsEnqueued.inc();
       this.deps.logger.info({ stream, gen, jobId }, 'buffer crossed the flush threshold; flush job added');
     } catch (error) {

@@ -3,7 +3,7 @@ import { createTestRedis, randomName } from '@spool/testkit';
 import { until } from '@spool/testkit/wait';
 import { Queue, Worker } from 'bullmq';
 import { queuePrefix } from './keys.js';
-import { FLUSH_BACKOFF, FLUSH_JOB, FLUSH_JOB_OPTIONS, type FlushJobData } from './queue.js';
+import { addFlushJob, FLUSH_BACKOFF, FLUSH_JOB, FLUSH_JOB_OPTIONS, type FlushJobData } from './queue.js';
 
 const connection = createTestRedis({ maxRetriesPerRequest: null });
 const workerConnection = connection.duplicate();
@@ -35,6 +35,41 @@ describe('a flush job that keeps failing', () => {
       );
       const stored = await queue.getJob(job.id as string);
       expect(stored?.stacktrace?.length).toBe(5);
+    } finally {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});
+
+describe('an urgent flush job', () => {
+  it('is taken before the time-aged ones added earlier (a buffer at its threshold waits behind no quiet stream)', async () => {
+    const prefix = queuePrefix(randomName('ns'));
+    const queue = new Queue<FlushJobData>('flush', { connection, prefix });
+    for (let i = 0; i < 5; i += 1) await addFlushJob(queue, `quiet-${i}`, 0);
+    await addFlushJob(queue, 'hot', 0, { urgent: true });
+    await addFlushJob(queue, 'hot', 1, { urgent: true });
+    const taken: string[] = [];
+    const worker = new Worker<FlushJobData>(
+      'flush',
+      async (job) => {
+        taken.push(`${job.data.stream}@${job.data.gen}`);
+      },
+      { connection: workerConnection, prefix, concurrency: 1 },
+    );
+    try {
+      await until('every job taken', async () => taken.length === 7);
+      // The urgent ones first (the last added first among them), then the others in their order.
+      expect(taken).toEqual([
+        'hot@1',
+        'hot@0',
+        'quiet-0@0',
+        'quiet-1@0',
+        'quiet-2@0',
+        'quiet-3@0',
+        'quiet-4@0',
+      ]);
     } finally {
       await worker.close();
       await queue.obliterate({ force: true });
