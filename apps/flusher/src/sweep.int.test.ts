@@ -114,6 +114,29 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toEqual([]);
   });
 
+  it("runs a retry due past FLUSH_RETRY_MAX on Redis's clock now (a worker's clock ahead dated it), and leaves one due within it", async () => {
+    const now = await redisNow(redis);
+    const [ahead, due] = [randomName('ahead'), randomName('due')];
+    for (const [stream, delay] of [
+      [ahead, 2 * 60 * 60_000], // as a worker an hour or two ahead dates a retry
+      [due, 60_000],
+    ] as const) {
+      await write(stream, 100, now - 1_000);
+      await sealGeneration(redis, streamKeys(stream, NS), 0);
+      await queue.add(
+        FLUSH_JOB,
+        { stream, gen: 0 },
+        { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), delay },
+      );
+    }
+    const result = await sweep(deps);
+    expect(result.retried).toContain(flushJobId(ahead, 0));
+    expect(result.retried).not.toContain(flushJobId(due, 0));
+    expect(await (await queue.getJob(flushJobId(ahead, 0)))?.getState()).toBe('waiting');
+    expect(await (await queue.getJob(flushJobId(due, 0)))?.getState()).toBe('delayed');
+    for (const stream of [ahead, due]) await (await queue.getJob(flushJobId(stream, 0)))?.remove();
+  });
+
   it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {
     // FLUSH_INTERVAL 1s, and the buffer begun in this hour: past the hour's end it would be
     // sealed all the same (the next test).
