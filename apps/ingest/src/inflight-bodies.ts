@@ -50,10 +50,10 @@ declare module 'fastify' {
  * checked before the body is read, keep the rest.
  *
  * Those of one address, with a valid key in a header or on an open service, pass a quarter only
- * while the room stays within three quarters full, so the last quarter is always another's: 17
- * connections with a key (a browser's key is public) holding bodies they never sent took the
+ * while the room stays within three quarters full, so one address cannot take the last quarter:
+ * 17 connections with a key (a browser's key is public) holding bodies they never sent took the
  * whole bound, and every other client got 503 (a review's run). A single producer is not held to
- * a quarter.
+ * a quarter. Several addresses together still can take it all, until the request timeout.
  */
 export class InflightBodies {
   private held = 0;

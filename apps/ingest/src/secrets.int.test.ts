@@ -149,4 +149,37 @@ describe("clients' addresses in logs", () => {
     expect(requestLines.map(({ req }) => [req.url, req.remoteAddress])).toEqual([['/v1/track', logged]]);
     if (policy !== 'keep') expect(ingest.output()).not.toContain('203.0.113.77');
   });
+
+  it("keep no more than a request's own X-IP-Policy stores (Jitsu's privacy.ipPolicy), under IP_POLICY=keep", async () => {
+    const ingest = await spawnService(MAIN, {
+      REDIS_URL: testServices().redisUrl,
+      ALLOW_ANONYMOUS_WRITES: 'true',
+      DEFAULT_STREAM: randomName('ip'),
+      IP_POLICY: 'keep',
+      TRUST_PROXY: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    });
+    const statuses: number[] = [];
+    for (const asked of ['remove', 'stripLastOctet']) {
+      const response = await fetch(`${ingest.url}/api/s/track`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-forwarded-for': '203.0.113.77',
+          'x-ip-policy': asked,
+        },
+        body: JSON.stringify({ type: 'track', anonymousId: 'a', event: 'x' }),
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
+    await ingest.stop();
+    expect(statuses.every((status) => status < 300)).toBe(true);
+    const logged = ingest
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"incoming request"'))
+      .map((line) => (JSON.parse(line) as { req: { remoteAddress?: string } }).req.remoteAddress);
+    expect(logged).toEqual([undefined, '203.0.113.0']);
+  });
 });

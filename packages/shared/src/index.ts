@@ -44,7 +44,14 @@ export {
   stopOnSignals,
   warnOfUnknownSettings,
 } from './lifecycle.js';
-export { createLogger, type LoggedAddress, lazyChildLogger, loggableUrl, loggerOptions } from './logger.js';
+export {
+  createLogger,
+  type LoggedAddress,
+  type LoggedRequest,
+  lazyChildLogger,
+  loggableUrl,
+  loggerOptions,
+} from './logger.js';
 export { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 export { forStream, type PerStream } from './per-stream.js';
 export { percentDecoded } from './percent-decoded.js';

@@ -105,18 +105,19 @@ export function loggableUrl(url: string): string {
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }
 
-interface LoggedRequest {
+export interface LoggedRequest {
   method?: string;
   url?: string;
   host?: string;
   ip?: string;
+  headers?: Record<string, string | string[] | undefined>;
   socket?: { remotePort?: number };
 }
 
-/** What a log keeps of a client's address: all of it, unless the process says otherwise. */
-export type LoggedAddress = (ip: string | undefined) => string | undefined;
+/** What a log keeps of a request's client address: all of it, unless the process says otherwise. */
+export type LoggedAddress = (request: LoggedRequest) => string | undefined;
 
-const wholeAddress: LoggedAddress = (ip) => ip;
+const wholeAddress: LoggedAddress = (request) => request.ip;
 
 /**
  * Fastify's request serializer, less the credentials a query may carry, and with as much of the
@@ -127,7 +128,7 @@ function serializeRequest(request: LoggedRequest, loggedAddress: LoggedAddress =
     method: request.method,
     url: request.url === undefined ? undefined : loggableUrl(request.url),
     host: request.host,
-    remoteAddress: loggedAddress(request.ip),
+    remoteAddress: loggedAddress(request),
     remotePort: request.socket?.remotePort,
   };
 }

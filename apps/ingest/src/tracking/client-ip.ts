@@ -1,3 +1,4 @@
+import type { LoggedAddress } from '@spool/shared';
 import ipaddr from 'ipaddr.js';
 
 export type IpPolicy = 'keep' | 'truncate' | 'drop';
@@ -40,13 +41,14 @@ export function truncateIp(text: string): string | undefined {
 }
 
 /**
- * What the ingest's request log keeps of a client's address: what IP_POLICY would store of it
- * (none under `drop`), so a log line beside the stored events holds no more of it than they do.
+ * What the ingest's request log keeps of a client's address: what the request's policy would
+ * store of it (IP_POLICY, or the stricter one its X-IP-Policy asks for; none under `drop`), so a
+ * log line beside the stored events holds no more of it than they do.
  */
 export const loggedAddressUnder =
-  (policy: IpPolicy) =>
-  (ip: string | undefined): string | undefined =>
-    storedIp(ip, policy);
+  (policy: IpPolicy): LoggedAddress =>
+  (request) =>
+    storedIp(request.ip, requestIpPolicy(policy, request.headers?.['x-ip-policy']));
 
 /** The client IP to store under IP_POLICY, or undefined to store none. */
 export function storedIp(ip: unknown, policy: IpPolicy): string | undefined {
