@@ -231,6 +231,18 @@ describe('the tracking API on a keyed service', () => {
     expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
   });
 
+  it("refuses a batch of messages without ids in rudder-server's words, on which rudder-sdk-android drops them", async () => {
+    const answer = await send(
+      ingest,
+      '/v1/batch',
+      { batch: [{ type: 'track', event: 'E' }] },
+      { 'content-type': 'application/json', authorization: basic('web-key-0001') },
+    );
+    expect(answer.statusCode).toBe(400);
+    // Any other 400's batch it sends again every second, for ever (RudderNetworkManager).
+    expect(answer.body.toLowerCase()).toContain('request neither has anonymousid nor userid');
+  });
+
   it('answers malformed input with 400 and a reason, and stores only the good messages of a batch', async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
     const ok = '{"type":"track","userId":"u","event":"ok"}';
@@ -492,6 +504,19 @@ describe('the tracking API on a keyed service', () => {
     });
     expect(config.statusCode).toBe(200);
     expect(config.json()).toMatchObject({ source: { config: {}, destinations: [], enabled: true } });
+    // Every field rudder-sdk-kotlin's decoder (SourceConfig.kt: RudderServerConfigSource)
+    // requires, and rudder-sdk-swift's `config.statsCollection`.
+    expect(config.json()).toMatchObject({
+      source: {
+        id: expect.any(String),
+        name: expect.any(String),
+        writeKey: 'web-key-0001',
+        enabled: true,
+        workspaceId: expect.any(String),
+        updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        config: { statsCollection: { errors: { enabled: false }, metrics: { enabled: false } } },
+      },
+    });
     // Cacheable, once per key: RudderStack's mobile SDKs send theirs in the header alone, on a URL
     // every app of an SDK version shares.
     const mobile = await ingest.app.inject({

@@ -14,6 +14,9 @@ import { append as appendVary } from 'vary';
 import { INVALID_WRITE_KEY, queryKey, type WriteKeyVerifier } from '../auth.js';
 import { errors } from '../errors.js';
 
+/** When the source config last changed: settings change only with a restart. */
+const SOURCE_CONFIG_UPDATED_AT = new Date().toISOString();
+
 export interface SdkConfigRouteOptions {
   keys: WriteKeyVerifier;
   /** The rate limit's onRequest step (it reads `request.auth`), or undefined when there is none. */
@@ -214,7 +217,12 @@ export async function sdkConfigRoutes(app: FastifyInstance, options: SdkConfigRo
             id,
             name: 'Spool',
             writeKey: sourceKey(request) ?? '',
-            config: {},
+            // rudder-sdk-kotlin's and rudder-sdk-swift's decoders require these fields (without
+            // them each launch logged a decoding error and no config reached their plugins);
+            // the SDKs' own error and metrics reports to RudderStack stay off.
+            workspaceId: 'spool',
+            updatedAt: SOURCE_CONFIG_UPDATED_AT,
+            config: { statsCollection: { errors: { enabled: false }, metrics: { enabled: false } } },
             destinations: [],
             enabled: true,
           },

@@ -28,7 +28,9 @@ describe('normalizeMessage', () => {
   });
 
   it("requires Segment's fields: an identity everywhere, event, groupId and previousId by type", () => {
-    expect(refusal({ event: 'x' }, { type: 'track' })).toBe('a message needs a "userId" or an "anonymousId"');
+    expect(refusal({ event: 'x' }, { type: 'track' })).toBe(
+      'a message needs a "userId" or an "anonymousId" (request neither has anonymousId nor userId)',
+    );
     expect(refusal({ userId: '' }, { type: 'identify' })).toMatch(/"userId" or an "anonymousId"/);
     expect(refusal({ userId: 'u' }, { type: 'track' })).toBe('a track message needs "event"');
     expect(refusal({ anonymousId: 'a' }, { type: 'group' })).toBe('a group message needs "groupId"');

@@ -138,7 +138,13 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
       return { problem: problem(`"type" must be one of ${MESSAGE_TYPES.join(', ')}`) };
     }
     if (!envelope.idsOptional && !isId(raw.userId) && !isId(raw.anonymousId)) {
-      return { problem: problem('a message needs a "userId" or an "anonymousId"') };
+      // rudder-server's words too: rudder-sdk-android drops such events on them (any case), and
+      // sends their batch again every second, for ever, on any other 400.
+      return {
+        problem: problem(
+          'a message needs a "userId" or an "anonymousId" (request neither has anonymousId nor userId)',
+        ),
+      };
     }
     for (const field of REQUIRED[type as MessageType]) {
       if (!isId(raw[field])) return { problem: problem(`a ${type} message needs "${field}"`) };
