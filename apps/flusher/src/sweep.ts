@@ -85,7 +85,7 @@ export interface SweepResult {
  *   generation every FLUSH_INTERVAL);
  * - an active buffer over the threshold without a job (its crossing's enqueue was lost);
  * - every sealed generation without a live job (its job was lost), and retries one whose job
- *   failed for good, or whose retry is due past FLUSH_RETRY_MAX on Redis's clock.
+ *   failed for good, or whose retry is due past twice FLUSH_RETRY_MAX on Redis's clock.
  * Adding an id that exists is a no-op, so a sweep never doubles a job. It also sets a stream's
  * sealed-bytes count from its sealed keys (a key deleted by hand must not hold the stream at its
  * limit), and forgets streams idle past the registry's horizon (stream-registry.ts). Reads are
@@ -140,11 +140,13 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back
   // (a review's run, after the clock was put right, or from another flusher). On Redis's clock,
-  // no retry waits past FLUSH_RETRY_MAX: one due later is run now.
+  // one due more than twice FLUSH_RETRY_MAX ahead is run now. Twice: a backoff of the cap from a
+  // worker a few ms ahead, or one that failed after this tick read the time, is due just past
+  // the cap, and ran at once instead of waiting it (a review's run).
   const retryDueAfterCap = async (jobId: string) => {
     const score = await redis.zscore(queue.toKey('delayed'), jobId);
     // A delayed job's score is its due time in ms, times 4096 (BullMQ's getDelayedScore).
-    return score !== null && Math.floor(Number(score) / 0x1000) - now > config.flushRetryMaxMs;
+    return score !== null && Math.floor(Number(score) / 0x1000) - now > 2 * config.flushRetryMaxMs;
   };
 
   // Per stream label: a sharded stream's gauges sum its shards.

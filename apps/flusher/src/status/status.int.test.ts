@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  addFlushJob,
   connectRedis,
   FLUSH_QUEUE,
   type FlushJobData,
@@ -611,6 +612,36 @@ describe('/queues', () => {
         expect(api.headers['cache-control']).toBe('no-store');
       }
     } finally {
+      await close();
+    }
+  });
+});
+
+describe('/status queue', () => {
+  it('says how long the oldest waiting flush job has waited, though urgent jobs run before it', async () => {
+    const { queue, app, close } = await behindProxy(1);
+    await app.register(statusRoutes, {
+      readStatus: statusReader({
+        redis,
+        queue,
+        // No streams of its own to read: the queue is the question.
+        config: loadConfig(flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }), 'flusher'),
+      }),
+      guard: adminGuard([], app.log),
+      redisDown: () => false,
+    });
+    try {
+      await addFlushJob(queue, 'quiet', 0);
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      // Newer, and first in line (addFlushJob's `urgent`): the head of the queue is not the oldest.
+      await addFlushJob(queue, 'hot', 0, { urgent: true });
+      const answer = await app.inject({ url: '/status.json' });
+      expect(answer.statusCode).toBe(200);
+      const { queue: counts } = statusSchema.parse(answer.json());
+      expect(counts.waiting).toBe(2);
+      expect(counts.oldestWaitingAgeMs).toBeGreaterThanOrEqual(1_200);
+    } finally {
+      await queue.obliterate({ force: true });
       await close();
     }
   });

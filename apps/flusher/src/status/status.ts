@@ -6,6 +6,9 @@ import { type RedisHealth, readRedisHealth } from './redis-health.js';
 import { type StreamStatus, streamStatusPages } from './stream-status.js';
 import { topRows } from './top-rows.js';
 
+/** How many of the next flush jobs to run the status reads for the oldest waiting one. */
+const OLDEST_WAITING_AMONG = 100;
+
 export interface StreamRow extends StreamStatus {
   /** Since the previous sample (about a second apart); null on the first. */
   eventsPerSecond: number | null;
@@ -157,10 +160,12 @@ export function statusReader(deps: {
     ] = await Promise.all([
       readStreams(previous, lastFlushError?.stream, progressed),
       queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
-      queue.getJobs(['waiting'], 0, 0, true),
+      // The next jobs to run: urgent ones (addFlushJob) go before the older time-aged ones, so
+      // the oldest waiting job is among them, not at the head, unless more are urgent.
+      queue.getJobs(['waiting'], 0, OLDEST_WAITING_AMONG - 1, true),
       readRedisHealth(redis),
     ]);
-    const oldestJob = oldestWaiting[0];
+    const oldestTimestamp = Math.min(...oldestWaiting.map((job) => job.timestamp));
     return {
       at: now,
       counters,
@@ -179,7 +184,7 @@ export function statusReader(deps: {
           delayed: counts.delayed ?? 0,
           failed: counts.failed ?? 0,
           prioritized: counts.prioritized ?? 0,
-          oldestWaitingAgeMs: oldestJob ? Math.max(0, now - oldestJob.timestamp) : null,
+          oldestWaitingAgeMs: oldestWaiting.length > 0 ? Math.max(0, now - oldestTimestamp) : null,
         },
         lastFlushError: lastFlushError && {
           ...lastFlushError,
