@@ -62,16 +62,16 @@ export interface IngestDeps {
 }
 
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
+/** The ingest's logger: its name, level, and what its request log keeps of a client's address. */
+export function createIngestLogger(config: Pick<Config, 'logLevel' | 'tracking'>): Logger {
+  return createLogger('spool-ingest', config.logLevel, loggedAddressUnder(config.tracking.ipPolicy));
+}
+
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
   const metrics = createIngestMetrics();
   const app = Fastify({
-    loggerInstance: (deps.logger ??
-      createLogger(
-        'spool-ingest',
-        config.logLevel,
-        loggedAddressUnder(config.tracking.ipPolicy),
-      )) as FastifyBaseLogger,
+    loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,
     logController: quietProbes(),
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,

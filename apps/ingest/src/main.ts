@@ -1,5 +1,4 @@
 import {
-  createLogger,
   describeRedisTarget,
   entriesBasicCannotCarry,
   entriesUrlsCannotCarry,
@@ -11,16 +10,15 @@ import {
   stopOnSignals,
   warnOfUnknownSettings,
 } from '@spool/shared';
-import { buildApp } from './app.js';
+import { buildApp, createIngestLogger } from './app.js';
 import { createIngestClients } from './clients.js';
 import { warnIfTooFewReplicas } from './replica-count.js';
-import { loggedAddressUnder } from './tracking/client-ip.js';
 
 /** How long shutdown may take (requests in flight finish their appends) before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
-const logger = createLogger('spool-ingest', config.logLevel, loggedAddressUnder(config.tracking.ipPolicy));
+const logger = createIngestLogger(config);
 warnOfUnknownSettings(logger);
 const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
 refuseClusterNode('ingest', clients.redis);
