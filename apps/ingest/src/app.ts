@@ -61,12 +61,12 @@ export interface IngestDeps {
   slowClientLimits?: SlowClientLimits;
 }
 
-/** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 /** The ingest's logger: its name, level, and what its request log keeps of a client's address. */
 export function createIngestLogger(config: Pick<Config, 'logLevel' | 'tracking'>): Logger {
   return createLogger('spool-ingest', config.logLevel, loggedAddressUnder(config.tracking.ipPolicy));
 }
 
+/** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
   const metrics = createIngestMetrics();
@@ -87,6 +87,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
     ...(deps.slowClientLimits ?? SLOW_CLIENT_LIMITS),
     keepAliveTimeout: 72_000,
+    // The Go SDKs join an endpoint that ends in a slash into `//v1/batch`: the same route.
+    routerOptions: { ignoreDuplicateSlashes: true },
     // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,

@@ -231,6 +231,20 @@ describe('the tracking API on a keyed service', () => {
     expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
   });
 
+  it("takes a batch sent to //v1/batch: the Go SDKs' path when their endpoint ends in a slash", async () => {
+    await ingest.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = ingest.app.server.address() as AddressInfo;
+    const messageId = randomName('m');
+    // Over real HTTP, as net/http sends it: an injected '//v1/batch' would be read as a host.
+    const response = await fetch(`http://127.0.0.1:${port}//v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basic('web-key-0001') },
+      body: JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'E', messageId }] }),
+    });
+    expect(response.status).toBe(200);
+    expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
+  });
+
   it("refuses a batch of messages without ids in rudder-server's words, on which rudder-sdk-android drops them", async () => {
     const answer = await send(
       ingest,
