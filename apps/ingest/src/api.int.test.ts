@@ -97,6 +97,24 @@ describe('POST /v1/streams/:stream/events accepts', () => {
     ]);
   });
 
+  it("names escaped keys as sent, after another client's key ending in a backslash (V8's JSON.parse did not)", async () => {
+    const stream = randomName();
+    // A first key of its own: V8 misread a key where it had met only the one key before.
+    const probe = `"probe-${randomName()}":"x"`;
+    const poison = await post(randomName(), `{${probe},"path\\\\":"C:\\\\temp"}`);
+    const victims = [
+      await post(stream, `{${probe},"path\\u00e9":"e-acute, as Python's json.dumps writes it"}`),
+      await post(stream, `{${probe},"path\\"":"a quote"}\n{${probe},"path\\n":"a newline"}\n`, {
+        'content-type': 'application/x-ndjson',
+      }),
+    ];
+    expect([poison, ...victims].map((response) => response.statusCode)).toEqual([202, 202, 202]);
+    const names = (await storedLines(stream)).map((line) =>
+      Object.keys(line).filter((key) => key.startsWith('path')),
+    );
+    expect(names).toEqual([['pathé'], ['path"'], ['path\n']]);
+  });
+
   it('text/plain as JSON, as navigator.sendBeacon sends it', async () => {
     const stream = randomName();
     const response = await post(stream, '[{"beacon":true}]', { 'content-type': 'text/plain;charset=UTF-8' });

@@ -42,11 +42,13 @@ describe('parseExactJson', () => {
     );
   });
 
-  it("puts every number where JSON.parse's own reviver would: any JSON, duplicate and escaped keys included", () => {
-    // The reference: JSON.parse with a reviver that keeps the source of each unsafe integer.
+  it('reads any JSON as JSON.parse should, its numbers where they were: duplicate and escaped keys included', () => {
+    // Each text is generated with the value JSON.parse should make of it, built in JavaScript: not
+    // JSON.parse of the text, whose keys V8 may misread (escaped-keys.ts). A lone number's value is
+    // JSON.parse's, with a reviver that keeps an unsafe integer's source.
     const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
-    const reference = (text: string) =>
-      JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    const numberValue = (token: string) =>
+      JSON.parse(token, (_key, value: unknown, context?: { source?: string }) =>
         typeof value === 'number' &&
         Number.isInteger(value) &&
         !Number.isSafeInteger(value) &&
@@ -54,29 +56,49 @@ describe('parseExactJson', () => {
           ? rawJSON(context.source)
           : value,
       );
-    const key = fc.oneof(fc.constantFrom('a', 'b', '__proto__', '0', '10', 'a"b', 'x\\y', ''), fc.string());
+    const field = (node: Record<string, unknown>, name: string, value: unknown) =>
+      Object.defineProperty(node, name, { value, writable: true, enumerable: true, configurable: true });
+    // Every character escaped, as Python's json.dumps writes names that are not ASCII.
+    const escapedName = (name: string) =>
+      `"${Array.from({ length: name.length }, (_, i) => `\\u${name.charCodeAt(i).toString(16).padStart(4, '0')}`).join('')}"`;
+    const key = fc.oneof(
+      fc.constantFrom('a', 'b', '__proto__', '0', '10', 'a"b', 'x\\y', '', 'k\\', 'k"', 'k\n', 'kè', 'k\\x'),
+      fc.string(),
+    );
     const number = fc.oneof(
       fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map(String),
       fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
       fc.constantFrom('1E20', '-0', '9007199254740993.5', '1e-7', '12345678901234567890.0'),
     );
-    const { value } = fc.letrec<{ value: string }>((tie) => ({
-      value: fc.oneof(
+    type Sample = { text: string; value: unknown };
+    const { sample } = fc.letrec<{ sample: Sample }>((tie) => ({
+      sample: fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
-        number,
-        fc.string().map((text) => JSON.stringify(text)),
-        fc.constantFrom('true', 'false', 'null', '"9007199254740993"'),
-        fc.array(tie('value'), { maxLength: 5 }).map((items) => `[${items.join(' , ')}]`),
-        fc
-          .array(fc.tuple(key, tie('value')), { maxLength: 5 })
-          .map(
-            (fields) => `{ ${fields.map(([name, item]) => `${JSON.stringify(name)} :${item}`).join(',')} }`,
-          ),
+        number.map((text) => ({ text, value: numberValue(text) })),
+        fc.string().map((text) => ({ text: JSON.stringify(text), value: text })),
+        fc.constantFrom<Sample>(
+          { text: 'true', value: true },
+          { text: 'false', value: false },
+          { text: 'null', value: null },
+          { text: '"9007199254740993"', value: '9007199254740993' },
+        ),
+        fc.array(tie('sample'), { maxLength: 5 }).map((items) => ({
+          text: `[${items.map((item) => item.text).join(' , ')}]`,
+          value: items.map((item) => item.value),
+        })),
+        fc.array(fc.tuple(key, fc.boolean(), tie('sample')), { maxLength: 5 }).map((fields) => {
+          const value: Record<string, unknown> = {};
+          for (const [name, , item] of fields) field(value, name, item.value);
+          const names = fields.map(
+            ([name, escaped, item]) => `${escaped ? escapedName(name) : JSON.stringify(name)} :${item.text}`,
+          );
+          return { text: `{ ${names.join(',')} }`, value };
+        }),
       ),
     }));
     fc.assert(
-      fc.property(value, (text) => {
-        expect(JSON.stringify(parseExactJson(text))).toBe(JSON.stringify(reference(text)));
+      fc.property(sample, ({ text, value }) => {
+        expect(JSON.stringify(parseExactJson(text))).toBe(JSON.stringify(value));
       }),
       { numRuns: 3_000 },
     );

@@ -18,6 +18,9 @@
  * bodies the limits let in cost (as many empty arrays: 160 ms, 11 MiB; docs/operations.md).
  */
 
+import { escapedKeys, parseKeysApart, withKeysUnescaped } from './escaped-keys.js';
+import { mayBeUnsafeInteger, numberEnd, QUOTE, startsNumber, stringEnd, stringOf } from './json-tokens.js';
+
 /** A number held as the text it was sent with. */
 export interface RawNumber {
   readonly rawJSON: string;
@@ -137,30 +140,7 @@ function survey(root: unknown): { unsafeIntegers: number; heapBytes: number } {
   };
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** The index just past the string token that starts (with its quote) at `start`. */
-function stringEnd(text: string, start: number): number {
-  let quote = text.indexOf('"', start + 1);
-  for (;;) {
-    let backslashes = 0;
-    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes += 1;
-    if (backslashes % 2 === 0) return quote + 1;
-    quote = text.indexOf('"', quote + 1);
-  }
-}
-
 const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** A number token's characters: digits, sign, point, exponent. */
-const isNumberChar = (code: number) =>
-  (code >= 0x30 && code <= 0x39) ||
-  code === 0x2d ||
-  code === 0x2b ||
-  code === 0x2e ||
-  code === 0x65 ||
-  code === 0x45;
 
 /**
  * A container of the text being read, and the container JSON.parse made of it (undefined where
@@ -197,10 +177,7 @@ function withExactIntegers(text: string, root: unknown): unknown {
       const frame = slotOwner();
       // A string where an object expects a key (an array's slot is always its index) names the
       // slot of the value that follows.
-      if (frame && frame.slot === undefined) {
-        const raw = text.slice(i + 1, end - 1);
-        frame.slot = raw.includes('\\') ? (JSON.parse(text.slice(i, end)) as string) : raw;
-      }
+      if (frame && frame.slot === undefined) frame.slot = stringOf(text.slice(i, end));
       i = end;
     } else if (code === 0x7b || code === 0x5b) {
       // { or [: the container JSON.parse made for this slot, if it is of the same kind.
@@ -218,12 +195,10 @@ function withExactIntegers(text: string, root: unknown): unknown {
       const frame = slotOwner() as Frame;
       frame.slot = typeof frame.slot === 'number' ? frame.slot + 1 : undefined;
       i += 1;
-    } else if ((code >= 0x30 && code <= 0x39) || code === 0x2d) {
-      let end = i + 1;
-      while (end < text.length && isNumberChar(text.charCodeAt(end))) end += 1;
+    } else if (startsNumber(code)) {
+      const end = numberEnd(text, i);
       const token = text.slice(i, end);
-      // An unsafe integer has 16 digits or more, or an exponent: any other token is left alone.
-      if (token.length >= 16 || token.includes('e') || token.includes('E')) {
+      if (mayBeUnsafeInteger(token)) {
         const number = Number(token);
         if (isUnsafeInteger(number)) {
           const frame = slotOwner();
@@ -257,9 +232,27 @@ export interface WeighedJson {
  * its shape takes. Throws as JSON.parse.
  */
 export function parseWeighedJson(text: string): WeighedJson {
-  const value: unknown = JSON.parse(text);
-  const { unsafeIntegers, heapBytes } = survey(value);
-  return { value: unsafeIntegers > 0 ? withExactIntegers(text, value) : value, heapBytes };
+  const parsed: unknown = JSON.parse(text);
+  const keys = escapedKeys(text);
+  if (keys.length === 0) return withExactIntegersWeighed(text, parsed);
+  // Out of V8's way with keys written with escapes (escaped-keys.ts).
+  const unescaped = withKeysUnescaped(text, keys);
+  if (unescaped !== undefined) return withExactIntegersWeighed(unescaped, JSON.parse(unescaped));
+  const value = parseKeysApart(text, exactNumber);
+  return { value, heapBytes: survey(value).heapBytes };
+}
+
+/** `parsed` (JSON.parse of `text`) with its unsafe integers as their text, and its weight. */
+function withExactIntegersWeighed(text: string, parsed: unknown): WeighedJson {
+  const { unsafeIntegers, heapBytes } = survey(parsed);
+  return { value: unsafeIntegers > 0 ? withExactIntegers(text, parsed) : parsed, heapBytes };
+}
+
+/** A number token's value: its text where it is an unsafe integer, else its double. */
+function exactNumber(token: string): unknown {
+  if (!mayBeUnsafeInteger(token)) return Number(token);
+  const number = Number(token);
+  return isUnsafeInteger(number) ? json.rawJSON(token) : number;
 }
 
 /** JSON.parse of `text`, with each unsafe integer held as the text it was sent with. Throws as JSON.parse. */
