@@ -10,6 +10,7 @@ import {
   rowGroupBytes,
   rowGroupRows,
 } from './parquet-stage.js';
+import { MAX_KEPT_FIELD_NAMES } from './top-level-fields.js';
 
 /** The columns an event kept whole adds, where the others have none of them. */
 const WHOLE_EVENT_COLUMNS = [
@@ -227,6 +228,23 @@ describe('SchemaBuilder', () => {
     const manyNulls = Object.fromEntries(Array.from({ length: MAX_COLUMNS }, (_, i) => [`f${i}`, null]));
     expect(nulls.addLine(Buffer.from(JSON.stringify({ ...manyNulls, messageId: 'a' })))).toBe(true);
     expect(nulls.addLine(Buffer.from(JSON.stringify({ event: 'track', userId: 'u' })))).toBe(true);
+  });
+
+  it('makes a column of a null-only name past the ones it remembers as of one it remembers, once it has a value', () => {
+    const builder = new SchemaBuilder();
+    const line = (event: object) => builder.addLine(Buffer.from(JSON.stringify(event)));
+    for (let i = 0; i < MAX_KEPT_FIELD_NAMES + 100; i++)
+      expect(line({ [`user-${i}`]: null, n: i })).toBe(true);
+    expect(line({ [`user-${MAX_KEPT_FIELD_NAMES + 50}`]: 'now a value', n: 0 })).toBe(true);
+    expect(line({ [`USER-${MAX_KEPT_FIELD_NAMES + 50}`]: 'its case taken', n: 0 })).toBe(false);
+    expect(builder.result()).toMatchObject({
+      columns: [
+        { name: 'n', type: 'BIGINT' },
+        { name: `user-${MAX_KEPT_FIELD_NAMES + 50}`, type: 'VARCHAR' },
+        ...WHOLE_EVENT_COLUMNS,
+      ],
+      wholeEvents: { count: 1, reason: 'two fields whose names differ only in case' },
+    });
   });
 
   it("keeps whole an event with another case of the server's messageId or receivedAt", () => {

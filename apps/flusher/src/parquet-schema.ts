@@ -1,5 +1,5 @@
 import { isIsoTimeAt } from './iso-time.js';
-import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
+import { FieldNames, MAX_KEPT_FIELD_NAMES, scanTopLevel, ValueKind } from './top-level-fields.js';
 
 /**
  * The Parquet schema of one generation, inferred from every one of its lines (not a sample: DuckDB
@@ -126,7 +126,7 @@ export class SchemaBuilder {
     let timeField = this.timeFields.get(name);
     if (timeField === undefined) {
       timeField = TIME_FIELDS.has(name.toLowerCase());
-      this.timeFields.set(name, timeField);
+      if (this.timeFields.size < MAX_KEPT_FIELD_NAMES) this.timeFields.set(name, timeField);
     }
     return timeField;
   }
@@ -187,6 +187,9 @@ export class SchemaBuilder {
     if (known === undefined && !this.lineNames.includes(name)) {
       this.lineProblem = nameProblem(name);
       if (this.lineProblem) return;
+      // A name only ever null is no column: past MAX_KEPT_FIELD_NAMES, one more is not remembered
+      // (see it), and a value in a later line makes it a column as if it had been.
+      if (kind === ValueKind.Null && this.kinds.size >= MAX_KEPT_FIELD_NAMES) return;
     }
     if (kind !== ValueKind.Null && !((known ?? 0) & ~ValueKind.Null) && !this.lineColumns.includes(name)) {
       this.lineProblem = this.newColumnProblem(name);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { FieldNames, scanTopLevel, ValueKind } from './top-level-fields.js';
+import { FieldNames, MAX_KEPT_FIELD_NAMES, scanTopLevel, ValueKind } from './top-level-fields.js';
 
 /** What JSON.parse makes of a value, in the scan's terms. */
 function parsedKind(value: unknown): ValueKind {
@@ -37,6 +37,18 @@ describe('scanTopLevel', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('keeps no more than MAX_KEPT_FIELD_NAMES names (a name of its own in each event), and reads every one past them', () => {
+    const names = new FieldNames();
+    const count = MAX_KEPT_FIELD_NAMES + 1_000;
+    for (let i = 0; i < count; i++) {
+      expect(scan(`{"user-${i}":1,"caf\\u00e9":2}`, names).map(([name]) => name)).toEqual([
+        `user-${i}`,
+        'café',
+      ]);
+    }
+    expect(names.size).toBe(MAX_KEPT_FIELD_NAMES);
   });
 
   it('reads strings, escapes, nesting and spacing as JSON does', () => {
