@@ -25,4 +25,15 @@ describe('ingest metrics', () => {
     expect(text).toContain('spool_ingest_events_total{stream="_other",outcome="accepted"} 1');
     expect(text).toContain('spool_ingest_events_total{stream="s-999",outcome="accepted"} 1');
   });
+
+  it('gives no label of its own to a stream whose events were all refused: made-up streams cannot take them all', async () => {
+    const metrics = createIngestMetrics();
+    for (let i = 0; i < 1_000; i++) metrics.countEvents(`junk-${i}`, { rejected: 1 });
+    metrics.countEvents('web', { accepted: 1, rejected: 1 });
+    metrics.countEvents('web', { rejected: 2 });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('spool_ingest_events_total{stream="_other",outcome="rejected"} 1000');
+    expect(text).toContain('spool_ingest_events_total{stream="web",outcome="accepted"} 1');
+    expect(text).toContain('spool_ingest_events_total{stream="web",outcome="rejected"} 3');
+  });
 });

@@ -114,9 +114,10 @@ export function createIngestMetrics() {
     countRequest(api: IngestApi, statusCode: number): void {
       requestCounters(`${api} ${statusCode}`).inc();
     },
-    /** A request's events by outcome, under the stream's label. */
+    /** A request's events by outcome, under the stream's label; one that stored none claims no label. */
     countEvents(stream: string, outcomes: Partial<EventOutcomes>): void {
-      const counters = outcomeCounters(metrics.streamLabel(stream));
+      const stored = (outcomes.accepted ?? 0) + (outcomes.duplicates ?? 0) > 0;
+      const counters = outcomeCounters(metrics.streamLabel(stream, stored));
       for (const outcome of ['accepted', 'duplicates', 'rejected'] as const) {
         const count = outcomes[outcome] ?? 0;
         if (count > 0) counters[outcome].inc(count);

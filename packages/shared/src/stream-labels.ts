@@ -5,11 +5,15 @@
 export const MAX_STREAM_LABELS = 1_000;
 export const OTHER_STREAMS_LABEL = '_other';
 
-export function streamLabeler(max = MAX_STREAM_LABELS): (stream: string) => string {
+/**
+ * A stream's label. With `claim` false, a stream without one is not given one (`_other`): what
+ * only refused events count against, which anyone may name, must not take the streams' labels.
+ */
+export function streamLabeler(max = MAX_STREAM_LABELS): (stream: string, claim?: boolean) => string {
   const labelled = new Set<string>();
-  return (stream) => {
+  return (stream, claim = true) => {
     if (labelled.has(stream)) return stream;
-    if (labelled.size >= max) return OTHER_STREAMS_LABEL;
+    if (!claim || labelled.size >= max) return OTHER_STREAMS_LABEL;
     labelled.add(stream);
     return stream;
   };
