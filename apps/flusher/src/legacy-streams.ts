@@ -1,5 +1,6 @@
-import { legacyRegistryKeys, streamRegistryKey } from '@spool/shared';
+import { legacyLastFlushErrorKey, legacyRegistryKeys, streamRegistryKey } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
+import { flushErrorRecordOf } from './status/flush-errors.js';
 
 export interface Adoption {
   /** Streams moved into the registry. */
@@ -72,4 +73,21 @@ async function moveAll(redis: Redis | Cluster, registry: string, source: OldKey,
     moved += members.length;
   } while (cursor !== '0');
   return moved;
+}
+
+/**
+ * Deletes the flush error older flushers recorded (keys.ts) once it was recorded before
+ * `forgetBefore` (when the sweep forgets a quiet stream), or is no record: no older flusher has
+ * failed since, and the key would outlive the upgrade. While one fails, the status reads it.
+ */
+export async function forgetLegacyFlushError(
+  redis: Redis | Cluster,
+  namespace: string,
+  forgetBefore: number,
+): Promise<void> {
+  const key = legacyLastFlushErrorKey(namespace);
+  const text = await redis.get(key);
+  if (text === null) return;
+  const record = flushErrorRecordOf(text);
+  if (record === null || Date.parse(record.at) < forgetBefore) await redis.del(key);
 }

@@ -10,6 +10,7 @@ import {
   FLUSH_QUEUE,
   type FlushJobData,
   flushJobId,
+  legacyLastFlushErrorKey,
   legacyRegistryKeys,
   loadConfig,
   queuePrefix,
@@ -488,6 +489,24 @@ describe('the sweep', () => {
       expect(Number(await redis.zscore(registry, stream))).toBeGreaterThanOrEqual(now);
     },
   );
+
+  it('deletes the flush error older flushers recorded once it is as old as a forgotten stream, never a newer one', async () => {
+    const key = legacyLastFlushErrorKey(NS);
+    const record = (at: number) =>
+      JSON.stringify({
+        type: 'Error',
+        message: 'S3 was away',
+        stream: 'web',
+        at: new Date(at).toISOString(),
+      });
+    const now = await redisNow(redis);
+    await redis.set(key, record(now - 1_000));
+    await sweep(deps);
+    expect(await redis.exists(key)).toBe(1);
+    await redis.set(key, record(now - streamForgetAfterMs(config.flushIntervalMs) - 60_000));
+    await sweep(deps);
+    expect(await redis.exists(key)).toBe(0);
+  });
 
   it('flushes a buffer whose start time is missing instead of leaving it for ever', async () => {
     const stream = randomName('nosince');

@@ -18,7 +18,7 @@ import {
 import type { Queue } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { adoptLegacyStreams } from './legacy-streams.js';
+import { adoptLegacyStreams, forgetLegacyFlushError } from './legacy-streams.js';
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
@@ -118,6 +118,12 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       { err: error, key },
       "could not read an older version's registry; its streams wait for the next sweep",
     );
+  await forgetLegacyFlushError(redis, config.namespace, forgetBefore).catch((error: unknown) =>
+    logger.warn(
+      { err: error },
+      "could not read an older version's last flush error; the next sweep tries again",
+    ),
+  );
 
   /** `urgent`: the generation holds room of MAX_BUFFER_BYTES (addFlushJob). */
   const ensureJob = async (stream: string, gen: number, urgent: boolean) => {

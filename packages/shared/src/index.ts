@@ -28,6 +28,7 @@ export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,
   lastFlushErrorKey,
+  legacyLastFlushErrorKey,
   legacyRegistryKeys,
   queuePrefix,
   rateLimitNamespace,

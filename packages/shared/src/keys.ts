@@ -111,6 +111,14 @@ export function lastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:last-flush-error`;
 }
 
+/**
+ * Where flushers before 2026-12-04 recorded it: still read beside it during a rolling upgrade, and
+ * deleted by the sweep once what it holds is older than a stream is remembered (legacy-streams.ts).
+ */
+export function legacyLastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${namespace}:last-flush-error`;
+}
+
 /** Held by the flusher that sweeps this tick (sweep-timer.ts). */
 export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:sweep-lease`;

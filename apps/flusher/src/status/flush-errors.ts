@@ -1,4 +1,4 @@
-import { lastFlushErrorKey, type RedisClient, redisNow } from '@spool/shared';
+import { lastFlushErrorKey, legacyLastFlushErrorKey, type RedisClient, redisNow } from '@spool/shared';
 import { z } from 'zod';
 
 const flushErrorRecord = z.object({
@@ -96,14 +96,30 @@ export async function recordFlushError(
   await redis.set(lastFlushErrorKey(namespace), JSON.stringify(record)).catch(() => {});
 }
 
+/** The last failed flush attempt: the newer of its key's and, in a rolling upgrade, the older flushers' key's. */
 export async function readLastFlushError(
   redis: RedisClient,
   namespace: string,
 ): Promise<FlushErrorRecord | null> {
-  const text = await redis.get(lastFlushErrorKey(namespace));
+  // Two GETs: on a Cluster the keys are in different slots.
+  const [current, legacy] = await Promise.all([
+    redis.get(lastFlushErrorKey(namespace)),
+    redis.get(legacyLastFlushErrorKey(namespace)),
+  ]);
+  const records = [flushErrorRecordOf(current), flushErrorRecordOf(legacy)].filter(
+    (record): record is FlushErrorRecord => record !== null,
+  );
+  return records.reduce<FlushErrorRecord | null>(
+    (newest, record) => (newest === null || record.at > newest.at ? record : newest),
+    null,
+  );
+}
+
+/** A record's text as a record; none for no text, or text written by hand or by another version. */
+export function flushErrorRecordOf(text: string | null): FlushErrorRecord | null {
   if (text === null) return null;
-  // A value written by hand or by another version is passed over, as no record: it made every
-  // reading of the status fail (and the page blame Redis) until the next flush error replaced it.
+  // Such a text made every reading of the status fail (and the page blame Redis) until the next
+  // flush error replaced it.
   const record = flushErrorRecord.safeParse(parseJson(text));
   return record.success ? record.data : null;
 }

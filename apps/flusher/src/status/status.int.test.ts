@@ -5,10 +5,13 @@ import {
   FLUSH_QUEUE,
   type FlushJobData,
   lastFlushErrorKey,
+  legacyLastFlushErrorKey,
+  legacyRegistryKeys,
   loadConfig,
   queuePrefix,
   recordRejected,
   streamKeys,
+  streamRegistryKey,
 } from '@spool/shared';
 import {
   createTestRedis,
@@ -30,6 +33,7 @@ import { recordFlushError } from './flush-errors.js';
 import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
 import { statusRoutes } from './status-routes.js';
+import { streamStatusPages } from './stream-status.js';
 
 const redis = createTestRedis();
 const flushers: TestFlusher[] = [];
@@ -262,6 +266,27 @@ describe('the last flush error', () => {
     expect(recovered.streams.find((row) => row.stream === stream)?.lastObject).not.toBeNull();
   });
 
+  it('shows the newer of its record and the one older flushers keep (a rolling upgrade): either may be the failing one', async () => {
+    const target = await flusher({ FLUSH_INTERVAL: '1h' });
+    const record = (message: string, at: string) =>
+      JSON.stringify({ type: 'Error', message, stream: 'web', at });
+    const shown = (message: string) =>
+      waitFor(
+        async () =>
+          statusSchema.parse((await status(target)).json()).lastFlushError?.message === message || undefined,
+        10_000,
+        `the status to show the error "${message}"`,
+      );
+    await redis.set(lastFlushErrorKey(target.namespace), record('this version', '2026-12-05T10:00:00.000Z'));
+    await redis.set(
+      legacyLastFlushErrorKey(target.namespace),
+      record('an older flusher', '2026-12-05T10:00:01.000Z'),
+    );
+    await shown('an older flusher');
+    await redis.set(lastFlushErrorKey(target.namespace), record('this version', '2026-12-05T10:00:02.000Z'));
+    await shown('this version');
+  });
+
   it.each([
     ['not JSON', 'not json{'],
     ['JSON of another shape', '{"type":1}'],
@@ -272,6 +297,28 @@ describe('the last flush error', () => {
     const answer = await status(target);
     expect(answer.statusCode).toBe(200);
     expect(statusSchema.parse(answer.json()).lastFlushError).toBeNull();
+  });
+});
+
+describe('streams older ingests registered', () => {
+  it('are read beside the registry until a sweep moves them, each once (`spool status --redis` in a rolling upgrade)', async () => {
+    const namespace = randomName('ns');
+    const config = loadConfig(flusherTestEnv({ REDIS_NAMESPACE: namespace }), 'flusher');
+    const [current, oldRegistry, oldSet, twice] = ['current', 'old-registry', 'old-set', 'twice'].map(
+      randomName,
+    );
+    for (const stream of [current, oldRegistry, oldSet, twice]) {
+      await fillBuffer(redis, streamKeys(stream as string, namespace), 100);
+    }
+    // Where an older ingest's append registered them.
+    const legacy = legacyRegistryKeys(namespace);
+    await redis.zrem(streamRegistryKey(namespace), oldRegistry as string, oldSet as string);
+    await redis.zadd(legacy.registry, 1, oldRegistry as string, 1, twice as string);
+    await redis.sadd(legacy.streams, oldSet as string, oldRegistry as string);
+    const rows = [];
+    for await (const page of streamStatusPages(redis, config)) rows.push(...page.streams);
+    expect(rows.map((row) => row.stream).sort()).toEqual([current, oldRegistry, oldSet, twice].sort());
+    for (const row of rows) expect(row.bufferBytes).toBeGreaterThan(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import {
   type Config,
+  legacyRegistryKeys,
   pipelineValues,
   type RedisClient,
   redisNow,
@@ -66,19 +67,49 @@ export async function* streamStatusPages(
   config: StatusConfig,
 ): AsyncGenerator<{ now: number; streams: StreamStatus[] }> {
   const now = await redisNow(redis);
-  let cursor = '0';
-  do {
-    const [next, page] = await redis.zscan(streamRegistryKey(config.namespace), cursor, 'COUNT', PAGE_SIZE);
-    cursor = next;
-    const units = page.filter((_, i) => i % 2 === 0);
+  const page = async (units: readonly string[]) => {
     const readings =
       redis instanceof Cluster
         ? await readUnitByUnit(redis, units, config.namespace)
         : await readPipelined(redis, units, config.namespace);
-    yield {
+    return {
       now,
       streams: units.map((unit, i) => toStreamStatus(unit, readings[i] as UnitReading, config, now)),
     };
+  };
+  const registry = streamRegistryKey(config.namespace);
+  let cursor = '0';
+  do {
+    const [next, members] = await redis.zscan(registry, cursor, 'COUNT', PAGE_SIZE);
+    cursor = next;
+    yield await page(members.filter((_, i) => i % 2 === 0));
+  } while (cursor !== '0');
+  // In a rolling upgrade, the streams older ingests registered where they did, until a sweep of
+  // this version moves them (legacy-streams.ts): `spool status --redis` beside older flushers
+  // said "0 streams" while they buffered (a review's run). Each once, and not if moved meanwhile.
+  const seen = new Set<string>();
+  for await (const members of legacyRegistryPages(redis, config.namespace)) {
+    const scores = await redis.zmscore(registry, ...members);
+    const units = members.filter((unit, i) => scores[i] === null && !seen.has(unit));
+    for (const unit of units) seen.add(unit);
+    if (units.length > 0) yield await page(units);
+  }
+}
+
+/** The stream names of the registries earlier versions kept (keys.ts), a page at a time; empty pages left out. */
+async function* legacyRegistryPages(redis: RedisClient, namespace: string): AsyncGenerator<string[]> {
+  const { registry, streams } = legacyRegistryKeys(namespace);
+  let cursor = '0';
+  do {
+    const [next, members] = await redis.zscan(registry, cursor, 'COUNT', PAGE_SIZE);
+    cursor = next;
+    const names = members.filter((_, i) => i % 2 === 0);
+    if (names.length > 0) yield names;
+  } while (cursor !== '0');
+  do {
+    const [next, names] = await redis.sscan(streams, cursor, 'COUNT', PAGE_SIZE);
+    cursor = next;
+    if (names.length > 0) yield names;
   } while (cursor !== '0');
 }
 
