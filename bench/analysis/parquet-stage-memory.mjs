@@ -3,9 +3,10 @@
 // before the COPY, its peak (sampled every 5 ms), the time, and the fallbacks DuckDB forced
 // (docs/output.md#parquet). Events are the benches' real-looking ones (about 300 bytes), or with
 // `--blob N` each carries N random bytes as base64 (large events: 11000 makes ~15 KB, 22000 ~30 KB).
-// `--stage <path>` runs another build's parquet-stage.js (an absolute path in a checkout of its
-// own, built), to compare the two. Run with the flusher's flag, as it runs:
-//   node --max-semi-space-size=2 bench/analysis/parquet-stage-memory.mjs [MiB=256] [--blob N] [--stage PATH]
+// `--own-names value|null` gives each event one more top-level field, named for it alone (a user
+// id as a key), with a value or null. `--stage <path>` runs another build's parquet-stage.js (an
+// absolute path in a checkout of its own, built), to compare the two. Run with the flusher's flag:
+//   node --max-semi-space-size=2 bench/analysis/parquet-stage-memory.mjs [MiB=256] [--blob N] [--own-names value|null] [--stage PATH]
 // Not a scenario of `make bench`.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { blob: { type: 'string' }, stage: { type: 'string' } },
+  options: { blob: { type: 'string' }, stage: { type: 'string' }, 'own-names': { type: 'string' } },
 });
 const stagePath =
   values.stage ?? new URL('../../apps/flusher/dist/parquet-stage.js', import.meta.url).pathname;
@@ -33,7 +34,12 @@ function event(index) {
         amount: index % 97,
         token: randomBytes(24).toString('base64'),
       };
+  const ownName =
+    values['own-names'] === undefined
+      ? {}
+      : { [`user-${index.toString(36)}`]: values['own-names'] === 'null' ? null : index };
   return `${JSON.stringify({
+    ...ownName,
     event: ['page', 'track', 'identify'][index % 3],
     userId: `u-${index % 5000}`,
     properties,
@@ -50,6 +56,10 @@ const stage = await ParquetStage.open({
   fallback: (kind) => fallbacks.push(kind),
 });
 let events = 0;
+let stagingPeak = rss();
+const stagingSampler = setInterval(() => {
+  stagingPeak = Math.max(stagingPeak, rss());
+}, 5);
 for (let written = 0; written < total; ) {
   const lines = [];
   for (let bytes = 0; bytes < 4 * MiB && written + bytes < total; events++) {
@@ -61,6 +71,7 @@ for (let written = 0; written < total; ) {
   await stage.add(chunk);
   written += chunk.length;
 }
+clearInterval(stagingSampler);
 const before = rss();
 let peak = before;
 const sampler = setInterval(() => {
@@ -71,7 +82,7 @@ let outputBytes = 0;
 for await (const piece of stage.encode()) outputBytes += piece.length;
 clearInterval(sampler);
 console.log(
-  `${events} events, ${(total / MiB).toFixed(0)} MiB: RSS ${before.toFixed(0)} MiB before the COPY, ` +
+  `${events} events, ${(total / MiB).toFixed(0)} MiB: RSS peak ${stagingPeak.toFixed(0)} MiB while staging, ${before.toFixed(0)} before the COPY, ` +
     `peak ${peak.toFixed(0)} (+${(peak - before).toFixed(0)}), ${Math.round(performance.now() - started)} ms, ` +
     `Parquet ${(outputBytes / MiB).toFixed(1)} MiB, fallbacks ${JSON.stringify(fallbacks)}`,
 );
