@@ -51,7 +51,7 @@ export function createFlusherMetrics(
     }),
     parquetFallbacks: new Counter({
       name: 'spool_parquet_fallbacks_total',
-      help: 'Parquet generations written without their typed columns, by stream and kind: whole-event (events whose fields cannot be columns written whole, as their text, in an _event column), json-columns (DuckDB refused a typed value: every column text) or text-lines (DuckDB could not parse the JSON: each line stored as text)',
+      help: 'Parquet generations written without their typed columns, by stream and kind: whole-event (events whose fields cannot be columns written whole, as their text, in an _event column), json-columns (DuckDB refused a typed value: every column text) or text-lines (DuckDB could not parse the JSON, or ran out of memory with the columns: each line stored as text)',
       labelNames: ['stream', 'kind'] as const,
       registers: [registry],
     }),
