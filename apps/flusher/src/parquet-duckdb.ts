@@ -29,6 +29,16 @@ export function memoryLimitFor(rowGroupBytes: number): number {
 }
 
 /**
+ * What a COPY that ran out of memoryLimitFor's memory with its columns gets once more, before its
+ * lines are written as text: groups of many JSON values (an array of 400 integers in each 2 KiB
+ * event: 2,048 rows of 4 MB of NDJSON) ran out of 96 MB and passed at 128 (a review's run).
+ * Within what PARQUET_BYTES counts, measured (docs/output.md#parquet).
+ */
+export function moreMemoryFor(rowGroupBytes: number): number {
+  return memoryLimitFor(rowGroupBytes) + 48 * MiB;
+}
+
+/**
  * The dictionary page DuckDB's Parquet writer keeps for each text column (1 MB by default): with
  * the default, some 60 text columns of a few thousand rows needed 60 MiB more than the COPY's
  * memory, and every such generation ran out of it and was written as text lines, its columns
@@ -94,6 +104,8 @@ export interface CopyToParquet {
   rowGroupRows: number;
   /** About how much NDJSON a row group holds: what DuckDB's memory is sized by (memoryLimitFor). */
   rowGroupBytes: number;
+  /** DuckDB's memory, where not memoryLimitFor(rowGroupBytes): a second try (moreMemoryFor). */
+  memoryBytes?: number;
   /**
    * The longest line's size bound, in bytes (DuckDB refuses longer JSON values): the staged
    * generation's, or for `lines` the longest text line writeTextLines wrote.
@@ -181,7 +193,7 @@ export function copyToParquet(copy: CopyToParquet): Promise<number> {
         );
         return Number(result.rowsChanged);
       },
-      memoryLimitFor(copy.rowGroupBytes),
+      copy.memoryBytes ?? memoryLimitFor(copy.rowGroupBytes),
     ),
   );
   turn = run.catch(() => {});

@@ -6,6 +6,7 @@ import { MAX_COLUMNS, SchemaBuilder, schemaAttempts } from './parquet-schema.js'
 import {
   LargestRun,
   MAX_ROW_GROUP_ROWS,
+  MAX_ROW_GROUP_VALUES,
   MIN_ROW_GROUP_ROWS,
   rowGroupBytes,
   rowGroupRows,
@@ -340,6 +341,14 @@ describe('rowGroupRows', () => {
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 8)).toBe(MAX_ROW_GROUP_ROWS);
     expect(rowGroupRows(2 ** 30, 2 ** 30 / 32_768)).toBe(MIN_ROW_GROUP_ROWS);
     expect(rowGroupRows(0, 0)).toBe(MAX_ROW_GROUP_ROWS);
+  });
+
+  it('holds a group of many columns to MAX_ROW_GROUP_VALUES values, and never below MIN_ROW_GROUP_ROWS rows', () => {
+    // 33 MiB of 129-byte events: 32,572 rows for a few columns, 4,000 for 200 (sparse ones too).
+    const [bytes, events] = [33 * 2 ** 20, 268_721];
+    expect(rowGroupRows(bytes, events, 10)).toBe(32_572);
+    expect(rowGroupRows(bytes, events, 200)).toBe(MAX_ROW_GROUP_VALUES / 200);
+    expect(rowGroupRows(bytes, events, 1_000)).toBe(MIN_ROW_GROUP_ROWS);
   });
 });
 

@@ -163,6 +163,34 @@ describe('ParquetStage', () => {
     expect(fallbacks).toEqual([]);
   });
 
+  it.each([
+    // 200 sparse integer fields, 5 an event: groups of 32,000 rows ran DuckDB out of memory.
+    [
+      '200 sparse fields',
+      (i: number) => Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`f${(i * 5 + k) % 200}`, i])),
+    ],
+    // An array of 400 integers in each event: 2,048 rows ran out of 96 MB.
+    [
+      'an array of 400 integers',
+      (i: number) => ({ values: Array.from({ length: 400 }, (_, k) => (i + k) % 1000) }),
+    ],
+  ])(
+    "writes a 33 MiB generation of events with %s with its columns (each lost them to text lines, a review's runs)",
+    async (_, fields) => {
+      const lines: string[] = [];
+      for (let bytes = 0, i = 0; bytes < 33 * 1024 * 1024; i++) {
+        const line = `${JSON.stringify({ messageId: `m${i}`, receivedAt: '2026-12-05T23:00:00.000Z', ...fields(i) })}\n`;
+        lines.push(line);
+        bytes += line.length;
+      }
+      const fallbacks: FallbackKind[] = [];
+      const file = await parquetOf(Buffer.from(lines.join('')), [], fallbacks);
+      const [counts] = await read(`SELECT count(*) AS rows FROM read_parquet('${file}')`, file);
+      expect(counts).toEqual({ rows: BigInt(lines.length) });
+      expect(fallbacks).toEqual([]);
+    },
+  );
+
   it('writes a generation of events kept whole and typed ones that DuckDB cannot parse as text lines, every event once', async () => {
     const events = [
       { messageId: 'a', text: 'cut \ud83d' },

@@ -3,7 +3,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LineSplitter } from './line-splitter.js';
-import { copyToParquet, duckdbErrorKind, isDataError, isOutOfMemory, withoutData } from './parquet-duckdb.js';
+import {
+  copyToParquet,
+  duckdbErrorKind,
+  isDataError,
+  isOutOfMemory,
+  moreMemoryFor,
+  withoutData,
+} from './parquet-duckdb.js';
 import { type ParquetSchema, SchemaBuilder, schemaAttempts } from './parquet-schema.js';
 import { makeScratchDir } from './scratch-dirs.js';
 import type { Chunk } from './sealed-reader.js';
@@ -23,6 +30,13 @@ export const ROW_GROUP_NDJSON_BYTES = 4 * 1024 * 1024;
 export const MIN_ROW_GROUP_ROWS = 2048;
 /** DuckDB's default row group: larger ones buy readers nothing more. */
 export const MAX_ROW_GROUP_ROWS = 122_880;
+/**
+ * The most values (rows × columns) a row group holds beyond MIN_ROW_GROUP_ROWS rows: DuckDB's
+ * writer holds every column of a group, a sparse one at full width, so 200 sparse integer fields
+ * (5 an event) in 33 MiB groups of 32,145 rows ran it out of memory at 96 and 128 MB, where 4,096
+ * rows passed at 96 (a review's run), and the generation lost its columns to text lines.
+ */
+export const MAX_ROW_GROUP_VALUES = 800_000;
 
 /** How a generation was written when not with its typed columns (docs/output.md#parquet). */
 export type FallbackKind = 'whole-event' | 'json-columns' | 'text-lines';
@@ -47,10 +61,11 @@ const READ_BYTES = 1024 * 1024;
 /** The staged generation's files (an event kept whole in its staged form): `generation-NNNNN.ndjson`. */
 const STAGED = 'generation';
 
-export function rowGroupRows(rawBytes: number, events: number): number {
+/** Rows per row group, for `columns` columns (1 for one column of text). */
+export function rowGroupRows(rawBytes: number, events: number, columns = 1): number {
   const meanEventBytes = Math.max(1, rawBytes / Math.max(1, events));
-  const rows = Math.round(ROW_GROUP_NDJSON_BYTES / meanEventBytes);
-  return Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, rows));
+  const rows = Math.min(Math.round(ROW_GROUP_NDJSON_BYTES / meanEventBytes), MAX_ROW_GROUP_VALUES / columns);
+  return Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, Math.floor(rows)));
 }
 
 /**
@@ -77,8 +92,13 @@ export class LargestRun {
  * runs of MIN_ROW_GROUP_ROWS lines, each at most the largest run; and never more than the
  * generation.
  */
-export function rowGroupBytes(rawBytes: number, events: number, largestRunBytes: number): number {
-  const runs = Math.ceil(rowGroupRows(rawBytes, events) / MIN_ROW_GROUP_ROWS);
+export function rowGroupBytes(
+  rawBytes: number,
+  events: number,
+  largestRunBytes: number,
+  columns = 1,
+): number {
+  const runs = Math.ceil(rowGroupRows(rawBytes, events, columns) / MIN_ROW_GROUP_ROWS);
   return Math.min(rawBytes, runs * largestRunBytes);
 }
 
@@ -219,8 +239,11 @@ export class ParquetStage {
       );
     }
     const attempts = schemaAttempts(schema);
+    let moreMemory = false;
     for (let index = 0; index < attempts.length; index++) {
       const attempt = attempts[index] as ParquetSchema;
+      const columns = attempt.kind === 'columns' ? attempt.columns.length : 1;
+      const groupBytes = rowGroupBytes(this.stagedBytes, this.events, this.largestRun.most, columns);
       let rows: number;
       try {
         const staged = this.staged.paths;
@@ -237,13 +260,25 @@ export class ParquetStage {
           spill: join(this.dir, 'spill'),
           output,
           schema: attempt,
-          rowGroupRows: rowGroupRows(this.stagedBytes, this.events),
-          rowGroupBytes: rowGroupBytes(this.stagedBytes, this.events, this.largestRun.most),
+          rowGroupRows: rowGroupRows(this.stagedBytes, this.events, columns),
+          rowGroupBytes: groupBytes,
+          memoryBytes: moreMemory ? moreMemoryFor(groupBytes) : undefined,
           maxLineBytes,
         });
       } catch (error) {
         const last = index === attempts.length - 1;
         if (last || !(isDataError(error) || isOutOfMemory(error))) throw withoutData(error);
+        // Out of memory with its columns: once more with more memory, before they are lost.
+        if (isOutOfMemory(error) && attempt.kind === 'columns' && !moreMemory) {
+          moreMemory = true;
+          index -= 1;
+          this.report.logger.warn(
+            { error: duckdbErrorKind(error) },
+            'DuckDB ran out of memory writing the generation: trying once more with more',
+          );
+          continue;
+        }
+        moreMemory = false;
         // Out of memory with its columns: as many columns of text would be too; one column may fit.
         if (isOutOfMemory(error)) index = attempts.length - 2;
         this.report.logger.warn(
