@@ -21,16 +21,16 @@ function summaryOf(content: Buffer, cuts: number[], maxKeptLineBytes?: number) {
 }
 
 describe('SummaryBuilder', () => {
-  // With the real bound, and with one of 70 bytes: lines of 56 to 96 bytes, some over it (only a
-  // buffer written by hand holds a line past the real bound). None held past it, none read.
+  // With the real bound, and with one of 70 bytes: lines of 56 to 96 bytes, some over it (events
+  // past MAX_KEPT_LINE_BYTES when MAX_EVENT_BYTES is raised). None held past it: its receivedAt,
+  // written first by the ingest, is read from its start.
   it.each([
     ['the real bound', MAX_KEPT_LINE_BYTES],
     ['a bound some lines pass', 70],
   ])(
     'gives the same count, digest and first and last receivedAt however the content is cut (%s)',
     (_, bound) => {
-      const receivedAt = (text: string) =>
-        Buffer.byteLength(text) - 1 > bound ? '' : (JSON.parse(text).receivedAt as string);
+      const receivedAt = (text: string) => JSON.parse(text).receivedAt as string;
       fc.assert(
         fc.property(
           fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
@@ -51,6 +51,12 @@ describe('SummaryBuilder', () => {
       );
     },
   );
+
+  it('reads no receivedAt from a line past the bound that does not start with it (a buffer the ingest did not write)', () => {
+    const long = `${JSON.stringify({ i: 1, p: 'x'.repeat(200), receivedAt: '2026-11-27T00:00:01.000Z' })}\n`;
+    const summary = summaryOf(Buffer.from(long + long), [10, 150, 230], 70);
+    expect([summary.firstReceivedAt, summary.lastReceivedAt]).toEqual(['', '']);
+  });
 
   it('keeps out of the metadata a receivedAt no S3 header can carry (a buffer written by hand)', () => {
     for (const value of ['2026-11-27T00:00:00.000Z\n', 'ÿþ', '\u2028', 'x'.repeat(65)]) {

@@ -10,10 +10,21 @@ export interface BufferSummary {
 
 /**
  * The first and last lines are held up to this many bytes, for their `receivedAt`: 32 times
- * MAX_EVENT_BYTES's default. A longer line (only a buffer written by hand holds one) is not held:
- * held whole, a 160 MiB line grew a flusher by 965 MiB, copied again with every chunk.
+ * MAX_EVENT_BYTES's default. A longer line is not held (held whole, a 160 MiB line grew a flusher
+ * by 965 MiB, copied again with every chunk): its `receivedAt` is read from its start, where the
+ * ingest writes it (`{"receivedAt":"…",`), since MAX_EVENT_BYTES may be raised to MAX_BODY_BYTES
+ * (a review's 2 MiB events left the metadata empty).
  */
 export const MAX_KEPT_LINE_BYTES = 1024 * 1024;
+
+/** How much of a line's start is kept for the `receivedAt` the ingest writes first. */
+const LINE_START_BYTES = 128;
+
+/** The `receivedAt` a line starts with, as the ingest writes it, else ''. */
+function leadingReceivedAt(start: Buffer): string {
+  const match = /^\{"receivedAt":"([\x20\x21\x23-\x5b\x5d-\x7e]{0,64})"/.exec(start.toString('latin1'));
+  return match?.[1] ?? '';
+}
 
 /**
  * The line's `receivedAt` when it is a string of printable ASCII (the server's ISO time), else
@@ -45,6 +56,10 @@ export class SummaryBuilder {
   private firstLine: string | undefined;
   private head: Buffer[] = [];
   private headBytes = 0;
+  /** The first LINE_START_BYTES of the first line. */
+  private headStart: Buffer = Buffer.alloc(0);
+  /** The first LINE_START_BYTES of the last line so far. */
+  private tailStart: Buffer = Buffer.alloc(0);
   /** The last line so far (its start, once past the bound: only its last byte then). */
   private tail = Buffer.alloc(0);
   private tailTooLong = false;
@@ -60,6 +75,7 @@ export class SummaryBuilder {
       const part = index === -1 ? chunk : chunk.subarray(0, index);
       this.headBytes += part.length;
       if (this.headBytes <= this.maxKeptLineBytes) this.head.push(Buffer.from(part));
+      this.headStart = withStartOf(this.headStart, part);
       if (index !== -1) this.firstLine = this.headText();
     }
     while (index !== -1) {
@@ -71,9 +87,13 @@ export class SummaryBuilder {
     const cut = chunk.length < 2 ? -1 : chunk.lastIndexOf(NEWLINE, chunk.length - 2);
     if (cut !== -1) this.keepTail(chunk.subarray(cut + 1), false);
     else if (this.tail.length === 0 || this.tail.at(-1) === NEWLINE) this.keepTail(chunk, false);
-    else if (this.tailTooLong || this.tail.length + textBytes(chunk) > this.maxKeptLineBytes)
+    else if (this.tailTooLong || this.tail.length + textBytes(chunk) > this.maxKeptLineBytes) {
+      this.tailStart = withStartOf(this.tailStart, chunk);
       this.keepTail(chunk, true);
-    else this.tail = Buffer.concat([this.tail, chunk]);
+    } else {
+      this.tailStart = withStartOf(this.tailStart, chunk);
+      this.tail = Buffer.concat([this.tail, chunk]);
+    }
   }
 
   result(): BufferSummary {
@@ -82,8 +102,8 @@ export class SummaryBuilder {
       events: this.events,
       rawBytes: this.rawBytes,
       sha256: this.hash.digest('hex'),
-      firstReceivedAt: receivedAtOf(this.firstLine ?? this.headText()),
-      lastReceivedAt: receivedAtOf(lastLine),
+      firstReceivedAt: receivedAtOf(this.firstLine ?? this.headText()) || leadingReceivedAt(this.headStart),
+      lastReceivedAt: receivedAtOf(lastLine) || leadingReceivedAt(this.tailStart),
     };
   }
 
@@ -94,9 +114,19 @@ export class SummaryBuilder {
     return text;
   }
 
-  /** `bytes` as the last line, or (past the bound, or `tooLong` already) only its last byte. */
+  /**
+   * `bytes` as the last line, or (past the bound, or `tooLong` already) only its last byte;
+   * `tooLong` false: a new line starts with `bytes`.
+   */
   private keepTail(bytes: Buffer, tooLong: boolean): void {
+    if (!tooLong) this.tailStart = withStartOf(Buffer.alloc(0), bytes);
     this.tailTooLong = tooLong || textBytes(bytes) > this.maxKeptLineBytes;
     this.tail = Buffer.from(this.tailTooLong ? bytes.subarray(-1) : bytes);
   }
+}
+
+/** `start` with as much of `more` after it as LINE_START_BYTES holds (a copy: chunks are reused). */
+function withStartOf(start: Buffer, more: Buffer): Buffer {
+  if (start.length >= LINE_START_BYTES) return start;
+  return Buffer.concat([start, more.subarray(0, LINE_START_BYTES - start.length)]);
 }
