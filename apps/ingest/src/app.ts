@@ -66,6 +66,19 @@ export function createIngestLogger(config: Pick<Config, 'logLevel' | 'tracking'>
   return createLogger('spool-ingest', config.logLevel, loggedAddressUnder(config.tracking.ipPolicy));
 }
 
+/**
+ * The URL with the slashes it starts with made one: the Go SDKs join an endpoint that ends in a
+ * slash into `//v1/batch`, the same route. Only those: the router's own merging of every doubled
+ * slash took a write key's `//` (base64) out of the settings path, and answered it 401.
+ */
+function withoutLeadingSlashes(request: { url?: string }): string {
+  const url = request.url ?? '/';
+  if (url.charCodeAt(1) !== 0x2f) return url;
+  let first = 1;
+  while (url.charCodeAt(first) === 0x2f) first += 1;
+  return url.slice(first - 1);
+}
+
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
@@ -87,8 +100,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     // Slow clients may not hold a connection forever (slowloris); values are documented in docs/api.md.
     ...(deps.slowClientLimits ?? SLOW_CLIENT_LIMITS),
     keepAliveTimeout: 72_000,
-    // The Go SDKs join an endpoint that ends in a slash into `//v1/batch`: the same route.
-    routerOptions: { ignoreDuplicateSlashes: true },
+    rewriteUrl: withoutLeadingSlashes,
     // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,

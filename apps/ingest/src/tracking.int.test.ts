@@ -54,7 +54,7 @@ describe('the tracking API on a keyed service', () => {
   beforeAll(async () => {
     ingest = await startTestIngest({
       REDIS_NAMESPACE: ns,
-      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*;b64+key/0003=:${stream};${LONG_KEY}:${stream}`,
+      WRITE_KEYS: `web-key-0001:${stream},other;all-key-0002:*;b64+key/0003=:${stream};${LONG_KEY}:${stream};Zm9v//YmFy:*;/c2xhc2g=:*;dHJhaWw/:*`,
       DEFAULT_STREAM: 'everything',
       MAX_BATCH_BYTES: '64KiB',
       MAX_EVENT_BYTES: '4KiB',
@@ -457,8 +457,9 @@ describe('the tracking API on a keyed service', () => {
       metrics: { sampleRate: 0 },
     });
     expect((await ingest.app.inject({ url: '/v1/projects/nope/settings' })).statusCode).toBe(401);
-    // analytics.js writes the key into the path as it is: a base64 key's "/", a key of 150 characters.
-    for (const key of ['b64+key/0003=', LONG_KEY]) {
+    // analytics.js writes the key into the path as it is: a base64 key's "/" (doubled, first or
+    // last too), a key of 150 characters.
+    for (const key of ['b64+key/0003=', 'Zm9v//YmFy', '/c2xhc2g=', 'dHJhaWw/', LONG_KEY]) {
       const answer = await ingest.app.inject({ url: `/v1/projects/${key}/settings` });
       expect({ key, status: answer.statusCode }).toEqual({ key, status: 200 });
       expect(answer.json().integrations['Segment.io'].apiKey).toBe(key);
