@@ -101,10 +101,11 @@ export async function readLastFlushError(
   redis: RedisClient,
   namespace: string,
 ): Promise<FlushErrorRecord | null> {
-  // Two GETs: on a Cluster the keys are in different slots.
+  // Two GETs: on a Cluster the keys are in different slots. The old one's unread (its slot's master
+  // away) is no record: it made every reading of the status fail, with no older flusher running.
   const [current, legacy] = await Promise.all([
     redis.get(lastFlushErrorKey(namespace)),
-    redis.get(legacyLastFlushErrorKey(namespace)),
+    redis.get(legacyLastFlushErrorKey(namespace)).catch(() => null),
   ]);
   const records = [flushErrorRecordOf(current), flushErrorRecordOf(legacy)].filter(
     (record): record is FlushErrorRecord => record !== null,

@@ -29,7 +29,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { fillBuffer, startTestFlusher, type TestFlusher } from '../../test/support.js';
 import { adminGuard } from './admin-guard.js';
-import { recordFlushError } from './flush-errors.js';
+import { readLastFlushError, recordFlushError } from './flush-errors.js';
 import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
 import { statusRoutes } from './status-routes.js';
@@ -319,6 +319,23 @@ describe('streams older ingests registered', () => {
     for await (const page of streamStatusPages(redis, config)) rows.push(...page.streams);
     expect(rows.map((row) => row.stream).sort()).toEqual([current, oldRegistry, oldSet, twice].sort());
     for (const row of rows) expect(row.bufferBytes).toBeGreaterThan(0);
+  });
+
+  it("are passed over where an old key cannot be read, as the last flush error's old key is (a Cluster's slot away)", async () => {
+    const namespace = randomName('ns');
+    const config = loadConfig(flusherTestEnv({ REDIS_NAMESPACE: namespace }), 'flusher');
+    const stream = randomName('current');
+    await fillBuffer(redis, streamKeys(stream, namespace), 100);
+    await recordFlushError(redis, namespace, stream, new Error('S3 was away'));
+    // Keys of another type answer every read with an error, as an unserved slot does.
+    const legacy = legacyRegistryKeys(namespace);
+    await redis.hset(legacy.registry, 'not', 'a sorted set');
+    await redis.hset(legacy.streams, 'not', 'a set');
+    await redis.hset(legacyLastFlushErrorKey(namespace), 'not', 'a string');
+    const rows = [];
+    for await (const page of streamStatusPages(redis, config)) rows.push(...page.streams);
+    expect(rows.map((row) => row.stream)).toEqual([stream]);
+    expect(await readLastFlushError(redis, namespace)).toMatchObject({ stream, message: 'S3 was away' });
   });
 });
 

@@ -96,21 +96,33 @@ export async function* streamStatusPages(
   }
 }
 
-/** The stream names of the registries earlier versions kept (keys.ts), a page at a time; empty pages left out. */
+/**
+ * The stream names of the registries earlier versions kept (keys.ts), a page at a time; empty
+ * pages left out. A key that cannot be read (on a Cluster, its slot's master away) is passed
+ * over, as the sweep passes it over: it made every reading of the status fail, with no older
+ * version running (a review's run).
+ */
 async function* legacyRegistryPages(redis: RedisClient, namespace: string): AsyncGenerator<string[]> {
   const { registry, streams } = legacyRegistryKeys(namespace);
-  let cursor = '0';
-  do {
-    const [next, members] = await redis.zscan(registry, cursor, 'COUNT', PAGE_SIZE);
-    cursor = next;
-    const names = members.filter((_, i) => i % 2 === 0);
-    if (names.length > 0) yield names;
-  } while (cursor !== '0');
-  do {
-    const [next, names] = await redis.sscan(streams, cursor, 'COUNT', PAGE_SIZE);
-    cursor = next;
-    if (names.length > 0) yield names;
-  } while (cursor !== '0');
+  const scans: Array<(cursor: string) => Promise<[string, string[]]>> = [
+    async (cursor) => {
+      const [next, members] = await redis.zscan(registry, cursor, 'COUNT', PAGE_SIZE);
+      return [next, members.filter((_, i) => i % 2 === 0)];
+    },
+    (cursor) => redis.sscan(streams, cursor, 'COUNT', PAGE_SIZE),
+  ];
+  for (const scan of scans) {
+    let cursor = '0';
+    do {
+      let names: string[];
+      try {
+        [cursor, names] = await scan(cursor);
+      } catch {
+        break;
+      }
+      if (names.length > 0) yield names;
+    } while (cursor !== '0');
+  }
 }
 
 /**
