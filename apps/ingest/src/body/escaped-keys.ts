@@ -14,9 +14,10 @@ import { numberEnd, QUOTE, startsNumber, stringEnd, stringOf } from './json-toke
  * library: it must give JSON.parse's own tree (an own `__proto__` key, the last of duplicate keys,
  * array-index keys first), hold any depth without recursion, keep unsafe integers as their text
  * (exact-json.ts), and it reads text JSON.parse has already checked. Measured on 1 MB bodies with
- * one such key (node, this machine, noisy): 3–5.5 times JSON.parse's time, at most 145 ms (empty
- * arrays, against JSON.parse's 27 ms; 100 events' worth: 15 ms against 3); with keys written out
- * without escapes, about twice JSON.parse's (two reads).
+ * one such key (`node bench/analysis/escaped-keys-cost.mjs`, warm; a fresh process's first read
+ * costs up to some 3 times more): with the keys written out unescaped, 1–6 times JSON.parse's
+ * time (two reads); by the token pass, 3–8 times, at most 158 ms (empty arrays, JSON.parse 21 ms;
+ * 500,000 nested arrays 138 ms), about the 160 ms a body of empty arrays costs either way.
  */
 
 /** Where `text` (valid JSON) has object keys written with an escape: each one's token, quotes included. */
@@ -52,66 +53,61 @@ export function withKeysUnescaped(text: string, keys: ReadonlyArray<[number, num
   return written + text.slice(from);
 }
 
-/** An object or array being filled, and (an object's) the key whose value comes next. */
-interface Open {
-  node: Record<string, unknown> | unknown[];
-  key: string | undefined;
-}
-
 /**
  * The value of `text` (valid JSON), as JSON.parse would give it without V8's mistake, each
- * number's token read by `numberOf`. Iterative.
+ * number's token read by `numberOf`. Iterative, and bottom up, as JSON.parse builds: the values
+ * of the containers being read wait on one stack (an object's as key, value, key, ...), and each
+ * container is made when it closes, an array at its size: made first and pushed into, a body of
+ * 500,000 nested arrays grew a spare slot store for each, some 80 MB, and took 3 times as long.
  */
 export function parseKeysApart(text: string, numberOf: (token: string) => unknown): unknown {
-  let root: unknown;
-  const open: Open[] = [];
-  const put = (value: unknown) => {
-    const top = open[open.length - 1];
-    if (top === undefined) root = value;
-    else if (Array.isArray(top.node)) top.node.push(value);
-    else {
-      setField(top.node, top.key as string, value);
-      top.key = undefined;
-    }
-  };
+  const values: unknown[] = [];
+  /** Where each open container's values start on `values`, and whether it is an object. */
+  const starts: number[] = [];
+  const objects: boolean[] = [];
   let i = 0;
   while (i < text.length) {
     const code = text.charCodeAt(i);
     if (code === QUOTE) {
       const end = stringEnd(text, i);
-      const string = stringOf(text.slice(i, end));
-      const top = open[open.length - 1];
-      // A string where an object expects a key names the slot of the value that follows.
-      if (top !== undefined && !Array.isArray(top.node) && top.key === undefined) top.key = string;
-      else put(string);
+      values.push(stringOf(text.slice(i, end)));
       i = end;
     } else if (code === 0x7b || code === 0x5b) {
-      const node = code === 0x5b ? [] : {};
-      put(node);
-      open.push({ node, key: undefined });
+      starts.push(values.length);
+      objects.push(code === 0x7b);
       i += 1;
     } else if (code === 0x7d || code === 0x5d) {
-      open.pop();
+      const start = starts.pop() as number;
+      objects.pop();
+      values.push(code === 0x5d ? values.splice(start) : objectOf(values, start));
       i += 1;
     } else if (startsNumber(code)) {
       const end = numberEnd(text, i);
-      put(numberOf(text.slice(i, end)));
+      values.push(numberOf(text.slice(i, end)));
       i = end;
     } else if (code === 0x74) {
-      put(true);
+      values.push(true);
       i += 4;
     } else if (code === 0x66) {
-      put(false);
+      values.push(false);
       i += 5;
     } else if (code === 0x6e) {
-      put(null);
+      values.push(null);
       i += 4;
     } else {
       // Whitespace, `:` and `,`.
       i += 1;
     }
   }
-  return root;
+  return values[0];
+}
+
+/** The object of the keys and values on `values` from `start` (key, value, ...), taken off it. */
+function objectOf(values: unknown[], start: number): Record<string, unknown> {
+  const object: Record<string, unknown> = {};
+  for (let at = start; at < values.length; at += 2) setField(object, values[at] as string, values[at + 1]);
+  values.length = start;
+  return object;
 }
 
 const COLON = 0x3a;
