@@ -8,8 +8,14 @@ import { parseWeighedJson } from '../../apps/ingest/dist/body/exact-json.js';
 
 const MB = 1000 * 1000;
 const shapes = {
-  numbers: (key) => `{${key}:[${Array(MB / 2 - 20).fill(0).join(',')}]}`,
-  'empty arrays': (key) => `{${key}:[${Array(Math.floor(MB / 3) - 10).fill('[]').join(',')}]}`,
+  numbers: (key) =>
+    `{${key}:[${Array(MB / 2 - 20)
+      .fill(0)
+      .join(',')}]}`,
+  'empty arrays': (key) =>
+    `{${key}:[${Array(Math.floor(MB / 3) - 10)
+      .fill('[]')
+      .join(',')}]}`,
   'nested arrays': (key) => {
     const depth = Math.floor((MB - 20) / 2);
     return `[{${key}:1},${'['.repeat(depth)}${']'.repeat(depth)}]`;
