@@ -4,7 +4,8 @@
 // (docs/output.md#parquet). Events are the benches' real-looking ones (about 300 bytes), or with
 // `--blob N` each carries N random bytes as base64 (large events: 11000 makes ~15 KB, 22000 ~30 KB).
 // `--own-names value|null` gives each event one more top-level field, named for it alone (a user
-// id as a key), with a value or null. `--stage <path>` runs another build's parquet-stage.js (an
+// id as a key), with a value or null. `--sparse N` gives each event 5 integer fields of N in all
+// instead of its own; `--int-array N` an array of N integers. `--stage <path>` runs another build's parquet-stage.js (an
 // absolute path in a checkout of its own, built), to compare the two. Run with the flusher's flag:
 //   node --max-semi-space-size=2 bench/analysis/parquet-stage-memory.mjs [MiB=256] [--blob N] [--own-names value|null] [--stage PATH]
 // Not a scenario of `make bench`.
@@ -14,7 +15,13 @@ import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { blob: { type: 'string' }, stage: { type: 'string' }, 'own-names': { type: 'string' } },
+  options: {
+    blob: { type: 'string' },
+    stage: { type: 'string' },
+    'own-names': { type: 'string' },
+    sparse: { type: 'string' },
+    'int-array': { type: 'string' },
+  },
 });
 const stagePath =
   values.stage ?? new URL('../../apps/flusher/dist/parquet-stage.js', import.meta.url).pathname;
@@ -26,6 +33,16 @@ const blob = values.blob === undefined ? undefined : Number(values.blob);
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
 
 function event(index) {
+  if (values.sparse !== undefined || values['int-array'] !== undefined) {
+    const fields =
+      values.sparse !== undefined
+        ? Object.fromEntries(
+            Array.from({ length: 5 }, (_, k) => [`f${(index * 5 + k) % Number(values.sparse)}`, index + k]),
+          )
+        : { values: Array.from({ length: Number(values['int-array']) }, (_, k) => (index * 7 + k) % 1000) };
+    const receivedAt = new Date(1_796_000_000_000 + index).toISOString();
+    return `${JSON.stringify({ receivedAt, messageId: `m${index}`, ...fields })}\n`;
+  }
   const properties = blob
     ? { blob: randomBytes(blob).toString('base64'), n: index, tags: ['a', 'b'] }
     : {

@@ -4,7 +4,7 @@
  */
 
 export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
+const BACKSLASH = 0x5c;
 
 /** The index just past the string token whose opening quote is at `start` (or a place inside it before its end). */
 export function stringEnd(text: string, start: number): number {
@@ -24,7 +24,7 @@ export function stringOf(token: string): string {
 }
 
 /** A number token's characters: digits, sign, point, exponent. */
-export const isNumberChar = (code: number) =>
+const isNumberChar = (code: number) =>
   (code >= 0x30 && code <= 0x39) ||
   code === 0x2d ||
   code === 0x2b ||
