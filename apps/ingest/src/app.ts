@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import {
+  ABSOLUTE_FORM,
   type Config,
   closeConnectionsOnClose,
   createLogger,
@@ -67,16 +68,18 @@ export function createIngestLogger(config: Pick<Config, 'logLevel' | 'tracking'>
 }
 
 /**
- * The URL with the slashes it starts with made one: the Go SDKs join an endpoint that ends in a
- * slash into `//v1/batch`, the same route. Only those: the router's own merging of every doubled
- * slash took a write key's `//` (base64) out of the settings path, and answered it 401.
+ * The URL with the slashes its path starts with made one: the Go SDKs join an endpoint that ends
+ * in a slash into `//v1/batch` (`http://host//v1/batch` through a proxy), the same route. Only
+ * those: the router's own merging of every doubled slash took a write key's `//` (base64) out of
+ * the settings path, and answered it 401.
  */
 function withoutLeadingSlashes(request: { url?: string }): string {
   const url = request.url ?? '/';
-  if (url.charCodeAt(1) !== 0x2f) return url;
-  let first = 1;
+  const path = url.charCodeAt(0) === 0x2f ? 0 : (ABSOLUTE_FORM.exec(url)?.[0].length ?? 0);
+  if (url.charCodeAt(path) !== 0x2f || url.charCodeAt(path + 1) !== 0x2f) return url;
+  let first = path + 1;
   while (url.charCodeAt(first) === 0x2f) first += 1;
-  return url.slice(first - 1);
+  return url.slice(0, path) + url.slice(first - 1);
 }
 
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */

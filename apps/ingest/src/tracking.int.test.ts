@@ -243,6 +243,27 @@ describe('the tracking API on a keyed service', () => {
     });
     expect(response.status).toBe(200);
     expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(true);
+    // As a proxy may pass it on: the absolute form, whose path starts with the two slashes.
+    const proxied = randomName('m');
+    const body = JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'E', messageId: proxied }] });
+    const head = await new Promise<string>((resolve, reject) => {
+      // Written, not ended: a client that half-closes first may be closed on before its answer.
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(
+          `POST http://127.0.0.1:${port}//v1/batch HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+            `Content-Type: application/json\r\nAuthorization: ${basic('web-key-0001')}\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        ),
+      );
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk;
+      });
+      socket.on('end', () => resolve(answer.split('\r\n')[0] as string));
+      socket.on('error', reject);
+    });
+    expect(head).toBe('HTTP/1.1 200 OK');
+    expect((await stored(ns, stream)).some((message) => message.messageId === proxied)).toBe(true);
   });
 
   it("refuses a batch of messages without ids in rudder-server's words, on which rudder-sdk-android drops them", async () => {

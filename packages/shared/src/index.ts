@@ -46,6 +46,7 @@ export {
   warnOfUnknownSettings,
 } from './lifecycle.js';
 export {
+  ABSOLUTE_FORM,
   createLogger,
   type LoggedAddress,
   type LoggedRequest,

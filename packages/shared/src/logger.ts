@@ -72,8 +72,8 @@ const isSecretParameter = (name: string) =>
  */
 const SECRET_PATH = /^((?:\/[^/]+)?\/projects?\/)/i;
 
-/** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`). */
-const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+/** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`), which the router drops. */
+export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
 /**
  * A URL as it may be logged: credentials in its path and query replaced. Both are read as the
