@@ -26,8 +26,29 @@ export async function adoptLegacyStreams(
   namespace: string,
   nowMs: number,
 ): Promise<Adoption> {
+  const adoption: Adoption = { moved: 0, unread: [] };
+  for (const source of legacyRegistries(redis, namespace)) {
+    try {
+      adoption.moved += await moveAll(redis, streamRegistryKey(namespace), source, nowMs);
+    } catch (error) {
+      adoption.unread.push({ key: source.key, error });
+    }
+  }
+  return adoption;
+}
+
+/** A key where an earlier version registered streams. */
+export interface OldKey {
+  key: string;
+  /** One page of stream names, and the cursor of the next. */
+  scan(cursor: string): Promise<[string, string[]]>;
+  remove(members: string[]): Promise<number>;
+}
+
+/** The keys where earlier versions registered streams (keys.ts), each read and emptied its own way. */
+export function legacyRegistries(redis: Redis | Cluster, namespace: string): OldKey[] {
   const { registry, streams } = legacyRegistryKeys(namespace);
-  const sources: OldKey[] = [
+  return [
     {
       key: registry,
       // ZSCAN answers member, score, member, score, ...
@@ -43,22 +64,6 @@ export async function adoptLegacyStreams(
       remove: (members) => redis.srem(streams, ...members),
     },
   ];
-  const adoption: Adoption = { moved: 0, unread: [] };
-  for (const source of sources) {
-    try {
-      adoption.moved += await moveAll(redis, streamRegistryKey(namespace), source, nowMs);
-    } catch (error) {
-      adoption.unread.push({ key: source.key, error });
-    }
-  }
-  return adoption;
-}
-
-interface OldKey {
-  key: string;
-  /** One page of stream names, and the cursor of the next. */
-  scan(cursor: string): Promise<[string, string[]]>;
-  remove(members: string[]): Promise<number>;
 }
 
 async function moveAll(redis: Redis | Cluster, registry: string, source: OldKey, nowMs: number) {

@@ -1,6 +1,5 @@
 import {
   type Config,
-  legacyRegistryKeys,
   pipelineValues,
   type RedisClient,
   redisNow,
@@ -9,6 +8,7 @@ import {
   unitLimits,
 } from '@spool/shared';
 import { Cluster, type Redis } from 'ioredis';
+import { legacyRegistries } from '../legacy-streams.js';
 import { bufferState, readUnitState, type UnitState } from '../unit-state.js';
 
 /** One buffer unit (a stream, or one shard of a sharded stream: `web#2`) as the status shows it. */
@@ -103,15 +103,7 @@ export async function* streamStatusPages(
  * version running (a review's run).
  */
 async function* legacyRegistryPages(redis: RedisClient, namespace: string): AsyncGenerator<string[]> {
-  const { registry, streams } = legacyRegistryKeys(namespace);
-  const scans: Array<(cursor: string) => Promise<[string, string[]]>> = [
-    async (cursor) => {
-      const [next, members] = await redis.zscan(registry, cursor, 'COUNT', PAGE_SIZE);
-      return [next, members.filter((_, i) => i % 2 === 0)];
-    },
-    (cursor) => redis.sscan(streams, cursor, 'COUNT', PAGE_SIZE),
-  ];
-  for (const scan of scans) {
+  for (const { scan } of legacyRegistries(redis, namespace)) {
     let cursor = '0';
     do {
       let names: string[];
