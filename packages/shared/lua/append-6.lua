@@ -162,12 +162,20 @@ if #chunk > 0 then
 end
 
 local length = redis.call('STRLEN', KEYS[1])
-local held = length + tonumber(redis.call('GET', KEYS[5]) or '0')
-if held + #chunk > tonumber(ARGV[3]) then
+-- Below 0 only when the counter was lost (evicted, or deleted by hand) before a release took its
+-- generation's bytes off: the sweep's reconcile-sealed-3.lua counts the sealed keys again.
+local held = length + math.max(0, tonumber(redis.call('GET', KEYS[5]) or '0'))
+-- An append of duplicates only adds nothing, so it is answered as such however much the stream
+-- holds (MAX_BUFFER_BYTES lowered, or STREAM_SHARDS raised, under a stream's data).
+if #chunk > 0 and held + #chunk > tonumber(ARGV[3]) then
   return { -1, held }
 end
 
 local gen = tonumber(redis.call('GET', KEYS[2]) or '0')
+-- Checked before anything is written: a reply with a nil in it would reach the caller cut short.
+if gen == nil then
+  return redis.error_reply('SPOOL ' .. KEYS[2] .. ' holds no generation number')
+end
 local reply = { length, gen, 0, #chunk }
 if #chunk > 0 then
   reply[1] = redis.call('APPEND', KEYS[1], chunk)

@@ -24,17 +24,18 @@
 ]]
 --- @include "now-ms"
 
--- A buffer without `since` (lost, or written by hand) is dated now.
+-- A buffer without `since`, or with one that is no number (lost, or written by hand), is dated now.
 
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  -- Its metadata gone (deleted by hand, or evicted by a Redis not on noeviction): made again
-  -- once, so that every later attempt writes the same object key, and pin-destination-1.lua,
-  -- which needs it, does not take the generation for one already released.
-  if redis.call('EXISTS', KEYS[5]) == 0 then
-    redis.call('HSET', KEYS[5], 'since', nowMs(), 'format', ARGV[2])
-  end
   local meta = redis.call('HMGET', KEYS[5], 'since', 'format')
-  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(meta[1] or nowMs()), meta[2] or 'ndjson.gz' }
+  -- Its metadata gone (deleted by hand, or evicted by a Redis not on noeviction), or its time no
+  -- number: made again once, so that every later attempt writes the same object key, and
+  -- pin-destination-1.lua, which needs it, does not take the generation for one already released.
+  if tonumber(meta[1]) == nil then
+    meta = { nowMs(), meta[2] or ARGV[2] }
+    redis.call('HSET', KEYS[5], 'since', meta[1], 'format', meta[2])
+  end
+  return { 2, redis.call('STRLEN', KEYS[4]), tonumber(meta[1]), meta[2] or 'ndjson.gz' }
 end
 
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -42,7 +43,7 @@ if current ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[1]) == 0 then
   return { 0, 0, 0, '' }
 end
 
-local since = redis.call('GET', KEYS[3]) or nowMs()
+local since = tonumber(redis.call('GET', KEYS[3]) or '') or nowMs()
 redis.call('RENAME', KEYS[1], KEYS[4])
 redis.call('HSET', KEYS[5], 'since', since, 'format', ARGV[2])
 redis.call('DEL', KEYS[3])

@@ -95,6 +95,16 @@ describe('the append script', () => {
     expect(await redis.hget(keys.stats, 'accepted')).toBe('2');
   });
 
+  it('refuses, writing nothing, when the generation key holds no number (written by hand)', async () => {
+    const keys = streamKeys(randomName());
+    await redis.set(keys.gen, 'oops');
+    await expect(append(keys, ['a'], { windowMs: 600_000, ids: ['g-1'] })).rejects.toThrow(
+      `${keys.gen} holds no generation number`,
+    );
+    expect(await redis.exists(keys.buf, keys.since, keys.stats)).toBe(0);
+    expect(await seenKeys(keys)).toEqual([]);
+  });
+
   it('counts bytes, not characters, for multi-byte text', async () => {
     const result = await append(streamKeys(randomName()), ['{"e":"é😀"}']);
     expect(result).toMatchObject({ length: Buffer.byteLength('{"e":"é😀"}\n') });
@@ -344,6 +354,23 @@ describe('the seal script', () => {
     expect(sealed.since).toBeGreaterThanOrEqual(before);
   });
 
+  it("dates a buffer whose since is no number by Redis's clock, and its retries the same", async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await redis.set(keys.since, 'junk');
+    const before = await redisNow(redis);
+    const sealed = (await sealGeneration(redis, keys, 0)) as { since: number };
+    expect(sealed).toMatchObject({ status: 'sealed', length: 2, format: 'ndjson.gz' });
+    expect(sealed.since).toBeGreaterThanOrEqual(before);
+
+    // The same for a sealed generation's recorded time, made again once.
+    await redis.hset(keys.sealedMeta(0), 'since', 'junk');
+    const retry = (await sealGeneration(redis, keys, 0, 'parquet')) as { since: number };
+    expect(retry).toMatchObject({ status: 'resealed', length: 2, format: 'ndjson.gz' });
+    expect(retry.since).toBeGreaterThanOrEqual(sealed.since);
+    expect(await sealGeneration(redis, keys, 0)).toEqual(retry);
+  });
+
   it('does nothing for a generation that is gone or never held anything', async () => {
     const keys = streamKeys(randomName());
     expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'nothing', length: 0 });
@@ -401,6 +428,52 @@ describe('MAX_BUFFER_BYTES', () => {
     await releaseGeneration(redis, keys, 0, 1);
     expect(await redis.get(keys.sealedBytes)).toBe('0');
     expect(await append(keys, ['y'.repeat(49)], { maxBytes: 100 })).toMatchObject({ refused: false });
+  });
+
+  it('answers a retry of stored events as duplicates while the stream holds more than a lowered maximum', async () => {
+    const keys = streamKeys(randomName());
+    const ids = ['m-1', 'm-2'];
+    await append(keys, ['x'.repeat(59), 'y'.repeat(59)], { windowMs: 600_000, ids });
+
+    // MAX_BUFFER_BYTES lowered (or STREAM_SHARDS raised) under the 120 bytes the stream holds.
+    const retry = await append(keys, ['x'.repeat(59), 'y'.repeat(59)], {
+      windowMs: 600_000,
+      ids,
+      maxBytes: 100,
+    });
+    expect(retry).toEqual({
+      refused: false,
+      length: 120,
+      gen: 0,
+      started: false,
+      appended: 0,
+      duplicates: [0, 1],
+    });
+    // New events are still refused.
+    expect(await append(keys, ['z'], { windowMs: 600_000, ids: ['m-3'], maxBytes: 100 })).toEqual({
+      refused: true,
+      held: 120,
+    });
+  });
+
+  it('counts a lost sealed-bytes counter as none once its generation is released, never below', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['x'.repeat(59)], { maxBytes: 100 });
+    await sealGeneration(redis, keys, 0);
+    // Evicted by a Redis not on noeviction, or deleted by hand.
+    await redis.del(keys.sealedBytes);
+    await releaseGeneration(redis, keys, 0, 1);
+    expect(await redis.get(keys.sealedBytes)).toBeNull();
+
+    expect(await append(keys, ['y'.repeat(89)], { maxBytes: 100 })).toMatchObject({
+      refused: false,
+      length: 90,
+    });
+    expect(await append(keys, ['z'.repeat(19)], { maxBytes: 100 })).toEqual({ refused: true, held: 90 });
+
+    // A counter already below 0 (left by an earlier version's release) holds no room either.
+    await redis.set(keys.sealedBytes, '-500');
+    expect(await append(keys, ['z'.repeat(19)], { maxBytes: 100 })).toEqual({ refused: true, held: 90 });
   });
 });
 
