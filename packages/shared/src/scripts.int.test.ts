@@ -134,6 +134,19 @@ describe('messageId dedupe in the append script', () => {
     });
   });
 
+  it('leaves out the right lines when events with generated ids come between (their lines named)', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['{"n":1}'], { windowMs: WINDOW, ids: ['m-1'] });
+
+    const retry = await append(keys, ['{"g":1}', '{"n":1}', '{"g":2}', '{"n":2}'], {
+      windowMs: WINDOW,
+      ids: [undefined, 'm-1', undefined, 'm-2'],
+    });
+
+    expect(retry).toMatchObject({ refused: false, duplicates: [1] });
+    expect(await redis.get(keys.buf)).toBe('{"n":1}\n{"g":1}\n{"g":2}\n{"n":2}\n');
+  });
+
   it('stores an id once when it comes twice in one append (two requests of one group)', async () => {
     const keys = streamKeys(randomName());
     const result = await append(keys, ['{"from":"a"}', '{"from":"b"}'], {
@@ -199,6 +212,22 @@ describe('messageId dedupe in the append script', () => {
     const expiresAt = await redis.pexpiretime(set as string);
     expect(expiresAt).toBeGreaterThanOrEqual(before + WINDOW);
     expect(expiresAt).toBeLessThanOrEqual(before + 1.5 * WINDOW + 1);
+  });
+
+  it('finds an id a whole window on, in the sets of the buckets before the current one', async () => {
+    const keys = streamKeys(randomName());
+    const window = 2_000;
+    // Buckets of half a window: accepted in bucket n, retried in the middle of bucket n + 2 (at
+    // most 1.5 windows after, at least one window after the start of n): the oldest set looked up.
+    const bucketMs = window / 2;
+    const bucket = Math.floor((await redisNow(redis)) / bucketMs);
+    await append(keys, ['{"a":1}'], { windowMs: window, ids: ['late'] });
+    const retryAt = (bucket + 2.5) * bucketMs;
+    const wait = retryAt - (await redisNow(redis));
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    expect(await append(keys, ['{"a":1}'], { windowMs: window, ids: ['late'] })).toMatchObject({
+      duplicates: [0],
+    });
   });
 
   it('accepts an id again once the window has passed', async () => {
