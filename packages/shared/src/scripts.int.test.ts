@@ -611,6 +611,21 @@ describe('REDIS_MEMORY_RESERVE', () => {
   });
 });
 
+describe('the reject script', () => {
+  it('dates the quarantine by its oldest entry, so a steady trickle of refusals cannot keep it from a flush', async () => {
+    const keys = streamKeys(randomName());
+    await recordRejected(redis, keys, { count: 1, entries: ['{"e":1}'], stored: true }, 1_000);
+    const since = await redis.get(keys.quarantineSince);
+    expect(Number(since)).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await recordRejected(redis, keys, { count: 1, entries: ['{"e":2}'], stored: true }, 1_000);
+    expect(await redis.get(keys.quarantineSince)).toBe(since);
+    expect(await redis.lrange(keys.quarantine, 0, -1)).toEqual(['{"e":1}', '{"e":2}']);
+    expect(await redis.hget(keys.stats, 'rejected')).toBe('2');
+  });
+});
+
 describe('the reconcile script', () => {
   it('sets sealed-bytes from the sealed keys and forgets generations whose key was deleted', async () => {
     const keys = streamKeys(randomName());
