@@ -132,6 +132,23 @@ describe('messageId dedupe', () => {
     );
   });
 
+  it("leaves out a group's duplicate by its line in the group, past the requests before it", async () => {
+    const stream = randomName();
+    expect((await post(ingest, stream, { messageId: 'stored-before', n: 'b1' })).statusCode).toBe(202);
+    const before = await lines(stream);
+
+    const [first, second] = await Promise.all([
+      // An event with a generated id, then one with its own: the second request's lines follow.
+      post(ingest, stream, [{ n: 'a1' }, { messageId: 'a2', n: 'a2' }]),
+      post(ingest, stream, [{ messageId: 'stored-before', n: 'b1' }, { n: 'b2' }]),
+    ]);
+
+    expect(first?.json()).toMatchObject({ accepted: 2, duplicates: 0 });
+    expect(second?.json()).toMatchObject({ accepted: 1, duplicates: 1 });
+    const stored = (await lines(stream)).slice(before.length).map((line) => JSON.parse(line).n);
+    expect(stored).toEqual(['a1', 'a2', 'b2']);
+  });
+
   it('keeps streams apart: the same id in another stream is stored', async () => {
     const [one, two] = [randomName(), randomName()];
     expect((await post(ingest, one, { messageId: 'x-1' })).json()).toMatchObject({ accepted: 1 });
