@@ -374,6 +374,33 @@ describe('group commit under backpressure', () => {
       await small.close();
     }
   });
+
+  it('a group of two that does not fit tries each: the one that fits is accepted', async () => {
+    const small = await startTestIngest({
+      FLUSH_THRESHOLD_BYTES: '4KiB',
+      MAX_BUFFER_BYTES: '8KiB',
+      MAX_BODY_BYTES: '2KiB',
+      MAX_EVENT_BYTES: '2KiB',
+    });
+    try {
+      const stream = randomName();
+      const post = (pad: number) =>
+        small.app.inject({
+          method: 'POST',
+          url: `/v1/streams/${stream}/events`,
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify({ pad: 'x'.repeat(pad) }),
+        });
+      const held = async () => redis.strlen(streamKeys(stream).buf);
+      // Filled to within 1,500 bytes of the maximum; each of the two requests takes about 1,000.
+      while ((await held()) < 8192 - 1_500 - 1_000) expect((await post(900)).statusCode).toBe(202);
+      const room = 8192 - (await held());
+      const answers = await Promise.all([post(room - 700), post(room - 700)]);
+      expect(answers.map((answer) => answer.statusCode).sort()).toEqual([202, 503]);
+    } finally {
+      await small.close();
+    }
+  });
 });
 
 describe('flush jobs', () => {
