@@ -459,6 +459,33 @@ describe('the sweep', () => {
     expect(await redis.exists(busyKeys.buf, busyKeys.stats)).toBe(2);
   });
 
+  it('keeps a stream idle past the horizon while a sealed generation of it waits to land', async () => {
+    const stream = randomName('sealed');
+    const keys = streamKeys(stream, NS);
+    await write(stream, 100, await redisNow(redis));
+    // Sealed, its upload failing for longer than the horizon (S3 down): the buffer is empty.
+    await sealGeneration(redis, keys, 0);
+    const longAgo = (await redisNow(redis)) - streamForgetAfterMs(config.flushIntervalMs) - 1_000;
+    await redis.zadd(registry, longAgo, stream);
+
+    expect((await sweep(deps)).forgotten).not.toContain(stream);
+    expect(await redis.zscore(registry, stream)).not.toBeNull();
+  });
+
+  it('keeps a stream idle past the horizon while its manifest lines cannot be written', async () => {
+    const stream = randomName('lines');
+    const keys = streamKeys(stream, NS);
+    await redis.hset(keys.manifestPending, `events/stream=${stream}/x.ndjson.gz`, '{"key":"x"}');
+    const longAgo = (await redisNow(redis)) - streamForgetAfterMs(config.flushIntervalMs) - 1_000;
+    await redis.zadd(registry, longAgo, stream);
+    // A bucket that does not exist: the lines' write fails, as in an S3 outage.
+    const outage = { ...config, s3: { ...config.s3, bucket: randomName('no-bucket') } };
+
+    expect((await sweep({ ...deps, config: outage })).forgotten).not.toContain(stream);
+    expect(await redis.zscore(registry, stream)).not.toBeNull();
+    expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
+  });
+
   it.each([
     ['the stream set', (stream: string) => redis.sadd(legacyRegistryKeys(NS).streams, stream)],
     // Registered long ago there: moved at the sweep's time, so a registration an older ingest
