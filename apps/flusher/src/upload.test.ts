@@ -29,7 +29,15 @@ describe('uploadBody', () => {
  * An S3 client that keeps what it is sent (each part's bytes copied as sent: the uploader reuses
  * its buffers), answers each part after a turn of the event loop, and counts the parts in flight.
  */
-function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED') {
+function partsS3(
+  checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED',
+  answers: {
+    /** Waited for before answering a part (by its number). */
+    partAnswered?: (partNumber: number) => Promise<void>;
+    /** Answers without an ETag, as a broken or hostile S3 can. */
+    noETag?: 'PutObjectCommand' | 'UploadPartCommand';
+  } = {},
+) {
   const sent: Array<{ command: string; input: Record<string, unknown>; body?: Buffer }> = [];
   /** The memory each part was sent from. */
   const partMemory = new Set<ArrayBufferLike>();
@@ -47,13 +55,15 @@ function partsS3(checksums: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' = 'WHEN_REQUIRED'
         inFlight += 1;
         mostInFlight = Math.max(mostInFlight, inFlight);
         await new Promise((resolve) => setImmediate(resolve));
+        await answers.partAnswered?.(command.input.PartNumber as number);
         inFlight -= 1;
+        if (answers.noETag === name) return {};
         return {
           ETag: `"part-${command.input.PartNumber}"`,
           ChecksumCRC32: `crc-${command.input.PartNumber}`,
         };
       }
-      return { ETag: '"object"' };
+      return answers.noETag === name ? {} : { ETag: '"object"' };
     },
   };
   return { client: client as unknown as S3Client, sent, mostInFlight: () => mostInFlight, partMemory };
@@ -115,6 +125,61 @@ describe('uploadBody, part by part', () => {
     await uploadBody(target(client), { pieces: [content], contentType: 'x', metadata: {} }, PART_BYTES);
     const parts = sent.filter(({ command }) => command === 'UploadPartCommand');
     expect(parts.map(({ input }) => input.ContentLength)).toEqual([PART_BYTES, PART_BYTES]);
+  });
+
+  it('sends a last part of a single byte', async () => {
+    const content = randomBytes(PART_BYTES + 1);
+    const { client, sent } = partsS3();
+    await uploadBody(target(client), { pieces: [content], contentType: 'x', metadata: {} }, PART_BYTES);
+    const parts = sent.filter(({ command }) => command === 'UploadPartCommand');
+    expect(parts.map(({ input }) => input.ContentLength)).toEqual([PART_BYTES, 1]);
+    expect(Buffer.concat(parts.map(({ body }) => body as Buffer)).equals(content)).toBe(true);
+  });
+
+  it('completes with the parts in ascending order when a later part is answered first', async () => {
+    let secondAnswered = () => {};
+    const second = new Promise<void>((resolve) => {
+      secondAnswered = resolve;
+    });
+    const { client, sent } = partsS3('WHEN_REQUIRED', {
+      partAnswered: async (partNumber) => {
+        if (partNumber === 1) await second;
+        if (partNumber === 2) secondAnswered();
+      },
+    });
+    await uploadBody(
+      target(client),
+      { pieces: [randomBytes(2 * PART_BYTES + 10)], contentType: 'x', metadata: {} },
+      PART_BYTES,
+    );
+    const complete = sent.at(-1)?.input.MultipartUpload as
+      | { Parts: Array<{ PartNumber: number }> }
+      | undefined;
+    expect(complete?.Parts.map(({ PartNumber }) => PartNumber)).toEqual([1, 2, 3]);
+  });
+
+  it.each([
+    ['a PutObject', 'PutObjectCommand', 1000],
+    ['a part', 'UploadPartCommand', PART_BYTES + 10],
+  ] as const)(
+    'fails when S3 answers %s without an ETag: no object is confirmed',
+    async (_, command, size) => {
+      const { client } = partsS3('WHEN_REQUIRED', { noETag: command });
+      await expect(
+        uploadBody(
+          target(client),
+          { pieces: [randomBytes(size)], contentType: 'x', metadata: {} },
+          PART_BYTES,
+        ),
+      ).rejects.toThrow(/ETag/);
+    },
+  );
+
+  it("refuses a body of more than S3's 10,000 parts, naming S3_PART_SIZE", async () => {
+    const { client } = partsS3();
+    await expect(
+      uploadBody(target(client), { pieces: [Buffer.alloc(10_001)], contentType: 'x', metadata: {} }, 1),
+    ).rejects.toThrow(/10000 parts: raise S3_PART_SIZE/);
   });
 
   it('sends a body smaller than a part, or empty, as one PutObject', async () => {
