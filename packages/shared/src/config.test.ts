@@ -389,6 +389,14 @@ describe('loadConfig', () => {
     [{ DEDUPE_WINDOW: '10ms' }, /DEDUPE_WINDOW: must be 0 \(off\) or at least 1s/],
     [{ MAX_EVENT_BYTES: '2MiB' }, /MAX_EVENT_BYTES: must not exceed MAX_BODY_BYTES/],
     [{ FLUSH_CONCURRENCY: '0' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
+    [{ FLUSH_CONCURRENCY: '65' }, /FLUSH_CONCURRENCY: expected a whole number from 1 to 64/],
+    [{ QUARANTINE_MAX_EVENTS: '10001' }, /QUARANTINE_MAX_EVENTS: expected a whole number from 0 to 10000/],
+    [{ FLUSH_INTERVAL: '999ms' }, /FLUSH_INTERVAL: must be at least 1s/],
+    [{ FLUSH_LOCK_DURATION: '999ms' }, /FLUSH_LOCK_DURATION: must be at least 1s/],
+    [
+      { FLUSH_RETRY_BASE: '10m', FLUSH_RETRY_MAX: '1m' },
+      /FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX/,
+    ],
     [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
     // Number() would read these as a random port and as 80.
     [{ PORT: ' ' }, /PORT: expected 0 to 65535/],

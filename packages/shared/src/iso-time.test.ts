@@ -21,6 +21,8 @@ describe('parseIsoTime', () => {
     ['2026-12-03T13:00:00-0530', Date.UTC(2026, 11, 3, 18, 30)],
     ['2026-12-03T13:00:00+05', Date.UTC(2026, 11, 3, 8)],
     ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+    // A century is a leap year only when it divides by 400.
+    ['2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
   ])('reads %s, a time without an offset as UTC', (text, ms) => {
     expect(parseIsoTime(text)).toBe(ms);
   });
@@ -34,6 +36,7 @@ describe('parseIsoTime', () => {
     '2026-12-03',
     '2026-02-30T00:00:00Z',
     '2023-02-29T00:00:00Z',
+    '1900-02-29T00:00:00Z',
     '2026-13-01T00:00:00Z',
     '0000-01-01T00:00:00Z',
     '2026-11-30T24:00:00Z',

@@ -8,12 +8,14 @@ import {
   type ClientMessageIds,
   defineSpoolCommands,
   forgetStream,
+  pinDestination,
   purgeStream,
   reconcileSealed,
   recordRejected,
   redisNow,
   registerStream,
   releaseGeneration,
+  repinDestination,
   sealGeneration,
 } from './scripts.js';
 
@@ -400,6 +402,20 @@ describe('the seal script', () => {
     expect(await sealGeneration(redis, keys, 0)).toEqual(retry);
   });
 
+  it('seals nothing for a stale job: a generation other than the active one', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await sealGeneration(redis, keys, 0);
+    await releaseGeneration(redis, keys, 0, 1);
+    await append(keys, ['b']);
+
+    // A job of generation 0 run again (retried, or a stale copy) while generation 1 fills.
+    expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'nothing', length: 0 });
+    expect(await redis.get(keys.gen)).toBe('1');
+    expect(await redis.get(keys.buf)).toBe('b\n');
+    expect(await redis.exists(keys.sealed(0))).toBe(0);
+  });
+
   it('does nothing for a generation that is gone or never held anything', async () => {
     const keys = streamKeys(randomName());
     expect(await sealGeneration(redis, keys, 0)).toEqual({ status: 'nothing', length: 0 });
@@ -608,6 +624,22 @@ describe('REDIS_MEMORY_RESERVE', () => {
     expect(await append(keys, ['{"b":2}'], { memoryReserve: { bytes: 2 ** 50 } })).toMatchObject({
       refused: false,
     });
+  });
+});
+
+describe('the destination scripts', () => {
+  it('move a pin only from the bucket the caller found missing, never over a move another flusher made', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await sealGeneration(redis, keys, 0);
+    const typo = { bucket: 'evnets', prefix: 'events/' };
+    expect(await pinDestination(redis, keys, 0, typo)).toEqual(typo);
+
+    const fixed = { bucket: 'events', prefix: 'events/' };
+    expect(await repinDestination(redis, keys, 0, typo, fixed)).toEqual(fixed);
+    // A second flusher that also found the typo missing, with settings of its own: the first move stands.
+    expect(await repinDestination(redis, keys, 0, typo, { bucket: 'other', prefix: '' })).toEqual(fixed);
+    expect(await pinDestination(redis, keys, 0, { bucket: 'other', prefix: '' })).toEqual(fixed);
   });
 });
 
