@@ -65,6 +65,10 @@ function integrationWorkers() {
   return named || Number(process.env.SPOOL_TEST_WORKERS || 2);
 }
 
+// Tests run on a clock that is not UTC, as a host of Spool's may be (Debian's and CI's are UTC):
+// a partition, a day or an hour taken from local time fails them. Workers inherit it.
+process.env.TZ = 'Asia/Kolkata';
+
 export default {
   // Per test; integration tests start processes and wait on Redis and S3.
   testTimeout: 60_000,

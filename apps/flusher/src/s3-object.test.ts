@@ -2,8 +2,10 @@ import { describe, expect, it } from '@jest/globals';
 import { generationOfKey, objectKey } from './s3-object.js';
 
 describe('objectKey', () => {
-  it('partitions by the buffer start, in UTC, Hive style', () => {
+  it("partitions by the buffer start, in UTC, Hive style, whatever the host's time zone", () => {
     const since = Date.parse('2026-11-27T03:05:09.007Z');
+    // The tests' clock (jest.config.mjs) is not UTC: a key made from local time would differ.
+    expect(new Date(since).getHours()).not.toBe(3);
     expect(objectKey('events/', 'web', since, 42)).toBe(
       'events/stream=web/dt=2026-11-27/hour=03/web-20261127T030509007Z-42.ndjson.gz',
     );

@@ -26,6 +26,30 @@ describe('parseBody', () => {
   });
 });
 
+describe('parseBody, what it lets through', () => {
+  it('reads a body that opens with a byte order mark, as if it had none', () => {
+    for (const kind of ['json', 'ndjson'] as const) {
+      expect(parseBody(Buffer.from('\ufeff{"a":1}'), kind, 100).items).toEqual(
+        parseBody(Buffer.from('{"a":1}'), kind, 100).items,
+      );
+    }
+  });
+
+  it.each(['json', 'ndjson'] as const)(
+    'takes a %s body of exactly MAX_EVENTS_PER_REQUEST events, and refuses one more',
+    (kind) => {
+      const body = (count: number) => {
+        const events = Array.from({ length: count }, (_, n) => JSON.stringify({ n }));
+        return Buffer.from(kind === 'json' ? `[${events.join(',')}]` : events.join('\n'));
+      };
+      expect(parseBody(body(3), kind, 3).items).toHaveLength(3);
+      expect(() => parseBody(body(4), kind, 3)).toThrow(
+        expect.objectContaining({ code: 'SPOOL_TOO_MANY_EVENTS' }),
+      );
+    },
+  );
+});
+
 describe('declaresOtherCharset', () => {
   it.each([
     undefined,
