@@ -260,6 +260,8 @@ describe('SchemaBuilder', () => {
   });
 
   it('keeps whole an event that would add a column past the limit, not the ones before it', () => {
+    // The limit docs/output.md gives.
+    expect(MAX_COLUMNS).toBe(1000);
     const many = (from: number, count: number) =>
       Object.fromEntries(Array.from({ length: count }, (_, i) => [`f${from + i}`, i]));
     const builder = new SchemaBuilder();

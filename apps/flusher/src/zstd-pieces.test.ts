@@ -23,6 +23,15 @@ describe('ZstdPieces', () => {
     );
   });
 
+  it("carries the frame's content checksum (XXH64), so a reader finds damaged bytes", async () => {
+    for (const workers of [0, 2]) {
+      const { output } = await compressAll(new ZstdPieces(workers), [Buffer.from('{"a":1}\n'.repeat(1000))]);
+      // After the 4-byte magic number, the frame header descriptor: bit 2 is Content_Checksum_flag.
+      expect(output.readUInt32LE(0)).toBe(0xfd2fb528);
+      expect((output[4] as number) & 0b100).toBe(0b100);
+    }
+  });
+
   it('compresses 16 MiB of NDJSON in 4 MiB chunks into one frame', async () => {
     const line = (i: number) =>
       `{"event":"page","n":${i},"path":"/p/${i % 97}","pad":"${'x'.repeat(i % 50)}"}\n`;
