@@ -437,6 +437,10 @@ describe('CORS', () => {
     expect(response.headers['access-control-allow-credentials']).toBe('true');
     expect(response.headers.vary).toContain('Origin');
     expect(String(response.headers['access-control-allow-headers']).toLowerCase()).toContain('authorization');
+    // GET too: the SDKs' settings request carries an Authorization header, so it is preflighted.
+    expect(response.headers['access-control-allow-methods']).toBe('GET, POST');
+    // Cached a day: a page sends its preflight once, not before every batch.
+    expect(response.headers['access-control-max-age']).toBe('86400');
   });
 
   it("lets no page read /metrics, /readyz or /healthz (the streams' names and traffic), where the events routes are read by any", async () => {

@@ -507,6 +507,8 @@ describe('the tracking API on a keyed service', () => {
     // A page elsewhere (its Origin), and one served by this host (its Referer): http is blocked there.
     expect(await protocolFor({ origin: 'https://shop.example' })).toBe('https');
     expect(await protocolFor({ referer: 'https://spool.test/page.html' })).toBe('https');
+    // A sandboxed page's Origin is `null`, which says nothing of its scheme: its Referer does.
+    expect(await protocolFor({ origin: 'null', referer: 'https://spool.test/page.html' })).toBe('https');
     // A page over http may send over http (make dev).
     expect(await protocolFor({ origin: 'http://127.0.0.1:3000' })).toBe('http');
     expect(await protocolFor({})).toBe('http');
