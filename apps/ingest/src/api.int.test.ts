@@ -459,11 +459,15 @@ describe('health and metrics', () => {
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     expect((await ingest.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await ingest.app.inject({ url: '/readyz' })).statusCode).toBe(200);
-    await post(randomName(), '{"m":1}');
+    const stream = randomName();
+    await post(stream, '{"m":1}');
     await post('Not_Valid!', '{}');
+    // A batch refused whole (no acceptable event) still counts its events as rejected.
+    expect((await post(stream, '[1,2]')).statusCode).toBe(400);
     const metrics = await ingest.app.inject({ url: '/metrics' });
     expect(metrics.headers['content-type']).toContain('text/plain');
-    expect(metrics.body).toMatch(/spool_ingest_events_total\{stream="[^"]+",outcome="accepted"\} 1/);
+    expect(metrics.body).toContain(`spool_ingest_events_total{stream="${stream}",outcome="accepted"} 1`);
+    expect(metrics.body).toContain(`spool_ingest_events_total{stream="${stream}",outcome="rejected"} 2`);
     expect(metrics.body).toContain('spool_ingest_append_duration_seconds_bucket');
     expect(metrics.body).toMatch(/spool_ingest_requests_total\{api="native",status="202"\} \d+/);
     // Refused before the body is read, and still counted.

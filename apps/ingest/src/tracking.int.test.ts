@@ -132,6 +132,10 @@ describe('the tracking API on a keyed service', () => {
     const lag = Date.parse(lines[0]?.receivedAt as string) - Date.parse(lines[0]?.timestamp as string);
     expect(lag).toBe(9_000);
     for (const line of lines) expect(line).not.toHaveProperty('writeKey');
+    // Counted as the tracking API's, apart from the native API's.
+    expect((await ingest.app.inject({ url: '/metrics' })).body).toMatch(
+      /spool_ingest_requests_total\{api="tracking",status="200"\} [1-9]/,
+    );
   });
 
   it.each([
