@@ -193,5 +193,12 @@ describe('manifests', () => {
     const lines = await manifestOf(prefix, stream, dayOfKey(keys[0] as string));
     expect(lines.map((line) => line.key)).toEqual([...keys].sort());
     expect(lines.map((line) => line.shard).sort()).toEqual([0, 1, 2, 3]);
+    // Each object names its shard (shard 0 none), which spool verify and replay check its key by.
+    const shards = [];
+    for (const key of keys) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: key }));
+      shards.push(head.Metadata?.['spool-shard'] ?? 'none');
+    }
+    expect(shards.sort()).toEqual(['1', '2', '3', 'none']);
   });
 });
