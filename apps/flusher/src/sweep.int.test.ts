@@ -115,6 +115,13 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toEqual([]);
   });
 
+  it('enqueues a young buffer of exactly FLUSH_THRESHOLD_BYTES', async () => {
+    const stream = randomName('exact');
+    await write(stream, 1025, (await redisNow(redis)) - 1_000);
+    expect(await redis.strlen(streamKeys(stream, NS).buf)).toBe(config.flushThresholdBytes);
+    expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+  });
+
   it("runs a retry due past FLUSH_RETRY_MAX on Redis's clock now (a worker's clock ahead dated it), and leaves one due within it", async () => {
     const now = await redisNow(redis);
     const [ahead, due, atCap] = [randomName('ahead'), randomName('due'), randomName('atcap')];
