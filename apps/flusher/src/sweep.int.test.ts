@@ -124,9 +124,12 @@ describe('the sweep', () => {
 
   it("runs a retry due past FLUSH_RETRY_MAX on Redis's clock now (a worker's clock ahead dated it), and leaves one due within it", async () => {
     const now = await redisNow(redis);
-    const [ahead, due, atCap] = [randomName('ahead'), randomName('due'), randomName('atcap')];
+    const [ahead, threeCaps, due, atCap] = ['ahead', 'threecaps', 'due', 'atcap'].map((name) =>
+      randomName(name),
+    ) as [string, string, string, string];
     for (const [stream, delay] of [
       [ahead, 2 * 60 * 60_000], // as a worker an hour or two ahead dates a retry
+      [threeCaps, 3 * 5 * 60_000], // past twice the cap: run now too
       [due, 60_000],
       // A backoff of the cap itself (5 minutes here), from a worker a little ahead: it waits.
       [atCap, 5 * 60_000 + 1_000],
@@ -141,12 +144,14 @@ describe('the sweep', () => {
     }
     const result = await sweep(deps);
     expect(result.retried).toContain(flushJobId(ahead, 0));
+    expect(result.retried).toContain(flushJobId(threeCaps, 0));
     expect(result.retried).not.toContain(flushJobId(due, 0));
     expect(result.retried).not.toContain(flushJobId(atCap, 0));
     expect(await (await queue.getJob(flushJobId(ahead, 0)))?.getState()).toBe('waiting');
     expect(await (await queue.getJob(flushJobId(due, 0)))?.getState()).toBe('delayed');
     expect(await (await queue.getJob(flushJobId(atCap, 0)))?.getState()).toBe('delayed');
-    for (const stream of [ahead, due, atCap]) await (await queue.getJob(flushJobId(stream, 0)))?.remove();
+    for (const stream of [ahead, threeCaps, due, atCap])
+      await (await queue.getJob(flushJobId(stream, 0)))?.remove();
   });
 
   it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {
