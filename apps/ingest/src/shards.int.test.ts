@@ -80,12 +80,18 @@ describe('a sharded stream', () => {
     );
   });
 
-  it('puts the events without a client messageId of one request in one shard', async () => {
+  it("puts the events without a client messageId of one request in one shard, and the next request's in the next", async () => {
     const stream = randomName('hot');
     const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:4` });
     expect((await post(ingest, stream, [{ a: 1 }, { a: 2 }, { a: 3 }])).statusCode).toBe(202);
     const perShard = await Promise.all([0, 1, 2, 3].map((s) => linesOf(shardUnit(stream, s))));
     expect(perShard.map((lines) => lines.length).sort()).toEqual([0, 0, 0, 3]);
+
+    // Request after request, the shard taken turns: no one shard's share of MAX_BUFFER_BYTES
+    // holds every event without an id of its own.
+    for (let n = 0; n < 3; n += 1) expect((await post(ingest, stream, [{ b: n }])).statusCode).toBe(202);
+    const after = await Promise.all([0, 1, 2, 3].map((s) => linesOf(shardUnit(stream, s))));
+    expect(after.filter((lines) => lines.length > 0).length).toBeGreaterThan(1);
   });
 
   it("records a request's rejected events on the stream even when only another shard stored events", async () => {
