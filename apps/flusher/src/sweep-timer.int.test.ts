@@ -101,9 +101,11 @@ describe('the sweep timer', () => {
     await waitFor(async () => (calls > 0 ? true : undefined), 10_000, 'a sweep to start');
     await t.stop();
     expect(finished).toBe(true);
-    const ticks = t.outcomes.length;
+    const [ticks, sweeps] = [t.outcomes.length, calls];
+    // Four ticks' time: a tick scheduled as the last sweep ended would have begun a sweep by then.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(t.outcomes.length).toBe(ticks);
+    expect(calls).toBe(sweeps);
   });
 });
 
