@@ -4,6 +4,15 @@ import { createTestRedis, randomName } from '@spool/testkit';
 import { drainSideFile } from './side-files.js';
 
 const redis = createTestRedis();
+
+/** A promise and the call that settles it: a step held until the test lets it go. */
+function gate(): { passed: Promise<void>; open: () => void } {
+  let open = () => {};
+  const passed = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { passed, open };
+}
 defineSpoolCommands(redis);
 afterAll(() => redis.quit());
 
@@ -18,49 +27,35 @@ describe('drainSideFile', () => {
     await reject('{"n":1}');
 
     // A writes the first drain and stalls in its write.
-    let resume = () => {};
-    const stalled = new Promise<void>((resolve) => {
-      resume = resolve;
-    });
-    let writing = () => {};
-    const aWriting = new Promise<void>((resolve) => {
-      writing = resolve;
-    });
+    const [aWriting, aResumed] = [gate(), gate()];
     const a = drainSideFile<string[]>(redis, keys, 'quarantine', async () => {
-      writing();
-      await stalled;
+      aWriting.open();
+      await aResumed.passed;
     });
-    await aWriting;
+    await aWriting.passed;
     // B finishes that drain meanwhile (A looked dead), and C begins the next, its write held too.
     const written: string[][] = [];
     const first = await drainSideFile<string[]>(redis, keys, 'quarantine', async (_, entries) => {
       written.push(entries);
     });
     await reject('{"n":2}');
-    let cWriting = () => {};
-    const cStarted = new Promise<void>((resolve) => {
-      cWriting = resolve;
-    });
-    let cResume = () => {};
-    const cStalled = new Promise<void>((resolve) => {
-      cResume = resolve;
-    });
+    const [cWriting, cResumed] = [gate(), gate()];
     const c = drainSideFile<string[]>(redis, keys, 'quarantine', async (_, entries) => {
       written.push(entries);
-      cWriting();
-      await cStalled;
+      cWriting.open();
+      await cResumed.passed;
     });
-    await cStarted;
+    await cWriting.passed;
     const second = await redis.get(drainingId);
     expect(second).not.toBe(first);
 
     // A comes back: it deletes nothing of C's drain, which a crash of C would otherwise lose.
-    resume();
+    aResumed.open();
     await a;
     expect(await redis.get(drainingId)).toBe(second);
     expect(await redis.lrange(draining, 0, -1)).toEqual(['{"n":2}']);
 
-    cResume();
+    cResumed.open();
     expect(await c).toBe(second);
     expect(written).toEqual([['{"n":1}'], ['{"n":2}']]);
     expect(await redis.exists(draining, drainingId)).toBe(0);

@@ -345,13 +345,15 @@ describe('backpressure', () => {
 });
 
 describe('group commit under backpressure', () => {
+  const EIGHT_KIB_BUFFER = {
+    FLUSH_THRESHOLD_BYTES: '4KiB',
+    MAX_BUFFER_BYTES: '8KiB',
+    MAX_BODY_BYTES: '2KiB',
+    MAX_EVENT_BYTES: '2KiB',
+  };
+
   it('a group too big for the buffer falls back to its requests one by one: those that fit are accepted', async () => {
-    const small = await startTestIngest({
-      FLUSH_THRESHOLD_BYTES: '4KiB',
-      MAX_BUFFER_BYTES: '8KiB',
-      MAX_BODY_BYTES: '2KiB',
-      MAX_EVENT_BYTES: '2KiB',
-    });
+    const small = await startTestIngest(EIGHT_KIB_BUFFER);
     try {
       const stream = randomName();
       const event = JSON.stringify({ pad: 'x'.repeat(900) });
@@ -376,12 +378,7 @@ describe('group commit under backpressure', () => {
   });
 
   it('a group of two that does not fit tries each: the one that fits is accepted', async () => {
-    const small = await startTestIngest({
-      FLUSH_THRESHOLD_BYTES: '4KiB',
-      MAX_BUFFER_BYTES: '8KiB',
-      MAX_BODY_BYTES: '2KiB',
-      MAX_EVENT_BYTES: '2KiB',
-    });
+    const small = await startTestIngest(EIGHT_KIB_BUFFER);
     try {
       const stream = randomName();
       const post = (pad: number) =>

@@ -6,7 +6,9 @@ import { StreamRegistration } from './stream-registration.js';
 const redis = createTestRedis();
 defineSpoolCommands(redis);
 afterAll(() => redis.quit());
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 /** performance.now() as the registration reads it, moved by hand. */
 function clock() {
