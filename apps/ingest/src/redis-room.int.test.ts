@@ -31,6 +31,18 @@ describe('the memory room', () => {
     expect(room.reserveForAppend()).toEqual({ percent: 10 });
   });
 
+  it('asks appends to check while it cannot read a master (not connected)', async () => {
+    const away = createTestRedis({ lazyConnect: true });
+    try {
+      const room = new RedisRoom(away, { percent: 10 });
+      await room.read();
+      expect(away.status).not.toBe('ready');
+      expect(room.reserveForAppend()).toEqual({ percent: 10 });
+    } finally {
+      away.disconnect();
+    }
+  });
+
   it('says once that a byte reserve at least maxmemory refuses every append', async () => {
     const warnings: string[] = [];
     const room = new RedisRoom(redis, { bytes: 128 * MiB }, {
