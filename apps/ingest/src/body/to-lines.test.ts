@@ -272,6 +272,20 @@ describe('toLines', () => {
       expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE', statusCode: 413 }),
     );
     expect(toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits).count).toBe(4);
+    // Lines of exactly the limit pass; one byte less refuses them.
+    const four = toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), limits).bytes;
+    expect(
+      toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), {
+        ...limits,
+        maxStoredBytes: four,
+      }).count,
+    ).toBe(4);
+    expect(() =>
+      toLines({ shape: 'batch', items: items.slice(0, 4) }, new Date(STAMP), {
+        ...limits,
+        maxStoredBytes: four - 1,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'SPOOL_REQUEST_TOO_LARGE' }));
   });
 
   it('counts the lines it refuses as too large toward that limit: a shared context cannot multiply unbounded', () => {
