@@ -16,7 +16,7 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { fillBuffer } from '../test/support.js';
 import { flushGeneration } from './flush-generation.js';
-import { dayOfKey, type ManifestLine, readManifest } from './manifests.js';
+import { dayOfKey, type ManifestLine, readManifest, writeManifestPart } from './manifests.js';
 import { createFlusherMetrics } from './metrics.js';
 import { sweep } from './sweep.js';
 
@@ -155,6 +155,31 @@ describe('manifests', () => {
     }
     expect(await manifestOf(prefix, stream, '2026-12-01')).toEqual([line]);
     expect(await redis.exists(keys.manifestPending, keys.manifestDraining, keys.manifestDrainingId)).toBe(0);
+  });
+
+  it('write each part with its lines sorted by object key, as output.md says', async () => {
+    const key = `${randomName('manifest')}/part.ndjson`;
+    const line = (name: string): ManifestLine => ({
+      key: name,
+      generation: 0,
+      shard: 0,
+      format: 'ndjson.gz',
+      events: 1,
+      bytes: 1,
+      rawBytes: 1,
+      sha256: 'x',
+      firstReceivedAt: '2026-12-06T00:00:00.000Z',
+      lastReceivedAt: '2026-12-06T00:00:00.000Z',
+    });
+    await writeManifestPart(s3, services.bucket, key, [line('c'), line('a'), line('b')]);
+    const answer = await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }));
+    const text = (await answer.Body?.transformToString()) ?? '';
+    expect(
+      text
+        .trimEnd()
+        .split('\n')
+        .map((entry) => JSON.parse(entry).key),
+    ).toEqual(['a', 'b', 'c']);
   });
 
   it("lose no line when the stream's counters are lost (a failover): the drain count starts again", async () => {
