@@ -87,6 +87,23 @@ describe('a request within the limits', () => {
     expect(response.json()).toMatchObject({ accepted: 2_500 });
   });
 
+  it("takes a tracking batch of MAX_EVENTS_PER_REQUEST messages, and refuses one more with Segment's 400", async () => {
+    const batch = (count: number) =>
+      JSON.stringify({
+        batch: Array.from({ length: count }, () => ({ type: 'track', event: 'E', anonymousId: 'a' })),
+      });
+    const send = (count: number) =>
+      ingest.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { 'content-type': 'text/plain' },
+        payload: batch(count),
+      });
+    expect((await send(2_500)).statusCode).toBe(200);
+    const refused = await send(2_501);
+    expect([refused.statusCode, refused.json().code]).toEqual([400, 'SPOOL_TOO_MANY_EVENTS']);
+  });
+
   it('lists the first 100 rejected events, and counts them all', async () => {
     const stream = randomName();
     const body = JSON.stringify(Array.from({ length: 2_500 }, (_, i) => (i === 0 ? { ok: true } : i)));
