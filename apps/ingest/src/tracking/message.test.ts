@@ -257,6 +257,13 @@ describe('normalizeMessage', () => {
         { type: 'track', sentAt: '2026-12-01T12:00:09.950Z' },
       ).timestamp,
     ).toBe(RECEIVED);
+    // Corrected to exactly 10000-01-01: the first instant past the span.
+    expect(
+      stored(
+        { userId: 'u', event: 'x', timestamp: '9999-12-31T23:59:59.999Z' },
+        { type: 'track', sentAt: new Date(Date.parse(RECEIVED) - 1).toISOString() },
+      ).timestamp,
+    ).toBe(RECEIVED);
     // Go's zero time from a client 1 s fast: corrected, it would be year 0000.
     expect(
       stored(
