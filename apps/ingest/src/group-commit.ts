@@ -381,8 +381,10 @@ export class GroupCommit {
     const stream = streamOfUnit(group.stream);
     const label = metrics.streamLabel(stream);
     metrics.bytes.inc({ stream: label }, result.appended);
-    // A sharded stream's gauge is the sum of its shards: the sweep sets it.
-    if (label !== OTHER_STREAMS_LABEL && stream === group.stream) {
+    // A sharded stream's gauge is the sum of its shards: the sweep sets it. (Shard 0's unit is the
+    // stream's own name, so the unit alone cannot tell.)
+    const unsharded = !this.sharded || shardCount(this.deps.config.streamShards, stream) === 1;
+    if (label !== OTHER_STREAMS_LABEL && unsharded) {
       metrics.bufferBytes.set({ stream: label }, result.length);
     }
     // Recoverable if it fails (the sweep finds the crossing), so the events, already in Redis,

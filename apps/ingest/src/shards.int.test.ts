@@ -68,6 +68,10 @@ describe('a sharded stream', () => {
     }
     expect(stored.size).toBe(400);
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    // A sharded stream's buffer gauge is its shards' sum, which the sweep sets: not one shard's.
+    expect((await ingest.app.inject({ url: '/metrics' })).body).not.toContain(
+      `spool_buffer_bytes{stream="${stream}"}`,
+    );
     for (let shard = 0; shard < 4; shard += 1) {
       expect(await redis.zscore(streamRegistryKey(), shardUnit(stream, shard))).not.toBeNull();
     }
