@@ -219,7 +219,7 @@ export class GroupCommit {
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */
   append(stream: string, lines: AppendLines): Promise<Appended> {
-    const shards = this.sharded ? shardCount(this.deps.config.streamShards, stream) : 1;
+    const shards = this.shardsOf(stream);
     return shards === 1 ? this.appendToUnit(stream, lines) : this.appendToShards(stream, lines, shards);
   }
 
@@ -383,8 +383,7 @@ export class GroupCommit {
     metrics.bytes.inc({ stream: label }, result.appended);
     // A sharded stream's gauge is the sum of its shards: the sweep sets it. (Shard 0's unit is the
     // stream's own name, so the unit alone cannot tell.)
-    const unsharded = !this.sharded || shardCount(this.deps.config.streamShards, stream) === 1;
-    if (label !== OTHER_STREAMS_LABEL && unsharded) {
+    if (label !== OTHER_STREAMS_LABEL && this.shardsOf(stream) === 1) {
       metrics.bufferBytes.set({ stream: label }, result.length);
     }
     // Recoverable if it fails (the sweep finds the crossing), so the events, already in Redis,
@@ -414,6 +413,11 @@ export class GroupCommit {
   }
 
   /** A unit's threshold and maximum: the stream's, or a shard's share of them. */
+  /** How many shards `stream` is split over (1 for most, and every stream when none is sharded). */
+  private shardsOf(stream: string): number {
+    return this.sharded ? shardCount(this.deps.config.streamShards, stream) : 1;
+  }
+
   private limitsOf(unit: string): { flushThresholdBytes: number; maxBufferBytes: number } {
     return this.sharded ? unitLimits(this.deps.config, unit) : this.deps.config;
   }

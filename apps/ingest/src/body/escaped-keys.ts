@@ -62,9 +62,8 @@ export function withKeysUnescaped(text: string, keys: ReadonlyArray<[number, num
  */
 export function parseKeysApart(text: string, numberOf: (token: string) => unknown): unknown {
   const values: unknown[] = [];
-  /** Where each open container's values start on `values`, and whether it is an object. */
+  /** Where each open container's values start on `values` (its closing bracket tells its kind). */
   const starts: number[] = [];
-  const objects: boolean[] = [];
   let i = 0;
   while (i < text.length) {
     const code = text.charCodeAt(i);
@@ -74,11 +73,9 @@ export function parseKeysApart(text: string, numberOf: (token: string) => unknow
       i = end;
     } else if (code === 0x7b || code === 0x5b) {
       starts.push(values.length);
-      objects.push(code === 0x7b);
       i += 1;
     } else if (code === 0x7d || code === 0x5d) {
       const start = starts.pop() as number;
-      objects.pop();
       values.push(code === 0x5d ? values.splice(start) : objectOf(values, start));
       i += 1;
     } else if (startsNumber(code)) {
