@@ -139,13 +139,13 @@ export async function startFlusher(bench, env = {}) {
  */
 export async function load(
   url,
-  { body, makeBody, connections = 100, seconds = 10, contentType = 'application/json' } = {},
+  { body, makeBody, connections = 100, seconds = 10, contentType = 'application/json', headers = {} } = {},
 ) {
   let sent = 0;
   const result = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': contentType },
+    headers: { 'content-type': contentType, ...headers },
     body,
     ...(makeBody
       ? { requests: [{ setupRequest: (request) => ({ ...request, body: makeBody(sent++) }) }] }
