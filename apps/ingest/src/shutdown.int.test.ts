@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
@@ -9,6 +10,7 @@ import {
   testServices,
   waitFor,
 } from '@spool/testkit';
+import { startTestIngest } from '../test/support.js';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const redis = createTestRedis();
@@ -112,5 +114,46 @@ describe('graceful shutdown of the ingest process', () => {
     expect(halfHeaders.answer()).toBe('');
     expect(halfBody.answer()).toBe('');
     expect(await redis.exists(streamKeys(stream).buf)).toBe(0);
+  });
+
+  it('answers a request that arrives while it closes 503 SPOOL_SHUTTING_DOWN, Retry-After: 1, Connection: close, storing nothing, on both APIs', async () => {
+    const ingest = await startTestIngest({
+      WRITE_KEYS: 'shutdown-key-0001:*',
+      DEFAULT_STREAM: randomName('closing'),
+    });
+    const stream = randomName('closing');
+    const key = Buffer.from('shutdown-key-0001:').toString('base64');
+    const post = (path: string, body: object) => {
+      const text = JSON.stringify(body);
+      return `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+    };
+    const requests = {
+      native: post(`/v1/streams/${stream}/events`, { messageId: 'm-01' }),
+      tracking: post('/v1/batch', { batch: [{ type: 'track', event: 'E', userId: 'u', messageId: 'm-02' }] }),
+    };
+    const answers: Record<string, string> = {};
+    // Runs after the app's own preClose hook (the one that marks it closing), while the server
+    // still takes connections: what a load balancer's last requests meet.
+    ingest.app.addHook('preClose', async () => {
+      const { port } = ingest.app.server.address() as AddressInfo;
+      for (const [api, text] of Object.entries(requests)) {
+        const connection = await sendRawHttp(`http://127.0.0.1:${port}`, text);
+        await connection.closed; // Connection: close: the ingest ends it after the answer
+        answers[api] = connection.answer();
+      }
+    });
+    await ingest.app.listen({ port: 0, host: '127.0.0.1' });
+    await ingest.close();
+
+    for (const api of Object.keys(requests)) {
+      const answer = answers[api] ?? '';
+      expect([api, answer.split('\r\n')[0]]).toEqual([api, 'HTTP/1.1 503 Service Unavailable']);
+      expect(answer).toMatch(/^retry-after: 1$/im);
+      expect(answer).toMatch(/^connection: close$/im);
+      expect(answer).toContain('"code":"SPOOL_SHUTTING_DOWN"');
+    }
+    expect(
+      await redis.exists(streamKeys(stream).buf, streamKeys(ingest.config.tracking.defaultStream).buf),
+    ).toBe(0);
   });
 });
