@@ -32,9 +32,12 @@ afterAll(async () => {
   s3.destroy();
 });
 
-function deps(prefix: string, env: Record<string, string> = {}) {
+function deps(prefix: string, env: Record<string, string> = {}, logLines?: string[]) {
   const config = loadConfig(flusherTestEnv({ S3_PREFIX: prefix, ...env }), 'flusher');
-  return { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+  const logger = logLines
+    ? pino({ level: 'info' }, { write: (line: string) => logLines.push(line) })
+    : pino({ level: 'silent' });
+  return { config, redis, s3, logger, metrics: createFlusherMetrics() };
 }
 
 async function manifestOf(prefix: string, stream: string, day: string): Promise<ManifestLine[]> {
@@ -76,8 +79,22 @@ describe('manifests', () => {
     // The first attempt (a flusher since gone) sealed it and pinned its destination; then S3_PREFIX changed.
     await sealGeneration(redis, keys, 0);
     await pinDestination(redis, keys, 0, { bucket: services.bucket, prefix: before });
-    const outcome = await flushGeneration(deps(after), stream, 0);
+    const logLines: string[] = [];
+    const outcome = await flushGeneration(deps(after, {}, logLines), stream, 0);
     if (outcome.status !== 'uploaded') throw new Error('nothing uploaded');
+    // The operator who changed S3_PREFIX is told why this object is not under the new one.
+    const warnings = logLines.map((line) => JSON.parse(line)).filter((line) => line.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        stream,
+        gen: 0,
+        pinnedBucket: services.bucket,
+        pinnedPrefix: before,
+        msg: expect.stringContaining(
+          'the generation goes where its first attempt went, not to S3_BUCKET and S3_PREFIX',
+        ),
+      }),
+    ]);
 
     expect(outcome.key.startsWith(`${before}stream=${stream}/`)).toBe(true);
     const day = dayOfKey(outcome.key);
