@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { presentedKey } from '@spool/shared';
-import { addressBucket, createWriteKeyCheck, queryKey, rateLimitIdentity } from './auth.js';
+import { addressBucket, createWriteKeyCheck, queryKey, rateLimitIdentity, writeKeyVerifier } from './auth.js';
 
 describe('presentedKey', () => {
   it.each([
@@ -55,6 +55,18 @@ describe('createWriteKeyCheck', () => {
     expect(check('Bearer key-for-web', 'ios')).toMatchObject({ ok: false, status: 403 });
     expect(check('Bearer key-for-web', 'web')).toMatchObject({ ok: true });
     expect(check('Bearer key-for-all', 'ios')).toMatchObject({ ok: true });
+  });
+});
+
+describe('writeKeyVerifier', () => {
+  it("names a key's first stream in WRITE_KEYS (the tracking API's), however many it may write to; none for a * key", () => {
+    const streams = new Set(['web', ...Array.from({ length: 10_000 }, (_, index) => `s${index}`)]);
+    const { verify } = writeKeyVerifier([
+      { key: 'key-for-many', streams },
+      { key: 'key-for-all', streams: '*' },
+    ]);
+    expect(verify('key-for-many')).toMatchObject({ firstStream: 'web', streams });
+    expect(verify('key-for-all')).toMatchObject({ firstStream: undefined, streams: '*' });
   });
 });
 

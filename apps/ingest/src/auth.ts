@@ -31,6 +31,8 @@ export interface VerifiedKey {
   /** For rate limiting: a digest, never the key. */
   identity: string;
   streams: WriteKey['streams'];
+  /** The stream the tracking API writes the key's messages to: its first; none for a `*` key. */
+  firstStream: string | undefined;
 }
 
 /**
@@ -42,7 +44,12 @@ export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
     writeKeys.map(({ key, streams }) => ({
       key,
       // Only a digest reaches Redis (rate-limit counters) or a log.
-      value: { identity: `key:${sha256(key).toString('base64url').slice(0, 22)}`, streams },
+      value: {
+        identity: `key:${sha256(key).toString('base64url').slice(0, 22)}`,
+        streams,
+        // Found once here: a key may be allowed on thousands of streams.
+        firstStream: streams === '*' ? undefined : streams.values().next().value,
+      },
     })),
   );
   return { open: writeKeys.length === 0, verify };

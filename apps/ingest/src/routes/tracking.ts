@@ -194,7 +194,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       request.trackingStream = options.defaultStream;
     } else if (key) {
       request.auth = { ok: true, identity: key.identity };
-      request.trackingStream = key.streams === '*' ? options.defaultStream : [...key.streams][0];
+      request.trackingStream = key.firstStream ?? options.defaultStream;
     } else {
       const reason = presented === undefined ? missing : INVALID_WRITE_KEY;
       request.auth = { ok: false, status: 401, reason };

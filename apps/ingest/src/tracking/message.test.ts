@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseExactJson } from '../body/exact-json.js';
-import { type MessageEnvelope, normalizeMessage, quarantineText } from './message.js';
+import { type MessageEnvelope, messageNormalizer, normalizeMessage, quarantineText } from './message.js';
 
 const RECEIVED = '2026-12-01T12:00:10.000Z';
 const envelope = (more: Partial<MessageEnvelope> = {}): MessageEnvelope => ({
@@ -76,6 +76,18 @@ describe('normalizeMessage', () => {
         ip: '203.0.113.77',
       });
     }
+  });
+
+  it("applies IP_POLICY to each message of a batch: the request's address to those without one, each message's own to the others", () => {
+    const normalize = messageNormalizer(envelope({ ipPolicy: 'truncate', ip: '2001:db8:1:2:3:4:5:6' }));
+    const ips = [{ userId: 'a' }, { userId: 'b', context: { ip: '198.51.100.9' } }, { userId: 'c' }].map(
+      (raw) => {
+        const result = normalize({ type: 'page', ...raw });
+        if ('problem' in result) throw new Error(result.problem.message);
+        return (result.message.context as { ip: string }).ip;
+      },
+    );
+    expect(ips).toEqual(['2001:db8:1::', '198.51.100.0', '2001:db8:1::']);
   });
 
   it("merges the batch's integrations as context is: a message's null is none, a non-object refused", () => {

@@ -131,6 +131,9 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
   const batchSentMs = timeOf(envelope.sentAt);
   const batchContext = isPlainObject(envelope.context) ? envelope.context : undefined;
   const batchIntegrations = isPlainObject(envelope.integrations) ? envelope.integrations : undefined;
+  // The request's address as IP_POLICY stores it, for every message without one of its own: made
+  // once (truncating parses the address).
+  const requestIp = storedIp(envelope.ip, envelope.ipPolicy);
   return (raw) => {
     if (!isPlainObject(raw)) return { problem: problem('a message must be a JSON object') };
     const type = envelope.type ?? raw.type;
@@ -171,7 +174,7 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     // A client's address that is no text (a number, "") is none: the request's is stored.
     const ownIp =
       !envelope.requestIpOnly && typeof context.ip === 'string' && context.ip !== '' ? context.ip : undefined;
-    const ip = storedIp(ownIp ?? envelope.ip, envelope.ipPolicy);
+    const ip = ownIp === undefined ? requestIp : storedIp(ownIp, envelope.ipPolicy);
     context.ip = ip;
     message.context = context;
     if (batchIntegrations) {
