@@ -35,7 +35,7 @@ import {
   rateLimitIdentity,
   writeKeyVerifier,
 } from './auth.js';
-import { clientAddress } from './client-address.js';
+import { requestAddress } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
@@ -166,7 +166,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // answered 401 at once); one in the body or the query, after it.
   const keys = writeKeyVerifier(config.writeKeys);
   const inflight = new InflightBodies(config.maxInflightBytes, (request) => ({
-    address: addressBucket(clientAddress(request.ip)),
+    address: addressBucket(requestAddress(request)),
     keyless: !keys.open && decidingHeaderKey(request.headers, keys) === undefined,
   }));
   metrics.watchInflightBodies(() => inflight.heldBytes);
@@ -181,7 +181,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     redis,
     nameSpace: rateLimitNamespace(config.namespace),
     skipOnError: true,
-    keyGenerator: (request) => rateLimitIdentity(request.auth, clientAddress(request.ip)),
+    keyGenerator: (request) => rateLimitIdentity(request.auth, requestAddress(request)),
     errorResponseBuilder: (_request, context) => new errors.SPOOL_RATE_LIMITED(context.after),
   });
   const limits = { max: config.rateLimit.max, timeWindow: config.rateLimit.windowMs };

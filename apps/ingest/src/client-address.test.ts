@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { clientAddress } from './client-address.js';
+import { clientAddress, requestAddress } from './client-address.js';
 
 describe('clientAddress', () => {
   it.each([
@@ -19,4 +19,29 @@ describe('clientAddress', () => {
       expect(clientAddress(text)).toBe(text);
     },
   );
+});
+
+describe('requestAddress', () => {
+  it("reads a request's address once (Fastify's getter parses X-Forwarded-For on each read), without its port", () => {
+    let reads = 0;
+    const request = {
+      get ip() {
+        reads += 1;
+        return '[2001:db8::7]:443';
+      },
+    };
+    expect([requestAddress(request), requestAddress(request), requestAddress(request)]).toEqual([
+      '2001:db8::7',
+      '2001:db8::7',
+      '2001:db8::7',
+    ]);
+    expect(reads).toBe(1);
+  });
+
+  it('is none for a request with no address (its socket gone), and reads it again later', () => {
+    const request: { ip?: string } = {};
+    expect(requestAddress(request)).toBeUndefined();
+    request.ip = '203.0.113.5';
+    expect(requestAddress(request)).toBe('203.0.113.5');
+  });
 });

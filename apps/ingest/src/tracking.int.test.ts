@@ -873,6 +873,37 @@ describe('the tracking API on an open service', () => {
     }
   });
 
+  it("reads a request's client address from X-Forwarded-For once, however many steps read it (in-flight bound, rate limit, context.ip)", async () => {
+    const ingest = await rateLimitedIngest(100, { TRUST_PROXY: '127.0.0.1' });
+    // Registered after the app's own onRequest hooks (the in-flight bound reads the address
+    // first): every read of the header from here on is one more parse of it.
+    let readsAfterFirst = 0;
+    ingest.app.addHook('onRequest', (request, _reply, done) => {
+      const header = request.raw.headers['x-forwarded-for'];
+      Object.defineProperty(request.raw.headers, 'x-forwarded-for', {
+        get: () => {
+          readsAfterFirst += 1;
+          return header;
+        },
+      });
+      done();
+    });
+    try {
+      // A client's own hops before the proxy's: each read parses all of them.
+      const hops = Array.from({ length: 800 }, (_, index) => `198.51.${index >> 8}.${index & 255}`);
+      const response = await send(
+        ingest,
+        '/v1/track',
+        { userId: 'u', event: 'E' },
+        { 'content-type': 'application/json', 'x-forwarded-for': [...hops, '203.0.113.77'].join(', ') },
+      );
+      expect(response.statusCode).toBe(200);
+      expect(readsAfterFirst).toBe(0);
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it("names the Host it was asked for in analytics.js's settings, never a forwarded one, even behind a trusted proxy", async () => {
     const ingest = await startTestIngest({ REDIS_NAMESPACE: randomName('trk'), TRUST_PROXY: 'loopback' });
     try {

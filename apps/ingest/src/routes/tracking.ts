@@ -12,7 +12,7 @@ import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
 import { type ParsedBody, parseJsonValue } from '../body/parse-body.js';
 import { toLines } from '../body/to-lines.js';
-import { clientAddress } from '../client-address.js';
+import { requestAddress } from '../client-address.js';
 import { errors } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
@@ -299,7 +299,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     return {
       received,
       receivedAt: isoTime(received),
-      ip: clientAddress(request.ip),
+      ip: requestAddress(request),
       ipPolicy: requestIpPolicy(options.ipPolicy, request.headers['x-ip-policy']),
       ...shared,
     };

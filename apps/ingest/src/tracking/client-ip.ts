@@ -1,5 +1,6 @@
 import type { LoggedAddress } from '@spool/shared';
 import ipaddr from 'ipaddr.js';
+import { requestAddress } from '../client-address.js';
 
 export type IpPolicy = 'keep' | 'truncate' | 'drop';
 
@@ -48,7 +49,7 @@ export function truncateIp(text: string): string | undefined {
 export const loggedAddressUnder =
   (policy: IpPolicy): LoggedAddress =>
   (request) =>
-    storedIp(request.ip, requestIpPolicy(policy, request.headers?.['x-ip-policy']));
+    storedIp(requestAddress(request), requestIpPolicy(policy, request.headers?.['x-ip-policy']));
 
 /** The client IP to store under IP_POLICY, or undefined to store none. */
 export function storedIp(ip: unknown, policy: IpPolicy): string | undefined {
