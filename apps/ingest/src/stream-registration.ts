@@ -6,8 +6,12 @@ import {
 } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
-/** Streams remembered as registered (a cache: forgetting one costs one more registration). */
-const MAX_REMEMBERED_STREAMS = 10_000;
+/**
+ * Streams remembered as registered (a cache: forgetting one costs one more registration), some
+ * 10 MB at most. At 10,000 and emptied whole when full, an ingest writing to 11,000 streams a
+ * minute registered four appends in five again (a review's run).
+ */
+const MAX_REMEMBERED_STREAMS = 100_000;
 
 /**
  * Registers a stream in the stream registry before it is appended to, so the sweep always knows
@@ -17,6 +21,7 @@ const MAX_REMEMBERED_STREAMS = 10_000;
  * With REDIS_MIN_REPLICAS_ACK, a registration counts once the replicas hold it, as an append does.
  */
 export class StreamRegistration {
+  /** Oldest registration first (a Map keeps insertion order, and a stream registered again moves last). */
   private readonly registeredAt = new Map<string, number>();
   /** The registry's key: where a registration goes (and what a timed-out one waited on). */
   readonly registry: string;
@@ -25,6 +30,7 @@ export class StreamRegistration {
     private readonly redis: Redis | Cluster,
     namespace: string,
     private readonly ack?: ReplicaAck,
+    private readonly maxRemembered = MAX_REMEMBERED_STREAMS,
   ) {
     this.registry = streamRegistryKey(namespace);
   }
@@ -54,7 +60,19 @@ export class StreamRegistration {
   private async register(stream: string): Promise<void> {
     const sentAt = performance.now();
     await registerStream(this.redis, this.registry, stream, this.ack);
-    if (this.registeredAt.size >= MAX_REMEMBERED_STREAMS) this.registeredAt.clear();
+    this.registeredAt.delete(stream);
+    if (this.registeredAt.size >= this.maxRemembered) this.forgetOldest(sentAt);
     this.registeredAt.set(stream, sentAt);
+  }
+
+  /**
+   * Full: forgets every stream whose registration is past the refresh (remembering it saves
+   * nothing), and at least the oldest one, so the streams written most recently stay remembered.
+   */
+  private forgetOldest(now: number): void {
+    for (const [stream, at] of this.registeredAt) {
+      if (now - at < STREAM_REGISTRATION_REFRESH_MS && this.registeredAt.size < this.maxRemembered) return;
+      this.registeredAt.delete(stream);
+    }
   }
 }
