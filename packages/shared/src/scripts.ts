@@ -31,6 +31,7 @@ const COMMANDS = {
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
   spoolPinDestination: { numberOfKeys: 1, lua: lua('pin-destination-1.lua') },
   spoolRepinDestination: { numberOfKeys: 1, lua: lua('repin-destination-1.lua') },
+  spoolReadUnit: { numberOfKeys: 10, lua: lua('read-unit-10.lua') },
 } as const;
 
 declare module 'ioredis' {
@@ -92,6 +93,23 @@ declare module 'ioredis' {
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
+    spoolReadUnit(
+      ...keys: string[]
+    ): Result<
+      [
+        string | null,
+        string | null,
+        number,
+        string[],
+        string | null,
+        number,
+        number,
+        number,
+        number,
+        string[],
+      ],
+      Context
+    >;
     spoolPurgeStream(...keys: string[]): Result<number, Context>;
     spoolPinDestination(
       sealedMeta: string,
