@@ -1,5 +1,5 @@
-import type { RedisClient, StreamKeys } from '@spool/shared';
-import { Cluster } from 'ioredis';
+import { type RedisClient, readUnit, type StreamKeys, type UnitReads } from '@spool/shared';
+import { Cluster, type Redis } from 'ioredis';
 
 /** What the sweep and the status page read of a buffer unit (a stream, or a shard of one). */
 export interface UnitState {
@@ -34,20 +34,6 @@ export function readUnitState(redis: RedisClient, keys: StreamKeys): Promise<Uni
   return redis instanceof Cluster ? readUnitByCommands(redis, keys) : readUnitByScript(redis, keys);
 }
 
-/** GET gen, GET since, STRLEN buf, SMEMBERS pending, GET sealed-bytes, HLEN, EXISTS, LLEN, EXISTS, HGETALL. */
-type UnitReads = [
-  gen: string | null,
-  since: string | null,
-  length: number,
-  pending: string[],
-  sealedBytes: string | null,
-  manifestLines: number,
-  manifestDraining: number,
-  quarantined: number,
-  quarantineDraining: number,
-  stats: Record<string, string>,
-];
-
 /** Each key by a command of its own (a Cluster's way; exported for the test that reads both ways). */
 export async function readUnitByCommands(redis: RedisClient, keys: StreamKeys): Promise<UnitState> {
   return stateOf(
@@ -67,43 +53,8 @@ export async function readUnitByCommands(redis: RedisClient, keys: StreamKeys): 
 }
 
 /** Every key in one script (one Redis's way). */
-export async function readUnitByScript(redis: RedisClient, keys: StreamKeys): Promise<UnitState> {
-  const reads = await redis.spoolReadUnit(
-    keys.gen,
-    keys.since,
-    keys.buf,
-    keys.pending,
-    keys.sealedBytes,
-    keys.manifestPending,
-    keys.manifestDrainingId,
-    keys.quarantine,
-    keys.quarantineDrainingId,
-    keys.stats,
-  );
-  const [
-    gen,
-    since,
-    length,
-    pending,
-    sealedBytes,
-    manifestLines,
-    manifestDraining,
-    quarantined,
-    draining,
-    stats,
-  ] = reads;
-  return stateOf([
-    gen,
-    since,
-    length,
-    pending,
-    sealedBytes,
-    manifestLines,
-    manifestDraining,
-    quarantined,
-    draining,
-    fieldsOf(stats),
-  ]);
+export async function readUnitByScript(redis: Redis, keys: StreamKeys): Promise<UnitState> {
+  return stateOf(await readUnit(redis, keys));
 }
 
 function stateOf(reads: UnitReads): UnitState {
@@ -125,15 +76,6 @@ function stateOf(reads: UnitReads): UnitState {
     quarantinePending: quarantined + draining,
     stats,
   };
-}
-
-/** HGETALL's answer inside a script, `[field, value, ...]`, as the object ioredis makes of it. */
-function fieldsOf(flat: readonly string[]): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (let index = 0; index + 1 < flat.length; index += 2) {
-    fields[flat[index] as string] = flat[index + 1] as string;
-  }
-  return fields;
 }
 
 /** The buffer's part of a unit's state, from the answers to GET gen, GET since, STRLEN buf, SMEMBERS pending and GET sealed-bytes. */

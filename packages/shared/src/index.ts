@@ -109,6 +109,7 @@ export {
   purgeStream,
   type ReplicaAck,
   ReplicaAckError,
+  readUnit,
   reconcileSealed,
   recordRejected,
   redisNow,
@@ -121,6 +122,7 @@ export {
   sealGeneration,
   sideFileKeys,
   startDrain,
+  type UnitReads,
 } from './scripts.js';
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';

@@ -93,23 +93,7 @@ declare module 'ioredis' {
       ...entries: string[]
     ): Result<number, Context>;
     spoolForgetStream(registry: string, stream: string, cutoffMs: number): Result<number, Context>;
-    spoolReadUnit(
-      ...keys: string[]
-    ): Result<
-      [
-        string | null,
-        string | null,
-        number,
-        string[],
-        string | null,
-        number,
-        number,
-        number,
-        number,
-        string[],
-      ],
-      Context
-    >;
+    spoolReadUnit(...keys: string[]): Result<[...UnitCounts, flatStats: string[]], Context>;
     spoolPurgeStream(...keys: string[]): Result<number, Context>;
     spoolPinDestination(
       sealedMeta: string,
@@ -497,6 +481,50 @@ export interface SealedReconciliation {
   counted: number;
   /** Pending generations whose sealed key was gone. */
   forgotten: number;
+}
+
+/** A buffer unit's state as read: GET gen, GET since, STRLEN buf, SMEMBERS pending, GET sealed-bytes, HLEN manifest-pending, EXISTS manifest-draining-id, LLEN quarantine, EXISTS quarantine-draining-id... */
+type UnitCounts = [
+  gen: string | null,
+  since: string | null,
+  length: number,
+  pending: string[],
+  sealedBytes: string | null,
+  manifestLines: number,
+  manifestDraining: number,
+  quarantined: number,
+  quarantineDraining: number,
+];
+/** ...and HGETALL stats. */
+export type UnitReads = [...UnitCounts, stats: Record<string, string>];
+
+/**
+ * A buffer unit's ten keys read in one script (read-unit-10.lua): on one Redis only (the
+ * flusher's unit-state.ts says why not on a Cluster).
+ */
+export async function readUnit(redis: Redis, keys: StreamKeys): Promise<UnitReads> {
+  const reads = await redis.spoolReadUnit(
+    keys.gen,
+    keys.since,
+    keys.buf,
+    keys.pending,
+    keys.sealedBytes,
+    keys.manifestPending,
+    keys.manifestDrainingId,
+    keys.quarantine,
+    keys.quarantineDrainingId,
+    keys.stats,
+  );
+  return [...(reads.slice(0, 9) as UnitCounts), fieldsOf(reads[9])];
+}
+
+/** HGETALL's answer inside a script, `[field, value, ...]`, as the object ioredis makes of it. */
+function fieldsOf(flat: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let index = 0; index + 1 < flat.length; index += 2) {
+    fields[flat[index] as string] = flat[index + 1] as string;
+  }
+  return fields;
 }
 
 /** Sets the stream's sealed-bytes counter from its sealed keys (see reconcile-sealed-3.lua). */
