@@ -7,6 +7,7 @@ import {
   defineSpoolCommands,
   loadConfig,
   pinDestination,
+  releaseGeneration,
   sealGeneration,
   streamKeys,
 } from '@spool/shared';
@@ -137,6 +138,32 @@ describe('flushGeneration', () => {
     // Released: nothing is pinned again for it.
     expect(await pinDestination(redis, keys, 0, { bucket: 'b', prefix: later })).toBeUndefined();
     expect(await redis.exists(keys.sealedMeta(0))).toBe(0);
+  });
+
+  it('ends as nothing to do, uploading nothing, when another flusher releases the generation while this one reads it', async () => {
+    const stream = randomName('taken');
+    const prefix = `${randomName('taken')}/`;
+    const keys = streamKeys(stream);
+    const ids = await fillBuffer(redis, keys, 64 * 1024);
+    // Another flusher (this one's lock lost in a pause) lands and releases the generation just as
+    // this one has summarized it and pinned its destination: before its upload's read.
+    const racing = new Proxy(redis, {
+      get(target, name, receiver) {
+        if (name !== 'spoolPinDestination') return Reflect.get(target, name, receiver);
+        return async (...args: Parameters<typeof redis.spoolPinDestination>) => {
+          const pinned = await target.spoolPinDestination(...args);
+          await releaseGeneration(target, keys, 0, ids.length);
+          return pinned;
+        };
+      },
+    });
+    const logLines: string[] = [];
+    const outcome = await flushGeneration({ ...deps(prefix, {}, logLines), redis: racing }, stream, 0);
+
+    // Before: the read's length check threw, and the job was retried as a failure.
+    expect(outcome).toEqual({ status: 'nothing' });
+    expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toEqual([]);
+    expect(logLines.join('')).toContain('generation released by another flusher while this one read it');
   });
 
   it('sends a generation first tried to a bucket that does not exist to S3_BUCKET, once corrected', async () => {

@@ -66,16 +66,32 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
     'flushing generation',
   );
 
-  const firstPass = writer.compressor
-    ? await summarizeForCompression(read, writer.compressor)
-    : await summarizeAndStage(read, {
-        logger: logger.child({ stream, gen }),
-        fallback: (kind) => metrics.parquetFallbacks.inc({ stream: metrics.streamLabel(unit.stream), kind }),
-      });
   try {
-    return await uploadAndRelease(deps, { stream, gen, unit, sealed, writer, firstPass, endTimer });
-  } finally {
-    await firstPass.discard();
+    const firstPass = writer.compressor
+      ? await summarizeForCompression(read, writer.compressor)
+      : await summarizeAndStage(read, {
+          logger: logger.child({ stream, gen }),
+          fallback: (kind) =>
+            metrics.parquetFallbacks.inc({ stream: metrics.streamLabel(unit.stream), kind }),
+        });
+    try {
+      return await uploadAndRelease(deps, { stream, gen, unit, sealed, writer, firstPass, endTimer });
+    } finally {
+      await firstPass.discard();
+    }
+  } catch (error) {
+    // Another flusher landed and released it while this one read it (a lock lost in a pause): its
+    // sealed key went, the read's length check refused the rest, and nothing of this attempt
+    // landed. Not a failure to retry.
+    const released = await redis.sismember(keys.pending, String(gen)).then(
+      (member) => member === 0,
+      () => false, // Redis away: the error that stopped the flush is the one to retry on
+    );
+    if (released) {
+      logger.info({ stream, gen }, 'generation released by another flusher while this one read it');
+      return { status: 'nothing' };
+    }
+    throw error;
   }
 }
 
