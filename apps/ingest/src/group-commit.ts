@@ -412,12 +412,12 @@ export class GroupCommit {
     }
   }
 
-  /** A unit's threshold and maximum: the stream's, or a shard's share of them. */
   /** How many shards `stream` is split over (1 for most, and every stream when none is sharded). */
   private shardsOf(stream: string): number {
     return this.sharded ? shardCount(this.deps.config.streamShards, stream) : 1;
   }
 
+  /** A unit's threshold and maximum: the stream's, or a shard's share of them. */
   private limitsOf(unit: string): { flushThresholdBytes: number; maxBufferBytes: number } {
     return this.sharded ? unitLimits(this.deps.config, unit) : this.deps.config;
   }
