@@ -47,7 +47,9 @@ describe('graceful shutdown of the ingest process', () => {
             else throw new Error(`unexpected ${response.status}`);
           } catch (error) {
             if ((error as Error).message.startsWith('unexpected')) throw error;
-            return; // connection refused or closed: the server is gone
+            // Connection refused or closed: the server is gone (or, wrongly, it cut a request in
+            // flight: then its event is stored but not acknowledged, which the end checks).
+            return;
           }
         }
       };
@@ -69,10 +71,13 @@ describe('graceful shutdown of the ingest process', () => {
         .split('\n')
         .filter(Boolean)
         .map((line) => JSON.parse(line).messageId as string);
-      const storedSet = new Set(stored);
-      expect(stored.length).toBe(storedSet.size);
-      for (const messageId of acknowledged) expect(storedSet.has(messageId)).toBe(true);
-      for (const messageId of refused) expect(storedSet.has(messageId)).toBe(false);
+      // Stored once each, and exactly the acknowledged ones: a request cut while in flight (its
+      // event stored, its client's fetch failing) would be in stored and not in acknowledged. A
+      // client's fetch that fails is otherwise left out, which is why this compares whole sets:
+      // checking each acknowledged id alone passed with the connections cut under the requests.
+      expect(stored.length).toBe(new Set(stored).size);
+      expect([...stored].sort()).toEqual([...acknowledged].sort());
+      expect(refused.filter((messageId) => stored.includes(messageId))).toEqual([]);
     },
   );
 

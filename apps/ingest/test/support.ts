@@ -1,6 +1,7 @@
 import { type Config, loadConfig, type RedisClient } from '@spool/shared';
 import { ingestTestEnv } from '@spool/testkit';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { buildApp } from '../src/app.js';
 import { createIngestClients, type IngestClients } from '../src/clients.js';
 
@@ -24,11 +25,13 @@ export async function whenReady(redis: RedisClient, timeoutMs = 10_000): Promise
 /**
  * An ingest app on the test run's Redis (or `redisUrl`, e.g. a fault proxy), configured from
  * `env` through the real config parser; open unless `env` brings WRITE_KEYS. Not listening:
- * drive it with `app.inject()`, or call `app.listen({ port: 0 })` for real HTTP.
+ * drive it with `app.inject()`, or call `app.listen({ port: 0 })` for real HTTP. `logger`, when
+ * given, is the app's (a test reading what it logs).
  */
 export async function startTestIngest(
   env: Record<string, string> = {},
   redisUrl?: string,
+  logger?: Logger,
 ): Promise<TestIngest> {
   const config = loadConfig(
     ingestTestEnv({ ...env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) }),
@@ -36,7 +39,7 @@ export async function startTestIngest(
   );
   const clients = createIngestClients(config);
   await whenReady(clients.redis);
-  const app = await buildApp({ config, redis: clients.redis, queue: clients.queue });
+  const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });
   return {
     ...clients,
     app,
