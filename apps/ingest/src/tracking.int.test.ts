@@ -469,6 +469,30 @@ describe('the tracking API on a keyed service', () => {
     expect(lines[0]).toContain(`"properties":{"n":${userId}}`);
   });
 
+  it('keeps a numeric messageId of 100 digits as its text, whose retry is stored once, and refuses one of 101 as it does a string that long', async () => {
+    const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
+    const hundred = `${Date.now()}${'7'.repeat(87)}`;
+    const batch = (id: string) =>
+      `{"batch":[{"type":"track","event":"Long","userId":"u","messageId":${id}}]}`;
+    expect((await send(ingest, '/v1/batch', batch(hundred), headers)).json()).toMatchObject({ accepted: 1 });
+    expect((await send(ingest, '/v1/batch', batch(hundred), headers)).json()).toMatchObject({
+      accepted: 0,
+      duplicates: 1,
+    });
+    const tooLong = await send(
+      ingest,
+      '/v1/track',
+      `{"event":"Long","userId":"u","messageId":${hundred}1}`,
+      headers,
+    );
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json().message).toContain('messageId may have at most 100 characters; this one has 101');
+    const text = (await redis.get(streamKeys(stream, ns).buf)) ?? '';
+    expect(text.split('\n').filter((line) => line.includes('"event":"Long"'))).toEqual([
+      expect.stringContaining(`"messageId":"${hundred}"`),
+    ]);
+  });
+
   it("serves analytics.js's settings for a known key, pointing it here, and refuses an unknown one", async () => {
     const settings = await ingest.app.inject({
       url: '/v1/projects/web-key-0001/settings',

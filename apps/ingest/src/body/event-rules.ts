@@ -31,6 +31,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !isRawNumber(value);
 }
 
+/** The refusal of a messageId of `length` characters, past MAX_MESSAGE_ID_LENGTH. */
+export function messageIdTooLong(length: number): EventProblem {
+  return {
+    code: 'SPOOL_INVALID_EVENT',
+    message: `messageId may have at most ${MAX_MESSAGE_ID_LENGTH} characters; this one has ${length}`,
+  };
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -50,10 +58,7 @@ export function checkEvent(event: unknown): EventProblem | undefined {
     return { code: 'SPOOL_INVALID_EVENT', message: `an event must be a JSON object, not ${describe(event)}` };
   }
   if (typeof event.messageId === 'string' && event.messageId.length > MAX_MESSAGE_ID_LENGTH) {
-    return {
-      code: 'SPOOL_INVALID_EVENT',
-      message: `messageId may have at most ${MAX_MESSAGE_ID_LENGTH} characters; this one has ${event.messageId.length}`,
-    };
+    return messageIdTooLong(event.messageId.length);
   }
   // A lone surrogate has no UTF-8 form: two such ids would look alike to dedupe.
   if (typeof event.messageId === 'string' && !event.messageId.isWellFormed()) {

@@ -311,6 +311,17 @@ describe('normalizeMessage', () => {
     expect(stored({ userId: 'u', messageId: 1.5 }, { type: 'identify' }).messageId).toBe(1.5);
   });
 
+  it('keeps an integer messageId past 2^53 as its digits, up to 100 of them, and refuses a longer one as it does a longer string', () => {
+    const withId = (digits: string) => parseExactJson(`{"userId":"u","messageId":${digits}}`);
+    const hundred = `9${'0'.repeat(99)}`;
+    expect(stored(withId('9007199254740993'), { type: 'identify' }).messageId).toBe('9007199254740993');
+    expect(stored(withId(hundred), { type: 'identify' }).messageId).toBe(hundred);
+    // Given a new id instead, its retries were stored again.
+    expect(refusal(withId(`${hundred}1`), { type: 'identify' })).toBe(
+      'messageId may have at most 100 characters; this one has 101',
+    );
+  });
+
   it('never stores the write key', () => {
     // What is stored is the message's JSON.
     const line = JSON.stringify(stored({ userId: 'u', writeKey: 'secret-key-123' }, { type: 'identify' }));

@@ -1,5 +1,5 @@
 import type { EventProblem } from '../body/event-rules.js';
-import { isPlainObject, MAX_MESSAGE_ID_LENGTH } from '../body/event-rules.js';
+import { isPlainObject, MAX_MESSAGE_ID_LENGTH, messageIdTooLong } from '../body/event-rules.js';
 import { isRawNumber } from '../body/exact-json.js';
 import { jsonText } from '../body/to-lines.js';
 import { formatIso, parseClientTime, parseIso } from '../iso-time.js';
@@ -160,11 +160,14 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     const message = raw;
     if (Object.hasOwn(message, 'writeKey')) message.writeKey = undefined;
     // A client's numeric id is its id (as for userId): kept, and deduplicated, as text; one past
-    // 2^53 as the digits it was sent with (exact-json.ts).
+    // 2^53 as the digits it was sent with (exact-json.ts), and refused past 100 of them, as a
+    // string that long is (checkEvent): given a new id, its retries were stored again.
     if (typeof message.messageId === 'number' && Number.isSafeInteger(message.messageId)) {
       message.messageId = String(message.messageId);
-    } else if (isRawNumber(message.messageId) && message.messageId.rawJSON.length <= MAX_MESSAGE_ID_LENGTH) {
-      message.messageId = message.messageId.rawJSON;
+    } else if (isRawNumber(message.messageId)) {
+      const digits = message.messageId.rawJSON;
+      if (digits.length > MAX_MESSAGE_ID_LENGTH) return { problem: messageIdTooLong(digits.length) };
+      message.messageId = digits;
     }
     message.type = type;
     const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;
