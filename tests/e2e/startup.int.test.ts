@@ -115,7 +115,9 @@ describe('start-up with a bad configuration', () => {
           10_000,
           'the warning',
         );
-        expect(service.output()).toContain('"variables":["REDIS_NAMESPCE"]');
+        expect(service.output()).toContain(
+          '"variables":["REDIS_NAMESPCE"],"didYouMean":{"REDIS_NAMESPCE":"REDIS_NAMESPACE"}',
+        );
       } finally {
         await service.stop();
       }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig, OTHER_PROCESS_KEYS, unknownSettings } from './config.js';
+import { ConfigError, loadConfig, nearestSetting, OTHER_PROCESS_KEYS, unknownSettings } from './config.js';
 import { entriesBasicCannotCarry, entriesUrlsCannotCarry } from './config-fields.js';
 
 const MiB = 1024 * 1024;
@@ -348,6 +348,55 @@ describe('loadConfig', () => {
       'SPOOL_DEFAULT_STREAM',
       'default_stream',
     ]);
+  });
+
+  it('names a misspelled prefix too (RATE_, GROUP_, a letter off a setting: DEDUP_, S3BUCKET, AWS_REGON), and says which setting it is near', () => {
+    expect(
+      unknownSettings({
+        RATE_LIMT_MAX: '2',
+        GROUP_COMIT_WINDOW: '5ms',
+        STREAMS_SHARDS: '4',
+        DEDUP_WINDOW: '1h',
+        S3BUCKET: 'b',
+        AWS_REGON: 'eu-west-1',
+        // Other software's, a few letters from a setting: not said.
+        AWS_DEFAULT_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'x',
+        HOSTNAME: 'pod-1',
+        HOME: '/root',
+        NODE_OPTIONS: '--max-old-space-size=512',
+        TEST_REDIS_URL: 'redis://127.0.0.1',
+        redis_url: 'redis://127.0.0.1',
+      }),
+    ).toEqual([
+      'AWS_REGON',
+      'DEDUP_WINDOW',
+      'GROUP_COMIT_WINDOW',
+      'RATE_LIMT_MAX',
+      'S3BUCKET',
+      'STREAMS_SHARDS',
+      'redis_url',
+    ]);
+    expect(
+      [
+        'RATE_LIMT_MAX',
+        'GROUP_COMIT_WINDOW',
+        'STREAMS_SHARDS',
+        'DEDUP_WINDOW',
+        'S3BUCKET',
+        'AWS_REGON',
+        'redis_url',
+      ].map(nearestSetting),
+    ).toEqual([
+      'RATE_LIMIT_MAX',
+      'GROUP_COMMIT_WINDOW',
+      'STREAM_SHARDS',
+      'DEDUPE_WINDOW',
+      'S3_BUCKET',
+      'AWS_REGION',
+      'REDIS_URL',
+    ]);
+    expect(nearestSetting('HOSTNAME')).toBeUndefined();
   });
 
   it('keeps 10% of maxmemory free by default; takes a share, a size, or 0 for none; refuses anything else', () => {

@@ -328,7 +328,7 @@ function portNumber(text: string): number {
  * `MAX_BUFFER_SIZE`), which was ignored in silence, its default used instead.
  */
 const OWN_PREFIXES =
-  /^(?:REDIS|S3|FLUSH|MAX|DEDUPE|OUTPUT|QUARANTINE|STREAM|WRITE|ADMIN|GROUP_COMMIT|RATE_LIMIT|TRUST|IP|METRICS)_/;
+  /^(?:REDIS|S3|FLUSH|MAX|DEDUPE|OUTPUT|QUARANTINE|STREAM|WRITE|ADMIN|GROUP|RATE|TRUST|IP|METRICS)_/;
 /** Under those prefixes, and not Spool's: Kubernetes's service links (a Service named `redis`), KEDA's. */
 const OTHERS_UNDER_OWN_PREFIXES =
   /_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)\w*)?)$|^REDIS_PASSWORD$/;
@@ -355,14 +355,46 @@ function nearUnprefixedSetting(name: string): boolean {
   );
 }
 
+/**
+ * The settings a typo in the prefix itself would miss the prefixes for (`DEDUP_WINDOW`,
+ * `STREAMS_SHARDS`, `S3BUCKET`, `AWS_REGON`): those under a prefix of Spool's, and AWS_REGION.
+ */
+const PREFIXED_SETTINGS = Object.keys(schema.shape).filter(
+  (name) => OWN_PREFIXES.test(name) || name === 'AWS_REGION',
+);
+
+/**
+ * The setting `name` is a letter from (two, for a setting of 10 letters or more), or is in another
+ * case, or undefined: what the start-up warning suggests.
+ */
+export function nearestSetting(name: string): string | undefined {
+  const upper = name.toUpperCase();
+  let nearest: string | undefined;
+  let nearestDistance = Number.POSITIVE_INFINITY;
+  for (const setting of [...PREFIXED_SETTINGS, ...UNPREFIXED_SETTINGS]) {
+    const distance = leven(upper, setting);
+    if (name !== setting && distance <= (setting.length >= 10 ? 2 : 1) && distance < nearestDistance) {
+      nearest = setting;
+      nearestDistance = distance;
+    }
+  }
+  return nearest;
+}
+
 /** The variables of `env` that look like Spool's settings and are none: said at start (typos). */
 export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
   const known = new Set(Object.keys(schema.shape));
+  const nearPrefixed = (name: string) => {
+    const nearest = nearestSetting(name);
+    return nearest !== undefined && PREFIXED_SETTINGS.includes(nearest);
+  };
   return Object.keys(env)
     .filter(
       (name) =>
         !known.has(name) &&
-        ((OWN_PREFIXES.test(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name)) || nearUnprefixedSetting(name)),
+        ((OWN_PREFIXES.test(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name)) ||
+          nearUnprefixedSetting(name) ||
+          nearPrefixed(name)),
     )
     .sort();
 }

@@ -4,6 +4,7 @@ export {
   type Config,
   ConfigError,
   loadConfig,
+  nearestSetting,
   type OutputFormat,
   REDIS_STRING_LIMIT,
   type S3Encryption,

@@ -1,7 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
-import { type Config, ConfigError, loadConfig, type SpoolProcess, unknownSettings } from './config.js';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  nearestSetting,
+  type SpoolProcess,
+  unknownSettings,
+} from './config.js';
 import { type RedisClient, refusedDatabase } from './redis-connection.js';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
@@ -31,7 +38,16 @@ export function warnOfUnknownSettings(
 ) {
   const variables = unknownSettings(env);
   if (variables.length > 0) {
-    logger.warn({ variables }, 'not a setting Spool has (misspelled?): ignored; README lists the settings');
+    const didYouMean = Object.fromEntries(
+      variables.flatMap((name) => {
+        const setting = nearestSetting(name);
+        return setting ? [[name, setting]] : [];
+      }),
+    );
+    logger.warn(
+      { variables, ...(Object.keys(didYouMean).length > 0 ? { didYouMean } : {}) },
+      'not a setting Spool has (misspelled?): ignored; README lists the settings',
+    );
   }
 }
 
