@@ -33,7 +33,14 @@ export type MemoryReserve = { bytes: number } | { percent: number };
 const MAX_RESERVE_PERCENT = 50;
 
 /**
- * REDIS_MEMORY_RESERVE: `10%` of maxmemory, a size (`256MiB`), or `0` for none (undefined).
+ * The smallest reserve given as a size: less is no room for one append, and a bare number is
+ * bytes, so `25` (a `%` forgotten) turned the reserve off in silence.
+ */
+const MIN_RESERVE_BYTES = 1024 * 1024;
+
+/**
+ * REDIS_MEMORY_RESERVE: `10%` of maxmemory, a size (`256MiB`, at least 1MiB), or `0` for none
+ * (undefined).
  */
 export const memoryReserve = z
   .string()
@@ -47,11 +54,14 @@ export const memoryReserve = z
       if (value >= 1 && value <= MAX_RESERVE_PERCENT) return { percent: value };
     } else {
       const bytes = parseSize(trimmed);
-      if (bytes !== undefined && bytes > 0) return { bytes };
+      if (bytes !== undefined && bytes >= MIN_RESERVE_BYTES) return { bytes };
     }
+    const forgotPercent = /^\d{1,2}$/.test(trimmed)
+      ? ` (a bare number is bytes: did you mean ${trimmed}%?)`
+      : '';
     ctx.addIssue({
       code: 'custom',
-      message: `expected a share of maxmemory from 1% to ${MAX_RESERVE_PERCENT}%, a size such as 256MiB, or 0 for none; got "${text}"`,
+      message: `expected a share of maxmemory from 1% to ${MAX_RESERVE_PERCENT}%, a size of at least 1MiB such as 256MiB, or 0 for none; got "${text}"${forgotPercent}`,
     });
     return z.NEVER;
   });

@@ -407,11 +407,16 @@ describe('loadConfig', () => {
     expect(reserve('25%')).toEqual({ percent: 25 });
     expect(reserve('256MiB')).toEqual({ bytes: 256 * MiB });
     expect(reserve('0')).toBeUndefined();
-    for (const bad of ['0%', '51%', '100%', '1.5%', '-5%', 'some']) {
+    expect(reserve('1%')).toEqual({ percent: 1 });
+    expect(reserve('50%')).toEqual({ percent: 50 });
+    expect(reserve('1MiB')).toEqual({ bytes: MiB });
+    for (const bad of ['0%', '51%', '100%', '1.5%', '-5%', 'some', '1048575']) {
       expect(() => reserve(bad)).toThrow(
         /REDIS_MEMORY_RESERVE: expected a share of maxmemory from 1% to 50%/,
       );
     }
+    // A share without its %: as bytes it was no reserve at all, in silence.
+    expect(() => reserve('25')).toThrow(/got "25" \(a bare number is bytes: did you mean 25%\?\)/);
   });
 
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {
