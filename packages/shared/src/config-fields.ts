@@ -485,3 +485,17 @@ export const outputFormat = perStream<OutputFormat>(
   (text) => OUTPUT_FORMATS.find((format) => format === text),
   OUTPUT_FORMATS.join(' or '),
 );
+
+/**
+ * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which the AWS SDK reads itself: checked only for
+ * what cannot be a key, never shown. A key with a trailing newline (a Secret written with `echo`)
+ * started a flusher that said nothing, and whose every flush failed for good ("Invalid character
+ * in header content"), the events held in Redis.
+ */
+export const awsCredential = z
+  .string()
+  .regex(
+    /^[\x21-\x7e]+$/,
+    'expected printable ASCII without spaces (a trailing newline, from `echo` into a Secret?); the value is not shown',
+  )
+  .optional();

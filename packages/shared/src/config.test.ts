@@ -399,6 +399,34 @@ describe('loadConfig', () => {
     expect(nearestSetting('HOSTNAME')).toBeUndefined();
   });
 
+  it('refuses S3 credentials that hold a space, a newline or another control character, never showing them', () => {
+    const flusher = (env: Record<string, string>) => loadConfig({ ...BUCKET, ...env }, 'flusher');
+    expect(() =>
+      flusher({ AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEKEY12', AWS_SECRET_ACCESS_KEY: 'wJalr/XUtnFEMI+K7MDENG=' }),
+    ).not.toThrow();
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      for (const bad of [
+        'AKIAEXAMPLEKEY12\n',
+        ' AKIAEXAMPLEKEY12',
+        'AKIA EXAMPLE',
+        'AKIA\u0000KEY',
+        'AKIAÉKEY',
+      ]) {
+        let message = '';
+        try {
+          flusher({ [name]: bad });
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message).toContain(`${name}: expected printable ASCII without spaces`);
+        expect(message).not.toContain('EXAMPLE');
+        expect(message).not.toContain('KEY12');
+      }
+    }
+    // The ingest reads no S3 setting.
+    expect(loadConfig({ ...OPEN, AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEKEY12\n' }, 'ingest').port).toBe(8080);
+  });
+
   it('keeps 10% of maxmemory free by default; takes a share, a size, or 0 for none; refuses anything else', () => {
     const reserve = (value?: string) =>
       loadConfig({ ...OPEN, ...(value === undefined ? {} : { REDIS_MEMORY_RESERVE: value }) }, 'ingest')
@@ -609,15 +637,11 @@ describe('settings one process reads and the other does not', () => {
     [...(names as string).matchAll(/`([A-Z0-9_]+)`/g)].map(([, name]) => ({ name: name as string, by })),
   );
   const onlyBy = (process: string) => readBy.filter(({ by }) => by === process).map(({ name }) => name);
-  // The AWS SDK reads its credentials itself; AWS_REGION is named in S3_REGION's row.
-  const awsCredentials = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
-
+  // AWS_REGION is named in S3_REGION's row.
   it("are the README's", () => {
     expect(readBy.length).toBeGreaterThan(40);
     expect([...OTHER_PROCESS_KEYS.flusher].sort()).toEqual(onlyBy('ingest').sort());
-    expect([...OTHER_PROCESS_KEYS.ingest].sort()).toEqual(
-      [...onlyBy('flusher').filter((name) => !awsCredentials.includes(name)), 'AWS_REGION'].sort(),
-    );
+    expect([...OTHER_PROCESS_KEYS.ingest].sort()).toEqual([...onlyBy('flusher'), 'AWS_REGION'].sort());
   });
 
   // A value every setting refuses: a typo in a shared ConfigMap.

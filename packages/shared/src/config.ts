@@ -2,6 +2,7 @@ import leven from 'leven';
 import { z } from 'zod';
 import {
   adminKeys,
+  awsCredential,
   boolean,
   duration,
   httpUrl,
@@ -162,6 +163,9 @@ const schema = z.object({
   S3_REGION: s3Region.optional(),
   /** The AWS SDKs' region variable: S3_REGION's default. */
   AWS_REGION: s3Region.optional(),
+  /** S3 credentials, read by the AWS SDK: checked here only for what no key holds. */
+  AWS_ACCESS_KEY_ID: awsCredential,
+  AWS_SECRET_ACCESS_KEY: awsCredential,
   /** Path-style addressing (most S3-compatible stores need it). */
   S3_FORCE_PATH_STYLE: boolean(false),
   /** Milliseconds: first delay before a failed flush is retried; each retry doubles it. */
@@ -291,6 +295,8 @@ const FLUSHER_ONLY_KEYS = [
   'S3_ENDPOINT',
   'S3_REGION',
   'AWS_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
   'S3_FORCE_PATH_STYLE',
   'FLUSH_CONCURRENCY',
   'FLUSH_RETRY_BASE',
