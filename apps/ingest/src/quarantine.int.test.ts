@@ -78,6 +78,19 @@ describe('the quarantine', () => {
     ]);
   });
 
+  it('lets the oldest go at the first event past QUARANTINE_MAX_EVENTS, not one later', async () => {
+    const stream = randomName();
+    const bad = (from: number, count: number) =>
+      Array.from({ length: count }, (_, n) => `{"n":${from + n}`).join('\n');
+    expect((await post(stream, `${bad(0, 50)}\n{"good":1}\n`)).statusCode).toBe(202);
+    expect(await kept(stream)).toHaveLength(50);
+    expect(await redis.hget(streamKeys(stream).stats, 'quarantineDropped')).toBeNull();
+    expect((await post(stream, `${bad(50, 1)}\n{"good":2}\n`)).statusCode).toBe(202);
+    const entries = await kept(stream);
+    expect(entries.map((entry) => entry.text)).toEqual(Array.from({ length: 50 }, (_, n) => `{"n":${n + 1}`));
+    expect(await redis.hmget(streamKeys(stream).stats, 'rejected', 'quarantineDropped')).toEqual(['51', '1']);
+  });
+
   it('keeps no write key and no client address of a refused Segment message', async () => {
     const track = (message: object) =>
       ingest.app.inject({

@@ -447,6 +447,28 @@ describe('loadConfig', () => {
     expect(() => reserve('25')).toThrow(/got "25" \(a bare number is bytes: did you mean 25%\?\)/);
   });
 
+  it('holds each bound the README states, on both sides of it', () => {
+    const ingest = (env: Record<string, string>) => () => loadConfig(env, 'ingest');
+    const flusher = (env: Record<string, string>) => () => loadConfig({ ...BUCKET, ...env }, 'flusher');
+    // Write keys of at least 8 characters, admin keys of at least 16.
+    expect(ingest({ WRITE_KEYS: 'eight-ch:web' })().writeKeys).toHaveLength(1);
+    expect(ingest({ WRITE_KEYS: 'seven-c:web' })).toThrow(/WRITE_KEYS: entry 1 is not/);
+    expect(flusher({ ADMIN_KEYS: 'sixteen-chars-ok' })().adminKeys).toEqual(['sixteen-chars-ok']);
+    expect(flusher({ ADMIN_KEYS: 'fifteen-chars-k' })).toThrow(
+      /ADMIN_KEYS: key 1 is shorter than 16 characters/,
+    );
+    // A dedupe window of 0 (off) or at least 1s.
+    expect(ingest({ ...OPEN, DEDUPE_WINDOW: '1s' })().dedupeWindowMs).toBe(1000);
+    expect(ingest({ ...OPEN, DEDUPE_WINDOW: '999ms' })).toThrow(
+      /DEDUPE_WINDOW: must be 0 \(off\) or at least 1s/,
+    );
+    // Durations up to a timer's longest, 2^31 − 1 ms.
+    expect(flusher({ FLUSH_INTERVAL: '2147483647ms' })().flushIntervalMs).toBe(2_147_483_647);
+    expect(flusher({ FLUSH_INTERVAL: '2147483648ms' })).toThrow(
+      /FLUSH_INTERVAL: expected at most 2147483647ms/,
+    );
+  });
+
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '0' }, 'ingest').dedupeWindowMs).toBe(0);
     expect(loadConfig({ ...OPEN, DEDUPE_WINDOW: '24h' }, 'ingest').dedupeWindowMs).toBe(86_400_000);

@@ -266,6 +266,31 @@ describe('spool replay', () => {
     await expectRerunWritesNothing(mixed, args, copies);
   });
 
+  it('takes dt=<day>/ for the day and no folder whose name merely starts with it (dt=<day>-old/)', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 1);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: keys[0] }));
+    // Spool's metadata and all: only its folder says it is no partition of the day.
+    const beside = `${prefix}stream=${stream}/dt=${day}-old/hour=00/${stream}-9.ndjson.gz`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: beside,
+        Body: gzipSync('{"a":1}\n'),
+        Metadata: head.Metadata,
+      }),
+    );
+
+    const replayed = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.zst'));
+    expect(await replayed.exited).toBe(0);
+    expect(replayed.out()).toContain('replayed: 1 of 1 objects, 1 written, 0 already there');
+    expect(replayed.err()).not.toContain('-old');
+    expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toEqual(
+      copiesOf(keys, prefix, target, '.ndjson.zst'),
+    );
+  });
+
   it('says so, and exits 1, when the range holds no object (a wrong S3_PREFIX, stream or day)', async () => {
     const nothing = run('replay', `${randomName('empty')}/`, dayReplay('web', '2026-12-01', 'elsewhere/'));
     expect(await nothing.exited).toBe(1);
