@@ -467,6 +467,7 @@ describe('loadConfig', () => {
     expect(flusher({ FLUSH_INTERVAL: '2147483648ms' })).toThrow(
       /FLUSH_INTERVAL: expected at most 2147483647ms/,
     );
+    expect(flusher({ S3_TIMEOUT: '24h' })().s3.timeoutMs).toBe(86_400_000);
   });
 
   it('turns dedupe off with DEDUPE_WINDOW=0', () => {
@@ -506,7 +507,8 @@ describe('loadConfig', () => {
     [{ PORT: ' ' }, /PORT: expected 0 to 65535/],
     [{ PORT: '0x50' }, /PORT: expected 0 to 65535/],
     // 0 would turn the timeout off; past a timer's longest, Node fires it at once.
-    [{ S3_TIMEOUT: '0' }, /S3_TIMEOUT: must be at least 1s/],
+    [{ S3_TIMEOUT: '0' }, /S3_TIMEOUT: must be from 1s to 24h/],
+    [{ S3_TIMEOUT: '86400001' }, /S3_TIMEOUT: must be from 1s to 24h; got 86400001ms/],
     [
       { REDIS_COMMAND_TIMEOUT: '600h' },
       /REDIS_COMMAND_TIMEOUT: expected at most 2147483647ms, about 24.8 days/,

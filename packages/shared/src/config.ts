@@ -258,6 +258,9 @@ export interface S3Encryption {
   SSEKMSKeyId?: string;
 }
 
+/** S3_TIMEOUT's longest: a day. */
+const S3_TIMEOUT_MAX_MS = 24 * 3_600_000;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -505,7 +508,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     problems.push('S3_SSE_KMS_KEY_ID: needs S3_SERVER_SIDE_ENCRYPTION=aws:kms or aws:kms:dsse');
   }
   // 0 would turn the timeout off: a store that hangs would hold a flush for good.
-  if (v.S3_TIMEOUT < 1000) problems.push(`S3_TIMEOUT: must be at least 1s; got ${v.S3_TIMEOUT}ms`);
+  // At most a day: the AWS SDK arms its own timer 2 s past it, which Node fires at once (with a
+  // TimeoutOverflowWarning on stderr for every request) once past a timer's longest.
+  if (v.S3_TIMEOUT < 1000 || v.S3_TIMEOUT > S3_TIMEOUT_MAX_MS) {
+    problems.push(`S3_TIMEOUT: must be from 1s to 24h; got ${v.S3_TIMEOUT}ms`);
+  }
   const prefixProblem = keyPrefixProblem(v.S3_PREFIX);
   if (prefixProblem) problems.push(`S3_PREFIX: empty, or ${prefixProblem}`);
   if (v.RATE_LIMIT_WINDOW < 100) problems.push('RATE_LIMIT_WINDOW: must be at least 100ms');
