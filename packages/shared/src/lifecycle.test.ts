@@ -12,28 +12,49 @@ const STUCK_SHUTDOWN = `
   console.log('ready');
 `;
 
+/** A process whose shutdown ends at once, and a timer of its own left running (a library's). */
+const TIMER_LEFT = `
+  import { createLogger, stopOnSignals } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+  const logger = createLogger('spool-test', 'info');
+  stopOnSignals(logger, 600_000, async () => {});
+  setInterval(() => {}, 1000);
+  console.log('ready');
+`;
+
+/** Runs `source`, sends SIGTERM once it is ready, and gives its exit code and JSON log lines. */
+async function stoppedBySigterm(source: string) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const ready = new Promise<void>((resolve) =>
+    child.stdout.on('data', (text: string) => {
+      output += text;
+      if (output.includes('ready')) resolve();
+    }),
+  );
+  const exited = once(child, 'exit');
+  await ready;
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  const lines = output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { code, lines };
+}
+
 describe('stopOnSignals', () => {
+  it('exits 0 once stopped, whatever timers are left (else it waited out the grace, then exited 1)', async () => {
+    const { code, lines } = await stoppedBySigterm(TIMER_LEFT);
+    expect(code).toBe(0);
+    expect(lines.map((line) => line.msg)).toEqual(['shutting down', 'stopped']);
+  });
+
   it('exits 1 when the shutdown outlasts its grace, logging what was left unfinished', async () => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', STUCK_SHUTDOWN], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8');
-    const ready = new Promise<void>((resolve) =>
-      child.stdout.on('data', (text: string) => {
-        output += text;
-        if (output.includes('ready')) resolve();
-      }),
-    );
-    const exited = once(child, 'exit');
-    await ready;
-    child.kill('SIGTERM');
-    const [code] = await exited;
+    const { code, lines } = await stoppedBySigterm(STUCK_SHUTDOWN);
     expect(code).toBe(1);
-    const lines = output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => line.msg)).toEqual(['shutting down', 'shutdown took too long; exiting']);
     expect(lines[1]).toMatchObject({ graceMs: 200, abandonedJobs: ['flush:web:3'] });
   });

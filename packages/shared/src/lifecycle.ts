@@ -51,11 +51,24 @@ export function warnOfUnknownSettings(
   }
 }
 
+/** How long a stopped process waits for what it logged to be written, if anything holds it. */
+const EXIT_AFTER_STOPPED_MS = 250;
+
 /**
- * On SIGTERM or SIGINT, runs `stop` once and logs; if it takes longer than `graceMs`, exits 1
- * anyway (a stuck shutdown must not keep a container from being replaced), logging what
- * `unfinished` says was left (the flusher's jobs in hand, so an operator knows which streams
- * another flusher will take over).
+ * Exits once stopped, when nothing is left to run or EXIT_AFTER_STOPPED_MS later: a library's
+ * timer that outlives its request (the AWS SDK's, for a request that failed as it was made) held a
+ * stopped flusher until the grace ran out, and it exited 1 as if stuck. Not at once: pino writes
+ * asynchronously, and an exit then wrote "stopped" before "shutting down".
+ */
+function exitSoon(): void {
+  setTimeout(() => globalThis.process.exit(), EXIT_AFTER_STOPPED_MS).unref();
+}
+
+/**
+ * On SIGTERM or SIGINT, runs `stop` once, logs, and exits (1 if `stop` failed: exitSoon); if it
+ * takes longer than `graceMs`, exits 1 anyway (a stuck shutdown must not keep a container from
+ * being replaced), logging what `unfinished` says was left (the flusher's jobs in hand, so an
+ * operator knows which streams another flusher will take over).
  */
 export function stopOnSignals(
   logger: Logger,
@@ -73,10 +86,14 @@ export function stopOnSignals(
       globalThis.process.exit(1);
     }, graceMs).unref();
     stop().then(
-      () => logger.info('stopped'),
+      () => {
+        logger.info('stopped');
+        exitSoon();
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         globalThis.process.exitCode = 1;
+        exitSoon();
       },
     );
   };
