@@ -404,7 +404,7 @@ describe('loadConfig', () => {
     expect(() =>
       flusher({ AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEKEY12', AWS_SECRET_ACCESS_KEY: 'wJalr/XUtnFEMI+K7MDENG=' }),
     ).not.toThrow();
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
       for (const bad of [
         'AKIAEXAMPLEKEY12\n',
         ' AKIAEXAMPLEKEY12',

@@ -166,6 +166,7 @@ const schema = z.object({
   /** S3 credentials, read by the AWS SDK: checked here only for what no key holds. */
   AWS_ACCESS_KEY_ID: awsCredential,
   AWS_SECRET_ACCESS_KEY: awsCredential,
+  AWS_SESSION_TOKEN: awsCredential,
   /** Path-style addressing (most S3-compatible stores need it). */
   S3_FORCE_PATH_STYLE: boolean(false),
   /** Milliseconds: first delay before a failed flush is retried; each retry doubles it. */
@@ -300,6 +301,7 @@ const FLUSHER_ONLY_KEYS = [
   'AWS_REGION',
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
   'S3_FORCE_PATH_STYLE',
   'FLUSH_CONCURRENCY',
   'FLUSH_RETRY_BASE',
