@@ -51,24 +51,15 @@ export function warnOfUnknownSettings(
   }
 }
 
-/** How long a stopped process waits for what it logged to be written, if anything holds it. */
-const EXIT_AFTER_STOPPED_MS = 250;
-
 /**
- * Exits once stopped, when nothing is left to run or EXIT_AFTER_STOPPED_MS later: a library's
- * timer that outlives its request (the AWS SDK's, for a request that failed as it was made) held a
- * stopped flusher until the grace ran out, and it exited 1 as if stuck. Not at once: pino writes
- * asynchronously, and an exit then wrote "stopped" before "shutting down".
- */
-function exitSoon(): void {
-  setTimeout(() => globalThis.process.exit(), EXIT_AFTER_STOPPED_MS).unref();
-}
-
-/**
- * On SIGTERM or SIGINT, runs `stop` once, logs, and exits (1 if `stop` failed: exitSoon); if it
- * takes longer than `graceMs`, exits 1 anyway (a stuck shutdown must not keep a container from
- * being replaced), logging what `unfinished` says was left (the flusher's jobs in hand, so an
- * operator knows which streams another flusher will take over).
+ * On SIGTERM or SIGINT, runs `stop` once and logs; the process then exits when nothing is left
+ * to run (its last log lines written: pino writes asynchronously, and an exit at once lost lines
+ * a slow reader of stdout had not taken yet). If `graceMs` passes first, it exits anyway: 1 when
+ * `stop` has not ended (a stuck shutdown must not keep a container from being replaced), logging
+ * what `unfinished` says was left (the flusher's jobs in hand, so an operator knows which streams
+ * another flusher will take over); with its exit code when it has, saying so: a library's timer
+ * that outlives its request (the AWS SDK's, for a request that failed as it was made) held a
+ * stopped flusher, which then exited 1 as if stuck.
  */
 export function stopOnSignals(
   logger: Logger,
@@ -81,19 +72,24 @@ export function stopOnSignals(
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    let stopped = false;
     setTimeout(() => {
+      if (stopped) {
+        logger.warn({ graceMs }, 'stopped, but something still held the process; exiting');
+        globalThis.process.exit();
+      }
       logger.error({ graceMs, ...unfinished() }, 'shutdown took too long; exiting');
       globalThis.process.exit(1);
     }, graceMs).unref();
     stop().then(
       () => {
+        stopped = true;
         logger.info('stopped');
-        exitSoon();
       },
       (error: unknown) => {
+        stopped = true;
         logger.error({ err: error }, 'shutdown failed');
         globalThis.process.exitCode = 1;
-        exitSoon();
       },
     );
   };
