@@ -92,6 +92,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   // Each stream's last error is on the status page and in spool_flush_failures_total.
   const flushFailureLogs = repeatedLogPerKey();
   const activity = { active: 0, started: 0 };
+  // A job is in hand from its start until BullMQ has recorded it completed or failed (the worker's
+  // events): its record is one Redis round trip after the processor returns, and a close that found
+  // none in hand there cut it, leaving the job active until its lock expired (a review's run).
   const inHand = new Set<Job<FlushJobData>>();
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
     activity.active += 1;
@@ -103,8 +106,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       throw withBoundedMessage(error);
     } finally {
       activity.active -= 1;
-      inHand.delete(job);
     }
+  };
+  const recorded = (job: Job<FlushJobData> | undefined) => {
+    if (job) inHand.delete(job);
   };
 
   const runJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
@@ -159,6 +164,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
             : -1,
       },
     });
+    worker.on('completed', recorded);
+    worker.on('failed', recorded);
     if (deps.onWorkerError) worker.on('error', deps.onWorkerError);
     worker.on('error', repeatedLog(logger, 'worker error'));
     return { worker, connection, rest: restAfterRefusals(worker) };
@@ -181,6 +188,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       // A check that began before close() must not start a worker that close() would not end.
       if (closing) return;
       const wedged = current;
+      // What it holds are completions it never recorded (it is replaced only while no job runs):
+      // their locks expire, and a worker takes them again.
+      inHand.clear();
       current = startWorker();
       metrics.workerReplacements.inc();
       // Its blocking call may never end: closed without waiting on it (no job of its is in hand).
@@ -263,8 +273,10 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       // by another worker once its lock expires. With none in hand, the worker's close would wait
       // only for its blocking read, which with Redis away lasts until Redis is back (a review's
       // run: 25 s, then exit 1): ended as the watchdog ends a wedged one.
-      if (inHand.size > 0) await current.worker.close();
-      else {
+      if (inHand.size > 0) {
+        logger.info({ jobs: [...inHand].map((job) => job.id ?? job.name) }, 'finishing the jobs in hand');
+        await current.worker.close();
+      } else {
         current.connection.disconnect();
         await current.worker.close(true).catch(() => {});
       }

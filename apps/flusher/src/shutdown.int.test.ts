@@ -1,6 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  appendToBuffer,
+  defineSpoolCommands,
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  FLUSH_QUEUE,
+  flushJobId,
+  queuePrefix,
+  registerStream,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
+import {
+  createTestRedis,
   flusherTestEnv,
   randomName,
   type ServiceProcess,
@@ -9,18 +22,27 @@ import {
   testServices,
   waitFor,
 } from '@spool/testkit';
+import { Queue } from 'bullmq';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const redis = createTestRedis();
+defineSpoolCommands(redis);
+afterAll(() => redis.quit());
 
 /** A flusher whose Redis is reached through a proxy (for the test to break), once it is ready. */
-async function readyFlusherBehindProxy(): Promise<{ flusher: ServiceProcess; proxy: TcpProxy }> {
-  const redis = new URL(testServices().redisUrl);
-  const proxy = await TcpProxy.start(redis.hostname, Number(redis.port));
+async function readyFlusherBehindProxy(): Promise<{
+  flusher: ServiceProcess;
+  proxy: TcpProxy;
+  namespace: string;
+}> {
+  const redisUrl = new URL(testServices().redisUrl);
+  const proxy = await TcpProxy.start(redisUrl.hostname, Number(redisUrl.port));
+  const namespace = randomName('stop');
   const flusher = await spawnService(
     FLUSHER_MAIN,
     flusherTestEnv({
       REDIS_URL: proxy.url('redis'),
-      REDIS_NAMESPACE: randomName('stop'),
+      REDIS_NAMESPACE: namespace,
       LOG_LEVEL: 'info',
     }),
   );
@@ -29,10 +51,49 @@ async function readyFlusherBehindProxy(): Promise<{ flusher: ServiceProcess; pro
     30_000,
     'the flusher to be ready',
   );
-  return { flusher, proxy };
+  return { flusher, proxy, namespace };
 }
 
 describe("the flusher's shutdown", () => {
+  it('waits for BullMQ to record a job that ended as SIGTERM came: it is completed (and removed), not left active until its lock expires', async () => {
+    const { flusher, proxy, namespace } = await readyFlusherBehindProxy();
+    const queue = new Queue(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
+    try {
+      const stream = randomName('ended');
+      const jobId = flushJobId(stream, 0);
+      await registerStream(redis, streamRegistryKey(namespace), stream);
+      await appendToBuffer(redis, streamKeys(stream, namespace), {
+        chunk: '{"messageId":"a"}\n',
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      // The job's completion (moveToFinished names it and the queue's completed set) is held.
+      const completing = proxy.holdRequestWith([jobId, ':completed']);
+      await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId });
+      await completing;
+      const exited = flusher.stop('SIGTERM');
+      // Before: no job was in hand once its processor had returned, so the close cut the worker's
+      // connection, completion and all, and said nothing of it.
+      await waitFor(
+        async () => (flusher.output().includes('"msg":"finishing the jobs in hand"') ? true : undefined),
+        30_000,
+        'the flusher to wait for the job in hand',
+      );
+      expect(flusher.output()).toContain(`"jobs":["${jobId}"]`);
+      proxy.restore();
+      expect(await exited).toBe(0);
+      // Recorded completed, and so removed at once (removeOnComplete): gone, not active.
+      expect(await queue.getJobState(jobId)).toBe('unknown');
+      expect(await queue.getActive()).toEqual([]);
+    } finally {
+      await flusher.stop('SIGKILL');
+      await proxy.close();
+      await queue.close();
+    }
+  });
+
   it('with no flush in hand and Redis gone, stops on SIGTERM, says "stopped" and exits 0, not waiting for Redis', async () => {
     const { flusher, proxy } = await readyFlusherBehindProxy();
     try {

@@ -10,6 +10,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  * request that contains `marker` (every request, without one) until `restore()`.
  * `wedge()` makes every connection open now deliver nothing, ever, and stay open, while new ones
  * work: a client whose connection half-died (no reset, no answer) and that never notices.
+ * `holdRequestWith(markers)` holds the next request that contains every marker, and all that
+ * connection sends after it, until `restore()`: a command of the test's choosing, in flight.
  */
 export class TcpProxy {
   private mode: 'open' | 'cut' | 'blackhole' = 'open';
@@ -21,6 +23,8 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly held: Array<() => void> = [];
   private readonly wedged = new Set<Socket>();
+  private holdMarkers: { markers: Buffer[]; seen: () => void } | undefined;
+  private readonly holding = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -81,9 +85,18 @@ export class TcpProxy {
     this.keepLosing = false;
   }
 
+  /** Resolves once a request holding every one of `markers` has come, and is held. */
+  holdRequestWith(markers: string[]): Promise<void> {
+    return new Promise((seen) => {
+      this.holdMarkers = { markers: markers.map((marker) => Buffer.from(marker)), seen };
+    });
+  }
+
   restore(): void {
     this.mode = 'open';
     this.replyMarker = undefined;
+    this.holdMarkers = undefined;
+    this.holding.clear();
     for (const release of this.held.splice(0)) release();
   }
 
@@ -109,6 +122,16 @@ export class TcpProxy {
           this.awaitingLoss.add(upstream);
         }
         if (this.wedged.has(from)) return;
+        const hold = this.holdMarkers;
+        if (from === client && hold?.markers.every((marker) => data.includes(marker))) {
+          this.holdMarkers = undefined;
+          this.holding.add(client);
+          hold.seen();
+        }
+        if (this.holding.has(from)) {
+          this.held.push(() => to.write(data));
+          return;
+        }
         if (from === upstream && this.awaitingLoss.delete(upstream)) {
           this.lostReplies += 1;
           from.destroy();
