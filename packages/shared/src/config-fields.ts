@@ -487,10 +487,10 @@ export const outputFormat = perStream<OutputFormat>(
 );
 
 /**
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which the AWS SDK reads itself: checked only for
- * what cannot be a key, never shown. A key with a trailing newline (a Secret written with `echo`)
- * started a flusher that said nothing, and whose every flush failed for good ("Invalid character
- * in header content"), the events held in Redis.
+ * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which the AWS SDK reads itself:
+ * checked only for what cannot be a key, never shown. A key with a trailing newline (a Secret
+ * written with `echo`) started a flusher that said nothing, and whose every flush failed for good
+ * ("Invalid character in header content"), the events held in Redis.
  */
 export const awsCredential = z
   .string()

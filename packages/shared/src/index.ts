@@ -19,6 +19,7 @@ export {
   entriesUrlsCannotCarry,
   type MemoryReserve,
   OUTPUT_FORMATS,
+  outputFormat,
   redisNamespace,
   redisUrl,
   writeKeys,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { isValidStreamName, writeKeys } from '@spool/shared';
+import { forStream, isValidStreamName, type OutputFormat, outputFormat, writeKeys } from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
 import { onTerminalGone, outliveTerminalIfAsked } from './terminal-gone.js';
@@ -201,11 +201,13 @@ function example(): { stream: string; auth: string } {
 function landing(bucket: string | undefined, stream: string): string {
   const key = `${env.S3_PREFIX ?? ''}stream=${stream}/dt=<day>/hour=<hour>/`;
   if (env.S3_ENDPOINT) return `in s3://${bucket}/${key} (${env.S3_ENDPOINT})`;
-  const read = READ_HINT[env.OUTPUT_FORMAT ?? 'ndjson.gz'] ?? READ_HINT['ndjson.gz'];
+  // The stream's own format: OUTPUT_FORMAT may name one per stream (`web:parquet,*:ndjson.gz`).
+  const formats = outputFormat.safeParse(env.OUTPUT_FORMAT);
+  const read = READ_HINT[formats.success ? forStream(formats.data, stream) : 'ndjson.gz'];
   return `in ${DATA_SHOWN}s3/${bucket}/${key}
     (the stand-in keeps each object's bytes as <key>._S3rver_object: ${read})`;
 }
-const READ_HINT: Record<string, string> = {
+const READ_HINT: Record<OutputFormat, string> = {
   'ndjson.gz': 'zcat it to read the events',
   'ndjson.zst': 'zstdcat it to read the events',
   parquet: 'make query reads it, docs/output.md',
@@ -225,6 +227,11 @@ try {
     .filter(([name, value]) => name.startsWith('SPOOL_DEV_') && name.endsWith('_PORT') && value)
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
+  // Services of the user's own: named, not printed (a URL may hold a password, and this output may
+  // end up in a log). make tail, verify and replay need them as make dev had them.
+  const ownServices = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_PREFIX']
+    .filter((name) => env[name])
+    .join(', ');
   process.stderr.write(`
   Spool is running (demo settings: FLUSH_THRESHOLD_BYTES=${DEMO.FLUSH_THRESHOLD_BYTES}, FLUSH_INTERVAL=${DEMO.FLUSH_INTERVAL}).
   Access: ${access}.
@@ -237,7 +244,7 @@ try {
   It lands within about ${DEMO.FLUSH_INTERVAL} ${landing(bucket, stream)}
 
   Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
+    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}${ownServices ? `with ${ownServices} set as for make dev, ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses ${DATA_SHOWN}.
 

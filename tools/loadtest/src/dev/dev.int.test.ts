@@ -144,14 +144,22 @@ describe('make dev', () => {
   it('prints a curl that its WRITE_KEYS take, never the key, and its own data folder, and stops everything when its terminal closes (SIGHUP)', async () => {
     const dataDir = newDataDir();
     const key = 'dev-write-key-0123';
-    const dev = await startDev(dataDir, { WRITE_KEYS: `${key}:orders` });
+    const dev = await startDev(dataDir, {
+      WRITE_KEYS: `${key}:orders`,
+      OUTPUT_FORMAT: 'orders:ndjson.zst,*:ndjson.gz',
+      S3_PREFIX: 'dev/',
+    });
     try {
       await dev.running();
       const banner = dev.err();
       expect(banner).toContain(`/v1/streams/orders/events -u '<the first key of WRITE_KEYS>:'`);
       expect(dev.all()).not.toContain(key);
       // Its own data folder, not the repository's .data/, wherever the banner names one.
-      expect(banner).toContain(`in ${dataDir}/s3/spool/stream=orders/dt=<day>/hour=<hour>/`);
+      expect(banner).toContain(`in ${dataDir}/s3/spool/dev/stream=orders/dt=<day>/hour=<hour>/`);
+      // How to read the stream's objects, in its own format (it said zcat for every format but a
+      // lone one), and what make tail and verify need besides the ports.
+      expect(banner).toContain('zstdcat it to read the events');
+      expect(banner).toContain('with S3_PREFIX set as for make dev, make status');
       expect(banner).toContain(`the next 'make dev' reuses ${dataDir}/.`);
       expect(banner).not.toContain('.data/');
       // The curl, with the key in place of its placeholder.
