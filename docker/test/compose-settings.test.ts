@@ -20,6 +20,7 @@ const NOT_PASSED: Record<string, string> = {
   HOST: "the images' own",
   PORT: "the images' own; the published ports depend on it",
   METRICS_PORT: "the observability profile's Prometheus scrapes the ingests' /metrics on PORT",
+  AWS_SESSION_TOKEN: 'its S3 store is its own, with static keys: no temporary credentials',
 };
 
 /** The README table's rows: each variable and the processes that read it. */
