@@ -94,7 +94,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const activity = { active: 0, started: 0 };
   // A job is in hand from its start until BullMQ has recorded it completed or failed (the worker's
   // events): its record is one Redis round trip after the processor returns, and a close that found
-  // none in hand there cut it, leaving the job active until its lock expired (a review's run).
+  // none in hand there cut it, leaving the job active until its lock expired (a review's run). One
+  // BullMQ could not record (its lock lost to another flusher: no event, only an error) is let go
+  // once its lock would have expired: it is no longer this flusher's.
   const inHand = new Set<Job<FlushJobData>>();
   const processJob = async (job: Job<FlushJobData>): Promise<FlushOutcome | SweepResult> => {
     activity.active += 1;
@@ -106,6 +108,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       throw withBoundedMessage(error);
     } finally {
       activity.active -= 1;
+      setTimeout(() => inHand.delete(job), config.flushLockDurationMs).unref();
     }
   };
   const recorded = (job: Job<FlushJobData> | undefined) => {

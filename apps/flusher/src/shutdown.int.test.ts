@@ -94,6 +94,73 @@ describe("the flusher's shutdown", () => {
     }
   });
 
+  it('lets go of a job BullMQ could not record (its lock lost) once the lock would have expired: SIGTERM then finds none in hand', async () => {
+    const redisUrl = new URL(testServices().redisUrl);
+    const s3Url = new URL(testServices().s3.endpoint);
+    const redisProxy = await TcpProxy.start(redisUrl.hostname, Number(redisUrl.port));
+    const s3Proxy = await TcpProxy.start(s3Url.hostname, Number(s3Url.port));
+    const namespace = randomName('lost');
+    const flusher = await spawnService(
+      FLUSHER_MAIN,
+      flusherTestEnv({
+        REDIS_URL: redisProxy.url('redis'),
+        S3_ENDPOINT: s3Proxy.url('http'),
+        REDIS_NAMESPACE: namespace,
+        S3_TIMEOUT: '2s',
+        FLUSH_LOCK_DURATION: '2s',
+        LOG_LEVEL: 'info',
+      }),
+    );
+    const queue = new Queue(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
+    try {
+      await waitFor(
+        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+        'the flusher to be ready',
+      );
+      const stream = randomName('lost');
+      const jobId = flushJobId(stream, 0);
+      await registerStream(redis, streamRegistryKey(namespace), stream);
+      await appendToBuffer(redis, streamKeys(stream, namespace), {
+        chunk: '{"messageId":"a"}\n',
+        eventCount: 1,
+        maxBytes: 1e9,
+        dedupeWindowMs: 0,
+        clientIds: { ids: [], lines: [] },
+      });
+      // The upload hangs, then fails after S3_TIMEOUT; meanwhile the job's lock is lost (as to a
+      // failover, or to another flusher's stalled check), so BullMQ cannot record the failure.
+      s3Proxy.blackhole();
+      await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId });
+      await waitFor(async () => ((await queue.getActive()).length > 0 ? true : undefined), 30_000, 'the job');
+      expect(await redis.del(`${queuePrefix(namespace)}:${FLUSH_QUEUE}:${jobId}:lock`)).toBe(1);
+      await waitFor(
+        async () => (/Missing lock|Lock mismatch/.test(flusher.output()) ? true : undefined),
+        30_000,
+        'BullMQ to fail to record the job',
+      );
+      const unrecordedAt = Date.now();
+      s3Proxy.restore();
+      // The stalled check puts it back, and a retry lands it.
+      await waitFor(
+        async () => ((await queue.getJobState(jobId)) === 'unknown' ? true : undefined),
+        30_000,
+        'the job to land',
+      );
+      // Past FLUSH_LOCK_DURATION since the unrecorded end: not a timing assertion, the point after
+      // which the job is no longer this flusher's. Before, it stayed in hand for good.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, unrecordedAt + 3_000 - Date.now())));
+      redisProxy.wedge(); // Redis silent at shutdown: with a job in hand, the close waits on it
+      expect(await flusher.stop('SIGTERM')).toBe(0);
+      expect(flusher.output()).not.toContain('finishing the jobs in hand');
+    } finally {
+      await flusher.stop('SIGKILL');
+      await redisProxy.close();
+      await s3Proxy.close();
+      await queue.close();
+    }
+  });
+
   it('with no flush in hand and Redis gone, stops on SIGTERM, says "stopped" and exits 0, not waiting for Redis', async () => {
     const { flusher, proxy } = await readyFlusherBehindProxy();
     try {
