@@ -21,6 +21,16 @@ const TIMER_LEFT = `
   console.log('ready');
 `;
 
+/** A process whose shutdown never ends, and that nothing else holds once the signal comes. */
+const STOP_NEVER_ENDS = `
+  import { createLogger, stopOnSignals } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+  const logger = createLogger('spool-test', 'info');
+  stopOnSignals(logger, 600_000, () => new Promise(() => {}));
+  const alive = setInterval(() => {}, 1000);
+  process.once('SIGTERM', () => clearInterval(alive));
+  console.log('ready');
+`;
+
 /** Runs `source`, sends SIGTERM once it is ready, and gives its exit code and JSON log lines. */
 async function stoppedBySigterm(source: string) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', source], {
@@ -54,6 +64,12 @@ describe('stopOnSignals', () => {
       'stopped',
       'stopped, but something still held the process; exiting',
     ]);
+  });
+
+  it('exits 1 when it runs out of work before its shutdown ends (it exited 0, never having said stopped)', async () => {
+    const { code, lines } = await stoppedBySigterm(STOP_NEVER_ENDS);
+    expect(code).toBe(1);
+    expect(lines.map((line) => line.msg)).toEqual(['shutting down']);
   });
 
   it('exits 1 when the shutdown outlasts its grace, logging what was left unfinished', async () => {

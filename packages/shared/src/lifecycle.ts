@@ -53,7 +53,7 @@ export function warnOfUnknownSettings(
 
 /**
  * On SIGTERM or SIGINT, runs `stop` once and logs; the process then exits when nothing is left
- * to run (its last log lines written: pino writes asynchronously, and an exit at once lost lines
+ * to run (1 unless `stop` ended well; its last log lines written: pino writes asynchronously, and an exit at once lost lines
  * a slow reader of stdout had not taken yet). If `graceMs` passes first, it exits anyway: 1 when
  * `stop` has not ended (a stuck shutdown must not keep a container from being replaced), logging
  * what `unfinished` says was left (the flusher's jobs in hand, so an operator knows which streams
@@ -72,10 +72,17 @@ export function stopOnSignals(
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    let stopped = false;
+    // 1 until stop() has ended: a process that runs out of work before then (a stop awaiting what
+    // will never come) did not stop, and exited 0 in silence.
+    const exitCodeBefore = globalThis.process.exitCode;
+    globalThis.process.exitCode = 1;
+    let ended: 'stopped' | 'failed' | undefined;
     setTimeout(() => {
-      if (stopped) {
-        logger.warn({ graceMs }, 'stopped, but something still held the process; exiting');
+      if (ended) {
+        logger.warn(
+          { graceMs },
+          `${ended === 'stopped' ? 'stopped, but' : 'shutdown failed, and'} something still held the process; exiting`,
+        );
         globalThis.process.exit();
       }
       logger.error({ graceMs, ...unfinished() }, 'shutdown took too long; exiting');
@@ -83,13 +90,13 @@ export function stopOnSignals(
     }, graceMs).unref();
     stop().then(
       () => {
-        stopped = true;
+        ended = 'stopped';
+        globalThis.process.exitCode = exitCodeBefore;
         logger.info('stopped');
       },
       (error: unknown) => {
-        stopped = true;
+        ended = 'failed';
         logger.error({ err: error }, 'shutdown failed');
-        globalThis.process.exitCode = 1;
       },
     );
   };
