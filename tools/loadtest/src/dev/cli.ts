@@ -227,9 +227,16 @@ try {
     .filter(([name, value]) => name.startsWith('SPOOL_DEV_') && name.endsWith('_PORT') && value)
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
-  // Services of the user's own: named, not printed (a URL may hold a password, and this output may
-  // end up in a log). make tail, verify and replay need them as make dev had them.
-  const ownServices = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_PREFIX']
+  // Services of the user's own, and the namespace: named, not printed (a URL may hold a password,
+  // and this output may end up in a log). make tail, verify and replay need them as make dev had them.
+  const ownServices = [
+    'REDIS_URL',
+    'REDIS_CLUSTER_NODES',
+    'REDIS_NAMESPACE',
+    'S3_ENDPOINT',
+    'S3_BUCKET',
+    'S3_PREFIX',
+  ]
     .filter((name) => env[name])
     .join(', ');
   process.stderr.write(`

@@ -148,6 +148,7 @@ describe('make dev', () => {
       WRITE_KEYS: `${key}:orders`,
       OUTPUT_FORMAT: 'orders:ndjson.zst,*:ndjson.gz',
       S3_PREFIX: 'dev/',
+      REDIS_NAMESPACE: 'devns',
     });
     try {
       await dev.running();
@@ -159,7 +160,7 @@ describe('make dev', () => {
       // How to read the stream's objects, in its own format (it said zcat for every format but a
       // lone one), and what make tail and verify need besides the ports.
       expect(banner).toContain('zstdcat it to read the events');
-      expect(banner).toContain('with S3_PREFIX set as for make dev, make status');
+      expect(banner).toContain('with REDIS_NAMESPACE, S3_PREFIX set as for make dev, make status');
       expect(banner).toContain(`the next 'make dev' reuses ${dataDir}/.`);
       expect(banner).not.toContain('.data/');
       // The curl, with the key in place of its placeholder.
