@@ -350,7 +350,7 @@ describe('loadConfig', () => {
     ]);
   });
 
-  it('names a misspelled prefix too (RATE_, GROUP_, a letter off a setting: DEDUP_, S3BUCKET, AWS_REGON), and says which setting it is near', () => {
+  it('names a variable a letter or two from a setting, its prefix misspelled too (RATE_LIMT_MAX, DEDUP_WINDOW, S3BUCKET, AWS_REGON), and says which setting it is near', () => {
     expect(
       unknownSettings({
         RATE_LIMT_MAX: '2',
@@ -361,6 +361,8 @@ describe('loadConfig', () => {
         AWS_REGON: 'eu-west-1',
         // Other software's, a few letters from a setting: not said.
         AWS_DEFAULT_REGION: 'eu-west-1',
+        GROUP_ID: 'consumers', // Kafka's
+        RATE_LIMIT: '100',
         AWS_ACCESS_KEY_ID: 'x',
         HOSTNAME: 'pod-1',
         HOME: '/root',

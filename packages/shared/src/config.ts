@@ -339,7 +339,7 @@ function portNumber(text: string): number {
  * `MAX_BUFFER_SIZE`), which was ignored in silence, its default used instead.
  */
 const OWN_PREFIXES =
-  /^(?:REDIS|S3|FLUSH|MAX|DEDUPE|OUTPUT|QUARANTINE|STREAM|WRITE|ADMIN|GROUP|RATE|TRUST|IP|METRICS)_/;
+  /^(?:REDIS|S3|FLUSH|MAX|DEDUPE|OUTPUT|QUARANTINE|STREAM|WRITE|ADMIN|GROUP_COMMIT|RATE_LIMIT|TRUST|IP|METRICS)_/;
 /** Under those prefixes, and not Spool's: Kubernetes's service links (a Service named `redis`), KEDA's. */
 const OTHERS_UNDER_OWN_PREFIXES =
   /_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)\w*)?)$|^REDIS_PASSWORD$/;
