@@ -46,12 +46,28 @@ async function readyFlusherBehindProxy(): Promise<{
       LOG_LEVEL: 'info',
     }),
   );
+  await untilReady(flusher);
+  return { flusher, proxy, namespace };
+}
+
+async function untilReady(flusher: ServiceProcess): Promise<void> {
   await waitFor(
     async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
     30_000,
     'the flusher to be ready',
   );
-  return { flusher, proxy, namespace };
+}
+
+/** One event in `stream`'s buffer, the stream registered: a generation for a flush job to take. */
+async function bufferOneEvent(namespace: string, stream: string): Promise<void> {
+  await registerStream(redis, streamRegistryKey(namespace), stream);
+  await appendToBuffer(redis, streamKeys(stream, namespace), {
+    chunk: '{"messageId":"a"}\n',
+    eventCount: 1,
+    maxBytes: 1e9,
+    dedupeWindowMs: 0,
+    clientIds: { ids: [], lines: [] },
+  });
 }
 
 describe("the flusher's shutdown", () => {
@@ -61,14 +77,7 @@ describe("the flusher's shutdown", () => {
     try {
       const stream = randomName('ended');
       const jobId = flushJobId(stream, 0);
-      await registerStream(redis, streamRegistryKey(namespace), stream);
-      await appendToBuffer(redis, streamKeys(stream, namespace), {
-        chunk: '{"messageId":"a"}\n',
-        eventCount: 1,
-        maxBytes: 1e9,
-        dedupeWindowMs: 0,
-        clientIds: { ids: [], lines: [] },
-      });
+      await bufferOneEvent(namespace, stream);
       // The job's completion (moveToFinished names it and the queue's completed set) is held.
       const completing = proxy.holdRequestWith([jobId, ':completed']);
       await queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...FLUSH_JOB_OPTIONS, jobId });
@@ -113,21 +122,10 @@ describe("the flusher's shutdown", () => {
     );
     const queue = new Queue(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
     try {
-      await waitFor(
-        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-        30_000,
-        'the flusher to be ready',
-      );
+      await untilReady(flusher);
       const stream = randomName('lost');
       const jobId = flushJobId(stream, 0);
-      await registerStream(redis, streamRegistryKey(namespace), stream);
-      await appendToBuffer(redis, streamKeys(stream, namespace), {
-        chunk: '{"messageId":"a"}\n',
-        eventCount: 1,
-        maxBytes: 1e9,
-        dedupeWindowMs: 0,
-        clientIds: { ids: [], lines: [] },
-      });
+      await bufferOneEvent(namespace, stream);
       // The upload hangs, then fails after S3_TIMEOUT; meanwhile the job's lock is lost (as to a
       // failover, or to another flusher's stalled check), so BullMQ cannot record the failure.
       s3Proxy.blackhole();
