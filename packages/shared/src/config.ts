@@ -367,8 +367,8 @@ function nearUnprefixedSetting(name: string): boolean {
 }
 
 /**
- * The settings a typo in the prefix itself would miss the prefixes for (`DEDUP_WINDOW`,
- * `STREAMS_SHARDS`, `S3BUCKET`, `AWS_REGON`): those under a prefix of Spool's, and AWS_REGION.
+ * The settings under a prefix of Spool's, and AWS_REGION: those whose typos the prefixes miss when
+ * the typo is in the prefix itself (`DEDUP_WINDOW`, `STREAMS_SHARDS`, `S3BUCKET`, `AWS_REGON`).
  */
 const PREFIXED_SETTINGS = Object.keys(schema.shape).filter(
   (name) => OWN_PREFIXES.test(name) || name === 'AWS_REGION',

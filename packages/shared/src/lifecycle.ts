@@ -53,13 +53,13 @@ export function warnOfUnknownSettings(
 
 /**
  * On SIGTERM or SIGINT, runs `stop` once and logs; the process then exits when nothing is left
- * to run (1 unless `stop` ended well; its last log lines written: pino writes asynchronously, and an exit at once lost lines
- * a slow reader of stdout had not taken yet). If `graceMs` passes first, it exits anyway: 1 when
- * `stop` has not ended (a stuck shutdown must not keep a container from being replaced), logging
- * what `unfinished` says was left (the flusher's jobs in hand, so an operator knows which streams
- * another flusher will take over); with its exit code when it has, saying so: a library's timer
- * that outlives its request (the AWS SDK's, for a request that failed as it was made) held a
- * stopped flusher, which then exited 1 as if stuck.
+ * to run, 1 unless `stop` ended well, with its last log lines written (pino writes
+ * asynchronously: an exit at once lost lines a slow reader of stdout had not taken yet). If
+ * `graceMs` passes first, it exits anyway: 1 when `stop` has not ended (a stuck shutdown must not
+ * keep a container from being replaced), logging what `unfinished` says was left (the flusher's
+ * jobs in hand, so an operator knows which streams another flusher will take over); with its exit
+ * code when it has, saying so: a library's timer that outlives its request (the AWS SDK's, for a
+ * request that failed as it was made) held a stopped flusher, which then exited 1 as if stuck.
  */
 export function stopOnSignals(
   logger: Logger,
