@@ -29,8 +29,11 @@ const redis = createTestRedis();
 defineSpoolCommands(redis);
 afterAll(() => redis.quit());
 
-/** A flusher whose Redis is reached through a proxy (for the test to break), once it is ready. */
-async function readyFlusherBehindProxy(): Promise<{
+/**
+ * A flusher whose Redis is reached through a proxy (for the test to break), with `env` besides,
+ * once it is ready.
+ */
+async function readyFlusherBehindProxy(env: Record<string, string> = {}): Promise<{
   flusher: ServiceProcess;
   proxy: TcpProxy;
   namespace: string;
@@ -44,18 +47,15 @@ async function readyFlusherBehindProxy(): Promise<{
       REDIS_URL: proxy.url('redis'),
       REDIS_NAMESPACE: namespace,
       LOG_LEVEL: 'info',
+      ...env,
     }),
   );
-  await untilReady(flusher);
-  return { flusher, proxy, namespace };
-}
-
-async function untilReady(flusher: ServiceProcess): Promise<void> {
   await waitFor(
     async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
     30_000,
     'the flusher to be ready',
   );
+  return { flusher, proxy, namespace };
 }
 
 /** One event in `stream`'s buffer, the stream registered: a generation for a flush job to take. */
@@ -104,25 +104,19 @@ describe("the flusher's shutdown", () => {
   });
 
   it('lets go of a job BullMQ could not record (its lock lost) once the lock would have expired: SIGTERM then finds none in hand', async () => {
-    const redisUrl = new URL(testServices().redisUrl);
     const s3Url = new URL(testServices().s3.endpoint);
-    const redisProxy = await TcpProxy.start(redisUrl.hostname, Number(redisUrl.port));
     const s3Proxy = await TcpProxy.start(s3Url.hostname, Number(s3Url.port));
-    const namespace = randomName('lost');
-    const flusher = await spawnService(
-      FLUSHER_MAIN,
-      flusherTestEnv({
-        REDIS_URL: redisProxy.url('redis'),
-        S3_ENDPOINT: s3Proxy.url('http'),
-        REDIS_NAMESPACE: namespace,
-        S3_TIMEOUT: '2s',
-        FLUSH_LOCK_DURATION: '2s',
-        LOG_LEVEL: 'info',
-      }),
-    );
+    const {
+      flusher,
+      proxy: redisProxy,
+      namespace,
+    } = await readyFlusherBehindProxy({
+      S3_ENDPOINT: s3Proxy.url('http'),
+      S3_TIMEOUT: '2s',
+      FLUSH_LOCK_DURATION: '2s',
+    });
     const queue = new Queue(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
     try {
-      await untilReady(flusher);
       const stream = randomName('lost');
       const jobId = flushJobId(stream, 0);
       await bufferOneEvent(namespace, stream);
