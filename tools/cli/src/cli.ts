@@ -176,10 +176,22 @@ function redisTarget(): RedisTarget {
   return { kind: 'standalone', url: url.data };
 }
 
-/** Stops on Ctrl-C (or SIGTERM, or a closed pipe): the signal every loop checks. */
-function stopSignal(): AbortSignal {
+/**
+ * Stops on Ctrl-C (or SIGTERM, or a closed pipe): the signal every loop checks. `stopping`, when
+ * given, is said on stderr as the signal is seen: a command that finishes its work in hand first
+ * says so, rather than seem to ignore the key (a second Ctrl-C is not caught: it stops at once).
+ */
+function stopSignal(stopping?: string): AbortSignal {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // On a terminal, below the progress line rather than on its end.
+      if (stopping && !controller.signal.aborted) {
+        process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${stopping}\n`);
+      }
+      controller.abort();
+    });
+  }
   process.stdout.on('error', () => controller.abort()); // EPIPE: `spool tail web | head`
   return controller.signal;
 }
@@ -471,7 +483,9 @@ async function replayCommand(): Promise<void> {
   const { config, s3 } = s3FromEnvironment();
   const inside = targetInsideSource(config.s3.prefix, toPrefix);
   if (inside) fail(`--to-prefix: ${inside}`);
-  const signal = stopSignal();
+  const signal = stopSignal(
+    'spool replay: stopping: finishing the copy in hand, then writing the day manifest of the copies made (Ctrl-C again stops at once)',
+  );
   const tty = process.stderr.isTTY;
   try {
     const done = await replay({

@@ -19,6 +19,7 @@ import {
   readSpoolObject,
   saveObject,
   testServices,
+  until,
 } from '@spool/testkit';
 import { duckdbQuery } from '@spool/testkit/duckdb';
 import { type HeldRequest, S3FaultProxy } from '@spool/testkit/local-stack';
@@ -132,6 +133,15 @@ async function etags(keys: string[]): Promise<string[]> {
       async (key) => (await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: key }))).ETag ?? '',
     ),
   );
+}
+
+/**
+ * Ctrl-C, then waits until the run says it is stopping: the signal seen before the test lets the
+ * held request go (a signal and a reply arriving together are taken in either order).
+ */
+async function stopAndWaitForWord(run: ReturnType<typeof runCli>): Promise<void> {
+  run.child.kill('SIGINT');
+  await until('replay to say it is stopping', async () => /^spool replay: stopping: /m.test(run.err()));
 }
 
 /**
@@ -806,7 +816,7 @@ describe('spool replay', () => {
     const { stream, day } = await land(prefix, 4, 2_000);
     const args = dayReplay(stream, day, target);
     await atSecondCopy(prefix, target, args, async (stopped, held) => {
-      stopped.child.kill('SIGINT');
+      await stopAndWaitForWord(stopped);
       held.release();
       // An incomplete copy must not pass for a whole one: `make replay && <delete the source>`.
       expect(await stopped.exited).toBe(130);
@@ -816,6 +826,21 @@ describe('spool replay', () => {
     const verified = run('verify', target, ['--stream', stream, '--day', day]);
     expect(await verified.exited).toBe(0);
     expect(verified.out()).toContain('2 objects in the manifest');
+  });
+  it('stopped by a second Ctrl-C at once, its copy in hand left for the next run', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 4, 2_000);
+    await atSecondCopy(prefix, target, dayReplay(stream, day, target), async (stopped) => {
+      await stopAndWaitForWord(stopped);
+      // The second copy's write still held: only the signal can end the run now.
+      stopped.child.kill('SIGINT');
+      expect(await stopped.exited).toBeNull();
+      expect(stopped.child.signalCode).toBe('SIGINT');
+    });
+    const resumed = run('replay', prefix, dayReplay(stream, day, target));
+    expect(await resumed.exited).toBe(0);
+    expect(resumed.out()).toContain('replayed: 4 of 4 objects, 3 written, 1 already there');
   });
   it.each(['ndjson.zst', 'parquet'])(
     're-encoding as %s, fails the run with a message when a download is cut short, the copies before it in the manifest',
@@ -862,9 +887,8 @@ describe('spool replay', () => {
       });
       const held = await listing;
       if (!held) throw new Error('the listing was never asked for');
-      replay.child.kill('SIGINT');
       // The signal seen before the listing answers: the run stops with what it has (nothing).
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await stopAndWaitForWord(replay);
       held.release();
       expect(await replay.exited).toBe(130);
       expect(replay.err()).not.toContain('no objects');
