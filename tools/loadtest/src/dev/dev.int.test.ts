@@ -40,9 +40,29 @@ async function startDev(dataDir: string, extraEnv: Record<string, string> = {}) 
   const { env, ports } = await devEnv(dataDir, extraEnv);
   const child = spawn(process.execPath, [DEV], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = childOutput(child);
+  // What it printed, for a failure to say: a test timeout would say nothing.
+  const said = (what: string) => `${what}; make dev printed:\n${output.all()}`;
   const running = () =>
-    waitFor(async () => (output.err().includes('Spool is running') ? true : undefined), 90_000, 'make dev');
-  return { child, ...output, ports, running };
+    waitFor(
+      async () => {
+        if (output.err().includes('Spool is running')) return true;
+        if (child.exitCode !== null) throw new Error(said(`make dev exited ${child.exitCode} before it ran`));
+        return undefined;
+      },
+      90_000,
+      'make dev',
+    ).catch((error: Error) => {
+      throw new Error(said(error.message));
+    });
+  /** Its exit code, or an error with what it printed if it has not exited within 45 s. */
+  const exited = () =>
+    Promise.race([
+      output.closed,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(said('make dev did not exit within 45 s'))), 45_000).unref(),
+      ),
+    ]);
+  return { child, ...output, ports, running, exited };
 }
 
 function isRunning(pid: number): boolean {
@@ -178,15 +198,16 @@ describe('make dev', () => {
       expect(answer.status).toBe(202);
 
       dev.child.kill('SIGHUP');
-      expect(await dev.closed).toBe(0);
+      expect(await dev.exited()).toBe(0);
       expect(dev.err()).toContain(`the data stays in ${dataDir}/ for the next run`);
       // Redis ignores SIGHUP: only the runner could stop it.
       expect(await isPortFree(Number(dev.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
       expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
     } finally {
+      killLeftovers(dataDir); // what a make dev that did not stop left running
       dev.child.kill('SIGKILL');
     }
-  });
+  }, 150_000);
 
   // Who leads the terminal's session decides who the hang-up reaches: make alone, which passes
   // nothing on (a window or `ssh -t` that runs `make dev` itself); or a shell, whose death sends
@@ -246,6 +267,7 @@ describe('make dev', () => {
     const dataDir = newDataDir();
     const first = await startDev(dataDir);
     let left: number[] = [];
+    let second: Awaited<ReturnType<typeof startDev>> | undefined;
     try {
       await first.running();
       left = readFileSync(join(dataDir, 'make-dev.children'), 'utf8').split('\n').map(Number);
@@ -256,13 +278,16 @@ describe('make dev', () => {
       await exited;
 
       // On other ports, as the port-in-use hint suggests: a second Redis on the same AOF.
-      const second = await startDev(dataDir);
-      expect(await second.closed).toBe(1);
+      second = await startDev(dataDir);
+      expect(await second.exited()).toBe(1);
       expect(second.err()).toContain(
         `a previous make dev's processes still run on ${dataDir} (pids ${left.join(' ')})`,
       );
       expect(await isPortFree(Number(second.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
     } finally {
+      // A second that did not refuse ran on: it and what it started, or Jest waits on them.
+      killLeftovers(dataDir);
+      second?.child.kill('SIGKILL');
       first.child.kill('SIGKILL');
       for (const pid of left) {
         try {
@@ -270,5 +295,5 @@ describe('make dev', () => {
         } catch {}
       }
     }
-  });
+  }, 150_000);
 });
