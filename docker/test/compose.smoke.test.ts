@@ -235,6 +235,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       'SpoolFlushStuck',
       'SpoolFlushWorkerReplaced',
       'SpoolIngestAnswering503',
+      'SpoolIngestSeesNoFlusher',
       'SpoolLandingBehind',
       'SpoolRedisEvicting',
       'SpoolSweepFailing',

@@ -39,6 +39,7 @@ import { requestAddress } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
+import { FlusherWatch, type FlusherWatchOptions } from './flusher-watch.js';
 import { GroupCommit } from './group-commit.js';
 import { InflightBodies } from './inflight-bodies.js';
 import { createIngestMetrics } from './metrics.js';
@@ -60,6 +61,8 @@ export interface IngestDeps {
   logger?: Logger;
   /** SLOW_CLIENT_LIMITS, unless a test needs them short. */
   slowClientLimits?: SlowClientLimits;
+  /** How often and how long the ingest looks for a flusher, unless a test needs them short. */
+  flusherWatch?: Pick<FlusherWatchOptions, 'lookEveryMs' | 'unseenAfterMs'>;
 }
 
 /** The ingest's logger: its name, level, and what its request log keeps of a client's address. */
@@ -110,6 +113,15 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
   const room = new RedisRoom(redis, config.memoryReserve, app.log);
   await room.start();
+  metrics.flusherSeen.set(1);
+  const flusherWatch = new FlusherWatch({
+    redis,
+    namespace: config.namespace,
+    logger: app.log,
+    onChange: (seen) => metrics.flusherSeen.set(seen ? 1 : 0),
+    ...deps.flusherWatch,
+  });
+  flusherWatch.start();
   const groupCommit = new GroupCommit({
     config,
     redis,
@@ -132,6 +144,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await groupCommit.drain();
     room.stop();
+    flusherWatch.stop();
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);

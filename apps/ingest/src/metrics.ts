@@ -84,6 +84,11 @@ export function createIngestMetrics() {
       labelNames: ['operation'] as const,
       registers: [registry],
     }),
+    flusherSeen: new Gauge({
+      name: 'spool_ingest_flusher_seen',
+      help: "1 while a flusher sweeps this ingest's REDIS_NAMESPACE (its sweep lease seen in Redis within 5 minutes), 0 once none has",
+      registers: [registry],
+    }),
     inflightBodyBytes: new Gauge({
       name: 'spool_ingest_inflight_body_bytes',
       help: 'Bytes of request bodies held until answered, against MAX_INFLIGHT_BYTES',

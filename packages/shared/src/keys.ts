@@ -17,7 +17,7 @@
  * | `<ns>:{<stream>}:seen:<ms>:<n>`     | set     | messageIds accepted in time bucket n of <ms> (dedupe; expires as a whole) |
  * | `<ns>:{<stream>}:seen:widths`       | hash    | bucket width (ms) -> expiry of its newest set: the widths still looked up |
  * | `{<ns>}:stream-registry`            | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
- * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it           |
+ * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it; the ingests look for it (a flusher sweeps their namespace) |
  * | `{<ns>}:last-flush-error`           | string  | the last failed flush attempt, any flusher's, for the status page |
  * | `<ns>:stream-registry`              | zset    | the registry of versions before 2026-12-04: the sweep moves it into `{<ns>}:stream-registry` |
  * | `<ns>:streams`                      | set     | the registry of earlier versions still: moved over the same way |
@@ -119,7 +119,10 @@ export function legacyLastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:last-flush-error`;
 }
 
-/** Held by the flusher that sweeps this tick (sweep-timer.ts). */
+/**
+ * Held by the flusher that sweeps this tick (sweep-timer.ts). The ingests read it too: its being
+ * there now and then is how they know a flusher sweeps their namespace (flusher-watch.ts).
+ */
 export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:sweep-lease`;
 }

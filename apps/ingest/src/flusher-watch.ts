@@ -1,0 +1,89 @@
+import { type RedisClient, sweepLeaseKey } from '@spool/shared';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** How often the ingest looks for the namespace's sweep lease: one EXISTS. */
+const LOOK_EVERY_MS = 10_000;
+
+/**
+ * No lease seen for this long: no flusher sweeps the namespace. A running flusher takes the lease
+ * at least every 30 s (sweepEveryMs), but not while a sweep of a large registry runs on, which
+ * takes minutes at a hundred thousand streams.
+ */
+export const UNSEEN_AFTER_MS = 5 * 60_000;
+
+export interface FlusherWatchOptions {
+  redis: RedisClient;
+  namespace: string;
+  logger: Pick<FastifyBaseLogger, 'warn' | 'info'>;
+  /** Called as the answer changes: a flusher sweeps the namespace (true), or none has (false). */
+  onChange: (seen: boolean) => void;
+  /** Shorter in tests only. */
+  lookEveryMs?: number;
+  unseenAfterMs?: number;
+}
+
+/**
+ * Whether any flusher sweeps this ingest's namespace, from the lease the sweeping flusher takes
+ * each tick (sweep-timer.ts). An ingest and flushers that differ in REDIS_NAMESPACE, or in Redis
+ * (REDIS_URL's server or database), each look healthy on their own, while the accepted events
+ * wait in a namespace no flusher reads: this is how the ingest can tell, and say so.
+ */
+export class FlusherWatch {
+  private seen = true;
+  private lastSeenAt = Date.now();
+  private looking = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly leaseKey: string;
+
+  constructor(private readonly options: FlusherWatchOptions) {
+    this.leaseKey = sweepLeaseKey(options.namespace);
+  }
+
+  /** Looks now, then every LOOK_EVERY_MS until `stop()`. */
+  start(): void {
+    this.lastSeenAt = Date.now();
+    void this.look();
+    this.timer = setInterval(() => void this.look(), this.options.lookEveryMs ?? LOOK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One look at the lease. */
+  async look(): Promise<void> {
+    if (this.looking) return; // a slow answer: the next look waits for it
+    this.looking = true;
+    try {
+      const present = (await this.options.redis.exists(this.leaseKey)) === 1;
+      this.judge(present);
+    } catch {
+      // Redis away (its own errors are logged and answered 503): not knowing is not seeing none.
+      // The quiet time starts again once Redis answers, when the flushers' ticks resume too.
+      this.lastSeenAt = Date.now();
+    } finally {
+      this.looking = false;
+    }
+  }
+
+  private judge(present: boolean): void {
+    const { logger, namespace, onChange } = this.options;
+    if (present) {
+      this.lastSeenAt = Date.now();
+      if (this.seen) return;
+      this.seen = true;
+      onChange(true);
+      logger.info({ namespace }, 'a flusher sweeps this namespace again');
+      return;
+    }
+    const quietMs = Date.now() - this.lastSeenAt;
+    if (!this.seen || quietMs < (this.options.unseenAfterMs ?? UNSEEN_AFTER_MS)) return;
+    this.seen = false;
+    onChange(false);
+    logger.warn(
+      { namespace, quietSeconds: Math.round(quietMs / 1000) },
+      "no flusher has swept this namespace lately: accepted events wait in Redis until one does. If flushers run, they read another REDIS_NAMESPACE or another Redis (REDIS_URL's server or database): give them the ingest's",
+    );
+  }
+}
