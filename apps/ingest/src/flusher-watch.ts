@@ -9,7 +9,7 @@ const LOOK_EVERY_MS = 10_000;
  * at least every 30 s (sweepEveryMs), but not while a sweep of a large registry runs on, which
  * takes minutes at a hundred thousand streams.
  */
-export const UNSEEN_AFTER_MS = 5 * 60_000;
+const UNSEEN_AFTER_MS = 5 * 60_000;
 
 export interface FlusherWatchOptions {
   redis: RedisClient;
