@@ -160,6 +160,9 @@ describe('a flusher that dies', () => {
         await second.stop();
       }
     },
+    // Above its own waits (the held part's 60 s, the start's 30, the landing's 60): a loaded run
+    // of the Parquet case took 54 s of Jest's default 60.
+    180_000,
   );
 
   it('with no writable $TMPDIR: lands an NDJSON generation whole, its output held nowhere but in the parts', async () => {

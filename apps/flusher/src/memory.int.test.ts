@@ -19,10 +19,19 @@ afterAll(async () => {
   await redis.quit();
 });
 
+/** The process's resident memory; 0 once it has gone (a sampler outliving a failed test). */
 function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) * 1024;
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0;
+  }
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
+
+/** Above flushGrowth's own waits (the landing's 120 s): a slow run fails with what it waited for. */
+const FLUSH_TEST_TIMEOUT_MS = 180_000;
 
 /**
  * Flushes a `mebibytes` buffer with a flusher process of its own and returns its RSS growth: the
@@ -50,11 +59,12 @@ async function flushGrowth(
       ...env,
     }),
   );
+  let sampler: NodeJS.Timeout | undefined;
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const baseline = rssBytes(flusher.pid);
     let peak = baseline;
-    const sampler = setInterval(() => {
+    sampler = setInterval(() => {
       peak = Math.max(peak, rssBytes(flusher.pid));
     }, 20);
     await addFlushJob(queue, stream, 0);
@@ -67,6 +77,7 @@ async function flushGrowth(
     );
     return growth;
   } finally {
+    clearInterval(sampler);
     await flusher.stop();
   }
 }
@@ -77,27 +88,36 @@ describe('flusher memory', () => {
     async (format) => {
       expect(await flushGrowth(200, { OUTPUT_FORMAT: format })).toBeLessThan(150 * MiB);
     },
+    FLUSH_TEST_TIMEOUT_MS,
   );
 
-  it('flushing a buffer of one 64 MiB line (written by hand) holds none of it whole (< 150 MiB)', async () => {
-    // The ingest writes no line past MAX_EVENT_BYTES; by hand, one line is the whole buffer. Held
-    // for its receivedAt (and copied again with each chunk), a 160 MiB one grew a flusher by 965 MiB.
-    const oneLine = async (keys: StreamKeys, bytes: number) => {
-      const start = `{"messageId":"${keys.stream}-0","receivedAt":"${new Date().toISOString()}","data":"`;
-      await redis.append(keys.buf, start);
-      for (let written = start.length; written < bytes; written += 4 * MiB) {
-        await redis.append(keys.buf, 'x'.repeat(4 * MiB));
-      }
-      await redis.append(keys.buf, '"}\n');
-      await redis.hincrby(keys.stats, 'accepted', 1); // as the append script counts it
-      return [`${keys.stream}-0`];
-    };
-    expect(await flushGrowth(64, { OUTPUT_FORMAT: 'ndjson.gz' }, oneLine)).toBeLessThan(150 * MiB);
-  });
+  it(
+    'flushing a buffer of one 64 MiB line (written by hand) holds none of it whole (< 150 MiB)',
+    async () => {
+      // The ingest writes no line past MAX_EVENT_BYTES; by hand, one line is the whole buffer. Held
+      // for its receivedAt (and copied again with each chunk), a 160 MiB one grew a flusher by 965 MiB.
+      const oneLine = async (keys: StreamKeys, bytes: number) => {
+        const start = `{"messageId":"${keys.stream}-0","receivedAt":"${new Date().toISOString()}","data":"`;
+        await redis.append(keys.buf, start);
+        for (let written = start.length; written < bytes; written += 4 * MiB) {
+          await redis.append(keys.buf, 'x'.repeat(4 * MiB));
+        }
+        await redis.append(keys.buf, '"}\n');
+        await redis.hincrby(keys.stats, 'accepted', 1); // as the append script counts it
+        return [`${keys.stream}-0`];
+      };
+      expect(await flushGrowth(64, { OUTPUT_FORMAT: 'ndjson.gz' }, oneLine)).toBeLessThan(150 * MiB);
+    },
+    FLUSH_TEST_TIMEOUT_MS,
+  );
 
-  it('flushing a 256 MiB buffer to Parquet grows the flusher process by less than the buffer (< 200 MiB)', async () => {
-    // A DuckDB instance and one COPY's row group, whatever the buffer's size (docs/output.md);
-    // its library is loaded at start, before the baseline.
-    expect(await flushGrowth(256, { OUTPUT_FORMAT: 'parquet' })).toBeLessThan(200 * MiB);
-  });
+  it(
+    'flushing a 256 MiB buffer to Parquet grows the flusher process by less than the buffer (< 200 MiB)',
+    async () => {
+      // A DuckDB instance and one COPY's row group, whatever the buffer's size (docs/output.md);
+      // its library is loaded at start, before the baseline.
+      expect(await flushGrowth(256, { OUTPUT_FORMAT: 'parquet' })).toBeLessThan(200 * MiB);
+    },
+    FLUSH_TEST_TIMEOUT_MS,
+  );
 });
