@@ -161,9 +161,13 @@ describe('the sweep', () => {
       ...deps,
       config: loadConfig(flusherTestEnv({ REDIS_NAMESPACE: NS, FLUSH_INTERVAL: '1s' }), 'flusher'),
     };
-    let now = await redisNow(redis);
-    if (now % 3_600_000 < 5_000) await new Promise((resolve) => setTimeout(resolve, 5_000));
-    now = await redisNow(redis);
+    // Its hour must not end while the test runs: begun 2 s ago, and a minute of it left at least
+    // (a sweep past the hour's end seals the buffer, and asks for generation 1 too).
+    const intoHour = (await redisNow(redis)) % 3_600_000;
+    const left = 3_600_000 - intoHour;
+    const wait = intoHour < 5_000 ? 5_000 - intoHour : left < 65_000 ? left + 5_000 : 0;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    const now = await redisNow(redis);
     const stream = randomName('waiting');
     const keys = streamKeys(stream, NS);
     await write(stream, 100, now - 2_000);
@@ -179,7 +183,7 @@ describe('the sweep', () => {
     expect((await sweep(secondly)).enqueued.filter((id) => id.includes(stream))).toEqual([
       flushJobId(stream, 1),
     ]);
-  });
+  }, 120_000); // up to 65 s waiting for the next hour
 
   it('flushes a buffer held behind a waiting generation all the same once its hour has ended (an object keeps to its hour= folder, which readers prune on)', async () => {
     const now = await redisNow(redis);
