@@ -50,7 +50,15 @@ export async function spawnService(
         output,
         async stop(signal = 'SIGTERM') {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return closed;
+          // Past every service's shutdown grace (25 s at most): killed, so that no test leaves one
+          // running, which Jest would wait on for good.
+          const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+          kill.unref();
+          try {
+            return await closed;
+          } finally {
+            clearTimeout(kill);
+          }
         },
       };
     }

@@ -110,10 +110,15 @@ describe('spool loadtest', () => {
         if (url && /requests? ?\/s|req\/s/.test(stderr)) resolve(url[1] as string);
       });
     });
-    const ingestUrl = await started;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(143);
-    await expect(fetch(`${ingestUrl}/healthz`)).rejects.toThrow();
+    try {
+      const ingestUrl = await started;
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+      await expect(fetch(`${ingestUrl}/healthz`)).rejects.toThrow();
+    } finally {
+      // Never started, or never stopped: a five-minute run (and its stack) would outlive the test.
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -107,7 +107,11 @@ export class S3FaultProxy {
    */
   readonly encryptionChecks = { passed: 0, refused: 0, parts: 0 };
   private readonly sockets = new Set<Socket>();
-  private watchers: Array<{ matches: RequestMatch; hold: (request: HeldRequest) => void }> = [];
+  private watchers: Array<{
+    matches: RequestMatch;
+    hold: (request: HeldRequest) => void;
+    giveUp: () => void;
+  }> = [];
 
   private constructor(
     private readonly server: Server,
@@ -251,17 +255,20 @@ export class S3FaultProxy {
    */
   holdNext(matches: RequestMatch, timeoutMs: number): Promise<HeldRequest | undefined> {
     return new Promise((resolve) => {
+      const giveUp = () => {
+        clearTimeout(timer);
+        this.watchers = this.watchers.filter((waiting) => waiting !== watcher);
+        resolve(undefined);
+      };
       const watcher = {
         matches,
         hold: (request: HeldRequest) => {
           clearTimeout(timer);
           resolve(request);
         },
+        giveUp,
       };
-      const timer = setTimeout(() => {
-        this.watchers = this.watchers.filter((waiting) => waiting !== watcher);
-        resolve(undefined);
-      }, timeoutMs);
+      const timer = setTimeout(giveUp, timeoutMs);
       this.watchers.push(watcher);
     });
   }
@@ -286,6 +293,8 @@ export class S3FaultProxy {
   }
 
   async close(): Promise<void> {
+    // A watcher nothing matched gives up now: its timer would keep Jest's worker alive after the test.
+    for (const watcher of [...this.watchers]) watcher.giveUp();
     for (const socket of this.sockets) socket.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
