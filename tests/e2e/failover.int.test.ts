@@ -216,5 +216,5 @@ describe('an old primary that dies silently (its connections stay open and never
     } finally {
       await eager.stop();
     }
-  });
+  }, 120_000); // its waits add up past Jest's 60 s on a loaded runner
 });

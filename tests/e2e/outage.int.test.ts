@@ -139,7 +139,7 @@ describe('while S3 is down', () => {
     expect(landed.sort()).toEqual([...accepted].sort());
     expect(await redis.smembers(keys.pending)).toEqual([]);
     expect(await post(stream, 'after')).toBe(202);
-  });
+  }, 120_000); // its waits add up past Jest's 60 s on a loaded runner
 });
 
 describe('while S3 hangs (connections taken, nothing answered)', () => {

@@ -151,7 +151,7 @@ describe("the flusher's shutdown", () => {
       await s3Proxy.close();
       await queue.close();
     }
-  });
+  }, 120_000); // its waits add up past Jest's 60 s on a loaded runner
 
   it('with no flush in hand and Redis gone, stops on SIGTERM, says "stopped" and exits 0, not waiting for Redis', async () => {
     const { flusher, proxy } = await readyFlusherBehindProxy();
