@@ -8,6 +8,7 @@ import {
   FLUSH_QUEUE,
   type FlushJobData,
   flushBackoffDelay,
+  flusherAliveKey,
   healthRoutes,
   parseFlushJobId,
   queuePrefix,
@@ -217,6 +218,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const sweepTimer = startSweepTimer({
     redis: clients.redis,
     leaseKey: sweepLeaseKey(config.namespace),
+    aliveKey: flusherAliveKey(config.namespace),
     holder: `${hostname()}:${process.pid}`,
     everyMs: sweepEveryMs(config.flushIntervalMs),
     sweep: () => sweep(sweepDeps, sweepStop.signal),

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { streamKeys, sweepLeaseKey } from '@spool/shared';
+import { flusherAliveKey, streamKeys, sweepLeaseKey } from '@spool/shared';
 import { createTestRedis, randomName, waitFor, waitUntilLanded } from '@spool/testkit';
 import { type Logger, pino } from 'pino';
 import { fillBuffer, startTestFlusher } from '../test/support.js';
@@ -14,17 +14,19 @@ afterAll(async () => {
 
 type Outcome = 'ran' | 'failed' | 'skipped';
 
-/** A timer on a fresh lease, recording each tick's outcome. */
+/** A timer on a fresh namespace's lease, recording each tick's outcome. */
 function timer(
   sweep: () => Promise<unknown>,
-  leaseKey = sweepLeaseKey(randomName('ns')),
+  namespace = randomName('ns'),
   holder = 'a',
   log: Logger = logger,
 ) {
   const outcomes: Outcome[] = [];
+  const leaseKey = sweepLeaseKey(namespace);
   const handle = startSweepTimer({
     redis,
     leaseKey,
+    aliveKey: flusherAliveKey(namespace),
     holder,
     everyMs: 50,
     sweep,
@@ -75,19 +77,40 @@ describe('the sweep timer', () => {
   });
 
   it('skips its ticks while another flusher holds the lease, and sweeps once it expires', async () => {
-    const leaseKey = sweepLeaseKey(randomName('ns'));
+    const namespace = randomName('ns');
+    const leaseKey = sweepLeaseKey(namespace);
     // Held until a tick has been skipped, however slow the runner; then let go of at once.
     await redis.set(leaseKey, 'another flusher', 'PX', 60_000);
     let calls = 0;
     const t = timer(async () => {
       calls += 1;
-    }, leaseKey);
+    }, namespace);
     await waitFor(async () => (t.outcomes.includes('skipped') ? true : undefined), 10_000, 'a skipped tick');
     expect(calls).toBe(0);
     await redis.pexpire(leaseKey, 1);
     await waitFor(async () => (calls > 0 ? true : undefined), 10_000, 'the lease to expire');
     await t.stop();
     expect(t.outcomes[0]).toBe('skipped');
+  });
+
+  it("marks its namespace at every tick, the ones another flusher's lease made it skip too, for 2 minutes (the ingests look for it)", async () => {
+    const namespace = randomName('ns');
+    await redis.set(sweepLeaseKey(namespace), 'another flusher', 'PX', 60_000);
+    const t = timer(async () => {}, namespace, 'flusher-b');
+    try {
+      await waitFor(
+        async () => (t.outcomes.includes('skipped') ? true : undefined),
+        10_000,
+        'a skipped tick',
+      );
+      expect(t.outcomes).not.toContain('ran');
+      expect(await redis.get(flusherAliveKey(namespace))).toBe('flusher-b');
+      const ttl = await redis.pttl(flusherAliveKey(namespace));
+      expect(ttl).toBeGreaterThan(60_000);
+      expect(ttl).toBeLessThanOrEqual(120_000);
+    } finally {
+      await t.stop();
+    }
   });
 
   it('waits for the sweep in progress when stopped, and ticks no more', async () => {

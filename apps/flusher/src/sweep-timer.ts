@@ -1,10 +1,15 @@
 import { type RedisClient, repeatedLog } from '@spool/shared';
 import type { Logger } from 'pino';
 
+/** How long a flusher's mark on its namespace outlives its last tick (flusherAliveKey). */
+const ALIVE_MS = 120_000;
+
 export interface SweepTimerOptions {
   redis: RedisClient;
   /** The lease key: the flusher holding it sweeps this tick. */
   leaseKey: string;
+  /** Set at every tick, sweeping or not, for ALIVE_MS: the ingests look for it (flusherAliveKey). */
+  aliveKey: string;
   /** Who holds the lease (for whoever reads it in Redis). */
   holder: string;
   everyMs: number;
@@ -28,7 +33,7 @@ export interface SweepTimer {
  * are harmless, as every sweep is.
  */
 export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
-  const { redis, leaseKey, holder, everyMs, sweep, onTick, logger } = options;
+  const { redis, leaseKey, aliveKey, holder, everyMs, sweep, onTick, logger } = options;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -37,6 +42,9 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
   const logFailure = repeatedLog(logger, 'sweep failed; the next tick tries again');
 
   const tick = async () => {
+    // Not waited on, and its failure ignored: a Redis refusing it (OOM) must not keep the sweep
+    // from trying. Ticks come 30 s apart at most, after the sweep before: 2 minutes is room.
+    redis.set(aliveKey, holder, 'PX', ALIVE_MS).catch(() => {});
     let outcome: 'ran' | 'failed' | 'skipped' = 'skipped';
     try {
       if ((await redis.set(leaseKey, holder, 'PX', everyMs, 'NX')) === 'OK') {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { loadConfig, loggerOptions, sweepLeaseKey } from '@spool/shared';
+import { flusherAliveKey, loadConfig, loggerOptions } from '@spool/shared';
 import { createTestRedis, ingestTestEnv, randomName, until } from '@spool/testkit';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
@@ -46,14 +46,14 @@ async function ingestOf(namespace: string) {
   };
 }
 
-/** The lease a sweeping flusher of `namespace` takes for its tick (sweep-timer.ts: SET NX PX). */
-const takeLease = (namespace: string, ms: number) => redis.set(sweepLeaseKey(namespace), 'test', 'PX', ms);
+/** The mark a flusher of `namespace` sets at each sweep tick (sweep-timer.ts). */
+const markAlive = (namespace: string, ms: number) => redis.set(flusherAliveKey(namespace), 'test', 'PX', ms);
 
 describe('the ingest looking for a flusher of its namespace', () => {
-  it('says when none has swept it (a flusher of another namespace is none), and when one does again', async () => {
+  it('says when no flusher has run on its namespace (one of another namespace is none), and when one does again', async () => {
     const namespace = randomName('ns');
     // A flusher sweeping a namespace next to it: REDIS_NAMESPACE set differently on the flushers.
-    await takeLease(`${namespace}x`, 60_000);
+    await markAlive(`${namespace}x`, 60_000);
     const ingest = await ingestOf(namespace);
     try {
       expect(await ingest.seen()).toBe('1'); // a flusher is taken to sweep until one has not for a while
@@ -63,7 +63,7 @@ describe('the ingest looking for a flusher of its namespace', () => {
       expect(warning?.namespace).toBe(namespace);
       expect(warning?.msg).toContain('give them the ingest');
 
-      await takeLease(namespace, 60_000);
+      await markAlive(namespace, 60_000);
       await until('the ingest to see a flusher again', async () => (await ingest.seen()) === '1');
       expect(ingest.said('info').map((line) => line.namespace)).toEqual([namespace]);
     } finally {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import type { RedisClient } from '@spool/shared';
 import { FlusherWatch } from './flusher-watch.js';
 
-/** What Redis answers each look: the lease there (1), not there (0), or an error (Redis away). */
+/** What Redis answers each look: the flushers' mark there (1), not there (0), or an error (Redis away). */
 let answer: () => Promise<number>;
 const changes: boolean[] = [];
 const logger = { warn: () => {}, info: () => {} };
@@ -30,7 +30,7 @@ afterEach(() => {
 });
 
 describe('FlusherWatch', () => {
-  it('takes none for none only after the whole quiet time without the lease', async () => {
+  it('takes none for none only after the whole quiet time without the mark', async () => {
     answer = async () => 0;
     const watch = startWatch();
     await jest.advanceTimersByTimeAsync(9_000);
@@ -40,7 +40,7 @@ describe('FlusherWatch', () => {
     watch.stop();
   });
 
-  it('keeps seeing a flusher whose lease most looks miss (between ticks, or a long sweep)', async () => {
+  it('keeps seeing a flusher whose mark most looks miss', async () => {
     let look = 0;
     answer = async () => (++look % 9 === 0 ? 1 : 0); // seen once in 9 s
     const watch = startWatch();
@@ -65,7 +65,7 @@ describe('FlusherWatch', () => {
     watch.stop();
   });
 
-  it('says once that none sweeps, and once that one does again', async () => {
+  it('says once that none runs, and once that one does again', async () => {
     answer = async () => 0;
     const watch = startWatch();
     await jest.advanceTimersByTimeAsync(30_000);

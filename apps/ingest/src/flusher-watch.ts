@@ -1,21 +1,21 @@
-import { type RedisClient, sweepLeaseKey } from '@spool/shared';
+import { flusherAliveKey, type RedisClient } from '@spool/shared';
 import type { FastifyBaseLogger } from 'fastify';
 
-/** How often the ingest looks for the namespace's sweep lease: one EXISTS. */
+/** How often the ingest looks for the flushers' mark on its namespace: one EXISTS. */
 const LOOK_EVERY_MS = 10_000;
 
 /**
- * No lease seen for this long: no flusher sweeps the namespace. A running flusher takes the lease
- * at least every 30 s (sweepEveryMs), but not while a sweep of a large registry runs on, which
- * takes minutes at a hundred thousand streams.
+ * The mark not seen for this long: no flusher runs on the namespace. Every flusher sets it at each
+ * sweep tick (30 s apart at most, after the sweep before) to last 2 minutes: none for 5 minutes
+ * since the last tick, all told.
  */
-const UNSEEN_AFTER_MS = 5 * 60_000;
+const UNSEEN_AFTER_MS = 3 * 60_000;
 
 export interface FlusherWatchOptions {
   redis: RedisClient;
   namespace: string;
   logger: Pick<FastifyBaseLogger, 'warn' | 'info'>;
-  /** Called as the answer changes: a flusher sweeps the namespace (true), or none has (false). */
+  /** Called as the answer changes: a flusher runs on the namespace (true), or none has (false). */
   onChange: (seen: boolean) => void;
   /** Shorter in tests only. */
   lookEveryMs?: number;
@@ -23,20 +23,20 @@ export interface FlusherWatchOptions {
 }
 
 /**
- * Whether any flusher sweeps this ingest's namespace, from the lease the sweeping flusher takes
- * each tick (sweep-timer.ts). An ingest and flushers that differ in REDIS_NAMESPACE, or in Redis
- * (REDIS_URL's server or database), each look healthy on their own, while the accepted events
- * wait in a namespace no flusher reads: this is how the ingest can tell, and say so.
+ * Whether any flusher runs on this ingest's namespace, from the mark each flusher sets at every
+ * sweep tick (flusherAliveKey). An ingest and flushers that differ in REDIS_NAMESPACE, or in
+ * Redis (REDIS_URL's server or database), each look healthy on their own, while the accepted
+ * events wait in a namespace no flusher reads: this is how the ingest can tell, and say so.
  */
 export class FlusherWatch {
   private seen = true;
   private lastSeenAt = Date.now();
   private looking = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly leaseKey: string;
+  private readonly aliveKey: string;
 
   constructor(private readonly options: FlusherWatchOptions) {
-    this.leaseKey = sweepLeaseKey(options.namespace);
+    this.aliveKey = flusherAliveKey(options.namespace);
   }
 
   /** Looks now, then every LOOK_EVERY_MS until `stop()`. */
@@ -51,12 +51,12 @@ export class FlusherWatch {
     clearInterval(this.timer);
   }
 
-  /** One look at the lease. */
+  /** One look for the mark. */
   async look(): Promise<void> {
     if (this.looking) return; // a slow answer: the next look waits for it
     this.looking = true;
     try {
-      const present = (await this.options.redis.exists(this.leaseKey)) === 1;
+      const present = (await this.options.redis.exists(this.aliveKey)) === 1;
       this.judge(present);
     } catch {
       // Redis away (its own errors are logged and answered 503): not knowing is not seeing none.
@@ -74,7 +74,7 @@ export class FlusherWatch {
       if (this.seen) return;
       this.seen = true;
       onChange(true);
-      logger.info({ namespace }, 'a flusher sweeps this namespace again');
+      logger.info({ namespace }, 'a flusher runs on this namespace again');
       return;
     }
     const quietMs = Date.now() - this.lastSeenAt;
@@ -82,8 +82,8 @@ export class FlusherWatch {
     this.seen = false;
     onChange(false);
     logger.warn(
-      { namespace, quietSeconds: Math.round(quietMs / 1000) },
-      "no flusher has swept this namespace lately: accepted events wait in Redis until one does. If flushers run, they read another REDIS_NAMESPACE or another Redis (REDIS_URL's server or database): give them the ingest's",
+      { namespace },
+      "no flusher has run on this namespace for 5 minutes: accepted events wait in Redis until one does. If flushers run, they read another REDIS_NAMESPACE or another Redis (REDIS_URL's server or database): give them the ingest's",
     );
   }
 }

@@ -86,7 +86,7 @@ export function createIngestMetrics() {
     }),
     flusherSeen: new Gauge({
       name: 'spool_ingest_flusher_seen',
-      help: "1 while a flusher sweeps this ingest's REDIS_NAMESPACE (its sweep lease seen in Redis within 5 minutes), 0 once none has",
+      help: "1 while a flusher runs on this ingest's REDIS_NAMESPACE (the mark each flusher sets at every sweep tick), 0 once none has for 5 minutes",
       registers: [registry],
     }),
     inflightBodyBytes: new Gauge({

@@ -29,6 +29,7 @@ export { parseIsoTime } from './iso-time.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,
+  flusherAliveKey,
   lastFlushErrorKey,
   legacyLastFlushErrorKey,
   legacyRegistryKeys,

@@ -17,7 +17,8 @@
  * | `<ns>:{<stream>}:seen:<ms>:<n>`     | set     | messageIds accepted in time bucket n of <ms> (dedupe; expires as a whole) |
  * | `<ns>:{<stream>}:seen:widths`       | hash    | bucket width (ms) -> expiry of its newest set: the widths still looked up |
  * | `{<ns>}:stream-registry`            | zset    | streams in use, scored by their last registration (ms, Redis's clock); read by the sweep |
- * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it; the ingests look for it (a flusher sweeps their namespace) |
+ * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it           |
+ * | `{<ns>}:flusher-alive`              | string  | set by every flusher at every sweep tick, for 2 minutes: the ingests look for it |
  * | `{<ns>}:last-flush-error`           | string  | the last failed flush attempt, any flusher's, for the status page |
  * | `<ns>:stream-registry`              | zset    | the registry of versions before 2026-12-04: the sweep moves it into `{<ns>}:stream-registry` |
  * | `<ns>:streams`                      | set     | the registry of earlier versions still: moved over the same way |
@@ -119,12 +120,19 @@ export function legacyLastFlushErrorKey(namespace = DEFAULT_NAMESPACE): string {
   return `${namespace}:last-flush-error`;
 }
 
-/**
- * Held by the flusher that sweeps this tick (sweep-timer.ts). The ingests read it too: its being
- * there now and then is how they know a flusher sweeps their namespace (flusher-watch.ts).
- */
+/** Held by the flusher that sweeps this tick (sweep-timer.ts). */
 export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:sweep-lease`;
+}
+
+/**
+ * Set by every flusher at each of its sweep ticks, sweeping or not, to expire 2 minutes on
+ * (sweep-timer.ts): there, a flusher runs on the namespace; the ingests look for it
+ * (flusher-watch.ts). Not the lease, which lasts a tick and is held by one flusher: a look every
+ * 10 s fell between a 5 s lease's ticks every time.
+ */
+export function flusherAliveKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${queuePrefix(namespace)}:flusher-alive`;
 }
 
 /** What @fastify/rate-limit puts before its client keys (a digest of the write key, or `ip:<address>`). */
