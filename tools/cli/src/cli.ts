@@ -183,15 +183,15 @@ function redisTarget(): RedisTarget {
  */
 function stopSignal(stopping?: string): AbortSignal {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      // On a terminal, below the progress line rather than on its end.
-      if (stopping && !controller.signal.aborted) {
-        process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${stopping}\n`);
-      }
-      controller.abort();
-    });
-  }
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const onSignal = () => {
+    // Both let go: a second signal, whichever, takes its default action (SIGTERM, then Ctrl-C).
+    for (const signal of signals) process.off(signal, onSignal);
+    // On a terminal, below the progress line rather than on its end.
+    if (stopping) process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}${stopping}\n`);
+    controller.abort();
+  };
+  for (const signal of signals) process.on(signal, onSignal);
   process.stdout.on('error', () => controller.abort()); // EPIPE: `spool tail web | head`
   return controller.signal;
 }

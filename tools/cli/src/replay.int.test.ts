@@ -136,11 +136,14 @@ async function etags(keys: string[]): Promise<string[]> {
 }
 
 /**
- * Ctrl-C, then waits until the run says it is stopping: the signal seen before the test lets the
+ * Ctrl-C (or `signal`), then waits until the run says it is stopping: the signal seen before the test lets the
  * held request go (a signal and a reply arriving together are taken in either order).
  */
-async function stopAndWaitForWord(run: ReturnType<typeof runCli>): Promise<void> {
-  run.child.kill('SIGINT');
+async function stopAndWaitForWord(
+  run: ReturnType<typeof runCli>,
+  signal: 'SIGINT' | 'SIGTERM' = 'SIGINT',
+): Promise<void> {
+  run.child.kill(signal);
   await until('replay to say it is stopping', async () => /^spool replay: stopping: /m.test(run.err()));
 }
 
@@ -827,21 +830,24 @@ describe('spool replay', () => {
     expect(await verified.exited).toBe(0);
     expect(verified.out()).toContain('2 objects in the manifest');
   });
-  it('stopped by a second Ctrl-C at once, its copy in hand left for the next run', async () => {
-    const prefix = `${randomName('replay')}/`;
-    const target = `${randomName('replayed')}/`;
-    const { stream, day } = await land(prefix, 4, 2_000);
-    await atSecondCopy(prefix, target, dayReplay(stream, day, target), async (stopped) => {
-      await stopAndWaitForWord(stopped);
-      // The second copy's write still held: only the signal can end the run now.
-      stopped.child.kill('SIGINT');
-      expect(await stopped.exited).toBeNull();
-      expect(stopped.child.signalCode).toBe('SIGINT');
-    });
-    const resumed = run('replay', prefix, dayReplay(stream, day, target));
-    expect(await resumed.exited).toBe(0);
-    expect(resumed.out()).toContain('replayed: 4 of 4 objects, 3 written, 1 already there');
-  });
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'stopped by %s, then by Ctrl-C at once, its copy in hand left for the next run',
+    async (first) => {
+      const prefix = `${randomName('replay')}/`;
+      const target = `${randomName('replayed')}/`;
+      const { stream, day } = await land(prefix, 4, 2_000);
+      await atSecondCopy(prefix, target, dayReplay(stream, day, target), async (stopped) => {
+        await stopAndWaitForWord(stopped, first);
+        // The second copy's write still held: only the signal can end the run now.
+        stopped.child.kill('SIGINT');
+        expect(await stopped.exited).toBeNull();
+        expect(stopped.child.signalCode).toBe('SIGINT');
+      });
+      const resumed = run('replay', prefix, dayReplay(stream, day, target));
+      expect(await resumed.exited).toBe(0);
+      expect(resumed.out()).toContain('replayed: 4 of 4 objects, 3 written, 1 already there');
+    },
+  );
   it.each(['ndjson.zst', 'parquet'])(
     're-encoding as %s, fails the run with a message when a download is cut short, the copies before it in the manifest',
     async (format) => {
