@@ -101,7 +101,10 @@ describe('spool loadtest', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    const started = new Promise<string>((resolve) => {
+    // Rejected if it exits first, or prints no progress in 60 s: the finally below then kills it.
+    const started = new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the run exited ${code} before it ran:\n${stderr}`)));
+      setTimeout(() => reject(new Error(`no progress line in 60 s:\n${stderr}`)), 60_000).unref();
       child.stderr.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
         const url = /own stack: ingest (http:\/\/127\.0\.0\.1:\d+), redis (redis:\/\/127\.0\.0\.1:\d+)/.exec(
@@ -120,5 +123,5 @@ describe('spool loadtest', () => {
       // Never started, or never stopped: a five-minute run (and its stack) would outlive the test.
       child.kill('SIGKILL');
     }
-  });
+  }, 120_000);
 });
