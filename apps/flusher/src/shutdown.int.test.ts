@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
-  appendToBuffer,
   defineSpoolCommands,
   FLUSH_JOB,
   FLUSH_JOB_OPTIONS,
@@ -23,6 +22,7 @@ import {
   waitFor,
 } from '@spool/testkit';
 import { Queue } from 'bullmq';
+import { fillBuffer } from '../test/support.js';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const redis = createTestRedis();
@@ -61,13 +61,7 @@ async function readyFlusherBehindProxy(env: Record<string, string> = {}): Promis
 /** One event in `stream`'s buffer, the stream registered: a generation for a flush job to take. */
 async function bufferOneEvent(namespace: string, stream: string): Promise<void> {
   await registerStream(redis, streamRegistryKey(namespace), stream);
-  await appendToBuffer(redis, streamKeys(stream, namespace), {
-    chunk: '{"messageId":"a"}\n',
-    eventCount: 1,
-    maxBytes: 1e9,
-    dedupeWindowMs: 0,
-    clientIds: { ids: [], lines: [] },
-  });
+  await fillBuffer(redis, streamKeys(stream, namespace), 1, { lineBytes: 1 });
 }
 
 describe("the flusher's shutdown", () => {
