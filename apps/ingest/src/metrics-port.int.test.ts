@@ -101,8 +101,9 @@ describe('METRICS_PORT', () => {
     });
     const half = await sendRawHttp(`http://127.0.0.1:${metricsPort}`, 'GET /metrics HTTP/1.1\r\nHost: x\r\n');
     half.closed.catch(() => {});
-    // Taken in by the server before the signal (else the close never waits for it).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Taken in by the server before the signal: else the close drops it as idle, and the test
+    // would pass without testing anything.
+    await half.readByServer();
     // Before: held until the 10 s grace ran out, "shutdown took too long", exit 1.
     expect(await ingest.stop('SIGTERM')).toBe(0);
     expect(ingest.output()).not.toContain('shutdown took too long');
