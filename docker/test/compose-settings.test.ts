@@ -21,6 +21,11 @@ const NOT_PASSED: Record<string, string> = {
   PORT: "the images' own; the published ports depend on it",
   METRICS_PORT: "the observability profile's Prometheus scrapes the ingests' /metrics on PORT",
   AWS_SESSION_TOKEN: 'its S3 store is its own, with static keys: no temporary credentials',
+  // A path is of no use without the file mounted there: the two are added together, in an override.
+  REDIS_URL_FILE: 'a mount of its own; its Redis is its own, at a fixed URL',
+  REDIS_CLUSTER_NODES_FILE: 'a mount of its own; its Redis is one server',
+  WRITE_KEYS_FILE: 'a mount of its own',
+  ADMIN_KEYS_FILE: 'a mount of its own',
 };
 
 /** The README table's rows: each variable and the processes that read it. */

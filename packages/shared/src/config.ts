@@ -27,6 +27,7 @@ import { keyPrefixProblem } from './key-prefix.js';
 import { DEFAULT_NAMESPACE } from './keys.js';
 import type { PerStream } from './per-stream.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
+import { FILE_SETTINGS, type FileSetting, fileSettingName, readSettingFiles } from './setting-files.js';
 import { isValidStreamName } from './stream-name.js';
 import { type StreamShards, shardLimits } from './stream-shards.js';
 
@@ -276,6 +277,7 @@ const INGEST_ONLY_KEYS = [
   'MAX_EVENT_BYTES',
   'MAX_INFLIGHT_BYTES',
   'WRITE_KEYS',
+  'WRITE_KEYS_FILE',
   'ALLOW_ANONYMOUS_WRITES',
   'MAX_EVENTS_PER_REQUEST',
   'DEDUPE_WINDOW',
@@ -313,6 +315,7 @@ const FLUSHER_ONLY_KEYS = [
   'S3_SERVER_SIDE_ENCRYPTION',
   'S3_SSE_KMS_KEY_ID',
   'ADMIN_KEYS',
+  'ADMIN_KEYS_FILE',
 ] as const;
 
 /**
@@ -366,13 +369,17 @@ function nearUnprefixedSetting(name: string): boolean {
   );
 }
 
+/** Every setting's name: the schema's, and the `_FILE` variables that may stand for some (setting-files.ts). */
+const SETTINGS = [
+  ...Object.keys(schema.shape),
+  ...Object.keys(FILE_SETTINGS).map((name) => fileSettingName(name as FileSetting)),
+];
+
 /**
  * The settings under a prefix of Spool's, and AWS_REGION: those whose typos the prefixes miss when
  * the typo is in the prefix itself (`DEDUP_WINDOW`, `STREAMS_SHARDS`, `S3BUCKET`, `AWS_REGON`).
  */
-const PREFIXED_SETTINGS = Object.keys(schema.shape).filter(
-  (name) => OWN_PREFIXES.test(name) || name === 'AWS_REGION',
-);
+const PREFIXED_SETTINGS = SETTINGS.filter((name) => OWN_PREFIXES.test(name) || name === 'AWS_REGION');
 
 /**
  * The setting `name` is a letter from (two, for a setting of 10 letters or more), or is in another
@@ -394,7 +401,7 @@ export function nearestSetting(name: string): string | undefined {
 
 /** The variables of `env` that look like Spool's settings and are none: said at start (typos). */
 export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
-  const known = new Set(Object.keys(schema.shape));
+  const known = new Set(SETTINGS);
   const nearPrefixed = (name: string) => {
     const nearest = nearestSetting(name);
     return nearest !== undefined && PREFIXED_SETTINGS.includes(nearest);
@@ -419,10 +426,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
       ([name, value]) => value !== undefined && value !== '' && !OTHER_PROCESS_KEYS[process].includes(name),
     ),
   );
-  const parsed = schema.safeParse(present);
-  const problems: string[] = [];
+  const files = readSettingFiles(present);
+  const given = { ...present, ...files.values };
+  const parsed = schema.safeParse(given);
+  const problems = [...files.problems];
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      // A value read from a file is named by its variable too: the file is what to fix.
+      const from = name in files.values ? ` (from ${fileSettingName(name as FileSetting)})` : '';
+      problems.push(`${issue.path.join('.')}${from}: ${issue.message}`);
+    }
+  }
+  if (!parsed.success || problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const v = parsed.data;
@@ -526,7 +542,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   if (v.S3_PART_SIZE < 5 * 1024 ** 2 || v.S3_PART_SIZE > 5 * 1024 ** 3) {
     problems.push(`S3_PART_SIZE: S3 takes parts of 5MiB to 5GiB; got ${v.S3_PART_SIZE} bytes`);
   }
-  if (v.REDIS_CLUSTER_NODES && present.REDIS_URL !== undefined) {
+  if (v.REDIS_CLUSTER_NODES && given.REDIS_URL !== undefined) {
     problems.push('REDIS_CLUSTER_NODES: REDIS_URL is set too; choose one Redis (a server or a cluster)');
   }
   if (process === 'flusher' && !v.S3_BUCKET)

@@ -128,6 +128,7 @@ export {
   type UnitReads,
 } from './scripts.js';
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
+export { readSettingFiles } from './setting-files.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -265,6 +268,41 @@ describe('spool status', () => {
     expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
     expect(cli.out()).toContain('1 streams');
     expect(cli.out()).not.toContain(ANSI);
+  });
+
+  it("reads REDIS_URL_FILE as the services do (a pod's mounted secret), says what is wrong with it, and leaves it unread for --redis", async () => {
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    const dir = mkdtempSync(join(tmpdir(), 'spool-cli-'));
+    try {
+      writeFileSync(join(dir, 'redis-url'), `${REDIS_URL}\n`);
+      const tail = run(['tail', stream, '--namespace', namespace], {
+        REDIS_URL_FILE: join(dir, 'redis-url'),
+      });
+      const line = JSON.stringify({ event: 'through-the-url-file' });
+      await waitFor(
+        async () => {
+          await append(stream, namespace, [line]);
+          return tail.out().includes(line) ? true : undefined;
+        },
+        15_000,
+        'the tail to print',
+      );
+      tail.child.kill('SIGINT');
+      expect(await tail.exited).toBe(0);
+
+      const missing = run(['tail', stream, '--namespace', namespace], { REDIS_URL_FILE: join(dir, 'none') });
+      expect(await missing.exited).toBe(64);
+      expect(missing.err()).toContain(`spool: REDIS_URL_FILE: "${join(dir, 'none')}" does not exist`);
+      // --redis says where: the file (the flusher pod's, say) is neither read nor refused.
+      const given = run(['status', '--redis', REDIS_URL, '--namespace', namespace], {
+        REDIS_URL_FILE: join(dir, 'none'),
+        REDIS_CLUSTER_NODES_FILE: join(dir, 'none'),
+      });
+      expect(await given.exited).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads an empty REDIS_NAMESPACE as unset: the queue under {spool}, never {}', async () => {

@@ -22,6 +22,7 @@ import {
   queuePrefix,
   type RedisClient,
   type RedisTarget,
+  readSettingFiles,
   redisNamespace,
   redisUrl,
   refusedDatabase,
@@ -61,7 +62,8 @@ spool replay --stream STREAM --from YYYY-MM-DD --to YYYY-MM-DD --to-prefix PREFI
     A second run changes nothing; a run stopped (Ctrl-C, kill -9) picks up where it was.
     Progress on stderr.
 
-Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment, then redis://127.0.0.1:6379
+Redis defaults to REDIS_URL or REDIS_CLUSTER_NODES from the environment (or their _FILE, the path of
+a file holding it), then redis://127.0.0.1:6379
 (make dev's is redis://127.0.0.1:6390). Ctrl-C stops any of them.`;
 
 function fail(message: string): never {
@@ -161,7 +163,8 @@ function connectTarget(): RedisClient {
 }
 
 function redisTarget(): RedisTarget {
-  const nodes = values.cluster ?? (values.redis ? undefined : process.env.REDIS_CLUSTER_NODES);
+  const env = redisEnv();
+  const nodes = values.cluster ?? (values.redis ? undefined : env.REDIS_CLUSTER_NODES);
   if (nodes) {
     try {
       return parseClusterNodes(nodes);
@@ -171,9 +174,24 @@ function redisTarget(): RedisTarget {
   }
   // The services' own rule (an empty variable is unset, as for them): a URL ioredis would misread
   // failed as "Invalid URL", or hung retrying a socket path.
-  const url = redisUrl.safeParse(values.redis ?? (process.env.REDIS_URL || undefined));
+  const url = redisUrl.safeParse(values.redis ?? env.REDIS_URL);
   if (!url.success) fail(`${values.redis ? '--redis' : 'REDIS_URL'}: ${url.error.issues[0]?.message}`);
   return { kind: 'standalone', url: url.data };
+}
+
+/**
+ * REDIS_URL and REDIS_CLUSTER_NODES as the services read them: an empty variable is unset, and
+ * either may come from its `_FILE` (a pod's mounted secret), unless --redis or --cluster says.
+ */
+function redisEnv(): { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string } {
+  if (values.redis || values.cluster) return {};
+  const names = ['REDIS_URL', 'REDIS_URL_FILE', 'REDIS_CLUSTER_NODES', 'REDIS_CLUSTER_NODES_FILE'];
+  const given = Object.fromEntries(
+    names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
+  );
+  const files = readSettingFiles(given);
+  if (files.problems.length > 0) fail(files.problems.join('; '));
+  return { ...given, ...files.values };
 }
 
 /**
@@ -342,9 +360,8 @@ async function status(): Promise<void> {
     queue.on('error', () => {});
     // Thresholds and intervals as the flusher reads them, from this environment (the Redis
     // and S3 settings are not used here).
-    const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
     const config = loadConfig(
-      { ...env, REDIS_URL: 'redis://127.0.0.1:6379', S3_BUCKET: 'unused', REDIS_NAMESPACE: namespace },
+      { ...environmentWithoutRedis(), S3_BUCKET: 'unused', REDIS_NAMESPACE: namespace },
       'flusher',
     );
     const readStatus = statusReader({ redis, queue, config });
@@ -412,9 +429,23 @@ async function status(): Promise<void> {
 
 /** S3 as the flusher reads it from the environment (S3_BUCKET, S3_PREFIX, ...); Redis is not used. */
 function s3FromEnvironment() {
-  const { REDIS_CLUSTER_NODES: _nodes, ...env } = process.env;
-  const config = loadConfig({ ...env, REDIS_URL: 'redis://127.0.0.1:6379' }, 'flusher');
+  const config = loadConfig(environmentWithoutRedis(), 'flusher');
   return { config, s3: createS3Client(config.s3) };
+}
+
+/**
+ * This environment for loadConfig where its Redis settings are not used: a placeholder in their
+ * place, so that neither a cluster's nodes nor a file holding them (one mounted in the flusher's
+ * pod, not here) is read or refused.
+ */
+function environmentWithoutRedis(): NodeJS.ProcessEnv {
+  const {
+    REDIS_CLUSTER_NODES: _nodes,
+    REDIS_CLUSTER_NODES_FILE: _nodesFile,
+    REDIS_URL_FILE: _urlFile,
+    ...env
+  } = process.env;
+  return { ...env, REDIS_URL: 'redis://127.0.0.1:6379' };
 }
 
 /** --stream, refused (exit 64) unless a stream name. */

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { streamKeys } from '@spool/shared';
+import {
+  childOutput,
+  createTestRedis,
+  flusherTestEnv,
+  ingestTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  spawnService,
+  testServices,
+} from '@spool/testkit';
+
+const redis = createTestRedis();
+const dir = mkdtempSync(join(tmpdir(), 'spool-secret-files-'));
+afterAll(async () => {
+  await redis.quit();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A file holding `text`, as a mounted secret would; its path. */
+function secretFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o400 });
+  return path;
+}
+
+describe('secrets given as files (<NAME>_FILE)', () => {
+  it('the ingest takes its write keys and its Redis from files: 5,000 keys, more than one variable can hold', async () => {
+    const stream = randomName('keyfile');
+    const keys = Array.from(
+      { length: 5_000 },
+      (_, index) => `key-${index}-${randomName('k').padEnd(40, 'x')}`,
+    );
+    const keysFile = secretFile('write-keys', `${keys.map((key) => `${key}:${stream}`).join('\n')}\n`);
+    const urlFile = secretFile('redis-url', `${testServices().redisUrl}\n`);
+    const ingest = await spawnService(SPOOL_MAINS.ingest, {
+      ...ingestTestEnv(),
+      ALLOW_ANONYMOUS_WRITES: '',
+      REDIS_URL: '',
+      REDIS_URL_FILE: urlFile,
+      WRITE_KEYS_FILE: keysFile,
+    });
+    try {
+      const send = (key: string) =>
+        fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ event: 'from-a-key-file', messageId: randomName('m') }),
+        });
+      const answers = [];
+      for (const key of [keys[0], keys[4_999], 'not-in-the-file-000', `${keys[4_999]}:${stream}`]) {
+        const response = await send(key as string);
+        answers.push(response.status);
+        await response.text();
+      }
+      expect(answers).toEqual([202, 202, 401, 401]);
+      // Through the Redis the URL file named.
+      const stored = (await redis.getBuffer(streamKeys(stream).buf))?.toString() ?? '';
+      expect(stored.match(/from-a-key-file/g)).toHaveLength(2);
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it('the flusher guards its admin views with the keys of ADMIN_KEYS_FILE', async () => {
+    const adminKey = `admin-${randomName('a')}`.padEnd(24, '0');
+    const flusher = await spawnService(SPOOL_MAINS.flusher, {
+      ...flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
+      ADMIN_KEYS_FILE: secretFile('admin-keys', `another-admin-key-0000\n${adminKey}\n`),
+    });
+    try {
+      const status = async (authorization?: string) => {
+        const response = await fetch(`${flusher.url}/status.json`, {
+          headers: authorization ? { authorization } : {},
+        });
+        await response.text();
+        return response.status;
+      };
+      expect([
+        await status(),
+        await status('Bearer wrong-admin-key-00000'),
+        await status(`Bearer ${adminKey}`),
+      ]).toEqual([401, 401, 200]);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  it.each([
+    [
+      'missing',
+      { WRITE_KEYS_FILE: join(dir, 'never-mounted') },
+      `WRITE_KEYS_FILE: "${join(dir, 'never-mounted')}" does not exist`,
+    ],
+    [
+      'empty',
+      { WRITE_KEYS_FILE: secretFile('empty-keys', '\n') },
+      `WRITE_KEYS_FILE: "${join(dir, 'empty-keys')}" holds nothing`,
+    ],
+  ])(
+    'a write key file %s stops the ingest before it listens (exit 78), naming it',
+    async (_, env, message) => {
+      const child = spawn(process.execPath, [SPOOL_MAINS.ingest], {
+        env: { ...process.env, ...ingestTestEnv(), ALLOW_ANONYMOUS_WRITES: '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const { closed, all } = childOutput(child);
+      expect(await closed).toBe(78);
+      expect(all()).toContain(message);
+    },
+  );
+});
