@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import {
+  adminKeys,
   type Config,
   closeConnectionsOnClose,
   FLUSH_BACKOFF,
@@ -21,6 +22,7 @@ import {
   SLOW_CLIENT_LIMITS,
   streamOfUnit,
   sweepLeaseKey,
+  watchKeyFile,
 } from '@spool/shared';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -62,6 +64,8 @@ export interface FlusherDeps {
    * worker's) reach us only this way. main.ts checks them for a refused database.
    */
   onWorkerError?: (error: Error) => void;
+  /** How often ADMIN_KEYS_FILE is looked at (KEY_FILE_POLL_MS), unless a test needs it short. */
+  keyFilePollMs?: number;
 }
 
 export interface Flusher {
@@ -256,6 +260,21 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   // The admin views answer at once while Redis is down, rather than wait out the client's retries.
   const redisDown = redisDownTracker(clients.redis);
   const guard = adminGuard(config.adminKeys, logger as FastifyBaseLogger);
+  // ADMIN_KEYS_FILE, watched: a key is added or revoked without a restart.
+  const keyFile = config.settingFiles.ADMIN_KEYS;
+  const keyFileWatch =
+    keyFile === undefined
+      ? undefined
+      : watchKeyFile({
+          name: 'ADMIN_KEYS',
+          path: keyFile,
+          field: adminKeys,
+          current: config.adminKeys,
+          keyTexts: (keys) => keys,
+          apply: guard.replace,
+          logger,
+          ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
+        });
   await app.register(statusRoutes, {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
     guard,
@@ -271,6 +290,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     jobsInHand: () => [...inHand].map((job) => job.id ?? job.name),
     async close() {
       closing = true;
+      keyFileWatch?.close();
       watchdog.stop();
       sweepStop.abort();
       await sweepTimer.stop();

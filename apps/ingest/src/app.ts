@@ -49,6 +49,7 @@ import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
 import { loggedAddressUnder } from './tracking/client-ip.js';
+import { watchWriteKeyFile } from './write-key-file.js';
 
 /** How long `/readyz` waits for Redis to say whether it is a replica (a slow Redis is not judged by it). */
 const READY_ROLE_TIMEOUT_MS = 500;
@@ -63,6 +64,8 @@ export interface IngestDeps {
   slowClientLimits?: SlowClientLimits;
   /** How often and how long the ingest looks for a flusher, unless a test needs them short. */
   flusherWatch?: Pick<FlusherWatchOptions, 'lookEveryMs' | 'unseenAfterMs'>;
+  /** How often WRITE_KEYS_FILE is looked at (KEY_FILE_POLL_MS), unless a test needs it short. */
+  keyFilePollMs?: number;
 }
 
 /** The ingest's logger: its name, level, and what its request log keeps of a client's address. */
@@ -178,6 +181,17 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // A key in a header (Authorization, X-Write-Key) is checked before the body is read (a bad one
   // answered 401 at once); one in the body or the query, after it.
   const keys = writeKeyVerifier(config.writeKeys);
+  const keyFile = config.settingFiles.WRITE_KEYS;
+  if (keyFile !== undefined) {
+    const stopWatching = watchWriteKeyFile({
+      path: keyFile,
+      keys,
+      current: config.writeKeys,
+      logger: app.log,
+      ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
+    });
+    app.addHook('onClose', async () => stopWatching());
+  }
   const inflight = new InflightBodies(config.maxInflightBytes, (request) => ({
     address: addressBucket(requestAddress(request)),
     keyless: !keys.open && decidingHeaderKey(request.headers, keys) === undefined,
@@ -264,7 +278,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     maxEventBytes: config.maxEventBytes,
     maxEventsPerRequest: config.maxEventsPerRequest,
     maxRequestStoredBytes: config.maxRequestStoredBytes,
-    checkWriteKey: createWriteKeyCheck(config.writeKeys),
+    checkWriteKey: createWriteKeyCheck(keys),
     rateLimit: limited,
     isClosing: () => closing,
     groupCommit,

@@ -39,14 +39,16 @@ describe('queryKey', () => {
 });
 
 describe('createWriteKeyCheck', () => {
-  const check = createWriteKeyCheck([
-    { key: 'key-for-web', streams: new Set(['web']) },
-    { key: 'key-for-all', streams: '*' },
-  ]);
+  const check = createWriteKeyCheck(
+    writeKeyVerifier([
+      { key: 'key-for-web', streams: new Set(['web']) },
+      { key: 'key-for-all', streams: '*' },
+    ]),
+  );
 
   it('is open when no keys are configured, and then names no key whatever is presented', () => {
-    expect(createWriteKeyCheck([])(undefined, 'any')).toEqual({ ok: true });
-    expect(createWriteKeyCheck([])('Bearer made-up-key', 'any')).toEqual({ ok: true });
+    expect(createWriteKeyCheck(writeKeyVerifier([]))(undefined, 'any')).toEqual({ ok: true });
+    expect(createWriteKeyCheck(writeKeyVerifier([]))('Bearer made-up-key', 'any')).toEqual({ ok: true });
   });
 
   it('tells a missing or unknown key (401) from a key not allowed on the stream (403)', () => {
@@ -70,8 +72,24 @@ describe('writeKeyVerifier', () => {
   });
 });
 
+describe('writeKeyVerifier.replace', () => {
+  it('puts the new keys in use on every check made with it, and never opens a keyed service', () => {
+    const keys = writeKeyVerifier([{ key: 'key-old-0001', streams: '*' }]);
+    const check = createWriteKeyCheck(keys);
+    expect(check('Bearer key-old-0001', 'web')).toMatchObject({ ok: true });
+    keys.replace([{ key: 'key-new-0001', streams: new Set(['web']) }]);
+    expect(check('Bearer key-old-0001', 'web')).toMatchObject({ ok: false, status: 401 });
+    expect(check('Bearer key-new-0001', 'web')).toMatchObject({ ok: true });
+    expect(keys.verify('key-new-0001')?.firstStream).toBe('web');
+    keys.replace([]);
+    expect(keys.open).toBe(false);
+    expect(check('Bearer key-new-0001', 'web')).toMatchObject({ ok: true });
+    expect(check('Bearer anything-at-all', 'web')).toMatchObject({ ok: false, status: 401 });
+  });
+});
+
 describe('rateLimitIdentity', () => {
-  const check = createWriteKeyCheck([{ key: 'key-for-web', streams: new Set(['web']) }]);
+  const check = createWriteKeyCheck(writeKeyVerifier([{ key: 'key-for-web', streams: new Set(['web']) }]));
 
   it('is the verified key, the same however it was sent, and never the key itself', () => {
     const bearer = rateLimitIdentity(check('Bearer key-for-web', 'web'), '10.0.0.1');
@@ -105,8 +123,8 @@ describe('rateLimitIdentity', () => {
   it('is the client address for an unknown, missing or unverifiable key', () => {
     expect(rateLimitIdentity(check('Bearer guess-1234', 'web'), '10.0.0.1')).toBe('ip:10.0.0.1');
     expect(rateLimitIdentity(check(undefined, 'web'), '10.0.0.1')).toBe('ip:10.0.0.1');
-    expect(rateLimitIdentity(createWriteKeyCheck([])('Bearer random-1', 'web'), '10.0.0.3')).toBe(
-      'ip:10.0.0.3',
-    );
+    expect(
+      rateLimitIdentity(createWriteKeyCheck(writeKeyVerifier([]))('Bearer random-1', 'web'), '10.0.0.3'),
+    ).toBe('ip:10.0.0.3');
   });
 });

@@ -38,21 +38,31 @@ export interface VerifiedKey {
 /**
  * The configured write keys. `verify` compares a presented key's digest with every configured
  * one in constant time; `open` is true when none are configured (ALLOW_ANONYMOUS_WRITES).
+ * `replace` puts another set of keys in use at once, for every route (WRITE_KEYS_FILE changed):
+ * the service stays keyed, as a key file that holds no key is refused before.
  */
 export function writeKeyVerifier(writeKeys: readonly WriteKey[]) {
-  const verify = keyMatcher<VerifiedKey>(
-    writeKeys.map(({ key, streams }) => ({
-      key,
-      // Only a digest reaches Redis (rate-limit counters) or a log.
-      value: {
-        identity: `key:${sha256(key).toString('base64url').slice(0, 22)}`,
-        streams,
-        // Found once here: a key may be allowed on thousands of streams.
-        firstStream: streams === '*' ? undefined : streams.values().next().value,
-      },
-    })),
-  );
-  return { open: writeKeys.length === 0, verify };
+  const matcherOf = (keys: readonly WriteKey[]) =>
+    keyMatcher<VerifiedKey>(
+      keys.map(({ key, streams }) => ({
+        key,
+        // Only a digest reaches Redis (rate-limit counters) or a log.
+        value: {
+          identity: `key:${sha256(key).toString('base64url').slice(0, 22)}`,
+          streams,
+          // Found once here: a key may be allowed on thousands of streams.
+          firstStream: streams === '*' ? undefined : streams.values().next().value,
+        },
+      })),
+    );
+  let matcher = matcherOf(writeKeys);
+  return {
+    open: writeKeys.length === 0,
+    verify: (presented: unknown) => matcher(presented),
+    replace(keys: readonly WriteKey[]) {
+      if (keys.length > 0) matcher = matcherOf(keys);
+    },
+  };
 }
 
 export type WriteKeyVerifier = ReturnType<typeof writeKeyVerifier>;
@@ -110,9 +120,8 @@ export function urlKey(url: string): string | undefined {
 
 /** The native API's rule: the key in Authorization, allowed on the stream of the path. */
 export function createWriteKeyCheck(
-  writeKeys: readonly WriteKey[],
+  verifier: WriteKeyVerifier,
 ): (authorization: string | undefined, stream: string) => AuthResult {
-  const verifier = writeKeyVerifier(writeKeys);
   return (authorization, stream) => {
     if (verifier.open) return { ok: true };
     const presented = presentedKey(authorization);

@@ -1,7 +1,5 @@
 import {
   describeRedisTarget,
-  entriesBasicCannotCarry,
-  entriesUrlsCannotCarry,
   exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
@@ -13,6 +11,7 @@ import {
 import { buildApp, createIngestLogger } from './app.js';
 import { createIngestClients } from './clients.js';
 import { warnIfTooFewReplicas } from './replica-count.js';
+import { warnOfUnsendableKeys } from './write-key-file.js';
 
 /** How long shutdown may take (requests in flight finish their appends) before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -27,20 +26,7 @@ const app = await buildApp({ config, redis: clients.redis, queue: clients.queue,
 if (config.allowAnonymousWrites) {
   logger.warn('ALLOW_ANONYMOUS_WRITES=true: this ingest accepts events from anyone, for any stream');
 }
-const basicCannotCarry = entriesBasicCannotCarry(config.writeKeys);
-if (basicCannotCarry.length > 0) {
-  logger.warn(
-    { entries: basicCannotCarry },
-    'WRITE_KEYS: a key holding ":" can be sent only as Bearer or X-Write-Key (as Jitsu\'s SDK sends its id:secret keys); HTTP Basic (how Segment\'s and RudderStack\'s SDKs send a write key) ends the user name at the first ":"',
-  );
-}
-const urlsCannotCarry = entriesUrlsCannotCarry(config.writeKeys);
-if (urlsCannotCarry.length > 0) {
-  logger.warn(
-    { entries: urlsCannotCarry },
-    'WRITE_KEYS: a key holding ? # % & or \\ cannot be sent by the browser SDKs, which put it in URLs as it is (analytics.js loads no settings, RudderStack beacons are refused); server SDKs are not affected',
-  );
-}
+warnOfUnsendableKeys(logger, config.writeKeys);
 
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await app.close();

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -13,6 +13,7 @@ import {
   SPOOL_MAINS,
   spawnService,
   testServices,
+  waitFor,
 } from '@spool/testkit';
 
 const redis = createTestRedis();
@@ -86,6 +87,85 @@ describe('secrets given as files (<NAME>_FILE)', () => {
         await status('Bearer wrong-admin-key-00000'),
         await status(`Bearer ${adminKey}`),
       ]).toEqual([401, 401, 200]);
+    } finally {
+      await flusher.stop();
+    }
+  });
+
+  it('the ingest takes a changed WRITE_KEYS_FILE on SIGHUP, without a restart, and keeps its keys when the new file is refused', async () => {
+    const stream = randomName('rotate');
+    const [oldKey, newKey] = [`old-${randomName('k')}`, `new-${randomName('k')}`];
+    const path = secretFile('rotated-write-keys', `${oldKey}:${stream}\n`);
+    const ingest = await spawnService(SPOOL_MAINS.ingest, {
+      ...ingestTestEnv(),
+      ALLOW_ANONYMOUS_WRITES: '',
+      WRITE_KEYS_FILE: path,
+      LOG_LEVEL: 'info',
+    });
+    const status = async (key: string) => {
+      const response = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"event":"rotated"}',
+      });
+      await response.text();
+      return response.status;
+    };
+    /** Replaces the file whole (as a Secret's update does), sends SIGHUP, and waits for `line`. */
+    const rewrite = async (text: string, line: string) => {
+      writeFileSync(`${path}.new`, text);
+      renameSync(`${path}.new`, path);
+      const seen = ingest.output().split(line).length;
+      ingest.child.kill('SIGHUP');
+      await waitFor(
+        async () => (ingest.output().split(line).length > seen ? true : undefined),
+        10_000,
+        `the ingest to say ${line}`,
+      );
+    };
+    try {
+      expect([await status(oldKey), await status(newKey)]).toEqual([202, 401]);
+      await rewrite(`${newKey}:${stream}\n`, '"msg":"WRITE_KEYS_FILE read again"');
+      expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
+      // A key too short: refused as WRITE_KEYS would be, and the keys in use stay.
+      await rewrite(`${newKey}:${stream}\nshort:${stream}\n`, 'the keys in use stay as they were');
+      expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
+      expect(ingest.output()).toContain('"keys":1,"added":1,"removed":1');
+      expect(ingest.output()).not.toContain(newKey);
+      expect(ingest.output()).not.toContain(oldKey);
+      // It is still running: SIGHUP did not end it.
+      expect(ingest.child.exitCode).toBeNull();
+    } finally {
+      await ingest.stop();
+    }
+  });
+
+  it('the flusher takes a changed ADMIN_KEYS_FILE on SIGHUP', async () => {
+    const [oldKey, newKey] = [`old-admin-${randomName('a')}`, `new-admin-${randomName('a')}`];
+    const path = secretFile('rotated-admin-keys', `${oldKey}\n`);
+    const flusher = await spawnService(SPOOL_MAINS.flusher, {
+      ...flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
+      ADMIN_KEYS_FILE: path,
+      LOG_LEVEL: 'info',
+    });
+    const status = async (key: string) => {
+      const response = await fetch(`${flusher.url}/status.json`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      await response.text();
+      return response.status;
+    };
+    try {
+      expect([await status(oldKey), await status(newKey)]).toEqual([200, 401]);
+      writeFileSync(`${path}.new`, `${newKey}\n`);
+      renameSync(`${path}.new`, path);
+      flusher.child.kill('SIGHUP');
+      await waitFor(
+        async () => (flusher.output().includes('"msg":"ADMIN_KEYS_FILE read again"') ? true : undefined),
+        10_000,
+        'the flusher to read its key file again',
+      );
+      expect([await status(oldKey), await status(newKey)]).toEqual([401, 200]);
     } finally {
       await flusher.stop();
     }

@@ -220,6 +220,8 @@ export interface Config {
   maxEventsPerRequest: number;
   writeKeys: readonly WriteKey[];
   adminKeys: readonly string[];
+  /** The settings read from a file (`<NAME>_FILE`), each with its path: the key files are watched. */
+  settingFiles: Readonly<Partial<Record<FileSetting, string>>>;
   quarantineMaxEvents: number;
   allowAnonymousWrites: boolean;
   /** 0: dedupe off. */
@@ -579,6 +581,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),
     adminKeys: Object.freeze(v.ADMIN_KEYS),
+    settingFiles: Object.freeze(files.paths),
     quarantineMaxEvents: v.QUARANTINE_MAX_EVENTS,
     allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
     dedupeWindowMs: v.DEDUPE_WINDOW,

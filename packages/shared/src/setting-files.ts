@@ -26,6 +26,8 @@ export const MAX_SETTING_FILE_BYTES = 16 * 1024 * 1024;
 export interface SettingFiles {
   /** The values read, by setting name (`WRITE_KEYS`), to stand where the variable would. */
   values: Record<string, string>;
+  /** The path each was read from, by setting name. */
+  paths: Partial<Record<FileSetting, string>>;
   /** What is wrong, one line each, naming the `_FILE` variable and the path, never what the file holds. */
   problems: string[];
 }
@@ -39,6 +41,7 @@ export interface SettingFiles {
  */
 export function readSettingFiles(env: Record<string, string | undefined>): SettingFiles {
   const values: Record<string, string> = {};
+  const paths: Partial<Record<FileSetting, string>> = {};
   const problems: string[] = [];
   for (const [name, lineBreak] of Object.entries(FILE_SETTINGS) as [FileSetting, string | undefined][]) {
     const variable = fileSettingName(name);
@@ -60,9 +63,12 @@ export function readSettingFiles(env: Record<string, string | undefined>): Setti
     if (lines.length === 0) problems.push(`${variable}: "${path}" holds nothing`);
     else if (lineBreak === undefined && lines.length > 1)
       problems.push(`${variable}: "${path}" holds more than one line`);
-    else values[name] = lines.join(lineBreak ?? '');
+    else {
+      values[name] = lines.join(lineBreak ?? '');
+      paths[name] = path;
+    }
   }
-  return { values, problems };
+  return { values, paths, problems };
 }
 
 function readSettingFile(path: string): string | { problem: string } {

@@ -11,10 +11,12 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
  * or guessed key being tried is seen.
  */
 export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger) {
-  const isAdmin = keyMatcher(adminKeys.map((key) => ({ key, value: true })));
+  const matcherOf = (keys: readonly string[]) => keyMatcher(keys.map((key) => ({ key, value: true })));
+  let isAdmin = matcherOf(adminKeys);
+  const open = adminKeys.length === 0;
   const refused = repeatedLog(log, 'admin view refused');
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (adminKeys.length === 0) {
+  const guard = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (open) {
       if (openHost(addressedHost(request.headers.host))) return;
       refused(undefined, {
         reason: 'open views asked by a name',
@@ -35,4 +37,9 @@ export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger)
       message: 'this view needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
     });
   };
+  /** Other keys in use at once (ADMIN_KEYS_FILE changed); keyed views never become open. */
+  const replace = (keys: readonly string[]) => {
+    if (keys.length > 0) isAdmin = matcherOf(keys);
+  };
+  return Object.assign(guard, { replace });
 }

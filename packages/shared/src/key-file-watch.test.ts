@@ -1,0 +1,104 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { adminKeys } from './config-fields.js';
+import { watchKeyFile } from './key-file-watch.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'spool-key-file-watch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const KEY_A = 'admin-key-a-0123456789';
+const KEY_B = 'admin-key-b-0123456789';
+const KEY_C = 'admin-key-c-0123456789';
+
+/** Replaces the file whole, as Kubernetes's symlink swap and `mv` do. */
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.new`, text);
+  renameSync(`${path}.new`, path);
+}
+
+function watched(name: string, initial: string[]) {
+  const path = join(dir, name);
+  writeFileSync(path, initial.join('\n'));
+  const applied: string[][] = [];
+  const lines: { level: string; fields: unknown; message: string }[] = [];
+  const log = (level: string) => (fields: unknown, message: string) => lines.push({ level, fields, message });
+  const watch = watchKeyFile({
+    name: 'ADMIN_KEYS',
+    path,
+    field: adminKeys,
+    current: initial,
+    keyTexts: (keys) => keys,
+    apply: (keys) => applied.push([...keys]),
+    logger: { info: log('info'), error: log('error') } as never,
+    pollMs: 20,
+  });
+  return { path, applied, lines, watch };
+}
+
+const until = async (what: string, done: () => boolean) => {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('watchKeyFile', () => {
+  it('puts the keys of a changed file in use, and says how many were added and removed, never which', async () => {
+    const { path, applied, lines, watch } = watched('changed', [KEY_A, KEY_B]);
+    try {
+      writeAtomically(path, `${KEY_B}\n${KEY_C}\n`);
+      await until('the change to be read', () => applied.length === 1);
+      expect(applied).toEqual([[KEY_B, KEY_C]]);
+      expect(lines).toEqual([
+        { level: 'info', fields: { keys: 2, added: 1, removed: 1 }, message: 'ADMIN_KEYS_FILE read again' },
+      ]);
+      expect(JSON.stringify(lines)).not.toMatch(/admin-key-/);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('keeps the keys in use when the file goes, holds nothing, or holds keys the setting refuses', async () => {
+    const { path, applied, lines, watch } = watched('broken', [KEY_A]);
+    try {
+      for (const [text, says] of [
+        ['\n', `ADMIN_KEYS_FILE: "${path}" holds nothing`],
+        [`${KEY_A}\nshort\n`, 'ADMIN_KEYS: key 2 is shorter than 16 characters'],
+        [undefined, `ADMIN_KEYS_FILE: "${path}" does not exist`],
+      ] as const) {
+        const before = lines.length;
+        if (text === undefined) rmSync(path);
+        else writeAtomically(path, text);
+        await until(`"${says}"`, () => lines.length > before);
+        expect(lines.at(-1)).toEqual({
+          level: 'error',
+          fields: { keys: 1 },
+          message: `${says}; the keys in use stay as they were until the file is fixed`,
+        });
+      }
+      expect(applied).toEqual([]);
+      expect(JSON.stringify(lines)).not.toMatch(/admin-key-/);
+      // Fixed: in use again, counted against the keys in use all along.
+      writeAtomically(path, `${KEY_A}\n${KEY_C}\n`);
+      await until('the fixed file to be read', () => applied.length === 1);
+      expect(lines.at(-1)?.fields).toEqual({ keys: 2, added: 1, removed: 0 });
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('reads the file on SIGHUP, and lets SIGHUP go once closed', () => {
+    const listeners = process.listenerCount('SIGHUP');
+    const { path, applied, watch } = watched('hangup', [KEY_A]);
+    expect(process.listenerCount('SIGHUP')).toBe(listeners + 1);
+    // Unchanged to the stat (the same size, written within the same poll): only SIGHUP reads it.
+    writeFileSync(path, KEY_B);
+    process.emit('SIGHUP', 'SIGHUP');
+    expect(applied).toEqual([[KEY_B]]);
+    watch.close();
+    expect(process.listenerCount('SIGHUP')).toBe(listeners);
+  });
+});

@@ -1,0 +1,85 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { type FileSetting, fileSettingName, readSettingFiles } from './setting-files.js';
+
+/**
+ * How often a key file is looked at (one stat): Kubernetes swaps a mounted Secret's files within
+ * its kubelet's sync period (a minute by default), so keys rotate in about that long.
+ */
+export const KEY_FILE_POLL_MS = 10_000;
+
+export interface KeyFileWatch {
+  /** Reads the file again now, as SIGHUP does. */
+  reload(): void;
+  close(): void;
+}
+
+export interface KeyFileWatchOptions<T> {
+  /** `WRITE_KEYS` or `ADMIN_KEYS`. */
+  name: FileSetting;
+  path: string;
+  /** The setting's own check (config-fields.ts): a file is held to what the variable is. */
+  field: z.ZodType<T>;
+  /** Puts the keys read in use; called only with keys that passed the check. */
+  apply(keys: T): void;
+  /** The keys' own texts, to count those added and removed (never logged). */
+  keyTexts(keys: T): readonly string[];
+  current: T;
+  logger: Pick<Logger, 'info' | 'error'>;
+  pollMs?: number;
+}
+
+/**
+ * Keys given in a file (`WRITE_KEYS_FILE`, `ADMIN_KEYS_FILE`) are read again when the file
+ * changes, and on SIGHUP (`kill -HUP`: now, rather than at the next look): a key is added or
+ * revoked without a restart, as a mounted Secret changes. SIGHUP is taken only while a key file
+ * is watched: otherwise it keeps its default (the process ends), which `make dev` relies on when
+ * its terminal closes. A file that cannot be read or holds keys the setting refuses (or none) is said in an
+ * error, and the keys in use stay as they were: an edit half made must not lock every client out
+ * or open the service. Only counts are logged, never a key.
+ */
+export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
+  const variable = fileSettingName(options.name);
+  let current = options.keyTexts(options.current);
+  const reload = () => {
+    const read = readSettingFiles({ [variable]: options.path });
+    const parsed =
+      read.problems.length === 0 ? options.field.safeParse(read.values[options.name]) : undefined;
+    if (parsed === undefined || !parsed.success) {
+      const problem = read.problems[0] ?? `${options.name}: ${parsed?.error.issues[0]?.message}`;
+      options.logger.error(
+        { keys: current.length },
+        `${problem}; the keys in use stay as they were until the file is fixed`,
+      );
+      return;
+    }
+    const next = options.keyTexts(parsed.data);
+    const before = new Set(current);
+    const after = new Set(next);
+    options.apply(parsed.data);
+    current = next;
+    options.logger.info(
+      {
+        keys: next.length,
+        added: next.filter((key) => !before.has(key)).length,
+        removed: [...before].filter((key) => !after.has(key)).length,
+      },
+      `${variable} read again`,
+    );
+  };
+  // A stat a poll, not a watch of the inode: Kubernetes replaces a Secret's file by a symlink swap.
+  const onStat = (now: { mtimeMs: number; ino: number; size: number }, before: typeof now) => {
+    if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.size !== before.size) reload();
+  };
+  watchFile(options.path, { interval: options.pollMs ?? KEY_FILE_POLL_MS, persistent: false }, onStat);
+  const onHangup = () => reload();
+  process.on('SIGHUP', onHangup);
+  return {
+    reload,
+    close: () => {
+      process.off('SIGHUP', onHangup);
+      unwatchFile(options.path, onStat);
+    },
+  };
+}
