@@ -408,13 +408,18 @@ export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
     const nearest = nearestSetting(name);
     return nearest !== undefined && PREFIXED_SETTINGS.includes(nearest);
   };
+  // `AWS_SECRET_ACCESS_KEY_FILE`: a file form of a setting that has none (setting-files.ts), or its
+  // secret would be looked for in vain. The SDK's own (`AWS_SHARED_CREDENTIALS_FILE`) are not ours.
+  const fileOfSettingWithout = (name: string) =>
+    name.endsWith('_FILE') && known.has(name.slice(0, -'_FILE'.length));
   return Object.keys(env)
     .filter(
       (name) =>
         !known.has(name) &&
         ((OWN_PREFIXES.test(name) && !OTHERS_UNDER_OWN_PREFIXES.test(name)) ||
           nearUnprefixedSetting(name) ||
-          nearPrefixed(name)),
+          nearPrefixed(name) ||
+          fileOfSettingWithout(name)),
     )
     .sort();
 }

@@ -47,10 +47,13 @@ describe('settings read from <NAME>_FILE', () => {
       { length: 5_000 },
       (_, index) => `write-key-${String(index).padStart(40, '0')}:web`,
     );
-    const path = file(lines.join('\n'));
-    const keys = loadConfig({ WRITE_KEYS_FILE: path }, 'ingest').writeKeys;
+    const keys = loadConfig({ WRITE_KEYS_FILE: file(lines.join('\n')) }, 'ingest').writeKeys;
     expect(keys).toHaveLength(5_000);
     expect(keys.at(-1)?.key).toBe(`write-key-${String(4_999).padStart(40, '0')}`);
+    const admin = Array.from({ length: 5_000 }, (_, index) => `admin-key-${String(index).padStart(40, '0')}`);
+    expect(
+      loadConfig({ ...BUCKET, ADMIN_KEYS_FILE: file(admin.join('\n')) }, 'flusher').adminKeys,
+    ).toHaveLength(5_000);
     // What the file replaces: such a value in the environment stops a process before it runs.
     expect(lines.join(';').length).toBeGreaterThan(128 * 1024);
     expect(() => execFileSync('true', [], { env: { WRITE_KEYS: lines.join(';') }, stdio: 'ignore' })).toThrow(
@@ -72,6 +75,8 @@ describe('settings read from <NAME>_FILE', () => {
   it('refuses, naming the variable and the path but never the contents: both set, missing, empty, a directory, too large, unreadable, a URL of two lines, a bad value', () => {
     const keys = file('secret-write-key-1:web');
     const tooLarge = file(Buffer.alloc(MAX_SETTING_FILE_BYTES + 1, 'a'));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
     const cases: [Record<string, string>, 'ingest' | 'flusher', string][] = [
       [
         { WRITE_KEYS: 'other-key-0001:*', WRITE_KEYS_FILE: keys },
@@ -87,6 +92,8 @@ describe('settings read from <NAME>_FILE', () => {
       [{ ...BUCKET, ADMIN_KEYS_FILE: file('\n \n') }, 'flusher', 'holds nothing'],
       [{ WRITE_KEYS_FILE: file('') }, 'ingest', 'holds nothing'],
       [{ WRITE_KEYS_FILE: dir }, 'ingest', `WRITE_KEYS_FILE: "${dir}" is not a regular file`],
+      // Read, a FIFO no one writes to would hold the start for good.
+      [{ WRITE_KEYS_FILE: fifo }, 'ingest', `WRITE_KEYS_FILE: "${fifo}" is not a regular file`],
       [{ WRITE_KEYS_FILE: tooLarge }, 'ingest', 'is larger than 16MiB'],
       [{ WRITE_KEYS_FILE: `${keys}/x` }, 'ingest', `WRITE_KEYS_FILE: "${keys}/x" cannot be read (ENOTDIR)`],
       [
@@ -124,7 +131,12 @@ describe('settings read from <NAME>_FILE', () => {
         REDIS_CLUSTER_NODES_FILE: 'a',
         WRITE_KEY_FILE: 'a',
         REDIS_URL_FLE: 'a',
+        // Settings with no file form; and the AWS SDK's own files, not Spool's to judge.
+        AWS_SECRET_ACCESS_KEY_FILE: 'a',
+        LOG_LEVEL_FILE: 'a',
+        AWS_SHARED_CREDENTIALS_FILE: 'a',
+        AWS_WEB_IDENTITY_TOKEN_FILE: 'a',
       }),
-    ).toEqual(['REDIS_URL_FLE', 'WRITE_KEY_FILE']);
+    ).toEqual(['AWS_SECRET_ACCESS_KEY_FILE', 'LOG_LEVEL_FILE', 'REDIS_URL_FLE', 'WRITE_KEY_FILE']);
   });
 });

@@ -270,7 +270,7 @@ describe('spool status', () => {
     expect(cli.out()).not.toContain(ANSI);
   });
 
-  it("reads REDIS_URL_FILE as the services do (a pod's mounted secret), says what is wrong with it, and leaves it unread for --redis", async () => {
+  it("reads REDIS_URL_FILE as the services do (a pod's mounted secret), says what is wrong with it, and leaves it and ADMIN_KEYS_FILE unread for --redis", async () => {
     const namespace = randomName('ns');
     const stream = randomName('web');
     const dir = mkdtempSync(join(tmpdir(), 'spool-cli-'));
@@ -294,10 +294,19 @@ describe('spool status', () => {
       const missing = run(['tail', stream, '--namespace', namespace], { REDIS_URL_FILE: join(dir, 'none') });
       expect(await missing.exited).toBe(64);
       expect(missing.err()).toContain(`spool: REDIS_URL_FILE: "${join(dir, 'none')}" does not exist`);
-      // --redis says where: the file (the flusher pod's, say) is neither read nor refused.
+      // A URL the services refuse, named as from its file.
+      writeFileSync(join(dir, 'bad-url'), 'redis://127.0.0.1:1/abc\n');
+      const bad = run(['tail', stream], { REDIS_URL_FILE: join(dir, 'bad-url') });
+      expect(await bad.exited).toBe(64);
+      expect(bad.err()).toContain(
+        'spool: REDIS_URL (from REDIS_URL_FILE): the path must be a database number',
+      );
+      // --redis says where: the file (the flusher pod's, say) is neither read nor refused; nor is an
+      // admin key file, which no command uses.
       const given = run(['status', '--redis', REDIS_URL, '--namespace', namespace], {
         REDIS_URL_FILE: join(dir, 'none'),
         REDIS_CLUSTER_NODES_FILE: join(dir, 'none'),
+        ADMIN_KEYS_FILE: join(dir, 'none'),
       });
       expect(await given.exited).toBe(0);
     } finally {

@@ -175,7 +175,10 @@ function redisTarget(): RedisTarget {
   // The services' own rule (an empty variable is unset, as for them): a URL ioredis would misread
   // failed as "Invalid URL", or hung retrying a socket path.
   const url = redisUrl.safeParse(values.redis ?? env.REDIS_URL);
-  if (!url.success) fail(`${values.redis ? '--redis' : 'REDIS_URL'}: ${url.error.issues[0]?.message}`);
+  if (!url.success) {
+    const from = values.redis ? '--redis' : env.fromFile ? 'REDIS_URL (from REDIS_URL_FILE)' : 'REDIS_URL';
+    fail(`${from}: ${url.error.issues[0]?.message}`);
+  }
   return { kind: 'standalone', url: url.data };
 }
 
@@ -183,7 +186,7 @@ function redisTarget(): RedisTarget {
  * REDIS_URL and REDIS_CLUSTER_NODES as the services read them: an empty variable is unset, and
  * either may come from its `_FILE` (a pod's mounted secret), unless --redis or --cluster says.
  */
-function redisEnv(): { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string } {
+function redisEnv(): { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string; fromFile?: boolean } {
   if (values.redis || values.cluster) return {};
   const names = ['REDIS_URL', 'REDIS_URL_FILE', 'REDIS_CLUSTER_NODES', 'REDIS_CLUSTER_NODES_FILE'];
   const given = Object.fromEntries(
@@ -191,7 +194,7 @@ function redisEnv(): { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string } {
   );
   const files = readSettingFiles(given);
   if (files.problems.length > 0) fail(files.problems.join('; '));
-  return { ...given, ...files.values };
+  return { ...given, ...files.values, fromFile: files.paths.REDIS_URL !== undefined };
 }
 
 /**
@@ -434,15 +437,17 @@ function s3FromEnvironment() {
 }
 
 /**
- * This environment for loadConfig where its Redis settings are not used: a placeholder in their
- * place, so that neither a cluster's nodes nor a file holding them (one mounted in the flusher's
- * pod, not here) is read or refused.
+ * This environment for loadConfig, less what no command uses from it: its Redis settings (a
+ * placeholder in their place) and the admin keys. Neither they nor a file holding them (mounted
+ * in the flusher's pod, say, not where the command runs) is read or refused.
  */
 function environmentWithoutRedis(): NodeJS.ProcessEnv {
   const {
     REDIS_CLUSTER_NODES: _nodes,
     REDIS_CLUSTER_NODES_FILE: _nodesFile,
     REDIS_URL_FILE: _urlFile,
+    ADMIN_KEYS: _adminKeys,
+    ADMIN_KEYS_FILE: _adminKeysFile,
     ...env
   } = process.env;
   return { ...env, REDIS_URL: 'redis://127.0.0.1:6379' };
