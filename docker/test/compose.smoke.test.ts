@@ -236,6 +236,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       'SpoolFlushWorkerReplaced',
       'SpoolIngestAnswering503',
       'SpoolIngestSeesNoFlusher',
+      'SpoolKeyFileRefused',
       'SpoolLandingBehind',
       'SpoolRedisEvicting',
       'SpoolSweepFailing',

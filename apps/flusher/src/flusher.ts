@@ -273,6 +273,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
           keyTexts: (keys) => keys,
           apply: guard.replace,
           logger,
+          readOk: metrics.keyFileReadOk,
           ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
         });
   await app.register(statusRoutes, {

@@ -1,4 +1,4 @@
-import { MAX_STREAM_LABELS, streamLabeler, within } from '@spool/shared';
+import { keyFileReadOkGauge, MAX_STREAM_LABELS, streamLabeler, within } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
@@ -61,6 +61,7 @@ export function createFlusherMetrics(
       labelNames: ['stream'] as const,
       registers: [registry],
     }),
+    keyFileReadOk: keyFileReadOkGauge(registry),
     oldestBufferAge: new Gauge({
       name: 'spool_oldest_buffer_age_seconds',
       help: 'Age of the oldest unflushed data (active buffer or sealed generation), as of the last sweep',

@@ -188,6 +188,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
       keys,
       current: config.writeKeys,
       logger: app.log,
+      readOk: metrics.keyFileReadOk,
       ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
     });
     app.addHook('onClose', async () => stopWatching());

@@ -1,4 +1,4 @@
-import { streamLabeler } from '@spool/shared';
+import { keyFileReadOkGauge, streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type IngestApi = 'native' | 'tracking';
@@ -84,6 +84,7 @@ export function createIngestMetrics() {
       labelNames: ['operation'] as const,
       registers: [registry],
     }),
+    keyFileReadOk: keyFileReadOkGauge(registry),
     flusherSeen: new Gauge({
       name: 'spool_ingest_flusher_seen',
       help: "1 while a flusher runs on this ingest's REDIS_NAMESPACE (the mark each flusher sets at every sweep tick), 0 once none has for 5 minutes",

@@ -113,6 +113,10 @@ describe('secrets given as files (<NAME>_FILE)', () => {
       await response.text();
       return response.status;
     };
+    const keyFileReadOk = async () => {
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      return /^spool_key_file_read_ok\{setting="WRITE_KEYS"\} (\d)$/m.exec(metrics)?.[1];
+    };
     /** Replaces the file whole (as a Secret's update does), sends SIGHUP, and waits for `line`. */
     const rewrite = async (text: string, line: string) => {
       writeFileSync(`${path}.new`, text);
@@ -130,8 +134,11 @@ describe('secrets given as files (<NAME>_FILE)', () => {
       await rewrite(`${newKey}:${stream}\n`, '"msg":"WRITE_KEYS_FILE read again"');
       expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
       // A key too short: refused as WRITE_KEYS would be, and the keys in use stay.
+      expect(await keyFileReadOk()).toBe('1');
       await rewrite(`${newKey}:${stream}\nshort:${stream}\n`, 'the keys in use stay as they were');
       expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
+      // For SpoolKeyFileRefused: a key revoked in that file would still be let in.
+      expect(await keyFileReadOk()).toBe('0');
       expect(ingest.output()).toContain('"keys":1,"added":1,"removed":1');
       expect(ingest.output()).not.toContain(newKey);
       expect(ingest.output()).not.toContain(oldKey);
@@ -168,6 +175,9 @@ describe('secrets given as files (<NAME>_FILE)', () => {
         'the flusher to read its key file again',
       );
       expect([await status(oldKey), await status(newKey)]).toEqual([401, 200]);
+      expect(await (await fetch(`${flusher.url}/metrics`)).text()).toMatch(
+        /^spool_key_file_read_ok\{setting="ADMIN_KEYS"\} 1$/m,
+      );
     } finally {
       await flusher.stop();
     }

@@ -6,6 +6,7 @@ import {
   writeKeys,
 } from '@spool/shared';
 import type { Logger } from 'pino';
+import type { Gauge } from 'prom-client';
 import type { WriteKeyVerifier } from './auth.js';
 
 /**
@@ -18,6 +19,7 @@ export function watchWriteKeyFile(options: {
   keys: WriteKeyVerifier;
   current: readonly WriteKey[];
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  readOk: Gauge<'setting'>;
   pollMs?: number;
 }): () => void {
   const watch = watchKeyFile({
@@ -31,6 +33,7 @@ export function watchWriteKeyFile(options: {
       warnOfUnsendableKeys(options.logger, keys);
     },
     logger: options.logger,
+    readOk: options.readOk,
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   return () => watch.close();

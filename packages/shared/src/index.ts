@@ -27,7 +27,7 @@ export {
 } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { parseIsoTime } from './iso-time.js';
-export { KEY_FILE_POLL_MS, type KeyFileWatch, watchKeyFile } from './key-file-watch.js';
+export { KEY_FILE_POLL_MS, type KeyFileWatch, keyFileReadOkGauge, watchKeyFile } from './key-file-watch.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,

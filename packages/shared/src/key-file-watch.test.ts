@@ -2,8 +2,9 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
 import { adminKeys } from './config-fields.js';
-import { watchKeyFile } from './key-file-watch.js';
+import { keyFileReadOkGauge, watchKeyFile } from './key-file-watch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-key-file-watch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,8 +25,10 @@ function watched(name: string, initial: string[]) {
   const applied: string[][] = [];
   const lines: { level: string; fields: unknown; message: string }[] = [];
   const log = (level: string) => (fields: unknown, message: string) => lines.push({ level, fields, message });
+  const registry = new Registry();
   const watch = watchKeyFile({
     name: 'ADMIN_KEYS',
+    readOk: keyFileReadOkGauge(registry),
     path,
     field: adminKeys,
     current: initial,
@@ -34,7 +37,8 @@ function watched(name: string, initial: string[]) {
     logger: { info: log('info'), error: log('error') } as never,
     pollMs: 20,
   });
-  return { path, applied, lines, watch };
+  const readOk = async () => (await registry.getSingleMetric('spool_key_file_read_ok')?.get())?.values;
+  return { path, applied, lines, watch, readOk };
 }
 
 const until = async (what: string, done: () => boolean) => {
@@ -62,8 +66,10 @@ describe('watchKeyFile', () => {
   });
 
   it('keeps the keys in use when the file goes, holds nothing, or holds keys the setting refuses', async () => {
-    const { path, applied, lines, watch } = watched('broken', [KEY_A]);
+    const { path, applied, lines, watch, readOk } = watched('broken', [KEY_A]);
+    const inUse = { labels: { setting: 'ADMIN_KEYS' }, value: 1 };
     try {
+      expect(await readOk()).toEqual([inUse]);
       for (const [text, says] of [
         ['\n', `ADMIN_KEYS_FILE: "${path}" holds nothing`],
         [`${KEY_A}\nshort\n`, 'ADMIN_KEYS: key 2 is shorter than 16 characters'],
@@ -78,6 +84,7 @@ describe('watchKeyFile', () => {
           fields: { keys: 1 },
           message: `${says}; the keys in use stay as they were until the file is fixed`,
         });
+        expect(await readOk()).toEqual([{ ...inUse, value: 0 }]);
       }
       expect(applied).toEqual([]);
       expect(JSON.stringify(lines)).not.toMatch(/admin-key-/);
@@ -85,6 +92,7 @@ describe('watchKeyFile', () => {
       writeAtomically(path, `${KEY_A}\n${KEY_C}\n`);
       await until('the fixed file to be read', () => applied.length === 1);
       expect(lines.at(-1)?.fields).toEqual({ keys: 2, added: 1, removed: 0 });
+      expect(await readOk()).toEqual([inUse]);
     } finally {
       watch.close();
     }

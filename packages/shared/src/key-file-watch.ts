@@ -1,5 +1,6 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import type { z } from 'zod';
 import { type FileSetting, fileSettingName, readSettingFiles } from './setting-files.js';
 
@@ -8,6 +9,16 @@ import { type FileSetting, fileSettingName, readSettingFiles } from './setting-f
  * its kubelet's sync period (a minute by default), so keys rotate in about that long.
  */
 export const KEY_FILE_POLL_MS = 10_000;
+
+/** The gauge of a process's key files: set only for those it watches (a label each). */
+export function keyFileReadOkGauge(registry: Registry): Gauge<'setting'> {
+  return new Gauge({
+    name: 'spool_key_file_read_ok',
+    help: "1 when the key file's last read was put in use, 0 when a change was refused (the keys in use are older than the file), by setting",
+    labelNames: ['setting'] as const,
+    registers: [registry],
+  });
+}
 
 export interface KeyFileWatch {
   /** Reads the file again now, as SIGHUP does. */
@@ -27,6 +38,8 @@ export interface KeyFileWatchOptions<T> {
   keyTexts(keys: T): readonly string[];
   current: T;
   logger: Pick<Logger, 'info' | 'error'>;
+  /** `spool_key_file_read_ok` of the process's metrics (`keyFileReadOkGauge`). */
+  readOk: Gauge<'setting'>;
   pollMs?: number;
 }
 
@@ -42,6 +55,10 @@ export interface KeyFileWatchOptions<T> {
 export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
   const variable = fileSettingName(options.name);
   let current = options.keyTexts(options.current);
+  // 0 while the file holds what is not in use: a key revoked there may still be let in
+  // (SpoolKeyFileRefused). Read whole at start, or the process would not have started.
+  const readOk = options.readOk.labels(options.name);
+  readOk.set(1);
   const reload = () => {
     const read = readSettingFiles({ [variable]: options.path });
     const parsed =
@@ -52,6 +69,7 @@ export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
         { keys: current.length },
         `${problem}; the keys in use stay as they were until the file is fixed`,
       );
+      readOk.set(0);
       return;
     }
     const next = options.keyTexts(parsed.data);
@@ -59,6 +77,7 @@ export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
     const after = new Set(next);
     options.apply(parsed.data);
     current = next;
+    readOk.set(1);
     options.logger.info(
       {
         keys: next.length,
