@@ -72,7 +72,7 @@ describe('watchKeyFile', () => {
       expect(await readOk()).toEqual([inUse]);
       for (const [text, says] of [
         ['\n', `ADMIN_KEYS_FILE: "${path}" holds nothing`],
-        [`${KEY_A}\nshort\n`, 'ADMIN_KEYS: key 2 is shorter than 16 characters'],
+        [`${KEY_A}\nshort\n`, 'ADMIN_KEYS (from ADMIN_KEYS_FILE): key 2 is shorter than 16 characters'],
         [undefined, `ADMIN_KEYS_FILE: "${path}" does not exist`],
       ] as const) {
         const before = lines.length;

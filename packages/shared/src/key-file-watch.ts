@@ -48,9 +48,9 @@ export interface KeyFileWatchOptions<T> {
  * changes, and on SIGHUP (`kill -HUP`: now, rather than at the next look): a key is added or
  * revoked without a restart, as a mounted Secret changes. SIGHUP is taken only while a key file
  * is watched: otherwise it keeps its default (the process ends), which `make dev` relies on when
- * its terminal closes. A file that cannot be read or holds keys the setting refuses (or none) is said in an
- * error, and the keys in use stay as they were: an edit half made must not lock every client out
- * or open the service. Only counts are logged, never a key.
+ * its terminal closes. A file that cannot be read or holds keys the setting refuses (or none) is
+ * said in an error, and the keys in use stay as they were: an edit half made must not lock every
+ * client out or open the service. Only counts are logged, never a key.
  */
 export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
   const variable = fileSettingName(options.name);
@@ -64,7 +64,8 @@ export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
     const parsed =
       read.problems.length === 0 ? options.field.safeParse(read.values[options.name]) : undefined;
     if (parsed === undefined || !parsed.success) {
-      const problem = read.problems[0] ?? `${options.name}: ${parsed?.error.issues[0]?.message}`;
+      const problem =
+        read.problems[0] ?? `${options.name} (from ${variable}): ${parsed?.error.issues[0]?.message}`;
       options.logger.error(
         { keys: current.length },
         `${problem}; the keys in use stay as they were until the file is fixed`,
