@@ -64,8 +64,6 @@ export interface FlusherDeps {
    * worker's) reach us only this way. main.ts checks them for a refused database.
    */
   onWorkerError?: (error: Error) => void;
-  /** How often ADMIN_KEYS_FILE is looked at (KEY_FILE_POLL_MS), unless a test needs it short. */
-  keyFilePollMs?: number;
 }
 
 export interface Flusher {
@@ -267,14 +265,13 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       ? undefined
       : watchKeyFile({
           name: 'ADMIN_KEYS',
-          path: keyFile,
+          file: keyFile,
           field: adminKeys,
           current: config.adminKeys,
           keyTexts: (keys) => keys,
           apply: guard.replace,
           logger,
           readOk: metrics.keyFileReadOk,
-          ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
         });
   await app.register(statusRoutes, {
     readStatus: statusReader({ redis: clients.redis, queue: clients.queue, config }),
@@ -291,7 +288,6 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     jobsInHand: () => [...inHand].map((job) => job.id ?? job.name),
     async close() {
       closing = true;
-      keyFileWatch?.close();
       watchdog.stop();
       sweepStop.abort();
       await sweepTimer.stop();
@@ -307,6 +303,9 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
         await current.worker.close(true).catch(() => {});
       }
       await app.close();
+      // Last: until the jobs in hand are done, SIGHUP still reads the file (main.ts keeps it from
+      // ending the process after).
+      keyFileWatch?.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import {
   createLogger,
   describeRedisTarget,
   exitOnRefusedDatabase,
+  keepSighupForKeyFiles,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
@@ -48,6 +49,7 @@ const flusher = await buildFlusher({
   onWorkerError: exitOnRefusedDatabase('flusher'),
 });
 
+keepSighupForKeyFiles(config.settingFiles);
 stopOnSignals(
   logger,
   SHUTDOWN_GRACE_MS,

@@ -64,8 +64,6 @@ export interface IngestDeps {
   slowClientLimits?: SlowClientLimits;
   /** How often and how long the ingest looks for a flusher, unless a test needs them short. */
   flusherWatch?: Pick<FlusherWatchOptions, 'lookEveryMs' | 'unseenAfterMs'>;
-  /** How often WRITE_KEYS_FILE is looked at (KEY_FILE_POLL_MS), unless a test needs it short. */
-  keyFilePollMs?: number;
 }
 
 /** The ingest's logger: its name, level, and what its request log keeps of a client's address. */
@@ -184,12 +182,11 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const keyFile = config.settingFiles.WRITE_KEYS;
   if (keyFile !== undefined) {
     const stopWatching = watchWriteKeyFile({
-      path: keyFile,
+      file: keyFile,
       keys,
       current: config.writeKeys,
       logger: app.log,
       readOk: metrics.keyFileReadOk,
-      ...(deps.keyFilePollMs === undefined ? {} : { pollMs: deps.keyFilePollMs }),
     });
     app.addHook('onClose', async () => stopWatching());
   }

@@ -1,6 +1,7 @@
 import {
   describeRedisTarget,
   exitOnRefusedDatabase,
+  keepSighupForKeyFiles,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
@@ -28,6 +29,7 @@ if (config.allowAnonymousWrites) {
 }
 warnOfUnsendableKeys(logger, config.writeKeys);
 
+keepSighupForKeyFiles(config.settingFiles);
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await app.close();
   await clients.close();

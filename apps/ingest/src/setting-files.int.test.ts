@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -147,6 +147,56 @@ describe('secrets given as files (<NAME>_FILE)', () => {
     } finally {
       await ingest.stop();
     }
+  });
+
+  it("the ingest takes a Kubernetes Secret's update of WRITE_KEYS_FILE by itself, with no signal (a look every 10 s)", async () => {
+    const stream = randomName('k8s');
+    const [oldKey, newKey] = [`old-${randomName('k')}`, `new-${randomName('k')}`];
+    // A Secret's volume, as the kubelet writes it: keys -> ..data/keys, ..data -> a directory.
+    const volume = join(dir, randomName('volume'));
+    for (const [version, key] of [
+      ['v1', oldKey],
+      ['v2', newKey],
+    ] as const) {
+      mkdirSync(join(volume, version), { recursive: true });
+      writeFileSync(join(volume, version, 'keys'), `${key}:${stream}\n`);
+    }
+    symlinkSync('v1', join(volume, '..data'));
+    symlinkSync(join('..data', 'keys'), join(volume, 'keys'));
+    const ingest = await spawnService(SPOOL_MAINS.ingest, {
+      ...ingestTestEnv(),
+      ALLOW_ANONYMOUS_WRITES: '',
+      WRITE_KEYS_FILE: join(volume, 'keys'),
+      LOG_LEVEL: 'info',
+    });
+    const status = async (key: string) => {
+      const response = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: '{"event":"swapped"}',
+      });
+      await response.text();
+      return response.status;
+    };
+    try {
+      expect([await status(oldKey), await status(newKey)]).toEqual([202, 401]);
+      symlinkSync('v2', join(volume, '..data_tmp'));
+      renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+      await waitFor(
+        async () => (ingest.output().includes('"msg":"WRITE_KEYS_FILE read again"') ? true : undefined),
+        30_000,
+        'the ingest to read the swapped file',
+      );
+      expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
+    } finally {
+      await ingest.stop();
+    }
+  }, 60_000);
+
+  it('without a key file, SIGHUP still ends the ingest (make dev counts on it when its terminal closes)', async () => {
+    const ingest = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv());
+    expect(await ingest.stop('SIGHUP')).toBeNull();
+    expect(ingest.child.signalCode).toBe('SIGHUP');
   });
 
   it('the flusher takes a changed ADMIN_KEYS_FILE on SIGHUP', async () => {

@@ -1,6 +1,7 @@
 import {
   entriesBasicCannotCarry,
   entriesUrlsCannotCarry,
+  type SettingFile,
   type WriteKey,
   watchKeyFile,
   writeKeys,
@@ -15,16 +16,15 @@ import type { WriteKeyVerifier } from './auth.js';
  * Returns what stops the watch.
  */
 export function watchWriteKeyFile(options: {
-  path: string;
+  file: SettingFile;
   keys: WriteKeyVerifier;
   current: readonly WriteKey[];
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   readOk: Gauge<'setting'>;
-  pollMs?: number;
 }): () => void {
   const watch = watchKeyFile({
     name: 'WRITE_KEYS',
-    path: options.path,
+    file: options.file,
     field: writeKeys,
     current: options.current,
     keyTexts: (keys) => keys.map(({ key }) => key),
@@ -34,7 +34,6 @@ export function watchWriteKeyFile(options: {
     },
     logger: options.logger,
     readOk: options.readOk,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   return () => watch.close();
 }

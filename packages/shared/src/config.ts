@@ -27,7 +27,13 @@ import { keyPrefixProblem } from './key-prefix.js';
 import { DEFAULT_NAMESPACE } from './keys.js';
 import type { PerStream } from './per-stream.js';
 import { parseClusterNodes, type RedisTarget } from './redis-target.js';
-import { FILE_SETTINGS, type FileSetting, fileSettingName, readSettingFiles } from './setting-files.js';
+import {
+  FILE_SETTINGS,
+  type FileSetting,
+  fileSettingName,
+  readSettingFiles,
+  type SettingFile,
+} from './setting-files.js';
 import { isValidStreamName } from './stream-name.js';
 import { type StreamShards, shardLimits } from './stream-shards.js';
 
@@ -220,8 +226,8 @@ export interface Config {
   maxEventsPerRequest: number;
   writeKeys: readonly WriteKey[];
   adminKeys: readonly string[];
-  /** The settings read from a file (`<NAME>_FILE`), each with its path: the key files are watched. */
-  settingFiles: Readonly<Partial<Record<FileSetting, string>>>;
+  /** The settings read from a file (`<NAME>_FILE`), each with its file: the key files are watched. */
+  settingFiles: Readonly<Partial<Record<FileSetting, Readonly<SettingFile>>>>;
   quarantineMaxEvents: number;
   allowAnonymousWrites: boolean;
   /** 0: dedupe off. */
@@ -586,7 +592,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
     maxEventsPerRequest: v.MAX_EVENTS_PER_REQUEST,
     writeKeys: Object.freeze(v.WRITE_KEYS),
     adminKeys: Object.freeze(v.ADMIN_KEYS),
-    settingFiles: Object.freeze(files.paths),
+    settingFiles: Object.freeze(files.files),
     quarantineMaxEvents: v.QUARANTINE_MAX_EVENTS,
     allowAnonymousWrites: v.ALLOW_ANONYMOUS_WRITES,
     dedupeWindowMs: v.DEDUPE_WINDOW,

@@ -27,7 +27,13 @@ export {
 } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { parseIsoTime } from './iso-time.js';
-export { KEY_FILE_POLL_MS, type KeyFileWatch, keyFileReadOkGauge, watchKeyFile } from './key-file-watch.js';
+export {
+  KEY_FILE_POLL_MS,
+  type KeyFileWatch,
+  keepSighupForKeyFiles,
+  keyFileReadOkGauge,
+  watchKeyFile,
+} from './key-file-watch.js';
 export { keyPrefixProblem } from './key-prefix.js';
 export {
   DEFAULT_NAMESPACE,
@@ -130,7 +136,7 @@ export {
   type UnitReads,
 } from './scripts.js';
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
-export { readSettingFiles } from './setting-files.js';
+export { readSettingFiles, type SettingFile } from './setting-files.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
 export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';

@@ -1,10 +1,20 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import { adminKeys } from './config-fields.js';
 import { keyFileReadOkGauge, watchKeyFile } from './key-file-watch.js';
+import { fileVersion } from './setting-files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-key-file-watch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,9 +29,18 @@ function writeAtomically(path: string, text: string): void {
   renameSync(`${path}.new`, path);
 }
 
-function watched(name: string, initial: string[]) {
-  const path = join(dir, name);
-  writeFileSync(path, initial.join('\n'));
+/**
+ * A watch of a file that held `initial` when read; `before`, a change made between that read and
+ * the watch's start (a Secret updated as the process starts). `path`: a path set up already.
+ */
+function watched(
+  name: string,
+  initial: string[],
+  { before, path = join(dir, name) }: { before?: () => void; path?: string } = {},
+) {
+  if (!statSync(path, { throwIfNoEntry: false })) writeFileSync(path, initial.join('\n'));
+  const file = { path, version: fileVersion(statSync(path)) };
+  before?.();
   const applied: string[][] = [];
   const lines: { level: string; fields: unknown; message: string }[] = [];
   const log = (level: string) => (fields: unknown, message: string) => lines.push({ level, fields, message });
@@ -29,7 +48,7 @@ function watched(name: string, initial: string[]) {
   const watch = watchKeyFile({
     name: 'ADMIN_KEYS',
     readOk: keyFileReadOkGauge(registry),
-    path,
+    file,
     field: adminKeys,
     current: initial,
     keyTexts: (keys) => keys,
@@ -93,6 +112,55 @@ describe('watchKeyFile', () => {
       await until('the fixed file to be read', () => applied.length === 1);
       expect(lines.at(-1)?.fields).toEqual({ keys: 2, added: 1, removed: 0 });
       expect(await readOk()).toEqual([inUse]);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('sees a change made after the file was read and before the watch began', async () => {
+    const path = join(dir, 'raced');
+    const { applied, watch } = watched('raced', [KEY_A], { before: () => writeAtomically(path, KEY_B) });
+    try {
+      await until('the change to be read', () => applied.length === 1);
+      expect(applied).toEqual([[KEY_B]]);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('sees an edit in place whose mtime was set back (cp -p, touch -r), by its ctime', async () => {
+    const path = join(dir, 'in-place');
+    // A whole second, which a stat reads back exactly: the edit below leaves it as it was.
+    const then = new Date('2026-01-01T00:00:00Z');
+    writeFileSync(path, KEY_A);
+    utimesSync(path, then, then);
+    const { applied, watch } = watched('in-place', [KEY_A], { path });
+    try {
+      writeFileSync(path, KEY_B);
+      utimesSync(path, then, then);
+      expect(statSync(path).mtimeMs).toBe(then.getTime());
+      await until('the change to be read', () => applied.length === 1);
+      expect(applied).toEqual([[KEY_B]]);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it("sees a Kubernetes Secret's update: the ..data symlink swapped to a new directory", async () => {
+    const volume = join(dir, 'secret-volume');
+    mkdirSync(join(volume, 'v1'), { recursive: true });
+    mkdirSync(join(volume, 'v2'));
+    writeFileSync(join(volume, 'v1', 'keys'), KEY_A);
+    writeFileSync(join(volume, 'v2', 'keys'), KEY_B);
+    symlinkSync('v1', join(volume, '..data'));
+    symlinkSync(join('..data', 'keys'), join(volume, 'keys'));
+    const { applied, watch } = watched('unused', [KEY_A], { path: join(volume, 'keys') });
+    try {
+      // As the kubelet's atomic writer swaps it.
+      symlinkSync('v2', join(volume, '..data_tmp'));
+      renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+      await until('the swap to be read', () => applied.length === 1);
+      expect(applied).toEqual([[KEY_B]]);
     } finally {
       watch.close();
     }

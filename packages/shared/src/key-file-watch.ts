@@ -1,8 +1,14 @@
-import { unwatchFile, watchFile } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { z } from 'zod';
-import { type FileSetting, fileSettingName, readSettingFiles } from './setting-files.js';
+import {
+  type FileSetting,
+  fileSettingName,
+  fileVersion,
+  readSettingFiles,
+  type SettingFile,
+} from './setting-files.js';
 
 /**
  * How often a key file is looked at (one stat): Kubernetes swaps a mounted Secret's files within
@@ -20,6 +26,18 @@ export function keyFileReadOkGauge(registry: Registry): Gauge<'setting'> {
   });
 }
 
+/** The settings whose files are watched (a key changed or revoked without a restart). */
+export const WATCHED_FILE_SETTINGS: readonly FileSetting[] = ['WRITE_KEYS', 'ADMIN_KEYS'];
+
+/**
+ * With a key file, SIGHUP means "read it now" (watchKeyFile), so it must never end the process,
+ * also once the watch has let go in a shutdown: a SIGHUP while a flusher drained its jobs ended it
+ * (exit 129, a review's run). Called by each main; without a key file SIGHUP keeps its default.
+ */
+export function keepSighupForKeyFiles(settingFiles: Partial<Record<FileSetting, unknown>>): void {
+  if (WATCHED_FILE_SETTINGS.some((name) => settingFiles[name] !== undefined)) process.on('SIGHUP', () => {});
+}
+
 export interface KeyFileWatch {
   /** Reads the file again now, as SIGHUP does. */
   reload(): void;
@@ -29,7 +47,8 @@ export interface KeyFileWatch {
 export interface KeyFileWatchOptions<T> {
   /** `WRITE_KEYS` or `ADMIN_KEYS`. */
   name: FileSetting;
-  path: string;
+  /** The file, as it was when `current` was read from it (config.settingFiles). */
+  file: SettingFile;
   /** The setting's own check (config-fields.ts): a file is held to what the variable is. */
   field: z.ZodType<T>;
   /** Puts the keys read in use; called only with keys that passed the check. */
@@ -54,13 +73,17 @@ export interface KeyFileWatchOptions<T> {
  */
 export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
   const variable = fileSettingName(options.name);
+  const { path } = options.file;
   let current = options.keyTexts(options.current);
+  // Compared with the file as `current` was read from it, not as first looked at here: a change
+  // in between (a Secret updated as the process starts) was missed until the next one.
+  let seen = options.file.version;
   // 0 while the file holds what is not in use: a key revoked there may still be let in
   // (SpoolKeyFileRefused). Read whole at start, or the process would not have started.
   const readOk = options.readOk.labels(options.name);
   readOk.set(1);
   const reload = () => {
-    const read = readSettingFiles({ [variable]: options.path });
+    const read = readSettingFiles({ [variable]: path });
     const parsed =
       read.problems.length === 0 ? options.field.safeParse(read.values[options.name]) : undefined;
     if (parsed === undefined || !parsed.success) {
@@ -73,6 +96,7 @@ export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
       readOk.set(0);
       return;
     }
+    seen = read.files[options.name]?.version ?? seen;
     const next = options.keyTexts(parsed.data);
     const before = new Set(current);
     const after = new Set(next);
@@ -88,18 +112,31 @@ export function watchKeyFile<T>(options: KeyFileWatchOptions<T>): KeyFileWatch {
       `${variable} read again`,
     );
   };
-  // A stat a poll, not a watch of the inode: Kubernetes replaces a Secret's file by a symlink swap.
-  const onStat = (now: { mtimeMs: number; ino: number; size: number }, before: typeof now) => {
-    if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.size !== before.size) reload();
+  // A stat a look, through the path (a Secret's update swaps a symlink, so the file's own inode
+  // is not the one to watch). A look's stat is awaited before the next is taken.
+  let looking = false;
+  const look = async () => {
+    if (looking) return;
+    looking = true;
+    try {
+      const now = await stat(path).then(fileVersion, (error: NodeJS.ErrnoException) => `error:${error.code}`);
+      if (now !== seen) {
+        seen = now;
+        reload();
+      }
+    } finally {
+      looking = false;
+    }
   };
-  watchFile(options.path, { interval: options.pollMs ?? KEY_FILE_POLL_MS, persistent: false }, onStat);
+  const timer = setInterval(() => void look(), options.pollMs ?? KEY_FILE_POLL_MS);
+  timer.unref();
   const onHangup = () => reload();
   process.on('SIGHUP', onHangup);
   return {
     reload,
     close: () => {
       process.off('SIGHUP', onHangup);
-      unwatchFile(options.path, onStat);
+      clearInterval(timer);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 
 /**
  * Settings that may come from a file instead, `<NAME>_FILE=<path>`, as Docker's and Kubernetes's
@@ -23,11 +23,27 @@ export const fileSettingName = (name: FileSetting) => `${name}_FILE` as const;
 /** A file larger than this is no list of keys: a path mistaken (a log, a disk image). */
 export const MAX_SETTING_FILE_BYTES = 16 * 1024 * 1024;
 
+/** A file a setting was read from. */
+export interface SettingFile {
+  path: string;
+  /** Its `fileVersion` when read: what a watch compares later looks with. */
+  version: string;
+}
+
+/**
+ * What tells one content of a file from another without reading it: the file it is (a Secret's
+ * update swaps a symlink to another), its size, and both its times (`cp -p` and `touch -r` set
+ * mtime back; nothing in userland sets ctime, which a chmod changes too).
+ */
+export function fileVersion(stat: Stats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+}
+
 export interface SettingFiles {
   /** The values read, by setting name (`WRITE_KEYS`), to stand where the variable would. */
   values: Record<string, string>;
-  /** The path each was read from, by setting name. */
-  paths: Partial<Record<FileSetting, string>>;
+  /** The file each was read from, by setting name. */
+  files: Partial<Record<FileSetting, SettingFile>>;
   /** What is wrong, one line each, naming the `_FILE` variable and the path, never what the file holds. */
   problems: string[];
 }
@@ -41,7 +57,7 @@ export interface SettingFiles {
  */
 export function readSettingFiles(env: Record<string, string | undefined>): SettingFiles {
   const values: Record<string, string> = {};
-  const paths: Partial<Record<FileSetting, string>> = {};
+  const files: Partial<Record<FileSetting, SettingFile>> = {};
   const problems: string[] = [];
   for (const [name, lineBreak] of Object.entries(FILE_SETTINGS) as [FileSetting, string | undefined][]) {
     const variable = fileSettingName(name);
@@ -51,11 +67,12 @@ export function readSettingFiles(env: Record<string, string | undefined>): Setti
       problems.push(`${variable}: ${name} is set too; choose one`);
       continue;
     }
-    const text = readSettingFile(path);
-    if (typeof text !== 'string') {
-      problems.push(`${variable}: "${path}" ${text.problem}`);
+    const read = readSettingFile(path);
+    if ('problem' in read) {
+      problems.push(`${variable}: "${path}" ${read.problem}`);
       continue;
     }
+    const { text, version } = read;
     const lines = text
       .split(/\r?\n/)
       .map((line) => line.trim())
@@ -65,20 +82,20 @@ export function readSettingFiles(env: Record<string, string | undefined>): Setti
       problems.push(`${variable}: "${path}" holds more than one line`);
     else {
       values[name] = lines.join(lineBreak ?? '');
-      paths[name] = path;
+      files[name] = { path, version };
     }
   }
-  return { values, paths, problems };
+  return { values, files, problems };
 }
 
-function readSettingFile(path: string): string | { problem: string } {
+function readSettingFile(path: string): { text: string; version: string } | { problem: string } {
   try {
     const stat = statSync(path);
     if (!stat.isFile()) return { problem: 'is not a regular file' };
     if (stat.size > MAX_SETTING_FILE_BYTES)
       return { problem: `is larger than ${MAX_SETTING_FILE_BYTES / 1024 ** 2}MiB` };
     // A byte-order mark from an editor on Windows is no part of the first key.
-    return readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+    return { text: readFileSync(path, 'utf8').replace(/^\uFEFF/, ''), version: fileVersion(stat) };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { problem: 'does not exist' };

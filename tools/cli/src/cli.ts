@@ -194,7 +194,7 @@ function redisEnv(): { REDIS_URL?: string; REDIS_CLUSTER_NODES?: string; fromFil
   );
   const files = readSettingFiles(given);
   if (files.problems.length > 0) fail(files.problems.join('; '));
-  return { ...given, ...files.values, fromFile: files.paths.REDIS_URL !== undefined };
+  return { ...given, ...files.values, fromFile: files.files.REDIS_URL !== undefined };
 }
 
 /**
