@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
@@ -170,14 +172,13 @@ describe('the Kubernetes base', () => {
 });
 
 /**
- * The overlay for a Redis Cluster users already run (deploy/k8s/overlays/redis-cluster), built as
- * kustomize builds it: its strategic-merge patches applied to the base (objects merged, `null`
- * deletes a field, lists of named items such as `containers` merged by name, other lists
- * replaced, as `envFrom`), its own resources added. (`kubectl kustomize` gives the same manifests;
- * it is not needed to run this.)
+ * An overlay of deploy/k8s/overlays, built as kustomize builds it: its strategic-merge patches
+ * applied to the base (objects merged, `null` deletes a field, lists of named items such as
+ * `containers` merged by name, other lists replaced, as `envFrom`), its own resources added.
+ * (`kubectl kustomize` gives the same manifests; it is not needed to run this.)
  */
-describe('the Redis Cluster overlay', () => {
-  const overlay = new URL('./overlays/redis-cluster/', import.meta.url);
+function buildOverlay(name: string) {
+  const overlay = new URL(`./overlays/${name}/`, import.meta.url);
   const readOverlay = (file: string) => parse(readFileSync(new URL(file, overlay), 'utf8'));
   const spec = readOverlay('kustomization.yaml') as { resources: string[]; patches: Array<{ path: string }> };
 
@@ -202,21 +203,27 @@ describe('the Redis Cluster overlay', () => {
     return result;
   }
 
+  const patches = spec.patches.map(({ path }) => readOverlay(path) as Manifest);
   const built = manifests.map((manifest) => {
-    const patch = spec.patches
-      .map(({ path }) => readOverlay(path) as Manifest)
-      .find((p) => p.kind === manifest.kind && p.metadata.name === manifest.metadata.name);
+    const patch = patches.find((p) => p.kind === manifest.kind && p.metadata.name === manifest.metadata.name);
     return (patch ? merge(manifest, patch) : manifest) as Manifest;
   });
   for (const file of spec.resources.filter((path) => !path.startsWith('..')))
     built.push(readOverlay(file) as Manifest);
-  const secret = readOverlay('secret.example.yaml') as Manifest & { stringData: Record<string, string> };
+  const secrets = parseAllDocuments(readFileSync(new URL('secret.example.yaml', overlay), 'utf8')).map(
+    (document) => document.toJSON() as Manifest & { stringData: Record<string, string> },
+  );
   const builtOf = <T>(kind: string, name: string) =>
     built.find((m) => m.kind === kind && m.metadata.name === name) as unknown as T;
+  return { patches, built, secrets, builtOf };
+}
+
+describe('the Redis Cluster overlay', () => {
+  const { patches, built, secrets, builtOf } = buildOverlay('redis-cluster');
+  const [secret] = secrets as [Manifest & { stringData: Record<string, string> }];
 
   it('patches only what the base has', () => {
-    for (const { path } of spec.patches) {
-      const patch = readOverlay(path) as Manifest;
+    for (const patch of patches) {
       expect(manifests.some((m) => m.kind === patch.kind && m.metadata.name === patch.metadata.name)).toBe(
         true,
       );
@@ -272,6 +279,102 @@ describe('the Redis Cluster overlay', () => {
       expect(ref.name).toBe(secret.metadata.name);
       expect(secret.stringData).toHaveProperty(ref.key);
     }
+  });
+});
+
+describe('the key files overlay', () => {
+  const { patches, built, secrets, builtOf } = buildOverlay('key-files');
+  type Container = {
+    envFrom: EnvFrom['envFrom'];
+    env: Array<{ name: string; value: string }>;
+    volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+  };
+  type Pod = {
+    spec: {
+      template: {
+        spec: {
+          containers: Container[];
+          volumes: Array<{ name: string; secret?: { secretName: string; optional?: boolean } }>;
+        };
+      };
+    };
+  };
+
+  it('patches only what the base has', () => {
+    for (const patch of patches) {
+      expect(manifests.some((m) => m.kind === patch.kind && m.metadata.name === patch.metadata.name)).toBe(
+        true,
+      );
+    }
+  });
+
+  it.each([...built, ...secrets].map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
+    '%s is valid against its schema',
+    (_name, manifest) => expectValid(manifest),
+  );
+
+  /**
+   * Each process's environment as its pod gets it, its key file written where the pod would find
+   * it (the Secret's key, a file in the volume's directory) but under `dir`.
+   */
+  function podEnvironment(deployment: string, dir: string): Record<string, string> {
+    const pod = builtOf<Pod>('Deployment', deployment).spec.template.spec;
+    const [container] = pod.containers as [Container];
+    const env: Record<string, string> = {
+      ...builtOf<{ data: Record<string, string> }>('ConfigMap', 'spool').data,
+    };
+    for (const { name, value } of container.env) {
+      if (!name.endsWith('_FILE')) {
+        env[name] = value;
+        continue;
+      }
+      // The file: mountPath/<key> of a Secret volume whose Secret has that key.
+      const mount = container.volumeMounts.find(({ mountPath }) => value.startsWith(`${mountPath}/`));
+      expect({ name, mounted: mount !== undefined, readOnly: mount?.readOnly }).toEqual({
+        name,
+        mounted: true,
+        readOnly: true,
+      });
+      const volume = pod.volumes.find((v) => v.name === mount?.name);
+      const secret = secrets.find((m) => m.metadata.name === volume?.secret?.secretName);
+      const key = value.slice((mount?.mountPath.length ?? 0) + 1);
+      expect(secret?.stringData).toHaveProperty(key);
+      // Fails closed: a Secret forgotten keeps the pod from starting, never lets it run open.
+      expect(volume?.secret?.optional).toBeUndefined();
+      const file = join(dir, `${deployment}-${key}`);
+      writeFileSync(file, secret?.stringData[key] as string);
+      env[name] = file;
+    }
+    return env;
+  }
+
+  it('gives each process its keys from its mounted Secret, which both accept', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-key-files-overlay-'));
+    try {
+      const ingest = loadConfig(podEnvironment('spool-ingest', dir), 'ingest');
+      expect(ingest.writeKeys.map(({ key }) => key)).toEqual([
+        'replace-with-a-long-random-key',
+        'replace-with-another-long-random-key',
+      ]);
+      expect(ingest.settingFiles.WRITE_KEYS).toBeDefined();
+      const flusher = loadConfig({ ...podEnvironment('spool-flusher', dir), S3_BUCKET: 'b' }, 'flusher');
+      expect(flusher.adminKeys).toEqual(['replace-with-a-long-random-admin-key']);
+      expect(flusher.settingFiles.ADMIN_KEYS).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes WRITE_KEYS from no Secret of the environment: the ingest's `spool` is optional, and the base keeps the flusher's", () => {
+    const ingest = builtOf<Pod>('Deployment', 'spool-ingest');
+    expect(secretRefsOf(ingest)).toEqual([{ name: 'spool', optional: true }]);
+    // Merged into the base's containers, not put in their place.
+    const [container] = ingest.spec.template.spec.containers as [Container & { image?: string }];
+    expect(container.image).toMatch(/^spool\//);
+    expect(container.env.map(({ name }) => name).sort()).toEqual(['METRICS_PORT', 'PORT', 'WRITE_KEYS_FILE']);
+    const flusher = builtOf<Pod>('Deployment', 'spool-flusher');
+    expect(secretRefsOf(flusher)).toEqual(secretRefsOf(find('Deployment', 'spool-flusher')));
+    expect(flusher.spec.template.spec.volumes.map(({ name }) => name).sort()).toEqual(['admin-keys', 'tmp']);
   });
 });
 
