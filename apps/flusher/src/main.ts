@@ -1,8 +1,9 @@
+// First: with a key file, SIGHUP must not end the process from its first moments (sighup-guard.ts).
+import './sighup-guard.js';
 import {
   createLogger,
   describeRedisTarget,
   exitOnRefusedDatabase,
-  keepSighupForKeyFiles,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
@@ -49,7 +50,6 @@ const flusher = await buildFlusher({
   onWorkerError: exitOnRefusedDatabase('flusher'),
 });
 
-keepSighupForKeyFiles(config.settingFiles);
 stopOnSignals(
   logger,
   SHUTDOWN_GRACE_MS,

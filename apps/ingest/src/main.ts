@@ -1,7 +1,8 @@
+// First: with a key file, SIGHUP must not end the process from its first moments (sighup-guard.ts).
+import './sighup-guard.js';
 import {
   describeRedisTarget,
   exitOnRefusedDatabase,
-  keepSighupForKeyFiles,
   listenOrExit,
   loadConfigOrExit,
   redisConnectionWarnings,
@@ -29,7 +30,6 @@ if (config.allowAnonymousWrites) {
 }
 warnOfUnsendableKeys(logger, config.writeKeys);
 
-keepSighupForKeyFiles(config.settingFiles);
 stopOnSignals(logger, SHUTDOWN_GRACE_MS, async () => {
   await app.close();
   await clients.close();

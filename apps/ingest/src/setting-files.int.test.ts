@@ -180,6 +180,38 @@ describe('secrets given as files (<NAME>_FILE)', () => {
     }
   }, 60_000);
 
+  it.each(['ingest', 'flusher'] as const)(
+    'with a key file, SIGHUPs while the %s shuts down do not end it before it has stopped',
+    async (which) => {
+      const env =
+        which === 'ingest'
+          ? {
+              ...ingestTestEnv(),
+              ALLOW_ANONYMOUS_WRITES: '',
+              WRITE_KEYS_FILE: secretFile(randomName('hup'), 'hup-key-00001:*\n'),
+            }
+          : {
+              ...flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
+              ADMIN_KEYS_FILE: secretFile(randomName('hup'), 'hup-admin-key-0000001\n'),
+            };
+      const service = await spawnService(SPOOL_MAINS[which], { ...env, LOG_LEVEL: 'info' });
+      // SIGTERM, then a SIGHUP every 2 ms until it has exited: with the watch closed in the
+      // shutdown, SIGHUP's default ended it (exit 129) before its shutdown was done.
+      const stopped = service.stop('SIGTERM');
+      let exited = false;
+      void stopped.then(() => {
+        exited = true;
+      });
+      while (!exited) {
+        service.child.kill('SIGHUP');
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await stopped;
+      // After `stopped`, Node gives SIGHUP its default back as it exits: the code may be either.
+      expect(service.output()).toContain('"msg":"stopped"');
+    },
+  );
+
   it('without a key file, SIGHUP still ends the ingest (make dev counts on it when its terminal closes)', async () => {
     const ingest = await spawnService(SPOOL_MAINS.ingest, ingestTestEnv());
     expect(await ingest.stop('SIGHUP')).toBeNull();

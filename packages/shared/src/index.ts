@@ -30,7 +30,6 @@ export { parseIsoTime } from './iso-time.js';
 export {
   KEY_FILE_POLL_MS,
   type KeyFileWatch,
-  keepSighupForKeyFiles,
   keyFileReadOkGauge,
   watchKeyFile,
 } from './key-file-watch.js';

@@ -26,18 +26,6 @@ export function keyFileReadOkGauge(registry: Registry): Gauge<'setting'> {
   });
 }
 
-/** The settings whose files are watched (a key changed or revoked without a restart). */
-export const WATCHED_FILE_SETTINGS: readonly FileSetting[] = ['WRITE_KEYS', 'ADMIN_KEYS'];
-
-/**
- * With a key file, SIGHUP means "read it now" (watchKeyFile), so it must never end the process,
- * also once the watch has let go in a shutdown: a SIGHUP while a flusher drained its jobs ended it
- * (exit 129, a review's run). Called by each main; without a key file SIGHUP keeps its default.
- */
-export function keepSighupForKeyFiles(settingFiles: Partial<Record<FileSetting, unknown>>): void {
-  if (WATCHED_FILE_SETTINGS.some((name) => settingFiles[name] !== undefined)) process.on('SIGHUP', () => {});
-}
-
 export interface KeyFileWatch {
   /** Reads the file again now, as SIGHUP does. */
   reload(): void;
@@ -67,7 +55,8 @@ export interface KeyFileWatchOptions<T> {
  * changes, and on SIGHUP (`kill -HUP`: now, rather than at the next look): a key is added or
  * revoked without a restart, as a mounted Secret changes. SIGHUP is taken only while a key file
  * is watched: otherwise it keeps its default (the process ends), which `make dev` relies on when
- * its terminal closes. A file that cannot be read or holds keys the setting refuses (or none) is
+ * its terminal closes; each app's sighup-guard.ts keeps it from ending a process with a key file
+ * before and after the watch. A file that cannot be read or holds keys the setting refuses (or none) is
  * said in an error, and the keys in use stay as they were: an edit half made must not lock every
  * client out or open the service. Only counts are logged, never a key.
  */
