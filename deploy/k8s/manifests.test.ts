@@ -294,7 +294,10 @@ describe('the key files overlay', () => {
       template: {
         spec: {
           containers: Container[];
-          volumes: Array<{ name: string; secret?: { secretName: string; optional?: boolean } }>;
+          volumes: Array<{
+            name: string;
+            secret?: { secretName: string; optional?: boolean; items?: unknown };
+          }>;
         };
       };
     };
@@ -320,9 +323,13 @@ describe('the key files overlay', () => {
   function podEnvironment(deployment: string, dir: string): Record<string, string> {
     const pod = builtOf<Pod>('Deployment', deployment).spec.template.spec;
     const [container] = pod.containers as [Container];
-    const env: Record<string, string> = {
-      ...builtOf<{ data: Record<string, string> }>('ConfigMap', 'spool').data,
-    };
+    // What its envFrom gives it: the ConfigMaps it names (the Secrets there are optional here,
+    // and must not hold the keys: a variable and its file both set is refused).
+    const env: Record<string, string> = {};
+    for (const { configMapRef } of container.envFrom) {
+      if (configMapRef)
+        Object.assign(env, builtOf<{ data: Record<string, string> }>('ConfigMap', configMapRef.name).data);
+    }
     for (const { name, value } of container.env) {
       if (!name.endsWith('_FILE')) {
         env[name] = value;
@@ -338,6 +345,8 @@ describe('the key files overlay', () => {
       const volume = pod.volumes.find((v) => v.name === mount?.name);
       const secret = secrets.find((m) => m.metadata.name === volume?.secret?.secretName);
       const key = value.slice((mount?.mountPath.length ?? 0) + 1);
+      // A file a key, named as the key: `items` would map keys to other paths.
+      expect(volume?.secret).not.toHaveProperty('items');
       expect(secret?.stringData).toHaveProperty(key);
       // Fails closed: a Secret forgotten keeps the pod from starting, never lets it run open.
       expect(volume?.secret?.optional).toBeUndefined();
@@ -357,7 +366,11 @@ describe('the key files overlay', () => {
         'replace-with-another-long-random-key',
       ]);
       expect(ingest.settingFiles.WRITE_KEYS).toBeDefined();
-      const flusher = loadConfig({ ...podEnvironment('spool-flusher', dir), S3_BUCKET: 'b' }, 'flusher');
+      // The base's ConfigMap still reaches both: its Redis, its bucket.
+      const configMap = builtOf<{ data: Record<string, string> }>('ConfigMap', 'spool').data;
+      expect(ingest.redis).toEqual({ kind: 'standalone', url: configMap.REDIS_URL });
+      const flusher = loadConfig(podEnvironment('spool-flusher', dir), 'flusher');
+      expect(flusher.s3.bucket).toBe(configMap.S3_BUCKET);
       expect(flusher.adminKeys).toEqual(['replace-with-a-long-random-admin-key']);
       expect(flusher.settingFiles.ADMIN_KEYS).toBeDefined();
     } finally {
