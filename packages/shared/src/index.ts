@@ -28,8 +28,6 @@ export {
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
 export { parseIsoTime } from './iso-time.js';
 export {
-  KEY_FILE_POLL_MS,
-  type KeyFileWatch,
   keyFileReadOkGauge,
   watchKeyFile,
 } from './key-file-watch.js';

@@ -14,7 +14,7 @@ import {
  * How often a key file is looked at (one stat): Kubernetes swaps a mounted Secret's files within
  * its kubelet's sync period (a minute by default), so keys rotate in about that long.
  */
-export const KEY_FILE_POLL_MS = 10_000;
+const KEY_FILE_POLL_MS = 10_000;
 
 /** The gauge of a process's key files: set only for those it watches (a label each). */
 export function keyFileReadOkGauge(registry: Registry): Gauge<'setting'> {

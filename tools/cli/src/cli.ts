@@ -364,7 +364,7 @@ async function status(): Promise<void> {
     // Thresholds and intervals as the flusher reads them, from this environment (the Redis
     // and S3 settings are not used here).
     const config = loadConfig(
-      { ...environmentWithoutRedis(), S3_BUCKET: 'unused', REDIS_NAMESPACE: namespace },
+      { ...environmentForCommands(), S3_BUCKET: 'unused', REDIS_NAMESPACE: namespace },
       'flusher',
     );
     const readStatus = statusReader({ redis, queue, config });
@@ -432,7 +432,7 @@ async function status(): Promise<void> {
 
 /** S3 as the flusher reads it from the environment (S3_BUCKET, S3_PREFIX, ...); Redis is not used. */
 function s3FromEnvironment() {
-  const config = loadConfig(environmentWithoutRedis(), 'flusher');
+  const config = loadConfig(environmentForCommands(), 'flusher');
   return { config, s3: createS3Client(config.s3) };
 }
 
@@ -441,7 +441,7 @@ function s3FromEnvironment() {
  * placeholder in their place) and the admin keys. Neither they nor a file holding them (mounted
  * in the flusher's pod, say, not where the command runs) is read or refused.
  */
-function environmentWithoutRedis(): NodeJS.ProcessEnv {
+function environmentForCommands(): NodeJS.ProcessEnv {
   const {
     REDIS_CLUSTER_NODES: _nodes,
     REDIS_CLUSTER_NODES_FILE: _nodesFile,
