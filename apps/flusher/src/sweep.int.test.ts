@@ -115,6 +115,29 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toEqual([]);
   });
 
+  it('moves a time-aged job to the front once its buffer crosses the threshold', async () => {
+    const now = await redisNow(redis);
+    const [quiet, aged] = [randomName('quiet'), randomName('aged')];
+    /** Where a job stands in the waiting line: 0 runs next. */
+    const place = async (stream: string) =>
+      (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
+    await write(quiet, 100, now - 61_000);
+    expect((await sweep(deps)).enqueued).toContain(flushJobId(quiet, 0));
+    // Old, so queued as time-aged: behind the quiet stream's flush.
+    await write(aged, 100, now - 61_000);
+    expect((await sweep(deps)).enqueued).toContain(flushJobId(aged, 0));
+    expect(await place(aged)).toBeGreaterThan(await place(quiet));
+
+    // Its buffer then crossed the threshold (the crossing's own add lost, or run before this).
+    await write(aged, 2_000, now - 61_000);
+    const result = await sweep(deps);
+    expect(result.hurried).toEqual([flushJobId(aged, 0)]);
+    expect(result.enqueued).toEqual([]);
+    expect(await place(aged)).toBeLessThan(await place(quiet));
+    // Once: the next sweep leaves it where it is.
+    expect((await sweep(deps)).hurried).toEqual([]);
+  });
+
   it('enqueues a young buffer of exactly FLUSH_THRESHOLD_BYTES', async () => {
     const stream = randomName('exact');
     await write(stream, 1025, (await redisNow(redis)) - 1_000);

@@ -5,6 +5,7 @@ import {
   type FlushJobData,
   flushJobId,
   forgetStream,
+  hurryFlushJob,
   purgeStream,
   type RedisClient,
   reconcileSealed,
@@ -63,6 +64,8 @@ export interface SweepResult {
   streams: number;
   enqueued: string[];
   retried: string[];
+  /** Time-aged jobs moved to the front: their buffers reached the threshold, or were sealed. */
+  hurried: string[];
   /** Idle streams taken out of the registry. */
   forgotten: string[];
   /** Streams whose sealed-bytes count did not match their sealed keys, and was set from them. */
@@ -86,6 +89,8 @@ export interface SweepResult {
  * - an active buffer over the threshold without a job (its crossing's enqueue was lost);
  * - every sealed generation without a live job (its job was lost), and retries one whose job
  *   failed for good, or whose retry is due past twice FLUSH_RETRY_MAX on Redis's clock.
+ * A buffer at its threshold, or a sealed generation, whose job waits as time-aged has it moved to
+ * the front (hurryFlushJob).
  * Adding an id that exists is a no-op, so a sweep never doubles a job. It also sets a stream's
  * sealed-bytes count from its sealed keys (a key deleted by hand must not hold the stream at its
  * limit), and forgets streams idle past the registry's horizon (stream-registry.ts). Reads are
@@ -99,6 +104,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     streams: 0,
     enqueued: [],
     retried: [],
+    hurried: [],
     forgotten: [],
     reconciled: [],
     manifestLines: 0,
@@ -132,6 +138,10 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     if (!job) {
       await addFlushJob(queue, stream, gen, { urgent });
       result.enqueued.push(jobId);
+      return;
+    }
+    if (urgent && (await hurryFlushJob(job))) {
+      result.hurried.push(jobId);
       return;
     }
     const state = await job.getState();
@@ -278,12 +288,13 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     );
     metrics.redisAtRisk.set({ reason: 'aof_off' }, Number(!health.aofEnabled));
   }
-  if (result.enqueued.length > 0 || result.retried.length > 0) {
+  if (result.enqueued.length > 0 || result.retried.length > 0 || result.hurried.length > 0) {
     logger.info(
       {
         enqueued: result.enqueued.length,
         retried: result.retried.length,
-        jobs: [...result.enqueued, ...result.retried].slice(0, LOGGED_JOB_IDS),
+        hurried: result.hurried.length,
+        jobs: [...result.enqueued, ...result.retried, ...result.hurried].slice(0, LOGGED_JOB_IDS),
       },
       'sweep enqueued flushes',
     );

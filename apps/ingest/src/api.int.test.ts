@@ -1,6 +1,13 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FLUSH_QUEUE, flushJobId, queuePrefix, streamKeys, streamRegistryKey } from '@spool/shared';
+import {
+  addFlushJob,
+  FLUSH_QUEUE,
+  flushJobId,
+  queuePrefix,
+  streamKeys,
+  streamRegistryKey,
+} from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
 
@@ -414,6 +421,22 @@ describe('flush jobs', () => {
     const jobKeys = await redis.keys(`${queuePrefix()}:${FLUSH_QUEUE}:${stream}@*`);
     expect(jobKeys).toEqual([`${queuePrefix()}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
     expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
+  });
+
+  it('moves the job to the front when the sweep had queued the generation as time-aged', async () => {
+    const [stream, quiet] = [randomName(), randomName('quiet')];
+    // The sweep found a quiet stream's buffer old, then this one's: both time-aged, in that order.
+    await addFlushJob(ingest.queue, quiet, 0);
+    await addFlushJob(ingest.queue, stream, 0);
+    const next = async () => (await ingest.queue.getJobs(['waiting'], 0, 0, true))[0]?.id;
+    const event = JSON.stringify({ pad: 'x'.repeat(900) });
+    for (let i = 0; i < 10; i += 1) expect((await post(stream, event)).statusCode).toBe(202);
+    expect(await next()).toBe(flushJobId(stream, 0));
+    expect((await ingest.queue.getJob(flushJobId(stream, 0)))?.data).toEqual({
+      stream,
+      gen: 0,
+      hurried: true,
+    });
   });
 });
 

@@ -74,6 +74,7 @@ export {
   type FlushJobData,
   flushBackoffDelay,
   flushJobId,
+  hurryFlushJob,
   parseFlushJobId,
 } from './queue.js';
 export {

@@ -3,7 +3,15 @@ import { createTestRedis, randomName } from '@spool/testkit';
 import { until } from '@spool/testkit/wait';
 import { Queue, Worker } from 'bullmq';
 import { queuePrefix } from './keys.js';
-import { addFlushJob, FLUSH_BACKOFF, FLUSH_JOB, FLUSH_JOB_OPTIONS, type FlushJobData } from './queue.js';
+import {
+  addFlushJob,
+  FLUSH_BACKOFF,
+  FLUSH_JOB,
+  FLUSH_JOB_OPTIONS,
+  type FlushJobData,
+  flushJobId,
+  hurryFlushJob,
+} from './queue.js';
 
 const connection = createTestRedis({ maxRetriesPerRequest: null });
 const workerConnection = connection.duplicate();
@@ -72,6 +80,48 @@ describe('an urgent flush job', () => {
       ]);
     } finally {
       await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('moves a job queued as time-aged to the front when it becomes urgent, once', async () => {
+    const prefix = queuePrefix(randomName('ns'));
+    const queue = new Queue<FlushJobData>('flush', { connection, prefix });
+    /** The waiting jobs, the next to run first. */
+    const line = async () => (await queue.getJobs(['waiting'], 0, -1, true)).map((job) => job.id);
+    try {
+      // The sweep found the buffer old and queued it behind the quiet streams' flushes.
+      await addFlushJob(queue, 'hot', 0);
+      for (let i = 0; i < 3; i += 1) await addFlushJob(queue, `quiet-${i}`, 0);
+      expect(await line()).toEqual(['hot@0', 'quiet-0@0', 'quiet-1@0', 'quiet-2@0']);
+      for (let i = 3; i < 5; i += 1) await addFlushJob(queue, `quiet-${i}`, 0);
+      await addFlushJob(queue, 'other', 0, { urgent: true });
+      expect((await line()).slice(0, 2)).toEqual(['other@0', 'hot@0']);
+
+      // Its buffer crossed the threshold: the crossing's add (a no-op for an existing id) moves it.
+      await addFlushJob(queue, 'hot', 0, { urgent: true });
+      expect((await line())[0]).toBe('hot@0');
+      expect((await queue.getJob('hot@0'))?.data).toEqual({ stream: 'hot', gen: 0, hurried: true });
+
+      // Moved once: a later urgent job goes before it, as before any urgent one, and a sweep that
+      // finds it urgent again does not move it back ahead.
+      await addFlushJob(queue, 'hotter', 0, { urgent: true });
+      expect(await hurryFlushJob(await queue.getJob(flushJobId('hot', 0)))).toBe(false);
+      expect(await line()).toEqual([
+        'hotter@0',
+        'hot@0',
+        'other@0',
+        'quiet-0@0',
+        'quiet-1@0',
+        'quiet-2@0',
+        'quiet-3@0',
+        'quiet-4@0',
+      ]);
+      // One that went in at the front is not moved either.
+      expect(await hurryFlushJob(await queue.getJob(flushJobId('other', 0)))).toBe(false);
+      expect(await hurryFlushJob(undefined)).toBe(false);
+    } finally {
       await queue.obliterate({ force: true });
       await queue.close();
     }

@@ -12,6 +12,8 @@ export interface FlushJobData {
   /** The buffer unit: a stream, or one shard of a sharded stream (`web#2`, see stream-shards.ts). */
   stream: string;
   gen: number;
+  /** Set when a time-aged job was moved to the front (hurryFlushJob), so it is moved once. */
+  hurried?: true;
 }
 
 /**
@@ -62,16 +64,38 @@ export function flushBackoffDelay(attemptsMade: number, baseMs = 1_000, capMs = 
  * flushes of quiet streams. In one line, a sweep that found thousands of streams aged put a
  * crossing stream's flush behind them all, and its writes were refused 503 SPOOL_BUFFER_FULL
  * for as long (a review's run: 666 of 678 requests in 40 s, behind 3,000 one-event streams).
+ * The same holds when the sweep had already queued the generation as time-aged: see
+ * hurryFlushJob.
  */
-export function addFlushJob(
+export async function addFlushJob(
   queue: Queue<FlushJobData>,
   stream: string,
   gen: number,
   { urgent = false }: { urgent?: boolean } = {},
 ): Promise<Job<FlushJobData>> {
-  return queue.add(
+  const jobId = flushJobId(stream, gen);
+  const job = await queue.add(
     FLUSH_JOB,
     { stream, gen },
-    { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, gen), ...(urgent ? { lifo: true } : {}) },
+    { ...FLUSH_JOB_OPTIONS, jobId, ...(urgent ? { lifo: true } : {}) },
   );
+  if (urgent) await hurryFlushJob(await queue.getJob(jobId));
+  return job;
+}
+
+/**
+ * Moves a flush job that waits as time-aged to the front of the queue, and says whether it did.
+ * Adding an urgent job under an id that exists is a no-op, so a generation the sweep had queued
+ * as time-aged (its buffer was old) and whose buffer then crossed FLUSH_THRESHOLD_BYTES, or was
+ * sealed, stayed where it was: behind every quiet stream's flush queued before it, its writes
+ * refused 503 SPOOL_BUFFER_FULL meanwhile. A job that is not waiting (running, backing off,
+ * failed) or already went in at the front is left as it is. BullMQ keeps no record of the move
+ * (a job's options are written once), so the job's data does: moved again on each sweep, it would
+ * go before every urgent job queued since.
+ */
+export async function hurryFlushJob(job: Job<FlushJobData> | undefined): Promise<boolean> {
+  if (!job || job.opts.lifo || job.data.hurried || (await job.getState()) !== 'waiting') return false;
+  await job.updateData({ ...job.data, hurried: true });
+  await job.changePriority({ lifo: true });
+  return true;
 }
