@@ -101,6 +101,9 @@ describe('loggableUrl', () => {
       // The router ends the path at a '#' too, and takes what follows as the query.
       `/sourceConfig#writeKey=${key}`,
       `/sourceConfig/?a=1#writeKey=${key}`,
+      // A separator the ingest does not read, other software does: a key after it is hidden too.
+      `/v1/track?a=1;writeKey=${key}`,
+      `/v1/track?a=1;b=2&writeKey=${key}`,
       // An absolute-form target, routed by its path.
       `http://x/v1/projects/${key}/settings`,
       // The settings path mistyped: a 404, logged, and the key is in it all the same.
@@ -131,6 +134,7 @@ describe('loggableUrl', () => {
       '/status.json?limit=10',
       '/v1/batch',
       '/queues/api/queues?page=2',
+      '/x?a=1;b=2&c=3#d',
       '/%zz',
     ]) {
       expect(loggableUrl(url)).toBe(url);

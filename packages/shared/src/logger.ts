@@ -94,14 +94,17 @@ export function loggableUrl(url: string): string {
     ? `${secret[1]}[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
     : path;
   if (queryAt === -1) return `${origin}${loggedPath}`;
+  // `;` too: not a separator the ingest reads, but other software does (the key came to the log
+  // whole after one: `?a=1;writeKey=<key>`, a review's run). Each separator is kept as sent.
   const query = target
     .slice(queryAt + 1)
-    .split(/&|#/)
-    .map((parameter) => {
-      const name = parameter.split('=', 1)[0] as string;
-      return isSecretParameter(name) ? `${name}=[redacted]` : parameter;
+    .split(/([&;#])/)
+    .map((part, index) => {
+      if (index % 2 === 1) return part;
+      const name = part.split('=', 1)[0] as string;
+      return isSecretParameter(name) ? `${name}=[redacted]` : part;
     })
-    .join('&');
+    .join('');
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }
 
