@@ -7,6 +7,10 @@ describe('truncateIp', () => {
     ['2001:db8:85a3:8d3:1319:8a2e:370:7348', '2001:db8:85a3::'],
     ['::ffff:198.51.100.9', '198.51.100.0'],
     ['::1', '::'],
+    ['::ffff:c633:6409', '198.51.100.0'],
+    ['fe80::1%eth0', 'fe80::'],
+    // 6to4: the site's IPv4 address is bits 16 to 47; its last octet goes, as the IPv4 one's would.
+    ['2002:c000:0237::1', '2002:c000:200::'],
   ])('zeroes the host part of %s', (ip, truncated) => {
     expect(truncateIp(ip)).toBe(truncated);
   });
@@ -14,6 +18,10 @@ describe('truncateIp', () => {
   it('stores nothing for text that is not an address', () => {
     expect(truncateIp('not an ip')).toBeUndefined();
     expect(truncateIp('999.1.1.1')).toBeUndefined();
+    // inet_aton's forms, which ipaddr.js reads: octal (8.8.8.8 here), one number, hex, short.
+    for (const legacy of ['010.010.010.010', '3232235777', '0x7f.1', '1.2.3', '1.2.3.04']) {
+      expect({ legacy, truncated: truncateIp(legacy) }).toEqual({ legacy, truncated: undefined });
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { LoggedAddress } from '@spool/shared';
 import ipaddr from 'ipaddr.js';
 import { requestAddress } from '../client-address.js';
@@ -28,16 +29,20 @@ export function requestIpPolicy(configured: IpPolicy, asked: string | string[] |
 /**
  * An address with its host part zeroed, as analytics tools anonymize: the last octet of an IPv4
  * address, the last 80 bits of an IPv6 one (an IPv4 address written as IPv6 is an IPv4 address).
- * Undefined for text that is not an address: it is not stored.
+ * A 6to4 address (2002::/16) carries its site's IPv4 address whole in its first 48 bits: it keeps
+ * 40, the IPv4 address's last octet zeroed as the IPv4 address's own would be.
+ * Undefined for text that is not an address: it is not stored. Only the standard forms are
+ * addresses (Node's `isIP`): ipaddr.js also reads inet_aton's, in which `010.010.010.010` is octal
+ * for 8.8.8.8, and it stored 8.8.8.0 for a client that meant 10.10.10.10 (a review's run).
  */
 export function truncateIp(text: string): string | undefined {
-  if (!ipaddr.isValid(text)) return undefined;
+  if (isIP(text) === 0) return undefined;
   let address = ipaddr.parse(text);
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     address = (address as ipaddr.IPv6).toIPv4Address();
   }
   const bytes = address.toByteArray();
-  const keep = address.kind() === 'ipv4' ? 3 : 6;
+  const keep = address.kind() === 'ipv4' ? 3 : bytes[0] === 0x20 && bytes[1] === 0x02 ? 5 : 6;
   return ipaddr.fromByteArray(bytes.map((byte, index) => (index < keep ? byte : 0))).toString();
 }
 
