@@ -208,10 +208,13 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     // Read once for the batch; a message's own (not null) is read here.
     const sentMs = ownSentAt === undefined || ownSentAt === null ? batchSentMs : timeOf(ownSentAt);
     if (original !== undefined) message.originalTimestamp = original;
+    // A sentAt before the message's own time is not from the same clock (a message is sent after it
+    // happens): a placeholder (0001-01-01, 1970-01-01) moved a right time centuries ahead (a
+    // review's run: year 4052). The client's time is kept as it is, as without a sentAt.
     const corrected =
       originalMs === undefined
         ? undefined
-        : sentMs === undefined
+        : sentMs === undefined || sentMs < originalMs
           ? originalMs
           : receivedMs - (sentMs - originalMs);
     message.timestamp = (corrected === undefined ? undefined : isoOf(corrected)) ?? envelope.receivedAt;
