@@ -8,7 +8,13 @@ describe('clientAddress', () => {
     ['2001:db8::7', '2001:db8::7'],
     ['[2001:db8::7]:443', '2001:db8::7'],
     ['[2001:db8::7]', '2001:db8::7'],
-    ['::ffff:203.0.113.5', '::ffff:203.0.113.5'],
+    // A dual-stack listener's IPv4 client, or a proxy's: the IPv4 address.
+    ['::ffff:203.0.113.5', '203.0.113.5'],
+    ['::FFFF:cb00:7105', '203.0.113.5'],
+    ['0:0:0:0:0:ffff:cb00:7105', '203.0.113.5'],
+    ['2001:db8:ffff::1', '2001:db8:ffff::1'],
+    ['[::ffff:203.0.113.5]:443', '203.0.113.5'],
+    ['::ffff:0:203.0.113.5', '::ffff:0:203.0.113.5'],
   ])('reads %s as %s', (written, address) => {
     expect(clientAddress(written)).toBe(address);
   });

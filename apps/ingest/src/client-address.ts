@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 const BRACKETED = /^\[([^\]]+)\](?::\d+)?$/;
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/;
@@ -8,12 +9,27 @@ const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/;
  * TRUST_PROXY) the nearest untrusted one in X-Forwarded-For, without the port some proxies write
  * there (`203.0.113.5:40001`, `[2001:db8::7]:443`; Azure Application Gateway does). With the port
  * kept, each of a client's connections counted as a client of its own, and `context.ip` held text
- * that IP_POLICY=truncate could not read. Text that is no address stays as it is.
+ * that IP_POLICY=truncate could not read. An IPv4 address written as IPv6 is the IPv4 address.
+ * Text that is no address stays as it is.
  */
 export function clientAddress(ip: string): string {
-  if (isIP(ip)) return ip;
+  if (isIP(ip)) return unmapped(ip);
   const address = BRACKETED.exec(ip)?.[1] ?? IPV4_WITH_PORT.exec(ip)?.[1];
-  return address !== undefined && isIP(address) ? address : ip;
+  return address !== undefined && isIP(address) ? unmapped(address) : ip;
+}
+
+/** What every IPv4-mapped address holds, however written, and no IPv4 one: the others are not parsed. */
+const MAPPED = /ffff:/i;
+
+/**
+ * An IPv4 address as IPv4: a socket of a dual-stack listener (`HOST=::`) has an IPv4 client's
+ * address as `::ffff:203.0.113.5`, which IP_POLICY=keep stored in `context.ip` so, and truncate
+ * as `203.0.113.0` (a review's run).
+ */
+function unmapped(address: string): string {
+  if (!MAPPED.test(address)) return address;
+  const parsed = ipaddr.IPv6.parse(address);
+  return parsed.isIPv4MappedAddress() ? parsed.toIPv4Address().toString() : address;
 }
 
 const addresses = new WeakMap<object, string>();

@@ -897,6 +897,30 @@ describe('the tracking API on an open service', () => {
     }
   });
 
+  it('stores an IPv4 client written as IPv6 (a dual-stack listener, a proxy) as its IPv4 address', async () => {
+    const ns = randomName('trk');
+    const ingest = await startTestIngest({
+      REDIS_NAMESPACE: ns,
+      TRUST_PROXY: '127.0.0.1',
+      IP_POLICY: 'keep',
+    });
+    try {
+      for (const written of ['::ffff:203.0.113.5', '[::ffff:203.0.113.6]:443']) {
+        const response = await send(
+          ingest,
+          '/v1/track',
+          { userId: 'u', event: 'E' },
+          { 'content-type': 'application/json', 'x-forwarded-for': written },
+        );
+        expect(response.statusCode).toBe(200);
+      }
+      const lines = await stored(ns, 'events');
+      expect(lines.map((line) => line.context)).toEqual([{ ip: '203.0.113.5' }, { ip: '203.0.113.6' }]);
+    } finally {
+      await ingest.close();
+    }
+  });
+
   it("reads a request's client address from X-Forwarded-For once, however many steps read it (in-flight bound, rate limit, context.ip)", async () => {
     const ingest = await rateLimitedIngest(100, { TRUST_PROXY: '127.0.0.1' });
     // Registered after the app's own onRequest hooks (the in-flight bound reads the address
