@@ -58,6 +58,8 @@ export async function startStack({ s3 = false, cluster } = {}) {
   const stack = await LocalStack.start({
     redis: { fsync: 'off', ...(cluster ? { cluster } : {}) },
     s3: s3 ? { bucket: 'bench' } : false,
+    // The environment's settings reach the services (`LOG_LEVEL=info` with SPOOL_BENCH_LOGS, below).
+    inheritSettings: true,
     // SPOOL_BENCH_LOGS=1: Spool's services' log lines on stderr, with the time they were printed
     // (with LOG_LEVEL=info, a flush's steps: read, upload, release).
     ...(process.env.SPOOL_BENCH_LOGS

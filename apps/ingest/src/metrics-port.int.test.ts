@@ -9,6 +9,7 @@ import {
   sendRawHttp,
   spawnService,
   waitFor,
+  withoutSpoolSettings,
 } from '@spool/testkit';
 import { freePort } from '@spool/testkit/ports';
 
@@ -116,7 +117,7 @@ describe('METRICS_PORT', () => {
     try {
       const child = spawn(process.execPath, [SPOOL_MAINS.ingest], {
         env: {
-          ...process.env,
+          ...withoutSpoolSettings(),
           ...ingestTestEnv({
             HOST: '127.0.0.1',
             PORT: String(await freePort()),

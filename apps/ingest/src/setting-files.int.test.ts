@@ -14,6 +14,7 @@ import {
   spawnService,
   testServices,
   waitFor,
+  withoutSpoolSettings,
 } from '@spool/testkit';
 
 const redis = createTestRedis();
@@ -267,7 +268,7 @@ describe('secrets given as files (<NAME>_FILE)', () => {
     'a write key file %s stops the ingest before it listens (exit 78), naming it',
     async (_, env, message) => {
       const child = spawn(process.execPath, [SPOOL_MAINS.ingest], {
-        env: { ...process.env, ...ingestTestEnv(), ALLOW_ANONYMOUS_WRITES: '', ...env },
+        env: { ...withoutSpoolSettings(), ...ingestTestEnv(), ALLOW_ANONYMOUS_WRITES: '', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const { closed, all } = childOutput(child);

@@ -378,7 +378,7 @@ function nearUnprefixedSetting(name: string): boolean {
 }
 
 /** Every setting's name: the schema's, and the `_FILE` variables that may stand for some (setting-files.ts). */
-const SETTINGS = [
+export const SETTINGS: readonly string[] = [
   ...Object.keys(schema.shape),
   ...Object.keys(FILE_SETTINGS).map((name) => fileSettingName(name as FileSetting)),
 ];

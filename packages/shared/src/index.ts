@@ -8,6 +8,7 @@ export {
   type OutputFormat,
   REDIS_STRING_LIMIT,
   type S3Encryption,
+  SETTINGS,
   type SpoolProcess,
   STORED_BYTES_PER_BODY_BYTE,
   type TrustProxy,

@@ -3,6 +3,7 @@ export { type ChildOutput, childOutput } from './child-output.js';
 export { createTestRedis, createTestS3 } from './clients.js';
 export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
+export { withoutSpoolSettings } from './inherited-env.js';
 export { inFlight, type LandingOptions, waitUntilLanded } from './landing.js';
 export { randomName } from './names.js';
 export { type RawConnection, sendRawHttp } from './raw-http.js';

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { childOutput } from './child-output.js';
+import { withoutSpoolSettings } from './inherited-env.js';
 import { freePort } from './ports.js';
 
 /** A Spool process (ingest or flusher) started from its built `main.js`, for tests. */
@@ -23,7 +24,7 @@ async function answersHealth(url: string): Promise<boolean> {
 }
 
 /**
- * Starts `node <script>` with the current environment plus `env`, on 127.0.0.1 and a free port,
+ * Starts `node <script>` with the current environment (less Spool's settings) plus `env`, on 127.0.0.1 and a free port,
  * and resolves once its /healthz answers (whatever its log level). Throws with its output if it
  * exits or does not start in time.
  */
@@ -35,7 +36,7 @@ export async function spawnService(
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [script], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { ...withoutSpoolSettings(), HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { closed, all: output } = childOutput(child);

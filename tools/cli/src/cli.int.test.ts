@@ -18,6 +18,7 @@ import {
   spawnService,
   testServices,
   waitFor,
+  withoutSpoolSettings,
 } from '@spool/testkit';
 
 /** The built `spool` command, run as a user runs it: its output into a pipe. */
@@ -34,7 +35,7 @@ afterAll(async () => {
 
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '', ...env },
+    env: { ...withoutSpoolSettings(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { closed: exited, out, err } = childOutput(child);
@@ -409,7 +410,7 @@ describe('spool status', () => {
     // script(1) gives the command a terminal of its own: the live view runs only on one.
     const command = `exec ${process.execPath} ${CLI} status --url http://127.0.0.1:${port}`;
     const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
+      env: { ...withoutSpoolSettings() },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const { closed, out } = childOutput(terminal);
@@ -459,7 +460,7 @@ describe('spool status', () => {
     // script(1) with its input no terminal leaves its pty at 0×0, as any pty nobody sized.
     const command = `exec ${process.execPath} ${CLI} status --url ${flusher.url}`;
     const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: '' },
+      env: { ...withoutSpoolSettings() },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const { closed, out } = childOutput(terminal);

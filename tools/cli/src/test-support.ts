@@ -12,16 +12,16 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { childOutput, flusherTestEnv, randomName } from '@spool/testkit';
+import { childOutput, flusherTestEnv, randomName, withoutSpoolSettings } from '@spool/testkit';
 import { pino } from 'pino';
 
 /** The built `spool` command. */
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
-/** Runs `spool <command> <args>` as a user does, S3 from the environment under `prefix`. */
+/** Runs `spool <command> <args>` as a user does, with `env` for its settings (none of the shell's). */
 export function runCli(command: string, args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [CLI, command, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...withoutSpoolSettings(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const { closed: exited, out, err } = childOutput(child);

@@ -21,7 +21,7 @@ const status = (line: string) =>
  * end itself (flushNow), so the interval is long.
  */
 async function startOwnStack(thresholdBytes: number): Promise<LocalStack> {
-  const stack = await LocalStack.start({ s3: { bucket: 'loadtest' } });
+  const stack = await LocalStack.start({ s3: { bucket: 'loadtest' }, inheritSettings: true });
   const env = {
     FLUSH_THRESHOLD_BYTES: String(thresholdBytes),
     MAX_BUFFER_BYTES: String(

@@ -62,24 +62,34 @@ describe('the local stack', () => {
     }
   });
 
-  it("starts an ingest that requires keys when WRITE_KEYS is in the tool's own environment (WRITE_KEYS=… make dev)", async () => {
-    const stack = await LocalStack.start({ s3: false });
-    const before = process.env.WRITE_KEYS;
-    process.env.WRITE_KEYS = 'local-stack-test-key:web';
-    try {
-      const ingest = await stack.addIngest();
-      const send = (headers: Record<string, string>) =>
-        fetch(`${ingest.url}/v1/streams/web/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: '{"event":"signup"}',
-        });
-      expect((await send({})).status).toBe(401);
-      expect((await send({ authorization: 'Bearer local-stack-test-key' })).status).toBe(202);
-    } finally {
-      if (before === undefined) delete process.env.WRITE_KEYS;
-      else process.env.WRITE_KEYS = before;
-      await stack.stop();
-    }
-  });
+  it.each([
+    // make dev: any setting in the environment overrides its defaults.
+    ['with inheritSettings (WRITE_KEYS=… make dev), requires keys', true, [401, 202]],
+    // A test's: the settings it gives, whatever the shell that runs the tests exported.
+    ['without it (a test), stays open', false, [202, 202]],
+  ])(
+    "starts an ingest, WRITE_KEYS in the tool's own environment: %s",
+    async (_, inheritSettings, answers) => {
+      const stack = await LocalStack.start({ s3: false, inheritSettings });
+      const before = process.env.WRITE_KEYS;
+      process.env.WRITE_KEYS = 'local-stack-test-key:web';
+      try {
+        const ingest = await stack.addIngest();
+        const send = (headers: Record<string, string>) =>
+          fetch(`${ingest.url}/v1/streams/web/events`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ...headers },
+            body: '{"event":"signup"}',
+          });
+        expect([
+          (await send({})).status,
+          (await send({ authorization: 'Bearer local-stack-test-key' })).status,
+        ]).toEqual(answers);
+      } finally {
+        if (before === undefined) delete process.env.WRITE_KEYS;
+        else process.env.WRITE_KEYS = before;
+        await stack.stop();
+      }
+    },
+  );
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectRedis, parseClusterNodes, type RedisClient, type RedisTarget } from '@spool/shared';
 import { Redis, type RedisOptions } from 'ioredis';
+import { withoutSpoolSettings } from '../inherited-env.js';
 import { freePort, isPortFree } from '../ports.js';
 import { SPOOL_MAINS, SPOOL_NODE_FLAGS } from '../spool-services.js';
 import { TcpProxy } from '../tcp-proxy.js';
@@ -41,6 +42,12 @@ export interface LocalStackOptions {
   faults?: boolean;
   /** What the processes print (Redis and the stand-in log to files in the data folder). */
   output?: ProcessOutput;
+  /**
+   * The Spool settings of this process's environment reach the ingests and flushers (`make dev`,
+   * `make loadtest`, the benches: `WRITE_KEYS=… make dev`), under the stack's own. Default: not,
+   * so a test's processes run on the settings it gives them, whatever the shell exported.
+   */
+  inheritSettings?: boolean;
 }
 
 /** Where a Spool process listens, and which build runs (another build's main.js, to compare two). */
@@ -102,6 +109,10 @@ export class LocalStack {
   readonly ingests: SpoolService[] = [];
   readonly flushers: SpoolService[] = [];
   private readonly processes: ManagedProcess[] = [];
+  /** What the ingests and flushers inherit (`inheritSettings`). */
+  private get inherited(): NodeJS.ProcessEnv {
+    return this.options.inheritSettings ? process.env : withoutSpoolSettings();
+  }
 
   private constructor(
     private readonly options: LocalStackOptions,
@@ -265,11 +276,13 @@ export class LocalStack {
   }
 
   /**
-   * Starts one more ingest (the built one), open on loopback unless WRITE_KEYS is set in `env` or
-   * in this process's environment, which the service inherits (`WRITE_KEYS=… make dev`).
+   * Starts one more ingest (the built one), open on loopback unless WRITE_KEYS is set in `env` or,
+   * with `inheritSettings`, in this process's environment, which the service then inherits
+   * (`WRITE_KEYS=… make dev`).
    */
   async addIngest(env: Record<string, string> = {}, options: ServiceOptions = {}): Promise<SpoolService> {
-    const keyed = env.WRITE_KEYS ?? process.env.WRITE_KEYS;
+    const inherited = this.inherited;
+    const keyed = env.WRITE_KEYS ?? env.WRITE_KEYS_FILE ?? inherited.WRITE_KEYS ?? inherited.WRITE_KEYS_FILE;
     const access: Record<string, string> = keyed ? {} : { ALLOW_ANONYMOUS_WRITES: 'true' };
     const main = options.main ?? SPOOL_MAINS.ingest;
     const service = await this.addService(
@@ -345,6 +358,7 @@ export class LocalStack {
       // The app id names the process in its S3 requests' user agent, for the S3 fault proxy.
       { HOST: '127.0.0.1', LOG_LEVEL: 'warn', AWS_SDK_UA_APP_ID: name, ...env, PORT: String(port) },
       this.options.output ?? 'ignore',
+      this.inherited,
     );
     process.start();
     this.processes.push(process);

@@ -15,12 +15,14 @@ export class ManagedProcess {
     private readonly args: string[],
     private readonly env: Record<string, string> = {},
     private readonly output: ProcessOutput = 'ignore',
+    /** The environment `env` is added to. */
+    private readonly inherited: NodeJS.ProcessEnv = process.env,
   ) {}
 
   start(): void {
     const piped = typeof this.output === 'function';
     this.child = spawn(this.command, this.args, {
-      env: { ...process.env, ...this.env },
+      env: { ...this.inherited, ...this.env },
       stdio: ['ignore', piped ? 'pipe' : this.output, piped ? 'pipe' : this.output] as never,
     });
     if (typeof this.output === 'function') {

@@ -167,6 +167,8 @@ const stack = await LocalStack.start({
     : { url: env.REDIS_URL, port: port('SPOOL_DEV_REDIS_PORT', 6390), fsync: 'everysec' },
   s3: { endpoint: env.S3_ENDPOINT, port: port('SPOOL_DEV_S3_PORT', 9000), bucket: env.S3_BUCKET ?? 'spool' },
   output: process.stdout.isTTY ? prettyOutput() : 'inherit',
+  // Any setting in the environment overrides make dev's defaults (README).
+  inheritSettings: true,
 }).catch((error: unknown) => {
   process.stderr.write(startFailed(error));
   process.exit(1);
