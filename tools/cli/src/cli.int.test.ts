@@ -432,7 +432,7 @@ describe('spool status', () => {
     }
   });
 
-  it("reads a flusher's /status.json with the admin key from SPOOL_ADMIN_KEY, and says when it needs one", async () => {
+  it("reads a flusher's /status.json with the admin key from SPOOL_ADMIN_KEY, and says when it needs one or refused it", async () => {
     const key = 'cli-admin-key-0123456789';
     const flusher = await spawnService(
       SPOOL_MAINS.flusher,
@@ -443,6 +443,10 @@ describe('spool status', () => {
       const refused = run(['status', '--url', url]);
       expect(await refused.exited).toBe(1);
       expect(refused.err()).toContain('wants an admin key: set SPOOL_ADMIN_KEY');
+      const wrong = run(['status', '--url', url], { SPOOL_ADMIN_KEY: 'not-the-admin-key' });
+      expect(await wrong.exited).toBe(1);
+      expect(wrong.err()).toContain("refused SPOOL_ADMIN_KEY: it is not one of the flusher's ADMIN_KEYS");
+      expect(wrong.err()).not.toContain('not-the-admin-key');
       const shown = run(['status', '--url', url], { SPOOL_ADMIN_KEY: key });
       expect(await shown.exited).toBe(0);
       expect(shown.out()).toContain('0 streams');

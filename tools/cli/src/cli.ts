@@ -398,7 +398,13 @@ async function status(): Promise<void> {
           `cannot reach the flusher at ${url.origin} (${error.message}): is it running? --url says where`,
         );
       });
-      if (answer.status === 401) throw new Error(`${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`);
+      if (answer.status === 401) {
+        throw new Error(
+          key
+            ? `${url.origin} refused SPOOL_ADMIN_KEY: it is not one of the flusher's ADMIN_KEYS`
+            : `${url.origin} wants an admin key: set SPOOL_ADMIN_KEY`,
+        );
+      }
       // The flusher is there; its Redis is not (a 503 says so), or its open views take no name (403).
       if (answer.status === 503 || answer.status === 403)
         throw new Error(`${url.origin}: ${((await answer.json()) as { message: string }).message}`);
