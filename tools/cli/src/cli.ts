@@ -517,7 +517,7 @@ async function replayCommand(): Promise<void> {
   if (from > to) fail('--from: after --to');
   if (!toPrefix) fail('--to-prefix: where the copies go (S3_PREFIX is where the objects are)');
   // A folder, as S3_PREFIX is.
-  const prefixProblem = keyPrefixProblem(toPrefix, { emptySegments: false });
+  const prefixProblem = keyPrefixProblem(toPrefix);
   if (prefixProblem) fail(`--to-prefix: ${prefixProblem}`);
   if (format !== undefined && !OUTPUT_FORMATS.includes(format as OutputFormat)) {
     fail(`--format: expected ${OUTPUT_FORMATS.join(' or ')}`);
