@@ -13,6 +13,9 @@ describe('clientAddress', () => {
     ['::FFFF:cb00:7105', '203.0.113.5'],
     ['0:0:0:0:0:ffff:cb00:7105', '203.0.113.5'],
     ['2001:db8:ffff::1', '2001:db8:ffff::1'],
+    // A zone ipaddr.js cannot read (Node's isIP takes any): left as it came, never thrown on.
+    ['::ffff:203.0.113.5%-', '::ffff:203.0.113.5%-'],
+    ['[::ffff:203.0.113.5%eth0.100]:443', '::ffff:203.0.113.5%eth0.100'],
     ['[::ffff:203.0.113.5]:443', '203.0.113.5'],
     ['::ffff:0:203.0.113.5', '::ffff:0:203.0.113.5'],
   ])('reads %s as %s', (written, address) => {

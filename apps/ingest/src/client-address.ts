@@ -27,7 +27,10 @@ const MAPPED = /ffff:/i;
  * as `203.0.113.0` (a review's run).
  */
 function unmapped(address: string): string {
-  if (!MAPPED.test(address)) return address;
+  // Node's isIP takes any zone after `%`, ipaddr.js letters and digits only: `::ffff:1.2.3.4%-`
+  // from X-Forwarded-For threw in the request log's serializer, and the process exited (a review's
+  // run). Such an address is left as it came.
+  if (!MAPPED.test(address) || !ipaddr.IPv6.isValid(address)) return address;
   const parsed = ipaddr.IPv6.parse(address);
   return parsed.isIPv4MappedAddress() ? parsed.toIPv4Address().toString() : address;
 }

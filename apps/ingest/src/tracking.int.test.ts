@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName } from '@spool/testkit';
+import { createTestRedis, ingestTestEnv, randomName, SPOOL_MAINS, spawnService } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
 
 /** The Segment-compatible tracking API, driven as the SDKs drive it (docs/sdks.md). */
@@ -918,6 +918,49 @@ describe('the tracking API on an open service', () => {
       expect(lines.map((line) => line.context)).toEqual([{ ip: '203.0.113.5' }, { ip: '203.0.113.6' }]);
     } finally {
       await ingest.close();
+    }
+  });
+
+  it('takes an address with a zone ipaddr.js cannot read, in X-Forwarded-For or context.ip, and logs its requests (it ended the process, and answered 500)', async () => {
+    const ns = randomName('trk');
+    // The real process, logging each request (the serializer threw there).
+    const ingest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ REDIS_NAMESPACE: ns, TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'info' }),
+    );
+    try {
+      const post = (headers: Record<string, string>, body: unknown) =>
+        fetch(`${ingest.url}/v1/batch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        });
+      const event = { type: 'track', userId: 'u', event: 'E' };
+      for (const forwarded of ['::ffff:203.0.113.5%-', 'fe80::1%br-lan']) {
+        for (const policy of ['keep', 'stripLastOctet']) {
+          const answer = await post(
+            { 'x-forwarded-for': forwarded, 'x-ip-policy': policy },
+            { batch: [event] },
+          );
+          expect({ forwarded, policy, status: answer.status }).toEqual({ forwarded, policy, status: 200 });
+        }
+      }
+      const zoned = { ...event, context: { ip: 'fe80::1%eth0.100' } };
+      const truncated = await post({ 'x-ip-policy': 'stripLastOctet' }, { batch: [event, zoned] });
+      expect(truncated.status).toBe(200);
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+      const lines = await stored(ns, 'events');
+      expect(lines.map((line) => line.context)).toEqual([
+        // Kept as it came; truncated without its zone.
+        { ip: '::ffff:203.0.113.5%-' },
+        { ip: '203.0.113.0' },
+        { ip: 'fe80::1%br-lan' },
+        { ip: 'fe80::' },
+        { ip: '127.0.0.0' },
+        { ip: 'fe80::' },
+      ]);
+    } finally {
+      expect(await ingest.stop()).toBe(0);
     }
   });
 

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
-import { lazyChildLogger, loggableUrl, serializeError } from './logger.js';
+import { lazyChildLogger, loggableUrl, loggerOptions, serializeError } from './logger.js';
 
 /** A pino logger at `level` whose lines are collected. */
-function capturing(level: string) {
+function capturing(level: string, options: pino.LoggerOptions = {}) {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -12,7 +12,7 @@ function capturing(level: string) {
       done();
     },
   });
-  return { logger: pino({ level }, stream), lines };
+  return { logger: pino({ ...options, level }, stream), lines };
 }
 
 describe('lazyChildLogger', () => {
@@ -104,6 +104,9 @@ describe('loggableUrl', () => {
       // A separator the ingest does not read, other software does: a key after it is hidden too.
       `/v1/track?a=1;writeKey=${key}`,
       `/v1/track?a=1;b=2&writeKey=${key}`,
+      // A value holding a `;` is hidden whole, to the next `&`.
+      `/v1/track?writeKey;=${key}`,
+      `/v1/track?writeKey=x;${key}&a=1`,
       // An absolute-form target, routed by its path.
       `http://x/v1/projects/${key}/settings`,
       // The settings path mistyped: a 404, logged, and the key is in it all the same.
@@ -124,6 +127,11 @@ describe('loggableUrl', () => {
     expect(loggableUrl('/v1/projects/abcd%2Fefgh-secret1/settings')).toBe('/v1/projects/[redacted]/settings');
     expect(loggableUrl('/v1/projects/abcd%2Fefgh-secret1')).toBe('/v1/projects/[redacted]');
     expect(loggableUrl('/v1/projects/abcd/efgh-secret1/setings')).toBe('/v1/projects/[redacted]');
+  });
+
+  it("hides a secret's value to the next & or #, and keeps what follows", () => {
+    expect(loggableUrl('/x?password=abc;def&a=1;b=2#c')).toBe('/x?password=[redacted]&a=1;b=2#c');
+    expect(loggableUrl('/x?a=1;writeKey=k;k2;k3#b=2')).toBe('/x?a=1;writeKey=[redacted]#b=2');
   });
 
   it('leaves every other URL as it came', () => {
@@ -165,5 +173,18 @@ describe('serializeError', () => {
       expect({ hidden, logged: logged.includes(hidden) }).toEqual({ hidden, logged: false });
     }
     for (const kept of ['SignatureDoesNotMatch', '403', 'req-42', 'evalsha']) expect(logged).toContain(kept);
+  });
+});
+
+describe("the request log's serializer", () => {
+  it('logs a request without its address when the address policy throws, instead of ending the process', () => {
+    const throwing = () => {
+      throw new Error('ipaddr: string is not formatted like an IPv6 Address');
+    };
+    const { logger, lines } = capturing('info', loggerOptions('ingest', 'info', throwing));
+    logger.info({ req: { method: 'POST', url: '/v1/batch', ip: '::ffff:1.2.3.4%-' } }, 'incoming request');
+    expect(lines).toEqual([
+      expect.objectContaining({ req: { method: 'POST', url: '/v1/batch' }, msg: 'incoming request' }),
+    ]);
   });
 });

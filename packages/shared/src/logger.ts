@@ -95,16 +95,20 @@ export function loggableUrl(url: string): string {
     : path;
   if (queryAt === -1) return `${origin}${loggedPath}`;
   // `;` too: not a separator the ingest reads, but other software does (the key came to the log
-  // whole after one: `?a=1;writeKey=<key>`, a review's run). Each separator is kept as sent.
-  const query = target
-    .slice(queryAt + 1)
-    .split(/([&;#])/)
-    .map((part, index) => {
-      if (index % 2 === 1) return part;
-      const name = part.split('=', 1)[0] as string;
-      return isSecretParameter(name) ? `${name}=[redacted]` : part;
-    })
-    .join('');
+  // whole after one: `?a=1;writeKey=<key>`, a review's run). Each separator is kept as sent. A
+  // secret's value is hidden up to the next `&` or `#`, as the ingest's parser reads it: one
+  // holding a `;` (`password=abc;def`, `writeKey;=<key>`) showed what followed it.
+  const parts = target.slice(queryAt + 1).split(/([&;#])/);
+  let query = '';
+  let hiding = false;
+  for (let index = 0; index < parts.length; index += 2) {
+    const separator = index === 0 ? '' : (parts[index - 1] as string);
+    const part = parts[index] as string;
+    if (hiding && separator === ';') continue;
+    const name = part.split('=', 1)[0] as string;
+    hiding = isSecretParameter(name);
+    query += separator + (hiding ? `${name}=[redacted]` : part);
+  }
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }
 
@@ -123,6 +127,18 @@ export type LoggedAddress = (request: LoggedRequest) => string | undefined;
 const wholeAddress: LoggedAddress = (request) => request.ip;
 
 /**
+ * What `loggedAddress` keeps of the request's address, or none when it throws: a throw in a
+ * serializer ends the process (a client's X-Forwarded-For did so, a review's run).
+ */
+function addressOrNone(loggedAddress: LoggedAddress, request: LoggedRequest): string | undefined {
+  try {
+    return loggedAddress(request);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Fastify's request serializer, less the credentials a query may carry, and with as much of the
  * client's address as `loggedAddress` keeps (the ingest's IP_POLICY).
  */
@@ -131,7 +147,7 @@ function serializeRequest(request: LoggedRequest, loggedAddress: LoggedAddress =
     method: request.method,
     url: request.url === undefined ? undefined : loggableUrl(request.url),
     host: request.host,
-    remoteAddress: loggedAddress(request),
+    remoteAddress: addressOrNone(loggedAddress, request),
     remotePort: request.socket?.remotePort,
   };
 }

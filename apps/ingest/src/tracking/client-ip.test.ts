@@ -9,6 +9,8 @@ describe('truncateIp', () => {
     ['::1', '::'],
     ['::ffff:c633:6409', '198.51.100.0'],
     ['fe80::1%eth0', 'fe80::'],
+    ['fe80::1%br-lan', 'fe80::'],
+    ['::ffff:192.0.2.1%x.y', '192.0.2.0'],
     // 6to4: the site's IPv4 address is bits 16 to 47; its last octet goes, as the IPv4 one's would.
     ['2002:c000:0237::1', '2002:c000:200::'],
   ])('zeroes the host part of %s', (ip, truncated) => {

@@ -37,7 +37,12 @@ export function requestIpPolicy(configured: IpPolicy, asked: string | string[] |
  */
 export function truncateIp(text: string): string | undefined {
   if (isIP(text) === 0) return undefined;
-  let address = ipaddr.parse(text);
+  // The zone (`fe80::1%br-lan`) names the sender's interface, not its network, and is not kept;
+  // ipaddr.js reads only zones of letters and digits, and threw on others: a 500 for the whole
+  // batch, and the ingest's exit from its request log (a review's run).
+  const unzoned = text.split('%', 1)[0] as string;
+  if (!ipaddr.isValid(unzoned)) return undefined;
+  let address = ipaddr.parse(unzoned);
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     address = (address as ipaddr.IPv6).toIPv4Address();
   }
