@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { forStream, isValidStreamName, type OutputFormat, outputFormat, writeKeys } from '@spool/shared';
+import {
+  forStream,
+  isValidStreamName,
+  type OutputFormat,
+  outputFormat,
+  readSettingFiles,
+  writeKeys,
+} from '@spool/shared';
 import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
 import { onTerminalGone, outliveTerminalIfAsked } from './terminal-gone.js';
@@ -189,14 +196,25 @@ process.on('SIGTERM', stop);
 // A closed terminal: Redis ignores SIGHUP, so only this process can stop it.
 if (!outlivesTerminal) onTerminalGone(() => void stop());
 
+/**
+ * WRITE_KEYS's text, or WRITE_KEYS_FILE's (read as the ingest reads it: it has started on it):
+ * the banner called a run keyed by a file open, and its curl had no key (a review's run).
+ */
+function writeKeysText(): string | undefined {
+  if (env.WRITE_KEYS) return env.WRITE_KEYS;
+  if (!env.WRITE_KEYS_FILE) return undefined;
+  return readSettingFiles({ WRITE_KEYS_FILE: env.WRITE_KEYS_FILE }).values.WRITE_KEYS;
+}
+
 /** The stream and the curl option of the banner's example: one the first write key may write to. */
 function example(): { stream: string; auth: string } {
-  const parsed = writeKeys.safeParse(env.WRITE_KEYS);
+  const parsed = writeKeys.safeParse(writeKeysText());
   const first = parsed.success ? parsed.data[0] : undefined;
   if (!first) return { stream: 'web', auth: '' };
   const streams = first.streams === '*' ? [] : [...first.streams].filter(isValidStreamName);
   // The key itself is never printed: this output may end up in a log.
-  return { stream: streams[0] ?? 'web', auth: " -u '<the first key of WRITE_KEYS>:'" };
+  const from = env.WRITE_KEYS ? 'WRITE_KEYS' : 'WRITE_KEYS_FILE';
+  return { stream: streams[0] ?? 'web', auth: ` -u '<the first key of ${from}>:'` };
 }
 
 /** Where the banner's event lands: the stand-in's folder, or the bucket of S3_ENDPOINT's store. */
@@ -222,7 +240,9 @@ try {
   const { stream, auth } = example();
   const access = env.WRITE_KEYS
     ? 'write keys required (WRITE_KEYS)'
-    : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
+    : env.WRITE_KEYS_FILE
+      ? 'write keys required (WRITE_KEYS_FILE)'
+      : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
   const bucket = stack.s3?.bucket;
   // make status, tail, verify, replay and loadtest find this run on the ports it was given.
   const portsSet = Object.entries(env)

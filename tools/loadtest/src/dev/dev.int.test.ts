@@ -31,6 +31,7 @@ async function devEnv(dataDir: string, env: Record<string, string> = {}) {
     S3_ENDPOINT: _s,
     S3_BUCKET: _b,
     WRITE_KEYS: _w,
+    WRITE_KEYS_FILE: _wf,
     ...rest
   } = process.env;
   return { env: { ...rest, ...ports, SPOOL_DEV_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env }, ports };
@@ -205,6 +206,37 @@ describe('make dev', () => {
       expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
     } finally {
       killLeftovers(dataDir); // what a make dev that did not stop left running
+      dev.child.kill('SIGKILL');
+    }
+  }, 150_000);
+
+  it('says its keys come from WRITE_KEYS_FILE, and its curl needs one (it said the service was open)', async () => {
+    const dataDir = newDataDir();
+    const key = 'dev-file-key-0123';
+    const keysFile = join(dataDir, 'write-keys');
+    writeFileSync(keysFile, `${key}:orders\n`);
+    const dev = await startDev(dataDir, { WRITE_KEYS_FILE: keysFile });
+    try {
+      await dev.running();
+      const banner = dev.err();
+      expect(banner).toContain('write keys required (WRITE_KEYS_FILE)');
+      expect(banner).toContain(`/v1/streams/orders/events -u '<the first key of WRITE_KEYS_FILE>:'`);
+      expect(banner).not.toContain('ALLOW_ANONYMOUS_WRITES=true');
+      expect(dev.all()).not.toContain(key);
+      const send = (headers: Record<string, string>) =>
+        fetch(`http://127.0.0.1:${dev.ports.SPOOL_DEV_INGEST_PORT}/v1/streams/orders/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{"event":"signup"}',
+        });
+      expect((await send({})).status).toBe(401);
+      expect(
+        (await send({ authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` })).status,
+      ).toBe(202);
+      dev.child.kill('SIGTERM');
+      expect(await dev.exited()).toBe(0);
+    } finally {
+      killLeftovers(dataDir);
       dev.child.kill('SIGKILL');
     }
   }, 150_000);
