@@ -140,7 +140,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       result.enqueued.push(jobId);
       return;
     }
-    if (urgent && (await hurryFlushJob(job))) {
+    if (urgent && (await hurryFlushJob(queue, job))) {
       result.hurried.push(jobId);
       return;
     }

@@ -107,7 +107,7 @@ describe('an urgent flush job', () => {
       // Moved once: a later urgent job goes before it, as before any urgent one, and a sweep that
       // finds it urgent again does not move it back ahead.
       await addFlushJob(queue, 'hotter', 0, { urgent: true });
-      expect(await hurryFlushJob(await queue.getJob(flushJobId('hot', 0)))).toBe(false);
+      expect(await hurryFlushJob(queue, await queue.getJob(flushJobId('hot', 0)))).toBe(false);
       expect(await line()).toEqual([
         'hotter@0',
         'hot@0',
@@ -119,8 +119,18 @@ describe('an urgent flush job', () => {
         'quiet-4@0',
       ]);
       // One that went in at the front is not moved either.
-      expect(await hurryFlushJob(await queue.getJob(flushJobId('other', 0)))).toBe(false);
-      expect(await hurryFlushJob(undefined)).toBe(false);
+      expect(await hurryFlushJob(queue, await queue.getJob(flushJobId('other', 0)))).toBe(false);
+      expect(await hurryFlushJob(queue, undefined)).toBe(false);
+
+      // Finished and removed by a worker after it was read waiting (the timing forced): not
+      // moved, and no error.
+      await addFlushJob(queue, 'done', 0);
+      const read = (await queue.getJob(flushJobId('done', 0))) as NonNullable<
+        Awaited<ReturnType<typeof queue.getJob>>
+      >;
+      await read.remove();
+      read.getState = async () => 'waiting';
+      expect(await hurryFlushJob(queue, read)).toBe(false);
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();

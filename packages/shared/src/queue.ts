@@ -79,7 +79,7 @@ export async function addFlushJob(
     { stream, gen },
     { ...FLUSH_JOB_OPTIONS, jobId, ...(urgent ? { lifo: true } : {}) },
   );
-  if (urgent) await hurryFlushJob(await queue.getJob(jobId));
+  if (urgent) await hurryFlushJob(queue, await queue.getJob(jobId));
   return job;
 }
 
@@ -91,11 +91,21 @@ export async function addFlushJob(
  * refused 503 SPOOL_BUFFER_FULL meanwhile. A job that is not waiting (running, backing off,
  * failed) or already went in at the front is left as it is. BullMQ keeps no record of the move
  * (a job's options are written once), so the job's data does: moved again on each sweep, it would
- * go before every urgent job queued since.
+ * go before every urgent job queued since. A job that a worker finished (and removed) meanwhile is
+ * not moved, and that is no error: the crossing's add counted one, and the sweep failed the
+ * stream's visit (a review's run, the timing forced).
  */
-export async function hurryFlushJob(job: Job<FlushJobData> | undefined): Promise<boolean> {
+export async function hurryFlushJob(
+  queue: Queue<FlushJobData>,
+  job: Job<FlushJobData> | undefined,
+): Promise<boolean> {
   if (!job || job.opts.lifo || job.data.hurried || (await job.getState()) !== 'waiting') return false;
-  await job.updateData({ ...job.data, hurried: true });
-  await job.changePriority({ lifo: true });
-  return true;
+  try {
+    await job.updateData({ ...job.data, hurried: true });
+    await job.changePriority({ lifo: true });
+    return true;
+  } catch (error) {
+    if (job.id !== undefined && (await queue.getJob(job.id)) === undefined) return false;
+    throw error;
+  }
 }
