@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
 import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from '@spool/shared';
+import { ipv6Groups, mappedIpv4 } from './client-address.js';
 
 /** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
 
@@ -157,26 +158,10 @@ export function rateLimitIdentity(auth: AuthResult | undefined, ip: string): str
  */
 export function addressBucket(ip: string): string {
   if (!isIPv6(ip)) return ip;
-  const groups = ipv6Groups(ip);
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    const [high = 0, low = 0] = groups.slice(6);
-    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
-  }
-  return `${groups
+  const mapped = mappedIpv4(ip);
+  if (mapped !== undefined) return mapped;
+  return `${ipv6Groups(ip)
     .slice(0, 4)
     .map((group) => group.toString(16))
     .join(':')}::/64`;
-}
-
-/** The 8 groups of an IPv6 address (any notation: `::`, a dotted IPv4 tail, a zone). */
-function ipv6Groups(ip: string): number[] {
-  // The URL parser writes it canonically: hex groups, at most one `::`, no dotted tail.
-  const canonical = new URL(`http://[${ip.split('%')[0]}]`).hostname.slice(1, -1);
-  const [head = '', tail] = canonical.split('::');
-  const parse = (part: string) =>
-    part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16));
-  const [before, after] = [parse(head), parse(tail ?? '')];
-  return tail === undefined
-    ? before
-    : [...before, ...Array(8 - before.length - after.length).fill(0), ...after];
 }

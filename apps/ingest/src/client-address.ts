@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import { isIP, isIPv6 } from 'node:net';
 
 const BRACKETED = /^\[([^\]]+)\](?::\d+)?$/;
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/;
@@ -18,21 +17,38 @@ export function clientAddress(ip: string): string {
   return address !== undefined && isIP(address) ? unmapped(address) : ip;
 }
 
-/** What every IPv4-mapped address holds, however written, and no IPv4 one: the others are not parsed. */
-const MAPPED = /ffff:/i;
-
 /**
  * An IPv4 address as IPv4: a socket of a dual-stack listener (`HOST=::`) has an IPv4 client's
  * address as `::ffff:203.0.113.5`, which IP_POLICY=keep stored in `context.ip` so, and truncate
- * as `203.0.113.0` (a review's run).
+ * as `203.0.113.0` (a review's run). An address known good (isIP), with or without a zone.
  */
 function unmapped(address: string): string {
-  // Node's isIP takes any zone after `%`, ipaddr.js letters and digits only: `::ffff:1.2.3.4%-`
-  // from X-Forwarded-For threw in the request log's serializer, and the process exited (a review's
-  // run). Such an address is left as it came.
-  if (!MAPPED.test(address) || !ipaddr.IPv6.isValid(address)) return address;
-  const parsed = ipaddr.IPv6.parse(address);
-  return parsed.isIPv4MappedAddress() ? parsed.toIPv4Address().toString() : address;
+  return isIPv6(address) ? (mappedIpv4(address) ?? address) : address;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address holds (any notation, a zone too), or undefined. */
+export function mappedIpv4(ipv6: string): string | undefined {
+  const groups = ipv6Groups(ipv6);
+  if (!groups.slice(0, 5).every((group) => group === 0) || groups[5] !== 0xffff) return undefined;
+  const [high = 0, low = 0] = groups.slice(6);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
+/**
+ * The 8 groups of an IPv6 address that isIPv6 takes (any notation: `::`, a dotted IPv4 tail, a
+ * zone, which Node takes of any text: ipaddr.js threw on `::ffff:1.2.3.4%-`, in the request log's
+ * serializer, and the process exited, a review's run).
+ */
+export function ipv6Groups(ip: string): number[] {
+  // The URL parser writes it canonically: hex groups, at most one `::`, no dotted tail.
+  const canonical = new URL(`http://[${ip.split('%')[0]}]`).hostname.slice(1, -1);
+  const [head = '', tail] = canonical.split('::');
+  const parse = (part: string) =>
+    part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16));
+  const [before, after] = [parse(head), parse(tail ?? '')];
+  return tail === undefined
+    ? before
+    : [...before, ...Array(8 - before.length - after.length).fill(0), ...after];
 }
 
 const addresses = new WeakMap<object, string>();

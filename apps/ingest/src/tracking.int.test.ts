@@ -951,8 +951,8 @@ describe('the tracking API on an open service', () => {
       expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
       const lines = await stored(ns, 'events');
       expect(lines.map((line) => line.context)).toEqual([
-        // Kept as it came; truncated without its zone.
-        { ip: '::ffff:203.0.113.5%-' },
+        // An IPv4 address, kept and truncated; an IPv6 one kept as it came, truncated without its zone.
+        { ip: '203.0.113.5' },
         { ip: '203.0.113.0' },
         { ip: 'fe80::1%br-lan' },
         { ip: 'fe80::' },
