@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { LoggedAddress } from '@spool/shared';
 import ipaddr from 'ipaddr.js';
-import { requestAddress } from '../client-address.js';
+import { mappedIpv4, requestAddress } from '../client-address.js';
 
 export type IpPolicy = 'keep' | 'truncate' | 'drop';
 
@@ -41,11 +41,9 @@ export function truncateIp(text: string): string | undefined {
   // ipaddr.js reads only zones of letters and digits, and threw on others: a 500 for the whole
   // batch, and the ingest's exit from its request log (a review's run).
   const unzoned = text.split('%', 1)[0] as string;
-  if (!ipaddr.isValid(unzoned)) return undefined;
-  let address = ipaddr.parse(unzoned);
-  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-    address = (address as ipaddr.IPv6).toIPv4Address();
-  }
+  const plain = isIPv6(unzoned) ? (mappedIpv4(unzoned) ?? unzoned) : unzoned;
+  if (!ipaddr.isValid(plain)) return undefined;
+  const address = ipaddr.parse(plain);
   const bytes = address.toByteArray();
   const keep = address.kind() === 'ipv4' ? 3 : bytes[0] === 0x20 && bytes[1] === 0x02 ? 5 : 6;
   return ipaddr.fromByteArray(bytes.map((byte, index) => (index < keep ? byte : 0))).toString();
