@@ -100,9 +100,12 @@ export function decidingHeaderKey(headers: IncomingHttpHeaders, keys: WriteKeyVe
  * parsed query, which takes `+` for a space: rudder-analytics-js puts the key in its beacon's URL
  * as it is, so a key's `+` (base64 keys hold them) must stay `+`. %-escapes are decoded, in the
  * name too (its source-config request encodes the key); text that is no escape stays as it is.
+ * The query begins where the router's does, at the first `?` or `#`: read from the first `?`,
+ * `/v1/batch#x=1?writeKey=<key>` was let in by a key the request log, reading as the router,
+ * took for part of another parameter and logged whole (a review's run).
  */
 export function queryKey(url: string, name = 'writeKey'): string | undefined {
-  const start = url.indexOf('?');
+  const start = url.search(/[?#]/);
   if (start === -1) return undefined;
   let found: string | undefined;
   for (const parameter of url.slice(start + 1).split('&')) {

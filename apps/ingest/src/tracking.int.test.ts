@@ -3,7 +3,14 @@ import { connect } from 'node:net';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, ingestTestEnv, randomName, SPOOL_MAINS, spawnService } from '@spool/testkit';
+import {
+  createTestRedis,
+  ingestTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  sendRawHttp,
+  spawnService,
+} from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
 
 /** The Segment-compatible tracking API, driven as the SDKs drive it (docs/sdks.md). */
@@ -232,7 +239,31 @@ describe('the tracking API on a keyed service', () => {
     for (const wrong of [wrongInBody, wrongInHeader]) {
       expect([wrong.statusCode, wrong.json().message.toLowerCase()]).toEqual([401, 'invalid write key']);
     }
-    expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
+    // A key after a '#' and a '?', on the wire (inject drops what follows a '#'): the router's
+    // query begins at the '#', where its only parameter is `x` (the key was taken, and the request
+    // log, reading as the router, logged it whole).
+    const listening = await startTestIngest({ REDIS_NAMESPACE: ns, WRITE_KEYS: `web-key-0001:${stream}` });
+    try {
+      await listening.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = listening.app.server.address() as AddressInfo;
+      const raw = (target: string, id: string) => {
+        const body = JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'E', messageId: id }] });
+        return sendRawHttp(
+          `http://127.0.0.1:${port}`,
+          `POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      };
+      const afterFragment = await raw('/v1/batch#x=1?writeKey=web-key-0001', messageId);
+      await afterFragment.closed;
+      expect(afterFragment.answer()).toMatch(/^HTTP\/1.1 401 /);
+      expect((await stored(ns, stream)).some((message) => message.messageId === messageId)).toBe(false);
+      // The same key in the query: taken (the wire form works).
+      const inQuery = await raw('/v1/batch?writeKey=web-key-0001', randomName('m'));
+      await inQuery.closed;
+      expect(inQuery.answer()).toMatch(/^HTTP\/1.1 200 /);
+    } finally {
+      await listening.close();
+    }
   });
 
   it("takes a batch sent to //v1/batch: the Go SDKs' path when their endpoint ends in a slash", async () => {

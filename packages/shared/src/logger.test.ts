@@ -107,6 +107,10 @@ describe('loggableUrl', () => {
       // A value holding a `;` is hidden whole, to the next `&`.
       `/v1/track?writeKey;=${key}`,
       `/v1/track?writeKey=x;${key}&a=1`,
+      // A '#' before the '?', and a '#' in the key's value (reviews' runs).
+      `/v1/batch#x=1?writeKey=${key}`,
+      `/v1/batch?writeKey=x#${key}`,
+      `/v1/batch?writeKey=x#tail&a=1#b?c;${key}`.replace(`;${key}`, `;writeKey=${key}`),
       // An absolute-form target, routed by its path.
       `http://x/v1/projects/${key}/settings`,
       // The settings path mistyped: a 404, logged, and the key is in it all the same.
@@ -129,9 +133,9 @@ describe('loggableUrl', () => {
     expect(loggableUrl('/v1/projects/abcd/efgh-secret1/setings')).toBe('/v1/projects/[redacted]');
   });
 
-  it("hides a secret's value to the next & or #, and keeps what follows", () => {
+  it("hides a secret's value to the next &, and keeps what follows", () => {
     expect(loggableUrl('/x?password=abc;def&a=1;b=2#c')).toBe('/x?password=[redacted]&a=1;b=2#c');
-    expect(loggableUrl('/x?a=1;writeKey=k;k2;k3#b=2')).toBe('/x?a=1;writeKey=[redacted]#b=2');
+    expect(loggableUrl('/x?a=1;writeKey=k;k2;k3#b=2&c=3')).toBe('/x?a=1;writeKey=[redacted]&c=3');
   });
 
   it('leaves every other URL as it came', () => {

@@ -94,17 +94,18 @@ export function loggableUrl(url: string): string {
     ? `${secret[1]}[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
     : path;
   if (queryAt === -1) return `${origin}${loggedPath}`;
-  // `;` too: not a separator the ingest reads, but other software does (the key came to the log
-  // whole after one: `?a=1;writeKey=<key>`, a review's run). Each separator is kept as sent. A
-  // secret's value is hidden up to the next `&` or `#`, as the ingest's parser reads it: one
-  // holding a `;` (`password=abc;def`, `writeKey;=<key>`) showed what followed it.
-  const parts = target.slice(queryAt + 1).split(/([&;#])/);
+  // Names are looked for after `;`, `#` and `?` too: not separators the ingest reads, but other
+  // software does, and a key came to the log whole after one (`?a=1;writeKey=<key>`,
+  // `#x=1?writeKey=<key>`: reviews' runs). Each separator is kept as sent. A secret's value is
+  // hidden up to the next `&`, where the ingest's parser ends it: one holding a `;` or a `#`
+  // (`password=abc;def`, a key `ab#cd`) showed what followed them.
+  const parts = target.slice(queryAt + 1).split(/([&;#?])/);
   let query = '';
   let hiding = false;
   for (let index = 0; index < parts.length; index += 2) {
     const separator = index === 0 ? '' : (parts[index - 1] as string);
     const part = parts[index] as string;
-    if (hiding && separator === ';') continue;
+    if (hiding && separator !== '&') continue;
     const name = part.split('=', 1)[0] as string;
     hiding = isSecretParameter(name);
     query += separator + (hiding ? `${name}=[redacted]` : part);
