@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import {
   appendToBuffer,
@@ -629,6 +631,50 @@ describe('the sweep', () => {
     const [key] = (await sweep(deps)).quarantined;
     expect(key).toMatch(new RegExp(`^_quarantine/stream=${stream}/dt=`));
     expect(await redis.exists(keys.quarantine)).toBe(0);
+  });
+
+  it('says a quarantine it cannot write once per cause and 10 s, not once per stream and tick', async () => {
+    const ns = randomName('ns');
+    const lines: Array<{ msg: string; stream?: string }> = [];
+    const logger = pino(
+      { level: 'warn' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()));
+          done();
+        },
+      }),
+    );
+    // S3 away: nothing listens there.
+    const away = new S3Client({
+      endpoint: `http://127.0.0.1:${await freePort()}`,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const awayDeps = { ...deps, s3: away, logger, config: { ...config, namespace: ns } };
+    const entry = JSON.stringify({
+      receivedAt: new Date().toISOString(),
+      code: 'SPOOL_INVALID_JSON',
+      text: '{',
+    });
+    try {
+      for (const stream of [randomName('q'), randomName('q'), randomName('q')]) {
+        const keys = streamKeys(stream, ns);
+        await registerStream(redis, streamRegistryKey(ns), stream);
+        await redis.hset(keys.stats, 'accepted', '1');
+        await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+        // Kept past FLUSH_INTERVAL: due to be written.
+        await redis.set(keys.quarantineSince, '0');
+      }
+      await sweep(awayDeps);
+      await sweep(awayDeps);
+      // Six failed writes: one line (a flood of 626 lines in 30 s for 20 streams before).
+      expect(lines.filter((line) => line.msg.startsWith('could not write the quarantine'))).toHaveLength(1);
+    } finally {
+      away.destroy();
+    }
   });
 
   it('runs often enough to keep FLUSH_INTERVAL within a quarter, between 1 s and 30 s', () => {

@@ -10,6 +10,8 @@ import {
   type RedisClient,
   reconcileSealed,
   redisNow,
+  repeatedLog,
+  repeatedLogPerKey,
   streamForgetAfterMs,
   streamKeys,
   streamOfUnit,
@@ -23,6 +25,7 @@ import { adoptLegacyStreams, forgetLegacyFlushError } from './legacy-streams.js'
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
+import { s3ErrorOf } from './s3-errors.js';
 import { readRedisHealth } from './status/redis-health.js';
 import { countersLostFor } from './status/stream-status.js';
 import { readUnitState } from './unit-state.js';
@@ -320,12 +323,35 @@ function sideFiles({ config, redis, s3 }: SweepDeps) {
   };
 }
 
+/** Each logger's repeated side-file warnings: their state outlives a sweep, one per process. */
+const sideFileLogsOf = new WeakMap<object, ReturnType<typeof repeatedLogPerKey>>();
+
+/**
+ * A manifest or quarantine write that failed, said once every 10 s per message and cause with how
+ * many came meanwhile, as flush failures are: each sweep tick tries every stream with lines
+ * pending, and in an S3 outage 20 streams' quarantines logged 626 lines in 30 s (a review's run).
+ */
+function warnSideFileFailure(deps: SweepDeps, message: string, error: unknown, unit: string): void {
+  let logs = sideFileLogsOf.get(deps.logger);
+  if (!logs) {
+    logs = repeatedLogPerKey();
+    sideFileLogsOf.set(deps.logger, logs);
+  }
+  const { name, code, status } = s3ErrorOf(error);
+  logs(`${message}:${name ?? 'Error'}:${code ?? status ?? ''}`, () => repeatedLog(deps.logger, message))(
+    error,
+    {
+      stream: unit,
+    },
+  );
+}
+
 /** Writes a unit's pending manifest lines (left by a flush that could not write them). */
 async function writeManifests(deps: SweepDeps, unit: string, result: SweepResult): Promise<void> {
   try {
     result.manifestLines += (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
   } catch (error) {
-    deps.logger.warn({ err: error, stream: unit }, 'could not write manifests; the next sweep tries again');
+    warnSideFileFailure(deps, 'could not write manifests; the next sweep tries again', error, unit);
   }
 }
 
@@ -344,10 +370,7 @@ async function writeQuarantine(
     });
     if (key) result.quarantined.push(key);
   } catch (error) {
-    deps.logger.warn(
-      { err: error, stream: unit },
-      'could not write the quarantine; the next sweep tries again',
-    );
+    warnSideFileFailure(deps, 'could not write the quarantine; the next sweep tries again', error, unit);
   }
 }
 
