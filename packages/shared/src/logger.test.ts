@@ -192,3 +192,25 @@ describe("the request log's serializer", () => {
     ]);
   });
 });
+
+describe('serializeError, bounded', () => {
+  it("keeps what names an error and bounds the rest: an S3 answer's fields copied onto the exception made a 7.8 MB line", () => {
+    const error = Object.assign(new Error('We encountered an internal error.'), {
+      name: 'InternalError',
+      Code: 'InternalError',
+      $metadata: { httpStatusCode: 500, requestId: 'r-1' },
+      Nested: { deep: 'x'.repeat(204_800) },
+      ...Object.fromEntries(Array.from({ length: 683 }, (_, i) => [`F${i}`, 'y'.repeat(250)])),
+    });
+    const serialized = serializeError(error) as Record<string, unknown>;
+    expect(JSON.stringify(serialized).length).toBeLessThan(40_000);
+    expect(serialized).toMatchObject({
+      name: 'InternalError',
+      message: 'We encountered an internal error.',
+      Code: 'InternalError',
+      $metadata: { httpStatusCode: 500, requestId: 'r-1' },
+    });
+    expect(String((serialized.Nested as { deep: string }).deep)).toHaveLength(4_097);
+    expect(serialized['…']).toMatch(/^\d+ more not logged$/);
+  });
+});

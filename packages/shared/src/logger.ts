@@ -23,19 +23,46 @@ const S3_ECHOED_REQUEST = new Set([
 ]);
 
 /**
- * A copy of a serialized error in which every `command` keeps its name and loses its arguments,
- * and S3's echo of a refused request is left out.
+ * What one logged error may hold: an S3 error answer is copied onto the AWS SDK's exception field
+ * by field, and a store that answered with 683 fields of 250 characters and a nested element of
+ * 200 KB made one log line of 7.8 MB (a review's run). Past these, text is cut and fields left out.
  */
-function withoutCommandArguments(value: unknown, depth: number): unknown {
+const ERROR_TEXT_MOST = 4_096;
+const ERROR_FIELDS_MOST = 40;
+const ERROR_CHARACTERS_MOST = 32_768;
+
+/**
+ * A copy of a serialized error in which every `command` keeps its name and loses its arguments,
+ * S3's echo of a refused request is left out, and the whole is bounded (ERROR_*_MOST): each text
+ * cut, each object's fields past the first ERROR_FIELDS_MOST counted instead, and once the error's
+ * text passes ERROR_CHARACTERS_MOST in all, the rest left out.
+ */
+function withoutCommandArguments(
+  value: unknown,
+  depth: number,
+  budget = { left: ERROR_CHARACTERS_MOST },
+): unknown {
+  if (typeof value === 'string') {
+    if (budget.left <= 0) return '[cut]';
+    const kept = value.length > ERROR_TEXT_MOST ? `${value.slice(0, ERROR_TEXT_MOST)}…` : value;
+    budget.left -= kept.length;
+    return kept;
+  }
   if (depth > MAX_ERROR_DEPTH || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item) => withoutCommandArguments(item, depth + 1));
-  const copy: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value)) {
-    copy[key] = S3_ECHOED_REQUEST.has(key)
+  if (budget.left <= 0) return '[cut]';
+  const entries = Array.isArray(value) ? [...value.entries()] : Object.entries(value);
+  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
+  for (const [key, child] of entries.slice(0, ERROR_FIELDS_MOST)) {
+    (copy as Record<string | number, unknown>)[key] = S3_ECHOED_REQUEST.has(String(key))
       ? '[not logged]'
       : key === 'command' && isCommand(child)
         ? { name: child.name, args: '[not logged]' }
-        : withoutCommandArguments(child, depth + 1);
+        : withoutCommandArguments(child, depth + 1, budget);
+  }
+  if (entries.length > ERROR_FIELDS_MOST) {
+    const more = `${entries.length - ERROR_FIELDS_MOST} more not logged`;
+    if (Array.isArray(copy)) copy.push(more);
+    else copy['…'] = more;
   }
   return copy;
 }
