@@ -25,6 +25,19 @@ describe('withBoundedMessage', () => {
     expect(bounded.RequestId).toBe('r-1');
   });
 
+  it("escapes the acting characters of S3's text, which Bull Board shows as it is (a U+202E reversed what followed)", () => {
+    const error = Object.assign(
+      new Error('Please reduce your request rate. \u202e.yllamron gnidnal\u001b[2J'),
+      {
+        name: 'SlowDown\u0007',
+      },
+    );
+    const bounded = withBoundedMessage(error) as Error;
+    expect(bounded.name).toBe('SlowDown\\u0007');
+    expect(bounded.message).toBe('Please reduce your request rate. \\u202e.yllamron gnidnal\\u001b[2J');
+    expect(bounded.stack).toMatch(/^SlowDown\\u0007: Please reduce your request rate\. \\u202e/);
+  });
+
   it('cuts a stack of many frames, and one whose head is not its message', () => {
     const error = new Error('short');
     error.stack = `Something else\n${'    at frame (file.js:1:1)\n'.repeat(2_000)}`;

@@ -1,4 +1,11 @@
-import { lastFlushErrorKey, legacyLastFlushErrorKey, type RedisClient, redisNow } from '@spool/shared';
+import {
+  ACTING_CHARACTERS,
+  escapeActing,
+  lastFlushErrorKey,
+  legacyLastFlushErrorKey,
+  type RedisClient,
+  redisNow,
+} from '@spool/shared';
 import { z } from 'zod';
 
 const flushErrorRecord = z.object({
@@ -13,6 +20,9 @@ export type FlushErrorRecord = z.infer<typeof flushErrorRecord>;
 
 const MAX_MESSAGE = 300;
 
+/** Whether `text` holds a character that acts on a screen (visible-text.ts). */
+const acting = (text: string) => new RegExp(ACTING_CHARACTERS.source).test(text);
+
 /** An error's name past this is cut (the AWS SDK names an S3 error by the `<Code>` the store sent). */
 const MAX_NAME = 100;
 /** A stack's frames past this are cut. */
@@ -24,8 +34,11 @@ const OWN_TEXT = new Set(['name', 'message', 'stack']);
  * `error` with its name, its message, its stack and its other text fields bounded: BullMQ keeps a failed attempt's
  * message and the last 5 stacks in the job, in Redis, and the log line carries both. An S3 that
  * answered with a 100 KB `<Message>` made one job 1.15 MB (a review's run); one with a 100 KB
- * `<Code>`, which becomes the error's name, a stack of 100 KB each. Changed in place where it can
- * be; an error that cannot be changed (frozen) is replaced by an Error of the bounded text.
+ * `<Code>`, which becomes the error's name, a stack of 100 KB each. The name and the message have
+ * their acting characters escaped too (escapeActing): Bull Board at /queues shows a job's error as
+ * it is, and S3's message with a U+202E read as "uploads are landing normally" there (a review's
+ * run). Changed in place where it can be; an error that cannot be changed (frozen) is replaced by
+ * an Error of the bounded text.
  */
 export function withBoundedMessage(thrown: unknown): unknown {
   // An Error of another realm (a DOMException) is no `instanceof Error`; its text is as long.
@@ -44,14 +57,16 @@ export function withBoundedMessage(thrown: unknown): unknown {
   if (
     name.length <= MAX_NAME &&
     message.length <= MAX_MESSAGE &&
+    !acting(name) &&
+    !acting(message) &&
     stack.length <= MAX_MESSAGE + MAX_FRAMES &&
     longFields.length === 0
   ) {
     return error;
   }
   const cut = (text: string, most: number) => (text.length > most ? `${text.slice(0, most)}…` : text);
-  const boundedName = cut(name, MAX_NAME);
-  const boundedMessage = cut(message, MAX_MESSAGE);
+  const boundedName = escapeActing(cut(name, MAX_NAME));
+  const boundedMessage = escapeActing(cut(message, MAX_MESSAGE));
   // The frames, from the first; the head before them repeats the name and the message.
   const firstFrame = stack.indexOf('\n    at ');
   const frames = firstFrame === -1 ? '' : cut(stack.slice(firstFrame), MAX_FRAMES);
