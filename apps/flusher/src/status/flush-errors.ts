@@ -1,5 +1,4 @@
 import {
-  ACTING_CHARACTERS,
   escapeActing,
   lastFlushErrorKey,
   legacyLastFlushErrorKey,
@@ -19,9 +18,6 @@ const flushErrorRecord = z.object({
 export type FlushErrorRecord = z.infer<typeof flushErrorRecord>;
 
 const MAX_MESSAGE = 300;
-
-/** Whether `text` holds a character that acts on a screen (visible-text.ts). */
-const acting = (text: string) => new RegExp(ACTING_CHARACTERS.source).test(text);
 
 /** An error's name past this is cut (the AWS SDK names an S3 error by the `<Code>` the store sent). */
 const MAX_NAME = 100;
@@ -54,19 +50,17 @@ export function withBoundedMessage(thrown: unknown): unknown {
   const longFields = Object.entries(error).filter(
     ([field, value]) => !OWN_TEXT.has(field) && typeof value === 'string' && value.length > MAX_MESSAGE,
   );
+  const cut = (text: string, most: number) => (text.length > most ? `${text.slice(0, most)}…` : text);
+  const boundedName = escapeActing(cut(name, MAX_NAME));
+  const boundedMessage = escapeActing(cut(message, MAX_MESSAGE));
   if (
-    name.length <= MAX_NAME &&
-    message.length <= MAX_MESSAGE &&
-    !acting(name) &&
-    !acting(message) &&
+    boundedName === name &&
+    boundedMessage === message &&
     stack.length <= MAX_MESSAGE + MAX_FRAMES &&
     longFields.length === 0
   ) {
     return error;
   }
-  const cut = (text: string, most: number) => (text.length > most ? `${text.slice(0, most)}…` : text);
-  const boundedName = escapeActing(cut(name, MAX_NAME));
-  const boundedMessage = escapeActing(cut(message, MAX_MESSAGE));
   // The frames, from the first; the head before them repeats the name and the message.
   const firstFrame = stack.indexOf('\n    at ');
   const frames = firstFrame === -1 ? '' : cut(stack.slice(firstFrame), MAX_FRAMES);
