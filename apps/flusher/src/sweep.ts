@@ -143,12 +143,12 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       result.enqueued.push(jobId);
       return;
     }
-    if (urgent && (await hurryFlushJob(queue, job))) {
-      result.hurried.push(jobId);
-      return;
-    }
+    // Read once here: only a waiting job may be hurried (which reads it again, just before the
+    // move), and a retry backing off, urgent in an S3 outage, was read twice a tick.
     const state = await job.getState();
-    if (state === 'failed') {
+    if (urgent && state === 'waiting' && (await hurryFlushJob(queue, job))) {
+      result.hurried.push(jobId);
+    } else if (state === 'failed') {
       await job.retry('failed');
       result.retried.push(jobId);
     } else if (state === 'delayed' && (await retryDueAfterCap(jobId))) {
