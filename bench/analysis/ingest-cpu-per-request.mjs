@@ -4,22 +4,22 @@
 // cores. Not a scenario of `make bench`; an analysis for A/B runs of the request path. With
 // `bare` for the other build, the other side is scenario a's baseline (bare Fastify parsing the
 // same body and answering 202): what Spool's request path costs beyond Fastify's.
-// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds]
+// With `events` above 1, each request is a batch of that many of the event (250: some 20 KB, a
+// body counted as it arrives, past the 16 KiB a request holds before its body comes).
+// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds] [events]
 import { join } from 'node:path';
 import { cpuSeconds, load, ROOT, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
-const [other, rounds = '3'] = process.argv.slice(2);
+const [other, rounds = '3', events = '1'] = process.argv.slice(2);
 if (!other) {
-  console.error('usage: node bench/analysis/ingest-cpu-per-request.mjs <other main.js | bare> [rounds]');
+  console.error(
+    'usage: node bench/analysis/ingest-cpu-per-request.mjs <other main.js | bare> [rounds] [events]',
+  );
   process.exit(2);
 }
 const BUILDS = { this: join(ROOT, 'apps/ingest/dist/main.js'), other };
-const body = JSON.stringify({
-  event: 'page',
-  userId: 'u-123',
-  path: '/pricing',
-  referrer: 'https://example.com/',
-});
+const event = { event: 'page', userId: 'u-123', path: '/pricing', referrer: 'https://example.com/' };
+const body = JSON.stringify(Number(events) > 1 ? Array.from({ length: Number(events) }, () => event) : event);
 async function spoolIngest(bench, main) {
   const ingest = await bench.stack.addIngest(
     { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB' },

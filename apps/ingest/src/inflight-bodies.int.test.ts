@@ -5,14 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomName, type ServiceProcess, spawnService, testServices, waitFor } from '@spool/testkit';
 
 /**
- * MAX_INFLIGHT_BYTES over real sockets: a request whose body is being read holds its room until
- * it is answered (or its client gives up), and a request past the bound is refused before its
- * body is read.
+ * MAX_INFLIGHT_BYTES over real sockets: a request whose body is being read holds what of it has
+ * come (a small body, all of it from its head) until it is answered (or its client gives up), and
+ * a request whose body would pass the bound is refused before its body is read.
  */
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const BODY_LIMIT = 64 * 1024;
 
-/** An ingest of 64 KiB bodies, 100 KiB of them at once; each answer waits 100 ms (group commit). */
+/**
+ * An ingest of 64 KiB bodies, 100 KiB of them at once (100 bytes a request before its body comes);
+ * each answer waits 100 ms (group commit).
+ */
 const startIngest = (env: Record<string, string> = {}) =>
   spawnService(MAIN, {
     REDIS_URL: testServices().redisUrl,
@@ -86,10 +89,10 @@ const post = (stream: string, body: string) =>
 describe('MAX_INFLIGHT_BYTES', () => {
   it('refuses a request past it with 503 SPOOL_OVERLOADED before reading its body, and takes it again once room is given back', async () => {
     const stream = randomName('held');
-    // 60 KB of a body promised and still coming: its room is held.
-    const slow = await openRequest(`/v1/streams/${stream}/events`, 60_000, 1_000);
+    // 59 KB of a 60 KB body come, the rest still coming: what came is held.
+    const slow = await openRequest(`/v1/streams/${stream}/events`, 60_000, 59_000);
     const slowAnswer = answerOn(slow);
-    await heldReaches(60_000, 'the room held');
+    await heldReaches(59_000, 'the room held');
 
     // Another 60 KB would pass 100 KiB: refused from its head alone (its body is never sent),
     // with the CORS headers a page needs to read the refusal and its Retry-After.
@@ -106,13 +109,34 @@ describe('MAX_INFLIGHT_BYTES', () => {
     expect((await post(stream, '{"n":1}')).status).toBe(202);
 
     // The slow body ends: answered, and its room given back.
-    slow.write(`${' '.repeat(60_000 - 1_000 - 1)}]`);
+    slow.write(`${' '.repeat(60_000 - 59_000 - 1)}]`);
     expect((await slowAnswer).status).toBe(400); // an empty array: no events
     slow.destroy();
     await heldReaches(0, 'the room given back');
     // And a body nearly as large as the first (50 KB) passes again.
     const large = JSON.stringify(Array.from({ length: 10 }, () => ({ p: 'x'.repeat(5_000) })));
     expect((await post(stream, large)).status).toBe(202);
+  });
+
+  it('refuses a body that finds the room taken as it arrives: 503 SPOOL_OVERLOADED, and the connection closed', async () => {
+    // Let in while the room was free; 1 KB of its 60 KB come.
+    const late = await openRequest(`/v1/streams/${randomName('late')}/events`, 60_000, 1_000);
+    const lateAnswer = answerOn(late);
+    await heldReaches(1_000, 'what came of the first body');
+    // Another body takes 59 KB meanwhile (all but its last byte).
+    const other = await openRequest(`/v1/streams/${randomName('other')}/events`, 59_000, 58_999);
+    await heldReaches(59_999, 'both bodies held as they came');
+    // The rest of the first no longer fits beside it (100 KiB): refused as it arrives, read no
+    // further, and the connection closed (the client may still be sending).
+    late.write(`${' '.repeat(59_000 - 8)}{"n":1}]`);
+    const answer = await lateAnswer;
+    expect(answer.status).toBe(503);
+    expect(answer.text).toContain('"code":"SPOOL_OVERLOADED"');
+    expect(answer.text.toLowerCase()).toContain('connection: close');
+    late.destroy();
+    await heldReaches(58_999, "the refused body's room given back");
+    other.destroy();
+    await heldReaches(0, 'the room given back');
   });
 
   it('holds what a gzip body inflates to, past the room its Content-Length was given', async () => {
@@ -144,8 +168,8 @@ describe('MAX_INFLIGHT_BYTES', () => {
     // About 1 KB sent (room for 8 KB), 60 KB inflated, beside a request holding 60 KiB: let grow,
     // the two held 120 KB of a 100 KiB bound, and 50 such bodies took an ingest out of memory.
     const body = gzipSync(JSON.stringify(Array.from({ length: 300 }, (_, n) => ({ n, p: ' '.repeat(190) }))));
-    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 1);
-    await heldReaches(60 * 1024, 'the room held');
+    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 60 * 1024 - 1);
+    await heldReaches(60 * 1024 - 1, 'the room held');
     const zipped = (stream: string) =>
       fetch(`${ingest.url}/v1/streams/${stream}/events`, {
         method: 'POST',
@@ -174,8 +198,8 @@ describe('MAX_INFLIGHT_BYTES', () => {
         headers: { 'content-type': 'application/json' },
         body,
       });
-    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 1);
-    await heldReaches(60 * 1024, 'the room held');
+    const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 60 * 1024 - 1);
+    await heldReaches(60 * 1024 - 1, 'the room held');
     for (const [path, body] of [
       [`/v1/streams/${randomName('shape')}/events`, native],
       ['/v1/batch', tracking],
@@ -199,7 +223,7 @@ describe('MAX_INFLIGHT_BYTES', () => {
 
   it('gives back the room of a request whose client goes away mid-body', async () => {
     const gone = await openRequest(`/v1/streams/${randomName('gone')}/events`, BODY_LIMIT, 1_000);
-    await heldReaches(BODY_LIMIT, 'the room held');
+    await heldReaches(1_000, 'the room held');
     gone.destroy();
     await heldReaches(0, 'the room given back');
   });
@@ -250,36 +274,56 @@ describe('MAX_INFLIGHT_BYTES', () => {
     await heldReaches(0, 'the room given back');
   });
 
-  it('keeps half of it for requests whose key is checked before their body: keyless heads promising bodies cannot hold it all', async () => {
-    // A review's attack: heads promising a body, then nothing, on a route whose key may come in
-    // the body, held the whole bound for the 30 s of the request timeout: every keyed request 503.
+  it('leaves room beside a crowd of heads that promise bodies and send nothing: each holds 100 bytes', async () => {
+    // A review's attack: heads promising bodies, then nothing, held their Content-Length for the
+    // 30 s of the request timeout, and again after it; from several addresses, the whole bound.
+    const heads: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const socket = await openRequest(`/v1/streams/${randomName('head')}/events`, 60_000, 1, {
+          headers: `X-Forwarded-For: 198.51.100.${100 + i}\r\n`,
+        });
+        heads.push(socket);
+      }
+      await heldReaches(2_000, 'the heads let in, 100 bytes each');
+      // A 50 KB body of another client still fits: before, the first head held 60 KB, and it got 503.
+      const body = JSON.stringify(Array.from({ length: 10 }, () => ({ p: 'x'.repeat(5_000) })));
+      expect((await post(randomName('beside'), body)).status).toBe(202);
+    } finally {
+      for (const socket of heads) socket.destroy();
+    }
+    await heldReaches(0, 'the room given back');
+  });
+
+  it('keeps half of it for requests whose key is checked before their body: keyless bodies cannot hold it all', async () => {
+    // A review's attack: bodies on a route whose key may come in the body, sent up to their last
+    // byte, held the whole bound for the 30 s of the request timeout: every keyed request 503.
     const keyed = await startIngest({ WRITE_KEYS: 'held-key-0002:*', TRUST_PROXY: '127.0.0.1' });
     const attackers: net.Socket[] = [];
-    try {
-      const answers: Promise<{ status: number }>[] = [];
-      // Two addresses (X-Forwarded-For, through TRUST_PROXY), three heads of 20 KB each.
-      for (const address of ['198.51.100.7', '198.51.100.8']) {
-        for (let i = 0; i < 3; i++) {
-          const socket = await openRequest('/v1/b', 20_000, 1, {
-            service: keyed,
-            headers: `X-Forwarded-For: ${address}\r\n`,
-          });
-          attackers.push(socket);
-          answers.push(answerOn(socket));
-        }
-      }
-      // Each address holds one (a quarter of 100 KiB is 25.6 KB); the others are refused at once.
-      await heldReaches(40_000, 'the keyless room held', keyed);
-      const refused = await Promise.all(answers.filter((_, i) => i % 3 !== 0));
-      expect(refused.map(({ status }) => status)).toEqual([503, 503, 503, 503]);
-      // A third address meets the keyless half (51.2 KB): refused too.
-      const third = await openRequest('/v1/b', 20_000, 1, {
+    /** A keyless body of 20 KB from `address`, all but its last byte sent. */
+    const almostSent = async (address: string) => {
+      const socket = await openRequest('/v1/b', 20_000, 19_999, {
         service: keyed,
-        headers: 'X-Forwarded-For: 198.51.100.9\r\n',
+        headers: `X-Forwarded-For: ${address}\r\n`,
       });
-      attackers.push(third);
-      expect((await answerOn(third)).status).toBe(503);
-      // A keyed request of 50 KB still has room: before, the heads held it all.
+      attackers.push(socket);
+      return socket;
+    };
+    try {
+      // Two addresses (X-Forwarded-For, through TRUST_PROXY), three bodies of 20 KB each.
+      let held = 0;
+      const refused: number[] = [];
+      for (const address of ['198.51.100.7', '198.51.100.8']) {
+        await almostSent(address);
+        held += 19_999;
+        await heldReaches(held, 'the keyless body held', keyed);
+        // Each address holds one (a quarter of 100 KiB is 25.6 KB); the others are refused at once.
+        for (let i = 0; i < 2; i++) refused.push((await answerOn(await almostSent(address))).status);
+      }
+      expect(refused).toEqual([503, 503, 503, 503]);
+      // A third address meets the keyless half (51.2 KB): refused too.
+      expect((await answerOn(await almostSent('198.51.100.9'))).status).toBe(503);
+      // A keyed request of 50 KB still has room: before, the keyless bodies held it all.
       const body = JSON.stringify(Array.from({ length: 10 }, () => ({ p: 'x'.repeat(5_000) })));
       const answer = await fetch(`${keyed.url}/v1/streams/${randomName('keyed')}/events`, {
         method: 'POST',
@@ -293,26 +337,31 @@ describe('MAX_INFLIGHT_BYTES', () => {
     }
   });
 
-  it('leaves the last quarter of it to others than one client with a valid key in a header: its heads cannot hold it all', async () => {
-    // A review's attack: a browser's key (public) sent in a header, 17 heads promising bodies,
-    // then nothing: they held the whole bound, and every other client got 503.
+  it('leaves the last quarter of it to others than one client with a valid key in a header: its bodies cannot hold it all', async () => {
+    // A review's attack: a browser's key (public) sent in a header, 17 bodies sent up to their
+    // last byte: they held the whole bound, and every other client got 503.
     const keyed = await startIngest({ WRITE_KEYS: 'held-key-0003:*', TRUST_PROXY: '127.0.0.1' });
     const attackers: net.Socket[] = [];
+    const almostSent = async () => {
+      const socket = await openRequest(`/v1/streams/${randomName('hog')}/events`, 20_000, 19_999, {
+        service: keyed,
+        headers: 'X-Forwarded-For: 198.51.100.7\r\nAuthorization: Bearer held-key-0003\r\n',
+      });
+      attackers.push(socket);
+      return socket;
+    };
     try {
-      const answers: Promise<{ status: number }>[] = [];
-      for (let i = 0; i < 5; i++) {
-        const socket = await openRequest(`/v1/streams/${randomName('hog')}/events`, 20_000, 1, {
-          service: keyed,
-          headers: 'X-Forwarded-For: 198.51.100.7\r\nAuthorization: Bearer held-key-0003\r\n',
-        });
-        attackers.push(socket);
-        answers.push(answerOn(socket));
-      }
       // Three of 20 KB: past its quarter (25.6 KB) only while the room (100 KiB) stays within three quarters.
-      await heldReaches(60_000, 'the hog held to three quarters of the room', keyed);
-      const refused = await Promise.all(answers.slice(3));
-      expect(refused.map(({ status }) => status)).toEqual([503, 503]);
-      // Another client, with the same key, still has room for its 20 KB: before, the heads held it all.
+      for (let i = 1; i <= 3; i++) {
+        await almostSent();
+        await heldReaches(i * 19_999, 'the hog held to three quarters of the room', keyed);
+      }
+      const refused = [
+        (await answerOn(await almostSent())).status,
+        (await answerOn(await almostSent())).status,
+      ];
+      expect(refused).toEqual([503, 503]);
+      // Another client, with the same key, still has room for its 20 KB: before, the hog held it all.
       const answer = await fetch(`${keyed.url}/v1/streams/${randomName('keyed')}/events`, {
         method: 'POST',
         headers: {
@@ -336,11 +385,11 @@ describe('MAX_INFLIGHT_BYTES', () => {
       RATE_LIMIT_WINDOW: '30s',
     });
     try {
-      const slow = await openRequest(`/v1/streams/${randomName('held')}/events`, 60_000, 1_000, {
+      const slow = await openRequest(`/v1/streams/${randomName('held')}/events`, 60_000, 59_000, {
         service: limited,
         headers: 'Authorization: Bearer held-key-0001\r\n',
       });
-      await heldReaches(60_000, 'the room held', limited);
+      await heldReaches(59_000, 'the room held', limited);
       // Without a key in a header: the kind of request counted against its address once refused.
       const overloaded: number[] = [];
       for (let i = 0; i < 3; i++) {

@@ -1,4 +1,5 @@
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { FastifyRequest, onRequestHookHandler, preParsingHookHandler } from 'fastify';
 import { errors } from './errors.js';
 
 /**
@@ -6,6 +7,17 @@ import { errors } from './errors.js';
  * that inflates more takes more as it is read (`grow`), or is refused while others hold room.
  */
 const GZIP_ROOM_PER_BYTE = 8;
+
+/**
+ * Of MAX_INFLIGHT_BYTES, the most a request holds before its body comes (16 KiB of the default
+ * 16 MiB): the rest of its room it takes as the body arrives. Taken whole from Content-Length,
+ * heads promising 1 MiB bodies and then sending nothing held the bound for the 30 s of the
+ * request timeout, and again after it: 17 connections from a few addresses answered every other
+ * client 503 (a review's run). Such heads now need 1,024 connections for it; bodies that come
+ * hold what has come. Small bodies (every single event, a 100-event batch) are taken whole here,
+ * and are not counted again as they arrive.
+ */
+const ROOM_BEFORE_BODY_SHARE = 1 / 1024;
 
 /**
  * Of MAX_INFLIGHT_BYTES, what requests whose key is not known before their body (`keyless`) may
@@ -37,9 +49,11 @@ declare module 'fastify' {
  * The request bodies the ingest holds at once, bounded by MAX_INFLIGHT_BYTES: each body, parsed
  * into events and written again as lines, takes many times its size in memory until it is
  * answered (50 concurrent 1 MB requests took an ingest to 1.2 GiB), so past the bound a request
- * is refused before its body is read (`503 SPOOL_OVERLOADED`, retried by the SDKs) instead of the
- * process running out of memory with every request in it. A request is let in whenever nothing
- * is held, so one of any allowed size always passes.
+ * whose body would not fit is refused before its body is read (`503 SPOOL_OVERLOADED`, retried by
+ * the SDKs), or as it arrives if others took the room meanwhile, instead of the process running
+ * out of memory with every request in it. A body holds what of it has come (a small one, all of
+ * it from the start: ROOM_BEFORE_BODY_SHARE). A request is let in whenever nothing is held, so one
+ * of any allowed size always passes.
  *
  * Where keys are required, a request whose key comes only with its body (the tracking API's
  * `writeKey` field, a beacon's query) holds its room while it sends that body, key or none:
@@ -53,9 +67,11 @@ declare module 'fastify' {
  * while the room stays within three quarters full, so one address cannot take the last quarter:
  * 17 connections with a key (a browser's key is public) holding bodies they never sent took the
  * whole bound, and every other client got 503 (a review's run). A single producer is not held to
- * a quarter. Several addresses together still can take it all, until the request timeout.
+ * a quarter. Several addresses together can still take it all, with bodies they send, or with
+ * 1,024 heads they do not.
  */
 export class InflightBodies {
+  private readonly roomBeforeBody: number;
   private held = 0;
   private keylessHeld = 0;
   private readonly heldByClient = new Map<string, number>();
@@ -66,18 +82,22 @@ export class InflightBodies {
   constructor(
     private readonly maxBytes: number,
     private readonly clientOf: (request: FastifyRequest) => InflightClient | undefined = () => undefined,
-  ) {}
+  ) {
+    this.roomBeforeBody = Math.max(1, Math.floor(maxBytes * ROOM_BEFORE_BODY_SHARE));
+  }
 
   get heldBytes(): number {
     return this.held;
   }
 
   /**
-   * onRequest: takes the room the body will need, from its Content-Length (a gzip body's times
-   * GZIP_ROOM_PER_BYTE; one of unknown length, the route's limit), or refuses the request. The
-   * room is given back when the response closes: once it is sent, and also when the client went
-   * away first, whether or not its body had all come (Fastify's onResponse and onRequestAbort
-   * miss a client gone after sending its whole body, and that room would be held for good).
+   * onRequest: refuses a request whose body would not fit now, from its Content-Length (a gzip
+   * body's times GZIP_ROOM_PER_BYTE; one of unknown length, the route's limit), and takes the part
+   * of that room it may hold before its body comes (ROOM_BEFORE_BODY_SHARE; `countArrival` takes
+   * the rest as it comes). The room is given back when the response closes: once it is sent, and
+   * also when the client went away first, whether or not its body had all come (Fastify's
+   * onResponse and onRequestAbort miss a client gone after sending its whole body, and that room
+   * would be held for good).
    */
   readonly admit: onRequestHookHandler = (request, reply, done) => {
     const room = this.roomFor(request);
@@ -85,13 +105,31 @@ export class InflightBodies {
     const client = this.clientOf(request);
     if (this.overloads(0, room, client)) return done(new errors.SPOOL_OVERLOADED());
     request.inflightClient = client;
-    this.take(request, room);
+    this.take(request, Math.min(room, this.roomBeforeBody));
     reply.raw.once('close', () => this.release(request));
     done();
   };
 
   /**
-   * More room for a body that inflated past what was taken for it, or whose parsed events take
+   * preParsing, before the body is decoded: the body as it arrives, each byte of it counted as
+   * held (`grow`, SPOOL_OVERLOADED when no room is left for it), unless its room was all taken
+   * before it came. A body past the route's limit is Fastify's 413, not counted past the limit.
+   */
+  readonly countArrival: preParsingHookHandler = (request, _reply, payload, done) => {
+    const declared = Number(request.headers['content-length']);
+    // A chunked body's NaN is never covered.
+    if (request.heldBodyBytes >= declared) return done(null, payload);
+    const limit = request.routeOptions.bodyLimit ?? Number.POSITIVE_INFINITY;
+    const counted = new ArrivalCount((bytes) => this.grow(request, Math.min(bytes, limit)));
+    payload.on('error', (error) => counted.destroy(error));
+    // Fastify stops listening once it has answered; an error after that must not end the process.
+    counted.on('error', () => {});
+    payload.pipe(counted);
+    done(null, counted as unknown as typeof payload);
+  };
+
+  /**
+   * More room for a body that arrived or inflated past what was taken for it, or whose parsed events take
    * more than that (exact-json.ts), or SPOOL_OVERLOADED (thrown: the body is read or kept no
    * further) when that would pass the bound while other requests hold room,
    * as a request that asked for it at the start would be refused. Only counted, 50 gzip bodies
@@ -156,5 +194,23 @@ export class InflightBodies {
     const encoding = request.headers['content-encoding'];
     const room = encoding === undefined || encoding === 'identity' ? declared : declared * GZIP_ROOM_PER_BYTE;
     return Math.min(room, limit);
+  }
+}
+
+/** A body passed on as it arrives, `onArrived` told how many bytes have come: what it throws fails the body. */
+class ArrivalCount extends Transform {
+  private arrived = 0;
+  constructor(private readonly onArrived: (bytes: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.arrived += chunk.length;
+    try {
+      this.onArrived(this.arrived);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    callback(null, chunk);
   }
 }

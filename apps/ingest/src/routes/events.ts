@@ -22,7 +22,7 @@ import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface EventsRouteOptions extends StoreDeps {
   maxBodyBytes: number;
-  /** MAX_INFLIGHT_BYTES: told how far a gzip body inflates. */
+  /** MAX_INFLIGHT_BYTES: told how much of a body has come, and how far a gzip body inflates. */
   inflight: InflightBodies;
   maxEventBytes: number;
   maxEventsPerRequest: number;
@@ -106,7 +106,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       metrics.countRequest('native', reply.statusCode);
       done();
     },
-    preParsing: decodingHook(maxBodyBytes, options.inflight.grow),
+    preParsing: [options.inflight.countArrival, decodingHook(maxBodyBytes, options.inflight.grow)],
     handler: async (request, reply) => {
       const { stream } = request.params;
       // No body and no Content-Type: Fastify runs no parser at all.

@@ -31,7 +31,7 @@ import { type StoreDeps, storeLines } from './store-lines.js';
 export interface TrackingRouteOptions extends StoreDeps {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
   maxBatchBytes: number;
-  /** MAX_INFLIGHT_BYTES: told how far a gzip body inflates. */
+  /** MAX_INFLIGHT_BYTES: told how much of a body has come, and how far a gzip body inflates. */
   inflight: InflightBodies;
   maxEventBytes: number;
   maxEventsPerRequest: number;
@@ -323,7 +323,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
     // Segment's answer to a message or batch past its limits (error-answers.ts says why).
     config: { tooLargeStatus: 400 as const },
     onRequest,
-    preParsing: decodingHook(options.maxBatchBytes, options.inflight.grow),
+    preParsing: [options.inflight.countArrival, decodingHook(options.maxBatchBytes, options.inflight.grow)],
     preHandler,
     ...(countRefused ? { onError: countRefused } : {}),
     onResponse: (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
