@@ -44,6 +44,7 @@ import { GroupCommit } from './group-commit.js';
 import { InflightBodies } from './inflight-bodies.js';
 import { createIngestMetrics } from './metrics.js';
 import { serveMetricsApart } from './metrics-server.js';
+import { pipelinedRequests } from './pipelined-requests.js';
 import { RedisRoom } from './redis-room.js';
 import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
@@ -134,6 +135,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   let closing = false;
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
+  // First of all: a request pipelined behind an answer that closes the connection is not handled.
+  app.addHook('onRequest', pipelinedRequests);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);

@@ -136,6 +136,51 @@ describe('the ingest over a real socket', () => {
     expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
   });
 
+  it('handles no request pipelined behind an answer that closes the connection: none is stored unanswered', async () => {
+    const stream = `pipelined-close-${process.pid}-${Date.now()}`;
+    const head = (length: number) =>
+      `POST /v1/streams/${stream}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${length}\r\n\r\n`;
+    const bad = '{"event":';
+    const good = JSON.stringify([
+      { event: 'a', messageId: `${stream}-1` },
+      { event: 'b', messageId: `${stream}-2` },
+    ]);
+    // Node handed over both; the 400 closed the connection, and the batch behind it was stored
+    // with no answer: its client sent it again, and events without ids were stored twice.
+    const sent = await sendRawHttp(ingest.url, `${head(bad.length)}${bad}${head(good.length)}${good}`);
+    await sent.closed;
+    const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([400]);
+    expect(sent.answer()).toMatch(/\r\nConnection: close\r\n/i);
+    // The client sends it again, as it got no answer: stored now, once.
+    const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: good,
+    });
+    expect(await again.json()).toMatchObject({ accepted: 2, duplicates: 0 });
+  });
+
+  it('answers requests pipelined on one connection in order, each handled once', async () => {
+    const stream = `pipelined-order-${process.pid}-${Date.now()}`;
+    const requests = [1, 2, 3].map((n) => {
+      const body = JSON.stringify({ event: 'e', messageId: `${stream}-${n}` });
+      return (
+        `POST /v1/streams/${stream}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`
+      );
+    });
+    const sent = await sendRawHttp(
+      ingest.url,
+      `${requests.join('')}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    await sent.closed;
+    const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    expect(statuses).toEqual([202, 202, 202, 200]);
+    expect(sent.answer().match(/"accepted":1/g)).toHaveLength(3);
+  });
+
   it.each([
     [`/v1/streams/${'a'.repeat(101)}/events`, 'SPOOL_INVALID_STREAM'],
     ['/v1/streams/%zz/events', 'SPOOL_BAD_REQUEST'],
