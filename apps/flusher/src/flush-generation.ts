@@ -20,7 +20,7 @@ import type { FlusherMetrics } from './metrics.js';
 import { FORMAT_WRITERS, type FormatWriter } from './output-formats.js';
 import { objectKey, objectMetadata } from './s3-object.js';
 import { readSealed } from './sealed-reader.js';
-import { abortStaleUploads } from './stale-uploads.js';
+import { abortStaleUploads, type StaleUploads } from './stale-uploads.js';
 import { uploadBody } from './upload.js';
 
 export interface FlushDeps {
@@ -127,7 +127,17 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     bucket: destination.bucket,
     key: objectKey(destination.prefix, unit.stream, sealed.since, gen, unit.shard, writer.extension),
   };
-  if (sealed.status === 'resealed') await clearEarlierAttempt(deps, target, stream, gen);
+  // A retried flush first aborts the multipart uploads a crashed attempt left open for its key.
+  if (sealed.status === 'resealed') {
+    sayWhatStaysOpen(
+      deps,
+      target.key,
+      stream,
+      gen,
+      await abortStaleUploads(target),
+      'left open by an earlier attempt',
+    );
+  }
   logger.info(
     // readPasses 2: summarized, then read again and compressed into the upload (NDJSON);
     // 1: uploaded from the Parquet file staged during the summary's pass.
@@ -141,7 +151,7 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     },
     'uploading generation',
   );
-  const { compressedBytes, objectSha256 } = await uploadBody(
+  const { compressedBytes, objectSha256, extraUploads } = await uploadBody(
     target,
     {
       pieces: firstPass.body(),
@@ -150,6 +160,15 @@ async function uploadAndRelease(deps: FlushDeps, prepared: Prepared): Promise<Fl
     },
     config.s3.partBytes,
   );
+  if (extraUploads)
+    sayWhatStaysOpen(
+      deps,
+      target.key,
+      stream,
+      gen,
+      extraUploads,
+      'S3 began for a CreateMultipartUpload sent again',
+    );
 
   const line = manifestLine(
     target.key,
@@ -228,28 +247,34 @@ async function destinationNow(
   return pinned;
 }
 
-/** A retried flush aborts the multipart uploads a crashed attempt left open for its key. */
-async function clearEarlierAttempt(
+/**
+ * Logs what clearing an object's other multipart uploads did: those aborted, and those left open
+ * to the bucket's lifecycle rule (the credentials may not list or abort them, or, once the
+ * object is complete, the listing or an abort failed); `whose` says which uploads they were.
+ */
+function sayWhatStaysOpen(
   { logger }: FlushDeps,
-  target: Parameters<typeof abortStaleUploads>[0],
+  key: string,
   stream: string,
   gen: number,
-): Promise<void> {
-  const { aborted, skipped } = await abortStaleUploads(target);
-  if (aborted > 0) {
-    logger.info(
-      { stream, gen, key: target.key, aborted },
-      'aborted multipart uploads left by an earlier attempt',
-    );
-  }
+  { aborted, skipped, failed }: StaleUploads,
+  whose: string,
+): void {
+  if (aborted > 0) logger.info({ stream, gen, key, aborted }, `aborted multipart uploads ${whose}`);
   if (skipped === 'not permitted' || skipped === 'abort not permitted') {
     const permission =
       skipped === 'not permitted'
         ? 'may not list multipart uploads (s3:ListBucketMultipartUploads)'
         : 'may not abort multipart uploads (s3:AbortMultipartUpload)';
     logger.warn(
-      { stream, gen, key: target.key },
-      `${permission}: an earlier attempt's upload is left to the bucket lifecycle rule`,
+      { stream, gen, key },
+      `${permission}: multipart uploads ${whose} are left to the bucket lifecycle rule`,
+    );
+  }
+  if (failed !== undefined) {
+    logger.warn(
+      { stream, gen, key, err: failed },
+      `could not abort the multipart uploads ${whose}: they are left to the bucket lifecycle rule`,
     );
   }
 }

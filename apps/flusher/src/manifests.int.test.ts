@@ -12,6 +12,7 @@ import {
   streamKeys,
 } from '@spool/shared';
 import { createTestRedis, createTestS3, flusherTestEnv, randomName, testServices } from '@spool/testkit';
+import { S3FaultProxy } from '@spool/testkit/local-stack';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { fillBuffer } from '../test/support.js';
@@ -131,6 +132,46 @@ describe('manifests', () => {
       });
     }
     expect(await redis.hlen(streamKeys(stream).manifestPending)).toBe(0);
+  });
+
+  it("keep their lines when S3 answers the part's PutObject 200 with an error: the sweep writes them", async () => {
+    const proxy = await S3FaultProxy.start(services.endpoint);
+    const proxied = createTestS3({ ...testServices(), s3: { ...services, endpoint: proxy.endpoint } });
+    const prefix = `${randomName('manifest')}/`;
+    const namespace = randomName('ns');
+    const stream = randomName('web');
+    const keys = streamKeys(stream, namespace);
+    const logLines: string[] = [];
+    try {
+      await fillBuffer(redis, keys, 4 * 1024);
+      // The object's own PutObject goes through; the manifest part's is answered 200 with an
+      // <Error> body and a newline, which the SDK takes for success.
+      proxy.set('putErrorIn200');
+      proxy.putErrorMatches = (_method, url) => url.pathname.includes('/_manifests/');
+      const flushed = await flushGeneration(
+        { ...deps(prefix, { REDIS_NAMESPACE: namespace }, logLines), s3: proxied },
+        stream,
+        0,
+      );
+      if (flushed.status !== 'uploaded') throw new Error('nothing uploaded');
+      expect(proxy.faulted).toBeGreaterThan(0);
+      expect(logLines.join('\n')).toContain('could not write the manifest yet; the sweep will');
+      // Taken for written, its lines were deleted: the day's manifest lacked the object for good.
+      const day = dayOfKey(flushed.key);
+      expect(await manifestOf(prefix, stream, day)).toEqual([]);
+      proxy.set('none');
+      const queue = new Queue('flush', { connection: queueConnection, prefix: `{${namespace}}` });
+      try {
+        const result = await sweep({ ...deps(prefix, { REDIS_NAMESPACE: namespace }), queue });
+        expect(result.manifestLines).toBe(1);
+      } finally {
+        await queue.close();
+      }
+      expect((await manifestOf(prefix, stream, day)).map((line) => line.key)).toEqual([flushed.key]);
+    } finally {
+      proxied.destroy();
+      await proxy.close();
+    }
   });
 
   it('are written by the sweep when the flusher died before its manifest part was written', async () => {

@@ -1,8 +1,9 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parseShardUnit, type RedisClient, streamKeys } from '@spool/shared';
 import type { BufferSummary } from './buffer-summary.js';
 import { listKeys } from './s3-keys.js';
 import { drainSideFile } from './side-files.js';
+import { putObjectConfirmed } from './upload.js';
 
 /** One object's line in its day's manifest. */
 export interface ManifestLine {
@@ -143,9 +144,7 @@ export async function writeManifestPart(s3: S3Client, bucket: string, key: strin
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map((line) => `${JSON.stringify(line)}\n`)
     .join('');
-  await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' }),
-  );
+  await putObjectConfirmed(s3, { Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' });
 }
 
 export interface ManifestDeps {

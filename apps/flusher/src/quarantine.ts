@@ -1,6 +1,7 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type RedisClient, streamKeys, streamOfUnit } from '@spool/shared';
 import { drainSideFile } from './side-files.js';
+import { putObjectConfirmed } from './upload.js';
 
 /**
  * The S3 key of a quarantine drain: `{S3_PREFIX}_quarantine/stream=<s>/dt=<day>/<s>-<stamp>-q<n>.ndjson`,
@@ -47,14 +48,12 @@ export async function drainQuarantine(
   const drained = await drainSideFile<string[]>(redis, keys, 'quarantine', async (id, entries) => {
     written = quarantineKey(prefix, streamOfUnit(unit), id);
     if (entries.length === 0) return;
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: written,
-        Body: entries.map((entry) => `${entry}\n`).join(''),
-        ContentType: 'application/x-ndjson',
-      }),
-    );
+    await putObjectConfirmed(s3, {
+      Bucket: bucket,
+      Key: written,
+      Body: entries.map((entry) => `${entry}\n`).join(''),
+      ContentType: 'application/x-ndjson',
+    });
   });
   // Its age goes with it, unless new entries came meanwhile (they keep the age the first of them set).
   if (drained) {

@@ -14,6 +14,8 @@ export interface StaleUploads {
    * not), or why what was listed stays open (the credentials may not abort it).
    */
   skipped?: 'not implemented' | 'not permitted' | 'abort not permitted';
+  /** The listing or an abort failed otherwise (only where the caller goes on: see `leftOpenBy`). */
+  failed?: unknown;
 }
 
 /**

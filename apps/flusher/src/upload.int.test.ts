@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineSpoolCommands, loadConfig, streamKeys } from '@spool/shared';
 import {
@@ -57,6 +61,51 @@ describe('uploadBody', () => {
     } finally {
       proxy.set('none');
       s3.destroy();
+    }
+  });
+
+  it('lands the object, and says which uploads it left open, when the clean-up after a CreateMultipartUpload sent again cannot list them', async () => {
+    const prefix = `${randomName('left-open')}/`;
+    const stream = randomName('web');
+    const ids = await fillBuffer(redis, streamKeys(stream), 12 * 1024 * 1024, { random: true });
+    const config = loadConfig(
+      flusherTestEnv({ S3_PREFIX: prefix, S3_ENDPOINT: proxy.endpoint, S3_PART_SIZE: '5MiB' }),
+      'flusher',
+    );
+    const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
+    const logLines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
+    const deps = { config, redis, s3, logger, metrics: createFlusherMetrics() };
+    proxy.set('loseCreateUploadAnswer');
+    proxy.thenFailListings = true;
+    let key: string;
+    try {
+      const flushed = await flushGeneration(deps, stream, 0);
+      if (flushed.status !== 'uploaded') throw new Error(`nothing uploaded: ${flushed.status}`);
+      key = flushed.key;
+      expect(proxy.fault).toBe('failUploadListings');
+      expect(proxy.faulted).toBeGreaterThan(0);
+    } finally {
+      proxy.set('none');
+      s3.destroy();
+    }
+    const landed = await readSpoolObject(store, services.s3.bucket, key);
+    expect(landed.lines.map((line) => (JSON.parse(line) as { messageId: string }).messageId)).toEqual(ids);
+    // Said, not swallowed: the upload S3 began for the lost answer stays open, the lifecycle rule's.
+    const warning = logLines.map((line) => JSON.parse(line)).find((line) => line.level === 40);
+    expect(warning).toMatchObject({
+      key,
+      msg: 'could not abort the multipart uploads S3 began for a CreateMultipartUpload sent again: they are left to the bucket lifecycle rule',
+      err: expect.objectContaining({ name: 'SlowDown' }),
+    });
+    const open = await store.send(
+      new ListMultipartUploadsCommand({ Bucket: services.s3.bucket, Prefix: key }),
+    );
+    expect(open.Uploads?.length).toBe(1);
+    for (const upload of open.Uploads ?? []) {
+      await store.send(
+        new AbortMultipartUploadCommand({ Bucket: services.s3.bucket, Key: key, UploadId: upload.UploadId }),
+      );
     }
   });
 

@@ -6,11 +6,12 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
+  type PutObjectCommandInput,
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { freeNow } from './free-now.js';
-import { abortStaleUploads } from './stale-uploads.js';
+import { abortStaleUploads, type StaleUploads } from './stale-uploads.js';
 
 /**
  * Part buffers an upload holds, in flight or being filled: at most S3_PART_SIZE × QUEUE_SIZE,
@@ -75,11 +76,12 @@ export async function uploadBody(
   target: UploadTarget,
   body: UploadBody,
   partBytes: number,
-): Promise<{ compressedBytes: number; objectSha256: string }> {
+): Promise<{ compressedBytes: number; objectSha256: string; extraUploads: StaleUploads | undefined }> {
   const counter = new ByteCounter();
   const upload = new MultipartUpload(target, body, partBytes);
   let part = await upload.emptyPart();
   let filled = 0;
+  let extraUploads: StaleUploads | undefined;
   try {
     for await (const piece of body.pieces) {
       counter.count(piece);
@@ -95,7 +97,7 @@ export async function uploadBody(
         at += copied;
       }
     }
-    await upload.finish(part.subarray(0, filled));
+    extraUploads = await upload.finish(part.subarray(0, filled));
     freeNow(part);
   } catch (error) {
     await upload.abort();
@@ -103,7 +105,18 @@ export async function uploadBody(
   } finally {
     upload.freeSpareParts();
   }
-  return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex') };
+  return { compressedBytes: counter.bytes, objectSha256: counter.hash.digest('hex'), extraUploads };
+}
+
+/**
+ * PutObject, confirmed: S3 may answer 200 with an `<Error>` body, which the SDK takes for success
+ * when a newline follows `</Error>`; an answer that names no ETag confirms no object. A manifest
+ * part so answered was taken as written, and its lines dropped from Redis: the day's manifest
+ * lacked an object for good (a review's run).
+ */
+export async function putObjectConfirmed(s3: S3Client, input: PutObjectCommandInput): Promise<void> {
+  const answer = await s3.send(new PutObjectCommand(input));
+  if (!answer.ETag) throw new NoObjectConfirmed();
 }
 
 /** One object's upload, part by part; the S3 calls of uploadBody. */
@@ -177,22 +190,23 @@ class MultipartUpload {
     this.inFlight.add(sent);
   }
 
-  /** Sends the last part and completes the upload; a body of one part or less is one PutObject. */
-  async finish(last: Buffer): Promise<void> {
+  /**
+   * Sends the last part and completes the upload; a body of one part or less is one PutObject.
+   * Returns what became of the empty uploads S3 began for the SDK's retries of
+   * CreateMultipartUpload, if there were any.
+   */
+  async finish(last: Buffer): Promise<StaleUploads | undefined> {
     const { s3, bucket, key } = this.target;
     if (this.uploadId === undefined) {
-      const answer = await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: last,
-          ContentLength: last.length,
-          ContentType: this.body.contentType,
-          Metadata: this.body.metadata,
-        }),
-      );
-      if (!answer.ETag) throw new NoObjectConfirmed();
-      return;
+      await putObjectConfirmed(s3, {
+        Bucket: bucket,
+        Key: key,
+        Body: last,
+        ContentLength: last.length,
+        ContentType: this.body.contentType,
+        Metadata: this.body.metadata,
+      });
+      return undefined;
     }
     if (last.length > 0) await this.sendPart(last);
     await Promise.all(this.inFlight);
@@ -213,8 +227,10 @@ class MultipartUpload {
     // The SDK sends a CreateMultipartUpload again when its answer is lost (a reset, a timeout):
     // S3 began an upload for each try, and those this one did not use stayed open, empty, for
     // good (a review's run). Once the object is complete, any upload still open for its key is
-    // such a one. Best effort: what stays open is left to the bucket's lifecycle rule, as abort's.
-    if (this.createAttempts > 1) await abortStaleUploads(this.target).catch(() => undefined);
+    // such a one. Best effort, the object being complete: what stays open is left to the bucket's
+    // lifecycle rule, as abort's, and the caller says so (it went unsaid: a review's run).
+    if (this.createAttempts === 1) return undefined;
+    return abortStaleUploads(this.target).catch((failed: unknown) => ({ aborted: 0, failed }));
   }
 
   /** After a failure: waits for the parts in flight, then aborts the multipart upload, if begun. */
@@ -252,8 +268,6 @@ class MultipartUpload {
 export class NoObjectConfirmed extends Error {
   override name = 'NoObjectConfirmed';
   constructor() {
-    super(
-      "S3 answered the upload's completion without an ETag: no object is confirmed (an error answered 200?)",
-    );
+    super('S3 answered the upload without an ETag: no object is confirmed (an error answered 200?)');
   }
 }

@@ -10,6 +10,8 @@ export type S3Fault =
   | 'cutDownloads'
   | 'denyUploadParts'
   | 'completeErrorIn200'
+  | 'putErrorIn200'
+  | 'failUploadListings'
   | 'loseCreateUploadAnswer';
 
 /** A request the proxy holds for a watcher (see `holdNext`). */
@@ -34,6 +36,9 @@ const createsObject = (method: string, url: URL, headers: Record<string, unknown
 
 /** A CreateMultipartUpload: a POST of `?uploads`. */
 const isCreateUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploads');
+
+/** A ListMultipartUploads: a GET of `?uploads`. */
+const isUploadListing: RequestMatch = (method, url) => method === 'GET' && url.searchParams.has('uploads');
 
 /** A CompleteMultipartUpload: a POST naming its multipart upload. */
 const isCompleteUpload: RequestMatch = (method, url) => method === 'POST' && url.searchParams.has('uploadId');
@@ -79,9 +84,12 @@ const appIdOf = (headers: Record<string, string | string[] | undefined>) => {
  * object a GET asks for, then cuts the connection (a download that breaks off), `denyUploadParts`
  * answers every UploadPart with S3's AccessDenied (a bucket policy or a KMS key refusing parts),
  * `completeErrorIn200` answers every CompleteMultipartUpload 200 with an error body, as S3 may
- * (a newline after it: the AWS SDK then takes it for success), never passing it on;
- * `loseCreateUploadAnswer` passes the next CreateMultipartUpload on, then cuts the connection
- * instead of answering (S3 began the upload; its sender never learns of it), and is then `none`.
+ * (a newline after it: the AWS SDK then takes it for success), never passing it on, and
+ * `putErrorIn200` so each PutObject `putErrorMatches`; `failUploadListings` answers every
+ * ListMultipartUploads 503 SlowDown; `loseCreateUploadAnswer` passes the next
+ * CreateMultipartUpload on, then cuts the connection instead of answering (S3 began the upload;
+ * its sender never learns of it), and is then `failUploadListings` if `thenFailListings` is set,
+ * else `none`.
  */
 export class S3FaultProxy {
   fault: S3Fault = 'none';
@@ -95,6 +103,10 @@ export class S3FaultProxy {
   errorMessage = 'injected';
   /** The GETs `cutDownloads` cuts: every one, unless a test narrows it (to objects, not manifests). */
   cutMatches: RequestMatch = (method) => method === 'GET';
+  /** The PutObjects `putErrorIn200` answers: every one, unless a test narrows it (to manifests). */
+  putErrorMatches: RequestMatch = () => true;
+  /** `loseCreateUploadAnswer`, once spent, becomes `failUploadListings` (the clean-up's listing fails). */
+  thenFailListings = false;
   /**
    * Set, the proxy acts as AWS's usual bucket policy for SSE-KMS does: a request that creates an
    * object without these encryption headers is refused (403 AccessDenied). The store itself
@@ -147,6 +159,27 @@ export class S3FaultProxy {
         refuse(outgoing, 200, 'InternalError', '\n');
         return;
       }
+      if (fault === 'putErrorIn200') {
+        const url = new URL(incoming.url ?? '/', 'http://proxy');
+        const method = incoming.method ?? '';
+        if (
+          createsObject(method, url, incoming.headers) &&
+          method === 'PUT' &&
+          proxy?.putErrorMatches(method, url)
+        ) {
+          incoming.resume();
+          refuse(outgoing, 200, 'InternalError', '\n');
+          return;
+        }
+      }
+      if (
+        fault === 'failUploadListings' &&
+        isUploadListing(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
+      ) {
+        incoming.resume();
+        refuse(outgoing, 503, 'SlowDown');
+        return;
+      }
       if (
         fault === 'denyUploadParts' &&
         isUploadPart(incoming.method ?? '', new URL(incoming.url ?? '/', 'http://proxy'))
@@ -191,7 +224,7 @@ export class S3FaultProxy {
           },
           (answer) => {
             if (proxy?.fault === 'loseCreateUploadAnswer' && isCreateUpload(incoming.method ?? '', url)) {
-              proxy.fault = 'none';
+              proxy.fault = proxy.thenFailListings ? 'failUploadListings' : 'none';
               answer.resume();
               answer.on('end', () => outgoing.socket?.destroy());
               return;
@@ -285,10 +318,12 @@ export class S3FaultProxy {
     return index === -1 ? undefined : this.watchers.splice(index, 1)[0];
   }
 
-  /** Sets a fault; `gone` also drops the connections already open. */
+  /** Sets a fault (and its options, to set after: `putErrorMatches`, `thenFailListings`, as they start); `gone` also drops the connections already open. */
   set(fault: S3Fault): void {
     this.fault = fault;
     this.faulted = 0;
+    this.putErrorMatches = () => true;
+    this.thenFailListings = false;
     if (fault === 'gone') for (const socket of this.sockets) socket.destroy();
   }
 
