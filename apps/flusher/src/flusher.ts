@@ -11,6 +11,7 @@ import {
   flushBackoffDelay,
   flusherAliveKey,
   healthRoutes,
+  notFoundWithoutSecrets,
   parseFlushJobId,
   queuePrefix,
   quietProbes,
@@ -241,6 +242,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);
+  notFoundWithoutSecrets(app);
   await app.register(healthRoutes, {
     notReadyReason: async () => {
       if (closing) return 'shutting down';

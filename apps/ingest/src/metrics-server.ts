@@ -1,4 +1,10 @@
-import { closeConnectionsOnClose, metricsRoute, quietProbes, SLOW_CLIENT_LIMITS } from '@spool/shared';
+import {
+  closeConnectionsOnClose,
+  metricsRoute,
+  notFoundWithoutSecrets,
+  quietProbes,
+  SLOW_CLIENT_LIMITS,
+} from '@spool/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
@@ -20,6 +26,7 @@ export async function serveMetricsApart(
   });
   // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.
   closeConnectionsOnClose(server);
+  notFoundWithoutSecrets(server);
   await server.register(metricsRoute, { registry, metricsHosts });
   app.addHook('onReady', async () => {
     try {

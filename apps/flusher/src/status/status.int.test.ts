@@ -421,6 +421,30 @@ describe('the status behind ADMIN_KEYS', () => {
     }
   });
 
+  it("logs a mistyped view's path with the key in its query hidden (Fastify's own 404 line held it whole)", async () => {
+    const spawned = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_NAMESPACE: randomName('ns'), ADMIN_KEYS: KEY, LOG_LEVEL: 'info' }),
+    );
+    try {
+      for (const path of [`/status/?key=${KEY}`, `/queue?token=${KEY}`]) {
+        const answer = await fetch(`${spawned.url}${path}`);
+        expect(answer.status).toBe(404);
+        expect(await answer.text()).not.toContain(KEY);
+      }
+      await waitFor(
+        async () =>
+          spawned.output().includes('Route GET:/queue?token=[redacted] not found') ? true : undefined,
+        10_000,
+        'the second 404 logged',
+      );
+      expect(spawned.output()).toContain('Route GET:/status/?key=[redacted] not found');
+      expect(spawned.output()).not.toContain(KEY);
+    } finally {
+      await spawned.stop();
+    }
+  });
+
   it('answers open views (no ADMIN_KEYS) and /metrics only to requests addressed to an IP address or localhost, probes to any', async () => {
     const target = await flusher();
     for (const url of ['/status', '/status.json', '/queues', '/queues/api/queues']) {
