@@ -48,7 +48,8 @@ beforeAll(async () => {
   };
   for (let i = 0; i < 2; i += 1) {
     await stack.addIngest({ ...pipeline, REDIS_MIN_REPLICAS_ACK: '1' });
-    await stack.addFlusher(pipeline);
+    // Seals wait for a replica too, as one ConfigMap gives the setting to both.
+    await stack.addFlusher({ ...pipeline, REDIS_MIN_REPLICAS_ACK: '1' });
   }
   await stack.addIngest(pipeline);
   const urls = stack.ingests.map((ingest) => ingest.url);
@@ -486,6 +487,59 @@ describe('Spool on a Redis Cluster', () => {
     expect(landing.duplicated).toEqual([]);
     expect(landing.unexpected).toEqual([]);
   }, 120_000);
+
+  it('lands no event twice when a master dies while its replica lags (REDIS_MIN_REPLICAS_ACK=1)', async () => {
+    // A review's run: appends the lagging replica did not confirm were answered 503 ("may be
+    // stored"), yet the flusher sealed and uploaded them from the master; the master died, the
+    // replica that took over had neither them nor their ids, and the clients' retries landed
+    // them again under another key.
+    const cluster = stack.redisCluster as LocalRedisCluster;
+    const stream = 'lagging-replica';
+    const keys = streamKeys(stream);
+    const filler = `spool:{${stream}}:lag-filler`;
+    const master = await cluster.masterOf(keys.buf);
+    const nodes = await cluster.state();
+    const masterId = nodes.find((node) => node.port === master)?.id;
+    const replica = nodes.find((node) => node.role === 'replica' && node.masterId === masterId)?.port;
+    if (replica === undefined) throw new Error(`no replica of the master on ${master}`);
+    const batch = JSON.stringify(
+      Array.from({ length: 20 }, (_, i) => ({ messageId: `${stream}-${i}`, n: i })),
+    );
+    const post = () =>
+      fetch(`${replicated[0]}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: batch,
+      });
+    cluster.process(replica).freeze();
+    try {
+      // More than the replica's socket buffers hold, first: what the master writes after it is
+      // lost with the master.
+      await redis.set(filler, 'x'.repeat(32 * 1024 * 1024));
+      // Stored on the master alone: no replica confirms it.
+      expect((await post()).status).toBe(503);
+      // A flush (FLUSH_INTERVAL 2 s) of that buffer would have landed by now.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      await cluster.process(master).kill9();
+    } finally {
+      cluster.process(replica).thaw();
+    }
+    await waitFor(
+      async () => ((await cluster.masterOf(keys.buf).catch(() => master)) !== master ? true : undefined),
+      30_000,
+      'the replica to take over',
+    );
+    cluster.process(master).start();
+    // The client sends its batch again, with the same messageIds, until it is answered 202.
+    const acknowledged: Acknowledged = new Map();
+    await send(replicated, stream, 20, 20, acknowledged, Date.now() + 60_000);
+    await cluster.waitHealthy(3);
+    const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged);
+    expect(landing.duplicated).toEqual([]);
+    expect(landing.lost).toEqual([]);
+    expect(landing.unexpected).toEqual([]);
+    await redis.del(filler);
+  }, 150_000);
 
   it('counts what the death of a master costs when acks need no replica (REDIS_MIN_REPLICAS_ACK=0)', async () => {
     const { landing } = await failoverUnderLoad('failover-unacked', unreplicated);

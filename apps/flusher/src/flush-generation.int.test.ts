@@ -105,6 +105,27 @@ describe('flushGeneration', () => {
     },
   );
 
+  it('uploads nothing until REDIS_MIN_REPLICAS_ACK replicas hold the seal: the generation waits, sealed, for a retry', async () => {
+    const stream = randomName('replicas');
+    const prefix = `${randomName('replicas')}/`;
+    const keys = streamKeys(stream);
+    const ids = await fillBuffer(redis, keys, 64 * 1024);
+    // The test's Redis has no replica: the WAIT after the seal counts none. Uploaded from the
+    // master alone, a generation a failover then lost from Redis landed twice once its clients
+    // sent its events again (a review's run).
+    await expect(
+      flushGeneration(deps(prefix, { REDIS_MIN_REPLICAS_ACK: '1' }), stream, 0),
+    ).rejects.toMatchObject({ name: 'ReplicaAckError', confirmed: 0, wanted: 1 });
+    expect(await listObjectKeys(s3, services.s3.bucket, prefix)).toEqual([]);
+    expect(await redis.smembers(keys.pending)).toEqual(['0']);
+    expect(await redis.exists(keys.sealed(0))).toBe(1);
+    // Once the replicas are there (here: none asked for), the retry lands it, once.
+    const retried = await flushGeneration(deps(prefix), stream, 0);
+    if (retried.status !== 'uploaded') throw new Error(`the retry did not upload: ${retried.status}`);
+    const landed = await readSpoolObject(s3, services.s3.bucket, retried.key);
+    expect(landed.lines.map((line) => (JSON.parse(line) as { messageId: string }).messageId)).toEqual(ids);
+  });
+
   it('writes a generation in the format recorded at its seal, whatever OUTPUT_FORMAT says at the retry', async () => {
     const stream = randomName('format');
     const prefix = `${randomName('format')}/`;

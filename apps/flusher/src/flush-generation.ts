@@ -7,6 +7,7 @@ import {
   pinDestination,
   releaseGeneration,
   repinDestination,
+  replicaAckOf,
   type StreamKeys,
   sealGeneration,
   streamKeys,
@@ -24,7 +25,7 @@ import { abortStaleUploads, type StaleUploads } from './stale-uploads.js';
 import { uploadBody } from './upload.js';
 
 export interface FlushDeps {
-  config: Pick<Config, 's3' | 'namespace' | 'outputFormat'>;
+  config: Pick<Config, 's3' | 'namespace' | 'outputFormat' | 'minReplicasAck' | 'redisCommandTimeoutMs'>;
   redis: Redis | Cluster;
   s3: S3Client;
   logger: Logger;
@@ -52,7 +53,14 @@ export async function flushGeneration(deps: FlushDeps, stream: string, gen: numb
   // `stream` is a buffer unit: a stream, or one shard of a sharded stream (stream-shards.ts).
   const unit = parseShardUnit(stream) ?? { stream, shard: 0 };
 
-  const sealed = await sealGeneration(redis, keys, gen, forStream(config.outputFormat, unit.stream));
+  // With REDIS_MIN_REPLICAS_ACK, nothing is uploaded until that many replicas hold the seal.
+  const sealed = await sealGeneration(
+    redis,
+    keys,
+    gen,
+    forStream(config.outputFormat, unit.stream),
+    replicaAckOf(config),
+  );
   if (sealed.status === 'nothing') {
     logger.debug({ stream, gen }, 'nothing to flush: generation already uploaded or empty');
     return { status: 'nothing' };

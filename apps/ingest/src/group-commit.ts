@@ -17,6 +17,7 @@ import {
   recordRejected,
   repeatedLog,
   repeatedLogPerKey,
+  replicaAckOf,
   replyCode,
   shardCount,
   shardUnit,
@@ -160,12 +161,7 @@ export class GroupCommit {
     this.logEnqueueFailure = repeatedLog(deps.logger, 'could not add the flush job; the sweep will', {
       level: 'error',
     });
-    const { minReplicasAck, redisCommandTimeoutMs } = deps.config;
-    // Half the command timeout: WAIT answers (with a count) before the command would time out.
-    this.replicaAck =
-      minReplicasAck > 0
-        ? { replicas: minReplicasAck, timeoutMs: Math.max(1, Math.floor(redisCommandTimeoutMs / 2)) }
-        : undefined;
+    this.replicaAck = replicaAckOf(deps.config);
     this.registration = new StreamRegistration(deps.redis, deps.config.namespace, this.replicaAck);
     this.sharded = deps.config.streamShards.default > 1 || deps.config.streamShards.streams.size > 0;
   }

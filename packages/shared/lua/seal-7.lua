@@ -15,6 +15,9 @@
     ARGV[1] gen     the generation the flush job is for
     ARGV[2] format  the output format to write it in (OUTPUT_FORMAT), recorded with it, so that
                     every attempt writes the same object key whatever the configuration says then
+    ARGV[3] waited  '1' when a WAIT follows (REDIS_MIN_REPLICAS_ACK): an earlier seal found is
+                    written once more, so that the WAIT, which counts the replicas holding this
+                    connection's last write, counts those that hold the seal
 
   Output:
     { 1, length, since, format }   sealed now
@@ -34,6 +37,8 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
   if tonumber(meta[1]) == nil then
     meta = { nowMs(), meta[2] or ARGV[2] }
     redis.call('HSET', KEYS[5], 'since', meta[1], 'format', meta[2])
+  elseif ARGV[3] == '1' then
+    redis.call('HSET', KEYS[5], 'since', meta[1])
   end
   return { 2, redis.call('STRLEN', KEYS[4]), tonumber(meta[1]), meta[2] or 'ndjson.gz' }
 end

@@ -280,7 +280,6 @@ const DEFAULT_PORTS: Record<SpoolProcess, number> = { ingest: 8080, flusher: 909
 
 /** Settings only the ingest reads (README's "read by" column; config.test holds the two to it). */
 const INGEST_ONLY_KEYS = [
-  'REDIS_MIN_REPLICAS_ACK',
   'METRICS_PORT',
   'MAX_EVENT_BYTES',
   'MAX_INFLIGHT_BYTES',

@@ -127,6 +127,7 @@ export {
   registerStream,
   releaseGeneration,
   repinDestination,
+  replicaAckOf,
   type SealedReconciliation,
   type SealResult,
   type SideFile,

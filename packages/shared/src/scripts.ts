@@ -61,6 +61,7 @@ declare module 'ioredis' {
       sealedBytes: string,
       sealGen: number,
       format: string,
+      waited?: '1',
     ): Result<[number, number, number, string], Context>;
     spoolRelease(
       sealed: string,
@@ -179,14 +180,29 @@ export interface ReplicaAck {
   timeoutMs: number;
 }
 
-/** Fewer replicas than asked confirmed an append in time: the events may be stored, or may be lost in a failover. */
+/**
+ * REDIS_MIN_REPLICAS_ACK's wait, or undefined without it: half the command timeout, so that WAIT
+ * answers (with a count) before the command would time out.
+ */
+export function replicaAckOf(config: {
+  minReplicasAck: number;
+  redisCommandTimeoutMs: number;
+}): ReplicaAck | undefined {
+  if (config.minReplicasAck === 0) return undefined;
+  return {
+    replicas: config.minReplicasAck,
+    timeoutMs: Math.max(1, Math.floor(config.redisCommandTimeoutMs / 2)),
+  };
+}
+
+/** Fewer replicas than asked confirmed a write (an append, a registration, a seal) in time: it may stand, or be lost in a failover. */
 export class ReplicaAckError extends Error {
   override name = 'ReplicaAckError';
   constructor(
     readonly confirmed: number,
     readonly wanted: number,
   ) {
-    super(`${confirmed} of ${wanted} replicas confirmed the append in time`);
+    super(`${confirmed} of ${wanted} replicas confirmed the write in time`);
   }
 }
 
@@ -320,15 +336,20 @@ export type SealResult =
  * Seals generation `gen` of the stream: renames the active buffer to `sealed:<gen>` and starts
  * the next generation, atomically, recording the `format` to write it in. A retry finds its
  * earlier seal (`resealed`) and the format recorded then; a generation already uploaded or never
- * written gives `nothing`.
+ * written gives `nothing`. With `ack` (REDIS_MIN_REPLICAS_ACK), ReplicaAckError unless that many
+ * replicas hold the seal, and with it every event sealed and its dedupe entries: uploaded from the
+ * master alone, a generation whose events a failover then lost from Redis (and their ids with
+ * them) landed twice once their clients sent them again (a review's run). A failover after the
+ * WAIT finds the same generation sealed, to upload under the same key.
  */
 export async function sealGeneration(
   redis: Redis | Cluster,
   keys: StreamKeys,
   gen: number,
   format: OutputFormat = 'ndjson.gz',
+  ack?: ReplicaAck,
 ): Promise<SealResult> {
-  const [status, length, since, recorded] = await redis.spoolSeal(
+  const args = [
     keys.buf,
     keys.gen,
     keys.since,
@@ -338,7 +359,15 @@ export async function sealGeneration(
     keys.sealedBytes,
     gen,
     format,
-  );
+  ] as const;
+  const [status, length, since, recorded] = ack
+    ? ((await scriptAndWait(redis, COMMANDS.spoolSeal, [...args, '1'], ack)) as [
+        number,
+        number,
+        number,
+        string,
+      ])
+    : await redis.spoolSeal(...args);
   if (status === 0) return { status: 'nothing', length: 0 };
   const known = OUTPUT_FORMATS.find((name) => name === recorded);
   // Sealed by a version that writes a format this one cannot (a rolling upgrade): writing it in

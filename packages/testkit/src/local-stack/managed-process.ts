@@ -49,6 +49,16 @@ export class ManagedProcess {
     return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
+  /** SIGSTOP: the process stands still, its sockets open (a hung or cut-off node), until `thaw`. */
+  freeze(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT: a frozen process goes on. */
+  thaw(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
   /** SIGKILL: no shutdown, no flush, no goodbye. */
   async kill9(): Promise<void> {
     await this.signal('SIGKILL');
