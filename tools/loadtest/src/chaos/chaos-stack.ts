@@ -24,7 +24,7 @@ export interface ChaosStackOptions {
   fsync: 'always' | 'everysec';
   /** A Redis Cluster of 3 masters and 3 replicas instead of one server. */
   cluster?: boolean;
-  /** REDIS_MIN_REPLICAS_ACK of the ingests. */
+  /** REDIS_MIN_REPLICAS_ACK of the ingests and flushers. */
   minReplicasAck?: number;
   /** The flushers' OUTPUT_FORMAT. */
   format?: OutputFormat;
@@ -62,10 +62,9 @@ export async function startChaosStack({
       MAX_BUFFER_BYTES: shards === 1 ? '256MiB' : '512MiB',
       FLUSH_INTERVAL: `${30 * shards}s`,
       STREAM_SHARDS: String(shards),
+      REDIS_MIN_REPLICAS_ACK: String(minReplicasAck),
     };
-    for (let i = 0; i < 2; i += 1) {
-      await stack.addIngest({ ...common, REDIS_MIN_REPLICAS_ACK: String(minReplicasAck) });
-    }
+    for (let i = 0; i < 2; i += 1) await stack.addIngest(common);
     for (let i = 0; i < 2; i += 1) {
       await stack.addFlusher({
         ...common,
