@@ -6,6 +6,7 @@ import {
   FLUSH_QUEUE,
   queuePrefix,
   type RedisClient,
+  registryRecoveryKey,
   shardUnit,
   streamKeys,
   streamRegistryKey,
@@ -540,6 +541,27 @@ describe('Spool on a Redis Cluster', () => {
     expect(landing.unexpected).toEqual([]);
     await redis.del(filler);
   }, 150_000);
+
+  it("lands the events of a stream the registry lost mid-buffer: the sweep finds them on the stream's master", async () => {
+    // A review's run: the registry lost the stream (a failover of its master, a key deleted) after
+    // its buffer began; the ingest registers again only with a new buffer or a minute on, so the
+    // events stayed in Redis for good, seen by no gauge.
+    const stream = 'registry-lost';
+    const keys = streamKeys(stream);
+    const acknowledged: Acknowledged = new Map();
+    await send(replicated, stream, 20, 20, acknowledged);
+    await redis.zrem(streamRegistryKey(), stream);
+    expect(await redis.exists(keys.since)).toBe(1);
+    // Past FLUSH_INTERVAL (2 s), and not flushed: no sweep knows it.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await redis.exists(keys.since)).toBe(1);
+    expect(await listObjectKeys(s3, stack.s3?.bucket as string, `stream=${stream}/`)).toEqual([]);
+    // The sweep's look, due every ten minutes, is due now.
+    await redis.del(registryRecoveryKey());
+    const landing = await countLanded(redis, s3, stack.s3?.bucket as string, acknowledged);
+    expect(landing.lost).toEqual([]);
+    expect(landing.duplicated).toEqual([]);
+  });
 
   it('counts what the death of a master costs when acks need no replica (REDIS_MIN_REPLICAS_ACK=0)', async () => {
     const { landing } = await failoverUnderLoad('failover-unacked', unreplicated);

@@ -117,6 +117,46 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toEqual([]);
   });
 
+  it('registers, once in ten minutes, the streams holding events that the registry lost, and so flushes them', async () => {
+    // A registry that lost a stream mid-buffer (a failover, its key deleted): the ingest registers
+    // it again only once a minute or with a new buffer, and its last events stayed in Redis for good.
+    const ns = randomName('ns');
+    const nsQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const nsConfig = loadConfig(flusherTestEnv({ REDIS_NAMESPACE: ns, FLUSH_INTERVAL: '1m' }), 'flusher');
+    const logLines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(line) });
+    const nsDeps = { ...deps, config: nsConfig, queue: nsQueue, logger };
+    try {
+      const now = await redisNow(redis);
+      const [buffered, sealed, quiet] = [randomName('buffered'), randomName('sealed'), randomName('quiet')];
+      await write(buffered, 200, now - 120_000, ns);
+      await write(sealed, 200, now, ns);
+      await sealGeneration(redis, streamKeys(sealed, ns), 0);
+      await write(quiet, 200, now, ns);
+      await redis.zrem(streamRegistryKey(ns), buffered, sealed);
+
+      const first = await sweep(nsDeps);
+      expect(first.enqueued.sort()).toEqual([flushJobId(buffered, 0), flushJobId(sealed, 0)].sort());
+      expect((await redis.zrange(streamRegistryKey(ns), '0', '-1')).sort()).toEqual(
+        [buffered, quiet, sealed].sort(),
+      );
+      const warning = logLines.map((line) => JSON.parse(line)).find((line) => line.streams !== undefined);
+      expect(warning).toMatchObject({ streams: 2 });
+      expect(warning.first.sort()).toEqual([buffered, sealed].sort());
+
+      // Not again for ten minutes, whichever flusher sweeps: a look SCANs every key.
+      await redis.zrem(streamRegistryKey(ns), quiet);
+      await sweep(nsDeps);
+      expect(await redis.zscore(streamRegistryKey(ns), quiet)).toBeNull();
+    } finally {
+      await nsQueue.obliterate({ force: true });
+      await nsQueue.close();
+    }
+  });
+
   it('moves a time-aged job to the front once its buffer crosses the threshold', async () => {
     const now = await redisNow(redis);
     const [quiet, aged] = [randomName('quiet'), randomName('aged')];

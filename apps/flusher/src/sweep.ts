@@ -25,6 +25,7 @@ import { adoptLegacyStreams, forgetLegacyFlushError } from './legacy-streams.js'
 import { writePendingManifests } from './manifests.js';
 import type { FlusherMetrics } from './metrics.js';
 import { drainQuarantine } from './quarantine.js';
+import { recoverRegistry } from './registry-recovery.js';
 import { s3ErrorOf } from './s3-errors.js';
 import { readRedisHealth } from './status/redis-health.js';
 import { countersLostFor } from './status/stream-status.js';
@@ -119,6 +120,16 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   const registry = streamRegistryKey(config.namespace);
   let oldestSince = now;
 
+  const recovered = await recoverRegistry(redis, config.namespace, now).catch((error: unknown) => {
+    logger.warn({ err: error }, 'could not look for streams the registry lacks; the next sweep tries again');
+    return undefined;
+  });
+  if (recovered !== undefined && recovered.length > 0) {
+    logger.warn(
+      { streams: recovered.length, first: recovered.slice(0, LOGGED_JOB_IDS) },
+      'registered streams holding data that the registry lacked (lost in a failover, or deleted): swept again',
+    );
+  }
   const adoption = await adoptLegacyStreams(redis, config.namespace, now);
   if (adoption.moved > 0)
     logger.info({ streams: adoption.moved }, 'moved streams an older version registered into the registry');

@@ -41,6 +41,7 @@ export {
   legacyRegistryKeys,
   queuePrefix,
   rateLimitNamespace,
+  registryRecoveryKey,
   type StreamKeys,
   streamKeys,
   streamRegistryKey,

@@ -98,6 +98,11 @@ export function streamRegistryKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:stream-registry`;
 }
 
+/** Set, with an expiry, while the sweep's last look for units the registry lacks is recent. */
+export function registryRecoveryKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${queuePrefix(namespace)}:registry-recovery`;
+}
+
 /**
  * Where earlier versions registered streams, each in a slot of its own; the sweep moves them into
  * the registry (legacy-streams.ts): the registry before it moved into the queue's slot, and the
