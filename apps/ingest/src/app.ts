@@ -50,6 +50,7 @@ import { eventsRoute } from './routes/events.js';
 import { sdkConfigRoutes } from './routes/sdk-config.js';
 import { BEACON_ROOM, trackingRoutes } from './routes/tracking.js';
 import { loggedAddressUnder } from './tracking/client-ip.js';
+import { readRestBeforeClosing } from './unread-bodies.js';
 import { watchWriteKeyFile } from './write-key-file.js';
 
 /** How long `/readyz` waits for Redis to say whether it is a replica (a slow Redis is not judged by it). */
@@ -173,6 +174,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     );
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     if (answer.internal) request.log.error({ err: raw }, 'request failed');
+    readRestBeforeClosing(request, reply);
     return reply.code(answer.statusCode).send(answer.body);
   });
 

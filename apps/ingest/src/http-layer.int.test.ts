@@ -3,7 +3,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type ServiceProcess, sendRawHttp, spawnService, testServices } from '@spool/testkit';
+import { type ServiceProcess, sendRawHttp, spawnService, testServices, waitFor } from '@spool/testkit';
 
 /**
  * What reaches the ingest over a real socket, where inject() cannot go: chunked bodies, requests
@@ -134,6 +134,59 @@ describe('the ingest over a real socket', () => {
     });
     expect(await again.json()).toMatchObject({ accepted: 0, duplicates: 1 });
     expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+  });
+
+  it.each([
+    ['/v1/streams/web/events', 413],
+    ['/v1/batch', 400],
+  ])(
+    'answers a body too large from its Content-Length (%s: %d) to a client still sending it, and lives on',
+    async (path, status) => {
+      // Node closed the connection as the answer went, with the body still coming: the kernel reset
+      // it, and fetch saw EPIPE, not the answer (a review's run: nearly every time from 2 MiB), so an
+      // SDK sent the body again.
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+      body[0] = 0x5b;
+      body[body.length - 1] = 0x5d;
+      for (let i = 0; i < 3; i++) {
+        const answer = await fetch(`${ingest.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        expect(answer.status).toBe(status);
+        expect(answer.headers.get('connection')).toBe('close');
+        await answer.text();
+      }
+      expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  it('closes the connection of a body refused unread 2 s after its answer, though the client keeps sending', async () => {
+    // Half open: it keeps its side, and sending, once the answer's end comes.
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk;
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    socket.write(
+      'POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${8 * 1024 * 1024}\r\n\r\n[`,
+    );
+    const trickle = setInterval(() => socket.write(' '), 100);
+    try {
+      await waitFor(async () => (answer.includes('\r\n\r\n') ? true : undefined), 5_000, 'the answer');
+      const answeredAt = performance.now();
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      // Not for the request timeout (30 s) the trickle would otherwise have.
+      expect((await closed) - answeredAt).toBeLessThan(20_000);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
   });
 
   it('handles no request pipelined behind an answer that closes the connection: none is stored unanswered', async () => {
