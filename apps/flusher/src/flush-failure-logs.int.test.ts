@@ -41,8 +41,9 @@ describe('flush failures in the log', () => {
     );
     try {
       const now = await redisNow(redis);
-      for (const name of ['a', 'b', 'c']) {
-        const keys = streamKeys(randomName(name), namespace);
+      const streams = ['a', 'b', 'c'].map((name) => randomName(name));
+      for (const stream of streams) {
+        const keys = streamKeys(stream, namespace);
         await fillBuffer(redis, keys, 10_000);
         await redis.set(keys.since, String(now - 60_000));
       }
@@ -51,6 +52,12 @@ describe('flush failures in the log', () => {
         30_000,
         '30 failures',
       );
+      // Each stream's objects series is there, at 0, from its first attempt: born with its first
+      // object, increase() took that object for the series' start, and SpoolFlushFailing stayed
+      // raised after S3 was back (a review's run).
+      const text = await (await fetch(`${flusher.url}/metrics`)).text();
+      for (const stream of streams)
+        expect(text).toContain(`spool_flush_objects_total{stream="${stream}"} 0\n`);
       const lines = flusher
         .output()
         .split('\n')

@@ -130,12 +130,18 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     ) {
       throw new UnrecoverableError(`not a flush job Spool knows: ${job.name} ${job.id}`);
     }
+    const label = { stream: metrics.streamLabel(streamOfUnit(target.stream)) };
+    // Both series from a stream's first attempt, at 0: Prometheus's increase() takes a series'
+    // first sample as its start, so a first failure went uncounted, and a first object that landed
+    // after an outage did not end SpoolFlushFailing (a review's run).
+    metrics.failures.inc(label, 0);
+    metrics.objects.inc(label, 0);
     try {
       return await flushGeneration(flushDeps, target.stream, target.gen);
     } catch (thrown) {
       // Bounded before it is recorded, logged or kept in the job (withBoundedMessage).
       const error = withBoundedMessage(thrown);
-      metrics.failures.inc({ stream: metrics.streamLabel(streamOfUnit(target.stream)) });
+      metrics.failures.inc(label);
       await recordFlushError(clients.redis, config.namespace, target.stream, error);
       // Its name alone would join causes: Node's and ioredis's errors are all "Error" (a refused
       // connection to S3, a full disk), and a rare one beside a frequent one was never said.
