@@ -641,6 +641,57 @@ describe('/queues', () => {
     expect(queues).toEqual([expect.objectContaining({ name: 'flush', readOnlyMode: true, type: 'bullmq' })]);
   });
 
+  it('refuses every change to the queue to those who may see it: the board only reads', async () => {
+    const target = await flusher();
+    const connection = createTestRedis();
+    const queue = new Queue(FLUSH_QUEUE, { connection, prefix: queuePrefix(target.namespace) });
+    try {
+      // A job the worker leaves alone for a minute: what a change by the board would move.
+      const job = await queue.add('flush', { stream: 'web', gen: 0 }, { jobId: 'web@0', delay: 60_000 });
+      const api = `/queues/api/queues/${FLUSH_QUEUE}`;
+      const changes: Array<[string, string, object?]> = [
+        ['PUT', '/queues/api/queues/pause'],
+        ['PUT', `${api}/pause`],
+        ['PUT', `${api}/empty`],
+        ['PUT', `${api}/obliterate`, {}],
+        ['PUT', `${api}/promote`],
+        ['POST', `${api}/add`, { name: 'flush', data: {} }],
+        ['PUT', `${api}/retry/failed`],
+        ['PUT', `${api}/clean/delayed`],
+        ['PUT', `${api}/concurrency`, { concurrency: 1 }],
+        ['PUT', `${api}/${job.id}/promote`],
+        ['PUT', `${api}/${job.id}/clean`],
+        ['PUT', `${api}/${job.id}/retry`],
+        ['PATCH', `${api}/${job.id}/update-data`, { jobData: { stream: 'web', gen: 9 } }],
+        ['PATCH', `${api}/${job.id}/priority`, { priority: 1 }],
+      ];
+      for (const [method, url, body] of changes) {
+        const answer = await target.app.inject({
+          method: method as 'PUT',
+          url,
+          ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload: body }),
+        });
+        // Refused with 405, or (the board-wide pause, which skips read-only queues) a no-op.
+        expect({
+          method,
+          url,
+          refused: answer.statusCode === 405 || url === '/queues/api/queues/pause' || answer.body,
+        }).toEqual({
+          method,
+          url,
+          refused: true,
+        });
+      }
+      expect(await queue.isPaused()).toBe(false);
+      expect(await queue.getJobState('web@0')).toBe('delayed');
+      expect((await queue.getJob('web@0'))?.data).toEqual({ stream: 'web', gen: 0 });
+      expect(await queue.count()).toBe(1);
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+  });
+
   it('refuses a page of more jobs than its own settings offer (300): one request read every job of a status', async () => {
     const target = await flusher();
     for (const [query, status] of [
