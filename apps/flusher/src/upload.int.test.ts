@@ -38,6 +38,22 @@ defineSpoolCommands(redis);
 /** The store itself, not through the proxy. */
 const store = createTestS3();
 
+/**
+ * A 12 MiB generation of events that barely compress (three 5 MiB parts), and a flusher's deps
+ * whose S3 goes through the fault proxy.
+ */
+async function throughProxy(name: string, logger = pino({ level: 'silent' })) {
+  const prefix = `${randomName(name)}/`;
+  const stream = randomName('web');
+  const ids = await fillBuffer(redis, streamKeys(stream), 12 * 1024 * 1024, { random: true });
+  const config = loadConfig(
+    flusherTestEnv({ S3_PREFIX: prefix, S3_ENDPOINT: proxy.endpoint, S3_PART_SIZE: '5MiB' }),
+    'flusher',
+  );
+  const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
+  return { prefix, stream, ids, s3, deps: { config, redis, s3, logger, metrics: createFlusherMetrics() } };
+}
+
 describe('uploadBody', () => {
   it("fails with S3's own answer when S3 refuses a part, not with the AbortError of the body it stopped reading", async () => {
     const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
@@ -65,17 +81,9 @@ describe('uploadBody', () => {
   });
 
   it('lands the object, and says which uploads it left open, when the clean-up after a CreateMultipartUpload sent again cannot list them', async () => {
-    const prefix = `${randomName('left-open')}/`;
-    const stream = randomName('web');
-    const ids = await fillBuffer(redis, streamKeys(stream), 12 * 1024 * 1024, { random: true });
-    const config = loadConfig(
-      flusherTestEnv({ S3_PREFIX: prefix, S3_ENDPOINT: proxy.endpoint, S3_PART_SIZE: '5MiB' }),
-      'flusher',
-    );
-    const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
     const logLines: string[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
-    const deps = { config, redis, s3, logger, metrics: createFlusherMetrics() };
+    const { stream, ids, s3, deps } = await throughProxy('left-open', logger);
     proxy.set('loseCreateUploadAnswer');
     proxy.thenFailListings = true;
     let key: string;
@@ -136,15 +144,7 @@ describe('uploadBody', () => {
   });
 
   it('fails, and the flush keeps its generation, when S3 answers the completion 200 with an error the SDK takes for success', async () => {
-    const prefix = `${randomName('complete200')}/`;
-    const stream = randomName('web');
-    const ids = await fillBuffer(redis, streamKeys(stream), 12 * 1024 * 1024, { random: true });
-    const config = loadConfig(
-      flusherTestEnv({ S3_PREFIX: prefix, S3_ENDPOINT: proxy.endpoint, S3_PART_SIZE: '5MiB' }),
-      'flusher',
-    );
-    const s3 = createTestS3({ ...services, s3: { ...services.s3, endpoint: proxy.endpoint } });
-    const deps = { config, redis, s3, logger: pino({ level: 'silent' }), metrics: createFlusherMetrics() };
+    const { stream, ids, s3, deps, prefix } = await throughProxy('complete200');
     proxy.set('completeErrorIn200');
     try {
       await expect(flushGeneration(deps, stream, 0)).rejects.toMatchObject({ name: 'NoObjectConfirmed' });

@@ -1,5 +1,5 @@
-import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyRequest, onRequestHookHandler, preParsingHookHandler } from 'fastify';
+import { BodyCounter } from './body/decompress.js';
 import { errors } from './errors.js';
 
 /**
@@ -120,7 +120,9 @@ export class InflightBodies {
     // A chunked body's NaN is never covered.
     if (request.heldBodyBytes >= declared) return done(null, payload);
     const limit = request.routeOptions.bodyLimit ?? Number.POSITIVE_INFINITY;
-    const counted = new ArrivalCount((bytes) => this.grow(request, Math.min(bytes, limit)));
+    const counted = new BodyCounter(Number.POSITIVE_INFINITY, (bytes) =>
+      this.grow(request, Math.min(bytes, limit)),
+    );
     payload.on('error', (error) => counted.destroy(error));
     // Fastify stops listening once it has answered; an error after that must not end the process.
     counted.on('error', () => {});
@@ -194,23 +196,5 @@ export class InflightBodies {
     const encoding = request.headers['content-encoding'];
     const room = encoding === undefined || encoding === 'identity' ? declared : declared * GZIP_ROOM_PER_BYTE;
     return Math.min(room, limit);
-  }
-}
-
-/** A body passed on as it arrives, `onArrived` told how many bytes have come: what it throws fails the body. */
-class ArrivalCount extends Transform {
-  private arrived = 0;
-  constructor(private readonly onArrived: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.arrived += chunk.length;
-    try {
-      this.onArrived(this.arrived);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    callback(null, chunk);
   }
 }

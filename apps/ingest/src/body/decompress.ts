@@ -6,12 +6,16 @@ import { errors } from '../errors.js';
 /** A stream Fastify reads the body from; `receivedEncodedLength` is what Fastify compares with Content-Length. */
 type BodyStream = Transform & { receivedEncodedLength: number };
 
-/** Stops the body once it passes `limit` bytes, before more of it is inflated (a gzip bomb costs nothing). */
-class SizeLimit extends Transform {
+/**
+ * Passes a body on, telling `onCounted` how many bytes of it have passed, and stops it once they
+ * pass `limit` (SPOOL_BODY_TOO_LARGE), before more of it is inflated (a gzip bomb costs nothing);
+ * what `onCounted` throws stops it too (no room for it: InflightBodies.grow).
+ */
+export class BodyCounter extends Transform {
   private seen = 0;
   constructor(
     private readonly limit: number,
-    private readonly onInflated: (bytes: number) => void,
+    private readonly onCounted: (bytes: number) => void,
     /** Asked once the inflated body has ended, before the body does: an error fails it. */
     private readonly atEnd: () => Error | undefined = () => undefined,
   ) {
@@ -27,9 +31,8 @@ class SizeLimit extends Transform {
       return;
     }
     try {
-      this.onInflated(this.seen);
+      this.onCounted(this.seen);
     } catch (error) {
-      // No room for it (InflightBodies.grow): inflated no further.
       callback(error as Error);
       return;
     }
@@ -62,7 +65,7 @@ export function decodeBody(
           `${body.receivedEncodedLength - gunzip.bytesWritten} bytes after the end of the gzip stream`,
         )
       : undefined;
-  const body = new SizeLimit(limit, onInflated, trailing) as unknown as BodyStream;
+  const body = new BodyCounter(limit, onInflated, trailing) as unknown as BodyStream;
   body.receivedEncodedLength = 0;
   payload.on('data', (chunk: Buffer) => {
     body.receivedEncodedLength += chunk.length;
