@@ -189,6 +189,42 @@ describe('the ingest over a real socket', () => {
     }
   });
 
+  it.each([
+    ['a media type it does not take', 'application/x-www-form-urlencoded', ''],
+    ['an encoding it does not take', 'application/json', 'Content-Encoding: br\r\n'],
+  ])(
+    'keeps a connection whose 100 KB body it refused for %s, and answers its next request',
+    async (_case, type, encoding) => {
+      // Its body piped to the in-flight count before the 415, and left there: the connection's next
+      // request waited for the request timeout, and got its 408 (a review's run).
+      const sent = await sendRawHttp(
+        ingest.url,
+        `POST /v1/streams/web/events HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\n${encoding}` +
+          `Content-Length: 100000\r\n\r\n${' '.repeat(100_000)}` +
+          'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      await waitFor(
+        async () => (/HTTP\/1\.1 200 /.test(sent.answer()) ? true : undefined),
+        10_000,
+        'the next answer',
+      );
+      const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      expect(statuses).toEqual([415, 200]);
+    },
+  );
+
+  it('drops a connection that pipelines requests without reading their answers, past 32 waiting', async () => {
+    // One such connection, 200,000 requests, held 497 MiB of the ingest's heap (a review's run).
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(50_000));
+    await closed;
+    expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+  });
+
   it('handles no request pipelined behind an answer that closes the connection: none is stored unanswered', async () => {
     const stream = `pipelined-close-${process.pid}-${Date.now()}`;
     const head = (length: number) =>

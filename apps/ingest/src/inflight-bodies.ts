@@ -126,7 +126,11 @@ export class InflightBodies {
     payload.on('error', (error) => counted.destroy(error));
     // Fastify stops listening once it has answered; an error after that must not end the process.
     counted.on('error', () => {});
-    payload.pipe(counted);
+    // Read once its reader begins: a request answered before (a 415 for its media type or its
+    // encoding) leaves its body to Node, which drops it and keeps the connection. Read at once,
+    // the body sat unread after that answer, and the connection's next request waited for the
+    // request timeout (a review's run).
+    counted.once('resume', () => payload.pipe(counted));
     done(null, counted as unknown as typeof payload);
   };
 

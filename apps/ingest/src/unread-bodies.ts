@@ -14,7 +14,12 @@ const UNREAD_BODY_LINGER_MS = 2_000;
  * a body again (a review's run).
  */
 export function readRestBeforeClosing(request: FastifyRequest, reply: FastifyReply): void {
-  if (request.raw.complete || reply.getHeader('connection') !== 'close') return;
+  if (request.raw.complete) return;
+  // A body begun (a gzip body is inflated as it comes) and not read to its end: kept, the
+  // connection would wait on it, its next request unread until the request timeout. One never
+  // begun Node reads and drops itself, keeping the connection.
+  if (request.raw.readableFlowing !== null) reply.header('connection', 'close');
+  if (reply.getHeader('connection') !== 'close') return;
   // Dropped as it comes; a body refused part-read was left paused.
   request.raw.resume();
   const socket: Socket = request.raw.socket;
