@@ -1,16 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { onRequestHookHandler } from 'fastify';
+import type { FastifyReply, onRequestHookHandler } from 'fastify';
 
 /** Each connection's latest response: a request pipelined behind it waits until it is sent. */
 const latestResponse = new WeakMap<Socket, ServerResponse>();
 /** Each connection's requests waiting on the one ahead of them. */
 const waiting = new WeakMap<Socket, number>();
+/** Connections this module stopped reading, to be read again once fewer requests wait. */
+const paused = new WeakSet<Socket>();
 
 /**
- * Requests a connection may have waiting: past it, the connection is dropped. Node reads on while
- * requests wait, with no answer queued to slow it: one connection that pipelined 200,000 requests
- * and read no answer held 497 MiB of heap (a review's run). No client pipelines so deep.
+ * Requests a connection may have waiting before it is read no further, until they are answered.
+ * Node reads on while requests wait, with no answer queued to slow it: one connection that
+ * pipelined 200,000 requests and read no answer held 497 MiB of heap (a review's run). Dropped
+ * instead, the connection lost the answer of a request already stored (a review's run).
  */
 const MOST_WAITING = 32;
 
@@ -25,22 +28,49 @@ const MOST_WAITING = 32;
  */
 export const pipelinedRequests: onRequestHookHandler = (request, reply, done) => {
   const socket = request.raw.socket;
+  // Its connection ended already (an answer that closes it went while this one was being read):
+  // nothing can be answered on it.
+  if (socket.writableEnded || socket.destroyed) return leaveUnhandled(reply, done);
   const ahead = latestResponse.get(socket);
   latestResponse.set(socket, reply.raw);
   if (ahead === undefined || ahead.writableFinished) return done();
   const queued = (waiting.get(socket) ?? 0) + 1;
-  if (queued > MOST_WAITING) {
-    reply.hijack();
-    socket.destroy();
-    return done();
-  }
   waiting.set(socket, queued);
+  if (queued > MOST_WAITING && !paused.has(socket)) {
+    paused.add(socket);
+    // Once the parser is done with what it holds: paused while it runs, it takes that for an error.
+    setImmediate(() => {
+      if (paused.has(socket)) readingOf(socket, 'pause');
+    });
+  }
   ahead.once('close', () => {
-    waiting.set(socket, (waiting.get(socket) ?? 1) - 1);
+    const left = (waiting.get(socket) ?? 1) - 1;
+    waiting.set(socket, left);
+    if (left <= MOST_WAITING && paused.delete(socket)) readingOf(socket, 'resume');
     // Node ends the connection as the answer that closes it finishes (before this listener).
     if (!socket.destroyed && !socket.writableEnded) return done();
-    // Nothing is answered, and nothing runs: the client sends it again on a new connection.
-    reply.hijack();
-    done();
+    leaveUnhandled(reply, done);
   });
 };
+
+/** Nothing is answered, and nothing runs: the client sends it again on a new connection. */
+function leaveUnhandled(reply: FastifyReply, done: () => void): void {
+  reply.hijack();
+  done();
+}
+
+/**
+ * Stops or starts reading a connection, as Node does when answers back up behind pipelined
+ * requests: its socket, and the HTTP parser Node gives it (`socket.parser`), which reads the
+ * socket's handle itself; the socket's own pause does not stop it.
+ */
+function readingOf(socket: Socket, how: 'pause' | 'resume'): void {
+  const parser = (socket as Socket & { parser?: { pause(): void; resume(): void } | null }).parser;
+  if (how === 'pause') {
+    socket.pause();
+    parser?.pause();
+  } else {
+    parser?.resume();
+    socket.resume();
+  }
+}
