@@ -79,5 +79,6 @@ async function registerUnitsWithData(
       recovered.push(...missing);
     }
   }
-  return [...new Set(recovered)];
+  // Each unit once: one registered from a page is found in the registry by a later page.
+  return recovered;
 }

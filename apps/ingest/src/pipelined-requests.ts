@@ -2,12 +2,16 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 
-/** Each connection's latest response: a request pipelined behind it waits until it is sent. */
-const latestResponse = new WeakMap<Socket, ServerResponse>();
-/** Each connection's requests waiting on the one ahead of them. */
-const waiting = new WeakMap<Socket, number>();
-/** Connections this module stopped reading, to be read again once fewer requests wait. */
-const paused = new WeakSet<Socket>();
+/** What a connection's requests wait on. */
+interface Connection {
+  /** Its latest response: a request pipelined behind it waits until it is sent. */
+  latest: ServerResponse;
+  /** Its requests waiting on the one ahead of them. */
+  waiting: number;
+  /** This module stopped reading it, to be read again once fewer requests wait. */
+  paused: boolean;
+}
+const connections = new WeakMap<Socket, Connection>();
 
 /**
  * Requests a connection may have waiting before it is read no further, until they are answered.
@@ -31,22 +35,28 @@ export const pipelinedRequests: onRequestHookHandler = (request, reply, done) =>
   // Its connection ended already (an answer that closes it went while this one was being read):
   // nothing can be answered on it.
   if (socket.writableEnded || socket.destroyed) return leaveUnhandled(reply, done);
-  const ahead = latestResponse.get(socket);
-  latestResponse.set(socket, reply.raw);
-  if (ahead === undefined || ahead.writableFinished) return done();
-  const queued = (waiting.get(socket) ?? 0) + 1;
-  waiting.set(socket, queued);
-  if (queued > MOST_WAITING && !paused.has(socket)) {
-    paused.add(socket);
+  const connection = connections.get(socket);
+  if (connection === undefined) {
+    connections.set(socket, { latest: reply.raw, waiting: 0, paused: false });
+    return done();
+  }
+  const ahead = connection.latest;
+  connection.latest = reply.raw;
+  if (ahead.writableFinished) return done();
+  connection.waiting += 1;
+  if (connection.waiting > MOST_WAITING && !connection.paused) {
+    connection.paused = true;
     // Once the parser is done with what it holds: paused while it runs, it takes that for an error.
     setImmediate(() => {
-      if (paused.has(socket)) readingOf(socket, 'pause');
+      if (connection.paused) readingOf(socket, 'pause');
     });
   }
   ahead.once('close', () => {
-    const left = (waiting.get(socket) ?? 1) - 1;
-    waiting.set(socket, left);
-    if (left <= MOST_WAITING && paused.delete(socket)) readingOf(socket, 'resume');
+    connection.waiting -= 1;
+    if (connection.waiting <= MOST_WAITING && connection.paused) {
+      connection.paused = false;
+      readingOf(socket, 'resume');
+    }
     // Node ends the connection as the answer that closes it finishes (before this listener).
     if (!socket.destroyed && !socket.writableEnded) return done();
     leaveUnhandled(reply, done);
