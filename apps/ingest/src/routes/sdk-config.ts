@@ -47,15 +47,17 @@ const LOOPBACK_HOST = /^(localhost|[^:]*\.localhost|127(\.\d{1,3}){3}|\[::1\])(:
  * The scheme analytics.js should send with: https whenever this request reached Spool's host over
  * https, since that host may answer nothing over http (a proxy that ends TLS and has no port 80),
  * and an http page may send over https. Behind a proxy that ends TLS this request arrives as http
- * unless TRUST_PROXY believes the proxy's X-Forwarded-Proto; but browsers send Fetch metadata
- * (`Sec-Fetch-Mode`) only to https URLs and loopback hosts, so a browser that sent it to any
- * other host asked over https. Else https when the page's origin is https (its Origin, or for a
- * same-origin page its Referer): such a page may not send over http (mixed content).
+ * unless TRUST_PROXY believes the proxy's X-Forwarded-Proto. A loopback host asked over http is
+ * sent to over http: browsers let every page, https ones too, send to it (it is not mixed
+ * content), and it may answer nothing over https (`make dev`: an https page's sends failed for
+ * good, a review's run). To any other host, browsers send Fetch metadata (`Sec-Fetch-Mode`) only
+ * over https, so a browser that sent it asked over https. Else https when the page's origin is
+ * https (its Origin, or for a same-origin page its Referer): such a page may not send over http.
  */
 function sendingProtocol(request: FastifyRequest): 'http' | 'https' {
   if (request.protocol === 'https') return 'https';
-  if (request.headers['sec-fetch-mode'] !== undefined && !LOOPBACK_HOST.test(hostAsked(request)))
-    return 'https';
+  if (LOOPBACK_HOST.test(hostAsked(request))) return 'http';
+  if (request.headers['sec-fetch-mode'] !== undefined) return 'https';
   const { origin, referer } = request.headers;
   // A sandboxed page's Origin is `null`: it says nothing of the scheme.
   const page = origin && origin !== 'null' ? origin : referer;
