@@ -32,9 +32,11 @@ import {
 } from '@spool/shared';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
+import { withinDeadline } from './deadline.js';
 import { followStream } from './follow-stream.js';
 import { replay, targetInsideSource } from './replay.js';
 import { renderStatus } from './status-table.js';
+import { cutToColumns } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
 
 const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--namespace NS] [--limit N] [--once]
@@ -317,7 +319,7 @@ async function tail(stream: string | undefined): Promise<void> {
       // On a terminal a line is cut to its width; into a pipe, whole (for jq and the like).
       const text = step.lines.map((line) => {
         const safe = escapeActing(line);
-        return width && safe.length > width ? `${safe.slice(0, width - 1)}…` : safe;
+        return width ? cutToColumns(safe, width) : safe;
       });
       if (!process.stdout.write(`${text.join('\n')}\n`)) await drained(signal);
     }
@@ -329,27 +331,13 @@ async function tail(stream: string | undefined): Promise<void> {
 /** How long one read of the status may take: a Redis that never answers must not hold the command. */
 const READ_TIMEOUT_MS = 10_000;
 
-/** `work`'s result, or undefined once `signal` stops the command; rejects past `ms`, naming `source`. */
-function withinDeadline<T>(
-  work: Promise<T>,
-  { ms, signal, source }: { ms: number; signal: AbortSignal; source: string },
-): Promise<T | undefined> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${source} did not answer within ${ms / 1000} s`)), ms);
-    const stop = () => resolve(undefined);
-    signal.addEventListener('abort', stop, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
-    });
-  });
-}
-
 async function status(): Promise<void> {
   // Digits only: Number() read "0x10" as 16 and " 5" as 5.
   const limit = /^\d{1,4}$/.test(values.limit) ? Number(values.limit) : Number.NaN;
   if (!(limit >= 1 && limit <= 1000)) fail('--limit: expected a whole number from 1 to 1000');
   let read: () => Promise<Status>;
+  // What a reading under way has read so far (streams), where the command reads Redis itself.
+  let progress: (() => number | undefined) | undefined;
   let close = async () => {};
   let source = values.cluster ? 'the Redis Cluster (is it one?)' : 'Redis';
   if (values.redis || values.cluster) {
@@ -368,6 +356,7 @@ async function status(): Promise<void> {
       'flusher',
     );
     const readStatus = statusReader({ redis, queue, config });
+    progress = readStatus.readingProgress;
     read = async () => {
       // A cluster client reads its nodes once ready: before, it knows no master to ask.
       if (redis.status !== 'ready') await once(redis, 'ready');
@@ -418,7 +407,7 @@ async function status(): Promise<void> {
     do {
       let lines: string[];
       try {
-        const answer = await withinDeadline(read(), { ms: READ_TIMEOUT_MS, signal, source });
+        const answer = await withinDeadline(read(), { ms: READ_TIMEOUT_MS, signal, source, progress });
         if (answer === undefined) break; // stopped
         // A terminal that reports no size (a pty left at 0×0) has 0 columns: 120 then, as for a pipe.
         lines = renderStatus(answer, { width: process.stdout.columns || 120, color: live });

@@ -1,5 +1,5 @@
 import type { Status } from '@spool/flusher/dist/status/status.js';
-import { escapeControlsIn } from './terminal-text.js';
+import { columnsOf, cutToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
 export interface TableStyle {
@@ -49,9 +49,6 @@ const COLUMNS: Array<{ title: string; cell: (row: Status['streams'][number], sta
   { title: 'last landed', cell: (row) => row.lastObject?.landedAt ?? '-' },
 ];
 
-const clip = (text: string, width: number) =>
-  text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
-
 /** The status as lines of text: a summary, what needs attention, and a table of the streams. */
 export function renderStatus(answer: Status, style: TableStyle): string[] {
   // Escaped whole before anything is measured or painted: a flusher behind --url (or anyone on
@@ -94,7 +91,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
     cells: COLUMNS.map((column) => column.cell(row, status)),
   }));
   const nameWidth = Math.min(
-    Math.max(6, ...rows.map(({ row }) => row.stream.length)),
+    Math.max(6, ...rows.map(({ row }) => columnsOf(row.stream))),
     Math.max(6, Math.floor(style.width / 3)),
   );
   // Keep the columns that fit after the name, in order of use.
@@ -110,7 +107,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   }
   const line = (name: string, cells: string[]) =>
     [
-      clip(name, nameWidth).padEnd(nameWidth),
+      padToColumns(cutToColumns(name, nameWidth), nameWidth),
       ...shown.map((i) => (cells[i] ?? '').padStart(widths[i] ?? 0)),
     ].join('  ');
   out.push(

@@ -1,0 +1,36 @@
+import { describe, expect, it } from '@jest/globals';
+import { columnsOf, cutToColumns, padToColumns } from './terminal-text.js';
+
+describe('cutting text to a terminal width', () => {
+  it('counts East Asian wide characters as two columns, so a cut line does not wrap', () => {
+    // A review's tail of Japanese text: cut at 150 UTF-16 units, it took 199 columns.
+    const line = `{"text":"${'日本語のテキスト'.repeat(30)}"}`;
+    const cut = cutToColumns(line, 150);
+    expect(columnsOf(cut)).toBeLessThanOrEqual(150);
+    expect(columnsOf(cut)).toBeGreaterThanOrEqual(149);
+    expect(cut.endsWith('…')).toBe(true);
+  });
+
+  it('never splits a character: a surrogate pair, or an emoji made of several', () => {
+    for (const piece of ['😀', '👩‍👩‍👧', 'é']) {
+      for (let columns = 2; columns < 12; columns++) {
+        const cut = cutToColumns(`ab${piece.repeat(20)}`, columns);
+        expect(cut.isWellFormed()).toBe(true);
+        expect(cut.slice(2, -1).split(piece).join('')).toBe('');
+        expect(columnsOf(cut)).toBeLessThanOrEqual(columns);
+      }
+    }
+  });
+
+  it('leaves a line that fits as it is, and cuts plain text as before', () => {
+    expect(cutToColumns('short', 10)).toBe('short');
+    expect(cutToColumns('exactly10!', 10)).toBe('exactly10!');
+    expect(cutToColumns('eleven-long', 10)).toBe('eleven-lo…');
+  });
+
+  it('pads by columns', () => {
+    expect(padToColumns('日本', 6)).toBe('日本  ');
+    expect(padToColumns('web', 6)).toBe('web   ');
+    expect(padToColumns('too-long', 3)).toBe('too-long');
+  });
+});
