@@ -35,7 +35,7 @@ import {
   rateLimitIdentity,
   writeKeyVerifier,
 } from './auth.js';
-import { requestAddress } from './client-address.js';
+import { requestAddress, trustedProxies } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
 import { errors } from './errors.js';
@@ -102,7 +102,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     genReqId: requestIdOf,
     requestIdHeader: false,
     // Off unless configured: X-Forwarded-For names the client only behind a proxy one trusts.
-    trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
+    trustProxy: config.trustProxy === false ? false : trustedProxies(config.trustProxy),
     // The events route refuses with a coded answer instead (SPOOL_SHUTTING_DOWN, Retry-After);
     // health and metrics keep answering (/readyz says 503) until the server closes.
     return503OnClosing: false,

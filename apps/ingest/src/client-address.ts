@@ -1,4 +1,5 @@
 import { isIP, isIPv6 } from 'node:net';
+import proxyAddr from '@fastify/proxy-addr';
 
 const BRACKETED = /^\[([^\]]+)\](?::\d+)?$/;
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/;
@@ -15,6 +16,19 @@ export function clientAddress(ip: string): string {
   if (isIP(ip)) return unmapped(ip);
   const address = BRACKETED.exec(ip)?.[1] ?? IPV4_WITH_PORT.exec(ip)?.[1];
   return address !== undefined && isIP(address) ? unmapped(address) : ip;
+}
+
+/**
+ * Fastify's `trustProxy` for TRUST_PROXY's list: whether an address (the socket's, or an entry of
+ * X-Forwarded-For) is a trusted proxy, read as clientAddress reads it, without a port and IPv4 as
+ * IPv4. Given the list itself, Fastify matched each entry as written: a trusted proxy that the next
+ * one wrote with its port (`127.0.0.2:40001`) was no address to it, so it was taken for the
+ * client, and every client behind it shared one rate-limit bucket and its `context.ip` (a
+ * review's run).
+ */
+export function trustedProxies(list: readonly string[]): (address: string, hop: number) => boolean {
+  const trusted = proxyAddr.compile([...list]);
+  return (address, hop) => trusted(clientAddress(address), hop);
 }
 
 /**

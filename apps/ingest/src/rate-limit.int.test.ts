@@ -133,4 +133,24 @@ describe('the rate limit', () => {
       await ingest.close();
     }
   });
+
+  it('reads a trusted proxy written with a port in X-Forwarded-For as that proxy, not as the client', async () => {
+    // Clients -> a trusted proxy (127.0.0.2) -> one that writes its peer with a port -> Spool.
+    // Matched with its port, the trusted proxy was taken for the client: every client behind it
+    // shared one bucket (a review's run).
+    const ingest = await startTestIngest({ ...limit(), TRUST_PROXY: '127.0.0.0/8,::1' });
+    try {
+      const stream = randomName();
+      const alice = await statuses(4, (n) =>
+        send(ingest, stream, { forwardedFor: `203.0.113.30, 127.0.0.2:4000${n}`, n }),
+      );
+      const bob = await send(ingest, stream, { forwardedFor: '203.0.113.31, 127.0.0.2:40009', n: 10 });
+      const carol = await send(ingest, stream, { forwardedFor: '2001:db8::31, [::1]:40009', n: 11 });
+      expect(alice).toEqual([202, 202, 202, 429]);
+      expect(bob.statusCode).toBe(202);
+      expect(carol.statusCode).toBe(202);
+    } finally {
+      await ingest.close();
+    }
+  });
 });

@@ -270,13 +270,17 @@ export type TrustProxy = false | readonly string[];
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-/** An address, or an address/prefix range: what @fastify/proxy-addr takes (it throws on the rest). */
+/**
+ * An address, or an address/prefix range: what @fastify/proxy-addr takes (it throws on the rest).
+ * Not a prefix of 0, which it throws on too (the ingest exited with a stack trace, a review's
+ * run), and which would believe any client, as `true` would.
+ */
 function isAddressOrRange(entry: string): boolean {
   const [address = '', prefix, ...rest] = entry.split('/');
   const family = isIP(address);
   if (family === 0 || rest.length > 0) return false;
   if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /**

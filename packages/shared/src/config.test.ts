@@ -152,7 +152,18 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ ...OPEN, TRUST_PROXY: '2' }, 'ingest')).toThrow(/TRUST_PROXY: expected false/);
     // What the regular expressions of an earlier version let through, and the proxy library threw on.
-    for (const bad of ['999.1.1.1', '10.0.0.0/33', ':', '::1/129', '10.0.0.1/8/8', '10.0.0.0/']) {
+    // A prefix of 0 too: it names every client, and the library threw on it (exit 1, a stack trace).
+    for (const bad of [
+      '999.1.1.1',
+      '10.0.0.0/33',
+      ':',
+      '::1/129',
+      '10.0.0.1/8/8',
+      '10.0.0.0/',
+      '0.0.0.0/0',
+      '::/0',
+      '10.0.0.0/00',
+    ]) {
       expect(() => loadConfig({ ...OPEN, TRUST_PROXY: bad }, 'ingest')).toThrow(
         /TRUST_PROXY: expected false/,
       );
