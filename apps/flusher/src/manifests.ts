@@ -110,32 +110,52 @@ function manifestEntry(text: string): ManifestLine | string {
   return entry as ManifestLine;
 }
 
+/** A manifest line, and the file name of the part that holds it. */
+export interface PartLine {
+  line: ManifestLine;
+  part: string;
+}
+
 /**
- * A day's manifest: the lines of all its parts (or of those whose file name `parts` takes), by
- * object key (a day without parts has none).
+ * A day's manifest: every line of all its parts (or of those whose file name `parts` takes), by
+ * object key, in the order of the parts' names (a day without parts has none). An object may
+ * have more than one line (its generation released again after a failover): `spool verify` reads
+ * them all, since a line that lies in a part named before the true one's was never looked at (a
+ * review's run).
  */
-export async function readManifest(
+export async function readManifestLines(
   s3: S3Client,
   bucket: string,
   prefix: string,
   stream: string,
   day: string,
   parts: (name: string) => boolean = () => true,
-): Promise<Map<string, ManifestLine>> {
-  const lines = new Map<string, ManifestLine>();
+): Promise<Map<string, PartLine[]>> {
+  const lines = new Map<string, PartLine[]>();
   const folder = manifestFolder(prefix, stream, day);
-  for await (const part of listKeys(s3, bucket, folder)) {
-    if (!parts(part.slice(folder.length))) continue;
-    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part }));
+  for await (const key of listKeys(s3, bucket, folder)) {
+    const part = key.slice(folder.length);
+    if (!parts(part)) continue;
+    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = (await answer.Body?.transformToString('utf8')) ?? '';
     for (const [index, line] of text.split('\n').entries()) {
       if (line === '') continue;
       const entry = manifestEntry(line);
-      if (typeof entry === 'string') throw new Error(`s3://${bucket}/${part}, line ${index + 1}: ${entry}`);
-      lines.set(entry.key, entry);
+      if (typeof entry === 'string') throw new Error(`s3://${bucket}/${key}, line ${index + 1}: ${entry}`);
+      const earlier = lines.get(entry.key);
+      if (earlier) earlier.push({ line: entry, part });
+      else lines.set(entry.key, [{ line: entry, part }]);
     }
   }
   return lines;
+}
+
+/** A day's manifest by object key, each object's last line (readManifestLines). */
+export async function readManifest(
+  ...args: Parameters<typeof readManifestLines>
+): Promise<Map<string, ManifestLine>> {
+  const lines = await readManifestLines(...args);
+  return new Map([...lines].map(([key, entries]) => [key, (entries.at(-1) as PartLine).line]));
 }
 
 /** Writes one manifest part: its lines sorted by object key, one JSON object a line. */

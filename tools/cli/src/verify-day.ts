@@ -9,13 +9,19 @@ import {
   NotFound,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { type ManifestLine, manifestFolder, readManifest } from '@spool/flusher/dist/manifests.js';
+import {
+  type ManifestLine,
+  manifestFolder,
+  type PartLine,
+  readManifestLines,
+} from '@spool/flusher/dist/manifests.js';
 import { formatOfKey } from '@spool/flusher/dist/output-formats.js';
 import { duckdbErrorKind, isOutOfMemory, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
 import { ndjsonDecompressor, newlines } from './ndjson-content.js';
+import { isReplayPart } from './replay.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -49,7 +55,7 @@ export interface VerifyReport {
 export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   const { s3, bucket, prefix, stream, day } = target;
   const key = manifestFolder(prefix, stream, day);
-  const manifest = await readManifest(s3, bucket, prefix, stream, day);
+  const manifest = await readManifestLines(s3, bucket, prefix, stream, day);
   const report: VerifyReport = { manifest: key, checked: manifest.size, missing: [], changed: [], extra: [] };
   const partition = `${prefix}stream=${stream}/dt=${day}/`;
   if (manifest.size === 0) {
@@ -64,17 +70,19 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
     return report;
   }
 
-  for (const line of manifest.values()) {
+  for (const [objectKey, entries] of manifest) {
+    const lines = linesThatCount(entries);
     // A line for another stream's or day's object (copied in by hand, or tampered with) would
     // count its events in this day's: the object may be whole, the line is not this day's.
-    const why = line.key.startsWith(partition)
-      ? await check(target, line).catch((error: unknown) => {
+    const why = !objectKey.startsWith(partition)
+      ? `this day's manifest lists it, but it is not under ${partition}`
+      : (disagreement(lines) ??
+        (await check(target, lines).catch((error: unknown) => {
           // What stops the run (S3, the network, memory) names the object it was checking.
-          throw new Error(`${line.key}: ${(error as Error).message}`, { cause: error });
-        })
-      : `this day's manifest lists it, but it is not under ${partition}`;
-    if (why === 'missing') report.missing.push(line.key);
-    else if (why) report.changed.push({ key: line.key, why });
+          throw new Error(`${objectKey}: ${(error as Error).message}`, { cause: error });
+        })));
+    if (why === 'missing') report.missing.push(objectKey);
+    else if (why) report.changed.push({ key: objectKey, why });
   }
   for await (const objectKey of listKeys(s3, bucket, partition)) {
     if (!manifest.has(objectKey)) report.extra.push(objectKey);
@@ -82,21 +90,53 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   return report;
 }
 
-/** What is wrong with a line's object, 'missing', or undefined when it is what the line says. */
-async function check(target: VerifyTarget, line: ManifestLine): Promise<string | undefined> {
+/**
+ * The lines of an object that say what it is: all of them, but of the parts replay writes only
+ * the last, since a later run's line is written to replace an earlier one's (replay.ts).
+ */
+function linesThatCount(entries: PartLine[]): ManifestLine[] {
+  const lastReplayed = entries.findLast(({ part }) => isReplayPart(part));
+  return entries
+    .filter((entry) => !isReplayPart(entry.part) || entry === lastReplayed)
+    .map(({ line }) => line);
+}
+
+/** What an object's lines must agree on: its content. Its bytes may differ (an upload made again). */
+const CONTENT_FIELDS = ['format', 'events', 'sha256', 'rawBytes'] as const;
+
+/** Why an object's lines contradict one another, or undefined when they agree on its content. */
+function disagreement(lines: ManifestLine[]): string | undefined {
+  const [first, ...rest] = lines as [ManifestLine, ...ManifestLine[]];
+  for (const field of CONTENT_FIELDS) {
+    const other = rest.find((line) => line[field] !== first[field]);
+    if (other) {
+      return `the manifest holds ${lines.length} lines for it that disagree: ${field} ${JSON.stringify(first[field])} and ${JSON.stringify(other[field])}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with an object, 'missing', or undefined when it is what its lines say. Lines that
+ * agree on its content may name other bytes (a generation uploaded again, after a failover lost
+ * its release, encodes the same lines anew): the object must be one of them.
+ */
+async function check(target: VerifyTarget, lines: ManifestLine[]): Promise<string | undefined> {
   const { s3, bucket } = target;
+  const last = lines.at(-1) as ManifestLine;
   // The format says how --deep reads the object (an unknown one was read as gzip): it must be its key's.
-  const keyFormat = formatOfKey(line.key);
-  if (line.format !== keyFormat) {
-    return `the manifest says its format is ${JSON.stringify(line.format)}, its key's is ${keyFormat ?? 'none'}`;
+  const keyFormat = formatOfKey(last.key);
+  if (last.format !== keyFormat) {
+    return `the manifest says its format is ${JSON.stringify(last.format)}, its key's is ${keyFormat ?? 'none'}`;
   }
   let head: HeadObjectCommandOutput;
   try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: line.key }));
+    head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: last.key }));
   } catch (error) {
     if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return 'missing';
     throw error;
   }
+  const line = lines.findLast((candidate) => candidate.bytes === head.ContentLength) ?? last;
   const metadata = head.Metadata ?? {};
   if (head.ContentLength !== line.bytes)
     return `${head.ContentLength} bytes, the manifest says ${line.bytes}`;

@@ -87,8 +87,9 @@ describe('spool verify', () => {
     expect(result.code).toBe(1);
 
     // A line of this day whose format is not its key's: --deep read an unknown one as gzip.
-    const own = JSON.parse(original.split('\n')[0] as string) as { key: string };
-    await put(`${original}${JSON.stringify({ ...own, format: '../../etc' })}\n`);
+    const ownLine = original.split('\n')[0] as string;
+    const own = JSON.parse(ownLine) as { key: string };
+    await put(original.replace(ownLine, JSON.stringify({ ...own, format: '../../etc' })));
     const wrongFormat = await verify(prefix, ['--stream', stream, '--day', day]);
     expect(wrongFormat.out).toContain(
       `changed  ${own.key}: the manifest says its format is "../../etc", its key's is ndjson.gz`,
@@ -106,6 +107,38 @@ describe('spool verify', () => {
       expect(await damaged.exited).toBe(1);
       const number = original.split('\n').filter(Boolean).length + 1;
       expect(damaged.err()).toBe(`spool verify: s3://${services.bucket}/${part}, line ${number}: ${why}\n`);
+    }
+  });
+
+  it('reads every line of an object: one that lies, in a part named before the true one, is found', async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day } = await landTwoGenerations(prefix);
+    const folder = manifestFolder(prefix, stream, day);
+    const [part] = (await listObjectKeys(s3, services.bucket, folder)) as [string];
+    const body = async (key: string) =>
+      (await (
+        await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: key }))
+      ).Body?.transformToString()) ?? '';
+    const trueLine = (await body(part)).split('\n')[0] as string;
+    const line = JSON.parse(trueLine) as { key: string; events: number };
+    const putPart = (name: string, text: string) =>
+      s3.send(new PutObjectCommand({ Bucket: services.bucket, Key: `${folder}${name}`, Body: text }));
+
+    // The same line again (a release made again after a failover): one object, whole.
+    await putPart('s0-0-0.ndjson', `${trueLine}\n`);
+    const again = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(again.out).toContain('ok: none missing, none changed, none extra');
+    expect(again.code).toBe(0);
+
+    // A line that lies about its events, in a part named before the true one's (the last line of
+    // a key was all that was checked: this passed, --deep too, a review's run).
+    await putPart('a-lie.ndjson', `${JSON.stringify({ ...line, events: line.events + 1000 })}\n`);
+    for (const extra of [[], ['--deep']]) {
+      const lie = await verify(prefix, ['--stream', stream, '--day', day, ...extra]);
+      expect(lie.out).toContain(
+        `changed  ${line.key}: the manifest holds 3 lines for it that disagree: events ${line.events + 1000} and ${line.events}`,
+      );
+      expect(lie.code).toBe(1);
     }
   });
 
