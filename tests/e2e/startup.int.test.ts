@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
   childOutput,
@@ -338,5 +338,30 @@ describe('start-up with a bad configuration', () => {
       /OUTPUT_FORMAT: parquet needs DuckDB \(@duckdb\/node-api\), which cannot load here: no DuckDB binding for this platform/,
     );
     expect(result.status).toBe(78);
+  });
+
+  it('flusher with OUTPUT_FORMAT=parquet and a TMPDIR it cannot stage in exits 78 naming TMPDIR', () => {
+    // It said it was ready, then died on its first look at the disk: exit 1, a stack trace.
+    const file = join(mkdtempSync(join(tmpdir(), 'spool-startup-')), 'a-file');
+    writeFileSync(file, '');
+    for (const [dir, why] of [
+      ['/nonexistent-tmp', 'does not exist'],
+      [file, 'is not a directory'],
+    ]) {
+      const result = spawnSync(process.execPath, [SPOOL_MAINS.flusher], {
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: 'redis://127.0.0.1:1',
+          S3_BUCKET: 'b',
+          OUTPUT_FORMAT: 'web:parquet',
+          TMPDIR: dir,
+        },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(result.stderr).toContain(`TMPDIR: ${dir} ${why}; Parquet flushes stage their files there`);
+      expect(result.status).toBe(78);
+    }
+    rmSync(dirname(file), { recursive: true, force: true });
   });
 });

@@ -16,7 +16,7 @@ import { createFlusherClients } from './clients.js';
 import { buildFlusher } from './flusher.js';
 import { containerMemoryLimit, flusherPeakBytes, memoryProblem, writesParquet } from './memory-budget.js';
 import { loadDuckdb } from './parquet-duckdb.js';
-import { scratchDiskProblem, scratchFreeBytes } from './scratch-dirs.js';
+import { scratchDirProblem, scratchDiskProblem, scratchFreeBytes } from './scratch-dirs.js';
 
 /** How long shutdown waits for the jobs in hand; past it, their locks expire and others take them. */
 const SHUTDOWN_GRACE_MS = 25_000;
@@ -29,6 +29,11 @@ if (tooBig) {
   process.exit(78); // EX_CONFIG, as for any other bad setting
 }
 if (writesParquet(config)) {
+  const noScratch = scratchDirProblem();
+  if (noScratch) {
+    console.error(`spool-flusher: invalid configuration:\n  ${noScratch}`);
+    process.exit(78);
+  }
   await loadDuckdb().catch((error: unknown) => {
     console.error(
       `spool-flusher: invalid configuration:\n  OUTPUT_FORMAT: parquet needs DuckDB (@duckdb/node-api), which cannot load here: ${(error as Error).message}`,

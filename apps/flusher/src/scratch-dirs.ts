@@ -1,4 +1,4 @@
-import { statfsSync } from 'node:fs';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { type FileHandle, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,23 @@ export function scratchDiskProblem(
     `${dir} has ${mib(freeBytes)} free; Parquet flushes stage up to 1.2 × MAX_BUFFER_BYTES ` +
     `(${mib(config.maxBufferBytes)}) × FLUSH_CONCURRENCY (${config.flushConcurrency}) = ${mib(needed)} there`
   );
+}
+
+/**
+ * Why $TMPDIR cannot take Parquet flushes' staged files (it does not exist, is no directory, or
+ * cannot be written), naming it, or undefined. Checked at start: the flusher said it was ready,
+ * then died on its first look at the disk, exit 1 and a stack trace (a review's run).
+ */
+export function scratchDirProblem(dir = tmpdir()): string | undefined {
+  const problem = (what: string) => `TMPDIR: ${dir} ${what}; Parquet flushes stage their files there`;
+  try {
+    if (!statSync(dir).isDirectory()) return problem('is not a directory');
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return problem(code === 'ENOENT' ? 'does not exist' : `cannot be written (${code})`);
+  }
 }
 
 /** The free bytes of the file system that holds $TMPDIR. */

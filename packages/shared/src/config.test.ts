@@ -260,7 +260,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ S3_BUCKET: 'Legacy_Bucket.2019-a' }, 'flusher').s3.bucket).toBe(
       'Legacy_Bucket.2019-a',
     );
-    for (const bad of ['events/prod', 'my bucket', 'spool\n', 'a'.repeat(256), '../x']) {
+    // `.` and `..` too: the SDK resolved them away, and HeadBucket answered 200 (a review's run).
+    for (const bad of [
+      'events/prod',
+      'my bucket',
+      'spool\n',
+      'a'.repeat(256),
+      '../x',
+      '.',
+      '..',
+      'a..b',
+      '-a',
+      'a.',
+    ]) {
       expect(() => loadConfig({ S3_BUCKET: bad }, 'flusher')).toThrow(/S3_BUCKET: expected a bucket name/);
     }
   });
@@ -533,6 +545,15 @@ describe('loadConfig', () => {
     [{ S3_PREFIX: 'events' }, /S3_PREFIX: empty, or expected a prefix ending in "\/"/],
     [{ S3_PREFIX: '../' }, /S3_PREFIX: empty, or a segment of "..\/" is ".."/],
     [{ S3_PREFIX: 'a/./' }, /S3_PREFIX: empty, or a segment of "a\/.\/" is "."/],
+    // Past what stores take: every flush failed, and stayed on it once corrected (a review's run).
+    [
+      { S3_PREFIX: `${'a'.repeat(256)}/` },
+      /S3_PREFIX: empty, or a segment of "a{40}…" is 256 bytes, more than the 255/,
+    ],
+    [
+      { S3_PREFIX: `${'é/'.repeat(300)}` },
+      /S3_PREFIX: empty, or "(é\/){20}…" is 900 bytes: .*\(at most 768\)/,
+    ],
     [{ STREAM_SHARDS: 'web:2,web:3' }, /STREAM_SHARDS: "web" is listed twice/],
     [{ OUTPUT_FORMAT: '*:parquet,*:ndjson.gz' }, /OUTPUT_FORMAT: "\*" is listed twice/],
     [{ GROUP_COMMIT_WINDOW: '2s' }, /GROUP_COMMIT_WINDOW: at most 100ms/],

@@ -160,7 +160,13 @@ const schema = z.object({
     // other stores allow capitals and "_". Anything else is a typo (a prefix in the bucket's name,
     // `events/prod`, a space), which the AWS SDK refused only at the first flush (InvalidBucketName):
     // the flusher started, said it was ready, and retried its flushes for good.
-    .regex(/^[A-Za-z0-9._-]{1,255}$/, 'expected a bucket name: 1 to 255 of A-Z, a-z, 0-9, ".", "_" and "-"')
+    // Starting and ending with a letter or digit, and no "..": S3's rule, which older buckets kept
+    // too. The AWS SDK writes a bucket `..` or `.` into the path, which resolves to `/`: HeadBucket
+    // became ListBuckets and answered 200, so the flusher said it was ready and every flush failed.
+    .regex(
+      /^(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/,
+      'expected a bucket name: 1 to 255 of A-Z, a-z, 0-9, ".", "_" and "-", starting and ending with a letter or digit, without ".."',
+    )
     .optional(),
   /** Object key prefix, e.g. `events/`. */
   S3_PREFIX: z.string().default(''),

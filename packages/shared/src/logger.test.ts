@@ -117,6 +117,13 @@ describe('loggableUrl', () => {
       `/v1/project/${key}/settings`,
       `/v2/projects/${key}/settings`,
       `/projects/${key}/settings`,
+      // The query put in the path, without its `?` (a 404, logged), or a pair encoded whole.
+      `/beacon/v1/batch&writeKey=${key}`,
+      `/beacon/v1/batch;writeKey=${key}`,
+      `/beacon/v1/batch%26writeKey%3D${key}`,
+      `/beacon/v1/batch/writeKey=${key}/x`,
+      `/beacon/v1/batch?writeKey%3D${key}=1`,
+      `/beacon/v1/batch?a=1&write%4Bey%3d${key}`,
     ]) {
       const logged = loggableUrl(url);
       expect({ url, logged: logged.includes(key) || logged.includes('%6B-secret') }).toEqual({
@@ -148,6 +155,8 @@ describe('loggableUrl', () => {
       '/queues/api/queues?page=2',
       '/x?a=1;b=2&c=3#d',
       '/%zz',
+      // A `name=value` in a path whose name reads as no credential's.
+      '/v1/streams/web/events;v=2',
     ]) {
       expect(loggableUrl(url)).toBe(url);
     }

@@ -99,6 +99,23 @@ const isSecretParameter = (name: string) =>
  */
 const SECRET_PATH = /^((?:\/[^/]+)?\/projects?\/)/i;
 
+/**
+ * A `name=value` in a path (after a `/`, `&` or `;`): a client that put its query in the path,
+ * without its `?` (`/beacon/v1/batch&writeKey=<key>`, `…;writeKey=<key>`), sent its key there,
+ * and the path was logged as it came (a review's run).
+ */
+const PATH_PARAMETER = /[/&;]([^/&;=]*)=/g;
+
+/** `path` (read as `readPath`), or as much of it as comes before a credential parameter in it. */
+function pathWithoutSecrets(path: string, readPath: string): string {
+  for (const match of readPath.matchAll(PATH_PARAMETER)) {
+    if (isSecretParameter(match[1] as string)) {
+      return `${readPath.slice(0, match.index + match[0].length)}[redacted]`;
+    }
+  }
+  return path;
+}
+
 /** An absolute-form request target's scheme and authority (`GET http://host/v1/… HTTP/1.1`), which the router drops. */
 export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
@@ -119,7 +136,7 @@ export function loggableUrl(url: string): string {
   const secret = SECRET_PATH.exec(readPath);
   const loggedPath = secret
     ? `${secret[1]}[redacted]${/\/settings$/i.test(readPath) ? '/settings' : ''}`
-    : path;
+    : pathWithoutSecrets(path, readPath);
   if (queryAt === -1) return `${origin}${loggedPath}`;
   // Names are looked for after `;`, `#` and `?` too: not separators the ingest reads, but other
   // software does, and a key came to the log whole after one (`?a=1;writeKey=<key>`,
@@ -135,7 +152,8 @@ export function loggableUrl(url: string): string {
     if (hiding && separator !== '&') continue;
     const name = part.split('=', 1)[0] as string;
     hiding = isSecretParameter(name);
-    query += separator + (hiding ? `${name}=[redacted]` : part);
+    // A name holding an encoded `=` (`writeKey%3D<key>=…`, the pair encoded whole) holds the key.
+    query += separator + (hiding ? `${name.replace(/%3d[\s\S]*$/i, '')}=[redacted]` : part);
   }
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }
