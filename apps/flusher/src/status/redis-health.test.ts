@@ -33,7 +33,7 @@ describe('the Redis health of the status', () => {
     const health = healthOf([info(1, 0, 'allkeys-lru').replace('aof_enabled:1', 'aof_enabled:0')]);
     expect(health.warnings).toEqual([
       'maxmemory-policy is allkeys-lru: Redis may evict buffers to make room (data loss); set noeviction',
-      'AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes',
+      'AOF is off: a Redis restart loses every event not yet in S3, and the messageIds dedupe remembers (retries of events already in S3 are stored again); set appendonly yes',
     ]);
   });
 

@@ -62,7 +62,9 @@ export function healthOf(
     );
   }
   if (!aofEnabled)
-    warnings.push('AOF is off: a Redis restart loses every event not yet in S3; set appendonly yes');
+    warnings.push(
+      'AOF is off: a Redis restart loses every event not yet in S3, and the messageIds dedupe remembers (retries of events already in S3 are stored again); set appendonly yes',
+    );
   // A dedupe set expires whole: freed on Redis's main thread, one of millions of ids blocks every
   // command for seconds (1.5-2.1 s for 3 million, bench/analysis/lazyfree-expire.mjs), and
   // appends time out.
