@@ -44,6 +44,22 @@ describe('abortStaleUploads', () => {
     );
   });
 
+  it('fails on credentials S3 refuses (a 403 that names no missing permission), so the flush is retried naming them', async () => {
+    for (const name of [
+      'InvalidAccessKeyId',
+      'SignatureDoesNotMatch',
+      'RequestTimeTooSkewed',
+      'ExpiredToken',
+    ]) {
+      const { client } = recordingS3((command) =>
+        command instanceof ListMultipartUploadsCommand ? s3Error(name, 403) : undefined,
+      );
+      await expect(abortStaleUploads({ s3: client, bucket: 'b', key: 'a/b.ndjson.gz' })).rejects.toThrow(
+        name,
+      );
+    }
+  });
+
   it('fails when an abort fails, but not when the upload is already gone', async () => {
     const failing = recordingS3((command) =>
       command instanceof AbortMultipartUploadCommand ? s3Error('InternalError', 500) : undefined,

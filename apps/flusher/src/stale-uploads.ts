@@ -58,7 +58,21 @@ export async function abortStaleUploads(target: UploadTarget): Promise<StaleUplo
   return { aborted };
 }
 
+/**
+ * 403s that say the credentials are wrong, not that they may not do this: the flush fails on them
+ * (retried, its error named), where "not permitted" was logged each attempt, naming an IAM
+ * permission, for a mistyped AWS_ACCESS_KEY_ID (a review's run).
+ */
+const CREDENTIAL_ERRORS = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'RequestTimeTooSkewed',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+]);
+
 function isAccessDenied(error: unknown): boolean {
   const { name, status } = s3ErrorOf(error);
-  return name === 'AccessDenied' || status === 403;
+  return name === 'AccessDenied' || (status === 403 && !CREDENTIAL_ERRORS.has(name ?? ''));
 }

@@ -6,7 +6,7 @@ export {
   type StackFaults,
   type StackS3,
 } from './local-stack.js';
-export { ManagedProcess, type ProcessOutput } from './managed-process.js';
+export { ManagedProcess, type ProcessOutput, startChildrenInOwnSessions } from './managed-process.js';
 export {
   type ClusterNodeState,
   LocalRedisCluster,

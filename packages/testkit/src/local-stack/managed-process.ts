@@ -4,6 +4,20 @@ import { createInterface } from 'node:readline';
 /** Where a process's output goes: nowhere, this process's own streams, or line by line to a handler. */
 export type ProcessOutput = 'ignore' | 'inherit' | ((name: string, line: string) => void);
 
+/**
+ * Whether children start in a session of their own, away from this process's terminal (make dev).
+ * A terminal's Ctrl-C reaches its whole foreground process group at once: Redis and the S3
+ * stand-in stopped as the services began theirs, and a request in flight was answered 503 where
+ * make dev's own stop (the services first, Redis last) answers it 202 (a review's run). Not for
+ * tests: a runner's Ctrl-C stops what it started, for want of its teardown.
+ */
+let ownSessions = false;
+
+/** Starts every child from now on in a session of its own: only this process hears the terminal. */
+export function startChildrenInOwnSessions(): void {
+  ownSessions = true;
+}
+
 /** A child process a local stack can stop, kill -9 and start again with the same command. */
 export class ManagedProcess {
   private child: ChildProcess | undefined;
@@ -23,6 +37,7 @@ export class ManagedProcess {
     const piped = typeof this.output === 'function';
     this.child = spawn(this.command, this.args, {
       env: { ...this.inherited, ...this.env },
+      detached: ownSessions,
       stdio: ['ignore', piped ? 'pipe' : this.output, piped ? 'pipe' : this.output] as never,
     });
     if (typeof this.output === 'function') {

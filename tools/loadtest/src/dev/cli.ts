@@ -9,7 +9,12 @@ import {
   readSettingFiles,
   writeKeys,
 } from '@spool/shared';
-import { LocalStack, type ProcessOutput, REPO_ROOT } from '@spool/testkit/local-stack';
+import {
+  LocalStack,
+  type ProcessOutput,
+  REPO_ROOT,
+  startChildrenInOwnSessions,
+} from '@spool/testkit/local-stack';
 import { prettyFactory } from 'pino-pretty';
 import { onTerminalGone, outliveTerminalIfAsked } from './terminal-gone.js';
 
@@ -164,6 +169,8 @@ function startFailed(error: unknown): string {
   return `make dev: ${message}\n${/\bport\b.*\bin use\b/i.test(message) ? PORTS_HINT : ''}`;
 }
 
+// Ctrl-C stops them through stop(), in order: the services, then Redis and the S3 stand-in.
+startChildrenInOwnSessions();
 const stack = await LocalStack.start({
   dataDir: DATA_DIR,
   redis: cluster
@@ -244,6 +251,8 @@ try {
       ? 'write keys required (WRITE_KEYS_FILE)'
       : 'open to anyone who reaches 127.0.0.1 (ALLOW_ANONYMOUS_WRITES=true; set WRITE_KEYS to require keys)';
   const bucket = stack.s3?.bucket;
+  // The admin views want a key then, make status too (SPOOL_ADMIN_KEY); never printed.
+  const adminKeys = env.ADMIN_KEYS ? 'ADMIN_KEYS' : env.ADMIN_KEYS_FILE ? 'ADMIN_KEYS_FILE' : undefined;
   // make status, tail, verify, replay and loadtest find this run on the ports it was given.
   const portsSet = Object.entries(env)
     .filter(([name, value]) => name.startsWith('SPOOL_DEV_') && name.endsWith('_PORT') && value)
@@ -272,8 +281,8 @@ try {
 
   It lands within about ${DEMO.FLUSH_INTERVAL} ${landing(bucket, stream)}
 
-  Status page: ${flusher.url}/status${env.ADMIN_KEYS ? ' (log in with one of ADMIN_KEYS as user name)' : ''}
-    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}${ownServices ? `with ${ownServices} set as for make dev, ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
+  Status page: ${flusher.url}/status${adminKeys ? ` (log in with one of ${adminKeys} as user name)` : ''}
+    In a terminal: ${portsSet ? `export ${portsSet}; then ` : ''}${ownServices ? `with ${ownServices} set as for make dev, ` : ''}${adminKeys ? `SPOOL_ADMIN_KEY=<one of ${adminKeys}> ` : ''}make status (a live table), ${stack.redisCluster ? `REDIS_CLUSTER_NODES=${stack.redisCluster.seeds} ` : ''}make tail STREAM=${stream} (${stream}'s events as they arrive)
   Ingest metrics: ${ingest.url}/metrics   Flusher metrics: ${flusher.url}/metrics
   Ctrl-C stops everything; the next 'make dev' reuses ${DATA_SHOWN}.
 
@@ -284,9 +293,11 @@ try {
   if (stopping) await new Promise(() => {});
   process.stderr.write('a process of the pipeline exited; stopping\n');
   await stack.stop();
+  rmSync(childrenFile(DATA_DIR), { force: true });
   process.exit(1);
 } catch (error) {
   process.stderr.write(startFailed(error));
   await stack.stop();
+  rmSync(childrenFile(DATA_DIR), { force: true });
   process.exit(1);
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -294,6 +295,48 @@ describe('make dev', () => {
     },
     150_000,
   );
+
+  it('answers a request in flight when Ctrl-C stops it: the services stop before Redis does', async () => {
+    // Ctrl-C reached the whole process group: Redis stopped as the ingest began to, and the
+    // request got 503 (a review's run). The terminal's Ctrl-C: SIGINT to its foreground group.
+    const dataDir = newDataDir();
+    const dev = await inTerminal(dataDir, command('exec ', 'make -s -f Makefile dev'));
+    try {
+      await dev.running();
+      const ingest = `http://127.0.0.1:${dev.ports.SPOOL_DEV_INGEST_PORT}`;
+      const body = '{"event":"sent-as-ctrl-c-came"}';
+      const socket = connect(Number(dev.ports.SPOOL_DEV_INGEST_PORT), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      socket.write(
+        `POST /v1/streams/web/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+      );
+      // In flight once the ingest holds room for its body.
+      await waitFor(
+        async () => {
+          const metrics = await (await fetch(`${ingest}/metrics`)).text();
+          return /^spool_ingest_inflight_body_bytes [1-9]/m.test(metrics) ? true : undefined;
+        },
+        20_000,
+        'the request to be in flight',
+      );
+      const cli = Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8'));
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ...", the command name in parentheses.
+      const group = Number(readFileSync(`/proc/${cli}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+      process.kill(-group, 'SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      socket.write(body.slice(5));
+      await waitFor(async () => (answer.includes('\r\n\r\n') ? true : undefined), 20_000, 'its answer');
+      socket.destroy();
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 202 Accepted');
+      await stopped(dataDir, dev.ports, dev.state);
+    } finally {
+      dev.terminal.kill('SIGKILL');
+      killLeftovers(dataDir);
+    }
+  }, 150_000);
 
   it("refuses to start while a killed make dev's processes still run on its data, naming them", async () => {
     const dataDir = newDataDir();
