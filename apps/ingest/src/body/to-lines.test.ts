@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   cutText,
+  jsonText,
   MAX_LISTED_REJECTIONS,
   MAX_REJECTED_TEXT,
   MAX_REJECTED_TEXT_BYTES,
@@ -203,20 +204,52 @@ describe('toLines', () => {
     expect(lines.count).toBe(1);
   });
 
-  it('keeps no text for an event too deep to write back as JSON, and throws nothing', () => {
-    let deep: unknown = {};
-    for (let i = 0; i < 100_000; i += 1) deep = { d: deep };
-    const lines = toLines(
-      { shape: 'batch', items: [{ value: deep }, { value: { ok: 1 } }] },
-      new Date(STAMP),
-      {
-        maxEventBytes: 1024,
-        maxStoredBytes: 1e6,
-      },
+  it('keeps the text of an event too deep, however deep, and throws nothing', () => {
+    // JSON.stringify ran out of stack at some 2,300 levels of arrays (4.6 KB of body), and the
+    // quarantine kept no text (a review's run).
+    const nested = (depth: number, wrap: (inner: unknown) => unknown) => {
+      let value: unknown = { end: 1 };
+      for (let i = 0; i < depth; i += 1) value = wrap(value);
+      return value;
+    };
+    for (const [event, opening, repeated] of [
+      [{ a: nested(2_300, (inner) => [inner]) }, '{"a":', '['],
+      [nested(5_000, (inner) => ({ d: inner })), '', '{"d":'],
+      [nested(100_000, (inner) => ({ d: inner })), '', '{"d":'],
+    ] as const) {
+      const lines = toLines(
+        { shape: 'batch', items: [{ value: event }, { value: { ok: 1 } }] },
+        new Date(STAMP),
+        { maxEventBytes: 1024, maxStoredBytes: 1e6 },
+      );
+      expect(lines.rejected.map((r) => r.code)).toEqual(['SPOOL_EVENT_TOO_DEEP']);
+      expect(lines.rejectedText[0]).toBe((opening + repeated.repeat(2_048)).slice(0, 2_048));
+      expect(lines.count).toBe(1);
+    }
+  });
+
+  it('writes a refused value as JSON.stringify does, numbers past 2^53 as they came', () => {
+    const values = [
+      { a: [1, 'two', null, true, { b: [] }, {}], 'k"ey': '\u0000\ud83d\ude00', n: -0.5e-7 },
+      [[], [[]], {}, [{}]],
+      'plain',
+      42,
+      null,
+    ];
+    for (const value of values) expect(jsonText(value)).toBe(JSON.stringify(value));
+    const raw = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON('9007199254740993');
+    expect(jsonText({ id: raw, list: [raw] })).toBe('{"id":9007199254740993,"list":[9007199254740993]}');
+    expect(jsonText(undefined)).toBe('undefined');
+    // Any JSON value: JSON.stringify's text, or its first MAX_REJECTED_TEXT units and a little more.
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const whole = JSON.stringify(value);
+        const text = jsonText(value);
+        return whole.length <= MAX_REJECTED_TEXT
+          ? text === whole
+          : whole.startsWith(text) && text.length >= MAX_REJECTED_TEXT;
+      }),
     );
-    expect(lines.rejected.map((r) => r.code)).toEqual(['SPOOL_EVENT_TOO_DEEP']);
-    expect(lines.rejectedText).toEqual(['']);
-    expect(lines.count).toBe(1);
   });
 
   it('refuses an event over the limit as stored, server fields included', () => {

@@ -3,6 +3,7 @@ import type { ClientMessageIds } from '@spool/shared';
 import { errors } from '../errors.js';
 import { isoTime } from '../iso-time.js';
 import { checkEvent, clientMessageId, mendLoneSurrogates } from './event-rules.js';
+import { jsonText as jsonTextUpTo } from './json-text.js';
 import type { ParsedBody } from './parse-body.js';
 
 /** An answer lists this many rejected events at most, and counts the rest. */
@@ -64,30 +65,8 @@ export interface Lines {
   rejectedCount: number;
 }
 
-/**
- * A refused value's text: its JSON. A value refused for its depth (or anything else
- * JSON.stringify cannot take) has none: the quarantine records its reason alone. A number past a
- * double's range, which JSON.parse read as Infinity, is written `1e999` (or `-1e999`): JSON's own
- * `null` for it would hide why the event was refused.
- */
-export function jsonText(value: unknown): string {
-  try {
-    const text = JSON.stringify(value, outOfRangeMarked) ?? String(value);
-    return text.replace(OUT_OF_RANGE_MARKED, (_mark, sign: string) => `${sign}1e999`);
-  } catch {
-    return '';
-  }
-}
-
-// Infinity, marked as a string and then unquoted. A client's string of exactly this mark (NUL
-// characters around it) would be shown as the number too: this text is only for debugging.
-const OUT_OF_RANGE_MARK = '\u0000out-of-range\u0000';
-const OUT_OF_RANGE_MARKED = /"(-?)\\u0000out-of-range\\u0000"/g;
-
-function outOfRangeMarked(_key: string, value: unknown): unknown {
-  if (typeof value !== 'number' || Number.isFinite(value) || Number.isNaN(value)) return value;
-  return value > 0 ? OUT_OF_RANGE_MARK : `-${OUT_OF_RANGE_MARK}`;
-}
+/** A refused value's text: its JSON, as much of it as the quarantine keeps. */
+export const jsonText = (value: unknown): string => jsonTextUpTo(value, MAX_REJECTED_TEXT);
 
 /** Turns one event into the object to store, or says why it is refused (the tracking API's rules). */
 export type PrepareEvent = (
