@@ -197,7 +197,7 @@ export class GroupCommit {
       const counted = await recordRejected(
         redis,
         streamKeys(stream, config.namespace),
-        { count: lines.rejectedCount, entries, stored },
+        { count: lines.rejectedCount, entries, stored: stored || (await this.storedOnAnotherShard(stream)) },
         config.quarantineMaxEvents,
         this.memoryReserve(),
       );
@@ -206,6 +206,20 @@ export class GroupCommit {
     } catch (error) {
       logger.warn({ err: error, stream }, 'could not record rejected events');
     }
+  }
+
+  /**
+   * Whether a sharded stream has stored events on a shard other than shard 0, whose keys hold its
+   * record: the registry knows one of its shards. A new stream of 4 shards stores its first events
+   * off shard 0 three times in four, and a request refused whole was then recorded nowhere, its
+   * events in the metric and not in the quarantine or the status page's count (a review's run).
+   * One command, for a sharded stream's requests refused whole only.
+   */
+  private async storedOnAnotherShard(stream: string): Promise<boolean> {
+    const shards = this.shardsOf(stream);
+    if (shards === 1) return false;
+    const others = Array.from({ length: shards - 1 }, (_, i) => shardUnit(stream, i + 1));
+    return this.registration.anyRegistered(others);
   }
 
   /** The memory reserve a write checks now (GroupCommitDeps.memoryReserve). */

@@ -112,6 +112,24 @@ describe('a sharded stream', () => {
     expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
   });
 
+  it('records a request refused whole on a stream whose events so far all went to another shard', async () => {
+    // Shard 0 holds the stream's record, and had none: the refusal was counted nowhere (a review's run).
+    const stream = randomName('hot');
+    const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:2` });
+    const [storedId] = idsOfShard('one', 1, 2, 1);
+    expect((await post(ingest, stream, [{ messageId: storedId }])).json()).toMatchObject({ accepted: 1 });
+    const refused = await post(ingest, stream, [1, 2, 3]);
+    expect(refused.statusCode).toBe(400);
+    const keys = streamKeys(stream);
+    expect(await redis.hget(keys.stats, 'rejected')).toBe('3');
+    expect(await redis.llen(keys.quarantine)).toBe(3);
+    // A stream no shard of which stored anything is still not recorded: no key for a made-up name.
+    const madeUp = randomName('hot');
+    const other = await ingestFor({ STREAM_SHARDS: `${madeUp}:2` });
+    expect((await post(other, madeUp, [1, 2])).statusCode).toBe(400);
+    expect(await redis.exists(streamKeys(madeUp).stats, streamKeys(madeUp).quarantine)).toBe(0);
+  });
+
   it("records a retry's rejected events though its other events were all duplicates on another shard", async () => {
     const stream = randomName('hot');
     const ingest = await ingestFor({ STREAM_SHARDS: `${stream}:2` });

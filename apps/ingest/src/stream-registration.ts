@@ -52,6 +52,12 @@ export class StreamRegistration {
     return this.register(stream);
   }
 
+  /** Whether the registry holds any of `units` (one command). */
+  async anyRegistered(units: string[]): Promise<boolean> {
+    const scores = await this.redis.zmscore(this.registry, ...units);
+    return scores.some((score) => score !== null);
+  }
+
   /** Forgets that a stream was registered: the next append registers it first. */
   forget(stream: string): void {
     this.registeredAt.delete(stream);
