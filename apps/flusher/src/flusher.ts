@@ -131,11 +131,14 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       throw new UnrecoverableError(`not a flush job Spool knows: ${job.name} ${job.id}`);
     }
     const label = { stream: metrics.streamLabel(streamOfUnit(target.stream)) };
-    // Both series from a stream's first attempt, at 0: Prometheus's increase() takes a series'
+    // Its series from a stream's first attempt, at 0: Prometheus's increase() takes a series'
     // first sample as its start, so a first failure went uncounted, and a first object that landed
     // after an outage did not end SpoolFlushFailing (a review's run).
     metrics.failures.inc(label, 0);
     metrics.objects.inc(label, 0);
+    metrics.events.inc(label, 0);
+    metrics.rawBytes.inc(label, 0);
+    metrics.compressedBytes.inc(label, 0);
     try {
       return await flushGeneration(flushDeps, target.stream, target.gen);
     } catch (thrown) {

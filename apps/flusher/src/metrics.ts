@@ -104,7 +104,7 @@ export function createFlusherMetrics(
     }),
     sweeps: new Counter({
       name: 'spool_sweep_ticks_total',
-      help: 'Sweep ticks by outcome: ran here, failed here (retried next tick), or skipped (another flusher had the tick)',
+      help: "Sweep ticks by outcome: ran here, failed here (retried next tick), skipped (another flusher had the tick), or lease_failed (Redis refused or did not answer the tick's lease: every flusher counts such a tick)",
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { flusherAliveKey, streamKeys, sweepLeaseKey } from '@spool/shared';
-import { createTestRedis, randomName, waitFor, waitUntilLanded } from '@spool/testkit';
+import { createTestRedis, randomName, testServices, waitFor, waitUntilLanded } from '@spool/testkit';
 import { type Logger, pino } from 'pino';
 import { fillBuffer, startTestFlusher } from '../test/support.js';
-import { startSweepTimer } from './sweep-timer.js';
+import { type SweepTickOutcome, startSweepTimer } from './sweep-timer.js';
 
 const redis = createTestRedis();
 const logger = pino({ level: 'silent' });
@@ -12,19 +12,18 @@ afterAll(async () => {
   await redis.quit();
 });
 
-type Outcome = 'ran' | 'failed' | 'skipped';
-
 /** A timer on a fresh namespace's lease, recording each tick's outcome. */
 function timer(
   sweep: () => Promise<unknown>,
   namespace = randomName('ns'),
   holder = 'a',
   log: Logger = logger,
+  client = redis,
 ) {
-  const outcomes: Outcome[] = [];
+  const outcomes: SweepTickOutcome[] = [];
   const leaseKey = sweepLeaseKey(namespace);
   const handle = startSweepTimer({
-    redis,
+    redis: client,
     leaseKey,
     aliveKey: flusherAliveKey(namespace),
     holder,
@@ -110,6 +109,45 @@ describe('the sweep timer', () => {
       expect(ttl).toBeLessThanOrEqual(120_000);
     } finally {
       await t.stop();
+    }
+  });
+
+  it('keeps its mark and counts a refused lease apart while Redis refuses SET (as at maxmemory)', async () => {
+    // Redis at maxmemory refuses SET and takes PEXPIRE: the mark expired, and the ingests said no
+    // flusher ran; and every flusher counted each refused tick as failed (a review's run). A
+    // user that may run anything but SET refuses it the same way, on this Redis alone.
+    const user = randomName('acl');
+    await redis.call('ACL', 'SETUSER', user, 'on', '>pw-for-tests', '~*', '+@all', '-set');
+    const url = new URL(testServices().redisUrl);
+    url.username = user;
+    url.password = 'pw-for-tests';
+    const refusing = createTestRedis({}, { ...testServices(), redisUrl: url.toString() });
+    const namespace = randomName('ns');
+    await redis.set(flusherAliveKey(namespace), 'flusher-b', 'PX', 5_000);
+    let calls = 0;
+    const t = timer(
+      async () => {
+        calls += 1;
+      },
+      namespace,
+      'flusher-b',
+      logger,
+      refusing,
+    );
+    try {
+      await waitFor(
+        async () =>
+          t.outcomes.filter((outcome) => outcome === 'lease_failed').length >= 3 ? true : undefined,
+        10_000,
+        'three ticks whose lease Redis refused',
+      );
+      expect(new Set(t.outcomes)).toEqual(new Set(['lease_failed']));
+      expect(calls).toBe(0);
+      expect(await redis.pttl(flusherAliveKey(namespace))).toBeGreaterThan(60_000);
+    } finally {
+      await t.stop();
+      refusing.disconnect();
+      await redis.call('ACL', 'DELUSER', user);
     }
   });
 

@@ -4,6 +4,14 @@ import type { Logger } from 'pino';
 /** How long a flusher's mark on its namespace outlives its last tick (flusherAliveKey). */
 const ALIVE_MS = 120_000;
 
+/**
+ * A tick's outcome at one flusher: it swept (`ran`), its sweep failed (`failed`), another flusher
+ * had the tick (`skipped`), or Redis refused or did not answer the lease (`lease_failed`). A tick
+ * whose lease fails fails at every flusher: counted apart, so that alerts count such a tick once,
+ * not once a flusher (SpoolSweepFailing fired at 2 flushers with 40 % of ticks failing, a review's run).
+ */
+export type SweepTickOutcome = 'ran' | 'failed' | 'skipped' | 'lease_failed';
+
 export interface SweepTimerOptions {
   redis: RedisClient;
   /** The lease key: the flusher holding it sweeps this tick. */
@@ -14,8 +22,8 @@ export interface SweepTimerOptions {
   holder: string;
   everyMs: number;
   sweep: () => Promise<unknown>;
-  /** Called with each tick's outcome: the sweep ran, failed, or another flusher had the tick. */
-  onTick?: (outcome: 'ran' | 'failed' | 'skipped') => void;
+  /** Called with each tick's outcome (SweepTickOutcome). */
+  onTick?: (outcome: SweepTickOutcome) => void;
   logger: Logger;
 }
 
@@ -42,20 +50,32 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
   const logFailure = repeatedLog(logger, 'sweep failed; the next tick tries again');
 
   const tick = async () => {
-    // Not waited on, and its failure ignored: a Redis refusing it (OOM) must not keep the sweep
-    // from trying. Ticks come 30 s apart at most, after the sweep before: 2 minutes is room.
-    redis.set(aliveKey, holder, 'PX', ALIVE_MS).catch(() => {});
-    let outcome: 'ran' | 'failed' | 'skipped' = 'skipped';
+    // Not waited on, and its failure ignored: a Redis refusing it must not keep the sweep from
+    // trying. Ticks come 30 s apart at most, after the sweep before: 2 minutes is room. Kept by
+    // PEXPIRE, which Redis at maxmemory still takes, where it refuses SET: the mark expired, and
+    // the ingests said no flusher ran while the flushers ran (a review's run).
+    redis
+      .pexpire(aliveKey, ALIVE_MS)
+      .then((kept) => (kept === 1 ? undefined : redis.set(aliveKey, holder, 'PX', ALIVE_MS)))
+      .catch(() => {});
+    onTick?.(await tickOutcome());
+  };
+  const tickOutcome = async (): Promise<SweepTickOutcome> => {
+    let leased: boolean;
     try {
-      if ((await redis.set(leaseKey, holder, 'PX', everyMs, 'NX')) === 'OK') {
-        await sweep();
-        outcome = 'ran';
-      }
+      leased = (await redis.set(leaseKey, holder, 'PX', everyMs, 'NX')) === 'OK';
     } catch (error) {
-      outcome = 'failed';
       logFailure(error);
+      return 'lease_failed';
     }
-    onTick?.(outcome);
+    if (!leased) return 'skipped';
+    try {
+      await sweep();
+      return 'ran';
+    } catch (error) {
+      logFailure(error);
+      return 'failed';
+    }
   };
   const schedule = () => {
     if (stopped) return;
