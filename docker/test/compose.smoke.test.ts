@@ -150,12 +150,16 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
   });
 
   it('loses nothing when a flusher is stopped (docker stop) in the middle of a flush', async () => {
-    // Whether the stop lands mid-upload is a race with the upload itself: try until it does.
-    let stoppedMidFlush = false;
-    for (let attempt = 0; attempt < 4 && !stoppedMidFlush; attempt += 1) {
-      const stream = `sigterm${attempt}`;
-      // About 26 MiB, past the 24 MiB threshold: one big generation whose upload takes a while.
-      const ids: string[] = [];
+    // The store is paused (docker pause) while the generation flushes: the stop lands mid-upload
+    // by construction. A race with the upload missed it in each of four tries on a loaded runner.
+    const stream = 'sigterm';
+    const [store] = await stack.containers('s3');
+    await docker('pause', store as string);
+    let flushing: string | undefined;
+    let stopped: Promise<string> | undefined;
+    const ids: string[] = [];
+    try {
+      // About 26 MiB, past the 24 MiB threshold: one big generation.
       for (let request = 0; request < 32; request += 1) {
         const events = Array.from({ length: 30 }, () => {
           const messageId = `s-${ids.length}`;
@@ -169,8 +173,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
         });
         expect(response.status).toBe(202);
       }
-
-      const flushing = await waitFor(
+      flushing = await waitFor(
         async () => {
           for (const id of await stack.containers('flusher')) {
             if (lineIndex(await docker('logs', id), 'flushing generation', stream) !== -1) return id;
@@ -180,24 +183,38 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
         30_000,
         'a flusher to start flushing',
       );
-      await docker('stop', '--time', '30', flushing);
-
-      const logs = await docker('logs', flushing);
-      expect(await docker('inspect', '-f', '{{.State.ExitCode}}', flushing)).toBe('0\n');
-      // Mid-flush: the shutdown began after the flush started and before its upload ended, and
-      // the upload still ended (the flusher finished the job in hand before exiting). A restarted
-      // container's log holds its earlier runs too: search from this flush's start.
-      const flushingAt = lineIndex(logs, 'flushing generation', stream);
-      const shutdownAt = lineIndex(logs, 'shutting down', undefined, flushingAt);
-      const uploadedAt = lineIndex(logs, 'generation uploaded', stream, flushingAt);
-      stoppedMidFlush = flushingAt !== -1 && shutdownAt > flushingAt && uploadedAt > shutdownAt;
-
-      const landed = await waitForLanded(stream, ids.length, 60_000);
-      expect([...landed.keys()].sort()).toEqual([...ids].sort());
-      expect([...landed.values()].every((count) => count === 1)).toBe(true);
-      await docker('start', flushing);
+      const container = flushing;
+      stopped = docker('stop', '--time', '30', container);
+      await waitFor(
+        async () => {
+          const logs = await docker('logs', container);
+          const from = lineIndex(logs, 'flushing generation', stream);
+          return lineIndex(logs, 'shutting down', undefined, from) !== -1 ? true : undefined;
+        },
+        20_000,
+        'the flusher to begin shutting down',
+      );
+    } finally {
+      await docker('unpause', store as string);
     }
-    expect(stoppedMidFlush).toBe(true);
+    await stopped;
+    if (!flushing) throw new Error('no flusher flushed');
+
+    const logs = await docker('logs', flushing);
+    expect(await docker('inspect', '-f', '{{.State.ExitCode}}', flushing)).toBe('0\n');
+    // The shutdown began after the flush started and before its upload ended, and the upload
+    // still ended: the flusher finished the job in hand before exiting.
+    const flushingAt = lineIndex(logs, 'flushing generation', stream);
+    const shutdownAt = lineIndex(logs, 'shutting down', undefined, flushingAt);
+    const uploadedAt = lineIndex(logs, 'generation uploaded', stream, flushingAt);
+    expect(flushingAt).toBeGreaterThan(-1);
+    expect(shutdownAt).toBeGreaterThan(flushingAt);
+    expect(uploadedAt).toBeGreaterThan(shutdownAt);
+
+    const landed = await waitForLanded(stream, ids.length, 60_000);
+    expect([...landed.keys()].sort()).toEqual([...ids].sort());
+    expect([...landed.values()].every((count) => count === 1)).toBe(true);
+    await docker('start', flushing);
   });
 
   it('runs Prometheus in the observability profile: every replica scraped, the alert rules loaded', async () => {
