@@ -151,6 +151,22 @@ describe('the sweep timer', () => {
     }
   });
 
+  it("lets go of the tick's lease when stopped, but never of another flusher's", async () => {
+    // Held for its own tick (30 s at FLUSH_INTERVAL=1h), it kept the flusher started in its place
+    // with FLUSH_INTERVAL=2s from sweeping that long (a review's run).
+    const t = timer(async () => {}, randomName('ns'), 'stopping');
+    await waitFor(async () => (t.outcomes.includes('ran') ? true : undefined), 10_000, 'a sweep');
+    // Held again as a slow sweep would hold it, then stopped.
+    await redis.set(t.leaseKey, 'stopping', 'PX', 60_000);
+    await t.stop();
+    expect(await redis.exists(t.leaseKey)).toBe(0);
+
+    const other = timer(async () => {}, randomName('ns'), 'stopping');
+    await redis.set(other.leaseKey, 'another flusher', 'PX', 60_000);
+    await other.stop();
+    expect(await redis.get(other.leaseKey)).toBe('another flusher');
+  });
+
   it('waits for the sweep in progress when stopped, and ticks no more', async () => {
     let finished = false;
     let calls = 0;

@@ -1,6 +1,10 @@
 import { type RedisClient, repeatedLog } from '@spool/shared';
 import type { Logger } from 'pino';
 
+/** Deletes the lease (KEYS[1]) if its holder is ARGV[1]: one that expired and was taken since is another's. */
+const RELEASE_IF_HELD =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
 /** How long a flusher's mark on its namespace outlives its last tick (flusherAliveKey). */
 const ALIVE_MS = 120_000;
 
@@ -91,6 +95,10 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
       stopped = true;
       clearTimeout(timer);
       await running;
+      // The tick's lease let go if this flusher holds it: held for its own tick (30 s at a
+      // FLUSH_INTERVAL of 5 minutes or more), it kept the flusher started in its place with a
+      // shorter FLUSH_INTERVAL from sweeping that long (a review's run). A failure leaves it to expire.
+      await redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {});
     },
   };
 }

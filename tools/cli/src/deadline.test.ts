@@ -8,6 +8,19 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
+/** withinDeadline of `w`, 10 s, told its progress unless `withProgress` is false; its answer or error message. */
+function deadlineOf(w: ReturnType<typeof work>, withProgress = true) {
+  return withinDeadline(w.done, {
+    ms: 10_000,
+    signal: new AbortController().signal,
+    source: 'Redis',
+    ...(withProgress ? { progress: w.progress } : {}),
+  }).then(
+    (value) => value,
+    (error: Error) => error.message,
+  );
+}
+
 /** A promise settled by hand, and the work's progress, moved by hand. */
 function work() {
   let finish: (value: string) => void = () => {};
@@ -21,12 +34,7 @@ function work() {
 describe('a deadline that counts from the last progress', () => {
   it('waits for work that keeps moving past the deadline', async () => {
     const w = work();
-    const answer = withinDeadline(w.done, {
-      ms: 10_000,
-      signal: new AbortController().signal,
-      source: 'Redis',
-      progress: w.progress,
-    });
+    const answer = deadlineOf(w);
     for (let second = 1; second <= 30; second++) {
       w.state.items = second * 5_000;
       await jest.advanceTimersByTimeAsync(1_000);
@@ -37,16 +45,7 @@ describe('a deadline that counts from the last progress', () => {
 
   it('fails once the work stops moving for the whole deadline, naming its source', async () => {
     const w = work();
-    const answer = withinDeadline(w.done, {
-      ms: 10_000,
-      signal: new AbortController().signal,
-      source: 'Redis',
-      progress: w.progress,
-    });
-    const outcome = answer.then(
-      () => 'answered',
-      (error: Error) => error.message,
-    );
+    const outcome = deadlineOf(w);
     w.state.items = 1_000;
     await jest.advanceTimersByTimeAsync(5_000);
     w.state.items = 2_000;
@@ -62,17 +61,9 @@ describe('a deadline that counts from the last progress', () => {
   });
 
   it('fails work with no progress to show after the deadline', async () => {
-    const w = work();
-    const outcome = withinDeadline(w.done, {
-      ms: 10_000,
-      signal: new AbortController().signal,
-      source: 'S',
-    }).then(
-      () => 'answered',
-      (error: Error) => error.message,
-    );
+    const outcome = deadlineOf(work(), false);
     await jest.advanceTimersByTimeAsync(10_000);
-    await expect(outcome).resolves.toBe('S did not answer within 10 s');
+    await expect(outcome).resolves.toBe('Redis did not answer within 10 s');
   });
 
   it('answers undefined once the command is stopped', async () => {
