@@ -97,8 +97,11 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
       await running;
       // The tick's lease let go if this flusher holds it: held for its own tick (30 s at a
       // FLUSH_INTERVAL of 5 minutes or more), it kept the flusher started in its place with a
-      // shorter FLUSH_INTERVAL from sweeping that long (a review's run). A failure leaves it to expire.
-      await redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {});
+      // shorter FLUSH_INTERVAL from sweeping that long (a review's run). A failure leaves it to
+      // expire; and a Redis away is waited for a second at most, not for its client's retries
+      // (a shutdown took 6 s more).
+      const released = redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {});
+      await Promise.race([released, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     },
   };
 }

@@ -169,9 +169,32 @@ function startFailed(error: unknown): string {
   return `make dev: ${message}\n${/\bport\b.*\bin use\b/i.test(message) ? PORTS_HINT : ''}`;
 }
 
-// Ctrl-C stops them through stop(), in order: the services, then Redis and the S3 stand-in.
+let stack: LocalStack | undefined;
+let starting: Promise<LocalStack> | undefined;
+let stopping = false;
+/**
+ * Stops everything started, in order (the services, then Redis and the S3 stand-in), and exits.
+ * Heard from before the start: the children, in sessions of their own, hear no terminal, and a
+ * Ctrl-C during the start ended this process alone and left Redis running, unrecorded (a review's
+ * run). A start under way is let finish first: what it started is known then.
+ */
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`\nstopping; the data stays in ${DATA_SHOWN} for the next run\n`);
+  await starting?.catch(() => undefined);
+  await stack?.stop();
+  rmSync(childrenFile(DATA_DIR), { force: true });
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+// A closed terminal: Redis ignores SIGHUP, so only this process can stop it.
+if (!outlivesTerminal) onTerminalGone(() => void stop());
+
+// Ctrl-C reaches this process alone, and stop() stops the rest in order.
 startChildrenInOwnSessions();
-const stack = await LocalStack.start({
+starting = LocalStack.start({
   dataDir: DATA_DIR,
   redis: cluster
     ? {
@@ -183,25 +206,18 @@ const stack = await LocalStack.start({
   output: process.stdout.isTTY ? prettyOutput() : 'inherit',
   // Any setting in the environment overrides make dev's defaults (README).
   inheritSettings: true,
-}).catch((error: unknown) => {
+});
+const started = await starting.catch((error: unknown) => {
+  // Stopped meanwhile: stop() says so and exits.
+  if (stopping) return new Promise<never>(() => {});
   process.stderr.write(startFailed(error));
   process.exit(1);
 });
-const recordChildren = () => writeFileSync(childrenFile(DATA_DIR), stack.pids.join('\n'));
+stack = started;
+const recordChildren = () => writeFileSync(childrenFile(DATA_DIR), started.pids.join('\n'));
 recordChildren();
-let stopping = false;
-const stop = async () => {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`\nstopping; the data stays in ${DATA_SHOWN} for the next run\n`);
-  await stack.stop();
-  rmSync(childrenFile(DATA_DIR), { force: true });
-  process.exit(0);
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-// A closed terminal: Redis ignores SIGHUP, so only this process can stop it.
-if (!outlivesTerminal) onTerminalGone(() => void stop());
+// Stopped while it started: stop() stops it now, and exits.
+if (stopping) await new Promise<never>(() => {});
 
 /**
  * WRITE_KEYS's text, or WRITE_KEYS_FILE's (read as the ingest reads it: it has started on it):

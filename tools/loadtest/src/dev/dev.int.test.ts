@@ -131,6 +131,12 @@ async function inTerminal(dataDir: string, command: string) {
   return { terminal, ports, running, state };
 }
 
+/** The process group of `pid` (a terminal's Ctrl-C signals its foreground group). */
+function processGroupOf(pid: number): number {
+  // /proc/<pid>/stat: "pid (comm) state ppid pgrp ...", the command name in parentheses.
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
+}
+
 const sendEvent = (ports: { SPOOL_DEV_INGEST_PORT: string }) =>
   fetch(`http://127.0.0.1:${ports.SPOOL_DEV_INGEST_PORT}/v1/streams/web/events`, {
     method: 'POST',
@@ -322,16 +328,39 @@ describe('make dev', () => {
         20_000,
         'the request to be in flight',
       );
-      const cli = Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8'));
-      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ...", the command name in parentheses.
-      const group = Number(readFileSync(`/proc/${cli}/stat`, 'utf8').split(') ')[1]?.split(' ')[2]);
-      process.kill(-group, 'SIGINT');
+      process.kill(-processGroupOf(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8'))), 'SIGINT');
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       socket.write(body.slice(5));
       await waitFor(async () => (answer.includes('\r\n\r\n') ? true : undefined), 20_000, 'its answer');
       socket.destroy();
       expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 202 Accepted');
       await stopped(dataDir, dev.ports, dev.state);
+    } finally {
+      dev.terminal.kill('SIGKILL');
+      killLeftovers(dataDir);
+    }
+  }, 150_000);
+
+  it('stops what it started when Ctrl-C comes while it starts', async () => {
+    // Its children hear no terminal (sessions of their own): a Ctrl-C before its handlers were
+    // set ended make dev alone, and left Redis and the S3 stand-in running, unrecorded (a review's run).
+    const dataDir = newDataDir();
+    const dev = await inTerminal(dataDir, command('exec ', 'make -s -f Makefile dev'));
+    try {
+      await waitFor(
+        async () => ((await isPortFree(Number(dev.ports.SPOOL_DEV_REDIS_PORT))) ? undefined : true),
+        60_000,
+        'its Redis to listen',
+      );
+      process.kill(-processGroupOf(Number(readFileSync(join(dataDir, 'cli.pid'), 'utf8'))), 'SIGINT');
+      await waitFor(
+        async () => (dev.terminal.exitCode === null ? undefined : true),
+        60_000,
+        'make dev to exit',
+      );
+      expect(await isPortFree(Number(dev.ports.SPOOL_DEV_REDIS_PORT))).toBe(true);
+      expect(await isPortFree(Number(dev.ports.SPOOL_DEV_S3_PORT))).toBe(true);
+      expect(existsSync(join(dataDir, 'make-dev.children'))).toBe(false);
     } finally {
       dev.terminal.kill('SIGKILL');
       killLeftovers(dataDir);
