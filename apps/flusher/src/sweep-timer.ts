@@ -100,8 +100,14 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
       // shorter FLUSH_INTERVAL from sweeping that long (a review's run). A failure leaves it to
       // expire; and a Redis away is waited for a second at most, not for its client's retries
       // (a shutdown took 6 s more).
-      const released = redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {});
-      await Promise.race([released, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([
+        redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {}),
+        new Promise((resolve) => {
+          waited = setTimeout(resolve, 1_000);
+        }),
+      ]);
+      clearTimeout(waited);
     },
   };
 }
