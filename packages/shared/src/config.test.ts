@@ -163,11 +163,19 @@ describe('loadConfig', () => {
       '0.0.0.0/0',
       '::/0',
       '10.0.0.0/00',
+      // An IPv4 range written as IPv6 is 96 bits shorter: this is 0.0.0.0/0 (a review's run).
+      '::ffff:0:0/96',
+      '::ffff:0.0.0.0/96',
+      '::FFFF:0:0/90',
     ]) {
       expect(() => loadConfig({ ...OPEN, TRUST_PROXY: bad }, 'ingest')).toThrow(
         /TRUST_PROXY: expected false/,
       );
     }
+    // An IPv4 range written as IPv6 is taken, 96 bits longer: this one is 10.0.0.0/8.
+    expect(loadConfig({ ...OPEN, TRUST_PROXY: '::ffff:10.0.0.0/104' }, 'ingest').trustProxy).toEqual([
+      '::ffff:10.0.0.0/104',
+    ]);
     expect(loadConfig({ ...OPEN, TRUST_PROXY: 'fd00::/8,192.168.0.0/16' }, 'ingest').trustProxy).toEqual([
       'fd00::/8',
       '192.168.0.0/16',

@@ -124,6 +124,10 @@ describe('loggableUrl', () => {
       `/beacon/v1/batch/writeKey=${key}/x`,
       `/beacon/v1/batch?writeKey%3D${key}=1`,
       `/beacon/v1/batch?a=1&write%4Bey%3d${key}`,
+      `/beacon/v1/batch?writeKey%253D${key}`,
+      `/beacon/v1/batch?writeKey:${key}`,
+      // User information in an absolute-form target.
+      `http://u:${key}@127.0.0.1:8080/v1/streams/web/events`,
     ]) {
       const logged = loggableUrl(url);
       expect({ url, logged: logged.includes(key) || logged.includes('%6B-secret') }).toEqual({

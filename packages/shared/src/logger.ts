@@ -100,6 +100,15 @@ const isSecretParameter = (name: string) =>
 const SECRET_PATH = /^((?:\/[^/]+)?\/projects?\/)/i;
 
 /**
+ * A credential parameter's name as logged: as sent when it is plainly a name, else `[redacted]`
+ * too. A name can hold the key itself: the pair encoded whole (`writeKey%3D<key>=…`, twice
+ * encoded `writeKey%253D<key>`), or written with another separator (`writeKey:<key>`): reviews' runs.
+ */
+function shownName(name: string): string {
+  return /^[\w.[\]-]{1,64}$/.test(name) ? name : '[redacted]';
+}
+
+/**
  * A `name=value` in a path (after a `/`, `&` or `;`): a client that put its query in the path,
  * without its `?` (`/beacon/v1/batch&writeKey=<key>`, `…;writeKey=<key>`), sent its key there,
  * and the path was logged as it came (a review's run).
@@ -128,8 +137,10 @@ export const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
  * last `settings` (a key may hold a `/`, encoded).
  */
 export function loggableUrl(url: string): string {
-  const origin = ABSOLUTE_FORM.exec(url)?.[0] ?? '';
-  const target = url.slice(origin.length);
+  const absolute = ABSOLUTE_FORM.exec(url)?.[0] ?? '';
+  // Its user information too (`http://user:<key>@host/…`: a review's run logged it).
+  const origin = absolute.replace(/\/\/[^/?#]*@/, '//[redacted]@');
+  const target = url.slice(absolute.length);
   const queryAt = target.search(/[?#]/);
   const path = queryAt === -1 ? target : target.slice(0, queryAt);
   const readPath = percentDecoded(path).replace(/\/{2,}/g, '/');
@@ -152,8 +163,7 @@ export function loggableUrl(url: string): string {
     if (hiding && separator !== '&') continue;
     const name = part.split('=', 1)[0] as string;
     hiding = isSecretParameter(name);
-    // A name holding an encoded `=` (`writeKey%3D<key>=…`, the pair encoded whole) holds the key.
-    query += separator + (hiding ? `${name.replace(/%3d[\s\S]*$/i, '')}=[redacted]` : part);
+    query += separator + (hiding ? `${shownName(name)}=[redacted]` : part);
   }
   return `${origin}${loggedPath}${target[queryAt]}${query}`;
 }

@@ -205,7 +205,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
 const MANIFEST_LINES_PER_PART = 1_000;
 
 /** Whether a manifest part's file name is one replay writes (`replayed-…`, or an earlier version's `replay.ndjson`). */
-export const isReplayPart = (name: string) => name.startsWith('replay');
+const isReplayPart = (name: string) => name.startsWith('replay');
 
 /**
  * A target day's manifest part written by replay: `replayed-<time>-<digest>.ndjson`, once and never

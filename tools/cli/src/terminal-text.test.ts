@@ -22,6 +22,15 @@ describe('cutting text to a terminal width', () => {
     }
   });
 
+  it('counts a character string-width takes for none as one column: a terminal shows it', () => {
+    // 300 soft hyphens made a tail line 429 columns on a 200-column terminal (a review's run).
+    const line = `{"text":"${'a\u00ad'.repeat(300)}"}`;
+    const cut = cutToColumns(line, 200);
+    expect(cut.length).toBeLessThanOrEqual(200);
+    expect(cut.endsWith('…')).toBe(true);
+    expect(columnsOf('\u115f\u070f')).toBe(2);
+  });
+
   it('leaves a line that fits as it is, and cuts plain text as before', () => {
     expect(cutToColumns('short', 10)).toBe('short');
     expect(cutToColumns('exactly10!', 10)).toBe('exactly10!');

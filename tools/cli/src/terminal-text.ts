@@ -14,7 +14,7 @@ export function cutToColumns(text: string, columns: number): string {
   let used = 0;
   let fitsWithEllipsis = 0;
   for (const { segment, index } of characters.segment(text)) {
-    const width = stringWidth(segment);
+    const width = characterColumns(segment);
     if (used + width > columns) return `${text.slice(0, fitsWithEllipsis)}…`;
     used += width;
     kept = index + segment.length;
@@ -23,12 +23,26 @@ export function cutToColumns(text: string, columns: number): string {
   return text.slice(0, kept);
 }
 
-/** How many terminal columns `text` takes. */
-export const columnsOf = (text: string): number => stringWidth(text);
+/**
+ * The columns one character (a grapheme cluster) takes: string-width's, but at least 1. A
+ * character it counts as none alone (U+00AD SOFT HYPHEN, U+115F HANGUL CHOSEONG FILLER) terminals
+ * show 1 or 2 wide: 300 soft hyphens made a line 429 columns on a 200-column terminal (a review's
+ * run). Combining marks are in their base character's cluster, and count with it.
+ */
+function characterColumns(character: string): number {
+  return Math.max(1, stringWidth(character));
+}
+
+/** How many terminal columns `text` takes, at most (characterColumns). */
+export function columnsOf(text: string): number {
+  let columns = 0;
+  for (const { segment } of characters.segment(text)) columns += characterColumns(segment);
+  return columns;
+}
 
 /** `text` padded with spaces to `columns` terminal columns (as String#padEnd, by columns). */
 export function padToColumns(text: string, columns: number): string {
-  return text + ' '.repeat(Math.max(0, columns - stringWidth(text)));
+  return text + ' '.repeat(Math.max(0, columns - columnsOf(text)));
 }
 
 /**

@@ -9,19 +9,13 @@ import {
   NotFound,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import {
-  type ManifestLine,
-  manifestFolder,
-  type PartLine,
-  readManifestLines,
-} from '@spool/flusher/dist/manifests.js';
+import { type ManifestLine, manifestFolder, readManifestLines } from '@spool/flusher/dist/manifests.js';
 import { formatOfKey } from '@spool/flusher/dist/output-formats.js';
 import { duckdbErrorKind, isOutOfMemory, parquetRows } from '@spool/flusher/dist/parquet-duckdb.js';
 import { listKeys } from '@spool/flusher/dist/s3-keys.js';
 import { withScratchFile } from '@spool/flusher/dist/scratch-dirs.js';
 import { ByteCounter } from '@spool/flusher/dist/upload.js';
 import { ndjsonDecompressor, newlines } from './ndjson-content.js';
-import { isReplayPart } from './replay.js';
 
 export interface VerifyTarget {
   s3: S3Client;
@@ -71,7 +65,7 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   }
 
   for (const [objectKey, entries] of manifest) {
-    const lines = linesThatCount(entries);
+    const lines = entries.map(({ line }) => line);
     // A line for another stream's or day's object (copied in by hand, or tampered with) would
     // count its events in this day's: the object may be whole, the line is not this day's.
     const why = !objectKey.startsWith(partition)
@@ -90,16 +84,9 @@ export async function verifyDay(target: VerifyTarget): Promise<VerifyReport> {
   return report;
 }
 
-/**
- * The lines of an object that say what it is: all of them, but of the parts replay writes only
- * the last, since a later run's line is written to replace an earlier one's (replay.ts).
- */
-function linesThatCount(entries: PartLine[]): ManifestLine[] {
-  const lastReplayed = entries.findLast(({ part }) => isReplayPart(part));
-  return entries
-    .filter((entry) => !isReplayPart(entry.part) || entry === lastReplayed)
-    .map(({ line }) => line);
-}
+/** The hashes of an object's bytes its lines give. */
+const hashesOf = (lines: ManifestLine[]): string[] =>
+  lines.flatMap((line) => (line.objectSha256 ? [line.objectSha256] : []));
 
 /** What an object's lines must agree on: its content. Its bytes may differ (an upload made again). */
 const CONTENT_FIELDS = ['format', 'events', 'sha256', 'rawBytes'] as const;
@@ -136,7 +123,9 @@ async function check(target: VerifyTarget, lines: ManifestLine[]): Promise<strin
     if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') return 'missing';
     throw error;
   }
-  const line = lines.findLast((candidate) => candidate.bytes === head.ContentLength) ?? last;
+  // Those of its lines that name its size; --deep takes any of them whose bytes' hash it has.
+  const sized = lines.filter((candidate) => candidate.bytes === head.ContentLength);
+  const line = sized.at(-1) ?? last;
   const metadata = head.Metadata ?? {};
   if (head.ContentLength !== line.bytes)
     return `${head.ContentLength} bytes, the manifest says ${line.bytes}`;
@@ -147,14 +136,15 @@ async function check(target: VerifyTarget, lines: ManifestLine[]): Promise<strin
   if (!target.deep) return undefined;
   let content: Awaited<ReturnType<typeof readContent>>;
   try {
-    content = await readContent(s3, bucket, line);
+    content = await readContent(s3, bucket, line, hashesOf(sized));
   } catch (error) {
     // Its bytes arrived whole and do not decompress (or DuckDB cannot read them): this object
     // is changed, and the others are still checked. Anything else (S3, the network) stops the run.
     if (error instanceof UnreadableContent) return `its content cannot be read (${error.message})`;
     throw error;
   }
-  if (line.objectSha256 && content.objectSha256 !== line.objectSha256) {
+  const hashes = hashesOf(sized);
+  if (hashes.length > 0 && !hashes.includes(content.objectSha256)) {
     return 'its bytes’ SHA-256 is not the manifest’s';
   }
   if (content.lines !== line.events) {
@@ -175,6 +165,8 @@ async function readContent(
   s3: S3Client,
   bucket: string,
   line: ManifestLine,
+  /** The hashes its lines give its bytes (none from lines written before objectSha256). */
+  hashes: string[],
 ): Promise<{ objectSha256: string; lines: number; sha256?: string }> {
   const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: line.key }));
   const objectBytes = new ByteCounter();
@@ -185,7 +177,7 @@ async function readContent(
       await pipeline(body, objectBytes, createWriteStream(file));
       const objectSha256 = objectBytes.hash.digest('hex');
       // Bytes that are not the ones written are changed, whatever DuckDB would make of them.
-      if (line.objectSha256 && objectSha256 !== line.objectSha256) return { objectSha256, lines: Number.NaN };
+      if (hashes.length > 0 && !hashes.includes(objectSha256)) return { objectSha256, lines: Number.NaN };
       const rows = await parquetRows(file).catch((error: unknown) => {
         // Bytes that are the ones written: DuckDB's failure is the tool's (memory, its library),
         // and stops the run. Without a digest to tell, what DuckDB itself refuses in the whole file
@@ -193,7 +185,7 @@ async function readContent(
         // content's fault, except memory; anything else (its library not loading) stops the run.
         // Its kind of error only: its message may quote the file.
         const kind = duckdbErrorKind(error);
-        if (line.objectSha256 || isOutOfMemory(error) || kind === 'Error') throw error;
+        if (hashes.length > 0 || isOutOfMemory(error) || kind === 'Error') throw error;
         throw new UnreadableContent(`DuckDB: ${kind}`, { cause: error });
       });
       return { objectSha256, lines: rows };
