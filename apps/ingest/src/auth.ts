@@ -1,7 +1,14 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIPv6 } from 'node:net';
-import { keyMatcher, percentDecoded, presentedKey, sha256, type WriteKey } from '@spool/shared';
-import { ipv6Groups, mappedIpv4 } from './client-address.js';
+import {
+  ipv6Groups,
+  keyMatcher,
+  mappedIpv4,
+  percentDecoded,
+  presentedKey,
+  sha256,
+  type WriteKey,
+} from '@spool/shared';
 
 /** Write-key checks, on the rules every Spool key follows (secret-keys.ts in @spool/shared). */
 

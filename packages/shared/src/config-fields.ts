@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { mappedIpv4 } from './ipv6.js';
 import { normalHostName } from './open-host.js';
 import type { PerStream } from './per-stream.js';
 import { isValidStreamName } from './stream-name.js';
@@ -282,18 +283,8 @@ function isAddressOrRange(entry: string): boolean {
   if (prefix === undefined) return true;
   // An IPv4-mapped range is read as the IPv4 range 96 bits shorter: `::ffff:0:0/96` is
   // `0.0.0.0/0`, and believed every IPv4 client (a review's run).
-  const least = family === 6 && isMappedIpv4(address) ? 97 : 1;
+  const least = family === 6 && mappedIpv4(address) !== undefined ? 97 : 1;
   return /^\d{1,3}$/.test(prefix) && Number(prefix) >= least && Number(prefix) <= (family === 4 ? 32 : 128);
-}
-
-/** Whether an IPv6 address is an IPv4 one written as IPv6 (`::ffff:a.b.c.d`), in any notation. */
-function isMappedIpv4(ipv6: string): boolean {
-  try {
-    // The URL parser writes it canonically: `[::ffff:0:0]` for `::ffff:0.0.0.0` too.
-    return /^\[::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}\]$/.test(new URL(`http://[${ipv6}]`).hostname);
-  } catch {
-    return false; // a zone id, which no URL takes: not a mapped address
-  }
 }
 
 /**

@@ -27,6 +27,7 @@ export {
   writeKeys,
 } from './config-fields.js';
 export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
+export { ipv6Groups, mappedIpv4 } from './ipv6.js';
 export { parseIsoTime } from './iso-time.js';
 export {
   keyFileReadOkGauge,

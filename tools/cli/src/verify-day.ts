@@ -126,6 +126,7 @@ async function check(target: VerifyTarget, lines: ManifestLine[]): Promise<strin
   // Those of its lines that name its size; --deep takes any of them whose bytes' hash it has.
   const sized = lines.filter((candidate) => candidate.bytes === head.ContentLength);
   const line = sized.at(-1) ?? last;
+  const hashes = hashesOf(sized);
   const metadata = head.Metadata ?? {};
   if (head.ContentLength !== line.bytes)
     return `${head.ContentLength} bytes, the manifest says ${line.bytes}`;
@@ -136,14 +137,13 @@ async function check(target: VerifyTarget, lines: ManifestLine[]): Promise<strin
   if (!target.deep) return undefined;
   let content: Awaited<ReturnType<typeof readContent>>;
   try {
-    content = await readContent(s3, bucket, line, hashesOf(sized));
+    content = await readContent(s3, bucket, line, hashes);
   } catch (error) {
     // Its bytes arrived whole and do not decompress (or DuckDB cannot read them): this object
     // is changed, and the others are still checked. Anything else (S3, the network) stops the run.
     if (error instanceof UnreadableContent) return `its content cannot be read (${error.message})`;
     throw error;
   }
-  const hashes = hashesOf(sized);
   if (hashes.length > 0 && !hashes.includes(content.objectSha256)) {
     return 'its bytes’ SHA-256 is not the manifest’s';
   }

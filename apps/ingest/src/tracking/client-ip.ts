@@ -1,7 +1,7 @@
 import { isIP, isIPv6 } from 'node:net';
-import type { LoggedAddress } from '@spool/shared';
+import { type LoggedAddress, mappedIpv4 } from '@spool/shared';
 import ipaddr from 'ipaddr.js';
-import { mappedIpv4, requestAddress } from '../client-address.js';
+import { requestAddress } from '../client-address.js';
 
 export type IpPolicy = 'keep' | 'truncate' | 'drop';
 
