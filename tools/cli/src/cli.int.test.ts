@@ -486,6 +486,34 @@ describe('spool status', () => {
     }
   });
 
+  it('on a terminal, says what it reads from while the first reading is under way', async () => {
+    // A flusher that takes the request and never answers: the view's first reading never ends.
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const command = `exec ${process.execPath} ${CLI} status --url http://127.0.0.1:${port}`;
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...withoutSpoolSettings() },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const { closed, out } = childOutput(terminal);
+    try {
+      await waitFor(
+        async () =>
+          stripVTControlCharacters(out()).includes(
+            `reading the status from the flusher at http://127.0.0.1:${port}…`,
+          ) || undefined,
+        20_000,
+        'the line saying what the view waits for',
+      );
+    } finally {
+      terminal.kill('SIGTERM');
+      await closed;
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it("says why a flusher refused it (403: open views asked by a name), in the flusher's words", async () => {
     // The flusher's answer as status.int.test.ts checks it, from a server that gives it whatever
     // the name: a name that reaches this machine is not the same on every machine.

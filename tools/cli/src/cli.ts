@@ -339,7 +339,9 @@ async function status(): Promise<void> {
   // What a reading under way has read so far (streams), where the command reads Redis itself.
   let progress: (() => number | undefined) | undefined;
   let close = async () => {};
-  let source = values.cluster ? 'the Redis Cluster (is it one?)' : 'Redis';
+  // What the view reads from, and how a deadline's error names it.
+  let readsFrom = values.cluster ? 'the Redis Cluster' : 'Redis';
+  let source = values.cluster ? `${readsFrom} (is it one?)` : readsFrom;
   if (values.redis || values.cluster) {
     const namespace = namespaceOption();
     const redis = connectTarget();
@@ -375,7 +377,8 @@ async function status(): Promise<void> {
     const url = new URL('status.json', `${base.replace(/\/?$/, '/')}`);
     // fetch refuses such a URL, and its error repeats the URL, key included.
     if (url.username || url.password) fail('--url: put the admin key in SPOOL_ADMIN_KEY, not in the URL');
-    source = `the flusher at ${url.origin}`;
+    readsFrom = `the flusher at ${url.origin}`;
+    source = readsFrom;
     url.searchParams.set('limit', String(limit));
     const key = process.env.SPOOL_ADMIN_KEY;
     read = async () => {
@@ -404,6 +407,9 @@ async function status(): Promise<void> {
   const live = process.stdout.isTTY && !values.once;
   const signal = stopSignal();
   try {
+    // A reading may take seconds (a Redis of many streams, a flusher far away): the terminal says
+    // what it waits for rather than stay blank until the first table.
+    if (live) process.stdout.write(`\x1b[H\x1b[2Jreading the status from ${readsFrom}…\n`);
     do {
       let lines: string[];
       try {
