@@ -114,6 +114,13 @@ describe('the Kubernetes base', () => {
     ).toBe('spool-flusher');
   });
 
+  it.each(['spool-ingest', 'spool-flusher'])(
+    '%s: leaves the replica count to its autoscaler (kubectl apply would set a named one back)',
+    (name) => {
+      expect(find<{ spec: object }>('Deployment', name).spec).not.toHaveProperty('replicas');
+    },
+  );
+
   it("scales the flusher on BullMQ's wait list of the flush queue, as the code names it", () => {
     const scaled = find<{ spec: { triggers: Array<{ type: string; metadata: { listName: string } }> } }>(
       'ScaledObject',
