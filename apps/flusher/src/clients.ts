@@ -8,6 +8,7 @@ import {
   keepErrorsAfterClose,
   onConnectionErrors,
   onNodeErrors,
+  QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
   type RedisClient,
   type S3Encryption,
@@ -94,6 +95,7 @@ export function createFlusherClients(
   const workerConnections = new Set<RedisClient>();
   const queueConnection = connectRedis(config.redis, options);
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    ...QUEUE_CONNECTION_OPTIONS,
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),
   });

@@ -13,6 +13,7 @@ import {
   healthRoutes,
   notFoundWithoutSecrets,
   parseFlushJobId,
+  QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
   quietProbes,
   redisClusterDown,
@@ -163,6 +164,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const startWorker = () => {
     const connection = clients.connectWorker();
     const worker = new Worker<FlushJobData, FlushOutcome | SweepResult>(FLUSH_QUEUE, processJob, {
+      ...QUEUE_CONNECTION_OPTIONS,
       connection,
       prefix: queuePrefix(config.namespace),
       concurrency: config.flushConcurrency,

@@ -7,6 +7,7 @@ import {
   keepErrorsAfterClose,
   onConnectionErrors,
   onNodeErrors,
+  QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
   type RedisClient,
 } from '@spool/shared';
@@ -55,6 +56,7 @@ export function createIngestClients(
     socketTimeout: config.redisCommandTimeoutMs,
   });
   const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    ...QUEUE_CONNECTION_OPTIONS,
     connection: queueConnection,
     prefix: queuePrefix(config.namespace),
   });

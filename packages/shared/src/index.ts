@@ -80,6 +80,7 @@ export {
   flushJobId,
   hurryFlushJob,
   parseFlushJobId,
+  QUEUE_CONNECTION_OPTIONS,
 } from './queue.js';
 export {
   type ConnectOptions,

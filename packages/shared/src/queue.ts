@@ -5,6 +5,17 @@ import { parseShardUnit } from './stream-shards.js';
 export const FLUSH_QUEUE = 'flush';
 export const FLUSH_JOB = 'flush';
 
+/**
+ * Options every Queue and Worker of Spool's takes. BullMQ checks the Redis version with `INFO`
+ * when it connects, and an ACL user without `@dangerous` may not run it: every call of that
+ * queue then failed for good, so no flush job was added or taken, and the processes said they
+ * were ready (a review's run). Spool checks what it needs of Redis itself (redis-health.ts), and
+ * runs on Redis 6.2 or later. Unchecked, BullMQ takes the server for its minimum (5.0): a worker
+ * waiting for a delayed job (a retry's backoff) blocks for whole seconds, so takes it at most a
+ * second late.
+ */
+export const QUEUE_CONNECTION_OPTIONS = Object.freeze({ skipVersionCheck: true });
+
 /** The backoff strategy the flusher registers: exponential, capped (see flushBackoffDelay). */
 export const FLUSH_BACKOFF = 'spool-capped-exponential';
 

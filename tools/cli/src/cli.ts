@@ -19,6 +19,7 @@ import {
   type OutputFormat,
   parseClusterNodes,
   parseShardUnit,
+  QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
   type RedisClient,
   type RedisTarget,
@@ -346,6 +347,7 @@ async function status(): Promise<void> {
     const namespace = namespaceOption();
     const redis = connectTarget();
     const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      ...QUEUE_CONNECTION_OPTIONS,
       connection: redis,
       prefix: queuePrefix(namespace),
     });

@@ -10,6 +10,7 @@ import {
   addFlushJob,
   FLUSH_QUEUE,
   type FlushJobData,
+  QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
   type RedisClient,
   streamKeys,
@@ -43,7 +44,11 @@ export interface Verification {
  * generation's flush job, as the sweep would (adding an existing job id is a no-op).
  */
 export async function flushNow(redis: RedisClient, namespace: string, streams: string[]): Promise<void> {
-  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, { connection: redis, prefix: queuePrefix(namespace) });
+  const queue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+    ...QUEUE_CONNECTION_OPTIONS,
+    connection: redis,
+    prefix: queuePrefix(namespace),
+  });
   try {
     for (const stream of streams) {
       const keys = streamKeys(stream, namespace);
