@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from '@jest/globals';
-import { createTestRedis, randomName, testServices } from '@spool/testkit';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTestRedis, randomName, testServices, waitFor } from '@spool/testkit';
+import { type ManagedProcess, startRedisServer } from '@spool/testkit/local-stack';
+import { freePort } from '@spool/testkit/ports';
 import { Redis } from 'ioredis';
 import { RangeReader } from './range-reader.js';
 import { CHUNK_BUFFERS, type Chunk, readSealed } from './sealed-reader.js';
@@ -168,5 +173,48 @@ describe('readSealed', () => {
       for await (const chunk of readSealed(redis, key, 10)) chunk.release();
     };
     await expect(read()).rejects.toThrow(/shorter than its sealed length 10/);
+  });
+});
+
+describe("RangeReader, at a Redis's limits", () => {
+  const MiB = 1024 * 1024;
+  const dir = mkdtempSync(join(tmpdir(), 'reader-limits-'));
+  let server: ManagedProcess | undefined;
+  let admin: Redis;
+  beforeAll(async () => {
+    const port = await freePort();
+    // A Redis of its own: these limits are not the shared one's to change.
+    server = startRedisServer('reader-limits', port, dir, [
+      '--client-output-buffer-limit',
+      'normal 1mb 512kb 5',
+    ]);
+    admin = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+    await waitFor(async () => admin.ping().catch(() => undefined), 10_000, 'a Redis of its own');
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says Redis refused the connection for its maxclients, where a read said only that a pipe broke', async () => {
+    await admin.config('SET', 'maxclients', '1');
+    try {
+      await expect(RangeReader.connect(admin.options)).rejects.toThrow(/max number of clients reached/);
+    } finally {
+      await admin.config('SET', 'maxclients', '10000');
+    }
+  });
+
+  it('says why Redis may have closed it mid-read: a client-output-buffer-limit under a read', async () => {
+    await admin.set('big', Buffer.alloc(5 * MiB, 'x'));
+    const reader = await RangeReader.connect(admin.options);
+    try {
+      await expect(reader.getrange('big', 0, 4 * MiB - 1, Buffer.alloc(4 * MiB))).rejects.toThrow(
+        /closed the connection before answering \(Redis closes a client whose replies pass its client-output-buffer-limit/,
+      );
+    } finally {
+      reader.close();
+    }
   });
 });

@@ -14,6 +14,14 @@ export type RangeReaderTarget = Pick<
   'host' | 'port' | 'path' | 'family' | 'username' | 'password' | 'db' | 'connectTimeout'
 >;
 
+/**
+ * A connection closed while a reply was awaited. Redis does that to a client whose replies pass
+ * its `client-output-buffer-limit` for normal clients, and a read takes up to 4 MiB
+ * (READ_CHUNK_BYTES): every flush failed so, saying only that the connection closed (a review's run).
+ */
+const CLOSED_BEFORE_ANSWERING =
+  'Redis closed the connection before answering (Redis closes a client whose replies pass its client-output-buffer-limit for normal clients, and the flusher reads 4 MiB at a time: see docs/operations.md)';
+
 /** An error reply from Redis (`-MOVED 3999 127.0.0.1:7002`, say), its text as Redis sent it. */
 export class RedisErrorReply extends Error {
   constructor(readonly reply: string) {
@@ -92,7 +100,9 @@ export class RangeReader {
       : netConnect({ host: host ?? '127.0.0.1', port: port ?? 6379, family: family ?? 0, onread });
     this.socket = socket;
     socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => this.fail(new Error('Redis closed the connection')));
+    socket.on('close', () =>
+      this.fail(new Error(this.pending.length > 0 ? CLOSED_BEFORE_ANSWERING : 'Redis closed the connection')),
+    );
     // Armed only while connecting and while replies are awaited (see send/settle): a reader
     // waiting on its consumer (an upload held up by S3) is idle, not stuck.
     socket.on('timeout', () => socket.destroy(new Error(`no answer from Redis in ${socket.timeout} ms`)));
@@ -102,8 +112,14 @@ export class RangeReader {
     socket.setNoDelay(true);
     if (password) await this.send(username ? ['AUTH', username, password] : ['AUTH', password]);
     if (db) await this.send(['SELECT', String(db)]);
-    // A name helps whoever reads CLIENT LIST, but an ACL user without +client must still read.
-    await this.send(['CLIENT', 'SETNAME', name]).catch(() => {});
+    // A name helps whoever reads CLIENT LIST, but an ACL user without +client must still read
+    // (NOPERM), as must one where CLIENT is renamed away. Any other refusal is Redis's answer to
+    // the connection, sent to whatever it is asked first: "max number of clients reached", which
+    // the read then knew only as a broken pipe (a review's run).
+    await this.send(['CLIENT', 'SETNAME', name]).catch((error: Error) => {
+      if (!(error instanceof RedisErrorReply && /^(NOPERM|ERR unknown command)\b/.test(error.reply)))
+        throw error;
+    });
   }
 
   private send(args: string[], target?: Buffer): Promise<Buffer | string> {
