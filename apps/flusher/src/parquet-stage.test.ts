@@ -89,11 +89,12 @@ describe('ParquetStage', () => {
     expect(rows).toEqual(events.map(({ messageId, receivedAt }) => ({ messageId, receivedAt })));
   });
 
-  it("keeps a whole event's text byte for byte (numbers of any precision, escapes), and a blank line as a row", async () => {
+  it("keeps a whole event's text byte for byte (numbers of any precision, escapes), and a blank or empty line as a row", async () => {
     const lines = [
       '{"messageId":"a","n":1}',
       '{"messageId":"b","Messageid":1.2345678901234567890123,"z":-0,"e":1.0e2,"s":"\\u00e9\\/","cut":"\\ud83d"}',
       '  ',
+      '',
       '{"messageId":"c","n":2}',
     ];
     const fallbacks: FallbackKind[] = [];
@@ -103,6 +104,7 @@ describe('ParquetStage', () => {
       { messageId: 'a', n: 1n, _event: null },
       { messageId: 'b', n: null, _event: lines[1] },
       { messageId: null, n: null, _event: '  ' },
+      { messageId: null, n: null, _event: '' },
       { messageId: 'c', n: 2n, _event: null },
     ]);
     expect(fallbacks).toEqual(['whole-event']);

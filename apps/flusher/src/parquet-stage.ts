@@ -172,8 +172,12 @@ export class ParquetStage {
     await this.writeParts();
   }
 
+  /**
+   * A line of the generation. An empty one (a buffer written by hand) is an event as the summary
+   * counts it, kept whole: skipped, the object held a row fewer than its metadata and manifest
+   * said, and `spool verify` called it changed (a review's run).
+   */
   private readonly addLine = (data: Buffer, start: number, end: number): void => {
-    if (end === start) return;
     this.events += 1;
     let staged = end - start;
     if (this.schema.addLine(data, start, end)) {
@@ -216,7 +220,10 @@ export class ParquetStage {
   /** Writes the Parquet file and yields its bytes; the staged files are removed after. */
   async *encode(): AsyncGenerator<Buffer> {
     try {
-      this.lines.end(this.addLine);
+      // The last line, when the generation did not end in "\n" (none when it did).
+      this.lines.end((data, start, end) => {
+        if (end > start) this.addLine(data, start, end);
+      });
       await this.writeParts();
       await this.staged.close();
       const output = join(this.dir, 'generation.parquet');
