@@ -219,6 +219,32 @@ describe('the sweep', () => {
       await (await queue.getJob(flushJobId(stream, 0)))?.remove();
   });
 
+  it("runs a retry overdue on Redis's clock that no worker's clock has reached (a clock stepped back), and leaves one just due to its worker", async () => {
+    const now = await redisNow(redis);
+    const [overdue, justDue] = [randomName('overdue'), randomName('justdue')];
+    for (const [stream, due] of [
+      // Dated by a worker whose clock was then stepped back an hour: due an hour ago, still delayed.
+      [overdue, now - 60 * 60_000],
+      [justDue, now - 2_000],
+    ] as const) {
+      await write(stream, 100, now - 1_000);
+      await sealGeneration(redis, streamKeys(stream, NS), 0);
+      // This file's queue has no worker: nothing moves a due job but the sweep.
+      await queue.add(
+        FLUSH_JOB,
+        { stream, gen: 0 },
+        { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), delay: 60_000, timestamp: due - 60_000 },
+      );
+      expect(await (await queue.getJob(flushJobId(stream, 0)))?.getState()).toBe('delayed');
+    }
+    const result = await sweep(deps);
+    expect(result.retried).toContain(flushJobId(overdue, 0));
+    expect(result.retried).not.toContain(flushJobId(justDue, 0));
+    expect(await (await queue.getJob(flushJobId(overdue, 0)))?.getState()).toBe('waiting');
+    expect(await (await queue.getJob(flushJobId(justDue, 0)))?.getState()).toBe('delayed');
+    for (const stream of [overdue, justDue]) await (await queue.getJob(flushJobId(stream, 0)))?.remove();
+  });
+
   it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {
     // FLUSH_INTERVAL 1s, and the buffer begun in this hour: past the hour's end it would be
     // sealed all the same (the next test).

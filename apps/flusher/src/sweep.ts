@@ -33,6 +33,13 @@ import { readUnitState } from './unit-state.js';
 
 /** An hour, in ms: UTC hours begin at its multiples, as an object's `hour=` folder does. */
 const HOUR_MS = 3_600_000;
+/**
+ * How long past its due time, on Redis's clock, a retry may stay delayed before the sweep runs
+ * it: a worker moves it itself once its own clock reaches that time, and clocks a few seconds
+ * apart are not raced.
+ */
+const OVERDUE_RETRY_GRACE_MS = 10_000;
+
 export interface SweepDeps {
   config: Pick<
     Config,
@@ -162,9 +169,16 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     } else if (state === 'failed') {
       await job.retry('failed');
       result.retried.push(jobId);
-    } else if (state === 'delayed' && (await retryDueAfterCap(jobId))) {
-      await job.promote();
-      result.retried.push(jobId);
+    } else if (state === 'delayed' && (await retryMisdated(jobId))) {
+      // A worker's clock may reach an overdue one meanwhile, and move it first.
+      const promoted = await job.promote().then(
+        () => true,
+        async (error: unknown) => {
+          if ((await job.getState()) === 'delayed') throw error;
+          return false;
+        },
+      );
+      if (promoted) result.retried.push(jobId);
     }
   };
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
@@ -173,10 +187,16 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // one due more than twice FLUSH_RETRY_MAX ahead is run now. Twice: a backoff of the cap from a
   // worker a few ms ahead, or one that failed after this tick read the time, is due just past
   // the cap, and ran at once instead of waiting it (a review's run).
-  const retryDueAfterCap = async (jobId: string) => {
+  // And a worker moves a retry once it is due by the worker's own clock: after a flusher's clock
+  // stepped back an hour, or with every flusher behind the one that dated it, a retry due on
+  // Redis's clock waited as long, S3 back meanwhile (a review's run). One overdue by more than
+  // OVERDUE_RETRY_GRACE_MS is run now.
+  const retryMisdated = async (jobId: string) => {
     const score = await redis.zscore(queue.toKey('delayed'), jobId);
+    if (score === null) return false;
     // A delayed job's score is its due time in ms, times 4096 (BullMQ's getDelayedScore).
-    return score !== null && Math.floor(Number(score) / 0x1000) - now > 2 * config.flushRetryMaxMs;
+    const due = Math.floor(Number(score) / 0x1000);
+    return due - now > 2 * config.flushRetryMaxMs || now - due > OVERDUE_RETRY_GRACE_MS;
   };
 
   // Per stream label: a sharded stream's gauges sum its shards.
