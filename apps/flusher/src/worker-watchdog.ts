@@ -60,8 +60,8 @@ export function watchWorker(deps: WatchdogDeps): { stop(): void } {
         stuckSince = undefined;
         return;
       }
-      stuckSince ??= Date.now();
-      const stuckMs = Date.now() - stuckSince;
+      stuckSince ??= performance.now();
+      const stuckMs = performance.now() - stuckSince;
       if (stuckMs < timing.wedgedAfterMs) return;
       logger.error(
         { waiting, stuckMs },

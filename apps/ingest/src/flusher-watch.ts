@@ -30,7 +30,7 @@ export interface FlusherWatchOptions {
  */
 export class FlusherWatch {
   private seen = true;
-  private lastSeenAt = Date.now();
+  private lastSeenAt = performance.now();
   private looking = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly aliveKey: string;
@@ -41,7 +41,7 @@ export class FlusherWatch {
 
   /** Looks now, then every LOOK_EVERY_MS until `stop()`. */
   start(): void {
-    this.lastSeenAt = Date.now();
+    this.lastSeenAt = performance.now();
     void this.look();
     this.timer = setInterval(() => void this.look(), this.options.lookEveryMs ?? LOOK_EVERY_MS);
     this.timer.unref();
@@ -61,7 +61,7 @@ export class FlusherWatch {
     } catch {
       // Redis away (its own errors are logged and answered 503): not knowing is not seeing none.
       // The quiet time starts again once Redis answers, when the flushers' ticks resume too.
-      this.lastSeenAt = Date.now();
+      this.lastSeenAt = performance.now();
     } finally {
       this.looking = false;
     }
@@ -70,14 +70,14 @@ export class FlusherWatch {
   private judge(present: boolean): void {
     const { logger, namespace, onChange } = this.options;
     if (present) {
-      this.lastSeenAt = Date.now();
+      this.lastSeenAt = performance.now();
       if (this.seen) return;
       this.seen = true;
       onChange(true);
       logger.info({ namespace }, 'a flusher runs on this namespace again');
       return;
     }
-    const quietMs = Date.now() - this.lastSeenAt;
+    const quietMs = performance.now() - this.lastSeenAt;
     if (!this.seen || quietMs < (this.options.unseenAfterMs ?? UNSEEN_AFTER_MS)) return;
     this.seen = false;
     onChange(false);

@@ -111,7 +111,7 @@ const leftReplicaAt = new WeakMap<Redis, number>();
 
 /** Whether `redis` may reconnect now to leave a replica, counted when it may (REPLICA_RECONNECT_EVERY_MS). */
 function mayLeaveReplica(redis: Redis): boolean {
-  const now = Date.now();
+  const now = performance.now();
   if (now - (leftReplicaAt.get(redis) ?? Number.NEGATIVE_INFINITY) < REPLICA_RECONNECT_EVERY_MS) return false;
   leftReplicaAt.set(redis, now);
   return true;

@@ -27,6 +27,19 @@ describe('repeatedLog', () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]?.fields).toEqual({ err: oom, repeatedSinceLastLine: 2_199 });
   });
+
+  it('logs again once the interval has passed, though the wall clock was stepped back an hour meanwhile', () => {
+    const lines: unknown[] = [];
+    const warn = repeatedLog({ warn: (fields: unknown) => lines.push(fields) } as never, 'flush failed', {
+      everyMs: 10_000,
+    });
+    warn(new Error('first'));
+    // NTP, or an operator, puts the clock back: Date.now() goes back, performance.now() does not.
+    jest.setSystemTime(Date.now() - 3_600_000);
+    jest.advanceTimersByTime(10_000);
+    warn(new Error('second'));
+    expect(lines).toHaveLength(2);
+  });
 });
 
 describe('redisConnectionWarnings', () => {

@@ -23,7 +23,10 @@ export function repeatedLog(
   let lastLoggedAt = Number.NEGATIVE_INFINITY;
   let since = 0;
   return (error: unknown, own: Record<string, unknown> = {}): void => {
-    const now = Date.now();
+    // A monotonic clock, as every interval of Spool's processes: with Date.now(), a wall clock
+    // stepped back an hour silenced these lines, and limited reconnects off a replica, that long
+    // (a review's run).
+    const now = performance.now();
     if (now - lastLoggedAt < everyMs) {
       since += 1;
       return;

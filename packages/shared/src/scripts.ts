@@ -276,7 +276,7 @@ async function scriptAndWait(
   ack: ReplicaAck,
 ): Promise<unknown> {
   const digest = DIGESTS.get(script) as string;
-  const giveUpAt = Date.now() + REDIRECT_BUDGET_WAITS * ack.timeoutMs;
+  const giveUpAt = performance.now() + REDIRECT_BUDGET_WAITS * ack.timeoutMs;
   let sendText = false;
   // After ASK: the node the slot's keys are moving to, asked once (ASKING) for this pair.
   let asked: Redis | undefined;
@@ -299,7 +299,7 @@ async function scriptAndWait(
     const [redirected, , address] = scriptError?.message.split(' ') ?? [];
     if (
       (redirected === 'MOVED' || redirected === 'ASK' || redirected === 'TRYAGAIN') &&
-      Date.now() < giveUpAt
+      performance.now() < giveUpAt
     ) {
       asked = redirected === 'ASK' && redis instanceof Cluster ? clusterNodeAt(redis, address) : undefined;
       if (asked) continue;

@@ -15,15 +15,15 @@ export function withinDeadline<T>(
   const { ms, signal, source, progress } = options;
   return new Promise((resolve, reject) => {
     let seen = progress?.();
-    let movedAt = Date.now();
+    let movedAt = performance.now();
     const timer = setInterval(
       () => {
         const done = progress?.();
         if (done !== undefined && done !== seen) {
           seen = done;
-          movedAt = Date.now();
+          movedAt = performance.now();
         }
-        if (Date.now() - movedAt >= ms) reject(new Error(`${source} did not answer within ${ms / 1000} s`));
+        if (performance.now() - movedAt >= ms) reject(new Error(`${source} did not answer within ${ms / 1000} s`));
       },
       Math.min(ms, LOOK_EVERY_MS),
     );

@@ -62,8 +62,8 @@ export async function* followStream(
         return value;
       } catch (error) {
         if (error instanceof NotAGeneration) throw error; // not Redis away: waiting changes nothing
-        failingSince ??= Date.now();
-        if (signal?.aborted || Date.now() - failingSince >= outageMs) throw error;
+        failingSince ??= performance.now();
+        if (signal?.aborted || performance.now() - failingSince >= outageMs) throw error;
         await sleep(pollMs, signal);
       }
     }

@@ -42,18 +42,18 @@ export function latestReading<T>(
   let last: { value: T; at: number; tookMs: number } | undefined;
   let reading: Promise<T> | undefined;
   let progress = { at: 0, items: 0 };
-  const moving = () => reading !== undefined && Date.now() - progress.at < times.stalledAfterMs;
+  const moving = () => reading !== undefined && performance.now() - progress.at < times.stalledAfterMs;
   const recent = (done: { at: number; tookMs: number }) =>
-    Date.now() - done.at <= times.everyMs + times.patienceMs + 2 * done.tookMs + times.viewerGapMs;
+    performance.now() - done.at <= times.everyMs + times.patienceMs + 2 * done.tookMs + times.viewerGapMs;
 
   const start = (): Promise<T> => {
-    const started = Date.now();
+    const started = performance.now();
     progress = { at: started, items: 0 };
     return read(last?.value, (items) => {
-      progress = { at: Date.now(), items: progress.items + items };
+      progress = { at: performance.now(), items: progress.items + items };
     })
       .then((value) => {
-        last = { value, at: Date.now(), tookMs: Date.now() - started };
+        last = { value, at: performance.now(), tookMs: performance.now() - started };
         return value;
       })
       .finally(() => {
@@ -63,7 +63,7 @@ export function latestReading<T>(
 
   return {
     async get(): Promise<T> {
-      if (!last || Date.now() - last.at >= times.everyMs) reading ??= start();
+      if (!last || performance.now() - last.at >= times.everyMs) reading ??= start();
       if (!reading) return (last as { value: T }).value;
       if (!last) return reading;
       const fresh = await settledWithin(reading, times.patienceMs);
