@@ -23,7 +23,8 @@ export function withinDeadline<T>(
           seen = done;
           movedAt = performance.now();
         }
-        if (performance.now() - movedAt >= ms) reject(new Error(`${source} did not answer within ${ms / 1000} s`));
+        if (performance.now() - movedAt >= ms)
+          reject(new Error(`${source} did not answer within ${ms / 1000} s`));
       },
       Math.min(ms, LOOK_EVERY_MS),
     );
