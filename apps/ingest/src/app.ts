@@ -273,6 +273,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     isClosing: () => closing,
     groupCommit,
     metrics,
+    dedupeWindowMs: config.dedupeWindowMs,
   });
   await app.register(sdkConfigRoutes, { keys, rateLimit: limited });
   await app.register(eventsRoute, {
@@ -286,6 +287,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     isClosing: () => closing,
     groupCommit,
     metrics,
+    dedupeWindowMs: config.dedupeWindowMs,
   });
   return app;
 }

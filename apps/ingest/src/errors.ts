@@ -55,6 +55,11 @@ export const errors = {
     'Content-Encoding "%s" is not supported: use gzip or none',
     415,
   ),
+  SPOOL_CLIENT_GONE: createError(
+    'SPOOL_CLIENT_GONE',
+    'The client closed the connection, and the request waited here longer than half DEDUPE_WINDOW: its retry may be stored already, and its messageIds forgotten; nothing stored',
+    499,
+  ),
   SPOOL_RATE_LIMITED: createError('SPOOL_RATE_LIMITED', 'Rate limit exceeded: retry in %s', 429),
   SPOOL_BUFFER_FULL: createError(
     'SPOOL_BUFFER_FULL',

@@ -18,7 +18,7 @@ import { toLines } from '../body/to-lines.js';
 import { errors, invalidStream } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
-import { type StoreDeps, storeLines } from './store-lines.js';
+import { type StoreDeps, storeLines, storingRequest } from './store-lines.js';
 
 export interface EventsRouteOptions extends StoreDeps {
   maxBodyBytes: number;
@@ -114,7 +114,7 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const received = new Date();
       const lines = toLines(request.body, received, lineLimits);
       const stored = await storeLines(options, stream, request.body.shape, lines, {
-        id: request.id,
+        ...storingRequest(request, reply),
         at: isoTime(received),
       });
       return reply.code(202).send(stored);

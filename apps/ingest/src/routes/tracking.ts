@@ -26,7 +26,7 @@ import {
   quarantineText,
   SERVER_FIELDS_BYTES,
 } from '../tracking/message.js';
-import { type StoreDeps, storeLines } from './store-lines.js';
+import { type StoreDeps, storeLines, storingRequest } from './store-lines.js';
 
 export interface TrackingRouteOptions extends StoreDeps {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
@@ -285,7 +285,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   ) => {
     const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope), quarantineText);
     const stored = await storeLines(options, request.trackingStream as string, body.shape, lines, {
-      id: request.id,
+      ...storingRequest(request, reply),
       at: envelope.receivedAt,
     });
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
