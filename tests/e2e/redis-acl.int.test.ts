@@ -19,7 +19,7 @@ import {
  * flush job's add and take failed for good while both processes said they were ready.
  */
 describe('under a Redis user that may not run INFO', () => {
-  it('flushes what the ingest accepts, size-triggered and swept, and says nothing of the queue failing', async () => {
+  it('flushes what the ingest accepts, size-triggered and swept, and shows its status, its Redis settings unchecked', async () => {
     const services = testServices();
     const admin = createTestRedis();
     const s3 = createTestS3();
@@ -74,6 +74,13 @@ describe('under a Redis user that may not run INFO', () => {
         }
         expect(landed.sort()).toEqual([...ids].sort());
       }
+      // The status, as the page and `spool status` read it: Redis there, its settings unknown.
+      const status = await fetch(`${flusher.url}/status.json`);
+      expect(status.status).toBe(200);
+      expect(((await status.json()) as { redis: object }).redis).toMatchObject({
+        unchecked: true,
+        warnings: [expect.stringContaining('this Redis user may not run INFO')],
+      });
       expect(ingest.output()).not.toContain('could not add the flush job');
       // No logged error of a refused INFO (ioredis's own ready check says, unlogged, that it skips).
       expect(flusher.output()).not.toContain('"message":"NOPERM');

@@ -66,7 +66,9 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   const q = status.queue;
   out.push(
     `queue: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed, ${q.failed} failed · ` +
-      `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`,
+      (status.redis.unchecked
+        ? 'Redis: not checked (INFO refused)'
+        : `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`),
   );
   if (t.stuck > 0) out.push(paint(RED, `! ${t.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL`));
   if (t.countersLost > 0) {

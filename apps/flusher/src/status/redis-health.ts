@@ -10,6 +10,37 @@ export interface RedisHealth {
   evictionPolicies: string[];
   aofEnabled: boolean;
   warnings: string[];
+  /**
+   * Set where the Redis user may not run INFO (an ACL without `@dangerous`): memory, the
+   * eviction policy and AOF are then unknown, and the fields above say nothing.
+   */
+  unchecked?: true;
+}
+
+/** What a Redis user that may not run INFO lets the status say of its Redis. */
+const INFO_REFUSED_WARNING =
+  'this Redis user may not run INFO: memory, the eviction policy and AOF are not checked (allow it +info)';
+
+/**
+ * readRedisHealth, or, where INFO is refused (NOPERM), a health that says so: the status page
+ * answered 503 "Redis could not be reached" to such a user, with Redis there (a review's run).
+ */
+export async function readRedisHealthOrUnchecked(redis: RedisClient): Promise<RedisHealth> {
+  try {
+    return await readRedisHealth(redis);
+  } catch (error) {
+    if (!(error as Error).message?.startsWith('NOPERM')) throw error;
+    const nodes = 'nodes' in redis ? redis.nodes('master').length : 1;
+    return {
+      nodes,
+      usedMemoryBytes: 0,
+      maxMemoryBytes: 0,
+      evictionPolicies: [],
+      aofEnabled: false,
+      warnings: [INFO_REFUSED_WARNING],
+      unchecked: true,
+    };
+  }
 }
 
 /**

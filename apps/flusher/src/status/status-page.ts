@@ -85,7 +85,8 @@ function render(status) {
   $('queue').textContent = 'waiting ' + q.waiting + ' · active ' + q.active + ' · delayed ' + q.delayed +
     ' · failed ' + q.failed + ' · oldest waiting ' + age(q.oldestWaitingAgeMs);
   const r = status.redis;
-  $('redis').textContent = bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
+  $('redis').textContent = r.unchecked ? r.nodes + ' node(s) · not checked: this Redis user may not run INFO' :
+    bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
   const failing = status.lastFlushError && !status.lastFlushError.landedSince;
   document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || failing ? 'attention' : 'ok';

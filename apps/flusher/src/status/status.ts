@@ -2,7 +2,7 @@ import { type Config, type FlushJobData, type RedisClient, streamForgetAfterMs }
 import type { Queue } from 'bullmq';
 import { type FlushErrorRecord, readLastFlushError } from './flush-errors.js';
 import { latestReading } from './latest-reading.js';
-import { type RedisHealth, readRedisHealth } from './redis-health.js';
+import { type RedisHealth, readRedisHealthOrUnchecked } from './redis-health.js';
 import { type StreamStatus, streamStatusPages } from './stream-status.js';
 import { topRows } from './top-rows.js';
 
@@ -163,7 +163,7 @@ export function statusReader(deps: {
       // The next jobs to run: urgent ones (addFlushJob) go before the older time-aged ones, so
       // the oldest waiting job is among them, not at the head, unless more are urgent.
       queue.getJobs(['waiting'], 0, OLDEST_WAITING_AMONG - 1, true),
-      readRedisHealth(redis),
+      readRedisHealthOrUnchecked(redis),
     ]);
     const oldestTimestamp = Math.min(...oldestWaiting.map((job) => job.timestamp));
     return {
