@@ -164,6 +164,8 @@ export function readStatement({ inputs, schema, maxLineBytes }: CopyToParquet): 
     return (
       `read_csv(${files}, columns = {${columns.join(', ')}}, header = false, ` +
       `delim = E'\\x01', quote = E'\\x02', escape = E'\\x02', auto_detect = false, new_line = '\\n', ` +
+      // An empty line's quoted empty text is '', not NULL: only an unquoted empty field is NULL.
+      'allow_quoted_nulls = false, ' +
       // Its buffer is 16 lines' bound by default: a text line of 6 MiB asked 112 MiB, past the
       // COPY's memory, on every retry. Two lines' bound reads any line (measured: 30 MiB in 96).
       `max_line_size = ${objectBytes}, buffer_size = ${Math.max(16 * 1024 * 1024, 2 * objectBytes)})`

@@ -220,6 +220,7 @@ describe('ParquetStage', () => {
       '\r',
       '{"messageId":"h",\r"n":1}',
       `${'\x02'.repeat(2 * 1024 * 1024)}`,
+      '', // an empty line: an empty _event, not NULL (a typed row's)
     ];
     const text = Buffer.from(lines.map((line) => `${line}\n`).join(''));
     const fallbacks: FallbackKind[] = [];
@@ -238,6 +239,7 @@ describe('ParquetStage', () => {
       { messageId: null, _event: lines[6] },
       { messageId: 'h', _event: lines[7] },
       { messageId: null, _event: lines[8] },
+      { messageId: null, _event: '' },
     ]);
     expect(fallbacks).toEqual(['text-lines']);
   });

@@ -19,6 +19,7 @@ const TEXT_LINE_DELIMITER = 0x01;
 const TEXT_LINE_QUOTE = 0x02;
 const CR = 0x0d;
 const OUTPUT_BYTES = 1024 * 1024;
+const EMPTY_QUOTED = Buffer.from([TEXT_LINE_QUOTE, TEXT_LINE_QUOTE]);
 
 /**
  * Rewrites the staged generation for Parquet's last way of writing it, each line as text
@@ -116,6 +117,8 @@ const utf8 = (bytes: Buffer) => (isUtf8(bytes) ? bytes : Buffer.from(bytes.toStr
 
 /** `field` as it is, or quoted (TEXT_LINE_QUOTE) where it holds the delimiter, the quote or a CR. */
 function quoted(field: Buffer): Buffer {
+  // Quoted when empty: DuckDB reads an empty field as NULL, and NULL `_event` is a typed row's.
+  if (field.length === 0) return EMPTY_QUOTED;
   if (!field.includes(TEXT_LINE_DELIMITER) && !field.includes(TEXT_LINE_QUOTE) && !field.includes(CR)) {
     return field;
   }
