@@ -30,6 +30,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { FlusherClients } from './clients.js';
+import { clockOffsetCheck } from './clock-offset.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
@@ -229,6 +230,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   // Aborted on close: a sweep in progress begins no further stream (at 100k streams a whole tick
   // outlasted the shutdown's grace).
   const sweepStop = new AbortController();
+  const checkClock = clockOffsetCheck({ redis: clients.redis, metrics, logger });
   const sweepTimer = startSweepTimer({
     redis: clients.redis,
     leaseKey: sweepLeaseKey(config.namespace),
@@ -238,6 +240,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     sweep: () => sweep(sweepDeps, sweepStop.signal),
     onTick: (outcome) => {
       metrics.sweeps.inc({ outcome });
+      // A Redis that does not answer is the tick's to say (lease_failed).
+      checkClock().catch(() => {});
       skippedTicks = outcome === 'skipped' ? skippedTicks + 1 : 0;
       // Another flusher sweeps now: this one's view of the buffers is growing stale, and alerts
       // take the highest of every flusher's.

@@ -62,6 +62,11 @@ export function createFlusherMetrics(
       registers: [registry],
     }),
     keyFileReadOk: keyFileReadOkGauge(registry),
+    clockOffset: new Gauge({
+      name: 'spool_flusher_clock_offset_seconds',
+      help: "This flusher's clock minus Redis's (TIME), as of the last sweep: BullMQ dates a failed flush's retry by the flusher's clock, and a flusher ahead of the others runs their retries early",
+      registers: [registry],
+    }),
     oldestBufferAge: new Gauge({
       name: 'spool_oldest_buffer_age_seconds',
       help: 'Age of the oldest unflushed data (active buffer or sealed generation), as of the last sweep',

@@ -1,0 +1,59 @@
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
+import { createTestRedis } from '@spool/testkit';
+import pino from 'pino';
+import { clockOffsetCheck } from './clock-offset.js';
+import { createFlusherMetrics } from './metrics.js';
+
+const redis = createTestRedis();
+afterAll(() => redis.quit());
+
+async function offsetAndWarnings(clockMs: number): Promise<{ offset: number | undefined; warnings: number }> {
+  const lines: Array<{ msg: string }> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const metrics = createFlusherMetrics();
+  const check = clockOffsetCheck({ redis, metrics, logger });
+  // Only Date: the timers and the connection's own run on.
+  jest.useFakeTimers({
+    now: clockMs,
+    doNotFake: [
+      'nextTick',
+      'setImmediate',
+      'clearImmediate',
+      'setTimeout',
+      'clearTimeout',
+      'setInterval',
+      'clearInterval',
+      'queueMicrotask',
+      'hrtime',
+      'performance',
+    ],
+  });
+  try {
+    await check();
+    await check();
+  } finally {
+    jest.useRealTimers();
+  }
+  const gauge = await metrics.registry.getSingleMetric('spool_flusher_clock_offset_seconds')?.get();
+  return {
+    offset: gauge?.values[0]?.value,
+    warnings: lines.filter((line) => line.msg.includes("this flusher's clock is off Redis's")).length,
+  };
+}
+
+describe("a flusher's clock against Redis's", () => {
+  it('is a gauge, and a warning (once, however many ticks) when an hour ahead or behind', async () => {
+    const ahead = await offsetAndWarnings(Date.now() + 3_600_000);
+    expect(ahead.offset).toBeGreaterThan(3_500);
+    expect(ahead.warnings).toBe(1);
+    const behind = await offsetAndWarnings(Date.now() - 3_600_000);
+    expect(behind.offset).toBeLessThan(-3_500);
+    expect(behind.warnings).toBe(1);
+  });
+
+  it('says nothing of a clock within seconds of it', async () => {
+    const synced = await offsetAndWarnings(Date.now());
+    expect(Math.abs(synced.offset ?? Number.NaN)).toBeLessThan(5);
+    expect(synced.warnings).toBe(0);
+  });
+});
