@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
-import { createTestRedis } from '@spool/testkit';
+import { createTestRedis, ONLY_THE_WALL_CLOCK } from '@spool/testkit';
 import pino from 'pino';
 import { clockOffsetCheck } from './clock-offset.js';
 import { createFlusherMetrics } from './metrics.js';
@@ -15,18 +15,7 @@ async function offsetAndWarnings(clockMs: number): Promise<{ offset: number | un
   // Only Date: the timers and the connection's own run on.
   jest.useFakeTimers({
     now: clockMs,
-    doNotFake: [
-      'nextTick',
-      'setImmediate',
-      'clearImmediate',
-      'setTimeout',
-      'clearTimeout',
-      'setInterval',
-      'clearInterval',
-      'queueMicrotask',
-      'hrtime',
-      'performance',
-    ],
+    doNotFake: [...ONLY_THE_WALL_CLOCK],
   });
   try {
     await check();

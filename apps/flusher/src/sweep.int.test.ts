@@ -25,7 +25,14 @@ import {
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
-import { createTestRedis, createTestS3, flusherTestEnv, randomName, waitFor } from '@spool/testkit';
+import {
+  createTestRedis,
+  createTestS3,
+  flusherTestEnv,
+  ONLY_THE_WALL_CLOCK,
+  randomName,
+  waitFor,
+} from '@spool/testkit';
 import { startRedisServer } from '@spool/testkit/local-stack';
 import { freePort } from '@spool/testkit/ports';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -187,6 +194,20 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
   });
 
+  /**
+   * A sealed generation 0 of `stream` whose flush job is a retry due at `dueMs`, as a worker's
+   * clock dated it. This file's queue has no worker: nothing moves a due job but the sweep.
+   */
+  async function sealedWithRetryDue(stream: string, dueMs: number): Promise<void> {
+    await write(stream, 100, (await redisNow(redis)) - 1_000);
+    await sealGeneration(redis, streamKeys(stream, NS), 0);
+    await queue.add(
+      FLUSH_JOB,
+      { stream, gen: 0 },
+      { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), delay: 60_000, timestamp: dueMs - 60_000 },
+    );
+  }
+
   it("runs a retry due past FLUSH_RETRY_MAX on Redis's clock now (a worker's clock ahead dated it), and leaves one due within it", async () => {
     const now = await redisNow(redis);
     const [ahead, threeCaps, due, atCap] = ['ahead', 'threecaps', 'due', 'atcap'].map((name) =>
@@ -199,13 +220,7 @@ describe('the sweep', () => {
       // A backoff of the cap itself (5 minutes here), from a worker a little ahead: it waits.
       [atCap, 5 * 60_000 + 1_000],
     ] as const) {
-      await write(stream, 100, now - 1_000);
-      await sealGeneration(redis, streamKeys(stream, NS), 0);
-      await queue.add(
-        FLUSH_JOB,
-        { stream, gen: 0 },
-        { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), delay },
-      );
+      await sealedWithRetryDue(stream, now + delay);
     }
     const result = await sweep(deps);
     expect(result.retried).toContain(flushJobId(ahead, 0));
@@ -227,14 +242,7 @@ describe('the sweep', () => {
       [overdue, now - 60 * 60_000],
       [justDue, now - 2_000],
     ] as const) {
-      await write(stream, 100, now - 1_000);
-      await sealGeneration(redis, streamKeys(stream, NS), 0);
-      // This file's queue has no worker: nothing moves a due job but the sweep.
-      await queue.add(
-        FLUSH_JOB,
-        { stream, gen: 0 },
-        { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), delay: 60_000, timestamp: due - 60_000 },
-      );
+      await sealedWithRetryDue(stream, due);
       expect(await (await queue.getJob(flushJobId(stream, 0)))?.getState()).toBe('delayed');
     }
     const result = await sweep(deps);
@@ -431,18 +439,7 @@ describe('the sweep', () => {
     // This process's clock a day behind: by it, the buffer would not be due for a day.
     jest.useFakeTimers({
       now: Date.now() - 86_400_000,
-      doNotFake: [
-        'nextTick',
-        'setImmediate',
-        'clearImmediate',
-        'setTimeout',
-        'clearTimeout',
-        'setInterval',
-        'clearInterval',
-        'queueMicrotask',
-        'hrtime',
-        'performance',
-      ],
+      doNotFake: [...ONLY_THE_WALL_CLOCK],
     });
     try {
       expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));

@@ -19,3 +19,4 @@ export { startTestServices, stopTestServices } from './services.js';
 export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS, SPOOL_NODE_FLAGS } from './spool-services.js';
 export { TcpProxy } from './tcp-proxy.js';
 export { until, waitFor } from './wait.js';
+export { ONLY_THE_WALL_CLOCK } from './wall-clock.js';

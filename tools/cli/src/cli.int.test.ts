@@ -42,6 +42,19 @@ function run(args: string[], env: Record<string, string> = {}) {
   return { child, exited, out, err };
 }
 
+/**
+ * `spool status --url <url>` on a terminal of its own (script(1)): the live view runs only on
+ * one. script(1) with its input no terminal leaves its pty at 0×0, as any pty nobody sized.
+ */
+function statusOnATerminal(url: string) {
+  const command = `exec ${process.execPath} ${CLI} status --url ${url}`;
+  const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+    env: { ...withoutSpoolSettings() },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return { terminal, ...childOutput(terminal) };
+}
+
 async function append(stream: string, namespace: string, lines: string[]): Promise<void> {
   await appendToBuffer(redis, streamKeys(stream, namespace), {
     chunk: lines.map((line) => `${line}\n`).join(''),
@@ -407,13 +420,7 @@ describe('spool status', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    // script(1) gives the command a terminal of its own: the live view runs only on one.
-    const command = `exec ${process.execPath} ${CLI} status --url http://127.0.0.1:${port}`;
-    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...withoutSpoolSettings() },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const { closed, out } = childOutput(terminal);
+    const { terminal, closed, out } = statusOnATerminal(`http://127.0.0.1:${port}`);
     try {
       // Two paints: the view went on after the error.
       await waitFor(
@@ -461,13 +468,7 @@ describe('spool status', () => {
       SPOOL_MAINS.flusher,
       flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
     );
-    // script(1) with its input no terminal leaves its pty at 0×0, as any pty nobody sized.
-    const command = `exec ${process.execPath} ${CLI} status --url ${flusher.url}`;
-    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...withoutSpoolSettings() },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const { closed, out } = childOutput(terminal);
+    const { terminal, closed, out } = statusOnATerminal(flusher.url);
     try {
       const header = await waitFor(
         async () =>
@@ -491,12 +492,7 @@ describe('spool status', () => {
     const server = createServer(() => {});
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const command = `exec ${process.execPath} ${CLI} status --url http://127.0.0.1:${port}`;
-    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      env: { ...withoutSpoolSettings() },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const { closed, out } = childOutput(terminal);
+    const { terminal, closed, out } = statusOnATerminal(`http://127.0.0.1:${port}`);
     try {
       await waitFor(
         async () =>
