@@ -273,7 +273,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     isClosing: () => closing,
     groupCommit,
     metrics,
-    dedupeWindowMs: config.dedupeWindowMs,
   });
   await app.register(sdkConfigRoutes, { keys, rateLimit: limited });
   await app.register(eventsRoute, {
@@ -287,7 +286,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     isClosing: () => closing,
     groupCommit,
     metrics,
-    dedupeWindowMs: config.dedupeWindowMs,
   });
   return app;
 }

@@ -28,6 +28,7 @@ import {
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import { Cluster, type Redis } from 'ioredis';
+import { abandoned, type RequestClient } from './abandoned-requests.js';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { type ShardPart, splitByShard } from './shard-lines.js';
@@ -70,6 +71,8 @@ interface Member {
   lines: UnitLines;
   resolve(appended: Appended): void;
   reject(error: Error): void;
+  /** Its client, where a request held too long whose client is gone stores nothing (abandoned-requests.ts). */
+  client?: RequestClient;
 }
 
 interface Group {
@@ -228,9 +231,11 @@ export class GroupCommit {
   }
 
   /** Appends a request's lines to the stream's buffer (or its shards'); resolves once Redis holds them. */
-  append(stream: string, lines: AppendLines): Promise<Appended> {
+  append(stream: string, lines: AppendLines, client?: RequestClient): Promise<Appended> {
     const shards = this.shardsOf(stream);
-    return shards === 1 ? this.appendToUnit(stream, lines) : this.appendToShards(stream, lines, shards);
+    return shards === 1
+      ? this.appendToUnit(stream, lines, client)
+      : this.appendToShards(stream, lines, shards, client);
   }
 
   /**
@@ -240,11 +245,16 @@ export class GroupCommit {
    * unconfirmed append may be stored); otherwise some events are stored and a retry with the
    * same messageIds stores only the others (SPOOL_PARTLY_STORED).
    */
-  private async appendToShards(stream: string, lines: AppendLines, shards: number): Promise<Appended> {
+  private async appendToShards(
+    stream: string,
+    lines: AppendLines,
+    shards: number,
+    client: RequestClient | undefined,
+  ): Promise<Appended> {
     this.spareShard = (this.spareShard + 1) % MAX_STREAM_SHARDS;
     const parts = splitByShard(lines, shards, this.spareShard % shards);
     const results = await Promise.allSettled(
-      parts.map((part) => this.appendToUnit(shardUnit(stream, part.shard), part)),
+      parts.map((part) => this.appendToUnit(shardUnit(stream, part.shard), part, client)),
     );
     const stored: StoredEvents = { accepted: 0, duplicates: 0 };
     const refusals: Error[] = [];
@@ -261,7 +271,7 @@ export class GroupCommit {
   }
 
   /** Appends lines to one buffer unit (a stream, or one shard of it) in its group. */
-  private appendToUnit(unit: string, lines: UnitLines): Promise<Appended> {
+  private appendToUnit(unit: string, lines: UnitLines, client: RequestClient | undefined): Promise<Appended> {
     return new Promise<Appended>((resolve, reject) => {
       let group = this.open.get(unit);
       if (!group) {
@@ -269,7 +279,7 @@ export class GroupCommit {
         this.open.set(unit, group);
         this.schedule(group);
       }
-      group.members.push({ lines, resolve, reject });
+      group.members.push({ lines, resolve, reject, client });
       group.bytes += lines.bytes;
       group.events += lines.count;
       if (group.bytes >= MAX_GROUP_BYTES) this.send(group);
@@ -308,7 +318,7 @@ export class GroupCommit {
 
   private async commit(group: Group): Promise<void> {
     const { config, redis, metrics } = this.deps;
-    const { members } = group;
+    let { members } = group;
     const failAll = (operation: 'register_stream' | 'append' | 'replicate', error: unknown, key: string) => {
       metrics.failures.inc({ operation });
       this.logFailure(operation, error, group.stream);
@@ -329,6 +339,15 @@ export class GroupCommit {
       );
       return;
     }
+    // Just before the append: a freeze found the request waiting in its group (or on the
+    // registration) as often as before it (a review's run).
+    const gone = await abandoned(members, config.dedupeWindowMs);
+    if (gone.size > 0) {
+      for (const member of gone) member.reject(new errors.SPOOL_CLIENT_GONE());
+      members = members.filter((member) => !gone.has(member));
+      if (members.length === 0) return;
+    }
+    const events = gone.size > 0 ? members.reduce((sum, { lines }) => sum + lines.count, 0) : group.events;
     const limits = this.limitsOf(group.stream);
     const keys = streamKeys(group.stream, config.namespace);
     const endTimer = metrics.appendSeconds.startTimer();
@@ -342,7 +361,7 @@ export class GroupCommit {
             members.length === 1
               ? (members[0] as Member).lines.text
               : members.map((m) => m.lines.text).join(''),
-          eventCount: group.events,
+          eventCount: events,
           maxBytes: limits.maxBufferBytes,
           dedupeWindowMs: config.dedupeWindowMs,
           clientIds: config.dedupeWindowMs > 0 ? groupClientIds(members) : NO_CLIENT_IDS,

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import {
   createTestRedis,
@@ -22,11 +22,10 @@ afterAll(() => redis.quit());
  */
 async function sendThroughAFreeze(
   ingest: ServiceProcess,
-  stream: string,
-  events: object[],
+  path: string,
+  body: string,
   { frozenMs, clientWaits }: { frozenMs: number; clientWaits: boolean },
 ): Promise<string> {
-  const body = JSON.stringify(events);
   const { port } = new URL(ingest.url);
   const socket = connect(Number(port), '127.0.0.1');
   let answer = '';
@@ -36,7 +35,7 @@ async function sendThroughAFreeze(
   const closed = new Promise((resolve) => socket.on('close', resolve));
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(
-    `POST /v1/streams/${stream}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
   );
   await sleep(200); // the headers read: the request is under way
@@ -54,37 +53,59 @@ async function sendThroughAFreeze(
 }
 
 describe('a request held in a frozen ingest', () => {
-  it('is not stored once its client is gone and it has waited past half DEDUPE_WINDOW (its retry may be stored, and forgotten), and is if its client waits', async () => {
-    const namespace = randomName('ns');
-    const ingest = await spawnService(
+  const namespace = randomName('ns');
+  let ingest: ServiceProcess;
+  beforeAll(async () => {
+    ingest = await spawnService(
       SPOOL_MAINS.ingest,
       ingestTestEnv({ REDIS_NAMESPACE: namespace, DEDUPE_WINDOW: '2s', LOG_LEVEL: 'info' }),
     );
-    try {
-      const [gone, waiting] = [randomName('gone'), randomName('waiting')];
-      const events = [{ messageId: `${gone}-1` }, { messageId: `${gone}-2` }];
-      const goneAnswer = await sendThroughAFreeze(ingest, gone, events, {
-        frozenMs: 1_500,
-        clientWaits: false,
-      });
-      expect(goneAnswer).toBe('');
-      await waitFor(
-        async () =>
-          ingest.output().includes('lost its client: its events are not stored') ? true : undefined,
-        10_000,
-        "the ingest's refusal",
-      );
-      expect(await redis.exists(streamKeys(gone, namespace).buf)).toBe(0);
+  });
+  afterAll(() => ingest?.stop());
+  const stored = async (stream: string) => (await redis.get(streamKeys(stream, namespace).buf)) ?? '';
 
-      // The same wait with its client still there: answered, and stored.
-      const waitingAnswer = await sendThroughAFreeze(ingest, waiting, [{ messageId: `${waiting}-1` }], {
-        frozenMs: 1_500,
-        clientWaits: true,
-      });
-      expect(waitingAnswer).toMatch(/^HTTP\/1\.1 202 /);
-      expect(await redis.get(streamKeys(waiting, namespace).buf)).toContain(`${waiting}-1`);
-    } finally {
-      await ingest.stop();
-    }
+  it('is not stored once its client is gone and it has waited past half DEDUPE_WINDOW (its retry may be stored, and forgotten), and is counted', async () => {
+    const gone = randomName('gone');
+    const body = JSON.stringify([{ messageId: `${gone}-1` }, { messageId: `${gone}-2` }]);
+    const answer = await sendThroughAFreeze(ingest, `/v1/streams/${gone}/events`, body, {
+      frozenMs: 1_500,
+      clientWaits: false,
+    });
+    expect(answer).toBe('');
+    await waitFor(
+      async () => (ingest.output().includes('lost its client: its events are not stored') ? true : undefined),
+      10_000,
+      "the ingest's refusal",
+    );
+    expect(await stored(gone)).toBe('');
+    // No answer to count by its status: its events are counted apart.
+    const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+    expect(metrics).toMatch(/spool_ingest_events_total\{stream="[^"]+",outcome="abandoned"\} 2/);
+  });
+
+  it('is stored, and answered, while its client waits', async () => {
+    const waiting = randomName('waiting');
+    const answer = await sendThroughAFreeze(
+      ingest,
+      `/v1/streams/${waiting}/events`,
+      JSON.stringify([{ messageId: `${waiting}-1` }]),
+      { frozenMs: 1_500, clientWaits: true },
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 202 /);
+    expect(await stored(waiting)).toContain(`${waiting}-1`);
+  });
+
+  it('is stored when it is a beacon, which is never retried, though its client is gone', async () => {
+    const beacon = randomName('beacon');
+    const body = JSON.stringify({
+      batch: [{ type: 'track', event: 'left', anonymousId: 'a', messageId: beacon }],
+    });
+    await sendThroughAFreeze(ingest, '/beacon/v1/batch', body, { frozenMs: 1_500, clientWaits: false });
+    // An open service's tracking events go to DEFAULT_STREAM.
+    await waitFor(
+      async () => ((await stored('events')).includes(beacon) ? true : undefined),
+      10_000,
+      'the beacon stored',
+    );
   });
 });

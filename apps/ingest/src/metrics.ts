@@ -8,6 +8,8 @@ export interface EventOutcomes {
   accepted: number;
   duplicates: number;
   rejected: number;
+  /** Not stored: the request's client was gone once it had waited past half DEDUPE_WINDOW (abandoned-requests.ts). */
+  abandoned: number;
 }
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
@@ -108,6 +110,7 @@ export function createIngestMetrics() {
     accepted: metrics.events.labels({ stream: label, outcome: 'accepted' }),
     duplicates: metrics.events.labels({ stream: label, outcome: 'duplicate' }),
     rejected: metrics.events.labels({ stream: label, outcome: 'rejected' }),
+    abandoned: metrics.events.labels({ stream: label, outcome: 'abandoned' }),
   }));
 
   return {
@@ -124,7 +127,7 @@ export function createIngestMetrics() {
     countEvents(stream: string, outcomes: Partial<EventOutcomes>): void {
       const stored = (outcomes.accepted ?? 0) + (outcomes.duplicates ?? 0) > 0;
       const counters = outcomeCounters(metrics.streamLabel(stream, stored));
-      for (const outcome of ['accepted', 'duplicates', 'rejected'] as const) {
+      for (const outcome of ['accepted', 'duplicates', 'rejected', 'abandoned'] as const) {
         const count = outcomes[outcome] ?? 0;
         if (count > 0) counters[outcome].inc(count);
       }

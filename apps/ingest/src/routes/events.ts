@@ -5,6 +5,7 @@ import type {
   onRequestAsyncHookHandler,
   onRequestHookHandler,
 } from 'fastify';
+import { requestClient } from '../abandoned-requests.js';
 import type { AuthResult } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import {
@@ -18,7 +19,7 @@ import { toLines } from '../body/to-lines.js';
 import { errors, invalidStream } from '../errors.js';
 import type { InflightBodies } from '../inflight-bodies.js';
 import { isoTime } from '../iso-time.js';
-import { type StoreDeps, storeLines, storingRequest } from './store-lines.js';
+import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface EventsRouteOptions extends StoreDeps {
   maxBodyBytes: number;
@@ -114,8 +115,9 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
       const received = new Date();
       const lines = toLines(request.body, received, lineLimits);
       const stored = await storeLines(options, stream, request.body.shape, lines, {
-        ...storingRequest(request, reply),
+        id: request.id,
         at: isoTime(received),
+        client: requestClient(request, reply),
       });
       return reply.code(202).send(stored);
     },

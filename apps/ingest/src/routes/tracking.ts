@@ -7,6 +7,7 @@ import type {
   onRequestHookHandler,
   preHandlerHookHandler,
 } from 'fastify';
+import { requestClient } from '../abandoned-requests.js';
 import { decidingHeaderKey, headerKey, INVALID_WRITE_KEY, urlKey, type WriteKeyVerifier } from '../auth.js';
 import { decodingHook } from '../body/decompress.js';
 import { checkEvent, isPlainObject, mendLoneSurrogates } from '../body/event-rules.js';
@@ -26,7 +27,7 @@ import {
   quarantineText,
   SERVER_FIELDS_BYTES,
 } from '../tracking/message.js';
-import { type StoreDeps, storeLines, storingRequest } from './store-lines.js';
+import { type StoreDeps, storeLines } from './store-lines.js';
 
 export interface TrackingRouteOptions extends StoreDeps {
   /** MAX_BATCH_BYTES: a body's most, after decompression. */
@@ -285,8 +286,10 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   ) => {
     const lines = toLines(body, envelope.received, lineLimits, messageNormalizer(envelope), quarantineText);
     const stored = await storeLines(options, request.trackingStream as string, body.shape, lines, {
-      ...storingRequest(request, reply),
+      id: request.id,
       at: envelope.receivedAt,
+      // A beacon is never retried: its client gone, storing it is the only way its events land.
+      client: request.routeOptions.url === BEACON_ROUTE ? undefined : requestClient(request, reply),
     });
     // Segment's answer, and Spool's counts beside it (SDKs read only the status).
     return reply.code(200).send({ success: true, ...stored });
