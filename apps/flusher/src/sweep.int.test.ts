@@ -234,13 +234,20 @@ describe('the sweep', () => {
       await (await queue.getJob(flushJobId(stream, 0)))?.remove();
   });
 
-  it("runs a retry overdue on Redis's clock that no worker's clock has reached (a clock stepped back), and leaves one just due to its worker", async () => {
+  it("runs a retry overdue on Redis's clock by more than FLUSH_RETRY_MAX (a clock stepped back), and leaves one overdue by less", async () => {
     const now = await redisNow(redis);
-    const [overdue, justDue] = [randomName('overdue'), randomName('justdue')];
+    const [overdue, justDue, withinCap] = [
+      randomName('overdue'),
+      randomName('justdue'),
+      randomName('withincap'),
+    ];
     for (const [stream, due] of [
       // Dated by a worker whose clock was then stepped back an hour: due an hour ago, still delayed.
       [overdue, now - 60 * 60_000],
       [justDue, now - 2_000],
+      // Overdue by less than FLUSH_RETRY_MAX (5 minutes here): as every retry looks where Redis's
+      // clock is ahead of the flushers' by that much; its backoff stands.
+      [withinCap, now - 4 * 60_000],
     ] as const) {
       await sealedWithRetryDue(stream, due);
       expect(await (await queue.getJob(flushJobId(stream, 0)))?.getState()).toBe('delayed');
@@ -248,9 +255,11 @@ describe('the sweep', () => {
     const result = await sweep(deps);
     expect(result.retried).toContain(flushJobId(overdue, 0));
     expect(result.retried).not.toContain(flushJobId(justDue, 0));
+    expect(result.retried).not.toContain(flushJobId(withinCap, 0));
     expect(await (await queue.getJob(flushJobId(overdue, 0)))?.getState()).toBe('waiting');
     expect(await (await queue.getJob(flushJobId(justDue, 0)))?.getState()).toBe('delayed');
-    for (const stream of [overdue, justDue]) await (await queue.getJob(flushJobId(stream, 0)))?.remove();
+    for (const stream of [overdue, justDue, withinCap])
+      await (await queue.getJob(flushJobId(stream, 0)))?.remove();
   });
 
   it('flushes an old buffer by time only once its stream has no sealed generation waiting (an S3 outage piled one up a FLUSH_INTERVAL)', async () => {

@@ -33,11 +33,7 @@ import { readUnitState } from './unit-state.js';
 
 /** An hour, in ms: UTC hours begin at its multiples, as an object's `hour=` folder does. */
 const HOUR_MS = 3_600_000;
-/**
- * How long past its due time, on Redis's clock, a retry may stay delayed before the sweep runs
- * it: a worker moves it itself once its own clock reaches that time, and clocks a few seconds
- * apart are not raced.
- */
+/** The least a retry is overdue on Redis's clock before the sweep runs it (retryMisdated). */
 const OVERDUE_RETRY_GRACE_MS = 10_000;
 
 export interface SweepDeps {
@@ -189,14 +185,18 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // the cap, and ran at once instead of waiting it (a review's run).
   // And a worker moves a retry once it is due by the worker's own clock: after a flusher's clock
   // stepped back an hour, or with every flusher behind the one that dated it, a retry due on
-  // Redis's clock waited as long, S3 back meanwhile (a review's run). One overdue by more than
-  // OVERDUE_RETRY_GRACE_MS is run now.
+  // Redis's clock waited as long, S3 back meanwhile (a review's run). One overdue on Redis's
+  // clock by more than FLUSH_RETRY_MAX (OVERDUE_RETRY_GRACE_MS at least) is run now. Not less:
+  // where Redis's clock is ahead of every flusher's, each retry looks overdue by that much, and
+  // with a 10 s grace every retry ran at each tick, its backoff lost (a review's run, Redis a
+  // minute ahead).
+  const overdueAfterMs = Math.max(OVERDUE_RETRY_GRACE_MS, config.flushRetryMaxMs);
   const retryMisdated = async (jobId: string) => {
     const score = await redis.zscore(queue.toKey('delayed'), jobId);
     if (score === null) return false;
     // A delayed job's score is its due time in ms, times 4096 (BullMQ's getDelayedScore).
     const due = Math.floor(Number(score) / 0x1000);
-    return due - now > 2 * config.flushRetryMaxMs || now - due > OVERDUE_RETRY_GRACE_MS;
+    return due - now > 2 * config.flushRetryMaxMs || now - due > overdueAfterMs;
   };
 
   // Per stream label: a sharded stream's gauges sum its shards.
