@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
-import { createTestRedis, ONLY_THE_WALL_CLOCK } from '@spool/testkit';
+import { createTestRedis, ONLY_THE_WALL_CLOCK, TcpProxy, testServices } from '@spool/testkit';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { clockOffsetCheck } from './clock-offset.js';
 import { createFlusherMetrics } from './metrics.js';
@@ -38,6 +40,31 @@ describe("a flusher's clock against Redis's", () => {
     const behind = await offsetAndWarnings(Date.now() - 3_600_000);
     expect(behind.offset).toBeLessThan(-3_500);
     expect(behind.warnings).toBe(1);
+  });
+
+  it('takes no reading whose TIME waited (Redis away, or slow): the wait is no offset', async () => {
+    const target = new URL(testServices().redisUrl);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port));
+    const slow = new Redis(proxy.url('redis'));
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const metrics = createFlusherMetrics();
+    try {
+      await slow.ping();
+      const held = proxy.holdRequestWith(['time']); // as ioredis sends it;
+      const reading = clockOffsetCheck({ redis: slow, metrics, logger })();
+      await held;
+      await sleep(1_500);
+      proxy.restore();
+      await reading;
+      const gauge = await metrics.registry.getSingleMetric('spool_flusher_clock_offset_seconds')?.get();
+      // Unset (a gauge's 0): counted, the 1.5 s wait read as -1.5 s, or -0.75 from its middle.
+      expect(Math.abs(gauge?.values[0]?.value ?? Number.NaN)).toBeLessThan(0.5);
+      expect(lines).toEqual([]);
+    } finally {
+      slow.disconnect();
+      await proxy.close();
+    }
   });
 
   it('says nothing of a clock within seconds of it', async () => {

@@ -83,7 +83,7 @@ export class FlusherWatch {
     onChange(false);
     logger.warn(
       { namespace },
-      "no flusher has run on this namespace for 5 minutes: accepted events wait in Redis until one does. If flushers run, they read another REDIS_NAMESPACE or another Redis (REDIS_URL's server or database): give them the ingest's",
+      "no flusher has run on this namespace for 3 minutes or more: accepted events wait in Redis until one does. If flushers run, they read another REDIS_NAMESPACE or another Redis (REDIS_URL's server or database): give them the ingest's",
     );
   }
 }
