@@ -50,7 +50,7 @@ export async function abandoned<T extends { client?: RequestClient }>(
     // No answer reaches anyone, to be counted or logged: said here.
     client?.log.warn(
       { waitedMs: Math.round(client.elapsedMs()) },
-      'a request held past half DEDUPE_WINDOW lost its client: its events are not stored (its retry may be stored already)',
+      'a request held past half DEDUPE_WINDOW lost its client: its events not yet appended are not stored (its retry may be stored already)',
     );
   }
   return gone;

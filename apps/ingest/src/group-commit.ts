@@ -256,11 +256,13 @@ export class GroupCommit {
     const results = await Promise.allSettled(
       parts.map((part) => this.appendToUnit(shardUnit(stream, part.shard), part, client)),
     );
-    const stored: StoredEvents = { accepted: 0, duplicates: 0 };
+    const stored: StoredEvents = { accepted: 0, duplicates: 0, abandoned: 0 };
     const refusals: Error[] = [];
     results.forEach((result, i) => {
       if (result.status === 'rejected') {
         refusals.push(result.reason as Error);
+        if (codeOf(result.reason as Error) === 'SPOOL_CLIENT_GONE')
+          stored.abandoned += (parts[i] as ShardPart).count;
         return;
       }
       stored.accepted += (parts[i] as ShardPart).count - result.value.duplicates;
@@ -509,10 +511,12 @@ export class GroupCommit {
 
 const codeOf = (error: Error) => (error as { code?: string }).code;
 
-/** What the stored parts of a sharded request stored, and left out as duplicates. */
+/** What the stored parts of a sharded request stored, and left out as duplicates; and the events of parts whose client was gone. */
 export interface StoredEvents {
   accepted: number;
   duplicates: number;
+  /** Events of parts refused SPOOL_CLIENT_GONE (abandoned-requests.ts): a freeze between two shards' appends. */
+  abandoned: number;
 }
 
 /**

@@ -52,6 +52,44 @@ async function sendThroughAFreeze(
   return answer;
 }
 
+/**
+ * A whole request sent to `ingest` (GROUP_COMMIT_WINDOW set), frozen as soon as it logs the
+ * request's arrival: the request waits in its group. Its client then closes the connection, and
+ * the ingest is let go after 1.5 s. 'appended' when the group was appended before the freeze
+ * took (a loaded machine): the attempt proves nothing.
+ */
+async function freezeInItsGroup(ingest: ServiceProcess, stream: string, namespace: string) {
+  const path = `/v1/streams/${stream}/events`;
+  const arrived = new Promise<void>((resolve) => {
+    const look = (data: Buffer) => {
+      if (!data.toString().includes(`"url":"${path}"`)) return;
+      process.kill(ingest.pid, 'SIGSTOP');
+      ingest.child.stdout?.off('data', look);
+      resolve();
+    };
+    ingest.child.stdout?.on('data', look);
+  });
+  const body = JSON.stringify([{ messageId: `${stream}-1` }]);
+  const { port } = new URL(ingest.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  await arrived;
+  try {
+    if (await redis.exists(streamKeys(stream, namespace).buf)) return 'appended';
+    socket.destroy();
+    await sleep(1_500);
+  } finally {
+    process.kill(ingest.pid, 'SIGCONT');
+  }
+  await closed;
+  return 'held';
+}
+
 describe('a request held in a frozen ingest', () => {
   const namespace = randomName('ns');
   let ingest: ServiceProcess;
@@ -73,7 +111,7 @@ describe('a request held in a frozen ingest', () => {
     });
     expect(answer).toBe('');
     await waitFor(
-      async () => (ingest.output().includes('lost its client: its events are not stored') ? true : undefined),
+      async () => (ingest.output().includes('lost its client') ? true : undefined),
       10_000,
       "the ingest's refusal",
     );
@@ -107,5 +145,38 @@ describe('a request held in a frozen ingest', () => {
       10_000,
       'the beacon stored',
     );
+  });
+
+  it('is not stored when the freeze finds it waiting in its group (GROUP_COMMIT_WINDOW), its client gone', async () => {
+    const grouped = randomName('ns');
+    const groupedIngest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({
+        REDIS_NAMESPACE: grouped,
+        DEDUPE_WINDOW: '2s',
+        GROUP_COMMIT_WINDOW: '100ms',
+        LOG_LEVEL: 'info',
+      }),
+    );
+    try {
+      let stream = randomName('grouped');
+      for (
+        let attempt = 1;
+        (await freezeInItsGroup(groupedIngest, stream, grouped)) === 'appended';
+        attempt++
+      ) {
+        if (attempt === 5)
+          throw new Error('each of 5 freezes took after the group was appended: nothing tested');
+        stream = randomName('grouped');
+      }
+      await waitFor(
+        async () => (groupedIngest.output().includes('lost its client') ? true : undefined),
+        10_000,
+        "the ingest's refusal",
+      );
+      expect(await redis.exists(streamKeys(stream, grouped).buf)).toBe(0);
+    } finally {
+      await groupedIngest.stop();
+    }
   });
 });

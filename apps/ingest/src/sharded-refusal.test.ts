@@ -4,7 +4,7 @@ import { shardedRefusal, storedEventsOf } from './group-commit.js';
 
 const full = () => new errors.SPOOL_BUFFER_FULL('web#1', 100);
 const unconfirmed = () => new errors.SPOOL_REDIS_UNAVAILABLE();
-const NONE = { accepted: 0, duplicates: 0 };
+const NONE = { accepted: 0, duplicates: 0, abandoned: 0 };
 const answer = (stream: string, refusals: Error[], parts: number) =>
   (shardedRefusal(stream, refusals, parts, NONE) as { code?: string }).code;
 
@@ -15,7 +15,7 @@ describe('the answer to a sharded request with refused parts', () => {
   });
 
   it('carries what the stored parts stored, for the accepted count; other errors carry nothing', () => {
-    const stored = { accepted: 3, duplicates: 1 };
+    const stored = { accepted: 3, duplicates: 1, abandoned: 2 };
     expect(storedEventsOf(shardedRefusal('web', [full()], 2, stored))).toEqual(stored);
     expect(storedEventsOf(shardedRefusal('web', [full(), full()], 2, NONE))).toBeUndefined();
     expect(storedEventsOf(new Error('boom'))).toBeUndefined();

@@ -57,7 +57,7 @@ export async function storeLines(
     // Some shards stored events, which the retry answers as duplicates: their storing is counted
     // now (what those parts left out as duplicates, the retry counts again: not here).
     const stored = storedEventsOf(error);
-    if (stored) metrics.countEvents(stream, { accepted: stored.accepted });
+    if (stored) metrics.countEvents(stream, { accepted: stored.accepted, abandoned: stored.abandoned });
     // No answer reaches the client, to be counted by its status: its events are counted here.
     if (error instanceof errors.SPOOL_CLIENT_GONE) metrics.countEvents(stream, { abandoned: lines.count });
     throw error;
