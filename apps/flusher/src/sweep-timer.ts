@@ -1,4 +1,4 @@
-import { type RedisClient, repeatedLog } from '@spool/shared';
+import { type RedisClient, repeatedLog, within } from '@spool/shared';
 import type { Logger } from 'pino';
 
 /** Deletes the lease (KEYS[1]) if its holder is ARGV[1]: one that expired and was taken since is another's. */
@@ -100,14 +100,7 @@ export function startSweepTimer(options: SweepTimerOptions): SweepTimer {
       // shorter FLUSH_INTERVAL from sweeping that long (a review's run). A failure leaves it to
       // expire; and a Redis away is waited for a second at most, not for its client's retries
       // (a shutdown took 6 s more).
-      let waited: NodeJS.Timeout | undefined;
-      await Promise.race([
-        redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder).catch(() => {}),
-        new Promise((resolve) => {
-          waited = setTimeout(resolve, 1_000);
-        }),
-      ]);
-      clearTimeout(waited);
+      await within(redis.eval(RELEASE_IF_HELD, 1, leaseKey, holder), 1_000);
     },
   };
 }
