@@ -1,14 +1,20 @@
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`,
+ * saying `what` it waited for (a function: read as it times out, to tell how far it got).
+ */
 export async function waitFor<T>(
   check: () => Promise<T | undefined>,
   timeoutMs: number,
-  what: string,
+  what: string | (() => string),
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
