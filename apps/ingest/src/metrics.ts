@@ -106,12 +106,14 @@ export function createIngestMetrics() {
     const [api, status] = key.split(' ') as [string, string];
     return metrics.requests.labels({ api, status });
   });
-  const outcomeCounters = cachedBy((label) => ({
-    accepted: metrics.events.labels({ stream: label, outcome: 'accepted' }),
-    duplicates: metrics.events.labels({ stream: label, outcome: 'duplicate' }),
-    rejected: metrics.events.labels({ stream: label, outcome: 'rejected' }),
-    abandoned: metrics.events.labels({ stream: label, outcome: 'abandoned' }),
-  }));
+  const outcomeCounters = cachedBy(
+    (label): Record<keyof EventOutcomes, CounterChild> => ({
+      accepted: metrics.events.labels({ stream: label, outcome: 'accepted' }),
+      duplicates: metrics.events.labels({ stream: label, outcome: 'duplicate' }),
+      rejected: metrics.events.labels({ stream: label, outcome: 'rejected' }),
+      abandoned: metrics.events.labels({ stream: label, outcome: 'abandoned' }),
+    }),
+  );
 
   return {
     ...metrics,
@@ -127,9 +129,9 @@ export function createIngestMetrics() {
     countEvents(stream: string, outcomes: Partial<EventOutcomes>): void {
       const stored = (outcomes.accepted ?? 0) + (outcomes.duplicates ?? 0) > 0;
       const counters = outcomeCounters(metrics.streamLabel(stream, stored));
-      for (const outcome of ['accepted', 'duplicates', 'rejected', 'abandoned'] as const) {
-        const count = outcomes[outcome] ?? 0;
-        if (count > 0) counters[outcome].inc(count);
+      for (const [outcome, counter] of Object.entries(counters)) {
+        const count = outcomes[outcome as keyof EventOutcomes] ?? 0;
+        if (count > 0) counter.inc(count);
       }
     },
   };
