@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
+import { refusedByAcl } from '@spool/shared';
 import type { RedisOptions } from 'ioredis';
 
 /** Nothing from Redis this long while a reply is awaited: the connection is dropped (the flush retries). */
@@ -117,7 +118,12 @@ export class RangeReader {
     // the connection, sent to whatever it is asked first: "max number of clients reached", which
     // the read then knew only as a broken pipe (a review's run).
     await this.send(['CLIENT', 'SETNAME', name]).catch((error: Error) => {
-      if (!(error instanceof RedisErrorReply && /^(NOPERM|ERR unknown command)\b/.test(error.reply)))
+      if (
+        !(
+          error instanceof RedisErrorReply &&
+          (refusedByAcl(error.reply) || /^ERR unknown command\b/.test(error.reply))
+        )
+      )
         throw error;
     });
   }

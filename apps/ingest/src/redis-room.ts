@@ -1,4 +1,4 @@
-import { type MemoryReserve, parseInfo, type RedisClient } from '@spool/shared';
+import { type MemoryReserve, parseInfo, type RedisClient, refusedByAcl } from '@spool/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -72,7 +72,7 @@ export class RedisRoom {
       }
     } catch (error) {
       // NOPERM: this user may not run INFO, nor may the append script, which then keeps no reserve.
-      if ((error as Error).message?.startsWith('NOPERM')) {
+      if (refusedByAcl((error as Error).message)) {
         this.checking = false;
         this.sayOnce(
           "REDIS_MEMORY_RESERVE is off: this Redis user may not run INFO, so appends cannot stop short of maxmemory (allow +info in the user's ACL)",

@@ -110,7 +110,7 @@ export {
   repeatedLog,
   repeatedLogPerKey,
 } from './repeated-log.js';
-export { replyCode } from './reply-code.js';
+export { refusedByAcl, replyCode } from './reply-code.js';
 export {
   type AppendRequest,
   type AppendResult,

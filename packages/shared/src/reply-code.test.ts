@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { replyCode } from './reply-code.js';
+import { refusedByAcl, replyCode } from './reply-code.js';
 
 describe('replyCode', () => {
   it("is a reply's first word", () => {
@@ -30,5 +30,14 @@ describe('replyCode', () => {
         'ERR Error running script (call to f_0a): @user_script:3: user_script:3: attempt to compare nil with number ',
       ),
     ).toBe('ERR');
+  });
+});
+
+describe('refusedByAcl', () => {
+  it("is a NOPERM reply's, as Redis 7.0 words it, and no other's", () => {
+    expect(refusedByAcl("NOPERM this user has no permissions to run the 'info' command")).toBe(true);
+    expect(refusedByAcl("ERR unknown command 'INFO'")).toBe(false);
+    expect(refusedByAcl('ERR max number of clients reached')).toBe(false);
+    expect(refusedByAcl(undefined)).toBe(false);
   });
 });

@@ -12,3 +12,8 @@ const SCRIPT_WRAPPED = /^ERR Error running script \(call to [^)]*\):.*? -([A-Z][
 export function replyCode(message: string): string {
   return SCRIPT_WRAPPED.exec(message)?.[1] ?? message.split(' ', 1)[0] ?? '';
 }
+
+/** Whether Redis refused a command to this user by its ACL (`NOPERM …`), given the error's text. */
+export function refusedByAcl(message: string | undefined): boolean {
+  return message !== undefined && replyCode(message) === 'NOPERM';
+}

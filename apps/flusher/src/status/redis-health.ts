@@ -1,4 +1,4 @@
-import { parseInfo, type RedisClient } from '@spool/shared';
+import { parseInfo, type RedisClient, refusedByAcl } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
 
 export interface RedisHealth {
@@ -29,7 +29,7 @@ export async function readRedisHealthOrUnchecked(redis: RedisClient): Promise<Re
   try {
     return await readRedisHealth(redis);
   } catch (error) {
-    if (!(error as Error).message?.startsWith('NOPERM')) throw error;
+    if (!refusedByAcl((error as Error).message)) throw error;
     const nodes = 'nodes' in redis ? redis.nodes('master').length : 1;
     return {
       nodes,
