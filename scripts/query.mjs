@@ -13,6 +13,10 @@ if (!sql) {
 }
 const connection = await (await DuckDBInstance.create(':memory:')).connect();
 try {
+  // Spool's times are UTC: NDJSON's read as TIMESTAMP (no zone), Parquet's as TIMESTAMPTZ, which
+  // DuckDB casts, truncates and compares in the session's zone, by default the machine's. In New
+  // York a day's filter on a Parquet object missed the day's events (a review's run).
+  await connection.run("SET TimeZone = 'UTC'");
   const reader = await connection.runAndReadAll(sql);
   console.table(reader.getRowObjectsJson());
 } catch (error) {

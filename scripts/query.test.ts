@@ -9,9 +9,10 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 /** `make query`: SQL with the flusher's DuckDB, as docs/output.md's queries on make dev's store need. */
 const QUERY = fileURLToPath(new URL('query.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'spool-query-'));
-const query = (sql: string) =>
+const query = (sql: string, env: NodeJS.ProcessEnv = process.env) =>
   spawnSync(process.execPath, [QUERY, sql], {
     cwd: dir,
+    env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -49,6 +50,16 @@ describe('make query', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/│ '\/a'\s+│ "it's \$\$1"\s+│ 2\s+│/);
+  });
+
+  it('reads times in UTC, as Spool writes them, on a machine in another zone', () => {
+    // A Parquet object's times are TIMESTAMPTZ: their day is the session zone's.
+    const run = query("SELECT CAST(TIMESTAMPTZ '2026-12-07 01:00:00+00' AS DATE)::VARCHAR AS day", {
+      ...process.env,
+      TZ: 'America/New_York',
+    });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/│ '2026-12-07'\s+│/);
   });
 
   it('says what DuckDB refused, exit 1, and what it needs, exit 64', () => {
