@@ -47,7 +47,8 @@ Stack (default: start its own: redis-server, an s3rver, ingest and flusher, in a
   --url http://127.0.0.1:8080   an ingest already running (e.g. make dev's); verification then
   --redis-url redis://127.0.0.1:6390 --s3-endpoint http://127.0.0.1:9000 --bucket spool --prefix ''
   --cluster host:port,...       its Redis Cluster's nodes, instead of --redis-url (default: REDIS_CLUSTER_NODES)
-  --write-key KEY               its WRITE_KEYS' key for the streams, when it has WRITE_KEYS
+  --write-key KEY               a key of its WRITE_KEYS for any stream (\`*\`): the load's streams
+                                 are named by its run (<run>-s0, …), new each run
   --s3-access-key ${LOCAL_S3_CREDENTIALS.accessKeyId} --s3-secret-key ${LOCAL_S3_CREDENTIALS.secretAccessKey} --namespace spool
                                  reads that stack's Redis and S3 (these defaults are make dev's,
                                  on SPOOL_DEV_REDIS_PORT and SPOOL_DEV_S3_PORT when set)
