@@ -266,6 +266,41 @@ describe('the tracking API on a keyed service', () => {
     }
   });
 
+  it("decides by the first key it finds, the others unread: the header's, then the body's, then the query's", async () => {
+    const batch = (messageId: string) => [{ type: 'track', userId: 'u', event: 'E', messageId }];
+    const inStream = async (messageId: string, where: string) =>
+      (await stored(ns, where)).some((message) => message.messageId === messageId);
+    // A right key in the header, a wrong one in the body and the query: stored by the header's.
+    const headerFirst = randomName('m');
+    const byHeader = await send(
+      ingest,
+      '/v1/batch?writeKey=nope-nope-nope',
+      { writeKey: 'nope', batch: batch(headerFirst) },
+      { 'content-type': 'application/json', authorization: basic('web-key-0001') },
+    );
+    expect(byHeader.statusCode).toBe(200);
+    expect(await inStream(headerFirst, stream)).toBe(true);
+    // A wrong key in the body refuses a request whose query holds a right one.
+    const bodyFirst = randomName('m');
+    const byBody = await send(ingest, '/v1/batch?writeKey=web-key-0001', {
+      writeKey: 'nope',
+      batch: batch(bodyFirst),
+    });
+    expect(byBody.statusCode).toBe(401);
+    expect(await inStream(bodyFirst, stream)).toBe(false);
+    // A right key in each: the body's decides the stream (a * key's: DEFAULT_STREAM).
+    const bodyStream = randomName('m');
+    const both = await send(ingest, '/v1/batch?writeKey=web-key-0001', {
+      writeKey: 'all-key-0002',
+      batch: batch(bodyStream),
+    });
+    expect(both.statusCode).toBe(200);
+    expect([await inStream(bodyStream, 'everything'), await inStream(bodyStream, stream)]).toEqual([
+      true,
+      false,
+    ]);
+  });
+
   it("takes a batch sent to //v1/batch: the Go SDKs' path when their endpoint ends in a slash", async () => {
     await ingest.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = ingest.app.server.address() as AddressInfo;
