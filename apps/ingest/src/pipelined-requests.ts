@@ -4,8 +4,13 @@ import type { FastifyReply, onRequestHookHandler } from 'fastify';
 
 /** What a connection's requests wait on. */
 interface Connection {
-  /** Its latest response: a request pipelined behind it waits until it is sent. */
-  latest: ServerResponse;
+  /**
+   * Its latest response until it is sent: a request pipelined behind it waits until then. Not
+   * kept after: a response holds its request, and so the request's parsed body, which an idle
+   * keep-alive connection held for up to its 72 s, beyond MAX_INFLIGHT_BYTES (a review's 128 MB
+   * heap ran out after 10 connections, each idle after one 777 KB body).
+   */
+  latest: ServerResponse | undefined;
   /** Its requests waiting on the one ahead of them. */
   waiting: number;
   /** This module stopped reading it, to be read again once fewer requests wait. */
@@ -35,14 +40,14 @@ export const pipelinedRequests: onRequestHookHandler = (request, reply, done) =>
   // Its connection ended already (an answer that closes it went while this one was being read):
   // nothing can be answered on it.
   if (socket.writableEnded || socket.destroyed) return leaveUnhandled(reply, done);
-  const connection = connections.get(socket);
+  let connection = connections.get(socket);
   if (connection === undefined) {
-    connections.set(socket, { latest: reply.raw, waiting: 0, paused: false });
-    return done();
+    connection = { latest: undefined, waiting: 0, paused: false };
+    connections.set(socket, connection);
   }
   const ahead = connection.latest;
-  connection.latest = reply.raw;
-  if (ahead.writableFinished) return done();
+  becomesLatest(connection, reply.raw);
+  if (ahead === undefined || ahead.writableFinished) return done();
   connection.waiting += 1;
   if (connection.waiting > MOST_WAITING && !connection.paused) {
     connection.paused = true;
@@ -62,6 +67,14 @@ export const pipelinedRequests: onRequestHookHandler = (request, reply, done) =>
     leaveUnhandled(reply, done);
   });
 };
+
+/** `response` is the one its connection's next request waits on, until it is sent. */
+function becomesLatest(connection: Connection, response: ServerResponse): void {
+  connection.latest = response;
+  response.once('close', () => {
+    if (connection.latest === response) connection.latest = undefined;
+  });
+}
 
 /** Nothing is answered, and nothing runs: the client sends it again on a new connection. */
 function leaveUnhandled(reply: FastifyReply, done: () => void): void {
