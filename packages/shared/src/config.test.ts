@@ -626,9 +626,6 @@ describe('loadConfig', () => {
   it.each([
     // Set, but holding no key: never read as "open".
     [{ ADMIN_KEYS: ',' }, /ADMIN_KEYS: holds no key/],
-    // Set and empty (a Secret's empty value): not read as unset, which opens the views.
-    [{ ADMIN_KEYS: '' }, /ADMIN_KEYS: is empty; leave it unset for open admin views/],
-    [{ ADMIN_KEYS_FILE: '' }, /ADMIN_KEYS_FILE: is empty; leave it unset for open admin views/],
     [{ ADMIN_KEYS: 'ops:0123456789abcdefXYZ' }, /ADMIN_KEYS: key 1 holds ':'/],
     [{ ADMIN_KEYS: '  , ' }, /ADMIN_KEYS: holds no key/],
     [{ ADMIN_KEYS: '0123456789abcdef,fedcba9876543210,0123456789abcdef' }, /ADMIN_KEYS: key 3 repeats key 1/],

@@ -435,23 +435,10 @@ export function unknownSettings(env: NodeJS.ProcessEnv): string[] {
     .sort();
 }
 
-/**
- * The settings whose being unset opens a door (the admin views, without ADMIN_KEYS). Set but empty,
- * as a Secret's empty value or a template's miss leaves them, they are a mistake, refused rather
- * than read as unset: an empty ADMIN_KEYS opened the views to any pod (a review's run).
- */
-const EMPTY_IS_REFUSED = ['ADMIN_KEYS', 'ADMIN_KEYS_FILE'] as const;
-
-function emptyWhereUnsetOpens(env: NodeJS.ProcessEnv, process: SpoolProcess): string[] {
-  return EMPTY_IS_REFUSED.filter(
-    (name) => env[name] === '' && !OTHER_PROCESS_KEYS[process].includes(name),
-  ).map((name) => `${name}: is empty; leave it unset for open admin views`);
-}
-
 /** Reads and checks the configuration of one process; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Readonly<Config> {
-  // An empty variable means "not set", as in most shells' `VAR= cmd`, but where that opens a door
-  // (emptyWhereUnsetOpens). The other process's own settings are not read (OTHER_PROCESS_KEYS).
+  // An empty variable means "not set", as in most shells' `VAR= cmd`. The other process's own
+  // settings are not read (OTHER_PROCESS_KEYS).
   const present = Object.fromEntries(
     Object.entries(env).filter(
       ([name, value]) => value !== undefined && value !== '' && !OTHER_PROCESS_KEYS[process].includes(name),
@@ -460,7 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, process: SpoolProcess): Reado
   const files = readSettingFiles(present);
   const given = { ...present, ...files.values };
   const parsed = schema.safeParse(given);
-  const problems = [...files.problems, ...emptyWhereUnsetOpens(env, process)];
+  const problems = [...files.problems];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0]);
