@@ -70,7 +70,7 @@ const diskProblem = writesParquet(config) ? scratchDiskProblem(config, scratchFr
 if (diskProblem) logger.warn({ problem: diskProblem }, 'the disk may be too small for Parquet flushes');
 if (config.adminKeys.length === 0) {
   logger.warn(
-    `ADMIN_KEYS is not set: /status, /status.json and /queues are open to anyone who reaches ${config.host}:${config.port} by an IP address or localhost`,
+    `ADMIN_KEYS is not set (or is empty, as an empty Secret's value leaves it): /status, /status.json and /queues are open to anyone who reaches ${config.host}:${config.port} by an IP address or localhost`,
   );
 }
 logger.info(
