@@ -86,7 +86,7 @@ describe('a slow client that never reads', () => {
 });
 
 describe('a client that pipelines requests and reads no answer', () => {
-  it('is read no further once 32 of its requests wait, and has every one answered, in order, once it reads', async () => {
+  it('is read no further while tens of its requests wait, and has every one answered, in order, once it reads', async () => {
     // Node read on while requests waited their turn, with no answer queued to slow it: one
     // connection that pipelined 200,000 held 497 MiB of heap; dropped instead, it lost the answer
     // of a request already stored (two reviews' runs). The default limits: the short ones' 1 s
@@ -114,6 +114,8 @@ describe('a client that pipelines requests and reads no answer', () => {
       );
       socket.write(requests.join(''));
       await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // What the kernel's buffers take, 32 waiting, and what one read holds: 179 here. A limit
+      // some times 32 passes too; this bound tells reading held from reading on.
       expect(parsed).toBeLessThan(total / 2);
       // Each answer names its request (X-Request-Id): the ids read, in the order read.
       const answered: number[] = [];
