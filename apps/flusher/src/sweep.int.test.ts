@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import {
+  addFlushJob,
   appendToBuffer,
   defineSpoolCommands,
   FLUSH_JOB,
@@ -183,6 +184,35 @@ describe('the sweep', () => {
     expect(result.hurried).toEqual([flushJobId(aged, 0)]);
     expect(result.enqueued).toEqual([]);
     expect(await place(aged)).toBeLessThan(await place(quiet));
+    // Once: the next sweep leaves it where it is.
+    expect((await sweep(deps)).hurried).toEqual([]);
+  });
+
+  it('moves a time-aged job that has waited FLUSH_INTERVAL to the front, once, ahead of the urgent ones', async () => {
+    // A hot stream's threshold flushes go first, and with as many hot shards as workers there was
+    // always one: a quiet stream's flush waited as long as the load lasted (a review's run).
+    const now = await redisNow(redis);
+    const [waited, recent, hot] = [randomName('waited'), randomName('recent'), randomName('hot')];
+    const place = async (stream: string) =>
+      (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
+    // Queued as time-aged a minute ago (FLUSH_INTERVAL), and just now.
+    await write(waited, 100, now - 121_000);
+    await queue.add(
+      FLUSH_JOB,
+      { stream: waited, gen: 0 },
+      { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(waited, 0), timestamp: now - 60_000 },
+    );
+    await write(recent, 100, now - 61_000);
+    await addFlushJob(queue, recent, 0);
+    // Then a hot stream's crossing, queued by its ingest: its flush goes to the front.
+    await write(hot, 2_000, now);
+    await addFlushJob(queue, hot, 0, { urgent: true });
+    expect(await place(hot)).toBe(0);
+
+    const result = await sweep(deps);
+    expect(result.hurried).toEqual([flushJobId(waited, 0)]);
+    expect(await place(waited)).toBe(0);
+    expect(await place(hot)).toBeLessThan(await place(recent));
     // Once: the next sweep leaves it where it is.
     expect((await sweep(deps)).hurried).toEqual([]);
   });

@@ -18,7 +18,7 @@ import {
   streamRegistryKey,
   unitLimits,
 } from '@spool/shared';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { adoptLegacyStreams, forgetLegacyFlushError } from './legacy-streams.js';
@@ -97,7 +97,7 @@ export interface SweepResult {
  * - every sealed generation without a live job (its job was lost), and retries one whose job
  *   failed for good, or whose retry is due past twice FLUSH_RETRY_MAX on Redis's clock.
  * A buffer at its threshold, or a sealed generation, whose job waits as time-aged has it moved to
- * the front (hurryFlushJob).
+ * the front (hurryFlushJob), and so does a time-aged job that has waited FLUSH_INTERVAL.
  * Adding an id that exists is a no-op, so a sweep never doubles a job. It also sets a stream's
  * sealed-bytes count from its sealed keys (a key deleted by hand must not hold the stream at its
  * limit), and forgets streams idle past the registry's horizon (stream-registry.ts). Reads are
@@ -160,7 +160,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     // Read once here: only a waiting job may be hurried (which reads it again, just before the
     // move), and a retry backing off, urgent in an S3 outage, was read twice a tick.
     const state = await job.getState();
-    if (urgent && state === 'waiting' && (await hurryFlushJob(queue, job))) {
+    if (state === 'waiting' && (urgent || waitedAnInterval(job)) && (await hurryFlushJob(queue, job))) {
       result.hurried.push(jobId);
     } else if (state === 'failed') {
       await job.retry('failed');
@@ -177,6 +177,13 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       if (promoted) result.retried.push(jobId);
     }
   };
+  // A time-aged flush waits behind the urgent ones, and a hot stream refills past its threshold
+  // faster than its flushes run: with as many hot shards as workers, quiet streams' flushes waited
+  // for as long as the load lasted (a review's run: 300 streams, FLUSH_INTERVAL 10 s, the first
+  // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once: a buffer is
+  // flushed within about twice FLUSH_INTERVAL, and the urgent flushes still go first until then.
+  // Its age is on the clock of the flusher that queued it, against Redis's (clock-offset.ts).
+  const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back
   // (a review's run, after the clock was put right, or from another flusher). On Redis's clock,
