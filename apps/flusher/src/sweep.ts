@@ -180,9 +180,9 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // A time-aged flush waits behind the urgent ones, and a hot stream refills past its threshold
   // faster than its flushes run: with as many hot shards as workers, quiet streams' flushes waited
   // for as long as the load lasted (a review's run: 300 streams, FLUSH_INTERVAL 10 s, the first
-  // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once: a buffer is
-  // flushed within about twice FLUSH_INTERVAL, and the urgent flushes still go first until then.
-  // Its age is on the clock of the flusher that queued it, against Redis's (clock-offset.ts).
+  // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once; until then
+  // the urgent flushes still go first (design.md has the measured effect on both). Its age is on
+  // the clock of the flusher that queued it, against Redis's (clock-offset.ts).
   const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back
