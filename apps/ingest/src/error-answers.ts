@@ -137,12 +137,20 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
     socket.destroy(error);
     return;
   }
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  // A request sent after one that closes the connection (`Connection: close`, HTTP/1.0's
+  // default) is not processed (RFC 9112, 9.6), and gets no answer: a 400 told its client not to
+  // send it again, and its events were lost (a review's run). The answer ahead ends the
+  // connection as it finishes.
+  if (error.code === 'HPE_CLOSED_CONNECTION') {
+    if (!pending || pending.writableFinished) socket.destroy();
+    return;
+  }
   // Bytes that are not HTTP after a whole request (pipelined, or a Content-Length short of its
   // body) while that request waits on its append: the raw 400 went out in its place, and its own
   // answer never did, though its events might be stored (a review's, 4 runs in 100). Its answer
   // goes first, then the 400, for the bytes that followed it, as pipelining orders them.
   // (A request whose body never arrived whole is the one the error is about: answered at once.)
-  const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (pending?.req.complete && !pending.writableFinished) {
     const answerAfter = () => {
       socket.off('close', forget);

@@ -250,6 +250,31 @@ describe('the ingest over a real socket', () => {
     },
   );
 
+  it.each([
+    ['Connection: close', 'HTTP/1.1', 'Connection: close\r\n'],
+    ["HTTP/1.0's default", 'HTTP/1.0', ''],
+  ])(
+    'answers nothing to a request sent after one that closes the connection (%s): its client sends it again',
+    async (_case, version, connection) => {
+      const stream = `after-close-${process.pid}-${Date.now()}-${version.slice(-1)}`;
+      const body = (n: number) => JSON.stringify({ event: 'e', messageId: `${stream}-${n}` });
+      const request = (n: number, head: string) =>
+        `POST /v1/streams/${stream}/events ${head}\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `${connection}Content-Length: ${body(n).length}\r\n\r\n${body(n)}`;
+      const sent = await sendRawHttp(ingest.url, `${request(1, version)}${request(2, 'HTTP/1.1')}`);
+      await sent.closed;
+      // The first answered; the second neither answered nor stored (a 400 said not to send it again).
+      const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      expect(statuses).toEqual([202]);
+      const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body(2),
+      });
+      expect(await again.json()).toMatchObject({ accepted: 1, duplicates: 0 });
+    },
+  );
+
   it('answers requests pipelined on one connection in order, each handled once', async () => {
     const stream = `pipelined-order-${process.pid}-${Date.now()}`;
     const requests = [1, 2, 3].map((n) => {
