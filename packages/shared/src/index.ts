@@ -143,7 +143,7 @@ export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { readSettingFiles, type SettingFile } from './setting-files.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
-export { isValidStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
+export { isValidStreamName, ownStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { STREAM_REGISTRATION_REFRESH_MS, streamForgetAfterMs } from './stream-registry.js';
 export {
   MAX_STREAM_SHARDS,

@@ -1,4 +1,4 @@
-import { isValidStreamName } from '@spool/shared';
+import { isValidStreamName, ownStreamName } from '@spool/shared';
 import type {
   FastifyInstance,
   FastifyRequest,
@@ -109,7 +109,8 @@ export async function eventsRoute(app: FastifyInstance, options: EventsRouteOpti
     },
     preParsing: [options.inflight.countArrival, decodingHook(maxBodyBytes, options.inflight.grow)],
     handler: async (request, reply) => {
-      const { stream } = request.params;
+      // Kept past the request (the stream registration, the metrics' labels): not the URL's slice.
+      const stream = ownStreamName(request.params.stream);
       // No body and no Content-Type: Fastify runs no parser at all.
       if (request.body === undefined) throw new errors.SPOOL_EMPTY_BATCH();
       const received = new Date();
