@@ -5,7 +5,14 @@ export interface LandingOptions {
   timeoutMs: number;
   /** Called on every check that finds events still in flight. */
   progress?: (text: string) => void;
+  /**
+   * Called every 5 s while events are in flight (a flush asked for again): an append a client
+   * was told "may be stored" can reach Redis after the last flush was asked for.
+   */
+  nudge?: () => Promise<void>;
 }
+
+const NUDGE_EVERY_MS = 5_000;
 
 /** Events a stream accepted and has not landed yet, and bytes it still holds in Redis. */
 export async function inFlight(redis: RedisClient, stream: string, namespace = DEFAULT_NAMESPACE) {
@@ -30,6 +37,7 @@ export async function waitUntilLanded(
   options: LandingOptions,
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
+  let nudgedAt = performance.now();
   for (;;) {
     let events = 0;
     let held = 0;
@@ -50,6 +58,10 @@ export async function waitUntilLanded(
       throw new Error(
         `${events} accepted events had not landed after ${options.timeoutMs} ms (${states.join('; ')})`,
       );
+    }
+    if (options.nudge && performance.now() - nudgedAt >= NUDGE_EVERY_MS) {
+      nudgedAt = performance.now();
+      await options.nudge();
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
