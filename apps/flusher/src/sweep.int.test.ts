@@ -217,6 +217,19 @@ describe('the sweep', () => {
     expect((await sweep(deps)).hurried).toEqual([]);
   });
 
+  it("dates the jobs it queues on Redis's clock: a flusher a minute behind moves none at the next tick", async () => {
+    const stream = randomName('behind');
+    await write(stream, 100, (await redisNow(redis)) - 61_000);
+    // This process's clock a minute (FLUSH_INTERVAL) behind Redis's.
+    jest.useFakeTimers({ now: Date.now() - 60_000, doNotFake: [...ONLY_THE_WALL_CLOCK] });
+    try {
+      expect((await sweep(deps)).enqueued).toContain(flushJobId(stream, 0));
+      expect((await sweep(deps)).hurried).not.toContain(flushJobId(stream, 0));
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('enqueues a young buffer of exactly FLUSH_THRESHOLD_BYTES', async () => {
     const stream = randomName('exact');
     await write(stream, 1025, (await redisNow(redis)) - 1_000);

@@ -153,7 +153,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     const jobId = flushJobId(stream, gen);
     const job = await queue.getJob(jobId);
     if (!job) {
-      await addFlushJob(queue, stream, gen, { urgent });
+      await addFlushJob(queue, stream, gen, { urgent, queuedAt: now });
       result.enqueued.push(jobId);
       return;
     }
@@ -181,8 +181,10 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // faster than its flushes run: with as many hot shards as workers, quiet streams' flushes waited
   // for as long as the load lasted (a review's run: 300 streams, FLUSH_INTERVAL 10 s, the first
   // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once; until then
-  // the urgent flushes still go first (design.md has the measured effect on both). Its age is on
-  // the clock of the flusher that queued it, against Redis's (clock-offset.ts).
+  // the urgent flushes still go first (design.md has the measured effect on both). Both ends of
+  // its wait are on Redis's clock: the sweep dates the jobs it queues by it (queuedAt). On the
+  // queuing flusher's own, one a minute behind Redis moved every job at the next tick (a review's
+  // run, faketime).
   const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back

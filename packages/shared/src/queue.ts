@@ -82,13 +82,19 @@ export async function addFlushJob(
   queue: Queue<FlushJobData>,
   stream: string,
   gen: number,
-  { urgent = false }: { urgent?: boolean } = {},
+  { urgent = false, queuedAt }: { urgent?: boolean; queuedAt?: number } = {},
 ): Promise<Job<FlushJobData>> {
   const jobId = flushJobId(stream, gen);
   const job = await queue.add(
     FLUSH_JOB,
     { stream, gen },
-    { ...FLUSH_JOB_OPTIONS, jobId, ...(urgent ? { lifo: true } : {}) },
+    {
+      ...FLUSH_JOB_OPTIONS,
+      jobId,
+      ...(urgent ? { lifo: true } : {}),
+      // The sweep dates its jobs on Redis's clock, against which it measures their wait.
+      ...(queuedAt === undefined ? {} : { timestamp: queuedAt }),
+    },
   );
   if (urgent) await hurryFlushJob(queue, await queue.getJob(jobId));
   return job;
