@@ -65,6 +65,10 @@ afterAll(async () => {
 
 const registry = streamRegistryKey(NS);
 
+/** Where a stream's generation-0 flush job stands in the waiting line: 0 runs next. */
+const placeInLine = async (stream: string) =>
+  (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
+
 /** Appends about `bytes` to the stream, as the ingest does, and dates the buffer `sinceMs`. */
 async function write(stream: string, bytes: number, sinceMs: number, ns = NS): Promise<void> {
   const keys = streamKeys(stream, ns);
@@ -168,22 +172,19 @@ describe('the sweep', () => {
   it('moves a time-aged job to the front once its buffer crosses the threshold', async () => {
     const now = await redisNow(redis);
     const [quiet, aged] = [randomName('quiet'), randomName('aged')];
-    /** Where a job stands in the waiting line: 0 runs next. */
-    const place = async (stream: string) =>
-      (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
     await write(quiet, 100, now - 61_000);
     expect((await sweep(deps)).enqueued).toContain(flushJobId(quiet, 0));
     // Old, so queued as time-aged: behind the quiet stream's flush.
     await write(aged, 100, now - 61_000);
     expect((await sweep(deps)).enqueued).toContain(flushJobId(aged, 0));
-    expect(await place(aged)).toBeGreaterThan(await place(quiet));
+    expect(await placeInLine(aged)).toBeGreaterThan(await placeInLine(quiet));
 
     // Its buffer then crossed the threshold (the crossing's own add lost, or run before this).
     await write(aged, 2_000, now - 61_000);
     const result = await sweep(deps);
     expect(result.hurried).toEqual([flushJobId(aged, 0)]);
     expect(result.enqueued).toEqual([]);
-    expect(await place(aged)).toBeLessThan(await place(quiet));
+    expect(await placeInLine(aged)).toBeLessThan(await placeInLine(quiet));
     // Once: the next sweep leaves it where it is.
     expect((await sweep(deps)).hurried).toEqual([]);
   });
@@ -193,8 +194,6 @@ describe('the sweep', () => {
     // always one: a quiet stream's flush waited as long as the load lasted (a review's run).
     const now = await redisNow(redis);
     const [waited, recent, hot] = [randomName('waited'), randomName('recent'), randomName('hot')];
-    const place = async (stream: string) =>
-      (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
     // Queued as time-aged a minute ago (FLUSH_INTERVAL), and just now.
     await write(waited, 100, now - 121_000);
     await queue.add(
@@ -207,12 +206,12 @@ describe('the sweep', () => {
     // Then a hot stream's crossing, queued by its ingest: its flush goes to the front.
     await write(hot, 2_000, now);
     await addFlushJob(queue, hot, 0, { urgent: true });
-    expect(await place(hot)).toBe(0);
+    expect(await placeInLine(hot)).toBe(0);
 
     const result = await sweep(deps);
     expect(result.hurried).toEqual([flushJobId(waited, 0)]);
-    expect(await place(waited)).toBe(0);
-    expect(await place(hot)).toBeLessThan(await place(recent));
+    expect(await placeInLine(waited)).toBe(0);
+    expect(await placeInLine(hot)).toBeLessThan(await placeInLine(recent));
     // Once: the next sweep leaves it where it is.
     expect((await sweep(deps)).hurried).toEqual([]);
   });

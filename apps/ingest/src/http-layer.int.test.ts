@@ -61,6 +61,9 @@ function sendRaw(bytes: string): Promise<string> {
 const postHead = (stream: string, length: number) =>
   `POST /v1/streams/${stream}/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
+/** The status of each answer on a raw connection, in order. */
+const statusesOf = (answer: string) =>
+  [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
 const jsonOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
 
 describe('the ingest over a real socket', () => {
@@ -128,7 +131,7 @@ describe('the ingest over a real socket', () => {
     );
     await sent.closed;
     const answer = sent.answer();
-    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    const statuses = statusesOf(answer);
     expect(statuses).toEqual([202, 400]);
     expect(answer).toContain('"accepted":1');
     const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
@@ -212,7 +215,7 @@ describe('the ingest over a real socket', () => {
         10_000,
         'the next answer',
       );
-      const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      const statuses = statusesOf(sent.answer());
       expect(statuses).toEqual([415, 200]);
     },
   );
@@ -237,7 +240,7 @@ describe('the ingest over a real socket', () => {
       // stored with no answer: its client sent it again, and events without ids were stored twice.
       const sent = await sendRawHttp(ingest.url, `${refused(stream)}${postHead(stream, good.length)}${good}`);
       await sent.closed;
-      const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      const statuses = statusesOf(sent.answer());
       expect(statuses).toHaveLength(1);
       expect(sent.answer()).toMatch(/\r\nConnection: close\r\n/i);
       // The client sends it again, as it got no answer: stored now, once.
@@ -264,7 +267,7 @@ describe('the ingest over a real socket', () => {
       const sent = await sendRawHttp(ingest.url, `${request(1, version)}${request(2, 'HTTP/1.1')}`);
       await sent.closed;
       // The first answered; the second neither answered nor stored (a 400 said not to send it again).
-      const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+      const statuses = statusesOf(sent.answer());
       expect(statuses).toEqual([202]);
       const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
         method: 'POST',
@@ -289,7 +292,7 @@ describe('the ingest over a real socket', () => {
       `${requests.join('')}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
     );
     await sent.closed;
-    const statuses = [...sent.answer().matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+    const statuses = statusesOf(sent.answer());
     expect(statuses).toEqual([202, 202, 202, 200]);
     expect(sent.answer().match(/"accepted":1/g)).toHaveLength(3);
   });

@@ -9,6 +9,7 @@ import {
   type ServiceProcess,
   SPOOL_MAINS,
   spawnService,
+  until,
   waitFor,
 } from '@spool/testkit';
 
@@ -50,16 +51,6 @@ async function sendThroughAFreeze(
   }
   await closed;
   return answer;
-}
-
-/** Whether `check` holds within `timeoutMs` (polled every 100 ms). */
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await check()) return true;
-    await sleep(100);
-  }
-  return check();
 }
 
 /**
@@ -185,7 +176,14 @@ describe('a request held in a frozen ingest', () => {
         const refusedBefore = refusals();
         // Appended before the freeze took (a loaded machine): the attempt proves nothing.
         if ((await freezeInItsGroup(groupedIngest, stream, grouped)) === 'appended') continue;
-        const refused = await until(async () => refusals() > refusedBefore, 5_000);
+        const refused = await until(
+          "the ingest's refusal",
+          async () => refusals() > refusedBefore,
+          5_000,
+        ).then(
+          () => true,
+          () => false,
+        );
         // Refused or not, nothing of it is stored.
         expect(await redis.exists(streamKeys(stream, grouped).buf)).toBe(0);
         // Not refused: it never reached its group (aborted as its body was read), nothing tested.
