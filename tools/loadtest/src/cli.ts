@@ -156,6 +156,7 @@ async function main(options: LoadtestOptions): Promise<number> {
       },
     };
     let v: Verification | undefined;
+    let landingTimedOut = false;
     if (options.verify) {
       await flushNow(redis, target.namespace, streams);
       // A request answered 503 "may be stored" (its reply timed out) can be appended after the
@@ -167,7 +168,10 @@ async function main(options: LoadtestOptions): Promise<number> {
         timeoutMs: options.landTimeoutMs,
         progress: status,
         nudge: () => flushNow(redis, target.namespace, streams),
-      }).catch((error: Error) => say(`\n${error.message}`));
+      }).catch((error: Error) => {
+        landingTimedOut = true;
+        say(`\n${error.message}`);
+      });
       say('');
       const verification = await verify(
         s3,
@@ -178,9 +182,13 @@ async function main(options: LoadtestOptions): Promise<number> {
         logs,
       );
       v = verification;
-      summary.verification = { ...verification, missingRequests: verification.missingRequests.length };
+      summary.verification = {
+        ...verification,
+        missingRequests: verification.missingRequests.length,
+        landingTimedOut,
+      };
     }
-    const problems = runProblems(stats, v);
+    const problems = runProblems(stats, v, undefined, landingTimedOut);
     const ok = problems.length === 0;
 
     say(

@@ -151,6 +151,25 @@ describe("the loadtest's read-back", () => {
     ]);
   });
 
+  it('calls missing events lost only when the wait for landing did not end first', () => {
+    const stats = { acceptedEvents: 6, wrongAnswers: 0 } as Parameters<typeof runProblems>[0];
+    const result = {
+      missing: 3,
+      missingRequests: [[0, 1]],
+      duplicated: 0,
+      refusedFound: 0,
+      misplaced: 0,
+      foreign: 0,
+    };
+    const v = result as unknown as Parameters<typeof runProblems>[1];
+    expect(runProblems(stats, v)).toEqual([
+      '1 acknowledged request(s) lost events (3 event(s) missing in all)',
+    ]);
+    expect(runProblems(stats, v, undefined, true)).toEqual([
+      "1 acknowledged request(s) had events not in S3 when the wait for landing ended (3 event(s) in all): still in Redis, or lost; see the flusher's logs",
+    ]);
+  });
+
   it('reads every object of a stream that has more than one listing page (1,000 keys)', async () => {
     const prefix = `${randomName('lt')}/`;
     const runId = randomName('r').replaceAll('-', '');

@@ -183,11 +183,14 @@ export async function verify(
  * for good (the run proves nothing), and a read-back that found events lost, stored twice, stored
  * though refused, or in another stream. `mayLose(client, seq)` excuses the lost events of an
  * accepted request (the chaos run's window around a Redis kill); by default none is excused.
+ * `landingTimedOut` says the wait for the flush ended first: what is missing may still be in
+ * Redis, on its way, so it is not called lost.
  */
 export function runProblems(
   stats: LoadStats,
   v: Verification | undefined,
   mayLose: (client: number, seq: number) => boolean = () => false,
+  landingTimedOut = false,
 ): string[] {
   const problems: string[] = [];
   if (stats.acceptedEvents === 0) problems.push('no event was accepted');
@@ -196,8 +199,13 @@ export function runProblems(
   }
   if (!v) return problems;
   const lost = v.missingRequests.filter(([client, seq]) => !mayLose(client, seq)).length;
-  if (lost > 0)
+  if (lost > 0 && landingTimedOut) {
+    problems.push(
+      `${lost} acknowledged request(s) had events not in S3 when the wait for landing ended (${v.missing} event(s) in all): still in Redis, or lost; see the flusher's logs`,
+    );
+  } else if (lost > 0) {
     problems.push(`${lost} acknowledged request(s) lost events (${v.missing} event(s) missing in all)`);
+  }
   if (v.duplicated > 0) problems.push(`${v.duplicated} duplicate(s)`);
   if (v.refusedFound > 0) problems.push(`${v.refusedFound} refused event(s) stored`);
   if (v.misplaced > 0) problems.push(`${v.misplaced} event(s) in another stream`);
