@@ -19,6 +19,7 @@ import {
   redisClusterDown,
   redisIsReplica,
   redisNotReady,
+  refuseAmbiguousRequests,
   repeatedLog,
   repeatedLogPerKey,
   SLOW_CLIENT_LIMITS,
@@ -257,6 +258,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);
+  app.addHook('onRequest', refuseAmbiguousRequests);
   notFoundWithoutSecrets(app);
   await app.register(healthRoutes, {
     notReadyReason: async () => {

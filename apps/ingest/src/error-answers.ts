@@ -181,6 +181,8 @@ function writeClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     `HTTP/1.1 ${statusCode} ${reason}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      // Node's answers carry one; an answer written here must too (RFC 9110, 6.6.1).
+      `Date: ${new Date().toUTCString()}\r\n` +
       `X-Request-Id: ${randomUUID()}\r\n` +
       CLIENT_ERROR_CORS_LINES +
       'Connection: close\r\n\r\n' +

@@ -113,8 +113,40 @@ describe('the ingest over a real socket', () => {
       expect(answer).toMatch(/\r\nAccess-Control-Allow-Origin: \*\r\n/i);
       expect(answer).toMatch(/\r\nAccess-Control-Expose-Headers: [^\r]*X-Request-Id/i);
       expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(answer).toMatch(/\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/);
       expect(jsonOf(answer)).toMatchObject({ statusCode: status, code: 'SPOOL_BAD_REQUEST' });
       expect((await fetch(`${ingest.url}/healthz`)).status).toBe(200);
+    },
+  );
+
+  it.each([
+    [
+      'a chunked body sent as HTTP/1.0',
+      'HTTP/1.0',
+      'Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n',
+    ],
+    ['two Host headers', 'HTTP/1.1', 'Host: other.example\r\nTransfer-Encoding: chunked\r\n'],
+  ])(
+    'refuses %s, which a proxy in front may frame or route otherwise, stores nothing and closes',
+    async (_case, version, headers) => {
+      const stream = `ambiguous-${process.pid}-${Date.now()}`;
+      const body = JSON.stringify({ event: 'e', messageId: `${stream}-1` });
+      const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+      const sent = await sendRawHttp(
+        ingest.url,
+        `POST /v1/streams/${stream}/events ${version}\r\nHost: x\r\nContent-Type: application/json\r\n${headers}\r\n${chunked}` +
+          'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
+      await sent.closed;
+      expect(statusesOf(sent.answer())).toEqual([400]);
+      expect(sent.answer()).toMatch(/\r\nconnection: close\r\n/i);
+      expect(jsonOf(sent.answer())).toMatchObject({ code: 'SPOOL_BAD_REQUEST' });
+      const again = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(await again.json()).toMatchObject({ accepted: 1, duplicates: 0 });
     },
   );
 

@@ -3,6 +3,7 @@ import {
   metricsRoute,
   notFoundWithoutSecrets,
   quietProbes,
+  refuseAmbiguousRequests,
   SLOW_CLIENT_LIMITS,
 } from '@spool/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -26,6 +27,7 @@ export async function serveMetricsApart(
   });
   // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.
   closeConnectionsOnClose(server);
+  server.addHook('onRequest', refuseAmbiguousRequests);
   notFoundWithoutSecrets(server);
   await server.register(metricsRoute, { registry, metricsHosts });
   app.addHook('onReady', async () => {
