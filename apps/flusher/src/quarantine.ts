@@ -39,7 +39,7 @@ export async function drainQuarantine(
   if ((await redis.exists(keys.quarantineDrainingId)) === 0) {
     const [length, since] = await Promise.all([redis.llen(keys.quarantine), redis.get(keys.quarantineSince)]);
     if (length === 0) return undefined;
-    // `since` is on Redis's clock, as `now` is (reject-3.lua); without it (kept by an earlier
+    // `since` is on Redis's clock, as `now` is (reject-4.lua); without it (kept by an earlier
     // version), the entries are of unknown age: written now.
     const old = since === null || now - Number(since) >= when.maxAgeMs;
     if (length < when.fullAt && !old) return undefined;

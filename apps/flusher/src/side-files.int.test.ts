@@ -22,7 +22,7 @@ describe('drainSideFile', () => {
     const { draining, drainingId } = sideFileKeys(keys, 'quarantine');
     const reject = (entry: string) =>
       recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
-    // A stream that has stored events keeps its refused ones (reject-3.lua).
+    // A stream that has stored events keeps its refused ones (reject-4.lua).
     await redis.hset(keys.stats, 'accepted', '1');
     await reject('{"n":1}');
 

@@ -57,6 +57,7 @@ export interface AppendLines extends UnitLines {
 export interface RejectedLines {
   rejected: ReadonlyArray<{ index: number; code: string; message: string }>;
   rejectedText: readonly string[];
+  rejectedTextCut: readonly boolean[];
   rejectedCount: number;
 }
 
@@ -194,6 +195,7 @@ export class GroupCommit {
               code: event.code,
               message: event.message,
               text: lines.rejectedText[i] ?? '',
+              truncated: lines.rejectedTextCut[i] ?? false,
             }),
           );
     try {

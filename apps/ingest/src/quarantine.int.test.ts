@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { streamKeys } from '@spool/shared';
+import { defineSpoolCommands, purgeStream, streamKeys } from '@spool/shared';
 import { createTestRedis, randomName } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
 
 /** Rejected events kept for the quarantine (what the sweep writes under _quarantine/), bounded. */
 const redis = createTestRedis();
+defineSpoolCommands(redis);
 let ingest: TestIngest;
 /** The Segment-compatible API's stream (an open service writes there). */
 const TRACKING_STREAM = randomName('track');
@@ -56,8 +57,14 @@ describe('the quarantine', () => {
         code: 'SPOOL_INVALID_JSON',
         message: expect.stringContaining('line is not valid JSON'),
         text: '{"broken":',
+        truncated: false,
       },
-      expect.objectContaining({ index: 2, code: 'SPOOL_INVALID_EVENT', text: long.slice(0, 2_048) }),
+      expect.objectContaining({
+        index: 2,
+        code: 'SPOOL_INVALID_EVENT',
+        text: long.slice(0, 2_048),
+        truncated: true,
+      }),
     ]);
   });
 
@@ -110,6 +117,25 @@ describe('the quarantine', () => {
     const [entry] = await kept(TRACKING_STREAM);
     expect(JSON.parse(entry?.text ?? '{}')).toEqual({ event: 'x', context: { locale: 'en' } });
     expect(JSON.stringify(await kept(TRACKING_STREAM))).not.toMatch(/secret-write-key-1|203\.0\.113\.77/);
+  });
+
+  it('keeps the refused events of a stream the sweep forgot, idle for an hour after its flushes', async () => {
+    const stream = randomName('quiet');
+    const keys = streamKeys(stream);
+    expect((await post(stream, '{"n":1}\n')).statusCode).toBe(202);
+    // What its flush and the sweep's forget leave: a generation number, and no counters.
+    await redis.del(keys.buf);
+    await redis.set(keys.gen, '1');
+    expect(await purgeStream(redis, keys)).toBe(true);
+    expect(await redis.exists(keys.stats)).toBe(0);
+
+    const answer = await post(stream, '{"bad":\n');
+    expect(answer.statusCode).toBe(400);
+    const entries = await kept(stream);
+    expect(entries).toEqual([
+      expect.objectContaining({ code: 'SPOOL_INVALID_JSON', requestId: answer.headers['x-request-id'] }),
+    ]);
+    expect(await redis.hget(keys.stats, 'rejected')).toBe('1');
   });
 
   it('creates no key for a stream that never stored an event', async () => {

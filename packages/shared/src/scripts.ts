@@ -27,7 +27,7 @@ const COMMANDS = {
   spoolForgetStream: { numberOfKeys: 1, lua: lua('forget-stream-1.lua') },
   spoolPurgeStream: { numberOfKeys: 9, lua: lua('purge-stream-9.lua') },
   spoolReconcileSealed: { numberOfKeys: 3, lua: lua('reconcile-sealed-3.lua') },
-  spoolReject: { numberOfKeys: 3, lua: lua('reject-3.lua') },
+  spoolReject: { numberOfKeys: 4, lua: lua('reject-4.lua') },
   spoolDrain: { numberOfKeys: 4, lua: lua('drain-4.lua') },
   spoolPinDestination: { numberOfKeys: 1, lua: lua('pin-destination-1.lua') },
   spoolRepinDestination: { numberOfKeys: 1, lua: lua('repin-destination-1.lua') },
@@ -87,6 +87,7 @@ declare module 'ioredis' {
       stats: string,
       quarantine: string,
       quarantineSince: string,
+      gen: string,
       rejected: number,
       maxKept: number,
       stored: 0 | 1,
@@ -409,7 +410,7 @@ export async function releaseGeneration(
 /**
  * Records `rejected` events refused at ingest on a stream that has stored events (or whose request
  * `stored` some, on any of its shards): counts them, and keeps `entries` (at most `maxKept` per
- * stream, the newest) in its quarantine (reject-3.lua), unless Redis is within `memoryReserve` of
+ * stream, the newest) in its quarantine (reject-4.lua), unless Redis is within `memoryReserve` of
  * its maxmemory (they are then counted dropped). Returns the stream's rejected count, or 0 when it
  * was not recorded.
  */
@@ -425,6 +426,7 @@ export async function recordRejected(
     keys.stats,
     keys.quarantine,
     keys.quarantineSince,
+    keys.gen,
     count,
     maxKept,
     stored ? 1 : 0,

@@ -170,6 +170,19 @@ describe('toLines', () => {
       { maxEventBytes: 1024, maxStoredBytes: 1e6 },
     );
     expect(lines.rejectedText).toEqual(['x'.repeat(MAX_REJECTED_TEXT - 1)]);
+    expect(lines.rejectedTextCut).toEqual([true]);
+  });
+
+  it('says which rejected texts were cut: a parsed value of exactly MAX_REJECTED_TEXT units is whole', () => {
+    const exact = `"${'x'.repeat(MAX_REJECTED_TEXT - 2)}"`;
+    const longer = `"${'x'.repeat(MAX_REJECTED_TEXT - 1)}"`;
+    const items = [exact, longer, '"short"'].map((text) => ({ value: JSON.parse(text) as unknown }));
+    const lines = toLines({ shape: 'batch', items }, new Date(STAMP), {
+      maxEventBytes: 1024 * 1024,
+      maxStoredBytes: 1e6,
+    });
+    expect(lines.rejectedText.map((text) => text.length)).toEqual([MAX_REJECTED_TEXT, MAX_REJECTED_TEXT, 7]);
+    expect(lines.rejectedTextCut).toEqual([false, true, false]);
   });
 
   it('cuts a rejected text further where its JSON would pass MAX_REJECTED_TEXT_BYTES (controls, other scripts)', () => {
@@ -224,6 +237,7 @@ describe('toLines', () => {
       );
       expect(lines.rejected.map((r) => r.code)).toEqual(['SPOOL_EVENT_TOO_DEEP']);
       expect(lines.rejectedText[0]).toBe((opening + repeated.repeat(2_048)).slice(0, 2_048));
+      expect(lines.rejectedTextCut).toEqual([true]);
       expect(lines.count).toBe(1);
     }
   });

@@ -62,11 +62,14 @@ export interface Lines {
   rejected: RejectedEvent[];
   /** Their text as sent (JSON for a parsed value), cut to MAX_REJECTED_TEXT: what the quarantine keeps. */
   rejectedText: string[];
+  /** Whether each text was cut: a cut text and a short event look alike to whoever reads them. */
+  rejectedTextCut: boolean[];
   rejectedCount: number;
 }
 
 /** A refused value's text: its JSON, as much of it as the quarantine keeps. */
-export const jsonText = (value: unknown): string => jsonTextUpTo(value, MAX_REJECTED_TEXT);
+/** One unit more than the quarantine keeps, so that its cut shows. */
+export const jsonText = (value: unknown): string => jsonTextUpTo(value, MAX_REJECTED_TEXT + 1);
 
 /** Turns one event into the object to store, or says why it is refused (the tracking API's rules). */
 export type PrepareEvent = (
@@ -133,6 +136,7 @@ export function toLines(
   const clientIds: ClientMessageIds = { ids: [], lines: [] };
   const rejected: RejectedEvent[] = [];
   const rejectedText: string[] = [];
+  const rejectedTextCut: boolean[] = [];
   let rejectedCount = 0;
   let bytes = 0;
   // Every line made counts, the ones then refused as too large too: a batch's shared `context` is
@@ -143,7 +147,10 @@ export function toLines(
     rejectedCount += 1;
     if (rejected.length < MAX_LISTED_REJECTIONS) {
       rejected.push(event);
-      rejectedText.push(cutText(text()));
+      const whole = text();
+      const kept = cutText(whole);
+      rejectedText.push(kept);
+      rejectedTextCut.push(kept.length < whole.length);
     }
   };
   const json = (value: unknown) => () => textOf(value);
@@ -217,6 +224,7 @@ export function toLines(
     clientIds,
     rejected,
     rejectedText,
+    rejectedTextCut,
     rejectedCount,
   };
 }

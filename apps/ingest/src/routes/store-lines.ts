@@ -44,7 +44,7 @@ export async function storeLines(
 ): Promise<StoredCounts> {
   const [first] = lines.rejected;
   // Recorded on the stream (counted and quarantined) only once it has stored an event
-  // (reject-3.lua): after the append, so the request that creates the stream records its own.
+  // (reject-4.lua): after the append, so the request that creates the stream records its own.
   if (lines.count === 0) {
     metrics.countEvents(stream, { rejected: lines.rejectedCount });
     if (lines.rejectedCount > 0) await groupCommit.recordRejected(stream, lines, request, false);

@@ -2,14 +2,17 @@
   Records a request's rejected events (refused at ingest, never stored) for its stream: adds them
   to the stream's `rejected` counter (the status page), and keeps them in the stream's quarantine
   (what the sweep writes to S3 under _quarantine/), which holds at most `maxKept` entries: the
-  newest. Only a stream that has stored an event is recorded (it has counters, or this very
-  request stored some of its events, on another shard of a sharded stream), so a flood of bad
-  events to made-up stream names creates no key.
+  newest. Only a stream that has stored an event is recorded (it has counters, a generation
+  number, or this very request stored some of its events, on another shard of a sharded
+  stream), so a flood of bad events to made-up stream names creates no key. The generation
+  number is what a stream keeps once the sweep forgot it, idle for an hour: without it, a
+  client's broken release after a quiet hour left no trace (a review's run).
 
   Input:
     KEYS[1] stats        the stream's counters                    spool:{<stream>}:stats
     KEYS[2] quarantine   the kept rejected events                 spool:{<stream>}:quarantine
     KEYS[3] since        when the quarantine's oldest entry came  spool:{<stream>}:quarantine-since
+    KEYS[4] gen          its generation number (set by a flush)   spool:{<stream>}:gen
     ARGV[1] rejected     events rejected in the request
     ARGV[2] maxKept      QUARANTINE_MAX_EVENTS (0: keep none)
     ARGV[3] stored       1 when the request stored events: the stream is real, counters or not
@@ -23,7 +26,7 @@
 --- @include "now-ms"
 --- @include "memory-reserve"
 
-if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then
+if ARGV[3] ~= '1' and redis.call('EXISTS', KEYS[1], KEYS[4]) == 0 then
   return 0
 end
 local FIRST_ENTRY = 5
