@@ -21,7 +21,7 @@ const MAX_ROUND_TRIP_MS = 1_000;
 export function clockOffsetCheck(deps: {
   redis: RedisClient;
   metrics: Pick<FlusherMetrics, 'clockOffset'>;
-  logger: Pick<Logger, 'warn' | 'error'>;
+  logger: Pick<Logger, 'warn' | 'error' | 'info'>;
 }): () => Promise<void> {
   const warn = repeatedLog(
     deps.logger,

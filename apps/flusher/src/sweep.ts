@@ -8,6 +8,7 @@ import {
   hurryFlushJob,
   purgeStream,
   type RedisClient,
+  type RepeatedLog,
   reconcileSealed,
   redisNow,
   repeatedLog,
@@ -344,12 +345,25 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   }
   if (result.forgotten.length > 0) logger.info({ streams: result.forgotten.length }, 'forgot idle streams');
   if (result.failed.length > 0) {
-    logger.warn(
-      { err: failure, streams: result.failed.length, first: result.failed.slice(0, 5) },
-      'could not sweep some streams; the next tick tries them again',
-    );
+    sweepFailureLogOf(logger)(failure, { streams: result.failed.length, first: result.failed.slice(0, 5) });
   }
   return result;
+}
+
+/** Each logger's `could not sweep some streams`: its state outlives a sweep, one per process. */
+const sweepFailureLogs = new WeakMap<object, RepeatedLog>();
+
+/**
+ * Said once every 10 s with how many came meanwhile, as operations.md says: a flusher whose Redis
+ * user may not run scripts logged it, with its stack, at every tick (45 lines a minute, a review's run).
+ */
+function sweepFailureLogOf(logger: SweepDeps['logger']): RepeatedLog {
+  let log = sweepFailureLogs.get(logger);
+  if (!log) {
+    log = repeatedLog(logger, 'could not sweep some streams; the next tick tries them again');
+    sweepFailureLogs.set(logger, log);
+  }
+  return log;
 }
 
 /** Where the side files (manifests, quarantine) go: the flusher's bucket and prefix. */

@@ -9,11 +9,12 @@ afterEach(() => {
 });
 
 describe('repeatedLog', () => {
-  it('logs the first warning, then one line per interval counting those it left out', () => {
+  it("logs the first warning, then the window's repeats as it ends: one line standing for the rest", () => {
     const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
     const warn = repeatedLog(
       {
         warn: (fields: Record<string, unknown>, message: string) => lines.push({ fields, message }),
+        info: () => {},
       } as never,
       'worker error',
       { everyMs: 10_000 },
@@ -22,10 +23,53 @@ describe('repeatedLog', () => {
     for (let i = 0; i < 2_200; i += 1) warn(oom);
     expect(lines).toEqual([{ fields: { err: oom }, message: 'worker error' }]);
 
+    // Nothing more came: the window's 2,199 are still told, one line and its 2,198 others.
     jest.advanceTimersByTime(10_000);
-    warn(oom);
     expect(lines).toHaveLength(2);
-    expect(lines[1]?.fields).toEqual({ err: oom, repeatedSinceLastLine: 2_199 });
+    expect(lines[1]?.fields).toEqual({ err: oom, repeatedSinceLastLine: 2_198 });
+  });
+
+  it('accounts for every occurrence of an outage in its lines, and says at info when it stopped', () => {
+    const warned: Array<Record<string, unknown>> = [];
+    const told: Array<{ fields: Record<string, unknown>; message: string }> = [];
+    const warn = repeatedLog(
+      {
+        warn: (fields: Record<string, unknown>) => warned.push(fields),
+        info: (fields: Record<string, unknown>, message: string) => told.push({ fields, message }),
+      } as never,
+      'append failed',
+      { everyMs: 10_000 },
+    );
+    // 35 s of failures, 7 a second, then none.
+    let occurrences = 0;
+    for (let ms = 0; ms < 35_000; ms += 143) {
+      warn(new Error('down'));
+      occurrences += 1;
+      jest.advanceTimersByTime(143);
+    }
+    expect(told).toEqual([]);
+    jest.advanceTimersByTime(30_000);
+    const accounted = warned.reduce(
+      (sum, line) => sum + 1 + ((line.repeatedSinceLastLine as number) ?? 0),
+      0,
+    );
+    expect(accounted).toBe(occurrences);
+    expect(warned.length).toBeLessThanOrEqual(5);
+    expect(told).toEqual([{ fields: { occurrences }, message: 'append failed: stopped, none for 10 s' }]);
+  });
+
+  it('says nothing more of a lone occurrence', () => {
+    const lines: unknown[] = [];
+    const warn = repeatedLog(
+      {
+        warn: (fields: unknown) => lines.push(fields),
+        info: (fields: unknown) => lines.push(fields),
+      } as never,
+      'flush failed',
+    );
+    warn(new Error('once'));
+    jest.advanceTimersByTime(60_000);
+    expect(lines).toHaveLength(1);
   });
 
   it('logs again once the interval has passed, though the wall clock was stepped back an hour meanwhile', () => {
@@ -47,6 +91,7 @@ describe('redisConnectionWarnings', () => {
     const lines: Array<Record<string, unknown>> = [];
     const warn = redisConnectionWarnings({
       warn: (fields: Record<string, unknown>) => lines.push(fields),
+      info: () => {},
     } as never);
     const refused = new Error('connect ECONNREFUSED');
     for (let i = 0; i < 50; i += 1) {
@@ -58,8 +103,10 @@ describe('redisConnectionWarnings', () => {
       { client: 'queue', err: refused },
     ]);
     jest.advanceTimersByTime(10_000);
-    warn(refused, 'queue');
-    expect(lines[2]).toEqual({ client: 'queue', err: refused, repeatedSinceLastLine: 49 });
+    expect(lines.slice(2)).toEqual([
+      { client: 'redis', err: refused, repeatedSinceLastLine: 48 },
+      { client: 'queue', err: refused, repeatedSinceLastLine: 48 },
+    ]);
   });
 });
 

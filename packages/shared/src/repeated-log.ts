@@ -14,29 +14,59 @@ export interface RepeatedLogOptions {
  * its own (those of the lines left out are lost). BullMQ's worker asks Redis for its next job
  * again at once after an answer that is not a lost connection: with Redis at `maxmemory` it is
  * refused OOM each time, and a review's flusher logged 2,200 `worker error` lines a second.
+ *
+ * A window's repeats are logged as it ends, whether more come or not: they were told only with
+ * the next line, so the last 10 s of an outage were never counted, and the logs fell a third
+ * short of the failure metrics. A window with none after a burst says so, at info (`stopped`,
+ * with the burst's count): the logs then tell when an outage ended (a review of the logs).
  */
 export function repeatedLog(
-  logger: Pick<Logger, 'warn' | 'error'>,
+  logger: Pick<Logger, 'warn' | 'error' | 'info'>,
   message: string,
   { level = 'warn', everyMs = 10_000, fields = {} }: RepeatedLogOptions = {},
 ) {
   let lastLoggedAt = Number.NEGATIVE_INFINITY;
   let since = 0;
+  /** The lines' occurrences since the burst began (its first line). */
+  let burst = 0;
+  let last: { error: unknown; own: Record<string, unknown> } = { error: undefined, own: {} };
+  let windowEnd: ReturnType<typeof setTimeout> | undefined;
+
+  const log = (error: unknown, own: Record<string, unknown>, repeated: number): void => {
+    logger[level](
+      { ...fields, ...own, err: error, ...(repeated > 0 ? { repeatedSinceLastLine: repeated } : {}) },
+      message,
+    );
+    lastLoggedAt = performance.now();
+    since = 0;
+    clearTimeout(windowEnd);
+    windowEnd = setTimeout(endOfWindow, everyMs);
+    windowEnd.unref?.();
+  };
+  const endOfWindow = (): void => {
+    windowEnd = undefined;
+    // The last of the window's repeats stands for them all: it is the line, the rest its count.
+    if (since > 0) {
+      log(last.error, last.own, since - 1);
+      return;
+    }
+    if (burst > 1) {
+      logger.info({ ...fields, occurrences: burst }, `${message}: stopped, none for ${everyMs / 1_000} s`);
+    }
+    burst = 0;
+  };
+
   return (error: unknown, own: Record<string, unknown> = {}): void => {
+    burst += 1;
     // A monotonic clock, as every interval of Spool's processes: with Date.now(), a wall clock
     // stepped back an hour silenced these lines, and limited reconnects off a replica, that long
     // (a review's run).
-    const now = performance.now();
-    if (now - lastLoggedAt < everyMs) {
+    if (performance.now() - lastLoggedAt < everyMs) {
       since += 1;
+      last = { error, own };
       return;
     }
-    logger[level](
-      { ...fields, ...own, err: error, ...(since > 0 ? { repeatedSinceLastLine: since } : {}) },
-      message,
-    );
-    lastLoggedAt = now;
-    since = 0;
+    log(error, own, since);
   };
 }
 
@@ -68,7 +98,7 @@ export function repeatedLogPerKey() {
  * reconnect attempt of every client is an error, with its stack: a Cluster client tries about
  * 10 times a second for minutes (ioredis's clusterRetryStrategy), the ingest's once a second.
  */
-export function redisConnectionWarnings(logger: Pick<Logger, 'warn' | 'error'>) {
+export function redisConnectionWarnings(logger: Pick<Logger, 'warn' | 'error' | 'info'>) {
   const ofClient = repeatedLogPerKey();
   return (error: Error, client: string): void =>
     ofClient(client, () => repeatedLog(logger, 'redis connection error', { fields: { client } }))(error);
