@@ -256,6 +256,7 @@ describe('docker-compose stack with 2 ingest and 2 flusher replicas', () => {
       'SpoolKeyFileRefused',
       'SpoolLandingBehind',
       'SpoolRedisEvicting',
+      'SpoolRedisLostData',
       'SpoolSweepFailing',
       'SpoolSweepNotRunning',
     ]);

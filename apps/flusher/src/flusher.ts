@@ -35,6 +35,7 @@ import { clockOffsetCheck } from './clock-offset.js';
 import { type FlushOutcome, flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
 import { redisDownTracker, redisNotAnswering } from './redis-answers.js';
+import { redisDataLossCheck } from './redis-data-loss.js';
 import { restAfterRefusals } from './rest-after-refusal.js';
 import { s3ErrorOf } from './s3-errors.js';
 import { adminGuard } from './status/admin-guard.js';
@@ -232,6 +233,12 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   // outlasted the shutdown's grace).
   const sweepStop = new AbortController();
   const checkClock = clockOffsetCheck({ redis: clients.redis, metrics, logger });
+  const checkRedisData = redisDataLossCheck({
+    redis: clients.redis,
+    namespace: config.namespace,
+    metrics,
+    logger,
+  });
   const sweepTimer = startSweepTimer({
     redis: clients.redis,
     leaseKey: sweepLeaseKey(config.namespace),
@@ -243,6 +250,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
       metrics.sweeps.inc({ outcome });
       // A Redis that does not answer is the tick's to say (lease_failed).
       checkClock().catch(() => {});
+      checkRedisData().catch(() => {});
       skippedTicks = outcome === 'skipped' ? skippedTicks + 1 : 0;
       // Another flusher sweeps now: this one's view of the buffers is growing stale, and alerts
       // take the highest of every flusher's.

@@ -102,6 +102,11 @@ export function createFlusherMetrics(
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    redisDataLost: new Counter({
+      name: 'spool_redis_data_lost_total',
+      help: 'Times this flusher found that Redis lost its data (the id Spool keeps there gone or changed): a restart without AOF, a FLUSHALL, or a failover to a replica without it; what was buffered and not in S3 was lost',
+      registers: [registry],
+    }),
     flushInterval: new Gauge({
       name: 'spool_flush_interval_seconds',
       help: 'FLUSH_INTERVAL: what the oldest buffer age is measured against',

@@ -43,6 +43,7 @@ export {
   legacyRegistryKeys,
   queuePrefix,
   rateLimitNamespace,
+  redisEpochKey,
   registryRecoveryKey,
   type StreamKeys,
   streamKeys,

@@ -20,6 +20,7 @@
  * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it           |
  * | `{<ns>}:flusher-alive`              | string  | set by every flusher at every sweep tick, for 2 minutes: the ingests look for it |
  * | `{<ns>}:last-flush-error`           | string  | the last failed flush attempt, any flusher's, for the status page |
+ * | `{<ns>}:redis-epoch`                | string  | a random id set once; only a loss of Redis's data removes it (the flushers look) |
  * | `<ns>:stream-registry`              | zset    | the registry of versions before 2026-12-04: the sweep moves it into `{<ns>}:stream-registry` |
  * | `<ns>:streams`                      | set     | the registry of earlier versions still: moved over the same way |
  * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |
@@ -138,6 +139,14 @@ export function sweepLeaseKey(namespace = DEFAULT_NAMESPACE): string {
  */
 export function flusherAliveKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:flusher-alive`;
+}
+
+/**
+ * A random id the first flusher sets, and every flusher then expects to find: gone, or another,
+ * Redis lost its data (a restart without persistence, a FLUSHALL, a failover to an empty replica).
+ */
+export function redisEpochKey(namespace = DEFAULT_NAMESPACE): string {
+  return `${queuePrefix(namespace)}:redis-epoch`;
 }
 
 /** What @fastify/rate-limit puts before its client keys (a digest of the write key, or `ip:<address>`). */

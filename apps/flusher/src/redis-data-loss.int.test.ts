@@ -1,0 +1,77 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { redisEpochKey } from '@spool/shared';
+import { createTestRedis, randomName, waitFor } from '@spool/testkit';
+import pino from 'pino';
+import { startTestFlusher } from '../test/support.js';
+import { createFlusherMetrics } from './metrics.js';
+import { redisDataLossCheck } from './redis-data-loss.js';
+
+const redis = createTestRedis();
+afterAll(() => redis.quit());
+
+/** A flusher's check, with what it logged and counted. */
+function flusherCheck(namespace: string) {
+  const lines: Array<{ msg: string; level: number }> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const metrics = createFlusherMetrics();
+  const check = redisDataLossCheck({ redis, namespace, metrics, logger });
+  const counted = async () =>
+    (await metrics.registry.getSingleMetric('spool_redis_data_lost_total')?.get())?.values[0]?.value ?? 0;
+  return { check, lines, counted };
+}
+
+describe("a flusher's check that Redis kept its data", () => {
+  it('says nothing of a Redis it finds new or unchanged, tick after tick', async () => {
+    const namespace = randomName('ns');
+    const a = flusherCheck(namespace);
+    const b = flusherCheck(namespace);
+    for (let tick = 0; tick < 3; tick += 1) {
+      await a.check();
+      await b.check();
+    }
+    expect(await redis.exists(redisEpochKey(namespace))).toBe(1);
+    expect([await a.counted(), await b.counted(), a.lines.length, b.lines.length]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('logs at error and counts, once on each flusher, a Redis that lost its data', async () => {
+    const namespace = randomName('ns');
+    const a = flusherCheck(namespace);
+    const b = flusherCheck(namespace);
+    await a.check();
+    await b.check();
+    // What a restart without AOF, or a FLUSHALL, leaves of Spool's keys.
+    await redis.del(redisEpochKey(namespace));
+    // The first to look sets a new id; the other finds it changed: the same loss, seen by both.
+    for (let tick = 0; tick < 3; tick += 1) {
+      await a.check();
+      await b.check();
+    }
+    for (const flusher of [a, b]) {
+      expect(await flusher.counted()).toBe(1);
+      expect(flusher.lines).toEqual([
+        expect.objectContaining({ level: 50, msg: expect.stringContaining('Redis lost its data') }),
+      ]);
+    }
+  });
+
+  it("is the flusher's at each sweep tick, in its /metrics", async () => {
+    const namespace = randomName('ns');
+    const flusher = await startTestFlusher({ REDIS_NAMESPACE: namespace, FLUSH_INTERVAL: '1s' });
+    try {
+      const lost = async () => {
+        const text = (await flusher.app.inject({ method: 'GET', url: '/metrics' })).body;
+        return /^spool_redis_data_lost_total (\d+)$/m.exec(text)?.[1];
+      };
+      await waitFor(
+        async () => (await redis.exists(redisEpochKey(namespace))) || undefined,
+        30_000,
+        'the id set',
+      );
+      expect(await lost()).toBe('0');
+      await redis.del(redisEpochKey(namespace));
+      await waitFor(async () => ((await lost()) === '1' ? true : undefined), 30_000, 'the loss counted');
+    } finally {
+      await flusher.close();
+    }
+  });
+});
