@@ -517,7 +517,7 @@ describe('the tracking API on a keyed service', () => {
     expect((await stored(ns, stream)).filter((line) => line.messageId === String(messageId))).toHaveLength(1);
   });
 
-  it('keeps 64-bit ids past 2^53 as sent: a numeric userId, and a numeric messageId as its text, whose retry is stored once', async () => {
+  it("keeps 64-bit ids past 2^53 digit for digit: a numeric userId and messageId as their text (the messageId's retry stored once), a number in properties as a number", async () => {
     const headers = { 'content-type': 'application/json', authorization: basic('web-key-0001') };
     // Ids of this run, past 2^53 (a Go or Java client's int64), odd: no double holds them.
     const base = 9_007_199_254_740_993n + 2n * BigInt(Date.now());
@@ -531,7 +531,7 @@ describe('the tracking API on a keyed service', () => {
     const text = (await redis.get(streamKeys(stream, ns).buf)) ?? '';
     const lines = text.split('\n').filter((line) => line.includes(`"messageId":"${messageId}"`));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`"userId":${userId},`);
+    expect(lines[0]).toContain(`"userId":"${userId}",`);
     expect(lines[0]).toContain(`"properties":{"n":${userId}}`);
   });
 

@@ -329,6 +329,22 @@ describe('normalizeMessage', () => {
     expect(stored({ userId: 'u', messageId: 1.5 }, { type: 'identify' }).messageId).toBe(1.5);
   });
 
+  it("stores a numeric userId, anonymousId, groupId or previousId as its text, as Segment's spec types them", () => {
+    const sent = parseExactJson(
+      '{"userId":4711,"anonymousId":9007199254740993,"groupId":1.5,"previousId":-2,"event":"e"}',
+    );
+    expect(stored(sent, { type: 'track' })).toMatchObject({
+      userId: '4711',
+      anonymousId: '9007199254740993',
+      groupId: '1.5',
+      previousId: '-2',
+    });
+    // Text stays text; a missing id stays missing.
+    const text = stored({ userId: '0042', event: 'e' }, { type: 'track' });
+    expect(text.userId).toBe('0042');
+    expect(Object.hasOwn(text, 'anonymousId')).toBe(false);
+  });
+
   it('keeps an integer messageId past 2^53 as its digits, up to 100 of them, and refuses a longer one as it does a longer string', () => {
     const withId = (digits: string) => parseExactJson(`{"userId":"u","messageId":${digits}}`);
     const hundred = `9${'0'.repeat(99)}`;

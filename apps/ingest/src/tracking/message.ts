@@ -66,6 +66,14 @@ export function nonObjectMergedField(fields: Record<string, unknown>): string | 
   return undefined;
 }
 
+/**
+ * The ids Segment's spec types as strings: a number sent for one (a backend's numeric user id) is
+ * stored as its text. Kept a number, a generation of numeric ids made its Parquet column INT64 and
+ * the next one's text: a reader of both, or a table declaring the column `string` (Athena, as
+ * output.md's), refused the files (the Parquet review, with polars).
+ */
+const TEXT_IDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
+
 const isId = (value: unknown) =>
   (typeof value === 'string' && value !== '') || typeof value === 'number' || isRawNumber(value);
 
@@ -168,6 +176,11 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
       const digits = message.messageId.rawJSON;
       if (digits.length > MAX_MESSAGE_ID_LENGTH) return { problem: messageIdTooLong(digits.length) };
       message.messageId = digits;
+    }
+    for (const field of TEXT_IDS) {
+      const id = message[field];
+      if (typeof id === 'number' && Number.isFinite(id)) message[field] = String(id);
+      else if (isRawNumber(id)) message[field] = id.rawJSON;
     }
     message.type = type;
     const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;
