@@ -474,13 +474,15 @@ export class GroupCommit {
   /**
    * `<operation> failed; answering 503`, once per 10 s for each operation and cause, with a
    * count: while Redis was away every request logged it, with its stack (685 KB for 500
-   * requests). A new cause (OOM after READONLY, say) is said at once.
+   * requests). A new cause (OOM after READONLY, say) is said at once. With the connection's state:
+   * while Redis is away the error is ioredis's own ("Stream isn't writeable…"), and the cause
+   * (ECONNREFUSED, WRONGPASS) is in `redis connection error`, at warn (a review of the logs).
    */
   private logFailure(operation: string, error: unknown, stream: string): void {
     const log = this.failureLogs(`${operation}:${causeOf(error)}`, () =>
       repeatedLog(this.deps.logger, `${operation} failed; answering 503`, { level: 'error' }),
     );
-    log(error, { stream });
+    log(error, { stream, redisConnection: this.deps.redis.status });
   }
 
   /**

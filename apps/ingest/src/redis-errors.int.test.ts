@@ -191,5 +191,7 @@ describe('a Redis that cannot be reached', () => {
       .split('\n')
       .filter((line) => line.includes('failed; answering 503'));
     expect(failures).toHaveLength(1);
+    // ioredis's error says only that it could not send: the line says the connection is away.
+    expect(failures[0]).toMatch(/"redisConnection":"(connecting|reconnecting)"/);
   });
 });
