@@ -72,6 +72,45 @@ describe('start-up with a bad configuration', () => {
     },
   );
 
+  it.each([
+    ['ingest', { ALLOW_ANONYMOUS_WRITES: 'true' }],
+    ['flusher', { S3_BUCKET: 'b' }],
+  ] as const)(
+    '%s --check-config says a valid configuration is, exits 0, and connects to nothing',
+    async (app, env) => {
+      // Redis and S3 listen nowhere: a process that connected would wait, log, and not exit 0.
+      const result = spawnSync(process.execPath, [SPOOL_MAINS[app], '--check-config'], {
+        env: {
+          PATH: process.env.PATH,
+          REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+          S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
+          PORT: '1',
+          REDIS_NAMESPCE: 'typo',
+          ...env,
+        },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(
+        `spool-${app}: the configuration is valid\nspool-${app}: not settings Spool has, ignored: REDIS_NAMESPCE (REDIS_NAMESPACE?)\n`,
+      );
+    },
+  );
+
+  it.each([
+    ['ingest', { WRITE_KEYS: 'short' }, /WRITE_KEYS/],
+    ['flusher', { S3_BUCKET: 'b', S3_PREFIX: '/events/' }, /S3_PREFIX/],
+  ] as const)('%s --check-config refuses what the process would refuse, exit 78', (app, env, message) => {
+    const result = spawnSync(process.execPath, [SPOOL_MAINS[app], '--check-config'], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toMatch(message);
+  });
+
   it.each(['ingest', 'flusher'] as const)(
     '%s with a HOST that does not resolve exits 78 naming HOST and PORT',
     (app) => {

@@ -3,6 +3,7 @@ import './sighup-guard.js';
 import {
   createLogger,
   describeRedisTarget,
+  exitIfOnlyChecking,
   exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
@@ -41,6 +42,7 @@ if (writesParquet(config)) {
     process.exit(78);
   });
 }
+exitIfOnlyChecking('flusher');
 const logger = createLogger('spool-flusher', config.logLevel);
 warnOfUnknownSettings(logger);
 const clients = createFlusherClients(

@@ -2,6 +2,7 @@
 import './sighup-guard.js';
 import {
   describeRedisTarget,
+  exitIfOnlyChecking,
   exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,
@@ -19,6 +20,7 @@ import { warnOfUnsendableKeys } from './write-key-file.js';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 const config = loadConfigOrExit('ingest');
+exitIfOnlyChecking('ingest');
 const logger = createIngestLogger(config);
 warnOfUnknownSettings(logger);
 const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));

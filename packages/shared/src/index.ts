@@ -51,6 +51,8 @@ export {
   sweepLeaseKey,
 } from './keys.js';
 export {
+  CHECK_CONFIG_OPTION,
+  exitIfOnlyChecking,
   exitOnRefusedDatabase,
   listenOrExit,
   loadConfigOrExit,

@@ -51,6 +51,32 @@ export function warnOfUnknownSettings(
   }
 }
 
+/** The option that checks the settings and exits: `node apps/<process>/dist/main.js --check-config`. */
+export const CHECK_CONFIG_OPTION = '--check-config';
+
+/**
+ * With `--check-config`, says the settings are valid (they were: the process got this far) and
+ * which variables are no setting, and exits 0, before anything is connected or listened on. To
+ * check a release's refusals against a deployment's environment before a rollout: the advice
+ * was to start the process itself, which served on PORT against the real Redis once the
+ * settings passed, and the ingest does not check the flusher's settings (a review's run).
+ */
+export function exitIfOnlyChecking(
+  process: SpoolProcess,
+  argv: readonly string[] = globalThis.process.argv,
+  env: NodeJS.ProcessEnv = globalThis.process.env,
+): void {
+  if (!argv.slice(2).includes(CHECK_CONFIG_OPTION)) return;
+  const unknown = unknownSettings(env).map((name) => {
+    const setting = nearestSetting(name);
+    return setting ? `${name} (${setting}?)` : name;
+  });
+  console.log(`spool-${process}: the configuration is valid`);
+  if (unknown.length > 0)
+    console.log(`spool-${process}: not settings Spool has, ignored: ${unknown.join(', ')}`);
+  globalThis.process.exit(0);
+}
+
 /**
  * On SIGTERM or SIGINT, runs `stop` once and logs; the process then exits when nothing is left
  * to run, 1 unless `stop` ended well, with its last log lines written (pino writes
