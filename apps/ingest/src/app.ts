@@ -9,6 +9,7 @@ import {
   healthRoutes,
   lazyChildLogger,
   loggableUrl,
+  methodAnswered,
   quietProbes,
   rateLimitNamespace,
   redisClusterDown,
@@ -165,7 +166,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler(async (request) => {
     // Its message is logged too: a mistyped settings path would carry a write key.
-    throw new errors.SPOOL_NOT_FOUND(request.method, loggableUrl(request.url.slice(0, 200)));
+    throw new errors.SPOOL_NOT_FOUND(methodAnswered(request.method), loggableUrl(request.url.slice(0, 200)));
   });
   app.setErrorHandler(async (raw: FastifyError, request, reply) => {
     // A route's own limit when it has one (the tracking API's MAX_BATCH_BYTES).

@@ -167,6 +167,13 @@ describe('hostile requests get their documented answer and append nothing', () =
     expect(response.json()).toMatchObject({ statusCode: 404, code: 'SPOOL_NOT_FOUND' });
   });
 
+  it("a HEAD of an unknown path is announced the Content-Length of the GET's 404", async () => {
+    const get = await ingest.app.inject({ method: 'GET', url: '/v1/nowhere' });
+    const head = await ingest.app.inject({ method: 'HEAD', url: '/v1/nowhere' });
+    expect(head.statusCode).toBe(404);
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
+  });
+
   it('a gzip bomb (50 MB of zeros in about 50 KB) is refused with 413 without inflating it all', async () => {
     const stream = randomName();
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20), { level: 9 });

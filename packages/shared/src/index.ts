@@ -69,7 +69,7 @@ export {
   loggableUrl,
   loggerOptions,
 } from './logger.js';
-export { notFoundWithoutSecrets } from './not-found.js';
+export { methodAnswered, notFoundWithoutSecrets } from './not-found.js';
 export { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 export { forStream, type PerStream } from './per-stream.js';
 export { percentDecoded } from './percent-decoded.js';

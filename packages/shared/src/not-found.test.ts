@@ -31,4 +31,14 @@ describe('notFoundWithoutSecrets', () => {
     expect(lines.join('\n')).not.toContain(secret);
     await app.close();
   });
+
+  it("announces to a HEAD the Content-Length of GET's answer", async () => {
+    const app = Fastify();
+    notFoundWithoutSecrets(app);
+    const get = await app.inject({ method: 'GET', url: '/nowhere' });
+    const head = await app.inject({ method: 'HEAD', url: '/nowhere' });
+    expect(head.statusCode).toBe(404);
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
+    await app.close();
+  });
 });

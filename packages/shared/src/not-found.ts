@@ -9,8 +9,16 @@ import { loggableUrl } from './logger.js';
  */
 export function notFoundWithoutSecrets(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
-    const message = `Route ${request.method}:${loggableUrl(request.url.slice(0, 200))} not found`;
+    const message = `Route ${methodAnswered(request.method)}:${loggableUrl(request.url.slice(0, 200))} not found`;
     request.log.info(message);
     return reply.code(404).send({ message, error: 'Not Found', statusCode: 404 });
   });
+}
+
+/**
+ * The method a 404 names: a HEAD's is GET's, whose headers it must repeat (RFC 9110, 9.3.2), its
+ * Content-Length too: naming HEAD, the answer announced a byte more than GET's (HTTP review).
+ */
+export function methodAnswered(method: string): string {
+  return method === 'HEAD' ? 'GET' : method;
 }
