@@ -64,4 +64,4 @@ test-images: ## build (or reuse) the container images the integration tests use
 	@bash scripts/test-images.sh
 
 clean: ## remove build output and installed tools (not .data/)
-	rm -rf .tools .tsbuild node_modules apps/*/node_modules packages/*/node_modules tools/*/node_modules tests/*/node_modules apps/*/dist packages/*/dist tools/*/dist .turbo
+	rm -rf .tools .tsbuild node_modules docker/test-images/s3/node_modules apps/*/node_modules packages/*/node_modules tools/*/node_modules tests/*/node_modules apps/*/dist packages/*/dist tools/*/dist .turbo

@@ -18,8 +18,13 @@ const SCENARIOS = {
 };
 
 const chosen = process.argv.slice(2);
+const usage = `usage: node bench/run.mjs [${Object.keys(SCENARIOS).join('] [')}]   (none: all; make bench ARGS="a c")`;
+if (chosen.includes('--help') || chosen.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 if (chosen.some((name) => !(name in SCENARIOS))) {
-  console.error(`usage: node bench/run.mjs [${Object.keys(SCENARIOS).join('] [')}]   (none: all)`);
+  console.error(usage);
   process.exit(2);
 }
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;

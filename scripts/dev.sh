@@ -5,6 +5,9 @@
 # the next run reuses .data/. Override any variable from the environment (README, Configuration).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/installers.sh"
 cd "$ROOT"
+# Ctrl-C while installing or building stops here: bash waited for the step, which pnpm and turbo
+# end normally on SIGINT, then went on to start the pipeline (a review's run). (exec drops it.)
+trap 'warn "interrupted"; exit 130' INT TERM
 
 ensure_toolchain
 [ -n "${REDIS_URL:-}" ] || ensure_redis_server

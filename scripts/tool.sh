@@ -31,6 +31,11 @@ if [ "$tool" = spool ]; then
   pnpm -s build >/dev/null 2>&1 || die "the build failed: run pnpm build to see why"
   exec node "$entry" "$@"
 fi
+# Its options need nothing built or installed (the others' --help is in their build).
+if [ "$tool" = bench ] && [[ " $* " == *" --help "* ]]; then
+  ensure_toolchain >/dev/null
+  exec node "$entry" --help
+fi
 ensure_local_stack
 if [ "$tool" = bench ]; then
   command -v redis-benchmark >/dev/null || apt_install redis-tools

@@ -53,7 +53,11 @@ ensure_node() {
   command -v npm >/dev/null ||
     die "missing: Node.js $NODE_MIN+ (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
   log "system node is $(node --version 2>/dev/null || echo absent); installing node@$NODE_VERSION_WANTED into .tools/node"
-  npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error "node@$NODE_VERSION_WANTED" >/dev/null
+  # From scratch: npm leaves a damaged binary (truncated, emptied) where it is, and says it installed.
+  rm -rf "$TOOLS/node"
+  npm_install_or_die "$TOOLS/node" "node@$NODE_VERSION_WANTED"
+  node_new_enough "$local_bin/node" ||
+    die "node@$NODE_VERSION_WANTED was installed into .tools/node, but $local_bin/node does not run as Node $NODE_MIN+: remove .tools/node and run again"
   export PATH="$local_bin:$PATH"
   log "node $(node --version) installed"
 }
@@ -65,9 +69,23 @@ ensure_pnpm() {
     log "pnpm $PNPM_VERSION already installed, skipping"
   else
     log "installing pnpm@$PNPM_VERSION into .tools/pnpm"
-    npm install --prefix "$TOOLS/pnpm" --no-audit --no-fund --loglevel=error "pnpm@$PNPM_VERSION" >/dev/null
+    rm -rf "$TOOLS/pnpm"
+    npm_install_or_die "$TOOLS/pnpm" "pnpm@$PNPM_VERSION"
+    [ "$("$bin/pnpm" --version 2>/dev/null)" = "$PNPM_VERSION" ] ||
+      die "pnpm@$PNPM_VERSION was installed into .tools/pnpm, but $bin/pnpm does not say it is that version: remove .tools/pnpm and run again"
   fi
   export PATH="$bin:$PATH"
+}
+
+# npm_install_or_die DIR PACKAGE: npm's install of PACKAGE into DIR, or a stop that says why. Under
+# `phase` errexit is off (`"$@" || rc=$?`): a failed install went on to say "installed", and the
+# run failed later on something else (`pnpm: command not found`; a review's run without a registry).
+npm_install_or_die() {
+  local dir=$1 package=$2 output
+  if ! output=$(npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$package" 2>&1); then
+    printf '%s\n' "$output" | tail -5 >&2
+    die "could not install $package from the npm registry ($(npm config get registry 2>/dev/null)): is it reachable, and its certificate trusted (NODE_EXTRA_CA_CERTS behind a proxy)?"
+  fi
 }
 
 # install_stamped DIR HASH SKIPPED COMMAND...: runs COMMAND in DIR unless DIR/node_modules holds
@@ -136,7 +154,8 @@ ensure_docker() {
     log "docker daemon reachable, skipping"
     return
   fi
-  if ! command -v dockerd >/dev/null; then
+  # dockerd lives in /usr/sbin, which a user's PATH lacks: installed, it was called missing.
+  if ! command -v dockerd >/dev/null && [ ! -x /usr/sbin/dockerd ] && [ ! -x /usr/bin/dockerd ]; then
     is_root && is_debian ||
       die "missing: a Docker daemon — install Docker (https://docs.docker.com/engine/install/) and start it, or set TEST_REDIS_URL and TEST_S3_ENDPOINT to run against existing services"
     log "installing docker.io through apt"

@@ -43,6 +43,25 @@ describe('the local stack', () => {
     }
   });
 
+  it("fails its start when the S3 stand-in's port is held by another server, rather than take that server for it", async () => {
+    // Any server answered the check (a developer's python -m http.server on make dev's port).
+    const holder = createServer((_request, response) => response.end('<html>a directory listing</html>'));
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    const start = LocalStack.start({ s3: { port } });
+    try {
+      await expect(start).rejects.toThrow('s3 exited at start: is its port in use?');
+    } finally {
+      // Started against the other server (the defect): stopped, or its Redis keeps the run alive.
+      await start.then(
+        (stack) => stack.stop(),
+        () => {},
+      );
+      holder.closeAllConnections();
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it("says in one line that the S3 stand-in's port is in use, not with a stack trace", async () => {
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
