@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
 import {
   createTestRedis,
+  type RawConnection,
   randomName,
   sendRawHttp,
   spawnService,
@@ -162,5 +163,66 @@ describe('graceful shutdown of the ingest process', () => {
     expect(
       await redis.exists(streamKeys(stream).buf, streamKeys(ingest.config.tracking.defaultStream).buf),
     ).toBe(0);
+  });
+
+  it('stores and answers a request whose body was still arriving when it began to close, on every API', async () => {
+    const ingest = await startTestIngest({
+      WRITE_KEYS: 'shutdown-key-0002:*',
+      DEFAULT_STREAM: randomName('closing'),
+    });
+    const stream = randomName('closing');
+    const basic = `Basic ${Buffer.from('shutdown-key-0002:').toString('base64')}`;
+    const message = (id: string) => ({ type: 'track', event: 'E', userId: 'u', messageId: id });
+    // Each sent but for its last byte: its head read and let in, its body still arriving.
+    const requests = {
+      native: [`/v1/streams/${stream}/events`, `Authorization: ${basic}\r\n`, message('m-native')],
+      batch: ['/v1/batch', `Authorization: ${basic}\r\n`, { batch: [message('m-batch')] }],
+      // sendBeacon's and Jitsu's are never sent again, whatever the answer.
+      beacon: ['/beacon/v1/batch?writeKey=shutdown-key-0002', '', { batch: [message('m-beacon')] }],
+      jitsu: ['/api/s/track', 'X-Write-Key: shutdown-key-0002\r\n', message('m-jitsu')],
+    } as const;
+    let sent: Array<{ connection: RawConnection; rest: string }> = [];
+    // After the app's own preClose hook (the one that marks it closing): the bodies end then.
+    ingest.app.addHook('preClose', async () => {
+      for (const { connection, rest } of sent) connection.write(rest);
+      await waitFor(
+        async () =>
+          sent.every(({ connection }) => /^HTTP\/1\.1 \d{3} /.test(connection.answer())) ? true : undefined,
+        10_000,
+        'every request answered',
+      );
+    });
+    await ingest.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(ingest.app.server.address() as AddressInfo).port}`;
+    const connections = await Promise.all(
+      Object.values(requests).map(async ([path, auth, body]) => {
+        const text = JSON.stringify(body);
+        const head = `POST ${path} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n`;
+        return { connection: await sendRawHttp(url, head + text.slice(0, -1)), rest: text.slice(-1) };
+      }),
+    );
+    for (const { connection } of connections) await connection.readByServer();
+    sent = connections;
+    await ingest.close();
+
+    const statuses = Object.fromEntries(
+      Object.keys(requests).map((api, i) => [api, connections[i]?.connection.answer().split('\r\n')[0]]),
+    );
+    expect(statuses).toEqual({
+      native: 'HTTP/1.1 202 Accepted',
+      batch: 'HTTP/1.1 200 OK',
+      beacon: 'HTTP/1.1 200 OK',
+      jitsu: 'HTTP/1.1 200 OK',
+    });
+    const lines = [
+      ...((await redis.get(streamKeys(stream).buf)) ?? '').split('\n'),
+      ...((await redis.get(streamKeys(ingest.config.tracking.defaultStream).buf)) ?? '').split('\n'),
+    ].filter(Boolean);
+    expect(lines.map((line) => JSON.parse(line).messageId).sort()).toEqual([
+      'm-batch',
+      'm-beacon',
+      'm-jitsu',
+      'm-native',
+    ]);
   });
 });

@@ -15,11 +15,14 @@ export interface RawConnection {
    * connection as idle, and a test of what it does with half a request would pass untested.
    */
   readByServer(timeoutMs?: number): Promise<void>;
+  /** Sends more: the rest of a request half sent. */
+  write(text: string): void;
 }
 
 /**
- * A connection to the HTTP server at `url` that has sent `text` as is and then sends nothing more:
- * a request half sent, or a whole one to be answered. For what no HTTP client will send.
+ * A connection to the HTTP server at `url` that has sent `text` as is and then sends nothing more
+ * unless told (`write`): a request half sent, or a whole one to be answered. For what no HTTP
+ * client will send.
  */
 export async function sendRawHttp(url: string, text: string): Promise<RawConnection> {
   const { hostname, port } = new URL(url);
@@ -39,6 +42,9 @@ export async function sendRawHttp(url: string, text: string): Promise<RawConnect
   return {
     answer: () => received,
     closed,
+    write: (more) => {
+      socket.write(more);
+    },
     readByServer: async (timeoutMs = 30_000) => {
       await written;
       await waitFor(

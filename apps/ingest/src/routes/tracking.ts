@@ -201,9 +201,12 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
       request.auth = { ok: false, status: 401, reason };
     }
   };
-  const refuse = (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
-    if (options.isClosing()) done(new errors.SPOOL_SHUTTING_DOWN());
-    else if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
+  const refuseUnauthorized = (
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) => {
+    if (request.auth && !request.auth.ok) done(new errors.SPOOL_UNAUTHORIZED(request.auth.reason));
     else done();
   };
   const authenticateFromHeader: onRequestHookHandler = (request, _reply, done) => {
@@ -236,12 +239,20 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
         if (request.auth !== undefined) await rateLimit.call(this, request, reply);
       }
     : undefined;
-  const refuseIfAuthenticated: onRequestHookHandler = (request, reply, done) =>
-    request.auth === undefined ? done() : refuse(request, reply, done);
+  // A shutdown refuses a request before its body only: one under way when SIGTERM came is stored
+  // and answered, as the native API's (api.md, "Shutdown"). Refused once its body had come, a
+  // beacon's or a Jitsu message, which are never sent again, was lost (a review's run).
+  const refuseBeforeBody: onRequestHookHandler = (request, reply, done) => {
+    if (options.isClosing()) return done(new errors.SPOOL_SHUTTING_DOWN());
+    if (request.auth === undefined) return done();
+    refuseUnauthorized(request, reply, done);
+  };
   const onRequest = countIfAuthenticated
-    ? [authenticateFromHeader, countIfAuthenticated, refuseIfAuthenticated]
-    : [authenticateFromHeader, refuseIfAuthenticated];
-  const preHandler = rateLimit ? [authenticateFromBody, rateLimit, refuse] : [authenticateFromBody, refuse];
+    ? [authenticateFromHeader, countIfAuthenticated, refuseBeforeBody]
+    : [authenticateFromHeader, refuseBeforeBody];
+  const preHandler = rateLimit
+    ? [authenticateFromBody, rateLimit, refuseUnauthorized]
+    : [authenticateFromBody, refuseUnauthorized];
   // A beacon is sent as the page goes away and is never retried: a 429 would lose its events, not
   // delay them. With a valid key it is counted, and refused only past BEACON_ROOM times the limit
   // (so the requests after it wait instead); a wrong key's is counted against its address.
@@ -261,7 +272,7 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
           }, done);
         }
       : undefined;
-  const beaconPreHandler = limitBeacon ? [authenticateFromBody, limitBeacon, refuse] : preHandler;
+  const beaconPreHandler = limitBeacon ? [authenticateFromBody, limitBeacon, refuseUnauthorized] : preHandler;
   // Jitsu's SDK never sends a message again either, whatever the answer: a valid key's messages
   // get the beacon's room; a wrong key's count against its address.
   const limitJitsu: onRequestAsyncHookHandler | undefined =
@@ -275,8 +286,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
         }
       : undefined;
   const jitsuOnRequest = limitJitsu
-    ? [authenticateJitsu, limitJitsu, refuseIfAuthenticated]
-    : [authenticateJitsu, refuseIfAuthenticated];
+    ? [authenticateJitsu, limitJitsu, refuseBeforeBody]
+    : [authenticateJitsu, refuseBeforeBody];
 
   const store = async (
     request: FastifyRequest,
@@ -350,8 +361,8 @@ export async function trackingRoutes(app: FastifyInstance, options: TrackingRout
   for (const { url, type, fromPage } of JITSU_ROUTES) {
     app.post<TrackingRequest>(
       url,
-      // Counted (and refused without a good key) before the body: the rest is only refuse's closing check.
-      { ...common, onRequest: jitsuOnRequest, preHandler: refuse },
+      // Counted, and refused without a good key, before the body: nothing is left for preHandler.
+      { ...common, onRequest: jitsuOnRequest, preHandler: [] },
       storeOne({ type, idsOptional: true, requestIpOnly: fromPage }),
     );
   }
