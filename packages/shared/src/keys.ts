@@ -20,7 +20,7 @@
  * | `{<ns>}:sweep-lease`                | string  | held for one sweep tick by the flusher that sweeps it           |
  * | `{<ns>}:flusher-alive`              | string  | set by every flusher at every sweep tick, for 2 minutes: the ingests look for it |
  * | `{<ns>}:last-flush-error`           | string  | the last failed flush attempt, any flusher's, for the status page |
- * | `{<ns>}:redis-epoch`                | string  | a random id set once; only a loss of Redis's data removes it (the flushers look) |
+ * | `{<ns>}:redis-epoch`                | integer | counted up by every flusher at every sweep tick: lower than a flusher saw, Redis lost data |
  * | `<ns>:stream-registry`              | zset    | the registry of versions before 2026-12-04: the sweep moves it into `{<ns>}:stream-registry` |
  * | `<ns>:streams`                      | set     | the registry of earlier versions still: moved over the same way |
  * | `<ns>:ratelimit:<client>`           | integer | requests in the current rate-limit window (@fastify/rate-limit) |
@@ -142,8 +142,9 @@ export function flusherAliveKey(namespace = DEFAULT_NAMESPACE): string {
 }
 
 /**
- * A random id the first flusher sets, and every flusher then expects to find: gone, or another,
- * Redis lost its data (a restart without persistence, a FLUSHALL, a failover to an empty replica).
+ * A number every flusher counts up at each sweep tick: one no higher than a flusher saw last, Redis
+ * went back in time (a restart without AOF or from an older snapshot, a FLUSHALL, a failover to a
+ * replica without the latest writes).
  */
 export function redisEpochKey(namespace = DEFAULT_NAMESPACE): string {
   return `${queuePrefix(namespace)}:redis-epoch`;
