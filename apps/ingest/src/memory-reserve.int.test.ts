@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { streamKeys } from '@spool/shared';
-import { createTestRedis, randomName } from '@spool/testkit';
+import { createTestRedis, keptMaxmemory, randomName } from '@spool/testkit';
 import { startTestIngest, type TestIngest } from '../test/support.js';
 
 /**
@@ -14,8 +14,10 @@ const redis = createTestRedis();
 let roomy: TestIngest;
 let reserved: TestIngest;
 let maxmemory: number;
+let found: Awaited<ReturnType<typeof keptMaxmemory>>;
 
 beforeAll(async () => {
+  found = await keptMaxmemory(redis);
   const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
   maxmemory = used + 64 * MiB;
   await redis.config('SET', 'maxmemory', String(maxmemory));
@@ -24,7 +26,7 @@ beforeAll(async () => {
   reserved = await startTestIngest({ REDIS_MEMORY_RESERVE: '128MiB' });
 });
 afterAll(async () => {
-  await redis.config('SET', 'maxmemory', '0');
+  await found.restore();
   await Promise.all([roomy?.close(), reserved?.close()]);
   await redis.quit();
 });

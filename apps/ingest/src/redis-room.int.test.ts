@@ -1,15 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestRedis, randomName } from '@spool/testkit';
+import { createTestRedis, keptMaxmemory, randomName } from '@spool/testkit';
 import { RedisRoom } from './redis-room.js';
 
 /** Whether appends check the memory reserve, as the room reads this worker's Redis. */
 const MiB = 1024 * 1024;
 const redis = createTestRedis();
 // Connected: the room asks only connected masters (a master it cannot ask, it checks appends on).
-beforeAll(() => redis.ping());
-afterEach(async () => {
-  await redis.config('SET', 'maxmemory', '0');
+let found: Awaited<ReturnType<typeof keptMaxmemory>>;
+beforeAll(async () => {
+  found = await keptMaxmemory(redis);
 });
+afterEach(() => found.restore());
 afterAll(() => redis.quit());
 
 const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);

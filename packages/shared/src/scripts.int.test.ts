@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createTestRedis, randomName } from '@spool/testkit';
+import { createTestRedis, keptMaxmemory, randomName } from '@spool/testkit';
 import type { MemoryReserve } from './config-fields.js';
 import { type StreamKeys, streamKeys } from './keys.js';
 import {
@@ -536,14 +536,14 @@ describe('REDIS_MEMORY_RESERVE', () => {
   const MiB = 1024 * 1024;
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
   let maxmemory: number;
+  let found: Awaited<ReturnType<typeof keptMaxmemory>>;
   // This worker's Redis, given a maxmemory some way above what it uses, restored after each test.
   beforeEach(async () => {
+    found = await keptMaxmemory(redis);
     maxmemory = (await usedMemory()) + 64 * MiB;
     await redis.config('SET', 'maxmemory', String(maxmemory));
   });
-  afterEach(async () => {
-    await redis.config('SET', 'maxmemory', '0');
-  });
+  afterEach(() => found.restore());
 
   it('refuses an append that would leave less than the reserve below maxmemory, writing nothing', async () => {
     const keys = streamKeys(randomName());

@@ -20,3 +20,17 @@ export function createTestS3(services: TestServices = testServices()): S3Client 
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
+
+/**
+ * The maxmemory `redis` has now, and a way to give it back: a test that sets one restores what it
+ * found, not 0. On an existing Redis (TEST_REDIS_URL, the README's "no Docker at all") a
+ * deployment's maxmemory was left at 0 for good, its REDIS_MEMORY_RESERVE off (a review's run).
+ */
+export async function keptMaxmemory(redis: Redis): Promise<{ restore(): Promise<void> }> {
+  const [, found = '0'] = (await redis.config('GET', 'maxmemory')) as string[];
+  return {
+    restore: async () => {
+      await redis.config('SET', 'maxmemory', found);
+    },
+  };
+}

@@ -1,6 +1,6 @@
 export { makeTestCertificates, type TestCertificates } from './certificates.js';
 export { type ChildOutput, childOutput } from './child-output.js';
-export { createTestRedis, createTestS3 } from './clients.js';
+export { createTestRedis, createTestS3, keptMaxmemory } from './clients.js';
 export { S3_DEFAULTS, type TestServices, testServices } from './env.js';
 export { testImages } from './images.js';
 export { withoutSpoolSettings } from './inherited-env.js';
