@@ -339,6 +339,21 @@ describe('normalizeMessage', () => {
       groupId: '1.5',
       previousId: '-2',
     });
+    // One text for one value, however the client wrote it (Python writes 1e16 as 1e+16).
+    for (const [written, asText] of [
+      ['1e+16', '10000000000000000'],
+      ['10000000000000000', '10000000000000000'],
+      ['1e21', '1000000000000000000000'],
+      ['1000000000000000000000', '1000000000000000000000'],
+      ['1.0', '1'],
+      ['-0', '0'],
+      ['4.7e3', '4700'],
+    ]) {
+      expect([
+        written,
+        stored(parseExactJson(`{"userId":${written},"event":"e"}`), { type: 'track' }).userId,
+      ]).toEqual([written, asText]);
+    }
     // Text stays text; a missing id stays missing.
     const text = stored({ userId: '0042', event: 'e' }, { type: 'track' });
     expect(text.userId).toBe('0042');

@@ -74,6 +74,17 @@ export function nonObjectMergedField(fields: Record<string, unknown>): string | 
  */
 const TEXT_IDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
+/**
+ * A numeric id's text, one for each value however the client wrote it: an integer as its digits
+ * (those sent, past 2^53), so Python's `1e+16` and JavaScript's `10000000000000000` are one user,
+ * as they were when kept numbers (the own-fix review); any other number as JavaScript writes it.
+ */
+function idText(id: number | { rawJSON: string }): string {
+  if (typeof id !== 'number' && /^-?\d+$/.test(id.rawJSON)) return id.rawJSON;
+  const value = typeof id === 'number' ? id : Number(id.rawJSON);
+  return Number.isInteger(value) ? BigInt(value).toString() : String(value);
+}
+
 const isId = (value: unknown) =>
   (typeof value === 'string' && value !== '') || typeof value === 'number' || isRawNumber(value);
 
@@ -179,8 +190,7 @@ export function messageNormalizer(envelope: MessageEnvelope): NormalizeMessage {
     }
     for (const field of TEXT_IDS) {
       const id = message[field];
-      if (typeof id === 'number' && Number.isFinite(id)) message[field] = String(id);
-      else if (isRawNumber(id)) message[field] = id.rawJSON;
+      if ((typeof id === 'number' && Number.isFinite(id)) || isRawNumber(id)) message[field] = idText(id);
     }
     message.type = type;
     const ownContext = (raw.context ?? undefined) as Record<string, unknown> | undefined;
