@@ -10,6 +10,7 @@ import {
   unknownSettings,
 } from './config.js';
 import { type RedisClient, refusedDatabase } from './redis-connection.js';
+import { flushRepeatedLogs } from './repeated-log.js';
 
 /** EX_CONFIG from sysexits.h: the configuration is wrong, restarting will not help. */
 const EXIT_CONFIG = 78;
@@ -118,6 +119,7 @@ export function stopOnSignals(
       () => {
         ended = 'stopped';
         globalThis.process.exitCode = exitCodeBefore;
+        flushRepeatedLogs();
         logger.info('stopped');
       },
       (error: unknown) => {

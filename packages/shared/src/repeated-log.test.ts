@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { redisConnectionWarnings, repeatedLog, repeatedLogPerKey } from './repeated-log.js';
+import {
+  flushRepeatedLogs,
+  redisConnectionWarnings,
+  repeatedLog,
+  repeatedLogPerKey,
+} from './repeated-log.js';
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -56,6 +61,18 @@ describe('repeatedLog', () => {
     expect(accounted).toBe(occurrences);
     expect(warned.length).toBeLessThanOrEqual(5);
     expect(told).toEqual([{ fields: { occurrences }, message: 'append failed: stopped, none for 10 s' }]);
+  });
+
+  it('tells a window cut short by the end of the process (flushRepeatedLogs, at shutdown), once', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const warn = repeatedLog(
+      { warn: (fields: Record<string, unknown>) => lines.push(fields), info: () => {} } as never,
+      'admin view refused',
+    );
+    for (let i = 0; i < 6; i += 1) warn(new Error('no key'));
+    flushRepeatedLogs();
+    flushRepeatedLogs();
+    expect(lines.map((line) => line.repeatedSinceLastLine)).toEqual([undefined, 4]);
   });
 
   it('says nothing more of a lone occurrence', () => {

@@ -20,6 +20,17 @@ export interface RepeatedLogOptions {
  * short of the failure metrics. A window with none after a burst says so, at info (`stopped`,
  * with the burst's count): the logs then tell when an outage ended (a review of the logs).
  */
+/** The repeated lines whose window holds repeats not yet told: told by flushRepeatedLogs. */
+const pendingWindows = new Set<() => void>();
+
+/**
+ * Tells now the repeats every repeated line holds (at shutdown, before `stopped`): a window cut
+ * short by the process's end lost them (an own-fix review's 5 refused admin requests).
+ */
+export function flushRepeatedLogs(): void {
+  for (const tell of [...pendingWindows]) tell();
+}
+
 export function repeatedLog(
   logger: Pick<Logger, 'warn' | 'error' | 'info'>,
   message: string,
@@ -39,15 +50,19 @@ export function repeatedLog(
     );
     lastLoggedAt = performance.now();
     since = 0;
+    pendingWindows.delete(tellRepeats);
     clearTimeout(windowEnd);
     windowEnd = setTimeout(endOfWindow, everyMs);
     windowEnd.unref?.();
+  };
+  const tellRepeats = (): void => {
+    if (since > 0) log(last.error, last.own, since - 1);
   };
   const endOfWindow = (): void => {
     windowEnd = undefined;
     // The last of the window's repeats stands for them all: it is the line, the rest its count.
     if (since > 0) {
-      log(last.error, last.own, since - 1);
+      tellRepeats();
       return;
     }
     if (burst > 1) {
@@ -64,6 +79,7 @@ export function repeatedLog(
     if (performance.now() - lastLoggedAt < everyMs) {
       since += 1;
       last = { error, own };
+      pendingWindows.add(tellRepeats);
       return;
     }
     log(error, own, since);
