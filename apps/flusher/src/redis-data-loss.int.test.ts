@@ -20,15 +20,17 @@ function flusherCheck(namespace: string) {
   return { check, lines, counted };
 }
 
+/** Three sweep ticks of each flusher's check, in turn. */
+async function threeTicks(...flushers: Array<{ check(): Promise<void> }>): Promise<void> {
+  for (let tick = 0; tick < 3; tick += 1) for (const flusher of flushers) await flusher.check();
+}
+
 describe("a flusher's check that Redis kept its data", () => {
   it('says nothing of a Redis it finds new or unchanged, tick after tick', async () => {
     const namespace = randomName('ns');
     const a = flusherCheck(namespace);
     const b = flusherCheck(namespace);
-    for (let tick = 0; tick < 3; tick += 1) {
-      await a.check();
-      await b.check();
-    }
+    await threeTicks(a, b);
     expect(await redis.exists(redisEpochKey(namespace))).toBe(1);
     expect([await a.counted(), await b.counted(), a.lines.length, b.lines.length]).toEqual([0, 0, 0, 0]);
   });
@@ -43,15 +45,9 @@ describe("a flusher's check that Redis kept its data", () => {
     const namespace = randomName('ns');
     const a = flusherCheck(namespace);
     const b = flusherCheck(namespace);
-    for (let tick = 0; tick < 3; tick += 1) {
-      await a.check();
-      await b.check();
-    }
+    await threeTicks(a, b);
     await lose(redisEpochKey(namespace));
-    for (let tick = 0; tick < 3; tick += 1) {
-      await a.check();
-      await b.check();
-    }
+    await threeTicks(a, b);
     for (const flusher of [a, b]) {
       expect(await flusher.counted()).toBe(1);
       expect(flusher.lines).toEqual([
