@@ -340,8 +340,14 @@ describe('the sweep', () => {
     const stream = randomName('held');
     await write(stream, 100, now - 61_000);
     await sealGeneration(redis, streamKeys(stream, NS), 0);
-    // Begun in the hour before this one.
-    await write(stream, 100, Math.floor(now / 3_600_000) * 3_600_000 - 1_000);
+    // Begun in the hour before this one, and FLUSH_INTERVAL ago or more (aged by time): run in the
+    // first minute of an hour, a buffer begun a second before it was not, and was left (a clean
+    // clone's run at 06:00).
+    await write(
+      stream,
+      100,
+      Math.min(Math.floor(now / 3_600_000) * 3_600_000 - 1_000, now - config.flushIntervalMs - 1_000),
+    );
     expect((await sweep(deps)).enqueued.filter((id) => id.includes(stream)).sort()).toEqual(
       [flushJobId(stream, 0), flushJobId(stream, 1)].sort(),
     );

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { randomName, spawnService, testServices } from '@spool/testkit';
+import { randomName, spawnService, testServices, waitFor } from '@spool/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -133,6 +133,12 @@ describe("clients' addresses in logs", () => {
       TRUST_PROXY: '127.0.0.1',
       LOG_LEVEL: 'info',
     });
+    // Connected to Redis first: on a loaded runner its first request came before, and got 503.
+    await waitFor(
+      async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
+      20_000,
+      'the ingest to be ready',
+    );
     const response = await fetch(`${ingest.url}/v1/track`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' },
