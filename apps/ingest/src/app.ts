@@ -15,7 +15,6 @@ import {
   redisClusterDown,
   redisIsReplica,
   redisNotReady,
-  refuseAmbiguousRequests,
   SLOW_CLIENT_LIMITS,
   type SlowClientLimits,
 } from '@spool/shared';
@@ -139,9 +138,9 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
 
   // The per-request hooks take callbacks rather than being async: no promise per request per hook.
   // First of all: a request pipelined behind an answer that closes the connection is not handled.
+  // It refuses, in its turn, one a proxy in front may frame or route otherwise (HTTP/1.0 chunked,
+  // two Hosts): 400.
   app.addHook('onRequest', pipelinedRequests);
-  // Then one a proxy in front may frame or route otherwise (HTTP/1.0 chunked, two Hosts): 400.
-  app.addHook('onRequest', refuseAmbiguousRequests);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { refuseIfAmbiguous } from '@spool/shared';
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 
 /** What a connection's requests wait on. */
@@ -47,7 +48,7 @@ export const pipelinedRequests: onRequestHookHandler = (request, reply, done) =>
   }
   const ahead = connection.latest;
   becomesLatest(connection, reply.raw);
-  if (ahead === undefined || ahead.writableFinished) return done();
+  if (ahead === undefined || ahead.writableFinished) return refuseIfAmbiguous(request, reply, done);
   connection.waiting += 1;
   if (connection.waiting > MOST_WAITING && !connection.paused) {
     connection.paused = true;
@@ -63,7 +64,7 @@ export const pipelinedRequests: onRequestHookHandler = (request, reply, done) =>
       readingOf(socket, 'resume');
     }
     // Node ends the connection as the answer that closes it finishes (before this listener).
-    if (!socket.destroyed && !socket.writableEnded) return done();
+    if (!socket.destroyed && !socket.writableEnded) return refuseIfAmbiguous(request, reply, done);
     leaveUnhandled(reply, done);
   });
 };

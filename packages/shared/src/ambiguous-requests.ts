@@ -1,4 +1,4 @@
-import type { onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify';
 
 /**
  * onRequest: a request whose framing or target a proxy in front may read otherwise than Node
@@ -9,12 +9,26 @@ import type { onRequestHookHandler } from 'fastify';
  * raw requests). Node refuses Content-Length beside Transfer-Encoding itself. Neither comes from
  * a browser or an SDK.
  */
-export const refuseAmbiguousRequests: onRequestHookHandler = (request, reply, done) => {
+export const refuseAmbiguousRequests: onRequestHookHandler = (request, reply, done) =>
+  refuseIfAmbiguous(request, reply, done);
+
+/**
+ * The same, called from a hook of the ingest's own: a hook of its own cost the ingest some 4 µs of
+ * CPU a request (median 79.3 against 75.5 µs without it, alternating, same build).
+ */
+export function refuseIfAmbiguous(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
   const reason = ambiguity(request.raw);
-  if (reason === undefined) return done();
+  if (reason === undefined) {
+    done();
+    return;
+  }
   reply.header('connection', 'close');
   done(Object.assign(new Error(reason), { statusCode: 400, code: 'SPOOL_BAD_REQUEST' }));
-};
+}
 
 function ambiguity(raw: { httpVersionMinor: number; httpVersionMajor: number; rawHeaders: string[] }) {
   let hosts = 0;

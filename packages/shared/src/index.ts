@@ -1,4 +1,4 @@
-export { refuseAmbiguousRequests } from './ambiguous-requests.js';
+export { refuseAmbiguousRequests, refuseIfAmbiguous } from './ambiguous-requests.js';
 export { daysInMonth } from './calendar.js';
 export { closeConnectionsOnClose, UNFINISHED_REQUEST_GRACE_MS } from './close-connections.js';
 export {
