@@ -6,7 +6,8 @@
 // same body and answering 202): what Spool's request path costs beyond Fastify's.
 // With `events` above 1, each request is a batch of that many of the event (250: some 20 KB, a
 // body counted as it arrives, past the 16 KiB a request holds before its body comes).
-// Usage: node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds] [events]
+// With LOG_LEVEL set, both builds run at that level (the stack's services run at warn otherwise).
+// Usage: [LOG_LEVEL=info] node bench/analysis/ingest-cpu-per-request.mjs <other build's apps/ingest/dist/main.js | bare> [rounds] [events]
 import { join } from 'node:path';
 import { cpuSeconds, load, ROOT, startBareFastifyProcess, startStack, stopAll } from '../lib.mjs';
 
@@ -20,9 +21,11 @@ if (!other) {
 const BUILDS = { this: join(ROOT, 'apps/ingest/dist/main.js'), other };
 const event = { event: 'page', userId: 'u-123', path: '/pricing', referrer: 'https://example.com/' };
 const body = JSON.stringify(Number(events) > 1 ? Array.from({ length: Number(events) }, () => event) : event);
+const levelAsked = process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : {};
 async function spoolIngest(bench, main) {
   const ingest = await bench.stack.addIngest(
-    { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB' },
+    // LOG_LEVEL=info measures the default's request log; the stack's services run at warn otherwise.
+    { FLUSH_THRESHOLD_BYTES: '480MiB', MAX_BUFFER_BYTES: '512MiB', ...levelAsked },
     { main },
   );
   return { url: ingest.url, pid: ingest.process.pid };

@@ -117,11 +117,11 @@ function pages(spool: string): Record<string, string> {
 beforeAll(async () => {
   ingest = await spawnService(
     SPOOL_MAINS.ingest,
-    // Info: its request log shows the routes the SDKs used.
+    // Debug: its request log shows the routes the SDKs used (at info, only refused requests).
     ingestTestEnv({
       REDIS_NAMESPACE: NS,
       WRITE_KEYS: `${KEY}:${STREAM};${JITSU_KEY}:${STREAM}`,
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug',
     }),
   );
   limited = await spawnService(

@@ -15,13 +15,13 @@ import {
   parseFlushJobId,
   QUEUE_CONNECTION_OPTIONS,
   queuePrefix,
-  quietProbes,
   redisClusterDown,
   redisIsReplica,
   redisNotReady,
   refuseAmbiguousRequests,
   repeatedLog,
   repeatedLogPerKey,
+  requestLogs,
   SLOW_CLIENT_LIMITS,
   streamOfUnit,
   sweepLeaseKey,
@@ -261,7 +261,7 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    logController: quietProbes([`${QUEUE_BOARD_PATH}/api/`]),
+    logController: requestLogs({ quietPrefixes: [`${QUEUE_BOARD_PATH}/api/`] }),
     ...SLOW_CLIENT_LIMITS,
   });
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.

@@ -10,11 +10,11 @@ import {
   lazyChildLogger,
   loggableUrl,
   methodAnswered,
-  quietProbes,
   rateLimitNamespace,
   redisClusterDown,
   redisIsReplica,
   redisNotReady,
+  requestLogs,
   SLOW_CLIENT_LIMITS,
   type SlowClientLimits,
 } from '@spool/shared';
@@ -95,7 +95,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const metrics = createIngestMetrics();
   const app = Fastify({
     loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,
-    logController: quietProbes(),
+    logController: requestLogs({ successesAt: 'debug' }),
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,
     // The client's X-Request-Id when it is a plausible id, else a new UUID: the id is echoed,

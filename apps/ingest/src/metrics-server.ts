@@ -2,8 +2,8 @@ import {
   closeConnectionsOnClose,
   metricsRoute,
   notFoundWithoutSecrets,
-  quietProbes,
   refuseAmbiguousRequests,
+  requestLogs,
   SLOW_CLIENT_LIMITS,
 } from '@spool/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -22,7 +22,7 @@ export async function serveMetricsApart(
 ): Promise<void> {
   const server = Fastify({
     loggerInstance: app.log as FastifyBaseLogger,
-    logController: quietProbes(),
+    logController: requestLogs(),
     ...SLOW_CLIENT_LIMITS,
   });
   // As the public port's: a scrape half sent (a scraper gone without a FIN) must not hold the close.

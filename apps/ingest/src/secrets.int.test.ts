@@ -83,39 +83,57 @@ describe('write keys in logs', () => {
     }
   });
 
-  it('never appear spelled otherwise in a URL the routes still take, at the default log level', async () => {
-    const key = `spelled-key-${randomName('k')}`;
-    const ingest = await spawnService(MAIN, {
-      REDIS_URL: testServices().redisUrl,
-      WRITE_KEYS: `${key}:*`,
-      LOG_LEVEL: 'info',
-    });
-    const batch = JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'x' }] });
-    const statuses: number[] = [];
-    for (const [method, url] of [
-      ['GET', `//v1/projects/${key}/settings`],
-      ['GET', `/v1/%70rojects/${key}/settings`],
-      ['GET', `/sourceConfig/?write%4Bey=${key}`],
-      ['POST', `/beacon/v1/batch?write%4Bey=${key}`],
-      ['POST', `/v1/batch?write%4Bey=${key}`],
-    ] as const) {
-      const response = await fetch(`${ingest.url}${url}`, {
-        method,
-        body: method === 'POST' ? batch : undefined,
+  it.each([
+    ['info', 'request completed'],
+    ['debug', 'incoming request'],
+  ])(
+    'never appear spelled otherwise in a URL the routes still take, right or wrong, at %s (each request refused, or every request)',
+    async (level, line) => {
+      const key = `spelled-key-${randomName('k')}`;
+      const ingest = await spawnService(MAIN, {
+        REDIS_URL: testServices().redisUrl,
+        WRITE_KEYS: `${key}:*`,
+        LOG_LEVEL: level,
       });
-      statuses.push(response.status);
-      await response.text();
-    }
-    // What fetch never sends: a '#' (the router ends the path there too) and an absolute-form target.
-    for (const target of [`/sourceConfig#writeKey=${key}`, `http://spool.test/v1/projects/${key}/settings`]) {
-      statuses.push(await rawGet(ingest.url, target));
-    }
-    await ingest.stop();
-    // The decoded forms authenticate (the router and the query parser decode), so they must be hidden.
-    expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(5);
-    expect(ingest.output()).toContain('"msg":"incoming request"');
-    expect(ingest.output()).not.toContain(key);
-  });
+      const batch = JSON.stringify({ batch: [{ type: 'track', userId: 'u', event: 'x' }] });
+      const statuses: number[] = [];
+      // The right key (answered 200: logged at debug) and a wrong one that starts with it (refused:
+      // logged at info too, with its request).
+      for (const sent of [key, `${key}-wrong`]) {
+        for (const [method, url] of [
+          ['GET', `//v1/projects/${sent}/settings`],
+          ['GET', `/v1/%70rojects/${sent}/settings`],
+          ['GET', `/sourceConfig/?write%4Bey=${sent}`],
+          ['POST', `/beacon/v1/batch?write%4Bey=${sent}`],
+          ['POST', `/v1/batch?write%4Bey=${sent}`],
+        ] as const) {
+          const response = await fetch(`${ingest.url}${url}`, {
+            method,
+            body: method === 'POST' ? batch : undefined,
+          });
+          statuses.push(response.status);
+          await response.text();
+        }
+        // What fetch never sends: a '#' (the router ends the path there too) and an absolute-form target.
+        for (const target of [
+          `/sourceConfig#writeKey=${sent}`,
+          `http://spool.test/v1/projects/${sent}/settings`,
+        ]) {
+          statuses.push(await rawGet(ingest.url, target));
+        }
+      }
+      await ingest.stop();
+      // The decoded forms authenticate (the router and the query parser decode), so they must be hidden.
+      expect(statuses.slice(0, 7).filter((status) => status === 200).length).toBeGreaterThanOrEqual(5);
+      expect(statuses.slice(7).filter((status) => status >= 400).length).toBeGreaterThanOrEqual(5);
+      const requestLines = ingest
+        .output()
+        .split('\n')
+        .filter((text) => text.includes(`"msg":"${line}"`) && text.includes('"req":'));
+      expect(requestLines.length).toBeGreaterThanOrEqual(5);
+      expect(ingest.output()).not.toContain(key);
+    },
+  );
 });
 
 describe("clients' addresses in logs", () => {
@@ -131,7 +149,8 @@ describe("clients' addresses in logs", () => {
       IP_POLICY: policy,
       // The client's address comes through the proxy in front, as in production.
       TRUST_PROXY: '127.0.0.1',
-      LOG_LEVEL: 'info',
+      // Every request's line.
+      LOG_LEVEL: 'debug',
     });
     // Connected to Redis first: on a loaded runner its first request came before, and got 503.
     await waitFor(
@@ -139,20 +158,29 @@ describe("clients' addresses in logs", () => {
       20_000,
       'the ingest to be ready',
     );
-    const response = await fetch(`${ingest.url}/v1/track`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' },
-      body: JSON.stringify({ userId: 'u', event: 'x' }),
-    });
-    await response.text();
+    const statuses: number[] = [];
+    // One accepted, one refused (no event name): a refused request's line is logged at info too.
+    for (const message of [{ userId: 'u', event: 'x' }, { userId: 'u' }]) {
+      const response = await fetch(`${ingest.url}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.77' },
+        body: JSON.stringify(message),
+      });
+      statuses.push(response.status);
+      await response.text();
+    }
     await ingest.stop();
-    expect(response.status).toBe(200);
+    expect(statuses).toEqual([200, 400]);
     const requestLines = ingest
       .output()
       .split('\n')
-      .filter((line) => line.includes('"msg":"incoming request"'))
-      .map((line) => JSON.parse(line) as { req: { url: string; remoteAddress?: string } });
-    expect(requestLines.map(({ req }) => [req.url, req.remoteAddress])).toEqual([['/v1/track', logged]]);
+      .filter((line) => line.includes('"req":'))
+      .map((line) => JSON.parse(line) as { msg: string; req: { remoteAddress?: string } });
+    expect(requestLines.map(({ msg, req }) => [msg, req.remoteAddress])).toEqual([
+      ['incoming request', logged],
+      ['incoming request', logged],
+      ['request completed', logged],
+    ]);
     if (policy !== 'keep') expect(ingest.output()).not.toContain('203.0.113.77');
   });
 
@@ -163,7 +191,8 @@ describe("clients' addresses in logs", () => {
       DEFAULT_STREAM: randomName('ip'),
       IP_POLICY: 'keep',
       TRUST_PROXY: '127.0.0.1',
-      LOG_LEVEL: 'info',
+      // Every request's line.
+      LOG_LEVEL: 'debug',
     });
     const statuses: number[] = [];
     for (const asked of ['remove', 'stripLastOctet']) {

@@ -999,7 +999,7 @@ describe('the tracking API on an open service', () => {
     // The real process, logging each request (the serializer threw there).
     const ingest = await spawnService(
       SPOOL_MAINS.ingest,
-      ingestTestEnv({ REDIS_NAMESPACE: ns, TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'info' }),
+      ingestTestEnv({ REDIS_NAMESPACE: ns, TRUST_PROXY: '127.0.0.1', LOG_LEVEL: 'debug' }),
     );
     try {
       const post = (headers: Record<string, string>, body: unknown) =>

@@ -1,4 +1,4 @@
-import { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 import { repeatedLog } from './repeated-log.js';
@@ -76,23 +76,5 @@ export async function metricsRoute(
       });
     }
     return reply.type(registry.contentType).send(await registry.metrics());
-  });
-}
-
-const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);
-
-/**
- * Request logging for everything but probes, scrapes and the status page's polling, which would
- * drown the log; and for paths under `quietPrefixes` (a board's polled API, say).
- */
-export function quietProbes(quietPrefixes: readonly string[] = []): LogController {
-  return new LogController({
-    // Runs for every request: no split.
-    disableRequestLogging: (request: FastifyRequest) => {
-      const { url } = request;
-      const query = url.indexOf('?');
-      const path = query === -1 ? url : url.slice(0, query);
-      return PROBES.has(path) || quietPrefixes.some((prefix) => path.startsWith(prefix));
-    },
   });
 }

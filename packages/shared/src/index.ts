@@ -27,7 +27,7 @@ export {
   redisUrl,
   writeKeys,
 } from './config-fields.js';
-export { type HealthRouteOptions, healthRoutes, metricsRoute, quietProbes } from './health-routes.js';
+export { type HealthRouteOptions, healthRoutes, metricsRoute } from './health-routes.js';
 export { ipv6Groups, mappedIpv4 } from './ipv6.js';
 export { parseIsoTime } from './iso-time.js';
 export {
@@ -115,6 +115,7 @@ export {
   repeatedLogPerKey,
 } from './repeated-log.js';
 export { refusedByAcl, replyCode } from './reply-code.js';
+export { type RequestLogsOptions, requestLogs } from './request-logs.js';
 export {
   type AppendRequest,
   type AppendResult,
