@@ -163,6 +163,35 @@ describe('start-up with a bad configuration', () => {
     },
   );
 
+  it('ingest given rediss:// for a Redis without TLS says what to change beside the connect timeout, not only ETIMEDOUT', async () => {
+    const ingest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({
+        REDIS_URL: testServices().redisUrl.replace(/^redis:/, 'rediss:'),
+        LOG_LEVEL: 'warn',
+        REDIS_NAMESPACE: randomName('ns'),
+      }),
+    );
+    try {
+      // ioredis's connect timeout is 10 s: the handshake is never answered before it.
+      await waitFor(
+        async () => (ingest.output().includes('"msg":"redis connection error"') ? true : undefined),
+        25_000,
+        'the connection error',
+      );
+      const line = ingest
+        .output()
+        .split('\n')
+        .find((text) => text.includes('"msg":"redis connection error"'));
+      expect(JSON.parse(line as string)).toMatchObject({
+        err: { code: 'ETIMEDOUT' },
+        hint: expect.stringContaining('use redis:// for it'),
+      });
+    } finally {
+      await ingest.stop();
+    }
+  });
+
   it('ingest names at start, by entry, the write keys an SDK cannot send: Basic ends at ":", browser URLs at ? # % &', async () => {
     const keys = ['url-safe-key-0001:*', 'acme:live-0123456789:*', 'b64&key+0003=:*', 'b64+key/0004=:*'];
     const ingest = await spawnService(

@@ -10,6 +10,7 @@ import {
   redisConnectionWarnings,
   refuseClusterNode,
   stopOnSignals,
+  usesTls,
   warnOfUnknownSettings,
 } from '@spool/shared';
 import { bucketProblem } from './bucket-check.js';
@@ -47,7 +48,7 @@ const logger = createLogger('spool-flusher', config.logLevel);
 warnOfUnknownSettings(logger);
 const clients = createFlusherClients(
   config,
-  exitOnRefusedDatabase('flusher', redisConnectionWarnings(logger)),
+  exitOnRefusedDatabase('flusher', redisConnectionWarnings(logger, { tls: usesTls(config.redis) })),
 );
 refuseClusterNode('flusher', clients.redis);
 const flusher = await buildFlusher({

@@ -9,6 +9,7 @@ import {
   redisConnectionWarnings,
   refuseClusterNode,
   stopOnSignals,
+  usesTls,
   warnOfUnknownSettings,
 } from '@spool/shared';
 import { buildApp, createIngestLogger } from './app.js';
@@ -23,7 +24,10 @@ const config = loadConfigOrExit('ingest');
 exitIfOnlyChecking('ingest');
 const logger = createIngestLogger(config);
 warnOfUnknownSettings(logger);
-const clients = createIngestClients(config, exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger)));
+const clients = createIngestClients(
+  config,
+  exitOnRefusedDatabase('ingest', redisConnectionWarnings(logger, { tls: usesTls(config.redis) })),
+);
 refuseClusterNode('ingest', clients.redis);
 warnIfTooFewReplicas(clients.redis, config.minReplicasAck, logger);
 const app = await buildApp({ config, redis: clients.redis, queue: clients.queue, logger });

@@ -107,6 +107,8 @@ export {
   describeRedisTarget,
   parseClusterNodes,
   type RedisTarget,
+  tlsMismatchHint,
+  usesTls,
 } from './redis-target.js';
 export {
   type RepeatedLog,

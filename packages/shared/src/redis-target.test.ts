@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { describeRedisTarget, parseClusterNodes } from './redis-target.js';
+import { describeRedisTarget, parseClusterNodes, tlsMismatchHint, usesTls } from './redis-target.js';
 
 describe('parseClusterNodes', () => {
   it('reads host:port seeds, IPv6 in brackets', () => {
@@ -52,5 +52,33 @@ describe('describeRedisTarget', () => {
     expect(describeRedisTarget(parseClusterNodes('redis://:hunter2@a:7000,[::1]:7001'))).toBe(
       'cluster a:7000,[::1]:7001',
     );
+  });
+});
+
+function errorWithCode(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('usesTls', () => {
+  it('is on for rediss:// and for a cluster whose entries say rediss://', () => {
+    expect(usesTls({ kind: 'standalone', url: 'rediss://redis.internal:6380' })).toBe(true);
+    expect(usesTls({ kind: 'standalone', url: 'redis://redis.internal:6379' })).toBe(false);
+    expect(usesTls({ kind: 'standalone', url: '/run/redis.sock' })).toBe(false);
+    expect(usesTls(parseClusterNodes('rediss://a:7000,rediss://b:7001'))).toBe(true);
+    expect(usesTls(parseClusterNodes('a:7000,b:7001'))).toBe(false);
+  });
+});
+
+describe('tlsMismatchHint', () => {
+  it('names the scheme to use for a timed-out TLS handshake and for a plain connection reset at once', () => {
+    expect(tlsMismatchHint(errorWithCode('connect ETIMEDOUT', 'ETIMEDOUT'), true)).toContain('use redis://');
+    expect(tlsMismatchHint(errorWithCode('read ECONNRESET', 'ECONNRESET'), false)).toContain('use rediss://');
+  });
+
+  it('says nothing for errors a TLS mismatch does not explain', () => {
+    expect(tlsMismatchHint(errorWithCode('connect ETIMEDOUT', 'ETIMEDOUT'), false)).toBeUndefined();
+    expect(tlsMismatchHint(errorWithCode('read ECONNRESET', 'ECONNRESET'), true)).toBeUndefined();
+    expect(tlsMismatchHint(errorWithCode('connect ECONNREFUSED', 'ECONNREFUSED'), true)).toBeUndefined();
+    expect(tlsMismatchHint(new Error('self-signed certificate'), true)).toBeUndefined();
   });
 });

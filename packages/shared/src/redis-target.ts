@@ -101,3 +101,27 @@ export function describeRedisTarget(target: RedisTarget): string {
     return 'redis (unparsable REDIS_URL)';
   }
 }
+
+/** Whether a target is reached over TLS (`rediss://`; REDIS_URL's scheme is lower case by then). */
+export function usesTls(target: RedisTarget): boolean {
+  return target.kind === 'cluster' ? target.tls : target.url.startsWith('rediss:');
+}
+
+/**
+ * What a connection error most likely means when the client and the server disagree on TLS, said
+ * beside it. Each looked like the network's fault (a review's runs against a plain and a TLS
+ * Redis): a `rediss://` client's handshake to a plain server is never answered, and ioredis gives
+ * up with `connect ETIMEDOUT` after its connect timeout, as for a dropped packet; a plain client
+ * to a TLS port is reset at once (`ECONNRESET`), as by a restart. Managed Redis (ElastiCache with
+ * in-transit encryption, Azure, Upstash) takes TLS only.
+ */
+export function tlsMismatchHint(error: Error, tls: boolean): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (tls && code === 'ETIMEDOUT') {
+    return 'the address asks for TLS (rediss://): a server that does not speak TLS on that port never answers the handshake, and the connection times out; use redis:// for it';
+  }
+  if (!tls && code === 'ECONNRESET') {
+    return 'a server that takes only TLS on that port resets a plain connection at once: use rediss:// for it';
+  }
+  return undefined;
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { tlsMismatchHint } from './redis-target.js';
 
 export interface RepeatedLogOptions {
   /** `warn` unless told. */
@@ -113,9 +114,18 @@ export function repeatedLogPerKey() {
  * `redis connection error`, said as a repeatedLog of each client: while Redis is away, every
  * reconnect attempt of every client is an error, with its stack: a Cluster client tries about
  * 10 times a second for minutes (ioredis's clusterRetryStrategy), the ingest's once a second.
+ * With `hint`, when the error looks like a TLS mismatch (`tlsMismatchHint`), what to change.
  */
-export function redisConnectionWarnings(logger: Pick<Logger, 'warn' | 'error' | 'info'>) {
+export function redisConnectionWarnings(
+  logger: Pick<Logger, 'warn' | 'error' | 'info'>,
+  { tls = false }: { tls?: boolean } = {},
+) {
   const ofClient = repeatedLogPerKey();
-  return (error: Error, client: string): void =>
-    ofClient(client, () => repeatedLog(logger, 'redis connection error', { fields: { client } }))(error);
+  return (error: Error, client: string): void => {
+    const hint = tlsMismatchHint(error, tls);
+    ofClient(client, () => repeatedLog(logger, 'redis connection error', { fields: { client } }))(
+      error,
+      hint ? { hint } : {},
+    );
+  };
 }
