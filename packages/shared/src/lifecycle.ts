@@ -39,17 +39,20 @@ export function warnOfUnknownSettings(
 ) {
   const variables = unknownSettings(env);
   if (variables.length > 0) {
-    const didYouMean = Object.fromEntries(
-      variables.flatMap((name) => {
-        const setting = nearestSetting(name);
-        return setting ? [[name, setting]] : [];
-      }),
-    );
+    const didYouMean = Object.fromEntries(nearestSettings(variables));
     logger.warn(
       { variables, ...(Object.keys(didYouMean).length > 0 ? { didYouMean } : {}) },
       'not a setting Spool has (misspelled?): ignored; README lists the settings',
     );
   }
+}
+
+/** Each unknown variable with the setting it most likely misspells, where one is near. */
+function nearestSettings(variables: readonly string[]): Array<[string, string]> {
+  return variables.flatMap((name) => {
+    const setting = nearestSetting(name);
+    return setting ? [[name, setting] as [string, string]] : [];
+  });
 }
 
 /** The option that checks the settings and exits: `node apps/<process>/dist/main.js --check-config`. */
@@ -68,10 +71,11 @@ export function exitIfOnlyChecking(
   env: NodeJS.ProcessEnv = globalThis.process.env,
 ): void {
   if (!argv.slice(2).includes(CHECK_CONFIG_OPTION)) return;
-  const unknown = unknownSettings(env).map((name) => {
-    const setting = nearestSetting(name);
-    return setting ? `${name} (${setting}?)` : name;
-  });
+  const variables = unknownSettings(env);
+  const didYouMean = new Map(nearestSettings(variables));
+  const unknown = variables.map((name) =>
+    didYouMean.has(name) ? `${name} (${didYouMean.get(name)}?)` : name,
+  );
   console.log(`spool-${process}: the configuration is valid`);
   if (unknown.length > 0)
     console.log(`spool-${process}: not settings Spool has, ignored: ${unknown.join(', ')}`);

@@ -188,7 +188,7 @@ async function main(options: LoadtestOptions): Promise<number> {
         landingTimedOut,
       };
     }
-    const problems = runProblems(stats, v, undefined, landingTimedOut);
+    const problems = runProblems(stats, v, { landingTimedOut });
     const ok = problems.length === 0;
 
     say(

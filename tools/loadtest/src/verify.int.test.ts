@@ -165,7 +165,7 @@ describe("the loadtest's read-back", () => {
     expect(runProblems(stats, v)).toEqual([
       '1 acknowledged request(s) lost events (3 event(s) missing in all)',
     ]);
-    expect(runProblems(stats, v, undefined, true)).toEqual([
+    expect(runProblems(stats, v, { landingTimedOut: true })).toEqual([
       "1 acknowledged request(s) had events not in S3 when the wait for landing ended (3 event(s) in all): still in Redis, or lost; see the flusher's logs",
     ]);
   });

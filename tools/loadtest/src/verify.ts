@@ -189,8 +189,10 @@ export async function verify(
 export function runProblems(
   stats: LoadStats,
   v: Verification | undefined,
-  mayLose: (client: number, seq: number) => boolean = () => false,
-  landingTimedOut = false,
+  {
+    mayLose = () => false,
+    landingTimedOut = false,
+  }: { mayLose?: (client: number, seq: number) => boolean; landingTimedOut?: boolean } = {},
 ): string[] {
   const problems: string[] = [];
   if (stats.acceptedEvents === 0) problems.push('no event was accepted');

@@ -391,7 +391,7 @@ async function main(): Promise<number> {
       ? `REDIS_MIN_REPLICAS_ACK=0: ${v.missing} acknowledged events lost with the killed master`
       : `appendfsync everysec: ${v.missing} acknowledged events lost in the restart window`;
     const problems = [
-      ...runProblems(stats, v, inLossWindow),
+      ...runProblems(stats, v, { mayLose: inLossWindow }),
       ...notHappened.map((name) => `This fault did not happen, so the run did not test it: ${name}`),
       ...(orphans > 0 ? [`${orphans} sealed key(s) left in Redis`] : []),
       ...(uploadsLeftOpen > 0 ? [`${uploadsLeftOpen} multipart upload(s) left open`] : []),
