@@ -38,7 +38,14 @@ import {
 } from './auth.js';
 import { requestAddress, trustedProxies } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
-import { answerClientError, answerFrameworkError, errorAnswer, requestIdOf } from './error-answers.js';
+import {
+  answerClientError,
+  answeredCodeOf,
+  answerFrameworkError,
+  errorAnswer,
+  requestIdOf,
+  sendErrorAnswer,
+} from './error-answers.js';
 import { errors } from './errors.js';
 import { FlusherWatch, type FlusherWatchOptions } from './flusher-watch.js';
 import { GroupCommit } from './group-commit.js';
@@ -95,7 +102,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const metrics = createIngestMetrics();
   const app = Fastify({
     loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,
-    logController: requestLogs({ successesAt: 'debug' }),
+    logController: requestLogs({ successesAt: 'debug', codeOf: answeredCodeOf }),
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,
     // The client's X-Request-Id when it is a plausible id, else a new UUID: the id is echoed,
@@ -178,7 +185,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
     if (answer.internal) request.log.error({ err: raw }, 'request failed');
     readRestBeforeClosing(request, reply);
-    return reply.code(answer.statusCode).send(answer.body);
+    return sendErrorAnswer(request, reply, answer);
   });
 
   await app.register(cors, CORS_OPTIONS);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { logRefusal } from '@spool/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { earlyAnswerCorsHeaders } from './cors.js';
 import { errors, invalidStream, RETRY_AFTER_SECONDS } from './errors.js';
@@ -93,6 +94,24 @@ export function errorAnswer(
   };
 }
 
+/** The SPOOL_ code each refused request was answered with, for its log line (request-logs.ts). */
+const answeredCodes = new WeakMap<FastifyRequest, string>();
+
+/** Sends an error answer, and remembers its code for the request's log line. */
+export function sendErrorAnswer(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  answer: ErrorAnswer,
+): FastifyReply {
+  answeredCodes.set(request, answer.body.code);
+  return reply.code(answer.statusCode).send(answer.body);
+}
+
+/** The code a request was refused with, if it was (`requestLogs`'s `codeOf`). */
+export function answeredCodeOf(request: FastifyRequest): string | undefined {
+  return answeredCodes.get(request);
+}
+
 /** Fastify's `frameworkErrors`: errors before any route ran, answered as a route's would be. */
 export function answerFrameworkError(
   error: FastifyError,
@@ -100,11 +119,10 @@ export function answerFrameworkError(
   reply: FastifyReply,
 ): void {
   const answer = errorAnswer(error, 0, request.url);
-  reply
-    .code(answer.statusCode)
-    .headers(earlyAnswerCorsHeaders(request.headers.origin))
-    .header('x-request-id', request.id)
-    .send(answer.body);
+  reply.headers(earlyAnswerCorsHeaders(request.headers.origin)).header('x-request-id', request.id);
+  sendErrorAnswer(request, reply, answer);
+  // Fastify logs no completion for these (a request before routing): said as every refusal is.
+  logRefusal(request, reply, answer.body.code);
 }
 
 /** A client's request id: up to 128 visible ASCII characters (UUIDs, trace ids, ULIDs). */

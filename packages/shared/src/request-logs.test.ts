@@ -4,8 +4,8 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import { type RequestLogsOptions, requestLogs } from './request-logs.js';
 
-/** Requests answered 202, 401, 503, by a throw, and a probe, at `level`; the lines logged. */
-async function linesOf(level: string, options: RequestLogsOptions) {
+/** Requests answered 202, 401 (with its code), 503, by a throw, and a probe, at `level`; the lines logged. */
+async function linesOf(level: string, options: Omit<RequestLogsOptions, 'codeOf'>) {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -13,9 +13,16 @@ async function linesOf(level: string, options: RequestLogsOptions) {
       done();
     },
   });
-  const app = Fastify({ loggerInstance: pino({ level }, stream), logController: requestLogs(options) });
+  const codes = new WeakMap<object, string>();
+  const app = Fastify({
+    loggerInstance: pino({ level }, stream),
+    logController: requestLogs({ ...options, codeOf: (request) => codes.get(request) }),
+  });
   app.post('/accepted', async (_request, reply) => reply.code(202).send({ accepted: 1 }));
-  app.post('/refused', async (_request, reply) => reply.code(401).send({ error: 'unauthorized' }));
+  app.post('/refused', async (request, reply) => {
+    codes.set(request, 'SPOOL_UNAUTHORIZED');
+    return reply.code(401).send({ error: 'unauthorized' });
+  });
   app.post('/unavailable', async (_request, reply) => reply.code(503).send({ error: 'unavailable' }));
   app.post('/thrown', async () => {
     throw new Error('broken');
@@ -30,9 +37,10 @@ async function linesOf(level: string, options: RequestLogsOptions) {
   await app.close();
   return lines
     .filter(({ reqId }) => reqId !== undefined)
-    .map(({ level: levelNumber, msg, req, res }) => ({
+    .map(({ level: levelNumber, msg, req, res, code }) => ({
       level: levelNumber,
       msg,
+      ...(code === undefined ? {} : { code }),
       url: (req as { url?: string } | undefined)?.url,
       statusCode: (res as { statusCode?: number } | undefined)?.statusCode,
     }));
@@ -41,7 +49,13 @@ async function linesOf(level: string, options: RequestLogsOptions) {
 describe('request logs', () => {
   it("at info, with successes at debug (the ingest's): one line for each request answered 400 or above, with its request; none for the others", async () => {
     expect(await linesOf('info', { successesAt: 'debug' })).toEqual([
-      { level: 30, msg: 'request completed', url: '/refused?writeKey=secret-key', statusCode: 401 },
+      {
+        level: 30,
+        msg: 'request completed',
+        code: 'SPOOL_UNAUTHORIZED',
+        url: '/refused?writeKey=secret-key',
+        statusCode: 401,
+      },
       { level: 30, msg: 'request completed', url: '/unavailable?writeKey=secret-key', statusCode: 503 },
       { level: 50, msg: 'broken', url: '/thrown?writeKey=secret-key', statusCode: 500 },
       { level: 30, msg: 'request completed', url: '/thrown?writeKey=secret-key', statusCode: 500 },

@@ -11,6 +11,8 @@ export interface RequestLogsOptions {
    * request, with the request in it.
    */
   successesAt?: 'info' | 'debug';
+  /** The stable code a refused request was answered with (the ingest's `SPOOL_` codes), for its line. */
+  codeOf?: (request: FastifyRequest) => string | undefined;
 }
 
 /**
@@ -23,6 +25,7 @@ export interface RequestLogsOptions {
 export function requestLogs({
   quietPrefixes = [],
   successesAt = 'info',
+  codeOf = () => undefined,
 }: RequestLogsOptions = {}): LogController {
   // Runs for every request: no split.
   const quiet = (request: FastifyRequest) => {
@@ -33,7 +36,7 @@ export function requestLogs({
   };
   return successesAt === 'info'
     ? new LogController({ disableRequestLogging: quiet })
-    : new RefusalsAtInfo({ disableRequestLogging: quiet });
+    : new RefusalsAtInfo({ disableRequestLogging: quiet }, codeOf);
 }
 
 /** pino's loggers (and the ingest's lazy request logger) have it; Fastify's base type does not say so. */
@@ -43,6 +46,13 @@ function logsDebug(log: FastifyBaseLogger): boolean {
 
 /** Fastify's request lines, at `debug` for a request answered below 400. */
 class RefusalsAtInfo extends LogController {
+  constructor(
+    options: ConstructorParameters<typeof LogController>[0],
+    private readonly codeOf: (request: FastifyRequest) => string | undefined,
+  ) {
+    super(options);
+  }
+
   override incomingRequest(request: FastifyRequest): void {
     // The level first: at `info` and above, the path is never looked at for an incoming request.
     if (logsDebug(request.log) && !this.isLogDisabled(request)) {
@@ -64,10 +74,20 @@ class RefusalsAtInfo extends LogController {
     if (!refused && !logsDebug(reply.log)) return;
     if (this.isLogDisabled(request)) return;
     if (refused) {
-      // One line that says it all: at `info`, no `incoming request` line came before it.
-      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+      logRefusal(request, reply, this.codeOf(request));
     } else {
       reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
     }
   }
+}
+
+/**
+ * A refused request's line at `info`: one that says it all, and why (its `code`), since no
+ * `incoming request` line came before it at that level.
+ */
+export function logRefusal(request: FastifyRequest, reply: FastifyReply, code: string | undefined): void {
+  reply.log.info(
+    { req: request, res: reply, ...(code ? { code } : {}), responseTime: reply.elapsedTime },
+    'request completed',
+  );
 }
