@@ -7,7 +7,7 @@ export interface RequestLogsOptions {
   quietPrefixes?: readonly string[];
   /**
    * Where a request answered below 400 is logged: `info` (every request, an admin's port), or
-   * `debug` (the ingest's event routes). At `debug`, `info` keeps one line per refused or failed
+   * `debug` (the ingest's public port), where `info` keeps one line for each refused or failed
    * request, with the request in it.
    */
   successesAt?: 'info' | 'debug';
@@ -19,8 +19,8 @@ export interface RequestLogsOptions {
  * Which requests a server logs. Never probes, scrapes or the status page's polling, which would
  * drown the log. On the ingest, a request answered below 400 is logged at `debug` only: two lines
  * for every accepted request (Fastify's) took some 40 % more of the ingest's CPU a request than none
- * at the default `LOG_LEVEL=info` (docs/benchmarks.md), and wrote two lines to the log shipper
- * for each event sent. What an operator looks for at `info`, a refusal and why, keeps its line.
+ * at the default `LOG_LEVEL=info` (docs/benchmarks.md), and sent two lines to the log shipper
+ * for each request. What an operator looks for at `info`, a refusal and why, keeps its line.
  */
 export function requestLogs({
   quietPrefixes = [],
