@@ -620,6 +620,35 @@ describe('the sweep', () => {
     expect(await redis.exists(busyKeys.buf, busyKeys.stats)).toBe(2);
   });
 
+  it('asks Redis to forget only the idle streams whose registration, as the scan read it, is past the horizon', async () => {
+    const ns = randomName('ns');
+    const nsRegistry = streamRegistryKey(ns);
+    const now = await redisNow(redis);
+    const recent = Array.from({ length: 20 }, () => randomName('recent'));
+    for (const stream of recent) await redis.zadd(nsRegistry, now, stream);
+    const old = randomName('old');
+    await redis.zadd(nsRegistry, now - streamForgetAfterMs(config.flushIntervalMs) - 1_000, old);
+    // The real script on the real Redis, counted on its way.
+    const asked: string[] = [];
+    const counting = createTestRedis();
+    defineSpoolCommands(counting);
+    const forget = counting.spoolForgetStream.bind(counting);
+    counting.spoolForgetStream = ((registryKey: string, stream: string, cutoff: number) => {
+      asked.push(stream);
+      return forget(registryKey, stream, cutoff);
+    }) as typeof counting.spoolForgetStream;
+    try {
+      const nsConfig = { ...config, namespace: ns };
+      const result = await sweep({ ...deps, config: nsConfig, redis: counting });
+      expect(result.forgotten).toEqual([old]);
+      expect(asked).toEqual([old]);
+      expect(await redis.zcard(nsRegistry)).toBe(20);
+    } finally {
+      await counting.quit();
+      await redis.del(nsRegistry);
+    }
+  });
+
   it('keeps a stream idle past the horizon while a sealed generation of it waits to land', async () => {
     const stream = randomName('sealed');
     const keys = streamKeys(stream, NS);
