@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       redis: { kind: 'standalone', url: 'redis://127.0.0.1:6379' },
       minReplicasAck: 0,
+      redisCommandTimeoutMs: 3_000,
       host: '0.0.0.0',
       port: 8080,
       flushThresholdBytes: 32 * MiB,

@@ -148,7 +148,10 @@ const schema = z.object({
   /** Milliseconds: the rate limit's window. */
   RATE_LIMIT_WINDOW: duration('1s'),
   /** Milliseconds: a Redis command that takes longer fails (the request gets 503). */
-  REDIS_COMMAND_TIMEOUT: duration('1s'),
+  // Past the 2 s that Redis holds writes while an everysec AOF's fsync lags (and a rewrite's fork):
+  // at 1 s, the shipped AOF Redis timed out ~1 MB appends under load, 503 "may be stored" and a
+  // dropped connection each time (a review's runs; none at 3 s).
+  REDIS_COMMAND_TIMEOUT: duration('3s'),
   /** Room appends leave free below Redis's maxmemory, for the flushers to drain: `10%`, `256MiB`, or `0`. */
   REDIS_MEMORY_RESERVE: memoryReserve,
   /** What objects are written as: `ndjson.gz`, `ndjson.zst`, or by stream (`web:ndjson.zst,*:ndjson.gz`). */
