@@ -65,7 +65,7 @@ async function freezeInItsGroup(ingest: ServiceProcess, stream: string, namespac
     const look = (data: Buffer) => {
       if (!data.toString().includes(`"url":"${path}"`)) return;
       ingest.child.stdout?.off('data', look);
-      // Logged as it arrives, before its body is read: frozen then, the client's close aborted
+      // Logged as it arrives (at debug), before its body is read: frozen then, the client's close aborted
       // it before it reached its group, and nothing was logged (a clean clone's run). A moment
       // on, it waits in its group (GROUP_COMMIT_WINDOW, 100 ms); either miss is retried.
       setTimeout(() => {
@@ -164,7 +164,8 @@ describe('a request held in a frozen ingest', () => {
         REDIS_NAMESPACE: grouped,
         DEDUPE_WINDOW: '2s',
         GROUP_COMMIT_WINDOW: '100ms',
-        LOG_LEVEL: 'info',
+        // Each request's `incoming request` line says when it arrived (freezeInItsGroup).
+        LOG_LEVEL: 'debug',
       }),
     );
     const refusals = () => groupedIngest.output().split('lost its client').length - 1;
