@@ -100,9 +100,10 @@ function withoutLeadingSlashes(request: { url?: string }): string {
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
   const metrics = createIngestMetrics();
+  const requestLog = requestLogs({ successesAt: 'debug', codeOf: answeredCodeOf });
   const app = Fastify({
     loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,
-    logController: requestLogs({ successesAt: 'debug', codeOf: answeredCodeOf }),
+    logController: requestLog,
     childLoggerFactory: lazyChildLogger as never,
     bodyLimit: config.maxBodyBytes,
     // The client's X-Request-Id when it is a plausible id, else a new UUID: the id is echoed,
@@ -119,7 +120,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     keepAliveTimeout: 72_000,
     rewriteUrl: withoutLeadingSlashes,
     // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
-    frameworkErrors: answerFrameworkError,
+    frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply, requestLog),
     clientErrorHandler: answerClientError,
   });
   const room = new RedisRoom(redis, config.memoryReserve, app.log);

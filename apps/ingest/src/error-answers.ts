@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { logRefusal } from '@spool/shared';
+import type { RequestLogs } from '@spool/shared';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { earlyAnswerCorsHeaders } from './cors.js';
 import { errors, invalidStream, RETRY_AFTER_SECONDS } from './errors.js';
@@ -112,17 +112,20 @@ export function answeredCodeOf(request: FastifyRequest): string | undefined {
   return answeredCodes.get(request);
 }
 
-/** Fastify's `frameworkErrors`: errors before any route ran, answered as a route's would be. */
+/**
+ * Fastify's `frameworkErrors`: errors before any route ran, answered as a route's would be, and
+ * logged as every refusal is (`requestLogs`: Fastify logs no completion of these).
+ */
 export function answerFrameworkError(
   error: FastifyError,
   request: FastifyRequest,
   reply: FastifyReply,
+  requestLog: RequestLogs,
 ): void {
   const answer = errorAnswer(error, 0, request.url);
   reply.headers(earlyAnswerCorsHeaders(request.headers.origin)).header('x-request-id', request.id);
   sendErrorAnswer(request, reply, answer);
-  // Fastify logs no completion for these (a request before routing): said as every refusal is.
-  logRefusal(request, reply, answer.body.code);
+  requestLog.refused(request, reply, answer.body.code);
 }
 
 /** A client's request id: up to 128 visible ASCII characters (UUIDs, trace ids, ULIDs). */

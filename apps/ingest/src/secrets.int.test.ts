@@ -84,11 +84,11 @@ describe('write keys in logs', () => {
   });
 
   it.each([
-    ['info', 'request completed'],
-    ['debug', 'incoming request'],
+    ['info', 'requests refused', 1],
+    ['debug', 'incoming request', 10],
   ])(
-    'never appear spelled otherwise in a URL the routes still take, right or wrong, at %s (each request refused, or every request)',
-    async (level, line) => {
+    'never appear spelled otherwise in a URL the routes still take, right or wrong, at %s (refusals told by path, or every request)',
+    async (level, line, atLeast) => {
       const key = `spelled-key-${randomName('k')}`;
       const ingest = await spawnService(MAIN, {
         REDIS_URL: testServices().redisUrl,
@@ -129,8 +129,8 @@ describe('write keys in logs', () => {
       const requestLines = ingest
         .output()
         .split('\n')
-        .filter((text) => text.includes(`"msg":"${line}"`) && text.includes('"req":'));
-      expect(requestLines.length).toBeGreaterThanOrEqual(5);
+        .filter((text) => text.includes(`"msg":"${line}"`));
+      expect(requestLines.length).toBeGreaterThanOrEqual(atLeast);
       expect(ingest.output()).not.toContain(key);
     },
   );

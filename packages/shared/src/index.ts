@@ -117,7 +117,7 @@ export {
   repeatedLogPerKey,
 } from './repeated-log.js';
 export { refusedByAcl, replyCode } from './reply-code.js';
-export { logRefusal, type RequestLogsOptions, requestLogs } from './request-logs.js';
+export { RequestLogs, type RequestLogsOptions, requestLogs } from './request-logs.js';
 export {
   type AppendRequest,
   type AppendResult,

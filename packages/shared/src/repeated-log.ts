@@ -3,7 +3,7 @@ import { tlsMismatchHint } from './redis-target.js';
 
 export interface RepeatedLogOptions {
   /** `warn` unless told. */
-  level?: 'warn' | 'error';
+  level?: 'info' | 'warn' | 'error';
   everyMs?: number;
   /** Fields of every line. */
   fields?: Record<string, unknown>;

@@ -1,14 +1,18 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { loggableUrl } from './logger.js';
+import { type RepeatedLog, repeatedLog, repeatedLogPerKey } from './repeated-log.js';
 
 const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status.json']);
+
+/** The most of a path a refusal's line keeps: a path is the client's, of any length up to Node's limit. */
+const LOGGED_PATH_CHARS = 200;
 
 export interface RequestLogsOptions {
   /** Paths (by prefix) never logged, besides the probes: a board's polled API, say. */
   quietPrefixes?: readonly string[];
   /**
-   * Where a request answered below 400 is logged: `info` (every request, an admin's port), or
-   * `debug` (the ingest's public port), where `info` keeps one line for each refused or failed
-   * request, with the request in it.
+   * Where a request answered below 400 is logged, in one line with the request: `info` (an
+   * admin's port, where each is an operator's act) or `debug` (the ingest's public port).
    */
   successesAt?: 'info' | 'debug';
   /** The stable code a refused request was answered with (the ingest's `SPOOL_` codes), for its line. */
@@ -16,17 +20,26 @@ export interface RequestLogsOptions {
 }
 
 /**
- * Which requests a server logs. Never probes, scrapes or the status page's polling, which would
- * drown the log. On the ingest, a request answered below 400 is logged at `debug` only: two lines
- * for every accepted request (Fastify's) took some 40 % more of the ingest's CPU a request than none
- * at the default `LOG_LEVEL=info` (docs/benchmarks.md), and sent two lines to the log shipper
- * for each request. What an operator looks for at `info`, a refusal and why, keeps its line.
+ * Which requests a server logs, and how. Never probes, scrapes or the status page's polling,
+ * which would drown the log.
+ *
+ * At `debug`, every request as Fastify logs it: `incoming request`, then `request completed`.
+ *
+ * At `info`, a request answered below 400 is one line with its request where `successesAt` is
+ * `info`, and none on the ingest: Fastify's two lines for every accepted request took some 40 %
+ * more of the ingest's CPU a request than none (docs/benchmarks.md). Refused requests are told
+ * as every repeated line is (`repeatedLog`): the first of each status and code at once, then once
+ * per 10 s with how many came (`requests refused`, at `warn` for a 5xx, the service's own
+ * refusal, `info` for a client's fault). A line for each was 3 MB of log a second under a
+ * client's wrong key, and its backlog in pino's buffer grew the ingest past 512 MiB (a review's
+ * runs). Its path without the query (which may hold anything: Segment's pixel sends a whole event
+ * as `?data=`), its method, status, code and request id are kept, nothing that holds the request.
  */
 export function requestLogs({
   quietPrefixes = [],
   successesAt = 'info',
   codeOf = () => undefined,
-}: RequestLogsOptions = {}): LogController {
+}: RequestLogsOptions = {}): RequestLogs {
   // Runs for every request: no split.
   const quiet = (request: FastifyRequest) => {
     const { url } = request;
@@ -34,9 +47,7 @@ export function requestLogs({
     const path = query === -1 ? url : url.slice(0, query);
     return PROBES.has(path) || quietPrefixes.some((prefix) => path.startsWith(prefix));
   };
-  return successesAt === 'info'
-    ? new LogController({ disableRequestLogging: quiet })
-    : new RefusalsAtInfo({ disableRequestLogging: quiet }, codeOf);
+  return new RequestLogs({ disableRequestLogging: quiet }, successesAt, codeOf);
 }
 
 /** pino's loggers (and the ingest's lazy request logger) have it; Fastify's base type does not say so. */
@@ -44,10 +55,13 @@ function logsDebug(log: FastifyBaseLogger): boolean {
   return (log as FastifyBaseLogger & { isLevelEnabled(level: string): boolean }).isLevelEnabled('debug');
 }
 
-/** Fastify's request lines, at `debug` for a request answered below 400. */
-class RefusalsAtInfo extends LogController {
+/** The request lines of one server (see requestLogs). */
+export class RequestLogs extends LogController {
+  private readonly refusalLines = repeatedLogPerKey();
+
   constructor(
     options: ConstructorParameters<typeof LogController>[0],
+    private readonly successesAt: 'info' | 'debug',
     private readonly codeOf: (request: FastifyRequest) => string | undefined,
   ) {
     super(options);
@@ -71,23 +85,50 @@ class RefusalsAtInfo extends LogController {
       return;
     }
     const refused = reply.statusCode >= 400;
-    if (!refused && !logsDebug(reply.log)) return;
+    if (!refused && this.successesAt === 'debug' && !logsDebug(reply.log)) return;
     if (this.isLogDisabled(request)) return;
     if (refused) {
-      logRefusal(request, reply, this.codeOf(request));
+      this.refused(request, reply, this.codeOf(request));
+    } else if (this.successesAt === 'info') {
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     } else {
       reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
     }
   }
-}
 
-/**
- * A refused request's line at `info`: one that says it all, and why (its `code`), since no
- * `incoming request` line came before it at that level.
- */
-export function logRefusal(request: FastifyRequest, reply: FastifyReply, code: string | undefined): void {
-  reply.log.info(
-    { req: request, res: reply, ...(code ? { code } : {}), responseTime: reply.elapsedTime },
-    'request completed',
-  );
+  /**
+   * A refused request's line: each at `debug`, with its request; else the repeated line of its
+   * status and code. For the answers Fastify logs no completion of (a request refused before
+   * routing), the server calls it itself.
+   */
+  refused(request: FastifyRequest, reply: FastifyReply, code: string | undefined): void {
+    if (logsDebug(reply.log)) {
+      reply.log.debug(
+        { req: request, res: reply, ...(code ? { code } : {}), responseTime: reply.elapsedTime },
+        'request completed',
+      );
+      return;
+    }
+    const { statusCode } = reply;
+    const url = request.url;
+    const query = url.indexOf('?');
+    const path = loggableUrl((query === -1 ? url : url.slice(0, query)).slice(0, LOGGED_PATH_CHARS));
+    this.refusalLine(
+      request,
+      statusCode,
+      code,
+    )(undefined, {
+      reqId: request.id,
+      method: request.method,
+      path,
+      statusCode,
+      ...(code ? { code } : {}),
+    });
+  }
+
+  private refusalLine(request: FastifyRequest, statusCode: number, code: string | undefined): RepeatedLog {
+    return this.refusalLines(`${statusCode} ${code ?? ''}`, () =>
+      repeatedLog(request.server.log, 'requests refused', { level: statusCode >= 500 ? 'warn' : 'info' }),
+    );
+  }
 }
