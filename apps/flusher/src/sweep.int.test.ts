@@ -41,7 +41,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { flushGeneration } from './flush-generation.js';
 import { createFlusherMetrics } from './metrics.js';
-import { sweep, sweepEveryMs } from './sweep.js';
+import { SIDE_FILE_FAILURES_PER_TICK, SWEEP_CONCURRENCY, sweep, sweepEveryMs } from './sweep.js';
 
 const NS = randomName('ns');
 const redis = createTestRedis();
@@ -674,6 +674,33 @@ describe('the sweep', () => {
     expect((await sweep({ ...deps, config: outage })).forgotten).not.toContain(stream);
     expect(await redis.zscore(registry, stream)).not.toBeNull();
     expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
+  });
+
+  it('stops trying manifest writes for the tick once S3 has refused a few in a row, and writes every line at the next tick S3 takes them', async () => {
+    const ns = randomName('ns');
+    const nsConfig = { ...config, namespace: ns };
+    const now = await redisNow(redis);
+    const streams = Array.from({ length: 50 }, () => randomName('lines'));
+    for (const stream of streams) {
+      const key = `events/stream=${stream}/dt=2026-12-07/hour=08/${stream}-20261207T080000000Z-1.ndjson.gz`;
+      await redis.hset(streamKeys(stream, ns).manifestPending, key, JSON.stringify({ key, generation: 1 }));
+      await redis.zadd(streamRegistryKey(ns), now, stream);
+    }
+    // A bucket that does not exist: every write refused, as in an S3 outage.
+    const outage = { ...nsConfig, s3: { ...nsConfig.s3, bucket: randomName('no-bucket') } };
+    const refused = await sweep({ ...deps, config: outage });
+    // Tries stop at the third refusal in a row; those already in flight (the sweep's concurrency) end.
+    expect(refused.sideFilesDeferred).toBeGreaterThanOrEqual(
+      streams.length - SWEEP_CONCURRENCY - SIDE_FILE_FAILURES_PER_TICK,
+    );
+    for (const stream of streams) {
+      const keys = streamKeys(stream, ns);
+      expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
+    }
+    const taken = await sweep({ ...deps, config: nsConfig });
+    expect(taken.sideFilesDeferred).toBe(0);
+    expect(taken.manifestLines).toBe(streams.length);
+    await redis.del(streamRegistryKey(ns));
   });
 
   it.each([

@@ -82,6 +82,11 @@ export interface SweepResult {
   manifestLines: number;
   /** Quarantine objects written (rejected events kept by the ingest). */
   quarantined: string[];
+  /**
+   * Streams whose manifest lines or quarantine waited for the next tick without a try: S3 had
+   * refused SIDE_FILE_FAILURES_PER_TICK such writes in a row.
+   */
+  sideFilesDeferred: number;
   /** Streams that could not be swept this tick (each logged; the others were swept). */
   failed: string[];
 }
@@ -117,8 +122,10 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     reconciled: [],
     manifestLines: 0,
     quarantined: [],
+    sideFilesDeferred: 0,
     failed: [],
   };
+  const sideFiles: SideFileTries = { failuresInARow: 0 };
   const now = await redisNow(redis);
   const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
   const registry = streamRegistryKey(config.namespace);
@@ -218,8 +225,8 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     const { gen, since, length, pending, sealedBytes, manifestPending, quarantinePending, stats } =
       await readUnitState(redis, keys);
     // A drain a crash left unfinished is finished first, whatever is pending.
-    if (manifestPending > 0) await writeManifests(deps, stream, result);
-    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result);
+    if (manifestPending > 0) await writeManifests(deps, stream, result, sideFiles);
+    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result, sideFiles);
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersLostFor(stats);
@@ -409,13 +416,60 @@ function warnSideFileFailure(deps: SweepDeps, message: string, error: unknown, u
   );
 }
 
-/** Writes a unit's pending manifest lines (left by a flush that could not write them). */
-async function writeManifests(deps: SweepDeps, unit: string, result: SweepResult): Promise<void> {
-  try {
-    result.manifestLines += (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
-  } catch (error) {
-    warnSideFileFailure(deps, 'could not write manifests; the next sweep tries again', error, unit);
+/**
+ * Manifest and quarantine writes this tick tries, by how they went. Each tick tries every stream
+ * with lines pending, with no backoff: with S3 refusing them all, 50 streams' manifests were 1,100
+ * refused PUTs a minute (a review's run), and a thousand streams' would be some 2,000 a minute at
+ * the default tick, against a store that may be throttling. After a few refusals in a row, the
+ * rest wait for the next tick (those already in flight, SWEEP_CONCURRENCY at most, end as they
+ * do); a write that lands resets the count, so one stream whose write always fails holds no
+ * other back.
+ */
+interface SideFileTries {
+  failuresInARow: number;
+}
+
+/** Side-file writes refused in a row after which a tick tries no more. */
+export const SIDE_FILE_FAILURES_PER_TICK = 3;
+
+/** Runs one side-file write unless the tick has stopped trying them; counts how it went. */
+async function trySideFile(
+  tries: SideFileTries,
+  result: SweepResult,
+  /** True when it wrote to S3 (a quarantine not yet due writes nothing, and proves nothing). */
+  write: () => Promise<boolean>,
+  onFailure: (error: unknown) => void,
+): Promise<void> {
+  if (tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
+    result.sideFilesDeferred += 1;
+    return;
   }
+  try {
+    if (await write()) tries.failuresInARow = 0;
+  } catch (error) {
+    tries.failuresInARow += 1;
+    onFailure(error);
+  }
+}
+
+/** Writes a unit's pending manifest lines (left by a flush that could not write them). */
+async function writeManifests(
+  deps: SweepDeps,
+  unit: string,
+  result: SweepResult,
+  tries: SideFileTries,
+): Promise<void> {
+  await trySideFile(
+    tries,
+    result,
+    async () => {
+      const lines = (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
+      result.manifestLines += lines;
+      return lines > 0;
+    },
+    (error) =>
+      warnSideFileFailure(deps, 'could not write manifests; the next sweep tries again', error, unit),
+  );
 }
 
 /** Writes a unit's kept rejected events to S3 once there are enough, or the oldest is old enough. */
@@ -424,17 +478,23 @@ async function writeQuarantine(
   unit: string,
   now: number,
   result: SweepResult,
+  tries: SideFileTries,
 ): Promise<void> {
   const { quarantineMaxEvents, flushIntervalMs } = deps.config;
-  try {
-    const key = await drainQuarantine(sideFiles(deps), unit, now, {
-      fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
-      maxAgeMs: flushIntervalMs,
-    });
-    if (key) result.quarantined.push(key);
-  } catch (error) {
-    warnSideFileFailure(deps, 'could not write the quarantine; the next sweep tries again', error, unit);
-  }
+  await trySideFile(
+    tries,
+    result,
+    async () => {
+      const key = await drainQuarantine(sideFiles(deps), unit, now, {
+        fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
+        maxAgeMs: flushIntervalMs,
+      });
+      if (key) result.quarantined.push(key);
+      return key !== undefined;
+    },
+    (error) =>
+      warnSideFileFailure(deps, 'could not write the quarantine; the next sweep tries again', error, unit),
+  );
 }
 
 /** How often the sweep runs: often enough that FLUSH_INTERVAL is kept to within a quarter. */
