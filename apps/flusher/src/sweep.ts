@@ -125,7 +125,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     sideFilesDeferred: 0,
     failed: [],
   };
-  const sideFiles: SideFileTries = { failuresInARow: 0 };
+  const sideFileTries: SideFileTries = { failuresInARow: 0 };
   const now = await redisNow(redis);
   const forgetBefore = now - streamForgetAfterMs(config.flushIntervalMs);
   const registry = streamRegistryKey(config.namespace);
@@ -225,8 +225,8 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     const { gen, since, length, pending, sealedBytes, manifestPending, quarantinePending, stats } =
       await readUnitState(redis, keys);
     // A drain a crash left unfinished is finished first, whatever is pending.
-    if (manifestPending > 0) await writeManifests(deps, stream, result, sideFiles);
-    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result, sideFiles);
+    if (manifestPending > 0) await writeManifests(deps, stream, result, sideFileTries);
+    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result, sideFileTries);
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersLostFor(stats);
