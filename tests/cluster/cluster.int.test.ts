@@ -52,7 +52,9 @@ beforeAll(async () => {
     // Seals wait for a replica too, as one ConfigMap gives the setting to both.
     await stack.addFlusher({ ...pipeline, REDIS_MIN_REPLICAS_ACK: '1' });
   }
-  await stack.addIngest(pipeline);
+  // A command timeout under the cluster's 2 s node timeout: a master held past it costs its own
+  // streams a 503 before its replica would take over (the slow-master test).
+  await stack.addIngest({ ...pipeline, REDIS_COMMAND_TIMEOUT: '1s' });
   const urls = stack.ingests.map((ingest) => ingest.url);
   replicated = urls.slice(0, 2);
   unreplicated = urls.slice(2);
