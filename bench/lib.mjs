@@ -51,12 +51,12 @@ export function start(command, args, env = {}) {
 
 /**
  * Spool's local stack for one scenario: Redis without AOF (the benchmarks measure Spool, not the
- * disk) and, when asked, the S3 stand-in; with `cluster` (LocalStack's cluster options), a Redis
+ * disk; `fsync: 'everysec'` for the shipped AOF) and, when asked, the S3 stand-in; with `cluster` (LocalStack's cluster options), a Redis
  * Cluster instead of one server. `redis` is a client of it; `url`, `port`: its (first) server.
  */
-export async function startStack({ s3 = false, cluster } = {}) {
+export async function startStack({ s3 = false, cluster, fsync = 'off' } = {}) {
   const stack = await LocalStack.start({
-    redis: { fsync: 'off', ...(cluster ? { cluster } : {}) },
+    redis: { fsync, ...(cluster ? { cluster } : {}) },
     s3: s3 ? { bucket: 'bench' } : false,
     // The environment's settings reach the services (`LOG_LEVEL=info` with SPOOL_BENCH_LOGS, below).
     inheritSettings: true,
