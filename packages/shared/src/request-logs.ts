@@ -117,18 +117,16 @@ export class RequestLogs extends LogController {
       request,
       statusCode,
       code,
-    )(undefined, {
-      reqId: request.id,
-      method: request.method,
-      path,
-      statusCode,
-      ...(code ? { code } : {}),
-    });
+    )(undefined, { reqId: request.id, method: request.method, path });
   }
 
+  /** The repeated line of one status and code: both on each of its lines, its `stopped` line too. */
   private refusalLine(request: FastifyRequest, statusCode: number, code: string | undefined): RepeatedLog {
     return this.refusalLines(`${statusCode} ${code ?? ''}`, () =>
-      repeatedLog(request.server.log, 'requests refused', { level: statusCode >= 500 ? 'warn' : 'info' }),
+      repeatedLog(request.server.log, 'requests refused', {
+        level: statusCode >= 500 ? 'warn' : 'info',
+        fields: { statusCode, ...(code ? { code } : {}) },
+      }),
     );
   }
 }
