@@ -40,14 +40,17 @@ export function requestLogs({
   successesAt = 'info',
   codeOf = () => undefined,
 }: RequestLogsOptions = {}): RequestLogs {
-  // Runs for every request: no split.
   const quiet = (request: FastifyRequest) => {
-    const { url } = request;
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
+    const path = pathOf(request.url);
     return PROBES.has(path) || quietPrefixes.some((prefix) => path.startsWith(prefix));
   };
   return new RequestLogs({ disableRequestLogging: quiet }, successesAt, codeOf);
+}
+
+/** A request target's path, without its query. Runs for every request: no split. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 /** pino's loggers (and the ingest's lazy request logger) have it; Fastify's base type does not say so. */
@@ -110,9 +113,7 @@ export class RequestLogs extends LogController {
       return;
     }
     const { statusCode } = reply;
-    const url = request.url;
-    const query = url.indexOf('?');
-    const path = loggableUrl((query === -1 ? url : url.slice(0, query)).slice(0, LOGGED_PATH_CHARS));
+    const path = loggableUrl(pathOf(request.url).slice(0, LOGGED_PATH_CHARS));
     this.refusalLine(
       request,
       statusCode,
