@@ -29,6 +29,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import { Cluster, type Redis } from 'ioredis';
 import { abandoned, type RequestClient } from './abandoned-requests.js';
+import { escapeLineSeparators } from './body/line-separators.js';
 import { errors } from './errors.js';
 import type { IngestMetrics } from './metrics.js';
 import { type ShardPart, splitByShard } from './shard-lines.js';
@@ -188,15 +189,17 @@ export class GroupCommit {
       config.quarantineMaxEvents === 0
         ? []
         : lines.rejected.map((event, i) =>
-            JSON.stringify({
-              receivedAt: request.at,
-              requestId: request.id,
-              index: event.index,
-              code: event.code,
-              message: event.message,
-              text: lines.rejectedText[i] ?? '',
-              truncated: lines.rejectedTextCut[i] ?? false,
-            }),
+            escapeLineSeparators(
+              JSON.stringify({
+                receivedAt: request.at,
+                requestId: request.id,
+                index: event.index,
+                code: event.code,
+                message: event.message,
+                text: lines.rejectedText[i] ?? '',
+                truncated: lines.rejectedTextCut[i] ?? false,
+              }),
+            ),
           );
     try {
       const counted = await recordRejected(

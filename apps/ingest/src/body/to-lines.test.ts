@@ -23,14 +23,20 @@ function reference(event: Record<string, unknown>, messageId: string): string {
   );
   const ownJson = JSON.stringify(own);
   const serverJson = JSON.stringify({ receivedAt: STAMP, messageId });
-  return `${ownJson === '{}' ? serverJson : `${serverJson.slice(0, -1)},${ownJson.slice(1)}`}\n`;
+  const line = `${ownJson === '{}' ? serverJson : `${serverJson.slice(0, -1)},${ownJson.slice(1)}`}\n`;
+  return line.replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
 }
+
+/** Where Python's str.splitlines() ends a line (its docs' table): a reader of stored lines may. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: Python's table names these controls.
+const PYTHON_LINE_BOUNDARIES = /\r\n|[\n\v\f\r\x1c-\x1e\x85\u2028\u2029]/;
 
 describe('storedLine', () => {
   it('is the JSON of receivedAt and messageId, then the rest of the event, for any event', () => {
-    const fieldValue = fc.oneof(fc.jsonValue(), fc.constant(''), fc.string(), fc.integer());
+    const separators = fc.constantFrom('a\u2028b', '\u2029', 'é\u2028\u2029');
+    const fieldValue = fc.oneof(fc.jsonValue(), fc.constant(''), fc.string(), fc.integer(), separators);
     const event = fc.dictionary(
-      fc.oneof(fc.string(), fc.constantFrom('messageId', 'receivedAt', '0', '10', 'a"b', 'é')),
+      fc.oneof(fc.string(), fc.constantFrom('messageId', 'receivedAt', '0', '10', 'a"b', 'é', '\u2028')),
       fieldValue,
     );
     fc.assert(
@@ -64,6 +70,21 @@ describe('storedLine', () => {
         ),
       );
     }
+  });
+
+  it('escapes U+2028 and U+2029, so that a reader splitting as Python does sees one line, the same event', () => {
+    const event = { 'key\u2028': 'a\u2028b\u2029c', messageId: 'id\u2029', nested: { text: ['\u2028'] } };
+    const line = storedLine(event, STAMP);
+    expect(line).not.toMatch(/[\u2028\u2029]/);
+    const [text, after, ...more] = line.split(PYTHON_LINE_BOUNDARIES);
+    expect([after, more]).toEqual(['', []]);
+    const { receivedAt, ...stored } = JSON.parse(text as string);
+    expect(stored).toEqual(event);
+    expect(line).toContain('"a\\u2028b\\u2029c"');
+    // The escapes count in the line's size, as stored.
+    const limits = { maxEventBytes: 10_000, maxStoredBytes: 10_000 };
+    const lines = toLines({ shape: 'batch', items: [{ value: event }] }, new Date(STAMP), limits);
+    expect([lines.text, lines.bytes]).toEqual([line, Buffer.byteLength(line)]);
   });
 
   it('gives an event with no messageId, or an empty or non-string one, a new UUID', () => {

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import { isoTime } from '../iso-time.js';
 import { checkEvent, clientMessageId, mendLoneSurrogates } from './event-rules.js';
 import { jsonText as jsonTextUpTo } from './json-text.js';
+import { escapeLineSeparators } from './line-separators.js';
 import type { ParsedBody } from './parse-body.js';
 
 /** An answer lists this many rejected events at most, and counts the rest. */
@@ -90,7 +91,8 @@ export interface LineLimits {
  * First, because readers that match names without case keep the first spelling of a line:
  * DuckDB's read_json took a client's `ReceivedAt` or `MessageID` written before Spool's fields
  * for the column, and renamed Spool's (a review's count(DISTINCT messageId) read 1 for 3 events).
- * Written as text around the event's own JSON, so the usual event is never copied.
+ * Written as text around the event's own JSON, so the usual event is never copied. Its one line
+ * break is its last character (line-separators.ts).
  */
 export function storedLine(event: Record<string, unknown>, stamp: string): string {
   const ownId = clientMessageId(event);
@@ -113,7 +115,7 @@ export function storedLine(event: Record<string, unknown>, stamp: string): strin
   } else {
     json = JSON.stringify(event);
   }
-  return json === '{}' ? `${serverFields}}\n` : `${serverFields},${json.slice(1)}\n`;
+  return escapeLineSeparators(json === '{}' ? `${serverFields}}\n` : `${serverFields},${json.slice(1)}\n`);
 }
 
 /**
