@@ -68,14 +68,14 @@ describe('the quarantine', () => {
     ]);
   });
 
-  it('stores lines and quarantine entries with U+2028 and U+2029 escaped: one line each, for any reader', async () => {
+  it('stores lines and quarantine entries with U+2028, U+2029 and U+0085 escaped: one line each, for any reader', async () => {
     const stream = randomName();
-    const answer = await post(stream, '{"title":"a\u2028b"}\n{"broken":"c\u2029d"\n');
+    const answer = await post(stream, '{"title":"a\u2028b\u0085"}\n{"broken":"c\u2029d"\n');
     expect(answer.statusCode).toBe(202);
     const [stored] = (await redis.getBuffer(streamKeys(stream).buf))?.toString().split('\n') ?? [];
     const [entry] = await redis.lrange(streamKeys(stream).quarantine, 0, -1);
-    for (const line of [stored, entry]) expect(line).not.toMatch(/[\u2028\u2029]/);
-    expect(JSON.parse(stored as string)).toMatchObject({ title: 'a\u2028b' });
+    for (const line of [stored, entry]) expect(line).not.toMatch(/[\u0085\u2028\u2029]/);
+    expect(JSON.parse(stored as string)).toMatchObject({ title: 'a\u2028b\u0085' });
     expect(JSON.parse(entry as string)).toMatchObject({ text: '{"broken":"c\u2029d"' });
   });
 

@@ -24,7 +24,7 @@ function reference(event: Record<string, unknown>, messageId: string): string {
   const ownJson = JSON.stringify(own);
   const serverJson = JSON.stringify({ receivedAt: STAMP, messageId });
   const line = `${ownJson === '{}' ? serverJson : `${serverJson.slice(0, -1)},${ownJson.slice(1)}`}\n`;
-  return line.replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029');
+  return line.replaceAll('\u2028', '\\u2028').replaceAll('\u2029', '\\u2029').replaceAll('\u0085', '\\u0085');
 }
 
 /** Where Python's str.splitlines() ends a line (its docs' table): a reader of stored lines may. */
@@ -33,7 +33,7 @@ const PYTHON_LINE_BOUNDARIES = /\r\n|[\n\v\f\r\x1c-\x1e\x85\u2028\u2029]/;
 
 describe('storedLine', () => {
   it('is the JSON of receivedAt and messageId, then the rest of the event, for any event', () => {
-    const separators = fc.constantFrom('a\u2028b', '\u2029', 'é\u2028\u2029');
+    const separators = fc.constantFrom('a\u2028b', '\u2029', 'é\u2028\u2029', '\u0085x');
     const fieldValue = fc.oneof(fc.jsonValue(), fc.constant(''), fc.string(), fc.integer(), separators);
     const event = fc.dictionary(
       fc.oneof(fc.string(), fc.constantFrom('messageId', 'receivedAt', '0', '10', 'a"b', 'é', '\u2028')),
@@ -72,10 +72,14 @@ describe('storedLine', () => {
     }
   });
 
-  it('escapes U+2028 and U+2029, so that a reader splitting as Python does sees one line, the same event', () => {
-    const event = { 'key\u2028': 'a\u2028b\u2029c', messageId: 'id\u2029', nested: { text: ['\u2028'] } };
+  it('escapes U+2028, U+2029 and U+0085, so that a reader splitting as Python does sees one line, the same event', () => {
+    const event = {
+      'key\u2028': 'a\u2028b\u2029c',
+      messageId: 'id\u2029',
+      nested: { text: ['\u2028', 'é\u0085'] },
+    };
     const line = storedLine(event, STAMP);
-    expect(line).not.toMatch(/[\u2028\u2029]/);
+    expect(line).not.toMatch(/[\u0085\u2028\u2029]/);
     const [text, after, ...more] = line.split(PYTHON_LINE_BOUNDARIES);
     expect([after, more]).toEqual(['', []]);
     const { receivedAt, ...stored } = JSON.parse(text as string);
