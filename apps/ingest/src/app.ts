@@ -39,9 +39,9 @@ import {
 import { requestAddress, trustedProxies } from './client-address.js';
 import { CORS_OPTIONS } from './cors.js';
 import {
-  answerClientError,
   answeredCodeOf,
   answerFrameworkError,
+  clientErrorAnswers,
   errorAnswer,
   requestIdOf,
   sendErrorAnswer,
@@ -121,7 +121,7 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
     rewriteUrl: withoutLeadingSlashes,
     // Errors before any route (a broken path) and requests that are not HTTP: Spool's answers too.
     frameworkErrors: (error, request, reply) => answerFrameworkError(error, request, reply, requestLog),
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: clientErrorAnswers(requestLog),
   });
   const room = new RedisRoom(redis, config.memoryReserve, app.log);
   await room.start();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestLogs } from '@spool/shared';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { earlyAnswerCorsHeaders } from './cors.js';
 import { errors, invalidStream, RETRY_AFTER_SECONDS } from './errors.js';
 
@@ -149,14 +149,27 @@ const CLIENT_ERROR_CORS_LINES = Object.entries(earlyAnswerCorsHeaders(undefined)
   .join('');
 
 /**
- * Fastify's `clientErrorHandler`: a request that is not valid HTTP (a Content-Length its body
- * does not match, a broken header) or too slow still gets Spool's JSON shape, a request id and
- * the CORS headers, then the connection closes. A socket the client already reset gets nothing.
+ * Fastify's `clientErrorHandler` (called with the server as `this`): a request that is not valid
+ * HTTP (a Content-Length its body does not match, a broken header) or too slow still gets Spool's
+ * JSON shape, a request id and the CORS headers, then the connection closes, and `requestLog`
+ * tells it as it tells every refusal. A socket the client already reset gets nothing.
  */
-export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+export function clientErrorAnswers(requestLog: RequestLogs) {
+  return function answerClientError(
+    this: FastifyInstance,
+    error: NodeJS.ErrnoException,
+    socket: Socket,
+  ): void {
+    const answer = answerToClientError(error, socket);
+    if (answer) requestLog.refusedUnread(this.log, { ...answer, reason: error.code ?? 'unknown' });
+  };
+}
+
+/** What a client error was answered (see clientErrorAnswers), or nothing when it got no answer. */
+function answerToClientError(error: NodeJS.ErrnoException, socket: Socket): ClientErrorAnswer | undefined {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy(error);
-    return;
+    return undefined;
   }
   const pending = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   // A request sent after one that closes the connection (`Connection: close`, HTTP/1.0's
@@ -165,8 +178,14 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   // connection as it finishes.
   if (error.code === 'HPE_CLOSED_CONNECTION') {
     if (!pending || pending.writableFinished) socket.destroy();
-    return;
+    return undefined;
   }
+  // Told as it is decided: a pipelined request's answer may go first (below).
+  const answer: ClientErrorAnswer = {
+    statusCode: CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400,
+    code: 'SPOOL_BAD_REQUEST',
+    reqId: randomUUID(),
+  };
   // Bytes that are not HTTP after a whole request (pipelined, or a Content-Length short of its
   // body) while that request waits on its append: the raw 400 went out in its place, and its own
   // answer never did, though its events might be stored (a review's, 4 runs in 100). Its answer
@@ -175,21 +194,28 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   if (pending?.req.complete && !pending.writableFinished) {
     const answerAfter = () => {
       socket.off('close', forget);
-      if (socket.writable) writeClientError(error, socket);
+      if (socket.writable) writeClientError(error, socket, answer);
       else socket.destroy();
     };
     const forget = () => pending.off('finish', answerAfter);
     // Before Node's own listener, which closes a connection whose parser failed.
     pending.prependOnceListener('finish', answerAfter);
     socket.once('close', forget);
-    return;
+    return answer;
   }
-  writeClientError(error, socket);
+  writeClientError(error, socket, answer);
+  return answer;
+}
+
+interface ClientErrorAnswer {
+  statusCode: number;
+  code: 'SPOOL_BAD_REQUEST';
+  reqId: string;
 }
 
 /** Spool's JSON answer to a client error, written raw, and the connection closed after it. */
-function writeClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  const statusCode = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+function writeClientError(error: NodeJS.ErrnoException, socket: Socket, answer: ClientErrorAnswer): void {
+  const { statusCode, code, reqId } = answer;
   const reason = STATUS_CODES[statusCode] ?? 'Bad Request';
   const message =
     statusCode === 408
@@ -197,14 +223,14 @@ function writeClientError(error: NodeJS.ErrnoException, socket: Socket): void {
       : statusCode === 431
         ? 'The request headers are too large'
         : `The request is not valid HTTP (${error.code ?? 'unknown'})`;
-  const body = JSON.stringify({ statusCode, code: 'SPOOL_BAD_REQUEST', error: reason, message });
+  const body = JSON.stringify({ statusCode, code, error: reason, message });
   socket.end(
     `HTTP/1.1 ${statusCode} ${reason}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       // Node's answers carry one; an answer written here must too (RFC 9110, 6.6.1).
       `Date: ${new Date().toUTCString()}\r\n` +
-      `X-Request-Id: ${randomUUID()}\r\n` +
+      `X-Request-Id: ${reqId}\r\n` +
       CLIENT_ERROR_CORS_LINES +
       'Connection: close\r\n\r\n' +
       body,

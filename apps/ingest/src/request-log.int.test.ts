@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ingestTestEnv, randomName, SPOOL_MAINS, spawnService, waitFor } from '@spool/testkit';
+import { ingestTestEnv, randomName, SPOOL_MAINS, sendRawHttp, spawnService, waitFor } from '@spool/testkit';
 
 interface LogLine {
   msg: string;
@@ -8,6 +8,8 @@ interface LogLine {
   statusCode?: number;
   code?: string;
   repeatedSinceLastLine?: number;
+  reason?: string;
+  reqId?: string;
 }
 
 describe("the ingest's request log at the default level (info)", () => {
@@ -72,5 +74,59 @@ describe("the ingest's request log at the default level (info)", () => {
     ]);
     // A query may hold anything: an event (Segment's pixel), an address.
     expect(ingest.output()).not.toMatch(/jane@example\.com|eyJlbWFpbCI6/);
+  });
+
+  it("tells the requests Node refused before reading them, and logs no path's fragment nor an absolute URL's credentials", async () => {
+    const ingest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ REDIS_NAMESPACE: randomName('ns'), LOG_LEVEL: 'info' }),
+    );
+    const send = async (text: string) => {
+      const connection = await sendRawHttp(ingest.url, text);
+      await connection.closed;
+      return connection.answer();
+    };
+    const host = new URL(ingest.url).host;
+    const batch = '{"batch":[{"userId":"u","type":"track","event":"e"}]}';
+    const post = (target: string) =>
+      `POST ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${batch.length}\r\nConnection: close\r\n\r\n${batch}`;
+    const secret = `${'u'.repeat(170)}:SECRETKEY0123456789abcdefSECRETKEY`;
+    let answers: string[];
+    try {
+      await waitFor(
+        async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
+        20_000,
+        'the ingest to be ready',
+      );
+      answers = [
+        // A header name Node's parser refuses, and headers past its 16 KiB.
+        await send(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nBad Header: x\r\n\r\n`),
+        await send(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`),
+        // Refused (no such route): a fragment may hold an event (a pixel's `#data=`), an
+        // absolute URL a key (`http://user:key@…`). The second is told at the stop, as a repeat.
+        await send(post('/v1/nowhere#data=eyJ1c2VySWQiOiJhbGljZUBleGFtcGxlLmNvbSJ9')),
+        await send(post(`http://${secret}@ingest.example/v1/nowhere`)),
+      ];
+    } finally {
+      await ingest.stop();
+    }
+    const statusOf = (answer: string) => Number(answer.slice(9, 12));
+    expect(answers.map(statusOf)).toEqual([400, 431, 404, 404]);
+    const lines = ingest
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"requests refused"'))
+      .map((line) => JSON.parse(line) as LogLine);
+    const requestIdOf = (answer: string) => /^x-request-id: (\S+)/im.exec(answer)?.[1];
+    expect(lines.map(({ statusCode, code, reason, reqId }) => [statusCode, code, reason, reqId])).toEqual([
+      [400, 'SPOOL_BAD_REQUEST', expect.stringMatching(/^HPE_/), requestIdOf(answers[0] as string)],
+      [431, 'SPOOL_BAD_REQUEST', 'HPE_HEADER_OVERFLOW', requestIdOf(answers[1] as string)],
+      [404, 'SPOOL_NOT_FOUND', undefined, expect.any(String)],
+      [404, 'SPOOL_NOT_FOUND', undefined, expect.any(String)],
+    ]);
+    expect(lines[2]?.path).toBe('/v1/nowhere');
+    expect(lines[3]?.path).toMatch(/^http:\/\/\[redacted\]@ingest\.example/);
+    expect(ingest.output()).not.toMatch(/eyJ1c2VySWQi|SECRETKEY/);
   });
 });

@@ -47,10 +47,29 @@ export function requestLogs({
   return new RequestLogs({ disableRequestLogging: quiet }, successesAt, codeOf);
 }
 
-/** A request target's path, without its query. Runs for every request: no split. */
+/**
+ * A request target's path, without its query or fragment (a `#data=…` may hold an event as much
+ * as a `?data=`: a review's run logged one). Runs for every request: no split, no regex.
+ */
 function pathOf(url: string): string {
   const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+  const fragment = url.indexOf('#');
+  const end = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+/**
+ * A refused request's path as its line keeps it: without query or fragment, its credentials
+ * hidden, at most LOGGED_PATH_CHARS. An absolute-form target (`http://user:<key>@host/…`) has them
+ * hidden before it is cut: a cut could drop the `@` that marks them as credentials, and a key of
+ * 200 characters was logged so (a review's run). An origin-form path (every client's usual form)
+ * is cut first: hiding reads the whole text, and a refusal storm's paths may be 16 KB each.
+ */
+function loggedPath(url: string): string {
+  const path = pathOf(url);
+  return path.startsWith('/')
+    ? loggableUrl(path.slice(0, LOGGED_PATH_CHARS))
+    : loggableUrl(path).slice(0, LOGGED_PATH_CHARS);
 }
 
 /** pino's loggers (and the ingest's lazy request logger) have it; Fastify's base type does not say so. */
@@ -112,19 +131,35 @@ export class RequestLogs extends LogController {
       );
       return;
     }
-    const { statusCode } = reply;
-    const path = loggableUrl(pathOf(request.url).slice(0, LOGGED_PATH_CHARS));
     this.refusalLine(
-      request,
-      statusCode,
+      request.server.log,
+      reply.statusCode,
       code,
-    )(undefined, { reqId: request.id, method: request.method, path });
+    )(undefined, { reqId: request.id, method: request.method, path: loggedPath(request.url) });
+  }
+
+  /**
+   * A request Node's parser refused before it became one (not valid HTTP, headers past its
+   * limit, not whole in time), answered by the server's own `clientErrorHandler`: no method or
+   * path to tell, only the parser's reason (`HPE_INVALID_HEADER_TOKEN`) and the answer's request
+   * id. Told as every refusal is: a page's 431s for its cookies were in no log (a review's run).
+   */
+  refusedUnread(
+    log: FastifyBaseLogger,
+    answer: { statusCode: number; code: string; reqId: string; reason: string },
+  ): void {
+    const { statusCode, code, ...fields } = answer;
+    if (logsDebug(log)) {
+      log.debug({ statusCode, code, ...fields }, 'request refused before it was read');
+      return;
+    }
+    this.refusalLine(log, statusCode, code)(undefined, fields);
   }
 
   /** The repeated line of one status and code: both on each of its lines, its `stopped` line too. */
-  private refusalLine(request: FastifyRequest, statusCode: number, code: string | undefined): RepeatedLog {
+  private refusalLine(log: FastifyBaseLogger, statusCode: number, code: string | undefined): RepeatedLog {
     return this.refusalLines(`${statusCode} ${code ?? ''}`, () =>
-      repeatedLog(request.server.log, 'requests refused', {
+      repeatedLog(log, 'requests refused', {
         level: statusCode >= 500 ? 'warn' : 'info',
         fields: { statusCode, ...(code ? { code } : {}) },
       }),
