@@ -4,6 +4,7 @@ import {
   type Config,
   type FlushJobData,
   flushJobId,
+  flushJobState,
   forgetStream,
   hurryFlushJob,
   purgeStream,
@@ -166,8 +167,9 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       return;
     }
     // Read once here: only a waiting job may be hurried (which reads it again, just before the
-    // move), and a retry backing off, urgent in an S3 outage, was read twice a tick.
-    const state = await job.getState();
+    // move), and a retry backing off, urgent in an S3 outage, was read twice a tick. Not by
+    // Job.getState, whose cost grows with the queue (flushJobState).
+    const state = await flushJobState(queue, jobId);
     if (state === 'waiting' && (urgent || waitedAnInterval(job)) && (await hurryFlushJob(queue, job))) {
       result.hurried.push(jobId);
     } else if (state === 'failed') {
@@ -178,7 +180,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       const promoted = await job.promote().then(
         () => true,
         async (error: unknown) => {
-          if ((await job.getState()) === 'delayed') throw error;
+          if ((await flushJobState(queue, jobId)) === 'delayed') throw error;
           return false;
         },
       );

@@ -82,6 +82,7 @@ export {
   type FlushJobData,
   flushBackoffDelay,
   flushJobId,
+  flushJobState,
   hurryFlushJob,
   parseFlushJobId,
   QUEUE_CONNECTION_OPTIONS,

@@ -10,6 +10,7 @@ import {
   FLUSH_JOB_OPTIONS,
   type FlushJobData,
   flushJobId,
+  flushJobState,
   hurryFlushJob,
 } from './queue.js';
 
@@ -132,6 +133,92 @@ describe('an urgent flush job', () => {
       read.getState = async () => 'waiting';
       expect(await hurryFlushJob(queue, read)).toBe(false);
     } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+});
+
+describe('flushJobState', () => {
+  it("says what BullMQ's Job.getState says of a job in each state, and reads no list but the active one", async () => {
+    const prefix = queuePrefix(randomName('ns'));
+    const queue = new Queue<FlushJobData>('flush', { connection, prefix });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const worker = new Worker<FlushJobData>(
+      'flush',
+      async (job) => {
+        if (job.data.stream === 'fails') throw new Error('S3 is away');
+        if (job.data.stream === 'holds') await held;
+      },
+      { connection: workerConnection, prefix, concurrency: 1 },
+    );
+    try {
+      const once = { ...FLUSH_JOB_OPTIONS, attempts: 1, removeOnComplete: false, removeOnFail: false };
+      const add = (stream: string, options = {}) =>
+        queue.add(FLUSH_JOB, { stream, gen: 0 }, { ...once, jobId: flushJobId(stream, 0), ...options });
+      await add('fails');
+      await add('lands');
+      await add('holds');
+      await until('the held job taken', async () => (await queue.getActiveCount()) === 1);
+      // A wait list long enough that reading it whole would show.
+      await queue.addBulk(
+        Array.from({ length: 2_000 }, (_, n) => ({
+          name: FLUSH_JOB,
+          data: { stream: `waits-${n}`, gen: 0 },
+          opts: { ...once, jobId: flushJobId(`waits-${n}`, 0) },
+        })),
+      );
+      await add('later', { delay: 60_000 });
+      const ids = ['fails', 'lands', 'holds', 'waits-0', 'waits-1999', 'later', 'never'].map((stream) =>
+        flushJobId(stream, 0),
+      );
+      const both = async () =>
+        Promise.all(
+          ids.map(async (id) => [
+            await flushJobState(queue, id),
+            (await (await queue.getJob(id))?.getState()) ?? 'unknown',
+          ]),
+        );
+      const states = await both();
+      expect(states.map(([own]) => own)).toEqual([
+        'failed',
+        'completed',
+        'active',
+        'waiting',
+        'waiting',
+        'delayed',
+        'unknown',
+      ]);
+      for (const [own, bullmq] of states) expect(own).toBe(bullmq);
+
+      // What the queue's client sends Redis for one job's state: not its wait list.
+      const client = (await queue.getBackend().client) as unknown as {
+        sendCommand(command: { name: string; args: unknown[] }): unknown;
+      };
+      const asked: string[] = [];
+      const send = client.sendCommand;
+      client.sendCommand = function (this: unknown, command) {
+        asked.push(command.name, ...command.args.map(String));
+        return send.call(this, command);
+      };
+      try {
+        await flushJobState(queue, flushJobId('waits-1999', 0));
+      } finally {
+        client.sendCommand = send;
+      }
+      expect(asked).toContain(queue.toKey('active'));
+      expect(asked).not.toContain(queue.toKey('wait'));
+
+      // Paused (Bull Board can), the waiting ones still wait, as BullMQ says.
+      await queue.pause();
+      expect(await flushJobState(queue, flushJobId('waits-0', 0))).toBe('waiting');
+      expect(await (await queue.getJob(flushJobId('waits-0', 0)))?.getState()).toBe('waiting');
+    } finally {
+      release();
+      await worker.close(true);
       await queue.obliterate({ force: true });
       await queue.close();
     }
