@@ -676,9 +676,10 @@ describe('the sweep', () => {
     expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
   });
 
-  it('stops trying manifest writes for the tick once S3 has refused a few in a row, and writes every line at the next tick S3 takes them', async () => {
+  it('stops trying manifest writes for the tick once S3 has refused a few in a row, backs each stream off, and writes every line once S3 takes them', async () => {
     const ns = randomName('ns');
-    const nsConfig = { ...config, namespace: ns };
+    // A tick of 1 s: a stream whose write failed once tries again at the next tick, 0.5 s on.
+    const nsConfig = { ...config, namespace: ns, flushIntervalMs: 4_000 };
     const now = await redisNow(redis);
     const streams = Array.from({ length: 50 }, () => randomName('lines'));
     for (const stream of streams) {
@@ -693,13 +694,60 @@ describe('the sweep', () => {
     expect(refused.sideFilesDeferred).toBeGreaterThanOrEqual(
       streams.length - SWEEP_CONCURRENCY - SIDE_FILE_FAILURES_PER_TICK,
     );
+    const tried = streams.length - refused.sideFilesDeferred;
     for (const stream of streams) {
       const keys = streamKeys(stream, ns);
       expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
     }
-    const taken = await sweep({ ...deps, config: nsConfig });
-    expect(taken.sideFilesDeferred).toBe(0);
-    expect(taken.manifestLines).toBe(streams.length);
+    // At once, S3 back: the streams tried wait in their backoff, the others are written.
+    const early = await sweep({ ...deps, config: nsConfig });
+    expect([early.sideFilesDeferred, early.manifestLines]).toEqual([tried, streams.length - tried]);
+    // Past it, the rest.
+    await waitFor(
+      async () => ((await sweep({ ...deps, config: nsConfig })).manifestLines === tried ? true : undefined),
+      10_000,
+      'the streams backed off to be written',
+    );
+    for (const stream of streams) {
+      const keys = streamKeys(stream, ns);
+      expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(0);
+      expect(await redis.hget(keys.stats, 'sideFileRetryAt')).toBeNull();
+    }
+    await redis.del(streamRegistryKey(ns));
+  });
+
+  it("writes every other stream's manifest lines while the writes of streams first in the scan always fail", async () => {
+    const ns = randomName('ns');
+    const nsConfig = { ...config, namespace: ns };
+    const now = await redisNow(redis);
+    const line = (prefix: string, stream: string) => {
+      const key = `${prefix}stream=${stream}/dt=2026-12-07/hour=08/${stream}-20261207T080000000Z-1.ndjson.gz`;
+      return [key, JSON.stringify({ key, generation: 1 })] as const;
+    };
+    // More than the sweep's concurrency whose parts S3 refuses (an empty path segment: the
+    // stand-in refuses such keys, as MinIO does), registered first, so scanned first.
+    const failing = Array.from({ length: SWEEP_CONCURRENCY + 8 }, () => randomName('refused'));
+    const healthy = Array.from({ length: 20 }, () => randomName('lines'));
+    for (const [index, stream] of failing.entries()) {
+      await redis.hset(streamKeys(stream, ns).manifestPending, ...line('refused//', stream));
+      await redis.zadd(streamRegistryKey(ns), now - 60_000 + index, stream);
+    }
+    for (const stream of healthy) {
+      await redis.hset(streamKeys(stream, ns).manifestPending, ...line('events/', stream));
+      await redis.zadd(streamRegistryKey(ns), now, stream);
+    }
+    let written = 0;
+    for (let tick = 0; tick < 5 && written < healthy.length; tick += 1) {
+      written += (await sweep({ ...deps, config: nsConfig })).manifestLines;
+    }
+    expect(written).toBe(healthy.length);
+    for (const stream of healthy) {
+      expect(await redis.exists(streamKeys(stream, ns).manifestPending)).toBe(0);
+    }
+    for (const stream of failing) {
+      const keys = streamKeys(stream, ns);
+      expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(1);
+    }
     await redis.del(streamRegistryKey(ns));
   });
 

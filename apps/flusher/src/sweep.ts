@@ -14,6 +14,7 @@ import {
   redisNow,
   repeatedLog,
   repeatedLogPerKey,
+  type StreamKeys,
   streamForgetAfterMs,
   streamKeys,
   streamOfUnit,
@@ -84,8 +85,8 @@ export interface SweepResult {
   /** Quarantine objects written (rejected events kept by the ingest). */
   quarantined: string[];
   /**
-   * Streams whose manifest lines or quarantine waited for the next tick without a try: S3 had
-   * refused SIDE_FILE_FAILURES_PER_TICK such writes in a row.
+   * Manifest or quarantine writes left for a later tick without a try: the stream waits in its
+   * backoff after a failed write, or S3 had refused SIDE_FILE_FAILURES_PER_TICK in a row this tick.
    */
   sideFilesDeferred: number;
   /** Streams that could not be swept this tick (each logged; the others were swept). */
@@ -227,8 +228,9 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     const { gen, since, length, pending, sealedBytes, manifestPending, quarantinePending, stats } =
       await readUnitState(redis, keys);
     // A drain a crash left unfinished is finished first, whatever is pending.
-    if (manifestPending > 0) await writeManifests(deps, stream, result, sideFileTries);
-    if (quarantinePending > 0) await writeQuarantine(deps, stream, now, result, sideFileTries);
+    const sideFileUnit = { unit: stream, keys, stats, now };
+    if (manifestPending > 0) await writeManifests(deps, sideFileUnit, result, sideFileTries);
+    if (quarantinePending > 0) await writeQuarantine(deps, sideFileUnit, result, sideFileTries);
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersLostFor(stats);
@@ -419,51 +421,106 @@ function warnSideFileFailure(deps: SweepDeps, message: string, error: unknown, u
 }
 
 /**
- * Manifest and quarantine writes this tick tries, by how they went. Each tick tries every stream
- * with lines pending, with no backoff: with S3 refusing them all, 50 streams' manifests were 1,100
- * refused PUTs a minute (a review's run), and a thousand streams' would be some 2,000 a minute at
- * the default tick, against a store that may be throttling. After a few refusals in a row, the
- * rest wait for the next tick (those already in flight, SWEEP_CONCURRENCY at most, end as they
- * do); a write that lands resets the count, so one stream whose write always fails holds no
- * other back.
+ * Manifest and quarantine writes this tick tries, by how they went. With S3 refusing them all,
+ * each tick tried every stream with lines pending: 50 streams' manifests were 1,100 refused PUTs a
+ * minute (a review's run), against a store that may be throttling. Two bounds:
+ * - a stream whose write failed waits before its next try, twice as long after each failure in a
+ *   row (from the next tick, to SIDE_FILE_BACKOFF_MAX_MS), its count and due time kept in its
+ *   stats hash, so whichever flusher sweeps next honours them;
+ * - in one tick, after SIDE_FILE_FAILURES_PER_TICK refusals in a row, no further write is begun
+ *   (those in flight, SWEEP_CONCURRENCY at most, end as they do); a write that lands resets the
+ *   count.
+ * The first alone starved streams: the scan visits streams in a fixed order, so streams whose
+ * writes always failed (a prefix the credentials may no longer write), as many as the sweep's
+ * concurrency and first in that order, tripped it every tick, and no later stream's manifest was
+ * ever written (a review's run). With the second, those wait in their backoff, and the others
+ * are tried.
  */
 interface SideFileTries {
   failuresInARow: number;
 }
 
-/** Side-file writes refused in a row after which a tick tries no more. */
+/** Side-file writes refused in a row after which a tick begins no more. */
 export const SIDE_FILE_FAILURES_PER_TICK = 3;
 
-/** Runs one side-file write unless the tick has stopped trying them; counts how it went. */
+/** The longest a stream whose side-file writes keep failing waits between tries. */
+export const SIDE_FILE_BACKOFF_MAX_MS = 5 * 60_000;
+
+/** A unit's side-file backoff, in its stats hash (Redis ms). */
+const SIDE_FILE_FAILURES = 'sideFileFailures';
+const SIDE_FILE_RETRY_AT = 'sideFileRetryAt';
+
+/** A unit's side files as one visit tries them: its keys, its stats as read, and the tick's time. */
+interface SideFileUnit {
+  unit: string;
+  keys: StreamKeys;
+  stats: Record<string, string>;
+  now: number;
+}
+
+/**
+ * When a unit whose side-file writes failed `failures` times in a row tries again: half a tick
+ * early, so the first retry is at the next tick whatever its timer's jitter, then after 2, 4, …
+ * ticks, to SIDE_FILE_BACKOFF_MAX_MS.
+ */
+export function sideFileRetryAt(now: number, failures: number, tickMs: number): number {
+  const wait = Math.min(SIDE_FILE_BACKOFF_MAX_MS, tickMs * 2 ** Math.min(failures - 1, 20));
+  return now + wait - tickMs / 2;
+}
+
+/** Runs one side-file write unless the unit waits in its backoff or the tick has stopped trying; counts how it went. */
 async function trySideFile(
+  deps: SweepDeps,
   tries: SideFileTries,
   result: SweepResult,
+  unit: SideFileUnit,
   /** True when it wrote to S3 (a quarantine not yet due writes nothing, and proves nothing). */
   write: () => Promise<boolean>,
   onFailure: (error: unknown) => void,
 ): Promise<void> {
-  if (tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
+  const { keys, stats, now } = unit;
+  if (Number(stats[SIDE_FILE_RETRY_AT] ?? 0) > now || tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
     result.sideFilesDeferred += 1;
     return;
   }
+  let wrote: boolean;
   try {
-    if (await write()) tries.failuresInARow = 0;
+    wrote = await write();
   } catch (error) {
     tries.failuresInARow += 1;
     onFailure(error);
+    const failures = Number(stats[SIDE_FILE_FAILURES] ?? 0) + 1;
+    const retryAt = sideFileRetryAt(now, failures, sweepEveryMs(deps.config.flushIntervalMs));
+    // Seen by this visit's other side file too.
+    stats[SIDE_FILE_FAILURES] = String(failures);
+    stats[SIDE_FILE_RETRY_AT] = String(retryAt);
+    await deps.redis
+      .hset(keys.stats, SIDE_FILE_FAILURES, failures, SIDE_FILE_RETRY_AT, retryAt)
+      .catch(() => {}); // Redis away: the next tick tries at once, as before the backoff
+    return;
+  }
+  if (!wrote) return;
+  tries.failuresInARow = 0;
+  if (stats[SIDE_FILE_FAILURES] !== undefined) {
+    delete stats[SIDE_FILE_FAILURES];
+    delete stats[SIDE_FILE_RETRY_AT];
+    await deps.redis.hdel(keys.stats, SIDE_FILE_FAILURES, SIDE_FILE_RETRY_AT);
   }
 }
 
 /** Writes a unit's pending manifest lines (left by a flush that could not write them). */
 async function writeManifests(
   deps: SweepDeps,
-  unit: string,
+  sideFileUnit: SideFileUnit,
   result: SweepResult,
   tries: SideFileTries,
 ): Promise<void> {
+  const { unit } = sideFileUnit;
   await trySideFile(
+    deps,
     tries,
     result,
+    sideFileUnit,
     async () => {
       const lines = (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
       result.manifestLines += lines;
@@ -477,15 +534,17 @@ async function writeManifests(
 /** Writes a unit's kept rejected events to S3 once there are enough, or the oldest is old enough. */
 async function writeQuarantine(
   deps: SweepDeps,
-  unit: string,
-  now: number,
+  sideFileUnit: SideFileUnit,
   result: SweepResult,
   tries: SideFileTries,
 ): Promise<void> {
   const { quarantineMaxEvents, flushIntervalMs } = deps.config;
+  const { unit, now } = sideFileUnit;
   await trySideFile(
+    deps,
     tries,
     result,
+    sideFileUnit,
     async () => {
       const key = await drainQuarantine(sideFiles(deps), unit, now, {
         fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
