@@ -18,6 +18,16 @@ export interface ConnectOptions {
 }
 
 /**
+ * Whether a connection of this process has been ready: its address and scheme then work, and a
+ * later connection error is Redis or the network, not a TLS mismatch (redisConnectionWarnings).
+ */
+let reachedRedis = false;
+export const hasReachedRedis = (): boolean => reachedRedis;
+const noteReached = () => {
+  reachedRedis = true;
+};
+
+/**
  * Connects to the configured Redis. `options` are those of one connection; in a cluster they
  * apply to every node's connection, with the target's credentials and TLS, and the cluster
  * takes `enableOfflineQueue` and `retryStrategy` for itself (while it has no usable node).
@@ -44,6 +54,7 @@ export function connectRedis(
       ...options,
       ...(neverResend ? { autoResendUnfulfilledCommands: false } : {}),
     });
+    redis.once('ready', noteReached);
     return redis;
   }
   const { enableOfflineQueue, retryStrategy, ...nodeOptions } = options;
@@ -64,6 +75,7 @@ export function connectRedis(
     },
   );
   cluster.on('ready', () => connectIdleMasters(cluster));
+  cluster.once('ready', noteReached);
   return cluster;
 }
 

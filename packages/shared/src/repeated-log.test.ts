@@ -127,6 +127,33 @@ describe('redisConnectionWarnings', () => {
   });
 });
 
+describe("redisConnectionWarnings' TLS hint", () => {
+  const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  const timedOut = Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
+  const hintsOf = (options: { tls: boolean; reached: () => boolean }, error: Error) => {
+    const lines: Array<Record<string, unknown>> = [];
+    redisConnectionWarnings(
+      { warn: (fields: Record<string, unknown>) => lines.push(fields) } as never,
+      options,
+    )(error, 'redis');
+    return lines.map((line) => line.hint);
+  };
+
+  it('names the other scheme while the process has never reached Redis', () => {
+    expect(hintsOf({ tls: false, reached: () => false }, reset)).toEqual([
+      expect.stringContaining('rediss://'),
+    ]);
+    expect(hintsOf({ tls: true, reached: () => false }, timedOut)).toEqual([
+      expect.stringContaining('redis://'),
+    ]);
+  });
+
+  it('names none once it has: a reset or a timed-out reconnect is then Redis or the network', () => {
+    expect(hintsOf({ tls: false, reached: () => true }, reset)).toEqual([undefined]);
+    expect(hintsOf({ tls: true, reached: () => true }, timedOut)).toEqual([undefined]);
+  });
+});
+
 describe('repeatedLogPerKey', () => {
   it('keeps one line state a key, and at most 64 of them: keys come from errors', () => {
     const perKey = repeatedLogPerKey();

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { hasReachedRedis } from './redis-connection.js';
 import { tlsMismatchHint } from './redis-target.js';
 
 export interface RepeatedLogOptions {
@@ -118,11 +119,20 @@ export function repeatedLogPerKey() {
  */
 export function redisConnectionWarnings(
   logger: Pick<Logger, 'warn' | 'error' | 'info'>,
-  { tls = false }: { tls?: boolean } = {},
+  {
+    tls = false,
+    reached = hasReachedRedis,
+  }: {
+    tls?: boolean;
+    /** Whether the process has reached Redis once: then no error is a TLS mismatch. */
+    reached?: () => boolean;
+  } = {},
 ) {
   const ofClient = repeatedLogPerKey();
   return (error: Error, client: string): void => {
-    const hint = tlsMismatchHint(error, tls);
+    // A reset or a timed-out reconnect of a connection that worked told the operator to change
+    // the scheme (a review's runs: a load balancer's idle reset, a TLS Redis stopped).
+    const hint = reached() ? undefined : tlsMismatchHint(error, tls);
     ofClient(client, () => repeatedLog(logger, 'redis connection error', { fields: { client } }))(
       error,
       hint ? { hint } : {},
