@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { LocalStack, type LocalStack as Stack } from '@spool/testkit/local-stack';
+import { LocalStack, type ManagedProcess, type LocalStack as Stack } from '@spool/testkit/local-stack';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 
 /**
@@ -19,6 +19,7 @@ let browser: Browser;
 let page: Page;
 let ingestUrl: string;
 let flusherUrl: string;
+let flusherProcess: ManagedProcess;
 
 beforeAll(async () => {
   stack = await LocalStack.start({ faults: true });
@@ -40,6 +41,7 @@ beforeAll(async () => {
   });
   page = await context.newPage();
   flusherUrl = flusher.url;
+  flusherProcess = flusher.process;
   await page.goto(`${flusher.url}/status`);
 }, 120_000);
 
@@ -195,5 +197,46 @@ describe('the status page, in Chromium', () => {
     } finally {
       await board.close();
     }
+  });
+  it('says when the flusher stops answering, and how old the figures shown are, asking one reading at a time', async () => {
+    const reading = (request: Request) => request.url().endsWith('/status.json');
+    let inFlight = 0;
+    let most = 0;
+    const started = (request: Request) => {
+      if (!reading(request)) return;
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+    };
+    const ended = (request: Request) => {
+      if (reading(request)) inFlight -= 1;
+    };
+    page.on('request', started);
+    page.on('requestfinished', ended);
+    page.on('requestfailed', ended);
+    const connection = () => document.getElementById('connection')?.textContent ?? '';
+    // A hung process (or a stalled port-forward): the connection stays open, nothing answers.
+    flusherProcess.freeze();
+    try {
+      await page.waitForFunction(
+        () =>
+          /did not answer in 10 s \(the figures below are [\d.]+ s old\)/.test(
+            document.getElementById('connection')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 30_000 },
+      );
+      expect(most).toBe(1);
+    } finally {
+      flusherProcess.thaw();
+    }
+    await page.waitForFunction(
+      () => (document.getElementById('connection')?.textContent ?? '') === '',
+      undefined,
+      { timeout: 30_000 },
+    );
+    page.off('request', started);
+    page.off('requestfinished', ended);
+    page.off('requestfailed', ended);
+    expect(await page.evaluate(connection)).toBe('');
   });
 });

@@ -3,9 +3,10 @@ import { ACTING_CHARACTERS } from '@spool/shared';
 
 /**
  * The status page: one HTML document with its script inline (no assets to serve or fetch), which
- * reads `status.json` every 2 s and redraws. Text goes in through textContent only, so a stream
- * name or an error message can never become markup, and with its controls escaped (`visible`), so a
- * right-to-left override in S3's error message cannot make it read as something else.
+ * reads `status.json` 2 s after its last reading ended (one at a time, each given up after 10 s)
+ * and redraws. Text goes in through textContent only, so a stream name or an error message can
+ * never become markup, and with its controls escaped (`visible`), so a right-to-left override in
+ * S3's error message cannot make it read as something else.
  */
 const SCRIPT = `
 const $ = (id) => document.getElementById(id);
@@ -91,6 +92,12 @@ function render(status) {
   const failing = status.lastFlushError && !status.lastFlushError.landedSince;
   document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || failing ? 'attention' : 'ok';
 }
+// One reading at a time, each given up after 10 s (as spool status does): a flusher that stopped
+// answering (a hung process, a stalled port-forward) left the page showing old figures, or an old
+// "still reading" message, as if current, with a request more in flight every 2 s.
+const EVERY_MS = 2000;
+const TIMEOUT_MS = 10000;
+let readAt = 0;
 async function refresh() {
   try {
     // Beside the page, but without the key a user may have typed into the address before the
@@ -98,17 +105,21 @@ async function refresh() {
     const url = new URL('status.json', location.href);
     url.username = '';
     url.password = '';
-    const answer = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
+    const answer = await fetch(url, { cache: 'no-store', credentials: 'same-origin', signal: AbortSignal.timeout(TIMEOUT_MS) });
     if (answer.status === 503) throw new Error((await answer.json()).message);
     if (!answer.ok) throw new Error('status.json answered ' + answer.status);
     render(await answer.json());
+    readAt = Date.now();
     $('connection').textContent = '';
   } catch (error) {
-    $('connection').textContent = visible('cannot read the status: ' + error.message);
+    const reason = error.name === 'TimeoutError' ? 'the flusher did not answer in ' + TIMEOUT_MS / 1000 + ' s' : error.message;
+    const stale = readAt ? ' (the figures below are ' + age(Date.now() - readAt) + ' old)' : '';
+    $('connection').textContent = visible('cannot read the status: ' + reason + stale);
+  } finally {
+    setTimeout(refresh, EVERY_MS);
   }
 }
 refresh();
-setInterval(refresh, 2000);
 `;
 
 export const STATUS_PAGE_CSP = `default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'sha256-${createHash('sha256').update(SCRIPT).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
