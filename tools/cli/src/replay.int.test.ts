@@ -65,6 +65,13 @@ async function landOneToRewrite(prefix: string, format: OutputFormat = 'ndjson.g
   return { stream, day, landed, lines, rewrite };
 }
 
+/** Takes out the manifests under `prefix`, as a day landed before Spool wrote them has none. */
+async function deleteManifests(prefix: string): Promise<void> {
+  for (const key of await listObjectKeys(s3, services.bucket, `${prefix}_manifests/`)) {
+    await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: key }));
+  }
+}
+
 /** Each Parquet object's rows as `gen:n`, read by DuckDB from the object's bytes. */
 async function parquetRows(keys: string[]): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'spool-replay-test-'));
@@ -196,6 +203,67 @@ describe('spool replay', () => {
     expect(verified.out()).toContain('3 objects in the manifest, read whole');
 
     await expectRerunWritesNothing(prefix, args, copies);
+  });
+
+  it('writes a copy again whose size is not what its manifest line says (cut short since), where a rerun took it as there and verify then passed', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day } = await land(prefix, 2);
+    const args = dayReplay(stream, day, target, 'ndjson.zst');
+    expect(await run('replay', prefix, args).exited).toBe(0);
+    const [damaged] = await listObjectKeys(s3, services.bucket, `${target}stream=`);
+    const whole = await objectBytes(damaged as string);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: damaged }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: damaged,
+        Body: whole.subarray(0, 100),
+        Metadata: head.Metadata,
+      }),
+    );
+    const rerun = run('replay', prefix, args);
+    expect(await rerun.exited).toBe(0);
+    expect(rerun.out()).toContain('replayed: 2 of 2 objects, 1 written, 1 already there');
+    expect((await objectBytes(damaged as string)).equals(whole)).toBe(true);
+    const verified = run('verify', target, ['--stream', stream, '--day', day, '--deep']);
+    expect(await verified.exited).toBe(0);
+  });
+
+  it("copies no object its day's manifest contradicts (another generation's content, one put beside them) and names those it lists that are gone, exiting 1", async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 4);
+    const [changed, swappedIn, copied, gone] = keys as [string, string, string, string];
+    // Generation 0 holds generation 1's bytes and metadata, its generation number put right: a
+    // restore gone wrong. An object's copy put in another hour. Generation 3 deleted.
+    const put = async (key: string, from: string, generation: string) => {
+      const { Metadata } = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: from }));
+      const Body = await objectBytes(from);
+      const changedMetadata = { ...Metadata, 'spool-generation': generation };
+      await s3.send(
+        new PutObjectCommand({ Bucket: services.bucket, Key: key, Body, Metadata: changedMetadata }),
+      );
+    };
+    await put(changed, swappedIn, '0');
+    const beside = copied.replace(/hour=\d\d\//, 'hour=23/').replace(/-2\.ndjson\.gz$/, '-9.ndjson.gz');
+    await put(beside, copied, '9');
+    await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: gone }));
+
+    const replayed = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.zst'));
+    expect(await replayed.exited).toBe(1);
+    expect(replayed.err()).toContain(`spool replay: ${changed}: it is not what its day's manifest line says`);
+    // Without the generation it refused, the run stops there: the others, run again without it.
+    await s3.send(new DeleteObjectCommand({ Bucket: services.bucket, Key: changed }));
+    const again = run('replay', prefix, dayReplay(stream, day, target, 'ndjson.zst'));
+    expect(await again.exited).toBe(1);
+    expect(again.err()).toContain(`spool replay: left out ${beside}: not in its day's manifest`);
+    expect(again.err()).toContain(`spool replay: left out ${gone}: in its day's manifest, but not in S3`);
+    expect(again.err()).toContain(`spool replay: left out ${changed}: in its day's manifest, but not in S3`);
+    expect(again.out()).toContain('replayed: 2 of 2 objects');
+    expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toEqual(
+      copiesOf([swappedIn, copied], prefix, target, '.ndjson.zst'),
+    );
   });
 
   it('re-encodes a day as Parquet that DuckDB reads event for event, with a manifest that verifies', async () => {
@@ -468,32 +536,45 @@ describe('spool replay', () => {
     expect((await objectBytes(copy)).equals(await objectBytes(landed))).toBe(true);
   });
 
+  // The NDJSON ones on days without a manifest (objects landed before Spool wrote manifests), where
+  // only the object itself tells: what its content and key say.
   it.each([
     [
       'ndjson.gz',
       'ndjson.zst',
       { 'spool-events': '999' },
       'its spool-events metadata says 999, it holds 200 lines',
+      'no manifest',
     ],
     [
       'ndjson.gz',
       'ndjson.gz',
       { 'spool-events': '999' },
       'its spool-events metadata says 999, it holds 200 lines',
+      'no manifest',
     ],
     [
       'ndjson.gz',
       'ndjson.zst',
       { 'spool-generation': '7' },
       "spool-shard metadata (7, 0) are not its key's (0, 0)",
+      'no manifest',
     ],
-    ['parquet', 'parquet', { 'spool-events': '999' }, "is not its day's manifest line's (200, 0, 0)"],
+    [
+      'ndjson.gz',
+      'ndjson.zst',
+      { 'spool-events': '999' },
+      "is not its day's manifest line's (200, 0, 0)",
+      '',
+    ],
+    ['parquet', 'parquet', { 'spool-events': '999' }, "is not its day's manifest line's (200, 0, 0)", ''],
   ] as const)(
     'refuses, writing no copy, a %s object whose metadata was changed since it landed (to %s, %j): verify of the copies said ok',
-    async (format, target, edit, says) => {
+    async (format, target, edit, says, manifest) => {
       const prefix = `${randomName('replay')}/`;
       const to = `${randomName('replayed')}/`;
       const { stream, day, landed } = await landOneToRewrite(prefix, format);
+      if (manifest === 'no manifest') await deleteManifests(prefix);
       await editMetadata(landed, edit);
       const replayed = run('replay', prefix, dayReplay(stream, day, to, target));
       expect(await replayed.exited).toBe(1);
@@ -509,6 +590,8 @@ describe('spool replay', () => {
     const prefix = `${randomName('replay')}/`;
     const to = `${randomName('replayed')}/`;
     const { stream, day, landed } = await landOneToRewrite(prefix);
+    // A day without a manifest (from before Spool wrote them): only the copy tells.
+    await deleteManifests(prefix);
     const first = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
     expect(await first.exited).toBe(0);
     await editMetadata(landed, { 'spool-events': '999' });

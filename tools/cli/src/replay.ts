@@ -75,6 +75,19 @@ async function* objectsInRange(
   }
 }
 
+/** The `dt=` days in range that have a manifest: a day whose objects are all gone has one still. */
+async function manifestDaysInRange(options: ReplayOptions): Promise<string[]> {
+  const { s3, bucket, fromPrefix, stream, fromDay, toDay } = options;
+  const folder = manifestFolder(fromPrefix, stream, fromDay).slice(0, -`${fromDay}/`.length);
+  const days = new Set<string>();
+  for await (const key of listKeys(s3, bucket, folder, `${folder}${fromDay}`)) {
+    const day = key.slice(folder.length, folder.length + 10);
+    if (day > toDay) break;
+    if (key[folder.length + 10] === '/' && /^\d{4}-\d{2}-\d{2}$/.test(day)) days.add(day);
+  }
+  return [...days];
+}
+
 /** Where the flusher writes a day's objects: `hour=<HH>/<name>`, no deeper. */
 const HOUR_FOLDER = /^hour=\d{2}\/[^/]+$/;
 
@@ -130,6 +143,20 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
       found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
     else leftOut.push({ key, why: 'outside the hour= folders the flusher writes' });
   }
+  // What each day's manifest says landed: every object is checked against its line, and an object
+  // it lists that is gone is said (a copy without it verified clean: a review's run).
+  const sourceManifests = new Map<string, Map<string, ManifestLine>>();
+  const listed = new Set([...found.map((source) => source.key), ...leftOut.map((left) => left.key)]);
+  for (const day of new Set([
+    ...found.map((source) => source.day),
+    ...(await manifestDaysInRange(options)),
+  ])) {
+    const manifest = await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day);
+    sourceManifests.set(day, manifest);
+    for (const key of manifest.keys()) {
+      if (!listed.has(key)) leftOut.push({ key, why: MISSING_FROM_S3 });
+    }
+  }
   const sources = onePerTarget(found, format);
   const parquet = sources.filter((source) => source.format === 'parquet').length;
   if (parquet > 0 && format !== 'parquet') {
@@ -151,17 +178,18 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   for (const [day, daySources] of byDay) {
     if (signal?.aborted) break;
     const lines: ManifestLine[] = [];
-    const writeLines = dayManifestWriter(options, day);
-    // A Parquet object copied as it is is checked against its line in the source's manifest: its
-    // spool-sha256 is of the lines it was written from, which it does not give back.
-    const sourceManifest = daySources.some((source) => source.format === 'parquet')
-      ? await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day)
-      : undefined;
+    const targetManifest = await readManifest(options.s3, options.bucket, toPrefix, options.stream, day);
+    const writeLines = dayManifestWriter(options, day, targetManifest);
+    const sourceManifest = sourceManifests.get(day) ?? new Map<string, ManifestLine>();
     try {
       for (const source of daySources) {
         if (signal?.aborted) break;
-        const sourceLine = sourceManifest?.get(source.key);
-        const copied = await copyOnce(options, source, sourceLine).catch((error: unknown) => {
+        const said = {
+          source: sourceManifest.get(source.key),
+          dayHasManifest: sourceManifest.size > 0,
+          copy: targetManifest.get(source.target),
+        };
+        const copied = await copyOnce(options, source, said).catch((error: unknown) => {
           throw new Error(`${source.key}: ${(error as Error).message}`, { cause: error });
         });
         if ('leftOut' in copied) {
@@ -223,16 +251,19 @@ function replayPartName(lines: ManifestLine[]): string {
 
 /**
  * What adds the lines of copies replay wrote to a target day's manifest: those its parts do not
- * hold yet (or hold otherwise), in a part of their own. The manifest is read once, on the day's
- * first write, and kept as lines are added (a long day's writes every MANIFEST_LINES_PER_PART
+ * hold yet (or hold otherwise), in a part of their own. The manifest is read once, before the
+ * day's first copy, and kept as lines are added (a long day's writes every MANIFEST_LINES_PER_PART
  * copies would each have read it whole again). A run that finds every copy there writes nothing
  * (each write is a new object, a new version a day on a versioned bucket).
  */
-function dayManifestWriter(options: ReplayOptions, day: string): (lines: ManifestLine[]) => Promise<void> {
+function dayManifestWriter(
+  options: ReplayOptions,
+  day: string,
+  /** The target day's manifest as read before its first copy (kept up to date here). */
+  manifest: Map<string, ManifestLine>,
+): (lines: ManifestLine[]) => Promise<void> {
   const { s3, bucket, toPrefix, stream } = options;
-  let manifest: Map<string, ManifestLine> | undefined;
   return async (lines) => {
-    manifest ??= await readManifest(s3, bucket, toPrefix, stream, day);
     const added: ManifestLine[] = [];
     for (const line of lines) {
       const earlier = manifest.get(line.key);
@@ -324,6 +355,14 @@ function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] 
   return [...chosen.values()];
 }
 
+/** What the manifests say of one copy: its source's line, and the copy's own (an earlier run's). */
+interface ManifestSays {
+  source: ManifestLine | undefined;
+  /** Whether the source's day has any line: a day's objects from before manifests have none. */
+  dayHasManifest: boolean;
+  copy: ManifestLine | undefined;
+}
+
 /**
  * Writes one copy unless an earlier run did; returns its manifest line either way, or why the
  * source is left out.
@@ -331,14 +370,22 @@ function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] 
 async function copyOnce(
   options: ReplayOptions,
   { key: source, format: sourceFormat, target: key }: Source,
-  sourceLine: ManifestLine | undefined,
+  said: ManifestSays,
 ): Promise<{ written: boolean; line: ManifestLine } | { leftOut: string }> {
   const { s3, bucket, format, partBytes } = options;
+  const sourceLine = said.source;
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }));
   const metadata = head.Metadata ?? {};
   // Every object the flusher ever wrote has it (since its first version).
   const sha256 = metadata['spool-sha256'];
   if (!sha256) return { leftOut: 'not written by Spool (no spool-sha256 metadata)' };
+  // What `spool verify` of the source calls extra (a copy put beside the objects, or an object
+  // whose line is not written yet), and changed: a replay copied both, and verify of the target
+  // then said ok (a review's runs: one generation's events twice, another's gone).
+  if (!sourceLine && said.dayHasManifest) return { leftOut: NOT_IN_MANIFEST };
+  // By content: the same lines compressed again (another gzip level) are the same events, and an
+  // object cut short keeps its metadata, which its copy's read then finds untrue.
+  if (sourceLine && sourceLine.sha256 !== sha256) throw new Error(CHANGED_SINCE_MANIFEST);
   // A copy's metadata and manifest line carry the source's count, generation and shard: each is
   // checked first, against what tells it (a review's copy of an object whose spool-events was
   // edited to 999 carried 999 into the target's manifest, and verify of the target said ok).
@@ -365,7 +412,10 @@ async function copyOnce(
   });
   const replayedFrom = keyAsMetadata(source);
   const copy = existing?.Metadata;
-  if (copy?.['spool-replayed-from'] === replayedFrom && copy['spool-sha256'] === sha256) {
+  // A copy of another size than its line says was changed (cut short, say) since a run wrote it:
+  // written again. Taken as there, its size went into the manifest, and verify said ok (a review's run).
+  const damaged = said.copy !== undefined && said.copy.bytes !== existing?.ContentLength;
+  if (!damaged && copy?.['spool-replayed-from'] === replayedFrom && copy['spool-sha256'] === sha256) {
     // The copy's own were checked against its content when it was written: a rerun after the
     // source's were changed wrote the changed ones into the target's manifest, exit 0.
     const changed = COPIED_COUNTS.find((name) => copy[name] !== metadata[name]);
@@ -379,10 +429,7 @@ async function copyOnce(
   // Parquet is only ever copied as it is (replay() refuses other targets), checked against the
   // SHA-256 of its bytes that its manifest line records.
   const parquetSha256 = sourceFormat === 'parquet' ? sourceLine?.objectSha256 : undefined;
-  if (sourceFormat === 'parquet') {
-    if (!parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
-    if (sourceLine?.sha256 !== sha256) throw new Error(PARQUET_CHANGED);
-  }
+  if (sourceFormat === 'parquet' && !parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
   const events = Number(metadata['spool-events']);
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
@@ -485,13 +532,20 @@ function bytesCheck(objectSha256: string): CopyCheck {
       hash.update(piece);
     },
     async end() {
-      if (hash.digest('hex') !== objectSha256) throw new Error(PARQUET_CHANGED);
+      if (hash.digest('hex') !== objectSha256) throw new Error(BYTES_CHANGED);
     },
   };
 }
 
 const CHANGED = "its content's SHA-256 is not its spool-sha256 metadata's (changed since it landed)";
-const PARQUET_CHANGED = "it is not what its day's manifest line says (changed since it landed)";
+const BYTES_CHANGED =
+  "it is not what its day's manifest line says (its bytes' SHA-256 is another's): changed since it landed";
+const CHANGED_SINCE_MANIFEST =
+  "it is not what its day's manifest line says (its spool-sha256 is another's): changed since it landed, as spool verify says";
+const NOT_IN_MANIFEST =
+  "not in its day's manifest, which spool verify calls extra (put there by hand, or landed so recently that its line is not written yet: run again then)";
+const MISSING_FROM_S3 =
+  "in its day's manifest, but not in S3 (deleted since it landed, as spool verify says): its events are not in the copies";
 const NO_PARQUET_DIGEST =
   "no SHA-256 of its bytes in its day's manifest to check a copy against (its line not written yet: run again once the flusher has; or written before Spool recorded it)";
 
