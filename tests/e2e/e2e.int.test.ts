@@ -13,6 +13,7 @@ import {
   SPOOL_MAINS,
   spawnService,
   testServices,
+  untilReady,
   waitFor,
   waitUntilLanded,
 } from '@spool/testkit';
@@ -185,11 +186,7 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
   it('serves health, readiness and metrics on the flusher port', async () => {
     expect((await fetch(`${flusher.url}/healthz`)).status).toBe(200);
     // Ready once its Redis connections are: a loaded runner may still be reconnecting one.
-    await waitFor(
-      async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-      10_000,
-      'the flusher to be ready',
-    );
+    await untilReady(flusher, 10_000);
     const metrics = await (await fetch(`${flusher.url}/metrics`)).text();
     for (const name of [
       'spool_flush_duration_seconds_bucket',

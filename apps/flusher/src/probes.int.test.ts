@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { flusherTestEnv, randomName, spawnService, TcpProxy, testServices, waitFor } from '@spool/testkit';
+import { flusherTestEnv, randomName, spawnService, TcpProxy, testServices, untilReady } from '@spool/testkit';
 
 const FLUSHER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -28,11 +28,7 @@ describe("the flusher's probes", () => {
       });
 
       proxy.restore();
-      await waitFor(
-        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-        30_000,
-        'the flusher to be ready once Redis answers',
-      );
+      await untilReady(flusher, 30_000);
       expect(await flusher.stop('SIGTERM')).toBe(0);
     } finally {
       await flusher.stop('SIGKILL');
@@ -48,11 +44,7 @@ describe("the flusher's probes", () => {
       flusherTestEnv({ REDIS_URL: proxy.url('redis'), REDIS_NAMESPACE: randomName('probes') }),
     );
     try {
-      await waitFor(
-        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-        30_000,
-        'the flusher to be ready',
-      );
+      await untilReady(flusher, 30_000);
       // Connected, and nothing answers: a stopped Redis, or one busy with a long script.
       proxy.blackhole();
       const hung = await fetch(`${flusher.url}/readyz`);
@@ -63,11 +55,7 @@ describe("the flusher's probes", () => {
       });
 
       proxy.restore();
-      await waitFor(
-        async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-        30_000,
-        'the flusher to be ready once Redis answers again',
-      );
+      await untilReady(flusher, 30_000);
     } finally {
       await flusher.stop('SIGKILL');
       await proxy.close();

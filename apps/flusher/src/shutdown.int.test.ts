@@ -19,6 +19,7 @@ import {
   spawnService,
   TcpProxy,
   testServices,
+  untilReady,
   waitFor,
 } from '@spool/testkit';
 import { Queue } from 'bullmq';
@@ -50,11 +51,7 @@ async function readyFlusherBehindProxy(env: Record<string, string> = {}): Promis
       ...env,
     }),
   );
-  await waitFor(
-    async () => ((await fetch(`${flusher.url}/readyz`)).status === 200 ? true : undefined),
-    30_000,
-    'the flusher to be ready',
-  );
+  await untilReady(flusher, 30_000);
   return { flusher, proxy, namespace };
 }
 

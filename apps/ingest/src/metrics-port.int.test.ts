@@ -8,7 +8,7 @@ import {
   SPOOL_MAINS,
   sendRawHttp,
   spawnService,
-  waitFor,
+  untilReady,
   withoutSpoolSettings,
 } from '@spool/testkit';
 import { freePort } from '@spool/testkit/ports';
@@ -24,11 +24,7 @@ describe('METRICS_PORT', () => {
     );
     try {
       const stream = randomName('metrics');
-      await waitFor(
-        async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
-        10_000,
-        'ready',
-      );
+      await untilReady(ingest, 10_000);
       const stored = await fetch(`${ingest.url}/v1/streams/${stream}/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { ingestTestEnv, randomName, SPOOL_MAINS, sendRawHttp, spawnService, waitFor } from '@spool/testkit';
+import {
+  ingestTestEnv,
+  randomName,
+  SPOOL_MAINS,
+  sendRawHttp,
+  spawnService,
+  untilReady,
+} from '@spool/testkit';
 
 interface LogLine {
   msg: string;
@@ -30,11 +37,7 @@ describe("the ingest's request log at the default level (info)", () => {
     };
     let statuses: number[];
     try {
-      await waitFor(
-        async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
-        20_000,
-        'the ingest to be ready',
-      );
+      await untilReady(ingest);
       statuses = [
         await post(`/v1/streams/${stream}/events`, '{"event":"accepted"}'),
         await post('/v1/track', '{"userId":"u","event":"accepted"}'),
@@ -94,11 +97,7 @@ describe("the ingest's request log at the default level (info)", () => {
     const secret = `${'u'.repeat(170)}:SECRETKEY0123456789abcdefSECRETKEY`;
     let answers: string[];
     try {
-      await waitFor(
-        async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
-        20_000,
-        'the ingest to be ready',
-      );
+      await untilReady(ingest);
       answers = [
         // A header name Node's parser refuses, and headers past its 16 KiB.
         await send(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nBad Header: x\r\n\r\n`),

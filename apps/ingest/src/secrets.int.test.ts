@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { randomName, spawnService, testServices, waitFor } from '@spool/testkit';
+import { randomName, spawnService, testServices, untilReady } from '@spool/testkit';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -153,11 +153,7 @@ describe("clients' addresses in logs", () => {
       LOG_LEVEL: 'debug',
     });
     // Connected to Redis first: on a loaded runner its first request came before, and got 503.
-    await waitFor(
-      async () => ((await fetch(`${ingest.url}/readyz`)).status === 200 ? true : undefined),
-      20_000,
-      'the ingest to be ready',
-    );
+    await untilReady(ingest);
     const statuses: number[] = [];
     // One accepted, one refused (no event name): a refused request's line is logged at info too.
     for (const message of [{ userId: 'u', event: 'x' }, { userId: 'u' }]) {

@@ -13,6 +13,7 @@ import {
   SPOOL_MAINS,
   spawnService,
   testServices,
+  untilReady,
   waitFor,
   withoutSpoolSettings,
 } from '@spool/testkit';
@@ -61,6 +62,7 @@ describe('secrets given as files (<NAME>_FILE)', () => {
       WRITE_KEYS_FILE: keysFile,
     });
     try {
+      await untilReady(ingest);
       const answers = [];
       for (const key of [keys[0], keys[99_999], 'not-in-the-file-000', `${keys[99_999]}:${stream}`]) {
         answers.push(await statusWithKey(ingest.url, stream, key as string));
@@ -126,6 +128,7 @@ describe('secrets given as files (<NAME>_FILE)', () => {
       );
     };
     try {
+      await untilReady(ingest);
       expect([await status(oldKey), await status(newKey)]).toEqual([202, 401]);
       await rewrite(`${newKey}:${stream}\n`, '"msg":"WRITE_KEYS_FILE read again"');
       expect([await status(oldKey), await status(newKey)]).toEqual([401, 202]);
@@ -167,6 +170,7 @@ describe('secrets given as files (<NAME>_FILE)', () => {
     });
     const status = (key: string) => statusWithKey(ingest.url, stream, key);
     try {
+      await untilReady(ingest);
       expect([await status(oldKey), await status(newKey)]).toEqual([202, 401]);
       symlinkSync('v2', join(volume, '..data_tmp'));
       renameSync(join(volume, '..data_tmp'), join(volume, '..data'));

@@ -14,7 +14,7 @@ export {
   type SpoolObject,
   saveObject,
 } from './s3-objects.js';
-export { type ServiceProcess, spawnService } from './service-process.js';
+export { type ServiceProcess, spawnService, untilReady } from './service-process.js';
 export { startTestServices, stopTestServices } from './services.js';
 export { flusherTestEnv, ingestTestEnv, SPOOL_MAINS, SPOOL_NODE_FLAGS } from './spool-services.js';
 export { TcpProxy } from './tcp-proxy.js';

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { childOutput } from './child-output.js';
 import { withoutSpoolSettings } from './inherited-env.js';
 import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
 
 /** A Spool process (ingest or flusher) started from its built `main.js`, for tests. */
 export interface ServiceProcess {
@@ -69,4 +70,17 @@ export async function spawnService(
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Waits until a spawned service says it is ready (`/readyz` 200: connected to Redis). spawnService
+ * waits for `/healthz` only, which a service answers before it has connected: on a loaded runner
+ * a test's first request then got 503 (clean clones' runs).
+ */
+export async function untilReady(service: { url: string }, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    async () => ((await fetch(`${service.url}/readyz`)).status === 200 ? true : undefined),
+    timeoutMs,
+    `${service.url} to be ready`,
+  );
 }
