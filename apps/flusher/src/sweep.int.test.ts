@@ -711,7 +711,7 @@ describe('the sweep', () => {
     for (const stream of streams) {
       const keys = streamKeys(stream, ns);
       expect(await redis.exists(keys.manifestPending, keys.manifestDraining)).toBe(0);
-      expect(await redis.hget(keys.stats, 'sideFileRetryAt')).toBeNull();
+      expect(await redis.hget(keys.stats, 'manifestRetryAt')).toBeNull();
     }
     await redis.del(streamRegistryKey(ns));
   });
@@ -855,6 +855,49 @@ describe('the sweep', () => {
     const [key] = (await sweep(deps)).quarantined;
     expect(key).toMatch(new RegExp(`^_quarantine/stream=${stream}/dt=`));
     expect(await redis.exists(keys.quarantine)).toBe(0);
+  });
+
+  it("writes a stream's quarantine while its manifest writes keep failing (each kind backs off alone), and forgets a backoff once nothing of its kind waits", async () => {
+    const ns = randomName('ns');
+    const nsConfig = { ...config, namespace: ns };
+    const stream = randomName('half');
+    const keys = streamKeys(stream, ns);
+    await redis.zadd(streamRegistryKey(ns), await redisNow(redis), stream);
+    await redis.hset(keys.stats, 'accepted', '1');
+    // A manifest line S3 refuses (its part under a prefix with an empty segment, which the
+    // stand-in refuses as MinIO does), and a quarantine due to be written (half of 1,000 entries).
+    const object = `refused//stream=${stream}/dt=2026-12-07/hour=08/${stream}-20261207T080000000Z-1.ndjson.gz`;
+    await redis.hset(keys.manifestPending, object, JSON.stringify({ key: object, generation: 1 }));
+    const entry = JSON.stringify({
+      receivedAt: new Date().toISOString(),
+      code: 'SPOOL_INVALID_JSON',
+      text: '{',
+    });
+    await recordRejected(
+      redis,
+      keys,
+      { count: 500, entries: Array.from({ length: 500 }, () => entry), stored: false },
+      1_000,
+    );
+    const first = await sweep({ ...deps, config: nsConfig });
+    expect(first.quarantined).toEqual([expect.stringMatching(new RegExp(`^_quarantine/stream=${stream}/`))]);
+    expect(await redis.hget(keys.stats, 'manifestFailures')).toBe('1');
+    expect(await redis.hget(keys.stats, 'quarantineFailures')).toBeNull();
+    // Later rejected events, while the manifest waits in its backoff: written too.
+    await recordRejected(
+      redis,
+      keys,
+      { count: 500, entries: Array.from({ length: 500 }, () => entry), stored: false },
+      1_000,
+    );
+    const second = await sweep({ ...deps, config: nsConfig });
+    expect(second.quarantined).toHaveLength(1);
+    expect(second.sideFilesDeferred).toBe(1);
+    // The line gone (a flush wrote the day's lines itself, say): the backoff is forgotten.
+    await redis.del(keys.manifestPending, keys.manifestDraining, keys.manifestDrainingId);
+    await sweep({ ...deps, config: nsConfig });
+    expect(await redis.hmget(keys.stats, 'manifestFailures', 'manifestRetryAt')).toEqual([null, null]);
+    await redis.del(streamRegistryKey(ns));
   });
 
   it('says a quarantine it cannot write once per cause and 10 s, not once per stream and tick', async () => {

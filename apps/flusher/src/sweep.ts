@@ -230,7 +230,9 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     // A drain a crash left unfinished is finished first, whatever is pending.
     const sideFileUnit = { unit: stream, keys, stats, now };
     if (manifestPending > 0) await writeManifests(deps, sideFileUnit, result, sideFileTries);
+    else await forgetSideFileBackoff(deps, sideFileUnit, 'manifest');
     if (quarantinePending > 0) await writeQuarantine(deps, sideFileUnit, result, sideFileTries);
+    else await forgetSideFileBackoff(deps, sideFileUnit, 'quarantine');
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersLostFor(stats);
@@ -424,9 +426,9 @@ function warnSideFileFailure(deps: SweepDeps, message: string, error: unknown, u
  * Manifest and quarantine writes this tick tries, by how they went. With S3 refusing them all,
  * each tick tried every stream with lines pending: 50 streams' manifests were 1,100 refused PUTs a
  * minute (a review's run), against a store that may be throttling. Two bounds:
- * - a stream whose write failed waits before its next try, twice as long after each failure in a
- *   row (from the next tick, to SIDE_FILE_BACKOFF_MAX_MS), its count and due time kept in its
- *   stats hash, so whichever flusher sweeps next honours them;
+ * - a stream whose write of a kind failed waits before its next try of that kind, twice as long
+ *   after each failure in a row (from the next tick, to SIDE_FILE_BACKOFF_MAX_MS), its count and
+ *   due time kept in its stats hash, so whichever flusher sweeps next honours them;
  * - in one tick, after SIDE_FILE_FAILURES_PER_TICK refusals in a row, no further write is begun
  *   (those in flight, SWEEP_CONCURRENCY at most, end as they do); a write that lands resets the
  *   count.
@@ -446,9 +448,14 @@ export const SIDE_FILE_FAILURES_PER_TICK = 3;
 /** The longest a stream whose side-file writes keep failing waits between tries. */
 export const SIDE_FILE_BACKOFF_MAX_MS = 5 * 60_000;
 
-/** A unit's side-file backoff, in its stats hash (Redis ms). */
-const SIDE_FILE_FAILURES = 'sideFileFailures';
-const SIDE_FILE_RETRY_AT = 'sideFileRetryAt';
+/**
+ * A unit's backoff of one kind of side file, in its stats hash (a count, and a time on Redis's
+ * clock): each kind its own, as each has its own key and may fail alone (a credential that may
+ * write the quarantine and not the manifests: with one backoff, the manifests' failures held the
+ * quarantine back for good, and it dropped rejected events past its bound; a review's run).
+ */
+type SideFileKind = 'manifest' | 'quarantine';
+const backoffFields = (kind: SideFileKind) => ({ failures: `${kind}Failures`, retryAt: `${kind}RetryAt` });
 
 /** A unit's side files as one visit tries them: its keys, its stats as read, and the tick's time. */
 interface SideFileUnit {
@@ -456,6 +463,19 @@ interface SideFileUnit {
   keys: StreamKeys;
   stats: Record<string, string>;
   now: number;
+}
+
+/**
+ * Forgets a kind's backoff once nothing of that kind waits (a flush wrote its lines itself, or a
+ * write the sweep made landed): a failure after it waits one tick, as a first failure does, not
+ * as the last of an outage's (a review's run waited 62 s after one failure a minute later).
+ */
+async function forgetSideFileBackoff(deps: SweepDeps, { keys, stats }: SideFileUnit, kind: SideFileKind) {
+  const fields = backoffFields(kind);
+  if (stats[fields.failures] === undefined) return;
+  delete stats[fields.failures];
+  delete stats[fields.retryAt];
+  await deps.redis.hdel(keys.stats, fields.failures, fields.retryAt);
 }
 
 /**
@@ -474,12 +494,14 @@ async function trySideFile(
   tries: SideFileTries,
   result: SweepResult,
   unit: SideFileUnit,
+  kind: SideFileKind,
   /** True when it wrote to S3 (a quarantine not yet due writes nothing, and proves nothing). */
   write: () => Promise<boolean>,
   onFailure: (error: unknown) => void,
 ): Promise<void> {
   const { keys, stats, now } = unit;
-  if (Number(stats[SIDE_FILE_RETRY_AT] ?? 0) > now || tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
+  const fields = backoffFields(kind);
+  if (Number(stats[fields.retryAt] ?? 0) > now || tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
     result.sideFilesDeferred += 1;
     return;
   }
@@ -489,23 +511,14 @@ async function trySideFile(
   } catch (error) {
     tries.failuresInARow += 1;
     onFailure(error);
-    const failures = Number(stats[SIDE_FILE_FAILURES] ?? 0) + 1;
+    const failures = Number(stats[fields.failures] ?? 0) + 1;
     const retryAt = sideFileRetryAt(now, failures, sweepEveryMs(deps.config.flushIntervalMs));
-    // Seen by this visit's other side file too.
-    stats[SIDE_FILE_FAILURES] = String(failures);
-    stats[SIDE_FILE_RETRY_AT] = String(retryAt);
-    await deps.redis
-      .hset(keys.stats, SIDE_FILE_FAILURES, failures, SIDE_FILE_RETRY_AT, retryAt)
-      .catch(() => {}); // Redis away: the next tick tries at once, as before the backoff
+    await deps.redis.hset(keys.stats, fields.failures, failures, fields.retryAt, retryAt).catch(() => {}); // Redis away: the next tick tries at once, as before the backoff
     return;
   }
   if (!wrote) return;
   tries.failuresInARow = 0;
-  if (stats[SIDE_FILE_FAILURES] !== undefined) {
-    delete stats[SIDE_FILE_FAILURES];
-    delete stats[SIDE_FILE_RETRY_AT];
-    await deps.redis.hdel(keys.stats, SIDE_FILE_FAILURES, SIDE_FILE_RETRY_AT);
-  }
+  await forgetSideFileBackoff(deps, unit, kind);
 }
 
 /** Writes a unit's pending manifest lines (left by a flush that could not write them). */
@@ -521,6 +534,7 @@ async function writeManifests(
     tries,
     result,
     sideFileUnit,
+    'manifest',
     async () => {
       const lines = (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
       result.manifestLines += lines;
@@ -545,6 +559,7 @@ async function writeQuarantine(
     tries,
     result,
     sideFileUnit,
+    'quarantine',
     async () => {
       const key = await drainQuarantine(sideFiles(deps), unit, now, {
         fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
