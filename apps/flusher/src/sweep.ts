@@ -472,7 +472,7 @@ interface SideFileUnit {
  */
 async function forgetSideFileBackoff(deps: SweepDeps, { keys, stats }: SideFileUnit, kind: SideFileKind) {
   const fields = backoffFields(kind);
-  if (stats[fields.failures] === undefined) return;
+  if (stats[fields.failures] === undefined && stats[fields.retryAt] === undefined) return;
   delete stats[fields.failures];
   delete stats[fields.retryAt];
   await deps.redis.hdel(keys.stats, fields.failures, fields.retryAt);
