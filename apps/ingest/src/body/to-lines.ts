@@ -29,17 +29,20 @@ function cutAt(text: string, units: number): string {
 }
 
 /**
- * `text` cut to MAX_REJECTED_TEXT UTF-16 units, and further until its JSON takes at most
- * MAX_REJECTED_TEXT_BYTES; never between a character's two halves: a lone surrogate has no UTF-8
- * form, and DuckDB refuses the whole quarantine file that holds one.
+ * `text` cut to MAX_REJECTED_TEXT UTF-16 units, and further until its JSON as the quarantine
+ * stores it (line breaks escaped: line-separators.ts) takes at most MAX_REJECTED_TEXT_BYTES;
+ * never between a character's two halves: a lone surrogate has no UTF-8 form, and DuckDB refuses
+ * the whole quarantine file that holds one. (Measured before the escapes, text of U+0085 made
+ * entries of 12.5 KB: a review's flood.)
  */
 export function cutText(text: string): string {
+  const storedBytes = (cut: string) => Buffer.byteLength(escapeLineSeparators(JSON.stringify(cut)));
   let cut = cutAt(text, MAX_REJECTED_TEXT);
-  let bytes = Buffer.byteLength(JSON.stringify(cut));
+  let bytes = storedBytes(cut);
   while (bytes > MAX_REJECTED_TEXT_BYTES) {
     // In proportion to what is over: a few rounds at most (no character takes more than 6 bytes).
     cut = cutAt(cut, Math.floor((cut.length * MAX_REJECTED_TEXT_BYTES) / bytes));
-    bytes = Buffer.byteLength(JSON.stringify(cut));
+    bytes = storedBytes(cut);
   }
   return cut;
 }
