@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { readManifest } from '@spool/flusher/dist/manifests.js';
+import { type ManifestLine, readManifest, writeManifestPart } from '@spool/flusher/dist/manifests.js';
 import { defineSpoolCommands, type OutputFormat } from '@spool/shared';
 import {
   createTestRedis,
@@ -264,6 +264,61 @@ describe('spool replay', () => {
     expect(await listObjectKeys(s3, services.bucket, `${target}stream=`)).toEqual(
       copiesOf([swappedIn, copied], prefix, target, '.ndjson.zst'),
     );
+  });
+
+  it('calls no object gone that lands, object then manifest line, while it lists the day (a day still being written)', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, keys } = await land(prefix, 2);
+    const [first] = keys as [string];
+    const [line] = (await readManifest(s3, services.bucket, prefix, stream, day)).values();
+    // A flusher landing generation 7 as the object listing answers: its object, then its line.
+    const landing = first.replace(/-0\.ndjson\.gz$/, '-7.ndjson.gz');
+    let landed = false;
+    // A client of its own that, as the object listing answers, lands the generation (through the
+    // test's client), as a flusher would meanwhile.
+    const landsMeanwhile = createTestS3();
+    landsMeanwhile.middlewareStack.add(
+      (next, context) => async (args) => {
+        const answer = await next(args);
+        const { Prefix } = args.input as { Prefix?: string };
+        if (!landed && context.commandName === 'ListObjectsV2Command' && !Prefix?.includes('_manifests/')) {
+          landed = true;
+          const { Metadata } = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: first }));
+          const Body = await objectBytes(first);
+          await s3.send(
+            new PutObjectCommand({
+              Bucket: services.bucket,
+              Key: landing,
+              Body,
+              Metadata: { ...Metadata, 'spool-generation': '7' },
+            }),
+          );
+          const folder = `${prefix}_manifests/stream=${stream}/dt=${day}/`;
+          await writeManifestPart(s3, services.bucket, `${folder}s0-7-1.ndjson`, [
+            { ...(line as ManifestLine), key: landing, generation: 7 },
+          ]);
+        }
+        return answer;
+      },
+      { step: 'initialize' },
+    );
+    const done = await replay({
+      s3: landsMeanwhile,
+      bucket: services.bucket,
+      fromPrefix: prefix,
+      toPrefix: target,
+      stream,
+      fromDay: day,
+      toDay: day,
+      format: 'ndjson.zst',
+      partBytes: 5 * 1024 * 1024,
+      logger: pino({ level: 'silent' }),
+    }).finally(() => landsMeanwhile.destroy());
+    expect(landed).toBe(true);
+    // Either copied, or left out as not yet in the manifest: never called gone.
+    expect(done.leftOut.filter(({ why }) => why.includes('not in S3'))).toEqual([]);
+    expect(done.written).toBe(2);
   });
 
   it('re-encodes a day as Parquet that DuckDB reads event for event, with a manifest that verifies', async () => {

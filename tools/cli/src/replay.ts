@@ -134,6 +134,13 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   const { fromPrefix, toPrefix, format, signal } = options;
   const inside = targetInsideSource(fromPrefix, toPrefix);
   if (inside) throw new Error(`--to-prefix: ${inside}`);
+  // Each day's manifest, read before the objects are listed: a line is written after its object,
+  // so an object whose line was read is listed unless it is gone. Read after the listing, the lines
+  // of objects landed meanwhile named them gone (a review's run on a day being written).
+  const sourceManifests = new Map<string, Map<string, ManifestLine>>();
+  const readDay = async (day: string) =>
+    sourceManifests.set(day, await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day));
+  for (const day of await manifestDaysInRange(options)) await readDay(day);
   const found: Source[] = [];
   const leftOut: ReplayProgress['leftOut'] = [];
   for await (const { key, day, inHourFolder } of objectsInRange(options)) {
@@ -143,19 +150,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
       found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
     else leftOut.push({ key, why: 'outside the hour= folders the flusher writes' });
   }
-  // What each day's manifest says landed: every object is checked against its line, and an object
-  // it lists that is gone is said (a copy without it verified clean: a review's run).
-  const sourceManifests = new Map<string, Map<string, ManifestLine>>();
+  // An object a manifest lists that is gone is said (a copy without it verified clean: a review's run).
   const listed = new Set([...found.map((source) => source.key), ...leftOut.map((left) => left.key)]);
-  for (const day of new Set([
-    ...found.map((source) => source.day),
-    ...(await manifestDaysInRange(options)),
-  ])) {
-    const manifest = await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day);
-    sourceManifests.set(day, manifest);
+  for (const manifest of sourceManifests.values()) {
     for (const key of manifest.keys()) {
       if (!listed.has(key)) leftOut.push({ key, why: MISSING_FROM_S3 });
     }
+  }
+  // A day whose first manifest part came after that read: its lines, to check its objects by.
+  for (const day of new Set(found.map((source) => source.day))) {
+    if (!sourceManifests.has(day)) await readDay(day);
   }
   const sources = onePerTarget(found, format);
   const parquet = sources.filter((source) => source.format === 'parquet').length;
