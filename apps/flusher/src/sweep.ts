@@ -513,7 +513,8 @@ async function trySideFile(
     onFailure(error);
     const failures = Number(stats[fields.failures] ?? 0) + 1;
     const retryAt = sideFileRetryAt(now, failures, sweepEveryMs(deps.config.flushIntervalMs));
-    await deps.redis.hset(keys.stats, fields.failures, failures, fields.retryAt, retryAt).catch(() => {}); // Redis away: the next tick tries at once, as before the backoff
+    // Redis away: the next tick tries at once, as before the backoff.
+    await deps.redis.hset(keys.stats, fields.failures, failures, fields.retryAt, retryAt).catch(() => {});
     return;
   }
   if (!wrote) return;
