@@ -216,6 +216,39 @@ describe('the sweep', () => {
     expect((await sweep(deps)).hurried).toEqual([]);
   });
 
+  it('moves at most so many time-aged jobs a tick (each move scans the wait list), the rest at the next ones', async () => {
+    const ns = randomName('ns');
+    const nsQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const nsDeps = {
+      ...deps,
+      config: { ...config, namespace: ns },
+      queue: nsQueue,
+      hurriedAfterWaitingPerTick: 3,
+    };
+    try {
+      const now = await redisNow(redis);
+      const waited = Array.from({ length: 5 }, () => randomName('backlog'));
+      for (const stream of waited) {
+        await write(stream, 100, now - 121_000, ns);
+        await nsQueue.add(
+          FLUSH_JOB,
+          { stream, gen: 0 },
+          { ...FLUSH_JOB_OPTIONS, jobId: flushJobId(stream, 0), timestamp: now - 60_000 },
+        );
+      }
+      const first = (await sweep(nsDeps)).hurried;
+      expect(first).toHaveLength(3);
+      const second = (await sweep(nsDeps)).hurried;
+      expect([...first, ...second].sort()).toEqual(waited.map((stream) => flushJobId(stream, 0)).sort());
+    } finally {
+      await nsQueue.obliterate({ force: true });
+      await nsQueue.close();
+    }
+  });
+
   it("dates the jobs it queues on Redis's clock: a flusher a minute behind moves none at the next tick", async () => {
     const stream = randomName('behind');
     await write(stream, 100, (await redisNow(redis)) - 61_000);

@@ -39,6 +39,9 @@ const HOUR_MS = 3_600_000;
 /** The least a retry is overdue on Redis's clock before the sweep runs it (retryMisdated). */
 const OVERDUE_RETRY_GRACE_MS = 10_000;
 
+/** Time-aged jobs moved to the front in one tick, at most (see sweep). */
+export const HURRIED_AFTER_WAITING_PER_TICK = 1_000;
+
 export interface SweepDeps {
   config: Pick<
     Config,
@@ -56,6 +59,8 @@ export interface SweepDeps {
   queue: Queue<FlushJobData>;
   logger: Logger;
   metrics: FlusherMetrics;
+  /** HURRIED_AFTER_WAITING_PER_TICK unless told (tests). */
+  hurriedAfterWaitingPerTick?: number;
 }
 
 /**
@@ -171,7 +176,17 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     // move), and a retry backing off, urgent in an S3 outage, was read twice a tick. Not by
     // Job.getState, whose cost grows with the queue (flushJobState).
     const state = await flushJobState(queue, jobId);
-    if (state === 'waiting' && (urgent || waitedAnInterval(job)) && (await hurryFlushJob(queue, job))) {
+    // One of the tick's moves, taken before the move's await (the visits run side by side), by a
+    // job not moved yet (hurryFlushJob moves one once).
+    const waited =
+      state === 'waiting' &&
+      !job.opts.lifo &&
+      !job.data.hurried &&
+      !urgent &&
+      waitedAnInterval(job) &&
+      hurriedAfterWaiting < hurryLimit;
+    if (waited) hurriedAfterWaiting += 1;
+    if (state === 'waiting' && (urgent || waited) && (await hurryFlushJob(queue, job))) {
       result.hurried.push(jobId);
     } else if (state === 'failed') {
       await job.retry('failed');
@@ -197,6 +212,12 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
   // queuing flusher's own, one a minute behind Redis moved every job at the next tick (a review's
   // run, faketime).
   const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
+  // At most so many of those a tick (the next tick moves more): each move is BullMQ's LREM from the
+  // wait list's head end, where the moved ones gather, so a tick that moved a whole backlog cost
+  // Redis O(N²) (a review's 100,000 streams: 78,466 LREMs at 1.5 ms, 120 s of Redis in one tick,
+  // flushes at half their rate), for nothing: the workers take a tick's worth at most.
+  const hurryLimit = deps.hurriedAfterWaitingPerTick ?? HURRIED_AFTER_WAITING_PER_TICK;
+  let hurriedAfterWaiting = 0;
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back
   // (a review's run, after the clock was put right, or from another flusher). On Redis's clock,
