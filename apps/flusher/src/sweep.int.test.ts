@@ -65,6 +65,21 @@ afterAll(async () => {
 
 const registry = streamRegistryKey(NS);
 
+/** `count` refused events recorded on a stream's keys, as the ingest records them (QUARANTINE_MAX_EVENTS 1,000). */
+async function rejectEvents(keys: ReturnType<typeof streamKeys>, count: number): Promise<void> {
+  const entry = JSON.stringify({
+    receivedAt: new Date().toISOString(),
+    code: 'SPOOL_INVALID_JSON',
+    text: '{',
+  });
+  await recordRejected(
+    redis,
+    keys,
+    { count, entries: Array.from({ length: count }, () => entry), stored: false },
+    1_000,
+  );
+}
+
 /** Where a stream's generation-0 flush job stands in the waiting line: 0 runs next. */
 const placeInLine = async (stream: string) =>
   (await queue.getJobs(['waiting'], 0, -1, true)).findIndex((job) => job.id === flushJobId(stream, 0));
@@ -874,19 +889,9 @@ describe('the sweep', () => {
     const keys = streamKeys(stream, NS);
     await registerStream(redis, registry, stream);
     await redis.hset(keys.stats, 'accepted', '1');
-    const entry = JSON.stringify({
-      receivedAt: new Date().toISOString(),
-      code: 'SPOOL_INVALID_JSON',
-      text: '{',
-    });
-    await recordRejected(
-      redis,
-      keys,
-      { count: 499, entries: Array.from({ length: 499 }, () => entry), stored: false },
-      1_000,
-    );
+    await rejectEvents(keys, 499);
     expect((await sweep(deps)).quarantined).toEqual([]);
-    await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+    await rejectEvents(keys, 1);
     const [key] = (await sweep(deps)).quarantined;
     expect(key).toMatch(new RegExp(`^_quarantine/stream=${stream}/dt=`));
     expect(await redis.exists(keys.quarantine)).toBe(0);
@@ -903,28 +908,13 @@ describe('the sweep', () => {
     // stand-in refuses as MinIO does), and a quarantine due to be written (half of 1,000 entries).
     const object = `refused//stream=${stream}/dt=2026-12-07/hour=08/${stream}-20261207T080000000Z-1.ndjson.gz`;
     await redis.hset(keys.manifestPending, object, JSON.stringify({ key: object, generation: 1 }));
-    const entry = JSON.stringify({
-      receivedAt: new Date().toISOString(),
-      code: 'SPOOL_INVALID_JSON',
-      text: '{',
-    });
-    await recordRejected(
-      redis,
-      keys,
-      { count: 500, entries: Array.from({ length: 500 }, () => entry), stored: false },
-      1_000,
-    );
+    await rejectEvents(keys, 500);
     const first = await sweep({ ...deps, config: nsConfig });
     expect(first.quarantined).toEqual([expect.stringMatching(new RegExp(`^_quarantine/stream=${stream}/`))]);
     expect(await redis.hget(keys.stats, 'manifestFailures')).toBe('1');
     expect(await redis.hget(keys.stats, 'quarantineFailures')).toBeNull();
     // Later rejected events, while the manifest waits in its backoff: written too.
-    await recordRejected(
-      redis,
-      keys,
-      { count: 500, entries: Array.from({ length: 500 }, () => entry), stored: false },
-      1_000,
-    );
+    await rejectEvents(keys, 500);
     const second = await sweep({ ...deps, config: nsConfig });
     expect(second.quarantined).toHaveLength(1);
     expect(second.sideFilesDeferred).toBe(1);
@@ -956,17 +946,12 @@ describe('the sweep', () => {
       maxAttempts: 1,
     });
     const awayDeps = { ...deps, s3: away, logger, config: { ...config, namespace: ns } };
-    const entry = JSON.stringify({
-      receivedAt: new Date().toISOString(),
-      code: 'SPOOL_INVALID_JSON',
-      text: '{',
-    });
     try {
       for (const stream of [randomName('q'), randomName('q'), randomName('q')]) {
         const keys = streamKeys(stream, ns);
         await registerStream(redis, streamRegistryKey(ns), stream);
         await redis.hset(keys.stats, 'accepted', '1');
-        await recordRejected(redis, keys, { count: 1, entries: [entry], stored: false }, 1_000);
+        await rejectEvents(keys, 1);
         // Kept past FLUSH_INTERVAL: due to be written.
         await redis.set(keys.quarantineSince, '0');
       }

@@ -46,6 +46,20 @@ const dayReplay = (stream: string, day: string, target: string, format?: string)
   ...(format ? ['--format', format] : []),
 ];
 
+/** replay()'s options for one stream's day under `prefix`, copied as zstd under `target` (run in this process). */
+const dayReplayOptions = (stream: string, day: string, prefix: string, target: string) => ({
+  s3,
+  bucket: services.bucket,
+  fromPrefix: prefix,
+  toPrefix: target,
+  stream,
+  fromDay: day,
+  toDay: day,
+  format: 'ndjson.zst' as const,
+  partBytes: 5 * 1024 * 1024,
+  logger: pino({ level: 'silent' }),
+});
+
 /** The keys replay writes for `keys` (landed under `prefix`): under `target`, with `extension`. */
 const copiesOf = (keys: string[], prefix: string, target: string, extension: string) =>
   keys.map((key) => `${target}${key.slice(prefix.length).replace(/\.ndjson\.gz$/, extension)}`).sort();
@@ -304,16 +318,8 @@ describe('spool replay', () => {
       { step: 'initialize' },
     );
     const done = await replay({
+      ...dayReplayOptions(stream, day, prefix, target),
       s3: landsMeanwhile,
-      bucket: services.bucket,
-      fromPrefix: prefix,
-      toPrefix: target,
-      stream,
-      fromDay: day,
-      toDay: day,
-      format: 'ndjson.zst',
-      partBytes: 5 * 1024 * 1024,
-      logger: pino({ level: 'silent' }),
     }).finally(() => landsMeanwhile.destroy());
     expect(landed).toBe(true);
     // Either copied, or left out as not yet in the manifest: never called gone.
@@ -850,19 +856,7 @@ describe('spool replay', () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
     const { stream, day } = await land(prefix, 3, 10);
-    const done = await replay({
-      s3,
-      bucket: services.bucket,
-      fromPrefix: prefix,
-      toPrefix: target,
-      stream,
-      fromDay: day,
-      toDay: day,
-      format: 'ndjson.zst',
-      partBytes: 5 * 1024 * 1024,
-      logger: pino({ level: 'silent' }),
-      manifestLinesPerPart: 2,
-    });
+    const done = await replay({ ...dayReplayOptions(stream, day, prefix, target), manifestLinesPerPart: 2 });
     expect(done.written).toBe(3);
     // Two copies' lines as soon as they were written (what a kill -9 after them keeps), then the last.
     const parts = await listObjectKeys(s3, services.bucket, `${target}_manifests/`);
