@@ -163,6 +163,22 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     ),
   );
 
+  // A time-aged flush waits behind the urgent ones, and a hot stream refills past its threshold
+  // faster than its flushes run: with as many hot shards as workers, quiet streams' flushes waited
+  // for as long as the load lasted (a review's run: 300 streams, FLUSH_INTERVAL 10 s, the first
+  // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once; until then
+  // the urgent flushes still go first (design.md has the measured effect on both). Both ends of
+  // its wait are on Redis's clock: the sweep dates the jobs it queues by it (queuedAt). On the
+  // queuing flusher's own, one a minute behind Redis moved every job at the next tick (a review's
+  // run, faketime).
+  const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
+  // At most so many of those a tick (the next tick moves more): each move is BullMQ's LREM from the
+  // wait list's head end, where the moved ones gather, so a tick that moved a whole backlog cost
+  // Redis O(N²) (a review's 100,000 streams: 78,466 LREMs at 1.5 ms, 120 s of Redis in one tick,
+  // flushes at half their rate), for nothing: the workers take a tick's worth at most.
+  const hurryLimit = deps.hurriedAfterWaitingPerTick ?? HURRIED_AFTER_WAITING_PER_TICK;
+  let hurriedAfterWaiting = 0;
+
   /** `urgent`: the generation holds room of MAX_BUFFER_BYTES (addFlushJob). */
   const ensureJob = async (stream: string, gen: number, urgent: boolean) => {
     const jobId = flushJobId(stream, gen);
@@ -203,21 +219,6 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
       if (promoted) result.retried.push(jobId);
     }
   };
-  // A time-aged flush waits behind the urgent ones, and a hot stream refills past its threshold
-  // faster than its flushes run: with as many hot shards as workers, quiet streams' flushes waited
-  // for as long as the load lasted (a review's run: 300 streams, FLUSH_INTERVAL 10 s, the first
-  // object after 121 s). One that has waited FLUSH_INTERVAL goes to the front once; until then
-  // the urgent flushes still go first (design.md has the measured effect on both). Both ends of
-  // its wait are on Redis's clock: the sweep dates the jobs it queues by it (queuedAt). On the
-  // queuing flusher's own, one a minute behind Redis moved every job at the next tick (a review's
-  // run, faketime).
-  const waitedAnInterval = (job: Job<FlushJobData>) => now - job.timestamp >= config.flushIntervalMs;
-  // At most so many of those a tick (the next tick moves more): each move is BullMQ's LREM from the
-  // wait list's head end, where the moved ones gather, so a tick that moved a whole backlog cost
-  // Redis O(N²) (a review's 100,000 streams: 78,466 LREMs at 1.5 ms, 120 s of Redis in one tick,
-  // flushes at half their rate), for nothing: the workers take a tick's worth at most.
-  const hurryLimit = deps.hurriedAfterWaitingPerTick ?? HURRIED_AFTER_WAITING_PER_TICK;
-  let hurriedAfterWaiting = 0;
   // BullMQ dates a retry by the failing worker's own clock: a flusher an hour ahead left its
   // retry due an hour past its backoff, and the generation in Redis that long after S3 was back
   // (a review's run, after the clock was put right, or from another flusher). On Redis's clock,
@@ -249,11 +250,11 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     const { gen, since, length, pending, sealedBytes, manifestPending, quarantinePending, stats } =
       await readUnitState(redis, keys);
     // A drain a crash left unfinished is finished first, whatever is pending.
-    const sideFileUnit = { unit: stream, keys, stats, now };
-    if (manifestPending > 0) await writeManifests(deps, sideFileUnit, result, sideFileTries);
-    else await forgetSideFileBackoff(deps, sideFileUnit, 'manifest');
-    if (quarantinePending > 0) await writeQuarantine(deps, sideFileUnit, result, sideFileTries);
-    else await forgetSideFileBackoff(deps, sideFileUnit, 'quarantine');
+    const sideFileVisit = { deps, tries: sideFileTries, result, unit: stream, keys, stats, now };
+    if (manifestPending > 0) await writeManifests(sideFileVisit);
+    else await forgetSideFileBackoff(sideFileVisit, 'manifest');
+    if (quarantinePending > 0) await writeQuarantine(sideFileVisit);
+    else await forgetSideFileBackoff(sideFileVisit, 'quarantine');
     const label = metrics.streamLabel(streamOfUnit(stream));
     // Every label counts, "other" too: a loss must be seen whatever the stream's name.
     const lost = countersLostFor(stats);
@@ -478,8 +479,11 @@ export const SIDE_FILE_BACKOFF_MAX_MS = 5 * 60_000;
 type SideFileKind = 'manifest' | 'quarantine';
 const backoffFields = (kind: SideFileKind) => ({ failures: `${kind}Failures`, retryAt: `${kind}RetryAt` });
 
-/** A unit's side files as one visit tries them: its keys, its stats as read, and the tick's time. */
-interface SideFileUnit {
+/** A unit's side files as one visit tries them: the sweep's, its keys, its stats as read, and the tick's time. */
+interface SideFileVisit {
+  deps: SweepDeps;
+  tries: SideFileTries;
+  result: SweepResult;
   unit: string;
   keys: StreamKeys;
   stats: Record<string, string>;
@@ -491,7 +495,7 @@ interface SideFileUnit {
  * write the sweep made landed): a failure after it waits one tick, as a first failure does, not
  * as the last of an outage's (a review's run waited 62 s after one failure a minute later).
  */
-async function forgetSideFileBackoff(deps: SweepDeps, { keys, stats }: SideFileUnit, kind: SideFileKind) {
+async function forgetSideFileBackoff({ deps, keys, stats }: SideFileVisit, kind: SideFileKind) {
   const fields = backoffFields(kind);
   if (stats[fields.failures] === undefined && stats[fields.retryAt] === undefined) return;
   delete stats[fields.failures];
@@ -509,18 +513,19 @@ export function sideFileRetryAt(now: number, failures: number, tickMs: number): 
   return now + wait - tickMs / 2;
 }
 
+/** One kind of side-file write: `write` says whether it wrote to S3 (a quarantine not yet due writes nothing, and proves nothing). */
+interface SideFileWrite {
+  kind: SideFileKind;
+  write: () => Promise<boolean>;
+  failureMessage: string;
+}
+
 /** Runs one side-file write unless the unit waits in its backoff or the tick has stopped trying; counts how it went. */
 async function trySideFile(
-  deps: SweepDeps,
-  tries: SideFileTries,
-  result: SweepResult,
-  unit: SideFileUnit,
-  kind: SideFileKind,
-  /** True when it wrote to S3 (a quarantine not yet due writes nothing, and proves nothing). */
-  write: () => Promise<boolean>,
-  onFailure: (error: unknown) => void,
+  visit: SideFileVisit,
+  { kind, write, failureMessage }: SideFileWrite,
 ): Promise<void> {
-  const { keys, stats, now } = unit;
+  const { deps, tries, result, unit, keys, stats, now } = visit;
   const fields = backoffFields(kind);
   if (Number(stats[fields.retryAt] ?? 0) > now || tries.failuresInARow >= SIDE_FILE_FAILURES_PER_TICK) {
     result.sideFilesDeferred += 1;
@@ -531,7 +536,7 @@ async function trySideFile(
     wrote = await write();
   } catch (error) {
     tries.failuresInARow += 1;
-    onFailure(error);
+    warnSideFileFailure(deps, failureMessage, error, unit);
     const failures = Number(stats[fields.failures] ?? 0) + 1;
     const retryAt = sideFileRetryAt(now, failures, sweepEveryMs(deps.config.flushIntervalMs));
     // Redis away: the next tick tries at once, as before the backoff.
@@ -540,49 +545,30 @@ async function trySideFile(
   }
   if (!wrote) return;
   tries.failuresInARow = 0;
-  await forgetSideFileBackoff(deps, unit, kind);
+  await forgetSideFileBackoff(visit, kind);
 }
 
 /** Writes a unit's pending manifest lines (left by a flush that could not write them). */
-async function writeManifests(
-  deps: SweepDeps,
-  sideFileUnit: SideFileUnit,
-  result: SweepResult,
-  tries: SideFileTries,
-): Promise<void> {
-  const { unit } = sideFileUnit;
-  await trySideFile(
-    deps,
-    tries,
-    result,
-    sideFileUnit,
-    'manifest',
-    async () => {
+async function writeManifests(visit: SideFileVisit): Promise<void> {
+  const { deps, result, unit } = visit;
+  await trySideFile(visit, {
+    kind: 'manifest',
+    write: async () => {
       const lines = (await writePendingManifests(sideFiles(deps), unit, streamOfUnit(unit))) ?? 0;
       result.manifestLines += lines;
       return lines > 0;
     },
-    (error) =>
-      warnSideFileFailure(deps, 'could not write manifests; the next sweep tries again', error, unit),
-  );
+    failureMessage: 'could not write manifests; the next sweep tries again',
+  });
 }
 
 /** Writes a unit's kept rejected events to S3 once there are enough, or the oldest is old enough. */
-async function writeQuarantine(
-  deps: SweepDeps,
-  sideFileUnit: SideFileUnit,
-  result: SweepResult,
-  tries: SideFileTries,
-): Promise<void> {
+async function writeQuarantine(visit: SideFileVisit): Promise<void> {
+  const { deps, result, unit, now } = visit;
   const { quarantineMaxEvents, flushIntervalMs } = deps.config;
-  const { unit, now } = sideFileUnit;
-  await trySideFile(
-    deps,
-    tries,
-    result,
-    sideFileUnit,
-    'quarantine',
-    async () => {
+  await trySideFile(visit, {
+    kind: 'quarantine',
+    write: async () => {
       const key = await drainQuarantine(sideFiles(deps), unit, now, {
         fullAt: Math.max(1, Math.floor(quarantineMaxEvents / 2)),
         maxAgeMs: flushIntervalMs,
@@ -590,9 +576,8 @@ async function writeQuarantine(
       if (key) result.quarantined.push(key);
       return key !== undefined;
     },
-    (error) =>
-      warnSideFileFailure(deps, 'could not write the quarantine; the next sweep tries again', error, unit),
-  );
+    failureMessage: 'could not write the quarantine; the next sweep tries again',
+  });
 }
 
 /** How often the sweep runs: often enough that FLUSH_INTERVAL is kept to within a quarter. */
