@@ -1,10 +1,11 @@
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import {
   addFlushJob,
   FLUSH_QUEUE,
   flushJobId,
   queuePrefix,
+  redisNow,
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
@@ -421,6 +422,21 @@ describe('flush jobs', () => {
     const jobKeys = await redis.keys(`${queuePrefix()}:${FLUSH_QUEUE}:${stream}@*`);
     expect(jobKeys).toEqual([`${queuePrefix()}:${FLUSH_QUEUE}:${flushJobId(stream, 0)}`]);
     expect(await redis.zscore(streamRegistryKey(), stream)).not.toBeNull();
+  });
+
+  it("dates the job on Redis's clock, as the sweep does: an ingest host an hour behind does not age it an hour", async () => {
+    const stream = randomName();
+    const event = JSON.stringify({ pad: 'x'.repeat(900) });
+    const hostNow = Date.now;
+    const behind = jest.spyOn(Date, 'now').mockImplementation(() => hostNow.call(Date) - 3_600_000);
+    try {
+      for (let i = 0; i < 10; i += 1) expect((await post(stream, event)).statusCode).toBe(202);
+    } finally {
+      behind.mockRestore();
+    }
+    const job = await ingest.queue.getJob(flushJobId(stream, 0));
+    // BullMQ dates a job by its adder's clock unless told (the status page's oldest wait reads it).
+    expect(Math.abs((await redisNow(redis)) - (job?.timestamp ?? 0))).toBeLessThan(60_000);
   });
 
   it('moves the job to the front when the sweep had queued the generation as time-aged', async () => {

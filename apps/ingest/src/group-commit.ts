@@ -15,6 +15,7 @@ import {
   type ReplicaAck,
   ReplicaAckError,
   recordRejected,
+  redisNow,
   repeatedLog,
   repeatedLogPerKey,
   replicaAckOf,
@@ -506,7 +507,11 @@ export class GroupCommit {
   private async enqueueFlush(stream: string, gen: number): Promise<void> {
     const jobId = flushJobId(stream, gen);
     try {
-      await addFlushJob(this.deps.queue, stream, gen, { urgent: true });
+      // Dated on Redis's clock, as the sweep dates the jobs it queues: the status's oldest wait
+      // and the sweep's ageing read it so. On this host's clock, an ingest an hour behind Redis
+      // had a job queued 3 s before shown waiting an hour (a review's run, faketime).
+      const queuedAt = await redisNow(this.deps.redis).catch(() => undefined);
+      await addFlushJob(this.deps.queue, stream, gen, { urgent: true, queuedAt });
       this.deps.metrics.flushJobsEnqueued.inc();
       this.deps.logger.info({ stream, gen, jobId }, 'buffer crossed the flush threshold; flush job added');
     } catch (error) {
