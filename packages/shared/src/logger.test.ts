@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
@@ -190,6 +192,34 @@ describe('serializeError', () => {
       expect({ hidden, logged: logged.includes(hidden) }).toEqual({ hidden, logged: false });
     }
     for (const kept of ['SignatureDoesNotMatch', '403', 'req-42', 'evalsha']) expect(logged).toContain(kept);
+  });
+
+  it("leaves out the bytes Node's HTTP parser refused (a request line's token), keeping the parser's code", async () => {
+    const server = createServer();
+    const refused = new Promise<Error>((resolve) =>
+      server.on('clientError', (error: Error, socket: Socket) => {
+        socket.destroy();
+        resolve(error);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = connect(port, '127.0.0.1', () =>
+      client.write(
+        'GET /status.json?token=SECRET123 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+      ),
+    );
+    client.on('error', () => {});
+    try {
+      const error = await refused;
+      expect((error as Error & { rawPacket?: Buffer }).rawPacket?.toString()).toContain('SECRET123');
+      const logged = JSON.stringify(serializeError(error));
+      expect(logged).not.toContain('SECRET123');
+      expect(logged).toContain('HPE_');
+    } finally {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

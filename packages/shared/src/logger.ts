@@ -9,11 +9,14 @@ function isCommand(value: unknown): value is { name?: unknown; args?: unknown } 
 }
 
 /**
- * What S3 echoes of a request it refused as wrongly signed (SignatureDoesNotMatch), which the AWS
- * SDK puts on its error: the access key's id, and the signed request, with the object's key and
- * its metadata (a review's run logged all of them).
+ * What an error echoes of a request: what S3 echoes of one it refused as wrongly signed
+ * (SignatureDoesNotMatch), which the AWS SDK puts on its error: the access key's id, and the
+ * signed request, with the object's key and its metadata (a review's run logged all of them); and
+ * the bytes Node's HTTP parser refused (`rawPacket`): a request line's `?token=`, the start of an
+ * `Authorization` header (a review's run, Fastify's own client-error line at `trace`).
  */
-const S3_ECHOED_REQUEST = new Set([
+const ECHOED_REQUEST = new Set([
+  'rawPacket',
   'AWSAccessKeyId',
   'StringToSign',
   'StringToSignBytes',
@@ -33,7 +36,7 @@ const ERROR_CHARACTERS_MOST = 32_768;
 
 /**
  * A copy of a serialized error in which every `command` keeps its name and loses its arguments,
- * S3's echo of a refused request is left out, and the whole is bounded (ERROR_*_MOST): each text
+ * a request's echo is left out, and the whole is bounded (ERROR_*_MOST): each text
  * cut, each object's fields past the first ERROR_FIELDS_MOST counted instead, and once the error's
  * text passes ERROR_CHARACTERS_MOST in all, the rest left out.
  */
@@ -53,7 +56,7 @@ function withoutCommandArguments(
   const entries = Array.isArray(value) ? [...value.entries()] : Object.entries(value);
   const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [] : {};
   for (const [key, child] of entries.slice(0, ERROR_FIELDS_MOST)) {
-    (copy as Record<string | number, unknown>)[key] = S3_ECHOED_REQUEST.has(String(key))
+    (copy as Record<string | number, unknown>)[key] = ECHOED_REQUEST.has(String(key))
       ? '[not logged]'
       : key === 'command' && isCommand(child)
         ? { name: child.name, args: '[not logged]' }
@@ -70,7 +73,7 @@ function withoutCommandArguments(
 /**
  * pino's error serializer, less the arguments of failed Redis commands: ioredis attaches them to
  * its errors (`command.args`), and for an append they are the events themselves, personal data
- * included. Only the command's name is logged. Nor is what S3 echoes of a wrongly signed request.
+ * included. Only the command's name is logged. Nor is what S3 or Node's HTTP parser echo of a request.
  */
 export function serializeError(error: unknown): unknown {
   return withoutCommandArguments(pino.stdSerializers.err(error as Error), 0);

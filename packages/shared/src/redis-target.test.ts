@@ -49,6 +49,10 @@ describe('describeRedisTarget', () => {
     expect(describeRedisTarget({ kind: 'standalone', url: 'redis://u:hunter2@r:6379/1' })).toBe(
       'redis://u:***@r:6379/1',
     );
+    // redis-cli's way to write a password alone; ioredis (so Spool) reads it as a user name.
+    expect(describeRedisTarget({ kind: 'standalone', url: 'redis://hunter2@r:6379' })).toBe(
+      'redis://***@r:6379',
+    );
     expect(describeRedisTarget(parseClusterNodes('redis://:hunter2@a:7000,[::1]:7001'))).toBe(
       'cluster a:7000,[::1]:7001',
     );

@@ -88,13 +88,17 @@ export function parseClusterNodes(text: string): Extract<RedisTarget, { kind: 'c
   };
 }
 
-/** Where a target points, for logs: never a password. */
+/**
+ * Where a target points, for logs: never a password. Nor a user name without one: redis-cli reads
+ * `redis://secret@host` as a password, and the start line showed it in clear (a review's run).
+ */
 export function describeRedisTarget(target: RedisTarget): string {
   if (target.kind === 'cluster') {
     return `cluster ${target.nodes.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)).join(',')}`;
   }
   try {
     const url = new URL(target.url);
+    if (url.username && !url.password) url.username = '***';
     url.password = url.password ? '***' : '';
     return url.toString();
   } catch {
