@@ -23,6 +23,7 @@ import {
   repeatedLogPerKey,
   requestLogs,
   SLOW_CLIENT_LIMITS,
+  streamForgetAfterMs,
   streamOfUnit,
   sweepLeaseKey,
   watchKeyFile,
@@ -87,8 +88,11 @@ export interface Flusher {
  */
 export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
   const { config, clients, logger } = deps;
-  const metrics = createFlusherMetrics(() =>
-    clients.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+  const metrics = createFlusherMetrics(
+    () => clients.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized'),
+    // The sweep counts every registered stream at each tick: a label frees once its stream has
+    // been forgotten (then idle as long again).
+    { streamIdleAfterMs: streamForgetAfterMs(config.flushIntervalMs) },
   );
   metrics.flushInterval.set(config.flushIntervalMs / 1000);
   const flushDeps = { config, redis: clients.redis, s3: clients.s3, logger, metrics };

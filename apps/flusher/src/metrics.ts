@@ -1,4 +1,4 @@
-import { keyFileReadOkGauge, MAX_STREAM_LABELS, streamLabeler, within } from '@spool/shared';
+import { keyFileReadOkGauge, removeStreamSeries, streamLabeler, within } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
@@ -12,13 +12,18 @@ export const JOB_COUNTS_TIMEOUT_MS = 1_000;
  */
 export function createFlusherMetrics(
   jobCounts: () => Promise<Record<string, number>> = async () => ({}),
-  maxStreamLabels = MAX_STREAM_LABELS,
+  /** The stream labels' cap and idle time (streamLabeler); the flusher gives the registry's horizon. */
+  { maxStreamLabels, streamIdleAfterMs }: { maxStreamLabels?: number; streamIdleAfterMs?: number } = {},
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
   const metrics = {
     registry,
-    streamLabel: streamLabeler(maxStreamLabels),
+    streamLabel: streamLabeler({
+      max: maxStreamLabels,
+      idleAfterMs: streamIdleAfterMs,
+      onFree: (stream) => void removeStreamSeries(registry, stream),
+    }),
     flushSeconds: new Histogram({
       name: 'spool_flush_duration_seconds',
       help: 'Time to seal, compress, upload and release one generation',

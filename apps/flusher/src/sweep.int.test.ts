@@ -456,7 +456,7 @@ describe('the sweep', () => {
       prefix: queuePrefix(ns),
     });
     // One label of its own, as the 1,000th stream's successors get none.
-    const ownMetrics = createFlusherMetrics(undefined, 1);
+    const ownMetrics = createFlusherMetrics(undefined, { maxStreamLabels: 1 });
     const ownConfig = loadConfig(
       flusherTestEnv({
         REDIS_NAMESPACE: ns,

@@ -17,6 +17,7 @@ import {
   requestLogs,
   SLOW_CLIENT_LIMITS,
   type SlowClientLimits,
+  streamForgetAfterMs,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, {
@@ -99,7 +100,8 @@ function withoutLeadingSlashes(request: { url?: string }): string {
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
-  const metrics = createIngestMetrics();
+  // A stream uncounted past the registry's horizon (the flusher forgets it then) frees its label.
+  const metrics = createIngestMetrics({ streamIdleAfterMs: streamForgetAfterMs(config.flushIntervalMs) });
   const requestLog = requestLogs({ successesAt: 'debug', codeOf: answeredCodeOf });
   const app = Fastify({
     loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,

@@ -1,4 +1,4 @@
-import { keyFileReadOkGauge, streamLabeler } from '@spool/shared';
+import { keyFileReadOkGauge, removeStreamSeries, streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type IngestApi = 'native' | 'tracking';
@@ -19,9 +19,9 @@ type CounterChild = ReturnType<Counter<string>['labels']>;
  * and the request path counts on every request. Keys are bounded (statuses; streams capped by
  * streamLabeler).
  */
-function cachedBy<T>(make: (key: string) => T): (key: string) => T {
+function cachedBy<T>(make: (key: string) => T): ((key: string) => T) & { forget(key: string): void } {
   const made = new Map<string, T>();
-  return (key) => {
+  const cached = (key: string) => {
     let value = made.get(key);
     if (value === undefined) {
       value = make(key);
@@ -29,16 +29,25 @@ function cachedBy<T>(make: (key: string) => T): (key: string) => T {
     }
     return value;
   };
+  return Object.assign(cached, { forget: (key: string) => made.delete(key) });
 }
 
-/** The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in tests). */
-export function createIngestMetrics() {
+/**
+ * The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in
+ * tests). `streamIdleAfterMs`: how long a stream goes uncounted before its label may go to another
+ * (streamLabeler); the app gives the registry's horizon, after which the flusher forgets it too.
+ */
+export function createIngestMetrics({ streamIdleAfterMs }: { streamIdleAfterMs?: number } = {}) {
   let readInflightBodies = () => 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_ingest_' });
+  const freeStreamLabel = (stream: string) => {
+    outcomeCounters.forget(stream);
+    void removeStreamSeries(registry, stream);
+  };
   const metrics = {
     registry,
-    streamLabel: streamLabeler(),
+    streamLabel: streamLabeler({ idleAfterMs: streamIdleAfterMs, onFree: freeStreamLabel }),
     requests: new Counter({
       name: 'spool_ingest_requests_total',
       help: 'Event requests answered, by API (native or tracking, the Segment-compatible one) and HTTP status',

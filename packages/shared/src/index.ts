@@ -150,7 +150,13 @@ export {
 export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { readSettingFiles, type SettingFile } from './setting-files.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
-export { MAX_STREAM_LABELS, OTHER_STREAMS_LABEL, streamLabeler } from './stream-labels.js';
+export {
+  MAX_STREAM_LABELS,
+  OTHER_STREAMS_LABEL,
+  removeStreamSeries,
+  type StreamLabelerOptions,
+  streamLabeler,
+} from './stream-labels.js';
 export { isValidStreamName, ownStreamName, STREAM_NAME_PATTERN } from './stream-name.js';
 export { STREAM_REGISTRATION_REFRESH_MS, streamForgetAfterMs } from './stream-registry.js';
 export {

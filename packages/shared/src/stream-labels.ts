@@ -1,20 +1,82 @@
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What prom-client's registry holds, as its classes are (its type names only their shared part). */
+type LabelledMetric = (Counter<string> | Gauge<string> | Histogram<string>) & {
+  labelNames?: readonly string[];
+};
+
 /**
- * Streams that get a metrics label of their own; later ones share `_other`. Stream names come
- * from clients: without a cap, writing to random streams would grow the metrics without bound.
+ * Streams that get a metrics label of their own at once; later ones share `_other`. Stream names
+ * come from clients: without a cap, writing to random streams would grow the metrics without bound.
  */
 export const MAX_STREAM_LABELS = 1_000;
 export const OTHER_STREAMS_LABEL = '_other';
 
+export interface StreamLabelerOptions {
+  /** Labels held at once (MAX_STREAM_LABELS). */
+  max?: number;
+  /**
+   * Once every label is held, a new stream takes the label of the stream least recently counted,
+   * if that one has not been for so long (ms); `onFree` is told, to remove its series. Never, when
+   * unset.
+   */
+  idleAfterMs?: number;
+  onFree?: (stream: string) => void;
+  /** Milliseconds, monotonic (performance.now); a test's own clock. */
+  now?: () => number;
+}
+
 /**
  * A stream's label. With `claim` false, a stream without one is not given one (`_other`): what
  * only refused events count against, which anyone may name, must not take the streams' labels.
+ *
+ * Labels of streams idle past `idleAfterMs` go to new streams: before, the first 1,000 names an
+ * instance saw kept theirs until it restarted, and where names come and go (a soak's three new
+ * streams a second, each written a few times) a stream first written after them was counted
+ * under `_other` for good (a review's run, 5.5 minutes after the start). As Vector's
+ * `expire_metrics_secs` does for its own series.
  */
-export function streamLabeler(max = MAX_STREAM_LABELS): (stream: string, claim?: boolean) => string {
-  const labelled = new Set<string>();
+export function streamLabeler({
+  max = MAX_STREAM_LABELS,
+  idleAfterMs = Number.POSITIVE_INFINITY,
+  onFree = () => {},
+  now = () => performance.now(),
+}: StreamLabelerOptions = {}): (stream: string, claim?: boolean) => string {
+  // When each labelled stream was last counted, the least recent first: each use moves it last.
+  const lastUsed = new Map<string, number>();
   return (stream, claim = true) => {
-    if (labelled.has(stream)) return stream;
-    if (!claim || labelled.size >= max) return OTHER_STREAMS_LABEL;
-    labelled.add(stream);
+    const at = now();
+    if (lastUsed.delete(stream)) {
+      lastUsed.set(stream, at);
+      return stream;
+    }
+    if (!claim) return OTHER_STREAMS_LABEL;
+    if (lastUsed.size >= max) {
+      const [idlest, usedAt] = lastUsed.entries().next().value ?? [];
+      if (idlest === undefined || usedAt === undefined || at - usedAt < idleAfterMs)
+        return OTHER_STREAMS_LABEL;
+      lastUsed.delete(idlest);
+      onFree(idlest);
+    }
+    lastUsed.set(stream, at);
     return stream;
   };
+}
+
+/**
+ * Removes every series of `registry` labelled `stream` (prom-client removes a series by its whole
+ * label set only: each is found among the metric's values). Metrics with a `collect` are read
+ * too, so a registry whose stream-labelled metrics collect must not be given here.
+ */
+export async function removeStreamSeries(registry: Registry, stream: string): Promise<void> {
+  for (const metric of registry.getMetricsAsArray() as unknown as LabelledMetric[]) {
+    if (!metric.labelNames?.includes('stream')) continue;
+    const { values } = await metric.get();
+    for (const { labels } of values) {
+      if (labels.stream !== stream) continue;
+      // A histogram's buckets carry `le`, which is not one of its label names.
+      const { le: _bucket, ...series } = labels;
+      metric.remove(series);
+    }
+  }
 }
