@@ -9,6 +9,7 @@ import {
   loadConfigOrExit,
   redisConnectionWarnings,
   refuseClusterNode,
+  refuseOldNode,
   stopOnSignals,
   usesTls,
   warnOfUnknownSettings,
@@ -23,6 +24,7 @@ import { scratchDirProblem, scratchDiskProblem, scratchFreeBytes } from './scrat
 /** How long shutdown waits for the jobs in hand; past it, their locks expire and others take them. */
 const SHUTDOWN_GRACE_MS = 25_000;
 
+refuseOldNode('spool-flusher');
 const config = loadConfigOrExit('flusher');
 const memoryLimit = containerMemoryLimit();
 const tooBig = memoryProblem(config, memoryLimit);

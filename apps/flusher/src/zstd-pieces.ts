@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { constants, createZstdCompress, type ZstdCompress } from 'node:zlib';
+import type { ZstdCompress } from 'node:zlib';
+// The namespace, not its names: on a Node.js without zstd the process links, and says which it needs
+// (refuseOldNode) rather than end on a SyntaxError.
+import * as zlib from 'node:zlib';
 import { ZLIB_OUTPUT_CHUNK_BYTES } from './zlib-output.js';
 
 /** libzstd's default level: on event NDJSON about gzip's size in less than half its time (docs/output.md). */
@@ -46,14 +49,14 @@ export class ZstdPieces {
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(workers = ZSTD_WORKERS) {
-    this.stream = createZstdCompress({
+    this.stream = zlib.createZstdCompress({
       chunkSize: ZLIB_OUTPUT_CHUNK_BYTES,
-      flush: constants.ZSTD_e_flush,
+      flush: zlib.constants.ZSTD_e_flush,
       params: {
-        [constants.ZSTD_c_compressionLevel]: LEVEL,
-        [constants.ZSTD_c_checksumFlag]: 1,
-        [constants.ZSTD_c_nbWorkers]: workers,
-        ...(workers > 0 ? { [constants.ZSTD_c_jobSize]: JOB_BYTES } : {}),
+        [zlib.constants.ZSTD_c_compressionLevel]: LEVEL,
+        [zlib.constants.ZSTD_c_checksumFlag]: 1,
+        [zlib.constants.ZSTD_c_nbWorkers]: workers,
+        ...(workers > 0 ? { [zlib.constants.ZSTD_c_jobSize]: JOB_BYTES } : {}),
       },
     });
     this.stream.on('data', (piece: Buffer) => {

@@ -8,6 +8,7 @@ import {
   loadConfigOrExit,
   redisConnectionWarnings,
   refuseClusterNode,
+  refuseOldNode,
   stopOnSignals,
   usesTls,
   warnOfUnknownSettings,
@@ -20,6 +21,7 @@ import { warnOfUnsendableKeys } from './write-key-file.js';
 /** How long shutdown may take (requests in flight finish their appends) before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+refuseOldNode('spool-ingest');
 const config = loadConfigOrExit('ingest');
 exitIfOnlyChecking('ingest');
 const logger = createIngestLogger(config);

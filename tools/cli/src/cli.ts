@@ -27,6 +27,7 @@ import {
   redisNamespace,
   redisUrl,
   refusedDatabase,
+  refuseOldNode,
   type StreamKeys,
   streamKeys,
   streamRegistryKey,
@@ -39,6 +40,8 @@ import { replay, targetInsideSource } from './replay.js';
 import { renderStatus } from './status-table.js';
 import { cutToColumns } from './terminal-text.js';
 import { verifyDay } from './verify-day.js';
+
+refuseOldNode('spool');
 
 const USAGE = `spool status [--url URL | --redis URL | --cluster host:port,...] [--namespace NS] [--limit N] [--once]
     A live table of the pipeline: every stream's buffer, age, sealed generations and rates, the
