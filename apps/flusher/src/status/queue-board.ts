@@ -24,6 +24,12 @@ export const MAX_JOBS_PER_PAGE = 300;
  */
 const QUEUE_NAME_PARAMETERS = ['activeQueue', 'queueName'] as const;
 
+/** The board's changes to every queue at once (routes), which it makes to writable queues only. */
+const BOARD_WIDE_CHANGES = new Set([
+  `${QUEUE_BOARD_PATH}/api/queues/pause`,
+  `${QUEUE_BOARD_PATH}/api/queues/resume`,
+]);
+
 function cannotDecode(value: string): boolean {
   try {
     decodeURIComponent(value);
@@ -74,6 +80,11 @@ export async function queueBoard(
     scope.addHook('onRequest', async (request, reply) => {
       // The route's pattern, not the URL: `/queues/%61pi/…` reaches the same route.
       if (!request.routeOptions.url?.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return;
+      // The board-wide pause and resume skip read-only queues and answered 200, the queue running
+      // on: refused as the flush queue's own pause is (a review's run).
+      if (BOARD_WIDE_CHANGES.has(request.routeOptions.url)) {
+        return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+      }
       const { jobsPerPage, ...names } = request.query as Record<string, string | string[] | undefined>;
       if ([jobsPerPage ?? []].flat().some((value) => !(Number(value) <= MAX_JOBS_PER_PAGE))) {
         return reply.code(400).send({
