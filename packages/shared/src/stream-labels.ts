@@ -42,19 +42,29 @@ export function streamLabeler({
   onFree = () => {},
   now = () => performance.now(),
 }: StreamLabelerOptions = {}): (stream: string, claim?: boolean) => string {
-  // When each labelled stream was last counted, the least recent first: each use moves it last.
+  // When each labelled stream was last counted. Its idlest is looked for only when a new stream
+  // finds every label taken, and then not again before `freeAt`, the soonest one can be idle:
+  // streams past the cap would each have scanned them all, at every request.
   const lastUsed = new Map<string, number>();
+  let freeAt = 0;
   return (stream, claim = true) => {
     const at = now();
-    if (lastUsed.delete(stream)) {
+    if (lastUsed.has(stream)) {
       lastUsed.set(stream, at);
       return stream;
     }
     if (!claim) return OTHER_STREAMS_LABEL;
     if (lastUsed.size >= max) {
-      const [idlest, usedAt] = lastUsed.entries().next().value ?? [];
-      if (idlest === undefined || usedAt === undefined || at - usedAt < idleAfterMs)
+      if (at < freeAt) return OTHER_STREAMS_LABEL;
+      let idlest: string | undefined;
+      let idlestAt = Number.POSITIVE_INFINITY;
+      for (const [labelled, usedAt] of lastUsed) {
+        if (usedAt < idlestAt) [idlest, idlestAt] = [labelled, usedAt];
+      }
+      if (idlest === undefined || at - idlestAt < idleAfterMs) {
+        freeAt = idlestAt + idleAfterMs;
         return OTHER_STREAMS_LABEL;
+      }
       lastUsed.delete(idlest);
       onFree(idlest);
     }
