@@ -77,8 +77,9 @@ export function streamLabeler({
  * Removes every series of `registry` labelled `stream` (prom-client removes a series by its whole
  * label set only: each is found among the metric's values). Metrics with a `collect` are read
  * too, so a registry whose stream-labelled metrics collect must not be given here. Without one,
- * a metric's values come in a microtask: the removal ends before any request or flush goes on,
- * so a series the stream starts again once it is back is kept.
+ * a metric's values come in a microtask: the removal ends before the process reads more of its
+ * sockets, so only work already past its I/O could count the freed stream again meanwhile (and
+ * lose those counts: a stream idle for the horizon, back in that instant).
  */
 export async function removeStreamSeries(registry: Registry, stream: string): Promise<void> {
   for (const metric of registry.getMetricsAsArray() as unknown as LabelledMetric[]) {
