@@ -1,7 +1,7 @@
 # The flusher image. Build from the repository root:
 #   docker build -f docker/flusher.Dockerfile -t spool/flusher .
 # Build arguments:
-#   NODE_IMAGE     base image with Node.js 22.15+ and npm (default: the official node:24-bookworm-slim)
+#   NODE_IMAGE     base image with Node.js 22.15+ (23.8+ in 23) and npm (default: the official node:24-bookworm-slim)
 # A CA to trust while installing packages (TLS-intercepting proxies): put its PEM file in
 # docker/extra-ca/ (see the README there); `make images` does so with the host's NODE_EXTRA_CA_CERTS.
 ARG NODE_IMAGE=node:24-bookworm-slim

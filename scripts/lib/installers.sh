@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/log.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS="$ROOT/.tools"
 NODE_VERSION_WANTED=24
-NODE_MIN=22.15.0 # zlib zstd (the flusher, the CLI) came in 22.15, after crc32 (22.2)
+NODE_MIN="22.15+ (23.8+ in 23)" # zlib zstd (the flusher, the CLI) came in 22.15 and 23.8, JSON.rawJSON (the ingest) before
 PNPM_VERSION=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$ROOT/package.json")
 
 
@@ -29,11 +29,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# node_new_enough BINARY: true when that node is at least NODE_MIN.
+# node_new_enough BINARY: true when that node has what Spool uses (zlib's zstd, JSON.rawJSON), as
+# the services ask at start (packages/shared/src/node-version.ts): 22.15+, or 23.8+ in 23; a
+# version compare took 23.0-23.7, which lack zstd.
 node_new_enough() {
-  local version
-  version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
-  [ "$(printf '%s\n%s\n' "$NODE_MIN" "$version" | sort -V | head -1)" = "$NODE_MIN" ]
+  "$1" -e 'process.exit(typeof require("node:zlib").createZstdCompress === "function" && typeof JSON.rawJSON === "function" ? 0 : 1)' 2>/dev/null
 }
 
 # Node 22.15+ on PATH: the system one when new enough, else the official binary from the npm
@@ -51,13 +51,13 @@ ensure_node() {
     return
   fi
   command -v npm >/dev/null ||
-    die "missing: Node.js $NODE_MIN+ (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
+    die "missing: Node.js $NODE_MIN (and no npm to fetch it) — install Node.js $NODE_VERSION_WANTED from https://nodejs.org and run again"
   log "system node is $(node --version 2>/dev/null || echo absent); installing node@$NODE_VERSION_WANTED into .tools/node"
   # From scratch: npm leaves a damaged binary (truncated, emptied) where it is, and says it installed.
   rm -rf "$TOOLS/node"
   npm_install_or_die "$TOOLS/node" "node@$NODE_VERSION_WANTED"
   node_new_enough "$local_bin/node" ||
-    die "node@$NODE_VERSION_WANTED was installed into .tools/node, but $local_bin/node does not run as Node $NODE_MIN+: remove .tools/node and run again"
+    die "node@$NODE_VERSION_WANTED was installed into .tools/node, but $local_bin/node does not run as Node $NODE_MIN: remove .tools/node and run again"
   export PATH="$local_bin:$PATH"
   log "node $(node --version) installed"
 }

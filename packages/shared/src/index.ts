@@ -69,7 +69,7 @@ export {
   loggableUrl,
   loggerOptions,
 } from './logger.js';
-export { OLDEST_NODE, oldNodeProblem, refuseOldNode } from './node-version.js';
+export { missingNodeFeatures, NODE_ENGINES, oldNodeProblem, refuseOldNode } from './node-version.js';
 export { methodAnswered, notFoundWithoutSecrets } from './not-found.js';
 export { addressedHost, namedHostMatcher, openHost } from './open-host.js';
 export { forStream, type PerStream } from './per-stream.js';
