@@ -17,13 +17,14 @@ export function createFlusherMetrics(
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
+  const streamLabel = streamLabeler({
+    max: maxStreamLabels,
+    idleAfterMs: streamIdleAfterMs,
+    onFree: (stream) => void removeStreamSeries(registry, stream, streamLabel),
+  });
   const metrics = {
     registry,
-    streamLabel: streamLabeler({
-      max: maxStreamLabels,
-      idleAfterMs: streamIdleAfterMs,
-      onFree: (stream) => void removeStreamSeries(registry, stream),
-    }),
+    streamLabel,
     flushSeconds: new Histogram({
       name: 'spool_flush_duration_seconds',
       help: 'Time to seal, compress, upload and release one generation',

@@ -41,13 +41,16 @@ export function createIngestMetrics({ streamIdleAfterMs }: { streamIdleAfterMs?:
   let readInflightBodies = () => 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_ingest_' });
-  const freeStreamLabel = (stream: string) => {
-    outcomeCounters.forget(stream);
-    void removeStreamSeries(registry, stream);
-  };
+  const streamLabel = streamLabeler({
+    idleAfterMs: streamIdleAfterMs,
+    onFree: (stream) => {
+      outcomeCounters.forget(stream);
+      void removeStreamSeries(registry, stream, streamLabel);
+    },
+  });
   const metrics = {
     registry,
-    streamLabel: streamLabeler({ idleAfterMs: streamIdleAfterMs, onFree: freeStreamLabel }),
+    streamLabel,
     requests: new Counter({
       name: 'spool_ingest_requests_total',
       help: 'Event requests answered, by API (native or tracking, the Segment-compatible one) and HTTP status',

@@ -155,6 +155,7 @@ export {
   MAX_STREAM_LABELS,
   OTHER_STREAMS_LABEL,
   removeStreamSeries,
+  type StreamLabeler,
   type StreamLabelerOptions,
   streamLabeler,
 } from './stream-labels.js';

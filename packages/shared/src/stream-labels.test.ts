@@ -81,11 +81,33 @@ describe('removeStreamSeries', () => {
     seconds.observe({ stream: 'gone' }, 0.5);
     seconds.observe({ stream: 'kept' }, 0.5);
     requests.inc({ status: 'gone' });
-    await removeStreamSeries(registry, 'gone');
+    await removeStreamSeries(registry, 'gone', streamLabeler());
     const text = await registry.metrics();
     expect(text).not.toContain('stream="gone"');
     expect(text).toContain('e{stream="kept",outcome="accepted"} 1');
     expect(text).toContain('s_count{stream="kept"} 1');
     expect(text).toContain('r{status="gone"} 1');
+  });
+
+  it('keeps the series of a stream that holds a label again when they are read: freed and taken back in one turn, it kept counting in them', async () => {
+    const registry = new Registry();
+    const events = new Counter({ name: 'e', help: 'e', labelNames: ['stream'], registers: [registry] });
+    let now = 0;
+    const removals: Promise<void>[] = [];
+    const label = streamLabeler({
+      max: 1,
+      idleAfterMs: 10,
+      now: () => now,
+      onFree: (stream) => removals.push(removeStreamSeries(registry, stream, label)),
+    });
+    events.inc({ stream: label('x') }, 100);
+    now = 10;
+    events.inc({ stream: label('y') }, 1);
+    now = 20;
+    events.inc({ stream: label('x') }, 7);
+    await Promise.all(removals);
+    const text = await registry.metrics();
+    expect(text).toContain('e{stream="x"} 107');
+    expect(text).not.toContain('stream="y"');
   });
 });

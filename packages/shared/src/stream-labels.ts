@@ -41,13 +41,13 @@ export function streamLabeler({
   idleAfterMs = Number.POSITIVE_INFINITY,
   onFree = () => {},
   now = () => performance.now(),
-}: StreamLabelerOptions = {}): (stream: string, claim?: boolean) => string {
+}: StreamLabelerOptions = {}): StreamLabeler {
   // When each labelled stream was last counted. Its idlest is looked for only when a new stream
   // finds every label taken, and then not again before `freeAt`, the soonest one can be idle:
   // streams past the cap would each have scanned them all, at every request.
   const lastUsed = new Map<string, number>();
   let freeAt = 0;
-  return (stream, claim = true) => {
+  const label = (stream: string, claim = true) => {
     const at = now();
     if (lastUsed.has(stream)) {
       lastUsed.set(stream, at);
@@ -71,25 +71,35 @@ export function streamLabeler({
     lastUsed.set(stream, at);
     return stream;
   };
+  return Object.assign(label, { holds: (stream: string) => lastUsed.has(stream) });
 }
+
+/** A stream's label (see streamLabeler), and whether a stream holds one of its own now. */
+export type StreamLabeler = ((stream: string, claim?: boolean) => string) & {
+  holds(stream: string): boolean;
+};
 
 /**
  * Removes every series of `registry` labelled `stream` (prom-client removes a series by its whole
- * label set only: each is found among the metric's values). Metrics with a `collect` are read
- * too, so a registry whose stream-labelled metrics collect must not be given here. Without one,
- * a metric's values come in a microtask: the removal ends before the process reads more of its
- * sockets, so only work already past its I/O could count the freed stream again meanwhile (and
- * lose those counts: a stream idle for the horizon, back in that instant).
+ * label set only: each is found among the metric's values), unless the stream holds a label
+ * again by then (`labeler`): a metric's values come after an await, and a stream counted again
+ * meanwhile, its label freed and taken back in one turn of the event loop, lost what it had just
+ * counted with the rest (a review's run). Metrics with a `collect` are read too, so a registry
+ * whose stream-labelled metrics collect must not be given here.
  */
-export async function removeStreamSeries(registry: Registry, stream: string): Promise<void> {
-  for (const metric of registry.getMetricsAsArray() as unknown as LabelledMetric[]) {
-    if (!metric.labelNames?.includes('stream')) continue;
-    const { values } = await metric.get();
-    for (const { labels } of values) {
+export async function removeStreamSeries(registry: Registry, stream: string, labeler: StreamLabeler): Promise<void> {
+  const metrics = (registry.getMetricsAsArray() as unknown as LabelledMetric[]).filter((metric) =>
+    metric.labelNames?.includes('stream'),
+  );
+  const valuesOf = await Promise.all(metrics.map(async (metric) => (await metric.get()).values));
+  // Then all at once, with no await between the look and the removals.
+  if (labeler.holds(stream)) return;
+  metrics.forEach((metric, i) => {
+    for (const { labels } of valuesOf[i] ?? []) {
       if (labels.stream !== stream) continue;
       // A histogram's buckets carry `le`, which is not one of its label names.
       const { le: _bucket, ...series } = labels;
       metric.remove(series);
     }
-  }
+  });
 }
