@@ -87,7 +87,11 @@ export type StreamLabeler = ((stream: string, claim?: boolean) => string) & {
  * counted with the rest (a review's run). Metrics with a `collect` are read too, so a registry
  * whose stream-labelled metrics collect must not be given here.
  */
-export async function removeStreamSeries(registry: Registry, stream: string, labeler: StreamLabeler): Promise<void> {
+export async function removeStreamSeries(
+  registry: Registry,
+  stream: string,
+  labeler: StreamLabeler,
+): Promise<void> {
   const metrics = (registry.getMetricsAsArray() as unknown as LabelledMetric[]).filter((metric) =>
     metric.labelNames?.includes('stream'),
   );
