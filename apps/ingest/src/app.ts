@@ -17,7 +17,6 @@ import {
   requestLogs,
   SLOW_CLIENT_LIMITS,
   type SlowClientLimits,
-  streamForgetAfterMs,
 } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import Fastify, {
@@ -97,11 +96,16 @@ function withoutLeadingSlashes(request: { url?: string }): string {
   return url.slice(0, path) + url.slice(first - 1);
 }
 
+/**
+ * How long a stream goes uncounted before its metrics label may go to a new stream: an hour, the
+ * registry's horizon at the flusher's default FLUSH_INTERVAL (the ingest does not read it).
+ */
+const STREAM_LABEL_IDLE_MS = 60 * 60_000;
+
 /** Builds the ingest app; connects nothing and listens nowhere (main.ts does). */
 export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   const { config, redis, queue } = deps;
-  // A stream uncounted past the registry's horizon (the flusher forgets it then) frees its label.
-  const metrics = createIngestMetrics({ streamIdleAfterMs: streamForgetAfterMs(config.flushIntervalMs) });
+  const metrics = createIngestMetrics({ streamIdleAfterMs: STREAM_LABEL_IDLE_MS });
   const requestLog = requestLogs({ successesAt: 'debug', codeOf: answeredCodeOf });
   const app = Fastify({
     loggerInstance: (deps.logger ?? createIngestLogger(config)) as FastifyBaseLogger,

@@ -35,7 +35,7 @@ function cachedBy<T>(make: (key: string) => T): ((key: string) => T) & { forget(
 /**
  * The ingest's Prometheus metrics, on a registry of its own (several apps may share a process in
  * tests). `streamIdleAfterMs`: how long a stream goes uncounted before its label may go to another
- * (streamLabeler); the app gives the registry's horizon, after which the flusher forgets it too.
+ * (streamLabeler); never, when unset.
  */
 export function createIngestMetrics({ streamIdleAfterMs }: { streamIdleAfterMs?: number } = {}) {
   let readInflightBodies = () => 0;
