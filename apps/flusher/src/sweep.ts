@@ -20,6 +20,7 @@ import {
   streamOfUnit,
   streamRegistryKey,
   unitLimits,
+  wentInFront,
 } from '@spool/shared';
 import type { Job, Queue } from 'bullmq';
 import pLimit from 'p-limit';
@@ -196,8 +197,7 @@ export async function sweep(deps: SweepDeps, signal?: AbortSignal): Promise<Swee
     // job not moved yet (hurryFlushJob moves one once).
     const waited =
       state === 'waiting' &&
-      !job.opts.lifo &&
-      !job.data.hurried &&
+      !wentInFront(job) &&
       !urgent &&
       waitedAnInterval(job) &&
       hurriedAfterWaiting < hurryLimit;

@@ -87,6 +87,7 @@ export {
   hurryFlushJob,
   parseFlushJobId,
   QUEUE_CONNECTION_OPTIONS,
+  wentInFront,
 } from './queue.js';
 export {
   type ConnectOptions,

@@ -117,7 +117,7 @@ export async function hurryFlushJob(
   queue: Queue<FlushJobData>,
   job: Job<FlushJobData> | undefined,
 ): Promise<boolean> {
-  if (!job?.id || job.opts.lifo || job.data.hurried || (await flushJobState(queue, job.id)) !== 'waiting') {
+  if (!job?.id || wentInFront(job) || (await flushJobState(queue, job.id)) !== 'waiting') {
     return false;
   }
   try {
@@ -128,6 +128,11 @@ export async function hurryFlushJob(
     if (job.id !== undefined && (await queue.getJob(job.id)) === undefined) return false;
     throw error;
   }
+}
+
+/** Whether a flush job went in at the front (urgent) or was moved there once: hurryFlushJob moves it no more. */
+export function wentInFront(job: Job<FlushJobData>): boolean {
+  return Boolean(job.opts.lifo || job.data.hurried);
 }
 
 /** A flush job's state, as BullMQ's `Job.getState` names them (those a flush job can be in). */
