@@ -1,4 +1,4 @@
-import { keyFileReadOkGauge, removeStreamSeries, streamLabeler, within } from '@spool/shared';
+import { keyFileReadOkGauge, streamLabeler, within } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How long a scrape waits for the queue's job counts (Redis) before answering without them. */
@@ -17,14 +17,9 @@ export function createFlusherMetrics(
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_flusher_' });
-  const streamLabel = streamLabeler({
-    max: maxStreamLabels,
-    idleAfterMs: streamIdleAfterMs,
-    onFree: (stream) => void removeStreamSeries(registry, stream, streamLabel),
-  });
   const metrics = {
     registry,
-    streamLabel,
+    streamLabel: streamLabeler({ max: maxStreamLabels, idleAfterMs: streamIdleAfterMs, registry }),
     flushSeconds: new Histogram({
       name: 'spool_flush_duration_seconds',
       help: 'Time to seal, compress, upload and release one generation',

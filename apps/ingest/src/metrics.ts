@@ -1,4 +1,4 @@
-import { keyFileReadOkGauge, removeStreamSeries, streamLabeler } from '@spool/shared';
+import { keyFileReadOkGauge, streamLabeler } from '@spool/shared';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type IngestApi = 'native' | 'tracking';
@@ -41,16 +41,13 @@ export function createIngestMetrics({ streamIdleAfterMs }: { streamIdleAfterMs?:
   let readInflightBodies = () => 0;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spool_ingest_' });
-  const streamLabel = streamLabeler({
-    idleAfterMs: streamIdleAfterMs,
-    onFree: (stream) => {
-      outcomeCounters.forget(stream);
-      void removeStreamSeries(registry, stream, streamLabel);
-    },
-  });
   const metrics = {
     registry,
-    streamLabel,
+    streamLabel: streamLabeler({
+      idleAfterMs: streamIdleAfterMs,
+      registry,
+      onFree: (stream) => outcomeCounters.forget(stream),
+    }),
     requests: new Counter({
       name: 'spool_ingest_requests_total',
       help: 'Event requests answered, by API (native or tracking, the Segment-compatible one) and HTTP status',

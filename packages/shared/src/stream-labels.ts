@@ -17,10 +17,11 @@ export interface StreamLabelerOptions {
   max?: number;
   /**
    * Once every label is held, a new stream takes the label of the stream least recently counted,
-   * if that one has not been for so long (ms); `onFree` is told, to remove its series. Never, when
-   * unset.
+   * if that one has not been for so long (ms); its series are removed from `registry`
+   * (removeStreamSeries), and `onFree` is told. Never, when unset.
    */
   idleAfterMs?: number;
+  registry?: Registry;
   onFree?: (stream: string) => void;
   /** Milliseconds, monotonic (performance.now); a test's own clock. */
   now?: () => number;
@@ -39,6 +40,7 @@ export interface StreamLabelerOptions {
 export function streamLabeler({
   max = MAX_STREAM_LABELS,
   idleAfterMs = Number.POSITIVE_INFINITY,
+  registry,
   onFree = () => {},
   now = () => performance.now(),
 }: StreamLabelerOptions = {}): StreamLabeler {
@@ -66,12 +68,14 @@ export function streamLabeler({
         return OTHER_STREAMS_LABEL;
       }
       lastUsed.delete(idlest);
+      if (registry) void removeStreamSeries(registry, idlest, labeler);
       onFree(idlest);
     }
     lastUsed.set(stream, at);
     return stream;
   };
-  return Object.assign(label, { holds: (stream: string) => lastUsed.has(stream) });
+  const labeler = Object.assign(label, { holds: (stream: string) => lastUsed.has(stream) });
+  return labeler;
 }
 
 /** A stream's label (see streamLabeler), and whether a stream holds one of its own now. */
