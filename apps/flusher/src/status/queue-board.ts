@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { FlushJobData } from '@spool/shared';
+import { type FlushJobData, parseFlushJobId } from '@spool/shared';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { REDIS_UNREACHABLE } from './status-routes.js';
@@ -84,6 +84,13 @@ export async function queueBoard(
       // on: refused as the flush queue's own pause is (a review's run).
       if (BOARD_WIDE_CHANGES.has(request.routeOptions.url)) {
         return reply.code(405).send({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
+      }
+      // BullMQ keeps a job under `<prefix>:<id>`, beside its own keys (`events`, `id`, `meta`, …):
+      // asked for such a "job", the board read those keys as one and answered 500 (a stream's
+      // WRONGTYPE) or 200 with the queue's settings as its data. No flush job has such an id.
+      const { jobId } = request.params as { jobId?: string };
+      if (jobId !== undefined && parseFlushJobId(jobId) === undefined) {
+        return reply.code(404).send({ error: { key: 'ERRORS.JOB_NOT_FOUND' } });
       }
       const { jobsPerPage, ...names } = request.query as Record<string, string | string[] | undefined>;
       if ([jobsPerPage ?? []].flat().some((value) => !(Number(value) <= MAX_JOBS_PER_PAGE))) {

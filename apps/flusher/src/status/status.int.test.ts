@@ -728,6 +728,42 @@ describe('/queues', () => {
     expect(schedulers.json()).toEqual({ error: 'bad_request', message: 'queueName: a broken %-escape' });
   });
 
+  it("answers 404 for a job id no flush job has, BullMQ's own keys' names too (the board read them as jobs: 500)", async () => {
+    const target = await flusher();
+    const connection = createTestRedis();
+    const queue = new Queue(FLUSH_QUEUE, { connection, prefix: queuePrefix(target.namespace) });
+    try {
+      await queue.add('flush', { stream: 'web', gen: 0 }, { jobId: 'web@0', delay: 60_000 });
+      // Keys the queue has now: its event stream, id counter, meta hash, delayed set.
+      const api = `/queues/api/queues/${FLUSH_QUEUE}`;
+      const answers: Array<[string, number, unknown]> = [];
+      for (const id of ['events', 'id', 'meta', 'delayed', 'web@1', 'web%400', 'web@0']) {
+        for (const what of ['', '/logs']) {
+          const answer = await target.app.inject({ method: 'GET', url: `${api}/${id}${what}` });
+          answers.push([`${id}${what}`, answer.statusCode, answer.statusCode === 404 ? answer.json() : '']);
+        }
+      }
+      const notFound = { error: { key: 'ERRORS.JOB_NOT_FOUND' } };
+      expect(answers).toEqual([
+        ...['events', 'id', 'meta', 'delayed'].flatMap((id) => [
+          [id, 404, notFound],
+          [`${id}/logs`, 404, notFound],
+        ]),
+        // A flush job's id with no job: the board's own answers (its logs: none).
+        ['web@1', 404, notFound],
+        ['web@1/logs', 200, ''],
+        ['web%400', 200, ''],
+        ['web%400/logs', 200, ''],
+        ['web@0', 200, ''],
+        ['web@0/logs', 200, ''],
+      ]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await connection.quit();
+    }
+  });
+
   it("answers its API's requests 503 within bounded time while Redis hangs", async () => {
     const { proxy, queue, app, close } = await behindProxy(null);
     await app.register(queueBoard, { queue, guard: adminGuard([], app.log), redisDown: () => false });
