@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -243,6 +243,43 @@ describe('spool tail', () => {
     const fromEnvironment = run(['tail', 'web'], { REDIS_CLUSTER_NODES: 'foo' });
     expect(await fromEnvironment.exited).toBe(64);
     expect(fromEnvironment.err()).toContain('spool: REDIS_CLUSTER_NODES: entry 1 is not host:port');
+  });
+
+  it("answers --help and a refused command line before loading any command's modules (Redis, S3, BullMQ)", async () => {
+    // Records every module the command resolves, in a file, as it exits.
+    const recorder = `data:text/javascript,${encodeURIComponent(`
+      import { writeFileSync } from 'node:fs';
+      import { registerHooks } from 'node:module';
+      const loaded = [];
+      registerHooks({ resolve(specifier, context, next) { const found = next(specifier, context); loaded.push(found.url); return found; } });
+      process.on('exit', () => writeFileSync(process.env.LOADED_FILE, JSON.stringify(loaded)));
+    `)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'spool-cli-'));
+    const modulesLoadedBy = async (args: string[]) => {
+      const file = join(dir, 'loaded.json');
+      const child = spawn(process.execPath, ['--import', recorder, CLI, ...args], {
+        env: { ...withoutSpoolSettings(), LOADED_FILE: file },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const { closed } = childOutput(child);
+      const code = await closed;
+      return { code, loaded: JSON.parse(readFileSync(file, 'utf8')) as string[] };
+    };
+    const heavy = (urls: string[]) =>
+      urls.filter((url) => /\/(ioredis|bullmq|@aws-sdk|pino|zod)\/|\/shared\/dist\/index\.js$/.test(url));
+    for (const args of [['--help'], [], ['tail'], ['verify', 'web'], ['tail', 'web', '--once'], ['nope']]) {
+      const { code, loaded } = await modulesLoadedBy(args);
+      expect({ args, code: code === 0 || code === 64, heavy: heavy(loaded) }).toEqual({
+        args,
+        code: true,
+        heavy: [],
+      });
+    }
+    // The recorder sees them where a command runs (a Redis that refuses at once).
+    const tail = await modulesLoadedBy(['tail', 'web', '--redis', 'redis://127.0.0.1:1']);
+    expect(tail.code).toBe(1);
+    expect(heavy(tail.loaded)).toEqual(expect.arrayContaining([expect.stringContaining('/ioredis/')]));
+    rmSync(dir, { recursive: true });
   });
 
   it('refuses a call without a stream, with two, or with a name no stream has (never waiting on it), with its usage', async () => {

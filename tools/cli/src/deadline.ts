@@ -1,3 +1,6 @@
+/** How long one read of Redis or of the status may take: a Redis that never answers must not hold a command. */
+export const READ_TIMEOUT_MS = 10_000;
+
 /** How often a deadline looks at the work's progress. */
 const LOOK_EVERY_MS = 1_000;
 
