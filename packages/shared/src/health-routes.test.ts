@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import Fastify from 'fastify';
 import { pino } from 'pino';
@@ -104,6 +105,33 @@ describe('/metrics', () => {
     expect(lines.map(({ msg, host }) => ({ msg, host }))).toEqual([
       { msg: '/metrics refused a request by a name not in METRICS_HOSTS', host: 'attacker.example' },
     ]);
+    await app.close();
+  });
+
+  it('answers gzipped to a scrape that takes gzip (Prometheus asks so on every scrape), the same text', async () => {
+    const { app } = await appWithMetrics();
+    const plain = await app.inject({ url: '/metrics', headers: { host: '127.0.0.1:8080' } });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toContain('events_total{stream="payments"} 1');
+    for (const acceptEncoding of ['gzip', 'br, GZIP;q=0.8', '*']) {
+      const zipped = await app.inject({
+        url: '/metrics',
+        headers: { host: '127.0.0.1:8080', 'accept-encoding': acceptEncoding },
+      });
+      expect({ acceptEncoding, encoding: zipped.headers['content-encoding'] }).toEqual({
+        acceptEncoding,
+        encoding: 'gzip',
+      });
+      expect(zipped.headers['content-type']).toBe(plain.headers['content-type']);
+      expect(zipped.headers.vary).toBe('accept-encoding');
+      expect(gunzipSync(zipped.rawPayload).toString()).toBe(plain.body);
+    }
+    const refused = await app.inject({
+      url: '/metrics',
+      headers: { host: '127.0.0.1:8080', 'accept-encoding': 'gzip;q=0, identity' },
+    });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(refused.body).toBe(plain.body);
     await app.close();
   });
 

@@ -1,3 +1,4 @@
+export { acceptsGzip } from './accept-gzip.js';
 export { refuseAmbiguousRequests, refuseIfAmbiguous } from './ambiguous-requests.js';
 export { daysInMonth } from './calendar.js';
 export { closeConnectionsOnClose, UNFINISHED_REQUEST_GRACE_MS } from './close-connections.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
-import { loggableUrl, presentedKey } from '@spool/shared';
+import { acceptsGzip, loggableUrl, presentedKey } from '@spool/shared';
 import type {
   FastifyInstance,
   FastifyReply,
@@ -89,18 +89,6 @@ function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
     .split(',')
     .map((tag) => tag.trim().replace(/^W\//, ''))
     .some((tag) => tag === '*' || tag === etag);
-}
-
-/** Whether an Accept-Encoding header takes gzip: named (or `*`) with a q-value above 0. */
-function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  if (acceptEncoding === undefined) return false;
-  const qualities = new Map<string, number>();
-  for (const part of acceptEncoding.toLowerCase().split(',')) {
-    const [coding = '', ...parameters] = part.split(';').map((piece) => piece.trim());
-    const q = parameters.find((parameter) => parameter.startsWith('q='));
-    qualities.set(coding, q === undefined ? 1 : Number(q.slice(2)) || 0);
-  }
-  return (qualities.get('gzip') ?? qualities.get('x-gzip') ?? qualities.get('*') ?? 0) > 0;
 }
 
 /** The write key of analytics.js's settings path, `/v1/projects/<key>/settings`; undefined for another path there. */
