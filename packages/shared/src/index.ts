@@ -150,7 +150,7 @@ export {
   startDrain,
   type UnitReads,
 } from './scripts.js';
-export { keyMatcher, presentedKey, sha256 } from './secret-keys.js';
+export { basicPassword, keyMatcher, presentedKey, sha256 } from './secret-keys.js';
 export { readSettingFiles, type SettingFile } from './setting-files.js';
 export { SLOW_CLIENT_LIMITS, type SlowClientLimits } from './slow-clients.js';
 export {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { keyMatcher, sha256 } from './secret-keys.js';
+import { basicPassword, keyMatcher, sha256 } from './secret-keys.js';
 
 describe('keyMatcher', () => {
   // Keys that differ in their last character only, and unicode ones: a lookup by the whole key.
@@ -39,6 +39,22 @@ describe('keyMatcher', () => {
 
   it('matches nothing when no keys are configured', () => {
     expect(keyMatcher([])('write-key-0001')).toBeUndefined();
+  });
+});
+
+describe('basicPassword', () => {
+  const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+  it("is what follows a Basic credential's first colon, whole, colons and spaces included", () => {
+    expect(basicPassword(basic('oncall:s3cret: with:colons '))).toBe('s3cret: with:colons ');
+    expect(basicPassword(`bAsIc   ${Buffer.from(':key').toString('base64')}`)).toBe('key');
+  });
+  it('is undefined without one: no colon, an empty password, another scheme, no header', () => {
+    for (const authorization of [basic('user-only'), basic('user:'), 'Bearer a:b', 'Basic', undefined]) {
+      expect({ authorization, password: basicPassword(authorization) }).toEqual({
+        authorization,
+        password: undefined,
+      });
+    }
   });
 });
 

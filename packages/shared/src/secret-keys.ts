@@ -29,6 +29,19 @@ export function presentedKey(authorization: string | undefined): string | undefi
 }
 
 /**
+ * The password of an HTTP Basic `Authorization`, or undefined: where a browser's login prompt
+ * puts what is typed in its password field, as an on-call engineer types a secret (the admin
+ * views take the key there too; the prompt then hides it).
+ */
+export function basicPassword(authorization: string | undefined): string | undefined {
+  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+(.*))?$/s.exec(authorization?.trim() ?? '') ?? [];
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? undefined : decoded.slice(colon + 1) || undefined;
+}
+
+/**
  * Matches a presented key against configured ones by its SHA-256 digest (above): the value of the
  * first that matches, or undefined. One lookup, however many keys are configured: comparing the
  * digest with each key's in turn cost 92 µs a check with 1,000 keys, two or three checks a request

@@ -1,10 +1,12 @@
-import { addressedHost, keyMatcher, openHost, presentedKey, repeatedLog } from '@spool/shared';
+import { addressedHost, basicPassword, keyMatcher, openHost, presentedKey, repeatedLog } from '@spool/shared';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * The onRequest hook of every admin view (the status page and data, the queue board): with
  * ADMIN_KEYS set, a request needs `Authorization: Bearer <key>`, or HTTP Basic with the key as
- * user name (what a browser sends after its login prompt, and on the page's own requests after).
+ * user name or as password (what a browser sends after its login prompt, and on the page's own
+ * requests after: the key typed in the prompt's password field was refused, and the prompt came
+ * back with no word why).
  * Without ADMIN_KEYS the views are open, as /metrics is, to requests addressed to the flusher by
  * an IP address or `localhost` (openHost). The key is never echoed. Refusals are logged (the
  * probes' own request lines are not), one line per 10 s with how many came meanwhile: a leaked
@@ -30,11 +32,12 @@ export function adminGuard(adminKeys: readonly string[], log: FastifyBaseLogger)
       });
       return;
     }
-    if (isAdmin(presentedKey(request.headers.authorization))) return;
+    const { authorization } = request.headers;
+    if (isAdmin(presentedKey(authorization)) || isAdmin(basicPassword(authorization))) return;
     refused(undefined, { reason: 'no admin key', path: request.routeOptions.url, ip: request.ip });
     await reply.code(401).header('www-authenticate', 'Basic realm="Spool status", charset="UTF-8"').send({
       error: 'unauthorized',
-      message: 'this view needs one of ADMIN_KEYS (Bearer, or Basic as user name)',
+      message: 'this view needs one of ADMIN_KEYS (Bearer, or Basic as user name or password)',
     });
   };
   /** Other keys in use at once (ADMIN_KEYS_FILE changed); keyed views never become open. */

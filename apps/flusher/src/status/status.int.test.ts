@@ -391,12 +391,17 @@ describe('the status behind ADMIN_KEYS', () => {
 
   it('answers 401 with a login prompt without a key or with a wrong one, and the page and data with one', async () => {
     const target = await flusher({ ADMIN_KEYS: `another-admin-key-000000,${KEY}` });
-    const basic = (user: string) => `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
+    const basic = (user: string, password = '') =>
+      `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     for (const url of ['/status', '/status.json', '/queues', '/queues/api/queues']) {
       for (const authorization of [
         undefined,
         'Bearer wrong-key-0123456789',
         basic('wrong'),
+        basic('oncall', 'wrong-key-0123456789'),
+        // A key that only begins the password, or only ends it, is no key.
+        basic('oncall', `${KEY}x`),
+        basic(`oncall:${KEY}`.slice(0, -1)),
         'Bearer ',
         KEY,
       ]) {
@@ -413,7 +418,8 @@ describe('the status behind ADMIN_KEYS', () => {
         expect(answer.headers['www-authenticate']).toBe('Basic realm="Spool status", charset="UTF-8"');
         expect(answer.body).not.toContain(KEY);
       }
-      for (const authorization of [`Bearer ${KEY}`, basic(KEY)]) {
+      // The key in the login prompt's user name field, or in its password field (which hides it).
+      for (const authorization of [`Bearer ${KEY}`, basic(KEY), basic('oncall', KEY), basic('', KEY)]) {
         const answer = await target.app.inject({ method: 'GET', url, headers: { authorization } });
         expect({ url, status: answer.statusCode }).toEqual({ url, status: 200 });
         expect(answer.body).not.toContain(KEY);
