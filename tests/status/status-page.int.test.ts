@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalStack, type ManagedProcess, type LocalStack as Stack } from '@spool/testkit/local-stack';
@@ -11,6 +12,8 @@ import { type Browser, chromium, type Page, type Request } from 'playwright-core
  */
 const CHROMIUM = process.env.SPOOL_CHROMIUM ?? '/usr/bin/chromium';
 const ADMIN_KEY = 'status-admin-key-0123456789';
+/** axe-core, injected into the page to check it. */
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** Where the screenshot goes (the README shows one taken here). */
 const SCREENSHOTS = fileURLToPath(new URL('../../.tools/screenshots/', import.meta.url));
 
@@ -59,6 +62,33 @@ async function send(stream: string, events: number): Promise<void> {
   expect(answer.status).toBe(202);
 }
 
+/** axe-core's WCAG 2.2 AA and best-practice violations on the page as it is now: rule and elements. */
+async function accessibilityViolations(): Promise<Array<{ rule: string; targets: string[] }>> {
+  // Run through the DevTools protocol, which the page's CSP does not govern.
+  await page.evaluate(readFileSync(AXE, 'utf8'));
+  return page.evaluate(async () => {
+    const { violations } = await (
+      window as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: object,
+          ): Promise<{ violations: Array<{ id: string; nodes: Array<{ target: string[] }> }> }>;
+        };
+      }
+    ).axe.run(document, {
+      runOnly: {
+        type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'],
+      },
+    });
+    return violations.map((violation) => ({
+      rule: violation.id,
+      targets: violation.nodes.map((node) => node.target.join(' ')),
+    }));
+  });
+}
+
 /** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
 function cellText(stream: string, cell: string): Promise<string | null> {
   return page.locator(`tr[data-stream="${stream}"] td.${cell}`).textContent();
@@ -102,6 +132,44 @@ describe('the status page, in Chromium', () => {
     expect(await page.locator('body').getAttribute('data-state')).toBe('ok');
   });
 
+  it('keeps its rows from one reading to the next: a selection in one survives the redraws', async () => {
+    const cell = 'tr[data-stream="status-web"] td.object';
+    await page.evaluate((selector) => {
+      const node = document.querySelector(selector) as Element & { kept?: boolean };
+      node.kept = true;
+      getSelection()?.selectAllChildren(node);
+    }, cell);
+    const selected = await page.evaluate(() => String(getSelection()));
+    expect(selected).toContain('stream=status-web/');
+    // Two readings later (the page reads every 2 s; each sets the time it is as of).
+    for (let reading = 0; reading < 2; reading += 1) {
+      const asOf = await page.locator('#generated').textContent();
+      await page.waitForFunction(
+        (before) => document.getElementById('generated')?.textContent !== before,
+        asOf,
+        { timeout: 15_000 },
+      );
+    }
+    expect(
+      await page.evaluate(
+        (selector) => (document.querySelector(selector) as Element & { kept?: boolean }).kept === true,
+        cell,
+      ),
+    ).toBe(true);
+    expect(await page.evaluate(() => String(getSelection()))).toBe(selected);
+    await page.evaluate(() => getSelection()?.removeAllRanges());
+  });
+
+  it('meets WCAG 2.2 AA as axe-core checks it, its alerts and connection state in live regions', async () => {
+    expect(await accessibilityViolations()).toEqual([]);
+    expect(await page.locator('#alerts').getAttribute('aria-live')).toBe('polite');
+    expect(await page.locator('#connection-reason').getAttribute('role')).toBe('status');
+    // Each row is named by its stream for a screen reader going down a column.
+    expect(await page.locator('tr[data-stream="status-web"] th[scope="row"]').textContent()).toBe(
+      'status-web',
+    );
+  });
+
   it('updates itself when events arrive', async () => {
     await send('status-web', 1_000);
     await page.waitForFunction(
@@ -126,6 +194,11 @@ describe('the status page, in Chromium', () => {
       const alerts = await page.locator('#alerts').textContent();
       expect(alerts).toMatch(/\d stream\(s\) stuck: data older than twice FLUSH_INTERVAL/);
       expect(alerts).toMatch(/last flush error, \S+ \(status-(stuck|web)\): /);
+      // In words too, not in colour alone: the row's state, and the alert names it.
+      expect(await cellText('status-stuck', 'state')).toBe('STUCK');
+      expect(alerts).toMatch(/FLUSH_INTERVAL \(4\.0 s\): (\S+, )*status-stuck/);
+      expect(await page.title()).toBe('(!) Spool status');
+      expect(await accessibilityViolations()).toEqual([]);
       // The stuck rows come first.
       const rows = await page
         .locator('#streams tr')

@@ -46,10 +46,10 @@ function run(args: string[], env: Record<string, string> = {}) {
  * `spool status --url <url>` on a terminal of its own (script(1)): the live view runs only on
  * one. script(1) with its input no terminal leaves its pty at 0×0, as any pty nobody sized.
  */
-function statusOnATerminal(url: string) {
+function statusOnATerminal(url: string, env: Record<string, string> = {}) {
   const command = `exec ${process.execPath} ${CLI} status --url ${url}`;
   const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-    env: { ...withoutSpoolSettings() },
+    env: { ...withoutSpoolSettings(), ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   return { terminal, ...childOutput(terminal) };
@@ -316,7 +316,7 @@ describe('spool status', () => {
     await append('status-cli-web', namespace, ['{"n":1}', '{"n":2}']);
     const cli = run(['status', '--redis', REDIS_URL, '--namespace', namespace]);
     expect(await cli.exited).toBe(0);
-    expect(cli.out()).toMatch(/^status-cli-web +16 B +/m);
+    expect(cli.out()).toMatch(/^status-cli-web +ok +16 B +/m);
     expect(cli.out()).toContain('1 streams');
     expect(cli.out()).not.toContain(ANSI);
   });
@@ -516,10 +516,42 @@ describe('spool status', () => {
         20_000,
         'the live view',
       );
-      expect(header).toMatch(/stream +buffer +age +of max +sealed/);
+      expect(header).toMatch(/stream +state +buffer +age +of max/);
     } finally {
       terminal.kill('SIGTERM');
       await closed;
+      await flusher.stop();
+    }
+  });
+
+  it('paints no colour on a terminal with NO_COLOR set (no-color.org), and paints without it', async () => {
+    const flusher = await spawnService(
+      SPOOL_MAINS.flusher,
+      flusherTestEnv({ REDIS_NAMESPACE: randomName('ns') }),
+    );
+    const BOLD = '\u001b[1m';
+    try {
+      for (const [env, painted] of [
+        [{}, true],
+        [{ NO_COLOR: '1' }, false],
+      ] as const) {
+        const { terminal, closed, out } = statusOnATerminal(flusher.url, env);
+        try {
+          // The header line, bold unless NO_COLOR.
+          await waitFor(
+            async () => (stripVTControlCharacters(out()).includes('events/s') ? true : undefined),
+            20_000,
+            'the live view',
+          );
+          expect({ env, painted: out().includes(BOLD) }).toEqual({ env, painted });
+          // Still redrawn in place: NO_COLOR is about colour only.
+          expect(out()).toContain('\u001b[H\u001b[2J');
+        } finally {
+          terminal.kill('SIGTERM');
+          await closed;
+        }
+      }
+    } finally {
       await flusher.stop();
     }
   });

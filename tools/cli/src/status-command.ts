@@ -48,7 +48,7 @@ export async function status(values: OptionValues): Promise<void> {
         const answer = await withinDeadline(read(), { ms: READ_TIMEOUT_MS, signal, source, progress });
         if (answer === undefined) break; // stopped
         // A terminal that reports no size (a pty left at 0×0) has 0 columns: 120 then, as for a pipe.
-        lines = renderStatus(answer, { width: process.stdout.columns || 120, color: live });
+        lines = renderStatus(answer, { width: process.stdout.columns || 120, color: live && !noColor() });
       } catch (error) {
         if (!live) throw error;
         // The flusher's words, or anyone's on the way to a plain-http one.
@@ -139,3 +139,6 @@ function fromFlusher(values: OptionValues, limit: number): StatusSource {
     },
   };
 }
+
+/** NO_COLOR (https://no-color.org), set and not empty: no colours, on a terminal too. */
+const noColor = () => Boolean(process.env.NO_COLOR);

@@ -66,8 +66,35 @@ describe('the status table', () => {
     );
     const table = lines.slice(lines.indexOf('') + 1);
     for (const line of table) expect(line.length).toBeLessThanOrEqual(40);
-    expect(table[0]).toMatch(/^stream +buffer +age/);
-    expect(table[1]).toMatch(/^a-very-\S*… /);
+    expect(table[0]).toMatch(/^stream +state +buffer/);
+    // Cut by its middle: names that differ at their end stay told apart.
+    expect(table[1]).toMatch(/^a-very…and-on +ok /);
+  });
+
+  it('tells stuck streams by their words, without colour: STUCK in their row, named in the alert', () => {
+    const lines = renderStatus(
+      status([
+        { stream: 'billing-events-eu-west-1-staging', stuck: true },
+        { stream: 'billing-events-eu-west-1-production' },
+      ]),
+      { width: 80, color: false },
+    );
+    expect(lines).toContain(
+      '! 1 stream(s) stuck: data older than twice FLUSH_INTERVAL: billing-events-eu-west-1-staging',
+    );
+    const rows = lines.filter((line) => line.startsWith('billing'));
+    expect(rows).toEqual([
+      expect.stringMatching(/^billing-event…st-1-staging +STUCK /),
+      expect.stringMatching(/^billing-event…1-production +ok /),
+    ]);
+  });
+
+  it('names the stuck streams among those shown, and counts the rest', () => {
+    const answer = status([{ stream: 'web', stuck: true }]);
+    answer.totals.stuck = 3;
+    expect(renderStatus(answer, { width: 120, color: false })).toContain(
+      '! 3 stream(s) stuck: data older than twice FLUSH_INTERVAL: web and 2 more',
+    );
   });
 
   it('shows every column on a wide terminal', () => {

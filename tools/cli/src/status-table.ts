@@ -1,5 +1,5 @@
 import type { Status } from '@spool/flusher/dist/status/status.js';
-import { columnsOf, cutToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
+import { columnsOf, cutMiddleToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
 export interface TableStyle {
@@ -32,8 +32,13 @@ export function formatAge(ms: number | null): string {
 const count = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
 const percent = (x: number) => `${Math.round(x * 100)}%`;
 
-/** Columns, most useful first: a narrow terminal keeps those that fit, the stream name always. */
+/**
+ * Columns, most useful first: a narrow terminal keeps those that fit, the stream name always. A
+ * stuck stream says so in words, not in colour alone: into a pipe, or for a reader who cannot
+ * tell red, its row was like any other.
+ */
 const COLUMNS: Array<{ title: string; cell: (row: Status['streams'][number], status: Status) => string }> = [
+  { title: 'state', cell: (row) => (row.stuck ? 'STUCK' : 'ok') },
   { title: 'buffer', cell: (row) => formatBytes(row.bufferBytes) },
   { title: 'age', cell: (row) => formatAge(row.ageMs) },
   { title: 'of max', cell: (row) => percent(row.maxShare) },
@@ -70,7 +75,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
         ? 'Redis: not checked (INFO refused)'
         : `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`),
   );
-  if (t.stuck > 0) out.push(paint(RED, `! ${t.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL`));
+  if (t.stuck > 0) out.push(paint(RED, `! ${stuckStreams(status)}`));
   if (t.countersLost > 0) {
     out.push(
       paint(
@@ -109,7 +114,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   }
   const line = (name: string, cells: string[]) =>
     [
-      padToColumns(cutToColumns(name, nameWidth), nameWidth),
+      padToColumns(cutMiddleToColumns(name, nameWidth), nameWidth),
       ...shown.map((i) => (cells[i] ?? '').padStart(widths[i] ?? 0)),
     ].join('  ');
   out.push(
@@ -127,4 +132,14 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   }
   if (status.streams.length < t.streams) out.push(`(${status.streams.length} of ${t.streams} streams shown)`);
   return out;
+}
+
+/** What the stuck alert says: how many, and the names of those among the rows shown. */
+export function stuckStreams(status: Status): string {
+  const named = status.streams.filter((row) => row.stuck).map((row) => row.stream);
+  const more = status.totals.stuck - named.length;
+  return (
+    `${status.totals.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL` +
+    (named.length > 0 ? `: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '')
+  );
 }

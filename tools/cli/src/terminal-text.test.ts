@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { columnsOf, cutToColumns, padToColumns } from './terminal-text.js';
+import { columnsOf, cutMiddleToColumns, cutToColumns, padToColumns } from './terminal-text.js';
 
 describe('cutting text to a terminal width', () => {
   it('counts East Asian wide characters as two columns, so a cut line does not wrap', () => {
@@ -35,6 +35,23 @@ describe('cutting text to a terminal width', () => {
     expect(cutToColumns('short', 10)).toBe('short');
     expect(cutToColumns('exactly10!', 10)).toBe('exactly10!');
     expect(cutToColumns('eleven-long', 10)).toBe('eleven-lo…');
+  });
+
+  it('cuts by the middle within the width, by columns, keeping both ends', () => {
+    expect(cutMiddleToColumns('web', 6)).toBe('web');
+    expect(cutMiddleToColumns('abcdefghij', 7)).toBe('abc…hij');
+    for (const columns of [6, 7, 10, 25]) {
+      const cut = cutMiddleToColumns('日本語のテキスト-streams-日本語', columns);
+      expect({
+        columns,
+        fits: columnsOf(cut) <= columns,
+        ends: cut.startsWith('日') && cut.endsWith('語'),
+      }).toEqual({
+        columns,
+        fits: true,
+        ends: true,
+      });
+    }
   });
 
   it('pads by columns', () => {

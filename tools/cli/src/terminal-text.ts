@@ -24,6 +24,34 @@ export function cutToColumns(text: string, columns: number): string {
 }
 
 /**
+ * `text` cut to at most `columns` terminal columns by its middle, an ellipsis in place of what
+ * is left out: names that differ at their end (`billing-eu-staging`, `billing-eu-production`)
+ * stay told apart, where a cut at the end made them one (a review at 80 columns).
+ */
+export function cutMiddleToColumns(text: string, columns: number): string {
+  if (columnsOf(text) <= columns) return text;
+  const pieces = [...characters.segment(text)].map(({ segment }) => segment);
+  const room = columns - 1;
+  let head = '';
+  let headColumns = 0;
+  for (const piece of pieces) {
+    const width = characterColumns(piece);
+    if (headColumns + width > Math.ceil(room / 2)) break;
+    head += piece;
+    headColumns += width;
+  }
+  let tail = '';
+  let tailColumns = 0;
+  for (const piece of pieces.reverse()) {
+    const width = characterColumns(piece);
+    if (tailColumns + width > room - headColumns) break;
+    tail = piece + tail;
+    tailColumns += width;
+  }
+  return `${head}…${tail}`;
+}
+
+/**
  * The columns one character (a grapheme cluster) takes: string-width's, but at least 1. A
  * character it counts as none alone (U+00AD SOFT HYPHEN, U+115F HANGUL CHOSEONG FILLER) terminals
  * show 1 or 2 wide: 300 soft hyphens made a line 429 columns on a 200-column terminal (a review's

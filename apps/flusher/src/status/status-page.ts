@@ -26,20 +26,66 @@ const age = (ms) => {
   return s < 60 ? s.toFixed(1) + ' s' : s < 3600 ? (s / 60).toFixed(1) + ' min' : (s / 3600).toFixed(1) + ' h';
 };
 const share = (x) => Math.round(x * 100) + '%';
-function cell(row, text, className) {
-  const td = document.createElement('td');
-  td.textContent = visible(text);
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
+// Text changes only where it differs: the page is redrawn every 2 s, and a node rewritten (or
+// replaced) loses a selection in it (a key being copied) and a screen reader's place.
+function setText(node, text) {
+  const value = visible(text);
+  if (node.textContent !== value) node.textContent = value;
 }
-function bar(row, fraction) {
-  const td = cell(row, share(fraction), 'num');
-  const meter = document.createElement('span');
-  meter.className = 'bar' + (fraction >= 0.9 ? ' hot' : '');
-  meter.style.width = Math.min(100, Math.round(fraction * 100)) + '%';
-  td.prepend(meter);
+// The columns after the stream's name: a cell's class, and its text (or a bar's fraction).
+const CELLS = [
+  { className: 'state', text: (s) => (s.stuck ? 'STUCK' : 'ok') },
+  { className: 'num', text: (s) => bytes(s.bufferBytes) },
+  { className: 'num', bar: (s) => s.thresholdShare },
+  { className: 'num', bar: (s) => s.maxShare },
+  { className: 'num', text: (s, status) => age(s.ageMs) + ' / ' + age(status.settings.flushIntervalMs) },
+  { className: 'num', text: (s) => String(s.generation) },
+  { className: 'num', text: (s) => s.sealedGenerations + (s.sealedGenerations ? ' (' + bytes(s.sealedBytes) + ', ' + age(s.oldestSealedAgeMs) + ')' : '') },
+  { className: 'num accepted', text: (s) => count(s.accepted) },
+  { className: 'num landed', text: (s) => count(s.landed) },
+  { className: 'num', text: (s) => count(s.duplicates) },
+  { className: 'num rejected', text: (s) => count(s.rejected) },
+  { className: 'num', text: (s) => count(s.eventsPerSecond) },
+  { className: 'num', text: (s) => bytes(s.bytesPerSecond) + '/s' },
+  { className: 'object', text: (s) => (s.lastObject ? s.lastObject.key + ' · ' + s.lastObject.landedAt : '–') },
+];
+// Each stream's row, kept from one reading to the next.
+const rows = new Map();
+function rowOf(stream) {
+  let row = rows.get(stream);
+  if (row) return row;
+  row = document.createElement('tr');
+  row.dataset.stream = stream;
+  const name = document.createElement('th');
+  name.scope = 'row';
+  name.className = 'name';
+  name.textContent = visible(stream);
+  row.appendChild(name);
+  for (const column of CELLS) {
+    const td = document.createElement('td');
+    td.className = column.className;
+    // A bar's cell: the meter, then its figure.
+    if (column.bar) td.append(document.createElement('span'), document.createElement('span'));
+    row.appendChild(td);
+  }
+  rows.set(stream, row);
+  return row;
 }
+function fill(row, s, status) {
+  row.classList.toggle('stuck', Boolean(s.stuck));
+  CELLS.forEach((column, i) => {
+    const td = row.cells[i + 1];
+    if (!column.bar) return setText(td, column.text(s, status));
+    const fraction = column.bar(s);
+    const [meter, figure] = td.children;
+    setText(figure, share(fraction));
+    const kind = fraction >= 0.9 ? 'bar hot' : 'bar';
+    if (meter.className !== kind) meter.className = kind;
+    const width = Math.min(100, Math.round(fraction * 100)) + '%';
+    if (meter.style.width !== width) meter.style.width = width;
+  });
+}
+let alertsShown = '';
 function render(status) {
   const t = status.totals;
   $('generated').textContent = status.generatedAt;
@@ -48,38 +94,42 @@ function render(status) {
     count(t.sealedGenerations) + ' sealed (' + bytes(t.sealedBytes) + ') · ' +
     count(t.accepted) + ' accepted · ' + count(t.landed) + ' landed · ' + count(t.inFlight) + ' in flight · ' +
     (t.eventsPerSecond === null ? '–' : count(t.eventsPerSecond)) + ' events/s · ' + bytes(t.bytesPerSecond) + '/s';
-  const alerts = $('alerts');
-  alerts.replaceChildren();
-  const alert = (text) => { const li = document.createElement('li'); li.textContent = visible(text); alerts.appendChild(li); };
-  if (t.stuck > 0) alert(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')');
-  if (t.countersLost > 0) alert(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
+  const texts = [];
+  if (t.stuck > 0) {
+    const named = status.streams.filter((s) => s.stuck).map((s) => s.stream);
+    const more = t.stuck - named.length;
+    texts.push(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')' +
+      (named.length ? ': ' + named.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : ''));
+  }
+  if (t.countersLost > 0) texts.push(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
   if (status.lastFlushError) {
     const e = status.lastFlushError;
-    alert('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message +
+    texts.push('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message +
       (e.landedSince ? ' (its stream has landed since)' : ''));
   }
-  for (const warning of status.redis.warnings) alert('Redis: ' + warning);
+  for (const warning of status.redis.warnings) texts.push('Redis: ' + warning);
+  // A live region: said by a screen reader when it changes, so redrawn only then.
+  if (JSON.stringify(texts) !== alertsShown) {
+    alertsShown = JSON.stringify(texts);
+    $('alerts').replaceChildren(...texts.map((text) => {
+      const li = document.createElement('li');
+      li.textContent = visible(text);
+      return li;
+    }));
+  }
   const body = $('streams');
-  body.replaceChildren();
-  for (const s of status.streams) {
-    const row = document.createElement('tr');
-    if (s.stuck) row.className = 'stuck';
-    row.dataset.stream = s.stream;
-    cell(row, s.stream, 'name');
-    cell(row, bytes(s.bufferBytes), 'num');
-    bar(row, s.thresholdShare);
-    bar(row, s.maxShare);
-    cell(row, age(s.ageMs) + ' / ' + age(status.settings.flushIntervalMs), 'num');
-    cell(row, String(s.generation), 'num');
-    cell(row, s.sealedGenerations + (s.sealedGenerations ? ' (' + bytes(s.sealedBytes) + ', ' + age(s.oldestSealedAgeMs) + ')' : ''), 'num');
-    cell(row, count(s.accepted), 'num accepted');
-    cell(row, count(s.landed), 'num landed');
-    cell(row, count(s.duplicates), 'num');
-    cell(row, count(s.rejected), 'num rejected');
-    cell(row, count(s.eventsPerSecond), 'num');
-    cell(row, bytes(s.bytesPerSecond) + '/s', 'num');
-    cell(row, s.lastObject ? s.lastObject.key + ' · ' + s.lastObject.landedAt : '–', 'object');
-    body.appendChild(row);
+  const shown = new Set();
+  status.streams.forEach((s, i) => {
+    const row = rowOf(s.stream);
+    fill(row, s, status);
+    shown.add(s.stream);
+    // Moved only when out of place: a moved row loses a selection in it too.
+    if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null);
+  });
+  for (const [stream, row] of rows) {
+    if (shown.has(stream)) continue;
+    row.remove();
+    rows.delete(stream);
   }
   $('shown').textContent = status.streams.length < t.streams ? 'showing ' + status.streams.length + ' of ' + t.streams : '';
   const q = status.queue;
@@ -90,7 +140,10 @@ function render(status) {
     bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
   const failing = status.lastFlushError && !status.lastFlushError.landedSince;
-  document.body.dataset.state = t.stuck > 0 || t.countersLost > 0 || failing ? 'attention' : 'ok';
+  const attention = t.stuck > 0 || t.countersLost > 0 || failing;
+  document.body.dataset.state = attention ? 'attention' : 'ok';
+  // A tab in the background says it too.
+  document.title = (attention ? '(!) ' : '') + 'Spool status';
 }
 // One reading at a time, each given up after 10 s (as spool status does): a flusher that stopped
 // answering (a hung process, a stalled port-forward) left the page showing old figures, or an old
@@ -110,11 +163,14 @@ async function refresh() {
     if (!answer.ok) throw new Error('status.json answered ' + answer.status);
     render(await answer.json());
     readAt = Date.now();
-    $('connection').textContent = '';
+    setText($('connection-reason'), '');
+    $('stale').textContent = '';
   } catch (error) {
     const reason = error.name === 'TimeoutError' ? 'the flusher did not answer in ' + TIMEOUT_MS / 1000 + ' s' : error.message;
-    const stale = readAt ? ' (the figures below are ' + age(Date.now() - readAt) + ' old)' : '';
-    $('connection').textContent = visible('cannot read the status: ' + reason + stale);
+    // The reason in a live region, said once; the figures' age, which grows every 2 s, beside it.
+    setText($('connection-reason'), 'cannot read the status: ' + reason);
+    $('stale').textContent = readAt ? ' (the figures below are ' + age(Date.now() - readAt) + ' old)' : '';
+    document.title = '(not current) Spool status';
   } finally {
     setTimeout(refresh, EVERY_MS);
   }
@@ -136,32 +192,40 @@ export const STATUS_PAGE = `<!doctype html>
   h2 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
   .muted { color: #66707a; }
   #alerts { color: #a4161a; font-weight: 600; padding-left: 1.2rem; }
-  #connection { color: #a4161a; }
+  #connection { color: #a4161a; font-weight: 600; }
   .table { overflow-x: auto; }
+  .table:focus-visible { outline: 2px solid #2f80ed; }
   table { border-collapse: collapse; width: 100%; }
   th, td { padding: .25rem .5rem; border-bottom: 1px solid #e3e6ea; white-space: nowrap; text-align: left; }
   th { font-weight: 600; background: #f5f6f8; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; position: relative; }
   td.object { font-family: ui-monospace, monospace; font-size: 12px; }
-  tr.stuck td { background: #fde8e8; }
+  /* The stream's name stays in sight while the table scrolls sideways (a phone, 200 % zoom). */
+  th.name, thead th:first-child { position: sticky; left: 0; background: #fff; font-weight: 600; }
+  thead th:first-child { background: #f5f6f8; }
+  td.state { font-weight: 600; }
+  tr.stuck td, tr.stuck th { background: #fde8e8; }
+  tr.stuck td.state { color: #a4161a; }
   .bar { position: absolute; left: 0; bottom: 0; height: 3px; background: #2f80ed; }
   .bar.hot { background: #d62828; }
 </style>
 </head>
 <body data-state="loading">
+<main>
 <h1>Spool status</h1>
-<div class="muted">as of <span id="generated">…</span> <span id="connection"></span></div>
+<div class="muted">as of <span id="generated">…</span> <span id="connection"><span id="connection-reason" role="status"></span><span id="stale"></span></span></div>
 <p id="summary"></p>
-<ul id="alerts"></ul>
-<h2>Streams <span id="shown" class="muted"></span></h2>
-<div class="table"><table>
-<thead><tr><th>stream</th><th>buffer</th><th>of threshold</th><th>of max</th><th>age / interval</th><th>gen</th><th>sealed waiting</th><th>accepted</th><th>landed</th><th>duplicates</th><th>rejected</th><th>events/s</th><th>bytes/s</th><th>last object</th></tr></thead>
+<ul id="alerts" aria-live="polite"></ul>
+<h2 id="streams-heading">Streams <span id="shown" class="muted"></span></h2>
+<div class="table" tabindex="0" role="region" aria-labelledby="streams-heading"><table>
+<thead><tr><th scope="col">stream</th><th scope="col">state</th><th scope="col">buffer</th><th scope="col">of threshold</th><th scope="col">of max</th><th scope="col">age / interval</th><th scope="col">gen</th><th scope="col">sealed waiting</th><th scope="col">accepted</th><th scope="col">landed</th><th scope="col">duplicates</th><th scope="col">rejected</th><th scope="col">events/s</th><th scope="col">bytes/s</th><th scope="col">last object</th></tr></thead>
 <tbody id="streams"></tbody>
 </table></div>
 <h2>Flush queue</h2>
 <p id="queue"></p>
 <h2>Redis</h2>
 <p id="redis"></p>
+</main>
 <script>${SCRIPT}</script>
 </body>
 </html>
