@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalStack, type ManagedProcess, type LocalStack as Stack } from '@spool/testkit/local-stack';
+import { waitFor } from '@spool/testkit/wait';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
 
 /**
@@ -89,6 +90,60 @@ async function accessibilityViolations(): Promise<Array<{ rule: string; targets:
   });
 }
 
+/** A /status.json answer showing `streams` (each with a stream name; stuck if said), for routed readings. */
+function statusOf(streams: Array<{ stream: string; stuck: boolean }>) {
+  const stuck = streams.filter((row) => row.stuck).length;
+  return {
+    generatedAt: new Date().toISOString(),
+    settings: { flushIntervalMs: 2_000 },
+    totals: {
+      streams: streams.length,
+      stuck,
+      countersLost: 0,
+      bufferBytes: 0,
+      sealedGenerations: 0,
+      sealedBytes: 0,
+      accepted: 0,
+      landed: 0,
+      inFlight: 0,
+      eventsPerSecond: 0,
+      bytesPerSecond: 0,
+    },
+    streams: streams.map(({ stream, stuck }) => ({
+      stream,
+      stuck,
+      bufferBytes: 10,
+      thresholdShare: 0.5,
+      maxShare: 0.95,
+      ageMs: 1_000,
+      generation: 1,
+      sealedGenerations: 0,
+      sealedBytes: 0,
+      oldestSealedAgeMs: null,
+      accepted: 1,
+      landed: 1,
+      duplicates: 0,
+      rejected: 0,
+      eventsPerSecond: 0,
+      bytesPerSecond: 0,
+      lastObject: {
+        key: `stream=${stream}/dt=2026-12-07/hour=17/${stream}.ndjson.gz`,
+        landedAt: '2026-12-07T17:00:00Z',
+      },
+    })),
+    queue: { waiting: 0, active: 0, delayed: 0, failed: 0, oldestWaitingAgeMs: null },
+    redis: {
+      nodes: 1,
+      usedMemoryBytes: 1,
+      maxMemoryBytes: 0,
+      evictionPolicies: ['noeviction'],
+      aofEnabled: true,
+      warnings: [],
+    },
+    lastFlushError: null,
+  };
+}
+
 /** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
 function cellText(stream: string, cell: string): Promise<string | null> {
   return page.locator(`tr[data-stream="${stream}"] td.${cell}`).textContent();
@@ -168,6 +223,70 @@ describe('the status page, in Chromium', () => {
     expect(await page.locator('tr[data-stream="status-web"] th[scope="row"]').textContent()).toBe(
       'status-web',
     );
+  });
+
+  it('keeps a selection when a row above it leaves or moves down, and the name in sight as the table scrolls', async () => {
+    // The page's readings, answered here: which streams it shows, in which order.
+    let order = ['aaa', 'bbb', 'ccc', 'ddd'];
+    let readings = 0;
+    const context = await browser.newContext({
+      httpCredentials: { username: ADMIN_KEY, password: '' },
+      viewport: { width: 390, height: 700 },
+    });
+    try {
+      const phone = await context.newPage();
+      await phone.route('**/status.json', async (route) => {
+        readings += 1;
+        await route.fulfill({ json: statusOf(order.map((stream) => ({ stream, stuck: stream === 'aaa' }))) });
+      });
+      await phone.goto(`${flusherUrl}/status`);
+      const cell = 'tr[data-stream="ccc"] td.object';
+      await phone.locator(cell).waitFor({ timeout: 15_000 });
+      await phone.evaluate((selector) => {
+        const node = document.querySelector(selector) as Element;
+        getSelection()?.selectAllChildren(node);
+      }, cell);
+      const selected = await phone.evaluate(() => String(getSelection()));
+      expect(selected).toContain('stream=ccc/');
+      // The stuck stream recovers and goes down; then it is forgotten; another goes first.
+      for (const next of [
+        ['bbb', 'ccc', 'ddd', 'aaa'],
+        ['bbb', 'ccc', 'ddd'],
+        ['ddd', 'bbb', 'ccc'],
+      ]) {
+        order = next;
+        const seen = readings;
+        await phone.waitForFunction(
+          (expected) => document.querySelectorAll('#streams tr').length === expected,
+          next.length,
+        );
+        await waitFor(async () => (readings > seen + 1 ? true : undefined), 15_000, 'two more readings');
+        expect({ next, selected: await phone.evaluate(() => String(getSelection())) }).toEqual({
+          next,
+          selected,
+        });
+      }
+      expect(
+        await phone
+          .locator('#streams tr')
+          .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.stream)),
+      ).toEqual(['ddd', 'bbb', 'ccc']);
+      // Scrolled sideways to the figures, the name column is still what shows at its place.
+      const atName = await phone.evaluate(() => {
+        const table = document.querySelector('.table') as HTMLElement;
+        const name = document.querySelector('tr[data-stream="ccc"] th') as HTMLElement;
+        const box = name.getBoundingClientRect();
+        const found: string[] = [];
+        for (const share of [0.3, 0.6, 1]) {
+          table.scrollLeft = (table.scrollWidth - table.clientWidth) * share;
+          found.push(document.elementFromPoint(box.left + 5, box.top + box.height / 2)?.textContent ?? '');
+        }
+        return found;
+      });
+      expect(atName).toEqual(['ccc', 'ccc', 'ccc']);
+    } finally {
+      await context.close();
+    }
   });
 
   it('updates itself when events arrive', async () => {

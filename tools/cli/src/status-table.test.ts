@@ -89,6 +89,13 @@ describe('the status table', () => {
     ]);
   });
 
+  it('names at most five stuck streams in its alert, a line and not a screen', () => {
+    const answer = status(Array.from({ length: 7 }, (_, n) => ({ stream: `stream-${n}`, stuck: true })));
+    expect(renderStatus(answer, { width: 120, color: false })).toContain(
+      '! 7 stream(s) stuck: data older than twice FLUSH_INTERVAL: stream-0, stream-1, stream-2, stream-3, stream-4 and 2 more',
+    );
+  });
+
   it('names the stuck streams among those shown, and counts the rest', () => {
     const answer = status([{ stream: 'web', stuck: true }]);
     answer.totals.stuck = 3;

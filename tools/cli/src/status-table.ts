@@ -1,4 +1,4 @@
-import type { Status } from '@spool/flusher/dist/status/status.js';
+import { STUCK_STREAMS_NAMED, type Status } from '@spool/flusher/dist/status/status.js';
 import { columnsOf, cutMiddleToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
@@ -134,9 +134,12 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   return out;
 }
 
-/** What the stuck alert says: how many, and the names of those among the rows shown. */
+/** What the stuck alert says: how many, and the names of the first few among the rows shown. */
 export function stuckStreams(status: Status): string {
-  const named = status.streams.filter((row) => row.stuck).map((row) => row.stream);
+  const named = status.streams
+    .filter((row) => row.stuck)
+    .map((row) => row.stream)
+    .slice(0, STUCK_STREAMS_NAMED);
   const more = status.totals.stuck - named.length;
   return (
     `${status.totals.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL` +

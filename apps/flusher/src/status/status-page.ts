@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ACTING_CHARACTERS } from '@spool/shared';
+import { STUCK_STREAMS_NAMED } from './status.js';
 
 /**
  * The status page: one HTML document with its script inline (no assets to serve or fetch), which
@@ -85,6 +86,27 @@ function fill(row, s, status) {
     if (meter.style.width !== width) meter.style.width = width;
   });
 }
+// Of rows' old places in their new order (-1: a new row), the positions of a longest increasing
+// run: rows already in order among themselves (patience sorting, O(n log n)).
+function staying(places) {
+  const tails = [];
+  const previous = [];
+  places.forEach((place, i) => {
+    if (place < 0) return;
+    let low = 0;
+    let high = tails.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (places[tails[middle]] < place) low = middle + 1;
+      else high = middle;
+    }
+    previous[i] = low > 0 ? tails[low - 1] : -1;
+    tails[low] = i;
+  });
+  const stay = new Set();
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = previous[i]) stay.add(i);
+  return stay;
+}
 let alertsShown = '';
 function render(status) {
   const t = status.totals;
@@ -96,7 +118,7 @@ function render(status) {
     (t.eventsPerSecond === null ? '–' : count(t.eventsPerSecond)) + ' events/s · ' + bytes(t.bytesPerSecond) + '/s';
   const texts = [];
   if (t.stuck > 0) {
-    const named = status.streams.filter((s) => s.stuck).map((s) => s.stream);
+    const named = status.streams.filter((s) => s.stuck).map((s) => s.stream).slice(0, ${STUCK_STREAMS_NAMED});
     const more = t.stuck - named.length;
     texts.push(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')' +
       (named.length ? ': ' + named.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : ''));
@@ -118,18 +140,26 @@ function render(status) {
     }));
   }
   const body = $('streams');
-  const shown = new Set();
-  status.streams.forEach((s, i) => {
-    const row = rowOf(s.stream);
-    fill(row, s, status);
-    shown.add(s.stream);
-    // Moved only when out of place: a moved row loses a selection in it too.
-    if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null);
-  });
+  // Those no longer shown go first: in place while the others were placed, each row after one
+  // was out of place by one, and moved.
+  const shown = new Set(status.streams.map((s) => s.stream));
   for (const [stream, row] of rows) {
     if (shown.has(stream)) continue;
     row.remove();
     rows.delete(stream);
+  }
+  // Only rows out of place are moved (a moved row loses a selection in it too): those outside the
+  // longest run already in the new order. Placed by index, one stream that went down moved every
+  // row it passed.
+  const placed = status.streams.map((s) => rowOf(s.stream));
+  const oldPlace = new Map([...body.children].map((row, i) => [row, i]));
+  const stay = staying(placed.map((row) => (oldPlace.has(row) ? oldPlace.get(row) : -1)));
+  let next = null;
+  for (let i = placed.length - 1; i >= 0; i -= 1) {
+    const row = placed[i];
+    fill(row, status.streams[i], status);
+    if (!stay.has(i) && (row.parentNode !== body || row.nextSibling !== next)) body.insertBefore(row, next);
+    next = row;
   }
   $('shown').textContent = status.streams.length < t.streams ? 'showing ' + status.streams.length + ' of ' + t.streams : '';
   const q = status.queue;
@@ -201,7 +231,7 @@ export const STATUS_PAGE = `<!doctype html>
   td.num { text-align: right; font-variant-numeric: tabular-nums; position: relative; }
   td.object { font-family: ui-monospace, monospace; font-size: 12px; }
   /* The stream's name stays in sight while the table scrolls sideways (a phone, 200 % zoom). */
-  th.name, thead th:first-child { position: sticky; left: 0; background: #fff; font-weight: 600; }
+  th.name, thead th:first-child { position: sticky; left: 0; z-index: 1; background: #fff; font-weight: 600; }
   thead th:first-child { background: #f5f6f8; }
   td.state { font-weight: 600; }
   tr.stuck td, tr.stuck th { background: #fde8e8; }

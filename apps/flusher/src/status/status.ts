@@ -53,6 +53,9 @@ export interface Status {
   redis: RedisHealth;
 }
 
+/** How many stuck streams the page's and `spool status`'s alert name (the rest are counted): a line, not a screen. */
+export const STUCK_STREAMS_NAMED = 5;
+
 export const DEFAULT_STREAM_LIMIT = 50;
 export const MAX_STREAM_LIMIT = 1_000;
 
