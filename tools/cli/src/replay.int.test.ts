@@ -1014,29 +1014,37 @@ describe('spool replay', () => {
     },
   );
 
-  it('stopped by Ctrl-C while listing the source: exits 130, never saying the range holds nothing', async () => {
+  it('stopped by Ctrl-C while listing the source: exits 130, never saying the range holds nothing, or that its objects are gone', async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;
     const { stream, day } = await land(prefix, 2, 10);
-    const proxy = await S3FaultProxy.start(services.endpoint);
-    try {
-      const listing = proxy.holdNext(
-        (method, url) => method === 'GET' && url.searchParams.has('list-type'),
-        30_000,
-      );
-      const replay = runCli('replay', dayReplay(stream, day, target), {
-        ...s3Env(prefix),
-        S3_ENDPOINT: proxy.endpoint,
-      });
-      const held = await listing;
-      if (!held) throw new Error('the listing was never asked for');
-      // The signal seen before the listing answers: the run stops with what it has (nothing).
-      await stopAndWaitForWord(replay);
-      held.release();
-      expect(await replay.exited).toBe(130);
-      expect(replay.err()).not.toContain('no objects');
-    } finally {
-      await proxy.close();
+    // The manifests' listing (read first), then the objects': stopped during the second, the
+    // objects its manifest lists and it had not listed yet were said "not in S3".
+    for (const listed of ['_manifests/', 'stream=']) {
+      const proxy = await S3FaultProxy.start(services.endpoint);
+      try {
+        const listing = proxy.holdNext(
+          (method, url) =>
+            method === 'GET' &&
+            url.searchParams.has('list-type') &&
+            (url.searchParams.get('prefix') ?? '').startsWith(`${prefix}${listed}`),
+          30_000,
+        );
+        const replay = runCli('replay', dayReplay(stream, day, target), {
+          ...s3Env(prefix),
+          S3_ENDPOINT: proxy.endpoint,
+        });
+        const held = await listing;
+        if (!held) throw new Error(`the listing of ${listed} was never asked for`);
+        // The signal seen before the listing answers: the run stops with what it has (nothing).
+        await stopAndWaitForWord(replay);
+        held.release();
+        expect({ listed, code: await replay.exited }).toEqual({ listed, code: 130 });
+        expect(replay.err()).not.toContain('no objects');
+        expect(replay.err()).not.toContain('left out');
+      } finally {
+        await proxy.close();
+      }
     }
   });
 });

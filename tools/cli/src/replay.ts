@@ -150,6 +150,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
       found.push({ key, day, format: sourceFormat, target: targetKey(options, key, sourceFormat) });
     else leftOut.push({ key, why: 'outside the hour= folders the flusher writes' });
   }
+  // Stopped while listing: what was not listed yet is not known gone (every object its manifest
+  // lists and the listing had not reached was said "not in S3").
+  if (signal?.aborted) return { objects: 0, of: 0, written: 0, skipped: 0, leftOut: [], key: '' };
   // An object a manifest lists that is gone is said (a copy without it verified clean: a review's run).
   const listed = new Set([...found.map((source) => source.key), ...leftOut.map((left) => left.key)]);
   for (const manifest of sourceManifests.values()) {
