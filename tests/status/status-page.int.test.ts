@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Status } from '@spool/flusher/dist/status/status.js';
 import { LocalStack, type ManagedProcess, type LocalStack as Stack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
@@ -90,12 +91,12 @@ async function accessibilityViolations(): Promise<Array<{ rule: string; targets:
   });
 }
 
-/** A /status.json answer showing `streams` (each with a stream name; stuck if said), for routed readings. */
-function statusOf(streams: Array<{ stream: string; stuck: boolean }>) {
+/** A /status.json answer showing `streams` (each with a stream name; stuck if said), for routed readings: typed, so it is one the flusher could send. */
+function statusOf(streams: Array<{ stream: string; stuck: boolean }>): Status {
   const stuck = streams.filter((row) => row.stuck).length;
   return {
     generatedAt: new Date().toISOString(),
-    settings: { flushIntervalMs: 2_000 },
+    settings: { flushThresholdBytes: 2 ** 20, maxBufferBytes: 2 ** 22, flushIntervalMs: 2_000 },
     totals: {
       streams: streams.length,
       stuck,
@@ -105,6 +106,9 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean }>) {
       sealedBytes: 0,
       accepted: 0,
       landed: 0,
+      duplicates: 0,
+      rejected: 0,
+      quarantineDropped: 0,
       inFlight: 0,
       eventsPerSecond: 0,
       bytesPerSecond: 0,
@@ -124,6 +128,9 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean }>) {
       landed: 1,
       duplicates: 0,
       rejected: 0,
+      quarantineDropped: 0,
+      acceptedBytes: 700,
+      countersLost: false,
       eventsPerSecond: 0,
       bytesPerSecond: 0,
       lastObject: {
@@ -131,7 +138,8 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean }>) {
         landedAt: '2026-12-07T17:00:00Z',
       },
     })),
-    queue: { waiting: 0, active: 0, delayed: 0, failed: 0, oldestWaitingAgeMs: null },
+    limit: 50,
+    queue: { waiting: 0, active: 0, delayed: 0, failed: 0, prioritized: 0, oldestWaitingAgeMs: null },
     redis: {
       nodes: 1,
       usedMemoryBytes: 1,
