@@ -14,18 +14,28 @@ export const sha256 = (text: string): Buffer => hash('sha256', text, 'buffer');
 
 /** The key a request presents, or undefined. */
 export function presentedKey(authorization: string | undefined): string | undefined {
-  if (!authorization) return undefined;
-  // The scheme, then the rest as it is: a key holding a run of spaces (the settings allow one)
-  // must reach the comparison whole, not with the run made one space.
-  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+(.*))?$/s.exec(authorization.trim()) ?? [];
-  if (scheme.toLowerCase() === 'bearer') return credentials || undefined;
-  if (scheme.toLowerCase() === 'basic') {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    const user = colon === -1 ? decoded : decoded.slice(0, colon);
-    return user || undefined;
-  }
+  const { scheme, credentials } = authorizationParts(authorization);
+  if (scheme === 'bearer') return credentials || undefined;
+  if (scheme === 'basic') return basicCredentials(credentials).user || undefined;
   return undefined;
+}
+
+/**
+ * An `Authorization` header's scheme (lower case) and the rest as it is: a key holding a run of
+ * spaces (the settings allow one) must reach the comparison whole, not with the run made one space.
+ */
+function authorizationParts(authorization: string | undefined): { scheme: string; credentials: string } {
+  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+(.*))?$/s.exec(authorization?.trim() ?? '') ?? [];
+  return { scheme: scheme.toLowerCase(), credentials };
+}
+
+/** HTTP Basic credentials decoded: the user name, and the password after the first colon (if any). */
+function basicCredentials(credentials: string): { user: string; password: string | undefined } {
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1
+    ? { user: decoded, password: undefined }
+    : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 /**
@@ -34,11 +44,8 @@ export function presentedKey(authorization: string | undefined): string | undefi
  * views take the key there too; the prompt then hides it).
  */
 export function basicPassword(authorization: string | undefined): string | undefined {
-  const [, scheme = '', credentials = ''] = /^(\S+)(?:\s+(.*))?$/s.exec(authorization?.trim() ?? '') ?? [];
-  if (scheme.toLowerCase() !== 'basic') return undefined;
-  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? undefined : decoded.slice(colon + 1) || undefined;
+  const { scheme, credentials } = authorizationParts(authorization);
+  return scheme === 'basic' ? basicCredentials(credentials).password || undefined : undefined;
 }
 
 /**
