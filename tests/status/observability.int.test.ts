@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { createFlusherMetrics } from '@spool/flusher/dist/metrics.js';
+import { NEARLY_FULL_SHARE } from '@spool/flusher/dist/status/stream-status.js';
 import { createIngestMetrics } from '@spool/ingest/dist/metrics.js';
 
 /**
@@ -59,6 +60,12 @@ describe('the alert rules', () => {
 
   it("pass promtool's unit tests: each alert fires on a broken pipeline, none on a healthy one", () => {
     expect(promtool('test', 'rules', 'alerts.test.yml')).toContain('SUCCESS');
+  });
+
+  it('call a stream nearly full where the status page and spool status do', () => {
+    const rules = readFileSync(`${OBSERVABILITY}prometheus/alerts.yml`, 'utf8');
+    const expression = /alert: SpoolBufferNearlyFull\n(?:\s+#.*\n)*\s+expr: (.+)/.exec(rules)?.[1];
+    expect(expression).toBe(`max by (stream) (spool_buffer_fill_ratio) > ${NEARLY_FULL_SHARE}`);
   });
 
   it('name only metrics that Spool exports', async () => {

@@ -65,10 +65,10 @@ async function send(stream: string, events: number): Promise<void> {
 }
 
 /** axe-core's WCAG 2.2 AA and best-practice violations on the page as it is now: rule and elements. */
-async function accessibilityViolations(): Promise<Array<{ rule: string; targets: string[] }>> {
+async function accessibilityViolations(on: Page = page): Promise<Array<{ rule: string; targets: string[] }>> {
   // Run through the DevTools protocol, which the page's CSP does not govern.
-  await page.evaluate(readFileSync(AXE, 'utf8'));
-  return page.evaluate(async () => {
+  await on.evaluate(readFileSync(AXE, 'utf8'));
+  return on.evaluate(async () => {
     const { violations } = await (
       window as unknown as {
         axe: {
@@ -91,8 +91,8 @@ async function accessibilityViolations(): Promise<Array<{ rule: string; targets:
   });
 }
 
-/** A /status.json answer showing `streams` (each with a stream name; stuck if said), for routed readings: typed, so it is one the flusher could send. */
-function statusOf(streams: Array<{ stream: string; stuck: boolean }>): Status {
+/** A /status.json answer showing `streams` (each with a stream name; stuck or nearly full if said), for routed readings: typed, so it is one the flusher could send. */
+function statusOf(streams: Array<{ stream: string; stuck: boolean; nearlyFull?: boolean }>): Status {
   const stuck = streams.filter((row) => row.stuck).length;
   return {
     generatedAt: new Date().toISOString(),
@@ -100,6 +100,7 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean }>): Status {
     totals: {
       streams: streams.length,
       stuck,
+      nearlyFull: streams.filter((row) => row.nearlyFull).length,
       countersLost: 0,
       bufferBytes: 0,
       sealedGenerations: 0,
@@ -113,12 +114,13 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean }>): Status {
       eventsPerSecond: 0,
       bytesPerSecond: 0,
     },
-    streams: streams.map(({ stream, stuck }) => ({
+    streams: streams.map(({ stream, stuck, nearlyFull = false }) => ({
       stream,
       stuck,
+      nearlyFull,
       bufferBytes: 10,
-      thresholdShare: 0.5,
-      maxShare: 0.95,
+      thresholdShare: 0.95,
+      maxShare: nearlyFull ? 0.85 : 0.5,
       ageMs: 1_000,
       generation: 1,
       sealedGenerations: 0,
@@ -292,6 +294,43 @@ describe('the status page, in Chromium', () => {
         return found;
       });
       expect(atName).toEqual(['ccc', 'ccc', 'ccc']);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('says which streams are nearly full, in words: their state, an alert naming them, the title', async () => {
+    const context = await browser.newContext({ httpCredentials: { username: ADMIN_KEY, password: '' } });
+    try {
+      const routed = await context.newPage();
+      await routed.route('**/status.json', (route) =>
+        route.fulfill({
+          json: statusOf([
+            { stream: 'full-and-stuck', stuck: true, nearlyFull: true },
+            { stream: 'full', stuck: false, nearlyFull: true },
+            { stream: 'roomy', stuck: false },
+          ]),
+        }),
+      );
+      await routed.goto(`${flusherUrl}/status`);
+      await routed.locator('tr[data-stream="roomy"]').waitFor({ timeout: 15_000 });
+      const state = (stream: string) => routed.locator(`tr[data-stream="${stream}"] td.state`).textContent();
+      expect([await state('full-and-stuck'), await state('full'), await state('roomy')]).toEqual([
+        'STUCK, NEARLY FULL',
+        'NEARLY FULL',
+        'ok',
+      ]);
+      expect(await routed.locator('#alerts li').allTextContents()).toContain(
+        '2 stream(s) nearly full: over 80% of MAX_BUFFER_BYTES (4.0 MiB) in Redis; at 100% their writes are refused (503): full-and-stuck, full',
+      );
+      expect(await routed.title()).toBe('(!) Spool status');
+      // Red on the bar of the share of MAX_BUFFER_BYTES of the nearly full alone: a buffer at 95 %
+      // of its flush threshold is one about to be flushed, not a problem.
+      const hotBars = await routed
+        .locator('.bar.hot')
+        .evaluateAll((bars) => bars.map((bar) => (bar.closest('tr') as HTMLElement).dataset.stream));
+      expect(hotBars).toEqual(['full-and-stuck', 'full']);
+      expect(await accessibilityViolations(routed)).toEqual([]);
     } finally {
       await context.close();
     }

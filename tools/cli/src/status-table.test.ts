@@ -9,6 +9,7 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
     totals: {
       streams: streams.length,
       stuck: streams.filter((row) => row.stuck).length,
+      nearlyFull: streams.filter((row) => row.nearlyFull).length,
       countersLost: streams.filter((row) => row.countersLost).length,
       bufferBytes: 0,
       sealedGenerations: 0,
@@ -41,6 +42,7 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
       bytesPerSecond: 2048,
       lastObject: null,
       stuck: false,
+      nearlyFull: false,
       countersLost: false,
       ...row,
     })),
@@ -102,6 +104,27 @@ describe('the status table', () => {
     expect(renderStatus(answer, { width: 120, color: false })).toContain(
       '! 3 stream(s) stuck: data older than twice FLUSH_INTERVAL: web and 2 more',
     );
+  });
+
+  it('tells nearly full streams by their words too, and names them in an alert of their own', () => {
+    const lines = renderStatus(
+      status([
+        { stream: 'web', stuck: true, nearlyFull: true, maxShare: 0.97 },
+        { stream: 'ios', nearlyFull: true, maxShare: 0.85 },
+        { stream: 'android', maxShare: 0.5 },
+      ]),
+      { width: 120, color: false },
+    );
+    expect(lines).toContain(
+      '! 2 stream(s) nearly full: over 80% of MAX_BUFFER_BYTES (4.0 KiB) in Redis; at 100% their writes are refused (503): web, ios',
+    );
+    expect(lines.filter((line) => /^(web|ios|android) /.test(line))).toEqual([
+      expect.stringMatching(/^web +STUCK, NEARLY FULL +512 B +1\.5s +97% /),
+      expect.stringMatching(/^ios +NEARLY FULL +512 B +1\.5s +85% /),
+      expect.stringMatching(/^android +ok +512 B +1\.5s +50% /),
+    ]);
+    const painted = renderStatus(status([{ stream: 'ios', nearlyFull: true }]), { width: 120, color: true });
+    expect(painted.find((line) => line.includes('ios '))).toContain('\x1b[31m');
   });
 
   it('shows every column on a wide terminal', () => {

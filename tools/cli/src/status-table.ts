@@ -1,4 +1,5 @@
-import { STUCK_STREAMS_NAMED, type Status } from '@spool/flusher/dist/status/status.js';
+import { STREAMS_NAMED_IN_ALERT, type Status } from '@spool/flusher/dist/status/status.js';
+import { NEARLY_FULL_SHARE } from '@spool/flusher/dist/status/stream-status.js';
 import { columnsOf, cutMiddleToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
@@ -32,13 +33,19 @@ export function formatAge(ms: number | null): string {
 const count = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
 const percent = (x: number) => `${Math.round(x * 100)}%`;
 
+type Row = Status['streams'][number];
+
+/** What needs attention in a stream, in words, as the status page says it. */
+const stateOf = (row: Row) =>
+  [row.stuck && 'STUCK', row.nearlyFull && 'NEARLY FULL'].filter(Boolean).join(', ') || 'ok';
+
 /**
  * Columns, most useful first: a narrow terminal keeps those that fit, the stream name always. A
- * stuck stream says so in words, not in colour alone: into a pipe, or for a reader who cannot
- * tell red, its row was like any other.
+ * stuck or nearly full stream says so in words, not in colour alone: into a pipe, or for a reader
+ * who cannot tell red, its row was like any other.
  */
-const COLUMNS: Array<{ title: string; cell: (row: Status['streams'][number], status: Status) => string }> = [
-  { title: 'state', cell: (row) => (row.stuck ? 'STUCK' : 'ok') },
+const COLUMNS: Array<{ title: string; cell: (row: Row, status: Status) => string }> = [
+  { title: 'state', cell: stateOf },
   { title: 'buffer', cell: (row) => formatBytes(row.bufferBytes) },
   { title: 'age', cell: (row) => formatAge(row.ageMs) },
   { title: 'of max', cell: (row) => percent(row.maxShare) },
@@ -76,6 +83,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
         : `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`),
   );
   if (t.stuck > 0) out.push(paint(RED, `! ${stuckStreams(status)}`));
+  if (t.nearlyFull > 0) out.push(paint(RED, `! ${nearlyFullStreams(status)}`));
   if (t.countersLost > 0) {
     out.push(
       paint(
@@ -128,7 +136,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   );
   for (const { row, cells } of rows) {
     const text = line(row.stream, cells);
-    out.push(row.stuck ? paint(RED, text) : text);
+    out.push(row.stuck || row.nearlyFull ? paint(RED, text) : text);
   }
   if (status.streams.length < t.streams) out.push(`(${status.streams.length} of ${t.streams} streams shown)`);
   return out;
@@ -136,13 +144,27 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
 
 /** What the stuck alert says: how many, and the names of the first few among the rows shown. */
 export function stuckStreams(status: Status): string {
-  const named = status.streams
-    .filter((row) => row.stuck)
-    .map((row) => row.stream)
-    .slice(0, STUCK_STREAMS_NAMED);
-  const more = status.totals.stuck - named.length;
   return (
     `${status.totals.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL` +
-    (named.length > 0 ? `: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '')
+    naming(status, (row) => row.stuck, status.totals.stuck)
   );
+}
+
+/** What the nearly-full alert says, the same way. */
+export function nearlyFullStreams(status: Status): string {
+  return (
+    `${status.totals.nearlyFull} stream(s) nearly full: over ${percent(NEARLY_FULL_SHARE)} of MAX_BUFFER_BYTES ` +
+    `(${formatBytes(status.settings.maxBufferBytes)}) in Redis; at 100% their writes are refused (503)` +
+    naming(status, (row) => row.nearlyFull, status.totals.nearlyFull)
+  );
+}
+
+/** The first few of the rows shown that are so, by name, and how many more there are of `total`. */
+function naming(status: Status, so: (row: Row) => boolean, total: number): string {
+  const named = status.streams
+    .filter(so)
+    .map((row) => row.stream)
+    .slice(0, STREAMS_NAMED_IN_ALERT);
+  const more = total - named.length;
+  return named.length > 0 ? `: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '';
 }

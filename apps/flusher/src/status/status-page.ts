@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ACTING_CHARACTERS } from '@spool/shared';
-import { STUCK_STREAMS_NAMED } from './status.js';
+import { STREAMS_NAMED_IN_ALERT } from './status.js';
+import { NEARLY_FULL_SHARE } from './stream-status.js';
 
 /**
  * The status page: one HTML document with its script inline (no assets to serve or fetch), which
@@ -33,12 +34,15 @@ function setText(node, text) {
   const value = visible(text);
   if (node.textContent !== value) node.textContent = value;
 }
-// The columns after the stream's name: a cell's class, and its text (or a bar's fraction).
+// What needs attention in a stream, in words: a colour alone says nothing to many readers.
+const stateOf = (s) => [s.stuck && 'STUCK', s.nearlyFull && 'NEARLY FULL'].filter(Boolean).join(', ') || 'ok';
+// The columns after the stream's name: a cell's class, and its text (or a bar's fraction, red
+// when its hot() says so).
 const CELLS = [
-  { className: 'state', text: (s) => (s.stuck ? 'STUCK' : 'ok') },
+  { className: 'state', text: stateOf },
   { className: 'num', text: (s) => bytes(s.bufferBytes) },
   { className: 'num', bar: (s) => s.thresholdShare },
-  { className: 'num', bar: (s) => s.maxShare },
+  { className: 'num', bar: (s) => s.maxShare, hot: (s) => s.nearlyFull },
   { className: 'num', text: (s, status) => age(s.ageMs) + ' / ' + age(status.settings.flushIntervalMs) },
   { className: 'num', text: (s) => String(s.generation) },
   { className: 'num', text: (s) => s.sealedGenerations + (s.sealedGenerations ? ' (' + bytes(s.sealedBytes) + ', ' + age(s.oldestSealedAgeMs) + ')' : '') },
@@ -74,13 +78,14 @@ function rowOf(stream) {
 }
 function fill(row, s, status) {
   row.classList.toggle('stuck', Boolean(s.stuck));
+  row.classList.toggle('nearly-full', Boolean(s.nearlyFull));
   CELLS.forEach((column, i) => {
     const td = row.cells[i + 1];
     if (!column.bar) return setText(td, column.text(s, status));
     const fraction = column.bar(s);
     const [meter, figure] = td.children;
     setText(figure, share(fraction));
-    const kind = fraction >= 0.9 ? 'bar hot' : 'bar';
+    const kind = column.hot && column.hot(s) ? 'bar hot' : 'bar';
     if (meter.className !== kind) meter.className = kind;
     const width = Math.min(100, Math.round(fraction * 100)) + '%';
     if (meter.style.width !== width) meter.style.width = width;
@@ -116,12 +121,20 @@ function render(status) {
     count(t.sealedGenerations) + ' sealed (' + bytes(t.sealedBytes) + ') · ' +
     count(t.accepted) + ' accepted · ' + count(t.landed) + ' landed · ' + count(t.inFlight) + ' in flight · ' +
     (t.eventsPerSecond === null ? '–' : count(t.eventsPerSecond)) + ' events/s · ' + bytes(t.bytesPerSecond) + '/s';
+  // The first few of the streams shown that are so, by name; the rest counted.
+  const naming = (so, total) => {
+    const named = status.streams.filter(so).map((s) => s.stream).slice(0, ${STREAMS_NAMED_IN_ALERT});
+    const more = total - named.length;
+    return named.length ? ': ' + named.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : '';
+  };
   const texts = [];
   if (t.stuck > 0) {
-    const named = status.streams.filter((s) => s.stuck).map((s) => s.stream).slice(0, ${STUCK_STREAMS_NAMED});
-    const more = t.stuck - named.length;
     texts.push(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')' +
-      (named.length ? ': ' + named.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : ''));
+      naming((s) => s.stuck, t.stuck));
+  }
+  if (t.nearlyFull > 0) {
+    texts.push(t.nearlyFull + ' stream(s) nearly full: over ' + share(${NEARLY_FULL_SHARE}) + ' of MAX_BUFFER_BYTES (' + bytes(status.settings.maxBufferBytes) + ') in Redis; at 100% their writes are refused (503)' +
+      naming((s) => s.nearlyFull, t.nearlyFull));
   }
   if (t.countersLost > 0) texts.push(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
   if (status.lastFlushError) {
@@ -170,7 +183,7 @@ function render(status) {
     bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
   const failing = status.lastFlushError && !status.lastFlushError.landedSince;
-  const attention = t.stuck > 0 || t.countersLost > 0 || failing;
+  const attention = t.stuck > 0 || t.nearlyFull > 0 || t.countersLost > 0 || failing;
   document.body.dataset.state = attention ? 'attention' : 'ok';
   // A tab in the background says it too.
   document.title = (attention ? '(!) ' : '') + 'Spool status';
@@ -235,7 +248,7 @@ export const STATUS_PAGE = `<!doctype html>
   thead th:first-child { background: #f5f6f8; }
   td.state { font-weight: 600; }
   tr.stuck td, tr.stuck th { background: #fde8e8; }
-  tr.stuck td.state { color: #a4161a; }
+  tr.stuck td.state, tr.nearly-full td.state { color: #a4161a; }
   .bar { position: absolute; left: 0; bottom: 0; height: 3px; background: #2f80ed; }
   .bar.hot { background: #d62828; }
 </style>

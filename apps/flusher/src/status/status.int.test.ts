@@ -33,7 +33,7 @@ import { readLastFlushError, recordFlushError } from './flush-errors.js';
 import { queueBoard } from './queue-board.js';
 import { statusReader } from './status.js';
 import { statusRoutes } from './status-routes.js';
-import { streamStatusPages } from './stream-status.js';
+import { NEARLY_FULL_SHARE, streamStatusPages } from './stream-status.js';
 
 const redis = createTestRedis();
 const flushers: TestFlusher[] = [];
@@ -73,6 +73,7 @@ const streamRow = z
     bytesPerSecond: rate,
     lastObject: z.object({ key: z.string(), landedAt: z.iso.datetime() }).strict().nullable(),
     stuck: z.boolean(),
+    nearlyFull: z.boolean(),
     countersLost: z.boolean(),
   })
   .strict();
@@ -87,6 +88,7 @@ const statusSchema = z
       .object({
         streams: count,
         stuck: count,
+        nearlyFull: count,
         countersLost: count,
         bufferBytes: count,
         sealedGenerations: count,
@@ -156,6 +158,7 @@ describe('/status.json', () => {
       sealedGenerations: 0,
       lastObject: null,
       stuck: false,
+      nearlyFull: false,
       countersLost: false,
       eventsPerSecond: null,
     });
@@ -180,6 +183,27 @@ describe('/status.json', () => {
     expect(second.totals.eventsPerSecond).toBeGreaterThan(0);
     expect(second.streams[0]?.bytesPerSecond).toBeGreaterThan(0);
     expect(second.redis.nodes).toBe(1);
+  });
+
+  it('says which streams hold over 80% of MAX_BUFFER_BYTES, as SpoolBufferNearlyFull does', async () => {
+    // S3 unreachable: what is sealed stays in Redis.
+    const target = await flusher({
+      FLUSH_INTERVAL: '1h',
+      FLUSH_THRESHOLD_BYTES: '1MiB',
+      S3_ENDPOINT: 'http://127.0.0.1:9',
+      FLUSH_RETRY_BASE: '100ms',
+    });
+    const roomy = streamKeys(randomName('roomy'), target.namespace);
+    const full = streamKeys(randomName('full'), target.namespace);
+    await fillBuffer(redis, roomy, 3 * 1024 * 1024);
+    await fillBuffer(redis, full, 3.4 * 1024 * 1024);
+    const answer = statusSchema.parse((await status(target)).json());
+    const row = (keys: typeof full) => answer.streams.find((entry) => entry.stream === keys.stream);
+    // 4 MiB of MAX_BUFFER_BYTES: 3 MiB is 75 %, 3.4 MiB 85 %.
+    expect(row(roomy)).toMatchObject({ nearlyFull: false });
+    expect(row(full)).toMatchObject({ nearlyFull: true });
+    expect(row(full)?.maxShare).toBeGreaterThan(NEARLY_FULL_SHARE);
+    expect(answer.totals.nearlyFull).toBe(1);
   });
 
   it('puts stuck streams first, shows the last flush error, and refuses a bad limit', async () => {

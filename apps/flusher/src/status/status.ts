@@ -22,6 +22,8 @@ export interface Status {
   totals: {
     streams: number;
     stuck: number;
+    /** Streams holding over NEARLY_FULL_SHARE of MAX_BUFFER_BYTES (StreamStatus.nearlyFull). */
+    nearlyFull: number;
     /** Streams whose counters were lost (StreamStatus.countersLost). */
     countersLost: number;
     bufferBytes: number;
@@ -37,7 +39,7 @@ export interface Status {
     eventsPerSecond: number | null;
     bytesPerSecond: number | null;
   };
-  /** `limit` of the `totals.streams` units: the stuck first, then those holding the most data, then the oldest. */
+  /** `limit` of the `totals.streams` units: the stuck first, then the nearly full, then those holding the most data, then the oldest. */
   streams: StreamRow[];
   limit: number;
   queue: {
@@ -53,8 +55,11 @@ export interface Status {
   redis: RedisHealth;
 }
 
-/** How many stuck streams the page's and `spool status`'s alert name (the rest are counted): a line, not a screen. */
-export const STUCK_STREAMS_NAMED = 5;
+/**
+ * How many streams an alert of the page's and `spool status`'s names (stuck, nearly full; the rest
+ * are counted): a line, not a screen.
+ */
+export const STREAMS_NAMED_IN_ALERT = 5;
 
 export const DEFAULT_STREAM_LIMIT = 50;
 export const MAX_STREAM_LIMIT = 1_000;
@@ -70,10 +75,11 @@ interface Sample {
   status: Omit<Status, 'limit'>;
 }
 
-/** The order streams are shown in: stuck first, then the most data in Redis, the oldest, by name. */
+/** The order streams are shown in: stuck first, then nearly full, then the most data in Redis, the oldest, by name. */
 function byAttention(a: StreamRow, b: StreamRow): number {
   return (
     Number(b.stuck) - Number(a.stuck) ||
+    Number(b.nearlyFull) - Number(a.nearlyFull) ||
     b.bufferBytes + b.sealedBytes - (a.bufferBytes + a.sealedBytes) ||
     (b.ageMs ?? -1) - (a.ageMs ?? -1) ||
     (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0)
@@ -107,6 +113,7 @@ export function statusReader(deps: {
     const totals: Totals = {
       streams: 0,
       stuck: 0,
+      nearlyFull: 0,
       countersLost: 0,
       bufferBytes: 0,
       sealedGenerations: 0,
@@ -224,6 +231,7 @@ export type StatusReader = ReturnType<typeof statusReader>;
 function addToTotals(totals: Totals, row: StreamRow): void {
   totals.streams += 1;
   totals.stuck += Number(row.stuck);
+  totals.nearlyFull += Number(row.nearlyFull);
   totals.countersLost += Number(row.countersLost);
   totals.bufferBytes += row.bufferBytes;
   totals.sealedGenerations += row.sealedGenerations;

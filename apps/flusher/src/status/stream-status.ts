@@ -36,6 +36,8 @@ export interface StreamStatus {
   lastObject: { key: string; landedAt: string } | null;
   /** Older than twice FLUSH_INTERVAL (active or sealed): its flush is not keeping up. */
   stuck: boolean;
+  /** `maxShare` over NEARLY_FULL_SHARE: at 1 its writes are refused (503). */
+  nearlyFull: boolean;
   /**
    * Landed more events than it accepted, which no flush does: its counters in Redis were lost
    * (a failover to a replica that lacked them, a deleted key). Its objects are counted by
@@ -53,6 +55,13 @@ type StatusConfig = Pick<
 type UnitReading = Pick<UnitState, 'gen' | 'since' | 'length' | 'pending' | 'sealedBytes' | 'stats'> & {
   oldestSealedSince: number | null;
 };
+
+/**
+ * The share of MAX_BUFFER_BYTES past which a unit is nearly full: the SpoolBufferNearlyFull alert's
+ * (deploy/observability/prometheus/alerts.yml, held equal by a test), so the page, `spool status`
+ * and the alert agree on which streams need attention.
+ */
+export const NEARLY_FULL_SHARE = 0.8;
 
 /** Units read together: one registry page, and on one Redis one pipeline. */
 const PAGE_SIZE = 500;
@@ -210,11 +219,12 @@ function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig
   const late = 2 * config.flushIntervalMs;
   const accepted = Number(stats.accepted ?? 0);
   const landed = Number(stats.landed ?? 0);
+  const maxShare = (length + sealedBytes) / limits.maxBufferBytes;
   return {
     stream: unit,
     bufferBytes: length,
     thresholdShare: length / limits.flushThresholdBytes,
-    maxShare: (length + sealedBytes) / limits.maxBufferBytes,
+    maxShare,
     ageMs,
     generation: gen,
     sealedGenerations: pending.length,
@@ -231,6 +241,7 @@ function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
     stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
+    nearlyFull: maxShare > NEARLY_FULL_SHARE,
     countersLost: countersLostFor(stats),
   };
 }
