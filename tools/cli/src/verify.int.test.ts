@@ -155,6 +155,40 @@ describe('spool verify', () => {
     expect(replayed.code).toBe(1);
   });
 
+  it("checks an object against the one of its lines that names its size, wherever that line is; lines that disagree on its content's SHA-256 are found", async () => {
+    const prefix = `${randomName('verify')}/`;
+    const { stream, day } = await landTwoGenerations(prefix);
+    const folder = manifestFolder(prefix, stream, day);
+    const [part] = (await listObjectKeys(s3, services.bucket, folder)) as [string];
+    const text =
+      (await (
+        await s3.send(new GetObjectCommand({ Bucket: services.bucket, Key: part }))
+      ).Body?.transformToString()) ?? '';
+    const line = JSON.parse(text.split('\n')[0] as string) as { key: string; bytes: number };
+    const later = `${folder}zz-later.ndjson`;
+    const putLater = (entry: object) =>
+      s3.send(
+        new PutObjectCommand({ Bucket: services.bucket, Key: later, Body: `${JSON.stringify(entry)}\n` }),
+      );
+
+    // The same content uploaded again, encoded to another size, its line read last; S3 holds the
+    // first upload's object: it is the one its size names.
+    await putLater({ ...line, bytes: line.bytes + 7, objectSha256: 'e'.repeat(64) });
+    for (const extra of [[], ['--deep']]) {
+      const result = await verify(prefix, ['--stream', stream, '--day', day, ...extra]);
+      expect(result.out).toContain('ok: none missing, none changed, none extra');
+      expect(result.code).toBe(0);
+    }
+
+    // A line that names other content (its SHA-256) for the same key: not one object's lines.
+    await putLater({ ...line, sha256: 'e'.repeat(64) });
+    const disagreeing = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(disagreeing.out).toContain(
+      `changed  ${line.key}: the manifest holds 2 lines for it that disagree: sha256`,
+    );
+    expect(disagreeing.code).toBe(1);
+  });
+
   it('with --deep, finds content changed behind the same size and metadata', async () => {
     const prefix = `${randomName('verify')}/`;
     const stream = randomName('web');
@@ -194,6 +228,29 @@ describe('spool verify', () => {
     const deep = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
     expect(deep.code).toBe(1);
     expect(deep.out).toContain(`changed  ${key}: its content’s SHA-256 is not the manifest’s`);
+
+    // Two lines made one, at the same length: --deep counts the lines before it hashes them.
+    const merged = '{"n":1,"x":234}\n';
+    expect(merged.length).toBe(original.length);
+    await s3.send(
+      new PutObjectCommand({ Bucket: services.bucket, Key: key, Body: body(merged), Metadata: metadata }),
+    );
+    const cut = await verify(prefix, ['--stream', stream, '--day', day, '--deep']);
+    expect(cut.out).toContain(`changed  ${key}: it holds 1 lines, the manifest says 2`);
+    expect(cut.code).toBe(1);
+
+    // The original bytes, under metadata whose spool-sha256 is another content's: found without --deep.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: key,
+        Body: body(original),
+        Metadata: { ...metadata, 'spool-sha256': 'f'.repeat(64) },
+      }),
+    );
+    const relabelled = await verify(prefix, ['--stream', stream, '--day', day]);
+    expect(relabelled.out).toContain(`changed  ${key}: its spool-sha256 is not the manifest’s`);
+    expect(relabelled.code).toBe(1);
   });
 
   it('checks Parquet objects by their bytes: --deep finds one changed behind its metadata', async () => {
