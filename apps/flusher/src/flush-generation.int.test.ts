@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
   appendToBuffer,
@@ -185,6 +186,40 @@ describe('flushGeneration', () => {
     expect(outcome).toEqual({ status: 'nothing' });
     expect(await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=`)).toEqual([]);
     expect(logLines.join('')).toContain('generation released by another flusher while this one read it');
+  });
+
+  it('fails, to be retried, when S3 fails and Redis cannot say whether another flusher released the generation', async () => {
+    const stream = randomName('unsure');
+    const keys = streamKeys(stream);
+    await fillBuffer(redis, keys, 64 * 1024);
+    // Redis gone just as the failed upload asks whether the generation is still pending.
+    const away = new Proxy(redis, {
+      get(target, name, receiver) {
+        if (name !== 'sismember') return Reflect.get(target, name, receiver);
+        return async () => {
+          throw new Error('Connection is closed.');
+        };
+      },
+    });
+    const unreachable = new S3Client({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      forcePathStyle: true,
+      maxAttempts: 1,
+    });
+    try {
+      const flushing = flushGeneration(
+        { ...deps(`${randomName('unsure')}/`), redis: away, s3: unreachable },
+        stream,
+        0,
+      );
+      // Taken for released (nothing to do), the job would end and its generation wait for the sweep.
+      await expect(flushing).rejects.toThrow(/ECONNREFUSED|connect/);
+      expect(await redis.smembers(keys.pending)).toEqual(['0']);
+    } finally {
+      unreachable.destroy();
+    }
   });
 
   it('sends a generation first tried to a bucket that does not exist to S3_BUCKET, once corrected', async () => {

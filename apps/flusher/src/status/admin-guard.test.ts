@@ -43,6 +43,20 @@ describe('adminGuard', () => {
     expect(JSON.stringify(lines)).not.toContain('guessed-key');
   });
 
+  it('takes new keys in place of the old, and keeps the old when given none: keyed views never open, nor lock everyone out', async () => {
+    const guard = adminGuard([KEY], pino({ level: 'silent' }) as FastifyBaseLogger);
+    const app = Fastify();
+    app.get('/status.json', { onRequest: guard }, async () => ({ ok: true }));
+    const answer = async (key?: string) =>
+      (await app.inject({ url: '/status.json', headers: key ? { authorization: `Bearer ${key}` } : {} }))
+        .statusCode;
+    const NEW_KEY = 'new-admin-key-0123456789abcdef';
+    guard.replace([NEW_KEY]);
+    expect([await answer(NEW_KEY), await answer(KEY)]).toEqual([200, 401]);
+    guard.replace([]);
+    expect([await answer(NEW_KEY), await answer(), await answer(KEY)]).toEqual([200, 401, 401]);
+  });
+
   it('answers open views only to requests addressed to an IP address or localhost (DNS rebinding)', async () => {
     const { app, lines } = guarded([]);
     const status = async (host: string) =>
