@@ -33,9 +33,17 @@ describe('checkEvent', () => {
     expect(checkEvent(JSON.parse('{"max":1.7976931348623157e308,"tiny":1e-400}'))).toBeUndefined();
   });
 
-  it(`allows ${MAX_EVENT_DEPTH} levels of nesting and no more`, () => {
-    expect(checkEvent(nested(MAX_EVENT_DEPTH))).toBeUndefined();
-    expect(checkEvent(nested(MAX_EVENT_DEPTH + 1))?.code).toBe('SPOOL_EVENT_TOO_DEEP');
+  it('allows 64 levels of nesting and no more, as docs/api.md says', () => {
+    expect(checkEvent(nested(64))).toBeUndefined();
+    expect(checkEvent(nested(65))?.code).toBe('SPOOL_EVENT_TOO_DEEP');
+  });
+
+  it('refuses a messageId with a lone surrogate: it has no UTF-8 form, and two such ids would look alike to dedupe', () => {
+    expect(checkEvent({ messageId: 'id-\ud800' })).toEqual({
+      code: 'SPOOL_INVALID_EVENT',
+      message: 'messageId is not well-formed Unicode (a lone surrogate)',
+    });
+    expect(checkEvent({ messageId: 'id-\ud83d\ude00' })).toBeUndefined();
   });
 
   it('takes an integer past 2^53, held as its text, as a number: no object, no level of nesting', () => {
