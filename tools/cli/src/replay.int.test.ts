@@ -575,6 +575,27 @@ describe('spool replay', () => {
     },
   );
 
+  it('copies a Parquet object uploaded twice, whichever of its lines comes last: its bytes are one of theirs', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const target = `${randomName('replayed')}/`;
+    const { stream, day, landed } = await landOneToRewrite(prefix, 'parquet');
+    const [part] = (await listObjectKeys(s3, services.bucket, `${prefix}_manifests/`)) as [string];
+    const [trueLine] = (await objectBytes(part)).toString('utf8').split('\n') as [string];
+    // The same rows uploaded again and encoded anew (a failover lost the first upload's release),
+    // its line in a part listed after the first: S3 kept the first upload.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: part.replace(/[^/]+$/, 'zz-again.ndjson'),
+        Body: `${JSON.stringify({ ...JSON.parse(trueLine), bytes: 1, objectSha256: 'e'.repeat(64) })}\n`,
+      }),
+    );
+    const replayed = run('replay', prefix, dayReplay(stream, day, target, 'parquet'));
+    expect(await replayed.exited).toBe(0);
+    const copy = `${target}${landed.slice(prefix.length)}`;
+    expect((await objectBytes(copy)).equals(await objectBytes(landed))).toBe(true);
+  });
+
   it("leaves out a Parquet object its day's manifest has no line for (nothing to check a copy against), until a run finds one", async () => {
     const prefix = `${randomName('replay')}/`;
     const target = `${randomName('replayed')}/`;

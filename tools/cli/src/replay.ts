@@ -6,6 +6,7 @@ import {
   type ManifestLine,
   manifestFolder,
   readManifest,
+  readManifestLines,
   writeManifestPart,
 } from '@spool/flusher/dist/manifests.js';
 import { encodeChunks, FORMAT_WRITERS, formatOfKey } from '@spool/flusher/dist/output-formats.js';
@@ -137,9 +138,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
   // Each day's manifest, read before the objects are listed: a line is written after its object,
   // so an object whose line was read is listed unless it is gone. Read after the listing, the lines
   // of objects landed meanwhile named them gone (a review's run on a day being written).
-  const sourceManifests = new Map<string, Map<string, ManifestLine>>();
-  const readDay = async (day: string) =>
-    sourceManifests.set(day, await readManifest(options.s3, options.bucket, fromPrefix, options.stream, day));
+  // Every line of each object: one uploaded again (a failover lost its release) has a line for
+  // each upload, and the part listed last need not be the last written (parts' names count from
+  // 0 again when a failover loses their count).
+  const sourceManifests = new Map<string, Map<string, ManifestLine[]>>();
+  const readDay = async (day: string) => {
+    const lines = await readManifestLines(options.s3, options.bucket, fromPrefix, options.stream, day);
+    sourceManifests.set(day, new Map([...lines].map(([key, parts]) => [key, parts.map(({ line }) => line)])));
+  };
   for (const day of await manifestDaysInRange(options)) await readDay(day);
   const found: Source[] = [];
   const leftOut: ReplayProgress['leftOut'] = [];
@@ -187,12 +193,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayProgress> {
     const lines: ManifestLine[] = [];
     const targetManifest = await readManifest(options.s3, options.bucket, toPrefix, options.stream, day);
     const writeLines = dayManifestWriter(options, day, targetManifest);
-    const sourceManifest = sourceManifests.get(day) ?? new Map<string, ManifestLine>();
+    const sourceManifest = sourceManifests.get(day) ?? new Map<string, ManifestLine[]>();
     try {
       for (const source of daySources) {
         if (signal?.aborted) break;
         const said = {
-          source: sourceManifest.get(source.key),
+          source: sourceManifest.get(source.key) ?? [],
           dayHasManifest: sourceManifest.size > 0,
           copy: targetManifest.get(source.target),
         };
@@ -362,9 +368,10 @@ function onePerTarget(found: readonly Source[], format: OutputFormat): Source[] 
   return [...chosen.values()];
 }
 
-/** What the manifests say of one copy: its source's line, and the copy's own (an earlier run's). */
+/** What the manifests say of one copy: its source's lines, and the copy's own (an earlier run's). */
 interface ManifestSays {
-  source: ManifestLine | undefined;
+  /** Each of the source's lines (one an upload of it); none where its day's manifest lacks it. */
+  source: readonly ManifestLine[];
   /** Whether the source's day has any line: a day's objects from before manifests have none. */
   dayHasManifest: boolean;
   copy: ManifestLine | undefined;
@@ -380,7 +387,7 @@ async function copyOnce(
   said: ManifestSays,
 ): Promise<{ written: boolean; line: ManifestLine } | { leftOut: string }> {
   const { s3, bucket, format, partBytes } = options;
-  const sourceLine = said.source;
+  const sourceLines = said.source;
   const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: source }));
   const metadata = head.Metadata ?? {};
   // Every object the flusher ever wrote has it (since its first version).
@@ -389,14 +396,15 @@ async function copyOnce(
   // What `spool verify` of the source calls extra (a copy put beside the objects, or an object
   // whose line is not written yet), and changed: a replay copied both, and verify of the target
   // then said ok (a review's runs: one generation's events twice, another's gone).
-  if (!sourceLine && said.dayHasManifest) return { leftOut: NOT_IN_MANIFEST };
+  if (sourceLines.length === 0 && said.dayHasManifest) return { leftOut: NOT_IN_MANIFEST };
   // By content: the same lines compressed again (another gzip level) are the same events, and an
   // object cut short keeps its metadata, which its copy's read then finds untrue.
-  if (sourceLine && sourceLine.sha256 !== sha256) throw new Error(CHANGED_SINCE_MANIFEST);
+  // Every line names it: lines that disagree are a manifest changed by hand (verify says so too).
+  if (sourceLines.some((sourceLine) => sourceLine.sha256 !== sha256)) throw new Error(CHANGED_SINCE_MANIFEST);
   // A copy's metadata and manifest line carry the source's count, generation and shard: each is
   // checked first, against what tells it (a review's copy of an object whose spool-events was
   // edited to 999 carried 999 into the target's manifest, and verify of the target said ok).
-  const problem = metadataProblem(metadata, source, sourceLine);
+  const problem = metadataProblem(metadata, source, sourceLines);
   if (problem) throw new Error(problem);
   const existing = await s3
     .send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
@@ -434,9 +442,11 @@ async function copyOnce(
     return { written: false, line: line(existing?.ContentLength ?? 0) };
   }
   // Parquet is only ever copied as it is (replay() refuses other targets), checked against the
-  // SHA-256 of its bytes that its manifest line records.
-  const parquetSha256 = sourceFormat === 'parquet' ? sourceLine?.objectSha256 : undefined;
-  if (sourceFormat === 'parquet' && !parquetSha256) return { leftOut: NO_PARQUET_DIGEST };
+  // SHA-256 of its bytes that its manifest lines record: it is one of its uploads, whichever S3
+  // kept (each may have encoded the same rows anew).
+  const parquetSha256s =
+    sourceFormat === 'parquet' ? sourceLines.flatMap((sourceLine) => sourceLine.objectSha256 ?? []) : [];
+  if (sourceFormat === 'parquet' && parquetSha256s.length === 0) return { leftOut: NO_PARQUET_DIGEST };
   const events = Number(metadata['spool-events']);
   // A run killed mid-upload left its parts: abort them before writing the copy again.
   await abortStaleUploads({ s3, bucket, key });
@@ -453,7 +463,7 @@ async function copyOnce(
           ? encodeChunks(format, ndjsonChunks(body, sourceFormat, sha256, events), options.logger)
           : heldUntilChecked(
               body,
-              parquetSha256 ? bytesCheck(parquetSha256) : contentCheck(format, sha256, events),
+              parquetSha256s.length > 0 ? bytesCheck(parquetSha256s) : contentCheck(format, sha256, events),
             ),
       contentType: writer.contentType,
       metadata: { ...metadata, 'spool-replayed-from': replayedFrom },
@@ -531,15 +541,15 @@ function contentTally(sha256: string, events: number) {
   };
 }
 
-/** An object's own bytes against the SHA-256 its manifest line records. */
-function bytesCheck(objectSha256: string): CopyCheck {
+/** An object's own bytes against the SHA-256s its manifest lines record: one of them. */
+function bytesCheck(objectSha256s: readonly string[]): CopyCheck {
   const hash = createHash('sha256');
   return {
     async take(piece) {
       hash.update(piece);
     },
     async end() {
-      if (hash.digest('hex') !== objectSha256) throw new Error(BYTES_CHANGED);
+      if (!objectSha256s.includes(hash.digest('hex'))) throw new Error(BYTES_CHANGED);
     },
   };
 }
@@ -571,7 +581,7 @@ const countChanged = (events: number, lines: number) =>
 function metadataProblem(
   metadata: Record<string, string>,
   key: string,
-  line: ManifestLine | undefined,
+  lines: readonly ManifestLine[],
 ): string | undefined {
   const events = Number(metadata['spool-events']);
   const generation = Number(metadata['spool-generation']);
@@ -583,7 +593,11 @@ function metadataProblem(
   if (named && (named.gen !== generation || named.shard !== shard)) {
     return `its spool-generation and spool-shard metadata (${metadata['spool-generation']}, ${shard}) are not its key's (${named.gen}, ${named.shard}): changed since it landed`;
   }
-  if (line && (line.events !== events || line.generation !== generation || line.shard !== shard)) {
+  const line = lines.find(
+    (candidate) =>
+      candidate.events !== events || candidate.generation !== generation || candidate.shard !== shard,
+  );
+  if (line) {
     return `its metadata (spool-events ${events}, generation ${generation}, shard ${shard}) is not its day's manifest line's (${line.events}, ${line.generation}, ${line.shard}): changed since it landed`;
   }
   return undefined;
