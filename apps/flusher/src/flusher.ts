@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { hostname } from 'node:os';
 import {
   adminKeys,
@@ -42,7 +41,7 @@ import { s3ErrorOf } from './s3-errors.js';
 import { adminGuard } from './status/admin-guard.js';
 import { recordFlushError, withBoundedMessage } from './status/flush-errors.js';
 import { QUEUE_BOARD_PATH, queueBoard } from './status/queue-board.js';
-import { readRedisHealth } from './status/redis-health.js';
+import { warnOfRedisRisks } from './status/redis-health.js';
 import { statusReader } from './status/status.js';
 import { statusRoutes } from './status/status-routes.js';
 import { type SweepResult, sweep, sweepEveryMs } from './sweep.js';
@@ -196,15 +195,8 @@ export async function buildFlusher(deps: FlusherDeps): Promise<Flusher> {
     return { worker, connection, rest: restAfterRefusals(worker) };
   };
   let current = startWorker();
-  // What of Redis's setup loses or holds up events, said at start (and by the status page and
-  // spool_redis_at_risk): an evicting Redis drops keys and tells no one. Not awaited: Redis may be away.
-  // Once ready: before, a cluster client knows no master to ask.
-  (clients.redis.status === 'ready' ? Promise.resolve() : once(clients.redis, 'ready'))
-    .then(() => readRedisHealth(clients.redis))
-    .then(({ warnings }) => {
-      if (warnings.length > 0) logger.warn({ warnings }, 'Redis is set up to lose or hold up events');
-    })
-    .catch(() => {});
+  // Not awaited: Redis may be away.
+  void warnOfRedisRisks(clients.redis, logger);
   const watchdog = watchWorker({
     timing: deps.watchdog ?? WATCHDOG_TIMING,
     waitingJobs: async () => (await clients.queue.getJobCounts('waiting')).waiting ?? 0,

@@ -1,5 +1,7 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { healthOf } from './redis-health.js';
+import type { RedisClient } from '@spool/shared';
+import { healthOf, warnOfRedisRisks } from './redis-health.js';
 
 /** One master's INFO memory and persistence, as Redis writes them. */
 const info = (usedMemory: number, maxMemory: number, policy = 'noeviction') =>
@@ -43,5 +45,59 @@ describe('the Redis health of the status', () => {
     ]);
     expect(healthOf([info(1, 0)], ['yes']).warnings).toEqual([]);
     expect(healthOf([info(1, 0)], [undefined]).warnings).toEqual([]);
+  });
+});
+
+describe("the start's warning of Redis's setup", () => {
+  /** A Redis whose first `failures` INFO calls fail (a Cluster master not answering yet, a slow INFO). */
+  class FlakyRedis extends EventEmitter {
+    status = 'connecting';
+    infoCalls = 0;
+    constructor(private readonly failures: number) {
+      super();
+    }
+    async info() {
+      this.infoCalls += 1;
+      if (this.infoCalls <= this.failures) throw new Error('Command timed out');
+      return info(0, 0, 'allkeys-lru');
+    }
+    async call() {
+      return ['lazyfree-lazy-expire', 'yes'];
+    }
+  }
+
+  it('waits for Redis, and is said once a check answers, checks that fail made again', async () => {
+    const redis = new FlakyRedis(2);
+    const said: unknown[] = [];
+    const warning = warnOfRedisRisks(
+      redis as unknown as RedisClient,
+      { warn: (fields: unknown) => said.push(fields) } as never,
+      {
+        retryMs: 1,
+      },
+    );
+    setImmediate(() => {
+      redis.status = 'ready';
+      redis.emit('ready');
+    });
+    await warning;
+    expect(said).toEqual([{ warnings: [expect.stringContaining('maxmemory-policy is allkeys-lru')] }]);
+    // Two checks failed on their first INFO; the third asked both sections.
+    expect(redis.infoCalls).toBe(4);
+  });
+
+  it('gives up after its attempts, saying nothing', async () => {
+    const redis = new FlakyRedis(Number.POSITIVE_INFINITY);
+    redis.status = 'ready';
+    const said: unknown[] = [];
+    await warnOfRedisRisks(
+      redis as unknown as RedisClient,
+      { warn: (fields: unknown) => said.push(fields) } as never,
+      {
+        attempts: 3,
+        retryMs: 1,
+      },
+    );
+    expect([said, redis.infoCalls]).toEqual([[], 3]);
   });
 });

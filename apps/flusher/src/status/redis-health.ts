@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseInfo, type RedisClient, refusedByAcl } from '@spool/shared';
 import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
 
 export interface RedisHealth {
   /** Masters asked (1 for one server). */
@@ -125,4 +128,30 @@ export function healthOf(
     aofEnabled,
     warnings,
   };
+}
+
+/**
+ * Says in the log, once Redis answers, what of its setup loses or holds up events (the same
+ * warnings the status page and spool_redis_at_risk give): an evicting Redis drops keys and tells
+ * no one. A check that fails (a Cluster master not answering yet, a slow INFO) is made again,
+ * `retryMs` apart, up to `attempts` times: before, the one check's failure was dropped, and the
+ * warning with it (a loaded CI run's flusher never said its masters evict). Its waits hold no
+ * process open.
+ */
+export async function warnOfRedisRisks(
+  redis: RedisClient,
+  logger: Pick<Logger, 'warn'>,
+  { attempts = 30, retryMs = 1_000 } = {},
+): Promise<void> {
+  for (let attempt = 1; attempt <= attempts; attempt += 1) {
+    try {
+      // Before, a cluster client knows no master to ask.
+      if (redis.status !== 'ready') await once(redis, 'ready');
+      const { warnings } = await readRedisHealthOrUnchecked(redis);
+      if (warnings.length > 0) logger.warn({ warnings }, 'Redis is set up to lose or hold up events');
+      return;
+    } catch {
+      await delay(retryMs, undefined, { ref: false });
+    }
+  }
 }
