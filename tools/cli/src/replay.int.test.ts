@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -683,6 +684,36 @@ describe('spool replay', () => {
     expect(await rerun.exited).toBe(1);
     expect(rerun.err()).toContain("its spool-events metadata (999) is not its copy's already there (200)");
     expect(await parts()).toEqual(before);
+  });
+
+  it('writes a copy again on a rerun when its source, on a day without a manifest, holds other events since (its spool-sha256 another)', async () => {
+    const prefix = `${randomName('replay')}/`;
+    const to = `${randomName('replayed')}/`;
+    const { stream, day, landed, lines } = await landOneToRewrite(prefix);
+    await deleteManifests(prefix);
+    const first = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
+    expect(await first.exited).toBe(0);
+    // The source replaced by another Spool object of the same key: its first event gone, its
+    // metadata saying so (a copy of the original kept was the old events under the new source).
+    const content = `${lines.slice(1).join('\n')}\n`;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: services.bucket, Key: landed }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: services.bucket,
+        Key: landed,
+        Body: gzipSync(content),
+        Metadata: {
+          ...head.Metadata,
+          'spool-sha256': createHash('sha256').update(content).digest('hex'),
+          'spool-events': String(lines.length - 1),
+          'spool-raw-bytes': String(Buffer.byteLength(content)),
+        },
+      }),
+    );
+    const rerun = run('replay', prefix, dayReplay(stream, day, to, 'ndjson.zst'));
+    expect(await rerun.exited).toBe(0);
+    const copy = `${to}${landed.slice(prefix.length).replace(/\.ndjson\.gz$/, '.ndjson.zst')}`;
+    expect((await readSpoolObject(s3, services.bucket, copy)).lines).toEqual(lines.slice(1));
   });
 
   it('fails, writing no copy, when an object copied as it is changes after replay read its metadata', async () => {
