@@ -112,8 +112,16 @@ export class SchemaBuilder {
    */
   private readonly lineNames: string[] = [];
   private readonly lineKinds: number[] = [];
-  /** Names that become columns in the line being read (their first value that is not null). */
-  private readonly lineColumns: string[] = [];
+  /**
+   * lineNames as a set; the names that become columns in the line being read (their first value
+   * that is not null), and their lower case. Sets: looked up for every new name, a search of the
+   * line's names made a line of a thousand new names a million steps (10 ms), and every such line
+   * of a generation paid it again (a review's events of 1,001 fields held the flusher's event loop
+   * 5 s at a time, past its probes' timeout).
+   */
+  private readonly lineNameSet = new Set<string>();
+  private readonly lineColumns = new Set<string>();
+  private readonly lineColumnCases = new Set<string>();
   private lineHasValue = false;
   private lineProblem: string | undefined;
   private line: Buffer = Buffer.alloc(0);
@@ -139,7 +147,9 @@ export class SchemaBuilder {
     this.line = line;
     this.lineNames.length = 0;
     this.lineKinds.length = 0;
-    this.lineColumns.length = 0;
+    this.lineNameSet.clear();
+    this.lineColumns.clear();
+    this.lineColumnCases.clear();
     this.lineHasValue = false;
     this.lineProblem = undefined;
     try {
@@ -160,7 +170,7 @@ export class SchemaBuilder {
       const name = this.lineNames[i] as string;
       this.kinds.set(name, (this.kinds.get(name) ?? 0) | (this.lineKinds[i] as number));
     }
-    for (const name of this.lineColumns) this.lowerCaseNames.add(name.toLowerCase());
+    for (const lower of this.lineColumnCases) this.lowerCaseNames.add(lower);
     return true;
   }
 
@@ -184,17 +194,19 @@ export class SchemaBuilder {
     if (known !== undefined && (known | kinds) === known) return;
     // A name new to the generation, or one that was only ever null and now has a value (a
     // column only from then on: a null-only name neither takes a casing nor counts as a column).
-    if (known === undefined && !this.lineNames.includes(name)) {
+    if (known === undefined && !this.lineNameSet.has(name)) {
       this.lineProblem = nameProblem(name);
       if (this.lineProblem) return;
       // A name only ever null is no column: past MAX_KEPT_FIELD_NAMES, one more is not remembered
       // (see it), and a value in a later line makes it a column as if it had been.
       if (kind === ValueKind.Null && this.kinds.size >= MAX_KEPT_FIELD_NAMES) return;
     }
-    if (kind !== ValueKind.Null && !((known ?? 0) & ~ValueKind.Null) && !this.lineColumns.includes(name)) {
-      this.lineProblem = this.newColumnProblem(name);
+    if (kind !== ValueKind.Null && !((known ?? 0) & ~ValueKind.Null) && !this.lineColumns.has(name)) {
+      const lower = name.toLowerCase();
+      this.lineProblem = this.newColumnProblem(lower);
       if (this.lineProblem) return;
-      this.lineColumns.push(name);
+      this.lineColumns.add(name);
+      this.lineColumnCases.add(lower);
     }
     this.noteField(name, kinds);
   };
@@ -202,15 +214,15 @@ export class SchemaBuilder {
   private noteField(name: string, kinds: number): void {
     this.lineNames.push(name);
     this.lineKinds.push(kinds);
+    this.lineNameSet.add(name);
   }
 
-  /** Why a name about to become a column cannot: its case taken, or no column left. */
-  private newColumnProblem(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    if (this.lowerCaseNames.has(lower) || this.lineColumns.some((other) => other.toLowerCase() === lower)) {
+  /** Why a name about to become a column (its lower case given) cannot: its case taken, or no column left. */
+  private newColumnProblem(lower: string): string | undefined {
+    if (this.lowerCaseNames.has(lower) || this.lineColumnCases.has(lower)) {
       return 'two fields whose names differ only in case';
     }
-    if (this.lowerCaseNames.size + this.lineColumns.length >= MAX_COLUMNS)
+    if (this.lowerCaseNames.size + this.lineColumnCases.size >= MAX_COLUMNS)
       return `more than ${MAX_COLUMNS} fields`;
     return undefined;
   }
