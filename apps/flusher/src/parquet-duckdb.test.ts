@@ -25,6 +25,19 @@ describe('DuckDB errors', () => {
     expect(isOutOfMemory({ message })).toBe(kind === 'Out of Memory Error');
   });
 
+  it("keep an IO Error's operating system reason, and nothing else of it", () => {
+    const full = withoutData(
+      new Error('IO Error: Could not write file "/tmp/spool-flush-1/x.parquet": No space left on device'),
+    );
+    expect(full.message).toBe(
+      'DuckDB IO Error while writing Parquet: No space left on device (the rest of its message is not kept: it may quote an event)',
+    );
+    const other = withoutData(new Error('IO Error: Could not read "ssn 123-45-6789": Something else'));
+    expect(other.message).toBe(
+      'DuckDB IO Error while writing Parquet (its message is not kept: it may quote an event)',
+    );
+  });
+
   it('keep none of their message when thrown on', () => {
     const error = withoutData(new Error('Conversion Error: Could not convert string "ssn 123-45-6789"'));
     expect(error.message).toBe(

@@ -270,10 +270,24 @@ export function isOutOfMemory(error: unknown): boolean {
   return duckdbErrorKind(error) === 'Out of Memory Error';
 }
 
-/** A DuckDB error without its message, which may quote an event's values or field names. */
+/**
+ * The operating system's reasons an IO Error may end with: said, as they quote nothing of an
+ * event. A disk that filled as DuckDB wrote the file was told only as "IO Error", where the
+ * runbook looks for the disk (a review's run).
+ */
+const SYSTEM_REASONS =
+  /: (No space left on device|Disk quota exceeded|Read-only file system|Permission denied|Input\/output error|Too many open files|File too large)$/;
+
+/**
+ * A DuckDB error without its message, which may quote an event's values or field names; an IO
+ * Error keeps its operating system's reason (SYSTEM_REASONS).
+ */
 export function withoutData(error: unknown): Error {
+  const kind = duckdbErrorKind(error);
+  const message = String((error as { message?: unknown } | undefined)?.message ?? error);
+  const reason = kind === 'IO Error' ? SYSTEM_REASONS.exec(message)?.[1] : undefined;
   return new Error(
-    `DuckDB ${duckdbErrorKind(error)} while writing Parquet (its message is not kept: it may quote an event)`,
+    `DuckDB ${kind} while writing Parquet${reason ? `: ${reason}` : ''} (${reason ? 'the rest of ' : ''}its message is not kept: it may quote an event)`,
   );
 }
 
