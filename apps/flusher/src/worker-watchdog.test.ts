@@ -62,6 +62,17 @@ describe('the flush worker watchdog', () => {
     ).toBe(0);
   });
 
+  it('counts a wait anew after the worker took a job: two brief waits 20 s apart are no wedge', async () => {
+    // A job waited, untaken, at the checks of ticks 1 and 22 alone; between them the worker took one each second.
+    expect(
+      await replacementsOver(
+        30_000,
+        async () => 1,
+        (tick) => ({ active: 0, started: tick === 1 || tick === 22 ? tick - 1 : tick }),
+      ),
+    ).toBe(0);
+  });
+
   it('never replaces an idle worker when nothing waits', async () => {
     expect(
       await replacementsOver(

@@ -112,6 +112,22 @@ describe('following a stream', () => {
     expect(tail.steps.filter((step) => step.kind === 'skipped')).toEqual([]);
   });
 
+  it('reads the rest of a sealed generation to its end however many reads it takes, then the new buffer', async () => {
+    const keys = streamKeys(randomName('tail'));
+    const tail = follow(keys, { readBytes: 64, pollMs: 400 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const expected = await append(keys, 'a', 0, 2);
+    await tail.until(2);
+    // Sealed while the tail waits: some 600 bytes of it are left to read, 64 at a time.
+    expected.push(...(await append(keys, 'a', 2, 20)));
+    expect((await sealGeneration(redis, keys, 0)).status).toBe('sealed');
+    expected.push(...(await append(keys, 'b', 0, 3)));
+    await tail.until(25);
+    await tail.stop();
+    expect(tail.lines()).toEqual(expected);
+    expect(tail.steps.filter((step) => step.kind === 'skipped')).toEqual([]);
+  });
+
   it('reads in bounded steps: lines cut between two reads come out whole', async () => {
     const keys = streamKeys(randomName('tail'));
     const tail = follow(keys, { fromStart: true, readBytes: 7, pollMs: 20 });
