@@ -42,6 +42,18 @@ describe("a flusher's clock against Redis's", () => {
     expect(behind.warnings).toBe(1);
   });
 
+  it('warns past 5 s either way, as the docs say, and not within', async () => {
+    for (const [offsetMs, warnings] of [
+      [8_000, 1],
+      [-8_000, 1],
+      [2_000, 0],
+      [-2_000, 0],
+    ] as const) {
+      const seen = await offsetAndWarnings(Date.now() + offsetMs);
+      expect({ offsetMs, warnings: seen.warnings }).toEqual({ offsetMs, warnings });
+    }
+  });
+
   it('takes no reading whose TIME waited (Redis away, or slow): the wait is no offset', async () => {
     const target = new URL(testServices().redisUrl);
     const proxy = await TcpProxy.start(target.hostname, Number(target.port));
