@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Status } from '@spool/flusher/dist/status/status.js';
+import { noTotals, type Status } from '@spool/flusher/dist/status/status.js';
 import { formatBytes, renderStatus } from './status-table.js';
 
 function status(streams: Array<Partial<Status['streams'][number]> & { stream: string }>): Status {
@@ -7,21 +7,11 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
     generatedAt: '2026-12-01T00:00:00.000Z',
     settings: { flushThresholdBytes: 1024, maxBufferBytes: 4096, flushIntervalMs: 60_000 },
     totals: {
+      ...noTotals(false),
       streams: streams.length,
       stuck: streams.filter((row) => row.stuck).length,
       nearlyFull: streams.filter((row) => row.nearlyFull).length,
       countersLost: streams.filter((row) => row.countersLost).length,
-      bufferBytes: 0,
-      sealedGenerations: 0,
-      sealedBytes: 0,
-      accepted: 0,
-      landed: 0,
-      duplicates: 0,
-      rejected: 0,
-      quarantineDropped: 0,
-      inFlight: 0,
-      eventsPerSecond: null,
-      bytesPerSecond: null,
     },
     streams: streams.map((row) => ({
       bufferBytes: 512,

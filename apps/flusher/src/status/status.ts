@@ -66,6 +66,27 @@ export const MAX_STREAM_LIMIT = 1_000;
 
 type Totals = Status['totals'];
 
+/** The totals over no stream yet; the rates 0 where a previous reading gives them, else null. */
+export function noTotals(rated: boolean): Totals {
+  return {
+    streams: 0,
+    stuck: 0,
+    nearlyFull: 0,
+    countersLost: 0,
+    bufferBytes: 0,
+    sealedGenerations: 0,
+    sealedBytes: 0,
+    accepted: 0,
+    landed: 0,
+    duplicates: 0,
+    rejected: 0,
+    quarantineDropped: 0,
+    inFlight: 0,
+    eventsPerSecond: rated ? 0 : null,
+    bytesPerSecond: rated ? 0 : null,
+  };
+}
+
 interface Sample {
   /** Redis's clock (for rates). */
   at: number;
@@ -110,23 +131,7 @@ export function statusReader(deps: {
   ) => {
     const top = topRows<StreamRow>(MAX_STREAM_LIMIT, byAttention);
     const counters: Sample['counters'] = new Map();
-    const totals: Totals = {
-      streams: 0,
-      stuck: 0,
-      nearlyFull: 0,
-      countersLost: 0,
-      bufferBytes: 0,
-      sealedGenerations: 0,
-      sealedBytes: 0,
-      accepted: 0,
-      landed: 0,
-      duplicates: 0,
-      rejected: 0,
-      quarantineDropped: 0,
-      inFlight: 0,
-      eventsPerSecond: previous ? 0 : null,
-      bytesPerSecond: previous ? 0 : null,
-    };
+    const totals = noTotals(previous !== undefined);
     let now = 0;
     let errorStreamLandedAt: string | undefined;
     let errorStreamRegistered = false;
