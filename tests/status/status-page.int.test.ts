@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { noTotals, type Status } from '@spool/flusher/dist/status/status.js';
+import { statusAlerts } from '@spool/flusher/dist/status/status-alerts.js';
+import { stateOf } from '@spool/flusher/dist/status/stream-status.js';
 import { LocalStack, type ManagedProcess, type LocalStack as Stack } from '@spool/testkit/local-stack';
 import { waitFor } from '@spool/testkit/wait';
 import { type Browser, chromium, type Page, type Request } from 'playwright-core';
@@ -92,9 +94,12 @@ async function accessibilityViolations(on: Page = page): Promise<Array<{ rule: s
 }
 
 /** A /status.json answer showing `streams` (each with a stream name; stuck or nearly full if said), for routed readings: typed, so it is one the flusher could send. */
-function statusOf(streams: Array<{ stream: string; stuck: boolean; nearlyFull?: boolean }>): Status {
+function statusOf(
+  streams: Array<{ stream: string; stuck: boolean; nearlyFull?: boolean }>,
+  redis: Pick<Status['redis'], 'warnings' | 'notes'> = { warnings: [], notes: [] },
+): Status {
   const stuck = streams.filter((row) => row.stuck).length;
-  return {
+  const status: Omit<Status, 'alerts'> = {
     generatedAt: new Date().toISOString(),
     settings: { flushThresholdBytes: 2 ** 20, maxBufferBytes: 2 ** 22, flushIntervalMs: 2_000 },
     totals: {
@@ -107,6 +112,7 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean; nearlyFull?: 
       stream,
       stuck,
       nearlyFull,
+      state: stateOf({ stuck, nearlyFull }),
       bufferBytes: 10,
       thresholdShare: 0.95,
       maxShare: nearlyFull ? 0.85 : 0.5,
@@ -137,10 +143,11 @@ function statusOf(streams: Array<{ stream: string; stuck: boolean; nearlyFull?: 
       maxMemoryBytes: 0,
       evictionPolicies: ['noeviction'],
       aofEnabled: true,
-      warnings: [],
+      ...redis,
     },
     lastFlushError: null,
   };
+  return { ...status, alerts: statusAlerts(status) };
 }
 
 /** The text of one stream's row's cell (`accepted`, `landed`, …), as the page shows it now. */
@@ -320,6 +327,36 @@ describe('the status page, in Chromium', () => {
         .evaluateAll((bars) => bars.map((bar) => (bar.closest('tr') as HTMLElement).dataset.stream));
       expect(hotBars).toEqual(['full-and-stuck', 'full']);
       expect(await accessibilityViolations(routed)).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("says Redis's standing settings apart from the alerts, plainly: a managed Redis may never have AOF", async () => {
+    const context = await browser.newContext({ httpCredentials: { username: ADMIN_KEY, password: '' } });
+    try {
+      const routed = await context.newPage();
+      let redis = { warnings: [] as string[], notes: ['AOF is off: a restart loses what is not in S3'] };
+      await routed.route('**/status.json', (route) =>
+        route.fulfill({ json: statusOf([{ stream: 'web', stuck: false }], redis) }),
+      );
+      await routed.goto(`${flusherUrl}/status`);
+      await routed.locator('#notes li').waitFor({ timeout: 15_000 });
+      expect(await routed.locator('#notes li').allTextContents()).toEqual([
+        'Redis: AOF is off: a restart loses what is not in S3',
+      ]);
+      expect(await routed.locator('#alerts li').count()).toBe(0);
+      expect(await routed.title()).toBe('Spool status');
+      expect(await routed.locator('body').getAttribute('data-state')).toBe('ok');
+      expect(await accessibilityViolations(routed)).toEqual([]);
+      // A warning (what costs data now) is an alert, in red, and in the title.
+      redis = { ...redis, warnings: ['maxmemory-policy is allkeys-lru: Redis may evict buffers'] };
+      await routed.locator('#alerts li').waitFor({ timeout: 15_000 });
+      expect(await routed.locator('#alerts li').allTextContents()).toEqual([
+        'Redis: maxmemory-policy is allkeys-lru: Redis may evict buffers',
+      ]);
+      expect(await routed.locator('#notes li').count()).toBe(1);
+      expect(await routed.title()).toBe('(!) Spool status');
     } finally {
       await context.close();
     }

@@ -1,7 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { noTotals, type Status } from '@spool/flusher/dist/status/status.js';
-import { formatBytes, renderStatus } from './status-table.js';
+import { renderStatus } from './status-table.js';
 
+/**
+ * A status as a flusher before its alerts and states sends it (they are made at rendering, by the
+ * flusher's rules, status-alerts.ts): the tests below change its fields after building it.
+ */
 function status(streams: Array<Partial<Status['streams'][number]> & { stream: string }>): Status {
   return {
     generatedAt: '2026-12-01T00:00:00.000Z',
@@ -46,8 +50,9 @@ function status(streams: Array<Partial<Status['streams'][number]> & { stream: st
       evictionPolicies: ['noeviction'],
       aofEnabled: true,
       warnings: [],
+      notes: [],
     },
-  };
+  } as unknown as Status;
 }
 
 describe('the status table', () => {
@@ -72,7 +77,7 @@ describe('the status table', () => {
       { width: 80, color: false },
     );
     expect(lines).toContain(
-      '! 1 stream(s) stuck: data older than twice FLUSH_INTERVAL: billing-events-eu-west-1-staging',
+      '! 1 stream(s) stuck: data older than twice FLUSH_INTERVAL (2.0 min): billing-events-eu-west-1-staging',
     );
     const rows = lines.filter((line) => line.startsWith('billing'));
     expect(rows).toEqual([
@@ -84,7 +89,7 @@ describe('the status table', () => {
   it('names at most five stuck streams in its alert, a line and not a screen', () => {
     const answer = status(Array.from({ length: 7 }, (_, n) => ({ stream: `stream-${n}`, stuck: true })));
     expect(renderStatus(answer, { width: 120, color: false })).toContain(
-      '! 7 stream(s) stuck: data older than twice FLUSH_INTERVAL: stream-0, stream-1, stream-2, stream-3, stream-4 and 2 more',
+      '! 7 stream(s) stuck: data older than twice FLUSH_INTERVAL (2.0 min): stream-0, stream-1, stream-2, stream-3, stream-4 and 2 more',
     );
   });
 
@@ -92,7 +97,7 @@ describe('the status table', () => {
     const answer = status([{ stream: 'web', stuck: true }]);
     answer.totals.stuck = 3;
     expect(renderStatus(answer, { width: 120, color: false })).toContain(
-      '! 3 stream(s) stuck: data older than twice FLUSH_INTERVAL: web and 2 more',
+      '! 3 stream(s) stuck: data older than twice FLUSH_INTERVAL (2.0 min): web and 2 more',
     );
   });
 
@@ -183,18 +188,44 @@ describe('the status table', () => {
       width: 120,
       color: false,
     });
-    expect(lost).toContain('! 1 stream(s) landed more than they accepted: their counters in Redis were lost');
+    expect(lost).toContain(
+      '! 1 stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify',
+    );
     expect(renderStatus(status([{ stream: 'web' }]), { width: 120, color: false }).join('\n')).not.toContain(
       'counters',
     );
   });
-});
 
-describe('formatBytes', () => {
-  it('writes whole bytes under 1 KiB, a rate (bytes/s) too: not a float 20 characters wide', () => {
-    expect(formatBytes(80.61889250814332)).toBe('81 B');
-    expect(formatBytes(1023)).toBe('1023 B');
-    expect(formatBytes(1536)).toBe('1.5 KiB');
-    expect(formatBytes(null)).toBe('-');
+  it("says Redis's standing settings plainly, after the alerts and not in red: a managed Redis may never have AOF", () => {
+    const answer = status([{ stream: 'web', stuck: true }]);
+    answer.redis.warnings = ['maxmemory-policy is allkeys-lru: Redis may evict buffers'];
+    answer.redis.notes = ['AOF is off: a Redis restart loses every event not yet in S3'];
+    const lines = renderStatus(answer, { width: 200, color: true });
+    const said = lines.filter((line) => /^[!-] Redis: /.test(line.replace('\x1b[31m', '')));
+    expect(said).toEqual([
+      '\x1b[31m! Redis: maxmemory-policy is allkeys-lru: Redis may evict buffers\x1b[0m',
+      '- Redis: AOF is off: a Redis restart loses every event not yet in S3',
+    ]);
+    // After every alert.
+    expect(lines.indexOf(said[1] as string)).toBeGreaterThan(
+      lines.findIndex((line) => line.includes('stream(s) stuck')),
+    );
+  });
+
+  it("shows the alerts and states the flusher sends as they are, and makes them for an older flusher's answer", () => {
+    const older = status([{ stream: 'web', stuck: true }]);
+    const fromOlder = renderStatus(older, { width: 200, color: false });
+    expect(fromOlder).toContain('! 1 stream(s) stuck: data older than twice FLUSH_INTERVAL (2.0 min): web');
+    expect(fromOlder.find((line) => line.startsWith('web'))).toMatch(/^web +STUCK /);
+    // A current flusher's: its words, not the CLI's own making.
+    const current = {
+      ...older,
+      streams: older.streams.map((row) => ({ ...row, state: 'AS THE FLUSHER SAYS' })),
+      alerts: [{ kind: 'stuck', text: 'as the flusher says it', attention: true }],
+    } as Status;
+    const lines = renderStatus(current, { width: 200, color: false });
+    expect(lines).toContain('! as the flusher says it');
+    expect(lines.join('\n')).not.toContain('FLUSH_INTERVAL');
+    expect(lines.find((line) => line.startsWith('web'))).toMatch(/^web +AS THE FLUSHER SAYS /);
   });
 });

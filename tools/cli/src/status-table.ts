@@ -1,5 +1,6 @@
-import { STREAMS_NAMED_IN_ALERT, type Status } from '@spool/flusher/dist/status/status.js';
-import { NEARLY_FULL_SHARE } from '@spool/flusher/dist/status/stream-status.js';
+import type { Status } from '@spool/flusher/dist/status/status.js';
+import { formatBytes, statusAlerts } from '@spool/flusher/dist/status/status-alerts.js';
+import { stateOf } from '@spool/flusher/dist/status/stream-status.js';
 import { columnsOf, cutMiddleToColumns, escapeControlsIn, padToColumns } from './terminal-text.js';
 
 /** How a table is drawn: as wide as the terminal, in colour only on a terminal. */
@@ -12,18 +13,6 @@ const RED = '\x1b[31m';
 const BOLD = '\x1b[1m';
 const RESET = '\x1b[0m';
 
-export function formatBytes(n: number | null): string {
-  if (n === null) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 export function formatAge(ms: number | null): string {
   if (ms === null) return '-';
   const s = ms / 1000;
@@ -35,17 +24,13 @@ const percent = (x: number) => `${Math.round(x * 100)}%`;
 
 type Row = Status['streams'][number];
 
-/** What needs attention in a stream, in words, as the status page says it. */
-const stateOf = (row: Row) =>
-  [row.stuck && 'STUCK', row.nearlyFull && 'NEARLY FULL'].filter(Boolean).join(', ') || 'ok';
-
 /**
  * Columns, most useful first: a narrow terminal keeps those that fit, the stream name always. A
  * stuck or nearly full stream says so in words, not in colour alone: into a pipe, or for a reader
  * who cannot tell red, its row was like any other.
  */
 const COLUMNS: Array<{ title: string; cell: (row: Row, status: Status) => string }> = [
-  { title: 'state', cell: stateOf },
+  { title: 'state', cell: (row) => row.state },
   { title: 'buffer', cell: (row) => formatBytes(row.bufferBytes) },
   { title: 'age', cell: (row) => formatAge(row.ageMs) },
   { title: 'of max', cell: (row) => percent(row.maxShare) },
@@ -66,7 +51,7 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   // Escaped whole before anything is measured or painted: a flusher behind --url (or anyone on
   // the way to a plain-http one) may send any text in any field, S3's error messages come
   // through it, and stream names are anyone's.
-  const status = escapeControlsIn(answer);
+  const status = escapeControlsIn(upToDate(answer));
   const paint = (code: string, text: string) => (style.color ? `${code}${text}${RESET}` : text);
   const t = status.totals;
   const out: string[] = [];
@@ -82,23 +67,10 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
         ? 'Redis: not checked (INFO refused)'
         : `Redis: ${formatBytes(status.redis.usedMemoryBytes)} of ${status.redis.maxMemoryBytes ? formatBytes(status.redis.maxMemoryBytes) : 'no maxmemory'}`),
   );
-  if (t.stuck > 0) out.push(paint(RED, `! ${stuckStreams(status)}`));
-  if (t.nearlyFull > 0) out.push(paint(RED, `! ${nearlyFullStreams(status)}`));
-  if (t.countersLost > 0) {
-    out.push(
-      paint(
-        RED,
-        `! ${t.countersLost} stream(s) landed more than they accepted: their counters in Redis were lost`,
-      ),
-    );
-  }
-  if (status.lastFlushError) {
-    const e = status.lastFlushError;
-    const line = `! last flush error ${e.at} (${e.stream}): ${e.type}: ${e.message}`;
-    // Once its stream has landed since, history: said, not in red.
-    out.push(e.landedSince ? `${line} (its stream has landed since)` : paint(RED, line));
-  }
-  for (const warning of status.redis.warnings) out.push(paint(RED, `! Redis: ${warning}`));
+  // The flusher's alerts (status-alerts.ts), as the page says them: those that need attention in
+  // red, the rest (history, Redis's settings worth a look) plainly, after them.
+  for (const alert of status.alerts.filter((a) => a.attention)) out.push(paint(RED, `! ${alert.text}`));
+  for (const alert of status.alerts.filter((a) => !a.attention)) out.push(`- ${alert.text}`);
   out.push('');
 
   const rows = status.streams.map((row) => ({
@@ -142,29 +114,13 @@ export function renderStatus(answer: Status, style: TableStyle): string[] {
   return out;
 }
 
-/** What the stuck alert says: how many, and the names of the first few among the rows shown. */
-export function stuckStreams(status: Status): string {
-  return (
-    `${status.totals.stuck} stream(s) stuck: data older than twice FLUSH_INTERVAL` +
-    naming(status, (row) => row.stuck, status.totals.stuck)
-  );
-}
-
-/** What the nearly-full alert says, the same way. */
-export function nearlyFullStreams(status: Status): string {
-  return (
-    `${status.totals.nearlyFull} stream(s) nearly full: over ${percent(NEARLY_FULL_SHARE)} of MAX_BUFFER_BYTES ` +
-    `(${formatBytes(status.settings.maxBufferBytes)}) in Redis; at 100% their writes are refused (503)` +
-    naming(status, (row) => row.nearlyFull, status.totals.nearlyFull)
-  );
-}
-
-/** The first few of the rows shown that are so, by name, and how many more there are of `total`. */
-function naming(status: Status, so: (row: Row) => boolean, total: number): string {
-  const named = status.streams
-    .filter(so)
-    .map((row) => row.stream)
-    .slice(0, STREAMS_NAMED_IN_ALERT);
-  const more = total - named.length;
-  return named.length > 0 ? `: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : '';
+/**
+ * A status from a flusher older than this CLI (a rolling upgrade) lacks its alerts, its streams'
+ * states and Redis's notes: made here by the same rules, rather than shown without them.
+ */
+function upToDate(answer: Status): Status {
+  if (answer.alerts) return answer;
+  const streams = answer.streams.map((row) => ({ ...row, state: row.state ?? stateOf(row) }));
+  const status = { ...answer, streams, redis: { ...answer.redis, notes: answer.redis.notes ?? [] } };
+  return { ...status, alerts: statusAlerts(status) };
 }

@@ -31,20 +31,25 @@ describe('the Redis health of the status', () => {
     expect(healthOf([info(0.99 * GiB, GiB), info(5 * GiB, 0)]).maxMemoryBytes).toBe(0);
   });
 
-  it('warns of eviction and of AOF off', () => {
+  it('warns of eviction, and notes AOF off apart: a setting a deployment may have chosen, or may not change', () => {
     const health = healthOf([info(1, 0, 'allkeys-lru').replace('aof_enabled:1', 'aof_enabled:0')]);
     expect(health.warnings).toEqual([
       'maxmemory-policy is allkeys-lru: Redis may evict buffers to make room (data loss); set noeviction',
+    ]);
+    expect(health.notes).toEqual([
       'AOF is off: a Redis restart loses every event not yet in S3, and the messageIds dedupe remembers (retries of events already in S3 are stored again); set appendonly yes',
     ]);
+    expect(healthOf([info(1, 0)]).notes).toEqual([]);
   });
 
-  it('warns of a master that frees expired keys on its main thread (lazyfree-lazy-expire no), and not where CONFIG is forbidden', () => {
-    expect(healthOf([info(1, 0), info(1, 0)], ['yes', 'no']).warnings).toEqual([
+  it('notes a master that frees expired keys on its main thread (lazyfree-lazy-expire no), and not where CONFIG is forbidden', () => {
+    const health = healthOf([info(1, 0), info(1, 0)], ['yes', 'no']);
+    expect(health.notes).toEqual([
       'lazyfree-lazy-expire is no: an expiring dedupe set of millions of messageIds blocks Redis for seconds (appends answered 503); set lazyfree-lazy-expire yes',
     ]);
-    expect(healthOf([info(1, 0)], ['yes']).warnings).toEqual([]);
-    expect(healthOf([info(1, 0)], [undefined]).warnings).toEqual([]);
+    expect(health.warnings).toEqual([]);
+    expect(healthOf([info(1, 0)], ['yes']).notes).toEqual([]);
+    expect(healthOf([info(1, 0)], [undefined]).notes).toEqual([]);
   });
 });
 
@@ -59,7 +64,7 @@ describe("the start's warning of Redis's setup", () => {
     async info() {
       this.infoCalls += 1;
       if (this.infoCalls <= this.failures) throw new Error('Command timed out');
-      return info(0, 0, 'allkeys-lru');
+      return info(0, 0, 'allkeys-lru').replace('aof_enabled:1', 'aof_enabled:0');
     }
     async call() {
       return ['lazyfree-lazy-expire', 'yes'];
@@ -81,7 +86,15 @@ describe("the start's warning of Redis's setup", () => {
       redis.emit('ready');
     });
     await warning;
-    expect(said).toEqual([{ warnings: [expect.stringContaining('maxmemory-policy is allkeys-lru')] }]);
+    // The notes too: said once, at start, where an operator reads what to set up.
+    expect(said).toEqual([
+      {
+        warnings: [
+          expect.stringContaining('maxmemory-policy is allkeys-lru'),
+          expect.stringContaining('AOF is off'),
+        ],
+      },
+    ]);
     // Two checks failed on their first INFO; the third asked both sections.
     expect(redis.infoCalls).toBe(4);
   });

@@ -12,7 +12,14 @@ export interface RedisHealth {
   maxMemoryBytes: number;
   evictionPolicies: string[];
   aofEnabled: boolean;
+  /** What costs data or refuses writes now: an evicting policy, memory over 80 % of maxmemory. */
   warnings: string[];
+  /**
+   * Settings that cost data or hold up writes only on a rare event (a restart, a huge set
+   * expiring), and that a deployment may have chosen or cannot change (a managed Redis without
+   * AOF): said apart from the warnings, so that they do not stand among the alerts for good.
+   */
+  notes: string[];
   /**
    * Set where the Redis user may not run INFO (an ACL without `@dangerous`): memory, the
    * eviction policy and AOF are then unknown, and the fields above say nothing.
@@ -21,7 +28,7 @@ export interface RedisHealth {
 }
 
 /** What a Redis user that may not run INFO lets the status say of its Redis. */
-const INFO_REFUSED_WARNING =
+const INFO_REFUSED_NOTE =
   'this Redis user may not run INFO: memory, the eviction policy and AOF are not checked (allow it +info)';
 
 /**
@@ -40,7 +47,8 @@ export async function readRedisHealthOrUnchecked(redis: RedisClient): Promise<Re
       maxMemoryBytes: 0,
       evictionPolicies: [],
       aofEnabled: false,
-      warnings: [INFO_REFUSED_WARNING],
+      warnings: [],
+      notes: [INFO_REFUSED_NOTE],
       unchecked: true,
     };
   }
@@ -89,6 +97,7 @@ export function healthOf(
   const max = limits.includes(0) ? 0 : limits.reduce((sum, limit) => sum + limit, 0);
   const aofEnabled = infos.every((info) => info.get('aof_enabled') === '1');
   const warnings: string[] = [];
+  const notes: string[] = [];
   const evicting = policies.filter((policy) => policy !== 'noeviction');
   if (evicting.length > 0) {
     warnings.push(
@@ -96,14 +105,14 @@ export function healthOf(
     );
   }
   if (!aofEnabled)
-    warnings.push(
+    notes.push(
       'AOF is off: a Redis restart loses every event not yet in S3, and the messageIds dedupe remembers (retries of events already in S3 are stored again); set appendonly yes',
     );
   // A dedupe set expires whole: freed on Redis's main thread, one of millions of ids blocks every
   // command for seconds (1.5-2.1 s for 3 million, bench/analysis/lazyfree-expire.mjs), and
   // appends time out.
   if (lazyExpire.includes('no')) {
-    warnings.push(
+    notes.push(
       'lazyfree-lazy-expire is no: an expiring dedupe set of millions of messageIds blocks Redis for seconds (appends answered 503); set lazyfree-lazy-expire yes',
     );
   }
@@ -127,6 +136,7 @@ export function healthOf(
     evictionPolicies: policies,
     aofEnabled,
     warnings,
+    notes,
   };
 }
 
@@ -147,8 +157,9 @@ export async function warnOfRedisRisks(
     try {
       // Before, a cluster client knows no master to ask.
       if (redis.status !== 'ready') await once(redis, 'ready');
-      const { warnings } = await readRedisHealthOrUnchecked(redis);
-      if (warnings.length > 0) logger.warn({ warnings }, 'Redis is set up to lose or hold up events');
+      const { warnings, notes } = await readRedisHealthOrUnchecked(redis);
+      const risks = [...warnings, ...notes];
+      if (risks.length > 0) logger.warn({ warnings: risks }, 'Redis is set up to lose or hold up events');
       return;
     } catch {
       await delay(retryMs, undefined, { ref: false });

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
 import { ACTING_CHARACTERS } from '@spool/shared';
-import { STREAMS_NAMED_IN_ALERT } from './status.js';
-import { NEARLY_FULL_SHARE } from './stream-status.js';
 
 /**
  * The status page: one HTML document with its script inline (no assets to serve or fetch), which
@@ -34,12 +32,10 @@ function setText(node, text) {
   const value = visible(text);
   if (node.textContent !== value) node.textContent = value;
 }
-// What needs attention in a stream, in words: a colour alone says nothing to many readers.
-const stateOf = (s) => [s.stuck && 'STUCK', s.nearlyFull && 'NEARLY FULL'].filter(Boolean).join(', ') || 'ok';
 // The columns after the stream's name: a cell's class, and its text (or a bar's fraction, red
 // when its hot() says so).
 const CELLS = [
-  { className: 'state', text: stateOf },
+  { className: 'state', text: (s) => s.state },
   { className: 'num', text: (s) => bytes(s.bufferBytes) },
   { className: 'num', bar: (s) => s.thresholdShare },
   { className: 'num', bar: (s) => s.maxShare, hot: (s) => s.nearlyFull },
@@ -112,7 +108,17 @@ function staying(places) {
   for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = previous[i]) stay.add(i);
   return stay;
 }
-let alertsShown = '';
+const listsShown = new Map();
+function showList(id, alerts) {
+  const texts = JSON.stringify(alerts.map((a) => a.text));
+  if (listsShown.get(id) === texts) return;
+  listsShown.set(id, texts);
+  $(id).replaceChildren(...alerts.map((a) => {
+    const li = document.createElement('li');
+    li.textContent = visible(a.text);
+    return li;
+  }));
+}
 function render(status) {
   const t = status.totals;
   $('generated').textContent = status.generatedAt;
@@ -121,37 +127,11 @@ function render(status) {
     count(t.sealedGenerations) + ' sealed (' + bytes(t.sealedBytes) + ') · ' +
     count(t.accepted) + ' accepted · ' + count(t.landed) + ' landed · ' + count(t.inFlight) + ' in flight · ' +
     (t.eventsPerSecond === null ? '–' : count(t.eventsPerSecond)) + ' events/s · ' + bytes(t.bytesPerSecond) + '/s';
-  // The first few of the streams shown that are so, by name; the rest counted.
-  const naming = (so, total) => {
-    const named = status.streams.filter(so).map((s) => s.stream).slice(0, ${STREAMS_NAMED_IN_ALERT});
-    const more = total - named.length;
-    return named.length ? ': ' + named.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : '';
-  };
-  const texts = [];
-  if (t.stuck > 0) {
-    texts.push(t.stuck + ' stream(s) stuck: data older than twice FLUSH_INTERVAL (' + age(2 * status.settings.flushIntervalMs) + ')' +
-      naming((s) => s.stuck, t.stuck));
-  }
-  if (t.nearlyFull > 0) {
-    texts.push(t.nearlyFull + ' stream(s) nearly full: over ' + share(${NEARLY_FULL_SHARE}) + ' of MAX_BUFFER_BYTES (' + bytes(status.settings.maxBufferBytes) + ') in Redis; at 100% their writes are refused (503)' +
-      naming((s) => s.nearlyFull, t.nearlyFull));
-  }
-  if (t.countersLost > 0) texts.push(t.countersLost + ' stream(s) landed more events than they accepted: their counters in Redis were lost (a failover, a deleted key); check their objects with spool verify');
-  if (status.lastFlushError) {
-    const e = status.lastFlushError;
-    texts.push('last flush error, ' + e.at + ' (' + e.stream + '): ' + e.type + ': ' + e.message +
-      (e.landedSince ? ' (its stream has landed since)' : ''));
-  }
-  for (const warning of status.redis.warnings) texts.push('Redis: ' + warning);
-  // A live region: said by a screen reader when it changes, so redrawn only then.
-  if (JSON.stringify(texts) !== alertsShown) {
-    alertsShown = JSON.stringify(texts);
-    $('alerts').replaceChildren(...texts.map((text) => {
-      const li = document.createElement('li');
-      li.textContent = visible(text);
-      return li;
-    }));
-  }
+  // Made by the flusher (status-alerts.ts), as spool status says them: what needs attention in
+  // red, in a live region (said by a screen reader when it changes, so redrawn only then); the
+  // rest (history, Redis's settings worth a look) plainly, apart.
+  showList('alerts', status.alerts.filter((a) => a.attention));
+  showList('notes', status.alerts.filter((a) => !a.attention));
   const body = $('streams');
   // Those no longer shown go first: in place while the others were placed, each row after one
   // was out of place by one, and moved.
@@ -182,8 +162,7 @@ function render(status) {
   $('redis').textContent = r.unchecked ? r.nodes + ' node(s) · not checked: this Redis user may not run INFO' :
     bytes(r.usedMemoryBytes) + ' used of ' + (r.maxMemoryBytes ? bytes(r.maxMemoryBytes) : 'no maxmemory') +
     ' · ' + r.nodes + ' node(s) · policy ' + r.evictionPolicies.join(', ') + ' · AOF ' + (r.aofEnabled ? 'on' : 'off');
-  const failing = status.lastFlushError && !status.lastFlushError.landedSince;
-  const attention = t.stuck > 0 || t.nearlyFull > 0 || t.countersLost > 0 || failing;
+  const attention = status.alerts.some((a) => a.attention);
   document.body.dataset.state = attention ? 'attention' : 'ok';
   // A tab in the background says it too.
   document.title = (attention ? '(!) ' : '') + 'Spool status';
@@ -235,6 +214,7 @@ export const STATUS_PAGE = `<!doctype html>
   h2 { font-size: 1rem; margin: 1.2rem 0 .3rem; }
   .muted { color: #66707a; }
   #alerts { color: #a4161a; font-weight: 600; padding-left: 1.2rem; }
+  #notes { padding-left: 1.2rem; }
   #connection { color: #a4161a; font-weight: 600; }
   .table { overflow-x: auto; }
   .table:focus-visible { outline: 2px solid #2f80ed; }
@@ -259,6 +239,7 @@ export const STATUS_PAGE = `<!doctype html>
 <div class="muted">as of <span id="generated">…</span> <span id="connection"><span id="connection-reason" role="status"></span><span id="stale"></span></span></div>
 <p id="summary"></p>
 <ul id="alerts" aria-live="polite"></ul>
+<ul id="notes"></ul>
 <h2 id="streams-heading">Streams <span id="shown" class="muted"></span></h2>
 <div class="table" tabindex="0" role="region" aria-labelledby="streams-heading"><table>
 <thead><tr><th scope="col">stream</th><th scope="col">state</th><th scope="col">buffer</th><th scope="col">of threshold</th><th scope="col">of max</th><th scope="col">age / interval</th><th scope="col">gen</th><th scope="col">sealed waiting</th><th scope="col">accepted</th><th scope="col">landed</th><th scope="col">duplicates</th><th scope="col">rejected</th><th scope="col">events/s</th><th scope="col">bytes/s</th><th scope="col">last object</th></tr></thead>

@@ -75,6 +75,7 @@ const streamRow = z
     stuck: z.boolean(),
     nearlyFull: z.boolean(),
     countersLost: z.boolean(),
+    state: z.enum(['ok', 'STUCK', 'NEARLY FULL', 'STUCK, NEARLY FULL']),
   })
   .strict();
 /** What /status.json promises (docs/operations.md): every field, its type, nothing more. */
@@ -133,8 +134,18 @@ const statusSchema = z
         evictionPolicies: z.array(z.string()),
         aofEnabled: z.boolean(),
         warnings: z.array(z.string()),
+        notes: z.array(z.string()),
       })
       .strict(),
+    alerts: z.array(
+      z
+        .object({
+          kind: z.enum(['stuck', 'nearly-full', 'counters-lost', 'flush-error', 'redis']),
+          text: z.string(),
+          attention: z.boolean(),
+        })
+        .strict(),
+    ),
   })
   .strict();
 
@@ -200,10 +211,15 @@ describe('/status.json', () => {
     const answer = statusSchema.parse((await status(target)).json());
     const row = (keys: typeof full) => answer.streams.find((entry) => entry.stream === keys.stream);
     // 4 MiB of MAX_BUFFER_BYTES: 3 MiB is 75 %, 3.4 MiB 85 %.
-    expect(row(roomy)).toMatchObject({ nearlyFull: false });
-    expect(row(full)).toMatchObject({ nearlyFull: true });
+    expect(row(roomy)).toMatchObject({ nearlyFull: false, state: 'ok' });
+    expect(row(full)).toMatchObject({ nearlyFull: true, state: 'NEARLY FULL' });
     expect(row(full)?.maxShare).toBeGreaterThan(NEARLY_FULL_SHARE);
     expect(answer.totals.nearlyFull).toBe(1);
+    expect(answer.alerts).toContainEqual({
+      kind: 'nearly-full',
+      text: `1 stream(s) nearly full: over 80% of MAX_BUFFER_BYTES (4.0 MiB) in Redis; at 100% their writes are refused (503): ${full.stream}`,
+      attention: true,
+    });
   });
 
   it('puts stuck streams first, shows the last flush error, and refuses a bad limit', async () => {
@@ -228,9 +244,14 @@ describe('/status.json', () => {
     expect(answer.limit).toBe(1);
     expect(answer.streams).toHaveLength(1);
     expect(answer.totals.streams).toBe(2);
-    expect(answer.streams[0]).toMatchObject({ stuck: true, sealedGenerations: 1 });
+    expect(answer.streams[0]).toMatchObject({ stuck: true, sealedGenerations: 1, state: 'STUCK' });
     expect(answer.streams[0]?.oldestSealedAgeMs).toBeGreaterThan(0);
     expect(answer.lastFlushError?.message).not.toBe('');
+    // Both named, though the answer lists one: the alerts are made from the reading, not the limit.
+    const named = answer.alerts.find((alert) => alert.kind === 'stuck')?.text ?? '';
+    expect(named).toMatch(/^2 stream\(s\) stuck: data older than twice FLUSH_INTERVAL \(2\.0 s\): /);
+    expect(named.split(': ').at(-1)?.split(', ').sort()).toEqual([calm.stream, stuck.stream].sort());
+    expect(answer.alerts).toContainEqual(expect.objectContaining({ kind: 'flush-error', attention: true }));
 
     for (const limit of ['0', '-1', '1001', '1.5', 'ten', '']) {
       const refused = await status(target, `?limit=${limit}`);

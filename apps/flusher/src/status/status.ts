@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { type FlushErrorRecord, readLastFlushError } from './flush-errors.js';
 import { latestReading } from './latest-reading.js';
 import { type RedisHealth, readRedisHealthOrUnchecked } from './redis-health.js';
+import { type StatusAlert, statusAlerts } from './status-alerts.js';
 import { type StreamStatus, streamStatusPages } from './stream-status.js';
 import { topRows } from './top-rows.js';
 
@@ -53,13 +54,9 @@ export interface Status {
   /** `landedSince`: its stream has landed an object since (the error is history, not a problem). */
   lastFlushError: (FlushErrorRecord & { landedSince: boolean }) | null;
   redis: RedisHealth;
+  /** What the page and `spool status` say above their tables (status-alerts.ts). */
+  alerts: StatusAlert[];
 }
-
-/**
- * How many streams an alert of the page's and `spool status`'s names (stuck, nearly full; the rest
- * are counted): a line, not a screen.
- */
-export const STREAMS_NAMED_IN_ALERT = 5;
 
 export const DEFAULT_STREAM_LIMIT = 50;
 export const MAX_STREAM_LIMIT = 1_000;
@@ -181,39 +178,37 @@ export function statusReader(deps: {
       readRedisHealthOrUnchecked(redis),
     ]);
     const oldestTimestamp = Math.min(...oldestWaiting.map((job) => job.timestamp));
-    return {
-      at: now,
-      counters,
-      status: {
-        generatedAt: new Date(now).toISOString(),
-        settings: {
-          flushThresholdBytes: config.flushThresholdBytes,
-          maxBufferBytes: config.maxBufferBytes,
-          flushIntervalMs: config.flushIntervalMs,
-        },
-        totals,
-        streams: rows,
-        queue: {
-          waiting: counts.waiting ?? 0,
-          active: counts.active ?? 0,
-          delayed: counts.delayed ?? 0,
-          failed: counts.failed ?? 0,
-          prioritized: counts.prioritized ?? 0,
-          oldestWaitingAgeMs: oldestWaiting.length > 0 ? Math.max(0, now - oldestTimestamp) : null,
-        },
-        lastFlushError: lastFlushError && {
-          ...lastFlushError,
-          // ISO times compare as text.
-          // A stream the sweep forgot (idle past the registry's horizon, nothing left in Redis)
-          // took its lastLandedAt with it: its old error is history, not a problem again.
-          landedSince:
-            (errorStreamLandedAt !== undefined && errorStreamLandedAt > lastFlushError.at) ||
-            (!errorStreamRegistered &&
-              now - Date.parse(lastFlushError.at) > streamForgetAfterMs(config.flushIntervalMs)),
-        },
-        redis: redisHealth,
+    const status: Omit<Status, 'limit' | 'alerts'> = {
+      generatedAt: new Date(now).toISOString(),
+      settings: {
+        flushThresholdBytes: config.flushThresholdBytes,
+        maxBufferBytes: config.maxBufferBytes,
+        flushIntervalMs: config.flushIntervalMs,
       },
+      totals,
+      streams: rows,
+      queue: {
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        failed: counts.failed ?? 0,
+        prioritized: counts.prioritized ?? 0,
+        oldestWaitingAgeMs: oldestWaiting.length > 0 ? Math.max(0, now - oldestTimestamp) : null,
+      },
+      lastFlushError: lastFlushError && {
+        ...lastFlushError,
+        // ISO times compare as text.
+        // A stream the sweep forgot (idle past the registry's horizon, nothing left in Redis)
+        // took its lastLandedAt with it: its old error is history, not a problem again.
+        landedSince:
+          (errorStreamLandedAt !== undefined && errorStreamLandedAt > lastFlushError.at) ||
+          (!errorStreamRegistered &&
+            now - Date.parse(lastFlushError.at) > streamForgetAfterMs(config.flushIntervalMs)),
+      },
+      redis: redisHealth,
     };
+    // Named from the MAX_STREAM_LIMIT rows kept, not the `limit` a reader asks for.
+    return { at: now, counters, status: { ...status, alerts: statusAlerts(status) } };
   };
 
   const reading = latestReading(sample);

@@ -44,6 +44,8 @@ export interface StreamStatus {
    * `spool verify`; the counters only start again from what came after.
    */
   countersLost: boolean;
+  /** What needs attention, in words (a colour alone says nothing to many readers): `ok`, `STUCK`, `NEARLY FULL` or both. */
+  state: string;
 }
 
 type StatusConfig = Pick<
@@ -62,6 +64,11 @@ type UnitReading = Pick<UnitState, 'gen' | 'since' | 'length' | 'pending' | 'sea
  * and the alert agree on which streams need attention.
  */
 export const NEARLY_FULL_SHARE = 0.8;
+
+/** What needs attention in a unit, in words (StreamStatus.state). */
+export function stateOf(unit: Pick<StreamStatus, 'stuck' | 'nearlyFull'>): string {
+  return [unit.stuck && 'STUCK', unit.nearlyFull && 'NEARLY FULL'].filter(Boolean).join(', ') || 'ok';
+}
 
 /** Units read together: one registry page, and on one Redis one pipeline. */
 const PAGE_SIZE = 500;
@@ -220,6 +227,8 @@ function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig
   const accepted = Number(stats.accepted ?? 0);
   const landed = Number(stats.landed ?? 0);
   const maxShare = (length + sealedBytes) / limits.maxBufferBytes;
+  const stuck = (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late;
+  const nearlyFull = maxShare > NEARLY_FULL_SHARE;
   return {
     stream: unit,
     bufferBytes: length,
@@ -240,8 +249,9 @@ function toStreamStatus(unit: string, reading: UnitReading, config: StatusConfig
       stats.lastObject && stats.lastLandedAt
         ? { key: stats.lastObject, landedAt: new Date(Number(stats.lastLandedAt)).toISOString() }
         : null,
-    stuck: (ageMs ?? 0) > late || (oldestSealedAgeMs ?? 0) > late,
-    nearlyFull: maxShare > NEARLY_FULL_SHARE,
+    stuck,
+    nearlyFull,
     countersLost: countersLostFor(stats),
+    state: stateOf({ stuck, nearlyFull }),
   };
 }
