@@ -538,6 +538,43 @@ describe('the sweep', () => {
     }
   });
 
+  it('keeps the last gauges of a stream a sweep could not read, rather than drop them for a tick', async () => {
+    const ns = randomName('ns');
+    const [readable, broken] = [randomName('readable'), randomName('broken')] as [string, string];
+    const ownQueue = new Queue<FlushJobData>(FLUSH_QUEUE, {
+      connection: queueConnection,
+      prefix: queuePrefix(ns),
+    });
+    const ownMetrics = createFlusherMetrics();
+    const ownConfig = loadConfig(flusherTestEnv({ REDIS_NAMESPACE: ns, FLUSH_INTERVAL: '1h' }), 'flusher');
+    const gauged = async () =>
+      (await ownMetrics.bufferBytes.get()).values.map((value) => value.labels.stream).sort();
+    try {
+      for (const stream of [readable, broken]) {
+        await registerStream(redis, streamRegistryKey(ns), stream);
+        await appendToBuffer(redis, streamKeys(stream, ns), {
+          chunk: '{"a":1}\n',
+          eventCount: 1,
+          maxBytes: 1e9,
+          dedupeWindowMs: 0,
+          clientIds: { ids: [], lines: [] },
+        });
+      }
+      const swept = { ...deps, config: ownConfig, queue: ownQueue, metrics: ownMetrics };
+      expect((await sweep(swept)).failed).toEqual([]);
+      expect(await gauged()).toEqual([readable, broken].sort());
+
+      await redis.set(streamKeys(broken, ns).pending, 'not a set');
+      expect((await sweep(swept)).failed).toEqual([broken]);
+      // What it held at the last sweep that read it, not nothing: a scrape in between saw the
+      // stream's series end (and the alerts on it resolve) for as long as it stayed unreadable.
+      expect(await gauged()).toEqual([readable, broken].sort());
+    } finally {
+      await ownQueue.obliterate({ force: true });
+      await ownQueue.close();
+    }
+  });
+
   it("ages buffers on Redis's clock, whatever this process's clock says", async () => {
     const stream = randomName('clock');
     await write(stream, 100, (await redisNow(redis)) - 61_000);
