@@ -47,7 +47,7 @@ const textBytes = (bytes: Buffer) => bytes.length - (bytes.at(-1) === NEWLINE ? 
 /**
  * What the object's metadata records, built chunk by chunk in one streaming pass: the event count
  * (lines: readSealed ends every buffer in "\n"), the SHA-256 of the raw content, and the
- * first and last `receivedAt` (empty for a line past `maxKeptLineBytes`).
+ * first and last `receivedAt` (for a line past `maxKeptLineBytes`, read from its first bytes).
  */
 export class SummaryBuilder {
   private readonly hash = createHash('sha256');

@@ -44,7 +44,8 @@ export type FlushOutcome =
  * stage it); upload its object to its deterministic S3 key (NDJSON: compressed from a second read
  * as the upload goes); and only after S3 confirmed, release it. Every step is safe to
  * repeat: a retry after a crash anywhere reuses the sealed key, overwrites the same object with
- * the same bytes, and counts the events once. Throws to have the job retried (with backoff) when
+ * the same content (its bytes may differ: zstd's depend on the flusher's cores), and counts
+ * the events once. Throws to have the job retried (with backoff) when
  * Redis or S3 fails.
  */
 export async function flushGeneration(deps: FlushDeps, stream: string, gen: number): Promise<FlushOutcome> {

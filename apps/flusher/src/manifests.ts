@@ -17,7 +17,7 @@ export interface ManifestLine {
   rawBytes: number;
   /** SHA-256 of the uncompressed content (the object's `spool-sha256`). */
   sha256: string;
-  /** SHA-256 of the object's own bytes, as uploaded (absent from lines written before it was recorded, and from a replay's line for a copy an earlier run wrote). */
+  /** SHA-256 of the object's own bytes, as uploaded (absent from lines written before it was recorded). */
   objectSha256?: string;
   firstReceivedAt: string;
   lastReceivedAt: string;

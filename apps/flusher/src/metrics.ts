@@ -105,7 +105,7 @@ export function createFlusherMetrics(
     }),
     redisDataLost: new Counter({
       name: 'spool_redis_data_lost_total',
-      help: 'Times this flusher found that Redis lost its data (the id Spool keeps there gone or changed): a restart without AOF, a FLUSHALL, or a failover to a replica without it; what was buffered and not in S3 was lost',
+      help: 'Times this flusher found that Redis lost its data (the count Spool adds to there went back): a restart without AOF or from an older snapshot, a FLUSHALL, or a failover to a replica without the latest writes; what was buffered and not in S3 was lost',
       registers: [registry],
     }),
     flushInterval: new Gauge({

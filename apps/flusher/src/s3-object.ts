@@ -6,7 +6,7 @@ import type { BufferSummary } from './buffer-summary.js';
  *
  *   {S3_PREFIX}stream=<stream>/dt=<YYYY-MM-DD>/hour=<HH>/<stream>-<YYYYMMDDTHHmmssSSS>Z-<gen>.ndjson.gz
  *
- * (`.ndjson.zst` for OUTPUT_FORMAT=ndjson.zst), and for shard n ≥ 1 of a sharded stream
+ * (`.ndjson.zst` or `.parquet` for those formats of OUTPUT_FORMAT), and for shard n ≥ 1 of a sharded stream
  * (STREAM_SHARDS), in the same partitions:
  *
  *   …/<stream>-<YYYYMMDDTHHmmssSSS>Z-<gen>-s<n>.ndjson.gz

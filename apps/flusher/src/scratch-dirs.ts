@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * The flusher's scratch directories under $TMPDIR (a flush's compressed output past what it
- * holds in memory, a Parquet flush's staged files and DuckDB's spill): named
+ * The flusher's scratch directories under $TMPDIR (a Parquet flush's staged files and DuckDB's
+ * spill; NDJSON is compressed straight into the upload): named
  * `spool-flush-<pid>-…`, so that those a killed flusher left behind can be told
  * from a live one's. The first scratch directory a process makes removes the leftovers: those of
  * processes that are gone, and those with its own pid (a restarted container's flusher is pid 1

@@ -18,6 +18,13 @@ export interface Chunk {
   release(): void;
 }
 
+/** A reader of its own for `redis`, or none where reads must go through ioredis (TLS). */
+async function openReader(redis: Redis | Cluster): Promise<RangeReader | ClusterRangeReader | undefined> {
+  if (redis instanceof Redis && !redis.options.tls) return RangeReader.connect(redis.options);
+  if (redis instanceof Cluster && !redis.options.redisOptions?.tls) return new ClusterRangeReader(redis);
+  return undefined;
+}
+
 /**
  * Reads a sealed buffer in chunks with GETRANGE, never as one string, into a few buffers that are
  * reused as the caller releases them (over a connection of its own, see RangeReader): memory
@@ -27,13 +34,6 @@ export interface Chunk {
  * serves the key's slot (see ClusterRangeReader). (Through TLS it reads through ioredis instead,
  * without the reuse.) A buffer that does not end in "\n" ends in one as read.
  */
-/** A reader of its own for `redis`, or none where reads must go through ioredis (TLS). */
-async function openReader(redis: Redis | Cluster): Promise<RangeReader | ClusterRangeReader | undefined> {
-  if (redis instanceof Redis && !redis.options.tls) return RangeReader.connect(redis.options);
-  if (redis instanceof Cluster && !redis.options.redisOptions?.tls) return new ClusterRangeReader(redis);
-  return undefined;
-}
-
 export async function* readSealed(
   redis: Redis | Cluster,
   key: string,

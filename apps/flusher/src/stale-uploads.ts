@@ -14,7 +14,7 @@ export interface StaleUploads {
    * not), or why what was listed stays open (the credentials may not abort it).
    */
   skipped?: 'not implemented' | 'not permitted' | 'abort not permitted';
-  /** The listing or an abort failed otherwise (only where the caller goes on: see `leftOpenBy`). */
+  /** The listing or an abort failed otherwise (only after a complete upload, which goes on: `Upload.finish`). */
   failed?: unknown;
 }
 

@@ -58,7 +58,7 @@ export interface UploadBody {
 
 /**
  * Uploads a body as a multipart upload of `partBytes` parts (S3_PART_SIZE), QUEUE_SIZE in flight,
- * or as one PutObject when it is smaller than a part. Returns its size and SHA-256 once S3 has
+ * or as one PutObject when it is one part or less. Returns its size and SHA-256 once S3 has
  * confirmed the whole object. On failure the multipart upload is aborted (no parts left behind)
  * and the first error thrown: S3's own answer, or the body's; a failing upload stops reading the
  * body.

@@ -171,7 +171,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   // Neither a keep-alive connection nor a client stopped halfway through its request holds the close.
   closeConnectionsOnClose(app);
 
-  // Outside the events route no body is read: an unknown path answers 404, whatever it was sent.
+  // Outside the events route and the tracking routes (which read theirs with parsers of their
+  // own) no body is read: an unknown path answers 404, whatever it was sent.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => {
     payload.resume();
@@ -196,8 +197,6 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   });
 
   await app.register(cors, CORS_OPTIONS);
-  // After CORS's hook (a page must read the refusal), before any route's own: a request past
-  // MAX_INFLIGHT_BYTES is refused unread.
   // A key in a header (Authorization, X-Write-Key) is checked before the body is read (a bad one
   // answered 401 at once); one in the body or the query, after it.
   const keys = writeKeyVerifier(config.writeKeys);
@@ -219,6 +218,8 @@ export async function buildApp(deps: IngestDeps): Promise<FastifyInstance> {
   metrics.watchInflightBodies(() => inflight.heldBytes);
   app.decorateRequest('heldBodyBytes', 0);
   app.decorateRequest('inflightClient', undefined);
+  // After CORS's hook (a page must read the refusal), before any route's own: a request past
+  // MAX_INFLIGHT_BYTES is refused unread.
   app.addHook('onRequest', inflight.admit);
   // Per verified write key, else per client address, counted in Redis so the limit holds across
   // ingest replicas. While Redis is away the limit is skipped: the append answers 503 anyway.

@@ -44,8 +44,9 @@ export interface VerifiedKey {
 }
 
 /**
- * The configured write keys. `verify` compares a presented key's digest with every configured
- * one in constant time; `open` is true when none are configured (ALLOW_ANONYMOUS_WRITES).
+ * The configured write keys. `verify` looks a presented key up by its SHA-256 digest
+ * (`keyMatcher`: no comparison of the key itself, so nothing to time); `open` is true when none
+ * are configured (ALLOW_ANONYMOUS_WRITES).
  * `replace` puts another set of keys in use at once, for every route (WRITE_KEYS_FILE changed):
  * the service stays keyed, as a key file that holds no key is refused before.
  */

@@ -30,7 +30,7 @@
     KEYS[1] buf          the active buffer                 spool:{<stream>}:buf
     KEYS[2] gen          generation of the active buffer   spool:{<stream>}:gen
     KEYS[3] since        first-append time of the buffer   spool:{<stream>}:since
-    KEYS[4] stats        the stream's counters (status.md)  spool:{<stream>}:stats
+    KEYS[4] stats        the stream's counters (design.md)  spool:{<stream>}:stats
     KEYS[5] sealedBytes  bytes in sealed generations       spool:{<stream>}:sealed-bytes
     KEYS[6] seen         prefix of the dedupe sets         spool:{<stream>}:seen
 

@@ -67,10 +67,10 @@ export const memoryReserve = z
     return z.NEVER;
   });
 
-/** Milliseconds, from `250`, `250ms`, `30s`, `5m` or `1h`. */
 /** The longest delay a Node timer takes (about 24.8 days): a longer one fires at once. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
+/** Milliseconds, from `250`, `250ms`, `30s`, `5m` or `1h`. */
 export const duration = (fallback: string) =>
   z
     .string()
@@ -386,17 +386,17 @@ function redisUrlProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** REDIS_NAMESPACE (the services) and the CLI's --namespace: a key prefix, and `{<ns>}` of the queue. */
+export const redisNamespace = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1 to 32 of a-z, 0-9, "_" and "-"');
+
 /**
  * `REDIS_URL`: `redis://[user:password@]host[:port][/db][?family=6]`, `rediss://…` for TLS, or
  * the path of a Unix socket, trimmed (a Secret written with `echo` ends in a newline). Anything
  * else ioredis would take for a socket path, or for options of its own. The message never
  * repeats the text: it may hold a password.
  */
-/** REDIS_NAMESPACE (the services) and the CLI's --namespace: a key prefix, and `{<ns>}` of the queue. */
-export const redisNamespace = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1 to 32 of a-z, 0-9, "_" and "-"');
-
 export const redisUrl = z
   .string()
   .default('redis://127.0.0.1:6379')

@@ -89,7 +89,7 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
-  /** Replicas that must confirm an append (Redis WAIT) before the ingest answers 202; 0 = the primary's word. */
+  /** Replicas that must confirm an append (Redis WAIT) before the ingest answers 202, and a seal before the flusher reads it; 0 = the primary's word. */
   REDIS_MIN_REPLICAS_ACK: integer(0, 0, 16),
   /** Prefix of every key (and `{<ns>}` of the queue): deployments with different namespaces share a Redis. */
   REDIS_NAMESPACE: redisNamespace.default(DEFAULT_NAMESPACE),
@@ -154,7 +154,7 @@ const schema = z.object({
   REDIS_COMMAND_TIMEOUT: duration('3s'),
   /** Room appends leave free below Redis's maxmemory, for the flushers to drain: `10%`, `256MiB`, or `0`. */
   REDIS_MEMORY_RESERVE: memoryReserve,
-  /** What objects are written as: `ndjson.gz`, `ndjson.zst`, or by stream (`web:ndjson.zst,*:ndjson.gz`). */
+  /** What objects are written as: `ndjson.gz`, `ndjson.zst`, `parquet`, or by stream (`web:parquet,*:ndjson.gz`). */
   OUTPUT_FORMAT: outputFormat,
   /** Target bucket (required by the flusher). */
   S3_BUCKET: z

@@ -153,8 +153,8 @@ export type FlushJobState =
  * O(N²): 100,000 waiting jobs held Redis for seconds a call batch, the ingest's appends timed out
  * 503, and the backlog drained 5 × slower at 20,000 (a review's run). Here every set is asked by
  * ZSCORE and the active list (at most the flush workers' concurrency) by LPOS; a job whose hash
- * exists in none of them waits (in the wait list, or the paused one while Bull Board pauses the
- * queue: BullMQ says `waiting` of both). One MULTI, so no move between lists falls between the
+ * exists in none of them waits (in the wait list, or the paused one while the queue is paused,
+ * by hand: the Bull Board here cannot; BullMQ says `waiting` of both). One MULTI, so no move between lists falls between the
  * reads (BullMQ's moves are scripts); on a Cluster the keys share the queue's slot.
  */
 export async function flushJobState(queue: Queue<FlushJobData>, jobId: string): Promise<FlushJobState> {

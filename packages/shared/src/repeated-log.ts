@@ -10,6 +10,17 @@ export interface RepeatedLogOptions {
   fields?: Record<string, unknown>;
 }
 
+/** The repeated lines whose window holds repeats not yet told: told by flushRepeatedLogs. */
+const pendingWindows = new Set<() => void>();
+
+/**
+ * Tells now the repeats every repeated line holds (at shutdown, before `stopped`): a window cut
+ * short by the process's end lost them (an own-fix review's 5 refused admin requests).
+ */
+export function flushRepeatedLogs(): void {
+  for (const tell of [...pendingWindows]) tell();
+}
+
 /**
  * A line that may come thousands of times a second, logged the first time and then once per
  * `everyMs` with how many came meanwhile (`repeatedSinceLastLine`); each call may add fields of
@@ -22,17 +33,6 @@ export interface RepeatedLogOptions {
  * short of the failure metrics. A window with none after a burst says so, at info (`stopped`,
  * with the burst's count): the logs then tell when an outage ended (a review of the logs).
  */
-/** The repeated lines whose window holds repeats not yet told: told by flushRepeatedLogs. */
-const pendingWindows = new Set<() => void>();
-
-/**
- * Tells now the repeats every repeated line holds (at shutdown, before `stopped`): a window cut
- * short by the process's end lost them (an own-fix review's 5 refused admin requests).
- */
-export function flushRepeatedLogs(): void {
-  for (const tell of [...pendingWindows]) tell();
-}
-
 export function repeatedLog(
   logger: Pick<Logger, 'warn' | 'error' | 'info'>,
   message: string,

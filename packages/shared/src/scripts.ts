@@ -183,7 +183,9 @@ export interface ReplicaAck {
 
 /**
  * REDIS_MIN_REPLICAS_ACK's wait, or undefined without it: half the command timeout, so that WAIT
- * answers (with a count) before the command would time out.
+ * answers (with a count) before the ingest's command would time out. The flusher has no command
+ * timeout and REDIS_COMMAND_TIMEOUT is the ingest's alone, so a flusher's seal waits half the
+ * default, 1.5 s.
  */
 export function replicaAckOf(config: {
   minReplicasAck: number;
