@@ -142,6 +142,36 @@ describe('a request held in a frozen ingest', () => {
     expect(await stored(waiting)).toContain(`${waiting}-1`);
   });
 
+  it("counts only the stored members' events as accepted when a group holds a gone request and a waiting one", async () => {
+    const mixed = randomName('ns');
+    // One group for both once the ingest is let go (they come within 100 ms of each other).
+    const groupedIngest = await spawnService(
+      SPOOL_MAINS.ingest,
+      ingestTestEnv({ REDIS_NAMESPACE: mixed, DEDUPE_WINDOW: '2s', GROUP_COMMIT_WINDOW: '100ms' }),
+    );
+    try {
+      const stream = randomName('mixed');
+      const path = `/v1/streams/${stream}/events`;
+      const gone = JSON.stringify([{ messageId: `${stream}-gone-1` }, { messageId: `${stream}-gone-2` }]);
+      const [goneAnswer, waitingAnswer] = await Promise.all([
+        sendThroughAFreeze(groupedIngest, path, gone, { frozenMs: 1_500, clientWaits: false }),
+        sendThroughAFreeze(groupedIngest, path, JSON.stringify([{ messageId: `${stream}-waiting` }]), {
+          frozenMs: 1_500,
+          clientWaits: true,
+        }),
+      ]);
+      expect(goneAnswer).toBe('');
+      expect(waitingAnswer).toMatch(/^HTTP\/1\.1 202 [^]*"accepted":1,/);
+      const keys = streamKeys(stream, mixed);
+      expect(await redis.get(keys.buf)).not.toContain('-gone-');
+      // The accepted counter is what the status and accepted == landed go by: the gone request's
+      // two events, never stored, must not be in it.
+      expect(await redis.hget(keys.stats, 'accepted')).toBe('1');
+    } finally {
+      await groupedIngest.stop();
+    }
+  });
+
   it('is stored when it is a beacon, which is never retried, though its client is gone', async () => {
     const beacon = randomName('beacon');
     const body = JSON.stringify({
