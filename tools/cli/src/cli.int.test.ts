@@ -89,19 +89,34 @@ describe('spool tail', () => {
     for (const line of tail.out().trimEnd().split('\n')) expect(lines).toContain(line);
   });
 
-  it('says once that it waits for a stream its namespace does not have, naming streams it has', async () => {
+  it('says once that it waits for a stream its namespace does not have, naming streams it has, and nothing of one it has', async () => {
     const namespace = randomName('ns');
     await redis.zadd(streamRegistryKey(namespace), Date.now(), 'web');
+    // A stream it has, with nothing buffered now (just flushed), tailed first: by the time the
+    // other tail has said its line, this one has looked too, and found the stream.
+    const known = run(['tail', 'web', '--redis', REDIS_URL, '--namespace', namespace]);
     const tail = run(['tail', 'wbe', '--redis', REDIS_URL, '--namespace', namespace]);
     try {
       await waitFor(async () => (tail.err().includes('waiting') ? true : undefined), 15_000, 'the tail');
+      // The tail reads from the buffer's length when it starts: appended until it prints one.
+      await waitFor(
+        async () => {
+          await append('web', namespace, ['{"event":"registered-and-empty"}']);
+          return known.out().includes('registered-and-empty') ? true : undefined;
+        },
+        15_000,
+        'the tail of a registered, empty stream',
+      );
     } finally {
       tail.child.kill('SIGINT');
+      known.child.kill('SIGINT');
     }
     expect(await tail.exited).toBe(0);
     expect(tail.err().trim()).toBe(
       `spool tail: namespace ${namespace} has no stream "wbe" yet (it has web); waiting for its first event`,
     );
+    expect(await known.exited).toBe(0);
+    expect(known.err()).toBe('');
   });
 
   it('reads an empty REDIS_NAMESPACE as unset (spool), as the services do', async () => {
