@@ -317,6 +317,23 @@ export const trustProxy = z
 const HOST_NAME = /^(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$/;
 
 /**
+ * HOST: an IP address (`0.0.0.0`, `::`) or a host name. Checked here so that `--check-config`
+ * finds a port given with it (`0.0.0.0:8080`) or a stray space, which the start found only as it
+ * listened; whether the machine has the address is for the start to find.
+ */
+export const listenHost = z
+  .string()
+  .default('0.0.0.0')
+  .transform((host, ctx) => {
+    if (isIP(host) !== 0 || HOST_NAME.test(normalHostName(host))) return host;
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an IP address or a host name (the port goes in PORT); got "${host}"`,
+    });
+    return z.NEVER;
+  });
+
+/**
  * `spool-ingest,*.svc.cluster.local` → the names /metrics answers besides IP addresses and
  * localhost (open-host.ts): names, `*.<domain>` for every name under one, or `*` for any.
  */

@@ -100,6 +100,18 @@ describe('loadConfig', () => {
     expect(() => flusher({ OUTPUT_FORMAT: 'web:csv' })).toThrow(/OUTPUT_FORMAT/);
   });
 
+  it('listens on HOST as an IP address or a host name, as given', () => {
+    for (const host of [
+      '::',
+      '127.0.0.1',
+      '::ffff:10.0.0.1',
+      'localhost',
+      'spool-ingest',
+      'Ingest.Example.COM.',
+    ])
+      expect(loadConfig({ ...OPEN, HOST: host }, 'ingest').host).toBe(host);
+  });
+
   it('is frozen', () => {
     const config = loadConfig(OPEN, 'ingest');
     expect(Object.isFrozen(config)).toBe(true);
@@ -540,6 +552,11 @@ describe('loadConfig', () => {
       /FLUSH_RETRY_BASE: must be at least 10ms and not above FLUSH_RETRY_MAX/,
     ],
     [{ PORT: '99999' }, /PORT: expected 0 to 65535/],
+    [
+      { HOST: '0.0.0.0:8080' },
+      /HOST: expected an IP address or a host name \(the port goes in PORT\); got "0.0.0.0:8080"/,
+    ],
+    [{ HOST: 'not a host' }, /HOST: expected an IP address or a host name/],
     // Number() would read these as a random port and as 80.
     [{ PORT: ' ' }, /PORT: expected 0 to 65535/],
     [{ PORT: '0x50' }, /PORT: expected 0 to 65535/],

@@ -7,6 +7,7 @@ import {
   duration,
   httpUrl,
   integer,
+  listenHost,
   type MemoryReserve,
   memoryReserve,
   metricsHosts,
@@ -94,7 +95,7 @@ const schema = z.object({
   /** Prefix of every key (and `{<ns>}` of the queue): deployments with different namespaces share a Redis. */
   REDIS_NAMESPACE: redisNamespace.default(DEFAULT_NAMESPACE),
   /** Listen address of this process's HTTP server. */
-  HOST: z.string().default('0.0.0.0'),
+  HOST: listenHost,
   /** Listen port (ingest default 8080, flusher 9091). */
   PORT: z.string().optional(),
   /** The ingest's /metrics on a port of its own (off its public one); unset, on PORT. */
