@@ -132,6 +132,19 @@ describe('the Kubernetes base', () => {
     });
   });
 
+  it("has KEDA read REDIS_URL's Redis by the Service's full name and the URL's database: KEDA looks names up in its own namespace", () => {
+    const redisUrl = new URL(
+      find<{ data: Record<string, string> }>('ConfigMap', 'spool').data.REDIS_URL as string,
+    );
+    const [trigger] = find<{
+      spec: { triggers: Array<{ metadata: { address: string; databaseIndex: string } }> };
+    }>('ScaledObject', 'spool-flusher').spec.triggers;
+    const [host, port] = trigger?.metadata.address.split(':') ?? [];
+    expect(host).toMatch(new RegExp(`^${redisUrl.hostname}\\.[a-z0-9-]+\\.svc\\.cluster\\.local$`));
+    expect(port).toBe(redisUrl.port || '6379');
+    expect(trigger?.metadata.databaseIndex).toBe(redisUrl.pathname.replace('/', '') || '0');
+  });
+
   it('fails closed: the ingest does not start without the Secret that holds WRITE_KEYS, and is never told to run open', () => {
     expect(secretRefsOf(find('Deployment', 'spool-ingest'))).toEqual([{ name: 'spool' }]);
     expect(find<{ data: Record<string, string> }>('ConfigMap', 'spool').data).not.toHaveProperty(
@@ -278,6 +291,10 @@ describe('the Redis Cluster overlay', () => {
       type: 'redis-cluster',
       metadata: { listName: `${queuePrefix()}:${FLUSH_QUEUE}:wait` },
     });
+    // The seed by the Service's full name, as the base's (KEDA resolves it in its own namespace).
+    expect((trigger as unknown as { metadata: { addresses: string } }).metadata.addresses).toMatch(
+      /^redis-cluster\.[a-z0-9-]+\.svc\.cluster\.local:6379$/,
+    );
     const auth = builtOf<{ spec: { secretTargetRef: Array<{ name: string; key: string }> } }>(
       'TriggerAuthentication',
       trigger?.authenticationRef.name as string,
