@@ -26,7 +26,7 @@ function anchorsOf(file: string): Set<string> {
   let inCode = false;
   for (const line of readFileSync(join(ROOT, file), 'utf8').split('\n')) {
     if (/^\s*```/.test(line)) inCode = !inCode;
-    const heading = !inCode && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    const heading = inCode ? null : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     // GitHub slugs a heading's text as shown: a link's text, not its target; no code marks.
     if (heading?.[1])
       anchors.add(slugger.slug(heading[1].replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '')));
