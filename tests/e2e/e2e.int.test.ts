@@ -115,6 +115,19 @@ describe('end to end: ingest → Redis → two flushers → S3', () => {
 
     const keys = await listObjectKeys(s3, services.s3.bucket, `${prefix}stream=${stream}/`);
     expect(keys.length).toBeGreaterThan(5);
+    // Both flushers competed for them, and each landed some (each object counted by the one that
+    // released it): some 60 objects here, so one taking all is not a chance to allow for. With the
+    // second flusher kept off the queue, this test passed all the same (a review's run).
+    for (const target of [flusher, secondFlusher]) {
+      const metrics = await (await fetch(`${target.url}/metrics`)).text();
+      const landed = new RegExp(`^spool_flush_objects_total\\{stream="${stream}"\\} (\\d+)$`, 'm').exec(
+        metrics,
+      );
+      expect({ flusher: target.url, landedSome: Number(landed?.[1] ?? 0) > 0 }).toEqual({
+        flusher: target.url,
+        landedSome: true,
+      });
+    }
     const seen = new Set<string>();
     const gens = new Set<number>();
     for (const key of keys) {

@@ -37,7 +37,7 @@ async function startOwnStack(thresholdBytes: number): Promise<LocalStack> {
     throw error;
   }
   say(
-    `own stack: ingest ${stack.ingests[0]?.url}, redis ${stack.redisUrl}, s3 ${stack.s3?.endpoint} (threshold ${thresholdBytes} bytes)`,
+    `own stack: ingest ${stack.ingests[0]?.url}, redis ${stack.redisUrl}, s3 ${stack.s3?.endpoint}, flusher ${stack.flushers[0]?.url} (threshold ${thresholdBytes} bytes)`,
   );
   return stack;
 }

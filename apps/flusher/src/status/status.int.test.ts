@@ -570,7 +570,7 @@ async function behindProxy(
 }
 
 describe('/status', () => {
-  it('answers 503 saying Redis did not answer, in bounded time, when Redis hangs (a Cluster without quorum)', async () => {
+  it('answers 503 saying Redis did not answer, rather than hang, when Redis hangs (a Cluster without quorum)', async () => {
     const { proxy, redis: hung, queue, app, close } = await behindProxy(null);
     await app.register(statusRoutes, {
       readStatus: statusReader({ redis: hung, queue, config: loadConfig(flusherTestEnv(), 'flusher') }),
