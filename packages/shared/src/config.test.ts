@@ -581,6 +581,8 @@ describe('loadConfig', () => {
       /S3_PREFIX: empty, or "(é\/){20}…" is 900 bytes: .*\(at most 768\)/,
     ],
     [{ STREAM_SHARDS: 'web:2,web:3' }, /STREAM_SHARDS: "web" is listed twice/],
+    [{ STREAM_SHARDS: 'web:65' }, /STREAM_SHARDS: .*a number of shards \(1 to 64\)/],
+    [{ STREAM_SHARDS: '100' }, /STREAM_SHARDS: .*a number of shards \(1 to 64\)/],
     [{ OUTPUT_FORMAT: '*:parquet,*:ndjson.gz' }, /OUTPUT_FORMAT: "\*" is listed twice/],
     [{ GROUP_COMMIT_WINDOW: '2s' }, /GROUP_COMMIT_WINDOW: at most 100ms/],
     [{ MAX_INFLIGHT_BYTES: '512KiB' }, /MAX_INFLIGHT_BYTES: must be at least MAX_BODY_BYTES/],

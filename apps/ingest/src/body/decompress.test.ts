@@ -20,6 +20,15 @@ describe('decodeBody', () => {
     expect(await text(decoded as Readable)).toBe(BODY);
   });
 
+  it('takes a body that inflates to exactly its limit, and refuses one a byte past it (413)', async () => {
+    // Compressible, so that only the inflated size meets the limit (the sent one is held to it too).
+    const body = JSON.stringify({ pad: 'x'.repeat(1_000) });
+    const exactly = decodeBody(Readable.from([gzipSync(body)]), 'gzip', body.length);
+    expect(await text(exactly as Readable)).toBe(body);
+    const past = decodeBody(Readable.from([gzipSync(`${body} `)]), 'gzip', body.length);
+    await expect(text(past as Readable)).rejects.toMatchObject({ code: 'SPOOL_BODY_TOO_LARGE' });
+  });
+
   it.each(['br', 'deflate', 'gzip, gzip'])('refuses Content-Encoding "%s"', (encoding) => {
     expect(() => decodeBody(Readable.from([Buffer.from(BODY)]), encoding, 1024)).toThrow(
       expect.objectContaining({ code: 'SPOOL_UNSUPPORTED_ENCODING' }),

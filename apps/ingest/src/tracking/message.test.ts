@@ -36,6 +36,12 @@ describe('normalizeMessage', () => {
     expect(refusal({ anonymousId: 'a' }, { type: 'group' })).toBe('a group message needs "groupId"');
     expect(refusal({ userId: 'u' }, { type: 'alias' })).toBe('a alias message needs "previousId"');
     expect(refusal({ userId: 42, event: 'x' }, { type: 'track' })).toBeUndefined();
+    // Present is not enough: an empty text, or null, is no event or groupId (a mutation that asked
+    // only for the field stored both).
+    expect(refusal({ userId: 'u', event: '' }, { type: 'track' })).toBe('a track message needs "event"');
+    expect(refusal({ anonymousId: 'a', groupId: null }, { type: 'group' })).toBe(
+      'a group message needs "groupId"',
+    );
     expect(refusal('text', { type: 'track' })).toBe('a message must be a JSON object');
     expect(refusal({ userId: 'u', context: [1] }, { type: 'identify' })).toBe('"context" must be an object');
     // null is no context: the message is kept, with the request's ip.
@@ -118,13 +124,12 @@ describe('normalizeMessage', () => {
       originalTimestamp: '2026-12-01T11:00:00.000Z',
       timestamp: '2026-12-01T12:00:01.000Z',
     });
-    // A message's own sentAt wins over the batch's; without sentAt the client's time stands.
-    expect(
-      stored(
-        { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z', sentAt: '2026-12-01T11:00:05Z' },
-        { type: 'track', sentAt: '2026-12-01T11:00:09Z' },
-      ).timestamp,
-    ).toBe('2026-12-01T12:00:05.000Z');
+    // A message's own sentAt wins over the batch's, stored and used; without sentAt the client's time stands.
+    const own = stored(
+      { userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z', sentAt: '2026-12-01T11:00:05Z' },
+      { type: 'track', sentAt: '2026-12-01T11:00:09Z' },
+    );
+    expect([own.sentAt, own.timestamp]).toEqual(['2026-12-01T11:00:05Z', '2026-12-01T12:00:05.000Z']);
     expect(
       stored({ userId: 'u', event: 'x', timestamp: '2026-12-01T11:00:00Z' }, { type: 'track' }).timestamp,
     ).toBe('2026-12-01T11:00:00.000Z');
@@ -314,6 +319,11 @@ describe('normalizeMessage', () => {
         { type: 'track' },
       ).timestamp,
     ).toBe('2026-12-01T12:00:00.000Z');
+    // The first instant past the span, written with an offset (10000-01-01T00:00:00Z): no time.
+    expect(
+      stored({ userId: 'u', event: 'x', timestamp: '9999-12-31T23:00:00-01:00' }, { type: 'track' })
+        .timestamp,
+    ).toBe(RECEIVED);
     // The span's ends themselves are kept.
     expect(
       stored({ userId: 'u', event: 'x', timestamp: '0001-01-01T00:00:00.000Z' }, { type: 'track' }).timestamp,
@@ -331,13 +341,14 @@ describe('normalizeMessage', () => {
 
   it("stores a numeric userId, anonymousId, groupId or previousId as its text, as Segment's spec types them", () => {
     const sent = parseExactJson(
-      '{"userId":4711,"anonymousId":9007199254740993,"groupId":1.5,"previousId":-2,"event":"e"}',
+      '{"userId":4711,"anonymousId":9007199254740993,"groupId":1.5,"previousId":-9007199254740993,"event":"e"}',
     );
     expect(stored(sent, { type: 'track' })).toMatchObject({
       userId: '4711',
       anonymousId: '9007199254740993',
       groupId: '1.5',
-      previousId: '-2',
+      // Past -2^53 too, as the digits sent (a mutation that took positive integers alone stored -9007199254740992).
+      previousId: '-9007199254740993',
     });
     // One text for one value, however the client wrote it (Python writes 1e16 as 1e+16).
     for (const [written, asText] of [
