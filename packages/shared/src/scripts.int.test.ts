@@ -468,6 +468,19 @@ describe('the release script', () => {
     // One manifest line, the first release's: the second released nothing.
     expect(await redis.hgetall(keys.manifestPending)).toEqual({ [object.key]: object.manifestLine });
   });
+
+  it('releases a generation with no object (no events) without naming a last object or a manifest line', async () => {
+    const keys = streamKeys(randomName());
+    await append(keys, ['a']);
+    await sealGeneration(redis, keys, 0);
+    expect(await releaseGeneration(redis, keys, 0, 0)).toBe(true);
+    expect(await redis.exists(keys.sealed(0))).toBe(0);
+    const stats = await redis.hgetall(keys.stats);
+    expect(stats).not.toHaveProperty('lastObject');
+    expect(stats).not.toHaveProperty('lastLandedAt');
+    // A line under "" would stop the stream's manifest writes (no day in its key).
+    expect(await redis.hgetall(keys.manifestPending)).toEqual({});
+  });
 });
 
 describe('MAX_BUFFER_BYTES', () => {
