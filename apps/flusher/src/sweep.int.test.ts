@@ -550,16 +550,8 @@ describe('the sweep', () => {
     const gauged = async () =>
       (await ownMetrics.bufferBytes.get()).values.map((value) => value.labels.stream).sort();
     try {
-      for (const stream of [readable, broken]) {
-        await registerStream(redis, streamRegistryKey(ns), stream);
-        await appendToBuffer(redis, streamKeys(stream, ns), {
-          chunk: '{"a":1}\n',
-          eventCount: 1,
-          maxBytes: 1e9,
-          dedupeWindowMs: 0,
-          clientIds: { ids: [], lines: [] },
-        });
-      }
+      const now = await redisNow(redis);
+      for (const stream of [readable, broken]) await write(stream, 20, now, ns);
       const swept = { ...deps, config: ownConfig, queue: ownQueue, metrics: ownMetrics };
       expect((await sweep(swept)).failed).toEqual([]);
       expect(await gauged()).toEqual([readable, broken].sort());
