@@ -91,9 +91,9 @@ describe("the ingest's request log at the default level (info)", () => {
     };
     const host = new URL(ingest.url).host;
     const batch = '{"batch":[{"userId":"u","type":"track","event":"e"}]}';
-    const post = (target: string) =>
+    const post = (target: string, type = 'application/json') =>
       `POST ${target} HTTP/1.1\r\nHost: ${host}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${batch.length}\r\nConnection: close\r\n\r\n${batch}`;
+      `Content-Type: ${type}\r\nContent-Length: ${batch.length}\r\nConnection: close\r\n\r\n${batch}`;
     const secret = `${'u'.repeat(170)}:SECRETKEY0123456789abcdefSECRETKEY`;
     let answers: string[];
     try {
@@ -104,14 +104,16 @@ describe("the ingest's request log at the default level (info)", () => {
         await send(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`),
         // Refused (no such route): a fragment may hold an event (a pixel's `#data=`), an
         // absolute URL a key (`http://user:key@…`). The second is told at the stop, as a repeat.
-        await send(post('/v1/nowhere#data=eyJ1c2VySWQiOiJhbGljZUBleGFtcGxlLmNvbSJ9')),
+        // The path ends at the first of `#` and `?`, whichever comes first.
+        await send(post('/v1/nowhere#data=eyJ1c2VySWQiOiJhbGljZUBleGFtcGxlLmNvbSJ9?page=1')),
         await send(post(`http://${secret}@ingest.example/v1/nowhere`)),
+        await send(post('/v1/streams/web/events?data=QUERYDATA#page=1', 'text/csv')),
       ];
     } finally {
       await ingest.stop();
     }
     const statusOf = (answer: string) => Number(answer.slice(9, 12));
-    expect(answers.map(statusOf)).toEqual([400, 431, 404, 404]);
+    expect(answers.map(statusOf)).toEqual([400, 431, 404, 404, 415]);
     const lines = ingest
       .output()
       .split('\n')
@@ -122,10 +124,12 @@ describe("the ingest's request log at the default level (info)", () => {
       [400, 'SPOOL_BAD_REQUEST', expect.stringMatching(/^HPE_/), requestIdOf(answers[0] as string)],
       [431, 'SPOOL_BAD_REQUEST', 'HPE_HEADER_OVERFLOW', requestIdOf(answers[1] as string)],
       [404, 'SPOOL_NOT_FOUND', undefined, expect.any(String)],
+      [415, 'SPOOL_UNSUPPORTED_MEDIA_TYPE', undefined, requestIdOf(answers[4] as string)],
       [404, 'SPOOL_NOT_FOUND', undefined, expect.any(String)],
     ]);
     expect(lines[2]?.path).toBe('/v1/nowhere');
-    expect(lines[3]?.path).toMatch(/^http:\/\/\[redacted\]@ingest\.example/);
-    expect(ingest.output()).not.toMatch(/eyJ1c2VySWQi|SECRETKEY/);
+    expect(lines[3]?.path).toBe('/v1/streams/web/events');
+    expect(lines[4]?.path).toMatch(/^http:\/\/\[redacted\]@ingest\.example/);
+    expect(ingest.output()).not.toMatch(/eyJ1c2VySWQi|SECRETKEY|QUERYDATA/);
   });
 });
