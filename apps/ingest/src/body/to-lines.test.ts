@@ -320,6 +320,27 @@ describe('toLines', () => {
     expect(at(size - 1).rejectedText).toEqual([JSON.stringify(event)]);
   });
 
+  it('keeps a prepared message refused as too large as its stored line: what Spool added may be what took it over', () => {
+    const event = { pad: 'x'.repeat(100) };
+    const prepare = (value: unknown) => ({
+      message: { ...(value as object), context: { library: 'added' } },
+    });
+    const lines = toLines(
+      { shape: 'single', items: [{ value: event }] },
+      new Date(STAMP),
+      { maxEventBytes: 110, maxStoredBytes: 1e6 },
+      prepare,
+    );
+    expect(lines.rejected[0]?.code).toBe('SPOOL_EVENT_TOO_LARGE');
+    const [kept] = lines.rejectedText;
+    expect(JSON.parse(kept as string)).toEqual({
+      receivedAt: STAMP,
+      messageId: expect.stringMatching(UUID),
+      pad: event.pad,
+      context: { library: 'added' },
+    });
+  });
+
   it('lists the line index of each client messageId, and none for generated ones', () => {
     const lines = toLines(
       {

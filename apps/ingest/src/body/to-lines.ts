@@ -71,8 +71,7 @@ export interface Lines {
   rejectedCount: number;
 }
 
-/** A refused value's text: its JSON, as much of it as the quarantine keeps. */
-/** One unit more than the quarantine keeps, so that its cut shows. */
+/** A refused value's text: its JSON, up to one unit more than the quarantine keeps, so that its cut shows. */
 export const jsonText = (value: unknown): string => jsonTextUpTo(value, MAX_REJECTED_TEXT + 1);
 
 /** Turns one event into the object to store, or says why it is refused (the tracking API's rules). */
