@@ -99,6 +99,7 @@ describe('spool verify', () => {
     for (const [line, why] of [
       ['{"broken', 'not a manifest line (not JSON)'],
       ['{}', 'not a manifest line (no "key")'],
+      [JSON.stringify({ ...foreign, key: '' }), 'not a manifest line (no "key")'],
       [JSON.stringify({ ...foreign, events: '2' }), 'not a manifest line ("events" is not a count)'],
       [JSON.stringify({ ...foreign, bytes: -1 }), 'not a manifest line ("bytes" is not a count)'],
       [JSON.stringify({ ...foreign, sha256: undefined }), 'not a manifest line (no "sha256")'],
