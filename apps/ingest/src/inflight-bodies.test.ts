@@ -174,6 +174,10 @@ describe('InflightBodies', () => {
     const next = request({ 'content-length': '10' });
     expect(enter(inflight, next)).toMatchObject({ code: 'SPOOL_OVERLOADED', statusCode: 503 });
     expect(next.heldBodyBytes).toBe(0);
+    // A path with no route reads no body: it gets its 404, not a 503, and holds nothing.
+    const nowhere = { ...request({ 'content-length': '10' }), is404: true } as FastifyRequest;
+    expect(admit(inflight, nowhere)).toBeUndefined();
+    expect(nowhere.heldBodyBytes).toBe(0);
     close(next);
     close(huge);
     expect(inflight.heldBytes).toBe(0);
