@@ -67,6 +67,35 @@ describe('draining the quarantine', () => {
     ).toBe(0);
   });
 
+  it('writes entries of unknown age (no age kept: an earlier version kept none) at once, however few', async () => {
+    const prefix = `${randomName('q')}/`;
+    const stream = randomName('web');
+    const entries = await rejected(stream, 1);
+    await redis.del(streamKeys(stream).quarantineSince);
+    const key = await drainQuarantine(deps(prefix), stream, await redisNow(redis), {
+      fullAt: 10,
+      maxAgeMs: 60_000,
+    });
+    expect(await body(key as string)).toBe(`${entries[0]}\n`);
+  });
+
+  it('finishes a drain whose entries were deleted while it was unfinished, writing no object, then goes on', async () => {
+    const prefix = `${randomName('q')}/`;
+    const stream = randomName('web');
+    const keys = streamKeys(stream);
+    await rejected(stream, 2);
+    await startDrain(redis, keys, 'quarantine');
+    await redis.del(keys.quarantineDraining);
+    const when = { fullAt: 1, maxAgeMs: 0 };
+    expect(await drainQuarantine(deps(prefix), stream, await redisNow(redis), when)).toBeUndefined();
+    expect(await redis.exists(keys.quarantineDrainingId)).toBe(0);
+    expect(await listObjectKeys(s3, services.bucket, `${prefix}_quarantine/`)).toEqual([]);
+    const later = await rejected(stream, 1, 2);
+    const next = await drainQuarantine(deps(prefix), stream, await redisNow(redis), when);
+    expect(next).toMatch(/-q2\.ndjson$/);
+    expect(await body(next as string)).toBe(`${later[0]}\n`);
+  });
+
   it("ages the entries on Redis's clock, whatever the clock of the ingest that refused them says", async () => {
     const prefix = `${randomName('q')}/`;
     const stream = randomName('web');

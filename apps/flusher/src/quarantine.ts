@@ -26,7 +26,8 @@ export interface QuarantineDeps {
 /**
  * Writes a stream's kept rejected events to S3 when there are enough of them (`fullAt`) or the
  * oldest has waited `maxAgeMs`, or when an earlier drain was left unfinished (side-files.ts: a
- * crash writes the same object again, never a second one). Returns the key written, or undefined.
+ * crash writes the same object again, never a second one). Returns the key written, or undefined
+ * when none was.
  */
 export async function drainQuarantine(
   deps: QuarantineDeps,
@@ -46,14 +47,16 @@ export async function drainQuarantine(
   }
   let written: string | undefined;
   const drained = await drainSideFile<string[]>(redis, keys, 'quarantine', async (id, entries) => {
-    written = quarantineKey(prefix, streamOfUnit(unit), id);
+    // A drain whose entries are gone (deleted by hand while it was unfinished) writes nothing.
     if (entries.length === 0) return;
+    const key = quarantineKey(prefix, streamOfUnit(unit), id);
     await putObjectConfirmed(s3, {
       Bucket: bucket,
-      Key: written,
+      Key: key,
       Body: entries.map((entry) => `${entry}\n`).join(''),
       ContentType: 'application/x-ndjson',
     });
+    written = key;
   });
   // Its age goes with it, unless new entries came meanwhile (they keep the age the first of them set).
   if (drained) {
