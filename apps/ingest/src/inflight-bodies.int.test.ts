@@ -192,16 +192,23 @@ describe('MAX_INFLIGHT_BYTES', () => {
     const arrays = `[${Array(6_600).fill('[]').join(',')}]`;
     const native = `[{"v":${arrays}}]`;
     const tracking = `{"batch":[{"type":"track","event":"e","userId":"u","properties":{"v":${arrays}}}]}`;
+    const lines = `{"v":${arrays}}\n`;
+    // Each from an address of its own: by their size alone, none passes its client's share.
+    let client = 0;
     const send = (path: string, body: string) =>
       fetch(`${ingest.url}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': body === lines ? 'application/x-ndjson' : 'application/json',
+          'x-forwarded-for': `198.51.100.${++client}`,
+        },
         body,
       });
     const holder = await openRequest(`/v1/streams/${randomName('hold')}/events`, 60 * 1024, 60 * 1024 - 1);
     await heldReaches(60 * 1024 - 1, 'the room held');
     for (const [path, body] of [
       [`/v1/streams/${randomName('shape')}/events`, native],
+      [`/v1/streams/${randomName('lines')}/events`, lines],
       ['/v1/batch', tracking],
     ] as const) {
       const refused = await send(path, body);
@@ -211,13 +218,14 @@ describe('MAX_INFLIGHT_BYTES', () => {
     // An ordinary body of the same size, another client's, still fits beside the holder.
     const plain = await fetch(`${ingest.url}/v1/streams/${randomName('plain')}/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.20' },
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.200' },
       body: JSON.stringify([{ p: 'x'.repeat(19_000) }]),
     });
     expect(plain.status).toBe(202);
     holder.destroy();
     await heldReaches(0, 'the room given back');
     expect((await send(`/v1/streams/${randomName('alone')}/events`, native)).status).toBe(202);
+    expect((await send(`/v1/streams/${randomName('alone')}/events`, lines)).status).toBe(202);
     expect((await send('/v1/batch', tracking)).status).toBe(200);
   });
 
