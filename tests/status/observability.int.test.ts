@@ -65,7 +65,7 @@ describe('the alert rules', () => {
   it('call a stream nearly full where the status page and spool status do', () => {
     const rules = readFileSync(`${OBSERVABILITY}prometheus/alerts.yml`, 'utf8');
     const expression = /alert: SpoolBufferNearlyFull\n(?:\s+#.*\n)*\s+expr: (.+)/.exec(rules)?.[1];
-    expect(expression).toBe(`max by (stream) (spool_buffer_fill_ratio) > ${NEARLY_FULL_SHARE}`);
+    expect(expression).toBe(`max by (namespace, stream) (spool_buffer_fill_ratio) > ${NEARLY_FULL_SHARE}`);
   });
 
   it('name only metrics that Spool exports', async () => {
@@ -102,6 +102,7 @@ describe('the Grafana dashboard', () => {
       gridPos: { x: number; y: number; w: number; h: number };
       targets?: Array<{ expr: string }>;
     }>;
+    templating: { list: Array<{ name: string; includeAll?: boolean; allValue?: string }> };
   };
 
   it('queries only metrics that Spool exports, in every panel', async () => {
@@ -143,6 +144,15 @@ describe('the Grafana dashboard', () => {
     const used = [...queries, rules].flatMap(eventOutcomesIn);
     expect(used).toContain('duplicate');
     expect(used.filter((outcome) => !emitted.has(outcome))).toEqual([]);
+  });
+
+  it('shows one deployment at a time: every series a query reads is of the chosen namespace, all of them by default', () => {
+    const variable = dashboard.templating.list.find((entry) => entry.name === 'namespace');
+    expect(variable).toMatchObject({ includeAll: true, allValue: '.*' });
+    const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
+    const selectors = queries.flatMap((expr) => expr.match(/\bspool_[a-z0-9_]+(\{[^}]*\})?/g) ?? []);
+    expect(selectors.length).toBeGreaterThan(queries.length - 1);
+    expect(selectors.filter((selector) => !selector.includes('{namespace=~"$namespace"'))).toEqual([]);
   });
 
   it('has PromQL that Prometheus parses, in every query', () => {
