@@ -26,6 +26,8 @@ describe('queryKey', () => {
     ['/b?writeKey=100%-sure', '100%-sure'],
     ['/b?writeKey=', ''],
     ['/b?write%4Bey=k%2B1+2', 'k+1+2'],
+    // A parameter with no `=` is no key, nor a second one.
+    ['/b?writeKey=k&writeKeyZ', 'k'],
   ])('reads %s as %p: a + is itself, an escape is decoded, text that is none kept', (url, key) => {
     expect(queryKey(url)).toBe(key);
   });
@@ -35,6 +37,7 @@ describe('queryKey', () => {
     ['/b?writekey=k'],
     ['/b?writeKey=a&writeKey=a'],
     ['/b?xwriteKey=k'],
+    ['/b?writeKeyX'],
     // The router's query begins at a '#' too: this one's only parameter is `x`.
     ['/b#x=1?writeKey=k'],
   ])('finds none in %s (a repeated one is none)', (url) => {

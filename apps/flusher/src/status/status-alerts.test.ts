@@ -81,6 +81,9 @@ describe('formatBytes and formatDuration', () => {
   it('writes whole bytes under 1 KiB, a rate (bytes/s) too: not a float 20 characters wide', () => {
     expect(formatBytes(80.61889250814332)).toBe('81 B');
     expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1024)).toBe('1.0 KiB');
+    expect(formatBytes(1024 ** 5)).toBe('1024.0 TiB');
+    expect(formatDuration(60_000)).toBe('1.0 min');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(null)).toBe('-');
   });
