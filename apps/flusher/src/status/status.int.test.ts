@@ -10,6 +10,7 @@ import {
   loadConfig,
   queuePrefix,
   recordRejected,
+  sealGeneration,
   streamKeys,
   streamRegistryKey,
 } from '@spool/shared';
@@ -208,18 +209,28 @@ describe('/status.json', () => {
     const full = streamKeys(randomName('full'), target.namespace);
     await fillBuffer(redis, roomy, 3 * 1024 * 1024);
     await fillBuffer(redis, full, 3.4 * 1024 * 1024);
+    // Its room held by a sealed generation S3 has not taken, its active buffer empty.
+    const sealed = streamKeys(randomName('sealed'), target.namespace);
+    await fillBuffer(redis, sealed, 3.4 * 1024 * 1024);
+    await sealGeneration(redis, sealed, 0);
     const answer = statusSchema.parse((await status(target)).json());
     const row = (keys: typeof full) => answer.streams.find((entry) => entry.stream === keys.stream);
     // 4 MiB of MAX_BUFFER_BYTES: 3 MiB is 75 %, 3.4 MiB 85 %.
     expect(row(roomy)).toMatchObject({ nearlyFull: false, state: 'ok' });
     expect(row(full)).toMatchObject({ nearlyFull: true, state: 'NEARLY FULL' });
     expect(row(full)?.maxShare).toBeGreaterThan(NEARLY_FULL_SHARE);
-    expect(answer.totals.nearlyFull).toBe(1);
-    expect(answer.alerts).toContainEqual({
-      kind: 'nearly-full',
-      text: `1 stream(s) nearly full: over 80% of MAX_BUFFER_BYTES (4.0 MiB) in Redis; at 100% their writes are refused (503): ${full.stream}`,
+    expect(row(sealed)).toMatchObject({ bufferBytes: 0, nearlyFull: true, state: 'NEARLY FULL' });
+    expect(answer.totals.nearlyFull).toBe(2);
+    const nearlyFull = answer.alerts.find((alert) => alert.kind === 'nearly-full');
+    expect(nearlyFull).toMatchObject({
+      text: expect.stringMatching(
+        /^2 stream\(s\) nearly full: over 80% of MAX_BUFFER_BYTES \(4\.0 MiB\) in Redis; at 100% their writes are refused \(503\): /,
+      ),
       attention: true,
     });
+    expect(nearlyFull?.text.split(': ').at(-1)?.split(', ').sort()).toEqual(
+      [full.stream, sealed.stream].sort(),
+    );
   });
 
   it('puts stuck streams first, shows the last flush error, and refuses a bad limit', async () => {
