@@ -144,6 +144,25 @@ describe('the sweep', () => {
     expect((await sweep(deps)).enqueued).toEqual([]);
   });
 
+  it("counts a stream's sealed generations in its fill, though its active buffer is empty (S3 down: SpoolBufferNearlyFull)", async () => {
+    const stream = randomName('held');
+    const keys = streamKeys(stream, NS);
+    await registerStream(redis, registry, stream);
+    await appendToBuffer(redis, keys, {
+      chunk: `${JSON.stringify({ pad: 'x'.repeat(1_990) })}\n`,
+      eventCount: 1,
+      maxBytes: 1e9,
+      dedupeWindowMs: 0,
+      clientIds: { ids: [], lines: [] },
+    });
+    const sealed = await sealGeneration(redis, keys, 0);
+    expect(sealed).toMatchObject({ status: 'sealed', length: 2_001 });
+    await sweep(deps);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(`spool_buffer_bytes{stream="${stream}"} 0`);
+    expect(text).toContain(`spool_buffer_fill_ratio{stream="${stream}"} ${2_001 / config.maxBufferBytes}`);
+  });
+
   it('registers, once in ten minutes, the streams holding events that the registry lost, and so flushes them', async () => {
     // A registry that lost a stream mid-buffer (a failover, its key deleted): the ingest registers
     // it again only once a minute or with a new buffer, and its last events stayed in Redis for good.
